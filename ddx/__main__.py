@@ -1,0 +1,3 @@
+from ddx.cli import main
+
+main()

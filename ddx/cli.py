@@ -1,0 +1,104 @@
+"""The ``ddx`` command line: a thin layer over :mod:`ddx.analysis`.
+
+Exit codes: 0 all cases ranked; 1 any file or case invalid (the valid ones are
+still printed); 2 usage error (click's own). User errors never show a
+traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Iterator
+
+import click
+from rich.console import Console
+
+from ddx import __version__
+from ddx.analysis import Analysis, Analyzer
+from ddx.errors import DdxError, KnowledgeError
+from ddx.knowledge import Knowledge, load_knowledge
+from ddx.loader import expand_paths, iter_cases
+
+
+def _version_message() -> str:
+    try:
+        knowledge = load_knowledge()
+        rules = knowledge.version_line
+    except DdxError as exc:
+        rules = f"rules unavailable ({exc})"
+    return f"ddx {__version__}, {rules}"
+
+
+@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--version", is_flag=True, help="Print the package and rules version and exit.")
+@click.pass_context
+def main(ctx: click.Context, version: bool) -> None:
+    """ddx: differential-diagnosis support for inflammatory spindle/epithelioid
+    soft-tissue tumours. Decision support only; it never makes a diagnosis."""
+    if version:
+        click.echo(_version_message())
+        ctx.exit(0)
+    if ctx.invoked_subcommand is None:
+        click.echo(ctx.get_help())
+
+
+def _load(rules: str | None) -> Knowledge:
+    try:
+        return load_knowledge(rules)
+    except KnowledgeError as exc:
+        err = Console(stderr=True)
+        err.print("[bold red]ddx: the rules could not be loaded:[/bold red]")
+        for problem in exc.problems:
+            err.print(f"  {problem}", markup=False, highlight=False)
+        sys.exit(1)
+
+
+def _analyses(files: tuple[str, ...], knowledge: Knowledge, analyzer: Analyzer) -> Iterator[Analysis]:
+    for path in expand_paths(list(files)):
+        for loaded in iter_cases(path, knowledge):
+            if loaded.ok:
+                assert loaded.case is not None
+                yield analyzer.analyze(loaded.case, file=loaded.file)
+            else:
+                yield Analysis(case_id=loaded.id, case=None, problems=loaded.problems, file=loaded.file)
+
+
+@main.command("eval")
+@click.argument("files", nargs=-1, required=True, metavar="FILE...")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text",
+              show_default=True, help="Output format.")
+@click.option("--rules", "rules", type=click.Path(file_okay=False), default=None,
+              help="Rules directory (default: $DDX_RULES, else the packaged rules).")
+@click.option("--top", type=click.IntRange(1, 50), default=6, show_default=True,
+              help="Entities shown in text and markdown output (JSON always has all).")
+def eval_cmd(files: tuple[str, ...], fmt: str, rules: str | None, top: int) -> None:
+    """Rank the differential for each case in FILE... (YAML or JSON, one case or a
+    'cases:' list per file; folders are searched recursively)."""
+    from ddx.report import render_markdown, render_text, to_json
+
+    knowledge = _load(rules)
+    failed = False
+    results = []
+    console = Console(highlight=False, soft_wrap=False)
+    err = Console(stderr=True, highlight=False)
+    with Analyzer(knowledge) as analyzer:
+        for analysis in _analyses(files, knowledge, analyzer):
+            failed = failed or not analysis.ok
+            if fmt == "json":
+                results.append(to_json(analysis, knowledge))
+            elif fmt == "markdown":
+                click.echo(render_markdown(analysis, knowledge, top=top))
+            else:
+                console.print(render_text(analysis, knowledge, top=top))
+            if not analysis.ok and fmt != "text":
+                for problem in analysis.problems:
+                    err.print(f"ddx: {problem}", markup=False)
+    if fmt == "json":
+        payload = results[0] if len(results) == 1 else results
+        click.echo(json.dumps(payload, indent=2, ensure_ascii=False))
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,277 @@
+"""The rule condition language, and its two compilations.
+
+A condition in a rule file is one of::
+
+    {stains.desmin: positive}                      # equality (several keys: all must hold)
+    {stains.desmin: {in: [positive, equivocal]}}   # set membership (also not_in, ne)
+    {patient.age: {gte: 18, lt: 50}}               # numeric comparison (gt, gte, lt, lte)
+    {morphology.cell_types: {contains: spindle}}   # list contains (contains_any, contains_all)
+    {molecular.mdm2_amplification: {known: true}}  # present (tested) / absent (not recorded)
+    {all: [cond, cond, ...]} / {any: [cond, ...]}  # combinations
+
+Each condition compiles to
+
+* a durable-rules expression (the production matcher, :mod:`ddx.engine`), and
+* a plain-Python predicate over the same flat facts (the test oracle).
+
+Both read the same flat fact dictionary built by :func:`ddx.facts.case_facts`,
+whose keys are the case paths with ``.`` replaced by ``__``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Union
+
+from ddx.vocabulary import UnknownTerm, Vocabulary
+
+COMPARISONS = {"gt": "$gt", "gte": "$gte", "lt": "$lt", "lte": "$lte"}
+TERM_OPS = {"eq", "ne", "in", "not_in", "known"}
+NUMBER_OPS = {"eq", "known", *COMPARISONS}
+LIST_OPS = {"contains", "contains_any", "contains_all", "known"}
+
+Facts = dict[str, Any]
+Predicate = Callable[[Facts], bool]
+
+
+class ConditionError(ValueError):
+    def __init__(self, message: str, suggestions: list[str] | None = None):
+        super().__init__(message)
+        self.suggestions = suggestions or []
+
+
+def fact_key(path: str) -> str:
+    return path.replace(".", "__")
+
+
+@dataclass(frozen=True)
+class Atom:
+    path: str
+    op: str
+    value: Any  # a term, a number, a tuple of terms, or a bool for "known"
+
+    @property
+    def key(self) -> str:
+        return fact_key(self.path)
+
+
+@dataclass(frozen=True)
+class All:
+    items: tuple["Node", ...]
+
+
+@dataclass(frozen=True)
+class AnyOf:
+    items: tuple["Node", ...]
+
+
+Node = Union[Atom, All, AnyOf]
+
+
+# ---------------------------------------------------------------- parsing
+
+
+def parse_condition(spec: Any, vocab: Vocabulary) -> Node:
+    """Parse and validate a condition against the vocabulary."""
+    if not isinstance(spec, dict) or not spec:
+        raise ConditionError("a condition must be a non-empty mapping")
+    spec = {k: v for k, v in spec.items() if k != "__line__"}
+    items: list[Node] = []
+    for key, value in spec.items():
+        if key in ("all", "any"):
+            if not isinstance(value, list) or not value:
+                raise ConditionError(f"'{key}' needs a non-empty list of conditions")
+            children = tuple(parse_condition(v, vocab) for v in value)
+            items.append(All(children) if key == "all" else AnyOf(children))
+        else:
+            items.extend(_parse_path(str(key), value, vocab))
+    return items[0] if len(items) == 1 else All(tuple(items))
+
+
+def _parse_path(path: str, spec: Any, vocab: Vocabulary) -> list[Atom]:
+    paths = vocab.finding_paths()
+    path = _normalize_path(path, vocab)
+    if path not in paths:
+        from ddx.vocabulary import TermSet
+
+        options = TermSet("path", _lookup={p: p for p in paths})
+        raise ConditionError(f"unknown finding {path!r}", options.suggest(path))
+    kind = paths[path]
+    if not isinstance(spec, dict):
+        spec = {"eq": spec}
+    spec = {k: v for k, v in spec.items() if k != "__line__"}
+    allowed = {"number": NUMBER_OPS, "list": LIST_OPS}.get(kind, TERM_OPS)
+    atoms = []
+    for op, value in spec.items():
+        if op not in allowed:
+            raise ConditionError(f"{path}: operator {op!r} does not apply to a {kind}; use one of "
+                                 + ", ".join(sorted(allowed)))
+        atoms.append(Atom(path, op, _parse_value(path, kind, op, value, vocab)))
+    if not atoms:
+        raise ConditionError(f"{path}: no operator given")
+    return atoms
+
+
+def _normalize_path(path: str, vocab: Vocabulary) -> str:
+    parts = path.split(".")
+    try:
+        if parts[0] == "stains" and len(parts) >= 2:
+            parts[1] = vocab.stains.normalize(parts[1])
+        elif parts[0] == "molecular" and len(parts) == 2:
+            parts[1] = vocab.molecular.normalize(parts[1])
+    except UnknownTerm as exc:
+        raise ConditionError(str(exc), exc.suggestions) from None
+    return ".".join(parts)
+
+
+def _parse_value(path: str, kind: str, op: str, value: Any, vocab: Vocabulary) -> Any:
+    if op == "known":
+        if not isinstance(value, bool):
+            raise ConditionError(f"{path}: 'known' takes true or false")
+        return value
+    if kind == "number":
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConditionError(f"{path}: {op} needs a number, got {value!r}")
+        return float(value)
+    termset = vocab.termset_for(path)
+    assert termset is not None
+
+    def term(v: Any) -> str:
+        try:
+            return termset.normalize(v)
+        except UnknownTerm as exc:
+            raise ConditionError(f"{path}: {exc}", exc.suggestions) from None
+
+    if op in ("in", "not_in", "contains_any", "contains_all"):
+        if not isinstance(value, list) or not value:
+            raise ConditionError(f"{path}: {op} needs a non-empty list")
+        return tuple(sorted({term(v) for v in value}))
+    return term(value)
+
+
+# ---------------------------------------------------------------- analysis
+
+
+def atoms(node: Node) -> list[Atom]:
+    if isinstance(node, Atom):
+        return [node]
+    out: list[Atom] = []
+    for child in node.items:
+        out.extend(atoms(child))
+    return out
+
+
+def branch_count(node: Node) -> int:
+    """How many alternative alpha paths the engine builds (disjunctive normal form)."""
+    if isinstance(node, Atom):
+        if node.op in ("in", "contains_any"):
+            return len(node.value)
+        return 1
+    if isinstance(node, AnyOf):
+        return sum(branch_count(c) for c in node.items)
+    total = 1
+    for child in node.items:
+        total *= branch_count(child)
+    return total
+
+
+def describe(node: Node, vocab: Vocabulary | None = None) -> str:
+    """A short human-readable rendering of a condition."""
+    if isinstance(node, All):
+        return " and ".join(describe(c, vocab) for c in node.items)
+    if isinstance(node, AnyOf):
+        return "(" + " or ".join(describe(c, vocab) for c in node.items) + ")"
+    words = {"eq": "=", "ne": "≠", "gt": ">", "gte": "≥", "lt": "<", "lte": "<", "in": "in",
+             "not_in": "not in", "contains": "includes", "contains_any": "includes any of",
+             "contains_all": "includes all of"}
+    if node.op == "lte":
+        words["lte"] = "≤"
+    if node.op == "known":
+        return f"{node.path} {'recorded' if node.value else 'not recorded'}"
+    value = node.value
+    if isinstance(value, tuple):
+        value = ", ".join(value)
+    elif isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return f"{node.path} {words[node.op]} {value}"
+
+
+# ---------------------------------------------------------------- oracle
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def compile_predicate(node: Node) -> Predicate:
+    """Plain-Python predicate: the oracle the engine is tested against."""
+    if isinstance(node, All):
+        preds = [compile_predicate(c) for c in node.items]
+        return lambda f: all(p(f) for p in preds)
+    if isinstance(node, AnyOf):
+        preds = [compile_predicate(c) for c in node.items]
+        return lambda f: any(p(f) for p in preds)
+    key, op, value = node.key, node.op, node.value
+    missing = object()
+    if op == "known":
+        return (lambda f: key in f) if value else (lambda f: key not in f)
+    if op == "eq":
+        return lambda f: f.get(key, missing) == value
+    if op == "ne":
+        return lambda f: key in f and f[key] != value
+    if op == "in":
+        members = frozenset(value)
+        return lambda f: f.get(key, missing) in members
+    if op == "not_in":
+        members = frozenset(value)
+        return lambda f: key in f and f[key] not in members
+    if op in COMPARISONS:
+        import operator
+
+        cmp = {"gt": operator.gt, "gte": operator.ge, "lt": operator.lt, "lte": operator.le}[op]
+        return lambda f: _is_number(f.get(key)) and cmp(f[key], value)
+    if op == "contains":
+        return lambda f: isinstance(f.get(key), list) and value in f[key]
+    if op == "contains_any":
+        wanted = frozenset(value)
+        return lambda f: isinstance(f.get(key), list) and not wanted.isdisjoint(f[key])
+    if op == "contains_all":
+        wanted = frozenset(value)
+        return lambda f: isinstance(f.get(key), list) and wanted.issubset(f[key])
+    raise AssertionError(op)
+
+
+# ---------------------------------------------------------------- durable-rules
+
+
+def compile_durable(node: Node) -> dict[str, Any]:
+    """durable-rules expression for one pattern (without the type anchor)."""
+    if isinstance(node, All):
+        parts: list[dict[str, Any]] = []
+        for child in node.items:
+            expr = compile_durable(child)
+            parts.extend(expr["$and"] if set(expr) == {"$and"} else [expr])
+        return parts[0] if len(parts) == 1 else {"$and": parts}
+    if isinstance(node, AnyOf):
+        return {"$or": [compile_durable(c) for c in node.items]}
+    key, op, value = node.key, node.op, node.value
+    if op == "known":
+        return {"$ex" if value else "$nex": {key: 1}}
+    if op == "eq":
+        return {key: value}
+    if op == "ne":
+        return {"$and": [{"$ex": {key: 1}}, {"$neq": {key: value}}]}
+    if op == "in":
+        return {"$or": [{key: v} for v in value]} if len(value) > 1 else {key: value[0]}
+    if op == "not_in":
+        return {"$and": [{"$ex": {key: 1}}] + [{"$neq": {key: v}} for v in value]}
+    if op in COMPARISONS:
+        return {COMPARISONS[op]: {key: value}}
+    if op == "contains":
+        return {"$iany": {key: {"$i": value}}}
+    if op == "contains_any":
+        alts = [{"$iany": {key: {"$i": v}}} for v in value]
+        return {"$or": alts} if len(alts) > 1 else alts[0]
+    if op == "contains_all":
+        return {"$and": [{"$iany": {key: {"$i": v}}} for v in value]}
+    raise AssertionError(op)

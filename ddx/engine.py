@@ -1,0 +1,183 @@
+"""Which rules match this case: durable-rules, behind an interface of ours.
+
+``DurableMatcher`` is the production matcher. It drives durable-rules' C
+extension directly (``durable_rules_engine``), never ``durable.lang`` or the
+default ``Host``. Guards, one per hazard measured in
+../shared/knowledge/durable-rules.md (each has a test in tests/test_engine.py):
+
+* default Host timer threads, Host segfaults -> the Host is never used;
+* 1024 live sessions per ruleset -> every session is deleted after use;
+* ``delete_state`` segfaults if no rule fired -> a sentinel rule always fires,
+  and a state is deleted only after something fired in it;
+* swallowed action errors -> there are no Python actions; every engine error
+  code becomes an :class:`EngineError`;
+* "no rule matched" (rc 1) -> normal, drained anyway;
+* ``$or`` fires once per true branch, ``$nex`` matches internal facts -> fired
+  rule ids are collected into a set, and every pattern is anchored on
+  ``t == "case"``;
+* multi-pattern joins -> one pattern per rule, one fact per case;
+* ``register_rulesets`` mutates its input -> a fresh JSON text per ruleset;
+* fact ids hashed -> every fact has an explicit id, every evaluation its own sid;
+* structural limits (64 alpha tests true at once, 512 child tests per node
+  hang the process, 256 rules per condition path, 4096 rules) -> the rules are
+  split into shards of at most ``SHARD_BRANCHES`` alternative condition paths,
+  each its own ruleset, so no shard can approach any limit;
+* no reload -> a matcher is immutable; build a new one and ``close()`` the old.
+
+``OracleMatcher`` evaluates the same compiled conditions in plain Python: it
+is the test oracle, and both must return the same rule ids for every case.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import weakref
+from typing import Any, Iterable, Protocol, Sequence
+
+from ddx.conditions import branch_count, compile_durable
+from ddx.errors import EngineError
+from ddx.knowledge import Rule
+
+SHARD_BRANCHES = 40          # alternative condition paths per ruleset (engine stack: 64)
+SENTINEL = "ddx.sentinel"    # rule that always fires, last; never reported
+_CASE_TYPE = "case"
+_SENTINEL_TYPE = "ddx-sentinel"
+_ruleset_names = itertools.count(1)
+
+
+class Matcher(Protocol):
+    def match(self, facts: dict[str, Any]) -> frozenset[str]:
+        """The ids of the rules whose conditions hold for these facts."""
+
+    def close(self) -> None: ...
+
+
+class OracleMatcher:
+    """Plain-Python evaluation of the compiled conditions (the test oracle)."""
+
+    def __init__(self, rules: Iterable[Rule]):
+        self._rules = [(r.id, r.predicate) for r in rules]
+
+    def match(self, facts: dict[str, Any]) -> frozenset[str]:
+        return frozenset(rid for rid, pred in self._rules if pred(facts))
+
+    def close(self) -> None:
+        pass
+
+
+def plan_shards(rules: Sequence[Rule], budget: int = SHARD_BRANCHES) -> list[list[Rule]]:
+    """Split rules, in order, into groups whose condition branches fit ``budget``."""
+    shards: list[list[Rule]] = []
+    current: list[Rule] = []
+    used = 0
+    for rule in rules:
+        cost = branch_count(rule.condition)
+        if current and used + cost > budget:
+            shards.append(current)
+            current, used = [], 0
+        current.append(rule)
+        used += cost
+    if current:
+        shards.append(current)
+    return shards
+
+
+def ruleset_definition(rules: Iterable[Rule]) -> dict[str, Any]:
+    """The durable-rules ruleset (as data, not the decorator DSL) for some rules."""
+    definition: dict[str, Any] = {}
+    for rule in rules:
+        expr = compile_durable(rule.condition)
+        parts = expr["$and"] if set(expr) == {"$and"} else [expr]
+        definition[rule.id] = {"all": [{"m": {"$and": [{"t": _CASE_TYPE}, *parts]}}], "pri": 0}
+    definition[SENTINEL] = {"all": [{"m": {"t": _SENTINEL_TYPE}}], "pri": 1_000_000}
+    return definition
+
+
+def _delete_rulesets(engine: Any, handles: list[int]) -> None:
+    for handle in handles:
+        try:
+            engine.delete_ruleset(handle)
+        except Exception:  # pragma: no cover - best effort at shutdown
+            pass
+    handles.clear()
+
+
+class DurableMatcher:
+    """durable-rules (C core) matcher: one fact per case, rulesets as data."""
+
+    def __init__(self, rules: Sequence[Rule], *, shard_budget: int = SHARD_BRANCHES):
+        import durable_rules_engine as engine  # the C module only: no Host, no threads
+
+        self._engine = engine
+        self._handles: list[int] = []
+        self._sids = itertools.count(1)
+        self.shards = plan_shards(list(rules), shard_budget)
+        self.leaked_sessions = 0
+        self._finalizer = weakref.finalize(self, _delete_rulesets, engine, self._handles)
+        try:
+            for shard in self.shards or [[]]:
+                name = f"ddx_{next(_ruleset_names)}"
+                text = json.dumps(ruleset_definition(shard), ensure_ascii=False)
+                self._handles.append(engine.create_ruleset(name, text))
+        except Exception as exc:
+            self.close()
+            raise EngineError(f"durable-rules refused the rule set: {exc}") from None
+
+    def match(self, facts: dict[str, Any]) -> frozenset[str]:
+        if not self._handles:
+            raise EngineError("matcher is closed")
+        sid = str(next(self._sids))
+        case_fact = dict(facts)
+        case_fact.update(t=_CASE_TYPE, id="case", sid=sid)
+        payload = json.dumps([case_fact, {"t": _SENTINEL_TYPE, "id": "sentinel", "sid": sid}],
+                             ensure_ascii=False)
+        fired: set[str] = set()
+        for index, handle in enumerate(self._handles):
+            fired |= self._run(handle, payload, sid, index)
+        if SENTINEL not in fired:
+            raise EngineError("the sentinel rule did not fire; the engine dropped work")
+        fired.discard(SENTINEL)
+        return frozenset(fired)
+
+    def _run(self, handle: int, payload: str, sid: str, shard: int) -> set[str]:
+        engine = self._engine
+        try:
+            rc, offset = engine.assert_facts(handle, payload)
+        except Exception as exc:
+            raise EngineError(f"durable-rules error in shard {shard}: {exc}") from None
+        if rc == 2:
+            raise EngineError(f"durable-rules saw session {sid} twice (duplicate fact ids)")
+        fired: set[str] = set()
+        try:
+            result = engine.start_action_for_state(handle, offset)
+            while result:
+                message = result[1] if isinstance(result, tuple) else result
+                fired.add(_rule_name(message))
+                result = engine.complete_and_start_action(handle, offset)
+        except Exception as exc:
+            raise EngineError(f"durable-rules error while draining shard {shard}: {exc}") from None
+        finally:
+            if fired:  # deleting a state in which nothing fired segfaults
+                engine.delete_state(handle, sid)
+            else:  # pragma: no cover - the sentinel makes this unreachable
+                self.leaked_sessions += 1
+        return fired
+
+    def close(self) -> None:
+        self._finalizer()
+
+    def __enter__(self) -> "DurableMatcher":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _rule_name(message: str) -> str:
+    """The rule id is the first key of the action text: ``{"<rule id>": {...}}``.
+
+    Rule ids cannot contain quotes (see RULE_ID), so no JSON parse is needed.
+    """
+    start = message.index('"') + 1
+    return message[start:message.index('"', start)]

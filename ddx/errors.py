@@ -1,0 +1,56 @@
+"""Errors a user can cause and fix. Each names where the problem is."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+class DdxError(Exception):
+    """Base class: a user-facing error, printed without a traceback."""
+
+
+@dataclass
+class Problem:
+    """One thing wrong with one input, located as precisely as we can."""
+
+    message: str
+    file: str | None = None
+    case: str | None = None
+    path: str | None = None  # key path inside the case, e.g. "stains.desmni"
+    line: int | None = None
+    suggestions: list[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        where = []
+        if self.file:
+            where.append(self.file + (f":{self.line}" if self.line else ""))
+        if self.case:
+            where.append(f"case {self.case!r}")
+        if self.path:
+            where.append(self.path)
+        text = self.message
+        if self.suggestions and "did you mean" not in text:
+            text += "; did you mean " + " or ".join(repr(s) for s in self.suggestions) + "?"
+        return (": ".join(where) + ": " if where else "") + text
+
+    def to_dict(self) -> dict[str, object]:
+        out: dict[str, object] = {"message": str(self)}
+        for key in ("file", "case", "path", "line"):
+            value = getattr(self, key)
+            if value is not None:
+                out[key] = value
+        if self.suggestions:
+            out["suggestions"] = list(self.suggestions)
+        return out
+
+
+class KnowledgeError(DdxError):
+    """The rules directory (vocabulary, entities, rules) is invalid."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+class EngineError(DdxError):
+    """The rule engine reported an error; never swallowed."""

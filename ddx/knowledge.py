@@ -1,0 +1,398 @@
+"""Loading the knowledge base: ``rules/`` holds the vocabulary, the entities,
+the settings and the rule files. Everything is validated into pydantic models
+(``extra="forbid"``); a broken file is an error naming the file and line.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from ddx.case import CaseSchema, build_case_schema
+from ddx.conditions import ConditionError, Node, Predicate, atoms, branch_count, compile_predicate, describe, parse_condition
+from ddx.errors import KnowledgeError, Problem
+from ddx.vocabulary import TermSet, Vocabulary, load_vocabulary
+from ddx.yamlio import ReadError, load_data, strip_lines
+
+RULE_ID = r"^[a-z0-9][a-z0-9_.\-]{0,120}$"
+NEGATION_SUFFIX = ":not"
+
+# Limits enforced so that the rule engine is never driven past its structural
+# constants (../shared/knowledge/durable-rules.md, "Structural limits").
+MAX_BRANCHES_PER_RULE = 24   # alternatives after expanding any/in (engine: 64 alpha tests true at once)
+MAX_FACT_PROPERTIES = 240    # distinct finding keys rules may test (engine: 255 properties per message)
+MAX_RULES = 4000             # engine: 4096 rules per ruleset (we also shard)
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Likelihood(Model):
+    """P(finding | entity): a cited figure or an estimate (written ``~0.3``)."""
+
+    p: float = Field(ge=0, le=1)
+    estimate: bool = False
+    n: str | None = None        # denominator as reported, e.g. "44/73"
+    source: str | None = None   # overrides the rule's source for this figure
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            value = {k: v for k, v in value.items() if k != "__line__"}
+            p = value.get("p")
+            if isinstance(p, str):
+                value["p"], est = _parse_p(p)
+                value["estimate"] = value.get("estimate", False) or est
+            return value
+        if isinstance(value, str):
+            p, est = _parse_p(value)
+            return {"p": p, "estimate": est}
+        if isinstance(value, bool):
+            raise ValueError("a likelihood is a number between 0 and 1 (or ~0.3 for an estimate)")
+        return {"p": value}
+
+    def shown(self) -> str:
+        text = f"{'~' if self.estimate else ''}{self.p:.2f}"
+        return text + (f" ({self.n})" if self.n else "")
+
+
+def _parse_p(text: str) -> tuple[float, bool]:
+    t = text.strip()
+    est = t.startswith("~")
+    try:
+        return float(t.lstrip("~").strip()), est
+    except ValueError:
+        raise ValueError(f"a likelihood is a number between 0 and 1 (or ~0.3 for an estimate), got {text!r}") from None
+
+
+class Prior(Likelihood):
+    p: float = Field(gt=0, le=1)
+
+
+class Entity(Model):
+    slug: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    name: str
+    who2020: str | None = None
+    icd_o: str | None = None
+    synonyms: list[str] = []
+    variant_of: str | None = None
+    group: Literal["main", "mimic"] = "mimic"
+    prior: Prior
+    source: str
+    notes: str | None = None
+
+
+class RuleSpec(Model):
+    id: str = Field(pattern=RULE_ID)
+    title: str                         # the finding, as shown in evidence ("Desmin positive")
+    status: Literal["active", "draft", "retired"]
+    when: dict[str, Any]
+    negated_by: dict[str, Any] | None = None   # the tested-negative complement, scored 1 - p
+    negated_title: str | None = None
+    likelihood: dict[str, Likelihood] | None = None
+    default: Likelihood | None = None  # for entities not listed in likelihood
+    rationale: str
+    source: str = Field(min_length=3)
+    caveat: str | None = None
+    author: str | None = None
+    updated: str | None = None
+
+    @field_validator("rationale", "title")
+    @classmethod
+    def _one_line(cls, v: str) -> str:
+        v = " ".join(v.split())
+        if not v:
+            raise ValueError("must not be empty")
+        return v
+
+    @model_validator(mode="after")
+    def _effect(self) -> "RuleSpec":
+        if self.likelihood is None and self.caveat is None:
+            raise ValueError("a rule needs a likelihood (its effect on each entity) or a caveat")
+        if self.negated_by is not None and self.likelihood is None:
+            raise ValueError("negated_by needs a likelihood")
+        return self
+
+
+class Settings(Model):
+    version: str
+    title: str = "ddx knowledge base"
+    clamp: tuple[float, float] = (0.01, 0.99)
+    suggestions: int = 3
+    source: str | None = None
+
+
+@dataclass
+class Rule:
+    """A validated, compiled rule (one of the two halves of a rule spec)."""
+
+    id: str                    # engine id: the spec id, or spec id + ":not"
+    spec: RuleSpec
+    negated: bool
+    condition: Node
+    predicate: Predicate
+    file: str
+    line: int | None
+
+    @property
+    def title(self) -> str:
+        if self.negated:
+            return self.spec.negated_title or f"{self.spec.title}: negative"
+        return self.spec.title
+
+    @property
+    def keys(self) -> frozenset[str]:
+        return frozenset(a.key for a in atoms(self.condition))
+
+    def likelihood(self, entity: str) -> Likelihood | None:
+        lk = self.spec.likelihood or {}
+        return lk.get(entity, self.spec.default)
+
+
+@dataclass
+class Knowledge:
+    directory: Path
+    settings: Settings
+    vocab: Vocabulary
+    entities: list[Entity]
+    rules: list[Rule]
+    content_hash: str
+    files: list[Path] = field(default_factory=list)
+
+    @cached_property
+    def entity_slugs(self) -> list[str]:
+        return [e.slug for e in self.entities]
+
+    @cached_property
+    def entity_terms(self) -> TermSet:
+        ts = TermSet("entity")
+        for e in self.entities:
+            ts.add(e.slug, e.synonyms, label=e.name)
+        return ts
+
+    @cached_property
+    def entity(self) -> dict[str, Entity]:
+        return {e.slug: e for e in self.entities}
+
+    @cached_property
+    def rule(self) -> dict[str, Rule]:
+        return {r.id: r for r in self.rules}
+
+    @cached_property
+    def active_rules(self) -> list[Rule]:
+        return [r for r in self.rules if r.spec.status == "active"]
+
+    @cached_property
+    def case_schema(self) -> CaseSchema:
+        return build_case_schema(self.vocab, self.entity_terms)
+
+    @cached_property
+    def referenced_keys(self) -> frozenset[str]:
+        keys: set[str] = set()
+        for r in self.active_rules:
+            keys |= r.keys
+        return frozenset(keys)
+
+    def parent(self, slug: str) -> str:
+        e = self.entity.get(slug)
+        return e.variant_of if e is not None and e.variant_of else slug
+
+    @property
+    def version_line(self) -> str:
+        return f"rules {self.settings.version} ({self.content_hash[:12]}, {self.directory})"
+
+
+# ------------------------------------------------------------------ loading
+
+
+def packaged_rules_dir() -> Path:
+    """The rules shipped with ddx: inside the wheel, or the checkout's rules/."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "_rules", here.parent / "rules"):
+        if (candidate / "vocabulary.yaml").is_file():
+            return candidate
+    raise KnowledgeError([Problem("no packaged rules found (expected ddx/_rules or rules/)")])
+
+
+def resolve_rules_dir(explicit: str | os.PathLike[str] | None = None) -> Path:
+    """``--rules DIR``, else ``$DDX_RULES``, else the packaged rules."""
+    chosen = explicit or os.environ.get("DDX_RULES")
+    if chosen:
+        path = Path(chosen).expanduser()
+        if not (path / "vocabulary.yaml").is_file():
+            raise KnowledgeError([Problem("not a ddx rules directory (no vocabulary.yaml)", file=str(path))])
+        return path
+    return packaged_rules_dir()
+
+
+def _located(exc: ValidationError, file: str, data: Any, base_line: int | None) -> list[Problem]:
+    problems = []
+    for err in exc.errors(include_url=False):
+        loc = [str(p) for p in err["loc"]]
+        line = base_line
+        node = data
+        for part in err["loc"]:  # walk to the deepest mapping that carries a line
+            try:
+                node = node[part]
+            except (KeyError, IndexError, TypeError):
+                break
+            if isinstance(node, dict) and "__line__" in node:
+                line = node["__line__"]
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = f"unknown key {loc[-1]!r}"
+        elif err["type"] == "missing":
+            msg = f"required key {loc[-1]!r} is missing"
+        problems.append(Problem(msg, file=file, line=line, path=".".join(loc) or None))
+    return problems
+
+
+def _load_yaml(path: Path, problems: list[Problem]) -> Any:
+    try:
+        return load_data(path, with_lines=True)
+    except ReadError as exc:
+        problems.append(Problem(str(exc), file=str(path), line=exc.line))
+        return None
+
+
+def load_knowledge(directory: str | os.PathLike[str] | None = None) -> Knowledge:
+    root = resolve_rules_dir(directory)
+    problems: list[Problem] = []
+    vocab = load_vocabulary(root / "vocabulary.yaml")
+    files = [root / "vocabulary.yaml", root / "settings.yaml", root / "entities.yaml"]
+
+    settings_data = _load_yaml(root / "settings.yaml", problems)
+    settings = Settings(version="unknown")
+    if settings_data is not None:
+        try:
+            settings = Settings.model_validate(strip_lines(settings_data))
+        except ValidationError as exc:
+            problems += _located(exc, str(root / "settings.yaml"), settings_data, None)
+
+    entities: list[Entity] = []
+    ent_file = root / "entities.yaml"
+    ent_data = _load_yaml(ent_file, problems)
+    if ent_data is not None:
+        if not isinstance(ent_data, dict) or not isinstance(ent_data.get("entities"), list):
+            problems.append(Problem("expected a top-level 'entities:' list", file=str(ent_file)))
+        else:
+            for raw in ent_data["entities"]:
+                line = raw.get("__line__") if isinstance(raw, dict) else None
+                try:
+                    entities.append(Entity.model_validate(strip_lines(raw)))
+                except ValidationError as exc:
+                    problems += _located(exc, str(ent_file), raw, line)
+    slugs = [e.slug for e in entities]
+    for e in entities:
+        if slugs.count(e.slug) > 1:
+            problems.append(Problem(f"duplicate entity slug {e.slug!r}", file=str(ent_file)))
+        if e.variant_of and e.variant_of not in slugs:
+            problems.append(Problem(f"{e.slug}: variant_of {e.variant_of!r} is not an entity", file=str(ent_file)))
+
+    rules: list[Rule] = []
+    rule_dir = root / "rules"
+    rule_files = sorted(rule_dir.glob("*.yaml")) + sorted(rule_dir.glob("*.yml"))
+    if not rule_files:
+        problems.append(Problem("no rule files (rules/*.yaml)", file=str(rule_dir)))
+    seen: dict[str, str] = {}
+    for path in rule_files:
+        files.append(path)
+        data = _load_yaml(path, problems)
+        if data is None:
+            continue
+        if not isinstance(data, dict) or not isinstance(data.get("rules"), list):
+            problems.append(Problem("expected a top-level 'rules:' list", file=str(path)))
+            continue
+        for raw in data["rules"]:
+            rules += _load_rule(raw, path, vocab, set(slugs), seen, problems)
+
+    if len(rules) > MAX_RULES:
+        problems.append(Problem(f"{len(rules)} rules; the limit is {MAX_RULES} (durable-rules: 4096 rules per ruleset)",
+                                file=str(rule_dir)))
+    keys = {k for r in rules if r.spec.status == "active" for k in r.keys}
+    if len(keys) > MAX_FACT_PROPERTIES:
+        problems.append(Problem(
+            f"rules test {len(keys)} distinct findings; the limit is {MAX_FACT_PROPERTIES} "
+            "(durable-rules: 255 properties per fact)", file=str(rule_dir)))
+    if problems:
+        raise KnowledgeError(problems)
+    return Knowledge(root, settings, vocab, entities, rules, _hash_files(files), files)
+
+
+def _load_rule(raw: Any, path: Path, vocab: Vocabulary, slugs: set[str], seen: dict[str, str],
+               problems: list[Problem]) -> list[Rule]:
+    file = str(path)
+    line = raw.get("__line__") if isinstance(raw, dict) else None
+    try:
+        spec = RuleSpec.model_validate(_strip_top(raw))
+    except ValidationError as exc:
+        problems += _located(exc, file, raw, line)
+        return []
+    where = f"{file}:{line}" if line else file
+    if spec.id in seen:
+        problems.append(Problem(f"duplicate rule id {spec.id!r} (first defined at {seen[spec.id]})", file=file, line=line))
+        return []
+    seen[spec.id] = where
+    for slug in list((spec.likelihood or {}).keys()):
+        if slug not in slugs:
+            near = TermSet("entity", _lookup={s: s for s in slugs}).suggest(slug)
+            problems.append(Problem(f"rule {spec.id}: unknown entity {slug!r}", file=file, line=line, suggestions=near))
+    if spec.likelihood is not None and spec.default is None:
+        missing = sorted(slugs - set(spec.likelihood))
+        if missing:
+            problems.append(Problem(f"rule {spec.id}: no likelihood for {', '.join(missing)}; add them or a 'default'",
+                                    file=file, line=line))
+    out = []
+    for negated, cond in ((False, spec.when), (True, spec.negated_by)):
+        if cond is None:
+            continue
+        cond_line = cond.get("__line__", line) if isinstance(cond, dict) else line
+        try:
+            node = parse_condition(cond, vocab)
+        except ConditionError as exc:
+            problems.append(Problem(f"rule {spec.id}: {exc}", file=file, line=cond_line, suggestions=exc.suggestions))
+            continue
+        branches = branch_count(node)
+        if branches > MAX_BRANCHES_PER_RULE:
+            problems.append(Problem(
+                f"rule {spec.id}: condition expands to {branches} alternatives; the limit is "
+                f"{MAX_BRANCHES_PER_RULE} (durable-rules fails beyond 64 alpha tests true at once)",
+                file=file, line=cond_line))
+            continue
+        rid = spec.id + (NEGATION_SUFFIX if negated else "")
+        out.append(Rule(rid, spec, negated, node, compile_predicate(node), file, cond_line))
+    return out
+
+
+def _strip_top(raw: Any) -> Any:
+    """Strip line markers except inside conditions (kept for error lines)."""
+    if not isinstance(raw, dict):
+        return raw
+    out = {}
+    for k, v in raw.items():
+        if k == "__line__":
+            continue
+        out[k] = v if k in ("when", "negated_by") else strip_lines(v)
+    return out
+
+
+def _hash_files(files: list[Path]) -> str:
+    h = hashlib.sha256()
+    for f in files:
+        if f.is_file():
+            h.update(f.name.encode())
+            h.update(f.read_bytes())
+    return h.hexdigest()
+
+
+def condition_text(rule: Rule) -> str:
+    return describe(rule.condition)
+

@@ -1,0 +1,150 @@
+"""Ranking: plain Python over the matched rules.
+
+Model (naive Bayes over the rule base, written down so it can be checked):
+
+* Each matched rule r contributes its likelihood P(finding | entity) for every
+  entity, clamped to ``settings.clamp`` (default 0.01-0.99) so that no single
+  finding can eliminate an entity and conflicting input never divides by zero.
+  A rule's ``negated_by`` half (the tested-negative finding) contributes 1 - p.
+* log posterior(e) = log prior(e) + sum of log likelihoods, normalised with
+  log-sum-exp: the probabilities sum to 1.
+* Unknown findings match no rule and so count for nothing; negative findings
+  count through ``negated_by``.
+* The weight of a piece of evidence for entity e is log10 of how much more
+  likely the finding is under e than across the whole differential (the
+  prior-weighted mean likelihood). Positive weights argue for e, negative
+  against. An entity's score is the sum of its weights; since the reference
+  term is the same for every entity, probability is proportional to
+  prior x 10^score.
+* Rule ids are sorted and summed with ``math.fsum``: the order of rules or
+  findings never changes the result.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from ddx.knowledge import Knowledge, Likelihood, Rule
+
+LN10 = math.log(10.0)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    rule: str
+    finding: str
+    entity: str
+    weight: float          # log10 likelihood ratio against the differential
+    likelihood: Likelihood  # the figure behind it (cited or estimate)
+    p_used: float          # after clamping and negation
+    source: str
+
+    @property
+    def estimate(self) -> bool:
+        return self.likelihood.estimate
+
+    def to_dict(self) -> dict[str, object]:
+        out: dict[str, object] = {
+            "rule": self.rule, "finding": self.finding, "weight": round(self.weight, 3),
+            "p": round(self.p_used, 4), "estimate": self.estimate, "source": self.source,
+        }
+        if self.likelihood.n:
+            out["n"] = self.likelihood.n
+        return out
+
+
+@dataclass
+class RankedEntity:
+    entity: str
+    name: str
+    probability: float
+    score: float
+    evidence: list[Evidence] = field(default_factory=list)
+
+    @property
+    def supporting(self) -> list[Evidence]:
+        return [e for e in self.evidence if e.weight > 0]
+
+    @property
+    def opposing(self) -> list[Evidence]:
+        return [e for e in self.evidence if e.weight < 0]
+
+
+@dataclass(frozen=True)
+class Caveat:
+    rule: str
+    text: str
+    source: str
+
+
+class Ranker:
+    def __init__(self, knowledge: Knowledge):
+        self.knowledge = knowledge
+        self.entities = knowledge.entity_slugs
+        lo, hi = knowledge.settings.clamp
+        self.clamp = (lo, hi)
+        priors = [e.prior.p for e in knowledge.entities]
+        total = sum(priors)
+        self.prior = [p / total for p in priors]
+        self.log_prior = [math.log(p) for p in self.prior]
+        # per rule: ln P(finding | e) for every entity, and the reference ln P(finding)
+        self.log_lik: dict[str, tuple[float, ...]] = {}
+        self.log_ref: dict[str, float] = {}
+        self.p_used: dict[str, tuple[float, ...]] = {}
+        for rule in knowledge.active_rules:
+            if rule.spec.likelihood is None:
+                continue
+            ps = tuple(self._p(rule, e) for e in self.entities)
+            self.p_used[rule.id] = ps
+            self.log_lik[rule.id] = tuple(math.log(p) for p in ps)
+            self.log_ref[rule.id] = math.log(math.fsum(w * p for w, p in zip(self.prior, ps)))
+
+    def _p(self, rule: Rule, entity: str) -> float:
+        lk = rule.likelihood(entity)
+        assert lk is not None  # guaranteed by knowledge validation
+        lo, hi = self.clamp
+        p = min(max(lk.p, lo), hi)
+        return 1.0 - p if rule.negated else p
+
+    def log_posterior(self, matched: frozenset[str] | set[str]) -> list[float]:
+        """Unnormalised log posterior per entity (in knowledge entity order)."""
+        ids = sorted(r for r in matched if r in self.log_lik)
+        return [
+            math.fsum([self.log_prior[i], *(self.log_lik[r][i] for r in ids)])
+            for i in range(len(self.entities))
+        ]
+
+    @staticmethod
+    def normalize(log_post: list[float]) -> list[float]:
+        top = max(log_post)
+        exps = [math.exp(v - top) for v in log_post]
+        total = math.fsum(exps)
+        return [v / total for v in exps]
+
+    def rank(self, matched: frozenset[str]) -> list[RankedEntity]:
+        probs = self.normalize(self.log_posterior(matched))
+        ids = sorted(r for r in matched if r in self.log_lik)
+        ranked = []
+        for i, slug in enumerate(self.entities):
+            evidence = []
+            for rid in ids:
+                rule = self.knowledge.rule[rid]
+                weight = (self.log_lik[rid][i] - self.log_ref[rid]) / LN10
+                lk = rule.likelihood(slug)
+                assert lk is not None
+                evidence.append(Evidence(rid, rule.title, slug, weight, lk, self.p_used[rid][i],
+                                         lk.source or rule.spec.source))
+            evidence.sort(key=lambda e: (-abs(e.weight), e.rule))
+            score = math.fsum(e.weight for e in evidence)
+            ranked.append(RankedEntity(slug, self.knowledge.entity[slug].name, probs[i], score, evidence))
+        ranked.sort(key=lambda r: (-r.probability, r.entity))
+        return ranked
+
+    def caveats(self, matched: frozenset[str]) -> list[Caveat]:
+        out = []
+        for rid in sorted(matched):
+            rule = self.knowledge.rule.get(rid)
+            if rule is not None and rule.spec.caveat and not rule.negated:
+                out.append(Caveat(rule.spec.id, rule.spec.caveat, rule.spec.source))
+        return out

@@ -1,0 +1,134 @@
+"""Rendering analyses: the contract's JSON shape, markdown, and rich text.
+
+No Textual and no click here: the CLI and the TUI both call these.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Group, RenderableType
+from rich.markup import escape
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from ddx import __version__
+from ddx.analysis import Analysis
+from ddx.knowledge import Knowledge
+from ddx.ranking import Evidence
+
+DISCLAIMER = ("Decision support only: ddx ranks candidates from the findings entered and its cited rules. "
+              "It does not make a diagnosis; the pathologist does.")
+
+
+def to_json(analysis: Analysis, knowledge: Knowledge) -> dict[str, Any]:
+    """The contract's machine-readable result (case-format.md, "Machine-readable results")."""
+    out: dict[str, Any] = {"id": analysis.case_id}
+    if analysis.file:
+        out["file"] = analysis.file
+    out["expected"] = analysis.expected
+    out["ranking"] = [
+        {
+            "entity": r.entity,
+            "name": r.name,
+            "probability": round(r.probability, 6),
+            "score": round(r.score, 4),
+            "evidence": [e.to_dict() for e in r.evidence if abs(e.weight) >= 0.005],
+        }
+        for r in analysis.ranking
+    ]
+    out["suggested_tests"] = [s.to_dict() for s in analysis.suggestions]
+    out["caveats"] = [{"rule": c.rule, "text": c.text, "source": c.source} for c in analysis.caveats]
+    out["errors"] = [p.to_dict() for p in analysis.problems]
+    out["rules_version"] = knowledge.settings.version
+    out["rules_hash"] = knowledge.content_hash[:12]
+    out["ddx_version"] = __version__
+    return out
+
+
+def _bar(p: float, width: int = 20) -> str:
+    full = int(round(p * width))
+    return "█" * full + "·" * (width - full)
+
+
+def _weight(e: Evidence) -> str:
+    return f"{e.weight:+.2f}"
+
+
+def _evidence_line(e: Evidence) -> str:
+    tag = "est." if e.estimate else "cited"
+    return f"{_weight(e)} {e.finding} ({e.likelihood.shown()} {tag})"
+
+
+def render_text(analysis: Analysis, knowledge: Knowledge, *, top: int = 6) -> RenderableType:
+    """A rich renderable: the ranking table, caveats and next tests."""
+    if analysis.problems:
+        lines = Text()
+        for p in analysis.problems:
+            lines.append("✗ ", style="bold red")
+            lines.append(str(p) + "\n")
+        return Panel(lines, title=f"[bold red]{escape(analysis.case_id)}: not ranked", border_style="red")
+    table = Table(title=None, expand=False, show_lines=False, pad_edge=False)
+    table.add_column("#", justify="right", style="dim")
+    table.add_column("entity", style="bold")
+    table.add_column("probability", no_wrap=True)
+    table.add_column("for (weight, finding, likelihood)", overflow="fold")
+    table.add_column("against", overflow="fold")
+    for i, r in enumerate(analysis.ranking[:top], start=1):
+        for_lines = "\n".join(_evidence_line(e) for e in r.supporting[:3]) or "-"
+        against = "\n".join(_evidence_line(e) for e in r.opposing[:2]) or "-"
+        table.add_row(str(i), r.entity, f"{_bar(r.probability)} {r.probability * 100:5.1f}%", for_lines, against)
+    parts: list[RenderableType] = [table]
+    rest = analysis.ranking[top:]
+    if rest:
+        parts.append(Text("also considered: " + ", ".join(f"{r.entity} {r.probability * 100:.1f}%" for r in rest),
+                          style="dim"))
+    if analysis.caveats:
+        cav = Text()
+        for c in analysis.caveats:
+            cav.append("⚠ ", style="bold yellow")
+            cav.append(f"{c.text} [{c.rule}]\n")
+        parts.append(cav)
+    if analysis.suggestions:
+        sug = Text("Next tests:\n", style="bold")
+        for n, s in enumerate(analysis.suggestions, start=1):
+            sug.append(f"  {n}. {s.why}  ", style="")
+            sug.append(f"(expected gain {s.gain:.2f} bits)\n", style="dim")
+        parts.append(sug)
+    if analysis.top and analysis.top.supporting:
+        src = Text("Sources of the leading evidence:\n", style="dim")
+        for e in analysis.top.supporting[:3]:
+            src.append(f"  {e.rule}: {e.source}\n", style="dim")
+        parts.append(src)
+    title = f"[bold]{escape(analysis.case_id)}[/bold]"
+    if analysis.expected:
+        title += f"  (expected: {escape(analysis.expected)})"
+    parts.append(Text(f"{knowledge.version_line}\n{DISCLAIMER}", style="dim italic"))
+    return Panel(Group(*parts), title=title, title_align="left")
+
+
+def render_markdown(analysis: Analysis, knowledge: Knowledge, *, top: int = 6) -> str:
+    lines = [f"## {analysis.case_id}", ""]
+    if analysis.problems:
+        lines.append("**Not ranked:**")
+        lines += [f"- {p}" for p in analysis.problems]
+        return "\n".join(lines) + "\n"
+    if analysis.expected:
+        lines += [f"Expected: `{analysis.expected}`", ""]
+    lines += ["| # | entity | probability | score | evidence for | evidence against |",
+              "|---:|---|---:|---:|---|---|"]
+    for i, r in enumerate(analysis.ranking[:top], start=1):
+        for_ = "<br>".join(_evidence_line(e) for e in r.supporting[:3]) or "-"
+        against = "<br>".join(_evidence_line(e) for e in r.opposing[:2]) or "-"
+        lines.append(f"| {i} | {r.entity} ({r.name}) | {r.probability * 100:.1f} % | {r.score:+.2f} | {for_} | {against} |")
+    if analysis.caveats:
+        lines += ["", "**Caveats**", ""] + [f"- {c.text} (`{c.rule}`; {c.source})" for c in analysis.caveats]
+    if analysis.suggestions:
+        lines += ["", "**Next tests**", ""]
+        lines += [f"{n}. {s.why} (expected gain {s.gain:.2f} bits)" for n, s in enumerate(analysis.suggestions, 1)]
+    if analysis.top:
+        lines += ["", "**Sources (leading candidate)**", ""]
+        lines += [f"- `{e.rule}`: {e.source}" for e in analysis.top.evidence[:5]]
+    lines += ["", f"_{knowledge.version_line}. {DISCLAIMER}_", ""]
+    return "\n".join(lines)

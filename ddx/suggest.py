@@ -1,0 +1,157 @@
+"""Next best tests: which stain or molecular test not yet in the case would
+best separate the current candidates (expected information gain).
+
+For a test T and each of its possible results o (negative; positive focal or
+diffuse; positive with each staining pattern the vocabulary allows for T;
+molecular present / absent):
+
+* the rules that read T are evaluated on the case plus o (rules that do not
+  read T cannot change, so only those are re-evaluated);
+* results that match the same rules are merged;
+* P(o | e) is the product of the likelihoods those rules give e, normalised
+  over the results (a result matching no rule takes the remaining mass);
+* gain(T) = H(P(e)) - sum_o P(o) H(P(e | o)), in bits.
+
+The "why" line quotes the figures behind the test for the two leading
+candidates it separates most (``~`` marks an estimate).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from ddx.knowledge import Knowledge, Rule
+from ddx.ranking import Ranker
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    test: str            # "alk" or "mdm2_amplification"
+    kind: str            # "stain" | "molecular"
+    label: str
+    gain: float          # expected information gain, bits
+    why: str
+
+    def to_dict(self) -> dict[str, object]:
+        return {"test": self.test, "kind": self.kind, "label": self.label,
+                "gain_bits": round(self.gain, 4), "why": self.why}
+
+
+def _entropy(ps: list[float]) -> float:
+    return -math.fsum(p * math.log2(p) for p in ps if p > 0)
+
+
+@dataclass
+class _Test:
+    name: str
+    kind: str
+    label: str
+    base_key: str
+    outcomes: list[dict[str, object]]
+    rules: list[Rule]
+    positive_rule: Rule | None
+
+
+class Suggester:
+    def __init__(self, knowledge: Knowledge, ranker: Ranker):
+        self.knowledge = knowledge
+        self.ranker = ranker
+        vocab = knowledge.vocab
+        self.tests: list[_Test] = []
+        rules = [r for r in knowledge.active_rules if r.id in ranker.log_lik]
+        for stain in vocab.stains.terms:
+            base = f"stains__{stain}"
+            outcomes: list[dict[str, object]] = [
+                {base: "negative"},
+                {base: "positive", base + "__extent": "focal"},
+                {base: "positive", base + "__extent": "diffuse"},
+            ]
+            for pattern in vocab.stain_patterns_for(stain) or []:
+                outcomes.append({base: "positive", base + "__extent": "diffuse", base + "__pattern": pattern})
+            self._add(stain, "stain", vocab.stains.label(stain), base, outcomes, rules, {base: "positive"})
+        for test in vocab.molecular.terms:
+            base = f"molecular__{test}"
+            self._add(test, "molecular", vocab.molecular.label(test), base,
+                      [{base: "absent"}, {base: "present"}], rules, {base: "present"})
+
+    def _add(self, name: str, kind: str, label: str, base: str, outcomes: list[dict[str, object]],
+             rules: list[Rule], positive: dict[str, object]) -> None:
+        reading = [r for r in rules if any(k == base or k.startswith(base + "__") for k in r.keys)]
+        if not reading:
+            return
+        positive_rule = next((r for r in reading if not r.negated and r.predicate(positive)), None)
+        self.tests.append(_Test(name, kind, label, base, outcomes, reading, positive_rule))
+
+    def suggest(self, facts: dict[str, object], matched: frozenset[str], n: int | None = None) -> list[Suggestion]:
+        n = self.knowledge.settings.suggestions if n is None else n
+        ranker = self.ranker
+        posterior = ranker.normalize(ranker.log_posterior(matched))
+        h0 = _entropy(posterior)
+        entities = range(len(posterior))
+        leaders = sorted(entities, key=lambda i: -posterior[i])[:3]
+        results = []
+        for test in self.tests:
+            if any(k == test.base_key or k.startswith(test.base_key + "__") for k in facts):
+                continue
+            base_matched = {r.id for r in test.rules if r.id in matched}
+            seen: dict[frozenset[str], None] = {}
+            for outcome in test.outcomes:
+                merged = {**facts, **outcome}
+                new = frozenset(r.id for r in test.rules if r.predicate(merged)) - base_matched
+                seen.setdefault(new, None)
+            if len(seen) < 2:
+                continue
+            lik_rows = []  # per outcome: P(o | e) before normalisation
+            empty_index = None
+            for j, new in enumerate(seen):
+                if not new:
+                    empty_index = j
+                ids = sorted(new)
+                lik_rows.append([math.exp(math.fsum(ranker.log_lik[r][i] for r in ids)) for i in entities])
+            for i in entities:
+                total = math.fsum(row[i] for k, row in enumerate(lik_rows) if k != empty_index)
+                if empty_index is not None and total < 1.0:
+                    lik_rows[empty_index][i] = 1.0 - total
+                else:
+                    total += lik_rows[empty_index][i] if empty_index is not None else 0.0
+                    for row in lik_rows:
+                        row[i] /= total
+            expected_h = 0.0
+            for row in lik_rows:
+                joint = [posterior[i] * row[i] for i in entities]
+                p_o = math.fsum(joint)
+                if p_o > 0:
+                    expected_h += p_o * _entropy([j / p_o for j in joint])
+            gain = max(0.0, h0 - expected_h)
+            results.append(Suggestion(test.name, test.kind, test.label, gain, self._why(test, leaders)))
+        results.sort(key=lambda s: (-round(s.gain, 9), s.test))
+        return results[:n]
+
+    def _why(self, test: _Test, leaders: list[int]) -> str:
+        rule = test.positive_rule
+        slugs = self.ranker.entities
+        word = "positive" if test.kind == "stain" else "present"
+        if rule is None:
+            return f"{test.label}: its result changes the ranking of the leading candidates"
+        best = None
+        for a in leaders:
+            for b in leaders:
+                if a < b:
+                    pa = rule.likelihood(slugs[a])
+                    pb = rule.likelihood(slugs[b])
+                    if pa is not None and pb is not None:
+                        diff = abs(pa.p - pb.p)
+                        if best is None or diff > best[0]:
+                            best = (diff, (a, pa), (b, pb)) if pa.p >= pb.p else (diff, (b, pb), (a, pa))
+        if best is None:
+            return f"{test.label}: {rule.title}"
+        (_, (hi, phi), (lo, plo)) = best
+        return (f"{test.label}: {word} in {_pct(phi.p, phi.estimate)} of {slugs[hi].upper()}, "
+                f"{_pct(plo.p, plo.estimate)} of {slugs[lo].upper()}")
+
+
+def _pct(p: float, estimate: bool) -> str:
+    value = p * 100
+    text = f"{value:.0f} %" if value >= 1 or value == 0 else f"{value:.1f} %"
+    return ("~" if estimate else "") + text

@@ -1,0 +1,274 @@
+"""The controlled vocabulary: terms, synonyms and allowed values, loaded from
+``rules/vocabulary.yaml``. Nothing here names a stain or a site: it is data.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ddx.errors import KnowledgeError, Problem
+from ddx.yamlio import ReadError, load_data
+
+_FOLD = re.compile(r"[\s\-/]+")
+
+
+def fold(text: object) -> str:
+    """Normalise user input: case-insensitive, spaces and hyphens folded to ``_``."""
+    s = str(text).strip().lower()
+    return _FOLD.sub("_", s)
+
+
+class UnknownTerm(ValueError):
+    """A term not in the vocabulary; carries the nearest known terms."""
+
+    def __init__(self, kind: str, term: object, suggestions: list[str]):
+        self.kind = kind
+        self.term = term
+        self.suggestions = suggestions
+        msg = f"unknown {kind} {str(term)!r}"
+        if suggestions:
+            msg += "; did you mean " + " or ".join(repr(s) for s in suggestions) + "?"
+        super().__init__(msg)
+
+
+@dataclass
+class TermSet:
+    """A closed set of canonical terms with synonyms."""
+
+    kind: str
+    terms: list[str] = field(default_factory=list)
+    labels: dict[str, str] = field(default_factory=dict)
+    help: dict[str, str] = field(default_factory=dict)
+    extra: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _lookup: dict[str, str] = field(default_factory=dict)
+
+    def add(self, term: str, synonyms: list[str] = (), label: str | None = None,  # type: ignore[assignment]
+            help: str | None = None, **extra: Any) -> None:
+        canonical = fold(term)
+        if canonical in self._lookup and self._lookup[canonical] != canonical:
+            raise ValueError(f"{self.kind} term {canonical!r} is already a synonym of {self._lookup[canonical]!r}")
+        if canonical in self.terms:
+            raise ValueError(f"duplicate {self.kind} term {canonical!r}")
+        self.terms.append(canonical)
+        self._lookup[canonical] = canonical
+        self.labels[canonical] = label or canonical
+        if help:
+            self.help[canonical] = help
+        if extra:
+            self.extra[canonical] = extra
+        for syn in synonyms:
+            self.add_synonym(syn, canonical)
+
+    def add_synonym(self, synonym: str, canonical: str) -> None:
+        key = fold(synonym)
+        if key in self._lookup and self._lookup[key] != canonical:
+            raise ValueError(
+                f"{self.kind} synonym {key!r} maps to both {self._lookup[key]!r} and {canonical!r}"
+            )
+        self._lookup[key] = canonical
+
+    def __contains__(self, value: object) -> bool:
+        return fold(value) in self._lookup
+
+    def normalize(self, value: object) -> str:
+        key = fold(value)
+        try:
+            return self._lookup[key]
+        except KeyError:
+            raise UnknownTerm(self.kind, value, self.suggest(key)) from None
+
+    def suggest(self, value: str, n: int = 3) -> list[str]:
+        close = difflib.get_close_matches(fold(value), list(self._lookup), n=n * 2, cutoff=0.6)
+        out: list[str] = []
+        for c in close:
+            canonical = self._lookup[c]
+            if canonical not in out:
+                out.append(canonical)
+        if not out and len(self.terms) <= 8:
+            return list(self.terms)  # a small closed set: show every option
+        return out[:n]
+
+    def label(self, term: str) -> str:
+        return self.labels.get(term, term)
+
+
+@dataclass
+class MorphologyField:
+    name: str
+    kind: str  # list | term | presence | number
+    terms: TermSet | None = None
+    min: float | None = None
+    max: float | None = None
+
+
+@dataclass
+class Vocabulary:
+    sex: TermSet
+    depth: TermSet
+    symptoms: TermSet
+    sites: TermSet
+    site_group_of: dict[str, str]
+    site_groups: TermSet
+    morphology: dict[str, MorphologyField]
+    morphology_fields: TermSet
+    presence: TermSet
+    stain_results: TermSet
+    stain_shorthand: dict[str, dict[str, str]]
+    stain_extents: TermSet
+    stain_intensities: TermSet
+    stain_patterns: TermSet
+    stains: TermSet
+    molecular: TermSet
+    source: Path | None = None
+
+    def stain_patterns_for(self, stain: str) -> list[str] | None:
+        """The patterns allowed for ``stain`` (None: any pattern term)."""
+        pats = self.stains.extra.get(stain, {}).get("patterns")
+        return [fold(p) for p in pats] if pats else None
+
+    def finding_paths(self) -> dict[str, str]:
+        """Every case path a rule may test, with the kind of its value.
+
+        Kinds: number, term:<termset kind>, list:<termset kind>.
+        """
+        paths: dict[str, str] = {
+            "patient.age": "number",
+            "patient.sex": "term",
+            "clinical.site": "term",
+            "clinical.site_group": "term",
+            "clinical.depth": "term",
+            "clinical.size_cm": "number",
+            "clinical.symptoms": "list",
+        }
+        for name, mf in self.morphology.items():
+            paths[f"morphology.{name}"] = {"list": "list", "number": "number"}.get(mf.kind, "term")
+        for stain in self.stains.terms:
+            paths[f"stains.{stain}"] = "term"
+            for sub in ("extent", "intensity", "pattern"):
+                paths[f"stains.{stain}.{sub}"] = "term"
+            paths[f"stains.{stain}.percent"] = "number"
+        for test in self.molecular.terms:
+            paths[f"molecular.{test}"] = "term"
+        return paths
+
+    def termset_for(self, path: str) -> TermSet | None:
+        """The term set that values at ``path`` are drawn from (None for numbers)."""
+        parts = path.split(".")
+        section = parts[0]
+        if path == "patient.sex":
+            return self.sex
+        if path == "clinical.site":
+            return self.sites
+        if path == "clinical.site_group":
+            return self.site_groups
+        if path == "clinical.depth":
+            return self.depth
+        if path == "clinical.symptoms":
+            return self.symptoms
+        if section == "morphology" and len(parts) == 2 and parts[1] in self.morphology:
+            mf = self.morphology[parts[1]]
+            if mf.kind == "presence":
+                return self.presence
+            return mf.terms
+        if section == "stains":
+            if len(parts) == 2:
+                return self.stain_results
+            if len(parts) == 3:
+                return {"extent": self.stain_extents, "intensity": self.stain_intensities,
+                        "pattern": self.stain_patterns}.get(parts[2])
+        if section == "molecular":
+            return self.presence
+        return None
+
+    def test_label(self, section: str, term: str) -> str:
+        sets = {"stains": self.stains, "molecular": self.molecular}
+        return sets[section].label(term)
+
+
+def _termset(kind: str, spec: Any, problems: list[Problem], where: str) -> TermSet:
+    ts = TermSet(kind)
+    items = spec.get("terms", []) if isinstance(spec, dict) else spec
+    if not isinstance(items, list):
+        problems.append(Problem(f"{kind}: expected a list of terms", file=where))
+        return ts
+    for item in items:
+        try:
+            if isinstance(item, dict):
+                data = {k: v for k, v in item.items() if k != "__line__"}
+                term = data.pop("term")
+                ts.add(str(term), [str(s) for s in data.pop("synonyms", [])],
+                       data.pop("label", None), data.pop("help", None), **data)
+            else:
+                ts.add(str(item))
+        except (KeyError, ValueError, TypeError) as exc:
+            problems.append(Problem(f"{kind}: {exc}", file=where))
+    return ts
+
+
+def load_vocabulary(path: Path) -> Vocabulary:
+    where = str(path)
+    try:
+        data = load_data(path)
+    except ReadError as exc:
+        raise KnowledgeError([Problem(str(exc), file=where, line=exc.line)]) from None
+    if not isinstance(data, dict):
+        raise KnowledgeError([Problem("vocabulary must be a mapping", file=where)])
+    problems: list[Problem] = []
+    try:
+        sex = _termset("sex", data["patient"]["sex"], problems, where)
+        depth = _termset("depth", data["clinical"]["depth"], problems, where)
+        symptoms = _termset("symptom", data["clinical"]["symptoms"], problems, where)
+        sites = TermSet("site")
+        site_groups = TermSet("site group")
+        site_group_of: dict[str, str] = {}
+        for group, spec in data["site_groups"].items():
+            site_groups.add(group, [str(s) for s in spec.get("synonyms", [])])
+            group_terms = _termset("site", spec, problems, where)
+            for term in group_terms.terms:
+                sites.add(term, [s for s, c in group_terms._lookup.items() if c == term and s != term])
+                site_group_of[term] = fold(group)
+        morphology: dict[str, MorphologyField] = {}
+        fields = TermSet("morphology field")
+        for name, spec in data["morphology"].items():
+            kind = spec.get("kind", "term")
+            mf = MorphologyField(fold(name), kind)
+            if kind in ("list", "term"):
+                mf.terms = _termset(f"morphology.{name} term", spec, problems, where)
+            elif kind == "number":
+                mf.min, mf.max = spec.get("min"), spec.get("max")
+            elif kind != "presence":
+                problems.append(Problem(f"morphology.{name}: unknown kind {kind!r}", file=where))
+            morphology[mf.name] = mf
+            fields.add(mf.name)
+        vocab = Vocabulary(
+            sex=sex,
+            depth=depth,
+            symptoms=symptoms,
+            sites=sites,
+            site_group_of=site_group_of,
+            site_groups=site_groups,
+            morphology=morphology,
+            morphology_fields=fields,
+            presence=_termset("result", data["presence"], problems, where),
+            stain_results=_termset("stain result", data["stain_results"], problems, where),
+            stain_shorthand={fold(k): v for k, v in data["stain_shorthand"].items()},
+            stain_extents=_termset("extent", data["stain_extents"], problems, where),
+            stain_intensities=_termset("intensity", data["stain_intensities"], problems, where),
+            stain_patterns=_termset("pattern", data["stain_patterns"], problems, where),
+            stains=_termset("stain", data["stains"], problems, where),
+            molecular=_termset("molecular test", data["molecular"], problems, where),
+            source=path,
+        )
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise KnowledgeError([Problem(f"vocabulary is missing or malformed at {exc}", file=where)]) from None
+    for stain, extra in vocab.stains.extra.items():
+        for pat in extra.get("patterns", []):
+            if pat not in vocab.stain_patterns:
+                problems.append(Problem(f"stain {stain}: pattern {pat!r} is not in stain_patterns", file=where))
+    if problems:
+        raise KnowledgeError(problems)
+    return vocab

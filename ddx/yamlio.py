@@ -1,0 +1,109 @@
+"""Safe YAML/JSON reading with line numbers, and atomic writing.
+
+Only ``yaml.SafeLoader`` is used: rule and case files are data, never code.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+MAX_FILE_BYTES = 5 * 1024 * 1024  # a case or rule file larger than this is refused
+
+
+class LineLoader(yaml.SafeLoader):
+    """SafeLoader that remembers the line of every mapping (as ``__line__``)."""
+
+
+def _construct_mapping(loader: LineLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+    mapping = loader.construct_mapping(node, deep=True)
+    mapping["__line__"] = node.start_mark.line + 1
+    return mapping
+
+
+LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def strip_lines(value: Any) -> Any:
+    """Remove the ``__line__`` markers added by :class:`LineLoader`."""
+    if isinstance(value, dict):
+        return {k: strip_lines(v) for k, v in value.items() if k != "__line__"}
+    if isinstance(value, list):
+        return [strip_lines(v) for v in value]
+    return value
+
+
+class ReadError(Exception):
+    def __init__(self, message: str, line: int | None = None):
+        super().__init__(message)
+        self.line = line
+
+
+def read_text(path: Path) -> str:
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise ReadError(f"cannot read file: {exc.strerror or exc}") from None
+    if path.is_dir():
+        raise ReadError("is a directory, not a file")
+    if size > MAX_FILE_BYTES:
+        raise ReadError(f"file is {size} bytes; the limit is {MAX_FILE_BYTES} bytes")
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ReadError(f"cannot read file: {exc.strerror or exc}") from None
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ReadError(f"not UTF-8 text (byte {exc.start})") from None
+
+
+def load_data(path: Path, *, with_lines: bool = False) -> Any:
+    """Load a YAML (.yaml/.yml) or JSON (.json) file safely."""
+    text = read_text(path)
+    if path.suffix.lower() == ".json":
+        try:
+            return json.loads(text, parse_constant=_reject_constant)
+        except json.JSONDecodeError as exc:
+            raise ReadError(f"JSON syntax error: {exc.msg}", exc.lineno) from None
+        except (ValueError, RecursionError) as exc:
+            raise ReadError(f"JSON error: {exc}") from None
+    loader = LineLoader if with_lines else yaml.SafeLoader
+    try:
+        return yaml.load(text, Loader=loader)  # noqa: S506 - SafeLoader subclass
+    except yaml.MarkedYAMLError as exc:
+        line = exc.problem_mark.line + 1 if exc.problem_mark else None
+        raise ReadError(f"YAML syntax error: {exc.problem or exc}", line) from None
+    except (yaml.YAMLError, RecursionError) as exc:
+        raise ReadError(f"YAML error: {exc}") from None
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a valid number here")
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` via a temporary file and rename.
+
+    An interrupted write leaves the previous file intact.
+    """
+    path = Path(path)
+    directory = path.parent if str(path.parent) else Path(".")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
