@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from ddx.analysis import Analyzer
+from ddx.knowledge import Knowledge, load_knowledge, packaged_rules_dir
+
+REPO = Path(__file__).resolve().parent.parent
+CASES = REPO / "cases"
+SEED = CASES / "seed-board-q1-thigh-35m.yaml"
+
+
+@pytest.fixture(scope="session")
+def knowledge() -> Knowledge:
+    return load_knowledge()
+
+
+@pytest.fixture(scope="session")
+def analyzer(knowledge: Knowledge):
+    with Analyzer(knowledge) as a:
+        yield a
+
+
+@pytest.fixture(scope="session")
+def oracle(knowledge: Knowledge):
+    with Analyzer(knowledge, "oracle") as a:
+        yield a
+
+
+@pytest.fixture()
+def rules_copy(tmp_path: Path) -> Path:
+    """A writable copy of the packaged rules, for tests that break them."""
+    dest = tmp_path / "rules"
+    shutil.copytree(packaged_rules_dir(), dest)
+    return dest
+
+
+def validate(knowledge: Knowledge, raw: dict):
+    return knowledge.case_schema.validate(raw)
