@@ -47,7 +47,7 @@ def _load(rules: str | None) -> Knowledge:
     try:
         return load_knowledge(rules)
     except KnowledgeError as exc:
-        err = Console(stderr=True)
+        err = Console(stderr=True, soft_wrap=True)
         err.print("[bold red]ddx: the rules could not be loaded:[/bold red]")
         for problem in exc.problems:
             err.print(f"  {problem}", markup=False, highlight=False)
@@ -81,7 +81,7 @@ def eval_cmd(files: tuple[str, ...], fmt: str, rules: str | None, top: int) -> N
     failed = False
     results = []
     console = Console(highlight=False, soft_wrap=False)
-    err = Console(stderr=True, highlight=False)
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
     with Analyzer(knowledge) as analyzer:
         for analysis in _analyses(files, knowledge, analyzer):
             failed = failed or not analysis.ok

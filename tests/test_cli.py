@@ -1,0 +1,105 @@
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from ddx.cli import main
+from tests.conftest import CASES, SEED
+
+
+def run(*args: str):
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def test_eval_text_ranks_ilms_first_for_the_seed_case():
+    result = run("eval", str(SEED))
+    assert result.exit_code == 0, result.output
+    table = result.output.split("also considered")[0]
+    assert table.index("ilms") < table.index("imt") if "imt" in table else "ilms" in table
+    assert "Next tests" in result.output and "Decision support only" in result.output
+
+
+def test_eval_json_matches_the_contract():
+    result = run("eval", "--format", "json", str(SEED))
+    assert result.exit_code == 0
+    data = json.loads(result.output)
+    assert data["id"] == "seed-board-q1-thigh-35m" and data["expected"] == "ilms" and data["errors"] == []
+    ranking = data["ranking"]
+    assert ranking[0]["entity"] == "ilms"
+    assert abs(sum(r["probability"] for r in ranking) - 1) < 1e-4
+    for r in ranking:
+        assert {"entity", "probability", "score", "evidence"} <= set(r)
+        for e in r["evidence"]:
+            assert {"rule", "weight", "source", "estimate"} <= set(e)
+    assert len(data["suggested_tests"]) == 3
+    assert all({"test", "why"} <= set(s) for s in data["suggested_tests"])
+
+
+def test_eval_json_several_cases_is_a_list():
+    files = sorted(str(p) for p in CASES.glob("*.yaml"))[:3]
+    data = json.loads(run("eval", "--format", "json", *files).output)
+    assert isinstance(data, list) and len(data) == 3
+
+
+def test_misspelt_stain_exits_1_names_it_and_keeps_valid_cases(tmp_path: Path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("id: bad1\nstains: {desmni: positive}\n")
+    result = CliRunner().invoke(main, ["eval", "--format", "json", str(SEED), str(bad)])
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    data = json.loads(result.stdout)
+    assert [d["id"] for d in data] == ["seed-board-q1-thigh-35m", "bad1"]
+    assert data[0]["ranking"] and not data[1]["ranking"]
+    assert "desmni" in data[1]["errors"][0]["message"] and "desmin" in data[1]["errors"][0]["suggestions"]
+
+
+def test_text_and_markdown_errors_are_readable(tmp_path: Path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("id: bad1\nstains: {desmni: positive}\n")
+    for fmt in ("text", "markdown"):
+        result = CliRunner().invoke(main, ["eval", "--format", fmt, str(bad)])
+        assert result.exit_code == 1 and "did you mean 'desmin'" in result.output.replace("\n", " ")
+
+
+def test_missing_file_is_exit_1_not_a_traceback(tmp_path: Path):
+    result = CliRunner().invoke(main, ["eval", str(tmp_path / "nope.yaml")])
+    text = " ".join(result.output.split())
+    assert result.exit_code == 1 and "no such file" in text.lower() and "Traceback" not in text
+
+
+def test_usage_errors_exit_2():
+    assert CliRunner().invoke(main, ["eval"]).exit_code == 2
+    assert CliRunner().invoke(main, ["eval", "--format", "xml", str(SEED)]).exit_code == 2
+
+
+def test_bad_rules_dir_exits_1(tmp_path: Path):
+    result = CliRunner().invoke(main, ["eval", "--rules", str(tmp_path), str(SEED)])
+    assert result.exit_code == 1 and "not a ddx rules directory" in " ".join(result.output.split())
+
+
+def test_markdown_output():
+    result = run("eval", "--format", "markdown", str(SEED))
+    assert result.exit_code == 0 and "| 1 | ilms" in result.output and "**Next tests**" in result.output
+
+
+def test_version_names_package_and_rules():
+    result = run("--version")
+    assert result.exit_code == 0 and result.output.startswith("ddx ") and "rules 20" in result.output
+
+
+def test_installed_command_works_from_an_empty_folder(tmp_path: Path):
+    """The console script, run outside the checkout, finds its packaged rules."""
+    exe = Path(sysconfig.get_path("scripts")) / "ddx"
+    if not exe.exists():
+        exe = Path(sys.executable).parent / "ddx"
+    env = {k: v for k, v in os.environ.items() if k not in ("DDX_RULES", "PYTHONPATH")}
+    proc = subprocess.run([str(exe), "eval", "--format", "json", str(SEED)], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["ranking"][0]["entity"] == "ilms"

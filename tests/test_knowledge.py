@@ -1,0 +1,101 @@
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from ddx.errors import KnowledgeError
+from ddx.knowledge import load_knowledge
+
+
+def test_packaged_rules_load_and_every_weight_has_a_source(knowledge):
+    assert knowledge.active_rules
+    for rule in knowledge.rules:
+        assert len(rule.spec.source) > 10 and rule.spec.rationale
+        for slug in knowledge.entity_slugs:
+            lk = rule.likelihood(slug)
+            if rule.spec.likelihood is not None:
+                assert lk is not None
+                assert lk.estimate or lk.source or rule.spec.source
+
+
+def test_every_entity_of_the_contract_is_present(knowledge):
+    assert {"ilms", "imt", "eims", "prms", "srms", "lms", "erms", "arms", "ddlps", "ups"} <= set(knowledge.entity_slugs)
+    assert knowledge.entity["eims"].variant_of == "imt"
+    assert knowledge.parent("eims") == "imt"
+
+
+def write_rule(rules_dir: Path, body: str) -> Path:
+    path = rules_dir / "rules" / "zz-test.yaml"
+    path.write_text("rules:\n" + textwrap.indent(textwrap.dedent(body), "  "))
+    return path
+
+
+GOOD = """\
+- id: test.rule
+  title: Test finding
+  status: active
+  when: {stains.desmin: positive}
+  likelihood: {ilms: 0.5}
+  default: ~0.1
+  rationale: a test
+  source: test source 2026
+"""
+
+
+def test_a_valid_extra_rule_loads(rules_copy):
+    write_rule(rules_copy, GOOD)
+    k = load_knowledge(rules_copy)
+    assert "test.rule" in k.rule
+
+
+@pytest.mark.parametrize("change, words", [
+    (("stains.desmin", "stains.desmni"), ["zz-test.yaml:", "desmni", "desmin"]),
+    (("  source: test source 2026\n", ""), ["zz-test.yaml:", "source", "missing"]),
+    (("{ilms: 0.5}", "{ilsm: 0.5}"), ["unknown entity 'ilsm'", "ilms"]),
+    (("{ilms: 0.5}", "{ilms: 1.5}"), ["less than or equal to 1"]),
+    (("status: active", "status: live"), ["status"]),
+    (("title: Test finding", "title: Test finding\n  colour: red"), ["unknown key 'colour'"]),
+    (("positive}", "positiv}"), ["positive"]),
+    (("{stains.desmin: positive}", "{stains.desmin: {gte: 3}}"), ["operator 'gte'"]),
+])
+def test_broken_rule_is_reported_with_file_and_line(rules_copy, change, words):
+    write_rule(rules_copy, GOOD.replace(*change))
+    with pytest.raises(KnowledgeError) as info:
+        load_knowledge(rules_copy)
+    text = str(info.value)
+    for w in words:
+        assert w in text, text
+    assert ":2" in text or ":3" in text or ":5" in text or ":6" in text  # a line number in the file
+
+
+def test_duplicate_rule_id_names_both_places(rules_copy):
+    write_rule(rules_copy, GOOD + GOOD)
+    with pytest.raises(KnowledgeError, match=r"duplicate rule id 'test.rule' \(first defined at .*zz-test.yaml:2\)"):
+        load_knowledge(rules_copy)
+
+
+def test_yaml_syntax_error_in_rules_names_line(rules_copy):
+    (rules_copy / "rules" / "zz-test.yaml").write_text("rules:\n  - id: x\n    when: {a: [\n")
+    with pytest.raises(KnowledgeError, match=r"zz-test.yaml:\d+: YAML syntax error"):
+        load_knowledge(rules_copy)
+
+
+def test_code_in_yaml_is_refused(rules_copy, tmp_path):
+    marker = tmp_path / "pwned"
+    (rules_copy / "rules" / "zz-test.yaml").write_text(f"rules: !!python/object/apply:os.system ['touch {marker}']\n")
+    with pytest.raises(KnowledgeError):
+        load_knowledge(rules_copy)
+    assert not marker.exists()
+
+
+def test_missing_rules_dir_is_a_clear_error(tmp_path):
+    with pytest.raises(KnowledgeError, match="not a ddx rules directory"):
+        load_knowledge(tmp_path)
+
+
+def test_rules_dir_from_environment(monkeypatch, rules_copy):
+    write_rule(rules_copy, GOOD)
+    monkeypatch.setenv("DDX_RULES", str(rules_copy))
+    assert "test.rule" in load_knowledge().rule

@@ -1,0 +1,120 @@
+from __future__ import annotations
+
+import math
+import random
+
+from ddx.analysis import Analyzer
+from ddx.knowledge import Knowledge
+from ddx.ranking import Ranker
+from tests.conftest import validate
+
+SEED_RAW = {
+    "id": "seed", "patient": {"age": 35, "sex": "male"}, "clinical": {"site": "thigh", "depth": "deep", "size_cm": 6},
+    "morphology": {"cell_types": ["spindle", "epithelioid"], "pleomorphism": "moderate", "nucleoli": "prominent",
+                   "mitoses_per_10hpf": 0, "cytoplasm": "eosinophilic"},
+    "stains": {"desmin": "diffuse", "myod1": "diffuse"},
+}
+
+
+def probs(analysis):
+    return {r.entity: r.probability for r in analysis.ranking}
+
+
+def test_probabilities_sum_to_one_and_rank_everything(knowledge, analyzer):
+    a = analyzer.analyze(validate(knowledge, SEED_RAW))
+    assert math.isclose(sum(r.probability for r in a.ranking), 1.0, rel_tol=1e-12)
+    assert sorted(r.entity for r in a.ranking) == sorted(knowledge.entity_slugs)
+    assert [r.probability for r in a.ranking] == sorted((r.probability for r in a.ranking), reverse=True)
+
+
+def test_seed_case_ranks_ilms_first_with_cited_evidence(knowledge, analyzer):
+    a = analyzer.analyze(validate(knowledge, SEED_RAW))
+    assert a.top.entity == "ilms"
+    assert any(e.rule == "ihc.myod1" and e.weight > 0 for e in a.top.evidence)
+    assert all(e.source for e in a.top.evidence)
+    assert len(a.suggestions) == 3
+
+
+def test_empty_case_gives_the_priors(knowledge, analyzer):
+    a = analyzer.analyze(validate(knowledge, {"id": "empty"}))
+    total = sum(e.prior.p for e in knowledge.entities)
+    for r in a.ranking:
+        assert math.isclose(r.probability, knowledge.entity[r.entity].prior.p / total, rel_tol=1e-9)
+        assert r.evidence == [] and r.score == 0
+
+
+def test_negative_stain_counts_against(knowledge, analyzer):
+    base = probs(analyzer.analyze(validate(knowledge, SEED_RAW)))
+    neg = probs(analyzer.analyze(validate(knowledge, {**SEED_RAW, "stains": {**SEED_RAW["stains"], "alk": "negative"}})))
+    assert neg["imt"] < base["imt"]
+
+
+def test_alk_cytoplasmic_moves_imt_up(knowledge, analyzer):
+    raw = {**SEED_RAW, "stains": {**SEED_RAW["stains"], "alk": {"result": "positive", "pattern": "cytoplasmic"}}}
+    a = analyzer.analyze(validate(knowledge, raw))
+    before = probs(analyzer.analyze(validate(knowledge, SEED_RAW)))
+    assert probs(a)["imt"] > 10 * before["imt"]
+    alk = next(e for r in a.ranking if r.entity == "imt" for e in r.evidence if e.rule == "ihc.alk")
+    assert alk.weight > 0 and alk.likelihood.n == "44/73" and "Am J Surg Pathol 2001" in alk.source
+
+
+def test_defining_molecular_finding_dominates(knowledge, analyzer):
+    a = analyzer.analyze(validate(knowledge, {"id": "m", "molecular": {"mdm2_amplification": "present"}}))
+    assert a.top.entity == "ddlps"
+    a = analyzer.analyze(validate(knowledge, {"id": "n", "molecular": {"near_haploidization": "present"}}))
+    assert a.top.entity == "ilms" and a.top.probability > 0.8
+
+
+def test_conflicting_findings_do_not_crash(knowledge, analyzer):
+    raw = {"id": "c", "molecular": {m: "present" for m in knowledge.vocab.molecular.terms},
+           "stains": {s: "positive" for s in knowledge.vocab.stains.terms}}
+    a = analyzer.analyze(validate(knowledge, raw))
+    assert math.isclose(sum(r.probability for r in a.ranking), 1.0)
+    assert all(0 <= r.probability <= 1 for r in a.ranking)
+
+
+def test_unknown_findings_count_for_nothing(knowledge, analyzer):
+    a = analyzer.analyze(validate(knowledge, {"id": "x", "stains": {"alk": "equivocal"}}))
+    assert all(r.evidence == [] for r in a.ranking)
+
+
+def test_order_of_findings_and_rules_never_changes_the_ranking(knowledge: Knowledge):
+    rng = random.Random(7)
+    raw = {**SEED_RAW, "stains": {"desmin": "diffuse", "myod1": "positive", "alk": "negative", "sma": "focal"},
+           "molecular": {"near_haploidization": "present", "mdm2_amplification": "absent"}}
+    reference = None
+    for trial in range(6):
+        stains = list(raw["stains"].items())
+        rng.shuffle(stains)
+        shuffled_raw = {**raw, "stains": dict(stains)}
+        rules = list(knowledge.rules)
+        rng.shuffle(rules)
+        k = Knowledge(knowledge.directory, knowledge.settings, knowledge.vocab, knowledge.entities, rules,
+                      knowledge.content_hash)
+        with Analyzer(k) as an:
+            a = an.analyze(validate(k, shuffled_raw))
+        result = [(r.entity, r.probability, r.score) for r in a.ranking], [s.test for s in a.suggestions]
+        if reference is None:
+            reference = result
+        assert result == reference  # exactly equal, not approximately
+
+
+def test_likelihoods_are_clamped(knowledge):
+    ranker = Ranker(knowledge)
+    lo, hi = knowledge.settings.clamp
+    for ps in ranker.p_used.values():
+        assert all(lo <= p <= hi for p in ps)
+
+
+def test_evidence_separates_cited_from_estimated(knowledge, analyzer):
+    a = analyzer.analyze(validate(knowledge, SEED_RAW))
+    flags = {e.estimate for r in a.ranking for e in r.evidence}
+    assert flags == {True, False}
+
+
+def test_caveat_shown_when_conditions_hold(knowledge, analyzer):
+    raw = {"id": "e", "stains": {"desmin": "positive", "alk": {"result": "positive", "pattern": "nuclear_membrane"}}}
+    a = analyzer.analyze(validate(knowledge, raw))
+    assert "pitfall.eims-desmin-alk-nuclear-membrane" in {c.rule for c in a.caveats}
+    a = analyzer.analyze(validate(knowledge, {"id": "f", "stains": {"desmin": "positive"}}))
+    assert "pitfall.eims-desmin-alk-nuclear-membrane" not in {c.rule for c in a.caveats}
