@@ -29,7 +29,8 @@ from ddx.vocabulary import TermSet, UnknownTerm, Vocabulary, fold
 
 CASE_ID_PATTERN = r"^[A-Za-z0-9_.\-]{1,200}$"
 _ID_RE = re.compile(CASE_ID_PATTERN)
-TOP_LEVEL_KEYS = ["id", "title", "expected", "patient", "clinical", "morphology", "stains", "molecular", "notes"]
+TOP_LEVEL_KEYS = ["id", "title", "expected", "source", "patient", "clinical", "morphology", "stains", "molecular",
+                  "notes"]
 
 
 def _term(termset: TermSet) -> Callable[[Any], str]:
@@ -190,6 +191,7 @@ def build_case_schema(vocab: Vocabulary, entities: TermSet | None = None) -> Cas
         "molecular": (Annotated[dict[molecular_key, PresenceT],  # type: ignore[valid-type]
                                 BeforeValidator(no_duplicate_keys(vocab.molecular))], {}),
         "notes": (str | None, None),
+        "source": (str | None, None),   # extension: the citation a case was taken from
     }
 
     validators: dict[str, Any] = {}

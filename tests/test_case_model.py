@@ -118,3 +118,17 @@ def test_json_case_files_are_read(tmp_path: Path, knowledge):
     f.write_text('{"id": "j2", "patient": {"age": NaN}}')
     (loaded,) = list(iter_cases(f, knowledge))
     assert not loaded.ok
+
+
+def test_every_sample_case_loads_with_expected_and_source(knowledge):
+    from tests.conftest import CASES
+
+    files = sorted(CASES.glob("*.yaml"))
+    assert len(files) >= 5
+    expected = set()
+    for f in files:
+        (loaded,) = list(iter_cases(f, knowledge))
+        assert loaded.ok, [str(p) for p in loaded.problems]
+        assert loaded.case.expected and loaded.case.source and f.stem == loaded.case.id
+        expected.add(loaded.case.expected)
+    assert {"ilms", "imt", "prms", "srms"} <= expected
