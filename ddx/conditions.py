@@ -181,11 +181,9 @@ def describe(node: Node, vocab: Vocabulary | None = None) -> str:
         return " and ".join(describe(c, vocab) for c in node.items)
     if isinstance(node, AnyOf):
         return "(" + " or ".join(describe(c, vocab) for c in node.items) + ")"
-    words = {"eq": "=", "ne": "≠", "gt": ">", "gte": "≥", "lt": "<", "lte": "<", "in": "in",
+    words = {"eq": "=", "ne": "≠", "gt": ">", "gte": "≥", "lt": "<", "lte": "≤", "in": "in",
              "not_in": "not in", "contains": "includes", "contains_any": "includes any of",
              "contains_all": "includes all of"}
-    if node.op == "lte":
-        words["lte"] = "≤"
     if node.op == "known":
         return f"{node.path} {'recorded' if node.value else 'not recorded'}"
     value = node.value

@@ -15,7 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ddx.case import CaseSchema, build_case_schema
-from ddx.conditions import ConditionError, Node, Predicate, atoms, branch_count, compile_predicate, describe, parse_condition
+from ddx.conditions import ConditionError, Node, Predicate, atoms, branch_count, compile_predicate, parse_condition
 from ddx.errors import KnowledgeError, Problem
 from ddx.vocabulary import TermSet, Vocabulary, load_vocabulary
 from ddx.yamlio import ReadError, load_data, strip_lines
@@ -392,7 +392,4 @@ def _hash_files(files: list[Path]) -> str:
             h.update(f.read_bytes())
     return h.hexdigest()
 
-
-def condition_text(rule: Rule) -> str:
-    return describe(rule.condition)
 

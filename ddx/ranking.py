@@ -39,6 +39,7 @@ class Evidence:
     likelihood: Likelihood  # the figure behind it (cited or estimate)
     p_used: float          # after clamping and negation
     source: str
+    negated: bool = False  # a tested-negative finding, scored 1 - p
 
     @property
     def estimate(self) -> bool:
@@ -134,7 +135,7 @@ class Ranker:
                 lk = rule.likelihood(slug)
                 assert lk is not None
                 evidence.append(Evidence(rid, rule.title, slug, weight, lk, self.p_used[rid][i],
-                                         lk.source or rule.spec.source))
+                                         lk.source or rule.spec.source, rule.negated))
             evidence.sort(key=lambda e: (-abs(e.weight), e.rule))
             score = math.fsum(e.weight for e in evidence)
             ranked.append(RankedEntity(slug, self.knowledge.entity[slug].name, probs[i], score, evidence))

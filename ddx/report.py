@@ -58,7 +58,8 @@ def _weight(e: Evidence) -> str:
 
 def _evidence_line(e: Evidence) -> str:
     tag = "est." if e.estimate else "cited"
-    return f"{_weight(e)} {e.finding} ({e.likelihood.shown()} {tag})"
+    figure = f"{e.p_used:.2f} = 1 − {e.likelihood.shown()}" if e.negated else e.likelihood.shown()
+    return f"{_weight(e)} {e.finding} ({figure} {tag})"
 
 
 def render_text(analysis: Analysis, knowledge: Knowledge, *, top: int = 6) -> RenderableType:

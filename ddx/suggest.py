@@ -62,13 +62,10 @@ class Suggester:
         rules = [r for r in knowledge.active_rules if r.id in ranker.log_lik]
         for stain in vocab.stains.terms:
             base = f"stains__{stain}"
-            outcomes: list[dict[str, object]] = [
-                {base: "negative"},
-                {base: "positive", base + "__extent": "focal"},
-                {base: "positive", base + "__extent": "diffuse"},
-            ]
-            for pattern in vocab.stain_patterns_for(stain) or []:
-                outcomes.append({base: "positive", base + "__extent": "diffuse", base + "__pattern": pattern})
+            outcomes: list[dict[str, object]] = [{base: "negative"}]
+            outcomes += [{base: "positive", base + "__extent": extent} for extent in vocab.stain_extents.terms]
+            outcomes += [{base: "positive", base + "__pattern": pattern}
+                         for pattern in vocab.stain_patterns_for(stain) or []]
             self._add(stain, "stain", vocab.stains.label(stain), base, outcomes, rules, {base: "positive"})
         for test in vocab.molecular.terms:
             base = f"molecular__{test}"

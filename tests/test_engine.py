@@ -169,9 +169,6 @@ def test_shards_respect_the_branch_budget(knowledge):
 
 
 def test_rule_with_too_many_alternatives_is_refused(rules_copy):
-    values = ", ".join(knowledge_terms := ["desmin", "sma", "myod1", "myogenin", "alk", "ros1", "cd30", "keratin",
-                                            "s100", "cd34", "cd31", "erg", "cd99"])
-    assert knowledge_terms
     (rules_copy / "rules" / "huge.yaml").write_text(textwrap.dedent(f"""
         rules:
           - id: huge
@@ -187,7 +184,6 @@ def test_rule_with_too_many_alternatives_is_refused(rules_copy):
         load_knowledge(rules_copy)
     text = str(info.value)
     assert "huge.yaml" in text and "25 alternatives" in text and "limit is 24" in text
-    assert values  # keep linters quiet about the helper list
 
 
 def test_rulesets_are_freed_on_close(knowledge):

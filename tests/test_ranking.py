@@ -118,3 +118,13 @@ def test_caveat_shown_when_conditions_hold(knowledge, analyzer):
     assert "pitfall.eims-desmin-alk-nuclear-membrane" in {c.rule for c in a.caveats}
     a = analyzer.analyze(validate(knowledge, {"id": "f", "stains": {"desmin": "positive"}}))
     assert "pitfall.eims-desmin-alk-nuclear-membrane" not in {c.rule for c in a.caveats}
+
+
+def test_negated_evidence_shows_the_probability_used(knowledge, analyzer):
+    from ddx.report import _evidence_line
+
+    a = analyzer.analyze(validate(knowledge, {"id": "f", "patient": {"sex": "female"}}))
+    prms = next(r for r in a.ranking if r.entity == "prms")
+    (e,) = prms.evidence
+    assert e.negated and abs(e.p_used - (1 - 0.71)) < 1e-9
+    assert "0.29 = 1 − 0.71 (107/150)" in _evidence_line(e)
