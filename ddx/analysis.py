@@ -53,12 +53,13 @@ class Analyzer:
     def analyze(self, case: BaseModel, *, suggest: bool = True, file: str | None = None) -> Analysis:
         facts = self.facts(case)
         matched = self.matcher.match(facts)
+        posterior = self.ranker.posterior(matched)
         return Analysis(
             case_id=case.id,  # type: ignore[attr-defined]
             case=case,
             expected=case.expected,  # type: ignore[attr-defined]
-            ranking=self.ranker.rank(matched),
-            suggestions=self.suggester.suggest(facts, matched) if suggest else [],
+            ranking=self.ranker.rank(matched, posterior),
+            suggestions=self.suggester.suggest(facts, matched, posterior=posterior) if suggest else [],
             caveats=self.ranker.caveats(matched),
             matched=matched,
             file=file,

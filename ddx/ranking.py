@@ -123,8 +123,13 @@ class Ranker:
         total = math.fsum(exps)
         return [v / total for v in exps]
 
-    def rank(self, matched: frozenset[str]) -> list[RankedEntity]:
-        probs = self.normalize(self.log_posterior(matched))
+    def posterior(self, matched: frozenset[str]) -> list[float]:
+        """Probabilities in knowledge entity order."""
+        return self.normalize(self.log_posterior(matched))
+
+    def rank(self, matched: frozenset[str], probs: list[float] | None = None) -> list[RankedEntity]:
+        if probs is None:
+            probs = self.posterior(matched)
         ids = sorted(r for r in matched if r in self.log_lik)
         ranked = []
         for i, slug in enumerate(self.entities):

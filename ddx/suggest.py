@@ -80,10 +80,13 @@ class Suggester:
         positive_rule = next((r for r in reading if not r.negated and r.predicate(positive)), None)
         self.tests.append(_Test(name, kind, label, base, outcomes, reading, positive_rule))
 
-    def suggest(self, facts: dict[str, object], matched: frozenset[str], n: int | None = None) -> list[Suggestion]:
+    def suggest(self, facts: dict[str, object], matched: frozenset[str], n: int | None = None,
+                posterior: list[float] | None = None) -> list[Suggestion]:
+        """``posterior`` (entity order) may be passed in when the caller already has it."""
         n = self.knowledge.settings.suggestions if n is None else n
         ranker = self.ranker
-        posterior = ranker.normalize(ranker.log_posterior(matched))
+        if posterior is None:
+            posterior = ranker.normalize(ranker.log_posterior(matched))
         h0 = _entropy(posterior)
         entities = range(len(posterior))
         leaders = sorted(entities, key=lambda i: -posterior[i])[:3]

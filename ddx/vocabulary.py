@@ -124,6 +124,7 @@ class Vocabulary:
     stains: TermSet
     molecular: TermSet
     source: Path | None = None
+    _paths: dict[str, str] | None = field(default=None, repr=False)
 
     def stain_patterns_for(self, stain: str) -> list[str] | None:
         """The patterns allowed for ``stain`` (None: any pattern term)."""
@@ -131,6 +132,12 @@ class Vocabulary:
         return [fold(p) for p in pats] if pats else None
 
     def finding_paths(self) -> dict[str, str]:
+        """Every case path a rule may test, with the kind of its value (built once)."""
+        if self._paths is None:
+            self._paths = self._build_finding_paths()
+        return self._paths
+
+    def _build_finding_paths(self) -> dict[str, str]:
         """Every case path a rule may test, with the kind of its value.
 
         Kinds: number, term:<termset kind>, list:<termset kind>.
