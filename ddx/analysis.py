@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
+from ddx.bands import Confidence, assess
 from ddx.engine import DurableMatcher, Matcher, OracleMatcher
 from ddx.errors import Problem
 from ddx.facts import case_facts
@@ -26,6 +27,7 @@ class Analysis:
     matched: frozenset[str] = frozenset()
     problems: list[Problem] = field(default_factory=list)
     file: str | None = None
+    confidence: Confidence | None = None
 
     @property
     def ok(self) -> bool:
@@ -45,7 +47,8 @@ class Analyzer:
         self.matcher: Matcher = DurableMatcher(rules) if matcher == "durable" else OracleMatcher(rules)
         self.ranker = Ranker(knowledge)
         self.suggester = Suggester(knowledge, self.ranker)
-        self.keys = knowledge.referenced_keys
+        confirm = {p.replace(".", "__") for e in knowledge.entities for p in e.confirm_with}
+        self.keys = knowledge.referenced_keys | confirm
 
     def facts(self, case: BaseModel) -> dict[str, Any]:
         return case_facts(case, self.knowledge.vocab, self.keys)
@@ -54,15 +57,18 @@ class Analyzer:
         facts = self.facts(case)
         matched = self.matcher.match(facts)
         posterior = self.ranker.posterior(matched)
+        ranking = self.ranker.rank(matched, posterior)
+        suggestions = self.suggester.suggest(facts, matched, posterior=posterior) if suggest else []
         return Analysis(
             case_id=case.id,  # type: ignore[attr-defined]
             case=case,
             expected=case.expected,  # type: ignore[attr-defined]
-            ranking=self.ranker.rank(matched, posterior),
-            suggestions=self.suggester.suggest(facts, matched, posterior=posterior) if suggest else [],
+            ranking=ranking,
+            suggestions=suggestions,
             caveats=self.ranker.caveats(matched),
             matched=matched,
             file=file,
+            confidence=assess(self.knowledge, ranking, suggestions, facts),
         )
 
     def close(self) -> None:

@@ -66,8 +66,9 @@ def _analyses(files: tuple[str, ...], knowledge: Knowledge, analyzer: Analyzer) 
 
 @main.command("eval")
 @click.argument("files", nargs=-1, required=True, metavar="FILE...")
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text",
-              show_default=True, help="Output format.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown", "report"]), default="text",
+              show_default=True,
+              help="Output format: text (ranked table), json, markdown, or report (a draft report comment).")
 @click.option("--rules", "rules", type=click.Path(file_okay=False), default=None,
               help="Rules directory (default: $DDX_RULES, else the packaged rules).")
 @click.option("--top", type=click.IntRange(1, 50), default=6, show_default=True,
@@ -75,6 +76,7 @@ def _analyses(files: tuple[str, ...], knowledge: Knowledge, analyzer: Analyzer) 
 def eval_cmd(files: tuple[str, ...], fmt: str, rules: str | None, top: int) -> None:
     """Rank the differential for each case in FILE... (YAML or JSON, one case or a
     'cases:' list per file; folders are searched recursively)."""
+    from ddx.draft import render_report
     from ddx.report import render_markdown, render_text, to_json
 
     knowledge = _load(rules)
@@ -89,6 +91,8 @@ def eval_cmd(files: tuple[str, ...], fmt: str, rules: str | None, top: int) -> N
                 results.append(to_json(analysis, knowledge))
             elif fmt == "markdown":
                 click.echo(render_markdown(analysis, knowledge, top=top))
+            elif fmt == "report":
+                click.echo(render_report(analysis, knowledge, analyzer.ranker))
             else:
                 console.print(render_text(analysis, knowledge, top=top))
             if not analysis.ok and fmt != "text":

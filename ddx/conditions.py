@@ -8,6 +8,11 @@ A condition in a rule file is one of::
     {morphology.cell_types: {contains: spindle}}   # list contains (contains_any, contains_all)
     {molecular.mdm2_amplification: {known: true}}  # present (tested) / absent (not recorded)
     {all: [cond, cond, ...]} / {any: [cond, ...]}  # combinations
+    {not: cond}                                    # negation: "not known to hold"
+
+``not`` is rewritten at load time into the operators above (``not {desmin:
+positive}`` becomes "desmin not recorded, or recorded as something else"), so
+both compilations stay as they are. It is refused over list operators.
 
 Each condition compiles to
 
@@ -83,9 +88,32 @@ def parse_condition(spec: Any, vocab: Vocabulary) -> Node:
                 raise ConditionError(f"'{key}' needs a non-empty list of conditions")
             children = tuple(parse_condition(v, vocab) for v in value)
             items.append(All(children) if key == "all" else AnyOf(children))
+        elif key == "not":
+            items.append(negate(parse_condition(value, vocab)))
         else:
             items.extend(_parse_path(str(key), value, vocab))
     return items[0] if len(items) == 1 else All(tuple(items))
+
+
+_OPPOSITE = {"eq": "ne", "ne": "eq", "in": "not_in", "not_in": "in",
+             "gt": "lte", "lte": "gt", "gte": "lt", "lt": "gte"}
+
+
+def negate(node: Node) -> Node:
+    """The condition that holds exactly when ``node`` does not.
+
+    A finding that is not recorded is unknown, so "not (desmin positive)"
+    holds when desmin is absent from the case or recorded as anything else.
+    """
+    if isinstance(node, All):
+        return AnyOf(tuple(negate(c) for c in node.items))
+    if isinstance(node, AnyOf):
+        return All(tuple(negate(c) for c in node.items))
+    if node.op == "known":
+        return Atom(node.path, "known", not node.value)
+    if node.op not in _OPPOSITE:
+        raise ConditionError(f"{node.path}: 'not' cannot be applied to '{node.op}' (list findings)")
+    return AnyOf((Atom(node.path, "known", False), Atom(node.path, _OPPOSITE[node.op], node.value)))
 
 
 def _parse_path(path: str, spec: Any, vocab: Vocabulary) -> list[Atom]:

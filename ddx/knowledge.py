@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from string import Template
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -88,6 +89,10 @@ class Entity(Model):
     prior: Prior
     source: str
     notes: str | None = None
+    # Findings that confirm this entity when recorded (finding paths, e.g.
+    # molecular.near_haploidization); used by the "confirmation advised" band.
+    confirm_with: list[str] = []
+    confirm_source: str | None = None
 
 
 class RuleSpec(Model):
@@ -122,12 +127,74 @@ class RuleSpec(Model):
         return self
 
 
+class BandWhen(Model):
+    """When a confidence band applies; every given bound must hold."""
+
+    leader_min: float | None = Field(None, ge=0, le=1)   # leader's probability ≥
+    leader_max: float | None = Field(None, ge=0, le=1)   # leader's probability <
+    margin_min: float | None = Field(None, ge=0, le=1)   # leader − runner-up ≥
+    margin_max: float | None = Field(None, ge=0, le=1)   # leader − runner-up <
+    confirm_tested: bool | None = None   # a confirming test of the leader is / is not recorded
+    has_confirmatory_test: bool | None = None   # the leader has / has no confirming test listed
+
+
+BAND_FIELDS = frozenset({"leader", "runner_up", "next_test", "next_why", "confirm_tests"})
+REPORT_FIELDS = frozenset({"site", "diagnosis", "leader", "probability", "band"})
+
+
+def _check_template(text: str, allowed: frozenset[str]) -> str:
+    template = Template(text)
+    if not template.is_valid():
+        raise ValueError("malformed $placeholder (write $$ for a literal dollar sign)")
+    unknown = set(template.get_identifiers()) - allowed
+    if unknown:
+        raise ValueError(f"unknown placeholder(s) {', '.join(sorted('$' + u for u in unknown))}; "
+                         f"use {', '.join(sorted('$' + a for a in allowed))}")
+    return text
+
+
+class Band(Model):
+    id: str = Field(pattern=r"^[a-z][a-z0-9_-]*$")
+    label: str
+    when: BandWhen = BandWhen()
+    action: str   # $leader, $runner_up, $next_test, $next_why, $confirm_tests are filled in
+    rationale: str | None = None
+
+    @field_validator("action")
+    @classmethod
+    def _placeholders(cls, v: str) -> str:
+        return _check_template(v, BAND_FIELDS)
+
+
 class Settings(Model):
     version: str
     title: str = "ddx knowledge base"
     clamp: tuple[float, float] = (0.01, 0.99)
     suggestions: int = 3
     source: str | None = None
+    bands: list[Band] = []
+
+
+class EntityReport(Model):
+    diagnosis: str                 # the diagnosis line as a pathologist writes it
+    comment: str = ""              # entity-specific closing sentences, cited
+    source: str | None = None
+
+
+class ReportTemplates(Model):
+    """rules/reports.yaml: the wording of ``ddx eval --format report``."""
+
+    heading: str = "DRAFT COMMENT (ddx decision support; not a diagnosis)"
+    specimen: str = "Soft tissue tumour, $site:"
+    favoured: str = "$diagnosis (see comment)"
+    overall: str = "Overall, these findings favour $diagnosis."
+    disclaimer: str = ""
+    entities: dict[str, EntityReport] = {}
+
+    @field_validator("heading", "specimen", "favoured", "overall")
+    @classmethod
+    def _placeholders(cls, v: str) -> str:
+        return _check_template(v, REPORT_FIELDS)
 
 
 @dataclass
@@ -166,6 +233,7 @@ class Knowledge:
     rules: list[Rule]
     content_hash: str
     files: list[Path] = field(default_factory=list)
+    reports: ReportTemplates = field(default_factory=ReportTemplates)
 
     @cached_property
     def entity_slugs(self) -> list[str]:
@@ -296,6 +364,27 @@ def load_knowledge(directory: str | os.PathLike[str] | None = None) -> Knowledge
             problems.append(Problem(f"duplicate entity slug {e.slug!r}", file=str(ent_file)))
         if e.variant_of and e.variant_of not in slugs:
             problems.append(Problem(f"{e.slug}: variant_of {e.variant_of!r} is not an entity", file=str(ent_file)))
+        paths = vocab.finding_paths()
+        for path in e.confirm_with:
+            if path not in paths:
+                near = TermSet("path", _lookup={p: p for p in paths}).suggest(path)
+                problems.append(Problem(f"{e.slug}: confirm_with {path!r} is not a finding", file=str(ent_file),
+                                        path=f"{e.slug}.confirm_with", suggestions=near))
+
+    reports = ReportTemplates()
+    rep_file = root / "reports.yaml"
+    if rep_file.is_file():
+        files.append(rep_file)
+        rep_data = _load_yaml(rep_file, problems)
+        if rep_data is not None:
+            try:
+                reports = ReportTemplates.model_validate(strip_lines(rep_data))
+            except ValidationError as exc:
+                problems += _located(exc, str(rep_file), rep_data, None)
+            for slug in reports.entities:
+                if slug not in slugs:
+                    problems.append(Problem(f"report template for unknown entity {slug!r}", file=str(rep_file),
+                                            path=f"entities.{slug}", suggestions=sorted(slugs)))
 
     rules: list[Rule] = []
     rule_dir = root / "rules"
@@ -324,7 +413,7 @@ def load_knowledge(directory: str | os.PathLike[str] | None = None) -> Knowledge
             "(durable-rules: 255 properties per fact)", file=str(rule_dir)))
     if problems:
         raise KnowledgeError(problems)
-    return Knowledge(root, settings, vocab, entities, rules, _hash_files(files), files)
+    return Knowledge(root, settings, vocab, entities, rules, _hash_files(files), files, reports)
 
 
 def _load_rule(raw: Any, path: Path, vocab: Vocabulary, slugs: set[str], seen: dict[str, str],

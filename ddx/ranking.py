@@ -72,6 +72,40 @@ class RankedEntity:
         return [e for e in self.evidence if e.weight < 0]
 
 
+def percent(p: float, estimate: bool) -> str:
+    """A likelihood as a reader sees it: '45 %' (cited) or '~45 %' (estimate)."""
+    value = p * 100
+    text = f"{value:.0f} %" if value >= 1 or value == 0 else f"{value:.1f} %"
+    return ("~" if estimate else "") + text
+
+
+def lower_first(text: str) -> str:
+    """'Desmin positive' -> 'desmin positive' mid-sentence; 'MyoD1' and 'SMA' stay."""
+    word = text.split(" ", 1)[0]
+    if len(word) > 1 and word[0].isupper() and word[1:].islower():
+        return text[0].lower() + text[1:]
+    return text
+
+
+@dataclass(frozen=True)
+class Contrast:
+    """A matched finding that favours one entity over another."""
+
+    rule: str
+    finding: str
+    favoured: Likelihood      # P(finding | favoured entity), before clamping
+    other: Likelihood         # P(finding | other entity)
+    negated: bool
+    log10_ratio: float        # > 0: favours the first entity
+
+    def phrase(self, favoured: str, other: str) -> str:
+        def shown(lk: Likelihood) -> str:
+            p = 1.0 - lk.p if self.negated else lk.p
+            return percent(p, lk.estimate)
+        return (f"{lower_first(self.finding)} ({shown(self.favoured)} of {favoured.upper()} "
+                f"vs {shown(self.other)} of {other.upper()})")
+
+
 @dataclass(frozen=True)
 class Caveat:
     rule: str
@@ -146,6 +180,20 @@ class Ranker:
             ranked.append(RankedEntity(slug, self.knowledge.entity[slug].name, probs[i], score, evidence))
         ranked.sort(key=lambda r: (-r.probability, r.entity))
         return ranked
+
+    def contrast(self, matched: frozenset[str], favoured: str, other: str, n: int = 2) -> list[Contrast]:
+        """The matched findings that most favour ``favoured`` over ``other``."""
+        i, j = self.entities.index(favoured), self.entities.index(other)
+        out = []
+        for rid in sorted(r for r in matched if r in self.log_lik):
+            ratio = (self.log_lik[rid][i] - self.log_lik[rid][j]) / LN10
+            if ratio > 0.05:
+                rule = self.knowledge.rule[rid]
+                a, b = rule.likelihood(favoured), rule.likelihood(other)
+                assert a is not None and b is not None
+                out.append(Contrast(rid, rule.title, a, b, rule.negated, ratio))
+        out.sort(key=lambda c: (-c.log10_ratio, c.rule))
+        return out[:n]
 
     def caveats(self, matched: frozenset[str]) -> list[Caveat]:
         out = []

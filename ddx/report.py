@@ -38,6 +38,7 @@ def to_json(analysis: Analysis, knowledge: Knowledge) -> dict[str, Any]:
         }
         for r in analysis.ranking
     ]
+    out["confidence"] = analysis.confidence.to_dict() if analysis.confidence else None
     out["suggested_tests"] = [s.to_dict() for s in analysis.suggestions]
     out["caveats"] = [{"rule": c.rule, "text": c.text, "source": c.source} for c in analysis.caveats]
     out["errors"] = [p.to_dict() for p in analysis.problems]
@@ -80,7 +81,13 @@ def render_text(analysis: Analysis, knowledge: Knowledge, *, top: int = 6) -> Re
         for_lines = "\n".join(_evidence_line(e) for e in r.supporting[:3]) or "-"
         against = "\n".join(_evidence_line(e) for e in r.opposing[:2]) or "-"
         table.add_row(str(i), r.entity, f"{_bar(r.probability)} {r.probability * 100:5.1f}%", for_lines, against)
-    parts: list[RenderableType] = [table]
+    parts: list[RenderableType] = []
+    if analysis.confidence:
+        band = Text()
+        band.append(f"{analysis.confidence.label}: ", style="bold")
+        band.append(analysis.confidence.action)
+        parts.append(band)
+    parts.append(table)
     rest = analysis.ranking[top:]
     if rest:
         parts.append(Text("also considered: " + ", ".join(f"{r.entity} {r.probability * 100:.1f}%" for r in rest),
@@ -117,6 +124,8 @@ def render_markdown(analysis: Analysis, knowledge: Knowledge, *, top: int = 6) -
         return "\n".join(lines) + "\n"
     if analysis.expected:
         lines += [f"Expected: `{analysis.expected}`", ""]
+    if analysis.confidence:
+        lines += [f"**{analysis.confidence.label}:** {analysis.confidence.action}", ""]
     lines += ["| # | entity | probability | score | evidence for | evidence against |",
               "|---:|---|---:|---:|---|---|"]
     for i, r in enumerate(analysis.ranking[:top], start=1):

@@ -22,7 +22,7 @@ import math
 from dataclasses import dataclass
 
 from ddx.knowledge import Knowledge, Rule
-from ddx.ranking import Ranker
+from ddx.ranking import Ranker, percent
 
 
 @dataclass(frozen=True)
@@ -147,11 +147,5 @@ class Suggester:
         if best is None:
             return f"{test.label}: {rule.title}"
         (_, (hi, phi), (lo, plo)) = best
-        return (f"{test.label}: {word} in {_pct(phi.p, phi.estimate)} of {slugs[hi].upper()}, "
-                f"{_pct(plo.p, plo.estimate)} of {slugs[lo].upper()}")
-
-
-def _pct(p: float, estimate: bool) -> str:
-    value = p * 100
-    text = f"{value:.0f} %" if value >= 1 or value == 0 else f"{value:.1f} %"
-    return ("~" if estimate else "") + text
+        return (f"{test.label}: {word} in {percent(phi.p, phi.estimate)} of {slugs[hi].upper()}, "
+                f"{percent(plo.p, plo.estimate)} of {slugs[lo].upper()}")

@@ -30,7 +30,7 @@ def test_probabilities_sum_to_one_and_rank_everything(knowledge, analyzer):
 def test_seed_case_ranks_ilms_first_with_cited_evidence(knowledge, analyzer):
     a = analyzer.analyze(validate(knowledge, SEED_RAW))
     assert a.top.entity == "ilms"
-    assert any(e.rule == "ihc.myod1" and e.weight > 0 for e in a.top.evidence)
+    assert any(e.rule == "ihc.myod1.with-desmin" and e.weight > 0 for e in a.top.evidence)
     assert all(e.source for e in a.top.evidence)
     assert len(a.suggestions) == 3
 

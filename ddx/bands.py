@@ -1,0 +1,77 @@
+"""Confidence bands: what a ranking means for the next step.
+
+The bands and their thresholds are data (``settings.yaml``, ``bands:``); this
+module only evaluates them, first match wins, and fills in the action text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from string import Template
+from typing import Any
+
+from ddx.knowledge import Band, Knowledge
+from ddx.ranking import RankedEntity
+from ddx.suggest import Suggestion
+
+
+@dataclass(frozen=True)
+class Confidence:
+    band: str
+    label: str
+    action: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"band": self.band, "label": self.label, "action": self.action}
+
+
+def _labels(knowledge: Knowledge, paths: list[str]) -> str:
+    names = []
+    for path in paths:
+        section, _, term = path.partition(".")
+        termset = {"molecular": knowledge.vocab.molecular, "stains": knowledge.vocab.stains}.get(section)
+        names.append(termset.label(term) if termset is not None else path)
+    if len(names) <= 1:
+        return "".join(names)
+    return ", ".join(names[:-1]) + " or " + names[-1]
+
+
+def _holds(band: Band, leader: float, margin: float, has_test: bool, tested: bool) -> bool:
+    w = band.when
+    checks = [
+        w.leader_min is None or leader >= w.leader_min,
+        w.leader_max is None or leader < w.leader_max,
+        w.margin_min is None or margin >= w.margin_min,
+        w.margin_max is None or margin < w.margin_max,
+        w.has_confirmatory_test is None or w.has_confirmatory_test == has_test,
+        w.confirm_tested is None or w.confirm_tested == tested,
+    ]
+    return all(checks)
+
+
+def assess(knowledge: Knowledge, ranking: list[RankedEntity], suggestions: list[Suggestion],
+           recorded: dict[str, Any]) -> Confidence | None:
+    """The first band whose conditions hold, or None (no bands, or no ranking).
+
+    ``recorded`` holds the case's findings as flat facts (``molecular__x``
+    keys), to tell whether a confirming test of the leader was done.
+    """
+    if not ranking or not knowledge.settings.bands:
+        return None
+    leader = ranking[0]
+    runner = ranking[1] if len(ranking) > 1 else None
+    margin = leader.probability - (runner.probability if runner else 0.0)
+    confirm = knowledge.entity[leader.entity].confirm_with
+    tested = any(p.replace(".", "__") in recorded for p in confirm)
+    for band in knowledge.settings.bands:
+        if _holds(band, leader.probability, margin, bool(confirm), tested):
+            first = suggestions[0] if suggestions else None
+            values = {
+                "leader": leader.name,
+                "runner_up": runner.name if runner else "the other candidates",
+                "next_test": first.label if first else "a further discriminating stain",
+                "next_why": first.why if first else "no untested stain or test in the rules separates them",
+                "confirm_tests": _labels(knowledge, confirm) or "no defining test",
+            }
+            return Confidence(band.id, band.label, Template(band.action).safe_substitute(values))
+    return None
