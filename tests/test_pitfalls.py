@@ -1,0 +1,105 @@
+"""Pitfall caveats, and findings that are not independent."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+
+from ddx.conditions import compile_predicate, negate
+from ddx.loader import iter_cases
+from ddx.synthetic import synthetic_case
+from tests.conftest import CASES, SEED, validate
+
+# Each pitfall of issue 3 and a published case on which it must be shown.
+PITFALL_CASES = [
+    ("pitfall.eims-desmin-alk", "singh-2022-eims-lung-m"),
+    ("pitfall.tfcp2-keratin-alk", "asdp-2023-srms-scalp-50m"),
+    ("pitfall.alk-negative-imt", "bruyninckx-2024-imt-lung-6m"),
+    ("pitfall.alk-negative-imt-fusion", "kuo-2020-imt-parapharyngeal"),
+    ("pitfall.ilms-myogenin-caldesmon", "alali-2024-ilms-oral-cavity"),
+    ("pitfall.pulmonary-ilms", "kao-2022-ilms-lung-m"),
+    ("pitfall.ddlps-myogenic", "rekhi-2020-ddlps-retroperitoneum-39m"),
+    ("pitfall.rms-arising-in-ilms", "dehner-2023-ilms-extremity"),
+]
+
+
+def _case(knowledge, case_id):
+    [loaded] = list(iter_cases(CASES / f"{case_id}.yaml", knowledge))
+    assert loaded.ok, loaded.problems
+    return loaded.case
+
+
+@pytest.mark.parametrize("rule,case_id", PITFALL_CASES)
+def test_pitfall_caveat_is_shown_on_its_published_case(knowledge, analyzer, rule, case_id):
+    analysis = analyzer.analyze(_case(knowledge, case_id), suggest=False)
+    assert rule in {c.rule for c in analysis.caveats}
+
+
+def test_no_pitfall_fires_on_the_plain_seed_case(knowledge, analyzer):
+    [loaded] = list(iter_cases(SEED, knowledge))
+    analysis = analyzer.analyze(loaded.case, suggest=False)
+    assert not [c.rule for c in analysis.caveats if c.rule.startswith("pitfall.")]
+
+
+def test_pitfalls_change_no_probability(knowledge, analyzer):
+    pitfalls = [r for r in knowledge.active_rules if r.spec.id.startswith("pitfall.")]
+    assert len(pitfalls) >= 8 and all(r.spec.likelihood is None and r.spec.caveat for r in pitfalls)
+    assert not set(r.id for r in pitfalls) & set(analyzer.ranker.log_lik)
+
+
+def test_negate_is_the_exact_complement_on_generated_cases(knowledge, oracle):
+    rng = random.Random(7)
+    rules = [r for r in knowledge.active_rules
+             if all(a.op not in ("contains", "contains_any", "contains_all") for a in _atoms(r.condition))]
+    checked = 0
+    for i in range(400):
+        facts = oracle.facts(validate(knowledge, synthetic_case(knowledge.vocab, rng, f"n{i}", density=0.4)))
+        for rule in rules:
+            assert compile_predicate(negate(rule.condition))(facts) == (not rule.predicate(facts)), rule.id
+            checked += 1
+    assert checked > 10_000
+
+
+def _atoms(node):
+    from ddx.conditions import atoms
+    return atoms(node)
+
+
+# Rule families scoring one finding in different contexts: at most one member
+# may match a case, and one must match when the finding is recorded.
+FAMILIES = [
+    ({"ihc.myod1", "ihc.myod1.with-desmin"}, "stains__myod1"),
+    ({"ihc.myogenin", "ihc.myogenin.with-myod1", "ihc.myogenin.with-desmin"}, "stains__myogenin"),
+    ({"infl.foamy-histiocytes", "infl.foamy-histiocytes.with-dense"}, None),
+]
+
+
+def test_dependent_findings_are_scored_once(knowledge, oracle):
+    rng = random.Random(11)
+    for i in range(1500):
+        facts = oracle.facts(validate(knowledge, synthetic_case(knowledge.vocab, rng, f"d{i}", density=0.5)))
+        matched = {m.split(":")[0] for m in oracle.matcher.match(facts)}
+        for family, key in FAMILIES:
+            hits = family & matched
+            assert len(hits) <= 1, (sorted(hits), facts)
+            if key and facts.get(key) in ("positive", "negative"):
+                assert len(hits) == 1, (family, facts)
+
+
+def _log10_lik(analyzer, matched, entity):
+    r = analyzer.ranker
+    i = r.entities.index(entity)
+    return sum(r.log_lik[m][i] for m in matched if m in r.log_lik) / math.log(10)
+
+
+@pytest.mark.parametrize("entity", ["ilms", "srms", "erms", "imt"])
+def test_desmin_adds_almost_nothing_once_myod1_is_positive(knowledge, oracle, entity):
+    """MyoD1-positive tumours are desmin-positive: the pair weighs what MyoD1 weighs alone."""
+    base = {"id": "dep", "stains": {"myod1": "positive"}}
+    both = {"id": "dep", "stains": {"myod1": "positive", "desmin": "positive"}}
+    alone = oracle.matcher.match(oracle.facts(validate(knowledge, base)))
+    pair = oracle.matcher.match(oracle.facts(validate(knowledge, both)))
+    assert "ihc.myod1" in alone and "ihc.myod1.with-desmin" in pair and "ihc.myod1" not in pair
+    assert abs(_log10_lik(oracle, pair, entity) - _log10_lik(oracle, alone, entity)) < 0.05

@@ -1,0 +1,113 @@
+"""Confidence bands and the draft report: wording and thresholds are data in rules/."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from ddx.analysis import Analyzer
+from ddx.cli import main
+from ddx.errors import KnowledgeError
+from ddx.knowledge import load_knowledge
+from ddx.loader import iter_cases
+from tests.conftest import CASES, SEED
+
+
+def run(*args: str):
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def _seed(knowledge):
+    [loaded] = list(iter_cases(SEED, knowledge))
+    return loaded.case
+
+
+def test_seed_case_is_a_clear_leader_with_confirmation_available(knowledge, analyzer):
+    a = analyzer.analyze(_seed(knowledge))
+    assert a.top.probability >= 0.9
+    assert a.confidence.band == "clear-leader-confirm"
+    assert "Near-haploidization" in a.confidence.action and "$" not in a.confidence.action
+
+
+def test_close_candidates_band_names_the_next_test(knowledge, analyzer):
+    case = knowledge.case_schema.validate({"id": "close", "patient": {"age": 1},
+                                           "stains": {"desmin": "positive", "myogenin": "positive"}})
+    a = analyzer.analyze(case)
+    assert a.ranking[0].probability - a.ranking[1].probability < 0.2
+    assert a.confidence.band == "close"
+    assert a.ranking[1].name in a.confidence.action and a.suggestions[0].label in a.confidence.action
+
+
+def test_band_thresholds_come_from_settings(rules_copy: Path):
+    settings = rules_copy / "settings.yaml"
+    text = settings.read_text(encoding="utf-8")
+    settings.write_text(text.replace("when: {leader_min: 0.9, has_confirmatory_test: true, confirm_tested: false}",
+                                     "when: {leader_min: 0.9999, has_confirmatory_test: true, confirm_tested: false}")
+                        .replace("when: {leader_min: 0.9}", "when: {leader_min: 0.9999}"), encoding="utf-8")
+    k = load_knowledge(rules_copy)
+    with Analyzer(k, "oracle") as an:
+        a = an.analyze(_seed(k))
+    assert a.confidence.band == "confirmation-advised"
+
+
+def test_band_with_unknown_placeholder_is_refused_with_the_valid_ones(rules_copy: Path):
+    settings = rules_copy / "settings.yaml"
+    settings.write_text(settings.read_text(encoding="utf-8").replace("order $next_test next", "order $next_tst next"),
+                        encoding="utf-8")
+    with pytest.raises(KnowledgeError) as exc:
+        load_knowledge(rules_copy)
+    text = str(exc.value)
+    assert "settings.yaml" in text and "$next_tst" in text and "$next_test" in text
+
+
+def test_confirm_with_must_name_a_finding(rules_copy: Path):
+    ent = rules_copy / "entities.yaml"
+    ent.write_text(ent.read_text(encoding="utf-8").replace("confirm_with: [molecular.near_haploidization]",
+                                                           "confirm_with: [molecular.near_haploid]"),
+                   encoding="utf-8")
+    with pytest.raises(KnowledgeError) as exc:
+        load_knowledge(rules_copy)
+    assert "molecular.near_haploid" in str(exc.value) and "entities.yaml" in str(exc.value)
+
+
+def test_json_carries_the_band_and_marks_estimates():
+    out = json.loads(run("eval", "--format", "json", str(SEED)).output)
+    assert out["confidence"]["band"] == "clear-leader-confirm"
+    flags = {e["estimate"] for r in out["ranking"] for e in r["evidence"]}
+    assert flags == {True, False}  # cited figures and estimates are told apart
+
+
+def test_report_on_the_seed_reads_like_the_sample_report():
+    result = run("eval", "--format", "report", str(SEED))
+    assert result.exit_code == 0
+    text = " ".join(result.output.split())  # ignore line wrapping
+    assert "Inflammatory leiomyosarcoma (inflammatory rhabdomyoblastic tumour) (see comment)" in text
+    assert "diffusely positive for desmin and MyoD1" in text
+    assert "Mod Pathol 2021;34:758" in text  # the template's cited closing sentence
+    assert "Differential diagnosis considered:" in text and "less likely because of" in text
+    assert "Recommended additional tests:" in text
+    assert "not a diagnosis" in text
+    body = text.split("Differential diagnosis considered:")[0]
+    for absent in ("necrosis", "ALK", "myogenin"):  # nothing the case does not record
+        assert absent not in body
+
+
+def test_report_shows_caveats_and_unreadable_cases(tmp_path: Path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("id: bad\nstains: {desmni: positive}\n", encoding="utf-8")
+    result = run("eval", "--format", "report", str(CASES / "kao-2022-ilms-lung-m.yaml"), str(bad))
+    assert result.exit_code == 1
+    assert "Caveats:" in result.output and "Pulmonary 'ILMS'" in result.output
+    assert "bad: not ranked" in result.output and "desmin" in result.output
+
+
+def test_report_wording_comes_from_rules(rules_copy: Path):
+    reports = rules_copy / "reports.yaml"
+    reports.write_text(reports.read_text(encoding="utf-8").replace(
+        'diagnosis: "Inflammatory leiomyosarcoma (inflammatory rhabdomyoblastic tumour)"',
+        'diagnosis: "Inflammatory rhabdomyoblastic tumour"'), encoding="utf-8")
+    result = run("eval", "--format", "report", "--rules", str(rules_copy), str(SEED))
+    assert "  - Inflammatory rhabdomyoblastic tumour (see comment)" in result.output

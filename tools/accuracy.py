@@ -1,0 +1,43 @@
+"""Re-score cases/ and rewrite the accuracy section of README.md.
+
+    python tools/accuracy.py            # print the section
+    python tools/accuracy.py --write    # replace it in README.md (atomically)
+
+tests/test_evaluation.py fails when README.md and the scores disagree.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from ddx.analysis import Analyzer
+from ddx.evaluate import README_BEGIN, README_END, evaluate_paths, render_markdown
+from ddx.knowledge import load_knowledge
+from ddx.yamlio import atomic_write_text
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def main() -> int:
+    knowledge = load_knowledge(ROOT / "rules")
+    with Analyzer(knowledge) as analyzer:
+        _, ev = evaluate_paths([str(ROOT / "cases")], analyzer)
+    block = render_markdown(ev)
+    if "--write" not in sys.argv:
+        print(block, end="")
+        return 0
+    readme = ROOT / "README.md"
+    text = readme.read_text(encoding="utf-8")
+    start, end = text.find(README_BEGIN), text.find(README_END)
+    if start < 0 or end < start:
+        print(f"{readme}: no {README_BEGIN!r} ... {README_END!r} markers", file=sys.stderr)
+        return 1
+    new = text[:start + len(README_BEGIN)] + "\n" + block + text[end:]
+    atomic_write_text(readme, new)
+    print(f"updated {readme}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
