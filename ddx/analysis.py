@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Iterable, Iterator, Literal
 
 from pydantic import BaseModel
 
@@ -79,3 +79,16 @@ class Analyzer:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def analyze_paths(paths: Iterable[str], analyzer: Analyzer, *, suggest: bool = True) -> Iterator[Analysis]:
+    """Every case under ``paths`` (files or folders), analysed; unreadable cases carry their problems."""
+    from ddx.loader import expand_paths, iter_cases
+
+    for path in expand_paths(list(paths)):
+        for loaded in iter_cases(path, analyzer.knowledge):
+            if loaded.ok:
+                assert loaded.case is not None
+                yield analyzer.analyze(loaded.case, suggest=suggest, file=loaded.file)
+            else:
+                yield Analysis(case_id=loaded.id, case=None, problems=loaded.problems, file=loaded.file)

@@ -11,7 +11,7 @@ from string import Template
 from typing import Any
 
 from ddx.knowledge import Band, Knowledge
-from ddx.ranking import RankedEntity
+from ddx.ranking import RankedEntity, join_words
 from ddx.suggest import Suggestion
 
 
@@ -31,9 +31,7 @@ def _labels(knowledge: Knowledge, paths: list[str]) -> str:
         section, _, term = path.partition(".")
         termset = {"molecular": knowledge.vocab.molecular, "stains": knowledge.vocab.stains}.get(section)
         names.append(termset.label(term) if termset is not None else path)
-    if len(names) <= 1:
-        return "".join(names)
-    return ", ".join(names[:-1]) + " or " + names[-1]
+    return join_words(names, "or")
 
 
 def _holds(band: Band, leader: float, margin: float, has_test: bool, tested: bool) -> bool:

@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Iterator
 
 import click
 from rich.console import Console
 
 from ddx import __version__
-from ddx.analysis import Analysis, Analyzer
+from ddx.analysis import Analyzer, analyze_paths
 from ddx.errors import DdxError, KnowledgeError
 from ddx.knowledge import Knowledge, load_knowledge
-from ddx.loader import expand_paths, iter_cases
 
 
 def _version_message() -> str:
@@ -54,16 +52,6 @@ def _load(rules: str | None) -> Knowledge:
         sys.exit(1)
 
 
-def _analyses(files: tuple[str, ...], knowledge: Knowledge, analyzer: Analyzer) -> Iterator[Analysis]:
-    for path in expand_paths(list(files)):
-        for loaded in iter_cases(path, knowledge):
-            if loaded.ok:
-                assert loaded.case is not None
-                yield analyzer.analyze(loaded.case, file=loaded.file)
-            else:
-                yield Analysis(case_id=loaded.id, case=None, problems=loaded.problems, file=loaded.file)
-
-
 @main.command("eval")
 @click.argument("files", nargs=-1, required=True, metavar="FILE...")
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown", "report"]), default="text",
@@ -85,7 +73,7 @@ def eval_cmd(files: tuple[str, ...], fmt: str, rules: str | None, top: int) -> N
     console = Console(highlight=False, soft_wrap=False)
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     with Analyzer(knowledge) as analyzer:
-        for analysis in _analyses(files, knowledge, analyzer):
+        for analysis in analyze_paths(files, analyzer):
             failed = failed or not analysis.ok
             if fmt == "json":
                 results.append(to_json(analysis, knowledge))

@@ -14,16 +14,10 @@ from typing import Any
 
 from ddx.analysis import Analysis
 from ddx.knowledge import Knowledge
-from ddx.ranking import Ranker, lower_first
+from ddx.ranking import Ranker, join_words, lower_first
 
 WIDTH = 96
 EXTENT_WORDS = {"diffuse": "diffusely positive", "focal": "focally positive", "patchy": "patchily positive"}
-
-
-def _join(words: list[str]) -> str:
-    if len(words) <= 1:
-        return "".join(words)
-    return ", ".join(words[:-1]) + " and " + words[-1]
 
 
 def _term(text: str) -> str:
@@ -49,23 +43,23 @@ def describe_morphology(case: Any) -> list[str]:
     out = []
     cells = [_term(c) for c in (m.cell_types or [])]
     if cells:
-        sentence = f"The tumour is composed of {_join(cells)} cells"
+        sentence = f"The tumour is composed of {join_words(cells)} cells"
         if m.cytoplasm:
             sentence += f" with {_term(m.cytoplasm)} cytoplasm"
         if m.architecture:
-            sentence += f", arranged in {_join([_term(a) for a in m.architecture])}"
+            sentence += f", arranged in {join_words([_term(a) for a in m.architecture])}"
         out.append(sentence + ".")
     elif m.architecture:
-        out.append(f"The growth pattern is {_join([_term(a) for a in m.architecture])}.")
+        out.append(f"The growth pattern is {join_words([_term(a) for a in m.architecture])}.")
     if m.stroma:
-        out.append(f"The stroma is {_join([_term(s) for s in m.stroma])}.")
+        out.append(f"The stroma is {join_words([_term(s) for s in m.stroma])}.")
     infl = [_term(i) for i in (m.inflammation or [])]
     density = m.inflammation_density
     if density == "none":
         out.append("There is no inflammatory infiltrate.")
     elif infl or density:
         words = f"{density} inflammatory infiltrate" if density else "inflammatory infiltrate"
-        out.append(f"There is a {words}" + (f" of {_join(infl)}" if infl else "") + ".")
+        out.append(f"There is a {words}" + (f" of {join_words(infl)}" if infl else "") + ".")
     grade = []
     if m.pleomorphism:
         grade.append("no pleomorphism" if m.pleomorphism == "none" else f"{m.pleomorphism} pleomorphism")
@@ -80,7 +74,7 @@ def describe_morphology(case: Any) -> list[str]:
     if m.necrosis:
         grade.append("necrosis" if m.necrosis == "present" else "no necrosis")
     if grade:
-        out.append(f"There is {_join(grade)}.")
+        out.append(f"There is {join_words(grade)}.")
     if m.circumscription:
         out.append("The tumour is well circumscribed." if m.circumscription == "well_circumscribed"
                    else "The tumour is infiltrative.")
@@ -108,10 +102,10 @@ def describe_stains(case: Any, knowledge: Knowledge) -> list[str]:
         else:
             groups.setdefault("equivocal", []).append(text)
     order = ["diffusely positive", "positive", "patchily positive", "focally positive", "negative", "equivocal"]
-    parts = [f"{word} for {_join(groups[word])}" for word in order if word in groups]
+    parts = [f"{word} for {join_words(groups[word])}" for word in order if word in groups]
     out = []
     if parts:
-        out.append(f"Immunohistochemistry shows that the tumour cells are {_join(parts)}.")
+        out.append(f"Immunohistochemistry shows that the tumour cells are {join_words(parts)}.")
     if ki67 is not None:
         out.append(f"The proliferation index by Ki67 is {ki67:g}%.")
     return out
@@ -126,9 +120,9 @@ def describe_molecular(case: Any, knowledge: Knowledge) -> list[str]:
     absent = [label(t) for t, v in mol.items() if v == "absent"]
     parts = []
     if found:
-        parts.append(f"{_join(found)} detected")
+        parts.append(f"{join_words(found)} detected")
     if absent:
-        parts.append(f"no {_join(absent)}")
+        parts.append(f"no {join_words(absent)}")
     return [f"Molecular studies: {'; '.join(parts)}."] if parts else []
 
 

@@ -359,12 +359,12 @@ def load_knowledge(directory: str | os.PathLike[str] | None = None) -> Knowledge
                 except ValidationError as exc:
                     problems += _located(exc, str(ent_file), raw, line)
     slugs = [e.slug for e in entities]
+    paths = vocab.finding_paths()
     for e in entities:
         if slugs.count(e.slug) > 1:
             problems.append(Problem(f"duplicate entity slug {e.slug!r}", file=str(ent_file)))
         if e.variant_of and e.variant_of not in slugs:
             problems.append(Problem(f"{e.slug}: variant_of {e.variant_of!r} is not an entity", file=str(ent_file)))
-        paths = vocab.finding_paths()
         for path in e.confirm_with:
             if path not in paths:
                 near = TermSet("path", _lookup={p: p for p in paths}).suggest(path)

@@ -79,6 +79,13 @@ def percent(p: float, estimate: bool) -> str:
     return ("~" if estimate else "") + text
 
 
+def join_words(words: list[str], conjunction: str = "and") -> str:
+    """'a', 'a and b', 'a, b and c'."""
+    if len(words) <= 1:
+        return "".join(words)
+    return ", ".join(words[:-1]) + f" {conjunction} " + words[-1]
+
+
 def lower_first(text: str) -> str:
     """'Desmin positive' -> 'desmin positive' mid-sentence; 'MyoD1' and 'SMA' stay."""
     word = text.split(" ", 1)[0]

@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from ddx.conditions import compile_predicate, negate
+from ddx.conditions import atoms, compile_predicate, negate
 from ddx.loader import iter_cases
 from ddx.synthetic import synthetic_case
 from tests.conftest import CASES, SEED, validate
@@ -52,7 +52,7 @@ def test_pitfalls_change_no_probability(knowledge, analyzer):
 def test_negate_is_the_exact_complement_on_generated_cases(knowledge, oracle):
     rng = random.Random(7)
     rules = [r for r in knowledge.active_rules
-             if all(a.op not in ("contains", "contains_any", "contains_all") for a in _atoms(r.condition))]
+             if all(a.op not in ("contains", "contains_any", "contains_all") for a in atoms(r.condition))]
     checked = 0
     for i in range(400):
         facts = oracle.facts(validate(knowledge, synthetic_case(knowledge.vocab, rng, f"n{i}", density=0.4)))
@@ -60,11 +60,6 @@ def test_negate_is_the_exact_complement_on_generated_cases(knowledge, oracle):
             assert compile_predicate(negate(rule.condition))(facts) == (not rule.predicate(facts)), rule.id
             checked += 1
     assert checked > 10_000
-
-
-def _atoms(node):
-    from ddx.conditions import atoms
-    return atoms(node)
 
 
 # Rule families scoring one finding in different contexts: at most one member
