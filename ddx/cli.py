@@ -92,5 +92,42 @@ def eval_cmd(files: tuple[str, ...], fmt: str, rules: str | None, top: int) -> N
     sys.exit(1 if failed else 0)
 
 
+@main.command("batch")
+@click.argument("paths", nargs=-1, required=True, metavar="PATH...")
+@click.option("--format", "fmt", type=click.Choice(["table", "jsonl", "json", "csv", "markdown"]), default="table",
+              show_default=True, help="Per-case output: a table, JSON lines, one JSON document, CSV, or markdown.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), default=None,
+              help="Write here instead of stdout; replaced atomically when the run ends (an interrupted "
+                   "run leaves the previous file intact).")
+@click.option("--summary", "summary_file", type=click.Path(dir_okay=False, writable=True), default=None,
+              help="Write the summary (JSON, or markdown for *.md) to this file; jsonl then has no summary line.")
+@click.option("--jobs", "-j", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Worker processes (each compiles its own ruleset); results are the same for any number.")
+@click.option("--rules", "rules", type=click.Path(file_okay=False), default=None,
+              help="Rules directory (default: $DDX_RULES, else the packaged rules).")
+@click.option("--top", type=click.IntRange(1, 50), default=3, show_default=True,
+              help="Leaders shown per case in table, csv and markdown.")
+@click.option("--evidence", type=click.Choice(["all", "top", "none"]), default="all", show_default=True,
+              help="JSON/jsonl: list the evidence of every entity (the 'ddx eval --format json' shape), "
+                   "of the --top leaders only, or of none (every entity is still ranked).")
+@click.option("--no-suggest", is_flag=True, help="Skip next-test suggestions (faster).")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar and no closing line on stderr.")
+def batch_cmd(paths: tuple[str, ...], fmt: str, output: str | None, summary_file: str | None, jobs: int,
+              rules: str | None, top: int, evidence: str, no_suggest: bool, quiet: bool) -> None:
+    """Rank every case under PATH... (files or folders, searched recursively; YAML, JSON, and
+    CSV/TSV sheets with one case per row and dotted column names such as stains.desmin).
+
+    Exit status: 0 every case ranked, 1 some case or file could not be read
+    (each is an error row; the others are all ranked), 2 usage error.
+    """
+    from ddx.batchcli import run_batch_command
+
+    knowledge = _load(rules)
+    code = run_batch_command(
+        knowledge, paths, fmt=fmt, output=output, summary_file=summary_file, jobs=jobs, top=top,
+        evidence=evidence, suggest=not no_suggest, quiet=quiet)
+    sys.exit(code)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -203,6 +203,46 @@ def branch_count(node: Node) -> int:
     return total
 
 
+def branches(node: Node) -> list[tuple[Atom, ...]]:
+    """The condition in disjunctive normal form, one tuple of atoms per alternative
+    path, as the engine expands it (``in`` and ``contains_any`` are one path per value)."""
+    if isinstance(node, Atom):
+        if node.op == "in":
+            return [(Atom(node.path, "eq", v),) for v in node.value]
+        if node.op == "contains_any":
+            return [(Atom(node.path, "contains", v),) for v in node.value]
+        return [(node,)]
+    if isinstance(node, AnyOf):
+        return [b for child in node.items for b in branches(child)]
+    out: list[tuple[Atom, ...]] = [()]
+    for child in node.items:
+        out = [a + b for a in out for b in branches(child)]
+    return out
+
+
+def max_true_branches(nodes: list[Node]) -> int:
+    """An upper bound on how many condition paths of these rules one fact can satisfy.
+
+    durable-rules refuses a fact that completes more than 64 paths at once
+    (error 303). Paths that test the same key for different values with
+    ``eq`` are mutually exclusive (a fact holds one value per key), so for
+    each key only its most frequent value counts; paths without an equality
+    test all count.
+    """
+    by_key: dict[str, dict[Any, int]] = {}
+    free = 0
+    for node in nodes:
+        for branch in branches(node):
+            tests = sorted(((a.key, repr(a.value)) for a in branch if a.op == "eq"))
+            if not tests:
+                free += 1
+                continue
+            key, value = tests[0]
+            counts = by_key.setdefault(key, {})
+            counts[value] = counts.get(value, 0) + 1
+    return free + sum(max(c.values()) for c in by_key.values())
+
+
 def describe(node: Node, vocab: Vocabulary | None = None) -> str:
     """A short human-readable rendering of a condition."""
     if isinstance(node, All):

@@ -18,10 +18,13 @@ default ``Host``. Guards, one per hazard measured in
 * multi-pattern joins -> one pattern per rule, one fact per case;
 * ``register_rulesets`` mutates its input -> a fresh JSON text per ruleset;
 * fact ids hashed -> every fact has an explicit id, every evaluation its own sid;
-* structural limits (64 alpha tests true at once, 512 child tests per node
-  hang the process, 256 rules per condition path, 4096 rules) -> the rules are
-  split into shards of at most ``SHARD_BRANCHES`` alternative condition paths,
-  each its own ruleset, so no shard can approach any limit;
+* structural limits (more than 64 condition paths completed by one fact is
+  error 303; 512 child tests under one node hang the process; 256 rules per
+  condition path; 4096 rules) -> the rules are split into shards, each its
+  own ruleset, such that no fact can complete more than ``SHARD_TRUE_PATHS``
+  paths in a shard (a bound computed from the conditions, see
+  :func:`ddx.conditions.max_true_branches`) and no shard holds more than
+  ``SHARD_BRANCHES`` paths in all, so no shard can approach any limit;
 * no reload -> a matcher is immutable; build a new one and ``close()`` the old.
 
 ``OracleMatcher`` evaluates the same compiled conditions in plain Python: it
@@ -35,11 +38,12 @@ import json
 import weakref
 from typing import Any, Iterable, Protocol, Sequence
 
-from ddx.conditions import branch_count, compile_durable
+from ddx.conditions import branch_count, compile_durable, max_true_branches
 from ddx.errors import EngineError
 from ddx.knowledge import Rule
 
-SHARD_BRANCHES = 40          # alternative condition paths per ruleset (engine stack: 64)
+SHARD_TRUE_PATHS = 60        # paths one fact can complete per ruleset (the engine refuses 65: error 303)
+SHARD_BRANCHES = 200         # paths per ruleset in all (far below 256 per path and 512 tests per node)
 SENTINEL = "ddx.sentinel"    # rule that always fires, last; never reported
 _CASE_TYPE = "case"
 _SENTINEL_TYPE = "ddx-sentinel"
@@ -66,14 +70,20 @@ class OracleMatcher:
         pass
 
 
-def plan_shards(rules: Sequence[Rule], budget: int = SHARD_BRANCHES) -> list[list[Rule]]:
-    """Split rules, in order, into groups whose condition branches fit ``budget``."""
+def plan_shards(rules: Sequence[Rule], budget: int = SHARD_TRUE_PATHS,
+                total: int = SHARD_BRANCHES) -> list[list[Rule]]:
+    """Split rules, in order, into groups that no fact can overload.
+
+    A group takes rules while the bound on paths completed at once stays
+    within ``budget`` and its paths number at most ``total``.
+    """
     shards: list[list[Rule]] = []
     current: list[Rule] = []
     used = 0
     for rule in rules:
         cost = branch_count(rule.condition)
-        if current and used + cost > budget:
+        if current and (used + cost > total
+                        or max_true_branches([r.condition for r in current + [rule]]) > budget):
             shards.append(current)
             current, used = [], 0
         current.append(rule)
@@ -106,7 +116,7 @@ def _delete_rulesets(engine: Any, handles: list[int]) -> None:
 class DurableMatcher:
     """durable-rules (C core) matcher: one fact per case, rulesets as data."""
 
-    def __init__(self, rules: Sequence[Rule], *, shard_budget: int = SHARD_BRANCHES):
+    def __init__(self, rules: Sequence[Rule], *, shard_budget: int = SHARD_TRUE_PATHS):
         import durable_rules_engine as engine  # the C module only: no Host, no threads
 
         self._engine = engine

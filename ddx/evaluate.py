@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Iterable
 
 from ddx.analysis import Analysis, Analyzer, analyze_paths
 from ddx.knowledge import Knowledge
@@ -37,67 +38,140 @@ class ScoredCase:
 
 @dataclass
 class Evaluation:
+    """Running tallies over scored cases: memory does not grow with the number of
+    cases unless ``keep_cases`` (the README keeps them to list the misses)."""
+
+    keep_cases: bool = True
     cases: list[ScoredCase] = field(default_factory=list)
-    unscored: list[str] = field(default_factory=list)   # no `expected`
-    failed: list[str] = field(default_factory=list)     # could not be read
+    unscored: list[str] = field(default_factory=list)   # no `expected` (kept with keep_cases)
+    failed: list[str] = field(default_factory=list)     # could not be read (kept with keep_cases)
+    n: int = 0
+    n_unscored: int = 0
+    n_failed: int = 0
+    top1_hits: int = 0
+    top3_hits: int = 0
+    reciprocal_ranks: float = 0.0
+    by_expected: dict[str, list[int]] = field(default_factory=dict)   # slug -> [cases, top-1, top-3]
+    answered: Counter[str] = field(default_factory=Counter)            # leader slug -> cases
+    answered_right: Counter[str] = field(default_factory=Counter)      # leader slug -> right at top-1
+    pairs: Counter[tuple[str, str]] = field(default_factory=Counter)   # (expected, leader) -> cases
+    bins: list[list[float]] = field(default_factory=lambda: [[0, 0.0, 0] for _ in BINS])  # n, sum p, right
 
-    @property
-    def n(self) -> int:
-        return len(self.cases)
+    def add(self, c: ScoredCase) -> None:
+        self.n += 1
+        self.top1_hits += c.top1
+        self.top3_hits += c.top3
+        self.reciprocal_ranks += 1.0 / c.rank if c.rank else 0.0
+        tally = self.by_expected.setdefault(c.expected, [0, 0, 0])
+        tally[0] += 1
+        tally[1] += c.top1
+        tally[2] += c.top3
+        self.answered[c.answer] += 1
+        self.answered_right[c.answer] += c.top1
+        self.pairs[(c.expected, c.answer)] += 1
+        for slot, (lo, hi) in zip(self.bins, BINS):
+            if lo <= c.probability < hi:
+                slot[0] += 1
+                slot[1] += c.probability
+                slot[2] += c.top1
+                break
+        if self.keep_cases:
+            self.cases.append(c)
 
-    def rate(self, hits: int) -> float:
+    def add_unscored(self, case_id: str) -> None:
+        self.n_unscored += 1
+        if self.keep_cases:
+            self.unscored.append(case_id)
+
+    def add_failed(self, case_id: str) -> None:
+        self.n_failed += 1
+        if self.keep_cases:
+            self.failed.append(case_id)
+
+    def rate(self, hits: float) -> float:
         return hits / self.n if self.n else 0.0
 
     @property
     def top1(self) -> float:
-        return self.rate(sum(c.top1 for c in self.cases))
+        return self.rate(self.top1_hits)
 
     @property
     def top3(self) -> float:
-        return self.rate(sum(c.top3 for c in self.cases))
+        return self.rate(self.top3_hits)
+
+    @property
+    def mrr(self) -> float:
+        """Mean reciprocal rank of the expected entity."""
+        return self.rate(self.reciprocal_ranks)
 
     def per_entity(self) -> dict[str, tuple[int, int, int]]:
         """expected slug -> (cases, right at top-1, right within top-3)."""
-        out: dict[str, tuple[int, int, int]] = {}
-        for c in self.cases:
-            n, t1, t3 = out.get(c.expected, (0, 0, 0))
-            out[c.expected] = (n + 1, t1 + c.top1, t3 + c.top3)
-        return dict(sorted(out.items()))
+        return {slug: (t[0], t[1], t[2]) for slug, t in sorted(self.by_expected.items())}
+
+    def precision(self) -> dict[str, tuple[int, int]]:
+        """leader slug -> (cases it led, of which it was right)."""
+        return {slug: (n, self.answered_right[slug]) for slug, n in sorted(self.answered.items())}
 
     def confusion(self) -> Counter[tuple[str, str]]:
-        return Counter((c.expected, c.answer) for c in self.cases)
+        return Counter(self.pairs)
 
     def reliability(self) -> list[tuple[float, float, int, float, float]]:
         """Per bin: (lo, hi, cases, mean leader probability, fraction right)."""
         rows = []
-        for lo, hi in BINS:
-            inside = [c for c in self.cases if lo <= c.probability < hi]
-            if inside:
-                mean = sum(c.probability for c in inside) / len(inside)
-                right = sum(c.top1 for c in inside) / len(inside)
-            else:
-                mean = right = 0.0
-            rows.append((lo, min(hi, 1.0), len(inside), mean, right))
+        for (lo, hi), (n, total, right) in zip(BINS, self.bins):
+            count = int(n)
+            rows.append((lo, min(hi, 1.0), count, total / count if count else 0.0, right / count if count else 0.0))
         return rows
 
     def misses(self) -> list[ScoredCase]:
         return [c for c in self.cases if not c.top1]
 
+    def to_dict(self, slugs: list[str] | None = None) -> dict[str, object]:
+        """The scores as JSON-ready data (batch summaries)."""
+        recall = {slug: {"cases": n, "top1": t1, "top3": t3, "recall": round(t1 / n, 4)}
+                  for slug, (n, t1, t3) in self.per_entity().items()}
+        precision = {slug: {"led": n, "right": right, "precision": round(right / n, 4)}
+                     for slug, (n, right) in self.precision().items()}
+        confusion: dict[str, dict[str, int]] = {}
+        for (expected, answer), count in sorted(self.pairs.items()):
+            confusion.setdefault(expected, {})[answer] = count
+        return {
+            "scored": self.n,
+            "top1": round(self.top1, 4),
+            "top3": round(self.top3, 4),
+            "mrr": round(self.mrr, 4),
+            "recall": recall,
+            "precision": precision,
+            "confusion": confusion,
+            "calibration": [
+                {"from": lo, "to": hi, "cases": n, "mean_probability": round(mean, 4), "leader_right": round(right, 4)}
+                for lo, hi, n, mean, right in self.reliability()
+            ],
+        }
 
-def score(analyses: list[Analysis], knowledge: Knowledge) -> Evaluation:
-    ev = Evaluation()
+
+def scored_case(a: Analysis, knowledge: Knowledge) -> ScoredCase | None:
+    """The analysis scored against its ``expected`` (None without one, or when it failed)."""
+    if not a.ok or not a.expected or not a.ranking:
+        return None
+    expected = a.expected
+    rank = next((i for i, r in enumerate(a.ranking, start=1)
+                 if r.entity == expected or knowledge.parent(r.entity) == expected), None)
+    top = a.ranking[0]
+    return ScoredCase(a.case_id, expected, top.entity, top.probability, rank)
+
+
+def score(analyses: Iterable[Analysis], knowledge: Knowledge, *, keep_cases: bool = True) -> Evaluation:
+    ev = Evaluation(keep_cases=keep_cases)
     for a in analyses:
         if not a.ok:
-            ev.failed.append(a.case_id)
+            ev.add_failed(a.case_id)
             continue
-        if not a.expected:
-            ev.unscored.append(a.case_id)
-            continue
-        expected = a.expected
-        rank = next((i for i, r in enumerate(a.ranking, start=1)
-                     if r.entity == expected or knowledge.parent(r.entity) == expected), None)
-        top = a.ranking[0]
-        ev.cases.append(ScoredCase(a.case_id, expected, top.entity, top.probability, rank))
+        scored = scored_case(a, knowledge)
+        if scored is None:
+            ev.add_unscored(a.case_id)
+        else:
+            ev.add(scored)
     return ev
 
 
@@ -107,8 +181,7 @@ def _pct(x: float) -> str:
 
 def render_markdown(ev: Evaluation) -> str:
     """The accuracy section of the README (deterministic, so a test can compare it)."""
-    t1 = sum(c.top1 for c in ev.cases)
-    t3 = sum(c.top3 for c in ev.cases)
+    t1, t3 = ev.top1_hits, ev.top3_hits
     lines = [
         f"Scored cases: **{ev.n}**. Top-1: **{t1}/{ev.n} = {_pct(ev.top1)}**. "
         f"Top-3: **{t3}/{ev.n} = {_pct(ev.top3)}**.",

@@ -1,23 +1,54 @@
-"""Reading case files: YAML or JSON, one case or a ``cases:`` list per file.
+"""Reading cases: YAML or JSON files (one case, or a ``cases:`` list per file)
+and CSV / TSV spreadsheets (one case per row, dotted column names).
 
-A file that cannot be read and a case that does not validate each become a
-:class:`LoadedCase` with problems; one bad case never stops the others.
+Reading and validating are two steps. :func:`iter_raw` turns a file into raw
+case mappings (:class:`RawCase`), streaming spreadsheet rows one at a time;
+:func:`validate_raw` checks one against the vocabulary. A file that cannot be
+read and a case that does not validate each carry their problems; one bad
+case never stops the others.
 """
 
 from __future__ import annotations
 
+import csv
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 from pydantic import BaseModel, ValidationError
 
 from ddx.case import problems_from_validation
 from ddx.errors import Problem
 from ddx.knowledge import Knowledge
+from ddx.vocabulary import Vocabulary
 from ddx.yamlio import ReadError, load_data
 
 CASE_SUFFIXES = {".yaml", ".yml", ".json"}
+SHEET_SUFFIXES = {".csv", ".tsv"}
+INPUT_SUFFIXES = CASE_SUFFIXES | SHEET_SUFFIXES
+LIST_SEPARATORS = re.compile(r"\s*[;,|]\s*")   # a list cell: "spindle; epithelioid"
+STAIN_PARTS = ("result", "extent", "intensity", "pattern", "percent")
+
+
+@dataclass
+class RawCase:
+    """One case as read from its file, before validation."""
+
+    file: str
+    index: int                      # position in the file (0-based; a sheet's data rows count from 0)
+    label: str                      # the case id, or a stand-in naming the file (and row)
+    data: Any = None
+    line: int | None = None         # the line in the file, where known (spreadsheet rows)
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def case_id(self) -> str | None:
+        """The id as written (numbers as text), or None."""
+        value = self.data.get("id") if isinstance(self.data, dict) else None
+        if isinstance(value, bool) or not isinstance(value, (str, int)):
+            return None
+        return str(value).strip() or None
 
 
 @dataclass
@@ -27,65 +58,227 @@ class LoadedCase:
     id: str                         # the case id, or the file name when unknown
     case: BaseModel | None = None
     problems: list[Problem] = field(default_factory=list)
+    line: int | None = None
 
     @property
     def ok(self) -> bool:
         return self.case is not None and not self.problems
 
 
-def iter_cases(path: str | Path, knowledge: Knowledge) -> Iterator[LoadedCase]:
-    """Yield every case in one file, validated against the knowledge base."""
+def _file_problem(file: str, label: str, message: str, line: int | None = None) -> RawCase:
+    return RawCase(file, 0, label, problems=[Problem(message, file=file, line=line)])
+
+
+def iter_raw(path: str | Path, vocab: Vocabulary) -> Iterator[RawCase]:
+    """Yield every case in one file, unvalidated (spreadsheets row by row)."""
     file = str(path)
     p = Path(path)
-    if p.suffix.lower() not in CASE_SUFFIXES and p.exists():
-        yield LoadedCase(file, 0, p.name, problems=[Problem(
-            f"not a case file (expected {', '.join(sorted(CASE_SUFFIXES))})", file=file)])
+    suffix = p.suffix.lower()
+    if suffix in SHEET_SUFFIXES:
+        yield from iter_sheet(p, vocab)
+        return
+    if suffix not in CASE_SUFFIXES and p.exists():
+        yield _file_problem(file, p.name, f"not a case file (expected {', '.join(sorted(INPUT_SUFFIXES))})")
         return
     try:
         data = load_data(p)
     except ReadError as exc:
-        yield LoadedCase(file, 0, p.name, problems=[Problem(str(exc), file=file, line=exc.line)])
+        yield _file_problem(file, p.name, str(exc), exc.line)
         return
     except FileNotFoundError:
-        yield LoadedCase(file, 0, p.name, problems=[Problem("no such file", file=file)])
+        yield _file_problem(file, p.name, "no such file")
         return
     if isinstance(data, dict) and "cases" in data and "id" not in data:
         items = data["cases"]
         if not isinstance(items, list):
-            yield LoadedCase(file, 0, p.name, problems=[Problem("'cases' must be a list of cases", file=file)])
+            yield _file_problem(file, p.name, "'cases' must be a list of cases")
             return
         if not items:
-            yield LoadedCase(file, 0, p.name, problems=[Problem("'cases' is empty", file=file)])
+            yield _file_problem(file, p.name, "'cases' is empty")
             return
     elif data is None:
-        yield LoadedCase(file, 0, p.name, problems=[Problem("file is empty", file=file)])
+        yield _file_problem(file, p.name, "file is empty")
         return
     else:
         items = [data]
-    for index, raw in enumerate(items):
-        yield validate_case(raw, knowledge, file=file, index=index, multi=len(items) > 1)
+    multi = len(items) > 1
+    for index, item in enumerate(items):
+        raw = RawCase(file, index, p.name + (f"#{index + 1}" if multi else ""), item)
+        raw.label = raw.case_id or raw.label
+        yield raw
+
+
+def validate_raw(raw: RawCase, knowledge: Knowledge) -> LoadedCase:
+    """Validate one raw case against the knowledge base's case schema."""
+    if raw.problems:
+        return LoadedCase(raw.file, raw.index, raw.label, problems=list(raw.problems), line=raw.line)
+    try:
+        case = knowledge.case_schema.validate(raw.data)
+    except ValidationError as exc:
+        problems = problems_from_validation(exc, knowledge.vocab, file=raw.file, case=raw.label)
+        for problem in problems:
+            problem.line = raw.line
+        return LoadedCase(raw.file, raw.index, raw.label, problems=problems, line=raw.line)
+    return LoadedCase(raw.file, raw.index, case.id, case=case, line=raw.line)  # type: ignore[attr-defined]
+
+
+def iter_cases(path: str | Path, knowledge: Knowledge) -> Iterator[LoadedCase]:
+    """Yield every case in one file, validated against the knowledge base."""
+    for raw in iter_raw(path, knowledge.vocab):
+        yield validate_raw(raw, knowledge)
 
 
 def validate_case(raw: Any, knowledge: Knowledge, *, file: str = "<input>", index: int = 0,
                   multi: bool = False) -> LoadedCase:
-    fallback = Path(file).name + (f"#{index + 1}" if multi else "")
-    case_id = raw.get("id") if isinstance(raw, dict) else None
-    label = str(case_id) if isinstance(case_id, (str, int)) and str(case_id) else fallback
-    try:
-        case = knowledge.case_schema.validate(raw)
-    except ValidationError as exc:
-        problems = problems_from_validation(exc, knowledge.vocab, file=file, case=label)
-        return LoadedCase(file, index, label, problems=problems)
-    return LoadedCase(file, index, case.id, case=case)  # type: ignore[attr-defined]
+    """Validate one case mapping (as held in memory, e.g. by the TUI)."""
+    item = RawCase(file, index, Path(file).name + (f"#{index + 1}" if multi else ""), raw)
+    item.label = item.case_id or item.label
+    return validate_raw(item, knowledge)
 
 
-def expand_paths(paths: list[str]) -> Iterator[Path]:
-    """Files as given; folders recursively (case files only, sorted)."""
+def expand_paths(paths: Iterable[str]) -> Iterator[Path]:
+    """Files as given; folders recursively (case files and sheets only, sorted)."""
     for given in paths:
         p = Path(given)
         if p.is_dir():
             for child in sorted(p.rglob("*")):
-                if child.is_file() and child.suffix.lower() in CASE_SUFFIXES:
+                if child.is_file() and child.suffix.lower() in INPUT_SUFFIXES and not child.name.startswith("."):
                     yield child
         else:
             yield p
+
+
+# --- spreadsheets -------------------------------------------------------------------------------
+
+def list_columns(vocab: Vocabulary) -> set[str]:
+    """Column names whose cells hold a list of terms."""
+    out = {"clinical.symptoms"}
+    out |= {f"morphology.{name}" for name, mf in vocab.morphology.items() if mf.kind == "list"}
+    return out
+
+
+def _delimiter(suffix: str, header_line: str) -> str:
+    if suffix == ".tsv":
+        return "\t"
+    # spreadsheet programs in many locales save "CSV" with semicolons
+    counts = {d: header_line.count(d) for d in (",", ";", "\t")}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
+def iter_sheet(path: Path, vocab: Vocabulary) -> Iterator[RawCase]:
+    """One raw case per data row of a CSV/TSV file; streams, never holds the sheet."""
+    file = str(path)
+    try:
+        handle = open(path, encoding="utf-8-sig", newline="")
+    except FileNotFoundError:
+        yield _file_problem(file, path.name, "no such file")
+        return
+    except OSError as exc:
+        yield _file_problem(file, path.name, f"cannot read file: {exc.strerror or exc}")
+        return
+    with handle:
+        try:
+            first = handle.readline()
+            handle.seek(0)
+            reader = csv.reader(handle, delimiter=_delimiter(path.suffix.lower(), first))
+            header = next(reader, None)
+        except (UnicodeDecodeError, csv.Error) as exc:
+            yield _file_problem(file, path.name, f"cannot read the header row: {exc}", 1)
+            return
+        if not header or not any(cell.strip() for cell in header):
+            yield _file_problem(file, path.name, "the sheet is empty (no header row)", 1)
+            return
+        columns = [cell.strip() for cell in header]
+        problem = _check_header(columns)
+        if problem:
+            yield _file_problem(file, path.name, problem, 1)
+            return
+        lists = list_columns(vocab)
+        index = 0
+        line = reader.line_num + 1
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
+                return
+            except (UnicodeDecodeError, csv.Error) as exc:
+                yield RawCase(file, index, f"{path.name}:{line}", line=line, problems=[Problem(
+                    f"unreadable row ({exc}); the rest of the sheet was not read", file=file, line=line)])
+                return
+            here, line = line, reader.line_num + 1
+            if not any(cell.strip() for cell in row):
+                continue
+            label = f"{path.name}:{here}"
+            if len(row) > len(columns):
+                yield RawCase(file, index, label, line=here, problems=[Problem(
+                    f"row has {len(row)} cells but the header has {len(columns)} columns",
+                    file=file, line=here)])
+                index += 1
+                continue
+            try:
+                data = row_to_case(columns, row, lists)
+            except ValueError as exc:
+                yield RawCase(file, index, label, line=here, problems=[Problem(str(exc), file=file, line=here)])
+                index += 1
+                continue
+            raw = RawCase(file, index, label, data, line=here)
+            raw.label = raw.case_id or label
+            yield raw
+            index += 1
+
+
+def _check_header(columns: list[str]) -> str | None:
+    seen: dict[str, int] = {}
+    for number, name in enumerate(columns, start=1):
+        if not name:
+            continue
+        if name in seen:
+            return f"column {name!r} appears twice (columns {seen[name]} and {number})"
+        seen[name] = number
+    if "id" not in seen:
+        shown = ", ".join(repr(c) for c in columns[:8] if c) + (", ..." if len(columns) > 8 else "")
+        return f"no 'id' column (every case needs one); the columns are {shown}"
+    return None
+
+
+def row_to_case(columns: list[str], row: list[str], lists: set[str]) -> dict[str, Any]:
+    """A nested case mapping from one row: ``stains.alk.pattern`` -> stains: {alk: {pattern: ...}}.
+
+    Empty cells are not given (unknown, not negative). ``stains.X`` is the
+    stain's result (or shorthand) and may be combined with ``stains.X.pattern``
+    and the other parts.
+    """
+    case: dict[str, Any] = {}
+    for name, cell in zip(columns, row):
+        value = cell.strip()
+        if not name or not value:
+            continue
+        parts = name.split(".")
+        if name in lists:
+            items: Any = [v for v in LIST_SEPARATORS.split(value) if v]
+            _put(case, parts, items, name)
+        else:
+            _put(case, parts, value, name)
+    return case
+
+
+def _put(case: dict[str, Any], parts: list[str], value: Any, column: str) -> None:
+    node = case
+    for depth, key in enumerate(parts[:-1]):
+        child = node.get(key)
+        if child is None:
+            child = node[key] = {}
+        elif not isinstance(child, dict):
+            if parts[0] == "stains" and depth == 1:    # stains.alk given, then stains.alk.pattern
+                child = node[key] = {"result": child}
+            else:
+                raise ValueError(f"column {column!r} conflicts with column {'.'.join(parts[:depth + 1])!r}")
+        node = child
+    last = parts[-1]
+    if isinstance(node.get(last), dict):
+        if parts[0] == "stains" and len(parts) == 2:   # stains.alk.pattern given, then stains.alk
+            node[last]["result"] = value
+            return
+        raise ValueError(f"column {column!r} conflicts with the columns under it")
+    node[last] = value

@@ -22,8 +22,10 @@ Model (naive Bayes over the rule base, written down so it can be checked):
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from ddx.knowledge import Knowledge, Likelihood, Rule
 
@@ -45,7 +47,8 @@ class Evidence:
     def estimate(self) -> bool:
         return self.likelihood.estimate
 
-    def to_dict(self) -> dict[str, object]:
+    @cached_property
+    def _dict(self) -> dict[str, object]:
         out: dict[str, object] = {
             "rule": self.rule, "finding": self.finding, "weight": round(self.weight, 3),
             "p": round(self.p_used, 4), "estimate": self.estimate, "source": self.source,
@@ -53,6 +56,19 @@ class Evidence:
         if self.likelihood.n:
             out["n"] = self.likelihood.n
         return out
+
+    def to_dict(self) -> dict[str, object]:
+        """The JSON form (built once per piece of evidence; treat it as read-only)."""
+        return self._dict
+
+    @cached_property
+    def json_text(self) -> str:
+        """``to_dict()`` as compact JSON, built once."""
+        return json.dumps(self._dict, ensure_ascii=False, separators=(",", ":"))
+
+
+def _evidence_order(e: Evidence) -> tuple[float, str]:
+    return (-abs(e.weight), e.rule)
 
 
 @dataclass
@@ -141,6 +157,18 @@ class Ranker:
             self.p_used[rule.id] = ps
             self.log_lik[rule.id] = tuple(math.log(p) for p in ps)
             self.log_ref[rule.id] = math.log(math.fsum(w * p for w, p in zip(self.prior, ps)))
+        # every piece of evidence is fixed by (rule, entity): build each once, not per case
+        self.evidence: dict[str, tuple[Evidence, ...]] = {}
+        for rid in self.log_lik:
+            rule = knowledge.rule[rid]
+            row = []
+            for i, slug in enumerate(self.entities):
+                lk = rule.likelihood(slug)
+                assert lk is not None
+                weight = (self.log_lik[rid][i] - self.log_ref[rid]) / LN10
+                row.append(Evidence(rid, rule.title, slug, weight, lk, self.p_used[rid][i],
+                                    lk.source or rule.spec.source, rule.negated))
+            self.evidence[rid] = tuple(row)
 
     def _p(self, rule: Rule, entity: str) -> float:
         lk = rule.likelihood(entity)
@@ -172,17 +200,11 @@ class Ranker:
         if probs is None:
             probs = self.posterior(matched)
         ids = sorted(r for r in matched if r in self.log_lik)
+        rows = [self.evidence[rid] for rid in ids]
         ranked = []
         for i, slug in enumerate(self.entities):
-            evidence = []
-            for rid in ids:
-                rule = self.knowledge.rule[rid]
-                weight = (self.log_lik[rid][i] - self.log_ref[rid]) / LN10
-                lk = rule.likelihood(slug)
-                assert lk is not None
-                evidence.append(Evidence(rid, rule.title, slug, weight, lk, self.p_used[rid][i],
-                                         lk.source or rule.spec.source, rule.negated))
-            evidence.sort(key=lambda e: (-abs(e.weight), e.rule))
+            evidence = [row[i] for row in rows]
+            evidence.sort(key=_evidence_order)
             score = math.fsum(e.weight for e in evidence)
             ranked.append(RankedEntity(slug, self.knowledge.entity[slug].name, probs[i], score, evidence))
         ranked.sort(key=lambda r: (-r.probability, r.entity))

@@ -5,6 +5,7 @@ No Textual and no click here: the CLI and the TUI both call these.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from rich.console import Group, RenderableType
@@ -16,36 +17,75 @@ from rich.text import Text
 from ddx import __version__
 from ddx.analysis import Analysis
 from ddx.knowledge import Knowledge
-from ddx.ranking import Evidence
+from ddx.ranking import Evidence, RankedEntity
 
 DISCLAIMER = ("Decision support only: ddx ranks candidates from the findings entered and its cited rules. "
               "It does not make a diagnosis; the pathologist does.")
 
 
-def to_json(analysis: Analysis, knowledge: Knowledge) -> dict[str, Any]:
-    """The contract's machine-readable result (case-format.md, "Machine-readable results")."""
-    out: dict[str, Any] = {"id": analysis.case_id}
+MIN_WEIGHT = 0.005   # evidence that moves an entity by less than this (log10) is not listed
+_COMPACT = (",", ":")
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=_COMPACT)
+
+
+def _head_and_tail(analysis: Analysis, knowledge: Knowledge) -> tuple[dict[str, Any], dict[str, Any]]:
+    head: dict[str, Any] = {"id": analysis.case_id}
     if analysis.file:
-        out["file"] = analysis.file
-    out["expected"] = analysis.expected
-    out["ranking"] = [
-        {
-            "entity": r.entity,
-            "name": r.name,
-            "probability": round(r.probability, 6),
-            "score": round(r.score, 4),
-            "evidence": [e.to_dict() for e in r.evidence if abs(e.weight) >= 0.005],
-        }
-        for r in analysis.ranking
-    ]
-    out["confidence"] = analysis.confidence.to_dict() if analysis.confidence else None
-    out["suggested_tests"] = [s.to_dict() for s in analysis.suggestions]
-    out["caveats"] = [{"rule": c.rule, "text": c.text, "source": c.source} for c in analysis.caveats]
-    out["errors"] = [p.to_dict() for p in analysis.problems]
-    out["rules_version"] = knowledge.settings.version
-    out["rules_hash"] = knowledge.content_hash[:12]
-    out["ddx_version"] = __version__
-    return out
+        head["file"] = analysis.file
+    head["expected"] = analysis.expected
+    tail: dict[str, Any] = {
+        "confidence": analysis.confidence.to_dict() if analysis.confidence else None,
+        "suggested_tests": [s.to_dict() for s in analysis.suggestions],
+        "caveats": [{"rule": c.rule, "text": c.text, "source": c.source} for c in analysis.caveats],
+        "errors": [p.to_dict() for p in analysis.problems],
+        "rules_version": knowledge.settings.version,
+        "rules_hash": knowledge.content_hash[:12],
+        "ddx_version": __version__,
+    }
+    return head, tail
+
+
+def _entry(r: RankedEntity) -> dict[str, Any]:
+    return {"entity": r.entity, "name": r.name, "probability": round(r.probability, 6), "score": round(r.score, 4)}
+
+
+def to_json(analysis: Analysis, knowledge: Knowledge, *, evidence_for: int | None = None) -> dict[str, Any]:
+    """The contract's machine-readable result (case-format.md, "Machine-readable results").
+
+    Every entity is ranked; ``evidence_for=K`` lists the evidence of the first
+    K entities only (the others have no ``evidence`` key), to keep large batch
+    files small. None lists it for all.
+    """
+    head, tail = _head_and_tail(analysis, knowledge)
+    ranking = []
+    for place, r in enumerate(analysis.ranking):
+        entry = _entry(r)
+        if evidence_for is None or place < evidence_for:
+            entry["evidence"] = [e.to_dict() for e in r.evidence if abs(e.weight) >= MIN_WEIGHT]
+        ranking.append(entry)
+    return {**head, "ranking": ranking, **tail}
+
+
+def to_json_line(analysis: Analysis, knowledge: Knowledge, *, evidence_for: int | None = None) -> str:
+    """``to_json`` as one compact line of JSON (jsonl), byte-identical to
+    ``json.dumps(to_json(...), ensure_ascii=False, separators=(",", ":"))``.
+
+    A full ranking holds about 200 pieces of evidence, each fixed by (rule,
+    entity); their JSON is built once (``Evidence.json_text``) and joined here,
+    which is what makes batch output fast.
+    """
+    head, tail = _head_and_tail(analysis, knowledge)
+    entries = []
+    for place, r in enumerate(analysis.ranking):
+        text = _dumps(_entry(r))
+        if evidence_for is None or place < evidence_for:
+            listed = ",".join(e.json_text for e in r.evidence if abs(e.weight) >= MIN_WEIGHT)
+            text = f'{text[:-1]},"evidence":[{listed}]}}'
+        entries.append(text)
+    return f'{_dumps(head)[:-1]},"ranking":[{",".join(entries)}],{_dumps(tail)[1:]}'
 
 
 def _bar(p: float, width: int = 20) -> str:

@@ -75,6 +75,10 @@ class TermSet:
         return fold(value) in self._lookup
 
     def normalize(self, value: object) -> str:
+        if isinstance(value, str):
+            hit = self._lookup.get(value)  # keys are folded, so an exact hit needs no folding
+            if hit is not None:
+                return hit
         key = fold(value)
         try:
             return self._lookup[key]

@@ -117,25 +117,6 @@ def test_string_numbers_never_reach_the_engine(knowledge):
         assert m.match({"patient__age": 41.0}) == {"t.age"}
 
 
-def test_engine_errors_are_raised_not_swallowed(knowledge):
-    # more than 64 distinct conditions true at once in one ruleset exceed the
-    # engine's stack (error 303)
-    vocab = knowledge.vocab
-    rules = [make_rule(knowledge, f"t.{s}", {f"stains.{s}": "positive"}) for s in vocab.stains.terms]
-    rules += [make_rule(knowledge, f"t.{s}.x", {f"stains.{s}.extent": "diffuse"}) for s in vocab.stains.terms]
-    rules += [make_rule(knowledge, f"t.{m}", {f"molecular.{m}": "present"}) for m in vocab.molecular.terms]
-    facts = {f"stains__{s}": "positive" for s in vocab.stains.terms}
-    facts |= {f"stains__{s}__extent": "diffuse" for s in vocab.stains.terms}
-    facts |= {f"molecular__{m}": "present" for m in vocab.molecular.terms}
-    assert len(rules) > 64
-    with DurableMatcher(rules, shard_budget=10_000) as unsharded:
-        with pytest.raises(EngineError, match="303"):
-            unsharded.match(facts)
-    with DurableMatcher(rules) as sharded:  # the default budget splits them
-        assert sharded.match(facts) == OracleMatcher(rules).match(facts)
-        assert len(sharded.shards) > 1
-
-
 def test_many_child_tests_under_one_node_do_not_hang():
     # 600 equality tests on one property would hang a single ruleset (512
     # child tests under one alpha node). Sharding keeps every ruleset small.
@@ -161,12 +142,46 @@ def test_many_child_tests_under_one_node_do_not_hang():
     assert proc.stdout.startswith("ok")
 
 
-def test_shards_respect_the_branch_budget(knowledge):
-    from ddx.conditions import branch_count
+def test_shards_respect_the_path_bounds(knowledge):
+    from ddx.conditions import branch_count, max_true_branches
+    from ddx.engine import SHARD_BRANCHES, SHARD_TRUE_PATHS
 
-    for shard in plan_shards(knowledge.active_rules, 40):
-        assert sum(branch_count(r.condition) for r in shard) <= 40
+    shards = plan_shards(knowledge.active_rules)
+    assert sum(len(s) for s in shards) == len(knowledge.active_rules)
+    for shard in shards:
+        assert max_true_branches([r.condition for r in shard]) <= SHARD_TRUE_PATHS
+        assert sum(branch_count(r.condition) for r in shard) <= SHARD_BRANCHES
 
+
+def test_exclusive_paths_share_a_shard_and_the_engine_accepts_them(knowledge):
+    # 100 rules on one key with different values: one fact can complete only one
+    # of them, so they fit one ruleset although they are more than 64 paths
+    rules = [make_rule(knowledge, f"t.age{i}", {"patient.age": float(i)}) for i in range(100)]
+    from ddx.conditions import max_true_branches
+
+    assert max_true_branches([r.condition for r in rules]) == 1
+    with DurableMatcher(rules) as m:
+        assert len(m.shards) == 1
+        assert m.match({"patient__age": 42.0}) == {"t.age42"}
+
+
+def test_the_bound_counts_every_path_that_can_hold_together(knowledge):
+    # engine errors are raised, not swallowed: 65 paths that one fact completes together are refused by the engine (error 303);
+    # the bound sees all 65, so the planner splits them
+    from ddx.conditions import max_true_branches
+
+    stains = knowledge.vocab.stains.terms
+    rules = [make_rule(knowledge, f"t.{s}", {f"stains.{s}": {"known": True}}) for s in stains]
+    rules += [make_rule(knowledge, f"t.{s}.x", {f"stains.{s}.extent": {"known": True}}) for s in stains]
+    assert len(rules) > 64
+    assert max_true_branches([r.condition for r in rules]) == len(rules)
+    facts = {f"stains__{s}": "positive" for s in stains} | {f"stains__{s}__extent": "diffuse" for s in stains}
+    with DurableMatcher(rules, shard_budget=10_000) as unsharded:
+        with pytest.raises(EngineError, match="303"):
+            unsharded.match(facts)
+    with DurableMatcher(rules) as sharded:
+        assert len(sharded.shards) > 1
+        assert sharded.match(facts) == OracleMatcher(rules).match(facts)
 
 def test_rule_with_too_many_alternatives_is_refused(rules_copy):
     (rules_copy / "rules" / "huge.yaml").write_text(textwrap.dedent(f"""

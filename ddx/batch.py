@@ -1,0 +1,293 @@
+"""Batch runs: many case files and sheets in, one result per case out, in input order.
+
+The CLI's ``ddx batch`` is a thin layer over :func:`run_batch` and
+:class:`BatchSummary`; the writers live in :mod:`ddx.batchout`.
+
+* Inputs stream: folders are walked, spreadsheets are read row by row, and
+  every result is handed on as soon as it is ready, so memory does not grow
+  with the number of cases.
+* A case id seen before is an error that names the first file.
+* ``jobs > 1`` ranks in worker processes, each loading the same rules (checked
+  by content hash) and compiling its own durable-rules rulesets. Work goes out
+  in chunks with a bounded number in flight, and results come back in input
+  order, so the output is the same for any number of jobs.
+* A case that makes a worker die (a crash in the C engine) becomes an error
+  row; the chunk it was in is re-run one case at a time in a fresh pool.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import signal
+from collections import deque
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from itertools import islice
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+from ddx import __version__
+from ddx.analysis import Analysis, Analyzer
+from ddx.errors import Problem
+from ddx.evaluate import Evaluation, ScoredCase, scored_case
+from ddx.knowledge import Knowledge, load_knowledge
+from ddx.loader import INPUT_SUFFIXES, RawCase, expand_paths, iter_raw, validate_raw
+from ddx.report import to_json_line
+
+CHUNK = 64              # cases per task sent to a worker
+IN_FLIGHT_PER_JOB = 4   # chunks queued per worker: enough to keep it busy, bounded memory
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    suggest: bool = True
+    top: int = 3                       # leaders kept per case for tables and CSV
+    evidence_for: int | None = None    # JSON: list evidence for the first K entities (None: all)
+    want_json: bool = True             # build the per-case JSON line
+
+
+@dataclass
+class CaseResult:
+    """What a writer and the summary need about one case (small and picklable)."""
+
+    id: str
+    file: str
+    line: int | None = None
+    expected: str | None = None
+    leaders: list[tuple[str, float]] = field(default_factory=list)   # (slug, probability), best first
+    scored: ScoredCase | None = None
+    band: str | None = None            # the confidence band's label
+    band_id: str | None = None
+    next_test: str | None = None
+    caveats: int = 0
+    errors: list[Problem] = field(default_factory=list)
+    json: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+class Processor:
+    """Validates, ranks and serialises one raw case at a time (one per process)."""
+
+    def __init__(self, knowledge: Knowledge, options: BatchOptions):
+        self.knowledge = knowledge
+        self.options = options
+        self.analyzer = Analyzer(knowledge)
+
+    def process(self, raw: RawCase) -> CaseResult:
+        loaded = validate_raw(raw, self.knowledge)
+        if loaded.ok:
+            assert loaded.case is not None
+            try:
+                analysis = self.analyzer.analyze(loaded.case, suggest=self.options.suggest, file=loaded.file)
+            except Exception as exc:  # one case must never stop the batch; say what broke
+                problem = Problem(f"internal error while ranking ({type(exc).__name__}: {exc}); please report it",
+                                  file=loaded.file, case=loaded.id, line=loaded.line)
+                analysis = Analysis(case_id=loaded.id, case=None, problems=[problem], file=loaded.file)
+        else:
+            analysis = Analysis(case_id=loaded.id, case=None, problems=loaded.problems, file=loaded.file)
+        return self.result(analysis, loaded.line)
+
+    def result(self, analysis: Analysis, line: int | None) -> CaseResult:
+        k = self.options.top
+        return CaseResult(
+            id=analysis.case_id,
+            file=analysis.file or "",
+            line=line,
+            expected=analysis.expected,
+            leaders=[(r.entity, r.probability) for r in analysis.ranking[:k]],
+            scored=scored_case(analysis, self.knowledge),
+            band=analysis.confidence.label if analysis.confidence else None,
+            band_id=analysis.confidence.band if analysis.confidence else None,
+            next_test=analysis.suggestions[0].label if analysis.suggestions else None,
+            caveats=len(analysis.caveats),
+            errors=list(analysis.problems),
+            json=to_json_line(analysis, self.knowledge, evidence_for=self.options.evidence_for)
+            if self.options.want_json else None,
+        )
+
+    def close(self) -> None:
+        self.analyzer.close()
+
+
+# --- inputs -------------------------------------------------------------------------------------
+
+def iter_inputs(paths: Iterable[str], knowledge: Knowledge, *, exclude: Iterable[str] = ()) -> Iterator[RawCase]:
+    """Every raw case under ``paths``; a folder without case files is an error row."""
+    skip = {Path(p).resolve() for p in exclude}
+    for given in paths:
+        p = Path(given)
+        found = False
+        for path in expand_paths([given]):
+            if path.resolve() in skip:
+                continue
+            found = True
+            yield from iter_raw(path, knowledge.vocab)
+        if p.is_dir() and not found:
+            yield RawCase(str(p), 0, p.name, problems=[Problem(
+                f"folder holds no case files ({', '.join(sorted(INPUT_SUFFIXES))})", file=str(p))])
+
+
+def unique_ids(raws: Iterable[RawCase]) -> Iterator[RawCase]:
+    """Mark a case whose id was already used (in this run) as an error naming the first file."""
+    seen: dict[str, tuple[str, int | None]] = {}
+    for raw in raws:
+        case_id = None if raw.problems else raw.case_id
+        if case_id is not None:
+            first = seen.get(case_id)
+            if first is None:
+                seen[case_id] = (raw.file, raw.line)
+            else:
+                where = first[0] + (f":{first[1]}" if first[1] else "")
+                raw.problems = [Problem(f"duplicate case id {case_id!r}: already used in {where}",
+                                        file=raw.file, case=case_id, path="id", line=raw.line)]
+        yield raw
+
+
+# --- running ------------------------------------------------------------------------------------
+
+def run_batch(paths: Iterable[str], knowledge: Knowledge, options: BatchOptions, *, jobs: int = 1,
+              exclude: Iterable[str] = ()) -> Iterator[CaseResult]:
+    """One :class:`CaseResult` per case, in input order, for any ``jobs``."""
+    raws = unique_ids(iter_inputs(paths, knowledge, exclude=exclude))
+    if jobs <= 1:
+        processor = Processor(knowledge, options)
+        try:
+            for raw in raws:
+                yield processor.process(raw)
+        finally:
+            processor.close()
+    else:
+        yield from _Pool(knowledge, options, jobs).run(raws)
+
+
+_inherited: Knowledge | None = None     # the parent's rules, inherited by forked workers
+_processor: Processor | None = None     # one per worker process
+
+
+def _init_worker(directory: str, content_hash: str, options: BatchOptions) -> None:
+    global _processor
+    signal.signal(signal.SIGINT, signal.SIG_IGN)   # the parent handles Ctrl-C and stops the pool
+    knowledge = _inherited if _inherited is not None else load_knowledge(directory)
+    if knowledge.content_hash != content_hash:
+        raise RuntimeError(f"the rules in {directory} changed while the batch was starting")
+    _processor = Processor(knowledge, options)
+
+
+def _work(chunk: list[RawCase]) -> list[CaseResult]:
+    assert _processor is not None, "worker not initialised"
+    return [_processor.process(raw) for raw in chunk]
+
+
+def _crashed(raw: RawCase) -> CaseResult:
+    return CaseResult(raw.label, raw.file, raw.line, errors=[Problem(
+        "the worker process died while ranking this case (a crash in the rule engine); "
+        "the case was not ranked", file=raw.file, case=raw.label, line=raw.line)])
+
+
+class _Pool:
+    def __init__(self, knowledge: Knowledge, options: BatchOptions, jobs: int):
+        self.knowledge = knowledge
+        self.options = options
+        self.jobs = jobs
+        methods = multiprocessing.get_all_start_methods()
+        self.context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+        self.executor: ProcessPoolExecutor | None = None
+
+    def _start(self) -> ProcessPoolExecutor:
+        global _inherited
+        _inherited = self.knowledge if self.context.get_start_method() == "fork" else None
+        executor = ProcessPoolExecutor(
+            self.jobs, mp_context=self.context, initializer=_init_worker,
+            initargs=(str(self.knowledge.directory), self.knowledge.content_hash, self.options))
+        # start every worker now, before the caller starts threads (a progress bar)
+        for future in [executor.submit(_work, []) for _ in range(self.jobs)]:
+            future.result()
+        _inherited = None
+        return executor
+
+    def _restart(self) -> ProcessPoolExecutor:
+        if self.executor is not None:
+            self.executor.shutdown(wait=False, cancel_futures=True)
+        self.executor = self._start()
+        return self.executor
+
+    def run(self, raws: Iterable[RawCase]) -> Iterator[CaseResult]:
+        executor = self._restart()
+        pending: deque[tuple[list[RawCase], Future[list[CaseResult]]]] = deque()
+        source = iter(raws)
+        limit = self.jobs * IN_FLIGHT_PER_JOB
+        try:
+            while True:
+                while len(pending) < limit:
+                    chunk = list(islice(source, CHUNK))
+                    if not chunk:
+                        break
+                    pending.append((chunk, executor.submit(_work, chunk)))
+                if not pending:
+                    return
+                chunk, future = pending.popleft()
+                try:
+                    results = future.result()
+                except BrokenProcessPool:
+                    retry = [chunk] + [c for c, _ in pending]
+                    pending.clear()
+                    yield from self._one_at_a_time(retry)
+                    executor = self.executor  # type: ignore[assignment]
+                    continue
+                yield from results
+        finally:
+            if self.executor is not None:
+                self.executor.shutdown(wait=True, cancel_futures=True)
+                self.executor = None
+
+    def _one_at_a_time(self, chunks: list[list[RawCase]]) -> Iterator[CaseResult]:
+        executor = self._restart()
+        for chunk in chunks:
+            for raw in chunk:
+                try:
+                    yield executor.submit(_work, [raw]).result()[0]
+                except BrokenProcessPool:
+                    yield _crashed(raw)
+                    executor = self._restart()
+
+
+# --- summary ------------------------------------------------------------------------------------
+
+@dataclass
+class BatchSummary:
+    """Counts and scores over a run; constant memory (no per-case lists)."""
+
+    knowledge: Knowledge
+    cases: int = 0
+    ranked: int = 0
+    failed: int = 0
+    evaluation: Evaluation = field(default_factory=lambda: Evaluation(keep_cases=False))
+
+    def add(self, result: CaseResult) -> None:
+        self.cases += 1
+        if not result.ok:
+            self.failed += 1
+            self.evaluation.add_failed(result.id)
+            return
+        self.ranked += 1
+        if result.scored is not None:
+            self.evaluation.add(result.scored)
+        else:
+            self.evaluation.add_unscored(result.id)
+
+    def to_dict(self) -> dict[str, Any]:
+        ev = self.evaluation
+        out: dict[str, Any] = {
+            "cases": self.cases, "ranked": self.ranked, "errors": self.failed,
+            "with_expected": ev.n, "without_expected": ev.n_unscored,
+        }
+        if ev.n:
+            out.update(ev.to_dict())
+        out["rules_version"] = self.knowledge.settings.version
+        out["rules_hash"] = self.knowledge.content_hash[:12]
+        out["ddx_version"] = __version__
+        return out

@@ -1,0 +1,157 @@
+"""``ddx batch`` on the terminal: output files, progress bar, signals.
+
+The work itself is :func:`ddx.batch.run_batch`; the formats are
+:mod:`ddx.batchout`. This module only connects them to files and to the
+terminal.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import signal
+import sys
+import time
+from pathlib import Path
+from types import FrameType
+from typing import Any, Iterator, TextIO
+
+import click
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from ddx.batch import BatchOptions, BatchSummary, run_batch
+from ddx.batchout import CsvWriter, JsonlWriter, JsonWriter, MarkdownWriter, TableWriter, Writer, summary_markdown
+from ddx.knowledge import Knowledge
+from ddx.yamlio import atomic_output, atomic_write_text
+
+PROGRESS_AFTER_S = 1.0     # a run shorter than this never shows a bar
+ERRORS_SHOWN = 20          # error rows repeated on stderr at the end of a run
+
+
+def _check_target(path: str | None, option: str) -> None:
+    if path is None:
+        return
+    parent = Path(path).resolve().parent
+    if not parent.is_dir():
+        raise click.BadParameter(f"folder {str(parent)!r} does not exist", param_hint=option)
+
+
+@contextlib.contextmanager
+def _stream(output: str | None) -> Iterator[TextIO]:
+    if output is None:
+        yield sys.stdout
+        sys.stdout.flush()
+    else:
+        with atomic_output(output) as handle:
+            yield handle
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)   # unwinds like Ctrl-C: the previous output file stays
+
+
+def _writer(fmt: str, out: TextIO, top: int, to_terminal: bool) -> Writer:
+    if fmt == "jsonl":
+        return JsonlWriter(out)
+    if fmt == "json":
+        return JsonWriter(out)
+    if fmt == "csv":
+        return CsvWriter(out, top)
+    if fmt == "markdown":
+        return MarkdownWriter(out, top)
+    console = Console(highlight=False) if to_terminal else Console(file=out, width=200, color_system=None,
+                                                                  highlight=False)
+    return TableWriter(console, top)
+
+
+class _Progress:
+    """A rich progress line on stderr, shown only on a terminal and only once a run is long."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+        self.start = time.monotonic()
+        self.next_check = self.start + PROGRESS_AFTER_S
+        self.bar: Progress | None = None
+        self.task: Any = None
+
+    def update(self, summary: BatchSummary, file: str) -> None:
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if now < self.next_check:
+            return
+        self.next_check = now + 0.1
+        if self.bar is None:
+            self.bar = Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                                console=Console(stderr=True), transient=True)
+            self.bar.start()
+            self.task = self.bar.add_task("")
+        rate = summary.cases / max(now - self.start, 1e-9)
+        self.bar.update(self.task, description=(
+            f"{summary.cases:,} cases, {summary.failed:,} errors, {rate:,.0f} cases/s  {Path(file).name}"))
+
+    def stop(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+            self.bar = None
+
+
+def run_batch_command(knowledge: Knowledge, paths: tuple[str, ...], *, fmt: str, output: str | None,
+                      summary_file: str | None, jobs: int, top: int, evidence: str, suggest: bool,
+                      quiet: bool) -> int:
+    _check_target(output, "--output")
+    _check_target(summary_file, "--summary")
+    if output and summary_file and Path(output).resolve() == Path(summary_file).resolve():
+        raise click.BadParameter("--output and --summary name the same file", param_hint="--summary")
+    options = BatchOptions(
+        suggest=suggest, top=top,
+        evidence_for={"all": None, "top": top, "none": 0}[evidence],
+        want_json=fmt in ("jsonl", "json"))
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    progress = _Progress(enabled=not quiet and sys.stderr.isatty())
+    summary = BatchSummary(knowledge)
+    started = time.monotonic()
+    exclude = [p for p in (output, summary_file) if p]
+    errors: list[str] = []
+    try:
+        with _stream(output) as out:
+            writer = _writer(fmt, out, top, to_terminal=output is None)
+            for result in run_batch(paths, knowledge, options, jobs=jobs, exclude=exclude):
+                writer.case(result)
+                summary.add(result)
+                if result.errors and len(errors) < ERRORS_SHOWN:
+                    errors.extend(str(p) for p in result.errors[:ERRORS_SHOWN - len(errors)])
+                progress.update(summary, result.file)
+            progress.stop()
+            data = summary.to_dict()
+            writer.end(None if summary_file else data)
+        if summary_file:
+            if summary_file.lower().endswith(".md"):
+                atomic_write_text(Path(summary_file), summary_markdown(data))
+            else:
+                atomic_write_text(Path(summary_file), json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+    except KeyboardInterrupt:
+        progress.stop()
+        err.print("ddx: interrupted" + (f"; {output} was left as it was" if output else ""))
+        return 130
+    except SystemExit:
+        progress.stop()
+        if not quiet:
+            err.print("ddx: terminated" + (f"; {output} was left as it was" if output else ""))
+        raise
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    if not quiet:
+        for message in errors:
+            err.print(f"ddx: {message}", markup=False)
+        if summary.failed > len(errors):
+            err.print(f"ddx: ... the error rows of the output list every problem ({summary.failed:,} cases)")
+        elapsed = time.monotonic() - started
+        line = (f"ddx: {summary.cases:,} cases, {summary.ranked:,} ranked, {summary.failed:,} "
+                f"{'error' if summary.failed == 1 else 'errors'} in {elapsed:.1f} s")
+        if output:
+            line += f"; written to {output}"
+        err.print(line)
+    return 1 if summary.failed else 0

@@ -1,0 +1,265 @@
+"""Writers for batch results: jsonl, json, csv, markdown and a rich table.
+
+Each writer gets the results one at a time (``case``) and the summary last
+(``end``). jsonl, json, csv and markdown write each case as it comes and keep
+nothing; the rich table holds one short row per case, since a table's column
+widths depend on every row (use jsonl or csv for very large runs).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from typing import Any, Protocol, TextIO
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from ddx.batch import CaseResult
+
+FORMATS = ("table", "jsonl", "json", "csv", "markdown")
+
+
+class Writer(Protocol):
+    def case(self, result: CaseResult) -> None: ...
+
+    def end(self, summary: dict[str, Any] | None) -> None:
+        """Finish the output; ``summary`` is None when it goes to its own file."""
+
+
+def _pct(x: float) -> str:
+    return f"{x * 100:.1f} %"
+
+
+def _error_text(result: CaseResult) -> str:
+    return "; ".join(str(p) for p in result.errors)
+
+
+def _rank(result: CaseResult) -> str:
+    if result.scored is None:
+        return ""
+    return str(result.scored.rank) if result.scored.rank is not None else "-"
+
+
+class JsonlWriter:
+    """One JSON object per line, in input order; the summary as a last ``{"summary": ...}`` line."""
+
+    def __init__(self, out: TextIO):
+        self.out = out
+
+    def case(self, result: CaseResult) -> None:
+        assert result.json is not None
+        self.out.write(result.json)
+        self.out.write("\n")
+
+    def end(self, summary: dict[str, Any] | None) -> None:
+        if summary is not None:
+            self.out.write(json.dumps({"summary": summary}, ensure_ascii=False, separators=(",", ":")) + "\n")
+
+
+class JsonWriter:
+    """``{"cases": [...], "summary": {...}}``, written as it goes."""
+
+    def __init__(self, out: TextIO):
+        self.out = out
+        self.first = True
+        out.write('{"cases":[\n')
+
+    def case(self, result: CaseResult) -> None:
+        assert result.json is not None
+        if not self.first:
+            self.out.write(",\n")
+        self.first = False
+        self.out.write(result.json)
+
+    def end(self, summary: dict[str, Any] | None) -> None:
+        self.out.write("\n]")
+        if summary is not None:
+            self.out.write(',\n"summary":' + json.dumps(summary, ensure_ascii=False, separators=(",", ":")))
+        self.out.write("}\n")
+
+
+class CsvWriter:
+    """One row per case: leaders and probabilities, band, next test, errors (for spreadsheets)."""
+
+    def __init__(self, out: TextIO, top: int):
+        self.top = top
+        self.writer = csv.writer(out, lineterminator="\n")
+        header = ["id", "file", "line", "status", "expected", "rank_of_expected"]
+        for i in range(1, top + 1):
+            header += [f"leader_{i}", f"probability_{i}"]
+        header += ["band", "next_test", "caveats", "error_keys", "errors"]
+        self.writer.writerow(header)
+
+    def case(self, result: CaseResult) -> None:
+        row: list[Any] = [result.id, result.file, result.line or "", "ok" if result.ok else "error",
+                          result.expected or "", _rank(result)]
+        for i in range(self.top):
+            if i < len(result.leaders):
+                slug, p = result.leaders[i]
+                row += [slug, f"{p:.4f}"]
+            else:
+                row += ["", ""]
+        row += [result.band or "", result.next_test or "", result.caveats or "",
+                "; ".join(p.path for p in result.errors if p.path), _error_text(result)]
+        self.writer.writerow(row)
+
+    def end(self, summary: dict[str, Any] | None) -> None:
+        pass  # a CSV holds one table; the summary goes to the terminal or --summary
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+class MarkdownWriter:
+    def __init__(self, out: TextIO, top: int):
+        self.out = out
+        self.top = top
+        self.n = 0
+        names = " | ".join(["leader"] + [f"#{i}" for i in range(2, top + 1)])
+        out.write("# ddx batch\n\n| # | case | expected | " + names + " | band |\n")
+        out.write("|---:|---|---|" + "---|" * top + "---|\n")
+
+    def case(self, result: CaseResult) -> None:
+        self.n += 1
+        if not result.ok:
+            cells = [f"**error**: {_md(_error_text(result))}"] + [""] * (self.top - 1) + [""]
+        else:
+            cells = []
+            for i in range(self.top):
+                if i < len(result.leaders):
+                    slug, p = result.leaders[i]
+                    mark = " ✓" if i == 0 and result.scored is not None and result.scored.top1 else ""
+                    cells.append(f"{slug} ({_pct(p)}){mark}")
+                else:
+                    cells.append("")
+            cells.append(_md(result.band or ""))
+        self.out.write(f"| {self.n} | {_md(result.id)} | {result.expected or ''} | " + " | ".join(cells) + " |\n")
+
+    def end(self, summary: dict[str, Any] | None) -> None:
+        if summary is not None:
+            self.out.write("\n" + summary_markdown(summary))
+
+
+def summary_markdown(summary: dict[str, Any]) -> str:
+    lines = ["## Summary", "",
+             f"Cases: {summary['cases']}; ranked: {summary['ranked']}; errors: {summary['errors']}; "
+             f"with an expected diagnosis: {summary['with_expected']}.", ""]
+    if summary.get("scored"):
+        lines += [f"Top-1: **{_pct(summary['top1'])}**; top-3: **{_pct(summary['top3'])}**; "
+                  f"mean reciprocal rank: **{summary['mrr']:.3f}**.", "",
+                  "| entity | cases | recall (top-1) | within top-3 | led | precision |", "|---|---:|---:|---:|---:|---:|"]
+        recall, precision = summary["recall"], summary["precision"]
+        for slug in sorted(set(recall) | set(precision)):
+            r, p = recall.get(slug), precision.get(slug)
+            lines.append(f"| {slug} | {r['cases'] if r else 0} | {_pct(r['recall']) if r else '-'} | "
+                         f"{_pct(r['top3'] / r['cases']) if r else '-'} | {p['led'] if p else 0} | "
+                         f"{_pct(p['precision']) if p else '-'} |")
+        answers = sorted({a for row in summary["confusion"].values() for a in row})
+        lines += ["", "Confusion (rows: expected; columns: leader):", "",
+                  "| expected | " + " | ".join(answers) + " |", "|---|" + "---:|" * len(answers)]
+        for expected, row in summary["confusion"].items():
+            lines.append(f"| {expected} | " + " | ".join(str(row.get(a, "")) for a in answers) + " |")
+        lines += ["", "Calibration (leader's probability against how often the leader is right):", "",
+                  "| leader's probability | cases | mean probability | leader right |", "|---|---:|---:|---:|"]
+        for b in summary["calibration"]:
+            lines.append(f"| {b['from']:.0%}–{b['to']:.0%} | {b['cases']} | "
+                         f"{_pct(b['mean_probability']) if b['cases'] else '-'} | "
+                         f"{_pct(b['leader_right']) if b['cases'] else '-'} |")
+    lines += ["", f"Rules {summary['rules_version']} ({summary['rules_hash']}), ddx {summary['ddx_version']}. "
+              "Decision support only: the rankings are not diagnoses."]
+    return "\n".join(lines) + "\n"
+
+
+class TableWriter:
+    """A rich table of cases, then the summary tables (for reading in a terminal)."""
+
+    def __init__(self, console: Console, top: int):
+        self.console = console
+        self.top = top
+        self.rows: list[tuple[str, ...]] = []
+
+    def case(self, result: CaseResult) -> None:
+        if not result.ok:
+            first = result.errors[0]
+            message = escape((f"{first.path}: " if first.path else "") + first.message)
+            if len(result.errors) > 1:
+                message += f" (+{len(result.errors) - 1} more)"
+            self.rows.append((str(len(self.rows) + 1), escape(result.id), result.expected or "",
+                              f"[red]error[/red]: {message}", *[""] * self.top))
+            return
+        cells = []
+        for i in range(self.top):
+            if i < len(result.leaders):
+                slug, p = result.leaders[i]
+                cells.append(f"{slug} {_pct(p)}")
+            else:
+                cells.append("")
+        mark = ""
+        if result.scored is not None:
+            mark = "[green]✓[/green]" if result.scored.top1 else f"[yellow]rank {_rank(result)}[/yellow]"
+        self.rows.append((str(len(self.rows) + 1), escape(result.id), result.expected or "", *cells,
+                          escape(result.band_id or ""), mark))
+
+    def end(self, summary: dict[str, Any] | None) -> None:
+        table = Table(title="ddx batch", header_style="bold")
+        table.add_column("#", justify="right")
+        table.add_column("case")
+        table.add_column("expected")
+        table.add_column("leader")
+        for i in range(2, self.top + 1):
+            table.add_column(f"#{i}")
+        table.add_column("band")
+        table.add_column("")
+        for row in self.rows:
+            if len(row) == 4 + self.top:        # an error row spans the leader columns
+                table.add_row(*row[:4], *[""] * (self.top - 1), "", "")
+            else:
+                table.add_row(*row)
+        self.console.print(table)
+        if any(len(row) == 4 + self.top for row in self.rows):
+            self.console.print("Error rows show their first problem; every problem is on stderr and in "
+                               "the jsonl, json and csv formats.")
+        if summary is not None:
+            for renderable in summary_tables(summary):
+                self.console.print(renderable)
+
+
+def summary_tables(summary: dict[str, Any]) -> list[Any]:
+    out: list[Any] = [
+        f"Cases: {summary['cases']}  ranked: {summary['ranked']}  errors: {summary['errors']}  "
+        f"with an expected diagnosis: {summary['with_expected']}"]
+    if not summary.get("scored"):
+        return out
+    out.append(f"Top-1: [bold]{_pct(summary['top1'])}[/bold]  top-3: [bold]{_pct(summary['top3'])}[/bold]  "
+               f"mean reciprocal rank: [bold]{summary['mrr']:.3f}[/bold]")
+    per = Table(title="Per entity", header_style="bold")
+    for name, justify in (("entity", "left"), ("cases", "right"), ("recall", "right"), ("top-3", "right"),
+                          ("led", "right"), ("precision", "right")):
+        per.add_column(name, justify=justify)  # type: ignore[arg-type]
+    recall, precision = summary["recall"], summary["precision"]
+    for slug in sorted(set(recall) | set(precision)):
+        r, p = recall.get(slug), precision.get(slug)
+        per.add_row(slug, str(r["cases"]) if r else "0", _pct(r["recall"]) if r else "-",
+                    _pct(r["top3"] / r["cases"]) if r else "-", str(p["led"]) if p else "0",
+                    _pct(p["precision"]) if p else "-")
+    out.append(per)
+    answers = sorted({a for row in summary["confusion"].values() for a in row})
+    confusion = Table(title="Confusion (rows: expected, columns: leader)", header_style="bold")
+    confusion.add_column("expected")
+    for a in answers:
+        confusion.add_column(a, justify="right")
+    for expected, row in summary["confusion"].items():
+        confusion.add_row(expected, *[str(row.get(a, "")) for a in answers])
+    out.append(confusion)
+    calibration = Table(title="Calibration", header_style="bold")
+    for name in ("leader's probability", "cases", "mean probability", "leader right"):
+        calibration.add_column(name, justify="right")
+    for b in summary["calibration"]:
+        calibration.add_row(f"{b['from']:.0%}–{b['to']:.0%}", str(b["cases"]),
+                            _pct(b["mean_probability"]) if b["cases"] else "-",
+                            _pct(b["leader_right"]) if b["cases"] else "-")
+    out.append(calibration)
+    return out
