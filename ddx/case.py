@@ -150,7 +150,7 @@ def build_case_schema(vocab: Vocabulary, entities: TermSet | None = None) -> Cas
         result = out.get("result")
         if result is None:
             raise PydanticCustomError("stain_result", "a stain needs a 'result' (positive, negative, equivocal)")
-        key = fold(result)
+        key = result if isinstance(result, str) and result in vocab.stain_shorthand else fold(result)
         if key in vocab.stain_shorthand:
             expanded = vocab.stain_shorthand[key]
             out["result"] = expanded["result"]
@@ -170,8 +170,11 @@ def build_case_schema(vocab: Vocabulary, entities: TermSet | None = None) -> Cas
             if isinstance(value, dict):
                 seen: dict[str, Any] = {}
                 for key in value:
-                    if key in termset:
+                    try:
                         canonical = termset.normalize(key)
+                    except UnknownTerm:
+                        continue  # reported by the key's own validator
+                    else:
                         if canonical in seen:
                             raise PydanticCustomError(
                                 "duplicate_key", "'{a}' and '{b}' both name '{c}'; give it once",

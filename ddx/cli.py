@@ -107,9 +107,10 @@ def eval_cmd(files: tuple[str, ...], fmt: str, rules: str | None, top: int) -> N
               help="Rules directory (default: $DDX_RULES, else the packaged rules).")
 @click.option("--top", type=click.IntRange(1, 50), default=3, show_default=True,
               help="Leaders shown per case in table, csv and markdown.")
-@click.option("--evidence", type=click.Choice(["all", "top", "none"]), default="all", show_default=True,
-              help="JSON/jsonl: list the evidence of every entity (the 'ddx eval --format json' shape), "
-                   "of the --top leaders only, or of none (every entity is still ranked).")
+@click.option("--evidence", type=click.Choice(["top", "all", "none"]), default="top", show_default=True,
+              help="JSON/jsonl: list the evidence of the --top leaders (every entity is still ranked, with "
+                   "its probability and score), of every entity (exactly the 'ddx eval --format json' "
+                   "shape; about 4x larger), or of none.")
 @click.option("--no-suggest", is_flag=True, help="Skip next-test suggestions (faster).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no closing line on stderr.")
 def batch_cmd(paths: tuple[str, ...], fmt: str, output: str | None, summary_file: str | None, jobs: int,

@@ -22,13 +22,13 @@ from ddx.case import problems_from_validation
 from ddx.errors import Problem
 from ddx.knowledge import Knowledge
 from ddx.vocabulary import Vocabulary
-from ddx.yamlio import ReadError, load_data
+from ddx.yamlio import ReadError, atomic_output, load_data
 
 CASE_SUFFIXES = {".yaml", ".yml", ".json"}
 SHEET_SUFFIXES = {".csv", ".tsv"}
 INPUT_SUFFIXES = CASE_SUFFIXES | SHEET_SUFFIXES
 LIST_SEPARATORS = re.compile(r"\s*[;,|]\s*")   # a list cell: "spindle; epithelioid"
-STAIN_PARTS = ("result", "extent", "intensity", "pattern", "percent")
+ColumnSpec = tuple[str, list[str], bool]   # a sheet column: name, its dotted parts, holds a list
 
 
 @dataclass
@@ -41,14 +41,27 @@ class RawCase:
     data: Any = None
     line: int | None = None         # the line in the file, where known (spreadsheet rows)
     problems: list[Problem] = field(default_factory=list)
+    # a spreadsheet row is kept as its cells until validation (done in a worker process)
+    cells: list[str] | None = None
+    columns: list[ColumnSpec] | None = None
+    id_column: int = -1
 
     @property
     def case_id(self) -> str | None:
         """The id as written (numbers as text), or None."""
+        if self.cells is not None:
+            cell = self.cells[self.id_column] if 0 <= self.id_column < len(self.cells) else ""
+            return cell.strip() or None
         value = self.data.get("id") if isinstance(self.data, dict) else None
         if isinstance(value, bool) or not isinstance(value, (str, int)):
             return None
         return str(value).strip() or None
+
+    def mapping(self) -> Any:
+        """The case as a mapping (a sheet row is converted here; may raise ValueError)."""
+        if self.cells is not None and self.columns is not None:
+            return _row_to_case(self.columns, self.cells)
+        return self.data
 
 
 @dataclass
@@ -113,7 +126,12 @@ def validate_raw(raw: RawCase, knowledge: Knowledge) -> LoadedCase:
     if raw.problems:
         return LoadedCase(raw.file, raw.index, raw.label, problems=list(raw.problems), line=raw.line)
     try:
-        case = knowledge.case_schema.validate(raw.data)
+        data = raw.mapping()
+    except ValueError as exc:
+        return LoadedCase(raw.file, raw.index, raw.label, line=raw.line,
+                          problems=[Problem(str(exc), file=raw.file, case=raw.label, line=raw.line)])
+    try:
+        case = knowledge.case_schema.validate(data)
     except ValidationError as exc:
         problems = problems_from_validation(exc, knowledge.vocab, file=raw.file, case=raw.label)
         for problem in problems:
@@ -194,7 +212,8 @@ def iter_sheet(path: Path, vocab: Vocabulary) -> Iterator[RawCase]:
         if problem:
             yield _file_problem(file, path.name, problem, 1)
             return
-        lists = list_columns(vocab)
+        specs = _column_specs(columns, list_columns(vocab))
+        id_column = columns.index("id")
         index = 0
         line = reader.line_num + 1
         while True:
@@ -207,7 +226,7 @@ def iter_sheet(path: Path, vocab: Vocabulary) -> Iterator[RawCase]:
                     f"unreadable row ({exc}); the rest of the sheet was not read", file=file, line=line)])
                 return
             here, line = line, reader.line_num + 1
-            if not any(cell.strip() for cell in row):
+            if not "".join(row).strip():
                 continue
             label = f"{path.name}:{here}"
             if len(row) > len(columns):
@@ -216,13 +235,7 @@ def iter_sheet(path: Path, vocab: Vocabulary) -> Iterator[RawCase]:
                     file=file, line=here)])
                 index += 1
                 continue
-            try:
-                data = row_to_case(columns, row, lists)
-            except ValueError as exc:
-                yield RawCase(file, index, label, line=here, problems=[Problem(str(exc), file=file, line=here)])
-                index += 1
-                continue
-            raw = RawCase(file, index, label, data, line=here)
+            raw = RawCase(file, index, label, line=here, cells=row, columns=specs, id_column=id_column)
             raw.label = raw.case_id or label
             yield raw
             index += 1
@@ -247,17 +260,25 @@ def row_to_case(columns: list[str], row: list[str], lists: set[str]) -> dict[str
 
     Empty cells are not given (unknown, not negative). ``stains.X`` is the
     stain's result (or shorthand) and may be combined with ``stains.X.pattern``
-    and the other parts.
+    and the other parts. Cells of list columns are split on ``;``, ``,`` or ``|``.
     """
+    return _row_to_case(_column_specs(columns, lists), row)
+
+
+def _column_specs(columns: list[str], lists: set[str]) -> list[ColumnSpec]:
+    return [(name, name.split("."), name in lists) for name in columns]
+
+
+def _row_to_case(specs: list[ColumnSpec], row: list[str]) -> dict[str, Any]:
     case: dict[str, Any] = {}
-    for name, cell in zip(columns, row):
-        value = cell.strip()
-        if not name or not value:
+    for (name, parts, is_list), cell in zip(specs, row):
+        if not cell or not name:
             continue
-        parts = name.split(".")
-        if name in lists:
-            items: Any = [v for v in LIST_SEPARATORS.split(value) if v]
-            _put(case, parts, items, name)
+        value = cell.strip()
+        if not value:
+            continue
+        if is_list:
+            _put(case, parts, [v for v in LIST_SEPARATORS.split(value) if v], name)
         else:
             _put(case, parts, value, name)
     return case
@@ -282,3 +303,32 @@ def _put(case: dict[str, Any], parts: list[str], value: Any, column: str) -> Non
             return
         raise ValueError(f"column {column!r} conflicts with the columns under it")
     node[last] = value
+
+
+def flatten_case(case: dict[str, Any]) -> dict[str, str]:
+    """The inverse of :func:`row_to_case`: one spreadsheet row (dotted column -> cell text)."""
+    row: dict[str, str] = {}
+
+    def walk(prefix: str, value: Any) -> None:
+        if isinstance(value, dict):
+            for key, inner in value.items():
+                walk(f"{prefix}.{key}" if prefix else str(key), inner)
+        elif isinstance(value, list):
+            row[prefix] = "; ".join(str(v) for v in value)
+        elif value is not None:
+            row[prefix] = str(value)
+
+    walk("", case)
+    return row
+
+
+def write_sheet(cases: Iterable[dict[str, Any]], path: Path, *, delimiter: str = ",") -> int:
+    """Write case mappings as a sheet (columns: the union of their flattened keys, id first)."""
+    rows = [flatten_case(c) for c in cases]
+    columns = sorted({k for r in rows for k in r} - {"id"})
+    with atomic_output(path) as handle:
+        writer = csv.writer(handle, delimiter=delimiter, lineterminator="\n")
+        writer.writerow(["id", *columns])
+        for r in rows:
+            writer.writerow([r.get("id", ""), *(r.get(c, "") for c in columns)])
+    return len(rows)

@@ -67,10 +67,6 @@ class Evidence:
         return json.dumps(self._dict, ensure_ascii=False, separators=(",", ":"))
 
 
-def _evidence_order(e: Evidence) -> tuple[float, str]:
-    return (-abs(e.weight), e.rule)
-
-
 @dataclass
 class RankedEntity:
     entity: str
@@ -169,6 +165,13 @@ class Ranker:
                 row.append(Evidence(rid, rule.title, slug, weight, lk, self.p_used[rid][i],
                                     lk.source or rule.spec.source, rule.negated))
             self.evidence[rid] = tuple(row)
+        # per entity: each rule's place in the evidence order (strongest first, then by id)
+        self.weights: dict[str, tuple[float, ...]] = {rid: tuple(e.weight for e in row)
+                                                      for rid, row in self.evidence.items()}
+        self.place: list[dict[str, int]] = []
+        for i in range(len(self.entities)):
+            ordered = sorted(self.evidence, key=lambda rid: (-abs(self.weights[rid][i]), rid))
+            self.place.append({rid: n for n, rid in enumerate(ordered)})
 
     def _p(self, rule: Rule, entity: str) -> float:
         lk = rule.likelihood(entity)
@@ -180,10 +183,8 @@ class Ranker:
     def log_posterior(self, matched: frozenset[str] | set[str]) -> list[float]:
         """Unnormalised log posterior per entity (in knowledge entity order)."""
         ids = sorted(r for r in matched if r in self.log_lik)
-        return [
-            math.fsum([self.log_prior[i], *(self.log_lik[r][i] for r in ids)])
-            for i in range(len(self.entities))
-        ]
+        columns = zip(self.log_prior, *(self.log_lik[r] for r in ids))   # one column per entity
+        return [math.fsum(column) for column in columns]
 
     @staticmethod
     def normalize(log_post: list[float]) -> list[float]:
@@ -200,13 +201,12 @@ class Ranker:
         if probs is None:
             probs = self.posterior(matched)
         ids = sorted(r for r in matched if r in self.log_lik)
-        rows = [self.evidence[rid] for rid in ids]
+        scores = [math.fsum(column) for column in zip(*(self.weights[r] for r in ids))] or [0.0] * len(probs)
         ranked = []
         for i, slug in enumerate(self.entities):
-            evidence = [row[i] for row in rows]
-            evidence.sort(key=_evidence_order)
-            score = math.fsum(e.weight for e in evidence)
-            ranked.append(RankedEntity(slug, self.knowledge.entity[slug].name, probs[i], score, evidence))
+            row = self.evidence
+            evidence = [row[rid][i] for rid in sorted(ids, key=self.place[i].__getitem__)]
+            ranked.append(RankedEntity(slug, self.knowledge.entity[slug].name, probs[i], scores[i], evidence))
         ranked.sort(key=lambda r: (-r.probability, r.entity))
         return ranked
 

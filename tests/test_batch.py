@@ -1,0 +1,351 @@
+"""ddx batch: inputs of every kind, error rows, exit codes, atomic output, job-count invariance."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from itertools import islice
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from ddx.batch import BatchOptions, BatchSummary, CaseResult, Processor, _Pool, run_batch
+from ddx.cli import main
+from ddx.loader import RawCase, iter_raw, row_to_case, write_sheet
+from ddx.report import to_json, to_json_line
+from ddx.synthetic import synthetic_case
+from tests.conftest import CASES, REPO, SEED
+
+GOOD_MULTI = """\
+cases:
+  - id: multi-1
+    expected: imt
+    clinical: {site: lung}
+    stains: {alk: {result: positive, pattern: cytoplasmic}, desmin: focal}
+  - id: multi-2
+    stains: {myod1: positive, desmin: diffuse}
+"""
+SHEET = (
+    "id,expected,patient.age,clinical.site,stains.desmin,stains.alk,stains.alk.pattern,"
+    "morphology.cell_types,molecular.alk_rearrangement\n"
+    'sheet-1,imt,12,lung,focal,positive,cytoplasmic,"spindle; epithelioid",present\n'
+    "sheet-2,ilms,40,thigh,diffuse,negative,,epithelioid,\n"
+)
+
+
+def run(*args: str):
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def mixed_folder(root: Path) -> Path:
+    """The issue's folder: good YAML, multi-case YAML, JSON, a sheet, a syntax error, an invalid value."""
+    folder = root / "mixed"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "good.yaml").write_text(SEED.read_text(encoding="utf-8"), encoding="utf-8")
+    (folder / "multi.yaml").write_text(GOOD_MULTI, encoding="utf-8")
+    (folder / "sub" / "one.json").write_text(json.dumps(
+        {"id": "json-1", "expected": "ilms", "stains": {"desmin": "diffuse", "myod1": "positive"}}), encoding="utf-8")
+    (folder / "sub" / "sheet.csv").write_text(SHEET, encoding="utf-8")
+    (folder / "broken.yaml").write_text("id: broken\nstains: {desmin: [\n", encoding="utf-8")
+    (folder / "invalid.yaml").write_text("id: invalid-1\nstains: {desmin: posittive}\n", encoding="utf-8")
+    (folder / "notes.txt").write_text("not a case file; skipped in folders\n", encoding="utf-8")
+    return folder
+
+
+def jsonl(text: str) -> tuple[list[dict], dict | None]:
+    rows = [json.loads(line) for line in text.splitlines() if line.strip()]
+    summary = rows.pop()["summary"] if rows and "summary" in rows[-1] else None
+    return rows, summary
+
+
+def test_mixed_folder_every_good_case_ranked_every_bad_one_an_error_row(tmp_path):
+    folder = mixed_folder(tmp_path)
+    out = tmp_path / "out.jsonl"
+    result = run("batch", str(folder), "--format", "jsonl", "--output", str(out))
+    assert result.exit_code == 1
+    rows, summary = jsonl(out.read_text(encoding="utf-8"))
+    by_id = {r["id"]: r for r in rows}
+    ranked = {"seed-board-q1-thigh-35m", "multi-1", "multi-2", "json-1", "sheet-1", "sheet-2"}
+    assert {i for i, r in by_id.items() if not r["errors"]} == ranked
+    for case_id in ranked:
+        ranking = by_id[case_id]["ranking"]
+        assert len(ranking) >= 10 and abs(sum(r["probability"] for r in ranking) - 1) < 1e-4
+    # the syntax error names the file and line; the invalid value names case, key and nearest term
+    broken = by_id["broken.yaml"]["errors"][0]
+    assert broken["file"].endswith("broken.yaml") and broken["line"] in (2, 3) and "YAML syntax" in broken["message"]
+    invalid = by_id["invalid-1"]["errors"][0]
+    assert invalid["path"] == "stains.desmin" and invalid["case"] == "invalid-1" and "positive" in invalid["suggestions"]
+    assert by_id["invalid-1"]["ranking"] == [] and by_id["broken.yaml"]["ranking"] == []
+    assert summary["cases"] == 8 and summary["ranked"] == 6 and summary["errors"] == 2
+    assert summary["with_expected"] == 5
+    # folder order: sorted paths, cases in file order
+    assert [r["id"] for r in rows] == ["broken.yaml", "seed-board-q1-thigh-35m", "invalid-1", "multi-1", "multi-2",
+                                       "json-1", "sheet-1", "sheet-2"]
+    assert "ddx: " in result.stderr and "posittive" in result.stderr
+
+
+def test_every_format_writes_every_case(tmp_path):
+    folder = mixed_folder(tmp_path)
+    for fmt in ("table", "json", "csv", "markdown"):
+        out = tmp_path / f"out.{fmt}"
+        result = run("batch", str(folder), "--format", fmt, "--output", str(out), "--quiet")
+        assert result.exit_code == 1, fmt
+        text = out.read_text(encoding="utf-8")
+        for case_id in ("multi-2", "sheet-1", "invalid-1", "json-1"):
+            assert case_id in text, (fmt, case_id)
+        assert result.stderr == "", fmt  # --quiet
+    data = json.loads((tmp_path / "out.json").read_text(encoding="utf-8"))
+    assert len(data["cases"]) == 8 and data["summary"]["errors"] == 2
+    import csv
+    with open(tmp_path / "out.csv", encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 8
+    invalid = next(r for r in rows if r["id"] == "invalid-1")
+    assert invalid["status"] == "error" and invalid["error_keys"] == "stains.desmin"
+    sheet1 = next(r for r in rows if r["id"] == "sheet-1")
+    assert sheet1["status"] == "ok" and sheet1["leader_1"] == "imt" and sheet1["line"] == "2"
+    assert sheet1["rank_of_expected"] == "1"
+    md = (tmp_path / "out.markdown").read_text(encoding="utf-8")
+    assert "## Summary" in md and "Confusion" in md and "Calibration" in md
+    table = (tmp_path / "out.table").read_text(encoding="utf-8")
+    assert "Per entity" in table and "error" in table
+
+
+def test_exit_zero_when_every_case_ranks_and_two_for_usage_errors(tmp_path):
+    assert run("batch", str(SEED), "--format", "csv", "-q").exit_code == 0
+    assert run("batch", str(SEED), "--jobs", "0").exit_code == 2
+    assert run("batch", str(SEED), "--format", "xml").exit_code == 2
+    result = run("batch", str(SEED), "--output", str(tmp_path / "no" / "such" / "dir.jsonl"))
+    assert result.exit_code == 2 and "does not exist" in result.output
+    assert run("batch").exit_code == 2
+    missing = run("batch", str(tmp_path / "missing.yaml"), "--format", "jsonl", "-q")
+    assert missing.exit_code == 1 and "no such file" in missing.output.lower()
+
+
+def test_sheet_rows_rank_like_the_same_case_written_as_yaml(tmp_path, knowledge):
+    rng = random.Random(7)
+    cases = [synthetic_case(knowledge.vocab, rng, f"syn-{i}") for i in range(60)]
+    sheet = tmp_path / "cases.csv"
+    write_sheet(cases, sheet)
+    raws = list(iter_raw(sheet, knowledge.vocab))
+    assert [r.line for r in raws] == list(range(2, 62))
+    processor = Processor(knowledge, BatchOptions(suggest=False))
+    try:
+        for raw, case in zip(raws, cases):
+            assert not raw.problems
+            from_sheet = knowledge.case_schema.validate(raw.mapping())
+            assert from_sheet == knowledge.case_schema.validate(case)
+    finally:
+        processor.close()
+
+
+def test_sheet_details_semicolons_tsv_and_stain_parts(tmp_path, knowledge):
+    semi = tmp_path / "excel.csv"
+    semi.write_text("id;stains.alk;stains.alk.pattern;morphology.inflammation\n"
+                    "x1;positive;nuclear membrane;foamy histiocytes, lymphocytes\n", encoding="utf-8-sig")
+    [raw] = list(iter_raw(semi, knowledge.vocab))
+    assert raw.mapping() == {"id": "x1", "stains": {"alk": {"result": "positive", "pattern": "nuclear membrane"}},
+                        "morphology": {"inflammation": ["foamy histiocytes", "lymphocytes"]}}
+    case = knowledge.case_schema.validate(raw.mapping())
+    assert case.stains["alk"].pattern == "nuclear_membrane"
+    tsv = tmp_path / "cases.tsv"
+    tsv.write_text("id\tstains.desmin\tnotes\nt1\tdiffuse\tfree text, with a comma\n\n", encoding="utf-8")
+    [raw] = list(iter_raw(tsv, knowledge.vocab))
+    assert raw.mapping() == {"id": "t1", "stains": {"desmin": "diffuse"}, "notes": "free text, with a comma"}
+    assert row_to_case(["id", "stains.alk.pattern", "stains.alk"], ["a", "cytoplasmic", "positive"], set()) == \
+        {"id": "a", "stains": {"alk": {"pattern": "cytoplasmic", "result": "positive"}}}
+
+
+def test_sheet_problems_are_located(tmp_path, knowledge):
+    no_id = tmp_path / "no-id.csv"
+    no_id.write_text("case,stains.desmin\na,positive\n", encoding="utf-8")
+    [raw] = list(iter_raw(no_id, knowledge.vocab))
+    assert "no 'id' column" in raw.problems[0].message and raw.problems[0].line == 1
+    twice = tmp_path / "twice.csv"
+    twice.write_text("id,stains.desmin,stains.desmin\na,positive,negative\n", encoding="utf-8")
+    [raw] = list(iter_raw(twice, knowledge.vocab))
+    assert "appears twice" in raw.problems[0].message
+    ragged = tmp_path / "ragged.csv"
+    ragged.write_text("id,stains.desmin\na,positive,extra\nb,negative\n", encoding="utf-8")
+    bad, good = list(iter_raw(ragged, knowledge.vocab))
+    assert bad.line == 2 and "3 cells" in bad.problems[0].message
+    assert good.mapping() == {"id": "b", "stains": {"desmin": "negative"}} and not good.problems
+    typo = tmp_path / "typo.csv"
+    typo.write_text("id,stains.desmni\na,positive\n", encoding="utf-8")
+    [raw] = list(iter_raw(typo, knowledge.vocab))
+    from ddx.loader import validate_raw
+
+    loaded = validate_raw(raw, knowledge)
+    assert loaded.problems[0].line == 2 and loaded.problems[0].path == "stains.desmni"
+    assert "desmin" in loaded.problems[0].suggestions
+
+
+def test_duplicate_ids_across_files_name_both_files(tmp_path):
+    (tmp_path / "a.yaml").write_text("id: same\nstains: {desmin: positive}\n", encoding="utf-8")
+    (tmp_path / "b.csv").write_text("id,stains.desmin\nother,negative\nsame,negative\n", encoding="utf-8")
+    result = run("batch", str(tmp_path), "--format", "jsonl", "-q")
+    assert result.exit_code == 1
+    rows, _ = jsonl(result.output)
+    assert [r["id"] for r in rows] == ["same", "other", "same"]
+    assert rows[0]["errors"] == [] and rows[1]["errors"] == []
+    message = rows[2]["errors"][0]["message"]
+    assert "duplicate case id 'same'" in message and "a.yaml" in message and "b.csv:3" in message
+
+
+def test_output_inside_the_input_folder_is_not_read_back(tmp_path):
+    folder = tmp_path / "cases"
+    folder.mkdir()
+    (folder / "a.yaml").write_text("id: a\nstains: {desmin: positive}\n", encoding="utf-8")
+    out = folder / "results.json"
+    for _ in range(2):
+        result = run("batch", str(folder), "--format", "json", "--output", str(out), "-q")
+        assert result.exit_code == 0
+    assert [c["id"] for c in json.loads(out.read_text(encoding="utf-8"))["cases"]] == ["a"]
+
+
+def test_summary_file_takes_the_summary_out_of_the_jsonl(tmp_path):
+    summary = tmp_path / "summary.json"
+    result = run("batch", str(CASES), "--format", "jsonl", "--summary", str(summary), "-q", "--no-suggest")
+    assert result.exit_code == 0
+    rows, inline = jsonl(result.output)
+    assert inline is None and len(rows) == len(list(CASES.glob("*.yaml")))
+    data = json.loads(summary.read_text(encoding="utf-8"))
+    assert data["with_expected"] == len(rows)
+    assert 0 < data["top1"] <= data["top3"] <= 1 and 0 < data["mrr"] <= 1
+    assert sum(sum(row.values()) for row in data["confusion"].values()) == len(rows)
+    assert sum(b["cases"] for b in data["calibration"]) == len(rows)
+    md = tmp_path / "summary.md"
+    assert run("batch", str(CASES), "--format", "csv", "--summary", str(md), "-q").exit_code == 0
+    assert md.read_text(encoding="utf-8").startswith("## Summary")
+
+
+def test_results_are_identical_for_one_and_two_jobs(tmp_path, knowledge):
+    rng = random.Random(11)
+    write_sheet([synthetic_case(knowledge.vocab, rng, f"syn-{i}") for i in range(400)], tmp_path / "syn.csv")
+    mixed = mixed_folder(tmp_path)
+    outputs = []
+    for jobs in ("1", "2"):
+        out = tmp_path / f"jobs{jobs}.jsonl"
+        result = run("batch", str(CASES), str(tmp_path / "syn.csv"), str(mixed), "--format", "jsonl",
+                     "--jobs", jobs, "--output", str(out), "-q")
+        assert result.exit_code == 1
+        outputs.append(out.read_bytes())
+    assert outputs[0] == outputs[1]
+    assert outputs[0].count(b"\n") == len(list(CASES.glob("*.yaml"))) + 400 + 8 + 1
+
+
+def test_jsonl_line_is_the_eval_json(analyzer, knowledge):
+    rng = random.Random(3)
+    cases = [knowledge.case_schema.validate(synthetic_case(knowledge.vocab, rng, f"s{i}")) for i in range(50)]
+    cases += [knowledge.case_schema.validate(__import__("yaml").safe_load(SEED.read_text(encoding="utf-8")))]
+    for case in cases:
+        analysis = analyzer.analyze(case, file="x.yaml")
+        for evidence_for in (None, 3, 0):
+            expected = json.dumps(to_json(analysis, knowledge, evidence_for=evidence_for), ensure_ascii=False,
+                                  separators=(",", ":"))
+            assert to_json_line(analysis, knowledge, evidence_for=evidence_for) == expected
+        top3 = to_json(analysis, knowledge, evidence_for=3)
+        assert ["evidence" in r for r in top3["ranking"]] == [i < 3 for i in range(len(top3["ranking"]))]
+
+
+def _endless(knowledge):
+    i = 0
+    while True:
+        yield RawCase("endless", i, f"e{i}", {"id": f"e{i}", "stains": {"desmin": "positive"}})
+        i += 1
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_results_stream_without_reading_all_input_first(knowledge, jobs):
+    # an endless input: if the batch read ahead without bound, this would never return
+    options = BatchOptions(suggest=False)
+    if jobs == 1:
+        processor = Processor(knowledge, options)
+        got = [processor.process(r) for r in islice(_endless(knowledge), 100)]
+        processor.close()
+    else:
+        results = _Pool(knowledge, options, jobs).run(_endless(knowledge))
+        got = list(islice(results, 300))
+        results.close()
+    assert [r.id for r in got] == [f"e{i}" for i in range(len(got))]
+
+
+def test_a_worker_that_dies_costs_one_error_row_not_the_batch(knowledge, monkeypatch):
+    real = Processor.process
+
+    def process(self, raw):
+        if raw.label == "boom":
+            os._exit(3)   # what a crash in the C engine looks like from the parent
+        return real(self, raw)
+
+    monkeypatch.setattr(Processor, "process", process)   # inherited by the forked workers
+    raws = [RawCase("f", i, f"c{i}", {"id": f"c{i}", "stains": {"desmin": "positive"}}) for i in range(150)]
+    raws[70] = RawCase("f", 70, "boom", {"id": "boom"})
+    got = list(_Pool(knowledge, BatchOptions(suggest=False), 2).run(raws))
+    assert [r.id for r in got] == [r.label for r in raws]
+    assert [r.id for r in got if not r.ok] == ["boom"]
+    assert "worker process died" in got[70].errors[0].message
+
+
+def test_summary_counts_and_scores(knowledge):
+    summary = BatchSummary(knowledge)
+    from ddx.evaluate import ScoredCase
+
+    summary.add(CaseResult("a", "f", scored=ScoredCase("a", "ilms", "ilms", 0.95, 1)))
+    summary.add(CaseResult("b", "f", scored=ScoredCase("b", "imt", "ilms", 0.6, 2)))
+    summary.add(CaseResult("c", "f", scored=ScoredCase("c", "prms", "srms", 0.4, 4)))
+    summary.add(CaseResult("d", "f"))
+    from ddx.errors import Problem
+
+    summary.add(CaseResult("e", "f", errors=[Problem("bad")]))
+    data = summary.to_dict()
+    assert (data["cases"], data["ranked"], data["errors"], data["with_expected"]) == (5, 4, 1, 3)
+    assert data["top1"] == round(1 / 3, 4) and data["top3"] == round(2 / 3, 4)
+    assert data["mrr"] == round((1 + 1 / 2 + 1 / 4) / 3, 4)
+    assert data["precision"]["ilms"] == {"led": 2, "right": 1, "precision": 0.5}
+    assert data["recall"]["imt"]["recall"] == 0.0
+    assert data["confusion"] == {"ilms": {"ilms": 1}, "imt": {"ilms": 1}, "prms": {"srms": 1}}
+
+
+def _ddx(*args: str, **kw) -> subprocess.Popen:
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    return subprocess.Popen([sys.executable, "-m", "ddx", *args], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, **kw)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL])
+def test_an_interrupted_run_leaves_the_previous_output_intact(tmp_path, knowledge, sig):
+    rng = random.Random(5)
+    write_sheet([synthetic_case(knowledge.vocab, rng, f"syn-{i}") for i in range(20_000)], tmp_path / "big.csv")
+    out = tmp_path / "out.jsonl"
+    out.write_text("previous results\n", encoding="utf-8")
+    proc = _ddx("batch", str(tmp_path / "big.csv"), "--format", "jsonl", "--output", str(out), "-q")
+    deadline = time.monotonic() + 60
+    while not any(p.name.startswith(".out.jsonl.") for p in tmp_path.iterdir()):
+        assert time.monotonic() < deadline and proc.poll() is None, "the run never started writing"
+        time.sleep(0.05)
+    time.sleep(0.3)
+    proc.send_signal(sig)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode != 0
+    assert out.read_text(encoding="utf-8") == "previous results\n"
+    if sig != signal.SIGKILL:
+        assert "Traceback" not in stderr, stderr
+        assert not [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_jsonl_lists_the_leaders_evidence_by_default_and_all_of_it_on_request():
+    default = json.loads(run("batch", str(SEED), "--format", "jsonl", "-q").output.splitlines()[0])
+    assert [("evidence" in r) for r in default["ranking"]] == [i < 3 for i in range(len(default["ranking"]))]
+    full = json.loads(run("batch", str(SEED), "--format", "jsonl", "-q", "--evidence", "all").output.splitlines()[0])
+    assert full == json.loads(run("eval", "--format", "json", str(SEED)).output)
+    none = json.loads(run("batch", str(SEED), "--format", "jsonl", "-q", "--evidence", "none",
+                          "--top", "5").output.splitlines()[0])
+    assert not any("evidence" in r for r in none["ranking"])
+    assert [r["entity"] for r in none["ranking"]] == [r["entity"] for r in full["ranking"]]
