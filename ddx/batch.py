@@ -29,7 +29,7 @@ from typing import Any, Iterable, Iterator
 
 from ddx import __version__
 from ddx.analysis import Analysis, Analyzer
-from ddx.errors import Problem
+from ddx.errors import EngineError, Problem
 from ddx.evaluate import Evaluation, ScoredCase, scored_case
 from ddx.knowledge import Knowledge, load_knowledge
 from ddx.loader import INPUT_SUFFIXES, RawCase, expand_paths, iter_raw, validate_raw
@@ -182,10 +182,12 @@ def _work(chunk: list[RawCase]) -> list[CaseResult]:
     return [_processor.process(raw) for raw in chunk]
 
 
-def _crashed(raw: RawCase) -> CaseResult:
-    return CaseResult(raw.label, raw.file, raw.line, errors=[Problem(
-        "the worker process died while ranking this case (a crash in the rule engine); "
-        "the case was not ranked", file=raw.file, case=raw.label, line=raw.line)])
+def _crashed(raw: RawCase, knowledge: Knowledge, options: BatchOptions) -> CaseResult:
+    problem = Problem("the worker process died while ranking this case (a crash in the rule engine); "
+                      "the case was not ranked", file=raw.file, case=raw.label, line=raw.line)
+    analysis = Analysis(case_id=raw.label, case=None, problems=[problem], file=raw.file)
+    return CaseResult(raw.label, raw.file, raw.line, errors=[problem],
+                      json=to_json_line(analysis, knowledge) if options.want_json else None)
 
 
 class _Pool:
@@ -204,9 +206,15 @@ class _Pool:
             self.jobs, mp_context=self.context, initializer=_init_worker,
             initargs=(str(self.knowledge.directory), self.knowledge.content_hash, self.options))
         # start every worker now, before the caller starts threads (a progress bar)
-        for future in [executor.submit(_work, []) for _ in range(self.jobs)]:
-            future.result()
-        _inherited = None
+        try:
+            for future in [executor.submit(_work, []) for _ in range(self.jobs)]:
+                future.result()
+        except BrokenProcessPool:
+            executor.shutdown(wait=False, cancel_futures=True)
+            raise EngineError(f"the worker processes could not load the rules from {self.knowledge.directory}") \
+                from None
+        finally:
+            _inherited = None
         return executor
 
     def _restart(self) -> ProcessPoolExecutor:
@@ -251,7 +259,7 @@ class _Pool:
                 try:
                     yield executor.submit(_work, [raw]).result()[0]
                 except BrokenProcessPool:
-                    yield _crashed(raw)
+                    yield _crashed(raw, self.knowledge, self.options)
                     executor = self._restart()
 
 

@@ -124,9 +124,13 @@ def batch_cmd(paths: tuple[str, ...], fmt: str, output: str | None, summary_file
     from ddx.batchcli import run_batch_command
 
     knowledge = _load(rules)
-    code = run_batch_command(
-        knowledge, paths, fmt=fmt, output=output, summary_file=summary_file, jobs=jobs, top=top,
-        evidence=evidence, suggest=not no_suggest, quiet=quiet)
+    try:
+        code = run_batch_command(
+            knowledge, paths, fmt=fmt, output=output, summary_file=summary_file, jobs=jobs, top=top,
+            evidence=evidence, suggest=not no_suggest, quiet=quiet)
+    except DdxError as exc:
+        Console(stderr=True).print(f"ddx: {exc}", markup=False, highlight=False)
+        code = 1
     sys.exit(code)
 
 

@@ -28,6 +28,8 @@ CASE_SUFFIXES = {".yaml", ".yml", ".json"}
 SHEET_SUFFIXES = {".csv", ".tsv"}
 INPUT_SUFFIXES = CASE_SUFFIXES | SHEET_SUFFIXES
 LIST_SEPARATORS = re.compile(r"\s*[;,|]\s*")   # a list cell: "spindle; epithelioid"
+_BAD_BYTES = re.compile("[\udc80-\udcff]")   # bytes that were not UTF-8 (surrogateescape)
+_NOT_UTF8 = "not UTF-8 text; save the sheet as 'CSV UTF-8'"
 ColumnSpec = tuple[str, list[str], bool]   # a sheet column: name, its dotted parts, holds a list
 
 
@@ -160,7 +162,8 @@ def expand_paths(paths: Iterable[str]) -> Iterator[Path]:
         p = Path(given)
         if p.is_dir():
             for child in sorted(p.rglob("*")):
-                if child.is_file() and child.suffix.lower() in INPUT_SUFFIXES and not child.name.startswith("."):
+                hidden = any(part.startswith(".") for part in child.relative_to(p).parts)
+                if child.is_file() and child.suffix.lower() in INPUT_SUFFIXES and not hidden:
                     yield child
         else:
             yield p
@@ -188,7 +191,7 @@ def iter_sheet(path: Path, vocab: Vocabulary) -> Iterator[RawCase]:
     """One raw case per data row of a CSV/TSV file; streams, never holds the sheet."""
     file = str(path)
     try:
-        handle = open(path, encoding="utf-8-sig", newline="")
+        handle = open(path, encoding="utf-8-sig", errors="surrogateescape", newline="")
     except FileNotFoundError:
         yield _file_problem(file, path.name, "no such file")
         return
@@ -199,7 +202,7 @@ def iter_sheet(path: Path, vocab: Vocabulary) -> Iterator[RawCase]:
         try:
             first = handle.readline()
             handle.seek(0)
-            reader = csv.reader(handle, delimiter=_delimiter(path.suffix.lower(), first))
+            reader = csv.reader(handle, delimiter=_delimiter(path.suffix.lower(), first), strict=True)
             header = next(reader, None)
         except (UnicodeDecodeError, csv.Error) as exc:
             yield _file_problem(file, path.name, f"cannot read the header row: {exc}", 1)
@@ -208,7 +211,7 @@ def iter_sheet(path: Path, vocab: Vocabulary) -> Iterator[RawCase]:
             yield _file_problem(file, path.name, "the sheet is empty (no header row)", 1)
             return
         columns = [cell.strip() for cell in header]
-        problem = _check_header(columns)
+        problem = _NOT_UTF8 if _BAD_BYTES.search("".join(columns)) else _check_header(columns)
         if problem:
             yield _file_problem(file, path.name, problem, 1)
             return
@@ -220,6 +223,8 @@ def iter_sheet(path: Path, vocab: Vocabulary) -> Iterator[RawCase]:
             try:
                 row = next(reader)
             except StopIteration:
+                if index == 0:
+                    yield _file_problem(file, path.name, "the sheet has a header row but no case rows", 1)
                 return
             except (UnicodeDecodeError, csv.Error) as exc:
                 yield RawCase(file, index, f"{path.name}:{line}", line=line, problems=[Problem(
@@ -229,10 +234,19 @@ def iter_sheet(path: Path, vocab: Vocabulary) -> Iterator[RawCase]:
             if not "".join(row).strip():
                 continue
             label = f"{path.name}:{here}"
+            if len(row) > len(columns) and not "".join(row[len(columns):]).strip():
+                row = row[:len(columns)]   # empty trailing cells, as spreadsheets export them
+            joined = "".join(row)
+            message = None
             if len(row) > len(columns):
-                yield RawCase(file, index, label, line=here, problems=[Problem(
-                    f"row has {len(row)} cells but the header has {len(columns)} columns",
-                    file=file, line=here)])
+                message = f"row has {len(row)} cells but the header has {len(columns)} columns"
+            elif _BAD_BYTES.search(joined):
+                message = _NOT_UTF8
+            if message:
+                cell = row[id_column].strip() if id_column < len(row) else ""
+                case_id = cell if cell and not _BAD_BYTES.search(cell) else None
+                yield RawCase(file, index, case_id or label, line=here, problems=[Problem(
+                    message, file=file, case=case_id, line=here)])
                 index += 1
                 continue
             raw = RawCase(file, index, label, line=here, cells=row, columns=specs, id_column=id_column)

@@ -291,6 +291,7 @@ def test_a_worker_that_dies_costs_one_error_row_not_the_batch(knowledge, monkeyp
     assert [r.id for r in got] == [r.label for r in raws]
     assert [r.id for r in got if not r.ok] == ["boom"]
     assert "worker process died" in got[70].errors[0].message
+    assert json.loads(got[70].json)["errors"][0]["case"] == "boom"   # jsonl still gets its error row
 
 
 def test_summary_counts_and_scores(knowledge):
@@ -349,3 +350,39 @@ def test_jsonl_lists_the_leaders_evidence_by_default_and_all_of_it_on_request():
                           "--top", "5").output.splitlines()[0])
     assert not any("evidence" in r for r in none["ranking"])
     assert [r["entity"] for r in none["ranking"]] == [r["entity"] for r in full["ranking"]]
+
+
+def test_sheet_hazards_each_cost_one_row_at_most(tmp_path, knowledge):
+    from ddx.loader import validate_raw
+
+    quote = tmp_path / "quote.csv"
+    quote.write_text('id,stains.desmin,notes\nq1,positive,"mass 3 cm\nq2,negative,x\nq3,positive,y\n', encoding="utf-8")
+    raws = list(iter_raw(quote, knowledge.vocab))
+    assert raws[-1].problems and "rest of the sheet" in raws[-1].problems[0].message   # never silent
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes(b"id,stains.desmin,notes\n" + b"".join(b"r%d,positive,ok\n" % i for i in range(3000))
+                      + b"bad,positive,caf\xe9\nlast,negative,ok\n")
+    raws = list(iter_raw(latin, knowledge.vocab))
+    assert len(raws) == 3002 and [r.label for r in raws if r.problems] == ["bad"]
+    bad = next(r for r in raws if r.problems)
+    assert bad.line == 3002 and "UTF-8" in bad.problems[0].message
+    assert validate_raw(raws[-1], knowledge).ok
+    trailing = tmp_path / "excel.csv"
+    trailing.write_text("id,stains.desmin\nt1,positive,,\n", encoding="utf-8")
+    [raw] = list(iter_raw(trailing, knowledge.vocab))
+    assert not raw.problems and raw.mapping() == {"id": "t1", "stains": {"desmin": "positive"}}
+    header_only = tmp_path / "empty.csv"
+    header_only.write_text("id,stains.desmin\n", encoding="utf-8")
+    [raw] = list(iter_raw(header_only, knowledge.vocab))
+    assert "no case rows" in raw.problems[0].message
+
+
+def test_hidden_folders_are_skipped(tmp_path):
+    (tmp_path / ".ipynb_checkpoints").mkdir()
+    (tmp_path / "s.csv").write_text("id,stains.desmin\na,positive\n", encoding="utf-8")
+    (tmp_path / ".ipynb_checkpoints" / "s-checkpoint.csv").write_text("id,stains.desmin\na,positive\n",
+                                                                      encoding="utf-8")
+    result = run("batch", str(tmp_path), "--format", "jsonl", "-q")
+    assert result.exit_code == 0
+    rows, _ = jsonl(result.output)
+    assert [r["file"] for r in rows] == [str(tmp_path / "s.csv")]
