@@ -14,7 +14,7 @@ from pathlib import Path
 from ddx.analysis import Analyzer
 from ddx.evaluate import README_BEGIN, README_END, evaluate_paths, render_markdown
 from ddx.knowledge import load_knowledge
-from ddx.yamlio import atomic_write_text
+from ddx.yamlio import replace_section
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -28,13 +28,9 @@ def main() -> int:
         print(block, end="")
         return 0
     readme = ROOT / "README.md"
-    text = readme.read_text(encoding="utf-8")
-    start, end = text.find(README_BEGIN), text.find(README_END)
-    if start < 0 or end < start:
+    if not replace_section(readme, README_BEGIN, README_END, block):
         print(f"{readme}: no {README_BEGIN!r} ... {README_END!r} markers", file=sys.stderr)
         return 1
-    new = text[:start + len(README_BEGIN)] + "\n" + block + text[end:]
-    atomic_write_text(readme, new)
     print(f"updated {readme}")
     return 0
 
