@@ -38,7 +38,10 @@ def main(ctx: click.Context, version: bool) -> None:
         click.echo(_version_message())
         ctx.exit(0)
     if ctx.invoked_subcommand is None:
-        click.echo(ctx.get_help())
+        if sys.stdin.isatty() and sys.stdout.isatty():
+            ctx.invoke(tui_cmd)     # `ddx` alone opens the TUI on a new case
+        else:
+            click.echo(ctx.get_help())
 
 
 def _load(rules: str | None) -> Knowledge:
@@ -132,6 +135,24 @@ def batch_cmd(paths: tuple[str, ...], fmt: str, output: str | None, summary_file
         Console(stderr=True).print(f"ddx: {exc}", markup=False, highlight=False)
         code = 1
     sys.exit(code)
+
+
+@main.command("tui")
+@click.argument("case_file", required=False, type=click.Path(dir_okay=False), metavar="[CASE_FILE]")
+@click.option("--case", "case_id", default=None, help="The case to open when CASE_FILE holds several.")
+@click.option("--rules", "rules", type=click.Path(file_okay=False), default=None,
+              help="Rules directory (default: $DDX_RULES, else the packaged rules).")
+def tui_cmd(case_file: str | None = None, case_id: str | None = None, rules: str | None = None) -> None:
+    """Enter a case and watch the differential re-rank as you type (a new case, or CASE_FILE).
+    Drafts are autosaved to $DDX_DATA_DIR (else your user data folder)."""
+    from ddx.tui import run
+
+    knowledge = _load(rules)
+    try:
+        run(knowledge, case_file, case_id=case_id)
+    except DdxError as exc:
+        Console(stderr=True, soft_wrap=True).print(f"ddx: {exc}", markup=False, highlight=False)
+        sys.exit(1)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -99,6 +99,28 @@ class TermSet:
     def label(self, term: str) -> str:
         return self.labels.get(term, term)
 
+    def complete(self, text: str, limit: int = 12) -> list[tuple[str, str | None]]:
+        """Terms for what has been typed so far: ``(canonical, synonym matched or None)``.
+
+        Canonical terms that start with ``text`` come first, then terms one of
+        whose synonyms starts with it, then terms containing it anywhere.
+        Each canonical term appears once.
+        """
+        key = fold(text)
+        if not key:
+            return [(t, None) for t in self.terms[:limit]]
+        out: dict[str, str | None] = {}
+        for term in self.terms:
+            if term.startswith(key):
+                out.setdefault(term, None)
+        for word, term in self._lookup.items():
+            if word != term and word.startswith(key):
+                out.setdefault(term, word)
+        for word, term in self._lookup.items():
+            if key in word:
+                out.setdefault(term, None if word == term else word)
+        return list(out.items())[:limit]
+
 
 @dataclass
 class MorphologyField:

@@ -1,0 +1,407 @@
+"""Case entry: an editable case that is valid after every change.
+
+This is the model behind interactive entry (the TUI is a thin view of it): a
+change is checked against the vocabulary before it is kept, so the case held
+here can always be ranked and saved. Nothing here knows about a screen.
+
+* :class:`CaseEntry` holds one case in the contract's layout
+  (``../shared/spec/case-format.md``), with canonical terms.
+* :func:`parse_finding` reads quick entry such as ``alk positive cytoplasmic``
+  or ``nf1 detected``.
+* :func:`case_to_data` / :func:`case_to_yaml` write a validated case back in
+  the contract's layout; loading what they write gives the same case.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from ddx.case import TOP_LEVEL_KEYS, problems_from_validation
+from ddx.errors import DdxError, Problem
+from ddx.knowledge import Knowledge
+from ddx.vocabulary import TermSet, UnknownTerm, Vocabulary, fold
+from ddx.yamlio import atomic_write_text
+
+FINDING_SECTIONS = ("stains", "molecular")
+NOT_DONE = frozenset({"not_done", "nd", "not_performed", "not_tested", "remove", "unknown"})
+_NUMBER = re.compile(r"^(\d+(?:\.\d+)?)\s*%?$")
+_SPLIT = re.compile(r"[\s,;:=]+")
+
+
+class InvalidEntry(DdxError):
+    """A change that was refused; the case is unchanged."""
+
+    def __init__(self, problem: Problem):
+        self.problem = problem
+        super().__init__(str(problem))
+
+    @property
+    def suggestions(self) -> list[str]:
+        return self.problem.suggestions
+
+
+def _plain_number(value: Any) -> Any:
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _compact(value: Any) -> Any:
+    """Drop unset values (None, empty lists and mappings); integral floats become ints."""
+    if isinstance(value, dict):
+        out = {}
+        for key, inner in value.items():
+            inner = _compact(inner)
+            if inner is None or inner == [] or inner == {}:
+                continue
+            out[key] = inner
+        return out
+    if isinstance(value, list):
+        return [_compact(v) for v in value]
+    return _plain_number(value)
+
+
+def _stain_value(finding: dict[str, Any], vocab: Vocabulary) -> Any:
+    """A stain in its shortest form: ``positive`` or ``diffuse`` when that says it all."""
+    if set(finding) == {"result"}:
+        return finding["result"]
+    for short, expanded in vocab.stain_shorthand.items():
+        if finding == expanded:
+            return short
+    return finding
+
+
+def case_to_data(case: BaseModel, vocab: Vocabulary) -> dict[str, Any]:
+    """A validated case as a plain mapping in the contract's key order (only what is given)."""
+    dumped = case.model_dump(exclude_none=True)
+    out: dict[str, Any] = {}
+    for key in TOP_LEVEL_KEYS:
+        value = _compact(dumped.get(key))
+        if value is None or value == [] or value == {} or value == "":
+            continue
+        if key == "stains":
+            value = {name: _stain_value(finding, vocab) for name, finding in value.items()}
+        out[key] = value
+    return out
+
+
+class _CaseDumper(yaml.SafeDumper):
+    """Block mappings; lists of plain terms on one line (``cell_types: [spindle, epithelioid]``)."""
+
+
+def _represent_list(dumper: yaml.SafeDumper, value: list[Any]) -> yaml.Node:
+    flow = all(isinstance(v, (str, int, float)) and len(str(v)) < 40 for v in value)
+    return dumper.represent_sequence("tag:yaml.org,2002:seq", value, flow_style=flow)
+
+
+_CaseDumper.add_representer(list, _represent_list)
+
+
+def case_to_yaml(data: dict[str, Any], *, header: str | None = None) -> str:
+    """YAML text for a case mapping (block style, key order kept, Unicode as is)."""
+    text = yaml.dump(data, Dumper=_CaseDumper, sort_keys=False, allow_unicode=True, width=100,
+                     default_flow_style=False)
+    return (f"# {header}\n" if header else "") + text
+
+
+def new_case_id(now: datetime | None = None) -> str:
+    return "case-" + (now or datetime.now()).strftime("%Y%m%d-%H%M%S")
+
+
+@dataclass
+class ParsedFinding:
+    """One stain or molecular result read from quick entry."""
+
+    section: str                       # "stains" | "molecular"
+    name: str                          # canonical test term
+    fields: dict[str, Any] = field(default_factory=dict)   # stains: result/extent/...; molecular: result
+    not_done: bool = False             # "alk not done": remove the finding
+
+    @property
+    def complete(self) -> bool:
+        """True when there is something to record (a result) or to remove."""
+        return self.not_done or "result" in self.fields
+
+    def value(self) -> Any:
+        if self.section == "molecular":
+            return self.fields.get("result")
+        return dict(self.fields)
+
+
+def _tokens(text: str) -> list[str]:
+    return [t for t in _SPLIT.split(text.strip()) if t]
+
+
+def _take(tokens: list[str], start: int, termset: TermSet, most: int = 3) -> tuple[str, int] | None:
+    """The longest run of tokens from ``start`` that names a term: (canonical, tokens used)."""
+    for width in range(min(most, len(tokens) - start), 0, -1):
+        words = "_".join(tokens[start:start + width])
+        if words in termset:
+            return termset.normalize(words), width
+    return None
+
+
+def parse_finding(text: str, section: str, vocab: Vocabulary) -> ParsedFinding:
+    """Read ``alk positive cytoplasmic``, ``desmin diffuse strong``, ``ki67 30%``,
+    ``nf1 detected`` or ``sma not done``. Raises :class:`InvalidEntry` naming
+    the word that was not understood and the nearest terms."""
+    if section not in FINDING_SECTIONS:
+        raise ValueError(f"section must be one of {FINDING_SECTIONS}")
+    names = vocab.stains if section == "stains" else vocab.molecular
+    tokens = _tokens(text)
+    if not tokens:
+        raise InvalidEntry(Problem(f"type a {names.kind} name", path=section))
+    hit = _take(tokens, 0, names, most=4)
+    if hit is None:
+        raise InvalidEntry(Problem(f"unknown {names.kind} {tokens[0]!r}", path=section,
+                                   suggestions=names.suggest(tokens[0])))
+    name, used = hit
+    found = ParsedFinding(section, name)
+    i = used
+    path = f"{section}.{name}"
+    while i < len(tokens):
+        if i + 1 < len(tokens) and fold("_".join(tokens[i:i + 2])) in NOT_DONE or fold(tokens[i]) in NOT_DONE:
+            found.not_done = True
+            i += 2 if fold(tokens[i]) not in NOT_DONE else 1
+            continue
+        if section == "molecular":
+            hit = _take(tokens, i, vocab.presence)
+            if hit is None:
+                raise InvalidEntry(Problem(f"{tokens[i]!r} is not a result for {names.label(name)}", path=path,
+                                           suggestions=[*vocab.presence.terms, "not_done"]))
+            found.fields["result"] = hit[0]
+            i += hit[1]
+            continue
+        word = fold(tokens[i])
+        number = _NUMBER.match(tokens[i])
+        if number:
+            found.fields["percent"] = _plain_number(float(number.group(1)))
+            i += 1
+            continue
+        if word in vocab.stain_shorthand:
+            found.fields.update(vocab.stain_shorthand[word])
+            i += 1
+            continue
+        for key, termset in (("result", vocab.stain_results), ("intensity", vocab.stain_intensities),
+                             ("pattern", vocab.stain_patterns), ("extent", vocab.stain_extents)):
+            hit = _take(tokens, i, termset, most=2)
+            if hit is not None:
+                found.fields[key] = hit[0]
+                i += hit[1]
+                break
+        else:
+            options = [*vocab.stain_results.terms, *vocab.stain_shorthand, *vocab.stain_intensities.terms,
+                       *(vocab.stain_patterns_for(name) or vocab.stain_patterns.terms), "not_done"]
+            words = TermSet("word", terms=list(options), _lookup={o: o for o in options})
+            close = words.suggest(tokens[i]) or [t for t, _ in words.complete(tokens[i], 3)]
+            raise InvalidEntry(Problem(f"{tokens[i]!r} is not a result, extent, intensity or pattern",
+                                       path=path, suggestions=close))
+    if section == "stains" and "result" not in found.fields and "percent" in found.fields:
+        # "ki67 30%": a percentage of stained cells implies the result
+        found.fields["result"] = "positive" if found.fields["percent"] > 0 else "negative"
+    return found
+
+
+class CaseEntry:
+    """One case being entered. Every change is validated before it is kept."""
+
+    def __init__(self, knowledge: Knowledge, data: dict[str, Any] | None = None):
+        self.knowledge = knowledge
+        self.vocab = knowledge.vocab
+        self._data: dict[str, Any] = {"id": new_case_id()}
+        self._case: BaseModel | None = None
+        self.revision = 0
+        self.saved_revision = 0
+        self.load(data if data is not None else self._data)
+        self.mark_saved()
+
+    # ---------------------------------------------------------------- state
+
+    @property
+    def data(self) -> dict[str, Any]:
+        """The case in the contract's layout (a copy; change it through :meth:`set`)."""
+        return copy.deepcopy(self._data)
+
+    @property
+    def case(self) -> BaseModel:
+        assert self._case is not None
+        return self._case
+
+    @property
+    def case_id(self) -> str:
+        return str(self._data["id"])
+
+    @property
+    def dirty(self) -> bool:
+        return self.revision != self.saved_revision
+
+    def mark_saved(self) -> None:
+        self.saved_revision = self.revision
+
+    def get(self, path: str) -> Any:
+        node: Any = self._data
+        for part in path.split("."):
+            if not isinstance(node, dict) or part not in node:
+                return None
+            node = node[part]
+        return copy.deepcopy(node)
+
+    def findings(self, section: str) -> dict[str, dict[str, Any]]:
+        """Entered stains or molecular results, each as a mapping (stains expanded from shorthand)."""
+        out: dict[str, dict[str, Any]] = {}
+        section_data = getattr(self.case, section)
+        for name, value in section_data.items():
+            if section == "stains":
+                out[name] = value.model_dump(exclude_none=True)
+                out[name] = {k: _plain_number(v) for k, v in out[name].items()}
+            else:
+                out[name] = {"result": value}
+        return out
+
+    # ---------------------------------------------------------------- changes
+
+    def _validate(self, data: dict[str, Any], path: str | None) -> BaseModel:
+        try:
+            return self.knowledge.case_schema.validate(data)
+        except ValidationError as exc:
+            problems = problems_from_validation(exc, self.vocab, file=None, case=None)
+            chosen = problems[0]
+            if path is not None:
+                for problem in problems:
+                    if problem.path and (problem.path == path or problem.path.startswith(path + ".")
+                                         or path.startswith(problem.path + ".")):
+                        chosen = problem
+                        break
+            raise InvalidEntry(chosen) from None
+
+    def load(self, data: dict[str, Any]) -> None:
+        """Replace the whole case (e.g. from a file or a draft); raises InvalidEntry."""
+        case = self._validate(copy.deepcopy(data), None)
+        self._case = case
+        self._data = case_to_data(case, self.vocab)
+        self.revision += 1
+
+    def set(self, path: str, value: Any) -> bool:
+        """Set (or, with None / "" / [], remove) the value at ``path``; False if nothing changed.
+
+        ``path`` is dotted as in the contract: ``patient.age``,
+        ``morphology.cell_types``, ``stains.alk`` (a synonym names the same
+        stain), ``molecular.nf1_alteration``, ``notes``.
+        """
+        parts = path.split(".")
+        if parts[0] not in TOP_LEVEL_KEYS:
+            raise InvalidEntry(Problem(f"unknown key {parts[0]!r}", path=path))
+        if parts[0] in FINDING_SECTIONS and len(parts) == 2:
+            names = self.vocab.stains if parts[0] == "stains" else self.vocab.molecular
+            try:
+                parts[1] = names.normalize(parts[1])
+            except UnknownTerm as exc:
+                raise InvalidEntry(Problem(str(exc), path=path, suggestions=exc.suggestions)) from None
+            path = ".".join(parts)
+        if isinstance(value, str):
+            value = value.strip()
+        candidate = copy.deepcopy(self._data)
+        node = candidate
+        for part in parts[:-1]:
+            child = node.get(part)
+            if not isinstance(child, dict):
+                child = node[part] = {}
+            node = child
+        if value is None or value == "" or value == [] or value == {}:
+            node.pop(parts[-1], None)
+        else:
+            node[parts[-1]] = value
+        if parts[0] == "id" and parts[-1] == "id" and "id" not in candidate:
+            raise InvalidEntry(Problem("a case needs an id", path="id"))
+        case = self._validate(candidate, path)
+        data = case_to_data(case, self.vocab)
+        if data == self._data:
+            return False
+        self._case = case
+        self._data = data
+        self.revision += 1
+        return True
+
+    def apply(self, finding: ParsedFinding) -> bool:
+        """Record (or, for "not done", remove) a parsed stain or molecular finding."""
+        path = f"{finding.section}.{finding.name}"
+        if finding.not_done:
+            return self.set(path, None)
+        if not finding.complete:
+            raise InvalidEntry(Problem(f"give a result for {finding.name}", path=path))
+        return self.set(path, finding.value())
+
+    def to_yaml(self) -> str:
+        from ddx import __version__
+        return case_to_yaml(self._data, header=f"ddx case file (contract version 1), written by ddx {__version__}")
+
+
+# ------------------------------------------------------------------ files
+
+
+@dataclass
+class OpenedCase:
+    entry: CaseEntry
+    path: Path | None          # where Save writes (None: the file held several cases)
+    note: str | None = None    # said to the user on opening
+
+
+def open_case(path: str | os.PathLike[str], knowledge: Knowledge, case_id: str | None = None) -> OpenedCase:
+    """Read one case from a file for editing. Raises DdxError with every problem located."""
+    from ddx.loader import iter_cases
+
+    path = Path(path)
+    loaded = list(iter_cases(path, knowledge))
+    if case_id is not None:
+        chosen = [c for c in loaded if c.id == case_id]
+        if not chosen:
+            ids = ", ".join(c.id for c in loaded[:20])
+            raise DdxError(f"{path}: no case with id {case_id!r}; the file holds {ids}")
+        loaded = chosen
+    elif len(loaded) > 1:
+        ids = ", ".join(c.id for c in loaded[:20]) + (" ..." if len(loaded) > 20 else "")
+        raise DdxError(f"{path}: the file holds {len(loaded)} cases ({ids}); choose one with --case ID")
+    if not loaded:
+        raise DdxError(f"{path}: the file holds no case")
+    item = loaded[0]
+    if not item.ok:
+        raise DdxError("\n".join(str(p) for p in item.problems))
+    assert item.case is not None
+    entry = CaseEntry(knowledge, case_to_data(item.case, knowledge.vocab))
+    entry.mark_saved()
+    if _holds_several(path):
+        return OpenedCase(entry, None, f"{path.name} holds several cases; Save will ask for a new file")
+    return OpenedCase(entry, path)
+
+
+def _holds_several(path: Path) -> bool:
+    from ddx.loader import SHEET_SUFFIXES
+    from ddx.yamlio import load_data
+
+    if path.suffix.lower() in SHEET_SUFFIXES:
+        return True
+    try:
+        data = load_data(path)
+    except Exception:  # noqa: BLE001 - already read once; treat oddities as "several"
+        return True
+    return isinstance(data, dict) and "cases" in data
+
+
+def save_case(entry: CaseEntry, path: str | os.PathLike[str]) -> Path:
+    """Write the case atomically (the previous file stays intact until the new one is complete)."""
+    path = Path(path)
+    if path.suffix.lower() not in (".yaml", ".yml"):
+        raise DdxError(f"{path}: save cases as .yaml or .yml")
+    atomic_write_text(path, entry.to_yaml())
+    entry.mark_saved()
+    return path

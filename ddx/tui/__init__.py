@@ -1,0 +1,17 @@
+"""The Textual user interface: a thin layer over the domain core (which never imports this package)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ddx.drafts import DraftStore
+from ddx.entry import open_case
+from ddx.knowledge import Knowledge
+
+
+def run(knowledge: Knowledge, path: str | Path | None = None, *, case_id: str | None = None) -> None:
+    """Open the TUI on a new case, or on the case in ``path`` (raises DdxError if it cannot be read)."""
+    from ddx.tui.app import DdxApp
+
+    opened = open_case(path, knowledge, case_id) if path is not None else None
+    DdxApp(knowledge, opened=opened, drafts=DraftStore()).run()

@@ -1,0 +1,190 @@
+"""Modal screens: help, the unsaved-changes guard, file paths, the report, a draft offered back."""
+
+from __future__ import annotations
+
+from importlib.resources import files
+from pathlib import Path
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Markdown, Static, TextArea
+from textual_autocomplete import PathAutoComplete
+
+from ddx.drafts import Draft
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [Binding("escape,f1,q", "dismiss", "Close")]
+
+    def compose(self) -> ComposeResult:
+        text = files("ddx.tui").joinpath("help.md").read_text(encoding="utf-8")
+        with Vertical(id="help-box", classes="dialog"):
+            with VerticalScroll():
+                yield Markdown(text)
+            yield Button("Close", id="close", variant="primary")
+
+    @on(Button.Pressed, "#close")
+    def _close(self) -> None:
+        self.dismiss(None)
+
+
+class ConfirmDiscard(ModalScreen[str]):
+    """Unsaved changes: returns "save", "discard" or "cancel"."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, what: str) -> None:
+        super().__init__()
+        self.what = what
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog", id="confirm-box"):
+            yield Label(f"The case has unsaved changes. Save them before you {self.what}?", id="confirm-text")
+            with Horizontal(classes="buttons"):
+                yield Button("Save", id="save", variant="primary")
+                yield Button("Discard changes", id="discard", variant="error")
+                yield Button("Cancel", id="cancel")
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(str(event.button.id))
+
+    def action_cancel(self) -> None:
+        self.dismiss("cancel")
+
+
+class PathDialog(ModalScreen[Path | None]):
+    """Ask for a file path (with completion); returns the path or None."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, title: str, initial: str = "", *, must_exist: bool = False, confirm_overwrite: bool = False,
+                 suffixes: tuple[str, ...] = (".yaml", ".yml", ".json")) -> None:
+        super().__init__()
+        self.title_text = title
+        self.initial = initial
+        self.must_exist = must_exist
+        self.confirm_overwrite = confirm_overwrite
+        self.suffixes = suffixes
+        self._overwrite_ok: Path | None = None
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog", id="path-box"):
+            yield Label(self.title_text, classes="dialog-title")
+            path_input = Input(self.initial, placeholder="path/to/case.yaml", id="path")
+            yield path_input
+            yield PathAutoComplete(path_input)
+            yield Static("", id="path-error", classes="field-error")
+            with Horizontal(classes="buttons"):
+                yield Button("OK", id="ok", variant="primary")
+                yield Button("Cancel", id="cancel")
+
+    def on_mount(self) -> None:
+        self.query_one("#path-error", Static).display = False
+        self.query_one("#path", Input).focus()
+
+    def _error(self, text: str) -> None:
+        error = self.query_one("#path-error", Static)
+        error.update(text)
+        error.display = bool(text)
+
+    @on(Input.Submitted, "#path")
+    @on(Button.Pressed, "#ok")
+    def _ok(self) -> None:
+        text = self.query_one("#path", Input).value.strip()
+        if not text:
+            self._error("type a file name")
+            return
+        path = Path(text).expanduser()
+        if path.suffix.lower() not in self.suffixes:
+            self._error(f"use a {' or '.join(self.suffixes)} file")
+            return
+        if self.must_exist and not path.is_file():
+            self._error(f"{path} does not exist")
+            return
+        if not self.must_exist and not path.parent.expanduser().is_dir():
+            self._error(f"folder {path.parent} does not exist")
+            return
+        if self.confirm_overwrite and path.exists() and self._overwrite_ok != path:
+            self._overwrite_ok = path
+            self._error(f"{path} exists; press OK again to replace it")
+            return
+        self.dismiss(path)
+
+    @on(Button.Pressed, "#cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class ReportScreen(ModalScreen[None]):
+    """The draft report comment: save it to a file or copy it to the clipboard."""
+
+    BINDINGS = [Binding("escape", "dismiss", "Close")]
+
+    def __init__(self, text: str, default_name: str) -> None:
+        super().__init__()
+        self.text = text
+        self.default_name = default_name
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog", id="report-box"):
+            yield Label("Draft report comment (decision support; edit before use)", classes="dialog-title")
+            yield TextArea(self.text, read_only=True, id="report-text", soft_wrap=True)
+            with Horizontal(classes="buttons"):
+                yield Input(self.default_name, id="report-path")
+                yield Button("Save to file", id="save", variant="primary")
+                yield Button("Copy", id="copy")
+                yield Button("Close", id="close")
+
+    @on(Button.Pressed, "#close")
+    def _close(self) -> None:
+        self.dismiss(None)
+
+    @on(Button.Pressed, "#copy")
+    def _copy(self) -> None:
+        self.app.copy_to_clipboard(self.text)
+        self.notify("Report copied to the clipboard (needs a terminal with OSC 52 clipboard support).")
+
+    @on(Input.Submitted, "#report-path")
+    @on(Button.Pressed, "#save")
+    def _save(self) -> None:
+        from ddx.yamlio import atomic_write_text
+
+        path = Path(self.query_one("#report-path", Input).value.strip()).expanduser()
+        if not path.name:
+            self.notify("Type a file name for the report.", severity="error")
+            return
+        try:
+            atomic_write_text(path, self.text)
+        except OSError as exc:
+            self.notify(f"Could not write {path}: {exc.strerror or exc}", severity="error")
+            return
+        self.notify(f"Report written to {path}")
+
+
+class DraftOffer(ModalScreen[str]):
+    """A draft left by an editor that did not close cleanly: "restore", "discard" or "later"."""
+
+    def __init__(self, draft: Draft, others: int) -> None:
+        super().__init__()
+        self.draft = draft
+        self.others = others
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog", id="draft-box"):
+            yield Label("Unsaved work was found", classes="dialog-title")
+            text = f"An editor closed without saving {self.draft.describe()}."
+            if self.others:
+                text += f" ({self.others} older draft{'s' if self.others > 1 else ''} also kept.)"
+            yield Static(text, id="draft-text")
+            with Horizontal(classes="buttons"):
+                yield Button("Restore it", id="restore", variant="primary")
+                yield Button("Discard it", id="discard", variant="error")
+                yield Button("Later", id="later")
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(str(event.button.id))

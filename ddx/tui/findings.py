@@ -1,0 +1,294 @@
+"""Stains and molecular results: quick entry with completion, a structured editor, a table.
+
+Type ``alk positive cytoplasmic`` and Enter; or type ``alk``, Enter, and choose
+the result, intensity and pattern from the lists. Every entered finding is a
+row of the table: select it to change it, Delete to remove it. Tests that are
+not done are listed apart (unknown is not negative).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.content import Content
+from textual.widgets import Button, DataTable, Input, Label, Select, Static
+from textual_autocomplete import AutoComplete, DropdownItem, TargetState
+
+from ddx.entry import CaseEntry, InvalidEntry, ParsedFinding, parse_finding
+from ddx.knowledge import Knowledge
+from ddx.tui.messages import CaseChanged, problem_text
+from ddx.vocabulary import TermSet, fold
+
+RESULT_STYLES = {"positive": "bold green", "negative": "bold red", "equivocal": "bold yellow",
+                 "present": "bold green", "absent": "bold red"}
+
+
+class TermComplete(AutoComplete):
+    """Completion of the first word of an input from a vocabulary term set (synonyms too)."""
+
+    def __init__(self, target: Input, terms: TermSet, **kwargs: Any) -> None:
+        super().__init__(target, candidates=None, **kwargs)
+        self.terms = terms
+
+    def get_search_string(self, target_state: TargetState) -> str:
+        text = target_state.text[: target_state.cursor_position]
+        return "" if " " in text else text
+
+    def get_candidates(self, target_state: TargetState) -> list[DropdownItem]:
+        return []
+
+    def get_matches(self, target_state: TargetState, candidates: list[DropdownItem],
+                    search_string: str) -> list[DropdownItem]:
+        if not search_string:
+            return []
+        items = []
+        for term, synonym in self.terms.complete(search_string):
+            label = self.terms.label(term)
+            extra = f"  {label}" if label != term else ""
+            if synonym:
+                extra += f"  ← {synonym}"
+            items.append(DropdownItem(Content(term).stylize("bold", 0, len(term)) + Content(extra)))
+        return items
+
+    def should_show_dropdown(self, search_string: str) -> bool:
+        if not search_string or self.option_list.option_count == 0:
+            return False
+        only = self.option_list.option_count == 1
+        return not (only and fold(search_string) in self.terms.terms)
+
+    def apply_completion(self, value: str, state: TargetState) -> None:
+        term = value.split()[0] if value.split() else value
+        rest = state.text.split(" ", 1)[1] if " " in state.text else ""
+        target = self.target
+        target.value = f"{term} {rest}".rstrip() + " "
+        target.cursor_position = len(target.value)
+
+
+class FindingsPane(Vertical):
+    """Entry, editor and table for one section: ``stains`` or ``molecular``."""
+
+    BINDINGS = [Binding("delete", "remove", "Remove finding", show=False)]
+
+    def __init__(self, section: str, entry: CaseEntry, knowledge: Knowledge, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.section = section
+        self.entry = entry
+        self.knowledge = knowledge
+        vocab = knowledge.vocab
+        self.names = vocab.stains if section == "stains" else vocab.molecular
+        self.current: str | None = None
+
+    # ------------------------------------------------------------------ build
+
+    def compose(self) -> ComposeResult:
+        vocab = self.knowledge.vocab
+        example = "alk positive cytoplasmic, desmin diffuse, ki67 30%" if self.section == "stains" \
+            else "nf1 detected, alk rearrangement absent"
+        quick = Input(placeholder=f"type a {self.names.kind} and its result, e.g. {example}",
+                      name=self.section, id=f"{self.section}-entry")
+        yield quick
+        yield TermComplete(quick, self.names)
+        yield Static("", classes="field-error", id=f"{self.section}-error")
+        with Horizontal(classes="editor"):
+            yield Label("—", id=f"{self.section}-current", classes="current")
+            if self.section == "stains":
+                results = [*vocab.stain_results.terms, *vocab.stain_shorthand]
+                yield Select([(r, r) for r in results], prompt="result", id="stains-result", compact=True)
+                yield Select([(t, t) for t in vocab.stain_intensities.terms], prompt="intensity",
+                             id="stains-intensity", compact=True)
+                yield Select([], prompt="pattern", id="stains-pattern", compact=True)
+                yield Input(placeholder="%", id="stains-percent", compact=True, classes="percent")
+            else:
+                yield Select([(t, t) for t in vocab.presence.terms], prompt="result", id="molecular-result",
+                             compact=True)
+            yield Button("Not done", id=f"{self.section}-remove", variant="warning", compact=True)
+        table: DataTable[Any] = DataTable(id=f"{self.section}-table", cursor_type="row", zebra_stripes=True)
+        yield table
+        yield Static("", id=f"{self.section}-notdone", classes="notdone")
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        if self.section == "stains":
+            table.add_columns("stain", "result", "extent", "intensity", "pattern", "%")
+        else:
+            table.add_columns("test", "result")
+        self.query_one(f"#{self.section}-error", Static).display = False
+        self._enable_editor(False)
+        self.refresh_table()
+
+    # ------------------------------------------------------------------ view
+
+    def refresh_table(self) -> None:
+        table = self.query_one(DataTable)
+        cursor_key = self.current
+        table.clear()
+        findings = self.entry.findings(self.section)
+        for name, finding in findings.items():
+            result = finding.get("result", "")
+            cells: list[Any] = [self.names.label(name),
+                                Text(result, style=RESULT_STYLES.get(result, ""))]
+            if self.section == "stains":
+                cells += [finding.get("extent", ""), finding.get("intensity", ""),
+                          str(finding.get("pattern", "")).replace("_", " "), _shown(finding.get("percent"))]
+            table.add_row(*cells, key=name)
+        if cursor_key in findings:
+            table.move_cursor(row=list(findings).index(cursor_key), animate=False)
+        tested = set(findings)
+        relevant = self._relevant_tests()
+        not_done = [self.names.label(t) for t in relevant if t not in tested]
+        note = self.query_one(f"#{self.section}-notdone", Static)
+        note.update(Text.assemble(("Not done", "bold"), " (unknown: counts neither for nor against): ",
+                                  (", ".join(not_done) or "none of the tests the rules use", "italic")))
+        self._show_current()
+
+    def _relevant_tests(self) -> list[str]:
+        keys = self.knowledge.referenced_keys
+        prefix = "stains__" if self.section == "stains" else "molecular__"
+        used = {k[len(prefix):].split("__")[0] for k in keys if k.startswith(prefix)}
+        return [t for t in self.names.terms if t in used]
+
+    def _enable_editor(self, on_: bool) -> None:
+        for widget in self.query(".editor Select, .editor Input, .editor Button"):
+            widget.disabled = not on_
+
+    def _show_current(self) -> None:
+        label = self.query_one(f"#{self.section}-current", Label)
+        if self.current is None:
+            label.update("—")
+            self._enable_editor(False)
+            return
+        label.update(Text(self.names.label(self.current), style="bold"))
+        self._enable_editor(True)
+        finding = self.entry.findings(self.section).get(self.current, {})
+        with self.prevent(Select.Changed, Input.Changed):
+            result = self.query_one(f"#{self.section}-result", Select)
+            shown = finding.get("result")
+            if self.section == "stains":
+                extent = finding.get("extent")
+                if shown == "positive" and extent in self.knowledge.vocab.stain_shorthand:
+                    shown = extent
+                pattern = self.query_one("#stains-pattern", Select)
+                allowed = (self.knowledge.vocab.stain_patterns_for(self.current)
+                           or self.knowledge.vocab.stain_patterns.terms)
+                pattern.set_options([(p.replace("_", " "), p) for p in allowed])
+                pattern.value = finding.get("pattern") or Select.NULL
+                intensity = self.query_one("#stains-intensity", Select)
+                intensity.value = finding.get("intensity") or Select.NULL
+                self.query_one("#stains-percent", Input).value = _shown(finding.get("percent"))
+            result.value = shown or Select.NULL
+
+    # ------------------------------------------------------------------ actions
+
+    def prepare(self, name: str) -> None:
+        """Make ``name`` the finding being edited and put the focus on its result."""
+        self.current = self.names.normalize(name)
+        self._show_current()
+        self.query_one(f"#{self.section}-result", Select).focus()
+
+    def _error(self, text: str | None) -> None:
+        error = self.query_one(f"#{self.section}-error", Static)
+        error.update(text or "")
+        error.display = bool(text)
+        self.query_one(f"#{self.section}-entry", Input).set_class(bool(text), "-invalid")
+
+    def _apply(self, finding: ParsedFinding) -> bool:
+        try:
+            changed = self.entry.apply(finding)
+        except InvalidEntry as exc:
+            self._error(problem_text(exc))
+            return False
+        self._error(None)
+        self.current = None if finding.not_done else finding.name
+        self.refresh_table()
+        if changed:
+            self.post_message(CaseChanged(f"{self.section}.{finding.name}"))
+        return True
+
+    @on(Input.Submitted)
+    def _submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        if event.input.id == "stains-percent":
+            self._editor_changed()
+            return
+        text = event.value.strip()
+        if not text:
+            return
+        try:
+            finding = parse_finding(text, self.section, self.knowledge.vocab)
+        except InvalidEntry as exc:
+            self._error(problem_text(exc))
+            return
+        if not finding.complete:
+            # a name alone (or a percent without result): choose the rest in the editor
+            self._error(None)
+            event.input.value = ""
+            self.prepare(finding.name)
+            return
+        if self._apply(finding):
+            event.input.value = ""
+
+    @on(Input.Changed)
+    @on(Input.Blurred)
+    def _input_event(self, event: Input.Changed | Input.Blurred) -> None:
+        event.stop()
+        if isinstance(event, Input.Changed) and event.input.id == f"{self.section}-entry" and not event.value:
+            self._error(None)
+        if isinstance(event, Input.Blurred) and event.input.id == "stains-percent":
+            self._editor_changed()
+
+    @on(Select.Changed)
+    def _select_changed(self, event: Select.Changed) -> None:
+        event.stop()
+        self._editor_changed()
+
+    def _editor_changed(self) -> None:
+        """The result, intensity, pattern or percent of the current finding was changed."""
+        if self.current is None:
+            return
+        result = self.query_one(f"#{self.section}-result", Select).value
+        if result is Select.NULL:
+            return
+        fields: dict[str, Any] = {}
+        vocab = self.knowledge.vocab
+        if result in vocab.stain_shorthand and self.section == "stains":
+            fields.update(vocab.stain_shorthand[str(result)])
+        else:
+            fields["result"] = result
+        if self.section == "stains":
+            for key in ("intensity", "pattern"):
+                value = self.query_one(f"#stains-{key}", Select).value
+                if value is not Select.NULL:
+                    fields[key] = value
+            percent = self.query_one("#stains-percent", Input).value.strip().rstrip("%").strip()
+            if percent:
+                fields["percent"] = percent
+        self._apply(ParsedFinding(self.section, self.current, fields))
+
+    @on(Button.Pressed)
+    def _remove_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.action_remove()
+
+    def action_remove(self) -> None:
+        """Mark the finding under the cursor (or the one being edited) as not done."""
+        name = self.current
+        table = self.query_one(DataTable)
+        if table.has_focus and table.row_count:
+            name = str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
+        if name is not None:
+            self._apply(ParsedFinding(self.section, name, not_done=True))
+
+    @on(DataTable.RowSelected)
+    def _row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        if event.row_key.value is not None:
+            self.prepare(str(event.row_key.value))
+
+
+def _shown(value: Any) -> str:
+    return "" if value is None else str(value)

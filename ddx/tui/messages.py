@@ -1,0 +1,32 @@
+"""Messages the TUI's widgets send each other, and how a refusal is worded."""
+
+from __future__ import annotations
+
+from textual.message import Message
+
+from ddx.entry import InvalidEntry
+
+
+class CaseChanged(Message):
+    """The case held by the entry changed (after a valid edit)."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__()
+        self.path = path
+
+
+class NextTestChosen(Message):
+    """A suggested next test was chosen: put it on the form, ready for its result."""
+
+    def __init__(self, test: str, kind: str) -> None:
+        super().__init__()
+        self.test = test
+        self.kind = kind
+
+
+def problem_text(exc: InvalidEntry) -> str:
+    """A refusal for display beside its field: the reason and the nearest valid terms."""
+    text = exc.problem.message
+    if exc.suggestions and "did you mean" not in text:
+        text += "; did you mean " + " or ".join(exc.suggestions) + "?"
+    return text

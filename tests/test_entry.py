@@ -1,0 +1,173 @@
+"""Case entry (the model behind the TUI), case files written back, drafts, completion."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ddx.drafts import DraftStore
+from ddx.entry import CaseEntry, InvalidEntry, case_to_data, open_case, parse_finding, save_case
+from ddx.errors import DdxError
+from ddx.loader import expand_paths, iter_cases
+from tests.conftest import CASES, REPO, SEED
+
+
+@pytest.mark.parametrize("text, section, name, fields", [
+    ("alk positive cytoplasmic", "stains", "alk", {"result": "positive", "pattern": "cytoplasmic"}),
+    ("ALK1 diffuse strong nuclear membrane", "stains", "alk",
+     {"result": "positive", "extent": "diffuse", "intensity": "strong", "pattern": "nuclear_membrane"}),
+    ("pan-keratin neg", "stains", "keratin", {"result": "negative"}),
+    ("smooth muscle actin focal", "stains", "sma", {"result": "positive", "extent": "focal"}),
+    ("ki67 30%", "stains", "ki67", {"result": "positive", "percent": 30}),
+    ("ki67 0", "stains", "ki67", {"result": "negative", "percent": 0}),
+    ("nf1 detected", "molecular", "nf1_alteration", {"result": "present"}),
+    ("alk rearrangement not detected", "molecular", "alk_rearrangement", {"result": "absent"}),
+    ("near haploid present", "molecular", "near_haploidization", {"result": "present"}),
+])
+def test_quick_entry_reads_names_synonyms_and_results(knowledge, text, section, name, fields):
+    found = parse_finding(text, section, knowledge.vocab)
+    assert (found.name, found.fields, found.not_done) == (name, fields, False)
+
+
+def test_quick_entry_not_done_and_name_alone(knowledge):
+    assert parse_finding("sma not done", "stains", knowledge.vocab).not_done
+    alone = parse_finding("myod", "stains", knowledge.vocab)
+    assert alone.name == "myod1" and not alone.complete
+
+
+@pytest.mark.parametrize("text, section, words, suggestion", [
+    ("desmni positive", "stains", "unknown stain 'desmni'", "desmin"),
+    ("alk posative", "stains", "'posative' is not a result", "positive"),
+    ("alk positive dot", "stains", "'dot' is not a result", "dot_like"),
+    ("nf1 maybe", "molecular", "'maybe' is not a result", "present"),
+])
+def test_quick_entry_refuses_with_the_nearest_terms(knowledge, text, section, words, suggestion):
+    with pytest.raises(InvalidEntry) as caught:
+        parse_finding(text, section, knowledge.vocab)
+    assert words in caught.value.problem.message
+    assert suggestion in caught.value.suggestions
+
+
+def test_a_refused_change_leaves_the_case_unchanged(knowledge):
+    entry = open_case(SEED, knowledge).entry
+    before = entry.data
+    for path, value, where in [("patient.age", "abc", "patient.age"), ("patient.age", 400, "patient.age"),
+                               ("clinical.site", "thig", "clinical.site"),
+                               ("stains.desmin", {"result": "positive", "pattern": "nuclear_membrane"}, "stains"),
+                               ("morphology.cell_types", ["spindel"], "morphology.cell_types"),
+                               ("expected", "ilmx", "expected"), ("id", "has space", "id")]:
+        with pytest.raises(InvalidEntry) as caught:
+            entry.set(path, value)
+        assert caught.value.problem.path.startswith(where), (path, caught.value.problem)
+        assert entry.data == before and not entry.dirty
+    assert "thigh" in pytest.raises(InvalidEntry, entry.set, "clinical.site", "thig").value.suggestions
+
+
+def test_changes_are_canonical_tracked_and_removable(knowledge):
+    entry = CaseEntry(knowledge)
+    assert not entry.dirty
+    assert entry.set("stains.MyoD1", "diffuse") is True
+    assert entry.get("stains") == {"myod1": "diffuse"}             # synonym key, shorthand kept
+    assert entry.set("stains.myod1", {"result": "positive", "extent": "diffuse"}) is False  # same finding
+    assert entry.dirty
+    entry.set("patient.age", "35")
+    assert entry.get("patient.age") == 35
+    entry.mark_saved()
+    entry.set("stains.myod1", None)                                   # not done: removed, not negative
+    assert entry.get("stains") is None and entry.dirty
+    entry.apply(parse_finding("desmin negative", "stains", knowledge.vocab))
+    assert entry.findings("stains") == {"desmin": {"result": "negative"}}
+
+
+def test_every_sample_case_round_trips_through_save(knowledge, tmp_path):
+    count = 0
+    for path in expand_paths([str(CASES)]):
+        for loaded in iter_cases(path, knowledge):
+            assert loaded.ok, loaded.problems
+            entry = CaseEntry(knowledge, case_to_data(loaded.case, knowledge.vocab))
+            out = save_case(entry, tmp_path / f"{loaded.id}.yaml")
+            again = open_case(out, knowledge)
+            assert again.entry.case == loaded.case
+            assert again.path == out
+            count += 1
+    assert count >= 40
+
+
+def test_save_refuses_other_formats_and_open_names_the_problem(knowledge, tmp_path):
+    entry = CaseEntry(knowledge)
+    with pytest.raises(DdxError, match="yaml"):
+        save_case(entry, tmp_path / "case.json")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("id: x\nstains: {desmni: positive}\n")
+    with pytest.raises(DdxError, match="desmni.*desmin"):
+        open_case(bad, knowledge)
+    several = tmp_path / "several.yaml"
+    several.write_text("cases:\n  - {id: a}\n  - {id: b}\n")
+    with pytest.raises(DdxError, match="2 cases.*--case"):
+        open_case(several, knowledge)
+    chosen = open_case(several, knowledge, "b")
+    assert chosen.entry.case_id == "b" and chosen.path is None     # Save must not clobber the others
+
+
+def test_save_is_atomic_and_keeps_the_old_file_on_failure(knowledge, tmp_path, monkeypatch):
+    entry = open_case(SEED, knowledge).entry
+    target = tmp_path / "case.yaml"
+    save_case(entry, target)
+    old = target.read_text()
+    entry.set("stains.alk", "positive")
+
+    def boom(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("ddx.yamlio.os.replace", boom)
+    with pytest.raises(OSError):
+        save_case(entry, target)
+    assert target.read_text() == old
+    assert entry.dirty
+    assert [p.name for p in tmp_path.iterdir()] == ["case.yaml"]
+
+
+def test_completion_offers_terms_and_synonyms(knowledge):
+    stains = knowledge.vocab.stains
+    assert stains.complete("my")[:2] == [("myod1", None), ("myogenin", None)]
+    assert ("keratin", "pan_keratin") in stains.complete("pan")
+    assert stains.complete("ck")[0] == ("keratin", "ck")
+    assert knowledge.vocab.sites.complete("thi")[0] == ("thigh", None)
+
+
+def test_drafts_are_offered_back_only_when_their_editor_is_gone(tmp_path):
+    mine = DraftStore(tmp_path)
+    mine.save({"id": "x", "stains": {"alk": "positive"}}, origin=None)
+    other = DraftStore(tmp_path)
+    other.path = other.directory / "draft-other.yaml"
+    found = other.orphans()
+    assert [d.case for d in found] == [{"id": "x", "stains": {"alk": "positive"}}]
+    assert "a new case" in found[0].describe()
+    # a draft whose editor is still running is not an orphan
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        text = mine.path.read_text().replace(f"pid: {mine.pid}", f"pid: {alive.pid}")
+        mine.path.write_text(text)
+        assert other.orphans() == []
+    finally:
+        alive.kill()
+        alive.wait()
+    assert len(other.orphans()) == 1
+    other.discard(found[0].path)
+    assert other.orphans() == []
+    (tmp_path / "drafts" / "draft-junk.yaml").write_text("{{{")
+    assert other.orphans() == []
+
+
+def test_the_core_never_imports_textual():
+    code = ("import sys, ddx.analysis, ddx.entry, ddx.drafts, ddx.report, ddx.draft, ddx.batch, ddx.evaluate, "
+            "ddx.loader, ddx.cli; bad = [m for m in sys.modules if m.split('.')[0] in "
+            "('textual', 'textual_autocomplete')]; print(bad); sys.exit(1 if bad else 0)")
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    for path in (REPO / "ddx").glob("*.py"):
+        text = path.read_text()
+        assert "import textual" not in text and "from textual" not in text, path
