@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.console import Group
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -45,7 +44,7 @@ def evidence_text(e: Evidence) -> Text:
     return line
 
 
-def entity_detail(ranked: RankedEntity, analysis: Analysis) -> Group:
+def entity_detail(ranked: RankedEntity, analysis: Analysis) -> Text:
     parts: list[Any] = []
     head = Text()
     head.append(f"{ranked.entity.upper()}  ", style="bold")
@@ -62,7 +61,7 @@ def entity_detail(ranked: RankedEntity, analysis: Analysis) -> Group:
         parts.append(Text("Caveats:", style="bold yellow"))
         for c in analysis.caveats:
             parts.append(Text(f"  ⚠ {c.text}", style="yellow") + Text(f"\n      {c.source}", style="dim"))
-    return Group(*parts)
+    return Text("\n").join(parts)
 
 
 class DifferentialPanel(Vertical):
@@ -74,6 +73,7 @@ class DifferentialPanel(Vertical):
         self.analysis: Analysis | None = None
         self.pinned: str | None = None     # an entity the user chose to look at
         self._updating = False
+        self.detail_text = ""      # what the detail pane shows, as plain text
 
     def compose(self) -> ComposeResult:
         yield Static("", id="band")
@@ -121,10 +121,9 @@ class DifferentialPanel(Vertical):
 
     def _show_entity(self, ranked: RankedEntity | None) -> None:
         body = self.query_one("#detail-body", Static)
-        if ranked is None or self.analysis is None:
-            body.update("")
-            return
-        body.update(entity_detail(ranked, self.analysis))
+        text = Text() if ranked is None or self.analysis is None else entity_detail(ranked, self.analysis)
+        self.detail_text = text.plain
+        body.update(text)
 
     @property
     def selected(self) -> str | None:

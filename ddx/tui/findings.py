@@ -101,12 +101,16 @@ class FindingsPane(Vertical):
                 yield Select([(r, r) for r in results], prompt="result", id="stains-result", compact=True)
                 yield Select([(t, t) for t in vocab.stain_intensities.terms], prompt="intensity",
                              id="stains-intensity", compact=True)
-                yield Select([], prompt="pattern", id="stains-pattern", compact=True)
-                yield Input(placeholder="%", id="stains-percent", compact=True, classes="percent")
             else:
                 yield Select([(t, t) for t in vocab.presence.terms], prompt="result", id="molecular-result",
                              compact=True)
-            yield Button("Not done", id=f"{self.section}-remove", variant="warning", compact=True)
+                yield Button("Not done", id=f"{self.section}-remove", variant="warning", compact=True)
+        if self.section == "stains":
+            with Horizontal(classes="editor"):
+                yield Label("", classes="current")
+                yield Select([], prompt="pattern", id="stains-pattern", compact=True)
+                yield Input(placeholder="% cells", id="stains-percent", compact=True, classes="percent")
+                yield Button("Not done", id=f"{self.section}-remove", variant="warning", compact=True)
         table: DataTable[Any] = DataTable(id=f"{self.section}-table", cursor_type="row", zebra_stripes=True)
         yield table
         yield Static("", id=f"{self.section}-notdone", classes="notdone")

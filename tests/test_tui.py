@@ -1,0 +1,477 @@
+"""The TUI driven as a user would: Textual's Pilot, SVG snapshots, and a real process killed mid-entry."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import pty
+import select
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Awaitable, Callable
+
+import pytest
+from textual.widgets import DataTable, Input, Select, Static, TabbedContent
+
+from ddx.drafts import DraftStore
+from ddx.entry import open_case
+from ddx.tui.app import DdxApp
+from ddx.tui.dialogs import ConfirmDiscard, DraftOffer, HelpScreen, PathDialog, ReportScreen
+from ddx.tui.findings import FindingsPane
+from tests.conftest import REPO, SEED
+
+SEED_REL = Path("cases") / SEED.name
+
+
+def make_app(knowledge, path: Path | None = SEED, drafts: DraftStore | None = None) -> DdxApp:
+    opened = open_case(path, knowledge) if path is not None else None
+    return DdxApp(knowledge, opened=opened, drafts=drafts, offer_drafts=drafts is not None)
+
+
+async def settle(app: DdxApp, pilot: Any) -> None:
+    """Wait until every worker (ranking, autosave) is done and the screen is up to date."""
+    for _ in range(3):
+        await pilot.pause()
+        await app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+def drive(app: DdxApp, script: Callable[[Any], Awaitable[None]], size: tuple[int, int] = (120, 40)) -> None:
+    async def main() -> None:
+        async with app.run_test(size=size) as pilot:
+            await settle(app, pilot)
+            await script(pilot)
+
+    asyncio.run(main())
+
+
+async def type_text(pilot: Any, text: str) -> None:
+    await pilot.press(*["space" if c == " " else c for c in text])
+
+
+def ranking(app: DdxApp) -> list[str]:
+    assert app.analysis is not None
+    return [r.entity for r in app.analysis.ranking]
+
+
+def detail(app: DdxApp) -> str:
+    return app.differential.detail_text
+
+
+def shown_text(widget: Static) -> str:
+    content = widget.content
+    return content.plain if hasattr(content, "plain") else str(content)
+
+
+def probability(app: DdxApp, slug: str) -> float:
+    assert app.analysis is not None
+    return next(r.probability for r in app.analysis.ranking if r.entity == slug)
+
+
+def test_the_seed_case_opens_ranked_with_its_evidence_shown(knowledge):
+    app = make_app(knowledge)
+
+    async def script(pilot):
+        assert ranking(app)[0] == "ilms"
+        table = app.query_one("#ranking", DataTable)
+        assert table.row_count == len(knowledge.entities)
+        assert str(table.get_row_at(0)[1]) == "ILMS"
+        shown = detail(app)
+        assert "For:" in shown and "Against:" in shown
+        assert "Mod Pathol" in shown or "knowledge brief" in shown      # sources are on screen
+        assert "estimate" in shown or "cited" in shown
+        assert app.query_one("#next-tests").option_count > 0
+        assert not app.entry.dirty
+
+    drive(app, script)
+
+
+def test_typing_alk_positive_cytoplasmic_reranks_with_the_alk_evidence(knowledge):
+    app = make_app(knowledge, path=None)
+
+    async def script(pilot):
+        before = probability(app, "imt")
+        await pilot.press("f7")
+        assert app.query_one("#stains-entry", Input).has_focus
+        await type_text(pilot, "alk positive cytoplasmic")
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert app.entry.findings("stains") == {"alk": {"result": "positive", "pattern": "cytoplasmic"}}
+        assert ranking(app)[0] == "imt" and probability(app, "imt") > before
+        shown = detail(app)
+        assert "ALK positive" in shown
+        alk = knowledge.rule["ihc.alk"].spec.source if "ihc.alk" in knowledge.rule else None
+        assert alk is None or alk.split(";")[0][:30] in shown.replace("\n", " ").replace("      ", " ")
+        assert app.entry.dirty and app.shown_revision == app.entry.revision
+
+    drive(app, script)
+
+
+def test_on_the_seed_case_alk_raises_imt_but_myod1_keeps_it_behind(knowledge):
+    """Diffuse MyoD1 argues strongly against IMT (the seed's own board answer); the screen says so."""
+    app = make_app(knowledge)
+
+    async def script(pilot):
+        before = probability(app, "imt")
+        await pilot.press("f7")
+        await type_text(pilot, "alk positive cytoplasmic")
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert probability(app, "imt") > before and ranking(app)[0] == "ilms"
+        table = app.query_one("#ranking", DataTable)
+        table.focus()
+        table.move_cursor(row=ranking(app).index("imt"))
+        await settle(app, pilot)
+        shown = detail(app)
+        assert shown.startswith("IMT") and "MyoD1 positive" in shown and "ALK positive" in shown
+        # the pick survives a re-rank
+        app.form.query_one("#stains-entry", Input).focus()
+        await type_text(pilot, "sma negative")
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert detail(app).startswith("IMT")
+
+    drive(app, script)
+
+
+def test_invalid_input_is_refused_at_the_field_with_the_reason(knowledge):
+    app = make_app(knowledge)
+
+    async def script(pilot):
+        age = app.query_one("#f-patient--age", Input)
+        age.focus()
+        age.cursor_position = len(age.value)
+        await type_text(pilot, "x")                       # "35x"
+        await pilot.press("enter")
+        await settle(app, pilot)
+        error = age.parent.parent.query_one(".field-error", Static)
+        assert error.display and "expected a number" in shown_text(error)
+        assert app.entry.get("patient.age") == 35 and not app.entry.dirty
+        site = app.query_one("#f-clinical--site", Input)
+        site.value = "thig"
+        site.focus()
+        await pilot.press("tab")
+        await settle(app, pilot)
+        assert "thigh" in shown_text(site.parent.parent.query_one(".field-error", Static))
+        await pilot.press("f7")
+        await type_text(pilot, "desmni positive")
+        await pilot.press("enter")
+        await settle(app, pilot)
+        error = app.query_one("#stains-error", Static)
+        assert error.display and "desmin" in shown_text(error)
+        assert set(app.entry.findings("stains")) == {"desmin", "myod1"}
+
+    drive(app, script)
+
+
+def test_a_finding_can_be_chosen_from_lists_changed_and_removed(knowledge):
+    app = make_app(knowledge)
+
+    async def script(pilot):
+        await pilot.press("f7")
+        await type_text(pilot, "alk")
+        await pilot.press("enter")
+        await settle(app, pilot)
+        result = app.query_one("#stains-result", Select)
+        assert result.has_focus and "alk" not in app.entry.findings("stains")
+        result.value = "negative"
+        await settle(app, pilot)
+        assert app.entry.findings("stains")["alk"] == {"result": "negative"}
+        pattern = app.query_one("#stains-pattern", Select)
+        assert ("nuclear membrane", "nuclear_membrane") in [(str(p), v) for p, v in pattern._options if v]
+        result.value = "diffuse"
+        pattern.value = "nuclear_membrane"
+        await settle(app, pilot)
+        assert app.entry.findings("stains")["alk"] == {"result": "positive", "extent": "diffuse",
+                                                       "pattern": "nuclear_membrane"}
+        # the table row, Delete: not done (removed, not negative)
+        table = app.query_one("#stains-table", DataTable)
+        table.focus()
+        table.move_cursor(row=list(app.entry.findings("stains")).index("desmin"))
+        await pilot.press("delete")
+        await settle(app, pilot)
+        assert "desmin" not in app.entry.findings("stains")
+        notdone = shown_text(app.query_one("#stains-notdone", Static))
+        assert "Desmin" in notdone
+        table.move_cursor(row=list(app.entry.findings("stains")).index("alk"))
+        await pilot.press("enter")                          # the row into the editor
+        await settle(app, pilot)
+        assert app.query_one("#stains-pane", FindingsPane).current == "alk"
+        await pilot.click("#stains-remove")
+        await settle(app, pilot)
+        assert "alk" not in app.entry.findings("stains")
+
+    drive(app, script)
+
+
+def test_choosing_a_next_test_puts_it_on_the_form(knowledge):
+    app = make_app(knowledge)
+
+    async def script(pilot):
+        assert app.analysis is not None
+        first = app.analysis.suggestions[0]
+        tests = app.query_one("#next-tests")
+        tests.focus()
+        tests.highlighted = 0
+        await pilot.press("enter")
+        await settle(app, pilot)
+        section = "stains" if first.kind == "stain" else "molecular"
+        assert app.query_one(TabbedContent).active == f"tab-{section}"
+        pane = app.query_one(f"#{section}-pane", FindingsPane)
+        assert pane.current == first.test
+        assert app.query_one(f"#{section}-result", Select).has_focus
+
+    drive(app, script)
+
+
+def test_morphology_and_lists_are_entered_by_selection(knowledge):
+    app = make_app(knowledge, path=None)
+
+    async def script(pilot):
+        await pilot.press("f6")
+        cells = app.query_one("#f-morphology--cell_types")
+        cells.select("epithelioid")
+        app.query_one("#f-morphology--necrosis", Select).value = "present"
+        await settle(app, pilot)
+        assert app.entry.get("morphology") == {"cell_types": ["epithelioid"], "necrosis": "present"}
+        app.query_one("#f-morphology--necrosis", Select).clear()
+        await settle(app, pilot)
+        assert app.entry.get("morphology") == {"cell_types": ["epithelioid"]}
+
+    drive(app, script)
+
+
+def test_save_round_trip_and_the_unsaved_changes_guard(knowledge, tmp_path):
+    app = make_app(knowledge, path=None)
+    target = tmp_path / "mine.yaml"
+
+    async def script(pilot):
+        await pilot.press("f7")
+        await type_text(pilot, "desmin diffuse")
+        await pilot.press("enter")
+        await settle(app, pilot)
+        await pilot.press("ctrl+q")                       # unsaved: asks
+        await settle(app, pilot)
+        assert isinstance(app.screen, ConfirmDiscard)
+        await pilot.press("escape")                       # cancel: still here, still unsaved
+        await settle(app, pilot)
+        assert not isinstance(app.screen, ConfirmDiscard) and app.entry.dirty
+        await pilot.press("ctrl+s")                       # never saved: asks for a path
+        await settle(app, pilot)
+        assert isinstance(app.screen, PathDialog)
+        app.screen.query_one("#path", Input).value = str(target)
+        await pilot.click("#ok")
+        await settle(app, pilot)
+        assert target.is_file() and not app.entry.dirty and app.path == target
+        assert "unsaved" not in app.sub_title
+        saved = app.entry.case
+        await pilot.press("ctrl+q")                       # saved: quits at once
+        await settle(app, pilot)
+        assert not app.is_running
+        assert open_case(target, knowledge).entry.case == saved
+
+    drive(app, script)
+    reopened = make_app(knowledge, path=target)
+
+    async def check(pilot):
+        assert reopened.entry.findings("stains") == {"desmin": {"result": "positive", "extent": "diffuse"}}
+        assert reopened.query_one("#stains-table", DataTable).row_count == 1
+
+    drive(reopened, check)
+
+
+def test_save_refuses_a_file_changed_on_disk_and_discard_quits(knowledge, tmp_path):
+    path = tmp_path / "case.yaml"
+    path.write_text(SEED.read_text())
+    app = make_app(knowledge, path=path)
+
+    async def script(pilot):
+        app.query_one("#f-patient--age", Input).value = "36"
+        await settle(app, pilot)
+        time.sleep(0.01)
+        path.write_text(path.read_text() + "\n# edited elsewhere\n")
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        assert path.read_text().endswith("# edited elsewhere\n") and app.entry.dirty
+        await pilot.press("ctrl+q")
+        await settle(app, pilot)
+        await pilot.click("#discard")
+        await settle(app, pilot)
+        assert not app.is_running
+
+    drive(app, script)
+    assert "age: 35" in path.read_text()
+
+
+def test_autosaved_draft_is_offered_back_and_restored(knowledge, tmp_path):
+    first = make_app(knowledge, drafts=DraftStore(tmp_path))
+
+    async def crash(pilot):
+        await pilot.press("f7")
+        await type_text(pilot, "alk negative")
+        await pilot.press("enter")
+        await settle(app=first, pilot=pilot)
+        assert first.drafts is not None and first.drafts.path.is_file()
+
+    drive(first, crash)      # the run ends without a clean quit: the draft stays
+    entered = first.entry.case
+    second = make_app(knowledge, path=None, drafts=DraftStore(tmp_path))
+
+    async def restore(pilot):
+        assert isinstance(second.screen, DraftOffer)
+        await pilot.click("#restore")
+        await settle(second, pilot)
+        assert second.entry.case == entered and second.entry.dirty
+        assert second.path == SEED
+        assert "alk" in second.entry.findings("stains")
+
+    drive(second, restore)
+
+
+def test_report_export_and_help_and_theme(knowledge, tmp_path):
+    app = make_app(knowledge)
+    out = tmp_path / "report.txt"
+
+    async def script(pilot):
+        await pilot.press("ctrl+r")
+        await settle(app, pilot)
+        assert isinstance(app.screen, ReportScreen)
+        app.screen.query_one("#report-path", Input).value = str(out)
+        await pilot.click("#save")
+        await settle(app, pilot)
+        text = out.read_text()
+        assert app.entry.case_id in text and "Inflammatory leiomyosarcoma" in text
+        await pilot.press("escape")
+        await pilot.press("f1")
+        await settle(app, pilot)
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        dark = app.current_theme.dark
+        await pilot.press("ctrl+t")
+        assert app.current_theme.dark is not dark
+
+    drive(app, script)
+
+
+def test_every_action_is_in_the_command_palette(knowledge):
+    app = make_app(knowledge)
+
+    async def script(pilot):
+        titles = {c.title for c in app.get_system_commands(app.screen)}
+        for title in ("Save", "Save as", "Open", "New case", "Report", "Help", "Light / dark", "Go to stains"):
+            assert title in titles
+
+    drive(app, script)
+
+
+# ---------------------------------------------------------------- snapshots
+
+
+@pytest.fixture()
+def in_repo(monkeypatch):
+    monkeypatch.chdir(REPO)
+
+
+def _snap_app(knowledge) -> DdxApp:
+    return make_app(knowledge, path=SEED_REL)
+
+
+async def _wait(pilot) -> None:
+    await settle(pilot.app, pilot)
+    for widget in pilot.app.screen.query("Input, TextArea"):
+        widget.cursor_blink = False          # a blinking cursor would make the picture depend on timing
+    await pilot.pause()
+
+
+def test_snapshot_main_screen_120x40(knowledge, snap_compare, in_repo):
+    assert snap_compare(_snap_app(knowledge), terminal_size=(120, 40), run_before=_wait)
+
+
+def test_snapshot_main_screen_80x24(knowledge, snap_compare, in_repo):
+    assert snap_compare(_snap_app(knowledge), terminal_size=(80, 24), run_before=_wait)
+
+
+def test_snapshot_stains_after_alk(knowledge, snap_compare, in_repo):
+    async def before(pilot):
+        await _wait(pilot)
+        await pilot.press("f7")
+        await type_text(pilot, "alk positive cytoplasmic")
+        await pilot.press("enter")
+        await _wait(pilot)
+
+    assert snap_compare(_snap_app(knowledge), terminal_size=(120, 40), run_before=before)
+
+
+def test_snapshot_help(knowledge, snap_compare, in_repo):
+    async def before(pilot):
+        await _wait(pilot)
+        await pilot.press("f1")
+        await _wait(pilot)
+
+    assert snap_compare(_snap_app(knowledge), terminal_size=(100, 30), run_before=before)
+
+
+# ---------------------------------------------------------------- a real process, killed
+
+
+def _read_until(fd: int, needle: bytes, timeout: float) -> bytes:
+    seen = b""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 0.2)
+        if ready:
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:
+                break
+            seen += chunk
+            if needle in seen:
+                return seen
+    raise AssertionError(f"{needle!r} not seen in {timeout} s; last output: {seen[-400:]!r}")
+
+
+def test_kill_9_mid_entry_leaves_a_draft_that_is_offered_back(tmp_path):
+    env = {**os.environ, "DDX_DATA_DIR": str(tmp_path), "TERM": "xterm-256color", "COLUMNS": "120",
+           "LINES": "40"}
+    pid, fd = pty.fork()
+    if pid == 0:        # the child: ddx tui on a new case, in a real pseudo-terminal
+        os.execve(sys.executable, [sys.executable, "-m", "ddx", "tui"], env)
+    try:
+        _read_until(fd, b"Next tests", 60)
+        os.write(fd, b"\x1b[18~")               # F7: the stains tab
+        time.sleep(0.5)
+        os.write(fd, b"alk positive cytoplasmic")
+        time.sleep(0.3)
+        os.write(fd, b"\r")
+        store = tmp_path / "drafts"
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            drafts = list(store.glob("draft-*.yaml")) if store.is_dir() else []
+            if drafts and "alk" in drafts[0].read_text():
+                break
+            time.sleep(0.1)
+        else:
+            raise AssertionError("no draft with the ALK result was autosaved")
+    finally:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        os.close(fd)
+    orphans = DraftStore(tmp_path).orphans()
+    assert len(orphans) == 1
+    assert orphans[0].case["stains"] == {"alk": {"result": "positive", "pattern": "cytoplasmic"}}
+    assert not list((tmp_path / "drafts").glob(".*.tmp"))      # no half-written draft left behind
+
+
+def test_cli_tui_refuses_a_bad_file_clearly_and_plain_ddx_prints_help_without_a_terminal(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("id: x\nstains: {desmni: positive}\n")
+    done = subprocess.run([sys.executable, "-m", "ddx", "tui", str(bad)], capture_output=True, text=True,
+                          stdin=subprocess.DEVNULL, timeout=60)
+    assert done.returncode == 1 and "desmni" in done.stderr and "desmin" in done.stderr
+    assert "Traceback" not in done.stderr
+    plain = subprocess.run([sys.executable, "-m", "ddx"], capture_output=True, text=True,
+                           stdin=subprocess.DEVNULL, timeout=60)
+    assert plain.returncode == 0 and "tui" in plain.stdout and "batch" in plain.stdout
