@@ -33,8 +33,19 @@ def data_dir() -> Path:
 
 
 def _alive(pid: int) -> bool:
+    """Is ``pid`` a running ddx? A zombie (killed, not yet reaped) or a reused pid is not."""
     if pid <= 0:
         return False
+    proc = Path("/proc") / str(pid)
+    if Path("/proc/self").exists():
+        try:
+            stat = (proc / "stat").read_text()
+            cmdline = (proc / "cmdline").read_bytes()
+        except OSError:
+            return False
+        if stat.rsplit(")", 1)[-1].split()[0] in ("Z", "X"):
+            return False
+        return b"ddx" in cmdline or b"pytest" in cmdline or b"python" in cmdline
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import time
 import sys
 from pathlib import Path
 
@@ -149,6 +150,11 @@ def test_drafts_are_offered_back_only_when_their_editor_is_gone(tmp_path):
     # a draft whose editor is still running is not an orphan
     alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     try:
+        from ddx.drafts import _alive
+
+        deadline = time.monotonic() + 10
+        while not _alive(alive.pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
         text = mine.path.read_text().replace(f"pid: {mine.pid}", f"pid: {alive.pid}")
         mine.path.write_text(text)
         assert other.orphans() == []
@@ -171,3 +177,23 @@ def test_the_core_never_imports_textual():
     for path in (REPO / "ddx").glob("*.py"):
         text = path.read_text()
         assert "import textual" not in text and "from textual" not in text, path
+
+
+def test_a_killed_editor_not_yet_reaped_counts_as_gone(tmp_path):
+    """A zombie (kill -9, parent not yet waited) must not hide its draft."""
+    from ddx.drafts import _alive
+
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        deadline = time.monotonic() + 10
+        while not _alive(child.pid) and time.monotonic() < deadline:   # until its exec has happened
+            time.sleep(0.05)
+        assert _alive(child.pid)
+        child.kill()
+        deadline = time.monotonic() + 10
+        while _alive(child.pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _alive(child.pid)          # still a zombie: not reaped yet
+        assert Path(f"/proc/{child.pid}").exists() or sys.platform != "linux"
+    finally:
+        child.wait()
