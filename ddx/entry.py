@@ -139,7 +139,9 @@ class ParsedFinding:
 
 
 def _tokens(text: str) -> list[str]:
-    return [t for t in _SPLIT.split(text.strip()) if t]
+    text = re.sub(r"(\d)\s+%", r"\1%", text.strip())      # "15 %" is one word
+    text = re.sub(r"[()\[\]]", " ", text)                 # "ALK (D5F3) positive"
+    return [t for t in _SPLIT.split(text) if t]
 
 
 def _take(tokens: list[str], start: int, termset: TermSet, most: int = 3) -> tuple[str, int] | None:
@@ -188,7 +190,7 @@ def parse_finding(text: str, section: str, vocab: Vocabulary) -> ParsedFinding:
             found.fields["percent"] = _plain_number(float(number.group(1)))
             i += 1
             continue
-        if word in vocab.stain_shorthand:
+        if word in vocab.stain_shorthand and "result" not in found.fields:
             found.fields.update(vocab.stain_shorthand[word])
             i += 1
             continue
@@ -196,6 +198,9 @@ def parse_finding(text: str, section: str, vocab: Vocabulary) -> ParsedFinding:
                              ("pattern", vocab.stain_patterns), ("extent", vocab.stain_extents)):
             hit = _take(tokens, i, termset, most=2)
             if hit is not None:
+                if key == "result" and found.fields.get("result", hit[0]) != hit[0]:
+                    raise InvalidEntry(Problem(f"two results for {names.label(name)}: "
+                                               f"{found.fields['result']} and {hit[0]}", path=path))
                 found.fields[key] = hit[0]
                 i += hit[1]
                 break
@@ -206,6 +211,9 @@ def parse_finding(text: str, section: str, vocab: Vocabulary) -> ParsedFinding:
             close = words.suggest(tokens[i]) or [t for t, _ in words.complete(tokens[i], 3)]
             raise InvalidEntry(Problem(f"{tokens[i]!r} is not a result, extent, intensity or pattern",
                                        path=path, suggestions=close))
+    if found.not_done and found.fields:
+        raise InvalidEntry(Problem(f"'not done' and a result for {names.label(name)}; give one or the other",
+                                   path=path))
     if section == "stains" and "result" not in found.fields and "percent" in found.fields:
         # "ki67 30%": a percentage of stained cells implies the result
         found.fields["result"] = "positive" if found.fields["percent"] > 0 else "negative"
@@ -381,6 +389,8 @@ def open_case(path: str | os.PathLike[str], knowledge: Knowledge, case_id: str |
     entry.mark_saved()
     if _holds_several(path):
         return OpenedCase(entry, None, f"{path.name} holds several cases; Save will ask for a new file")
+    if path.suffix.lower() not in (".yaml", ".yml"):
+        return OpenedCase(entry, None, f"{path.name} is not YAML; Save will ask for a new .yaml file")
     return OpenedCase(entry, path)
 
 

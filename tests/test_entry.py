@@ -197,3 +197,26 @@ def test_a_killed_editor_not_yet_reaped_counts_as_gone(tmp_path):
         assert Path(f"/proc/{child.pid}").exists() or sys.platform != "linux"
     finally:
         child.wait()
+
+
+@pytest.mark.parametrize("text, fields", [
+    ("sma negative focal", {"result": "negative", "extent": "focal"}),
+    ("desmin equivocal focal", {"result": "equivocal", "extent": "focal"}),
+    ("ki-67 15 %", {"result": "positive", "percent": 15}),
+    ("ALK (D5F3) positive", {"result": "positive"}),
+])
+def test_quick_entry_keeps_a_given_result(knowledge, text, fields):
+    assert parse_finding(text, "stains", knowledge.vocab).fields == fields
+
+
+@pytest.mark.parametrize("text", ["desmin positive negative", "desmin positive not done"])
+def test_quick_entry_refuses_contradictions(knowledge, text):
+    with pytest.raises(InvalidEntry):
+        parse_finding(text, "stains", knowledge.vocab)
+
+
+def test_a_json_case_opens_but_saves_only_to_a_new_yaml_file(knowledge, tmp_path):
+    source = tmp_path / "case.json"
+    source.write_text('{"id": "j1", "stains": {"desmin": "positive"}}')
+    opened = open_case(source, knowledge)
+    assert opened.path is None and "not YAML" in (opened.note or "")

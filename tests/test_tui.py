@@ -475,3 +475,60 @@ def test_cli_tui_refuses_a_bad_file_clearly_and_plain_ddx_prints_help_without_a_
     plain = subprocess.run([sys.executable, "-m", "ddx"], capture_output=True, text=True,
                            stdin=subprocess.DEVNULL, timeout=60)
     assert plain.returncode == 0 and "tui" in plain.stdout and "batch" in plain.stdout
+
+
+def test_values_still_being_typed_are_recorded_or_block_the_save(knowledge, tmp_path):
+    path = tmp_path / "case.yaml"
+    path.write_text(SEED.read_text())
+    app = make_app(knowledge, path=path)
+
+    async def script(pilot):
+        await pilot.press("f7")
+        await type_text(pilot, "desmin")
+        await pilot.press("enter")
+        percent = app.query_one("#stains-percent", Input)
+        percent.focus()
+        await type_text(pilot, "40")
+        await pilot.press("ctrl+q")                       # the percent counts as a change: asks first
+        await settle(app, pilot)
+        assert isinstance(app.screen, ConfirmDiscard)
+        await pilot.press("escape")
+        await settle(app, pilot)
+        age = app.query_one("#f-patient--age", Input)
+        age.focus()
+        await pilot.pause()
+        age.cursor_position = len(age.value)
+        await type_text(pilot, "00")                      # "3500": refused, the case keeps 35
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        assert "percent: 40" not in path.read_text()      # nothing saved while a field is refused
+        assert app.entry.dirty
+        age.value = "36"
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        saved = open_case(path, knowledge).entry
+        assert saved.get("patient.age") == 36 and saved.findings("stains")["desmin"]["percent"] == 40
+
+    drive(app, script)
+
+
+def test_a_clean_save_and_quit_leave_no_draft_behind(knowledge, tmp_path):
+    store = DraftStore(tmp_path)
+    target = tmp_path / "out.yaml"
+    app = make_app(knowledge, drafts=store)
+
+    async def script(pilot):
+        await pilot.press("f7")
+        await type_text(pilot, "alk negative")
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert store.path.is_file()
+        app.path, app._disk_mtime = target, None
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        assert not store.path.exists()
+        await pilot.press("ctrl+q")
+        await settle(app, pilot)
+
+    drive(app, script)
+    assert not app.is_running and DraftStore(tmp_path).orphans() == []

@@ -85,6 +85,9 @@ class DdxApp(App[None]):
         self.shown_revision = -1
         self.rank_times: list[float] = []        # seconds from a change to its ranking on screen
         self._autosave_failed = False
+        self._draft_lock = threading.Lock()
+        self._draft_seq = 0          # draft operations issued (on the event loop)
+        self._draft_done = 0         # the latest one carried out
 
     # ------------------------------------------------------------------ layout
 
@@ -157,27 +160,33 @@ class DdxApp(App[None]):
     # ------------------------------------------------------------------ drafts
 
     def _autosave(self) -> None:
+        """Write the draft (unsaved changes) or remove it (none), in order, off the event loop."""
         if self.drafts is None:
             return
-        if self.entry.dirty:
-            self._write_draft(self.entry.data, str(self.path) if self.path else None)
-        else:
-            self._drop_draft()
+        self._draft_seq += 1
+        data = self.entry.data if self.entry.dirty else None
+        self._draft_worker(self._draft_seq, data, str(self.path) if self.path else None)
 
-    @work(thread=True, exclusive=True, group="draft")
-    def _write_draft(self, data: dict[str, Any], origin: str | None) -> None:
-        assert self.drafts is not None
+    @work(thread=True, group="draft")
+    def _draft_worker(self, seq: int, data: dict[str, Any] | None, origin: str | None) -> None:
         try:
-            self.drafts.save(data, origin)
+            self._draft_op(seq, data, origin)
         except OSError as exc:
             if not self._autosave_failed:
                 self._autosave_failed = True
                 self.call_from_thread(self.notify, f"Autosave failed: {exc.strerror or exc}", severity="error")
 
-    @work(thread=True, exclusive=True, group="draft")
-    def _drop_draft(self) -> None:
+    def _draft_op(self, seq: int, data: dict[str, Any] | None, origin: str | None) -> None:
+        """One draft write (``data``) or removal (None); an operation older than the last one done is skipped."""
         assert self.drafts is not None
-        self.drafts.discard()
+        with self._draft_lock:
+            if seq < self._draft_done:
+                return
+            self._draft_done = seq
+            if data is None:
+                self.drafts.discard()
+            else:
+                self.drafts.save(data, origin)
 
     def _draft_choice(self, draft: Any, choice: str | None) -> None:
         assert self.drafts is not None
@@ -209,6 +218,9 @@ class DdxApp(App[None]):
 
     def _guard(self, what: str, then: Any) -> None:
         """Run ``then`` now, or after the user has saved or discarded unsaved changes."""
+        if isinstance(self.screen, ConfirmDiscard):
+            return
+        self.form.flush()
         if not self.entry.dirty:
             then()
             return
@@ -222,6 +234,10 @@ class DdxApp(App[None]):
         self.push_screen(ConfirmDiscard(what), decided)
 
     def action_save(self, after: Any = None) -> None:
+        pending = self.form.flush()
+        if pending:
+            self.notify(f"Not saved: {pending}", severity="error", timeout=10)
+            return
         if self.path is None:
             self.action_save_as(after=after)
             return
@@ -278,7 +294,7 @@ class DdxApp(App[None]):
     async def action_quit(self) -> None:
         def leave() -> None:
             if self.drafts is not None:
-                self.drafts.discard()
+                self._draft_op(1 << 62, None, None)   # after every pending write: nothing is left behind
             self.exit()
 
         self._guard("quit", leave)

@@ -213,13 +213,32 @@ class FindingsPane(Vertical):
             self.post_message(CaseChanged(f"{self.section}.{finding.name}"))
         return True
 
+    def flush(self) -> None:
+        """Record a quick entry typed but not yet entered, and the percent box."""
+        quick = self.query_one(f"#{self.section}-entry", Input)
+        if quick.value.strip():
+            self._enter(quick)
+        if self.section == "stains" and self.current is not None:
+            self._editor_changed()
+
+    def pending_problem(self) -> str | None:
+        quick = self.query_one(f"#{self.section}-entry", Input)
+        if quick.value.strip():
+            return f"the {self.section} entry '{quick.value.strip()}' is not recorded; correct or clear it"
+        if self.query_one(f"#{self.section}-error", Static).display:
+            return f"a {self.section} value was refused; correct or clear it"
+        return None
+
     @on(Input.Submitted)
     def _submitted(self, event: Input.Submitted) -> None:
         event.stop()
         if event.input.id == "stains-percent":
             self._editor_changed()
             return
-        text = event.value.strip()
+        self._enter(event.input)
+
+    def _enter(self, quick: Input) -> None:
+        text = quick.value.strip()
         if not text:
             return
         try:
@@ -230,11 +249,11 @@ class FindingsPane(Vertical):
         if not finding.complete:
             # a name alone (or a percent without result): choose the rest in the editor
             self._error(None)
-            event.input.value = ""
+            quick.value = ""
             self.prepare(finding.name)
             return
         if self._apply(finding):
-            event.input.value = ""
+            quick.value = ""
 
     @on(Input.Changed)
     @on(Input.Blurred)
@@ -242,7 +261,7 @@ class FindingsPane(Vertical):
         event.stop()
         if isinstance(event, Input.Changed) and event.input.id == f"{self.section}-entry" and not event.value:
             self._error(None)
-        if isinstance(event, Input.Blurred) and event.input.id == "stains-percent":
+        if event.input.id == "stains-percent":
             self._editor_changed()
 
     @on(Select.Changed)
@@ -263,6 +282,9 @@ class FindingsPane(Vertical):
             fields.update(vocab.stain_shorthand[str(result)])
         else:
             fields["result"] = result
+            before = self.entry.findings(self.section).get(self.current, {})
+            if before.get("extent") and before.get("result") == result:
+                fields["extent"] = before["extent"]
         if self.section == "stains":
             for key in ("intensity", "pattern"):
                 value = self.query_one(f"#stains-{key}", Select).value

@@ -200,6 +200,28 @@ class CaseForm(Vertical):
         event.stop()
         self.commit(event.text_area, event.text_area.text)
 
+    def flush(self) -> str | None:
+        """Record what is still being typed (the focused field, the quick entries, the percent box).
+
+        Returns a description of the first value that is on screen but refused
+        (the case keeps its last valid value), or None when the form and the
+        case agree.
+        """
+        focused = self.app.focused
+        if isinstance(focused, Input) and focused.name and any(isinstance(a, Field) for a in focused.ancestors):
+            self.commit(focused, focused.value)
+        for pane in self.query(FindingsPane):
+            pane.flush()
+        for field in self.query(Field):
+            if field.has_class("-invalid"):
+                label = field.query_one(".field-label", Label).content
+                return f"{label} holds a refused value; correct or clear it"
+        for pane in self.query(FindingsPane):
+            problem = pane.pending_problem()
+            if problem:
+                return problem
+        return None
+
     # ------------------------------------------------------------------ navigation
 
     def show_section(self, section: str, *, focus: bool = False) -> None:
