@@ -31,7 +31,15 @@ class HelpScreen(ModalScreen[None]):
         self.dismiss(None)
 
 
-class ConfirmDiscard(ModalScreen[str]):
+class ChoiceScreen(ModalScreen[str]):
+    """A question answered by a button: dismissed with the pressed button's id."""
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(str(event.button.id))
+
+
+class ConfirmDiscard(ChoiceScreen):
     """Unsaved changes: returns "save", "discard" or "cancel"."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
@@ -47,10 +55,6 @@ class ConfirmDiscard(ModalScreen[str]):
                 yield Button("Save", id="save", variant="primary")
                 yield Button("Discard changes", id="discard", variant="error")
                 yield Button("Cancel", id="cancel")
-
-    @on(Button.Pressed)
-    def _pressed(self, event: Button.Pressed) -> None:
-        self.dismiss(str(event.button.id))
 
     def action_cancel(self) -> None:
         self.dismiss("cancel")
@@ -165,7 +169,7 @@ class ReportScreen(ModalScreen[None]):
         self.notify(f"Report written to {path}")
 
 
-class DraftOffer(ModalScreen[str]):
+class DraftOffer(ChoiceScreen):
     """A draft left by an editor that did not close cleanly: "restore", "discard" or "later"."""
 
     def __init__(self, draft: Draft, others: int) -> None:
@@ -184,7 +188,3 @@ class DraftOffer(ModalScreen[str]):
                 yield Button("Restore it", id="restore", variant="primary")
                 yield Button("Discard it", id="discard", variant="error")
                 yield Button("Later", id="later")
-
-    @on(Button.Pressed)
-    def _pressed(self, event: Button.Pressed) -> None:
-        self.dismiss(str(event.button.id))

@@ -21,7 +21,7 @@ from textual_autocomplete import AutoComplete, DropdownItem, TargetState
 
 from ddx.entry import CaseEntry, InvalidEntry, ParsedFinding, parse_finding
 from ddx.knowledge import Knowledge
-from ddx.tui.messages import CaseChanged, problem_text
+from ddx.tui.messages import CaseChanged, problem_text, shown_value
 from ddx.vocabulary import TermSet, fold
 
 RESULT_STYLES = {"positive": "bold green", "negative": "bold red", "equivocal": "bold yellow",
@@ -138,7 +138,7 @@ class FindingsPane(Vertical):
                                 Text(result, style=RESULT_STYLES.get(result, ""))]
             if self.section == "stains":
                 cells += [finding.get("extent", ""), finding.get("intensity", ""),
-                          str(finding.get("pattern", "")).replace("_", " "), _shown(finding.get("percent"))]
+                          str(finding.get("pattern", "")).replace("_", " "), shown_value(finding.get("percent"))]
             table.add_row(*cells, key=name)
         if cursor_key in findings:
             table.move_cursor(row=list(findings).index(cursor_key), animate=False)
@@ -183,7 +183,7 @@ class FindingsPane(Vertical):
                 pattern.value = finding.get("pattern") or Select.NULL
                 intensity = self.query_one("#stains-intensity", Select)
                 intensity.value = finding.get("intensity") or Select.NULL
-                self.query_one("#stains-percent", Input).value = _shown(finding.get("percent"))
+                self.query_one("#stains-percent", Input).value = shown_value(finding.get("percent"))
             result.value = shown or Select.NULL
 
     # ------------------------------------------------------------------ actions
@@ -315,6 +315,3 @@ class FindingsPane(Vertical):
         if event.row_key.value is not None:
             self.prepare(str(event.row_key.value))
 
-
-def _shown(value: Any) -> str:
-    return "" if value is None else str(value)

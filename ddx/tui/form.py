@@ -19,27 +19,21 @@ from textual.widgets import Input, Label, Select, SelectionList, Static, TabbedC
 from ddx.entry import CaseEntry, InvalidEntry
 from ddx.knowledge import Knowledge
 from ddx.tui.findings import FindingsPane, TermComplete
-from ddx.tui.messages import CaseChanged, problem_text
+from ddx.tui.messages import CaseChanged, problem_text, shown_value
 
 
 def field_id(path: str) -> str:
     return "f-" + path.replace(".", "--")
 
 
-def _shown(value: Any) -> str:
-    if value is None:
-        return ""
-    return str(value)
-
 
 class Field(Vertical):
     """A label, a control and the place where a refusal is explained."""
 
-    def __init__(self, label: str, control: Widget, *, help: str | None = None, wide: bool = False) -> None:
+    def __init__(self, label: str, control: Widget, *, wide: bool = False) -> None:
         super().__init__(classes="field" + (" wide" if wide else ""))
         self._label = label
         self._control = control
-        self._help = help
 
     def compose(self) -> ComposeResult:
         with Horizontal(classes="field-row"):
@@ -131,7 +125,7 @@ class CaseForm(Vertical):
         with self.prevent(Input.Changed, Select.Changed, SelectionList.SelectedChanged, TextArea.Changed):
             for control in self.query(Input):
                 if control.name and control.name not in ("stains", "molecular"):
-                    control.value = _shown(self.entry.get(control.name))
+                    control.value = shown_value(self.entry.get(control.name))
             for select in self.query(Select):
                 if select.name and "." in select.name or select.name == "expected":
                     value = self.entry.get(select.name)
@@ -143,7 +137,7 @@ class CaseForm(Vertical):
                     for value in chosen:
                         sl.select(value)
             notes = self.query_one(f"#{field_id('notes')}", TextArea)
-            notes.text = _shown(self.entry.get("notes"))
+            notes.text = shown_value(self.entry.get("notes"))
         for field in self.query(Field):
             field.show_error(None)
         for pane in self.query(FindingsPane):

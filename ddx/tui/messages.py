@@ -30,3 +30,8 @@ def problem_text(exc: InvalidEntry) -> str:
     if exc.suggestions and "did you mean" not in text:
         text += "; did you mean " + " or ".join(exc.suggestions) + "?"
     return text
+
+
+def shown_value(value: object) -> str:
+    """A case value as a field shows it ("" for not given)."""
+    return "" if value is None else str(value)
