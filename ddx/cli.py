@@ -155,5 +155,10 @@ def tui_cmd(case_file: str | None = None, case_id: str | None = None, rules: str
         sys.exit(1)
 
 
+from ddx.rulescli import rules_group  # noqa: E402  (the `ddx rules ...` commands)
+
+main.add_command(rules_group)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -38,12 +38,13 @@ import json
 import weakref
 from typing import Any, Iterable, Protocol, Sequence
 
-from ddx.conditions import branch_count, compile_durable, max_true_branches
+from ddx.conditions import atoms, branch_count, compile_durable, max_true_branches
 from ddx.errors import EngineError
 from ddx.knowledge import Rule
 
 SHARD_TRUE_PATHS = 60        # paths one fact can complete per ruleset (the engine refuses 65: error 303)
 SHARD_BRANCHES = 200         # paths per ruleset in all (far below 256 per path and 512 tests per node)
+SHARD_NEX = 100              # "not recorded" ($nex) tests per ruleset (the engine allows 128 under one node)
 SENTINEL = "ddx.sentinel"    # rule that always fires, last; never reported
 _CASE_TYPE = "case"
 _SENTINEL_TYPE = "ddx-sentinel"
@@ -70,24 +71,31 @@ class OracleMatcher:
         pass
 
 
+def nex_count(rule: Rule) -> int:
+    """How many "not recorded" ($nex) tests the rule's condition compiles to."""
+    return sum(1 for a in atoms(rule.condition) if a.op == "known" and not a.value)
+
+
 def plan_shards(rules: Sequence[Rule], budget: int = SHARD_TRUE_PATHS,
-                total: int = SHARD_BRANCHES) -> list[list[Rule]]:
+                total: int = SHARD_BRANCHES, nex: int = SHARD_NEX) -> list[list[Rule]]:
     """Split rules, in order, into groups that no fact can overload.
 
     A group takes rules while the bound on paths completed at once stays
-    within ``budget`` and its paths number at most ``total``.
+    within ``budget``, its paths number at most ``total`` and its $nex tests
+    at most ``nex``.
     """
     shards: list[list[Rule]] = []
     current: list[Rule] = []
-    used = 0
+    used = nexes = 0
     for rule in rules:
-        cost = branch_count(rule.condition)
-        if current and (used + cost > total
+        cost, rule_nex = branch_count(rule.condition), nex_count(rule)
+        if current and (used + cost > total or nexes + rule_nex > nex
                         or max_true_branches([r.condition for r in current + [rule]]) > budget):
             shards.append(current)
-            current, used = [], 0
+            current, used, nexes = [], 0, 0
         current.append(rule)
         used += cost
+        nexes += rule_nex
     if current:
         shards.append(current)
     return shards

@@ -19,6 +19,7 @@ class Problem:
     path: str | None = None  # key path inside the case, e.g. "stains.desmni"
     line: int | None = None
     suggestions: list[str] = field(default_factory=list)
+    code: str | None = None  # which check found it (``ddx rules check``), e.g. "unknown-term"
 
     def __str__(self) -> str:
         where = []

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Mapping
 from string import Template
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -19,7 +20,7 @@ from ddx.case import CaseSchema, build_case_schema
 from ddx.conditions import ConditionError, Node, Predicate, atoms, branch_count, compile_predicate, parse_condition
 from ddx.errors import KnowledgeError, Problem
 from ddx.vocabulary import TermSet, Vocabulary, load_vocabulary
-from ddx.yamlio import ReadError, load_data, strip_lines
+from ddx.yamlio import ReadError, key_line, load_data, strip_lines
 
 RULE_ID = r"^[a-z0-9][a-z0-9_.\-]{0,120}$"
 NEGATION_SUFFIX = ":not"
@@ -95,6 +96,23 @@ class Entity(Model):
     confirm_source: str | None = None
 
 
+class Examples(Model):
+    """Small cases a rule must match (``should_match``) or must not (``should_not_match``).
+
+    Each is the findings part of a case, written as in a case file or with dotted
+    keys (``{stains.desmin: positive}``); ``ddx rules check`` runs them.
+    """
+
+    should_match: list[dict[str, Any]] = []
+    should_not_match: list[dict[str, Any]] = []
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_line(cls, value: Any) -> Any:
+        # the examples themselves keep their line markers, for messages
+        return {k: v for k, v in value.items() if k != "__line__"} if isinstance(value, dict) else value
+
+
 class RuleSpec(Model):
     id: str = Field(pattern=RULE_ID)
     title: str                         # the finding, as shown in evidence ("Desmin positive")
@@ -109,6 +127,7 @@ class RuleSpec(Model):
     caveat: str | None = None
     author: str | None = None
     updated: str | None = None
+    examples: Examples | None = None
 
     @field_validator("rationale", "title")
     @classmethod
@@ -207,7 +226,8 @@ class Rule:
     condition: Node
     predicate: Predicate
     file: str
-    line: int | None
+    line: int | None           # the line of this half's condition
+    spec_line: int | None = None   # the line where the rule starts (its "- id:")
 
     @property
     def title(self) -> str:
@@ -234,6 +254,7 @@ class Knowledge:
     content_hash: str
     files: list[Path] = field(default_factory=list)
     reports: ReportTemplates = field(default_factory=ReportTemplates)
+    entity_lines: dict[str, int] = field(default_factory=dict)   # slug -> line in entities.yaml
 
     @cached_property
     def entity_slugs(self) -> list[str]:
@@ -301,13 +322,15 @@ def resolve_rules_dir(explicit: str | os.PathLike[str] | None = None) -> Path:
     return packaged_rules_dir()
 
 
-def _located(exc: ValidationError, file: str, data: Any, base_line: int | None) -> list[Problem]:
+def _located(exc: ValidationError, file: str, data: Any, base_line: int | None,
+             code: str = "schema") -> list[Problem]:
     problems = []
     for err in exc.errors(include_url=False):
         loc = [str(p) for p in err["loc"]]
         line = base_line
         node = data
-        for part in err["loc"]:  # walk to the deepest mapping that carries a line
+        for part in err["loc"]:  # walk to the deepest key or mapping that carries a line
+            line = key_line(node, part) or line
             try:
                 node = node[part]
             except (KeyError, IndexError, TypeError):
@@ -319,25 +342,36 @@ def _located(exc: ValidationError, file: str, data: Any, base_line: int | None) 
             msg = f"unknown key {loc[-1]!r}"
         elif err["type"] == "missing":
             msg = f"required key {loc[-1]!r} is missing"
-        problems.append(Problem(msg, file=file, line=line, path=".".join(loc) or None))
+        if "likelihood" in loc or "default" in loc or loc[-1:] == ["prior"] or "prior" in loc:
+            kind = "weight"
+        else:
+            kind = code
+        problems.append(Problem(msg, file=file, line=line, path=".".join(loc) or None, code=kind))
     return problems
 
 
-def _load_yaml(path: Path, problems: list[Problem]) -> Any:
+def _load_yaml(path: Path, problems: list[Problem], overrides: Mapping[Path, str]) -> Any:
     try:
-        return load_data(path, with_lines=True)
+        return load_data(path, with_lines=True, text=overrides.get(path))
     except ReadError as exc:
-        problems.append(Problem(str(exc), file=str(path), line=exc.line))
+        problems.append(Problem(str(exc), file=str(path), line=exc.line, code="syntax"))
         return None
 
 
-def load_knowledge(directory: str | os.PathLike[str] | None = None) -> Knowledge:
+def load_knowledge(directory: str | os.PathLike[str] | None = None, *,
+                   overrides: Mapping[Path, str] | None = None) -> Knowledge:
+    """Load and validate a rules directory.
+
+    ``overrides`` maps files of the directory to text that replaces their
+    content on disk (an edit not yet saved); a new file among them is loaded too.
+    """
     root = resolve_rules_dir(directory)
+    over = {Path(k): v for k, v in (overrides or {}).items()}
     problems: list[Problem] = []
-    vocab = load_vocabulary(root / "vocabulary.yaml")
+    vocab = load_vocabulary(root / "vocabulary.yaml", over.get(root / "vocabulary.yaml"))
     files = [root / "vocabulary.yaml", root / "settings.yaml", root / "entities.yaml"]
 
-    settings_data = _load_yaml(root / "settings.yaml", problems)
+    settings_data = _load_yaml(root / "settings.yaml", problems, over)
     settings = Settings(version="unknown")
     if settings_data is not None:
         try:
@@ -346,8 +380,9 @@ def load_knowledge(directory: str | os.PathLike[str] | None = None) -> Knowledge
             problems += _located(exc, str(root / "settings.yaml"), settings_data, None)
 
     entities: list[Entity] = []
+    entity_lines: dict[str, int] = {}
     ent_file = root / "entities.yaml"
-    ent_data = _load_yaml(ent_file, problems)
+    ent_data = _load_yaml(ent_file, problems, over)
     if ent_data is not None:
         if not isinstance(ent_data, dict) or not isinstance(ent_data.get("entities"), list):
             problems.append(Problem("expected a top-level 'entities:' list", file=str(ent_file)))
@@ -356,6 +391,8 @@ def load_knowledge(directory: str | os.PathLike[str] | None = None) -> Knowledge
                 line = raw.get("__line__") if isinstance(raw, dict) else None
                 try:
                     entities.append(Entity.model_validate(strip_lines(raw)))
+                    if line:
+                        entity_lines[entities[-1].slug] = line
                 except ValidationError as exc:
                     problems += _located(exc, str(ent_file), raw, line)
     slugs = [e.slug for e in entities]
@@ -375,7 +412,7 @@ def load_knowledge(directory: str | os.PathLike[str] | None = None) -> Knowledge
     rep_file = root / "reports.yaml"
     if rep_file.is_file():
         files.append(rep_file)
-        rep_data = _load_yaml(rep_file, problems)
+        rep_data = _load_yaml(rep_file, problems, over)
         if rep_data is not None:
             try:
                 reports = ReportTemplates.model_validate(strip_lines(rep_data))
@@ -388,13 +425,14 @@ def load_knowledge(directory: str | os.PathLike[str] | None = None) -> Knowledge
 
     rules: list[Rule] = []
     rule_dir = root / "rules"
-    rule_files = sorted(rule_dir.glob("*.yaml")) + sorted(rule_dir.glob("*.yml"))
+    rule_files = sorted(set(rule_dir.glob("*.yaml")) | set(rule_dir.glob("*.yml"))
+                        | {p for p in over if p.parent == rule_dir and p.suffix in (".yaml", ".yml")})
     if not rule_files:
         problems.append(Problem("no rule files (rules/*.yaml)", file=str(rule_dir)))
     seen: dict[str, str] = {}
     for path in rule_files:
         files.append(path)
-        data = _load_yaml(path, problems)
+        data = _load_yaml(path, problems, over)
         if data is None:
             continue
         if not isinstance(data, dict) or not isinstance(data.get("rules"), list):
@@ -405,15 +443,16 @@ def load_knowledge(directory: str | os.PathLike[str] | None = None) -> Knowledge
 
     if len(rules) > MAX_RULES:
         problems.append(Problem(f"{len(rules)} rules; the limit is {MAX_RULES} (durable-rules: 4096 rules per ruleset)",
-                                file=str(rule_dir)))
+                                file=str(rule_dir), code="engine-limit"))
     keys = {k for r in rules if r.spec.status == "active" for k in r.keys}
     if len(keys) > MAX_FACT_PROPERTIES:
         problems.append(Problem(
             f"rules test {len(keys)} distinct findings; the limit is {MAX_FACT_PROPERTIES} "
-            "(durable-rules: 255 properties per fact)", file=str(rule_dir)))
+            "(durable-rules: 255 properties per fact)", file=str(rule_dir), code="engine-limit"))
     if problems:
         raise KnowledgeError(problems)
-    return Knowledge(root, settings, vocab, entities, rules, _hash_files(files), files, reports)
+    return Knowledge(root, settings, vocab, entities, rules, _hash_files(files, over), files, reports,
+                     entity_lines)
 
 
 def _load_rule(raw: Any, path: Path, vocab: Vocabulary, slugs: set[str], seen: dict[str, str],
@@ -427,18 +466,21 @@ def _load_rule(raw: Any, path: Path, vocab: Vocabulary, slugs: set[str], seen: d
         return []
     where = f"{file}:{line}" if line else file
     if spec.id in seen:
-        problems.append(Problem(f"duplicate rule id {spec.id!r} (first defined at {seen[spec.id]})", file=file, line=line))
+        problems.append(Problem(f"duplicate rule id {spec.id!r} (first defined at {seen[spec.id]})", file=file, line=line,
+                                code="duplicate-id"))
         return []
     seen[spec.id] = where
     for slug in list((spec.likelihood or {}).keys()):
         if slug not in slugs:
             near = TermSet("entity", _lookup={s: s for s in slugs}).suggest(slug)
-            problems.append(Problem(f"rule {spec.id}: unknown entity {slug!r}", file=file, line=line, suggestions=near))
+            lk_line = key_line(raw.get("likelihood"), slug) or line
+            problems.append(Problem(f"rule {spec.id}: unknown entity {slug!r}", file=file, line=lk_line, suggestions=near,
+                                    code="unknown-term"))
     if spec.likelihood is not None and spec.default is None:
         missing = sorted(slugs - set(spec.likelihood))
         if missing:
             problems.append(Problem(f"rule {spec.id}: no likelihood for {', '.join(missing)}; add them or a 'default'",
-                                    file=file, line=line))
+                                    file=file, line=line, code="weight"))
     out = []
     for negated, cond in ((False, spec.when), (True, spec.negated_by)):
         if cond is None:
@@ -447,17 +489,18 @@ def _load_rule(raw: Any, path: Path, vocab: Vocabulary, slugs: set[str], seen: d
         try:
             node = parse_condition(cond, vocab)
         except ConditionError as exc:
-            problems.append(Problem(f"rule {spec.id}: {exc}", file=file, line=cond_line, suggestions=exc.suggestions))
+            problems.append(Problem(f"rule {spec.id}: {exc}", file=file, line=cond_line, suggestions=exc.suggestions,
+                                    code="unknown-term" if exc.suggestions or "unknown" in str(exc) else "condition"))
             continue
         branches = branch_count(node)
         if branches > MAX_BRANCHES_PER_RULE:
             problems.append(Problem(
                 f"rule {spec.id}: condition expands to {branches} alternatives; the limit is "
                 f"{MAX_BRANCHES_PER_RULE} (durable-rules fails beyond 64 alpha tests true at once)",
-                file=file, line=cond_line))
+                file=file, line=cond_line, code="engine-limit"))
             continue
         rid = spec.id + (NEGATION_SUFFIX if negated else "")
-        out.append(Rule(rid, spec, negated, node, compile_predicate(node), file, cond_line))
+        out.append(Rule(rid, spec, negated, node, compile_predicate(node), file, cond_line, line))
     return out
 
 
@@ -469,14 +512,17 @@ def _strip_top(raw: Any) -> Any:
     for k, v in raw.items():
         if k == "__line__":
             continue
-        out[k] = v if k in ("when", "negated_by") else strip_lines(v)
+        out[k] = v if k in ("when", "negated_by", "examples") else strip_lines(v)
     return out
 
 
-def _hash_files(files: list[Path]) -> str:
+def _hash_files(files: list[Path], overrides: Mapping[Path, str]) -> str:
     h = hashlib.sha256()
     for f in files:
-        if f.is_file():
+        if f in overrides:
+            h.update(f.name.encode())
+            h.update(overrides[f].encode("utf-8"))
+        elif f.is_file():
             h.update(f.name.encode())
             h.update(f.read_bytes())
     return h.hexdigest()

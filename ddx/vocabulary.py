@@ -242,10 +242,10 @@ def _termset(kind: str, spec: Any, problems: list[Problem], where: str) -> TermS
     return ts
 
 
-def load_vocabulary(path: Path) -> Vocabulary:
+def load_vocabulary(path: Path, text: str | None = None) -> Vocabulary:
     where = str(path)
     try:
-        data = load_data(path)
+        data = load_data(path, text=text)
     except ReadError as exc:
         raise KnowledgeError([Problem(str(exc), file=where, line=exc.line)]) from None
     if not isinstance(data, dict):

@@ -21,10 +21,28 @@ class LineLoader(yaml.SafeLoader):
     """SafeLoader that remembers the line of every mapping (as ``__line__``)."""
 
 
+class LineDict(dict):  # type: ignore[type-arg]
+    """A mapping read by :class:`LineLoader`: ``key_lines`` gives the line of each key."""
+
+    key_lines: dict[Any, int]
+
+
 def _construct_mapping(loader: LineLoader, node: yaml.MappingNode) -> dict[Any, Any]:
-    mapping = loader.construct_mapping(node, deep=True)
+    mapping = LineDict(loader.construct_mapping(node, deep=True))
+    mapping.key_lines = {}
+    for key_node, _ in node.value:
+        if isinstance(key_node, yaml.ScalarNode):
+            mapping.key_lines.setdefault(key_node.value, key_node.start_mark.line + 1)
     mapping["__line__"] = node.start_mark.line + 1
     return mapping
+
+
+def key_line(mapping: Any, key: Any) -> int | None:
+    """The line of ``key`` in a mapping read with line markers (None if unknown)."""
+    lines = getattr(mapping, "key_lines", None)
+    if lines and str(key) in lines:
+        return lines[str(key)]
+    return None
 
 
 LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
@@ -64,9 +82,12 @@ def read_text(path: Path) -> str:
         raise ReadError(f"not UTF-8 text (byte {exc.start})") from None
 
 
-def load_data(path: Path, *, with_lines: bool = False) -> Any:
-    """Load a YAML (.yaml/.yml) or JSON (.json) file safely."""
-    text = read_text(path)
+def load_data(path: Path, *, with_lines: bool = False, text: str | None = None) -> Any:
+    """Load a YAML (.yaml/.yml) or JSON (.json) file safely (``text``: its content, not yet on disk)."""
+    if text is None:
+        text = read_text(path)
+    elif len(text.encode("utf-8", "surrogatepass")) > MAX_FILE_BYTES:
+        raise ReadError(f"text is larger than the limit of {MAX_FILE_BYTES} bytes")
     if path.suffix.lower() == ".json":
         try:
             return json.loads(text, parse_constant=_reject_constant)

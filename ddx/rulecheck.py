@@ -1,0 +1,520 @@
+"""``ddx rules check``: everything that can be wrong with a rules directory.
+
+Errors (the rules cannot be used, or a rule cannot do what it says):
+schema and syntax, unknown vocabulary terms, duplicate ids, missing sources,
+weights out of range, conditions no case can satisfy, a finding and its
+negation that can hold at once, failing per-rule examples, durable-rules
+structural limits.
+
+Warnings (the rules work, but probably not as meant): two rules that fire on
+exactly the same findings (counted twice, or scored two different ways), a
+rule subsumed by a broader one with the same weights, one alternative of a
+condition that can never hold, entities no finding favours, limits being
+approached.
+
+Every message names its file and line. The logic is exact for term findings
+(their values come from the vocabulary), for number ranges and for list
+membership; it does not know relations between different findings (a site
+and its site group), so it may miss a contradiction of that kind, never report
+a false one.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Literal, Mapping
+
+from pydantic import ValidationError
+
+from ddx.case import problems_from_validation
+from ddx.conditions import Atom, Node, branch_count, branches, describe
+from ddx.engine import DurableMatcher, OracleMatcher, plan_shards
+from ddx.errors import DdxError, KnowledgeError, Problem
+from ddx.facts import case_facts
+from ddx.knowledge import (MAX_BRANCHES_PER_RULE, MAX_FACT_PROPERTIES, MAX_RULES, NEGATION_SUFFIX, Knowledge, Rule,
+                           load_knowledge, resolve_rules_dir)
+from ddx.vocabulary import Vocabulary
+from ddx.yamlio import strip_lines
+
+Severity = Literal["error", "warning"]
+APPROACH = 0.75            # warn when a structural limit is three-quarters used
+MAX_RULES_PER_PATH = 200   # rules sharing one identical condition path (durable-rules: 256, error 108)
+
+
+@dataclass
+class Message:
+    severity: Severity
+    problem: Problem
+
+    @property
+    def code(self) -> str:
+        return self.problem.code or "schema"
+
+    def __str__(self) -> str:
+        return f"{self.severity} [{self.code}] {self.problem}"
+
+    def to_dict(self) -> dict[str, object]:
+        return {"severity": self.severity, "check": self.code, **self.problem.to_dict()}
+
+
+@dataclass
+class CheckReport:
+    directory: Path
+    knowledge: Knowledge | None
+    messages: list[Message] = field(default_factory=list)
+    examples_run: int = 0
+    shards: int = 0            # durable-rules rulesets the active rules are split into
+
+    @property
+    def errors(self) -> list[Message]:
+        return [m for m in self.messages if m.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Message]:
+        return [m for m in self.messages if m.severity == "warning"]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def add(self, severity: Severity, code: str, message: str, *, file: str | None = None,
+            line: int | None = None, suggestions: list[str] | None = None) -> None:
+        self.messages.append(Message(severity, Problem(message, file=file, line=line,
+                                                       suggestions=suggestions or [], code=code)))
+
+    def to_dict(self) -> dict[str, object]:
+        k = self.knowledge
+        return {
+            "rules": {"directory": str(self.directory), "version": k.settings.version if k else None,
+                      "hash": k.content_hash[:12] if k else None},
+            "errors": len(self.errors), "warnings": len(self.warnings), "examples_run": self.examples_run,
+            "messages": [m.to_dict() for m in self.messages],
+        }
+
+
+def check_rules(directory: str | os.PathLike[str] | None = None, *,
+                overrides: Mapping[Path, str] | None = None, engine: bool = True) -> CheckReport:
+    """Check a rules directory (``overrides``: unsaved file texts, as for :func:`load_knowledge`).
+
+    ``engine`` also compiles the rules into durable-rules and runs the examples
+    through it (not only through the plain-Python oracle).
+    """
+    root = resolve_rules_dir(directory)
+    report = CheckReport(root, None)
+    try:
+        knowledge = load_knowledge(root, overrides=overrides)
+    except KnowledgeError as exc:
+        report.messages += [Message("error", p) for p in exc.problems]
+        return report
+    report.knowledge = knowledge
+    _check_conditions(knowledge, report)
+    _check_overlaps(knowledge, report)
+    _check_reach(knowledge, report)
+    _check_limits(knowledge, report)
+    _check_examples(knowledge, report, engine=engine)
+    report.messages.sort(key=lambda m: (m.severity != "error", m.problem.file or "", m.problem.line or 0))
+    return report
+
+
+# ------------------------------------------------------------ condition logic
+
+
+class _Domain:
+    """What one branch allows for one finding key. ``None`` in a set means "not recorded"."""
+
+
+MISSING = None
+
+
+@dataclass(frozen=True)
+class _Terms(_Domain):
+    allowed: frozenset[Any]
+
+    def meet(self, other: "_Terms") -> "_Terms":
+        return _Terms(self.allowed & other.allowed)
+
+    def empty(self) -> bool:
+        return not self.allowed
+
+    def within(self, other: "_Terms") -> bool:
+        return self.allowed <= other.allowed
+
+
+@dataclass(frozen=True)
+class _Numbers(_Domain):
+    missing: bool
+    lo: float = -math.inf
+    lo_open: bool = False
+    hi: float = math.inf
+    hi_open: bool = False
+    present: bool = True
+
+    def _nonempty_interval(self) -> bool:
+        if not self.present:
+            return False
+        if self.lo < self.hi:
+            return True
+        return self.lo == self.hi and not self.lo_open and not self.hi_open
+
+    def meet(self, other: "_Numbers") -> "_Numbers":
+        lo, lo_open = max((self.lo, self.lo_open), (other.lo, other.lo_open))
+        hi, hi_open = min((self.hi, not self.hi_open), (other.hi, not other.hi_open))
+        return _Numbers(self.missing and other.missing, lo, lo_open, hi, not hi_open,
+                        self.present and other.present)
+
+    def empty(self) -> bool:
+        return not self.missing and not self._nonempty_interval()
+
+    def within(self, other: "_Numbers") -> bool:
+        if self.missing and not other.missing:
+            return False
+        if not self._nonempty_interval():
+            return True
+        if not other._nonempty_interval():
+            return False
+        lo_ok = other.lo < self.lo or (other.lo == self.lo and (not other.lo_open or self.lo_open))
+        hi_ok = other.hi > self.hi or (other.hi == self.hi and (not other.hi_open or self.hi_open))
+        return lo_ok and hi_ok
+
+
+@dataclass(frozen=True)
+class _Items(_Domain):
+    missing: bool
+    present: bool
+    must: frozenset[str] = frozenset()
+
+    def meet(self, other: "_Items") -> "_Items":
+        return _Items(self.missing and other.missing, self.present and other.present, self.must | other.must)
+
+    def empty(self) -> bool:
+        return not self.missing and not self.present
+
+    def within(self, other: "_Items") -> bool:
+        if self.missing and not other.missing:
+            return False
+        return not self.present or (other.present and other.must <= self.must)
+
+
+class _Logic:
+    """Satisfiability and implication of conditions over the vocabulary's finding domains."""
+
+    def __init__(self, vocab: Vocabulary):
+        self.vocab = vocab
+        self.kinds = vocab.finding_paths()
+        self._terms: dict[str, frozenset[Any]] = {}
+
+    def _universe(self, path: str) -> frozenset[Any]:
+        if path not in self._terms:
+            termset = self.vocab.termset_for(path)
+            self._terms[path] = frozenset(termset.terms) if termset is not None else frozenset()
+        return self._terms[path]
+
+    def atom(self, a: Atom) -> _Domain:
+        kind = self.kinds.get(a.path, "term")
+        if kind == "number":
+            if a.op == "known":
+                return _Numbers(missing=not a.value, present=bool(a.value))
+            v = a.value
+            return {"eq": _Numbers(False, v, False, v, False), "gt": _Numbers(False, lo=v, lo_open=True),
+                    "gte": _Numbers(False, lo=v), "lt": _Numbers(False, hi=v, hi_open=True),
+                    "lte": _Numbers(False, hi=v)}[a.op]
+        if kind == "list":
+            if a.op == "known":
+                return _Items(missing=not a.value, present=bool(a.value))
+            must = frozenset(a.value) if isinstance(a.value, tuple) else frozenset([a.value])
+            return _Items(False, True, must)   # contains / contains_all (contains_any is split into branches)
+        terms = self._universe(a.path)
+        value = set(a.value) if isinstance(a.value, tuple) else {a.value}
+        allowed = {"eq": value, "in": value, "ne": terms - value, "not_in": terms - value}.get(a.op)
+        if a.op == "known":
+            allowed = set(terms) if a.value else {MISSING}
+        return _Terms(frozenset(allowed or ()))
+
+    def branch(self, atoms_: tuple[Atom, ...]) -> dict[str, _Domain] | None:
+        """The per-key domains of one alternative, or None when it can never hold."""
+        out: dict[str, Any] = {}
+        for a in atoms_:
+            d = self.atom(a)
+            out[a.key] = out[a.key].meet(d) if a.key in out else d
+            if out[a.key].empty():
+                return None
+        return out
+
+    def alternatives(self, node: Node) -> list[dict[str, _Domain] | None]:
+        return [self.branch(b) for b in branches(node)]
+
+    @staticmethod
+    def branch_within(a: dict[str, Any], b: dict[str, Any]) -> bool:
+        """Every case satisfying alternative ``a`` satisfies ``b``."""
+        return all(k in a and a[k].within(dom) for k, dom in b.items())
+
+    def implies(self, a: Node, b: Node) -> bool:
+        """Sufficient test: each satisfiable alternative of ``a`` lies within one of ``b``."""
+        alts_b = [x for x in self.alternatives(b) if x is not None]
+        return all(any(self.branch_within(x, y) for y in alts_b)
+                   for x in self.alternatives(a) if x is not None)
+
+    def jointly(self, a: Node, b: Node) -> bool:
+        """Some case satisfies both."""
+        for x in self.alternatives(a):
+            for y in self.alternatives(b):
+                if x is None or y is None:
+                    continue
+                merged = dict(x)
+                ok = True
+                for k, d in y.items():
+                    merged[k] = merged[k].meet(d) if k in merged else d  # type: ignore[attr-defined]
+                    if merged[k].empty():   # type: ignore[attr-defined]
+                        ok = False
+                        break
+                if ok:
+                    return True
+        return False
+
+
+# ------------------------------------------------------------ the checks
+
+
+def _where(rule: Rule) -> tuple[str, int | None]:
+    return rule.file, rule.line or rule.spec_line
+
+
+def _check_conditions(k: Knowledge, report: CheckReport) -> None:
+    logic = _Logic(k.vocab)
+    halves: dict[str, list[Rule]] = {}
+    for rule in k.rules:
+        halves.setdefault(rule.spec.id, []).append(rule)
+        file, line = _where(rule)
+        alts = logic.alternatives(rule.condition)
+        part = "negated_by" if rule.negated else "when"
+        if all(a is None for a in alts):
+            report.add("error", "unsatisfiable", f"rule {rule.spec.id}: its '{part}' condition can never hold "
+                       f"({describe(rule.condition)})", file=file, line=line)
+        elif any(a is None for a in alts):
+            bad = [describe_branch(b) for b, a in zip(branches(rule.condition), alts) if a is None]
+            report.add("warning", "unsatisfiable", f"rule {rule.spec.id}: in its '{part}' condition, "
+                       f"{'; '.join(bad)} can never hold", file=file, line=line)
+    for spec_id, pair in halves.items():
+        if len(pair) == 2 and logic.jointly(pair[0].condition, pair[1].condition):
+            file, line = _where(pair[1])
+            report.add("error", "conflict", f"rule {spec_id}: a case can satisfy both 'when' and 'negated_by', so "
+                       "the finding and its negation would both be scored", file=file, line=line)
+
+
+def describe_branch(atoms_: tuple[Atom, ...]) -> str:
+    from ddx.conditions import All
+
+    return describe(All(atoms_)) if len(atoms_) > 1 else describe(atoms_[0])
+
+
+def _weights(rule: Rule, k: Knowledge) -> tuple[float, ...] | None:
+    if rule.spec.likelihood is None:
+        return None
+    lo, hi = k.settings.clamp
+    out = []
+    for slug in k.entity_slugs:
+        lk = rule.likelihood(slug)
+        p = min(max(lk.p if lk else 0.5, lo), hi)
+        out.append(round(1 - p if rule.negated else p, 6))
+    return tuple(out)
+
+
+def _check_overlaps(k: Knowledge, report: CheckReport) -> None:
+    """Rules that fire together on the same findings: redundant, subsumed or conflicting."""
+    logic = _Logic(k.vocab)
+    active = [r for r in k.active_rules if any(a is not None for a in logic.alternatives(r.condition))]
+    weights = {r.id: _weights(r, k) for r in active}
+    for i, a in enumerate(active):
+        for b in active[i + 1:]:
+            if a.spec.id == b.spec.id:
+                continue
+            a_in_b, b_in_a = logic.implies(a.condition, b.condition), logic.implies(b.condition, a.condition)
+            if not (a_in_b or b_in_a):
+                continue
+            wa, wb = weights[a.id], weights[b.id]
+            file, line = _where(b)
+            if a_in_b and b_in_a:
+                if wa is None or wb is None:
+                    if wa is None and wb is None:
+                        report.add("warning", "redundant", f"rules {a.id} and {b.id} fire on exactly the same "
+                                   "findings and both only show a caveat", file=file, line=line)
+                    continue
+                if wa == wb:
+                    report.add("warning", "redundant", f"rules {a.id} and {b.id} fire on exactly the same findings "
+                               f"with the same weights: the finding is counted twice ({_at(a)})", file=file, line=line)
+                else:
+                    report.add("warning", "conflict", f"rules {a.id} and {b.id} fire on exactly the same findings "
+                               f"with different weights: the finding is scored twice, two ways ({_at(a)})",
+                               file=file, line=line)
+            elif wa is not None and wa == wb:
+                narrow, broad = (a, b) if a_in_b else (b, a)
+                file, line = _where(narrow)
+                report.add("warning", "subsumed", f"rule {narrow.id} is subsumed by {broad.id}: whenever it fires, "
+                           f"{broad.id} fires too with the same weights ({_at(broad)})", file=file, line=line)
+
+
+def _at(rule: Rule) -> str:
+    file, line = _where(rule)
+    return f"{Path(file).name}:{line}" if line else Path(file).name
+
+
+def _check_reach(k: Knowledge, report: CheckReport) -> None:
+    """An entity is reached when at least one satisfiable rule favours it over every other entity."""
+    logic = _Logic(k.vocab)
+    favoured: set[str] = set()
+    for rule in k.active_rules:
+        w = _weights(rule, k)
+        if w is None or max(w) == min(w) or all(a is None for a in logic.alternatives(rule.condition)):
+            continue
+        top = max(w)
+        favoured |= {slug for slug, p in zip(k.entity_slugs, w) if p == top}
+    ent_file = str(k.directory / "entities.yaml")
+    for slug in k.entity_slugs:
+        if slug not in favoured:
+            report.add("warning", "unreachable", f"entity {slug}: no active rule favours it (in no rule is it the "
+                       "most likely source of the finding), so only its prior can bring it forward",
+                       file=ent_file, line=k.entity_lines.get(slug))
+
+
+def _check_limits(k: Knowledge, report: CheckReport) -> None:
+    """durable-rules' structural limits: errors past our margins (set at load time), warnings when near."""
+    rule_dir = str(k.directory / "rules")
+    active = k.active_rules
+
+    def near(used: int, limit: int, what: str, engine: str, file: str, line: int | None = None) -> None:
+        if used >= APPROACH * limit:
+            report.add("warning", "engine-limit", f"{what}: {used} of at most {limit} ({engine})", file=file, line=line)
+
+    near(len(active), MAX_RULES, "active rule conditions", "durable-rules: 4096 rules per ruleset", rule_dir)
+    near(len(k.referenced_keys), MAX_FACT_PROPERTIES, "distinct findings tested",
+         "durable-rules: 255 properties per fact", rule_dir)
+    paths: Counter[tuple[str, ...]] = Counter()
+    first: dict[tuple[str, ...], Rule] = {}
+    for rule in active:
+        n = branch_count(rule.condition)
+        file, line = _where(rule)
+        if n < MAX_BRANCHES_PER_RULE:
+            near(n, MAX_BRANCHES_PER_RULE, f"rule {rule.id}: condition alternatives",
+                 "durable-rules: 64 alpha tests true at once", file, line)
+        for alt in branches(rule.condition):
+            sig = tuple(sorted(f"{a.key} {a.op} {a.value!r}" for a in alt))
+            paths[sig] += 1
+            first.setdefault(sig, rule)
+    for sig, count in paths.items():
+        file, line = _where(first[sig])
+        what = f"{count} rules share the condition path ({'; '.join(sig)})"
+        if count > MAX_RULES_PER_PATH:
+            report.add("error", "engine-limit", f"{what}; the limit is {MAX_RULES_PER_PATH} "
+                       "(durable-rules: 256 rules per identical path, error 108)", file=file, line=line)
+        else:
+            near(count, MAX_RULES_PER_PATH, what, "durable-rules: 256 rules per identical path", file, line)
+    report.shards = len(plan_shards(active))
+
+
+# ------------------------------------------------------------ examples
+
+
+def example_case(example: Mapping[str, Any], case_id: str) -> dict[str, Any]:
+    """An example (findings, possibly with dotted keys) as case data."""
+    data: dict[str, Any] = {"id": case_id}
+    for key, value in strip_lines(dict(example)).items():
+        parts = str(key).split(".")
+        node = data
+        if parts[0] == "stains" and len(parts) > 2:   # stains.desmin.extent: diffuse
+            parts = parts[:2] + [".".join(parts[2:])]
+        for part in parts[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):           # stains.desmin: positive, then stains.desmin.extent
+                child = node[part] = {"result": child}
+            node = child
+        last = parts[-1]
+        if isinstance(node.get(last), dict) and not isinstance(value, dict):
+            node[last].setdefault("result", value)
+        elif isinstance(node.get(last), dict) and isinstance(value, dict):
+            node[last].update(value)
+        else:
+            node[last] = value
+    return data
+
+
+def _check_examples(k: Knowledge, report: CheckReport, *, engine: bool) -> None:
+    with_examples = [r for r in k.rules if not r.negated and r.spec.examples is not None]
+    if not with_examples:
+        return
+    usable = [r for r in k.rules if r.spec.status != "retired"]
+    keys = {key for r in usable for key in r.keys}
+    oracle = OracleMatcher(usable)
+    durable = None
+    if engine:
+        try:
+            durable = DurableMatcher(usable)
+        except DdxError as exc:
+            report.add("error", "engine", f"durable-rules could not compile the rules: {exc}",
+                       file=str(k.directory / "rules"))
+    try:
+        for rule in with_examples:
+            examples = rule.spec.examples
+            assert examples is not None
+            for want, items in ((True, examples.should_match), (False, examples.should_not_match)):
+                for n, example in enumerate(items, start=1):
+                    _run_example(k, report, rule, want, n, example, keys, oracle, durable)
+    finally:
+        if durable is not None:
+            durable.close()
+
+
+def _run_example(k: Knowledge, report: CheckReport, rule: Rule, want: bool, n: int, example: Mapping[str, Any],
+                 keys: set[str], oracle: OracleMatcher, durable: DurableMatcher | None) -> None:
+    kind = "should_match" if want else "should_not_match"
+    line = example.get("__line__") if isinstance(example, dict) else None
+    line = line or rule.spec_line
+    label = f"rule {rule.spec.id}: {kind} example {n}"
+    report.examples_run += 1
+    try:
+        case = k.case_schema.validate(example_case(example, f"{rule.spec.id}.{kind}.{n}"))
+    except ValidationError as exc:
+        for p in problems_from_validation(exc, k.vocab, file=rule.file, case=None):
+            report.add("error", "example", f"{label} is not a valid case: {p.message}", file=rule.file, line=line,
+                       suggestions=p.suggestions)
+        return
+    facts = case_facts(case, k.vocab, keys)
+    by_oracle = rule.id in oracle.match(facts)
+    if durable is not None:
+        by_engine = rule.id in durable.match(facts)
+        if by_engine != by_oracle:
+            report.add("error", "engine", f"{label}: durable-rules and the plain-Python oracle disagree "
+                       f"(engine {'matches' if by_engine else 'does not match'}); please report this",
+                       file=rule.file, line=line)
+    if by_oracle != want:
+        verb = "should match but does not" if want else "should not match but does"
+        report.add("error", "example", f"{label} {verb} (condition: {describe(rule.condition)})",
+                   file=rule.file, line=line)
+
+
+def rule_lines(knowledge: Knowledge) -> dict[str, tuple[str, int | None]]:
+    """spec id -> (file, line where the rule starts)."""
+    out: dict[str, tuple[str, int | None]] = {}
+    for r in knowledge.rules:
+        out.setdefault(r.spec.id, (r.file, r.spec_line))
+    return out
+
+
+def specs_of(knowledge: Knowledge) -> dict[str, dict[str, Any]]:
+    """spec id -> the rule as plain data (no line markers), for comparing rule sets."""
+    out: dict[str, dict[str, Any]] = {}
+    for r in knowledge.rules:
+        if r.spec.id not in out:
+            out[r.spec.id] = strip_lines(r.spec.model_dump(exclude_none=True))
+    return out
+
+
+def base_id(rule_id: str) -> str:
+    return rule_id.removesuffix(NEGATION_SUFFIX)
+
+
+def iter_messages(report: CheckReport, *, errors_only: bool = False) -> Iterable[Message]:
+    return (m for m in report.messages if not errors_only or m.severity == "error")

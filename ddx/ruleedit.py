@@ -1,0 +1,301 @@
+"""Editing one rule inside a rule file, without disturbing the rest of it.
+
+A rule file is edited as text: the rule's block (its ``- id:`` item, with the
+comment lines directly above it) is cut out, edited, and spliced back. Every
+other byte of the file — comments, key order, quoting, flow style — is kept
+exactly. (A round-trip YAML library was measured first: ruamel.yaml 0.19
+rewrote ``{any: [{a: b}]}`` as ``{any: [a: b]}`` in five of the eight rules
+files on a load/dump with no edit, so splicing text is the safer tool.)
+
+Saving is atomic, refuses a file that changed on disk since it was opened,
+and first copies the previous version into ``<rules dir>/.history/``, from
+which it can be restored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import textwrap
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ddx.errors import DdxError, Problem
+from ddx.rulecheck import CheckReport, check_rules
+from ddx.yamlio import atomic_write_text, read_text
+
+HISTORY_DIR = ".history"
+HISTORY_KEEP = 200          # versions kept per file; the oldest go first
+
+
+class EditError(DdxError):
+    """The edit cannot be applied (not one rule, or not where it was)."""
+
+
+class ChangedOnDisk(DdxError):
+    """The file changed on disk since it was opened in the editor."""
+
+
+@dataclass(frozen=True)
+class Block:
+    rule_id: str | None
+    start: int        # first line (0-based), including the comment lines directly above the item
+    item: int         # the line of the "- id:" item (0-based)
+    end: int          # one past the last line (trailing blank lines excluded)
+    indent: int       # columns before the "-"
+
+
+def digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def rule_blocks(text: str) -> list[Block]:
+    """The rule items of a rule file, in order, with their line ranges."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        raise EditError(f"the file is not valid YAML: {exc}") from None
+    if not isinstance(root, yaml.MappingNode):
+        raise EditError("expected a top-level 'rules:' list")
+    seq = next((v for k, v in root.value if isinstance(k, yaml.ScalarNode) and k.value == "rules"), None)
+    if not isinstance(seq, yaml.SequenceNode):
+        raise EditError("expected a top-level 'rules:' list")
+    lines = text.splitlines()
+    items = []
+    for node in seq.value:
+        rid = None
+        if isinstance(node, yaml.MappingNode):
+            rid = next((v.value for k, v in node.value if isinstance(k, yaml.ScalarNode) and k.value == "id"
+                        and isinstance(v, yaml.ScalarNode)), None)
+        line = node.start_mark.line
+        dash = lines[line].find("-")
+        items.append((rid, line, max(dash, 0)))
+    blocks = []
+    for i, (rid, line, indent) in enumerate(items):
+        start = line
+        floor = items[i - 1][1] + 1 if i else 0
+        while start - 1 >= floor and lines[start - 1].strip().startswith("#"):
+            start -= 1
+        blocks.append([rid, start, line, indent])
+    out = []
+    for i, (rid, start, line, indent) in enumerate(blocks):
+        end = blocks[i + 1][1] if i + 1 < len(blocks) else max(seq.end_mark.line, line + 1)
+        if i + 1 == len(blocks) and seq.end_mark.line >= len(lines):
+            end = len(lines)
+        while end > line + 1 and not lines[end - 1].strip():
+            end -= 1
+        out.append(Block(rid, start, line, end, indent))
+    return out
+
+
+def find_block(text: str, rule_id: str) -> Block:
+    for block in rule_blocks(text):
+        if block.rule_id == rule_id:
+            return block
+    raise EditError(f"rule {rule_id!r} is not in this file")
+
+
+def block_text(text: str, block: Block) -> str:
+    """The rule as the editor shows it: dedented to column 0, ending in a newline."""
+    lines = text.splitlines()[block.start:block.end]
+    return textwrap.dedent("\n".join(lines)) + "\n"
+
+
+def parse_block(edited: str) -> dict[str, Any]:
+    """The edited text must be exactly one rule: a one-item list holding a mapping."""
+    try:
+        data = yaml.safe_load(edited)
+    except yaml.MarkedYAMLError as exc:
+        line = exc.problem_mark.line + 1 if exc.problem_mark else None
+        raise EditError(f"line {line}: YAML syntax error: {exc.problem}" if line else f"YAML syntax error: {exc}") \
+            from None
+    except yaml.YAMLError as exc:
+        raise EditError(f"YAML error: {exc}") from None
+    if not isinstance(data, list) or len(data) != 1 or not isinstance(data[0], dict):
+        raise EditError("the editor must hold exactly one rule, written as a list item ('- id: ...')")
+    return data[0]
+
+
+def _indented(edited: str, indent: int) -> list[str]:
+    body = textwrap.dedent(edited).rstrip("\n").splitlines()
+    pad = " " * indent
+    return [pad + line if line.strip() else "" for line in body]
+
+
+def replace_rule(text: str, rule_id: str, edited: str) -> tuple[str, int]:
+    """The file text with rule ``rule_id`` replaced by ``edited``; and the 0-based line where it starts."""
+    parse_block(edited)
+    block = find_block(text, rule_id)
+    lines = text.splitlines()
+    new = lines[:block.start] + _indented(edited, block.indent) + lines[block.end:]
+    return "\n".join(new) + "\n", block.start
+
+
+def append_rule(text: str, edited: str) -> tuple[str, int]:
+    """The file text with a new rule added after the last one; and the 0-based line where it starts."""
+    parse_block(edited)
+    blocks = rule_blocks(text)
+    lines = text.splitlines()
+    if blocks:
+        at, indent = blocks[-1].end, blocks[-1].indent
+    else:   # "rules: []" or an empty list: rewrite the key as a block list
+        lines = [line for line in lines if not re.match(r"^rules:\s*(\[\s*\])?\s*(#.*)?$", line)] + ["rules:"]
+        at, indent = len(lines), 2
+    insert = ([""] if blocks else []) + _indented(edited, indent)
+    new = lines[:at] + insert + lines[at:]
+    return "\n".join(new).rstrip("\n") + "\n", at + (1 if blocks else 0)
+
+
+NEW_RULE_TEMPLATE = """\
+# A new rule. Fill in every field; 'ddx rules check' explains what is missing.
+- id: {rule_id}
+  title: "{title}"                       # the finding, as shown in the evidence
+  status: draft                          # draft rules are checked but not scored; set active to use it
+  when: {{stains.desmin: positive}}      # the condition (see the file header for the operators)
+  likelihood:                            # P(finding | entity); ~ marks an estimate
+{likelihood}
+  rationale: "One line: why this finding separates the entities."
+  source: ""                             # journal, year, volume:page (required)
+  examples:
+    should_match:
+      - {{stains.desmin: positive}}
+    should_not_match:
+      - {{stains.desmin: negative}}
+"""
+
+
+def new_rule_text(rule_id: str, entities: list[str], title: str = "New finding") -> str:
+    likelihood = "\n".join(f"    {slug}: ~0.5" for slug in entities)
+    return NEW_RULE_TEMPLATE.format(rule_id=rule_id, title=title, likelihood=likelihood)
+
+
+# ------------------------------------------------------------------ validation
+
+
+@dataclass(frozen=True)
+class EditCheck:
+    """The edit's effect on the whole rule set: messages mapped to editor lines."""
+
+    report: CheckReport
+    file_text: str | None          # the whole file after the edit (None: the edit itself is unreadable)
+    block_start: int = 0           # 0-based line of the edited block in the file
+    block_lines: int = 0
+    error: str | None = None       # the edit is not one rule (syntax)
+    error_line: int | None = None  # 1-based line in the editor
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.report.ok
+
+    def editor_line(self, problem: Problem) -> int | None:
+        """The 1-based editor line of a problem in the edited block, else None."""
+        if problem.line is None or self.file_text is None:
+            return None
+        line = problem.line - self.block_start
+        return line if 1 <= line <= self.block_lines else None
+
+
+def check_edit(rules_dir: Path, file: Path, original: str, edited: str, rule_id: str | None) -> EditCheck:
+    """Check the rule set as it would be with ``edited`` in place of rule ``rule_id`` (None: a new rule)."""
+    try:
+        if rule_id is None:
+            text, start = append_rule(original, edited)
+        else:
+            text, start = replace_rule(original, rule_id, edited)
+    except EditError as exc:
+        match = re.match(r"line (\d+): ", str(exc))
+        empty = CheckReport(rules_dir, None)
+        return EditCheck(empty, None, error=str(exc), error_line=int(match.group(1)) if match else None)
+    n = len(textwrap.dedent(edited).rstrip("\n").splitlines())
+    report = check_rules(rules_dir, overrides={file: text}, engine=False)
+    return EditCheck(report, text, start, n)
+
+
+# ------------------------------------------------------------------ saving and history
+
+
+def history_dir(file: Path) -> Path:
+    return file.parent.parent / HISTORY_DIR / file.name if file.parent.name == "rules" else \
+        file.parent / HISTORY_DIR / file.name
+
+
+@dataclass(frozen=True)
+class Version:
+    path: Path
+    saved: float          # when it was replaced (seconds since the epoch)
+
+    @property
+    def label(self) -> str:
+        return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(self.saved))
+
+
+def history(file: Path) -> list[Version]:
+    """Earlier versions of ``file``, newest first."""
+    folder = history_dir(file)
+    if not folder.is_dir():
+        return []
+    out = []
+    for p in folder.glob("*.yaml"):
+        m = re.match(r"^(\d+)-", p.name)
+        if m:
+            out.append(Version(p, int(m.group(1)) / 1e6))
+    return sorted(out, key=lambda v: v.saved, reverse=True)
+
+
+def read_file(file: Path) -> tuple[str, str]:
+    """The text of a rule file and its digest (to detect a change on disk before saving)."""
+    text = read_text(file)
+    return text, digest(text)
+
+
+def save_file(file: Path, new_text: str, opened_digest: str | None) -> Version | None:
+    """Replace ``file`` with ``new_text`` atomically, after keeping its current version in the history.
+
+    ``opened_digest`` is the digest of the text the edit started from (None: a
+    new file). If the file no longer has it, nothing is written.
+    """
+    current: str | None
+    try:
+        current = read_text(file)
+    except Exception:
+        current = None
+    if current is not None and opened_digest is not None and digest(current) != opened_digest:
+        raise ChangedOnDisk(f"{file} changed on disk since it was opened; reload it (your edit is kept "
+                            "in the editor) and apply the edit again")
+    if current is not None and opened_digest is None:
+        raise ChangedOnDisk(f"{file} now exists on disk; reload it before saving")
+    kept = None
+    if current is not None:
+        folder = history_dir(file)
+        folder.mkdir(parents=True, exist_ok=True)
+        stamp = time.time_ns() // 1000
+        kept_path = folder / f"{stamp}-{digest(current)[:8]}.yaml"
+        atomic_write_text(kept_path, current)
+        kept = Version(kept_path, stamp / 1e6)
+        for old in history(file)[HISTORY_KEEP:]:
+            try:
+                os.unlink(old.path)
+            except OSError:
+                pass
+    atomic_write_text(file, new_text)
+    return kept
+
+
+def restore(file: Path, version: Version, opened_digest: str | None) -> Version | None:
+    """Make an earlier version current again (the version replaced goes into the history too)."""
+    return save_file(file, read_text(version.path), opened_digest)
+
+
+def read_only_reason(rules_dir: Path) -> str | None:
+    """Why the rules in ``rules_dir`` should not be edited in place (None: they may be)."""
+    if rules_dir.resolve().name == "_rules" and rules_dir.resolve().parent.name == "ddx":
+        return ("these are the rules installed with ddx; copy them first with 'ddx rules init DIR' "
+                "and open them with 'ddx tui --rules DIR'")
+    if not os.access(rules_dir / "rules", os.W_OK):
+        return f"{rules_dir / 'rules'} is not writable"
+    return None

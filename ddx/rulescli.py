@@ -1,0 +1,408 @@
+"""``ddx rules ...``: initialise, check, list, show, test and diff rule sets.
+
+A thin layer over :mod:`ddx.rulecheck`, :mod:`ddx.ruletest` and
+:mod:`ddx.knowledge`: options in, rich tables or JSON out. Every command
+prints which rules it used (directory, version, content hash).
+
+Exit codes: ``check`` 1 on any error (warnings alone: 0); ``test`` 1 when a
+case cannot be read or a case regressed against ``--baseline``; 2 usage.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from ddx.errors import DdxError, KnowledgeError
+from ddx.knowledge import Knowledge, Rule, load_knowledge, packaged_rules_dir, resolve_rules_dir
+
+_out = Console(highlight=False, soft_wrap=True)
+_err = Console(stderr=True, highlight=False, soft_wrap=True)
+FORMAT = click.Choice(["text", "json"])
+
+
+def _fail(message: str, code: int = 1) -> None:
+    _err.print(f"ddx: {message}", markup=False)
+    sys.exit(code)
+
+
+def _load(directory: str | None) -> Knowledge:
+    try:
+        return load_knowledge(directory)
+    except KnowledgeError as exc:
+        _err.print("[bold red]ddx: the rules could not be loaded[/bold red] (run 'ddx rules check' for details):")
+        for problem in exc.problems:
+            _err.print(f"  {problem}", markup=False)
+        sys.exit(1)
+
+
+def _rules_line(k: Knowledge) -> str:
+    return f"[dim]{escape(k.version_line)}[/dim]"
+
+
+def _emit_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+@click.group("rules")
+def rules_group() -> None:
+    """Work on the knowledge base: copy it for editing, check it, list and show rules,
+    test a rule set on cases, compare two rule sets.
+
+    Rules are read from DIR or --rules DIR, else $DDX_RULES, else the packaged rules."""
+
+
+# ------------------------------------------------------------------ init
+
+
+@rules_group.command("init")
+@click.argument("directory", type=click.Path(file_okay=False))
+def init_cmd(directory: str) -> None:
+    """Copy the packaged rules into DIRECTORY for local editing."""
+    target = Path(directory)
+    if target.exists() and any(target.iterdir()):
+        _fail(f"{target} exists and is not empty; choose a new folder")
+    source = packaged_rules_dir()
+    shutil.copytree(source, target, dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns("__pycache__", ".history", "*.tmp"))
+    k = _load(str(target))
+    _out.print(f"Copied the packaged rules ({k.settings.version}, {k.content_hash[:12]}) to {target}.")
+    _out.print(f"Next: edit {target}/rules/*.yaml, then\n  ddx rules check {target}\n  ddx rules test {target}\n"
+               f"  ddx rules diff {source} {target}\nand use them with --rules {target} "
+               f"(or: export DDX_RULES={target}; ddx tui --rules {target} edits them on screen).", markup=False)
+
+
+# ------------------------------------------------------------------ check
+
+
+@rules_group.command("check")
+@click.argument("directory", required=False, type=click.Path(file_okay=False))
+@click.option("--format", "fmt", type=FORMAT, default="text", show_default=True)
+@click.option("--no-engine", is_flag=True, help="Skip compiling into durable-rules (examples run on the oracle only).")
+def check_cmd(directory: str | None, fmt: str, no_engine: bool) -> None:
+    """Check a rules directory: schema, vocabulary terms, duplicate ids, sources, weight ranges,
+    unsatisfiable and conflicting conditions, subsumed rules, unreachable entities, engine
+    limits, and every rule's examples. Errors exit 1; warnings alone exit 0."""
+    from ddx.rulecheck import check_rules
+
+    try:
+        report = check_rules(directory, engine=not no_engine)
+    except KnowledgeError as exc:   # no rules directory at all
+        report = None
+        if fmt == "json":
+            _emit_json({"errors": len(exc.problems), "messages": [p.to_dict() for p in exc.problems]})
+        else:
+            for p in exc.problems:
+                _out.print(f"[bold red]error[/bold red] {escape(str(p))}")
+        sys.exit(1)
+    if fmt == "json":
+        _emit_json(report.to_dict())
+    else:
+        for m in report.messages:
+            colour = "red" if m.severity == "error" else "yellow"
+            _out.print(f"[bold {colour}]{m.severity}[/bold {colour}] [{colour}]\\[{m.code}][/{colour}] "
+                       f"{escape(str(m.problem))}")
+        k = report.knowledge
+        where = escape(k.version_line) if k else escape(str(report.directory))
+        verdict = "[bold green]OK[/bold green]" if report.ok else "[bold red]FAILED[/bold red]"
+        rules = f"{len({r.spec.id for r in k.rules})} rules, " if k else ""
+        _out.print(f"{verdict}: {len(report.errors)} error(s), {len(report.warnings)} warning(s); {rules}"
+                   f"{report.examples_run} example(s) run; {report.shards} engine ruleset(s). [dim]{where}[/dim]")
+    sys.exit(0 if report.ok else 1)
+
+
+# ------------------------------------------------------------------ list / show
+
+
+def _effect(rule: Rule, k: Knowledge, slug: str) -> float | None:
+    """log10 of how much more likely the finding is under ``slug`` than on average under the others."""
+    if rule.spec.likelihood is None:
+        return None
+    lo, hi = k.settings.clamp
+
+    def p(s: str) -> float:
+        lk = rule.likelihood(s)
+        return min(max(lk.p if lk else 0.5, lo), hi)
+
+    others = [p(s) for s in k.entity_slugs if s != slug]
+    return math.log10(p(slug) / (sum(others) / len(others))) if others else 0.0
+
+
+def _favours(rule: Rule, k: Knowledge) -> list[str]:
+    if rule.spec.likelihood is None:
+        return []
+    weights = {s: (rule.likelihood(s).p if rule.likelihood(s) else 0.0) for s in k.entity_slugs}
+    top = max(weights.values())
+    return [s for s, w in weights.items() if w == top and top > min(weights.values())]
+
+
+def _rule_row(rule: Rule, k: Knowledge, entity: str | None) -> dict[str, Any]:
+    row: dict[str, Any] = {"id": rule.spec.id, "status": rule.spec.status, "title": rule.spec.title,
+                           "file": rule.file, "line": rule.spec_line, "favours": _favours(rule, k),
+                           "negated": rule.spec.negated_by is not None,
+                           "caveat_only": rule.spec.likelihood is None,
+                           "examples": (len(rule.spec.examples.should_match) + len(rule.spec.examples.should_not_match))
+                           if rule.spec.examples else 0}
+    if entity:
+        lk = rule.likelihood(entity)
+        row["p"] = lk.shown() if lk else None
+        effect = _effect(rule, k, entity)
+        row["effect"] = round(effect, 3) if effect is not None else None
+    return row
+
+
+@rules_group.command("list")
+@click.option("--rules", "rules", type=click.Path(file_okay=False), default=None,
+              help="Rules directory (default: $DDX_RULES, else the packaged rules).")
+@click.option("--entity", "-e", default=None, help="Only rules that weigh this entity, strongest effect first.")
+@click.option("--status", type=click.Choice(["active", "draft", "retired", "all"]), default="all", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+def list_cmd(rules: str | None, entity: str | None, status: str, fmt: str) -> None:
+    """List the rules (one row per rule: id, status, title, where, which entity it favours)."""
+    from ddx.vocabulary import UnknownTerm
+
+    k = _load(rules)
+    slug = None
+    if entity:
+        try:
+            slug = k.entity_terms.normalize(entity)
+        except UnknownTerm as exc:
+            _fail(f"--entity: {exc}", 2)
+    specs: dict[str, Rule] = {}
+    for r in k.rules:
+        specs.setdefault(r.spec.id, r)
+    chosen = [r for r in specs.values() if status == "all" or r.spec.status == status]
+    if slug:
+        chosen = [r for r in chosen if r.spec.likelihood is not None]
+        chosen.sort(key=lambda r: -abs(_effect(r, k, slug) or 0.0))
+    rows = [_rule_row(r, k, slug) for r in chosen]
+    if fmt == "json":
+        _emit_json({"rules": {"directory": str(k.directory), "version": k.settings.version,
+                              "hash": k.content_hash[:12]}, "entity": slug, "items": rows})
+        return
+    table = Table(pad_edge=False, expand=False)
+    table.add_column("rule")
+    table.add_column("status")
+    table.add_column("finding")
+    if slug:
+        table.add_column(f"P(finding | {slug})", justify="right")
+        table.add_column("effect", justify="right")
+    table.add_column("favours")
+    table.add_column("where", style="dim")
+    for row in rows:
+        cells = [row["id"], row["status"], row["title"]]
+        if slug:
+            effect = row["effect"]
+            cells += [row["p"] or "-", "-" if effect is None else f"{'for' if effect > 0 else 'against'} "
+                      f"{abs(effect):.2f}"]
+        cells += [", ".join(row["favours"]) or ("caveat" if row["caveat_only"] else "-"),
+                  f"{Path(row['file']).name}:{row['line']}"]
+        table.add_row(*(escape(str(c)) for c in cells))
+    _out.print(table)
+    note = " Effect: log10 of P(finding | entity) over its mean under the other entities." if slug else ""
+    _out.print(f"{len(rows)} rule(s).{note} " + _rules_line(k))
+
+
+@rules_group.command("show")
+@click.argument("rule_id")
+@click.option("--rules", "rules", type=click.Path(file_okay=False), default=None,
+              help="Rules directory (default: $DDX_RULES, else the packaged rules).")
+@click.option("--format", "fmt", type=FORMAT, default="text", show_default=True)
+def show_cmd(rule_id: str, rules: str | None, fmt: str) -> None:
+    """Show one rule: its text in the file (comments included), its conditions as read,
+    and its weight for every entity with the source of each figure."""
+    from rich.syntax import Syntax
+
+    from ddx.conditions import describe
+    from ddx.ruleedit import block_text, find_block
+    from ddx.vocabulary import TermSet
+    from ddx.yamlio import read_text
+
+    k = _load(rules)
+    halves = [r for r in k.rules if r.spec.id == rule_id]
+    if not halves:
+        ids = sorted({r.spec.id for r in k.rules})
+        near = TermSet("rule", _lookup={i: i for i in ids}).suggest(rule_id)
+        _fail(f"no rule {rule_id!r}" + (f"; did you mean {' or '.join(repr(n) for n in near)}?" if near else ""))
+    rule = halves[0]
+    text = read_text(Path(rule.file))
+    block = block_text(text, find_block(text, rule_id))
+    weights = {}
+    for slug in k.entity_slugs:
+        lk = rule.likelihood(slug)
+        if lk is not None:
+            weights[slug] = {"p": lk.p, "estimate": lk.estimate, "n": lk.n,
+                             "source": lk.source or rule.spec.source, "effect": round(_effect(rule, k, slug) or 0, 3)}
+    if fmt == "json":
+        _emit_json({"id": rule_id, "file": rule.file, "line": rule.spec_line, "status": rule.spec.status,
+                    "title": rule.spec.title, "conditions": {("negated_by" if h.negated else "when"):
+                                                             describe(h.condition) for h in halves},
+                    "weights": weights, "source": rule.spec.source, "text": block})
+        return
+    _out.print(f"[bold]{escape(rule_id)}[/bold]  {escape(rule.file)}:{rule.spec_line}")
+    if _out.is_terminal:
+        _out.print(Syntax(block, "yaml", word_wrap=True, background_color="default"), soft_wrap=False)
+    else:
+        click.echo(block)
+    for h in halves:
+        _out.print(f"[bold]{'negated_by' if h.negated else 'when'}[/bold] (as read): {escape(describe(h.condition))}")
+    if weights:
+        table = Table(pad_edge=False)
+        for col in ("entity", "P(finding | entity)", "effect", "source"):
+            table.add_column(col, justify="right" if col in ("effect",) else "left")
+        for slug, w in weights.items():
+            lk = rule.likelihood(slug)
+            table.add_row(slug, lk.shown() if lk else "-", f"{w['effect']:+.2f}",
+                          escape(w["source"] if lk and lk.source else "(rule source)"))
+        _out.print(table)
+        _out.print("[dim]~ marks an estimate; effect = log10 of the figure over its mean under the other "
+                   "entities.[/dim]")
+    _out.print(_rules_line(k))
+
+
+# ------------------------------------------------------------------ test
+
+
+def _cases_paths(cases: tuple[str, ...]) -> list[str]:
+    from ddx.ruletest import default_cases_path
+
+    if cases:
+        return list(cases)
+    try:
+        return [str(default_cases_path())]
+    except DdxError as exc:
+        _fail(str(exc), 2)
+        raise
+
+
+@rules_group.command("test")
+@click.argument("directory", required=False, type=click.Path(file_okay=False))
+@click.option("--cases", "cases", multiple=True, type=click.Path(exists=True),
+              help="Case files or folders (repeatable; default: ./cases, else the packaged sample cases).")
+@click.option("--baseline", type=click.Path(exists=True, dir_okay=False),
+              help="A run saved with --save: report every case whose expected diagnosis now ranks lower.")
+@click.option("--save", type=click.Path(dir_okay=False, writable=True),
+              help="Save this run (JSON) as a baseline for later runs.")
+@click.option("--format", "fmt", type=FORMAT, default="text", show_default=True)
+def test_cmd(directory: str | None, cases: tuple[str, ...], baseline: str | None, save: str | None,
+             fmt: str) -> None:
+    """Run the cases with the rules in DIRECTORY: accuracy, every case whose leader is not its
+    expected diagnosis, rules that matched no case, and regressions against --baseline.
+
+    Exit status: 0 done; 1 a case could not be read, or a case regressed against the baseline."""
+    from ddx.ruletest import compare_baseline, load_baseline, run_cases, save_run
+
+    k = _load(directory)
+    paths = _cases_paths(cases)
+    try:
+        run = run_cases(k, paths)
+        base = load_baseline(baseline) if baseline else None
+    except DdxError as exc:
+        _fail(str(exc))
+        raise
+    comparison = compare_baseline(run, base[1]) if base else None
+    if save:
+        save_run(run, save)
+    failed = bool(run.failed) or bool(comparison and comparison.regressions)
+    if fmt == "json":
+        out = run.to_dict()
+        if comparison is not None and base is not None:
+            out["baseline"] = {"rules": base[0], "regressions": [r.__dict__ for r in comparison.regressions],
+                               "improvements": [r.__dict__ for r in comparison.improvements],
+                               "changed_top": [r.__dict__ for r in comparison.changed_top],
+                               "missing": comparison.missing, "new": comparison.new}
+        _emit_json(out)
+        sys.exit(1 if failed else 0)
+    ev = run.evaluation
+    _out.print(f"[bold]{len(run.results)} case(s)[/bold] from {escape(', '.join(paths))}; scored {ev.n}: "
+               f"top-1 {ev.top1_hits}/{ev.n} ({ev.top1:.1%}), top-3 {ev.top3_hits}/{ev.n} ({ev.top3:.1%}).")
+    if run.mismatches:
+        table = Table(title="Cases whose leader is not the expected diagnosis", title_justify="left", pad_edge=False)
+        for col in ("case", "expected", "leader (probability)", "rank of expected", "file"):
+            table.add_column(col)
+        for r in run.mismatches:
+            table.add_row(escape(r.case_id), r.expected or "", f"{r.top} ({r.top_probability:.0%})",
+                          str(r.rank or "-"), escape(Path(r.file).name if r.file else ""))
+        _out.print(table)
+    for r in run.failed:
+        _out.print(f"[bold red]unreadable[/bold red] {escape(r.key)}: {escape('; '.join(r.problems))}")
+    if run.never_matched:
+        _out.print(f"Coverage: {len(run.never_matched)} active rule(s) matched no case: "
+                   + escape(", ".join(run.never_matched)))
+    else:
+        _out.print("Coverage: every active rule matched at least one case.")
+    if comparison is not None and base is not None:
+        _out.print(f"Against baseline {escape(baseline or '')} (rules {escape(base[0].get('hash', '?'))}): "
+                   f"{len(comparison.regressions)} regression(s), {len(comparison.improvements)} improvement(s), "
+                   f"{len(comparison.changed_top)} changed leader(s).")
+        for title, items in (("Regressions", comparison.regressions), ("Improvements", comparison.improvements)):
+            if items:
+                table = Table(title=title, title_justify="left", pad_edge=False)
+                for col in ("case", "expected", "leader before → after", "rank of expected before → after"):
+                    table.add_column(col)
+                for c in items:
+                    table.add_row(escape(c.key), c.expected or "", f"{c.before_top} → {c.after_top}",
+                                  f"{c.before_rank or '-'} → {c.after_rank or '-'}")
+                _out.print(table)
+        if comparison.missing:
+            _out.print("Not in this run: " + escape(", ".join(comparison.missing)))
+    if save:
+        _out.print(f"Saved this run to {escape(save)}.")
+    _out.print(_rules_line(k))
+    sys.exit(1 if failed else 0)
+
+
+# ------------------------------------------------------------------ diff
+
+
+@rules_group.command("diff")
+@click.argument("old", type=click.Path(file_okay=False))
+@click.argument("new", type=click.Path(file_okay=False))
+@click.option("--cases", "cases", multiple=True, type=click.Path(exists=True),
+              help="Case files or folders (repeatable; default: ./cases, else the packaged sample cases).")
+@click.option("--format", "fmt", type=FORMAT, default="text", show_default=True)
+def diff_cmd(old: str, new: str, cases: tuple[str, ...], fmt: str) -> None:
+    """The rules that differ between OLD and NEW, and every case whose ranking or leader
+    changes, with the changed rules that fired in it."""
+    from ddx.ruletest import diff_rule_sets
+
+    old_k, new_k = _load(old), _load(new)
+    paths = _cases_paths(cases)
+    diff = diff_rule_sets(old_k, new_k, paths)
+    if fmt == "json":
+        _emit_json(diff.to_dict())
+        return
+    _out.print(f"[bold]old[/bold] {escape(old_k.version_line)}\n[bold]new[/bold] {escape(new_k.version_line)}")
+    if diff.rules or diff.other:
+        _out.print(f"{len(diff.rules)} rule(s) differ:")
+        for c in diff.rules:
+            _out.print(f"  {c.kind:8} {escape(str(c))}  [dim]{escape(Path(c.file or '').name)}:{c.line}[/dim]")
+        for o in diff.other:
+            _out.print(f"  {escape(o)}")
+    else:
+        _out.print("The rules are the same.")
+    changed = diff.cases
+    _out.print(f"{len(changed)} of {diff.compared} case(s) change ranking; "
+               f"{sum(c.top_changed for c in changed)} change leader.")
+    if changed:
+        table = Table(pad_edge=False)
+        for col in ("case", "expected", "leader before → after", "rank of expected", "moved", "rules responsible"):
+            table.add_column(col)
+        for c in changed:
+            lead = f"{c.before.top} ({c.before.top_probability:.0%}) → {c.after.top} ({c.after.top_probability:.0%})"
+            moved = ", ".join(f"{e} {b}→{a}" for e, b, a in c.moves[:4]) + (" …" if len(c.moves) > 4 else "")
+            table.add_row(escape(c.key), c.expected or "", ("[bold]" if c.top_changed else "") + escape(lead),
+                          f"{c.before.rank or '-'} → {c.after.rank or '-'}", escape(moved),
+                          escape(", ".join(c.responsible) or "-"))
+        _out.print(table)
+    if diff.unreadable:
+        _out.print("Readable under only one rule set: " + escape(", ".join(diff.unreadable)))
