@@ -9,8 +9,9 @@ structural limits.
 Warnings (the rules work, but probably not as meant): two rules that fire on
 exactly the same findings (counted twice, or scored two different ways), a
 rule subsumed by a broader one with the same weights, one alternative of a
-condition that can never hold, entities no finding favours, limits being
-approached.
+condition that can never hold, an entity that can never lead (another is
+weighed at least as high by every rule and has at least its prior), limits
+being approached.
 
 Every message names its file and line. The logic is exact for term findings
 (their values come from the vocabulary), for number ranges and for list
@@ -363,21 +364,28 @@ def _at(rule: Rule) -> str:
 
 
 def _check_reach(k: Knowledge, report: CheckReport) -> None:
-    """An entity is reached when at least one satisfiable rule favours it over every other entity."""
+    """An entity no case can rank first: another entity is weighed at least as high by every
+    rule (both halves, after clamping) and has at least its prior, so it always ranks above."""
     logic = _Logic(k.vocab)
-    favoured: set[str] = set()
-    for rule in k.active_rules:
-        w = _weights(rule, k)
-        if w is None or max(w) == min(w) or all(a is None for a in logic.alternatives(rule.condition)):
-            continue
-        top = max(w)
-        favoured |= {slug for slug, p in zip(k.entity_slugs, w) if p == top}
+    columns = [w for r in k.active_rules
+               if (w := _weights(r, k)) is not None and any(a is not None for a in logic.alternatives(r.condition))]
+    slugs = k.entity_slugs
+    priors = [k.entity[s].prior.p for s in slugs]
     ent_file = str(k.directory / "entities.yaml")
-    for slug in k.entity_slugs:
-        if slug not in favoured:
-            report.add("warning", "unreachable", f"entity {slug}: no active rule favours it (in no rule is it the "
-                       "most likely source of the finding), so only its prior can bring it forward",
+    for i, slug in enumerate(slugs):
+        for j, other in enumerate(slugs):
+            if i == j or priors[j] < priors[i] or any(w[j] < w[i] for w in columns):
+                continue
+            if priors[j] == priors[i] and all(w[j] == w[i] for w in columns):
+                if i < j:
+                    report.add("warning", "unreachable", f"entities {slug} and {other} have the same prior and every "
+                               "rule weighs them the same: no finding can tell them apart",
+                               file=ent_file, line=k.entity_lines.get(other))
+                continue
+            report.add("warning", "unreachable", f"entity {slug} can never lead: every rule weighs {other} at least "
+                       f"as high and {other}'s prior is no lower, so {other} always ranks above it",
                        file=ent_file, line=k.entity_lines.get(slug))
+            break
 
 
 def _check_limits(k: Knowledge, report: CheckReport) -> None:

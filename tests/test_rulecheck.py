@@ -1,0 +1,241 @@
+"""``ddx rules check``: one test per check, on a copy of the packaged rules with one defect."""
+
+from __future__ import annotations
+
+import re
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from ddx.conditions import parse_condition
+from ddx.rulecheck import _Logic, check_rules, example_case
+
+
+def add_rules(rules_dir: Path, body: str, name: str = "zz-test.yaml") -> Path:
+    path = rules_dir / "rules" / name
+    path.write_text("rules:\n" + textwrap.indent(textwrap.dedent(body), "  "))
+    return path
+
+
+def rule(rid: str, when: str, *, extra: str = "", likelihood: str = "{ilms: 0.6}", default: str = "~0.3") -> str:
+    """A rule as a list item at column 0 (line 1 is its '- id:'; when is line 4, likelihood 5 + extra lines)."""
+    return (f"- id: {rid}\n  title: {rid}\n  status: active\n  when: {when}\n" + extra
+            + f"  likelihood: {likelihood}\n  default: {default}\n  rationale: a test rule\n"
+            f"  source: test source 2026\n")
+
+
+def messages(report, code: str, severity: str | None = None) -> list[str]:
+    return [str(m) for m in report.messages if m.code == code and (severity is None or m.severity == severity)]
+
+
+def test_packaged_rules_pass_with_every_example_run(knowledge):
+    report = check_rules()
+    assert report.ok and not report.warnings, [str(m) for m in report.messages]
+    specs = {r.spec.id for r in knowledge.rules}
+    assert report.examples_run >= 2 * len(specs)   # every rule has a should-match and a should-not-match example
+    assert report.shards >= 1
+
+
+def test_misspelt_stain_names_file_line_and_the_right_term(rules_copy):
+    add_rules(rules_copy, rule("test.misspelt", "{stains.desmn: positive}"))
+    report = check_rules(rules_copy)
+    assert not report.ok
+    [msg] = messages(report, "unknown-term", "error")
+    assert "zz-test.yaml:5:" in msg and "desmn" in msg and "'desmin'" in msg
+
+
+@pytest.mark.parametrize("change, code, line", [
+    (("source: test source 2026", "source: ''"), "schema", 9),
+    (("{ilms: 0.6}", "{ilms: -0.2}"), "weight", 6),
+    (("default: ~0.3", "default: ~1.3"), "weight", 7),
+])
+def test_missing_source_and_weights_out_of_range_are_errors_at_their_line(rules_copy, change, code, line):
+    add_rules(rules_copy, rule("test.bad", "{stains.desmin: positive}").replace(*change))
+    report = check_rules(rules_copy)
+    found = messages(report, code, "error")
+    assert found and all(f"zz-test.yaml:{line}:" in m for m in found), [str(m) for m in report.messages]
+
+
+def test_duplicate_id_is_an_error(rules_copy):
+    add_rules(rules_copy, rule("ihc.desmin", "{stains.sma: positive}"))
+    [msg] = messages(check_rules(rules_copy), "duplicate-id", "error")
+    assert "immunohistochemistry.yaml:" in msg and "zz-test.yaml:2" in msg
+
+
+@pytest.mark.parametrize("when", [
+    "{all: [{stains.desmin: positive}, {stains.desmin: negative}]}",
+    "{patient.age: {gt: 50, lt: 40}}",
+    "{patient.age: {gte: 50, lt: 50}}",
+    "{stains.desmin: {in: [positive, equivocal]}, all: [{stains.desmin: {not_in: [positive, equivocal]}}]}",
+    "{morphology.cell_types: {contains: spindle}, all: [{morphology.cell_types: {known: false}}]}",
+])
+def test_condition_that_can_never_hold_is_an_error(rules_copy, when):
+    add_rules(rules_copy, rule("test.never", when))
+    report = check_rules(rules_copy)
+    [msg] = messages(report, "unsatisfiable", "error")
+    assert "zz-test.yaml:5" in msg and "test.never" in msg and "can never hold" in msg
+
+
+def test_one_impossible_alternative_is_a_warning(rules_copy):
+    add_rules(rules_copy, rule("test.partly", "{any: [{stains.sma: positive}, {patient.age: {gt: 50, lt: 40}}]}"))
+    report = check_rules(rules_copy)
+    assert report.ok
+    [msg] = messages(report, "unsatisfiable", "warning")
+    assert "patient.age > 50 and patient.age < 40" in msg
+
+
+def test_finding_and_its_negation_that_can_hold_together_is_an_error(rules_copy):
+    add_rules(rules_copy, rule("test.both", "{stains.sma: positive}",
+                               extra="  negated_by: {stains.sma: {in: [positive, negative]}}\n"))
+    [msg] = messages(check_rules(rules_copy), "conflict", "error")
+    assert "test.both" in msg and "'when' and 'negated_by'" in msg
+
+
+def _copy_of_desmin_rule(rules_dir: Path, new_id: str, when: str | None = None, imt: str | None = None) -> str:
+    from ddx.ruleedit import block_text, find_block
+
+    text = (rules_dir / "rules" / "immunohistochemistry.yaml").read_text()
+    block = block_text(text, find_block(text, "ihc.desmin"))
+    block = block.replace("id: ihc.desmin", f"id: {new_id}")
+    block = re.sub(r"\n  negated_by: .*", "", block)
+    block = re.sub(r"\n  examples:(\n    .*)*", "", block)
+    if when:
+        block = block.replace("when: {stains.desmin: positive}", f"when: {when}")
+    if imt:
+        block = re.sub(r"\n    imt: .*", f"\n    imt: {imt}", block)
+    return block
+
+
+def test_rule_firing_on_the_same_findings_with_the_same_weights_is_redundant(rules_copy):
+    add_rules(rules_copy, _copy_of_desmin_rule(rules_copy, "test.desmin-again"))
+    report = check_rules(rules_copy)
+    assert report.ok
+    [msg] = messages(report, "redundant")
+    assert "ihc.desmin and test.desmin-again" in msg and "counted twice" in msg and "zz-test.yaml:" in msg
+
+
+def test_same_findings_with_different_weights_is_a_conflict(rules_copy):
+    add_rules(rules_copy, _copy_of_desmin_rule(rules_copy, "test.desmin-other", imt="~0.9"))
+    [msg] = messages(check_rules(rules_copy), "conflict", "warning")
+    assert "ihc.desmin and test.desmin-other" in msg and "different weights" in msg
+
+
+def test_narrower_rule_with_the_same_weights_is_subsumed(rules_copy):
+    add_rules(rules_copy, _copy_of_desmin_rule(rules_copy, "test.desmin-and-sma",
+                                               when="{stains.desmin: positive, stains.sma: positive}"))
+    report = check_rules(rules_copy)
+    [msg] = messages(report, "subsumed")
+    assert "test.desmin-and-sma is subsumed by ihc.desmin" in msg
+    assert not messages(report, "redundant")
+
+
+def test_narrower_rule_with_its_own_weights_is_not_flagged(rules_copy):
+    # ihc.desmin.diffuse is narrower than ihc.desmin by design (scored conditional on desmin positive)
+    report = check_rules(rules_copy)
+    assert not messages(report, "subsumed") and not messages(report, "redundant")
+
+
+def test_entity_no_rule_favours_is_reported(rules_copy):
+    ents = rules_copy / "entities.yaml"
+    ents.write_text(ents.read_text() + "  - slug: zz\n    name: A test entity\n    prior: ~0.01\n"
+                    "    source: test source 2026\n")
+    for f in (rules_copy / "rules").glob("*.yaml"):   # every rule weighs zz as it weighs fdcs
+        f.write_text(re.sub(r"^(\s+)fdcs: (.*)$", r"\1fdcs: \2\n\1zz: \2", f.read_text(), flags=re.M))
+    report = check_rules(rules_copy)
+    assert report.ok, [str(m) for m in report.errors]
+    [msg] = messages(report, "unreachable")
+    assert "entity zz can never lead" in msg and "fdcs always ranks above it" in msg
+    assert re.search(r"entities.yaml:\d+:", msg)
+
+
+def test_entity_with_one_rule_of_its_own_is_reachable(rules_copy):
+    ents = rules_copy / "entities.yaml"
+    ents.write_text(ents.read_text() + "  - slug: zz\n    name: A test entity\n    prior: ~0.01\n"
+                    "    source: test source 2026\n")
+    for f in (rules_copy / "rules").glob("*.yaml"):
+        f.write_text(re.sub(r"^(\s+)fdcs: (.*)$", r"\1fdcs: \2\n\1zz: \2", f.read_text(), flags=re.M))
+    add_rules(rules_copy, rule("test.zz", "{stains.cd34: equivocal}", likelihood="{zz: 0.9}", default="~0.1"))
+    assert not messages(check_rules(rules_copy), "unreachable")
+
+
+def test_rule_past_an_engine_limit_is_refused_with_the_limit_named(rules_copy, knowledge):
+    stains = knowledge.vocab.stains.terms[:25]
+    alts = ", ".join(f"{{stains.{s}: positive}}" for s in stains)
+    add_rules(rules_copy, rule("test.huge", f"{{any: [{alts}]}}"))
+    report = check_rules(rules_copy)          # returns: the engine is never asked to build it
+    [msg] = messages(report, "engine-limit", "error")
+    assert "25 alternatives" in msg and "limit is 24" in msg and "64 alpha tests" in msg and "zz-test.yaml:5" in msg
+
+
+def test_approaching_an_engine_limit_is_a_warning(rules_copy, knowledge):
+    stains = knowledge.vocab.stains.terms[:20]
+    alts = ", ".join(f"{{stains.{s}: equivocal}}" for s in stains)
+    add_rules(rules_copy, rule("test.broad", f"{{any: [{alts}]}}"))
+    report = check_rules(rules_copy)
+    assert report.ok
+    [msg] = messages(report, "engine-limit", "warning")
+    assert "test.broad" in msg and "20 of at most 24" in msg
+
+
+def test_too_many_rules_on_one_condition_path_is_refused(rules_copy):
+    body = "".join(rule(f"test.same-{i:03d}", "{stains.cd34: equivocal}", likelihood=f"{{ilms: {0.2 + i / 1000}}}")
+                   for i in range(201))
+    add_rules(rules_copy, body)
+    report = check_rules(rules_copy, engine=False)
+    found = messages(report, "engine-limit", "error")
+    assert found and "201 rules share the condition path" in found[0] and "256" in found[0]
+
+
+EXAMPLES = """\
+  examples:
+    should_match:
+      - {stains.sma: positive}
+      - {stains: {sma: {result: positive, extent: diffuse}}}
+    should_not_match:
+      - {stains.sma: negative}
+"""
+
+
+def test_examples_that_hold_pass(rules_copy):
+    add_rules(rules_copy, rule("test.sma", "{stains.sma: positive}", extra=EXAMPLES))
+    report = check_rules(rules_copy)
+    assert report.ok, [str(m) for m in report.errors]
+
+
+def test_failing_example_is_an_error_at_the_example_line(rules_copy):
+    add_rules(rules_copy, rule("test.sma", "{stains.sma: positive}",
+                               extra=EXAMPLES.replace("{stains.sma: negative}", "{stains.sma: positive}")))
+    report = check_rules(rules_copy)
+    [msg] = messages(report, "example", "error")
+    assert "should_not_match example 1 should not match but does" in msg and "zz-test.yaml:11:" in msg
+
+
+def test_example_with_an_unknown_term_names_it(rules_copy):
+    add_rules(rules_copy, rule("test.sma", "{stains.sma: positive}",
+                               extra=EXAMPLES.replace("{stains.sma: negative}", "{stains.smaa: negative}")))
+    [msg] = messages(check_rules(rules_copy), "example", "error")
+    assert "not a valid case" in msg and "smaa" in msg and "'sma'" in msg
+
+
+def test_example_shorthand_nests_dotted_keys():
+    assert example_case({"stains.desmin": "positive", "stains.desmin.extent": "diffuse", "patient.age": 40}, "x") == {
+        "id": "x", "stains": {"desmin": {"result": "positive", "extent": "diffuse"}}, "patient": {"age": 40}}
+
+
+@pytest.mark.parametrize("a, b, implied", [
+    ("{patient.age: {gte: 18, lt: 50}}", "{patient.age: {gte: 10}}", True),
+    ("{patient.age: {gte: 18, lt: 50}}", "{patient.age: {gt: 18}}", False),
+    ("{stains.desmin: positive}", "{stains.desmin: {in: [positive, equivocal]}}", True),
+    ("{stains.desmin: {in: [positive, equivocal]}}", "{stains.desmin: positive}", False),
+    ("{stains.desmin: positive}", "{stains.desmin: {known: true}}", True),
+    ("{not: {stains.desmin: positive}}", "{stains.desmin: {ne: positive}}", False),   # "not recorded" too
+    ("{morphology.cell_types: {contains_all: [spindle, epithelioid]}}",
+     "{morphology.cell_types: {contains: spindle}}", True),
+])
+def test_implication_is_exact_on_single_findings(knowledge, a, b, implied):
+    import yaml
+
+    logic = _Logic(knowledge.vocab)
+    na, nb = (parse_condition(yaml.safe_load(x), knowledge.vocab) for x in (a, b))
+    assert logic.implies(na, nb) is implied

@@ -1,0 +1,196 @@
+"""``ddx rules init/check/list/show/test/diff`` as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from ddx.analysis import Analyzer
+from ddx.cli import main
+from ddx.knowledge import load_knowledge, packaged_rules_dir
+
+from .conftest import CASES
+
+
+def run(*args: str):
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def set_weight(rules_dir: Path, rule_id: str, entity: str, value: str) -> None:
+    """Change one likelihood in a rules copy, as a text edit."""
+    from ddx.ruleedit import block_text, find_block, replace_rule
+
+    f = next(p for p in (rules_dir / "rules").glob("*.yaml") if f"id: {rule_id}\n" in p.read_text())
+    text = f.read_text()
+    block = block_text(text, find_block(text, rule_id))
+    edited, n = re.subn(rf"^(    {entity}: )(\{{p: [0-9.]+|~?[0-9.]+)", lambda m: m.group(1) + (
+        "{p: " + value if m.group(2).startswith("{") else value), block, flags=re.M)
+    assert n == 1
+    f.write_text(replace_rule(text, rule_id, edited)[0])
+
+
+def test_init_copies_the_packaged_rules_and_refuses_a_full_folder(tmp_path):
+    target = tmp_path / "mine"
+    result = run("rules", "init", str(target))
+    assert result.exit_code == 0 and "ddx rules check" in result.output
+    assert (target / "vocabulary.yaml").read_bytes() == (packaged_rules_dir() / "vocabulary.yaml").read_bytes()
+    assert load_knowledge(target).content_hash == load_knowledge().content_hash
+    again = CliRunner().invoke(main, ["rules", "init", str(target)])
+    assert again.exit_code == 1 and "not empty" in again.output
+
+
+def test_check_passes_on_the_packaged_rules():
+    result = run("rules", "check")
+    assert result.exit_code == 0, result.output
+    assert re.search(r"OK: 0 error\(s\), 0 warning\(s\); \d+ rules, \d+ example\(s\) run", result.output)
+
+
+def test_check_names_file_and_line_of_a_misspelt_stain_and_exits_1(rules_copy):
+    f = rules_copy / "rules" / "immunohistochemistry.yaml"
+    text = f.read_text()
+    line = text[:text.index("when: {stains.sma: positive")].count("\n") + 1
+    f.write_text(text.replace("when: {stains.sma: positive", "when: {stains.smaa: positive", 1))
+    result = CliRunner().invoke(main, ["rules", "check", str(rules_copy)])
+    assert result.exit_code == 1
+    assert f"immunohistochemistry.yaml:{line}:" in result.output and "'smaa'" in result.output
+    assert "'sma'" in result.output   # the nearest valid term
+
+
+def test_check_warnings_alone_exit_0_and_json_lists_them(rules_copy):
+    from .test_rulecheck import _copy_of_desmin_rule, add_rules
+
+    add_rules(rules_copy, _copy_of_desmin_rule(rules_copy, "test.desmin-again"))
+    result = run("rules", "check", str(rules_copy), "--format", "json")
+    assert result.exit_code == 0
+    data = json.loads(result.output)
+    assert data["errors"] == 0 and data["warnings"] == 1
+    [m] = data["messages"]
+    assert m["severity"] == "warning" and m["check"] == "redundant" and m["file"].endswith("zz-test.yaml")
+    assert data["rules"]["hash"] and data["rules"]["directory"] == str(rules_copy)
+
+
+def test_check_on_a_folder_that_is_not_rules_exits_1(tmp_path):
+    result = CliRunner().invoke(main, ["rules", "check", str(tmp_path)])
+    assert result.exit_code == 1 and "not a ddx rules directory" in result.output
+
+
+def test_list_for_an_entity_sorts_by_effect_and_names_the_rules(knowledge):
+    result = run("rules", "list", "--entity", "IMT", "--format", "json")
+    assert result.exit_code == 0
+    data = json.loads(result.output)
+    assert data["entity"] == "imt" and data["rules"]["hash"] == knowledge.content_hash[:12]
+    effects = [abs(r["effect"]) for r in data["items"]]
+    assert effects == sorted(effects, reverse=True) and len(effects) > 20
+    assert all(r["file"] and r["line"] for r in data["items"])
+    favours_imt = [r["id"] for r in data["items"] if r["effect"] > 0.5]
+    assert "mol.alk-rearrangement" in favours_imt or any("alk" in r for r in favours_imt)
+
+
+def test_list_table_and_unknown_entity():
+    table = run("rules", "list", "--status", "active")
+    assert table.exit_code == 0 and "ihc.desmin" in table.output and "rule(s)" in table.output
+    bad = CliRunner().invoke(main, ["rules", "list", "--entity", "ilsm"])
+    assert bad.exit_code == 2 and "ilms" in bad.output
+
+
+def test_show_prints_the_rule_as_written_with_its_comments():
+    result = run("rules", "show", "ihc.myod1")
+    assert result.exit_code == 0
+    assert "# Desmin-positive cases are scored by ihc.myod1.with-desmin" in result.output   # a comment in the file
+    assert "when (as read): stains.myod1 = positive" in result.output
+    missing = CliRunner().invoke(main, ["rules", "show", "ihc.myod"])
+    assert missing.exit_code == 1 and "ihc.myod1" in missing.output
+
+
+def test_test_reports_accuracy_misses_and_coverage(knowledge):
+    result = run("rules", "test", "--cases", str(CASES), "--format", "json")
+    assert result.exit_code == 0
+    data = json.loads(result.output)
+    with Analyzer(knowledge, "oracle") as oracle:
+        from ddx.evaluate import evaluate_paths
+
+        _, ev = evaluate_paths([str(CASES)], oracle)
+    assert data["summary"]["top1"] == ev.top1_hits and data["summary"]["scored"] == ev.n
+    misses = {c["case"] for c in data["cases"].values() if c["expected"] and c["rank_of_expected"] != 1}
+    assert misses == {m.case_id for m in ev.misses()}
+    fired = set().union(*(c["matched"] for c in data["cases"].values()))
+    active = {r.spec.id for r in knowledge.active_rules}
+    assert set(data["never_matched"]) == active - fired and data["never_matched"]
+
+
+def test_test_against_a_baseline_reports_regressions_and_exits_1(rules_copy, tmp_path):
+    base = tmp_path / "base.json"
+    first = run("rules", "test", str(rules_copy), "--cases", str(CASES), "--save", str(base))
+    assert first.exit_code == 0 and base.is_file()
+    same = run("rules", "test", str(rules_copy), "--cases", str(CASES), "--baseline", str(base))
+    assert same.exit_code == 0 and "0 regression(s)" in same.output
+    set_weight(rules_copy, "ihc.desmin", "ilms", "0.05")   # desmin now argues against ILMS
+    worse = CliRunner().invoke(main, ["rules", "test", str(rules_copy), "--cases", str(CASES),
+                                      "--baseline", str(base), "--format", "json"])
+    assert worse.exit_code == 1
+    regressions = json.loads(worse.output)["baseline"]["regressions"]
+    assert regressions and all(r["expected"] and (r["after_rank"] or 99) > r["before_rank"] for r in regressions)
+
+
+def test_test_with_an_unreadable_case_exits_1_and_keeps_the_others(tmp_path):
+    shutil.copy(CASES / "seed-board-q1-thigh-35m.yaml", tmp_path)
+    (tmp_path / "bad.yaml").write_text("id: bad\nstains: {desmni: positive}\n")
+    result = CliRunner().invoke(main, ["rules", "test", "--cases", str(tmp_path)])
+    assert result.exit_code == 1 and "unreadable" in result.output and "desmni" in result.output
+    assert "2 case(s)" in result.output and "scored 1" in result.output
+
+
+def test_baseline_that_is_not_a_run_is_refused(tmp_path):
+    bogus = tmp_path / "b.json"
+    bogus.write_text('{"cases": []}')
+    result = CliRunner().invoke(main, ["rules", "test", "--cases", str(CASES), "--baseline", str(bogus)])
+    assert result.exit_code == 1 and "not a saved 'ddx rules test' run" in result.output
+
+
+def test_diff_with_one_changed_weight_lists_exactly_the_affected_cases(rules_copy, knowledge):
+    set_weight(rules_copy, "ihc.alk", "imt", "0.3")
+    result = run("rules", "diff", str(packaged_rules_dir()), str(rules_copy), "--cases", str(CASES),
+                 "--format", "json")
+    assert result.exit_code == 0
+    data = json.loads(result.output)
+    assert [(c["rule"], c["kind"], c["fields"]) for c in data["rule_changes"]] == [
+        ("ihc.alk", "changed", ["likelihood.imt"])]
+    listed = {c["case"] for c in data["changed_cases"]}
+    # the expected set, computed independently with the plain-Python oracle
+    new_k = load_knowledge(rules_copy)
+    from ddx.analysis import analyze_paths
+
+    with Analyzer(knowledge, "oracle") as old, Analyzer(new_k, "oracle") as new:
+        before = {a.case_id: [r.entity for r in a.ranking] for a in analyze_paths([str(CASES)], old, suggest=False)}
+        after = {a.case_id: [r.entity for r in a.ranking] for a in analyze_paths([str(CASES)], new, suggest=False)}
+        fired = {a.case_id for a in analyze_paths([str(CASES)], old, suggest=False)
+                 if {"ihc.alk", "ihc.alk:not"} & a.matched}
+    expected = {cid for cid in before if before[cid] != after[cid]}
+    assert listed == expected and expected and expected <= fired
+    assert all(c["responsible"] == ["ihc.alk"] for c in data["changed_cases"])
+
+
+def test_diff_text_names_both_rule_sets_and_the_change(rules_copy):
+    set_weight(rules_copy, "ihc.alk", "imt", "0.3")
+    result = run("rules", "diff", str(packaged_rules_dir()), str(rules_copy), "--cases", str(CASES))
+    assert result.exit_code == 0
+    assert "changed  ihc.alk (likelihood.imt)" in result.output and "case(s) change ranking" in result.output
+    assert str(rules_copy) in result.output
+    same = run("rules", "diff", str(packaged_rules_dir()), str(packaged_rules_dir()), "--cases", str(CASES))
+    assert "The rules are the same." in same.output and "0 of 42 case(s) change ranking" in same.output
+
+
+@pytest.mark.skipif(shutil.which("ddx") is None and not (Path(sys.executable).parent / "ddx").exists(),
+                    reason="ddx script not installed")
+def test_rules_test_defaults_to_the_packaged_cases_outside_a_checkout(tmp_path):
+    exe = shutil.which("ddx") or str(Path(sys.executable).parent / "ddx")
+    out = subprocess.run([exe, "rules", "test"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert re.search(r"42 case\(s\) from \S+cases", out.stdout)   # no ./cases here: the shipped sample cases
