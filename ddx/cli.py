@@ -142,14 +142,17 @@ def batch_cmd(paths: tuple[str, ...], fmt: str, output: str | None, summary_file
 @click.option("--case", "case_id", default=None, help="The case to open when CASE_FILE holds several.")
 @click.option("--rules", "rules", type=click.Path(file_okay=False), default=None,
               help="Rules directory (default: $DDX_RULES, else the packaged rules).")
-def tui_cmd(case_file: str | None = None, case_id: str | None = None, rules: str | None = None) -> None:
+@click.option("--cases", "cases", multiple=True, type=click.Path(exists=True),
+              help="Cases for the rule editor's impact preview (default: ./cases, else the sample cases).")
+def tui_cmd(case_file: str | None = None, case_id: str | None = None, rules: str | None = None,
+            cases: tuple[str, ...] = ()) -> None:
     """Enter a case and watch the differential re-rank as you type (a new case, or CASE_FILE).
-    Drafts are autosaved to $DDX_DATA_DIR (else your user data folder)."""
+    F9 opens the rule editor. Drafts are autosaved to $DDX_DATA_DIR (else your user data folder)."""
     from ddx.tui import run
 
     knowledge = _load(rules)
     try:
-        run(knowledge, case_file, case_id=case_id)
+        run(knowledge, case_file, case_id=case_id, cases=list(cases) or None)
     except DdxError as exc:
         Console(stderr=True, soft_wrap=True).print(f"ddx: {exc}", markup=False, highlight=False)
         sys.exit(1)

@@ -9,9 +9,10 @@ from ddx.entry import open_case
 from ddx.knowledge import Knowledge
 
 
-def run(knowledge: Knowledge, path: str | Path | None = None, *, case_id: str | None = None) -> None:
+def run(knowledge: Knowledge, path: str | Path | None = None, *, case_id: str | None = None,
+        cases: list[str] | None = None) -> None:
     """Open the TUI on a new case, or on the case in ``path`` (raises DdxError if it cannot be read)."""
     from ddx.tui.app import DdxApp
 
     opened = open_case(path, knowledge, case_id) if path is not None else None
-    DdxApp(knowledge, opened=opened, drafts=DraftStore()).run()
+    DdxApp(knowledge, opened=opened, drafts=DraftStore(), cases=cases).run()

@@ -53,6 +53,7 @@ class DdxApp(App[None]):
         Binding("ctrl+o", "open", "Open"),
         Binding("ctrl+n", "new", "New"),
         Binding("ctrl+r", "report", "Report"),
+        Binding("f9", "rules", "Rules"),
         Binding("ctrl+t", "toggle_theme", "Light/dark"),
         Binding("f5", "section('case')", "Case", show=False),
         Binding("f6", "section('morphology')", "Morphology", show=False),
@@ -63,9 +64,11 @@ class DdxApp(App[None]):
     ]
 
     def __init__(self, knowledge: Knowledge, *, opened: OpenedCase | None = None,
-                 drafts: DraftStore | None = None, offer_drafts: bool = True) -> None:
+                 drafts: DraftStore | None = None, offer_drafts: bool = True,
+                 cases: list[str] | None = None) -> None:
         super().__init__()
         self.knowledge = knowledge
+        self.cases = cases          # for the rule editor's impact preview (None: ./cases or the samples)
         self.entry = CaseEntry(knowledge)
         self.path: Path | None = None
         self._disk_mtime: int | float | None = None
@@ -292,11 +295,17 @@ class DdxApp(App[None]):
         self._guard("start a new case", lambda: self._replace_case({"id": new_case_id()}, None))
 
     async def action_quit(self) -> None:
+        from ddx.tui.rules import DiscardEdit, RulesScreen
+
         def leave() -> None:
             if self.drafts is not None:
                 self._draft_op(1 << 62, None, None)   # after every pending write: nothing is left behind
             self.exit()
 
+        if isinstance(self.screen, RulesScreen) and self.screen.dirty:
+            self.push_screen(DiscardEdit("quit"),
+                             lambda choice: self._guard("quit", leave) if choice == "discard" else None)
+            return
         self._guard("quit", leave)
 
     # ------------------------------------------------------------------ other actions
@@ -309,6 +318,39 @@ class DdxApp(App[None]):
             return
         text = render_report(self.analysis, self.knowledge, self.analyzer.ranker)
         self.push_screen(ReportScreen(text, f"{self.entry.case_id}-report.txt"))
+
+    CASE_ACTIONS = frozenset({"save", "save_as", "open", "new", "report", "section", "rules"})
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """In the rule editor the case's file actions are off (and out of the footer)."""
+        from ddx.tui.rules import RulesScreen
+
+        if action in self.CASE_ACTIONS and isinstance(self.screen, RulesScreen):
+            return False
+        return True
+
+    def action_rules(self) -> None:
+        from ddx.ruletest import default_cases_path
+        from ddx.tui.rules import RulesScreen
+
+        if isinstance(self.screen, RulesScreen):
+            return
+        cases = self.cases
+        if cases is None:
+            try:
+                cases = [str(default_cases_path())]
+            except DdxError:
+                cases = []
+        self.push_screen(RulesScreen(self.knowledge, cases))
+
+    def set_knowledge(self, knowledge: Knowledge) -> None:
+        """Use new rules (saved in the rule editor): a new matcher, and the case ranked again."""
+        with self._engine_lock:
+            old, self.analyzer = self.analyzer, Analyzer(knowledge)
+            old.close()
+        self.knowledge = knowledge
+        self.differential.set_knowledge(knowledge)
+        self.request_rank()
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
@@ -327,6 +369,8 @@ class DdxApp(App[None]):
         yield SystemCommand("Open", "Open a case file (Ctrl+O)", self.action_open)
         yield SystemCommand("New case", "Start a new case (Ctrl+N)", self.action_new)
         yield SystemCommand("Report", "Draft report comment: save or copy it (Ctrl+R)", self.action_report)
+        yield SystemCommand("Rules", "Browse, edit and check the rules; preview their effect on cases (F9)",
+                            self.action_rules)
         yield SystemCommand("Help", "Keys and how ddx ranks (F1)", self.action_help)
         yield SystemCommand("Light / dark", "Switch between Textual's light and dark themes (Ctrl+T)",
                             self.action_toggle_theme)

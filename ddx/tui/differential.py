@@ -84,8 +84,15 @@ class DifferentialPanel(Vertical):
             yield Static("", id="detail-body")
         yield Label("Next tests (Enter adds one to the form)", classes="section-title")
         yield OptionList(id="next-tests")
-        yield Static(f"rules {self.knowledge.settings.version} ({self.knowledge.content_hash[:12]}) · "
-                     "decision support only, not a diagnosis", id="version")
+        yield Static(self._version_text(), id="version")
+
+    def _version_text(self) -> str:
+        return (f"rules {self.knowledge.settings.version} ({self.knowledge.content_hash[:12]}) · "
+                "decision support only, not a diagnosis")
+
+    def set_knowledge(self, knowledge: Knowledge) -> None:
+        self.knowledge = knowledge
+        self.query_one("#version", Static).update(self._version_text())
 
     def on_mount(self) -> None:
         table = self.query_one("#ranking", DataTable)

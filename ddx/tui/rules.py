@@ -1,0 +1,513 @@
+"""The rule editor: browse, edit, check, preview and save rules without leaving ddx.
+
+A thin layer over :mod:`ddx.ruleedit` (splicing one rule into its file,
+history, atomic save), :mod:`ddx.rulecheck` (every check of ``ddx rules
+check``, run as you type) and :mod:`ddx.ruletest` (the impact preview: the
+cases whose ranking would change).
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen, Screen
+from textual.timer import Timer
+from textual.widgets import Button, DataTable, Footer, Header, Input, Label, OptionList, Select, Static, TextArea
+from textual.widgets.option_list import Option
+from textual.worker import get_current_worker
+
+from ddx.errors import DdxError
+from ddx.knowledge import Knowledge, Rule, load_knowledge
+from ddx.ruleedit import (ChangedOnDisk, EditCheck, Version, block_text, check_edit, find_block, history,
+                          new_rule_text, read_file, read_only_reason, restore, save_file)
+from ddx.ruletest import CaseRun, RuleSetDiff, diff_runs, run_cases
+from ddx.tui.dialogs import ChoiceScreen
+
+VALIDATE_AFTER_S = 0.35     # pause in typing before the edit is checked
+
+
+@dataclass
+class Editing:
+    """The rule in the editor: where it lives and the file text it was cut from."""
+
+    file: Path
+    rule_id: str | None          # None: a new rule, to be added to ``file``
+    original_file: str           # the file's text when the rule was opened
+    opened_digest: str
+    original_block: str
+
+
+def _favours(rule: Rule, knowledge: Knowledge) -> set[str]:
+    if rule.spec.likelihood is None:
+        return set()
+    weights = {s: (lk.p if (lk := rule.likelihood(s)) else 0.0) for s in knowledge.entity_slugs}
+    top, low = max(weights.values()), min(weights.values())
+    mean = sum(weights.values()) / len(weights)
+    # an entity the rule speaks to: the most likely source of the finding, or clearly unlikely
+    return {s for s, w in weights.items() if top > low and (w == top or w <= mean / 3)}
+
+
+class HistoryScreen(ModalScreen["Version | None"]):
+    """Earlier versions of a rule file, newest first; Enter restores one."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, file: Path, versions: list[Version]) -> None:
+        super().__init__()
+        self.file = file
+        self.versions = versions
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog", id="history-box"):
+            yield Label(f"Earlier versions of {self.file.name} (newest first). Enter restores one; "
+                        "the current version is kept in the history too.", id="history-text")
+            options = [Option(f"{v.label}  ·  {v.path.stat().st_size} bytes", id=str(i))
+                       for i, v in enumerate(self.versions)]
+            yield OptionList(*options, id="history-list")
+            with Horizontal(classes="buttons"):
+                yield Button("Cancel", id="cancel")
+
+    @on(OptionList.OptionSelected, "#history-list")
+    def _chosen(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(self.versions[int(str(event.option.id))])
+
+    @on(Button.Pressed, "#cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class DiscardEdit(ChoiceScreen):
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, what: str) -> None:
+        super().__init__()
+        self.what = what
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog", id="confirm-box"):
+            yield Label(f"The rule in the editor has unsaved edits. Discard them to {self.what}?")
+            with Horizontal(classes="buttons"):
+                yield Button("Discard the edit", id="discard", variant="error")
+                yield Button("Keep editing", id="cancel", variant="primary")
+
+    def action_cancel(self) -> None:
+        self.dismiss("cancel")
+
+
+class RulesScreen(Screen[None]):
+    """Browse rules by entity, edit one as YAML, see what it would change, save it."""
+
+    BINDINGS = [
+        Binding("escape", "close", "Back to the case"),
+        Binding("ctrl+s", "save", "Save rule", priority=True),
+        Binding("ctrl+n", "new_rule", "New rule", priority=True),
+        Binding("f3", "history", "History"),
+        Binding("f4", "revert", "Revert"),
+        Binding("ctrl+g", "goto_error", "Go to error"),
+    ]
+
+    def __init__(self, knowledge: Knowledge, cases: list[str] | None) -> None:
+        super().__init__()
+        self.knowledge = knowledge
+        self.cases = cases
+        self.editing: Editing | None = None
+        self.check: EditCheck | None = None
+        self.impact: RuleSetDiff | None = None
+        self.baseline: CaseRun | None = None
+        self._baseline_lock = threading.Lock()
+        self._timer: Timer | None = None
+        self._seq = 0                  # edits issued; a check result for an older one is dropped
+        self._loading = False
+
+    # ------------------------------------------------------------------ layout
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="rules-main"):
+            with Vertical(id="rule-browser"):
+                options = [(f"{e.slug} · {e.name}", e.slug) for e in self.knowledge.entities]
+                yield Select(options, prompt="All entities", id="entity-filter")
+                yield Input(placeholder="Filter: id or finding", id="rule-filter")
+                yield OptionList(id="rule-list")
+            with Vertical(id="rule-editor"):
+                yield Static("", id="rule-where")
+                yield TextArea.code_editor("", language="yaml", id="rule-text", theme="css", soft_wrap=True)
+                yield Static("", id="rule-status")
+                yield Label("Impact on the cases", classes="section-title")
+                yield Static("", id="impact-summary")
+                yield DataTable(id="impact", cursor_type="row", zebra_stripes=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.title = "ddx · rules"
+        self.sub_title = self.knowledge.version_line
+        table = self.query_one("#impact", DataTable)
+        for label in ("case", "expected", "leader before → after", "rank of expected", "rules"):
+            table.add_column(label)
+        self._fill_list()
+        self._compute_baseline()
+        first = self.query_one("#rule-list", OptionList)
+        if first.option_count:
+            first.highlighted = 0
+            self._open_rule(str(first.get_option_at_index(0).id))
+        first.focus()
+
+    # ------------------------------------------------------------------ browsing
+
+    def _specs(self) -> list[Rule]:
+        seen: dict[str, Rule] = {}
+        for r in self.knowledge.rules:
+            seen.setdefault(r.spec.id, r)
+        return list(seen.values())
+
+    def _fill_list(self) -> None:
+        entity = self.query_one("#entity-filter", Select).value
+        words = self.query_one("#rule-filter", Input).value.lower().split()
+        listing = self.query_one("#rule-list", OptionList)
+        keep = str(listing.get_option_at_index(listing.highlighted).id) \
+            if listing.highlighted is not None and listing.option_count else None
+        listing.clear_options()
+        for r in self._specs():
+            if entity is not Select.NULL and entity not in _favours(r, self.knowledge):
+                continue
+            hay = f"{r.spec.id} {r.spec.title} {r.spec.status}".lower()
+            if not all(w in hay for w in words):
+                continue
+            label = Text.assemble((r.spec.id, "bold"), ("" if r.spec.status == "active" else f" ({r.spec.status})",
+                                                        "italic"), "\n", (r.spec.title, "dim"))
+            listing.add_option(Option(label, id=r.spec.id))
+        if keep is not None:
+            ids = [str(listing.get_option_at_index(i).id) for i in range(listing.option_count)]
+            if keep in ids:
+                listing.highlighted = ids.index(keep)
+
+    @on(Select.Changed, "#entity-filter")
+    @on(Input.Changed, "#rule-filter")
+    def _filter(self) -> None:
+        self._fill_list()
+
+    @on(OptionList.OptionSelected, "#rule-list")
+    def _rule_chosen(self, event: OptionList.OptionSelected) -> None:
+        rule_id = str(event.option.id)
+        if self.editing and self.editing.rule_id == rule_id:
+            self.query_one("#rule-text", TextArea).focus()
+            return
+        self._after_discard(f"open {rule_id}", lambda: self._open_rule(rule_id, focus=True))
+
+    def _after_discard(self, what: str, then: Any) -> None:
+        if not self.dirty:
+            then()
+            return
+
+        def decided(choice: str | None) -> None:
+            if choice == "discard":
+                then()
+
+        self.app.push_screen(DiscardEdit(what), decided)
+
+    @property
+    def dirty(self) -> bool:
+        return self.editing is not None and self.text != self.editing.original_block
+
+    @property
+    def text(self) -> str:
+        return self.query_one("#rule-text", TextArea).text
+
+    def _open_rule(self, rule_id: str, *, focus: bool = False) -> None:
+        rule = next((r for r in self.knowledge.rules if r.spec.id == rule_id), None)
+        if rule is None:
+            return
+        file = Path(rule.file)
+        try:
+            text, sha = read_file(file)
+            block = block_text(text, find_block(text, rule_id))
+        except DdxError as exc:
+            self.notify(str(exc), severity="error", timeout=10)
+            return
+        self.editing = Editing(file, rule_id, text, sha, block)
+        self._load_editor(block, f"{rule_id} · {file}:{rule.spec_line}", focus)
+
+    def _load_editor(self, block: str, where: str, focus: bool) -> None:
+        self._loading = True
+        area = self.query_one("#rule-text", TextArea)
+        area.load_text(block)
+        self._loading = False
+        self.query_one("#rule-where", Static).update(Text(where, style="bold"))
+        self.check = None
+        self.impact = None
+        self._show_status(Text("Unchanged. Edit the rule; it is checked as you type.", style="dim"))
+        self._show_impact()
+        if focus:
+            area.focus()
+
+    # ------------------------------------------------------------------ checking
+
+    @on(TextArea.Changed, "#rule-text")
+    def _edited(self) -> None:
+        if self._loading or self.editing is None:
+            return
+        self._seq += 1
+        if self._timer is not None:
+            self._timer.stop()
+        if not self.dirty:
+            self.check, self.impact = None, None
+            self._show_status(Text("Unchanged.", style="dim"))
+            self._show_impact()
+            return
+        self._show_status(Text("Checking…", style="dim"))
+        self._timer = self.set_timer(VALIDATE_AFTER_S, self._start_check)
+
+    def _start_check(self) -> None:
+        if self.editing is not None:
+            self._check_worker(self._seq, self.editing, self.text)
+
+    @work(thread=True, exclusive=True, group="rule-check")
+    def _check_worker(self, seq: int, editing: Editing, text: str) -> None:
+        result = self._check_now(editing, text)
+        if get_current_worker().is_cancelled:
+            return
+        self.app.call_from_thread(self._show_check, seq, result)
+        if result.ok and self.cases:
+            impact = self._impact_of(result)
+            if not get_current_worker().is_cancelled:
+                self.app.call_from_thread(self._show_impact_result, seq, impact)
+
+    def _check_now(self, editing: Editing, text: str) -> EditCheck:
+        return check_edit(self.knowledge.directory, editing.file, editing.original_file, text, editing.rule_id)
+
+    def _impact_of(self, result: EditCheck) -> RuleSetDiff | None:
+        new = result.report.knowledge
+        if new is None or not self.cases:
+            return None
+        before = self._ensure_baseline()
+        try:
+            after = run_cases(new, self.cases)
+        except DdxError:
+            return None
+        return diff_runs(self.knowledge, new, before, after)
+
+    def _ensure_baseline(self) -> CaseRun:
+        with self._baseline_lock:
+            if self.baseline is None:
+                self.baseline = run_cases(self.knowledge, self.cases or [])
+            return self.baseline
+
+    @work(thread=True, group="baseline")
+    def _compute_baseline(self) -> None:
+        if self.cases:
+            try:
+                self._ensure_baseline()
+            except DdxError as exc:
+                self.app.call_from_thread(self.notify, f"Cases for the impact preview: {exc}", severity="warning")
+
+    def _show_check(self, seq: int, result: EditCheck) -> None:
+        if seq != self._seq:
+            return
+        self.check = result
+        area = self.query_one("#rule-text", TextArea)
+        area.set_class(not result.ok, "-invalid")
+        if result.error:
+            self._show_status(Text(f"✗ {result.error}", style="bold red"))
+            return
+        lines = []
+        for m in result.report.messages[:6]:
+            at = result.editor_line(m.problem)
+            where = f"line {at}: " if at else (f"{Path(m.problem.file).name}:{m.problem.line}: "
+                                               if m.problem.file else "")
+            style = "bold red" if m.severity == "error" else "yellow"
+            mark = "✗" if m.severity == "error" else "!"
+            lines.append(Text(f"{mark} {where}{m.problem.message}" + (
+                f" (did you mean {' or '.join(m.problem.suggestions)}?)" if m.problem.suggestions else ""),
+                style=style))
+        more = len(result.report.messages) - 6
+        if more > 0:
+            lines.append(Text(f"… and {more} more (ddx rules check lists them all)", style="dim"))
+        if result.report.ok:
+            examples = result.report.examples_run
+            lines.insert(0, Text(f"✓ valid: every check passes ({examples} rule examples run). "
+                                 "Ctrl+S saves." if not result.report.warnings else
+                                 "✓ valid, with warnings. Ctrl+S saves.", style="bold green"))
+        self._show_status(Text("\n").join(lines))
+        if not result.ok:
+            self.impact = None
+            self._show_impact(Text("Fix the errors to see the impact on the cases.", style="dim"))
+        elif not self.cases:
+            self._show_impact(Text("No cases to preview (give ddx tui --cases PATH).", style="dim"))
+        else:
+            self._show_impact(Text("Computing the impact on the cases…", style="dim"))
+
+    def _show_impact_result(self, seq: int, impact: RuleSetDiff | None) -> None:
+        if seq != self._seq:
+            return
+        self.impact = impact
+        self._show_impact()
+
+    def _show_status(self, text: Text) -> None:
+        self.query_one("#rule-status", Static).update(text)
+
+    def _show_impact(self, note: Text | None = None) -> None:
+        table = self.query_one("#impact", DataTable)
+        table.clear()
+        summary = self.query_one("#impact-summary", Static)
+        if note is not None:
+            summary.update(note)
+            return
+        if self.impact is None:
+            summary.update(Text("Edit the rule to see which cases would change.", style="dim"))
+            return
+        d = self.impact
+        leaders = sum(c.top_changed for c in d.cases)
+        summary.update(Text(f"{len(d.cases)} of {d.compared} case(s) would change ranking; "
+                            f"{leaders} would change leader.", style="bold" if d.cases else ""))
+        for c in d.cases:
+            lead = f"{c.before.top} {c.before.top_probability:.0%} → {c.after.top} {c.after.top_probability:.0%}"
+            table.add_row(c.case_id, c.expected or "", Text(lead, style="bold" if c.top_changed else ""),
+                          f"{c.before.rank or '-'} → {c.after.rank or '-'}", ", ".join(c.responsible))
+
+    # ------------------------------------------------------------------ actions
+
+    def action_goto_error(self) -> None:
+        if self.check is None:
+            return
+        if self.check.error_line:
+            line = self.check.error_line
+        else:
+            line = next((n for m in self.check.report.errors if (n := self.check.editor_line(m.problem))), None)
+        if line:
+            area = self.query_one("#rule-text", TextArea)
+            area.cursor_location = (line - 1, 0)
+            area.focus()
+
+    def action_revert(self) -> None:
+        if self.editing is not None and self.dirty:
+            where = str(self.query_one("#rule-where", Static).render())
+            self._load_editor(self.editing.original_block, where, True)
+            self.query_one("#rule-text", TextArea).set_class(False, "-invalid")
+
+    def action_new_rule(self) -> None:
+        def start() -> None:
+            file = self.editing.file if self.editing else next(iter(sorted(
+                (self.knowledge.directory / "rules").glob("*.yaml"))))
+            taken = {r.spec.id for r in self.knowledge.rules}
+            n = 1
+            while f"new.rule-{n}" in taken:
+                n += 1
+            template = new_rule_text(f"new.rule-{n}", self.knowledge.entity_slugs)
+            text, sha = read_file(file)
+            self.editing = Editing(file, None, text, sha, "")
+            self._load_editor(template, f"new rule · to be added to {file}", True)
+            self._seq += 1
+            self._show_status(Text("New rule from the template: give it an id, title, condition, weights and a "
+                                   "source.", style="dim"))
+            self._timer = self.set_timer(VALIDATE_AFTER_S, self._start_check)
+
+        self._after_discard("start a new rule", start)
+
+    def action_save(self) -> None:
+        if self.editing is None:
+            return
+        if not self.dirty:
+            self.notify("Nothing to save: the rule is unchanged.")
+            return
+        reason = read_only_reason(self.knowledge.directory)
+        if reason:
+            self.notify(f"Not saved: {reason}.", severity="error", timeout=12)
+            return
+        text = self.text
+        result = self._check_now(self.editing, text)      # the check of exactly what is saved
+        self._seq += 1
+        self._show_check(self._seq, result)
+        if not result.ok or result.file_text is None:
+            self.notify("Not saved: the rule set would have errors (see below the editor).", severity="error")
+            return
+        try:
+            kept = save_file(self.editing.file, result.file_text, self.editing.opened_digest)
+        except ChangedOnDisk as exc:
+            self.notify(f"Not saved: {exc}", severity="error", timeout=15)
+            return
+        except OSError as exc:
+            self.notify(f"Not saved: {exc.strerror or exc}", severity="error", timeout=12)
+            return
+        rule_id, file = self._saved_id(text), self.editing.file
+        self._reload(rule_id)
+        note = " The previous version is in the history (F3)." if kept else ""
+        self.notify(f"Saved {rule_id} to {file.name}; the case re-ranks with it.{note}")
+
+    @staticmethod
+    def _saved_id(text: str) -> str | None:
+        from ddx.ruleedit import parse_block
+
+        value = parse_block(text).get("id")
+        return str(value) if value is not None else None
+
+    def _reload(self, rule_id: str | None) -> None:
+        """Load the rules again from disk; the case's differential re-ranks with them."""
+        try:
+            knowledge = load_knowledge(self.knowledge.directory)
+        except DdxError as exc:
+            self.notify(f"The rules could not be reloaded: {exc}", severity="error", timeout=15)
+            return
+        self.knowledge = knowledge
+        self.baseline = None
+        self.sub_title = knowledge.version_line
+        set_knowledge = getattr(self.app, "set_knowledge", None)
+        if set_knowledge is not None:
+            set_knowledge(knowledge)
+        self._fill_list()
+        self.editing = None
+        ids = {r.spec.id for r in knowledge.rules}
+        listing = self.query_one("#rule-list", OptionList)
+        if rule_id not in ids and listing.option_count:
+            rule_id = str(listing.get_option_at_index(0).id)
+        if rule_id in ids:
+            self._open_rule(str(rule_id))
+        self._compute_baseline()
+
+    def action_history(self) -> None:
+        if self.editing is None:
+            return
+        file = self.editing.file
+        versions = history(file)
+        if not versions:
+            self.notify(f"No earlier versions of {file.name} yet (each save from here keeps one).")
+            return
+
+        def chosen(version: Version | None) -> None:
+            if version is not None:
+                self._restore(file, version)
+
+        self._after_discard("restore an earlier version", lambda: self.app.push_screen(
+            HistoryScreen(file, versions), chosen))
+
+    def _restore(self, file: Path, version: Version) -> None:
+        from ddx.rulecheck import check_rules
+        from ddx.yamlio import read_text
+
+        reason = read_only_reason(self.knowledge.directory)
+        if reason:
+            self.notify(f"Not restored: {reason}.", severity="error", timeout=12)
+            return
+        report = check_rules(self.knowledge.directory, overrides={file: read_text(version.path)}, engine=False)
+        if not report.ok:
+            self.notify(f"Not restored: that version has errors with the current rules ({report.errors[0]}).",
+                        severity="error", timeout=15)
+            return
+        try:
+            _, sha = read_file(file)
+            restore(file, version, sha)
+        except (DdxError, OSError) as exc:
+            self.notify(f"Not restored: {exc}", severity="error", timeout=12)
+            return
+        self._reload(self.editing.rule_id if self.editing else None)
+        self.notify(f"Restored {file.name} as saved at {version.label}; the version it replaced is in the history.")
+
+    def action_close(self) -> None:
+        self._after_discard("leave the rule editor", self.app.pop_screen)
