@@ -363,6 +363,24 @@ def _at(rule: Rule) -> str:
     return f"{Path(file).name}:{line}" if line else Path(file).name
 
 
+RELEVANT_EFFECT = 0.3   # |log10 ratio| at which a rule counts as speaking to an entity (a factor of 2)
+
+
+def entity_effect(rule: Rule, k: Knowledge, slug: str) -> float | None:
+    """log10 of how much more likely the rule's finding is under ``slug`` than, on average,
+    under the other entities (clamped figures; None for a caveat-only rule)."""
+    if rule.spec.likelihood is None:
+        return None
+    lo, hi = k.settings.clamp
+
+    def p(s: str) -> float:
+        lk = rule.likelihood(s)
+        return min(max(lk.p if lk else 0.5, lo), hi)
+
+    others = [p(s) for s in k.entity_slugs if s != slug]
+    return math.log10(p(slug) / (sum(others) / len(others))) if others else 0.0
+
+
 def _check_reach(k: Knowledge, report: CheckReport) -> None:
     """An entity no case can rank first: another entity is weighed at least as high by every
     rule (both halves, after clamping) and has at least its prior, so it always ranks above."""

@@ -11,7 +11,6 @@ case cannot be read or a case regressed against ``--baseline``; 2 usage.
 from __future__ import annotations
 
 import json
-import math
 import shutil
 import sys
 from pathlib import Path
@@ -124,17 +123,9 @@ def check_cmd(directory: str | None, fmt: str, no_engine: bool) -> None:
 
 
 def _effect(rule: Rule, k: Knowledge, slug: str) -> float | None:
-    """log10 of how much more likely the finding is under ``slug`` than on average under the others."""
-    if rule.spec.likelihood is None:
-        return None
-    lo, hi = k.settings.clamp
+    from ddx.rulecheck import entity_effect
 
-    def p(s: str) -> float:
-        lk = rule.likelihood(s)
-        return min(max(lk.p if lk else 0.5, lo), hi)
-
-    others = [p(s) for s in k.entity_slugs if s != slug]
-    return math.log10(p(slug) / (sum(others) / len(others))) if others else 0.0
+    return entity_effect(rule, k, slug)
 
 
 def _favours(rule: Rule, k: Knowledge) -> list[str]:

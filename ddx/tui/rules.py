@@ -26,6 +26,7 @@ from textual.worker import get_current_worker
 
 from ddx.errors import DdxError
 from ddx.knowledge import Knowledge, Rule, load_knowledge
+from ddx.rulecheck import RELEVANT_EFFECT, entity_effect
 from ddx.ruleedit import (ChangedOnDisk, EditCheck, Version, block_text, check_edit, find_block, history,
                           new_rule_text, read_file, read_only_reason, restore, save_file)
 from ddx.ruletest import CaseRun, RuleSetDiff, diff_runs, run_cases
@@ -43,16 +44,6 @@ class Editing:
     original_file: str           # the file's text when the rule was opened
     opened_digest: str
     original_block: str
-
-
-def _favours(rule: Rule, knowledge: Knowledge) -> set[str]:
-    if rule.spec.likelihood is None:
-        return set()
-    weights = {s: (lk.p if (lk := rule.likelihood(s)) else 0.0) for s in knowledge.entity_slugs}
-    top, low = max(weights.values()), min(weights.values())
-    mean = sum(weights.values()) / len(weights)
-    # an entity the rule speaks to: the most likely source of the finding, or clearly unlikely
-    return {s for s, w in weights.items() if top > low and (w == top or w <= mean / 3)}
 
 
 class HistoryScreen(ModalScreen["Version | None"]):
@@ -134,7 +125,7 @@ class RulesScreen(Screen[None]):
         with Horizontal(id="rules-main"):
             with Vertical(id="rule-browser"):
                 options = [(f"{e.slug} · {e.name}", e.slug) for e in self.knowledge.entities]
-                yield Select(options, prompt="All entities", id="entity-filter")
+                yield Select(options, prompt="All entities (or the rules that weigh one)", id="entity-filter")
                 yield Input(placeholder="Filter: id or finding", id="rule-filter")
                 yield OptionList(id="rule-list")
             with Vertical(id="rule-editor"):
@@ -175,14 +166,26 @@ class RulesScreen(Screen[None]):
         keep = str(listing.get_option_at_index(listing.highlighted).id) \
             if listing.highlighted is not None and listing.option_count else None
         listing.clear_options()
+        rows: list[tuple[float, Rule]] = []
         for r in self._specs():
-            if entity is not Select.NULL and entity not in _favours(r, self.knowledge):
-                continue
             hay = f"{r.spec.id} {r.spec.title} {r.spec.status}".lower()
             if not all(w in hay for w in words):
                 continue
+            effect = 0.0
+            if entity is not Select.NULL:
+                effect = entity_effect(r, self.knowledge, str(entity)) or 0.0
+                if abs(effect) < RELEVANT_EFFECT:
+                    continue
+            rows.append((effect, r))
+        if entity is not Select.NULL:        # the rules that speak most strongly to the entity first
+            rows.sort(key=lambda row: -abs(row[0]))
+        for effect, r in rows:
             label = Text.assemble((r.spec.id, "bold"), ("" if r.spec.status == "active" else f" ({r.spec.status})",
-                                                        "italic"), "\n", (r.spec.title, "dim"))
+                                                        "italic"))
+            if entity is not Select.NULL:
+                label.append(f"  {'for' if effect > 0 else 'against'} {abs(effect):.1f}",
+                             style="green" if effect > 0 else "red")
+            label.append("\n" + r.spec.title, style="dim")
             listing.add_option(Option(label, id=r.spec.id))
         if keep is not None:
             ids = [str(listing.get_option_at_index(i).id) for i in range(listing.option_count)]

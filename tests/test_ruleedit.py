@@ -1,0 +1,142 @@
+"""Editing one rule in its file: splicing keeps every other byte; saving keeps history."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from ddx.errors import DdxError
+from ddx.knowledge import load_knowledge
+from ddx.ruleedit import (ChangedOnDisk, EditError, append_rule, block_text, check_edit, find_block, history,
+                          new_rule_text, read_file, read_only_reason, replace_rule, restore, rule_blocks, save_file)
+
+
+def test_every_rule_round_trips_byte_for_byte(knowledge):
+    files = sorted({Path(r.file) for r in knowledge.rules})
+    for f in files:
+        text = f.read_text()
+        blocks = rule_blocks(text)
+        assert [b.rule_id for b in blocks] == list(dict.fromkeys(r.spec.id for r in knowledge.rules
+                                                                  if Path(r.file) == f))
+        for b in blocks:
+            assert replace_rule(text, b.rule_id, block_text(text, b))[0] == text
+
+
+def test_comment_lines_above_a_rule_travel_with_it(knowledge):
+    f = Path(knowledge.rule["ihc.myod1"].file)
+    text = f.read_text()
+    block = block_text(text, find_block(text, "ihc.myod1"))
+    assert block.startswith("- id: ihc.myod1\n")
+    assert "# Desmin-positive cases are scored by ihc.myod1.with-desmin" in block   # a comment inside the rule
+    header = text.splitlines()[0]
+    assert header.startswith("#") and header not in block                   # the file header stays put
+
+
+def test_a_weight_edit_changes_that_line_only(knowledge):
+    f = Path(knowledge.rule["ihc.alk"].file)
+    text = f.read_text()
+    block = block_text(text, find_block(text, "ihc.alk"))
+    edited = block.replace('imt: {p: 0.6,', 'imt: {p: 0.3,')
+    new, _ = replace_rule(text, "ihc.alk", edited)
+    old_lines, new_lines = text.splitlines(), new.splitlines()
+    assert len(old_lines) == len(new_lines)
+    changed = [i for i, (a, b) in enumerate(zip(old_lines, new_lines)) if a != b]
+    assert len(changed) == 1 and "imt: {p: 0.3," in new_lines[changed[0]]
+
+
+@pytest.mark.parametrize("edited, words", [
+    ("- id: a\n  title: x: y\n  status: active\n", "line 2"),
+    ("id: not-a-list-item\n", "exactly one rule"),
+    ("- id: a\n- id: b\n", "exactly one rule"),
+])
+def test_an_edit_that_is_not_one_rule_is_refused(knowledge, edited, words):
+    f = Path(knowledge.rule["ihc.alk"].file)
+    with pytest.raises(EditError, match=words):
+        replace_rule(f.read_text(), "ihc.alk", edited)
+
+
+def test_append_rule_adds_after_the_last_rule(knowledge, rules_copy):
+    f = rules_copy / "rules" / "pitfalls.yaml"
+    text = f.read_text()
+    new, start = append_rule(text, new_rule_text("new.rule-1", knowledge.entity_slugs))
+    assert new.startswith(text.rstrip("\n"))
+    assert [b.rule_id for b in rule_blocks(new)][-1] == "new.rule-1"
+    assert new.splitlines()[start].startswith("  # A new rule")
+
+
+def test_the_template_is_refused_until_it_has_a_source(knowledge, rules_copy):
+    f = rules_copy / "rules" / "pitfalls.yaml"
+    text = f.read_text()
+    template = new_rule_text("new.rule-1", knowledge.entity_slugs)
+    first = check_edit(rules_copy, f, text, template, None)
+    assert not first.ok and any("source" in str(m) for m in first.report.errors)
+    line = next(first.editor_line(m.problem) for m in first.report.errors)
+    assert template.splitlines()[line - 1].lstrip().startswith("source:")    # the error is at its editor line
+    done = check_edit(rules_copy, f, text, template.replace('source: ""', 'source: "Test J 2026;1:1"'), None)
+    assert done.ok, [str(m) for m in done.report.errors]
+
+
+def test_check_edit_maps_an_unknown_term_to_its_editor_line(rules_copy):
+    f = rules_copy / "rules" / "immunohistochemistry.yaml"
+    text = f.read_text()
+    block = block_text(text, find_block(text, "ihc.alk"))
+    result = check_edit(rules_copy, f, text, block.replace("when: {stains.alk:", "when: {stains.alkk:"), "ihc.alk")
+    assert not result.ok
+    [err] = result.report.errors
+    line = result.editor_line(err.problem)
+    assert line is not None and "stains.alkk" in block.replace("stains.alk:", "stains.alkk:", 1).splitlines()[line - 1]
+    assert f.read_text() == text          # checking never writes
+
+
+def test_save_keeps_the_previous_version_and_restores_it(rules_copy):
+    f = rules_copy / "rules" / "pitfalls.yaml"
+    original, sha = read_file(f)
+    kept = save_file(f, original + "\n# edited\n", sha)
+    assert kept is not None and kept.path.read_text() == original
+    assert f.read_text().endswith("# edited\n")
+    assert [v.path for v in history(f)] == [kept.path]
+    _, sha2 = read_file(f)
+    restore(f, kept, sha2)
+    assert f.read_text() == original
+    assert len(history(f)) == 2          # the edited version was kept too
+    assert not list((rules_copy / "rules").glob(".*.tmp"))
+    assert load_knowledge(rules_copy).content_hash == load_knowledge().content_hash   # .history is not a rule file
+
+
+def test_save_refuses_a_file_changed_on_disk(rules_copy):
+    f = rules_copy / "rules" / "pitfalls.yaml"
+    original, sha = read_file(f)
+    f.write_text(original + "# someone else\n")
+    with pytest.raises(ChangedOnDisk, match="changed on disk"):
+        save_file(f, original + "# mine\n", sha)
+    assert f.read_text().endswith("# someone else\n") and not history(f)
+
+
+def test_a_failed_write_leaves_the_file_as_it_was(rules_copy, monkeypatch):
+    f = rules_copy / "rules" / "pitfalls.yaml"
+    original, sha = read_file(f)
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", full_disk)
+    with pytest.raises(OSError):
+        save_file(f, "rules: []\n", sha)
+    assert f.read_text() == original
+    assert not list((rules_copy / "rules").glob(".*.tmp"))
+
+
+def test_installed_rules_are_not_edited_in_place(tmp_path):
+    installed = tmp_path / "site-packages" / "ddx" / "_rules"
+    (installed / "rules").mkdir(parents=True)
+    assert "ddx rules init" in (read_only_reason(installed) or "")
+    mine = tmp_path / "mine"
+    (mine / "rules").mkdir(parents=True)
+    assert read_only_reason(mine) is None
+
+
+def test_find_block_names_a_missing_rule(knowledge):
+    with pytest.raises(DdxError, match="not in this file"):
+        find_block(Path(knowledge.rule["ihc.alk"].file).read_text(), "no.such.rule")
