@@ -297,5 +297,6 @@ class BatchSummary:
             out.update(ev.to_dict())
         out["rules_version"] = self.knowledge.settings.version
         out["rules_hash"] = self.knowledge.content_hash[:12]
+        out["rules_dir"] = str(self.knowledge.directory)
         out["ddx_version"] = __version__
         return out

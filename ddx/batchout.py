@@ -168,7 +168,8 @@ def summary_markdown(summary: dict[str, Any]) -> str:
             lines.append(f"| {b['from']:.0%}–{b['to']:.0%} | {b['cases']} | "
                          f"{_pct(b['mean_probability']) if b['cases'] else '-'} | "
                          f"{_pct(b['leader_right']) if b['cases'] else '-'} |")
-    lines += ["", f"Rules {summary['rules_version']} ({summary['rules_hash']}), ddx {summary['ddx_version']}. "
+    where = f", {summary['rules_dir']}" if summary.get("rules_dir") else ""
+    lines += ["", f"Rules {summary['rules_version']} ({summary['rules_hash']}{where}), ddx {summary['ddx_version']}. "
               "Decision support only: the rankings are not diagnoses."]
     return "\n".join(lines) + "\n"
 

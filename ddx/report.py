@@ -43,6 +43,7 @@ def _head_and_tail(analysis: Analysis, knowledge: Knowledge) -> tuple[dict[str, 
         "errors": [p.to_dict() for p in analysis.problems],
         "rules_version": knowledge.settings.version,
         "rules_hash": knowledge.content_hash[:12],
+        "rules_dir": str(knowledge.directory),
         "ddx_version": __version__,
     }
     return head, tail

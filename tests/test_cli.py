@@ -7,6 +7,7 @@ import sys
 import sysconfig
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from ddx.cli import main
@@ -103,3 +104,23 @@ def test_installed_command_works_from_an_empty_folder(tmp_path: Path):
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["ranking"][0]["entity"] == "ilms"
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "markdown", "report"])
+def test_every_eval_output_names_the_rules_directory_version_and_hash(rules_copy, fmt):
+    from ddx.knowledge import load_knowledge
+
+    k = load_knowledge(rules_copy)
+    result = run("eval", "--rules", str(rules_copy), "--format", fmt, str(SEED))
+    assert result.exit_code == 0
+    flat = " ".join(result.output.split())
+    for part in (str(rules_copy), k.settings.version, k.content_hash[:12]):
+        assert part in flat or part in result.output, (fmt, part)
+
+
+def test_batch_summary_names_the_rules_directory(rules_copy, tmp_path):
+    summary = tmp_path / "s.json"
+    result = run("batch", "--rules", str(rules_copy), "--quiet", "--summary", str(summary), str(SEED))
+    assert result.exit_code == 0
+    data = json.loads(summary.read_text())
+    assert data["rules_dir"] == str(rules_copy) and data["rules_hash"] and data["rules_version"]
