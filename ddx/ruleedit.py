@@ -121,6 +121,11 @@ def parse_block(edited: str) -> dict[str, Any]:
     return data[0]
 
 
+def _newline(text: str) -> str:
+    """The file's line ending (a file written on Windows keeps its CRLF)."""
+    return "\r\n" if "\r\n" in text else "\n"
+
+
 def _indented(edited: str, indent: int) -> list[str]:
     body = textwrap.dedent(edited).rstrip("\n").splitlines()
     pad = " " * indent
@@ -133,7 +138,8 @@ def replace_rule(text: str, rule_id: str, edited: str) -> tuple[str, int]:
     block = find_block(text, rule_id)
     lines = text.splitlines()
     new = lines[:block.start] + _indented(edited, block.indent) + lines[block.end:]
-    return "\n".join(new) + "\n", block.start
+    nl = _newline(text)
+    return nl.join(new) + nl, block.start
 
 
 def append_rule(text: str, edited: str) -> tuple[str, int]:
@@ -148,7 +154,8 @@ def append_rule(text: str, edited: str) -> tuple[str, int]:
         at, indent = len(lines), 2
     insert = ([""] if blocks else []) + _indented(edited, indent)
     new = lines[:at] + insert + lines[at:]
-    return "\n".join(new).rstrip("\n") + "\n", at + (1 if blocks else 0)
+    nl = _newline(text)
+    return nl.join(new).rstrip("\r\n") + nl, at + (1 if blocks else 0)
 
 
 NEW_RULE_TEMPLATE = """\

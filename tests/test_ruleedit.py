@@ -140,3 +140,11 @@ def test_installed_rules_are_not_edited_in_place(tmp_path):
 def test_find_block_names_a_missing_rule(knowledge):
     with pytest.raises(DdxError, match="not in this file"):
         find_block(Path(knowledge.rule["ihc.alk"].file).read_text(), "no.such.rule")
+
+
+def test_a_file_with_windows_line_endings_keeps_them(knowledge):
+    text = Path(knowledge.rule["ihc.alk"].file).read_text().replace("\n", "\r\n")
+    block = block_text(text, find_block(text, "ihc.alk"))
+    new, _ = replace_rule(text, "ihc.alk", block.replace("imt: {p: 0.6,", "imt: {p: 0.3,"))
+    assert new.count("\r\n") == text.count("\r\n") and "\n" not in new.replace("\r\n", "")
+    assert new.replace("imt: {p: 0.3,", "imt: {p: 0.6,") == text
