@@ -402,10 +402,10 @@ def load_knowledge(directory: str | os.PathLike[str] | None = None, *,
             problems.append(Problem(f"duplicate entity slug {e.slug!r}", file=str(ent_file)))
         if e.variant_of and e.variant_of not in slugs:
             problems.append(Problem(f"{e.slug}: variant_of {e.variant_of!r} is not an entity", file=str(ent_file)))
-        for path in e.confirm_with:
-            if path not in paths:
-                near = TermSet("path", _lookup={p: p for p in paths}).suggest(path)
-                problems.append(Problem(f"{e.slug}: confirm_with {path!r} is not a finding", file=str(ent_file),
+        for finding in e.confirm_with:
+            if finding not in paths:
+                near = TermSet("path", _lookup={p: p for p in paths}).suggest(finding)
+                problems.append(Problem(f"{e.slug}: confirm_with {finding!r} is not a finding", file=str(ent_file),
                                         path=f"{e.slug}.confirm_with", suggestions=near))
 
     reports = ReportTemplates()

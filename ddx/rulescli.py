@@ -96,7 +96,6 @@ def check_cmd(directory: str | None, fmt: str, no_engine: bool) -> None:
     try:
         report = check_rules(directory, engine=not no_engine)
     except KnowledgeError as exc:   # no rules directory at all
-        report = None
         if fmt == "json":
             _emit_json({"errors": len(exc.problems), "messages": [p.to_dict() for p in exc.problems]})
         else:
@@ -131,7 +130,7 @@ def _effect(rule: Rule, k: Knowledge, slug: str) -> float | None:
 def _favours(rule: Rule, k: Knowledge) -> list[str]:
     if rule.spec.likelihood is None:
         return []
-    weights = {s: (rule.likelihood(s).p if rule.likelihood(s) else 0.0) for s in k.entity_slugs}
+    weights = {s: (lk.p if (lk := rule.likelihood(s)) else 0.0) for s in k.entity_slugs}
     top = max(weights.values())
     return [s for s, w in weights.items() if w == top and top > min(weights.values())]
 
@@ -253,7 +252,7 @@ def show_cmd(rule_id: str, rules: str | None, fmt: str) -> None:
         for slug, w in weights.items():
             lk = rule.likelihood(slug)
             table.add_row(slug, lk.shown() if lk else "-", f"{w['effect']:+.2f}",
-                          escape(w["source"] if lk and lk.source else "(rule source)"))
+                          escape(str(w["source"]) if lk and lk.source else "(rule source)"))
         _out.print(table)
         _out.print("[dim]~ marks an estimate; effect = log10 of the figure over its mean under the other "
                    "entities.[/dim]")
@@ -375,8 +374,8 @@ def diff_cmd(old: str, new: str, cases: tuple[str, ...], fmt: str) -> None:
     _out.print(f"[bold]old[/bold] {escape(old_k.version_line)}\n[bold]new[/bold] {escape(new_k.version_line)}")
     if diff.rules or diff.other:
         _out.print(f"{len(diff.rules)} rule(s) differ:")
-        for c in diff.rules:
-            _out.print(f"  {c.kind:8} {escape(str(c))}  [dim]{escape(Path(c.file or '').name)}:{c.line}[/dim]")
+        for rc in diff.rules:
+            _out.print(f"  {rc.kind:8} {escape(str(rc))}  [dim]{escape(Path(rc.file or '').name)}:{rc.line}[/dim]")
         for o in diff.other:
             _out.print(f"  {escape(o)}")
     else:

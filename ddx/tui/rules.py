@@ -380,6 +380,7 @@ class RulesScreen(Screen[None]):
     def action_goto_error(self) -> None:
         if self.check is None:
             return
+        line: int | None
         if self.check.error_line:
             line = self.check.error_line
         else:
