@@ -432,13 +432,23 @@ def load_knowledge(directory: str | os.PathLike[str] | None = None, *,
     seen: dict[str, str] = {}
     for path in rule_files:
         files.append(path)
+        before = len(problems)
         data = _load_yaml(path, problems, over)
         if data is None:
+            if len(problems) == before:
+                problems.append(Problem("the file is empty; expected a top-level 'rules:' list", file=str(path),
+                                        code="schema"))
             continue
         if not isinstance(data, dict) or not isinstance(data.get("rules"), list):
-            problems.append(Problem("expected a top-level 'rules:' list", file=str(path)))
+            problems.append(Problem("expected a top-level 'rules:' list", file=str(path),
+                                    line=key_line(data, "rules") or 1, code="schema"))
             continue
+        list_line = key_line(data, "rules")
         for raw in data["rules"]:
+            if not isinstance(raw, dict):
+                problems.append(Problem(f"each rule must be a mapping ('- id: ...'), got {raw!r:.60}", file=str(path),
+                                        line=list_line, code="schema"))
+                continue
             rules += _load_rule(raw, path, vocab, set(slugs), seen, problems)
 
     if len(rules) > MAX_RULES:

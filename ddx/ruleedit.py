@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import textwrap
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +26,7 @@ import yaml
 
 from ddx.errors import DdxError, Problem
 from ddx.rulecheck import CheckReport, check_rules
-from ddx.yamlio import atomic_write_text, read_text
+from ddx.yamlio import atomic_write_bytes, atomic_write_text, read_text
 
 HISTORY_DIR = ".history"
 HISTORY_KEEP = 200          # versions kept per file; the oldest go first
@@ -50,12 +49,21 @@ class Block:
     indent: int       # columns before the "-"
 
 
-def digest(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+def _indent_of(line: str) -> int:
+    return len(line) - len(line.lstrip(" "))
+
+
+def _is_comment(line: str) -> bool:
+    return line.lstrip().startswith("#")
 
 
 def rule_blocks(text: str) -> list[Block]:
-    """The rule items of a rule file, in order, with their line ranges."""
+    """The rule items of a rule file, in order, with their line ranges.
+
+    A block is the ``- id:`` item and the comment lines directly above it that
+    are indented at least as far as its dash; a comment left of the dash (a
+    section header, a note at the end of the file) belongs to no rule.
+    """
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
@@ -65,6 +73,9 @@ def rule_blocks(text: str) -> list[Block]:
     seq = next((v for k, v in root.value if isinstance(k, yaml.ScalarNode) and k.value == "rules"), None)
     if not isinstance(seq, yaml.SequenceNode):
         raise EditError("expected a top-level 'rules:' list")
+    if seq.flow_style and seq.value:
+        raise EditError("the rules are written as a flow list ('rules: [...]'); write one '- id:' item per rule "
+                        "to edit them here")
     lines = text.splitlines()
     items = []
     for node in seq.value:
@@ -73,23 +84,23 @@ def rule_blocks(text: str) -> list[Block]:
             rid = next((v.value for k, v in node.value if isinstance(k, yaml.ScalarNode) and k.value == "id"
                         and isinstance(v, yaml.ScalarNode)), None)
         line = node.start_mark.line
-        dash = lines[line].find("-")
-        items.append((rid, line, max(dash, 0)))
-    blocks = []
+        items.append((rid, line, max(lines[line].find("-"), 0)))
+    # where the list ends: the line after its last token (a file without a final newline ends mid-line)
+    seq_end = min(seq.end_mark.line + (1 if seq.end_mark.column > 0 else 0), len(lines))
+    starts = []
     for i, (rid, line, indent) in enumerate(items):
         start = line
         floor = items[i - 1][1] + 1 if i else 0
-        while start - 1 >= floor and lines[start - 1].strip().startswith("#"):
+        while start - 1 >= floor and _is_comment(lines[start - 1]) and _indent_of(lines[start - 1]) >= indent:
             start -= 1
-        blocks.append([rid, start, line, indent])
+        starts.append(start)
     out = []
-    for i, (rid, start, line, indent) in enumerate(blocks):
-        end = blocks[i + 1][1] if i + 1 < len(blocks) else max(seq.end_mark.line, line + 1)
-        if i + 1 == len(blocks) and seq.end_mark.line >= len(lines):
-            end = len(lines)
-        while end > line + 1 and not lines[end - 1].strip():
+    for i, (rid, line, indent) in enumerate(items):
+        end = starts[i + 1] if i + 1 < len(items) else max(seq_end, line + 1)
+        while end > line + 1 and (not lines[end - 1].strip()
+                                  or (_is_comment(lines[end - 1]) and _indent_of(lines[end - 1]) < indent)):
             end -= 1
-        out.append(Block(rid, start, line, end, indent))
+        out.append(Block(rid, starts[i], line, end, indent))
     return out
 
 
@@ -101,9 +112,8 @@ def find_block(text: str, rule_id: str) -> Block:
 
 
 def block_text(text: str, block: Block) -> str:
-    """The rule as the editor shows it: dedented to column 0, ending in a newline."""
-    lines = text.splitlines()[block.start:block.end]
-    return textwrap.dedent("\n".join(lines)) + "\n"
+    """The rule exactly as it stands in the file (its indentation included), ending in a newline."""
+    return "\n".join(text.splitlines()[block.start:block.end]) + "\n"
 
 
 def parse_block(edited: str) -> dict[str, Any]:
@@ -127,9 +137,21 @@ def _newline(text: str) -> str:
 
 
 def _indented(edited: str, indent: int) -> list[str]:
-    body = textwrap.dedent(edited).rstrip("\n").splitlines()
-    pad = " " * indent
-    return [pad + line if line.strip() else "" for line in body]
+    """The edited lines, moved so that the item's dash sits at ``indent`` (unchanged if it already does)."""
+    body = edited.rstrip("\r\n").splitlines()
+    dash = next((_indent_of(line) for line in body if line.lstrip().startswith("-")), indent)
+    shift = indent - dash
+    if shift == 0:
+        return body
+    out = []
+    for line in body:
+        if not line.strip():
+            out.append("")
+        elif shift > 0:
+            out.append(" " * shift + line)
+        else:
+            out.append(line[min(-shift, _indent_of(line)):])
+    return out
 
 
 def replace_rule(text: str, rule_id: str, edited: str) -> tuple[str, int]:
@@ -218,7 +240,7 @@ def check_edit(rules_dir: Path, file: Path, original: str, edited: str, rule_id:
         match = re.match(r"line (\d+): ", str(exc))
         empty = CheckReport(rules_dir, None)
         return EditCheck(empty, None, error=str(exc), error_line=int(match.group(1)) if match else None)
-    n = len(textwrap.dedent(edited).rstrip("\n").splitlines())
+    n = len(edited.rstrip("\r\n").splitlines())
     report = check_rules(rules_dir, overrides={file: text}, engine=False)
     return EditCheck(report, text, start, n)
 
@@ -255,34 +277,45 @@ def history(file: Path) -> list[Version]:
 
 
 def read_file(file: Path) -> tuple[str, str]:
-    """The text of a rule file and its digest (to detect a change on disk before saving)."""
+    """The text of a rule file and the digest of its bytes (to detect a change on disk before saving)."""
     text = read_text(file)
-    return text, digest(text)
+    current = _current_bytes(file)
+    if current is None:
+        raise EditError(f"{file} no longer exists")
+    return text, hashlib.sha256(current).hexdigest()
+
+
+def _current_bytes(file: Path) -> bytes | None:
+    """The file's bytes now; None only when it does not exist (any other failure is an error)."""
+    try:
+        return file.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise EditError(f"{file}: cannot read the current version ({exc.strerror or exc}); nothing was written") \
+            from None
 
 
 def save_file(file: Path, new_text: str, opened_digest: str | None) -> Version | None:
     """Replace ``file`` with ``new_text`` atomically, after keeping its current version in the history.
 
     ``opened_digest`` is the digest of the text the edit started from (None: a
-    new file). If the file no longer has it, nothing is written.
+    new file). If the file no longer has it, nothing is written. The current
+    version is kept byte for byte, whatever its encoding.
     """
-    current: str | None
-    try:
-        current = read_text(file)
-    except Exception:
-        current = None
-    if current is not None and opened_digest is not None and digest(current) != opened_digest:
-        raise ChangedOnDisk(f"{file} changed on disk since it was opened; reload it (your edit is kept "
-                            "in the editor) and apply the edit again")
+    current = _current_bytes(file)
     if current is not None and opened_digest is None:
         raise ChangedOnDisk(f"{file} now exists on disk; reload it before saving")
+    if current is not None and hashlib.sha256(current).hexdigest() != opened_digest:
+        raise ChangedOnDisk(f"{file} changed on disk since it was opened; reload it (your edit is kept "
+                            "in the editor) and apply the edit again")
     kept = None
     if current is not None:
         folder = history_dir(file)
         folder.mkdir(parents=True, exist_ok=True)
         stamp = time.time_ns() // 1000
-        kept_path = folder / f"{stamp}-{digest(current)[:8]}.yaml"
-        atomic_write_text(kept_path, current)
+        kept_path = folder / f"{stamp}-{hashlib.sha256(current).hexdigest()[:8]}.yaml"
+        atomic_write_bytes(kept_path, current)
         kept = Version(kept_path, stamp / 1e6)
         for old in history(file)[HISTORY_KEEP:]:
             try:

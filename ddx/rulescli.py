@@ -22,7 +22,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ddx.errors import DdxError, KnowledgeError
-from ddx.knowledge import Knowledge, Rule, load_knowledge, packaged_rules_dir, resolve_rules_dir
+from ddx.knowledge import Knowledge, Rule, load_knowledge, packaged_rules_dir
 
 _out = Console(highlight=False, soft_wrap=True)
 _err = Console(stderr=True, highlight=False, soft_wrap=True)

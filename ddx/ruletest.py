@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -90,12 +90,22 @@ class CaseResult:
         return out
 
 
-def case_key(file: str | None, case_id: str) -> str:
-    return f"{Path(file).name if file else '<input>'}#{case_id}"
+def case_key(file: str | None, case_id: str, roots: Iterable[Path] = ()) -> str:
+    """``<file>#<case id>``, the file relative to the folder given on the command line (so that two
+    runs from different working folders, and cases in different subfolders, keep distinct keys)."""
+    if not file:
+        return f"<input>#{case_id}"
+    path = Path(file).resolve()
+    for root in roots:
+        root = root.resolve()
+        base = root if root.is_dir() else root.parent
+        if path == root or base in path.parents:
+            return f"{path.relative_to(base).as_posix()}#{case_id}"
+    return f"{path.as_posix()}#{case_id}"
 
 
-def _result(a: Analysis, knowledge: Knowledge) -> CaseResult:
-    key = case_key(a.file, a.case_id)
+def _result(a: Analysis, knowledge: Knowledge, roots: list[Path]) -> CaseResult:
+    key = case_key(a.file, a.case_id, roots)
     if not a.ok:
         return CaseResult(key, a.case_id, a.file, problems=tuple(str(p) for p in a.problems))
     ranking = tuple(r.entity for r in a.ranking)
@@ -141,6 +151,7 @@ class CaseRun:
 def run_cases(knowledge: Knowledge, paths: Iterable[str | os.PathLike[str]], *,
               analyzer: Analyzer | None = None) -> CaseRun:
     """Analyse every case under ``paths`` with these rules (no next-test suggestions)."""
+    paths = list(paths)
     own = analyzer is None
     analyzer = analyzer or Analyzer(knowledge)
     try:
@@ -148,7 +159,13 @@ def run_cases(knowledge: Knowledge, paths: Iterable[str | os.PathLike[str]], *,
     finally:
         if own:
             analyzer.close()
-    results = [_result(a, knowledge) for a in analyses]
+    roots = [Path(p) for p in paths] if isinstance(paths, list) else []
+    results = [_result(a, knowledge, roots) for a in analyses]
+    seen: dict[str, int] = {}
+    for i, r in enumerate(results):     # one file with two cases of one id: keep both, numbered
+        n = seen[r.key] = seen.get(r.key, 0) + 1
+        if n > 1:
+            results[i] = replace(r, key=f"{r.key}~{n}")
     fired = set().union(*(r.matched for r in results)) if results else set()
     active = dict.fromkeys(r.spec.id for r in knowledge.active_rules)
     return CaseRun(rules_info(knowledge), results, score(analyses, knowledge),
@@ -175,11 +192,20 @@ def load_baseline(path: str | os.PathLike[str]) -> tuple[dict[str, str], dict[st
         raise DdxError(f"{p}: {exc}") from None
     if not isinstance(data, dict) or data.get("format") != BASELINE_FORMAT or not isinstance(data.get("cases"), dict):
         raise DdxError(f"{p}: not a saved 'ddx rules test' run (make one with: ddx rules test --save {p.name})")
+    rules = data.get("rules") or {}
+    if not isinstance(rules, dict) or not all(isinstance(v, (str, type(None))) for v in rules.values()):
+        raise DdxError(f"{p}: 'rules' must map directory, version and hash to text")
     cases = {}
     for key, c in data["cases"].items():
-        if isinstance(c, dict):
-            cases[key] = BaselineCase(key, c.get("expected"), c.get("top"), c.get("rank_of_expected"))
-    return dict(data.get("rules") or {}), cases
+        if not isinstance(c, dict):
+            raise DdxError(f"{p}: case {key!r}: expected a mapping")
+        for field_name, kind in (("expected", str), ("top", str), ("rank_of_expected", int)):
+            value = c.get(field_name)
+            if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
+                raise DdxError(f"{p}: case {key!r}: {field_name} must be {'a number' if kind is int else 'text'}, "
+                               f"got {value!r}")
+        cases[str(key)] = BaselineCase(str(key), c.get("expected"), c.get("top"), c.get("rank_of_expected"))
+    return {str(k): str(v) for k, v in rules.items()}, cases
 
 
 @dataclass(frozen=True)
@@ -293,7 +319,18 @@ def other_changes(old: Knowledge, new: Knowledge) -> list[str]:
     out += [f"entity {s} removed" for s in old.entity_slugs if s not in new.entity]
     if old.settings.clamp != new.settings.clamp:
         out.append(f"settings clamp {old.settings.clamp} -> {new.settings.clamp}")
+    for name in ("vocabulary.yaml", "entities.yaml"):
+        if _file_bytes(old.directory / name) != _file_bytes(new.directory / name) and not any(
+                o.startswith(("prior", "entity")) for o in out if name == "entities.yaml"):
+            out.append(f"{name} changed")
     return out
+
+
+def _file_bytes(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return None
 
 
 # a change in a rule's scoring (not its wording or examples) can move a ranking
@@ -368,7 +405,8 @@ def diff_runs(old_k: Knowledge, new_k: Knowledge, before: CaseRun, after: CaseRu
         compared += 1
         if a.ranking == b.ranking:
             continue
-        responsible = sorted(scoring & (a.matched | b.matched)) + other
+        # changed rules that fired here, and rules that fire in one run only (a vocabulary change)
+        responsible = sorted((scoring & (a.matched | b.matched)) | (a.matched ^ b.matched)) + other
         cases.append(CaseChange(b.key, b.case_id, b.file, b.expected, b, a, tuple(responsible)))
     return RuleSetDiff(before.rules, after.rules, changes, other, cases, compared, unreadable)
 

@@ -14,6 +14,8 @@ from typing import Any, Iterator, TextIO
 
 import yaml
 
+from ddx.errors import DdxError
+
 MAX_FILE_BYTES = 5 * 1024 * 1024  # a case or rule file larger than this is refused
 
 
@@ -57,7 +59,7 @@ def strip_lines(value: Any) -> Any:
     return value
 
 
-class ReadError(Exception):
+class ReadError(DdxError):
     def __init__(self, message: str, line: int | None = None):
         super().__init__(message)
         self.line = line
@@ -148,6 +150,13 @@ def atomic_write_text(path: Path, text: str) -> None:
     """
     with atomic_output(path) as handle:
         handle.write(text)
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically, byte for byte (an older version kept as it was)."""
+    with atomic_output(path) as handle:
+        handle.flush()
+        handle.buffer.write(data)   # type: ignore[attr-defined]
 
 
 def replace_section(path: Path, begin: str, end: str, block: str) -> bool:

@@ -28,7 +28,7 @@ def test_comment_lines_above_a_rule_travel_with_it(knowledge):
     f = Path(knowledge.rule["ihc.myod1"].file)
     text = f.read_text()
     block = block_text(text, find_block(text, "ihc.myod1"))
-    assert block.startswith("- id: ihc.myod1\n")
+    assert block.startswith("  - id: ihc.myod1\n")      # as in the file, indentation included
     assert "# Desmin-positive cases are scored by ihc.myod1.with-desmin" in block   # a comment inside the rule
     header = text.splitlines()[0]
     assert header.startswith("#") and header not in block                   # the file header stays put
@@ -148,3 +148,68 @@ def test_a_file_with_windows_line_endings_keeps_them(knowledge):
     new, _ = replace_rule(text, "ihc.alk", block.replace("imt: {p: 0.6,", "imt: {p: 0.3,"))
     assert new.count("\r\n") == text.count("\r\n") and "\n" not in new.replace("\r\n", "")
     assert new.replace("imt: {p: 0.3,", "imt: {p: 0.6,") == text
+
+
+TWO_RULES = """\
+# header
+rules:
+  # ---- first section ----
+  - id: a
+    title: A
+    # a note inside a
+    status: active
+
+# ---- second section ----
+  - id: b
+    title: B
+#    status: draft
+    status: active
+# end of file"""
+
+
+def test_section_comments_left_of_the_rules_belong_to_no_rule():
+    blocks = {b.rule_id: b for b in rule_blocks(TWO_RULES)}
+    a = block_text(TWO_RULES, blocks["a"])
+    b = block_text(TWO_RULES, blocks["b"])
+    # a comment directly above a rule, at its dash, is the rule's; one further left is nobody's
+    assert a == "  # ---- first section ----\n  - id: a\n    title: A\n    # a note inside a\n    status: active\n"
+    assert b.startswith("  - id: b") and "#    status: draft" in b and "end of file" not in b
+    assert "second section" not in a + b
+    for rid, text in (("a", a), ("b", b)):
+        assert replace_rule(TWO_RULES, rid, text)[0] == TWO_RULES + "\n"
+
+
+def test_a_file_without_a_final_newline_keeps_its_last_line_in_its_rule():
+    text = "rules:\n  - id: a\n    title: A\n  - id: b\n    status: active\n    title: B"
+    block = block_text(text, find_block(text, "b"))
+    assert block.endswith("title: B\n")
+    new, _ = replace_rule(text, "b", block.replace("title: B", "title: Changed"))
+    assert new.endswith("title: Changed\n") and "title: B" not in new
+    appended, _ = append_rule(text, "- id: c\n  title: C\n")
+    assert "    title: B\n\n  - id: c\n    title: C\n" in appended
+
+
+def test_a_rule_pasted_at_another_indentation_is_moved_to_the_files():
+    text = "rules:\n  - id: a\n    title: A\n"
+    new, _ = replace_rule(text, "a", "- id: a\n  title: Z\n")
+    assert new == "rules:\n  - id: a\n    title: Z\n"
+
+
+def test_flow_style_rule_lists_are_refused_clearly():
+    with pytest.raises(EditError, match="flow list"):
+        rule_blocks("rules: [{id: a, title: A}]\n")
+
+
+def test_a_file_rewritten_in_another_encoding_is_not_overwritten(rules_copy):
+    f = rules_copy / "rules" / "pitfalls.yaml"
+    original, sha = read_file(f)
+    f.write_bytes((original + "# Müller\n").encode("latin-1"))
+    with pytest.raises(DdxError, match="changed on disk"):
+        save_file(f, original + "# mine\n", sha)
+    assert f.read_bytes().endswith("# M\xfcller\n".encode("latin-1")) and not history(f)
+
+
+def test_an_unreadable_rule_file_is_a_user_error():
+    from ddx.yamlio import ReadError
+
+    assert issubclass(ReadError, DdxError)

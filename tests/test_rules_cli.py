@@ -30,7 +30,7 @@ def set_weight(rules_dir: Path, rule_id: str, entity: str, value: str) -> None:
     f = next(p for p in (rules_dir / "rules").glob("*.yaml") if f"id: {rule_id}\n" in p.read_text())
     text = f.read_text()
     block = block_text(text, find_block(text, rule_id))
-    edited, n = re.subn(rf"^(    {entity}: )(\{{p: [0-9.]+|~?[0-9.]+)", lambda m: m.group(1) + (
+    edited, n = re.subn(rf"^(\s+{entity}: )(\{{p: [0-9.]+|~?[0-9.]+)", lambda m: m.group(1) + (
         "{p: " + value if m.group(2).startswith("{") else value), block, flags=re.M)
     assert n == 1
     f.write_text(replace_rule(text, rule_id, edited)[0])
@@ -194,3 +194,34 @@ def test_rules_test_defaults_to_the_packaged_cases_outside_a_checkout(tmp_path):
     out = subprocess.run([exe, "rules", "test"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     assert re.search(r"42 case\(s\) from \S+cases", out.stdout)   # no ./cases here: the shipped sample cases
+
+
+@pytest.mark.parametrize("case", ['{"rank_of_expected": "2"}', '{"top": ["a"]}', '"x"'])
+def test_a_malformed_baseline_is_a_clear_error(tmp_path, case):
+    bad = tmp_path / "b.json"
+    bad.write_text('{"format": "ddx-rules-test/1", "rules": {}, "cases": {"a.yaml#a": %s}}' % case)
+    result = CliRunner().invoke(main, ["rules", "test", "--cases", str(CASES), "--baseline", str(bad)])
+    assert result.exit_code == 1 and "a.yaml#a" in result.output and "Traceback" not in result.output
+
+
+def test_cases_in_different_subfolders_keep_distinct_keys(tmp_path):
+    for year, age in (("2024", 35), ("2025", 8)):
+        (tmp_path / year).mkdir()
+        (tmp_path / year / "case.yaml").write_text(f"id: case-1\npatient: {{age: {age}}}\n"
+                                                   "stains: {desmin: positive, alk: positive}\n")
+    result = run("rules", "diff", str(packaged_rules_dir()), str(packaged_rules_dir()), "--cases", str(tmp_path),
+                 "--format", "json")
+    data = json.loads(result.output)
+    assert data["compared"] == 2 and data["changed_cases"] == []
+
+
+def test_diff_names_a_vocabulary_change(rules_copy):
+    v = rules_copy / "vocabulary.yaml"
+    text = v.read_text()
+    assert ", tongue," in text
+    v.write_text(text.replace(", tongue,", ",", 1).replace("popliteal_fossa]", "popliteal_fossa, tongue]", 1))
+    result = run("rules", "diff", str(packaged_rules_dir()), str(rules_copy), "--cases", str(CASES),
+                 "--format", "json")
+    data = json.loads(result.output)
+    assert "vocabulary.yaml changed" in data["other_changes"]
+    assert all("vocabulary.yaml changed" in c["responsible"] for c in data["changed_cases"])

@@ -27,7 +27,7 @@ from textual.worker import get_current_worker
 from ddx.errors import DdxError
 from ddx.knowledge import Knowledge, Rule, load_knowledge
 from ddx.rulecheck import RELEVANT_EFFECT, entity_effect
-from ddx.ruleedit import (ChangedOnDisk, EditCheck, Version, block_text, check_edit, find_block, history,
+from ddx.ruleedit import (EditCheck, Version, block_text, check_edit, find_block, history,
                           new_rule_text, read_file, read_only_reason, restore, save_file)
 from ddx.ruletest import CaseRun, RuleSetDiff, diff_runs, run_cases
 from ddx.tui.dialogs import ChoiceScreen
@@ -112,7 +112,7 @@ class RulesScreen(Screen[None]):
         self.editing: Editing | None = None
         self.check: EditCheck | None = None
         self.impact: RuleSetDiff | None = None
-        self.baseline: CaseRun | None = None
+        self._baseline: tuple[Knowledge, CaseRun] | None = None   # the cases ranked by the saved rules
         self._baseline_lock = threading.Lock()
         self._timer: Timer | None = None
         self._seq = 0                  # edits issued; a check result for an older one is dropped
@@ -274,40 +274,42 @@ class RulesScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="rule-check")
     def _check_worker(self, seq: int, editing: Editing, text: str) -> None:
+        knowledge = self.knowledge        # the saved rules this edit is compared with
         result = self._check_now(editing, text)
         if get_current_worker().is_cancelled:
             return
         self.app.call_from_thread(self._show_check, seq, result)
         if result.ok and self.cases:
-            impact = self._impact_of(result)
+            impact = self._impact_of(knowledge, result)
             if not get_current_worker().is_cancelled:
                 self.app.call_from_thread(self._show_impact_result, seq, impact)
 
     def _check_now(self, editing: Editing, text: str) -> EditCheck:
         return check_edit(self.knowledge.directory, editing.file, editing.original_file, text, editing.rule_id)
 
-    def _impact_of(self, result: EditCheck) -> RuleSetDiff | None:
+    def _impact_of(self, knowledge: Knowledge, result: EditCheck) -> RuleSetDiff | None:
         new = result.report.knowledge
         if new is None or not self.cases:
             return None
-        before = self._ensure_baseline()
         try:
+            before = self._baseline_for(knowledge)
             after = run_cases(new, self.cases)
         except DdxError:
             return None
-        return diff_runs(self.knowledge, new, before, after)
+        return diff_runs(knowledge, new, before, after)
 
-    def _ensure_baseline(self) -> CaseRun:
+    def _baseline_for(self, knowledge: Knowledge) -> CaseRun:
+        """The cases ranked with ``knowledge`` (computed once per rule set; never another set's run)."""
         with self._baseline_lock:
-            if self.baseline is None:
-                self.baseline = run_cases(self.knowledge, self.cases or [])
-            return self.baseline
+            if self._baseline is None or self._baseline[0] is not knowledge:
+                self._baseline = (knowledge, run_cases(knowledge, self.cases or []))
+            return self._baseline[1]
 
     @work(thread=True, group="baseline")
     def _compute_baseline(self) -> None:
         if self.cases:
             try:
-                self._ensure_baseline()
+                self._baseline_for(self.knowledge)
             except DdxError as exc:
                 self.app.call_from_thread(self.notify, f"Cases for the impact preview: {exc}", severity="warning")
 
@@ -405,7 +407,11 @@ class RulesScreen(Screen[None]):
             while f"new.rule-{n}" in taken:
                 n += 1
             template = new_rule_text(f"new.rule-{n}", self.knowledge.entity_slugs)
-            text, sha = read_file(file)
+            try:
+                text, sha = read_file(file)
+            except DdxError as exc:
+                self.notify(f"Cannot add a rule to {file.name}: {exc}", severity="error", timeout=10)
+                return
             self.editing = Editing(file, None, text, sha, "")
             self._load_editor(template, f"new rule · to be added to {file}", True)
             self._seq += 1
@@ -434,7 +440,7 @@ class RulesScreen(Screen[None]):
             return
         try:
             kept = save_file(self.editing.file, result.file_text, self.editing.opened_digest)
-        except ChangedOnDisk as exc:
+        except DdxError as exc:         # changed on disk, or unreadable now
             self.notify(f"Not saved: {exc}", severity="error", timeout=15)
             return
         except OSError as exc:
@@ -460,7 +466,6 @@ class RulesScreen(Screen[None]):
             self.notify(f"The rules could not be reloaded: {exc}", severity="error", timeout=15)
             return
         self.knowledge = knowledge
-        self.baseline = None
         self.sub_title = knowledge.version_line
         set_knowledge = getattr(self.app, "set_knowledge", None)
         if set_knowledge is not None:
@@ -499,7 +504,11 @@ class RulesScreen(Screen[None]):
         if reason:
             self.notify(f"Not restored: {reason}.", severity="error", timeout=12)
             return
-        report = check_rules(self.knowledge.directory, overrides={file: read_text(version.path)}, engine=False)
+        try:
+            report = check_rules(self.knowledge.directory, overrides={file: read_text(version.path)}, engine=False)
+        except DdxError as exc:
+            self.notify(f"Not restored: {exc}", severity="error", timeout=12)
+            return
         if not report.ok:
             self.notify(f"Not restored: that version has errors with the current rules ({report.errors[0]}).",
                         severity="error", timeout=15)
