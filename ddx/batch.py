@@ -18,6 +18,7 @@ The CLI's ``ddx batch`` is a thin layer over :func:`run_batch` and
 from __future__ import annotations
 
 import multiprocessing
+import os
 import signal
 from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -117,12 +118,12 @@ class Processor:
 
 def iter_inputs(paths: Iterable[str], knowledge: Knowledge, *, exclude: Iterable[str] = ()) -> Iterator[RawCase]:
     """Every raw case under ``paths``; a folder without case files is an error row."""
-    skip = {Path(p).resolve() for p in exclude}
+    skip = {Path(os.path.realpath(p)) for p in exclude}   # realpath never raises (a link loop)
     for given in paths:
         p = Path(given)
         found = False
         for path in expand_paths([given]):
-            if path.resolve() in skip:
+            if Path(os.path.realpath(path)) in skip:
                 continue
             found = True
             yield from iter_raw(path, knowledge.vocab)

@@ -8,6 +8,7 @@ terminal.
 from __future__ import annotations
 
 import contextlib
+import os
 import json
 import signal
 import sys
@@ -32,7 +33,7 @@ ERRORS_SHOWN = 20          # error rows repeated on stderr at the end of a run
 def _check_target(path: str | None, option: str) -> None:
     if path is None:
         return
-    parent = Path(path).resolve().parent
+    parent = Path(os.path.realpath(path)).parent
     if not parent.is_dir():
         raise click.BadParameter(f"folder {str(parent)!r} does not exist", param_hint=option)
 
@@ -102,7 +103,7 @@ def run_batch_command(knowledge: Knowledge, paths: tuple[str, ...], *, fmt: str,
                       quiet: bool) -> int:
     _check_target(output, "--output")
     _check_target(summary_file, "--summary")
-    if output and summary_file and Path(output).resolve() == Path(summary_file).resolve():
+    if output and summary_file and os.path.realpath(output) == os.path.realpath(summary_file):
         raise click.BadParameter("--output and --summary name the same file", param_hint="--summary")
     options = BatchOptions(
         suggest=suggest, top=top,

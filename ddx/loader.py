@@ -163,7 +163,12 @@ def expand_paths(paths: Iterable[str]) -> Iterator[Path]:
         if p.is_dir():
             for child in sorted(p.rglob("*")):
                 hidden = any(part.startswith(".") for part in child.relative_to(p).parts)
-                if child.is_file() and child.suffix.lower() in INPUT_SUFFIXES and not hidden:
+                if hidden or child.suffix.lower() not in INPUT_SUFFIXES:
+                    continue
+                # a case file, or a link to one that cannot be followed (a loop, a missing target):
+                # that one becomes an error row instead of vanishing silently. Links to folders are
+                # not followed, so a link loop cannot make the walk endless.
+                if child.is_file() or (child.is_symlink() and not child.exists()):
                     yield child
         else:
             yield p

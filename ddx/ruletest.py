@@ -95,9 +95,9 @@ def case_key(file: str | None, case_id: str, roots: Iterable[Path] = ()) -> str:
     runs from different working folders, and cases in different subfolders, keep distinct keys)."""
     if not file:
         return f"<input>#{case_id}"
-    path = Path(file).resolve()
+    path = Path(os.path.realpath(file))
     for root in roots:
-        root = root.resolve()
+        root = Path(os.path.realpath(root))
         base = root if root.is_dir() else root.parent
         if path == root or base in path.parents:
             return f"{path.relative_to(base).as_posix()}#{case_id}"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -67,11 +68,14 @@ class ReadError(DdxError):
 
 def read_text(path: Path) -> str:
     try:
-        size = path.stat().st_size
+        info = path.stat()
     except OSError as exc:
         raise ReadError(f"cannot read file: {exc.strerror or exc}") from None
-    if path.is_dir():
+    size = info.st_size
+    if stat.S_ISDIR(info.st_mode):
         raise ReadError("is a directory, not a file")
+    if not stat.S_ISREG(info.st_mode):   # a pipe or a device would block or never end
+        raise ReadError("not a regular file")
     if size > MAX_FILE_BYTES:
         raise ReadError(f"file is {size} bytes; the limit is {MAX_FILE_BYTES} bytes")
     try:
