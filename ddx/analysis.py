@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator, Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
@@ -74,7 +75,7 @@ class Analyzer:
     def close(self) -> None:
         self.matcher.close()
 
-    def __enter__(self) -> "Analyzer":
+    def __enter__(self) -> Analyzer:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -8,14 +8,15 @@ terminal.
 from __future__ import annotations
 
 import contextlib
-import os
 import json
+import os
 import signal
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
-from typing import Any, Iterator, TextIO
+from typing import Any, TextIO
 
 import click
 from rich.console import Console

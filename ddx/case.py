@@ -9,8 +9,9 @@ strings).
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Any, Callable
+from typing import Annotated, Any
 
 from pydantic import (
     BaseModel,
@@ -115,14 +116,14 @@ def build_case_schema(vocab: Vocabulary, entities: TermSet | None = None) -> Cas
 
     class Patient(StrictModel):
         age: Annotated[Number, Field(ge=0, le=120)] | None = None
-        sex: SexT | None = None  # type: ignore[valid-type]
+        sex: SexT | None = None
 
     class Clinical(StrictModel):
-        site: SiteT | None = None  # type: ignore[valid-type]
-        depth: DepthT | None = None  # type: ignore[valid-type]
+        site: SiteT | None = None
+        depth: DepthT | None = None
         size_cm: Annotated[Number, Field(gt=0, le=300)] | None = None
         presentation: str | None = None
-        symptoms: Annotated[list[SymptomT], BeforeValidator(_listify)] = []  # type: ignore[valid-type]
+        symptoms: Annotated[list[SymptomT], BeforeValidator(_listify)] = []
 
         @property
         def site_group(self) -> str | None:
@@ -131,15 +132,15 @@ def build_case_schema(vocab: Vocabulary, entities: TermSet | None = None) -> Cas
     morph_fields: dict[str, Any] = {}
     for name, mf in vocab.morphology.items():
         if mf.kind == "list":
-            item = Annotated[str, BeforeValidator(_term(mf.terms))]  # type: ignore[arg-type]
-            morph_fields[name] = (Annotated[list[item], BeforeValidator(_listify)], [])  # type: ignore[valid-type]
+            item = Annotated[str, BeforeValidator(_term(mf.terms))]
+            morph_fields[name] = (Annotated[list[item], BeforeValidator(_listify)], [])
         elif mf.kind == "term":
             morph_fields[name] = (Annotated[str, BeforeValidator(_term(mf.terms))] | None, None)  # type: ignore[arg-type]
         elif mf.kind == "presence":
             morph_fields[name] = (PresenceT | None, None)
         else:
             morph_fields[name] = (Annotated[Number, Field(ge=mf.min, le=mf.max)] | None, None)
-    Morphology = create_model("Morphology", __base__=StrictModel, **morph_fields)  # type: ignore[call-overload]
+    Morphology = create_model("Morphology", __base__=StrictModel, **morph_fields)
 
     def stain_finding(value: Any) -> Any:
         if isinstance(value, str) or isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -190,8 +191,8 @@ def build_case_schema(vocab: Vocabulary, entities: TermSet | None = None) -> Cas
         "patient": (Patient | None, None),
         "clinical": (Clinical | None, None),
         "morphology": (Morphology | None, None),
-        "stains": (Annotated[dict[stain_key, stain], BeforeValidator(no_duplicate_keys(vocab.stains))], {}),  # type: ignore[valid-type]
-        "molecular": (Annotated[dict[molecular_key, PresenceT],  # type: ignore[valid-type]
+        "stains": (Annotated[dict[stain_key, stain], BeforeValidator(no_duplicate_keys(vocab.stains))], {}),
+        "molecular": (Annotated[dict[molecular_key, PresenceT],
                                 BeforeValidator(no_duplicate_keys(vocab.molecular))], {}),
         "notes": (str | None, None),
         "source": (str | None, None),   # extension: the citation a case was taken from
@@ -226,7 +227,7 @@ def build_case_schema(vocab: Vocabulary, entities: TermSet | None = None) -> Cas
 
     validators["not_a_mapping"] = model_validator(mode="before")(not_a_mapping)
 
-    Case = create_model(  # type: ignore[call-overload]
+    Case = create_model(
         "Case", __base__=StrictModel, __validators__=validators, **case_fields
     )
     return CaseSchema(vocab=vocab, model=Case)

@@ -25,8 +25,9 @@ whose keys are the case paths with ``.`` replaced by ``__``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Union
+from typing import Any, Union
 
 from ddx.vocabulary import UnknownTerm, Vocabulary
 
@@ -62,15 +63,15 @@ class Atom:
 
 @dataclass(frozen=True)
 class All:
-    items: tuple["Node", ...]
+    items: tuple[Node, ...]
 
 
 @dataclass(frozen=True)
 class AnyOf:
-    items: tuple["Node", ...]
+    items: tuple[Node, ...]
 
 
-Node = Union[Atom, All, AnyOf]
+Node = Union[Atom, All, AnyOf]  # noqa: UP007 - a runtime alias of forward references
 
 
 # ---------------------------------------------------------------- parsing
@@ -233,7 +234,7 @@ def max_true_branches(nodes: list[Node]) -> int:
     free = 0
     for node in nodes:
         for branch in branches(node):
-            tests = sorted(((a.key, repr(a.value)) for a in branch if a.op == "eq"))
+            tests = sorted((a.key, repr(a.value)) for a in branch if a.op == "eq")
             if not tests:
                 free += 1
                 continue

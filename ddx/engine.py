@@ -36,7 +36,8 @@ from __future__ import annotations
 import itertools
 import json
 import weakref
-from typing import Any, Iterable, Protocol, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any, Protocol
 
 from ddx.conditions import atoms, branch_count, compile_durable, max_true_branches
 from ddx.errors import EngineError
@@ -185,7 +186,7 @@ class DurableMatcher:
     def close(self) -> None:
         self._finalizer()
 
-    def __enter__(self) -> "DurableMatcher":
+    def __enter__(self) -> DurableMatcher:
         return self
 
     def __exit__(self, *exc: object) -> None:

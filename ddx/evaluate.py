@@ -9,8 +9,8 @@ leader is right). A variant counts as its parent: an ``eims`` answer to an
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
 
 from ddx.analysis import Analysis, Analyzer, analyze_paths
 from ddx.knowledge import Knowledge

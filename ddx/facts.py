@@ -8,7 +8,8 @@ below durable-rules' 255-properties-per-message limit.
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from pydantic import BaseModel
 

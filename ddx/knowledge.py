@@ -8,10 +8,10 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Mapping
-from string import Template
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from string import Template
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -138,7 +138,7 @@ class RuleSpec(Model):
         return v
 
     @model_validator(mode="after")
-    def _effect(self) -> "RuleSpec":
+    def _effect(self) -> RuleSpec:
         if self.likelihood is None and self.caveat is None:
             raise ValueError("a rule needs a likelihood (its effect on each entity) or a caveat")
         if self.negated_by is not None and self.likelihood is None:

@@ -25,9 +25,10 @@ from __future__ import annotations
 import math
 import os
 from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Literal, Mapping
+from typing import Any, Literal
 
 from pydantic import ValidationError
 
@@ -36,8 +37,16 @@ from ddx.conditions import Atom, ConditionError, Node, branch_count, branches, d
 from ddx.engine import DurableMatcher, OracleMatcher, plan_shards
 from ddx.errors import DdxError, KnowledgeError, Problem
 from ddx.facts import case_facts
-from ddx.knowledge import (MAX_BRANCHES_PER_RULE, MAX_FACT_PROPERTIES, MAX_RULES, NEGATION_SUFFIX, Knowledge, Rule,
-                           load_knowledge, resolve_rules_dir)
+from ddx.knowledge import (
+    MAX_BRANCHES_PER_RULE,
+    MAX_FACT_PROPERTIES,
+    MAX_RULES,
+    NEGATION_SUFFIX,
+    Knowledge,
+    Rule,
+    load_knowledge,
+    resolve_rules_dir,
+)
 from ddx.vocabulary import Vocabulary
 from ddx.yamlio import strip_lines
 
@@ -114,7 +123,7 @@ def check_rules(directory: str | os.PathLike[str] | None = None, *,
     report.knowledge = knowledge
     checks = [_check_conditions, _check_overlaps, _check_reach, _check_limits]
     for check in checks:
-        _guarded(check.__name__, report, lambda c=check: c(knowledge, report))   # type: ignore[misc]
+        _guarded(check.__name__, report, lambda c=check: c(knowledge, report))
     _guarded("examples", report, lambda: _check_examples(knowledge, report, engine=engine))
     report.messages.sort(key=lambda m: (m.severity != "error", m.problem.file or "", m.problem.line or 0))
     return report
@@ -145,13 +154,13 @@ MISSING = None
 class _Terms(_Domain):
     allowed: frozenset[Any]
 
-    def meet(self, other: "_Terms") -> "_Terms":
+    def meet(self, other: _Terms) -> _Terms:
         return _Terms(self.allowed & other.allowed)
 
     def empty(self) -> bool:
         return not self.allowed
 
-    def within(self, other: "_Terms") -> bool:
+    def within(self, other: _Terms) -> bool:
         return self.allowed <= other.allowed
 
 
@@ -171,7 +180,7 @@ class _Numbers(_Domain):
             return True
         return self.lo == self.hi and not self.lo_open and not self.hi_open
 
-    def meet(self, other: "_Numbers") -> "_Numbers":
+    def meet(self, other: _Numbers) -> _Numbers:
         lo, lo_open = max((self.lo, self.lo_open), (other.lo, other.lo_open))
         hi, hi_open = min((self.hi, not self.hi_open), (other.hi, not other.hi_open))
         return _Numbers(self.missing and other.missing, lo, lo_open, hi, not hi_open,
@@ -180,7 +189,7 @@ class _Numbers(_Domain):
     def empty(self) -> bool:
         return not self.missing and not self._nonempty_interval()
 
-    def within(self, other: "_Numbers") -> bool:
+    def within(self, other: _Numbers) -> bool:
         if self.missing and not other.missing:
             return False
         if not self._nonempty_interval():
@@ -198,13 +207,13 @@ class _Items(_Domain):
     present: bool
     must: frozenset[str] = frozenset()
 
-    def meet(self, other: "_Items") -> "_Items":
+    def meet(self, other: _Items) -> _Items:
         return _Items(self.missing and other.missing, self.present and other.present, self.must | other.must)
 
     def empty(self) -> bool:
         return not self.missing and not self.present
 
-    def within(self, other: "_Items") -> bool:
+    def within(self, other: _Items) -> bool:
         if self.missing and not other.missing:
             return False
         return not self.present or (other.present and other.must <= self.must)

@@ -88,7 +88,7 @@ def rule_blocks(text: str) -> list[Block]:
     # where the list ends: the line after its last token (a file without a final newline ends mid-line)
     seq_end = min(seq.end_mark.line + (1 if seq.end_mark.column > 0 else 0), len(lines))
     starts = []
-    for i, (rid, line, indent) in enumerate(items):
+    for i, (_rid, line, indent) in enumerate(items):
         start = line
         floor = items[i - 1][1] + 1 if i else 0
         while start - 1 >= floor and _is_comment(lines[start - 1]) and _indent_of(lines[start - 1]) >= indent:

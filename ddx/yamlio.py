@@ -9,9 +9,10 @@ import json
 import os
 import stat
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, TextIO
+from typing import Any, TextIO
 
 import yaml
 
@@ -44,7 +45,7 @@ def key_line(mapping: Any, key: Any) -> int | None:
     """The line of ``key`` in a mapping read with line markers (None if unknown)."""
     lines = getattr(mapping, "key_lines", None)
     if lines and str(key) in lines:
-        return lines[str(key)]
+        return int(lines[str(key)])
     return None
 
 
@@ -160,7 +161,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` atomically, byte for byte (an older version kept as it was)."""
     with atomic_output(path) as handle:
         handle.flush()
-        handle.buffer.write(data)   # type: ignore[attr-defined]
+        handle.buffer.write(data)
 
 
 def replace_section(path: Path, begin: str, end: str, block: str) -> bool:

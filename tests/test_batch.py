@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from ddx.batch import BatchOptions, BatchSummary, CaseResult, Processor, _Pool, run_batch
+from ddx.batch import BatchOptions, BatchSummary, CaseResult, Processor, _Pool
 from ddx.cli import main
 from ddx.loader import RawCase, iter_raw, row_to_case, write_sheet
 from ddx.report import to_json, to_json_line

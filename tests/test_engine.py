@@ -12,7 +12,7 @@ import threading
 
 import pytest
 
-from ddx.conditions import parse_condition, compile_predicate
+from ddx.conditions import compile_predicate, parse_condition
 from ddx.engine import SENTINEL, DurableMatcher, OracleMatcher, plan_shards, ruleset_definition
 from ddx.errors import EngineError, KnowledgeError
 from ddx.knowledge import Rule, RuleSpec, load_knowledge
@@ -184,13 +184,13 @@ def test_the_bound_counts_every_path_that_can_hold_together(knowledge):
         assert sharded.match(facts) == OracleMatcher(rules).match(facts)
 
 def test_rule_with_too_many_alternatives_is_refused(rules_copy):
-    (rules_copy / "rules" / "huge.yaml").write_text(textwrap.dedent(f"""
+    (rules_copy / "rules" / "huge.yaml").write_text(textwrap.dedent("""
         rules:
           - id: huge
             title: huge
             status: active
-            when: {{all: [{{morphology.cell_types: {{contains_any: [spindle, epithelioid, round, pleomorphic, rhabdoid]}}}},
-                          {{morphology.architecture: {{contains_any: [fascicles, sheets, storiform, nested, cords]}}}}]}}
+            when: {all: [{morphology.cell_types: {contains_any: [spindle, epithelioid, round, pleomorphic, rhabdoid]}},
+                          {morphology.architecture: {contains_any: [fascicles, sheets, storiform, nested, cords]}}]}
             caveat: too broad
             rationale: test
             source: test
@@ -209,7 +209,7 @@ def test_rulesets_are_freed_on_close(knowledge):
         m.match({"stains__desmin": "positive"})
         handles = list(m._handles)
         m.close()
-        with pytest.raises(Exception):
+        with pytest.raises(Exception):  # noqa: B017 - the C module raises bare Exception on a freed handle
             engine.assert_facts(handles[0], json.dumps([{"t": "case", "id": "c", "sid": "1"}]))
     with pytest.raises(EngineError, match="closed"):
         m.match({})

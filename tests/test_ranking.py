@@ -83,7 +83,7 @@ def test_order_of_findings_and_rules_never_changes_the_ranking(knowledge: Knowle
     raw = {**SEED_RAW, "stains": {"desmin": "diffuse", "myod1": "positive", "alk": "negative", "sma": "focal"},
            "molecular": {"near_haploidization": "present", "mdm2_amplification": "absent"}}
     reference = None
-    for trial in range(6):
+    for _trial in range(6):
         stains = list(raw["stains"].items())
         rng.shuffle(stains)
         shuffled_raw = {**raw, "stains": dict(stains)}

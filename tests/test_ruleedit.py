@@ -9,8 +9,22 @@ import pytest
 
 from ddx.errors import DdxError
 from ddx.knowledge import load_knowledge
-from ddx.ruleedit import (ChangedOnDisk, EditError, append_rule, block_text, check_edit, find_block, history,
-                          new_rule_text, read_file, read_only_reason, replace_rule, restore, rule_blocks, save_file)
+from ddx.ruleedit import (
+    ChangedOnDisk,
+    EditError,
+    append_rule,
+    block_text,
+    check_edit,
+    find_block,
+    history,
+    new_rule_text,
+    read_file,
+    read_only_reason,
+    replace_rule,
+    restore,
+    rule_blocks,
+    save_file,
+)
 
 
 def test_every_rule_round_trips_byte_for_byte(knowledge):

@@ -199,7 +199,7 @@ def test_rules_test_defaults_to_the_packaged_cases_outside_a_checkout(tmp_path):
 @pytest.mark.parametrize("case", ['{"rank_of_expected": "2"}', '{"top": ["a"]}', '"x"'])
 def test_a_malformed_baseline_is_a_clear_error(tmp_path, case):
     bad = tmp_path / "b.json"
-    bad.write_text('{"format": "ddx-rules-test/1", "rules": {}, "cases": {"a.yaml#a": %s}}' % case)
+    bad.write_text('{"format": "ddx-rules-test/1", "rules": {}, "cases": {"a.yaml#a": ' + case + '}}')
     result = CliRunner().invoke(main, ["rules", "test", "--cases", str(CASES), "--baseline", str(bad)])
     assert result.exit_code == 1 and "a.yaml#a" in result.output and "Traceback" not in result.output
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 from textual.widgets import DataTable, Input, OptionList, Select, Static, TextArea
 from textual.widgets.text_area import Selection

@@ -184,7 +184,7 @@ class CaseForm(Vertical):
             self.commit(event.select, value)
 
     @on(SelectionList.SelectedChanged)
-    def _list_changed(self, event: SelectionList.SelectedChanged) -> None:
+    def _list_changed(self, event: SelectionList.SelectedChanged[str]) -> None:
         event.stop()
         sl = event.selection_list
         self.commit(sl, list(sl.selected))

@@ -27,8 +27,19 @@ from textual.worker import get_current_worker
 from ddx.errors import DdxError
 from ddx.knowledge import Knowledge, Rule, load_knowledge
 from ddx.rulecheck import RELEVANT_EFFECT, entity_effect
-from ddx.ruleedit import (EditCheck, Version, block_text, check_edit, find_block, history,
-                          new_rule_text, read_file, read_only_reason, restore, save_file)
+from ddx.ruleedit import (
+    EditCheck,
+    Version,
+    block_text,
+    check_edit,
+    find_block,
+    history,
+    new_rule_text,
+    read_file,
+    read_only_reason,
+    restore,
+    save_file,
+)
 from ddx.ruletest import CaseRun, RuleSetDiff, diff_runs, run_cases
 from ddx.tui.dialogs import ChoiceScreen
 
