@@ -28,7 +28,27 @@ def _version_message() -> str:
     return f"ddx {__version__}, {rules}"
 
 
-@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+class _Group(click.Group):
+    """Errors of the file system (a full disk, a folder that vanished, no permission) and user errors
+    end the command with one clear line and exit 1, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:          # `ddx ... | head`: the reader left; nothing to report
+            sys.stderr.close()
+            sys.exit(1)
+        except OSError as exc:
+            where = f" ({exc.filename})" if exc.filename else ""
+            Console(stderr=True).print(f"ddx: cannot read or write a file{where}: {exc.strerror or exc}; "
+                                       "files being replaced were left as they were", markup=False, highlight=False)
+            sys.exit(1)
+        except DdxError as exc:
+            Console(stderr=True, soft_wrap=True).print(f"ddx: {exc}", markup=False, highlight=False)
+            sys.exit(1)
+
+
+@click.group(cls=_Group, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--version", is_flag=True, help="Print the package and rules version and exit.")
 @click.pass_context
 def main(ctx: click.Context, version: bool) -> None:
