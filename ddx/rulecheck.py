@@ -41,7 +41,6 @@ from ddx.knowledge import (
     MAX_BRANCHES_PER_RULE,
     MAX_FACT_PROPERTIES,
     MAX_RULES,
-    NEGATION_SUFFIX,
     Knowledge,
     Rule,
     load_knowledge,
@@ -569,28 +568,3 @@ def _run_example(k: Knowledge, report: CheckReport, rule: Rule, want: bool, n: i
         verb = "should match but does not" if want else "should not match but does"
         report.add("error", "example", f"{label} {verb} (condition: {describe(rule.condition)})",
                    file=rule.file, line=line)
-
-
-def rule_lines(knowledge: Knowledge) -> dict[str, tuple[str, int | None]]:
-    """spec id -> (file, line where the rule starts)."""
-    out: dict[str, tuple[str, int | None]] = {}
-    for r in knowledge.rules:
-        out.setdefault(r.spec.id, (r.file, r.spec_line))
-    return out
-
-
-def specs_of(knowledge: Knowledge) -> dict[str, dict[str, Any]]:
-    """spec id -> the rule as plain data (no line markers), for comparing rule sets."""
-    out: dict[str, dict[str, Any]] = {}
-    for r in knowledge.rules:
-        if r.spec.id not in out:
-            out[r.spec.id] = strip_lines(r.spec.model_dump(exclude_none=True))
-    return out
-
-
-def base_id(rule_id: str) -> str:
-    return rule_id.removesuffix(NEGATION_SUFFIX)
-
-
-def iter_messages(report: CheckReport, *, errors_only: bool = False) -> Iterable[Message]:
-    return (m for m in report.messages if not errors_only or m.severity == "error")

@@ -216,6 +216,7 @@ class EditCheck:
     block_lines: int = 0
     error: str | None = None       # the edit is not one rule (syntax)
     error_line: int | None = None  # 1-based line in the editor
+    edited: str = ""               # the editor text this check is of
 
     @property
     def ok(self) -> bool:
@@ -239,10 +240,11 @@ def check_edit(rules_dir: Path, file: Path, original: str, edited: str, rule_id:
     except EditError as exc:
         match = re.match(r"line (\d+): ", str(exc))
         empty = CheckReport(rules_dir, None)
-        return EditCheck(empty, None, error=str(exc), error_line=int(match.group(1)) if match else None)
+        return EditCheck(empty, None, error=str(exc), error_line=int(match.group(1)) if match else None,
+                         edited=edited)
     n = len(edited.rstrip("\r\n").splitlines())
     report = check_rules(rules_dir, overrides={file: text}, engine=False)
-    return EditCheck(report, text, start, n)
+    return EditCheck(report, text, start, n, edited=edited)
 
 
 # ------------------------------------------------------------------ saving and history

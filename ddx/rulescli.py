@@ -23,6 +23,7 @@ from rich.table import Table
 
 from ddx.errors import DdxError, KnowledgeError
 from ddx.knowledge import Knowledge, Rule, load_knowledge, packaged_rules_dir
+from ddx.rulecheck import entity_effect
 
 _out = Console(highlight=False, soft_wrap=True)
 _err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -121,12 +122,6 @@ def check_cmd(directory: str | None, fmt: str, no_engine: bool) -> None:
 # ------------------------------------------------------------------ list / show
 
 
-def _effect(rule: Rule, k: Knowledge, slug: str) -> float | None:
-    from ddx.rulecheck import entity_effect
-
-    return entity_effect(rule, k, slug)
-
-
 def _favours(rule: Rule, k: Knowledge) -> list[str]:
     if rule.spec.likelihood is None:
         return []
@@ -145,7 +140,7 @@ def _rule_row(rule: Rule, k: Knowledge, entity: str | None) -> dict[str, Any]:
     if entity:
         lk = rule.likelihood(entity)
         row["p"] = lk.shown() if lk else None
-        effect = _effect(rule, k, entity)
+        effect = entity_effect(rule, k, entity)
         row["effect"] = round(effect, 3) if effect is not None else None
     return row
 
@@ -173,7 +168,7 @@ def list_cmd(rules: str | None, entity: str | None, status: str, fmt: str) -> No
     chosen = [r for r in specs.values() if status == "all" or r.spec.status == status]
     if slug:
         chosen = [r for r in chosen if r.spec.likelihood is not None]
-        chosen.sort(key=lambda r: -abs(_effect(r, k, slug) or 0.0))
+        chosen.sort(key=lambda r: -abs(entity_effect(r, k, slug) or 0.0))
     rows = [_rule_row(r, k, slug) for r in chosen]
     if fmt == "json":
         _emit_json({"rules": {"directory": str(k.directory), "version": k.settings.version,
@@ -231,7 +226,7 @@ def show_cmd(rule_id: str, rules: str | None, fmt: str) -> None:
         lk = rule.likelihood(slug)
         if lk is not None:
             weights[slug] = {"p": lk.p, "estimate": lk.estimate, "n": lk.n,
-                             "source": lk.source or rule.spec.source, "effect": round(_effect(rule, k, slug) or 0, 3)}
+                             "source": lk.source or rule.spec.source, "effect": round(entity_effect(rule, k, slug) or 0, 3)}
     if fmt == "json":
         _emit_json({"id": rule_id, "file": rule.file, "line": rule.spec_line, "status": rule.spec.status,
                     "title": rule.spec.title, "conditions": {("negated_by" if h.negated else "when"):

@@ -160,7 +160,7 @@ def run_cases(knowledge: Knowledge, paths: Iterable[str | os.PathLike[str]], *,
     finally:
         if own:
             analyzer.close()
-    roots = [Path(p) for p in paths] if isinstance(paths, list) else []
+    roots = [Path(p) for p in paths]
     results = [_result(a, knowledge, roots) for a in analyses]
     seen: dict[str, int] = {}
     for i, r in enumerate(results):     # one file with two cases of one id: keep both, numbered
@@ -320,10 +320,8 @@ def other_changes(old: Knowledge, new: Knowledge) -> list[str]:
     out += [f"entity {s} removed" for s in old.entity_slugs if s not in new.entity]
     if old.settings.clamp != new.settings.clamp:
         out.append(f"settings clamp {old.settings.clamp} -> {new.settings.clamp}")
-    for name in ("vocabulary.yaml", "entities.yaml"):
-        if _file_bytes(old.directory / name) != _file_bytes(new.directory / name) and not any(
-                o.startswith(("prior", "entity")) for o in out if name == "entities.yaml"):
-            out.append(f"{name} changed")
+    if _file_bytes(old.directory / "vocabulary.yaml") != _file_bytes(new.directory / "vocabulary.yaml"):
+        out.append("vocabulary.yaml changed")     # terms, synonyms or site groups: what a case's findings mean
     return out
 
 

@@ -32,21 +32,27 @@ class HelpScreen(ModalScreen[None]):
 
 
 class ChoiceScreen(ModalScreen[str]):
-    """A question answered by a button: dismissed with the pressed button's id."""
+    """A question answered by a button: dismissed with the pressed button's id; Escape answers "cancel".
+
+    ``what`` completes the question ("... before you {what}?").
+    """
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, what: str = "") -> None:
+        super().__init__()
+        self.what = what
 
     @on(Button.Pressed)
     def _pressed(self, event: Button.Pressed) -> None:
         self.dismiss(str(event.button.id))
 
+    def action_cancel(self) -> None:
+        self.dismiss("cancel")
+
 
 class ConfirmDiscard(ChoiceScreen):
     """Unsaved changes: returns "save", "discard" or "cancel"."""
-
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
-
-    def __init__(self, what: str) -> None:
-        super().__init__()
-        self.what = what
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="confirm-box"):
@@ -55,9 +61,6 @@ class ConfirmDiscard(ChoiceScreen):
                 yield Button("Save", id="save", variant="primary")
                 yield Button("Discard changes", id="discard", variant="error")
                 yield Button("Cancel", id="cancel")
-
-    def action_cancel(self) -> None:
-        self.dismiss("cancel")
 
 
 class PathDialog(ModalScreen[Path | None]):

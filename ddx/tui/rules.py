@@ -87,11 +87,7 @@ class HistoryScreen(ModalScreen["Version | None"]):
 
 
 class DiscardEdit(ChoiceScreen):
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
-
-    def __init__(self, what: str) -> None:
-        super().__init__()
-        self.what = what
+    """Unsaved rule edits: returns "discard" or "cancel"."""
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="confirm-box"):
@@ -99,9 +95,6 @@ class DiscardEdit(ChoiceScreen):
             with Horizontal(classes="buttons"):
                 yield Button("Discard the edit", id="discard", variant="error")
                 yield Button("Keep editing", id="cancel", variant="primary")
-
-    def action_cancel(self) -> None:
-        self.dismiss("cancel")
 
 
 class RulesScreen(Screen[None]):
@@ -443,9 +436,11 @@ class RulesScreen(Screen[None]):
             self.notify(f"Not saved: {reason}.", severity="error", timeout=12)
             return
         text = self.text
-        result = self._check_now(self.editing, text)      # the check of exactly what is saved
-        self._seq += 1
-        self._show_check(self._seq, result)
+        result = self.check                               # the check of exactly what is saved
+        if result is None or result.edited != text:       # not checked yet (typed within the pause)
+            result = self._check_now(self.editing, text)
+            self._seq += 1
+            self._show_check(self._seq, result)
         if not result.ok or result.file_text is None:
             self.notify("Not saved: the rule set would have errors (see below the editor).", severity="error")
             return
