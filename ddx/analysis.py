@@ -9,12 +9,74 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from ddx.bands import Confidence, assess
+from ddx.conditions import atoms
 from ddx.engine import DurableMatcher, Matcher, OracleMatcher
 from ddx.errors import Problem
 from ddx.facts import case_facts
 from ddx.knowledge import Knowledge
 from ddx.ranking import Caveat, RankedEntity, Ranker
 from ddx.suggest import Suggester, Suggestion
+
+LIST_READS = frozenset({"contains", "contains_any", "contains_all"})
+ANCILLARY = ("stains__", "molecular__")
+
+
+@dataclass(frozen=True)
+class Unused:
+    """A recorded finding that no matched scoring rule reads: it does not move the ranking."""
+
+    path: str          # the case path, e.g. "stains.cd68" or "morphology.cell_types"
+    value: Any         # the recorded value (one list item for list findings)
+
+    @property
+    def text(self) -> str:
+        return f"{self.path}: {self.value}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"finding": self.path, "value": self.value}
+
+
+@dataclass(frozen=True)
+class Unexplained:
+    """A scored finding that no modelled entity shows often (every profile's likelihood is low)."""
+
+    rule: str
+    finding: str
+    best: str          # the profile that explains it best
+    p: float           # its likelihood there
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"rule": self.rule, "finding": self.finding, "best": self.best, "p": round(self.p, 4)}
+
+
+@dataclass(frozen=True)
+class Pointer:
+    """An entity outside the differential that the recorded findings point to."""
+
+    slug: str
+    name: str
+    findings: tuple[str, ...]   # the recorded findings it accounts for
+    rationale: str
+    source: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"entity": self.slug, "name": self.name, "findings": list(self.findings),
+                "rationale": self.rationale, "source": self.source}
+
+
+@dataclass(frozen=True)
+class OutsideReport:
+    """Findings the modelled entities do not explain, and where they point."""
+
+    unexplained: tuple[Unexplained, ...] = ()
+    pointers: tuple[Pointer, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.unexplained or self.pointers)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"unexplained": [u.to_dict() for u in self.unexplained],
+                "pointers": [p.to_dict() for p in self.pointers]}
 
 
 @dataclass
@@ -29,6 +91,10 @@ class Analysis:
     problems: list[Problem] = field(default_factory=list)
     file: str | None = None
     confidence: Confidence | None = None
+    unused: list[Unused] = field(default_factory=list)
+    outside: OutsideReport = field(default_factory=OutsideReport)
+    informative: int = 0      # matched findings that can move the ranking (settings.evidence.informative_spread)
+    ancillary: int = 0        # of which stains and molecular results
 
     @property
     def ok(self) -> bool:
@@ -49,17 +115,37 @@ class Analyzer:
         self.ranker = Ranker(knowledge)
         self.suggester = Suggester(knowledge, self.ranker)
         confirm = {p.replace(".", "__") for e in knowledge.entities for p in e.confirm_with}
+        confirm |= {p.replace(".", "__") for s in knowledge.subtype.values() for p in s.confirm_with}
         self.keys = knowledge.referenced_keys | confirm
+        # per scoring rule: the fact keys it reads, and for list findings the items it reads
+        self.reads: dict[str, tuple[frozenset[str], dict[str, frozenset[str]]]] = {}
+        for rule in knowledge.active_rules:
+            if rule.id not in self.ranker.log_lik:
+                continue
+            keys: set[str] = set()
+            items: dict[str, set[str]] = {}
+            for atom in atoms(rule.condition):
+                if atom.op in LIST_READS:
+                    values = atom.value if isinstance(atom.value, (tuple, list, frozenset)) else (atom.value,)
+                    items.setdefault(atom.key, set()).update(str(v) for v in values)
+                else:
+                    keys.add(atom.key)
+            self.reads[rule.id] = (frozenset(keys), {k: frozenset(v) for k, v in items.items()})
 
     def facts(self, case: BaseModel) -> dict[str, Any]:
         return case_facts(case, self.knowledge.vocab, self.keys)
 
     def analyze(self, case: BaseModel, *, suggest: bool = True, file: str | None = None) -> Analysis:
-        facts = self.facts(case)
+        every = case_facts(case, self.knowledge.vocab)
+        facts = {k: v for k, v in every.items() if k in self.keys}
         matched = self.matcher.match(facts)
-        posterior = self.ranker.posterior(matched)
-        ranking = self.ranker.rank(matched, posterior)
+        profile_probs = self.ranker.profile_posterior(matched)
+        posterior = self.ranker.to_entities(profile_probs)
+        ranking = self.ranker.rank(matched, posterior, profile_probs)
         suggestions = self.suggester.suggest(facts, matched, posterior=posterior) if suggest else []
+        informative = self.ranker.informative(matched)
+        ancillary = [r for r in informative if self.reads[r][0] and
+                     any(k.startswith(ANCILLARY) for k in self.reads[r][0] | set(self.reads[r][1]))]
         return Analysis(
             case_id=case.id,  # type: ignore[attr-defined]
             case=case,
@@ -69,8 +155,58 @@ class Analyzer:
             caveats=self.ranker.caveats(matched),
             matched=matched,
             file=file,
-            confidence=assess(self.knowledge, ranking, suggestions, facts),
+            confidence=assess(self.knowledge, ranking, suggestions, facts,
+                              informative=len(informative), ancillary=len(ancillary)),
+            unused=self.unused(every, matched),
+            outside=self.outside(every, matched),
+            informative=len(informative),
+            ancillary=len(ancillary),
         )
+
+    def unused(self, every: dict[str, Any], matched: frozenset[str]) -> list[Unused]:
+        """Recorded findings that no matched scoring rule reads, in case order.
+
+        A site counts as read when a rule reads its site group; a list finding
+        (cell types, inflammation ...) is judged item by item.
+        """
+        keys: set[str] = set()
+        items: dict[str, set[str]] = {}
+        for rid in matched:
+            if rid in self.reads:
+                k, i = self.reads[rid]
+                keys |= k
+                for key, values in i.items():
+                    items.setdefault(key, set()).update(values)
+        if "clinical__site_group" in keys:
+            keys.add("clinical__site")
+        out = []
+        for key, value in every.items():
+            if key == "clinical__site_group" or key in keys:
+                continue
+            path = key.replace("__", ".")
+            if isinstance(value, list):
+                out += [Unused(path, v) for v in value if str(v) not in items.get(key, set())]
+            else:
+                out.append(Unused(path, int(value) if isinstance(value, float) and value.is_integer() else value))
+        return out
+
+    def outside(self, every: dict[str, Any], matched: frozenset[str]) -> OutsideReport:
+        """Findings no modelled profile explains (every likelihood below
+        ``settings.evidence.unexplained_below``) and the outside entities whose pattern holds."""
+        limit = self.knowledge.settings.evidence.unexplained_below
+        ranker = self.ranker
+        unexplained = []
+        for rid in sorted(r for r in matched if r in ranker.p_used):
+            ps = ranker.p_used[rid]
+            best = max(range(len(ps)), key=lambda j: (ps[j], -j))
+            if ps[best] < limit:
+                unexplained.append(Unexplained(rid, self.knowledge.rule[rid].title, ranker.profiles[best].slug, ps[best]))
+        pointers = []
+        for o in self.knowledge.outside:
+            if o.predicate(every):
+                recorded = tuple(f for f in o.spec.findings if f.replace(".", "__") in every)
+                pointers.append(Pointer(o.spec.slug, o.spec.name, recorded, o.spec.rationale, o.spec.source))
+        return OutsideReport(tuple(unexplained), tuple(pointers))
 
     def close(self) -> None:
         self.matcher.close()

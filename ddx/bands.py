@@ -34,9 +34,12 @@ def _labels(knowledge: Knowledge, paths: list[str]) -> str:
     return join_words(names, "or")
 
 
-def _holds(band: Band, leader: float, margin: float, has_test: bool, tested: bool) -> bool:
+def _holds(band: Band, leader: float, margin: float, has_test: bool, tested: bool,
+           informative: int, ancillary: int) -> bool:
     w = band.when
     checks = [
+        w.min_informative is None or informative >= w.min_informative,
+        w.max_ancillary is None or ancillary <= w.max_ancillary,
         w.leader_min is None or leader >= w.leader_min,
         w.leader_max is None or leader < w.leader_max,
         w.margin_min is None or margin >= w.margin_min,
@@ -48,21 +51,26 @@ def _holds(band: Band, leader: float, margin: float, has_test: bool, tested: boo
 
 
 def assess(knowledge: Knowledge, ranking: list[RankedEntity], suggestions: list[Suggestion],
-           recorded: dict[str, Any]) -> Confidence | None:
+           recorded: dict[str, Any], *, informative: int = 0, ancillary: int = 0) -> Confidence | None:
     """The first band whose conditions hold, or None (no bands, or no ranking).
 
     ``recorded`` holds the case's findings as flat facts (``molecular__x``
-    keys), to tell whether a confirming test of the leader was done.
+    keys), to tell whether a confirming test of the leader was done;
+    ``informative`` and ``ancillary`` count the matched findings that can move
+    the ranking, and those of them that are stains or molecular results. The
+    confirming tests are the leading subtype's, else the entity's.
     """
     if not ranking or not knowledge.settings.bands:
         return None
     leader = ranking[0]
     runner = ranking[1] if len(ranking) > 1 else None
     margin = leader.probability - (runner.probability if runner else 0.0)
-    confirm = knowledge.entity[leader.entity].confirm_with
+    sub = knowledge.subtype.get(leader.subtype or "")
+    confirm = (sub.confirm_with if sub is not None and sub.confirm_with else None) \
+        or knowledge.entity[leader.entity].confirm_with
     tested = any(p.replace(".", "__") in recorded for p in confirm)
     for band in knowledge.settings.bands:
-        if _holds(band, leader.probability, margin, bool(confirm), tested):
+        if _holds(band, leader.probability, margin, bool(confirm), tested, informative, ancillary):
             first = suggestions[0] if suggestions else None
             values = {
                 "leader": leader.name,

@@ -26,6 +26,8 @@ class ScoredCase:
     answer: str
     probability: float
     rank: int | None         # 1-based rank of the expected entity (or its variant); None if absent
+    subtype: str | None = None        # the expected subtype, when the case names one (expected: eims)
+    subtype_named: str | None = None  # the leading subtype ddx names for the expected entity
 
     @property
     def top1(self) -> bool:
@@ -154,11 +156,16 @@ def scored_case(a: Analysis, knowledge: Knowledge) -> ScoredCase | None:
     """The analysis scored against its ``expected`` (None without one, or when it failed)."""
     if not a.ok or not a.expected or not a.ranking:
         return None
-    expected = a.expected
+    written = a.expected
+    expected = knowledge.parent(written)   # scored at entity level: a subtype counts as its entity
     rank = next((i for i, r in enumerate(a.ranking, start=1)
                  if r.entity == expected or knowledge.parent(r.entity) == expected), None)
     top = a.ranking[0]
-    return ScoredCase(a.case_id, expected, top.entity, top.probability, rank)
+    subtype = written if written in knowledge.subtype else None
+    named = None
+    if subtype is not None and rank is not None:
+        named = a.ranking[rank - 1].subtype
+    return ScoredCase(a.case_id, expected, top.entity, top.probability, rank, subtype, named)
 
 
 def score(analyses: Iterable[Analysis], knowledge: Knowledge, *, keep_cases: bool = True) -> Evaluation:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -36,13 +37,54 @@ class Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+COUNT = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
+
+
+class Series(Model):
+    """One series of a pooled figure: its count ``k/n`` and its citation."""
+
+    n: str
+    source: str = Field(min_length=3)
+
+    @field_validator("n")
+    @classmethod
+    def _count(cls, v: str) -> str:
+        m = COUNT.match(v)
+        if not m or int(m[1]) > int(m[2]) or int(m[2]) == 0:
+            raise ValueError(f"a series count is written k/n with 0 <= k <= n and n > 0, got {v!r}")
+        return f"{int(m[1])}/{int(m[2])}"
+
+    @property
+    def k(self) -> int:
+        return int(self.n.split("/")[0])
+
+    @property
+    def total(self) -> int:
+        return int(self.n.split("/")[1])
+
+
 class Likelihood(Model):
-    """P(finding | entity): a cited figure or an estimate (written ``~0.3``)."""
+    """P(finding | entity): a count, a pooled count, a cited figure or an estimate.
+
+    Written as ``0.93`` (cited, no denominator), ``"28/30"`` (a count),
+    ``~0.3`` (an estimate), or a mapping: ``{n: "28/30", source: ...}``,
+    ``{pooled: [{n: "23/23", source: ...}, {n: "10/10", source: ...}]}``,
+    ``{p: ~0.3, strength: 20, reason: "estimate: ..."}``. ``p`` is the raw
+    proportion; the ranker shrinks it towards the rate across the
+    differential with a strength of ``total`` cases (counts) or ``strength``
+    equivalent cases (estimates and figures without a denominator); see
+    ``settings.evidence`` and the README, "How the ranking works".
+    """
 
     p: float = Field(ge=0, le=1)
     estimate: bool = False
-    n: str | None = None        # denominator as reported, e.g. "44/73"
+    n: str | None = None        # denominator as reported, e.g. "44/73" (a count) or "never"
+    k: int | None = None        # positive cases, when n is a count or the figure is pooled
+    total: int | None = None    # cases tested
+    strength: float | None = Field(None, gt=0)   # equivalent cases for a figure without a count
+    reason: str | None = None   # one line: why an estimate has this value
     source: str | None = None   # overrides the rule's source for this figure
+    pooled: tuple[Series, ...] | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -53,17 +95,52 @@ class Likelihood(Model):
             if isinstance(p, str):
                 value["p"], est = _parse_p(p)
                 value["estimate"] = value.get("estimate", False) or est
-            return value
+            return _counted(value)
         if isinstance(value, str):
+            if COUNT.match(value):
+                return _counted({"n": value})
             p, est = _parse_p(value)
             return {"p": p, "estimate": est}
         if isinstance(value, bool):
-            raise ValueError("a likelihood is a number between 0 and 1 (or ~0.3 for an estimate)")
+            raise ValueError("a likelihood is a number between 0 and 1, a count k/n, or ~0.3 for an estimate")
         return {"p": value}
+
+    @property
+    def counted(self) -> bool:
+        """True when the figure is a count (k of total cases)."""
+        return self.total is not None
 
     def shown(self) -> str:
         text = f"{'~' if self.estimate else ''}{self.p:.2f}"
         return text + (f" ({self.n})" if self.n else "")
+
+
+def _counted(value: dict[str, Any]) -> dict[str, Any]:
+    """Derive k, total and p from ``n: "k/n"`` or ``pooled:`` (a given p must agree)."""
+    pooled = value.get("pooled")
+    k = total = None
+    if isinstance(pooled, list) and pooled:
+        counts = [COUNT.match(str(s.get("n", ""))) if isinstance(s, dict) else None for s in pooled]
+        if all(counts):
+            k = sum(int(m[1]) for m in counts if m)
+            total = sum(int(m[2]) for m in counts if m)
+            value.setdefault("n", f"{k}/{total}")
+            value.setdefault("source", "pooled: " + "; ".join(f"{s.get('source')} {s.get('n')}" for s in pooled
+                                                               if isinstance(s, dict)))
+    elif isinstance(value.get("n"), str) and (m := COUNT.match(value["n"])):
+        k, total = int(m[1]), int(m[2])
+    if k is None or total is None:
+        return value
+    if total == 0 or k > total:
+        raise ValueError(f"a count is k/n with 0 <= k <= n and n > 0, got {k}/{total}")
+    if value.get("estimate"):
+        raise ValueError("a count is not an estimate: drop the ~ or the count")
+    given = value.get("p")
+    if given is not None and not isinstance(given, bool) and isinstance(given, (int, float)) \
+            and abs(float(given) - k / total) > 0.011:
+        raise ValueError(f"p {given} disagrees with the count {k}/{total} (= {k / total:.2f}); give one of them")
+    value["p"], value["k"], value["total"] = k / total, k, total
+    return value
 
 
 def _parse_p(text: str) -> tuple[float, bool]:
@@ -72,11 +149,30 @@ def _parse_p(text: str) -> tuple[float, bool]:
     try:
         return float(t.lstrip("~").strip()), est
     except ValueError:
-        raise ValueError(f"a likelihood is a number between 0 and 1 (or ~0.3 for an estimate), got {text!r}") from None
+        raise ValueError(f"a likelihood is a number between 0 and 1, a count k/n, or ~0.3 for an estimate, got {text!r}") from None
 
 
 class Prior(Likelihood):
     p: float = Field(gt=0, le=1)
+
+
+class Subtype(Model):
+    """A subtype of an entity: its own likelihood profile and its share of the entity.
+
+    Rules give its figures under its slug (``likelihood: {srms_tfcp2: "5/5"}``);
+    a rule that gives none uses the parent entity's figure.
+    """
+
+    slug: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    name: str
+    short: str | None = None    # as shown in compact text ("EIMS", "TFCP2-RMS"); default: the slug in capitals
+    who2020: str | None = None
+    synonyms: list[str] = []
+    share: Prior                # the subtype's share of the entity (cited count or estimate)
+    source: str
+    notes: str | None = None
+    confirm_with: list[str] = []
+    confirm_source: str | None = None
 
 
 class Entity(Model):
@@ -94,6 +190,36 @@ class Entity(Model):
     # molecular.near_haploidization); used by the "confirmation advised" band.
     confirm_with: list[str] = []
     confirm_source: str | None = None
+    # Subtypes with their own profiles; the rest of the entity (1 - their
+    # shares) keeps the entity's own figures under ``other_name``.
+    subtypes: list[Subtype] = []
+    other_name: str | None = None
+
+    @model_validator(mode="after")
+    def _shares(self) -> Entity:
+        total = sum(s.share.p for s in self.subtypes)
+        if total >= 1.0:
+            raise ValueError(f"the shares of the subtypes of {self.slug} sum to {total:.2f}; they must leave "
+                             "a share (> 0) for the rest of the entity")
+        return self
+
+
+@dataclass(frozen=True)
+class Profile:
+    """One likelihood profile the ranker scores: an entity, or one of its subtypes.
+
+    ``subtype`` is None for an entity without subtypes and for the rest of an
+    entity with subtypes (named by ``Entity.other_name``).
+    """
+
+    entity: str
+    subtype: str | None
+    name: str
+    share: float          # of the entity's prior (1 for an entity without subtypes)
+
+    @property
+    def slug(self) -> str:
+        return self.subtype or self.entity
 
 
 class Examples(Model):
@@ -155,6 +281,8 @@ class BandWhen(Model):
     margin_max: float | None = Field(None, ge=0, le=1)   # leader − runner-up <
     confirm_tested: bool | None = None   # a confirming test of the leader is / is not recorded
     has_confirmatory_test: bool | None = None   # the leader has / has no confirming test listed
+    min_informative: int | None = Field(None, ge=0)   # at least this many informative findings recorded
+    max_ancillary: int | None = Field(None, ge=0)     # at most this many informative stains / molecular results
 
 
 BAND_FIELDS = frozenset({"leader", "runner_up", "next_test", "next_why", "confirm_tests"})
@@ -185,13 +313,60 @@ class Band(Model):
         return _check_template(v, BAND_FIELDS)
 
 
+class EvidenceSettings(Model):
+    """How figures become probabilities (README, "How the ranking works").
+
+    p = (k + shrinkage * m) / (total + shrinkage), where m is the row's rate
+    across the differential (prior-weighted mean of the raw figures) and an
+    estimate or a figure without a denominator counts as ``strength`` cases of
+    its value (``estimate_strength`` / ``cited_strength`` unless the cell gives
+    its own).
+    """
+
+    shrinkage: float = Field(2.0, ge=0)
+    estimate_strength: float = Field(10.0, gt=0)
+    cited_strength: float = Field(20.0, gt=0)
+    informative_spread: float = Field(0.5, ge=0)   # log10 spread across profiles for a finding to count as informative
+    unexplained_below: float = Field(0.1, gt=0, lt=1)   # a finding no profile shows this often is unexplained
+    rationale: str | None = None
+    source: str | None = None
+
+
+class Calibration(Model):
+    """posterior ∝ prior × exp(temperature × Σ ln likelihood); 1 = plain naive Bayes."""
+
+    temperature: float = Field(1.0, gt=0, le=1)
+    derivation: str | None = None
+
+
 class Settings(Model):
     version: str
     title: str = "ddx knowledge base"
     clamp: tuple[float, float] = (0.01, 0.99)
     suggestions: int = 3
     source: str | None = None
+    evidence: EvidenceSettings = EvidenceSettings()
+    calibration: Calibration = Calibration()
     bands: list[Band] = []
+
+
+class OutsideEntity(Model):
+    """An entity outside ddx's differential that recorded findings can point to (rules/outside.yaml)."""
+
+    slug: str = Field(pattern=r"^[a-z][a-z0-9_-]*$")
+    name: str
+    when: dict[str, Any]
+    findings: list[str] = []    # the finding paths it accounts for (e.g. stains.sox10)
+    rationale: str
+    source: str = Field(min_length=3)
+
+
+@dataclass
+class Outside:
+    """A compiled outside-the-differential pattern."""
+
+    spec: OutsideEntity
+    predicate: Predicate
 
 
 class EntityReport(Model):
@@ -255,6 +430,7 @@ class Knowledge:
     files: list[Path] = field(default_factory=list)
     reports: ReportTemplates = field(default_factory=ReportTemplates)
     entity_lines: dict[str, int] = field(default_factory=dict)   # slug -> line in entities.yaml
+    outside: list[Outside] = field(default_factory=list)         # rules/outside.yaml
 
     @cached_property
     def entity_slugs(self) -> list[str]:
@@ -262,10 +438,33 @@ class Knowledge:
 
     @cached_property
     def entity_terms(self) -> TermSet:
+        """Entity and subtype slugs with their synonyms (what ``expected`` accepts)."""
         ts = TermSet("entity")
         for e in self.entities:
             ts.add(e.slug, e.synonyms, label=e.name)
+            for s in e.subtypes:
+                ts.add(s.slug, s.synonyms, label=s.name)
         return ts
+
+    @cached_property
+    def subtype(self) -> dict[str, Subtype]:
+        """subtype slug -> its definition."""
+        return {s.slug: s for e in self.entities for s in e.subtypes}
+
+    @cached_property
+    def profiles(self) -> list[Profile]:
+        """Every likelihood profile, entity by entity: an entity without subtypes is one
+        profile; an entity with subtypes is its rest (share 1 - the subtypes' shares)
+        followed by each subtype."""
+        out = []
+        for e in self.entities:
+            if not e.subtypes:
+                out.append(Profile(e.slug, None, e.name, 1.0))
+                continue
+            rest = 1.0 - sum(s.share.p for s in e.subtypes)
+            out.append(Profile(e.slug, None, e.other_name or f"{e.name}, other", rest))
+            out += [Profile(e.slug, s.slug, s.name, s.share.p) for s in e.subtypes]
+        return out
 
     @cached_property
     def entity(self) -> dict[str, Entity]:
@@ -291,8 +490,25 @@ class Knowledge:
         return frozenset(keys)
 
     def parent(self, slug: str) -> str:
+        """The entity a slug is scored as: a subtype's entity, a variant's parent, else the slug."""
+        for e in self.entities:
+            if any(s.slug == slug for s in e.subtypes):
+                return e.slug
         e = self.entity.get(slug)
         return e.variant_of if e is not None and e.variant_of else slug
+
+    def short_name(self, profile: Profile) -> str:
+        """'IMT', 'EIMS', 'TFCP2-RMS': an entity's slug, or a subtype's short name, in capitals."""
+        if profile.subtype is None:
+            return profile.entity.upper()
+        sub = self.subtype[profile.subtype]
+        return sub.short or sub.slug.upper()
+
+    def profile_likelihood(self, rule: Rule, profile: Profile) -> Likelihood | None:
+        """The figure a rule gives a profile: the subtype's own, else its entity's."""
+        if profile.subtype is not None and rule.spec.likelihood and profile.subtype in rule.spec.likelihood:
+            return rule.spec.likelihood[profile.subtype]
+        return rule.likelihood(profile.entity)
 
     @property
     def version_line(self) -> str:
@@ -396,10 +612,20 @@ def load_knowledge(directory: str | os.PathLike[str] | None = None, *,
                 except ValidationError as exc:
                     problems += _located(exc, str(ent_file), raw, line)
     slugs = [e.slug for e in entities]
+    sub_slugs = [s.slug for e in entities for s in e.subtypes]
     paths = vocab.finding_paths()
+    for slug in sorted(set(sub_slugs)):
+        if sub_slugs.count(slug) > 1 or slug in slugs:
+            problems.append(Problem(f"subtype slug {slug!r} is used twice (entity and subtype slugs are one namespace)",
+                                    file=str(ent_file), line=entity_lines.get(slug)))
     for e in entities:
         if slugs.count(e.slug) > 1:
             problems.append(Problem(f"duplicate entity slug {e.slug!r}", file=str(ent_file)))
+        for sub in e.subtypes:
+            for finding in sub.confirm_with:
+                if finding not in paths:
+                    problems.append(Problem(f"{sub.slug}: confirm_with {finding!r} is not a finding", file=str(ent_file),
+                                            path=f"{e.slug}.subtypes.{sub.slug}.confirm_with"))
         if e.variant_of and e.variant_of not in slugs:
             problems.append(Problem(f"{e.slug}: variant_of {e.variant_of!r} is not an entity", file=str(ent_file)))
         for finding in e.confirm_with:
@@ -419,9 +645,20 @@ def load_knowledge(directory: str | os.PathLike[str] | None = None, *,
             except ValidationError as exc:
                 problems += _located(exc, str(rep_file), rep_data, None)
             for slug in reports.entities:
-                if slug not in slugs:
+                if slug not in slugs and slug not in sub_slugs:
                     problems.append(Problem(f"report template for unknown entity {slug!r}", file=str(rep_file),
                                             path=f"entities.{slug}", suggestions=sorted(slugs)))
+
+    outside: list[Outside] = []
+    out_file = root / "outside.yaml"
+    if out_file.is_file() or out_file in over:
+        files.append(out_file)
+        out_data = _load_yaml(out_file, problems, over)
+        if out_data is not None:
+            if not isinstance(out_data, dict) or not isinstance(out_data.get("outside"), list):
+                problems.append(Problem("expected a top-level 'outside:' list", file=str(out_file), code="schema"))
+            else:
+                outside = _load_outside(out_data["outside"], out_file, vocab, problems)
 
     rules: list[Rule] = []
     rule_dir = root / "rules"
@@ -449,7 +686,7 @@ def load_knowledge(directory: str | os.PathLike[str] | None = None, *,
                 problems.append(Problem(f"each rule must be a mapping ('- id: ...'), got {raw!r:.60}", file=str(path),
                                         line=list_line, code="schema"))
                 continue
-            rules += _load_rule(raw, path, vocab, set(slugs), seen, problems)
+            rules += _load_rule(raw, path, vocab, set(slugs), seen, problems, set(sub_slugs))
 
     if len(rules) > MAX_RULES:
         problems.append(Problem(f"{len(rules)} rules; the limit is {MAX_RULES} (durable-rules: 4096 rules per ruleset)",
@@ -462,11 +699,40 @@ def load_knowledge(directory: str | os.PathLike[str] | None = None, *,
     if problems:
         raise KnowledgeError(problems)
     return Knowledge(root, settings, vocab, entities, rules, _hash_files(files, over), files, reports,
-                     entity_lines)
+                     entity_lines, outside)
+
+
+def _load_outside(items: list[Any], path: Path, vocab: Vocabulary, problems: list[Problem]) -> list[Outside]:
+    out = []
+    paths = vocab.finding_paths()
+    seen: set[str] = set()
+    for raw in items:
+        line = raw.get("__line__") if isinstance(raw, dict) else None
+        try:
+            spec = OutsideEntity.model_validate(_strip_top(raw))
+        except ValidationError as exc:
+            problems += _located(exc, str(path), raw, line)
+            continue
+        if spec.slug in seen:
+            problems.append(Problem(f"duplicate outside entity {spec.slug!r}", file=str(path), line=line))
+        seen.add(spec.slug)
+        for finding in spec.findings:
+            if finding not in paths:
+                near = TermSet("path", _lookup={p: p for p in paths}).suggest(finding)
+                problems.append(Problem(f"{spec.slug}: {finding!r} is not a finding", file=str(path), line=line,
+                                        suggestions=near, code="unknown-term"))
+        try:
+            node = parse_condition(spec.when, vocab)
+        except ConditionError as exc:
+            problems.append(Problem(f"{spec.slug}: {exc}", file=str(path), line=line, suggestions=exc.suggestions,
+                                    code="condition"))
+            continue
+        out.append(Outside(spec, compile_predicate(node)))
+    return out
 
 
 def _load_rule(raw: Any, path: Path, vocab: Vocabulary, slugs: set[str], seen: dict[str, str],
-               problems: list[Problem]) -> list[Rule]:
+               problems: list[Problem], subtypes: set[str] | None = None) -> list[Rule]:
     file = str(path)
     line = raw.get("__line__") if isinstance(raw, dict) else None
     try:
@@ -480,9 +746,10 @@ def _load_rule(raw: Any, path: Path, vocab: Vocabulary, slugs: set[str], seen: d
                                 code="duplicate-id"))
         return []
     seen[spec.id] = where
+    known = slugs | (subtypes or set())
     for slug in list((spec.likelihood or {}).keys()):
-        if slug not in slugs:
-            near = TermSet("entity", _lookup={s: s for s in slugs}).suggest(slug)
+        if slug not in known:
+            near = TermSet("entity", _lookup={s: s for s in known}).suggest(slug)
             lk_line = key_line(raw.get("likelihood"), slug) or line
             problems.append(Problem(f"rule {spec.id}: unknown entity {slug!r}", file=file, line=lk_line, suggestions=near,
                                     code="unknown-term"))

@@ -1,21 +1,27 @@
 """Ranking: plain Python over the matched rules.
 
-Model (naive Bayes over the rule base, written down so it can be checked):
+Model (naive Bayes over likelihood profiles, written down so it can be checked;
+the README's "How the ranking works" says the same with the settings' values):
 
-* Each matched rule r contributes its likelihood P(finding | entity) for every
-  entity, clamped to ``settings.clamp`` (default 0.01-0.99) so that no single
-  finding can eliminate an entity and conflicting input never divides by zero.
-  A rule's ``negated_by`` half (the tested-negative finding) contributes 1 - p.
-* log posterior(e) = log prior(e) + sum of log likelihoods, normalised with
-  log-sum-exp: the probabilities sum to 1.
+* A *profile* is an entity, or one subtype of an entity with subtypes (the
+  rest of that entity is a profile too). A profile's prior is its entity's prior
+  times its share; an entity's probability is the sum over its profiles, so
+  findings that travel together in a subtype (ALK and keratin in TFCP2-rearranged
+  RMS) are counted together, inside the subtype that explains them.
+* Each matched rule r contributes P(finding | profile). A count k/n is shrunk
+  towards the rate m across the differential: (k + a·m) / (n + a); an estimate
+  or a figure without a denominator counts as its strength in cases
+  (:func:`derived_p`). The result is clamped to ``settings.clamp`` (last guard
+  only). A rule's ``negated_by`` half contributes 1 - p.
+* log posterior(profile) = log prior + T × Σ log likelihoods (T =
+  ``settings.calibration.temperature``, fitted by cross-validation over the
+  published cases), normalised with log-sum-exp: the probabilities sum to 1.
 * Unknown findings match no rule and so count for nothing; negative findings
   count through ``negated_by``.
-* The weight of a piece of evidence for entity e is log10 of how much more
-  likely the finding is under e than across the whole differential (the
-  prior-weighted mean likelihood). Positive weights argue for e, negative
-  against. An entity's score is the sum of its weights; since the reference
-  term is the same for every entity, probability is proportional to
-  prior x 10^score.
+* The weight of a piece of evidence for a profile is log10 of how much more
+  likely the finding is under it than across the whole differential (the
+  prior-weighted mean likelihood). An entity shows the evidence and score of its
+  leading profile; probability is proportional to prior × 10^(T × score).
 * Rule ids are sorted and summed with ``math.fsum``: the order of rules or
   findings never changes the result.
 """
@@ -27,7 +33,7 @@ import math
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from ddx.knowledge import Knowledge, Likelihood, Rule
+from ddx.knowledge import EvidenceSettings, Knowledge, Likelihood, Profile
 
 LN10 = math.log(10.0)
 
@@ -42,19 +48,36 @@ class Evidence:
     p_used: float          # after clamping and negation
     source: str
     negated: bool = False  # a tested-negative finding, scored 1 - p
+    subtype: str | None = None   # the subtype whose profile this is (None: the entity, or its rest)
+    strength: float = 0.0  # how many cases the figure weighs (its denominator, or equivalent cases)
 
     @property
     def estimate(self) -> bool:
         return self.likelihood.estimate
 
+    @property
+    def figure(self) -> str:
+        """The figure as a reader sees it: '4/5', '~0.30 (≈10 cases)', '0.97 (≈20 cases)'."""
+        return figure_text(self.likelihood, self.strength)
+
     @cached_property
     def _dict(self) -> dict[str, object]:
+        lk = self.likelihood
         out: dict[str, object] = {
             "rule": self.rule, "finding": self.finding, "weight": round(self.weight, 3),
-            "p": round(self.p_used, 4), "estimate": self.estimate, "source": self.source,
+            "p": round(self.p_used, 4), "raw": round(lk.p, 4), "estimate": self.estimate,
+            "strength": round(self.strength, 2), "source": self.source,
         }
-        if self.likelihood.n:
-            out["n"] = self.likelihood.n
+        if lk.n:
+            out["n"] = lk.n
+        if lk.k is not None and lk.total is not None:
+            out["k"], out["total"] = lk.k, lk.total
+        if lk.pooled:
+            out["series"] = [{"n": s.n, "source": s.source} for s in lk.pooled]
+        if self.negated:
+            out["negated"] = True
+        if self.subtype:
+            out["subtype"] = self.subtype
         return out
 
     def to_dict(self) -> dict[str, object]:
@@ -67,6 +90,17 @@ class Evidence:
         return json.dumps(self._dict, ensure_ascii=False, separators=(",", ":"))
 
 
+def figure_text(lk: Likelihood, strength: float) -> str:
+    """'28/30', '23/23+10/10 = 33/33 pooled', '~0.30 (≈10 cases)' or '0.97 (≈20 cases)'."""
+    if lk.k is not None and lk.total is not None:
+        if lk.pooled and len(lk.pooled) > 1:
+            return f"{lk.k}/{lk.total} pooled from {len(lk.pooled)} series"
+        return f"{lk.k}/{lk.total}"
+    text = f"{'~' if lk.estimate else ''}{lk.p:.2f}"
+    note = f"{lk.n}; " if lk.n else ""
+    return f"{text} ({note}≈{strength:g} cases)"
+
+
 @dataclass
 class RankedEntity:
     entity: str
@@ -74,6 +108,9 @@ class RankedEntity:
     probability: float
     score: float
     evidence: list[Evidence] = field(default_factory=list)
+    subtype: str | None = None          # the leading profile's slug, for an entity with subtypes
+    subtype_name: str | None = None
+    subtype_share: float | None = None  # its share of the entity's probability
 
     @property
     def supporting(self) -> list[Evidence]:
@@ -132,59 +169,119 @@ class Caveat:
     source: str
 
 
+def derived_p(lk: Likelihood, rate: float, evidence: EvidenceSettings) -> float:
+    """The probability ddx uses for a figure, before clamping and negation.
+
+    ``(k + a·m) / (n + a)``: ``k`` of ``n`` cases for a count; ``p·s`` of ``s``
+    equivalent cases for an estimate or a figure without a denominator (``s``
+    from the cell's ``strength`` or ``settings.evidence``); ``m`` the rate across
+    the differential; ``a`` = ``settings.evidence.shrinkage``. So 0/8 is not 0/800.
+    """
+    k, n = (float(lk.k), float(lk.total)) if lk.k is not None and lk.total is not None \
+        else (lk.p * strength_of(lk, evidence), strength_of(lk, evidence))
+    a = evidence.shrinkage
+    return (k + a * rate) / (n + a) if n + a > 0 else rate
+
+
+def strength_of(lk: Likelihood, evidence: EvidenceSettings) -> float:
+    """How many cases a figure weighs: its denominator, its own strength, or the default."""
+    if lk.total is not None:
+        return float(lk.total)
+    if lk.strength is not None:
+        return lk.strength
+    return evidence.estimate_strength if lk.estimate else evidence.cited_strength
+
+
 class Ranker:
+    """Scores the likelihood profiles (entities and their subtypes) and sums them per entity.
+
+    ``log_lik[rule][j]`` and ``p_used[rule][j]`` are indexed by profile
+    (``knowledge.profiles``); probabilities returned by :meth:`posterior` by
+    entity (``knowledge.entity_slugs``).
+    """
+
     def __init__(self, knowledge: Knowledge):
         self.knowledge = knowledge
         self.entities = knowledge.entity_slugs
+        self.profiles: list[Profile] = knowledge.profiles
+        self.profile_entity = [self.entities.index(p.entity) for p in self.profiles]
         lo, hi = knowledge.settings.clamp
         self.clamp = (lo, hi)
+        self.temperature = knowledge.settings.calibration.temperature
+        ev = knowledge.settings.evidence
         priors = [e.prior.p for e in knowledge.entities]
         total = sum(priors)
         self.prior = [p / total for p in priors]
-        self.log_prior = [math.log(p) for p in self.prior]
-        # per rule: ln P(finding | e) for every entity, and the reference ln P(finding)
+        self.profile_prior = [self.prior[i] * prof.share for i, prof in zip(self.profile_entity, self.profiles)]
+        self.log_prior = [math.log(p) for p in self.profile_prior]
+        # per rule: ln P(finding | profile) for every profile, and the reference ln P(finding)
         self.log_lik: dict[str, tuple[float, ...]] = {}
         self.log_ref: dict[str, float] = {}
         self.p_used: dict[str, tuple[float, ...]] = {}
+        self.spread: dict[str, float] = {}   # log10 max/min likelihood across profiles
+        figures: dict[str, list[Likelihood]] = {}
         for rule in knowledge.active_rules:
             if rule.spec.likelihood is None:
                 continue
-            ps = tuple(self._p(rule, e) for e in self.entities)
+            lks = [knowledge.profile_likelihood(rule, prof) for prof in self.profiles]
+            assert all(lk is not None for lk in lks)   # guaranteed by knowledge validation
+            row = [lk for lk in lks if lk is not None]
+            rate = math.fsum(w * lk.p for w, lk in zip(self.profile_prior, row))
+            ps = tuple(self._p(lk, rate, ev, rule.negated) for lk in row)
+            figures[rule.id] = row
             self.p_used[rule.id] = ps
             self.log_lik[rule.id] = tuple(math.log(p) for p in ps)
-            self.log_ref[rule.id] = math.log(math.fsum(w * p for w, p in zip(self.prior, ps)))
-        # every piece of evidence is fixed by (rule, entity): build each once, not per case
+            self.log_ref[rule.id] = math.log(math.fsum(w * p for w, p in zip(self.profile_prior, ps)))
+            self.spread[rule.id] = (max(self.log_lik[rule.id]) - min(self.log_lik[rule.id])) / LN10
+        # every piece of evidence is fixed by (rule, profile): build each once, not per case
         self.evidence: dict[str, tuple[Evidence, ...]] = {}
-        for rid in self.log_lik:
+        for rid, row in figures.items():
             rule = knowledge.rule[rid]
-            row = []
-            for i, slug in enumerate(self.entities):
-                lk = rule.likelihood(slug)
-                assert lk is not None
-                weight = (self.log_lik[rid][i] - self.log_ref[rid]) / LN10
-                row.append(Evidence(rid, rule.title, slug, weight, lk, self.p_used[rid][i],
-                                    lk.source or rule.spec.source, rule.negated))
-            self.evidence[rid] = tuple(row)
-        # per entity: each rule's place in the evidence order (strongest first, then by id)
+            out = []
+            for j, (prof, lk) in enumerate(zip(self.profiles, row)):
+                weight = (self.log_lik[rid][j] - self.log_ref[rid]) / LN10
+                out.append(Evidence(rid, rule.title, prof.entity, weight, lk, self.p_used[rid][j],
+                                    lk.source or rule.spec.source, rule.negated, prof.subtype, strength_of(lk, ev)))
+            self.evidence[rid] = tuple(out)
+        # per profile: each rule's place in the evidence order (strongest first, then by id)
         self.weights: dict[str, tuple[float, ...]] = {rid: tuple(e.weight for e in row)
                                                       for rid, row in self.evidence.items()}
         self.place: list[dict[str, int]] = []
-        for i in range(len(self.entities)):
-            ordered = sorted(self.evidence, key=lambda rid: (-abs(self.weights[rid][i]), rid))
+        for j in range(len(self.profiles)):
+            ordered = sorted(self.evidence, key=lambda rid: (-abs(self.weights[rid][j]), rid))
             self.place.append({rid: n for n, rid in enumerate(ordered)})
 
-    def _p(self, rule: Rule, entity: str) -> float:
-        lk = rule.likelihood(entity)
-        assert lk is not None  # guaranteed by knowledge validation
+    def _p(self, lk: Likelihood, rate: float, ev: EvidenceSettings, negated: bool) -> float:
         lo, hi = self.clamp
-        p = min(max(lk.p, lo), hi)
-        return 1.0 - p if rule.negated else p
+        p = min(max(derived_p(lk, rate, ev), lo), hi)
+        return 1.0 - p if negated else p
 
-    def log_posterior(self, matched: frozenset[str] | set[str]) -> list[float]:
-        """Unnormalised log posterior per entity (in knowledge entity order)."""
+    def informative(self, matched: frozenset[str] | set[str]) -> list[str]:
+        """Matched scoring rules whose likelihood differs across the profiles by at least
+        ``settings.evidence.informative_spread`` (log10): the findings that can move the ranking."""
+        limit = self.knowledge.settings.evidence.informative_spread
+        return sorted(r for r in matched if r in self.spread and self.spread[r] >= limit)
+
+    def profile_log_posterior(self, matched: frozenset[str] | set[str], temperature: float | None = None) -> list[float]:
+        """Unnormalised log posterior per profile: ln prior + temperature × Σ ln likelihood
+        (``temperature`` defaults to the settings' value)."""
         ids = sorted(r for r in matched if r in self.log_lik)
-        columns = zip(self.log_prior, *(self.log_lik[r] for r in ids))   # one column per entity
-        return [math.fsum(column) for column in columns]
+        t = self.temperature if temperature is None else temperature
+        if not ids:
+            return list(self.log_prior)
+        columns = zip(*(self.log_lik[r] for r in ids))   # one column per profile
+        return [lp + t * math.fsum(column) for lp, column in zip(self.log_prior, columns)]
+
+    def profile_posterior(self, matched: frozenset[str] | set[str], temperature: float | None = None) -> list[float]:
+        """Probabilities in profile order (they sum to 1)."""
+        return self.normalize(self.profile_log_posterior(matched, temperature))
+
+    def to_entities(self, profile_probs: list[float]) -> list[float]:
+        """Profile probabilities summed per entity (entity order)."""
+        out = [0.0] * len(self.entities)
+        for i, p in zip(self.profile_entity, profile_probs):
+            out[i] += p
+        return out
 
     @staticmethod
     def normalize(log_post: list[float]) -> list[float]:
@@ -193,33 +290,55 @@ class Ranker:
         total = math.fsum(exps)
         return [v / total for v in exps]
 
-    def posterior(self, matched: frozenset[str]) -> list[float]:
-        """Probabilities in knowledge entity order."""
-        return self.normalize(self.log_posterior(matched))
+    def posterior(self, matched: frozenset[str] | set[str], temperature: float | None = None) -> list[float]:
+        """Probabilities in knowledge entity order (each the sum over its subtypes)."""
+        return self.to_entities(self.profile_posterior(matched, temperature))
 
-    def rank(self, matched: frozenset[str], probs: list[float] | None = None) -> list[RankedEntity]:
+    def rank(self, matched: frozenset[str], probs: list[float] | None = None,
+             profile_probs: list[float] | None = None) -> list[RankedEntity]:
+        """Every entity, best first, with the evidence of its leading profile (subtype)."""
+        if profile_probs is None:
+            profile_probs = self.profile_posterior(matched)
         if probs is None:
-            probs = self.posterior(matched)
+            probs = self.to_entities(profile_probs)
         ids = sorted(r for r in matched if r in self.log_lik)
-        scores = [math.fsum(column) for column in zip(*(self.weights[r] for r in ids))] or [0.0] * len(probs)
+        scores = [math.fsum(column) for column in zip(*(self.weights[r] for r in ids))] or [0.0] * len(self.profiles)
+        best: dict[int, int] = {}
+        for j, i in enumerate(self.profile_entity):
+            if i not in best or profile_probs[j] > profile_probs[best[i]]:
+                best[i] = j
         ranked = []
         for i, slug in enumerate(self.entities):
-            row = self.evidence
-            evidence = [row[rid][i] for rid in sorted(ids, key=self.place[i].__getitem__)]
-            ranked.append(RankedEntity(slug, self.knowledge.entity[slug].name, probs[i], scores[i], evidence))
+            j = best[i]
+            prof = self.profiles[j]
+            has_subtypes = bool(self.knowledge.entity[slug].subtypes)
+            share = profile_probs[j] / probs[i] if probs[i] > 0 else prof.share
+            evidence = [self.evidence[rid][j] for rid in sorted(ids, key=self.place[j].__getitem__)]
+            ranked.append(RankedEntity(slug, self.knowledge.entity[slug].name, probs[i], scores[j], evidence,
+                                       subtype=prof.slug if has_subtypes else None,
+                                       subtype_name=prof.name if has_subtypes else None,
+                                       subtype_share=share if has_subtypes else None))
         ranked.sort(key=lambda r: (-r.probability, r.entity))
         return ranked
 
-    def contrast(self, matched: frozenset[str], favoured: str, other: str, n: int = 2) -> list[Contrast]:
-        """The matched findings that most favour ``favoured`` over ``other``."""
-        i, j = self.entities.index(favoured), self.entities.index(other)
+    def profile_index(self, entity: str, subtype: str | None = None) -> int:
+        """The profile of an entity's subtype (None: the entity, or its rest)."""
+        for j, prof in enumerate(self.profiles):
+            if prof.entity == entity and prof.subtype == subtype:
+                return j
+        raise KeyError(subtype or entity)
+
+    def contrast(self, matched: frozenset[str], favoured: str, other: str, n: int = 2,
+                 favoured_subtype: str | None = None, other_subtype: str | None = None) -> list[Contrast]:
+        """The matched findings that most favour ``favoured`` over ``other`` (their leading profiles)."""
+        i = self.profile_index(favoured, favoured_subtype if favoured_subtype != favoured else None)
+        j = self.profile_index(other, other_subtype if other_subtype != other else None)
         out = []
         for rid in sorted(r for r in matched if r in self.log_lik):
             ratio = (self.log_lik[rid][i] - self.log_lik[rid][j]) / LN10
             if ratio > 0.05:
                 rule = self.knowledge.rule[rid]
-                a, b = rule.likelihood(favoured), rule.likelihood(other)
-                assert a is not None and b is not None
+                a, b = self.evidence[rid][i].likelihood, self.evidence[rid][j].likelihood
                 out.append(Contrast(rid, rule.title, a, b, rule.negated, ratio))
         out.sort(key=lambda c: (-c.log10_ratio, c.rule))
         return out[:n]

@@ -113,7 +113,7 @@ def _result(a: Analysis, knowledge: Knowledge, roots: list[Path]) -> CaseResult:
     rank = None
     if a.expected:
         rank = next((i for i, slug in enumerate(ranking, start=1)
-                     if slug == a.expected or knowledge.parent(slug) == a.expected), None)
+                     if slug in (a.expected, knowledge.parent(a.expected)) or knowledge.parent(slug) == a.expected), None)
     return CaseResult(key, a.case_id, a.file, a.expected, ranking, tuple(r.probability for r in a.ranking),
                       frozenset(m.removesuffix(NEGATION_SUFFIX) for m in a.matched), rank)
 

@@ -82,14 +82,21 @@ class Suggester:
 
     def suggest(self, facts: dict[str, object], matched: frozenset[str], n: int | None = None,
                 posterior: list[float] | None = None) -> list[Suggestion]:
-        """``posterior`` (entity order) may be passed in when the caller already has it."""
+        """Gains are over the entities (separating two subtypes of one entity gains nothing);
+        ``posterior`` (entity order) is accepted for the callers' convenience and recomputed per profile."""
         n = self.knowledge.settings.suggestions if n is None else n
         ranker = self.ranker
-        if posterior is None:
-            posterior = ranker.normalize(ranker.log_posterior(matched))
+        pp = ranker.profile_posterior(matched)
+        posterior = ranker.to_entities(pp)
         h0 = _entropy(posterior)
-        entities = range(len(posterior))
-        leaders = sorted(entities, key=lambda i: -posterior[i])[:3]
+        profiles = range(len(pp))
+        t = ranker.temperature
+        # the leading profile of each of the three leading entities
+        best: dict[int, int] = {}
+        for j, i in enumerate(ranker.profile_entity):
+            if i not in best or pp[j] > pp[best[i]]:
+                best[i] = j
+        leaders = [best[i] for i in sorted(range(len(posterior)), key=lambda i: -posterior[i])[:3]]
         results = []
         for test in self.tests:
             if any(k == test.base_key or k.startswith(test.base_key + "__") for k in facts):
@@ -108,8 +115,8 @@ class Suggester:
                 if not new:
                     empty_index = j
                 ids = sorted(new)
-                lik_rows.append([math.exp(math.fsum(ranker.log_lik[r][i] for r in ids)) for i in entities])
-            for i in entities:
+                lik_rows.append([math.exp(math.fsum(ranker.log_lik[r][i] for r in ids)) for i in profiles])
+            for i in profiles:
                 total = math.fsum(row[i] for k, row in enumerate(lik_rows) if k != empty_index)
                 if empty_index is not None and total < 1.0:
                     lik_rows[empty_index][i] = 1.0 - total
@@ -119,10 +126,12 @@ class Suggester:
                         row[i] /= total
             expected_h = 0.0
             for row in lik_rows:
-                joint = [posterior[i] * row[i] for i in entities]
-                p_o = math.fsum(joint)
+                p_o = math.fsum(pp[i] * row[i] for i in profiles)
                 if p_o > 0:
-                    expected_h += p_o * _entropy([j / p_o for j in joint])
+                    after = ranker.to_entities(ranker.normalize(
+                        [math.log(pp[i]) + t * math.log(row[i]) if pp[i] > 0 and row[i] > 0 else -math.inf
+                         for i in profiles]))
+                    expected_h += p_o * _entropy(after)
             gain = max(0.0, h0 - expected_h)
             results.append(Suggestion(test.name, test.kind, test.label, gain, self._why(test, leaders)))
         results.sort(key=lambda s: (-round(s.gain, 9), s.test))
@@ -130,16 +139,17 @@ class Suggester:
 
     def _why(self, test: _Test, leaders: list[int]) -> str:
         rule = test.positive_rule
-        slugs = self.ranker.entities
+        short = [self.knowledge.short_name(p) for p in self.ranker.profiles]
         word = "positive" if test.kind == "stain" else "present"
         if rule is None:
             return f"{test.label}: its result changes the ranking of the leading candidates"
         best = None
+        profiles = self.ranker.profiles
         for a in leaders:
             for b in leaders:
                 if a < b:
-                    pa = rule.likelihood(slugs[a])
-                    pb = rule.likelihood(slugs[b])
+                    pa = self.knowledge.profile_likelihood(rule, profiles[a])
+                    pb = self.knowledge.profile_likelihood(rule, profiles[b])
                     if pa is not None and pb is not None:
                         diff = abs(pa.p - pb.p)
                         if best is None or diff > best[0]:
@@ -147,5 +157,5 @@ class Suggester:
         if best is None:
             return f"{test.label}: {rule.title}"
         (_, (hi, phi), (lo, plo)) = best
-        return (f"{test.label}: {word} in {percent(phi.p, phi.estimate)} of {slugs[hi].upper()}, "
-                f"{percent(plo.p, plo.estimate)} of {slugs[lo].upper()}")
+        return (f"{test.label}: {word} in {percent(phi.p, phi.estimate)} of {short[hi]}, "
+                f"{percent(plo.p, plo.estimate)} of {short[lo]}")
