@@ -144,8 +144,11 @@ class Analyzer:
         ranking = self.ranker.rank(matched, posterior, profile_probs)
         suggestions = self.suggester.suggest(facts, matched, posterior=posterior) if suggest else []
         informative = self.ranker.informative(matched)
-        ancillary = [r for r in informative if self.reads[r][0] and
-                     any(k.startswith(ANCILLARY) for k in self.reads[r][0] | set(self.reads[r][1]))]
+        ancillary = [r for r in informative if any(k.startswith(ANCILLARY) for k in self.reads[r][0])]
+        outside = self.outside(every, matched)
+        names = [p.name.split(" (")[0] for p in outside.pointers]
+        names += [f"{u.finding.lower() if u.finding[:1].isupper() and u.finding[1:2].islower() else u.finding}"
+                  " (explained by no modelled entity)" for u in outside.unexplained]
         return Analysis(
             case_id=case.id,  # type: ignore[attr-defined]
             case=case,
@@ -156,9 +159,9 @@ class Analyzer:
             matched=matched,
             file=file,
             confidence=assess(self.knowledge, ranking, suggestions, facts,
-                              informative=len(informative), ancillary=len(ancillary)),
+                              informative=len(informative), ancillary=len(ancillary), outside=names),
             unused=self.unused(every, matched),
-            outside=self.outside(every, matched),
+            outside=outside,
             informative=len(informative),
             ancillary=len(ancillary),
         )

@@ -35,9 +35,10 @@ def _labels(knowledge: Knowledge, paths: list[str]) -> str:
 
 
 def _holds(band: Band, leader: float, margin: float, has_test: bool, tested: bool,
-           informative: int, ancillary: int) -> bool:
+           informative: int, ancillary: int, outside: bool) -> bool:
     w = band.when
     checks = [
+        w.outside is None or w.outside == outside,
         w.min_informative is None or informative >= w.min_informative,
         w.max_ancillary is None or ancillary <= w.max_ancillary,
         w.leader_min is None or leader >= w.leader_min,
@@ -51,13 +52,15 @@ def _holds(band: Band, leader: float, margin: float, has_test: bool, tested: boo
 
 
 def assess(knowledge: Knowledge, ranking: list[RankedEntity], suggestions: list[Suggestion],
-           recorded: dict[str, Any], *, informative: int = 0, ancillary: int = 0) -> Confidence | None:
+           recorded: dict[str, Any], *, informative: int = 0, ancillary: int = 0,
+           outside: list[str] | None = None) -> Confidence | None:
     """The first band whose conditions hold, or None (no bands, or no ranking).
 
     ``recorded`` holds the case's findings as flat facts (``molecular__x``
     keys), to tell whether a confirming test of the leader was done;
     ``informative`` and ``ancillary`` count the matched findings that can move
-    the ranking, and those of them that are stains or molecular results. The
+    the ranking, and those of them that are stains or molecular results;
+    ``outside`` names what the findings point to beyond the differential. The
     confirming tests are the leading subtype's, else the entity's.
     """
     if not ranking or not knowledge.settings.bands:
@@ -70,7 +73,7 @@ def assess(knowledge: Knowledge, ranking: list[RankedEntity], suggestions: list[
         or knowledge.entity[leader.entity].confirm_with
     tested = any(p.replace(".", "__") in recorded for p in confirm)
     for band in knowledge.settings.bands:
-        if _holds(band, leader.probability, margin, bool(confirm), tested, informative, ancillary):
+        if _holds(band, leader.probability, margin, bool(confirm), tested, informative, ancillary, bool(outside)):
             first = suggestions[0] if suggestions else None
             values = {
                 "leader": leader.name,
@@ -78,6 +81,7 @@ def assess(knowledge: Knowledge, ranking: list[RankedEntity], suggestions: list[
                 "next_test": first.label if first else "a further discriminating stain",
                 "next_why": first.why if first else "no untested stain or test in the rules separates them",
                 "confirm_tests": _labels(knowledge, confirm) or "no defining test",
+                "outside": join_words(outside or []) or "entities outside the differential",
             }
             return Confidence(band.id, band.label, Template(band.action).safe_substitute(values))
     return None

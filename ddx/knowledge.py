@@ -283,9 +283,10 @@ class BandWhen(Model):
     has_confirmatory_test: bool | None = None   # the leader has / has no confirming test listed
     min_informative: int | None = Field(None, ge=0)   # at least this many informative findings recorded
     max_ancillary: int | None = Field(None, ge=0)     # at most this many informative stains / molecular results
+    outside: bool | None = None   # the findings point / do not point outside the differential
 
 
-BAND_FIELDS = frozenset({"leader", "runner_up", "next_test", "next_why", "confirm_tests"})
+BAND_FIELDS = frozenset({"leader", "runner_up", "next_test", "next_why", "confirm_tests", "outside"})
 REPORT_FIELDS = frozenset({"site", "diagnosis", "leader", "probability", "band"})
 
 

@@ -91,14 +91,15 @@ class Evidence:
 
 
 def figure_text(lk: Likelihood, strength: float) -> str:
-    """'28/30', '23/23+10/10 = 33/33 pooled', '~0.30 (≈10 cases)' or '0.97 (≈20 cases)'."""
+    """A figure with its weight in cases: '28/30', '33/33 pooled from 3 series',
+    '~0.30, ≈10 cases' (estimate) or '0.97, ≈20 cases' (cited without a denominator)."""
     if lk.k is not None and lk.total is not None:
         if lk.pooled and len(lk.pooled) > 1:
             return f"{lk.k}/{lk.total} pooled from {len(lk.pooled)} series"
         return f"{lk.k}/{lk.total}"
     text = f"{'~' if lk.estimate else ''}{lk.p:.2f}"
-    note = f"{lk.n}; " if lk.n else ""
-    return f"{text} ({note}≈{strength:g} cases)"
+    note = f" {lk.n}" if lk.n else ""
+    return f"{text}{note}, ≈{strength:g} cases"
 
 
 @dataclass

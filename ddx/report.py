@@ -40,6 +40,9 @@ def _head_and_tail(analysis: Analysis, knowledge: Knowledge) -> tuple[dict[str, 
         "confidence": analysis.confidence.to_dict() if analysis.confidence else None,
         "suggested_tests": [s.to_dict() for s in analysis.suggestions],
         "caveats": [{"rule": c.rule, "text": c.text, "source": c.source} for c in analysis.caveats],
+        "unused_findings": [u.to_dict() for u in analysis.unused],
+        "outside_differential": analysis.outside.to_dict() if analysis.outside else None,
+        "informative_findings": analysis.informative,
         "errors": [p.to_dict() for p in analysis.problems],
         "rules_version": knowledge.settings.version,
         "rules_hash": knowledge.content_hash[:12],
@@ -50,7 +53,20 @@ def _head_and_tail(analysis: Analysis, knowledge: Knowledge) -> tuple[dict[str, 
 
 
 def _entry(r: RankedEntity) -> dict[str, Any]:
-    return {"entity": r.entity, "name": r.name, "probability": round(r.probability, 6), "score": round(r.score, 4)}
+    out: dict[str, Any] = {"entity": r.entity, "name": r.name, "probability": round(r.probability, 6),
+                           "score": round(r.score, 4)}
+    if r.subtype is not None:
+        out["subtype"] = {"slug": r.subtype, "name": r.subtype_name, "share": round(r.subtype_share or 0.0, 4)}
+    return out
+
+
+def entity_label(r: RankedEntity, knowledge: Knowledge) -> str:
+    """'srms' or 'srms · TFCP2-RMS 92 %' (the leading subtype, when it is not the entity's rest)."""
+    if r.subtype is None or r.subtype == r.entity:
+        return r.entity
+    sub = knowledge.subtype.get(r.subtype)
+    short = (sub.short if sub is not None and sub.short else r.subtype.upper())
+    return f"{r.entity} · {short} {(r.subtype_share or 0.0) * 100:.0f} %"
 
 
 def to_json(analysis: Analysis, knowledge: Knowledge, *, evidence_for: int | None = None) -> dict[str, Any]:
@@ -99,9 +115,25 @@ def _weight(e: Evidence) -> str:
 
 
 def _evidence_line(e: Evidence) -> str:
+    """'+0.38 Keratin positive (25/25 cited → 0.96)': weight, finding, the figure with its
+    count or strength, cited or estimate, and the probability used after shrinkage."""
     tag = "est." if e.estimate else "cited"
-    figure = f"{e.p_used:.2f} = 1 − {e.likelihood.shown()}" if e.negated else e.likelihood.shown()
-    return f"{_weight(e)} {e.finding} ({figure} {tag})"
+    figure = f"1 − {e.figure}" if e.negated else e.figure
+    return f"{_weight(e)} {e.finding} ({figure}; {tag} → {e.p_used:.2f})"
+
+
+def outside_lines(analysis: Analysis) -> list[str]:
+    """The outside-the-differential block as plain lines (empty when nothing points outside)."""
+    o = analysis.outside
+    if not o:
+        return []
+    lines = []
+    for p in o.pointers:
+        found = ", ".join(p.findings) or "the recorded findings"
+        lines.append(f"{p.name}: {found}. {p.rationale} ({p.source})")
+    for u in o.unexplained:
+        lines.append(f"{u.finding}: no modelled entity shows it often (at most {u.p * 100:.0f} %, {u.best}).")
+    return lines
 
 
 def render_text(analysis: Analysis, knowledge: Knowledge, *, top: int = 6) -> RenderableType:
@@ -121,7 +153,8 @@ def render_text(analysis: Analysis, knowledge: Knowledge, *, top: int = 6) -> Re
     for i, r in enumerate(analysis.ranking[:top], start=1):
         for_lines = "\n".join(_evidence_line(e) for e in r.supporting[:3]) or "-"
         against = "\n".join(_evidence_line(e) for e in r.opposing[:2]) or "-"
-        table.add_row(str(i), r.entity, f"{_bar(r.probability)} {r.probability * 100:5.1f}%", for_lines, against)
+        table.add_row(str(i), Text(entity_label(r, knowledge)), f"{_bar(r.probability)} {r.probability * 100:5.1f}%",
+                      Text(for_lines), Text(against))
     parts: list[RenderableType] = []
     if analysis.confidence:
         band = Text()
@@ -133,12 +166,22 @@ def render_text(analysis: Analysis, knowledge: Knowledge, *, top: int = 6) -> Re
     if rest:
         parts.append(Text("also considered: " + ", ".join(f"{r.entity} {r.probability * 100:.1f}%" for r in rest),
                           style="dim"))
+    if analysis.outside:
+        out = Text("Outside the differential — the findings point beyond the entities ddx models:\n",
+                   style="bold yellow")
+        for line in outside_lines(analysis):
+            out.append("  ◆ ", style="bold yellow")
+            out.append(line + "\n")
+        parts.append(out)
     if analysis.caveats:
         cav = Text()
         for c in analysis.caveats:
             cav.append("⚠ ", style="bold yellow")
             cav.append(f"{c.text} [{c.rule}]\n")
         parts.append(cav)
+    if analysis.unused:
+        parts.append(Text("Recorded, not used by the ranking: " + "; ".join(u.text for u in analysis.unused),
+                          style="dim"))
     if analysis.suggestions:
         sug = Text("Next tests:\n", style="bold")
         for n, s in enumerate(analysis.suggestions, start=1):
@@ -157,6 +200,11 @@ def render_text(analysis: Analysis, knowledge: Knowledge, *, top: int = 6) -> Re
     return Panel(Group(*parts), title=title, title_align="left")
 
 
+def _md(text: str) -> str:
+    """Text for a markdown table cell: pipes and angle brackets escaped."""
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def render_markdown(analysis: Analysis, knowledge: Knowledge, *, top: int = 6) -> str:
     lines = [f"## {analysis.case_id}", ""]
     if analysis.problems:
@@ -170,11 +218,17 @@ def render_markdown(analysis: Analysis, knowledge: Knowledge, *, top: int = 6) -
     lines += ["| # | entity | probability | score | evidence for | evidence against |",
               "|---:|---|---:|---:|---|---|"]
     for i, r in enumerate(analysis.ranking[:top], start=1):
-        for_ = "<br>".join(_evidence_line(e) for e in r.supporting[:3]) or "-"
-        against = "<br>".join(_evidence_line(e) for e in r.opposing[:2]) or "-"
-        lines.append(f"| {i} | {r.entity} ({r.name}) | {r.probability * 100:.1f} % | {r.score:+.2f} | {for_} | {against} |")
+        for_ = "<br>".join(_md(_evidence_line(e)) for e in r.supporting[:3]) or "-"
+        against = "<br>".join(_md(_evidence_line(e)) for e in r.opposing[:2]) or "-"
+        name = r.name + (f"; leading subtype: {r.subtype_name} ({(r.subtype_share or 0) * 100:.0f} %)"
+                         if r.subtype is not None and r.subtype != r.entity else "")
+        lines.append(f"| {i} | {r.entity} ({_md(name)}) | {r.probability * 100:.1f} % | {r.score:+.2f} | {for_} | {against} |")
+    if analysis.outside:
+        lines += ["", "**Outside the differential**", ""] + [f"- {_md(line)}" for line in outside_lines(analysis)]
     if analysis.caveats:
         lines += ["", "**Caveats**", ""] + [f"- {c.text} (`{c.rule}`; {c.source})" for c in analysis.caveats]
+    if analysis.unused:
+        lines += ["", "**Recorded, not used by the ranking:** " + _md("; ".join(u.text for u in analysis.unused))]
     if analysis.suggestions:
         lines += ["", "**Next tests**", ""]
         lines += [f"{n}. {s.why} (expected gain {s.gain:.2f} bits)" for n, s in enumerate(analysis.suggestions, 1)]

@@ -11,7 +11,13 @@ exactly the same findings (counted twice, or scored two different ways), a
 rule subsumed by a broader one with the same weights, one alternative of a
 condition that can never hold, an entity that can never lead (another is
 weighed at least as high by every rule and has at least its prior), limits
-being approached.
+being approached, two rules with the same entity profile that fire together
+on at least 80 % of the generated cases where either fires (a cheap proxy for
+one finding counted twice).
+
+Notes (no effect on the exit code): vocabulary terms that no active rule
+reads; a case that records them lists them as "recorded, not used by the
+ranking".
 
 Every message names its file and line. The logic is exact for term findings
 (their values come from the vocabulary), for number ranges and for list
@@ -46,10 +52,11 @@ from ddx.knowledge import (
     load_knowledge,
     resolve_rules_dir,
 )
+from ddx.ranking import Ranker
 from ddx.vocabulary import Vocabulary
 from ddx.yamlio import strip_lines
 
-Severity = Literal["error", "warning"]
+Severity = Literal["error", "warning", "note"]
 APPROACH = 0.75            # warn when a structural limit is three-quarters used
 MAX_RULES_PER_PATH = 200   # rules sharing one identical condition path (durable-rules: 256, error 108)
 
@@ -87,6 +94,10 @@ class CheckReport:
         return [m for m in self.messages if m.severity == "warning"]
 
     @property
+    def notes(self) -> list[Message]:
+        return [m for m in self.messages if m.severity == "note"]
+
+    @property
     def ok(self) -> bool:
         return not self.errors
 
@@ -100,7 +111,8 @@ class CheckReport:
         return {
             "rules": {"directory": str(self.directory), "version": k.settings.version if k else None,
                       "hash": k.content_hash[:12] if k else None},
-            "errors": len(self.errors), "warnings": len(self.warnings), "examples_run": self.examples_run,
+            "errors": len(self.errors), "warnings": len(self.warnings), "notes": len(self.notes),
+            "examples_run": self.examples_run,
             "messages": [m.to_dict() for m in self.messages],
         }
 
@@ -120,11 +132,12 @@ def check_rules(directory: str | os.PathLike[str] | None = None, *,
         report.messages += [Message("error", p) for p in exc.problems]
         return report
     report.knowledge = knowledge
-    checks = [_check_conditions, _check_overlaps, _check_reach, _check_limits]
+    checks = [_check_conditions, _check_overlaps, _check_reach, _check_limits, _check_cofiring, _check_unused_terms]
     for check in checks:
         _guarded(check.__name__, report, lambda c=check: c(knowledge, report))
     _guarded("examples", report, lambda: _check_examples(knowledge, report, engine=engine))
-    report.messages.sort(key=lambda m: (m.severity != "error", m.problem.file or "", m.problem.line or 0))
+    order = {"error": 0, "warning": 1, "note": 2}
+    report.messages.sort(key=lambda m: (order[m.severity], m.problem.file or "", m.problem.line or 0))
     return report
 
 
@@ -358,15 +371,24 @@ def _any_items(raw: Any) -> Iterable[tuple[Any, int | None]]:
 
 
 def _weights(rule: Rule, k: Knowledge) -> tuple[float, ...] | None:
+    """The probabilities the ranker uses for the rule, per profile (after shrinkage, clamp, negation)."""
     if rule.spec.likelihood is None:
         return None
-    lo, hi = k.settings.clamp
-    out = []
-    for slug in k.entity_slugs:
-        lk = rule.likelihood(slug)
-        p = min(max(lk.p if lk else 0.5, lo), hi)
-        out.append(round(1 - p if rule.negated else p, 6))
-    return tuple(out)
+    ranker = _ranker(k)
+    used = ranker.p_used.get(rule.id)
+    return tuple(round(p, 6) for p in used) if used is not None else None
+
+
+_RANKERS: dict[int, tuple[Knowledge, Ranker]] = {}
+
+
+def _ranker(k: Knowledge) -> Ranker:
+    """One ranker per knowledge object checked (cached by identity)."""
+    held = _RANKERS.get(id(k))
+    if held is None or held[0] is not k:
+        _RANKERS.clear()
+        held = _RANKERS[id(k)] = (k, Ranker(k))
+    return held[1]
 
 
 def _check_overlaps(k: Knowledge, report: CheckReport) -> None:
@@ -427,13 +449,15 @@ def entity_effect(rule: Rule, k: Knowledge, slug: str) -> float | None:
 
 
 def _check_reach(k: Knowledge, report: CheckReport) -> None:
-    """An entity no case can rank first: another entity is weighed at least as high by every
-    rule (both halves, after clamping) and has at least its prior, so it always ranks above."""
+    """A profile (entity or subtype) no case can rank first: another is weighed at least as high
+    by every rule (both halves, as the ranker uses them) and has at least its prior, so it always
+    ranks above."""
     logic = _Logic(k.vocab)
     columns = [w for r in k.active_rules
                if (w := _weights(r, k)) is not None and any(a is not None for a in logic.alternatives(r.condition))]
-    slugs = k.entity_slugs
-    priors = [k.entity[s].prior.p for s in slugs]
+    ranker = _ranker(k)
+    slugs = [p.slug for p in ranker.profiles]
+    priors = ranker.profile_prior
     ent_file = str(k.directory / "entities.yaml")
     for i, slug in enumerate(slugs):
         for j, other in enumerate(slugs):
@@ -568,3 +592,104 @@ def _run_example(k: Knowledge, report: CheckReport, rule: Rule, want: bool, n: i
         verb = "should match but does not" if want else "should not match but does"
         report.add("error", "example", f"{label} {verb} (condition: {describe(rule.condition)})",
                    file=rule.file, line=line)
+
+
+COFIRE_CASES = 3000       # generated cases for the co-firing check (fixed seed: the check is repeatable)
+COFIRE_SHARE = 0.8        # fire together in at least this share of the cases where either fires
+COFIRE_MIN = 20           # ... over at least this many such cases
+SAME_PROFILE = 0.8        # Pearson correlation of the two rules' ln likelihood across profiles
+
+
+def _correlation(a: tuple[float, ...], b: tuple[float, ...]) -> float:
+    ma, mb = sum(a) / len(a), sum(b) / len(b)
+    cov = sum((x - ma) * (y - mb) for x, y in zip(a, b))
+    va = math.sqrt(sum((x - ma) ** 2 for x in a))
+    vb = math.sqrt(sum((y - mb) ** 2 for y in b))
+    return cov / (va * vb) if va > 0 and vb > 0 else 0.0
+
+
+def _check_cofiring(k: Knowledge, report: CheckReport) -> None:
+    """Two active scoring rules with the same entity profile (their ln likelihoods correlate
+    ≥ 0.8 across the profiles) that fire together in ≥ 80 % of the generated cases where either
+    fires: probably one finding counted twice. Pairs where one condition implies the other are
+    left to the redundancy checks (a conditional rule such as ``ihc.myod1.with-desmin`` is
+    written as P(MyoD1 | desmin) on purpose)."""
+    import random
+
+    from ddx.synthetic import synthetic_case
+
+    ranker = _ranker(k)
+    rules = [r for r in k.active_rules if r.id in ranker.log_lik]
+    if len(rules) < 2:
+        return
+    oracle = OracleMatcher(rules)
+    keys = {key for r in rules for key in r.keys}
+    rng = random.Random(20261129)
+    fired: list[frozenset[str]] = []
+    for n in range(COFIRE_CASES):
+        try:
+            case = k.case_schema.validate(synthetic_case(k.vocab, rng, f"g{n}"))
+        except ValidationError:
+            continue
+        fired.append(frozenset(oracle.match(case_facts(case, k.vocab, keys))))
+    counts: Counter[str] = Counter()
+    pairs: Counter[tuple[str, str]] = Counter()
+    for ids in fired:
+        ordered = sorted(ids)
+        counts.update(ordered)
+        for i, a in enumerate(ordered):
+            for b in ordered[i + 1:]:
+                pairs[(a, b)] += 1
+    logic = _Logic(k.vocab)
+    by_id = {r.id: r for r in rules}
+    for (a, b), both in sorted(pairs.items()):
+        either = counts[a] + counts[b] - both
+        if either < COFIRE_MIN or both < COFIRE_SHARE * either:
+            continue
+        ra, rb = by_id[a], by_id[b]
+        if ra.spec.id == rb.spec.id or logic.implies(ra.condition, rb.condition) or logic.implies(rb.condition, ra.condition):
+            continue
+        r = _correlation(ranker.log_lik[a], ranker.log_lik[b])
+        if r < SAME_PROFILE:
+            continue
+        file, line = _where(rb)
+        report.add("warning", "double-count", f"rules {a} and {b} fire together in {both} of the {either} generated "
+                   f"cases where either fires and favour the same entities (correlation {r:.2f}): one finding may be "
+                   f"counted twice ({_at(ra)}); write one of them conditional on the other", file=file, line=line)
+
+
+def _check_unused_terms(k: Knowledge, report: CheckReport) -> None:
+    """Vocabulary findings no active scoring rule reads (notes): a case that records them gets
+    them listed as "recorded, not used by the ranking"."""
+    read: set[str] = set()
+    groups: set[str] = set()
+    for r in k.active_rules:
+        if r.spec.likelihood is None:
+            continue
+        for branch in branches(r.condition):
+            for atom in branch:
+                read.add(atom.path)
+                if atom.path == "clinical.site_group" and atom.op in ("eq", "in"):
+                    values = atom.value if isinstance(atom.value, tuple) else (atom.value,)
+                    groups.update(str(v) for v in values)
+    if read & {"clinical.site_group"}:
+        read.add("clinical.site")
+    vocab_file = str(k.directory / "vocabulary.yaml")
+    unread = [p for p in k.vocab.finding_paths() if p not in read and p != "clinical.site_group"]
+    stains_read = {p.split(".")[1] for p in read if p.startswith("stains.")}
+    stains = sorted(p.split(".")[1] for p in unread if p.startswith("stains.") and p.count(".") == 1
+                    and p.split(".")[1] not in stains_read)
+    molecular = sorted(p.split(".")[1] for p in unread if p.startswith("molecular."))
+    other = sorted(p for p in unread if not p.startswith(("stains.", "molecular.")))
+    missing_groups = sorted(set(k.vocab.site_groups.terms) - groups)
+    if stains:
+        report.add("note", "unused-term", f"{len(stains)} stain(s) no active rule reads: {', '.join(stains)}",
+                   file=vocab_file)
+    if molecular:
+        report.add("note", "unused-term", f"{len(molecular)} molecular test(s) no active rule reads: "
+                   f"{', '.join(molecular)}", file=vocab_file)
+    if other:
+        report.add("note", "unused-term", f"findings no active rule reads: {', '.join(other)}", file=vocab_file)
+    if missing_groups:
+        report.add("note", "unused-term", f"site group(s) no active rule reads: {', '.join(missing_groups)}",
+                   file=vocab_file)

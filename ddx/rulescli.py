@@ -107,14 +107,15 @@ def check_cmd(directory: str | None, fmt: str, no_engine: bool) -> None:
         _emit_json(report.to_dict())
     else:
         for m in report.messages:
-            colour = "red" if m.severity == "error" else "yellow"
+            colour = {"error": "red", "warning": "yellow"}.get(m.severity, "cyan")
             _out.print(f"[bold {colour}]{m.severity}[/bold {colour}] [{colour}]\\[{m.code}][/{colour}] "
                        f"{escape(str(m.problem))}")
         k = report.knowledge
         where = escape(k.version_line) if k else escape(str(report.directory))
         verdict = "[bold green]OK[/bold green]" if report.ok else "[bold red]FAILED[/bold red]"
         rules = f"{len({r.spec.id for r in k.rules})} rules, " if k else ""
-        _out.print(f"{verdict}: {len(report.errors)} error(s), {len(report.warnings)} warning(s); {rules}"
+        _out.print(f"{verdict}: {len(report.errors)} error(s), {len(report.warnings)} warning(s), "
+                   f"{len(report.notes)} note(s); {rules}"
                    f"{report.examples_run} example(s) run; {report.shards} engine ruleset(s). [dim]{where}[/dim]")
     sys.exit(0 if report.ok else 1)
 
