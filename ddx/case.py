@@ -1,4 +1,4 @@
-"""Pydantic models for the case-file contract (../shared/spec/case-format.md).
+"""Pydantic models for the case-file contract (docs/case-format.md).
 
 The models are built from a :class:`~ddx.vocabulary.Vocabulary`, so the allowed
 terms and synonyms come from ``rules/vocabulary.yaml``. Every value is

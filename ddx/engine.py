@@ -3,7 +3,7 @@
 ``DurableMatcher`` is the production matcher. It drives durable-rules' C
 extension directly (``durable_rules_engine``), never ``durable.lang`` or the
 default ``Host``. Guards, one per hazard measured in
-../shared/knowledge/durable-rules.md (each has a test in tests/test_engine.py):
+README.md, "durable-rules, driven safely" (each has a test in tests/test_engine.py):
 
 * default Host timer threads, Host segfaults -> the Host is never used;
 * 1024 live sessions per ruleset -> every session is deleted after use;

@@ -5,7 +5,7 @@ change is checked against the vocabulary before it is kept, so the case held
 here can always be ranked and saved. Nothing here knows about a screen.
 
 * :class:`CaseEntry` holds one case in the contract's layout
-  (``../shared/spec/case-format.md``), with canonical terms.
+  (``docs/case-format.md``), with canonical terms.
 * :func:`parse_finding` reads quick entry such as ``alk positive cytoplasmic``
   or ``nf1 detected``.
 * :func:`case_to_data` / :func:`case_to_yaml` write a validated case back in

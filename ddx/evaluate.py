@@ -2,8 +2,10 @@
 
 Top-1 and top-3 accuracy, per-entity recall, a confusion table and a
 reliability table (when the leader's probability is in a band, how often the
-leader is right). A variant counts as its parent: an ``eims`` answer to an
-``imt`` case is right (case-format.md, "Entity slugs").
+leader is right). Scoring is at entity level: a case whose ``expected`` is a
+subtype (``eims``) counts as its entity (``imt``), with a subtype table beside
+(was the subtype named as the entity's leading profile?). A variant counts as
+its parent (docs/case-format.md, "Entity slugs").
 """
 
 from __future__ import annotations
@@ -12,8 +14,13 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from typing import TYPE_CHECKING
+
 from ddx.analysis import Analysis, Analyzer, analyze_paths
 from ddx.knowledge import Knowledge
+
+if TYPE_CHECKING:
+    from ddx.calibration import CalibrationReport
 
 # Reliability bins over the leader's probability: [lo, hi).
 BINS: tuple[tuple[float, float], ...] = ((0.0, 0.5), (0.5, 0.7), (0.7, 0.9), (0.9, 1.0001))
@@ -58,6 +65,7 @@ class Evaluation:
     answered_right: Counter[str] = field(default_factory=Counter)      # leader slug -> right at top-1
     pairs: Counter[tuple[str, str]] = field(default_factory=Counter)   # (expected, leader) -> cases
     bins: list[list[float]] = field(default_factory=lambda: [[0, 0.0, 0] for _ in BINS])  # n, sum p, right
+    subtypes: dict[str, list[int]] = field(default_factory=dict)   # expected subtype -> [cases, entity top-1, named]
 
     def add(self, c: ScoredCase) -> None:
         self.n += 1
@@ -71,6 +79,11 @@ class Evaluation:
         self.answered[c.answer] += 1
         self.answered_right[c.answer] += c.top1
         self.pairs[(c.expected, c.answer)] += 1
+        if c.subtype is not None:
+            row = self.subtypes.setdefault(c.subtype, [0, 0, 0])
+            row[0] += 1
+            row[1] += c.top1
+            row[2] += c.subtype_named == c.subtype
         for slot, (lo, hi) in zip(self.bins, BINS):
             if lo <= c.probability < hi:
                 slot[0] += 1
@@ -149,6 +162,8 @@ class Evaluation:
                 {"from": lo, "to": hi, "cases": n, "mean_probability": round(mean, 4), "leader_right": round(right, 4)}
                 for lo, hi, n, mean, right in self.reliability()
             ],
+            "subtypes": {slug: {"cases": n, "entity_top1": t1, "subtype_named": named}
+                         for slug, (n, t1, named) in sorted(self.subtypes.items())},
         }
 
 
@@ -186,18 +201,26 @@ def _pct(x: float) -> str:
     return f"{x * 100:.1f} %"
 
 
-def render_markdown(ev: Evaluation) -> str:
-    """The accuracy section of the README (deterministic, so a test can compare it)."""
+def render_markdown(ev: Evaluation, calibration: CalibrationReport | None = None) -> str:
+    """The accuracy section of the README (deterministic, so a test can compare it); with
+    ``calibration``, the leave-one-out reliability table and expected calibration error too."""
     t1, t3 = ev.top1_hits, ev.top3_hits
+    confident_wrong = sum(1 for c in ev.cases if not c.top1 and c.probability >= 0.8)
     lines = [
         f"Scored cases: **{ev.n}**. Top-1: **{t1}/{ev.n} = {_pct(ev.top1)}**. "
-        f"Top-3: **{t3}/{ev.n} = {_pct(ev.top3)}**.",
+        f"Top-3: **{t3}/{ev.n} = {_pct(ev.top3)}**. Wrong leaders at ≥ 80 %: **{confident_wrong}**."
+        + (f" Leave-one-out expected calibration error: **{calibration.ece:.3f}**." if calibration else ""),
         "",
         "| expected | cases | top-1 right (recall) | within top-3 |",
         "|---|---:|---:|---:|",
     ]
     for slug, (n, r1, r3) in ev.per_entity().items():
         lines.append(f"| {slug} | {n} | {r1} ({_pct(r1 / n)}) | {r3} ({_pct(r3 / n)}) |")
+    if ev.subtypes:
+        lines += ["", "Cases whose source names a subtype (scored above at entity level):", "",
+                  "| expected subtype | cases | entity first | subtype named for the entity |", "|---|---:|---:|---:|"]
+        for slug, (n, t1, named) in sorted(ev.subtypes.items()):
+            lines.append(f"| {slug} | {n} | {t1} | {named} |")
     lines += [
         "",
         "Reliability: when the leader's probability falls in a band, how often the leader is right.",
@@ -208,6 +231,8 @@ def render_markdown(ev: Evaluation) -> str:
     for lo, hi, n, mean, right in ev.reliability():
         band = f"≥ {lo:.0%}" if hi >= 1.0 else f"{lo:.0%}–{hi:.0%}"
         lines.append(f"| {band} | {n} | {_pct(mean) if n else '-'} | {_pct(right) if n else '-'} |")
+    if calibration is not None:
+        lines += ["", calibration_markdown(calibration)]
     misses = ev.misses()
     if misses:
         lines += ["", "Cases where the leader is not the confirmed diagnosis:", "",
@@ -218,6 +243,33 @@ def render_markdown(ev: Evaluation) -> str:
     if ev.failed:
         lines += ["", "Not readable: " + ", ".join(ev.failed)]
     return "\n".join(lines) + "\n"
+
+
+def calibration_markdown(report: CalibrationReport) -> str:
+    """The leave-one-out reliability table (README)."""
+    lines = [
+        f"Leave-one-out calibration: each case ranked with the temperature fitted on the other cases "
+        f"(fitted on all: {report.temperature:g}); top-1 {_pct(report.top1)}, log loss {report.log_loss:.3f}, "
+        f"expected calibration error {report.ece:.3f}.",
+        "",
+        "| leader's probability (leave-one-out) | cases | mean probability | leader right |",
+        "|---|---:|---:|---:|",
+    ]
+    for lo, hi, n, mean, right in report.bins:
+        band = f"≥ {lo:.0%}" if hi >= 1.0 else f"{lo:.0%}–{hi:.0%}"
+        lines.append(f"| {band} | {n} | {_pct(mean) if n else '-'} | {_pct(right) if n else '-'} |")
+    return "\n".join(lines)
+
+
+def accuracy_section(paths: list[str], analyzer: Analyzer) -> str:
+    """The README's accuracy block: scores, the subtype table, reliability, leave-one-out
+    calibration and the misses (``tools/accuracy.py`` writes it; a test recomputes it)."""
+    from ddx.calibration import leave_one_out
+    from ddx.ruletest import held_cases
+
+    analyses, ev = evaluate_paths(paths, analyzer)
+    held = held_cases(analyses, analyzer.knowledge)
+    return render_markdown(ev, leave_one_out(analyzer.ranker, held) if held else None)
 
 
 def evaluate_paths(paths: list[str], analyzer: Analyzer) -> tuple[list[Analysis], Evaluation]:

@@ -27,7 +27,7 @@ RULE_ID = r"^[a-z0-9][a-z0-9_.\-]{0,120}$"
 NEGATION_SUFFIX = ":not"
 
 # Limits enforced so that the rule engine is never driven past its structural
-# constants (../shared/knowledge/durable-rules.md, "Structural limits").
+# constants (README.md, "durable-rules, driven safely", "Structural limits").
 MAX_BRANCHES_PER_RULE = 24   # alternatives after expanding any/in (engine: 64 alpha tests true at once)
 MAX_FACT_PROPERTIES = 240    # distinct finding keys rules may test (engine: 255 properties per message)
 MAX_RULES = 4000             # engine: 4096 rules per ruleset (we also shard)
@@ -377,19 +377,99 @@ class EntityReport(Model):
 
 
 class ReportTemplates(Model):
-    """rules/reports.yaml: the wording of ``ddx eval --format report``."""
+    """rules/reports.yaml: the wording of ``ddx eval --format report``.
+
+    Each sentence frame takes the placeholders listed for it in ``_fields``
+    (``$site``, ``$diagnosis`` ...); ``findings`` words one recorded finding
+    (``$label``, ``$value``), keyed by its path with ``*`` for any term
+    (``stains.*.extent``), the most specific key first.
+    """
 
     heading: str = "DRAFT COMMENT (ddx decision support; not a diagnosis)"
     specimen: str = "Soft tissue tumour, $site:"
     favoured: str = "$diagnosis (see comment)"
     overall: str = "Overall, these findings favour $diagnosis."
     disclaimer: str = ""
+    # the leader's leading subtype, when it is not the entity's conventional / rest profile
+    favoured_subtype: str = "$diagnosis, favouring the $subtype subtype (see comment)"
+    subtype: str = "Of its subtypes, the findings favour the $subtype subtype ($share of the entity's probability)."
+    other_subtype: str = "$diagnosis, mainly the $subtype subtype"
+    # the findings that separate the leader from another candidate, with their figures
+    contrast: str = ("$finding ($leader_p of $leader_short [$leader_figure] vs "
+                     "$other_p of $other_short [$other_figure])")
+    evidence_source: str = "$finding ($figure): $source"
+    # recorded findings no matched scoring rule reads
+    unused: str = "The following recorded findings are not used by ddx's ranking: $findings."
+    # findings that point outside the modelled entities
+    favoured_outside: str = "$diagnosis ranks first among the modelled entities; the findings point outside them (see comment)"
+    overall_outside: str = ("Among the entities ddx models, $leader ranks first (ddx: $probability; $band); "
+                            "this probability assumes the diagnosis is one of them.")
+    outside_heading: str = "Caution - findings outside ddx's differential:"
+    outside_pointer: str = "$findings: consider $name, which ddx does not model ($source)."
+    outside_unexplained: str = "$finding: not typical of any modelled entity (at most $p, in $best)."
+    findings: dict[str, str] = {
+        "stains.*": "$label $value",
+        "stains.*.extent": "$label $value",
+        "stains.*.intensity": "$label $value staining",
+        "stains.*.pattern": "$label $value pattern",
+        "stains.*.percent": "$label $value %",
+        "molecular.*": "$label $value",
+        "morphology.cell_types": "$value cells",
+        "patient.age": "age $value years",
+        "clinical.size_cm": "size $value cm",
+        "*": "$label $value",
+    }
     entities: dict[str, EntityReport] = {}
 
-    @field_validator("heading", "specimen", "favoured", "overall")
+    @staticmethod
+    def _fields() -> dict[str, frozenset[str]]:
+        report = REPORT_FIELDS
+        return {
+            "heading": report, "specimen": report, "favoured": report, "overall": report,
+            "favoured_outside": report, "overall_outside": report, "outside_heading": report,
+            "favoured_subtype": report | {"subtype", "share"},
+            "subtype": report | {"subtype", "share"},
+            "other_subtype": frozenset({"diagnosis", "subtype", "share"}),
+            "contrast": frozenset({"finding", "leader_p", "leader_short", "leader_figure",
+                                   "other_p", "other_short", "other_figure"}),
+            "evidence_source": frozenset({"finding", "figure", "source"}),
+            "unused": frozenset({"findings"}),
+            "outside_pointer": frozenset({"findings", "name", "source", "rationale"}),
+            "outside_unexplained": frozenset({"finding", "p", "best"}),
+            "findings": frozenset({"label", "value"}),
+        }
+
+    @field_validator("heading", "specimen", "favoured", "overall", "favoured_subtype", "subtype", "other_subtype",
+                     "contrast", "evidence_source", "unused", "favoured_outside", "overall_outside",
+                     "outside_heading", "outside_pointer", "outside_unexplained")
     @classmethod
-    def _placeholders(cls, v: str) -> str:
-        return _check_template(v, REPORT_FIELDS)
+    def _placeholders(cls, v: str, info: Any) -> str:
+        return _check_template(v, cls._fields()[info.field_name])
+
+    @field_validator("findings")
+    @classmethod
+    def _finding_words(cls, v: dict[str, str]) -> dict[str, str]:
+        for key, text in v.items():
+            if not re.fullmatch(r"\*|[a-z_]+(\.([a-z0-9_]+|\*))*", key):
+                raise ValueError(f"findings key {key!r}: write a finding path, with * for any term "
+                                 "(stains.*, stains.*.extent, morphology.cell_types) or * alone")
+            try:
+                _check_template(text, cls._fields()["findings"])
+            except ValueError as exc:
+                raise ValueError(f"findings.{key}: {exc}") from None
+        return v
+
+    def finding_words(self, path: str) -> str:
+        """The frame for a finding at ``path``: its own key, then the key with its term as ``*``, then ``*``."""
+        parts = path.split(".")
+        keys = [path]
+        if len(parts) >= 2 and parts[0] in ("stains", "molecular", "morphology"):
+            keys.append(".".join([parts[0], "*", *parts[2:]]))
+        keys.append("*")
+        for key in keys:
+            if key in self.findings:
+                return self.findings[key]
+        return "$label $value"
 
 
 @dataclass

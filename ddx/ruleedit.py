@@ -251,8 +251,11 @@ def check_edit(rules_dir: Path, file: Path, original: str, edited: str, rule_id:
 
 
 def history_dir(file: Path) -> Path:
-    return file.parent.parent / HISTORY_DIR / file.name if file.parent.name == "rules" else \
-        file.parent / HISTORY_DIR / file.name
+    """``<rules dir>/.history/<file name>/``, for rule files (``<rules dir>/rules/x.yaml``) and for the
+    rules directory's own files (settings.yaml ...) alike."""
+    in_rule_folder = file.parent.name == "rules" and (file.parent.parent / "vocabulary.yaml").is_file() \
+        and not (file.parent / "vocabulary.yaml").is_file()
+    return (file.parent.parent if in_rule_folder else file.parent) / HISTORY_DIR / file.name
 
 
 @dataclass(frozen=True)

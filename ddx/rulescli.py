@@ -279,13 +279,17 @@ def _cases_paths(cases: tuple[str, ...]) -> list[str]:
 @click.option("--save", type=click.Path(dir_okay=False, writable=True),
               help="Save this run (JSON) as a baseline for later runs.")
 @click.option("--format", "fmt", type=FORMAT, default="text", show_default=True)
+@click.option("--fit-temperature", is_flag=True,
+              help="Write the temperature fitted on these cases (and its derivation) into DIRECTORY's settings.yaml; "
+                   "the previous version is kept in the rules' history.")
 def test_cmd(directory: str | None, cases: tuple[str, ...], baseline: str | None, save: str | None,
-             fmt: str) -> None:
+             fmt: str, fit_temperature: bool) -> None:
     """Run the cases with the rules in DIRECTORY: accuracy, every case whose leader is not its
-    expected diagnosis, rules that matched no case, and regressions against --baseline.
+    expected diagnosis, leave-one-out calibration (reliability table, expected calibration error,
+    the fitted temperature), rules that matched no case, and regressions against --baseline.
 
     Exit status: 0 done; 1 a case could not be read, or a case regressed against the baseline."""
-    from ddx.ruletest import compare_baseline, load_baseline, run_cases, save_run
+    from ddx.ruletest import compare_baseline, load_baseline, run_cases, save_run, write_temperature
 
     k = _load(directory)
     paths = _cases_paths(cases)
@@ -298,6 +302,21 @@ def test_cmd(directory: str | None, cases: tuple[str, ...], baseline: str | None
     comparison = compare_baseline(run, base[1]) if base else None
     if save:
         save_run(run, save)
+    if fit_temperature:
+        if run.calibration is None:
+            _fail("no scored case (with 'expected') to fit the temperature on", 2)
+        else:
+            from ddx.ruleedit import read_only_reason
+
+            reason = read_only_reason(k.directory)
+            if reason:
+                _fail(reason, 2)
+            try:
+                written = write_temperature(k, run.calibration)
+            except DdxError as exc:
+                _fail(str(exc))
+                raise
+            print(f"temperature {run.calibration.temperature:g} written to {written}", file=sys.stderr)
     failed = bool(run.failed) or bool(comparison and comparison.regressions)
     if fmt == "json":
         out = run.to_dict()
@@ -321,6 +340,20 @@ def test_cmd(directory: str | None, cases: tuple[str, ...], baseline: str | None
         _out.print(table)
     for r in run.failed:
         _out.print(f"[bold red]unreadable[/bold red] {escape(r.key)}: {escape('; '.join(r.problems))}")
+    cal = run.calibration
+    if cal is not None:
+        t_now = k.settings.calibration.temperature
+        _out.print(f"Leave-one-out calibration ({len(cal.predictions)} cases; temperature refitted without each case): "
+                   f"top-1 {cal.top1:.1%}, expected calibration error {cal.ece:.3f}, log loss {cal.log_loss:.3f}. "
+                   f"Temperature fitted on all: {cal.temperature:g} (settings: {t_now:g}"
+                   + ("" if abs(cal.temperature - t_now) < 1e-9 else "; update with --fit-temperature") + ").")
+        table = Table(title="Reliability (leave-one-out)", title_justify="left", pad_edge=False)
+        for col in ("leader's probability", "cases", "mean probability", "leader right"):
+            table.add_column(col)
+        for lo, hi, n, mean, right in cal.bins:
+            band = f"≥ {lo:.0%}" if hi >= 1.0 else f"{lo:.0%}–{hi:.0%}"
+            table.add_row(band, str(n), f"{mean:.1%}" if n else "-", f"{right:.1%}" if n else "-")
+        _out.print(table)
     if run.never_matched:
         _out.print(f"Coverage: {len(run.never_matched)} active rule(s) matched no case: "
                    + escape(", ".join(run.never_matched)))

@@ -19,9 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from ddx.analysis import Analysis, Analyzer, analyze_paths
+from ddx.calibration import CalibrationReport, Held, leave_one_out
 from ddx.errors import DdxError
 from ddx.evaluate import Evaluation, score
 from ddx.knowledge import NEGATION_SUFFIX, Knowledge
+from ddx.ranking import Ranker
 from ddx.yamlio import ReadError, atomic_write_text, load_data, strip_lines
 
 BASELINE_FORMAT = "ddx-rules-test/1"
@@ -126,6 +128,7 @@ class CaseRun:
     results: list[CaseResult]
     evaluation: Evaluation
     never_matched: list[str] = field(default_factory=list)   # active rules that fired in no case
+    calibration: CalibrationReport | None = None              # leave-one-out over the scored cases
 
     @property
     def by_key(self) -> dict[str, CaseResult]:
@@ -146,6 +149,7 @@ class CaseRun:
                             "top1": self.evaluation.top1_hits, "top3": self.evaluation.top3_hits,
                             "failed": len(self.failed)},
                 "never_matched": self.never_matched,
+                "calibration": self.calibration.to_dict() if self.calibration else None,
                 "cases": {r.key: r.to_dict() for r in self.results}}
 
 
@@ -169,8 +173,51 @@ def run_cases(knowledge: Knowledge, paths: Iterable[str | os.PathLike[str]], *,
             results[i] = replace(r, key=f"{r.key}~{n}")
     fired = set().union(*(r.matched for r in results)) if results else set()
     active = dict.fromkeys(r.spec.id for r in knowledge.active_rules)
+    held = held_cases(analyses, knowledge)
+    ranker = analyzer.ranker if analyzer is not None else Ranker(knowledge)
     return CaseRun(rules_info(knowledge), results, score(analyses, knowledge),
-                   [rid for rid in active if rid not in fired])
+                   [rid for rid in active if rid not in fired],
+                   leave_one_out(ranker, held) if held else None)
+
+
+def held_cases(analyses: Iterable[Analysis], knowledge: Knowledge) -> list[Held]:
+    """The scored cases as the calibration needs them: what matched, and the expected entity."""
+    out = []
+    for a in analyses:
+        if a.ok and a.expected and knowledge.parent(a.expected) in knowledge.entity:
+            out.append(Held(a.case_id, a.matched, knowledge.parent(a.expected)))
+    return out
+
+
+def write_temperature(knowledge: Knowledge, report: CalibrationReport) -> Path:
+    """Set ``calibration.temperature`` and its derivation in the rules' settings.yaml (the previous
+    version goes into the history, as for any rule edit). Raises DdxError when the file has no
+    ``calibration:`` block with a ``temperature:`` line."""
+    import re
+    from datetime import date
+
+    from ddx.ruleedit import read_file, save_file
+
+    path = knowledge.directory / "settings.yaml"
+    text, digest = read_file(path)
+    block = re.search(r"^calibration:\n((?:[ \t]+.*\n|[ \t]*\n)*)", text, re.M)
+    if block is None or not re.search(r"^[ \t]+temperature:", block.group(1), re.M):
+        raise DdxError(f"{path}: no 'calibration:' block with a 'temperature:' line to update")
+    derivation = (f"Fitted by ddx rules test --fit-temperature on {date.today().isoformat()}: the grid value "
+                  f"(0.20-1.00, step 0.02) with the lowest log loss of the confirmed diagnosis over "
+                  f"{len(report.predictions)} scored cases; leave-one-out (T refitted without each case): "
+                  f"top-1 {report.top1:.1%}, ECE {report.ece:.3f}.")
+    body = re.sub(r"^([ \t]+)temperature:.*$", lambda m: f"{m.group(1)}temperature: {report.temperature:g}",
+                  block.group(1), count=1, flags=re.M)
+    if re.search(r"^[ \t]+derivation:", body, re.M):
+        body = re.sub(r"^([ \t]+)derivation:.*$", lambda m: f"{m.group(1)}derivation: {json.dumps(derivation)}",
+                      body, count=1, flags=re.M)
+    else:
+        indent = re.search(r"^([ \t]+)temperature:", body, re.M)
+        body += f"{indent.group(1) if indent else '  '}derivation: {json.dumps(derivation)}\n"
+    new = text[:block.start(1)] + body + text[block.end(1):]
+    save_file(path, new, digest)
+    return path
 
 
 def save_run(run: CaseRun, path: str | os.PathLike[str]) -> None:

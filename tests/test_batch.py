@@ -214,12 +214,14 @@ def test_summary_file_takes_the_summary_out_of_the_jsonl(tmp_path):
     result = run("batch", str(CASES), "--format", "jsonl", "--summary", str(summary), "-q", "--no-suggest")
     assert result.exit_code == 0
     rows, inline = jsonl(result.output)
-    assert inline is None and len(rows) == len(list(CASES.glob("*.yaml")))
+    assert inline is None and len(rows) == len(list(CASES.rglob("*.yaml")))
     data = json.loads(summary.read_text(encoding="utf-8"))
-    assert data["with_expected"] == len(rows)
+    scored = len([r for r in rows if r["expected"]])   # the calibration probes carry no expected diagnosis
+    assert scored == len(rows) - len(list((CASES / "probes").glob("*.yaml"))) > 0
+    assert data["with_expected"] == scored
     assert 0 < data["top1"] <= data["top3"] <= 1 and 0 < data["mrr"] <= 1
-    assert sum(sum(row.values()) for row in data["confusion"].values()) == len(rows)
-    assert sum(b["cases"] for b in data["calibration"]) == len(rows)
+    assert sum(sum(row.values()) for row in data["confusion"].values()) == scored
+    assert sum(b["cases"] for b in data["calibration"]) == scored
     md = tmp_path / "summary.md"
     assert run("batch", str(CASES), "--format", "csv", "--summary", str(md), "-q").exit_code == 0
     assert md.read_text(encoding="utf-8").startswith("## Summary")
@@ -237,7 +239,7 @@ def test_results_are_identical_for_one_and_two_jobs(tmp_path, knowledge):
         assert result.exit_code == 1
         outputs.append(out.read_bytes())
     assert outputs[0] == outputs[1]
-    assert outputs[0].count(b"\n") == len(list(CASES.glob("*.yaml"))) + 400 + 8 + 1
+    assert outputs[0].count(b"\n") == len(list(CASES.rglob("*.yaml"))) + 400 + 8 + 1
 
 
 def test_jsonl_line_is_the_eval_json(analyzer, knowledge):

@@ -43,7 +43,7 @@ def test_eval_json_matches_the_contract():
 
 
 def test_eval_json_several_cases_is_a_list():
-    files = sorted(str(p) for p in CASES.glob("*.yaml"))[:3]
+    files = sorted(str(p) for p in CASES.rglob("*.yaml"))[:3]
     data = json.loads(run("eval", "--format", "json", *files).output)
     assert isinstance(data, list) and len(data) == 3
 

@@ -1,4 +1,4 @@
-"""durable-rules hazards (../shared/knowledge/durable-rules.md), one test each,
+"""durable-rules hazards (README.md, "durable-rules, driven safely"), one test each,
 and the agreement of the production matcher with the plain-Python oracle."""
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ from __future__ import annotations
 import yaml
 
 from ddx.analysis import Analysis
-from ddx.evaluate import evaluate_paths, readme_block, render_markdown, score
+from ddx.evaluate import accuracy_section, evaluate_paths, readme_block, score
 from ddx.ranking import RankedEntity
 from tests.conftest import CASES, REPO
 
@@ -13,22 +13,32 @@ from tests.conftest import CASES, REPO
 def test_readme_accuracy_is_what_the_cases_score(analyzer):
     analyses, ev = evaluate_paths([str(CASES)], analyzer)
     assert not ev.failed, ev.failed
-    assert ev.n >= 40 and not ev.unscored
+    assert ev.n >= 40 and len(ev.unscored) == len(list((CASES / "probes").glob("*.yaml")))
     block = readme_block((REPO / "README.md").read_text(encoding="utf-8"))
     assert block is not None, "README.md has no accuracy section"
-    assert render_markdown(ev) == block, "README accuracy is stale: run python tools/accuracy.py --write"
+    assert accuracy_section([str(CASES)], analyzer) == block, \
+        "README accuracy is stale: run python tools/accuracy.py --write"
 
 
 def test_every_published_case_cites_its_source_and_states_its_diagnosis(knowledge):
-    files = sorted(CASES.glob("*.yaml"))
+    files = sorted(f for f in CASES.rglob("*.yaml") if "probes" not in f.parts)   # probes are not patients
     assert len(files) >= 40
     for f in files:
         raw = yaml.safe_load(f.read_text(encoding="utf-8"))
-        assert raw.get("expected") in knowledge.entity_slugs, f
+        assert raw.get("expected") in knowledge.entity_slugs or raw.get("expected") in knowledge.subtype, f
         assert len(str(raw.get("source", ""))) > 20, f"{f.name}: no citation in 'source'"
         assert raw.get("notes"), f"{f.name}: notes must say what was recorded and from what"
-    entities = {yaml.safe_load(f.read_text(encoding="utf-8"))["expected"] for f in files}
+    entities = {knowledge.parent(yaml.safe_load(f.read_text(encoding="utf-8"))["expected"]) for f in files}
     assert entities == set(knowledge.entity_slugs), set(knowledge.entity_slugs) - entities
+
+
+def test_probes_are_not_patients_and_carry_no_diagnosis():
+    probes = sorted((CASES / "probes").glob("*.yaml"))
+    assert len(probes) >= 2
+    for f in probes:
+        raw = yaml.safe_load(f.read_text(encoding="utf-8"))
+        assert "expected" not in raw and "source" not in raw, f
+        assert "constructed" in raw["title"].lower(), f
 
 
 def _analysis(expected: str, ranked: list[tuple[str, float]]) -> Analysis:
@@ -36,13 +46,26 @@ def _analysis(expected: str, ranked: list[tuple[str, float]]) -> Analysis:
                     ranking=[RankedEntity(e, e, p, 0.0) for e, p in ranked])
 
 
-def test_variant_answer_counts_for_its_parent_but_not_the_reverse(knowledge):
-    ev = score([_analysis("imt", [("eims", 0.6), ("imt", 0.4)]),
-                _analysis("eims", [("imt", 0.6), ("eims", 0.4)])], knowledge)
+def test_a_subtype_case_is_scored_at_entity_level_with_the_subtype_table_beside(knowledge):
+    def ranked(case_id: str, expected: str, subtype: str | None, order: list[tuple[str, float]]) -> Analysis:
+        out = [RankedEntity(e, e, p, 0.0) for e, p in order]
+        for r in out:
+            if r.entity == "imt":
+                r.subtype, r.subtype_share = subtype, 0.9
+        return Analysis(case_id=case_id, case=None, expected=expected, ranking=out)
+
+    ev = score([ranked("named", "eims", "eims", [("imt", 0.6), ("ilms", 0.4)]),
+                ranked("not-named", "eims", "imt", [("imt", 0.6), ("ilms", 0.4)]),
+                ranked("second", "eims", "eims", [("ilms", 0.6), ("imt", 0.4)]),
+                ranked("entity", "imt", "eims", [("imt", 0.7), ("ilms", 0.3)])], knowledge)
     by_id = {c.case_id: c for c in ev.cases}
-    assert by_id["c-imt"].top1 and by_id["c-imt"].rank == 1
-    assert not by_id["c-eims"].top1 and by_id["c-eims"].rank == 2
-    assert ev.top1 == 0.5 and ev.top3 == 1.0
+    assert by_id["named"].top1 and by_id["named"].expected == "imt"
+    assert by_id["not-named"].top1   # the entity is right even when the subtype is not named
+    assert by_id["second"].rank == 2 and not by_id["second"].top1
+    assert by_id["entity"].top1 and by_id["entity"].subtype is None
+    assert ev.per_entity() == {"imt": (4, 3, 4)}
+    assert ev.subtypes == {"eims": [3, 2, 2]}   # cases, entity first, subtype named
+    assert ev.to_dict()["subtypes"] == {"eims": {"cases": 3, "entity_top1": 2, "subtype_named": 2}}
 
 
 def test_reliability_table_bins_by_leader_probability(knowledge):

@@ -45,7 +45,7 @@ def mutate(data: bytes, rng: random.Random) -> bytes:
 
 
 def test_mutated_case_files_give_cases_or_problems_never_exceptions(knowledge, tmp_path):
-    seeds = sorted(p for p in CASES.glob("*.yaml"))
+    seeds = sorted(p for p in CASES.rglob("*.yaml"))
     sources = [p.read_bytes() for p in seeds]
     master = random.Random(20261124)
     deadline = time.monotonic() + BUDGET_S

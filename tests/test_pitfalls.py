@@ -85,16 +85,20 @@ def test_dependent_findings_are_scored_once(knowledge, oracle):
 
 def _log10_lik(analyzer, matched, entity):
     r = analyzer.ranker
-    i = r.entities.index(entity)
+    i = r.profile_index(entity)   # the entity's own profile (its rest, when it has subtypes)
     return sum(r.log_lik[m][i] for m in matched if m in r.log_lik) / math.log(10)
 
 
 @pytest.mark.parametrize("entity", ["ilms", "srms", "erms", "imt"])
 def test_desmin_adds_almost_nothing_once_myod1_is_positive(knowledge, oracle, entity):
-    """MyoD1-positive tumours are desmin-positive: the pair weighs what MyoD1 weighs alone."""
+    """MyoD1-positive tumours are desmin-positive: the pair weighs what MyoD1 weighs alone.
+
+    Shrinkage (issue 14) acts on the derived conditional figure and on its parts separately, so the
+    product is no longer exact: the pair may differ from MyoD1 alone by up to 10^0.15 (a factor 1.4),
+    far below what counting desmin twice would add (up to 10^0.6 here)."""
     base = {"id": "dep", "stains": {"myod1": "positive"}}
     both = {"id": "dep", "stains": {"myod1": "positive", "desmin": "positive"}}
     alone = oracle.matcher.match(oracle.facts(validate(knowledge, base)))
     pair = oracle.matcher.match(oracle.facts(validate(knowledge, both)))
     assert "ihc.myod1" in alone and "ihc.myod1.with-desmin" in pair and "ihc.myod1" not in pair
-    assert abs(_log10_lik(oracle, pair, entity) - _log10_lik(oracle, alone, entity)) < 0.05
+    assert abs(_log10_lik(oracle, pair, entity) - _log10_lik(oracle, alone, entity)) < 0.15

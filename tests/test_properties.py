@@ -86,14 +86,15 @@ RANKER = Ranker(KNOWLEDGE)
 @settings(max_examples=3_000, **COMMON)
 @given(st.sets(st.sampled_from(SCORED), max_size=12), st.sampled_from(SCORED))
 def test_a_finding_most_likely_under_x_never_lowers_x(matched, rule_id):
-    """Adding a matched rule whose likelihood for X is at least that for every other entity
-    never lowers X's probability (the Bayes update, after clamping and negation)."""
-    before = RANKER.posterior(frozenset(matched - {rule_id}))
-    after = RANKER.posterior(frozenset(matched | {rule_id}))
+    """Adding a matched rule whose likelihood for profile X (an entity or a subtype) is at least
+    that for every other profile never lowers X's probability (the Bayes update, after shrinkage,
+    clamping, negation and the temperature)."""
+    before = RANKER.profile_posterior(frozenset(matched - {rule_id}))
+    after = RANKER.profile_posterior(frozenset(matched | {rule_id}))
     lik = RANKER.log_lik[rule_id]
     for i, x in enumerate(lik):
         if x >= max(lik):
-            assert after[i] >= before[i] - 1e-12, (rule_id, KNOWLEDGE.entity_slugs[i])
+            assert after[i] >= before[i] - 1e-12, (rule_id, RANKER.profiles[i].slug)
 
 
 @settings(max_examples=1_500, **COMMON)

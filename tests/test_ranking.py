@@ -126,5 +126,10 @@ def test_negated_evidence_shows_the_probability_used(knowledge, analyzer):
     a = analyzer.analyze(validate(knowledge, {"id": "f", "patient": {"sex": "female"}}))
     prms = next(r for r in a.ranking if r.entity == "prms")
     (e,) = prms.evidence
-    assert e.negated and abs(e.p_used - (1 - 0.71)) < 1e-9
-    assert "0.29 = 1 − 0.71 (107/150)" in _evidence_line(e)
+    # 107/150 shrunk towards the rate across the differential (one case's worth), then negated
+    ranker = analyzer.ranker
+    rule = knowledge.rule["clin.sex.male:not"]
+    rate = sum(w * knowledge.profile_likelihood(rule, prof).p for w, prof in zip(ranker.profile_prior, ranker.profiles))
+    a_ = knowledge.settings.evidence.shrinkage
+    assert e.negated and abs(e.p_used - (1 - (107 + a_ * rate) / (150 + a_))) < 1e-9
+    assert f"1 − 107/150; cited → {e.p_used:.2f}" in _evidence_line(e)

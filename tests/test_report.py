@@ -44,9 +44,11 @@ def test_close_candidates_band_names_the_next_test(knowledge, analyzer):
 def test_band_thresholds_come_from_settings(rules_copy: Path):
     settings = rules_copy / "settings.yaml"
     text = settings.read_text(encoding="utf-8")
-    settings.write_text(text.replace("when: {leader_min: 0.9, has_confirmatory_test: true, confirm_tested: false}",
-                                     "when: {leader_min: 0.9999, has_confirmatory_test: true, confirm_tested: false}")
-                        .replace("when: {leader_min: 0.9}", "when: {leader_min: 0.9999}"), encoding="utf-8")
+    changed = (text.replace("when: {leader_min: 0.9, has_confirmatory_test: true, confirm_tested: false,",
+                            "when: {leader_min: 0.9999, has_confirmatory_test: true, confirm_tested: false,")
+               .replace("when: {leader_min: 0.9, min_informative: 3}", "when: {leader_min: 0.9999, min_informative: 3}"))
+    assert changed.count("0.9999") == 2
+    settings.write_text(changed, encoding="utf-8")
     k = load_knowledge(rules_copy)
     with Analyzer(k, "oracle") as an:
         a = an.analyze(_seed(k))

@@ -25,6 +25,7 @@ from ddx.tui.findings import FindingsPane
 from tests.conftest import REPO, SEED
 
 SEED_REL = Path("cases") / SEED.name
+TFCP2_CASE = REPO / "cases" / "headneckpathol-2022-srms-face-43f.yaml"
 
 
 def make_app(knowledge, path: Path | None = SEED, drafts: DraftStore | None = None) -> DdxApp:
@@ -366,6 +367,80 @@ def test_every_action_is_in_the_command_palette(knowledge):
             assert title in titles
 
     drive(app, script)
+
+
+def test_the_leading_subtype_is_shown_in_the_ranking_and_the_detail(knowledge):
+    app = make_app(knowledge, path=TFCP2_CASE)
+
+    async def script(pilot):
+        assert app.analysis is not None
+        leader = app.analysis.ranking[0]
+        assert (leader.entity, leader.subtype) == ("srms", "srms_tfcp2")
+        table = app.query_one("#ranking", DataTable)
+        assert str(table.get_row_at(0)[1]) == f"SRMS · TFCP2-RMS {leader.subtype_share * 100:.0f} %"
+        shown = detail(app)
+        assert "subtype: TFCP2-rearranged rhabdomyosarcoma" in shown
+        keratin = next(e for e in leader.supporting if e.finding == "Keratin positive")
+        assert f"Keratin positive  {keratin.figure}; cited" in shown        # the count, not only a probability
+        # 80×24: the subtype goes under the entity and the table needs no horizontal scrolling
+        await pilot.resize_terminal(80, 24)
+        await settle(app, pilot)
+        assert str(table.get_row_at(0)[1]) == "SRMS\nTFCP2-RMS"
+        assert table.virtual_size.width <= table.scrollable_content_region.width
+        await pilot.resize_terminal(120, 40)
+        await settle(app, pilot)
+        assert str(table.get_row_at(0)[1]).startswith("SRMS · TFCP2-RMS")
+
+    drive(app, script)
+
+
+def test_a_melanoma_like_case_shows_the_outside_block_and_the_unused_findings(knowledge, tmp_path):
+    path = tmp_path / "mel.yaml"
+    path.write_text("id: mel\nstains: {s100: positive, sox10: positive, hmb45: positive, cd68: positive}\n")
+    app = make_app(knowledge, path=path)
+
+    async def script(pilot):
+        assert app.analysis is not None and app.analysis.outside
+        outside = app.query_one("#outside", Static)
+        assert outside.display
+        block = shown_text(outside)
+        assert block == app.differential.outside_text
+        assert "◆ Melanoma: " in block and "S100 positive" in block and "SOX10 positive" in block
+        shown = detail(app)
+        assert "Outside the differential:" in shown
+        assert "Melanoma (including clear cell sarcoma" in shown and "Nonaka D, et al. Am J Surg Pathol 2008" in shown
+        assert "Recorded, not used by the ranking: " in shown and "CD68 positive" in shown
+        # compact at 80×24: the block stays within a few lines above the ranking
+        await pilot.resize_terminal(80, 24)
+        await settle(app, pilot)
+        assert outside.display and outside.region.height <= 4
+        assert "◆ Melanoma" in shown_text(outside)
+
+    drive(app, script)
+
+
+def test_no_outside_block_when_the_findings_stay_inside(knowledge):
+    app = make_app(knowledge)
+
+    async def script(pilot):
+        assert app.analysis is not None and not app.analysis.outside
+        assert not app.query_one("#outside", Static).display
+        assert "Outside the differential" not in detail(app)
+
+    drive(app, script)
+
+
+def test_text_from_the_rules_and_the_case_is_never_read_as_markup(knowledge, analyzer):
+    from ddx.analysis import OutsideReport, Pointer
+    from ddx.tui.differential import entity_detail, outside_summary
+
+    case = knowledge.case_schema.validate({"id": "markup", "stains": {"cd68": "positive"}})
+    analysis = analyzer.analyze(case)
+    analysis.outside = OutsideReport(pointers=(Pointer("x", "[red]Odd[/red] entity", ("stains.cd68",),
+                                                       "[link=http://x]why[/link]", "Doe J. J Foo 2001;1:2"),))
+    assert "◆ [red]Odd[/red] entity: CD68 positive" in outside_summary(analysis, knowledge).plain
+    shown = entity_detail(analysis.ranking[0], analysis, knowledge).plain
+    assert "[link=http://x]why[/link]" in shown and "[red]Odd[/red] entity" in shown
 
 
 # ---------------------------------------------------------------- snapshots

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from ddx.analysis import Analyzer
-from ddx.evaluate import README_BEGIN, README_END, evaluate_paths, render_markdown
+from ddx.evaluate import README_BEGIN, README_END, accuracy_section
 from ddx.knowledge import load_knowledge
 from ddx.yamlio import replace_section
 
@@ -22,8 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def main() -> int:
     knowledge = load_knowledge(ROOT / "rules")
     with Analyzer(knowledge) as analyzer:
-        _, ev = evaluate_paths([str(ROOT / "cases")], analyzer)
-    block = render_markdown(ev)
+        block = accuracy_section([str(ROOT / "cases")], analyzer)
     if "--write" not in sys.argv:
         print(block, end="")
         return 0

@@ -1,6 +1,12 @@
-"""The live differential: ranked entities with probability bars, the selected
-entity's evidence for and against (each with its source and whether its figure
-is cited or an estimate), the caveats, the confidence band and the next tests.
+"""The live differential: ranked entities with probability bars (and the
+leading subtype of an entity with subtypes), the selected entity's evidence for
+and against (each with its count or strength, its source and whether its
+figure is cited or an estimate), findings that point outside the modelled
+entities, recorded findings the ranking does not use, the caveats, the
+confidence band and the next tests.
+
+Everything shown is built as :class:`rich.text.Text`, never as markup, so case
+data cannot be read as Rich markup.
 """
 
 from __future__ import annotations
@@ -11,15 +17,21 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
+from textual.events import Resize
 from textual.widgets import DataTable, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from ddx.analysis import Analysis
+from ddx.draft import figure_text, leading_subtype, pointer_findings, profile_short, short_name, short_source, unused_texts
+from ddx.facts import case_facts
 from ddx.knowledge import Knowledge
-from ddx.ranking import Evidence, RankedEntity
+from ddx.ranking import Evidence, RankedEntity, percent
 from ddx.tui.messages import NextTestChosen
 
 BAR_WIDTH = 12
+NARROW_BAR_WIDTH = 10     # below the breakpoint, so that a subtype's short name fits beside it
+OUTSIDE = "Outside the differential"
+UNUSED = "Recorded, not used by the ranking"
 
 
 def bar(p: float, width: int = BAR_WIDTH) -> Text:
@@ -33,23 +45,99 @@ def bar(p: float, width: int = BAR_WIDTH) -> Text:
     return text
 
 
+def share_text(ranked: RankedEntity) -> str:
+    return f"{(ranked.subtype_share or 0.0) * 100:.0f} %"
+
+
+def entity_cell(ranked: RankedEntity, knowledge: Knowledge, *, leader: bool, narrow: bool) -> Text:
+    """'SRMS · TFCP2-RMS 92 %' (wide) or 'SRMS' over 'TFCP2-RMS' (narrow): the entity and, when
+    its conventional / rest profile does not lead, its leading subtype."""
+    cell = Text(ranked.entity.upper(), style="bold" if leader else "")
+    if leading_subtype(ranked):
+        short = profile_short(knowledge, ranked)
+        cell.append("\n" + short if narrow else f" · {short} {share_text(ranked)}", style="italic")
+    return cell
+
+
 def evidence_text(e: Evidence) -> Text:
-    figure = f"{e.p_used:.2f} = 1 − {e.likelihood.shown()}" if e.negated else e.likelihood.shown()
+    """'+0.79 Keratin positive  25/25 pooled from 5 series; cited → 0.97': the weight, the finding,
+    the figure with its count or strength (1 − … for a negative finding), cited or estimate, and
+    the probability used after shrinkage."""
     line = Text()
     line.append(f"{e.weight:+.2f} ", style="bold green" if e.weight > 0 else "bold red")
     line.append(e.finding)
-    line.append(f"  P={figure} ")
+    line.append(f"  {figure_text(e)}; ")
     line.append("estimate" if e.estimate else "cited", style="italic yellow" if e.estimate else "italic cyan")
+    line.append(f" → {e.p_used:.2f}", style="dim")
     line.append(f"\n      {e.source}", style="dim")
     return line
 
 
-def entity_detail(ranked: RankedEntity, analysis: Analysis) -> Text:
+def outside_summary(analysis: Analysis, knowledge: Knowledge, *, narrow: bool = False) -> Text:
+    """The outside-the-differential warning under the band: one line per item, the entities the
+    findings point to (with those findings) and the findings no modelled entity shows often;
+    narrow, the names only, in one paragraph (the detail pane has the rest). Titled unless the
+    band already says it. Empty when nothing points outside."""
+    outside = analysis.outside
+    if not outside:
+        return Text()
+    recorded = case_facts(analysis.case, knowledge.vocab) if analysis.case is not None else {}
+    items = []
+    for p in outside.pointers:
+        item = Text(p.name.split(" (")[0], style="bold yellow")
+        found = pointer_findings(p, recorded, knowledge)
+        if found and not narrow:
+            item.append(": " + ", ".join(found), style="yellow")
+        items.append(item)
+    for u in outside.unexplained:
+        item = Text(u.finding, style="bold yellow")
+        item.append(" (no modelled entity)" if narrow else
+                    f": no modelled entity shows it often (at most {percent(u.p, False)})", style="yellow")
+        items.append(item)
+    if narrow:
+        text = Text("◆ ", style="bold yellow") + Text(" · ", style="yellow").join(items)
+    else:
+        text = Text("\n").join(Text("◆ ", style="bold yellow") + item for item in items)
+    if analysis.confidence is None or analysis.confidence.band != "outside":
+        text = Text(f"⚠ {OUTSIDE}\n", style="bold yellow") + text
+    return text
+
+
+def outside_detail(analysis: Analysis, knowledge: Knowledge) -> Text:
+    """The outside-the-differential block of the detail pane, like the caveats: each entity the
+    findings point to, with the findings, why and a short source; each unexplained finding."""
+    outside = analysis.outside
+    if not outside:
+        return Text()
+    recorded = case_facts(analysis.case, knowledge.vocab) if analysis.case is not None else {}
+    text = Text(f"{OUTSIDE}:", style="bold yellow")
+    for p in outside.pointers:
+        text.append(f"\n  ◆ {p.name}", style="bold yellow")
+        found = pointer_findings(p, recorded, knowledge)
+        if found:
+            text.append(": " + ", ".join(found), style="yellow")
+        text.append(f"\n      {p.rationale}", style="yellow")
+        text.append(f"\n      {short_source(p.source)}", style="dim")
+    for u in outside.unexplained:
+        text.append(f"\n  ◆ {u.finding}", style="bold yellow")
+        text.append(f": no modelled entity shows it often (at most {percent(u.p, False)}, "
+                    f"{short_name(knowledge, u.best)})", style="yellow")
+    return text
+
+
+def entity_detail(ranked: RankedEntity, analysis: Analysis, knowledge: Knowledge | None = None) -> Text:
     parts: list[Any] = []
     head = Text()
     head.append(f"{ranked.entity.upper()}  ", style="bold")
     head.append(ranked.name)
     head.append(f"\n{ranked.probability * 100:.1f} %   score {ranked.score:+.2f}", style="dim")
+    if ranked.subtype_name:
+        name = ranked.subtype_name
+        if ranked.subtype == ranked.entity and name.startswith(ranked.name + ", "):
+            name = name[len(ranked.name) + 2:]      # the rest profile: 'conventional', 'other (...)'
+        head.append("\nsubtype: ", style="dim")
+        head.append(name, style="italic")
+        head.append(f" · {share_text(ranked)} of {ranked.entity.upper()}", style="dim")
     parts.append(head)
     for title, items, style in (("For", ranked.supporting, "green"), ("Against", ranked.opposing, "red")):
         parts.append(Text(f"{title}:", style=f"bold {style}"))
@@ -57,6 +145,12 @@ def entity_detail(ranked: RankedEntity, analysis: Analysis) -> Text:
             parts.append(Text("  nothing recorded", style="dim italic"))
         for e in items:
             parts.append(Text("  ") + evidence_text(e))
+    if knowledge is not None and analysis.unused:
+        unused = Text(f"{UNUSED}: ", style="bold dim")
+        unused.append(", ".join(unused_texts(analysis, knowledge)), style="dim italic")
+        parts.append(unused)
+    if knowledge is not None and analysis.outside:
+        parts.append(outside_detail(analysis, knowledge))
     if analysis.caveats:
         parts.append(Text("Caveats:", style="bold yellow"))
         for c in analysis.caveats:
@@ -73,11 +167,14 @@ class DifferentialPanel(Vertical):
         self.analysis: Analysis | None = None
         self.pinned: str | None = None     # an entity the user chose to look at
         self._updating = False
+        self._narrow: bool | None = None   # the layout the table and the outside summary were drawn for
         self.detail_text = ""      # what the detail pane shows, as plain text
+        self.outside_text = ""     # what the outside-the-differential summary shows, as plain text
 
     def compose(self) -> ComposeResult:
         yield Static("", id="band")
         yield Static("", id="band-action")
+        yield Static("", id="outside")
         table: DataTable[Any] = DataTable(id="ranking", cursor_type="row", zebra_stripes=False)
         yield table
         with VerticalScroll(id="detail"):
@@ -95,24 +192,47 @@ class DifferentialPanel(Vertical):
         self.query_one("#version", Static).update(self._version_text())
 
     def on_mount(self) -> None:
-        table = self.query_one("#ranking", DataTable)
+        self._columns(self.query_one("#ranking", DataTable))
+        self.query_one("#outside", Static).display = False
+
+    @staticmethod
+    def _columns(table: DataTable[Any]) -> None:
+        """(Re)create the columns: a column keeps its widest content, and the narrow layout is narrower."""
+        table.clear(columns=True)
         table.add_column("#", key="n")
         table.add_column("entity", key="entity")
         table.add_column("probability %", key="p")
 
+    @property
+    def narrow(self) -> bool:
+        return self.screen.has_class("-narrow")
+
+    def on_resize(self, event: Resize) -> None:
+        if self.analysis is not None and self._narrow is not None and self.narrow != self._narrow:
+            self.show(self.analysis)      # the table and the outside summary have a narrow form
+
     def show(self, analysis: Analysis) -> None:
         self.analysis = analysis
         self._updating = True
+        narrow = self._narrow = self.narrow
         try:
             if analysis.confidence:
-                self.query_one("#band", Static).update(Text(analysis.confidence.label, style="bold"))
-                self.query_one("#band-action", Static).update(analysis.confidence.action)
+                style = "bold yellow" if analysis.outside else "bold"
+                self.query_one("#band", Static).update(Text(analysis.confidence.label, style=style))
+                self.query_one("#band-action", Static).update(Text(analysis.confidence.action))
+            outside = self.query_one("#outside", Static)
+            block = outside_summary(analysis, self.knowledge, narrow=narrow)
+            self.outside_text = block.plain
+            outside.update(block)
+            outside.display = bool(block.plain)
             table = self.query_one("#ranking", DataTable)
-            table.clear()
+            self._columns(table)
+            width = NARROW_BAR_WIDTH if narrow else BAR_WIDTH
             for n, r in enumerate(analysis.ranking, start=1):
                 pct = f"{r.probability * 100:5.1f}" if r.probability >= 0.001 else " <0.1"
-                table.add_row(str(n), Text(r.entity.upper(), style="bold" if n == 1 else ""),
-                              Text(pct + " ") + bar(r.probability), key=r.entity)
+                cell = entity_cell(r, self.knowledge, leader=n == 1, narrow=narrow)
+                table.add_row(str(n), cell, Text(pct + " ") + bar(r.probability, width), key=r.entity,
+                              height=len(cell.plain.split("\n")))
             slugs = [r.entity for r in analysis.ranking]
             row = slugs.index(self.pinned) if self.pinned in slugs else 0
             table.move_cursor(row=row, animate=False)
@@ -128,7 +248,7 @@ class DifferentialPanel(Vertical):
 
     def _show_entity(self, ranked: RankedEntity | None) -> None:
         body = self.query_one("#detail-body", Static)
-        text = Text() if ranked is None or self.analysis is None else entity_detail(ranked, self.analysis)
+        text = Text() if ranked is None or self.analysis is None else entity_detail(ranked, self.analysis, self.knowledge)
         self.detail_text = text.plain
         body.update(text)
 

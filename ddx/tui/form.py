@@ -65,8 +65,10 @@ class CaseForm(Vertical):
                 with VerticalScroll():
                     yield self._input("id", "Case id")
                     yield self._input("title", "Title")
-                    entities = [(f"{e.slug.upper()}  {e.name.split(' / ')[0]}", e.slug)
-                                for e in self.knowledge.entities]
+                    entities = []       # each entity, then its subtypes (an expected answer may name one)
+                    for e in self.knowledge.entities:
+                        entities.append((f"{e.slug.upper()}  {e.name.split(' / ')[0]}", e.slug))
+                        entities += [(f"  {s.short or s.slug.upper()}  {s.name}", s.slug) for s in e.subtypes]
                     yield Field("Expected", Select(entities, prompt="not known", name="expected",
                                                    id=field_id("expected"), compact=True))
                     yield self._input("patient.age", "Age (years)")

@@ -1,0 +1,315 @@
+"""Knowledge model v2 (issue 14): counts with denominators, subtypes as profiles, honest
+confidence, nothing silent, and the outside-the-differential block."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ddx.analysis import Analyzer
+from ddx.calibration import GRID, Held, fit_temperature, leave_one_out, reliability
+from ddx.errors import KnowledgeError
+from ddx.knowledge import Likelihood, load_knowledge
+from ddx.ranking import Ranker, derived_p, strength_of
+from ddx.report import to_json
+from tests.conftest import CASES, validate
+
+# ------------------------------------------------------------------ counts and shrinkage
+
+
+def test_a_count_is_parsed_and_a_pooled_count_is_summed():
+    lk = Likelihood.model_validate("4/5")
+    assert (lk.k, lk.total, lk.p, lk.estimate) == (4, 5, 0.8, False)
+    pooled = Likelihood.model_validate({"pooled": [{"n": "23/23", "source": "A 2005"}, {"n": "10/12", "source": "B 2010"}]})
+    assert (pooled.k, pooled.total, pooled.n) == (33, 35, "33/35")
+    assert "A 2005 23/23" in (pooled.source or "") and "B 2010 10/12" in (pooled.source or "")
+
+
+@pytest.mark.parametrize("cell, message", [
+    ({"p": 0.5, "n": "4/5"}, "disagrees with the count 4/5"),
+    ({"n": "6/5"}, "0 <= k <= n"),
+    ({"p": "~0.3", "n": "1/3"}, "not an estimate"),
+    ({"pooled": [{"n": "3/2", "source": "X 2001"}]}, "k/n"),
+])
+def test_a_count_that_contradicts_itself_is_refused(cell, message):
+    with pytest.raises(ValueError, match=message):
+        Likelihood.model_validate(cell)
+
+
+def test_zero_of_eight_is_not_zero_of_eight_hundred(knowledge):
+    ev = knowledge.settings.evidence
+    small = derived_p(Likelihood.model_validate("0/8"), 0.3, ev)
+    large = derived_p(Likelihood.model_validate("0/800"), 0.3, ev)
+    assert small == pytest.approx(ev.shrinkage * 0.3 / (8 + ev.shrinkage))
+    assert large < small / 50          # a large series weighs a hundred times more
+    lo = knowledge.settings.clamp[0]
+    assert small > lo > large          # 0/8 stays above the clamp; 0/800 meets the last guard
+
+
+def test_an_estimate_shrinks_by_its_strength(knowledge):
+    ev = knowledge.settings.evidence
+    default = Likelihood.model_validate("~0.02")
+    strong = Likelihood.model_validate({"p": "~0.02", "strength": 200, "reason": "estimate: test"})
+    assert strength_of(default, ev) == ev.estimate_strength and strength_of(strong, ev) == 200
+    assert derived_p(default, 0.4, ev) > derived_p(strong, 0.4, ev) > 0.02
+    cited = Likelihood.model_validate(0.97)
+    assert strength_of(cited, ev) == ev.cited_strength
+
+
+def test_every_used_probability_follows_the_stated_formula(knowledge):
+    ranker = Ranker(knowledge)
+    ev = knowledge.settings.evidence
+    lo, hi = knowledge.settings.clamp
+    for rule in knowledge.active_rules:
+        if rule.id not in ranker.p_used:
+            continue
+        row = [knowledge.profile_likelihood(rule, prof) for prof in ranker.profiles]
+        rate = math.fsum(w * lk.p for w, lk in zip(ranker.profile_prior, row))
+        for lk, used in zip(row, ranker.p_used[rule.id]):
+            k, n = (lk.k, lk.total) if lk.total is not None else (lk.p * strength_of(lk, ev), strength_of(lk, ev))
+            p = min(max((k + ev.shrinkage * rate) / (n + ev.shrinkage), lo), hi)
+            assert used == pytest.approx(1 - p if rule.negated else p), rule.id
+
+
+# ------------------------------------------------------------------ subtypes
+
+
+def test_an_entity_is_the_sum_of_its_profiles(knowledge, oracle):
+    ranker = oracle.ranker
+    assert {p.subtype for p in ranker.profiles if p.entity == "srms"} == {None, "srms_tfcp2"}
+    assert {p.subtype for p in ranker.profiles if p.entity == "imt"} == {None, "eims"}
+    case = validate(knowledge, {"id": "t", "stains": {"desmin": "positive", "keratin": "positive", "alk": "positive"}})
+    a = oracle.analyze(case)
+    pp = ranker.profile_posterior(a.matched)
+    for r in a.ranking:
+        assert r.probability == pytest.approx(sum(p for p, prof in zip(pp, ranker.profiles) if prof.entity == r.entity))
+    assert math.fsum(r.probability for r in a.ranking) == pytest.approx(1.0)
+
+
+def test_the_leading_subtype_is_named_with_its_share(knowledge, oracle):
+    case = validate(knowledge, {"id": "t", "clinical": {"site": "mandible"},
+                                "stains": {"desmin": "positive", "keratin": "positive", "alk": "positive"}})
+    a = oracle.analyze(case)
+    srms = next(r for r in a.ranking if r.entity == "srms")
+    assert srms.subtype == "srms_tfcp2" and 0.5 < (srms.subtype_share or 0) <= 1
+    out = to_json(a, knowledge)
+    entry = next(e for e in out["ranking"] if e["entity"] == "srms")
+    assert entry["subtype"]["slug"] == "srms_tfcp2" and entry["subtype"]["share"] == round(srms.subtype_share, 4)
+    assert all(e.subtype == "srms_tfcp2" for e in srms.evidence)   # the evidence of the leading profile
+
+
+def test_a_subtype_figure_replaces_the_entitys_and_others_inherit(knowledge):
+    ranker = Ranker(knowledge)
+    rest, tfcp2 = ranker.profile_index("srms"), ranker.profile_index("srms", "srms_tfcp2")
+    keratin, pax7 = "ihc.keratin", "ihc.pax7"
+    assert knowledge.profile_likelihood(knowledge.rule[keratin], ranker.profiles[tfcp2]).total == 25
+    assert ranker.p_used[keratin][tfcp2] > 0.9 > 0.2 > ranker.p_used[keratin][rest]
+    assert ranker.p_used[pax7][tfcp2] == ranker.p_used[pax7][rest]   # no figure of its own: inherited
+
+
+def test_subtype_shares_must_leave_room_for_the_rest(rules_copy: Path):
+    ent = rules_copy / "entities.yaml"
+    text = ent.read_text(encoding="utf-8")
+    ent.write_text(text.replace('share: {p: ~0.05, reason: "estimate: one EIMS', 'share: {p: ~1.0, reason: "estimate: one EIMS'),
+                   encoding="utf-8")
+    with pytest.raises(KnowledgeError, match="sum to 1.00"):
+        load_knowledge(rules_copy)
+
+
+def test_a_rule_may_not_name_an_unknown_subtype(rules_copy: Path):
+    f = rules_copy / "rules" / "immunohistochemistry.yaml"
+    f.write_text(f.read_text(encoding="utf-8").replace("      srms_tfcp2:", "      srms_tfcp3:", 1), encoding="utf-8")
+    with pytest.raises(KnowledgeError, match="srms_tfcp3"):
+        load_knowledge(rules_copy)
+
+
+# ------------------------------------------------------------------ the issue's cases
+
+
+def _analyze(knowledge, analyzer, path: Path, **changes):
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    for key, value in changes.items():
+        section, field = key.split(".")
+        raw.setdefault(section, {})[field] = value
+    return analyzer.analyze(validate(knowledge, raw))
+
+
+@pytest.mark.parametrize("site", ["face", "bone"])
+def test_keratin_and_alk_positive_rms_is_srms_tfcp2_with_either_site(knowledge, analyzer, site):
+    a = _analyze(knowledge, analyzer, CASES / "headneckpathol-2022-srms-face-43f.yaml", **{"clinical.site": site})
+    assert a.top.entity == "srms" and a.top.subtype == "srms_tfcp2", [(r.entity, r.probability) for r in a.ranking[:3]]
+
+
+def test_a_pleomorphic_tumour_with_nothing_myogenic_or_inflammatory_is_not_ilms(knowledge, analyzer):
+    a = _analyze(knowledge, analyzer, CASES / "everisto-2019-prms-lower-leg-37m.yaml")
+    assert a.top.entity != "ilms"
+    assert "prms" in [r.entity for r in a.ranking[:2]]
+    assert a.confidence.label == "Differential open"
+
+
+@pytest.mark.parametrize("probe", sorted((CASES / "probes").glob("*.yaml")), ids=lambda p: p.stem)
+def test_thin_data_never_leaves_the_open_or_close_bands(knowledge, analyzer, probe):
+    a = _analyze(knowledge, analyzer, probe)
+    assert a.confidence.band in ("open", "open-thin", "close"), (a.confidence, a.top.entity, a.top.probability)
+
+
+def test_fewer_than_three_informative_findings_never_give_a_confident_band(knowledge, oracle):
+    # one decisive molecular result: a high probability, but only one informative finding
+    a = oracle.analyze(validate(knowledge, {"id": "t", "molecular": {"near_haploidization": "present"}}))
+    assert a.informative < 3
+    assert a.confidence.band not in ("clear-leader", "clear-leader-confirm", "confirmation-advised")
+
+
+# ------------------------------------------------------------------ calibration
+
+
+def test_leave_one_out_refits_the_temperature_without_each_case(knowledge, oracle):
+    held = []
+    for path in sorted(CASES.glob("*.yaml"))[:12]:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        a = oracle.analyze(validate(knowledge, raw))
+        held.append(Held(a.case_id, a.matched, knowledge.parent(a.expected)))
+    report = leave_one_out(oracle.ranker, held)
+    assert len(report.predictions) == 12
+    for i, pred in enumerate(report.predictions):
+        assert pred.temperature == fit_temperature(oracle.ranker, held[:i] + held[i + 1:])
+    assert report.temperature == fit_temperature(oracle.ranker, held) and report.temperature in GRID
+    bins, ece = reliability(report.predictions)
+    assert bins == report.bins and ece == pytest.approx(report.ece)
+    assert sum(n for _, _, n, _, _ in bins) == 12
+
+
+def test_reliability_and_ece_by_hand():
+    from ddx.calibration import Prediction
+
+    preds = [Prediction("a", 1.0, "x", 0.95, True), Prediction("b", 1.0, "x", 0.95, False),
+             Prediction("c", 1.0, "x", 0.3, False)]
+    bins, ece = reliability(preds)
+    top = next(b for b in bins if b[0] == 0.9)
+    assert top[2:] == (2, pytest.approx(0.95), 0.5)
+    assert ece == pytest.approx(2 / 3 * 0.45 + 1 / 3 * 0.3)
+
+
+def test_a_lower_temperature_flattens_the_posterior(knowledge, oracle):
+    a = oracle.analyze(validate(knowledge, {"id": "t", "stains": {"desmin": "positive", "myod1": "positive"}}))
+    sharp = max(oracle.ranker.posterior(a.matched, 1.0))
+    flat = max(oracle.ranker.posterior(a.matched, 0.5))
+    assert flat < sharp
+
+
+def test_fit_temperature_writes_settings_and_keeps_the_previous_version(rules_copy: Path):
+    from click.testing import CliRunner
+
+    from ddx.cli import main
+
+    settings = rules_copy / "settings.yaml"
+    before = settings.read_text(encoding="utf-8")
+    result = CliRunner().invoke(main, ["rules", "test", str(rules_copy), "--cases", str(CASES), "--fit-temperature"])
+    assert result.exit_code == 0, result.output
+    k = load_knowledge(rules_copy)
+    assert k.settings.calibration.derivation and "leave-one-out" in k.settings.calibration.derivation
+    assert k.settings.calibration.temperature in GRID
+    history = list((rules_copy / ".history").rglob("*"))
+    assert any(p.is_file() and p.read_text(encoding="utf-8") == before for p in history)
+    assert "# posterior" in settings.read_text(encoding="utf-8")   # comments kept
+
+
+# ------------------------------------------------------------------ nothing silent
+
+
+def test_every_recorded_finding_is_scored_or_listed_as_unused(knowledge, oracle):
+    raw = {"id": "t", "patient": {"age": 50}, "clinical": {"site": "lung", "symptoms": ["pain"]},
+           "morphology": {"cell_types": ["spindle", "multinucleated_giant"]},
+           "stains": {"cd68": "positive", "desmin": {"result": "positive", "intensity": "strong"}}}
+    a = oracle.analyze(validate(knowledge, raw))
+    unused = {(u.path, u.value) for u in a.unused}
+    assert ("stains.cd68", "positive") in unused
+    assert ("morphology.cell_types", "multinucleated_giant") in unused
+    assert ("morphology.cell_types", "spindle") not in unused        # scored by morph.cells.spindle
+    assert ("clinical.symptoms", "pain") in unused
+    assert ("stains.desmin.intensity", "strong") in unused
+    assert not any(path in ("stains.desmin", "patient.age", "clinical.site") for path, _ in unused)
+    assert {"finding": "stains.cd68", "value": "positive"} in to_json(a, knowledge)["unused_findings"]
+
+
+def test_rules_check_lists_unused_vocabulary_and_likely_double_counting(rules_copy: Path):
+    from ddx.rulecheck import check_rules
+    from tests.test_rulecheck import add_rules
+
+    # nearly the same finding as ihc.desmin, written so that neither condition implies the other
+    add_rules(rules_copy, """
+- id: test.desmin-or-smooth
+  title: "Desmin positive (again)"
+  status: active
+  when: {any: [{stains.desmin: positive, not: {stains.sma: negative}}, {stains.desmin: equivocal, stains.pax7: positive}]}
+  likelihood: {ilms: 0.9, imt: 0.6, prms: 0.99, srms: 0.99, lms: 0.93, erms: 0.99, arms: 0.99, ddlps: 0.1, ups: 0.17,
+               xg: 0.02, alkh: 0.02, fdcs: 0.02}
+  rationale: "test"
+  source: "test 2026"
+""")
+    report = check_rules(rules_copy, engine=False)
+    notes = " ".join(str(m) for m in report.notes)
+    assert "cd68" in notes and "sox10" in notes and "trunk" not in notes
+    doubles = [m for m in report.warnings if m.code == "double-count"]
+    assert doubles and "ihc.desmin" in str(doubles[0]) and "test.desmin-or-smooth" in str(doubles[0])
+    assert report.ok   # warnings and notes do not fail the check
+
+
+# ------------------------------------------------------------------ outside the differential
+
+
+@pytest.mark.parametrize("stains, pointer", [
+    ({"s100": "positive", "sox10": "positive", "hmb45": "positive"}, "melanoma"),
+    ({"hmb45": "positive", "sma": "positive"}, "pecoma"),
+    ({"cd45": "positive"}, "lymphoma"),
+    ({"cd31": "positive", "erg": "positive"}, "vascular"),
+])
+def test_findings_pointing_outside_the_differential_are_flagged(knowledge, oracle, stains, pointer):
+    a = oracle.analyze(validate(knowledge, {"id": "t", "stains": stains}))
+    assert a.outside and any(pointer in p.slug for p in a.outside.pointers), a.outside
+    assert a.confidence.band == "outside"
+    out = to_json(a, knowledge)["outside_differential"]
+    assert out and out["pointers"] and out["pointers"][0]["source"]
+
+
+def test_no_published_case_of_a_modelled_entity_is_flagged_outside(knowledge, oracle):
+    from ddx.analysis import analyze_paths
+
+    for a in analyze_paths([str(CASES)], oracle, suggest=False):
+        assert a.ok and not a.outside, (a.case_id, a.outside)
+
+
+def test_a_finding_no_modelled_entity_explains_is_unexplained(rules_copy: Path):
+    f = rules_copy / "rules" / "immunohistochemistry.yaml"
+    text = f.read_text(encoding="utf-8")
+    # make CD30 rare in every profile: a positive CD30 is then explained by no modelled entity
+    block_start = text.index("  - id: ihc.cd30")
+    block_end = text.index("  - id: ", block_start + 10)
+    block = text[block_start:block_end]
+    import re
+    block = re.sub(r"^(      [a-z_0-9]+): .*$", r"\1: 0/400", block, flags=re.M)
+    block = re.sub(r"^        pooled:\n(          - .*\n)+", "", block, flags=re.M)
+    f.write_text(text[:block_start] + block + text[block_end:], encoding="utf-8")
+    k = load_knowledge(rules_copy)
+    with Analyzer(k, "oracle") as an:
+        a = an.analyze(validate(k, {"id": "t", "stains": {"cd30": "positive", "desmin": "positive"}}))
+        assert [u.rule for u in a.outside.unexplained] == ["ihc.cd30"]
+        assert a.confidence.band == "outside"
+
+
+def test_the_outside_file_is_validated(rules_copy: Path):
+    f = rules_copy / "outside.yaml"
+    f.write_text(f.read_text(encoding="utf-8").replace("{stains.hmb45: positive}", "{stains.hmb46: positive}", 1),
+                 encoding="utf-8")
+    with pytest.raises(KnowledgeError, match="hmb46"):
+        load_knowledge(rules_copy)
+
+
+def test_a_knowledge_copy_with_other_settings_ranks_differently(knowledge):
+    ev = knowledge.settings.evidence.model_copy(update={"shrinkage": 50.0})
+    k2 = dataclasses.replace(knowledge, settings=knowledge.settings.model_copy(update={"evidence": ev}))
+    assert Ranker(k2).p_used["ihc.desmin"] != Ranker(knowledge).p_used["ihc.desmin"]
