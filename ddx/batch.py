@@ -35,7 +35,7 @@ from ddx.errors import EngineError, Problem
 from ddx.evaluate import Evaluation, ScoredCase, scored_case
 from ddx.knowledge import Knowledge, load_knowledge
 from ddx.loader import INPUT_SUFFIXES, RawCase, expand_paths, iter_raw, validate_raw
-from ddx.report import to_json_line
+from ddx.report import entity_label, to_json_line
 
 CHUNK = 64              # cases per task sent to a worker
 IN_FLIGHT_PER_JOB = 4   # chunks queued per worker: enough to keep it busy, bounded memory
@@ -58,6 +58,9 @@ class CaseResult:
     line: int | None = None
     expected: str | None = None
     leaders: list[tuple[str, float]] = field(default_factory=list)   # (slug, probability), best first
+    labels: list[str] = field(default_factory=list)   # the leaders as shown: "srms · TFCP2-RMS 97 %"
+    unused: int = 0                    # recorded findings not used by the ranking
+    outside: str | None = None         # what the findings point to outside the differential
     scored: ScoredCase | None = None
     band: str | None = None            # the confidence band's label
     band_id: str | None = None
@@ -101,6 +104,10 @@ class Processor:
             line=line,
             expected=analysis.expected,
             leaders=[(r.entity, r.probability) for r in analysis.ranking[:k]],
+            labels=[entity_label(r, self.knowledge, share=False) for r in analysis.ranking[:k]],
+            unused=len(analysis.unused),
+            outside="; ".join([p.slug for p in analysis.outside.pointers] + [u.rule for u in analysis.outside.unexplained])
+            or None,
             scored=scored_case(analysis, self.knowledge),
             band=analysis.confidence.label if analysis.confidence else None,
             band_id=analysis.confidence.band if analysis.confidence else None,

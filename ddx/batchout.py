@@ -89,7 +89,8 @@ class CsvWriter:
         header = ["id", "file", "line", "status", "expected", "rank_of_expected"]
         for i in range(1, top + 1):
             header += [f"leader_{i}", f"probability_{i}"]
-        header += ["band", "next_test", "caveats", "error_keys", "errors"]
+        header += ["leader_subtype", "band", "next_test", "caveats", "unused_findings", "outside_differential",
+                   "error_keys", "errors"]
         self.writer.writerow(header)
 
     def case(self, result: CaseResult) -> None:
@@ -101,8 +102,9 @@ class CsvWriter:
                 row += [slug, f"{p:.4f}"]
             else:
                 row += ["", ""]
-        row += [result.band or "", result.next_test or "", result.caveats or "",
-                "; ".join(p.path for p in result.errors if p.path), _error_text(result)]
+        subtype = result.labels[0].partition(" · ")[2] if result.labels else ""
+        row += [subtype, result.band or "", result.next_test or "", result.caveats or "", result.unused or "",
+                result.outside or "", "; ".join(p.path for p in result.errors if p.path), _error_text(result)]
         self.writer.writerow(row)
 
     def end(self, summary: dict[str, Any] | None) -> None:
@@ -131,8 +133,9 @@ class MarkdownWriter:
             for i in range(self.top):
                 if i < len(result.leaders):
                     slug, p = result.leaders[i]
+                    label = result.labels[i] if i < len(result.labels) else slug
                     mark = " ✓" if i == 0 and result.scored is not None and result.scored.top1 else ""
-                    cells.append(f"{slug} ({_pct(p)}){mark}")
+                    cells.append(f"{_md(label)} ({_pct(p)}){mark}")
                 else:
                     cells.append("")
             cells.append(_md(result.band or ""))
@@ -162,6 +165,11 @@ def summary_markdown(summary: dict[str, Any]) -> str:
                   "| expected | " + " | ".join(answers) + " |", "|---|" + "---:|" * len(answers)]
         for expected, row in summary["confusion"].items():
             lines.append(f"| {expected} | " + " | ".join(str(row.get(a, "")) for a in answers) + " |")
+        if summary.get("subtypes"):
+            lines += ["", "Cases whose expected diagnosis is a subtype (scored above at entity level):", "",
+                      "| subtype | cases | entity first | subtype named |", "|---|---:|---:|---:|"]
+            for slug, row in summary["subtypes"].items():
+                lines.append(f"| {slug} | {row['cases']} | {row['entity_top1']} | {row['subtype_named']} |")
         lines += ["", "Calibration (leader's probability against how often the leader is right):", "",
                   "| leader's probability | cases | mean probability | leader right |", "|---|---:|---:|---:|"]
         for b in summary["calibration"]:
@@ -195,7 +203,8 @@ class TableWriter:
         for i in range(self.top):
             if i < len(result.leaders):
                 slug, p = result.leaders[i]
-                cells.append(f"{slug} {_pct(p)}")
+                label = result.labels[i] if i < len(result.labels) else slug
+                cells.append(f"{escape(label)} {_pct(p)}")
             else:
                 cells.append("")
         mark = ""

@@ -572,11 +572,11 @@ class Knowledge:
 
     def parent(self, slug: str) -> str:
         """The entity a slug is scored as: a subtype's entity, a variant's parent, else the slug."""
-        for e in self.entities:
-            if any(s.slug == slug for s in e.subtypes):
-                return e.slug
-        e = self.entity.get(slug)
-        return e.variant_of if e is not None and e.variant_of else slug
+        for entity in self.entities:
+            if any(s.slug == slug for s in entity.subtypes):
+                return entity.slug
+        found = self.entity.get(slug)
+        return found.variant_of if found is not None and found.variant_of else slug
 
     def short_name(self, profile: Profile) -> str:
         """'IMT', 'EIMS', 'TFCP2-RMS': an entity's slug, or a subtype's short name, in capitals."""

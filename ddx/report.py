@@ -16,6 +16,7 @@ from rich.text import Text
 
 from ddx import __version__
 from ddx.analysis import Analysis
+from ddx.draft import unused_texts
 from ddx.knowledge import Knowledge
 from ddx.ranking import Evidence, RankedEntity
 
@@ -60,13 +61,14 @@ def _entry(r: RankedEntity) -> dict[str, Any]:
     return out
 
 
-def entity_label(r: RankedEntity, knowledge: Knowledge) -> str:
-    """'srms' or 'srms · TFCP2-RMS 92 %' (the leading subtype, when it is not the entity's rest)."""
+def entity_label(r: RankedEntity, knowledge: Knowledge, *, share: bool = True) -> str:
+    """'srms', or 'srms · TFCP2-RMS 92 %' when a subtype (not the entity's rest) leads it
+    (``share=False``: 'srms · TFCP2-RMS')."""
     if r.subtype is None or r.subtype == r.entity:
         return r.entity
     sub = knowledge.subtype.get(r.subtype)
     short = (sub.short if sub is not None and sub.short else r.subtype.upper())
-    return f"{r.entity} · {short} {(r.subtype_share or 0.0) * 100:.0f} %"
+    return f"{r.entity} · {short}" + (f" {(r.subtype_share or 0.0) * 100:.0f} %" if share else "")
 
 
 def to_json(analysis: Analysis, knowledge: Knowledge, *, evidence_for: int | None = None) -> dict[str, Any]:
@@ -180,7 +182,7 @@ def render_text(analysis: Analysis, knowledge: Knowledge, *, top: int = 6) -> Re
             cav.append(f"{c.text} [{c.rule}]\n")
         parts.append(cav)
     if analysis.unused:
-        parts.append(Text("Recorded, not used by the ranking: " + "; ".join(u.text for u in analysis.unused),
+        parts.append(Text("Recorded, not used by the ranking: " + "; ".join(unused_texts(analysis, knowledge)),
                           style="dim"))
     if analysis.suggestions:
         sug = Text("Next tests:\n", style="bold")
@@ -228,7 +230,7 @@ def render_markdown(analysis: Analysis, knowledge: Knowledge, *, top: int = 6) -
     if analysis.caveats:
         lines += ["", "**Caveats**", ""] + [f"- {c.text} (`{c.rule}`; {c.source})" for c in analysis.caveats]
     if analysis.unused:
-        lines += ["", "**Recorded, not used by the ranking:** " + _md("; ".join(u.text for u in analysis.unused))]
+        lines += ["", "**Recorded, not used by the ranking:** " + _md("; ".join(unused_texts(analysis, knowledge)))]
     if analysis.suggestions:
         lines += ["", "**Next tests**", ""]
         lines += [f"{n}. {s.why} (expected gain {s.gain:.2f} bits)" for n, s in enumerate(analysis.suggestions, 1)]

@@ -87,7 +87,7 @@ def test_edit_a_weight_preview_save_reopen_and_restore(rules_copy):
 
     async def script(pilot):
         screen = await open_rule(pilot, "ihc.alk")
-        await replace_in_editor(pilot, screen, "imt: {p: 0.6", "imt: {p: 0.3")
+        await replace_in_editor(pilot, screen, 'imt: {p: 0.6, n: "44/73"', 'imt: {p: 0.3, n: "22/73"')   # p and count agree
         await wait_until(pilot, lambda: screen.impact is not None)
         assert "✓ valid" in text_of(screen.query_one("#rule-status", Static))
         # the preview lists exactly the cases a diff of the two rule sets finds
@@ -97,7 +97,7 @@ def test_edit_a_weight_preview_save_reopen_and_restore(rules_copy):
         await pilot.press("ctrl+s")
         await wait_until(pilot, lambda: app.knowledge.content_hash != old_hash)
         saved = f.read_text()
-        assert "imt: {p: 0.3, n: \"44/73\"" in saved
+        assert "imt: {p: 0.3, n: \"22/73\"" in saved
         assert all(c in saved for c in comments)             # every comment survives
         assert len(saved.splitlines()) == len(original.splitlines())
         expected = {c.case_id for c in diff_rule_sets(load_knowledge(), load_knowledge(rules_copy),
