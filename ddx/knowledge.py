@@ -194,6 +194,7 @@ class Entity(Model):
     # shares) keeps the entity's own figures under ``other_name``.
     subtypes: list[Subtype] = []
     other_name: str | None = None
+    other_short: str = "other"     # the rest of the entity in compact text ("conventional")
 
     @model_validator(mode="after")
     def _shares(self) -> Entity:

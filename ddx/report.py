@@ -16,7 +16,8 @@ from rich.text import Text
 
 from ddx import __version__
 from ddx.analysis import Analysis
-from ddx.draft import unused_texts
+from ddx.draft import pointer_findings, unused_texts
+from ddx.facts import case_facts
 from ddx.knowledge import Knowledge
 from ddx.ranking import Evidence, RankedEntity
 
@@ -62,13 +63,17 @@ def _entry(r: RankedEntity) -> dict[str, Any]:
 
 
 def entity_label(r: RankedEntity, knowledge: Knowledge, *, share: bool = True) -> str:
-    """'srms', or 'srms · TFCP2-RMS 92 %' when a subtype (not the entity's rest) leads it
-    (``share=False``: 'srms · TFCP2-RMS')."""
-    if r.subtype is None or r.subtype == r.entity:
+    """'lms'; for an entity with subtypes, its leading profile: 'srms · TFCP2-RMS (share 92 %)' or
+    'imt · conventional (share 53 %)' — the share is of the entity's probability (``share=False``:
+    'srms · TFCP2-RMS')."""
+    if r.subtype is None:
         return r.entity
-    sub = knowledge.subtype.get(r.subtype)
-    short = (sub.short if sub is not None and sub.short else r.subtype.upper())
-    return f"{r.entity} · {short}" + (f" {(r.subtype_share or 0.0) * 100:.0f} %" if share else "")
+    if r.subtype == r.entity:
+        short = knowledge.entity[r.entity].other_short
+    else:
+        sub = knowledge.subtype.get(r.subtype)
+        short = sub.short if sub is not None and sub.short else r.subtype.upper()
+    return f"{r.entity} · {short}" + (f" (share {(r.subtype_share or 0.0) * 100:.0f} %)" if share else "")
 
 
 def to_json(analysis: Analysis, knowledge: Knowledge, *, evidence_for: int | None = None) -> dict[str, Any]:
@@ -124,14 +129,15 @@ def _evidence_line(e: Evidence) -> str:
     return f"{_weight(e)} {e.finding} ({figure}; {tag} → {e.p_used:.2f})"
 
 
-def outside_lines(analysis: Analysis) -> list[str]:
+def outside_lines(analysis: Analysis, knowledge: Knowledge) -> list[str]:
     """The outside-the-differential block as plain lines (empty when nothing points outside)."""
     o = analysis.outside
     if not o:
         return []
+    recorded = case_facts(analysis.case, knowledge.vocab) if analysis.case is not None else {}
     lines = []
     for p in o.pointers:
-        found = ", ".join(p.findings) or "the recorded findings"
+        found = ", ".join(pointer_findings(p, recorded, knowledge)) or "the recorded findings"
         lines.append(f"{p.name}: {found}. {p.rationale} ({p.source})")
     for u in o.unexplained:
         lines.append(f"{u.finding}: no modelled entity shows it often (at most {u.p * 100:.0f} %, {u.best}).")
@@ -155,7 +161,8 @@ def render_text(analysis: Analysis, knowledge: Knowledge, *, top: int = 6) -> Re
     for i, r in enumerate(analysis.ranking[:top], start=1):
         for_lines = "\n".join(_evidence_line(e) for e in r.supporting[:3]) or "-"
         against = "\n".join(_evidence_line(e) for e in r.opposing[:2]) or "-"
-        table.add_row(str(i), Text(entity_label(r, knowledge)), f"{_bar(r.probability)} {r.probability * 100:5.1f}%",
+        label = entity_label(r, knowledge) if r.probability >= 0.01 else r.entity   # no subtype split on a remote entity
+        table.add_row(str(i), Text(label), f"{_bar(r.probability)} {r.probability * 100:5.1f}%",
                       Text(for_lines), Text(against))
     parts: list[RenderableType] = []
     if analysis.confidence:
@@ -171,7 +178,7 @@ def render_text(analysis: Analysis, knowledge: Knowledge, *, top: int = 6) -> Re
     if analysis.outside:
         out = Text("Outside the differential — the findings point beyond the entities ddx models:\n",
                    style="bold yellow")
-        for line in outside_lines(analysis):
+        for line in outside_lines(analysis, knowledge):
             out.append("  ◆ ", style="bold yellow")
             out.append(line + "\n")
         parts.append(out)
@@ -226,7 +233,7 @@ def render_markdown(analysis: Analysis, knowledge: Knowledge, *, top: int = 6) -
                          if r.subtype is not None and r.subtype != r.entity else "")
         lines.append(f"| {i} | {r.entity} ({_md(name)}) | {r.probability * 100:.1f} % | {r.score:+.2f} | {for_} | {against} |")
     if analysis.outside:
-        lines += ["", "**Outside the differential**", ""] + [f"- {_md(line)}" for line in outside_lines(analysis)]
+        lines += ["", "**Outside the differential**", ""] + [f"- {_md(line)}" for line in outside_lines(analysis, knowledge)]
     if analysis.caveats:
         lines += ["", "**Caveats**", ""] + [f"- {c.text} (`{c.rule}`; {c.source})" for c in analysis.caveats]
     if analysis.unused:

@@ -124,9 +124,13 @@ def check_cmd(directory: str | None, fmt: str, no_engine: bool) -> None:
 
 
 def _favours(rule: Rule, k: Knowledge) -> list[str]:
+    """The profiles (entities or subtypes) with the highest figure for the finding."""
     if rule.spec.likelihood is None:
         return []
-    weights = {s: (lk.p if (lk := rule.likelihood(s)) else 0.0) for s in k.entity_slugs}
+    weights: dict[str, float] = {}
+    for prof in k.profiles:
+        lk = k.profile_likelihood(rule, prof)
+        weights[prof.slug] = lk.p if lk is not None else 0.0
     top = max(weights.values())
     return [s for s, w in weights.items() if w == top and top > min(weights.values())]
 
@@ -222,12 +226,23 @@ def show_cmd(rule_id: str, rules: str | None, fmt: str) -> None:
     rule = halves[0]
     text = read_text(Path(rule.file))
     block = block_text(text, find_block(text, rule_id))
-    weights = {}
-    for slug in k.entity_slugs:
-        lk = rule.likelihood(slug)
-        if lk is not None:
-            weights[slug] = {"p": lk.p, "estimate": lk.estimate, "n": lk.n,
-                             "source": lk.source or rule.spec.source, "effect": round(entity_effect(rule, k, slug) or 0, 3)}
+    from ddx.ranking import Ranker, figure_text, strength_of
+
+    ranker = Ranker(k)
+    positive = next((h for h in halves if not h.negated), halves[0])
+    weights: dict[str, dict[str, Any]] = {}
+    for j, prof in enumerate(ranker.profiles):
+        lk = k.profile_likelihood(rule, prof)
+        if lk is None or (prof.subtype is not None and lk is rule.likelihood(prof.entity)):
+            continue   # a subtype without a figure of its own inherits its entity's
+        active = positive.id in ranker.p_used
+        weights[prof.slug] = {
+            "p": lk.p, "estimate": lk.estimate, "n": lk.n, "k": lk.k, "total": lk.total,
+            "strength": strength_of(lk, k.settings.evidence), "figure": figure_text(lk, strength_of(lk, k.settings.evidence)),
+            "p_used": round(ranker.p_used[positive.id][j], 4) if active else None,
+            "weight": round(ranker.weights[positive.id][j], 3) if active else None,
+            "subtype_of": prof.entity if prof.subtype else None,
+            "source": lk.source or rule.spec.source, "own_source": lk.source is not None}
     if fmt == "json":
         _emit_json({"id": rule_id, "file": rule.file, "line": rule.spec_line, "status": rule.spec.status,
                     "title": rule.spec.title, "conditions": {("negated_by" if h.negated else "when"):
@@ -243,15 +258,18 @@ def show_cmd(rule_id: str, rules: str | None, fmt: str) -> None:
         _out.print(f"[bold]{'negated_by' if h.negated else 'when'}[/bold] (as read): {escape(describe(h.condition))}")
     if weights:
         table = Table(pad_edge=False)
-        for col in ("entity", "P(finding | entity)", "effect", "source"):
-            table.add_column(col, justify="right" if col in ("effect",) else "left")
+        for col in ("entity / subtype", "figure", "p used", "weight", "source"):
+            table.add_column(col, justify="right" if col in ("p used", "weight") else "left")
         for slug, w in weights.items():
-            lk = rule.likelihood(slug)
-            table.add_row(slug, lk.shown() if lk else "-", f"{w['effect']:+.2f}",
-                          escape(str(w["source"]) if lk and lk.source else "(rule source)"))
+            name = f"└ {slug}" if w["subtype_of"] else slug
+            table.add_row(escape(name), escape(w["figure"]), "-" if w["p_used"] is None else f"{w['p_used']:.2f}",
+                          "-" if w["weight"] is None else f"{w['weight']:+.2f}",
+                          escape(str(w["source"])) if w["own_source"] else "(rule source)")
         _out.print(table)
-        _out.print("[dim]~ marks an estimate; effect = log10 of the figure over its mean under the other "
-                   "entities.[/dim]")
+        _out.print("[dim]~ marks an estimate; ≈N cases is the weight of a figure without a count; p used = after "
+                   "shrinkage towards the rate across the differential and the clamp; weight = log10 of p used over "
+                   "the differential-wide rate (for the finding, not its negation). A subtype without its own "
+                   "figure uses its entity's.[/dim]")
     _out.print(_rules_line(k))
 
 
