@@ -93,8 +93,8 @@ class Analysis:
     confidence: Confidence | None = None
     unused: list[Unused] = field(default_factory=list)
     outside: OutsideReport = field(default_factory=OutsideReport)
-    informative: int = 0      # matched findings that can move the ranking (settings.evidence.informative_spread)
-    ancillary: int = 0        # of which stains and molecular results
+    informative: int = 0      # matched findings that separate the two leaders (settings.evidence.informative_spread)
+    ancillary: int = 0        # matched scoring findings that are stains or molecular results
 
     @property
     def ok(self) -> bool:
@@ -115,7 +115,7 @@ class Analyzer:
         self.ranker = Ranker(knowledge)
         self.suggester = Suggester(knowledge, self.ranker)
         confirm = {p.replace(".", "__") for e in knowledge.entities for p in e.confirm_with}
-        confirm |= {p.replace(".", "__") for s in knowledge.subtype.values() for p in s.confirm_with}
+        confirm |= {p.replace(".", "__") for s in knowledge.subtype.values() for p in s.confirm_with or []}
         self.keys = knowledge.referenced_keys | confirm
         # per scoring rule: the fact keys it reads, and for list findings the items it reads
         self.reads: dict[str, tuple[frozenset[str], dict[str, frozenset[str]]]] = {}
@@ -143,8 +143,8 @@ class Analyzer:
         posterior = self.ranker.to_entities(profile_probs)
         ranking = self.ranker.rank(matched, posterior, profile_probs)
         suggestions = self.suggester.suggest(facts, matched, posterior=posterior) if suggest else []
-        informative = self.ranker.informative(matched)
-        ancillary = [r for r in informative if any(k.startswith(ANCILLARY) for k in self.reads[r][0])]
+        informative = self.ranker.informative(matched, ranking)
+        ancillary = [r for r in matched if r in self.reads and any(k.startswith(ANCILLARY) for k in self.reads[r][0])]
         outside = self.outside(every, matched)
         names = [p.name.split(" (")[0] for p in outside.pointers]
         names += [f"{u.finding.lower() if u.finding[:1].isupper() and u.finding[1:2].islower() else u.finding}"

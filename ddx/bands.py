@@ -58,8 +58,8 @@ def assess(knowledge: Knowledge, ranking: list[RankedEntity], suggestions: list[
 
     ``recorded`` holds the case's findings as flat facts (``molecular__x``
     keys), to tell whether a confirming test of the leader was done;
-    ``informative`` and ``ancillary`` count the matched findings that can move
-    the ranking, and those of them that are stains or molecular results;
+    ``informative`` counts the matched findings that separate the two leaders,
+    ``ancillary`` the matched scoring findings that are stains or molecular results;
     ``outside`` names what the findings point to beyond the differential. The
     confirming tests are the leading subtype's, else the entity's.
     """
@@ -69,8 +69,8 @@ def assess(knowledge: Knowledge, ranking: list[RankedEntity], suggestions: list[
     runner = ranking[1] if len(ranking) > 1 else None
     margin = leader.probability - (runner.probability if runner else 0.0)
     sub = knowledge.subtype.get(leader.subtype or "")
-    confirm = (sub.confirm_with if sub is not None and sub.confirm_with else None) \
-        or knowledge.entity[leader.entity].confirm_with
+    confirm = sub.confirm_with if sub is not None and sub.confirm_with is not None \
+        else knowledge.entity[leader.entity].confirm_with
     tested = any(p.replace(".", "__") in recorded for p in confirm)
     for band in knowledge.settings.bands:
         if _holds(band, leader.probability, margin, bool(confirm), tested, informative, ancillary, bool(outside)):

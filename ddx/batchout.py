@@ -103,7 +103,7 @@ class CsvWriter:
             else:
                 row += ["", ""]
         subtype = result.labels[0].partition(" · ")[2] if result.labels else ""
-        row += [subtype, result.band or "", result.next_test or "", result.caveats or "", result.unused or "",
+        row += [subtype, result.band or "", result.next_test or "", result.caveats or "", result.unused,
                 result.outside or "", "; ".join(p.path for p in result.errors if p.path), _error_text(result)]
         self.writer.writerow(row)
 
@@ -264,6 +264,14 @@ def summary_tables(summary: dict[str, Any]) -> list[Any]:
     for expected, row in summary["confusion"].items():
         confusion.add_row(expected, *[str(row.get(a, "")) for a in answers])
     out.append(confusion)
+    if summary.get("subtypes"):
+        subtypes = Table(title="Expected subtypes (scored above at entity level)", header_style="bold")
+        for name, justify in (("subtype", "left"), ("cases", "right"), ("entity first", "right"),
+                              ("subtype named", "right")):
+            subtypes.add_column(name, justify=justify)  # type: ignore[arg-type]
+        for slug, row in summary["subtypes"].items():
+            subtypes.add_row(slug, str(row["cases"]), str(row["entity_top1"]), str(row["subtype_named"]))
+        out.append(subtypes)
     calibration = Table(title="Calibration", header_style="bold")
     for name in ("leader's probability", "cases", "mean probability", "leader right"):
         calibration.add_column(name, justify="right")

@@ -124,6 +124,9 @@ def _counted(value: dict[str, Any]) -> dict[str, Any]:
         if all(counts):
             k = sum(int(m[1]) for m in counts if m)
             total = sum(int(m[2]) for m in counts if m)
+            given_n = value.get("n")
+            if given_n is not None and (m := COUNT.match(str(given_n))) and (int(m[1]), int(m[2])) != (k, total):
+                raise ValueError(f"n {given_n} disagrees with the pooled series, which sum to {k}/{total}")
             value.setdefault("n", f"{k}/{total}")
             value.setdefault("source", "pooled: " + "; ".join(f"{s.get('source')} {s.get('n')}" for s in pooled
                                                                if isinstance(s, dict)))
@@ -135,6 +138,9 @@ def _counted(value: dict[str, Any]) -> dict[str, Any]:
         raise ValueError(f"a count is k/n with 0 <= k <= n and n > 0, got {k}/{total}")
     if value.get("estimate"):
         raise ValueError("a count is not an estimate: drop the ~ or the count")
+    if value.get("strength") is not None:
+        raise ValueError("a count weighs its own denominator: drop 'strength' (it is for estimates and figures "
+                         "without a denominator)")
     given = value.get("p")
     if given is not None and not isinstance(given, bool) and isinstance(given, (int, float)) \
             and abs(float(given) - k / total) > 0.011:
@@ -171,7 +177,7 @@ class Subtype(Model):
     share: Prior                # the subtype's share of the entity (cited count or estimate)
     source: str
     notes: str | None = None
-    confirm_with: list[str] = []
+    confirm_with: list[str] | None = None   # None: the entity's confirming tests; []: none
     confirm_source: str | None = None
 
 
@@ -282,8 +288,8 @@ class BandWhen(Model):
     margin_max: float | None = Field(None, ge=0, le=1)   # leader − runner-up <
     confirm_tested: bool | None = None   # a confirming test of the leader is / is not recorded
     has_confirmatory_test: bool | None = None   # the leader has / has no confirming test listed
-    min_informative: int | None = Field(None, ge=0)   # at least this many informative findings recorded
-    max_ancillary: int | None = Field(None, ge=0)     # at most this many informative stains / molecular results
+    min_informative: int | None = Field(None, ge=0)   # at least this many findings separate the two leaders
+    max_ancillary: int | None = Field(None, ge=0)     # at most this many scored stains / molecular results
     outside: bool | None = None   # the findings point / do not point outside the differential
 
 
@@ -328,7 +334,7 @@ class EvidenceSettings(Model):
     shrinkage: float = Field(2.0, ge=0)
     estimate_strength: float = Field(10.0, gt=0)
     cited_strength: float = Field(20.0, gt=0)
-    informative_spread: float = Field(0.5, ge=0)   # log10 spread across profiles for a finding to count as informative
+    informative_spread: float = Field(0.3, ge=0)   # log10 ratio between the two leaders for a finding to be informative
     unexplained_below: float = Field(0.1, gt=0, lt=1)   # a finding no profile shows this often is unexplained
     rationale: str | None = None
     source: str | None = None
@@ -704,7 +710,7 @@ def load_knowledge(directory: str | os.PathLike[str] | None = None, *,
         if slugs.count(e.slug) > 1:
             problems.append(Problem(f"duplicate entity slug {e.slug!r}", file=str(ent_file)))
         for sub in e.subtypes:
-            for finding in sub.confirm_with:
+            for finding in sub.confirm_with or []:
                 if finding not in paths:
                     problems.append(Problem(f"{sub.slug}: confirm_with {finding!r} is not a finding", file=str(ent_file),
                                             path=f"{e.slug}.subtypes.{sub.slug}.confirm_with"))

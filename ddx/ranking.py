@@ -102,6 +102,13 @@ def figure_text(lk: Likelihood, strength: float) -> str:
     return f"{text}{note}, ≈{strength:g} cases"
 
 
+def basis_text(lk: Likelihood, strength: float) -> str:
+    """What a figure rests on, beside a percentage: '10/11', '33/35 pooled', or '≈10 cases'."""
+    if lk.k is not None and lk.total is not None:
+        return f"{lk.k}/{lk.total}" + (" pooled" if lk.pooled and len(lk.pooled) > 1 else "")
+    return f"≈{strength:g} cases"
+
+
 @dataclass
 class RankedEntity:
     entity: str
@@ -219,7 +226,6 @@ class Ranker:
         self.log_lik: dict[str, tuple[float, ...]] = {}
         self.log_ref: dict[str, float] = {}
         self.p_used: dict[str, tuple[float, ...]] = {}
-        self.spread: dict[str, float] = {}   # log10 max/min likelihood across profiles
         figures: dict[str, list[Likelihood]] = {}
         for rule in knowledge.active_rules:
             if rule.spec.likelihood is None:
@@ -233,7 +239,6 @@ class Ranker:
             self.p_used[rule.id] = ps
             self.log_lik[rule.id] = tuple(math.log(p) for p in ps)
             self.log_ref[rule.id] = math.log(math.fsum(w * p for w, p in zip(self.profile_prior, ps)))
-            self.spread[rule.id] = (max(self.log_lik[rule.id]) - min(self.log_lik[rule.id])) / LN10
         # every piece of evidence is fixed by (rule, profile): build each once, not per case
         self.evidence: dict[str, tuple[Evidence, ...]] = {}
         for rid, row in figures.items():
@@ -257,11 +262,17 @@ class Ranker:
         p = min(max(derived_p(lk, rate, ev), lo), hi)
         return 1.0 - p if negated else p
 
-    def informative(self, matched: frozenset[str] | set[str]) -> list[str]:
-        """Matched scoring rules whose likelihood differs across the profiles by at least
-        ``settings.evidence.informative_spread`` (log10): the findings that can move the ranking."""
+    def informative(self, matched: frozenset[str] | set[str], ranking: list[RankedEntity]) -> list[str]:
+        """Matched scoring rules that separate the two leading candidates: their likelihoods under the
+        leading profiles of the first two entities differ by at least ``settings.evidence.informative_spread``
+        (log10). Empty when fewer than two entities are ranked."""
+        if len(ranking) < 2:
+            return []
+        a, b = (self.profile_index(r.entity, r.subtype if r.subtype not in (None, r.entity) else None)
+                for r in ranking[:2])
         limit = self.knowledge.settings.evidence.informative_spread
-        return sorted(r for r in matched if r in self.spread and self.spread[r] >= limit)
+        return sorted(r for r in matched if r in self.log_lik
+                      and abs(self.log_lik[r][a] - self.log_lik[r][b]) / LN10 >= limit)
 
     def profile_log_posterior(self, matched: frozenset[str] | set[str], temperature: float | None = None) -> list[float]:
         """Unnormalised log posterior per profile: ln prior + temperature × Σ ln likelihood

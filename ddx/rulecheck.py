@@ -434,18 +434,22 @@ RELEVANT_EFFECT = 0.3   # |log10 ratio| at which a rule counts as speaking to an
 
 
 def entity_effect(rule: Rule, k: Knowledge, slug: str) -> float | None:
-    """log10 of how much more likely the rule's finding is under ``slug`` than, on average,
-    under the other entities (clamped figures; None for a caveat-only rule)."""
+    """The weight of the rule's finding for ``slug`` as the ranker uses it: log10 of the probability
+    used (after shrinkage and clamp) over the finding's rate across the differential. ``slug`` is an
+    entity (its own profile: the rest, when it has subtypes) or a subtype. None for a caveat-only
+    rule, and for a rule that is not active (the ranker does not use it)."""
     if rule.spec.likelihood is None:
         return None
-    lo, hi = k.settings.clamp
-
-    def p(s: str) -> float:
-        lk = rule.likelihood(s)
-        return min(max(lk.p if lk else 0.5, lo), hi)
-
-    others = [p(s) for s in k.entity_slugs if s != slug]
-    return math.log10(p(slug) / (sum(others) / len(others))) if others else 0.0
+    ranker = _ranker(k)
+    weights = ranker.weights.get(rule.id)
+    if weights is None:
+        return None
+    entity = k.parent(slug)
+    try:
+        j = ranker.profile_index(entity, slug if slug != entity else None)
+    except KeyError:
+        return None
+    return weights[j]
 
 
 def _check_reach(k: Knowledge, report: CheckReport) -> None:

@@ -143,7 +143,9 @@ def _rule_row(rule: Rule, k: Knowledge, entity: str | None) -> dict[str, Any]:
                            "examples": (len(rule.spec.examples.should_match) + len(rule.spec.examples.should_not_match))
                            if rule.spec.examples else 0}
     if entity:
-        lk = rule.likelihood(entity)
+        parent = k.parent(entity)
+        prof = next(p for p in k.profiles if p.entity == parent and p.subtype == (entity if entity != parent else None))
+        lk = k.profile_likelihood(rule, prof)
         row["p"] = lk.shown() if lk else None
         effect = entity_effect(rule, k, entity)
         row["effect"] = round(effect, 3) if effect is not None else None
@@ -198,7 +200,8 @@ def list_cmd(rules: str | None, entity: str | None, status: str, fmt: str) -> No
                   f"{Path(row['file']).name}:{row['line']}"]
         table.add_row(*(escape(str(c)) for c in cells))
     _out.print(table)
-    note = " Effect: log10 of P(finding | entity) over its mean under the other entities." if slug else ""
+    note = (" Effect: the finding's weight for it, log10 of the probability used over its rate across the "
+            "differential (a negated rule: for the finding, not its negation).") if slug else ""
     _out.print(f"{len(rows)} rule(s).{note} " + _rules_line(k))
 
 
@@ -288,6 +291,9 @@ def _cases_paths(cases: tuple[str, ...]) -> list[str]:
         raise
 
 
+MIN_FIT_CASES = 20   # fewer scored cases than this cannot support a fitted temperature
+
+
 @rules_group.command("test")
 @click.argument("directory", required=False, type=click.Path(file_okay=False))
 @click.option("--cases", "cases", multiple=True, type=click.Path(exists=True),
@@ -321,14 +327,16 @@ def test_cmd(directory: str | None, cases: tuple[str, ...], baseline: str | None
     if save:
         save_run(run, save)
     if fit_temperature:
-        if run.calibration is None:
-            _fail("no scored case (with 'expected') to fit the temperature on", 2)
+        scored = len(run.calibration.predictions) if run.calibration is not None else 0
+        if scored < MIN_FIT_CASES:
+            _fail(f"{scored} scored case(s) (with 'expected'); fitting the temperature needs at least {MIN_FIT_CASES}", 2)
         else:
             from ddx.ruleedit import read_only_reason
 
             reason = read_only_reason(k.directory)
             if reason:
                 _fail(reason, 2)
+            assert run.calibration is not None
             try:
                 written = write_temperature(k, run.calibration)
             except DdxError as exc:
@@ -358,13 +366,18 @@ def test_cmd(directory: str | None, cases: tuple[str, ...], baseline: str | None
         _out.print(table)
     for r in run.failed:
         _out.print(f"[bold red]unreadable[/bold red] {escape(r.key)}: {escape('; '.join(r.problems))}")
+    if ev.subtypes:
+        _out.print("Expected subtypes (scored above at entity level): " + "; ".join(
+            f"{slug}: {n} case(s), entity first {t1}, subtype named {named}"
+            for slug, (n, t1, named) in sorted(ev.subtypes.items())))
     cal = run.calibration
     if cal is not None:
         t_now = k.settings.calibration.temperature
         _out.print(f"Leave-one-out calibration ({len(cal.predictions)} cases; temperature refitted without each case): "
                    f"top-1 {cal.top1:.1%}, expected calibration error {cal.ece:.3f}, log loss {cal.log_loss:.3f}. "
                    f"Temperature fitted on all: {cal.temperature:g} (settings: {t_now:g}"
-                   + ("" if abs(cal.temperature - t_now) < 1e-9 else "; update with --fit-temperature") + ").")
+                   + ("" if abs(cal.temperature - t_now) < 1e-9 or fit_temperature else "; update with --fit-temperature")
+                   + ").")
         table = Table(title="Reliability (leave-one-out)", title_justify="left", pad_edge=False)
         for col in ("leader's probability", "cases", "mean probability", "leader right"):
             table.add_column(col)

@@ -365,8 +365,23 @@ def other_changes(old: Knowledge, new: Knowledge) -> list[str]:
         elif before.prior.p != e.prior.p:
             out.append(f"prior of {e.slug} {before.prior.p:g} -> {e.prior.p:g}")
     out += [f"entity {s} removed" for s in old.entity_slugs if s not in new.entity]
+    for slug, sub in new.subtype.items():
+        before_sub = old.subtype.get(slug)
+        if before_sub is None:
+            out.append(f"subtype {slug} added")
+        elif before_sub.share.p != sub.share.p:
+            out.append(f"share of subtype {slug} {before_sub.share.p:g} -> {sub.share.p:g}")
+    out += [f"subtype {s} removed" for s in old.subtype if s not in new.subtype]
     if old.settings.clamp != new.settings.clamp:
         out.append(f"settings clamp {old.settings.clamp} -> {new.settings.clamp}")
+    if old.settings.evidence != new.settings.evidence:
+        out.append("settings evidence (shrinkage, strengths, thresholds) changed")
+    if old.settings.calibration.temperature != new.settings.calibration.temperature:
+        out.append(f"temperature {old.settings.calibration.temperature:g} -> {new.settings.calibration.temperature:g}")
+    if old.settings.bands != new.settings.bands:
+        out.append("confidence bands changed")
+    if _file_bytes(old.directory / "outside.yaml") != _file_bytes(new.directory / "outside.yaml"):
+        out.append("outside.yaml changed")
     if _file_bytes(old.directory / "vocabulary.yaml") != _file_bytes(new.directory / "vocabulary.yaml"):
         out.append("vocabulary.yaml changed")     # terms, synonyms or site groups: what a case's findings mean
     return out

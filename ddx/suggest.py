@@ -13,7 +13,8 @@ molecular present / absent):
 * gain(T) = H(P(e)) - sum_o P(o) H(P(e | o)), in bits.
 
 The "why" line quotes the figures behind the test for the two leading
-candidates it separates most (``~`` marks an estimate).
+candidates it separates most (``~`` marks an estimate), each with its count or
+its strength in cases.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import math
 from dataclasses import dataclass
 
 from ddx.knowledge import Knowledge, Rule
-from ddx.ranking import Ranker, percent
+from ddx.ranking import Ranker, basis_text, percent, strength_of
 
 
 @dataclass(frozen=True)
@@ -124,14 +125,17 @@ class Suggester:
                     total += lik_rows[empty_index][i] if empty_index is not None else 0.0
                     for row in lik_rows:
                         row[i] /= total
+            if t != 1.0:   # the ranker tempers every likelihood: temper the outcome table the same way
+                for i in profiles:
+                    total = math.fsum(row[i] ** t for row in lik_rows)
+                    for row in lik_rows:
+                        row[i] = row[i] ** t / total if total > 0 else row[i]
             expected_h = 0.0
             for row in lik_rows:
-                p_o = math.fsum(pp[i] * row[i] for i in profiles)
+                joint = [pp[i] * row[i] for i in profiles]
+                p_o = math.fsum(joint)
                 if p_o > 0:
-                    after = ranker.to_entities(ranker.normalize(
-                        [math.log(pp[i]) + t * math.log(row[i]) if pp[i] > 0 and row[i] > 0 else -math.inf
-                         for i in profiles]))
-                    expected_h += p_o * _entropy(after)
+                    expected_h += p_o * _entropy(ranker.to_entities([j / p_o for j in joint]))
             gain = max(0.0, h0 - expected_h)
             results.append(Suggestion(test.name, test.kind, test.label, gain, self._why(test, leaders)))
         results.sort(key=lambda s: (-round(s.gain, 9), s.test))
@@ -157,5 +161,7 @@ class Suggester:
         if best is None:
             return f"{test.label}: {rule.title}"
         (_, (hi, phi), (lo, plo)) = best
-        return (f"{test.label}: {word} in {percent(phi.p, phi.estimate)} of {short[hi]}, "
-                f"{percent(plo.p, plo.estimate)} of {short[lo]}")
+        ev = self.knowledge.settings.evidence
+        return (f"{test.label}: {word} in {percent(phi.p, phi.estimate)} of {short[hi]} "
+                f"[{basis_text(phi, strength_of(phi, ev))}], "
+                f"{percent(plo.p, plo.estimate)} of {short[lo]} [{basis_text(plo, strength_of(plo, ev))}]")

@@ -83,7 +83,7 @@ def test_the_seed_case_opens_ranked_with_its_evidence_shown(knowledge):
         assert str(table.get_row_at(0)[1]) == "ILMS"
         shown = detail(app)
         assert "For:" in shown and "Against:" in shown
-        assert "Mod Pathol" in shown or "knowledge brief" in shown      # sources are on screen
+        assert "Mod Pathol" in shown or "PathologyOutlines" in shown      # sources are on screen
         assert "estimate" in shown or "cited" in shown
         assert app.query_one("#next-tests").option_count > 0
         assert not app.entry.dirty

@@ -128,7 +128,9 @@ class RulesScreen(Screen[None]):
         yield Header()
         with Horizontal(id="rules-main"):
             with Vertical(id="rule-browser"):
-                options = [(f"{e.slug} · {e.name}", e.slug) for e in self.knowledge.entities]
+                options = [(label, slug) for e in self.knowledge.entities
+                           for label, slug in [(f"{e.slug} · {e.name}", e.slug)]
+                           + [(f"  └ {s.slug} · {s.name}", s.slug) for s in e.subtypes]]
                 yield Select(options, prompt="All entities (or the rules that weigh one)", id="entity-filter")
                 yield Input(placeholder="Filter: id or finding", id="rule-filter")
                 yield OptionList(id="rule-list")
