@@ -334,7 +334,7 @@ class EvidenceSettings(Model):
     shrinkage: float = Field(2.0, ge=0)
     estimate_strength: float = Field(10.0, gt=0)
     cited_strength: float = Field(20.0, gt=0)
-    informative_spread: float = Field(0.3, ge=0)   # log10 ratio between the two leaders for a finding to be informative
+    informative_spread: float = Field(0.2, ge=0)   # log10 ratio between the two leaders for a finding to be informative
     unexplained_below: float = Field(0.1, gt=0, lt=1)   # a finding no profile shows this often is unexplained
     rationale: str | None = None
     source: str | None = None

@@ -29,7 +29,7 @@ from ddx.entry import CaseEntry, InvalidEntry, OpenedCase, new_case_id, open_cas
 from ddx.errors import DdxError
 from ddx.knowledge import Knowledge
 from ddx.tui.dialogs import ConfirmDiscard, DraftOffer, HelpScreen, PathDialog, ReportScreen
-from ddx.tui.differential import DifferentialPanel
+from ddx.tui.differential import WIDE_FROM, DifferentialPanel
 from ddx.tui.form import CaseForm
 from ddx.tui.messages import CaseChanged, NextTestChosen
 
@@ -46,7 +46,7 @@ class DdxApp(App[None]):
 
     CSS_PATH = "ddx.tcss"
     TITLE = "ddx"
-    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (WIDE_FROM, "-wide")]
     BINDINGS = [
         Binding("f1", "help", "Help"),
         Binding("ctrl+s", "save", "Save"),

@@ -29,6 +29,7 @@ from ddx.ranking import Evidence, RankedEntity, percent
 from ddx.tui.messages import NextTestChosen
 
 BAR_WIDTH = 12
+WIDE_FROM = 110           # terminal columns from which the wide layout applies (the app's breakpoint)
 NARROW_BAR_WIDTH = 10     # below the breakpoint, so that a subtype's short name fits beside it
 OUTSIDE = "Outside the differential"
 UNUSED = "Recorded, not used by the ranking"
@@ -205,7 +206,8 @@ class DifferentialPanel(Vertical):
 
     @property
     def narrow(self) -> bool:
-        return self.screen.has_class("-narrow")
+        """The app's width, not the breakpoint class: the class may be set after the first drawing."""
+        return self.app.size.width < WIDE_FROM
 
     def on_resize(self, event: Resize) -> None:
         if self.analysis is not None and self._narrow is not None and self.narrow != self._narrow:
