@@ -222,7 +222,7 @@ class TableWriter:
         for i in range(2, self.top + 1):
             table.add_column(f"#{i}")
         table.add_column("band")
-        table.add_column("")
+        table.add_column("top-1")
         for row in self.rows:
             if len(row) == 4 + self.top:        # an error row spans the leader columns
                 table.add_row(*row[:4], *[""] * (self.top - 1), "", "")

@@ -113,7 +113,7 @@ def test_unexplained_findings_are_in_the_caution(knowledge, analyzer):
 
 def test_finding_words_and_short_sources(knowledge):
     assert finding_text(knowledge, "stains.cd68", "positive") == "CD68 positive"
-    assert finding_text(knowledge, "stains.cd30.extent", "diffuse") == "CD30 diffuse"
+    assert finding_text(knowledge, "stains.cd30.extent", "diffuse") == "CD30 extent diffuse"
     assert finding_text(knowledge, "morphology.cell_types", "multinucleated_giant") == "multinucleated giant cells"
     assert finding_text(knowledge, "patient.age", 50.0) == "age 50 years"
     assert finding_text(knowledge, "molecular.tfcp2_rearrangement", "present") == "TFCP2 rearrangement present"

@@ -313,3 +313,29 @@ def test_a_knowledge_copy_with_other_settings_ranks_differently(knowledge):
     ev = knowledge.settings.evidence.model_copy(update={"shrinkage": 50.0})
     k2 = dataclasses.replace(knowledge, settings=knowledge.settings.model_copy(update={"evidence": ev}))
     assert Ranker(k2).p_used["ihc.desmin"] != Ranker(knowledge).p_used["ihc.desmin"]
+
+
+def test_rules_diff_names_changes_to_the_model_outside_the_rules(rules_copy: Path, knowledge):
+    from ddx.ruletest import other_changes
+
+    settings = rules_copy / "settings.yaml"
+    settings.write_text(settings.read_text(encoding="utf-8").replace("  shrinkage: 1 ", "  shrinkage: 20 "),
+                        encoding="utf-8")
+    ent = rules_copy / "entities.yaml"
+    ent.write_text(ent.read_text(encoding="utf-8").replace(
+        'share: {p: ~0.05, reason: "estimate: no series gives TFCP2', 'share: {p: ~0.1, reason: "estimate: no series gives TFCP2'),
+        encoding="utf-8")
+    changes = other_changes(knowledge, load_knowledge(rules_copy))
+    assert "share of subtype srms_tfcp2 0.05 -> 0.1" in changes
+    assert any("evidence" in c for c in changes)
+
+
+def test_a_subtypes_effect_is_its_own_profiles_weight(knowledge):
+    from ddx.rulecheck import entity_effect
+
+    ranker = Ranker(knowledge)
+    rule = knowledge.rule["ihc.keratin"]
+    tfcp2 = ranker.profile_index("srms", "srms_tfcp2")
+    rest = ranker.profile_index("srms")
+    assert entity_effect(rule, knowledge, "srms_tfcp2") == ranker.weights["ihc.keratin"][tfcp2] > 0.5
+    assert entity_effect(rule, knowledge, "srms") == ranker.weights["ihc.keratin"][rest] < 0
