@@ -94,7 +94,7 @@ class Analysis:
     unused: list[Unused] = field(default_factory=list)
     outside: OutsideReport = field(default_factory=OutsideReport)
     informative: int = 0      # matched findings that separate the two leaders (settings.evidence.informative_spread)
-    ancillary: int = 0        # matched scoring findings that are stains or molecular results
+    ancillary: int = 0        # distinct stains and molecular tests that matched scoring rules read
 
     @property
     def ok(self) -> bool:
@@ -144,7 +144,10 @@ class Analyzer:
         ranking = self.ranker.rank(matched, posterior, profile_probs)
         suggestions = self.suggester.suggest(facts, matched, posterior=posterior) if suggest else []
         informative = self.ranker.informative(matched, ranking)
-        ancillary = [r for r in matched if r in self.reads and any(k.startswith(ANCILLARY) for k in self.reads[r][0])]
+        # distinct stains and molecular tests read by matched scoring rules (ALK positive is one, however many
+        # rules read it)
+        ancillary = sorted({"__".join(k.split("__")[:2]) for r in matched if r in self.reads
+                            for k in self.reads[r][0] if k.startswith(ANCILLARY)})
         outside = self.outside(every, matched)
         names = [p.name.split(" (")[0] for p in outside.pointers]
         names += [f"{u.finding.lower() if u.finding[:1].isupper() and u.finding[1:2].islower() else u.finding}"

@@ -125,8 +125,10 @@ def _counted(value: dict[str, Any]) -> dict[str, Any]:
             k = sum(int(m[1]) for m in counts if m)
             total = sum(int(m[2]) for m in counts if m)
             given_n = value.get("n")
-            if given_n is not None and (m := COUNT.match(str(given_n))) and (int(m[1]), int(m[2])) != (k, total):
-                raise ValueError(f"n {given_n} disagrees with the pooled series, which sum to {k}/{total}")
+            m = COUNT.match(str(given_n)) if given_n is not None else None
+            if given_n is not None and (m is None or (int(m[1]), int(m[2])) != (k, total)):
+                raise ValueError(f"n {given_n!r} disagrees with the pooled series, which sum to {k}/{total} "
+                                 "(leave n out: it is derived)")
             value.setdefault("n", f"{k}/{total}")
             value.setdefault("source", "pooled: " + "; ".join(f"{s.get('source')} {s.get('n')}" for s in pooled
                                                                if isinstance(s, dict)))

@@ -33,7 +33,7 @@ import math
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from ddx.knowledge import EvidenceSettings, Knowledge, Likelihood, Profile
+from ddx.knowledge import EvidenceSettings, Knowledge, Likelihood, Profile, Rule
 
 LN10 = math.log(10.0)
 
@@ -230,12 +230,7 @@ class Ranker:
         for rule in knowledge.active_rules:
             if rule.spec.likelihood is None:
                 continue
-            lks = [knowledge.profile_likelihood(rule, prof) for prof in self.profiles]
-            assert all(lk is not None for lk in lks)   # guaranteed by knowledge validation
-            row = [lk for lk in lks if lk is not None]
-            rate = math.fsum(w * lk.p for w, lk in zip(self.profile_prior, row))
-            ps = tuple(self._p(lk, rate, ev, rule.negated) for lk in row)
-            figures[rule.id] = row
+            figures[rule.id], ps = self.row(rule)
             self.p_used[rule.id] = ps
             self.log_lik[rule.id] = tuple(math.log(p) for p in ps)
             self.log_ref[rule.id] = math.log(math.fsum(w * p for w, p in zip(self.profile_prior, ps)))
@@ -256,6 +251,32 @@ class Ranker:
         for j in range(len(self.profiles)):
             ordered = sorted(self.evidence, key=lambda rid: (-abs(self.weights[rid][j]), rid))
             self.place.append({rid: n for n, rid in enumerate(ordered)})
+
+    def row(self, rule: Rule) -> tuple[list[Likelihood], tuple[float, ...]]:
+        """A rule's figure per profile and the probability the ranker uses for it (after shrinkage,
+        clamp and negation); also for a draft or retired rule, to show what it would weigh."""
+        lks = [self.knowledge.profile_likelihood(rule, prof) for prof in self.profiles]
+        assert all(lk is not None for lk in lks)   # guaranteed by knowledge validation
+        figures = [lk for lk in lks if lk is not None]
+        rate = math.fsum(w * lk.p for w, lk in zip(self.profile_prior, figures))
+        ev = self.knowledge.settings.evidence
+        return figures, tuple(self._p(lk, rate, ev, rule.negated) for lk in figures)
+
+    def weights_of(self, rule: Rule) -> tuple[float, ...]:
+        """The rule's weight per profile (log10 of the probability used over the differential-wide rate),
+        whether or not the rule is active."""
+        if rule.id in self.weights:
+            return self.weights[rule.id]
+        _, ps = self.row(rule)
+        ref = math.log(math.fsum(w * p for w, p in zip(self.profile_prior, ps)))
+        return tuple((math.log(p) - ref) / LN10 for p in ps)
+
+    def profile_of(self, slug: str) -> int:
+        """The profile of an entity (its own, or its rest when it has subtypes) or of a subtype."""
+        sub = self.knowledge.subtype.get(slug)
+        if sub is not None:
+            return self.profile_index(self.knowledge.parent(slug), slug)
+        return self.profile_index(slug)
 
     def _p(self, lk: Likelihood, rate: float, ev: EvidenceSettings, negated: bool) -> float:
         lo, hi = self.clamp

@@ -229,8 +229,8 @@ def render_markdown(analysis: Analysis, knowledge: Knowledge, *, top: int = 6) -
     for i, r in enumerate(analysis.ranking[:top], start=1):
         for_ = "<br>".join(_md(_evidence_line(e)) for e in r.supporting[:3]) or "-"
         against = "<br>".join(_md(_evidence_line(e)) for e in r.opposing[:2]) or "-"
-        name = r.name + (f"; leading subtype: {r.subtype_name} ({(r.subtype_share or 0) * 100:.0f} %)"
-                         if r.subtype is not None and r.subtype != r.entity else "")
+        name = r.name + (f"; leading: {r.subtype_name} (share {(r.subtype_share or 0) * 100:.0f} %)"
+                         if r.subtype is not None else "")
         lines.append(f"| {i} | {r.entity} ({_md(name)}) | {r.probability * 100:.1f} % | {r.score:+.2f} | {for_} | {against} |")
     if analysis.outside:
         lines += ["", "**Outside the differential**", ""] + [f"- {_md(line)}" for line in outside_lines(analysis, knowledge)]

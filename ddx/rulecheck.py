@@ -437,19 +437,15 @@ def entity_effect(rule: Rule, k: Knowledge, slug: str) -> float | None:
     """The weight of the rule's finding for ``slug`` as the ranker uses it: log10 of the probability
     used (after shrinkage and clamp) over the finding's rate across the differential. ``slug`` is an
     entity (its own profile: the rest, when it has subtypes) or a subtype. None for a caveat-only
-    rule, and for a rule that is not active (the ranker does not use it)."""
+    rule; a draft or retired rule gets the weight it would have if it were active."""
     if rule.spec.likelihood is None:
         return None
     ranker = _ranker(k)
-    weights = ranker.weights.get(rule.id)
-    if weights is None:
-        return None
-    entity = k.parent(slug)
     try:
-        j = ranker.profile_index(entity, slug if slug != entity else None)
+        j = ranker.profile_of(slug)
     except KeyError:
         return None
-    return weights[j]
+    return ranker.weights_of(rule)[j]
 
 
 def _check_reach(k: Knowledge, report: CheckReport) -> None:

@@ -124,13 +124,13 @@ def check_cmd(directory: str | None, fmt: str, no_engine: bool) -> None:
 
 
 def _favours(rule: Rule, k: Knowledge) -> list[str]:
-    """The profiles (entities or subtypes) with the highest figure for the finding."""
+    """The profiles (entities or subtypes) the finding weighs most for, as the ranker uses it."""
     if rule.spec.likelihood is None:
         return []
-    weights: dict[str, float] = {}
-    for prof in k.profiles:
-        lk = k.profile_likelihood(rule, prof)
-        weights[prof.slug] = lk.p if lk is not None else 0.0
+    from ddx.rulecheck import _ranker
+
+    ranker = _ranker(k)
+    weights = dict(zip((p.slug for p in ranker.profiles), (round(w, 6) for w in ranker.weights_of(rule))))
     top = max(weights.values())
     return [s for s, w in weights.items() if w == top and top > min(weights.values())]
 
@@ -143,8 +143,9 @@ def _rule_row(rule: Rule, k: Knowledge, entity: str | None) -> dict[str, Any]:
                            "examples": (len(rule.spec.examples.should_match) + len(rule.spec.examples.should_not_match))
                            if rule.spec.examples else 0}
     if entity:
-        parent = k.parent(entity)
-        prof = next(p for p in k.profiles if p.entity == parent and p.subtype == (entity if entity != parent else None))
+        from ddx.rulecheck import _ranker
+
+        prof = k.profiles[_ranker(k).profile_of(entity)]
         lk = k.profile_likelihood(rule, prof)
         row["p"] = lk.shown() if lk else None
         effect = entity_effect(rule, k, entity)
@@ -376,7 +377,8 @@ def test_cmd(directory: str | None, cases: tuple[str, ...], baseline: str | None
         _out.print(f"Leave-one-out calibration ({len(cal.predictions)} cases; temperature refitted without each case): "
                    f"top-1 {cal.top1:.1%}, expected calibration error {cal.ece:.3f}, log loss {cal.log_loss:.3f}. "
                    f"Temperature fitted on all: {cal.temperature:g} (settings: {t_now:g}"
-                   + ("" if abs(cal.temperature - t_now) < 1e-9 or fit_temperature else "; update with --fit-temperature")
+                   + ("" if abs(cal.temperature - t_now) < 1e-9 or fit_temperature or len(cal.predictions) < MIN_FIT_CASES
+                      else "; update with --fit-temperature")
                    + ").")
         table = Table(title="Reliability (leave-one-out)", title_justify="left", pad_edge=False)
         for col in ("leader's probability", "cases", "mean probability", "leader right"):

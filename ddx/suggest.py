@@ -125,17 +125,21 @@ class Suggester:
                     total += lik_rows[empty_index][i] if empty_index is not None else 0.0
                     for row in lik_rows:
                         row[i] /= total
-            if t != 1.0:   # the ranker tempers every likelihood: temper the outcome table the same way
+            # P(o) from the outcome table tempered and renormalised per profile; the posterior after o
+            # exactly as the ranker would give it once o is recorded (prior x likelihood^T)
+            tempered = [row[:] for row in lik_rows]
+            if t != 1.0:
                 for i in profiles:
                     total = math.fsum(row[i] ** t for row in lik_rows)
-                    for row in lik_rows:
-                        row[i] = row[i] ** t / total if total > 0 else row[i]
+                    for k_, row in enumerate(lik_rows):
+                        tempered[k_][i] = row[i] ** t / total if total > 0 else row[i]
             expected_h = 0.0
-            for row in lik_rows:
-                joint = [pp[i] * row[i] for i in profiles]
-                p_o = math.fsum(joint)
+            for row, trow in zip(lik_rows, tempered):
+                p_o = math.fsum(pp[i] * trow[i] for i in profiles)
                 if p_o > 0:
-                    expected_h += p_o * _entropy(ranker.to_entities([j / p_o for j in joint]))
+                    after = [pp[i] * row[i] ** t for i in profiles]
+                    norm = math.fsum(after)
+                    expected_h += p_o * _entropy(ranker.to_entities([a / norm for a in after]))
             gain = max(0.0, h0 - expected_h)
             results.append(Suggestion(test.name, test.kind, test.label, gain, self._why(test, leaders)))
         results.sort(key=lambda s: (-round(s.gain, 9), s.test))
