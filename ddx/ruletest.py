@@ -374,12 +374,22 @@ def other_changes(old: Knowledge, new: Knowledge) -> list[str]:
     out += [f"subtype {s} removed" for s in old.subtype if s not in new.subtype]
     if old.settings.clamp != new.settings.clamp:
         out.append(f"settings clamp {old.settings.clamp} -> {new.settings.clamp}")
-    if old.settings.evidence != new.settings.evidence:
+    wording = {"rationale", "source"}
+    if old.settings.evidence.model_dump(exclude=wording) != new.settings.evidence.model_dump(exclude=wording):
         out.append("settings evidence (shrinkage, strengths, thresholds) changed")
     if old.settings.calibration.temperature != new.settings.calibration.temperature:
         out.append(f"temperature {old.settings.calibration.temperature:g} -> {new.settings.calibration.temperature:g}")
-    if old.settings.bands != new.settings.bands:
-        out.append("confidence bands changed")
+    if [(b.id, b.when) for b in old.settings.bands] != [(b.id, b.when) for b in new.settings.bands]:
+        out.append("confidence bands changed (order or conditions)")
+    for e in new.entities:
+        before = old.entity.get(e.slug)
+        if before is not None and before.confirm_with != e.confirm_with:
+            out.append(f"confirming tests of {e.slug} changed")
+    for slug, sub in new.subtype.items():
+        before_sub = old.subtype.get(slug)
+        if before_sub is not None and (before_sub.confirm_with != sub.confirm_with
+                                       or old.parent(slug) != new.parent(slug)):
+            out.append(f"subtype {slug}: confirming tests or entity changed")
     if _file_bytes(old.directory / "outside.yaml") != _file_bytes(new.directory / "outside.yaml"):
         out.append("outside.yaml changed")
     if _file_bytes(old.directory / "vocabulary.yaml") != _file_bytes(new.directory / "vocabulary.yaml"):
