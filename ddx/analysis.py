@@ -142,7 +142,7 @@ class Analyzer:
         profile_probs = self.ranker.profile_posterior(matched)
         posterior = self.ranker.to_entities(profile_probs)
         ranking = self.ranker.rank(matched, posterior, profile_probs)
-        suggestions = self.suggester.suggest(facts, matched, posterior=posterior) if suggest else []
+        suggestions = self.suggester.suggest(facts, matched, profile_posterior=profile_probs) if suggest else []
         informative = self.ranker.informative(matched, ranking)
         # distinct stains and molecular tests read by matched scoring rules (ALK positive is one, however many
         # rules read it)

@@ -19,13 +19,16 @@ Matching does not depend on T, so each case is matched once.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from ddx.analysis import Analysis
 from ddx.evaluate import BINS
+from ddx.knowledge import Knowledge
 from ddx.ranking import Ranker
 
 GRID: tuple[float, ...] = tuple(round(0.2 + 0.02 * i, 2) for i in range(41))   # 0.20 … 1.00
+MIN_FIT_CASES = 20   # fewer scored cases than this cannot support a fitted temperature
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,12 @@ class CalibrationReport:
             "bins": [{"from": lo, "to": hi, "cases": n, "mean_probability": round(m, 4), "leader_right": round(r, 4)}
                      for lo, hi, n, m, r in self.bins],
         }
+
+
+def held_cases(analyses: Iterable[Analysis], knowledge: Knowledge) -> list[Held]:
+    """The scored cases as the calibration needs them: what matched, and the expected entity."""
+    return [Held(a.case_id, a.matched, knowledge.parent(a.expected)) for a in analyses
+            if a.ok and a.expected and knowledge.parent(a.expected) in knowledge.entity]
 
 
 def _probs(ranker: Ranker, case: Held, t: float) -> list[float]:

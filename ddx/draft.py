@@ -106,15 +106,9 @@ def short_source(source: str, limit: int = 90) -> str:
     return first if len(first) <= limit else first[:limit - 1].rstrip() + "…"
 
 
-def short_name(knowledge: Knowledge, slug: str) -> str:
-    """A profile in compact text: a subtype's short name ('TFCP2-RMS', 'EIMS'), else the slug in capitals."""
-    sub = knowledge.subtype.get(slug)
-    return sub.short if sub is not None and sub.short else slug.upper()
-
-
 def profile_short(knowledge: Knowledge, r: RankedEntity) -> str:
     """'TFCP2-RMS' for an entity led by a subtype, else the entity slug in capitals."""
-    return short_name(knowledge, leading_subtype(r) or r.entity)
+    return knowledge.short_name(leading_subtype(r) or r.entity)
 
 
 def leading_subtype(r: RankedEntity) -> str | None:
@@ -262,7 +256,7 @@ def outside_paragraph(analysis: Analysis, knowledge: Knowledge) -> list[str]:
                           name=lower_first(p.name), source=short_source(p.source), rationale=p.rationale))
     for u in analysis.outside.unexplained:
         items.append(fill(t.outside_unexplained, finding=u.finding, p=percent(u.p, False),
-                          best=short_name(knowledge, u.best)))
+                          best=knowledge.short_name(u.best)))
     return [item[:1].upper() + item[1:] for item in items]
 
 

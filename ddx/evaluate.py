@@ -263,8 +263,7 @@ def calibration_markdown(report: CalibrationReport) -> str:
 def accuracy_section(paths: list[str], analyzer: Analyzer) -> str:
     """The README's accuracy block: scores, the subtype table, reliability, leave-one-out
     calibration and the misses (``tools/accuracy.py`` writes it; a test recomputes it)."""
-    from ddx.calibration import leave_one_out
-    from ddx.ruletest import held_cases
+    from ddx.calibration import held_cases, leave_one_out
 
     analyses, ev = evaluate_paths(paths, analyzer)
     held = held_cases(analyses, analyzer.knowledge)

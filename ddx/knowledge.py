@@ -587,12 +587,10 @@ class Knowledge:
         found = self.entity.get(slug)
         return found.variant_of if found is not None and found.variant_of else slug
 
-    def short_name(self, profile: Profile) -> str:
-        """'IMT', 'EIMS', 'TFCP2-RMS': an entity's slug, or a subtype's short name, in capitals."""
-        if profile.subtype is None:
-            return profile.entity.upper()
-        sub = self.subtype[profile.subtype]
-        return sub.short or sub.slug.upper()
+    def short_name(self, slug: str) -> str:
+        """'IMT', 'EIMS', 'TFCP2-RMS': a subtype's short name, else the slug (entity or subtype) in capitals."""
+        sub = self.subtype.get(slug)
+        return sub.short if sub is not None and sub.short else slug.upper()
 
     def profile_likelihood(self, rule: Rule, profile: Profile) -> Likelihood | None:
         """The figure a rule gives a profile: the subtype's own, else its entity's."""

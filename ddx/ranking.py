@@ -383,3 +383,16 @@ class Ranker:
             if rule is not None and rule.spec.caveat and not rule.negated:
                 out.append(Caveat(rule.spec.id, rule.spec.caveat, rule.spec.source))
         return out
+
+
+_RANKERS: dict[int, tuple[Knowledge, Ranker]] = {}
+
+
+def ranker_for(knowledge: Knowledge) -> Ranker:
+    """The ranker of a knowledge object, built once and kept while that object is the one asked for
+    (the rule checks and the rules CLI ask many times for the same rules)."""
+    held = _RANKERS.get(id(knowledge))
+    if held is None or held[0] is not knowledge:
+        _RANKERS.clear()
+        held = _RANKERS[id(knowledge)] = (knowledge, Ranker(knowledge))
+    return held[1]

@@ -16,7 +16,7 @@ from rich.text import Text
 
 from ddx import __version__
 from ddx.analysis import Analysis
-from ddx.draft import pointer_findings, unused_texts
+from ddx.draft import figure_text, pointer_findings, unused_texts
 from ddx.facts import case_facts
 from ddx.knowledge import Knowledge
 from ddx.ranking import Evidence, RankedEntity
@@ -125,8 +125,7 @@ def _evidence_line(e: Evidence) -> str:
     """'+0.38 Keratin positive (25/25 cited → 0.96)': weight, finding, the figure with its
     count or strength, cited or estimate, and the probability used after shrinkage."""
     tag = "est." if e.estimate else "cited"
-    figure = f"1 − {e.figure}" if e.negated else e.figure
-    return f"{_weight(e)} {e.finding} ({figure}; {tag} → {e.p_used:.2f})"
+    return f"{_weight(e)} {e.finding} ({figure_text(e)}; {tag} → {e.p_used:.2f})"
 
 
 def outside_lines(analysis: Analysis, knowledge: Knowledge) -> list[str]:

@@ -52,7 +52,7 @@ from ddx.knowledge import (
     load_knowledge,
     resolve_rules_dir,
 )
-from ddx.ranking import Ranker
+from ddx.ranking import ranker_for
 from ddx.vocabulary import Vocabulary
 from ddx.yamlio import strip_lines
 
@@ -374,21 +374,11 @@ def _weights(rule: Rule, k: Knowledge) -> tuple[float, ...] | None:
     """The probabilities the ranker uses for the rule, per profile (after shrinkage, clamp, negation)."""
     if rule.spec.likelihood is None:
         return None
-    ranker = _ranker(k)
+    ranker = ranker_for(k)
     used = ranker.p_used.get(rule.id)
     return tuple(round(p, 6) for p in used) if used is not None else None
 
 
-_RANKERS: dict[int, tuple[Knowledge, Ranker]] = {}
-
-
-def _ranker(k: Knowledge) -> Ranker:
-    """One ranker per knowledge object checked (cached by identity)."""
-    held = _RANKERS.get(id(k))
-    if held is None or held[0] is not k:
-        _RANKERS.clear()
-        held = _RANKERS[id(k)] = (k, Ranker(k))
-    return held[1]
 
 
 def _check_overlaps(k: Knowledge, report: CheckReport) -> None:
@@ -440,7 +430,7 @@ def entity_effect(rule: Rule, k: Knowledge, slug: str) -> float | None:
     rule; a draft or retired rule gets the weight it would have if it were active."""
     if rule.spec.likelihood is None:
         return None
-    ranker = _ranker(k)
+    ranker = ranker_for(k)
     try:
         j = ranker.profile_of(slug)
     except KeyError:
@@ -455,7 +445,7 @@ def _check_reach(k: Knowledge, report: CheckReport) -> None:
     logic = _Logic(k.vocab)
     columns = [w for r in k.active_rules
                if (w := _weights(r, k)) is not None and any(a is not None for a in logic.alternatives(r.condition))]
-    ranker = _ranker(k)
+    ranker = ranker_for(k)
     slugs = [p.slug for p in ranker.profiles]
     priors = ranker.profile_prior
     ent_file = str(k.directory / "entities.yaml")
@@ -618,7 +608,7 @@ def _check_cofiring(k: Knowledge, report: CheckReport) -> None:
 
     from ddx.synthetic import synthetic_case
 
-    ranker = _ranker(k)
+    ranker = ranker_for(k)
     rules = [r for r in k.active_rules if r.id in ranker.log_lik]
     if len(rules) < 2:
         return

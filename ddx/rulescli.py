@@ -127,9 +127,9 @@ def _favours(rule: Rule, k: Knowledge) -> list[str]:
     """The profiles (entities or subtypes) the finding weighs most for, as the ranker uses it."""
     if rule.spec.likelihood is None:
         return []
-    from ddx.rulecheck import _ranker
+    from ddx.ranking import ranker_for
 
-    ranker = _ranker(k)
+    ranker = ranker_for(k)
     weights = dict(zip((p.slug for p in ranker.profiles), (round(w, 6) for w in ranker.weights_of(rule))))
     top = max(weights.values())
     return [s for s, w in weights.items() if w == top and top > min(weights.values())]
@@ -143,9 +143,9 @@ def _rule_row(rule: Rule, k: Knowledge, entity: str | None) -> dict[str, Any]:
                            "examples": (len(rule.spec.examples.should_match) + len(rule.spec.examples.should_not_match))
                            if rule.spec.examples else 0}
     if entity:
-        from ddx.rulecheck import _ranker
+        from ddx.ranking import ranker_for
 
-        prof = k.profiles[_ranker(k).profile_of(entity)]
+        prof = k.profiles[ranker_for(k).profile_of(entity)]
         lk = k.profile_likelihood(rule, prof)
         row["p"] = lk.shown() if lk else None
         effect = entity_effect(rule, k, entity)
@@ -230,9 +230,9 @@ def show_cmd(rule_id: str, rules: str | None, fmt: str) -> None:
     rule = halves[0]
     text = read_text(Path(rule.file))
     block = block_text(text, find_block(text, rule_id))
-    from ddx.ranking import Ranker, figure_text, strength_of
+    from ddx.ranking import figure_text, ranker_for, strength_of
 
-    ranker = Ranker(k)
+    ranker = ranker_for(k)
     positive = next((h for h in halves if not h.negated), halves[0])
     weights: dict[str, dict[str, Any]] = {}
     for j, prof in enumerate(ranker.profiles):
@@ -292,9 +292,6 @@ def _cases_paths(cases: tuple[str, ...]) -> list[str]:
         raise
 
 
-MIN_FIT_CASES = 20   # fewer scored cases than this cannot support a fitted temperature
-
-
 @rules_group.command("test")
 @click.argument("directory", required=False, type=click.Path(file_okay=False))
 @click.option("--cases", "cases", multiple=True, type=click.Path(exists=True),
@@ -314,6 +311,7 @@ def test_cmd(directory: str | None, cases: tuple[str, ...], baseline: str | None
     the fitted temperature), rules that matched no case, and regressions against --baseline.
 
     Exit status: 0 done; 1 a case could not be read, or a case regressed against the baseline."""
+    from ddx.calibration import MIN_FIT_CASES
     from ddx.ruletest import compare_baseline, load_baseline, run_cases, save_run, write_temperature
 
     k = _load(directory)

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ddx.analysis import Analysis, Analyzer, analyze_paths
-from ddx.calibration import CalibrationReport, Held, leave_one_out
+from ddx.calibration import CalibrationReport, held_cases, leave_one_out
 from ddx.errors import DdxError
 from ddx.evaluate import Evaluation, score
 from ddx.knowledge import NEGATION_SUFFIX, Knowledge
@@ -178,15 +178,6 @@ def run_cases(knowledge: Knowledge, paths: Iterable[str | os.PathLike[str]], *,
     return CaseRun(rules_info(knowledge), results, score(analyses, knowledge),
                    [rid for rid in active if rid not in fired],
                    leave_one_out(ranker, held) if held else None)
-
-
-def held_cases(analyses: Iterable[Analysis], knowledge: Knowledge) -> list[Held]:
-    """The scored cases as the calibration needs them: what matched, and the expected entity."""
-    out = []
-    for a in analyses:
-        if a.ok and a.expected and knowledge.parent(a.expected) in knowledge.entity:
-            out.append(Held(a.case_id, a.matched, knowledge.parent(a.expected)))
-    return out
 
 
 def write_temperature(knowledge: Knowledge, report: CalibrationReport) -> Path:

@@ -82,12 +82,12 @@ class Suggester:
         self.tests.append(_Test(name, kind, label, base, outcomes, reading, positive_rule))
 
     def suggest(self, facts: dict[str, object], matched: frozenset[str], n: int | None = None,
-                posterior: list[float] | None = None) -> list[Suggestion]:
+                profile_posterior: list[float] | None = None) -> list[Suggestion]:
         """Gains are over the entities (separating two subtypes of one entity gains nothing);
-        ``posterior`` (entity order) is accepted for the callers' convenience and recomputed per profile."""
+        ``profile_posterior`` (profile order) may be passed in when the caller already has it."""
         n = self.knowledge.settings.suggestions if n is None else n
         ranker = self.ranker
-        pp = ranker.profile_posterior(matched)
+        pp = ranker.profile_posterior(matched) if profile_posterior is None else profile_posterior
         posterior = ranker.to_entities(pp)
         h0 = _entropy(posterior)
         profiles = range(len(pp))
@@ -147,7 +147,7 @@ class Suggester:
 
     def _why(self, test: _Test, leaders: list[int]) -> str:
         rule = test.positive_rule
-        short = [self.knowledge.short_name(p) for p in self.ranker.profiles]
+        short = [self.knowledge.short_name(p.slug) for p in self.ranker.profiles]
         word = "positive" if test.kind == "stain" else "present"
         if rule is None:
             return f"{test.label}: its result changes the ranking of the leading candidates"

@@ -22,7 +22,7 @@ from textual.widgets import DataTable, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from ddx.analysis import Analysis
-from ddx.draft import figure_text, leading_subtype, pointer_findings, profile_short, short_name, short_source, unused_texts
+from ddx.draft import figure_text, leading_subtype, pointer_findings, profile_short, short_source, unused_texts
 from ddx.facts import case_facts
 from ddx.knowledge import Knowledge
 from ddx.ranking import Evidence, RankedEntity, percent
@@ -122,7 +122,7 @@ def outside_detail(analysis: Analysis, knowledge: Knowledge) -> Text:
     for u in outside.unexplained:
         text.append(f"\n  ◆ {u.finding}", style="bold yellow")
         text.append(f": no modelled entity shows it often (at most {percent(u.p, False)}, "
-                    f"{short_name(knowledge, u.best)})", style="yellow")
+                    f"{knowledge.short_name(u.best)})", style="yellow")
     return text
 
 
