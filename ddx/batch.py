@@ -177,10 +177,10 @@ _inherited: Knowledge | None = None     # the parent's rules, inherited by forke
 _processor: Processor | None = None     # one per worker process
 
 
-def _init_worker(directory: str, content_hash: str, options: BatchOptions) -> None:
+def _init_worker(directory: str, content_hash: str, options: BatchOptions, prior_set: str | None = None) -> None:
     global _processor
     signal.signal(signal.SIGINT, signal.SIG_IGN)   # the parent handles Ctrl-C and stops the pool
-    knowledge = _inherited if _inherited is not None else load_knowledge(directory)
+    knowledge = _inherited if _inherited is not None else load_knowledge(directory, prior_set=prior_set)
     if knowledge.content_hash != content_hash:
         raise RuntimeError(f"the rules in {directory} changed while the batch was starting")
     _processor = Processor(knowledge, options)
@@ -213,7 +213,8 @@ class _Pool:
         _inherited = self.knowledge if self.context.get_start_method() == "fork" else None
         executor = ProcessPoolExecutor(
             self.jobs, mp_context=self.context, initializer=_init_worker,
-            initargs=(str(self.knowledge.directory), self.knowledge.content_hash, self.options))
+            initargs=(str(self.knowledge.directory), self.knowledge.content_hash, self.options,
+                      self.knowledge.prior_set))
         # start every worker now, before the caller starts threads (a progress bar)
         try:
             for future in [executor.submit(_work, []) for _ in range(self.jobs)]:
@@ -307,5 +308,6 @@ class BatchSummary:
         out["rules_version"] = self.knowledge.settings.version
         out["rules_hash"] = self.knowledge.content_hash[:12]
         out["rules_dir"] = str(self.knowledge.directory)
+        out["prior_set"] = self.knowledge.prior_set
         out["ddx_version"] = __version__
         return out

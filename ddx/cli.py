@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import Any
 
 import click
 from rich.console import Console
@@ -64,9 +65,16 @@ def main(ctx: click.Context, version: bool) -> None:
             click.echo(ctx.get_help())
 
 
-def _load(rules: str | None) -> Knowledge:
+def _prior_set_option(f: Any) -> Any:
+    return click.option(
+        "--prior-set", "prior_set", default=None, metavar="NAME",
+        help="Rank with the named prior set of the rules' settings.yaml (prior_sets:) instead of the "
+             "priors in entities.yaml, e.g. for a paediatric practice.")(f)
+
+
+def _load(rules: str | None, prior_set: str | None = None) -> Knowledge:
     try:
-        return load_knowledge(rules)
+        return load_knowledge(rules, prior_set=prior_set)
     except KnowledgeError as exc:
         err = Console(stderr=True, soft_wrap=True)
         err.print("[bold red]ddx: the rules could not be loaded:[/bold red]")
@@ -84,13 +92,14 @@ def _load(rules: str | None) -> Knowledge:
               help="Rules directory (default: $DDX_RULES, else the packaged rules).")
 @click.option("--top", type=click.IntRange(1, 50), default=6, show_default=True,
               help="Entities shown in text and markdown output (JSON always has all).")
-def eval_cmd(files: tuple[str, ...], fmt: str, rules: str | None, top: int) -> None:
+@_prior_set_option
+def eval_cmd(files: tuple[str, ...], fmt: str, rules: str | None, top: int, prior_set: str | None) -> None:
     """Rank the differential for each case in FILE... (YAML or JSON, one case or a
     'cases:' list per file; folders are searched recursively)."""
     from ddx.draft import render_report
     from ddx.report import render_markdown, render_text, to_json
 
-    knowledge = _load(rules)
+    knowledge = _load(rules, prior_set)
     failed = False
     results = []
     console = Console(highlight=False, soft_wrap=False)
@@ -136,8 +145,10 @@ def eval_cmd(files: tuple[str, ...], fmt: str, rules: str | None, top: int) -> N
                    "shape; about 4x larger), or of none.")
 @click.option("--no-suggest", is_flag=True, help="Skip next-test suggestions (faster).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no closing line on stderr.")
+@_prior_set_option
 def batch_cmd(paths: tuple[str, ...], fmt: str, output: str | None, summary_file: str | None, jobs: int,
-              rules: str | None, top: int, evidence: str, no_suggest: bool, quiet: bool) -> None:
+              rules: str | None, top: int, evidence: str, no_suggest: bool, quiet: bool,
+              prior_set: str | None) -> None:
     """Rank every case under PATH... (files or folders, searched recursively; YAML, JSON, and
     CSV/TSV sheets with one case per row and dotted column names such as stains.desmin).
 
@@ -146,7 +157,7 @@ def batch_cmd(paths: tuple[str, ...], fmt: str, output: str | None, summary_file
     """
     from ddx.batchcli import run_batch_command
 
-    knowledge = _load(rules)
+    knowledge = _load(rules, prior_set)
     try:
         code = run_batch_command(
             knowledge, paths, fmt=fmt, output=output, summary_file=summary_file, jobs=jobs, top=top,
@@ -164,13 +175,14 @@ def batch_cmd(paths: tuple[str, ...], fmt: str, output: str | None, summary_file
               help="Rules directory (default: $DDX_RULES, else the packaged rules).")
 @click.option("--cases", "cases", multiple=True, type=click.Path(exists=True),
               help="Cases for the rule editor's impact preview (default: ./cases, else the sample cases).")
+@_prior_set_option
 def tui_cmd(case_file: str | None = None, case_id: str | None = None, rules: str | None = None,
-            cases: tuple[str, ...] = ()) -> None:
+            cases: tuple[str, ...] = (), prior_set: str | None = None) -> None:
     """Enter a case and watch the differential re-rank as you type (a new case, or CASE_FILE).
     F9 opens the rule editor. Drafts are autosaved to $DDX_DATA_DIR (else your user data folder)."""
     from ddx.tui import run
 
-    knowledge = _load(rules)
+    knowledge = _load(rules, prior_set)
     try:
         run(knowledge, case_file, case_id=case_id, cases=list(cases) or None)
     except DdxError as exc:

@@ -5,11 +5,12 @@ the settings and the rule files. Everything is validated into pydantic models
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from string import Template
@@ -349,6 +350,15 @@ class Calibration(Model):
     derivation: str | None = None
 
 
+class PriorSet(Model):
+    """A named set of priors (settings ``prior_sets:``), for a practice whose case mix differs from the
+    default: every entity's prior, cited or an estimate with its reason, and where the figures come from."""
+
+    description: str
+    source: str
+    priors: dict[str, Prior]
+
+
 class Settings(Model):
     version: str
     title: str = "ddx knowledge base"
@@ -358,6 +368,10 @@ class Settings(Model):
     evidence: EvidenceSettings = EvidenceSettings()
     calibration: Calibration = Calibration()
     bands: list[Band] = []
+    # Named alternatives to the priors in entities.yaml (``ddx eval --prior-set NAME``); ``prior_set``
+    # names the one applied when none is asked for (none: entities.yaml's priors).
+    prior_sets: dict[str, PriorSet] = {}
+    prior_set: str | None = None
 
 
 class OutsideEntity(Model):
@@ -521,6 +535,8 @@ class Knowledge:
     reports: ReportTemplates = field(default_factory=ReportTemplates)
     entity_lines: dict[str, int] = field(default_factory=dict)   # slug -> line in entities.yaml
     outside: list[Outside] = field(default_factory=list)         # rules/outside.yaml
+    prior_set: str | None = None   # the settings prior set applied to the entities' priors, if any
+    file_priors: dict[str, Prior] = field(default_factory=dict)   # entities.yaml's priors, by slug
 
     @cached_property
     def entity_slugs(self) -> list[str]:
@@ -600,7 +616,27 @@ class Knowledge:
 
     @property
     def version_line(self) -> str:
-        return f"rules {self.settings.version} ({self.content_hash[:12]}, {self.directory})"
+        priors = f", prior set {self.prior_set}" if self.prior_set else ""
+        return f"rules {self.settings.version} ({self.content_hash[:12]}, {self.directory}{priors})"
+
+    def with_prior_set(self, name: str | None) -> Knowledge:
+        """This knowledge with the priors of settings ``prior_sets[name]`` (``None``: entities.yaml's).
+
+        Raises :class:`KnowledgeError` naming the known sets when ``name`` is not one of them.
+        """
+        if name == self.prior_set:
+            return self
+        own = self.file_priors or {e.slug: e.prior for e in self.entities}
+        chosen = self.settings.prior_sets.get(name) if name is not None else None
+        if name is not None and chosen is None:
+            known = sorted(self.settings.prior_sets)
+            raise KnowledgeError([Problem(
+                f"no prior set {name!r} in the settings; " + (f"known: {', '.join(known)}" if known else
+                                                              "settings.yaml defines none (prior_sets:)"),
+                file=str(self.directory / "settings.yaml"), suggestions=difflib.get_close_matches(name, known))])
+        priors = chosen.priors if chosen is not None else own
+        entities = [e.model_copy(update={"prior": priors[e.slug]}) for e in self.entities]
+        return replace(self, entities=entities, prior_set=name, file_priors=own)
 
 
 # ------------------------------------------------------------------ loading
@@ -663,11 +699,13 @@ def _load_yaml(path: Path, problems: list[Problem], overrides: Mapping[Path, str
 
 
 def load_knowledge(directory: str | os.PathLike[str] | None = None, *,
-                   overrides: Mapping[Path, str] | None = None) -> Knowledge:
+                   overrides: Mapping[Path, str] | None = None, prior_set: str | None = None) -> Knowledge:
     """Load and validate a rules directory.
 
     ``overrides`` maps files of the directory to text that replaces their
     content on disk (an edit not yet saved); a new file among them is loaded too.
+    ``prior_set`` names a settings prior set to apply (default: settings ``prior_set``, else the
+    priors in entities.yaml). Raises :class:`KnowledgeError` listing every problem found.
     """
     root = resolve_rules_dir(directory)
     over = {Path(k): v for k, v in (overrides or {}).items()}
@@ -784,10 +822,24 @@ def load_knowledge(directory: str | os.PathLike[str] | None = None, *,
         problems.append(Problem(
             f"rules test {len(keys)} distinct findings; the limit is {MAX_FACT_PROPERTIES} "
             "(durable-rules: 255 properties per fact)", file=str(rule_dir), code="engine-limit"))
+    for name, chosen in settings.prior_sets.items():
+        missing = sorted(set(slugs) - set(chosen.priors))
+        unknown = sorted(set(chosen.priors) - set(slugs))
+        if missing or unknown:
+            problems.append(Problem(
+                f"prior set {name!r}: " + "; ".join(
+                    ([f"no prior for {', '.join(missing)}"] if missing else [])
+                    + ([f"unknown entit{'y' if len(unknown) == 1 else 'ies'} {', '.join(unknown)}"] if unknown else [])),
+                file=str(root / "settings.yaml"), suggestions=sorted(set(slugs) - set(chosen.priors))[:5]))
+    if settings.prior_set is not None and settings.prior_set not in settings.prior_sets:
+        problems.append(Problem(f"prior_set {settings.prior_set!r} is not one of prior_sets "
+                                f"({', '.join(sorted(settings.prior_sets)) or 'none defined'})",
+                                file=str(root / "settings.yaml")))
     if problems:
         raise KnowledgeError(problems)
-    return Knowledge(root, settings, vocab, entities, rules, _hash_files(files, over), files, reports,
-                     entity_lines, outside)
+    knowledge = Knowledge(root, settings, vocab, entities, rules, _hash_files(files, over), files, reports,
+                          entity_lines, outside, file_priors={e.slug: e.prior for e in entities})
+    return knowledge.with_prior_set(prior_set if prior_set is not None else settings.prior_set)
 
 
 def _load_outside(items: list[Any], path: Path, vocab: Vocabulary, problems: list[Problem]) -> list[Outside]:

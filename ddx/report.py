@@ -49,6 +49,7 @@ def _head_and_tail(analysis: Analysis, knowledge: Knowledge) -> tuple[dict[str, 
         "rules_version": knowledge.settings.version,
         "rules_hash": knowledge.content_hash[:12],
         "rules_dir": str(knowledge.directory),
+        "prior_set": knowledge.prior_set,
         "ddx_version": __version__,
     }
     return head, tail

@@ -2,6 +2,8 @@
 
 Errors (the rules cannot be used, or a rule cannot do what it says):
 schema and syntax, unknown vocabulary terms, duplicate ids, missing sources,
+a source that is not a citation of the literature (a file path, no year, no
+journal, book, website or identifier: :mod:`ddx.citations`),
 weights out of range, conditions no case can satisfy, a finding and its
 negation that can hold at once, failing per-rule examples, durable-rules
 structural limits.
@@ -39,6 +41,7 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from ddx.case import problems_from_validation
+from ddx.citations import citation_problem
 from ddx.conditions import Atom, ConditionError, Node, branch_count, branches, describe, parse_condition
 from ddx.engine import DurableMatcher, OracleMatcher, plan_shards
 from ddx.errors import DdxError, KnowledgeError, Problem
@@ -132,7 +135,8 @@ def check_rules(directory: str | os.PathLike[str] | None = None, *,
         report.messages += [Message("error", p) for p in exc.problems]
         return report
     report.knowledge = knowledge
-    checks = [_check_conditions, _check_overlaps, _check_reach, _check_limits, _check_cofiring, _check_unused_terms]
+    checks = [_check_sources, _check_conditions, _check_overlaps, _check_reach, _check_limits, _check_cofiring,
+              _check_unused_terms]
     for check in checks:
         _guarded(check.__name__, report, lambda c=check: c(knowledge, report))
     _guarded("examples", report, lambda: _check_examples(knowledge, report, engine=engine))
@@ -646,6 +650,47 @@ def _check_cofiring(k: Knowledge, report: CheckReport) -> None:
         report.add("warning", "double-count", f"rules {a} and {b} fire together in {both} of the {either} generated "
                    f"cases where either fires and favour the same entities (correlation {r:.2f}): one finding may be "
                    f"counted twice ({_at(ra)}); write one of them conditional on the other", file=file, line=line)
+
+
+def _sources(k: Knowledge) -> Iterable[tuple[str, str | None, str, int | None]]:
+    """Every citation in the rules: (what cites it, its text, file, line)."""
+    ent_file = str(k.directory / "entities.yaml")
+    for e in k.entities:
+        line = k.entity_lines.get(e.slug)
+        yield f"entity {e.slug}: source", e.source, ent_file, line
+        yield f"entity {e.slug}: confirm_source", e.confirm_source, ent_file, line
+        yield f"entity {e.slug}: prior", e.prior.source, ent_file, line
+        for s in e.subtypes:
+            yield f"subtype {s.slug}: source", s.source, ent_file, line
+            yield f"subtype {s.slug}: confirm_source", s.confirm_source, ent_file, line
+            yield f"subtype {s.slug}: share", s.share.source, ent_file, line
+            for series in s.share.pooled or ():
+                yield f"subtype {s.slug}: share series {series.n}", series.source, ent_file, line
+    for r in k.rules:
+        if r.negated:
+            continue
+        file, line = r.file, r.spec_line or r.line
+        yield f"rule {r.spec.id}: source", r.spec.source, file, line
+        for slug, lk in (r.spec.likelihood or {}).items():
+            if lk.pooled:
+                for series in lk.pooled:
+                    yield f"rule {r.spec.id}, {slug} series {series.n}", series.source, file, line
+            else:
+                yield f"rule {r.spec.id}, {slug}", lk.source, file, line
+    for o in k.outside:
+        yield f"outside entity {o.spec.slug}: source", o.spec.source, str(k.directory / "outside.yaml"), None
+    for slug, rep in k.reports.entities.items():
+        yield f"report text for {slug}: source", rep.source, str(k.directory / "reports.yaml"), None
+
+
+def _check_sources(k: Knowledge, report: CheckReport) -> None:
+    """Every source names the literature (error): see :func:`ddx.citations.citation_problem`."""
+    for what, text, file, line in _sources(k):
+        if text is None:
+            continue
+        why = citation_problem(text)
+        if why:
+            report.add("error", "source", f"{what} {why}: {text[:120]!r}", file=file, line=line)
 
 
 def _check_unused_terms(k: Knowledge, report: CheckReport) -> None:

@@ -276,7 +276,7 @@ def load_vocabulary(path: Path, text: str | None = None) -> Vocabulary:
             elif kind != "presence":
                 problems.append(Problem(f"morphology.{name}: unknown kind {kind!r}", file=where))
             morphology[mf.name] = mf
-            fields.add(mf.name)
+            fields.add(mf.name, [], spec.get("label"), spec.get("help"))
         vocab = Vocabulary(
             sex=sex,
             depth=depth,

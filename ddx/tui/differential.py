@@ -185,7 +185,8 @@ class DifferentialPanel(Vertical):
         yield Static(self._version_text(), id="version")
 
     def _version_text(self) -> str:
-        return (f"rules {self.knowledge.settings.version} ({self.knowledge.content_hash[:12]}) · "
+        priors = f", prior set {self.knowledge.prior_set}" if self.knowledge.prior_set else ""
+        return (f"rules {self.knowledge.settings.version} ({self.knowledge.content_hash[:12]}{priors}) · "
                 "decision support only, not a diagnosis")
 
     def set_knowledge(self, knowledge: Knowledge) -> None:

@@ -1,0 +1,53 @@
+"""What counts as a citation in rule files (``ddx rules check``, check ``source``).
+
+A source names the literature a user can find: a year and a venue — a
+journal (``Am J Surg Pathol 2009;33:1850``), a book (``WHO Classification of
+Tumours ... 5th ed.``), a website (``PathologyOutlines.com``) or an
+identifier (PMID, PMCID, doi, ISBN, URL). It never names a file: a user has
+the clone and nothing else, so ``../shared/knowledge/entities.md`` or
+``notes.yaml`` cannot be a source.
+
+The test is a heuristic on the text, documented so that authors know what
+passes: :func:`citation_problem` returns the reason a text is not a citation,
+or ``None``.
+"""
+
+from __future__ import annotations
+
+import re
+
+YEAR = re.compile(r"(?<!\d)(19[5-9]\d|20[0-4]\d)(?!\d)")
+IDENTIFIER = re.compile(r"\b(PMID|PMCID|PMC\d|doi|ISBN|https?://|arXiv)", re.IGNORECASE)
+WEBSITE = re.compile(r"\b[\w-]+\.(com|org|info|net|gov|edu|int)\b", re.IGNORECASE)
+# "2009;33:1850", "2009;33(12):1850", "2023;36:100131", "2022:e123" (year; volume or year: article)
+VOLUME = re.compile(r"(19|20)\d\d\s*[;:]\s*[\w(]")
+BOOK = re.compile(r"\b(\d+(st|nd|rd|th) ed\b|edition|Classification of Tumours|WHO Classification|textbook|monograph)",
+                  re.IGNORECASE)
+# Words of journal titles and meeting abstracts as cited in pathology (abbreviated or not).
+JOURNAL = re.compile(r"\b(J|Journal|Pathol(ogy)?|Am|Surg|Cancer|Oncol(ogy)?|Histopathology|Blood|Med(icine)?|"
+                     r"Genet(ics)?|Clin|Res|Rep(orts?)?|Int|Ann|Arch(ives)?|Acta|Lancet|Nat(ure)?|Sci(ence)?|"
+                     r"Virchows|Diagn|Cytopathol|Hematol|Dermatol|Radiol|Pediatr|Paediatr|Bull|Proc|"
+                     r"Zhonghua|Chin|Cancers|Cells|USCAP|abstract|meeting|congress)\b")
+PATH = re.compile(r"(^|[\s(\"'])(\.{1,2}/|~/|/(?!\s))|"              # ../x, ./x, ~/x, /abs/path
+                  r"\b[\w.-]+/[\w./-]*\.(md|ya?ml|txt|py|json|csv|tsv|xlsx?|ods|rst)\b|"  # dir/file.ext
+                  r"(^|\s)[\w-]+\.(md|ya?ml|py|txt|json|csv|rst)\b",           # file.ext on its own
+                  re.IGNORECASE)
+URL = re.compile(r"https?://\S+|doi:\s*\S+|10\.\d{4,}/\S+", re.IGNORECASE)
+
+
+def citation_problem(text: str) -> str | None:
+    """Why ``text`` is not a citation of the literature, or ``None`` when it is.
+
+    Rules: no file path (a path inside a URL or DOI is fine); a year
+    (1950-2049); and a venue: an identifier, a website, ``year;volume``, a
+    book marker, or a journal word.
+    """
+    without_links = URL.sub(" ", text)
+    if PATH.search(without_links):
+        return "names a file path, which users of a clone do not have; cite the literature instead"
+    if not YEAR.search(text):
+        return "gives no year of publication"
+    if not (IDENTIFIER.search(text) or WEBSITE.search(text) or VOLUME.search(text) or BOOK.search(text)
+            or JOURNAL.search(text)):
+        return "names no journal, book, website or identifier (PMID, doi)"
+    return None
