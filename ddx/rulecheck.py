@@ -677,6 +677,11 @@ def _sources(k: Knowledge) -> Iterable[tuple[str, str | None, str, int | None]]:
                     yield f"rule {r.spec.id}, {slug} series {series.n}", series.source, file, line
             else:
                 yield f"rule {r.spec.id}, {slug}", lk.source, file, line
+    settings_file = str(k.directory / "settings.yaml")
+    for name, chosen in k.settings.prior_sets.items():
+        yield f"prior set {name}: source", chosen.source, settings_file, None
+        for slug, prior in chosen.priors.items():
+            yield f"prior set {name}, {slug}", prior.source, settings_file, None
     for o in k.outside:
         yield f"outside entity {o.spec.slug}: source", o.spec.source, str(k.directory / "outside.yaml"), None
     for slug, rep in k.reports.entities.items():
