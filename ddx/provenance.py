@@ -11,17 +11,20 @@ Kinds of a likelihood cell (see :class:`ddx.knowledge.Likelihood`):
 * **estimate** — ``~p``, an expert estimate (its reasoning in the rule or the cell).
 
 The *core* cells are those of the four main entities (ILMS, IMT, PRMS, SRMS)
-in the rules that read the myogenic and ALK stains or a defining molecular
-test (:data:`CORE_STAINS`, :data:`CORE_MOLECULAR`): the figures that decide
-this differential.
+in the rules that score one myogenic or ALK stain or one defining molecular
+test on its own (:data:`CORE_STAINS`, :data:`CORE_MOLECULAR`): the figures
+that decide this differential. Conditional rules (an extent or pattern given
+the stain is positive, MyoD1 given desmin …) are not core: their cells are
+derived from the unconditional figures (README, "Findings that are not
+independent") and are estimates by construction.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
-from ddx.conditions import atoms
 from ddx.knowledge import Knowledge, Likelihood, Rule
 
 CORE_STAINS = frozenset({"desmin", "myod1", "myogenin", "pax7", "sma", "h_caldesmon", "alk"})
@@ -64,10 +67,42 @@ class Split:
         setattr(self, kind(cell), getattr(self, kind(cell)) + 1)
 
 
+def required_findings(when: dict[str, object]) -> int:
+    """How many findings a rule's ``when`` requires to hold together (``not`` excluded; ``any`` counts as one)."""
+    n = 0
+    for key, value in when.items():
+        if key == "not" or key.startswith("__"):   # "__line__": where the loader found it
+            continue
+        if key == "all" and isinstance(value, list):
+            n += sum(required_findings(v) if isinstance(v, dict) else 1 for v in value)
+        else:
+            n += 1
+    return n
+
+
+def _required_paths(when: Any) -> Iterable[str]:
+    """The finding paths a ``when`` mapping requires (``not`` branches excluded)."""
+    if isinstance(when, list):
+        for item in when:
+            yield from _required_paths(item)
+        return
+    if not isinstance(when, dict):
+        return
+    for key, value in when.items():
+        if key == "not" or key.startswith("__"):
+            continue
+        if key in ("all", "any"):
+            yield from _required_paths(value)
+        else:
+            yield key
+
+
 def is_core(rule: Rule) -> bool:
-    """True when the rule reads a myogenic or ALK stain or a defining molecular test."""
-    for atom in atoms(rule.condition):
-        parts = atom.path.split(".")
+    """True when the rule scores one myogenic or ALK stain or one defining molecular test, unconditionally."""
+    if required_findings(rule.spec.when) != 1:
+        return False
+    for path in _required_paths(rule.spec.when):
+        parts = path.split(".")
         if parts[0] == "stains" and len(parts) > 1 and parts[1] in CORE_STAINS:
             return True
         if parts[0] == "molecular" and len(parts) > 1 and parts[1] in CORE_MOLECULAR:
@@ -116,8 +151,9 @@ def evidence_section(knowledge: Knowledge) -> str:
     n_core = sum(1 for r in _scoring(knowledge) if is_core(r))
     lines = [
         f"Likelihood cells of the {n_rules} active scoring rules by kind: a cited count (k/n, one series or pooled), "
-        f"a cited figure without a denominator, or a marked estimate. *Core*: the {n_core} rules that read the "
-        "myogenic and ALK stains or a defining molecular test. A subtype counts the cells it gives itself.",
+        f"a cited figure without a denominator, or a marked estimate. *Core*: the {n_core} rules that score one "
+        "myogenic or ALK stain or one defining molecular test on its own (conditional rules, whose cells are derived, "
+        "are not core). A subtype counts the cells it gives itself.",
         "",
         "| profile | counts | cited | estimates | counted | core counts | core cells | core counted |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
