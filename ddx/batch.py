@@ -180,7 +180,7 @@ _processor: Processor | None = None     # one per worker process
 def _init_worker(directory: str, content_hash: str, options: BatchOptions, prior_set: str | None = None) -> None:
     global _processor
     signal.signal(signal.SIGINT, signal.SIG_IGN)   # the parent handles Ctrl-C and stops the pool
-    knowledge = _inherited if _inherited is not None else load_knowledge(directory, prior_set=prior_set)
+    knowledge = _inherited if _inherited is not None else load_knowledge(directory).with_prior_set(prior_set)
     if knowledge.content_hash != content_hash:
         raise RuntimeError(f"the rules in {directory} changed while the batch was starting")
     _processor = Processor(knowledge, options)

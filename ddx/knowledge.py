@@ -620,7 +620,8 @@ class Knowledge:
         return f"rules {self.settings.version} ({self.content_hash[:12]}, {self.directory}{priors})"
 
     def with_prior_set(self, name: str | None) -> Knowledge:
-        """This knowledge with the priors of settings ``prior_sets[name]`` (``None``: entities.yaml's).
+        """This knowledge with the priors of settings ``prior_sets[name]`` (``None``: entities.yaml's own,
+        whatever the settings' default ``prior_set``; :func:`load_knowledge` applies that default).
 
         Raises :class:`KnowledgeError` naming the known sets when ``name`` is not one of them.
         """

@@ -659,7 +659,8 @@ def _sources(k: Knowledge) -> Iterable[tuple[str, str | None, str, int | None]]:
         line = k.entity_lines.get(e.slug)
         yield f"entity {e.slug}: source", e.source, ent_file, line
         yield f"entity {e.slug}: confirm_source", e.confirm_source, ent_file, line
-        yield f"entity {e.slug}: prior", e.prior.source, ent_file, line
+        prior = k.file_priors.get(e.slug, e.prior)    # entities.yaml's own, whatever prior set is applied
+        yield f"entity {e.slug}: prior", prior.source, ent_file, line
         for s in e.subtypes:
             yield f"subtype {s.slug}: source", s.source, ent_file, line
             yield f"subtype {s.slug}: confirm_source", s.confirm_source, ent_file, line

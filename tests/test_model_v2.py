@@ -80,8 +80,8 @@ def test_every_used_probability_follows_the_stated_formula(knowledge):
 
 def test_an_entity_is_the_sum_of_its_profiles(knowledge, oracle):
     ranker = oracle.ranker
-    assert {p.subtype for p in ranker.profiles if p.entity == "srms"} == {None, "srms_tfcp2"}
-    assert {p.subtype for p in ranker.profiles if p.entity == "imt"} == {None, "eims"}
+    assert {p.subtype for p in ranker.profiles if p.entity == "srms"} == {None, "srms_tfcp2", "srms_myod1", "srms_infant"}
+    assert {p.subtype for p in ranker.profiles if p.entity == "imt"} == {None, "eims", "imt_alkneg"}
     case = validate(knowledge, {"id": "t", "stains": {"desmin": "positive", "keratin": "positive", "alk": "positive"}})
     a = oracle.analyze(case)
     pp = ranker.profile_posterior(a.matched)
@@ -116,7 +116,7 @@ def test_subtype_shares_must_leave_room_for_the_rest(rules_copy: Path):
     text = ent.read_text(encoding="utf-8")
     ent.write_text(text.replace('share: {p: ~0.05, reason: "estimate: one EIMS', 'share: {p: ~1.0, reason: "estimate: one EIMS'),
                    encoding="utf-8")
-    with pytest.raises(KnowledgeError, match="sum to 1.00"):
+    with pytest.raises(KnowledgeError, match=r"subtypes of imt sum to 1\.\d\d; they must leave"):
         load_knowledge(rules_copy)
 
 
@@ -246,10 +246,10 @@ def test_rules_check_lists_unused_vocabulary_and_likely_double_counting(rules_co
   title: "Desmin positive (again)"
   status: active
   when: {any: [{stains.desmin: positive, not: {stains.sma: negative}}, {stains.desmin: equivocal, stains.pax7: positive}]}
-  likelihood: {ilms: 0.9, imt: 0.6, prms: 0.99, srms: 0.99, lms: 0.93, erms: 0.99, arms: 0.99, ddlps: 0.1, ups: 0.17,
+  likelihood: {ilms: 0.9, imt: 0.6, prms: 0.99, eprms: 0.99, srms: 0.99, lms: 0.93, erms: 0.99, arms: 0.99, ddlps: 0.1, ups: 0.17,
                xg: 0.02, alkh: 0.02, fdcs: 0.02}
   rationale: "test"
-  source: "test 2026"
+  source: "Test J 2026;1:1"
 """)
     report = check_rules(rules_copy, engine=False)
     notes = " ".join(str(m) for m in report.notes)

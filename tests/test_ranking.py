@@ -55,7 +55,8 @@ def test_alk_cytoplasmic_moves_imt_up(knowledge, analyzer):
     before = probs(analyzer.analyze(validate(knowledge, SEED_RAW)))
     assert probs(a)["imt"] > 10 * before["imt"]
     alk = next(e for r in a.ranking if r.entity == "imt" for e in r.evidence if e.rule == "ihc.alk")
-    assert alk.weight > 0 and alk.likelihood.n == "44/73" and "Am J Surg Pathol 2001" in alk.source
+    cell = knowledge.rule["ihc.alk"].likelihood("imt")
+    assert alk.weight > 0 and alk.likelihood.n == cell.n and cell.source and cell.source in alk.source
 
 
 def test_defining_molecular_finding_dominates(knowledge, analyzer):
@@ -126,10 +127,12 @@ def test_negated_evidence_shows_the_probability_used(knowledge, analyzer):
     a = analyzer.analyze(validate(knowledge, {"id": "f", "patient": {"sex": "female"}}))
     prms = next(r for r in a.ranking if r.entity == "prms")
     (e,) = prms.evidence
-    # 107/150 shrunk towards the rate across the differential (one case's worth), then negated
+    # k/n shrunk towards the rate across the differential (one case's worth), then negated
     ranker = analyzer.ranker
     rule = knowledge.rule["clin.sex.male:not"]
+    cell = rule.likelihood("prms")
+    assert cell is not None and cell.k is not None and cell.total is not None
     rate = sum(w * knowledge.profile_likelihood(rule, prof).p for w, prof in zip(ranker.profile_prior, ranker.profiles))
     a_ = knowledge.settings.evidence.shrinkage
-    assert e.negated and abs(e.p_used - (1 - (107 + a_ * rate) / (150 + a_))) < 1e-9
-    assert f"1 − 107/150; cited → {e.p_used:.2f}" in _evidence_line(e)
+    assert e.negated and abs(e.p_used - (1 - (cell.k + a_ * rate) / (cell.total + a_))) < 1e-9
+    assert f"1 − {cell.k}/{cell.total}" in _evidence_line(e) and f"cited → {e.p_used:.2f}" in _evidence_line(e)

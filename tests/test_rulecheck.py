@@ -22,7 +22,7 @@ def rule(rid: str, when: str, *, extra: str = "", likelihood: str = "{ilms: 0.6}
     """A rule as a list item at column 0 (line 1 is its '- id:'; when is line 4, likelihood 5 + extra lines)."""
     return (f"- id: {rid}\n  title: {rid}\n  status: active\n  when: {when}\n" + extra
             + f"  likelihood: {likelihood}\n  default: {default}\n  rationale: a test rule\n"
-            f"  source: test source 2026\n")
+            f"  source: Test J 2026;1:1\n")
 
 
 def messages(report, code: str, severity: str | None = None) -> list[str]:
@@ -46,7 +46,7 @@ def test_misspelt_stain_names_file_line_and_the_right_term(rules_copy):
 
 
 @pytest.mark.parametrize("change, code, line", [
-    (("source: test source 2026", "source: ''"), "schema", 9),
+    (("source: Test J 2026;1:1", "source: ''"), "schema", 9),
     (("{ilms: 0.6}", "{ilms: -0.2}"), "weight", 6),
     (("default: ~0.3", "default: ~1.3"), "weight", 7),
 ])
@@ -103,7 +103,7 @@ def _copy_of_desmin_rule(rules_dir: Path, new_id: str, when: str | None = None, 
     if when:
         block = block.replace("when: {stains.desmin: positive}", f"when: {when}")
     if imt:
-        block = re.sub(r"\n(\s+)imt: .*", f"\\n\\1imt: {imt}", block)
+        block = re.sub(r"\n(\s+)imt:.*(?:\n\1\s+\S.*)*", f"\\n\\1imt: {imt}", block)   # with a pooled figure's lines
     return block
 
 
@@ -139,8 +139,8 @@ def test_narrower_rule_with_its_own_weights_is_not_flagged(rules_copy):
 def test_entity_no_rule_favours_is_reported(rules_copy):
     ents = rules_copy / "entities.yaml"
     ents.write_text(ents.read_text() + "  - slug: zz\n    name: A test entity\n    prior: ~0.01\n"
-                    "    source: test source 2026\n")
-    for f in (rules_copy / "rules").glob("*.yaml"):   # every rule weighs zz as it weighs fdcs
+                    "    source: Test J 2026;1:1\n")
+    for f in [*(rules_copy / "rules").glob("*.yaml"), rules_copy / "settings.yaml"]:   # zz weighs as fdcs
         f.write_text(re.sub(r"^(\s+)fdcs: (.*)$", r"\1fdcs: \2\n\1zz: \2", f.read_text(), flags=re.M))
     report = check_rules(rules_copy)
     assert report.ok, [str(m) for m in report.errors]
@@ -152,8 +152,8 @@ def test_entity_no_rule_favours_is_reported(rules_copy):
 def test_entity_with_one_rule_of_its_own_is_reachable(rules_copy):
     ents = rules_copy / "entities.yaml"
     ents.write_text(ents.read_text() + "  - slug: zz\n    name: A test entity\n    prior: ~0.01\n"
-                    "    source: test source 2026\n")
-    for f in (rules_copy / "rules").glob("*.yaml"):
+                    "    source: Test J 2026;1:1\n")
+    for f in [*(rules_copy / "rules").glob("*.yaml"), rules_copy / "settings.yaml"]:
         f.write_text(re.sub(r"^(\s+)fdcs: (.*)$", r"\1fdcs: \2\n\1zz: \2", f.read_text(), flags=re.M))
     add_rules(rules_copy, rule("test.zz", "{stains.cd34: equivocal}", likelihood="{zz: 0.9}", default="~0.1"))
     assert not messages(check_rules(rules_copy), "unreachable")

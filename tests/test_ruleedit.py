@@ -52,12 +52,12 @@ def test_a_weight_edit_changes_that_line_only(knowledge):
     f = Path(knowledge.rule["ihc.alk"].file)
     text = f.read_text()
     block = block_text(text, find_block(text, "ihc.alk"))
-    edited = block.replace('imt: {p: 0.6,', 'imt: {p: 0.3,')
+    edited = block.replace('ilms: {p: ~0.02,', 'ilms: {p: ~0.3,')
     new, _ = replace_rule(text, "ihc.alk", edited)
     old_lines, new_lines = text.splitlines(), new.splitlines()
     assert len(old_lines) == len(new_lines)
     changed = [i for i, (a, b) in enumerate(zip(old_lines, new_lines)) if a != b]
-    assert len(changed) == 1 and "imt: {p: 0.3," in new_lines[changed[0]]
+    assert len(changed) == 1 and "ilms: {p: ~0.3," in new_lines[changed[0]]
 
 
 @pytest.mark.parametrize("edited, words", [

@@ -33,7 +33,9 @@ def set_weight(rules_dir: Path, rule_id: str, entity: str, value: str) -> None:
     f = next(p for p in (rules_dir / "rules").glob("*.yaml") if f"id: {rule_id}\n" in p.read_text())
     text = f.read_text()
     block = block_text(text, find_block(text, rule_id))
-    edited, n = re.subn(rf"^(\s+{entity}: ).*$", lambda m: m.group(1) + value, block, flags=re.M)   # the whole cell
+    # the whole cell, with the lines of a pooled figure under it
+    edited, n = re.subn(rf"^(\s+){entity}:.*(?:\n\1\s+\S.*)*$", lambda m: f"{m.group(1)}{entity}: {value}", block,
+                        flags=re.M)
     assert n == 1
     f.write_text(replace_rule(text, rule_id, edited)[0])
 

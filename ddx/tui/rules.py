@@ -295,6 +295,8 @@ class RulesScreen(Screen[None]):
 
     def _impact_of(self, knowledge: Knowledge, result: EditCheck) -> RuleSetDiff | None:
         new = result.report.knowledge
+        if new is not None:
+            new = new.with_prior_set(self.knowledge.prior_set)   # the priors the differential is ranked with
         if new is None or not self.cases:
             return None
         try:
@@ -469,7 +471,7 @@ class RulesScreen(Screen[None]):
     def _reload(self, rule_id: str | None) -> None:
         """Load the rules again from disk; the case's differential re-ranks with them."""
         try:
-            knowledge = load_knowledge(self.knowledge.directory)
+            knowledge = load_knowledge(self.knowledge.directory).with_prior_set(self.knowledge.prior_set)
         except DdxError as exc:
             self.notify(f"The rules could not be reloaded: {exc}", severity="error", timeout=15)
             return
