@@ -87,7 +87,7 @@ def test_edit_a_weight_preview_save_reopen_and_restore(rules_copy):
 
     async def script(pilot):
         screen = await open_rule(pilot, "ihc.alk")
-        await replace_in_editor(pilot, screen, 'imt: {p: 0.6, n: "44/73"', 'imt: {p: 0.3, n: "22/73"')   # p and count agree
+        await replace_in_editor(pilot, screen, 'imt: {n: "8/8"', 'imt: {n: "4/8"')   # a count edit
         await wait_until(pilot, lambda: screen.impact is not None)
         assert "✓ valid" in text_of(screen.query_one("#rule-status", Static))
         # the preview lists exactly the cases a diff of the two rule sets finds
@@ -97,7 +97,7 @@ def test_edit_a_weight_preview_save_reopen_and_restore(rules_copy):
         await pilot.press("ctrl+s")
         await wait_until(pilot, lambda: app.knowledge.content_hash != old_hash)
         saved = f.read_text()
-        assert "imt: {p: 0.3, n: \"22/73\"" in saved
+        assert 'imt: {n: "4/8"' in saved
         assert all(c in saved for c in comments)             # every comment survives
         assert len(saved.splitlines()) == len(original.splitlines())
         expected = {c.case_id for c in diff_rule_sets(load_knowledge(), load_knowledge(rules_copy),
@@ -111,7 +111,7 @@ def test_edit_a_weight_preview_save_reopen_and_restore(rules_copy):
         await pilot.press("f9")
         await wait_until(pilot, lambda: isinstance(app.screen, RulesScreen) and app.screen.editing is not None)
         screen = await open_rule(pilot, "ihc.alk")
-        assert "imt: {p: 0.3" in screen.query_one("#rule-text", TextArea).text
+        assert 'imt: {n: "4/8"' in screen.query_one("#rule-text", TextArea).text
         # the previous version is restorable
         [version] = history(f)
         await pilot.press("f3")
@@ -158,11 +158,11 @@ def test_a_file_changed_on_disk_is_not_overwritten(rules_copy):
     async def script(pilot):
         screen = await open_rule(pilot, "ihc.alk")
         f.write_text(f.read_text() + "# edited elsewhere\n")
-        await replace_in_editor(pilot, screen, "imt: {p: 0.6", "imt: {p: 0.5")
+        await replace_in_editor(pilot, screen, 'imt: {n: "8/8"', 'imt: {n: "7/8"')
         await pilot.press("ctrl+s")
         await pilot.pause()
         text = f.read_text()
-        assert text.endswith("# edited elsewhere\n") and "imt: {p: 0.5" not in text
+        assert text.endswith("# edited elsewhere\n") and 'imt: {n: "7/8"' not in text
         assert screen.dirty                        # the edit is still in the editor
 
     drive(app, script)
@@ -218,7 +218,7 @@ def test_leaving_with_an_unsaved_edit_asks_first(rules_copy):
 
     async def script(pilot):
         screen = await open_rule(pilot, "ihc.alk")
-        await replace_in_editor(pilot, screen, "imt: {p: 0.6", "imt: {p: 0.5")
+        await replace_in_editor(pilot, screen, 'imt: {n: "8/8"', 'imt: {n: "7/8"')
         await press_escape(pilot)
         await wait_until(pilot, lambda: isinstance(app.screen, DiscardEdit))
         await pilot.click("#cancel")
