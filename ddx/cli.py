@@ -74,13 +74,21 @@ def _prior_set_option(f: Any) -> Any:
 
 def _load(rules: str | None, prior_set: str | None = None) -> Knowledge:
     try:
-        return load_knowledge(rules, prior_set=prior_set)
+        knowledge = load_knowledge(rules)
     except KnowledgeError as exc:
         err = Console(stderr=True, soft_wrap=True)
         err.print("[bold red]ddx: the rules could not be loaded:[/bold red]")
         for problem in exc.problems:
             err.print(f"  {problem}", markup=False, highlight=False)
         sys.exit(1)
+    if prior_set is None:
+        return knowledge
+    try:
+        return knowledge.with_prior_set(prior_set)
+    except KnowledgeError as exc:       # the rules are fine; the option names no set: a usage error
+        [problem] = exc.problems
+        hint = f" (did you mean {' or '.join(map(repr, problem.suggestions))}?)" if problem.suggestions else ""
+        raise click.UsageError(f"--prior-set: {problem.message}{hint}") from None
 
 
 @main.command("eval")

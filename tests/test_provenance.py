@@ -137,7 +137,7 @@ def test_an_unknown_prior_set_names_the_known_ones(rules_copy: Path):
     k = load_knowledge(rules_copy)
     _with_prior_set(rules_copy, "paediatric", {s: "~0.1" for s in k.entity_slugs})
     result = CliRunner().invoke(main, ["eval", "--rules", str(rules_copy), "--prior-set", "paediatrc", str(SEED)])
-    assert result.exit_code == 1
+    assert result.exit_code == 2        # a usage error: the rules themselves loaded
     assert "no prior set 'paediatrc'" in result.output and "paediatric" in result.output
 
 
