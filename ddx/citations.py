@@ -4,8 +4,8 @@ A source names the literature a user can find: a year and a venue — a
 journal (``Am J Surg Pathol 2009;33:1850``), a book (``WHO Classification of
 Tumours ... 5th ed.``), a website (``PathologyOutlines.com``) or an
 identifier (PMID, PMCID, doi, ISBN, URL). It never names a file: a user has
-the clone and nothing else, so ``../shared/knowledge/entities.md`` or
-``notes.yaml`` cannot be a source.
+the clone and nothing else, so a path to notes or a brief (``notes.yaml``,
+``docs/brief.md``) cannot be a source.
 
 The test is a heuristic on the text, documented so that authors know what
 passes: :func:`citation_problem` returns the reason a text is not a citation,

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from ddx.analysis import Analysis, Analyzer, analyze_paths
 from ddx.knowledge import Knowledge
+from ddx.yamlio import section_text
 
 if TYPE_CHECKING:
     from ddx.calibration import CalibrationReport
@@ -282,8 +283,4 @@ README_END = "<!-- accuracy:end -->"
 
 def readme_block(readme_text: str) -> str | None:
     """The generated accuracy section inside a README, or None."""
-    start = readme_text.find(README_BEGIN)
-    end = readme_text.find(README_END)
-    if start < 0 or end < start:
-        return None
-    return readme_text[start + len(README_BEGIN):end].strip("\n") + "\n"
+    return section_text(readme_text, README_BEGIN, README_END)

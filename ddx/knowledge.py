@@ -372,6 +372,8 @@ class Settings(Model):
     # names the one applied when none is asked for (none: entities.yaml's priors).
     prior_sets: dict[str, PriorSet] = {}
     prior_set: str | None = None
+    # The stains whose unconditional figures the README's provenance table counts as core (ddx/provenance.py).
+    core_stains: list[str] = []
 
 
 class OutsideEntity(Model):
@@ -700,13 +702,13 @@ def _load_yaml(path: Path, problems: list[Problem], overrides: Mapping[Path, str
 
 
 def load_knowledge(directory: str | os.PathLike[str] | None = None, *,
-                   overrides: Mapping[Path, str] | None = None, prior_set: str | None = None) -> Knowledge:
+                   overrides: Mapping[Path, str] | None = None) -> Knowledge:
     """Load and validate a rules directory.
 
     ``overrides`` maps files of the directory to text that replaces their
     content on disk (an edit not yet saved); a new file among them is loaded too.
-    ``prior_set`` names a settings prior set to apply (default: settings ``prior_set``, else the
-    priors in entities.yaml). Raises :class:`KnowledgeError` listing every problem found.
+    The settings' default ``prior_set``, if any, is applied (another: :meth:`Knowledge.with_prior_set`).
+    Raises :class:`KnowledgeError` listing every problem found.
     """
     root = resolve_rules_dir(directory)
     over = {Path(k): v for k, v in (overrides or {}).items()}
@@ -823,15 +825,19 @@ def load_knowledge(directory: str | os.PathLike[str] | None = None, *,
         problems.append(Problem(
             f"rules test {len(keys)} distinct findings; the limit is {MAX_FACT_PROPERTIES} "
             "(durable-rules: 255 properties per fact)", file=str(rule_dir), code="engine-limit"))
+    for stain in settings.core_stains:
+        if stain not in vocab.stains.terms:
+            problems.append(Problem(f"core_stains: {stain!r} is not a stain of the vocabulary",
+                                    file=str(root / "settings.yaml"), suggestions=vocab.stains.suggest(stain)))
     for name, chosen in settings.prior_sets.items():
         missing = sorted(set(slugs) - set(chosen.priors))
         unknown = sorted(set(chosen.priors) - set(slugs))
-        if missing or unknown:
-            problems.append(Problem(
-                f"prior set {name!r}: " + "; ".join(
-                    ([f"no prior for {', '.join(missing)}"] if missing else [])
-                    + ([f"unknown entit{'y' if len(unknown) == 1 else 'ies'} {', '.join(unknown)}"] if unknown else [])),
-                file=str(root / "settings.yaml"), suggestions=sorted(set(slugs) - set(chosen.priors))[:5]))
+        if missing:
+            problems.append(Problem(f"prior set {name!r}: no prior for {', '.join(missing)}",
+                                    file=str(root / "settings.yaml")))
+        if unknown:
+            problems.append(Problem(f"prior set {name!r}: unknown entities {', '.join(unknown)}",
+                                    file=str(root / "settings.yaml"), suggestions=missing[:5]))
     if settings.prior_set is not None and settings.prior_set not in settings.prior_sets:
         problems.append(Problem(f"prior_set {settings.prior_set!r} is not one of prior_sets "
                                 f"({', '.join(sorted(settings.prior_sets)) or 'none defined'})",
@@ -840,7 +846,7 @@ def load_knowledge(directory: str | os.PathLike[str] | None = None, *,
         raise KnowledgeError(problems)
     knowledge = Knowledge(root, settings, vocab, entities, rules, _hash_files(files, over), files, reports,
                           entity_lines, outside, file_priors={e.slug: e.prior for e in entities})
-    return knowledge.with_prior_set(prior_set if prior_set is not None else settings.prior_set)
+    return knowledge.with_prior_set(settings.prior_set)
 
 
 def _load_outside(items: list[Any], path: Path, vocab: Vocabulary, problems: list[Problem]) -> list[Outside]:

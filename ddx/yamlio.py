@@ -164,6 +164,14 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         handle.buffer.write(data)
 
 
+def section_text(text: str, begin: str, end: str) -> str | None:
+    """The text between the ``begin`` and ``end`` markers (stripped of blank edges, one final newline), or None."""
+    start, stop = text.find(begin), text.find(end)
+    if start < 0 or stop < start:
+        return None
+    return text[start + len(begin):stop].strip("\n") + "\n"
+
+
 def replace_section(path: Path, begin: str, end: str, block: str) -> bool:
     """Replace the text between the ``begin`` and ``end`` markers of a file (atomically).
 
