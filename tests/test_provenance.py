@@ -35,8 +35,8 @@ def test_a_citation_passes(text):
 
 
 @pytest.mark.parametrize("text, why", [
-    ("ddx knowledge brief (shared/knowledge/entities.md)", "file path"),
-    ("../shared/seed/ilms.md 2024", "file path"),
+    ("ddx knowledge brief (notes/knowledge/entities.md)", "file path"),
+    ("../notes/seed/ilms.md 2024", "file path"),
     ("notes.yaml, Am J Surg Pathol 2020", "file path"),
     ("/home/me/papers/x.pdf J Pathol 2020", "file path"),
     ("Secondary summaries of DDLPS site distribution", "no year"),
@@ -50,7 +50,7 @@ def test_a_non_citation_is_named(text, why):
 
 @given(st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=80))
 def test_a_file_path_never_passes_whatever_surrounds_it(text):
-    assert citation_problem(f"{text} ../shared/knowledge/entities.md Am J Surg Pathol 2020;1:1") is not None
+    assert citation_problem(f"{text} ../notes/knowledge/entities.md Am J Surg Pathol 2020;1:1") is not None
 
 
 def test_rules_check_refuses_a_source_that_is_a_file(rules_copy: Path):
@@ -58,7 +58,7 @@ def test_rules_check_refuses_a_source_that_is_a_file(rules_copy: Path):
     text = path.read_text()
     first = text.index("    source: ")
     end = text.index("\n", first)
-    path.write_text(text[:first] + '    source: "ddx knowledge brief (shared/knowledge/entities.md)"' + text[end:])
+    path.write_text(text[:first] + '    source: "ddx knowledge brief (notes/knowledge/entities.md)"' + text[end:])
     report = check_rules(rules_copy, engine=False)
     bad = [m for m in report.errors if m.code == "source"]
     assert len(bad) == 1 and "file path" in str(bad[0]) and bad[0].problem.file == str(path)
