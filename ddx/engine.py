@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import weakref
 from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
@@ -113,6 +114,50 @@ def ruleset_definition(rules: Iterable[Rule]) -> dict[str, Any]:
     return definition
 
 
+def engine_number(value: float) -> str:
+    """A finite number written as durable-rules' JSON reader parses it.
+
+    The engine's number grammar is ``-?digits(.digits([eE][+-]?digits)?)?``: an
+    exponent is read only after a fraction. Python writes ``1e-05`` and
+    ``1e+16``, which the engine cannot parse -- and durable-rules then reports
+    success and reads uninitialised memory (a segfault). Here such numbers get
+    their ``.0`` (``1.0e-05``), which the engine reads back with ``strtod``
+    to the same double (``repr`` round-trips). Raises :class:`EngineError` for
+    NaN and infinities, which no model accepts.
+    """
+    if not math.isfinite(value):
+        raise EngineError(f"the engine cannot take the number {value!r}")
+    text = repr(float(value))
+    mantissa, e, exponent = text.partition("e")
+    if e and "." not in mantissa:
+        text = f"{mantissa}.0e{exponent}"
+    return text
+
+
+def engine_json(value: Any) -> str:
+    """JSON text for durable-rules: standard JSON, numbers as :func:`engine_number` writes them.
+
+    Takes dicts, lists, strings, numbers, booleans and None; raises
+    :class:`EngineError` for anything else and for numbers the engine cannot hold.
+    """
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, bool) or value is None:
+        return "true" if value else ("false" if value is False else "null")
+    if isinstance(value, float):
+        return engine_number(value)
+    if isinstance(value, int):
+        if abs(value) >= 2 ** 63:   # the engine reads integers with atoll
+            return engine_number(float(value))
+        return str(value)
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{json.dumps(str(k), ensure_ascii=False)}:{engine_json(v)}"
+                              for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(engine_json(v) for v in value) + "]"
+    raise EngineError(f"the engine cannot take a value of type {type(value).__name__}")
+
+
 def _delete_rulesets(engine: Any, handles: list[int]) -> None:
     for handle in handles:
         try:
@@ -137,7 +182,7 @@ class DurableMatcher:
         try:
             for shard in self.shards or [[]]:
                 name = f"ddx_{next(_ruleset_names)}"
-                text = json.dumps(ruleset_definition(shard), ensure_ascii=False)
+                text = engine_json(ruleset_definition(shard))
                 self._handles.append(engine.create_ruleset(name, text))
         except Exception as exc:
             self.close()
@@ -149,8 +194,7 @@ class DurableMatcher:
         sid = str(next(self._sids))
         case_fact = dict(facts)
         case_fact.update(t=_CASE_TYPE, id="case", sid=sid)
-        payload = json.dumps([case_fact, {"t": _SENTINEL_TYPE, "id": "sentinel", "sid": sid}],
-                             ensure_ascii=False)
+        payload = engine_json([case_fact, {"t": _SENTINEL_TYPE, "id": "sentinel", "sid": sid}])
         fired: set[str] = set()
         for index, handle in enumerate(self._handles):
             fired |= self._run(handle, payload, sid, index)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 import tempfile
 from collections.abc import Iterator
@@ -21,8 +22,116 @@ from ddx.errors import DdxError
 MAX_FILE_BYTES = 5 * 1024 * 1024  # a case or rule file larger than this is refused
 
 
-class LineLoader(yaml.SafeLoader):
-    """SafeLoader that remembers the line of every mapping (as ``__line__``)."""
+MAX_EXPANDED_NODES = 100_000   # values a file's YAML aliases may expand to (a "billion laughs" is refused)
+
+
+class DataLoader(yaml.SafeLoader):
+    """The one YAML loader for case and rule files: ``yaml.SafeLoader``, stricter.
+
+    * a key repeated in one mapping is an error naming both lines (YAML itself
+      would keep the last value silently, so ``alk: positive ... alk: negative``
+      became negative);
+    * numbers are YAML 1.2's: no base-60 (``1:05`` is the text "1:05", not 65,
+      and a long such value no longer costs quadratic time);
+    * an integer longer than Python converts (4,300 digits) is an error with its line;
+    * aliases may not expand the document past :data:`MAX_EXPANDED_NODES` values.
+    """
+
+    yaml_implicit_resolvers: dict[Any, Any] = {}   # replaced below: the SafeLoader's, without base 60
+
+    def __init__(self, stream: Any):
+        super().__init__(stream)
+        self._aliases = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            self._aliases += 1
+        return super().compose_node(parent, index)
+
+    def construct_document(self, node: Any) -> Any:
+        if self._aliases and _expanded_size(node, {}) > MAX_EXPANDED_NODES:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"the aliases in this file expand to more than {MAX_EXPANDED_NODES:,} values "
+                "(a file of aliases nested in aliases is refused)", node.start_mark)
+        return super().construct_document(node)
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[Any, int] = {}
+            for key_node, _ in node.value:
+                if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                key = self.construct_object(key_node)
+                line = key_node.start_mark.line + 1
+                try:
+                    first = seen.get(key)
+                except TypeError:       # an unhashable key: SafeLoader reports it
+                    continue
+                if first is not None:
+                    where = f"twice on line {line}" if first == line else f"on line {first} and line {line}"
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"key {key!r} is given {where}; give each key once", key_node.start_mark)
+                seen[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+    def construct_yaml_int(self, node: Any) -> Any:
+        digits = sum(ch.isdigit() for ch in str(node.value))
+        if digits > MAX_DIGITS:
+            raise yaml.constructor.ConstructorError(None, None, _too_many_digits(digits), node.start_mark)
+        return super().construct_yaml_int(node)
+
+
+MAX_DIGITS = 4300   # Python's own limit on converting text to int
+
+
+def _too_many_digits(digits: int) -> str:
+    return f"a whole number of {digits:,} digits is too long to read (at most {MAX_DIGITS:,})"
+
+
+def _expanded_size(node: Any, memo: dict[int, int]) -> int:
+    """How many values ``node`` stands for once every alias is expanded (memoised: linear time)."""
+    known = memo.get(id(node))
+    if known is not None:
+        return known
+    memo[id(node)] = 1          # a recursive alias counts once
+    if isinstance(node, yaml.SequenceNode):
+        size = 1 + sum(_expanded_size(child, memo) for child in node.value)
+    elif isinstance(node, yaml.MappingNode):
+        size = 1 + sum(_expanded_size(k, memo) + _expanded_size(v, memo) for k, v in node.value)
+    else:
+        size = 1
+    memo[id(node)] = size = min(size, MAX_EXPANDED_NODES + 1)
+    return size
+
+
+_INT = re.compile(r"""^(?:[-+]?0b[0-1_]+
+                    |[-+]?0[0-7_]+
+                    |[-+]?(?:0|[1-9][0-9_]*)
+                    |[-+]?0x[0-9a-fA-F_]+)$""", re.X)   # PyYAML's, less the base-60 form
+_FLOAT = re.compile(r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?
+                    |\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?
+                    |[-+]?\.(?:inf|Inf|INF)
+                    |\.(?:nan|NaN|NAN))$""", re.X)   # PyYAML's, less the base-60 form
+
+
+def _without_base_60() -> dict[Any, Any]:
+    resolvers: dict[Any, Any] = {}
+    for first, entries in yaml.SafeLoader.yaml_implicit_resolvers.items():
+        resolvers[first] = [(tag, regexp) for tag, regexp in entries
+                            if tag not in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")]
+    for tag, regexp, firsts in (("tag:yaml.org,2002:int", _INT, "-+0123456789"),
+                                ("tag:yaml.org,2002:float", _FLOAT, "-+0123456789.")):
+        for first in firsts:
+            resolvers.setdefault(first, []).append((tag, regexp))
+    return resolvers
+
+
+DataLoader.yaml_implicit_resolvers = _without_base_60()
+DataLoader.add_constructor("tag:yaml.org,2002:int", DataLoader.construct_yaml_int)
+
+
+class LineLoader(DataLoader):
+    """:class:`DataLoader` that remembers the line of every mapping (as ``__line__``)."""
 
 
 class LineDict(dict):  # type: ignore[type-arg]
@@ -90,26 +199,121 @@ def read_text(path: Path) -> str:
 
 
 def load_data(path: Path, *, with_lines: bool = False, text: str | None = None) -> Any:
-    """Load a YAML (.yaml/.yml) or JSON (.json) file safely (``text``: its content, not yet on disk)."""
+    """Load a YAML (.yaml/.yml) or JSON (.json) file safely (``text``: its content, not yet on disk).
+
+    Raises :class:`ReadError` (with the line where known) for a syntax error, a
+    repeated key, an alias bomb, a number too long to read, or an escape that
+    makes a lone surrogate (``"\\ud800"``: no encoder can write it back out).
+    """
     if text is None:
         text = read_text(path)
     elif len(text.encode("utf-8", "surrogatepass")) > MAX_FILE_BYTES:
         raise ReadError(f"text is larger than the limit of {MAX_FILE_BYTES} bytes")
+    data = _parse(path, with_lines, text)
+    if "\\u" in text or "\\U" in text:    # only an escape can make a lone surrogate
+        where = _lone_surrogate(data)
+        if where is not None:
+            raise ReadError(f"{where or 'the file'}: text holds a lone surrogate (an escape such as "
+                            "\\ud800 that is not a character); write the character itself")
+    return data
+
+
+def _parse(path: Path, with_lines: bool, text: str) -> Any:
     if path.suffix.lower() == ".json":
         try:
-            return json.loads(text, parse_constant=_reject_constant)
+            return json.loads(text, parse_constant=_reject_constant, parse_int=_json_int,
+                              object_pairs_hook=_json_object)
         except json.JSONDecodeError as exc:
             raise ReadError(f"JSON syntax error: {exc.msg}", exc.lineno) from None
+        except _RepeatedKey as exc:
+            first, second = _json_key_lines(text, exc.key)
+            where = f"twice on line {first}" if first == second else f"on line {first} and line {second}"
+            raise ReadError(f"JSON error: key {exc.key!r} is given {where}; give each key once",
+                            second) from None
         except (ValueError, RecursionError) as exc:
             raise ReadError(f"JSON error: {exc}") from None
-    loader = LineLoader if with_lines else yaml.SafeLoader
+    loader = LineLoader if with_lines else DataLoader
     try:
         return yaml.load(text, Loader=loader)  # noqa: S506 - SafeLoader subclass
     except yaml.MarkedYAMLError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else None
-        raise ReadError(f"YAML syntax error: {exc.problem or exc}", line) from None
+        kind = "YAML syntax error" if isinstance(exc, (yaml.scanner.ScannerError, yaml.parser.ParserError)) \
+            else "YAML error"
+        raise ReadError(f"{kind}: {exc.problem or exc}", line) from None
     except (yaml.YAMLError, RecursionError) as exc:
         raise ReadError(f"YAML error: {exc}") from None
+
+
+def _lone_surrogate(value: Any, path: str = "") -> str | None:
+    """The key path of the first text (key or value) holding a lone surrogate, or None."""
+    if isinstance(value, str):
+        return path if _SURROGATE.search(value) else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            here = f"{path}.{key}" if path else str(key)
+            if isinstance(key, str) and _SURROGATE.search(key):
+                return here
+            found = _lone_surrogate(item, here)
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _lone_surrogate(item, f"{path}[{index}]")
+            if found is not None:
+                return found
+    return None
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+class _RepeatedKey(ValueError):
+    def __init__(self, key: str):
+        super().__init__(key)
+        self.key = key
+
+
+def _json_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object, refusing a repeated key (``json`` would keep the last value silently)."""
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _RepeatedKey(key)
+            seen.add(key)
+    return result
+
+
+def _json_int(text: str) -> int:
+    if len(text) > MAX_DIGITS:
+        raise ValueError(_too_many_digits(len(text.lstrip("-"))))
+    return int(text)
+
+
+_JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[{}\[\]:,]')
+
+
+def _json_key_lines(text: str, key: str) -> tuple[int, int]:
+    """The lines of the first repeated ``key`` inside one JSON object (only called on an error)."""
+    stack: list[dict[str, int] | None] = []   # per open bracket: the keys seen (None for an array)
+    previous: tuple[str, int] | None = None   # the string token just read, and where
+    for match in _JSON_TOKEN.finditer(text):
+        token = match.group()
+        if token in "{[":
+            stack.append({} if token == "{" else None)
+        elif token in "}]":
+            if stack:
+                stack.pop()
+        elif token == ":" and previous is not None and stack and stack[-1] is not None:
+            keys = stack[-1]
+            name = json.loads(previous[0])
+            line = text.count("\n", 0, previous[1]) + 1
+            if name == key and name in keys:
+                return keys[name], line
+            keys.setdefault(name, line)
+        previous = (token, match.start()) if token.startswith('"') else None
+    return 0, 0
 
 
 def _reject_constant(name: str) -> Any:

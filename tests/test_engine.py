@@ -4,6 +4,7 @@ and the agreement of the production matcher with the plain-Python oracle."""
 from __future__ import annotations
 
 import json
+import math
 import random
 import subprocess
 import sys
@@ -11,9 +12,19 @@ import textwrap
 import threading
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from ddx.conditions import compile_predicate, parse_condition
-from ddx.engine import SENTINEL, DurableMatcher, OracleMatcher, plan_shards, ruleset_definition
+from ddx.engine import (
+    SENTINEL,
+    DurableMatcher,
+    OracleMatcher,
+    engine_json,
+    engine_number,
+    plan_shards,
+    ruleset_definition,
+)
 from ddx.errors import EngineError, KnowledgeError
 from ddx.knowledge import Rule, RuleSpec, load_knowledge
 from ddx.synthetic import synthetic_case
@@ -219,3 +230,54 @@ def test_definition_is_rebuilt_not_mutated(knowledge):
     first = ruleset_definition(knowledge.active_rules)
     DurableMatcher(knowledge.active_rules).close()
     assert ruleset_definition(knowledge.active_rules) == first
+
+
+# ---------------------------------------------------------------- numbers (issue 16, kind 1)
+
+ENGINE_NUMBER = r"-?[0-9]+(\.[0-9]+([eE][+-]?[0-9]+)?)?"   # durable-rules' json.c getNumber
+
+FINITE = st.one_of(
+    st.floats(allow_nan=False, allow_infinity=False),                    # subnormal .. 1.8e308, -0.0
+    st.sampled_from([0.0, -0.0, 5e-324, 2.2250738585072014e-308, 1e-05, 1e-7, 1e16, 1e22, 1.7976931348623157e308,
+                     -1e-05, 0.1, 120.0, 1e-300]),
+    st.integers(min_value=-(2 ** 70), max_value=2 ** 70),
+)
+
+
+@settings(max_examples=2000, deadline=None, derandomize=True)
+@given(value=FINITE)
+def test_every_finite_number_is_written_in_the_engine_grammar_and_reads_back_exactly(value):
+    import re
+
+    text = engine_number(float(value))
+    assert re.fullmatch(ENGINE_NUMBER, text), text
+    assert float(text) == float(value) and math.copysign(1, float(text)) == math.copysign(1, float(value))
+
+
+@pytest.fixture(scope="module")
+def threshold_rules(knowledge):
+    """Comparisons against thresholds across all magnitudes (rules may hold any finite number)."""
+    thresholds = [0.0, -0.0, 5e-324, 1e-300, 1e-05, 0.5, 1.0, 45.0, 1e16, 1e300, -1e-05, -1e300]
+    rules = [make_rule(knowledge, f"t.{op}.{i}", {"patient.age": {op: t}})
+             for i, t in enumerate(thresholds) for op in ("gt", "gte", "lt", "lte")]
+    with DurableMatcher(rules) as durable:
+        yield durable, OracleMatcher(rules)
+
+
+@settings(max_examples=1500, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(value=FINITE)
+def test_numbers_of_every_magnitude_reach_the_engine_intact(threshold_rules, value):
+    """1e-05 once made durable-rules read uninitialised memory (exit 139); now both matchers agree."""
+    durable, oracle = threshold_rules
+    facts = {"patient__age": float(value)}
+    assert durable.match(facts) == oracle.match(facts)
+
+
+def test_engine_json_refuses_what_the_engine_cannot_hold():
+    for bad in (math.nan, math.inf, -math.inf):
+        with pytest.raises(EngineError):
+            engine_json({"a": bad})
+    with pytest.raises(EngineError):
+        engine_json({"a": object()})
+    assert json.loads(engine_json({"a": [1, "x\"y", None, True, 1e-05]})) == {"a": [1, "x\"y", None, True, 1e-05]}

@@ -37,7 +37,7 @@ def hostile_folder(root: Path, marker: Path) -> dict[str, str]:
         "tag.yaml": (f'!!python/object/apply:os.system ["touch {marker}"]\n', "could not determine a constructor"),
         "tag-inside.yaml": (f'id: t\nnotes: !!python/object/apply:os.system ["touch {marker}"]\n',
                             "could not determine a constructor"),
-        "bomb.yaml": (billion_laughs(), "notes"),
+        "bomb.yaml": (billion_laughs(), "aliases in this file expand"),
         "deep.json": ('{"id": "deep", "notes": ' + "[" * 100_000 + "]" * 100_000 + "}", "JSON"),
         "nan.json": ('{"id": "nan", "patient": {"age": NaN}}', "NaN"),
         "infinity.json": ('{"id": "inf", "patient": {"age": Infinity}}', "Infinity"),
