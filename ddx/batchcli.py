@@ -23,9 +23,11 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from ddx.batch import BatchOptions, BatchSummary, run_batch
-from ddx.batchout import CsvWriter, JsonlWriter, JsonWriter, MarkdownWriter, TableWriter, Writer, summary_markdown
+from ddx.batchout import CSV_HEADER_START, CsvWriter, JsonlWriter, JsonWriter, MarkdownWriter, TableWriter, Writer, summary_markdown
+from ddx.errors import DdxError
 from ddx.knowledge import Knowledge
-from ddx.yamlio import atomic_output, atomic_write_text
+from ddx.loader import INPUT_SUFFIXES
+from ddx.yamlio import atomic_output, atomic_write_text, read_text
 
 PROGRESS_AFTER_S = 1.0     # a run shorter than this never shows a bar
 ERRORS_SHOWN = 20          # error rows repeated on stderr at the end of a run
@@ -37,6 +39,60 @@ def _check_target(path: str | None, option: str) -> None:
     parent = Path(os.path.realpath(path)).parent
     if not parent.is_dir():
         raise click.BadParameter(f"folder {str(parent)!r} does not exist", param_hint=option)
+
+
+def input_named_by(target: str | None, paths: tuple[str, ...] | list[str]) -> str | None:
+    """The input (as given) that ``target`` would overwrite, or None.
+
+    ``target`` is an input when it is the same file as one given (also through
+    a link), or an existing case file or sheet inside a given folder -- unless
+    that file is an earlier ``ddx batch`` result (which a folder run skips).
+    """
+    if target is None or not os.path.lexists(target):
+        return None
+    real = Path(os.path.realpath(target))
+    for given in paths:
+        if os.path.isdir(given):
+            try:
+                inside = real.relative_to(os.path.realpath(given))
+            except ValueError:
+                continue
+            if real.suffix.lower() in INPUT_SUFFIXES and not any(p.startswith(".") for p in inside.parts) \
+                    and not _earlier_result(real):
+                return given
+        else:
+            try:
+                if os.path.samefile(target, given):
+                    return given
+            except OSError:
+                if real == Path(os.path.realpath(given)):
+                    return given
+    return None
+
+
+def _earlier_result(path: Path) -> bool:
+    """Whether ``path`` holds a result ddx batch wrote (a CSV with its header, or JSON with rankings)."""
+    try:
+        if path.suffix.lower() in (".csv", ".tsv"):
+            with path.open(encoding="utf-8", errors="replace") as handle:
+                return handle.readline(200).startswith(",".join(CSV_HEADER_START))
+        if path.suffix.lower() == ".json":
+            data = json.loads(read_text(path))
+            cases = data.get("cases") if isinstance(data, dict) else None
+            return isinstance(cases, list) and all(isinstance(c, dict) and "ranking" in c for c in cases)
+    except (OSError, ValueError, DdxError):
+        return False
+    return False
+
+
+def refuse_input_target(target: str | None, option: str, paths: tuple[str, ...] | list[str]) -> None:
+    """A usage error (nothing written) when ``target`` would overwrite one of the inputs."""
+    given = input_named_by(target, paths)
+    if given is not None:
+        where = "is" if os.path.realpath(given) == os.path.realpath(str(target)) or not os.path.isdir(given) \
+            else f"is a case file in the input folder {given!r}, so it is"
+        raise click.BadParameter(f"{target!r} {where} one of the inputs; nothing was written "
+                                 "(name a file that is not read in this run)", param_hint=option)
 
 
 @contextlib.contextmanager
@@ -104,6 +160,8 @@ def run_batch_command(knowledge: Knowledge, paths: tuple[str, ...], *, fmt: str,
                       quiet: bool) -> int:
     _check_target(output, "--output")
     _check_target(summary_file, "--summary")
+    refuse_input_target(output, "--output", paths)
+    refuse_input_target(summary_file, "--summary", paths)
     if output and summary_file and os.path.realpath(output) == os.path.realpath(summary_file):
         raise click.BadParameter("--output and --summary name the same file", param_hint="--summary")
     options = BatchOptions(

@@ -17,6 +17,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ddx.batch import CaseResult
+from ddx.safetext import markdown_text, printable, spreadsheet_cell
 
 FORMATS = ("table", "jsonl", "json", "csv", "markdown")
 
@@ -80,13 +81,16 @@ class JsonWriter:
         self.out.write("}\n")
 
 
+CSV_HEADER_START = ("id", "file", "line", "status", "expected", "rank_of_expected")
+
+
 class CsvWriter:
     """One row per case: leaders and probabilities, band, next test, errors (for spreadsheets)."""
 
     def __init__(self, out: TextIO, top: int):
         self.top = top
         self.writer = csv.writer(out, lineterminator="\n")
-        header = ["id", "file", "line", "status", "expected", "rank_of_expected"]
+        header = list(CSV_HEADER_START)
         for i in range(1, top + 1):
             header += [f"leader_{i}", f"probability_{i}"]
         header += ["leader_subtype", "band", "next_test", "caveats", "unused_findings", "outside_differential",
@@ -105,14 +109,14 @@ class CsvWriter:
         subtype = result.labels[0].partition(" · ")[2] if result.labels else ""
         row += [subtype, result.band or "", result.next_test or "", result.caveats or "", result.unused,
                 result.outside or "", "; ".join(p.path for p in result.errors if p.path), _error_text(result)]
-        self.writer.writerow(row)
+        self.writer.writerow([spreadsheet_cell(cell) for cell in row])
 
     def end(self, summary: dict[str, Any] | None) -> None:
         pass  # a CSV holds one table; the summary goes to the terminal or --summary
 
 
 def _md(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    return markdown_text(text)
 
 
 class MarkdownWriter:
@@ -182,6 +186,11 @@ def summary_markdown(summary: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _shown(text: str) -> str:
+    """Case data inside a rich markup string: brackets and control characters shown, never acted on."""
+    return escape(printable(text, newlines=False))
+
+
 class TableWriter:
     """A rich table of cases, then the summary tables (for reading in a terminal)."""
 
@@ -193,10 +202,10 @@ class TableWriter:
     def case(self, result: CaseResult) -> None:
         if not result.ok:
             first = result.errors[0]
-            message = escape((f"{first.path}: " if first.path else "") + first.message)
+            message = _shown((f"{first.path}: " if first.path else "") + first.message)
             if len(result.errors) > 1:
                 message += f" (+{len(result.errors) - 1} more)"
-            self.rows.append((str(len(self.rows) + 1), escape(result.id), result.expected or "",
+            self.rows.append((str(len(self.rows) + 1), _shown(result.id), result.expected or "",
                               f"[red]error[/red]: {message}", *[""] * self.top))
             return
         cells = []
@@ -204,14 +213,14 @@ class TableWriter:
             if i < len(result.leaders):
                 slug, p = result.leaders[i]
                 label = result.labels[i] if i < len(result.labels) else slug
-                cells.append(f"{escape(label)} {_pct(p)}")
+                cells.append(f"{_shown(label)} {_pct(p)}")
             else:
                 cells.append("")
         mark = ""
         if result.scored is not None:
             mark = "[green]✓[/green]" if result.scored.top1 else f"[yellow]rank {_rank(result)}[/yellow]"
-        self.rows.append((str(len(self.rows) + 1), escape(result.id), result.expected or "", *cells,
-                          escape(result.band_id or ""), mark))
+        self.rows.append((str(len(self.rows) + 1), _shown(result.id), result.expected or "", *cells,
+                          _shown(result.band_id or ""), mark))
 
     def end(self, summary: dict[str, Any] | None) -> None:
         table = Table(title="ddx batch", header_style="bold")

@@ -19,6 +19,7 @@ from ddx.analysis import Analysis, Pointer
 from ddx.facts import case_facts
 from ddx.knowledge import Knowledge, ReportTemplates
 from ddx.ranking import Evidence, RankedEntity, Ranker, join_words, lower_first, percent
+from ddx.safetext import printable
 
 WIDTH = 96
 EXTENT_WORDS = {"diffuse": "diffusely positive", "focal": "focally positive", "patchy": "patchily positive"}
@@ -263,7 +264,7 @@ def outside_paragraph(analysis: Analysis, knowledge: Knowledge) -> list[str]:
 def render_report(analysis: Analysis, knowledge: Knowledge, ranker: Ranker, *, differential: int = 4) -> str:
     """The draft comment as plain text."""
     if analysis.problems:
-        return f"{analysis.case_id}: not ranked\n" + "\n".join(f"  - {p}" for p in analysis.problems) + "\n"
+        return f"{printable(analysis.case_id, newlines=False)}: not ranked\n" + "\n".join(f"  - {p}" for p in analysis.problems) + "\n"
     t = knowledge.reports
     case = analysis.case
     leader = analysis.ranking[0]
@@ -289,7 +290,7 @@ def render_report(analysis: Analysis, knowledge: Knowledge, ranker: Ranker, *, d
     def para(text: str, indent: str = "") -> list[str]:
         return textwrap.wrap(text, WIDTH, initial_indent=indent, subsequent_indent=" " * len(indent)) or [indent]
 
-    lines = [frame(t.heading), f"Case {analysis.case_id}; {knowledge.version_line}", ""]
+    lines = [frame(t.heading), f"Case {printable(analysis.case_id, newlines=False)}; {knowledge.version_line}", ""]
     lines += para(frame(t.specimen))
     favoured = t.favoured_outside if outside else t.favoured_subtype if sub else t.favoured
     lines += para(frame(favoured), "  - ")

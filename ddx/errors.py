@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ddx.safetext import printable
+
 
 class DdxError(Exception):
     """Base class: a user-facing error, printed without a traceback."""
@@ -22,6 +24,7 @@ class Problem:
     code: str | None = None  # which check found it (``ddx rules check``), e.g. "unknown-term"
 
     def __str__(self) -> str:
+        """One line naming where and what; control characters from the input are shown escaped."""
         where = []
         if self.file:
             where.append(self.file + (f":{self.line}" if self.line else ""))
@@ -32,7 +35,7 @@ class Problem:
         text = self.message
         if self.suggestions and "did you mean" not in text:
             text += "; did you mean " + " or ".join(repr(s) for s in self.suggestions) + "?"
-        return (": ".join(where) + ": " if where else "") + text
+        return printable((": ".join(where) + ": " if where else "") + text, newlines=False)
 
     def to_dict(self) -> dict[str, object]:
         out: dict[str, object] = {"message": str(self)}

@@ -695,7 +695,7 @@ def _located(exc: ValidationError, file: str, data: Any, base_line: int | None,
 
 def _load_yaml(path: Path, problems: list[Problem], overrides: Mapping[Path, str]) -> Any:
     try:
-        return load_data(path, with_lines=True, text=overrides.get(path))
+        return load_data(path, with_lines=True, text=overrides.get(path), plain=True)
     except ReadError as exc:
         problems.append(Problem(str(exc), file=str(path), line=exc.line, code="syntax"))
         return None

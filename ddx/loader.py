@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from pydantic import BaseModel, ValidationError
 
@@ -23,7 +23,7 @@ from ddx.case import problems_from_validation
 from ddx.errors import Problem
 from ddx.knowledge import Knowledge
 from ddx.vocabulary import Vocabulary
-from ddx.yamlio import ReadError, atomic_output, load_data
+from ddx.yamlio import ReadError, atomic_output, load_data, open_regular
 
 CASE_SUFFIXES = {".yaml", ".yml", ".json"}
 SHEET_SUFFIXES = {".csv", ".tsv"}
@@ -169,7 +169,7 @@ def expand_paths(paths: Iterable[str]) -> Iterator[Path]:
                 # a case file, or a link to one that cannot be followed (a loop, a missing target):
                 # that one becomes an error row instead of vanishing silently. Links to folders are
                 # not followed, so a link loop cannot make the walk endless.
-                if child.is_file() or (child.is_symlink() and not child.exists()):
+                if not child.is_dir():   # a pipe or a device here becomes an error row too
                     yield child
         else:
             yield p
@@ -197,18 +197,15 @@ def iter_sheet(path: Path, vocab: Vocabulary) -> Iterator[RawCase]:
     """One raw case per data row of a CSV/TSV file; streams, never holds the sheet."""
     file = str(path)
     try:
-        handle = open(path, encoding="utf-8-sig", errors="surrogateescape", newline="")
-    except FileNotFoundError:
-        yield _file_problem(file, path.name, "no such file")
-        return
-    except OSError as exc:
-        yield _file_problem(file, path.name, f"cannot read file: {exc.strerror or exc}")
+        handle = open(open_regular(path), encoding="utf-8-sig", errors="surrogateescape", newline="")
+    except ReadError as exc:
+        yield _file_problem(file, path.name, str(exc))
         return
     with handle:
         try:
-            first = handle.readline()
+            first = handle.readline(MAX_LINE_CHARS + 1)
             handle.seek(0)
-            reader = csv.reader(handle, delimiter=_delimiter(path.suffix.lower(), first), strict=True)
+            reader = csv.reader(_lines(handle), delimiter=_delimiter(path.suffix.lower(), first), strict=True)
             header = next(reader, None)
         except (UnicodeDecodeError, csv.Error) as exc:
             yield _file_problem(file, path.name, f"cannot read the header row: {exc}", 1)
@@ -259,6 +256,20 @@ def iter_sheet(path: Path, vocab: Vocabulary) -> Iterator[RawCase]:
             raw.label = raw.case_id or label
             yield raw
             index += 1
+
+
+MAX_LINE_CHARS = 1024 * 1024   # a sheet line longer than this is refused (a row is never this long)
+
+
+def _lines(handle: TextIO) -> Iterator[str]:
+    """The sheet's lines, each at most :data:`MAX_LINE_CHARS` (a file of one endless line is refused)."""
+    while True:
+        line = handle.readline(MAX_LINE_CHARS + 1)
+        if not line:
+            return
+        if len(line) > MAX_LINE_CHARS and not line.endswith("\n"):
+            raise csv.Error(f"a line longer than {MAX_LINE_CHARS:,} characters")
+        yield line
 
 
 def _check_header(columns: list[str]) -> str | None:

@@ -20,6 +20,7 @@ from ddx.draft import figure_text, pointer_findings, unused_texts
 from ddx.facts import case_facts
 from ddx.knowledge import Knowledge
 from ddx.ranking import Evidence, RankedEntity
+from ddx.safetext import markdown_text, printable
 
 DISCLAIMER = ("Decision support only: ddx ranks candidates from the findings entered and its cited rules. "
               "It does not make a diagnosis; the pathologist does.")
@@ -151,7 +152,7 @@ def render_text(analysis: Analysis, knowledge: Knowledge, *, top: int = 6) -> Re
         for p in analysis.problems:
             lines.append("✗ ", style="bold red")
             lines.append(str(p) + "\n")
-        return Panel(lines, title=f"[bold red]{escape(analysis.case_id)}: not ranked", border_style="red")
+        return Panel(lines, title=f"[bold red]{escape(printable(analysis.case_id, newlines=False))}: not ranked", border_style="red")
     table = Table(title=None, expand=False, show_lines=False, pad_edge=False)
     table.add_column("#", justify="right", style="dim")
     table.add_column("entity", style="bold")
@@ -202,7 +203,7 @@ def render_text(analysis: Analysis, knowledge: Knowledge, *, top: int = 6) -> Re
         for e in analysis.top.supporting[:3]:
             src.append(f"  {e.rule}: {e.source}\n", style="dim")
         parts.append(src)
-    title = f"[bold]{escape(analysis.case_id)}[/bold]"
+    title = f"[bold]{escape(printable(analysis.case_id, newlines=False))}[/bold]"
     if analysis.expected:
         title += f"  (expected: {escape(analysis.expected)})"
     parts.append(Text(f"{knowledge.version_line}\n{DISCLAIMER}", style="dim italic"))
@@ -210,15 +211,15 @@ def render_text(analysis: Analysis, knowledge: Knowledge, *, top: int = 6) -> Re
 
 
 def _md(text: str) -> str:
-    """Text for a markdown table cell: pipes and angle brackets escaped."""
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
+    """Text for a markdown table cell: HTML, pipes, backslashes and control characters escaped."""
+    return markdown_text(text)
 
 
 def render_markdown(analysis: Analysis, knowledge: Knowledge, *, top: int = 6) -> str:
-    lines = [f"## {analysis.case_id}", ""]
+    lines = [f"## {_md(analysis.case_id)}", ""]
     if analysis.problems:
         lines.append("**Not ranked:**")
-        lines += [f"- {p}" for p in analysis.problems]
+        lines += [f"- {_md(str(p))}" for p in analysis.problems]
         return "\n".join(lines) + "\n"
     if analysis.expected:
         lines += [f"Expected: `{analysis.expected}`", ""]

@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from ddx.batchcli import refuse_input_target
 from ddx.errors import DdxError, KnowledgeError
 from ddx.knowledge import Knowledge, Rule, load_knowledge, packaged_rules_dir
 from ddx.rulecheck import entity_effect
@@ -316,6 +317,7 @@ def test_cmd(directory: str | None, cases: tuple[str, ...], baseline: str | None
 
     k = _load(directory)
     paths = _cases_paths(cases)
+    refuse_input_target(save, "--save", list(paths))
     try:
         run = run_cases(k, paths)
         base = load_baseline(baseline) if baseline else None

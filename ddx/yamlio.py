@@ -176,34 +176,63 @@ class ReadError(DdxError):
         self.line = line
 
 
+def open_regular(path: Path) -> int:
+    """An open file descriptor for reading ``path``, which must be a regular file.
+
+    Opened without blocking, so a named pipe with no writer cannot hang the
+    open, then checked with ``fstat`` on the descriptor itself (no race
+    between the check and the read). Raises :class:`ReadError` for a folder,
+    a pipe, a device or a socket, and for a file that cannot be opened.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
+    except IsADirectoryError:
+        raise ReadError("is a directory, not a file") from None
+    except FileNotFoundError:
+        raise ReadError("no such file") from None
+    except OSError as exc:
+        raise ReadError(f"cannot read file: {exc.strerror or exc}") from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise ReadError("is a directory, not a file")
+        if not stat.S_ISREG(mode):   # a pipe or a device would block or never end
+            raise ReadError("not a regular file (a named pipe, a device or a socket is not read)")
+        os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
 def read_text(path: Path) -> str:
+    """The UTF-8 text of a regular file of at most :data:`MAX_FILE_BYTES` bytes.
+
+    The limit counts the bytes actually read, not the size the file reports
+    (a file in ``/proc`` reports 0). Raises :class:`ReadError`.
+    """
+    fd = open_regular(path)
     try:
-        info = path.stat()
+        with os.fdopen(fd, "rb") as handle:
+            raw = handle.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
         raise ReadError(f"cannot read file: {exc.strerror or exc}") from None
-    size = info.st_size
-    if stat.S_ISDIR(info.st_mode):
-        raise ReadError("is a directory, not a file")
-    if not stat.S_ISREG(info.st_mode):   # a pipe or a device would block or never end
-        raise ReadError("not a regular file")
-    if size > MAX_FILE_BYTES:
-        raise ReadError(f"file is {size} bytes; the limit is {MAX_FILE_BYTES} bytes")
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise ReadError(f"cannot read file: {exc.strerror or exc}") from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise ReadError(f"file is larger than 5 MiB; the limit is {MAX_FILE_BYTES} bytes")
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise ReadError(f"not UTF-8 text (byte {exc.start})") from None
 
 
-def load_data(path: Path, *, with_lines: bool = False, text: str | None = None) -> Any:
+def load_data(path: Path, *, with_lines: bool = False, text: str | None = None, plain: bool = False) -> Any:
     """Load a YAML (.yaml/.yml) or JSON (.json) file safely (``text``: its content, not yet on disk).
 
     Raises :class:`ReadError` (with the line where known) for a syntax error, a
     repeated key, an alias bomb, a number too long to read, or an escape that
     makes a lone surrogate (``"\\ud800"``: no encoder can write it back out).
+    ``plain`` (rule files): text may hold no control character but tab and
+    newline, so a title cannot clear or retitle the terminal that shows it.
     """
     if text is None:
         text = read_text(path)
@@ -211,10 +240,15 @@ def load_data(path: Path, *, with_lines: bool = False, text: str | None = None) 
         raise ReadError(f"text is larger than the limit of {MAX_FILE_BYTES} bytes")
     data = _parse(path, with_lines, text)
     if "\\u" in text or "\\U" in text:    # only an escape can make a lone surrogate
-        where = _lone_surrogate(data)
-        if where is not None:
-            raise ReadError(f"{where or 'the file'}: text holds a lone surrogate (an escape such as "
-                            "\\ud800 that is not a character); write the character itself")
+        hit = find_text(data, _SURROGATE)
+        if hit is not None:
+            raise ReadError(f"{hit[0] or 'the file'}: text holds a lone surrogate (an escape such as "
+                            "\\ud800 that is not a character); write the character itself", hit[1])
+    if plain:
+        hit = find_text(data, _CONTROL)
+        if hit is not None:
+            raise ReadError(f"{hit[0] or 'the file'}: text holds the control character {hit[2]!r}; "
+                            "rule files hold plain text (tab and newline only)", hit[1])
     return data
 
 
@@ -244,27 +278,32 @@ def _parse(path: Path, with_lines: bool, text: str) -> Any:
         raise ReadError(f"YAML error: {exc}") from None
 
 
-def _lone_surrogate(value: Any, path: str = "") -> str | None:
-    """The key path of the first text (key or value) holding a lone surrogate, or None."""
+def find_text(value: Any, pattern: re.Pattern[str], path: str = "") -> tuple[str, int | None, str] | None:
+    """The first text (key or value) in loaded data that ``pattern`` finds something in.
+
+    Returns (key path, line of the key where known, the text matched), or None.
+    """
     if isinstance(value, str):
-        return path if _SURROGATE.search(value) else None
+        found = pattern.search(value)
+        return (path, None, found.group()) if found else None
     if isinstance(value, dict):
         for key, item in value.items():
             here = f"{path}.{key}" if path else str(key)
-            if isinstance(key, str) and _SURROGATE.search(key):
-                return here
-            found = _lone_surrogate(item, here)
-            if found is not None:
-                return found
+            if isinstance(key, str) and (found := pattern.search(key)):
+                return here, key_line(value, key), found.group()
+            hit = find_text(item, pattern, here)
+            if hit is not None:
+                return hit if hit[1] is not None else (hit[0], key_line(value, key), hit[2])
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            found = _lone_surrogate(item, f"{path}[{index}]")
-            if found is not None:
-                return found
+            hit = find_text(item, pattern, f"{path}[{index}]")
+            if hit is not None:
+                return hit
     return None
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")   # but tab, newline
 
 
 class _RepeatedKey(ValueError):

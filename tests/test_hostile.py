@@ -60,7 +60,7 @@ def hostile_folder(root: Path, marker: Path) -> dict[str, str]:
     os.symlink("loop.yaml", root / "loop.yaml")                 # a link to itself
     expected["loop.yaml"] = "symbolic links"
     os.symlink("missing.yaml", root / "dangling.yaml")
-    expected["dangling.yaml"] = "No such file"
+    expected["dangling.yaml"] = "no such file"
     (root / "sub").mkdir()
     os.symlink("..", root / "sub" / "up")                        # a folder loop: not followed
     return expected

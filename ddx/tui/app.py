@@ -19,6 +19,7 @@ from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.widgets import Footer, Header
 from textual.worker import get_current_worker
@@ -28,6 +29,7 @@ from ddx.drafts import DraftStore
 from ddx.entry import CaseEntry, InvalidEntry, OpenedCase, new_case_id, open_case, save_case
 from ddx.errors import DdxError
 from ddx.knowledge import Knowledge
+from ddx.safetext import printable
 from ddx.tui.dialogs import ConfirmDiscard, DraftOffer, HelpScreen, PathDialog, ReportScreen
 from ddx.tui.differential import WIDE_FROM, DifferentialPanel
 from ddx.tui.form import CaseForm
@@ -117,9 +119,16 @@ class DdxApp(App[None]):
         with self._engine_lock:
             self.analyzer.close()
 
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = True) -> None:
+        """Every notification is plain text: it quotes file names, ids and typed terms, which are never
+        read as markup (``[@click=app.quit]`` stays text) and whose control characters are shown escaped."""
+        super().notify(printable(message), title=printable(title, newlines=False), severity=severity,
+                       timeout=timeout, markup=False)
+
     def _update_title(self) -> None:
-        self.title = f"ddx · {self.entry.case_id}"
-        where = str(self.path) if self.path else "new case (not saved)"
+        self.title = printable(f"ddx · {self.entry.case_id}", newlines=False)
+        where = printable(str(self.path), newlines=False) if self.path else "new case (not saved)"
         self.sub_title = where + ("  ● unsaved changes" if self.entry.dirty else "")
 
     @property

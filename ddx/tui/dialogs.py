@@ -14,6 +14,7 @@ from textual.widgets import Button, Input, Label, Markdown, Static, TextArea
 from textual_autocomplete import PathAutoComplete
 
 from ddx.drafts import Draft
+from ddx.tui.messages import plain
 
 
 class HelpScreen(ModalScreen[None]):
@@ -95,7 +96,7 @@ class PathDialog(ModalScreen[Path | None]):
 
     def _error(self, text: str) -> None:
         error = self.query_one("#path-error", Static)
-        error.update(text)
+        error.update(plain(text))
         error.display = bool(text)
 
     @on(Input.Submitted, "#path")
@@ -186,7 +187,7 @@ class DraftOffer(ChoiceScreen):
             text = f"An editor closed without saving {self.draft.describe()}."
             if self.others:
                 text += f" ({self.others} older draft{'s' if self.others > 1 else ''} also kept.)"
-            yield Static(text, id="draft-text")
+            yield Static(plain(text), id="draft-text")
             with Horizontal(classes="buttons"):
                 yield Button("Restore it", id="restore", variant="primary")
                 yield Button("Discard it", id="discard", variant="error")

@@ -21,7 +21,7 @@ from textual_autocomplete import AutoComplete, DropdownItem, TargetState
 
 from ddx.entry import CaseEntry, InvalidEntry, ParsedFinding, parse_finding
 from ddx.knowledge import Knowledge
-from ddx.tui.messages import CaseChanged, problem_text, shown_value
+from ddx.tui.messages import CaseChanged, plain, problem_text, shown_value
 from ddx.vocabulary import TermSet, fold
 
 RESULT_STYLES = {"positive": "bold green", "negative": "bold red", "equivocal": "bold yellow",
@@ -196,7 +196,7 @@ class FindingsPane(Vertical):
 
     def _error(self, text: str | None) -> None:
         error = self.query_one(f"#{self.section}-error", Static)
-        error.update(text or "")
+        error.update(plain(text))
         error.display = bool(text)
         self.query_one(f"#{self.section}-entry", Input).set_class(bool(text), "-invalid")
 

@@ -19,7 +19,7 @@ from textual.widgets import Input, Label, Select, SelectionList, Static, TabbedC
 from ddx.entry import CaseEntry, InvalidEntry
 from ddx.knowledge import Knowledge
 from ddx.tui.findings import FindingsPane, TermComplete
-from ddx.tui.messages import CaseChanged, problem_text, shown_value
+from ddx.tui.messages import CaseChanged, plain, problem_text, shown_value
 
 
 def field_id(path: str) -> str:
@@ -43,7 +43,7 @@ class Field(Vertical):
 
     def show_error(self, text: str | None) -> None:
         error = self.query_one(".field-error", Static)
-        error.update(text or "")
+        error.update(plain(text))
         error.display = bool(text)
         self.set_class(bool(text), "-invalid")
 

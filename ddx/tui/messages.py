@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.message import Message
 
 from ddx.entry import InvalidEntry
+from ddx.safetext import printable
 
 
 class CaseChanged(Message):
@@ -22,6 +24,12 @@ class NextTestChosen(Message):
         super().__init__()
         self.test = test
         self.kind = kind
+
+
+def plain(text: str | None) -> Text:
+    """Text from a case, a rule file or an error, for a widget: shown as written, never read as markup,
+    control characters escaped (a case file cannot clear the screen, retitle the terminal or add a link)."""
+    return Text(printable(text or ""))
 
 
 def problem_text(exc: InvalidEntry) -> str:

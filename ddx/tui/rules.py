@@ -42,6 +42,7 @@ from ddx.ruleedit import (
 )
 from ddx.ruletest import CaseRun, RuleSetDiff, diff_runs, run_cases
 from ddx.tui.dialogs import ChoiceScreen
+from ddx.tui.messages import plain
 
 VALIDATE_AFTER_S = 0.35     # pause in typing before the edit is checked
 
@@ -69,8 +70,8 @@ class HistoryScreen(ModalScreen["Version | None"]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="history-box"):
-            yield Label(f"Earlier versions of {self.file.name} (newest first). Enter restores one; "
-                        "the current version is kept in the history too.", id="history-text")
+            yield Label(plain(f"Earlier versions of {self.file.name} (newest first). Enter restores one; "
+                              "the current version is kept in the history too."), id="history-text")
             options = [Option(f"{v.label}  ·  {v.path.stat().st_size} bytes", id=str(i))
                        for i, v in enumerate(self.versions)]
             yield OptionList(*options, id="history-list")
@@ -382,8 +383,8 @@ class RulesScreen(Screen[None]):
                             f"{leaders} would change leader.", style="bold" if d.cases else ""))
         for c in d.cases:
             lead = f"{c.before.top} {c.before.top_probability:.0%} → {c.after.top} {c.after.top_probability:.0%}"
-            table.add_row(c.case_id, c.expected or "", Text(lead, style="bold" if c.top_changed else ""),
-                          f"{c.before.rank or '-'} → {c.after.rank or '-'}", ", ".join(c.responsible))
+            table.add_row(plain(c.case_id), plain(c.expected), Text(lead, style="bold" if c.top_changed else ""),
+                          f"{c.before.rank or '-'} → {c.after.rank or '-'}", plain(", ".join(c.responsible)))
 
     # ------------------------------------------------------------------ actions
 
