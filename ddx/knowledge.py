@@ -334,10 +334,10 @@ class EvidenceSettings(Model):
     its own).
     """
 
-    shrinkage: float = Field(2.0, ge=0)
-    estimate_strength: float = Field(10.0, gt=0)
-    cited_strength: float = Field(20.0, gt=0)
-    informative_spread: float = Field(0.2, ge=0)   # log10 ratio between the two leaders for a finding to be informative
+    shrinkage: float = Field(2.0, ge=0, le=1e6)
+    estimate_strength: float = Field(10.0, gt=0, le=1e6)
+    cited_strength: float = Field(20.0, gt=0, le=1e6)
+    informative_spread: float = Field(0.2, ge=0, le=10)   # log10 ratio between the two leaders for a finding to be informative
     unexplained_below: float = Field(0.1, gt=0, lt=1)   # a finding no profile shows this often is unexplained
     rationale: str | None = None
     source: str | None = None
@@ -360,10 +360,13 @@ class PriorSet(Model):
 
 
 class Settings(Model):
+    """settings.yaml. Every number is bounded so that any value accepted here ranks a case
+    (``clamp: [0, 1]`` once passed and made every evaluation take the log of 0)."""
+
     version: str
     title: str = "ddx knowledge base"
     clamp: tuple[float, float] = (0.01, 0.99)
-    suggestions: int = 3
+    suggestions: int = Field(3, ge=0, le=50)
     source: str | None = None
     evidence: EvidenceSettings = EvidenceSettings()
     calibration: Calibration = Calibration()
@@ -374,6 +377,15 @@ class Settings(Model):
     prior_set: str | None = None
     # The stains whose unconditional figures the README's provenance table counts as core (ddx/provenance.py).
     core_stains: list[str] = []
+
+    @field_validator("clamp")
+    @classmethod
+    def _clamp_inside_0_1(cls, v: tuple[float, float]) -> tuple[float, float]:
+        low, high = v
+        if not 0 < low < high < 1:
+            raise ValueError(f"clamp must be two probabilities with 0 < low < high < 1 (a likelihood of 0 or 1 "
+                             f"would make one finding decide alone); got [{low}, {high}]")
+        return v
 
 
 class OutsideEntity(Model):
@@ -842,6 +854,13 @@ def load_knowledge(directory: str | os.PathLike[str] | None = None, *,
         problems.append(Problem(f"prior_set {settings.prior_set!r} is not one of prior_sets "
                                 f"({', '.join(sorted(settings.prior_sets)) or 'none defined'})",
                                 file=str(root / "settings.yaml")))
+    synonyms = TermSet("entity")
+    for e in entities:
+        for slug, names in ((e.slug, e.synonyms), *((sub.slug, sub.synonyms) for sub in e.subtypes)):
+            try:
+                synonyms.add(slug, names)
+            except ValueError as exc:   # a synonym (or slug) given to two entities
+                problems.append(Problem(str(exc), file=str(root / "entities.yaml"), code="schema"))
     if problems:
         raise KnowledgeError(problems)
     knowledge = Knowledge(root, settings, vocab, entities, rules, _hash_files(files, over), files, reports,

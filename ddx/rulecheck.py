@@ -33,7 +33,7 @@ from __future__ import annotations
 import math
 import os
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -242,6 +242,7 @@ class _Logic:
         self.vocab = vocab
         self.kinds = vocab.finding_paths()
         self._terms: dict[str, frozenset[Any]] = {}
+        self._alternatives: dict[int, tuple[Node, list[dict[str, _Domain] | None]]] = {}
 
     def _universe(self, path: str) -> frozenset[Any]:
         if path not in self._terms:
@@ -293,7 +294,16 @@ class _Logic:
         return node
 
     def alternatives(self, node: Node) -> list[dict[str, _Domain] | None]:
-        return [self.branch(b) for b in branches(self._prepared(node))]
+        """One domain map per alternative of ``node`` (None for one that can never hold); cached per node."""
+        cached = self._alternatives.get(id(node))
+        if cached is None or cached[0] is not node:
+            cached = (node, [self.branch(b) for b in branches(self._prepared(node))])
+            self._alternatives[id(node)] = cached
+        return cached[1]
+
+    def signature(self, node: Node) -> frozenset[frozenset[tuple[str, _Domain]]]:
+        """The satisfiable alternatives of ``node`` as a value: equal signatures, equal conditions."""
+        return frozenset(frozenset(alt.items()) for alt in self.alternatives(node) if alt is not None)
 
     @staticmethod
     def branch_within(a: dict[str, Any], b: dict[str, Any]) -> bool:
@@ -385,38 +395,91 @@ def _weights(rule: Rule, k: Knowledge) -> tuple[float, ...] | None:
 
 
 
+FOLD_NAMES = 5   # rules named in one folded warning; the rest are counted
+
+
+def _named(rules: Sequence[Rule]) -> str:
+    ids = [r.id for r in rules]
+    if len(ids) > FOLD_NAMES:
+        return ", ".join(ids[:FOLD_NAMES]) + f" and {len(ids) - FOLD_NAMES} more"
+    return ids[0] if len(ids) == 1 else ", ".join(ids[:-1]) + " and " + ids[-1]
+
+
+def _times(n: int) -> str:
+    return {2: "twice", 3: "three times"}.get(n, f"{n} times")
+
+
 def _check_overlaps(k: Knowledge, report: CheckReport) -> None:
-    """Rules that fire together on the same findings: redundant, subsumed or conflicting."""
+    """Rules that fire together on the same findings: redundant, subsumed or conflicting.
+
+    Rules with the same condition are grouped first (one warning per group,
+    however many rules it holds); implication is then tested only between
+    groups that read a common finding, so the check grows with the number of
+    distinct conditions that share findings, not with the square of the rules.
+    """
     logic = _Logic(k.vocab)
-    active = [r for r in k.active_rules if any(a is not None for a in logic.alternatives(r.condition))]
-    weights = {r.id: _weights(r, k) for r in active}
-    for i, a in enumerate(active):
-        for b in active[i + 1:]:
-            if a.spec.id == b.spec.id:
-                continue
+    groups: dict[frozenset[Any], list[Rule]] = {}
+    for r in k.active_rules:
+        sig = logic.signature(r.condition)
+        if sig:                                        # a condition that can never hold is reported elsewhere
+            groups.setdefault(sig, []).append(r)
+    weights = {r.id: _weights(r, k) for members in groups.values() for r in members}
+    for members in groups.values():
+        _same_condition(members, weights, report)
+    reps = [members[0] for members in groups.values()]
+    members_of = {members[0].id: members for members in groups.values()}
+    by_key: dict[str, list[int]] = {}
+    for i, r in enumerate(reps):
+        for key in {key for alt in logic.alternatives(r.condition) if alt for key in alt}:
+            by_key.setdefault(key, []).append(i)
+    subsumed: dict[str, list[Rule]] = {}
+    for i, a in enumerate(reps):
+        partners = {j for key in {key for alt in logic.alternatives(a.condition) if alt for key in alt}
+                    for j in by_key[key] if j > i}
+        for j in sorted(partners):
+            b = reps[j]
             a_in_b, b_in_a = logic.implies(a.condition, b.condition), logic.implies(b.condition, a.condition)
-            if not (a_in_b or b_in_a):
+            if a_in_b == b_in_a:                   # neither, or equal in effect though written differently
+                if a_in_b:
+                    _same_condition([*members_of[a.id], *members_of[b.id]], weights, report)
                 continue
-            wa, wb = weights[a.id], weights[b.id]
-            file, line = _where(b)
-            if a_in_b and b_in_a:
-                if wa is None or wb is None:
-                    if wa is None and wb is None:
-                        report.add("warning", "redundant", f"rules {a.id} and {b.id} fire on exactly the same "
-                                   "findings and both only show a caveat", file=file, line=line)
-                    continue
-                if wa == wb:
-                    report.add("warning", "redundant", f"rules {a.id} and {b.id} fire on exactly the same findings "
-                               f"with the same weights: the finding is counted twice ({_at(a)})", file=file, line=line)
-                else:
-                    report.add("warning", "conflict", f"rules {a.id} and {b.id} fire on exactly the same findings "
-                               f"with different weights: the finding is scored twice, two ways ({_at(a)})",
-                               file=file, line=line)
-            elif wa is not None and wa == wb:
-                narrow, broad = (a, b) if a_in_b else (b, a)
-                file, line = _where(narrow)
-                report.add("warning", "subsumed", f"rule {narrow.id} is subsumed by {broad.id}: whenever it fires, "
-                           f"{broad.id} fires too with the same weights ({_at(broad)})", file=file, line=line)
+            narrow, broad = (a, b) if a_in_b else (b, a)
+            for n in members_of[narrow.id]:
+                same = [m for m in members_of[broad.id] if weights[m.id] is not None and weights[m.id] == weights[n.id]]
+                subsumed.setdefault(n.id, []).extend(same)
+    by_id = {r.id: r for members in groups.values() for r in members}
+    for narrow_id, broader in subsumed.items():
+        if not broader:
+            continue
+        file, line = _where(by_id[narrow_id])
+        report.add("warning", "subsumed", f"rule {narrow_id} is subsumed by {_named(broader)}: whenever it fires, "
+                   f"{'that rule fires' if len(broader) == 1 else 'they fire'} too with the same weights "
+                   f"({_at(broader[0])})", file=file, line=line)
+
+
+def _same_condition(members: Sequence[Rule], weights: Mapping[str, Any], report: CheckReport) -> None:
+    """One warning per kind for rules that fire on exactly the same findings (two rules of one spec are one rule)."""
+    if len({r.spec.id for r in members}) < 2:
+        return
+    by_weights: dict[Any, list[Rule]] = {}
+    for r in members:
+        by_weights.setdefault(weights[r.id], []).append(r)
+    caveats = by_weights.pop(None, [])
+    if len({r.spec.id for r in caveats}) > 1:
+        file, line = _where(caveats[-1])
+        report.add("warning", "redundant", f"rules {_named(caveats)} fire on exactly the same findings and all only "
+                   "show a caveat", file=file, line=line)
+    for same in by_weights.values():
+        if len({r.spec.id for r in same}) > 1:
+            file, line = _where(same[-1])
+            report.add("warning", "redundant", f"rules {_named(same)} fire on exactly the same findings with the "
+                       f"same weights: the finding is counted {_times(len(same))} ({_at(same[0])})", file=file, line=line)
+    if len(by_weights) > 1:
+        scoring = [group[0] for group in by_weights.values()]
+        file, line = _where(scoring[-1])
+        report.add("warning", "conflict", f"rules {_named(scoring)} fire on exactly the same findings with different "
+                   f"weights: the finding is scored {_times(len(scoring))}, {len(scoring)} ways ({_at(scoring[0])})",
+                   file=file, line=line)
 
 
 def _at(rule: Rule) -> str:
@@ -453,20 +516,29 @@ def _check_reach(k: Knowledge, report: CheckReport) -> None:
     slugs = [p.slug for p in ranker.profiles]
     priors = ranker.profile_prior
     ent_file = str(k.directory / "entities.yaml")
-    for i, slug in enumerate(slugs):
-        for j, other in enumerate(slugs):
-            if i == j or priors[j] < priors[i] or any(w[j] < w[i] for w in columns):
-                continue
-            if priors[j] == priors[i] and all(w[j] == w[i] for w in columns):
-                if i < j:
-                    report.add("warning", "unreachable", f"entities {slug} and {other} have the same prior and every "
-                               "rule weighs them the same: no finding can tell them apart",
-                               file=ent_file, line=k.entity_lines.get(other))
-                continue
-            report.add("warning", "unreachable", f"entity {slug} can never lead: every rule weighs {other} at least "
-                       f"as high and {other}'s prior is no lower, so {other} always ranks above it",
-                       file=ent_file, line=k.entity_lines.get(slug))
-            break
+    # profiles with the same prior and the same weight in every rule: one warning per such group
+    groups: dict[tuple[float, ...], list[int]] = {}
+    for i in range(len(slugs)):
+        groups.setdefault((priors[i], *(w[i] for w in columns)), []).append(i)
+    for members in groups.values():
+        if len(members) > 1:
+            names = [slugs[i] for i in members]
+            shown = ", ".join(names[:FOLD_NAMES]) + (f" and {len(names) - FOLD_NAMES} more" if len(names) > FOLD_NAMES
+                                                      else "")
+            report.add("warning", "unreachable", f"entities {shown} have the same prior and every rule weighs them "
+                       "the same: no finding can tell them apart", file=ent_file,
+                       line=k.entity_lines.get(slugs[members[1]]))
+    # a profile that another (not its twin) weighs at least as high everywhere, with at least its prior
+    vectors = list(groups)
+    for vi in vectors:
+        for vj in vectors:
+            if vj is not vi and all(b >= a for a, b in zip(vi, vj, strict=True)):
+                other = slugs[groups[vj][0]]
+                for i in groups[vi]:
+                    report.add("warning", "unreachable", f"entity {slugs[i]} can never lead: every rule weighs {other} "
+                               f"at least as high and {other}'s prior is no lower, so {other} always ranks above it",
+                               file=ent_file, line=k.entity_lines.get(slugs[i]))
+                break
 
 
 def _check_limits(k: Knowledge, report: CheckReport) -> None:
@@ -594,14 +666,6 @@ COFIRE_MIN = 20           # ... over at least this many such cases
 SAME_PROFILE = 0.8        # Pearson correlation of the two rules' ln likelihood across profiles
 
 
-def _correlation(a: tuple[float, ...], b: tuple[float, ...]) -> float:
-    ma, mb = sum(a) / len(a), sum(b) / len(b)
-    cov = sum((x - ma) * (y - mb) for x, y in zip(a, b))
-    va = math.sqrt(sum((x - ma) ** 2 for x in a))
-    vb = math.sqrt(sum((y - mb) ** 2 for y in b))
-    return cov / (va * vb) if va > 0 and vb > 0 else 0.0
-
-
 def _check_cofiring(k: Knowledge, report: CheckReport) -> None:
     """Two active scoring rules with the same entity profile (their ln likelihoods correlate
     ≥ 0.8 across the profiles) that fire together in ≥ 80 % of the generated cases where either
@@ -613,43 +677,66 @@ def _check_cofiring(k: Knowledge, report: CheckReport) -> None:
     from ddx.synthetic import synthetic_case
 
     ranker = ranker_for(k)
-    rules = [r for r in k.active_rules if r.id in ranker.log_lik]
+    logic = _Logic(k.vocab)
+    # one rule per condition: rules with the same condition always fire together (the redundancy checks say so)
+    distinct: dict[frozenset[Any], Rule] = {}
+    for r in k.active_rules:
+        if r.id in ranker.log_lik:
+            distinct.setdefault(logic.signature(r.condition), r)
+    rules = list(distinct.values())
     if len(rules) < 2:
         return
     oracle = OracleMatcher(rules)
     keys = {key for r in rules for key in r.keys}
     rng = random.Random(20261129)
-    fired: list[frozenset[str]] = []
+    fired_in: dict[str, bytearray] = {r.id: bytearray(b"0" * COFIRE_CASES) for r in rules}
     for n in range(COFIRE_CASES):
         try:
             case = k.case_schema.validate(synthetic_case(k.vocab, rng, f"g{n}"))
         except ValidationError:
             continue
-        fired.append(frozenset(oracle.match(case_facts(case, k.vocab, keys))))
-    counts: Counter[str] = Counter()
-    pairs: Counter[tuple[str, str]] = Counter()
-    for ids in fired:
-        ordered = sorted(ids)
-        counts.update(ordered)
-        for i, a in enumerate(ordered):
-            for b in ordered[i + 1:]:
-                pairs[(a, b)] += 1
-    logic = _Logic(k.vocab)
-    by_id = {r.id: r for r in rules}
-    for (a, b), both in sorted(pairs.items()):
-        either = counts[a] + counts[b] - both
-        if either < COFIRE_MIN or both < COFIRE_SHARE * either:
-            continue
-        ra, rb = by_id[a], by_id[b]
-        if ra.spec.id == rb.spec.id or logic.implies(ra.condition, rb.condition) or logic.implies(rb.condition, ra.condition):
-            continue
-        r = _correlation(ranker.log_lik[a], ranker.log_lik[b])
-        if r < SAME_PROFILE:
-            continue
-        file, line = _where(rb)
-        report.add("warning", "double-count", f"rules {a} and {b} fire together in {both} of the {either} generated "
-                   f"cases where either fires and favour the same entities (correlation {r:.2f}): one finding may be "
-                   f"counted twice ({_at(ra)}); write one of them conditional on the other", file=file, line=line)
+        for rid in oracle.match(case_facts(case, k.vocab, keys)):
+            fired_in[rid][n] = ord("1")
+    masks = {rid: int(bits, 2) for rid, bits in fired_in.items()}      # bit n: fired in generated case n
+    counts = {rid: mask.bit_count() for rid, mask in masks.items()}
+    # Both fire in at least COFIRE_SHARE of the cases where either fires only if their counts are within that
+    # ratio: compare each rule with the rules whose counts are close (sorted), not with every rule.
+    ordered = sorted((r for r in rules if counts[r.id] >= COFIRE_SHARE * COFIRE_MIN), key=lambda r: counts[r.id])
+    profiles = {r.id: _centred(ranker.log_lik[r.id]) for r in ordered}
+    for i, ra in enumerate(ordered):
+        for rb in ordered[i + 1:]:
+            if counts[ra.id] < COFIRE_SHARE * counts[rb.id]:
+                break
+            a, b = sorted((ra.id, rb.id))
+            both = (masks[a] & masks[b]).bit_count()
+            either = counts[a] + counts[b] - both
+            if either < COFIRE_MIN or both < COFIRE_SHARE * either:
+                continue
+            corr = _dot(profiles[a], profiles[b])
+            if corr < SAME_PROFILE:
+                continue
+            first, second = (ra, rb) if ra.id == a else (rb, ra)
+            if first.spec.id == second.spec.id or logic.implies(first.condition, second.condition) \
+                    or logic.implies(second.condition, first.condition):
+                continue
+            file, line = _where(second)
+            report.add("warning", "double-count", f"rules {a} and {b} fire together in {both} of the {either} "
+                       f"generated cases where either fires and favour the same entities (correlation {corr:.2f}): one "
+                       f"finding may be counted twice ({_at(first)}); write one of them conditional on the other",
+                       file=file, line=line)
+
+
+def _centred(values: Sequence[float]) -> tuple[float, ...]:
+    """``values`` centred and scaled to length 1 (all zeros when constant): a dot product of two is their
+    Pearson correlation."""
+    mean = sum(values) / len(values)
+    centred = [v - mean for v in values]
+    norm = math.sqrt(sum(c * c for c in centred))
+    return tuple(c / norm for c in centred) if norm > 0 else tuple(0.0 for _ in centred)
+
+
+def _dot(a: Sequence[float], b: Sequence[float]) -> float:
+    return sum(x * y for x, y in zip(a, b, strict=True))
 
 
 def _sources(k: Knowledge) -> Iterable[tuple[str, str | None, str, int | None]]:

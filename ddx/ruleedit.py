@@ -14,13 +14,20 @@ which it can be restored.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
 
 import yaml
 
@@ -301,39 +308,73 @@ def _current_bytes(file: Path) -> bytes | None:
             from None
 
 
-def save_file(file: Path, new_text: str, opened_digest: str | None) -> Version | None:
+@contextlib.contextmanager
+def _save_lock(file: Path) -> Iterator[None]:
+    """Serialise saves of the rule files of one directory (between processes too).
+
+    Two editors that opened the same version could otherwise both pass the
+    digest check and both write: the later would silently drop the earlier's
+    edit. Under this lock the check and the write are one step. Where ``fcntl``
+    is missing (Windows) saves are not serialised across processes.
+    """
+    folder = history_dir(file).parent
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / "save.lock", "a+b") as handle:
+        if fcntl is not None:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            if fcntl is not None:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def save_file(file: Path, new_text: str, opened_digest: str | None, *,
+              check_dir: Path | None = None) -> Version | None:
     """Replace ``file`` with ``new_text`` atomically, after keeping its current version in the history.
 
     ``opened_digest`` is the digest of the text the edit started from (None: a
-    new file). If the file no longer has it, nothing is written. The current
-    version is kept byte for byte, whatever its encoding.
+    new file). If the file no longer has it, nothing is written
+    (:class:`ChangedOnDisk`). With ``check_dir`` (the rules directory), the
+    rule set as it would be is first checked exactly as ``ddx rules check``
+    checks it -- engine limits included -- and a rule set with an error is
+    not written (:class:`EditError` naming the first). Saves are serialised
+    (:func:`_save_lock`). The current version is kept byte for byte, whatever
+    its encoding.
     """
-    current = _current_bytes(file)
-    if current is not None and opened_digest is None:
-        raise ChangedOnDisk(f"{file} now exists on disk; reload it before saving")
-    if current is not None and hashlib.sha256(current).hexdigest() != opened_digest:
-        raise ChangedOnDisk(f"{file} changed on disk since it was opened; reload it (your edit is kept "
-                            "in the editor) and apply the edit again")
-    kept = None
-    if current is not None:
-        folder = history_dir(file)
-        folder.mkdir(parents=True, exist_ok=True)
-        stamp = time.time_ns() // 1000
-        kept_path = folder / f"{stamp}-{hashlib.sha256(current).hexdigest()[:8]}.yaml"
-        atomic_write_bytes(kept_path, current)
-        kept = Version(kept_path, stamp / 1e6)
-        for old in history(file)[HISTORY_KEEP:]:
-            try:
-                os.unlink(old.path)
-            except OSError:
-                pass
-    atomic_write_text(file, new_text)
+    if check_dir is not None:
+        report = check_rules(check_dir, overrides={file: new_text})
+        if not report.ok:
+            raise EditError(f"the rule set would have {len(report.errors)} error(s), the first: "
+                            f"{report.errors[0]}")
+    with _save_lock(file):
+        current = _current_bytes(file)
+        if current is not None and opened_digest is None:
+            raise ChangedOnDisk(f"{file} now exists on disk; reload it before saving")
+        if current is not None and hashlib.sha256(current).hexdigest() != opened_digest:
+            raise ChangedOnDisk(f"{file} changed on disk since it was opened; reload it (your edit is kept "
+                                "in the editor) and apply the edit again")
+        kept = None
+        if current is not None:
+            folder = history_dir(file)
+            folder.mkdir(parents=True, exist_ok=True)
+            stamp = time.time_ns() // 1000
+            kept_path = folder / f"{stamp}-{hashlib.sha256(current).hexdigest()[:8]}.yaml"
+            atomic_write_bytes(kept_path, current)
+            kept = Version(kept_path, stamp / 1e6)
+            for old in history(file)[HISTORY_KEEP:]:
+                try:
+                    os.unlink(old.path)
+                except OSError:
+                    pass
+        atomic_write_text(file, new_text)
     return kept
 
 
-def restore(file: Path, version: Version, opened_digest: str | None) -> Version | None:
+def restore(file: Path, version: Version, opened_digest: str | None, *,
+            check_dir: Path | None = None) -> Version | None:
     """Make an earlier version current again (the version replaced goes into the history too)."""
-    return save_file(file, read_text(version.path), opened_digest)
+    return save_file(file, read_text(version.path), opened_digest, check_dir=check_dir)
 
 
 def read_only_reason(rules_dir: Path) -> str | None:

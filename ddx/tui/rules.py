@@ -450,7 +450,8 @@ class RulesScreen(Screen[None]):
             self.notify("Not saved: the rule set would have errors (see below the editor).", severity="error")
             return
         try:
-            kept = save_file(self.editing.file, result.file_text, self.editing.opened_digest)
+            kept = save_file(self.editing.file, result.file_text, self.editing.opened_digest,
+                             check_dir=self.knowledge.directory)
         except DdxError as exc:         # changed on disk, or unreadable now
             self.notify(f"Not saved: {exc}", severity="error", timeout=15)
             return
@@ -526,7 +527,7 @@ class RulesScreen(Screen[None]):
             return
         try:
             _, sha = read_file(file)
-            restore(file, version, sha)
+            restore(file, version, sha, check_dir=self.knowledge.directory)
         except (DdxError, OSError) as exc:
             self.notify(f"Not restored: {exc}", severity="error", timeout=12)
             return
