@@ -1,3 +1,3 @@
-from ddx.cli import main
+from ddx._entry import run
 
-main()
+run()

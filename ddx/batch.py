@@ -31,7 +31,7 @@ from typing import Any
 
 from ddx import __version__
 from ddx.analysis import Analysis, Analyzer
-from ddx.errors import EngineError, Problem
+from ddx.errors import DdxError, EngineError, Problem
 from ddx.evaluate import Evaluation, ScoredCase, scored_case
 from ddx.knowledge import Knowledge, load_knowledge
 from ddx.loader import INPUT_SUFFIXES, RawCase, expand_paths, iter_raw, validate_raw
@@ -177,17 +177,26 @@ _inherited: Knowledge | None = None     # the parent's rules, inherited by forke
 _processor: Processor | None = None     # one per worker process
 
 
+_init_error: str | None = None          # why this worker could not start (reported by _work)
+
+
 def _init_worker(directory: str, content_hash: str, options: BatchOptions, prior_set: str | None = None) -> None:
-    global _processor
+    """Set up a worker. It never raises: an initializer that raises makes the pool print a traceback and
+    break; the reason is kept instead and every task of this worker raises it as one clear error."""
+    global _processor, _init_error
     signal.signal(signal.SIGINT, signal.SIG_IGN)   # the parent handles Ctrl-C and stops the pool
-    knowledge = _inherited if _inherited is not None else load_knowledge(directory).with_prior_set(prior_set)
-    if knowledge.content_hash != content_hash:
-        raise RuntimeError(f"the rules in {directory} changed while the batch was starting")
-    _processor = Processor(knowledge, options)
+    try:
+        knowledge = _inherited if _inherited is not None else load_knowledge(directory).with_prior_set(prior_set)
+        if knowledge.content_hash != content_hash:
+            raise DdxError(f"the rules in {directory} changed while the batch was starting; run it again")
+        _processor = Processor(knowledge, options)
+    except Exception as exc:   # noqa: BLE001 - reported to the parent by _work, as one line
+        _init_error = str(exc) if isinstance(exc, DdxError) else f"{type(exc).__name__}: {exc}"
 
 
 def _work(chunk: list[RawCase]) -> list[CaseResult]:
-    assert _processor is not None, "worker not initialised"
+    if _processor is None:
+        raise EngineError(f"a worker process could not start: {_init_error or 'not initialised'}")
     return [_processor.process(raw) for raw in chunk]
 
 
@@ -219,6 +228,9 @@ class _Pool:
         try:
             for future in [executor.submit(_work, []) for _ in range(self.jobs)]:
                 future.result()
+        except DdxError:
+            executor.shutdown(wait=False, cancel_futures=True)
+            raise
         except BrokenProcessPool:
             executor.shutdown(wait=False, cancel_futures=True)
             raise EngineError(f"the worker processes could not load the rules from {self.knowledge.directory}") \

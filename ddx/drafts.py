@@ -81,11 +81,22 @@ class DraftStore:
         self.path = self.directory / f"draft-{time.strftime('%Y%m%d-%H%M%S')}-{self.pid}.yaml"
 
     def save(self, case: dict[str, Any], origin: str | None) -> Path:
-        self.directory.mkdir(parents=True, exist_ok=True)
+        """Write this editor's draft: a file only its user can read (0600) in a folder only its user can
+        open (0700), since a draft holds patient data."""
+        self._private_folder()
         payload = {"ddx_draft": DRAFT_FORMAT, "pid": self.pid, "origin": origin,
                    "saved_at": datetime.now().isoformat(timespec="seconds"), "case": case}
-        atomic_write_text(self.path, yaml.safe_dump(payload, sort_keys=False, allow_unicode=True))
+        atomic_write_text(self.path, yaml.safe_dump(payload, sort_keys=False, allow_unicode=True), mode=0o600)
         return self.path
+
+    def _private_folder(self) -> None:
+        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        try:
+            info = self.directory.stat()
+            if info.st_uid == os.getuid() and info.st_mode & 0o077:
+                self.directory.chmod(0o700)   # made by an older ddx with the umask's permissions
+        except (OSError, AttributeError):     # AttributeError: no getuid (Windows)
+            pass
 
     def discard(self, path: Path | None = None) -> None:
         try:

@@ -355,21 +355,25 @@ def _reject_constant(name: str) -> Any:
 
 
 @contextmanager
-def atomic_output(path: str | os.PathLike[str]) -> Iterator[TextIO]:
+def atomic_output(path: str | os.PathLike[str], *, mode: int | None = None) -> Iterator[TextIO]:
     """A text stream whose content replaces ``path`` only when the block ends normally.
 
     The data goes to a temporary file beside ``path`` (flushed and fsynced),
     then ``os.replace`` swaps it in. An exception, Ctrl-C or a kill leaves the
     previous file untouched (a kill -9 may leave a hidden ``.name.*.tmp``).
+    ``mode``: the new file's permissions (default: the previous file's, else
+    0666 less the umask); the temporary file has them from its creation
+    (``mkstemp`` makes it 0600), so private data is never readable by others.
     """
     path = Path(path)
     directory = path.parent if str(path.parent) else Path(".")
-    try:
-        mode = path.stat().st_mode & 0o777
-    except OSError:
-        umask = os.umask(0)
-        os.umask(umask)
-        mode = 0o666 & ~umask
+    if mode is None:
+        try:
+            mode = path.stat().st_mode & 0o777
+        except OSError:
+            umask = os.umask(0)
+            os.umask(umask)
+            mode = 0o666 & ~umask
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     try:
         os.fchmod(fd, mode)
@@ -386,12 +390,12 @@ def atomic_output(path: str | os.PathLike[str]) -> Iterator[TextIO]:
         raise
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file and rename.
+def atomic_write_text(path: Path, text: str, *, mode: int | None = None) -> None:
+    """Write ``text`` to ``path`` via a temporary file and rename (``mode``: see :func:`atomic_output`).
 
     An interrupted write leaves the previous file intact.
     """
-    with atomic_output(path) as handle:
+    with atomic_output(path, mode=mode) as handle:
         handle.write(text)
 
 
