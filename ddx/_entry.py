@@ -14,7 +14,6 @@ Everything else is :func:`ddx.cli.main`.
 
 from __future__ import annotations
 
-import os
 import sys
 
 INTERRUPTED = 130   # 128 + SIGINT, as shells report it
