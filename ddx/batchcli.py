@@ -27,6 +27,7 @@ from ddx.batchout import CSV_HEADER_START, CsvWriter, JsonlWriter, JsonWriter, M
 from ddx.errors import DdxError
 from ddx.knowledge import Knowledge
 from ddx.loader import INPUT_SUFFIXES
+from ddx.safetext import json_text
 from ddx.yamlio import atomic_output, atomic_write_text, read_text
 
 PROGRESS_AFTER_S = 1.0     # a run shorter than this never shows a bar
@@ -191,7 +192,7 @@ def run_batch_command(knowledge: Knowledge, paths: tuple[str, ...], *, fmt: str,
             if summary_file.lower().endswith(".md"):
                 atomic_write_text(Path(summary_file), summary_markdown(data))
             else:
-                atomic_write_text(Path(summary_file), json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+                atomic_write_text(Path(summary_file), json_text(json.dumps(data, ensure_ascii=False, indent=2)) + "\n")
     except KeyboardInterrupt:
         progress.stop()
         err.print("ddx: interrupted" + (f"; {output} was left as it was" if output else ""))

@@ -17,7 +17,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ddx.batch import CaseResult
-from ddx.safetext import markdown_text, printable, spreadsheet_cell
+from ddx.safetext import json_text, markdown_text, printable, spreadsheet_cell
 
 FORMATS = ("table", "jsonl", "json", "csv", "markdown")
 
@@ -51,12 +51,12 @@ class JsonlWriter:
 
     def case(self, result: CaseResult) -> None:
         assert result.json is not None
-        self.out.write(result.json)
+        self.out.write(json_text(result.json))
         self.out.write("\n")
 
     def end(self, summary: dict[str, Any] | None) -> None:
         if summary is not None:
-            self.out.write(json.dumps({"summary": summary}, ensure_ascii=False, separators=(",", ":")) + "\n")
+            self.out.write(json_text(json.dumps({"summary": summary}, ensure_ascii=False, separators=(",", ":"))) + "\n")
 
 
 class JsonWriter:
@@ -72,12 +72,12 @@ class JsonWriter:
         if not self.first:
             self.out.write(",\n")
         self.first = False
-        self.out.write(result.json)
+        self.out.write(json_text(result.json))
 
     def end(self, summary: dict[str, Any] | None) -> None:
         self.out.write("\n]")
         if summary is not None:
-            self.out.write(',\n"summary":' + json.dumps(summary, ensure_ascii=False, separators=(",", ":")))
+            self.out.write(',\n"summary":' + json_text(json.dumps(summary, ensure_ascii=False, separators=(",", ":"))))
         self.out.write("}\n")
 
 

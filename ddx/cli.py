@@ -18,6 +18,7 @@ from ddx import __version__
 from ddx.analysis import Analyzer, analyze_paths
 from ddx.errors import DdxError, KnowledgeError
 from ddx.knowledge import Knowledge, load_knowledge
+from ddx.safetext import json_text
 
 
 def _version_message() -> str:
@@ -128,7 +129,7 @@ def eval_cmd(files: tuple[str, ...], fmt: str, rules: str | None, top: int, prio
                     err.print(f"ddx: {problem}", markup=False)
     if fmt == "json":
         payload = results[0] if len(results) == 1 else results
-        click.echo(json.dumps(payload, indent=2, ensure_ascii=False))
+        click.echo(json_text(json.dumps(payload, indent=2, ensure_ascii=False)))
     sys.exit(1 if failed else 0)
 
 

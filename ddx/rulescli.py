@@ -25,6 +25,7 @@ from ddx.batchcli import refuse_input_target
 from ddx.errors import DdxError, KnowledgeError
 from ddx.knowledge import Knowledge, Rule, load_knowledge, packaged_rules_dir
 from ddx.rulecheck import entity_effect
+from ddx.safetext import json_text
 
 _out = Console(highlight=False, soft_wrap=True)
 _err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -51,7 +52,7 @@ def _rules_line(k: Knowledge) -> str:
 
 
 def _emit_json(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+    click.echo(json_text(json.dumps(data, indent=2, ensure_ascii=False)))
 
 
 @click.group("rules")

@@ -69,6 +69,19 @@ def spreadsheet_cell(value: Any) -> Any:
     return value
 
 
+_JSON_UNSAFE = re.compile("[\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def json_text(text: str) -> str:
+    """JSON text (already encoded) with the characters JSON leaves raw but a terminal may act on
+    (DEL, the C1 controls, bidirectional overrides, line separators) written as ``\\uXXXX``.
+
+    Those characters can only occur inside JSON strings, where the escape means the
+    same character: the data is unchanged for every JSON reader.
+    """
+    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text) if _JSON_UNSAFE.search(text) else text
+
+
 def markdown_text(text: str) -> str:
     """Text for a markdown table cell or line: HTML, pipes and backslashes escaped, one line, controls escaped."""
     text = printable(text, newlines=False)

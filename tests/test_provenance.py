@@ -98,11 +98,13 @@ def test_core_cells_of_the_main_entities_do_not_fall_back_to_estimates(knowledge
 # ------------------------------------------------------------------ prior sets
 
 def _with_prior_set(rules: Path, name: str, priors: dict[str, str]) -> None:
+    import yaml
+
     settings = rules / "settings.yaml"
-    lines = [f"prior_sets:\n  {name}:\n    description: a test practice\n",
-             "    source: \"Test practice audit, J Test 2020;1:1\"\n    priors:\n"]
-    lines += [f"      {slug}: \"{p}\"\n" for slug, p in priors.items()]
-    settings.write_text(settings.read_text() + "\n" + "".join(lines))
+    data = yaml.safe_load(settings.read_text(encoding="utf-8"))
+    data["prior_sets"] = {name: {"description": "a test practice", "source": "Test practice audit, J Test 2020;1:1",
+                                 "priors": priors}}    # the only set (a repeated key is an error)
+    settings.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
 
 
 def test_a_prior_set_changes_the_priors_and_is_named_in_the_output(rules_copy: Path):
