@@ -14,6 +14,7 @@ Everything else is :func:`ddx.cli.main`.
 
 from __future__ import annotations
 
+import signal
 import sys
 
 INTERRUPTED = 130   # 128 + SIGINT, as shells report it
@@ -29,8 +30,23 @@ def _degrade_encoding() -> None:
                 pass
 
 
+def interrupted() -> None:
+    """Report Ctrl-C in one line and exit 130; a second Ctrl-C while leaving is ignored."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        sys.stderr.write("ddx: interrupted\n")
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass
+    sys.exit(INTERRUPTED)
+
+
 def run() -> None:
-    """Run ``ddx`` as a command: exit status as documented in ``ddx --help``."""
+    """Run ``ddx`` as a command: exit status as documented in ``ddx --help``.
+
+    Once the command has finished, Ctrl-C is ignored: the process is only leaving,
+    and its exit status already says how the command ended.
+    """
     try:
         _degrade_encoding()
         import click
@@ -42,13 +58,13 @@ def run() -> None:
         except click.exceptions.Abort:
             raise KeyboardInterrupt from None
         except click.ClickException as exc:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
             exc.show()
             sys.exit(exc.exit_code)
+        except SystemExit:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            raise
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         sys.exit(code if isinstance(code, int) else 0)
     except KeyboardInterrupt:
-        try:
-            sys.stderr.write("ddx: interrupted\n")
-            sys.stderr.flush()
-        except (OSError, ValueError):
-            pass
-        sys.exit(INTERRUPTED)
+        interrupted()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import sys
 import time
@@ -28,7 +29,7 @@ from ddx.errors import DdxError
 from ddx.knowledge import Knowledge
 from ddx.loader import INPUT_SUFFIXES
 from ddx.safetext import json_text
-from ddx.yamlio import atomic_output, atomic_write_text, read_text
+from ddx.yamlio import atomic_output, atomic_write_text, open_regular
 
 PROGRESS_AFTER_S = 1.0     # a run shorter than this never shows a bar
 ERRORS_SHOWN = 20          # error rows repeated on stderr at the end of a run
@@ -47,7 +48,8 @@ def input_named_by(target: str | None, paths: tuple[str, ...] | list[str]) -> st
 
     ``target`` is an input when it is the same file as one given (also through
     a link), or an existing case file or sheet inside a given folder -- unless
-    that file is an earlier ``ddx batch`` result (which a folder run skips).
+    that file is an earlier ``ddx batch`` result (this run writes over it and
+    does not read it: outputs are excluded from the inputs).
     """
     if target is None or not os.path.lexists(target):
         return None
@@ -71,19 +73,22 @@ def input_named_by(target: str | None, paths: tuple[str, ...] | list[str]) -> st
     return None
 
 
+_RESULT_START = re.compile(
+    r'\{"cases":\[\n(?:\]|\{"id":.{0,1200}?"file":)'     # ddx batch --format json (a case file has no "file")
+    r'|\{\s*"cases":\s*\d+,\s*"ranked":', re.S)           # ddx batch --summary FILE.json
+
+
 def _earlier_result(path: Path) -> bool:
-    """Whether ``path`` holds a result ddx batch wrote (a CSV with its header, or JSON with rankings)."""
+    """Whether ``path`` holds a result ``ddx batch`` wrote: a CSV with its header, its JSON or its JSON
+    summary (recognised by their first bytes; a pipe or a device is not a result)."""
     try:
-        if path.suffix.lower() in (".csv", ".tsv"):
-            with path.open(encoding="utf-8", errors="replace") as handle:
-                return handle.readline(200).startswith(",".join(CSV_HEADER_START))
-        if path.suffix.lower() == ".json":
-            data = json.loads(read_text(path))
-            cases = data.get("cases") if isinstance(data, dict) else None
-            return isinstance(cases, list) and all(isinstance(c, dict) and "ranking" in c for c in cases)
-    except (OSError, ValueError, DdxError):
+        with os.fdopen(open_regular(path), "rb") as handle:
+            start = handle.read(2048).decode("utf-8", "replace")
+    except (OSError, DdxError):
         return False
-    return False
+    if path.suffix.lower() in (".csv", ".tsv"):
+        return start.startswith(",".join(CSV_HEADER_START))
+    return path.suffix.lower() == ".json" and _RESULT_START.match(start) is not None
 
 
 def refuse_input_target(target: str | None, option: str, paths: tuple[str, ...] | list[str]) -> None:

@@ -37,6 +37,11 @@ class _Group(click.Group):
     def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
+        except KeyboardInterrupt:        # before click's own handler, which prints a blank line first
+            from ddx._entry import interrupted
+
+            interrupted()
+            raise
         except BrokenPipeError:          # `ddx ... | head`: the reader left; nothing to report
             sys.stderr.close()
             sys.exit(1)

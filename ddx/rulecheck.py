@@ -409,6 +409,10 @@ def _times(n: int) -> str:
     return {2: "twice", 3: "three times"}.get(n, f"{n} times")
 
 
+def _ways(n: int) -> str:
+    return {2: "two ways", 3: "three ways"}.get(n, f"{n} ways")
+
+
 def _check_overlaps(k: Knowledge, report: CheckReport) -> None:
     """Rules that fire together on the same findings: redundant, subsumed or conflicting.
 
@@ -478,7 +482,7 @@ def _same_condition(members: Sequence[Rule], weights: Mapping[str, Any], report:
         scoring = [group[0] for group in by_weights.values()]
         file, line = _where(scoring[-1])
         report.add("warning", "conflict", f"rules {_named(scoring)} fire on exactly the same findings with different "
-                   f"weights: the finding is scored {_times(len(scoring))}, {len(scoring)} ways ({_at(scoring[0])})",
+                   f"weights: the finding is scored {_times(len(scoring))}, {_ways(len(scoring))} ({_at(scoring[0])})",
                    file=file, line=line)
 
 
@@ -678,11 +682,12 @@ def _check_cofiring(k: Knowledge, report: CheckReport) -> None:
 
     ranker = ranker_for(k)
     logic = _Logic(k.vocab)
-    # one rule per condition: rules with the same condition always fire together (the redundancy checks say so)
-    distinct: dict[frozenset[Any], Rule] = {}
+    # one rule per condition and weights: such twins always fire together and count the same (the
+    # redundancy checks report them); a twin with other weights is compared on its own
+    distinct: dict[tuple[frozenset[Any], tuple[float, ...]], Rule] = {}
     for r in k.active_rules:
         if r.id in ranker.log_lik:
-            distinct.setdefault(logic.signature(r.condition), r)
+            distinct.setdefault((logic.signature(r.condition), tuple(ranker.log_lik[r.id])), r)
     rules = list(distinct.values())
     if len(rules) < 2:
         return

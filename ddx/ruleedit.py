@@ -342,12 +342,12 @@ def save_file(file: Path, new_text: str, opened_digest: str | None, *,
     (:func:`_save_lock`). The current version is kept byte for byte, whatever
     its encoding.
     """
-    if check_dir is not None:
-        report = check_rules(check_dir, overrides={file: new_text})
-        if not report.ok:
-            raise EditError(f"the rule set would have {len(report.errors)} error(s), the first: "
-                            f"{report.errors[0]}")
     with _save_lock(file):
+        if check_dir is not None:       # under the lock: the other files are as the check reads them
+            report = check_rules(check_dir, overrides={file: new_text})
+            if not report.ok:
+                raise EditError(f"the rule set would have {len(report.errors)} error(s), the first: "
+                                f"{report.errors[0]}")
         current = _current_bytes(file)
         if current is not None and opened_digest is None:
             raise ChangedOnDisk(f"{file} now exists on disk; reload it before saving")

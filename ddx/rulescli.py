@@ -18,16 +18,22 @@ from typing import Any
 
 import click
 from rich.console import Console
-from rich.markup import escape
+from rich.markup import escape as _markup_escape
 from rich.table import Table
 
 from ddx.batchcli import refuse_input_target
 from ddx.errors import DdxError, KnowledgeError
 from ddx.knowledge import Knowledge, Rule, load_knowledge, packaged_rules_dir
 from ddx.rulecheck import entity_effect
-from ddx.safetext import json_text
+from ddx.safetext import json_text, printable
 
 _out = Console(highlight=False, soft_wrap=True)
+
+
+def escape(text: str) -> str:
+    """Text from rule, case or baseline files inside a markup string: brackets shown literally, control
+    characters shown escaped (a file name or a baseline cannot clear or retitle the terminal)."""
+    return _markup_escape(printable(str(text), newlines=False))
 _err = Console(stderr=True, highlight=False, soft_wrap=True)
 FORMAT = click.Choice(["text", "json"])
 
@@ -363,7 +369,7 @@ def test_cmd(directory: str | None, cases: tuple[str, ...], baseline: str | None
         for col in ("case", "expected", "leader (probability)", "rank of expected", "file"):
             table.add_column(col)
         for r in run.mismatches:
-            table.add_row(escape(r.case_id), r.expected or "", f"{r.top} ({r.top_probability:.0%})",
+            table.add_row(escape(r.case_id), escape(r.expected or ""), f"{escape(r.top or '')} ({r.top_probability:.0%})",
                           str(r.rank or "-"), escape(Path(r.file).name if r.file else ""))
         _out.print(table)
     for r in run.failed:
@@ -403,7 +409,8 @@ def test_cmd(directory: str | None, cases: tuple[str, ...], baseline: str | None
                 for col in ("case", "expected", "leader before → after", "rank of expected before → after"):
                     table.add_column(col)
                 for c in items:
-                    table.add_row(escape(c.key), c.expected or "", f"{c.before_top} → {c.after_top}",
+                    table.add_row(escape(c.key), escape(c.expected or ""),
+                                  f"{escape(str(c.before_top))} → {escape(str(c.after_top))}",
                                   f"{c.before_rank or '-'} → {c.after_rank or '-'}")
                 _out.print(table)
         if comparison.missing:
@@ -453,7 +460,7 @@ def diff_cmd(old: str, new: str, cases: tuple[str, ...], fmt: str) -> None:
         for c in changed:
             lead = f"{c.before.top} ({c.before.top_probability:.0%}) → {c.after.top} ({c.after.top_probability:.0%})"
             moved = ", ".join(f"{e} {b}→{a}" for e, b, a in c.moves[:4]) + (" …" if len(c.moves) > 4 else "")
-            table.add_row(escape(c.key), c.expected or "", ("[bold]" if c.top_changed else "") + escape(lead),
+            table.add_row(escape(c.key), escape(c.expected or ""), ("[bold]" if c.top_changed else "") + escape(lead),
                           f"{c.before.rank or '-'} → {c.after.rank or '-'}", escape(moved),
                           escape(", ".join(c.responsible) or "-"))
         _out.print(table)

@@ -1,6 +1,6 @@
 """Safe YAML/JSON reading with line numbers, and atomic writing.
 
-Only ``yaml.SafeLoader`` is used: rule and case files are data, never code.
+Only PyYAML's safe loader is used (libyaml's ``CSafeLoader`` where installed): rule and case files are data, never code.
 """
 
 from __future__ import annotations
@@ -35,8 +35,8 @@ class DataLoader(_SafeBase):  # type: ignore[misc]
     * a key repeated in one mapping is an error naming both lines (YAML itself
       would keep the last value silently, so ``alk: positive ... alk: negative``
       became negative);
-    * numbers are YAML 1.2's: no base-60 (``1:05`` is the text "1:05", not 65,
-      and a long such value no longer costs quadratic time);
+    * numbers are YAML 1.1's without the base-60 forms (``1:05`` is the text
+      "1:05", not 65, and a long such value no longer costs quadratic time);
     * an integer longer than Python converts (4,300 digits) is an error with its line;
     * aliases may not expand the document past :data:`MAX_EXPANDED_NODES` values.
     """
@@ -265,10 +265,17 @@ def _parse(path: Path, with_lines: bool, text: str) -> Any:
     try:
         return yaml.load(text, Loader=loader)  # noqa: S506 - SafeLoader subclass
     except yaml.MarkedYAMLError as exc:
-        line = exc.problem_mark.line + 1 if exc.problem_mark else None
-        kind = "YAML syntax error" if isinstance(exc, (yaml.scanner.ScannerError, yaml.parser.ParserError)) \
-            else "YAML error"
-        raise ReadError(f"{kind}: {exc.problem or exc}", line) from None
+        mark = exc.problem_mark
+        line = mark.line + 1 if mark else None
+        syntax = (yaml.scanner.ScannerError, yaml.parser.ParserError, yaml.composer.ComposerError)
+        kind = "YAML syntax error" if isinstance(exc, syntax) else "YAML error"
+        problem = str(exc.problem or exc)
+        if mark is not None and "cannot start any token" in problem and 0 <= mark.index < len(text) \
+                and repr(text[mark.index]) not in problem:     # libyaml does not name the character
+            problem += f" ({text[mark.index]!r}{'; indent with spaces, not tabs' if text[mark.index] == chr(9) else ''})"
+        raise ReadError(f"{kind}: {problem}", line) from None
+    except UnicodeEncodeError:      # libyaml is handed UTF-8: a lone surrogate in text not read from a file
+        raise ReadError("text holds a lone surrogate (not a character); write the character itself") from None
     except (yaml.YAMLError, RecursionError) as exc:
         raise ReadError(f"YAML error: {exc}") from None
 
@@ -320,7 +327,7 @@ def _json_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 def _json_int(text: str) -> int:
-    if len(text) > MAX_DIGITS:
+    if len(text.lstrip("-")) > MAX_DIGITS:
         raise ValueError(_too_many_digits(len(text.lstrip("-"))))
     return int(text)
 

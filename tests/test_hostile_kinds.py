@@ -300,6 +300,20 @@ def test_an_output_path_that_is_an_input_is_a_usage_error_and_nothing_is_written
     assert not any(p.name.endswith(".tmp") for p in tmp_path.rglob("*"))
 
 
+def test_earlier_results_inside_the_input_folder_may_be_written_again(tmp_path):
+    (tmp_path / "c").mkdir()
+    shutil.copy(SEED, tmp_path / "c" / "case.yaml")
+    for _ in range(2):
+        result = run("batch", "c", "--format", "json", "-o", "c/results.json", "--summary", "c/summary.json", "-q",
+                     cwd=tmp_path)
+        clean(result)
+        assert result.returncode == 0, result.stderr
+    for _ in range(2):
+        result = run("batch", "c/case.yaml", "--format", "csv", "-o", "c/results.csv", "-q", cwd=tmp_path)
+        clean(result)
+        assert result.returncode == 0, result.stderr
+
+
 def test_rules_test_save_may_not_name_a_case_file(tmp_path):
     shutil.copy(SEED, tmp_path / "case.yaml")
     before = (tmp_path / "case.yaml").read_bytes()
@@ -402,6 +416,25 @@ def test_case_data_in_every_output_format_is_shown_not_acted_on(tmp_path):
     assert "<script>" not in markdown and "&lt;script&gt;" in markdown
 
 
+def test_rules_test_and_diff_show_file_names_and_baselines_escaped(tmp_path):
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c" / "x\x1b]0;PWNED\x07[red]q.yaml").write_text("id: [", encoding="utf-8")
+    shutil.copy(SEED, tmp_path / "c" / "seed.yaml")
+    clean(run("rules", "test", "--cases", "c", "--save", "base.json", cwd=tmp_path))
+    baseline = json.loads((tmp_path / "base.json").read_text(encoding="utf-8"))
+    baseline["rules"]["hash"] = "h\x1b[5m"
+    for entry in baseline["cases"].values():
+        entry["top"] = "EVIL\x1b[2J[reverse]x"
+        entry["rank_of_expected"] = 9
+    baseline["cases"]["zz\x1b]0;P"] = dict(next(iter(baseline["cases"].values())))
+    (tmp_path / "base.json").write_text(json.dumps(baseline), encoding="utf-8")
+    for args in (["rules", "test", "--cases", "c"], ["rules", "test", "--cases", "c", "--baseline", "base.json"],
+                 ["rules", "diff", str(load_knowledge().directory), str(load_knowledge().directory), "--cases", "c"]):
+        result = run(*args, cwd=tmp_path, env={"COLUMNS": "200"})
+        clean(result)
+        assert not UNSAFE.search(result.stdout + result.stderr), (args, result.stdout[-800:])
+
+
 def test_markup_in_rule_titles_is_shown_literally_and_controls_are_refused(rules_copy, tmp_path):
     path = rules_copy / "rules" / "immunohistochemistry.yaml"
     text = path.read_text(encoding="utf-8")
@@ -426,6 +459,12 @@ def test_the_tui_shows_hostile_text_as_text(knowledge, tmp_path):
     app = make_app(knowledge, path)
 
     async def script(pilot):
+        from textual.widgets import TextArea
+
+        from ddx.tui.form import field_id
+
+        notes = app.query_one(f"#{field_id('notes')}", TextArea).text
+        assert "\\x1b[2J" in notes and not UNSAFE.search(notes)
         await pilot.press("f7")
         await type_text(pilot, "[@click=app.quit]x[/] positive")
         await pilot.press("enter")
@@ -539,6 +578,28 @@ def test_repeated_warnings_are_folded_into_one_per_group(rules_copy):
     assert redundant and all("and 3 more" in m.problem.message for m in redundant)
     scoring = [m for m in redundant if "only show a caveat" not in m.problem.message]
     assert scoring and all("counted 8 times" in m.problem.message for m in scoring)
+
+
+def test_a_twin_with_other_weights_is_still_checked_for_double_counting(rules_copy):
+    """Grouping rules by condition must not hide a twin whose weights differ from its group's first rule."""
+    default = {"p": 0.3, "estimate": True, "reason": "test"}
+    low = {"p": 0.05, "estimate": True, "reason": "test"}
+    high = {"p": 0.9, "estimate": True, "reason": "test"}
+
+    def rule(rid, when, favoured):
+        return {"id": rid, "title": rid, "status": "active", "when": when, "rationale": "test",
+                "source": "Test A. J Test. 2020;1:1", "default": low,
+                "likelihood": {slug: (high if slug in favoured else default) for slug in favoured | {"ilms"}}}
+
+    rules = [rule("t.a", {"patient.age": {"lt": 40}}, {"erms", "arms"}),
+             rule("t.b", {"patient.age": {"lt": 40}}, {"ups", "lms"}),
+             rule("t.c", {"all": [{"patient.age": {"gte": 1}}, {"patient.age": {"lt": 40.5}}]}, {"ups", "lms"})]
+    (rules_copy / "rules" / "zz-twins.yaml").write_text(yaml.safe_dump({"rules": rules}, sort_keys=False),
+                                                      encoding="utf-8")
+    report = check_rules(rules_copy, engine=False)
+    messages = [m.problem.message for m in report.warnings]
+    assert any("t.b and t.c fire together" in m for m in messages), messages
+    assert any("t.a and t.b fire on exactly the same findings with different weights" in m for m in messages)
 
 
 # ================================================================ 7. patient data at rest

@@ -41,5 +41,6 @@ def problem_text(exc: InvalidEntry) -> str:
 
 
 def shown_value(value: object) -> str:
-    """A case value as a field shows it ("" for not given)."""
-    return "" if value is None else str(value)
+    """A case value as a field shows it ("" for not given). Control characters from the file are shown
+    as escapes (``\\x1b``): an input field hands its text to the terminal as it is."""
+    return "" if value is None else printable(str(value))
