@@ -135,7 +135,8 @@ def test_an_unknown_stain_is_shown_at_its_line_and_cannot_be_saved(rules_copy):
     async def script(pilot):
         screen = await open_rule(pilot, "ihc.alk")
         await replace_in_editor(pilot, screen, "when: {stains.alk:", "when: {stains.alkk:")
-        await wait_until(pilot, lambda: screen.check is not None and not screen.check.ok)
+        await wait_until(pilot, lambda: screen.check is not None and not screen.check.ok
+                         and "Checking" not in text_of(screen.query_one("#rule-status", Static)))
         status = text_of(screen.query_one("#rule-status", Static))
         area = screen.query_one("#rule-text", TextArea)
         when_line = next(i for i, line in enumerate(area.text.splitlines(), 1) if "stains.alkk" in line)
