@@ -38,10 +38,8 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except KeyboardInterrupt:        # before click's own handler, which prints a blank line first
-            from ddx._entry import interrupted
-
-            interrupted()
-            raise
+            sys.stderr.write("ddx: interrupted\n")
+            sys.exit(130)
         except BrokenPipeError:          # `ddx ... | head`: the reader left; nothing to report
             sys.stderr.close()
             sys.exit(1)
