@@ -261,6 +261,37 @@ def outside_paragraph(analysis: Analysis, knowledge: Knowledge) -> list[str]:
     return [item[:1].upper() + item[1:] for item in items]
 
 
+def percent_text(p: float) -> str:
+    """A probability as the report prints it: whole percent, never "100%" or "0%" (``> 99%``, ``< 1%``)."""
+    if p >= 0.995:
+        return "> 99%"
+    if p < 0.005:
+        return "< 1%"
+    return f"{p * 100:.0f}%"
+
+
+def leading_candidates(analysis: Analysis, *, cover: float = 0.8, most: int = 3) -> list[Any]:
+    """The candidates a non-committal report names: the leader and the runner-up, then more (up to
+    ``most``) until they hold ``cover`` of the probability."""
+    chosen = list(analysis.ranking[:2])
+    for r in analysis.ranking[2:most]:
+        if sum(c.probability for c in chosen) >= cover:
+            break
+        chosen.append(r)
+    return chosen
+
+
+def lesion_text(case: Any, t: ReportTemplates, knowledge: Knowledge) -> str:
+    """The lesion described from its recorded morphology alone (reports.yaml ``lesion`` frames): the
+    recorded cell types, and an inflammatory background when an infiltrate is recorded."""
+    m = getattr(case, "morphology", None)
+    cells = [_value_words(knowledge, "morphology.cell_types", c) for c in (getattr(m, "cell_types", None) or [])]
+    cell_words = join_words(cells) + " cell" if cells else t.lesion_cells_unknown
+    inflamed = m is not None and (bool(getattr(m, "inflammation", None))
+                                  or getattr(m, "inflammation_density", None) not in (None, "none"))
+    return fill(t.lesion_inflamed if inflamed else t.lesion, cells=cell_words)
+
+
 def render_report(analysis: Analysis, knowledge: Knowledge, ranker: Ranker, *, differential: int = 4) -> str:
     """The draft comment as plain text."""
     if analysis.problems:
@@ -280,9 +311,18 @@ def render_report(analysis: Analysis, knowledge: Knowledge, ranker: Ranker, *, d
     site = _term(clinical.site) if clinical is not None and clinical.site else "site not stated"
     band = analysis.confidence.label.lower() if analysis.confidence else "no confidence band"
     values = {"site": site, "diagnosis": diagnosis, "leader": diagnosis[:1].lower() + diagnosis[1:],
-              "probability": f"{leader.probability * 100:.0f}%", "band": band,
+              "probability": percent_text(leader.probability), "band": band,
               "subtype": subtype, "share": f"{(leader.subtype_share or 0.0) * 100:.0f}%"}
     outside = bool(analysis.outside)
+    descriptive = not outside and analysis.confidence is not None \
+        and analysis.confidence.band in t.descriptive_bands
+    if descriptive:
+        leaders = leading_candidates(analysis)
+        names = [lower_first(t.entities[r.entity].diagnosis if r.entity in t.entities else r.name) for r in leaders]
+        values.update(lesion=lesion_text(case, t, knowledge), leaders=join_words(names),
+                      probabilities=join_words([percent_text(r.probability) for r in leaders]),
+                      next_test=analysis.suggestions[0].label if analysis.suggestions else "")
+        sub = None          # no subtype is favoured when no entity is
 
     def frame(text: str) -> str:
         return fill(text, **values)
@@ -292,17 +332,21 @@ def render_report(analysis: Analysis, knowledge: Knowledge, ranker: Ranker, *, d
 
     lines = [frame(t.heading), f"Case {printable(analysis.case_id, newlines=False)}; {knowledge.version_line}", ""]
     lines += para(frame(t.specimen))
-    favoured = t.favoured_outside if outside else t.favoured_subtype if sub else t.favoured
+    favoured = t.favoured_outside if outside else t.favoured_descriptive if descriptive \
+        else t.favoured_subtype if sub else t.favoured
     lines += para(frame(favoured), "  - ")
     lines.append("")
     findings = describe_morphology(case) + describe_stains(case, knowledge) + describe_molecular(case, knowledge)
     comment = " ".join(findings) if findings else "No morphologic, immunohistochemical or molecular findings were recorded."
     lines += para("Comment: " + comment)
     lines.append("")
-    closing = frame(t.overall_outside if outside else t.overall)
+    if descriptive:
+        closing = frame(t.overall_descriptive if analysis.suggestions else t.overall_descriptive_no_test)
+    else:
+        closing = frame(t.overall_outside if outside else t.overall)
     if sub:
         closing += " " + frame(t.subtype)
-    for tpl in (template, sub_template):
+    for tpl in ((template, sub_template) if not descriptive else ()):
         if tpl and tpl.comment:
             closing += " " + tpl.comment.strip()
     lines += para(closing)

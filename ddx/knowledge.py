@@ -444,6 +444,17 @@ class ReportTemplates(Model):
     outside_heading: str = "Caution - findings outside ddx's differential:"
     outside_pointer: str = "$findings: consider $name, which ddx does not model ($source)."
     outside_unexplained: str = "$finding: not typical of any modelled entity (at most $p, in $best)."
+    # bands in which the report favours no diagnosis: the diagnosis line describes the lesion and the
+    # closing sentence names the leaders and the test that separates them
+    descriptive_bands: list[str] = ["open", "open-thin", "close"]
+    lesion: str = "$cells neoplasm"
+    lesion_inflamed: str = "$cells neoplasm with an inflammatory background"
+    lesion_cells_unknown: str = "mesenchymal"
+    favoured_descriptive: str = "$lesion (see comment)"
+    overall_descriptive: str = ("The findings entered do not yet separate $leaders (ddx: $probabilities; $band); "
+                                "no diagnosis is favoured. $next_test would best separate them.")
+    overall_descriptive_no_test: str = ("The findings entered do not separate $leaders (ddx: $probabilities; $band), "
+                                        "and no further test that ddx models separates them; no diagnosis is favoured.")
     findings: dict[str, str] = {
         "stains.*": "$label $value",
         "stains.*.extent": "$label $value",
@@ -474,11 +485,18 @@ class ReportTemplates(Model):
             "outside_pointer": frozenset({"findings", "name", "source", "rationale"}),
             "outside_unexplained": frozenset({"finding", "p", "best"}),
             "findings": frozenset({"label", "value"}),
+            "lesion": frozenset({"cells"}), "lesion_inflamed": frozenset({"cells"}),
+            "lesion_cells_unknown": frozenset(),
+            "favoured_descriptive": report | {"lesion"},
+            "overall_descriptive": report | {"lesion", "leaders", "probabilities", "next_test"},
+            "overall_descriptive_no_test": report | {"lesion", "leaders", "probabilities"},
         }
 
     @field_validator("heading", "specimen", "favoured", "overall", "favoured_subtype", "subtype", "other_subtype",
                      "contrast", "evidence_source", "unused", "favoured_outside", "overall_outside",
-                     "outside_heading", "outside_pointer", "outside_unexplained")
+                     "outside_heading", "outside_pointer", "outside_unexplained", "lesion", "lesion_inflamed",
+                     "lesion_cells_unknown", "favoured_descriptive", "overall_descriptive",
+                     "overall_descriptive_no_test")
     @classmethod
     def _placeholders(cls, v: str, info: Any) -> str:
         return _check_template(v, cls._fields()[info.field_name])
@@ -789,6 +807,12 @@ def load_knowledge(directory: str | os.PathLike[str] | None = None, *,
                 if slug not in slugs and slug not in sub_slugs:
                     problems.append(Problem(f"report template for unknown entity {slug!r}", file=str(rep_file),
                                             path=f"entities.{slug}", suggestions=sorted(slugs)))
+            band_ids = {b.id for b in settings.bands}
+            for band_id in reports.descriptive_bands:
+                if band_ids and band_id not in band_ids:
+                    problems.append(Problem(f"descriptive_bands: {band_id!r} is not a band of settings.yaml",
+                                            file=str(rep_file), path="descriptive_bands",
+                                            suggestions=sorted(band_ids)))
 
     outside: list[Outside] = []
     out_file = root / "outside.yaml"
