@@ -18,20 +18,19 @@ from typing import Any
 from ddx.analysis import Analysis, Pointer
 from ddx.facts import case_facts
 from ddx.knowledge import Knowledge, ReportTemplates
-from ddx.ranking import Evidence, RankedEntity, Ranker, join_words, lower_first, percent
+from ddx.ranking import Evidence, RankedEntity, Ranker, given_name, join_words, lower_first, percent
 from ddx.safetext import printable
 
 WIDTH = 96
-EXTENT_WORDS = {"diffuse": "diffusely positive", "focal": "focally positive", "patchy": "patchily positive"}
 
 
 def _term(text: str) -> str:
     return text.replace("_", " ")
 
 
-def fill(text: str, **values: Any) -> str:
+def fill(frame: str, /, **values: Any) -> str:
     """A reports.yaml frame with its placeholders filled in (unknown ones are left as written)."""
-    return Template(text).safe_substitute({k: str(v) for k, v in values.items()})
+    return Template(frame).safe_substitute({k: str(v) for k, v in values.items()})
 
 
 def _value_words(knowledge: Knowledge, path: str, value: Any) -> str:
@@ -86,9 +85,24 @@ def pointer_findings(pointer: Pointer, recorded: dict[str, Any], knowledge: Know
 CITATION = re.compile(r"^[A-Z][A-Za-z&'. ]*?\s(?:1[89]|20)\d\d(?:;\s?[\w()]+(?::[\w-]+)?)?")
 
 
+def split_citations(source: str) -> list[str]:
+    """The citations of a source, split at '; ' outside brackets ('A 2001;1:2 (x; y); B 2002' -> 2 items)."""
+    out, depth, start = [], 0, 0
+    for i, ch in enumerate(source):
+        if ch in "([":
+            depth += 1
+        elif ch in ")]":
+            depth = max(0, depth - 1)
+        elif ch == ";" and depth == 0 and source[i + 1:i + 2] == " ":
+            out.append(source[start:i].strip())
+            start = i + 2
+    out.append(source[start:].strip())
+    return [c for c in out if c]
+
+
 def short_source(source: str, limit: int = 90) -> str:
     """The first citation of a source, short: 'Nonaka D, et al. Am J Surg Pathol 2008;32:1291'."""
-    first = source.split("; ")[0].strip()
+    first = (split_citations(source) or [source])[0]
     if first.startswith("pooled: "):
         first = first[len("pooled: "):]
     segments = [s.strip() for s in re.split(r"\.\s+", first) if s.strip()]
@@ -133,95 +147,108 @@ def figure_text(e: Evidence) -> str:
     return f"1 − {e.figure}" if e.negated else e.figure
 
 
-def describe_morphology(case: Any) -> list[str]:
-    """Sentences describing the recorded morphology (nothing that was not recorded)."""
+ARTICLE = re.compile(r"\b([Aa]) (?=[aeiouAEIOU])")
+
+
+def _articles(text: str) -> str:
+    """'a inflammatory' -> 'an inflammatory' (frames write 'a $value')."""
+    return ARTICLE.sub(r"\1n ", text)
+
+
+def _prose_words(knowledge: Knowledge, path: str, value: Any) -> str:
+    """A recorded value as the report's prose writes it: reports.yaml ``term_words``, else the term's label."""
+    words = knowledge.reports.term_words.get(path, {}).get(str(value))
+    return words if words is not None else _value_words(knowledge, path, value)
+
+
+def _recorded_morphology(case: Any, knowledge: Knowledge) -> dict[str, Any]:
+    """The recorded morphology fields, in vocabulary order (nothing that was not recorded)."""
     m = getattr(case, "morphology", None)
     if m is None:
-        return []
+        return {}
+    out = {}
+    for name in knowledge.vocab.morphology:
+        value = getattr(m, name, None)
+        if value is not None and value != []:
+            out[name] = value
+    return out
+
+
+def describe_morphology(case: Any, knowledge: Knowledge) -> list[str]:
+    """Sentences describing the recorded morphology, from reports.yaml ``morphology_prose``: every
+    recorded field is described once, by the first sentence that has a phrase for it."""
+    recorded = _recorded_morphology(case, knowledge)
+    done: set[str] = set()
     out = []
-    cells = [_term(c) for c in (m.cell_types or [])]
-    if cells:
-        sentence = f"The tumour is composed of {join_words(cells)} cells"
-        if m.cytoplasm:
-            sentence += f" with {_term(m.cytoplasm)} cytoplasm"
-        if m.architecture:
-            sentence += f", arranged in {join_words([_term(a) for a in m.architecture])}"
-        out.append(sentence + ".")
-    elif m.architecture:
-        out.append(f"The growth pattern is {join_words([_term(a) for a in m.architecture])}.")
-    if m.stroma:
-        out.append(f"The stroma is {join_words([_term(s) for s in m.stroma])}.")
-    infl = [_term(i) for i in (m.inflammation or [])]
-    density = m.inflammation_density
-    if density == "none":
-        out.append("There is no inflammatory infiltrate.")
-    elif infl or density:
-        words = f"{density} inflammatory infiltrate" if density else "inflammatory infiltrate"
-        out.append(f"There is a {words}" + (f" of {join_words(infl)}" if infl else "") + ".")
-    grade = []
-    if m.pleomorphism:
-        grade.append("no pleomorphism" if m.pleomorphism == "none" else f"{m.pleomorphism} pleomorphism")
-    if m.nucleoli:
-        grade.append(f"{m.nucleoli} nucleoli")
-    if m.mitoses_per_10hpf is not None:
-        grade.append(f"{m.mitoses_per_10hpf:g} mitoses per 10 HPF")
-    elif m.mitoses_per_mm2 is not None:
-        grade.append(f"{m.mitoses_per_mm2:g} mitoses per mm²")
-    if m.atypical_mitoses:
-        grade.append("atypical mitoses" if m.atypical_mitoses == "present" else "no atypical mitoses")
-    if m.necrosis:
-        grade.append("necrosis" if m.necrosis == "present" else "no necrosis")
-    if grade:
-        out.append(f"There is {join_words(grade)}.")
-    if m.circumscription:
-        out.append("The tumour is well circumscribed." if m.circumscription == "well_circumscribed"
-                   else "The tumour is infiltrative.")
+    for sentence in knowledge.reports.morphology_prose:
+        if any(r not in recorded or r in done for r in sentence.requires):
+            continue
+        named = [f for f in sentence.fields if f != "*"]
+        order = [f for f in named if f in recorded] + (
+            [f for f in recorded if f not in named] if "*" in sentence.fields else [])
+        phrases = []
+        for name in order:
+            if name in done:
+                continue
+            value = recorded[name]
+            path = f"morphology.{name}"
+            key = f"{value:g}" if isinstance(value, float) else str(value) if not isinstance(value, list) else "*"
+            frame = sentence.frame(name, key)
+            if frame is None:
+                continue
+            items = value if isinstance(value, list) else [value]
+            values = join_words([_prose_words(knowledge, path, v) for v in items])
+            label = lower_first(knowledge.vocab.morphology_fields.label(name).replace("_", " "))
+            phrases.append(" ".join(fill(frame, label=label, value=values, values=values).split()))
+            done.add(name)
+        if phrases:
+            joined = join_words(phrases) if sentence.join == "list" else " ".join(phrases)
+            text = fill(sentence.sentence, phrases=joined)
+            out.append(_articles(re.sub(r"\s+([,;.])", r"\1", text)))
     return out
 
 
 def describe_stains(case: Any, knowledge: Knowledge) -> list[str]:
+    """The immunohistochemistry sentence(s), from reports.yaml ``stain_prose``."""
     stains = getattr(case, "stains", None) or {}
+    prose = knowledge.reports.stain_prose
     label = knowledge.vocab.stains.label
     groups: dict[str, list[str]] = {}
-    ki67 = None
+    own = []
     for name, f in stains.items():
-        if name == "ki67" and f.percent is not None:
-            ki67 = f.percent
+        attrs = {"result": f.result, "extent": f.extent, "intensity": f.intensity, "pattern": f.pattern,
+                 "percent": f.percent}
+        special = next((k for k in prose.own_sentence if k.split(".")[0] == name
+                        and attrs.get(k.split(".")[1]) is not None), None)
+        if special is not None:
+            value = attrs[special.split(".")[1]]
+            own.append(fill(prose.own_sentence[special], label=label(name),
+                            value=f"{value:g}" if isinstance(value, float) else _term(str(value))))
             continue
-        text = lower_first(label(name))
-        if f.pattern:
-            text += f" ({_term(f.pattern)} pattern)"
-        elif f.percent is not None:
-            text += f" ({f.percent:g}%)"
-        if f.result == "positive":
-            groups.setdefault(EXTENT_WORDS.get(f.extent or "", "positive"), []).append(text)
-        elif f.result == "negative":
-            groups.setdefault("negative", []).append(text)
-        else:
-            groups.setdefault("equivocal", []).append(text)
-    order = ["diffusely positive", "positive", "patchily positive", "focally positive", "negative", "equivocal"]
-    parts = [f"{word} for {join_words(groups[word])}" for word in order if word in groups]
-    out = []
-    if parts:
-        out.append(f"Immunohistochemistry shows that the tumour cells are {join_words(parts)}.")
-    if ki67 is not None:
-        out.append(f"The proliferation index by Ki67 is {ki67:g}%.")
-    return out
+        details = [fill(frame, value=f"{attrs[attr]:g}" if isinstance(attrs[attr], float) else _term(str(attrs[attr])))
+                   for attr, frame in prose.details.items() if attrs.get(attr) is not None]
+        text = lower_first(label(name)) + (f" ({', '.join(details)})" if details else "")
+        key = f.extent if f.result == "positive" and f.extent in prose.results else f.result
+        groups.setdefault(key if key in prose.results else "equivocal", []).append(text)
+    parts = [fill(prose.group, result=prose.results.get(key, key), stains=join_words(groups[key]))
+             for key in [*prose.results, *(k for k in groups if k not in prose.results)] if key in groups]
+    out = [_articles(fill(prose.sentence, groups=join_words(parts)))] if parts else []
+    return out + own
 
 
 def describe_molecular(case: Any, knowledge: Knowledge) -> list[str]:
+    """The molecular sentence, from reports.yaml ``molecular_prose``."""
     mol = getattr(case, "molecular", None) or {}
-    if not mol:
-        return []
+    prose = knowledge.reports.molecular_prose
     label = knowledge.vocab.molecular.label
     found = [label(t) for t, v in mol.items() if v == "present"]
     absent = [label(t) for t, v in mol.items() if v == "absent"]
     parts = []
     if found:
-        parts.append(f"{join_words(found)} detected")
+        parts.append(fill(prose.present, tests=join_words(found)))
     if absent:
-        parts.append(f"no {join_words(absent)}")
-    return [f"Molecular studies: {'; '.join(parts)}."] if parts else []
+        parts.append(fill(prose.absent, tests=join_words(absent)))
+    return [fill(prose.sentence, parts="; ".join(parts))] if parts else []
 
 
 def _contrast_text(t: ReportTemplates, analysis: Analysis, ranker: Ranker, knowledge: Knowledge,
@@ -239,8 +266,9 @@ def _contrast_text(t: ReportTemplates, analysis: Analysis, ranker: Ranker, knowl
             return percent(1.0 - e.likelihood.p if e.negated else e.likelihood.p, e.estimate)
 
         out.append(fill(t.contrast, finding=lower_first(c.finding),
-                        leader_p=shown(a), leader_short=profile_short(knowledge, leader), leader_figure=count_text(a),
-                        other_p=shown(b), other_short=profile_short(knowledge, other), other_figure=count_text(b)))
+                        leader_p=shown(a), leader_short=given_name(c.given, profile_short(knowledge, leader)),
+                        leader_figure=count_text(a), other_p=shown(b),
+                        other_short=given_name(c.given, profile_short(knowledge, other)), other_figure=count_text(b)))
     return out
 
 
@@ -312,7 +340,7 @@ def render_report(analysis: Analysis, knowledge: Knowledge, ranker: Ranker, *, d
     band = analysis.confidence.label.lower() if analysis.confidence else "no confidence band"
     values = {"site": site, "diagnosis": diagnosis, "leader": diagnosis[:1].lower() + diagnosis[1:],
               "probability": percent_text(leader.probability), "band": band,
-              "subtype": subtype, "share": f"{(leader.subtype_share or 0.0) * 100:.0f}%"}
+              "subtype": subtype, "share": percent_text(leader.subtype_share or 0.0)}
     outside = bool(analysis.outside)
     descriptive = not outside and analysis.confidence is not None \
         and analysis.confidence.band in t.descriptive_bands
@@ -336,8 +364,9 @@ def render_report(analysis: Analysis, knowledge: Knowledge, ranker: Ranker, *, d
         else t.favoured_subtype if sub else t.favoured
     lines += para(frame(favoured), "  - ")
     lines.append("")
-    findings = describe_morphology(case) + describe_stains(case, knowledge) + describe_molecular(case, knowledge)
-    comment = " ".join(findings) if findings else "No morphologic, immunohistochemical or molecular findings were recorded."
+    findings = (describe_morphology(case, knowledge) + describe_stains(case, knowledge)
+                + describe_molecular(case, knowledge))
+    comment = " ".join(findings) if findings else t.no_findings
     lines += para("Comment: " + comment)
     lines.append("")
     if descriptive:
@@ -360,40 +389,41 @@ def render_report(analysis: Analysis, knowledge: Knowledge, ranker: Ranker, *, d
 
     others = [r for r in analysis.ranking[1:1 + differential]]
     if others:
-        lines.append("Differential diagnosis considered:")
+        lines.append(t.differential_heading_descriptive if descriptive else t.differential_heading)
+        item = t.differential_item_descriptive if descriptive else t.differential_item
         for r in others:
             reasons = _contrast_text(t, analysis, ranker, knowledge, leader, r)
-            why = ("; ".join(reasons) if reasons
-                   else "no recorded finding separates it; it ranks lower on prior frequency")
+            why = "; ".join(reasons) if reasons else t.differential_no_reason
             name = t.entities[r.entity].diagnosis if r.entity in t.entities else r.name
             other_sub = leading_subtype(r)
             if other_sub:
                 short = profile_short(knowledge, r)
                 name = fill(t.other_subtype, diagnosis=name, subtype=short,
-                            share=f"{(r.subtype_share or 0.0) * 100:.0f}%")
+                            share=percent_text(r.subtype_share or 0.0))
             pct = f"{r.probability * 100:.1f}%" if r.probability >= 0.001 else "<0.1%"
-            lines += para(f"{name} ({pct}): less likely because of {why}.", "  - ")
+            lines += para(fill(item, name=name, probability=pct, why=why,
+                               leader_short=profile_short(knowledge, leader)), "  - ")
         lines.append("")
     if analysis.confidence:
-        lines += para(f"Confidence: {analysis.confidence.label}. {analysis.confidence.action}")
+        lines += para(fill(t.confidence, label=analysis.confidence.label, action=analysis.confidence.action))
         lines.append("")
     unused = unused_texts(analysis, knowledge)
     if unused:
         lines += para(fill(t.unused, findings=join_words(unused)))
         lines.append("")
     if analysis.suggestions:
-        lines.append("Recommended additional tests:")
+        lines.append(t.tests_heading)
         for s in analysis.suggestions:
             lines += para(s.why, "  - ")
         lines.append("")
     if analysis.caveats:
-        lines.append("Caveats:")
+        lines.append(t.caveats_heading)
         for c in analysis.caveats:
-            lines += para(f"{c.text} ({c.source})", "  - ")
+            lines += para(fill(t.caveat, text=c.text, source=c.source), "  - ")
         lines.append("")
     leading = leader.supporting[:4]
     if leading:
-        lines.append("Sources of the leading evidence:")
+        lines.append(t.sources_heading)
         for e in leading:
             source = e.source[len("pooled: "):] if e.source.startswith("pooled: ") else e.source
             lines += para(fill(t.evidence_source, finding=e.finding, figure=figure_text(e), source=source), "  - ")

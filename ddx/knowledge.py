@@ -261,6 +261,9 @@ class RuleSpec(Model):
     rationale: str
     source: str = Field(min_length=3)
     caveat: str | None = None
+    # the population the figures are taken among, for a conditional rule ("desmin-positive": the
+    # figures are shares of desmin-positive tumours); reports write "of desmin-positive ILMS"
+    given: str | None = None
     author: str | None = None
     updated: str | None = None
     examples: Examples | None = None
@@ -413,6 +416,99 @@ class EntityReport(Model):
     source: str | None = None
 
 
+PROSE_FIELDS = frozenset({"label", "value", "values"})
+
+
+class ProseSentence(Model):
+    """One sentence of the report's morphology description (reports.yaml ``morphology_prose``).
+
+    ``sentence`` holds ``$phrases``; ``fields`` maps a morphology field (``*``: any field no
+    earlier key names) to a phrase frame (``$label``, ``$value``, ``$values``), or to frames by
+    recorded value (``present``, ``absent``, a term, a number; ``*`` for any other value); a
+    value without a frame leaves the field to a later sentence. The sentence is written when
+    every field in ``requires`` is recorded and not yet described. ``join``: ``list`` joins the
+    phrases as "a, b and c", ``words`` one after the other.
+    """
+
+    sentence: str
+    fields: dict[str, str | dict[str, str]]
+    requires: list[str] = []
+    join: Literal["list", "words"] = "list"
+
+    @field_validator("sentence")
+    @classmethod
+    def _sentence(cls, v: str) -> str:
+        return _check_template(v, frozenset({"phrases"}))
+
+    @field_validator("fields")
+    @classmethod
+    def _phrases(cls, v: dict[str, str | dict[str, str]]) -> dict[str, str | dict[str, str]]:
+        for key, spec in v.items():
+            for value, text in ({"*": spec} if isinstance(spec, str) else spec).items():
+                try:
+                    _check_template(text, PROSE_FIELDS)
+                except ValueError as exc:
+                    where = key if isinstance(spec, str) else f"{key}.{value}"
+                    raise ValueError(f"fields.{where}: {exc}") from None
+        return v
+
+    def frame(self, name: str, value: str) -> str | None:
+        """The phrase frame for morphology field ``name`` recorded as ``value`` (None: not this sentence's)."""
+        spec = self.fields.get(name, self.fields.get("*"))
+        if spec is None or isinstance(spec, str):
+            return spec
+        return spec.get(value, spec.get("*"))
+
+
+class StainProse(Model):
+    """The report's immunohistochemistry sentence (reports.yaml ``stain_prose``).
+
+    Positive stains are grouped under their extent (``results`` keys ``diffuse``, ``patchy``,
+    ``focal``; ``positive`` without one), the rest under their result; groups are written in
+    the order of ``results``. ``details`` words a stain's intensity, pattern or percent in
+    brackets after its name; ``own_sentence`` gives a stain's attribute a sentence of its own
+    (``ki67.percent``).
+    """
+
+    sentence: str = "Immunohistochemistry shows that the tumour cells are $groups."
+    group: str = "$result for $stains"
+    results: dict[str, str] = {"diffuse": "diffusely positive", "positive": "positive",
+                               "patchy": "patchily positive", "focal": "focally positive",
+                               "negative": "negative", "equivocal": "equivocal"}
+    details: dict[str, str] = {"intensity": "$value staining", "pattern": "$value pattern",
+                               "percent": "$value% of cells"}
+    own_sentence: dict[str, str] = {}
+
+    @model_validator(mode="after")
+    def _frames(self) -> StainProse:
+        _check_template(self.sentence, frozenset({"groups"}))
+        _check_template(self.group, frozenset({"result", "stains"}))
+        for attr, text in self.details.items():
+            if attr not in ("intensity", "pattern", "percent", "extent"):
+                raise ValueError(f"details.{attr}: not an attribute of a stain; use intensity, pattern, percent, extent")
+            _check_template(text, frozenset({"value"}))
+        for key, text in self.own_sentence.items():
+            if not re.fullmatch(r"[a-z0-9_]+\.(result|extent|intensity|pattern|percent)", key):
+                raise ValueError(f"own_sentence key {key!r}: write stain.attribute (ki67.percent)")
+            _check_template(text, frozenset({"label", "value"}))
+        return self
+
+
+class MolecularProse(Model):
+    """The report's molecular sentence (reports.yaml ``molecular_prose``)."""
+
+    sentence: str = "Molecular studies: $parts."
+    present: str = "$tests detected"
+    absent: str = "no $tests"
+
+    @model_validator(mode="after")
+    def _frames(self) -> MolecularProse:
+        _check_template(self.sentence, frozenset({"parts"}))
+        _check_template(self.present, frozenset({"tests"}))
+        _check_template(self.absent, frozenset({"tests"}))
+        return self
+
+
 class ReportTemplates(Model):
     """rules/reports.yaml: the wording of ``ddx eval --format report``.
 
@@ -455,6 +551,25 @@ class ReportTemplates(Model):
                                 "no diagnosis is favoured. $next_test would best separate them.")
     overall_descriptive_no_test: str = ("The findings entered do not separate $leaders (ddx: $probabilities; $band), "
                                         "and no further test that ddx models separates them; no diagnosis is favoured.")
+    # the comment's description of the case (the default writes every recorded field plainly)
+    morphology_prose: list[ProseSentence] = [ProseSentence(sentence="Recorded morphology: $phrases.",
+                                                           fields={"*": "$label $value"})]
+    stain_prose: StainProse = StainProse()
+    molecular_prose: MolecularProse = MolecularProse()
+    no_findings: str = "No morphologic, immunohistochemical or molecular findings were recorded."
+    # the candidates below the leader ($name, $probability, $why: the contrasts, or differential_no_reason)
+    differential_heading: str = "Differential diagnosis considered:"
+    differential_item: str = "$name ($probability): less likely because of $why."
+    differential_heading_descriptive: str = "Candidates considered:"
+    differential_item_descriptive: str = "$name ($probability): ranks below $leader_short because of $why."
+    differential_no_reason: str = "no recorded finding separates it; it ranks lower on prior frequency"
+    confidence: str = "Confidence: $label. $action"
+    tests_heading: str = "Recommended additional tests:"
+    caveats_heading: str = "Caveats:"
+    caveat: str = "$text ($source)"
+    sources_heading: str = "Sources of the leading evidence:"
+    # words for terms in the prose, by field path ({"morphology.architecture": {"storiform": "a storiform pattern"}})
+    term_words: dict[str, dict[str, str]] = {}
     findings: dict[str, str] = {
         "stains.*": "$label $value",
         "stains.*.extent": "$label $value",
@@ -486,7 +601,13 @@ class ReportTemplates(Model):
             "outside_unexplained": frozenset({"finding", "p", "best"}),
             "findings": frozenset({"label", "value"}),
             "lesion": frozenset({"cells"}), "lesion_inflamed": frozenset({"cells"}),
-            "lesion_cells_unknown": frozenset(),
+            "lesion_cells_unknown": frozenset(), "no_findings": frozenset(),
+            "differential_heading": frozenset(), "differential_heading_descriptive": frozenset(),
+            "differential_item": frozenset({"name", "probability", "why"}),
+            "differential_item_descriptive": frozenset({"name", "probability", "why", "leader_short"}),
+            "differential_no_reason": frozenset(), "confidence": frozenset({"label", "action"}),
+            "tests_heading": frozenset(), "caveats_heading": frozenset(), "caveat": frozenset({"text", "source"}),
+            "sources_heading": frozenset(),
             "favoured_descriptive": report | {"lesion"},
             "overall_descriptive": report | {"lesion", "leaders", "probabilities", "next_test"},
             "overall_descriptive_no_test": report | {"lesion", "leaders", "probabilities"},
@@ -496,7 +617,9 @@ class ReportTemplates(Model):
                      "contrast", "evidence_source", "unused", "favoured_outside", "overall_outside",
                      "outside_heading", "outside_pointer", "outside_unexplained", "lesion", "lesion_inflamed",
                      "lesion_cells_unknown", "favoured_descriptive", "overall_descriptive",
-                     "overall_descriptive_no_test")
+                     "overall_descriptive_no_test", "no_findings", "differential_heading", "differential_item",
+                     "differential_heading_descriptive", "differential_item_descriptive", "differential_no_reason",
+                     "confidence", "tests_heading", "caveats_heading", "caveat", "sources_heading")
     @classmethod
     def _placeholders(cls, v: str, info: Any) -> str:
         return _check_template(v, cls._fields()[info.field_name])
@@ -553,6 +676,39 @@ class Rule:
     def likelihood(self, entity: str) -> Likelihood | None:
         lk = self.spec.likelihood or {}
         return lk.get(entity, self.spec.default)
+
+
+def _prose_problems(reports: ReportTemplates, vocab: Vocabulary, file: str) -> list[Problem]:
+    """Morphology prose and term words that name no vocabulary field or term (a typo would leave a
+    recorded finding out of the report)."""
+    problems = []
+    fields = vocab.morphology
+    for i, sentence in enumerate(reports.morphology_prose):
+        for name in (*sentence.fields, *sentence.requires):
+            if name != "*" and name not in fields:
+                problems.append(Problem(f"morphology_prose[{i}]: {name!r} is not a morphology field", file=file,
+                                        path=f"morphology_prose.{i}", suggestions=vocab.morphology_fields.suggest(name)))
+        for name, spec in sentence.fields.items():
+            mf = fields.get(name)
+            if isinstance(spec, str) or mf is None or mf.kind == "number":
+                continue
+            terms = vocab.presence if mf.kind == "presence" else mf.terms
+            for value in spec:
+                if value != "*" and terms is not None and value not in terms.terms:
+                    problems.append(Problem(f"morphology_prose[{i}].fields.{name}: {value!r} is not a term of "
+                                            f"{name}", file=file, path=f"morphology_prose.{i}.fields.{name}",
+                                            suggestions=terms.suggest(value)))
+    for path, words in reports.term_words.items():
+        terms = vocab.termset_for(path)
+        if terms is None:
+            problems.append(Problem(f"term_words: {path!r} is not a field with terms", file=file,
+                                    path=f"term_words.{path}"))
+            continue
+        for term in words:
+            if term not in terms.terms:
+                problems.append(Problem(f"term_words.{path}: {term!r} is not a term of {path}", file=file,
+                                        path=f"term_words.{path}", suggestions=terms.suggest(term)))
+    return problems
 
 
 @dataclass
@@ -807,6 +963,7 @@ def load_knowledge(directory: str | os.PathLike[str] | None = None, *,
                 if slug not in slugs and slug not in sub_slugs:
                     problems.append(Problem(f"report template for unknown entity {slug!r}", file=str(rep_file),
                                             path=f"entities.{slug}", suggestions=sorted(slugs)))
+            problems += _prose_problems(reports, vocab, str(rep_file))
             band_ids = {b.id for b in settings.bands}
             for band_id in reports.descriptive_bands:
                 if band_ids and band_id not in band_ids:

@@ -161,13 +161,19 @@ class Contrast:
     other: Likelihood         # P(finding | other entity)
     negated: bool
     log10_ratio: float        # > 0: favours the first entity
+    given: str | None = None  # the population of a conditional rule's figures ("desmin-positive")
 
     def phrase(self, favoured: str, other: str) -> str:
         def shown(lk: Likelihood) -> str:
             p = 1.0 - lk.p if self.negated else lk.p
             return percent(p, lk.estimate)
-        return (f"{lower_first(self.finding)} ({shown(self.favoured)} of {favoured.upper()} "
-                f"vs {shown(self.other)} of {other.upper()})")
+        return (f"{lower_first(self.finding)} ({shown(self.favoured)} of {given_name(self.given, favoured.upper())} "
+                f"vs {shown(self.other)} of {given_name(self.given, other.upper())})")
+
+
+def given_name(given: str | None, name: str) -> str:
+    """'ILMS', or 'desmin-positive ILMS' for a figure taken among the tumours of a conditional rule."""
+    return f"{given} {name}" if given else name
 
 
 @dataclass(frozen=True)
@@ -372,7 +378,7 @@ class Ranker:
             if ratio > 0.05:
                 rule = self.knowledge.rule[rid]
                 a, b = self.evidence[rid][i].likelihood, self.evidence[rid][j].likelihood
-                out.append(Contrast(rid, rule.title, a, b, rule.negated, ratio))
+                out.append(Contrast(rid, rule.title, a, b, rule.negated, ratio, rule.spec.given))
         out.sort(key=lambda c: (-c.log10_ratio, c.rule))
         return out[:n]
 
