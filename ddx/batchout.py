@@ -13,11 +13,11 @@ import json
 from typing import Any, Protocol, TextIO
 
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from ddx.batch import CaseResult
-from ddx.safetext import json_text, markdown_text, printable, spreadsheet_cell
+from ddx.report import markup_text
+from ddx.safetext import json_text, markdown_text, spreadsheet_cell
 
 FORMATS = ("table", "jsonl", "json", "csv", "markdown")
 
@@ -186,11 +186,6 @@ def summary_markdown(summary: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _shown(text: str) -> str:
-    """Case data inside a rich markup string: brackets and control characters shown, never acted on."""
-    return escape(printable(text, newlines=False))
-
-
 class TableWriter:
     """A rich table of cases, then the summary tables (for reading in a terminal)."""
 
@@ -202,10 +197,10 @@ class TableWriter:
     def case(self, result: CaseResult) -> None:
         if not result.ok:
             first = result.errors[0]
-            message = _shown((f"{first.path}: " if first.path else "") + first.message)
+            message = markup_text((f"{first.path}: " if first.path else "") + first.message)
             if len(result.errors) > 1:
                 message += f" (+{len(result.errors) - 1} more)"
-            self.rows.append((str(len(self.rows) + 1), _shown(result.id), result.expected or "",
+            self.rows.append((str(len(self.rows) + 1), markup_text(result.id), result.expected or "",
                               f"[red]error[/red]: {message}", *[""] * self.top))
             return
         cells = []
@@ -213,14 +208,14 @@ class TableWriter:
             if i < len(result.leaders):
                 slug, p = result.leaders[i]
                 label = result.labels[i] if i < len(result.labels) else slug
-                cells.append(f"{_shown(label)} {_pct(p)}")
+                cells.append(f"{markup_text(label)} {_pct(p)}")
             else:
                 cells.append("")
         mark = ""
         if result.scored is not None:
             mark = "[green]✓[/green]" if result.scored.top1 else f"[yellow]rank {_rank(result)}[/yellow]"
-        self.rows.append((str(len(self.rows) + 1), _shown(result.id), result.expected or "", *cells,
-                          _shown(result.band_id or ""), mark))
+        self.rows.append((str(len(self.rows) + 1), markup_text(result.id), result.expected or "", *cells,
+                          markup_text(result.band_id or ""), mark))
 
     def end(self, summary: dict[str, Any] | None) -> None:
         table = Table(title="ddx batch", header_style="bold")

@@ -25,6 +25,8 @@ def _version_message() -> str:
     try:
         knowledge = load_knowledge()
         rules = knowledge.version_line
+        if knowledge.packaged:   # the path 'ddx rules diff' and 'ddx rules init' users need
+            rules += f"; packaged rules in {knowledge.directory}"
     except DdxError as exc:
         rules = f"rules unavailable ({exc})"
     return f"ddx {__version__}, {rules}"

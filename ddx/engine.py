@@ -36,6 +36,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import re
 import weakref
 from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
@@ -139,7 +140,23 @@ def engine_json(value: Any) -> str:
 
     Takes dicts, lists, strings, numbers, booleans and None; raises
     :class:`EngineError` for anything else and for numbers the engine cannot hold.
+    Standard JSON (C speed) is used whenever it holds no number the engine
+    would misread -- nearly always: an exponent only appears below 1e-4 and
+    from 1e16 -- and the text is rebuilt value by value otherwise.
     """
+    try:
+        text = json.dumps(value, ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError):
+        text = None
+    if text is not None and not _NUMBER_TO_REWRITE.search(text):
+        return text
+    return _engine_json(value)
+
+
+_NUMBER_TO_REWRITE = re.compile(r"[0-9][eE]|[0-9]{19}")   # an exponent, or an integer past int64 (may be in a string)
+
+
+def _engine_json(value: Any) -> str:
     if isinstance(value, str):
         return json.dumps(value, ensure_ascii=False)
     if isinstance(value, bool) or value is None:
@@ -151,10 +168,10 @@ def engine_json(value: Any) -> str:
             return engine_number(float(value))
         return str(value)
     if isinstance(value, dict):
-        return "{" + ",".join(f"{json.dumps(str(k), ensure_ascii=False)}:{engine_json(v)}"
+        return "{" + ",".join(f"{json.dumps(str(k), ensure_ascii=False)}:{_engine_json(v)}"
                               for k, v in value.items()) + "}"
     if isinstance(value, (list, tuple)):
-        return "[" + ",".join(engine_json(v) for v in value) + "]"
+        return "[" + ",".join(_engine_json(v) for v in value) + "]"
     raise EngineError(f"the engine cannot take a value of type {type(value).__name__}")
 
 

@@ -803,9 +803,26 @@ class Knowledge:
         return rule.likelihood(profile.entity)
 
     @property
+    def packaged(self) -> bool:
+        """True when these are the rules shipped with ddx (:func:`packaged_rules_dir`), however they were named."""
+        try:
+            return self.directory.resolve() == packaged_rules_dir().resolve()
+        except (KnowledgeError, OSError):
+            return False
+
+    @property
+    def location(self) -> str:
+        """Where the rules came from, as provenance lines print it: ``packaged`` for the rules shipped with
+        ddx (never the install's path, which differs from machine to machine), else the directory as it
+        was given (``--rules DIR``, ``$DDX_RULES``)."""
+        return "packaged" if self.packaged else str(self.directory)
+
+    @property
     def version_line(self) -> str:
+        """``rules VERSION (HASH12, LOCATION[, prior set NAME])``, e.g. ``rules 2026.11.29 (bb12ba9f1a39,
+        packaged)``: the provenance line of every text output (see :attr:`location`)."""
         priors = f", prior set {self.prior_set}" if self.prior_set else ""
-        return f"rules {self.settings.version} ({self.content_hash[:12]}, {self.directory}{priors})"
+        return f"rules {self.settings.version} ({self.content_hash[:12]}, {self.location}{priors})"
 
     def with_prior_set(self, name: str | None) -> Knowledge:
         """This knowledge with the priors of settings ``prior_sets[name]`` (``None``: entities.yaml's own,

@@ -145,6 +145,12 @@ def outside_lines(analysis: Analysis, knowledge: Knowledge) -> list[str]:
     return lines
 
 
+def markup_text(text: str) -> str:
+    """Text from a case, a rule file or a baseline inside a Rich markup string: brackets shown literally,
+    control characters shown escaped, one line (it can neither style, link, clear nor retitle the terminal)."""
+    return escape(printable(str(text), newlines=False))
+
+
 def render_text(analysis: Analysis, knowledge: Knowledge, *, top: int = 6) -> RenderableType:
     """A rich renderable: the ranking table, caveats and next tests."""
     if analysis.problems:
@@ -152,7 +158,7 @@ def render_text(analysis: Analysis, knowledge: Knowledge, *, top: int = 6) -> Re
         for p in analysis.problems:
             lines.append("✗ ", style="bold red")
             lines.append(str(p) + "\n")
-        return Panel(lines, title=f"[bold red]{escape(printable(analysis.case_id, newlines=False))}: not ranked", border_style="red")
+        return Panel(lines, title=f"[bold red]{markup_text(analysis.case_id)}: not ranked", border_style="red")
     table = Table(title=None, expand=False, show_lines=False, pad_edge=False)
     table.add_column("#", justify="right", style="dim")
     table.add_column("entity", style="bold")
@@ -203,9 +209,9 @@ def render_text(analysis: Analysis, knowledge: Knowledge, *, top: int = 6) -> Re
         for e in analysis.top.supporting[:3]:
             src.append(f"  {e.rule}: {e.source}\n", style="dim")
         parts.append(src)
-    title = f"[bold]{escape(printable(analysis.case_id, newlines=False))}[/bold]"
+    title = f"[bold]{markup_text(analysis.case_id)}[/bold]"
     if analysis.expected:
-        title += f"  (expected: {escape(analysis.expected)})"
+        title += f"  (expected: {markup_text(analysis.expected)})"
     parts.append(Text(f"{knowledge.version_line}\n{DISCLAIMER}", style="dim italic"))
     return Panel(Group(*parts), title=title, title_align="left")
 

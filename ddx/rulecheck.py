@@ -398,8 +398,9 @@ def _weights(rule: Rule, k: Knowledge) -> tuple[float, ...] | None:
 FOLD_NAMES = 5   # rules named in one folded warning; the rest are counted
 
 
-def _named(rules: Sequence[Rule]) -> str:
-    ids = [r.id for r in rules]
+def _named(items: Sequence[Rule | str]) -> str:
+    """Rules (or entity slugs) named in a folded warning: the first FOLD_NAMES, then a count."""
+    ids = [i if isinstance(i, str) else i.id for i in items]
     if len(ids) > FOLD_NAMES:
         return ", ".join(ids[:FOLD_NAMES]) + f" and {len(ids) - FOLD_NAMES} more"
     return ids[0] if len(ids) == 1 else ", ".join(ids[:-1]) + " and " + ids[-1]
@@ -527,9 +528,7 @@ def _check_reach(k: Knowledge, report: CheckReport) -> None:
     for members in groups.values():
         if len(members) > 1:
             names = [slugs[i] for i in members]
-            shown = ", ".join(names[:FOLD_NAMES]) + (f" and {len(names) - FOLD_NAMES} more" if len(names) > FOLD_NAMES
-                                                      else "")
-            report.add("warning", "unreachable", f"entities {shown} have the same prior and every rule weighs them "
+            report.add("warning", "unreachable", f"entities {_named(names)} have the same prior and every rule weighs them "
                        "the same: no finding can tell them apart", file=ent_file,
                        line=k.entity_lines.get(slugs[members[1]]))
     # a profile that another (not its twin) weighs at least as high everywhere, with at least its prior

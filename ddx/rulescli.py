@@ -18,22 +18,19 @@ from typing import Any
 
 import click
 from rich.console import Console
-from rich.markup import escape as _markup_escape
 from rich.table import Table
 
 from ddx.batchcli import refuse_input_target
 from ddx.errors import DdxError, KnowledgeError
 from ddx.knowledge import Knowledge, Rule, load_knowledge, packaged_rules_dir
+from ddx.report import markup_text
 from ddx.rulecheck import entity_effect
-from ddx.safetext import json_text, printable
+from ddx.safetext import json_text
 
 _out = Console(highlight=False, soft_wrap=True)
 
 
-def escape(text: str) -> str:
-    """Text from rule, case or baseline files inside a markup string: brackets shown literally, control
-    characters shown escaped (a file name or a baseline cannot clear or retitle the terminal)."""
-    return _markup_escape(printable(str(text), newlines=False))
+escape = markup_text   # text from rule, case and baseline files is shown, never read as markup
 _err = Console(stderr=True, highlight=False, soft_wrap=True)
 FORMAT = click.Choice(["text", "json"])
 

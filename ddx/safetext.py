@@ -22,9 +22,9 @@ from typing import Any
 # C0 controls but tab and newline, DEL and the C1 controls (CSI 0x9b and OSC 0x9d act like ESC [ and ESC ]),
 # the bidirectional marks and overrides (Unicode 15, "Trojan Source"), line and paragraph separators,
 # and lone surrogates.
-_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069"
+UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069"
                      "\ud800-\udfff]")
-_UNSAFE_OR_BREAK = re.compile(_UNSAFE.pattern[:-1] + "\t\n]")
+_UNSAFE_OR_BREAK = re.compile(UNSAFE.pattern[:-1] + "\t\n]")
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 """First characters that make a spreadsheet read a cell as a formula (OWASP, "CSV Injection"; with the
@@ -49,7 +49,7 @@ def printable(text: str, *, newlines: bool = True) -> str:
     when it is false (an id, a title, a one-line message). Printable
     characters of every script are kept as they are.
     """
-    pattern = _UNSAFE if newlines else _UNSAFE_OR_BREAK
+    pattern = UNSAFE if newlines else _UNSAFE_OR_BREAK
     return pattern.sub(_escape, text) if pattern.search(text) else text
 
 

@@ -99,6 +99,10 @@ class TermSet:
     def label(self, term: str) -> str:
         return self.labels.get(term, term)
 
+    def synonyms(self, term: str) -> list[str]:
+        """The folded synonyms of canonical ``term`` (the term itself excluded), in the order they were given."""
+        return [word for word, canonical in self._lookup.items() if canonical == term and word != term]
+
     def complete(self, text: str, limit: int = 12) -> list[tuple[str, str | None]]:
         """Terms for what has been typed so far: ``(canonical, synonym matched or None)``.
 

@@ -18,6 +18,7 @@ from typing import Any, TextIO
 import yaml
 
 from ddx.errors import DdxError
+from ddx.safetext import UNSAFE
 
 MAX_FILE_BYTES = 5 * 1024 * 1024  # a case or rule file larger than this is refused
 
@@ -240,7 +241,7 @@ def load_data(path: Path, *, with_lines: bool = False, text: str | None = None, 
             raise ReadError(f"{hit[0] or 'the file'}: text holds a lone surrogate (an escape such as "
                             "\\ud800 that is not a character); write the character itself", hit[1])
     if plain:
-        hit = find_text(data, _CONTROL)
+        hit = find_text(data, UNSAFE)
         if hit is not None:
             raise ReadError(f"{hit[0] or 'the file'}: text holds the control character {hit[2]!r}; "
                             "rule files hold plain text (tab and newline only)", hit[1])
@@ -305,7 +306,6 @@ def find_text(value: Any, pattern: re.Pattern[str], path: str = "") -> tuple[str
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")   # but tab, newline
 
 
 class _RepeatedKey(ValueError):

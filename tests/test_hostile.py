@@ -20,12 +20,13 @@ from tests.conftest import SEED
 DDX = [sys.executable, "-m", "ddx"]
 
 
-def billion_laughs() -> str:
+def billion_laughs(last: str = "id: bomb\nnotes: *j\n") -> str:
+    """Nine levels of nine aliases (387 million values once expanded), then ``last`` (which may use ``*j``)."""
     lines = ['a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
     for i in range(1, 10):
         prev, cur = chr(ord("a") + i - 1), chr(ord("a") + i)
         lines.append(f"{cur}: &{cur} [" + ", ".join([f"*{prev}"] * 9) + "]")
-    return "\n".join(lines) + "\nid: bomb\nnotes: *j\n"
+    return "\n".join(lines) + "\n" + last
 
 
 def hostile_folder(root: Path, marker: Path) -> dict[str, str]:

@@ -29,6 +29,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bench.rulecheck_bench import copies
 from ddx.batch import BatchOptions, CaseResult, Processor, _init_worker, _Pool, _work
 from ddx.batchout import CsvWriter
 from ddx.drafts import DraftStore
@@ -40,6 +41,7 @@ from ddx.ruleedit import ChangedOnDisk, EditError, read_file, save_file
 from ddx.safetext import FORMULA_PREFIXES, markdown_text, printable, spreadsheet_cell
 from ddx.yamlio import MAX_FILE_BYTES, ReadError, load_data, read_text
 from tests.conftest import SEED
+from tests.test_hostile import billion_laughs
 
 DDX = [sys.executable, "-m", "ddx"]
 FAST = settings(max_examples=300, deadline=None, derandomize=True,
@@ -238,16 +240,8 @@ def test_a_lone_surrogate_is_an_error_naming_its_key(tmp_path, code, where, fmt,
         assert ("stains" if where == "key" else where) in str(err.value)
 
 
-def billion_laughs() -> str:
-    lines = ['a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
-    for i in range(1, 10):
-        prev, cur = chr(ord("a") + i - 1), chr(ord("a") + i)
-        lines.append(f"{cur}: &{cur} [" + ", ".join([f"*{prev}"] * 9) + "]")
-    return "\n".join(lines) + "\nrules: *j\n"
-
-
 def test_rule_files_have_the_case_files_alias_and_size_limits(rules_copy):
-    (rules_copy / "rules" / "bomb.yaml").write_text(billion_laughs(), encoding="utf-8")
+    (rules_copy / "rules" / "bomb.yaml").write_text(billion_laughs("rules: *j\n"), encoding="utf-8")
     report = check_rules(rules_copy)
     assert any("aliases in this file expand" in str(m) for m in report.errors)
     (rules_copy / "rules" / "bomb.yaml").write_text("rules: []\n# " + "x" * MAX_FILE_BYTES + "\n", encoding="utf-8")
@@ -266,7 +260,7 @@ def test_a_hostile_folder_with_two_jobs_ranks_the_good_case_and_gives_one_row_ea
         "base60.yaml": "id: b60\npatient: {age: 1:05}\n",
         "dup.yaml": "id: dup\nstains: {alk: positive, desmin: diffuse, alk: negative}\n",
         "dup.json": '{"id": "dj", "stains": {"alk": "positive", "alk": "negative"}}',
-        "bomb.yaml": billion_laughs().replace("rules:", "notes:") + "id: bomb\n",
+        "bomb.yaml": billion_laughs(),
     }
     for name, text in files.items():
         (folder / name).write_text(text, encoding="utf-8")
@@ -553,23 +547,10 @@ def test_saves_of_the_same_version_are_serialised_and_one_wins(rules_copy):
 
 # ================================================================ 6. cost that grows with the rule base
 
-def _copies(src: Path, n: int) -> None:
-    for f in (src / "rules").glob("*.yaml"):
-        data = yaml.safe_load(f.read_text(encoding="utf-8"))
-        out = []
-        for i in range(n):
-            for r in data["rules"]:
-                copy = dict(r, id=r["id"] + (f".c{i}" if i else ""))
-                if i:
-                    copy.pop("examples", None)
-                out.append(copy)
-        f.write_text(yaml.safe_dump({"rules": out}, sort_keys=False, allow_unicode=True), encoding="utf-8")
-
-
 def test_repeated_warnings_are_folded_into_one_per_group(rules_copy):
     """Each rule copied eight times: one warning per group of identical rules, not one per pair (was 28 each)."""
     plain = len(check_rules(rules_copy).warnings)
-    _copies(rules_copy, 8)
+    copies(rules_copy, 8)
     report = check_rules(rules_copy)
     assert not report.errors
     rules = len(report.knowledge.active_rules)
