@@ -106,13 +106,23 @@ def _load(rules: str | None, prior_set: str | None = None) -> Knowledge:
               help="Rules directory (default: $DDX_RULES, else the packaged rules).")
 @click.option("--top", type=click.IntRange(1, 50), default=6, show_default=True,
               help="Entities shown in text and markdown output (JSON always has all).")
+@click.option("--chart", "chart", type=click.Path(dir_okay=False), default=None, metavar="SVG",
+              help="Also write the evidence chart (each recorded finding's log10 likelihood ratio, leader "
+                   "against runner-up) as an SVG file, written atomically; for several cases, one file each: "
+                   "<stem>-<case id>.svg.")
 @_prior_set_option
-def eval_cmd(files: tuple[str, ...], fmt: str, rules: str | None, top: int, prior_set: str | None) -> None:
+def eval_cmd(files: tuple[str, ...], fmt: str, rules: str | None, top: int, prior_set: str | None,
+             chart: str | None = None) -> None:
     """Rank the differential for each case in FILE... (YAML or JSON, one case or a
     'cases:' list per file; folders are searched recursively)."""
     from ddx.draft import render_report
     from ddx.report import render_markdown, render_text, to_json
 
+    if chart is not None:
+        from ddx.batchcli import _check_target, refuse_input_target
+        _check_target(chart, "--chart")
+        refuse_input_target(chart, "--chart", files)
+    charted = []
     knowledge = _load(rules, prior_set)
     failed = False
     results = []
@@ -121,6 +131,8 @@ def eval_cmd(files: tuple[str, ...], fmt: str, rules: str | None, top: int, prio
     with Analyzer(knowledge) as analyzer:
         for analysis in analyze_paths(files, analyzer):
             failed = failed or not analysis.ok
+            if chart is not None and analysis.ok:
+                charted.append(analysis)
             if fmt == "json":
                 results.append(to_json(analysis, knowledge))
             elif fmt == "markdown":
@@ -135,6 +147,10 @@ def eval_cmd(files: tuple[str, ...], fmt: str, rules: str | None, top: int, prio
     if fmt == "json":
         payload = results[0] if len(results) == 1 else results
         click.echo(json_text(json.dumps(payload, indent=2, ensure_ascii=False)))
+    if chart is not None:
+        from ddx.chart import write_charts
+        for line in write_charts(chart, charted, knowledge):
+            err.print(f"ddx: {line}", markup=False)
     sys.exit(1 if failed else 0)
 
 

@@ -326,8 +326,11 @@ class DdxApp(App[None]):
         if self.analysis is None:
             self.notify("The ranking is not ready yet.")
             return
+        from ddx.chart import report_chart_svg
+
         text = render_report(self.analysis, self.knowledge, self.analyzer.ranker)
-        self.push_screen(ReportScreen(text, f"{self.entry.case_id}-report.txt"))
+        self.push_screen(ReportScreen(text, f"{self.entry.case_id}-report.txt",
+                                      report_chart_svg(self.analysis, self.knowledge)))
 
     CASE_ACTIONS = frozenset({"save", "save_as", "open", "new", "report", "section", "rules"})
 

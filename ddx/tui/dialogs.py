@@ -132,10 +132,11 @@ class ReportScreen(ModalScreen[None]):
 
     BINDINGS = [Binding("escape", "dismiss", "Close")]
 
-    def __init__(self, text: str, default_name: str) -> None:
+    def __init__(self, text: str, default_name: str, chart_svg: str | None = None) -> None:
         super().__init__()
         self.text = text
         self.default_name = default_name
+        self.chart_svg = chart_svg     # the evidence chart, saved beside the report (ddx.chart.chart_beside)
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="report-box"):
@@ -165,12 +166,16 @@ class ReportScreen(ModalScreen[None]):
         if not path.name:
             self.notify("Type a file name for the report.", severity="error")
             return
-        try:
-            atomic_write_text(path, self.text)
-        except OSError as exc:
-            self.notify(f"Could not write {path}: {exc.strerror or exc}", severity="error")
-            return
-        self.notify(f"Report written to {path}")
+        from ddx.chart import chart_beside
+
+        writes = [(path, self.text)] + ([(chart_beside(path), self.chart_svg)] if self.chart_svg is not None else [])
+        for target, text in writes:
+            try:
+                atomic_write_text(target, text)
+            except OSError as exc:
+                self.notify(f"Could not write {target}: {exc.strerror or exc}", severity="error")
+                return
+        self.notify(f"Report written to {path}" + (f"; evidence chart to {writes[1][0]}" if len(writes) > 1 else ""))
 
 
 class DraftOffer(ChoiceScreen):

@@ -26,6 +26,7 @@ from ddx.draft import figure_text, leading_subtype, pointer_findings, profile_sh
 from ddx.facts import case_facts
 from ddx.knowledge import Knowledge
 from ddx.ranking import Evidence, RankedEntity, percent
+from ddx.tui.chart import EvidenceChartView
 from ddx.tui.messages import NextTestChosen
 
 BAR_WIDTH = 12
@@ -180,6 +181,7 @@ class DifferentialPanel(Vertical):
         yield table
         with VerticalScroll(id="detail"):
             yield Static("", id="detail-body")
+            yield EvidenceChartView(id="detail-chart")
         yield Label("Next tests (Enter adds one to the form)", classes="section-title")
         yield OptionList(id="next-tests")
         yield Static(self._version_text(), id="version")
@@ -254,6 +256,7 @@ class DifferentialPanel(Vertical):
         text = Text() if ranked is None or self.analysis is None else entity_detail(ranked, self.analysis, self.knowledge)
         self.detail_text = text.plain
         body.update(text)
+        self.query_one("#detail-chart", EvidenceChartView).show(self.analysis, ranked, self.knowledge)
 
     @property
     def selected(self) -> str | None:
