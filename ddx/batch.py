@@ -59,13 +59,13 @@ class CaseResult:
     expected: str | None = None
     leaders: list[tuple[str, float]] = field(default_factory=list)   # (slug, probability), best first
     labels: list[str] = field(default_factory=list)   # the leaders as shown: "srms · TFCP2-RMS 97 %"
-    unused: int = 0                    # recorded findings not used by the ranking
+    unused: list[str] = field(default_factory=list)   # recorded findings not used by the ranking ("path: value")
     outside: str | None = None         # what the findings point to outside the differential
     scored: ScoredCase | None = None
     band: str | None = None            # the confidence band's label
     band_id: str | None = None
     next_test: str | None = None
-    caveats: int = 0
+    caveats: list[str] = field(default_factory=list)   # the rules of the caveats shown (pitfall ids)
     errors: list[Problem] = field(default_factory=list)
     json: str | None = None
 
@@ -105,14 +105,14 @@ class Processor:
             expected=analysis.expected,
             leaders=[(r.entity, r.probability) for r in analysis.ranking[:k]],
             labels=[entity_label(r, self.knowledge, share=False) for r in analysis.ranking[:k]],
-            unused=len(analysis.unused),
+            unused=[u.text for u in analysis.unused],
             outside="; ".join([p.slug for p in analysis.outside.pointers] + [u.rule for u in analysis.outside.unexplained])
             or None,
             scored=scored_case(analysis, self.knowledge),
             band=analysis.confidence.label if analysis.confidence else None,
             band_id=analysis.confidence.band if analysis.confidence else None,
             next_test=analysis.suggestions[0].label if analysis.suggestions else None,
-            caveats=len(analysis.caveats),
+            caveats=[c.rule for c in analysis.caveats],
             errors=list(analysis.problems),
             json=to_json_line(analysis, self.knowledge, evidence_for=self.options.evidence_for)
             if self.options.want_json else None,

@@ -124,9 +124,10 @@ def _writer(fmt: str, out: TextIO, top: int, to_terminal: bool) -> Writer:
         return CsvWriter(out, top)
     if fmt == "markdown":
         return MarkdownWriter(out, top)
-    console = Console(highlight=False) if to_terminal else Console(file=out, width=200, color_system=None,
-                                                                  highlight=False)
-    return TableWriter(console, top)
+    if to_terminal:
+        return TableWriter(Console(highlight=False), top)
+    # a file: the table as wide as its widest row (TableWriter sets the width once it has every row)
+    return TableWriter(Console(file=out, width=80, color_system=None, highlight=False), top, fit=True)
 
 
 class _Progress:

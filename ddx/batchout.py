@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import csv
 import json
+from dataclasses import dataclass
 from typing import Any, Protocol, TextIO
 
 from rich.console import Console
+from rich.measure import Measurement
 from rich.table import Table
+from rich.text import Text
 
 from ddx.batch import CaseResult
 from ddx.report import markup_text
@@ -107,7 +110,7 @@ class CsvWriter:
             else:
                 row += ["", ""]
         subtype = result.labels[0].partition(" · ")[2] if result.labels else ""
-        row += [subtype, result.band or "", result.next_test or "", result.caveats or "", result.unused,
+        row += [subtype, result.band or "", result.next_test or "", "; ".join(result.caveats), "; ".join(result.unused),
                 result.outside or "", "; ".join(p.path for p in result.errors if p.path), _error_text(result)]
         self.writer.writerow([spreadsheet_cell(cell) for cell in row])
 
@@ -186,59 +189,135 @@ def summary_markdown(summary: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-class TableWriter:
-    """A rich table of cases, then the summary tables (for reading in a terminal)."""
+@dataclass
+class _TableRow:
+    """One case as the table shows it (cells already escaped for markup)."""
 
-    def __init__(self, console: Console, top: int):
+    number: int
+    id: str
+    expected: str
+    leaders: list[tuple[str, float]]   # (label, probability)
+    band: str = ""
+    mark: str = ""
+    error: str | None = None
+
+
+ERROR_WIDTH = 60   # an error message in a table wraps at this many characters
+UNBOUNDED = 100_000   # the width a table is measured at (its natural width)
+NARROW_LEADERS = 24   # the narrow table keeps at least this many columns for the leaders
+
+
+class TableWriter:
+    """A rich table of cases, then the summary tables (for reading in a terminal, or in a text file).
+
+    On a terminal the table is as wide as its content where that fits; where it does not (80 columns),
+    each case takes a few lines: its id with its band under it, the expected diagnosis with the mark
+    under it, the leaders one per line. Ids and bands are never cut (one longer than the screen is
+    folded onto the next line, every character kept). ``fit``: the console is widened to the table's
+    own width (a file: as wide as its widest row, error messages wrapped at :data:`ERROR_WIDTH`).
+    """
+
+    def __init__(self, console: Console, top: int, *, fit: bool = False):
         self.console = console
         self.top = top
-        self.rows: list[tuple[str, ...]] = []
+        self.fit = fit
+        self.rows: list[_TableRow] = []
 
     def case(self, result: CaseResult) -> None:
+        number = len(self.rows) + 1
         if not result.ok:
             first = result.errors[0]
-            message = markup_text((f"{first.path}: " if first.path else "") + first.message)
+            message = markup_text((f"{first.path}: " if first.path else "") + first.detail)
             if len(result.errors) > 1:
                 message += f" (+{len(result.errors) - 1} more)"
-            self.rows.append((str(len(self.rows) + 1), markup_text(result.id), result.expected or "",
-                              f"[red]error[/red]: {message}", *[""] * self.top))
+            self.rows.append(_TableRow(number, markup_text(result.id), markup_text(result.expected or ""), [],
+                                       error=f"[red]error[/red]: {message}"))
             return
-        cells = []
-        for i in range(self.top):
-            if i < len(result.leaders):
-                slug, p = result.leaders[i]
-                label = result.labels[i] if i < len(result.labels) else slug
-                cells.append(f"{markup_text(label)} {_pct(p)}")
-            else:
-                cells.append("")
+        leaders = []
+        for i, (slug, p) in enumerate(result.leaders[:self.top]):
+            label = result.labels[i] if i < len(result.labels) else slug
+            leaders.append((markup_text(label), p))
         mark = ""
         if result.scored is not None:
             mark = "[green]✓[/green]" if result.scored.top1 else f"[yellow]rank {_rank(result)}[/yellow]"
-        self.rows.append((str(len(self.rows) + 1), markup_text(result.id), result.expected or "", *cells,
-                          markup_text(result.band_id or ""), mark))
+        self.rows.append(_TableRow(number, markup_text(result.id), markup_text(result.expected or ""), leaders,
+                                   markup_text(result.band_id or ""), mark))
+
+    def wide_table(self) -> Table:
+        """One column per leader: for a terminal wide enough, and for files."""
+        table = Table(title="ddx batch", header_style="bold")
+        table.add_column("#", justify="right", no_wrap=True)
+        table.add_column("case", overflow="fold", no_wrap=True)
+        table.add_column("expected", overflow="fold", no_wrap=True)
+        table.add_column("leader", overflow="fold", max_width=ERROR_WIDTH)
+        for i in range(2, self.top + 1):
+            table.add_column(f"#{i}", overflow="fold")
+        table.add_column("band", overflow="fold", no_wrap=True)
+        table.add_column("top-1", no_wrap=True)
+        for row in self.rows:
+            if row.error is not None:        # an error row spans the leader columns
+                table.add_row(str(row.number), row.id, row.expected, row.error, *[""] * (self.top - 1), "", "")
+            else:
+                cells = [f"{label} {_pct(p)}" for label, p in row.leaders] + [""] * (self.top - len(row.leaders))
+                table.add_row(str(row.number), row.id, row.expected, *cells, row.band, row.mark)
+        return table
+
+    def narrow_table(self) -> Table:
+        """A few lines per case, for a terminal too narrow for :meth:`wide_table` (80 columns): the case
+        id, under it its band and its expected diagnosis with the mark, and the leaders one per line."""
+        longest = max((len(Text.from_markup(text).plain) for row in self.rows for text in (row.id, row.band)),
+                      default=4)
+        leader = max((len(Text.from_markup(label).plain) + 7 for row in self.rows for label, _ in row.leaders),
+                     default=10)
+        # what is left beside the number column, three borders, the edges and the padding of three columns
+        room = self.console.width - len(str(len(self.rows))) - 4 - 6
+        case_width = max(12, min(longest, room - min(leader, NARROW_LEADERS)))   # a longer id is folded, never cut
+        table = Table(title="ddx batch", header_style="bold")
+        table.add_column("#", justify="right", no_wrap=True)
+        table.add_column("case / band / expected", overflow="fold", width=case_width)
+        table.add_column("leaders" if self.top > 1 else "leader", overflow="fold")
+        for row in self.rows:
+            lines = [row.id]
+            if row.band:
+                lines.append(f"[dim]{row.band}[/dim]")
+            if row.expected:
+                lines.append(f"expected {row.expected}" + (f" {row.mark}" if row.mark else ""))
+            leaders = "\n".join(f"{label} {p * 100:.1f}%" for label, p in row.leaders)   # "55.6%": one word
+            table.add_row(str(row.number), "\n".join(lines), row.error if row.error is not None else leaders)
+        return table
 
     def end(self, summary: dict[str, Any] | None) -> None:
-        table = Table(title="ddx batch", header_style="bold")
-        table.add_column("#", justify="right")
-        table.add_column("case")
-        table.add_column("expected")
-        table.add_column("leader")
-        for i in range(2, self.top + 1):
-            table.add_column(f"#{i}")
-        table.add_column("band")
-        table.add_column("top-1")
-        for row in self.rows:
-            if len(row) == 4 + self.top:        # an error row spans the leader columns
-                table.add_row(*row[:4], *[""] * (self.top - 1), "", "")
-            else:
-                table.add_row(*row)
+        table = self.wide_table()
+        needed = Measurement.get(self.console, self.console.options.update_width(UNBOUNDED), table).maximum
+        if self.fit:
+            self.console.width = max(needed, 80)
+        elif needed > self.console.width:
+            table = self.narrow_table()
         self.console.print(table)
-        if any(len(row) == 4 + self.top for row in self.rows):
+        if any(row.error is not None for row in self.rows):
             self.console.print("Error rows show their first problem; every problem is on stderr and in "
                                "the jsonl, json and csv formats.")
         if summary is not None:
             for renderable in summary_tables(summary):
+                if isinstance(renderable, Table) and renderable.title == CONFUSION_TITLE and not self.fit and \
+                        Measurement.get(self.console, self.console.options.update_width(UNBOUNDED),
+                                        renderable).maximum > self.console.width:
+                    renderable = confusion_list(summary)
                 self.console.print(renderable)
+
+
+CONFUSION_TITLE = "Confusion (rows: expected, columns: leader)"
+
+
+def confusion_list(summary: dict[str, Any]) -> Table:
+    """The confusion matrix as one line per expected diagnosis (``ilms: ilms 5, erms 1, imt 1``), for a
+    screen too narrow for a column per entity."""
+    table = Table(title="Confusion (expected: the leaders of its cases)", header_style="bold")
+    table.add_column("expected", no_wrap=True)
+    table.add_column("leaders (cases)", overflow="fold")
+    for expected, row in summary["confusion"].items():
+        table.add_row(expected, ", ".join(f"{leader} {n}" for leader, n in sorted(row.items(), key=lambda x: -x[1])))
+    return table
 
 
 def summary_tables(summary: dict[str, Any]) -> list[Any]:
@@ -261,7 +340,7 @@ def summary_tables(summary: dict[str, Any]) -> list[Any]:
                     _pct(p["precision"]) if p else "-")
     out.append(per)
     answers = sorted({a for row in summary["confusion"].values() for a in row})
-    confusion = Table(title="Confusion (rows: expected, columns: leader)", header_style="bold")
+    confusion = Table(title=CONFUSION_TITLE, header_style="bold")
     confusion.add_column("expected")
     for a in answers:
         confusion.add_column(a, justify="right")

@@ -5,12 +5,18 @@ terms and synonyms come from ``rules/vocabulary.yaml``. Every value is
 normalised to its canonical term, and numbers are coerced and range-checked
 here, before anything reaches the rule engine (which compares ``"5" >= 40`` as
 strings).
+
+Errors are worded for the person who wrote the case (:func:`problems_from_validation`):
+a key in the wrong part of the case names where it belongs, a YAML ``yes`` names
+the term to write, a stain result given as an intensity, pattern or percentage
+gets the full form, and pydantic's own messages are reworded (:func:`error_text`).
 """
 
+import difflib
 import math
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from pydantic import (
@@ -36,31 +42,152 @@ TOP_LEVEL_KEYS = ["id", "title", "expected", "source", "patient", "clinical", "m
 
 def _term(termset: TermSet) -> Callable[[Any], str]:
     def normalize(value: Any) -> str:
-        if value is None or isinstance(value, (bool, dict, list)):
+        if isinstance(value, bool):
+            raise _yes_no(value, termset)
+        if value is None or isinstance(value, (dict, list)):
             raise PydanticCustomError("term_type", "expected a {kind} term, got {got}",
-                                      {"kind": termset.kind, "got": type(value).__name__})
+                                      {"kind": termset.kind, "got": kind_of(value)})
         try:
             return termset.normalize(value)
         except UnknownTerm as exc:
-            raise PydanticCustomError("unknown_term", "{msg}",
-                                      {"msg": str(exc), "suggestions": exc.suggestions}) from None
+            # the nearest terms are the problem's suggestions (Problem adds "did you mean")
+            raise PydanticCustomError("unknown_term", "unknown {kind} {term}",
+                                      {"kind": exc.kind, "term": repr(str(exc.term)),
+                                       "suggestions": exc.suggestions}) from None
 
     return normalize
 
 
-def _number(value: Any) -> Any:
-    """Refuse booleans and non-finite numbers; strings are coerced by pydantic."""
+YES_NO_WORDS = {True: ("yes", "true", "on"), False: ("no", "false", "off")}   # what YAML 1.1 reads as a boolean
+
+
+def _yes_no(value: bool, termset: TermSet) -> PydanticCustomError:
+    """The error for a YAML boolean where a term belongs: names the term to write, where the vocabulary has one."""
+    word = next((termset.normalize(w) for w in YES_NO_WORDS[value] if w in termset), None)
+    options = [word] if word else termset.terms[:8]
+    fix = f"write '{word}'" if word else "write one of " + ", ".join(options)
+    return PydanticCustomError(
+        "term_boolean", "YAML reads an unquoted {said} as {value}, not as a {kind} term; {fix}",
+        {"said": "/".join(YES_NO_WORDS[value]), "value": str(value).lower(), "kind": termset.kind, "fix": fix,
+         "suggestions": options})
+
+
+def kind_of(value: Any) -> str:
+    """What a value is, in words, for messages: "a list", "a mapping", "the number 5", "'text'"."""
     if isinstance(value, bool):
-        raise PydanticCustomError("number_type", "expected a number, got a boolean")
+        return f"{str(value).lower()} (YAML reads an unquoted yes/no as true/false)"
+    if value is None:
+        return "nothing (an empty value)"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    if isinstance(value, (int, float)):
+        return f"the number {value:g}" if isinstance(value, float) else f"the number {value}"
+    text = str(value)
+    return repr(text if len(text) <= 60 else text[:57] + "...")
+
+
+_LEADING_NUMBER = re.compile(r"^\s*([-+]?\d+(?:[.,]\d+)?)\s*(\S.*)?$")
+
+
+def _number(value: Any) -> Any:
+    """Refuse booleans and non-finite numbers; text holding a number is read as it.
+
+    Text that starts with a number and goes on (``"6 cm"``, ``"6,5"``) is refused
+    with the number to write.
+    """
+    if isinstance(value, bool):
+        raise PydanticCustomError("number_type", "expected a number, got {got}", {"got": kind_of(value)})
     if isinstance(value, str):
         try:
             number = float(value.strip())
         except ValueError:
-            raise PydanticCustomError("number_type", "expected a number, got '{got}'", {"got": value}) from None
+            raise _not_a_number(value) from None
         value = number
     if isinstance(value, float) and not math.isfinite(value):
         raise PydanticCustomError("number_finite", "expected a finite number")
     return value
+
+
+def _not_a_number(text: str) -> PydanticCustomError:
+    found = _LEADING_NUMBER.match(text)
+    if found and "," in found.group(1) and not found.group(2):
+        fix = found.group(1).replace(",", ".")
+        return PydanticCustomError("number_type", "expected a number, got '{got}'; write a decimal point: {fix}",
+                                   {"got": text, "fix": fix})
+    if found:
+        return PydanticCustomError(
+            "number_type", "expected a number, got '{got}'; write the number alone ({fix}), the key names the unit",
+            {"got": text, "fix": found.group(1).replace(",", ".")})
+    return PydanticCustomError("number_type", "expected a number, got '{got}'", {"got": text})
+
+
+def _percent(value: Any) -> Any:
+    """A percentage: a number, or text such as ``"40%"`` / ``"40 %"`` (the sign is dropped)."""
+    if isinstance(value, str) and value.strip().endswith("%"):
+        value = value.strip()[:-1].strip()
+    return _number(value)
+
+
+_HINT_WORDS = re.compile(r"[\s,;/]+")
+_PERCENT_WORD = re.compile(r"^([0-9]+(?:[.,][0-9]+)?)\s*%?$")
+_PARTS = {"extent": "an extent", "intensity": "an intensity", "pattern": "a pattern", "percent": "a percentage"}
+
+
+def stain_form_hint(said: Any, given: dict[str, Any], vocab: Vocabulary) -> dict[str, Any] | None:
+    """What to write when a stain's result is given as an intensity, a pattern, a percentage or a
+    mix of them (``strong``, ``40%``, ``diffuse strong``): None when some word is none of these.
+
+    Returns the context of the message: ``said`` (as written), ``what`` (``an intensity``) and
+    ``fix`` (``{result: positive, intensity: strong}``, the mapping to write).
+    """
+    words = [w for w in _HINT_WORDS.split(str(said).strip().replace(" %", "%")) if w]
+    if not words:
+        return None
+    parts: dict[str, Any] = {}
+    result = None
+    said_result = False
+    for word in words:
+        number = _PERCENT_WORD.match(word)
+        if number:
+            value = float(number.group(1).replace(",", "."))
+            if "percent" in parts or not 0 <= value <= 100:
+                return None
+            parts["percent"] = int(value) if value.is_integer() else value
+        elif fold(word) in vocab.stain_shorthand:
+            expanded = vocab.stain_shorthand[fold(word)]
+            result = result or expanded["result"]
+            parts.update({k: v for k, v in expanded.items() if k != "result"})
+        elif word in vocab.stain_results:
+            result, said_result = vocab.stain_results.normalize(word), True
+        else:
+            for name, termset in (("intensity", vocab.stain_intensities), ("pattern", vocab.stain_patterns),
+                                  ("extent", vocab.stain_extents)):
+                if word in termset:
+                    parts[name] = termset.normalize(word)
+                    break
+            else:
+                return None
+    if not parts:
+        return None
+    if result is None:
+        result = "negative" if parts.get("percent") == 0 else "positive"
+    fields = {"result": result, **{k: v for k, v in given.items() if k != "result" and v is not None}, **parts}
+    named = (["a result"] if said_result else []) + [_PARTS[k] for k in _PARTS if k in parts]
+    listed = named[0] if len(named) == 1 else ", ".join(named[:-1]) + " and " + named[-1]
+    what = f"gives {listed} in one value" if said_result or len(named) > 1 else f"is {listed}, not a result"
+    fix = "{" + ", ".join(f"{k}: {v}" for k, v in fields.items()) + "}"
+    return {"said": repr(str(said)), "what": what, "fix": fix}
+
+
+def nearest_first(word: str, options: Sequence[str]) -> list[str]:
+    """Every option, nearest to ``word`` first: those it begins (``nuclear`` -> ``nuclear_membrane``),
+    then those holding it, then by similarity."""
+    def rank(option: str) -> tuple[int, float]:
+        place = 0 if option.startswith(word + "_") else 1 if word in option else 2
+        return place, -difflib.SequenceMatcher(None, word, option).ratio()
+    return sorted(options, key=rank)
 
 
 def _listify(value: Any) -> Any:
@@ -69,7 +196,11 @@ def _listify(value: Any) -> Any:
     return value
 
 
+STAIN_NAME = object()   # a key no file can hold: a stain's value carries its stain's name while it is validated
+VALUE = object()        # ... and a value that is not a mapping is wrapped under this key
+
 Number = Annotated[float, BeforeValidator(_number)]
+Percent = Annotated[float, BeforeValidator(_percent)]
 
 
 class StrictModel(BaseModel):
@@ -83,7 +214,7 @@ class StainFinding(StrictModel):
     extent: str | None = None
     intensity: str | None = None
     pattern: str | None = None
-    percent: Annotated[Number, Field(ge=0, le=100)] | None = None
+    percent: Annotated[Percent, Field(ge=0, le=100)] | None = None
 
     @property
     def positive(self) -> bool:
@@ -96,9 +227,37 @@ class CaseSchema:
 
     vocab: Vocabulary
     model: type[BaseModel]
+    # the keys each part of a case takes: "" (the top level), "patient", "clinical", "morphology",
+    # "stains" (a stain's own keys: result, extent, ...), "stains.names", "molecular.names"
+    keys: dict[str, list[str]] = field(default_factory=dict)
+    # where a key belongs: a key (folded, synonyms included) -> the dotted paths that take it
+    placement: dict[str, list[str]] = field(default_factory=dict)
 
     def validate(self, data: Any) -> BaseModel:
         return self.model.model_validate(data)
+
+    def homes(self, key: object, here: str = "") -> list[str]:
+        """The dotted paths where ``key`` is a valid key: the same key in another part of the case than
+        ``here`` (``age`` -> ``patient.age``), else keys that begin with it (``mitoses`` ->
+        ``morphology.mitoses_per_10hpf``) or with a word close to it (``mitosis``)."""
+        word = fold(key)
+        if not word:
+            return []
+        exact = [p for p in self.placement.get(word, []) if _parent(p) != here]
+        if exact:
+            return exact
+        words = word.split("_")
+        out: list[str] = []
+        for known, paths in self.placement.items():
+            head = "_".join(known.split("_")[:len(words)])
+            if known.startswith(word + "_") or head != known and \
+                    difflib.SequenceMatcher(None, word, head).ratio() >= 0.8:
+                out += [p for p in paths if p not in out]
+        return out
+
+
+def _parent(path: str) -> str:
+    return path.rpartition(".")[0]
 
 
 def build_case_schema(vocab: Vocabulary, entities: TermSet | None = None) -> CaseSchema:
@@ -143,28 +302,71 @@ def build_case_schema(vocab: Vocabulary, entities: TermSet | None = None) -> Cas
     Morphology = create_model("Morphology", __base__=StrictModel, **morph_fields)
 
     def stain_finding(value: Any) -> Any:
-        if isinstance(value, str) or isinstance(value, (int, float)) and not isinstance(value, bool):
+        if isinstance(value, dict) and set(value) == {STAIN_NAME, VALUE}:
+            value = value[VALUE]
+        if isinstance(value, bool):
+            raise _yes_no(value, vocab.stain_results)
+        if isinstance(value, (str, int, float)):
             value = {"result": value}
         if not isinstance(value, dict):
-            raise PydanticCustomError("stain_type", "expected a result (e.g. positive) or a mapping with 'result'")
+            raise PydanticCustomError("stain_type", "expected a result (e.g. positive) or a mapping with 'result', "
+                                      "got {got}", {"got": kind_of(value)})
         out = dict(value)
+        stain = out.pop(STAIN_NAME, None)     # set by the stains mapping's own validator
         result = out.get("result")
         if result is None:
             raise PydanticCustomError("stain_result", "a stain needs a 'result' (positive, negative, equivocal)")
+        if isinstance(result, bool):
+            raise _yes_no(result, vocab.stain_results)
         key = result if isinstance(result, str) and result in vocab.stain_shorthand else fold(result)
         if key in vocab.stain_shorthand:
             expanded = vocab.stain_shorthand[key]
             out["result"] = expanded["result"]
             if "extent" in expanded and out.get("extent") is None:
                 out["extent"] = expanded["extent"]
-        else:
+        elif result in vocab.stain_results or not isinstance(result, (str, int, float)):
             out["result"] = result_norm(result)
+        else:
+            hint = stain_form_hint(result, out, vocab)
+            if hint is None:
+                out["result"] = result_norm(result)
+            else:
+                raise PydanticCustomError("stain_form", "{said} {what}; write {fix}", hint)
         for name, norm in (("extent", extent_norm), ("intensity", intensity_norm), ("pattern", pattern_norm)):
             if out.get(name) is not None:
                 out[name] = norm(out[name])
+        allowed = vocab.stain_patterns_for(stain) if stain else None
+        if out.get("pattern") is not None and allowed is not None and out["pattern"] not in allowed:
+            raise PydanticCustomError(
+                "stain_pattern", "'{pattern}' is not a pattern of {label}",
+                {"pattern": out["pattern"], "label": vocab.stains.label(stain), "subpath": "pattern",
+                 "suggestions": nearest_first(out["pattern"], allowed)})
+        if out["result"] == "negative":
+            given = [f"{name} {out[name]}" for name in ("extent", "intensity", "pattern") if out.get(name) is not None]
+            if given:
+                raise PydanticCustomError(
+                    "stain_contradiction", "result negative with {given}: a negative stain has no extent, intensity "
+                    "or pattern; write the result that was seen (positive, or equivocal) with them, or negative "
+                    "without them", {"given": " and ".join(given)})
         return out
 
     stain = Annotated[StainFinding, BeforeValidator(stain_finding)]
+
+    def name_the_stains(value: Any) -> Any:
+        """Each stain's value is told its stain's name (for the patterns it allows); duplicates refused."""
+        value = no_duplicate_keys(vocab.stains)(value)
+        if not isinstance(value, dict):
+            return value
+        named: dict[Any, Any] = {}
+        for key, finding in value.items():
+            try:
+                canonical = vocab.stains.normalize(key)
+            except UnknownTerm:
+                named[key] = finding     # reported by the key's own validator
+                continue
+            named[key] = {**finding, STAIN_NAME: canonical} if isinstance(finding, dict) else \
+                {STAIN_NAME: canonical, VALUE: finding}
+        return named
 
     def no_duplicate_keys(termset: TermSet) -> Callable[[Any], Any]:
         def check(value: Any) -> Any:
@@ -191,7 +393,7 @@ def build_case_schema(vocab: Vocabulary, entities: TermSet | None = None) -> Cas
         "patient": (Patient | None, None),
         "clinical": (Clinical | None, None),
         "morphology": (Morphology | None, None),
-        "stains": (Annotated[dict[stain_key, stain], BeforeValidator(no_duplicate_keys(vocab.stains))], {}),
+        "stains": (Annotated[dict[stain_key, stain], BeforeValidator(name_the_stains)], {}),
         "molecular": (Annotated[dict[molecular_key, PresenceT],
                                 BeforeValidator(no_duplicate_keys(vocab.molecular))], {}),
         "notes": (str | None, None),
@@ -199,18 +401,6 @@ def build_case_schema(vocab: Vocabulary, entities: TermSet | None = None) -> Cas
     }
 
     validators: dict[str, Any] = {}
-
-    def check_patterns(cls: Any, stains: dict[str, StainFinding]) -> dict[str, StainFinding]:
-        for name, finding in stains.items():
-            allowed = vocab.stain_patterns_for(name)
-            if finding.pattern and allowed is not None and finding.pattern not in allowed:
-                raise PydanticCustomError(
-                    "stain_pattern", "stains.{stain}.pattern: '{pattern}' is not a pattern of {label}; use one of {allowed}",
-                    {"stain": name, "pattern": finding.pattern, "label": vocab.stains.label(name),
-                     "allowed": ", ".join(allowed), "suggestions": allowed})
-        return stains
-
-    validators["check_patterns"] = field_validator("stains")(check_patterns)
 
     if entities is not None:
         expected_norm = _term(entities)
@@ -230,7 +420,21 @@ def build_case_schema(vocab: Vocabulary, entities: TermSet | None = None) -> Cas
     Case = create_model(
         "Case", __base__=StrictModel, __validators__=validators, **case_fields
     )
-    return CaseSchema(vocab=vocab, model=Case)
+    keys: dict[str, list[str]] = {"": list(Case.model_fields)}
+    for name, model in (("patient", Patient), ("clinical", Clinical), ("morphology", Morphology),
+                        ("stains", StainFinding)):
+        keys[name] = list(model.model_fields)
+    placement: dict[str, list[str]] = {}
+    for section in ("", "patient", "clinical", "morphology"):
+        for key in keys[section]:
+            placement.setdefault(key, []).append(f"{section}.{key}" if section else key)
+    for section, names in (("stains", vocab.stains), ("molecular", vocab.molecular)):
+        keys[f"{section}.names"] = list(names.terms)
+        for word, canonical in names._lookup.items():
+            paths = placement.setdefault(word, [])
+            if f"{section}.{canonical}" not in paths:
+                paths.append(f"{section}.{canonical}")
+    return CaseSchema(vocab=vocab, model=Case, keys=keys, placement=placement)
 
 
 def _case_id(value: Any) -> Any:
@@ -244,43 +448,127 @@ def _case_id(value: Any) -> Any:
     return value
 
 
-_SECTION_TERMSETS = {"patient": ["age", "sex"], "clinical": ["site", "depth", "size_cm", "presentation", "symptoms"]}
-
-
-def problems_from_validation(exc: ValidationError, vocab: Vocabulary, *, file: str | None,
+def problems_from_validation(exc: ValidationError, schema: CaseSchema | Vocabulary, *, file: str | None,
                              case: str | None) -> list[Problem]:
-    """Turn a pydantic ValidationError into located, suggestion-bearing problems."""
+    """Turn a pydantic ValidationError into located, suggestion-bearing problems in ddx's words.
+
+    ``schema``: the case schema the data was validated with (a :class:`Vocabulary` is accepted and its
+    schema built). An unknown key names where it belongs when it is a key of another part of the case
+    (``age`` at the top level: ``patient.age``). pydantic's own messages are reworded (:func:`error_text`).
+    """
+    if isinstance(schema, Vocabulary):
+        schema = build_case_schema(schema)
     problems: list[Problem] = []
-    for err in exc.errors(include_url=False):
-        loc = [p for p in err["loc"] if p != "[key]"]
+    for err in exc.errors(include_url=True):
+        raw_loc = list(err["loc"])
+        loc = [p for p in raw_loc if p != "[key]"]
         # function-before validators add a 'function-before[...]' segment in unions
         loc = [p for p in loc if not (isinstance(p, str) and p.startswith(("function-", "union[")))]
+        ctx = err.get("ctx") or {}
+        if ctx.get("subpath"):
+            loc += str(ctx["subpath"]).split(".")
         path = ""
         for part in loc:
-            if isinstance(part, int):
+            if isinstance(part, int) and not (path.startswith(("stains", "molecular")) and path.count(".") == 0):
                 path += f"[{part}]"
             else:
                 path += ("." if path else "") + str(part)
-        ctx = err.get("ctx") or {}
         suggestions = list(ctx.get("suggestions", []))
-        message = err["msg"]
+        message = error_text(err)
         if err["type"] == "extra_forbidden":
             key = str(loc[-1]) if loc else ""
-            section = str(loc[0]) if len(loc) > 1 else None
-            options = _allowed_keys(section, vocab)
-            suggestions = TermSet("key", terms=[], _lookup={o: o for o in options}).suggest(key)
-            message = f"unknown key {key!r}" + (f" in {section}" if section else "")
-        elif err["type"] == "missing":
-            message = f"required key {loc[-1]!r} is missing" if loc else "required key missing"
+            section = ".".join(str(p) for p in loc[:-1])
+            kind = "stains" if loc and loc[0] == "stains" and len(loc) == 3 else section
+            homes = schema.homes(key, here=section)
+            if homes and schema.placement.get(fold(key)):
+                suggestions = homes
+            else:
+                options = schema.keys.get(kind, [])
+                near = TermSet("key", terms=[], _lookup={o: o for o in options}).suggest(key)
+                near = [f"{section}.{o}" if section else o for o in near]
+                suggestions = list(dict.fromkeys(homes + near))[:3]
+                if not suggestions:       # a key of another part, misspelt (cell_type at the top level)
+                    close = difflib.get_close_matches(fold(key), list(schema.placement), n=3, cutoff=0.8)
+                    suggestions = list(dict.fromkeys(p for word in close for p in schema.placement[word]))[:3]
+            message = f"unknown key {key!r}" + (f" in {section}" if section else " at the top level")
+        elif err["type"] == "unknown_term" and "[key]" in raw_loc and len(loc) == 2:
+            homes = schema.homes(loc[1], here=str(loc[0]))
+            if homes and schema.placement.get(fold(loc[1])):
+                suggestions = homes + [s for s in suggestions if s not in homes]
         problems.append(Problem(message, file=file, case=case, path=path or None, suggestions=suggestions))
     return problems
 
 
-def _allowed_keys(section: str | None, vocab: Vocabulary) -> list[str]:
-    if section is None:
-        return TOP_LEVEL_KEYS
-    if section == "morphology":
-        return list(vocab.morphology)
-    if section == "stains":
-        return ["result", "extent", "intensity", "pattern", "percent"]
-    return _SECTION_TERMSETS.get(section, [])
+def error_text(err: Mapping[str, Any]) -> str:
+    """One pydantic error in ddx's words (a message of ddx's own validators is kept as it is).
+
+    pydantic's built-in errors carry a ``url`` (``errors(include_url=True)``); each type that can
+    reach a user has its wording here, and any other gets a plain one naming the value given.
+    """
+    kind = err["type"]
+    ctx = err.get("ctx") or {}
+    given = err.get("input")
+    loc = err.get("loc") or ()
+    if kind == "value_error":
+        return str(err["msg"]).removeprefix("Value error, ")
+    if kind == "assertion_error":
+        return str(err["msg"]).removeprefix("Assertion failed, ")
+    if "url" not in err and kind not in _WORDING:     # ddx's own (PydanticCustomError)
+        return str(err["msg"])
+    if kind in _WORDING:
+        return _WORDING[kind](ctx, given, loc)
+    return f"this value cannot be used here (got {kind_of(given)})"
+
+
+def _bound(word: str, key: str) -> Callable[[Mapping[str, Any], Any, Sequence[Any]], str]:
+    def text(ctx: Mapping[str, Any], given: Any, loc: Sequence[Any]) -> str:
+        limit = ctx.get(key)
+        shown = f"{limit:g}" if isinstance(limit, float) else str(limit)
+        got = f"{given:g}" if isinstance(given, (int, float)) and not isinstance(given, bool) else kind_of(given)
+        return word.format(limit=shown) + f" (got {got})"
+    return text
+
+
+def _missing(ctx: Mapping[str, Any], given: Any, loc: Sequence[Any]) -> str:
+    return f"required key {str(loc[-1])!r} is missing" if loc else "required key missing"
+
+
+def _expected(what: str) -> Callable[[Mapping[str, Any], Any, Sequence[Any]], str]:
+    return lambda ctx, given, loc: f"expected {what}, got {kind_of(given)}"
+
+
+_WORDING: dict[str, Callable[[Mapping[str, Any], Any, Sequence[Any]], str]] = {
+    "missing": _missing,
+    "extra_forbidden": lambda ctx, given, loc: f"unknown key {str(loc[-1]) if loc else ''!r}",
+    "greater_than": _bound("must be more than {limit}", "gt"),
+    "greater_than_equal": _bound("must be {limit} or more", "ge"),
+    "less_than": _bound("must be less than {limit}", "lt"),
+    "less_than_equal": _bound("must be {limit} or less", "le"),
+    "multiple_of": _bound("must be a multiple of {limit}", "multiple_of"),
+    "finite_number": lambda ctx, given, loc: "expected a finite number",
+    "float_type": _expected("a number"),
+    "float_parsing": _expected("a number"),
+    "int_type": _expected("a whole number"),
+    "int_parsing": _expected("a whole number"),
+    "int_from_float": _expected("a whole number"),
+    "bool_type": _expected("true or false"),
+    "bool_parsing": _expected("true or false"),
+    "string_type": _expected("text (put a number in quotes to use it as text)"),
+    "string_too_short": lambda ctx, given, loc: "must not be empty" if ctx.get("min_length") == 1
+    else f"must be at least {ctx.get('min_length')} characters",
+    "string_too_long": lambda ctx, given, loc: f"must be at most {ctx.get('max_length')} characters",
+    "string_pattern_mismatch": lambda ctx, given, loc: f"{kind_of(given)} is not of the form this key takes "
+    f"({ctx.get('pattern')})",
+    "dict_type": _expected("a mapping (key: value)"),
+    "model_type": _expected("a mapping (key: value)"),
+    "model_attributes_type": _expected("a mapping (key: value)"),
+    "list_type": _expected("a list"),
+    "tuple_type": _expected("a list"),
+    "set_type": _expected("a list"),
+    "too_short": lambda ctx, given, loc: f"needs at least {ctx.get('min_length')} item(s)",
+    "too_long": lambda ctx, given, loc: f"takes at most {ctx.get('max_length')} item(s)",
+    "literal_error": lambda ctx, given, loc: f"must be one of {ctx.get('expected')} (got {kind_of(given)})",
+    "enum": lambda ctx, given, loc: f"must be one of {ctx.get('expected')} (got {kind_of(given)})",
+    "frozen_instance": lambda ctx, given, loc: "cannot be changed",
+    "none_required": _expected("nothing"),
+}

@@ -282,7 +282,7 @@ class CaseEntry:
         try:
             return self.knowledge.case_schema.validate(data)
         except ValidationError as exc:
-            problems = problems_from_validation(exc, self.vocab, file=None, case=None)
+            problems = problems_from_validation(exc, self.knowledge.case_schema, file=None, case=None)
             chosen = problems[0]
             if path is not None:
                 for problem in problems:

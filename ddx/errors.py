@@ -32,10 +32,15 @@ class Problem:
             where.append(f"case {self.case!r}")
         if self.path:
             where.append(self.path)
+        return printable((": ".join(where) + ": " if where else "") + self.detail, newlines=False)
+
+    @property
+    def detail(self) -> str:
+        """The message with the nearest valid terms ("did you mean ..."), without where it is."""
         text = self.message
-        if self.suggestions and "did you mean" not in text:
+        if self.suggestions and "did you mean" not in text and not all(repr(s) in text for s in self.suggestions):
             text += "; did you mean " + " or ".join(repr(s) for s in self.suggestions) + "?"
-        return printable((": ".join(where) + ": " if where else "") + text, newlines=False)
+        return text
 
     def to_dict(self) -> dict[str, object]:
         out: dict[str, object] = {"message": str(self)}

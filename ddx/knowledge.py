@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from ddx.case import CaseSchema, build_case_schema
+from ddx.case import CaseSchema, build_case_schema, error_text
 from ddx.conditions import ConditionError, Node, Predicate, atoms, branch_count, compile_predicate, parse_condition
 from ddx.errors import KnowledgeError, Problem
 from ddx.vocabulary import TermSet, Vocabulary, load_vocabulary
@@ -871,7 +871,7 @@ def resolve_rules_dir(explicit: str | os.PathLike[str] | None = None) -> Path:
 def _located(exc: ValidationError, file: str, data: Any, base_line: int | None,
              code: str = "schema") -> list[Problem]:
     problems = []
-    for err in exc.errors(include_url=False):
+    for err in exc.errors(include_url=True):
         loc = [str(p) for p in err["loc"]]
         line = base_line
         node = data
@@ -883,11 +883,7 @@ def _located(exc: ValidationError, file: str, data: Any, base_line: int | None,
                 break
             if isinstance(node, dict) and "__line__" in node:
                 line = node["__line__"]
-        msg = err["msg"].removeprefix("Value error, ")
-        if err["type"] == "extra_forbidden":
-            msg = f"unknown key {loc[-1]!r}"
-        elif err["type"] == "missing":
-            msg = f"required key {loc[-1]!r} is missing"
+        msg = error_text(err)
         if "likelihood" in loc or "default" in loc or loc[-1:] == ["prior"] or "prior" in loc:
             kind = "weight"
         else:
@@ -913,7 +909,31 @@ def load_knowledge(directory: str | os.PathLike[str] | None = None, *,
     The settings' default ``prior_set``, if any, is applied (another: :meth:`Knowledge.with_prior_set`).
     Raises :class:`KnowledgeError` listing every problem found.
     """
+    knowledge, problems = load_knowledge_partial(directory, overrides=overrides)
+    if problems or knowledge is None:
+        raise KnowledgeError(problems)
+    return knowledge
+
+
+def load_knowledge_partial(directory: str | os.PathLike[str] | None = None, *,
+                           overrides: Mapping[Path, str] | None = None) -> tuple[Knowledge | None, list[Problem]]:
+    """Load a rules directory as far as it goes: ``(knowledge, problems)``.
+
+    With no problems this is :func:`load_knowledge`. With problems, ``knowledge``
+    holds what could be read (the rules, entities and settings that are valid) so
+    that ``ddx rules check`` can run its checks of single rules on them in the
+    same pass; it is None when the vocabulary cannot be read. Such a partial
+    knowledge base is for checking only, never for ranking.
+    Raises :class:`KnowledgeError` only for a folder that is not a rules directory.
+    """
     root = resolve_rules_dir(directory)
+    try:
+        return _load_parts(root, overrides)
+    except KnowledgeError as exc:       # the vocabulary: nothing else can be read without it
+        return None, exc.problems
+
+
+def _load_parts(root: Path, overrides: Mapping[Path, str] | None) -> tuple[Knowledge, list[Problem]]:
     over = {Path(k): v for k, v in (overrides or {}).items()}
     problems: list[Problem] = []
     vocab = load_vocabulary(root / "vocabulary.yaml", over.get(root / "vocabulary.yaml"))
@@ -1059,11 +1079,11 @@ def load_knowledge(directory: str | os.PathLike[str] | None = None, *,
                 synonyms.add(slug, names)
             except ValueError as exc:   # a synonym (or slug) given to two entities
                 problems.append(Problem(str(exc), file=str(root / "entities.yaml"), code="schema"))
-    if problems:
-        raise KnowledgeError(problems)
     knowledge = Knowledge(root, settings, vocab, entities, rules, _hash_files(files, over), files, reports,
                           entity_lines, outside, file_priors={e.slug: e.prior for e in entities})
-    return knowledge.with_prior_set(settings.prior_set)
+    if problems:
+        return knowledge, problems
+    return knowledge.with_prior_set(settings.prior_set), problems
 
 
 def _load_outside(items: list[Any], path: Path, vocab: Vocabulary, problems: list[Problem]) -> list[Outside]:
@@ -1103,6 +1123,7 @@ def _load_rule(raw: Any, path: Path, vocab: Vocabulary, slugs: set[str], seen: d
         spec = RuleSpec.model_validate(_strip_top(raw))
     except ValidationError as exc:
         problems += _located(exc, file, raw, line)
+        _check_unparsed_rule(raw, exc, file, line, vocab, slugs | (subtypes or set()), problems)
         return []
     where = f"{file}:{line}" if line else file
     if spec.id in seen:
@@ -1143,6 +1164,31 @@ def _load_rule(raw: Any, path: Path, vocab: Vocabulary, slugs: set[str], seen: d
         rid = spec.id + (NEGATION_SUFFIX if negated else "")
         out.append(Rule(rid, spec, negated, node, compile_predicate(node), file, cond_line, line))
     return out
+
+
+def _check_unparsed_rule(raw: dict[str, Any], exc: ValidationError, file: str, line: int | None, vocab: Vocabulary,
+                         known: set[str], problems: list[Problem]) -> None:
+    """The checks of a rule that does not validate (a weight out of range, a key missing) which do not
+    need it to: its entities and its conditions' terms, so one pass reports all its problems."""
+    rule_id = raw.get("id") if isinstance(raw.get("id"), str) else "?"
+    failed = {str(err["loc"][0]) for err in exc.errors() if err["loc"]}
+    likelihood = raw.get("likelihood")
+    if isinstance(likelihood, dict):
+        for slug in likelihood:
+            if slug != "__line__" and isinstance(slug, str) and slug not in known:
+                near = TermSet("entity", _lookup={s: s for s in known}).suggest(slug)
+                problems.append(Problem(f"rule {rule_id}: unknown entity {slug!r}", file=file,
+                                        line=key_line(likelihood, slug) or line, suggestions=near, code="unknown-term"))
+    for key in ("when", "negated_by"):
+        cond = raw.get(key)
+        if not isinstance(cond, dict) or key in failed:
+            continue
+        try:
+            parse_condition(cond, vocab)
+        except ConditionError as err:
+            problems.append(Problem(f"rule {rule_id}: {err}", file=file, line=cond.get("__line__", line),
+                                    suggestions=err.suggestions,
+                                    code="unknown-term" if err.suggestions or "unknown" in str(err) else "condition"))
 
 
 def _strip_top(raw: Any) -> Any:

@@ -19,7 +19,7 @@ from typing import Any, TextIO
 
 from pydantic import BaseModel, ValidationError
 
-from ddx.case import problems_from_validation
+from ddx.case import CASE_ID_PATTERN, problems_from_validation
 from ddx.errors import Problem
 from ddx.knowledge import Knowledge
 from ddx.vocabulary import Vocabulary
@@ -31,7 +31,9 @@ INPUT_SUFFIXES = CASE_SUFFIXES | SHEET_SUFFIXES
 LIST_SEPARATORS = re.compile(r"\s*[;,|]\s*")   # a list cell: "spindle; epithelioid"
 _BAD_BYTES = re.compile("[\udc80-\udcff]")   # bytes that were not UTF-8 (surrogateescape)
 _NOT_UTF8 = "not UTF-8 text; save the sheet as 'CSV UTF-8'"
-ColumnSpec = tuple[str, list[str], bool]   # a sheet column: name, its dotted parts, holds a list
+ColumnSpec = tuple[str, list[str], bool, bool]   # a sheet column: name, its dotted parts, holds a list, a number
+_ID_TEXT = re.compile(CASE_ID_PATTERN)
+_DECIMAL_COMMA = re.compile(r"^([-+]?\d+),(\d+)(\s*%)?$")   # 70,5 / 12,5 % in a sheet separated by ";"
 
 
 @dataclass
@@ -48,6 +50,7 @@ class RawCase:
     cells: list[str] | None = None
     columns: list[ColumnSpec] | None = None
     id_column: int = -1
+    decimal_comma: bool = False     # the sheet is separated by ";": 70,5 in a number column is 70.5
 
     @property
     def case_id(self) -> str | None:
@@ -63,7 +66,7 @@ class RawCase:
     def mapping(self) -> Any:
         """The case as a mapping (a sheet row is converted here; may raise ValueError)."""
         if self.cells is not None and self.columns is not None:
-            return _row_to_case(self.columns, self.cells)
+            return _row_to_case(self.columns, self.cells, self.decimal_comma)
         return self.data
 
 
@@ -136,7 +139,7 @@ def validate_raw(raw: RawCase, knowledge: Knowledge) -> LoadedCase:
     try:
         case = knowledge.case_schema.validate(data)
     except ValidationError as exc:
-        problems = problems_from_validation(exc, knowledge.vocab, file=raw.file, case=raw.label)
+        problems = problems_from_validation(exc, knowledge.case_schema, file=raw.file, case=raw.label)
         for problem in problems:
             problem.line = raw.line
         return LoadedCase(raw.file, raw.index, raw.label, problems=problems, line=raw.line)
@@ -193,8 +196,106 @@ def _delimiter(suffix: str, header_line: str) -> str:
     return best if counts[best] else ","
 
 
+def number_columns(vocab: Vocabulary) -> set[str]:
+    """Column names whose cells hold a number other than a stain's percentage (``stains.X.percent``,
+    whatever the stain's name)."""
+    return {path for path, kind in vocab.finding_paths().items() if kind == "number" and not path.startswith("stains.")}
+
+
+def _is_number_column(parts: list[str], numbers: set[str] | frozenset[str]) -> bool:
+    return ".".join(parts) in numbers or (len(parts) == 3 and parts[0] == "stains" and parts[2] == "percent")
+
+
+MAX_LINE_CHARS = 1024 * 1024   # a sheet line longer than this is refused (a row is never this long)
+MAX_ROW_LINES = 1000           # lines one row may span (a quoted cell with line breaks); more is a quote left open
+
+
+class _BadRow(Exception):
+    """A row the sheet reader cannot read (a line too long, a quote left open)."""
+
+
+class _SheetLines:
+    """A sheet's lines for the csv reader, numbered from 1.
+
+    The lines handed out since the current row began are kept (at most
+    :data:`MAX_ROW_LINES` lines and :data:`MAX_LINE_CHARS` characters), so a row
+    that cannot be read is dropped and reading goes on at the line after the
+    row's first line (:meth:`drop_row`): a quote left open costs its own row,
+    not the rest of the sheet. Nothing else is held.
+    """
+
+    def __init__(self, handle: TextIO):
+        self.handle = handle
+        self.number = 0                                  # the last line read from the file
+        self.row: list[tuple[int, str | None]] = []      # the current row's lines (None: a line too long)
+        self.chars = 0
+        self.replay: list[tuple[int, str | None]] = []   # lines to hand out again, last first
+
+    def __iter__(self) -> _SheetLines:
+        return self
+
+    def __next__(self) -> str:
+        if self.replay:
+            number, line = self.replay.pop()
+        else:
+            line = self.handle.readline(MAX_LINE_CHARS + 1)
+            if not line:
+                raise StopIteration
+            self.number += 1
+            number = self.number
+            if len(line) > MAX_LINE_CHARS and not line.endswith("\n"):
+                while (rest := self.handle.readline(MAX_LINE_CHARS)) and not rest.endswith("\n"):
+                    pass   # the rest of the line is skipped, however long
+                line = None
+        self.row.append((number, line))
+        if line is None:
+            raise _BadRow(f"a line longer than {MAX_LINE_CHARS:,} characters")
+        self.chars += len(line)
+        if len(self.row) > MAX_ROW_LINES or self.chars > MAX_LINE_CHARS:
+            raise _BadRow(f"a quoted cell that starts in this row runs on for more than {len(self.row) - 1:,} "
+                          "lines; a quote left open?")
+        return line
+
+    @property
+    def first(self) -> int:
+        """The line the current row began on."""
+        return self.row[0][0] if self.row else self.number + 1
+
+    def row_done(self) -> None:
+        self.row.clear()
+        self.chars = 0
+
+    def drop_row(self) -> tuple[int, str]:
+        """Give up the current row: its first line (number and text) is returned and the lines
+        after it are read again."""
+        number, line = self.row[0] if self.row else (self.number, "")
+        self.replay.extend(reversed(self.row[1:]))
+        self.row_done()
+        return number, line or ""
+
+
+_CSV_WORDS = (("unexpected end of data", "a quote opened in this row is never closed"),
+              ("expected after", "a quote inside a cell must be doubled (\"\") or the whole cell quoted"),
+              ("field larger than field limit", "a cell is longer than the limit of {limit:,} characters"))
+
+
+def _row_error(exc: Exception) -> str:
+    """A csv module error in words, for a row that cannot be read."""
+    text = str(exc)
+    for words, meaning in _CSV_WORDS:
+        if words in text:
+            return meaning.format(limit=csv.field_size_limit())
+    return text
+
+
 def iter_sheet(path: Path, vocab: Vocabulary) -> Iterator[RawCase]:
-    """One raw case per data row of a CSV/TSV file; streams, never holds the sheet."""
+    """One raw case per data row of a CSV/TSV file; streams, never holds the sheet.
+
+    A row that cannot be read as CSV (a quote left open, a stray quote, a line over
+    :data:`MAX_LINE_CHARS`) becomes one error row, and reading goes on at the next line.
+    In a sheet separated by ``;`` a decimal comma in a number column (``70,5``) is read as a
+    decimal point.
+    """
     file = str(path)
     try:
         handle = open(open_regular(path), encoding="utf-8-sig", errors="surrogateescape", newline="")
@@ -205,23 +306,26 @@ def iter_sheet(path: Path, vocab: Vocabulary) -> Iterator[RawCase]:
         try:
             first = handle.readline(MAX_LINE_CHARS + 1)
             handle.seek(0)
-            reader = csv.reader(_lines(handle), delimiter=_delimiter(path.suffix.lower(), first), strict=True)
-            header = next(reader, None)
-        except (UnicodeDecodeError, csv.Error) as exc:
-            yield _file_problem(file, path.name, f"cannot read the header row: {exc}", 1)
+            delimiter = _delimiter(path.suffix.lower(), first)
+            lines = _SheetLines(handle)
+            header = next(csv.reader(lines, delimiter=delimiter, strict=True), None)
+        except (UnicodeDecodeError, csv.Error, _BadRow) as exc:
+            yield _file_problem(file, path.name, f"cannot read the header row: {_row_error(exc)}", 1)
             return
         if not header or not any(cell.strip() for cell in header):
             yield _file_problem(file, path.name, "the sheet is empty (no header row)", 1)
             return
+        lines.row_done()
         columns = [cell.strip() for cell in header]
         problem = _NOT_UTF8 if _BAD_BYTES.search("".join(columns)) else _check_header(columns)
         if problem:
             yield _file_problem(file, path.name, problem, 1)
             return
-        specs = _column_specs(columns, list_columns(vocab))
+        specs = _column_specs(columns, list_columns(vocab), number_columns(vocab))
         id_column = columns.index("id")
+        decimal_comma = delimiter == ";"
         index = 0
-        line = reader.line_num + 1
+        reader = csv.reader(lines, delimiter=delimiter, strict=True)
         while True:
             try:
                 row = next(reader)
@@ -229,11 +333,17 @@ def iter_sheet(path: Path, vocab: Vocabulary) -> Iterator[RawCase]:
                 if index == 0:
                     yield _file_problem(file, path.name, "the sheet has a header row but no case rows", 1)
                 return
-            except (UnicodeDecodeError, csv.Error) as exc:
-                yield RawCase(file, index, f"{path.name}:{line}", line=line, problems=[Problem(
-                    f"unreadable row ({exc}); the rest of the sheet was not read", file=file, line=line)])
-                return
-            here, line = line, reader.line_num + 1
+            except (UnicodeDecodeError, csv.Error, _BadRow) as exc:
+                here, text = lines.drop_row()
+                case_id = _id_of_line(text, delimiter, id_column)
+                yield RawCase(file, index, case_id or f"{path.name}:{here}", line=here, problems=[Problem(
+                    f"unreadable row: {_row_error(exc)}; this row is not read (the rest of the sheet is)",
+                    file=file, case=case_id, line=here)])
+                index += 1
+                reader = csv.reader(lines, delimiter=delimiter, strict=True)   # the old one is mid-row
+                continue
+            here = lines.first
+            lines.row_done()
             if not "".join(row).strip():
                 continue
             label = f"{path.name}:{here}"
@@ -252,24 +362,21 @@ def iter_sheet(path: Path, vocab: Vocabulary) -> Iterator[RawCase]:
                     message, file=file, case=case_id, line=here)])
                 index += 1
                 continue
-            raw = RawCase(file, index, label, line=here, cells=row, columns=specs, id_column=id_column)
+            raw = RawCase(file, index, label, line=here, cells=row, columns=specs, id_column=id_column,
+                          decimal_comma=decimal_comma)
             raw.label = raw.case_id or label
             yield raw
             index += 1
 
 
-MAX_LINE_CHARS = 1024 * 1024   # a sheet line longer than this is refused (a row is never this long)
-
-
-def _lines(handle: TextIO) -> Iterator[str]:
-    """The sheet's lines, each at most :data:`MAX_LINE_CHARS` (a file of one endless line is refused)."""
-    while True:
-        line = handle.readline(MAX_LINE_CHARS + 1)
-        if not line:
-            return
-        if len(line) > MAX_LINE_CHARS and not line.endswith("\n"):
-            raise csv.Error(f"a line longer than {MAX_LINE_CHARS:,} characters")
-        yield line
+def _id_of_line(text: str, delimiter: str, id_column: int) -> str | None:
+    """The case id in the first line of a row that could not be read, where one can be made out."""
+    try:
+        cells = next(csv.reader([text.rstrip("\r\n")], delimiter=delimiter), [])
+    except csv.Error:
+        return None
+    cell = cells[id_column].strip() if id_column < len(cells) else ""
+    return cell if cell and _ID_TEXT.match(cell) else None
 
 
 def _check_header(columns: list[str]) -> str | None:
@@ -286,23 +393,31 @@ def _check_header(columns: list[str]) -> str | None:
     return None
 
 
-def row_to_case(columns: list[str], row: list[str], lists: set[str]) -> dict[str, Any]:
+def row_to_case(columns: list[str], row: list[str], lists: set[str], numbers: set[str] | None = None,
+                decimal_comma: bool = False) -> dict[str, Any]:
     """A nested case mapping from one row: ``stains.alk.pattern`` -> stains: {alk: {pattern: ...}}.
 
     Empty cells are not given (unknown, not negative). ``stains.X`` is the
     stain's result (or shorthand) and may be combined with ``stains.X.pattern``
     and the other parts. Cells of list columns are split on ``;``, ``,`` or ``|``.
+    With ``decimal_comma`` (a sheet separated by ``;``), a number written with a
+    decimal comma (``70,5``) in a number column (``numbers``, and every
+    ``stains.X.percent``) is given with a decimal point.
     """
-    return _row_to_case(_column_specs(columns, lists), row)
+    return _row_to_case(_column_specs(columns, lists, numbers or set()), row, decimal_comma)
 
 
-def _column_specs(columns: list[str], lists: set[str]) -> list[ColumnSpec]:
-    return [(name, name.split("."), name in lists) for name in columns]
+def _column_specs(columns: list[str], lists: set[str], numbers: set[str]) -> list[ColumnSpec]:
+    specs = []
+    for name in columns:
+        parts = name.split(".")
+        specs.append((name, parts, name in lists, _is_number_column(parts, numbers)))
+    return specs
 
 
-def _row_to_case(specs: list[ColumnSpec], row: list[str]) -> dict[str, Any]:
+def _row_to_case(specs: list[ColumnSpec], row: list[str], decimal_comma: bool = False) -> dict[str, Any]:
     case: dict[str, Any] = {}
-    for (name, parts, is_list), cell in zip(specs, row):
+    for (name, parts, is_list, is_number), cell in zip(specs, row):
         if not cell or not name:
             continue
         value = cell.strip()
@@ -311,6 +426,8 @@ def _row_to_case(specs: list[ColumnSpec], row: list[str]) -> dict[str, Any]:
         if is_list:
             _put(case, parts, [v for v in LIST_SEPARATORS.split(value) if v], name)
         else:
+            if is_number and decimal_comma:
+                value = _DECIMAL_COMMA.sub(r"\1.\2\3", value)
             _put(case, parts, value, name)
     return case
 

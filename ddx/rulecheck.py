@@ -44,7 +44,7 @@ from ddx.case import problems_from_validation
 from ddx.citations import citation_problem
 from ddx.conditions import Atom, ConditionError, Node, branch_count, branches, describe, parse_condition
 from ddx.engine import DurableMatcher, OracleMatcher, plan_shards
-from ddx.errors import DdxError, KnowledgeError, Problem
+from ddx.errors import DdxError, Problem
 from ddx.facts import case_facts
 from ddx.knowledge import (
     MAX_BRANCHES_PER_RULE,
@@ -52,7 +52,7 @@ from ddx.knowledge import (
     MAX_RULES,
     Knowledge,
     Rule,
-    load_knowledge,
+    load_knowledge_partial,
     resolve_rules_dir,
 )
 from ddx.ranking import ranker_for
@@ -129,20 +129,35 @@ def check_rules(directory: str | os.PathLike[str] | None = None, *,
     """
     root = resolve_rules_dir(directory)
     report = CheckReport(root, None)
-    try:
-        knowledge = load_knowledge(root, overrides=overrides)
-    except KnowledgeError as exc:
-        report.messages += [Message("error", p) for p in exc.problems]
+    knowledge, problems = load_knowledge_partial(root, overrides=overrides)
+    report.messages += [Message("error", p) for p in problems]
+    if knowledge is None:
         return report
-    report.knowledge = knowledge
-    checks = [_check_sources, _check_conditions, _check_overlaps, _check_reach, _check_limits, _check_cofiring,
-              _check_unused_terms]
+    if problems:
+        # the rules that loaded still get the checks of single rules, so one pass reports every problem;
+        # the checks of the set as a whole wait for a set that loads (report.knowledge stays None)
+        checks = [_check_sources, _check_conditions]
+        report.add("note", "partial", "the checks of the rule set as a whole (overlaps, entities that cannot "
+                   "lead, limits, co-firing, unused terms) run once the errors above are fixed", file=str(root))
+    else:
+        report.knowledge = knowledge
+        checks = [_check_sources, _check_conditions, _check_overlaps, _check_reach, _check_limits,
+                  _check_cofiring, _check_unused_terms]
     for check in checks:
         _guarded(check.__name__, report, lambda c=check: c(knowledge, report))
-    _guarded("examples", report, lambda: _check_examples(knowledge, report, engine=engine))
+    if not problems or _schema_ready(knowledge):
+        _guarded("examples", report, lambda: _check_examples(knowledge, report, engine=engine and not problems))
     order = {"error": 0, "warning": 1, "note": 2}
     report.messages.sort(key=lambda m: (order[m.severity], m.problem.file or "", m.problem.line or 0))
     return report
+
+
+def _schema_ready(k: Knowledge) -> bool:
+    """Whether cases can be validated with a partly loaded knowledge base (its entity names are consistent)."""
+    try:
+        return k.case_schema is not None
+    except ValueError:
+        return False
 
 
 def _guarded(name: str, report: CheckReport, run: Any) -> None:
@@ -645,7 +660,7 @@ def _run_example(k: Knowledge, report: CheckReport, rule: Rule, want: bool, n: i
     try:
         case = k.case_schema.validate(example_case(example, f"{rule.spec.id}.{kind}.{n}"))
     except ValidationError as exc:
-        for p in problems_from_validation(exc, k.vocab, file=rule.file, case=None):
+        for p in problems_from_validation(exc, k.case_schema, file=rule.file, case=None):
             report.add("error", "example", f"{label} is not a valid case: {p.message}", file=rule.file, line=line,
                        suggestions=p.suggestions)
         return

@@ -82,7 +82,7 @@ def init_cmd(directory: str) -> None:
     k = _load(str(target))
     _out.print(f"Copied the packaged rules ({k.settings.version}, {k.content_hash[:12]}) to {target}.")
     _out.print(f"Next: edit {target}/rules/*.yaml, then\n  ddx rules check {target}\n  ddx rules test {target}\n"
-               f"  ddx rules diff {source} {target}\nand use them with --rules {target} "
+               f"  ddx rules diff {target}   (against the packaged rules)\nand use them with --rules {target} "
                f"(or: export DDX_RULES={target}; ddx tui --rules {target} edits them on screen).", markup=False)
 
 
@@ -423,15 +423,20 @@ def test_cmd(directory: str | None, cases: tuple[str, ...], baseline: str | None
 
 @rules_group.command("diff")
 @click.argument("old", type=click.Path(file_okay=False))
-@click.argument("new", type=click.Path(file_okay=False))
+@click.argument("new", required=False, type=click.Path(file_okay=False))
 @click.option("--cases", "cases", multiple=True, type=click.Path(exists=True),
               help="Case files or folders (repeatable; default: ./cases, else the packaged sample cases).")
 @click.option("--format", "fmt", type=FORMAT, default="text", show_default=True)
-def diff_cmd(old: str, new: str, cases: tuple[str, ...], fmt: str) -> None:
+def diff_cmd(old: str, new: str | None, cases: tuple[str, ...], fmt: str) -> None:
     """The rules that differ between OLD and NEW, and every case whose ranking or leader
-    changes, with the changed rules that fired in it."""
+    changes, with the changed rules that fired in it.
+
+    With one folder (``ddx rules diff my-rules``), it is compared with the packaged rules
+    (the rules ddx uses when none are named)."""
     from ddx.ruletest import diff_rule_sets
 
+    if new is None:       # one folder: what it changes against the packaged rules
+        old, new = str(packaged_rules_dir()), old
     old_k, new_k = _load(old), _load(new)
     paths = _cases_paths(cases)
     diff = diff_rule_sets(old_k, new_k, paths)

@@ -360,7 +360,8 @@ def test_sheet_hazards_each_cost_one_row_at_most(tmp_path, knowledge):
     quote = tmp_path / "quote.csv"
     quote.write_text('id,stains.desmin,notes\nq1,positive,"mass 3 cm\nq2,negative,x\nq3,positive,y\n', encoding="utf-8")
     raws = list(iter_raw(quote, knowledge.vocab))
-    assert raws[-1].problems and "rest of the sheet" in raws[-1].problems[0].message   # never silent
+    assert [(r.label, r.line, bool(r.problems)) for r in raws] == [("q1", 2, True), ("q2", 3, False), ("q3", 4, False)]
+    assert "never closed" in raws[0].problems[0].message   # never silent, and the rest is read
     latin = tmp_path / "latin.csv"
     latin.write_bytes(b"id,stains.desmin,notes\n" + b"".join(b"r%d,positive,ok\n" % i for i in range(3000))
                       + b"bad,positive,caf\xe9\nlast,negative,ok\n")
@@ -388,3 +389,118 @@ def test_hidden_folders_are_skipped(tmp_path):
     assert result.exit_code == 0
     rows, _ = jsonl(result.output)
     assert [r["file"] for r in rows] == [str(tmp_path / "s.csv")]
+
+
+# --- sheets and outputs (issue 17) --------------------------------------------------------------------
+
+
+def test_each_kind_of_unreadable_row_costs_that_row_and_the_sheet_reads_on(tmp_path, knowledge, monkeypatch):
+    import ddx.loader as loader
+
+    monkeypatch.setattr(loader, "MAX_LINE_CHARS", 200)
+    monkeypatch.setattr(loader, "MAX_ROW_LINES", 5)
+    sheet = tmp_path / "kinds.csv"
+    sheet.write_text(
+        "id,stains.desmin,notes\n"
+        'a1,positive,"two\nlines"\n'            # a quoted cell over two lines: one good row (lines 2-3)
+        'a2,positive,"x"y\n'                     # a stray quote: line 4
+        "a3,negative," + "z" * 300 + "\n"        # a line over the limit: line 5
+        'a4,positive,"opened\n' + "".join(f"r{i},negative,ok\n" for i in range(8)) +   # open, runs 5+ lines
+        "a5,positive,last\n", encoding="utf-8")
+    raws = list(iter_raw(sheet, knowledge.vocab))
+    bad = {r.line: r for r in raws if r.problems}
+    good = [(r.label, r.line) for r in raws if not r.problems]
+    assert set(bad) == {4, 5, 6}, [(r.line, r.problems) for r in raws]
+    assert "doubled" in bad[4].problems[0].message and bad[4].label == "a2"
+    assert "longer than 200" in bad[5].problems[0].message
+    assert "quote left open" in bad[6].problems[0].message and bad[6].label == "a4"
+    assert good == [("a1", 2), *((f"r{i}", 7 + i) for i in range(8)), ("a5", 15)]
+    assert raws[0].mapping()["notes"] == "two\nlines"
+    quote = tmp_path / "end.csv"          # a quote left open that runs to the end of the sheet
+    quote.write_text('id,stains.desmin,notes\nq1,positive,"mass\nq2,negative,x\nq3,positive,y\n', encoding="utf-8")
+    raws = list(iter_raw(quote, knowledge.vocab))
+    assert [(r.label, r.line, bool(r.problems)) for r in raws] == [("q1", 2, True), ("q2", 3, False), ("q3", 4, False)]
+    assert "never closed" in raws[0].problems[0].message
+
+
+def test_a_decimal_comma_is_read_in_number_columns_of_semicolon_sheets_only(tmp_path, knowledge):
+    semi = tmp_path / "de.csv"
+    semi.write_text("id;patient.age;clinical.size_cm;stains.ki67;stains.ki67.percent;morphology.cell_types;notes\n"
+                    "d1;70,5;6,5;positive;12,5 %;spindle, epithelioid;3,5 cm, firm\n", encoding="utf-8")
+    [raw] = list(iter_raw(semi, knowledge.vocab))
+    case = knowledge.case_schema.validate(raw.mapping())
+    assert (case.patient.age, case.clinical.size_cm, case.stains["ki67"].percent) == (70.5, 6.5, 12.5)
+    assert case.morphology.cell_types == ["spindle", "epithelioid"] and case.notes == "3,5 cm, firm"
+    comma = tmp_path / "en.csv"           # a comma sheet: "70,5" is not a number there
+    comma.write_text('id,patient.age\nd2,"70,5"\n', encoding="utf-8")
+    [raw] = list(iter_raw(comma, knowledge.vocab))
+    from ddx.loader import validate_raw
+
+    loaded = validate_raw(raw, knowledge)
+    assert not loaded.ok and "decimal point: 70.5" in str(loaded.problems[0])
+
+
+def test_csv_lists_the_caveats_and_unused_findings_by_name(tmp_path, analyzer, knowledge):
+    from tests.conftest import validate
+
+    raw = {"id": "cav", "morphology": {"pleomorphism": "moderate"},
+           "stains": {"desmin": "positive", "alk": {"result": "positive", "pattern": "nuclear_membrane"}}}
+    (tmp_path / "cav.json").write_text(json.dumps(raw), encoding="utf-8")
+    result = run("batch", str(tmp_path / "cav.json"), "--format", "csv", "-q")
+    import csv as csvmod
+
+    [row] = list(csvmod.DictReader(result.output.splitlines()))
+    analysis = analyzer.analyze(validate(knowledge, raw))
+    assert analysis.caveats and row["caveats"].split("; ") == [c.rule for c in analysis.caveats]
+    assert row["unused_findings"].split("; ") == [f"{u.path}: {u.value}" for u in analysis.unused]
+    assert "morphology.pleomorphism: moderate" in row["unused_findings"]
+
+
+def test_table_at_80_columns_keeps_every_id_and_band_whole(tmp_path):
+    long_id = "a-case-id-of-forty-four-characters-0123456"
+    (tmp_path / "long.yaml").write_text(f"id: {long_id}\nstains: {{desmin: posittive}}\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["batch", str(CASES), str(tmp_path / "long.yaml"), "-q"],
+                                env={"COLUMNS": "80"}, catch_exceptions=False)
+    lines = result.output.splitlines()
+    assert max(len(line) for line in lines) <= 80 and "…" not in result.output
+    rows = [json.loads(line) for line in run("batch", str(CASES), "--format", "jsonl", "-q", "--no-suggest",
+                                             "--evidence", "none").output.splitlines() if '"summary"' not in line]
+    text = result.output
+    for row in rows:
+        assert row["id"] in text and row["confidence"]["band"] in text
+    assert long_id in text and "did you mean" in text and "'positive'?" in text   # the error row keeps its hint
+
+
+def test_table_written_to_a_file_is_as_wide_as_its_rows(tmp_path):
+    """Not 200 columns whatever the terminal: the table's own width, a long error message wrapped."""
+    key = "a_long_key_written_in_a_hurry_at_the_microscope_" * 3
+    (tmp_path / "bad.yaml").write_text(f"id: bad\n{key}: 1\n", encoding="utf-8")
+    out = tmp_path / "t.txt"
+    result = CliRunner().invoke(main, ["batch", str(SEED), str(tmp_path / "bad.yaml"), "-o", str(out), "-q",
+                                       "--no-suggest"], env={"COLUMNS": "300"}, catch_exceptions=False)
+    assert result.exit_code == 1
+    text = out.read_text(encoding="utf-8")
+    lines = text.splitlines()
+    end = next(i for i, line in enumerate(lines) if line.startswith("└"))
+    table = lines[1:end + 1]              # the cases' table (its title centred above it)
+    widths = {len(line) for line in table} | {len(lines[0])}
+    assert len(widths) == 1 and widths.pop() < 180, [len(line) for line in lines]   # not 200, nor the terminal's
+    assert max(len(line) for line in lines) < 180 and "…" not in text
+    assert max(len(line.split("│")[4].rstrip()) for line in table[3:-1]) <= 61     # the error wrapped at 60
+    assert "seed-board-q1-thigh-35m" in text and key in "".join(line.split("│")[4].strip() for line in table[3:-1])
+
+
+def test_every_csv_column_is_documented():
+    import io
+    import re as re_
+
+    from ddx.batchout import CsvWriter
+
+    out = io.StringIO()
+    CsvWriter(out, top=3)
+    header = out.getvalue().strip().split(",")
+    doc = (REPO / "docs" / "case-format.md").read_text(encoding="utf-8")
+    section = doc[doc.index("## Batch CSV columns"):]
+    documented = set(re_.findall(r"`([a-z_]+(?:_1)?)`", section.split("\n|---|")[1]))
+    for column in header:
+        assert re_.sub(r"_\d+$", "_1", column) in documented, column

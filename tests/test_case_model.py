@@ -14,7 +14,7 @@ from tests.conftest import validate
 def problems(knowledge, raw):
     with pytest.raises(ValidationError) as info:
         validate(knowledge, raw)
-    return problems_from_validation(info.value, knowledge.vocab, file="f.yaml", case=str(raw.get("id")))
+    return problems_from_validation(info.value, knowledge.case_schema, file="f.yaml", case=str(raw.get("id")))
 
 
 def test_synonyms_and_case_are_normalised(knowledge):
@@ -45,9 +45,9 @@ def test_misspelt_stain_names_key_path_and_suggests(knowledge):
 @pytest.mark.parametrize("raw, path, words", [
     ({"id": "x", "patient": {"age": 200}}, "patient.age", "120"),
     ({"id": "x", "patient": {"age": float("nan")}}, "patient.age", "finite"),
-    ({"id": "x", "patient": {"age": True}}, "patient.age", "boolean"),
+    ({"id": "x", "patient": {"age": True}}, "patient.age", "got true"),
     ({"id": "x", "patient": {"age": "old"}}, "patient.age", "number"),
-    ({"id": "x", "clinical": {"size_cm": -1}}, "clinical.size_cm", "greater than 0"),
+    ({"id": "x", "clinical": {"size_cm": -1}}, "clinical.size_cm", "must be more than 0 (got -1)"),
     ({"id": "x", "clinical": {"site": "thihg"}}, "clinical.site", "thigh"),
     ({"id": "x", "morphology": {"cell_typs": ["spindle"]}}, "morphology.cell_typs", "cell_types"),
     ({"id": "x", "morphology": {"necrosis": "maybe"}}, "morphology.necrosis", "present"),
@@ -132,3 +132,142 @@ def test_every_sample_case_loads_with_expected_and_source(knowledge):
         assert loaded.case.expected and loaded.case.source and f.stem == loaded.case.id
         expected.add(loaded.case.expected)
     assert {"ilms", "imt", "prms", "srms"} <= expected
+
+
+# --- messages for what people actually type (issue 17) ---------------------------------------------
+
+
+def test_a_key_in_the_wrong_place_names_where_it_belongs(knowledge):
+    def first(raw, path):
+        found = [p for p in problems(knowledge, raw) if p.path == path]
+        assert found, [str(p) for p in problems(knowledge, raw)]
+        return found[0]
+
+    age = first({"id": "x", "age": 40}, "age")
+    assert age.suggestions == ["patient.age"] and "at the top level" in age.message
+    site = first({"id": "x", "site": "thigh"}, "site")
+    assert site.suggestions == ["clinical.site"] and "title" not in str(site)
+    for raw, path in (({"id": "x", "mitoses": 25}, "mitoses"), ({"id": "x", "morphology": {"mitoses": 25}},
+                                                                "morphology.mitoses")):
+        assert first(raw, path).suggestions[0] == "morphology.mitoses_per_10hpf"
+    assert first({"id": "x", "morphology": {"mitosis": 25}}, "morphology.mitosis").suggestions[0] == \
+        "morphology.mitoses_per_10hpf"
+    assert first({"id": "x", "patient": {"site": "thigh"}}, "patient.site").suggestions == ["clinical.site"]
+    assert first({"id": "x", "morphology": {"desmin": "positive"}}, "morphology.desmin").suggestions == ["stains.desmin"]
+    assert first({"id": "x", "myod": "positive"}, "myod").suggestions == ["stains.myod1"]          # a synonym
+    assert first({"id": "x", "cell_type": "spindle"}, "cell_type").suggestions == ["morphology.cell_types"]
+    assert first({"id": "x", "stains": {"necrosis": "present"}}, "stains.necrosis").suggestions[0] == "morphology.necrosis"
+    assert first({"id": "x", "molecular": {"desmin": "present"}}, "molecular.desmin").suggestions[0] == "stains.desmin"
+
+
+def test_every_key_of_every_section_is_found_from_the_top_level(knowledge):
+    """The table of where keys belong is built from the case model: a field added to a section is found too."""
+    schema = knowledge.case_schema
+    fields = schema.model.model_fields
+    for section in ("patient", "clinical", "morphology"):
+        model = next(a for a in fields[section].annotation.__args__ if a is not type(None))
+        assert list(model.model_fields) == schema.keys[section]
+        for key in model.model_fields:
+            (p,) = problems(knowledge, {"id": "x", key: "1"})
+            assert p.suggestions[0] == f"{section}.{key}", str(p)
+
+
+def test_an_unquoted_yes_or_no_names_the_term_to_write(tmp_path, knowledge):
+    f = tmp_path / "yes.yaml"
+    f.write_text("id: y\nmorphology: {necrosis: yes, pseudocapsule: no}\nmolecular: {alk_rearrangement: yes}\n"
+                 "stains: {desmin: yes}\n", encoding="utf-8")
+    (loaded,) = list(iter_cases(f, knowledge))
+    by_path = {p.path: str(p) for p in loaded.problems}
+    assert "write 'present'" in by_path["morphology.necrosis"] and "yes" in by_path["morphology.necrosis"]
+    assert "write 'absent'" in by_path["morphology.pseudocapsule"]
+    assert "write 'present'" in by_path["molecular.alk_rearrangement"]
+    assert "positive" in by_path["stains.desmin"] and "negative" in by_path["stains.desmin"]   # no yes in its terms
+    assert all(text.count("'present'") <= 1 for text in by_path.values())    # said once, not repeated as a hint
+
+
+@pytest.mark.parametrize("value, fix", [
+    ("40%", "{result: positive, percent: 40}"),
+    ("40 %", "{result: positive, percent: 40}"),
+    (40, "{result: positive, percent: 40}"),
+    ("0%", "{result: negative, percent: 0}"),
+    ("strong", "{result: positive, intensity: strong}"),
+    ("weak", "{result: positive, intensity: weak}"),
+    ("nuclear", "{result: positive, pattern: nuclear}"),
+    ("diffuse strong", "{result: positive, extent: diffuse, intensity: strong}"),
+    ("positive, strong", "{result: positive, intensity: strong}"),
+])
+def test_a_result_given_as_another_part_of_the_stain_gets_the_full_form(knowledge, value, fix):
+    (p,) = problems(knowledge, {"id": "x", "stains": {"myod1": value}})
+    assert p.path == "stains.myod1" and fix in str(p), str(p)
+    (p,) = problems(knowledge, {"id": "x", "stains": {"myod1": {"result": value}}})
+    assert fix in str(p), str(p)
+
+
+def test_a_percentage_may_carry_its_sign_and_an_unknown_result_still_gets_the_nearest(knowledge):
+    case = validate(knowledge, {"id": "x", "stains": {"ki67": {"result": "positive", "percent": "40 %"}}})
+    assert case.stains["ki67"].percent == 40.0
+    (p,) = problems(knowledge, {"id": "x", "stains": {"desmin": "posittive"}})
+    assert "did you mean 'positive'" in str(p)
+
+
+@pytest.mark.parametrize("part, value", [("extent", "diffuse"), ("intensity", "strong"), ("pattern", "cytoplasmic")])
+def test_a_negative_stain_with_an_extent_intensity_or_pattern_is_a_contradiction(knowledge, part, value):
+    (p,) = problems(knowledge, {"id": "x", "stains": {"desmin": {"result": "negative", part: value}}})
+    assert p.path == "stains.desmin" and f"negative with {part} {value}" in p.message
+    for result in ("positive", "equivocal"):
+        assert validate(knowledge, {"id": "x", "stains": {"desmin": {"result": result, part: value}}})
+    assert validate(knowledge, {"id": "x", "stains": {"ki67": {"result": "negative", "percent": 1}}})
+
+
+ODD_VALUES = [[], {}, 5, -1, 1.5, True, None, "x", "", [1], {"a": 1}, "5 cm"]
+ODD_PATHS = ["id", "title", "expected", "source", "notes", "patient", "clinical", "morphology", "stains",
+             "molecular", "patient.age", "patient.sex", "clinical.site", "clinical.depth", "clinical.size_cm",
+             "clinical.presentation", "clinical.symptoms", "morphology.cell_types", "morphology.necrosis",
+             "morphology.pleomorphism", "morphology.mitoses_per_10hpf", "stains.desmin", "stains.desmin.result",
+             "stains.desmin.extent", "stains.desmin.intensity", "stains.desmin.pattern", "stains.desmin.percent",
+             "molecular.nf1_alteration"]
+PYDANTIC_WORDS = ("Input should", "Extra inputs", "Field required", "Value error", "valid dictionary",
+                  "instance of", "greater than", "less than")
+
+
+def test_no_message_is_in_pydantic_words(knowledge):
+    """Every kind of wrong value at every kind of key: each message is ddx's own, naming what was given."""
+    seen = 0
+    for path in ODD_PATHS:
+        for value in ODD_VALUES:
+            raw: dict = {"id": "x"}
+            node = raw
+            parts = path.split(".")
+            for part in parts[:-1]:
+                node = node.setdefault(part, {})
+            if parts[0] == "stains" and len(parts) == 3 and parts[2] != "result":
+                node["result"] = "positive"
+            node[parts[-1]] = value
+            try:
+                validate(knowledge, raw)
+            except ValidationError as exc:
+                for p in problems_from_validation(exc, knowledge.case_schema, file=None, case="x"):
+                    seen += 1
+                    assert p.message and not any(w in str(p) for w in PYDANTIC_WORDS), (path, value, str(p))
+    assert seen > 200
+
+
+@pytest.mark.parametrize("raw, words", [
+    ({"id": "x", "patient": {"age": -5}}, "must be 0 or more (got -5)"),
+    ({"id": "x", "patient": {"age": 130}}, "must be 120 or less (got 130)"),
+    ({"id": "x", "clinical": {"size_cm": 0}}, "must be more than 0 (got 0)"),
+    ({"id": "x", "stains": {"ki67": {"result": "positive", "percent": 140}}}, "must be 100 or less (got 140)"),
+    ({"id": "x", "clinical": {"size_cm": "6 cm"}}, "write the number alone (6)"),
+    ({"id": "x", "clinical": {"size_cm": "6,5"}}, "write a decimal point: 6.5"),
+    ({"id": "x", "patient": []}, "expected a mapping (key: value), got a list"),
+    ({"id": "x", "title": 5}, "expected text"),
+])
+def test_range_and_type_errors_say_what_was_wrong(knowledge, raw, words):
+    assert any(words in str(p) for p in problems(knowledge, raw)), [str(p) for p in problems(knowledge, raw)]
+
+
+def test_a_pattern_of_another_stain_is_located_at_its_key_and_says_each_thing_once(knowledge):
+    (p,) = problems(knowledge, {"id": "x", "stains": {"alk": {"result": "positive", "pattern": "nuclear"}}})
+    text = str(p)
+    assert p.path == "stains.alk.pattern" and p.suggestions[0] == "nuclear_membrane"
+    assert text.count("stains") == 1 and text.count("nuclear_membrane") == 1 and text.count("dot_like") == 1, text

@@ -124,3 +124,26 @@ def test_batch_summary_names_the_rules_directory(rules_copy, tmp_path):
     assert result.exit_code == 0
     data = json.loads(summary.read_text())
     assert data["rules_dir"] == str(rules_copy) and data["rules_hash"] and data["rules_version"]
+
+
+def test_a_hand_written_case_gets_a_fix_for_each_thing_people_type(tmp_path: Path):
+    """The issue's case, as a new user writes it: each error says what to write instead (JSON and text)."""
+    case = tmp_path / "hand.yaml"
+    case.write_text("id: hand\nage: 40\nsite: thigh\nmitoses: 25\n"
+                    "patient: {sex: male}\nclinical: {size_cm: -2}\n"
+                    "morphology: {necrosis: yes}\n"
+                    "stains:\n  ki67: 40%\n  myod1: strong\n  desmin: {result: negative, extent: diffuse}\n"
+                    "  alk: {result: positive, pattern: nuclear}\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["eval", "--format", "json", str(case)])
+    assert result.exit_code == 1
+    errors = {e["path"]: e for e in json.loads(result.stdout)["errors"]}
+    assert errors["age"]["suggestions"] == ["patient.age"] and errors["site"]["suggestions"] == ["clinical.site"]
+    assert errors["mitoses"]["suggestions"][0] == "morphology.mitoses_per_10hpf"
+    assert "write 'present'" in errors["morphology.necrosis"]["message"]
+    assert "{result: positive, percent: 40}" in errors["stains.ki67"]["message"]
+    assert "{result: positive, intensity: strong}" in errors["stains.myod1"]["message"]
+    assert "negative with extent diffuse" in errors["stains.desmin"]["message"]
+    assert "must be more than 0 (got -2)" in errors["clinical.size_cm"]["message"]
+    assert errors["stains.alk.pattern"]["suggestions"][0] == "nuclear_membrane"
+    text = CliRunner().invoke(main, ["eval", str(case)], env={"COLUMNS": "200"}).output
+    assert "Input should" not in text and "did you mean 'title'" not in text and "'patient.age'" in text

@@ -230,3 +230,53 @@ def test_diff_names_a_vocabulary_change(rules_copy):
     data = json.loads(result.output)
     assert "vocabulary.yaml changed" in data["other_changes"]
     assert all("vocabulary.yaml changed" in c["responsible"] for c in data["changed_cases"])
+
+
+def test_check_reports_weight_errors_unknown_terms_and_other_rules_problems_in_one_pass(rules_copy):
+    """A rule with a weight out of range and a misspelt finding, and another rule citing a file: all three at once."""
+    f = rules_copy / "rules" / "immunohistochemistry.yaml"
+    text = f.read_text()
+    start = text.index("  - id: ihc.sma\n")
+    block_end = text.index("\n  - id: ", start + 1)
+    block = text[start:block_end]
+    edited = block.replace("when: {stains.sma: positive", "when: {stains.smaa: positive", 1)
+    edited = edited.replace("eims: {p: 0.4,", "eims: {p: 1.7,", 1)
+    assert edited.count("smaa") == 1 and "1.7" in edited
+    text = text[:start] + edited + text[block_end:]
+    other = text.index("  - id: ", block_end + len(edited) - len(block) + 1)
+    source = text.index("    source: ", other)
+    text = text[:source] + '    source: "see notes/desmin.md"' + text[text.index("\n", source):]
+    f.write_text(text)
+    result = run("rules", "check", str(rules_copy), "--format", "json", "--no-engine")
+    assert result.exit_code == 1
+    data = json.loads(result.output)
+    checks = {m["check"] for m in data["messages"] if m["severity"] == "error"}
+    assert {"weight", "unknown-term", "source"} <= checks, data["messages"]
+    assert any("smaa" in m["message"] and "'sma'" in m["message"] for m in data["messages"])
+    assert any(m["check"] == "partial" for m in data["messages"])   # says which checks wait for a clean set
+
+
+def test_diff_with_one_folder_compares_it_with_the_packaged_rules(rules_copy):
+    set_weight(rules_copy, "ihc.alk", "imt", "0.3")
+    one = run("rules", "diff", str(rules_copy), "--cases", str(CASES), "--format", "json")
+    two = run("rules", "diff", str(packaged_rules_dir()), str(rules_copy), "--cases", str(CASES), "--format", "json")
+    assert one.exit_code == 0 and json.loads(one.output) == json.loads(two.output)
+    assert [c["rule"] for c in json.loads(one.output)["rule_changes"]] == ["ihc.alk"]
+    text = run("rules", "diff", str(rules_copy), "--cases", str(CASES)).output
+    assert "old rules" in text and str(packaged_rules_dir()) in text and str(rules_copy) in text
+
+
+@pytest.mark.parametrize("change, words", [
+    (("status: active", "status: live"), "must be one of 'active', 'draft' or 'retired' (got 'live')"),
+    (("{ilms: 0.5}", "{ilms: 1.5}"), "must be 1 or less (got 1.5)"),
+    (("title: Test finding", "title: [a, b]"), "expected text"),
+    (("likelihood: {ilms: 0.5}", "likelihood: [0.5]"), "expected a mapping (key: value), got a list"),
+    (("  rationale: a test\n", ""), "required key 'rationale' is missing"),
+])
+def test_rule_file_errors_are_in_ddx_words(rules_copy, change, words):
+    from .test_knowledge import GOOD, write_rule
+
+    write_rule(rules_copy, GOOD.replace(*change))
+    result = run("rules", "check", str(rules_copy), "--no-engine")
+    assert result.exit_code == 1 and words in result.output, result.output
+    assert not any(w in result.output for w in ("Input should", "Field required", "Extra inputs", "valid dictionary"))
