@@ -341,13 +341,8 @@ def build_case_schema(vocab: Vocabulary, entities: TermSet | None = None) -> Cas
                 "stain_pattern", "'{pattern}' is not a pattern of {label}",
                 {"pattern": out["pattern"], "label": vocab.stains.label(stain), "subpath": "pattern",
                  "suggestions": nearest_first(out["pattern"], allowed)})
-        if out["result"] == "negative":
-            given = [f"{name} {out[name]}" for name in ("extent", "intensity", "pattern") if out.get(name) is not None]
-            if given:
-                raise PydanticCustomError(
-                    "stain_contradiction", "result negative with {given}: a negative stain has no extent, intensity "
-                    "or pattern; write the result that was seen (positive, or equivocal) with them, or negative "
-                    "without them", {"given": " and ".join(given)})
+        # A negative stain with an extent, intensity or pattern is accepted: the contract's own example
+        # ("One case", alk) is written so. No rule reads them, so they are listed as recorded but not used.
         return out
 
     stain = Annotated[StainFinding, BeforeValidator(stain_finding)]
