@@ -263,7 +263,7 @@ def test_diff_with_one_folder_compares_it_with_the_packaged_rules(rules_copy):
     assert one.exit_code == 0 and json.loads(one.output) == json.loads(two.output)
     assert [c["rule"] for c in json.loads(one.output)["rule_changes"]] == ["ihc.alk"]
     text = run("rules", "diff", str(rules_copy), "--cases", str(CASES)).output
-    assert "old rules" in text and str(packaged_rules_dir()) in text and str(rules_copy) in text
+    assert "old rules" in text and "packaged" in text and str(rules_copy) in text
 
 
 @pytest.mark.parametrize("change, words", [
