@@ -95,6 +95,9 @@ class Analysis:
     outside: OutsideReport = field(default_factory=OutsideReport)
     informative: int = 0      # matched findings that separate the two leaders (settings.evidence.informative_spread)
     ancillary: int = 0        # distinct stains and molecular tests that matched scoring rules read
+    # True when next tests were computed and none gains settings.next_tests.min_gain bits ("no further test
+    # separates the leaders"); None when they were not computed
+    no_separating_test: bool | None = None
 
     @property
     def ok(self) -> bool:
@@ -116,7 +119,7 @@ class Analyzer:
         self.suggester = Suggester(knowledge, self.ranker)
         confirm = {p.replace(".", "__") for e in knowledge.entities for p in e.confirm_with}
         confirm |= {p.replace(".", "__") for s in knowledge.subtype.values() for p in s.confirm_with or []}
-        self.keys = knowledge.referenced_keys | confirm
+        self.keys = knowledge.referenced_keys | confirm | knowledge.ancillary.keys
         # per scoring rule: the fact keys it reads, and for list findings the items it reads
         self.reads: dict[str, tuple[frozenset[str], dict[str, frozenset[str]]]] = {}
         for rule in knowledge.active_rules:
@@ -167,6 +170,8 @@ class Analyzer:
             outside=outside,
             informative=len(informative),
             ancillary=len(ancillary),
+            no_separating_test=not any(s.gain >= self.knowledge.settings.next_tests.min_gain for s in suggestions)
+            if suggest and self.knowledge.settings.suggestions > 0 else None,
         )
 
     def unused(self, every: dict[str, Any], matched: frozenset[str]) -> list[Unused]:

@@ -12,7 +12,7 @@ from typing import Any
 
 from ddx.knowledge import Band, Knowledge
 from ddx.ranking import RankedEntity, join_words
-from ddx.suggest import Suggestion
+from ddx.suggest import NO_SEPARATING_TEST, Suggestion
 
 
 @dataclass(frozen=True)
@@ -72,6 +72,10 @@ def assess(knowledge: Knowledge, ranking: list[RankedEntity], suggestions: list[
     confirm = sub.confirm_with if sub is not None and sub.confirm_with is not None \
         else knowledge.entity[leader.entity].confirm_with
     tested = any(p.replace(".", "__") in recorded for p in confirm)
+    # a confirming test the recorded findings already answer (the other kinase fusions of an ALK-positive IMT:
+    # rules/ancillary.yaml, exclusive) is not named
+    answered = knowledge.ancillary.answered(recorded) if knowledge.ancillary.exclusive else {}
+    confirm = [p for p in confirm if p not in answered]
     for band in knowledge.settings.bands:
         if _holds(band, leader.probability, margin, bool(confirm), tested, informative, ancillary, bool(outside)):
             first = suggestions[0] if suggestions else None
@@ -79,7 +83,7 @@ def assess(knowledge: Knowledge, ranking: list[RankedEntity], suggestions: list[
                 "leader": leader.name,
                 "runner_up": runner.name if runner else "the other candidates",
                 "next_test": first.label if first else "a further discriminating stain",
-                "next_why": first.why if first else "no untested stain or test in the rules separates them",
+                "next_why": first.why if first else NO_SEPARATING_TEST.lower(),
                 "confirm_tests": _labels(knowledge, confirm) or "no defining test",
                 "outside": join_words(outside or []) or "entities outside the differential",
             }

@@ -65,6 +65,10 @@ class CaseResult:
     band: str | None = None            # the confidence band's label
     band_id: str | None = None
     next_test: str | None = None
+    next_test_gain: float | None = None     # bits
+    next_test_cost: str | None = None       # its cost class as a laboratory names it ("IHC", "FISH")
+    next_test_turnaround: str | None = None
+    no_separating_test: bool | None = None  # None: suggestions were not computed
     caveats: list[str] = field(default_factory=list)   # the rules of the caveats shown (pitfall ids)
     errors: list[Problem] = field(default_factory=list)
     json: str | None = None
@@ -112,6 +116,10 @@ class Processor:
             band=analysis.confidence.label if analysis.confidence else None,
             band_id=analysis.confidence.band if analysis.confidence else None,
             next_test=analysis.suggestions[0].label if analysis.suggestions else None,
+            next_test_gain=analysis.suggestions[0].gain if analysis.suggestions else None,
+            next_test_cost=analysis.suggestions[0].cost.label if analysis.suggestions else None,
+            next_test_turnaround=analysis.suggestions[0].cost.turnaround if analysis.suggestions else None,
+            no_separating_test=analysis.no_separating_test,
             caveats=[c.rule for c in analysis.caveats],
             errors=list(analysis.problems),
             json=to_json_line(analysis, self.knowledge, evidence_for=self.options.evidence_for)

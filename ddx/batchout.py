@@ -85,6 +85,15 @@ class JsonWriter:
 
 
 CSV_HEADER_START = ("id", "file", "line", "status", "expected", "rank_of_expected")
+# after the columns above (added later, so appended): the first next test's gain, cost class and turnaround,
+# and whether no test separates the leaders
+NEXT_TEST_COLUMNS = ["next_test_gain_bits", "next_test_cost_class", "next_test_turnaround", "no_separating_test"]
+
+
+def _next_test_cells(result: CaseResult) -> list[str]:
+    gain = f"{result.next_test_gain:.4f}" if result.next_test_gain is not None else ""
+    flag = "" if result.no_separating_test is None else ("yes" if result.no_separating_test else "no")
+    return [gain, result.next_test_cost or "", result.next_test_turnaround or "", flag]
 
 
 class CsvWriter:
@@ -98,6 +107,7 @@ class CsvWriter:
             header += [f"leader_{i}", f"probability_{i}"]
         header += ["leader_subtype", "band", "next_test", "caveats", "unused_findings", "outside_differential",
                    "error_keys", "errors"]
+        header += NEXT_TEST_COLUMNS
         self.writer.writerow(header)
 
     def case(self, result: CaseResult) -> None:
@@ -112,6 +122,7 @@ class CsvWriter:
         subtype = result.labels[0].partition(" · ")[2] if result.labels else ""
         row += [subtype, result.band or "", result.next_test or "", "; ".join(result.caveats), "; ".join(result.unused),
                 result.outside or "", "; ".join(p.path for p in result.errors if p.path), _error_text(result)]
+        row += _next_test_cells(result)
         self.writer.writerow([spreadsheet_cell(cell) for cell in row])
 
     def end(self, summary: dict[str, Any] | None) -> None:

@@ -20,6 +20,7 @@ from ddx.facts import case_facts
 from ddx.knowledge import Knowledge, ReportTemplates
 from ddx.ranking import Evidence, RankedEntity, Ranker, given_name, join_words, lower_first, percent
 from ddx.safetext import printable
+from ddx.suggest import no_test_text
 
 WIDTH = 96
 
@@ -411,10 +412,12 @@ def render_report(analysis: Analysis, knowledge: Knowledge, ranker: Ranker, *, d
     if unused:
         lines += para(fill(t.unused, findings=join_words(unused)))
         lines.append("")
-    if analysis.suggestions:
+    if analysis.suggestions or analysis.no_separating_test:
         lines.append(t.tests_heading)
+        if analysis.no_separating_test:
+            lines += para(no_test_text(knowledge) + ".", "  - ")
         for s in analysis.suggestions:
-            lines += para(s.why, "  - ")
+            lines += para(f"{s.why} ({s.detail})", "  - ")
         lines.append("")
     if analysis.caveats:
         lines.append(t.caveats_heading)

@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from ddx.ancillary import Ancillary, canonical_test, check_classes, load_ancillary, test_paths
 from ddx.case import CaseSchema, build_case_schema, error_text
 from ddx.conditions import ConditionError, Node, Predicate, atoms, branch_count, compile_predicate, parse_condition
 from ddx.errors import KnowledgeError, Problem
@@ -264,6 +265,9 @@ class RuleSpec(Model):
     # the population the figures are taken among, for a conditional rule ("desmin-positive": the
     # figures are shares of desmin-positive tumours); reports write "of desmin-positive ILMS"
     given: str | None = None
+    # the tests the caveat's text asks for (finding paths: molecular.mdm2_amplification, stains.myod1); they are
+    # suggested whenever the caveat is shown (ddx/suggest.py)
+    caveat_tests: list[str] = []
     author: str | None = None
     updated: str | None = None
     examples: Examples | None = None
@@ -282,6 +286,8 @@ class RuleSpec(Model):
             raise ValueError("a rule needs a likelihood (its effect on each entity) or a caveat")
         if self.negated_by is not None and self.likelihood is None:
             raise ValueError("negated_by needs a likelihood")
+        if self.caveat_tests and self.caveat is None:
+            raise ValueError("caveat_tests names the tests a caveat asks for: the rule needs a caveat")
         return self
 
 
@@ -346,6 +352,15 @@ class EvidenceSettings(Model):
     source: str | None = None
 
 
+class NextTests(Model):
+    """How next tests are offered (ddx/suggest.py): a test whose expected information gain is below
+    ``min_gain`` bits is not offered; when none reaches it, the output says no further test separates the
+    leaders."""
+
+    min_gain: float = Field(0.05, ge=0, le=10)   # bits
+    reason: str | None = None
+
+
 class Calibration(Model):
     """posterior ∝ prior × exp(temperature × Σ ln likelihood); 1 = plain naive Bayes."""
 
@@ -370,6 +385,7 @@ class Settings(Model):
     title: str = "ddx knowledge base"
     clamp: tuple[float, float] = (0.01, 0.99)
     suggestions: int = Field(3, ge=0, le=50)
+    next_tests: NextTests = NextTests()
     source: str | None = None
     evidence: EvidenceSettings = EvidenceSettings()
     calibration: Calibration = Calibration()
@@ -725,6 +741,7 @@ class Knowledge:
     outside: list[Outside] = field(default_factory=list)         # rules/outside.yaml
     prior_set: str | None = None   # the settings prior set applied to the entities' priors, if any
     file_priors: dict[str, Prior] = field(default_factory=dict)   # entities.yaml's priors, by slug
+    ancillary: Ancillary = field(default_factory=Ancillary)       # rules/ancillary.yaml: test costs, exclusive findings
 
     @cached_property
     def entity_slugs(self) -> list[str]:
@@ -782,6 +799,15 @@ class Knowledge:
         for r in self.active_rules:
             keys |= r.keys
         return frozenset(keys)
+
+    @cached_property
+    def caveat_tests(self) -> dict[str, tuple[str, ...]]:
+        """Rule spec id -> the tests its caveat asks for, as canonical finding paths (``molecular.x``)."""
+        out = {}
+        for r in self.rules:
+            if r.spec.caveat_tests and not r.negated:
+                out[r.spec.id] = tuple(c for t in r.spec.caveat_tests if (c := canonical_test(t, self.vocab)))
+        return out
 
     def parent(self, slug: str) -> str:
         """The entity a slug is scored as: a subtype's entity, a variant's parent, else the slug."""
@@ -1019,6 +1045,19 @@ def _load_parts(root: Path, overrides: Mapping[Path, str] | None) -> tuple[Knowl
             else:
                 outside = _load_outside(out_data["outside"], out_file, vocab, problems)
 
+    # ancillary.yaml: a rules folder made before it existed reads the packaged one (its own tests, if any,
+    # are then reported as having no cost class, at that file)
+    anc_file = root / "ancillary.yaml"
+    if not (anc_file.is_file() or anc_file in over):
+        anc_file = packaged_rules_dir() / "ancillary.yaml"
+    anc_data = None
+    ancillary = Ancillary(file=str(anc_file))
+    if anc_file.is_file() or anc_file in over:
+        files.append(anc_file)
+        anc_data = _load_yaml(anc_file, problems, over)
+        if anc_data is not None:
+            ancillary = load_ancillary(anc_data, anc_file, vocab, problems)
+
     rules: list[Rule] = []
     rule_dir = root / "rules"
     rule_files = sorted(set(rule_dir.glob("*.yaml")) | set(rule_dir.glob("*.yml"))
@@ -1047,6 +1086,13 @@ def _load_parts(root: Path, overrides: Mapping[Path, str] | None) -> tuple[Knowl
                 continue
             rules += _load_rule(raw, path, vocab, set(slugs), seen, problems, set(sub_slugs))
 
+    if anc_data is not None:
+        offered = [(f"{k.split('__')[0]}.{k.split('__')[1]}", f"rule {r.id}", r.file, r.line or r.spec_line)
+                   for r in rules if r.spec.status == "active" and r.spec.likelihood is not None
+                   for k in sorted(r.keys) if k.startswith(("stains__", "molecular__"))]
+        offered += [(c, f"the caveat of rule {r.spec.id}", r.file, r.spec_line)
+                    for r in rules if not r.negated for t in r.spec.caveat_tests if (c := canonical_test(t, vocab))]
+        check_classes(ancillary, offered, anc_data, problems)
     if len(rules) > MAX_RULES:
         problems.append(Problem(f"{len(rules)} rules; the limit is {MAX_RULES} (durable-rules: 4096 rules per ruleset)",
                                 file=str(rule_dir), code="engine-limit"))
@@ -1080,7 +1126,7 @@ def _load_parts(root: Path, overrides: Mapping[Path, str] | None) -> tuple[Knowl
             except ValueError as exc:   # a synonym (or slug) given to two entities
                 problems.append(Problem(str(exc), file=str(root / "entities.yaml"), code="schema"))
     knowledge = Knowledge(root, settings, vocab, entities, rules, _hash_files(files, over), files, reports,
-                          entity_lines, outside, file_priors={e.slug: e.prior for e in entities})
+                          entity_lines, outside, file_priors={e.slug: e.prior for e in entities}, ancillary=ancillary)
     if problems:
         return knowledge, problems
     return knowledge.with_prior_set(settings.prior_set), problems
@@ -1143,6 +1189,13 @@ def _load_rule(raw: Any, path: Path, vocab: Vocabulary, slugs: set[str], seen: d
         if missing:
             problems.append(Problem(f"rule {spec.id}: no likelihood for {', '.join(missing)}; add them or a 'default'",
                                     file=file, line=line, code="weight"))
+    for test in spec.caveat_tests:
+        if canonical_test(test, vocab) is None:
+            paths = test_paths(vocab)
+            problems.append(Problem(f"rule {spec.id}: caveat_tests: {test!r} is not a stain or molecular test "
+                                    "(write stains.<stain> or molecular.<test>)", file=file,
+                                    line=key_line(raw, "caveat_tests") or line, suggestions=paths.suggest(test),
+                                    code="unknown-term"))
     out = []
     for negated, cond in ((False, spec.when), (True, spec.negated_by)):
         if cond is None:

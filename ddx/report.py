@@ -19,8 +19,9 @@ from ddx.analysis import Analysis
 from ddx.draft import figure_text, pointer_findings, unused_texts
 from ddx.facts import case_facts
 from ddx.knowledge import Knowledge
-from ddx.ranking import Evidence, RankedEntity
+from ddx.ranking import Evidence, RankedEntity, lower_first
 from ddx.safetext import markdown_text, printable
+from ddx.suggest import no_test_text
 
 DISCLAIMER = ("Decision support only: ddx ranks candidates from the findings entered and its cited rules. "
               "It does not make a diagnosis; the pathologist does.")
@@ -42,6 +43,7 @@ def _head_and_tail(analysis: Analysis, knowledge: Knowledge) -> tuple[dict[str, 
     tail: dict[str, Any] = {
         "confidence": analysis.confidence.to_dict() if analysis.confidence else None,
         "suggested_tests": [s.to_dict() for s in analysis.suggestions],
+        "no_separating_test": analysis.no_separating_test,
         "caveats": [{"rule": c.rule, "text": c.text, "source": c.source} for c in analysis.caveats],
         "unused_findings": [u.to_dict() for u in analysis.unused],
         "outside_differential": analysis.outside.to_dict() if analysis.outside else None,
@@ -198,11 +200,14 @@ def render_text(analysis: Analysis, knowledge: Knowledge, *, top: int = 6) -> Re
     if analysis.unused:
         parts.append(Text("Recorded, not used by the ranking: " + "; ".join(unused_texts(analysis, knowledge)),
                           style="dim"))
-    if analysis.suggestions:
-        sug = Text("Next tests:\n", style="bold")
+    if analysis.suggestions or analysis.no_separating_test:
+        sug = Text("Next tests:", style="bold")
+        if analysis.no_separating_test:
+            sug.append(f" {lower_first(no_test_text(knowledge))}", style="")
+        sug.append("\n")
         for n, s in enumerate(analysis.suggestions, start=1):
             sug.append(f"  {n}. {s.why}  ", style="")
-            sug.append(f"(expected gain {s.gain:.2f} bits)\n", style="dim")
+            sug.append(f"({s.detail})\n", style="dim")
         parts.append(sug)
     if analysis.top and analysis.top.supporting:
         src = Text("Sources of the leading evidence:\n", style="dim")
@@ -245,9 +250,11 @@ def render_markdown(analysis: Analysis, knowledge: Knowledge, *, top: int = 6) -
         lines += ["", "**Caveats**", ""] + [f"- {c.text} (`{c.rule}`; {c.source})" for c in analysis.caveats]
     if analysis.unused:
         lines += ["", "**Recorded, not used by the ranking:** " + _md("; ".join(unused_texts(analysis, knowledge)))]
+    if analysis.no_separating_test:
+        lines += ["", f"**Next tests:** {_md(lower_first(no_test_text(knowledge)))}."]
     if analysis.suggestions:
         lines += ["", "**Next tests**", ""]
-        lines += [f"{n}. {s.why} (expected gain {s.gain:.2f} bits)" for n, s in enumerate(analysis.suggestions, 1)]
+        lines += [f"{n}. {_md(s.why)} ({_md(s.detail)})" for n, s in enumerate(analysis.suggestions, 1)]
     if analysis.top:
         lines += ["", "**Sources (leading candidate)**", ""]
         lines += [f"- `{e.rule}`: {e.source}" for e in analysis.top.evidence[:5]]

@@ -793,6 +793,8 @@ def _sources(k: Knowledge) -> Iterable[tuple[str, str | None, str, int | None]]:
         yield f"outside entity {o.spec.slug}: source", o.spec.source, str(k.directory / "outside.yaml"), None
     for slug, rep in k.reports.entities.items():
         yield f"report text for {slug}: source", rep.source, str(k.directory / "reports.yaml"), None
+    for group in k.ancillary.exclusive:
+        yield f"exclusive group {group.spec.id}: source", group.spec.source, str(k.directory / "ancillary.yaml"), None
 
 
 def _check_sources(k: Knowledge, report: CheckReport) -> None:

@@ -1,5 +1,5 @@
 """Next best tests: which stain or molecular test not yet in the case would
-best separate the current candidates (expected information gain).
+best separate the current candidates, for what it costs.
 
 For a test T and each of its possible results o (negative; positive focal or
 diffuse; positive with each staining pattern the vocabulary allows for T;
@@ -12,31 +12,88 @@ molecular present / absent):
   over the results (a result matching no rule takes the remaining mass);
 * gain(T) = H(P(e)) - sum_o P(o) H(P(e | o)), in bits.
 
-The "why" line quotes the figures behind the test for the two leading
-candidates it separates most (``~`` marks an estimate), each with its count or
-its strength in cases.
+Tests are ranked by gain per unit of relative cost (``rules/ancillary.yaml``:
+each test's cost class, e.g. IHC = 1, FISH = 6), so a stain comes before a
+molecular test that gains about as much. A test gaining less than
+``settings.next_tests.min_gain`` bits is not offered; when none reaches it, no
+further test separates the leaders. A test whose answer the recorded findings
+imply (an exclusive group of ``ancillary.yaml``: an ALK-rearranged tumour has no
+NTRK fusion to find) is never offered. A test that a shown caveat asks for
+(``caveat_tests``) is always offered, marked with the caveat's rule.
+
+The "why" line contrasts the leader (the leading profile of the leading
+entity) with the candidate the test separates it from: among the profiles of
+the other entities, the one whose outcome distribution differs most from the
+leader's (total variation distance), weighted by its posterior. It quotes the
+figures of the rule reading T that differs most between the two (``~`` marks
+an estimate), each with its count or its strength in cases.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
+from ddx.ancillary import UNCLASSED, TestCost
 from ddx.knowledge import Knowledge, Rule
 from ddx.ranking import Ranker, basis_text, percent, strength_of
+
+NO_SEPARATING_TEST = "No further test separates the leaders"
+
+
+def no_test_text(knowledge: Knowledge) -> str:
+    """'No further test separates the leaders (none is expected to gain 0.05 bits or more)'."""
+    return f"{NO_SEPARATING_TEST} (none is expected to gain {knowledge.settings.next_tests.min_gain:g} bits or more)"
+SECTION = {"stain": "stains", "molecular": "molecular"}
+MIN_QUOTED_DIFFERENCE = 0.1   # a plain-positive figure is quoted when it differs this much between the two
 
 
 @dataclass(frozen=True)
 class Suggestion:
+    """One next test: what it is, what it is expected to gain, what it costs, and why.
+
+    ``gain`` is in bits (expected reduction of the entropy of the entity
+    posterior); ``cost`` its class (relative cost, a routine immunostain = 1,
+    and turnaround); ``leader``/``contrast`` the profile slugs the why line
+    compares (``contrast`` None when no other candidate differs);
+    ``asked_by`` the rule ids of shown caveats that ask for the test.
+    """
+
     test: str            # "alk" or "mdm2_amplification"
     kind: str            # "stain" | "molecular"
     label: str
     gain: float          # expected information gain, bits
     why: str
+    cost: TestCost = UNCLASSED
+    leader: str | None = None
+    contrast: str | None = None
+    asked_by: tuple[str, ...] = ()
+
+    @property
+    def path(self) -> str:
+        """The finding path of the test: ``stains.alk``, ``molecular.mdm2_amplification``."""
+        return f"{SECTION[self.kind]}.{self.test}"
+
+    @property
+    def gain_per_cost(self) -> float:
+        """Bits per unit of relative cost: what the suggestions are ranked by."""
+        return self.gain / self.cost.cost
+
+    @property
+    def detail(self) -> str:
+        """'expected gain 0.22 bits; FISH, 2-5 working days' (and who asked for it)."""
+        text = f"expected gain {self.gain:.2f} bits; {self.cost.text}"
+        if self.asked_by:
+            text += f"; asked for by the caveat{'s' if len(self.asked_by) > 1 else ''} {', '.join(self.asked_by)}"
+        return text
 
     def to_dict(self) -> dict[str, object]:
         return {"test": self.test, "kind": self.kind, "label": self.label,
-                "gain_bits": round(self.gain, 4), "why": self.why}
+                "gain_bits": round(self.gain, 4), "why": self.why,
+                "cost_class": self.cost.cls, "cost_label": self.cost.label, "relative_cost": self.cost.cost,
+                "turnaround": self.cost.turnaround, "gain_per_cost": round(self.gain_per_cost, 4),
+                "leader": self.leader, "contrast": self.contrast, "asked_by": list(self.asked_by)}
 
 
 def _entropy(ps: list[float]) -> float:
@@ -52,6 +109,15 @@ class _Test:
     outcomes: list[dict[str, object]]
     rules: list[Rule]
     positive_rule: Rule | None
+    cost: TestCost
+
+    @property
+    def path(self) -> str:
+        return f"{SECTION[self.kind]}.{self.name}"
+
+
+def _rank_key(s: Suggestion) -> tuple[float, float, str]:
+    return (-round(s.gain_per_cost, 9), -round(s.gain, 9), s.test)
 
 
 class Suggester:
@@ -72,6 +138,11 @@ class Suggester:
             base = f"molecular__{test}"
             self._add(test, "molecular", vocab.molecular.label(test), base,
                       [{base: "absent"}, {base: "present"}], rules, {base: "present"})
+        self.by_path = {t.path: t for t in self.tests}
+        # per matched rule id: the tests its caveat asks for
+        caveat_tests = knowledge.caveat_tests
+        self.asking = {r.id: caveat_tests[r.spec.id] for r in knowledge.active_rules
+                       if not r.negated and r.spec.id in caveat_tests}
 
     def _add(self, name: str, kind: str, label: str, base: str, outcomes: list[dict[str, object]],
              rules: list[Rule], positive: dict[str, object]) -> None:
@@ -79,28 +150,39 @@ class Suggester:
         if not reading:
             return
         positive_rule = next((r for r in reading if not r.negated and r.predicate(positive)), None)
-        self.tests.append(_Test(name, kind, label, base, outcomes, reading, positive_rule))
+        cost = self.knowledge.ancillary.cost(f"{SECTION[kind]}.{name}")
+        self.tests.append(_Test(name, kind, label, base, outcomes, reading, positive_rule, cost))
 
     def suggest(self, facts: dict[str, object], matched: frozenset[str], n: int | None = None,
-                profile_posterior: list[float] | None = None) -> list[Suggestion]:
-        """Gains are over the entities (separating two subtypes of one entity gains nothing);
-        ``profile_posterior`` (profile order) may be passed in when the caller already has it."""
-        n = self.knowledge.settings.suggestions if n is None else n
+                profile_posterior: list[float] | None = None, min_gain: float | None = None) -> list[Suggestion]:
+        """The next tests, best first (by gain per unit of cost).
+
+        ``facts``: the case's flat facts (they must hold the keys the exclusive
+        groups read: ``knowledge.ancillary.keys``); ``matched``: the matched rule
+        ids. At most ``n`` tests (default ``settings.suggestions``) gaining at
+        least ``min_gain`` bits (default ``settings.next_tests.min_gain``), plus
+        every untested test a matched caveat asks for. Gains are over the
+        entities (separating two subtypes of one entity gains nothing);
+        ``profile_posterior`` (profile order) may be passed in when the caller
+        already has it.
+        """
+        settings = self.knowledge.settings
+        n = settings.suggestions if n is None else n
+        min_gain = settings.next_tests.min_gain if min_gain is None else min_gain
         ranker = self.ranker
         pp = ranker.profile_posterior(matched) if profile_posterior is None else profile_posterior
         posterior = ranker.to_entities(pp)
         h0 = _entropy(posterior)
         profiles = range(len(pp))
         t = ranker.temperature
-        # the leading profile of each of the three leading entities
-        best: dict[int, int] = {}
-        for j, i in enumerate(ranker.profile_entity):
-            if i not in best or pp[j] > pp[best[i]]:
-                best[i] = j
-        leaders = [best[i] for i in sorted(range(len(posterior)), key=lambda i: -posterior[i])[:3]]
-        results = []
+        answered = self.knowledge.ancillary.answered(facts) if self.knowledge.ancillary.exclusive else {}
+        asked: dict[str, list[str]] = {}
+        for rid in sorted(matched):
+            for test_path in self.asking.get(rid, ()):
+                asked.setdefault(test_path, []).append(rid.removesuffix(":not"))
+        evaluated: list[tuple[_Test, float, list[list[float]], frozenset[str]]] = []
         for test in self.tests:
-            if any(k == test.base_key or k.startswith(test.base_key + "__") for k in facts):
+            if any(k == test.base_key or k.startswith(test.base_key + "__") for k in facts) or test.path in answered:
                 continue
             base_matched = {r.id for r in test.rules if r.id in matched}
             seen: dict[frozenset[str], None] = {}
@@ -140,32 +222,142 @@ class Suggester:
                     after = [pp[i] * row[i] ** t for i in profiles]
                     norm = math.fsum(after)
                     expected_h += p_o * _entropy(ranker.to_entities([a / norm for a in after]))
-            gain = max(0.0, h0 - expected_h)
-            results.append(Suggestion(test.name, test.kind, test.label, gain, self._why(test, leaders)))
-        results.sort(key=lambda s: (-round(s.gain, 9), s.test))
-        return results[:n]
+            evaluated.append((test, max(0.0, h0 - expected_h), lik_rows, frozenset().union(*seen)))
 
-    def _why(self, test: _Test, leaders: list[int]) -> str:
-        rule = test.positive_rule
-        short = [self.knowledge.short_name(p.slug) for p in self.ranker.profiles]
-        word = "positive" if test.kind == "stain" else "present"
-        if rule is None:
-            return f"{test.label}: its result changes the ranking of the leading candidates"
-        best = None
+        def key(item: tuple[_Test, float, list[list[float]], frozenset[str]]) -> tuple[float, float, str]:
+            test, gain = item[0], item[1]
+            return (-round(gain / test.cost.cost, 9), -round(gain, 9), test.name)
+
+        chosen = sorted((e for e in evaluated if e[1] >= min_gain), key=key)[:n]
+        chosen_paths = {e[0].path for e in chosen}
+        by_path = {e[0].path: e for e in evaluated}
+        extra: list[tuple[_Test | None, str, float, list[list[float]], frozenset[str]]] = []
+        for test_path in asked:
+            if test_path in chosen_paths or test_path in answered:
+                continue
+            section, _, name = test_path.partition(".")
+            if any(k == f"{section}__{name}" or k.startswith(f"{section}__{name}__") for k in facts):
+                continue   # done already: the caveat's test is recorded
+            hit = by_path.get(test_path)
+            if hit is not None:
+                extra.append((hit[0], test_path, hit[1], hit[2], hit[3]))
+            else:          # no rule reads it, or no result of it changes the ranking: gains nothing
+                extra.append((self.by_path.get(test_path), test_path, 0.0, [], frozenset()))
+        leader = self._leader(pp, posterior)
+        out = [self._suggestion(test, test.path, gain, rows, fired, facts, pp, leader, asked.get(test.path, ()))
+               for test, gain, rows, fired in chosen]
+        out += [self._suggestion(test, test_path, gain, rows, fired, facts, pp, leader, asked[test_path])
+                for test, test_path, gain, rows, fired in extra]
+        out.sort(key=_rank_key)
+        return out
+
+    def _leader(self, pp: list[float], posterior: list[float]) -> int:
+        """The leading profile of the leading entity."""
+        lead = max(range(len(posterior)), key=lambda i: (posterior[i], -i))
+        entity_of = self.ranker.profile_entity
+        return max((j for j in range(len(pp)) if entity_of[j] == lead), key=lambda j: (pp[j], -j))
+
+    def _suggestion(self, test: _Test | None, test_path: str, gain: float, rows: list[list[float]],
+                    fired: frozenset[str], facts: dict[str, object], pp: list[float], leader: int,
+                    asked_by: Any) -> Suggestion:
+        section, _, name = test_path.partition(".")
+        kind = "stain" if section == "stains" else "molecular"
+        vocab = self.knowledge.vocab
+        label = (vocab.stains if kind == "stain" else vocab.molecular).label(name)
+        cost = test.cost if test is not None else self.knowledge.ancillary.cost(test_path)
+        contrast = self._contrast(rows, pp, leader) if rows else None
+        tiers: list[list[Rule]] = [[], []]
+        if test is not None:
+            # the rules a plain positive (present) result makes fire come first, the plain positive rule first;
+            # then those of the other results (an extent, a pattern)
+            plain = {**facts, test.base_key: "positive" if kind == "stain" else "present"}
+            for r in sorted(test.rules, key=lambda r: r is not test.positive_rule):
+                if r.id in fired and not r.negated:
+                    tiers[0 if r.predicate(plain) else 1].append(r)
+        why = self._why(test, tiers, label, kind, leader, contrast, tuple(asked_by))
         profiles = self.ranker.profiles
-        for a in leaders:
-            for b in leaders:
-                if a < b:
-                    pa = self.knowledge.profile_likelihood(rule, profiles[a])
-                    pb = self.knowledge.profile_likelihood(rule, profiles[b])
-                    if pa is not None and pb is not None:
-                        diff = abs(pa.p - pb.p)
-                        if best is None or diff > best[0]:
-                            best = (diff, (a, pa), (b, pb)) if pa.p >= pb.p else (diff, (b, pb), (a, pa))
+        return Suggestion(name, kind, label, gain, why, cost, profiles[leader].slug,
+                          profiles[contrast].slug if contrast is not None else None, tuple(asked_by))
+
+    def _contrast(self, rows: list[list[float]], pp: list[float], leader: int) -> int | None:
+        """The candidate the test separates the leader from (None when no other entity differs).
+
+        The entity, other than the leader's, whose outcome distribution (its profiles' mixed by their
+        posterior) is farthest from the leader profile's (total variation distance), weighted by its
+        posterior; then, within it, the profile that differs most, weighted by its posterior. ``rows``:
+        P(outcome | profile), one row per outcome.
+        """
+        entity_of = self.ranker.profile_entity
+
+        def distance(dist: list[float]) -> float:
+            return 0.5 * math.fsum(abs(row[leader] - d) for row, d in zip(rows, dist))
+
+        members: dict[int, list[int]] = {}
+        for j, i in enumerate(entity_of):
+            if i != entity_of[leader]:
+                members.setdefault(i, []).append(j)
+        best_entity, best_score = None, 0.0
+        for i, js in members.items():
+            mass = math.fsum(pp[j] for j in js)
+            if mass <= 0:
+                continue
+            mixed = [math.fsum(pp[j] * row[j] for j in js) / mass for row in rows]
+            score = mass * distance(mixed)
+            if score > best_score + 1e-15:
+                best_entity, best_score = i, score
+        if best_entity is None:
+            return None
+        return max(members[best_entity], key=lambda j: (pp[j] * distance([row[j] for row in rows]), -j))
+
+    def _why(self, test: _Test | None, tiers: list[list[Rule]], label: str, kind: str, leader: int,
+             contrast: int | None, asked_by: tuple[str, ...]) -> str:
+        """'MDM2 (IHC): positive in ~2 % of PRMS [≈10 cases] vs 100 % of DDLPS [12/12]': the leader first.
+
+        ``tiers``: the rules a result of the test makes fire (not negated): those of a plain positive result,
+        then the others. The rule quoted is the one whose figures for the two differ most, from the first
+        tier where they differ by at least MIN_QUOTED_DIFFERENCE."""
+        candidates = [r for tier in tiers for r in tier]
+        if test is None or not candidates:
+            if asked_by:
+                return f"{label}: asked for by the caveat{'s' if len(asked_by) > 1 else ''} {', '.join(asked_by)}"
+            return f"{label}: its result changes the ranking of the leading candidates"
+        knowledge = self.knowledge
+        profiles = self.ranker.profiles
+        ev = knowledge.settings.evidence
+        short = knowledge.short_name
+        lead = profiles[leader]
+        word = "positive" if kind == "stain" else "present"
+
+        def head(rule: Rule) -> str:
+            """The rule's finding without the test's name: 'positive (desmin positive) in'."""
+            if test is not None and rule is test.positive_rule:
+                return f"{word} in"
+            title = rule.title
+            if title.lower().startswith(label.lower() + " "):
+                title = title[len(label) + 1:]
+            return f"{title} in"
+        if contrast is None:
+            rule = candidates[0]
+            lk = knowledge.profile_likelihood(rule, lead)
+            if lk is None:
+                return f"{label}: {rule.title}"
+            return (f"{label}: {head(rule)} {percent(lk.p, lk.estimate)} of {short(lead.slug)} "
+                    f"[{basis_text(lk, strength_of(lk, ev))}]")
+        other = profiles[contrast]
+        best = None
+        for tier in tiers:
+            for rule in tier:
+                pa = knowledge.profile_likelihood(rule, lead)
+                pb = knowledge.profile_likelihood(rule, other)
+                if pa is None or pb is None:
+                    continue
+                if best is None or abs(pa.p - pb.p) > best[0] + 1e-12:
+                    best = (abs(pa.p - pb.p), rule, pa, pb)
+            if best is not None and best[0] >= MIN_QUOTED_DIFFERENCE:
+                break
         if best is None:
-            return f"{test.label}: {rule.title}"
-        (_, (hi, phi), (lo, plo)) = best
-        ev = self.knowledge.settings.evidence
-        return (f"{test.label}: {word} in {percent(phi.p, phi.estimate)} of {short[hi]} "
-                f"[{basis_text(phi, strength_of(phi, ev))}], "
-                f"{percent(plo.p, plo.estimate)} of {short[lo]} [{basis_text(plo, strength_of(plo, ev))}]")
+            return f"{label}: {candidates[0].title}"
+        _, rule, pa, pb = best
+        return (f"{label}: {head(rule)} {percent(pa.p, pa.estimate)} of {short(lead.slug)} "
+                f"[{basis_text(pa, strength_of(pa, ev))}] vs {percent(pb.p, pb.estimate)} of {short(other.slug)} "
+                f"[{basis_text(pb, strength_of(pb, ev))}]")

@@ -1,6 +1,23 @@
+"""Next tests: expected information gain per cost, the why, redundant tests, tests a caveat asks for."""
+
 from __future__ import annotations
 
-from tests.conftest import validate
+import csv
+import re
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from ddx.analysis import Analyzer
+from ddx.cli import main
+from ddx.draft import render_report
+from ddx.errors import KnowledgeError
+from ddx.knowledge import load_knowledge
+from ddx.loader import iter_cases
+from ddx.report import render_markdown, to_json
+from tests.conftest import CASES, REPO, validate
 
 
 def test_suggestions_skip_tests_already_done(knowledge, analyzer):
@@ -30,3 +47,272 @@ def test_a_test_that_cannot_change_the_ranking_is_not_suggested(knowledge, analy
     for case in ({"id": "a"}, {"id": "b", "stains": {"desmin": "positive"}}):
         a = analyzer.analyze(validate(knowledge, case), suggest=True)
         assert "cd31" not in {s.test for s in a.suggestions}
+
+
+# ----------------------------------------------------------------- issue 17: next tests that make sense
+
+KINASE_TESTS = {"ros1_rearrangement", "ntrk_rearrangement", "pdgfrb_rearrangement", "ret_rearrangement",
+                "ros1", "pan_trk"}
+# an inflammatory spindle cell tumour of a child's abdomen: IMT's territory
+IMT_LIKE = {"patient": {"age": 10}, "clinical": {"site": "abdomen"},
+            "morphology": {"cell_types": ["spindle"], "inflammation": ["plasma_cells"]}}
+# pleomorphic, desmin and MyoD1 positive, retroperitoneal: the DDLPS-with-myogenic-differentiation pitfall
+RETRO_MYOGENIC = {"id": "retro", "patient": {"age": 60}, "clinical": {"site": "retroperitoneum"},
+                  "morphology": {"cell_types": ["pleomorphic"]}, "stains": {"desmin": "positive", "myod1": "positive"}}
+
+
+def _case_file(knowledge, name):
+    [loaded] = list(iter_cases(CASES / f"{name}.yaml", knowledge))
+    return loaded.case
+
+
+def _all(analyzer, analysis, **kw):
+    """Every test the suggester would offer for this analysis (no cap on the number)."""
+    return analyzer.suggester.suggest(analyzer.facts(analysis.case), analysis.matched, n=100, **kw)
+
+
+def test_a_settled_case_is_told_no_further_test_separates_the_leaders(knowledge, analyzer):
+    # ROS1-rearranged IMT of the uterus: IMT at > 99.9 %; before issue 17 it was offered a ~0.0008-bit molecular
+    # test first
+    a = analyzer.analyze(_case_file(knowledge, "ijgp-2023-imt-uterus-tfgros1-57f"))
+    assert a.top.entity == "imt" and a.top.probability > 0.999
+    min_gain = knowledge.settings.next_tests.min_gain
+    every = _all(analyzer, a, min_gain=0.0)
+    assert every and max(s.gain for s in every) < min_gain      # tests exist, none gains meaningfully
+    assert a.suggestions == [] and a.no_separating_test is True
+    assert "no further test separates the leaders" in render_markdown(a, knowledge)
+    assert "No further test separates the leaders" in render_report(a, knowledge, analyzer.ranker)
+    data = to_json(a, knowledge)
+    assert data["no_separating_test"] is True and data["suggested_tests"] == []
+    # a case with an open differential has tests that separate, and says so
+    open_case = analyzer.analyze(validate(knowledge, {"id": "o", "patient": {"age": 30},
+                                                      "stains": {"desmin": "positive"}}))
+    assert open_case.no_separating_test is False
+    assert all(s.gain >= min_gain for s in open_case.suggestions)
+
+
+def test_the_threshold_comes_from_the_settings(knowledge, analyzer):
+    a = analyzer.analyze(_case_file(knowledge, "ijgp-2023-imt-uterus-tfgros1-57f"))
+    every = _all(analyzer, a, min_gain=0.0)
+    lowered = replace(knowledge, settings=knowledge.settings.model_copy(
+        update={"next_tests": knowledge.settings.next_tests.model_copy(update={"min_gain": 0.0})}))
+    with Analyzer(lowered, "oracle") as low:
+        b = low.analyze(a.case)
+    assert b.no_separating_test is False and len(b.suggestions) == min(len(every), knowledge.settings.suggestions)
+
+
+def test_a_stain_outranks_a_molecular_test_of_similar_gain(knowledge, analyzer):
+    # leiomyosarcoma of the pelvis against DDLPS: MDM2 by immunohistochemistry and MDM2 amplification by FISH
+    # answer the same question; FISH gains slightly more but costs several stains and takes days
+    a = analyzer.analyze(_case_file(knowledge, "olivier-2023-lms-pelvis-81f"))
+    tests = {s.test: s for s in _all(analyzer, a)}
+    ihc, fish = tests["mdm2"], tests["mdm2_amplification"]
+    assert fish.gain > ihc.gain >= 0.8 * fish.gain                 # similar gain, the molecular test ahead on gain
+    assert ihc.cost.cls == "ihc" and fish.cost.cls == "fish" and fish.cost.cost > ihc.cost.cost
+    order = [s.test for s in a.suggestions]
+    assert order.index("mdm2") < order.index("mdm2_amplification") if "mdm2_amplification" in order \
+        else order[0] == "mdm2"
+    assert a.suggestions[0].test == "mdm2" and "MDM2 (IHC)" in a.confidence.action
+    # ranked by gain per unit of cost, every time
+    ratios = [s.gain_per_cost for s in a.suggestions]
+    assert ratios == sorted(ratios, reverse=True)
+
+
+def test_every_display_shows_the_gain_and_the_cost_class(knowledge, analyzer):
+    a = analyzer.analyze(_case_file(knowledge, "olivier-2023-lms-pelvis-81f"))
+    assert a.suggestions
+    md = render_markdown(a, knowledge)
+    report = render_report(a, knowledge, analyzer.ranker)
+    data = to_json(a, knowledge)
+    for s, d in zip(a.suggestions, data["suggested_tests"]):
+        shown = f"expected gain {s.gain:.2f} bits; {s.cost.label}, {s.cost.turnaround}"
+        assert shown in md
+        assert " ".join(shown.split()) in " ".join(report.split())
+        assert d["gain_bits"] == round(s.gain, 4) and d["cost_class"] == s.cost.cls
+        assert d["cost_label"] == s.cost.label and d["turnaround"] == s.cost.turnaround
+        assert d["relative_cost"] == s.cost.cost and d["leader"] == s.leader and d["contrast"] == s.contrast
+    result = CliRunner().invoke(main, ["eval", str(CASES / "olivier-2023-lms-pelvis-81f.yaml")])
+    text = " ".join(result.output.replace("│", " ").split())
+    assert f"(expected gain {a.suggestions[0].gain:.2f} bits; IHC, same or next working day)" in text
+
+
+def test_the_new_json_keys_are_documented():
+    doc = (REPO / "docs" / "case-format.md").read_text(encoding="utf-8")
+    section = doc[doc.index("## Machine-readable results (ddx)"):]
+    row = next(line for line in section.splitlines() if line.startswith("| `suggested_tests[]`"))
+    for key in ("test", "kind", "label", "gain_bits", "why", "cost_class", "cost_label", "relative_cost",
+                "turnaround", "gain_per_cost", "leader", "contrast", "asked_by"):
+        assert f"`{key}`" in row, key
+    assert "`no_separating_test`" in section
+
+
+def test_the_why_contrasts_the_leader_with_the_entity_the_test_separates_it_from(knowledge, analyzer):
+    # desmin only: ILMS leads; MDM2 (IHC) separates nothing among ILMS and IMT (~2 % each, the why before
+    # issue 17) - it is there for DDLPS
+    a = analyzer.analyze(validate(knowledge, {"id": "d", "patient": {"age": 30}, "stains": {"desmin": "positive"}}))
+    assert a.top.entity == "ilms"
+    tests = {s.test: s for s in _all(analyzer, a, min_gain=0.0)}
+    mdm2 = tests["mdm2"]
+    assert mdm2.leader == a.top.subtype or mdm2.leader == "ilms"
+    assert mdm2.contrast == "ddlps"
+    assert re.match(r"MDM2 \(IHC\): positive in ~?\d+ % of ILMS \[.*\] vs 100 % of DDLPS \[12/12\]$", mdm2.why), mdm2.why
+    # ALK separates the leader from IMT, whatever else is in the top three
+    assert tests["alk"].contrast == "imt" and "of ILMS" in tests["alk"].why.split(" vs ")[0]
+
+
+def test_the_leader_is_named_first_in_every_why(knowledge, analyzer):
+    for path in sorted(CASES.glob("*.yaml")):
+        for loaded in iter_cases(path, knowledge):
+            a = analyzer.analyze(loaded.case)
+            for s in a.suggestions:
+                assert knowledge.parent(s.leader) == a.top.entity, (loaded.id, s.why)
+                first = s.why.split(" vs ")[0]
+                assert f"of {knowledge.short_name(s.leader)} [" in first, (loaded.id, s.why)
+                if s.contrast is not None:
+                    assert knowledge.parent(s.contrast) != a.top.entity
+                    assert s.why.endswith("]") and f"of {knowledge.short_name(s.contrast)} [" in s.why.split(" vs ")[1]
+
+
+def test_an_alk_rearranged_case_is_not_offered_another_kinase_fusion(knowledge, analyzer):
+    without = analyzer.analyze(validate(knowledge, {"id": "w", **IMT_LIKE}))
+    offered = {s.test for s in _all(analyzer, without, min_gain=0.0)}
+    assert {"ntrk_rearrangement", "ros1_rearrangement"} <= offered       # they separate IMT subtypes otherwise
+    rearranged = analyzer.analyze(validate(knowledge, {"id": "r", **IMT_LIKE,
+                                                        "molecular": {"alk_rearrangement": "present"}}))
+    assert not KINASE_TESTS & {s.test for s in _all(analyzer, rearranged, min_gain=0.0)}
+    stained = analyzer.analyze(validate(knowledge, {"id": "s", **IMT_LIKE, "stains": {"alk": "positive"}}))
+    assert not KINASE_TESTS & {s.test for s in _all(analyzer, stained, min_gain=0.0)}
+    # and the reverse: a ROS1-rearranged tumour is not offered an ALK fusion test
+    ros1 = analyzer.analyze(validate(knowledge, {"id": "o", **IMT_LIKE, "molecular": {"ros1_rearrangement": "present"}}))
+    assert "alk_rearrangement" not in {s.test for s in _all(analyzer, ros1, min_gain=0.0)}
+
+
+def test_an_alk_positive_imt_is_confirmed_by_the_alk_fusion_only(knowledge, analyzer):
+    a = analyzer.analyze(validate(knowledge, {"id": "s", **IMT_LIKE, "stains": {"alk": "positive"}}))
+    assert a.top.entity == "imt" and a.confidence.band in ("clear-leader-confirm", "confirmation-advised")
+    assert "ALK rearrangement" in a.confidence.action
+    for other in ("ROS1 rearrangement", "NTRK rearrangement", "PDGFRB rearrangement"):
+        assert other not in a.confidence.action
+    # ALK-negative by immunohistochemistry (ALK-negative IMT leads), the other fusions are the ones named
+    neg = analyzer.analyze(validate(knowledge, {"id": "n", **IMT_LIKE,
+                                                 "stains": {"alk": "negative", "desmin": "positive"}}))
+    assert neg.top.subtype == "imt_alkneg" and neg.confidence.band == "confirmation-advised"
+    assert "ROS1 rearrangement" in neg.confidence.action and "NTRK rearrangement" in neg.confidence.action
+
+
+def test_the_test_a_caveat_asks_for_is_suggested(knowledge, analyzer):
+    # the README's DDLPS case: the caveat says "test MDM2 amplification (FISH)"
+    a = analyzer.analyze(_case_file(knowledge, "rekhi-2020-ddlps-retroperitoneum-39m"))
+    assert "pitfall.ddlps-myogenic" in {c.rule for c in a.caveats}
+    by_test = {s.test: s for s in a.suggestions}
+    mdm2 = by_test["mdm2_amplification"]
+    assert mdm2.asked_by == ("pitfall.ddlps-myogenic",)
+    # it is there because of the caveat: three cheaper tests rank above it
+    ranked = _all(analyzer, a)
+    assert [s.test for s in ranked].index("mdm2_amplification") >= knowledge.settings.suggestions
+    assert "asked for by the caveat pitfall.ddlps-myogenic" in render_markdown(a, knowledge)
+    assert to_json(a, knowledge)["suggested_tests"][-1]["asked_by"] == ["pitfall.ddlps-myogenic"]
+    # once MDM2 amplification is recorded, it is not asked for again
+    done = analyzer.analyze(validate(knowledge, {**RETRO_MYOGENIC, "molecular": {"mdm2_amplification": "absent"}}))
+    assert "pitfall.ddlps-myogenic" in {c.rule for c in done.caveats}
+    assert "mdm2_amplification" not in {s.test for s in done.suggestions}
+
+
+def test_every_caveat_test_is_offered_when_its_caveat_shows(knowledge, analyzer):
+    for path in sorted(CASES.glob("*.yaml")):
+        for loaded in iter_cases(path, knowledge):
+            a = analyzer.analyze(loaded.case)
+            facts = analyzer.facts(loaded.case)
+            answered = knowledge.ancillary.answered(facts)
+            offered = {s.path: s for s in a.suggestions}
+            for c in a.caveats:
+                for test in knowledge.caveat_tests.get(c.rule, ()):
+                    recorded = any(k == test.replace(".", "__") or k.startswith(test.replace(".", "__") + "__")
+                                   for k in facts)
+                    if recorded or test in answered:
+                        continue
+                    assert test in offered and c.rule in offered[test].asked_by, (loaded.id, c.rule, test)
+
+
+def _line_of(path: Path, text: str) -> int:
+    return next(i for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if line == text)
+
+
+def test_a_bad_cost_class_is_an_error_at_its_line(rules_copy: Path):
+    anc = rules_copy / "ancillary.yaml"
+    anc.write_text(anc.read_text(encoding="utf-8").replace("    desmin: ihc\n", "    desmin: ihx\n"), encoding="utf-8")
+    line = _line_of(anc, "    desmin: ihx")
+    with pytest.raises(KnowledgeError) as exc:
+        load_knowledge(rules_copy)
+    [problem] = [p for p in exc.value.problems if "desmin" in p.message]
+    assert problem.file == str(anc) and problem.line == line
+    assert "unknown cost class 'ihx'" in problem.message and "ihc" in problem.suggestions
+    result = CliRunner().invoke(main, ["rules", "check", str(rules_copy)])
+    assert result.exit_code == 1 and f"ancillary.yaml:{line}" in result.output and "ihx" in result.output
+
+
+def test_a_test_without_a_class_is_an_error_naming_the_rule_that_offers_it(rules_copy: Path):
+    anc = rules_copy / "ancillary.yaml"
+    anc.write_text(anc.read_text(encoding="utf-8").replace("    mdm2: ihc\n", ""), encoding="utf-8")
+    with pytest.raises(KnowledgeError) as exc:
+        load_knowledge(rules_copy)
+    [problem] = [p for p in exc.value.problems if "stains.mdm2" in p.message]
+    assert problem.file == str(anc) and problem.line == _line_of(anc, "  stains:")
+    assert "no cost class" in problem.message and "ihc.mdm2" in problem.message
+    assert "immunohistochemistry.yaml:" in problem.message
+
+
+def test_an_unknown_turnaround_or_caveat_test_is_located(rules_copy: Path):
+    anc = rules_copy / "ancillary.yaml"
+    anc.write_text(anc.read_text(encoding="utf-8").replace("    turnaround: days\n", "    turnaround: dayz\n", 1),
+                   encoding="utf-8")
+    pit = rules_copy / "rules" / "pitfalls.yaml"
+    pit.write_text(pit.read_text(encoding="utf-8").replace("caveat_tests: [molecular.mdm2_amplification]",
+                                                           "caveat_tests: [molecular.mdm2_amplificaton]"), encoding="utf-8")
+    with pytest.raises(KnowledgeError) as exc:
+        load_knowledge(rules_copy)
+    problems = exc.value.problems
+    [turn] = [p for p in problems if "dayz" in p.message]
+    assert turn.file == str(anc) and turn.line is not None and "days" in turn.suggestions
+    [cav] = [p for p in problems if "mdm2_amplificaton" in p.message]
+    assert cav.file == str(pit) and cav.line == _line_of(pit, next(
+        line for line in pit.read_text(encoding="utf-8").splitlines() if "mdm2_amplificaton" in line))
+    assert "molecular.mdm2_amplification" in cav.suggestions
+
+
+def test_the_batch_csv_gives_the_next_tests_gain_and_class(tmp_path: Path):
+    out = tmp_path / "rows.csv"
+    result = CliRunner().invoke(main, ["batch", str(CASES / "olivier-2023-lms-pelvis-81f.yaml"),
+                                       str(CASES / "ijgp-2023-imt-uterus-tfgros1-57f.yaml"), "--format", "csv",
+                                       "-o", str(out), "-q"])
+    assert result.exit_code == 0, result.output
+    rows = {r["id"]: r for r in csv.DictReader(out.read_text(encoding="utf-8").splitlines())}
+    lms = rows["olivier-2023-lms-pelvis-81f"]
+    assert lms["next_test"] == "MDM2 (IHC)" and lms["next_test_cost_class"] == "IHC"
+    assert float(lms["next_test_gain_bits"]) > 0.05 and lms["no_separating_test"] == "no"
+    imt = rows["ijgp-2023-imt-uterus-tfgros1-57f"]
+    assert imt["next_test"] == "" and imt["no_separating_test"] == "yes"
+
+
+def test_the_tui_next_tests_list_shows_gain_cost_and_the_no_test_line(knowledge):
+    from textual.widgets import OptionList
+
+    from tests.test_tui import drive, make_app
+
+    for name, settled in (("olivier-2023-lms-pelvis-81f", False), ("ijgp-2023-imt-uterus-tfgros1-57f", True)):
+        app = make_app(knowledge, path=CASES / f"{name}.yaml")
+
+        async def script(pilot, app=app, settled=settled):
+            assert app.analysis is not None
+            tests = app.query_one("#next-tests", OptionList)
+            prompts = [tests.get_option_at_index(i) for i in range(tests.option_count)]
+            if settled:
+                assert len(prompts) == 1 and prompts[0].disabled
+                assert "No further test separates the leaders" in prompts[0].prompt.plain
+                return
+            assert len(prompts) == len(app.analysis.suggestions) > 0
+            for option, s in zip(prompts, app.analysis.suggestions):
+                assert option.prompt.plain.startswith(f"{s.label}: ")
+                assert f"({s.gain:.2f} bits · {s.cost.label}, {s.cost.turnaround}" in option.prompt.plain
+
+        drive(app, script)

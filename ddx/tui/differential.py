@@ -26,6 +26,7 @@ from ddx.draft import figure_text, leading_subtype, pointer_findings, profile_sh
 from ddx.facts import case_facts
 from ddx.knowledge import Knowledge
 from ddx.ranking import Evidence, RankedEntity, percent
+from ddx.suggest import no_test_text
 from ddx.tui.chart import EvidenceChartView
 from ddx.tui.messages import NextTestChosen
 
@@ -244,9 +245,12 @@ class DifferentialPanel(Vertical):
             self._show_entity(analysis.ranking[row] if analysis.ranking else None)
             tests = self.query_one("#next-tests", OptionList)
             tests.clear_options()
+            if analysis.no_separating_test:
+                tests.add_option(Option(Text(no_test_text(self.knowledge), style="dim"), id="none", disabled=True))
             for s in analysis.suggestions:
-                prompt = Text.assemble((s.label, "bold"), ": ", s.why.split(": ", 1)[-1],
-                                       (f"  ({s.gain:.2f} bits)", "dim"))
+                asked = "; asked for by a caveat" if s.asked_by else ""
+                prompt = Text.assemble((s.label, "bold"), ": ", s.why.removeprefix(s.label + ": "),
+                                       (f"  ({s.gain:.2f} bits · {s.cost.text}{asked})", "dim"))
                 tests.add_option(Option(prompt, id=f"{s.kind}:{s.test}"))
         finally:
             self._updating = False
