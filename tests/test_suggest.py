@@ -316,3 +316,12 @@ def test_the_tui_next_tests_list_shows_gain_cost_and_the_no_test_line(knowledge)
                 assert f"({s.gain:.2f} bits · {s.cost.label}, {s.cost.turnaround}" in option.prompt.plain
 
         drive(app, script)
+
+
+def test_a_rules_folder_without_ancillary_yaml_reads_the_packaged_one(rules_copy):
+    """A folder made by `ddx rules init` before ancillary.yaml existed still loads, with the packaged classes."""
+    from ddx.knowledge import load_knowledge, packaged_rules_dir
+    (rules_copy / "ancillary.yaml").unlink()
+    knowledge = load_knowledge(rules_copy)
+    assert knowledge.ancillary.file == str(packaged_rules_dir() / "ancillary.yaml")
+    assert knowledge.ancillary.tests
