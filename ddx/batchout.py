@@ -19,6 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ddx.batch import CaseResult
+from ddx.ranking import probability_text
 from ddx.report import markup_text
 from ddx.safetext import json_text, markdown_text, spreadsheet_cell
 
@@ -33,7 +34,7 @@ class Writer(Protocol):
 
 
 def _pct(x: float) -> str:
-    return f"{x * 100:.1f} %"
+    return probability_text(x, " %")
 
 
 def _error_text(result: CaseResult) -> str:
@@ -293,7 +294,8 @@ class TableWriter:
                 lines.append(f"[dim]{row.band}[/dim]")
             if row.expected:
                 lines.append(f"expected {row.expected}" + (f" {row.mark}" if row.mark else ""))
-            leaders = "\n".join(f"{label} {p * 100:.1f}%" for label, p in row.leaders)   # "55.6%": one word
+            # "55.6%", ">99.9%": one word
+            leaders = "\n".join(f"{label} {probability_text(p).replace(' ', '')}" for label, p in row.leaders)
             table.add_row(str(row.number), "\n".join(lines), row.error if row.error is not None else leaders)
         return table
 

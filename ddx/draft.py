@@ -18,7 +18,7 @@ from typing import Any
 from ddx.analysis import Analysis, Pointer
 from ddx.facts import case_facts
 from ddx.knowledge import Knowledge, ReportTemplates
-from ddx.ranking import Evidence, RankedEntity, Ranker, given_name, join_words, lower_first, percent
+from ddx.ranking import Evidence, RankedEntity, Ranker, given_name, join_words, lower_first, percent, probability_text
 from ddx.safetext import printable
 from ddx.suggest import no_test_text
 
@@ -203,7 +203,8 @@ def describe_morphology(case: Any, knowledge: Knowledge) -> list[str]:
             phrases.append(" ".join(fill(frame, label=label, value=values, values=values).split()))
             done.add(name)
         if phrases:
-            joined = join_words(phrases) if sentence.join == "list" else " ".join(phrases)
+            joined = " ".join(phrases) if sentence.join == "words" else \
+                join_words(phrases, "or" if sentence.join == "or" else "and")
             text = fill(sentence.sentence, phrases=joined)
             out.append(_articles(re.sub(r"\s+([,;.])", r"\1", text)))
     return out
@@ -226,7 +227,8 @@ def describe_stains(case: Any, knowledge: Knowledge) -> list[str]:
             own.append(fill(prose.own_sentence[special], label=label(name),
                             value=f"{value:g}" if isinstance(value, float) else _term(str(value))))
             continue
-        details = [fill(frame, value=f"{attrs[attr]:g}" if isinstance(attrs[attr], float) else _term(str(attrs[attr])))
+        details = [fill(frame, value=f"{attrs[attr]:g}" if isinstance(attrs[attr], float)
+                        else _prose_words(knowledge, f"stains.*.{attr}", attrs[attr]))
                    for attr, frame in prose.details.items() if attrs.get(attr) is not None]
         text = lower_first(label(name)) + (f" ({', '.join(details)})" if details else "")
         key = f.extent if f.result == "positive" and f.extent in prose.results else f.result
@@ -316,8 +318,8 @@ def lesion_text(case: Any, t: ReportTemplates, knowledge: Knowledge) -> str:
     m = getattr(case, "morphology", None)
     cells = [_value_words(knowledge, "morphology.cell_types", c) for c in (getattr(m, "cell_types", None) or [])]
     cell_words = join_words(cells) + " cell" if cells else t.lesion_cells_unknown
-    inflamed = m is not None and (bool(getattr(m, "inflammation", None))
-                                  or getattr(m, "inflammation_density", None) not in (None, "none"))
+    density = getattr(m, "inflammation_density", None)
+    inflamed = m is not None and density != "none" and (bool(getattr(m, "inflammation", None)) or density is not None)
     return fill(t.lesion_inflamed if inflamed else t.lesion, cells=cell_words)
 
 
@@ -343,15 +345,18 @@ def render_report(analysis: Analysis, knowledge: Knowledge, ranker: Ranker, *, d
               "probability": percent_text(leader.probability), "band": band,
               "subtype": subtype, "share": percent_text(leader.subtype_share or 0.0)}
     outside = bool(analysis.outside)
-    descriptive = not outside and analysis.confidence is not None \
-        and analysis.confidence.band in t.descriptive_bands
+    descriptive = not outside and ((analysis.confidence is not None and analysis.confidence.band in t.descriptive_bands)
+                                   or leader.probability < t.descriptive_below)
+    values["lesion"] = lesion_text(case, t, knowledge)
     if descriptive:
         leaders = leading_candidates(analysis)
         names = [lower_first(t.entities[r.entity].diagnosis if r.entity in t.entities else r.name) for r in leaders]
-        values.update(lesion=lesion_text(case, t, knowledge), leaders=join_words(names),
+        values.update(leaders=join_words(names),
                       probabilities=join_words([percent_text(r.probability) for r in leaders]),
                       next_test=analysis.suggestions[0].label if analysis.suggestions else "")
         sub = None          # no subtype is favoured when no entity is
+    if outside:
+        sub = None
 
     def frame(text: str) -> str:
         return fill(text, **values)
@@ -363,7 +368,8 @@ def render_report(analysis: Analysis, knowledge: Knowledge, ranker: Ranker, *, d
     lines += para(frame(t.specimen))
     favoured = t.favoured_outside if outside else t.favoured_descriptive if descriptive \
         else t.favoured_subtype if sub else t.favoured
-    lines += para(frame(favoured), "  - ")
+    favoured_line = frame(favoured)
+    lines += para(favoured_line[:1].upper() + favoured_line[1:], "  - ")
     lines.append("")
     findings = (describe_morphology(case, knowledge) + describe_stains(case, knowledge)
                 + describe_molecular(case, knowledge))
@@ -376,7 +382,7 @@ def render_report(analysis: Analysis, knowledge: Knowledge, ranker: Ranker, *, d
         closing = frame(t.overall_outside if outside else t.overall)
     if sub:
         closing += " " + frame(t.subtype)
-    for tpl in ((template, sub_template) if not descriptive else ()):
+    for tpl in ((template, sub_template) if not descriptive and not outside else ()):
         if tpl and tpl.comment:
             closing += " " + tpl.comment.strip()
     lines += para(closing)
@@ -390,20 +396,20 @@ def render_report(analysis: Analysis, knowledge: Knowledge, ranker: Ranker, *, d
 
     others = [r for r in analysis.ranking[1:1 + differential]]
     if others:
-        lines.append(t.differential_heading_descriptive if descriptive else t.differential_heading)
-        item = t.differential_item_descriptive if descriptive else t.differential_item
+        ranking_only = descriptive or outside      # no candidate is set aside when none is favoured
+        lines.append(t.differential_heading_descriptive if ranking_only else t.differential_heading)
+        item = t.differential_item_descriptive if ranking_only else t.differential_item
         for r in others:
             reasons = _contrast_text(t, analysis, ranker, knowledge, leader, r)
-            why = "; ".join(reasons) if reasons else t.differential_no_reason
             name = t.entities[r.entity].diagnosis if r.entity in t.entities else r.name
             other_sub = leading_subtype(r)
             if other_sub:
                 short = profile_short(knowledge, r)
-                name = fill(t.other_subtype, diagnosis=name, subtype=short,
-                            share=percent_text(r.subtype_share or 0.0))
-            pct = f"{r.probability * 100:.1f}%" if r.probability >= 0.001 else "<0.1%"
-            lines += para(fill(item, name=name, probability=pct, why=why,
-                               leader_short=profile_short(knowledge, leader)), "  - ")
+                name = fill(t.other_subtype, diagnosis=name, subtype=short, share=percent_text(r.subtype_share or 0.0))
+            values_r = {"name": name, "probability": probability_text(r.probability),
+                        "leader_short": profile_short(knowledge, leader)}
+            text = fill(item, why="; ".join(reasons), **values_r) if reasons else fill(t.differential_no_reason, **values_r)
+            lines += para(text, "  - ")
         lines.append("")
     if analysis.confidence:
         lines += para(fill(t.confidence, label=analysis.confidence.label, action=analysis.confidence.action))

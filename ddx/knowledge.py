@@ -441,15 +441,15 @@ class ProseSentence(Model):
     ``sentence`` holds ``$phrases``; ``fields`` maps a morphology field (``*``: any field no
     earlier key names) to a phrase frame (``$label``, ``$value``, ``$values``), or to frames by
     recorded value (``present``, ``absent``, a term, a number; ``*`` for any other value); a
-    value without a frame leaves the field to a later sentence. The sentence is written when
+    value without a frame, or with an empty one, leaves the field to a later sentence. The sentence is written when
     every field in ``requires`` is recorded and not yet described. ``join``: ``list`` joins the
-    phrases as "a, b and c", ``words`` one after the other.
+    phrases as "a, b and c", ``or`` as "a, b or c", ``words`` one after the other.
     """
 
     sentence: str
     fields: dict[str, str | dict[str, str]]
     requires: list[str] = []
-    join: Literal["list", "words"] = "list"
+    join: Literal["list", "or", "words"] = "list"
 
     @field_validator("sentence")
     @classmethod
@@ -473,7 +473,7 @@ class ProseSentence(Model):
         spec = self.fields.get(name, self.fields.get("*"))
         if spec is None or isinstance(spec, str):
             return spec
-        return spec.get(value, spec.get("*"))
+        return spec.get(value, spec.get("*")) or None
 
 
 class StainProse(Model):
@@ -559,6 +559,7 @@ class ReportTemplates(Model):
     # bands in which the report favours no diagnosis: the diagnosis line describes the lesion and the
     # closing sentence names the leaders and the test that separates them
     descriptive_bands: list[str] = ["open", "open-thin", "close"]
+    descriptive_below: float = Field(0.75, ge=0, le=1)   # ... and any leader below this probability
     lesion: str = "$cells neoplasm"
     lesion_inflamed: str = "$cells neoplasm with an inflammatory background"
     lesion_cells_unknown: str = "mesenchymal"
@@ -578,7 +579,8 @@ class ReportTemplates(Model):
     differential_item: str = "$name ($probability): less likely because of $why."
     differential_heading_descriptive: str = "Candidates considered:"
     differential_item_descriptive: str = "$name ($probability): ranks below $leader_short because of $why."
-    differential_no_reason: str = "no recorded finding separates it; it ranks lower on prior frequency"
+    differential_no_reason: str = ("$name ($probability): no recorded finding separates it from $leader_short; "
+                                   "it ranks lower on prior frequency.")
     confidence: str = "Confidence: $label. $action"
     tests_heading: str = "Recommended additional tests:"
     caveats_heading: str = "Caveats:"
@@ -605,7 +607,7 @@ class ReportTemplates(Model):
         report = REPORT_FIELDS
         return {
             "heading": report, "specimen": report, "favoured": report, "overall": report,
-            "favoured_outside": report, "overall_outside": report, "outside_heading": report,
+            "favoured_outside": report | {"lesion"}, "overall_outside": report, "outside_heading": report,
             "favoured_subtype": report | {"subtype", "share"},
             "subtype": report | {"subtype", "share"},
             "other_subtype": frozenset({"diagnosis", "subtype", "share"}),
@@ -621,7 +623,7 @@ class ReportTemplates(Model):
             "differential_heading": frozenset(), "differential_heading_descriptive": frozenset(),
             "differential_item": frozenset({"name", "probability", "why"}),
             "differential_item_descriptive": frozenset({"name", "probability", "why", "leader_short"}),
-            "differential_no_reason": frozenset(), "confidence": frozenset({"label", "action"}),
+            "differential_no_reason": frozenset({"name", "probability", "leader_short"}), "confidence": frozenset({"label", "action"}),
             "tests_heading": frozenset(), "caveats_heading": frozenset(), "caveat": frozenset({"text", "source"}),
             "sources_heading": frozenset(),
             "favoured_descriptive": report | {"lesion"},

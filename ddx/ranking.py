@@ -136,6 +136,16 @@ def percent(p: float, estimate: bool) -> str:
     return ("~" if estimate else "") + text
 
 
+def probability_text(p: float, unit: str = "%") -> str:
+    """A probability in percent to one decimal, never shown as certain: '55.6%', '> 99.9%', '< 0.1%'.
+    ``unit``: '%' or ' %' (the space some outputs put before the sign)."""
+    if p >= 0.9995:
+        return f"> 99.9{unit}"
+    if p < 0.0005:
+        return f"< 0.1{unit}"
+    return f"{p * 100:.1f}{unit}"
+
+
 def join_words(words: list[str], conjunction: str = "and") -> str:
     """'a', 'a and b', 'a, b and c'."""
     if len(words) <= 1:

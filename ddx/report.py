@@ -19,7 +19,7 @@ from ddx.analysis import Analysis
 from ddx.draft import figure_text, pointer_findings, unused_texts
 from ddx.facts import case_facts
 from ddx.knowledge import Knowledge
-from ddx.ranking import Evidence, RankedEntity, lower_first
+from ddx.ranking import Evidence, RankedEntity, lower_first, probability_text
 from ddx.safetext import markdown_text, printable
 from ddx.suggest import no_test_text
 
@@ -171,7 +171,7 @@ def render_text(analysis: Analysis, knowledge: Knowledge, *, top: int = 6) -> Re
         for_lines = "\n".join(_evidence_line(e) for e in r.supporting[:3]) or "-"
         against = "\n".join(_evidence_line(e) for e in r.opposing[:2]) or "-"
         label = entity_label(r, knowledge) if r.probability >= 0.01 else r.entity   # no subtype split on a remote entity
-        table.add_row(str(i), Text(label), f"{_bar(r.probability)} {r.probability * 100:5.1f}%",
+        table.add_row(str(i), Text(label), f"{_bar(r.probability)} {probability_text(r.probability):>7}",
                       Text(for_lines), Text(against))
     parts: list[RenderableType] = []
     if analysis.confidence:
@@ -182,7 +182,7 @@ def render_text(analysis: Analysis, knowledge: Knowledge, *, top: int = 6) -> Re
     parts.append(table)
     rest = analysis.ranking[top:]
     if rest:
-        parts.append(Text("also considered: " + ", ".join(f"{r.entity} {r.probability * 100:.1f}%" for r in rest),
+        parts.append(Text("also considered: " + ", ".join(f"{r.entity} {probability_text(r.probability)}" for r in rest),
                           style="dim"))
     if analysis.outside:
         out = Text("Outside the differential — the findings point beyond the entities ddx models:\n",
@@ -243,7 +243,8 @@ def render_markdown(analysis: Analysis, knowledge: Knowledge, *, top: int = 6) -
         against = "<br>".join(_md(_evidence_line(e)) for e in r.opposing[:2]) or "-"
         name = r.name + (f"; leading: {r.subtype_name} (share {(r.subtype_share or 0) * 100:.0f} %)"
                          if r.subtype is not None else "")
-        lines.append(f"| {i} | {r.entity} ({_md(name)}) | {r.probability * 100:.1f} % | {r.score:+.2f} | {for_} | {against} |")
+        shown = probability_text(r.probability, " %")
+        lines.append(f"| {i} | {r.entity} ({_md(name)}) | {shown} | {r.score:+.2f} | {for_} | {against} |")
     if analysis.outside:
         lines += ["", "**Outside the differential**", ""] + [f"- {_md(line)}" for line in outside_lines(analysis, knowledge)]
     if analysis.caveats:

@@ -37,7 +37,7 @@ from typing import Any
 
 from ddx.ancillary import UNCLASSED, TestCost
 from ddx.knowledge import Knowledge, Rule
-from ddx.ranking import Ranker, basis_text, percent, strength_of
+from ddx.ranking import Ranker, basis_text, given_name, percent, strength_of
 
 NO_SEPARATING_TEST = "No further test separates the leaders"
 
@@ -85,7 +85,7 @@ class Suggestion:
         """'expected gain 0.22 bits; FISH, 2-5 working days' (and who asked for it)."""
         text = f"expected gain {self.gain:.2f} bits; {self.cost.text}"
         if self.asked_by:
-            text += f"; asked for by the caveat{'s' if len(self.asked_by) > 1 else ''} {', '.join(self.asked_by)}"
+            text += "; asked for by a caveat" if len(self.asked_by) == 1 else "; asked for by the caveats"
         return text
 
     def to_dict(self) -> dict[str, object]:
@@ -319,7 +319,7 @@ class Suggester:
         candidates = [r for tier in tiers for r in tier]
         if test is None or not candidates:
             if asked_by:
-                return f"{label}: asked for by the caveat{'s' if len(asked_by) > 1 else ''} {', '.join(asked_by)}"
+                return f"{label}: asked for by {'a caveat' if len(asked_by) == 1 else 'the caveats'} (see Caveats)"
             return f"{label}: its result changes the ranking of the leading candidates"
         knowledge = self.knowledge
         profiles = self.ranker.profiles
@@ -341,7 +341,7 @@ class Suggester:
             lk = knowledge.profile_likelihood(rule, lead)
             if lk is None:
                 return f"{label}: {rule.title}"
-            return (f"{label}: {head(rule)} {percent(lk.p, lk.estimate)} of {short(lead.slug)} "
+            return (f"{label}: {head(rule)} {percent(lk.p, lk.estimate)} of {given_name(rule.spec.given, short(lead.slug))} "
                     f"[{basis_text(lk, strength_of(lk, ev))}]")
         other = profiles[contrast]
         best = None
@@ -358,6 +358,8 @@ class Suggester:
         if best is None:
             return f"{label}: {candidates[0].title}"
         _, rule, pa, pb = best
-        return (f"{label}: {head(rule)} {percent(pa.p, pa.estimate)} of {short(lead.slug)} "
-                f"[{basis_text(pa, strength_of(pa, ev))}] vs {percent(pb.p, pb.estimate)} of {short(other.slug)} "
+        given = rule.spec.given
+        return (f"{label}: {head(rule)} {percent(pa.p, pa.estimate)} of {given_name(given, short(lead.slug))} "
+                f"[{basis_text(pa, strength_of(pa, ev))}] vs {percent(pb.p, pb.estimate)} of "
+                f"{given_name(given, short(other.slug))} "
                 f"[{basis_text(pb, strength_of(pb, ev))}]")

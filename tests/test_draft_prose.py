@@ -66,7 +66,7 @@ def test_the_lesion_line_describes_recorded_cells_and_inflammation(knowledge, an
     if analysis.confidence.band not in knowledge.reports.descriptive_bands:
         pytest.skip("this case is no longer open under the current rules")
     line = diagnosis_line(render_report(analysis, knowledge, analyzer.ranker))
-    assert "spindle and epithelioid cell neoplasm with an inflammatory background" in line
+    assert "Spindle and epithelioid cell neoplasm with an inflammatory background" in line
 
 
 @pytest.mark.parametrize(("p", "shown"), [(0.9996, "> 99%"), (0.995, "> 99%"), (0.994, "99%"),
@@ -108,7 +108,7 @@ def test_the_description_reads_as_prose(knowledge):
     text = " ".join(describe_morphology(case, knowledge))
     assert "The tumour is arranged in fascicles and a storiform pattern." in text
     assert "There is an inflammatory infiltrate of plasma cells." in text
-    assert "0 mitoses" not in text and "no mitotic activity" in text
+    assert "0 mitoses" not in text and "The mitotic count is 0 per 10 HPF." in text
     assert "rhabdomyoblasts" in text
     assert "growth pattern is" not in text
 
@@ -171,3 +171,53 @@ def test_citations_split_outside_brackets_only():
     assert split_citations("WHO 2020 (via a.org; b.com); Doe J. J Foo 2001;1:2 (x; y)") == [
         "WHO 2020 (via a.org; b.com)", "Doe J. J Foo 2001;1:2 (x; y)"]
     assert split_citations("Doe J. J Foo 2001;1:2") == ["Doe J. J Foo 2001;1:2"]
+
+
+def test_a_leader_below_three_to_one_is_not_favoured_whatever_the_band(knowledge, analyzer):
+    case = validate(knowledge, {"id": "c8", "patient": {"age": 62}, "clinical": {"site": "retroperitoneum"},
+                                "morphology": {"cell_types": ["pleomorphic"], "pleomorphism": "marked",
+                                               "inflammation": ["foamy_histiocytes", "lymphocytes"],
+                                               "inflammation_density": "prominent"},
+                                "stains": {"desmin": "focal", "myogenin": "focal"}})
+    analysis = analyzer.analyze(case)
+    assert analysis.ranking[0].probability < knowledge.reports.descriptive_below
+    text = render_report(analysis, knowledge, analyzer.ranker)
+    assert diagnosis_line(text).startswith("  - Pleomorphic cell neoplasm with an inflammatory background")
+    assert "favour " not in flat(text) and "less likely" not in flat(text)
+
+
+def test_an_outside_case_names_no_diagnosis_and_sets_no_candidate_aside(knowledge, analyzer):
+    case = validate(knowledge, {"id": "mel", "morphology": {"cell_types": ["epithelioid"]},
+                                "stains": {"s100": "diffuse", "sox10": "positive", "hmb45": "positive"}})
+    analysis = analyzer.analyze(case)
+    assert analysis.outside
+    text = render_report(analysis, knowledge, analyzer.ranker)
+    line = diagnosis_line(text)
+    assert line.startswith("  - Epithelioid cell neoplasm; the findings point outside")
+    leader = knowledge.reports.entities[analysis.ranking[0].entity]
+    assert leader.diagnosis not in line and leader.comment.strip()[:40] not in flat(text)
+    assert "less likely" not in flat(text) and "ranks below" in flat(text)
+
+
+def test_absent_findings_are_never_listed_with_present_ones(knowledge):
+    case = validate(knowledge, {"id": "a", "morphology": {"rhabdomyoblasts": "present", "calcifications": "absent",
+                                                          "hemosiderin": "present", "hyalinized_vessels": "absent"}})
+    text = " ".join(describe_morphology(case, knowledge))
+    assert "The tumour shows rhabdomyoblasts and hemosiderin." in text
+    assert "The tumour shows no calcifications or hyalinized vessels." in text
+
+
+def test_no_output_prints_a_probability_as_certain(knowledge, analyzer, tmp_path):
+    from ddx.batchout import _pct as pct
+    from ddx.ranking import probability_text
+    from ddx.report import render_markdown
+    assert probability_text(0.9996) == "> 99.9%" and probability_text(0.0) == "< 0.1%"
+    assert probability_text(0.5556, " %") == "55.6 %"
+    from tests.test_draft_v2 import load
+    analysis = analyzer.analyze(load(CASES / "headneckpathol-2020-srms-mandible-15m.yaml", knowledge))
+    markdown = render_markdown(analysis, knowledge)
+    assert "100.0" not in markdown and "> 99.9 %" in markdown and not re.search(r"\b0\.0 %", markdown)
+    assert pct(0.99999) == "> 99.9 %"
+    out = CliRunner().invoke(main, ["eval", str(CASES / "headneckpathol-2020-srms-mandible-15m.yaml")],
+                             env={"COLUMNS": "120"}).output
+    assert "100.0%" not in out and "> 99.9%" in out and not re.search(r"\b0\.0%", out)

@@ -25,7 +25,7 @@ from ddx.analysis import Analysis
 from ddx.draft import figure_text, leading_subtype, pointer_findings, profile_short, short_source, unused_texts
 from ddx.facts import case_facts
 from ddx.knowledge import Knowledge
-from ddx.ranking import Evidence, RankedEntity, percent
+from ddx.ranking import Evidence, RankedEntity, percent, probability_text
 from ddx.suggest import no_test_text
 from ddx.tui.chart import EvidenceChartView
 from ddx.tui.messages import NextTestChosen
@@ -133,7 +133,7 @@ def entity_detail(ranked: RankedEntity, analysis: Analysis, knowledge: Knowledge
     head = Text()
     head.append(f"{ranked.entity.upper()}  ", style="bold")
     head.append(ranked.name)
-    head.append(f"\n{ranked.probability * 100:.1f} %   score {ranked.score:+.2f}", style="dim")
+    head.append(f"\n{probability_text(ranked.probability, ' %')}   score {ranked.score:+.2f}", style="dim")
     if ranked.subtype_name:
         name = ranked.subtype_name
         if ranked.subtype == ranked.entity and name.startswith(ranked.name + ", "):
