@@ -87,5 +87,6 @@ def assess(knowledge: Knowledge, ranking: list[RankedEntity], suggestions: list[
                 "confirm_tests": _labels(knowledge, confirm) or "no defining test",
                 "outside": join_words(outside or []) or "entities outside the differential",
             }
-            return Confidence(band.id, band.label, Template(band.action).safe_substitute(values))
+            action = band.action_no_test if first is None and band.action_no_test else band.action
+            return Confidence(band.id, band.label, Template(action).safe_substitute(values))
     return None

@@ -325,12 +325,13 @@ class Band(Model):
     label: str
     when: BandWhen = BandWhen()
     action: str   # $leader, $runner_up, $next_test, $next_why, $confirm_tests are filled in
+    action_no_test: str | None = None   # the action when no test is suggested (default: action)
     rationale: str | None = None
 
-    @field_validator("action")
+    @field_validator("action", "action_no_test")
     @classmethod
-    def _placeholders(cls, v: str) -> str:
-        return _check_template(v, BAND_FIELDS)
+    def _placeholders(cls, v: str | None) -> str | None:
+        return None if v is None else _check_template(v, BAND_FIELDS)
 
 
 class EvidenceSettings(Model):

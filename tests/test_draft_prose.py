@@ -221,3 +221,15 @@ def test_no_output_prints_a_probability_as_certain(knowledge, analyzer, tmp_path
     out = CliRunner().invoke(main, ["eval", str(CASES / "headneckpathol-2020-srms-mandible-15m.yaml")],
                              env={"COLUMNS": "120"}).output
     assert "100.0%" not in out and "> 99.9%" in out and not re.search(r"\b0\.0%", out)
+
+
+def test_a_band_without_a_test_to_suggest_does_not_name_one(knowledge, analyzer):
+    """With no suggestion the band says so, instead of 'start with a further discriminating stain'."""
+    from ddx.bands import assess
+    analysis = analyzer.analyze(validate(knowledge, {"id": "o", "patient": {"age": 40}}))
+    assert analysis.confidence.band == "open-thin" and analysis.suggestions
+    bare = assess(knowledge, analysis.ranking, [], {}, informative=analysis.informative, ancillary=analysis.ancillary)
+    band = next(b for b in knowledge.settings.bands if b.id == bare.band)
+    assert band.action_no_test and bare.action == band.action_no_test
+    assert "further discriminating" not in bare.action and "start with" not in bare.action
+    assert analysis.suggestions[0].label in analysis.confidence.action
