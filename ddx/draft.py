@@ -210,6 +210,32 @@ def describe_morphology(case: Any, knowledge: Knowledge) -> list[str]:
     return out
 
 
+def describe_clinical(case: Any, knowledge: Knowledge) -> list[str]:
+    """The clinical sentence, from reports.yaml ``clinical_prose`` (nothing that was not recorded)."""
+    prose = knowledge.reports.clinical_prose
+    patient, clinical = getattr(case, "patient", None), getattr(case, "clinical", None)
+    parts = []
+    if patient is not None and patient.age is not None:
+        parts.append(fill(prose.age, value=f"{patient.age:g}"))
+    if patient is not None and patient.sex not in (None, "unknown"):
+        parts.append(fill(prose.sex, value=_value_words(knowledge, "patient.sex", patient.sex)))
+    if clinical is not None:
+        if clinical.site:
+            site = _value_words(knowledge, "clinical.site", clinical.site)
+            parts.append(fill(prose.depth_site, value=site, depth=clinical.depth) if clinical.depth
+                         else fill(prose.site, value=site))
+        elif clinical.depth:
+            parts.append(fill(prose.depth_site, value="", depth=clinical.depth).strip())
+        if clinical.size_cm is not None:
+            parts.append(fill(prose.size_cm, value=f"{clinical.size_cm:g}"))
+        if clinical.presentation:
+            parts.append(fill(prose.presentation, value=printable(clinical.presentation.strip())))
+        if clinical.symptoms:
+            parts.append(fill(prose.symptoms, value=join_words(
+                [_value_words(knowledge, "clinical.symptoms", s) for s in clinical.symptoms])))
+    return [fill(prose.sentence, parts="; ".join(p for p in parts if p))] if parts else []
+
+
 def describe_stains(case: Any, knowledge: Knowledge) -> list[str]:
     """The immunohistochemistry sentence(s), from reports.yaml ``stain_prose``."""
     stains = getattr(case, "stains", None) or {}
@@ -365,6 +391,11 @@ def render_report(analysis: Analysis, knowledge: Knowledge, ranker: Ranker, *, d
         return textwrap.wrap(text, WIDTH, initial_indent=indent, subsequent_indent=" " * len(indent)) or [indent]
 
     lines = [frame(t.heading), f"Case {printable(analysis.case_id, newlines=False)}; {knowledge.version_line}", ""]
+    clinical = describe_clinical(case, knowledge)
+    for sentence in clinical:
+        lines += para(sentence)
+    if clinical:
+        lines.append("")
     lines += para(frame(t.specimen))
     favoured = t.favoured_outside if outside else t.favoured_descriptive if descriptive \
         else t.favoured_subtype if sub else t.favoured

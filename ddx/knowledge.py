@@ -526,6 +526,28 @@ class MolecularProse(Model):
         return self
 
 
+class ClinicalProse(Model):
+    """The report's clinical sentence (reports.yaml ``clinical_prose``): each recorded item worded by its
+    frame ($value), the items joined as a list into ``sentence`` ($parts)."""
+
+    sentence: str = "Clinical history: $parts."
+    age: str = "age $value years"
+    sex: str = "$value"
+    site: str = "$value"          # with its depth, when recorded: ``depth_site``
+    depth_site: str = "$depth $value"
+    size_cm: str = "$value cm"
+    presentation: str = "$value"
+    symptoms: str = "$value"
+
+    @model_validator(mode="after")
+    def _frames(self) -> ClinicalProse:
+        _check_template(self.sentence, frozenset({"parts"}))
+        for name in ("age", "sex", "site", "size_cm", "presentation", "symptoms"):
+            _check_template(getattr(self, name), frozenset({"value"}))
+        _check_template(self.depth_site, frozenset({"value", "depth"}))
+        return self
+
+
 class ReportTemplates(Model):
     """rules/reports.yaml: the wording of ``ddx eval --format report``.
 
@@ -572,6 +594,7 @@ class ReportTemplates(Model):
     # the comment's description of the case (the default writes every recorded field plainly)
     morphology_prose: list[ProseSentence] = [ProseSentence(sentence="Recorded morphology: $phrases.",
                                                            fields={"*": "$label $value"})]
+    clinical_prose: ClinicalProse = ClinicalProse()
     stain_prose: StainProse = StainProse()
     molecular_prose: MolecularProse = MolecularProse()
     no_findings: str = "No morphologic, immunohistochemical or molecular findings were recorded."

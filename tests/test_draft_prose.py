@@ -233,3 +233,15 @@ def test_a_band_without_a_test_to_suggest_does_not_name_one(knowledge, analyzer)
     assert band.action_no_test and bare.action == band.action_no_test
     assert "further discriminating" not in bare.action and "start with" not in bare.action
     assert analysis.suggestions[0].label in analysis.confidence.action
+
+
+def test_the_clinical_history_is_in_the_report(knowledge, analyzer):
+    case = validate(knowledge, {"id": "h", "patient": {"age": 35, "sex": "male"},
+                                "clinical": {"site": "thigh", "depth": "deep", "size_cm": 6,
+                                             "presentation": "slowly growing mass", "symptoms": ["fever"]},
+                                "stains": {"desmin": "positive"}})
+    text = flat(render_report(analyzer.analyze(case), knowledge, analyzer.ranker))
+    assert "Clinical history: 35 years; male; thigh (deep); 6 cm; slowly growing mass; fever." in text
+    bare = flat(render_report(analyzer.analyze(validate(knowledge, {"id": "b", "stains": {"desmin": "positive"}})),
+                              knowledge, analyzer.ranker))
+    assert "Clinical history" not in bare
