@@ -34,7 +34,23 @@ def _version_message() -> str:
 
 class _Group(click.Group):
     """Errors of the file system (a full disk, a folder that vanished, no permission) and user errors
-    end the command with one clear line and exit 1, never a traceback."""
+    end the command with one clear line and exit 1, never a traceback.
+
+    The ``rules`` commands are imported when used (or listed), not on every start (``ddx tui``'s first
+    paint)."""
+
+    LAZY = {"rules": ("ddx.rulescli", "rules_group")}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.LAZY})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.LAZY and cmd_name not in self.commands:
+            import importlib
+
+            module, name = self.LAZY[cmd_name]
+            self.add_command(getattr(importlib.import_module(module), name), cmd_name)
+        return super().get_command(ctx, cmd_name)
 
     def invoke(self, ctx: click.Context) -> object:
         try:
@@ -218,11 +234,6 @@ def tui_cmd(case_file: str | None = None, case_id: str | None = None, rules: str
     except DdxError as exc:
         Console(stderr=True, soft_wrap=True).print(f"ddx: {exc}", markup=False, highlight=False)
         sys.exit(1)
-
-
-from ddx.rulescli import rules_group  # noqa: E402  (the `ddx rules ...` commands)
-
-main.add_command(rules_group)
 
 
 if __name__ == "__main__":  # pragma: no cover

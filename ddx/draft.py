@@ -349,8 +349,9 @@ def lesion_text(case: Any, t: ReportTemplates, knowledge: Knowledge) -> str:
     return fill(t.lesion_inflamed if inflamed else t.lesion, cells=cell_words)
 
 
-def render_report(analysis: Analysis, knowledge: Knowledge, ranker: Ranker, *, differential: int = 4) -> str:
-    """The draft comment as plain text."""
+def render_report(analysis: Analysis, knowledge: Knowledge, ranker: Ranker, *, differential: int = 4,
+                  width: int = WIDTH) -> str:
+    """The draft comment as plain text, its paragraphs wrapped at ``width`` characters."""
     if analysis.problems:
         return f"{printable(analysis.case_id, newlines=False)}: not ranked\n" + "\n".join(f"  - {p}" for p in analysis.problems) + "\n"
     t = knowledge.reports
@@ -388,7 +389,7 @@ def render_report(analysis: Analysis, knowledge: Knowledge, ranker: Ranker, *, d
         return fill(text, **values)
 
     def para(text: str, indent: str = "") -> list[str]:
-        return textwrap.wrap(text, WIDTH, initial_indent=indent, subsequent_indent=" " * len(indent)) or [indent]
+        return textwrap.wrap(text, width, initial_indent=indent, subsequent_indent=" " * len(indent)) or [indent]
 
     lines = [frame(t.heading), f"Case {printable(analysis.case_id, newlines=False)}; {knowledge.version_line}", ""]
     clinical = describe_clinical(case, knowledge)

@@ -358,40 +358,155 @@ class CaseEntry:
 
 
 @dataclass
+class Refused:
+    """A value of a case file that could not be used: where it was, what was written, why."""
+
+    path: str          # the key path as the problem names it: "patient.age", "clinical.symptoms[1]", "stains.desmni"
+    value: Any         # the value as written in the file
+    problem: Problem
+
+    @property
+    def field(self) -> str:
+        """The path of the form field that holds it ("clinical.symptoms" for "clinical.symptoms[1]")."""
+        return self.path.split("[", 1)[0]
+
+    def value_text(self) -> str:
+        """The value as one line of text, as it could be typed again ("35x", "[a, b]", "true")."""
+        if isinstance(self.value, bool):
+            return "true" if self.value else "false"
+        if isinstance(self.value, (str, int, float)):
+            return str(self.value)
+        return yaml.safe_dump(self.value, default_flow_style=True, allow_unicode=True, width=10_000, sort_keys=False).strip()
+
+
+@dataclass
 class OpenedCase:
     entry: CaseEntry
     path: Path | None          # where Save writes (None: the file held several cases)
     note: str | None = None    # said to the user on opening
+    refused: list[Refused] = field(default_factory=list)   # values left out of the case (``partial=True``)
 
 
-def open_case(path: str | os.PathLike[str], knowledge: Knowledge, case_id: str | None = None) -> OpenedCase:
-    """Read one case from a file for editing. Raises DdxError with every problem located."""
-    from ddx.loader import iter_cases
+_GONE = object()     # a refused value's place, until it is swept out
+_PATH_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
+MAX_SALVAGE_ROUNDS = 50
+
+
+def _path_parts(path: str) -> list[str | int]:
+    return [int(index) if index else key for key, index in _PATH_PART.findall(path)]
+
+
+def _take_out(data: dict[str, Any], path: str) -> tuple[str, Any] | None:
+    """Replace the value a problem's ``path`` names with a marker: the value itself, or, where the path
+    goes further than the data (a missing key inside it, a scalar where a mapping belongs), the deepest
+    value it reaches. Returns (the path taken out, its value); None when the path names nothing."""
+    node: Any = data
+    parts = _path_parts(path)
+    parent: Any = None
+    for i, part in enumerate(parts):
+        inside = (isinstance(node, dict) and isinstance(part, str) and part in node) or \
+                 (isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node))
+        if not inside:
+            if parent is None:
+                return None
+            value, parent[parts[i - 1]] = node, _GONE
+            return _joined(parts[:i]), value
+        if i == len(parts) - 1 or not isinstance(node[part], (dict, list)):
+            value, node[part] = node[part], _GONE
+            return _joined(parts[:i + 1]), value
+        parent, node = node, node[part]
+    return None
+
+
+def _joined(parts: list[str | int]) -> str:
+    out = ""
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else ("." if out else "") + part
+    return out
+
+
+def _sweep(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {k: _sweep(v) for k, v in node.items() if v is not _GONE}
+    if isinstance(node, list):
+        return [_sweep(v) for v in node if v is not _GONE]
+    return node
+
+
+def salvage_case(data: Any, knowledge: Knowledge, *, file: str | None = None,
+                 case: str | None = None) -> tuple[BaseModel, list[Refused]]:
+    """The valid part of a case mapping: each value the schema refuses is taken out (a bad list item
+    alone, a bad stain alone, else the key) until the rest validates. A missing or invalid id is replaced
+    by a new one. Returns the case and what was taken out, in the order found.
+
+    Raises DdxError when the data is not a mapping or a problem cannot be located at a value."""
+    if not isinstance(data, dict):
+        raise DdxError(f"{file or 'the file'}: a case is a mapping of keys (id, patient, stains, ...)")
+    data = copy.deepcopy(data)
+    refused: list[Refused] = []
+    for _ in range(MAX_SALVAGE_ROUNDS):
+        try:
+            return knowledge.case_schema.validate(data), refused
+        except ValidationError as exc:
+            problems = problems_from_validation(exc, knowledge.vocab, file=file, case=case)
+        progress = False
+        for problem in problems:
+            if problem.path == "id":
+                refused.append(Refused("id", data.get("id"), problem))
+                data["id"] = new_case_id()
+                progress = True
+                continue
+            taken = _take_out(data, problem.path) if problem.path else None
+            if taken is not None:
+                refused.append(Refused(taken[0], taken[1], problem))
+                progress = True
+        if not progress:
+            raise DdxError("\n".join(str(p) for p in problems))
+        data = _sweep(data)
+    raise DdxError(f"{file or 'the case'}: too many values could not be used")
+
+
+def open_case(path: str | os.PathLike[str], knowledge: Knowledge, case_id: str | None = None, *,
+              partial: bool = False) -> OpenedCase:
+    """Read one case from a file for editing. Raises DdxError with every problem located.
+
+    With ``partial``, a case whose values are refused opens without them: each is listed in
+    :attr:`OpenedCase.refused` (to be shown where it belongs and fixed). A file that cannot be read as
+    a case at all still raises."""
+    from ddx.loader import iter_raw, validate_raw
 
     path = Path(path)
-    loaded = list(iter_cases(path, knowledge))
+    raws = list(iter_raw(path, knowledge.vocab))
+    loaded = [validate_raw(r, knowledge) for r in raws]
     if case_id is not None:
-        chosen = [c for c in loaded if c.id == case_id]
+        chosen = [(r, c) for r, c in zip(raws, loaded) if c.id == case_id]
         if not chosen:
             ids = ", ".join(c.id for c in loaded[:20])
             raise DdxError(f"{path}: no case with id {case_id!r}; the file holds {ids}")
-        loaded = chosen
-    elif len(loaded) > 1:
-        ids = ", ".join(c.id for c in loaded[:20]) + (" ..." if len(loaded) > 20 else "")
-        raise DdxError(f"{path}: the file holds {len(loaded)} cases ({ids}); choose one with --case ID")
-    if not loaded:
+        pairs = chosen
+    else:
+        pairs = list(zip(raws, loaded))
+        if len(pairs) > 1:
+            ids = ", ".join(c.id for c in loaded[:20]) + (" ..." if len(loaded) > 20 else "")
+            raise DdxError(f"{path}: the file holds {len(loaded)} cases ({ids}); choose one with --case ID")
+    if not pairs:
         raise DdxError(f"{path}: the file holds no case")
-    item = loaded[0]
-    if not item.ok:
+    raw, item = pairs[0]
+    refused: list[Refused] = []
+    if item.ok:
+        assert item.case is not None
+        case = item.case
+    elif partial and not raw.problems and any(p.path for p in item.problems):
+        case, refused = salvage_case(raw.mapping(), knowledge, file=str(path), case=item.id)
+    else:
         raise DdxError("\n".join(str(p) for p in item.problems))
-    assert item.case is not None
-    entry = CaseEntry(knowledge, case_to_data(item.case, knowledge.vocab))
+    entry = CaseEntry(knowledge, case_to_data(case, knowledge.vocab))
     entry.mark_saved()
     if _holds_several(path):
-        return OpenedCase(entry, None, f"{path.name} holds several cases; Save will ask for a new file")
+        return OpenedCase(entry, None, f"{path.name} holds several cases; Save will ask for a new file", refused)
     if path.suffix.lower() not in (".yaml", ".yml"):
-        return OpenedCase(entry, None, f"{path.name} is not YAML; Save will ask for a new .yaml file")
-    return OpenedCase(entry, path)
+        return OpenedCase(entry, None, f"{path.name} is not YAML; Save will ask for a new .yaml file", refused)
+    return OpenedCase(entry, path, None, refused)
 
 
 def _holds_several(path: Path) -> bool:

@@ -72,9 +72,8 @@ async def replace_in_editor(pilot: Any, screen: RulesScreen, old: str, new: str)
 
 
 async def press_escape(pilot: Any) -> None:
-    """Escape in the editor first leaves the editor (Textual's TextArea); the next one the screen."""
-    if isinstance(pilot.app.focused, TextArea):
-        await pilot.press("escape")
+    """Escape leaves the rule editor, from the YAML editor too (its Tab moves the focus, so Escape is not
+    needed to leave it)."""
     await pilot.press("escape")
 
 
@@ -230,5 +229,82 @@ def test_leaving_with_an_unsaved_edit_asks_first(rules_copy):
         assert not screen.dirty
         await press_escape(pilot)
         await wait_until(pilot, lambda: not isinstance(app.screen, RulesScreen))
+
+    drive(app, script)
+
+
+def test_the_installed_rules_say_read_only_when_the_editor_opens(tmp_path):
+    import shutil
+
+    from ddx.knowledge import packaged_rules_dir
+
+    installed = tmp_path / "site-packages" / "ddx" / "_rules"      # where a wheel puts them
+    shutil.copytree(packaged_rules_dir(), installed)
+    app = make_app(installed)
+    f = installed / "rules" / "immunohistochemistry.yaml"
+    original = f.read_text()
+
+    async def script(pilot):
+        screen = app.screen
+        status = text_of(screen.query_one("#rule-status", Static))
+        assert status.startswith("Read-only:") and "ddx rules init" in status and "Ctrl+S" not in status
+        assert "read-only" in screen.title
+        screen = await open_rule(pilot, "ihc.alk")
+        await replace_in_editor(pilot, screen, 'imt: {n: "8/8"', 'imt: {n: "7/8"')
+        await wait_until(pilot, lambda: screen.check is not None)
+        status = text_of(screen.query_one("#rule-status", Static))
+        assert screen.check.ok and "✓ valid" in status and "read-only here: not saved" in status
+        assert "Ctrl+S saves" not in status
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert f.read_text() == original and screen.dirty
+
+    drive(app, script)
+
+
+def test_tab_leaves_the_yaml_editor_enter_keeps_the_indent_and_ctrl_f_goes_to_the_filter(rules_copy):
+    app = make_app(rules_copy)
+
+    async def script(pilot):
+        screen = await open_rule(pilot, "ihc.alk")
+        area = screen.query_one("#rule-text", TextArea)
+        area.focus()
+        lines = area.text.splitlines()
+        row = next(i for i, line in enumerate(lines) if line.strip().startswith("title:"))
+        area.cursor_location = (row, len(lines[row]))
+        before = area.text
+        await pilot.press("tab")
+        assert not area.has_focus and area.text == before          # no indent typed: the focus moved on
+        area.focus()
+        area.cursor_location = (row, len(lines[row]))
+        await pilot.press("enter")
+        new_line = area.text.splitlines()[row + 1]
+        indent = lines[row][: len(lines[row]) - len(lines[row].lstrip())]
+        assert new_line == indent and indent                        # the new line is indented like the last
+        await pilot.press("ctrl+f")
+        assert screen.query_one("#rule-filter", Input).has_focus
+
+    drive(app, script)
+
+
+def test_a_new_edit_clears_the_last_check_and_an_older_check_is_never_shown(rules_copy):
+    """The cause of a flaky test: a check of an earlier text, shown after the editor had changed."""
+    app = make_app(rules_copy)
+
+    async def script(pilot):
+        screen = await open_rule(pilot, "ihc.alk")
+        await replace_in_editor(pilot, screen, "when: {stains.alk:", "when: {stains.alkk:")
+        await wait_until(pilot, lambda: screen.check is not None)
+        stale = screen.check
+        assert not stale.ok and "alkk" in text_of(screen.query_one("#rule-status", Static))
+        area = screen.query_one("#rule-text", TextArea)
+        area.insert("#", (0, 0))               # the text changes; its Changed message is not handled yet
+        assert screen.check is None            # the last check is of another text
+        screen._show_check(screen._seq, stale)  # a check of the older text arrives in that moment
+        assert screen.check is None and "alkk" in text_of(screen.query_one("#rule-status", Static))
+        await pilot.pause()                    # the edit is handled: the status says it is being checked
+        assert text_of(screen.query_one("#rule-status", Static)) == "Checking…"
+        await wait_until(pilot, lambda: screen.check is not None)
+        assert screen.check.edited == area.text
 
     drive(app, script)

@@ -26,14 +26,13 @@ from textual.worker import get_current_worker
 
 from ddx.analysis import Analysis, Analyzer
 from ddx.drafts import DraftStore
-from ddx.entry import CaseEntry, InvalidEntry, OpenedCase, new_case_id, open_case, save_case
+from ddx.entry import CaseEntry, InvalidEntry, OpenedCase, Refused, new_case_id, open_case, save_case
 from ddx.errors import DdxError
 from ddx.knowledge import Knowledge
 from ddx.safetext import printable
-from ddx.tui.dialogs import ConfirmDiscard, DraftOffer, HelpScreen, PathDialog, ReportScreen
 from ddx.tui.differential import WIDE_FROM, DifferentialPanel
 from ddx.tui.form import CaseForm
-from ddx.tui.messages import CaseChanged, NextTestChosen
+from ddx.tui.messages import CaseChanged, NextTestChosen, problem_text
 
 
 def _mtime(path: Path | None) -> float | None:
@@ -43,26 +42,42 @@ def _mtime(path: Path | None) -> float | None:
         return None
 
 
+class DdxFooter(Footer):
+    """The footer, compact; from 100 columns it names Ctrl+P (the command palette) too."""
+
+    PALETTE_FROM = 100
+
+    def __init__(self) -> None:
+        super().__init__(compact=True)
+
+    def on_resize(self) -> None:
+        self.show_command_palette = self.app.size.width >= self.PALETTE_FROM
+
+
 class DdxApp(App[None]):
     """Case entry with a live, explained differential."""
 
     CSS_PATH = "ddx.tcss"
     TITLE = "ddx"
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (WIDE_FROM, "-wide")]
+    # The footer must show every key it shows at 80 columns too (F9 and Ctrl+T last): short words, and
+    # Save as (F2), F3, the tabs' keys (F5-F8) and, below 100 columns, Ctrl+P only in F1 help and the palette.
     BINDINGS = [
+        Binding("ctrl+q", "quit", "Quit", priority=True),
         Binding("f1", "help", "Help"),
         Binding("ctrl+s", "save", "Save"),
-        Binding("f2", "save_as", "Save as"),
+        Binding("f2", "save_as", "Save as", show=False),
         Binding("ctrl+o", "open", "Open"),
         Binding("ctrl+n", "new", "New"),
         Binding("ctrl+r", "report", "Report"),
+        Binding("f4", "next_tests", "Tests"),
         Binding("f9", "rules", "Rules"),
-        Binding("ctrl+t", "toggle_theme", "Light/dark"),
+        Binding("ctrl+t", "toggle_theme", "Theme"),
+        Binding("f3", "ranking", "Differential", show=False),
         Binding("f5", "section('case')", "Case", show=False),
         Binding("f6", "section('morphology')", "Morphology", show=False),
         Binding("f7", "section('stains')", "Stains", show=False),
         Binding("f8", "section('molecular')", "Molecular", show=False),
-        Binding("ctrl+q", "quit", "Quit", priority=True),
         Binding("question_mark", "help", "Help", show=False),
     ]
 
@@ -75,17 +90,18 @@ class DdxApp(App[None]):
         self.entry = CaseEntry(knowledge)
         self.path: Path | None = None
         self._disk_mtime: int | float | None = None
+        self._refused: list[Refused] = []
+        self._opening_note: str | None = None
         if opened is not None:
             self.entry.load(opened.entry.data)
             self.entry.mark_saved()
             self.path = opened.path
             self._disk_mtime = _mtime(opened.path)
             self._opening_note = opened.note
-        else:
-            self._opening_note = None
+            self._refused = opened.refused
         self.drafts = drafts
         self.offer_drafts = offer_drafts
-        self.analyzer = Analyzer(knowledge)
+        self._analyzer: Analyzer | None = None     # compiled when first needed (on mount; after new rules)
         self._engine_lock = threading.Lock()
         self.analysis: Analysis | None = None
         self.shown_revision = -1
@@ -98,26 +114,48 @@ class DdxApp(App[None]):
     # ------------------------------------------------------------------ layout
 
     def compose(self) -> ComposeResult:
+        # the layout class the first resize would set, set before the widgets are styled (not twice)
+        self.screen.add_class("-wide" if self.size.width >= WIDE_FROM else "-narrow")
         yield Header()
         with Horizontal(id="main"):
             yield CaseForm(self.entry, self.knowledge, id="form")
             yield DifferentialPanel(self.knowledge, id="differential")
-        yield Footer()
+        yield DdxFooter()
 
     def on_mount(self) -> None:
         self._update_title()
-        self.request_rank()
+        # The first ranking is made here, before the first frame, so that the first frame has it (ranked
+        # in a worker, the screen would be drawn twice before it shows a ranking).
+        started = time.perf_counter()
+        with self._engine_lock:
+            first = self.analyzer.analyze(self.entry.case)
+        self._show(first, self.entry.revision, started)
+        self.form.focus_first("stains")     # typing goes to the quick entry from the first moment
+        if self._refused:
+            self.form.load_from_entry(refused=self._refused)
+            self._tell_refused(self._refused)
         if self._opening_note:
             self.notify(self._opening_note, timeout=8)
         if self.offer_drafts and self.drafts is not None:
             orphans = self.drafts.orphans()
             if orphans:
+                from ddx.tui.dialogs import DraftOffer
+
                 self.push_screen(DraftOffer(orphans[0], len(orphans) - 1),
                                  lambda choice: self._draft_choice(orphans[0], choice))
 
     def on_unmount(self) -> None:
         with self._engine_lock:
-            self.analyzer.close()
+            if self._analyzer is not None:
+                self._analyzer.close()
+
+    @property
+    def analyzer(self) -> Analyzer:
+        """The rules compiled for ranking (built on first use; new rules are compiled by the next ranking,
+        in its worker thread). Used under the engine lock."""
+        if self._analyzer is None:
+            self._analyzer = Analyzer(self.knowledge)
+        return self._analyzer
 
     def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
                timeout: float | None = None, markup: bool = True) -> None:
@@ -155,10 +193,13 @@ class DdxApp(App[None]):
     def _show(self, analysis: Analysis, revision: int, started: float) -> None:
         if revision != self.entry.revision:
             return      # a newer change is being ranked
+        first = self.analysis is None
         self.analysis = analysis
         self.differential.show(analysis)
         self.shown_revision = revision
         self.rank_times.append(time.perf_counter() - started)
+        if first:       # the rest of the form is built once the first ranking is on screen
+            self.call_after_refresh(self.form.build)
 
     @on(CaseChanged)
     def _case_changed(self, event: CaseChanged) -> None:
@@ -221,16 +262,32 @@ class DdxApp(App[None]):
 
     # ------------------------------------------------------------------ files
 
-    def _replace_case(self, data: dict[str, Any], path: Path | None) -> None:
+    def _replace_case(self, data: dict[str, Any], path: Path | None, refused: list[Refused] | None = None) -> None:
         self.entry.load(data)
         self.entry.mark_saved()
         self.path = path
         self._disk_mtime = _mtime(path)
-        self.form.load_from_entry()
+        self.form.load_from_entry(refused=refused or [])
         self._case_changed(CaseChanged("*"))
+        if refused:
+            self._tell_refused(refused)
+        self.form.focus_first("stains")
+
+    def _tell_refused(self, refused: list[Refused]) -> None:
+        """Say which values of the opened file are not in the case (each is also marked at its field)."""
+        marked = [r.path for r in refused if self.form.has_field(r)]
+        elsewhere = [f"{r.path} ({problem_text(r.problem)})" for r in refused if not self.form.has_field(r)]
+        text = f"{len(refused)} value{'s' if len(refused) > 1 else ''} of the file could not be used."
+        if marked:
+            text += f" Marked on the form, to correct: {', '.join(marked)}."
+        if elsewhere:
+            text += f" Not on the form, left out when saved: {'; '.join(elsewhere)}."
+        self.notify(text, title="Opened with errors", severity="warning", timeout=20)
 
     def _guard(self, what: str, then: Any) -> None:
         """Run ``then`` now, or after the user has saved or discarded unsaved changes."""
+        from ddx.tui.dialogs import ConfirmDiscard
+
         if isinstance(self.screen, ConfirmDiscard):
             return
         self.form.flush()
@@ -261,6 +318,8 @@ class DdxApp(App[None]):
         self._write(self.path, after)
 
     def action_save_as(self, after: Any = None) -> None:
+        from ddx.tui.dialogs import PathDialog
+
         suggestion = str(self.path) if self.path else f"{self.entry.case_id}.yaml"
 
         def chosen(path: Path | None) -> None:
@@ -286,15 +345,17 @@ class DdxApp(App[None]):
             after()
 
     def action_open(self) -> None:
+        from ddx.tui.dialogs import PathDialog
+
         def chosen(path: Path | None) -> None:
             if path is None:
                 return
             try:
-                opened = open_case(path, self.knowledge)
+                opened = open_case(path, self.knowledge, partial=True)
             except DdxError as exc:
                 self.notify(str(exc), title="Cannot open", severity="error", timeout=15)
                 return
-            self._replace_case(opened.entry.data, opened.path)
+            self._replace_case(opened.entry.data, opened.path, opened.refused)
             if opened.note:
                 self.notify(opened.note, timeout=8)
 
@@ -305,40 +366,56 @@ class DdxApp(App[None]):
         self._guard("start a new case", lambda: self._replace_case({"id": new_case_id()}, None))
 
     async def action_quit(self) -> None:
-        from ddx.tui.rules import DiscardEdit, RulesScreen
-
         def leave() -> None:
             if self.drafts is not None:
                 self._draft_op(1 << 62, None, None)   # after every pending write: nothing is left behind
-            self.exit()
+            self.form.closing = True                  # no tab is built from now on
+            self.run_worker(self._exit_when_built(), group="quit", exclusive=True)
 
-        if isinstance(self.screen, RulesScreen) and self.screen.dirty:
+        if getattr(self.screen, "CASE_ACTIONS_OFF", False) and getattr(self.screen, "dirty", False):
+            from ddx.tui.rules import DiscardEdit  # the rule editor, with an unsaved edit
+
             self.push_screen(DiscardEdit("quit"),
                              lambda choice: self._guard("quit", leave) if choice == "discard" else None)
             return
         self._guard("quit", leave)
 
+    async def _exit_when_built(self) -> None:
+        """Exit once a tab being built (after the first paint) is complete: taking the app down while
+        Textual mounts widgets would fail in the widgets' own start-up."""
+        await self.form.settled()
+        self.exit()
+
     # ------------------------------------------------------------------ other actions
 
     def action_report(self) -> None:
-        from ddx.draft import render_report
+        from ddx import draft
+        from ddx.tui.dialogs import ReportScreen
 
-        if self.analysis is None:
+        analysis = self.analysis
+        if analysis is None:
             self.notify("The ranking is not ready yet.")
             return
+        with self._engine_lock:
+            ranker = self.analyzer.ranker
+        text = draft.render_report(analysis, self.knowledge, ranker)
+
+        def at_width(width: int) -> str:
+            """The same report with its paragraphs wrapped at ``width`` instead of the draft's line width."""
+            return draft.render_report(analysis, self.knowledge, ranker, width=width)
+
         from ddx.chart import report_chart_svg
 
-        text = render_report(self.analysis, self.knowledge, self.analyzer.ranker)
-        self.push_screen(ReportScreen(text, f"{self.entry.case_id}-report.txt",
-                                      report_chart_svg(self.analysis, self.knowledge)))
+        self.push_screen(ReportScreen(text, f"{self.entry.case_id}-report.txt", at_width,
+                                      report_chart_svg(analysis, self.knowledge)))
 
-    CASE_ACTIONS = frozenset({"save", "save_as", "open", "new", "report", "section", "rules"})
+    CASE_ACTIONS = frozenset({"save", "save_as", "open", "new", "report", "section", "rules", "next_tests",
+                              "ranking"})
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """In the rule editor the case's file actions are off (and out of the footer)."""
-        from ddx.tui.rules import RulesScreen
-
-        if action in self.CASE_ACTIONS and isinstance(self.screen, RulesScreen):
+        """In the rule editor the case's file actions are off (and out of the footer). (The editor is asked
+        by an attribute: importing it here would put the rule tools on the first paint's path.)"""
+        if action in self.CASE_ACTIONS and getattr(self.screen, "CASE_ACTIONS_OFF", False):
             return False
         return True
 
@@ -359,18 +436,29 @@ class DdxApp(App[None]):
     def set_knowledge(self, knowledge: Knowledge) -> None:
         """Use new rules (saved in the rule editor): a new matcher, and the case ranked again."""
         with self._engine_lock:
-            old, self.analyzer = self.analyzer, Analyzer(knowledge)
-            old.close()
-        self.knowledge = knowledge
+            old, self._analyzer = self._analyzer, None
+            if old is not None:
+                old.close()
+            self.knowledge = knowledge
         self.differential.set_knowledge(knowledge)
         self.request_rank()
 
     def action_help(self) -> None:
+        from ddx.tui.dialogs import HelpScreen
+
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen())
 
-    def action_section(self, section: str) -> None:
-        self.form.show_section(section, focus=True)
+    async def action_section(self, section: str) -> None:
+        await self.form.show_section(section, focus=True)
+
+    def action_next_tests(self) -> None:
+        """Put the cursor in the next-tests list (Up/Down choose, Enter or Space puts one on the form)."""
+        self.differential.focus_tests()
+
+    def action_ranking(self) -> None:
+        """Put the cursor in the ranking (Up/Down show each entity's evidence)."""
+        self.differential.focus_ranking()
 
     def action_toggle_theme(self) -> None:
         self.theme = "textual-light" if self.current_theme.dark else "textual-dark"
@@ -384,9 +472,15 @@ class DdxApp(App[None]):
         yield SystemCommand("Report", "Draft report comment: save or copy it (Ctrl+R)", self.action_report)
         yield SystemCommand("Rules", "Browse, edit and check the rules; preview their effect on cases (F9)",
                             self.action_rules)
+        yield SystemCommand("Next tests", "Go to the next-tests list; Enter puts one on the form (F4)",
+                            self.action_next_tests)
+        yield SystemCommand("Differential", "Go to the ranking; Up/Down show each entity's evidence (F3)",
+                            self.action_ranking)
+        yield SystemCommand("Full citations", "Show or hide the full sources in the evidence (c in the differential)",
+                            self.differential.action_citations)
         yield SystemCommand("Help", "Keys and how ddx ranks (F1)", self.action_help)
         yield SystemCommand("Light / dark", "Switch between Textual's light and dark themes (Ctrl+T)",
                             self.action_toggle_theme)
         for section in ("case", "morphology", "stains", "molecular"):
             yield SystemCommand(f"Go to {section}", f"Show the {section} tab",
-                                lambda s=section: self.action_section(s))
+                                lambda s=section: self.run_worker(self.action_section(s)))

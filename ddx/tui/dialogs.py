@@ -1,7 +1,12 @@
-"""Modal screens: help, the unsaved-changes guard, file paths, the report, a draft offered back."""
+"""Modal screens: help, the unsaved-changes guard, file paths, the report, a draft offered back.
+
+The widgets only a dialog uses (Markdown, path completion) are imported when it opens, not before the
+first paint.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from importlib.resources import files
 from pathlib import Path
 
@@ -10,8 +15,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Markdown, Static, TextArea
-from textual_autocomplete import PathAutoComplete
+from textual.widgets import Button, Input, Label, Static, TextArea
 
 from ddx.drafts import Draft
 from ddx.tui.messages import plain
@@ -21,6 +25,8 @@ class HelpScreen(ModalScreen[None]):
     BINDINGS = [Binding("escape,f1,q", "dismiss", "Close")]
 
     def compose(self) -> ComposeResult:
+        from textual.widgets import Markdown
+
         text = files("ddx.tui").joinpath("help.md").read_text(encoding="utf-8")
         with Vertical(id="help-box", classes="dialog"):
             with VerticalScroll():
@@ -80,6 +86,8 @@ class PathDialog(ModalScreen[Path | None]):
         self._overwrite_ok: Path | None = None
 
     def compose(self) -> ComposeResult:
+        from textual_autocomplete import PathAutoComplete
+
         with Vertical(classes="dialog", id="path-box"):
             yield Label(self.title_text, classes="dialog-title")
             path_input = Input(self.initial, placeholder="path/to/case.yaml", id="path")
@@ -128,25 +136,51 @@ class PathDialog(ModalScreen[Path | None]):
 
 
 class ReportScreen(ModalScreen[None]):
-    """The draft report comment: save it to a file or copy it to the clipboard."""
+    """The draft report comment: save it to a file or copy it to the clipboard.
+
+    Shown as written when the screen is wide enough; narrower, as ``at_width`` words it for the
+    screen's width (its paragraphs wrapped once, to that width, never wrapped again by the view);
+    saved and copied as written."""
 
     BINDINGS = [Binding("escape", "dismiss", "Close")]
 
-    def __init__(self, text: str, default_name: str, chart_svg: str | None = None) -> None:
+    def __init__(self, text: str, default_name: str, at_width: Callable[[int], str] | None = None,
+                 chart_svg: str | None = None) -> None:
         super().__init__()
         self.text = text
         self.default_name = default_name
+        self.at_width = at_width
+        self.shown_width = 0       # the width the text is shown for (0: as written)
         self.chart_svg = chart_svg     # the evidence chart, saved beside the report (ddx.chart.chart_beside)
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="report-box"):
             yield Label("Draft report comment (decision support; edit before use)", classes="dialog-title")
+            # soft wrap only breaks the lines the report itself does not wrap (its heading, the rules line)
             yield TextArea(self.text, read_only=True, id="report-text", soft_wrap=True)
+            with Horizontal(id="report-file"):
+                yield Label("File:")
+                yield Input(self.default_name, id="report-path", compact=True)
             with Horizontal(classes="buttons"):
-                yield Input(self.default_name, id="report-path")
-                yield Button("Save to file", id="save", variant="primary")
-                yield Button("Copy", id="copy")
-                yield Button("Close", id="close")
+                yield Button("Save to file", id="save", variant="primary", compact=True)
+                yield Button("Copy", id="copy", compact=True)
+                yield Button("Close", id="close", compact=True)
+
+    def on_mount(self) -> None:
+        self.call_after_refresh(self._fit)
+
+    def on_resize(self) -> None:
+        self.call_after_refresh(self._fit)
+
+    def _fit(self) -> None:
+        area = self.query_one("#report-text", TextArea)
+        width = area.scrollable_content_region.width - 1       # the cursor may sit after the last character
+        fits = all(len(line) <= width for line in self.text.splitlines())
+        wanted = 0 if fits or self.at_width is None or width < 20 else width
+        if wanted == self.shown_width:
+            return
+        self.shown_width = wanted
+        area.load_text(self.at_width(wanted) if wanted and self.at_width is not None else self.text)
 
     @on(Button.Pressed, "#close")
     def _close(self) -> None:

@@ -1,9 +1,9 @@
 """The live differential: ranked entities with probability bars (and the
 leading subtype of an entity with subtypes), the selected entity's evidence for
-and against (each with its count or strength, its source and whether its
-figure is cited or an estimate), findings that point outside the modelled
-entities, recorded findings the ranking does not use, the caveats, the
-confidence band and the next tests.
+and against (each on one line: weight, finding, figure, cited or estimate and a
+numbered source tag; the sources listed below, in full on demand), findings
+that point outside the modelled entities, recorded findings the ranking does
+not use, the caveats, the confidence band and the next tests.
 
 Everything shown is built as :class:`rich.text.Text`, never as markup, so case
 data cannot be read as Rich markup.
@@ -16,6 +16,7 @@ from typing import Any
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.events import Resize
 from textual.widgets import DataTable, Label, OptionList, Static
@@ -62,17 +63,31 @@ def entity_cell(ranked: RankedEntity, knowledge: Knowledge, *, leader: bool, nar
     return cell
 
 
-def evidence_text(e: Evidence) -> Text:
-    """'+0.79 Keratin positive  25/25 pooled from 5 series; cited → 0.97': the weight, the finding,
-    the figure with its count or strength (1 − … for a negative finding), cited or estimate, and
+def compact_figure(e: Evidence) -> str:
+    """The figure as it counts for the finding as recorded, short: '25/25', '48/84' (a negative
+    finding: the cases without it), '~0.15' (an estimate; 1 − ~0.85 for a negative finding), '0.97'."""
+    lk = e.likelihood
+    if lk.k is not None and lk.total is not None:
+        return f"{lk.total - lk.k if e.negated else lk.k}/{lk.total}"
+    p = 1.0 - lk.p if e.negated else lk.p
+    return f"{'~' if e.estimate else ''}{p:.2f}"
+
+
+def evidence_text(e: Evidence, tag: int | None = None, *, full: bool = False) -> Text:
+    """'+0.79 Keratin positive  25/25 cited [2]': the weight, the finding, the figure with its count,
+    cited or estimate, and the tag of its source in the list below (one line at 120 columns).
+    ``full`` adds a line with the figure as written (its strength, 1 − … for a negative finding) and
     the probability used after shrinkage."""
     line = Text()
     line.append(f"{e.weight:+.2f} ", style="bold green" if e.weight > 0 else "bold red")
     line.append(e.finding)
-    line.append(f"  {figure_text(e)}; ")
-    line.append("estimate" if e.estimate else "cited", style="italic yellow" if e.estimate else "italic cyan")
-    line.append(f" → {e.p_used:.2f}", style="dim")
-    line.append(f"\n      {e.source}", style="dim")
+    line.append(f"  {compact_figure(e)} ")
+    line.append("est." if e.estimate else "cited", style="italic yellow" if e.estimate else "italic cyan")
+    if tag is not None:
+        line.append(f" [{tag}]", style="dim")
+    if full:
+        line.append(f"\n      {figure_text(e)}; {'estimate' if e.estimate else 'cited'} → {e.p_used:.2f} used",
+                    style="dim")
     return line
 
 
@@ -128,13 +143,23 @@ def outside_detail(analysis: Analysis, knowledge: Knowledge) -> Text:
     return text
 
 
-def entity_detail(ranked: RankedEntity, analysis: Analysis, knowledge: Knowledge | None = None) -> Text:
+def entity_detail(ranked: RankedEntity, analysis: Analysis, knowledge: Knowledge | None = None, *,
+                  full: bool = False, narrow: bool = False) -> Text:
+    """The detail pane for one entity: its name and figures, its evidence for and against (one line each,
+    with a numbered source tag), the recorded findings not used, the outside-the-differential block, the
+    caveats, and the sources: short citations, or (``full``) every source in full with each figure as
+    written. ``narrow``: the subtype by its short name, and only when it is not the conventional form."""
     parts: list[Any] = []
     head = Text()
     head.append(f"{ranked.entity.upper()}  ", style="bold")
-    head.append(ranked.name)
-    head.append(f"\n{probability_text(ranked.probability, ' %')}   score {ranked.score:+.2f}", style="dim")
-    if ranked.subtype_name:
+    head.append(f"{probability_text(ranked.probability, ' %')}  score {ranked.score:+.2f}", style="dim")
+    head.append(f"\n{ranked.name}")
+    if narrow and knowledge is not None:
+        if leading_subtype(ranked):
+            head.append("\nsubtype: ", style="dim")
+            head.append(profile_short(knowledge, ranked), style="italic")
+            head.append(f" · {share_text(ranked)}", style="dim")
+    elif ranked.subtype_name:
         name = ranked.subtype_name
         if ranked.subtype == ranked.entity and name.startswith(ranked.name + ", "):
             name = name[len(ranked.name) + 2:]      # the rest profile: 'conventional', 'other (...)'
@@ -142,12 +167,14 @@ def entity_detail(ranked: RankedEntity, analysis: Analysis, knowledge: Knowledge
         head.append(name, style="italic")
         head.append(f" · {share_text(ranked)} of {ranked.entity.upper()}", style="dim")
     parts.append(head)
+    tags: dict[str, int] = {}
     for title, items, style in (("For", ranked.supporting, "green"), ("Against", ranked.opposing, "red")):
         parts.append(Text(f"{title}:", style=f"bold {style}"))
         if not items:
             parts.append(Text("  nothing recorded", style="dim italic"))
         for e in items:
-            parts.append(Text("  ") + evidence_text(e))
+            tag = tags.setdefault(e.source, len(tags) + 1)
+            parts.append(Text("  ") + evidence_text(e, tag, full=full))
     if knowledge is not None and analysis.unused:
         unused = Text(f"{UNUSED}: ", style="bold dim")
         unused.append(", ".join(unused_texts(analysis, knowledge)), style="dim italic")
@@ -157,18 +184,35 @@ def entity_detail(ranked: RankedEntity, analysis: Analysis, knowledge: Knowledge
     if analysis.caveats:
         parts.append(Text("Caveats:", style="bold yellow"))
         for c in analysis.caveats:
-            parts.append(Text(f"  ⚠ {c.text}", style="yellow") + Text(f"\n      {c.source}", style="dim"))
+            source = c.source if full else short_source(c.source)
+            parts.append(Text(f"  ⚠ {c.text}", style="yellow") + Text(f"\n      {source}", style="dim"))
+    if tags:
+        sources = Text("Sources" + ("" if full else " (in full: F3, then c)") + ":", style="bold dim")
+        for source, tag in tags.items():
+            shown = source if full else short_source(source)
+            sources.append(f"\n  [{tag}] ", style="dim")
+            sources.append(shown, style="dim")
+        parts.append(sources)
     return Text("\n").join(parts)
+
+
+class NextTestList(OptionList):
+    """The next tests: Up/Down choose, Enter or Space puts the test on the form."""
+
+    BINDINGS = [Binding("space", "select", "Add to the form", show=False)]
 
 
 class DifferentialPanel(Vertical):
     """Re-drawn on every new analysis; keeps the entity the user picked selected."""
+
+    BINDINGS = [Binding("c", "citations", "Citations", show=False)]    # said in the detail's "Sources" line
 
     def __init__(self, knowledge: Knowledge, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.knowledge = knowledge
         self.analysis: Analysis | None = None
         self.pinned: str | None = None     # an entity the user chose to look at
+        self.full_citations = False        # the detail shows every source in full
         self._updating = False
         self._narrow: bool | None = None   # the layout the table and the outside summary were drawn for
         self.detail_text = ""      # what the detail pane shows, as plain text
@@ -183,8 +227,8 @@ class DifferentialPanel(Vertical):
         with VerticalScroll(id="detail"):
             yield Static("", id="detail-body")
             yield EvidenceChartView(id="detail-chart")
-        yield Label("Next tests (Enter adds one to the form)", classes="section-title")
-        yield OptionList(id="next-tests")
+        yield Label("Next tests (F4; Enter puts one on the form)", id="next-title", classes="section-title")
+        yield NextTestList(id="next-tests")
         yield Static(self._version_text(), id="version")
 
     def _version_text(self) -> str:
@@ -244,6 +288,9 @@ class DifferentialPanel(Vertical):
             table.move_cursor(row=row, animate=False)
             self._show_entity(analysis.ranking[row] if analysis.ranking else None)
             tests = self.query_one("#next-tests", OptionList)
+            tests.compact = narrow
+            self.query_one("#next-title", Label).update(
+                "Next tests (F4)" if narrow else "Next tests (F4; Enter puts one on the form)")
             tests.clear_options()
             if analysis.no_separating_test:
                 tests.add_option(Option(Text(no_test_text(self.knowledge), style="dim"), id="none", disabled=True))
@@ -257,10 +304,27 @@ class DifferentialPanel(Vertical):
 
     def _show_entity(self, ranked: RankedEntity | None) -> None:
         body = self.query_one("#detail-body", Static)
-        text = Text() if ranked is None or self.analysis is None else entity_detail(ranked, self.analysis, self.knowledge)
+        text = Text() if ranked is None or self.analysis is None else \
+            entity_detail(ranked, self.analysis, self.knowledge, full=self.full_citations, narrow=self.narrow)
         self.detail_text = text.plain
         body.update(text)
         self.query_one("#detail-chart", EvidenceChartView).show(self.analysis, ranked, self.knowledge)
+
+    def action_citations(self) -> None:
+        """Show the evidence's sources in full (and each figure as written), or short again."""
+        self.full_citations = not self.full_citations
+        if self.analysis is not None:
+            slug = self.selected
+            self._show_entity(next((r for r in self.analysis.ranking if r.entity == slug), None))
+
+    def focus_tests(self) -> None:
+        tests = self.query_one("#next-tests", OptionList)
+        tests.focus()
+        if tests.option_count and tests.highlighted is None:
+            tests.highlighted = 0
+
+    def focus_ranking(self) -> None:
+        self.query_one("#ranking", DataTable).focus()
 
     @property
     def selected(self) -> str | None:

@@ -2,8 +2,9 @@
 
 Type ``alk positive cytoplasmic`` and Enter; or type ``alk``, Enter, and choose
 the result, intensity and pattern from the lists. Every entered finding is a
-row of the table: select it to change it, Delete to remove it. Tests that are
-not done are listed apart (unknown is not negative).
+row of the table: select it to change it, Delete to remove it. The tests the
+rules use that are not on the form are listed apart as "not recorded" (unknown
+is not negative).
 """
 
 from __future__ import annotations
@@ -19,13 +20,17 @@ from textual.content import Content
 from textual.widgets import Button, DataTable, Input, Label, Select, Static
 from textual_autocomplete import AutoComplete, DropdownItem, TargetState
 
-from ddx.entry import CaseEntry, InvalidEntry, ParsedFinding, parse_finding
+from ddx.entry import CaseEntry, InvalidEntry, ParsedFinding, Refused, parse_finding
 from ddx.knowledge import Knowledge
+from ddx.safetext import printable
 from ddx.tui.messages import CaseChanged, plain, problem_text, shown_value
 from ddx.vocabulary import TermSet, fold
 
 RESULT_STYLES = {"positive": "bold green", "negative": "bold red", "equivocal": "bold yellow",
                  "present": "bold green", "absent": "bold red"}
+NAME_WIDTH = (10, 16)       # the table's first column: narrow, wide (longer names wrap)
+RESULT_WIDTH = 9            # "equivocal"
+WIDE_PANE = 50              # from this width the first column is wide
 
 
 class TermComplete(AutoComplete):
@@ -82,6 +87,9 @@ class FindingsPane(Vertical):
         vocab = knowledge.vocab
         self.names = vocab.stains if section == "stains" else vocab.molecular
         self.current: str | None = None
+        self.refused: list[Refused] = []      # values of the opened file still to be fixed, in order
+        self._file_text: str | None = None    # the entry line as put there from the file (not typed)
+        self._table_width = 0                 # the width the table's columns were laid out for
 
     # ------------------------------------------------------------------ build
 
@@ -93,61 +101,82 @@ class FindingsPane(Vertical):
                       name=self.section, id=f"{self.section}-entry")
         yield quick
         yield TermComplete(quick, self.names)
-        yield Static("", classes="field-error", id=f"{self.section}-error")
+        error = Static("", classes="field-error", id=f"{self.section}-error")
+        error.display = False
+        yield error
+        # the editor's controls start disabled (nothing is being edited), as built: no restyling later
         with Horizontal(classes="editor"):
             yield Label("—", id=f"{self.section}-current", classes="current")
             if self.section == "stains":
                 results = [*vocab.stain_results.terms, *vocab.stain_shorthand]
-                yield Select([(r, r) for r in results], prompt="result", id="stains-result", compact=True)
+                yield Select([(r, r) for r in results], prompt="result", id="stains-result", compact=True,
+                             disabled=True)
                 yield Select([(t, t) for t in vocab.stain_intensities.terms], prompt="intensity",
-                             id="stains-intensity", compact=True)
+                             id="stains-intensity", compact=True, disabled=True)
             else:
                 yield Select([(t, t) for t in vocab.presence.terms], prompt="result", id="molecular-result",
-                             compact=True)
-                yield Button("Not done", id=f"{self.section}-remove", variant="warning", compact=True)
+                             compact=True, disabled=True)
+                yield Button("Not done", id=f"{self.section}-remove", variant="warning", compact=True,
+                             disabled=True)
         if self.section == "stains":
             with Horizontal(classes="editor"):
-                yield Label("", classes="current")
-                yield Select([], prompt="pattern", id="stains-pattern", compact=True)
-                yield Input(placeholder="% cells", id="stains-percent", compact=True, classes="percent")
-                yield Button("Not done", id=f"{self.section}-remove", variant="warning", compact=True)
+                yield Label("", classes="current spacer")
+                yield Select([], prompt="pattern", id="stains-pattern", compact=True, disabled=True)
+                yield Input(placeholder="% cells", id="stains-percent", compact=True, classes="percent",
+                            disabled=True)
+                yield Button("Not done", id=f"{self.section}-remove", variant="warning", compact=True,
+                             disabled=True)
         table: DataTable[Any] = DataTable(id=f"{self.section}-table", cursor_type="row", zebra_stripes=True)
         yield table
         yield Static("", id=f"{self.section}-notdone", classes="notdone")
 
     def on_mount(self) -> None:
-        table = self.query_one(DataTable)
-        if self.section == "stains":
-            table.add_columns("stain", "result", "extent", "intensity", "pattern", "%")
-        else:
-            table.add_columns("test", "result")
-        self.query_one(f"#{self.section}-error", Static).display = False
-        self._enable_editor(False)
         self.refresh_table()
+
+    def on_resize(self) -> None:
+        if self.size.width != self._table_width:
+            self.refresh_table()
+
+    def _columns(self, table: DataTable[Any]) -> None:
+        """The name, the result and (stains) the rest in one column that takes the remaining width and
+        wraps: no cell is ever cut, at 80 columns or 200."""
+        width = self.size.width or self.app.size.width // 2
+        self._table_width = self.size.width
+        name = NAME_WIDTH[width >= WIDE_PANE]
+        table.clear(columns=True)
+        if self.section == "stains":
+            rest = max(8, width - name - RESULT_WIDTH - 2 * 3 - 2)     # cell padding, scroll bar
+            table.add_column("stain", width=name, key="name")
+            table.add_column("result", width=RESULT_WIDTH, key="result")
+            table.add_column("details", width=rest, key="details")
+        else:
+            table.add_column("test", width=max(8, width - RESULT_WIDTH - 2 * 2 - 2), key="name")
+            table.add_column("result", width=RESULT_WIDTH, key="result")
 
     # ------------------------------------------------------------------ view
 
     def refresh_table(self) -> None:
         table = self.query_one(DataTable)
         cursor_key = self.current
-        table.clear()
+        self._columns(table)
         findings = self.entry.findings(self.section)
         for name, finding in findings.items():
             result = finding.get("result", "")
-            cells: list[Any] = [self.names.label(name),
-                                Text(result, style=RESULT_STYLES.get(result, ""))]
+            cells: list[Any] = [Text(self.names.label(name)), Text(result, style=RESULT_STYLES.get(result, ""))]
             if self.section == "stains":
-                cells += [finding.get("extent", ""), finding.get("intensity", ""),
-                          str(finding.get("pattern", "")).replace("_", " "), shown_value(finding.get("percent"))]
-            table.add_row(*cells, key=name)
+                details = [finding.get("extent"), finding.get("intensity"),
+                           str(finding.get("pattern") or "").replace("_", " ") or None,
+                           f"{shown_value(finding.get('percent'))} %" if finding.get("percent") is not None else None]
+                cells.append(Text(" · ".join(str(d) for d in details if d)))
+            table.add_row(*cells, key=name, height=None)
         if cursor_key in findings:
             table.move_cursor(row=list(findings).index(cursor_key), animate=False)
         tested = set(findings)
         relevant = self._relevant_tests()
-        not_done = [self.names.label(t) for t in relevant if t not in tested]
+        not_recorded = [self.names.label(t) for t in relevant if t not in tested]
         note = self.query_one(f"#{self.section}-notdone", Static)
-        note.update(Text.assemble(("Not done", "bold"), " (unknown: counts neither for nor against): ",
-                                  (", ".join(not_done) or "none of the tests the rules use", "italic")))
+        note.update(Text.assemble(("Not recorded", "bold"), " (count neither for nor against): ",
+                                  (", ".join(not_recorded) or "none of the tests the rules use", "italic")))
         self._show_current()
 
     def _relevant_tests(self) -> list[str]:
@@ -194,6 +223,33 @@ class FindingsPane(Vertical):
         self._show_current()
         self.query_one(f"#{self.section}-result", Select).focus()
 
+    def reset(self, refused: list[Refused]) -> None:
+        """A case was (re)loaded: nothing typed, nothing being edited; the file's refused values of this
+        section come into the entry line one by one."""
+        with self.prevent(Input.Changed):
+            self.query_one(f"#{self.section}-entry", Input).value = ""
+        self._file_text = None
+        self._error(None)
+        self.current = None
+        self.refresh_table()
+        self.show_refused(refused)
+
+    def show_refused(self, refused: list[Refused]) -> None:
+        """Values of the opened file that could not be used: the first is put in the entry line, as if
+        typed, with the reason beneath; the next comes once it is entered (or cleared)."""
+        self.refused = list(refused)
+        self._next_refused()
+
+    def _next_refused(self) -> None:
+        if not self.refused:
+            return
+        item = self.refused.pop(0)
+        quick = self.query_one(f"#{self.section}-entry", Input)
+        with self.prevent(Input.Changed):
+            quick.value = self._file_text = refused_entry_text(item)
+        more = f" ({len(self.refused)} more from the file after this one)" if self.refused else ""
+        self._error(f"From the file, not recorded: {problem_text(item.problem)}{more}")
+
     def _error(self, text: str | None) -> None:
         error = self.query_one(f"#{self.section}-error", Static)
         error.update(plain(text))
@@ -213,10 +269,15 @@ class FindingsPane(Vertical):
             self.post_message(CaseChanged(f"{self.section}.{finding.name}"))
         return True
 
+    def _entered(self) -> None:
+        """The entry line was recorded or cleared: the next refused value of the file, if any."""
+        self._next_refused()
+
     def flush(self) -> None:
-        """Record a quick entry typed but not yet entered, and the percent box."""
+        """Record a quick entry typed but not yet entered (not a file's refused value left as it was put
+        there: that waits for Enter), and the percent box."""
         quick = self.query_one(f"#{self.section}-entry", Input)
-        if quick.value.strip():
+        if quick.value.strip() and quick.value != self._file_text:
             self._enter(quick)
         if self.section == "stains" and self.current is not None:
             self._editor_changed()
@@ -251,9 +312,11 @@ class FindingsPane(Vertical):
             self._error(None)
             quick.value = ""
             self.prepare(finding.name)
+            self._entered()
             return
         if self._apply(finding):
             quick.value = ""
+            self._entered()
 
     @on(Input.Changed)
     @on(Input.Blurred)
@@ -261,6 +324,7 @@ class FindingsPane(Vertical):
         event.stop()
         if isinstance(event, Input.Changed) and event.input.id == f"{self.section}-entry" and not event.value:
             self._error(None)
+            self._entered()
         if event.input.id == "stains-percent":
             self._editor_changed()
 
@@ -315,3 +379,21 @@ class FindingsPane(Vertical):
         if event.row_key.value is not None:
             self.prepare(str(event.row_key.value))
 
+
+
+def refused_entry_text(item: Refused) -> str:
+    """A refused stain or molecular value of a file as a quick-entry line: 'desmni positive',
+    'alk positive bogus' (the entry then names what is wrong again, and takes the fix)."""
+    parts = item.field.split(".")
+    name = parts[1] if len(parts) > 1 else ""
+    value = item.value
+    if len(parts) > 2:               # one key of a stain ("stains.desmin.bogus"): the key and its value
+        text = f"{'.'.join(parts[2:])} {item.value_text()}"
+    elif isinstance(value, dict):
+        words = [value.get(k) for k in ("result", "extent", "intensity", "pattern")]
+        if value.get("percent") is not None:
+            words.append(f"{value['percent']}%")
+        text = " ".join(str(w) for w in words if w not in (None, ""))
+    else:
+        text = item.value_text()
+    return printable(f"{name} {text}".strip(), newlines=False)

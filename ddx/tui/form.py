@@ -3,28 +3,58 @@
 Controls are built from the vocabulary (nothing here names a stain or a
 term). Each control carries its case path as its ``name``; a change is sent
 to :class:`~ddx.entry.CaseEntry`, which keeps it only if it is valid.
-A refused value stays in its field, marked, with the reason beneath it.
+A refused value stays in its field, marked, with the reason beneath it; so
+does a value of an opened file that could not be used.
+
+The form opens on the stains tab with the cursor in its entry line. The Case
+and Morphology tabs (most of the form's widgets) are built after the first
+ranking is on screen, or at once when one of them is opened.
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Iterator
 from typing import Any
 
+from rich.segment import Segment
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.strip import Strip
 from textual.widget import Widget
-from textual.widgets import Input, Label, Select, SelectionList, Static, TabbedContent, TabPane, TextArea
+from textual.widgets import Checkbox, Input, Label, Select, SelectionList, Static, TabbedContent, TabPane, TextArea
 
-from ddx.entry import CaseEntry, InvalidEntry
+from ddx.entry import CaseEntry, InvalidEntry, Refused
 from ddx.knowledge import Knowledge
+from ddx.safetext import printable
 from ddx.tui.findings import FindingsPane, TermComplete
 from ddx.tui.messages import CaseChanged, plain, problem_text, shown_value
+
+SECTIONS = ("case", "morphology", "stains", "molecular")
+LATER = ("case", "morphology")        # the tabs built after the first paint
+TICKED, UNTICKED = "✓", " "         # a check box's state, readable without colour
 
 
 def field_id(path: str) -> str:
     return "f-" + path.replace(".", "--")
 
+
+class CheckList(SelectionList[str]):
+    """A selection list whose boxes show a tick when chosen and nothing when not: the state is
+    readable without colour (Textual's own boxes show an X in both states, told apart by colour)."""
+
+    def render_line(self, y: int) -> Strip:
+        strip = super().render_line(y)
+        segments = list(strip)
+        _, scroll_y = self.scroll_offset
+        index = scroll_y + y
+        if len(segments) < 3 or segments[1].text != Checkbox.BUTTON_INNER or not 0 <= index < self.option_count:
+            return strip        # not a line with a box (Textual draws ▐X▌ then the prompt)
+        chosen = self.get_option_at_index(index).value in self.selected
+        inner = segments[1]
+        segments[1] = Segment(TICKED if chosen else UNTICKED, inner.style, inner.control)
+        return Strip(segments, strip.cell_length)
 
 
 class Field(Vertical):
@@ -33,19 +63,25 @@ class Field(Vertical):
     def __init__(self, label: str, control: Widget, *, wide: bool = False) -> None:
         super().__init__(classes="field" + (" wide" if wide else ""))
         self._label = label
-        self._control = control
+        self.control = control
 
     def compose(self) -> ComposeResult:
         with Horizontal(classes="field-row"):
             yield Label(self._label, classes="field-label")
-            yield self._control
-        yield Static("", classes="field-error")
+            yield self.control
+        error = Static("", classes="field-error")
+        error.display = False
+        yield error
 
-    def show_error(self, text: str | None) -> None:
+    def show_error(self, text: str | None, *, blocking: bool = True) -> None:
+        """Show why the value is refused (None: clear it). A blocking refusal keeps the case from
+        being saved until the field is corrected or cleared; a choice list's (not blocking) is a note
+        that the file's value was left out."""
         error = self.query_one(".field-error", Static)
         error.update(plain(text))
         error.display = bool(text)
-        self.set_class(bool(text), "-invalid")
+        self.set_class(bool(text) and blocking, "-invalid")
+        self.set_class(bool(text) and not blocking, "-refused")
 
 
 class CaseForm(Vertical):
@@ -55,54 +91,95 @@ class CaseForm(Vertical):
         super().__init__(**kwargs)
         self.entry = entry
         self.knowledge = knowledge
+        self._built: set[str] = set()
+        self._build_lock = asyncio.Lock()
+        self.closing = False      # set when ddx is quit: no tab is built from then on
+        self._field_paths: set[str] | None = None
+        self.refused: list[Refused] = []   # values of the opened file not in the case, shown where they belong
 
     # ------------------------------------------------------------------ build
 
     def compose(self) -> ComposeResult:
+        with TabbedContent(id="sections", initial="tab-stains"):
+            for section in SECTIONS:
+                with TabPane(section.capitalize(), id=f"tab-{section}"):
+                    if section in ("stains", "molecular"):
+                        yield FindingsPane(section, self.entry, self.knowledge, id=f"{section}-pane")
+
+    def _case_fields(self) -> Iterator[Widget]:
         vocab = self.knowledge.vocab
-        with TabbedContent(id="sections"):
-            with TabPane("Case", id="tab-case"):
-                with VerticalScroll():
-                    yield self._input("id", "Case id")
-                    yield self._input("title", "Title")
-                    entities = []       # each entity, then its subtypes (an expected answer may name one)
-                    for e in self.knowledge.entities:
-                        entities.append((f"{e.slug.upper()}  {e.name.split(' / ')[0]}", e.slug))
-                        entities += [(f"  {s.short or s.slug.upper()}  {s.name}", s.slug) for s in e.subtypes]
-                    yield Field("Expected", Select(entities, prompt="not known", name="expected",
-                                                   id=field_id("expected"), compact=True))
-                    yield self._input("patient.age", "Age (years)")
-                    yield self._select("patient.sex", "Sex", vocab.sex.terms)
-                    site = Input(placeholder="type a site: thigh, oral cavity, retroperitoneum...",
-                                 name="clinical.site", id=field_id("clinical.site"), compact=True)
-                    yield Field("Site", site)
-                    yield TermComplete(site, vocab.sites)
-                    yield self._select("clinical.depth", "Depth", vocab.depth.terms)
-                    yield self._input("clinical.size_cm", "Size (cm)")
-                    yield self._input("clinical.presentation", "Presentation")
-                    yield self._list("clinical.symptoms", "Symptoms", vocab.symptoms.terms, vocab.symptoms.help)
-                    yield self._input("source", "Source")
-                    yield Field("Notes", TextArea(name="notes", id=field_id("notes"), soft_wrap=True,
-                                                  compact=True), wide=True)
-            with TabPane("Morphology", id="tab-morphology"):
-                with VerticalScroll():
-                    for name, mf in vocab.morphology.items():
-                        path = f"morphology.{name}"
-                        label = name.replace("_", " ").capitalize()
-                        if mf.kind == "list":
-                            assert mf.terms is not None
-                            yield self._list(path, label, mf.terms.terms, mf.terms.help)
-                        elif mf.kind == "term":
-                            assert mf.terms is not None
-                            yield self._select(path, label, mf.terms.terms)
-                        elif mf.kind == "presence":
-                            yield self._select(path, label, vocab.presence.terms)
-                        else:
-                            yield self._input(path, label, placeholder=f"{mf.min:g}-{mf.max:g}")
-            with TabPane("Stains", id="tab-stains"):
-                yield FindingsPane("stains", self.entry, self.knowledge, id="stains-pane")
-            with TabPane("Molecular", id="tab-molecular"):
-                yield FindingsPane("molecular", self.entry, self.knowledge, id="molecular-pane")
+        yield self._input("id", "Case id")
+        yield self._input("title", "Title")
+        entities = []       # each entity, then its subtypes (an expected answer may name one)
+        for e in self.knowledge.entities:
+            entities.append((f"{e.slug.upper()}  {e.name.split(' / ')[0]}", e.slug))
+            entities += [(f"  {s.short or s.slug.upper()}  {s.name}", s.slug) for s in e.subtypes]
+        yield Field("Expected", Select(entities, prompt="not known", name="expected",
+                                       id=field_id("expected"), compact=True))
+        yield self._input("patient.age", "Age (years)")
+        yield self._select("patient.sex", "Sex", vocab.sex.terms)
+        site = Input(placeholder="type a site: thigh, oral cavity, retroperitoneum...",
+                     name="clinical.site", id=field_id("clinical.site"), compact=True)
+        yield Field("Site", site)
+        yield TermComplete(site, vocab.sites)
+        yield self._select("clinical.depth", "Depth", vocab.depth.terms)
+        yield self._input("clinical.size_cm", "Size (cm)")
+        yield self._input("clinical.presentation", "Presentation")
+        yield self._list("clinical.symptoms", "Symptoms", vocab.symptoms.terms, vocab.symptoms.help)
+        yield self._input("source", "Source")
+        yield Field("Notes", TextArea(name="notes", id=field_id("notes"), soft_wrap=True, compact=True), wide=True)
+
+    def _morphology_fields(self) -> Iterator[Widget]:
+        vocab = self.knowledge.vocab
+        for name, mf in vocab.morphology.items():
+            path = f"morphology.{name}"
+            label = name.replace("_", " ").capitalize()
+            if mf.kind == "list":
+                assert mf.terms is not None
+                yield self._list(path, label, mf.terms.terms, mf.terms.help)
+            elif mf.kind == "term":
+                assert mf.terms is not None
+                yield self._select(path, label, mf.terms.terms)
+            elif mf.kind == "presence":
+                yield self._select(path, label, vocab.presence.terms)
+            else:
+                yield self._input(path, label, placeholder=f"{mf.min:g}-{mf.max:g}")
+
+    @property
+    def ready(self) -> bool:
+        """Every tab is built."""
+        return all(section in self._built for section in LATER)
+
+    async def build(self, *sections: str) -> None:
+        """Build the given tabs (default: every tab not built yet) and show the case in them. Nothing is
+        built once the form is being taken down (ddx may be quit while the tabs are being built)."""
+        for section in sections or LATER:
+            if section not in LATER:
+                continue
+            async with self._build_lock:      # a tab opened while the tabs are built in the background
+                if section in self._built:
+                    continue
+                pane = self.query_one(f"#tab-{section}", TabPane)
+                if self.closing or not (self.is_attached and pane.is_mounted):
+                    return      # ddx is being quit
+                self._built.add(section)
+                fields = self._case_fields() if section == "case" else self._morphology_fields()
+                scroll = VerticalScroll(*fields)
+                await pane.mount(scroll)
+                if not scroll.is_mounted:
+                    return
+                self.load_from_entry(scroll)
+
+    async def settled(self) -> None:
+        """Return once no tab is being built."""
+        async with self._build_lock:
+            pass
+
+    @on(TabbedContent.TabActivated)
+    async def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        section = str(event.pane.id).removeprefix("tab-")
+        if section in LATER:
+            await self.build(section)
 
     def _input(self, path: str, label: str, placeholder: str = "") -> Field:
         return Field(label, Input(placeholder=placeholder, name=path, id=field_id(path), compact=True))
@@ -113,37 +190,80 @@ class CaseForm(Vertical):
 
     def _list(self, path: str, label: str, terms: list[str], help: dict[str, str]) -> Field:
         choices = [(t.replace("_", " ") + (f" ({help[t]})" if t in help else ""), t) for t in terms]
-        return Field(label, SelectionList[str](*choices, name=path, id=field_id(path), compact=True), wide=True)
+        return Field(label, CheckList(*choices, name=path, id=field_id(path), compact=True), wide=True)
 
     def on_mount(self) -> None:
-        for error in self.query(".field-error"):
-            error.display = False
         self.load_from_entry()
 
     # ------------------------------------------------------------------ entry -> form
 
-    def load_from_entry(self) -> None:
-        """Show the entry's case in every control (used on open, new and restore)."""
+    def load_from_entry(self, root: Widget | None = None, *, refused: list[Refused] | None = None) -> None:
+        """Show the entry's case in every control (used on open, new and restore; ``root``: only the
+        controls under it, for a tab built later). ``refused``: the values of the opened file that
+        could not be used (a new list replaces the last one; None keeps it)."""
+        if refused is not None:
+            self.refused = list(refused)
+        area = root or self
         with self.prevent(Input.Changed, Select.Changed, SelectionList.SelectedChanged, TextArea.Changed):
-            for control in self.query(Input):
+            for control in area.query(Input):
                 if control.name and control.name not in ("stains", "molecular"):
                     control.value = shown_value(self.entry.get(control.name))
-            for select in self.query(Select):
+            for select in area.query(Select):
                 if select.name and "." in select.name or select.name == "expected":
                     value = self.entry.get(select.name)
                     select.value = value if value is not None else Select.NULL
-            for sl in self.query(SelectionList):
+            for sl in area.query(SelectionList):
                 if sl.name:
                     chosen = set(self.entry.get(sl.name) or [])
                     sl.deselect_all()
                     for value in chosen:
                         sl.select(value)
-            notes = self.query_one(f"#{field_id('notes')}", TextArea)
-            notes.text = shown_value(self.entry.get("notes"))
-        for field in self.query(Field):
+            for notes in area.query(f"#{field_id('notes')}").results(TextArea):
+                notes.text = shown_value(self.entry.get("notes"))
+        for field in area.query(Field):
             field.show_error(None)
-        for pane in self.query(FindingsPane):
-            pane.refresh_table()
+        self._show_refused(area)
+        if root is None:
+            for pane in self.query(FindingsPane):
+                pane.reset([r for r in self.refused if r.path.startswith(pane.section + ".")])
+
+    def has_field(self, item: Refused) -> bool:
+        """Whether a refused value of the file has a place on the form (else it is only reported)."""
+        if item.value is None:
+            return False      # a key that was missing (the id): nothing to correct at a field
+        section = item.field.split(".", 1)[0]
+        if section in ("stains", "molecular"):
+            return "." in item.field
+        if self._field_paths is None:       # the paths of every field, built or not
+            fields = [*self._case_fields(), *self._morphology_fields()]
+            self._field_paths = {f.control.name for f in fields if isinstance(f, Field) and f.control.name}
+        return item.field in self._field_paths
+
+    def _show_refused(self, area: Widget) -> None:
+        """Mark each refused value of the file at its field: a text field shows the value as written
+        (it blocks saving until it is corrected or cleared); a choice shows it in the note beneath."""
+        for item in self.refused:
+            if not self.has_field(item):
+                continue
+            controls = list(area.query(f"#{field_id(item.field)}"))
+            if not controls:
+                continue
+            control = controls[0]
+            field = next((a for a in control.ancestors if isinstance(a, Field)), None)
+            if field is None:
+                continue
+            why = problem_text(item.problem)
+            if isinstance(control, Input):
+                with self.prevent(Input.Changed):
+                    control.value = item.value_text()
+                field.show_error(f"From the file: {why}")
+            elif isinstance(control, TextArea):
+                with self.prevent(TextArea.Changed):
+                    control.text = item.value_text()
+                field.show_error(f"From the file: {why}")
+            else:
+                value = printable(item.value_text(), newlines=False)
+                field.show_error(f"From the file, not kept: {value!r} ({why})", blocking=False)
 
     # ------------------------------------------------------------------ form -> entry
 
@@ -220,18 +340,28 @@ class CaseForm(Vertical):
 
     # ------------------------------------------------------------------ navigation
 
-    def show_section(self, section: str, *, focus: bool = False) -> None:
+    async def show_section(self, section: str, *, focus: bool = False) -> None:
+        """Show a tab (building it first if need be); ``focus``: put the cursor in its first field."""
+        await self.build(section)
         self.query_one("#sections", TabbedContent).active = f"tab-{section}"
         if focus:
-            if section in ("stains", "molecular"):
-                self.query_one(f"#{section}-entry", Input).focus()
-            else:
-                pane = self.query_one(f"#tab-{section}", TabPane)
-                first = next((w for w in pane.query("Input, Select, SelectionList") if w.focusable), None)
-                if first is not None:
-                    first.focus()
+            self.focus_first(section)
+
+    def focus_first(self, section: str) -> None:
+        if section in ("stains", "molecular"):
+            self.query_one(f"#{section}-entry", Input).focus()
+            return
+        pane = self.query_one(f"#tab-{section}", TabPane)
+        first = next((w for w in pane.query("Input, Select, SelectionList") if w.focusable), None)
+        if first is not None:
+            first.focus()
+
+    def show_findings(self, section: str) -> None:
+        """Show the stains or molecular tab (always built) at once."""
+        self.query_one("#sections", TabbedContent).active = f"tab-{section}"
 
     def prepare_test(self, section: str, name: str) -> None:
         """Open the stains or molecular tab with ``name`` ready for its result."""
-        self.show_section(section)
+        self.show_findings(section)
         self.query_one(f"#{section}-pane", FindingsPane).prepare(name)
+

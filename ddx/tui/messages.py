@@ -6,6 +6,7 @@ from rich.text import Text
 from textual.message import Message
 
 from ddx.entry import InvalidEntry
+from ddx.errors import Problem
 from ddx.safetext import printable
 
 
@@ -32,11 +33,12 @@ def plain(text: str | None) -> Text:
     return Text(printable(text or ""))
 
 
-def problem_text(exc: InvalidEntry) -> str:
+def problem_text(exc: InvalidEntry | Problem) -> str:
     """A refusal for display beside its field: the reason and the nearest valid terms."""
-    text = exc.problem.message
-    if exc.suggestions and "did you mean" not in text:
-        text += "; did you mean " + " or ".join(exc.suggestions) + "?"
+    problem = exc.problem if isinstance(exc, InvalidEntry) else exc
+    text = problem.message
+    if problem.suggestions and "did you mean" not in text:
+        text += "; did you mean " + " or ".join(problem.suggestions) + "?"
     return text
 
 

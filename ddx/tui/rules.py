@@ -14,13 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen, Screen
 from textual.timer import Timer
-from textual.widgets import Button, DataTable, Footer, Header, Input, Label, OptionList, Select, Static, TextArea
+from textual.widgets import Button, DataTable, Header, Input, Label, OptionList, Select, Static, TextArea
 from textual.widgets.option_list import Option
 from textual.worker import get_current_worker
 
@@ -45,6 +45,7 @@ from ddx.tui.dialogs import ChoiceScreen
 from ddx.tui.messages import plain
 
 VALIDATE_AFTER_S = 0.35     # pause in typing before the edit is checked
+RANK_WIDTH = 14             # the impact table's last column: "eims: 2 → 1"
 
 
 @dataclass
@@ -56,6 +57,20 @@ class Editing:
     original_file: str           # the file's text when the rule was opened
     opened_digest: str
     original_block: str
+
+
+class YamlEditor(TextArea):
+    """The rule's YAML: Tab leaves the editor (as everywhere else); Enter keeps the line's indentation."""
+
+    async def _on_key(self, event: events.Key) -> None:
+        # Textual calls this, then TextArea's own handler unless the default is prevented (as here)
+        if event.key == "enter" and not self.read_only:
+            event.stop()
+            event.prevent_default()
+            start, end = self.selection
+            line = self.document.get_line(min(start, end)[0])
+            indent = line[: len(line) - len(line.lstrip(" "))]
+            self._replace_via_keyboard("\n" + indent, start, end)
 
 
 class HistoryScreen(ModalScreen["Version | None"]):
@@ -101,21 +116,25 @@ class DiscardEdit(ChoiceScreen):
 class RulesScreen(Screen[None]):
     """Browse rules by entity, edit one as YAML, see what it would change, save it."""
 
+    CASE_ACTIONS_OFF = True     # the app's case actions (save, open, report, ...) are off here
+
     BINDINGS = [
-        Binding("escape", "close", "Back to the case"),
-        Binding("ctrl+s", "save", "Save rule", priority=True),
-        Binding("ctrl+n", "new_rule", "New rule", priority=True),
+        Binding("escape", "close", "Back"),
+        Binding("ctrl+s", "save", "Save", priority=True),
+        Binding("ctrl+f", "filter", "Filter", show=False),    # said in the filter's placeholder
+        Binding("ctrl+n", "new_rule", "New", priority=True),
         Binding("f3", "history", "History"),
         Binding("f4", "revert", "Revert"),
-        Binding("ctrl+g", "goto_error", "Go to error"),
+        Binding("ctrl+g", "goto_error", "Go to error", show=False),   # said with the error
     ]
 
     def __init__(self, knowledge: Knowledge, cases: list[str] | None) -> None:
         super().__init__()
         self.knowledge = knowledge
         self.cases = cases
+        self.read_only = read_only_reason(knowledge.directory)   # why these rules cannot be saved here
         self.editing: Editing | None = None
-        self.check: EditCheck | None = None
+        self._check: EditCheck | None = None
         self.impact: RuleSetDiff | None = None
         self._baseline: tuple[Knowledge, CaseRun] | None = None   # the cases ranked by the saved rules
         self._baseline_lock = threading.Lock()
@@ -132,24 +151,26 @@ class RulesScreen(Screen[None]):
                 options = [(label, slug) for e in self.knowledge.entities
                            for label, slug in [(f"{e.slug} · {e.name}", e.slug)]
                            + [(f"  └ {s.slug} · {s.name}", s.slug) for s in e.subtypes]]
-                yield Select(options, prompt="All entities (or the rules that weigh one)", id="entity-filter")
-                yield Input(placeholder="Filter: id or finding", id="rule-filter")
+                yield Select(options, prompt="All entities (or the rules that weigh one)", id="entity-filter",
+                             compact=True)
+                yield Input(placeholder="Filter (Ctrl+F)", id="rule-filter", compact=True)
                 yield OptionList(id="rule-list")
             with Vertical(id="rule-editor"):
                 yield Static("", id="rule-where")
-                yield TextArea.code_editor("", language="yaml", id="rule-text", theme="css", soft_wrap=True)
+                # Tab leaves the editor (YAML is indented with spaces; Enter keeps the indentation)
+                yield YamlEditor.code_editor("", language="yaml", id="rule-text", theme="css", soft_wrap=True,
+                                             tab_behavior="focus")
                 yield Static("", id="rule-status")
                 yield Label("Impact on the cases", classes="section-title")
                 yield Static("", id="impact-summary")
                 yield DataTable(id="impact", cursor_type="row", zebra_stripes=True)
-        yield Footer()
+        from ddx.tui.app import DdxFooter
+
+        yield DdxFooter()
 
     def on_mount(self) -> None:
-        self.title = "ddx · rules"
+        self.title = "ddx · rules" + (" (read-only)" if self.read_only else "")
         self.sub_title = self.knowledge.version_line
-        table = self.query_one("#impact", DataTable)
-        for label in ("case", "expected", "leader before → after", "rank of expected", "rules"):
-            table.add_column(label)
         self._fill_list()
         self._compute_baseline()
         first = self.query_one("#rule-list", OptionList)
@@ -243,7 +264,7 @@ class RulesScreen(Screen[None]):
             self.notify(str(exc), severity="error", timeout=10)
             return
         self.editing = Editing(file, rule_id, text, sha, block)
-        self._load_editor(block, f"{rule_id} · {file}:{rule.spec_line}", focus)
+        self._load_editor(block, f"{rule_id} · {file.name}:{rule.spec_line}", focus)
 
     def _load_editor(self, block: str, where: str, focus: bool) -> None:
         self._loading = True
@@ -251,28 +272,41 @@ class RulesScreen(Screen[None]):
         area.load_text(block)
         self._loading = False
         self.query_one("#rule-where", Static).update(Text(where, style="bold"))
-        self.check = None
+        self._check = None
         self.impact = None
-        self._show_status(Text("Unchanged. Edit the rule; it is checked as you type.", style="dim"))
+        self._show_status(self._read_only_text() if self.read_only else
+                          Text("Unchanged. Edit the rule; it is checked as you type.", style="dim"))
         self._show_impact()
         if focus:
             area.focus()
 
+    def _read_only_text(self) -> Text:
+        return Text(f"Read-only: {self.read_only}. Edits here are checked and previewed, not saved.",
+                    style="bold yellow")
+
     # ------------------------------------------------------------------ checking
+
+    @property
+    def check(self) -> EditCheck | None:
+        """The check of the text in the editor now (None while an edit is still to be checked)."""
+        result = self._check
+        return result if result is not None and result.edited == self.text else None
 
     @on(TextArea.Changed, "#rule-text")
     def _edited(self) -> None:
         if self._loading or self.editing is None:
             return
+        # a new edit starts: the last check, its status and its impact are of another text now
         self._seq += 1
+        self._check, self.impact = None, None
         if self._timer is not None:
             self._timer.stop()
         if not self.dirty:
-            self.check, self.impact = None, None
-            self._show_status(Text("Unchanged.", style="dim"))
+            self._show_status(self._read_only_text() if self.read_only else Text("Unchanged.", style="dim"))
             self._show_impact()
             return
         self._show_status(Text("Checking…", style="dim"))
+        self._show_impact(Text("Checking…", style="dim"))
         self._timer = self.set_timer(VALIDATE_AFTER_S, self._start_check)
 
     def _start_check(self) -> None:
@@ -323,13 +357,14 @@ class RulesScreen(Screen[None]):
                 self.app.call_from_thread(self.notify, f"Cases for the impact preview: {exc}", severity="warning")
 
     def _show_check(self, seq: int, result: EditCheck) -> None:
-        if seq != self._seq:
-            return
-        self.check = result
+        if seq != self._seq or result.edited != self.text:
+            return      # an older edit's check (the editor's change may not have been handled yet)
+        self._check = result
         area = self.query_one("#rule-text", TextArea)
         area.set_class(not result.ok, "-invalid")
         if result.error:
-            self._show_status(Text(f"✗ {result.error}", style="bold red"))
+            self._show_status(Text(f"✗ {result.error}" + (" (Ctrl+G goes there)" if result.error_line else ""),
+                                   style="bold red"))
             return
         lines = []
         for m in result.report.messages[:6]:
@@ -344,11 +379,14 @@ class RulesScreen(Screen[None]):
         more = len(result.report.messages) - 6
         if more > 0:
             lines.append(Text(f"… and {more} more (ddx rules check lists them all)", style="dim"))
+        if not result.report.ok:
+            lines.insert(0, Text("✗ not valid (Ctrl+G goes to the first error):", style="bold red"))
         if result.report.ok:
             examples = result.report.examples_run
-            lines.insert(0, Text(f"✓ valid: every check passes ({examples} rule examples run). "
-                                 "Ctrl+S saves." if not result.report.warnings else
-                                 "✓ valid, with warnings. Ctrl+S saves.", style="bold green"))
+            then = "read-only here: not saved." if self.read_only else "Ctrl+S saves."
+            lines.insert(0, Text(f"✓ valid: every check passes ({examples} rule examples run); {then}"
+                                 if not result.report.warnings else
+                                 f"✓ valid, with warnings; {then}", style="bold green"))
         self._show_status(Text("\n").join(lines))
         if not result.ok:
             self.impact = None
@@ -367,9 +405,22 @@ class RulesScreen(Screen[None]):
     def _show_status(self, text: Text) -> None:
         self.query_one("#rule-status", Static).update(text)
 
+    def _impact_columns(self, table: DataTable[Any]) -> None:
+        """Three columns that fit the editor's width (the middle one takes the rest and wraps)."""
+        width = table.size.width or self.query_one("#rule-editor").size.width or 60
+        table.clear(columns=True)
+        case = 16 if width >= 60 else 10
+        table.add_column("case", width=case)
+        table.add_column("before → after", width=max(10, width - case - RANK_WIDTH - 2 * 3 - 2))
+        table.add_column("expected: rank", width=RANK_WIDTH)
+
+    def on_resize(self) -> None:
+        if self.is_mounted:
+            self.call_after_refresh(self._show_impact)
+
     def _show_impact(self, note: Text | None = None) -> None:
         table = self.query_one("#impact", DataTable)
-        table.clear()
+        self._impact_columns(table)
         summary = self.query_one("#impact-summary", Static)
         if note is not None:
             summary.update(note)
@@ -382,20 +433,29 @@ class RulesScreen(Screen[None]):
         summary.update(Text(f"{len(d.cases)} of {d.compared} case(s) would change ranking; "
                             f"{leaders} would change leader.", style="bold" if d.cases else ""))
         for c in d.cases:
-            lead = f"{c.before.top} {c.before.top_probability:.0%} → {c.after.top} {c.after.top_probability:.0%}"
-            table.add_row(plain(c.case_id), plain(c.expected), Text(lead, style="bold" if c.top_changed else ""),
-                          f"{c.before.rank or '-'} → {c.after.rank or '-'}", plain(", ".join(c.responsible)))
+            lead = Text(f"{c.before.top} {c.before.top_probability:.0%} → {c.after.top} {c.after.top_probability:.0%}",
+                        style="bold" if c.top_changed else "")
+            if c.responsible:
+                lead.append(" · ")
+                lead.append(plain(", ".join(c.responsible)))
+            rank = plain(f"{c.expected}: " if c.expected else "")
+            rank.append(f"{c.before.rank or '-'} → {c.after.rank or '-'}")
+            table.add_row(plain(c.case_id), lead, rank, height=None)
 
     # ------------------------------------------------------------------ actions
 
+    def action_filter(self) -> None:
+        self.query_one("#rule-filter", Input).focus()
+
     def action_goto_error(self) -> None:
-        if self.check is None:
+        check = self.check
+        if check is None:
             return
         line: int | None
-        if self.check.error_line:
-            line = self.check.error_line
+        if check.error_line:
+            line = check.error_line
         else:
-            line = next((n for m in self.check.report.errors if (n := self.check.editor_line(m.problem))), None)
+            line = next((n for m in check.report.errors if (n := check.editor_line(m.problem))), None)
         if line:
             area = self.query_one("#rule-text", TextArea)
             area.cursor_location = (line - 1, 0)
@@ -436,9 +496,8 @@ class RulesScreen(Screen[None]):
         if not self.dirty:
             self.notify("Nothing to save: the rule is unchanged.")
             return
-        reason = read_only_reason(self.knowledge.directory)
-        if reason:
-            self.notify(f"Not saved: {reason}.", severity="error", timeout=12)
+        if self.read_only:
+            self.notify(f"Not saved: {self.read_only}.", severity="error", timeout=12)
             return
         text = self.text
         result = self.check                               # the check of exactly what is saved
@@ -512,9 +571,8 @@ class RulesScreen(Screen[None]):
         from ddx.rulecheck import check_rules
         from ddx.yamlio import read_text
 
-        reason = read_only_reason(self.knowledge.directory)
-        if reason:
-            self.notify(f"Not restored: {reason}.", severity="error", timeout=12)
+        if self.read_only:
+            self.notify(f"Not restored: {self.read_only}.", severity="error", timeout=12)
             return
         try:
             report = check_rules(self.knowledge.directory, overrides={file: read_text(version.path)}, engine=False)
