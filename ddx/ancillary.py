@@ -13,6 +13,9 @@ costs and how long it takes, and which findings exclude one another.
   findings (``shown_by``, a rule condition), the tests looking for the other
   members (``tests``) are answered already: they are not suggested and not named
   as confirming tests.
+* ``surrogates:`` — a test whose result, once recorded, answers others (MDM2
+  amplification answers the MDM2 and CDK4 immunostains that stand in for it):
+  the tests in ``answers`` are then not suggested.
 
 Everything here is data; :func:`load_ancillary` validates it and every problem
 names the file and line (:class:`ddx.errors.Problem`).
@@ -94,6 +97,27 @@ class ExclusiveGroup(_Model):
         return _one_line(v)
 
 
+class SurrogateSpec(_Model):
+    test: str                                  # molecular.mdm2_amplification
+    answers: list[str] = Field(min_length=1)   # [stains.mdm2, stains.cdk4]
+    rationale: str
+    source: str = Field(min_length=3)
+
+    @field_validator("rationale")
+    @classmethod
+    def _lines(cls, v: str) -> str:
+        return _one_line(v)
+
+
+@dataclass(frozen=True)
+class Surrogate:
+    """A compiled ``surrogates:`` entry: once ``test`` is recorded, the ``answers`` tests are answered."""
+
+    test: str
+    answers: tuple[str, ...]
+    spec: SurrogateSpec
+
+
 @dataclass(frozen=True)
 class TestCost:
     """What ordering one test costs: its class, relative cost and turnaround (as shown)."""
@@ -140,6 +164,7 @@ class Ancillary:
     turnarounds: dict[str, Turnaround] = field(default_factory=dict)
     tests: dict[str, str] = field(default_factory=dict)      # finding path -> class id
     exclusive: list[Exclusive] = field(default_factory=list)
+    surrogates: list[Surrogate] = field(default_factory=list)
     file: str | None = None
     rejected: set[str] = field(default_factory=set)          # tests whose class entry was refused (reported)
 
@@ -154,8 +179,14 @@ class Ancillary:
 
     @property
     def keys(self) -> frozenset[str]:
-        """The fact keys the exclusive groups' ``shown_by`` conditions read."""
-        return frozenset(k for g in self.exclusive for m in g.members for k in m.keys)
+        """The fact keys the exclusive groups' ``shown_by`` conditions and the surrogates read."""
+        return frozenset(k for g in self.exclusive for m in g.members for k in m.keys) \
+            | frozenset(s.test.replace(".", "__") for s in self.surrogates)
+
+    @property
+    def relations(self) -> bool:
+        """Whether any recorded finding can answer a test (exclusive groups or surrogates)."""
+        return bool(self.exclusive or self.surrogates)
 
     def answered(self, facts: dict[str, Any]) -> dict[str, str]:
         """Tests whose answer the recorded findings imply, each with the reason (one line).
@@ -176,6 +207,10 @@ class Ancillary:
                     continue
                 for test in m.tests:
                     out.setdefault(test, f"{names} shown; the {group.spec.name} exclude one another")
+        for sur in self.surrogates:
+            if facts.get(sur.test.replace(".", "__")) is not None:
+                for test in sur.answers:
+                    out.setdefault(test, f"{sur.test} recorded: {sur.spec.rationale}")
         return out
 
 
@@ -194,9 +229,10 @@ def load_ancillary(data: Any, path: Path, vocab: Vocabulary, problems: list[Prob
         problems.append(Problem("expected a mapping with 'turnaround:', 'classes:' and 'tests:'", file=file, line=1,
                                 code="schema"))
         return out
-    unknown_keys = sorted(set(data) - {"__line__", "turnaround", "classes", "tests", "exclusive"})
+    unknown_keys = sorted(set(data) - {"__line__", "turnaround", "classes", "tests", "exclusive", "surrogates"})
     for key in unknown_keys:
-        problems.append(Problem(f"unknown key {key!r}; the keys are turnaround, classes, tests and exclusive",
+        problems.append(Problem(f"unknown key {key!r}; the keys are turnaround, classes, tests, exclusive and "
+                                "surrogates",
                                 file=file, line=key_line(data, key), code="schema"))
 
     out.turnarounds.update(_entries(data, "turnaround", Turnaround, file, problems))
@@ -258,6 +294,30 @@ def load_ancillary(data: Any, path: Path, vocab: Vocabulary, problems: list[Prob
         group = _load_group(raw, file, vocab, problems)
         if group is not None:
             out.exclusive.append(group)
+    surrogates = data.get("surrogates", [])
+    if not isinstance(surrogates, list):
+        problems.append(Problem("'surrogates:' must be a list", file=file, line=key_line(data, "surrogates"),
+                                code="schema"))
+        surrogates = []
+    known = test_paths(vocab)
+    for raw in surrogates:
+        line = raw.get("__line__") if isinstance(raw, dict) else key_line(data, "surrogates")
+        try:
+            spec = SurrogateSpec.model_validate(strip_lines(raw))
+        except ValidationError as exc:
+            for err in exc.errors(include_url=False):
+                loc = ".".join(str(p) for p in err["loc"])
+                msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"].removeprefix("Value error, ")
+                problems.append(Problem(f"surrogates{'.' + loc if loc else ''}: {msg}", file=file, line=line,
+                                        code="schema"))
+            continue
+        paths = [canonical_test(t, vocab) for t in (spec.test, *spec.answers)]
+        bad = [t for t, c in zip((spec.test, *spec.answers), paths) if c is None]
+        for t in bad:
+            problems.append(Problem(f"surrogates: {t!r} is not a stain or molecular test", file=file, line=line,
+                                    suggestions=known.suggest(t), code="unknown-term"))
+        if not bad:
+            out.surrogates.append(Surrogate(str(paths[0]), tuple(str(c) for c in paths[1:]), spec))
     return out
 
 

@@ -74,7 +74,7 @@ def assess(knowledge: Knowledge, ranking: list[RankedEntity], suggestions: list[
     tested = any(p.replace(".", "__") in recorded for p in confirm)
     # a confirming test the recorded findings already answer (the other kinase fusions of an ALK-positive IMT:
     # rules/ancillary.yaml, exclusive) is not named
-    answered = knowledge.ancillary.answered(recorded) if knowledge.ancillary.exclusive else {}
+    answered = knowledge.ancillary.answered(recorded) if knowledge.ancillary.relations else {}
     confirm = [p for p in confirm if p not in answered]
     for band in knowledge.settings.bands:
         if _holds(band, leader.probability, margin, bool(confirm), tested, informative, ancillary, bool(outside)):

@@ -795,6 +795,8 @@ def _sources(k: Knowledge) -> Iterable[tuple[str, str | None, str, int | None]]:
         yield f"report text for {slug}: source", rep.source, str(k.directory / "reports.yaml"), None
     for group in k.ancillary.exclusive:
         yield f"exclusive group {group.spec.id}: source", group.spec.source, str(k.directory / "ancillary.yaml"), None
+    for sur in k.ancillary.surrogates:
+        yield f"surrogate {sur.test}: source", sur.spec.source, str(k.directory / "ancillary.yaml"), None
 
 
 def _check_sources(k: Knowledge, report: CheckReport) -> None:

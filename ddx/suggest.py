@@ -175,7 +175,7 @@ class Suggester:
         h0 = _entropy(posterior)
         profiles = range(len(pp))
         t = ranker.temperature
-        answered = self.knowledge.ancillary.answered(facts) if self.knowledge.ancillary.exclusive else {}
+        answered = self.knowledge.ancillary.answered(facts) if self.knowledge.ancillary.relations else {}
         asked: dict[str, list[str]] = {}
         for rid in sorted(matched):
             for test_path in self.asking.get(rid, ()):

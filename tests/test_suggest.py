@@ -327,3 +327,25 @@ def test_a_rules_folder_without_ancillary_yaml_reads_the_packaged_one(rules_copy
     knowledge = load_knowledge(rules_copy)
     assert knowledge.ancillary.file == str(packaged_rules_dir() / "ancillary.yaml")
     assert knowledge.ancillary.tests
+
+
+def test_a_recorded_amplification_answers_the_stains_that_stand_in_for_it(knowledge, analyzer):
+    """rules/ancillary.yaml surrogates: once MDM2 amplification is recorded, MDM2 and CDK4 IHC are not offered."""
+    base = {"id": "s", "patient": {"age": 62}, "clinical": {"site": "retroperitoneum"},
+            "morphology": {"cell_types": ["pleomorphic"]}, "stains": {"desmin": "focal"}}
+    before = {s.test for s in _all(analyzer, analyzer.analyze(validate(knowledge, base)))}
+    assert {"mdm2", "cdk4"} & before, before
+    for result in ("present", "absent"):
+        after = analyzer.analyze(validate(knowledge, {**base, "molecular": {"mdm2_amplification": result}}))
+        assert not {"mdm2", "cdk4"} & {s.test for s in _all(analyzer, after)}, result
+
+
+def test_a_surrogate_naming_an_unknown_test_is_a_located_error(rules_copy):
+    from ddx.errors import KnowledgeError
+    from ddx.knowledge import load_knowledge
+    path = rules_copy / "ancillary.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace("answers: [stains.mdm2, stains.cdk4]",
+                                                             "answers: [stains.mdm3, stains.cdk4]"), encoding="utf-8")
+    with pytest.raises(KnowledgeError) as exc:
+        load_knowledge(rules_copy)
+    assert "ancillary.yaml" in str(exc.value) and "stains.mdm3" in str(exc.value) and "stains.mdm2" in str(exc.value)
