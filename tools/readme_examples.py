@@ -40,6 +40,7 @@ README = ROOT / "README.md"
 COLUMNS = 100
 ABRIDGED = " (abridged)"
 INSTALLED_RULES = "/…/site-packages/ddx/_rules"
+INSTALLED_PATH = re.compile(r"[^\s\"']*[/\\]site-packages[/\\]ddx[/\\]_rules")
 EXAMPLE = re.compile(r"<!-- example:begin (?P<command>.+?) -->\n(?P<body>.*?)<!-- example:end -->", re.S)
 # Settings of the caller's shell that would change what ddx prints.
 _UNSET = ("DDX_RULES", "FORCE_COLOR", "NO_COLOR", "CLICOLOR_FORCE", "TTY_COMPATIBLE", "TTY_INTERACTIVE",
@@ -88,6 +89,9 @@ def _environment() -> dict[str, str]:
 def _normalise(output: str) -> str:
     """Paths of this machine written as any reader's: the packaged rules as installed, the checkout relative."""
     output = output.replace(str(packaged_rules_dir()), INSTALLED_RULES)
+    # the installed package's rules wherever the venv is (inside the checkout in CI, where this module may
+    # import the checkout's ddx rather than the installed one)
+    output = INSTALLED_PATH.sub(INSTALLED_RULES, output)
     return output.replace(f"{ROOT}{os.sep}", "")
 
 
