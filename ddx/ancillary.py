@@ -305,11 +305,7 @@ def load_ancillary(data: Any, path: Path, vocab: Vocabulary, problems: list[Prob
         try:
             spec = SurrogateSpec.model_validate(strip_lines(raw))
         except ValidationError as exc:
-            for err in exc.errors(include_url=False):
-                loc = ".".join(str(p) for p in err["loc"])
-                msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"].removeprefix("Value error, ")
-                problems.append(Problem(f"surrogates{'.' + loc if loc else ''}: {msg}", file=file, line=line,
-                                        code="schema"))
+            problems += _schema_problems(exc, "surrogates", file, raw, line)
             continue
         paths = [canonical_test(t, vocab) for t in (spec.test, *spec.answers)]
         bad = [t for t, c in zip((spec.test, *spec.answers), paths) if c is None]
@@ -339,16 +335,19 @@ def _entries(data: dict[str, Any], key: str, model: type[M], file: str, problems
         try:
             out[str(cid)] = model.model_validate(strip_lines(raw))
         except ValidationError as exc:
-            for err in exc.errors(include_url=False):
-                loc = ".".join(str(p) for p in err["loc"])
-                msg = err["msg"].removeprefix("Value error, ")
-                if err["type"] == "extra_forbidden":
-                    msg = "unknown key"
-                elif err["type"] == "missing":
-                    msg = "required key is missing"
-                sub = key_line(raw, err["loc"][0]) if err["loc"] and isinstance(raw, dict) else None
-                problems.append(Problem(f"{key}.{cid}{'.' + loc if loc else ''}: {msg}", file=file,
-                                        line=sub or line, code="schema"))
+            problems += _schema_problems(exc, f"{key}.{cid}", file, raw, line)
+    return out
+
+
+def _schema_problems(exc: ValidationError, where: str, file: str, raw: Any, line: int | None) -> list[Problem]:
+    """One located problem per error of an entry: 'where.key: message', at the key's line when it has one."""
+    out = []
+    for err in exc.errors(include_url=False):
+        loc = ".".join(str(p) for p in err["loc"])
+        msg = {"extra_forbidden": "unknown key", "missing": "required key is missing"}.get(
+            err["type"], err["msg"].removeprefix("Value error, "))
+        sub = key_line(raw, err["loc"][0]) if err["loc"] and isinstance(raw, dict) else None
+        out.append(Problem(f"{where}{'.' + loc if loc else ''}: {msg}", file=file, line=sub or line, code="schema"))
     return out
 
 
@@ -372,10 +371,7 @@ def _load_group(raw: Any, file: str, vocab: Vocabulary, problems: list[Problem])
     try:
         spec = ExclusiveGroup.model_validate(_strip_keep_conditions(raw))
     except ValidationError as exc:
-        for err in exc.errors(include_url=False):
-            loc = ".".join(str(p) for p in err["loc"])
-            msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"].removeprefix("Value error, ")
-            problems.append(Problem(f"exclusive{'.' + loc if loc else ''}: {msg}", file=file, line=line, code="schema"))
+        problems += _schema_problems(exc, "exclusive", file, raw, line)
         return None
     members = []
     known = test_paths(vocab)

@@ -433,6 +433,35 @@ class EntityReport(Model):
     source: str | None = None
 
 
+# The placeholders each frame of reports.yaml may use (a frame using another is a load error).
+REPORT_FRAMES: dict[str, frozenset[str]] = {
+    "heading": REPORT_FIELDS, "specimen": REPORT_FIELDS, "favoured": REPORT_FIELDS, "overall": REPORT_FIELDS,
+    "disclaimer": REPORT_FIELDS,
+    "favoured_outside": REPORT_FIELDS | {"lesion"}, "overall_outside": REPORT_FIELDS, "outside_heading": REPORT_FIELDS,
+    "favoured_subtype": REPORT_FIELDS | {"subtype", "share"},
+    "subtype": REPORT_FIELDS | {"subtype", "share"},
+    "other_subtype": frozenset({"diagnosis", "subtype", "share"}),
+    "contrast": frozenset({"finding", "leader_p", "leader_short", "leader_figure",
+                           "other_p", "other_short", "other_figure"}),
+    "evidence_source": frozenset({"finding", "figure", "source"}),
+    "unused": frozenset({"findings"}),
+    "outside_pointer": frozenset({"findings", "name", "source", "rationale"}),
+    "outside_unexplained": frozenset({"finding", "p", "best"}),
+    "findings": frozenset({"label", "value"}),
+    "lesion": frozenset({"cells"}), "lesion_inflamed": frozenset({"cells"}),
+    "lesion_cells_unknown": frozenset(), "no_findings": frozenset(),
+    "differential_heading": frozenset(), "differential_heading_descriptive": frozenset(),
+    "differential_item": frozenset({"name", "probability", "why"}),
+    "differential_item_descriptive": frozenset({"name", "probability", "why", "leader_short"}),
+    "differential_no_reason": frozenset({"name", "probability", "leader_short"}), "confidence": frozenset({"label", "action"}),
+    "tests_heading": frozenset(), "caveats_heading": frozenset(), "caveat": frozenset({"text", "source"}),
+    "sources_heading": frozenset(),
+    "favoured_descriptive": REPORT_FIELDS | {"lesion"},
+    "overall_descriptive": REPORT_FIELDS | {"lesion", "leaders", "probabilities", "next_test"},
+    "overall_descriptive_no_test": REPORT_FIELDS | {"lesion", "leaders", "probabilities"},
+}
+
+
 PROSE_FIELDS = frozenset({"label", "value", "values"})
 
 
@@ -626,45 +655,10 @@ class ReportTemplates(Model):
     }
     entities: dict[str, EntityReport] = {}
 
-    @staticmethod
-    def _fields() -> dict[str, frozenset[str]]:
-        report = REPORT_FIELDS
-        return {
-            "heading": report, "specimen": report, "favoured": report, "overall": report,
-            "favoured_outside": report | {"lesion"}, "overall_outside": report, "outside_heading": report,
-            "favoured_subtype": report | {"subtype", "share"},
-            "subtype": report | {"subtype", "share"},
-            "other_subtype": frozenset({"diagnosis", "subtype", "share"}),
-            "contrast": frozenset({"finding", "leader_p", "leader_short", "leader_figure",
-                                   "other_p", "other_short", "other_figure"}),
-            "evidence_source": frozenset({"finding", "figure", "source"}),
-            "unused": frozenset({"findings"}),
-            "outside_pointer": frozenset({"findings", "name", "source", "rationale"}),
-            "outside_unexplained": frozenset({"finding", "p", "best"}),
-            "findings": frozenset({"label", "value"}),
-            "lesion": frozenset({"cells"}), "lesion_inflamed": frozenset({"cells"}),
-            "lesion_cells_unknown": frozenset(), "no_findings": frozenset(),
-            "differential_heading": frozenset(), "differential_heading_descriptive": frozenset(),
-            "differential_item": frozenset({"name", "probability", "why"}),
-            "differential_item_descriptive": frozenset({"name", "probability", "why", "leader_short"}),
-            "differential_no_reason": frozenset({"name", "probability", "leader_short"}), "confidence": frozenset({"label", "action"}),
-            "tests_heading": frozenset(), "caveats_heading": frozenset(), "caveat": frozenset({"text", "source"}),
-            "sources_heading": frozenset(),
-            "favoured_descriptive": report | {"lesion"},
-            "overall_descriptive": report | {"lesion", "leaders", "probabilities", "next_test"},
-            "overall_descriptive_no_test": report | {"lesion", "leaders", "probabilities"},
-        }
-
-    @field_validator("heading", "specimen", "favoured", "overall", "favoured_subtype", "subtype", "other_subtype",
-                     "contrast", "evidence_source", "unused", "favoured_outside", "overall_outside",
-                     "outside_heading", "outside_pointer", "outside_unexplained", "lesion", "lesion_inflamed",
-                     "lesion_cells_unknown", "favoured_descriptive", "overall_descriptive",
-                     "overall_descriptive_no_test", "no_findings", "differential_heading", "differential_item",
-                     "differential_heading_descriptive", "differential_item_descriptive", "differential_no_reason",
-                     "confidence", "tests_heading", "caveats_heading", "caveat", "sources_heading")
+    @field_validator(*(name for name in REPORT_FRAMES if name != "findings"))
     @classmethod
     def _placeholders(cls, v: str, info: Any) -> str:
-        return _check_template(v, cls._fields()[info.field_name])
+        return _check_template(v, REPORT_FRAMES[info.field_name])
 
     @field_validator("findings")
     @classmethod
@@ -674,7 +668,7 @@ class ReportTemplates(Model):
                 raise ValueError(f"findings key {key!r}: write a finding path, with * for any term "
                                  "(stains.*, stains.*.extent, morphology.cell_types) or * alone")
             try:
-                _check_template(text, cls._fields()["findings"])
+                _check_template(text, REPORT_FRAMES["findings"])
             except ValueError as exc:
                 raise ValueError(f"findings.{key}: {exc}") from None
         return v

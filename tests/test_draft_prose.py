@@ -245,3 +245,9 @@ def test_the_clinical_history_is_in_the_report(knowledge, analyzer):
     bare = flat(render_report(analyzer.analyze(validate(knowledge, {"id": "b", "stains": {"desmin": "positive"}})),
                               knowledge, analyzer.ranker))
     assert "Clinical history" not in bare
+
+
+def test_every_frame_of_reports_yaml_has_its_placeholders_checked():
+    from ddx.knowledge import REPORT_FRAMES, ReportTemplates
+    frames = {name for name, f in ReportTemplates.model_fields.items() if f.annotation in (str, "str")}
+    assert frames == set(REPORT_FRAMES) - {"findings"}
