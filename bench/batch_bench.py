@@ -7,7 +7,7 @@
 What it measures, in one run on this machine:
 
 * matching: the per-case cost of durable-rules (``DurableMatcher.match``)
-  against the plain-Python oracle (``OracleMatcher.match``) on the same facts;
+  against the plain-Python oracle (``PythonMatcher.match``) on the same facts;
 * throughput: ``ddx batch SHEET --format jsonl|csv --quiet`` as a subprocess
   with 1 and 2 jobs, with and without suggestions. cases/s excludes the fixed
   start-up (import, loading and compiling the rules), measured separately on a
@@ -36,7 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ddx.engine import DurableMatcher, OracleMatcher  # noqa: E402
+from ddx.engine import DurableMatcher, PythonMatcher  # noqa: E402
 from ddx.facts import case_facts  # noqa: E402
 from ddx.knowledge import load_knowledge  # noqa: E402
 from ddx.loader import write_sheet  # noqa: E402
@@ -77,7 +77,7 @@ def matching(knowledge, n: int, repeats: int = 5) -> tuple[float, float, int]:
     keys = knowledge.referenced_keys
     facts = [case_facts(knowledge.case_schema.validate(synthetic_case(knowledge.vocab, rng, f"m{i}")),
                         knowledge.vocab, keys) for i in range(n)]
-    durable, oracle = DurableMatcher(knowledge.active_rules), OracleMatcher(knowledge.active_rules)
+    durable, oracle = DurableMatcher(knowledge.active_rules), PythonMatcher(knowledge.active_rules)
     d_times, o_times = [], []
     for _ in range(repeats):
         for matcher, times in ((durable, d_times), (oracle, o_times)):
@@ -148,7 +148,7 @@ def main() -> int:
     table = "\n".join(lines) + "\n"
     print(table)
     print(json.dumps({"startup_s": startup, "rates": {f"{k[0]}-{k[1]}-{k[2]}": v for k, v in rates.items()},
-                      "matching_us": {"durable": d_us, "oracle": o_us}, "peak_mb": mem}), file=sys.stderr)
+                      "matching_us": {"durable": d_us, "python": o_us}, "peak_mb": mem}), file=sys.stderr)
     if args.write:
         if not replace_section(ROOT / "README.md", BEGIN, END, table):
             print(f"README.md has no {BEGIN!r} ... {END!r} markers", file=sys.stderr)

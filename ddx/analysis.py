@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel
 
 from ddx.bands import Confidence, assess
 from ddx.conditions import atoms
-from ddx.engine import DurableMatcher, Matcher, OracleMatcher
+from ddx.engine import Matcher, engine_label, make_matcher
 from ddx.errors import Problem
 from ddx.facts import case_facts
 from ddx.knowledge import Knowledge
@@ -98,6 +98,12 @@ class Analysis:
     # True when next tests were computed and none gains settings.next_tests.min_gain bits ("no further test
     # separates the leaders"); None when they were not computed
     no_separating_test: bool | None = None
+    engine: str = ""          # the matcher that ranked it: "durable" or "python" (ddx.engine.ENGINES); "" if none ran
+
+    @property
+    def engine_label(self) -> str:
+        """``durable-rules 2.0.28`` or ``python (ddx's matcher)``; empty when no engine ran (a bad case)."""
+        return engine_label(self.engine) if self.engine else ""
 
     @property
     def ok(self) -> bool:
@@ -111,10 +117,13 @@ class Analysis:
 class Analyzer:
     """Matches a case against the rules, ranks the entities, suggests tests."""
 
-    def __init__(self, knowledge: Knowledge, matcher: Literal["durable", "oracle"] = "durable"):
+    def __init__(self, knowledge: Knowledge, engine: str | None = None):
+        """``engine``: ``durable`` or ``python`` (:data:`ddx.engine.ENGINES`); ``None`` takes
+        :func:`ddx.engine.default_engine` (durable-rules where it imports). Raises
+        :class:`~ddx.errors.EngineError` when the engine cannot run here or refuses the rules."""
         self.knowledge = knowledge
         rules = knowledge.active_rules
-        self.matcher: Matcher = DurableMatcher(rules) if matcher == "durable" else OracleMatcher(rules)
+        self.matcher: Matcher = make_matcher(rules, engine)
         self.ranker = Ranker(knowledge)
         self.suggester = Suggester(knowledge, self.ranker)
         confirm = {p.replace(".", "__") for e in knowledge.entities for p in e.confirm_with}
@@ -134,6 +143,11 @@ class Analyzer:
                 else:
                     keys.add(atom.key)
             self.reads[rule.id] = (frozenset(keys), {k: frozenset(v) for k, v in items.items()})
+
+    @property
+    def engine(self) -> str:
+        """The engine ranking with this analyzer: ``durable`` or ``python``."""
+        return self.matcher.name
 
     def facts(self, case: BaseModel) -> dict[str, Any]:
         return case_facts(case, self.knowledge.vocab, self.keys)
@@ -158,6 +172,7 @@ class Analyzer:
         return Analysis(
             case_id=case.id,  # type: ignore[attr-defined]
             case=case,
+            engine=self.engine,
             expected=case.expected,  # type: ignore[attr-defined]
             ranking=ranking,
             suggestions=suggestions,
@@ -227,6 +242,13 @@ class Analyzer:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def provenance_line(knowledge: Knowledge, analysis: Analysis) -> str:
+    """``rules VERSION (HASH, WHERE); engine LABEL``: which rules and which engine ranked a case (the
+    engine part is left out for a case no engine ranked)."""
+    engine = f"; engine {analysis.engine_label}" if analysis.engine else ""
+    return f"{knowledge.version_line}{engine}"
 
 
 def analyze_paths(paths: Iterable[str], analyzer: Analyzer, *, suggest: bool = True) -> Iterator[Analysis]:

@@ -47,6 +47,7 @@ class BatchOptions:
     top: int = 3                       # leaders kept per case for tables and CSV
     evidence_for: int | None = None    # JSON: list evidence for the first K entities (None: all)
     want_json: bool = True             # build the per-case JSON line
+    engine: str | None = None          # "durable" or "python" (ddx.engine.ENGINES); None: ddx.engine.default_engine()
 
 
 @dataclass
@@ -84,7 +85,7 @@ class Processor:
     def __init__(self, knowledge: Knowledge, options: BatchOptions):
         self.knowledge = knowledge
         self.options = options
-        self.analyzer = Analyzer(knowledge)
+        self.analyzer = Analyzer(knowledge, options.engine)
 
     def process(self, raw: RawCase) -> CaseResult:
         loaded = validate_raw(raw, self.knowledge)
@@ -300,6 +301,7 @@ class BatchSummary:
     """Counts and scores over a run; constant memory (no per-case lists)."""
 
     knowledge: Knowledge
+    engine: str = ""                   # the engine that ranked ("durable" or "python"); "" when not said
     cases: int = 0
     ranked: int = 0
     failed: int = 0
@@ -330,4 +332,5 @@ class BatchSummary:
         out["rules_dir"] = str(self.knowledge.directory)
         out["prior_set"] = self.knowledge.prior_set
         out["ddx_version"] = __version__
+        out["engine"] = self.engine or None
         return out

@@ -25,6 +25,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from ddx.batch import BatchOptions, BatchSummary, run_batch
 from ddx.batchout import CSV_HEADER_START, CsvWriter, JsonlWriter, JsonWriter, MarkdownWriter, TableWriter, Writer, summary_markdown
+from ddx.engine import default_engine
 from ddx.errors import DdxError
 from ddx.knowledge import Knowledge
 from ddx.loader import INPUT_SUFFIXES
@@ -164,7 +165,7 @@ class _Progress:
 
 def run_batch_command(knowledge: Knowledge, paths: tuple[str, ...], *, fmt: str, output: str | None,
                       summary_file: str | None, jobs: int, top: int, evidence: str, suggest: bool,
-                      quiet: bool) -> int:
+                      quiet: bool, engine: str | None = None) -> int:
     _check_target(output, "--output")
     _check_target(summary_file, "--summary")
     refuse_input_target(output, "--output", paths)
@@ -174,11 +175,11 @@ def run_batch_command(knowledge: Knowledge, paths: tuple[str, ...], *, fmt: str,
     options = BatchOptions(
         suggest=suggest, top=top,
         evidence_for={"all": None, "top": top, "none": 0}[evidence],
-        want_json=fmt in ("jsonl", "json"))
+        want_json=fmt in ("jsonl", "json"), engine=engine)
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     previous = signal.signal(signal.SIGTERM, _terminate)
     progress = _Progress(enabled=not quiet and sys.stderr.isatty())
-    summary = BatchSummary(knowledge)
+    summary = BatchSummary(knowledge, engine=options.engine or default_engine())
     started = time.monotonic()
     exclude = [p for p in (output, summary_file) if p]
     errors: list[str] = []

@@ -19,6 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ddx.batch import CaseResult
+from ddx.engine import engine_label
 from ddx.ranking import probability_text
 from ddx.report import markup_text
 from ddx.safetext import json_text, markdown_text, spreadsheet_cell
@@ -196,7 +197,8 @@ def summary_markdown(summary: dict[str, Any]) -> str:
                          f"{_pct(b['mean_probability']) if b['cases'] else '-'} | "
                          f"{_pct(b['leader_right']) if b['cases'] else '-'} |")
     where = f", {summary['rules_dir']}" if summary.get("rules_dir") else ""
-    lines += ["", f"Rules {summary['rules_version']} ({summary['rules_hash']}{where}), ddx {summary['ddx_version']}. "
+    engine = f", engine {engine_label(summary['engine'])}" if summary.get("engine") else ""
+    lines += ["", f"Rules {summary['rules_version']} ({summary['rules_hash']}{where}), ddx {summary['ddx_version']}{engine}. "
               "Decision support only: the rankings are not diagnoses."]
     return "\n".join(lines) + "\n"
 

@@ -22,6 +22,16 @@ from ddx.safetext import json_text
 
 
 def _version_message() -> str:
+    from ddx.engine import default_engine, durable_problem, engine_label
+
+    py = f"Python {sys.version_info.major}.{sys.version_info.minor}.{sys.version_info.micro}"
+    try:
+        name = default_engine()
+        engine = f"engine {engine_label(name)}"
+        if name == "python" and (problem := durable_problem()):
+            engine += f": {problem}"
+    except DdxError as exc:
+        engine = f"engine unavailable ({exc})"
     try:
         knowledge = load_knowledge()
         rules = knowledge.version_line
@@ -29,7 +39,7 @@ def _version_message() -> str:
             rules += f"; packaged rules in {knowledge.directory}"
     except DdxError as exc:
         rules = f"rules unavailable ({exc})"
-    return f"ddx {__version__}, {rules}"
+    return f"ddx {__version__} on {py}, {engine}; {rules}"
 
 
 class _Group(click.Group):
@@ -94,6 +104,24 @@ def _prior_set_option(f: Any) -> Any:
              "priors in entities.yaml, e.g. for a paediatric practice.")(f)
 
 
+def _engine_checked(ctx: click.Context, param: click.Parameter, value: str | None) -> str:
+    from ddx.engine import check_engine, default_engine
+
+    try:
+        return check_engine(value) if value is not None else default_engine()
+    except DdxError as exc:
+        raise click.BadParameter(str(exc).removeprefix("--engine: "), ctx=ctx, param=param) from None
+
+
+def engine_option(f: Any) -> Any:
+    """``--engine durable|python``: the matcher that ranks (default: $DDX_ENGINE, else durable-rules where it
+    imports, the python matcher on Python 3.13+). The callback resolves the default, so the command gets a name."""
+    return click.option(
+        "--engine", "engine", type=click.Choice(["durable", "python"]), default=None, callback=_engine_checked,
+        help="The matcher that ranks: durable (durable-rules, Python 3.11-3.12) or python (ddx's own; the same rule "
+             "ids). Default: $DDX_ENGINE, else durable where it imports.")(f)
+
+
 def _load(rules: str | None, prior_set: str | None = None) -> Knowledge:
     try:
         knowledge = load_knowledge(rules)
@@ -127,8 +155,9 @@ def _load(rules: str | None, prior_set: str | None = None) -> Knowledge:
                    "against runner-up) as an SVG file, written atomically; for several cases, one file each: "
                    "<stem>-<case id>.svg.")
 @_prior_set_option
+@engine_option
 def eval_cmd(files: tuple[str, ...], fmt: str, rules: str | None, top: int, prior_set: str | None,
-             chart: str | None = None) -> None:
+             chart: str | None = None, engine: str | None = None) -> None:
     """Rank the differential for each case in FILE... (YAML or JSON, one case or a
     'cases:' list per file; folders are searched recursively)."""
     from ddx.draft import render_report
@@ -144,7 +173,7 @@ def eval_cmd(files: tuple[str, ...], fmt: str, rules: str | None, top: int, prio
     results = []
     console = Console(highlight=False, soft_wrap=False)
     err = Console(stderr=True, highlight=False, soft_wrap=True)
-    with Analyzer(knowledge) as analyzer:
+    with Analyzer(knowledge, engine) as analyzer:
         for analysis in analyze_paths(files, analyzer):
             failed = failed or not analysis.ok
             if chart is not None and analysis.ok:
@@ -192,9 +221,10 @@ def eval_cmd(files: tuple[str, ...], fmt: str, rules: str | None, top: int, prio
 @click.option("--no-suggest", is_flag=True, help="Skip next-test suggestions (faster).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no closing line on stderr.")
 @_prior_set_option
+@engine_option
 def batch_cmd(paths: tuple[str, ...], fmt: str, output: str | None, summary_file: str | None, jobs: int,
               rules: str | None, top: int, evidence: str, no_suggest: bool, quiet: bool,
-              prior_set: str | None) -> None:
+              prior_set: str | None, engine: str | None = None) -> None:
     """Rank every case under PATH... (files or folders, searched recursively; YAML, JSON, and
     CSV/TSV sheets with one case per row and dotted column names such as stains.desmin).
 
@@ -207,7 +237,7 @@ def batch_cmd(paths: tuple[str, ...], fmt: str, output: str | None, summary_file
     try:
         code = run_batch_command(
             knowledge, paths, fmt=fmt, output=output, summary_file=summary_file, jobs=jobs, top=top,
-            evidence=evidence, suggest=not no_suggest, quiet=quiet)
+            evidence=evidence, suggest=not no_suggest, quiet=quiet, engine=engine)
     except DdxError as exc:
         Console(stderr=True).print(f"ddx: {exc}", markup=False, highlight=False)
         code = 1
@@ -222,15 +252,16 @@ def batch_cmd(paths: tuple[str, ...], fmt: str, output: str | None, summary_file
 @click.option("--cases", "cases", multiple=True, type=click.Path(exists=True),
               help="Cases for the rule editor's impact preview (default: ./cases, else the sample cases).")
 @_prior_set_option
+@engine_option
 def tui_cmd(case_file: str | None = None, case_id: str | None = None, rules: str | None = None,
-            cases: tuple[str, ...] = (), prior_set: str | None = None) -> None:
+            cases: tuple[str, ...] = (), prior_set: str | None = None, engine: str | None = None) -> None:
     """Enter a case and watch the differential re-rank as you type (a new case, or CASE_FILE).
     F9 opens the rule editor. Drafts are autosaved to $DDX_DATA_DIR (else your user data folder)."""
     from ddx.tui import run
 
     knowledge = _load(rules, prior_set)
     try:
-        run(knowledge, case_file, case_id=case_id, cases=list(cases) or None)
+        run(knowledge, case_file, case_id=case_id, cases=list(cases) or None, engine=engine)
     except DdxError as exc:
         Console(stderr=True, soft_wrap=True).print(f"ddx: {exc}", markup=False, highlight=False)
         sys.exit(1)

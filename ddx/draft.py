@@ -15,7 +15,7 @@ import textwrap
 from string import Template
 from typing import Any
 
-from ddx.analysis import Analysis, Pointer
+from ddx.analysis import Analysis, Pointer, provenance_line
 from ddx.facts import case_facts
 from ddx.knowledge import Knowledge, ReportTemplates
 from ddx.ranking import Evidence, RankedEntity, Ranker, given_name, join_words, lower_first, percent, probability_text
@@ -391,7 +391,7 @@ def render_report(analysis: Analysis, knowledge: Knowledge, ranker: Ranker, *, d
     def para(text: str, indent: str = "") -> list[str]:
         return textwrap.wrap(text, width, initial_indent=indent, subsequent_indent=" " * len(indent)) or [indent]
 
-    lines = [frame(t.heading), f"Case {printable(analysis.case_id, newlines=False)}; {knowledge.version_line}", ""]
+    lines = [frame(t.heading), f"Case {printable(analysis.case_id, newlines=False)}; {provenance_line(knowledge, analysis)}", ""]
     clinical = describe_clinical(case, knowledge)
     for sentence in clinical:
         lines += para(sentence)

@@ -27,16 +27,22 @@ README.md, "durable-rules, driven safely" (each has a test in tests/test_engine.
   ``SHARD_BRANCHES`` paths in all, so no shard can approach any limit;
 * no reload -> a matcher is immutable; build a new one and ``close()`` the old.
 
-``OracleMatcher`` evaluates the same compiled conditions in plain Python: it
-is the test oracle, and both must return the same rule ids for every case.
+``PythonMatcher`` evaluates the same compiled conditions in plain Python. It
+is the engine where durable-rules cannot run (its last release, 2.0.28, does
+not import on Python 3.13 and later: ``undefined symbol: PyEval_CallObject``)
+and the oracle the tests hold durable-rules to: both must return the same rule
+ids for every case. :func:`make_matcher` picks one (:func:`default_engine`).
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 import math
+import os
 import re
+import sys
 import weakref
 from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
@@ -55,14 +61,91 @@ _ruleset_names = itertools.count(1)
 
 
 class Matcher(Protocol):
+    name: str   # one of ENGINES
+
     def match(self, facts: dict[str, Any]) -> frozenset[str]:
         """The ids of the rules whose conditions hold for these facts."""
 
     def close(self) -> None: ...
 
 
-class OracleMatcher:
-    """Plain-Python evaluation of the compiled conditions (the test oracle)."""
+ENGINES = ("durable", "python")
+"""The matchers ``--engine`` and ``$DDX_ENGINE`` choose between: durable-rules' C core, or ddx's own
+plain-Python evaluation of the same compiled conditions."""
+ENGINE_ENV = "DDX_ENGINE"
+
+
+@functools.cache
+def durable_problem() -> str | None:
+    """Why durable-rules cannot rank on this interpreter (one sentence), or ``None`` when it imports.
+
+    durable-rules 2.0.28 is declared only for Python < 3.13 (pyproject.toml); installed by hand on 3.13
+    it builds but fails to import (``undefined symbol: PyEval_CallObject``).
+    """
+    try:
+        import durable_rules_engine  # noqa: F401
+    except ImportError as exc:
+        py = f"{sys.version_info.major}.{sys.version_info.minor}"
+        if isinstance(exc, ModuleNotFoundError):
+            return f"durable-rules is not installed for Python {py} (it installs and imports on 3.11 and 3.12 only)"
+        return f"durable-rules does not import on Python {py} ({exc})"
+    return None
+
+
+def durable_version() -> str:
+    """The installed durable-rules' version, e.g. ``2.0.28`` (``unknown`` when its metadata is missing)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("durable-rules")
+    except PackageNotFoundError:  # pragma: no cover - the module imports, so its metadata is there
+        return "unknown"
+
+
+def default_engine() -> str:
+    """The engine used when none is chosen: ``$DDX_ENGINE`` if set, else ``durable`` where durable-rules
+    imports and ``python`` elsewhere (Python 3.13+). Raises :class:`EngineError` for an unknown name in
+    ``$DDX_ENGINE`` (see :func:`check_engine`)."""
+    chosen = os.environ.get(ENGINE_ENV, "").strip()
+    if chosen:
+        return check_engine(chosen, f"${ENGINE_ENV}")
+    return "durable" if durable_problem() is None else "python"
+
+
+def check_engine(name: str, where: str = "--engine") -> str:
+    """``name`` if it is one of :data:`ENGINES` and can run here, else :class:`EngineError` saying which
+    engines exist and, for ``durable`` where it cannot import, why and what to use instead."""
+    if name not in ENGINES:
+        raise EngineError(f"{where}: unknown engine {name!r}; the engines are {', '.join(ENGINES)}")
+    if name == "durable" and (problem := durable_problem()) is not None:
+        raise EngineError(f"{where}: {problem}; rank with the python engine (--engine python), "
+                          "which returns the same rule ids")
+    return name
+
+
+def engine_label(name: str, *, short: bool = False) -> str:
+    """How provenance lines name an engine: ``durable-rules 2.0.28`` or ``python (ddx's matcher)``;
+    ``short``: ``durable-rules`` or ``python matcher`` (the TUI's status line)."""
+    if short:
+        return "durable-rules" if name == "durable" else "python matcher"
+    return f"durable-rules {durable_version()}" if name == "durable" else "python (ddx's matcher)"
+
+
+def make_matcher(rules: Sequence[Rule], engine: str | None = None) -> Matcher:
+    """A matcher for these rules: ``engine`` (one of :data:`ENGINES`), or :func:`default_engine`.
+
+    Raises :class:`EngineError` when the engine is unknown or cannot run on this interpreter, or when
+    durable-rules refuses the rules.
+    """
+    name = check_engine(engine) if engine is not None else default_engine()
+    return DurableMatcher(rules) if name == "durable" else PythonMatcher(rules)
+
+
+class PythonMatcher:
+    """Plain-Python evaluation of the compiled conditions: the engine where durable-rules cannot run,
+    and the oracle durable-rules is tested against."""
+
+    name = "python"
 
     def __init__(self, rules: Iterable[Rule]):
         self._rules = [(r.id, r.predicate) for r in rules]
@@ -186,6 +269,8 @@ def _delete_rulesets(engine: Any, handles: list[int]) -> None:
 
 class DurableMatcher:
     """durable-rules (C core) matcher: one fact per case, rulesets as data."""
+
+    name = "durable"
 
     def __init__(self, rules: Sequence[Rule], *, shard_budget: int = SHARD_TRUE_PATHS):
         import durable_rules_engine as engine  # the C module only: no Host, no threads

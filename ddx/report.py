@@ -15,7 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ddx import __version__
-from ddx.analysis import Analysis
+from ddx.analysis import Analysis, provenance_line
 from ddx.draft import figure_text, pointer_findings, unused_texts
 from ddx.facts import case_facts
 from ddx.knowledge import Knowledge
@@ -54,8 +54,10 @@ def _head_and_tail(analysis: Analysis, knowledge: Knowledge) -> tuple[dict[str, 
         "rules_dir": str(knowledge.directory),
         "prior_set": knowledge.prior_set,
         "ddx_version": __version__,
+        "engine": analysis.engine or None,
     }
     return head, tail
+
 
 
 def _entry(r: RankedEntity) -> dict[str, Any]:
@@ -217,7 +219,7 @@ def render_text(analysis: Analysis, knowledge: Knowledge, *, top: int = 6) -> Re
     title = f"[bold]{markup_text(analysis.case_id)}[/bold]"
     if analysis.expected:
         title += f"  (expected: {markup_text(analysis.expected)})"
-    parts.append(Text(f"{knowledge.version_line}\n{DISCLAIMER}", style="dim italic"))
+    parts.append(Text(f"{provenance_line(knowledge, analysis)}\n{DISCLAIMER}", style="dim italic"))
     return Panel(Group(*parts), title=title, title_align="left")
 
 
@@ -259,5 +261,5 @@ def render_markdown(analysis: Analysis, knowledge: Knowledge, *, top: int = 6) -
     if analysis.top:
         lines += ["", "**Sources (leading candidate)**", ""]
         lines += [f"- `{e.rule}`: {e.source}" for e in analysis.top.evidence[:5]]
-    lines += ["", f"_{knowledge.version_line}. {DISCLAIMER}_", ""]
+    lines += ["", f"_{_md(provenance_line(knowledge, analysis))}. {DISCLAIMER}_", ""]
     return "\n".join(lines)

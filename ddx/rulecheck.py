@@ -43,7 +43,7 @@ from pydantic import ValidationError
 from ddx.case import problems_from_validation
 from ddx.citations import citation_problem
 from ddx.conditions import Atom, ConditionError, Node, branch_count, branches, describe, parse_condition
-from ddx.engine import DurableMatcher, OracleMatcher, plan_shards
+from ddx.engine import DurableMatcher, PythonMatcher, durable_problem, plan_shards
 from ddx.errors import DdxError, Problem
 from ddx.facts import case_facts
 from ddx.knowledge import (
@@ -630,9 +630,12 @@ def _check_examples(k: Knowledge, report: CheckReport, *, engine: bool) -> None:
         return
     usable = [r for r in k.rules if r.spec.status != "retired"]
     keys = {key for r in usable for key in r.keys}
-    oracle = OracleMatcher(usable)
+    oracle = PythonMatcher(usable)
     durable = None
-    if engine:
+    if engine and (problem := durable_problem()) is not None:
+        report.add("note", "engine", f"{problem}: the examples ran on the python matcher only, and the rules were "
+                   "not compiled into durable-rules", file=str(k.directory / "rules"))
+    elif engine:
         try:
             durable = DurableMatcher(usable)
         except DdxError as exc:
@@ -651,7 +654,7 @@ def _check_examples(k: Knowledge, report: CheckReport, *, engine: bool) -> None:
 
 
 def _run_example(k: Knowledge, report: CheckReport, rule: Rule, want: bool, n: int, example: Mapping[str, Any],
-                 keys: set[str], oracle: OracleMatcher, durable: DurableMatcher | None) -> None:
+                 keys: set[str], oracle: PythonMatcher, durable: DurableMatcher | None) -> None:
     kind = "should_match" if want else "should_not_match"
     line = example.get("__line__") if isinstance(example, dict) else None
     line = line or rule.spec_line
@@ -705,7 +708,7 @@ def _check_cofiring(k: Knowledge, report: CheckReport) -> None:
     rules = list(distinct.values())
     if len(rules) < 2:
         return
-    oracle = OracleMatcher(rules)
+    oracle = PythonMatcher(rules)
     keys = {key for r in rules for key in r.keys}
     rng = random.Random(20261129)
     fired_in: dict[str, bytearray] = {r.id: bytearray(b"0" * COFIRE_CASES) for r in rules}

@@ -20,7 +20,9 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from ddx.analysis import Analyzer
 from ddx.batchcli import refuse_input_target
+from ddx.cli import engine_option
 from ddx.errors import DdxError, KnowledgeError
 from ddx.knowledge import Knowledge, Rule, load_knowledge, packaged_rules_dir
 from ddx.report import markup_text
@@ -309,8 +311,9 @@ def _cases_paths(cases: tuple[str, ...]) -> list[str]:
 @click.option("--fit-temperature", is_flag=True,
               help="Write the temperature fitted on these cases (and its derivation) into DIRECTORY's settings.yaml; "
                    "the previous version is kept in the rules' history.")
+@engine_option
 def test_cmd(directory: str | None, cases: tuple[str, ...], baseline: str | None, save: str | None,
-             fmt: str, fit_temperature: bool) -> None:
+             fmt: str, fit_temperature: bool, engine: str | None = None) -> None:
     """Run the cases with the rules in DIRECTORY: accuracy, every case whose leader is not its
     expected diagnosis, leave-one-out calibration (reliability table, expected calibration error,
     the fitted temperature), rules that matched no case, and regressions against --baseline.
@@ -323,7 +326,8 @@ def test_cmd(directory: str | None, cases: tuple[str, ...], baseline: str | None
     paths = _cases_paths(cases)
     refuse_input_target(save, "--save", list(paths))
     try:
-        run = run_cases(k, paths)
+        with Analyzer(k, engine) as analyzer:
+            run = run_cases(k, paths, analyzer=analyzer)
         base = load_baseline(baseline) if baseline else None
     except DdxError as exc:
         _fail(str(exc))

@@ -6,11 +6,23 @@ from pathlib import Path
 import pytest
 
 from ddx.analysis import Analyzer
+from ddx.engine import durable_problem
 from ddx.knowledge import Knowledge, load_knowledge, packaged_rules_dir
 
 REPO = Path(__file__).resolve().parent.parent
 CASES = REPO / "cases"
 SEED = CASES / "seed-board-q1-thigh-35m.yaml"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked ``durable`` are skipped where durable-rules does not import (Python 3.13+), saying why."""
+    problem = durable_problem()
+    if problem is None:
+        return
+    skip = pytest.mark.skip(reason=problem)
+    for item in items:
+        if "durable" in item.keywords:
+            item.add_marker(skip)
 
 
 @pytest.fixture(scope="session")
@@ -26,7 +38,7 @@ def analyzer(knowledge: Knowledge):
 
 @pytest.fixture(scope="session")
 def oracle(knowledge: Knowledge):
-    with Analyzer(knowledge, "oracle") as a:
+    with Analyzer(knowledge, "python") as a:
         yield a
 
 

@@ -95,7 +95,7 @@ def test_the_temperature_scales_the_sum_of_the_bars_not_the_bars(knowledge):
     settings = knowledge.settings
     tempered = dataclasses.replace(knowledge, settings=settings.model_copy(update={
         "calibration": settings.calibration.model_copy(update={"temperature": 0.5})}))
-    with Analyzer(knowledge, "oracle") as cold_analyzer, Analyzer(tempered, "oracle") as tempered_analyzer:
+    with Analyzer(knowledge, "python") as cold_analyzer, Analyzer(tempered, "python") as tempered_analyzer:
         cold, warm = analyse(cold_analyzer, SEED), analyse(tempered_analyzer, SEED)
     # two entities without subtypes: the same profiles whatever the temperature
     a, b = [r.entity for r in warm.ranking if r.subtype is None][:2]

@@ -19,7 +19,7 @@ from ddx.conditions import compile_predicate, parse_condition
 from ddx.engine import (
     SENTINEL,
     DurableMatcher,
-    OracleMatcher,
+    PythonMatcher,
     engine_json,
     engine_number,
     plan_shards,
@@ -44,6 +44,7 @@ def run_python(code: str, timeout: float = 120) -> subprocess.CompletedProcess:
                           timeout=timeout, env=env, cwd=REPO)
 
 
+@pytest.mark.durable
 def test_engine_agrees_with_oracle_on_generated_cases(knowledge, analyzer, oracle):
     """Thousands of generated cases: both matchers return exactly the same rules.
 
@@ -61,6 +62,7 @@ def test_engine_agrees_with_oracle_on_generated_cases(knowledge, analyzer, oracl
     assert len(fired) > 0.8 * len(knowledge.active_rules)
 
 
+@pytest.mark.durable
 def test_no_host_no_threads(knowledge):
     before = threading.active_count()
     with DurableMatcher(knowledge.active_rules) as m:
@@ -69,6 +71,7 @@ def test_no_host_no_threads(knowledge):
     assert "durable.lang" not in sys.modules and "durable.engine" not in sys.modules
 
 
+@pytest.mark.durable
 def test_delete_state_when_nothing_matched_does_not_segfault():
     # An empty case matches no rule; without the sentinel, deleting its
     # session segfaults. Run in a child under MALLOC_PERTURB_=165.
@@ -83,10 +86,12 @@ def test_delete_state_when_nothing_matched_does_not_segfault():
     assert proc.stdout.split() == ["ok", "0"]
 
 
+@pytest.mark.durable
 def test_sentinel_is_never_reported(knowledge, analyzer):
     assert SENTINEL not in analyzer.matcher.match({"stains__desmin": "positive"})
 
 
+@pytest.mark.durable
 def test_or_firing_once_per_branch_is_deduplicated(knowledge):
     rule = make_rule(knowledge, "t.or", {"any": [{"stains.desmin": "positive"}, {"stains.sma": "positive"},
                                                  {"morphology.cell_types": {"contains_any": ["spindle", "round"]}}]})
@@ -109,6 +114,7 @@ def test_or_firing_once_per_branch_is_deduplicated(knowledge):
         assert m.match(facts) == {"t.or"}
 
 
+@pytest.mark.durable
 def test_absent_test_is_anchored_to_the_case_fact(knowledge):
     rule = make_rule(knowledge, "t.nex", {"molecular.mdm2_amplification": {"known": False}})
     with DurableMatcher([rule]) as m:
@@ -116,6 +122,7 @@ def test_absent_test_is_anchored_to_the_case_fact(knowledge):
         assert m.match({"molecular__mdm2_amplification": "present"}) == frozenset()
 
 
+@pytest.mark.durable
 def test_string_numbers_never_reach_the_engine(knowledge):
     # durable-rules compares "5" >= 40 as strings (true); pydantic coerces first
     rule = make_rule(knowledge, "t.age", {"patient.age": {"gte": 40}})
@@ -128,13 +135,14 @@ def test_string_numbers_never_reach_the_engine(knowledge):
         assert m.match({"patient__age": 41.0}) == {"t.age"}
 
 
+@pytest.mark.durable
 def test_many_child_tests_under_one_node_do_not_hang():
     # 600 equality tests on one property would hang a single ruleset (512
     # child tests under one alpha node). Sharding keeps every ruleset small.
     proc = run_python("""
         from ddx.knowledge import load_knowledge, Rule, RuleSpec
         from ddx.conditions import parse_condition, compile_predicate
-        from ddx.engine import DurableMatcher, OracleMatcher
+        from ddx.engine import DurableMatcher, PythonMatcher
         k = load_knowledge()
         rules = []
         for i in range(600):
@@ -145,7 +153,7 @@ def test_many_child_tests_under_one_node_do_not_hang():
             rules.append(Rule(f"t{i}", spec, False, node, compile_predicate(node), "t", None))
         m = DurableMatcher(rules)
         for v in (0.0, 30.0, 599.0):
-            assert m.match({"morphology__mitoses_per_10hpf": v}) == OracleMatcher(rules).match(
+            assert m.match({"morphology__mitoses_per_10hpf": v}) == PythonMatcher(rules).match(
                 {"morphology__mitoses_per_10hpf": v})
         print("ok", len(m.shards))
     """, timeout=120)
@@ -164,6 +172,7 @@ def test_shards_respect_the_path_bounds(knowledge):
         assert sum(branch_count(r.condition) for r in shard) <= SHARD_BRANCHES
 
 
+@pytest.mark.durable
 def test_exclusive_paths_share_a_shard_and_the_engine_accepts_them(knowledge):
     # 100 rules on one key with different values: one fact can complete only one
     # of them, so they fit one ruleset although they are more than 64 paths
@@ -176,6 +185,7 @@ def test_exclusive_paths_share_a_shard_and_the_engine_accepts_them(knowledge):
         assert m.match({"patient__age": 42.0}) == {"t.age42"}
 
 
+@pytest.mark.durable
 def test_the_bound_counts_every_path_that_can_hold_together(knowledge):
     # engine errors are raised, not swallowed: 65 paths that one fact completes together are refused by the engine (error 303);
     # the bound sees all 65, so the planner splits them
@@ -192,8 +202,10 @@ def test_the_bound_counts_every_path_that_can_hold_together(knowledge):
             unsharded.match(facts)
     with DurableMatcher(rules) as sharded:
         assert len(sharded.shards) > 1
-        assert sharded.match(facts) == OracleMatcher(rules).match(facts)
+        assert sharded.match(facts) == PythonMatcher(rules).match(facts)
 
+
+@pytest.mark.durable
 def test_rule_with_too_many_alternatives_is_refused(rules_copy):
     (rules_copy / "rules" / "huge.yaml").write_text(textwrap.dedent("""
         rules:
@@ -212,6 +224,7 @@ def test_rule_with_too_many_alternatives_is_refused(rules_copy):
     assert "huge.yaml" in text and "25 alternatives" in text and "limit is 24" in text
 
 
+@pytest.mark.durable
 def test_rulesets_are_freed_on_close(knowledge):
     import durable_rules_engine as engine
 
@@ -226,6 +239,7 @@ def test_rulesets_are_freed_on_close(knowledge):
         m.match({})
 
 
+@pytest.mark.durable
 def test_definition_is_rebuilt_not_mutated(knowledge):
     first = ruleset_definition(knowledge.active_rules)
     DurableMatcher(knowledge.active_rules).close()
@@ -261,9 +275,10 @@ def threshold_rules(knowledge):
     rules = [make_rule(knowledge, f"t.{op}.{i}", {"patient.age": {op: t}})
              for i, t in enumerate(thresholds) for op in ("gt", "gte", "lt", "lte")]
     with DurableMatcher(rules) as durable:
-        yield durable, OracleMatcher(rules)
+        yield durable, PythonMatcher(rules)
 
 
+@pytest.mark.durable
 @settings(max_examples=1500, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(value=FINITE)

@@ -50,7 +50,7 @@ def test_mutated_case_files_give_cases_or_problems_never_exceptions(knowledge, t
     master = random.Random(20261124)
     deadline = time.monotonic() + BUDGET_S
     rounds = ranked = problems = 0
-    with Analyzer(knowledge, "oracle") as analyzer:
+    with Analyzer(knowledge, "python") as analyzer:
         while time.monotonic() < deadline:
             seed = master.randrange(2 ** 32)
             rng = random.Random(seed)

@@ -516,7 +516,7 @@ def test_settings_that_load_always_rank(tmp_path_factory, low, high, shrinkage, 
         return
     from ddx.analysis import Analyzer
 
-    with Analyzer(k, "oracle") as analyzer:
+    with Analyzer(k, "python") as analyzer:
         analysis = analyzer.analyze(k.case_schema.validate(yaml.safe_load(SEED.read_text(encoding="utf-8"))))
     total = sum(r.probability for r in analysis.ranking)
     assert abs(total - 1) < 1e-9 and all(0 <= r.probability <= 1 for r in analysis.ranking)

@@ -295,7 +295,7 @@ def test_a_finding_no_modelled_entity_explains_is_unexplained(rules_copy: Path):
     block = re.sub(r"^        pooled:\n(          - .*\n)+", "", block, flags=re.M)
     f.write_text(text[:block_start] + block + text[block_end:], encoding="utf-8")
     k = load_knowledge(rules_copy)
-    with Analyzer(k, "oracle") as an:
+    with Analyzer(k, "python") as an:
         a = an.analyze(validate(k, {"id": "t", "stains": {"cd30": "positive", "desmin": "positive"}}))
         assert [u.rule for u in a.outside.unexplained] == ["ihc.cd30"]
         assert a.confidence.band == "outside"

@@ -24,7 +24,7 @@ from ddx.yamlio import strip_lines
 
 KNOWLEDGE = load_knowledge()
 ENGINE = Analyzer(KNOWLEDGE)                 # durable-rules
-ORACLE = Analyzer(KNOWLEDGE, "oracle")       # plain Python
+ORACLE = Analyzer(KNOWLEDGE, "python")       # plain Python
 # the same rules in reverse order (a different sharding of the engine, too)
 REVERSED = dataclasses.replace(KNOWLEDGE, rules=list(reversed(KNOWLEDGE.rules)))
 ENGINE_REVERSED = Analyzer(REVERSED)

@@ -51,7 +51,7 @@ def test_band_thresholds_come_from_settings(rules_copy: Path):
     assert changed.count("0.9999") == 2
     settings.write_text(changed, encoding="utf-8")
     k = load_knowledge(rules_copy)
-    with Analyzer(k, "oracle") as an:
+    with Analyzer(k, "python") as an:
         a = an.analyze(_seed(k))
     assert a.confidence.band == "confirmation-advised"
 

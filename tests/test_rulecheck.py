@@ -190,7 +190,7 @@ def test_many_rules_on_one_condition_path_are_sharded_not_refused(rules_copy):
     assert not messages(report, "engine-limit", "error") and report.shards >= 2
     k = load_knowledge(rules_copy)
     case = k.case_schema.validate({"id": "x", "stains": {"cd34": "equivocal"}})
-    with Analyzer(k) as engine, Analyzer(k, "oracle") as oracle:
+    with Analyzer(k) as engine, Analyzer(k, "python") as oracle:
         matched = engine.analyze(case, suggest=False).matched
         assert matched == oracle.analyze(case, suggest=False).matched
     assert sum(m.startswith("test.same-") for m in matched) == 260

@@ -118,7 +118,7 @@ def test_test_reports_accuracy_misses_and_coverage(knowledge):
     result = run("rules", "test", "--cases", str(CASES), "--format", "json")
     assert result.exit_code == 0
     data = json.loads(result.output)
-    with Analyzer(knowledge, "oracle") as oracle:
+    with Analyzer(knowledge, "python") as oracle:
         from ddx.evaluate import evaluate_paths
 
         _, ev = evaluate_paths([str(CASES)], oracle)
@@ -172,7 +172,7 @@ def test_diff_with_one_changed_weight_lists_exactly_the_affected_cases(rules_cop
     new_k = load_knowledge(rules_copy)
     from ddx.analysis import analyze_paths
 
-    with Analyzer(knowledge, "oracle") as old, Analyzer(new_k, "oracle") as new:
+    with Analyzer(knowledge, "python") as old, Analyzer(new_k, "python") as new:
         before = {a.case_id: [r.entity for r in a.ranking] for a in analyze_paths([str(CASES)], old, suggest=False)}
         after = {a.case_id: [r.entity for r in a.ranking] for a in analyze_paths([str(CASES)], new, suggest=False)}
         fired = {a.case_id for a in analyze_paths([str(CASES)], old, suggest=False)

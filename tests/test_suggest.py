@@ -96,7 +96,7 @@ def test_the_threshold_comes_from_the_settings(knowledge, analyzer):
     every = _all(analyzer, a, min_gain=0.0)
     lowered = replace(knowledge, settings=knowledge.settings.model_copy(
         update={"next_tests": knowledge.settings.next_tests.model_copy(update={"min_gain": 0.0})}))
-    with Analyzer(lowered, "oracle") as low:
+    with Analyzer(lowered, "python") as low:
         b = low.analyze(a.case)
     assert b.no_separating_test is False and len(b.suggestions) == min(len(every), knowledge.settings.suggestions)
 

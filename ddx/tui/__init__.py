@@ -10,10 +10,11 @@ from ddx.knowledge import Knowledge
 
 
 def run(knowledge: Knowledge, path: str | Path | None = None, *, case_id: str | None = None,
-        cases: list[str] | None = None) -> None:
+        cases: list[str] | None = None, engine: str | None = None) -> None:
     """Open the TUI on a new case, or on the case in ``path`` (raises DdxError if it cannot be read as a
-    case; values that are refused are marked on the form, to be corrected)."""
+    case; values that are refused are marked on the form, to be corrected). ``engine``: ``durable`` or
+    ``python`` (None: :func:`ddx.engine.default_engine`)."""
     from ddx.tui.app import DdxApp
 
     opened = open_case(path, knowledge, case_id, partial=True) if path is not None else None
-    DdxApp(knowledge, opened=opened, drafts=DraftStore(), cases=cases).run()
+    DdxApp(knowledge, opened=opened, drafts=DraftStore(), cases=cases, engine=engine).run()

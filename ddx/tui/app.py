@@ -26,6 +26,7 @@ from textual.worker import get_current_worker
 
 from ddx.analysis import Analysis, Analyzer
 from ddx.drafts import DraftStore
+from ddx.engine import default_engine
 from ddx.entry import CaseEntry, InvalidEntry, OpenedCase, Refused, new_case_id, open_case, save_case
 from ddx.errors import DdxError
 from ddx.knowledge import Knowledge
@@ -83,9 +84,10 @@ class DdxApp(App[None]):
 
     def __init__(self, knowledge: Knowledge, *, opened: OpenedCase | None = None,
                  drafts: DraftStore | None = None, offer_drafts: bool = True,
-                 cases: list[str] | None = None) -> None:
+                 cases: list[str] | None = None, engine: str | None = None) -> None:
         super().__init__()
         self.knowledge = knowledge
+        self.engine = engine or default_engine()    # "durable" or "python" (ddx.engine.ENGINES)
         self.cases = cases          # for the rule editor's impact preview (None: ./cases or the samples)
         self.entry = CaseEntry(knowledge)
         self.path: Path | None = None
@@ -119,7 +121,7 @@ class DdxApp(App[None]):
         yield Header()
         with Horizontal(id="main"):
             yield CaseForm(self.entry, self.knowledge, id="form")
-            yield DifferentialPanel(self.knowledge, id="differential")
+            yield DifferentialPanel(self.knowledge, engine=self.engine, id="differential")
         yield DdxFooter()
 
     def on_mount(self) -> None:
@@ -154,7 +156,7 @@ class DdxApp(App[None]):
         """The rules compiled for ranking (built on first use; new rules are compiled by the next ranking,
         in its worker thread). Used under the engine lock."""
         if self._analyzer is None:
-            self._analyzer = Analyzer(self.knowledge)
+            self._analyzer = Analyzer(self.knowledge, self.engine)
         return self._analyzer
 
     def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",

@@ -24,6 +24,7 @@ from textual.widgets.option_list import Option
 
 from ddx.analysis import Analysis
 from ddx.draft import figure_text, leading_subtype, pointer_findings, profile_short, short_source, unused_texts
+from ddx.engine import engine_label
 from ddx.facts import case_facts
 from ddx.knowledge import Knowledge
 from ddx.ranking import Evidence, RankedEntity, percent, probability_text
@@ -207,9 +208,10 @@ class DifferentialPanel(Vertical):
 
     BINDINGS = [Binding("c", "citations", "Citations", show=False)]    # said in the detail's "Sources" line
 
-    def __init__(self, knowledge: Knowledge, **kwargs: Any) -> None:
+    def __init__(self, knowledge: Knowledge, *, engine: str = "durable", **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.knowledge = knowledge
+        self.engine = engine       # named in the status line (ddx.engine.ENGINES)
         self.analysis: Analysis | None = None
         self.pinned: str | None = None     # an entity the user chose to look at
         self.full_citations = False        # the detail shows every source in full
@@ -234,7 +236,7 @@ class DifferentialPanel(Vertical):
     def _version_text(self) -> str:
         priors = f", prior set {self.knowledge.prior_set}" if self.knowledge.prior_set else ""
         return (f"rules {self.knowledge.settings.version} ({self.knowledge.content_hash[:12]}{priors}) · "
-                "decision support only, not a diagnosis")
+                f"{engine_label(self.engine, short=True)} · decision support only, not a diagnosis")
 
     def set_knowledge(self, knowledge: Knowledge) -> None:
         self.knowledge = knowledge
