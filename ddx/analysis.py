@@ -90,6 +90,7 @@ class Analysis:
     matched: frozenset[str] = frozenset()
     problems: list[Problem] = field(default_factory=list)
     file: str | None = None
+    sheet: str | None = None  # the workbook sheet the case is a row of (JSON "sheet")
     confidence: Confidence | None = None
     unused: list[Unused] = field(default_factory=list)
     outside: OutsideReport = field(default_factory=OutsideReport)
@@ -259,6 +260,9 @@ def analyze_paths(paths: Iterable[str], analyzer: Analyzer, *, suggest: bool = T
         for loaded in iter_cases(path, analyzer.knowledge):
             if loaded.ok:
                 assert loaded.case is not None
-                yield analyzer.analyze(loaded.case, suggest=suggest, file=loaded.file)
+                analysis = analyzer.analyze(loaded.case, suggest=suggest, file=loaded.file)
+                analysis.sheet = loaded.sheet
+                yield analysis
             else:
-                yield Analysis(case_id=loaded.id, case=None, problems=loaded.problems, file=loaded.file)
+                yield Analysis(case_id=loaded.id, case=None, problems=loaded.problems, file=loaded.file,
+                               sheet=loaded.sheet)

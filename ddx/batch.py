@@ -31,10 +31,10 @@ from typing import Any
 
 from ddx import __version__
 from ddx.analysis import Analysis, Analyzer
-from ddx.errors import DdxError, EngineError, Problem
+from ddx.errors import DdxError, EngineError, Problem, location
 from ddx.evaluate import Evaluation, ScoredCase, scored_case
 from ddx.knowledge import Knowledge, load_knowledge
-from ddx.loader import INPUT_SUFFIXES, RawCase, expand_paths, iter_raw, validate_raw
+from ddx.loader import INPUT_SUFFIXES, RawCase, column_letter, expand_paths, iter_raw, validate_raw
 from ddx.report import entity_label, to_json_line
 
 CHUNK = 64              # cases per task sent to a worker
@@ -56,7 +56,7 @@ class CaseResult:
 
     id: str
     file: str
-    line: int | None = None
+    line: int | None = None            # the line of a CSV row, the row number of a workbook row
     expected: str | None = None
     leaders: list[tuple[str, float]] = field(default_factory=list)   # (slug, probability), best first
     labels: list[str] = field(default_factory=list)   # the leaders as shown: "srms · TFCP2-RMS 97 %"
@@ -73,6 +73,7 @@ class CaseResult:
     caveats: list[str] = field(default_factory=list)   # the rules of the caveats shown (pitfall ids)
     errors: list[Problem] = field(default_factory=list)
     json: str | None = None
+    sheet: str | None = None           # the workbook sheet the case is a row of
 
     @property
     def ok(self) -> bool:
@@ -95,10 +96,11 @@ class Processor:
                 analysis = self.analyzer.analyze(loaded.case, suggest=self.options.suggest, file=loaded.file)
             except Exception as exc:  # one case must never stop the batch; say what broke
                 problem = Problem(f"internal error while ranking ({type(exc).__name__}: {exc}); please report it",
-                                  file=loaded.file, case=loaded.id, line=loaded.line)
+                                  file=loaded.file, case=loaded.id, line=loaded.line, sheet=loaded.sheet)
                 analysis = Analysis(case_id=loaded.id, case=None, problems=[problem], file=loaded.file)
         else:
             analysis = Analysis(case_id=loaded.id, case=None, problems=loaded.problems, file=loaded.file)
+        analysis.sheet = loaded.sheet
         return self.result(analysis, loaded.line)
 
     def result(self, analysis: Analysis, line: int | None) -> CaseResult:
@@ -125,6 +127,7 @@ class Processor:
             errors=list(analysis.problems),
             json=to_json_line(analysis, self.knowledge, evidence_for=self.options.evidence_for)
             if self.options.want_json else None,
+            sheet=analysis.sheet,
         )
 
     def close(self) -> None:
@@ -151,17 +154,20 @@ def iter_inputs(paths: Iterable[str], knowledge: Knowledge, *, exclude: Iterable
 
 def unique_ids(raws: Iterable[RawCase]) -> Iterator[RawCase]:
     """Mark a case whose id was already used (in this run) as an error naming the first file."""
-    seen: dict[str, tuple[str, int | None]] = {}
+    seen: dict[str, str] = {}
     for raw in raws:
         case_id = None if raw.problems else raw.case_id
         if case_id is not None:
             first = seen.get(case_id)
             if first is None:
-                seen[case_id] = (raw.file, raw.line)
+                seen[case_id] = location(raw.file, raw.line, raw.sheet)
             else:
-                where = first[0] + (f":{first[1]}" if first[1] else "")
-                raw.problems = [Problem(f"duplicate case id {case_id!r}: already used in {where}",
-                                        file=raw.file, case=case_id, path="id", line=raw.line)]
+                column = None
+                if raw.sheet is not None and raw.columns is not None and 0 <= raw.id_column < len(raw.columns):
+                    column = column_letter(raw.id_column)
+                raw.problems = [Problem(f"duplicate case id {case_id!r}: already used in {first}",
+                                        file=raw.file, case=case_id, path="id", line=raw.line, sheet=raw.sheet,
+                                        column=column)]
         yield raw
 
 
@@ -211,10 +217,10 @@ def _work(chunk: list[RawCase]) -> list[CaseResult]:
 
 def _crashed(raw: RawCase, knowledge: Knowledge, options: BatchOptions) -> CaseResult:
     problem = Problem("the worker process died while ranking this case (a crash in the rule engine); "
-                      "the case was not ranked", file=raw.file, case=raw.label, line=raw.line)
-    analysis = Analysis(case_id=raw.label, case=None, problems=[problem], file=raw.file)
+                      "the case was not ranked", file=raw.file, case=raw.label, line=raw.line, sheet=raw.sheet)
+    analysis = Analysis(case_id=raw.label, case=None, problems=[problem], file=raw.file, sheet=raw.sheet)
     return CaseResult(raw.label, raw.file, raw.line, errors=[problem],
-                      json=to_json_line(analysis, knowledge) if options.want_json else None)
+                      json=to_json_line(analysis, knowledge) if options.want_json else None, sheet=raw.sheet)
 
 
 class _Pool:

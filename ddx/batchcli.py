@@ -24,7 +24,17 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from ddx.batch import BatchOptions, BatchSummary, run_batch
-from ddx.batchout import CSV_HEADER_START, CsvWriter, JsonlWriter, JsonWriter, MarkdownWriter, TableWriter, Writer, summary_markdown
+from ddx.batchout import (
+    CSV_HEADER_START,
+    CsvWriter,
+    JsonlWriter,
+    JsonWriter,
+    MarkdownWriter,
+    TableWriter,
+    Writer,
+    XlsxWriter,
+    summary_markdown,
+)
 from ddx.engine import default_engine
 from ddx.errors import DdxError
 from ddx.knowledge import Knowledge
@@ -81,7 +91,12 @@ _RESULT_START = re.compile(
 
 def _earlier_result(path: Path) -> bool:
     """Whether ``path`` holds a result ``ddx batch`` wrote: a CSV with its header, its JSON or its JSON
-    summary (recognised by their first bytes; a pipe or a device is not a result)."""
+    summary (recognised by their first bytes), or its xlsx workbook (its first sheet and header); a pipe
+    or a device is not a result."""
+    if path.suffix.lower() == ".xlsx":
+        from ddx.workbook import is_batch_result
+
+        return is_batch_result(path, CSV_HEADER_START)
     try:
         with os.fdopen(open_regular(path), "rb") as handle:
             start = handle.read(2048).decode("utf-8", "replace")
@@ -117,6 +132,9 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
 
 
 def _writer(fmt: str, out: TextIO, top: int, to_terminal: bool) -> Writer:
+    if fmt == "xlsx":
+        out.flush()
+        return XlsxWriter(out.buffer, top)   # a workbook is bytes: written under the text stream
     if fmt == "jsonl":
         return JsonlWriter(out)
     if fmt == "json":
@@ -172,6 +190,9 @@ def run_batch_command(knowledge: Knowledge, paths: tuple[str, ...], *, fmt: str,
     refuse_input_target(summary_file, "--summary", paths)
     if output and summary_file and os.path.realpath(output) == os.path.realpath(summary_file):
         raise click.BadParameter("--output and --summary name the same file", param_hint="--summary")
+    if fmt == "xlsx" and output is None and sys.stdout.isatty():
+        raise click.UsageError("--format xlsx writes a workbook (binary), not text for the terminal: "
+                               "name a file with --output FILE.xlsx (or redirect the output to a file)")
     options = BatchOptions(
         suggest=suggest, top=top,
         evidence_for={"all": None, "top": top, "none": 0}[evidence],
@@ -183,6 +204,7 @@ def run_batch_command(knowledge: Knowledge, paths: tuple[str, ...], *, fmt: str,
     started = time.monotonic()
     exclude = [p for p in (output, summary_file) if p]
     errors: list[str] = []
+    writer: Writer | None = None
     try:
         with _stream(output) as out:
             writer = _writer(fmt, out, top, to_terminal=output is None)
@@ -211,6 +233,8 @@ def run_batch_command(knowledge: Knowledge, paths: tuple[str, ...], *, fmt: str,
         raise
     finally:
         signal.signal(signal.SIGTERM, previous)
+        if isinstance(writer, XlsxWriter):
+            writer.discard()   # an interrupted workbook leaves no rows behind in the temporary folder
     if not quiet:
         for message in errors:
             err.print(f"ddx: {message}", markup=False)

@@ -1,9 +1,11 @@
-"""Writers for batch results: jsonl, json, csv, markdown and a rich table.
+"""Writers for batch results: jsonl, json, csv, xlsx, markdown and a rich table.
 
 Each writer gets the results one at a time (``case``) and the summary last
 (``end``). jsonl, json, csv and markdown write each case as it comes and keep
-nothing; the rich table holds one short row per case, since a table's column
-widths depend on every row (use jsonl or csv for very large runs).
+nothing; xlsx streams its rows to a temporary file and assembles the workbook
+at the end (constant memory); the rich table holds one short row per case,
+since a table's column widths depend on every row (use jsonl or csv for very
+large runs).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import csv
 import json
 from dataclasses import dataclass
-from typing import Any, Protocol, TextIO
+from typing import Any, BinaryIO, Protocol, TextIO
 
 from rich.console import Console
 from rich.measure import Measurement
@@ -24,7 +26,7 @@ from ddx.ranking import probability_text
 from ddx.report import markup_text
 from ddx.safetext import json_text, markdown_text, spreadsheet_cell
 
-FORMATS = ("table", "jsonl", "json", "csv", "markdown")
+FORMATS = ("table", "jsonl", "json", "csv", "xlsx", "markdown")
 
 
 class Writer(Protocol):
@@ -42,7 +44,7 @@ def _error_text(result: CaseResult) -> str:
     return "; ".join(str(p) for p in result.errors)
 
 
-def _rank(result: CaseResult) -> str:
+def _rank(result: CaseResult) -> str:   # as the table and markdown show it
     if result.scored is None:
         return ""
     return str(result.scored.rank) if result.scored.rank is not None else "-"
@@ -88,14 +90,44 @@ class JsonWriter:
 
 CSV_HEADER_START = ("id", "file", "line", "status", "expected", "rank_of_expected")
 # after the columns above (added later, so appended): the first next test's gain, cost class and turnaround,
-# and whether no test separates the leaders
+# and whether no test separates the leaders; then the sheet of a workbook row
 NEXT_TEST_COLUMNS = ["next_test_gain_bits", "next_test_cost_class", "next_test_turnaround", "no_separating_test"]
+SOURCE_COLUMNS = ["sheet"]
 
 
-def _next_test_cells(result: CaseResult) -> list[str]:
-    gain = f"{result.next_test_gain:.4f}" if result.next_test_gain is not None else ""
+def csv_header(top: int) -> list[str]:
+    """The columns of the csv and xlsx formats, for ``top`` leaders (docs/case-format.md, "Batch CSV columns")."""
+    header = list(CSV_HEADER_START)
+    for i in range(1, top + 1):
+        header += [f"leader_{i}", f"probability_{i}"]
+    header += ["leader_subtype", "band", "next_test", "caveats", "unused_findings", "outside_differential",
+               "error_keys", "errors"]
+    return header + NEXT_TEST_COLUMNS + SOURCE_COLUMNS
+
+
+def result_cells(result: CaseResult, top: int) -> list[str | int | float]:
+    """One case's row under :func:`csv_header`, typed: the line and the rank of the expected diagnosis as
+    integers, probabilities and the next test's gain (bits) as floats rounded to 4 decimals, the rest as
+    text (``""``: empty). Not yet escaped for a spreadsheet (:func:`ddx.safetext.spreadsheet_cell`)."""
+    rank: str | int = ""
+    if result.scored is not None:
+        rank = result.scored.rank if result.scored.rank is not None else "-"
+    row: list[str | int | float] = [result.id, result.file, result.line or "", "ok" if result.ok else "error",
+                                    result.expected or "", rank]
+    for i in range(top):
+        if i < len(result.leaders):
+            slug, p = result.leaders[i]
+            row += [slug, round(p, 4)]
+        else:
+            row += ["", ""]
+    subtype = result.labels[0].partition(" · ")[2] if result.labels else ""
+    row += [subtype, result.band or "", result.next_test or "", "; ".join(result.caveats), "; ".join(result.unused),
+            result.outside or "", "; ".join(p.path for p in result.errors if p.path), _error_text(result)]
     flag = "" if result.no_separating_test is None else ("yes" if result.no_separating_test else "no")
-    return [gain, result.next_test_cost or "", result.next_test_turnaround or "", flag]
+    row += [round(result.next_test_gain, 4) if result.next_test_gain is not None else "",
+            result.next_test_cost or "", result.next_test_turnaround or "", flag]
+    row += [result.sheet or ""]
+    return row
 
 
 class CsvWriter:
@@ -104,31 +136,122 @@ class CsvWriter:
     def __init__(self, out: TextIO, top: int):
         self.top = top
         self.writer = csv.writer(out, lineterminator="\n")
-        header = list(CSV_HEADER_START)
-        for i in range(1, top + 1):
-            header += [f"leader_{i}", f"probability_{i}"]
-        header += ["leader_subtype", "band", "next_test", "caveats", "unused_findings", "outside_differential",
-                   "error_keys", "errors"]
-        header += NEXT_TEST_COLUMNS
-        self.writer.writerow(header)
+        self.writer.writerow(csv_header(top))
 
     def case(self, result: CaseResult) -> None:
-        row: list[Any] = [result.id, result.file, result.line or "", "ok" if result.ok else "error",
-                          result.expected or "", _rank(result)]
-        for i in range(self.top):
-            if i < len(result.leaders):
-                slug, p = result.leaders[i]
-                row += [slug, f"{p:.4f}"]
-            else:
-                row += ["", ""]
-        subtype = result.labels[0].partition(" · ")[2] if result.labels else ""
-        row += [subtype, result.band or "", result.next_test or "", "; ".join(result.caveats), "; ".join(result.unused),
-                result.outside or "", "; ".join(p.path for p in result.errors if p.path), _error_text(result)]
-        row += _next_test_cells(result)
+        row = [f"{cell:.4f}" if isinstance(cell, float) else cell for cell in result_cells(result, self.top)]
         self.writer.writerow([spreadsheet_cell(cell) for cell in row])
 
     def end(self, summary: dict[str, Any] | None) -> None:
         pass  # a CSV holds one table; the summary goes to the terminal or --summary
+
+
+XLSX_MAX_ROWS = 1_048_576    # rows of one worksheet (Excel's limit); more cases continue on a further sheet
+XLSX_MAX_CELL = 32_767       # characters of one cell (Excel's limit)
+_XLSX_WIDTHS = {"id": 24, "file": 24, "band": 28, "next_test": 24, "errors": 60, "unused_findings": 30}
+
+
+class XlsxWriter:
+    """``--format xlsx``: the csv format's rows in a workbook (XlsxWriter, streamed: constant memory).
+
+    Sheet ``ddx batch`` holds one row per case under the header of :func:`csv_header`, header row and id
+    column frozen, with a filter on the header. Probabilities are number cells shown as percentages (the
+    value is the csv's, rounded to 4 decimals), the line and rank are whole numbers, the gain a number;
+    every text cell is written as a string (never a formula), escaped as the csv is
+    (:func:`ddx.safetext.spreadsheet_cell`: ``'=cmd``), and cut at Excel's 32,767 characters with a note.
+    Error rows are rows like the others (status ``error``). Past 1,048,575 cases the rows go on in sheet
+    ``ddx batch (2)``. A summary, when given, is a second sheet ``summary`` (its scalar entries:
+    counts, scores, provenance). The workbook is written to ``out`` (binary) by :meth:`end`; until
+    then the rows wait in a private temporary folder, removed by :meth:`end` or :meth:`discard`.
+    """
+
+    def __init__(self, out: BinaryIO, top: int):
+        import tempfile
+
+        import xlsxwriter
+
+        from ddx.workbook import BATCH_SHEET
+
+        self.top = top
+        self.name = BATCH_SHEET
+        self.header = csv_header(top)
+        self.tmp = tempfile.TemporaryDirectory(prefix="ddx-xlsx-")   # 0700: the rows are patient data
+        self.book = xlsxwriter.Workbook(out, {"constant_memory": True, "tmpdir": self.tmp.name,
+                                              "strings_to_numbers": False, "strings_to_formulas": False,
+                                              "strings_to_urls": False})
+        self.bold = self.book.add_format({"bold": True})
+        self.percent = self.book.add_format({"num_format": "0.00%"})
+        self.decimals = self.book.add_format({"num_format": "0.0000"})
+        self.sheets = 0
+        self.sheet: Any = None
+        self.row = 0
+        self._new_sheet()
+
+    def _new_sheet(self) -> None:
+        if self.sheet is not None:
+            self.sheet.autofilter(0, 0, self.row, len(self.header) - 1)
+        self.sheets += 1
+        self.sheet = self.book.add_worksheet(self.name if self.sheets == 1 else f"{self.name} ({self.sheets})")
+        self.sheet.freeze_panes(1, 1)
+        for col, name in enumerate(self.header):
+            self.sheet.set_column(col, col, _XLSX_WIDTHS.get(name, 14 if name.startswith("probability_") else 12))
+            self.sheet.write_string(0, col, name, self.bold)
+        self.row = 0
+
+    def case(self, result: CaseResult) -> None:
+        if self.row + 1 >= XLSX_MAX_ROWS:
+            self._new_sheet()
+        self.row += 1
+        for col, value in enumerate(result_cells(result, self.top)):
+            self._cell(self.row, col, value, self.percent if self.header[col].startswith("probability_")
+                       else self.decimals)
+
+    def _cell(self, row: int, col: int, value: Any, number_format: Any = None) -> None:
+        if value == "" or value is None:
+            return
+        if isinstance(value, bool):
+            self.sheet.write_string(row, col, "yes" if value else "no")
+        elif isinstance(value, int):
+            self.sheet.write_number(row, col, value)
+        elif isinstance(value, float):
+            self.sheet.write_number(row, col, value, number_format)
+        else:
+            text = spreadsheet_cell(str(value))
+            if len(text) > XLSX_MAX_CELL:
+                note = f" ... [cut: {len(text):,} characters; the jsonl format has them all]"
+                text = text[:XLSX_MAX_CELL - len(note)] + note
+            self.sheet.write_string(row, col, text)
+
+    def end(self, summary: dict[str, Any] | None) -> None:
+        self.sheet.autofilter(0, 0, self.row, len(self.header) - 1)
+        if summary is not None:
+            sheet = self.sheet = self.book.add_worksheet("summary")
+            sheet.set_column(0, 0, 20)
+            sheet.set_column(1, 1, 40)
+            row = 0
+            for key, value in summary.items():
+                if isinstance(value, (dict, list)):
+                    continue   # per-entity scores, confusion, calibration: --summary FILE.json or FILE.md
+                sheet.write_string(row, 0, key, self.bold)
+                if key in ("top1", "top3") and isinstance(value, (int, float)):   # fractions, shown as percentages
+                    sheet.write_number(row, 1, value, self.percent)
+                else:
+                    self._cell(row, 1, value, self.decimals)
+                row += 1
+            sheet.write_string(row + 1, 0, "Decision support only: the rankings are not diagnoses. Per-entity "
+                                           "scores, confusion and calibration: ddx batch --summary FILE.md")
+        try:
+            self.book.close()
+        finally:
+            self.discard()
+
+    def discard(self) -> None:
+        """Remove the temporary rows (after :meth:`end`, or instead of it when the run is interrupted)."""
+        for sheet in self.book.worksheets():
+            handle = getattr(sheet, "row_data_fh", None)
+            if handle is not None and not handle.closed:
+                handle.close()
+        self.tmp.cleanup()
 
 
 def _md(text: str) -> str:

@@ -159,7 +159,8 @@ def _load(rules: str | None, prior_set: str | None = None) -> Knowledge:
 def eval_cmd(files: tuple[str, ...], fmt: str, rules: str | None, top: int, prior_set: str | None,
              chart: str | None = None, engine: str | None = None) -> None:
     """Rank the differential for each case in FILE... (YAML or JSON, one case or a
-    'cases:' list per file; folders are searched recursively)."""
+    'cases:' list per file; CSV/TSV sheets and .xlsx/.xls/.ods workbooks, one case per row;
+    folders are searched recursively)."""
     from ddx.draft import render_report
     from ddx.report import render_markdown, render_text, to_json
 
@@ -201,8 +202,10 @@ def eval_cmd(files: tuple[str, ...], fmt: str, rules: str | None, top: int, prio
 
 @main.command("batch")
 @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
-@click.option("--format", "fmt", type=click.Choice(["table", "jsonl", "json", "csv", "markdown"]), default="table",
-              show_default=True, help="Per-case output: a table, JSON lines, one JSON document, CSV, or markdown.")
+@click.option("--format", "fmt", type=click.Choice(["table", "jsonl", "json", "csv", "xlsx", "markdown"]),
+              default="table", show_default=True,
+              help="Per-case output: a table, JSON lines, one JSON document, CSV, an Excel workbook (the CSV's "
+                   "columns; needs --output; the default for --output FILE.xlsx), or markdown.")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), default=None,
               help="Write here instead of stdout; replaced atomically when the run ends (an interrupted "
                    "run leaves the previous file intact).")
@@ -225,14 +228,18 @@ def eval_cmd(files: tuple[str, ...], fmt: str, rules: str | None, top: int, prio
 def batch_cmd(paths: tuple[str, ...], fmt: str, output: str | None, summary_file: str | None, jobs: int,
               rules: str | None, top: int, evidence: str, no_suggest: bool, quiet: bool,
               prior_set: str | None, engine: str | None = None) -> None:
-    """Rank every case under PATH... (files or folders, searched recursively; YAML, JSON, and
-    CSV/TSV sheets with one case per row and dotted column names such as stains.desmin).
+    """Rank every case under PATH... (files or folders, searched recursively; YAML, JSON, CSV/TSV
+    sheets and workbooks (.xlsx, .xls, .ods; every visible sheet) with one case per row and dotted
+    column names such as stains.desmin).
 
     Exit status: 0 every case ranked, 1 some case or file could not be read
     (each is an error row; the others are all ranked), 2 usage error.
     """
     from ddx.batchcli import run_batch_command
 
+    source = click.get_current_context().get_parameter_source("fmt")
+    if output is not None and output.lower().endswith(".xlsx") and source == click.core.ParameterSource.DEFAULT:
+        fmt = "xlsx"   # -o results.xlsx: a workbook, not a text table in a file named .xlsx
     knowledge = _load(rules, prior_set)
     try:
         code = run_batch_command(

@@ -22,16 +22,23 @@ class Problem:
     line: int | None = None
     suggestions: list[str] = field(default_factory=list)
     code: str | None = None  # which check found it (``ddx rules check``), e.g. "unknown-term"
+    sheet: str | None = None   # a workbook's sheet; ``line`` is then the row number the spreadsheet shows
+    column: str | None = None  # a workbook's column letter(s) the key path was read from ("C")
 
     def __str__(self) -> str:
-        """One line naming where and what; control characters from the input are shown escaped."""
+        """One line naming where and what; control characters from the input are shown escaped.
+
+        ``cases.csv:3: case 's1': stains.desmni: unknown stain ...``; a workbook row is named in
+        words: ``series.xlsx, sheet 'Thigh', row 5: case 's1': stains.desmni (column C): ...``."""
         where = []
         if self.file:
-            where.append(self.file + (f":{self.line}" if self.line else ""))
+            where.append(location(self.file, self.line, self.sheet))
         if self.case:
             where.append(f"case {self.case!r}")
         if self.path:
-            where.append(self.path)
+            where.append(self.path + (f" (column {self.column})" if self.column else ""))
+        elif self.column:
+            where.append(f"column {self.column}")
         return printable((": ".join(where) + ": " if where else "") + self.detail, newlines=False)
 
     @property
@@ -44,13 +51,20 @@ class Problem:
 
     def to_dict(self) -> dict[str, object]:
         out: dict[str, object] = {"message": str(self)}
-        for key in ("file", "case", "path", "line"):
+        for key in ("file", "sheet", "case", "path", "column", "line"):
             value = getattr(self, key)
             if value is not None:
                 out[key] = value
         if self.suggestions:
             out["suggestions"] = list(self.suggestions)
         return out
+
+
+def location(file: str, line: int | None = None, sheet: str | None = None) -> str:
+    """Where a case is: ``cases.csv:3``, or ``series.xlsx, sheet 'Thigh', row 5`` for a workbook row."""
+    if sheet is None:
+        return file + (f":{line}" if line else "")
+    return f"{file}, sheet {sheet!r}" + (f", row {line}" if line else "")
 
 
 class KnowledgeError(DdxError):

@@ -1,5 +1,6 @@
-"""Reading cases: YAML or JSON files (one case, or a ``cases:`` list per file)
-and CSV / TSV spreadsheets (one case per row, dotted column names).
+"""Reading cases: YAML or JSON files (one case, or a ``cases:`` list per file),
+CSV / TSV spreadsheets and workbooks (``.xlsx``, ``.xls``, ``.ods``; every
+visible sheet) with one case per row and dotted column names.
 
 Reading and validating are two steps. :func:`iter_raw` turns a file into raw
 case mappings (:class:`RawCase`), streaming spreadsheet rows one at a time;
@@ -27,7 +28,8 @@ from ddx.yamlio import ReadError, atomic_output, load_data, open_regular
 
 CASE_SUFFIXES = {".yaml", ".yml", ".json"}
 SHEET_SUFFIXES = {".csv", ".tsv"}
-INPUT_SUFFIXES = CASE_SUFFIXES | SHEET_SUFFIXES
+WORKBOOK_SUFFIXES = {".xlsx", ".xls", ".ods"}   # read by ddx.workbook (python-calamine), every visible sheet
+INPUT_SUFFIXES = CASE_SUFFIXES | SHEET_SUFFIXES | WORKBOOK_SUFFIXES
 LIST_SEPARATORS = re.compile(r"\s*[;,|]\s*")   # a list cell: "spindle; epithelioid"
 _BAD_BYTES = re.compile("[\udc80-\udcff]")   # bytes that were not UTF-8 (surrogateescape)
 _NOT_UTF8 = "not UTF-8 text; save the sheet as 'CSV UTF-8'"
@@ -44,13 +46,14 @@ class RawCase:
     index: int                      # position in the file (0-based; a sheet's data rows count from 0)
     label: str                      # the case id, or a stand-in naming the file (and row)
     data: Any = None
-    line: int | None = None         # the line in the file, where known (spreadsheet rows)
+    line: int | None = None         # the line in the file, where known (spreadsheet rows; a workbook's row number)
     problems: list[Problem] = field(default_factory=list)
     # a spreadsheet row is kept as its cells until validation (done in a worker process)
     cells: list[str] | None = None
     columns: list[ColumnSpec] | None = None
     id_column: int = -1
     decimal_comma: bool = False     # the sheet is separated by ";": 70,5 in a number column is 70.5
+    sheet: str | None = None        # the sheet's name, for a row of a workbook (.xlsx, .xls, .ods)
 
     @property
     def case_id(self) -> str | None:
@@ -78,14 +81,15 @@ class LoadedCase:
     case: BaseModel | None = None
     problems: list[Problem] = field(default_factory=list)
     line: int | None = None
+    sheet: str | None = None        # the workbook sheet the case is a row of
 
     @property
     def ok(self) -> bool:
         return self.case is not None and not self.problems
 
 
-def _file_problem(file: str, label: str, message: str, line: int | None = None) -> RawCase:
-    return RawCase(file, 0, label, problems=[Problem(message, file=file, line=line)])
+def _file_problem(file: str, label: str, message: str, line: int | None = None, sheet: str | None = None) -> RawCase:
+    return RawCase(file, 0, label, sheet=sheet, problems=[Problem(message, file=file, line=line, sheet=sheet)])
 
 
 def iter_raw(path: str | Path, vocab: Vocabulary) -> Iterator[RawCase]:
@@ -95,6 +99,11 @@ def iter_raw(path: str | Path, vocab: Vocabulary) -> Iterator[RawCase]:
     suffix = p.suffix.lower()
     if suffix in SHEET_SUFFIXES:
         yield from iter_sheet(p, vocab)
+        return
+    if suffix in WORKBOOK_SUFFIXES:
+        from ddx.workbook import iter_workbook  # python-calamine is imported only when a workbook is read
+
+        yield from iter_workbook(p, vocab)
         return
     if suffix not in CASE_SUFFIXES and p.exists():
         yield _file_problem(file, p.name, f"not a case file (expected {', '.join(sorted(INPUT_SUFFIXES))})")
@@ -130,20 +139,24 @@ def iter_raw(path: str | Path, vocab: Vocabulary) -> Iterator[RawCase]:
 def validate_raw(raw: RawCase, knowledge: Knowledge) -> LoadedCase:
     """Validate one raw case against the knowledge base's case schema."""
     if raw.problems:
-        return LoadedCase(raw.file, raw.index, raw.label, problems=list(raw.problems), line=raw.line)
+        return LoadedCase(raw.file, raw.index, raw.label, problems=list(raw.problems), line=raw.line, sheet=raw.sheet)
     try:
         data = raw.mapping()
     except ValueError as exc:
-        return LoadedCase(raw.file, raw.index, raw.label, line=raw.line,
-                          problems=[Problem(str(exc), file=raw.file, case=raw.label, line=raw.line)])
+        return LoadedCase(raw.file, raw.index, raw.label, line=raw.line, sheet=raw.sheet,
+                          problems=[Problem(str(exc), file=raw.file, case=raw.label, line=raw.line, sheet=raw.sheet)])
     try:
         case = knowledge.case_schema.validate(data)
     except ValidationError as exc:
         problems = problems_from_validation(exc, knowledge.case_schema, file=raw.file, case=raw.label)
         for problem in problems:
             problem.line = raw.line
-        return LoadedCase(raw.file, raw.index, raw.label, problems=problems, line=raw.line)
-    return LoadedCase(raw.file, raw.index, case.id, case=case, line=raw.line)  # type: ignore[attr-defined]
+            if raw.sheet is not None:   # a workbook row: the sheet, and the column the key path was read from
+                problem.sheet = raw.sheet
+                problem.column = column_of(raw.columns or [], problem.path)
+        return LoadedCase(raw.file, raw.index, raw.label, problems=problems, line=raw.line, sheet=raw.sheet)
+    return LoadedCase(raw.file, raw.index, case.id, case=case, line=raw.line,  # type: ignore[attr-defined]
+                      sheet=raw.sheet)
 
 
 def iter_cases(path: str | Path, knowledge: Knowledge) -> Iterator[LoadedCase]:
@@ -167,7 +180,8 @@ def expand_paths(paths: Iterable[str]) -> Iterator[Path]:
         if p.is_dir():
             for child in sorted(p.rglob("*")):
                 hidden = any(part.startswith(".") for part in child.relative_to(p).parts)
-                if hidden or child.suffix.lower() not in INPUT_SUFFIXES:
+                # "~$name.xlsx": the owner file Microsoft Office keeps beside an open workbook, not a workbook
+                if hidden or child.suffix.lower() not in INPUT_SUFFIXES or child.name.startswith("~$"):
                     continue
                 # a case file, or a link to one that cannot be followed (a loop, a missing target):
                 # that one becomes an error row instead of vanishing silently. Links to folders are
@@ -346,27 +360,66 @@ def iter_sheet(path: Path, vocab: Vocabulary) -> Iterator[RawCase]:
             lines.row_done()
             if not "".join(row).strip():
                 continue
-            label = f"{path.name}:{here}"
-            if len(row) > len(columns) and not "".join(row[len(columns):]).strip():
-                row = row[:len(columns)]   # empty trailing cells, as spreadsheets export them
-            joined = "".join(row)
-            message = None
-            if len(row) > len(columns):
-                message = f"row has {len(row)} cells but the header has {len(columns)} columns"
-            elif _BAD_BYTES.search(joined):
-                message = _NOT_UTF8
-            if message:
-                cell = row[id_column].strip() if id_column < len(row) else ""
-                case_id = cell if cell and not _BAD_BYTES.search(cell) else None
-                yield RawCase(file, index, case_id or label, line=here, problems=[Problem(
-                    message, file=file, case=case_id, line=here)])
-                index += 1
-                continue
-            raw = RawCase(file, index, label, line=here, cells=row, columns=specs, id_column=id_column,
-                          decimal_comma=decimal_comma)
-            raw.label = raw.case_id or label
-            yield raw
+            yield sheet_row(file, index, f"{path.name}:{here}", here, row, specs, id_column, decimal_comma)
             index += 1
+
+
+def sheet_row(file: str, index: int, label: str, here: int, row: list[str], specs: list[ColumnSpec], id_column: int,
+              decimal_comma: bool = False, sheet: str | None = None) -> RawCase:
+    """One data row of a sheet (CSV/TSV, or a workbook's sheet) as a raw case, or as an error row.
+
+    ``label`` stands for the case while its id is unknown; ``here`` is the row's line (CSV) or row
+    number (workbook). The row is kept as its cells and made a case mapping at validation
+    (:meth:`RawCase.mapping`, in a worker process); a row with more cells than the header has
+    columns, or with text that was not UTF-8, is an error row.
+    """
+    if len(row) > len(specs) and not "".join(row[len(specs):]).strip():
+        row = row[:len(specs)]   # empty trailing cells, as spreadsheets export them
+    message = None
+    if len(row) > len(specs):
+        message = f"row has {len(row)} cells but the header has {len(specs)} columns"
+    elif _BAD_BYTES.search("".join(row)):
+        message = _NOT_UTF8
+    if message:
+        cell = row[id_column].strip() if id_column < len(row) else ""
+        case_id = cell if cell and not _BAD_BYTES.search(cell) else None
+        return RawCase(file, index, case_id or label, line=here, sheet=sheet, problems=[Problem(
+            message, file=file, case=case_id, line=here, sheet=sheet)])
+    raw = RawCase(file, index, label, line=here, cells=row, columns=specs, id_column=id_column,
+                  decimal_comma=decimal_comma, sheet=sheet)
+    raw.label = raw.case_id or label
+    return raw
+
+
+def column_letter(index: int) -> str:
+    """A 0-based column index as a spreadsheet names it: 0 -> ``A``, 25 -> ``Z``, 26 -> ``AA``."""
+    letters = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(ord("A") + rest) + letters
+    return letters
+
+
+def column_of(specs: list[ColumnSpec], path: str | None) -> str | None:
+    """The column (its letter, columns counted from A) that a problem's key path was read from.
+
+    The column named by the path (``stains.desmni``; ``morphology.cell_types[1]`` is its list
+    column), else the nearest column above it (``stains.alk`` for ``stains.alk.result``), else the
+    columns under it (``stains.alk`` given only as ``stains.alk.pattern``: ``D``; several: ``D, E``).
+    None when no column holds it (a key no column gives, such as a missing ``id``).
+    """
+    if not path:
+        return None
+    key = re.sub(r"\[\d+\]", "", path)
+    names = {name: i for i, (name, _, _, _) in enumerate(specs) if name}
+    parts = key.split(".")
+    for end in range(len(parts), 0, -1):
+        found = names.get(".".join(parts[:end]))
+        if found is not None:
+            return column_letter(found)
+    under = [column_letter(i) for name, i in names.items() if name.startswith(key + ".")]
+    return ", ".join(under) or None
 
 
 def _id_of_line(text: str, delimiter: str, id_column: int) -> str | None:

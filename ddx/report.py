@@ -39,6 +39,8 @@ def _head_and_tail(analysis: Analysis, knowledge: Knowledge) -> tuple[dict[str, 
     head: dict[str, Any] = {"id": analysis.case_id}
     if analysis.file:
         head["file"] = analysis.file
+    if analysis.sheet is not None:
+        head["sheet"] = analysis.sheet
     head["expected"] = analysis.expected
     tail: dict[str, Any] = {
         "confidence": analysis.confidence.to_dict() if analysis.confidence else None,
