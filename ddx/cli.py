@@ -46,10 +46,10 @@ class _Group(click.Group):
     """Errors of the file system (a full disk, a folder that vanished, no permission) and user errors
     end the command with one clear line and exit 1, never a traceback.
 
-    The ``rules`` commands are imported when used (or listed), not on every start (``ddx tui``'s first
-    paint)."""
+    The ``rules`` and ``serve`` commands are imported when used (or listed), not on every start
+    (``ddx tui``'s first paint)."""
 
-    LAZY = {"rules": ("ddx.rulescli", "rules_group")}
+    LAZY = {"rules": ("ddx.rulescli", "rules_group"), "serve": ("ddx.servecli", "serve_cmd")}
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *self.LAZY})
