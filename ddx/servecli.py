@@ -11,7 +11,7 @@ import sys
 import click
 from rich.console import Console
 
-from ddx.cli import _load, _prior_set_option
+from ddx.cli import _load, _prior_set_option, engine_option
 
 
 @click.command("serve")
@@ -22,6 +22,7 @@ from ddx.cli import _load, _prior_set_option
 @click.option("--cases", "cases", multiple=True, type=click.Path(exists=True),
               help="Cases for the rule editor's impact preview (default: ./cases, else the sample cases).")
 @_prior_set_option
+@engine_option
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on. Any but a loopback address lets other machines in, and ddx has no "
                    "authentication of its own.")
@@ -31,7 +32,7 @@ from ddx.cli import _load, _prior_set_option
                    "https://pathology.example.org/ddx); the page loads its script and opens its websocket "
                    "there. Default: http://HOST:PORT.")
 def serve_cmd(case_file: str | None, case_id: str | None, rules: str | None, cases: tuple[str, ...],
-              prior_set: str | None, host: str, port: int, public_url: str | None) -> None:
+              prior_set: str | None, host: str, port: int, public_url: str | None, engine: str | None = None) -> None:
     """Serve the TUI to web browsers: each browser tab runs its own 'ddx tui' with these options, on
     this machine, as the user running 'ddx serve' (drafts and files are theirs). Listens on 127.0.0.1
     unless --host says otherwise. No authentication and no TLS of its own: for other machines, put
@@ -59,7 +60,7 @@ def serve_cmd(case_file: str | None, case_id: str | None, rules: str | None, cas
                   "authentication of its own: anyone who reaches this port can enter cases and open, read and "
                   "write files as the user running ddx serve. Put it behind a reverse proxy that "
                   "authenticates (and adds TLS), or use --host 127.0.0.1.", markup=False, highlight=False)
-    server = TuiServer(tui_command(case_file, case_id=case_id, rules=rules, cases=cases, prior_set=prior_set),
+    server = TuiServer(tui_command(case_file, case_id=case_id, rules=rules, cases=cases, prior_set=prior_set, engine=engine),
                        host=host, port=port, public_url=public_url.rstrip("/"))
     try:
         server.serve()

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import shutil
+import signal
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "durable" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def _sigint_untouched():
+    """A test that leaves Ctrl-C ignored in this process makes every later child ignore it too (a child
+    inherits SIG_IGN, and Python then installs no KeyboardInterrupt): such a test fails here, and the
+    handler is put back."""
+    before = signal.getsignal(signal.SIGINT)
+    yield
+    after = signal.getsignal(signal.SIGINT)
+    if after is not before:
+        signal.signal(signal.SIGINT, before)
+        pytest.fail(f"the test left the SIGINT handler changed ({before!r} -> {after!r})")
 
 
 @pytest.fixture(scope="session")

@@ -628,7 +628,11 @@ def test_a_worker_that_cannot_start_is_one_clear_error(knowledge, monkeypatch, c
         raise RuntimeError("no engine here")
 
     monkeypatch.setattr(Processor, "__init__", broken)          # inherited by the forked workers
-    _init_worker(str(knowledge.directory), knowledge.content_hash, BatchOptions())
+    previous = signal.getsignal(signal.SIGINT)
+    try:
+        _init_worker(str(knowledge.directory), knowledge.content_hash, BatchOptions())   # a worker ignores Ctrl-C
+    finally:
+        signal.signal(signal.SIGINT, previous)    # ... this process must not, nor its children after it
     with pytest.raises(EngineError, match="could not start: RuntimeError: no engine here"):
         _work([])
     raws = [RawCase("f", 0, "a", {"id": "a"})]

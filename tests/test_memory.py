@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import random
 
+import pytest
+
 from ddx.synthetic import synthetic_case
 from tests.conftest import validate
 
@@ -17,6 +19,7 @@ def rss_kib() -> int:
     return 0
 
 
+@pytest.mark.slow
 def test_5000_cases_in_one_process_memory_flat(knowledge, analyzer):
     rng = random.Random(5000)
     cases = [validate(knowledge, synthetic_case(knowledge.vocab, rng, f"m{i}")) for i in range(5000)]

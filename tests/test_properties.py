@@ -12,6 +12,7 @@ import dataclasses
 import math
 import random
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -44,17 +45,32 @@ def _ranking(analysis) -> list[tuple[str, float]]:
     return [(r.entity, r.probability) for r in analysis.ranking]
 
 
-@settings(max_examples=10_000, **COMMON)
-@given(raw_cases())
-def test_engine_and_oracle_match_the_same_rules(raw):
-    case = KNOWLEDGE.case_schema.validate(raw)
-    facts = ENGINE.facts(case)
-    assert ENGINE.matcher.match(facts) == ORACLE.matcher.match(facts)
+def budget(fast: int, slow: int) -> pytest.MarkDecorator:
+    """Run a property with ``fast`` examples in the default suite and ``slow`` under ``pytest -m slow``."""
+    return pytest.mark.parametrize("examples", [fast, pytest.param(slow, marks=pytest.mark.slow)])
 
 
-@settings(max_examples=1_500, **COMMON)
-@given(raw_cases())
-def test_ranking_is_deterministic_normalised_and_independent_of_order(raw):
+def check(examples: int, strategy: st.SearchStrategy, body) -> None:
+    """``body`` as a hypothesis property over ``strategy`` with ``examples`` examples (derandomised)."""
+    settings(max_examples=examples, **COMMON)(given(strategy)(body))()
+
+
+@pytest.mark.durable
+@budget(1_000, 10_000)
+def test_engine_and_oracle_match_the_same_rules(examples):
+    def body(raw):
+        case = KNOWLEDGE.case_schema.validate(raw)
+        facts = ENGINE.facts(case)
+        assert ENGINE.matcher.match(facts) == ORACLE.matcher.match(facts)
+    check(examples, raw_cases(), body)
+
+
+@budget(300, 1_500)
+def test_ranking_is_deterministic_normalised_and_independent_of_order(examples):
+    check(examples, raw_cases(), _deterministic_normalised_and_independent_of_order)
+
+
+def _deterministic_normalised_and_independent_of_order(raw):
     case = KNOWLEDGE.case_schema.validate(raw)
     first = ENGINE.analyze(case)
     again = ENGINE.analyze(case)
@@ -83,9 +99,13 @@ def _reordered(value, rng: random.Random):
 RANKER = Ranker(KNOWLEDGE)
 
 
-@settings(max_examples=3_000, **COMMON)
-@given(st.sets(st.sampled_from(SCORED), max_size=12), st.sampled_from(SCORED))
-def test_a_finding_most_likely_under_x_never_lowers_x(matched, rule_id):
+@budget(600, 3_000)
+def test_a_finding_most_likely_under_x_never_lowers_x(examples):
+    check(examples, st.tuples(st.sets(st.sampled_from(SCORED), max_size=12), st.sampled_from(SCORED)),
+          lambda pair: _never_lowers(*pair))
+
+
+def _never_lowers(matched, rule_id):
     """Adding a matched rule whose likelihood for profile X (an entity or a subtype) is at least
     that for every other profile never lowers X's probability (the Bayes update, after shrinkage,
     clamping, negation and the temperature)."""
@@ -97,9 +117,12 @@ def test_a_finding_most_likely_under_x_never_lowers_x(matched, rule_id):
             assert after[i] >= before[i] - 1e-12, (rule_id, RANKER.profiles[i].slug)
 
 
-@settings(max_examples=1_500, **COMMON)
-@given(raw_cases())
-def test_save_then_load_round_trips_every_case(raw):
+@budget(300, 1_500)
+def test_save_then_load_round_trips_every_case(examples):
+    check(examples, raw_cases(), _round_trips)
+
+
+def _round_trips(raw):
     import yaml
 
     case = KNOWLEDGE.case_schema.validate(raw)

@@ -38,6 +38,7 @@ def rendered(tool: ModuleType) -> tuple[str, list, list[str]]:
     return text, found, tool.render_all(found)
 
 
+@pytest.mark.durable    # the examples were ranked by durable-rules, and say so
 def test_every_readme_example_is_what_ddx_prints_now(rendered):
     _, found, blocks = rendered
     assert len(found) >= 3, "README.md has lost its '<!-- example:begin COMMAND -->' markers"

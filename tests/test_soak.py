@@ -7,9 +7,12 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from tests.conftest import REPO
 
 
+@pytest.mark.slow
 def test_100000_cases_in_one_process_keep_memory_flat():
     out = subprocess.run([sys.executable, str(REPO / "bench" / "soak.py"), "--cases", "100000", "--json"],
                          capture_output=True, text=True, timeout=1200, env={"MALLOC_PERTURB_": "165",

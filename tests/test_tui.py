@@ -32,8 +32,11 @@ TFCP2_CASE = REPO / "cases" / "headneckpathol-2022-srms-face-43f.yaml"
 
 
 def make_app(knowledge, path: Path | None = SEED, drafts: DraftStore | None = None) -> DdxApp:
+    """The app as ``ddx tui [FILE]`` opens it, ranking with the python matcher: it runs on every Python, so
+    the status line (and the snapshots) read the same everywhere; the engines' agreement is tested in
+    test_engine*.py."""
     opened = open_case(path, knowledge, partial=True) if path is not None else None   # as `ddx tui FILE` does
-    return DdxApp(knowledge, opened=opened, drafts=drafts, offer_drafts=drafts is not None)
+    return DdxApp(knowledge, opened=opened, drafts=drafts, offer_drafts=drafts is not None, engine="python")
 
 
 async def settle(app: DdxApp, pilot: Any) -> None:

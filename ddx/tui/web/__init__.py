@@ -46,7 +46,7 @@ def default_public_url(host: str, port: int) -> str:
 
 
 def tui_command(case_file: str | None = None, *, case_id: str | None = None, rules: str | None = None,
-                cases: tuple[str, ...] = (), prior_set: str | None = None) -> str:
+                cases: tuple[str, ...] = (), prior_set: str | None = None, engine: str | None = None) -> str:
     """The command each browser session runs, ``<this python> -m ddx tui [options] [-- CASE_FILE]``,
     quoted for ``/bin/sh`` (textual-serve starts it through a shell)."""
     argv = [sys.executable, "-m", "ddx", "tui"]
@@ -56,6 +56,8 @@ def tui_command(case_file: str | None = None, *, case_id: str | None = None, rul
         argv += ["--cases", path]
     if prior_set is not None:
         argv += ["--prior-set", prior_set]
+    if engine is not None:
+        argv += ["--engine", engine]
     if case_id is not None:
         argv += ["--case", case_id]
     if case_file is not None:
