@@ -391,7 +391,8 @@ def render_report(analysis: Analysis, knowledge: Knowledge, ranker: Ranker, *, d
     def para(text: str, indent: str = "") -> list[str]:
         return textwrap.wrap(text, width, initial_indent=indent, subsequent_indent=" " * len(indent)) or [indent]
 
-    lines = [frame(t.heading), f"Case {printable(analysis.case_id, newlines=False)}; {provenance_line(knowledge, analysis)}", ""]
+    lines = [frame(t.heading), *para(f"Case {printable(analysis.case_id, newlines=False)}; "
+                                     f"{provenance_line(knowledge, analysis)}"), ""]
     clinical = describe_clinical(case, knowledge)
     for sentence in clinical:
         lines += para(sentence)

@@ -687,16 +687,40 @@ COFIRE_MIN = 20           # ... over at least this many such cases
 SAME_PROFILE = 0.8        # Pearson correlation of the two rules' ln likelihood across profiles
 
 
+_GENERATED: dict[str, list[tuple[int, Any]]] = {}   # vocabulary and entities -> the validated generated cases
+
+
+def _generated_cases(k: Knowledge) -> list[tuple[int, Any]]:
+    """The co-firing check's generated cases, validated: ``(n, case)`` for n < COFIRE_CASES (a case the
+    schema refuses is left out). They depend only on the vocabulary and the entity names (fixed seed), so
+    they are made once per vocabulary and reused by every later check in the process (the rule editor
+    checks after every pause in typing; a rule edit leaves them as they were)."""
+    import hashlib
+    import random
+
+    from ddx.synthetic import synthetic_case
+
+    key = hashlib.sha256(repr((k.vocab, sorted(e.slug for e in k.entities))).encode()).hexdigest()
+    if key not in _GENERATED:
+        rng = random.Random(20261129)
+        cases = []
+        for n in range(COFIRE_CASES):
+            try:
+                cases.append((n, k.case_schema.validate(synthetic_case(k.vocab, rng, f"g{n}"))))
+            except ValidationError:
+                continue
+        if len(_GENERATED) >= 4:          # a few vocabularies at most (the packaged one and one being edited)
+            _GENERATED.pop(next(iter(_GENERATED)))
+        _GENERATED[key] = cases
+    return _GENERATED[key]
+
+
 def _check_cofiring(k: Knowledge, report: CheckReport) -> None:
     """Two active scoring rules with the same entity profile (their ln likelihoods correlate
     ≥ 0.8 across the profiles) that fire together in ≥ 80 % of the generated cases where either
     fires: probably one finding counted twice. Pairs where one condition implies the other are
     left to the redundancy checks (a conditional rule such as ``ihc.myod1.with-desmin`` is
     written as P(MyoD1 | desmin) on purpose)."""
-    import random
-
-    from ddx.synthetic import synthetic_case
-
     ranker = ranker_for(k)
     logic = _Logic(k.vocab)
     # one rule per condition and weights: such twins always fire together and count the same (the
@@ -710,13 +734,8 @@ def _check_cofiring(k: Knowledge, report: CheckReport) -> None:
         return
     oracle = PythonMatcher(rules)
     keys = {key for r in rules for key in r.keys}
-    rng = random.Random(20261129)
     fired_in: dict[str, bytearray] = {r.id: bytearray(b"0" * COFIRE_CASES) for r in rules}
-    for n in range(COFIRE_CASES):
-        try:
-            case = k.case_schema.validate(synthetic_case(k.vocab, rng, f"g{n}"))
-        except ValidationError:
-            continue
+    for n, case in _generated_cases(k):
         for rid in oracle.match(case_facts(case, k.vocab, keys)):
             fired_in[rid][n] = ord("1")
     masks = {rid: int(bits, 2) for rid, bits in fired_in.items()}      # bit n: fired in generated case n

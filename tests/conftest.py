@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import gc
 import shutil
 import signal
 from pathlib import Path
@@ -13,6 +14,17 @@ from ddx.knowledge import Knowledge, load_knowledge, packaged_rules_dir
 REPO = Path(__file__).resolve().parent.parent
 CASES = REPO / "cases"
 SEED = CASES / "seed-board-q1-thigh-35m.yaml"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Fewer garbage-collector passes: everything imported so far is frozen out of the collector, and the
+    young generation is collected every 50,000 allocations instead of 700. Textual builds and drops many
+    objects per test; measured on five TUI tests, 30.3 s of CPU became 22.3 s. Nothing here depends on when
+    the collector runs (the memory tests measure growth over thousands of cases, in their own processes or
+    after a warm-up)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 50, 100)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -66,3 +78,13 @@ def rules_copy(tmp_path: Path) -> Path:
 
 def validate(knowledge: Knowledge, raw: dict):
     return knowledge.case_schema.validate(raw)
+
+
+_BOX = str.maketrans("", "", "│╭╮╰╯─┃┏┓┗┛━┡┩╇╈┳┻┼┬┴├┤ \t\n")
+
+
+def squeezed(text: str) -> str:
+    """Terminal output with its panel borders and every space and line break taken out: a phrase or path
+    that rich wrapped at the panel's edge (a long temporary path under pytest-xdist, say) is found again
+    with ``squeezed(phrase) in squeezed(output)``."""
+    return text.translate(_BOX)

@@ -322,7 +322,8 @@ def _ddx(*args: str, **kw) -> subprocess.Popen:
                             stderr=subprocess.PIPE, text=True, **kw)
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL])
+@pytest.mark.parametrize("sig", [signal.SIGINT, pytest.param(signal.SIGTERM, marks=pytest.mark.slow),
+                                 pytest.param(signal.SIGKILL, marks=pytest.mark.slow)])
 def test_an_interrupted_run_leaves_the_previous_output_intact(tmp_path, knowledge, sig):
     rng = random.Random(5)
     write_sheet([synthetic_case(knowledge.vocab, rng, f"syn-{i}") for i in range(20_000)], tmp_path / "big.csv")

@@ -277,8 +277,9 @@ def test_a_hostile_folder_with_two_jobs_ranks_the_good_case_and_gives_one_row_ea
 
 # ================================================================ 3. where output goes
 
-@pytest.mark.parametrize("option", ["--output", "--summary"])
-@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+@pytest.mark.parametrize("option,fmt", [("--output", "csv"), pytest.param("--summary", "csv", marks=pytest.mark.slow),
+                                        pytest.param("--output", "jsonl", marks=pytest.mark.slow),
+                                        pytest.param("--summary", "jsonl", marks=pytest.mark.slow)])
 def test_an_output_path_that_is_an_input_is_a_usage_error_and_nothing_is_written(tmp_path, option, fmt):
     shutil.copy(SEED, tmp_path / "case.yaml")
     os.symlink("case.yaml", tmp_path / "link.yaml")
@@ -496,30 +497,33 @@ def test_the_editor_saves_only_what_rules_check_accepts(rules_copy):
     load_knowledge(rules_copy)                                   # every later run still loads
 
 
-@settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(low=st.floats(-1, 2), high=st.floats(-1, 2), shrinkage=st.floats(-1, 1e9), strength=st.floats(-1, 1e9),
-       temperature=st.floats(-1, 2), suggestions=st.integers(-5, 100))
-def test_settings_that_load_always_rank(tmp_path_factory, low, high, shrinkage, strength, temperature, suggestions):
+@pytest.mark.parametrize("examples", [15, pytest.param(60, marks=pytest.mark.slow)])
+def test_settings_that_load_always_rank(tmp_path_factory, examples):
+    from ddx.analysis import Analyzer
     from ddx.knowledge import packaged_rules_dir
 
-    root = tmp_path_factory.mktemp("rules")
-    shutil.copytree(packaged_rules_dir(), root, dirs_exist_ok=True)
-    data = yaml.safe_load((root / "settings.yaml").read_text(encoding="utf-8"))
-    data["clamp"] = [low, high]
-    data.setdefault("evidence", {}).update(shrinkage=shrinkage, estimate_strength=strength)
-    data.setdefault("calibration", {})["temperature"] = temperature
-    data["suggestions"] = suggestions
-    (root / "settings.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-    try:
-        k = load_knowledge(root)
-    except DdxError:
-        return
-    from ddx.analysis import Analyzer
+    @settings(max_examples=examples, deadline=None, derandomize=True)
+    @given(low=st.floats(-1, 2), high=st.floats(-1, 2), shrinkage=st.floats(-1, 1e9), strength=st.floats(-1, 1e9),
+           temperature=st.floats(-1, 2), suggestions=st.integers(-5, 100))
+    def ranks(low, high, shrinkage, strength, temperature, suggestions):
+        root = tmp_path_factory.mktemp("rules")
+        shutil.copytree(packaged_rules_dir(), root, dirs_exist_ok=True)
+        data = yaml.safe_load((root / "settings.yaml").read_text(encoding="utf-8"))
+        data["clamp"] = [low, high]
+        data.setdefault("evidence", {}).update(shrinkage=shrinkage, estimate_strength=strength)
+        data.setdefault("calibration", {})["temperature"] = temperature
+        data["suggestions"] = suggestions
+        (root / "settings.yaml").write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+        try:
+            k = load_knowledge(root)
+        except DdxError:
+            return
+        with Analyzer(k, "python") as analyzer:
+            analysis = analyzer.analyze(k.case_schema.validate(yaml.safe_load(SEED.read_text(encoding="utf-8"))))
+        total = sum(r.probability for r in analysis.ranking)
+        assert abs(total - 1) < 1e-9 and all(0 <= r.probability <= 1 for r in analysis.ranking)
 
-    with Analyzer(k, "python") as analyzer:
-        analysis = analyzer.analyze(k.case_schema.validate(yaml.safe_load(SEED.read_text(encoding="utf-8"))))
-    total = sum(r.probability for r in analysis.ranking)
-    assert abs(total - 1) < 1e-9 and all(0 <= r.probability <= 1 for r in analysis.ranking)
+    ranks()
 
 
 def test_saves_of_the_same_version_are_serialised_and_one_wins(rules_copy):
@@ -547,6 +551,7 @@ def test_saves_of_the_same_version_are_serialised_and_one_wins(rules_copy):
 
 # ================================================================ 6. cost that grows with the rule base
 
+@pytest.mark.slow
 def test_repeated_warnings_are_folded_into_one_per_group(rules_copy):
     """Each rule copied eight times: one warning per group of identical rules, not one per pair (was 28 each)."""
     plain = len(check_rules(rules_copy).warnings)

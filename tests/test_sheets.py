@@ -319,7 +319,7 @@ def test_an_xlsx_result_in_an_input_folder_is_written_over_never_read(tmp_path):
 
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("sig", [signal.SIGINT, pytest.param(signal.SIGTERM, marks=pytest.mark.slow)])
 def test_an_interrupted_xlsx_run_leaves_the_previous_file_and_no_rows_behind(tmp_path, knowledge, sig):
     """The rows wait in a temporary folder until the workbook is written; Ctrl-C (which ends the process with
     os._exit, skipping every finaliser) and SIGTERM leave neither it nor a half-written workbook."""

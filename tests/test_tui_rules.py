@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from textual.widgets import DataTable, Input, OptionList, Select, Static, TextArea
 from textual.widgets.text_area import Selection
 
@@ -77,6 +78,7 @@ async def press_escape(pilot: Any) -> None:
     await pilot.press("escape")
 
 
+@pytest.mark.slow    # a long editing session; pytest -m slow
 def test_edit_a_weight_preview_save_reopen_and_restore(rules_copy):
     app = make_app(rules_copy)
     f = rules_copy / "rules" / "immunohistochemistry.yaml"
@@ -126,6 +128,7 @@ def test_edit_a_weight_preview_save_reopen_and_restore(rules_copy):
     drive(app, script)
 
 
+@pytest.mark.slow    # a long editing session; pytest -m slow
 def test_an_unknown_stain_is_shown_at_its_line_and_cannot_be_saved(rules_copy):
     app = make_app(rules_copy)
     f = rules_copy / "rules" / "immunohistochemistry.yaml"
@@ -262,6 +265,7 @@ def test_the_installed_rules_say_read_only_when_the_editor_opens(tmp_path):
     drive(app, script)
 
 
+@pytest.mark.slow    # a long editing session; pytest -m slow
 def test_tab_leaves_the_yaml_editor_enter_keeps_the_indent_and_ctrl_f_goes_to_the_filter(rules_copy):
     app = make_app(rules_copy)
 
@@ -287,6 +291,7 @@ def test_tab_leaves_the_yaml_editor_enter_keeps_the_indent_and_ctrl_f_goes_to_th
     drive(app, script)
 
 
+@pytest.mark.slow    # a long editing session; pytest -m slow
 def test_a_new_edit_clears_the_last_check_and_an_older_check_is_never_shown(rules_copy):
     """The cause of a flaky test: a check of an earlier text, shown after the editor had changed."""
     app = make_app(rules_copy)
