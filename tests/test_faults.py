@@ -62,7 +62,11 @@ def kill_mid_save(script: str, args: list[str], delay: float) -> None:
     assert proc.returncode == -signal.SIGKILL
 
 
-def test_a_rule_save_killed_at_random_moments_leaves_a_whole_file(rules_copy, tmp_path):
+KILLS = pytest.mark.parametrize("kills", [2, pytest.param(6, marks=pytest.mark.slow)])   # 6 with pytest -m slow
+
+
+@KILLS
+def test_a_rule_save_killed_at_random_moments_leaves_a_whole_file(rules_copy, tmp_path, kills):
     f = rules_copy / "rules" / "immunohistochemistry.yaml"
     a = f.read_text() + "# " + "a" * 3_000_000 + "\n"      # large, so that a kill often lands mid-write
     b = a.replace("imt: {p: 0.6,", "imt: {p: 0.3,") + "# b\n"
@@ -70,7 +74,7 @@ def test_a_rule_save_killed_at_random_moments_leaves_a_whole_file(rules_copy, tm
     (tmp_path / "a.yaml").write_text(a)
     (tmp_path / "b.yaml").write_text(b)
     rng = random.Random(7)
-    for _ in range(6):
+    for _ in range(kills):
         kill_mid_save(RULE_SAVER, [str(f), str(tmp_path / "a.yaml"), str(tmp_path / "b.yaml")],
                       rng.uniform(0.05, 0.6))
         assert f.read_text() in (a, b)
@@ -78,12 +82,13 @@ def test_a_rule_save_killed_at_random_moments_leaves_a_whole_file(rules_copy, tm
             assert version.read_text() in (a, b)          # every kept version is whole, too
 
 
-def test_a_case_save_killed_at_random_moments_leaves_a_whole_file(tmp_path):
+@KILLS
+def test_a_case_save_killed_at_random_moments_leaves_a_whole_file(tmp_path, kills):
     import yaml
 
     target = tmp_path / "case.yaml"
     rng = random.Random(11)
-    for _ in range(6):
+    for _ in range(kills):
         kill_mid_save(CASE_SAVER, [str(target)], rng.uniform(0.3, 1.2))
         if target.exists():                                # absent only if killed before the first save
             data = yaml.safe_load(target.read_text())

@@ -154,6 +154,7 @@ def test_an_unknown_stain_is_shown_at_its_line_and_cannot_be_saved(rules_copy):
     drive(app, script)
 
 
+@pytest.mark.slow    # a long editing session; pytest -m slow
 def test_a_file_changed_on_disk_is_not_overwritten(rules_copy):
     app = make_app(rules_copy)
     f = rules_copy / "rules" / "immunohistochemistry.yaml"
@@ -171,6 +172,7 @@ def test_a_file_changed_on_disk_is_not_overwritten(rules_copy):
     drive(app, script)
 
 
+@pytest.mark.slow    # a long editing session; pytest -m slow
 def test_a_new_rule_from_the_template_is_saved_as_a_draft(rules_copy):
     app = make_app(rules_copy)
 
