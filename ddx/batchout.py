@@ -319,10 +319,7 @@ def summary_markdown(summary: dict[str, Any]) -> str:
             lines.append(f"| {b['from']:.0%}–{b['to']:.0%} | {b['cases']} | "
                          f"{_pct(b['mean_probability']) if b['cases'] else '-'} | "
                          f"{_pct(b['leader_right']) if b['cases'] else '-'} |")
-    where = f", {summary['rules_dir']}" if summary.get("rules_dir") else ""
-    engine = f", engine {engine_label(summary['engine'])}" if summary.get("engine") else ""
-    lines += ["", f"Rules {summary['rules_version']} ({summary['rules_hash']}{where}), ddx {summary['ddx_version']}{engine}. "
-              "Decision support only: the rankings are not diagnoses."]
+    lines += ["", markdown_text(summary_provenance(summary))]
     return "\n".join(lines) + "\n"
 
 
@@ -442,6 +439,16 @@ class TableWriter:
                                         renderable).maximum > self.console.width:
                     renderable = confusion_list(summary)
                 self.console.print(renderable)
+            self.console.print(summary_provenance(summary), markup=False, highlight=False)
+
+
+def summary_provenance(summary: dict[str, Any]) -> str:
+    """``Rules VERSION (HASH, DIR), ddx VERSION, engine LABEL. Decision support only: …``: the closing line of the
+    table and markdown summaries (the json and jsonl summaries carry the same keys)."""
+    where = f", {summary['rules_dir']}" if summary.get("rules_dir") else ""
+    engine = f", engine {engine_label(summary['engine'])}" if summary.get("engine") else ""
+    return (f"Rules {summary['rules_version']} ({summary['rules_hash']}{where}), ddx {summary['ddx_version']}{engine}. "
+            "Decision support only: the rankings are not diagnoses.")
 
 
 CONFUSION_TITLE = "Confusion (rows: expected, columns: leader)"

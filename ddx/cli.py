@@ -110,6 +110,8 @@ def _engine_checked(ctx: click.Context, param: click.Parameter, value: str | Non
     try:
         return check_engine(value) if value is not None else default_engine()
     except DdxError as exc:
+        if value is None:       # the default came from $DDX_ENGINE: say so, not "--engine"
+            raise click.UsageError(str(exc), ctx=ctx) from None
         raise click.BadParameter(str(exc).removeprefix("--engine: "), ctx=ctx, param=param) from None
 
 
@@ -117,7 +119,8 @@ def engine_option(f: Any) -> Any:
     """``--engine durable|python``: the matcher that ranks (default: $DDX_ENGINE, else durable-rules where it
     imports, the python matcher on Python 3.13+). The callback resolves the default, so the command gets a name."""
     return click.option(
-        "--engine", "engine", type=click.Choice(["durable", "python"]), default=None, callback=_engine_checked,
+        "--engine", "engine", type=click.Choice(["durable", "python"], case_sensitive=False), default=None,
+        callback=_engine_checked,
         help="The matcher that ranks: durable (durable-rules, Python 3.11-3.12) or python (ddx's own; the same rule "
              "ids). Default: $DDX_ENGINE, else durable where it imports.")(f)
 

@@ -106,7 +106,7 @@ def default_engine() -> str:
     """The engine used when none is chosen: ``$DDX_ENGINE`` if set, else ``durable`` where durable-rules
     imports and ``python`` elsewhere (Python 3.13+). Raises :class:`EngineError` for an unknown name in
     ``$DDX_ENGINE`` (see :func:`check_engine`)."""
-    chosen = os.environ.get(ENGINE_ENV, "").strip()
+    chosen = os.environ.get(ENGINE_ENV, "").strip().lower()
     if chosen:
         return check_engine(chosen, f"${ENGINE_ENV}")
     return "durable" if durable_problem() is None else "python"
@@ -115,6 +115,7 @@ def default_engine() -> str:
 def check_engine(name: str, where: str = "--engine") -> str:
     """``name`` if it is one of :data:`ENGINES` and can run here, else :class:`EngineError` saying which
     engines exist and, for ``durable`` where it cannot import, why and what to use instead."""
+    name = name.strip().lower()
     if name not in ENGINES:
         raise EngineError(f"{where}: unknown engine {name!r}; the engines are {', '.join(ENGINES)}")
     if name == "durable" and (problem := durable_problem()) is not None:
@@ -124,11 +125,11 @@ def check_engine(name: str, where: str = "--engine") -> str:
 
 
 def engine_label(name: str, *, short: bool = False) -> str:
-    """How provenance lines name an engine: ``durable-rules 2.0.28`` or ``python (ddx's matcher)``;
-    ``short``: ``durable-rules`` or ``python matcher`` (the TUI's status line)."""
+    """How provenance lines name an engine: ``durable-rules 2.0.28`` or ``ddx's built-in matcher (python)``;
+    ``short``: ``durable-rules`` or ``built-in matcher`` (the TUI's status line)."""
     if short:
-        return "durable-rules" if name == "durable" else "python matcher"
-    return f"durable-rules {durable_version()}" if name == "durable" else "python (ddx's matcher)"
+        return "durable-rules" if name == "durable" else "built-in matcher"
+    return f"durable-rules {durable_version()}" if name == "durable" else "ddx's built-in matcher (python)"
 
 
 def make_matcher(rules: Sequence[Rule], engine: str | None = None) -> Matcher:

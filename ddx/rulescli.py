@@ -23,6 +23,7 @@ from rich.table import Table
 from ddx.analysis import Analyzer
 from ddx.batchcli import refuse_input_target
 from ddx.cli import engine_option
+from ddx.engine import durable_problem, engine_label
 from ddx.errors import DdxError, KnowledgeError
 from ddx.knowledge import Knowledge, Rule, load_knowledge, packaged_rules_dir
 from ddx.report import markup_text
@@ -52,8 +53,10 @@ def _load(directory: str | None) -> Knowledge:
         sys.exit(1)
 
 
-def _rules_line(k: Knowledge) -> str:
-    return f"[dim]{escape(k.version_line)}[/dim]"
+def _rules_line(k: Knowledge, engine: str | None = None) -> str:
+    """The rules' provenance line, with the engine that ranked (``durable`` or ``python``) when cases were ranked."""
+    ranked = f"; engine {engine_label(engine)}" if engine else ""
+    return f"[dim]{escape(k.version_line + ranked)}[/dim]"
 
 
 def _emit_json(data: Any) -> None:
@@ -123,7 +126,8 @@ def check_cmd(directory: str | None, fmt: str, no_engine: bool) -> None:
         rules = f"{len({r.spec.id for r in k.rules})} rules, " if k else ""
         _out.print(f"{verdict}: {len(report.errors)} error(s), {len(report.warnings)} warning(s), "
                    f"{len(report.notes)} note(s); {rules}"
-                   f"{report.examples_run} example(s) run; {report.shards} engine ruleset(s). [dim]{where}[/dim]")
+                   f"{report.examples_run} example(s) run; {report.shards} engine ruleset(s)"
+                   f"{' planned (durable-rules is not available here)' if durable_problem() else ''}. [dim]{where}[/dim]")
     sys.exit(0 if report.ok else 1)
 
 
@@ -418,7 +422,7 @@ def test_cmd(directory: str | None, cases: tuple[str, ...], baseline: str | None
             _out.print("Not in this run: " + escape(", ".join(comparison.missing)))
     if save:
         _out.print(f"Saved this run to {escape(save)}.")
-    _out.print(_rules_line(k))
+    _out.print(_rules_line(k, run.rules.get("engine")))
     sys.exit(1 if failed else 0)
 
 

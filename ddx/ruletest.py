@@ -175,7 +175,7 @@ def run_cases(knowledge: Knowledge, paths: Iterable[str | os.PathLike[str]], *,
     active = dict.fromkeys(r.spec.id for r in knowledge.active_rules)
     held = held_cases(analyses, knowledge)
     ranker = analyzer.ranker if analyzer is not None else Ranker(knowledge)
-    return CaseRun(rules_info(knowledge), results, score(analyses, knowledge),
+    return CaseRun(rules_info(knowledge) | {"engine": analyzer.engine}, results, score(analyses, knowledge),
                    [rid for rid in active if rid not in fired],
                    leave_one_out(ranker, held) if held else None)
 

@@ -38,7 +38,7 @@ def test_without_durable_the_python_matcher_ranks_and_says_so(no_durable, knowle
         analysis = analyzer.analyze(knowledge.case_schema.validate({"id": "x", "stains": {"desmin": "positive"}}))
     assert analyzer.engine == analysis.engine == "python" and analysis.ranking
     version = run("--version").output
-    assert "engine python (ddx's matcher)" in version and "durable-rules is not installed" in version
+    assert "engine ddx's built-in matcher (python)" in version and "durable-rules is not installed" in version
 
 
 def test_asking_for_durable_where_it_cannot_import_is_a_usage_error_naming_the_way_out(no_durable):
@@ -53,13 +53,15 @@ def test_asking_for_durable_where_it_cannot_import_is_a_usage_error_naming_the_w
 
 
 def test_the_environment_chooses_and_a_bad_name_lists_the_engines(monkeypatch):
-    monkeypatch.setenv(ENGINE_ENV, "python")
+    monkeypatch.setenv(ENGINE_ENV, "Python")          # as a user may spell it
     assert default_engine() == "python"
+    assert run("eval", "--format", "json", "--engine", "PYTHON", str(SEED)).exit_code == 0
     monkeypatch.setenv(ENGINE_ENV, "drools")
     with pytest.raises(EngineError, match="unknown engine 'drools'.*durable, python"):
         default_engine()
     result = CliRunner().invoke(main, ["eval", str(SEED)], env={ENGINE_ENV: "drools"})
     assert result.exit_code == 2 and "$DDX_ENGINE" in result.output and "durable, python" in result.output
+    assert "'--engine'" not in result.output          # the user gave no --engine: the message names the variable
 
 
 @pytest.mark.parametrize("engine", ENGINES)
@@ -74,8 +76,9 @@ def test_every_output_names_the_engine_that_ranked(engine):
         assert squeezed(f"engine {label}") in squeezed(out), fmt    # the text panel may wrap the line
     batch = json.loads(run("batch", "--format", "json", "--engine", engine, "-q", str(SEED)).output)
     assert batch["summary"]["engine"] == engine and batch["cases"][0]["engine"] == engine
-    table = run("batch", "--format", "markdown", "--engine", engine, "-q", str(SEED)).output
-    assert f"engine {label}" in table
+    for fmt in ("markdown", "table"):
+        out = run("batch", "--format", fmt, "--engine", engine, "-q", str(SEED)).output
+        assert squeezed(f"engine {label}") in squeezed(out), fmt
 
 
 def test_a_case_no_engine_ranked_claims_no_engine(tmp_path):
@@ -111,7 +114,7 @@ def test_the_tui_status_line_names_the_engine(knowledge):
             await pilot.pause()
             return str(app.query_one("#version").render())
 
-    assert "python matcher" in asyncio.run(status())
+    assert "built-in matcher" in asyncio.run(status())
 
 
 def test_this_interpreter_gets_the_engine_it_can_run():
@@ -119,3 +122,11 @@ def test_this_interpreter_gets_the_engine_it_can_run():
     expected = "durable" if sys.version_info < (3, 13) else "python"
     result = run("--version", env={ENGINE_ENV: ""})
     assert f"engine {engine_label(expected)}" in result.output
+
+
+def test_rules_test_names_the_engine_in_its_text_and_in_a_saved_run(tmp_path):
+    saved = tmp_path / "run.json"
+    result = run("rules", "test", "--engine", "python", "--cases", str(SEED), "--save", str(saved))
+    assert result.exit_code == 0, result.output
+    assert squeezed(f"engine {engine_label('python')}") in squeezed(result.output)
+    assert json.loads(saved.read_text())["rules"]["engine"] == "python"

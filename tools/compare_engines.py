@@ -1,8 +1,11 @@
 """Hold two ``ddx eval --format json`` outputs equal apart from the ``engine`` key.
 
 ``.ci/run`` ranks every sample case on Python 3.11 (durable-rules) and on 3.13+ (ddx's own matcher) and
-compares them with this::
+compares them with this. Run both from the same folder with the same ``--rules`` directory (the packaged
+rules' path differs between two installs, and ``rules_dir`` is compared too)::
 
+    ddx eval --rules rules --format json --engine durable cases > durable.json      # Python 3.11
+    ddx eval --rules rules --format json cases > python.json                        # Python 3.13
     python tools/compare_engines.py durable.json python.json
 
 Exit status 0 when every case is the same; 1, with the first difference (case id and key path), when not;
