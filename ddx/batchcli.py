@@ -190,6 +190,9 @@ def run_batch_command(knowledge: Knowledge, paths: tuple[str, ...], *, fmt: str,
     refuse_input_target(summary_file, "--summary", paths)
     if output and summary_file and os.path.realpath(output) == os.path.realpath(summary_file):
         raise click.BadParameter("--output and --summary name the same file", param_hint="--summary")
+    if output is not None and fmt != "xlsx" and output.lower().endswith((".xlsx", ".xls", ".ods")):
+        raise click.UsageError(f"--format {fmt} writes text, but {output!r} is named as a workbook: use --format "
+                               "xlsx (the default for a .xlsx name), or give the file a name for its format")
     if fmt == "xlsx" and output is None and sys.stdout.isatty():
         raise click.UsageError("--format xlsx writes a workbook (binary), not text for the terminal: "
                                "name a file with --output FILE.xlsx (or redirect the output to a file)")

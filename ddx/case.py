@@ -89,6 +89,7 @@ def kind_of(value: Any) -> str:
 
 
 _LEADING_NUMBER = re.compile(r"^\s*([-+]?\d+(?:[.,]\d+)?)\s*(\S.*)?$")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?")
 
 
 def _number(value: Any) -> Any:
@@ -111,6 +112,9 @@ def _number(value: Any) -> Any:
 
 
 def _not_a_number(text: str) -> PydanticCustomError:
+    if _DATE.fullmatch(text.strip()):       # a date cell of a workbook reads as its ISO text
+        return PydanticCustomError("number_type", "expected a number, got the date '{got}'; this key takes a number "
+                                   "(a date cell in a sheet: format the column as a number)", {"got": text})
     found = _LEADING_NUMBER.match(text)
     if found and "," in found.group(1) and not found.group(2):
         fix = found.group(1).replace(",", ".")

@@ -442,7 +442,9 @@ def _check_header(columns: list[str]) -> str | None:
         seen[name] = number
     if "id" not in seen:
         shown = ", ".join(repr(c) for c in columns[:8] if c) + (", ..." if len(columns) > 8 else "")
-        return f"no 'id' column (every case needs one); the columns are {shown}"
+        near = next((c for c in seen if c.strip().lower() == "id"), None)
+        hint = f"; did you mean 'id' for the column {near!r}? (column names are lower case)" if near else ""
+        return f"no 'id' column (every case needs one){hint}; the columns are {shown}"
     return None
 
 

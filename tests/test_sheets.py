@@ -350,3 +350,25 @@ def test_workbook_rows_rank_the_same_in_worker_processes():
     two = run("batch", str(DATA / "sheets.xls"), "--format", "jsonl", "-q", "--jobs", "2")
     assert one.exit_code == two.exit_code == 1 and one.stdout == two.stdout
     assert [r.get("sheet") for r in jsonl_rows(two.stdout)] == ["Thigh"] * 3 + ["Lung"] * 2
+
+
+def test_a_text_format_is_not_written_into_a_file_named_as_a_workbook(tmp_path):
+    out = tmp_path / "results.xlsx"
+    result = CliRunner().invoke(main, ["batch", str(REPO / "cases" / "seed-board-q1-thigh-35m.yaml"),
+                                       "--format", "csv", "-o", str(out), "-q"])
+    assert result.exit_code == 2 and "named as a workbook" in result.output and not out.exists()
+
+
+def test_an_upper_case_id_header_and_a_date_in_a_number_column_are_explained(tmp_path):
+    sheet = tmp_path / "cases.csv"
+    sheet.write_text("ID,patient.age\nc1,40\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["batch", str(sheet), "--format", "json", "-q"])
+    assert result.exit_code == 1 and "did you mean 'id' for the column 'ID'" in result.output
+    book = tmp_path / "dates.xlsx"
+    wb = openpyxl.Workbook()
+    wb.active.append(["id", "patient.age"])
+    wb.active.append(["c1", datetime.date(2020, 1, 5)])
+    wb.save(book)
+    data = json.loads(CliRunner().invoke(main, ["batch", str(book), "--format", "json", "-q"]).output)
+    [message] = [e["message"] for c in data["cases"] for e in c["errors"]]
+    assert "the date '2020-01-05'" in message and "(2020)" not in message
