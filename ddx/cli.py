@@ -254,15 +254,24 @@ def batch_cmd(paths: tuple[str, ...], fmt: str, output: str | None, summary_file
     sys.exit(code)
 
 
+def tui_options(f: Any) -> Any:
+    """The options of ``ddx tui``, which ``ddx serve`` takes too (it passes them on to each session's TUI)."""
+    for decorate in reversed([
+        click.argument("case_file", required=False, type=click.Path(dir_okay=False), metavar="[CASE_FILE]"),
+        click.option("--case", "case_id", default=None, help="The case to open when CASE_FILE holds several."),
+        click.option("--rules", "rules", type=click.Path(file_okay=False), default=None,
+                     help="Rules directory (default: $DDX_RULES, else the packaged rules)."),
+        click.option("--cases", "cases", multiple=True, type=click.Path(exists=True),
+                     help="Cases for the rule editor's impact preview (default: ./cases, else the sample cases)."),
+        _prior_set_option,
+        engine_option,
+    ]):
+        f = decorate(f)
+    return f
+
+
 @main.command("tui")
-@click.argument("case_file", required=False, type=click.Path(dir_okay=False), metavar="[CASE_FILE]")
-@click.option("--case", "case_id", default=None, help="The case to open when CASE_FILE holds several.")
-@click.option("--rules", "rules", type=click.Path(file_okay=False), default=None,
-              help="Rules directory (default: $DDX_RULES, else the packaged rules).")
-@click.option("--cases", "cases", multiple=True, type=click.Path(exists=True),
-              help="Cases for the rule editor's impact preview (default: ./cases, else the sample cases).")
-@_prior_set_option
-@engine_option
+@tui_options
 def tui_cmd(case_file: str | None = None, case_id: str | None = None, rules: str | None = None,
             cases: tuple[str, ...] = (), prior_set: str | None = None, engine: str | None = None) -> None:
     """Enter a case and watch the differential re-rank as you type (a new case, or CASE_FILE).

@@ -11,18 +11,11 @@ import sys
 import click
 from rich.console import Console
 
-from ddx.cli import _load, _prior_set_option, engine_option
+from ddx.cli import _load, tui_options
 
 
 @click.command("serve")
-@click.argument("case_file", required=False, type=click.Path(dir_okay=False), metavar="[CASE_FILE]")
-@click.option("--case", "case_id", default=None, help="The case to open when CASE_FILE holds several.")
-@click.option("--rules", "rules", type=click.Path(file_okay=False), default=None,
-              help="Rules directory (default: $DDX_RULES, else the packaged rules).")
-@click.option("--cases", "cases", multiple=True, type=click.Path(exists=True),
-              help="Cases for the rule editor's impact preview (default: ./cases, else the sample cases).")
-@_prior_set_option
-@engine_option
+@tui_options
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on. Any but a loopback address lets other machines in, and ddx has no "
                    "authentication of its own.")

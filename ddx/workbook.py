@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import datetime
 import io
-import os
 import zipfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -45,7 +44,7 @@ from ddx.loader import (
     sheet_row,
 )
 from ddx.vocabulary import Vocabulary
-from ddx.yamlio import ReadError, open_regular
+from ddx.yamlio import ReadError, read_bytes
 
 MAX_WORKBOOK_BYTES = 100 * 1024 * 1024    # a workbook file larger than this is refused (it is read whole)
 MAX_UNPACKED_BYTES = 1024 * 1024 * 1024   # .xlsx and .ods are zip archives: their parts unpacked, at most
@@ -88,12 +87,7 @@ def _read_workbook(path: Path) -> CalamineWorkbook:
     more than :data:`MAX_UNPACKED_BYTES`, and a file calamine cannot read (damaged, encrypted, or not
     a workbook at all).
     """
-    fd = open_regular(path)
-    try:
-        with os.fdopen(fd, "rb") as handle:
-            data = handle.read(MAX_WORKBOOK_BYTES + 1)
-    except OSError as exc:
-        raise ReadError(f"cannot read file: {exc.strerror or exc}") from None
+    data = read_bytes(path, MAX_WORKBOOK_BYTES)
     if len(data) > MAX_WORKBOOK_BYTES:
         raise ReadError(f"workbook is larger than {MAX_WORKBOOK_BYTES // (1024 * 1024)} MiB; save the cases as "
                         "CSV (read row by row, without a limit) or split the workbook")

@@ -201,18 +201,24 @@ def open_regular(path: Path) -> int:
     return fd
 
 
+def read_bytes(path: Path, limit: int) -> bytes:
+    """Up to ``limit + 1`` bytes of the regular file ``path``: more than ``limit`` means the file is too large
+    (the caller says for what). Raises :class:`ReadError` for a pipe, a device or a read that fails."""
+    fd = open_regular(path)
+    try:
+        with os.fdopen(fd, "rb") as handle:
+            return handle.read(limit + 1)
+    except OSError as exc:
+        raise ReadError(f"cannot read file: {exc.strerror or exc}") from None
+
+
 def read_text(path: Path) -> str:
     """The UTF-8 text of a regular file of at most :data:`MAX_FILE_BYTES` bytes.
 
     The limit counts the bytes actually read, not the size the file reports
     (a file in ``/proc`` reports 0). Raises :class:`ReadError`.
     """
-    fd = open_regular(path)
-    try:
-        with os.fdopen(fd, "rb") as handle:
-            raw = handle.read(MAX_FILE_BYTES + 1)
-    except OSError as exc:
-        raise ReadError(f"cannot read file: {exc.strerror or exc}") from None
+    raw = read_bytes(path, MAX_FILE_BYTES)
     if len(raw) > MAX_FILE_BYTES:
         raise ReadError(f"file is larger than 5 MiB; the limit is {MAX_FILE_BYTES} bytes")
     try:
