@@ -14,7 +14,7 @@ from ddx.engine import Matcher, engine_label, make_matcher
 from ddx.errors import Problem
 from ddx.facts import case_facts
 from ddx.knowledge import Knowledge
-from ddx.ranking import Caveat, RankedEntity, Ranker
+from ddx.ranking import Caveat, RankedEntity, ranker_for
 from ddx.suggest import Suggester, Suggestion
 
 LIST_READS = frozenset({"contains", "contains_any", "contains_all"})
@@ -125,7 +125,7 @@ class Analyzer:
         self.knowledge = knowledge
         rules = knowledge.active_rules
         self.matcher: Matcher = make_matcher(rules, engine)
-        self.ranker = Ranker(knowledge)
+        self.ranker = ranker_for(knowledge)   # one per rule set: its tables are built once
         self.suggester = Suggester(knowledge, self.ranker)
         confirm = {p.replace(".", "__") for e in knowledge.entities for p in e.confirm_with}
         confirm |= {p.replace(".", "__") for s in knowledge.subtype.values() for p in s.confirm_with or []}
@@ -144,6 +144,14 @@ class Analyzer:
                 else:
                     keys.add(atom.key)
             self.reads[rule.id] = (frozenset(keys), {k: frozenset(v) for k, v in items.items()})
+        # the scoring rules whose finding no profile shows often (every likelihood below
+        # settings.evidence.unexplained_below): the profile that explains it best, and its likelihood
+        limit = knowledge.settings.evidence.unexplained_below
+        self.unexplained: dict[str, tuple[str, float]] = {}
+        for rid, ps in self.ranker.p_used.items():
+            best = max(range(len(ps)), key=lambda j: (ps[j], -j))
+            if ps[best] < limit:
+                self.unexplained[rid] = (self.ranker.profiles[best].slug, ps[best])
 
     @property
     def engine(self) -> str:
@@ -220,14 +228,8 @@ class Analyzer:
     def outside(self, every: dict[str, Any], matched: frozenset[str]) -> OutsideReport:
         """Findings no modelled profile explains (every likelihood below
         ``settings.evidence.unexplained_below``) and the outside entities whose pattern holds."""
-        limit = self.knowledge.settings.evidence.unexplained_below
-        ranker = self.ranker
-        unexplained = []
-        for rid in sorted(r for r in matched if r in ranker.p_used):
-            ps = ranker.p_used[rid]
-            best = max(range(len(ps)), key=lambda j: (ps[j], -j))
-            if ps[best] < limit:
-                unexplained.append(Unexplained(rid, self.knowledge.rule[rid].title, ranker.profiles[best].slug, ps[best]))
+        unexplained = [Unexplained(rid, self.knowledge.rule[rid].title, *self.unexplained[rid])
+                       for rid in sorted(r for r in matched if r in self.unexplained)]
         pointers = []
         for o in self.knowledge.outside:
             if o.predicate(every):

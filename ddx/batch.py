@@ -35,7 +35,8 @@ from ddx.errors import DdxError, EngineError, Problem, location
 from ddx.evaluate import Evaluation, ScoredCase, scored_case
 from ddx.knowledge import Knowledge, load_knowledge
 from ddx.loader import INPUT_SUFFIXES, RawCase, column_letter, expand_paths, iter_raw, validate_raw
-from ddx.report import entity_label, to_json_line
+from ddx.ranking import ranker_for
+from ddx.report import entity_label, to_json_line, to_lean_line
 
 CHUNK = 64              # cases per task sent to a worker
 IN_FLIGHT_PER_JOB = 4   # chunks queued per worker: enough to keep it busy, bounded memory
@@ -47,6 +48,7 @@ class BatchOptions:
     top: int = 3                       # leaders kept per case for tables and CSV
     evidence_for: int | None = None    # JSON: list evidence for the first K entities (None: all)
     want_json: bool = True             # build the per-case JSON line
+    lean: bool = False                 # the lean line (report.to_lean_line) instead of the full shape
     engine: str | None = None          # "durable" or "python" (ddx.engine.ENGINES); None: ddx.engine.default_engine()
 
 
@@ -125,13 +127,22 @@ class Processor:
             no_separating_test=analysis.no_separating_test,
             caveats=[c.rule for c in analysis.caveats],
             errors=list(analysis.problems),
-            json=to_json_line(analysis, self.knowledge, evidence_for=self.options.evidence_for)
-            if self.options.want_json else None,
+            json=self.json_line(analysis) if self.options.want_json else None,
             sheet=analysis.sheet,
         )
 
+    def json_line(self, analysis: Analysis) -> str:
+        return json_line(analysis, self.knowledge, self.options)
+
     def close(self) -> None:
         self.analyzer.close()
+
+
+def json_line(analysis: Analysis, knowledge: Knowledge, options: BatchOptions) -> str:
+    """The case's JSON line in the shape ``options`` ask for (lean or full)."""
+    if options.lean:
+        return to_lean_line(analysis, knowledge, evidence_for=options.evidence_for)
+    return to_json_line(analysis, knowledge, evidence_for=options.evidence_for)
 
 
 # --- inputs -------------------------------------------------------------------------------------
@@ -220,7 +231,7 @@ def _crashed(raw: RawCase, knowledge: Knowledge, options: BatchOptions) -> CaseR
                       "the case was not ranked", file=raw.file, case=raw.label, line=raw.line, sheet=raw.sheet)
     analysis = Analysis(case_id=raw.label, case=None, problems=[problem], file=raw.file, sheet=raw.sheet)
     return CaseResult(raw.label, raw.file, raw.line, errors=[problem],
-                      json=to_json_line(analysis, knowledge) if options.want_json else None, sheet=raw.sheet)
+                      json=json_line(analysis, knowledge, options) if options.want_json else None, sheet=raw.sheet)
 
 
 class _Pool:
@@ -308,6 +319,7 @@ class BatchSummary:
 
     knowledge: Knowledge
     engine: str = ""                   # the engine that ranked ("durable" or "python"); "" when not said
+    sources: bool = False              # list every source key's citation (the lines were lean)
     cases: int = 0
     ranked: int = 0
     failed: int = 0
@@ -339,4 +351,12 @@ class BatchSummary:
         out["prior_set"] = self.knowledge.prior_set
         out["ddx_version"] = __version__
         out["engine"] = self.engine or None
+        if self.sources:
+            out["sources"] = source_table(self.knowledge)
         return out
+
+
+def source_table(knowledge: Knowledge) -> dict[str, str]:
+    """``{short key: citation}`` for every source of the rules, by key: what the ``source`` keys of lean
+    batch lines stand for (``ddx batch --sources FILE``, the summary's ``sources``)."""
+    return dict(ranker_for(knowledge).sources)

@@ -23,7 +23,7 @@ import click
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from ddx.batch import BatchOptions, BatchSummary, run_batch
+from ddx.batch import BatchOptions, BatchSummary, run_batch, source_table
 from ddx.batchout import (
     CSV_HEADER_START,
     CsvWriter,
@@ -183,13 +183,18 @@ class _Progress:
 
 def run_batch_command(knowledge: Knowledge, paths: tuple[str, ...], *, fmt: str, output: str | None,
                       summary_file: str | None, jobs: int, top: int, evidence: str, suggest: bool,
-                      quiet: bool, engine: str | None = None) -> int:
+                      quiet: bool, engine: str | None = None, sources_file: str | None = None) -> int:
     _check_target(output, "--output")
     _check_target(summary_file, "--summary")
+    _check_target(sources_file, "--sources")
     refuse_input_target(output, "--output", paths)
     refuse_input_target(summary_file, "--summary", paths)
-    if output and summary_file and os.path.realpath(output) == os.path.realpath(summary_file):
-        raise click.BadParameter("--output and --summary name the same file", param_hint="--summary")
+    refuse_input_target(sources_file, "--sources", paths)
+    named = [(o, n) for o, n in ((output, "--output"), (summary_file, "--summary"), (sources_file, "--sources")) if o]
+    for i, (a, a_name) in enumerate(named):
+        for b, b_name in named[i + 1:]:
+            if os.path.realpath(a) == os.path.realpath(b):
+                raise click.BadParameter(f"{a_name} and {b_name} name the same file", param_hint=b_name)
     if output is not None and fmt != "xlsx" and output.lower().endswith((".xlsx", ".xls", ".ods")):
         raise click.UsageError(f"--format {fmt} writes text, but {output!r} is named as a workbook: use --format "
                                "xlsx (the default for a .xlsx name), or give the file a name for its format")
@@ -198,14 +203,14 @@ def run_batch_command(knowledge: Knowledge, paths: tuple[str, ...], *, fmt: str,
                                "name a file with --output FILE.xlsx (or redirect the output to a file)")
     options = BatchOptions(
         suggest=suggest, top=top,
-        evidence_for={"all": None, "top": top, "none": 0}[evidence],
-        want_json=fmt in ("jsonl", "json"), engine=engine)
+        evidence_for={"all": None, "top": top, "full": top, "none": 0}[evidence],
+        want_json=fmt in ("jsonl", "json"), engine=engine, lean=evidence in ("top", "none"))
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     previous = signal.signal(signal.SIGTERM, _terminate)
     progress = _Progress(enabled=not quiet and sys.stderr.isatty())
-    summary = BatchSummary(knowledge, engine=options.engine or default_engine())
+    summary = BatchSummary(knowledge, engine=options.engine or default_engine(), sources=options.want_json and options.lean)
     started = time.monotonic()
-    exclude = [p for p in (output, summary_file) if p]
+    exclude = [p for p in (output, summary_file, sources_file) if p]
     errors: list[str] = []
     writer: Writer | None = None
     try:
@@ -225,6 +230,9 @@ def run_batch_command(knowledge: Knowledge, paths: tuple[str, ...], *, fmt: str,
                 atomic_write_text(Path(summary_file), summary_markdown(data))
             else:
                 atomic_write_text(Path(summary_file), json_text(json.dumps(data, ensure_ascii=False, indent=2)) + "\n")
+        if sources_file:
+            atomic_write_text(Path(sources_file),
+                              json_text(json.dumps(source_table(knowledge), ensure_ascii=False, indent=2)) + "\n")
     except KeyboardInterrupt:
         progress.stop()
         err.print("ddx: interrupted" + (f"; {output} was left as it was" if output else ""))

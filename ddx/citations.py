@@ -15,6 +15,7 @@ or ``None``.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 YEAR = re.compile(r"(?<!\d)(19[5-9]\d|20[0-4]\d)(?!\d)")
 IDENTIFIER = re.compile(r"\b(PMID|PMCID|PMC\d|doi|ISBN|https?://|arXiv)", re.IGNORECASE)
@@ -51,3 +52,54 @@ def citation_problem(text: str) -> str | None:
             or JOURNAL.search(text)):
         return "names no journal, book, website or identifier (PMID, doi)"
     return None
+
+
+def split_citations(source: str) -> list[str]:
+    """The citations of a source, split at '; ' outside brackets ('A 2001;1:2 (x; y); B 2002' -> 2 items)."""
+    out, depth, start = [], 0, 0
+    for i, ch in enumerate(source):
+        if ch in "([":
+            depth += 1
+        elif ch in ")]":
+            depth = max(0, depth - 1)
+        elif ch == ";" and depth == 0 and source[i + 1:i + 2] == " ":
+            out.append(source[start:i].strip())
+            start = i + 2
+    out.append(source[start:].strip())
+    return [c for c in out if c]
+
+
+# "Merchant W, ..." / "Le Loarer F, ..." / "Jo VY, ...": a surname (one or two words) before the initials
+_AUTHOR = re.compile(r"\b((?:[A-Z][a-z]+ )?[A-Z][\w'-]+) [A-Z]{1,4}\b[,.]")
+_WORD = re.compile(r"[A-Za-z][\w'-]*")
+
+
+def citation_keys(sources: Iterable[str]) -> dict[str, str]:
+    """A short key for each distinct source text, as a reference manager would make it: the first
+    citation's first author and year (``Merchant1995``), ``+N`` when the source lists N more citations
+    (``Hasegawa2003+2``), and ``b``, ``c`` ... after the year for different texts with the same key
+    (``Merchant1995b``: the same paper cited for another figure).
+
+    Returns ``{source text: key}``. The keys depend only on the set of texts (they are given in sorted
+    order of the texts), so the same rules give the same keys on every run and in every process.
+    """
+    bases: dict[str, str] = {}
+    for text in sorted(set(sources)):
+        parts = split_citations(text.removeprefix("pooled: ")) or [text]
+        first = parts[0]
+        author = _AUTHOR.search(first)
+        name = author.group(1) if author else (_WORD.search(first) or _WORD.search("source")).group(0)  # type: ignore[union-attr]
+        year = YEAR.search(first[author.start():] if author else first) or YEAR.search(text)
+        base = name.replace(" ", "") + (year.group(0) if year else "")
+        bases[text] = base + (f"+{len(parts) - 1}" if len(parts) > 1 else "")
+    keys: dict[str, str] = {}
+    used: dict[str, int] = {}
+    for text, base in bases.items():       # sorted by text: the first text of a base keeps it plain
+        n = used.get(base, 0)
+        used[base] = n + 1
+        if n == 0:
+            keys[text] = base
+        else:
+            head, plus, more = base.partition("+")
+            keys[text] = f"{head}{chr(ord('a') + n) if n < 26 else f'-{n}'}{plus}{more}"
+    return keys

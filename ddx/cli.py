@@ -220,16 +220,20 @@ def eval_cmd(files: tuple[str, ...], fmt: str, rules: str | None, top: int, prio
               help="Rules directory (default: $DDX_RULES, else the packaged rules).")
 @click.option("--top", type=click.IntRange(1, 50), default=3, show_default=True,
               help="Leaders shown per case in table, csv and markdown.")
-@click.option("--evidence", type=click.Choice(["top", "all", "none"]), default="top", show_default=True,
-              help="JSON/jsonl: list the evidence of the --top leaders (every entity is still ranked, with "
-                   "its probability and score), of every entity (exactly the 'ddx eval --format json' "
-                   "shape; about 4x larger), or of none.")
+@click.option("--evidence", type=click.Choice(["top", "full", "all", "none"]), default="top", show_default=True,
+              help="JSON/jsonl: 'top' writes lean lines, the evidence of the --top leaders as rule, weight, "
+                   "figure and a short source key (every entity is still ranked; the summary lists each key's "
+                   "citation once); 'full' the full evidence objects of the --top leaders; 'all' those of "
+                   "every entity (exactly the 'ddx eval --format json' shape; about 10x larger than 'top'); "
+                   "'none' lean lines without evidence.")
+@click.option("--sources", "sources_file", type=click.Path(dir_okay=False, writable=True), default=None,
+              help="Also write the citation of every source key (JSON: {key: citation}) to this file.")
 @click.option("--no-suggest", is_flag=True, help="Skip next-test suggestions (faster).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no closing line on stderr.")
 @_prior_set_option
 @engine_option
 def batch_cmd(paths: tuple[str, ...], fmt: str, output: str | None, summary_file: str | None, jobs: int,
-              rules: str | None, top: int, evidence: str, no_suggest: bool, quiet: bool,
+              rules: str | None, top: int, evidence: str, sources_file: str | None, no_suggest: bool, quiet: bool,
               prior_set: str | None, engine: str | None = None) -> None:
     """Rank every case under PATH... (files or folders, searched recursively; YAML, JSON, CSV/TSV
     sheets and workbooks (.xlsx, .xls, .ods; every visible sheet) with one case per row and dotted
@@ -247,7 +251,7 @@ def batch_cmd(paths: tuple[str, ...], fmt: str, output: str | None, summary_file
     try:
         code = run_batch_command(
             knowledge, paths, fmt=fmt, output=output, summary_file=summary_file, jobs=jobs, top=top,
-            evidence=evidence, suggest=not no_suggest, quiet=quiet, engine=engine)
+            evidence=evidence, suggest=not no_suggest, quiet=quiet, engine=engine, sources_file=sources_file)
     except DdxError as exc:
         Console(stderr=True).print(f"ddx: {exc}", markup=False, highlight=False)
         code = 1

@@ -16,6 +16,7 @@ from string import Template
 from typing import Any
 
 from ddx.analysis import Analysis, Pointer, provenance_line
+from ddx.citations import split_citations
 from ddx.facts import case_facts
 from ddx.knowledge import Knowledge, ReportTemplates
 from ddx.ranking import Evidence, RankedEntity, Ranker, given_name, join_words, lower_first, percent, probability_text
@@ -84,21 +85,6 @@ def pointer_findings(pointer: Pointer, recorded: dict[str, Any], knowledge: Know
 
 
 CITATION = re.compile(r"^[A-Z][A-Za-z&'. ]*?\s(?:1[89]|20)\d\d(?:;\s?[\w()]+(?::[\w-]+)?)?")
-
-
-def split_citations(source: str) -> list[str]:
-    """The citations of a source, split at '; ' outside brackets ('A 2001;1:2 (x; y); B 2002' -> 2 items)."""
-    out, depth, start = [], 0, 0
-    for i, ch in enumerate(source):
-        if ch in "([":
-            depth += 1
-        elif ch in ")]":
-            depth = max(0, depth - 1)
-        elif ch == ";" and depth == 0 and source[i + 1:i + 2] == " ":
-            out.append(source[start:i].strip())
-            start = i + 2
-    out.append(source[start:].strip())
-    return [c for c in out if c]
 
 
 def short_source(source: str, limit: int = 90) -> str:

@@ -57,6 +57,7 @@ SHARD_NEX = 100              # "not recorded" ($nex) tests per ruleset (the engi
 SENTINEL = "ddx.sentinel"    # rule that always fires, last; never reported
 _CASE_TYPE = "case"
 _SENTINEL_TYPE = "ddx-sentinel"
+_SENTINEL_SET = frozenset({SENTINEL})
 _ruleset_names = itertools.count(1)
 
 
@@ -237,6 +238,25 @@ def engine_json(value: Any) -> str:
     return _engine_json(value)
 
 
+def _plain_numbers(values: Iterable[Any]) -> bool:
+    """True when every number among ``values`` (scalars, or lists of scalars) is one that ``json.dumps``
+    writes as the engine reads it: no exponent (Python writes one below 1e-4 and from 1e16), no integer
+    past int64, nothing infinite or NaN. Faster than searching the JSON text (:func:`engine_json`)."""
+    for value in values:
+        if isinstance(value, float):
+            if not (value == 0.0 or 1e-4 <= abs(value) < 1e16):
+                return False
+        elif isinstance(value, int):
+            if not -2 ** 63 < value < 2 ** 63:
+                return False
+        elif isinstance(value, list):
+            if not _plain_numbers(value):
+                return False
+        elif not isinstance(value, str) and value is not None:
+            return False
+    return True
+
+
 _NUMBER_TO_REWRITE = re.compile(r"[0-9][eE]|[0-9]{19}")   # an exponent, or an integer past int64 (may be in a string)
 
 
@@ -292,21 +312,26 @@ class DurableMatcher:
             raise EngineError(f"durable-rules refused the rule set: {exc}") from None
 
     def match(self, facts: dict[str, Any]) -> frozenset[str]:
+        """The ids of the rules whose conditions ``facts`` (a case's flat facts: strings, numbers, lists of
+        strings) satisfy. Raises :class:`EngineError` when the engine fails or drops work."""
         if not self._handles:
             raise EngineError("matcher is closed")
         sid = str(next(self._sids))
         case_fact = dict(facts)
         case_fact.update(t=_CASE_TYPE, id="case", sid=sid)
-        payload = engine_json([case_fact, {"t": _SENTINEL_TYPE, "id": "sentinel", "sid": sid}])
-        fired: set[str] = set()
+        # one payload per case, asserted in every shard: the case and the sentinel fact
+        text = json.dumps(case_fact, ensure_ascii=False) if _plain_numbers(facts.values()) else engine_json(case_fact)
+        payload = f'[{text},{{"t":"{_SENTINEL_TYPE}","id":"sentinel","sid":"{sid}"}}]'
+        fired: list[str] = []
         for index, handle in enumerate(self._handles):
-            fired |= self._run(handle, payload, sid, index)
-        if SENTINEL not in fired:
+            self._run(handle, payload, sid, index, fired)
+        names = frozenset(fired)
+        if SENTINEL not in names:
             raise EngineError("the sentinel rule did not fire; the engine dropped work")
-        fired.discard(SENTINEL)
-        return frozenset(fired)
+        return names - _SENTINEL_SET
 
-    def _run(self, handle: int, payload: str, sid: str, shard: int) -> set[str]:
+    def _run(self, handle: int, payload: str, sid: str, shard: int, fired: list[str]) -> None:
+        """Assert the payload in one shard and append the names of the rules that fired to ``fired``."""
         engine = self._engine
         try:
             rc, offset = engine.assert_facts(handle, payload)
@@ -314,21 +339,20 @@ class DurableMatcher:
             raise EngineError(f"durable-rules error in shard {shard}: {exc}") from None
         if rc == 2:
             raise EngineError(f"durable-rules saw session {sid} twice (duplicate fact ids)")
-        fired: set[str] = set()
+        before = len(fired)
         try:
             result = engine.start_action_for_state(handle, offset)
             while result:
                 message = result[1] if isinstance(result, tuple) else result
-                fired.add(_rule_name(message))
+                fired.append(_rule_name(message))
                 result = engine.complete_and_start_action(handle, offset)
         except Exception as exc:
             raise EngineError(f"durable-rules error while draining shard {shard}: {exc}") from None
         finally:
-            if fired:  # deleting a state in which nothing fired segfaults
+            if len(fired) > before:  # deleting a state in which nothing fired segfaults
                 engine.delete_state(handle, sid)
             else:  # pragma: no cover - the sentinel makes this unreachable
                 self.leaked_sessions += 1
-        return fired
 
     def close(self) -> None:
         self._finalizer()
@@ -345,5 +369,7 @@ def _rule_name(message: str) -> str:
 
     Rule ids cannot contain quotes (see RULE_ID), so no JSON parse is needed.
     """
+    if message.startswith('{"'):
+        return message[2:message.index('"', 2)]
     start = message.index('"') + 1
     return message[start:message.index('"', start)]

@@ -30,12 +30,15 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from ddx.citations import citation_keys
 from ddx.knowledge import EvidenceSettings, Knowledge, Likelihood, Profile, Rule
 
 LN10 = math.log(10.0)
+MIN_WEIGHT = 0.005   # evidence that moves an entity by less than this (log10) is not listed in JSON
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,12 @@ class Evidence:
     negated: bool = False  # a tested-negative finding, scored 1 - p
     subtype: str | None = None   # the subtype whose profile this is (None: the entity, or its rest)
     strength: float = 0.0  # how many cases the figure weighs (its denominator, or equivalent cases)
+    key: str = ""          # the source's short key (``Merchant1995``; :func:`ddx.citations.citation_keys`)
+
+    @cached_property
+    def listed(self) -> bool:
+        """Listed in JSON: it moves the entity by at least :data:`MIN_WEIGHT` (log10)."""
+        return abs(self.weight) >= MIN_WEIGHT
 
     @property
     def estimate(self) -> bool:
@@ -89,6 +98,18 @@ class Evidence:
         """``to_dict()`` as compact JSON, built once."""
         return json.dumps(self._dict, ensure_ascii=False, separators=(",", ":"))
 
+    @cached_property
+    def lean_text(self) -> str:
+        """The lean JSON of a batch line, built once: ``{"rule", "weight", "figure", "source"}``, the figure
+        short (``10/12``, ``33/35 pooled``, ``~0.30`` for an estimate, ``0.80`` for a figure without a
+        denominator; its weight in cases is in the rules) and the source as its short key (the citations
+        are listed once, in the batch summary's ``sources``)."""
+        lk = self.likelihood
+        figure = basis_text(lk, self.strength) if lk.k is not None and lk.total is not None \
+            else f"{'~' if lk.estimate else ''}{lk.p:.2f}"
+        return json.dumps({"rule": self.rule, "weight": round(self.weight, 3), "figure": figure,
+                           "source": self.key}, ensure_ascii=False, separators=(",", ":"))
+
 
 def figure_text(lk: Likelihood, strength: float) -> str:
     """A figure with its weight in cases: '28/30', '33/33 pooled from 3 series',
@@ -115,10 +136,20 @@ class RankedEntity:
     name: str
     probability: float
     score: float
-    evidence: list[Evidence] = field(default_factory=list)
+    # the evidence of the leading profile, strongest first; the ranker passes a function that builds it
+    # the first time it is read, so a batch line that prints three entities does not order thirteen
+    _evidence: list[Evidence] | Callable[[], list[Evidence]] = field(default_factory=list, repr=False)
     subtype: str | None = None          # the leading profile's slug, for an entity with subtypes
     subtype_name: str | None = None
     subtype_share: float | None = None  # its share of the entity's probability
+
+    @property
+    def evidence(self) -> list[Evidence]:
+        """Every matched scoring rule's evidence for this entity's leading profile, strongest first (by
+        absolute weight, then rule id)."""
+        if callable(self._evidence):
+            self._evidence = self._evidence()
+        return self._evidence
 
     @property
     def supporting(self) -> list[Evidence]:
@@ -250,6 +281,13 @@ class Ranker:
             self.p_used[rule.id] = ps
             self.log_lik[rule.id] = tuple(math.log(p) for p in ps)
             self.log_ref[rule.id] = math.log(math.fsum(w * p for w, p in zip(self.profile_prior, ps)))
+        # every source a line can cite, with its short key (lean batch lines cite the key; the summary
+        # lists each key's citation once)
+        texts = {lk.source or knowledge.rule[rid].spec.source for rid, row in figures.items() for lk in row}
+        texts |= {r.spec.source for r in knowledge.active_rules if r.spec.caveat}
+        texts |= {o.spec.source for o in knowledge.outside}
+        self.source_key: dict[str, str] = citation_keys(texts)
+        self.sources: dict[str, str] = {key: text for text, key in sorted(self.source_key.items(), key=lambda kv: kv[1])}
         # every piece of evidence is fixed by (rule, profile): build each once, not per case
         self.evidence: dict[str, tuple[Evidence, ...]] = {}
         for rid, row in figures.items():
@@ -257,8 +295,9 @@ class Ranker:
             out = []
             for j, (prof, lk) in enumerate(zip(self.profiles, row)):
                 weight = (self.log_lik[rid][j] - self.log_ref[rid]) / LN10
-                out.append(Evidence(rid, rule.title, prof.entity, weight, lk, self.p_used[rid][j],
-                                    lk.source or rule.spec.source, rule.negated, prof.subtype, strength_of(lk, ev)))
+                source = lk.source or rule.spec.source
+                out.append(Evidence(rid, rule.title, prof.entity, weight, lk, self.p_used[rid][j], source,
+                                    rule.negated, prof.subtype, strength_of(lk, ev), self.source_key[source]))
             self.evidence[rid] = tuple(out)
         # per profile: each rule's place in the evidence order (strongest first, then by id)
         self.weights: dict[str, tuple[float, ...]] = {rid: tuple(e.weight for e in row)
@@ -362,13 +401,17 @@ class Ranker:
             prof = self.profiles[j]
             has_subtypes = bool(self.knowledge.entity[slug].subtypes)
             share = profile_probs[j] / probs[i] if probs[i] > 0 else prof.share
-            evidence = [self.evidence[rid][j] for rid in sorted(ids, key=self.place[j].__getitem__)]
-            ranked.append(RankedEntity(slug, self.knowledge.entity[slug].name, probs[i], scores[j], evidence,
+            ranked.append(RankedEntity(slug, self.knowledge.entity[slug].name, probs[i], scores[j],
+                                       self._evidence_of(ids, j),
                                        subtype=prof.slug if has_subtypes else None,
                                        subtype_name=prof.name if has_subtypes else None,
                                        subtype_share=share if has_subtypes else None))
         ranked.sort(key=lambda r: (-r.probability, r.entity))
         return ranked
+
+    def _evidence_of(self, ids: list[str], j: int) -> Callable[[], list[Evidence]]:
+        """The evidence of profile ``j`` for the matched scoring rules ``ids``, built when first read."""
+        return lambda: [self.evidence[rid][j] for rid in sorted(ids, key=self.place[j].__getitem__)]
 
     def profile_index(self, entity: str, subtype: str | None = None) -> int:
         """The profile of an entity's subtype (None: the entity, or its rest)."""

@@ -19,7 +19,7 @@ from ddx.analysis import Analysis, provenance_line
 from ddx.draft import figure_text, pointer_findings, unused_texts
 from ddx.facts import case_facts
 from ddx.knowledge import Knowledge
-from ddx.ranking import Evidence, RankedEntity, lower_first, probability_text
+from ddx.ranking import Evidence, RankedEntity, lower_first, probability_text, ranker_for
 from ddx.safetext import markdown_text, printable
 from ddx.suggest import no_test_text
 
@@ -27,8 +27,10 @@ DISCLAIMER = ("Decision support only: ddx ranks candidates from the findings ent
               "It does not make a diagnosis; the pathologist does.")
 
 
-MIN_WEIGHT = 0.005   # evidence that moves an entity by less than this (log10) is not listed
 _COMPACT = (",", ":")
+# in a lean line, a suggested test keeps what varies per case (the test's label, cost label, relative cost and
+# turnaround are the same on every line: rules/vocabulary.yaml and rules/ancillary.yaml)
+_LEAN_TEST_DROP = frozenset({"label", "cost_label", "relative_cost", "turnaround"})
 
 
 def _dumps(value: Any) -> str:
@@ -96,7 +98,7 @@ def to_json(analysis: Analysis, knowledge: Knowledge, *, evidence_for: int | Non
     for place, r in enumerate(analysis.ranking):
         entry = _entry(r)
         if evidence_for is None or place < evidence_for:
-            entry["evidence"] = [e.to_dict() for e in r.evidence if abs(e.weight) >= MIN_WEIGHT]
+            entry["evidence"] = [e.to_dict() for e in r.evidence if e.listed]
         ranking.append(entry)
     return {**head, "ranking": ranking, **tail}
 
@@ -114,9 +116,49 @@ def to_json_line(analysis: Analysis, knowledge: Knowledge, *, evidence_for: int 
     for place, r in enumerate(analysis.ranking):
         text = _dumps(_entry(r))
         if evidence_for is None or place < evidence_for:
-            listed = ",".join(e.json_text for e in r.evidence if abs(e.weight) >= MIN_WEIGHT)
+            listed = ",".join(e.json_text for e in r.evidence if e.listed)
             text = f'{text[:-1]},"evidence":[{listed}]}}'
         entries.append(text)
+    return f'{_dumps(head)[:-1]},"ranking":[{",".join(entries)}],{_dumps(tail)[1:]}'
+
+
+def to_lean_line(analysis: Analysis, knowledge: Knowledge, *, evidence_for: int | None = 3) -> str:
+    """A case's lean batch line (``ddx batch --format jsonl``, the default ``--evidence top``): the
+    contract's keys, with what is the same on every line left out.
+
+    * each ranked entity: ``entity``, ``probability``, ``score`` and, for an entity with subtypes,
+      ``subtype: {slug, share}`` (names: ``ddx rules list``);
+    * evidence for the first ``evidence_for`` entities (None: all; 0: none), each ``{rule, weight, figure,
+      source}`` with ``source`` a short key (``Merchant1995``) whose citation the batch summary lists once
+      under ``sources`` (and ``ddx batch --sources FILE`` writes);
+    * caveats ``{rule, source}``; suggested tests without their label, cost label and turnaround; pointers
+      outside the differential ``{entity, findings, source}``; the confidence band ``{band, label}`` (its
+      action sentence is in the text and report formats);
+    * ``"detail": "lean"``. ``ddx batch --evidence all`` writes the full shape of :func:`to_json_line`.
+    """
+    ranker = ranker_for(knowledge)
+    keys = ranker.source_key
+    head, tail = _head_and_tail(analysis, knowledge)
+    entries = []
+    for place, r in enumerate(analysis.ranking):
+        # slugs are [a-z0-9_-] (knowledge validation) and a float's repr is its JSON: no encoder needed
+        text = f'{{"entity":"{r.entity}","probability":{round(r.probability, 6)!r},"score":{round(r.score, 4)!r}'
+        if r.subtype is not None:
+            text += f',"subtype":{{"slug":"{r.subtype}","share":{round(r.subtype_share or 0.0, 4)!r}}}'
+        if evidence_for is None or place < evidence_for:
+            text += f',"evidence":[{",".join(e.lean_text for e in r.evidence if e.listed)}]'
+        entries.append(text + "}")
+    tail["suggested_tests"] = [{k: v for k, v in s.to_dict().items() if k not in _LEAN_TEST_DROP}
+                               for s in analysis.suggestions]
+    tail["caveats"] = [{"rule": c.rule, "source": keys.get(c.source, c.source)} for c in analysis.caveats]
+    if analysis.outside:
+        outside = analysis.outside.to_dict()
+        outside["pointers"] = [{"entity": p.slug, "findings": list(p.findings), "source": keys.get(p.source, p.source)}
+                               for p in analysis.outside.pointers]
+        tail["outside_differential"] = outside
+    if analysis.confidence is not None:
+        tail["confidence"] = {"band": analysis.confidence.band, "label": analysis.confidence.label}
+    tail["detail"] = "lean"
     return f'{_dumps(head)[:-1]},"ranking":[{",".join(entries)}],{_dumps(tail)[1:]}'
 
 

@@ -347,8 +347,13 @@ def test_an_interrupted_run_leaves_the_previous_output_intact(tmp_path, knowledg
 def test_jsonl_lists_the_leaders_evidence_by_default_and_all_of_it_on_request():
     default = json.loads(run("batch", str(SEED), "--format", "jsonl", "-q").output.splitlines()[0])
     assert [("evidence" in r) for r in default["ranking"]] == [i < 3 for i in range(len(default["ranking"]))]
+    assert default["detail"] == "lean"
+    leaders = json.loads(run("batch", str(SEED), "--format", "jsonl", "-q", "--evidence", "full").output.splitlines()[0])
+    assert [("evidence" in r) for r in leaders["ranking"]] == [i < 3 for i in range(len(leaders["ranking"]))]
+    assert "detail" not in leaders and all("finding" in e for e in leaders["ranking"][0]["evidence"])
     full = json.loads(run("batch", str(SEED), "--format", "jsonl", "-q", "--evidence", "all").output.splitlines()[0])
     assert full == json.loads(run("eval", "--format", "json", str(SEED)).output)
+    assert {**leaders, "ranking": None} == {**full, "ranking": None}
     none = json.loads(run("batch", str(SEED), "--format", "jsonl", "-q", "--evidence", "none",
                           "--top", "5").output.splitlines()[0])
     assert not any("evidence" in r for r in none["ranking"])

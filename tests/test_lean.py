@@ -1,0 +1,98 @@
+"""Lean batch lines (the default of ddx batch --format jsonl): the full line's facts, each said once."""
+
+from __future__ import annotations
+
+import json
+import random
+
+from click.testing import CliRunner
+
+from ddx.batch import source_table
+from ddx.citations import citation_keys
+from ddx.cli import main
+from ddx.ranking import ranker_for
+from ddx.report import to_json, to_lean_line
+from ddx.synthetic import synthetic_case
+from tests.conftest import CASES, SEED
+
+DROPPED_FROM_TESTS = {"label", "cost_label", "relative_cost", "turnaround"}
+
+
+def run(*args: str):
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def test_citation_keys_are_author_year_unique_and_independent_of_order():
+    texts = ["Merchant W, Calonje E, Fletcher CDM. Histopathology 1995;27:525",
+             "Merchant W, Calonje E, Fletcher CDM. Histopathology 1995;27:525 (any extent)",
+             "Le Loarer F, et al. Mod Pathol 2020;33:404",
+             "Jo VY, Fletcher CDM. Am J Surg Pathol 2011;35:1523; Coffin CM, et al. Am J Surg Pathol 1995;19:859",
+             "pooled: Coffin CM, et al. Am J Surg Pathol 1995;19:859 8/84; Wang Z, et al. Pediatr Surg Int 2015",
+             "WHO Classification of Tumours, Soft Tissue and Bone, 5th ed., 2020"]
+    keys = citation_keys(texts)
+    assert keys[texts[0]] == "Merchant1995" and keys[texts[1]] == "Merchant1995b"
+    assert keys[texts[2]] == "LeLoarer2020"
+    assert keys[texts[3]] == "Jo2011+1" and keys[texts[4]] == "Coffin1995+1"
+    assert keys[texts[5]] == "WHO2020"
+    assert citation_keys(reversed(texts)) == keys
+
+
+def test_every_source_of_the_rules_has_one_key_and_the_table_inverts_it(knowledge):
+    ranker = ranker_for(knowledge)
+    table = source_table(knowledge)
+    assert len(table) == len(ranker.source_key) == len(set(ranker.source_key.values()))
+    assert {text: key for key, text in table.items()} == ranker.source_key
+    assert all(e.key == ranker.source_key[e.source] for row in ranker.evidence.values() for e in row)
+
+
+def _lean_matches_full(lean: dict, full: dict, table: dict[str, str]) -> None:
+    assert lean["detail"] == "lean"
+    assert [(r["entity"], r["probability"], r["score"]) for r in lean["ranking"]] == \
+        [(r["entity"], r["probability"], r["score"]) for r in full["ranking"]]
+    for a, b in zip(lean["ranking"], full["ranking"]):
+        assert ("evidence" in a) == ("evidence" in b)
+        assert a.get("subtype", {}).get("slug") == b.get("subtype", {}).get("slug")
+        for x, y in zip(a.get("evidence", []), b.get("evidence", []), strict=True):
+            assert (x["rule"], x["weight"], table[x["source"]]) == (y["rule"], y["weight"], y["source"])
+            if "k" in y:
+                assert x["figure"].startswith(f"{y['k']}/{y['total']}")
+            else:
+                assert x["figure"].lstrip("~") == f"{y['raw']:.2f}" and x["figure"].startswith("~") == y["estimate"]
+    assert lean["suggested_tests"] == [{k: v for k, v in s.items() if k not in DROPPED_FROM_TESTS}
+                                       for s in full["suggested_tests"]]
+    assert [(c["rule"], table[c["source"]]) for c in lean["caveats"]] == \
+        [(c["rule"], c["source"]) for c in full["caveats"]]
+    same = ("id", "expected", "unused_findings", "informative_findings", "errors", "no_separating_test",
+            "rules_hash", "engine")
+    assert {k: lean[k] for k in same} == {k: full[k] for k in same}
+    assert lean["confidence"] == {k: full["confidence"][k] for k in ("band", "label")}
+
+
+def test_a_lean_line_says_what_the_full_line_says(analyzer, knowledge):
+    rng = random.Random(19)
+    cases = [knowledge.case_schema.validate(synthetic_case(knowledge.vocab, rng, f"s{i}")) for i in range(60)]
+    cases += [knowledge.case_schema.validate(__import__("yaml").safe_load(SEED.read_text(encoding="utf-8")))]
+    table = source_table(knowledge)
+    for case in cases:
+        analysis = analyzer.analyze(case, file="x.yaml")
+        for evidence_for in (3, 0, None):
+            lean = json.loads(to_lean_line(analysis, knowledge, evidence_for=evidence_for))
+            _lean_matches_full(lean, to_json(analysis, knowledge, evidence_for=evidence_for), table)
+
+
+def test_batch_writes_lean_lines_by_default_with_the_sources_once(tmp_path):
+    sources = tmp_path / "sources.json"
+    result = run("batch", str(CASES), "--format", "jsonl", "-q", "--sources", str(sources))
+    assert result.exit_code == 0
+    *lines, last = result.output.splitlines()
+    summary = json.loads(last)["summary"]
+    assert json.loads(sources.read_text(encoding="utf-8")) == summary["sources"]
+    cited = {e["source"] for line in lines for r in json.loads(line)["ranking"] for e in r.get("evidence", [])}
+    assert cited and cited <= set(summary["sources"])
+    full = run("batch", str(CASES), "--format", "jsonl", "-q", "--evidence", "full").output.splitlines()
+    assert "sources" not in json.loads(full[-1])["summary"]
+    table = summary["sources"]
+    for a, b in zip(lines, full, strict=False):
+        _lean_matches_full(json.loads(a), json.loads(b), table)
+    # what the lean line leaves out is said once per file, not once per case
+    assert sum(map(len, lines)) * 2 < sum(map(len, full[:-1]))
