@@ -31,11 +31,12 @@ from typing import Any
 
 from ddx import __version__
 from ddx.analysis import Analysis, Analyzer
-from ddx.errors import DdxError, EngineError, Problem, location
+from ddx.errors import DdxError, EngineError, Problem
 from ddx.evaluate import Evaluation, ScoredCase, scored_case
 from ddx.knowledge import Knowledge, load_knowledge
 from ddx.loader import INPUT_SUFFIXES, RawCase, column_letter, expand_paths, iter_raw, validate_raw
 from ddx.ranking import ranker_for
+from ddx.seenids import SeenIds
 from ddx.report import entity_label, to_json_line, to_lean_line
 
 CHUNK = 64              # cases per task sent to a worker
@@ -165,14 +166,12 @@ def iter_inputs(paths: Iterable[str], knowledge: Knowledge, *, exclude: Iterable
 
 def unique_ids(raws: Iterable[RawCase]) -> Iterator[RawCase]:
     """Mark a case whose id was already used (in this run) as an error naming the first file."""
-    seen: dict[str, str] = {}
+    seen = SeenIds()   # ~20 bytes a case (ddx/seenids.py)
     for raw in raws:
         case_id = None if raw.problems else raw.case_id
         if case_id is not None:
-            first = seen.get(case_id)
-            if first is None:
-                seen[case_id] = location(raw.file, raw.line, raw.sheet)
-            else:
+            first = seen.first(case_id, raw.file, raw.line, raw.sheet)
+            if first is not None:
                 column = None
                 if raw.sheet is not None and raw.columns is not None and 0 <= raw.id_column < len(raw.columns):
                     column = column_letter(raw.id_column)
