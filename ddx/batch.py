@@ -36,8 +36,9 @@ from ddx.evaluate import Evaluation, ScoredCase, scored_case
 from ddx.knowledge import Knowledge, load_knowledge
 from ddx.loader import INPUT_SUFFIXES, RawCase, column_letter, expand_paths, iter_raw, validate_raw
 from ddx.ranking import ranker_for
-from ddx.seenids import SeenIds
 from ddx.report import entity_label, to_json_line, to_lean_line
+from ddx.safetext import json_text
+from ddx.seenids import SeenIds
 
 CHUNK = 64              # cases per task sent to a worker
 IN_FLIGHT_PER_JOB = 4   # chunks queued per worker: enough to keep it busy, bounded memory
@@ -75,7 +76,7 @@ class CaseResult:
     no_separating_test: bool | None = None  # None: suggestions were not computed
     caveats: list[str] = field(default_factory=list)   # the rules of the caveats shown (pitfall ids)
     errors: list[Problem] = field(default_factory=list)
-    json: str | None = None
+    json: str | None = None            # the JSON line, terminal-safe (ddx.safetext.json_text)
     sheet: str | None = None           # the workbook sheet the case is a row of
 
     @property
@@ -140,10 +141,11 @@ class Processor:
 
 
 def json_line(analysis: Analysis, knowledge: Knowledge, options: BatchOptions) -> str:
-    """The case's JSON line in the shape ``options`` ask for (lean or full)."""
+    """The case's JSON line in the shape ``options`` ask for (lean or full), with the characters a terminal
+    may act on escaped (:func:`ddx.safetext.json_text`; done here, in the worker, not in the writing parent)."""
     if options.lean:
-        return to_lean_line(analysis, knowledge, evidence_for=options.evidence_for)
-    return to_json_line(analysis, knowledge, evidence_for=options.evidence_for)
+        return json_text(to_lean_line(analysis, knowledge, evidence_for=options.evidence_for))
+    return json_text(to_json_line(analysis, knowledge, evidence_for=options.evidence_for))
 
 
 # --- inputs -------------------------------------------------------------------------------------

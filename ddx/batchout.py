@@ -58,7 +58,7 @@ class JsonlWriter:
 
     def case(self, result: CaseResult) -> None:
         assert result.json is not None
-        self.out.write(json_text(result.json))
+        self.out.write(result.json)   # made safe for a terminal where it was built (ddx.batch.json_line)
         self.out.write("\n")
 
     def end(self, summary: dict[str, Any] | None) -> None:
@@ -79,7 +79,7 @@ class JsonWriter:
         if not self.first:
             self.out.write(",\n")
         self.first = False
-        self.out.write(json_text(result.json))
+        self.out.write(result.json)
 
     def end(self, summary: dict[str, Any] | None) -> None:
         self.out.write("\n]")
