@@ -263,6 +263,14 @@ class CaseSchema:
                 self._fast = False
         return self._fast.build(data) if self._fast else None
 
+    def fast_row(self, columns: list[Any], cells: list[str], decimal_comma: bool = False) -> BaseModel | None:
+        """:meth:`fast` for a sheet row, read from its cells (``columns``: the sheet's column specs,
+        :data:`ddx.loader.ColumnSpec`) without making it a mapping; None where :meth:`fast` would decline
+        the row's mapping, or where the columns are not plainly canonical."""
+        if self._fast is None:
+            self.fast(None)
+        return self._fast.build_row(columns, cells, decimal_comma) if self._fast else None
+
     def homes(self, key: object, here: str = "") -> list[str]:
         """The dotted paths where ``key`` is a valid key: the same key in another part of the case than
         ``here`` (``age`` -> ``patient.age``), else keys that begin with it (``mitoses`` ->

@@ -10,9 +10,14 @@ value, an id that is a number ...) makes :meth:`FastCase.build` return None, and
 validates with the pydantic model, so every normalisation and every error message is the
 model's own.
 
+A sheet row is read the same way straight from its cells (:meth:`FastCase.build_row`), when every
+column of the sheet is one the fast path reads; the case is the one its mapping
+(:meth:`ddx.loader.RawCase.mapping`) gives.
+
 The case built here is the model's: the same classes, the same field values (numbers as
 floats, defaults filled in, fresh lists), the same ``model_fields_set``; ``tests/test_fastpath.py``
-holds the two equal.
+holds the two equal. Where the case model has a validator the fast path does not know, or a
+self-check on canonical probe cases finds the two differ, the fast path is not used at all.
 """
 
 from __future__ import annotations
@@ -20,19 +25,24 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
+from itertools import compress
 from typing import Any
 
 from pydantic import BaseModel
 
 from ddx.case import CASE_ID_PATTERN, CaseSchema
+from ddx.loader import _SEPARATOR, LIST_SEPARATORS, ColumnSpec
 from ddx.vocabulary import TermSet, Vocabulary
 
 Check = Callable[[Any], Any]      # a canonical value -> the model's value; raises _Decline otherwise
+_Column = tuple[int, Any, Check, bool | None]   # a sheet column: what it gives, its key, its check, list/number
 
 _ID = re.compile(CASE_ID_PATTERN)
 _BIG = 2.0 ** 53                  # ints beyond this are left to the model (its rounding to float is its own)
 _new = object.__new__
 _set = object.__setattr__
+_TOP, _PART, _STAIN, _FINDING, _MOLECULAR = range(5)         # what a sheet column gives (FastCase._plan)
+_TOP_TEXT = {"id", "title", "expected", "source", "notes"}
 
 
 class _Decline(Exception):
@@ -223,6 +233,8 @@ class FastCase:
             made = self.finding.make({"result": word})
             self.words[word] = (made.__dict__, frozenset(made.model_fields_set))
         self.case = _Part(models["case"], {})
+        self.sections = {"patient": self.patient, "clinical": self.clinical, "morphology": self.morphology}
+        self._plans: dict[int, tuple[list[ColumnSpec], list[_Column | None] | None]] = {}
         expected = _term(schema.entities) if schema.entities is not None else _text
         self.top: dict[str, Callable[[Any], Any]] = {
             "id": self._id, "title": _text, "expected": expected, "source": _text, "notes": _text,
@@ -255,6 +267,105 @@ class FastCase:
         except _Decline:
             return None
         return self.case.make(given)
+
+    def build_row(self, specs: list[ColumnSpec], cells: list[str], decimal_comma: bool = False) -> BaseModel | None:
+        """The case for a sheet row (its cells under ``specs``, as :func:`ddx.loader.sheet_row` keeps them)
+        whose columns and cells are all plainly canonical, built without making the row a mapping first;
+        None for anything else (make the mapping, :meth:`ddx.loader.RawCase.mapping`, and validate that).
+        The case is ``build(mapping)``'s."""
+        plan = self._plan(specs)
+        if plan is None:
+            return None
+        top: dict[str, Any] = {}
+        parts: dict[str, dict[str, Any]] = {}
+        stains: dict[str, Any] = {}
+        molecular: dict[str, str] = {}
+        presence = self.presence
+        try:
+            for entry, cell in compress(zip(plan, cells), cells):   # the cells not empty
+                value: Any = cell.strip()
+                if not value or entry is None:
+                    continue
+                kind, key, check, split = entry
+                if kind == _STAIN:          # stains.X: the result (or shorthand), as _put puts it
+                    found = stains.get(key)
+                    if type(found) is dict:
+                        found["result"] = value
+                    else:
+                        stains[key] = value
+                    continue
+                if split is not None:
+                    if split:       # a list column, split as _row_to_case splits it
+                        value = [v for v in LIST_SEPARATORS.split(value) if v] if _SEPARATOR.search(value) \
+                            else [value]
+                    elif decimal_comma and "," in value:   # a decimal comma: the mapping reads it
+                        return None
+                if kind == _PART:
+                    section, name = key
+                    given = parts.get(section)
+                    if given is None:
+                        parts[section] = {name: check(value)}
+                    else:
+                        given[name] = check(value)
+                elif kind == _FINDING:      # stains.X.pattern and the like (stains.X.result too: the later wins)
+                    stain, name = key
+                    found = stains.get(stain)
+                    if found is None:
+                        stains[stain] = {name: value}
+                    elif type(found) is dict:
+                        found[name] = value
+                    else:
+                        stains[stain] = {"result": found}
+                        stains[stain][name] = value
+                elif kind == _MOLECULAR:
+                    if value not in presence:
+                        return None
+                    molecular[key] = value
+                else:
+                    top[key] = check(value)
+            if "id" not in top:
+                return None
+            for section, given in parts.items():
+                top[section] = self.sections[section].make(given)
+            if stains:
+                top["stains"] = self._stains(stains)
+            if molecular:
+                top["molecular"] = molecular
+        except _Decline:
+            return None
+        return self.case.make(top)
+
+    def _plan(self, specs: list[ColumnSpec]) -> list[_Column | None] | None:
+        """What each column of a sheet gives (None for a column without a name), or None when some column
+        is not plainly canonical (a key the model would place, refuse or merge: the mapping is made).
+        Made once per sheet (a few, kept by the identity of the sheet's specs)."""
+        hit = self._plans.get(id(specs))
+        if hit is not None and hit[0] is specs:
+            return hit[1]
+        columns = [self._column(parts, True if is_list else False if is_number else None) if name else None
+                   for name, parts, is_list, is_number in specs]
+        plan = None if any(name and column is None for (name, _, _, _), column in zip(specs, columns)) else columns
+        if len(self._plans) >= 8:
+            self._plans.clear()
+        self._plans[id(specs)] = (specs, plan)
+        return plan
+
+    def _column(self, parts: list[str], split: bool | None) -> _Column | None:
+        """What a column named by ``parts`` gives; ``split``: True for a list column, False for a number
+        column (a decimal comma), else None. None for a column the fast path does not read."""
+        head, key = parts[0], parts[-1]
+        if len(parts) == 1 and head in _TOP_TEXT and not split:
+            return _TOP, head, self.top[head], split
+        if len(parts) == 2 and head in self.sections and key in self.sections[head].checks:
+            return _PART, (head, key), self.sections[head].checks[key], split
+        if len(parts) == 2 and head == "stains" and key in self.stains and not split:
+            return _STAIN, key, _text, split
+        if len(parts) == 3 and head == "stains" and parts[1] in self.stains and key in self.finding.checks and \
+                not split:
+            return _FINDING, (parts[1], key), _text, split
+        if len(parts) == 2 and head == "molecular" and key in self.molecular and not split:
+            return _MOLECULAR, key, _text, split
+        return None
 
     @staticmethod
     def _id(value: Any) -> Any:

@@ -142,6 +142,11 @@ def validate_raw(raw: RawCase, knowledge: Knowledge) -> LoadedCase:
     """Validate one raw case against the knowledge base's case schema."""
     if raw.problems:
         return LoadedCase(raw.file, raw.index, raw.label, problems=list(raw.problems), line=raw.line, sheet=raw.sheet)
+    if raw.cells is not None and raw.columns is not None:   # a plainly canonical row: no mapping, no model
+        fast = knowledge.case_schema.fast_row(raw.columns, raw.cells, raw.decimal_comma)
+        if fast is not None:
+            return LoadedCase(raw.file, raw.index, fast.id, case=fast, line=raw.line,  # type: ignore[attr-defined]
+                              sheet=raw.sheet)
     try:
         data = raw.mapping()
     except ValueError as exc:

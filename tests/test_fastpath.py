@@ -13,6 +13,7 @@ and must decline the hand-made unusual inputs below.
 from __future__ import annotations
 
 import copy
+import csv
 import random
 import re
 from pathlib import Path
@@ -77,7 +78,7 @@ def _containers(value: Any) -> list[Any]:
 
 class Tally:
     def __init__(self) -> None:
-        self.fast = self.model = self.failed = 0
+        self.fast = self.model = self.failed = self.rows = 0
 
 
 def same(knowledge: Knowledge, model_only: Knowledge, raw: Any, tally: Tally, *, validate: Any = validate_raw) -> None:
@@ -117,7 +118,13 @@ def same(knowledge: Knowledge, model_only: Knowledge, raw: Any, tally: Tally, *,
     data = raw.mapping() if hasattr(raw, "mapping") else raw
     given = {id(v) for v in _containers(data)}
     assert not any(id(v) in given for v in _containers(got.case)), f"{where}: the case shares a list or dict with its input"
-    if knowledge.case_schema.fast(data) is not None:
+    fast = knowledge.case_schema.fast(data)
+    if getattr(raw, "cells", None) is not None:   # a sheet row: read from its cells, the same case as its mapping's
+        from_row = knowledge.case_schema.fast_row(raw.columns, raw.cells, raw.decimal_comma)
+        if from_row is not None:
+            assert fast is not None and state(from_row) == state(fast), where
+            tally.rows += 1
+    if fast is not None:
         tally.fast += 1
     else:
         tally.model += 1
@@ -146,7 +153,7 @@ def _synthetic_rows(knowledge: Knowledge, model_only: Knowledge, tmp_path: Path,
     for raw in iter_raw(sheet, knowledge.vocab):
         assert knowledge.case_schema.fast(raw.mapping()) is not None, raw.label   # canonical: the fast path
         same(knowledge, model_only, raw, rows)
-    assert rows.fast == count and not rows.failed
+    assert rows.fast == rows.rows == count and not rows.failed      # every row read from its cells
     mappings = Tally()
     for case in cases:
         assert knowledge.case_schema.fast(case) is not None, case["id"]
@@ -229,6 +236,75 @@ def _perturbed(knowledge: Knowledge, model_only: Knowledge, count: int, seed: in
             case.get("notes", "x")
         same(knowledge, model_only, renamed, tally, validate=validate_case)
     return tally
+
+
+ODD_CELLS = ["Positive", " thigh", "thigh ", "6 cm", "12,5", "12.5", "40%", "a; B", "nuclear membrane", "nuclear_rim",
+             "focal", "strong", "diffuse strong", "yes", "present", "absent", "1e2", "-1", "999", "male", "m", "x",
+             "pain; painful", "pain,pain", "|", "0", "0,5", "srms", "SRMS", "\u00fc", "two\nlines"]
+ODD_COLUMNS = ["stains.alk.result", "patient", "Stains.alk", "stains.ALK", "stains.alk.pattern", "stains.cd68.percent",
+               "morphology.cell_types", "morphology.cell_types.x", "molecular.ALK", "molecular.alk_fish", "expected",
+               "notes", "title", "age", "", "clinical.presentation", "clinical.symptoms", "stains.desmin.extent"]
+
+
+def _odd_sheets(knowledge: Knowledge, model_only: Knowledge, tmp_path: Path, count: int, seed: int) -> Tally:
+    """Synthetic rows with odd cells, in sheets with an odd column or none, separated by ',' or ';' (where a
+    decimal comma in a number column is a decimal point): read from the cells, from the mapping, by the model."""
+    rng = random.Random(seed)
+    tally = Tally()
+    for n in range(count // 20):
+        cases = _synthetic(knowledge, 20, seed * 1000 + n)
+        extra = rng.sample(ODD_COLUMNS, rng.randint(0, 2))
+        for case in cases:
+            for column in extra:
+                if rng.random() < 0.7:
+                    case[column] = rng.choice(ODD_CELLS)      # flatten_case writes a dotted key as its column
+        delimiter = rng.choice([",", ";"])
+        sheet = tmp_path / f"odd-{n}.csv"
+        write_sheet(cases, sheet, delimiter=delimiter)
+        with sheet.open(encoding="utf-8", newline="") as handle:
+            rows = list(csv.reader(handle, delimiter=delimiter))
+        for cells in rows[1:]:         # some cells made odd
+            if rng.random() < 0.6:
+                cells[rng.randrange(1, len(cells))] = rng.choice(ODD_CELLS)
+        if rng.random() < 0.5:         # the columns in another order (write_sheet sorts them)
+            order = list(range(len(rows[0])))
+            rng.shuffle(order)
+            rows = [[cells[i] for i in order] for cells in rows]
+        with sheet.open("w", encoding="utf-8", newline="") as handle:
+            csv.writer(handle, delimiter=delimiter, lineterminator="\n").writerows(rows)
+        for raw in iter_raw(sheet, knowledge.vocab):
+            same(knowledge, model_only, raw, tally)
+    return tally
+
+
+def test_odd_sheet_rows_give_what_the_model_gives(knowledge, model_only, tmp_path):
+    tally = _odd_sheets(knowledge, model_only, tmp_path, 600, 5)
+    assert tally.rows and tally.fast > tally.rows and tally.model and tally.failed
+
+
+@pytest.mark.slow
+def test_odd_sheet_rows_give_what_the_model_gives_many(knowledge, model_only, tmp_path):
+    _odd_sheets(knowledge, model_only, tmp_path, 6000, 55)
+
+
+def test_stain_columns_in_any_order_and_combination(knowledge, model_only, tmp_path):
+    """stains.X, stains.X.result and stains.X.pattern in every order, each empty or holding a result, a
+    shorthand, a pattern or an odd word; the id given or not: read from the cells as the mapping reads them."""
+    from itertools import permutations, product
+
+    words = ["", "positive", "focal", "nuclear_membrane", "Positive"]
+    tally = Tally()
+    for n, order in enumerate(permutations(["stains.alk", "stains.alk.result", "stains.alk.pattern"])):
+        sheet = tmp_path / f"order-{n}.csv"
+        with sheet.open("w", encoding="utf-8", newline="") as handle:
+            writer = csv.writer(handle, lineterminator="\n")
+            writer.writerow(["id", *order, "molecular.alk_rearrangement"])
+            for m, cells in enumerate(product(words, repeat=3)):
+                writer.writerow(["" if m % 17 == 0 else f"r{m}", *cells, ["", "present", "Present"][m % 3]])
+        for raw in iter_raw(sheet, knowledge.vocab):
+            same(knowledge, model_only, raw, tally)
+    # every row the mapping's fast path takes is read from its cells (the columns are all plain)
+    assert tally.rows == tally.fast and tally.failed and tally.model
 
 
 def test_near_canonical_values_give_what_the_model_gives(knowledge, model_only):
