@@ -236,9 +236,40 @@ class CaseSchema:
     keys: dict[str, list[str]] = field(default_factory=dict)
     # where a key belongs: a key (folded, synonyms included) -> the dotted paths that take it
     placement: dict[str, list[str]] = field(default_factory=dict)
+    # the models of the parts of a case: "case", "patient", "clinical", "morphology", "stains" (one finding)
+    models: dict[str, type[BaseModel]] = field(default_factory=dict)
+    entities: TermSet | None = None    # what ``expected`` takes (None: any text)
+    _fast: Any = field(default=None, init=False, repr=False, compare=False)
 
     def validate(self, data: Any) -> BaseModel:
-        return self.model.model_validate(data)
+        """The case model for ``data`` (a case mapping). Raises pydantic's ``ValidationError``
+        (:func:`problems_from_validation` words it).
+
+        A mapping written in canonical terms is built by the fast path (:mod:`ddx.fastcase`), any other
+        by the model; the two give the same case.
+        """
+        case = self.fast(data)
+        return case if case is not None else self.model.model_validate(data)
+
+    def fast(self, data: Any) -> BaseModel | None:
+        """The case for a mapping whose keys and values are all canonical, built without the model's
+        validators; None for anything else (validate that with :attr:`model`)."""
+        if self._fast is None:
+            from ddx.fastcase import FastCase
+
+            try:
+                self._fast = FastCase(self)
+            except (ValueError, LookupError):   # models the fast path does not mirror: every case takes the model
+                self._fast = False
+        return self._fast.build(data) if self._fast else None
+
+    def fast_row(self, columns: list[Any], cells: list[str], decimal_comma: bool = False) -> BaseModel | None:
+        """:meth:`fast` for a sheet row, read from its cells (``columns``: the sheet's column specs,
+        :data:`ddx.loader.ColumnSpec`) without making it a mapping; None where :meth:`fast` would decline
+        the row's mapping, or where the columns are not plainly canonical."""
+        if self._fast is None:
+            self.fast(None)
+        return self._fast.build_row(columns, cells, decimal_comma) if self._fast else None
 
     def homes(self, key: object, here: str = "") -> list[str]:
         """The dotted paths where ``key`` is a valid key: the same key in another part of the case than
@@ -433,7 +464,9 @@ def build_case_schema(vocab: Vocabulary, entities: TermSet | None = None) -> Cas
             paths = placement.setdefault(word, [])
             if f"{section}.{canonical}" not in paths:
                 paths.append(f"{section}.{canonical}")
-    return CaseSchema(vocab=vocab, model=Case, keys=keys, placement=placement)
+    models: dict[str, type[BaseModel]] = {"case": Case, "patient": Patient, "clinical": Clinical,
+                                          "morphology": Morphology, "stains": StainFinding}
+    return CaseSchema(vocab=vocab, model=Case, keys=keys, placement=placement, models=models, entities=entities)
 
 
 def _case_id(value: Any) -> Any:

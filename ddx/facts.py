@@ -17,6 +17,12 @@ from ddx.vocabulary import Vocabulary
 
 
 def case_facts(case: BaseModel, vocab: Vocabulary, keys: Iterable[str] | None = None) -> dict[str, Any]:
+    """The facts of a validated case: ``{"patient__age": 35.0, "stains__alk": "positive", ...}``.
+
+    Numbers are floats, lists are sorted without repeats, a finding not recorded (None, an empty
+    list) is absent. Order: patient, clinical, morphology (in the vocabulary's order), then stains and
+    molecular tests in the case's order. ``keys``: keep only these.
+    """
     facts: dict[str, Any] = {}
     patient = getattr(case, "patient", None)
     if patient is not None:
@@ -34,22 +40,47 @@ def case_facts(case: BaseModel, vocab: Vocabulary, keys: Iterable[str] | None = 
     if morphology is not None:
         for name in vocab.morphology:
             value = getattr(morphology, name, None)
-            if isinstance(value, list):
-                value = sorted(set(value))
-            _put(facts, f"morphology__{name}", value)
+            if value is None or value == []:
+                continue
+            key = _MORPHOLOGY_KEYS.get(name) or _MORPHOLOGY_KEYS.setdefault(name, f"morphology__{name}")
+            if type(value) is str:
+                facts[key] = value
+            elif isinstance(value, list):
+                facts[key] = sorted(set(value))
+            else:
+                _put(facts, key, value)
     for stain, finding in (getattr(case, "stains", None) or {}).items():
-        base = f"stains__{stain}"
-        _put(facts, base, finding.result)
-        _put(facts, base + "__extent", finding.extent)
-        _put(facts, base + "__intensity", finding.intensity)
-        _put(facts, base + "__pattern", finding.pattern)
-        _put(facts, base + "__percent", finding.percent)
+        names = _STAIN_KEYS.get(stain) or _stain_keys(stain)
+        for key, value in zip(names, (finding.result, finding.extent, finding.intensity, finding.pattern,
+                                      finding.percent)):
+            if type(value) is str:   # the common case, as _put would put it
+                facts[key] = value
+            elif value is not None:
+                _put(facts, key, value)
     for test, result in (getattr(case, "molecular", None) or {}).items():
-        _put(facts, f"molecular__{test}", result)
+        key = _MOLECULAR_KEYS.get(test) or _MOLECULAR_KEYS.setdefault(test, f"molecular__{test}")
+        if type(result) is str:
+            facts[key] = result
+        else:
+            _put(facts, key, result)
     if keys is not None:
-        wanted = set(keys)
+        wanted = keys if isinstance(keys, (set, frozenset)) else set(keys)
         facts = {k: v for k, v in facts.items() if k in wanted}
     return facts
+
+
+# the fact keys of morphology fields, stains (result, extent, intensity, pattern, percent) and molecular
+# tests, made once per name
+_MORPHOLOGY_KEYS: dict[str, str] = {}
+_STAIN_KEYS: dict[str, tuple[str, str, str, str, str]] = {}
+_MOLECULAR_KEYS: dict[str, str] = {}
+
+
+def _stain_keys(stain: str) -> tuple[str, str, str, str, str]:
+    base = f"stains__{stain}"
+    names = (base, base + "__extent", base + "__intensity", base + "__pattern", base + "__percent")
+    _STAIN_KEYS[stain] = names
+    return names
 
 
 def _put(facts: dict[str, Any], key: str, value: Any) -> None:

@@ -15,6 +15,7 @@ import csv
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import compress
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -31,6 +32,7 @@ SHEET_SUFFIXES = {".csv", ".tsv"}
 WORKBOOK_SUFFIXES = {".xlsx", ".xls", ".ods"}   # read by ddx.workbook (python-calamine), every visible sheet
 INPUT_SUFFIXES = CASE_SUFFIXES | SHEET_SUFFIXES | WORKBOOK_SUFFIXES
 LIST_SEPARATORS = re.compile(r"\s*[;,|]\s*")   # a list cell: "spindle; epithelioid"
+_SEPARATOR = re.compile(r"[;,|]")
 _BAD_BYTES = re.compile("[\udc80-\udcff]")   # bytes that were not UTF-8 (surrogateescape)
 _NOT_UTF8 = "not UTF-8 text; save the sheet as 'CSV UTF-8'"
 ColumnSpec = tuple[str, list[str], bool, bool]   # a sheet column: name, its dotted parts, holds a list, a number
@@ -140,6 +142,11 @@ def validate_raw(raw: RawCase, knowledge: Knowledge) -> LoadedCase:
     """Validate one raw case against the knowledge base's case schema."""
     if raw.problems:
         return LoadedCase(raw.file, raw.index, raw.label, problems=list(raw.problems), line=raw.line, sheet=raw.sheet)
+    if raw.cells is not None and raw.columns is not None:   # a plainly canonical row: no mapping, no model
+        fast = knowledge.case_schema.fast_row(raw.columns, raw.cells, raw.decimal_comma)
+        if fast is not None:
+            return LoadedCase(raw.file, raw.index, fast.id, case=fast, line=raw.line,  # type: ignore[attr-defined]
+                              sheet=raw.sheet)
     try:
         data = raw.mapping()
     except ValueError as exc:
@@ -472,18 +479,23 @@ def _column_specs(columns: list[str], lists: set[str], numbers: set[str]) -> lis
 
 def _row_to_case(specs: list[ColumnSpec], row: list[str], decimal_comma: bool = False) -> dict[str, Any]:
     case: dict[str, Any] = {}
-    for (name, parts, is_list, is_number), cell in zip(specs, row):
-        if not cell or not name:
-            continue
-        value = cell.strip()
-        if not value:
+    for (name, parts, is_list, is_number), cell in compress(zip(specs, row), row):   # the cells not empty
+        value: Any = cell.strip()
+        if not value or not name:
             continue
         if is_list:
-            _put(case, parts, [v for v in LIST_SEPARATORS.split(value) if v], name)
-        else:
-            if is_number and decimal_comma:
-                value = _DECIMAL_COMMA.sub(r"\1.\2\3", value)
-            _put(case, parts, value, name)
+            value = [v for v in LIST_SEPARATORS.split(value) if v] if _SEPARATOR.search(value) else [value]
+        elif is_number and decimal_comma:
+            value = _DECIMAL_COMMA.sub(r"\1.\2\3", value)
+        if len(parts) == 2:     # section.key, the common column: put here unless _put has something to say
+            node = case.get(parts[0])
+            if node is None:
+                case[parts[0]] = {parts[1]: value}
+                continue
+            if isinstance(node, dict) and not isinstance(node.get(parts[1]), dict):
+                node[parts[1]] = value
+                continue
+        _put(case, parts, value, name)
     return case
 
 
