@@ -51,6 +51,7 @@ class BatchOptions:
     evidence_for: int | None = None    # JSON: list evidence for the first K entities (None: all)
     want_json: bool = True             # build the per-case JSON line
     lean: bool = False                 # the lean line (report.to_lean_line) instead of the full shape
+    want_rows: bool = True             # fill the fields of table, CSV, workbook and markdown rows (leaders, labels ...)
     engine: str | None = None          # "durable" or "python" (ddx.engine.ENGINES); None: ddx.engine.default_engine()
 
 
@@ -108,6 +109,11 @@ class Processor:
         return self.result(analysis, loaded.line)
 
     def result(self, analysis: Analysis, line: int | None) -> CaseResult:
+        if not self.options.want_rows:   # a JSON run: the line, and what the summary and progress read
+            return CaseResult(id=analysis.case_id, file=analysis.file or "", line=line, expected=analysis.expected,
+                              scored=scored_case(analysis, self.knowledge), errors=list(analysis.problems),
+                              json=self.json_line(analysis) if self.options.want_json else None,
+                              sheet=analysis.sheet)
         k = self.options.top
         return CaseResult(
             id=analysis.case_id,

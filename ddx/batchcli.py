@@ -204,7 +204,8 @@ def run_batch_command(knowledge: Knowledge, paths: tuple[str, ...], *, fmt: str,
     options = BatchOptions(
         suggest=suggest, top=top,
         evidence_for={"all": None, "top": top, "full": top, "none": 0}[evidence],
-        want_json=fmt in ("jsonl", "json"), engine=engine, lean=evidence in ("top", "none"))
+        want_json=fmt in ("jsonl", "json"), want_rows=fmt not in ("jsonl", "json"), engine=engine,
+        lean=evidence in ("top", "none"))
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     previous = signal.signal(signal.SIGTERM, _terminate)
     progress = _Progress(enabled=not quiet and sys.stderr.isatty())
