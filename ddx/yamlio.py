@@ -346,8 +346,8 @@ def _plain_text(text: str) -> bool:
 #
 # A rule file's parsed data (what ``load_data`` returns: LineDicts with their lines) is kept as JSON in
 # $DDX_CACHE_DIR, else the user cache folder (``platformdirs``), one file per content: its name is the
-# SHA-256 of the file's text, ddx's version, this loader's own source, PyYAML's version and the kind of
-# load, so an edited file, another ddx or another loader never reads an entry made for something else.
+# SHA-256 of the file's text, ddx's version, this loader's own source, PyYAML's and libyaml's versions and
+# the kind of load, so an edited file, another ddx or another loader never reads an entry made for something else.
 # Only files without a backslash or a control character are cached (for them the text checks of
 # ``load_data`` find nothing), and only data JSON holds exactly (text keys; text, numbers, true/false,
 # null, lists, mappings). An entry that cannot be read, does not parse, is not the current user's or
@@ -388,7 +388,8 @@ def _cache_salt() -> bytes:
             source = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
         except OSError:   # no source beside the module (a frozen install): the version alone
             source = "?"
-        _salt = f"{CACHE_FORMAT}\0{__version__}\0{source}\0{yaml.__version__}\0{_SafeBase.__name__}\0".encode()
+        libyaml = getattr(getattr(yaml, "_yaml", None), "get_version_string", lambda: "none")()
+        _salt = f"{CACHE_FORMAT}\0{__version__}\0{source}\0{yaml.__version__}\0{libyaml}\0{_SafeBase.__name__}\0".encode()
     return _salt
 
 
@@ -414,9 +415,9 @@ def _cache_read(entry: Path, with_lines: bool) -> Any:
         return _MISS
     try:
         info = os.fstat(fd)
-        getuid = getattr(os, "getuid", None)
-        if not stat.S_ISREG(info.st_mode) or info.st_size > 4 * MAX_FILE_BYTES or info.st_mode & 0o022 \
-                or (getuid is not None and info.st_uid != getuid()):
+        getuid = getattr(os, "getuid", None)     # POSIX: the entry must be yours and writable by you alone
+        if not stat.S_ISREG(info.st_mode) or info.st_size > 4 * MAX_FILE_BYTES \
+                or (getuid is not None and (info.st_uid != getuid() or info.st_mode & 0o022)):
             return _MISS
         with os.fdopen(fd, "rb") as handle:
             fd = -1
