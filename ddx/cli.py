@@ -7,22 +7,24 @@ traceback.
 
 from __future__ import annotations
 
-import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
 
-from ddx import __version__
-from ddx.analysis import Analyzer, analyze_paths
 from ddx.errors import DdxError, KnowledgeError
-from ddx.knowledge import Knowledge, load_knowledge
-from ddx.safetext import json_text
+
+if TYPE_CHECKING:
+    from ddx.knowledge import Knowledge
+
+# Each command imports what it uses (the rules, the ranking, rich) when it runs: `ddx --help` and
+# `ddx eval --help` import none of it, and `ddx --version` not the ranking.
 
 
 def _version_message() -> str:
+    from ddx import __version__
     from ddx.engine import default_engine, durable_problem, engine_label
+    from ddx.knowledge import load_knowledge
 
     py = f"Python {sys.version_info.major}.{sys.version_info.minor}.{sys.version_info.micro}"
     try:
@@ -72,11 +74,15 @@ class _Group(click.Group):
             sys.stderr.close()
             sys.exit(1)
         except OSError as exc:
+            from rich.console import Console
+
             where = f" ({exc.filename})" if exc.filename else ""
             Console(stderr=True).print(f"ddx: cannot read or write a file{where}: {exc.strerror or exc}; "
                                        "files being replaced were left as they were", markup=False, highlight=False)
             sys.exit(1)
         except DdxError as exc:
+            from rich.console import Console
+
             Console(stderr=True, soft_wrap=True).print(f"ddx: {exc}", markup=False, highlight=False)
             sys.exit(1)
 
@@ -126,9 +132,13 @@ def engine_option(f: Any) -> Any:
 
 
 def _load(rules: str | None, prior_set: str | None = None) -> Knowledge:
+    from ddx.knowledge import load_knowledge
+
     try:
         knowledge = load_knowledge(rules)
     except KnowledgeError as exc:
+        from rich.console import Console
+
         err = Console(stderr=True, soft_wrap=True)
         err.print("[bold red]ddx: the rules could not be loaded:[/bold red]")
         for problem in exc.problems:
@@ -164,7 +174,9 @@ def eval_cmd(files: tuple[str, ...], fmt: str, rules: str | None, top: int, prio
     """Rank the differential for each case in FILE... (YAML or JSON, one case or a
     'cases:' list per file; CSV/TSV sheets and .xlsx/.xls/.ods workbooks, one case per row;
     folders are searched recursively)."""
-    from ddx.draft import render_report
+    from rich.console import Console
+
+    from ddx.analysis import Analyzer, analyze_paths
     from ddx.report import render_markdown, render_text, to_json
 
     if chart is not None:
@@ -187,6 +199,7 @@ def eval_cmd(files: tuple[str, ...], fmt: str, rules: str | None, top: int, prio
             elif fmt == "markdown":
                 click.echo(render_markdown(analysis, knowledge, top=top))
             elif fmt == "report":
+                from ddx.draft import render_report
                 click.echo(render_report(analysis, knowledge, analyzer.ranker))
             else:
                 console.print(render_text(analysis, knowledge, top=top))
@@ -194,6 +207,9 @@ def eval_cmd(files: tuple[str, ...], fmt: str, rules: str | None, top: int, prio
                 for problem in analysis.problems:
                     err.print(f"ddx: {problem}", markup=False)
     if fmt == "json":
+        import json
+
+        from ddx.safetext import json_text
         payload = results[0] if len(results) == 1 else results
         click.echo(json_text(json.dumps(payload, indent=2, ensure_ascii=False)))
     if chart is not None:
@@ -253,6 +269,8 @@ def batch_cmd(paths: tuple[str, ...], fmt: str, output: str | None, summary_file
             knowledge, paths, fmt=fmt, output=output, summary_file=summary_file, jobs=jobs, top=top,
             evidence=evidence, suggest=not no_suggest, quiet=quiet, engine=engine, sources_file=sources_file)
     except DdxError as exc:
+        from rich.console import Console
+
         Console(stderr=True).print(f"ddx: {exc}", markup=False, highlight=False)
         code = 1
     sys.exit(code)
@@ -286,6 +304,8 @@ def tui_cmd(case_file: str | None = None, case_id: str | None = None, rules: str
     try:
         run(knowledge, case_file, case_id=case_id, cases=list(cases) or None, engine=engine)
     except DdxError as exc:
+        from rich.console import Console
+
         Console(stderr=True, soft_wrap=True).print(f"ddx: {exc}", markup=False, highlight=False)
         sys.exit(1)
 

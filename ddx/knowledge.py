@@ -6,6 +6,7 @@ the settings and the rule files. Everything is validated into pydantic models
 from __future__ import annotations
 
 import difflib
+import gc
 import hashlib
 import os
 import re
@@ -705,8 +706,9 @@ class Rule:
             return self.spec.negated_title or f"{self.spec.title}: negative"
         return self.spec.title
 
-    @property
+    @cached_property
     def keys(self) -> frozenset[str]:
+        """The fact keys the condition reads (computed once: the matcher, the ranker and the suggester ask often)."""
         return frozenset(a.key for a in atoms(self.condition))
 
     def likelihood(self, entity: str) -> Likelihood | None:
@@ -940,7 +942,7 @@ def _located(exc: ValidationError, file: str, data: Any, base_line: int | None,
 
 def _load_yaml(path: Path, problems: list[Problem], overrides: Mapping[Path, str]) -> Any:
     try:
-        return load_data(path, with_lines=True, text=overrides.get(path), plain=True)
+        return load_data(path, with_lines=True, text=overrides.get(path), plain=True, cache=True)
     except ReadError as exc:
         problems.append(Problem(str(exc), file=str(path), line=exc.line, code="syntax"))
         return None
@@ -973,10 +975,15 @@ def load_knowledge_partial(directory: str | os.PathLike[str] | None = None, *,
     Raises :class:`KnowledgeError` only for a folder that is not a rules directory.
     """
     root = resolve_rules_dir(directory)
+    collecting = gc.isenabled()
+    gc.disable()    # loading makes some 50,000 objects and frees few: the collector's passes would find nothing
     try:
         return _load_parts(root, overrides)
     except KnowledgeError as exc:       # the vocabulary: nothing else can be read without it
         return None, exc.problems
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def _load_parts(root: Path, overrides: Mapping[Path, str] | None) -> tuple[Knowledge, list[Problem]]:

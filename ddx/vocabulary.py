@@ -249,7 +249,7 @@ def _termset(kind: str, spec: Any, problems: list[Problem], where: str) -> TermS
 def load_vocabulary(path: Path, text: str | None = None) -> Vocabulary:
     where = str(path)
     try:
-        data = load_data(path, text=text, plain=True)
+        data = load_data(path, text=text, plain=True, cache=True)
     except ReadError as exc:
         raise KnowledgeError([Problem(str(exc), file=where, line=exc.line)]) from None
     if not isinstance(data, dict):
