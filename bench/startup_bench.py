@@ -2,6 +2,7 @@
 
     python bench/startup_bench.py                         # this tree, 15 runs of each command
     python bench/startup_bench.py --baseline /other/.venv/bin/ddx    # paired with another install
+    git archive main | tar -x -C /tmp/base && python bench/startup_bench.py --baseline-src /tmp/base
     python bench/startup_bench.py --numpy                 # also with numpy imported by ddx.suggest
 
 What it measures, as medians over ``--runs`` cold processes (wall clock and CPU time, user + system):
@@ -14,13 +15,16 @@ What it measures, as medians over ``--runs`` cold processes (wall clock and CPU 
 This tree runs twice: with the cache of parsed rule files (``ddx.yamlio.cache_dir``; a fresh folder,
 filled by the uncounted warm-up runs) and without it (``DDX_NO_CACHE=1``). With ``--baseline DDX`` the same
 commands also run with that install's Python. Runs alternate (baseline, this tree, this tree without the
-cache, then the next run), so that all see the same load on a shared machine. ``--numpy`` adds rows in
+cache, then the next run), so that all see the same load on a shared machine. ``--baseline-src DIR`` runs
+another ddx source tree (a checkout, or ``git archive`` of another commit) with this tree's Python and
+packages (``PYTHONPATH=DIR``): the fairest comparison, since the packages installed change start-up too
+(pydantic scans every installed distribution's entry points). ``--numpy`` adds rows in
 which ``numpy`` is imported the moment ``ddx.suggest`` is (an import hook), as it will be once
 ddx.suggest uses numpy.
 
 Each process runs with bytecode caching on (``PYTHONDONTWRITEBYTECODE`` removed; the cache goes to a
 folder of its own, ``PYTHONPYCACHEPREFIX``), as an installed ddx has its ``.pyc`` files: a checkout run with
-``PYTHONDONTWRITEBYTECODE=1`` compiles every ddx module on every start, which costs about 0.1 s more.
+``PYTHONDONTWRITEBYTECODE=1`` compiles every ddx module it imports on every start (about 40 ms more).
 Two runs of each command warm both caches and are not counted. Processes start in an empty folder, so that
 each install imports its own ddx.
 """
@@ -118,6 +122,8 @@ def main() -> int:
     parser.add_argument("--ddx", type=Path, default=Path(sys.executable).parent / "ddx",
                         help="the install measured (default: the ddx beside this Python)")
     parser.add_argument("--baseline", type=Path, default=None, help="another install's ddx, run paired")
+    parser.add_argument("--baseline-src", type=Path, default=None,
+                        help="another ddx source tree, run paired with this Python (PYTHONPATH)")
     parser.add_argument("--numpy", action="store_true", help="also measure with numpy imported by ddx.suggest")
     args = parser.parse_args()
 
@@ -138,6 +144,9 @@ def main() -> int:
         installs = {"this tree": (python_of(args.ddx), env), "no cache": (python_of(args.ddx), {**env, "DDX_NO_CACHE": "1"})}
         if args.baseline is not None:
             installs = {"baseline": (python_of(args.baseline), env), **installs}
+        elif args.baseline_src is not None:
+            source = {**env, "PYTHONPATH": str(args.baseline_src.resolve())}
+            installs = {"baseline": (python_of(args.ddx), source), **installs}
         preludes = {"": ""}
         if args.numpy:
             preludes["+ numpy"] = NUMPY_HOOK

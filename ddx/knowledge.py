@@ -976,7 +976,9 @@ def load_knowledge_partial(directory: str | os.PathLike[str] | None = None, *,
     """
     root = resolve_rules_dir(directory)
     collecting = gc.isenabled()
-    gc.disable()    # loading makes some 50,000 objects and frees few: the collector's passes would find nothing
+    # loading makes tens of thousands of objects that live on: the collector's passes (68 in a load without the
+    # rules cache, 131 objects found in all) cost about 7 ms and free next to nothing
+    gc.disable()
     try:
         return _load_parts(root, overrides)
     except KnowledgeError as exc:       # the vocabulary: nothing else can be read without it
