@@ -27,17 +27,47 @@ the other entities, the one whose outcome distribution differs most from the
 leader's (total variation distance), weighted by its posterior. It quotes the
 figures of the rule reading T that differs most between the two (``~`` marks
 an estimate), each with its count or its strength in cases.
+
+How it is computed (issue 19; ``tests/suggest_reference.py`` is the plain
+specification, and ``tests/test_suggest_fast.py`` holds this module equal to it):
+
+* A test's outcome × profile table depends on the case only through the
+  conditions its rules test on *other* findings (a conditional rule, a
+  combination with another stain) and through which of its rules the case
+  already matches; it is built once per such state and kept.
+* The gain of every candidate test is one numpy pass over the tables' rows
+  (numpy is imported only once a Suggester has answered ``VECTORISE_AFTER``
+  calls; before that the scalar arithmetic, identical to the reference, is
+  used). numpy's sums differ from ``math.fsum`` by rounding (measured below
+  2e-15 bits); a decision or a shown figure that such a difference could
+  change (the min_gain threshold, the ordering key to 9 decimals, the gain as
+  printed) is taken from the scalar computation instead, so every output is
+  the reference's.
+* The contrast and the why line are worked out for the tests returned only
+  (the contrast's entity scores from the numpy pass, the scalar way where two
+  come within ``SCORE_SLACK``); the why lines are kept per table, leader and
+  contrast.
+* Which tests a case has done comes from a map of fact key to test (no scan of
+  every fact key per test).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Any
+import threading
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from ddx.ancillary import UNCLASSED, TestCost
+from ddx.conditions import Atom, atoms, compile_predicate
 from ddx.knowledge import Knowledge, Rule
 from ddx.ranking import Ranker, basis_text, given_name, percent, strength_of
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+    Array = npt.NDArray[np.float64]
 
 NO_SEPARATING_TEST = "No further test separates the leaders"
 
@@ -100,7 +130,45 @@ def _entropy(ps: list[float]) -> float:
     return -math.fsum(p * math.log2(p) for p in ps if p > 0)
 
 
-@dataclass
+# numpy's gains are trusted only where no decision boundary lies within GAIN_SLACK bits of them (measured
+# difference from the scalar arithmetic: below 2e-15); the contrast's entity scores where no other comes within
+# SCORE_SLACK (relative to the entities' posterior masses).
+GAIN_SLACK = 1e-12
+KEY_MARGIN = 0.5 - 4 * GAIN_SLACK * 1e9     # see _Test.key_margin
+SCORE_SLACK = 1e-11
+# Calls answered the scalar way before numpy is imported (numpy costs about 0.1 s of CPU to import, the scalar
+# way about 1 ms a case): `ddx eval` on a few cases never imports it; a batch switches after this many cases.
+VECTORISE_AFTER = 50
+TABLE_LIMIT = 4096     # tables kept per test (a test has at most 2^(conditions beyond it) x its matched subsets)
+KEY_LIMIT = 10_000     # fact keys remembered (which tests a recorded key says are done)
+
+
+@dataclass(eq=False)
+class _Table:
+    """One test's outcome table for one state of the findings beyond the test that its rules read.
+
+    ``rows``: P(outcome | profile), one row per distinct set of rules the outcomes make fire, normalised per
+    profile (empty when fewer than two outcomes differ: the test cannot change the ranking); ``tempered``:
+    the rows tempered and renormalised per profile (P(outcome) comes from these); ``powered``: each
+    likelihood raised to the temperature (the posterior after the outcome); ``fired``: every rule an
+    outcome makes fire. Built once, with the reference's arithmetic.
+    """
+
+    rows: list[list[float]]
+    tempered: list[list[float]]
+    powered: list[list[float]]
+    fired: frozenset[str]
+    blocks: Any = None                    # rows, tempered, powered as numpy arrays (the vectorised pass)
+    tiers: list[list[Rule]] | None = None  # the why's rules, built when the test is first shown
+    whys: dict[tuple[int, int | None, tuple[str, ...]], str] = field(default_factory=dict)
+    distances: dict[int, list[float]] = field(default_factory=dict)   # per leader, per profile (see _within)
+
+
+_INERT = _Table([], [], [], frozenset())
+_NONE: frozenset[str] = frozenset()
+
+
+@dataclass(eq=False)
 class _Test:
     name: str
     kind: str
@@ -110,22 +178,72 @@ class _Test:
     rules: list[Rule]
     positive_rule: Rule | None
     cost: TestCost
+    number: int = 0                     # its place in Suggester.tests
+    rule_ids: frozenset[str] = frozenset()
+    rule_mask: int = 0                  # its rules' bits (Suggester._rule_bit)
+    # the conditions its rules test on findings other than this test's (conditional rules, combinations), as
+    # bits of Suggester._conditions: which rules an outcome makes fire depends on the outcome and on these alone
+    condition_mask: int = 0
+    # the ordering key's first part, -round(gain / cost, 9): gain x key_scale is gain / cost in units of 1e-9,
+    # and a value nearer than key_margin to an integer rounds the same whichever the gain within GAIN_SLACK
+    key_scale: float = 1e9
+    key_margin: float = 0.5
+    tables: dict[tuple[int, int], _Table] = field(default_factory=dict)
+    path: str = ""                      # stains.alk, molecular.mdm2_amplification
 
-    @property
-    def path(self) -> str:
-        return f"{SECTION[self.kind]}.{self.name}"
+    def __post_init__(self) -> None:
+        self.path = f"{SECTION[self.kind]}.{self.name}"
+        self.key_scale = 1e9 / self.cost.cost
+        self.key_margin = 0.5 - 4 * GAIN_SLACK * self.key_scale
 
 
 def _rank_key(s: Suggestion) -> tuple[float, float, str]:
     return (-round(s.gain_per_cost, 9), -round(s.gain, 9), s.test)
 
 
+def _near_key(gain: float, test: _Test) -> tuple[float, float] | None:
+    """The ordering key (-round(gain / cost, 9), -round(gain, 9)) of a gain known to within GAIN_SLACK, or None
+    when either part could round either way within it. -round(x, 9) is -m / 1e9 for the integer m nearest
+    x 1e9 (the same float), unless x 1e9 is within the slack (scaled) of a half-integer."""
+    ratio, whole = gain * test.key_scale, gain * 1e9
+    m_ratio, m_whole = round(ratio), round(whole)
+    if abs(ratio - m_ratio) < test.key_margin and abs(whole - m_whole) < KEY_MARGIN:
+        return (m_ratio / -1e9, m_whole / -1e9)
+    return None
+
+
+def _unsure(gain: float, cost: float) -> bool:
+    """Whether a gain known to within GAIN_SLACK could be shown otherwise than the exact one: as printed (to 4
+    and 2 decimals, per cost to 4) or in its ordering key (to 9 decimals): its value in units of the last
+    decimal lies within 4 x GAIN_SLACK (scaled; per cost, over the cost) of a half-integer."""
+    slack = 4 * GAIN_SLACK / min(cost, 1.0)
+    for x, margin in ((gain * 1e4, 4 * GAIN_SLACK * 1e4), (gain / cost * 1e4, slack * 1e4), (gain * 1e2, 4 * GAIN_SLACK * 1e2),
+                      (gain * 1e9, 4 * GAIN_SLACK * 1e9), (gain / cost * 1e9, slack * 1e9)):
+        if abs(x - round(x)) > 0.5 - margin:
+            return True
+    return False
+
+
+def _own(key: str, base: str) -> bool:
+    """Whether fact ``key`` is the result of the test whose fact key is ``base`` (or its extent, pattern...)."""
+    return key == base or key.startswith(base + "__")
+
+
 class Suggester:
-    def __init__(self, knowledge: Knowledge, ranker: Ranker):
+    """Next tests for a case (:meth:`suggest`), for one knowledge base and its ranker.
+
+    ``vectorise_after``: calls answered the scalar way before the gains are computed with numpy (imported
+    then); ``None``: never. The results are the same either way.
+    """
+
+    def __init__(self, knowledge: Knowledge, ranker: Ranker, *, vectorise_after: int | None = VECTORISE_AFTER):
         self.knowledge = knowledge
         self.ranker = ranker
+        self.vectorise_after = vectorise_after
+        self.calls = 0
         vocab = knowledge.vocab
         self.tests: list[_Test] = []
+        self._conditions: dict[Atom, int] = {}    # each condition some test's rules read beyond it: its bit
         rules = [r for r in knowledge.active_rules if r.id in ranker.log_lik]
         for stain in vocab.stains.terms:
             base = f"stains__{stain}"
@@ -143,15 +261,50 @@ class Suggester:
         caveat_tests = knowledge.caveat_tests
         self.asking = {r.id: caveat_tests[r.spec.id] for r in knowledge.active_rules
                        if not r.negated and r.spec.id in caveat_tests}
+        self._asking_ids = frozenset(self.asking)
+        self._rule_bit = {rid: 1 << i for i, rid in enumerate(sorted(frozenset().union(*(t.rule_ids for t in self.tests))))}
+        for t in self.tests:
+            for rid in t.rule_ids:
+                t.rule_mask |= self._rule_bit[rid]
+        self._rule_ids = frozenset(self._rule_bit)
+        self._condition_bits = [(1 << i, compile_predicate(atom)) for atom, i in self._conditions.items()]
+        self._answered: dict[tuple[object, ...], dict[str, str]] = {}
+        self._answer_keys = sorted(knowledge.ancillary.keys)
+        # the fact key of every test that can be offered; per fact key seen, those it says are done
+        bases = [t.base_key for t in self.tests]
+        for paths in self.asking.values():
+            for test_path in paths:
+                section, _, name = test_path.partition(".")
+                bases.append(f"{section}__{name}")
+        self._bases = tuple(dict.fromkeys(bases))
+        self._done_by: dict[str, tuple[str, ...]] = {}
+        self._temperature = ranker.temperature
+        # the entities in the order of their first profile, each with its profiles (the contrast's order)
+        groups: dict[int, list[int]] = {}
+        for j, i in enumerate(ranker.profile_entity):
+            groups.setdefault(i, []).append(j)
+        self._groups = [(i, tuple(js)) for i, js in groups.items()]
+        self._members = dict(self._groups)
+        self._np: _Numpy | None = None
+        self._lock = threading.Lock()
 
     def _add(self, name: str, kind: str, label: str, base: str, outcomes: list[dict[str, object]],
              rules: list[Rule], positive: dict[str, object]) -> None:
-        reading = [r for r in rules if any(k == base or k.startswith(base + "__") for k in r.keys)]
+        reading = [r for r in rules if any(_own(k, base) for k in r.keys)]
         if not reading:
             return
         positive_rule = next((r for r in reading if not r.negated and r.predicate(positive)), None)
         cost = self.knowledge.ancillary.cost(f"{SECTION[kind]}.{name}")
-        self.tests.append(_Test(name, kind, label, base, outcomes, reading, positive_rule, cost))
+        others: dict[Atom, None] = {}
+        for r in reading:
+            for atom in atoms(r.condition):
+                if not _own(atom.key, base):
+                    others.setdefault(atom, None)
+        mask = 0
+        for atom in others:
+            mask |= 1 << self._conditions.setdefault(atom, len(self._conditions))
+        self.tests.append(_Test(name, kind, label, base, outcomes, reading, positive_rule, cost, len(self.tests),
+                                frozenset(r.id for r in reading), 0, mask))
 
     def suggest(self, facts: dict[str, object], matched: frozenset[str], n: int | None = None,
                 profile_posterior: list[float] | None = None, min_gain: float | None = None) -> list[Suggestion]:
@@ -170,144 +323,385 @@ class Suggester:
         n = settings.suggestions if n is None else n
         min_gain = settings.next_tests.min_gain if min_gain is None else min_gain
         ranker = self.ranker
+        if ranker.temperature != self._temperature:     # the tables were tempered with another temperature
+            with self._lock:
+                for test in self.tests:
+                    test.tables.clear()
+                self._temperature = ranker.temperature
+                self._np = None
         pp = ranker.profile_posterior(matched) if profile_posterior is None else profile_posterior
         posterior = ranker.to_entities(pp)
         h0 = _entropy(posterior)
-        profiles = range(len(pp))
-        t = ranker.temperature
-        answered = self.knowledge.ancillary.answered(facts) if self.knowledge.ancillary.relations else {}
+        answered = self._answers(facts) if self.knowledge.ancillary.relations else {}
         asked: dict[str, list[str]] = {}
-        for rid in sorted(matched):
-            for test_path in self.asking.get(rid, ()):
+        for rid in sorted(matched & self._asking_ids):
+            for test_path in self.asking[rid]:
                 asked.setdefault(test_path, []).append(rid.removesuffix(":not"))
-        evaluated: list[tuple[_Test, float, list[list[float]], frozenset[str]]] = []
+        done = self._done(facts)
+        # a test's table is looked up by which of its rules the case matches already and by the truth of the
+        # conditions its rules test beyond it (the rest of an outcome's merged facts is the test's own result)
+        holding = 0
+        for bit, condition in self._condition_bits:
+            if condition(facts):
+                holding |= bit
+        matching = 0
+        for rid in matched & self._rule_ids:
+            matching |= self._rule_bit[rid]
+        candidates: list[tuple[_Test, _Table]] = []
         for test in self.tests:
-            if any(k == test.base_key or k.startswith(test.base_key + "__") for k in facts) or test.path in answered:
+            if test.base_key in done or (answered and test.path in answered):
                 continue
-            base_matched = {r.id for r in test.rules if r.id in matched}
-            seen: dict[frozenset[str], None] = {}
-            for outcome in test.outcomes:
-                merged = {**facts, **outcome}
-                new = frozenset(r.id for r in test.rules if r.predicate(merged)) - base_matched
-                seen.setdefault(new, None)
-            if len(seen) < 2:
-                continue
-            lik_rows = []  # per outcome: P(o | e) before normalisation
-            empty_index = None
-            for j, new in enumerate(seen):
-                if not new:
-                    empty_index = j
-                ids = sorted(new)
-                lik_rows.append([math.exp(math.fsum(ranker.log_lik[r][i] for r in ids)) for i in profiles])
-            for i in profiles:
-                total = math.fsum(row[i] for k, row in enumerate(lik_rows) if k != empty_index)
-                if empty_index is not None and total < 1.0:
-                    lik_rows[empty_index][i] = 1.0 - total
-                else:
-                    total += lik_rows[empty_index][i] if empty_index is not None else 0.0
-                    for row in lik_rows:
-                        row[i] /= total
-            # P(o) from the outcome table tempered and renormalised per profile; the posterior after o
-            # exactly as the ranker would give it once o is recorded (prior x likelihood^T)
-            tempered = [row[:] for row in lik_rows]
-            if t != 1.0:
-                for i in profiles:
-                    total = math.fsum(row[i] ** t for row in lik_rows)
-                    for k_, row in enumerate(lik_rows):
-                        tempered[k_][i] = row[i] ** t / total if total > 0 else row[i]
-            expected_h = 0.0
-            for row, trow in zip(lik_rows, tempered):
-                p_o = math.fsum(pp[i] * trow[i] for i in profiles)
-                if p_o > 0:
-                    after = [pp[i] * row[i] ** t for i in profiles]
-                    norm = math.fsum(after)
-                    expected_h += p_o * _entropy(ranker.to_entities([a / norm for a in after]))
-            evaluated.append((test, max(0.0, h0 - expected_h), lik_rows, frozenset().union(*seen)))
-
-        def key(item: tuple[_Test, float, list[list[float]], frozenset[str]]) -> tuple[float, float, str]:
-            test, gain = item[0], item[1]
-            return (-round(gain / test.cost.cost, 9), -round(gain, 9), test.name)
-
-        chosen = sorted((e for e in evaluated if e[1] >= min_gain), key=key)[:n]
-        chosen_paths = {e[0].path for e in chosen}
-        by_path = {e[0].path: e for e in evaluated}
-        extra: list[tuple[_Test | None, str, float, list[list[float]], frozenset[str]]] = []
-        for test_path in asked:
-            if test_path in chosen_paths or test_path in answered:
-                continue
-            section, _, name = test_path.partition(".")
-            if any(k == f"{section}__{name}" or k.startswith(f"{section}__{name}__") for k in facts):
-                continue   # done already: the caveat's test is recorded
-            hit = by_path.get(test_path)
-            if hit is not None:
-                extra.append((hit[0], test_path, hit[1], hit[2], hit[3]))
-            else:          # no rule reads it, or no result of it changes the ranking: gains nothing
-                extra.append((self.by_path.get(test_path), test_path, 0.0, [], frozenset()))
+            state = (holding & test.condition_mask, matching & test.rule_mask)
+            table = test.tables.get(state)
+            if table is None:
+                table = self._build(test, facts, test.rule_ids & matched)
+                if len(test.tables) < TABLE_LIMIT:
+                    test.tables[state] = table
+            if table.rows:
+                candidates.append((test, table))
+        self.calls += 1
         leader = self._leader(pp, posterior)
-        out = [self._suggestion(test, test.path, gain, rows, fired, facts, pp, leader, asked.get(test.path, ()))
-               for test, gain, rows, fired in chosen]
-        out += [self._suggestion(test, test_path, gain, rows, fired, facts, pp, leader, asked[test_path])
-                for test, test_path, gain, rows, fired in extra]
+        vectorise = self.vectorise_after is not None and self.calls > self.vectorise_after and bool(candidates)
+        mixing: Any = None
+        gains: list[float] = []
+        exact: list[bool] = []
+        passing: list[int] = []
+        if vectorise:
+            with self._lock:         # the numpy blocks are shared: one case at a time
+                expected, mixing = self._vector(candidates, pp)
+            for k, (test, table) in enumerate(candidates):
+                gain = h0 - expected[test.number]
+                if not gain > 0.0:
+                    gain = 0.0
+                if -2 * GAIN_SLACK < gain - min_gain < 2 * GAIN_SLACK:   # could fall either side of min_gain
+                    gains.append(self._exact_gain(table, pp, h0))
+                    exact.append(True)
+                else:
+                    gains.append(gain)
+                    exact.append(False)
+                if gains[k] >= min_gain:
+                    passing.append(k)
+        else:
+            for k, (_, table) in enumerate(candidates):
+                gains.append(self._exact_gain(table, pp, h0))
+                exact.append(True)
+                if gains[k] >= min_gain:
+                    passing.append(k)
+        keys: dict[int, tuple[float, float]] = {}
+        for k in passing:
+            test, table = candidates[k]
+            key = None if exact[k] else _near_key(gains[k], test)
+            if key is None:
+                if not exact[k]:      # the key could round either way: the scalar gain decides
+                    gains[k] = self._exact_gain(table, pp, h0)
+                    exact[k] = True
+                key = (-round(gains[k] / test.cost.cost, 9), -round(gains[k], 9))
+            keys[k] = key
+        chosen = sorted(passing, key=lambda k: (*keys[k], candidates[k][0].name))[:n]
+        # what is shown, in the reference's order: the tests chosen, then those a caveat asks for
+        shown: list[tuple[int | None, _Test | None, str]] = [(k, candidates[k][0], candidates[k][0].path) for k in chosen]
+        if asked:
+            by_path = {test.path: k for k, (test, _) in enumerate(candidates)}
+            chosen_paths = {candidates[k][0].path for k in chosen}
+            for test_path in asked:
+                if test_path in chosen_paths or test_path in answered:
+                    continue
+                section, _, name = test_path.partition(".")
+                if f"{section}__{name}" in done:
+                    continue   # done already: the caveat's test is recorded
+                hit = by_path.get(test_path)
+                # without a hit no rule reads the test, or no result of it changes the ranking: it gains nothing
+                shown.append((hit, candidates[hit][0] if hit is not None else self.by_path.get(test_path), test_path))
+        out = []
+        for index, shown_test, test_path in shown:
+            if index is None:
+                out.append(self._suggestion(shown_test, test_path, 0.0, _INERT, None, facts, leader, asked[test_path]))
+                continue
+            test, table = candidates[index]
+            gain = gains[index]
+            if not exact[index] and _unsure(gain, test.cost.cost):
+                gain = self._exact_gain(table, pp, h0)
+            contrast = self._contrast(table, pp, leader) if mixing is None \
+                else self._vector_contrast(mixing, test, table, pp, posterior, leader)
+            out.append(self._suggestion(test, test_path, gain, table, contrast, facts, leader, asked.get(test_path, ())))
         out.sort(key=_rank_key)
         return out
 
+    # ------------------------------------------------------------------ the tables
+
+    def _answers(self, facts: dict[str, object]) -> dict[str, str]:
+        """``knowledge.ancillary.answered(facts)`` (read-only), remembered by the facts it reads."""
+        values = tuple((type(v), v) if (v := facts.get(k, _NONE)) is not _NONE else None for k in self._answer_keys)
+        try:
+            out = self._answered.get(values)
+        except TypeError:         # an unhashable value (a list): not remembered
+            return self.knowledge.ancillary.answered(facts)
+        if out is None:
+            out = self.knowledge.ancillary.answered(facts)
+            if len(self._answered) < KEY_LIMIT:
+                self._answered[values] = out
+        return out
+
+    def _done(self, facts: dict[str, object]) -> set[str]:
+        """The fact keys (``stains__alk``) of the tests the facts record (a result, an extent, a pattern...)."""
+        done: set[str] = set()
+        memo = self._done_by
+        for k in facts:
+            hit = memo.get(k)
+            if hit is None:
+                hit = tuple(b for b in self._bases if _own(k, b))
+                if len(memo) < KEY_LIMIT:
+                    memo[k] = hit
+            if hit:
+                done.update(hit)
+        return done
+
+    def _build(self, test: _Test, facts: dict[str, object], already: frozenset[str]) -> _Table:
+        """A test's table for a case that has not recorded it: the reference's computation, kept as it was
+        (``already``: the test's rules the case matches)."""
+        ranker = self.ranker
+        profiles = range(len(ranker.profiles))
+        t = ranker.temperature
+        seen: dict[frozenset[str], None] = {}
+        for outcome in test.outcomes:
+            merged = {**facts, **outcome}
+            new = frozenset(r.id for r in test.rules if r.predicate(merged)) - already
+            seen.setdefault(new, None)
+        if len(seen) < 2:
+            return _INERT
+        lik_rows = []  # per outcome: P(o | e) before normalisation
+        empty_index = None
+        for j, new in enumerate(seen):
+            if not new:
+                empty_index = j
+            ids = sorted(new)
+            lik_rows.append([math.exp(math.fsum(ranker.log_lik[r][i] for r in ids)) for i in profiles])
+        for i in profiles:
+            total = math.fsum(row[i] for k, row in enumerate(lik_rows) if k != empty_index)
+            if empty_index is not None and total < 1.0:
+                lik_rows[empty_index][i] = 1.0 - total
+            else:
+                total += lik_rows[empty_index][i] if empty_index is not None else 0.0
+                for row in lik_rows:
+                    row[i] /= total
+        tempered = [row[:] for row in lik_rows]
+        if t != 1.0:
+            for i in profiles:
+                total = math.fsum(row[i] ** t for row in lik_rows)
+                for k_, row in enumerate(lik_rows):
+                    tempered[k_][i] = row[i] ** t / total if total > 0 else row[i]
+        powered = [[x ** t for x in row] for row in lik_rows]
+        return _Table(lik_rows, tempered, powered, frozenset().union(*seen))
+
+    # ------------------------------------------------------------------ the gains
+
+    def _exact_gain(self, table: _Table, pp: list[float], h0: float) -> float:
+        """The expected gain in bits, the scalar way: the reference's arithmetic, operation for operation."""
+        to_entities = self.ranker.to_entities
+        expected_h = 0.0
+        for row_t, trow in zip(table.powered, table.tempered):
+            p_o = math.fsum([p * x for p, x in zip(pp, trow)])
+            if p_o > 0:
+                after = [p * x for p, x in zip(pp, row_t)]
+                norm = math.fsum(after)
+                expected_h += p_o * _entropy(to_entities([a / norm for a in after]))
+        return max(0.0, h0 - expected_h)
+
+    def _numpy(self) -> _Numpy:
+        """numpy and its arrays, made on the first vectorised call."""
+        if self._np is None:
+            import numpy as np
+
+            ranker = self.ranker
+            profiles, entities = len(ranker.profiles), len(ranker.entities)
+            # profile -> entity, and a last column summing them all (the total of a row of the posterior)
+            membership = np.zeros((profiles, entities + 1))
+            membership[range(profiles), ranker.profile_entity] = 1.0
+            membership[:, entities] = 1.0
+            signs = -np.ones(entities + 1)       # n log2 n - sum a log2 a
+            signs[entities] = 1.0
+            self._np = _Numpy(np, membership, signs)
+            self._layout(self._np, [max([len(t.rows) for t in test.tables.values()] + [1]) for test in self.tests])
+        return self._np
+
+    def _layout(self, state: _Numpy, sizes: list[int]) -> None:
+        """Give each test a block of ``sizes[i]`` rows (as many as its largest table has), empty."""
+        np = state.np
+        shape = (sum(sizes), len(self.ranker.profiles))
+        state.rows = np.zeros(shape)
+        same = self._temperature == 1.0          # then the rows are their own tempered and powered rows
+        state.tempered = state.rows if same else np.zeros(shape)
+        state.powered = state.rows if same else np.zeros(shape)
+        state.sizes = sizes
+        state.starts = [sum(sizes[:i]) for i in range(len(sizes))]
+        state.starts_array = np.array(state.starts, dtype=np.intp)
+        state.loaded = [None] * len(sizes)
+
+    def _load(self, state: _Numpy, test: _Test, table: _Table) -> bool:
+        """Write a table's rows into its test's block (zero beyond them). True when the block had to grow: then
+        every block was laid out anew, empty, and the others' tables must be written again."""
+        np = state.np
+        count = len(table.rows)
+        grown = count > state.sizes[test.number]
+        if grown:
+            self._layout(state, [count if i == test.number else size for i, size in enumerate(state.sizes)])
+        if table.blocks is None:
+            table.blocks = [np.array(rows) for rows in (table.rows, table.tempered, table.powered)]
+        start = state.starts[test.number]
+        end = start + state.sizes[test.number]
+        for array, block in zip((state.rows, state.tempered, state.powered), table.blocks):
+            array[start:start + count] = block
+            if count < end - start:
+                array[start + count:end] = 0.0
+            if state.tempered is state.rows:
+                break
+        state.loaded[test.number] = table
+        return grown
+
+    def _vector(self, candidates: list[tuple[_Test, _Table]], pp: list[float]) -> tuple[list[float], Any]:
+        """The expected entropy after each test (bits; indexed by test number, meaningful for the candidates),
+        in one numpy pass; and what :meth:`_vector_contrast` needs (each outcome's entity posterior,
+        unnormalised, where each test's rows start, the posterior weights).
+
+        Each test has a block of rows (zero beyond its table's); a block is rewritten when the case needs
+        another of the test's tables."""
+        state = self._numpy()
+        np = state.np
+        loading = True
+        while loading:               # again from the start when a block had to grow (the blocks were emptied)
+            loading = False
+            for test, table in candidates:
+                if state.loaded[test.number] is not table and self._load(state, test, table):
+                    loading = True
+                    break
+        pv = np.array([pp])
+        # per outcome (row): the entity posterior after it, unnormalised (a_e), and its total n (last column);
+        # P(outcome) × entropy(a / n) = (n log2 n - sum a_e log2 a_e) / n × P(outcome); P(outcome) = n when
+        # the temperature is 1
+        weights = state.membership * pv.T
+        after = state.powered @ weights
+        plogp = (after * np.log2(np.maximum(after, 1e-300))) @ state.signs
+        if state.tempered is not state.rows:
+            plogp *= (state.tempered @ pv[0]) / np.maximum(after[:, -1], 1e-300)
+        return np.add.reduceat(plogp, state.starts_array).tolist(), (after, state.starts, weights)
+
+    def _vector_contrast(self, mixing: Any, test: _Test, table: _Table, pp: list[float], masses: list[float],
+                         leader: int) -> int | None:
+        """:meth:`_contrast` from the numpy pass: an entity's score is its posterior mass times the total
+        variation distance between the leader's outcome distribution and its own, half the sum over outcomes
+        of |mass × P(o | leader) − Σ over its profiles of posterior × P(o | profile)| (the latter from the
+        numpy pass). The entity scoring most is taken when every other scores clearly less (by SCORE_SLACK,
+        relative to the masses); else the scalar way decides. ``masses``: the entity posterior."""
+        after, starts, weights = mixing
+        rows = table.rows
+        if self._temperature == 1.0:         # the numpy pass's rows are these rows
+            start = starts[test.number]
+            block = after[start:start + len(rows)].tolist()
+        else:
+            block = (table.blocks[0] @ weights).tolist()
+        lead = [row[leader] for row in rows]
+        lead_entity = self.ranker.profile_entity[leader]
+        best, top, scores = -1, -math.inf, []
+        for e, m in enumerate(masses):
+            if e == lead_entity or m <= 0:
+                continue
+            doubled = 0.0
+            for a, outcome in zip(lead, block):
+                doubled += abs(m * a - outcome[e])
+            scores.append((e, m, doubled))
+            if doubled > top:
+                best, top = e, doubled
+        if best < 0:
+            return None              # no other entity has any posterior mass
+        top *= 0.5
+        low = top - SCORE_SLACK * (masses[best] + top)               # the least the best can score
+        rest = -math.inf                                             # the most any other can score
+        for e, m, doubled in scores:
+            if e != best:
+                score = 0.5 * doubled
+                score += SCORE_SLACK * (m + score)
+                if score > rest:
+                    rest = score
+        if rest < 1e-15 and 2 * top - low < 1e-15:
+            return None              # no other entity differs from the leader
+        if low > 1.5e-15 and rest < low - 1.5e-15:
+            return self._within(self._members[best], table, pp, leader)
+        return self._contrast(table, pp, leader)
+
+    # ------------------------------------------------------------------ the why
+
     def _leader(self, pp: list[float], posterior: list[float]) -> int:
-        """The leading profile of the leading entity."""
-        lead = max(range(len(posterior)), key=lambda i: (posterior[i], -i))
-        entity_of = self.ranker.profile_entity
-        return max((j for j in range(len(pp)) if entity_of[j] == lead), key=lambda j: (pp[j], -j))
+        """The leading profile of the leading entity (the first of equals)."""
+        best = -1
+        for j in self._members[posterior.index(max(posterior))]:
+            if best < 0 or pp[j] > pp[best]:
+                best = j
+        return best
 
-    def _suggestion(self, test: _Test | None, test_path: str, gain: float, rows: list[list[float]],
-                    fired: frozenset[str], facts: dict[str, object], pp: list[float], leader: int,
-                    asked_by: Any) -> Suggestion:
-        section, _, name = test_path.partition(".")
-        kind = "stain" if section == "stains" else "molecular"
-        vocab = self.knowledge.vocab
-        label = (vocab.stains if kind == "stain" else vocab.molecular).label(name)
-        cost = test.cost if test is not None else self.knowledge.ancillary.cost(test_path)
-        contrast = self._contrast(rows, pp, leader) if rows else None
-        tiers: list[list[Rule]] = [[], []]
-        if test is not None:
-            # the rules a plain positive (present) result makes fire come first, the plain positive rule first;
-            # then those of the other results (an extent, a pattern)
-            plain = {**facts, test.base_key: "positive" if kind == "stain" else "present"}
-            for r in sorted(test.rules, key=lambda r: r is not test.positive_rule):
-                if r.id in fired and not r.negated:
-                    tiers[0 if r.predicate(plain) else 1].append(r)
-        why = self._why(test, tiers, label, kind, leader, contrast, tuple(asked_by))
-        profiles = self.ranker.profiles
-        return Suggestion(name, kind, label, gain, why, cost, profiles[leader].slug,
-                          profiles[contrast].slug if contrast is not None else None, tuple(asked_by))
+    def _within(self, members: tuple[int, ...], table: _Table, pp: list[float], leader: int) -> int:
+        """The profile of the contrast's entity that differs most from the leader, weighted by its posterior."""
+        if len(members) == 1:
+            return members[0]
+        distance = table.distances.get(leader)
+        if distance is None:    # per profile: the total variation distance of its outcomes from the leader's
+            rows = table.rows
+            distance = table.distances[leader] = [0.5 * math.fsum(abs(row[leader] - row[j]) for row in rows)
+                                                  for j in range(len(pp))]
+        return max(members, key=lambda j: (pp[j] * distance[j], -j))
 
-    def _contrast(self, rows: list[list[float]], pp: list[float], leader: int) -> int | None:
+    def _contrast(self, table: _Table, pp: list[float], leader: int) -> int | None:
         """The candidate the test separates the leader from (None when no other entity differs).
 
         The entity, other than the leader's, whose outcome distribution (its profiles' mixed by their
         posterior) is farthest from the leader profile's (total variation distance), weighted by its
-        posterior; then, within it, the profile that differs most, weighted by its posterior. ``rows``:
-        P(outcome | profile), one row per outcome.
+        posterior; then, within it, the profile that differs most, weighted by its posterior.
         """
-        entity_of = self.ranker.profile_entity
-
-        def distance(dist: list[float]) -> float:
-            return 0.5 * math.fsum(abs(row[leader] - d) for row, d in zip(rows, dist))
-
-        members: dict[int, list[int]] = {}
-        for j, i in enumerate(entity_of):
-            if i != entity_of[leader]:
-                members.setdefault(i, []).append(j)
+        rows = table.rows
+        lead_entity = self.ranker.profile_entity[leader]
+        lead = [row[leader] for row in rows]
         best_entity, best_score = None, 0.0
-        for i, js in members.items():
+        for i, js in self._groups:
+            if i == lead_entity:
+                continue
             mass = math.fsum(pp[j] for j in js)
             if mass <= 0:
                 continue
             mixed = [math.fsum(pp[j] * row[j] for j in js) / mass for row in rows]
-            score = mass * distance(mixed)
+            score = mass * (0.5 * math.fsum(abs(a - d) for a, d in zip(lead, mixed)))
             if score > best_score + 1e-15:
                 best_entity, best_score = i, score
         if best_entity is None:
             return None
-        return max(members[best_entity], key=lambda j: (pp[j] * distance([row[j] for row in rows]), -j))
+        return self._within(self._members[best_entity], table, pp, leader)
+
+    def _suggestion(self, test: _Test | None, test_path: str, gain: float, table: _Table, contrast: int | None,
+                    facts: dict[str, object], leader: int, asked_by: Any) -> Suggestion:
+        section, _, name = test_path.partition(".")
+        kind = "stain" if section == "stains" else "molecular"
+        vocab = self.knowledge.vocab
+        label = test.label if test is not None else (vocab.stains if kind == "stain" else vocab.molecular).label(name)
+        cost = test.cost if test is not None else self.knowledge.ancillary.cost(test_path)
+        asked = tuple(asked_by)
+        why = table.whys.get((leader, contrast, asked))
+        if why is None:
+            tiers: list[list[Rule]] = [[], []]
+            if test is not None and table.fired:
+                if table.tiers is None:
+                    # the rules a plain positive (present) result makes fire come first, the plain positive rule
+                    # first; then those of the other results (an extent, a pattern). The same for every case
+                    # the table serves: beyond the test's result, they read only what its state holds.
+                    plain = {**facts, test.base_key: "positive" if kind == "stain" else "present"}
+                    table.tiers = [[], []]
+                    for r in sorted(test.rules, key=lambda r: r is not test.positive_rule):
+                        if r.id in table.fired and not r.negated:
+                            table.tiers[0 if r.predicate(plain) else 1].append(r)
+                tiers = table.tiers
+            why = self._why(test, tiers, label, kind, leader, contrast, asked)
+            if table.rows and len(table.whys) < TABLE_LIMIT:
+                table.whys[(leader, contrast, asked)] = why
+        profiles = self.ranker.profiles
+        return Suggestion(name, kind, label, gain, why, cost, profiles[leader].slug,
+                          profiles[contrast].slug if contrast is not None else None, asked)
 
     def _why(self, test: _Test | None, tiers: list[list[Rule]], label: str, kind: str, leader: int,
              contrast: int | None, asked_by: tuple[str, ...]) -> str:
@@ -363,3 +757,22 @@ class Suggester:
                 f"[{basis_text(pa, strength_of(pa, ev))}] vs {percent(pb.p, pb.estimate)} of "
                 f"{given_name(given, short(other.slug))} "
                 f"[{basis_text(pb, strength_of(pb, ev))}]")
+
+
+@dataclass(eq=False)
+class _Numpy:
+    """numpy (imported on the first vectorised call) and the arrays of the vectorised pass: the profile ×
+    entity membership matrix (with a column of ones); the signs summing p log2 p; and each test's block of
+    rows (``rows``, ``tempered``, ``powered``: one array when the temperature is 1), where each starts, its
+    size and the table it holds (see :meth:`Suggester._vector`)."""
+
+    np: Any
+    membership: Array
+    signs: Array
+    rows: Any = None
+    tempered: Any = None
+    powered: Any = None
+    sizes: list[int] = field(default_factory=list)
+    starts: list[int] = field(default_factory=list)
+    starts_array: Any = None
+    loaded: list[_Table | None] = field(default_factory=list)
