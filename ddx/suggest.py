@@ -141,6 +141,7 @@ SCORE_SLACK = 1e-11
 VECTORISE_AFTER = 50
 TABLE_LIMIT = 4096     # tables kept per test (a test has at most 2^(conditions beyond it) x its matched subsets)
 KEY_LIMIT = 10_000     # fact keys remembered (which tests a recorded key says are done)
+WHY_LIMIT = 4096       # why lines kept (the first met, about 1.5 MB; most cases meet the same few hundred)
 
 
 @dataclass(eq=False)
@@ -268,8 +269,7 @@ class Suggester:
                 t.rule_mask |= self._rule_bit[rid]
         self._rule_ids = frozenset(self._rule_bit)
         self._condition_bits = [(1 << i, compile_predicate(atom)) for atom, i in self._conditions.items()]
-        self._answered: dict[tuple[object, ...], dict[str, str]] = {}
-        self._answer_keys = sorted(knowledge.ancillary.keys)
+        self._whys = 0            # why lines kept (at most WHY_LIMIT)
         # the fact key of every test that can be offered; per fact key seen, those it says are done
         bases = [t.base_key for t in self.tests]
         for paths in self.asking.values():
@@ -329,10 +329,11 @@ class Suggester:
                     test.tables.clear()
                 self._temperature = ranker.temperature
                 self._np = None
+                self._whys = 0
         pp = ranker.profile_posterior(matched) if profile_posterior is None else profile_posterior
         posterior = ranker.to_entities(pp)
         h0 = _entropy(posterior)
-        answered = self._answers(facts) if self.knowledge.ancillary.relations else {}
+        answered = self.knowledge.ancillary.answered(facts) if self.knowledge.ancillary.relations else {}
         asked: dict[str, list[str]] = {}
         for rid in sorted(matched & self._asking_ids):
             for test_path in self.asking[rid]:
@@ -428,19 +429,6 @@ class Suggester:
         return out
 
     # ------------------------------------------------------------------ the tables
-
-    def _answers(self, facts: dict[str, object]) -> dict[str, str]:
-        """``knowledge.ancillary.answered(facts)`` (read-only), remembered by the facts it reads."""
-        values = tuple((type(v), v) if (v := facts.get(k, _NONE)) is not _NONE else None for k in self._answer_keys)
-        try:
-            out = self._answered.get(values)
-        except TypeError:         # an unhashable value (a list): not remembered
-            return self.knowledge.ancillary.answered(facts)
-        if out is None:
-            out = self.knowledge.ancillary.answered(facts)
-            if len(self._answered) < KEY_LIMIT:
-                self._answered[values] = out
-        return out
 
     def _done(self, facts: dict[str, object]) -> set[str]:
         """The fact keys (``stains__alk``) of the tests the facts record (a result, an extent, a pattern...)."""
@@ -697,8 +685,9 @@ class Suggester:
                             table.tiers[0 if r.predicate(plain) else 1].append(r)
                 tiers = table.tiers
             why = self._why(test, tiers, label, kind, leader, contrast, asked)
-            if table.rows and len(table.whys) < TABLE_LIMIT:
+            if table.rows and self._whys < WHY_LIMIT:
                 table.whys[(leader, contrast, asked)] = why
+                self._whys += 1
         profiles = self.ranker.profiles
         return Suggestion(name, kind, label, gain, why, cost, profiles[leader].slug,
                           profiles[contrast].slug if contrast is not None else None, asked)

@@ -28,7 +28,7 @@ from ddx.synthetic import synthetic_case
 from tests.conftest import CASES, REPO, validate
 from tests.suggest_reference import ReferenceSuggester
 
-DENSE, SPARSE = 1000, 500            # the default run (the reference takes about 2 ms a case); -m slow: 15,000 and 5,000
+DENSE, SPARSE = 800, 400             # the default run (the reference takes about 2 ms a case); -m slow: 15,000 and 5,000
 
 
 @dataclass
@@ -156,7 +156,7 @@ def test_twenty_thousand_synthetic_cases_get_the_reference_suggestions(knowledge
 def test_the_tempering_is_the_reference_s(knowledge, analyzer, temperature):
     ranker = Ranker(knowledge)
     ranker.temperature = temperature
-    cases = published(analyzer, ranker) + synthetic(analyzer, ranker, 100, 50, seed=int(temperature * 10))
+    cases = published(analyzer, ranker) + synthetic(analyzer, ranker, 60, 30, seed=int(temperature * 10))
     check(knowledge, ranker, cases, every=100)
 
 
