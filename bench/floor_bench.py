@@ -26,7 +26,8 @@ the lean line's text (written the way :func:`ddx.report.to_lean_line` writes it)
   counts as engine);
 * the tables ddx builds once at load: :class:`ddx.ranking.Ranker`'s ``log_lik``, ``log_prior``,
   ``temperature``, ``profile_entity``, ``weights``, ``place``, ``p_used``, ``evidence`` (each piece's
-  ``lean_text`` and ``listed``) and ``source_key``; the compiled ``predicate`` of each outside pattern;
+  ``listed``), ``lean_text`` (each piece's lean JSON, built once) and ``source_key``; the compiled
+  ``predicate`` of each outside pattern;
 * per case, one ddx function: :func:`ddx.bands.assess` for the confidence band (given
   :class:`ddx.ranking.RankedEntity` objects built for the leader and the runner-up, which is what it reads);
 * once per run: :class:`ddx.batch.BatchSummary` for the summary line.
@@ -295,7 +296,7 @@ class MinimalScorer:
             if place < 3:
                 where = self.place[j]
                 pieces = [self.evidence[r][j] for r in sorted(ids, key=where.__getitem__)]
-                text += f',"evidence":[{",".join(e.lean_text for e in pieces if e.listed)}]'
+                text += f',"evidence":[{",".join(self.ranker.lean_text(e) for e in pieces if e.listed)}]'
             entries.append(text + "}")
             if place < 2:   # the band reads the leader and the runner-up
                 ranked.append(RankedEntity(slug, name, p, scores[j], subtype=self.profiles[j][0] if has_subtypes else None,

@@ -53,7 +53,6 @@ class Evidence:
     negated: bool = False  # a tested-negative finding, scored 1 - p
     subtype: str | None = None   # the subtype whose profile this is (None: the entity, or its rest)
     strength: float = 0.0  # how many cases the figure weighs (its denominator, or equivalent cases)
-    key: str = ""          # the source's short key (``Merchant1995``; :func:`ddx.citations.citation_keys`)
 
     @cached_property
     def listed(self) -> bool:
@@ -98,9 +97,8 @@ class Evidence:
         """``to_dict()`` as compact JSON, built once."""
         return json.dumps(self._dict, ensure_ascii=False, separators=(",", ":"))
 
-    @cached_property
-    def lean_text(self) -> str:
-        """The lean JSON of a batch line, built once: ``{"rule", "weight", "figure", "source"}``, the figure
+    def lean_json(self, key: str) -> str:
+        """The lean JSON of a batch line (:meth:`Ranker.lean_text` keeps it): ``{"rule", "weight", "figure", "source"}``, the figure
         short (``10/12``, ``33/35 pooled``, ``~0.30`` for an estimate, ``0.80`` for a figure without a
         denominator; its weight in cases is in the rules) and the source as its short key (the citations
         are listed once, in the batch summary's ``sources``)."""
@@ -108,7 +106,7 @@ class Evidence:
         figure = basis_text(lk, self.strength) if lk.k is not None and lk.total is not None \
             else f"{'~' if lk.estimate else ''}{lk.p:.2f}"
         return json.dumps({"rule": self.rule, "weight": round(self.weight, 3), "figure": figure,
-                           "source": self.key}, ensure_ascii=False, separators=(",", ":"))
+                           "source": key}, ensure_ascii=False, separators=(",", ":"))
 
 
 def figure_text(lk: Likelihood, strength: float) -> str:
@@ -281,23 +279,16 @@ class Ranker:
             self.p_used[rule.id] = ps
             self.log_lik[rule.id] = tuple(math.log(p) for p in ps)
             self.log_ref[rule.id] = math.log(math.fsum(w * p for w, p in zip(self.profile_prior, ps)))
-        # every source a line can cite, with its short key (lean batch lines cite the key; the summary
-        # lists each key's citation once)
-        texts = {lk.source or knowledge.rule[rid].spec.source for rid, row in figures.items() for lk in row}
-        texts |= {r.spec.source for r in knowledge.active_rules if r.spec.caveat}
-        texts |= {o.spec.source for o in knowledge.outside}
-        self.source_key: dict[str, str] = citation_keys(texts)
-        self.sources: dict[str, str] = {key: text for text, key in sorted(self.source_key.items(), key=lambda kv: kv[1])}
         # every piece of evidence is fixed by (rule, profile): build each once, not per case
         self.evidence: dict[str, tuple[Evidence, ...]] = {}
+        self._lean: dict[int, str] = {}     # id(evidence) -> its lean JSON (lean_text); all held in self.evidence
         for rid, row in figures.items():
             rule = knowledge.rule[rid]
             out = []
             for j, (prof, lk) in enumerate(zip(self.profiles, row)):
                 weight = (self.log_lik[rid][j] - self.log_ref[rid]) / LN10
-                source = lk.source or rule.spec.source
-                out.append(Evidence(rid, rule.title, prof.entity, weight, lk, self.p_used[rid][j], source,
-                                    rule.negated, prof.subtype, strength_of(lk, ev), self.source_key[source]))
+                out.append(Evidence(rid, rule.title, prof.entity, weight, lk, self.p_used[rid][j],
+                                    lk.source or rule.spec.source, rule.negated, prof.subtype, strength_of(lk, ev)))
             self.evidence[rid] = tuple(out)
         # per profile: each rule's place in the evidence order (strongest first, then by id)
         self.weights: dict[str, tuple[float, ...]] = {rid: tuple(e.weight for e in row)
@@ -306,6 +297,27 @@ class Ranker:
         for j in range(len(self.profiles)):
             ordered = sorted(self.evidence, key=lambda rid: (-abs(self.weights[rid][j]), rid))
             self.place.append({rid: n for n, rid in enumerate(ordered)})
+
+    @cached_property
+    def source_key(self) -> dict[str, str]:
+        """``{source text: short key}`` for every source a batch line can cite (evidence, caveats, pointers
+        outside the differential); built when a lean line first asks, not at start-up."""
+        texts = {e.source for row in self.evidence.values() for e in row}
+        texts |= {r.spec.source for r in self.knowledge.active_rules if r.spec.caveat}
+        texts |= {o.spec.source for o in self.knowledge.outside}
+        return citation_keys(texts)
+
+    @cached_property
+    def sources(self) -> dict[str, str]:
+        """``{short key: citation}``, by key: what the ``source`` keys of lean batch lines stand for."""
+        return {key: text for text, key in sorted(self.source_key.items(), key=lambda kv: kv[1])}
+
+    def lean_text(self, e: Evidence) -> str:
+        """``e``'s lean JSON with its source key, built once per piece of evidence of this ranker."""
+        text = self._lean.get(id(e))
+        if text is None:
+            text = self._lean[id(e)] = e.lean_json(self.source_key[e.source])
+        return text
 
     def row(self, rule: Rule) -> tuple[list[Likelihood], tuple[float, ...]]:
         """A rule's figure per profile and the probability the ranker uses for it (after shrinkage,

@@ -60,7 +60,7 @@ from typing import TYPE_CHECKING, Any
 
 from ddx.ancillary import UNCLASSED, TestCost
 from ddx.conditions import Atom, atoms, compile_predicate
-from ddx.knowledge import Knowledge, Rule
+from ddx.knowledge import Knowledge, Profile, Rule
 from ddx.ranking import Ranker, basis_text, given_name, percent, strength_of
 
 if TYPE_CHECKING:
@@ -684,7 +684,8 @@ class Suggester:
                         if r.id in table.fired and not r.negated:
                             table.tiers[0 if r.predicate(plain) else 1].append(r)
                 tiers = table.tiers
-            why = self._why(test, tiers, label, kind, leader, contrast, asked)
+            why = why_line(self.knowledge, self.ranker.profiles, test.positive_rule if test is not None else None,
+                           tiers, label, kind, leader, contrast, asked)
             if table.rows and self._whys < WHY_LIMIT:
                 table.whys[(leader, contrast, asked)] = why
                 self._whys += 1
@@ -692,60 +693,61 @@ class Suggester:
         return Suggestion(name, kind, label, gain, why, cost, profiles[leader].slug,
                           profiles[contrast].slug if contrast is not None else None, asked)
 
-    def _why(self, test: _Test | None, tiers: list[list[Rule]], label: str, kind: str, leader: int,
-             contrast: int | None, asked_by: tuple[str, ...]) -> str:
-        """'MDM2 (IHC): positive in ~2 % of PRMS [≈10 cases] vs 100 % of DDLPS [12/12]': the leader first.
 
-        ``tiers``: the rules a result of the test makes fire (not negated): those of a plain positive result,
-        then the others. The rule quoted is the one whose figures for the two differ most, from the first
-        tier where they differ by at least MIN_QUOTED_DIFFERENCE."""
-        candidates = [r for tier in tiers for r in tier]
-        if test is None or not candidates:
-            if asked_by:
-                return f"{label}: asked for by {'a caveat' if len(asked_by) == 1 else 'the caveats'} (see Caveats)"
-            return f"{label}: its result changes the ranking of the leading candidates"
-        knowledge = self.knowledge
-        profiles = self.ranker.profiles
-        ev = knowledge.settings.evidence
-        short = knowledge.short_name
-        lead = profiles[leader]
-        word = "positive" if kind == "stain" else "present"
+def why_line(knowledge: Knowledge, profiles: list[Profile], positive_rule: Rule | None, tiers: list[list[Rule]],
+             label: str, kind: str, leader: int, contrast: int | None, asked_by: tuple[str, ...]) -> str:
+    """'MDM2 (IHC): positive in ~2 % of PRMS [≈10 cases] vs 100 % of DDLPS [12/12]': the leader first.
 
-        def head(rule: Rule) -> str:
-            """The rule's finding without the test's name: 'positive (desmin positive) in'."""
-            if test is not None and rule is test.positive_rule:
-                return f"{word} in"
-            title = rule.title
-            if title.lower().startswith(label.lower() + " "):
-                title = title[len(label) + 1:]
-            return f"{title} in"
-        if contrast is None:
-            rule = candidates[0]
-            lk = knowledge.profile_likelihood(rule, lead)
-            if lk is None:
-                return f"{label}: {rule.title}"
-            return (f"{label}: {head(rule)} {percent(lk.p, lk.estimate)} of {given_name(rule.spec.given, short(lead.slug))} "
-                    f"[{basis_text(lk, strength_of(lk, ev))}]")
-        other = profiles[contrast]
-        best = None
-        for tier in tiers:
-            for rule in tier:
-                pa = knowledge.profile_likelihood(rule, lead)
-                pb = knowledge.profile_likelihood(rule, other)
-                if pa is None or pb is None:
-                    continue
-                if best is None or abs(pa.p - pb.p) > best[0] + 1e-12:
-                    best = (abs(pa.p - pb.p), rule, pa, pb)
-            if best is not None and best[0] >= MIN_QUOTED_DIFFERENCE:
-                break
-        if best is None:
-            return f"{label}: {candidates[0].title}"
-        _, rule, pa, pb = best
-        given = rule.spec.given
-        return (f"{label}: {head(rule)} {percent(pa.p, pa.estimate)} of {given_name(given, short(lead.slug))} "
-                f"[{basis_text(pa, strength_of(pa, ev))}] vs {percent(pb.p, pb.estimate)} of "
-                f"{given_name(given, short(other.slug))} "
-                f"[{basis_text(pb, strength_of(pb, ev))}]")
+    ``profiles``: the ranker's; ``leader``/``contrast``: profile indices (``contrast`` None: no other
+    candidate differs); ``positive_rule``: the test's plain positive (present) rule, quoted as 'positive in'.
+    ``tiers``: the rules a result of the test makes fire (not negated): those of a plain positive result,
+    then the others (both empty for a test no rule reads). The rule quoted is the one whose figures for the
+    two differ most, from the first tier where they differ by at least MIN_QUOTED_DIFFERENCE."""
+    candidates = [r for tier in tiers for r in tier]
+    if not candidates:
+        if asked_by:
+            return f"{label}: asked for by {'a caveat' if len(asked_by) == 1 else 'the caveats'} (see Caveats)"
+        return f"{label}: its result changes the ranking of the leading candidates"
+    ev = knowledge.settings.evidence
+    short = knowledge.short_name
+    lead = profiles[leader]
+    word = "positive" if kind == "stain" else "present"
+
+    def head(rule: Rule) -> str:
+        """The rule's finding without the test's name: 'positive (desmin positive) in'."""
+        if rule is positive_rule:
+            return f"{word} in"
+        title = rule.title
+        if title.lower().startswith(label.lower() + " "):
+            title = title[len(label) + 1:]
+        return f"{title} in"
+    if contrast is None:
+        rule = candidates[0]
+        lk = knowledge.profile_likelihood(rule, lead)
+        if lk is None:
+            return f"{label}: {rule.title}"
+        return (f"{label}: {head(rule)} {percent(lk.p, lk.estimate)} of {given_name(rule.spec.given, short(lead.slug))} "
+                f"[{basis_text(lk, strength_of(lk, ev))}]")
+    other = profiles[contrast]
+    best = None
+    for tier in tiers:
+        for rule in tier:
+            pa = knowledge.profile_likelihood(rule, lead)
+            pb = knowledge.profile_likelihood(rule, other)
+            if pa is None or pb is None:
+                continue
+            if best is None or abs(pa.p - pb.p) > best[0] + 1e-12:
+                best = (abs(pa.p - pb.p), rule, pa, pb)
+        if best is not None and best[0] >= MIN_QUOTED_DIFFERENCE:
+            break
+    if best is None:
+        return f"{label}: {candidates[0].title}"
+    _, rule, pa, pb = best
+    given = rule.spec.given
+    return (f"{label}: {head(rule)} {percent(pa.p, pa.estimate)} of {given_name(given, short(lead.slug))} "
+            f"[{basis_text(pa, strength_of(pa, ev))}] vs {percent(pb.p, pb.estimate)} of "
+            f"{given_name(given, short(other.slug))} "
+            f"[{basis_text(pb, strength_of(pb, ev))}]")
 
 
 @dataclass(eq=False)

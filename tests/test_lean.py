@@ -42,7 +42,8 @@ def test_every_source_of_the_rules_has_one_key_and_the_table_inverts_it(knowledg
     table = source_table(knowledge)
     assert len(table) == len(ranker.source_key) == len(set(ranker.source_key.values()))
     assert {text: key for key, text in table.items()} == ranker.source_key
-    assert all(e.key == ranker.source_key[e.source] for row in ranker.evidence.values() for e in row)
+    assert all(f'"source":"{ranker.source_key[e.source]}"' in ranker.lean_text(e)
+               for row in ranker.evidence.values() for e in row)
 
 
 def _lean_matches_full(lean: dict, full: dict, table: dict[str, str]) -> None:
