@@ -5,6 +5,8 @@ costs and how long it takes, and which findings exclude one another.
 * ``classes:`` — cost classes as a laboratory names them (IHC, FISH, targeted RNA
   sequencing ...): a label, a relative cost (one routine immunostain = 1), a
   turnaround class and the one-line reason for the estimate;
+  ``panel: true`` marks a class one order of which reads every test in it (a fusion
+  panel, a genome-wide array): its tests are suggested as one, the best named first;
 * ``tests:`` — the class of each stain (``stains:``) and molecular test
   (``molecular:``). Every test the next-test suggestions can offer (read by an
   active scoring rule, or asked for by a caveat) needs one;
@@ -69,6 +71,7 @@ class CostClass(_Model):
     cost: float = Field(gt=0, le=1000)   # relative cost per test ordered; a routine immunostain = 1
     turnaround: str             # a turnaround class id
     reason: str                 # one line: why this estimate
+    panel: bool = False         # one order reads every test of the class (a sequencing panel, a genome-wide array)
 
     @field_validator("label", "name", "reason")
     @classmethod
@@ -128,6 +131,12 @@ class TestCost:
     name: str          # "Immunohistochemistry, routine antibody"
     cost: float        # relative cost (a routine immunostain = 1)
     turnaround: str    # "same or next working day"
+    panel: bool = False   # one order of the class reads all its tests: they are suggested as one
+
+    @property
+    def assay(self) -> str | None:
+        """The class id when one order reads every test of the class (``panel: true``), else None."""
+        return self.cls if self.panel else None
 
     @property
     def text(self) -> str:
@@ -175,7 +184,7 @@ class Ancillary:
             return UNCLASSED
         c = self.classes[cls]
         turnaround = self.turnarounds[c.turnaround].label if c.turnaround in self.turnarounds else c.turnaround
-        return TestCost(test, cls, c.label, c.name, c.cost, turnaround)
+        return TestCost(test, cls, c.label, c.name, c.cost, turnaround, c.panel)
 
     @property
     def keys(self) -> frozenset[str]:

@@ -242,7 +242,9 @@ def describe_stains(case: Any, knowledge: Knowledge) -> list[str]:
         details = [fill(frame, value=f"{attrs[attr]:g}" if isinstance(attrs[attr], float)
                         else _prose_words(knowledge, f"stains.*.{attr}", attrs[attr]))
                    for attr, frame in prose.details.items() if attrs.get(attr) is not None]
-        text = lower_first(label(name)) + (f" ({', '.join(details)})" if details else "")
+        text = lower_first(label(name))
+        if details:   # 'CDK4 (IHC, strong staining)', not 'CDK4 (IHC) (strong staining)'
+            text = f"{text[:-1]}, {', '.join(details)})" if text.endswith(")") else f"{text} ({', '.join(details)})"
         key = f.extent if f.result == "positive" and f.extent in prose.results else f.result
         groups.setdefault(key if key in prose.results else "equivocal", []).append(text)
     parts = [fill(prose.group, result=prose.results.get(key, key), stains=join_words(groups[key]))
@@ -350,6 +352,8 @@ def render_report(analysis: Analysis, knowledge: Knowledge, ranker: Ranker, *, d
     subtype = ""
     if sub:
         subtype = sub_template.diagnosis if sub_template else (leader.subtype_name or sub)
+        if subtype.lower().startswith(f"{diagnosis.lower()}, "):   # not 'the inflammatory myofibroblastic
+            subtype = subtype[len(diagnosis) + 2:]                  # tumour, ALK-negative subtype': 'the ALK-negative'
         subtype = lower_first(subtype)
     clinical = getattr(case, "clinical", None)
     site = _term(clinical.site) if clinical is not None and clinical.site else "site not stated"

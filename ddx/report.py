@@ -10,6 +10,7 @@ from typing import Any
 
 from rich.console import Group, RenderableType
 from rich.markup import escape
+from rich.padding import Padding
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -198,6 +199,38 @@ def markup_text(text: str) -> str:
     return escape(printable(str(text), newlines=False))
 
 
+EVIDENCE_LEGEND = "for / against: weight, finding (figure; cited or est. → likelihood used)"
+
+
+def ranking_table(analysis: Analysis, knowledge: Knowledge, *, top: int = 6) -> Table:
+    """The ranking as a rich grid that reads at 80 columns: per entity, a line with its rank, label, bar and
+    probability, then its evidence for (up to three) and against (up to two) indented under it, each item
+    on lines of its own (wrapped under itself, never cut)."""
+    grid = Table.grid(padding=(0, 1), expand=False)
+    grid.add_column(justify="right", style="dim", no_wrap=True)
+    grid.add_column(ratio=1)
+    grid.add_row("", Text(EVIDENCE_LEGEND, style="dim"))
+    shown = analysis.ranking[:top]
+    # no subtype split on a remote entity
+    labels = [entity_label(r, knowledge) if r.probability >= 0.01 else r.entity for r in shown]
+    width = max((len(label) for label in labels), default=0)
+    for i, (r, label) in enumerate(zip(shown, labels), start=1):
+        head = Table.grid(padding=(0, 2))
+        head.add_column(min_width=width, overflow="fold")   # the bars line up; a long label wraps on a narrow screen
+        head.add_column(no_wrap=True, overflow="crop")   # the number first: on a narrow screen the bar is cut
+        head.add_row(Text(label, style="bold"), f"{probability_text(r.probability):>7} {_bar(r.probability)}")
+        grid.add_row(str(i), head)
+        body = Table.grid(padding=(0, 1))
+        body.add_column(style="dim", no_wrap=True)
+        body.add_column(overflow="fold")
+        for kind, items in (("for", r.supporting[:3]), ("against", r.opposing[:2])):
+            lines = [_evidence_line(e) for e in items] or ["-"]
+            for n, line in enumerate(lines):
+                body.add_row(kind if n == 0 else "", Text(line))
+        grid.add_row("", body)
+    return grid
+
+
 def render_text(analysis: Analysis, knowledge: Knowledge, *, top: int = 6) -> RenderableType:
     """A rich renderable: the ranking table, caveats and next tests."""
     if analysis.problems:
@@ -206,18 +239,7 @@ def render_text(analysis: Analysis, knowledge: Knowledge, *, top: int = 6) -> Re
             lines.append("✗ ", style="bold red")
             lines.append(str(p) + "\n")
         return Panel(lines, title=f"[bold red]{markup_text(analysis.case_id)}: not ranked", border_style="red")
-    table = Table(title=None, expand=False, show_lines=False, pad_edge=False)
-    table.add_column("#", justify="right", style="dim")
-    table.add_column("entity", style="bold")
-    table.add_column("probability", no_wrap=True)
-    table.add_column("for (weight, finding, likelihood)", overflow="fold")
-    table.add_column("against", overflow="fold")
-    for i, r in enumerate(analysis.ranking[:top], start=1):
-        for_lines = "\n".join(_evidence_line(e) for e in r.supporting[:3]) or "-"
-        against = "\n".join(_evidence_line(e) for e in r.opposing[:2]) or "-"
-        label = entity_label(r, knowledge) if r.probability >= 0.01 else r.entity   # no subtype split on a remote entity
-        table.add_row(str(i), Text(label), f"{_bar(r.probability)} {probability_text(r.probability):>7}",
-                      Text(for_lines), Text(against))
+    table = ranking_table(analysis, knowledge, top=top)
     parts: list[RenderableType] = []
     if analysis.confidence:
         band = Text()
@@ -249,16 +271,23 @@ def render_text(analysis: Analysis, knowledge: Knowledge, *, top: int = 6) -> Re
         sug = Text("Next tests:", style="bold")
         if analysis.no_separating_test:
             sug.append(f" {lower_first(no_test_text(knowledge))}", style="")
-        sug.append("\n")
-        for n, s in enumerate(analysis.suggestions, start=1):
-            sug.append(f"  {n}. {s.why}  ", style="")
-            sug.append(f"({s.detail})\n", style="dim")
         parts.append(sug)
+        tests = Table.grid(padding=(0, 1))   # a wrapped suggestion stays under its own text
+        tests.add_column(justify="right", no_wrap=True)
+        tests.add_column(overflow="fold")
+        for n, s in enumerate(analysis.suggestions, start=1):
+            entry = Text(f"{s.why}  ")
+            entry.append(f"({s.detail})", style="dim")
+            tests.add_row(f"  {n}.", entry)
+        if analysis.suggestions:
+            parts.append(tests)
+        parts.append(Text(""))
     if analysis.top and analysis.top.supporting:
-        src = Text("Sources of the leading evidence:\n", style="dim")
-        for e in analysis.top.supporting[:3]:
-            src.append(f"  {e.rule}: {e.source}\n", style="dim")
-        parts.append(src)
+        parts.append(Text("Sources of the leading evidence:", style="dim"))
+        for e in analysis.top.supporting[:3]:   # the citation wraps under itself, indented below its rule
+            parts.append(Text(f"  {e.rule}:", style="dim"))
+            parts.append(Padding(Text(e.source, style="dim", overflow="fold"), (0, 0, 0, 4)))
+        parts.append(Text(""))
     title = f"[bold]{markup_text(analysis.case_id)}[/bold]"
     if analysis.expected:
         title += f"  (expected: {markup_text(analysis.expected)})"

@@ -79,6 +79,8 @@ def json_text(text: str) -> str:
     Those characters can only occur inside JSON strings, where the escape means the
     same character: the data is unchanged for every JSON reader.
     """
+    if text.isascii() and "\x7f" not in text:   # the usual case, without a regex scan
+        return text
     return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text) if _JSON_UNSAFE.search(text) else text
 
 

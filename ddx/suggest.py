@@ -55,13 +55,14 @@ from __future__ import annotations
 
 import math
 import threading
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ddx.ancillary import UNCLASSED, TestCost
 from ddx.conditions import Atom, atoms, compile_predicate
 from ddx.knowledge import Knowledge, Profile, Rule
-from ddx.ranking import Ranker, basis_text, given_name, percent, strength_of
+from ddx.ranking import Ranker, basis_text, given_name, lower_first, percent, strength_of
 
 if TYPE_CHECKING:
     import numpy as np
@@ -87,7 +88,9 @@ class Suggestion:
     posterior); ``cost`` its class (relative cost, a routine immunostain = 1,
     and turnaround); ``leader``/``contrast`` the profile slugs the why line
     compares (``contrast`` None when no other candidate differs);
-    ``asked_by`` the rule ids of shown caveats that ask for the test.
+    ``asked_by`` the rule ids of shown caveats that ask for the test; ``also``
+    the (path, label) of the other tests the same order reads (a class with
+    ``panel: true`` in ``rules/ancillary.yaml``) that would have been suggested.
     """
 
     test: str            # "alk" or "mdm2_amplification"
@@ -99,6 +102,7 @@ class Suggestion:
     leader: str | None = None
     contrast: str | None = None
     asked_by: tuple[str, ...] = ()
+    also: tuple[tuple[str, str], ...] = ()
 
     @property
     def path(self) -> str:
@@ -114,6 +118,8 @@ class Suggestion:
     def detail(self) -> str:
         """'expected gain 0.22 bits; FISH, 2-5 working days' (and who asked for it)."""
         text = f"expected gain {self.gain:.2f} bits; {self.cost.text}"
+        if self.also:
+            text += f"; the same {self.cost.label} also reads {join_and([lower_first(label) for _, label in self.also])}"
         if self.asked_by:
             text += "; asked for by a caveat" if len(self.asked_by) == 1 else "; asked for by the caveats"
         return text
@@ -123,7 +129,33 @@ class Suggestion:
                 "gain_bits": round(self.gain, 4), "why": self.why,
                 "cost_class": self.cost.cls, "cost_label": self.cost.label, "relative_cost": self.cost.cost,
                 "turnaround": self.cost.turnaround, "gain_per_cost": round(self.gain_per_cost, 4),
-                "leader": self.leader, "contrast": self.contrast, "asked_by": list(self.asked_by)}
+                "leader": self.leader, "contrast": self.contrast, "asked_by": list(self.asked_by),
+                "also": [path for path, _ in self.also]}
+
+
+def join_and(words: list[str]) -> str:
+    """'a', 'a and b', 'a, b and c'."""
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
+
+
+T = TypeVar("T")
+
+
+def pick(order: Iterable[T], n: int, assay: Callable[[T], str | None]) -> list[tuple[T, list[T]]]:
+    """The first ``n`` tests of ``order`` (best first), one per assay: a test whose assay (``assay(test)``:
+    the cost class of a ``panel: true`` class, else None) is picked already is named with the test picked
+    for it (the list beside it, best first) instead of taking a place of its own."""
+    picked: list[tuple[T, list[T]]] = []
+    where: dict[str, int] = {}
+    for item in order:
+        panel = assay(item)
+        if panel is not None and panel in where:
+            picked[where[panel]][1].append(item)
+        elif len(picked) < n:
+            if panel is not None:
+                where[panel] = len(picked)
+            picked.append((item, []))
+    return picked
 
 
 def _entropy(ps: list[float]) -> float:
@@ -398,7 +430,10 @@ class Suggester:
                     exact[k] = True
                 key = (-round(gains[k] / test.cost.cost, 9), -round(gains[k], 9))
             keys[k] = key
-        chosen = sorted(passing, key=lambda k: (*keys[k], candidates[k][0].name))[:n]
+        picked = pick(sorted(passing, key=lambda k: (*keys[k], candidates[k][0].name)), n,
+                      lambda k: candidates[k][0].cost.assay)
+        chosen = [k for k, _ in picked]
+        also = {k: tuple((candidates[j][0].path, candidates[j][0].label) for j in rest) for k, rest in picked if rest}
         # what is shown, in the reference's order: the tests chosen, then those a caveat asks for
         shown: list[tuple[int | None, _Test | None, str]] = [(k, candidates[k][0], candidates[k][0].path) for k in chosen]
         if asked:
@@ -424,7 +459,8 @@ class Suggester:
                 gain = self._exact_gain(table, pp, h0)
             contrast = self._contrast(table, pp, leader) if mixing is None \
                 else self._vector_contrast(mixing, test, table, pp, posterior, leader)
-            out.append(self._suggestion(test, test_path, gain, table, contrast, facts, leader, asked.get(test_path, ())))
+            made = self._suggestion(test, test_path, gain, table, contrast, facts, leader, asked.get(test_path, ()))
+            out.append(replace(made, also=also[index]) if index in also else made)
         out.sort(key=_rank_key)
         return out
 

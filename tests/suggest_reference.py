@@ -14,13 +14,13 @@ when the suggester's *behaviour* is meant to change, and then change both.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ddx.ancillary import TestCost
 from ddx.knowledge import Knowledge, Rule
 from ddx.ranking import Ranker
-from ddx.suggest import SECTION, Suggestion, why_line
+from ddx.suggest import SECTION, Suggestion, pick, why_line
 
 
 def _entropy(ps: list[float]) -> float:
@@ -155,7 +155,9 @@ class ReferenceSuggester:
             test, gain = item[0], item[1]
             return (-round(gain / test.cost.cost, 9), -round(gain, 9), test.name)
 
-        chosen = sorted((e for e in evaluated if e[1] >= min_gain), key=key)[:n]
+        picked = pick(sorted((e for e in evaluated if e[1] >= min_gain), key=key), n, lambda e: e[0].cost.assay)
+        chosen = [e for e, _ in picked]
+        also = {e[0].path: tuple((o[0].path, o[0].label) for o in rest) for e, rest in picked if rest}
         chosen_paths = {e[0].path for e in chosen}
         by_path = {e[0].path: e for e in evaluated}
         extra: list[tuple[_Test | None, str, float, list[list[float]], frozenset[str]]] = []
@@ -171,7 +173,8 @@ class ReferenceSuggester:
             else:          # no rule reads it, or no result of it changes the ranking: gains nothing
                 extra.append((self.by_path.get(test_path), test_path, 0.0, [], frozenset()))
         leader = self._leader(pp, posterior)
-        out = [self._suggestion(test, test.path, gain, rows, fired, facts, pp, leader, asked.get(test.path, ()))
+        out = [replace(self._suggestion(test, test.path, gain, rows, fired, facts, pp, leader, asked.get(test.path, ())),
+                       also=also.get(test.path, ()))
                for test, gain, rows, fired in chosen]
         out += [self._suggestion(test, test_path, gain, rows, fired, facts, pp, leader, asked[test_path])
                 for test, test_path, gain, rows, fired in extra]

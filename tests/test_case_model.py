@@ -33,6 +33,9 @@ def test_synonyms_and_case_are_normalised(knowledge):
     assert (case.stains["desmin"].result, case.stains["desmin"].extent) == ("positive", "diffuse")
     assert case.stains["alk"].pattern == "nuclear_membrane"
     assert case.molecular == {"near_haploidization": "present"}
+    # ALK's granular cytoplasmic staining (as pathologists write it) is the cytoplasmic pattern
+    granular = validate(knowledge, {"id": "g", "stains": {"alk": {"result": "positive", "pattern": "granular"}}})
+    assert granular.stains["alk"].pattern == "cytoplasmic"
 
 
 def test_misspelt_stain_names_key_path_and_suggests(knowledge):

@@ -124,6 +124,12 @@ def test_stain_details_are_all_described(knowledge, analyzer):
     assert "The proliferation index by Ki-67 is 40%." in text
 
 
+def test_a_stain_label_in_brackets_takes_its_details_inside_them(knowledge, analyzer):
+    case = validate(knowledge, {"id": "s", "stains": {"cdk4": {"result": "positive", "intensity": "strong"}}})
+    text = comment(render_report(analyzer.analyze(case), knowledge, analyzer.ranker))
+    assert "CDK4 (IHC, strong staining)" in text and ") (" not in text.split("Sources")[0]
+
+
 def _write_rules(rules: Path, name: str, change) -> None:
     path = rules / name
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -251,3 +257,23 @@ def test_every_frame_of_reports_yaml_has_its_placeholders_checked():
     from ddx.knowledge import REPORT_FRAMES, ReportTemplates
     frames = {name for name, f in ReportTemplates.model_fields.items() if f.annotation in (str, "str")}
     assert frames == set(REPORT_FRAMES) - {"findings"}
+
+
+def test_a_favoured_subtype_is_not_named_with_its_entity_twice(knowledge, analyzer):
+    """'Inflammatory myofibroblastic tumour, favouring the ALK-negative subtype', never '..., favouring the
+    inflammatory myofibroblastic tumour, ALK-negative subtype' (any published case led by a subtype)."""
+    from ddx.loader import iter_cases
+
+    seen = 0
+    for path in sorted(CASES.glob("*.yaml")):
+        [loaded] = list(iter_cases(path, knowledge))
+        analysis = analyzer.analyze(loaded.case)
+        template = knowledge.reports.entities.get(analysis.ranking[0].entity)
+        if template is None or not analysis.ranking[0].subtype or analysis.ranking[0].subtype == analysis.ranking[0].entity:
+            continue
+        text = render_report(analysis, knowledge, analyzer.ranker, width=10_000)
+        favoured = [line for line in text.splitlines() if "subtype" in line]
+        seen += bool(favoured)
+        for line in favoured:
+            assert f"the {template.diagnosis.lower()}, " not in line.lower(), line
+    assert seen >= 1

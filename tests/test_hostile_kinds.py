@@ -38,7 +38,7 @@ from ddx.knowledge import load_knowledge
 from ddx.loader import RawCase
 from ddx.rulecheck import check_rules
 from ddx.ruleedit import ChangedOnDisk, EditError, read_file, save_file
-from ddx.safetext import FORMULA_PREFIXES, markdown_text, printable, spreadsheet_cell
+from ddx.safetext import FORMULA_PREFIXES, json_text, markdown_text, printable, spreadsheet_cell
 from ddx.yamlio import MAX_FILE_BYTES, ReadError, load_data, read_text
 from tests.conftest import SEED
 from tests.test_hostile import billion_laughs
@@ -369,6 +369,16 @@ def test_no_text_reaches_a_spreadsheet_as_a_formula_or_a_terminal_as_a_control(t
     md = markdown_text(text)
     assert "<" not in md and ">" not in md and not re.search(r"(?<!\\)\|", md.replace("\\\\", ""))
     assert spreadsheet_cell(12.5) == 12.5 and spreadsheet_cell("-0.25") == "-0.25"
+
+
+@settings(max_examples=2000, deadline=None, derandomize=True)
+@given(text=st.one_of(ANY_TEXT, st.text(st.characters(max_codepoint=0x7f), max_size=40)))
+def test_json_text_escapes_what_a_terminal_acts_on_and_means_the_same_data(text):
+    encoded = json.dumps({"v": text}, ensure_ascii=False)
+    shown = json_text(encoded)
+    assert json.loads(shown) == {"v": text}
+    assert not re.search("[\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]", shown)
+    assert shown == encoded or not encoded.isascii() or "\x7f" in encoded
 
 
 @settings(max_examples=300, deadline=None, derandomize=True)

@@ -114,3 +114,29 @@ def test_report_wording_comes_from_rules(rules_copy: Path):
         'diagnosis: "Inflammatory rhabdomyoblastic tumour"'), encoding="utf-8")
     result = run("eval", "--format", "report", "--rules", str(rules_copy), str(SEED))
     assert "  - Inflammatory rhabdomyoblastic tumour (see comment)" in result.output
+
+
+@pytest.mark.parametrize("width", [80, 120])
+def test_the_text_ranking_reads_whole_at_80_and_120_columns(knowledge, analyzer, width):
+    """Each ranked entity's label, probability and every listed piece of evidence are shown whole (wrapped
+    under themselves, never cut or broken letter by letter into a narrow column)."""
+    from rich.console import Console
+
+    from ddx.ranking import probability_text
+    from ddx.report import _evidence_line, entity_label, render_text
+
+    for path in sorted(CASES.glob("*.yaml"))[:12]:
+        [loaded] = list(iter_cases(path, knowledge))
+        analysis = analyzer.analyze(loaded.case)
+        console = Console(width=width, record=True, color_system=None)
+        console.print(render_text(analysis, knowledge))
+        text = console.export_text()
+        assert max(len(line) for line in text.splitlines()) <= width
+        flat = " ".join(line.strip("│ ").strip() for line in text.splitlines())
+        words = " ".join(flat.split())
+        for r in analysis.ranking[:6]:
+            label = entity_label(r, knowledge) if r.probability >= 0.01 else r.entity
+            assert any(label in line for line in text.splitlines()), label           # the label on one line
+            assert f"{label} " in words and probability_text(r.probability) in words
+            for e in [*r.supporting[:3], *r.opposing[:2]]:
+                assert " ".join(_evidence_line(e).split()) in words, _evidence_line(e)

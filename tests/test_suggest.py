@@ -66,6 +66,10 @@ def _case_file(knowledge, name):
     return loaded.case
 
 
+def _seed_case(knowledge):
+    return _case_file(knowledge, "seed-board-q1-thigh-35m")
+
+
 def _all(analyzer, analysis, **kw):
     """Every test the suggester would offer for this analysis (no cap on the number)."""
     return analyzer.suggester.suggest(analyzer.facts(analysis.case), analysis.matched, n=100, **kw)
@@ -141,7 +145,7 @@ def test_the_new_json_keys_are_documented():
     section = doc[doc.index("## Machine-readable results (ddx)"):]
     row = next(line for line in section.splitlines() if line.startswith("| `suggested_tests[]`"))
     for key in ("test", "kind", "label", "gain_bits", "why", "cost_class", "cost_label", "relative_cost",
-                "turnaround", "gain_per_cost", "leader", "contrast", "asked_by"):
+                "turnaround", "gain_per_cost", "leader", "contrast", "asked_by", "also"):
         assert f"`{key}`" in row, key
     assert "`no_separating_test`" in section
 
@@ -349,3 +353,26 @@ def test_a_surrogate_naming_an_unknown_test_is_a_located_error(rules_copy):
     with pytest.raises(KnowledgeError) as exc:
         load_knowledge(rules_copy)
     assert "ancillary.yaml" in str(exc.value) and "stains.mdm3" in str(exc.value) and "stains.mdm2" in str(exc.value)
+
+
+def test_the_tests_one_order_reads_are_offered_once_naming_the_others(knowledge, analyzer, rules_copy: Path):
+    """Near-haploidization and a complex karyotype are read by one genome-wide array (the cytogenomics class
+    is a panel): the seed case is offered the array once, naming the other finding; without ``panel: true``
+    both would take a place of their own."""
+    a = analyzer.analyze(_seed_case(knowledge))
+    every = _all(analyzer, a)
+    panel = [s for s in every if s.cost.cls == "cytogenomics"]
+    assert len(panel) == 1 and panel[0].test == "near_haploidization"
+    assert panel[0].also and ("molecular.complex_karyotype", "Complex karyotype") in panel[0].also
+    assert "the same karyotype / SNP array also reads complex karyotype" in panel[0].detail
+    assert to_json(a, knowledge)["suggested_tests"][[s.test for s in a.suggestions].index("near_haploidization")][
+        "also"] == [path for path, _ in panel[0].also]
+    # each class's tests stay within one line per order; a class that is not a panel is not merged
+    assert len({s.cost.cls for s in every if s.cost.panel}) == len([s for s in every if s.cost.panel])
+    anc = rules_copy / "ancillary.yaml"
+    anc.write_text(anc.read_text(encoding="utf-8").replace("    panel: true       # one array", "    # one array"),
+                   encoding="utf-8")
+    k2 = load_knowledge(rules_copy)
+    a2 = Analyzer(k2)
+    separate = [s.test for s in _all(a2, a2.analyze(_seed_case(k2))) if s.cost.cls == "cytogenomics"]
+    assert {"near_haploidization", "complex_karyotype"} <= set(separate)
