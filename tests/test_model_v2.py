@@ -224,16 +224,16 @@ def test_fit_temperature_writes_settings_and_keeps_the_previous_version(rules_co
 def test_every_recorded_finding_is_scored_or_listed_as_unused(knowledge, oracle):
     raw = {"id": "t", "patient": {"age": 50}, "clinical": {"site": "lung", "symptoms": ["pain"]},
            "morphology": {"cell_types": ["spindle", "multinucleated_giant"]},
-           "stains": {"cd68": "positive", "desmin": {"result": "positive", "intensity": "strong"}}}
+           "stains": {"cd163": "positive", "desmin": {"result": "positive", "intensity": "strong"}}}
     a = oracle.analyze(validate(knowledge, raw))
     unused = {(u.path, u.value) for u in a.unused}
-    assert ("stains.cd68", "positive") in unused
+    assert ("stains.cd163", "positive") in unused
     assert ("morphology.cell_types", "multinucleated_giant") in unused
     assert ("morphology.cell_types", "spindle") not in unused        # scored by morph.cells.spindle
     assert ("clinical.symptoms", "pain") in unused
     assert ("stains.desmin.intensity", "strong") in unused
     assert not any(path in ("stains.desmin", "patient.age", "clinical.site") for path, _ in unused)
-    assert {"finding": "stains.cd68", "value": "positive"} in to_json(a, knowledge)["unused_findings"]
+    assert {"finding": "stains.cd163", "value": "positive"} in to_json(a, knowledge)["unused_findings"]
 
 
 def test_rules_check_lists_unused_vocabulary_and_likely_double_counting(rules_copy: Path):
@@ -253,7 +253,7 @@ def test_rules_check_lists_unused_vocabulary_and_likely_double_counting(rules_co
 """)
     report = check_rules(rules_copy, engine=False)
     notes = " ".join(str(m) for m in report.notes)
-    assert "cd68" in notes and "sox10" in notes and "trunk" not in notes
+    assert "cd163" in notes and "sox10" in notes and "trunk" not in notes
     doubles = [m for m in report.warnings if m.code == "double-count"]
     assert doubles and "ihc.desmin" in str(doubles[0]) and "test.desmin-or-smooth" in str(doubles[0])
     assert report.ok   # warnings and notes do not fail the check
