@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from ddx.authoring.check import _Logic, check_rules, example_case
 from ddx.conditions import parse_condition
-from ddx.rulecheck import _Logic, check_rules, example_case
 
 
 def add_rules(rules_dir: Path, body: str, name: str = "zz-test.yaml") -> Path:
@@ -93,7 +93,7 @@ def test_finding_and_its_negation_that_can_hold_together_is_an_error(rules_copy)
 
 
 def _copy_of_desmin_rule(rules_dir: Path, new_id: str, when: str | None = None, imt: str | None = None) -> str:
-    from ddx.ruleedit import block_text, find_block
+    from ddx.authoring.edit import block_text, find_block
 
     text = (rules_dir / "rules" / "immunohistochemistry.yaml").read_text()
     block = block_text(text, find_block(text, "ihc.desmin"))

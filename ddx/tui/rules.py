@@ -1,9 +1,9 @@
 """The rule editor: browse, edit, check, preview and save rules without leaving ddx.
 
-A thin layer over :mod:`ddx.ruleedit` (splicing one rule into its file,
-history, atomic save), :mod:`ddx.rulecheck` (every check of ``ddx rules
-check``, run as you type) and :mod:`ddx.ruletest` (the impact preview: the
-cases whose ranking would change).
+A thin layer over :mod:`ddx.authoring.edit` (splicing one rule into its
+file, history, atomic save), :mod:`ddx.authoring.check` (every check of ``ddx
+rules check``, run as you type) and :mod:`ddx.authoring.diff` (the impact
+preview: the cases whose ranking would change).
 """
 
 from __future__ import annotations
@@ -24,10 +24,9 @@ from textual.widgets import Button, DataTable, Header, Input, Label, OptionList,
 from textual.widgets.option_list import Option
 from textual.worker import get_current_worker
 
-from ddx.errors import DdxError
-from ddx.knowledge import Knowledge, Rule, load_knowledge
-from ddx.rulecheck import RELEVANT_EFFECT, entity_effect
-from ddx.ruleedit import (
+from ddx.authoring.check import RELEVANT_EFFECT, entity_effect
+from ddx.authoring.diff import RuleSetDiff, diff_runs
+from ddx.authoring.edit import (
     EditCheck,
     Version,
     block_text,
@@ -40,7 +39,9 @@ from ddx.ruleedit import (
     restore,
     save_file,
 )
-from ddx.ruletest import CaseRun, RuleSetDiff, diff_runs, run_cases
+from ddx.authoring.regression import CaseRun, run_cases
+from ddx.errors import DdxError
+from ddx.knowledge import Knowledge, Rule, load_knowledge
 from ddx.tui.dialogs import ChoiceScreen
 from ddx.tui.messages import plain
 
@@ -524,7 +525,7 @@ class RulesScreen(Screen[None]):
 
     @staticmethod
     def _saved_id(text: str) -> str | None:
-        from ddx.ruleedit import parse_block
+        from ddx.authoring.edit import parse_block
 
         value = parse_block(text).get("id")
         return str(value) if value is not None else None
@@ -568,7 +569,7 @@ class RulesScreen(Screen[None]):
             HistoryScreen(file, versions), chosen))
 
     def _restore(self, file: Path, version: Version) -> None:
-        from ddx.rulecheck import check_rules
+        from ddx.authoring.check import check_rules
         from ddx.yamlio import read_text
 
         if self.read_only:
