@@ -45,23 +45,24 @@ from ddx.case import problems_from_validation
 from ddx.citations import citation_problem
 from ddx.conditions import ConditionError, branch_count, branches, describe, parse_condition
 from ddx.engine import DurableMatcher, PythonMatcher, durable_problem, plan_shards
-from ddx.errors import DdxError, Problem
-from ddx.facts import case_facts
-from ddx.knowledge import (
+from ddx.engine_limits import (
+    APPROACH,
+    ENGINE_FACT_PROPERTIES,
+    ENGINE_RULES,
+    ENGINE_RULES_PER_PATH,
+    ENGINE_TRUE_PATHS,
     MAX_BRANCHES_PER_RULE,
     MAX_FACT_PROPERTIES,
     MAX_RULES,
-    Knowledge,
-    Rule,
-    load_knowledge_partial,
-    resolve_rules_dir,
+    MAX_RULES_PER_PATH,
 )
+from ddx.errors import DdxError, Problem
+from ddx.facts import case_facts
+from ddx.knowledge import Knowledge, Rule, load_knowledge_partial, resolve_rules_dir
 from ddx.ranking import ranker_for
 from ddx.yamlio import strip_lines
 
 Severity = Literal["error", "warning", "note"]
-APPROACH = 0.75            # warn when a structural limit is three-quarters used
-MAX_RULES_PER_PATH = 200   # rules sharing one identical condition path (durable-rules: 256, error 108)
 
 
 @dataclass
@@ -390,15 +391,15 @@ def _check_limits(k: Knowledge, report: CheckReport) -> None:
         if used >= APPROACH * limit:
             report.add("warning", "engine-limit", f"{what}: {used} of at most {limit} ({engine})", file=file, line=line)
 
-    near(len(active), MAX_RULES, "active rule conditions", "durable-rules: 4096 rules per ruleset", rule_dir)
+    near(len(active), MAX_RULES, "active rule conditions", f"durable-rules: {ENGINE_RULES} rules per ruleset", rule_dir)
     near(len(k.referenced_keys), MAX_FACT_PROPERTIES, "distinct findings tested",
-         "durable-rules: 255 properties per fact", rule_dir)
+         f"durable-rules: {ENGINE_FACT_PROPERTIES} properties per fact", rule_dir)
     for rule in active:
         n = branch_count(rule.condition)
         file, line = _where(rule)
         if n < MAX_BRANCHES_PER_RULE:
             near(n, MAX_BRANCHES_PER_RULE, f"rule {rule.id}: condition alternatives",
-                 "durable-rules: 64 alpha tests true at once", file, line)
+                 f"durable-rules: {ENGINE_TRUE_PATHS} alpha tests true at once", file, line)
     # Rules sharing one identical path count per ruleset; the shard planner keeps every ruleset under
     # 200 paths, so this holds by construction, and is checked here so that it stays so.
     shards = plan_shards(active)
@@ -414,7 +415,7 @@ def _check_limits(k: Knowledge, report: CheckReport) -> None:
             if count > MAX_RULES_PER_PATH:
                 file, line = _where(first[sig])
                 report.add("error", "engine-limit", f"{count} rules share the condition path ({'; '.join(sig)}) "
-                           f"in one ruleset; the limit is {MAX_RULES_PER_PATH} (durable-rules: 256 rules per "
+                           f"in one ruleset; the limit is {MAX_RULES_PER_PATH} (durable-rules: {ENGINE_RULES_PER_PATH} rules per "
                            "identical path, error 108)", file=file, line=line)
     report.shards = len(shards)
 
