@@ -24,7 +24,8 @@ README.md, "durable-rules, driven safely" (each has a test in tests/test_engine.
   own ruleset, such that no fact can complete more than ``SHARD_TRUE_PATHS``
   paths in a shard (a bound computed from the conditions, see
   :func:`ddx.conditions.max_true_branches`) and no shard holds more than
-  ``SHARD_BRANCHES`` paths in all, so no shard can approach any limit;
+  ``SHARD_BRANCHES`` paths in all, so no shard can approach any limit
+  (the limits and ddx's margins: :mod:`ddx.engine_limits`);
 * no reload -> a matcher is immutable; build a new one and ``close()`` the old.
 
 ``PythonMatcher`` evaluates the same compiled conditions in plain Python. It
@@ -48,12 +49,10 @@ from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
 from ddx.conditions import atoms, branch_count, compile_durable, max_true_branches
+from ddx.engine_limits import SHARD_BRANCHES, SHARD_NEX, SHARD_TRUE_PATHS
 from ddx.errors import EngineError
 from ddx.knowledge import Rule
 
-SHARD_TRUE_PATHS = 60        # paths one fact can complete per ruleset (the engine refuses 65: error 303)
-SHARD_BRANCHES = 200         # paths per ruleset in all (far below 256 per path and 512 tests per node)
-SHARD_NEX = 100              # "not recorded" ($nex) tests per ruleset (the engine allows 128 under one node)
 SENTINEL = "ddx.sentinel"    # rule that always fires, last; never reported
 _CASE_TYPE = "case"
 _SENTINEL_TYPE = "ddx-sentinel"

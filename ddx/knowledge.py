@@ -22,6 +22,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from ddx.ancillary import Ancillary, canonical_test, check_classes, load_ancillary, test_paths
 from ddx.case import CaseSchema, build_case_schema, error_text
 from ddx.conditions import ConditionError, Node, Predicate, atoms, branch_count, compile_predicate, parse_condition
+from ddx.engine_limits import (
+    ENGINE_FACT_PROPERTIES,
+    ENGINE_RULES,
+    ENGINE_TRUE_PATHS,
+    MAX_BRANCHES_PER_RULE,
+    MAX_FACT_PROPERTIES,
+    MAX_RULES,
+)
 from ddx.errors import KnowledgeError, Problem
 from ddx.vocabulary import TermSet, Vocabulary, load_vocabulary
 from ddx.yamlio import ReadError, key_line, load_data, strip_lines
@@ -29,11 +37,6 @@ from ddx.yamlio import ReadError, key_line, load_data, strip_lines
 RULE_ID = r"^[a-z0-9][a-z0-9_.\-]{0,120}$"
 NEGATION_SUFFIX = ":not"
 
-# Limits enforced so that the rule engine is never driven past its structural
-# constants (README.md, "durable-rules, driven safely", "Structural limits").
-MAX_BRANCHES_PER_RULE = 24   # alternatives after expanding any/in (engine: 64 alpha tests true at once)
-MAX_FACT_PROPERTIES = 240    # distinct finding keys rules may test (engine: 255 properties per message)
-MAX_RULES = 4000             # engine: 4096 rules per ruleset (we also shard)
 
 
 class Model(BaseModel):
@@ -1123,13 +1126,13 @@ def _load_parts(root: Path, overrides: Mapping[Path, str] | None) -> tuple[Knowl
                     for r in rules if not r.negated for t in r.spec.caveat_tests if (c := canonical_test(t, vocab))]
         check_classes(ancillary, offered, anc_data, problems)
     if len(rules) > MAX_RULES:
-        problems.append(Problem(f"{len(rules)} rules; the limit is {MAX_RULES} (durable-rules: 4096 rules per ruleset)",
+        problems.append(Problem(f"{len(rules)} rules; the limit is {MAX_RULES} (durable-rules: {ENGINE_RULES} rules per ruleset)",
                                 file=str(rule_dir), code="engine-limit"))
     keys = {k for r in rules if r.spec.status == "active" for k in r.keys}
     if len(keys) > MAX_FACT_PROPERTIES:
         problems.append(Problem(
             f"rules test {len(keys)} distinct findings; the limit is {MAX_FACT_PROPERTIES} "
-            "(durable-rules: 255 properties per fact)", file=str(rule_dir), code="engine-limit"))
+            f"(durable-rules: {ENGINE_FACT_PROPERTIES} properties per fact)", file=str(rule_dir), code="engine-limit"))
     for stain in settings.core_stains:
         if stain not in vocab.stains.terms:
             problems.append(Problem(f"core_stains: {stain!r} is not a stain of the vocabulary",
@@ -1240,7 +1243,7 @@ def _load_rule(raw: Any, path: Path, vocab: Vocabulary, slugs: set[str], seen: d
         if branches > MAX_BRANCHES_PER_RULE:
             problems.append(Problem(
                 f"rule {spec.id}: condition expands to {branches} alternatives; the limit is "
-                f"{MAX_BRANCHES_PER_RULE} (durable-rules fails beyond 64 alpha tests true at once)",
+                f"{MAX_BRANCHES_PER_RULE} (durable-rules fails beyond {ENGINE_TRUE_PATHS} alpha tests true at once)",
                 file=file, line=cond_line, code="engine-limit"))
             continue
         rid = spec.id + (NEGATION_SUFFIX if negated else "")

@@ -1,6 +1,6 @@
 """``ddx rules ...``: initialise, check, list, show, test and diff rule sets.
 
-A thin layer over :mod:`ddx.rulecheck`, :mod:`ddx.ruletest` and
+A thin layer over :mod:`ddx.authoring` (check, regression, diff, edit) and
 :mod:`ddx.knowledge`: options in, rich tables or JSON out. Every command
 prints which rules it used (directory, version, content hash).
 
@@ -21,13 +21,13 @@ from rich.console import Console
 from rich.table import Table
 
 from ddx.analysis import Analyzer
+from ddx.authoring.check import entity_effect
 from ddx.batchcli import refuse_input_target
 from ddx.cli import engine_option
 from ddx.engine import durable_problem, engine_label
 from ddx.errors import DdxError, KnowledgeError
 from ddx.knowledge import Knowledge, Rule, load_knowledge, packaged_rules_dir
 from ddx.report import markup_text
-from ddx.rulecheck import entity_effect
 from ddx.safetext import json_text
 
 _out = Console(highlight=False, soft_wrap=True)
@@ -102,7 +102,7 @@ def check_cmd(directory: str | None, fmt: str, no_engine: bool) -> None:
     """Check a rules directory: schema, vocabulary terms, duplicate ids, sources, weight ranges,
     unsatisfiable and conflicting conditions, subsumed rules, unreachable entities, engine
     limits, and every rule's examples. Errors exit 1; warnings alone exit 0."""
-    from ddx.rulecheck import check_rules
+    from ddx.authoring.check import check_rules
 
     try:
         report = check_rules(directory, engine=not no_engine)
@@ -227,8 +227,8 @@ def show_cmd(rule_id: str, rules: str | None, fmt: str) -> None:
     and its weight for every entity with the source of each figure."""
     from rich.syntax import Syntax
 
+    from ddx.authoring.edit import block_text, find_block
     from ddx.conditions import describe
-    from ddx.ruleedit import block_text, find_block
     from ddx.vocabulary import TermSet
     from ddx.yamlio import read_text
 
@@ -292,7 +292,7 @@ def show_cmd(rule_id: str, rules: str | None, fmt: str) -> None:
 
 
 def _cases_paths(cases: tuple[str, ...]) -> list[str]:
-    from ddx.ruletest import default_cases_path
+    from ddx.authoring.regression import default_cases_path
 
     if cases:
         return list(cases)
@@ -323,8 +323,8 @@ def test_cmd(directory: str | None, cases: tuple[str, ...], baseline: str | None
     the fitted temperature), rules that matched no case, and regressions against --baseline.
 
     Exit status: 0 done; 1 a case could not be read, or a case regressed against the baseline."""
+    from ddx.authoring.regression import compare_baseline, load_baseline, run_cases, save_run, write_temperature
     from ddx.calibration import MIN_FIT_CASES
-    from ddx.ruletest import compare_baseline, load_baseline, run_cases, save_run, write_temperature
 
     k = _load(directory)
     paths = _cases_paths(cases)
@@ -344,7 +344,7 @@ def test_cmd(directory: str | None, cases: tuple[str, ...], baseline: str | None
         if scored < MIN_FIT_CASES:
             _fail(f"{scored} scored case(s) (with 'expected'); fitting the temperature needs at least {MIN_FIT_CASES}", 2)
         else:
-            from ddx.ruleedit import read_only_reason
+            from ddx.authoring.edit import read_only_reason
 
             reason = read_only_reason(k.directory)
             if reason:
@@ -441,7 +441,7 @@ def diff_cmd(old: str, new: str | None, cases: tuple[str, ...], fmt: str) -> Non
 
     With one folder (``ddx rules diff my-rules``), it is compared with the packaged rules
     (the rules ddx uses when none are named)."""
-    from ddx.ruletest import diff_rule_sets
+    from ddx.authoring.diff import diff_rule_sets
 
     if new is None:       # one folder: what it changes against the packaged rules
         old, new = str(packaged_rules_dir()), old

@@ -14,9 +14,9 @@ from types import ModuleType
 
 import pytest
 
+from ddx.authoring.check import check_rules
 from ddx.knowledge import load_knowledge, packaged_rules_dir
 from ddx.loader import write_sheet
-from ddx.rulecheck import check_rules
 from ddx.synthetic import synthetic_case
 from tests.conftest import REPO
 

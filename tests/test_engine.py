@@ -163,7 +163,7 @@ def test_many_child_tests_under_one_node_do_not_hang():
 
 def test_shards_respect_the_path_bounds(knowledge):
     from ddx.conditions import branch_count, max_true_branches
-    from ddx.engine import SHARD_BRANCHES, SHARD_TRUE_PATHS
+    from ddx.engine_limits import SHARD_BRANCHES, SHARD_TRUE_PATHS
 
     shards = plan_shards(knowledge.active_rules)
     assert sum(len(s) for s in shards) == len(knowledge.active_rules)

@@ -28,7 +28,7 @@ ENV = dict(os.environ, PYTHONPATH=str(REPO), MALLOC_PERTURB_="165")
 RULE_SAVER = textwrap.dedent("""
     import itertools, sys
     from pathlib import Path
-    from ddx.ruleedit import read_file, save_file
+    from ddx.authoring.edit import read_file, save_file
     f, a, b = Path(sys.argv[1]), Path(sys.argv[2]).read_text(), Path(sys.argv[3]).read_text()
     print("ready", flush=True)
     for i in itertools.count():
@@ -123,7 +123,7 @@ def test_a_full_disk_during_a_rule_save_keeps_the_rule_file(rules_copy):
     before = f.read_bytes()
     script = textwrap.dedent(f"""
         from pathlib import Path
-        from ddx.ruleedit import read_file, save_file
+        from ddx.authoring.edit import read_file, save_file
         f = Path({str(f)!r})
         text, sha = read_file(f)
         try:

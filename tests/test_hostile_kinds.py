@@ -30,14 +30,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bench.rulecheck_bench import copies
+from ddx.authoring.check import check_rules
+from ddx.authoring.edit import ChangedOnDisk, EditError, read_file, save_file
 from ddx.batch import BatchOptions, CaseResult, Processor, _init_worker, _Pool, _work
 from ddx.batchout import CsvWriter
 from ddx.drafts import DraftStore
 from ddx.errors import DdxError, EngineError, Problem
 from ddx.knowledge import load_knowledge
 from ddx.loader import RawCase
-from ddx.rulecheck import check_rules
-from ddx.ruleedit import ChangedOnDisk, EditError, read_file, save_file
 from ddx.safetext import FORMULA_PREFIXES, json_text, markdown_text, printable, spreadsheet_cell
 from ddx.yamlio import MAX_FILE_BYTES, ReadError, load_data, read_text
 from tests.conftest import SEED

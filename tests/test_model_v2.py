@@ -237,7 +237,7 @@ def test_every_recorded_finding_is_scored_or_listed_as_unused(knowledge, oracle)
 
 
 def test_rules_check_lists_unused_vocabulary_and_likely_double_counting(rules_copy: Path):
-    from ddx.rulecheck import check_rules
+    from ddx.authoring.check import check_rules
     from tests.test_rulecheck import add_rules
 
     # nearly the same finding as ihc.desmin, written so that neither condition implies the other
@@ -316,7 +316,7 @@ def test_a_knowledge_copy_with_other_settings_ranks_differently(knowledge):
 
 
 def test_rules_diff_names_changes_to_the_model_outside_the_rules(rules_copy: Path, knowledge):
-    from ddx.ruletest import other_changes
+    from ddx.authoring.diff import other_changes
 
     settings = rules_copy / "settings.yaml"
     settings.write_text(settings.read_text(encoding="utf-8").replace("  shrinkage: 1 ", "  shrinkage: 20 "),
@@ -331,7 +331,7 @@ def test_rules_diff_names_changes_to_the_model_outside_the_rules(rules_copy: Pat
 
 
 def test_a_subtypes_effect_is_its_own_profiles_weight(knowledge):
-    from ddx.rulecheck import entity_effect
+    from ddx.authoring.check import entity_effect
 
     ranker = Ranker(knowledge)
     rule = knowledge.rule["ihc.keratin"]

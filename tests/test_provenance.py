@@ -9,11 +9,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from ddx.authoring.check import check_rules
 from ddx.citations import citation_problem
 from ddx.errors import KnowledgeError
 from ddx.knowledge import load_knowledge
 from ddx.provenance import core_counted_share, evidence_section, evidence_split, readme_block
-from ddx.rulecheck import check_rules
 from ddx.yamlio import load_data
 
 REPO = Path(__file__).resolve().parent.parent

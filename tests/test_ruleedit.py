@@ -7,9 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ddx.errors import DdxError
-from ddx.knowledge import load_knowledge
-from ddx.ruleedit import (
+from ddx.authoring.edit import (
     ChangedOnDisk,
     EditError,
     append_rule,
@@ -25,6 +23,8 @@ from ddx.ruleedit import (
     rule_blocks,
     save_file,
 )
+from ddx.errors import DdxError
+from ddx.knowledge import load_knowledge
 
 
 @pytest.mark.parametrize("every", [4, pytest.param(1, marks=pytest.mark.slow)])

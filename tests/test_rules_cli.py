@@ -28,7 +28,7 @@ N_CASES = len(list(CASES.rglob("*.yaml")))   # the packaged sample cases (probes
 
 def set_weight(rules_dir: Path, rule_id: str, entity: str, value: str) -> None:
     """Change one likelihood in a rules copy, as a text edit."""
-    from ddx.ruleedit import block_text, find_block, replace_rule
+    from ddx.authoring.edit import block_text, find_block, replace_rule
 
     f = next(p for p in (rules_dir / "rules").glob("*.yaml") if f"id: {rule_id}\n" in p.read_text())
     text = f.read_text()

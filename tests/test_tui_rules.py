@@ -12,10 +12,10 @@ import pytest
 from textual.widgets import DataTable, Input, OptionList, Select, Static, TextArea
 from textual.widgets.text_area import Selection
 
+from ddx.authoring.check import entity_effect
+from ddx.authoring.diff import diff_rule_sets
+from ddx.authoring.edit import history
 from ddx.knowledge import load_knowledge
-from ddx.rulecheck import entity_effect
-from ddx.ruleedit import history
-from ddx.ruletest import diff_rule_sets
 from ddx.tui.app import DdxApp
 from ddx.tui.rules import DiscardEdit, HistoryScreen, RulesScreen
 from tests.conftest import CASES

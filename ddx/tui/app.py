@@ -422,7 +422,7 @@ class DdxApp(App[None]):
         return True
 
     def action_rules(self) -> None:
-        from ddx.ruletest import default_cases_path
+        from ddx.authoring.regression import default_cases_path
         from ddx.tui.rules import RulesScreen
 
         if isinstance(self.screen, RulesScreen):

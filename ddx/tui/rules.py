@@ -1,15 +1,16 @@
 """The rule editor: browse, edit, check, preview and save rules without leaving ddx.
 
-A thin layer over :mod:`ddx.ruleedit` (splicing one rule into its file,
-history, atomic save), :mod:`ddx.rulecheck` (every check of ``ddx rules
-check``, run as you type) and :mod:`ddx.ruletest` (the impact preview: the
-cases whose ranking would change).
+The widgets of :class:`ddx.authoring.session.RuleEditSession`, which holds the
+rules, the rule being edited, the baseline run of the cases and the impact
+preview, and checks, saves and restores (through :mod:`ddx.authoring.edit`
+and :mod:`ddx.authoring.check`). What is left here is the screen: the list,
+the YAML editor, the status and the impact table, and when each is refreshed
+(an edit is checked in a worker after a pause in typing; a result for an
+older text is dropped).
 """
 
 from __future__ import annotations
 
-import threading
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,39 +25,16 @@ from textual.widgets import Button, DataTable, Header, Input, Label, OptionList,
 from textual.widgets.option_list import Option
 from textual.worker import get_current_worker
 
+from ddx.authoring.diff import RuleSetDiff
+from ddx.authoring.edit import EditCheck, Version
+from ddx.authoring.session import Editing, RuleEditSession, VersionHasErrors
 from ddx.errors import DdxError
-from ddx.knowledge import Knowledge, Rule, load_knowledge
-from ddx.rulecheck import RELEVANT_EFFECT, entity_effect
-from ddx.ruleedit import (
-    EditCheck,
-    Version,
-    block_text,
-    check_edit,
-    find_block,
-    history,
-    new_rule_text,
-    read_file,
-    read_only_reason,
-    restore,
-    save_file,
-)
-from ddx.ruletest import CaseRun, RuleSetDiff, diff_runs, run_cases
+from ddx.knowledge import Knowledge
 from ddx.tui.dialogs import ChoiceScreen
 from ddx.tui.messages import plain
 
 VALIDATE_AFTER_S = 0.35     # pause in typing before the edit is checked
 RANK_WIDTH = 14             # the impact table's last column: "eims: 2 → 1"
-
-
-@dataclass
-class Editing:
-    """The rule in the editor: where it lives and the file text it was cut from."""
-
-    file: Path
-    rule_id: str | None          # None: a new rule, to be added to ``file``
-    original_file: str           # the file's text when the rule was opened
-    opened_digest: str
-    original_block: str
 
 
 class YamlEditor(TextArea):
@@ -130,17 +108,30 @@ class RulesScreen(Screen[None]):
 
     def __init__(self, knowledge: Knowledge, cases: list[str] | None) -> None:
         super().__init__()
-        self.knowledge = knowledge
-        self.cases = cases
-        self.read_only = read_only_reason(knowledge.directory)   # why these rules cannot be saved here
-        self.editing: Editing | None = None
+        self.session = RuleEditSession(knowledge, cases)
         self._check: EditCheck | None = None
-        self.impact: RuleSetDiff | None = None
-        self._baseline: tuple[Knowledge, CaseRun] | None = None   # the cases ranked by the saved rules
-        self._baseline_lock = threading.Lock()
+        self.impact: RuleSetDiff | None = None      # the impact shown (of the check shown)
         self._timer: Timer | None = None
         self._seq = 0                  # edits issued; a check result for an older one is dropped
         self._loading = False
+
+    @property
+    def knowledge(self) -> Knowledge:
+        """The rules as saved."""
+        return self.session.knowledge
+
+    @property
+    def cases(self) -> list[str] | None:
+        return self.session.cases
+
+    @property
+    def read_only(self) -> str | None:
+        """Why these rules cannot be saved here (None: they can)."""
+        return self.session.read_only
+
+    @property
+    def editing(self) -> Editing | None:
+        return self.session.editing
 
     # ------------------------------------------------------------------ layout
 
@@ -181,36 +172,18 @@ class RulesScreen(Screen[None]):
 
     # ------------------------------------------------------------------ browsing
 
-    def _specs(self) -> list[Rule]:
-        seen: dict[str, Rule] = {}
-        for r in self.knowledge.rules:
-            seen.setdefault(r.spec.id, r)
-        return list(seen.values())
-
     def _fill_list(self) -> None:
-        entity = self.query_one("#entity-filter", Select).value
-        words = self.query_one("#rule-filter", Input).value.lower().split()
+        chosen = self.query_one("#entity-filter", Select).value
+        entity = None if chosen is Select.NULL else str(chosen)
+        words = self.query_one("#rule-filter", Input).value
         listing = self.query_one("#rule-list", OptionList)
         keep = str(listing.get_option_at_index(listing.highlighted).id) \
             if listing.highlighted is not None and listing.option_count else None
         listing.clear_options()
-        rows: list[tuple[float, Rule]] = []
-        for r in self._specs():
-            hay = f"{r.spec.id} {r.spec.title} {r.spec.status}".lower()
-            if not all(w in hay for w in words):
-                continue
-            effect = 0.0
-            if entity is not Select.NULL:
-                effect = entity_effect(r, self.knowledge, str(entity)) or 0.0
-                if abs(effect) < RELEVANT_EFFECT:
-                    continue
-            rows.append((effect, r))
-        if entity is not Select.NULL:        # the rules that speak most strongly to the entity first
-            rows.sort(key=lambda row: -abs(row[0]))
-        for effect, r in rows:
+        for effect, r in self.session.listing(words, entity):   # with an entity: the strongest first
             label = Text.assemble((r.spec.id, "bold"), ("" if r.spec.status == "active" else f" ({r.spec.status})",
                                                         "italic"))
-            if entity is not Select.NULL:
+            if entity is not None:
                 label.append(f"  {'for' if effect > 0 else 'against'} {abs(effect):.1f}",
                              style="green" if effect > 0 else "red")
             label.append("\n" + r.spec.title, style="dim")
@@ -246,25 +219,20 @@ class RulesScreen(Screen[None]):
 
     @property
     def dirty(self) -> bool:
-        return self.editing is not None and self.text != self.editing.original_block
+        return self.session.dirty(self.text)
 
     @property
     def text(self) -> str:
         return self.query_one("#rule-text", TextArea).text
 
     def _open_rule(self, rule_id: str, *, focus: bool = False) -> None:
-        rule = next((r for r in self.knowledge.rules if r.spec.id == rule_id), None)
-        if rule is None:
-            return
-        file = Path(rule.file)
         try:
-            text, sha = read_file(file)
-            block = block_text(text, find_block(text, rule_id))
+            editing = self.session.open(rule_id)
         except DdxError as exc:
             self.notify(str(exc), severity="error", timeout=10)
             return
-        self.editing = Editing(file, rule_id, text, sha, block)
-        self._load_editor(block, f"{rule_id} · {file.name}:{rule.spec_line}", focus)
+        rule = next(r for r in self.knowledge.rules if r.spec.id == rule_id)
+        self._load_editor(editing.original_block, f"{rule_id} · {editing.file.name}:{rule.spec_line}", focus)
 
     def _load_editor(self, block: str, where: str, focus: bool) -> None:
         self._loading = True
@@ -316,43 +284,20 @@ class RulesScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="rule-check")
     def _check_worker(self, seq: int, editing: Editing, text: str) -> None:
         knowledge = self.knowledge        # the saved rules this edit is compared with
-        result = self._check_now(editing, text)
+        result = self.session.check(text, editing)
         if get_current_worker().is_cancelled:
             return
         self.app.call_from_thread(self._show_check, seq, result)
         if result.ok and self.cases:
-            impact = self._impact_of(knowledge, result)
+            impact = self.session.impact(result, knowledge)
             if not get_current_worker().is_cancelled:
                 self.app.call_from_thread(self._show_impact_result, seq, impact)
-
-    def _check_now(self, editing: Editing, text: str) -> EditCheck:
-        return check_edit(self.knowledge.directory, editing.file, editing.original_file, text, editing.rule_id)
-
-    def _impact_of(self, knowledge: Knowledge, result: EditCheck) -> RuleSetDiff | None:
-        new = result.report.knowledge
-        if new is not None:
-            new = new.with_prior_set(self.knowledge.prior_set)   # the priors the differential is ranked with
-        if new is None or not self.cases:
-            return None
-        try:
-            before = self._baseline_for(knowledge)
-            after = run_cases(new, self.cases)
-        except DdxError:
-            return None
-        return diff_runs(knowledge, new, before, after)
-
-    def _baseline_for(self, knowledge: Knowledge) -> CaseRun:
-        """The cases ranked with ``knowledge`` (computed once per rule set; never another set's run)."""
-        with self._baseline_lock:
-            if self._baseline is None or self._baseline[0] is not knowledge:
-                self._baseline = (knowledge, run_cases(knowledge, self.cases or []))
-            return self._baseline[1]
 
     @work(thread=True, group="baseline")
     def _compute_baseline(self) -> None:
         if self.cases:
             try:
-                self._baseline_for(self.knowledge)
+                self.session.baseline()
             except DdxError as exc:
                 self.app.call_from_thread(self.notify, f"Cases for the impact preview: {exc}", severity="warning")
 
@@ -469,20 +414,12 @@ class RulesScreen(Screen[None]):
 
     def action_new_rule(self) -> None:
         def start() -> None:
-            file = self.editing.file if self.editing else next(iter(sorted(
-                (self.knowledge.directory / "rules").glob("*.yaml"))))
-            taken = {r.spec.id for r in self.knowledge.rules}
-            n = 1
-            while f"new.rule-{n}" in taken:
-                n += 1
-            template = new_rule_text(f"new.rule-{n}", self.knowledge.entity_slugs)
             try:
-                text, sha = read_file(file)
+                editing, template = self.session.new_rule()
             except DdxError as exc:
-                self.notify(f"Cannot add a rule to {file.name}: {exc}", severity="error", timeout=10)
+                self.notify(str(exc), severity="error", timeout=10)
                 return
-            self.editing = Editing(file, None, text, sha, "")
-            self._load_editor(template, f"new rule · to be added to {file}", True)
+            self._load_editor(template, f"new rule · to be added to {editing.file}", True)
             self._seq += 1
             self._show_status(Text("New rule from the template: give it an id, title, condition, weights and a "
                                    "source.", style="dim"))
@@ -502,47 +439,37 @@ class RulesScreen(Screen[None]):
         text = self.text
         result = self.check                               # the check of exactly what is saved
         if result is None or result.edited != text:       # not checked yet (typed within the pause)
-            result = self._check_now(self.editing, text)
+            result = self.session.check(text)
             self._seq += 1
             self._show_check(self._seq, result)
         if not result.ok or result.file_text is None:
             self.notify("Not saved: the rule set would have errors (see below the editor).", severity="error")
             return
         try:
-            kept = save_file(self.editing.file, result.file_text, self.editing.opened_digest,
-                             check_dir=self.knowledge.directory)
+            kept = self.session.save(result)
         except DdxError as exc:         # changed on disk, or unreadable now
             self.notify(f"Not saved: {exc}", severity="error", timeout=15)
             return
         except OSError as exc:
             self.notify(f"Not saved: {exc.strerror or exc}", severity="error", timeout=12)
             return
-        rule_id, file = self._saved_id(text), self.editing.file
+        rule_id, file = self.session.saved_id(text), self.editing.file
         self._reload(rule_id)
         note = " The previous version is in the history (F3)." if kept else ""
         self.notify(f"Saved {rule_id} to {file.name}; the case re-ranks with it.{note}")
 
-    @staticmethod
-    def _saved_id(text: str) -> str | None:
-        from ddx.ruleedit import parse_block
-
-        value = parse_block(text).get("id")
-        return str(value) if value is not None else None
-
     def _reload(self, rule_id: str | None) -> None:
         """Load the rules again from disk; the case's differential re-ranks with them."""
         try:
-            knowledge = load_knowledge(self.knowledge.directory).with_prior_set(self.knowledge.prior_set)
+            knowledge = self.session.reload()
         except DdxError as exc:
             self.notify(f"The rules could not be reloaded: {exc}", severity="error", timeout=15)
             return
-        self.knowledge = knowledge
         self.sub_title = knowledge.version_line
         set_knowledge = getattr(self.app, "set_knowledge", None)
         if set_knowledge is not None:
             set_knowledge(knowledge)
         self._fill_list()
-        self.editing = None
         ids = {r.spec.id for r in knowledge.rules}
         listing = self.query_one("#rule-list", OptionList)
         if rule_id not in ids and listing.option_count:
@@ -555,7 +482,7 @@ class RulesScreen(Screen[None]):
         if self.editing is None:
             return
         file = self.editing.file
-        versions = history(file)
+        versions = self.session.history()
         if not versions:
             self.notify(f"No earlier versions of {file.name} yet (each save from here keeps one).")
             return
@@ -568,24 +495,14 @@ class RulesScreen(Screen[None]):
             HistoryScreen(file, versions), chosen))
 
     def _restore(self, file: Path, version: Version) -> None:
-        from ddx.rulecheck import check_rules
-        from ddx.yamlio import read_text
-
         if self.read_only:
             self.notify(f"Not restored: {self.read_only}.", severity="error", timeout=12)
             return
         try:
-            report = check_rules(self.knowledge.directory, overrides={file: read_text(version.path)}, engine=False)
-        except DdxError as exc:
-            self.notify(f"Not restored: {exc}", severity="error", timeout=12)
+            self.session.restore(file, version)
+        except VersionHasErrors as exc:
+            self.notify(f"Not restored: {exc}.", severity="error", timeout=15)
             return
-        if not report.ok:
-            self.notify(f"Not restored: that version has errors with the current rules ({report.errors[0]}).",
-                        severity="error", timeout=15)
-            return
-        try:
-            _, sha = read_file(file)
-            restore(file, version, sha, check_dir=self.knowledge.directory)
         except (DdxError, OSError) as exc:
             self.notify(f"Not restored: {exc}", severity="error", timeout=12)
             return

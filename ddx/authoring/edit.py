@@ -31,8 +31,8 @@ except ImportError:  # pragma: no cover - Windows
 
 import yaml
 
+from ddx.authoring.check import CheckReport, check_rules
 from ddx.errors import DdxError, Problem
-from ddx.rulecheck import CheckReport, check_rules
 from ddx.yamlio import atomic_write_bytes, atomic_write_text, read_text
 
 HISTORY_DIR = ".history"

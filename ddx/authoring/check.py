@@ -21,11 +21,11 @@ Notes (no effect on the exit code): vocabulary terms that no active rule
 reads; a case that records them lists them as "recorded, not used by the
 ranking".
 
-Every message names its file and line. The logic is exact for term findings
-(their values come from the vocabulary), for number ranges and for list
-membership; it does not know relations between different findings (a site
-and its site group), so it may miss a contradiction of that kind, never report
-a false one.
+Every message names its file and line. The condition logic
+(:mod:`ddx.authoring.satisfiability`) is exact for term findings (their values
+come from the vocabulary), for number ranges and for list membership; it does
+not know relations between different findings (a site and its site group), so
+it may miss a contradiction of that kind, never report a false one.
 """
 
 from __future__ import annotations
@@ -40,28 +40,29 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
+from ddx.authoring.satisfiability import Logic
 from ddx.case import problems_from_validation
 from ddx.citations import citation_problem
-from ddx.conditions import Atom, ConditionError, Node, branch_count, branches, describe, parse_condition
+from ddx.conditions import ConditionError, branch_count, branches, describe, parse_condition
 from ddx.engine import DurableMatcher, PythonMatcher, durable_problem, plan_shards
-from ddx.errors import DdxError, Problem
-from ddx.facts import case_facts
-from ddx.knowledge import (
+from ddx.engine_limits import (
+    APPROACH,
+    ENGINE_FACT_PROPERTIES,
+    ENGINE_RULES,
+    ENGINE_RULES_PER_PATH,
+    ENGINE_TRUE_PATHS,
     MAX_BRANCHES_PER_RULE,
     MAX_FACT_PROPERTIES,
     MAX_RULES,
-    Knowledge,
-    Rule,
-    load_knowledge_partial,
-    resolve_rules_dir,
+    MAX_RULES_PER_PATH,
 )
+from ddx.errors import DdxError, Problem
+from ddx.facts import case_facts
+from ddx.knowledge import Knowledge, Rule, load_knowledge_partial, resolve_rules_dir
 from ddx.ranking import ranker_for
-from ddx.vocabulary import Vocabulary
 from ddx.yamlio import strip_lines
 
 Severity = Literal["error", "warning", "note"]
-APPROACH = 0.75            # warn when a structural limit is three-quarters used
-MAX_RULES_PER_PATH = 200   # rules sharing one identical condition path (durable-rules: 256, error 108)
 
 
 @dataclass
@@ -171,184 +172,6 @@ def _guarded(name: str, report: CheckReport, run: Any) -> None:
                    "please report this with the rule files", file=str(report.directory))
 
 
-# ------------------------------------------------------------ condition logic
-
-
-class _Domain:
-    """What one branch allows for one finding key. ``None`` in a set means "not recorded"."""
-
-
-MISSING = None
-
-
-@dataclass(frozen=True)
-class _Terms(_Domain):
-    allowed: frozenset[Any]
-
-    def meet(self, other: _Terms) -> _Terms:
-        return _Terms(self.allowed & other.allowed)
-
-    def empty(self) -> bool:
-        return not self.allowed
-
-    def within(self, other: _Terms) -> bool:
-        return self.allowed <= other.allowed
-
-
-@dataclass(frozen=True)
-class _Numbers(_Domain):
-    missing: bool
-    lo: float = -math.inf
-    lo_open: bool = False
-    hi: float = math.inf
-    hi_open: bool = False
-    present: bool = True
-
-    def _nonempty_interval(self) -> bool:
-        if not self.present:
-            return False
-        if self.lo < self.hi:
-            return True
-        return self.lo == self.hi and not self.lo_open and not self.hi_open
-
-    def meet(self, other: _Numbers) -> _Numbers:
-        lo, lo_open = max((self.lo, self.lo_open), (other.lo, other.lo_open))
-        hi, hi_open = min((self.hi, not self.hi_open), (other.hi, not other.hi_open))
-        return _Numbers(self.missing and other.missing, lo, lo_open, hi, not hi_open,
-                        self.present and other.present)
-
-    def empty(self) -> bool:
-        return not self.missing and not self._nonempty_interval()
-
-    def within(self, other: _Numbers) -> bool:
-        if self.missing and not other.missing:
-            return False
-        if not self._nonempty_interval():
-            return True
-        if not other._nonempty_interval():
-            return False
-        lo_ok = other.lo < self.lo or (other.lo == self.lo and (not other.lo_open or self.lo_open))
-        hi_ok = other.hi > self.hi or (other.hi == self.hi and (not other.hi_open or self.hi_open))
-        return lo_ok and hi_ok
-
-
-@dataclass(frozen=True)
-class _Items(_Domain):
-    missing: bool
-    present: bool
-    must: frozenset[str] = frozenset()
-
-    def meet(self, other: _Items) -> _Items:
-        return _Items(self.missing and other.missing, self.present and other.present, self.must | other.must)
-
-    def empty(self) -> bool:
-        return not self.missing and not self.present
-
-    def within(self, other: _Items) -> bool:
-        if self.missing and not other.missing:
-            return False
-        return not self.present or (other.present and other.must <= self.must)
-
-
-class _Logic:
-    """Satisfiability and implication of conditions over the vocabulary's finding domains."""
-
-    def __init__(self, vocab: Vocabulary):
-        self.vocab = vocab
-        self.kinds = vocab.finding_paths()
-        self._terms: dict[str, frozenset[Any]] = {}
-        self._alternatives: dict[int, tuple[Node, list[dict[str, _Domain] | None]]] = {}
-
-    def _universe(self, path: str) -> frozenset[Any]:
-        if path not in self._terms:
-            termset = self.vocab.termset_for(path)
-            self._terms[path] = frozenset(termset.terms) if termset is not None else frozenset()
-        return self._terms[path]
-
-    def atom(self, a: Atom) -> _Domain:
-        kind = self.kinds.get(a.path, "term")
-        if kind == "number":
-            if a.op == "known":
-                return _Numbers(missing=not a.value, present=bool(a.value))
-            v = a.value
-            return {"eq": _Numbers(False, v, False, v, False), "gt": _Numbers(False, lo=v, lo_open=True),
-                    "gte": _Numbers(False, lo=v), "lt": _Numbers(False, hi=v, hi_open=True),
-                    "lte": _Numbers(False, hi=v)}[a.op]
-        if kind == "list":
-            if a.op == "known":
-                return _Items(missing=not a.value, present=bool(a.value))
-            must = frozenset(a.value) if isinstance(a.value, tuple) else frozenset([a.value])
-            return _Items(False, True, must)   # contains / contains_all (contains_any is split into branches)
-        terms = self._universe(a.path)
-        value = set(a.value) if isinstance(a.value, tuple) else {a.value}
-        allowed = {"eq": value, "in": value, "ne": terms - value, "not_in": terms - value}.get(a.op)
-        if a.op == "known":
-            allowed = set(terms) if a.value else {MISSING}
-        return _Terms(frozenset(allowed or ()))
-
-    def branch(self, atoms_: tuple[Atom, ...]) -> dict[str, _Domain] | None:
-        """The per-key domains of one alternative, or None when it can never hold."""
-        out: dict[str, Any] = {}
-        for a in atoms_:
-            d = self.atom(a)
-            out[a.key] = out[a.key].meet(d) if a.key in out else d
-            if out[a.key].empty():
-                return None
-        return out
-
-    def _prepared(self, node: Node) -> Node:
-        """``ne`` on a number (from ``not {age: 30}``) as "less or greater": one interval per alternative."""
-        from ddx.conditions import All, AnyOf
-
-        if isinstance(node, All):
-            return All(tuple(self._prepared(c) for c in node.items))
-        if isinstance(node, AnyOf):
-            return AnyOf(tuple(self._prepared(c) for c in node.items))
-        if node.op == "ne" and self.kinds.get(node.path) == "number":
-            return AnyOf((Atom(node.path, "lt", node.value), Atom(node.path, "gt", node.value)))
-        return node
-
-    def alternatives(self, node: Node) -> list[dict[str, _Domain] | None]:
-        """One domain map per alternative of ``node`` (None for one that can never hold); cached per node."""
-        cached = self._alternatives.get(id(node))
-        if cached is None or cached[0] is not node:
-            cached = (node, [self.branch(b) for b in branches(self._prepared(node))])
-            self._alternatives[id(node)] = cached
-        return cached[1]
-
-    def signature(self, node: Node) -> frozenset[frozenset[tuple[str, _Domain]]]:
-        """The satisfiable alternatives of ``node`` as a value: equal signatures, equal conditions."""
-        return frozenset(frozenset(alt.items()) for alt in self.alternatives(node) if alt is not None)
-
-    @staticmethod
-    def branch_within(a: dict[str, Any], b: dict[str, Any]) -> bool:
-        """Every case satisfying alternative ``a`` satisfies ``b``."""
-        return all(k in a and a[k].within(dom) for k, dom in b.items())
-
-    def implies(self, a: Node, b: Node) -> bool:
-        """Sufficient test: each satisfiable alternative of ``a`` lies within one of ``b``."""
-        alts_b = [x for x in self.alternatives(b) if x is not None]
-        return all(any(self.branch_within(x, y) for y in alts_b)
-                   for x in self.alternatives(a) if x is not None)
-
-    def jointly(self, a: Node, b: Node) -> bool:
-        """Some case satisfies both."""
-        for x in self.alternatives(a):
-            for y in self.alternatives(b):
-                if x is None or y is None:
-                    continue
-                merged = dict(x)
-                ok = True
-                for k, d in y.items():
-                    merged[k] = merged[k].meet(d) if k in merged else d  # type: ignore[attr-defined]
-                    if merged[k].empty():   # type: ignore[attr-defined]
-                        ok = False
-                        break
-                if ok:
-                    return True
-        return False
-
-
 # ------------------------------------------------------------ the checks
 
 
@@ -357,7 +180,7 @@ def _where(rule: Rule) -> tuple[str, int | None]:
 
 
 def _check_conditions(k: Knowledge, report: CheckReport) -> None:
-    logic = _Logic(k.vocab)
+    logic = Logic(k.vocab)
     halves: dict[str, list[Rule]] = {}
     for rule in k.rules:
         if rule.spec.status == "retired":      # kept for the record, never used
@@ -365,7 +188,7 @@ def _check_conditions(k: Knowledge, report: CheckReport) -> None:
         halves.setdefault(rule.spec.id, []).append(rule)
         file, line = _where(rule)
         part = "negated_by" if rule.negated else "when"
-        if all(a is None for a in logic.alternatives(rule.condition)):
+        if not logic.satisfiable(rule.condition):
             report.add("error", "unsatisfiable", f"rule {rule.spec.id}: its '{part}' condition can never hold "
                        f"({describe(rule.condition)})", file=file, line=line)
             continue
@@ -375,7 +198,7 @@ def _check_conditions(k: Knowledge, report: CheckReport) -> None:
                 node = parse_condition(item, k.vocab)
             except ConditionError:
                 continue
-            if all(a is None for a in logic.alternatives(node)):
+            if not logic.satisfiable(node):
                 report.add("warning", "unsatisfiable", f"rule {rule.spec.id}: in its '{part}' condition, the "
                            f"alternative {describe(node)} can never hold", file=file, line=item_line or line)
     for spec_id, pair in halves.items():
@@ -437,7 +260,7 @@ def _check_overlaps(k: Knowledge, report: CheckReport) -> None:
     groups that read a common finding, so the check grows with the number of
     distinct conditions that share findings, not with the square of the rules.
     """
-    logic = _Logic(k.vocab)
+    logic = Logic(k.vocab)
     groups: dict[frozenset[Any], list[Rule]] = {}
     for r in k.active_rules:
         sig = logic.signature(r.condition)
@@ -529,9 +352,9 @@ def _check_reach(k: Knowledge, report: CheckReport) -> None:
     """A profile (entity or subtype) no case can rank first: another is weighed at least as high
     by every rule (both halves, as the ranker uses them) and has at least its prior, so it always
     ranks above."""
-    logic = _Logic(k.vocab)
+    logic = Logic(k.vocab)
     columns = [w for r in k.active_rules
-               if (w := _weights(r, k)) is not None and any(a is not None for a in logic.alternatives(r.condition))]
+               if (w := _weights(r, k)) is not None and logic.satisfiable(r.condition)]
     ranker = ranker_for(k)
     slugs = [p.slug for p in ranker.profiles]
     priors = ranker.profile_prior
@@ -568,15 +391,15 @@ def _check_limits(k: Knowledge, report: CheckReport) -> None:
         if used >= APPROACH * limit:
             report.add("warning", "engine-limit", f"{what}: {used} of at most {limit} ({engine})", file=file, line=line)
 
-    near(len(active), MAX_RULES, "active rule conditions", "durable-rules: 4096 rules per ruleset", rule_dir)
+    near(len(active), MAX_RULES, "active rule conditions", f"durable-rules: {ENGINE_RULES} rules per ruleset", rule_dir)
     near(len(k.referenced_keys), MAX_FACT_PROPERTIES, "distinct findings tested",
-         "durable-rules: 255 properties per fact", rule_dir)
+         f"durable-rules: {ENGINE_FACT_PROPERTIES} properties per fact", rule_dir)
     for rule in active:
         n = branch_count(rule.condition)
         file, line = _where(rule)
         if n < MAX_BRANCHES_PER_RULE:
             near(n, MAX_BRANCHES_PER_RULE, f"rule {rule.id}: condition alternatives",
-                 "durable-rules: 64 alpha tests true at once", file, line)
+                 f"durable-rules: {ENGINE_TRUE_PATHS} alpha tests true at once", file, line)
     # Rules sharing one identical path count per ruleset; the shard planner keeps every ruleset under
     # 200 paths, so this holds by construction, and is checked here so that it stays so.
     shards = plan_shards(active)
@@ -592,7 +415,7 @@ def _check_limits(k: Knowledge, report: CheckReport) -> None:
             if count > MAX_RULES_PER_PATH:
                 file, line = _where(first[sig])
                 report.add("error", "engine-limit", f"{count} rules share the condition path ({'; '.join(sig)}) "
-                           f"in one ruleset; the limit is {MAX_RULES_PER_PATH} (durable-rules: 256 rules per "
+                           f"in one ruleset; the limit is {MAX_RULES_PER_PATH} (durable-rules: {ENGINE_RULES_PER_PATH} rules per "
                            "identical path, error 108)", file=file, line=line)
     report.shards = len(shards)
 
@@ -722,7 +545,7 @@ def _check_cofiring(k: Knowledge, report: CheckReport) -> None:
     left to the redundancy checks (a conditional rule such as ``ihc.myod1.with-desmin`` is
     written as P(MyoD1 | desmin) on purpose)."""
     ranker = ranker_for(k)
-    logic = _Logic(k.vocab)
+    logic = Logic(k.vocab)
     # one rule per condition and weights: such twins always fire together and count the same (the
     # redundancy checks report them); a twin with other weights is compared on its own
     distinct: dict[tuple[frozenset[Any], tuple[float, ...]], Rule] = {}

@@ -1,0 +1,203 @@
+"""Two rule sets compared: ``ddx rules diff`` and the rule editor's impact preview.
+
+:func:`rule_changes` lists the rules added, removed or changed (with the keys
+that differ), :func:`other_changes` the changes outside the rules that move
+rankings (priors, entities, settings, vocabulary). :func:`diff_runs` compares
+two runs of the same cases (:class:`ddx.authoring.regression.CaseRun`) case by
+case: the cases whose ranking changes, each with the changed rules that fired
+in it (the rules responsible).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ddx.authoring.regression import CaseResult, CaseRun, run_cases
+from ddx.knowledge import Knowledge
+from ddx.yamlio import strip_lines
+
+
+@dataclass(frozen=True)
+class RuleChange:
+    rule: str
+    kind: str                 # added | removed | changed
+    fields: tuple[str, ...] = ()   # for "changed": which keys differ (likelihood.imt, when, status, ...)
+    file: str | None = None
+    line: int | None = None
+
+    def __str__(self) -> str:
+        if self.kind == "changed":
+            return f"{self.rule} ({', '.join(self.fields)})"
+        return f"{self.rule} ({self.kind})"
+
+
+def _specs(knowledge: Knowledge) -> dict[str, tuple[dict[str, Any], str, int | None]]:
+    out: dict[str, tuple[dict[str, Any], str, int | None]] = {}
+    for r in knowledge.rules:
+        if r.spec.id not in out:
+            out[r.spec.id] = (strip_lines(r.spec.model_dump(exclude_none=True)), r.file, r.spec_line)
+    return out
+
+
+def _differing(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
+    fields = []
+    for key in sorted(set(a) | set(b), key=lambda k: (list(a) + list(b)).index(k)):
+        if a.get(key) == b.get(key):
+            continue
+        if key == "likelihood" and isinstance(a.get(key), dict) and isinstance(b.get(key), dict):
+            fields += [f"likelihood.{slug}" for slug in dict.fromkeys([*a[key], *b[key]])
+                       if a[key].get(slug) != b[key].get(slug)]
+        else:
+            fields.append(key)
+    return fields
+
+
+def rule_changes(old: Knowledge, new: Knowledge) -> list[RuleChange]:
+    """Rules added, removed or changed between two rule sets (examples and wording included)."""
+    a, b = _specs(old), _specs(new)
+    out = []
+    for rid, (spec, file, line) in b.items():
+        if rid not in a:
+            out.append(RuleChange(rid, "added", file=file, line=line))
+        elif a[rid][0] != spec:
+            out.append(RuleChange(rid, "changed", tuple(_differing(a[rid][0], spec)), file, line))
+    for rid, (_, file, line) in a.items():
+        if rid not in b:
+            out.append(RuleChange(rid, "removed", file=file, line=line))
+    return out
+
+
+def other_changes(old: Knowledge, new: Knowledge) -> list[str]:
+    """Changes outside the rules that move rankings: priors, entities, settings, vocabulary."""
+    out = []
+    for e in new.entities:
+        before = old.entity.get(e.slug)
+        if before is None:
+            out.append(f"entity {e.slug} added")
+        elif before.prior.p != e.prior.p:
+            out.append(f"prior of {e.slug} {before.prior.p:g} -> {e.prior.p:g}")
+    out += [f"entity {s} removed" for s in old.entity_slugs if s not in new.entity]
+    for slug, sub in new.subtype.items():
+        before_sub = old.subtype.get(slug)
+        if before_sub is None:
+            out.append(f"subtype {slug} added")
+        elif before_sub.share.p != sub.share.p:
+            out.append(f"share of subtype {slug} {before_sub.share.p:g} -> {sub.share.p:g}")
+    out += [f"subtype {s} removed" for s in old.subtype if s not in new.subtype]
+    if old.settings.clamp != new.settings.clamp:
+        out.append(f"settings clamp {old.settings.clamp} -> {new.settings.clamp}")
+    wording = {"rationale", "source"}
+    if old.settings.evidence.model_dump(exclude=wording) != new.settings.evidence.model_dump(exclude=wording):
+        out.append("settings evidence (shrinkage, strengths, thresholds) changed")
+    if old.settings.calibration.temperature != new.settings.calibration.temperature:
+        out.append(f"temperature {old.settings.calibration.temperature:g} -> {new.settings.calibration.temperature:g}")
+    if [(b.id, b.when) for b in old.settings.bands] != [(b.id, b.when) for b in new.settings.bands]:
+        out.append("confidence bands changed (order or conditions)")
+    for e in new.entities:
+        before = old.entity.get(e.slug)
+        if before is not None and before.confirm_with != e.confirm_with:
+            out.append(f"confirming tests of {e.slug} changed")
+    for slug, sub in new.subtype.items():
+        before_sub = old.subtype.get(slug)
+        if before_sub is not None and (before_sub.confirm_with != sub.confirm_with
+                                       or old.parent(slug) != new.parent(slug)):
+            out.append(f"subtype {slug}: confirming tests or entity changed")
+    if _file_bytes(old.directory / "outside.yaml") != _file_bytes(new.directory / "outside.yaml"):
+        out.append("outside.yaml changed")
+    if _file_bytes(old.directory / "vocabulary.yaml") != _file_bytes(new.directory / "vocabulary.yaml"):
+        out.append("vocabulary.yaml changed")     # terms, synonyms or site groups: what a case's findings mean
+    return out
+
+
+def _file_bytes(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return None
+
+
+# a change in a rule's scoring (not its wording or examples) can move a ranking
+SCORING_FIELDS = ("when", "negated_by", "likelihood", "default", "status")
+
+
+@dataclass(frozen=True)
+class CaseChange:
+    key: str
+    case_id: str
+    file: str | None
+    expected: str | None
+    before: CaseResult
+    after: CaseResult
+    responsible: tuple[str, ...]
+
+    @property
+    def top_changed(self) -> bool:
+        return self.before.top != self.after.top
+
+    @property
+    def moves(self) -> list[tuple[str, int, int]]:
+        """(entity, rank before, rank after) for every entity whose rank changed."""
+        out = []
+        for slug in self.after.ranking:
+            b, a = self.before.rank_of(slug), self.after.rank_of(slug)
+            if b is not None and a is not None and a != b:
+                out.append((slug, b, a))
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"case": self.case_id, "file": self.file, "expected": self.expected,
+                "top_before": self.before.top, "top_after": self.after.top,
+                "probability_before": round(self.before.top_probability or 0, 4),
+                "probability_after": round(self.after.top_probability or 0, 4),
+                "rank_of_expected_before": self.before.rank, "rank_of_expected_after": self.after.rank,
+                "moves": [{"entity": e, "before": b, "after": a} for e, b, a in self.moves],
+                "responsible": list(self.responsible)}
+
+
+@dataclass
+class RuleSetDiff:
+    old: dict[str, str]
+    new: dict[str, str]
+    rules: list[RuleChange]
+    other: list[str]
+    cases: list[CaseChange]           # cases whose ranking (order of entities) changed
+    compared: int                     # cases analysed under both rule sets
+    unreadable: list[str] = field(default_factory=list)   # cases one of the rule sets could not read
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"old": self.old, "new": self.new, "compared": self.compared,
+                "rule_changes": [{"rule": c.rule, "kind": c.kind, "fields": list(c.fields), "file": c.file,
+                                  "line": c.line} for c in self.rules],
+                "other_changes": self.other, "changed_cases": [c.to_dict() for c in self.cases],
+                "unreadable": self.unreadable}
+
+
+def diff_runs(old_k: Knowledge, new_k: Knowledge, before: CaseRun, after: CaseRun) -> RuleSetDiff:
+    changes = rule_changes(old_k, new_k)
+    scoring = {c.rule for c in changes if c.kind != "changed" or any(f.split(".")[0] in SCORING_FIELDS
+                                                                       for f in c.fields)}
+    other = other_changes(old_k, new_k)
+    now = after.by_key
+    cases, unreadable, compared = [], [], 0
+    for b in before.results:
+        a = now.get(b.key)
+        if a is None or not a.ok or not b.ok:
+            if (a is None or not a.ok) != (not b.ok):
+                unreadable.append(b.key)
+            continue
+        compared += 1
+        if a.ranking == b.ranking:
+            continue
+        # changed rules that fired here, and rules that fire in one run only (a vocabulary change)
+        responsible = sorted((scoring & (a.matched | b.matched)) | (a.matched ^ b.matched)) + other
+        cases.append(CaseChange(b.key, b.case_id, b.file, b.expected, b, a, tuple(responsible)))
+    return RuleSetDiff(before.rules, after.rules, changes, other, cases, compared, unreadable)
+
+
+def diff_rule_sets(old_k: Knowledge, new_k: Knowledge, paths: Iterable[str | os.PathLike[str]]) -> RuleSetDiff:
+    paths = list(paths)
+    return diff_runs(old_k, new_k, run_cases(old_k, paths), run_cases(new_k, paths))
