@@ -125,6 +125,21 @@ class DataLoader(_SafeBase):  # type: ignore[misc]
                 seen[key] = line
         return super().construct_mapping(node, deep=deep)
 
+    def construct_object(self, node: Any, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep=deep)
+        except yaml.YAMLError:
+            raise
+        except (KeyError, ValueError, TypeError, OverflowError):
+            # an explicit tag whose text it cannot hold (`!!bool maybe`, `!!int abc`, `!!float x`): PyYAML's
+            # constructors raise plain Python errors there, which would end the read without a line
+            if not isinstance(node, yaml.ScalarNode):
+                raise
+            kind = str(node.tag).rsplit(":", 1)[-1]
+            raise yaml.constructor.ConstructorError(
+                None, None, f"{str(node.value)[:60]!r} cannot be read as !!{kind}; write the value without the tag",
+                node.start_mark) from None
+
     def construct_yaml_int(self, node: Any) -> Any:
         digits = sum(ch.isdigit() for ch in str(node.value))
         if digits > MAX_DIGITS:

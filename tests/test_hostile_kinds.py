@@ -202,6 +202,23 @@ def test_base_60_numbers_are_text_not_arithmetic(knowledge, tmp_path, parts, sig
         knowledge.case_schema.validate(data)
 
 
+@pytest.mark.parametrize("tagged", ["!!bool maybe", "!!int abc", "!!float x", "!!timestamp 2020-13-45",
+                                    "!!int 0x", "!!float 1e"])
+def test_an_explicit_tag_its_text_cannot_hold_is_an_error_at_its_line(tmp_path, tagged):
+    path = tmp_path / "t.yaml"
+    path.write_text(f"id: t\npatient:\n  age: {tagged}\n", encoding="utf-8")
+    with pytest.raises(ReadError) as info:
+        load_data(path)
+    assert info.value.line == 3 and "cannot be read as !!" in str(info.value)
+    good = tmp_path / "good.yaml"
+    good.write_text("id: g\npatient: {age: 40}\n", encoding="utf-8")
+    result = run("batch", str(tmp_path), "--format", "jsonl")
+    clean(result)
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert {r.get("id") for r in rows if r.get("ranking")} == {"g"}
+    assert any("t.yaml" in str(r.get("file")) and r.get("errors") for r in rows)
+
+
 def test_a_600_kb_base_60_value_is_refused_quickly(tmp_path):
     path = tmp_path / "x.yaml"
     path.write_text("id: b\npatient: {age: 1" + ":00" * 200_000 + "}\n", encoding="utf-8")
