@@ -1,7 +1,7 @@
 """Batch runs: many case files and sheets in, one result per case out, in input order.
 
 The CLI's ``ddx batch`` is a thin layer over :func:`run_batch` and
-:class:`BatchSummary`; the writers live in :mod:`ddx.batchout`.
+:class:`BatchSummary`; the writers live in :mod:`ddx.cli.writers`.
 
 * Inputs stream: folders are walked, spreadsheets are read row by row, and
   every result is handed on as soon as it is ready, so memory does not grow

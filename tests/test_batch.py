@@ -500,7 +500,7 @@ def test_every_csv_column_is_documented():
     import io
     import re as re_
 
-    from ddx.batchout import CsvWriter
+    from ddx.cli.writers import CsvWriter
 
     out = io.StringIO()
     CsvWriter(out, top=3)

@@ -31,7 +31,7 @@ from hypothesis import strategies as st
 
 from bench.rulecheck_bench import copies
 from ddx.batch import BatchOptions, CaseResult, Processor, _init_worker, _Pool, _work
-from ddx.batchout import CsvWriter
+from ddx.cli.writers import CsvWriter
 from ddx.drafts import DraftStore
 from ddx.errors import DdxError, EngineError, Problem
 from ddx.knowledge import load_knowledge
