@@ -66,7 +66,7 @@ t0 = time.perf_counter()
 import ddx.cli  # noqa: F401  (what `ddx eval` imports, wherever each version imports it)
 from ddx.knowledge import load_knowledge
 from ddx.analysis import Analyzer, analyze_paths
-from ddx.report import render_text
+from ddx.render import render_text
 from rich.console import Console
 t1 = time.perf_counter()
 knowledge = load_knowledge()

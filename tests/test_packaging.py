@@ -26,7 +26,7 @@ def test_core_never_imports_textual_or_the_cli():
     import subprocess
     import sys
 
-    code = ("import sys, ddx.analysis, ddx.report, ddx.loader, ddx.knowledge, ddx.engine, ddx.rulecheck, ddx.ruletest, ddx.ruleedit;"
+    code = ("import sys, ddx.analysis, ddx.render, ddx.loader, ddx.knowledge, ddx.engine, ddx.rulecheck, ddx.ruletest, ddx.ruleedit;"
             "print(any(m.startswith(('textual', 'click', 'ddx.cli')) for m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

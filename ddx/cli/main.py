@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ddx.errors import DdxError, KnowledgeError
+from ddx.errors import DdxError, KnowledgeError, did_you_mean
 
 if TYPE_CHECKING:
     from ddx.knowledge import Knowledge
@@ -169,7 +169,7 @@ def load_rules(directory: str | None, prior_set: str | None = None, *, hint: str
         return knowledge.with_prior_set(prior_set)
     except KnowledgeError as exc:       # the rules are fine; the option names no set: a usage error
         [problem] = exc.problems
-        hint = f" (did you mean {' or '.join(map(repr, problem.suggestions))}?)" if problem.suggestions else ""
+        hint = f" ({did_you_mean(problem.suggestions)})" if problem.suggestions else ""
         raise click.UsageError(f"--prior-set: {problem.message}{hint}") from None
 
 
@@ -195,7 +195,7 @@ def eval_cmd(files: tuple[str, ...], fmt: str, rules: str | None, top: int, prio
     from rich.console import Console
 
     from ddx.analysis import Analyzer, analyze_paths
-    from ddx.report import render_markdown, render_text, to_json
+    from ddx.render import render_markdown, render_text, to_json
 
     if chart is not None:
         from ddx.cli.batch import check_target, refuse_input_target
@@ -217,7 +217,7 @@ def eval_cmd(files: tuple[str, ...], fmt: str, rules: str | None, top: int, prio
             elif fmt == "markdown":
                 click.echo(render_markdown(analysis, knowledge, top=top))
             elif fmt == "report":
-                from ddx.draft import render_report
+                from ddx.report_comment import render_report
                 click.echo(render_report(analysis, knowledge, analyzer.ranker))
             else:
                 console.print(render_text(analysis, knowledge, top=top))

@@ -24,9 +24,9 @@ from ddx.analysis import Analyzer
 from ddx.cli.batch import refuse_input_target
 from ddx.cli.main import CHECK_HINT, engine_option, load_rules, rules_option
 from ddx.engine import durable_problem, engine_label
-from ddx.errors import DdxError, KnowledgeError
+from ddx.errors import DdxError, KnowledgeError, did_you_mean
 from ddx.knowledge import Knowledge, Rule, packaged_rules_dir
-from ddx.report import markup_text
+from ddx.render import markup_text
 from ddx.rulecheck import entity_effect
 from ddx.safetext import json_text
 
@@ -225,7 +225,7 @@ def show_cmd(rule_id: str, rules: str | None, fmt: str) -> None:
     if not halves:
         ids = sorted({r.spec.id for r in k.rules})
         near = TermSet("rule", _lookup={i: i for i in ids}).suggest(rule_id)
-        _fail(f"no rule {rule_id!r}" + (f"; did you mean {' or '.join(repr(n) for n in near)}?" if near else ""))
+        _fail(f"no rule {rule_id!r}" + (f"; {did_you_mean(near)}" if near else ""))
     rule = halves[0]
     text = read_text(Path(rule.file))
     block = block_text(text, find_block(text, rule_id))
