@@ -20,13 +20,3 @@ def test_rules_are_inside_the_installed_package():
     assert any(f.startswith("ddx/_rules/rules/") and f.endswith(".yaml") for f in files)
     assert any(f.startswith("ddx/_cases/") and f.endswith(".yaml") for f in files)
     assert not any("/.history/" in f for f in files)
-
-
-def test_core_never_imports_textual_or_the_cli():
-    import subprocess
-    import sys
-
-    code = ("import sys, ddx.analysis, ddx.render, ddx.loader, ddx.knowledge, ddx.engine, ddx.rulecheck, ddx.ruletest, ddx.ruleedit;"
-            "print(any(m.startswith(('textual', 'click', 'ddx.cli')) for m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
