@@ -66,7 +66,10 @@ t0 = time.perf_counter()
 import ddx.cli  # noqa: F401  (what `ddx eval` imports, wherever each version imports it)
 from ddx.knowledge import load_knowledge
 from ddx.analysis import Analyzer, analyze_paths
-from ddx.report import render_text
+try:
+    from ddx.render import render_text
+except ImportError:   # a tree from before issue 20, where it was ddx.report
+    from ddx.report import render_text
 from rich.console import Console
 t1 = time.perf_counter()
 knowledge = load_knowledge()
@@ -77,7 +80,7 @@ t3 = time.perf_counter()
 t4 = time.perf_counter()
 Console(file=io.StringIO(), width=100, highlight=False).print(render_text(analysis, knowledge, top=6))
 t5 = time.perf_counter()
-print(json.dumps({"imports (ddx.cli, .knowledge, .analysis, .report, rich)": t1 - t0, "load_knowledge()": t2 - t1,
+print(json.dumps({"imports (ddx.cli, .knowledge, .analysis, .render, rich)": t1 - t0, "load_knowledge()": t2 - t1,
                   "Analyzer(knowledge)": t3 - t2,
                   "read and rank the case": t4 - t3, "write the text": t5 - t4, "in-process total": t5 - t0}))
 """

@@ -1,7 +1,7 @@
 """Batch runs: many case files and sheets in, one result per case out, in input order.
 
 The CLI's ``ddx batch`` is a thin layer over :func:`run_batch` and
-:class:`BatchSummary`; the writers live in :mod:`ddx.batchout`.
+:class:`BatchSummary`; the writers live in :mod:`ddx.cli.writers`.
 
 * Inputs stream: folders are walked, spreadsheets are read row by row, and
   every result is handed on as soon as it is ready, so memory does not grow
@@ -36,7 +36,7 @@ from ddx.evaluate import Evaluation, ScoredCase, scored_case
 from ddx.knowledge import Knowledge, load_knowledge
 from ddx.loader import INPUT_SUFFIXES, RawCase, column_letter, expand_paths, iter_raw, validate_raw
 from ddx.ranking import ranker_for
-from ddx.report import entity_label, to_json_line, to_lean_line
+from ddx.render import entity_label, to_json_line, to_lean_line
 from ddx.safetext import json_text
 from ddx.seenids import SeenIds
 
@@ -50,14 +50,16 @@ class BatchOptions:
     top: int = 3                       # leaders kept per case for tables and CSV
     evidence_for: int | None = None    # JSON: list evidence for the first K entities (None: all)
     want_json: bool = True             # build the per-case JSON line
-    lean: bool = False                 # the lean line (report.to_lean_line) instead of the full shape
+    lean: bool = False                 # the lean line (render.to_lean_line) instead of the full shape
     want_rows: bool = True             # fill the fields of table, CSV, workbook and markdown rows (leaders, labels ...)
     engine: str | None = None          # "durable" or "python" (ddx.engine.ENGINES); None: ddx.engine.default_engine()
 
 
 @dataclass
-class CaseResult:
-    """What a writer and the summary need about one case (small and picklable)."""
+class BatchRow:
+    """One case of a batch run, as its writers and the summary need it (small and picklable): a row of the
+    table, CSV, workbook and markdown outputs, with its JSON line (``ddx rules test`` keeps its cases as
+    :class:`ddx.authoring.regression.CaseResult`)."""
 
     id: str
     file: str
@@ -93,7 +95,7 @@ class Processor:
         self.options = options
         self.analyzer = Analyzer(knowledge, options.engine)
 
-    def process(self, raw: RawCase) -> CaseResult:
+    def process(self, raw: RawCase) -> BatchRow:
         loaded = validate_raw(raw, self.knowledge)
         if loaded.ok:
             assert loaded.case is not None
@@ -108,14 +110,14 @@ class Processor:
         analysis.sheet = loaded.sheet
         return self.result(analysis, loaded.line)
 
-    def result(self, analysis: Analysis, line: int | None) -> CaseResult:
+    def result(self, analysis: Analysis, line: int | None) -> BatchRow:
         if not self.options.want_rows:   # a JSON run: the line, and what the summary and progress read
-            return CaseResult(id=analysis.case_id, file=analysis.file or "", line=line, expected=analysis.expected,
+            return BatchRow(id=analysis.case_id, file=analysis.file or "", line=line, expected=analysis.expected,
                               scored=scored_case(analysis, self.knowledge), errors=list(analysis.problems),
                               json=self.json_line(analysis) if self.options.want_json else None,
                               sheet=analysis.sheet)
         k = self.options.top
-        return CaseResult(
+        return BatchRow(
             id=analysis.case_id,
             file=analysis.file or "",
             line=line,
@@ -192,8 +194,8 @@ def unique_ids(raws: Iterable[RawCase]) -> Iterator[RawCase]:
 # --- running ------------------------------------------------------------------------------------
 
 def run_batch(paths: Iterable[str], knowledge: Knowledge, options: BatchOptions, *, jobs: int = 1,
-              exclude: Iterable[str] = ()) -> Iterator[CaseResult]:
-    """One :class:`CaseResult` per case, in input order, for any ``jobs``."""
+              exclude: Iterable[str] = ()) -> Iterator[BatchRow]:
+    """One :class:`BatchRow` per case, in input order, for any ``jobs``."""
     raws = unique_ids(iter_inputs(paths, knowledge, exclude=exclude))
     if jobs <= 1:
         processor = Processor(knowledge, options)
@@ -227,17 +229,17 @@ def _init_worker(directory: str, content_hash: str, options: BatchOptions, prior
         _init_error = str(exc) if isinstance(exc, DdxError) else f"{type(exc).__name__}: {exc}"
 
 
-def _work(chunk: list[RawCase]) -> list[CaseResult]:
+def _work(chunk: list[RawCase]) -> list[BatchRow]:
     if _processor is None:
         raise EngineError(f"a worker process could not start: {_init_error or 'not initialised'}")
     return [_processor.process(raw) for raw in chunk]
 
 
-def _crashed(raw: RawCase, knowledge: Knowledge, options: BatchOptions) -> CaseResult:
+def _crashed(raw: RawCase, knowledge: Knowledge, options: BatchOptions) -> BatchRow:
     problem = Problem("the worker process died while ranking this case (a crash in the rule engine); "
                       "the case was not ranked", file=raw.file, case=raw.label, line=raw.line, sheet=raw.sheet)
     analysis = Analysis(case_id=raw.label, case=None, problems=[problem], file=raw.file, sheet=raw.sheet)
-    return CaseResult(raw.label, raw.file, raw.line, errors=[problem],
+    return BatchRow(raw.label, raw.file, raw.line, errors=[problem],
                       json=json_line(analysis, knowledge, options) if options.want_json else None, sheet=raw.sheet)
 
 
@@ -278,9 +280,9 @@ class _Pool:
         self.executor = self._start()
         return self.executor
 
-    def run(self, raws: Iterable[RawCase]) -> Iterator[CaseResult]:
+    def run(self, raws: Iterable[RawCase]) -> Iterator[BatchRow]:
         executor = self._restart()
-        pending: deque[tuple[list[RawCase], Future[list[CaseResult]]]] = deque()
+        pending: deque[tuple[list[RawCase], Future[list[BatchRow]]]] = deque()
         source = iter(raws)
         limit = self.jobs * IN_FLIGHT_PER_JOB
         try:
@@ -307,7 +309,7 @@ class _Pool:
                 self.executor.shutdown(wait=True, cancel_futures=True)
                 self.executor = None
 
-    def _one_at_a_time(self, chunks: list[list[RawCase]]) -> Iterator[CaseResult]:
+    def _one_at_a_time(self, chunks: list[list[RawCase]]) -> Iterator[BatchRow]:
         executor = self._restart()
         for chunk in chunks:
             for raw in chunk:
@@ -332,7 +334,7 @@ class BatchSummary:
     failed: int = 0
     evaluation: Evaluation = field(default_factory=lambda: Evaluation(keep_cases=False))
 
-    def add(self, result: CaseResult) -> None:
+    def add(self, result: BatchRow) -> None:
         self.cases += 1
         if not result.ok:
             self.failed += 1

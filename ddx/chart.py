@@ -50,9 +50,9 @@ from pathlib import Path
 from rich.text import Text
 
 from ddx.analysis import Analysis
-from ddx.draft import figure_text, profile_short
 from ddx.knowledge import Knowledge
 from ddx.ranking import Evidence, RankedEntity
+from ddx.report_comment import figure_text, profile_short
 from ddx.safetext import printable
 
 AXIS_LABEL = "log10 likelihood ratio"

@@ -2,9 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from ddx.safetext import printable
+
+DID_YOU_MEAN = "did you mean"
+
+
+def did_you_mean(suggestions: Sequence[str], *, quoted: bool = True) -> str:
+    """The hint naming the nearest valid terms, ``did you mean 'desmin' or 'h_caldesmon'?`` -- each term as
+    ``repr`` writes it, or as it is with ``quoted=False`` (a screen that sets them apart itself); "" for none.
+    Callers put it after "; " or in parentheses."""
+    if not suggestions:
+        return ""
+    terms = [repr(s) for s in suggestions] if quoted else list(suggestions)
+    return f"{DID_YOU_MEAN} {' or '.join(terms)}?"
 
 
 class DdxError(Exception):
@@ -45,8 +58,8 @@ class Problem:
     def detail(self) -> str:
         """The message with the nearest valid terms ("did you mean ..."), without where it is."""
         text = self.message
-        if self.suggestions and "did you mean" not in text and not all(repr(s) in text for s in self.suggestions):
-            text += "; did you mean " + " or ".join(repr(s) for s in self.suggestions) + "?"
+        if self.suggestions and DID_YOU_MEAN not in text and not all(repr(s) in text for s in self.suggestions):
+            text += "; " + did_you_mean(self.suggestions)
         return text
 
     def to_dict(self) -> dict[str, object]:

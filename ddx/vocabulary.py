@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ddx.errors import KnowledgeError, Problem
+from ddx.errors import KnowledgeError, Problem, did_you_mean
 from ddx.yamlio import ReadError, load_data
 
 _FOLD = re.compile(r"[\s\-/]+")
@@ -31,7 +31,7 @@ class UnknownTerm(ValueError):
         self.suggestions = suggestions
         msg = f"unknown {kind} {str(term)!r}"
         if suggestions:
-            msg += "; did you mean " + " or ".join(repr(s) for s in suggestions) + "?"
+            msg += "; " + did_you_mean(suggestions)
         super().__init__(msg)
 
 

@@ -663,16 +663,3 @@ def section_text(text: str, begin: str, end: str) -> str | None:
     if start < 0 or stop < start:
         return None
     return text[start + len(begin):stop].strip("\n") + "\n"
-
-
-def replace_section(path: Path, begin: str, end: str, block: str) -> bool:
-    """Replace the text between the ``begin`` and ``end`` markers of a file (atomically).
-
-    Returns False, changing nothing, when the markers are missing.
-    """
-    text = Path(path).read_text(encoding="utf-8")
-    start, stop = text.find(begin), text.find(end)
-    if start < 0 or stop < start:
-        return False
-    atomic_write_text(Path(path), text[:start + len(begin)] + "\n" + block + text[stop:])
-    return True

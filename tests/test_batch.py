@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from ddx.batch import BatchOptions, BatchSummary, CaseResult, Processor, _Pool
+from ddx.batch import BatchOptions, BatchRow, BatchSummary, Processor, _Pool
 from ddx.cli import main
 from ddx.loader import RawCase, iter_raw, row_to_case, write_sheet
-from ddx.report import to_json, to_json_line
+from ddx.render import to_json, to_json_line
 from ddx.synthetic import synthetic_case
 from tests.conftest import CASES, REPO, SEED
 
@@ -300,13 +300,13 @@ def test_summary_counts_and_scores(knowledge):
     summary = BatchSummary(knowledge)
     from ddx.evaluate import ScoredCase
 
-    summary.add(CaseResult("a", "f", scored=ScoredCase("a", "ilms", "ilms", 0.95, 1)))
-    summary.add(CaseResult("b", "f", scored=ScoredCase("b", "imt", "ilms", 0.6, 2)))
-    summary.add(CaseResult("c", "f", scored=ScoredCase("c", "prms", "srms", 0.4, 4)))
-    summary.add(CaseResult("d", "f"))
+    summary.add(BatchRow("a", "f", scored=ScoredCase("a", "ilms", "ilms", 0.95, 1)))
+    summary.add(BatchRow("b", "f", scored=ScoredCase("b", "imt", "ilms", 0.6, 2)))
+    summary.add(BatchRow("c", "f", scored=ScoredCase("c", "prms", "srms", 0.4, 4)))
+    summary.add(BatchRow("d", "f"))
     from ddx.errors import Problem
 
-    summary.add(CaseResult("e", "f", errors=[Problem("bad")]))
+    summary.add(BatchRow("e", "f", errors=[Problem("bad")]))
     data = summary.to_dict()
     assert (data["cases"], data["ranked"], data["errors"], data["with_expected"]) == (5, 4, 1, 3)
     assert data["top1"] == round(1 / 3, 4) and data["top3"] == round(2 / 3, 4)
@@ -500,7 +500,7 @@ def test_every_csv_column_is_documented():
     import io
     import re as re_
 
-    from ddx.batchout import CsvWriter
+    from ddx.cli.writers import CsvWriter
 
     out = io.StringIO()
     CsvWriter(out, top=3)

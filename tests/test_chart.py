@@ -266,13 +266,3 @@ def test_docs_chart_svg_is_the_seed_case_chart_of_these_rules(seed, knowledge):
     docs = Path(__file__).resolve().parent.parent / "docs" / "chart.svg"
     assert docs.read_text(encoding="utf-8") == chart_svg(evidence_chart(seed, knowledge)), \
         "docs/chart.svg is stale: ddx eval cases/seed-board-q1-thigh-35m.yaml --chart docs/chart.svg"
-
-
-def test_the_chart_module_imports_neither_textual_nor_the_cli():
-    import subprocess
-    import sys
-
-    code = ("import sys, ddx.chart; print(sorted({m.split('.')[0] for m in sys.modules "
-            "if m.startswith(('textual', 'click', 'ddx.cli', 'ddx.tui'))}))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"

@@ -146,3 +146,20 @@ def test_a_hand_written_case_gets_a_fix_for_each_thing_people_type(tmp_path: Pat
     assert errors["stains.alk.pattern"]["suggestions"][0] == "nuclear_membrane"
     text = CliRunner().invoke(main, ["eval", str(case)], env={"COLUMNS": "200"}).output
     assert "Input should" not in text and "did you mean 'title'" not in text and "'patient.age'" in text
+
+
+def test_the_nearest_terms_are_worded_alike_wherever_they_are_offered():
+    """One helper words every "did you mean": a case's term, a prior set, a rule id, a refusal on the TUI's form."""
+    from ddx.errors import Problem, did_you_mean
+    from ddx.tui.messages import problem_text
+
+    assert did_you_mean(["desmin", "h_caldesmon"]) == "did you mean 'desmin' or 'h_caldesmon'?"
+    assert did_you_mean(["desmin"], quoted=False) == "did you mean desmin?" and did_you_mean([]) == ""
+    assert str(Problem("unknown stain 'desmni'", suggestions=["desmin"])) == "unknown stain 'desmni'; did you mean 'desmin'?"
+    assert problem_text(Problem("unknown stain 'desmni'", suggestions=["desmin", "h_caldesmon"])) == \
+        "unknown stain 'desmni'; did you mean desmin or h_caldesmon?"
+    prior = CliRunner().invoke(main, ["eval", "--prior-set", "populatio", str(SEED)])
+    assert prior.exit_code == 2 and squeezed("(did you mean 'population'?)") in squeezed(prior.output)
+    rule = CliRunner().invoke(main, ["rules", "show", "clin.age.under-19"])
+    assert rule.exit_code == 1 and squeezed("no rule 'clin.age.under-19'; did you mean 'clin.age.under-18'") in \
+        squeezed(rule.output)

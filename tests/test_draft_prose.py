@@ -12,9 +12,9 @@ import yaml
 from click.testing import CliRunner
 
 from ddx.cli import main
-from ddx.draft import describe_morphology, percent_text, render_report, split_citations
 from ddx.errors import KnowledgeError
 from ddx.knowledge import load_knowledge
+from ddx.report_comment import describe_morphology, percent_text, render_report, split_citations
 from tests.conftest import CASES, SEED, validate
 
 
@@ -214,9 +214,9 @@ def test_absent_findings_are_never_listed_with_present_ones(knowledge):
 
 
 def test_no_output_prints_a_probability_as_certain(knowledge, analyzer, tmp_path):
-    from ddx.batchout import _pct as pct
+    from ddx.cli.writers import _pct as pct
     from ddx.ranking import probability_text
-    from ddx.report import render_markdown
+    from ddx.render import render_markdown
     assert probability_text(0.9996) == "> 99.9%" and probability_text(0.0) == "< 0.1%"
     assert probability_text(0.5556, " %") == "55.6 %"
     from tests.test_draft_v2 import load

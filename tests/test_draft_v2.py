@@ -12,10 +12,10 @@ from click.testing import CliRunner
 
 from ddx.analysis import Analyzer, OutsideReport, Pointer, Unexplained
 from ddx.cli import main
-from ddx.draft import count_text, figure_text, finding_text, render_report, short_source, unused_texts
 from ddx.errors import KnowledgeError
 from ddx.knowledge import ReportTemplates, load_knowledge
 from ddx.loader import iter_cases
+from ddx.report_comment import count_text, figure_text, finding_text, render_report, short_source, unused_texts
 from tests.conftest import CASES, SEED
 
 TFCP2_CASE = CASES / "headneckpathol-2022-srms-face-43f.yaml"

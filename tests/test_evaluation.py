@@ -5,16 +5,17 @@ from __future__ import annotations
 import yaml
 
 from ddx.analysis import Analysis
-from ddx.evaluate import accuracy_section, evaluate_paths, readme_block, score
+from ddx.evaluate import accuracy_section, evaluate_paths, score
 from ddx.ranking import RankedEntity
 from tests.conftest import CASES, REPO
+from tools.readme import ACCURACY_BEGIN, ACCURACY_END, readme_block
 
 
 def test_readme_accuracy_is_what_the_cases_score(analyzer):
     analyses, ev = evaluate_paths([str(CASES)], analyzer)
     assert not ev.failed, ev.failed
     assert ev.n >= 40 and len(ev.unscored) == len(list((CASES / "probes").glob("*.yaml")))
-    block = readme_block((REPO / "README.md").read_text(encoding="utf-8"))
+    block = readme_block((REPO / "README.md").read_text(encoding="utf-8"), ACCURACY_BEGIN, ACCURACY_END)
     assert block is not None, "README.md has no accuracy section"
     assert accuracy_section([str(CASES)], analyzer) == block, \
         "README accuracy is stale: run python tools/accuracy.py --write"

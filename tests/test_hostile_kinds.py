@@ -32,9 +32,9 @@ from hypothesis import strategies as st
 from bench.rulecheck_bench import copies
 from ddx.authoring.check import check_rules
 from ddx.authoring.edit import ChangedOnDisk, EditError, read_file, save_file
-from ddx.batch import BatchOptions, CaseResult, Processor, _init_worker, _Pool, _work
-from ddx.batchout import CsvWriter
-from ddx.drafts import DraftStore
+from ddx.autosave import DraftStore
+from ddx.batch import BatchOptions, BatchRow, Processor, _init_worker, _Pool, _work
+from ddx.cli.writers import CsvWriter
 from ddx.errors import DdxError, EngineError, Problem
 from ddx.knowledge import load_knowledge
 from ddx.loader import RawCase
@@ -404,8 +404,8 @@ def test_every_text_cell_of_the_csv_output_is_inert(values):
     case_id, file, message, band = values
     out = io.StringIO()
     writer = CsvWriter(out, 3)
-    writer.case(CaseResult(case_id, file, None, leaders=[("ilms", 0.5)], labels=["ilms"], band=band))
-    writer.case(CaseResult(case_id, file, 3, errors=[Problem(message, file=file, case=case_id, path="id")]))
+    writer.case(BatchRow(case_id, file, None, leaders=[("ilms", 0.5)], labels=["ilms"], band=band))
+    writer.case(BatchRow(case_id, file, 3, errors=[Problem(message, file=file, case=case_id, path="id")]))
     for row in list(csv.reader(io.StringIO(out.getvalue())))[1:]:
         for cell in row:
             assert not cell.startswith(FORMULA_PREFIXES) or re.fullmatch(r"[+-]?[0-9.]+", cell), row

@@ -11,7 +11,7 @@ from ddx.batch import source_table
 from ddx.citations import citation_keys
 from ddx.cli import main
 from ddx.ranking import ranker_for
-from ddx.report import to_json, to_lean_line
+from ddx.render import to_json, to_lean_line
 from ddx.synthetic import synthetic_case
 from tests.conftest import CASES, SEED
 

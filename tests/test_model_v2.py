@@ -15,7 +15,7 @@ from ddx.calibration import GRID, Held, fit_temperature, leave_one_out, reliabil
 from ddx.errors import KnowledgeError
 from ddx.knowledge import Likelihood, load_knowledge
 from ddx.ranking import Ranker, derived_p, strength_of
-from ddx.report import to_json
+from ddx.render import to_json
 from tests.conftest import CASES, validate
 
 # ------------------------------------------------------------------ counts and shrinkage

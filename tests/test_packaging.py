@@ -20,14 +20,3 @@ def test_rules_are_inside_the_installed_package():
     assert any(f.startswith("ddx/_rules/rules/") and f.endswith(".yaml") for f in files)
     assert any(f.startswith("ddx/_cases/") and f.endswith(".yaml") for f in files)
     assert not any("/.history/" in f for f in files)
-
-
-def test_core_never_imports_textual_or_the_cli():
-    import subprocess
-    import sys
-
-    code = ("import sys, ddx.analysis, ddx.report, ddx.loader, ddx.knowledge, ddx.engine, "
-            "ddx.authoring.check, ddx.authoring.regression, ddx.authoring.diff, ddx.authoring.edit, ddx.authoring.session;"
-            "print(any(m.startswith(('textual', 'click', 'ddx.cli')) for m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"

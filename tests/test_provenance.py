@@ -13,8 +13,9 @@ from ddx.authoring.check import check_rules
 from ddx.citations import citation_problem
 from ddx.errors import KnowledgeError
 from ddx.knowledge import load_knowledge
-from ddx.provenance import core_counted_share, evidence_section, evidence_split, readme_block
+from ddx.provenance import core_counted_share, evidence_section, evidence_split
 from ddx.yamlio import load_data
+from tools.readme import PROVENANCE_BEGIN, PROVENANCE_END, readme_block
 
 REPO = Path(__file__).resolve().parent.parent
 SEED = REPO / "cases" / "seed-board-q1-thigh-35m.yaml"
@@ -77,7 +78,7 @@ def test_the_packaged_rules_cite_the_literature_only():
 # ------------------------------------------------------------------ provenance
 
 def test_readme_provenance_table_is_what_the_rules_hold(knowledge):
-    block = readme_block((REPO / "README.md").read_text(encoding="utf-8"))
+    block = readme_block((REPO / "README.md").read_text(encoding="utf-8"), PROVENANCE_BEGIN, PROVENANCE_END)
     assert block is not None, "README.md has no provenance section"
     assert evidence_section(knowledge) == block, "README provenance is stale: run python tools/accuracy.py --write"
 

@@ -122,7 +122,7 @@ def test_caveat_shown_when_conditions_hold(knowledge, analyzer):
 
 
 def test_negated_evidence_shows_the_probability_used(knowledge, analyzer):
-    from ddx.report import _evidence_line
+    from ddx.render import _evidence_line
 
     a = analyzer.analyze(validate(knowledge, {"id": "f", "patient": {"sex": "female"}}))
     prms = next(r for r in a.ranking if r.entity == "prms")

@@ -123,7 +123,7 @@ def test_the_text_ranking_reads_whole_at_80_and_120_columns(knowledge, analyzer,
     from rich.console import Console
 
     from ddx.ranking import probability_text
-    from ddx.report import _evidence_line, entity_label, render_text
+    from ddx.render import _evidence_line, entity_label, render_text
 
     for path in sorted(CASES.glob("*.yaml"))[:12]:
         [loaded] = list(iter_cases(path, knowledge))

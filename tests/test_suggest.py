@@ -12,11 +12,11 @@ from click.testing import CliRunner
 
 from ddx.analysis import Analyzer
 from ddx.cli import main
-from ddx.draft import render_report
 from ddx.errors import KnowledgeError
 from ddx.knowledge import load_knowledge
 from ddx.loader import iter_cases
-from ddx.report import render_markdown, to_json
+from ddx.render import render_markdown, to_json
+from ddx.report_comment import render_report
 from tests.conftest import CASES, REPO, validate
 
 

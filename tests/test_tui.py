@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from textual.widgets import DataTable, Input, Select, Static, TabbedContent
 
-from ddx.drafts import DraftStore
+from ddx.autosave import DraftStore
 from ddx.entry import open_case
 from ddx.errors import DdxError
 from ddx.tui.app import DdxApp
@@ -809,14 +809,14 @@ def test_snapshot_morphology_and_an_entity_in_full(knowledge, snap_compare, in_r
 
 @pytest.mark.parametrize("size", SIZES)
 def test_snapshot_report(knowledge, snap_compare, in_repo, size, monkeypatch):
-    from ddx import draft
+    from ddx import report_comment
 
-    render = draft.render_report
+    render = report_comment.render_report
 
     def without_paths(analysis, knowledge, ranker, **kwargs):     # the rules' folder differs by checkout
         return render(analysis, knowledge, ranker, **kwargs).replace(str(knowledge.directory), "<rules>")
 
-    monkeypatch.setattr(draft, "render_report", without_paths)
+    monkeypatch.setattr(report_comment, "render_report", without_paths)
 
     async def before(pilot):
         await _wait(pilot)

@@ -11,22 +11,21 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from ddx.analysis import Analyzer
-from ddx.evaluate import README_BEGIN, README_END, accuracy_section
-from ddx.knowledge import load_knowledge
-from ddx.provenance import README_BEGIN as PROV_BEGIN
-from ddx.provenance import README_END as PROV_END
-from ddx.provenance import evidence_section
-from ddx.yamlio import replace_section
-
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from ddx.analysis import Analyzer  # noqa: E402
+from ddx.evaluate import accuracy_section  # noqa: E402
+from ddx.knowledge import load_knowledge  # noqa: E402
+from ddx.provenance import evidence_section  # noqa: E402
+from tools.readme import ACCURACY_BEGIN, ACCURACY_END, PROVENANCE_BEGIN, PROVENANCE_END, replace_section  # noqa: E402
 
 
 def main() -> int:
     knowledge = load_knowledge(ROOT / "rules")
     with Analyzer(knowledge) as analyzer:
         block = accuracy_section([str(ROOT / "cases")], analyzer)
-    sections = [(README_BEGIN, README_END, block), (PROV_BEGIN, PROV_END, evidence_section(knowledge))]
+    sections = [(ACCURACY_BEGIN, ACCURACY_END, block), (PROVENANCE_BEGIN, PROVENANCE_END, evidence_section(knowledge))]
     if "--write" not in sys.argv:
         for _, _, text in sections:
             print(text)

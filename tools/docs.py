@@ -12,11 +12,13 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from ddx.casedoc import DOC_BEGIN, DOC_END, reference_section
-from ddx.knowledge import load_knowledge
-from ddx.yamlio import replace_section
-
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from ddx.casedoc import DOC_BEGIN, DOC_END, reference_section  # noqa: E402
+from ddx.knowledge import load_knowledge  # noqa: E402
+from tools.readme import replace_section  # noqa: E402
+
 DOC = ROOT / "docs" / "case-format.md"
 
 

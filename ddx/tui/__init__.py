@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ddx.drafts import DraftStore
+from ddx.autosave import DraftStore
 from ddx.entry import open_case
 from ddx.knowledge import Knowledge
 

@@ -3,7 +3,7 @@
 A thin layer: every change goes to :class:`ddx.entry.CaseEntry` (validation),
 every ranking comes from :class:`ddx.analysis.Analyzer` (run in a worker
 thread so that typing never waits for it), files and drafts are written by
-:mod:`ddx.entry` and :mod:`ddx.drafts`, the report by :mod:`ddx.draft`.
+:mod:`ddx.entry` and :mod:`ddx.autosave`, the report by :mod:`ddx.report_comment`.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from textual.widgets import Footer, Header
 from textual.worker import get_current_worker
 
 from ddx.analysis import Analysis, Analyzer
-from ddx.drafts import DraftStore
+from ddx.autosave import DraftStore
 from ddx.engine import default_engine
 from ddx.entry import CaseEntry, InvalidEntry, OpenedCase, Refused, new_case_id, open_case, save_case
 from ddx.errors import DdxError
@@ -391,7 +391,7 @@ class DdxApp(App[None]):
     # ------------------------------------------------------------------ other actions
 
     def action_report(self) -> None:
-        from ddx import draft
+        from ddx import report_comment
         from ddx.tui.dialogs import ReportScreen
 
         analysis = self.analysis
@@ -400,11 +400,11 @@ class DdxApp(App[None]):
             return
         with self._engine_lock:
             ranker = self.analyzer.ranker
-        text = draft.render_report(analysis, self.knowledge, ranker)
+        text = report_comment.render_report(analysis, self.knowledge, ranker)
 
         def at_width(width: int) -> str:
             """The same report with its paragraphs wrapped at ``width`` instead of the draft's line width."""
-            return draft.render_report(analysis, self.knowledge, ranker, width=width)
+            return report_comment.render_report(analysis, self.knowledge, ranker, width=width)
 
         from ddx.chart import report_chart_svg
 

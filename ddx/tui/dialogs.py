@@ -17,7 +17,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static, TextArea
 
-from ddx.drafts import Draft
+from ddx.autosave import Draft
 from ddx.tui.messages import plain
 
 

@@ -23,11 +23,11 @@ from textual.widgets import DataTable, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from ddx.analysis import Analysis
-from ddx.draft import figure_text, leading_subtype, pointer_findings, profile_short, short_source, unused_texts
 from ddx.engine import engine_label
 from ddx.facts import case_facts
 from ddx.knowledge import Knowledge
 from ddx.ranking import Evidence, RankedEntity, percent, probability_text
+from ddx.report_comment import figure_text, leading_subtype, pointer_findings, profile_short, short_source, unused_texts
 from ddx.suggest import no_test_text
 from ddx.tui.chart import EvidenceChartView
 from ddx.tui.messages import NextTestChosen

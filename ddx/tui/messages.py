@@ -6,7 +6,7 @@ from rich.text import Text
 from textual.message import Message
 
 from ddx.entry import InvalidEntry
-from ddx.errors import Problem
+from ddx.errors import DID_YOU_MEAN, Problem, did_you_mean
 from ddx.safetext import printable
 
 
@@ -37,8 +37,8 @@ def problem_text(exc: InvalidEntry | Problem) -> str:
     """A refusal for display beside its field: the reason and the nearest valid terms."""
     problem = exc.problem if isinstance(exc, InvalidEntry) else exc
     text = problem.message
-    if problem.suggestions and "did you mean" not in text:
-        text += "; did you mean " + " or ".join(problem.suggestions) + "?"
+    if problem.suggestions and DID_YOU_MEAN not in text:
+        text += "; " + did_you_mean(problem.suggestions, quoted=False)
     return text
 
 

@@ -1,4 +1,4 @@
-"""The TUI in a browser: ``ddx serve``'s glue to textual-serve (the command is in :mod:`ddx.servecli`).
+"""The TUI in a browser: ``ddx serve``'s glue to textual-serve (the command is in :mod:`ddx.cli.serve`).
 
 textual-serve runs one shell command per browser session, in a subprocess whose terminal is the page
 (xterm.js over a websocket). That command is ``ddx tui`` with the options of ``ddx serve``, run by this

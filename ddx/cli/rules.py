@@ -22,12 +22,12 @@ from rich.table import Table
 
 from ddx.analysis import Analyzer
 from ddx.authoring.check import entity_effect
-from ddx.batchcli import refuse_input_target
-from ddx.cli import engine_option
+from ddx.cli.batch import refuse_input_target
+from ddx.cli.main import CHECK_HINT, engine_option, load_rules, rules_option
 from ddx.engine import durable_problem, engine_label
-from ddx.errors import DdxError, KnowledgeError
-from ddx.knowledge import Knowledge, Rule, load_knowledge, packaged_rules_dir
-from ddx.report import markup_text
+from ddx.errors import DdxError, KnowledgeError, did_you_mean
+from ddx.knowledge import Knowledge, Rule, packaged_rules_dir
+from ddx.render import markup_text
 from ddx.safetext import json_text
 
 _out = Console(highlight=False, soft_wrap=True)
@@ -41,16 +41,6 @@ FORMAT = click.Choice(["text", "json"])
 def _fail(message: str, code: int = 1) -> None:
     _err.print(f"ddx: {message}", markup=False)
     sys.exit(code)
-
-
-def _load(directory: str | None) -> Knowledge:
-    try:
-        return load_knowledge(directory)
-    except KnowledgeError as exc:
-        _err.print("[bold red]ddx: the rules could not be loaded[/bold red] (run 'ddx rules check' for details):")
-        for problem in exc.problems:
-            _err.print(f"  {problem}", markup=False)
-        sys.exit(1)
 
 
 def _rules_line(k: Knowledge, engine: str | None = None) -> str:
@@ -84,7 +74,7 @@ def init_cmd(directory: str) -> None:
     source = packaged_rules_dir()
     shutil.copytree(source, target, dirs_exist_ok=True,
                     ignore=shutil.ignore_patterns("__pycache__", ".history", "*.tmp"))
-    k = _load(str(target))
+    k = load_rules(str(target), hint=CHECK_HINT)
     _out.print(f"Copied the packaged rules ({k.settings.version}, {k.content_hash[:12]}) to {target}.")
     _out.print(f"Next: edit {target}/rules/*.yaml, then\n  ddx rules check {target}\n  ddx rules test {target}\n"
                f"  ddx rules diff {target}   (against the packaged rules)\nand use them with --rules {target} "
@@ -165,8 +155,7 @@ def _rule_row(rule: Rule, k: Knowledge, entity: str | None) -> dict[str, Any]:
 
 
 @rules_group.command("list")
-@click.option("--rules", "rules", type=click.Path(file_okay=False), default=None,
-              help="Rules directory (default: $DDX_RULES, else the packaged rules).")
+@rules_option
 @click.option("--entity", "-e", default=None, help="Only rules that weigh this entity, strongest effect first.")
 @click.option("--status", type=click.Choice(["active", "draft", "retired", "all"]), default="all", show_default=True)
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
@@ -174,7 +163,7 @@ def list_cmd(rules: str | None, entity: str | None, status: str, fmt: str) -> No
     """List the rules (one row per rule: id, status, title, where, which entity it favours)."""
     from ddx.vocabulary import UnknownTerm
 
-    k = _load(rules)
+    k = load_rules(rules, hint=CHECK_HINT)
     slug = None
     if entity:
         try:
@@ -219,8 +208,7 @@ def list_cmd(rules: str | None, entity: str | None, status: str, fmt: str) -> No
 
 @rules_group.command("show")
 @click.argument("rule_id")
-@click.option("--rules", "rules", type=click.Path(file_okay=False), default=None,
-              help="Rules directory (default: $DDX_RULES, else the packaged rules).")
+@rules_option
 @click.option("--format", "fmt", type=FORMAT, default="text", show_default=True)
 def show_cmd(rule_id: str, rules: str | None, fmt: str) -> None:
     """Show one rule: its text in the file (comments included), its conditions as read,
@@ -232,12 +220,12 @@ def show_cmd(rule_id: str, rules: str | None, fmt: str) -> None:
     from ddx.vocabulary import TermSet
     from ddx.yamlio import read_text
 
-    k = _load(rules)
+    k = load_rules(rules, hint=CHECK_HINT)
     halves = [r for r in k.rules if r.spec.id == rule_id]
     if not halves:
         ids = sorted({r.spec.id for r in k.rules})
         near = TermSet("rule", _lookup={i: i for i in ids}).suggest(rule_id)
-        _fail(f"no rule {rule_id!r}" + (f"; did you mean {' or '.join(repr(n) for n in near)}?" if near else ""))
+        _fail(f"no rule {rule_id!r}" + (f"; {did_you_mean(near)}" if near else ""))
     rule = halves[0]
     text = read_text(Path(rule.file))
     block = block_text(text, find_block(text, rule_id))
@@ -326,7 +314,7 @@ def test_cmd(directory: str | None, cases: tuple[str, ...], baseline: str | None
     from ddx.authoring.regression import compare_baseline, load_baseline, run_cases, save_run, write_temperature
     from ddx.calibration import MIN_FIT_CASES
 
-    k = _load(directory)
+    k = load_rules(directory, hint=CHECK_HINT)
     paths = _cases_paths(cases)
     refuse_input_target(save, "--save", list(paths))
     try:
@@ -445,7 +433,7 @@ def diff_cmd(old: str, new: str | None, cases: tuple[str, ...], fmt: str) -> Non
 
     if new is None:       # one folder: what it changes against the packaged rules
         old, new = str(packaged_rules_dir()), old
-    old_k, new_k = _load(old), _load(new)
+    old_k, new_k = load_rules(old, hint=CHECK_HINT), load_rules(new, hint=CHECK_HINT)
     paths = _cases_paths(cases)
     diff = diff_rule_sets(old_k, new_k, paths)
     if fmt == "json":

@@ -1,6 +1,6 @@
 """``ddx serve``: the TUI in a browser (the glue to textual-serve is :mod:`ddx.tui.web`).
 
-Imported only when the command is used or listed (see ``ddx.cli._Group.LAZY``); textual-serve and
+Imported only when the command is used or listed (see ``ddx.cli.main._Group.LAZY``); textual-serve and
 aiohttp are imported only when it runs.
 """
 
@@ -11,7 +11,7 @@ import sys
 import click
 from rich.console import Console
 
-from ddx.cli import _load, tui_options
+from ddx.cli.main import load_rules, tui_options
 
 
 @click.command("serve")
@@ -42,7 +42,7 @@ def serve_cmd(case_file: str | None, case_id: str | None, rules: str | None, cas
     elif not public_url.startswith(("http://", "https://")):
         raise click.UsageError(f"--public-url {public_url!r}: give a URL starting with http:// or https://")
     # the rules and the case are checked once, here, rather than failing in every browser tab
-    knowledge = _load(rules, prior_set)
+    knowledge = load_rules(rules, prior_set)
     if case_file is not None:
         from ddx.entry import open_case
 

@@ -8,11 +8,12 @@ traceback.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from ddx.errors import DdxError, KnowledgeError
+from ddx.errors import DdxError, KnowledgeError, did_you_mean
 
 if TYPE_CHECKING:
     from ddx.knowledge import Knowledge
@@ -51,7 +52,7 @@ class _Group(click.Group):
     The ``rules`` and ``serve`` commands are imported when used (or listed), not on every start
     (``ddx tui``'s first paint)."""
 
-    LAZY = {"rules": ("ddx.rulescli", "rules_group"), "serve": ("ddx.servecli", "serve_cmd")}
+    LAZY = {"rules": ("ddx.cli.rules", "rules_group"), "serve": ("ddx.cli.serve", "serve_cmd")}
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *self.LAZY})
@@ -103,7 +104,15 @@ def main(ctx: click.Context, version: bool) -> None:
             click.echo(ctx.get_help())
 
 
-def _prior_set_option(f: Any) -> Any:
+def rules_option(f: Any) -> Any:
+    """``--rules DIR``: the rules directory (None when not given: $DDX_RULES, else the packaged rules; see
+    :func:`load_rules`). Every command that reads rules from an option takes this one."""
+    return click.option("--rules", "rules", type=click.Path(file_okay=False), default=None,
+                        help="Rules directory (default: $DDX_RULES, else the packaged rules).")(f)
+
+
+def prior_set_option(f: Any) -> Any:
+    """``--prior-set NAME``: a prior set of the rules' settings.yaml (None: the priors in entities.yaml)."""
     return click.option(
         "--prior-set", "prior_set", default=None, metavar="NAME",
         help="Rank with the named prior set of the rules' settings.yaml (prior_sets:) instead of the "
@@ -131,18 +140,28 @@ def engine_option(f: Any) -> Any:
              "ids). Default: $DDX_ENGINE, else durable where it imports.")(f)
 
 
-def _load(rules: str | None, prior_set: str | None = None) -> Knowledge:
+CHECK_HINT = " (run 'ddx rules check' for details)"   # what 'ddx rules ...' adds to the loader's first line
+
+
+def load_rules(directory: str | None, prior_set: str | None = None, *, hint: str = "") -> Knowledge:
+    """The rules every command ranks or works with: those in ``directory`` (None: $DDX_RULES, else the
+    packaged rules), with the priors of ``prior_set`` when one is named.
+
+    Rules that cannot be loaded end the command with exit status 1: a first line on stderr (``hint``
+    added to it) and then each problem (file, line, what is wrong). A prior set the rules do not have is a
+    :class:`click.UsageError` (exit 2) naming the nearest sets."""
     from ddx.knowledge import load_knowledge
 
     try:
-        knowledge = load_knowledge(rules)
+        knowledge = load_knowledge(directory)
     except KnowledgeError as exc:
         from rich.console import Console
 
-        err = Console(stderr=True, soft_wrap=True)
-        err.print("[bold red]ddx: the rules could not be loaded:[/bold red]")
+        err = Console(stderr=True, highlight=False, soft_wrap=True)
+        lead = "ddx: the rules could not be loaded"
+        err.print(f"[bold red]{lead}[/bold red]{hint}:" if hint else f"[bold red]{lead}:[/bold red]")
         for problem in exc.problems:
-            err.print(f"  {problem}", markup=False, highlight=False)
+            err.print(f"  {problem}", markup=False)
         sys.exit(1)
     if prior_set is None:
         return knowledge
@@ -150,7 +169,7 @@ def _load(rules: str | None, prior_set: str | None = None) -> Knowledge:
         return knowledge.with_prior_set(prior_set)
     except KnowledgeError as exc:       # the rules are fine; the option names no set: a usage error
         [problem] = exc.problems
-        hint = f" (did you mean {' or '.join(map(repr, problem.suggestions))}?)" if problem.suggestions else ""
+        hint = f" ({did_you_mean(problem.suggestions)})" if problem.suggestions else ""
         raise click.UsageError(f"--prior-set: {problem.message}{hint}") from None
 
 
@@ -159,15 +178,14 @@ def _load(rules: str | None, prior_set: str | None = None) -> Knowledge:
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown", "report"]), default="text",
               show_default=True,
               help="Output format: text (ranked table), json, markdown, or report (a draft report comment).")
-@click.option("--rules", "rules", type=click.Path(file_okay=False), default=None,
-              help="Rules directory (default: $DDX_RULES, else the packaged rules).")
+@rules_option
 @click.option("--top", type=click.IntRange(1, 50), default=6, show_default=True,
               help="Entities shown in text and markdown output (JSON always has all).")
 @click.option("--chart", "chart", type=click.Path(dir_okay=False), default=None, metavar="SVG",
               help="Also write the evidence chart (each recorded finding's log10 likelihood ratio, leader "
                    "against runner-up) as an SVG file, written atomically; for several cases, one file each: "
                    "<stem>-<case id>.svg.")
-@_prior_set_option
+@prior_set_option
 @engine_option
 def eval_cmd(files: tuple[str, ...], fmt: str, rules: str | None, top: int, prior_set: str | None,
              chart: str | None = None, engine: str | None = None) -> None:
@@ -177,14 +195,14 @@ def eval_cmd(files: tuple[str, ...], fmt: str, rules: str | None, top: int, prio
     from rich.console import Console
 
     from ddx.analysis import Analyzer, analyze_paths
-    from ddx.report import render_markdown, render_text, to_json
+    from ddx.render import render_markdown, render_text, to_json
 
     if chart is not None:
-        from ddx.batchcli import _check_target, refuse_input_target
-        _check_target(chart, "--chart")
+        from ddx.cli.batch import check_target, refuse_input_target
+        check_target(chart, "--chart")
         refuse_input_target(chart, "--chart", files)
     charted = []
-    knowledge = _load(rules, prior_set)
+    knowledge = load_rules(rules, prior_set)
     failed = False
     results = []
     console = Console(highlight=False, soft_wrap=False)
@@ -199,7 +217,7 @@ def eval_cmd(files: tuple[str, ...], fmt: str, rules: str | None, top: int, prio
             elif fmt == "markdown":
                 click.echo(render_markdown(analysis, knowledge, top=top))
             elif fmt == "report":
-                from ddx.draft import render_report
+                from ddx.report_comment import render_report
                 click.echo(render_report(analysis, knowledge, analyzer.ranker))
             else:
                 console.print(render_text(analysis, knowledge, top=top))
@@ -232,8 +250,7 @@ def eval_cmd(files: tuple[str, ...], fmt: str, rules: str | None, top: int, prio
               help="Write the summary (JSON, or markdown for *.md) to this file; jsonl then has no summary line.")
 @click.option("--jobs", "-j", type=click.IntRange(1, 64), default=1, show_default=True,
               help="Worker processes (each compiles its own ruleset); results are the same for any number.")
-@click.option("--rules", "rules", type=click.Path(file_okay=False), default=None,
-              help="Rules directory (default: $DDX_RULES, else the packaged rules).")
+@rules_option
 @click.option("--top", type=click.IntRange(1, 50), default=3, show_default=True,
               help="Leaders shown per case in table, csv and markdown.")
 @click.option("--evidence", type=click.Choice(["top", "full", "all", "none"]), default="top", show_default=True,
@@ -246,7 +263,7 @@ def eval_cmd(files: tuple[str, ...], fmt: str, rules: str | None, top: int, prio
               help="Also write the citation of every source key (JSON: {key: citation}) to this file.")
 @click.option("--no-suggest", is_flag=True, help="Skip next-test suggestions (faster).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no closing line on stderr.")
-@_prior_set_option
+@prior_set_option
 @engine_option
 def batch_cmd(paths: tuple[str, ...], fmt: str, output: str | None, summary_file: str | None, jobs: int,
               rules: str | None, top: int, evidence: str, sources_file: str | None, no_suggest: bool, quiet: bool,
@@ -258,36 +275,29 @@ def batch_cmd(paths: tuple[str, ...], fmt: str, output: str | None, summary_file
     Exit status: 0 every case ranked, 1 some case or file could not be read
     (each is an error row; the others are all ranked), 2 usage error.
     """
-    from ddx.batchcli import run_batch_command
+    from ddx.cli.batch import run_batch_command
 
     source = click.get_current_context().get_parameter_source("fmt")
     if output is not None and output.lower().endswith(".xlsx") and source == click.core.ParameterSource.DEFAULT:
         fmt = "xlsx"   # -o results.xlsx: a workbook, not a text table in a file named .xlsx
-    knowledge = _load(rules, prior_set)
-    try:
-        code = run_batch_command(
-            knowledge, paths, fmt=fmt, output=output, summary_file=summary_file, jobs=jobs, top=top,
-            evidence=evidence, suggest=not no_suggest, quiet=quiet, engine=engine, sources_file=sources_file)
-    except DdxError as exc:
-        from rich.console import Console
-
-        Console(stderr=True).print(f"ddx: {exc}", markup=False, highlight=False)
-        code = 1
-    sys.exit(code)
+    knowledge = load_rules(rules, prior_set)
+    sys.exit(run_batch_command(
+        knowledge, paths, fmt=fmt, output=output, summary_file=summary_file, jobs=jobs, top=top,
+        evidence=evidence, suggest=not no_suggest, quiet=quiet, engine=engine, sources_file=sources_file))
 
 
 def tui_options(f: Any) -> Any:
     """The options of ``ddx tui``, which ``ddx serve`` takes too (it passes them on to each session's TUI)."""
-    for decorate in reversed([
+    decorators: list[Callable[[Any], Any]] = [
         click.argument("case_file", required=False, type=click.Path(dir_okay=False), metavar="[CASE_FILE]"),
         click.option("--case", "case_id", default=None, help="The case to open when CASE_FILE holds several."),
-        click.option("--rules", "rules", type=click.Path(file_okay=False), default=None,
-                     help="Rules directory (default: $DDX_RULES, else the packaged rules)."),
+        rules_option,
         click.option("--cases", "cases", multiple=True, type=click.Path(exists=True),
                      help="Cases for the rule editor's impact preview (default: ./cases, else the sample cases)."),
-        _prior_set_option,
+        prior_set_option,
         engine_option,
-    ]):
+    ]
+    for decorate in reversed(decorators):
         f = decorate(f)
     return f
 
@@ -300,14 +310,8 @@ def tui_cmd(case_file: str | None = None, case_id: str | None = None, rules: str
     F9 opens the rule editor. Drafts are autosaved to $DDX_DATA_DIR (else your user data folder)."""
     from ddx.tui import run
 
-    knowledge = _load(rules, prior_set)
-    try:
-        run(knowledge, case_file, case_id=case_id, cases=list(cases) or None, engine=engine)
-    except DdxError as exc:
-        from rich.console import Console
-
-        Console(stderr=True, soft_wrap=True).print(f"ddx: {exc}", markup=False, highlight=False)
-        sys.exit(1)
+    knowledge = load_rules(rules, prior_set)
+    run(knowledge, case_file, case_id=case_id, cases=list(cases) or None, engine=engine)
 
 
 if __name__ == "__main__":  # pragma: no cover

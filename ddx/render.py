@@ -17,10 +17,10 @@ from rich.text import Text
 
 from ddx import __version__
 from ddx.analysis import Analysis, provenance_line
-from ddx.draft import figure_text, pointer_findings, unused_texts
 from ddx.facts import case_facts
 from ddx.knowledge import Knowledge
 from ddx.ranking import Evidence, RankedEntity, lower_first, probability_text, ranker_for
+from ddx.report_comment import figure_text, pointer_findings, unused_texts
 from ddx.safetext import markdown_text, printable
 from ddx.suggest import no_test_text
 

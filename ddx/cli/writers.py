@@ -20,17 +20,17 @@ from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
-from ddx.batch import CaseResult
+from ddx.batch import BatchRow
 from ddx.engine import engine_label
 from ddx.ranking import probability_text
-from ddx.report import markup_text
+from ddx.render import markup_text
 from ddx.safetext import json_text, markdown_text, spreadsheet_cell
 
 FORMATS = ("table", "jsonl", "json", "csv", "xlsx", "markdown")
 
 
 class Writer(Protocol):
-    def case(self, result: CaseResult) -> None: ...
+    def case(self, result: BatchRow) -> None: ...
 
     def end(self, summary: dict[str, Any] | None) -> None:
         """Finish the output; ``summary`` is None when it goes to its own file."""
@@ -40,11 +40,11 @@ def _pct(x: float) -> str:
     return probability_text(x, " %")
 
 
-def _error_text(result: CaseResult) -> str:
+def _error_text(result: BatchRow) -> str:
     return "; ".join(str(p) for p in result.errors)
 
 
-def _rank(result: CaseResult) -> str:   # as the table and markdown show it
+def _rank(result: BatchRow) -> str:   # as the table and markdown show it
     if result.scored is None:
         return ""
     return str(result.scored.rank) if result.scored.rank is not None else "-"
@@ -56,7 +56,7 @@ class JsonlWriter:
     def __init__(self, out: TextIO):
         self.out = out
 
-    def case(self, result: CaseResult) -> None:
+    def case(self, result: BatchRow) -> None:
         assert result.json is not None
         self.out.write(result.json)   # made safe for a terminal where it was built (ddx.batch.json_line)
         self.out.write("\n")
@@ -74,7 +74,7 @@ class JsonWriter:
         self.first = True
         out.write('{"cases":[\n')
 
-    def case(self, result: CaseResult) -> None:
+    def case(self, result: BatchRow) -> None:
         assert result.json is not None
         if not self.first:
             self.out.write(",\n")
@@ -105,7 +105,7 @@ def csv_header(top: int) -> list[str]:
     return header + NEXT_TEST_COLUMNS + SOURCE_COLUMNS
 
 
-def result_cells(result: CaseResult, top: int) -> list[str | int | float]:
+def result_cells(result: BatchRow, top: int) -> list[str | int | float]:
     """One case's row under :func:`csv_header`, typed: the line and the rank of the expected diagnosis as
     integers, probabilities and the next test's gain (bits) as floats rounded to 4 decimals, the rest as
     text (``""``: empty). Not yet escaped for a spreadsheet (:func:`ddx.safetext.spreadsheet_cell`)."""
@@ -138,7 +138,7 @@ class CsvWriter:
         self.writer = csv.writer(out, lineterminator="\n")
         self.writer.writerow(csv_header(top))
 
-    def case(self, result: CaseResult) -> None:
+    def case(self, result: BatchRow) -> None:
         row = [f"{cell:.4f}" if isinstance(cell, float) else cell for cell in result_cells(result, self.top)]
         self.writer.writerow([spreadsheet_cell(cell) for cell in row])
 
@@ -198,7 +198,7 @@ class XlsxWriter:
             self.sheet.write_string(0, col, name, self.bold)
         self.row = 0
 
-    def case(self, result: CaseResult) -> None:
+    def case(self, result: BatchRow) -> None:
         if self.row + 1 >= XLSX_MAX_ROWS:
             self._new_sheet()
         self.row += 1
@@ -267,7 +267,7 @@ class MarkdownWriter:
         out.write("# ddx batch\n\n| # | case | expected | " + names + " | band |\n")
         out.write("|---:|---|---|" + "---|" * top + "---|\n")
 
-    def case(self, result: CaseResult) -> None:
+    def case(self, result: BatchRow) -> None:
         self.n += 1
         if not result.ok:
             cells = [f"**error**: {_md(_error_text(result))}"] + [""] * (self.top - 1) + [""]
@@ -357,7 +357,7 @@ class TableWriter:
         self.fit = fit
         self.rows: list[_TableRow] = []
 
-    def case(self, result: CaseResult) -> None:
+    def case(self, result: BatchRow) -> None:
         number = len(self.rows) + 1
         if not result.ok:
             first = result.errors[0]

@@ -1,7 +1,7 @@
 """``ddx batch`` on the terminal: output files, progress bar, signals.
 
 The work itself is :func:`ddx.batch.run_batch`; the formats are
-:mod:`ddx.batchout`. This module only connects them to files and to the
+:mod:`ddx.cli.writers`. This module only connects them to files and to the
 terminal.
 """
 
@@ -24,7 +24,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from ddx.batch import BatchOptions, BatchSummary, run_batch, source_table
-from ddx.batchout import (
+from ddx.cli.writers import (
     CSV_HEADER_START,
     CsvWriter,
     JsonlWriter,
@@ -46,7 +46,9 @@ PROGRESS_AFTER_S = 1.0     # a run shorter than this never shows a bar
 ERRORS_SHOWN = 20          # error rows repeated on stderr at the end of a run
 
 
-def _check_target(path: str | None, option: str) -> None:
+def check_target(path: str | None, option: str) -> None:
+    """A usage error (:class:`click.BadParameter` naming ``option``) when the folder ``path`` would be
+    written into does not exist; None passes."""
     if path is None:
         return
     parent = Path(os.path.realpath(path)).parent
@@ -184,9 +186,9 @@ class _Progress:
 def run_batch_command(knowledge: Knowledge, paths: tuple[str, ...], *, fmt: str, output: str | None,
                       summary_file: str | None, jobs: int, top: int, evidence: str, suggest: bool,
                       quiet: bool, engine: str | None = None, sources_file: str | None = None) -> int:
-    _check_target(output, "--output")
-    _check_target(summary_file, "--summary")
-    _check_target(sources_file, "--sources")
+    check_target(output, "--output")
+    check_target(summary_file, "--summary")
+    check_target(sources_file, "--sources")
     refuse_input_target(output, "--output", paths)
     refuse_input_target(summary_file, "--summary", paths)
     refuse_input_target(sources_file, "--sources", paths)
