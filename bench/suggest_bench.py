@@ -33,9 +33,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ddx.batch import BatchOptions, Processor, iter_inputs  # noqa: E402
+from ddx.batch import BatchOptions, Processor  # noqa: E402
 from ddx.knowledge import load_knowledge  # noqa: E402
-from ddx.loader import validate_raw, write_sheet  # noqa: E402
+from ddx.loader import read_cases, validate_raw, write_sheet  # noqa: E402
 from ddx.suggest import Suggester  # noqa: E402
 from ddx.synthetic import synthetic_case  # noqa: E402
 from tests.suggest_reference import ReferenceSuggester  # noqa: E402
@@ -140,7 +140,7 @@ def main() -> int:
         if sheet is None:
             sheet = str(Path(tmp) / "cases.csv")
             write_sheet((synthetic_case(knowledge.vocab, rng, f"syn-{i}") for i in range(args.cases)), Path(sheet))
-        raws = list(iter_inputs([sheet], knowledge))[:args.cases]
+        raws = list(read_cases([sheet], knowledge.vocab))[:args.cases]
         processor = Processor(knowledge, BatchOptions(evidence_for=3))
         rows = []
         h = hot(knowledge, processor, raws)

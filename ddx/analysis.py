@@ -255,16 +255,18 @@ def provenance_line(knowledge: Knowledge, analysis: Analysis) -> str:
 
 
 def analyze_paths(paths: Iterable[str], analyzer: Analyzer, *, suggest: bool = True) -> Iterator[Analysis]:
-    """Every case under ``paths`` (files or folders), analysed; unreadable cases carry their problems."""
-    from ddx.loader import expand_paths, iter_cases
+    """Every case under ``paths`` (files or folders), read by :func:`ddx.loader.read_cases` (its policy:
+    unreadable cases, folders without case files and repeated ids carry their problems) and analysed."""
+    from ddx.loader import read_cases, validate_raw
 
-    for path in expand_paths(list(paths)):
-        for loaded in iter_cases(path, analyzer.knowledge):
-            if loaded.ok:
-                assert loaded.case is not None
-                analysis = analyzer.analyze(loaded.case, suggest=suggest, file=loaded.file)
-                analysis.sheet = loaded.sheet
-                yield analysis
-            else:
-                yield Analysis(case_id=loaded.id, case=None, problems=loaded.problems, file=loaded.file,
-                               sheet=loaded.sheet)
+    knowledge = analyzer.knowledge
+    for raw in read_cases(paths, knowledge.vocab):
+        loaded = validate_raw(raw, knowledge)
+        if loaded.ok:
+            assert loaded.case is not None
+            analysis = analyzer.analyze(loaded.case, suggest=suggest, file=loaded.file)
+            analysis.sheet = loaded.sheet
+            yield analysis
+        else:
+            yield Analysis(case_id=loaded.id, case=None, problems=loaded.problems, file=loaded.file,
+                           sheet=loaded.sheet)

@@ -18,7 +18,6 @@ The CLI's ``ddx batch`` is a thin layer over :func:`run_batch` and
 from __future__ import annotations
 
 import multiprocessing
-import os
 import signal
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -26,7 +25,6 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from itertools import islice
-from pathlib import Path
 from typing import Any
 
 from ddx import __version__
@@ -34,11 +32,10 @@ from ddx.analysis import Analysis, Analyzer
 from ddx.errors import DdxError, EngineError, Problem
 from ddx.evaluate import Evaluation, ScoredCase, scored_case
 from ddx.knowledge import Knowledge, load_knowledge
-from ddx.loader import INPUT_SUFFIXES, RawCase, column_letter, expand_paths, iter_raw, validate_raw
+from ddx.loader import RawCase, read_cases, validate_raw
 from ddx.ranking import ranker_for
 from ddx.render import entity_label, to_json_line, to_lean_line
 from ddx.safetext import json_text
-from ddx.seenids import SeenIds
 
 CHUNK = 64              # cases per task sent to a worker
 IN_FLIGHT_PER_JOB = 4   # chunks queued per worker: enough to keep it busy, bounded memory
@@ -156,47 +153,12 @@ def json_line(analysis: Analysis, knowledge: Knowledge, options: BatchOptions) -
     return json_text(to_json_line(analysis, knowledge, evidence_for=options.evidence_for))
 
 
-# --- inputs -------------------------------------------------------------------------------------
-
-def iter_inputs(paths: Iterable[str], knowledge: Knowledge, *, exclude: Iterable[str] = ()) -> Iterator[RawCase]:
-    """Every raw case under ``paths``; a folder without case files is an error row."""
-    skip = {Path(os.path.realpath(p)) for p in exclude}   # realpath never raises (a link loop)
-    for given in paths:
-        p = Path(given)
-        found = False
-        for path in expand_paths([given]):
-            if Path(os.path.realpath(path)) in skip:
-                continue
-            found = True
-            yield from iter_raw(path, knowledge.vocab)
-        if p.is_dir() and not found:
-            yield RawCase(str(p), 0, p.name, problems=[Problem(
-                f"folder holds no case files ({', '.join(sorted(INPUT_SUFFIXES))})", file=str(p))])
-
-
-def unique_ids(raws: Iterable[RawCase]) -> Iterator[RawCase]:
-    """Mark a case whose id was already used (in this run) as an error naming the first file."""
-    seen = SeenIds()   # ~20 bytes a case (ddx/seenids.py)
-    for raw in raws:
-        case_id = None if raw.problems else raw.case_id
-        if case_id is not None:
-            first = seen.first(case_id, raw.file, raw.line, raw.sheet)
-            if first is not None:
-                column = None
-                if raw.sheet is not None and raw.columns is not None and 0 <= raw.id_column < len(raw.columns):
-                    column = column_letter(raw.id_column)
-                raw.problems = [Problem(f"duplicate case id {case_id!r}: already used in {first}",
-                                        file=raw.file, case=case_id, path="id", line=raw.line, sheet=raw.sheet,
-                                        column=column)]
-        yield raw
-
-
 # --- running ------------------------------------------------------------------------------------
 
 def run_batch(paths: Iterable[str], knowledge: Knowledge, options: BatchOptions, *, jobs: int = 1,
               exclude: Iterable[str] = ()) -> Iterator[BatchRow]:
     """One :class:`BatchRow` per case, in input order, for any ``jobs``."""
-    raws = unique_ids(iter_inputs(paths, knowledge, exclude=exclude))
+    raws = read_cases(paths, knowledge.vocab, exclude=exclude)
     if jobs <= 1:
         processor = Processor(knowledge, options)
         try:

@@ -8,7 +8,7 @@ here can always be ranked and saved. Nothing here knows about a screen.
   (``docs/case-format.md``), with canonical terms.
 * :func:`parse_finding` reads quick entry such as ``alk positive cytoplasmic``
   or ``nf1 detected``.
-* :func:`case_to_data` / :func:`case_to_yaml` write a validated case back in
+* :func:`case_to_data` / :func:`ddx.loader.case_to_yaml` write a validated case back in
   the contract's layout; loading what they write gives the same case.
 """
 
@@ -30,7 +30,6 @@ from ddx.case import TOP_LEVEL_KEYS, problems_from_validation
 from ddx.errors import DdxError, Problem
 from ddx.knowledge import Knowledge
 from ddx.vocabulary import TermSet, UnknownTerm, Vocabulary, fold
-from ddx.yamlio import atomic_write_text
 
 FINDING_SECTIONS = ("stains", "molecular")
 NOT_DONE = frozenset({"not_done", "nd", "not_performed", "not_tested", "remove", "unknown"})
@@ -93,25 +92,6 @@ def case_to_data(case: BaseModel, vocab: Vocabulary) -> dict[str, Any]:
             value = {name: _stain_value(finding, vocab) for name, finding in value.items()}
         out[key] = value
     return out
-
-
-class _CaseDumper(yaml.SafeDumper):
-    """Block mappings; lists of plain terms on one line (``cell_types: [spindle, epithelioid]``)."""
-
-
-def _represent_list(dumper: yaml.SafeDumper, value: list[Any]) -> yaml.Node:
-    flow = all(isinstance(v, (str, int, float)) and len(str(v)) < 40 for v in value)
-    return dumper.represent_sequence("tag:yaml.org,2002:seq", value, flow_style=flow)
-
-
-_CaseDumper.add_representer(list, _represent_list)
-
-
-def case_to_yaml(data: dict[str, Any], *, header: str | None = None) -> str:
-    """YAML text for a case mapping (block style, key order kept, Unicode as is)."""
-    text = yaml.dump(data, Dumper=_CaseDumper, sort_keys=False, allow_unicode=True, width=100,
-                     default_flow_style=False)
-    return (f"# {header}\n" if header else "") + text
 
 
 def new_case_id(now: datetime | None = None) -> str:
@@ -351,6 +331,8 @@ class CaseEntry:
 
     def to_yaml(self) -> str:
         from ddx import __version__
+        from ddx.loader import case_to_yaml
+
         return case_to_yaml(self._data, header=f"ddx case file (contract version 1), written by ddx {__version__}")
 
 
@@ -522,11 +504,3 @@ def _holds_several(path: Path) -> bool:
     return isinstance(data, dict) and "cases" in data
 
 
-def save_case(entry: CaseEntry, path: str | os.PathLike[str]) -> Path:
-    """Write the case atomically (the previous file stays intact until the new one is complete)."""
-    path = Path(path)
-    if path.suffix.lower() not in (".yaml", ".yml"):
-        raise DdxError(f"{path}: save cases as .yaml or .yml")
-    atomic_write_text(path, entry.to_yaml())
-    entry.mark_saved()
-    return path

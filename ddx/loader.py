@@ -12,20 +12,25 @@ case never stops the others.
 from __future__ import annotations
 
 import csv
+import os
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import compress
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
+import yaml
 from pydantic import BaseModel, ValidationError
 
 from ddx.case import CASE_ID_PATTERN, problems_from_validation
-from ddx.errors import Problem
+from ddx.errors import DdxError, Problem
 from ddx.knowledge import Knowledge
 from ddx.vocabulary import Vocabulary
-from ddx.yamlio import ReadError, atomic_output, load_data, open_regular
+from ddx.yamlio import ReadError, atomic_output, atomic_write_text, load_data, open_regular
+
+if TYPE_CHECKING:
+    from ddx.entry import CaseEntry
 
 CASE_SUFFIXES = {".yaml", ".yml", ".json"}
 SHEET_SUFFIXES = {".csv", ".tsv"}
@@ -178,6 +183,54 @@ def validate_case(raw: Any, knowledge: Knowledge, *, file: str = "<input>", inde
     item = RawCase(file, index, Path(file).name + (f"#{index + 1}" if multi else ""), raw)
     item.label = item.case_id or item.label
     return validate_raw(item, knowledge)
+
+
+def read_cases(paths: Iterable[str], vocab: Vocabulary, *, exclude: Iterable[str] = ()) -> Iterator[RawCase]:
+    """Every case under ``paths`` (files as given, folders recursively: :func:`expand_paths`), in order, not
+    yet validated (:func:`validate_raw`). The one way ddx reads its inputs — ``ddx eval``, ``ddx batch``,
+    ``ddx rules test`` and the accuracy scoring all read through it — with one policy:
+
+    * a file or a case that cannot be read is a :class:`RawCase` carrying its problems (one bad case never
+      stops the others);
+    * a folder that holds no case files is one such error row, naming the folder;
+    * a case whose id an earlier case of the same run used is an error naming where the id was first used;
+      it is not ranked (ids key every output: a batch line, a baseline, a scored case);
+    * ``exclude``: paths skipped (the run's own output files, when they sit inside an input folder).
+    """
+    return _unique_ids(_inputs(paths, vocab, exclude=exclude))
+
+
+def _inputs(paths: Iterable[str], vocab: Vocabulary, *, exclude: Iterable[str] = ()) -> Iterator[RawCase]:
+    skip = {Path(os.path.realpath(p)) for p in exclude}   # realpath never raises (a link loop)
+    for given in paths:
+        p = Path(given)
+        found = False
+        for path in expand_paths([given]):
+            if Path(os.path.realpath(path)) in skip:
+                continue
+            found = True
+            yield from iter_raw(path, vocab)
+        if p.is_dir() and not found:
+            yield RawCase(str(p), 0, p.name, problems=[Problem(
+                f"folder holds no case files ({', '.join(sorted(INPUT_SUFFIXES))})", file=str(p))])
+
+
+def _unique_ids(raws: Iterable[RawCase]) -> Iterator[RawCase]:
+    from ddx.seenids import SeenIds
+
+    seen = SeenIds()   # ~20 bytes a case (ddx/seenids.py)
+    for raw in raws:
+        case_id = None if raw.problems else raw.case_id
+        if case_id is not None:
+            first = seen.first(case_id, raw.file, raw.line, raw.sheet)
+            if first is not None:
+                column = None
+                if raw.sheet is not None and raw.columns is not None and 0 <= raw.id_column < len(raw.columns):
+                    column = column_letter(raw.id_column)
+                raw.problems = [Problem(f"duplicate case id {case_id!r}: already used in {first}",
+                                        file=raw.file, case=case_id, path="id", line=raw.line, sheet=raw.sheet,
+                                        column=column)]
+        yield raw
 
 
 def expand_paths(paths: Iterable[str]) -> Iterator[Path]:
@@ -547,3 +600,35 @@ def write_sheet(cases: Iterable[dict[str, Any]], path: Path, *, delimiter: str =
         for r in rows:
             writer.writerow([r.get("id", ""), *(r.get(c, "") for c in columns)])
     return len(rows)
+
+
+# --- writing cases (the read side above) -------------------------------------------------------
+
+class _CaseDumper(yaml.SafeDumper):
+    """Block mappings; lists of plain terms on one line (``cell_types: [spindle, epithelioid]``)."""
+
+
+def _represent_list(dumper: yaml.SafeDumper, value: list[Any]) -> yaml.Node:
+    flow = all(isinstance(v, (str, int, float)) and len(str(v)) < 40 for v in value)
+    return dumper.represent_sequence("tag:yaml.org,2002:seq", value, flow_style=flow)
+
+
+_CaseDumper.add_representer(list, _represent_list)
+
+
+def case_to_yaml(data: dict[str, Any], *, header: str | None = None) -> str:
+    """YAML text for a case mapping (block style, key order kept, Unicode as is)."""
+    text = yaml.dump(data, Dumper=_CaseDumper, sort_keys=False, allow_unicode=True, width=100,
+                     default_flow_style=False)
+    return (f"# {header}\n" if header else "") + text
+
+
+def save_case(entry: CaseEntry, path: str | os.PathLike[str]) -> Path:
+    """Write the case being entered (:class:`ddx.entry.CaseEntry`) as ``path`` (.yaml or .yml) atomically: the
+    previous file stays intact until the new one is complete. Raises :class:`DdxError` for another suffix."""
+    path = Path(path)
+    if path.suffix.lower() not in (".yaml", ".yml"):
+        raise DdxError(f"{path}: save cases as .yaml or .yml")
+    atomic_write_text(path, entry.to_yaml())
+    entry.mark_saved()
+    return path

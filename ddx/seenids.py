@@ -13,8 +13,7 @@ pair does is below n² / 2^97 (under 10^-16 for a million cases).
 from __future__ import annotations
 
 import hashlib
-
-import numpy as np
+from typing import Any
 
 from ddx.errors import location
 
@@ -38,21 +37,22 @@ class SeenIds:
         self._places: list[tuple[str, str | None]] = []     # (file, sheet), one entry per run of cases
         self._place_index: dict[tuple[str, str | None], int] = {}
         self._recent: dict[int, tuple[int, int, int]] = {}   # key -> (check, place, line)
-        self._keys = np.empty(0, dtype=np.uint64)            # sorted
-        self._checks = np.empty(0, dtype=np.uint32)
-        self._where = np.empty(0, dtype=np.uint32)
-        self._lines = np.empty(0, dtype=np.int32)            # -1: no line
+        # numpy arrays from the first merge on (numpy is imported then: a run of a few cases never needs it)
+        self._keys: Any = None                               # sorted uint64
+        self._checks: Any = None                             # uint32
+        self._where: Any = None                              # uint32
+        self._lines: Any = None                              # int32, -1: no line
 
     def __len__(self) -> int:
-        return len(self._keys) + len(self._recent)
+        return (0 if self._keys is None else len(self._keys)) + len(self._recent)
 
     def first(self, case_id: str, file: str, line: int | None = None, sheet: str | None = None) -> str | None:
         """Where ``case_id`` was seen before, or None (and it is recorded as seen here)."""
         key, check = _digest(case_id)
         held = self._recent.get(key)
         keys = self._keys
-        if held is None and keys.size:
-            i = int(keys.searchsorted(np.uint64(key)))
+        if held is None and keys is not None and keys.size:
+            i = int(keys.searchsorted(keys.dtype.type(key)))
             if i < keys.size and keys.item(i) == key:
                 held = (self._checks.item(i), self._where.item(i), self._lines.item(i))
         if held is not None and held[0] == check:
@@ -65,11 +65,18 @@ class SeenIds:
             place = self._place_index[(file, sheet)] = len(self._places)
             self._places.append((file, sheet))
         self._recent[key] = (check, place, line if line is not None and 0 <= line < 2 ** 31 else -1)
-        if len(self._recent) > max(_MIN_BUFFER, len(self._keys) // _BUFFER_SHARE):
+        if len(self._recent) > max(_MIN_BUFFER, (0 if self._keys is None else len(self._keys)) // _BUFFER_SHARE):
             self._merge()
         return None
 
     def _merge(self) -> None:
+        import numpy as np
+
+        if self._keys is None:
+            self._keys = np.empty(0, dtype=np.uint64)
+            self._checks = np.empty(0, dtype=np.uint32)
+            self._where = np.empty(0, dtype=np.uint32)
+            self._lines = np.empty(0, dtype=np.int32)
         keys = np.fromiter(self._recent.keys(), dtype=np.uint64, count=len(self._recent))
         rows = np.array(list(self._recent.values()), dtype=np.int64).reshape(-1, 3)
         order = np.argsort(keys, kind="stable")

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from ddx.autosave import DraftStore
-from ddx.entry import CaseEntry, InvalidEntry, case_to_data, open_case, parse_finding, save_case
+from ddx.entry import CaseEntry, InvalidEntry, case_to_data, open_case, parse_finding
 from ddx.errors import DdxError
-from ddx.loader import expand_paths, iter_cases
+from ddx.loader import expand_paths, iter_cases, save_case
 from tests.conftest import CASES, SEED
 
 

@@ -39,7 +39,8 @@ RULE_SAVER = textwrap.dedent("""
 CASE_SAVER = textwrap.dedent("""
     import itertools, sys
     from pathlib import Path
-    from ddx.entry import CaseEntry, save_case
+    from ddx.entry import CaseEntry
+    from ddx.loader import save_case
     from ddx.knowledge import load_knowledge
     k = load_knowledge()
     notes = "x" * 2_000_000

@@ -17,8 +17,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ddx.analysis import Analyzer
-from ddx.entry import CaseEntry, case_to_data, case_to_yaml
+from ddx.entry import CaseEntry, case_to_data
 from ddx.knowledge import load_knowledge
+from ddx.loader import case_to_yaml
 from ddx.ranking import Ranker
 from ddx.synthetic import synthetic_case
 from ddx.yamlio import strip_lines

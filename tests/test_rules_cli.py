@@ -209,15 +209,25 @@ def test_a_malformed_baseline_is_a_clear_error(tmp_path, case):
     assert result.exit_code == 1 and "a.yaml#a" in result.output and "Traceback" not in result.output
 
 
-def test_cases_in_different_subfolders_keep_distinct_keys(tmp_path):
+def test_an_id_used_again_in_another_subfolder_is_an_error_naming_the_first(tmp_path):
+    """One input policy (ddx.loader.read_cases) for eval, batch and rules test/diff: a run's ids are unique,
+    since every output is keyed by them; the later case is an error row naming where the id was first used,
+    and the others are compared as usual."""
     for year, age in (("2024", 35), ("2025", 8)):
         (tmp_path / year).mkdir()
         (tmp_path / year / "case.yaml").write_text(f"id: case-1\npatient: {{age: {age}}}\n"
                                                    "stains: {desmin: positive, alk: positive}\n")
+    (tmp_path / "2025" / "other.yaml").write_text("id: case-2\npatient: {age: 40}\n")
     result = run("rules", "diff", str(packaged_rules_dir()), str(packaged_rules_dir()), "--cases", str(tmp_path),
                  "--format", "json")
     data = json.loads(result.output)
     assert data["compared"] == 2 and data["changed_cases"] == []
+    tested = run("rules", "test", "--cases", str(tmp_path), "--format", "json")
+    cases = json.loads(tested.output)["cases"]
+    [error] = [c for k, c in cases.items() if k.startswith("2025/case.yaml")]
+    assert "duplicate case id 'case-1'" in json.dumps(error) and "2024" in json.dumps(error)
+    evaluated = run("eval", str(tmp_path))
+    assert "duplicate case id 'case-1'" in " ".join(evaluated.output.replace("│", " ").split())
 
 
 def test_diff_names_a_vocabulary_change(rules_copy):

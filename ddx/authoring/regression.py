@@ -165,7 +165,7 @@ def run_cases(knowledge: Knowledge, paths: Iterable[str | os.PathLike[str]], *,
     roots = [Path(p) for p in paths]
     results = [_result(a, knowledge, roots) for a in analyses]
     seen: dict[str, int] = {}
-    for i, r in enumerate(results):     # one file with two cases of one id: keep both, numbered
+    for i, r in enumerate(results):     # a repeated id is an error row (ddx.loader.read_cases): numbered, kept
         n = seen[r.key] = seen.get(r.key, 0) + 1
         if n > 1:
             results[i] = replace(r, key=f"{r.key}~{n}")

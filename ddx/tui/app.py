@@ -27,9 +27,10 @@ from textual.worker import get_current_worker
 from ddx.analysis import Analysis, Analyzer
 from ddx.autosave import DraftStore
 from ddx.engine import default_engine
-from ddx.entry import CaseEntry, InvalidEntry, OpenedCase, Refused, new_case_id, open_case, save_case
+from ddx.entry import CaseEntry, InvalidEntry, OpenedCase, Refused, new_case_id, open_case
 from ddx.errors import DdxError
 from ddx.knowledge import Knowledge
+from ddx.loader import save_case
 from ddx.safetext import printable
 from ddx.tui.differential import WIDE_FROM, DifferentialPanel
 from ddx.tui.form import CaseForm
