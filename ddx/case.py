@@ -226,11 +226,15 @@ class StainFinding(StrictModel):
 
 
 # The typed parts of every case. :func:`build_case_schema` subclasses them for one vocabulary, so that the
-# same fields check their terms (and their numbers' bounds); code that reads a case reads these types.
+# same fields check their terms (and their numbers' bounds); code that reads a case reads these types. They
+# are never validated themselves, so their validators are not built (the subclasses build theirs at once).
+_TYPED = ConfigDict(defer_build=True)
 
 
 class PatientModel(StrictModel):
     """A case's ``patient:`` (age in years, 0-120; sex: a term of the vocabulary)."""
+
+    model_config = _TYPED
 
     age: float | None = None
     sex: str | None = None
@@ -238,6 +242,8 @@ class PatientModel(StrictModel):
 
 class ClinicalModel(StrictModel):
     """A case's ``clinical:``: site, depth and symptoms are terms of the vocabulary; size in cm."""
+
+    model_config = _TYPED
 
     site: str | None = None
     depth: str | None = None
@@ -256,11 +262,15 @@ class MorphologyModel(StrictModel):
     """A case's ``morphology:``. Its fields are the vocabulary's morphology fields, so they are read by
     name (``getattr(morphology, name)``, for ``name`` in ``Vocabulary.morphology``)."""
 
+    model_config = _TYPED
+
 
 class CaseModel(StrictModel):
     """One validated case (docs/case-format.md): the model :func:`build_case_schema` makes for a
     vocabulary subclasses this one. Terms are canonical, numbers are floats, ``stains`` maps a
     canonical stain to its finding and ``molecular`` a canonical test to ``present`` / ``absent``."""
+
+    model_config = _TYPED
 
     id: str
     title: str | None = None
@@ -361,11 +371,11 @@ def build_case_schema(vocab: Vocabulary, entities: TermSet | None = None) -> Cas
     intensity_norm = _term(vocab.stain_intensities)
     pattern_norm = _term(vocab.stain_patterns)
 
-    class Patient(PatientModel):
+    class Patient(PatientModel, defer_build=False):
         age: Annotated[Number, Field(ge=0, le=120)] | None = None
         sex: SexT | None = None
 
-    class Clinical(ClinicalModel):
+    class Clinical(ClinicalModel, defer_build=False):
         site: SiteT | None = None
         depth: DepthT | None = None
         size_cm: Annotated[Number, Field(gt=0, le=300)] | None = None
@@ -387,7 +397,7 @@ def build_case_schema(vocab: Vocabulary, entities: TermSet | None = None) -> Cas
             morph_fields[name] = (PresenceT | None, None)
         else:
             morph_fields[name] = (Annotated[Number, Field(ge=mf.min, le=mf.max)] | None, None)
-    Morphology = create_model("Morphology", __base__=MorphologyModel, **morph_fields)
+    Morphology = create_model("Morphology", __base__=MorphologyModel, __cls_kwargs__={"defer_build": False}, **morph_fields)
 
     def stain_finding(value: Any) -> Any:
         if isinstance(value, dict) and set(value) == {STAIN_NAME, VALUE}:
@@ -501,7 +511,7 @@ def build_case_schema(vocab: Vocabulary, entities: TermSet | None = None) -> Cas
     validators["not_a_mapping"] = model_validator(mode="before")(not_a_mapping)
 
     Case = create_model(
-        "Case", __base__=CaseModel, __validators__=validators, **case_fields
+        "Case", __base__=CaseModel, __validators__=validators, __cls_kwargs__={"defer_build": False}, **case_fields
     )
     keys: dict[str, list[str]] = {"": list(Case.model_fields)}
     for name, model in (("patient", Patient), ("clinical", Clinical), ("morphology", Morphology),

@@ -121,34 +121,24 @@ def load_model(path: Path, model: type[M], problems: list[Problem], overrides: M
 
 
 def _items(data: dict[str, Any], model: type[ItemsFile], file: str) -> tuple[list[Entry[Any]], ItemsFile]:
-    """The items of a file of items, each validated, and the file's model of the valid ones. The items are
-    validated all at once by the file's model, and one by one (to tell which are refused, and why) only
-    when that fails."""
+    """The items of a file of items, each validated with the item's model, and the file's model of the
+    valid ones."""
     item_model = model.item_model()
     found: list[Entry[Any]] = []
     for raw in data[model.list_key]:
         entry: Entry[Any] = Entry(raw, raw.get("__line__") if isinstance(raw, dict) else None)
+        found.append(entry)
         problem = model.item_problem(raw, data, file)
         if problem is not None:
             entry.problems.append(problem)
-        found.append(entry)
-    todo = [entry for entry in found if not entry.problems]
-    stripped = [_stripped(entry.raw, item_model) for entry in todo]
-    try:
-        whole = model.model_validate({model.list_key: stripped})
-    except ValidationError:
-        for entry, value in zip(todo, stripped):
-            try:
-                entry.value = item_model.model_validate(value)
-            except ValidationError as exc:
-                entry.error = exc
-                entry.problems += located(exc, file, entry.raw, entry.line)
-        kept = [entry.value for entry in todo if entry.value is not None]
-        whole = model.model_validate({model.list_key: kept})     # valid instances are not validated again
-    else:
-        for entry, item in zip(todo, getattr(whole, model.list_key)):
-            entry.value = item
-    return found, whole
+            continue
+        try:
+            entry.value = item_model.model_validate(_stripped(raw, item_model))
+        except ValidationError as exc:
+            entry.error = exc
+            entry.problems += located(exc, file, raw, entry.line)
+    kept = [entry.value for entry in found if entry.value is not None]
+    return found, model.model_construct(None, **{model.list_key: kept})   # its items are validated already
 
 
 def _stripped(value: Any, model: type[Model]) -> Any:

@@ -24,7 +24,7 @@ from pathlib import Path
 from string import Template
 from typing import Annotated, Any, ClassVar, Literal, get_args
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
 
 from ddx.errors import Problem
 from ddx.vocabulary import MorphologyField, TermSet, Vocabulary, fold
@@ -66,6 +66,10 @@ class ItemsFile(FileModel):
     from the item's own line (their key paths start inside the item), and the others are kept. Other keys
     at the top of the file are not read.
     """
+
+    # load_model validates the items one by one (with the item's model), so the file's own validator is built
+    # only if a mapping is validated with it directly
+    model_config = ConfigDict(defer_build=True)
 
     list_key: ClassVar[str]                     # the key of the list
     shape_code: ClassVar[str | None] = "schema"  # the check that a file without the list fails
@@ -764,24 +768,22 @@ class OutsideFile(ItemsFile):
 # ------------------------------------------------------------------ vocabulary.yaml
 
 
-def _word(value: Any) -> Any:
-    """A number written where a word belongs is that word (``- 5`` is the term "5"); a yes/no that YAML read
-    as true/false is not (it is refused, naming what YAML made of it)."""
-    return str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
-
-
-Word = Annotated[str, BeforeValidator(_word)]
+# A number written where a word belongs is that word (``- 5`` is the term "5"); a yes/no that YAML read as
+# true/false is not (it is refused, naming what YAML made of it).
+WORDS = ConfigDict(coerce_numbers_to_str=True)
 
 
 class TermSpec(Model):
     """One term of a list of terms: a word, or ``{term: ..., synonyms: [...], label: ..., help: ...}``;
     a stain's mapping may also name the ``patterns`` it takes (terms of ``stain_patterns``)."""
 
-    term: Word
-    synonyms: list[Word] = []
-    label: Word | None = None
+    model_config = WORDS
+
+    term: str
+    synonyms: list[str] = []
+    label: str | None = None
     help: str | None = None
-    patterns: list[Word] | None = None
+    patterns: list[str] | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -826,7 +828,9 @@ class ClinicalTerms(Model):
 class SiteGroup(Model):
     """A group of sites (``clinical.site_group``): the synonyms of its name and its site terms."""
 
-    synonyms: list[Word] = []
+    model_config = WORDS
+
+    synonyms: list[str] = []
     terms: list[TermSpec]
 
 
@@ -834,19 +838,23 @@ class MorphologySpec(Model):
     """A morphology field: ``kind`` list (several terms), term (one), presence (present | absent) or
     number (``min``, ``max``); the terms of a list or term field."""
 
+    model_config = WORDS
+
     kind: str = "term"
     terms: list[TermSpec] = []
     min: int | float | None = None
     max: int | float | None = None
-    label: Word | None = None
+    label: str | None = None
     help: str | None = None
 
 
 class StainShorthand(Model):
     """A word that stands for a stain result and its extent (``focal``: positive, focal)."""
 
-    result: Word
-    extent: Word | None = None
+    model_config = WORDS
+
+    result: str
+    extent: str | None = None
 
 
 class VocabularyFile(FileModel):
@@ -856,16 +864,17 @@ class VocabularyFile(FileModel):
     twice, a synonym of two terms or a pattern no stain pattern names is a problem found there.
     """
 
+    model_config = WORDS
     line_markers: ClassVar[bool] = False
     root_line: ClassVar[bool] = True
 
     patient: PatientTerms
     clinical: ClinicalTerms
-    site_groups: dict[Word, SiteGroup]
-    morphology: dict[Word, MorphologySpec]
+    site_groups: dict[str, SiteGroup]
+    morphology: dict[str, MorphologySpec]
     presence: Terms
     stain_results: Terms
-    stain_shorthand: dict[Word, StainShorthand]
+    stain_shorthand: dict[str, StainShorthand]
     stain_extents: Terms
     stain_intensities: Terms
     stain_patterns: Terms
