@@ -6,9 +6,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import BaseModel
-
 from ddx.bands import Confidence, assess
+from ddx.case import CaseModel
 from ddx.conditions import atoms
 from ddx.engine import Matcher, engine_label, make_matcher
 from ddx.errors import Problem
@@ -82,7 +81,7 @@ class OutsideReport:
 @dataclass
 class Analysis:
     case_id: str
-    case: BaseModel | None
+    case: CaseModel | None
     expected: str | None = None
     ranking: list[RankedEntity] = field(default_factory=list)
     suggestions: list[Suggestion] = field(default_factory=list)
@@ -158,10 +157,10 @@ class Analyzer:
         """The engine ranking with this analyzer: ``durable`` or ``python``."""
         return self.matcher.name
 
-    def facts(self, case: BaseModel) -> dict[str, Any]:
+    def facts(self, case: CaseModel) -> dict[str, Any]:
         return case_facts(case, self.knowledge.vocab, self.keys)
 
-    def analyze(self, case: BaseModel, *, suggest: bool = True, file: str | None = None) -> Analysis:
+    def analyze(self, case: CaseModel, *, suggest: bool = True, file: str | None = None) -> Analysis:
         every = case_facts(case, self.knowledge.vocab)
         facts = {k: v for k, v in every.items() if k in self.keys}
         matched = self.matcher.match(facts)
@@ -179,10 +178,10 @@ class Analyzer:
         names += [f"{u.finding.lower() if u.finding[:1].isupper() and u.finding[1:2].islower() else u.finding}"
                   " (explained by no modelled entity)" for u in outside.unexplained]
         return Analysis(
-            case_id=case.id,  # type: ignore[attr-defined]
+            case_id=case.id,
             case=case,
             engine=self.engine,
-            expected=case.expected,  # type: ignore[attr-defined]
+            expected=case.expected,
             ranking=ranking,
             suggestions=suggestions,
             caveats=self.ranker.caveats(matched),

@@ -225,12 +225,71 @@ class StainFinding(StrictModel):
         return self.result == "positive"
 
 
+# The typed parts of every case. :func:`build_case_schema` subclasses them for one vocabulary, so that the
+# same fields check their terms (and their numbers' bounds); code that reads a case reads these types. They
+# are never validated themselves, so their validators are not built (the subclasses build theirs at once).
+_TYPED = ConfigDict(defer_build=True)
+
+
+class PatientModel(StrictModel):
+    """A case's ``patient:`` (age in years, 0-120; sex: a term of the vocabulary)."""
+
+    model_config = _TYPED
+
+    age: float | None = None
+    sex: str | None = None
+
+
+class ClinicalModel(StrictModel):
+    """A case's ``clinical:``: site, depth and symptoms are terms of the vocabulary; size in cm."""
+
+    model_config = _TYPED
+
+    site: str | None = None
+    depth: str | None = None
+    size_cm: float | None = None
+    presentation: str | None = None
+    symptoms: list[str] = []
+
+    @property
+    def site_group(self) -> str | None:
+        """The group of the site (``clinical.site_group``): the vocabulary's model (:func:`build_case_schema`)
+        knows it; None without a site."""
+        return None
+
+
+class MorphologyModel(StrictModel):
+    """A case's ``morphology:``. Its fields are the vocabulary's morphology fields, so they are read by
+    name (``getattr(morphology, name)``, for ``name`` in ``Vocabulary.morphology``)."""
+
+    model_config = _TYPED
+
+
+class CaseModel(StrictModel):
+    """One validated case (docs/case-format.md): the model :func:`build_case_schema` makes for a
+    vocabulary subclasses this one. Terms are canonical, numbers are floats, ``stains`` maps a
+    canonical stain to its finding and ``molecular`` a canonical test to ``present`` / ``absent``."""
+
+    model_config = _TYPED
+
+    id: str
+    title: str | None = None
+    expected: str | None = None     # an entity or subtype slug (the schema's entities), when it has them
+    patient: PatientModel | None = None
+    clinical: ClinicalModel | None = None
+    morphology: MorphologyModel | None = None
+    stains: dict[str, StainFinding] = {}
+    molecular: dict[str, str] = {}
+    notes: str | None = None
+    source: str | None = None       # extension: the citation a case was taken from
+
+
 @dataclass
 class CaseSchema:
-    """The pydantic ``Case`` model for one vocabulary (and set of entity slugs)."""
+    """The pydantic ``Case`` model for one vocabulary (and set of entity slugs): a :class:`CaseModel`."""
 
     vocab: Vocabulary
-    model: type[BaseModel]
+    model: type[CaseModel]
     # the keys each part of a case takes: "" (the top level), "patient", "clinical", "morphology",
     # "stains" (a stain's own keys: result, extent, ...), "stains.names", "molecular.names"
     keys: dict[str, list[str]] = field(default_factory=dict)
@@ -241,7 +300,7 @@ class CaseSchema:
     entities: TermSet | None = None    # what ``expected`` takes (None: any text)
     _fast: Any = field(default=None, init=False, repr=False, compare=False)
 
-    def validate(self, data: Any) -> BaseModel:
+    def validate(self, data: Any) -> CaseModel:
         """The case model for ``data`` (a case mapping). Raises pydantic's ``ValidationError``
         (:func:`problems_from_validation` words it).
 
@@ -251,7 +310,7 @@ class CaseSchema:
         case = self.fast(data)
         return case if case is not None else self.model.model_validate(data)
 
-    def fast(self, data: Any) -> BaseModel | None:
+    def fast(self, data: Any) -> CaseModel | None:
         """The case for a mapping whose keys and values are all canonical, built without the model's
         validators; None for anything else (validate that with :attr:`model`)."""
         if self._fast is None:
@@ -263,7 +322,7 @@ class CaseSchema:
                 self._fast = False
         return self._fast.build(data) if self._fast else None
 
-    def fast_row(self, columns: list[Any], cells: list[str], decimal_comma: bool = False) -> BaseModel | None:
+    def fast_row(self, columns: list[Any], cells: list[str], decimal_comma: bool = False) -> CaseModel | None:
         """:meth:`fast` for a sheet row, read from its cells (``columns``: the sheet's column specs,
         :data:`ddx.loader.ColumnSpec`) without making it a mapping; None where :meth:`fast` would decline
         the row's mapping, or where the columns are not plainly canonical."""
@@ -296,6 +355,10 @@ def _parent(path: str) -> str:
 
 
 def build_case_schema(vocab: Vocabulary, entities: TermSet | None = None) -> CaseSchema:
+    """The case schema of ``vocab``: a ``Case`` model (a :class:`CaseModel`) whose fields take the
+    vocabulary's terms and synonyms (normalised to canonical terms) and bounded numbers; ``entities``: the
+    terms ``expected`` takes (None: any text). The schema's ``validate`` raises pydantic's
+    ``ValidationError`` (:func:`problems_from_validation` words it)."""
     SexT = Annotated[str, BeforeValidator(_term(vocab.sex))]
     DepthT = Annotated[str, BeforeValidator(_term(vocab.depth))]
     SiteT = Annotated[str, BeforeValidator(_term(vocab.sites))]
@@ -308,11 +371,11 @@ def build_case_schema(vocab: Vocabulary, entities: TermSet | None = None) -> Cas
     intensity_norm = _term(vocab.stain_intensities)
     pattern_norm = _term(vocab.stain_patterns)
 
-    class Patient(StrictModel):
+    class Patient(PatientModel, defer_build=False):
         age: Annotated[Number, Field(ge=0, le=120)] | None = None
         sex: SexT | None = None
 
-    class Clinical(StrictModel):
+    class Clinical(ClinicalModel, defer_build=False):
         site: SiteT | None = None
         depth: DepthT | None = None
         size_cm: Annotated[Number, Field(gt=0, le=300)] | None = None
@@ -334,7 +397,7 @@ def build_case_schema(vocab: Vocabulary, entities: TermSet | None = None) -> Cas
             morph_fields[name] = (PresenceT | None, None)
         else:
             morph_fields[name] = (Annotated[Number, Field(ge=mf.min, le=mf.max)] | None, None)
-    Morphology = create_model("Morphology", __base__=StrictModel, **morph_fields)
+    Morphology = create_model("Morphology", __base__=MorphologyModel, __cls_kwargs__={"defer_build": False}, **morph_fields)
 
     def stain_finding(value: Any) -> Any:
         if isinstance(value, dict) and set(value) == {STAIN_NAME, VALUE}:
@@ -448,7 +511,7 @@ def build_case_schema(vocab: Vocabulary, entities: TermSet | None = None) -> Cas
     validators["not_a_mapping"] = model_validator(mode="before")(not_a_mapping)
 
     Case = create_model(
-        "Case", __base__=StrictModel, __validators__=validators, **case_fields
+        "Case", __base__=CaseModel, __validators__=validators, __cls_kwargs__={"defer_build": False}, **case_fields
     )
     keys: dict[str, list[str]] = {"": list(Case.model_fields)}
     for name, model in (("patient", Patient), ("clinical", Clinical), ("morphology", Morphology),

@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
-from ddx.case import TOP_LEVEL_KEYS, problems_from_validation
+from ddx.case import TOP_LEVEL_KEYS, CaseModel, problems_from_validation
 from ddx.errors import DdxError, Problem
 from ddx.knowledge import Knowledge
 from ddx.vocabulary import TermSet, UnknownTerm, Vocabulary, fold
@@ -80,7 +80,7 @@ def _stain_value(finding: dict[str, Any], vocab: Vocabulary) -> Any:
     return finding
 
 
-def case_to_data(case: BaseModel, vocab: Vocabulary) -> dict[str, Any]:
+def case_to_data(case: CaseModel, vocab: Vocabulary) -> dict[str, Any]:
     """A validated case as a plain mapping in the contract's key order (only what is given)."""
     dumped = case.model_dump(exclude_none=True)
     out: dict[str, Any] = {}
@@ -207,7 +207,7 @@ class CaseEntry:
         self.knowledge = knowledge
         self.vocab = knowledge.vocab
         self._data: dict[str, Any] = {"id": new_case_id()}
-        self._case: BaseModel | None = None
+        self._case: CaseModel | None = None
         self.revision = 0
         self.saved_revision = 0
         self.load(data if data is not None else self._data)
@@ -221,7 +221,7 @@ class CaseEntry:
         return copy.deepcopy(self._data)
 
     @property
-    def case(self) -> BaseModel:
+    def case(self) -> CaseModel:
         assert self._case is not None
         return self._case
 
@@ -258,7 +258,7 @@ class CaseEntry:
 
     # ---------------------------------------------------------------- changes
 
-    def _validate(self, data: dict[str, Any], path: str | None) -> BaseModel:
+    def _validate(self, data: dict[str, Any], path: str | None) -> CaseModel:
         try:
             return self.knowledge.case_schema.validate(data)
         except ValidationError as exc:
@@ -416,7 +416,7 @@ def _sweep(node: Any) -> Any:
 
 
 def salvage_case(data: Any, knowledge: Knowledge, *, file: str | None = None,
-                 case: str | None = None) -> tuple[BaseModel, list[Refused]]:
+                 case: str | None = None) -> tuple[CaseModel, list[Refused]]:
     """The valid part of a case mapping: each value the schema refuses is taken out (a bad list item
     alone, a bad stain alone, else the key) until the rest validates. A missing or invalid id is replaced
     by a new one. Returns the case and what was taken out, in the order found.

@@ -11,12 +11,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from pydantic import BaseModel
-
+from ddx.case import CaseModel
 from ddx.vocabulary import Vocabulary
 
 
-def case_facts(case: BaseModel, vocab: Vocabulary, keys: Iterable[str] | None = None) -> dict[str, Any]:
+def case_facts(case: CaseModel, vocab: Vocabulary, keys: Iterable[str] | None = None) -> dict[str, Any]:
     """The facts of a validated case: ``{"patient__age": 35.0, "stains__alk": "positive", ...}``.
 
     Numbers are floats, lists are sorted without repeats, a finding not recorded (None, an empty
@@ -24,11 +23,11 @@ def case_facts(case: BaseModel, vocab: Vocabulary, keys: Iterable[str] | None = 
     molecular tests in the case's order. ``keys``: keep only these.
     """
     facts: dict[str, Any] = {}
-    patient = getattr(case, "patient", None)
+    patient = case.patient
     if patient is not None:
         _put(facts, "patient__age", patient.age)
         _put(facts, "patient__sex", patient.sex)
-    clinical = getattr(case, "clinical", None)
+    clinical = case.clinical
     if clinical is not None:
         _put(facts, "clinical__site", clinical.site)
         if clinical.site:
@@ -36,7 +35,7 @@ def case_facts(case: BaseModel, vocab: Vocabulary, keys: Iterable[str] | None = 
         _put(facts, "clinical__depth", clinical.depth)
         _put(facts, "clinical__size_cm", clinical.size_cm)
         _put(facts, "clinical__symptoms", sorted(set(clinical.symptoms)))
-    morphology = getattr(case, "morphology", None)
+    morphology = case.morphology
     if morphology is not None:
         for name in vocab.morphology:
             value = getattr(morphology, name, None)
@@ -49,7 +48,7 @@ def case_facts(case: BaseModel, vocab: Vocabulary, keys: Iterable[str] | None = 
                 facts[key] = sorted(set(value))
             else:
                 _put(facts, key, value)
-    for stain, finding in (getattr(case, "stains", None) or {}).items():
+    for stain, finding in case.stains.items():
         names = _STAIN_KEYS.get(stain) or _stain_keys(stain)
         for key, value in zip(names, (finding.result, finding.extent, finding.intensity, finding.pattern,
                                       finding.percent)):
@@ -57,7 +56,7 @@ def case_facts(case: BaseModel, vocab: Vocabulary, keys: Iterable[str] | None = 
                 facts[key] = value
             elif value is not None:
                 _put(facts, key, value)
-    for test, result in (getattr(case, "molecular", None) or {}).items():
+    for test, result in case.molecular.items():
         key = _MOLECULAR_KEYS.get(test) or _MOLECULAR_KEYS.setdefault(test, f"molecular__{test}")
         if type(result) is str:
             facts[key] = result

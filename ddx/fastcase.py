@@ -26,11 +26,11 @@ import math
 import re
 from collections.abc import Callable
 from itertools import compress
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
 
-from ddx.case import CASE_ID_PATTERN, CaseSchema
+from ddx.case import CASE_ID_PATTERN, CaseModel, CaseSchema
 from ddx.loader import _SEPARATOR, LIST_SEPARATORS, ColumnSpec
 from ddx.vocabulary import TermSet, Vocabulary
 
@@ -124,10 +124,13 @@ def _number(ge: float | None = None, le: float | None = None, gt: float | None =
     return check
 
 
-class _Part:
+P = TypeVar("P", bound=BaseModel)
+
+
+class _Part(Generic[P]):
     """One model (patient, clinical, morphology, a stain finding): its checks and its defaults."""
 
-    def __init__(self, cls: type[BaseModel], checks: dict[str, Check]):
+    def __init__(self, cls: type[P], checks: dict[str, Check]):
         self.cls = cls
         self.checks = checks
         self.defaults: dict[str, Any] = {}
@@ -140,7 +143,7 @@ class _Part:
                     raise ValueError(f"{cls.__name__}.{name}: a non-empty mutable default")
                 self.fresh.append((name, type(default)))
 
-    def make(self, given: dict[str, Any]) -> BaseModel:
+    def make(self, given: dict[str, Any]) -> P:
         """The instance with the fields ``given`` (already in the model's form), the others at their defaults."""
         values = self.defaults.copy()
         values.update(given)
@@ -154,7 +157,7 @@ class _Part:
         _set(model, "__pydantic_private__", None)
         return model
 
-    def build(self, data: Any) -> BaseModel:
+    def build(self, data: Any) -> P:
         if type(data) is not dict:
             raise _Decline
         checks = self.checks
@@ -218,7 +221,7 @@ class FastCase:
                 continue
             try:
                 case = schema.model.model_validate({"id": "x", "stains": {some_stain: word}})
-                finding = case.stains[some_stain]  # type: ignore[attr-defined]
+                finding = case.stains[some_stain]
             except ValueError:
                 continue
             self.shorthand[word] = ({k: v for k, v in finding.__dict__.items() if k in finding.model_fields_set},
@@ -232,7 +235,7 @@ class FastCase:
         for word in self.results - set(self.shorthand):
             made = self.finding.make({"result": word})
             self.words[word] = (made.__dict__, frozenset(made.model_fields_set))
-        self.case = _Part(models["case"], {})
+        self.case = _Part(schema.model, {})
         self.sections = {"patient": self.patient, "clinical": self.clinical, "morphology": self.morphology}
         self._plans: dict[int, tuple[list[ColumnSpec], list[_Column | None] | None]] = {}
         expected = _term(schema.entities) if schema.entities is not None else _text
@@ -252,7 +255,7 @@ class FastCase:
             if fast is None or _state(fast) != _state(schema.model.model_validate(probe)):
                 raise ValueError(f"the fast path and the model differ on {probe!r}")
 
-    def build(self, data: Any) -> BaseModel | None:
+    def build(self, data: Any) -> CaseModel | None:
         """The case for a plainly canonical mapping, or None (validate it with the model)."""
         if type(data) is not dict or "id" not in data:
             return None
@@ -268,7 +271,7 @@ class FastCase:
             return None
         return self.case.make(given)
 
-    def build_row(self, specs: list[ColumnSpec], cells: list[str], decimal_comma: bool = False) -> BaseModel | None:
+    def build_row(self, specs: list[ColumnSpec], cells: list[str], decimal_comma: bool = False) -> CaseModel | None:
         """The case for a sheet row (its cells under ``specs``, as :func:`ddx.loader.sheet_row` keeps them)
         whose columns and cells are all plainly canonical, built without making the row a mapping first;
         None for anything else (make the mapping, :meth:`ddx.loader.RawCase.mapping`, and validate that).

@@ -1,6 +1,9 @@
 """Loading the knowledge base: ``rules/`` holds the vocabulary, the entities,
-the settings and the rule files. Everything is validated into pydantic models
-(``extra="forbid"``); a broken file is an error naming the file and line.
+the settings and the rule files. Each file is validated into its pydantic model
+(:mod:`ddx.knowledge_models`, ``extra="forbid"``) by :func:`ddx.knowledge_load.load_model`;
+a broken file is an error naming the file and line. This module checks what needs
+more than one file (the entities rules name, the terms of conditions) and compiles
+the rules.
 """
 
 from __future__ import annotations
@@ -9,18 +12,16 @@ import difflib
 import gc
 import hashlib
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
-from string import Template
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import ValidationError
 
 from ddx.ancillary import Ancillary, canonical_test, check_classes, load_ancillary, test_paths
-from ddx.case import CaseSchema, build_case_schema, error_text
+from ddx.case import CaseSchema, build_case_schema
 from ddx.conditions import ConditionError, Node, Predicate, atoms, branch_count, compile_predicate, parse_condition
 from ddx.engine_limits import (
     ENGINE_FACT_PROPERTIES,
@@ -31,192 +32,55 @@ from ddx.engine_limits import (
     MAX_RULES,
 )
 from ddx.errors import KnowledgeError, Problem
-from ddx.vocabulary import TermSet, Vocabulary, load_vocabulary
-from ddx.yamlio import ReadError, key_line, load_data, strip_lines
+from ddx.knowledge_load import Entry, load_model, load_vocabulary, read_data
+from ddx.knowledge_models import (
+    BAND_FIELDS,
+    COUNT,
+    PROSE_FIELDS,
+    REPORT_FIELDS,
+    REPORT_FRAMES,
+    RULE_ID,
+    Band,
+    BandWhen,
+    Calibration,
+    ClinicalProse,
+    EntitiesFile,
+    Entity,
+    EntityReport,
+    EvidenceSettings,
+    Examples,
+    Likelihood,
+    Model,
+    MolecularProse,
+    NextTests,
+    OutsideEntity,
+    OutsideFile,
+    Prior,
+    PriorSet,
+    ProseSentence,
+    ReportTemplates,
+    RulesFile,
+    RuleSpec,
+    Series,
+    Settings,
+    StainProse,
+    Subtype,
+)
+from ddx.vocabulary import TermSet, Vocabulary
+from ddx.yamlio import key_line
 
-RULE_ID = r"^[a-z0-9][a-z0-9_.\-]{0,120}$"
+# the models of the rules files live in ddx.knowledge_models; they are named here too, where they were first
+__all__ = [
+    "BAND_FIELDS", "COUNT", "MAX_BRANCHES_PER_RULE", "MAX_FACT_PROPERTIES", "MAX_RULES", "NEGATION_SUFFIX",
+    "PROSE_FIELDS", "REPORT_FIELDS", "REPORT_FRAMES", "RULE_ID", "Band", "BandWhen", "Calibration", "ClinicalProse",
+    "Entity", "EntityReport", "EvidenceSettings", "Examples", "Knowledge", "Likelihood", "Model", "MolecularProse",
+    "NextTests", "Outside", "OutsideEntity", "Prior", "PriorSet", "Profile", "ProseSentence", "ReportTemplates", "Rule",
+    "RuleSpec", "Series", "Settings", "StainProse", "Subtype", "load_knowledge", "load_knowledge_partial",
+    "packaged_rules_dir", "resolve_rules_dir",
+]
+
 NEGATION_SUFFIX = ":not"
 
-
-
-class Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-COUNT = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
-
-
-class Series(Model):
-    """One series of a pooled figure: its count ``k/n`` and its citation."""
-
-    n: str
-    source: str = Field(min_length=3)
-
-    @field_validator("n")
-    @classmethod
-    def _count(cls, v: str) -> str:
-        m = COUNT.match(v)
-        if not m or int(m[1]) > int(m[2]) or int(m[2]) == 0:
-            raise ValueError(f"a series count is written k/n with 0 <= k <= n and n > 0, got {v!r}")
-        return f"{int(m[1])}/{int(m[2])}"
-
-    @property
-    def k(self) -> int:
-        return int(self.n.split("/")[0])
-
-    @property
-    def total(self) -> int:
-        return int(self.n.split("/")[1])
-
-
-class Likelihood(Model):
-    """P(finding | entity): a count, a pooled count, a cited figure or an estimate.
-
-    Written as ``0.93`` (cited, no denominator), ``"28/30"`` (a count),
-    ``~0.3`` (an estimate), or a mapping: ``{n: "28/30", source: ...}``,
-    ``{pooled: [{n: "23/23", source: ...}, {n: "10/10", source: ...}]}``,
-    ``{p: ~0.3, strength: 20, reason: "estimate: ..."}``. ``p`` is the raw
-    proportion; the ranker shrinks it towards the rate across the
-    differential with a strength of ``total`` cases (counts) or ``strength``
-    equivalent cases (estimates and figures without a denominator); see
-    ``settings.evidence`` and the README, "How the ranking works".
-    """
-
-    p: float = Field(ge=0, le=1)
-    estimate: bool = False
-    n: str | None = None        # denominator as reported, e.g. "44/73" (a count) or "never"
-    k: int | None = None        # positive cases, when n is a count or the figure is pooled
-    total: int | None = None    # cases tested
-    strength: float | None = Field(None, gt=0)   # equivalent cases for a figure without a count
-    reason: str | None = None   # one line: why an estimate has this value
-    source: str | None = None   # overrides the rule's source for this figure
-    pooled: tuple[Series, ...] | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _shorthand(cls, value: Any) -> Any:
-        if isinstance(value, dict):
-            value = {k: v for k, v in value.items() if k != "__line__"}
-            p = value.get("p")
-            if isinstance(p, str):
-                value["p"], est = _parse_p(p)
-                value["estimate"] = value.get("estimate", False) or est
-            return _counted(value)
-        if isinstance(value, str):
-            if COUNT.match(value):
-                return _counted({"n": value})
-            p, est = _parse_p(value)
-            return {"p": p, "estimate": est}
-        if isinstance(value, bool):
-            raise ValueError("a likelihood is a number between 0 and 1, a count k/n, or ~0.3 for an estimate")
-        return {"p": value}
-
-    @property
-    def counted(self) -> bool:
-        """True when the figure is a count (k of total cases)."""
-        return self.total is not None
-
-    def shown(self) -> str:
-        text = f"{'~' if self.estimate else ''}{self.p:.2f}"
-        return text + (f" ({self.n})" if self.n else "")
-
-
-def _counted(value: dict[str, Any]) -> dict[str, Any]:
-    """Derive k, total and p from ``n: "k/n"`` or ``pooled:`` (a given p must agree)."""
-    pooled = value.get("pooled")
-    k = total = None
-    if isinstance(pooled, list) and pooled:
-        counts = [COUNT.match(str(s.get("n", ""))) if isinstance(s, dict) else None for s in pooled]
-        if all(counts):
-            k = sum(int(m[1]) for m in counts if m)
-            total = sum(int(m[2]) for m in counts if m)
-            given_n = value.get("n")
-            m = COUNT.match(str(given_n)) if given_n is not None else None
-            if given_n is not None and (m is None or (int(m[1]), int(m[2])) != (k, total)):
-                raise ValueError(f"n {given_n!r} disagrees with the pooled series, which sum to {k}/{total} "
-                                 "(leave n out: it is derived)")
-            value.setdefault("n", f"{k}/{total}")
-            value.setdefault("source", "pooled: " + "; ".join(f"{s.get('source')} {s.get('n')}" for s in pooled
-                                                               if isinstance(s, dict)))
-    elif isinstance(value.get("n"), str) and (m := COUNT.match(value["n"])):
-        k, total = int(m[1]), int(m[2])
-    if k is None or total is None:
-        return value
-    if total == 0 or k > total:
-        raise ValueError(f"a count is k/n with 0 <= k <= n and n > 0, got {k}/{total}")
-    if value.get("estimate"):
-        raise ValueError("a count is not an estimate: drop the ~ or the count")
-    if value.get("strength") is not None:
-        raise ValueError("a count weighs its own denominator: drop 'strength' (it is for estimates and figures "
-                         "without a denominator)")
-    given = value.get("p")
-    if given is not None and not isinstance(given, bool) and isinstance(given, (int, float)) \
-            and abs(float(given) - k / total) > 0.011:
-        raise ValueError(f"p {given} disagrees with the count {k}/{total} (= {k / total:.2f}); give one of them")
-    value["p"], value["k"], value["total"] = k / total, k, total
-    return value
-
-
-def _parse_p(text: str) -> tuple[float, bool]:
-    t = text.strip()
-    est = t.startswith("~")
-    try:
-        return float(t.lstrip("~").strip()), est
-    except ValueError:
-        raise ValueError(f"a likelihood is a number between 0 and 1, a count k/n, or ~0.3 for an estimate, got {text!r}") from None
-
-
-class Prior(Likelihood):
-    p: float = Field(gt=0, le=1)
-
-
-class Subtype(Model):
-    """A subtype of an entity: its own likelihood profile and its share of the entity.
-
-    Rules give its figures under its slug (``likelihood: {srms_tfcp2: "5/5"}``);
-    a rule that gives none uses the parent entity's figure.
-    """
-
-    slug: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
-    name: str
-    short: str | None = None    # as shown in compact text ("EIMS", "TFCP2-RMS"); default: the slug in capitals
-    who2020: str | None = None
-    synonyms: list[str] = []
-    share: Prior                # the subtype's share of the entity (cited count or estimate)
-    source: str
-    notes: str | None = None
-    confirm_with: list[str] | None = None   # None: the entity's confirming tests; []: none
-    confirm_source: str | None = None
-
-
-class Entity(Model):
-    slug: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
-    name: str
-    who2020: str | None = None
-    icd_o: str | None = None
-    synonyms: list[str] = []
-    variant_of: str | None = None
-    group: Literal["main", "mimic"] = "mimic"
-    prior: Prior
-    source: str
-    notes: str | None = None
-    # Findings that confirm this entity when recorded (finding paths, e.g.
-    # molecular.near_haploidization); used by the "confirmation advised" band.
-    confirm_with: list[str] = []
-    confirm_source: str | None = None
-    # Subtypes with their own profiles; the rest of the entity (1 - their
-    # shares) keeps the entity's own figures under ``other_name``.
-    subtypes: list[Subtype] = []
-    other_name: str | None = None
-    other_short: str = "other"     # the rest of the entity in compact text ("conventional")
-
-    @model_validator(mode="after")
-    def _shares(self) -> Entity:
-        total = sum(s.share.p for s in self.subtypes)
-        if total >= 1.0:
-            raise ValueError(f"the shares of the subtypes of {self.slug} sum to {total:.2f}; they must leave "
-                             "a share (> 0) for the rest of the entity")
-        return self
 
 
 @dataclass(frozen=True)
@@ -237,457 +101,12 @@ class Profile:
         return self.subtype or self.entity
 
 
-class Examples(Model):
-    """Small cases a rule must match (``should_match``) or must not (``should_not_match``).
-
-    Each is the findings part of a case, written as in a case file or with dotted
-    keys (``{stains.desmin: positive}``); ``ddx rules check`` runs them.
-    """
-
-    should_match: list[dict[str, Any]] = []
-    should_not_match: list[dict[str, Any]] = []
-
-    @model_validator(mode="before")
-    @classmethod
-    def _drop_line(cls, value: Any) -> Any:
-        # the examples themselves keep their line markers, for messages
-        return {k: v for k, v in value.items() if k != "__line__"} if isinstance(value, dict) else value
-
-
-class RuleSpec(Model):
-    id: str = Field(pattern=RULE_ID)
-    title: str                         # the finding, as shown in evidence ("Desmin positive")
-    status: Literal["active", "draft", "retired"]
-    when: dict[str, Any]
-    negated_by: dict[str, Any] | None = None   # the tested-negative complement, scored 1 - p
-    negated_title: str | None = None
-    likelihood: dict[str, Likelihood] | None = None
-    default: Likelihood | None = None  # for entities not listed in likelihood
-    rationale: str
-    source: str = Field(min_length=3)
-    caveat: str | None = None
-    # the population the figures are taken among, for a conditional rule ("desmin-positive": the
-    # figures are shares of desmin-positive tumours); reports write "of desmin-positive ILMS"
-    given: str | None = None
-    # the tests the caveat's text asks for (finding paths: molecular.mdm2_amplification, stains.myod1); they are
-    # suggested whenever the caveat is shown (ddx/suggest.py)
-    caveat_tests: list[str] = []
-    author: str | None = None
-    updated: str | None = None
-    examples: Examples | None = None
-
-    @field_validator("rationale", "title")
-    @classmethod
-    def _one_line(cls, v: str) -> str:
-        v = " ".join(v.split())
-        if not v:
-            raise ValueError("must not be empty")
-        return v
-
-    @model_validator(mode="after")
-    def _effect(self) -> RuleSpec:
-        if self.likelihood is None and self.caveat is None:
-            raise ValueError("a rule needs a likelihood (its effect on each entity) or a caveat")
-        if self.negated_by is not None and self.likelihood is None:
-            raise ValueError("negated_by needs a likelihood")
-        if self.caveat_tests and self.caveat is None:
-            raise ValueError("caveat_tests names the tests a caveat asks for: the rule needs a caveat")
-        return self
-
-
-class BandWhen(Model):
-    """When a confidence band applies; every given bound must hold."""
-
-    leader_min: float | None = Field(None, ge=0, le=1)   # leader's probability ≥
-    leader_max: float | None = Field(None, ge=0, le=1)   # leader's probability <
-    margin_min: float | None = Field(None, ge=0, le=1)   # leader − runner-up ≥
-    margin_max: float | None = Field(None, ge=0, le=1)   # leader − runner-up <
-    confirm_tested: bool | None = None   # a confirming test of the leader is / is not recorded
-    has_confirmatory_test: bool | None = None   # the leader has / has no confirming test listed
-    min_informative: int | None = Field(None, ge=0)   # at least this many findings separate the two leaders
-    max_ancillary: int | None = Field(None, ge=0)     # at most this many scored stains / molecular results
-    outside: bool | None = None   # the findings point / do not point outside the differential
-
-
-BAND_FIELDS = frozenset({"leader", "runner_up", "next_test", "next_why", "confirm_tests", "outside"})
-REPORT_FIELDS = frozenset({"site", "diagnosis", "leader", "probability", "band"})
-
-
-def _check_template(text: str, allowed: frozenset[str]) -> str:
-    template = Template(text)
-    if not template.is_valid():
-        raise ValueError("malformed $placeholder (write $$ for a literal dollar sign)")
-    unknown = set(template.get_identifiers()) - allowed
-    if unknown:
-        raise ValueError(f"unknown placeholder(s) {', '.join(sorted('$' + u for u in unknown))}; "
-                         f"use {', '.join(sorted('$' + a for a in allowed))}")
-    return text
-
-
-class Band(Model):
-    id: str = Field(pattern=r"^[a-z][a-z0-9_-]*$")
-    label: str
-    when: BandWhen = BandWhen()
-    action: str   # $leader, $runner_up, $next_test, $next_why, $confirm_tests are filled in
-    action_no_test: str | None = None   # the action when no test is suggested (default: action)
-    rationale: str | None = None
-
-    @field_validator("action", "action_no_test")
-    @classmethod
-    def _placeholders(cls, v: str | None) -> str | None:
-        return None if v is None else _check_template(v, BAND_FIELDS)
-
-
-class EvidenceSettings(Model):
-    """How figures become probabilities (README, "How the ranking works").
-
-    p = (k + shrinkage * m) / (total + shrinkage), where m is the row's rate
-    across the differential (prior-weighted mean of the raw figures) and an
-    estimate or a figure without a denominator counts as ``strength`` cases of
-    its value (``estimate_strength`` / ``cited_strength`` unless the cell gives
-    its own).
-    """
-
-    shrinkage: float = Field(2.0, ge=0, le=1e6)
-    estimate_strength: float = Field(10.0, gt=0, le=1e6)
-    cited_strength: float = Field(20.0, gt=0, le=1e6)
-    informative_spread: float = Field(0.2, ge=0, le=10)   # log10 ratio between the two leaders for a finding to be informative
-    unexplained_below: float = Field(0.1, gt=0, lt=1)   # a finding no profile shows this often is unexplained
-    rationale: str | None = None
-    source: str | None = None
-
-
-class NextTests(Model):
-    """How next tests are offered (ddx/suggest.py): a test whose expected information gain is below
-    ``min_gain`` bits is not offered; when none reaches it, the output says no further test separates the
-    leaders."""
-
-    min_gain: float = Field(0.05, ge=0, le=10)   # bits
-    reason: str | None = None
-
-
-class Calibration(Model):
-    """posterior ∝ prior × exp(temperature × Σ ln likelihood); 1 = plain naive Bayes."""
-
-    temperature: float = Field(1.0, gt=0, le=1)
-    derivation: str | None = None
-
-
-class PriorSet(Model):
-    """A named set of priors (settings ``prior_sets:``), for a practice whose case mix differs from the
-    default: every entity's prior, cited or an estimate with its reason, and where the figures come from."""
-
-    description: str
-    source: str
-    priors: dict[str, Prior]
-
-
-class Settings(Model):
-    """settings.yaml. Every number is bounded so that any value accepted here ranks a case
-    (``clamp: [0, 1]`` once passed and made every evaluation take the log of 0)."""
-
-    version: str
-    title: str = "ddx knowledge base"
-    clamp: tuple[float, float] = (0.01, 0.99)
-    suggestions: int = Field(3, ge=0, le=50)
-    next_tests: NextTests = NextTests()
-    source: str | None = None
-    evidence: EvidenceSettings = EvidenceSettings()
-    calibration: Calibration = Calibration()
-    bands: list[Band] = []
-    # Named alternatives to the priors in entities.yaml (``ddx eval --prior-set NAME``); ``prior_set``
-    # names the one applied when none is asked for (none: entities.yaml's priors).
-    prior_sets: dict[str, PriorSet] = {}
-    prior_set: str | None = None
-    # The stains whose unconditional figures the README's provenance table counts as core (ddx/provenance.py).
-    core_stains: list[str] = []
-
-    @field_validator("clamp")
-    @classmethod
-    def _clamp_inside_0_1(cls, v: tuple[float, float]) -> tuple[float, float]:
-        low, high = v
-        if not 0 < low < high < 1:
-            raise ValueError(f"clamp must be two probabilities with 0 < low < high < 1 (a likelihood of 0 or 1 "
-                             f"would make one finding decide alone); got [{low}, {high}]")
-        return v
-
-
-class OutsideEntity(Model):
-    """An entity outside ddx's differential that recorded findings can point to (rules/outside.yaml)."""
-
-    slug: str = Field(pattern=r"^[a-z][a-z0-9_-]*$")
-    name: str
-    when: dict[str, Any]
-    findings: list[str] = []    # the finding paths it accounts for (e.g. stains.sox10)
-    rationale: str
-    source: str = Field(min_length=3)
-
-
 @dataclass
 class Outside:
     """A compiled outside-the-differential pattern."""
 
     spec: OutsideEntity
     predicate: Predicate
-
-
-class EntityReport(Model):
-    diagnosis: str                 # the diagnosis line as a pathologist writes it
-    comment: str = ""              # entity-specific closing sentences, cited
-    source: str | None = None
-
-
-# The placeholders each frame of reports.yaml may use (a frame using another is a load error).
-REPORT_FRAMES: dict[str, frozenset[str]] = {
-    "heading": REPORT_FIELDS, "specimen": REPORT_FIELDS, "favoured": REPORT_FIELDS, "overall": REPORT_FIELDS,
-    "disclaimer": REPORT_FIELDS,
-    "favoured_outside": REPORT_FIELDS | {"lesion"}, "overall_outside": REPORT_FIELDS, "outside_heading": REPORT_FIELDS,
-    "favoured_subtype": REPORT_FIELDS | {"subtype", "share"},
-    "subtype": REPORT_FIELDS | {"subtype", "share"},
-    "other_subtype": frozenset({"diagnosis", "subtype", "share"}),
-    "contrast": frozenset({"finding", "leader_p", "leader_short", "leader_figure",
-                           "other_p", "other_short", "other_figure"}),
-    "evidence_source": frozenset({"finding", "figure", "source"}),
-    "unused": frozenset({"findings"}),
-    "outside_pointer": frozenset({"findings", "name", "source", "rationale"}),
-    "outside_unexplained": frozenset({"finding", "p", "best"}),
-    "findings": frozenset({"label", "value"}),
-    "lesion": frozenset({"cells"}), "lesion_inflamed": frozenset({"cells"}),
-    "lesion_cells_unknown": frozenset(), "no_findings": frozenset(),
-    "differential_heading": frozenset(), "differential_heading_descriptive": frozenset(),
-    "differential_item": frozenset({"name", "probability", "why"}),
-    "differential_item_descriptive": frozenset({"name", "probability", "why", "leader_short"}),
-    "differential_no_reason": frozenset({"name", "probability", "leader_short"}), "confidence": frozenset({"label", "action"}),
-    "tests_heading": frozenset(), "caveats_heading": frozenset(), "caveat": frozenset({"text", "source"}),
-    "sources_heading": frozenset(),
-    "favoured_descriptive": REPORT_FIELDS | {"lesion"},
-    "overall_descriptive": REPORT_FIELDS | {"lesion", "leaders", "probabilities", "next_test"},
-    "overall_descriptive_no_test": REPORT_FIELDS | {"lesion", "leaders", "probabilities"},
-}
-
-
-PROSE_FIELDS = frozenset({"label", "value", "values"})
-
-
-class ProseSentence(Model):
-    """One sentence of the report's morphology description (reports.yaml ``morphology_prose``).
-
-    ``sentence`` holds ``$phrases``; ``fields`` maps a morphology field (``*``: any field no
-    earlier key names) to a phrase frame (``$label``, ``$value``, ``$values``), or to frames by
-    recorded value (``present``, ``absent``, a term, a number; ``*`` for any other value); a
-    value without a frame, or with an empty one, leaves the field to a later sentence. The sentence is written when
-    every field in ``requires`` is recorded and not yet described. ``join``: ``list`` joins the
-    phrases as "a, b and c", ``or`` as "a, b or c", ``words`` one after the other.
-    """
-
-    sentence: str
-    fields: dict[str, str | dict[str, str]]
-    requires: list[str] = []
-    join: Literal["list", "or", "words"] = "list"
-
-    @field_validator("sentence")
-    @classmethod
-    def _sentence(cls, v: str) -> str:
-        return _check_template(v, frozenset({"phrases"}))
-
-    @field_validator("fields")
-    @classmethod
-    def _phrases(cls, v: dict[str, str | dict[str, str]]) -> dict[str, str | dict[str, str]]:
-        for key, spec in v.items():
-            for value, text in ({"*": spec} if isinstance(spec, str) else spec).items():
-                try:
-                    _check_template(text, PROSE_FIELDS)
-                except ValueError as exc:
-                    where = key if isinstance(spec, str) else f"{key}.{value}"
-                    raise ValueError(f"fields.{where}: {exc}") from None
-        return v
-
-    def frame(self, name: str, value: str) -> str | None:
-        """The phrase frame for morphology field ``name`` recorded as ``value`` (None: not this sentence's)."""
-        spec = self.fields.get(name, self.fields.get("*"))
-        if spec is None or isinstance(spec, str):
-            return spec
-        return spec.get(value, spec.get("*")) or None
-
-
-class StainProse(Model):
-    """The report's immunohistochemistry sentence (reports.yaml ``stain_prose``).
-
-    Positive stains are grouped under their extent (``results`` keys ``diffuse``, ``patchy``,
-    ``focal``; ``positive`` without one), the rest under their result; groups are written in
-    the order of ``results``. ``details`` words a stain's intensity, pattern or percent in
-    brackets after its name; ``own_sentence`` gives a stain's attribute a sentence of its own
-    (``ki67.percent``).
-    """
-
-    sentence: str = "Immunohistochemistry shows that the tumour cells are $groups."
-    group: str = "$result for $stains"
-    results: dict[str, str] = {"diffuse": "diffusely positive", "positive": "positive",
-                               "patchy": "patchily positive", "focal": "focally positive",
-                               "negative": "negative", "equivocal": "equivocal"}
-    details: dict[str, str] = {"intensity": "$value staining", "pattern": "$value pattern",
-                               "percent": "$value% of cells"}
-    own_sentence: dict[str, str] = {}
-
-    @model_validator(mode="after")
-    def _frames(self) -> StainProse:
-        _check_template(self.sentence, frozenset({"groups"}))
-        _check_template(self.group, frozenset({"result", "stains"}))
-        for attr, text in self.details.items():
-            if attr not in ("intensity", "pattern", "percent", "extent"):
-                raise ValueError(f"details.{attr}: not an attribute of a stain; use intensity, pattern, percent, extent")
-            _check_template(text, frozenset({"value"}))
-        for key, text in self.own_sentence.items():
-            if not re.fullmatch(r"[a-z0-9_]+\.(result|extent|intensity|pattern|percent)", key):
-                raise ValueError(f"own_sentence key {key!r}: write stain.attribute (ki67.percent)")
-            _check_template(text, frozenset({"label", "value"}))
-        return self
-
-
-class MolecularProse(Model):
-    """The report's molecular sentence (reports.yaml ``molecular_prose``)."""
-
-    sentence: str = "Molecular studies: $parts."
-    present: str = "$tests detected"
-    absent: str = "no $tests"
-
-    @model_validator(mode="after")
-    def _frames(self) -> MolecularProse:
-        _check_template(self.sentence, frozenset({"parts"}))
-        _check_template(self.present, frozenset({"tests"}))
-        _check_template(self.absent, frozenset({"tests"}))
-        return self
-
-
-class ClinicalProse(Model):
-    """The report's clinical sentence (reports.yaml ``clinical_prose``): each recorded item worded by its
-    frame ($value), the items joined as a list into ``sentence`` ($parts)."""
-
-    sentence: str = "Clinical history: $parts."
-    age: str = "age $value years"
-    sex: str = "$value"
-    site: str = "$value"          # with its depth, when recorded: ``depth_site``
-    depth_site: str = "$depth $value"
-    size_cm: str = "$value cm"
-    presentation: str = "$value"
-    symptoms: str = "$value"
-
-    @model_validator(mode="after")
-    def _frames(self) -> ClinicalProse:
-        _check_template(self.sentence, frozenset({"parts"}))
-        for name in ("age", "sex", "site", "size_cm", "presentation", "symptoms"):
-            _check_template(getattr(self, name), frozenset({"value"}))
-        _check_template(self.depth_site, frozenset({"value", "depth"}))
-        return self
-
-
-class ReportTemplates(Model):
-    """rules/reports.yaml: the wording of ``ddx eval --format report``.
-
-    Each sentence frame takes the placeholders listed for it in ``_fields``
-    (``$site``, ``$diagnosis`` ...); ``findings`` words one recorded finding
-    (``$label``, ``$value``), keyed by its path with ``*`` for any term
-    (``stains.*.extent``), the most specific key first.
-    """
-
-    heading: str = "DRAFT COMMENT (ddx decision support; not a diagnosis)"
-    specimen: str = "Soft tissue tumour, $site:"
-    favoured: str = "$diagnosis (see comment)"
-    overall: str = "Overall, these findings favour $diagnosis."
-    disclaimer: str = ""
-    # the leader's leading subtype, when it is not the entity's conventional / rest profile
-    favoured_subtype: str = "$diagnosis, favouring the $subtype subtype (see comment)"
-    subtype: str = "Of its subtypes, the findings favour the $subtype subtype ($share of the entity's probability)."
-    other_subtype: str = "$diagnosis, mainly the $subtype subtype"
-    # the findings that separate the leader from another candidate, with their figures
-    contrast: str = ("$finding ($leader_p of $leader_short [$leader_figure] vs "
-                     "$other_p of $other_short [$other_figure])")
-    evidence_source: str = "$finding ($figure): $source"
-    # recorded findings no matched scoring rule reads
-    unused: str = "The following recorded findings are not used by ddx's ranking: $findings."
-    # findings that point outside the modelled entities
-    favoured_outside: str = "$diagnosis ranks first among the modelled entities; the findings point outside them (see comment)"
-    overall_outside: str = ("Among the entities ddx models, $leader ranks first (ddx: $probability; $band); "
-                            "this probability assumes the diagnosis is one of them.")
-    outside_heading: str = "Caution - findings outside ddx's differential:"
-    outside_pointer: str = "$findings: consider $name, which ddx does not model ($source)."
-    outside_unexplained: str = "$finding: not typical of any modelled entity (at most $p, in $best)."
-    # bands in which the report favours no diagnosis: the diagnosis line describes the lesion and the
-    # closing sentence names the leaders and the test that separates them
-    descriptive_bands: list[str] = ["open", "open-thin", "close"]
-    descriptive_below: float = Field(0.75, ge=0, le=1)   # ... and any leader below this probability
-    lesion: str = "$cells neoplasm"
-    lesion_inflamed: str = "$cells neoplasm with an inflammatory background"
-    lesion_cells_unknown: str = "mesenchymal"
-    favoured_descriptive: str = "$lesion (see comment)"
-    overall_descriptive: str = ("The findings entered do not yet separate $leaders (ddx: $probabilities; $band); "
-                                "no diagnosis is favoured. $next_test would best separate them.")
-    overall_descriptive_no_test: str = ("The findings entered do not separate $leaders (ddx: $probabilities; $band), "
-                                        "and no further test that ddx models separates them; no diagnosis is favoured.")
-    # the comment's description of the case (the default writes every recorded field plainly)
-    morphology_prose: list[ProseSentence] = [ProseSentence(sentence="Recorded morphology: $phrases.",
-                                                           fields={"*": "$label $value"})]
-    clinical_prose: ClinicalProse = ClinicalProse()
-    stain_prose: StainProse = StainProse()
-    molecular_prose: MolecularProse = MolecularProse()
-    no_findings: str = "No morphologic, immunohistochemical or molecular findings were recorded."
-    # the candidates below the leader ($name, $probability, $why: the contrasts, or differential_no_reason)
-    differential_heading: str = "Differential diagnosis considered:"
-    differential_item: str = "$name ($probability): less likely because of $why."
-    differential_heading_descriptive: str = "Candidates considered:"
-    differential_item_descriptive: str = "$name ($probability): ranks below $leader_short because of $why."
-    differential_no_reason: str = ("$name ($probability): no recorded finding separates it from $leader_short; "
-                                   "it ranks lower on prior frequency.")
-    confidence: str = "Confidence: $label. $action"
-    tests_heading: str = "Recommended additional tests:"
-    caveats_heading: str = "Caveats:"
-    caveat: str = "$text ($source)"
-    sources_heading: str = "Sources of the leading evidence:"
-    # words for terms in the prose, by field path ({"morphology.architecture": {"storiform": "a storiform pattern"}})
-    term_words: dict[str, dict[str, str]] = {}
-    findings: dict[str, str] = {
-        "stains.*": "$label $value",
-        "stains.*.extent": "$label $value",
-        "stains.*.intensity": "$label $value staining",
-        "stains.*.pattern": "$label $value pattern",
-        "stains.*.percent": "$label $value %",
-        "molecular.*": "$label $value",
-        "morphology.cell_types": "$value cells",
-        "patient.age": "age $value years",
-        "clinical.size_cm": "size $value cm",
-        "*": "$label $value",
-    }
-    entities: dict[str, EntityReport] = {}
-
-    @field_validator(*(name for name in REPORT_FRAMES if name != "findings"))
-    @classmethod
-    def _placeholders(cls, v: str, info: Any) -> str:
-        return _check_template(v, REPORT_FRAMES[info.field_name])
-
-    @field_validator("findings")
-    @classmethod
-    def _finding_words(cls, v: dict[str, str]) -> dict[str, str]:
-        for key, text in v.items():
-            if not re.fullmatch(r"\*|[a-z_]+(\.([a-z0-9_]+|\*))*", key):
-                raise ValueError(f"findings key {key!r}: write a finding path, with * for any term "
-                                 "(stains.*, stains.*.extent, morphology.cell_types) or * alone")
-            try:
-                _check_template(text, REPORT_FRAMES["findings"])
-            except ValueError as exc:
-                raise ValueError(f"findings.{key}: {exc}") from None
-        return v
-
-    def finding_words(self, path: str) -> str:
-        """The frame for a finding at ``path``: its own key, then the key with its term as ``*``, then ``*``."""
-        parts = path.split(".")
-        keys = [path]
-        if len(parts) >= 2 and parts[0] in ("stains", "molecular", "morphology"):
-            keys.append(".".join([parts[0], "*", *parts[2:]]))
-        keys.append("*")
-        for key in keys:
-            if key in self.findings:
-                return self.findings[key]
-        return "$label $value"
 
 
 @dataclass
@@ -919,38 +338,6 @@ def resolve_rules_dir(explicit: str | os.PathLike[str] | None = None) -> Path:
     return packaged_rules_dir()
 
 
-def _located(exc: ValidationError, file: str, data: Any, base_line: int | None,
-             code: str = "schema") -> list[Problem]:
-    problems = []
-    for err in exc.errors(include_url=True):
-        loc = [str(p) for p in err["loc"]]
-        line = base_line
-        node = data
-        for part in err["loc"]:  # walk to the deepest key or mapping that carries a line
-            line = key_line(node, part) or line
-            try:
-                node = node[part]
-            except (KeyError, IndexError, TypeError):
-                break
-            if isinstance(node, dict) and "__line__" in node:
-                line = node["__line__"]
-        msg = error_text(err)
-        if "likelihood" in loc or "default" in loc or loc[-1:] == ["prior"] or "prior" in loc:
-            kind = "weight"
-        else:
-            kind = code
-        problems.append(Problem(msg, file=file, line=line, path=".".join(loc) or None, code=kind))
-    return problems
-
-
-def _load_yaml(path: Path, problems: list[Problem], overrides: Mapping[Path, str]) -> Any:
-    try:
-        return load_data(path, with_lines=True, text=overrides.get(path), plain=True, cache=True)
-    except ReadError as exc:
-        problems.append(Problem(str(exc), file=str(path), line=exc.line, code="syntax"))
-        return None
-
-
 def load_knowledge(directory: str | os.PathLike[str] | None = None, *,
                    overrides: Mapping[Path, str] | None = None) -> Knowledge:
     """Load and validate a rules directory.
@@ -997,30 +384,19 @@ def _load_parts(root: Path, overrides: Mapping[Path, str] | None) -> tuple[Knowl
     vocab = load_vocabulary(root / "vocabulary.yaml", over.get(root / "vocabulary.yaml"))
     files = [root / "vocabulary.yaml", root / "settings.yaml", root / "entities.yaml"]
 
-    settings_data = _load_yaml(root / "settings.yaml", problems, over)
-    settings = Settings(version="unknown")
-    if settings_data is not None:
-        try:
-            settings = Settings.model_validate(strip_lines(settings_data))
-        except ValidationError as exc:
-            problems += _located(exc, str(root / "settings.yaml"), settings_data, None)
+    settings = load_model(root / "settings.yaml", Settings, problems, over) or Settings(version="unknown")
 
     entities: list[Entity] = []
     entity_lines: dict[str, int] = {}
     ent_file = root / "entities.yaml"
-    ent_data = _load_yaml(ent_file, problems, over)
-    if ent_data is not None:
-        if not isinstance(ent_data, dict) or not isinstance(ent_data.get("entities"), list):
-            problems.append(Problem("expected a top-level 'entities:' list", file=str(ent_file)))
-        else:
-            for raw in ent_data["entities"]:
-                line = raw.get("__line__") if isinstance(raw, dict) else None
-                try:
-                    entities.append(Entity.model_validate(strip_lines(raw)))
-                    if line:
-                        entity_lines[entities[-1].slug] = line
-                except ValidationError as exc:
-                    problems += _located(exc, str(ent_file), raw, line)
+    found: list[Entry[Entity]] = []
+    load_model(ent_file, EntitiesFile, problems, over, entries=found)
+    for entry in found:
+        problems += entry.problems
+        if entry.value is not None:
+            entities.append(entry.value)
+            if entry.line:
+                entity_lines[entry.value.slug] = entry.line
     slugs = [e.slug for e in entities]
     sub_slugs = [s.slug for e in entities for s in e.subtypes]
     paths = vocab.finding_paths()
@@ -1048,12 +424,9 @@ def _load_parts(root: Path, overrides: Mapping[Path, str] | None) -> tuple[Knowl
     rep_file = root / "reports.yaml"
     if rep_file.is_file():
         files.append(rep_file)
-        rep_data = _load_yaml(rep_file, problems, over)
-        if rep_data is not None:
-            try:
-                reports = ReportTemplates.model_validate(strip_lines(rep_data))
-            except ValidationError as exc:
-                problems += _located(exc, str(rep_file), rep_data, None)
+        loaded = load_model(rep_file, ReportTemplates, problems, over)
+        if loaded is not None:
+            reports = loaded
             for slug in reports.entities:
                 if slug not in slugs and slug not in sub_slugs:
                     problems.append(Problem(f"report template for unknown entity {slug!r}", file=str(rep_file),
@@ -1070,12 +443,9 @@ def _load_parts(root: Path, overrides: Mapping[Path, str] | None) -> tuple[Knowl
     out_file = root / "outside.yaml"
     if out_file.is_file() or out_file in over:
         files.append(out_file)
-        out_data = _load_yaml(out_file, problems, over)
-        if out_data is not None:
-            if not isinstance(out_data, dict) or not isinstance(out_data.get("outside"), list):
-                problems.append(Problem("expected a top-level 'outside:' list", file=str(out_file), code="schema"))
-            else:
-                outside = _load_outside(out_data["outside"], out_file, vocab, problems)
+        found_outside: list[Entry[OutsideEntity]] = []
+        load_model(out_file, OutsideFile, problems, over, entries=found_outside)
+        outside = _load_outside(found_outside, out_file, vocab, problems)
 
     # ancillary.yaml: a rules folder made before it existed reads the packaged one (its own tests, if any,
     # are then reported as having no cost class, at that file)
@@ -1086,7 +456,7 @@ def _load_parts(root: Path, overrides: Mapping[Path, str] | None) -> tuple[Knowl
     ancillary = Ancillary(file=str(anc_file))
     if anc_file.is_file() or anc_file in over:
         files.append(anc_file)
-        anc_data = _load_yaml(anc_file, problems, over)
+        anc_data = read_data(anc_file, problems, over)
         if anc_data is not None:
             ancillary = load_ancillary(anc_data, anc_file, vocab, problems)
 
@@ -1099,24 +469,15 @@ def _load_parts(root: Path, overrides: Mapping[Path, str] | None) -> tuple[Knowl
     seen: dict[str, str] = {}
     for path in rule_files:
         files.append(path)
-        before = len(problems)
-        data = _load_yaml(path, problems, over)
-        if data is None:
-            if len(problems) == before:
-                problems.append(Problem("the file is empty; expected a top-level 'rules:' list", file=str(path),
-                                        code="schema"))
-            continue
-        if not isinstance(data, dict) or not isinstance(data.get("rules"), list):
-            problems.append(Problem("expected a top-level 'rules:' list", file=str(path),
-                                    line=key_line(data, "rules") or 1, code="schema"))
-            continue
-        list_line = key_line(data, "rules")
-        for raw in data["rules"]:
-            if not isinstance(raw, dict):
-                problems.append(Problem(f"each rule must be a mapping ('- id: ...'), got {raw!r:.60}", file=str(path),
-                                        line=list_line, code="schema"))
-                continue
-            rules += _load_rule(raw, path, vocab, set(slugs), seen, problems, set(sub_slugs))
+        found_rules: list[Entry[RuleSpec]] = []
+        load_model(path, RulesFile, problems, over, entries=found_rules)
+        for rule in found_rules:
+            problems += rule.problems
+            if rule.value is not None:
+                rules += _load_rule(rule.value, rule.raw, path, vocab, set(slugs), seen, problems, set(sub_slugs))
+            elif rule.error is not None:   # its entities and condition terms are still checked
+                _check_unparsed_rule(rule.raw, rule.error, str(path), rule.line, vocab, set(slugs) | set(sub_slugs),
+                                     problems)
 
     if anc_data is not None:
         offered = [(f"{k.split('__')[0]}.{k.split('__')[1]}", f"rule {r.id}", r.file, r.line or r.spec_line)
@@ -1164,16 +525,17 @@ def _load_parts(root: Path, overrides: Mapping[Path, str] | None) -> tuple[Knowl
     return knowledge.with_prior_set(settings.prior_set), problems
 
 
-def _load_outside(items: list[Any], path: Path, vocab: Vocabulary, problems: list[Problem]) -> list[Outside]:
+def _load_outside(entries: list[Entry[OutsideEntity]], path: Path, vocab: Vocabulary,
+                  problems: list[Problem]) -> list[Outside]:
+    """The outside entities read from ``path``, compiled; each entry's problems (in file order) and those
+    of its findings and condition are appended to ``problems``."""
     out = []
     paths = vocab.finding_paths()
     seen: set[str] = set()
-    for raw in items:
-        line = raw.get("__line__") if isinstance(raw, dict) else None
-        try:
-            spec = OutsideEntity.model_validate(_strip_top(raw))
-        except ValidationError as exc:
-            problems += _located(exc, str(path), raw, line)
+    for entry in entries:
+        problems += entry.problems
+        spec, line = entry.value, entry.line
+        if spec is None:
             continue
         if spec.slug in seen:
             problems.append(Problem(f"duplicate outside entity {spec.slug!r}", file=str(path), line=line))
@@ -1193,16 +555,12 @@ def _load_outside(items: list[Any], path: Path, vocab: Vocabulary, problems: lis
     return out
 
 
-def _load_rule(raw: Any, path: Path, vocab: Vocabulary, slugs: set[str], seen: dict[str, str],
-               problems: list[Problem], subtypes: set[str] | None = None) -> list[Rule]:
+def _load_rule(spec: RuleSpec, raw: dict[str, Any], path: Path, vocab: Vocabulary, slugs: set[str],
+               seen: dict[str, str], problems: list[Problem], subtypes: set[str] | None = None) -> list[Rule]:
+    """The compiled halves of a valid rule (``raw``: as read, with its line markers); its checks against the
+    other files (entities, vocabulary, ids seen before) append to ``problems``."""
     file = str(path)
-    line = raw.get("__line__") if isinstance(raw, dict) else None
-    try:
-        spec = RuleSpec.model_validate(_strip_top(raw))
-    except ValidationError as exc:
-        problems += _located(exc, file, raw, line)
-        _check_unparsed_rule(raw, exc, file, line, vocab, slugs | (subtypes or set()), problems)
-        return []
+    line = raw.get("__line__")
     where = f"{file}:{line}" if line else file
     if spec.id in seen:
         problems.append(Problem(f"duplicate rule id {spec.id!r} (first defined at {seen[spec.id]})", file=file, line=line,
@@ -1274,18 +632,6 @@ def _check_unparsed_rule(raw: dict[str, Any], exc: ValidationError, file: str, l
             problems.append(Problem(f"rule {rule_id}: {err}", file=file, line=cond.get("__line__", line),
                                     suggestions=err.suggestions,
                                     code="unknown-term" if err.suggestions or "unknown" in str(err) else "condition"))
-
-
-def _strip_top(raw: Any) -> Any:
-    """Strip line markers except inside conditions (kept for error lines)."""
-    if not isinstance(raw, dict):
-        return raw
-    out = {}
-    for k, v in raw.items():
-        if k == "__line__":
-            continue
-        out[k] = v if k in ("when", "negated_by", "examples") else strip_lines(v)
-    return out
 
 
 def _hash_files(files: list[Path], overrides: Mapping[Path, str]) -> str:

@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
-from ddx.case import CASE_ID_PATTERN, problems_from_validation
+from ddx.case import CASE_ID_PATTERN, CaseModel, problems_from_validation
 from ddx.errors import DdxError, Problem
 from ddx.knowledge import Knowledge
 from ddx.vocabulary import Vocabulary
@@ -85,7 +85,7 @@ class LoadedCase:
     file: str
     index: int                      # position in the file (0 for single-case files)
     id: str                         # the case id, or the file name when unknown
-    case: BaseModel | None = None
+    case: CaseModel | None = None
     problems: list[Problem] = field(default_factory=list)
     line: int | None = None
     sheet: str | None = None        # the workbook sheet the case is a row of
@@ -150,8 +150,7 @@ def validate_raw(raw: RawCase, knowledge: Knowledge) -> LoadedCase:
     if raw.cells is not None and raw.columns is not None:   # a plainly canonical row: no mapping, no model
         fast = knowledge.case_schema.fast_row(raw.columns, raw.cells, raw.decimal_comma)
         if fast is not None:
-            return LoadedCase(raw.file, raw.index, fast.id, case=fast, line=raw.line,  # type: ignore[attr-defined]
-                              sheet=raw.sheet)
+            return LoadedCase(raw.file, raw.index, fast.id, case=fast, line=raw.line, sheet=raw.sheet)
     try:
         data = raw.mapping()
     except ValueError as exc:
@@ -167,8 +166,7 @@ def validate_raw(raw: RawCase, knowledge: Knowledge) -> LoadedCase:
                 problem.sheet = raw.sheet
                 problem.column = column_of(raw.columns or [], problem.path)
         return LoadedCase(raw.file, raw.index, raw.label, problems=problems, line=raw.line, sheet=raw.sheet)
-    return LoadedCase(raw.file, raw.index, case.id, case=case, line=raw.line,  # type: ignore[attr-defined]
-                      sheet=raw.sheet)
+    return LoadedCase(raw.file, raw.index, case.id, case=case, line=raw.line, sheet=raw.sheet)
 
 
 def iter_cases(path: str | Path, knowledge: Knowledge) -> Iterator[LoadedCase]:

@@ -1,5 +1,6 @@
-"""The controlled vocabulary: terms, synonyms and allowed values, loaded from
-``rules/vocabulary.yaml``. Nothing here names a stain or a site: it is data.
+"""The controlled vocabulary: terms, synonyms and allowed values, read from
+``rules/vocabulary.yaml`` (its model: :class:`ddx.knowledge_models.VocabularyFile`; read by
+:func:`ddx.knowledge_load.load_vocabulary`). Nothing here names a stain or a site: it is data.
 """
 
 from __future__ import annotations
@@ -10,8 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ddx.errors import KnowledgeError, Problem, did_you_mean
-from ddx.yamlio import ReadError, load_data
+from ddx.errors import did_you_mean
 
 _FOLD = re.compile(r"[\s\-/]+")
 
@@ -224,88 +224,3 @@ class Vocabulary:
     def test_label(self, section: str, term: str) -> str:
         sets = {"stains": self.stains, "molecular": self.molecular}
         return sets[section].label(term)
-
-
-def _termset(kind: str, spec: Any, problems: list[Problem], where: str) -> TermSet:
-    ts = TermSet(kind)
-    items = spec.get("terms", []) if isinstance(spec, dict) else spec
-    if not isinstance(items, list):
-        problems.append(Problem(f"{kind}: expected a list of terms", file=where))
-        return ts
-    for item in items:
-        try:
-            if isinstance(item, dict):
-                data = {k: v for k, v in item.items() if k != "__line__"}
-                term = data.pop("term")
-                ts.add(str(term), [str(s) for s in data.pop("synonyms", [])],
-                       data.pop("label", None), data.pop("help", None), **data)
-            else:
-                ts.add(str(item))
-        except (KeyError, ValueError, TypeError) as exc:
-            problems.append(Problem(f"{kind}: {exc}", file=where))
-    return ts
-
-
-def load_vocabulary(path: Path, text: str | None = None) -> Vocabulary:
-    where = str(path)
-    try:
-        data = load_data(path, text=text, plain=True, cache=True)
-    except ReadError as exc:
-        raise KnowledgeError([Problem(str(exc), file=where, line=exc.line)]) from None
-    if not isinstance(data, dict):
-        raise KnowledgeError([Problem("vocabulary must be a mapping", file=where)])
-    problems: list[Problem] = []
-    try:
-        sex = _termset("sex", data["patient"]["sex"], problems, where)
-        depth = _termset("depth", data["clinical"]["depth"], problems, where)
-        symptoms = _termset("symptom", data["clinical"]["symptoms"], problems, where)
-        sites = TermSet("site")
-        site_groups = TermSet("site group")
-        site_group_of: dict[str, str] = {}
-        for group, spec in data["site_groups"].items():
-            site_groups.add(group, [str(s) for s in spec.get("synonyms", [])])
-            group_terms = _termset("site", spec, problems, where)
-            for term in group_terms.terms:
-                sites.add(term, [s for s, c in group_terms._lookup.items() if c == term and s != term])
-                site_group_of[term] = fold(group)
-        morphology: dict[str, MorphologyField] = {}
-        fields = TermSet("morphology field")
-        for name, spec in data["morphology"].items():
-            kind = spec.get("kind", "term")
-            mf = MorphologyField(fold(name), kind)
-            if kind in ("list", "term"):
-                mf.terms = _termset(f"morphology.{name} term", spec, problems, where)
-            elif kind == "number":
-                mf.min, mf.max = spec.get("min"), spec.get("max")
-            elif kind != "presence":
-                problems.append(Problem(f"morphology.{name}: unknown kind {kind!r}", file=where))
-            morphology[mf.name] = mf
-            fields.add(mf.name, [], spec.get("label"), spec.get("help"))
-        vocab = Vocabulary(
-            sex=sex,
-            depth=depth,
-            symptoms=symptoms,
-            sites=sites,
-            site_group_of=site_group_of,
-            site_groups=site_groups,
-            morphology=morphology,
-            morphology_fields=fields,
-            presence=_termset("result", data["presence"], problems, where),
-            stain_results=_termset("stain result", data["stain_results"], problems, where),
-            stain_shorthand={fold(k): v for k, v in data["stain_shorthand"].items()},
-            stain_extents=_termset("extent", data["stain_extents"], problems, where),
-            stain_intensities=_termset("intensity", data["stain_intensities"], problems, where),
-            stain_patterns=_termset("pattern", data["stain_patterns"], problems, where),
-            stains=_termset("stain", data["stains"], problems, where),
-            molecular=_termset("molecular test", data["molecular"], problems, where),
-            source=path,
-        )
-    except (KeyError, TypeError, AttributeError) as exc:
-        raise KnowledgeError([Problem(f"vocabulary is missing or malformed at {exc}", file=where)]) from None
-    for stain, extra in vocab.stains.extra.items():
-        for pat in extra.get("patterns", []):
-            if pat not in vocab.stain_patterns:
-                problems.append(Problem(f"stain {stain}: pattern {pat!r} is not in stain_patterns", file=where))
-    if problems:
-        raise KnowledgeError(problems)
-    return vocab

@@ -14,7 +14,6 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
@@ -26,6 +25,7 @@ from textual.worker import get_current_worker
 
 from ddx.analysis import Analysis, Analyzer
 from ddx.autosave import DraftStore
+from ddx.case import CaseModel
 from ddx.engine import default_engine
 from ddx.entry import CaseEntry, InvalidEntry, OpenedCase, Refused, new_case_id, open_case
 from ddx.errors import DdxError
@@ -186,7 +186,7 @@ class DdxApp(App[None]):
         self._rank(self.entry.case, self.entry.revision, time.perf_counter())
 
     @work(thread=True, exclusive=True, group="rank")
-    def _rank(self, case: BaseModel, revision: int, started: float) -> None:
+    def _rank(self, case: CaseModel, revision: int, started: float) -> None:
         with self._engine_lock:     # the engine is never entered from two threads at once
             analysis = self.analyzer.analyze(case)
         if get_current_worker().is_cancelled:

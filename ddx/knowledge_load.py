@@ -1,0 +1,168 @@
+"""Reading one rules file into its model (:mod:`ddx.knowledge_models`).
+
+:func:`load_model` is the one path every rules file takes: read it (PyYAML's safe loader with line
+markers, through the cache of parsed rule files), strip the markers, validate it with its model, and turn
+every validation error into a :class:`~ddx.errors.Problem` naming the file, the line and the key
+(:func:`located`). :mod:`ddx.knowledge` then checks what no single file can (entities named by rules,
+the terms of conditions).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Generic, TypeVar, cast
+
+from pydantic import ValidationError
+
+from ddx.case import error_text
+from ddx.errors import KnowledgeError, Problem
+from ddx.knowledge_models import UNION_TAGS, FileModel, ItemsFile, Model, VocabularyFile
+from ddx.vocabulary import Vocabulary
+from ddx.yamlio import ReadError, key_line, load_data, strip_lines
+
+M = TypeVar("M", bound=FileModel)
+T = TypeVar("T", bound=Model)
+
+
+@dataclass
+class Entry(Generic[T]):
+    """One item of a file of items (:class:`~ddx.knowledge_models.ItemsFile`), as read and as validated."""
+
+    raw: Any                  # as read, with its line markers
+    line: int | None          # the line where it starts (None: not a mapping)
+    value: T | None = None    # the item's model; None: refused (see problems)
+    error: ValidationError | None = None    # why the model refused it (None: valid, or refused before validation)
+    problems: list[Problem] = field(default_factory=list)
+
+
+def read_data(path: Path, problems: list[Problem], overrides: Mapping[Path, str], *, lines: bool = True) -> Any:
+    """A rules file's data (``overrides``: unsaved texts by path; ``lines``: with line markers), read through
+    the cache of parsed rule files; None for an empty file, and None with a problem appended (check
+    ``syntax``) for a file that cannot be read or parsed."""
+    try:
+        return load_data(path, with_lines=lines, text=overrides.get(path), plain=True, cache=True)
+    except ReadError as exc:
+        problems.append(Problem(str(exc), file=str(path), line=exc.line, code="syntax"))
+        return None
+
+
+def located(exc: ValidationError, file: str, data: Any, base_line: int | None,
+            code: str = "schema") -> list[Problem]:
+    """Each error of ``exc`` as a problem in ``file``: its key path, and the line of the deepest key or
+    mapping of ``data`` (as read, with line markers) that the path reaches (``base_line`` when none does).
+    An error in a likelihood or a prior is check ``weight``, any other ``code``."""
+    problems = []
+    for err in exc.errors(include_url=True):
+        parts = [p for p in err["loc"] if p not in UNION_TAGS]   # the form of a list of terms is not a key
+        loc = [str(p) for p in parts]
+        line = base_line
+        node = data
+        for part in parts:  # walk to the deepest key or mapping that carries a line
+            line = key_line(node, part) or line
+            try:
+                node = node[part]
+            except (KeyError, IndexError, TypeError):
+                break
+            if isinstance(node, dict) and "__line__" in node:
+                line = node["__line__"]
+        msg = error_text(err)
+        if "likelihood" in loc or "default" in loc or loc[-1:] == ["prior"] or "prior" in loc:
+            kind = "weight"
+        else:
+            kind = code
+        problems.append(Problem(msg, file=file, line=line, path=".".join(loc) or None, code=kind))
+    return problems
+
+
+def load_model(path: Path, model: type[M], problems: list[Problem], overrides: Mapping[Path, str] | None = None,
+               *, entries: list[Entry[Any]] | None = None) -> M | None:
+    """The file at ``path`` validated as ``model``; None when it cannot be read, is empty, or does not validate.
+
+    Every problem is appended to ``problems``, located (file, line, key path): a file that cannot be read
+    or parsed (check ``syntax``), one ``model`` does not read at all
+    (:meth:`~ddx.knowledge_models.FileModel.shape_problem`), and each validation error. ``overrides`` maps
+    paths to text that replaces the file on disk (an edit not yet saved).
+
+    A file of items (:class:`~ddx.knowledge_models.ItemsFile`) validates item by item: the model holds the
+    items that are valid, and each refused item's problems start at its own line and key. With
+    ``entries``, every item is appended there in file order, as an :class:`Entry` that holds its problems
+    (not appended to ``problems``: the caller reports them with its own checks of the item).
+    """
+    over = overrides or {}
+    file = str(path)
+    before = len(problems)
+    data = read_data(path, problems, over, lines=model.line_markers)
+    if len(problems) > before:
+        return None
+    shape = model.shape_problem(data, file)
+    if shape is not None:
+        problems.append(shape)
+        return None
+    if data is None:
+        return None
+    if issubclass(model, ItemsFile):
+        found, whole = _items(data, model, file)
+        if entries is not None:
+            entries += found
+        else:
+            for entry in found:
+                problems += entry.problems
+        return cast(M, whole)
+    try:
+        return model.model_validate(_stripped(data, model) if model.line_markers else data)
+    except ValidationError as exc:
+        if not model.line_markers:      # read again, with the markers that locate the errors
+            data = read_data(path, [], over) or data
+        base = data.get("__line__") if model.root_line and isinstance(data, dict) else None
+        problems += located(exc, file, data, base)
+        return None
+
+
+def _items(data: dict[str, Any], model: type[ItemsFile], file: str) -> tuple[list[Entry[Any]], ItemsFile]:
+    """The items of a file of items, each validated with the item's model, and the file's model of the
+    valid ones."""
+    item_model = model.item_model()
+    found: list[Entry[Any]] = []
+    for raw in data[model.list_key]:
+        entry: Entry[Any] = Entry(raw, raw.get("__line__") if isinstance(raw, dict) else None)
+        found.append(entry)
+        problem = model.item_problem(raw, data, file)
+        if problem is not None:
+            entry.problems.append(problem)
+            continue
+        try:
+            entry.value = item_model.model_validate(_stripped(raw, item_model))
+        except ValidationError as exc:
+            entry.error = exc
+            entry.problems += located(exc, file, raw, entry.line)
+    kept = [entry.value for entry in found if entry.value is not None]
+    return found, model.model_construct(None, **{model.list_key: kept})   # its items are validated already
+
+
+def _stripped(value: Any, model: type[Model]) -> Any:
+    """``value`` without line markers, except in the values of ``model.keep_lines`` (conditions)."""
+    keep = model.keep_lines
+    if not keep:
+        return strip_lines(value)
+    if not isinstance(value, dict):
+        return value
+    return {k: v if k in keep else strip_lines(v) for k, v in value.items() if k != "__line__"}
+
+
+def load_vocabulary(path: Path, text: str | None = None) -> Vocabulary:
+    """The vocabulary in ``path`` (``text``: its content, not yet saved).
+
+    Raises :class:`KnowledgeError` listing every problem: a file that cannot be read, each key that is
+    missing or of the wrong type (file, line and key), a term given twice, a synonym of two terms, an
+    unknown morphology kind, a stain pattern that ``stain_patterns`` does not hold.
+    """
+    problems: list[Problem] = []
+    model = load_model(path, VocabularyFile, problems, {path: text} if text is not None else None)
+    if model is None:
+        raise KnowledgeError(problems)
+    vocab = model.vocabulary(path, problems)
+    if problems:
+        raise KnowledgeError(problems)
+    return vocab
