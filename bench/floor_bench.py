@@ -73,9 +73,9 @@ sys.path.insert(0, str(ROOT))
 from ddx import __version__  # noqa: E402
 from ddx.bands import assess  # noqa: E402
 from ddx.batch import BatchSummary  # noqa: E402
-from ddx.conditions import atoms  # noqa: E402
 from ddx.engine import DurableMatcher  # noqa: E402
 from ddx.knowledge import Knowledge, load_knowledge  # noqa: E402
+from ddx.knowledge.conditions import atoms  # noqa: E402
 from ddx.loader import LIST_SEPARATORS, write_sheet  # noqa: E402
 from ddx.ranking import LN10, RankedEntity, ranker_for  # noqa: E402
 from ddx.synthetic import synthetic_case  # noqa: E402

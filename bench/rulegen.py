@@ -40,9 +40,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ddx.conditions import Node, parse_condition  # noqa: E402
 from ddx.knowledge import Knowledge, load_knowledge, packaged_rules_dir  # noqa: E402
-from ddx.vocabulary import Vocabulary  # noqa: E402
+from ddx.knowledge.conditions import Node, parse_condition  # noqa: E402
+from ddx.knowledge.vocabulary import Vocabulary  # noqa: E402
 
 SYNTHETIC_FILE = "synthetic.yaml"
 REASON = "synthetic estimate, drawn at random for benchmarking (bench/rulegen); not a clinical figure"

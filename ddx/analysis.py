@@ -7,12 +7,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ddx.bands import Confidence, assess
-from ddx.case import CaseModel
-from ddx.conditions import atoms
 from ddx.engine import Matcher, engine_label, make_matcher
 from ddx.errors import Problem
 from ddx.facts import case_facts
 from ddx.knowledge import Knowledge
+from ddx.knowledge.case import CaseModel
+from ddx.knowledge.conditions import atoms
 from ddx.ranking import Caveat, RankedEntity, ranker_for
 from ddx.suggest import Suggester, Suggestion
 

@@ -1,7 +1,7 @@
 """The generated part of the case-file reference (``docs/case-format.md``): every key and every term.
 
 :func:`reference_section` writes, as markdown, every key the case model accepts
-(:func:`ddx.case.build_case_schema`, read through its JSON schema so that a key
+(:func:`ddx.knowledge.case.build_case_schema`, read through its JSON schema so that a key
 added to the model appears here) with the terms and synonyms its values are
 drawn from (``rules/vocabulary.yaml``), the entity and subtype slugs ``expected``
 accepts (``rules/entities.yaml``) and the confidence bands a result may carry
@@ -16,10 +16,10 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from ddx.knowledge import Knowledge
-from ddx.vocabulary import TermSet, Vocabulary
+from ddx.knowledge.vocabulary import TermSet, Vocabulary
 from ddx.yamlio import section_text
 
-DOC_BEGIN = ("<!-- case-format:begin (generated from rules/ and ddx/case.py by tools/docs.py --write; "
+DOC_BEGIN = ("<!-- case-format:begin (generated from rules/ and ddx/knowledge/case.py by tools/docs.py --write; "
              "tests/test_docs.py checks it) -->")
 DOC_END = "<!-- case-format:end -->"
 
@@ -198,7 +198,7 @@ def reference_section(knowledge: Knowledge) -> str:
                           for k, spec in vocab.stain_shorthand.items())
     lines = [
         "Generated from `rules/vocabulary.yaml`, `rules/entities.yaml`, `rules/settings.yaml` and the case "
-        "model (`ddx/case.py`) of the packaged rules; a rules directory of your own (`--rules`) may add terms. "
+        "model (`ddx/knowledge/case.py`) of the packaged rules; a rules directory of your own (`--rules`) may add terms. "
         "Terms are matched case-insensitively after folding spaces, hyphens and `/` to `_`, so `MyoD1`, "
         "`myod1` and `MYOD1` are one term; synonyms are written here folded (`-` as `_`). A key or term that is not "
         "listed is an error naming the file, the case, the key and the nearest listed ones.",

@@ -23,7 +23,7 @@ README.md, "durable-rules, driven safely" (each has a test in tests/test_engine.
   condition path; 4096 rules) -> the rules are split into shards, each its
   own ruleset, such that no fact can complete more than ``SHARD_TRUE_PATHS``
   paths in a shard (a bound computed from the conditions, see
-  :func:`ddx.conditions.max_true_branches`) and no shard holds more than
+  :func:`ddx.knowledge.conditions.max_true_branches`) and no shard holds more than
   ``SHARD_BRANCHES`` paths in all, so no shard can approach any limit
   (the limits and ddx's margins: :mod:`ddx.engine_limits`);
 * no reload -> a matcher is immutable; build a new one and ``close()`` the old.
@@ -48,10 +48,10 @@ import weakref
 from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
-from ddx.conditions import atoms, branch_count, compile_durable, max_true_branches
 from ddx.engine_limits import SHARD_BRANCHES, SHARD_NEX, SHARD_TRUE_PATHS
 from ddx.errors import EngineError
 from ddx.knowledge import Rule
+from ddx.knowledge.conditions import atoms, branch_count, compile_durable, max_true_branches
 
 SENTINEL = "ddx.sentinel"    # rule that always fires, last; never reported
 _CASE_TYPE = "case"

@@ -26,10 +26,10 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from ddx.case import TOP_LEVEL_KEYS, CaseModel, problems_from_validation
 from ddx.errors import DdxError, Problem
 from ddx.knowledge import Knowledge
-from ddx.vocabulary import TermSet, UnknownTerm, Vocabulary, fold
+from ddx.knowledge.case import TOP_LEVEL_KEYS, CaseModel, problems_from_validation
+from ddx.knowledge.vocabulary import TermSet, UnknownTerm, Vocabulary, fold
 
 FINDING_SECTIONS = ("stains", "molecular")
 NOT_DONE = frozenset({"not_done", "nd", "not_performed", "not_tested", "remove", "unknown"})

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from ddx.case import CaseModel
-from ddx.vocabulary import Vocabulary
+from ddx.knowledge.case import CaseModel
+from ddx.knowledge.vocabulary import Vocabulary
 
 
 def case_facts(case: CaseModel, vocab: Vocabulary, keys: Iterable[str] | None = None) -> dict[str, Any]:

@@ -30,9 +30,9 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
 
-from ddx.case import CASE_ID_PATTERN, CaseModel, CaseSchema
+from ddx.knowledge.case import CASE_ID_PATTERN, CaseModel, CaseSchema
+from ddx.knowledge.vocabulary import TermSet, Vocabulary
 from ddx.loader import _SEPARATOR, LIST_SEPARATORS, ColumnSpec
-from ddx.vocabulary import TermSet, Vocabulary
 
 Check = Callable[[Any], Any]      # a canonical value -> the model's value; raises _Decline otherwise
 _Column = tuple[int, Any, Check, bool | None]   # a sheet column: what it gives, its key, its check, list/number
@@ -175,7 +175,7 @@ _KNOWN_VALIDATORS = {"Case": {"not_a_mapping", "check_expected"}}
 
 
 class FastCase:
-    """The fast path for one :class:`~ddx.case.CaseSchema` (built once, used for every case)."""
+    """The fast path for one :class:`~ddx.knowledge.case.CaseSchema` (built once, used for every case)."""
 
     def __init__(self, schema: CaseSchema):
         vocab = schema.vocab

@@ -23,10 +23,10 @@ from typing import TYPE_CHECKING, Any, TextIO
 import yaml
 from pydantic import ValidationError
 
-from ddx.case import CASE_ID_PATTERN, CaseModel, problems_from_validation
 from ddx.errors import DdxError, Problem
 from ddx.knowledge import Knowledge
-from ddx.vocabulary import Vocabulary
+from ddx.knowledge.case import CASE_ID_PATTERN, CaseModel, problems_from_validation
+from ddx.knowledge.vocabulary import Vocabulary
 from ddx.yamlio import ReadError, atomic_output, atomic_write_text, load_data, open_regular
 
 if TYPE_CHECKING:

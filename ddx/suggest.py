@@ -59,9 +59,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ddx.ancillary import UNCLASSED, TestCost
-from ddx.conditions import Atom, atoms, compile_predicate
 from ddx.knowledge import Knowledge, Profile, Rule
+from ddx.knowledge.ancillary import UNCLASSED, TestCost
+from ddx.knowledge.conditions import Atom, atoms, compile_predicate
 from ddx.ranking import Ranker, basis_text, given_name, lower_first, percent, strength_of
 
 if TYPE_CHECKING:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from ddx.vocabulary import Vocabulary
+from ddx.knowledge.vocabulary import Vocabulary
 
 
 def synthetic_case(vocab: Vocabulary, rng: random.Random, case_id: str, density: float = 0.35) -> dict[str, Any]:

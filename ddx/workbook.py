@@ -33,6 +33,7 @@ from pathlib import Path
 from python_calamine import CalamineWorkbook, SheetTypeEnum, SheetVisibleEnum
 
 from ddx.errors import Problem
+from ddx.knowledge.vocabulary import Vocabulary
 from ddx.loader import (
     RawCase,
     _check_header,
@@ -43,7 +44,6 @@ from ddx.loader import (
     number_columns,
     sheet_row,
 )
-from ddx.vocabulary import Vocabulary
 from ddx.yamlio import ReadError, read_bytes
 
 MAX_WORKBOOK_BYTES = 100 * 1024 * 1024    # a workbook file larger than this is refused (it is read whole)

@@ -17,8 +17,8 @@ import math
 from dataclasses import dataclass, replace
 from typing import Any
 
-from ddx.ancillary import TestCost
 from ddx.knowledge import Knowledge, Rule
+from ddx.knowledge.ancillary import TestCost
 from ddx.ranking import Ranker
 from ddx.suggest import SECTION, Suggestion, pick, why_line
 

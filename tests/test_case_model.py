@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from ddx.case import problems_from_validation
 from ddx.facts import case_facts
+from ddx.knowledge.case import problems_from_validation
 from ddx.loader import iter_cases
 from tests.conftest import validate
 

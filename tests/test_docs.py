@@ -14,7 +14,7 @@ from pydantic import BaseModel
 
 from ddx.casedoc import DOC_BEGIN, DOC_END, doc_block, reference_section
 from ddx.knowledge import Knowledge, load_knowledge
-from ddx.vocabulary import TermSet
+from ddx.knowledge.vocabulary import TermSet
 
 REPO = Path(__file__).resolve().parent.parent
 DOC = REPO / "docs" / "case-format.md"

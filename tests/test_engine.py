@@ -15,7 +15,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ddx.conditions import compile_predicate, parse_condition
 from ddx.engine import (
     SENTINEL,
     DurableMatcher,
@@ -27,6 +26,7 @@ from ddx.engine import (
 )
 from ddx.errors import EngineError, KnowledgeError
 from ddx.knowledge import Rule, RuleSpec, load_knowledge
+from ddx.knowledge.conditions import compile_predicate, parse_condition
 from ddx.synthetic import synthetic_case
 from tests.conftest import REPO, validate
 
@@ -141,7 +141,7 @@ def test_many_child_tests_under_one_node_do_not_hang():
     # child tests under one alpha node). Sharding keeps every ruleset small.
     proc = run_python("""
         from ddx.knowledge import load_knowledge, Rule, RuleSpec
-        from ddx.conditions import parse_condition, compile_predicate
+        from ddx.knowledge.conditions import parse_condition, compile_predicate
         from ddx.engine import DurableMatcher, PythonMatcher
         k = load_knowledge()
         rules = []
@@ -162,8 +162,8 @@ def test_many_child_tests_under_one_node_do_not_hang():
 
 
 def test_shards_respect_the_path_bounds(knowledge):
-    from ddx.conditions import branch_count, max_true_branches
     from ddx.engine_limits import SHARD_BRANCHES, SHARD_TRUE_PATHS
+    from ddx.knowledge.conditions import branch_count, max_true_branches
 
     shards = plan_shards(knowledge.active_rules)
     assert sum(len(s) for s in shards) == len(knowledge.active_rules)
@@ -177,7 +177,7 @@ def test_exclusive_paths_share_a_shard_and_the_engine_accepts_them(knowledge):
     # 100 rules on one key with different values: one fact can complete only one
     # of them, so they fit one ruleset although they are more than 64 paths
     rules = [make_rule(knowledge, f"t.age{i}", {"patient.age": float(i)}) for i in range(100)]
-    from ddx.conditions import max_true_branches
+    from ddx.knowledge.conditions import max_true_branches
 
     assert max_true_branches([r.condition for r in rules]) == 1
     with DurableMatcher(rules) as m:
@@ -189,7 +189,7 @@ def test_exclusive_paths_share_a_shard_and_the_engine_accepts_them(knowledge):
 def test_the_bound_counts_every_path_that_can_hold_together(knowledge):
     # engine errors are raised, not swallowed: 65 paths that one fact completes together are refused by the engine (error 303);
     # the bound sees all 65, so the planner splits them
-    from ddx.conditions import max_true_branches
+    from ddx.knowledge.conditions import max_true_branches
 
     stains = knowledge.vocab.stains.terms
     rules = [make_rule(knowledge, f"t.{s}", {f"stains.{s}": {"known": True}}) for s in stains]

@@ -529,7 +529,7 @@ def test_a_model_the_fast_path_does_not_mirror_turns_it_off(knowledge):
 
     from pydantic import AfterValidator, create_model, field_validator
 
-    from ddx.case import build_case_schema
+    from ddx.knowledge.case import build_case_schema
 
     base = build_case_schema(knowledge.vocab, knowledge.entity_terms)
     assert base.fast({"id": "a", "title": "t"}) is not None

@@ -1,4 +1,4 @@
-"""One model per rules file (ddx/knowledge_models.py), read by ddx.knowledge_load.load_model.
+"""One model per rules file (ddx/knowledge/models.py), read by ddx.knowledge.load.load_model.
 
 Each file model gets a minimal valid file (what it becomes) and a broken one: a wrong type at a nested
 key is a problem naming the file, the line of that key and its path. The vocabulary's model replaced a
@@ -18,8 +18,8 @@ import yaml
 
 from ddx.errors import KnowledgeError, Problem
 from ddx.knowledge import load_knowledge_partial, packaged_rules_dir
-from ddx.knowledge_load import Entry, load_model, load_vocabulary
-from ddx.knowledge_models import (
+from ddx.knowledge.load import Entry, load_model, load_vocabulary
+from ddx.knowledge.models import (
     EntitiesFile,
     FileModel,
     OutsideFile,
@@ -28,7 +28,7 @@ from ddx.knowledge_models import (
     Settings,
     VocabularyFile,
 )
-from ddx.vocabulary import MorphologyField, TermSet, Vocabulary, fold
+from ddx.knowledge.vocabulary import MorphologyField, TermSet, Vocabulary, fold
 
 
 def write(tmp_path: Path, name: str, text: str) -> Path:
@@ -385,7 +385,7 @@ def _termset_before(kind: str, spec: Any, problems: list[Problem], where: str) -
 
 
 def _vocabulary_before(data: dict[str, Any], path: Path) -> Vocabulary:
-    """ddx.vocabulary.load_vocabulary as it was before vocabulary.yaml had a model (the reference), for a
+    """ddx.knowledge.vocabulary.load_vocabulary as it was before vocabulary.yaml had a model (the reference), for a
     valid file."""
     where = str(path)
     problems: list[Problem] = []

@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from ddx.conditions import atoms, compile_predicate, negate
+from ddx.knowledge.conditions import atoms, compile_predicate, negate
 from ddx.loader import iter_cases
 from ddx.synthetic import synthetic_case
 from tests.conftest import CASES, SEED, validate

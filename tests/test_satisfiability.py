@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from ddx.authoring.satisfiability import MISSING, Items, Logic, Numbers, Terms
-from ddx.conditions import Atom, parse_condition
+from ddx.knowledge.conditions import Atom, parse_condition
 
 
 @pytest.fixture(scope="module")

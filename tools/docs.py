@@ -4,7 +4,7 @@
     python tools/docs.py --write    # replace it in docs/case-format.md (atomically)
 
 The section is written from the packaged rules (rules/vocabulary.yaml, entities.yaml, settings.yaml) and the
-case model (ddx/case.py) by ddx.casedoc.reference_section; tests/test_docs.py fails when the file is stale.
+case model (ddx/knowledge/case.py) by ddx.casedoc.reference_section; tests/test_docs.py fails when the file is stale.
 """
 
 from __future__ import annotations

@@ -41,9 +41,7 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from ddx.authoring.satisfiability import Logic
-from ddx.case import problems_from_validation
 from ddx.citations import citation_problem
-from ddx.conditions import ConditionError, branch_count, branches, describe, parse_condition
 from ddx.engine import DurableMatcher, PythonMatcher, durable_problem, plan_shards
 from ddx.engine_limits import (
     APPROACH,
@@ -59,6 +57,8 @@ from ddx.engine_limits import (
 from ddx.errors import DdxError, Problem
 from ddx.facts import case_facts
 from ddx.knowledge import Knowledge, Rule, load_knowledge_partial, resolve_rules_dir
+from ddx.knowledge.case import problems_from_validation
+from ddx.knowledge.conditions import ConditionError, branch_count, branches, describe, parse_condition
 from ddx.ranking import ranker_for
 from ddx.yamlio import strip_lines
 

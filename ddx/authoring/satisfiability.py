@@ -6,8 +6,8 @@ that never holds, a rule's ``when`` and ``negated_by`` that can hold at once,
 two rules whose conditions are the same in effect, a rule whose condition
 implies another's.
 
-A condition (:data:`ddx.conditions.Node`) is taken in disjunctive normal form
-(:func:`ddx.conditions.branches`): a list of alternatives, each a conjunction
+A condition (:data:`ddx.knowledge.conditions.Node`) is taken in disjunctive normal form
+(:func:`ddx.knowledge.conditions.branches`): a list of alternatives, each a conjunction
 of atoms. One alternative becomes a :data:`DomainMap`, one :class:`Domain` per
 finding key it tests (a key it does not test allows anything):
 
@@ -30,8 +30,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from ddx.conditions import All, AnyOf, Atom, Node, branches
-from ddx.vocabulary import Vocabulary
+from ddx.knowledge.conditions import All, AnyOf, Atom, Node, branches
+from ddx.knowledge.vocabulary import Vocabulary
 
 MISSING = None
 """In a :class:`Terms` set: the finding is not recorded."""
@@ -139,8 +139,8 @@ class Items(Domain):
 class Logic:
     """Satisfiability and implication of conditions over one vocabulary's finding domains.
 
-    A condition is a parsed :data:`ddx.conditions.Node` (from
-    :func:`ddx.conditions.parse_condition` with the same vocabulary). Results
+    A condition is a parsed :data:`ddx.knowledge.conditions.Node` (from
+    :func:`ddx.knowledge.conditions.parse_condition` with the same vocabulary). Results
     per node are cached (by identity, the node kept alive), so one instance
     serves a whole check.
     """
@@ -162,7 +162,7 @@ class Logic:
         a term finding). A number atom takes ``eq``, ``gt``, ``gte``, ``lt``, ``lte`` or ``known`` (KeyError
         otherwise: ``ne`` on a number is split by :meth:`alternatives` first); a list atom ``contains``,
         ``contains_all`` or ``known`` (``contains_any`` is split into alternatives by
-        :func:`ddx.conditions.branches`)."""
+        :func:`ddx.knowledge.conditions.branches`)."""
         kind = self.kinds.get(a.path, "term")
         if kind == "number":
             if a.op == "known":

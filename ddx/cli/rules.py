@@ -161,7 +161,7 @@ def _rule_row(rule: Rule, k: Knowledge, entity: str | None) -> dict[str, Any]:
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 def list_cmd(rules: str | None, entity: str | None, status: str, fmt: str) -> None:
     """List the rules (one row per rule: id, status, title, where, which entity it favours)."""
-    from ddx.vocabulary import UnknownTerm
+    from ddx.knowledge.vocabulary import UnknownTerm
 
     k = load_rules(rules, hint=CHECK_HINT)
     slug = None
@@ -216,8 +216,8 @@ def show_cmd(rule_id: str, rules: str | None, fmt: str) -> None:
     from rich.syntax import Syntax
 
     from ddx.authoring.edit import block_text, find_block
-    from ddx.conditions import describe
-    from ddx.vocabulary import TermSet
+    from ddx.knowledge.conditions import describe
+    from ddx.knowledge.vocabulary import TermSet
     from ddx.yamlio import read_text
 
     k = load_rules(rules, hint=CHECK_HINT)

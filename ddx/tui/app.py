@@ -25,11 +25,11 @@ from textual.worker import get_current_worker
 
 from ddx.analysis import Analysis, Analyzer
 from ddx.autosave import DraftStore
-from ddx.case import CaseModel
 from ddx.engine import default_engine
 from ddx.entry import CaseEntry, InvalidEntry, OpenedCase, Refused, new_case_id, open_case
 from ddx.errors import DdxError
 from ddx.knowledge import Knowledge
+from ddx.knowledge.case import CaseModel
 from ddx.loader import save_case
 from ddx.safetext import printable
 from ddx.tui.differential import WIDE_FROM, DifferentialPanel

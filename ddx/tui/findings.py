@@ -22,9 +22,9 @@ from textual_autocomplete import AutoComplete, DropdownItem, TargetState
 
 from ddx.entry import CaseEntry, InvalidEntry, ParsedFinding, Refused, parse_finding
 from ddx.knowledge import Knowledge
+from ddx.knowledge.vocabulary import TermSet, fold
 from ddx.safetext import printable
 from ddx.tui.messages import CaseChanged, plain, problem_text, shown_value
-from ddx.vocabulary import TermSet, fold
 
 RESULT_STYLES = {"positive": "bold green", "negative": "bold red", "equivocal": "bold yellow",
                  "present": "bold green", "absent": "bold red"}

@@ -3,7 +3,7 @@
 =================  =========================================================================
 file               model
 =================  =========================================================================
-vocabulary.yaml    :class:`VocabularyFile` (its terms become a :class:`~ddx.vocabulary.Vocabulary`)
+vocabulary.yaml    :class:`VocabularyFile` (its terms become a :class:`~ddx.knowledge.vocabulary.Vocabulary`)
 settings.yaml      :class:`Settings` (bands, evidence, calibration, prior sets)
 entities.yaml      :class:`EntitiesFile` (``entities:``, each an :class:`Entity` with its subtypes)
 rules/*.yaml       :class:`RulesFile` (``rules:``, each a :class:`RuleSpec` with its likelihoods)
@@ -11,7 +11,7 @@ reports.yaml       :class:`ReportTemplates`
 outside.yaml       :class:`OutsideFile` (``outside:``, each an :class:`OutsideEntity`)
 =================  =========================================================================
 
-Every model forbids unknown keys and is frozen. :func:`ddx.knowledge_load.load_model` reads a file,
+Every model forbids unknown keys and is frozen. :func:`ddx.knowledge.load.load_model` reads a file,
 validates it with its model and turns every error into a :class:`~ddx.errors.Problem` naming the file,
 the line and the key. What a model cannot check alone (an entity a rule names, a condition's terms) is
 checked by :mod:`ddx.knowledge` once every file is read.
@@ -27,7 +27,7 @@ from typing import Annotated, Any, ClassVar, Literal, get_args
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
 
 from ddx.errors import Problem
-from ddx.vocabulary import MorphologyField, TermSet, Vocabulary, fold
+from ddx.knowledge.vocabulary import MorphologyField, TermSet, Vocabulary, fold
 from ddx.yamlio import key_line
 
 RULE_ID = r"^[a-z0-9][a-z0-9_.\-]{0,120}$"
@@ -36,12 +36,12 @@ RULE_ID = r"^[a-z0-9][a-z0-9_.\-]{0,120}$"
 class Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    # the keys whose values keep their line markers when the model is read from a file (ddx.knowledge_load)
+    # the keys whose values keep their line markers when the model is read from a file (ddx.knowledge.load)
     keep_lines: ClassVar[frozenset[str]] = frozenset()
 
 
 class FileModel(Model):
-    """The model of one whole rules file, as :func:`ddx.knowledge_load.load_model` reads it."""
+    """The model of one whole rules file, as :func:`ddx.knowledge.load.load_model` reads it."""
 
     # read with line markers; False: read without them (faster), and again with them only to locate an error
     line_markers: ClassVar[bool] = True
@@ -798,7 +798,7 @@ class TermBlock(Model):
 
 
 # the tags of the two forms of a list of terms, in the key paths of pydantic's errors (not keys of the file:
-# ddx.knowledge_load.located leaves them out)
+# ddx.knowledge.load.located leaves them out)
 LIST_FORM, BLOCK_FORM = "(list)", "(terms)"
 UNION_TAGS = frozenset({LIST_FORM, BLOCK_FORM})
 
@@ -860,7 +860,7 @@ class StainShorthand(Model):
 class VocabularyFile(FileModel):
     """rules/vocabulary.yaml: every key, term and synonym a case file may use.
 
-    :meth:`vocabulary` makes the :class:`~ddx.vocabulary.Vocabulary` the rest of ddx reads; a term given
+    :meth:`vocabulary` makes the :class:`~ddx.knowledge.vocabulary.Vocabulary` the rest of ddx reads; a term given
     twice, a synonym of two terms or a pattern no stain pattern names is a problem found there.
     """
 

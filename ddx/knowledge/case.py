@@ -1,6 +1,6 @@
 """Pydantic models for the case-file contract (docs/case-format.md).
 
-The models are built from a :class:`~ddx.vocabulary.Vocabulary`, so the allowed
+The models are built from a :class:`~ddx.knowledge.vocabulary.Vocabulary`, so the allowed
 terms and synonyms come from ``rules/vocabulary.yaml``. Every value is
 normalised to its canonical term, and numbers are coerced and range-checked
 here, before anything reaches the rule engine (which compares ``"5" >= 40`` as
@@ -32,7 +32,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from ddx.errors import Problem
-from ddx.vocabulary import TermSet, UnknownTerm, Vocabulary, fold
+from ddx.knowledge.vocabulary import TermSet, UnknownTerm, Vocabulary, fold
 
 CASE_ID_PATTERN = r"^[A-Za-z0-9_.\-]{1,200}$"
 _ID_RE = re.compile(CASE_ID_PATTERN)

@@ -32,9 +32,9 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from ddx.conditions import ConditionError, Predicate, atoms, compile_predicate, parse_condition
 from ddx.errors import Problem
-from ddx.vocabulary import TermSet, Vocabulary
+from ddx.knowledge.conditions import ConditionError, Predicate, atoms, compile_predicate, parse_condition
+from ddx.knowledge.vocabulary import TermSet, Vocabulary
 from ddx.yamlio import key_line, strip_lines
 
 SECTIONS = ("stains", "molecular")

@@ -1,6 +1,6 @@
 """The controlled vocabulary: terms, synonyms and allowed values, read from
-``rules/vocabulary.yaml`` (its model: :class:`ddx.knowledge_models.VocabularyFile`; read by
-:func:`ddx.knowledge_load.load_vocabulary`). Nothing here names a stain or a site: it is data.
+``rules/vocabulary.yaml`` (its model: :class:`ddx.knowledge.models.VocabularyFile`; read by
+:func:`ddx.knowledge.load.load_vocabulary`). Nothing here names a stain or a site: it is data.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Reading one rules file into its model (:mod:`ddx.knowledge_models`).
+"""Reading one rules file into its model (:mod:`ddx.knowledge.models`).
 
 :func:`load_model` is the one path every rules file takes: read it (PyYAML's safe loader with line
 markers, through the cache of parsed rule files), strip the markers, validate it with its model, and turn
@@ -16,10 +16,10 @@ from typing import Any, Generic, TypeVar, cast
 
 from pydantic import ValidationError
 
-from ddx.case import error_text
 from ddx.errors import KnowledgeError, Problem
-from ddx.knowledge_models import UNION_TAGS, FileModel, ItemsFile, Model, VocabularyFile
-from ddx.vocabulary import Vocabulary
+from ddx.knowledge.case import error_text
+from ddx.knowledge.models import UNION_TAGS, FileModel, ItemsFile, Model, VocabularyFile
+from ddx.knowledge.vocabulary import Vocabulary
 from ddx.yamlio import ReadError, key_line, load_data, strip_lines
 
 M = TypeVar("M", bound=FileModel)
@@ -28,7 +28,7 @@ T = TypeVar("T", bound=Model)
 
 @dataclass
 class Entry(Generic[T]):
-    """One item of a file of items (:class:`~ddx.knowledge_models.ItemsFile`), as read and as validated."""
+    """One item of a file of items (:class:`~ddx.knowledge.models.ItemsFile`), as read and as validated."""
 
     raw: Any                  # as read, with its line markers
     line: int | None          # the line where it starts (None: not a mapping)
@@ -82,10 +82,10 @@ def load_model(path: Path, model: type[M], problems: list[Problem], overrides: M
 
     Every problem is appended to ``problems``, located (file, line, key path): a file that cannot be read
     or parsed (check ``syntax``), one ``model`` does not read at all
-    (:meth:`~ddx.knowledge_models.FileModel.shape_problem`), and each validation error. ``overrides`` maps
+    (:meth:`~ddx.knowledge.models.FileModel.shape_problem`), and each validation error. ``overrides`` maps
     paths to text that replaces the file on disk (an edit not yet saved).
 
-    A file of items (:class:`~ddx.knowledge_models.ItemsFile`) validates item by item: the model holds the
+    A file of items (:class:`~ddx.knowledge.models.ItemsFile`) validates item by item: the model holds the
     items that are valid, and each refused item's problems start at its own line and key. With
     ``entries``, every item is appended there in file order, as an :class:`Entry` that holds its problems
     (not appended to ``problems``: the caller reports them with its own checks of the item).

@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Union
 
-from ddx.vocabulary import UnknownTerm, Vocabulary
+from ddx.knowledge.vocabulary import UnknownTerm, Vocabulary
 
 COMPARISONS = {"gt": "$gt", "gte": "$gte", "lt": "$lt", "lte": "$lte"}
 TERM_OPS = {"eq", "ne", "in", "not_in", "known"}
@@ -121,7 +121,7 @@ def _parse_path(path: str, spec: Any, vocab: Vocabulary) -> list[Atom]:
     paths = vocab.finding_paths()
     path = _normalize_path(path, vocab)
     if path not in paths:
-        from ddx.vocabulary import TermSet
+        from ddx.knowledge.vocabulary import TermSet
 
         options = TermSet("path", _lookup={p: p for p in paths})
         raise ConditionError(f"unknown finding {path!r}", options.suggest(path))

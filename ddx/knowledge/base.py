@@ -1,6 +1,6 @@
 """Loading the knowledge base: ``rules/`` holds the vocabulary, the entities,
 the settings and the rule files. Each file is validated into its pydantic model
-(:mod:`ddx.knowledge_models`, ``extra="forbid"``) by :func:`ddx.knowledge_load.load_model`;
+(:mod:`ddx.knowledge.models`, ``extra="forbid"``) by :func:`ddx.knowledge.load.load_model`;
 a broken file is an error naming the file and line. This module checks what needs
 more than one file (the entities rules name, the terms of conditions) and compiles
 the rules.
@@ -20,9 +20,6 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ddx.ancillary import Ancillary, canonical_test, check_classes, load_ancillary, test_paths
-from ddx.case import CaseSchema, build_case_schema
-from ddx.conditions import ConditionError, Node, Predicate, atoms, branch_count, compile_predicate, parse_condition
 from ddx.engine_limits import (
     ENGINE_FACT_PROPERTIES,
     ENGINE_RULES,
@@ -32,8 +29,11 @@ from ddx.engine_limits import (
     MAX_RULES,
 )
 from ddx.errors import KnowledgeError, Problem
-from ddx.knowledge_load import Entry, load_model, load_vocabulary, read_data
-from ddx.knowledge_models import (
+from ddx.knowledge.ancillary import Ancillary, canonical_test, check_classes, load_ancillary, test_paths
+from ddx.knowledge.case import CaseSchema, build_case_schema
+from ddx.knowledge.conditions import ConditionError, Node, Predicate, atoms, branch_count, compile_predicate, parse_condition
+from ddx.knowledge.load import Entry, load_model, load_vocabulary, read_data
+from ddx.knowledge.models import (
     BAND_FIELDS,
     COUNT,
     PROSE_FIELDS,
@@ -66,10 +66,10 @@ from ddx.knowledge_models import (
     StainProse,
     Subtype,
 )
-from ddx.vocabulary import TermSet, Vocabulary
+from ddx.knowledge.vocabulary import TermSet, Vocabulary
 from ddx.yamlio import key_line
 
-# the models of the rules files live in ddx.knowledge_models; they are named here too, where they were first
+# the models of the rules files live in ddx.knowledge.models; they are named here too, where they were first
 __all__ = [
     "BAND_FIELDS", "COUNT", "MAX_BRANCHES_PER_RULE", "MAX_FACT_PROPERTIES", "MAX_RULES", "NEGATION_SUFFIX",
     "PROSE_FIELDS", "REPORT_FIELDS", "REPORT_FRAMES", "RULE_ID", "Band", "BandWhen", "Calibration", "ClinicalProse",
@@ -320,7 +320,7 @@ class Knowledge:
 
 def packaged_rules_dir() -> Path:
     """The rules shipped with ddx: inside the wheel, or the checkout's rules/."""
-    here = Path(__file__).resolve().parent
+    here = Path(__file__).resolve().parent.parent   # ddx/
     for candidate in (here / "_rules", here.parent / "rules"):
         if (candidate / "vocabulary.yaml").is_file():
             return candidate
