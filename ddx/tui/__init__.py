@@ -1,4 +1,9 @@
-"""The Textual user interface: a thin layer over the domain core (which never imports this package)."""
+"""The Textual user interface, a thin layer over the domain core (which never imports this package): app.py
+(the main screen and its bindings), form.py and findings.py (case entry: the quick entry, stains, molecular
+results and morphology, all through :class:`ddx.entry.CaseEntry`), differential.py (the ranking, evidence and
+next tests), chart.py (the evidence chart widget), rules.py (the rule editor's screen over
+:class:`ddx.authoring.session.RuleEditSession`), dialogs.py and messages.py; web/ serves the same app in a
+browser (``ddx serve``). Everything it shows comes from the core; it decides nothing itself."""
 
 from __future__ import annotations
 
