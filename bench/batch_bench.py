@@ -75,8 +75,10 @@ def peak_rss_mb(args: list[str]) -> float:
 def matching(knowledge, n: int, repeats: int = 5) -> tuple[float, float, int]:
     rng = random.Random(1)
     keys = knowledge.referenced_keys
-    facts = [case_facts(knowledge.case_schema.validate(synthetic_case(knowledge.vocab, rng, f"m{i}")),
-                        knowledge.vocab, keys) for i in range(n)]
+    facts = [
+        case_facts(knowledge.case_schema.validate(synthetic_case(knowledge.vocab, rng, f"m{i}")), knowledge.vocab, keys)
+        for i in range(n)
+    ]
     durable, oracle = DurableMatcher(knowledge.active_rules), PythonMatcher(knowledge.active_rules)
     d_times, o_times = [], []
     for _ in range(repeats):
@@ -108,9 +110,14 @@ def main() -> int:
         print(f"sheets written: {', '.join(f'{n:,}' for n in sheets)} cases", file=sys.stderr)
 
         d_us, o_us, shards = matching(knowledge, 2000)
-        rows = [("matching, durable-rules (per case)", f"{d_us:.0f} µs", f"{shards} rulesets, "
-                 f"{len(knowledge.active_rules)} compiled rules; {d_us / o_us:.1f}× the oracle"),
-                ("matching, plain-Python oracle (per case)", f"{o_us:.0f} µs", "same rules, same facts")]
+        rows = [
+            (
+                "matching, durable-rules (per case)",
+                f"{d_us:.0f} µs",
+                f"{shards} rulesets, {len(knowledge.active_rules)} compiled rules; {d_us / o_us:.1f}× the oracle",
+            ),
+            ("matching, plain-Python oracle (per case)", f"{o_us:.0f} µs", "same rules, same facts"),
+        ]
 
         base = ddx_command() + ["batch", "--quiet"]
         startup = min(timed(base + [sheets[1], "--format", "jsonl", "--no-suggest"]) for _ in range(3))
@@ -135,20 +142,36 @@ def main() -> int:
         mem = {}
         for size in (args.cases, args.big):
             mem[size] = peak_rss_mb(base + [sheets[size], "--format", "jsonl", "--no-suggest"])
-            rows.append((f"peak memory, {size:,} cases (jsonl, 1 job)", f"{mem[size]:.0f} MB",
-                         "" if size == args.cases else f"{mem[size] / mem[args.cases]:.2f}× the "
-                                                       f"{args.cases:,}-case run"))
+            rows.append(
+                (
+                    f"peak memory, {size:,} cases (jsonl, 1 job)",
+                    f"{mem[size]:.0f} MB",
+                    "" if size == args.cases else f"{mem[size] / mem[args.cases]:.2f}× the {args.cases:,}-case run",
+                )
+            )
             print(rows[-1], file=sys.stderr)
 
     machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
-    lines = [f"Measured on {machine}, {time.strftime('%Y-%m-%d')}; synthetic cases; "
-             f"reproduce with `python bench/batch_bench.py`.", "",
-             "| measure | result | notes |", "|---|---:|---|"]
+    lines = [
+        f"Measured on {machine}, {time.strftime('%Y-%m-%d')}; synthetic cases; reproduce with `python bench/batch_bench.py`.",
+        "",
+        "| measure | result | notes |",
+        "|---|---:|---|",
+    ]
     lines += [f"| {a} | {b} | {c} |" for a, b, c in rows]
     table = "\n".join(lines) + "\n"
     print(table)
-    print(json.dumps({"startup_s": startup, "rates": {f"{k[0]}-{k[1]}-{k[2]}": v for k, v in rates.items()},
-                      "matching_us": {"durable": d_us, "python": o_us}, "peak_mb": mem}), file=sys.stderr)
+    print(
+        json.dumps(
+            {
+                "startup_s": startup,
+                "rates": {f"{k[0]}-{k[1]}-{k[2]}": v for k, v in rates.items()},
+                "matching_us": {"durable": d_us, "python": o_us},
+                "peak_mb": mem,
+            }
+        ),
+        file=sys.stderr,
+    )
     if args.write:
         if not replace_section(ROOT / "README.md", BEGIN, END, table):
             print(f"README.md has no {BEGIN!r} ... {END!r} markers", file=sys.stderr)

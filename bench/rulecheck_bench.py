@@ -63,11 +63,19 @@ def copies(root: Path, n: int) -> None:
 
 
 def distinct_rules(root: Path, n: int) -> None:
-    rules = [{"id": f"bench.age.{i}", "title": f"Age at least {i / 10:g}", "status": "active",
-              "when": {"patient.age": {"gte": i / 10}},
-              "likelihood": {"ilms": {"p": 0.5, "estimate": True, "reason": "benchmark"}},
-              "default": {"p": 0.3, "estimate": True, "reason": "benchmark"},
-              "rationale": "benchmark", "source": "Benchmark A. J Bench. 2026;1:1"} for i in range(n)]
+    rules = [
+        {
+            "id": f"bench.age.{i}",
+            "title": f"Age at least {i / 10:g}",
+            "status": "active",
+            "when": {"patient.age": {"gte": i / 10}},
+            "likelihood": {"ilms": {"p": 0.5, "estimate": True, "reason": "benchmark"}},
+            "default": {"p": 0.3, "estimate": True, "reason": "benchmark"},
+            "rationale": "benchmark",
+            "source": "Benchmark A. J Bench. 2026;1:1",
+        }
+        for i in range(n)
+    ]
     _dump(root / "rules" / "zz-bench.yaml", {"rules": rules})
 
 
@@ -120,14 +128,22 @@ def main() -> None:
             rules = len(k.rules) if k else 0
             entities = len(k.entities) if k else 0
             rows.append((label, rules, entities, seconds, len(report.warnings), len(report.errors)))
-            print(f"{label}: {rules} rules, {entities} entities, {seconds:.1f} s, "
-                  f"{len(report.warnings)} warnings, {len(report.errors)} errors", flush=True)
-    table = [f"Measured {date.today().isoformat()} on {platform.machine()}, Python {platform.python_version()}; "
-             "`python bench/rulecheck_bench.py` (one run each; the engine compile and the examples included).", "",
-             "| rule base | rules (with negations) | entities | `ddx rules check` (s) | warnings | errors |",
-             "|---|---:|---:|---:|---:|---:|"]
-    table += [f"| {label} | {rules:,} | {entities:,} | {seconds:.1f} | {warnings:,} | {errors} |"
-              for label, rules, entities, seconds, warnings, errors in rows]
+            print(
+                f"{label}: {rules} rules, {entities} entities, {seconds:.1f} s, "
+                f"{len(report.warnings)} warnings, {len(report.errors)} errors",
+                flush=True,
+            )
+    table = [
+        f"Measured {date.today().isoformat()} on {platform.machine()}, Python {platform.python_version()}; "
+        "`python bench/rulecheck_bench.py` (one run each; the engine compile and the examples included).",
+        "",
+        "| rule base | rules (with negations) | entities | `ddx rules check` (s) | warnings | errors |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    table += [
+        f"| {label} | {rules:,} | {entities:,} | {seconds:.1f} | {warnings:,} | {errors} |"
+        for label, rules, entities, seconds, warnings, errors in rows
+    ]
     if args.write:
         if not replace_section(ROOT / "README.md", BEGIN, END, "\n".join(table) + "\n"):
             sys.exit("README.md has no rulecheck-bench markers")

@@ -49,11 +49,13 @@ REASON = "synthetic estimate, drawn at random for benchmarking (bench/rulegen); 
 RATIONALE = "Synthetic rule generated for benchmarking only; its figures are random and it must never rank a real case."
 # The rule's required citation: the match algorithm the benchmark exercises, not a source of the figures
 # (those are random, and each cell says so).
-SOURCE = ("Synthetic benchmark rule, not a clinical source; it exercises the Rete match: Forgy CL. Rete: a fast "
-          "algorithm for the many pattern/many object pattern match problem. Artificial Intelligence 1982;19:17. "
-          "doi:10.1016/0004-3702(82)90020-0")
-PERCENT_STAINS = ("ki67", "desmin", "myogenin", "myod1", "sma", "s100", "cd34", "keratin")   # those a lab grades
-EXTENT_STAINS = 12     # stains whose extent generated pairs may read
+SOURCE = (
+    "Synthetic benchmark rule, not a clinical source; it exercises the Rete match: Forgy CL. Rete: a fast "
+    "algorithm for the many pattern/many object pattern match problem. Artificial Intelligence 1982;19:17. "
+    "doi:10.1016/0004-3702(82)90020-0"
+)
+PERCENT_STAINS = ("ki67", "desmin", "myogenin", "myod1", "sma", "s100", "cd34", "keratin")  # those a lab grades
+EXTENT_STAINS = 12  # stains whose extent generated pairs may read
 FIGURES = (0.01, 0.02, 0.03, 0.05, 0.08, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.97)
 
 
@@ -77,8 +79,11 @@ def _findings(vocab: Vocabulary, rng: random.Random) -> list[Finding]:
     for stain in rng.sample(stains, min(EXTENT_STAINS, len(stains))):
         label = vocab.stains.label(stain)
         for extent in vocab.stain_extents.terms:
-            out.append(Finding({f"stains.{stain}": "positive", f"stains.{stain}.extent": extent},
-                               f"{label} positive, {extent}", f"stains.{stain}"))
+            out.append(
+                Finding(
+                    {f"stains.{stain}": "positive", f"stains.{stain}.extent": extent}, f"{label} positive, {extent}", f"stains.{stain}"
+                )
+            )
     for test in vocab.molecular.terms:
         label = vocab.molecular.label(test)
         for value in vocab.presence.terms:
@@ -92,10 +97,14 @@ def _findings(vocab: Vocabulary, rng: random.Random) -> list[Finding]:
             out += [Finding({path: t}, f"{words} {t.replace('_', ' ')}", path) for t in mf.terms.terms]
         elif mf.kind == "presence":
             out += [Finding({path: v}, f"{words} {v}", path) for v in vocab.presence.terms]
-    out += [Finding({"clinical.symptoms": {"contains": s}}, f"symptom: {s.replace('_', ' ')}", "clinical.symptoms")
-            for s in vocab.symptoms.terms]
-    out += [Finding({"clinical.site_group": g}, f"site group {g.replace('_', ' ')}", "clinical.site_group")
-            for g in vocab.site_groups.terms]
+    out += [
+        Finding({"clinical.symptoms": {"contains": s}}, f"symptom: {s.replace('_', ' ')}", "clinical.symptoms")
+        for s in vocab.symptoms.terms
+    ]
+    out += [
+        Finding({"clinical.site_group": g}, f"site group {g.replace('_', ' ')}", "clinical.site_group")
+        for g in vocab.site_groups.terms
+    ]
     # a site and a site group are one finding (a pair of a site and another group could never hold)
     out += [Finding({"clinical.site": s}, f"site {s.replace('_', ' ')}", "clinical.site_group") for s in vocab.sites.terms]
     out += [Finding({"clinical.depth": d}, f"depth {d}", "clinical.depth") for d in vocab.depth.terms]
@@ -104,13 +113,18 @@ def _findings(vocab: Vocabulary, rng: random.Random) -> list[Finding]:
 
 def _number_paths(vocab: Vocabulary) -> list[tuple[str, str, float, float, str]]:
     """Numeric findings: (path, words, low, high, unit), the range bounds are drawn between low and high."""
-    out: list[tuple[str, str, float, float, str]] = [("patient.age", "age", 0, 90, " years"),
-                                                      ("clinical.size_cm", "size", 1, 20, " cm")]
+    out: list[tuple[str, str, float, float, str]] = [
+        ("patient.age", "age", 0, 90, " years"),
+        ("clinical.size_cm", "size", 1, 20, " cm"),
+    ]
     for name, mf in vocab.morphology.items():
         if mf.kind == "number":
             out.append((f"morphology.{name}", name.replace("_", " "), mf.min or 0, min(mf.max or 50, 50), ""))
-    out += [(f"stains.{s}.percent", f"{vocab.stains.label(s)} positive cells", 0, 100, " %")
-            for s in PERCENT_STAINS if s in vocab.stains.terms]
+    out += [
+        (f"stains.{s}.percent", f"{vocab.stains.label(s)} positive cells", 0, 100, " %")
+        for s in PERCENT_STAINS
+        if s in vocab.stains.terms
+    ]
     return out
 
 
@@ -149,7 +163,7 @@ def synthetic_rules(knowledge: Knowledge, count: int, *, seed: int = 19) -> list
         a, b = rng.sample(singles, 2)
         while a.key == b.key:
             a, b = rng.sample(singles, 2)
-        a, b = sorted((a, b), key=lambda f: sorted(f.when))   # one order for the same pair
+        a, b = sorted((a, b), key=lambda f: sorted(f.when))  # one order for the same pair
         return Finding({**a.when, **b.when}, f"{a.title} and {b.title}", a.key)
 
     kinds: list[Callable[[], Finding]] = [pair, lambda: _range(rng, numbers)]
@@ -166,8 +180,12 @@ def synthetic_rules(knowledge: Knowledge, count: int, *, seed: int = 19) -> list
             finding = kinds[0]() if draw < 0.8 else kinds[1]()
         if not fresh(finding.when):
             continue
-        rule: dict[str, Any] = {"id": f"syn.{len(out) + 1:04d}", "title": f"Synthetic: {finding.title}",
-                                "status": "active", "when": finding.when}
+        rule: dict[str, Any] = {
+            "id": f"syn.{len(out) + 1:04d}",
+            "title": f"Synthetic: {finding.title}",
+            "status": "active",
+            "when": finding.when,
+        }
         only = list(finding.when.items())
         if len(only) == 1 and only[0][0].startswith("stains.") and only[0][1] == "positive" and rng.random() < 0.5:
             negation = {only[0][0]: "negative"}
@@ -188,8 +206,12 @@ def _yaml(value: Any) -> str:
 
 def rule_file_text(rules: list[dict[str, Any]]) -> str:
     """The rules as a rule file (block style per rule, flow style inside)."""
-    lines = ["# SYNTHETIC rules generated by bench/rulegen for benchmarking ddx. Not medicine: every figure is",
-             "# random. Never use this folder to rank a real case.", "", "rules:"]
+    lines = [
+        "# SYNTHETIC rules generated by bench/rulegen for benchmarking ddx. Not medicine: every figure is",
+        "# random. Never use this folder to rank a real case.",
+        "",
+        "rules:",
+    ]
     for rule in rules:
         lines.append(f"  - id: {rule['id']}")
         for key in ("title", "status", "when", "negated_by", "negated_title", "rationale", "source"):
@@ -216,8 +238,9 @@ def generate(n: int, target: Path, *, source: Path | None = None, seed: int = 19
         raise ValueError(f"{source} already holds {have} rules; ask for at least that many")
     shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__", ".*"))
     if n > have:
-        (target / "rules" / SYNTHETIC_FILE).write_text(rule_file_text(synthetic_rules(knowledge, n - have, seed=seed)),
-                                                       encoding="utf-8")
+        (target / "rules" / SYNTHETIC_FILE).write_text(
+            rule_file_text(synthetic_rules(knowledge, n - have, seed=seed)), encoding="utf-8"
+        )
     return target
 
 

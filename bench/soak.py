@@ -56,20 +56,35 @@ def soak(n: int, suggest_every: int = 10) -> dict[str, object]:
         leaked = analyzer.matcher.leaked_sessions if hasattr(analyzer.matcher, "leaked_sessions") else 0
     seconds = time.perf_counter() - started
     base = next((m for i, m in samples if i >= min(WARMUP, n)), samples[0][1])
-    return {"cases": n, "seconds": round(seconds, 1), "samples": samples, "rss_after_warmup_mib": round(base, 1),
-            "rss_end_mib": round(samples[-1][1], 1), "growth_mib": round(samples[-1][1] - base, 2),
-            "leaked_sessions": leaked, "suggest_every": suggest_every}
+    return {
+        "cases": n,
+        "seconds": round(seconds, 1),
+        "samples": samples,
+        "rss_after_warmup_mib": round(base, 1),
+        "rss_end_mib": round(samples[-1][1], 1),
+        "growth_mib": round(samples[-1][1] - base, 2),
+        "leaked_sessions": leaked,
+        "suggest_every": suggest_every,
+    }
 
 
 def table(result: dict[str, object]) -> str:
     samples = result["samples"]
     assert isinstance(samples, list)
-    lines = [f"{result['cases']:,} distinct generated cases through one analyzer in one process "
-             f"(durable-rules; next tests computed for every {result['suggest_every']}th case), "
-             f"{result['seconds']} s. RSS:", "", "| cases analysed | RSS (MiB) |", "|---:|---:|"]
+    lines = [
+        f"{result['cases']:,} distinct generated cases through one analyzer in one process "
+        f"(durable-rules; next tests computed for every {result['suggest_every']}th case), "
+        f"{result['seconds']} s. RSS:",
+        "",
+        "| cases analysed | RSS (MiB) |",
+        "|---:|---:|",
+    ]
     lines += [f"| {i:,} | {m:.1f} |" for i, m in samples]
-    lines += ["", f"Growth after the {WARMUP:,}-case warm-up: **{result['growth_mib']} MiB** (limit: under 20); "
-                  f"engine sessions leaked: {result['leaked_sessions']}."]
+    lines += [
+        "",
+        f"Growth after the {WARMUP:,}-case warm-up: **{result['growth_mib']} MiB** (limit: under 20); "
+        f"engine sessions leaked: {result['leaked_sessions']}.",
+    ]
     return "\n".join(lines) + "\n"
 
 

@@ -122,11 +122,16 @@ def one_row_sheet(directory: Path) -> Path:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=15, help="counted runs of each command (default 15)")
-    parser.add_argument("--ddx", type=Path, default=Path(sys.executable).parent / "ddx",
-                        help="the install measured (default: the ddx beside this Python)")
+    parser.add_argument(
+        "--ddx",
+        type=Path,
+        default=Path(sys.executable).parent / "ddx",
+        help="the install measured (default: the ddx beside this Python)",
+    )
     parser.add_argument("--baseline", type=Path, default=None, help="another install's ddx, run paired")
-    parser.add_argument("--baseline-src", type=Path, default=None,
-                        help="another ddx source tree, run paired with this Python (PYTHONPATH)")
+    parser.add_argument(
+        "--baseline-src", type=Path, default=None, help="another ddx source tree, run paired with this Python (PYTHONPATH)"
+    )
     parser.add_argument("--numpy", action="store_true", help="also measure with numpy imported by ddx.suggest")
     args = parser.parse_args()
 
@@ -134,7 +139,7 @@ def main() -> int:
         sheet = one_row_sheet(Path(tmp))
         env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
         env["PYTHONPYCACHEPREFIX"] = str(Path(tmp) / "pycache")
-        env["DDX_CACHE_DIR"] = str(Path(tmp) / "cache")   # a fresh rules cache (where ddx has one)
+        env["DDX_CACHE_DIR"] = str(Path(tmp) / "cache")  # a fresh rules cache (where ddx has one)
         env["COLUMNS"] = "100"
         env.pop("DDX_NO_CACHE", None)
         cwd = Path(tmp) / "cwd"
@@ -172,8 +177,10 @@ def main() -> int:
             print(f"run {run + 1}/{args.runs + 2}", file=sys.stderr)
 
     names = list(installs)
-    print(f"Start-up, medians of {args.runs} cold runs (wall / CPU, ms); Python {sys.version.split()[0]}, "
-          f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at the end\n")
+    print(
+        f"Start-up, medians of {args.runs} cold runs (wall / CPU, ms); Python {sys.version.split()[0]}, "
+        f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at the end\n"
+    )
     print("| command | " + " | ".join(f"{n} wall | {n} CPU" for n in names) + " |")
     print("|---|" + "---:|---:|" * len(names))
     for extra in preludes:
@@ -184,8 +191,7 @@ def main() -> int:
                 cells.append(f"{1000 * statistics.median(cpu[(label, extra, n)]):.0f}")
             print(f"| {label} {extra} | " + " | ".join(cells) + " |")
     print()
-    print("| `ddx eval` in one process | " + " | ".join(f"{n}{' ' + e if e else ''}" for e in preludes for n in names)
-          + " |")
+    print("| `ddx eval` in one process | " + " | ".join(f"{n}{' ' + e if e else ''}" for e in preludes for n in names) + " |")
     print("|---|" + "---:|" * (len(names) * len(preludes)))
     for phase in split[("", names[0])][0]:
         cells = [f"{1000 * statistics.median(r[phase] for r in split[(e, n)]):.0f}" for e in preludes for n in names]

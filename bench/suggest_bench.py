@@ -66,12 +66,12 @@ def hot(knowledge: Any, processor: Processor, raws: list[Any]) -> dict[str, floa
         matched = analyzer.matcher.match(facts)
         inputs.append((facts, matched, analyzer.ranker.profile_posterior(matched)))
     subjects = {"reference": ReferenceSuggester(knowledge, analyzer.ranker), "ddx": Suggester(knowledge, analyzer.ranker)}
-    for s in subjects.values():                # warm: tables built, numpy imported
+    for s in subjects.values():  # warm: tables built, numpy imported
         for facts, matched, pp in inputs:
             s.suggest(facts, matched, profile_posterior=pp)
     per: dict[str, list[float]] = {name: [] for name in subjects}
     for first in range(0, len(inputs), CHUNK):
-        chunk = inputs[first:first + CHUNK]
+        chunk = inputs[first : first + CHUNK]
         for name, s in subjects.items():
             start = time.process_time()
             for facts, matched, pp in chunk:
@@ -94,29 +94,45 @@ def in_batch(knowledge: Any, raws: list[Any], rounds: int) -> dict[str, float]:
             for raw in raws:
                 processor.process(raw)
             processor.close()
-            per[name].append(statistics.median(times[100:]) * 1e6)    # after the first, scalar calls
+            per[name].append(statistics.median(times[100:]) * 1e6)  # after the first, scalar calls
     return {name: statistics.median(v) for name, v in per.items()}
 
 
 def numpy_import() -> float:
     """CPU seconds of ``import numpy`` after ddx's CLI modules, in a fresh interpreter (median of 5)."""
-    code = ("import time, ddx.cli, ddx.analysis\n"
-            "t = time.process_time()\n"
-            "import numpy\n"
-            "print(time.process_time() - t)\n")
-    runs = [float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                                 cwd=ROOT).stdout) for _ in range(5)]
+    code = "import time, ddx.cli, ddx.analysis\nt = time.process_time()\nimport numpy\nprint(time.process_time() - t)\n"
+    runs = [
+        float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT).stdout)
+        for _ in range(5)
+    ]
     return statistics.median(runs)
 
 
 def batch_rate(sheet: str, one: str, suggest: bool, rounds: int) -> float:
     """Cases per CPU-second of ``ddx batch SHEET --format jsonl -q -o /dev/null``, start-up excluded."""
+
     def cpu(path: str) -> float:
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        subprocess.run([sys.executable, "-m", "ddx", "batch", path, "--format", "jsonl", "-q", "-o", "/dev/null",
-                        *([] if suggest else ["--no-suggest"])], check=True, cwd=ROOT)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "ddx",
+                "batch",
+                path,
+                "--format",
+                "jsonl",
+                "-q",
+                "-o",
+                "/dev/null",
+                *([] if suggest else ["--no-suggest"]),
+            ],
+            check=True,
+            cwd=ROOT,
+        )
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
     with open(sheet) as f:
         n = sum(1 for _ in f) - 1
     startup = statistics.median(cpu(one) for _ in range(rounds))
@@ -140,7 +156,7 @@ def main() -> int:
         if sheet is None:
             sheet = str(Path(tmp) / "cases.csv")
             write_sheet((synthetic_case(knowledge.vocab, rng, f"syn-{i}") for i in range(args.cases)), Path(sheet))
-        raws = list(read_cases([sheet], knowledge.vocab))[:args.cases]
+        raws = list(read_cases([sheet], knowledge.vocab))[: args.cases]
         processor = Processor(knowledge, BatchOptions(evidence_for=3))
         rows = []
         h = hot(knowledge, processor, raws)
@@ -149,14 +165,15 @@ def main() -> int:
         b = in_batch(knowledge, raws, args.rounds)
         rows.append(("suggest() per case, in a batch", b))
         for label, r in rows:
-            print(f"{label}: reference {r['reference']:.0f} µs, ddx {r['ddx']:.0f} µs "
-                  f"({r['reference'] / r['ddx']:.1f}× faster)")
+            print(f"{label}: reference {r['reference']:.0f} µs, ddx {r['ddx']:.0f} µs ({r['reference'] / r['ddx']:.1f}× faster)")
         print(f"import numpy (after ddx's CLI modules): {numpy_import() * 1000:.0f} ms of CPU")
         if args.batch:
             for suggest in (True, False):
                 rate = batch_rate(sheet, one, suggest, args.rounds)
-                print(f"ddx batch --format jsonl{'' if suggest else ' --no-suggest'}: {rate:,.0f} cases per CPU-second "
-                      f"(start-up excluded)")
+                print(
+                    f"ddx batch --format jsonl{'' if suggest else ' --no-suggest'}: {rate:,.0f} cases per CPU-second "
+                    f"(start-up excluded)"
+                )
     return 0
 
 

@@ -43,20 +43,20 @@ def worker(sheet: Path, rows: int, passes: int, process: bool) -> None:
     raws = list(islice(iter_raw(sheet, knowledge.vocab), rows))
     mappings = [raw.mapping() for raw in raws]
 
-    def per_case(step, items) -> float:   # type: ignore[no-untyped-def]
-        start = time.process_time()       # CPU time: a machine shared with other work slows it less than wall time
+    def per_case(step, items) -> float:  # type: ignore[no-untyped-def]
+        start = time.process_time()  # CPU time: a machine shared with other work slows it less than wall time
         for item in items:
             step(item)
         return (time.process_time() - start) / len(items) * 1e6
 
-    for raw in raws[:200]:                      # warm up (the schema, the fast path's tables)
+    for raw in raws[:200]:  # warm up (the schema, the fast path's tables)
         validate_raw(raw, knowledge)
     out: dict[str, list[float]] = {"mapping": [], "validate": [], "validate_raw": [], "process": []}
     for _ in range(passes):
         out["mapping"].append(per_case(lambda raw: raw.mapping(), raws))
         out["validate"].append(per_case(schema.validate, mappings))
         out["validate_raw"].append(per_case(lambda raw: validate_raw(raw, knowledge), raws))
-    if process:      # the whole of ddx batch's work on a case (--no-suggest, the JSON line), one pass
+    if process:  # the whole of ddx batch's work on a case (--no-suggest, the JSON line), one pass
         from ddx.batch import BatchOptions, Processor
 
         processor = Processor(knowledge, BatchOptions(suggest=False))
@@ -64,16 +64,26 @@ def worker(sheet: Path, rows: int, passes: int, process: bool) -> None:
             processor.process(raw)
         out["process"] = [per_case(processor.process, raws) for _ in range(max(1, passes // 3))]
         processor.close()
-    print(json.dumps({"ddx": str(Path(ddx.__file__).parent), "rows": len(raws),
-                      **{k: statistics.median(v) if v else None for k, v in out.items()}}))
+    print(
+        json.dumps(
+            {
+                "ddx": str(Path(ddx.__file__).parent),
+                "rows": len(raws),
+                **{k: statistics.median(v) if v else None for k, v in out.items()},
+            }
+        )
+    )
 
 
 def batch_cpu(ddx: Path, sheet: Path) -> tuple[float, float]:
     """CPU seconds (user + system) and wall seconds of one ``ddx batch`` run."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    subprocess.run([str(ddx), "batch", str(sheet), "--format", "jsonl", "--no-suggest", "-q", "-o", "/dev/null"],
-                   check=False, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [str(ddx), "batch", str(sheet), "--format", "jsonl", "--no-suggest", "-q", "-o", "/dev/null"],
+        check=False,
+        stdout=subprocess.DEVNULL,
+    )
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime, wall
@@ -86,8 +96,11 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=3000)
     parser.add_argument("--passes", type=int, default=5, help="passes over the rows per round (median)")
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--process", action="store_true",
-                        help="also time ddx batch's whole per-case work in-process (Processor.process, no suggestions)")
+    parser.add_argument(
+        "--process",
+        action="store_true",
+        help="also time ddx batch's whole per-case work in-process (Processor.process, no suggestions)",
+    )
     parser.add_argument("--batch", action="store_true", help="also time ddx batch on the whole sheet")
     parser.add_argument("--batch-rounds", type=int, default=3)
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
@@ -99,12 +112,27 @@ def main() -> None:
     runs: dict[str, list[dict[str, float]]] = {p: [] for p in pythons}
     for _ in range(args.rounds):
         for python in pythons:
-            done = subprocess.run([python, __file__, "--worker", "--sheet", str(args.sheet), "--rows", str(args.rows),
-                                   "--passes", str(args.passes), *(["--process"] if args.process else [])],
-                                  check=True, capture_output=True, text=True)
+            done = subprocess.run(
+                [
+                    python,
+                    __file__,
+                    "--worker",
+                    "--sheet",
+                    str(args.sheet),
+                    "--rows",
+                    str(args.rows),
+                    "--passes",
+                    str(args.passes),
+                    *(["--process"] if args.process else []),
+                ],
+                check=True,
+                capture_output=True,
+                text=True,
+            )
             runs[python].append(json.loads(done.stdout))
-    print(f"per case (µs), {runs[pythons[0]][0]['rows']} rows of {args.sheet}, medians of {args.rounds} rounds "
-          f"x {args.passes} passes:")
+    print(
+        f"per case (µs), {runs[pythons[0]][0]['rows']} rows of {args.sheet}, medians of {args.rounds} rounds x {args.passes} passes:"
+    )
     columns = [("mapping", 9), ("validate", 9), ("validate_raw", 13)] + ([("process", 9)] if args.process else [])
     print(f"  {'ddx':40} " + " ".join(f"{k:>{w}}" for k, w in columns))
     for python in pythons:
@@ -129,8 +157,10 @@ def main() -> None:
         cpu = statistics.median(t[0] for t in timed[python])
         wall = statistics.median(t[1] for t in timed[python])
         startup = statistics.median(t[2] for t in timed[python])
-        print(f"  {python:40} {cases / cpu:7.0f} cases/CPU-s ({cpu:.1f} CPU-s, {wall:.1f} s wall); start-up "
-              f"{startup:.2f} CPU-s; without it {cases / (cpu - startup):7.0f} cases/CPU-s")
+        print(
+            f"  {python:40} {cases / cpu:7.0f} cases/CPU-s ({cpu:.1f} CPU-s, {wall:.1f} s wall); start-up "
+            f"{startup:.2f} CPU-s; without it {cases / (cpu - startup):7.0f} cases/CPU-s"
+        )
 
 
 if __name__ == "__main__":

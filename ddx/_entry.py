@@ -18,7 +18,7 @@ import os
 import signal
 import sys
 
-INTERRUPTED = 130   # 128 + SIGINT, as shells report it
+INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 
 
 def _degrade_encoding() -> None:
@@ -27,7 +27,7 @@ def _degrade_encoding() -> None:
         if reconfigure is not None:
             try:
                 reconfigure(errors="backslashreplace")
-            except (ValueError, OSError):   # a closed or detached stream: nothing to write to anyway
+            except (ValueError, OSError):  # a closed or detached stream: nothing to write to anyway
                 pass
 
 
@@ -69,7 +69,7 @@ def run() -> None:
         from ddx.cli import main
 
         try:
-            code = main.main(prog_name="ddx", standalone_mode=False)   # click.Exit comes back as its code
+            code = main.main(prog_name="ddx", standalone_mode=False)  # click.Exit comes back as its code
         except click.exceptions.Abort:
             raise KeyboardInterrupt from None
         except click.ClickException as exc:
@@ -78,7 +78,7 @@ def run() -> None:
             sys.exit(exc.exit_code)
         except SystemExit as exc:
             signal.signal(signal.SIGINT, signal.SIG_IGN)
-            if exc.code == INTERRUPTED:         # a command that handled Ctrl-C itself (ddx batch)
+            if exc.code == INTERRUPTED:  # a command that handled Ctrl-C itself (ddx batch)
                 _flush_and_exit(INTERRUPTED)
             raise
         signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -24,8 +24,8 @@ ANCILLARY = ("stains__", "molecular__")
 class Unused:
     """A recorded finding that no matched scoring rule reads: it does not move the ranking."""
 
-    path: str          # the case path, e.g. "stains.cd68" or "morphology.cell_types"
-    value: Any         # the recorded value (one list item for list findings)
+    path: str  # the case path, e.g. "stains.cd68" or "morphology.cell_types"
+    value: Any  # the recorded value (one list item for list findings)
 
     @property
     def text(self) -> str:
@@ -41,8 +41,8 @@ class Unexplained:
 
     rule: str
     finding: str
-    best: str          # the profile that explains it best
-    p: float           # its likelihood there
+    best: str  # the profile that explains it best
+    p: float  # its likelihood there
 
     def to_dict(self) -> dict[str, Any]:
         return {"rule": self.rule, "finding": self.finding, "best": self.best, "p": round(self.p, 4)}
@@ -54,13 +54,18 @@ class Pointer:
 
     slug: str
     name: str
-    findings: tuple[str, ...]   # the recorded findings it accounts for
+    findings: tuple[str, ...]  # the recorded findings it accounts for
     rationale: str
     source: str
 
     def to_dict(self) -> dict[str, Any]:
-        return {"entity": self.slug, "name": self.name, "findings": list(self.findings),
-                "rationale": self.rationale, "source": self.source}
+        return {
+            "entity": self.slug,
+            "name": self.name,
+            "findings": list(self.findings),
+            "rationale": self.rationale,
+            "source": self.source,
+        }
 
 
 @dataclass(frozen=True)
@@ -74,8 +79,7 @@ class OutsideReport:
         return bool(self.unexplained or self.pointers)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"unexplained": [u.to_dict() for u in self.unexplained],
-                "pointers": [p.to_dict() for p in self.pointers]}
+        return {"unexplained": [u.to_dict() for u in self.unexplained], "pointers": [p.to_dict() for p in self.pointers]}
 
 
 @dataclass
@@ -93,12 +97,12 @@ class Analysis:
     confidence: Confidence | None = None
     unused: list[Unused] = field(default_factory=list)
     outside: OutsideReport = field(default_factory=OutsideReport)
-    informative: int = 0      # matched findings that separate the two leaders (settings.evidence.informative_spread)
-    ancillary: int = 0        # distinct stains and molecular tests that matched scoring rules read
+    informative: int = 0  # matched findings that separate the two leaders (settings.evidence.informative_spread)
+    ancillary: int = 0  # distinct stains and molecular tests that matched scoring rules read
     # True when next tests were computed and none gains settings.next_tests.min_gain bits ("no further test
     # separates the leaders"); None when they were not computed
     no_separating_test: bool | None = None
-    engine: str = ""          # the matcher that ranked it: "durable" or "python" (ddx.engine.ENGINES); "" if none ran
+    engine: str = ""  # the matcher that ranked it: "durable" or "python" (ddx.engine.ENGINES); "" if none ran
 
     @property
     def engine_label(self) -> str:
@@ -124,7 +128,7 @@ class Analyzer:
         self.knowledge = knowledge
         rules = knowledge.active_rules
         self.matcher: Matcher = make_matcher(rules, engine)
-        self.ranker = ranker_for(knowledge)   # one per rule set: its tables are built once
+        self.ranker = ranker_for(knowledge)  # one per rule set: its tables are built once
         self.suggester = Suggester(knowledge, self.ranker)
         confirm = {p.replace(".", "__") for e in knowledge.entities for p in e.confirm_with}
         confirm |= {p.replace(".", "__") for s in knowledge.subtype.values() for p in s.confirm_with or []}
@@ -171,12 +175,16 @@ class Analyzer:
         informative = self.ranker.informative(matched, ranking)
         # distinct stains and molecular tests read by matched scoring rules (ALK positive is one, however many
         # rules read it)
-        ancillary = sorted({"__".join(k.split("__")[:2]) for r in matched if r in self.reads
-                            for k in self.reads[r][0] if k.startswith(ANCILLARY)})
+        ancillary = sorted(
+            {"__".join(k.split("__")[:2]) for r in matched if r in self.reads for k in self.reads[r][0] if k.startswith(ANCILLARY)}
+        )
         outside = self.outside(every, matched)
         names = [p.name.split(" (")[0] for p in outside.pointers]
-        names += [f"{u.finding.lower() if u.finding[:1].isupper() and u.finding[1:2].islower() else u.finding}"
-                  " (explained by no modelled entity)" for u in outside.unexplained]
+        names += [
+            f"{u.finding.lower() if u.finding[:1].isupper() and u.finding[1:2].islower() else u.finding}"
+            " (explained by no modelled entity)"
+            for u in outside.unexplained
+        ]
         return Analysis(
             case_id=case.id,
             case=case,
@@ -187,14 +195,16 @@ class Analyzer:
             caveats=self.ranker.caveats(matched),
             matched=matched,
             file=file,
-            confidence=assess(self.knowledge, ranking, suggestions, facts,
-                              informative=len(informative), ancillary=len(ancillary), outside=names),
+            confidence=assess(
+                self.knowledge, ranking, suggestions, facts, informative=len(informative), ancillary=len(ancillary), outside=names
+            ),
             unused=self.unused(every, matched),
             outside=outside,
             informative=len(informative),
             ancillary=len(ancillary),
             no_separating_test=not any(s.gain >= self.knowledge.settings.next_tests.min_gain for s in suggestions)
-            if suggest and self.knowledge.settings.suggestions > 0 else None,
+            if suggest and self.knowledge.settings.suggestions > 0
+            else None,
         )
 
     def unused(self, every: dict[str, Any], matched: frozenset[str]) -> list[Unused]:
@@ -227,8 +237,10 @@ class Analyzer:
     def outside(self, every: dict[str, Any], matched: frozenset[str]) -> OutsideReport:
         """Findings no modelled profile explains (every likelihood below
         ``settings.evidence.unexplained_below``) and the outside entities whose pattern holds."""
-        unexplained = [Unexplained(rid, self.knowledge.rule[rid].title, *self.unexplained[rid])
-                       for rid in sorted(r for r in matched if r in self.unexplained)]
+        unexplained = [
+            Unexplained(rid, self.knowledge.rule[rid].title, *self.unexplained[rid])
+            for rid in sorted(r for r in matched if r in self.unexplained)
+        ]
         pointers = []
         for o in self.knowledge.outside:
             if o.predicate(every):
@@ -267,5 +279,4 @@ def analyze_paths(paths: Iterable[str], analyzer: Analyzer, *, suggest: bool = T
             analysis.sheet = loaded.sheet
             yield analysis
         else:
-            yield Analysis(case_id=loaded.id, case=None, problems=loaded.problems, file=loaded.file,
-                           sheet=loaded.sheet)
+            yield Analysis(case_id=loaded.id, case=None, problems=loaded.problems, file=loaded.file, sheet=loaded.sheet)

@@ -59,7 +59,7 @@ def _alive(pid: int) -> bool:
 class Draft:
     path: Path
     case: dict[str, Any]
-    origin: str | None      # the file the case came from, if any
+    origin: str | None  # the file the case came from, if any
     saved_at: str
     pid: int
 
@@ -84,8 +84,13 @@ class DraftStore:
         """Write this editor's draft: a file only its user can read (0600) in a folder only its user can
         open (0700), since a draft holds patient data."""
         self._private_folder()
-        payload = {"ddx_draft": DRAFT_FORMAT, "pid": self.pid, "origin": origin,
-                   "saved_at": datetime.now().isoformat(timespec="seconds"), "case": case}
+        payload = {
+            "ddx_draft": DRAFT_FORMAT,
+            "pid": self.pid,
+            "origin": origin,
+            "saved_at": datetime.now().isoformat(timespec="seconds"),
+            "case": case,
+        }
         atomic_write_text(self.path, yaml.safe_dump(payload, sort_keys=False, allow_unicode=True), mode=0o600)
         return self.path
 
@@ -94,8 +99,8 @@ class DraftStore:
         try:
             info = self.directory.stat()
             if info.st_uid == os.getuid() and info.st_mode & 0o077:
-                self.directory.chmod(0o700)   # made by an older ddx with the umask's permissions
-        except (OSError, AttributeError):     # AttributeError: no getuid (Windows)
+                self.directory.chmod(0o700)  # made by an older ddx with the umask's permissions
+        except (OSError, AttributeError):  # AttributeError: no getuid (Windows)
             pass
 
     def discard(self, path: Path | None = None) -> None:
@@ -123,7 +128,6 @@ class DraftStore:
             if not isinstance(pid, int) or not isinstance(case, dict) or _alive(pid) and pid != self.pid:
                 continue
             origin = data.get("origin")
-            found.append(Draft(path, case, origin if isinstance(origin, str) else None,
-                               str(data.get("saved_at", "")), pid))
+            found.append(Draft(path, case, origin if isinstance(origin, str) else None, str(data.get("saved_at", "")), pid))
         found.sort(key=lambda d: d.saved_at, reverse=True)
         return found

@@ -34,8 +34,9 @@ def _labels(knowledge: Knowledge, paths: list[str]) -> str:
     return join_words(names, "or")
 
 
-def _holds(band: Band, leader: float, margin: float, has_test: bool, tested: bool,
-           informative: int, ancillary: int, outside: bool) -> bool:
+def _holds(
+    band: Band, leader: float, margin: float, has_test: bool, tested: bool, informative: int, ancillary: int, outside: bool
+) -> bool:
     w = band.when
     checks = [
         w.outside is None or w.outside == outside,
@@ -51,9 +52,16 @@ def _holds(band: Band, leader: float, margin: float, has_test: bool, tested: boo
     return all(checks)
 
 
-def assess(knowledge: Knowledge, ranking: list[RankedEntity], suggestions: list[Suggestion],
-           recorded: dict[str, Any], *, informative: int = 0, ancillary: int = 0,
-           outside: list[str] | None = None) -> Confidence | None:
+def assess(
+    knowledge: Knowledge,
+    ranking: list[RankedEntity],
+    suggestions: list[Suggestion],
+    recorded: dict[str, Any],
+    *,
+    informative: int = 0,
+    ancillary: int = 0,
+    outside: list[str] | None = None,
+) -> Confidence | None:
     """The first band whose conditions hold, or None (no bands, or no ranking).
 
     ``recorded`` holds the case's findings as flat facts (``molecular__x``
@@ -69,8 +77,7 @@ def assess(knowledge: Knowledge, ranking: list[RankedEntity], suggestions: list[
     runner = ranking[1] if len(ranking) > 1 else None
     margin = leader.probability - (runner.probability if runner else 0.0)
     sub = knowledge.subtype.get(leader.subtype or "")
-    confirm = sub.confirm_with if sub is not None and sub.confirm_with is not None \
-        else knowledge.entity[leader.entity].confirm_with
+    confirm = sub.confirm_with if sub is not None and sub.confirm_with is not None else knowledge.entity[leader.entity].confirm_with
     tested = any(p.replace(".", "__") in recorded for p in confirm)
     # a confirming test the recorded findings already answer (the other kinase fusions of an ALK-positive IMT:
     # rules/ancillary.yaml, exclusive) is not named

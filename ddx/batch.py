@@ -37,19 +37,19 @@ from ddx.ranking import ranker_for
 from ddx.render import entity_label, to_json_line, to_lean_line
 from ddx.safetext import json_text
 
-CHUNK = 64              # cases per task sent to a worker
-IN_FLIGHT_PER_JOB = 4   # chunks queued per worker: enough to keep it busy, bounded memory
+CHUNK = 64  # cases per task sent to a worker
+IN_FLIGHT_PER_JOB = 4  # chunks queued per worker: enough to keep it busy, bounded memory
 
 
 @dataclass(frozen=True)
 class BatchOptions:
     suggest: bool = True
-    top: int = 3                       # leaders kept per case for tables and CSV
-    evidence_for: int | None = None    # JSON: list evidence for the first K entities (None: all)
-    want_json: bool = True             # build the per-case JSON line
-    lean: bool = False                 # the lean line (render.to_lean_line) instead of the full shape
-    want_rows: bool = True             # fill the fields of table, CSV, workbook and markdown rows (leaders, labels ...)
-    engine: str | None = None          # "durable" or "python" (ddx.engine.ENGINES); None: ddx.engine.default_engine()
+    top: int = 3  # leaders kept per case for tables and CSV
+    evidence_for: int | None = None  # JSON: list evidence for the first K entities (None: all)
+    want_json: bool = True  # build the per-case JSON line
+    lean: bool = False  # the lean line (render.to_lean_line) instead of the full shape
+    want_rows: bool = True  # fill the fields of table, CSV, workbook and markdown rows (leaders, labels ...)
+    engine: str | None = None  # "durable" or "python" (ddx.engine.ENGINES); None: ddx.engine.default_engine()
 
 
 @dataclass
@@ -60,24 +60,24 @@ class BatchRow:
 
     id: str
     file: str
-    line: int | None = None            # the line of a CSV row, the row number of a workbook row
+    line: int | None = None  # the line of a CSV row, the row number of a workbook row
     expected: str | None = None
-    leaders: list[tuple[str, float]] = field(default_factory=list)   # (slug, probability), best first
-    labels: list[str] = field(default_factory=list)   # the leaders as shown: "srms · TFCP2-RMS 97 %"
-    unused: list[str] = field(default_factory=list)   # recorded findings not used by the ranking ("path: value")
-    outside: str | None = None         # what the findings point to outside the differential
+    leaders: list[tuple[str, float]] = field(default_factory=list)  # (slug, probability), best first
+    labels: list[str] = field(default_factory=list)  # the leaders as shown: "srms · TFCP2-RMS 97 %"
+    unused: list[str] = field(default_factory=list)  # recorded findings not used by the ranking ("path: value")
+    outside: str | None = None  # what the findings point to outside the differential
     scored: ScoredCase | None = None
-    band: str | None = None            # the confidence band's label
+    band: str | None = None  # the confidence band's label
     band_id: str | None = None
     next_test: str | None = None
-    next_test_gain: float | None = None     # bits
-    next_test_cost: str | None = None       # its cost class as a laboratory names it ("IHC", "FISH")
+    next_test_gain: float | None = None  # bits
+    next_test_cost: str | None = None  # its cost class as a laboratory names it ("IHC", "FISH")
     next_test_turnaround: str | None = None
     no_separating_test: bool | None = None  # None: suggestions were not computed
-    caveats: list[str] = field(default_factory=list)   # the rules of the caveats shown (pitfall ids)
+    caveats: list[str] = field(default_factory=list)  # the rules of the caveats shown (pitfall ids)
     errors: list[Problem] = field(default_factory=list)
-    json: str | None = None            # the JSON line, terminal-safe (ddx.safetext.json_text)
-    sheet: str | None = None           # the workbook sheet the case is a row of
+    json: str | None = None  # the JSON line, terminal-safe (ddx.safetext.json_text)
+    sheet: str | None = None  # the workbook sheet the case is a row of
 
     @property
     def ok(self) -> bool:
@@ -99,8 +99,13 @@ class Processor:
             try:
                 analysis = self.analyzer.analyze(loaded.case, suggest=self.options.suggest, file=loaded.file)
             except Exception as exc:  # one case must never stop the batch; say what broke
-                problem = Problem(f"internal error while ranking ({type(exc).__name__}: {exc}); please report it",
-                                  file=loaded.file, case=loaded.id, line=loaded.line, sheet=loaded.sheet)
+                problem = Problem(
+                    f"internal error while ranking ({type(exc).__name__}: {exc}); please report it",
+                    file=loaded.file,
+                    case=loaded.id,
+                    line=loaded.line,
+                    sheet=loaded.sheet,
+                )
                 analysis = Analysis(case_id=loaded.id, case=None, problems=[problem], file=loaded.file)
         else:
             analysis = Analysis(case_id=loaded.id, case=None, problems=loaded.problems, file=loaded.file)
@@ -108,11 +113,17 @@ class Processor:
         return self.result(analysis, loaded.line)
 
     def result(self, analysis: Analysis, line: int | None) -> BatchRow:
-        if not self.options.want_rows:   # a JSON run: the line, and what the summary and progress read
-            return BatchRow(id=analysis.case_id, file=analysis.file or "", line=line, expected=analysis.expected,
-                              scored=scored_case(analysis, self.knowledge), errors=list(analysis.problems),
-                              json=self.json_line(analysis) if self.options.want_json else None,
-                              sheet=analysis.sheet)
+        if not self.options.want_rows:  # a JSON run: the line, and what the summary and progress read
+            return BatchRow(
+                id=analysis.case_id,
+                file=analysis.file or "",
+                line=line,
+                expected=analysis.expected,
+                scored=scored_case(analysis, self.knowledge),
+                errors=list(analysis.problems),
+                json=self.json_line(analysis) if self.options.want_json else None,
+                sheet=analysis.sheet,
+            )
         k = self.options.top
         return BatchRow(
             id=analysis.case_id,
@@ -122,8 +133,7 @@ class Processor:
             leaders=[(r.entity, r.probability) for r in analysis.ranking[:k]],
             labels=[entity_label(r, self.knowledge, share=False) for r in analysis.ranking[:k]],
             unused=[u.text for u in analysis.unused],
-            outside="; ".join([p.slug for p in analysis.outside.pointers] + [u.rule for u in analysis.outside.unexplained])
-            or None,
+            outside="; ".join([p.slug for p in analysis.outside.pointers] + [u.rule for u in analysis.outside.unexplained]) or None,
             scored=scored_case(analysis, self.knowledge),
             band=analysis.confidence.label if analysis.confidence else None,
             band_id=analysis.confidence.band if analysis.confidence else None,
@@ -155,8 +165,10 @@ def json_line(analysis: Analysis, knowledge: Knowledge, options: BatchOptions) -
 
 # --- running ------------------------------------------------------------------------------------
 
-def run_batch(paths: Iterable[str], knowledge: Knowledge, options: BatchOptions, *, jobs: int = 1,
-              exclude: Iterable[str] = ()) -> Iterator[BatchRow]:
+
+def run_batch(
+    paths: Iterable[str], knowledge: Knowledge, options: BatchOptions, *, jobs: int = 1, exclude: Iterable[str] = ()
+) -> Iterator[BatchRow]:
     """One :class:`BatchRow` per case, in input order, for any ``jobs``."""
     raws = read_cases(paths, knowledge.vocab, exclude=exclude)
     if jobs <= 1:
@@ -170,24 +182,24 @@ def run_batch(paths: Iterable[str], knowledge: Knowledge, options: BatchOptions,
         yield from _Pool(knowledge, options, jobs).run(raws)
 
 
-_inherited: Knowledge | None = None     # the parent's rules, inherited by forked workers
-_processor: Processor | None = None     # one per worker process
+_inherited: Knowledge | None = None  # the parent's rules, inherited by forked workers
+_processor: Processor | None = None  # one per worker process
 
 
-_init_error: str | None = None          # why this worker could not start (reported by _work)
+_init_error: str | None = None  # why this worker could not start (reported by _work)
 
 
 def _init_worker(directory: str, content_hash: str, options: BatchOptions, prior_set: str | None = None) -> None:
     """Set up a worker. It never raises: an initializer that raises makes the pool print a traceback and
     break; the reason is kept instead and every task of this worker raises it as one clear error."""
     global _processor, _init_error
-    signal.signal(signal.SIGINT, signal.SIG_IGN)   # the parent handles Ctrl-C and stops the pool
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops the pool
     try:
         knowledge = _inherited if _inherited is not None else load_knowledge(directory).with_prior_set(prior_set)
         if knowledge.content_hash != content_hash:
             raise DdxError(f"the rules in {directory} changed while the batch was starting; run it again")
         _processor = Processor(knowledge, options)
-    except Exception as exc:   # noqa: BLE001 - reported to the parent by _work, as one line
+    except Exception as exc:  # noqa: BLE001 - reported to the parent by _work, as one line
         _init_error = str(exc) if isinstance(exc, DdxError) else f"{type(exc).__name__}: {exc}"
 
 
@@ -198,11 +210,22 @@ def _work(chunk: list[RawCase]) -> list[BatchRow]:
 
 
 def _crashed(raw: RawCase, knowledge: Knowledge, options: BatchOptions) -> BatchRow:
-    problem = Problem("the worker process died while ranking this case (a crash in the rule engine); "
-                      "the case was not ranked", file=raw.file, case=raw.label, line=raw.line, sheet=raw.sheet)
+    problem = Problem(
+        "the worker process died while ranking this case (a crash in the rule engine); the case was not ranked",
+        file=raw.file,
+        case=raw.label,
+        line=raw.line,
+        sheet=raw.sheet,
+    )
     analysis = Analysis(case_id=raw.label, case=None, problems=[problem], file=raw.file, sheet=raw.sheet)
-    return BatchRow(raw.label, raw.file, raw.line, errors=[problem],
-                      json=json_line(analysis, knowledge, options) if options.want_json else None, sheet=raw.sheet)
+    return BatchRow(
+        raw.label,
+        raw.file,
+        raw.line,
+        errors=[problem],
+        json=json_line(analysis, knowledge, options) if options.want_json else None,
+        sheet=raw.sheet,
+    )
 
 
 class _Pool:
@@ -218,9 +241,11 @@ class _Pool:
         global _inherited
         _inherited = self.knowledge if self.context.get_start_method() == "fork" else None
         executor = ProcessPoolExecutor(
-            self.jobs, mp_context=self.context, initializer=_init_worker,
-            initargs=(str(self.knowledge.directory), self.knowledge.content_hash, self.options,
-                      self.knowledge.prior_set))
+            self.jobs,
+            mp_context=self.context,
+            initializer=_init_worker,
+            initargs=(str(self.knowledge.directory), self.knowledge.content_hash, self.options, self.knowledge.prior_set),
+        )
         # start every worker now, before the caller starts threads (a progress bar)
         try:
             for future in [executor.submit(_work, []) for _ in range(self.jobs)]:
@@ -230,8 +255,7 @@ class _Pool:
             raise
         except BrokenProcessPool:
             executor.shutdown(wait=False, cancel_futures=True)
-            raise EngineError(f"the worker processes could not load the rules from {self.knowledge.directory}") \
-                from None
+            raise EngineError(f"the worker processes could not load the rules from {self.knowledge.directory}") from None
         finally:
             _inherited = None
         return executor
@@ -284,13 +308,14 @@ class _Pool:
 
 # --- summary ------------------------------------------------------------------------------------
 
+
 @dataclass
 class BatchSummary:
     """Counts and scores over a run; constant memory (no per-case lists)."""
 
     knowledge: Knowledge
-    engine: str = ""                   # the engine that ranked ("durable" or "python"); "" when not said
-    sources: bool = False              # list every source key's citation (the lines were lean)
+    engine: str = ""  # the engine that ranked ("durable" or "python"); "" when not said
+    sources: bool = False  # list every source key's citation (the lines were lean)
     cases: int = 0
     ranked: int = 0
     failed: int = 0
@@ -311,8 +336,11 @@ class BatchSummary:
     def to_dict(self) -> dict[str, Any]:
         ev = self.evaluation
         out: dict[str, Any] = {
-            "cases": self.cases, "ranked": self.ranked, "errors": self.failed,
-            "with_expected": ev.n, "without_expected": ev.n_unscored,
+            "cases": self.cases,
+            "ranked": self.ranked,
+            "errors": self.failed,
+            "with_expected": ev.n,
+            "without_expected": ev.n_unscored,
         }
         if ev.n:
             out.update(ev.to_dict())

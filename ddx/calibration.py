@@ -27,8 +27,8 @@ from ddx.evaluate import BINS
 from ddx.knowledge import Knowledge
 from ddx.ranking import Ranker
 
-GRID: tuple[float, ...] = tuple(round(0.2 + 0.02 * i, 2) for i in range(41))   # 0.20 … 1.00
-MIN_FIT_CASES = 20   # fewer scored cases than this cannot support a fitted temperature
+GRID: tuple[float, ...] = tuple(round(0.2 + 0.02 * i, 2) for i in range(41))  # 0.20 … 1.00
+MIN_FIT_CASES = 20  # fewer scored cases than this cannot support a fitted temperature
 
 
 @dataclass(frozen=True)
@@ -37,40 +37,48 @@ class Held:
 
     case_id: str
     matched: frozenset[str]
-    expected: str          # entity slug
+    expected: str  # entity slug
 
 
 @dataclass(frozen=True)
 class Prediction:
     case_id: str
-    temperature: float     # fitted without this case
+    temperature: float  # fitted without this case
     leader: str
-    probability: float     # the leader's probability
+    probability: float  # the leader's probability
     right: bool
 
 
 @dataclass(frozen=True)
 class CalibrationReport:
-    temperature: float                 # fitted on all cases
+    temperature: float  # fitted on all cases
     predictions: tuple[Prediction, ...]
-    bins: tuple[tuple[float, float, int, float, float], ...]   # lo, hi, cases, mean probability, fraction right
+    bins: tuple[tuple[float, float, int, float, float], ...]  # lo, hi, cases, mean probability, fraction right
     ece: float
     top1: float
-    log_loss: float                    # mean -ln P(expected), leave-one-out
+    log_loss: float  # mean -ln P(expected), leave-one-out
 
     def to_dict(self) -> dict[str, object]:
         return {
-            "temperature": self.temperature, "cases": len(self.predictions), "ece": round(self.ece, 4),
-            "top1": round(self.top1, 4), "log_loss": round(self.log_loss, 4),
-            "bins": [{"from": lo, "to": hi, "cases": n, "mean_probability": round(m, 4), "leader_right": round(r, 4)}
-                     for lo, hi, n, m, r in self.bins],
+            "temperature": self.temperature,
+            "cases": len(self.predictions),
+            "ece": round(self.ece, 4),
+            "top1": round(self.top1, 4),
+            "log_loss": round(self.log_loss, 4),
+            "bins": [
+                {"from": lo, "to": hi, "cases": n, "mean_probability": round(m, 4), "leader_right": round(r, 4)}
+                for lo, hi, n, m, r in self.bins
+            ],
         }
 
 
 def held_cases(analyses: Iterable[Analysis], knowledge: Knowledge) -> list[Held]:
     """The scored cases as the calibration needs them: what matched, and the expected entity."""
-    return [Held(a.case_id, a.matched, knowledge.parent(a.expected)) for a in analyses
-            if a.ok and a.expected and knowledge.parent(a.expected) in knowledge.entity]
+    return [
+        Held(a.case_id, a.matched, knowledge.parent(a.expected))
+        for a in analyses
+        if a.ok and a.expected and knowledge.parent(a.expected) in knowledge.entity
+    ]
 
 
 def _probs(ranker: Ranker, case: Held, t: float) -> list[float]:

@@ -19,22 +19,23 @@ from ddx.knowledge import Knowledge
 from ddx.knowledge.vocabulary import TermSet, Vocabulary
 from ddx.yamlio import section_text
 
-DOC_BEGIN = ("<!-- case-format:begin (generated from rules/ and ddx/knowledge/case.py by tools/docs.py --write; "
-             "tests/test_docs.py checks it) -->")
+DOC_BEGIN = (
+    "<!-- case-format:begin (generated from rules/ and ddx/knowledge/case.py by tools/docs.py --write; "
+    "tests/test_docs.py checks it) -->"
+)
 DOC_END = "<!-- case-format:end -->"
 
 # What the schema cannot say about a key: free-text keys and the few keys with a rule of their own.
 _NOTES = {
     "id": "required; 1–200 letters, digits, `-`, `_` or `.`; unique within a batch",
     "title": "free text",
-    "expected": "the confirmed diagnosis: an entity or subtype slug or synonym (\"Entities and subtypes\")",
+    "expected": 'the confirmed diagnosis: an entity or subtype slug or synonym ("Entities and subtypes")',
     "source": "free text: the citation the case was taken from (ddx extension)",
     "clinical.presentation": "free text, kept for the report",
     "notes": "free text, kept verbatim",
 }
 # Term sets too long to list inside the keys table: the section that lists them.
-_TABLES = {"clinical.site": "Sites", "clinical.symptoms": "Symptoms", "stains.STAIN": "Stains",
-           "molecular.TEST": "Molecular tests"}
+_TABLES = {"clinical.site": "Sites", "clinical.symptoms": "Symptoms", "stains.STAIN": "Stains", "molecular.TEST": "Molecular tests"}
 _PLACEHOLDER = {"stains": "STAIN", "molecular": "TEST"}
 
 
@@ -81,7 +82,7 @@ def _terms_for(path: str, knowledge: Knowledge) -> TermSet | None:
 
 
 def _presence(vocab: Vocabulary) -> str:
-    return " or ".join(f"`{t}`" for t in vocab.presence.terms) + ", or a synonym (\"Presence values\")"
+    return " or ".join(f"`{t}`" for t in vocab.presence.terms) + ', or a synonym ("Presence values")'
 
 
 def _value(path: str, node: dict[str, Any], knowledge: Knowledge) -> str:
@@ -89,25 +90,25 @@ def _value(path: str, node: dict[str, Any], knowledge: Knowledge) -> str:
         return _NOTES[path]
     vocab = knowledge.vocab
     if path == "stains.STAIN":
-        return (f"a stain term (\"Stains\"): its result or shorthand ({_code(vocab.stain_results.terms)}, "
-                f"{_code(vocab.stain_shorthand)}), or a mapping of the keys below")
+        return (
+            f'a stain term ("Stains"): its result or shorthand ({_code(vocab.stain_results.terms)}, '
+            f"{_code(vocab.stain_shorthand)}), or a mapping of the keys below"
+        )
     if path == "molecular.TEST":
-        return f"a molecular test term (\"Molecular tests\"): {_presence(vocab)}"
+        return f'a molecular test term ("Molecular tests"): {_presence(vocab)}'
     if path == "stains.STAIN.result":
         return f"required in this mapping; one of {inline_terms(vocab.stain_results)}"
     if path == "stains.STAIN.pattern":
-        return ("one of " + inline_terms(vocab.stain_patterns) + "; a stain that lists patterns (\"Stains\") "
-                "takes only those")
+        return "one of " + inline_terms(vocab.stain_patterns) + '; a stain that lists patterns ("Stains") takes only those'
     if node.get("type") == "number":
         return _number(node)
     terms = _terms_for(path, knowledge)
     many = node.get("type") == "array"
     if terms is None:
-        raise ValueError(f"docs/case-format.md: no description for the case key {path!r}; add it to "
-                         "ddx/casedoc.py _NOTES")
+        raise ValueError(f"docs/case-format.md: no description for the case key {path!r}; add it to ddx/casedoc.py _NOTES")
     what = "a list of terms (one term is read as a list of one)" if many else "one term"
     if path in _TABLES:
-        return f"{what}: \"{_TABLES[path]}\""
+        return f'{what}: "{_TABLES[path]}"'
     if terms is vocab.presence:
         return _presence(vocab)
     return f"{what}: {inline_terms(terms)}"
@@ -148,6 +149,7 @@ def case_keys(knowledge: Knowledge) -> Iterator[tuple[str, str]]:
             if name in required and not text.startswith("required"):
                 text = "required in this mapping; " + text
             yield path, text
+
     yield from walk("", schema)
 
 
@@ -171,8 +173,11 @@ def _sites(vocab: Vocabulary) -> list[str]:
     lines = ["| group | term | synonyms |", "|---|---|---|"]
     for term in vocab.sites.terms:
         lines.append(f"| `{vocab.site_group_of[term]}` | `{term}` | {_code(vocab.sites.synonyms(term))} |")
-    lines += ["", "Site groups (what rules may test as `clinical.site_group`; a case gives the site, and its group "
-              "follows): " + inline_terms(vocab.site_groups) + "."]
+    lines += [
+        "",
+        "Site groups (what rules may test as `clinical.site_group`; a case gives the site, and its group "
+        "follows): " + inline_terms(vocab.site_groups) + ".",
+    ]
     return lines
 
 
@@ -180,11 +185,11 @@ def _entities(knowledge: Knowledge) -> list[str]:
     lines = ["| slug | name | synonyms | scored as |", "|---|---|---|---|"]
     for e in knowledge.entities:
         parent = f"`{e.variant_of}` (a variant)" if e.variant_of else "itself"
-        lines.append(f"| `{e.slug}` | {_cell(e.name)} | {_code(knowledge.entity_terms.synonyms(e.slug))} | "
-                     f"{parent} |")
+        lines.append(f"| `{e.slug}` | {_cell(e.name)} | {_code(knowledge.entity_terms.synonyms(e.slug))} | {parent} |")
         for s in e.subtypes:
-            lines.append(f"| `{s.slug}` | {_cell(s.name)} | {_code(knowledge.entity_terms.synonyms(s.slug))} | "
-                         f"`{e.slug}` (a subtype) |")
+            lines.append(
+                f"| `{s.slug}` | {_cell(s.name)} | {_code(knowledge.entity_terms.synonyms(s.slug))} | `{e.slug}` (a subtype) |"
+            )
     return lines
 
 
@@ -194,8 +199,9 @@ def reference_section(knowledge: Knowledge) -> str:
     Raises ValueError when the case model has a key this module cannot describe (see :func:`case_keys`).
     """
     vocab = knowledge.vocab
-    shorthand = ", ".join(f"`{k}` = " + " + ".join(f"{name} `{v}`" for name, v in spec.items())
-                          for k, spec in vocab.stain_shorthand.items())
+    shorthand = ", ".join(
+        f"`{k}` = " + " + ".join(f"{name} `{v}`" for name, v in spec.items()) for k, spec in vocab.stain_shorthand.items()
+    )
     lines = [
         "Generated from `rules/vocabulary.yaml`, `rules/entities.yaml`, `rules/settings.yaml` and the case "
         "model (`ddx/knowledge/case.py`) of the packaged rules; a rules directory of your own (`--rules`) may add terms. "
@@ -236,8 +242,7 @@ def reference_section(knowledge: Knowledge) -> str:
         "",
         "### Entities and subtypes",
         "",
-        "What `expected` accepts. A case is scored at entity level: a subtype or a variant counts as the entity "
-        "it belongs to.",
+        "What `expected` accepts. A case is scored at entity level: a subtype or a variant counts as the entity it belongs to.",
         "",
         *_entities(knowledge),
         "",

@@ -57,7 +57,7 @@ from ddx.safetext import printable
 
 AXIS_LABEL = "log10 likelihood ratio"
 ESTIMATE_MARK = "~"
-SVG_LABEL = 50          # characters of a finding shown beside its bar in the SVG
+SVG_LABEL = 50  # characters of a finding shown beside its bar in the SVG
 DISCLAIMER = "Decision support only; the pathologist makes the diagnosis."
 
 
@@ -66,10 +66,10 @@ class ChartBar:
     """One recorded finding: its log10 likelihood ratio between the chart's two candidates."""
 
     rule: str
-    finding: str              # the finding as scored ('Mitoses 10 per 10 HPF or fewer')
-    log10_lr: float           # log10 P(finding | A) / P(finding | B); > 0 favours A
-    favoured: Evidence        # the evidence for A (its figure, the probability used, its source)
-    other: Evidence           # the evidence for B
+    finding: str  # the finding as scored ('Mitoses 10 per 10 HPF or fewer')
+    log10_lr: float  # log10 P(finding | A) / P(finding | B); > 0 favours A
+    favoured: Evidence  # the evidence for A (its figure, the probability used, its source)
+    other: Evidence  # the evidence for B
 
     @property
     def estimate(self) -> bool:
@@ -81,12 +81,12 @@ class ChartBar:
 class Side:
     """One of the two candidates of a chart."""
 
-    entity: str               # entity slug
-    name: str                 # the entity's full name
-    label: str                # 'PRMS', 'ILMS · conventional', 'SRMS · TFCP2-RMS' (the leading profile)
-    short: str                # 'PRMS', 'ILMS', 'TFCP2-RMS'
-    rank: int                 # 1 = the leader
-    probability: float        # the entity's probability in the ranking
+    entity: str  # entity slug
+    name: str  # the entity's full name
+    label: str  # 'PRMS', 'ILMS · conventional', 'SRMS · TFCP2-RMS' (the leading profile)
+    short: str  # 'PRMS', 'ILMS', 'TFCP2-RMS'
+    rank: int  # 1 = the leader
+    probability: float  # the entity's probability in the ranking
 
     @property
     def role(self) -> str:
@@ -109,7 +109,7 @@ class EvidenceChart:
     bars: tuple[ChartBar, ...]
     prior_log10_odds: float
     temperature: float
-    rules_line: str = ""      # 'rules 2026.11.29 (bb12ba9f1a39)'
+    rules_line: str = ""  # 'rules 2026.11.29 (bb12ba9f1a39)'
 
     @property
     def total(self) -> float:
@@ -138,8 +138,7 @@ def _label(knowledge: Knowledge, r: RankedEntity) -> str:
     return f"{r.entity.upper()} · {knowledge.short_name(r.subtype)}"
 
 
-def evidence_chart(analysis: Analysis, knowledge: Knowledge, favoured: str | None = None,
-                   other: str | None = None) -> EvidenceChart:
+def evidence_chart(analysis: Analysis, knowledge: Knowledge, favoured: str | None = None, other: str | None = None) -> EvidenceChart:
     """The chart of ``favoured`` against ``other`` (entity slugs; default: the leader against the
     runner-up), from the ranking's own evidence.
 
@@ -155,27 +154,33 @@ def evidence_chart(analysis: Analysis, knowledge: Knowledge, favoured: str | Non
     b_slug = other or (slugs[1] if a_slug == slugs[0] else slugs[0])
     for slug in (a_slug, b_slug):
         if slug not in slugs:
-            raise ValueError(f"{slug!r} is not in the ranking of case {analysis.case_id!r}; "
-                             f"ranked: {', '.join(slugs)}")
+            raise ValueError(f"{slug!r} is not in the ranking of case {analysis.case_id!r}; ranked: {', '.join(slugs)}")
     if a_slug == b_slug:
         raise ValueError(f"a chart compares two entities; both are {a_slug!r}")
     a, b = ranking[slugs.index(a_slug)], ranking[slugs.index(b_slug)]
     theirs = {e.rule: e for e in b.evidence}
-    bars = [ChartBar(e.rule, e.finding, e.weight - theirs[e.rule].weight, e, theirs[e.rule])
-            for e in a.evidence if e.rule in theirs]
+    bars = [ChartBar(e.rule, e.finding, e.weight - theirs[e.rule].weight, e, theirs[e.rule]) for e in a.evidence if e.rule in theirs]
     bars.sort(key=lambda bar: (-abs(bar.log10_lr), bar.rule))
-    prior = math.log10(knowledge.entity[a.entity].prior.p * _profile_share(knowledge, a)) \
-        - math.log10(knowledge.entity[b.entity].prior.p * _profile_share(knowledge, b))
+    prior = math.log10(knowledge.entity[a.entity].prior.p * _profile_share(knowledge, a)) - math.log10(
+        knowledge.entity[b.entity].prior.p * _profile_share(knowledge, b)
+    )
 
     def side(r: RankedEntity) -> Side:
         return Side(r.entity, r.name, _label(knowledge, r), profile_short(knowledge, r), slugs.index(r.entity) + 1, r.probability)
 
-    return EvidenceChart(analysis.case_id, side(a), side(b), tuple(bars), prior,
-                         knowledge.settings.calibration.temperature,
-                         f"rules {knowledge.settings.version} ({knowledge.content_hash[:12]})")
+    return EvidenceChart(
+        analysis.case_id,
+        side(a),
+        side(b),
+        tuple(bars),
+        prior,
+        knowledge.settings.calibration.temperature,
+        f"rules {knowledge.settings.version} ({knowledge.content_hash[:12]})",
+    )
 
 
 # ------------------------------------------------------------------ shared wording
+
 
 def percent_text(p: float) -> str:
     """'89.6 %', '< 0.1 %', '> 99.9 %'."""
@@ -202,10 +207,11 @@ def _plain(text: str) -> str:
 
 
 def _cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[:max(limit - 1, 0)].rstrip() + "…"
+    return text if len(text) <= limit else text[: max(limit - 1, 0)].rstrip() + "…"
 
 
 # ------------------------------------------------------------------ SVG
+
 
 def escape(text: str) -> str:
     """``&``, ``<``, ``>`` and ``"`` as XML entities: text for an element or a ``"``-quoted attribute.
@@ -250,22 +256,28 @@ def chart_svg(chart: EvidenceChart) -> str:
     plot_top, plot_bottom = top, top + rows * row_h
     height = plot_bottom + 118
     cx = label_w + plot_w / 2
-    half = plot_w / 2 - 52            # room for the value beside a full-length bar
+    half = plot_w / 2 - 52  # room for the value beside a full-length bar
     biggest = max((abs(bar.log10_lr) for bar in chart.bars), default=0.0)
     step = _step(max(biggest, 0.2))
     limit = step * math.ceil(max(biggest, 0.2) / step - 1e-9)
     scale = half / limit
-    fav, oth = "#1f5fa6", "#b5521b"     # blue / orange: a diverging pair readable with red-green colour blindness
+    fav, oth = "#1f5fa6", "#b5521b"  # blue / orange: a diverging pair readable with red-green colour blindness
 
-    title = (f"Evidence per recorded finding: {a.label} ({a.role}, {percent_text(a.probability)}) "
-             f"against {b.label} ({b.role}, {percent_text(b.probability)})")
-    desc = (f"Case {chart.case_id}: {a.label} is {a.name}, {b.label} is {b.name}. "
-            f"Each bar is a recorded finding: its {AXIS_LABEL} {a.label} : {b.label}; "
-            f"right favours {a.label}, left favours {b.label}. Hatched bars marked {ESTIMATE_MARK} rest on at least "
-            "one estimated figure.")
+    title = (
+        f"Evidence per recorded finding: {a.label} ({a.role}, {percent_text(a.probability)}) "
+        f"against {b.label} ({b.role}, {percent_text(b.probability)})"
+    )
+    desc = (
+        f"Case {chart.case_id}: {a.label} is {a.name}, {b.label} is {b.name}. "
+        f"Each bar is a recorded finding: its {AXIS_LABEL} {a.label} : {b.label}; "
+        f"right favours {a.label}, left favours {b.label}. Hatched bars marked {ESTIMATE_MARK} rest on at least "
+        "one estimated figure."
+    )
     heading = f"Evidence per recorded finding: {a.label} against {b.label}"
-    subtitle = (f"Case {_cut(chart.case_id, 60)} · {a.label}: {a.role}, {percent_text(a.probability)} · "
-                f"{b.label}: {b.role}, {percent_text(b.probability)}")
+    subtitle = (
+        f"Case {_cut(chart.case_id, 60)} · {a.label}: {a.role}, {percent_text(a.probability)} · "
+        f"{b.label}: {b.role}, {percent_text(b.probability)}"
+    )
     out = [
         '<?xml version="1.0" encoding="UTF-8"?>',
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
@@ -274,16 +286,17 @@ def chart_svg(chart: EvidenceChart) -> str:
         f'<title id="chart-title">{_x(title)}</title>',
         f'<desc id="chart-desc">{_x(desc)}</desc>',
         "<defs>",
-        *(f'<pattern id="hatch-{key}" patternUnits="userSpaceOnUse" width="6" height="6" '
-          f'patternTransform="rotate(45)"><rect width="6" height="6" fill="{colour}" fill-opacity="0.22"/>'
-          f'<line x1="0" y1="0" x2="0" y2="6" stroke="{colour}" stroke-width="2.2"/></pattern>'
-          for key, colour in (("a", fav), ("b", oth))),
+        *(
+            f'<pattern id="hatch-{key}" patternUnits="userSpaceOnUse" width="6" height="6" '
+            f'patternTransform="rotate(45)"><rect width="6" height="6" fill="{colour}" fill-opacity="0.22"/>'
+            f'<line x1="0" y1="0" x2="0" y2="6" stroke="{colour}" stroke-width="2.2"/></pattern>'
+            for key, colour in (("a", fav), ("b", oth))
+        ),
         "</defs>",
         f'<rect width="{width}" height="{height}" fill="#ffffff"/>',
         f'<text x="12" y="22" font-size="15" font-weight="bold">{_x(heading)}</text>',
         f'<text x="12" y="40" fill="#444444">{_x(subtitle)}</text>',
-        f'<text x="{cx - 8:.1f}" y="{top - 10}" text-anchor="end" fill="{oth}" font-weight="bold">'
-        f'{_x(f"◀ favours {b.label}")}</text>',
+        f'<text x="{cx - 8:.1f}" y="{top - 10}" text-anchor="end" fill="{oth}" font-weight="bold">{_x(f"◀ favours {b.label}")}</text>',
         f'<text x="{cx + 8:.1f}" y="{top - 10}" fill="{fav}" font-weight="bold">{_x(f"favours {a.label} ▶")}</text>',
     ]
     for n in range(0, len(chart.bars), 2):
@@ -292,16 +305,21 @@ def chart_svg(chart: EvidenceChart) -> str:
     n_ticks = round(limit / step)
     for i in range(-n_ticks, n_ticks + 1):
         x = cx + i * step * scale
-        out.append(f'<line x1="{x:.1f}" y1="{plot_top - 2}" x2="{x:.1f}" y2="{plot_bottom + 4}" '
-                   f'stroke="{"#555555" if i == 0 else "#e3e3e3"}" stroke-width="{1.4 if i == 0 else 1}"/>')
+        out.append(
+            f'<line x1="{x:.1f}" y1="{plot_top - 2}" x2="{x:.1f}" y2="{plot_bottom + 4}" '
+            f'stroke="{"#555555" if i == 0 else "#e3e3e3"}" stroke-width="{1.4 if i == 0 else 1}"/>'
+        )
         out.append(f'<text x="{x:.1f}" y="{plot_bottom + 18}" text-anchor="middle" fill="#333333">{_tick(i * step)}</text>')
-    out.append(f'<line x1="{cx - limit * scale:.1f}" y1="{plot_bottom + 4}" x2="{cx + limit * scale:.1f}" '
-               f'y2="{plot_bottom + 4}" stroke="#555555"/>')
-    out.append(f'<text x="{cx:.1f}" y="{plot_bottom + 36}" text-anchor="middle" font-weight="bold">'
-               f'{_x(f"{AXIS_LABEL} ({a.label} : {b.label})")}</text>')
+    out.append(
+        f'<line x1="{cx - limit * scale:.1f}" y1="{plot_bottom + 4}" x2="{cx + limit * scale:.1f}" '
+        f'y2="{plot_bottom + 4}" stroke="#555555"/>'
+    )
+    out.append(
+        f'<text x="{cx:.1f}" y="{plot_bottom + 36}" text-anchor="middle" font-weight="bold">'
+        f"{_x(f'{AXIS_LABEL} ({a.label} : {b.label})')}</text>"
+    )
     if not chart.bars:
-        out.append(f'<text x="{cx:.1f}" y="{top + 16}" text-anchor="middle" fill="#666666">'
-                   "no recorded finding is scored</text>")
+        out.append(f'<text x="{cx:.1f}" y="{top + 16}" text-anchor="middle" fill="#666666">no recorded finding is scored</text>')
     for n, bar in enumerate(chart.bars):
         y = top + n * row_h
         mid = y + row_h / 2
@@ -309,17 +327,21 @@ def chart_svg(chart: EvidenceChart) -> str:
         w = abs(v) * scale
         x = cx if v >= 0 else cx - w
         key, colour = ("a", fav) if v >= 0 else ("b", oth)
-        tip = (f"{bar.finding}: {_value(bar)} ({AXIS_LABEL}). "
-               f"{a.label}: {figure_text(bar.favoured)}, {'estimate' if bar.favoured.estimate else 'cited'} "
-               f"→ {bar.favoured.p_used:.2f} ({bar.favoured.source}). "
-               f"{b.label}: {figure_text(bar.other)}, {'estimate' if bar.other.estimate else 'cited'} "
-               f"→ {bar.other.p_used:.2f} ({bar.other.source}).")
-        out.append(f'<g><title>{_x(tip)}</title>')
+        tip = (
+            f"{bar.finding}: {_value(bar)} ({AXIS_LABEL}). "
+            f"{a.label}: {figure_text(bar.favoured)}, {'estimate' if bar.favoured.estimate else 'cited'} "
+            f"→ {bar.favoured.p_used:.2f} ({bar.favoured.source}). "
+            f"{b.label}: {figure_text(bar.other)}, {'estimate' if bar.other.estimate else 'cited'} "
+            f"→ {bar.other.p_used:.2f} ({bar.other.source})."
+        )
+        out.append(f"<g><title>{_x(tip)}</title>")
         label = _cut(_plain(bar.finding), SVG_LABEL) + (f" {ESTIMATE_MARK}" if bar.estimate else "")
         out.append(f'<text x="{label_w - 10}" y="{mid + 4:.1f}" text-anchor="end">{escape(label)}</text>')
         if bar.estimate:
-            out.append(f'<rect x="{x:.1f}" y="{mid - bar_h / 2:.1f}" width="{w:.1f}" height="{bar_h}" '
-                       f'fill="url(#hatch-{key})" stroke="{colour}" stroke-width="1" stroke-dasharray="3 2"/>')
+            out.append(
+                f'<rect x="{x:.1f}" y="{mid - bar_h / 2:.1f}" width="{w:.1f}" height="{bar_h}" '
+                f'fill="url(#hatch-{key})" stroke="{colour}" stroke-width="1" stroke-dasharray="3 2"/>'
+            )
         else:
             out.append(f'<rect x="{x:.1f}" y="{mid - bar_h / 2:.1f}" width="{w:.1f}" height="{bar_h}" fill="{colour}"/>')
         text = _value(bar).strip().replace("-", "−")
@@ -342,8 +364,10 @@ def chart_svg(chart: EvidenceChart) -> str:
 
 def _identity(chart: EvidenceChart) -> str:
     t = "" if chart.temperature == 1 else f"{chart.temperature:g} × "
-    return (f"{t}Sum of the bars {chart.total:+.2f} + prior log10 odds {chart.prior_log10_odds:+.2f} = "
-            f"posterior log10 odds {chart.posterior_log10_odds:+.2f} ({chart.favoured.label} : {chart.other.label})")
+    return (
+        f"{t}Sum of the bars {chart.total:+.2f} + prior log10 odds {chart.prior_log10_odds:+.2f} = "
+        f"posterior log10 odds {chart.posterior_log10_odds:+.2f} ({chart.favoured.label} : {chart.other.label})"
+    )
 
 
 def chart_beside(report: str | Path) -> Path:
@@ -374,7 +398,7 @@ def chart_paths(target: str | Path, case_ids: Iterable[str]) -> list[Path]:
     out = []
     for i in ids:
         seen[i] = seen.get(i, 0) + 1
-        name = i if seen[i] == 1 else f"{i}-{seen[i]}"     # a case id given twice does not overwrite
+        name = i if seen[i] == 1 else f"{i}-{seen[i]}"  # a case id given twice does not overwrite
         out.append(path.with_name(f"{path.stem}-{name}{path.suffix or '.svg'}"))
     return out
 
@@ -401,14 +425,14 @@ def write_charts(target: str | Path, analyses: list[Analysis], knowledge: Knowle
 # ------------------------------------------------------------------ terminal
 
 MIN_WIDTH = 30
-WIDE_AT = 64        # from this width a finding and its bar share one line
+WIDE_AT = 64  # from this width a finding and its bar share one line
 
 
 def _wrap(text: str, width: int, lines: int = 3) -> list[str]:
     """``text`` wrapped to ``width`` columns, at most ``lines`` lines (the last one cut with '…')."""
     out = textwrap.wrap(text, width, break_long_words=True, break_on_hyphens=False) or [""]
     if len(out) > lines:
-        out = out[:lines - 1] + [_cut(" ".join(out[lines - 1:]), width)]
+        out = out[: lines - 1] + [_cut(" ".join(out[lines - 1 :]), width)]
     return out
 
 
@@ -442,8 +466,7 @@ def chart_text(chart: EvidenceChart, width: int = 80) -> Text:
     text.append("\n".join(line for part in head for line in _wrap(part, width, 2)), style="bold")
     legend = f"█ cited  ▒ {ESTIMATE_MARK} estimate"
     heading = f"{AXIS_LABEL} per recorded finding"
-    for line in ([f"{heading};  {legend}"] if len(heading) + len(legend) + 3 <= width
-                 else _wrap(heading, width, 2) + [legend]):
+    for line in [f"{heading};  {legend}"] if len(heading) + len(legend) + 3 <= width else _wrap(heading, width, 2) + [legend]:
         text.append("\n" + line, style="dim")
     text.append("\n" + lead)
     text.append(_cut(_plain(f"◀ {b.short}"), half).rjust(half), style="red")
@@ -468,10 +491,11 @@ def chart_text(chart: EvidenceChart, width: int = 80) -> Text:
             text.append(value.rjust(value_w), style=value_style[bar.estimate])
     text.append("\n" + lead + f"−{limit:.2f}".ljust(half) + "0" + f"+{limit:.2f}".rjust(half), style="dim")
     t = "" if chart.temperature == 1 else f"{chart.temperature:g} × "
-    line = (f"sum {chart.total:+.2f}; prior {chart.prior_log10_odds:+.2f} + {t}sum = posterior "
-            f"{chart.posterior_log10_odds:+.2f}") if t else \
-        (f"sum {chart.total:+.2f} + prior {chart.prior_log10_odds:+.2f} = posterior "
-         f"{chart.posterior_log10_odds:+.2f}")
+    line = (
+        (f"sum {chart.total:+.2f}; prior {chart.prior_log10_odds:+.2f} + {t}sum = posterior {chart.posterior_log10_odds:+.2f}")
+        if t
+        else (f"sum {chart.total:+.2f} + prior {chart.prior_log10_odds:+.2f} = posterior {chart.posterior_log10_odds:+.2f}")
+    )
     odds = _plain(f"(log10 odds {a.short} : {b.short})")
     parts = [f"{line} {odds}"] if len(line) + len(odds) < width else _wrap(line, width, 2) + _wrap(odds, width, 2)
     for part in parts:

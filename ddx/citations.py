@@ -22,17 +22,20 @@ IDENTIFIER = re.compile(r"\b(PMID|PMCID|PMC\d|doi|ISBN|https?://|arXiv)", re.IGN
 WEBSITE = re.compile(r"\b[\w-]+\.(com|org|info|net|gov|edu|int)\b", re.IGNORECASE)
 # "2009;33:1850", "2009;33(12):1850", "2023;36:100131", "2022:e123" (year; volume or year: article)
 VOLUME = re.compile(r"(19|20)\d\d\s*[;:]\s*[\w(]")
-BOOK = re.compile(r"\b(\d+(st|nd|rd|th) ed\b|edition|Classification of Tumours|WHO Classification|textbook|monograph)",
-                  re.IGNORECASE)
+BOOK = re.compile(r"\b(\d+(st|nd|rd|th) ed\b|edition|Classification of Tumours|WHO Classification|textbook|monograph)", re.IGNORECASE)
 # Words of journal titles and meeting abstracts as cited in pathology (abbreviated or not).
-JOURNAL = re.compile(r"\b(J|Journal|Pathol(ogy)?|Am|Surg|Cancer|Oncol(ogy)?|Histopathology|Blood|Med(icine)?|"
-                     r"Genet(ics)?|Clin|Res|Rep(orts?)?|Int|Ann|Arch(ives)?|Acta|Lancet|Nat(ure)?|Sci(ence)?|"
-                     r"Virchows|Diagn|Cytopathol|Hematol|Dermatol|Radiol|Pediatr|Paediatr|Bull|Proc|"
-                     r"Zhonghua|Chin|Cancers|Cells|USCAP|abstract|meeting|congress)\b")
-PATH = re.compile(r"(^|[\s(\"'])(\.{1,2}/|~/|/(?!\s))|"              # ../x, ./x, ~/x, /abs/path
-                  r"\b[\w.-]+/[\w./-]*\.(md|ya?ml|txt|py|json|csv|tsv|xlsx?|ods|rst)\b|"  # dir/file.ext
-                  r"(^|\s)[\w-]+\.(md|ya?ml|py|txt|json|csv|rst)\b",           # file.ext on its own
-                  re.IGNORECASE)
+JOURNAL = re.compile(
+    r"\b(J|Journal|Pathol(ogy)?|Am|Surg|Cancer|Oncol(ogy)?|Histopathology|Blood|Med(icine)?|"
+    r"Genet(ics)?|Clin|Res|Rep(orts?)?|Int|Ann|Arch(ives)?|Acta|Lancet|Nat(ure)?|Sci(ence)?|"
+    r"Virchows|Diagn|Cytopathol|Hematol|Dermatol|Radiol|Pediatr|Paediatr|Bull|Proc|"
+    r"Zhonghua|Chin|Cancers|Cells|USCAP|abstract|meeting|congress)\b"
+)
+PATH = re.compile(
+    r"(^|[\s(\"'])(\.{1,2}/|~/|/(?!\s))|"  # ../x, ./x, ~/x, /abs/path
+    r"\b[\w.-]+/[\w./-]*\.(md|ya?ml|txt|py|json|csv|tsv|xlsx?|ods|rst)\b|"  # dir/file.ext
+    r"(^|\s)[\w-]+\.(md|ya?ml|py|txt|json|csv|rst)\b",  # file.ext on its own
+    re.IGNORECASE,
+)
 URL = re.compile(r"https?://\S+|doi:\s*\S+|10\.\d{4,}/\S+", re.IGNORECASE)
 
 
@@ -48,8 +51,7 @@ def citation_problem(text: str) -> str | None:
         return "names a file path, which users of a clone do not have; cite the literature instead"
     if not YEAR.search(text):
         return "gives no year of publication"
-    if not (IDENTIFIER.search(text) or WEBSITE.search(text) or VOLUME.search(text) or BOOK.search(text)
-            or JOURNAL.search(text)):
+    if not (IDENTIFIER.search(text) or WEBSITE.search(text) or VOLUME.search(text) or BOOK.search(text) or JOURNAL.search(text)):
         return "names no journal, book, website or identifier (PMID, doi)"
     return None
 
@@ -62,7 +64,7 @@ def split_citations(source: str) -> list[str]:
             depth += 1
         elif ch in ")]":
             depth = max(0, depth - 1)
-        elif ch == ";" and depth == 0 and source[i + 1:i + 2] == " ":
+        elif ch == ";" and depth == 0 and source[i + 1 : i + 2] == " ":
             out.append(source[start:i].strip())
             start = i + 2
     out.append(source[start:].strip())
@@ -89,12 +91,12 @@ def citation_keys(sources: Iterable[str]) -> dict[str, str]:
         first = parts[0]
         author = _AUTHOR.search(first)
         name = author.group(1) if author else (_WORD.search(first) or _WORD.search("source")).group(0)  # type: ignore[union-attr]
-        year = YEAR.search(first[author.start():] if author else first) or YEAR.search(text)
+        year = YEAR.search(first[author.start() :] if author else first) or YEAR.search(text)
         base = name.replace(" ", "") + (year.group(0) if year else "")
         bases[text] = base + (f"+{len(parts) - 1}" if len(parts) > 1 else "")
     keys: dict[str, str] = {}
     used: dict[str, int] = {}
-    for text, base in bases.items():       # sorted by text: the first text of a base keeps it plain
+    for text, base in bases.items():  # sorted by text: the first text of a base keeps it plain
         n = used.get(base, 0)
         used[base] = n + 1
         if n == 0:

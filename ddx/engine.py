@@ -53,7 +53,7 @@ from ddx.errors import EngineError
 from ddx.knowledge import Rule
 from ddx.knowledge.conditions import atoms, branch_count, compile_durable, max_true_branches
 
-SENTINEL = "ddx.sentinel"    # rule that always fires, last; never reported
+SENTINEL = "ddx.sentinel"  # rule that always fires, last; never reported
 _CASE_TYPE = "case"
 _SENTINEL_TYPE = "ddx-sentinel"
 _SENTINEL_SET = frozenset({SENTINEL})
@@ -61,7 +61,7 @@ _ruleset_names = itertools.count(1)
 
 
 class Matcher(Protocol):
-    name: str   # one of ENGINES
+    name: str  # one of ENGINES
 
     def match(self, facts: dict[str, Any]) -> frozenset[str]:
         """The ids of the rules whose conditions hold for these facts."""
@@ -119,8 +119,7 @@ def check_engine(name: str, where: str = "--engine") -> str:
     if name not in ENGINES:
         raise EngineError(f"{where}: unknown engine {name!r}; the engines are {', '.join(ENGINES)}")
     if name == "durable" and (problem := durable_problem()) is not None:
-        raise EngineError(f"{where}: {problem}; rank with the python engine (--engine python), "
-                          "which returns the same rule ids")
+        raise EngineError(f"{where}: {problem}; rank with the python engine (--engine python), which returns the same rule ids")
     return name
 
 
@@ -163,8 +162,9 @@ def nex_count(rule: Rule) -> int:
     return sum(1 for a in atoms(rule.condition) if a.op == "known" and not a.value)
 
 
-def plan_shards(rules: Sequence[Rule], budget: int = SHARD_TRUE_PATHS,
-                total: int = SHARD_BRANCHES, nex: int = SHARD_NEX) -> list[list[Rule]]:
+def plan_shards(
+    rules: Sequence[Rule], budget: int = SHARD_TRUE_PATHS, total: int = SHARD_BRANCHES, nex: int = SHARD_NEX
+) -> list[list[Rule]]:
     """Split rules, in order, into groups that no fact can overload.
 
     A group takes rules while the bound on paths completed at once stays
@@ -176,8 +176,9 @@ def plan_shards(rules: Sequence[Rule], budget: int = SHARD_TRUE_PATHS,
     used = nexes = 0
     for rule in rules:
         cost, rule_nex = branch_count(rule.condition), nex_count(rule)
-        if current and (used + cost > total or nexes + rule_nex > nex
-                        or max_true_branches([r.condition for r in current + [rule]]) > budget):
+        if current and (
+            used + cost > total or nexes + rule_nex > nex or max_true_branches([r.condition for r in current + [rule]]) > budget
+        ):
             shards.append(current)
             current, used, nexes = [], 0, 0
         current.append(rule)
@@ -246,7 +247,7 @@ def _plain_numbers(values: Iterable[Any]) -> bool:
             if not (value == 0.0 or 1e-4 <= abs(value) < 1e16):
                 return False
         elif isinstance(value, int):
-            if not -2 ** 63 < value < 2 ** 63:
+            if not -(2**63) < value < 2**63:
                 return False
         elif isinstance(value, list):
             if not _plain_numbers(value):
@@ -256,7 +257,7 @@ def _plain_numbers(values: Iterable[Any]) -> bool:
     return True
 
 
-_NUMBER_TO_REWRITE = re.compile(r"[0-9][eE]|[0-9]{19}")   # an exponent, or an integer past int64 (may be in a string)
+_NUMBER_TO_REWRITE = re.compile(r"[0-9][eE]|[0-9]{19}")  # an exponent, or an integer past int64 (may be in a string)
 
 
 def _engine_json(value: Any) -> str:
@@ -267,12 +268,11 @@ def _engine_json(value: Any) -> str:
     if isinstance(value, float):
         return engine_number(value)
     if isinstance(value, int):
-        if abs(value) >= 2 ** 63:   # the engine reads integers with atoll
+        if abs(value) >= 2**63:  # the engine reads integers with atoll
             return engine_number(float(value))
         return str(value)
     if isinstance(value, dict):
-        return "{" + ",".join(f"{json.dumps(str(k), ensure_ascii=False)}:{_engine_json(v)}"
-                              for k, v in value.items()) + "}"
+        return "{" + ",".join(f"{json.dumps(str(k), ensure_ascii=False)}:{_engine_json(v)}" for k, v in value.items()) + "}"
     if isinstance(value, (list, tuple)):
         return "[" + ",".join(_engine_json(v) for v in value) + "]"
     raise EngineError(f"the engine cannot take a value of type {type(value).__name__}")
@@ -369,6 +369,6 @@ def _rule_name(message: str) -> str:
     Rule ids cannot contain quotes (see RULE_ID), so no JSON parse is needed.
     """
     if message.startswith('{"'):
-        return message[2:message.index('"', 2)]
+        return message[2 : message.index('"', 2)]
     start = message.index('"') + 1
-    return message[start:message.index('"', start)]
+    return message[start : message.index('"', start)]

@@ -37,23 +37,23 @@ ddx never asks the engine to hold more. Three layers keep it so:
 from __future__ import annotations
 
 # the engine's own limits (durable-rules 2.0.28)
-ENGINE_TRUE_PATHS = 64          # paths one fact may complete at once (error 303 beyond)
-ENGINE_TESTS_PER_NODE = 512     # child tests under one node (the process hangs)
-ENGINE_RULES_PER_PATH = 256     # rules per identical condition path (error 108)
-ENGINE_NEX_PER_NODE = 128       # "not recorded" ($nex) tests under one node
-ENGINE_FACT_PROPERTIES = 255    # properties per fact
-ENGINE_RULES = 4096             # rules per ruleset
+ENGINE_TRUE_PATHS = 64  # paths one fact may complete at once (error 303 beyond)
+ENGINE_TESTS_PER_NODE = 512  # child tests under one node (the process hangs)
+ENGINE_RULES_PER_PATH = 256  # rules per identical condition path (error 108)
+ENGINE_NEX_PER_NODE = 128  # "not recorded" ($nex) tests under one node
+ENGINE_FACT_PROPERTIES = 255  # properties per fact
+ENGINE_RULES = 4096  # rules per ruleset
 
 # refused when the rules are loaded
-MAX_BRANCHES_PER_RULE = 24      # alternatives after expanding any/in (engine: 64 alpha tests true at once)
-MAX_FACT_PROPERTIES = 240       # distinct finding keys rules may test (engine: 255 properties per message)
-MAX_RULES = 4000                # engine: 4096 rules per ruleset (we also shard)
+MAX_BRANCHES_PER_RULE = 24  # alternatives after expanding any/in (engine: 64 alpha tests true at once)
+MAX_FACT_PROPERTIES = 240  # distinct finding keys rules may test (engine: 255 properties per message)
+MAX_RULES = 4000  # engine: 4096 rules per ruleset (we also shard)
 
 # the shard planner's bounds per ruleset
-SHARD_TRUE_PATHS = 60           # paths one fact can complete per ruleset (the engine refuses 65: error 303)
-SHARD_BRANCHES = 200            # paths per ruleset in all (far below 256 per path and 512 tests per node)
-SHARD_NEX = 100                 # "not recorded" ($nex) tests per ruleset (the engine allows 128 under one node)
+SHARD_TRUE_PATHS = 60  # paths one fact can complete per ruleset (the engine refuses 65: error 303)
+SHARD_BRANCHES = 200  # paths per ruleset in all (far below 256 per path and 512 tests per node)
+SHARD_NEX = 100  # "not recorded" ($nex) tests per ruleset (the engine allows 128 under one node)
 
 # ddx rules check
-APPROACH = 0.75                 # warn when a structural limit is three-quarters used
-MAX_RULES_PER_PATH = 200        # rules sharing one identical condition path (durable-rules: 256, error 108)
+APPROACH = 0.75  # warn when a structural limit is three-quarters used
+MAX_RULES_PER_PATH = 200  # rules sharing one identical condition path (durable-rules: 256, error 108)

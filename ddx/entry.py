@@ -102,10 +102,10 @@ def new_case_id(now: datetime | None = None) -> str:
 class ParsedFinding:
     """One stain or molecular result read from quick entry."""
 
-    section: str                       # "stains" | "molecular"
-    name: str                          # canonical test term
-    fields: dict[str, Any] = field(default_factory=dict)   # stains: result/extent/...; molecular: result
-    not_done: bool = False             # "alk not done": remove the finding
+    section: str  # "stains" | "molecular"
+    name: str  # canonical test term
+    fields: dict[str, Any] = field(default_factory=dict)  # stains: result/extent/...; molecular: result
+    not_done: bool = False  # "alk not done": remove the finding
 
     @property
     def complete(self) -> bool:
@@ -119,15 +119,15 @@ class ParsedFinding:
 
 
 def _tokens(text: str) -> list[str]:
-    text = re.sub(r"(\d)\s+%", r"\1%", text.strip())      # "15 %" is one word
-    text = re.sub(r"[()\[\]]", " ", text)                 # "ALK (D5F3) positive"
+    text = re.sub(r"(\d)\s+%", r"\1%", text.strip())  # "15 %" is one word
+    text = re.sub(r"[()\[\]]", " ", text)  # "ALK (D5F3) positive"
     return [t for t in _SPLIT.split(text) if t]
 
 
 def _take(tokens: list[str], start: int, termset: TermSet, most: int = 3) -> tuple[str, int] | None:
     """The longest run of tokens from ``start`` that names a term: (canonical, tokens used)."""
     for width in range(min(most, len(tokens) - start), 0, -1):
-        words = "_".join(tokens[start:start + width])
+        words = "_".join(tokens[start : start + width])
         if words in termset:
             return termset.normalize(words), width
     return None
@@ -145,22 +145,26 @@ def parse_finding(text: str, section: str, vocab: Vocabulary) -> ParsedFinding:
         raise InvalidEntry(Problem(f"type a {names.kind} name", path=section))
     hit = _take(tokens, 0, names, most=4)
     if hit is None:
-        raise InvalidEntry(Problem(f"unknown {names.kind} {tokens[0]!r}", path=section,
-                                   suggestions=names.suggest(tokens[0])))
+        raise InvalidEntry(Problem(f"unknown {names.kind} {tokens[0]!r}", path=section, suggestions=names.suggest(tokens[0])))
     name, used = hit
     found = ParsedFinding(section, name)
     i = used
     path = f"{section}.{name}"
     while i < len(tokens):
-        if i + 1 < len(tokens) and fold("_".join(tokens[i:i + 2])) in NOT_DONE or fold(tokens[i]) in NOT_DONE:
+        if i + 1 < len(tokens) and fold("_".join(tokens[i : i + 2])) in NOT_DONE or fold(tokens[i]) in NOT_DONE:
             found.not_done = True
             i += 2 if fold(tokens[i]) not in NOT_DONE else 1
             continue
         if section == "molecular":
             hit = _take(tokens, i, vocab.presence)
             if hit is None:
-                raise InvalidEntry(Problem(f"{tokens[i]!r} is not a result for {names.label(name)}", path=path,
-                                           suggestions=[*vocab.presence.terms, "not_done"]))
+                raise InvalidEntry(
+                    Problem(
+                        f"{tokens[i]!r} is not a result for {names.label(name)}",
+                        path=path,
+                        suggestions=[*vocab.presence.terms, "not_done"],
+                    )
+                )
             found.fields["result"] = hit[0]
             i += hit[1]
             continue
@@ -174,26 +178,34 @@ def parse_finding(text: str, section: str, vocab: Vocabulary) -> ParsedFinding:
             found.fields.update(vocab.stain_shorthand[word])
             i += 1
             continue
-        for key, termset in (("result", vocab.stain_results), ("intensity", vocab.stain_intensities),
-                             ("pattern", vocab.stain_patterns), ("extent", vocab.stain_extents)):
+        for key, termset in (
+            ("result", vocab.stain_results),
+            ("intensity", vocab.stain_intensities),
+            ("pattern", vocab.stain_patterns),
+            ("extent", vocab.stain_extents),
+        ):
             hit = _take(tokens, i, termset, most=2)
             if hit is not None:
                 if key == "result" and found.fields.get("result", hit[0]) != hit[0]:
-                    raise InvalidEntry(Problem(f"two results for {names.label(name)}: "
-                                               f"{found.fields['result']} and {hit[0]}", path=path))
+                    raise InvalidEntry(
+                        Problem(f"two results for {names.label(name)}: {found.fields['result']} and {hit[0]}", path=path)
+                    )
                 found.fields[key] = hit[0]
                 i += hit[1]
                 break
         else:
-            options = [*vocab.stain_results.terms, *vocab.stain_shorthand, *vocab.stain_intensities.terms,
-                       *(vocab.stain_patterns_for(name) or vocab.stain_patterns.terms), "not_done"]
+            options = [
+                *vocab.stain_results.terms,
+                *vocab.stain_shorthand,
+                *vocab.stain_intensities.terms,
+                *(vocab.stain_patterns_for(name) or vocab.stain_patterns.terms),
+                "not_done",
+            ]
             words = TermSet("word", terms=list(options), _lookup={o: o for o in options})
             close = words.suggest(tokens[i]) or [t for t, _ in words.complete(tokens[i], 3)]
-            raise InvalidEntry(Problem(f"{tokens[i]!r} is not a result, extent, intensity or pattern",
-                                       path=path, suggestions=close))
+            raise InvalidEntry(Problem(f"{tokens[i]!r} is not a result, extent, intensity or pattern", path=path, suggestions=close))
     if found.not_done and found.fields:
-        raise InvalidEntry(Problem(f"'not done' and a result for {names.label(name)}; give one or the other",
-                                   path=path))
+        raise InvalidEntry(Problem(f"'not done' and a result for {names.label(name)}; give one or the other", path=path))
     if section == "stains" and "result" not in found.fields and "percent" in found.fields:
         # "ki67 30%": a percentage of stained cells implies the result
         found.fields["result"] = "positive" if found.fields["percent"] > 0 else "negative"
@@ -266,8 +278,9 @@ class CaseEntry:
             chosen = problems[0]
             if path is not None:
                 for problem in problems:
-                    if problem.path and (problem.path == path or problem.path.startswith(path + ".")
-                                         or path.startswith(problem.path + ".")):
+                    if problem.path and (
+                        problem.path == path or problem.path.startswith(path + ".") or path.startswith(problem.path + ".")
+                    ):
                         chosen = problem
                         break
             raise InvalidEntry(chosen) from None
@@ -343,8 +356,8 @@ class CaseEntry:
 class Refused:
     """A value of a case file that could not be used: where it was, what was written, why."""
 
-    path: str          # the key path as the problem names it: "patient.age", "clinical.symptoms[1]", "stains.desmni"
-    value: Any         # the value as written in the file
+    path: str  # the key path as the problem names it: "patient.age", "clinical.symptoms[1]", "stains.desmni"
+    value: Any  # the value as written in the file
     problem: Problem
 
     @property
@@ -364,12 +377,12 @@ class Refused:
 @dataclass
 class OpenedCase:
     entry: CaseEntry
-    path: Path | None          # where Save writes (None: the file held several cases)
-    note: str | None = None    # said to the user on opening
-    refused: list[Refused] = field(default_factory=list)   # values left out of the case (``partial=True``)
+    path: Path | None  # where Save writes (None: the file held several cases)
+    note: str | None = None  # said to the user on opening
+    refused: list[Refused] = field(default_factory=list)  # values left out of the case (``partial=True``)
 
 
-_GONE = object()     # a refused value's place, until it is swept out
+_GONE = object()  # a refused value's place, until it is swept out
 _PATH_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 MAX_SALVAGE_ROUNDS = 50
 
@@ -386,8 +399,9 @@ def _take_out(data: dict[str, Any], path: str) -> tuple[str, Any] | None:
     parts = _path_parts(path)
     parent: Any = None
     for i, part in enumerate(parts):
-        inside = (isinstance(node, dict) and isinstance(part, str) and part in node) or \
-                 (isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node))
+        inside = (isinstance(node, dict) and isinstance(part, str) and part in node) or (
+            isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+        )
         if not inside:
             if parent is None:
                 return None
@@ -395,7 +409,7 @@ def _take_out(data: dict[str, Any], path: str) -> tuple[str, Any] | None:
             return _joined(parts[:i]), value
         if i == len(parts) - 1 or not isinstance(node[part], (dict, list)):
             value, node[part] = node[part], _GONE
-            return _joined(parts[:i + 1]), value
+            return _joined(parts[: i + 1]), value
         parent, node = node, node[part]
     return None
 
@@ -415,8 +429,9 @@ def _sweep(node: Any) -> Any:
     return node
 
 
-def salvage_case(data: Any, knowledge: Knowledge, *, file: str | None = None,
-                 case: str | None = None) -> tuple[CaseModel, list[Refused]]:
+def salvage_case(
+    data: Any, knowledge: Knowledge, *, file: str | None = None, case: str | None = None
+) -> tuple[CaseModel, list[Refused]]:
     """The valid part of a case mapping: each value the schema refuses is taken out (a bad list item
     alone, a bad stain alone, else the key) until the rest validates. A missing or invalid id is replaced
     by a new one. Returns the case and what was taken out, in the order found.
@@ -448,8 +463,7 @@ def salvage_case(data: Any, knowledge: Knowledge, *, file: str | None = None,
     raise DdxError(f"{file or 'the case'}: too many values could not be used")
 
 
-def open_case(path: str | os.PathLike[str], knowledge: Knowledge, case_id: str | None = None, *,
-              partial: bool = False) -> OpenedCase:
+def open_case(path: str | os.PathLike[str], knowledge: Knowledge, case_id: str | None = None, *, partial: bool = False) -> OpenedCase:
     """Read one case from a file for editing. Raises DdxError with every problem located.
 
     With ``partial``, a case whose values are refused opens without them: each is listed in
@@ -502,5 +516,3 @@ def _holds_several(path: Path) -> bool:
     except Exception:  # noqa: BLE001 - already read once; treat oddities as "several"
         return True
     return isinstance(data, dict) and "cases" in data
-
-

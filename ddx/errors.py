@@ -35,7 +35,7 @@ class Problem:
     line: int | None = None
     suggestions: list[str] = field(default_factory=list)
     code: str | None = None  # which check found it (``ddx rules check``), e.g. "unknown-term"
-    sheet: str | None = None   # a workbook's sheet; ``line`` is then the row number the spreadsheet shows
+    sheet: str | None = None  # a workbook's sheet; ``line`` is then the row number the spreadsheet shows
     column: str | None = None  # a workbook's column letter(s) the key path was read from ("C")
 
     def __str__(self) -> str:

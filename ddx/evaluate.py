@@ -31,8 +31,8 @@ class ScoredCase:
     expected: str
     answer: str
     probability: float
-    rank: int | None         # 1-based rank of the expected entity (or its variant); None if absent
-    subtype: str | None = None        # the expected subtype, when the case names one (expected: eims)
+    rank: int | None  # 1-based rank of the expected entity (or its variant); None if absent
+    subtype: str | None = None  # the expected subtype, when the case names one (expected: eims)
     subtype_named: str | None = None  # the leading subtype ddx names for the expected entity
 
     @property
@@ -51,20 +51,20 @@ class Evaluation:
 
     keep_cases: bool = True
     cases: list[ScoredCase] = field(default_factory=list)
-    unscored: list[str] = field(default_factory=list)   # no `expected` (kept with keep_cases)
-    failed: list[str] = field(default_factory=list)     # could not be read (kept with keep_cases)
+    unscored: list[str] = field(default_factory=list)  # no `expected` (kept with keep_cases)
+    failed: list[str] = field(default_factory=list)  # could not be read (kept with keep_cases)
     n: int = 0
     n_unscored: int = 0
     n_failed: int = 0
     top1_hits: int = 0
     top3_hits: int = 0
     reciprocal_ranks: float = 0.0
-    by_expected: dict[str, list[int]] = field(default_factory=dict)   # slug -> [cases, top-1, top-3]
-    answered: Counter[str] = field(default_factory=Counter)            # leader slug -> cases
-    answered_right: Counter[str] = field(default_factory=Counter)      # leader slug -> right at top-1
-    pairs: Counter[tuple[str, str]] = field(default_factory=Counter)   # (expected, leader) -> cases
+    by_expected: dict[str, list[int]] = field(default_factory=dict)  # slug -> [cases, top-1, top-3]
+    answered: Counter[str] = field(default_factory=Counter)  # leader slug -> cases
+    answered_right: Counter[str] = field(default_factory=Counter)  # leader slug -> right at top-1
+    pairs: Counter[tuple[str, str]] = field(default_factory=Counter)  # (expected, leader) -> cases
     bins: list[list[float]] = field(default_factory=lambda: [[0, 0.0, 0] for _ in BINS])  # n, sum p, right
-    subtypes: dict[str, list[int]] = field(default_factory=dict)   # expected subtype -> [cases, entity top-1, named]
+    subtypes: dict[str, list[int]] = field(default_factory=dict)  # expected subtype -> [cases, entity top-1, named]
 
     def add(self, c: ScoredCase) -> None:
         self.n += 1
@@ -142,10 +142,12 @@ class Evaluation:
 
     def to_dict(self, slugs: list[str] | None = None) -> dict[str, object]:
         """The scores as JSON-ready data (batch summaries)."""
-        recall = {slug: {"cases": n, "top1": t1, "top3": t3, "recall": round(t1 / n, 4)}
-                  for slug, (n, t1, t3) in self.per_entity().items()}
-        precision = {slug: {"led": n, "right": right, "precision": round(right / n, 4)}
-                     for slug, (n, right) in self.precision().items()}
+        recall = {
+            slug: {"cases": n, "top1": t1, "top3": t3, "recall": round(t1 / n, 4)} for slug, (n, t1, t3) in self.per_entity().items()
+        }
+        precision = {
+            slug: {"led": n, "right": right, "precision": round(right / n, 4)} for slug, (n, right) in self.precision().items()
+        }
         confusion: dict[str, dict[str, int]] = {}
         for (expected, answer), count in sorted(self.pairs.items()):
             confusion.setdefault(expected, {})[answer] = count
@@ -161,8 +163,9 @@ class Evaluation:
                 {"from": lo, "to": hi, "cases": n, "mean_probability": round(mean, 4), "leader_right": round(right, 4)}
                 for lo, hi, n, mean, right in self.reliability()
             ],
-            "subtypes": {slug: {"cases": n, "entity_top1": t1, "subtype_named": named}
-                         for slug, (n, t1, named) in sorted(self.subtypes.items())},
+            "subtypes": {
+                slug: {"cases": n, "entity_top1": t1, "subtype_named": named} for slug, (n, t1, named) in sorted(self.subtypes.items())
+            },
         }
 
 
@@ -171,9 +174,8 @@ def scored_case(a: Analysis, knowledge: Knowledge) -> ScoredCase | None:
     if not a.ok or not a.expected or not a.ranking:
         return None
     written = a.expected
-    expected = knowledge.parent(written)   # scored at entity level: a subtype counts as its entity
-    rank = next((i for i, r in enumerate(a.ranking, start=1)
-                 if r.entity == expected or knowledge.parent(r.entity) == expected), None)
+    expected = knowledge.parent(written)  # scored at entity level: a subtype counts as its entity
+    rank = next((i for i, r in enumerate(a.ranking, start=1) if r.entity == expected or knowledge.parent(r.entity) == expected), None)
     top = a.ranking[0]
     subtype = written if written in knowledge.subtype else None
     named = None
@@ -216,8 +218,13 @@ def render_markdown(ev: Evaluation, calibration: CalibrationReport | None = None
     for slug, (n, r1, r3) in ev.per_entity().items():
         lines.append(f"| {slug} | {n} | {r1} ({_pct(r1 / n)}) | {r3} ({_pct(r3 / n)}) |")
     if ev.subtypes:
-        lines += ["", "Cases whose source names a subtype (scored above at entity level):", "",
-                  "| expected subtype | cases | entity first | subtype named for the entity |", "|---|---:|---:|---:|"]
+        lines += [
+            "",
+            "Cases whose source names a subtype (scored above at entity level):",
+            "",
+            "| expected subtype | cases | entity first | subtype named for the entity |",
+            "|---|---:|---:|---:|",
+        ]
         for slug, (n, t1, named) in sorted(ev.subtypes.items()):
             lines.append(f"| {slug} | {n} | {t1} | {named} |")
     lines += [
@@ -234,11 +241,17 @@ def render_markdown(ev: Evaluation, calibration: CalibrationReport | None = None
         lines += ["", calibration_markdown(calibration)]
     misses = ev.misses()
     if misses:
-        lines += ["", "Cases where the leader is not the confirmed diagnosis:", "",
-                  "| case | expected | leader (probability) | rank of expected |", "|---|---|---|---:|"]
+        lines += [
+            "",
+            "Cases where the leader is not the confirmed diagnosis:",
+            "",
+            "| case | expected | leader (probability) | rank of expected |",
+            "|---|---|---|---:|",
+        ]
         for c in misses:
-            lines.append(f"| {c.case_id} | {c.expected} | {c.answer} ({_pct(c.probability)}) | "
-                         f"{c.rank if c.rank is not None else '-'} |")
+            lines.append(
+                f"| {c.case_id} | {c.expected} | {c.answer} ({_pct(c.probability)}) | {c.rank if c.rank is not None else '-'} |"
+            )
     if ev.failed:
         lines += ["", "Not readable: " + ", ".join(ev.failed)]
     return "\n".join(lines) + "\n"

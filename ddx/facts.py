@@ -50,9 +50,8 @@ def case_facts(case: CaseModel, vocab: Vocabulary, keys: Iterable[str] | None = 
                 _put(facts, key, value)
     for stain, finding in case.stains.items():
         names = _STAIN_KEYS.get(stain) or _stain_keys(stain)
-        for key, value in zip(names, (finding.result, finding.extent, finding.intensity, finding.pattern,
-                                      finding.percent)):
-            if type(value) is str:   # the common case, as _put would put it
+        for key, value in zip(names, (finding.result, finding.extent, finding.intensity, finding.pattern, finding.percent)):
+            if type(value) is str:  # the common case, as _put would put it
                 facts[key] = value
             elif value is not None:
                 _put(facts, key, value)

@@ -34,14 +34,14 @@ from ddx.knowledge.case import CASE_ID_PATTERN, CaseModel, CaseSchema
 from ddx.knowledge.vocabulary import TermSet, Vocabulary
 from ddx.loader import _SEPARATOR, LIST_SEPARATORS, ColumnSpec
 
-Check = Callable[[Any], Any]      # a canonical value -> the model's value; raises _Decline otherwise
-_Column = tuple[int, Any, Check, bool | None]   # a sheet column: what it gives, its key, its check, list/number
+Check = Callable[[Any], Any]  # a canonical value -> the model's value; raises _Decline otherwise
+_Column = tuple[int, Any, Check, bool | None]  # a sheet column: what it gives, its key, its check, list/number
 
 _ID = re.compile(CASE_ID_PATTERN)
-_BIG = 2.0 ** 53                  # ints beyond this are left to the model (its rounding to float is its own)
+_BIG = 2.0**53  # ints beyond this are left to the model (its rounding to float is its own)
 _new = object.__new__
 _set = object.__setattr__
-_TOP, _PART, _STAIN, _FINDING, _MOLECULAR = range(5)         # what a sheet column gives (FastCase._plan)
+_TOP, _PART, _STAIN, _FINDING, _MOLECULAR = range(5)  # what a sheet column gives (FastCase._plan)
 _TOP_TEXT = {"id", "title", "expected", "source", "notes"}
 
 
@@ -104,6 +104,7 @@ def _text(value: Any) -> Any:
 
 def _number(ge: float | None = None, le: float | None = None, gt: float | None = None) -> Check:
     """A finite number within the bounds, as a float; text only as plain digits with at most one point."""
+
     def check(value: Any) -> Any:
         kind = type(value)
         if kind is float:
@@ -116,8 +117,12 @@ def _number(ge: float | None = None, le: float | None = None, gt: float | None =
             number = float(value)
         else:
             raise _Decline
-        if not math.isfinite(number) or (ge is not None and not number >= ge) or \
-                (le is not None and not number <= le) or (gt is not None and not number > gt):
+        if (
+            not math.isfinite(number)
+            or (ge is not None and not number >= ge)
+            or (le is not None and not number <= le)
+            or (gt is not None and not number > gt)
+        ):
             raise _Decline
         return number
 
@@ -134,7 +139,7 @@ class _Part(Generic[P]):
         self.cls = cls
         self.checks = checks
         self.defaults: dict[str, Any] = {}
-        self.fresh: list[tuple[str, type]] = []   # fields whose default is an empty list or mapping
+        self.fresh: list[tuple[str, type]] = []  # fields whose default is an empty list or mapping
         for name, info in cls.model_fields.items():
             default = info.get_default(call_default_factory=True)
             self.defaults[name] = default
@@ -150,7 +155,7 @@ class _Part(Generic[P]):
         for name, kind in self.fresh:
             if name not in given:
                 values[name] = kind()
-        model = _new(self.cls)      # the instance as pydantic's model_construct makes it
+        model = _new(self.cls)  # the instance as pydantic's model_construct makes it
         _set(model, "__dict__", values)
         _set(model, "__pydantic_fields_set__", set(given))
         _set(model, "__pydantic_extra__", None)
@@ -182,16 +187,32 @@ class FastCase:
         models = schema.models
         for name, cls in models.items():
             decorators = cls.__pydantic_decorators__
-            named = set(decorators.field_validators) | set(decorators.model_validators) | \
-                set(decorators.validators) | set(decorators.root_validators) | set(decorators.field_serializers) | \
-                set(decorators.model_serializers)
-            if named - _KNOWN_VALIDATORS.get(cls.__name__, set()) or cls.__pydantic_post_init__ or \
-                    cls.__pydantic_root_model__ or cls.model_config.get("extra") != "forbid":
+            named = (
+                set(decorators.field_validators)
+                | set(decorators.model_validators)
+                | set(decorators.validators)
+                | set(decorators.root_validators)
+                | set(decorators.field_serializers)
+                | set(decorators.model_serializers)
+            )
+            if (
+                named - _KNOWN_VALIDATORS.get(cls.__name__, set())
+                or cls.__pydantic_post_init__
+                or cls.__pydantic_root_model__
+                or cls.model_config.get("extra") != "forbid"
+            ):
                 raise ValueError(f"{name}: a model the fast path does not know")
         self.patient = _Part(models["patient"], {"age": _number(ge=0, le=120), "sex": _term(vocab.sex)})
-        self.clinical = _Part(models["clinical"], {
-            "site": _term(vocab.sites), "depth": _term(vocab.depth), "size_cm": _number(gt=0, le=300),
-            "presentation": _text, "symptoms": _terms(vocab.symptoms)})
+        self.clinical = _Part(
+            models["clinical"],
+            {
+                "site": _term(vocab.sites),
+                "depth": _term(vocab.depth),
+                "size_cm": _number(gt=0, le=300),
+                "presentation": _text,
+                "symptoms": _terms(vocab.symptoms),
+            },
+        )
         morphology: dict[str, Check] = {}
         for name, mf in vocab.morphology.items():
             if mf.kind == "list" and mf.terms is not None:
@@ -203,14 +224,19 @@ class FastCase:
             elif mf.kind == "number":
                 morphology[name] = _number(ge=mf.min, le=mf.max)
         self.morphology = _Part(models["morphology"], morphology)
-        self.finding = _Part(models["stains"], {
-            "result": _term(vocab.stain_results), "extent": _term(vocab.stain_extents),
-            "intensity": _term(vocab.stain_intensities), "pattern": _term(vocab.stain_patterns),
-            "percent": _number(ge=0, le=100)})
+        self.finding = _Part(
+            models["stains"],
+            {
+                "result": _term(vocab.stain_results),
+                "extent": _term(vocab.stain_extents),
+                "intensity": _term(vocab.stain_intensities),
+                "pattern": _term(vocab.stain_patterns),
+                "percent": _number(ge=0, le=100),
+            },
+        )
         self.results = _canonical(vocab.stain_results)
         self.stains = _canonical(vocab.stains)
-        self.allowed = {s: frozenset(p) if (p := vocab.stain_patterns_for(s)) is not None else None
-                        for s in self.stains}
+        self.allowed = {s: frozenset(p) if (p := vocab.stain_patterns_for(s)) is not None else None for s in self.stains}
         self.molecular = _canonical(vocab.molecular)
         self.presence = _canonical(vocab.presence)
         # a shorthand result (focal: positive, focal) as the model expands it, for any stain that takes no pattern
@@ -224,8 +250,10 @@ class FastCase:
                 finding = case.stains[some_stain]
             except ValueError:
                 continue
-            self.shorthand[word] = ({k: v for k, v in finding.__dict__.items() if k in finding.model_fields_set},
-                                    set(finding.model_fields_set))
+            self.shorthand[word] = (
+                {k: v for k, v in finding.__dict__.items() if k in finding.model_fields_set},
+                set(finding.model_fields_set),
+            )
         # a finding written as its result alone ("positive", "focal"): its values and fields set (a shorthand
         # first, as the model reads it)
         self.words: dict[str, tuple[dict[str, Any], frozenset[str]]] = {}
@@ -240,17 +268,28 @@ class FastCase:
         self._plans: dict[int, tuple[list[ColumnSpec], list[_Column | None] | None]] = {}
         expected = _term(schema.entities) if schema.entities is not None else _text
         self.top: dict[str, Callable[[Any], Any]] = {
-            "id": self._id, "title": _text, "expected": expected, "source": _text, "notes": _text,
-            "patient": self.patient.build, "clinical": self.clinical.build, "morphology": self.morphology.build,
-            "stains": self._stains, "molecular": self._molecular}
+            "id": self._id,
+            "title": _text,
+            "expected": expected,
+            "source": _text,
+            "notes": _text,
+            "patient": self.patient.build,
+            "clinical": self.clinical.build,
+            "morphology": self.morphology.build,
+            "stains": self._stains,
+            "molecular": self._molecular,
+        }
         if set(self.top) != set(self.case.defaults):
             raise ValueError("the case model's keys are not the fast path's")
-        for part, names in ((self.patient, {"age", "sex"}),
-                            (self.clinical, {"site", "depth", "size_cm", "presentation", "symptoms"}),
-                            (self.morphology, set(morphology)), (self.finding, set(self.finding.checks))):
+        for part, names in (
+            (self.patient, {"age", "sex"}),
+            (self.clinical, {"site", "depth", "size_cm", "presentation", "symptoms"}),
+            (self.morphology, set(morphology)),
+            (self.finding, set(self.finding.checks)),
+        ):
             if set(part.defaults) != names or set(part.checks) != names:
                 raise ValueError(f"{part.cls.__name__}: its keys are not the fast path's")
-        for probe in _probes(vocab, schema.entities):   # a validator the fast path does not mirror: not used
+        for probe in _probes(vocab, schema.entities):  # a validator the fast path does not mirror: not used
             fast = self.build(probe)
             if fast is None or _state(fast) != _state(schema.model.model_validate(probe)):
                 raise ValueError(f"the fast path and the model differ on {probe!r}")
@@ -285,12 +324,12 @@ class FastCase:
         molecular: dict[str, str] = {}
         presence = self.presence
         try:
-            for entry, cell in compress(zip(plan, cells), cells):   # the cells not empty
+            for entry, cell in compress(zip(plan, cells), cells):  # the cells not empty
                 value: Any = cell.strip()
                 if not value or entry is None:
                     continue
                 kind, key, check, split = entry
-                if kind == _STAIN:          # stains.X: the result (or shorthand), as _put puts it
+                if kind == _STAIN:  # stains.X: the result (or shorthand), as _put puts it
                     found = stains.get(key)
                     if type(found) is dict:
                         found["result"] = value
@@ -298,10 +337,9 @@ class FastCase:
                         stains[key] = value
                     continue
                 if split is not None:
-                    if split:       # a list column, split as _row_to_case splits it
-                        value = [v for v in LIST_SEPARATORS.split(value) if v] if _SEPARATOR.search(value) \
-                            else [value]
-                    elif decimal_comma and "," in value:   # a decimal comma: the mapping reads it
+                    if split:  # a list column, split as _row_to_case splits it
+                        value = [v for v in LIST_SEPARATORS.split(value) if v] if _SEPARATOR.search(value) else [value]
+                    elif decimal_comma and "," in value:  # a decimal comma: the mapping reads it
                         return None
                 if kind == _PART:
                     section, name = key
@@ -310,7 +348,7 @@ class FastCase:
                         parts[section] = {name: check(value)}
                     else:
                         given[name] = check(value)
-                elif kind == _FINDING:      # stains.X.pattern and the like (stains.X.result too: the later wins)
+                elif kind == _FINDING:  # stains.X.pattern and the like (stains.X.result too: the later wins)
                     stain, name = key
                     found = stains.get(stain)
                     if found is None:
@@ -345,8 +383,10 @@ class FastCase:
         hit = self._plans.get(id(specs))
         if hit is not None and hit[0] is specs:
             return hit[1]
-        columns = [self._column(parts, True if is_list else False if is_number else None) if name else None
-                   for name, parts, is_list, is_number in specs]
+        columns = [
+            self._column(parts, True if is_list else False if is_number else None) if name else None
+            for name, parts, is_list, is_number in specs
+        ]
         plan = None if any(name and column is None for (name, _, _, _), column in zip(specs, columns)) else columns
         if len(self._plans) >= 8:
             self._plans.clear()
@@ -363,8 +403,7 @@ class FastCase:
             return _PART, (head, key), self.sections[head].checks[key], split
         if len(parts) == 2 and head == "stains" and key in self.stains and not split:
             return _STAIN, key, _text, split
-        if len(parts) == 3 and head == "stains" and parts[1] in self.stains and key in self.finding.checks and \
-                not split:
+        if len(parts) == 3 and head == "stains" and parts[1] in self.stains and key in self.finding.checks and not split:
             return _FINDING, (parts[1], key), _text, split
         if len(parts) == 2 and head == "molecular" and key in self.molecular and not split:
             return _MOLECULAR, key, _text, split
@@ -384,7 +423,7 @@ class FastCase:
         for stain, value in data.items():
             if type(stain) is not str or stain not in stains:
                 raise _Decline
-            if type(value) is str:     # a result or a shorthand alone: its finding is known in advance
+            if type(value) is str:  # a result or a shorthand alone: its finding is known in advance
                 known = words.get(value)
                 if known is None:
                     raise _Decline
@@ -438,8 +477,13 @@ class FastCase:
 def _state(value: Any) -> Any:
     """What a consumer can see of a case: classes, fields in order with their values and types, fields set."""
     if isinstance(value, BaseModel):
-        return (type(value), [(k, _state(v)) for k, v in value.__dict__.items()], value.model_fields_set,
-                value.__pydantic_extra__, value.__pydantic_private__)
+        return (
+            type(value),
+            [(k, _state(v)) for k, v in value.__dict__.items()],
+            value.model_fields_set,
+            value.__pydantic_extra__,
+            value.__pydantic_private__,
+        )
     if isinstance(value, dict):
         return dict, [(k, _state(v)) for k, v in value.items()]
     if isinstance(value, list):
@@ -450,6 +494,7 @@ def _state(value: Any) -> Any:
 def _probes(vocab: Vocabulary, entities: TermSet | None) -> list[dict[str, Any]]:
     """Canonical cases with every key given (numbers as numbers and as text), for the self-check: the fast
     path must take each and make what the model makes."""
+
     def first(termset: TermSet) -> str:
         return termset.terms[0]
 
@@ -465,15 +510,34 @@ def _probes(vocab: Vocabulary, entities: TermSet | None) -> list[dict[str, Any]]
     words = vocab.stain_results.terms + [w for w in vocab.stain_shorthand if isinstance(w, str)]
     for n, stain in enumerate(vocab.stains.terms):
         patterns = vocab.stain_patterns_for(stain) or vocab.stain_patterns.terms
-        stains[stain] = words[n % len(words)] if n % 2 else {
-            "result": words[n % len(words)], "extent": first(vocab.stain_extents),
-            "intensity": first(vocab.stain_intensities), "pattern": patterns[0], "percent": "12.5"}
-    case = {"id": "probe-1", "title": "t", "source": "s", "notes": "n",
-            "patient": {"age": 35, "sex": first(vocab.sex)},
-            "clinical": {"site": first(vocab.sites), "depth": first(vocab.depth), "size_cm": "2.5",
-                         "presentation": "p", "symptoms": vocab.symptoms.terms[:2]},
-            "morphology": morphology, "stains": stains,
-            "molecular": {t: first(vocab.presence) for t in vocab.molecular.terms}}
+        stains[stain] = (
+            words[n % len(words)]
+            if n % 2
+            else {
+                "result": words[n % len(words)],
+                "extent": first(vocab.stain_extents),
+                "intensity": first(vocab.stain_intensities),
+                "pattern": patterns[0],
+                "percent": "12.5",
+            }
+        )
+    case = {
+        "id": "probe-1",
+        "title": "t",
+        "source": "s",
+        "notes": "n",
+        "patient": {"age": 35, "sex": first(vocab.sex)},
+        "clinical": {
+            "site": first(vocab.sites),
+            "depth": first(vocab.depth),
+            "size_cm": "2.5",
+            "presentation": "p",
+            "symptoms": vocab.symptoms.terms[:2],
+        },
+        "morphology": morphology,
+        "stains": stains,
+        "molecular": {t: first(vocab.presence) for t in vocab.molecular.terms},
+    }
     if entities is not None and entities.terms:
         case["expected"] = first(entities)
     return [case, {"id": "probe-2", "patient": {"age": "35.5"}, "clinical": {"symptoms": first(vocab.symptoms)}}]

@@ -34,15 +34,15 @@ if TYPE_CHECKING:
 
 CASE_SUFFIXES = {".yaml", ".yml", ".json"}
 SHEET_SUFFIXES = {".csv", ".tsv"}
-WORKBOOK_SUFFIXES = {".xlsx", ".xls", ".ods"}   # read by ddx.workbook (python-calamine), every visible sheet
+WORKBOOK_SUFFIXES = {".xlsx", ".xls", ".ods"}  # read by ddx.workbook (python-calamine), every visible sheet
 INPUT_SUFFIXES = CASE_SUFFIXES | SHEET_SUFFIXES | WORKBOOK_SUFFIXES
-LIST_SEPARATORS = re.compile(r"\s*[;,|]\s*")   # a list cell: "spindle; epithelioid"
+LIST_SEPARATORS = re.compile(r"\s*[;,|]\s*")  # a list cell: "spindle; epithelioid"
 _SEPARATOR = re.compile(r"[;,|]")
-_BAD_BYTES = re.compile("[\udc80-\udcff]")   # bytes that were not UTF-8 (surrogateescape)
+_BAD_BYTES = re.compile("[\udc80-\udcff]")  # bytes that were not UTF-8 (surrogateescape)
 _NOT_UTF8 = "not UTF-8 text; save the sheet as 'CSV UTF-8'"
-ColumnSpec = tuple[str, list[str], bool, bool]   # a sheet column: name, its dotted parts, holds a list, a number
+ColumnSpec = tuple[str, list[str], bool, bool]  # a sheet column: name, its dotted parts, holds a list, a number
 _ID_TEXT = re.compile(CASE_ID_PATTERN)
-_DECIMAL_COMMA = re.compile(r"^([-+]?\d+),(\d+)(\s*%)?$")   # 70,5 / 12,5 % in a sheet separated by ";"
+_DECIMAL_COMMA = re.compile(r"^([-+]?\d+),(\d+)(\s*%)?$")  # 70,5 / 12,5 % in a sheet separated by ";"
 
 
 @dataclass
@@ -50,17 +50,17 @@ class RawCase:
     """One case as read from its file, before validation."""
 
     file: str
-    index: int                      # position in the file (0-based; a sheet's data rows count from 0)
-    label: str                      # the case id, or a stand-in naming the file (and row)
+    index: int  # position in the file (0-based; a sheet's data rows count from 0)
+    label: str  # the case id, or a stand-in naming the file (and row)
     data: Any = None
-    line: int | None = None         # the line in the file, where known (spreadsheet rows; a workbook's row number)
+    line: int | None = None  # the line in the file, where known (spreadsheet rows; a workbook's row number)
     problems: list[Problem] = field(default_factory=list)
     # a spreadsheet row is kept as its cells until validation (done in a worker process)
     cells: list[str] | None = None
     columns: list[ColumnSpec] | None = None
     id_column: int = -1
-    decimal_comma: bool = False     # the sheet is separated by ";": 70,5 in a number column is 70.5
-    sheet: str | None = None        # the sheet's name, for a row of a workbook (.xlsx, .xls, .ods)
+    decimal_comma: bool = False  # the sheet is separated by ";": 70,5 in a number column is 70.5
+    sheet: str | None = None  # the sheet's name, for a row of a workbook (.xlsx, .xls, .ods)
 
     @property
     def case_id(self) -> str | None:
@@ -83,12 +83,12 @@ class RawCase:
 @dataclass
 class LoadedCase:
     file: str
-    index: int                      # position in the file (0 for single-case files)
-    id: str                         # the case id, or the file name when unknown
+    index: int  # position in the file (0 for single-case files)
+    id: str  # the case id, or the file name when unknown
     case: CaseModel | None = None
     problems: list[Problem] = field(default_factory=list)
     line: int | None = None
-    sheet: str | None = None        # the workbook sheet the case is a row of
+    sheet: str | None = None  # the workbook sheet the case is a row of
 
     @property
     def ok(self) -> bool:
@@ -147,22 +147,28 @@ def validate_raw(raw: RawCase, knowledge: Knowledge) -> LoadedCase:
     """Validate one raw case against the knowledge base's case schema."""
     if raw.problems:
         return LoadedCase(raw.file, raw.index, raw.label, problems=list(raw.problems), line=raw.line, sheet=raw.sheet)
-    if raw.cells is not None and raw.columns is not None:   # a plainly canonical row: no mapping, no model
+    if raw.cells is not None and raw.columns is not None:  # a plainly canonical row: no mapping, no model
         fast = knowledge.case_schema.fast_row(raw.columns, raw.cells, raw.decimal_comma)
         if fast is not None:
             return LoadedCase(raw.file, raw.index, fast.id, case=fast, line=raw.line, sheet=raw.sheet)
     try:
         data = raw.mapping()
     except ValueError as exc:
-        return LoadedCase(raw.file, raw.index, raw.label, line=raw.line, sheet=raw.sheet,
-                          problems=[Problem(str(exc), file=raw.file, case=raw.label, line=raw.line, sheet=raw.sheet)])
+        return LoadedCase(
+            raw.file,
+            raw.index,
+            raw.label,
+            line=raw.line,
+            sheet=raw.sheet,
+            problems=[Problem(str(exc), file=raw.file, case=raw.label, line=raw.line, sheet=raw.sheet)],
+        )
     try:
         case = knowledge.case_schema.validate(data)
     except ValidationError as exc:
         problems = problems_from_validation(exc, knowledge.case_schema, file=raw.file, case=raw.label)
         for problem in problems:
             problem.line = raw.line
-            if raw.sheet is not None:   # a workbook row: the sheet, and the column the key path was read from
+            if raw.sheet is not None:  # a workbook row: the sheet, and the column the key path was read from
                 problem.sheet = raw.sheet
                 problem.column = column_of(raw.columns or [], problem.path)
         return LoadedCase(raw.file, raw.index, raw.label, problems=problems, line=raw.line, sheet=raw.sheet)
@@ -175,8 +181,7 @@ def iter_cases(path: str | Path, knowledge: Knowledge) -> Iterator[LoadedCase]:
         yield validate_raw(raw, knowledge)
 
 
-def validate_case(raw: Any, knowledge: Knowledge, *, file: str = "<input>", index: int = 0,
-                  multi: bool = False) -> LoadedCase:
+def validate_case(raw: Any, knowledge: Knowledge, *, file: str = "<input>", index: int = 0, multi: bool = False) -> LoadedCase:
     """Validate one case mapping (as held in memory, e.g. by the TUI)."""
     item = RawCase(file, index, Path(file).name + (f"#{index + 1}" if multi else ""), raw)
     item.label = item.case_id or item.label
@@ -199,7 +204,7 @@ def read_cases(paths: Iterable[str], vocab: Vocabulary, *, exclude: Iterable[str
 
 
 def _inputs(paths: Iterable[str], vocab: Vocabulary, *, exclude: Iterable[str] = ()) -> Iterator[RawCase]:
-    skip = {Path(os.path.realpath(p)) for p in exclude}   # realpath never raises (a link loop)
+    skip = {Path(os.path.realpath(p)) for p in exclude}  # realpath never raises (a link loop)
     for given in paths:
         p = Path(given)
         found = False
@@ -209,14 +214,15 @@ def _inputs(paths: Iterable[str], vocab: Vocabulary, *, exclude: Iterable[str] =
             found = True
             yield from iter_raw(path, vocab)
         if p.is_dir() and not found:
-            yield RawCase(str(p), 0, p.name, problems=[Problem(
-                f"folder holds no case files ({', '.join(sorted(INPUT_SUFFIXES))})", file=str(p))])
+            yield RawCase(
+                str(p), 0, p.name, problems=[Problem(f"folder holds no case files ({', '.join(sorted(INPUT_SUFFIXES))})", file=str(p))]
+            )
 
 
 def _unique_ids(raws: Iterable[RawCase]) -> Iterator[RawCase]:
     from ddx.seenids import SeenIds
 
-    seen = SeenIds()   # ~20 bytes a case (ddx/seenids.py)
+    seen = SeenIds()  # ~20 bytes a case (ddx/seenids.py)
     for raw in raws:
         case_id = None if raw.problems else raw.case_id
         if case_id is not None:
@@ -225,9 +231,17 @@ def _unique_ids(raws: Iterable[RawCase]) -> Iterator[RawCase]:
                 column = None
                 if raw.sheet is not None and raw.columns is not None and 0 <= raw.id_column < len(raw.columns):
                     column = column_letter(raw.id_column)
-                raw.problems = [Problem(f"duplicate case id {case_id!r}: already used in {first}",
-                                        file=raw.file, case=case_id, path="id", line=raw.line, sheet=raw.sheet,
-                                        column=column)]
+                raw.problems = [
+                    Problem(
+                        f"duplicate case id {case_id!r}: already used in {first}",
+                        file=raw.file,
+                        case=case_id,
+                        path="id",
+                        line=raw.line,
+                        sheet=raw.sheet,
+                        column=column,
+                    )
+                ]
         yield raw
 
 
@@ -244,13 +258,14 @@ def expand_paths(paths: Iterable[str]) -> Iterator[Path]:
                 # a case file, or a link to one that cannot be followed (a loop, a missing target):
                 # that one becomes an error row instead of vanishing silently. Links to folders are
                 # not followed, so a link loop cannot make the walk endless.
-                if not child.is_dir():   # a pipe or a device here becomes an error row too
+                if not child.is_dir():  # a pipe or a device here becomes an error row too
                     yield child
         else:
             yield p
 
 
 # --- spreadsheets -------------------------------------------------------------------------------
+
 
 def list_columns(vocab: Vocabulary) -> set[str]:
     """Column names whose cells hold a list of terms."""
@@ -278,8 +293,8 @@ def _is_number_column(parts: list[str], numbers: set[str] | frozenset[str]) -> b
     return ".".join(parts) in numbers or (len(parts) == 3 and parts[0] == "stains" and parts[2] == "percent")
 
 
-MAX_LINE_CHARS = 1024 * 1024   # a sheet line longer than this is refused (a row is never this long)
-MAX_ROW_LINES = 1000           # lines one row may span (a quoted cell with line breaks); more is a quote left open
+MAX_LINE_CHARS = 1024 * 1024  # a sheet line longer than this is refused (a row is never this long)
+MAX_ROW_LINES = 1000  # lines one row may span (a quoted cell with line breaks); more is a quote left open
 
 
 class _BadRow(Exception):
@@ -298,10 +313,10 @@ class _SheetLines:
 
     def __init__(self, handle: TextIO):
         self.handle = handle
-        self.number = 0                                  # the last line read from the file
-        self.row: list[tuple[int, str | None]] = []      # the current row's lines (None: a line too long)
+        self.number = 0  # the last line read from the file
+        self.row: list[tuple[int, str | None]] = []  # the current row's lines (None: a line too long)
         self.chars = 0
-        self.replay: list[tuple[int, str | None]] = []   # lines to hand out again, last first
+        self.replay: list[tuple[int, str | None]] = []  # lines to hand out again, last first
 
     def __iter__(self) -> _SheetLines:
         return self
@@ -317,15 +332,16 @@ class _SheetLines:
             number = self.number
             if len(line) > MAX_LINE_CHARS and not line.endswith("\n"):
                 while (rest := self.handle.readline(MAX_LINE_CHARS)) and not rest.endswith("\n"):
-                    pass   # the rest of the line is skipped, however long
+                    pass  # the rest of the line is skipped, however long
                 line = None
         self.row.append((number, line))
         if line is None:
             raise _BadRow(f"a line longer than {MAX_LINE_CHARS:,} characters")
         self.chars += len(line)
         if len(self.row) > MAX_ROW_LINES or self.chars > MAX_LINE_CHARS:
-            raise _BadRow(f"a quoted cell that starts in this row runs on for more than {len(self.row) - 1:,} "
-                          "lines; a quote left open?")
+            raise _BadRow(
+                f"a quoted cell that starts in this row runs on for more than {len(self.row) - 1:,} lines; a quote left open?"
+            )
         return line
 
     @property
@@ -346,9 +362,11 @@ class _SheetLines:
         return number, line or ""
 
 
-_CSV_WORDS = (("unexpected end of data", "a quote opened in this row is never closed"),
-              ("expected after", "a quote inside a cell must be doubled (\"\") or the whole cell quoted"),
-              ("field larger than field limit", "a cell is longer than the limit of {limit:,} characters"))
+_CSV_WORDS = (
+    ("unexpected end of data", "a quote opened in this row is never closed"),
+    ("expected after", 'a quote inside a cell must be doubled ("") or the whole cell quoted'),
+    ("field larger than field limit", "a cell is longer than the limit of {limit:,} characters"),
+)
 
 
 def _row_error(exc: Exception) -> str:
@@ -408,11 +426,22 @@ def iter_sheet(path: Path, vocab: Vocabulary) -> Iterator[RawCase]:
             except (UnicodeDecodeError, csv.Error, _BadRow) as exc:
                 here, text = lines.drop_row()
                 case_id = _id_of_line(text, delimiter, id_column)
-                yield RawCase(file, index, case_id or f"{path.name}:{here}", line=here, problems=[Problem(
-                    f"unreadable row: {_row_error(exc)}; this row is not read (the rest of the sheet is)",
-                    file=file, case=case_id, line=here)])
+                yield RawCase(
+                    file,
+                    index,
+                    case_id or f"{path.name}:{here}",
+                    line=here,
+                    problems=[
+                        Problem(
+                            f"unreadable row: {_row_error(exc)}; this row is not read (the rest of the sheet is)",
+                            file=file,
+                            case=case_id,
+                            line=here,
+                        )
+                    ],
+                )
                 index += 1
-                reader = csv.reader(lines, delimiter=delimiter, strict=True)   # the old one is mid-row
+                reader = csv.reader(lines, delimiter=delimiter, strict=True)  # the old one is mid-row
                 continue
             here = lines.first
             lines.row_done()
@@ -422,8 +451,17 @@ def iter_sheet(path: Path, vocab: Vocabulary) -> Iterator[RawCase]:
             index += 1
 
 
-def sheet_row(file: str, index: int, label: str, here: int, row: list[str], specs: list[ColumnSpec], id_column: int,
-              decimal_comma: bool = False, sheet: str | None = None) -> RawCase:
+def sheet_row(
+    file: str,
+    index: int,
+    label: str,
+    here: int,
+    row: list[str],
+    specs: list[ColumnSpec],
+    id_column: int,
+    decimal_comma: bool = False,
+    sheet: str | None = None,
+) -> RawCase:
     """One data row of a sheet (CSV/TSV, or a workbook's sheet) as a raw case, or as an error row.
 
     ``label`` stands for the case while its id is unknown; ``here`` is the row's line (CSV) or row
@@ -431,8 +469,8 @@ def sheet_row(file: str, index: int, label: str, here: int, row: list[str], spec
     (:meth:`RawCase.mapping`, in a worker process); a row with more cells than the header has
     columns, or with text that was not UTF-8, is an error row.
     """
-    if len(row) > len(specs) and not "".join(row[len(specs):]).strip():
-        row = row[:len(specs)]   # empty trailing cells, as spreadsheets export them
+    if len(row) > len(specs) and not "".join(row[len(specs) :]).strip():
+        row = row[: len(specs)]  # empty trailing cells, as spreadsheets export them
     message = None
     if len(row) > len(specs):
         message = f"row has {len(row)} cells but the header has {len(specs)} columns"
@@ -441,10 +479,17 @@ def sheet_row(file: str, index: int, label: str, here: int, row: list[str], spec
     if message:
         cell = row[id_column].strip() if id_column < len(row) else ""
         case_id = cell if cell and not _BAD_BYTES.search(cell) else None
-        return RawCase(file, index, case_id or label, line=here, sheet=sheet, problems=[Problem(
-            message, file=file, case=case_id, line=here, sheet=sheet)])
-    raw = RawCase(file, index, label, line=here, cells=row, columns=specs, id_column=id_column,
-                  decimal_comma=decimal_comma, sheet=sheet)
+        return RawCase(
+            file,
+            index,
+            case_id or label,
+            line=here,
+            sheet=sheet,
+            problems=[Problem(message, file=file, case=case_id, line=here, sheet=sheet)],
+        )
+    raw = RawCase(
+        file, index, label, line=here, cells=row, columns=specs, id_column=id_column, decimal_comma=decimal_comma, sheet=sheet
+    )
     raw.label = raw.case_id or label
     return raw
 
@@ -506,8 +551,9 @@ def _check_header(columns: list[str]) -> str | None:
     return None
 
 
-def row_to_case(columns: list[str], row: list[str], lists: set[str], numbers: set[str] | None = None,
-                decimal_comma: bool = False) -> dict[str, Any]:
+def row_to_case(
+    columns: list[str], row: list[str], lists: set[str], numbers: set[str] | None = None, decimal_comma: bool = False
+) -> dict[str, Any]:
     """A nested case mapping from one row: ``stains.alk.pattern`` -> stains: {alk: {pattern: ...}}.
 
     Empty cells are not given (unknown, not negative). ``stains.X`` is the
@@ -530,7 +576,7 @@ def _column_specs(columns: list[str], lists: set[str], numbers: set[str]) -> lis
 
 def _row_to_case(specs: list[ColumnSpec], row: list[str], decimal_comma: bool = False) -> dict[str, Any]:
     case: dict[str, Any] = {}
-    for (name, parts, is_list, is_number), cell in compress(zip(specs, row), row):   # the cells not empty
+    for (name, parts, is_list, is_number), cell in compress(zip(specs, row), row):  # the cells not empty
         value: Any = cell.strip()
         if not value or not name:
             continue
@@ -538,7 +584,7 @@ def _row_to_case(specs: list[ColumnSpec], row: list[str], decimal_comma: bool = 
             value = [v for v in LIST_SEPARATORS.split(value) if v] if _SEPARATOR.search(value) else [value]
         elif is_number and decimal_comma:
             value = _DECIMAL_COMMA.sub(r"\1.\2\3", value)
-        if len(parts) == 2:     # section.key, the common column: put here unless _put has something to say
+        if len(parts) == 2:  # section.key, the common column: put here unless _put has something to say
             node = case.get(parts[0])
             if node is None:
                 case[parts[0]] = {parts[1]: value}
@@ -557,14 +603,14 @@ def _put(case: dict[str, Any], parts: list[str], value: Any, column: str) -> Non
         if child is None:
             child = node[key] = {}
         elif not isinstance(child, dict):
-            if parts[0] == "stains" and depth == 1:    # stains.alk given, then stains.alk.pattern
+            if parts[0] == "stains" and depth == 1:  # stains.alk given, then stains.alk.pattern
                 child = node[key] = {"result": child}
             else:
-                raise ValueError(f"column {column!r} conflicts with column {'.'.join(parts[:depth + 1])!r}")
+                raise ValueError(f"column {column!r} conflicts with column {'.'.join(parts[: depth + 1])!r}")
         node = child
     last = parts[-1]
     if isinstance(node.get(last), dict):
-        if parts[0] == "stains" and len(parts) == 2:   # stains.alk.pattern given, then stains.alk
+        if parts[0] == "stains" and len(parts) == 2:  # stains.alk.pattern given, then stains.alk
             node[last]["result"] = value
             return
         raise ValueError(f"column {column!r} conflicts with the columns under it")
@@ -602,6 +648,7 @@ def write_sheet(cases: Iterable[dict[str, Any]], path: Path, *, delimiter: str =
 
 # --- writing cases (the read side above) -------------------------------------------------------
 
+
 class _CaseDumper(yaml.SafeDumper):
     """Block mappings; lists of plain terms on one line (``cell_types: [spindle, epithelioid]``)."""
 
@@ -616,8 +663,7 @@ _CaseDumper.add_representer(list, _represent_list)
 
 def case_to_yaml(data: dict[str, Any], *, header: str | None = None) -> str:
     """YAML text for a case mapping (block style, key order kept, Unicode as is)."""
-    text = yaml.dump(data, Dumper=_CaseDumper, sort_keys=False, allow_unicode=True, width=100,
-                     default_flow_style=False)
+    text = yaml.dump(data, Dumper=_CaseDumper, sort_keys=False, allow_unicode=True, width=100, default_flow_style=False)
     return (f"# {header}\n" if header else "") + text
 
 

@@ -63,7 +63,7 @@ def required_findings(when: dict[str, object]) -> int:
     """How many findings a rule's ``when`` requires to hold together (``not`` excluded; ``any`` counts as one)."""
     n = 0
     for key, value in when.items():
-        if key == "not" or key.startswith("__"):   # "__line__": where the loader found it
+        if key == "not" or key.startswith("__"):  # "__line__": where the loader found it
             continue
         if key == "all" and isinstance(value, list):
             n += sum(required_findings(v) if isinstance(v, dict) else 1 for v in value)
@@ -97,9 +97,13 @@ def main_entities(knowledge: Knowledge) -> list[str]:
 def core_findings(knowledge: Knowledge) -> frozenset[str]:
     """The finding paths whose rules are core: settings ``core_stains`` and the main entities' defining tests."""
     stains = {f"stains.{s}" for s in knowledge.settings.core_stains}
-    tests = {path for e in knowledge.entities if e.group == "main"
-             for path in (*e.confirm_with, *(p for s in e.subtypes for p in s.confirm_with or ()))
-             if path.startswith("molecular.")}
+    tests = {
+        path
+        for e in knowledge.entities
+        if e.group == "main"
+        for path in (*e.confirm_with, *(p for s in e.subtypes for p in s.confirm_with or ()))
+        if path.startswith("molecular.")
+    }
     return frozenset(stains | tests)
 
 
@@ -163,11 +167,15 @@ def evidence_section(knowledge: Knowledge) -> str:
     for slug, s in all_rules.items():
         c = core.get(slug, Split(slug))
         name = f"**{slug}**" if slug in main else slug
-        lines.append(f"| {name} | {s.count} | {s.cited} | {s.estimate} | {_pct(s.count, s.total)} | "
-                     f"{c.count} | {c.total} | {_pct(c.count, c.total)} |")
+        lines.append(
+            f"| {name} | {s.count} | {s.cited} | {s.estimate} | {_pct(s.count, s.total)} | "
+            f"{c.count} | {c.total} | {_pct(c.count, c.total)} |"
+        )
     k, n = core_counted_share(knowledge)
     tot = [sum(getattr(s, f) for s in all_rules.values()) for f in ("count", "cited", "estimate")]
-    lines += [f"| all | {tot[0]} | {tot[1]} | {tot[2]} | {_pct(tot[0], sum(tot))} | | | |", "",
-              f"Core cells of the main entities ({', '.join(main)}) that are cited counts: {k} of {n} "
-              f"({_pct(k, n)})."]
+    lines += [
+        f"| all | {tot[0]} | {tot[1]} | {tot[2]} | {_pct(tot[0], sum(tot))} | | | |",
+        "",
+        f"Core cells of the main entities ({', '.join(main)}) that are cited counts: {k} of {n} ({_pct(k, n)}).",
+    ]
     return "\n".join(lines) + "\n"

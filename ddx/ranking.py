@@ -38,7 +38,7 @@ from ddx.citations import citation_keys
 from ddx.knowledge import EvidenceSettings, Knowledge, Likelihood, Profile, Rule
 
 LN10 = math.log(10.0)
-MIN_WEIGHT = 0.005   # evidence that moves an entity by less than this (log10) is not listed in JSON
+MIN_WEIGHT = 0.005  # evidence that moves an entity by less than this (log10) is not listed in JSON
 
 
 @dataclass(frozen=True)
@@ -46,12 +46,12 @@ class Evidence:
     rule: str
     finding: str
     entity: str
-    weight: float          # log10 likelihood ratio against the differential
+    weight: float  # log10 likelihood ratio against the differential
     likelihood: Likelihood  # the figure behind it (cited or estimate)
-    p_used: float          # after clamping and negation
+    p_used: float  # after clamping and negation
     source: str
     negated: bool = False  # a tested-negative finding, scored 1 - p
-    subtype: str | None = None   # the subtype whose profile this is (None: the entity, or its rest)
+    subtype: str | None = None  # the subtype whose profile this is (None: the entity, or its rest)
     strength: float = 0.0  # how many cases the figure weighs (its denominator, or equivalent cases)
 
     @cached_property
@@ -72,9 +72,14 @@ class Evidence:
     def _dict(self) -> dict[str, object]:
         lk = self.likelihood
         out: dict[str, object] = {
-            "rule": self.rule, "finding": self.finding, "weight": round(self.weight, 3),
-            "p": round(self.p_used, 4), "raw": round(lk.p, 4), "estimate": self.estimate,
-            "strength": round(self.strength, 2), "source": self.source,
+            "rule": self.rule,
+            "finding": self.finding,
+            "weight": round(self.weight, 3),
+            "p": round(self.p_used, 4),
+            "raw": round(lk.p, 4),
+            "estimate": self.estimate,
+            "strength": round(self.strength, 2),
+            "source": self.source,
         }
         if lk.n:
             out["n"] = lk.n
@@ -103,10 +108,14 @@ class Evidence:
         denominator; its weight in cases is in the rules) and the source as its short key (the citations
         are listed once, in the batch summary's ``sources``)."""
         lk = self.likelihood
-        figure = basis_text(lk, self.strength) if lk.k is not None and lk.total is not None \
-            else f"{'~' if lk.estimate else ''}{lk.p:.2f}"
-        return json.dumps({"rule": self.rule, "weight": round(self.weight, 3), "figure": figure,
-                           "source": key}, ensure_ascii=False, separators=(",", ":"))
+        figure = (
+            basis_text(lk, self.strength) if lk.k is not None and lk.total is not None else f"{'~' if lk.estimate else ''}{lk.p:.2f}"
+        )
+        return json.dumps(
+            {"rule": self.rule, "weight": round(self.weight, 3), "figure": figure, "source": key},
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
 
 
 def figure_text(lk: Likelihood, strength: float) -> str:
@@ -137,7 +146,7 @@ class RankedEntity:
     # the evidence of the leading profile, strongest first; the ranker passes a function that builds it
     # the first time it is read, so a batch line that prints three entities does not order thirteen
     _evidence: list[Evidence] | Callable[[], list[Evidence]] = field(default_factory=list, repr=False)
-    subtype: str | None = None          # the leading profile's slug, for an entity with subtypes
+    subtype: str | None = None  # the leading profile's slug, for an entity with subtypes
     subtype_name: str | None = None
     subtype_share: float | None = None  # its share of the entity's probability
 
@@ -196,18 +205,21 @@ class Contrast:
 
     rule: str
     finding: str
-    favoured: Likelihood      # P(finding | favoured entity), before clamping
-    other: Likelihood         # P(finding | other entity)
+    favoured: Likelihood  # P(finding | favoured entity), before clamping
+    other: Likelihood  # P(finding | other entity)
     negated: bool
-    log10_ratio: float        # > 0: favours the first entity
+    log10_ratio: float  # > 0: favours the first entity
     given: str | None = None  # the population of a conditional rule's figures ("desmin-positive")
 
     def phrase(self, favoured: str, other: str) -> str:
         def shown(lk: Likelihood) -> str:
             p = 1.0 - lk.p if self.negated else lk.p
             return percent(p, lk.estimate)
-        return (f"{lower_first(self.finding)} ({shown(self.favoured)} of {given_name(self.given, favoured.upper())} "
-                f"vs {shown(self.other)} of {given_name(self.given, other.upper())})")
+
+        return (
+            f"{lower_first(self.finding)} ({shown(self.favoured)} of {given_name(self.given, favoured.upper())} "
+            f"vs {shown(self.other)} of {given_name(self.given, other.upper())})"
+        )
 
 
 def given_name(given: str | None, name: str) -> str:
@@ -230,8 +242,11 @@ def derived_p(lk: Likelihood, rate: float, evidence: EvidenceSettings) -> float:
     from the cell's ``strength`` or ``settings.evidence``); ``m`` the rate across
     the differential; ``a`` = ``settings.evidence.shrinkage``. So 0/8 is not 0/800.
     """
-    k, n = (float(lk.k), float(lk.total)) if lk.k is not None and lk.total is not None \
+    k, n = (
+        (float(lk.k), float(lk.total))
+        if lk.k is not None and lk.total is not None
         else (lk.p * strength_of(lk, evidence), strength_of(lk, evidence))
+    )
     a = evidence.shrinkage
     return (k + a * rate) / (n + a) if n + a > 0 else rate
 
@@ -281,18 +296,29 @@ class Ranker:
             self.log_ref[rule.id] = math.log(math.fsum(w * p for w, p in zip(self.profile_prior, ps)))
         # every piece of evidence is fixed by (rule, profile): build each once, not per case
         self.evidence: dict[str, tuple[Evidence, ...]] = {}
-        self._lean: dict[int, str] = {}     # id(evidence) -> its lean JSON (lean_text); all held in self.evidence
+        self._lean: dict[int, str] = {}  # id(evidence) -> its lean JSON (lean_text); all held in self.evidence
         for rid, row in figures.items():
             rule = knowledge.rule[rid]
             out = []
             for j, (prof, lk) in enumerate(zip(self.profiles, row)):
                 weight = (self.log_lik[rid][j] - self.log_ref[rid]) / LN10
-                out.append(Evidence(rid, rule.title, prof.entity, weight, lk, self.p_used[rid][j],
-                                    lk.source or rule.spec.source, rule.negated, prof.subtype, strength_of(lk, ev)))
+                out.append(
+                    Evidence(
+                        rid,
+                        rule.title,
+                        prof.entity,
+                        weight,
+                        lk,
+                        self.p_used[rid][j],
+                        lk.source or rule.spec.source,
+                        rule.negated,
+                        prof.subtype,
+                        strength_of(lk, ev),
+                    )
+                )
             self.evidence[rid] = tuple(out)
         # per profile: each rule's place in the evidence order (strongest first, then by id)
-        self.weights: dict[str, tuple[float, ...]] = {rid: tuple(e.weight for e in row)
-                                                      for rid, row in self.evidence.items()}
+        self.weights: dict[str, tuple[float, ...]] = {rid: tuple(e.weight for e in row) for rid, row in self.evidence.items()}
         self.place: list[dict[str, int]] = []
         for j in range(len(self.profiles)):
             ordered = sorted(self.evidence, key=lambda rid: (-abs(self.weights[rid][j]), rid))
@@ -323,7 +349,7 @@ class Ranker:
         """A rule's figure per profile and the probability the ranker uses for it (after shrinkage,
         clamp and negation); also for a draft or retired rule, to show what it would weigh."""
         lks = [self.knowledge.profile_likelihood(rule, prof) for prof in self.profiles]
-        assert all(lk is not None for lk in lks)   # guaranteed by knowledge validation
+        assert all(lk is not None for lk in lks)  # guaranteed by knowledge validation
         figures = [lk for lk in lks if lk is not None]
         rate = math.fsum(w * lk.p for w, lk in zip(self.profile_prior, figures))
         ev = self.knowledge.settings.evidence
@@ -356,11 +382,9 @@ class Ranker:
         (log10). Empty when fewer than two entities are ranked."""
         if len(ranking) < 2:
             return []
-        a, b = (self.profile_index(r.entity, r.subtype if r.subtype not in (None, r.entity) else None)
-                for r in ranking[:2])
+        a, b = (self.profile_index(r.entity, r.subtype if r.subtype not in (None, r.entity) else None) for r in ranking[:2])
         limit = self.knowledge.settings.evidence.informative_spread
-        return sorted(r for r in matched if r in self.log_lik
-                      and abs(self.log_lik[r][a] - self.log_lik[r][b]) / LN10 >= limit)
+        return sorted(r for r in matched if r in self.log_lik and abs(self.log_lik[r][a] - self.log_lik[r][b]) / LN10 >= limit)
 
     def profile_log_posterior(self, matched: frozenset[str] | set[str], temperature: float | None = None) -> list[float]:
         """Unnormalised log posterior per profile: ln prior + temperature × Σ ln likelihood
@@ -369,7 +393,7 @@ class Ranker:
         t = self.temperature if temperature is None else temperature
         if not ids:
             return list(self.log_prior)
-        columns = zip(*(self.log_lik[r] for r in ids))   # one column per profile
+        columns = zip(*(self.log_lik[r] for r in ids))  # one column per profile
         return [lp + t * math.fsum(column) for lp, column in zip(self.log_prior, columns)]
 
     def profile_posterior(self, matched: frozenset[str] | set[str], temperature: float | None = None) -> list[float]:
@@ -394,8 +418,9 @@ class Ranker:
         """Probabilities in knowledge entity order (each the sum over its subtypes)."""
         return self.to_entities(self.profile_posterior(matched, temperature))
 
-    def rank(self, matched: frozenset[str], probs: list[float] | None = None,
-             profile_probs: list[float] | None = None) -> list[RankedEntity]:
+    def rank(
+        self, matched: frozenset[str], probs: list[float] | None = None, profile_probs: list[float] | None = None
+    ) -> list[RankedEntity]:
         """Every entity, best first, with the evidence of its leading profile (subtype)."""
         if profile_probs is None:
             profile_probs = self.profile_posterior(matched)
@@ -413,11 +438,18 @@ class Ranker:
             prof = self.profiles[j]
             has_subtypes = bool(self.knowledge.entity[slug].subtypes)
             share = profile_probs[j] / probs[i] if probs[i] > 0 else prof.share
-            ranked.append(RankedEntity(slug, self.knowledge.entity[slug].name, probs[i], scores[j],
-                                       self._evidence_of(ids, j),
-                                       subtype=prof.slug if has_subtypes else None,
-                                       subtype_name=prof.name if has_subtypes else None,
-                                       subtype_share=share if has_subtypes else None))
+            ranked.append(
+                RankedEntity(
+                    slug,
+                    self.knowledge.entity[slug].name,
+                    probs[i],
+                    scores[j],
+                    self._evidence_of(ids, j),
+                    subtype=prof.slug if has_subtypes else None,
+                    subtype_name=prof.name if has_subtypes else None,
+                    subtype_share=share if has_subtypes else None,
+                )
+            )
         ranked.sort(key=lambda r: (-r.probability, r.entity))
         return ranked
 
@@ -432,8 +464,15 @@ class Ranker:
                 return j
         raise KeyError(subtype or entity)
 
-    def contrast(self, matched: frozenset[str], favoured: str, other: str, n: int = 2,
-                 favoured_subtype: str | None = None, other_subtype: str | None = None) -> list[Contrast]:
+    def contrast(
+        self,
+        matched: frozenset[str],
+        favoured: str,
+        other: str,
+        n: int = 2,
+        favoured_subtype: str | None = None,
+        other_subtype: str | None = None,
+    ) -> list[Contrast]:
         """The matched findings that most favour ``favoured`` over ``other`` (their leading profiles)."""
         i = self.profile_index(favoured, favoured_subtype if favoured_subtype != favoured else None)
         j = self.profile_index(other, other_subtype if other_subtype != other else None)

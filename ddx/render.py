@@ -24,8 +24,10 @@ from ddx.report_comment import figure_text, pointer_findings, unused_texts
 from ddx.safetext import markdown_text, printable
 from ddx.suggest import no_test_text
 
-DISCLAIMER = ("Decision support only: ddx ranks candidates from the findings entered and its cited rules. "
-              "It does not make a diagnosis; the pathologist does.")
+DISCLAIMER = (
+    "Decision support only: ddx ranks candidates from the findings entered and its cited rules. "
+    "It does not make a diagnosis; the pathologist does."
+)
 
 
 _COMPACT = (",", ":")
@@ -64,10 +66,8 @@ def _head_and_tail(analysis: Analysis, knowledge: Knowledge) -> tuple[dict[str, 
     return head, tail
 
 
-
 def _entry(r: RankedEntity) -> dict[str, Any]:
-    out: dict[str, Any] = {"entity": r.entity, "name": r.name, "probability": round(r.probability, 6),
-                           "score": round(r.score, 4)}
+    out: dict[str, Any] = {"entity": r.entity, "name": r.name, "probability": round(r.probability, 6), "score": round(r.score, 4)}
     if r.subtype is not None:
         out["subtype"] = {"slug": r.subtype, "name": r.subtype_name, "share": round(r.subtype_share or 0.0, 4)}
     return out
@@ -153,8 +153,9 @@ def to_lean_line(analysis: Analysis, knowledge: Knowledge, *, evidence_for: int 
     tail["caveats"] = [{"rule": c.rule, "source": keys.get(c.source, c.source)} for c in analysis.caveats]
     if analysis.outside:
         outside = analysis.outside.to_dict()
-        outside["pointers"] = [{"entity": p.slug, "findings": list(p.findings), "source": keys.get(p.source, p.source)}
-                               for p in analysis.outside.pointers]
+        outside["pointers"] = [
+            {"entity": p.slug, "findings": list(p.findings), "source": keys.get(p.source, p.source)} for p in analysis.outside.pointers
+        ]
         tail["outside_differential"] = outside
     if analysis.confidence is not None:
         tail["confidence"] = {"band": analysis.confidence.band, "label": analysis.confidence.label}
@@ -216,8 +217,8 @@ def ranking_table(analysis: Analysis, knowledge: Knowledge, *, top: int = 6) -> 
     width = max((len(label) for label in labels), default=0)
     for i, (r, label) in enumerate(zip(shown, labels), start=1):
         head = Table.grid(padding=(0, 2))
-        head.add_column(min_width=width, overflow="fold")   # the bars line up; a long label wraps on a narrow screen
-        head.add_column(no_wrap=True, overflow="crop")   # the number first: on a narrow screen the bar is cut
+        head.add_column(min_width=width, overflow="fold")  # the bars line up; a long label wraps on a narrow screen
+        head.add_column(no_wrap=True, overflow="crop")  # the number first: on a narrow screen the bar is cut
         head.add_row(Text(label, style="bold"), f"{probability_text(r.probability):>7} {_bar(r.probability)}")
         grid.add_row(str(i), head)
         body = Table.grid(padding=(0, 1))
@@ -249,11 +250,9 @@ def render_text(analysis: Analysis, knowledge: Knowledge, *, top: int = 6) -> Re
     parts.append(table)
     rest = analysis.ranking[top:]
     if rest:
-        parts.append(Text("also considered: " + ", ".join(f"{r.entity} {probability_text(r.probability)}" for r in rest),
-                          style="dim"))
+        parts.append(Text("also considered: " + ", ".join(f"{r.entity} {probability_text(r.probability)}" for r in rest), style="dim"))
     if analysis.outside:
-        out = Text("Outside the differential — the findings point beyond the entities ddx models:\n",
-                   style="bold yellow")
+        out = Text("Outside the differential — the findings point beyond the entities ddx models:\n", style="bold yellow")
         for line in outside_lines(analysis, knowledge):
             out.append("  ◆ ", style="bold yellow")
             out.append(line + "\n")
@@ -265,14 +264,13 @@ def render_text(analysis: Analysis, knowledge: Knowledge, *, top: int = 6) -> Re
             cav.append(f"{c.text} [{c.rule}]\n")
         parts.append(cav)
     if analysis.unused:
-        parts.append(Text("Recorded, not used by the ranking: " + "; ".join(unused_texts(analysis, knowledge)),
-                          style="dim"))
+        parts.append(Text("Recorded, not used by the ranking: " + "; ".join(unused_texts(analysis, knowledge)), style="dim"))
     if analysis.suggestions or analysis.no_separating_test:
         sug = Text("Next tests:", style="bold")
         if analysis.no_separating_test:
             sug.append(f" {lower_first(no_test_text(knowledge))}", style="")
         parts.append(sug)
-        tests = Table.grid(padding=(0, 1))   # a wrapped suggestion stays under its own text
+        tests = Table.grid(padding=(0, 1))  # a wrapped suggestion stays under its own text
         tests.add_column(justify="right", no_wrap=True)
         tests.add_column(overflow="fold")
         for n, s in enumerate(analysis.suggestions, start=1):
@@ -284,7 +282,7 @@ def render_text(analysis: Analysis, knowledge: Knowledge, *, top: int = 6) -> Re
         parts.append(Text(""))
     if analysis.top and analysis.top.supporting:
         parts.append(Text("Sources of the leading evidence:", style="dim"))
-        for e in analysis.top.supporting[:3]:   # the citation wraps under itself, indented below its rule
+        for e in analysis.top.supporting[:3]:  # the citation wraps under itself, indented below its rule
             parts.append(Text(f"  {e.rule}:", style="dim"))
             parts.append(Padding(Text(e.source, style="dim", overflow="fold"), (0, 0, 0, 4)))
         parts.append(Text(""))
@@ -310,13 +308,11 @@ def render_markdown(analysis: Analysis, knowledge: Knowledge, *, top: int = 6) -
         lines += [f"Expected: `{analysis.expected}`", ""]
     if analysis.confidence:
         lines += [f"**{analysis.confidence.label}:** {analysis.confidence.action}", ""]
-    lines += ["| # | entity | probability | score | evidence for | evidence against |",
-              "|---:|---|---:|---:|---|---|"]
+    lines += ["| # | entity | probability | score | evidence for | evidence against |", "|---:|---|---:|---:|---|---|"]
     for i, r in enumerate(analysis.ranking[:top], start=1):
         for_ = "<br>".join(_md(_evidence_line(e)) for e in r.supporting[:3]) or "-"
         against = "<br>".join(_md(_evidence_line(e)) for e in r.opposing[:2]) or "-"
-        name = r.name + (f"; leading: {r.subtype_name} (share {(r.subtype_share or 0) * 100:.0f} %)"
-                         if r.subtype is not None else "")
+        name = r.name + (f"; leading: {r.subtype_name} (share {(r.subtype_share or 0) * 100:.0f} %)" if r.subtype is not None else "")
         shown = probability_text(r.probability, " %")
         lines.append(f"| {i} | {r.entity} ({_md(name)}) | {shown} | {r.score:+.2f} | {for_} | {against} |")
     if analysis.outside:

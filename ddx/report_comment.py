@@ -91,7 +91,7 @@ def short_source(source: str, limit: int = 90) -> str:
     """The first citation of a source, short: 'Nonaka D, et al. Am J Surg Pathol 2008;32:1291'."""
     first = (split_citations(source) or [source])[0]
     if first.startswith("pooled: "):
-        first = first[len("pooled: "):]
+        first = first[len("pooled: ") :]
     segments = [s.strip() for s in re.split(r"\.\s+", first) if s.strip()]
     if not segments:
         return source[:limit]
@@ -105,7 +105,7 @@ def short_source(source: str, limit: int = 90) -> str:
             if "," in authors and "et al" not in authors:
                 authors = authors.split(",")[0] + ", et al"
             return f"{authors}. {journal.group(0)}"
-    return first if len(first) <= limit else first[:limit - 1].rstrip() + "…"
+    return first if len(first) <= limit else first[: limit - 1].rstrip() + "…"
 
 
 def profile_short(knowledge: Knowledge, r: RankedEntity) -> str:
@@ -171,8 +171,7 @@ def describe_morphology(case: Any, knowledge: Knowledge) -> list[str]:
         if any(r not in recorded or r in done for r in sentence.requires):
             continue
         named = [f for f in sentence.fields if f != "*"]
-        order = [f for f in named if f in recorded] + (
-            [f for f in recorded if f not in named] if "*" in sentence.fields else [])
+        order = [f for f in named if f in recorded] + ([f for f in recorded if f not in named] if "*" in sentence.fields else [])
         phrases = []
         for name in order:
             if name in done:
@@ -189,8 +188,7 @@ def describe_morphology(case: Any, knowledge: Knowledge) -> list[str]:
             phrases.append(" ".join(fill(frame, label=label, value=values, values=values).split()))
             done.add(name)
         if phrases:
-            joined = " ".join(phrases) if sentence.join == "words" else \
-                join_words(phrases, "or" if sentence.join == "or" else "and")
+            joined = " ".join(phrases) if sentence.join == "words" else join_words(phrases, "or" if sentence.join == "or" else "and")
             text = fill(sentence.sentence, phrases=joined)
             out.append(_articles(re.sub(r"\s+([,;.])", r"\1", text)))
     return out
@@ -208,8 +206,7 @@ def describe_clinical(case: Any, knowledge: Knowledge) -> list[str]:
     if clinical is not None:
         if clinical.site:
             site = _value_words(knowledge, "clinical.site", clinical.site)
-            parts.append(fill(prose.depth_site, value=site, depth=clinical.depth) if clinical.depth
-                         else fill(prose.site, value=site))
+            parts.append(fill(prose.depth_site, value=site, depth=clinical.depth) if clinical.depth else fill(prose.site, value=site))
         elif clinical.depth:
             parts.append(fill(prose.depth_site, value="", depth=clinical.depth).strip())
         if clinical.size_cm is not None:
@@ -217,8 +214,9 @@ def describe_clinical(case: Any, knowledge: Knowledge) -> list[str]:
         if clinical.presentation:
             parts.append(fill(prose.presentation, value=printable(clinical.presentation.strip())))
         if clinical.symptoms:
-            parts.append(fill(prose.symptoms, value=join_words(
-                [_value_words(knowledge, "clinical.symptoms", s) for s in clinical.symptoms])))
+            parts.append(
+                fill(prose.symptoms, value=join_words([_value_words(knowledge, "clinical.symptoms", s) for s in clinical.symptoms]))
+            )
     return [fill(prose.sentence, parts="; ".join(p for p in parts if p))] if parts else []
 
 
@@ -230,25 +228,38 @@ def describe_stains(case: Any, knowledge: Knowledge) -> list[str]:
     groups: dict[str, list[str]] = {}
     own = []
     for name, f in stains.items():
-        attrs = {"result": f.result, "extent": f.extent, "intensity": f.intensity, "pattern": f.pattern,
-                 "percent": f.percent}
-        special = next((k for k in prose.own_sentence if k.split(".")[0] == name
-                        and attrs.get(k.split(".")[1]) is not None), None)
+        attrs = {"result": f.result, "extent": f.extent, "intensity": f.intensity, "pattern": f.pattern, "percent": f.percent}
+        special = next((k for k in prose.own_sentence if k.split(".")[0] == name and attrs.get(k.split(".")[1]) is not None), None)
         if special is not None:
             value = attrs[special.split(".")[1]]
-            own.append(fill(prose.own_sentence[special], label=label(name),
-                            value=f"{value:g}" if isinstance(value, float) else _term(str(value))))
+            own.append(
+                fill(
+                    prose.own_sentence[special],
+                    label=label(name),
+                    value=f"{value:g}" if isinstance(value, float) else _term(str(value)),
+                )
+            )
             continue
-        details = [fill(frame, value=f"{attrs[attr]:g}" if isinstance(attrs[attr], float)
-                        else _prose_words(knowledge, f"stains.*.{attr}", attrs[attr]))
-                   for attr, frame in prose.details.items() if attrs.get(attr) is not None]
+        details = [
+            fill(
+                frame,
+                value=f"{attrs[attr]:g}"
+                if isinstance(attrs[attr], float)
+                else _prose_words(knowledge, f"stains.*.{attr}", attrs[attr]),
+            )
+            for attr, frame in prose.details.items()
+            if attrs.get(attr) is not None
+        ]
         text = lower_first(label(name))
-        if details:   # 'CDK4 (IHC, strong staining)', not 'CDK4 (IHC) (strong staining)'
+        if details:  # 'CDK4 (IHC, strong staining)', not 'CDK4 (IHC) (strong staining)'
             text = f"{text[:-1]}, {', '.join(details)})" if text.endswith(")") else f"{text} ({', '.join(details)})"
         key = f.extent if f.result == "positive" and f.extent in prose.results else f.result
         groups.setdefault(key if key in prose.results else "equivocal", []).append(text)
-    parts = [fill(prose.group, result=prose.results.get(key, key), stains=join_words(groups[key]))
-             for key in [*prose.results, *(k for k in groups if k not in prose.results)] if key in groups]
+    parts = [
+        fill(prose.group, result=prose.results.get(key, key), stains=join_words(groups[key]))
+        for key in [*prose.results, *(k for k in groups if k not in prose.results)]
+        if key in groups
+    ]
     out = [_articles(fill(prose.sentence, groups=join_words(parts)))] if parts else []
     return out + own
 
@@ -268,24 +279,34 @@ def describe_molecular(case: Any, knowledge: Knowledge) -> list[str]:
     return [fill(prose.sentence, parts="; ".join(parts))] if parts else []
 
 
-def _contrast_text(t: ReportTemplates, analysis: Analysis, ranker: Ranker, knowledge: Knowledge,
-                   leader: RankedEntity, other: RankedEntity) -> list[str]:
+def _contrast_text(
+    t: ReportTemplates, analysis: Analysis, ranker: Ranker, knowledge: Knowledge, leader: RankedEntity, other: RankedEntity
+) -> list[str]:
     """Why ``other`` ranks below ``leader``: the findings that most favour the leader's leading
     profile over the other's, each with both figures and their counts or strength."""
     i = ranker.profile_index(leader.entity, leading_subtype(leader))
     j = ranker.profile_index(other.entity, leading_subtype(other))
     out = []
-    for c in ranker.contrast(analysis.matched, leader.entity, other.entity,
-                             favoured_subtype=leader.subtype, other_subtype=other.subtype):
+    for c in ranker.contrast(
+        analysis.matched, leader.entity, other.entity, favoured_subtype=leader.subtype, other_subtype=other.subtype
+    ):
         a, b = ranker.evidence[c.rule][i], ranker.evidence[c.rule][j]
 
         def shown(e: Evidence) -> str:
             return percent(1.0 - e.likelihood.p if e.negated else e.likelihood.p, e.estimate)
 
-        out.append(fill(t.contrast, finding=lower_first(c.finding),
-                        leader_p=shown(a), leader_short=given_name(c.given, profile_short(knowledge, leader)),
-                        leader_figure=count_text(a), other_p=shown(b),
-                        other_short=given_name(c.given, profile_short(knowledge, other)), other_figure=count_text(b)))
+        out.append(
+            fill(
+                t.contrast,
+                finding=lower_first(c.finding),
+                leader_p=shown(a),
+                leader_short=given_name(c.given, profile_short(knowledge, leader)),
+                leader_figure=count_text(a),
+                other_p=shown(b),
+                other_short=given_name(c.given, profile_short(knowledge, other)),
+                other_figure=count_text(b),
+            )
+        )
     return out
 
 
@@ -298,11 +319,17 @@ def outside_paragraph(analysis: Analysis, knowledge: Knowledge) -> list[str]:
     items = []
     for p in analysis.outside.pointers:
         words = pointer_findings(p, recorded, knowledge)
-        items.append(fill(t.outside_pointer, findings=join_words(words) or "The recorded findings",
-                          name=lower_first(p.name), source=short_source(p.source), rationale=p.rationale))
+        items.append(
+            fill(
+                t.outside_pointer,
+                findings=join_words(words) or "The recorded findings",
+                name=lower_first(p.name),
+                source=short_source(p.source),
+                rationale=p.rationale,
+            )
+        )
     for u in analysis.outside.unexplained:
-        items.append(fill(t.outside_unexplained, finding=u.finding, p=percent(u.p, False),
-                          best=knowledge.short_name(u.best)))
+        items.append(fill(t.outside_unexplained, finding=u.finding, p=percent(u.p, False), best=knowledge.short_name(u.best)))
     return [item[:1].upper() + item[1:] for item in items]
 
 
@@ -337,8 +364,7 @@ def lesion_text(case: Any, t: ReportTemplates, knowledge: Knowledge) -> str:
     return fill(t.lesion_inflamed if inflamed else t.lesion, cells=cell_words)
 
 
-def render_report(analysis: Analysis, knowledge: Knowledge, ranker: Ranker, *, differential: int = 4,
-                  width: int = WIDTH) -> str:
+def render_report(analysis: Analysis, knowledge: Knowledge, ranker: Ranker, *, differential: int = 4, width: int = WIDTH) -> str:
     """The draft comment as plain text, its paragraphs wrapped at ``width`` characters."""
     if analysis.problems:
         return f"{printable(analysis.case_id, newlines=False)}: not ranked\n" + "\n".join(f"  - {p}" for p in analysis.problems) + "\n"
@@ -352,26 +378,36 @@ def render_report(analysis: Analysis, knowledge: Knowledge, ranker: Ranker, *, d
     subtype = ""
     if sub:
         subtype = sub_template.diagnosis if sub_template else (leader.subtype_name or sub)
-        if subtype.lower().startswith(f"{diagnosis.lower()}, "):   # not 'the inflammatory myofibroblastic
-            subtype = subtype[len(diagnosis) + 2:]                  # tumour, ALK-negative subtype': 'the ALK-negative'
+        if subtype.lower().startswith(f"{diagnosis.lower()}, "):  # not 'the inflammatory myofibroblastic
+            subtype = subtype[len(diagnosis) + 2 :]  # tumour, ALK-negative subtype': 'the ALK-negative'
         subtype = lower_first(subtype)
     clinical = getattr(case, "clinical", None)
     site = _term(clinical.site) if clinical is not None and clinical.site else "site not stated"
     band = analysis.confidence.label.lower() if analysis.confidence else "no confidence band"
-    values = {"site": site, "diagnosis": diagnosis, "leader": diagnosis[:1].lower() + diagnosis[1:],
-              "probability": percent_text(leader.probability), "band": band,
-              "subtype": subtype, "share": percent_text(leader.subtype_share or 0.0)}
+    values = {
+        "site": site,
+        "diagnosis": diagnosis,
+        "leader": diagnosis[:1].lower() + diagnosis[1:],
+        "probability": percent_text(leader.probability),
+        "band": band,
+        "subtype": subtype,
+        "share": percent_text(leader.subtype_share or 0.0),
+    }
     outside = bool(analysis.outside)
-    descriptive = not outside and ((analysis.confidence is not None and analysis.confidence.band in t.descriptive_bands)
-                                   or leader.probability < t.descriptive_below)
+    descriptive = not outside and (
+        (analysis.confidence is not None and analysis.confidence.band in t.descriptive_bands)
+        or leader.probability < t.descriptive_below
+    )
     values["lesion"] = lesion_text(case, t, knowledge)
     if descriptive:
         leaders = leading_candidates(analysis)
         names = [lower_first(t.entities[r.entity].diagnosis if r.entity in t.entities else r.name) for r in leaders]
-        values.update(leaders=join_words(names),
-                      probabilities=join_words([percent_text(r.probability) for r in leaders]),
-                      next_test=analysis.suggestions[0].label if analysis.suggestions else "")
-        sub = None          # no subtype is favoured when no entity is
+        values.update(
+            leaders=join_words(names),
+            probabilities=join_words([percent_text(r.probability) for r in leaders]),
+            next_test=analysis.suggestions[0].label if analysis.suggestions else "",
+        )
+        sub = None  # no subtype is favoured when no entity is
     if outside:
         sub = None
 
@@ -381,21 +417,22 @@ def render_report(analysis: Analysis, knowledge: Knowledge, ranker: Ranker, *, d
     def para(text: str, indent: str = "") -> list[str]:
         return textwrap.wrap(text, width, initial_indent=indent, subsequent_indent=" " * len(indent)) or [indent]
 
-    lines = [frame(t.heading), *para(f"Case {printable(analysis.case_id, newlines=False)}; "
-                                     f"{provenance_line(knowledge, analysis)}"), ""]
+    lines = [
+        frame(t.heading),
+        *para(f"Case {printable(analysis.case_id, newlines=False)}; {provenance_line(knowledge, analysis)}"),
+        "",
+    ]
     clinical = describe_clinical(case, knowledge)
     for sentence in clinical:
         lines += para(sentence)
     if clinical:
         lines.append("")
     lines += para(frame(t.specimen))
-    favoured = t.favoured_outside if outside else t.favoured_descriptive if descriptive \
-        else t.favoured_subtype if sub else t.favoured
+    favoured = t.favoured_outside if outside else t.favoured_descriptive if descriptive else t.favoured_subtype if sub else t.favoured
     favoured_line = frame(favoured)
     lines += para(favoured_line[:1].upper() + favoured_line[1:], "  - ")
     lines.append("")
-    findings = (describe_morphology(case, knowledge) + describe_stains(case, knowledge)
-                + describe_molecular(case, knowledge))
+    findings = describe_morphology(case, knowledge) + describe_stains(case, knowledge) + describe_molecular(case, knowledge)
     comment = " ".join(findings) if findings else t.no_findings
     lines += para("Comment: " + comment)
     lines.append("")
@@ -405,7 +442,7 @@ def render_report(analysis: Analysis, knowledge: Knowledge, ranker: Ranker, *, d
         closing = frame(t.overall_outside if outside else t.overall)
     if sub:
         closing += " " + frame(t.subtype)
-    for tpl in ((template, sub_template) if not descriptive and not outside else ()):
+    for tpl in (template, sub_template) if not descriptive and not outside else ():
         if tpl and tpl.comment:
             closing += " " + tpl.comment.strip()
     lines += para(closing)
@@ -417,9 +454,9 @@ def render_report(analysis: Analysis, knowledge: Knowledge, ranker: Ranker, *, d
             lines += para(item, "  - ")
         lines.append("")
 
-    others = [r for r in analysis.ranking[1:1 + differential]]
+    others = [r for r in analysis.ranking[1 : 1 + differential]]
     if others:
-        ranking_only = descriptive or outside      # no candidate is set aside when none is favoured
+        ranking_only = descriptive or outside  # no candidate is set aside when none is favoured
         lines.append(t.differential_heading_descriptive if ranking_only else t.differential_heading)
         item = t.differential_item_descriptive if ranking_only else t.differential_item
         for r in others:
@@ -429,8 +466,7 @@ def render_report(analysis: Analysis, knowledge: Knowledge, ranker: Ranker, *, d
             if other_sub:
                 short = profile_short(knowledge, r)
                 name = fill(t.other_subtype, diagnosis=name, subtype=short, share=percent_text(r.subtype_share or 0.0))
-            values_r = {"name": name, "probability": probability_text(r.probability),
-                        "leader_short": profile_short(knowledge, leader)}
+            values_r = {"name": name, "probability": probability_text(r.probability), "leader_short": profile_short(knowledge, leader)}
             text = fill(item, why="; ".join(reasons), **values_r) if reasons else fill(t.differential_no_reason, **values_r)
             lines += para(text, "  - ")
         lines.append("")
@@ -457,7 +493,7 @@ def render_report(analysis: Analysis, knowledge: Knowledge, ranker: Ranker, *, d
     if leading:
         lines.append(t.sources_heading)
         for e in leading:
-            source = e.source[len("pooled: "):] if e.source.startswith("pooled: ") else e.source
+            source = e.source[len("pooled: ") :] if e.source.startswith("pooled: ") else e.source
             lines += para(fill(t.evidence_source, finding=e.finding, figure=figure_text(e), source=source), "  - ")
         lines.append("")
     lines += para(frame(t.disclaimer.strip()))

@@ -22,8 +22,7 @@ from typing import Any
 # C0 controls but tab and newline, DEL and the C1 controls (CSI 0x9b and OSC 0x9d act like ESC [ and ESC ]),
 # the bidirectional marks and overrides (Unicode 15, "Trojan Source"), line and paragraph separators,
 # and lone surrogates.
-UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069"
-                     "\ud800-\udfff]")
+UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 _UNSAFE_OR_BREAK = re.compile(UNSAFE.pattern[:-1] + "\t\n]")
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
@@ -79,7 +78,7 @@ def json_text(text: str) -> str:
     Those characters can only occur inside JSON strings, where the escape means the
     same character: the data is unchanged for every JSON reader.
     """
-    if text.isascii() and "\x7f" not in text:   # the usual case, without a regex scan
+    if text.isascii() and "\x7f" not in text:  # the usual case, without a regex scan
         return text
     return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text) if _JSON_UNSAFE.search(text) else text
 
@@ -87,5 +86,4 @@ def json_text(text: str) -> str:
 def markdown_text(text: str) -> str:
     """Text for a markdown table cell or line: HTML, pipes and backslashes escaped, one line, controls escaped."""
     text = printable(text, newlines=False)
-    return (text.replace("\\", "\\\\").replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-            .replace("|", "\\|"))
+    return text.replace("\\", "\\\\").replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")

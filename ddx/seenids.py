@@ -17,8 +17,8 @@ from typing import Any
 
 from ddx.errors import location
 
-_MIN_BUFFER = 4096      # ids held in the dict before the first merge
-_BUFFER_SHARE = 32      # merge when the dict holds more than 1/32 of the merged ids
+_MIN_BUFFER = 4096  # ids held in the dict before the first merge
+_BUFFER_SHARE = 32  # merge when the dict holds more than 1/32 of the merged ids
 
 
 def _digest(case_id: str) -> tuple[int, int]:
@@ -34,14 +34,14 @@ class SeenIds:
     """
 
     def __init__(self) -> None:
-        self._places: list[tuple[str, str | None]] = []     # (file, sheet), one entry per run of cases
+        self._places: list[tuple[str, str | None]] = []  # (file, sheet), one entry per run of cases
         self._place_index: dict[tuple[str, str | None], int] = {}
-        self._recent: dict[int, tuple[int, int, int]] = {}   # key -> (check, place, line)
+        self._recent: dict[int, tuple[int, int, int]] = {}  # key -> (check, place, line)
         # numpy arrays from the first merge on (numpy is imported then: a run of a few cases never needs it)
-        self._keys: Any = None                               # sorted uint64
-        self._checks: Any = None                             # uint32
-        self._where: Any = None                              # uint32
-        self._lines: Any = None                              # int32, -1: no line
+        self._keys: Any = None  # sorted uint64
+        self._checks: Any = None  # uint32
+        self._where: Any = None  # uint32
+        self._lines: Any = None  # int32, -1: no line
 
     def __len__(self) -> int:
         return (0 if self._keys is None else len(self._keys)) + len(self._recent)
@@ -58,13 +58,13 @@ class SeenIds:
         if held is not None and held[0] == check:
             place_file, place_sheet = self._places[held[1]]
             return location(place_file, held[2] if held[2] >= 0 else None, place_sheet)
-        if held is not None:    # the 64-bit keys agree, the ids do not: keep the new id in the dict only
-            return None         # (a second such id in a run is beyond any realistic chance)
+        if held is not None:  # the 64-bit keys agree, the ids do not: keep the new id in the dict only
+            return None  # (a second such id in a run is beyond any realistic chance)
         place = self._place_index.get((file, sheet))
         if place is None:
             place = self._place_index[(file, sheet)] = len(self._places)
             self._places.append((file, sheet))
-        self._recent[key] = (check, place, line if line is not None and 0 <= line < 2 ** 31 else -1)
+        self._recent[key] = (check, place, line if line is not None and 0 <= line < 2**31 else -1)
         if len(self._recent) > max(_MIN_BUFFER, (0 if self._keys is None else len(self._keys)) // _BUFFER_SHARE):
             self._merge()
         return None

@@ -76,8 +76,10 @@ NO_SEPARATING_TEST = "No further test separates the leaders"
 def no_test_text(knowledge: Knowledge) -> str:
     """'No further test separates the leaders (none is expected to gain 0.05 bits or more)'."""
     return f"{NO_SEPARATING_TEST} (none is expected to gain {knowledge.settings.next_tests.min_gain:g} bits or more)"
+
+
 SECTION = {"stain": "stains", "molecular": "molecular"}
-MIN_QUOTED_DIFFERENCE = 0.1   # a plain-positive figure is quoted when it differs this much between the two
+MIN_QUOTED_DIFFERENCE = 0.1  # a plain-positive figure is quoted when it differs this much between the two
 
 
 @dataclass(frozen=True)
@@ -93,10 +95,10 @@ class Suggestion:
     ``panel: true`` in ``rules/ancillary.yaml``) that would have been suggested.
     """
 
-    test: str            # "alk" or "mdm2_amplification"
-    kind: str            # "stain" | "molecular"
+    test: str  # "alk" or "mdm2_amplification"
+    kind: str  # "stain" | "molecular"
     label: str
-    gain: float          # expected information gain, bits
+    gain: float  # expected information gain, bits
     why: str
     cost: TestCost = UNCLASSED
     leader: str | None = None
@@ -125,12 +127,22 @@ class Suggestion:
         return text
 
     def to_dict(self) -> dict[str, object]:
-        return {"test": self.test, "kind": self.kind, "label": self.label,
-                "gain_bits": round(self.gain, 4), "why": self.why,
-                "cost_class": self.cost.cls, "cost_label": self.cost.label, "relative_cost": self.cost.cost,
-                "turnaround": self.cost.turnaround, "gain_per_cost": round(self.gain_per_cost, 4),
-                "leader": self.leader, "contrast": self.contrast, "asked_by": list(self.asked_by),
-                "also": [path for path, _ in self.also]}
+        return {
+            "test": self.test,
+            "kind": self.kind,
+            "label": self.label,
+            "gain_bits": round(self.gain, 4),
+            "why": self.why,
+            "cost_class": self.cost.cls,
+            "cost_label": self.cost.label,
+            "relative_cost": self.cost.cost,
+            "turnaround": self.cost.turnaround,
+            "gain_per_cost": round(self.gain_per_cost, 4),
+            "leader": self.leader,
+            "contrast": self.contrast,
+            "asked_by": list(self.asked_by),
+            "also": [path for path, _ in self.also],
+        }
 
 
 def join_and(words: list[str]) -> str:
@@ -166,14 +178,14 @@ def _entropy(ps: list[float]) -> float:
 # difference from the scalar arithmetic: below 2e-15); the contrast's entity scores where no other comes within
 # SCORE_SLACK (relative to the entities' posterior masses).
 GAIN_SLACK = 1e-12
-KEY_MARGIN = 0.5 - 4 * GAIN_SLACK * 1e9     # see _Test.key_margin
+KEY_MARGIN = 0.5 - 4 * GAIN_SLACK * 1e9  # see _Test.key_margin
 SCORE_SLACK = 1e-11
 # Calls answered the scalar way before numpy is imported (numpy costs about 0.1 s of CPU to import, the scalar
 # way about 1 ms a case): `ddx eval` on a few cases never imports it; a batch switches after this many cases.
 VECTORISE_AFTER = 50
-TABLE_LIMIT = 4096     # tables kept per test (a test has at most 2^(conditions beyond it) x its matched subsets)
-KEY_LIMIT = 10_000     # fact keys remembered (which tests a recorded key says are done)
-WHY_LIMIT = 4096       # why lines kept (the first met, about 1.5 MB; most cases meet the same few hundred)
+TABLE_LIMIT = 4096  # tables kept per test (a test has at most 2^(conditions beyond it) x its matched subsets)
+KEY_LIMIT = 10_000  # fact keys remembered (which tests a recorded key says are done)
+WHY_LIMIT = 4096  # why lines kept (the first met, about 1.5 MB; most cases meet the same few hundred)
 
 
 @dataclass(eq=False)
@@ -191,10 +203,10 @@ class _Table:
     tempered: list[list[float]]
     powered: list[list[float]]
     fired: frozenset[str]
-    blocks: Any = None                    # rows, tempered, powered as numpy arrays (the vectorised pass)
+    blocks: Any = None  # rows, tempered, powered as numpy arrays (the vectorised pass)
     tiers: list[list[Rule]] | None = None  # the why's rules, built when the test is first shown
     whys: dict[tuple[int, int | None, tuple[str, ...]], str] = field(default_factory=dict)
-    distances: dict[int, list[float]] = field(default_factory=dict)   # per leader, per profile (see _within)
+    distances: dict[int, list[float]] = field(default_factory=dict)  # per leader, per profile (see _within)
 
 
 _INERT = _Table([], [], [], frozenset())
@@ -211,9 +223,9 @@ class _Test:
     rules: list[Rule]
     positive_rule: Rule | None
     cost: TestCost
-    number: int = 0                     # its place in Suggester.tests
+    number: int = 0  # its place in Suggester.tests
     rule_ids: frozenset[str] = frozenset()
-    rule_mask: int = 0                  # its rules' bits (Suggester._rule_bit)
+    rule_mask: int = 0  # its rules' bits (Suggester._rule_bit)
     # the conditions its rules test on findings other than this test's (conditional rules, combinations), as
     # bits of Suggester._conditions: which rules an outcome makes fire depends on the outcome and on these alone
     condition_mask: int = 0
@@ -222,7 +234,7 @@ class _Test:
     key_scale: float = 1e9
     key_margin: float = 0.5
     tables: dict[tuple[int, int], _Table] = field(default_factory=dict)
-    path: str = ""                      # stains.alk, molecular.mdm2_amplification
+    path: str = ""  # stains.alk, molecular.mdm2_amplification
 
     def __post_init__(self) -> None:
         self.path = f"{SECTION[self.kind]}.{self.name}"
@@ -250,8 +262,13 @@ def _unsure(gain: float, cost: float) -> bool:
     and 2 decimals, per cost to 4) or in its ordering key (to 9 decimals): its value in units of the last
     decimal lies within 4 x GAIN_SLACK (scaled; per cost, over the cost) of a half-integer."""
     slack = 4 * GAIN_SLACK / min(cost, 1.0)
-    for x, margin in ((gain * 1e4, 4 * GAIN_SLACK * 1e4), (gain / cost * 1e4, slack * 1e4), (gain * 1e2, 4 * GAIN_SLACK * 1e2),
-                      (gain * 1e9, 4 * GAIN_SLACK * 1e9), (gain / cost * 1e9, slack * 1e9)):
+    for x, margin in (
+        (gain * 1e4, 4 * GAIN_SLACK * 1e4),
+        (gain / cost * 1e4, slack * 1e4),
+        (gain * 1e2, 4 * GAIN_SLACK * 1e2),
+        (gain * 1e9, 4 * GAIN_SLACK * 1e9),
+        (gain / cost * 1e9, slack * 1e9),
+    ):
         if abs(x - round(x)) > 0.5 - margin:
             return True
     return False
@@ -276,24 +293,23 @@ class Suggester:
         self.calls = 0
         vocab = knowledge.vocab
         self.tests: list[_Test] = []
-        self._conditions: dict[Atom, int] = {}    # each condition some test's rules read beyond it: its bit
+        self._conditions: dict[Atom, int] = {}  # each condition some test's rules read beyond it: its bit
         rules = [r for r in knowledge.active_rules if r.id in ranker.log_lik]
         for stain in vocab.stains.terms:
             base = f"stains__{stain}"
             outcomes: list[dict[str, object]] = [{base: "negative"}]
             outcomes += [{base: "positive", base + "__extent": extent} for extent in vocab.stain_extents.terms]
-            outcomes += [{base: "positive", base + "__pattern": pattern}
-                         for pattern in vocab.stain_patterns_for(stain) or []]
+            outcomes += [{base: "positive", base + "__pattern": pattern} for pattern in vocab.stain_patterns_for(stain) or []]
             self._add(stain, "stain", vocab.stains.label(stain), base, outcomes, rules, {base: "positive"})
         for test in vocab.molecular.terms:
             base = f"molecular__{test}"
-            self._add(test, "molecular", vocab.molecular.label(test), base,
-                      [{base: "absent"}, {base: "present"}], rules, {base: "present"})
+            self._add(
+                test, "molecular", vocab.molecular.label(test), base, [{base: "absent"}, {base: "present"}], rules, {base: "present"}
+            )
         self.by_path = {t.path: t for t in self.tests}
         # per matched rule id: the tests its caveat asks for
         caveat_tests = knowledge.caveat_tests
-        self.asking = {r.id: caveat_tests[r.spec.id] for r in knowledge.active_rules
-                       if not r.negated and r.spec.id in caveat_tests}
+        self.asking = {r.id: caveat_tests[r.spec.id] for r in knowledge.active_rules if not r.negated and r.spec.id in caveat_tests}
         self._asking_ids = frozenset(self.asking)
         self._rule_bit = {rid: 1 << i for i, rid in enumerate(sorted(frozenset().union(*(t.rule_ids for t in self.tests))))}
         for t in self.tests:
@@ -301,7 +317,7 @@ class Suggester:
                 t.rule_mask |= self._rule_bit[rid]
         self._rule_ids = frozenset(self._rule_bit)
         self._condition_bits = [(1 << i, compile_predicate(atom)) for atom, i in self._conditions.items()]
-        self._whys = 0            # why lines kept (at most WHY_LIMIT)
+        self._whys = 0  # why lines kept (at most WHY_LIMIT)
         # the fact key of every test that can be offered; per fact key seen, those it says are done
         bases = [t.base_key for t in self.tests]
         for paths in self.asking.values():
@@ -320,8 +336,16 @@ class Suggester:
         self._np: _Numpy | None = None
         self._lock = threading.Lock()
 
-    def _add(self, name: str, kind: str, label: str, base: str, outcomes: list[dict[str, object]],
-             rules: list[Rule], positive: dict[str, object]) -> None:
+    def _add(
+        self,
+        name: str,
+        kind: str,
+        label: str,
+        base: str,
+        outcomes: list[dict[str, object]],
+        rules: list[Rule],
+        positive: dict[str, object],
+    ) -> None:
         reading = [r for r in rules if any(_own(k, base) for k in r.keys)]
         if not reading:
             return
@@ -335,11 +359,31 @@ class Suggester:
         mask = 0
         for atom in others:
             mask |= 1 << self._conditions.setdefault(atom, len(self._conditions))
-        self.tests.append(_Test(name, kind, label, base, outcomes, reading, positive_rule, cost, len(self.tests),
-                                frozenset(r.id for r in reading), 0, mask))
+        self.tests.append(
+            _Test(
+                name,
+                kind,
+                label,
+                base,
+                outcomes,
+                reading,
+                positive_rule,
+                cost,
+                len(self.tests),
+                frozenset(r.id for r in reading),
+                0,
+                mask,
+            )
+        )
 
-    def suggest(self, facts: dict[str, object], matched: frozenset[str], n: int | None = None,
-                profile_posterior: list[float] | None = None, min_gain: float | None = None) -> list[Suggestion]:
+    def suggest(
+        self,
+        facts: dict[str, object],
+        matched: frozenset[str],
+        n: int | None = None,
+        profile_posterior: list[float] | None = None,
+        min_gain: float | None = None,
+    ) -> list[Suggestion]:
         """The next tests, best first (by gain per unit of cost).
 
         ``facts``: the case's flat facts (they must hold the keys the exclusive
@@ -355,7 +399,7 @@ class Suggester:
         n = settings.suggestions if n is None else n
         min_gain = settings.next_tests.min_gain if min_gain is None else min_gain
         ranker = self.ranker
-        if ranker.temperature != self._temperature:     # the tables were tempered with another temperature
+        if ranker.temperature != self._temperature:  # the tables were tempered with another temperature
             with self._lock:
                 for test in self.tests:
                     test.tables.clear()
@@ -400,13 +444,13 @@ class Suggester:
         exact: list[bool] = []
         passing: list[int] = []
         if vectorise:
-            with self._lock:         # the numpy blocks are shared: one case at a time
+            with self._lock:  # the numpy blocks are shared: one case at a time
                 expected, mixing = self._vector(candidates, pp)
             for k, (test, table) in enumerate(candidates):
                 gain = h0 - expected[test.number]
                 if not gain > 0.0:
                     gain = 0.0
-                if -2 * GAIN_SLACK < gain - min_gain < 2 * GAIN_SLACK:   # could fall either side of min_gain
+                if -2 * GAIN_SLACK < gain - min_gain < 2 * GAIN_SLACK:  # could fall either side of min_gain
                     gains.append(self._exact_gain(table, pp, h0))
                     exact.append(True)
                 else:
@@ -425,13 +469,12 @@ class Suggester:
             test, table = candidates[k]
             key = None if exact[k] else _near_key(gains[k], test)
             if key is None:
-                if not exact[k]:      # the key could round either way: the scalar gain decides
+                if not exact[k]:  # the key could round either way: the scalar gain decides
                     gains[k] = self._exact_gain(table, pp, h0)
                     exact[k] = True
                 key = (-round(gains[k] / test.cost.cost, 9), -round(gains[k], 9))
             keys[k] = key
-        picked = pick(sorted(passing, key=lambda k: (*keys[k], candidates[k][0].name)), n,
-                      lambda k: candidates[k][0].cost.assay)
+        picked = pick(sorted(passing, key=lambda k: (*keys[k], candidates[k][0].name)), n, lambda k: candidates[k][0].cost.assay)
         chosen = [k for k, _ in picked]
         also = {k: tuple((candidates[j][0].path, candidates[j][0].label) for j in rest) for k, rest in picked if rest}
         # what is shown, in the reference's order: the tests chosen, then those a caveat asks for
@@ -444,7 +487,7 @@ class Suggester:
                     continue
                 section, _, name = test_path.partition(".")
                 if f"{section}__{name}" in done:
-                    continue   # done already: the caveat's test is recorded
+                    continue  # done already: the caveat's test is recorded
                 hit = by_path.get(test_path)
                 # without a hit no rule reads the test, or no result of it changes the ranking: it gains nothing
                 shown.append((hit, candidates[hit][0] if hit is not None else self.by_path.get(test_path), test_path))
@@ -457,8 +500,11 @@ class Suggester:
             gain = gains[index]
             if not exact[index] and _unsure(gain, test.cost.cost):
                 gain = self._exact_gain(table, pp, h0)
-            contrast = self._contrast(table, pp, leader) if mixing is None \
+            contrast = (
+                self._contrast(table, pp, leader)
+                if mixing is None
                 else self._vector_contrast(mixing, test, table, pp, posterior, leader)
+            )
             made = self._suggestion(test, test_path, gain, table, contrast, facts, leader, asked.get(test_path, ()))
             out.append(replace(made, also=also[index]) if index in also else made)
         out.sort(key=_rank_key)
@@ -514,7 +560,7 @@ class Suggester:
                 total = math.fsum(row[i] ** t for row in lik_rows)
                 for k_, row in enumerate(lik_rows):
                     tempered[k_][i] = row[i] ** t / total if total > 0 else row[i]
-        powered = [[x ** t for x in row] for row in lik_rows]
+        powered = [[x**t for x in row] for row in lik_rows]
         return _Table(lik_rows, tempered, powered, frozenset().union(*seen))
 
     # ------------------------------------------------------------------ the gains
@@ -542,7 +588,7 @@ class Suggester:
             membership = np.zeros((profiles, entities + 1))
             membership[range(profiles), ranker.profile_entity] = 1.0
             membership[:, entities] = 1.0
-            signs = -np.ones(entities + 1)       # n log2 n - sum a log2 a
+            signs = -np.ones(entities + 1)  # n log2 n - sum a log2 a
             signs[entities] = 1.0
             self._np = _Numpy(np, membership, signs)
             self._layout(self._np, [max([len(t.rows) for t in test.tables.values()] + [1]) for test in self.tests])
@@ -553,7 +599,7 @@ class Suggester:
         np = state.np
         shape = (sum(sizes), len(self.ranker.profiles))
         state.rows = np.zeros(shape)
-        same = self._temperature == 1.0          # then the rows are their own tempered and powered rows
+        same = self._temperature == 1.0  # then the rows are their own tempered and powered rows
         state.tempered = state.rows if same else np.zeros(shape)
         state.powered = state.rows if same else np.zeros(shape)
         state.sizes = sizes
@@ -574,9 +620,9 @@ class Suggester:
         start = state.starts[test.number]
         end = start + state.sizes[test.number]
         for array, block in zip((state.rows, state.tempered, state.powered), table.blocks):
-            array[start:start + count] = block
+            array[start : start + count] = block
             if count < end - start:
-                array[start + count:end] = 0.0
+                array[start + count : end] = 0.0
             if state.tempered is state.rows:
                 break
         state.loaded[test.number] = table
@@ -592,7 +638,7 @@ class Suggester:
         state = self._numpy()
         np = state.np
         loading = True
-        while loading:               # again from the start when a block had to grow (the blocks were emptied)
+        while loading:  # again from the start when a block had to grow (the blocks were emptied)
             loading = False
             for test, table in candidates:
                 if state.loaded[test.number] is not table and self._load(state, test, table):
@@ -609,8 +655,9 @@ class Suggester:
             plogp *= (state.tempered @ pv[0]) / np.maximum(after[:, -1], 1e-300)
         return np.add.reduceat(plogp, state.starts_array).tolist(), (after, state.starts, weights)
 
-    def _vector_contrast(self, mixing: Any, test: _Test, table: _Table, pp: list[float], masses: list[float],
-                         leader: int) -> int | None:
+    def _vector_contrast(
+        self, mixing: Any, test: _Test, table: _Table, pp: list[float], masses: list[float], leader: int
+    ) -> int | None:
         """:meth:`_contrast` from the numpy pass: an entity's score is its posterior mass times the total
         variation distance between the leader's outcome distribution and its own, half the sum over outcomes
         of |mass × P(o | leader) − Σ over its profiles of posterior × P(o | profile)| (the latter from the
@@ -618,9 +665,9 @@ class Suggester:
         relative to the masses); else the scalar way decides. ``masses``: the entity posterior."""
         after, starts, weights = mixing
         rows = table.rows
-        if self._temperature == 1.0:         # the numpy pass's rows are these rows
+        if self._temperature == 1.0:  # the numpy pass's rows are these rows
             start = starts[test.number]
-            block = after[start:start + len(rows)].tolist()
+            block = after[start : start + len(rows)].tolist()
         else:
             block = (table.blocks[0] @ weights).tolist()
         lead = [row[leader] for row in rows]
@@ -636,10 +683,10 @@ class Suggester:
             if doubled > top:
                 best, top = e, doubled
         if best < 0:
-            return None              # no other entity has any posterior mass
+            return None  # no other entity has any posterior mass
         top *= 0.5
-        low = top - SCORE_SLACK * (masses[best] + top)               # the least the best can score
-        rest = -math.inf                                             # the most any other can score
+        low = top - SCORE_SLACK * (masses[best] + top)  # the least the best can score
+        rest = -math.inf  # the most any other can score
         for e, m, doubled in scores:
             if e != best:
                 score = 0.5 * doubled
@@ -647,7 +694,7 @@ class Suggester:
                 if score > rest:
                     rest = score
         if rest < 1e-15 and 2 * top - low < 1e-15:
-            return None              # no other entity differs from the leader
+            return None  # no other entity differs from the leader
         if low > 1.5e-15 and rest < low - 1.5e-15:
             return self._within(self._members[best], table, pp, leader)
         return self._contrast(table, pp, leader)
@@ -667,10 +714,9 @@ class Suggester:
         if len(members) == 1:
             return members[0]
         distance = table.distances.get(leader)
-        if distance is None:    # per profile: the total variation distance of its outcomes from the leader's
+        if distance is None:  # per profile: the total variation distance of its outcomes from the leader's
             rows = table.rows
-            distance = table.distances[leader] = [0.5 * math.fsum(abs(row[leader] - row[j]) for row in rows)
-                                                  for j in range(len(pp))]
+            distance = table.distances[leader] = [0.5 * math.fsum(abs(row[leader] - row[j]) for row in rows) for j in range(len(pp))]
         return max(members, key=lambda j: (pp[j] * distance[j], -j))
 
     def _contrast(self, table: _Table, pp: list[float], leader: int) -> int | None:
@@ -698,8 +744,17 @@ class Suggester:
             return None
         return self._within(self._members[best_entity], table, pp, leader)
 
-    def _suggestion(self, test: _Test | None, test_path: str, gain: float, table: _Table, contrast: int | None,
-                    facts: dict[str, object], leader: int, asked_by: Any) -> Suggestion:
+    def _suggestion(
+        self,
+        test: _Test | None,
+        test_path: str,
+        gain: float,
+        table: _Table,
+        contrast: int | None,
+        facts: dict[str, object],
+        leader: int,
+        asked_by: Any,
+    ) -> Suggestion:
         section, _, name = test_path.partition(".")
         kind = "stain" if section == "stains" else "molecular"
         vocab = self.knowledge.vocab
@@ -720,18 +775,37 @@ class Suggester:
                         if r.id in table.fired and not r.negated:
                             table.tiers[0 if r.predicate(plain) else 1].append(r)
                 tiers = table.tiers
-            why = why_line(self.knowledge, self.ranker.profiles, test.positive_rule if test is not None else None,
-                           tiers, label, kind, leader, contrast, asked)
+            why = why_line(
+                self.knowledge,
+                self.ranker.profiles,
+                test.positive_rule if test is not None else None,
+                tiers,
+                label,
+                kind,
+                leader,
+                contrast,
+                asked,
+            )
             if table.rows and self._whys < WHY_LIMIT:
                 table.whys[(leader, contrast, asked)] = why
                 self._whys += 1
         profiles = self.ranker.profiles
-        return Suggestion(name, kind, label, gain, why, cost, profiles[leader].slug,
-                          profiles[contrast].slug if contrast is not None else None, asked)
+        return Suggestion(
+            name, kind, label, gain, why, cost, profiles[leader].slug, profiles[contrast].slug if contrast is not None else None, asked
+        )
 
 
-def why_line(knowledge: Knowledge, profiles: list[Profile], positive_rule: Rule | None, tiers: list[list[Rule]],
-             label: str, kind: str, leader: int, contrast: int | None, asked_by: tuple[str, ...]) -> str:
+def why_line(
+    knowledge: Knowledge,
+    profiles: list[Profile],
+    positive_rule: Rule | None,
+    tiers: list[list[Rule]],
+    label: str,
+    kind: str,
+    leader: int,
+    contrast: int | None,
+    asked_by: tuple[str, ...],
+) -> str:
     """'MDM2 (IHC): positive in ~2 % of PRMS [≈10 cases] vs 100 % of DDLPS [12/12]': the leader first.
 
     ``profiles``: the ranker's; ``leader``/``contrast``: profile indices (``contrast`` None: no other
@@ -755,15 +829,18 @@ def why_line(knowledge: Knowledge, profiles: list[Profile], positive_rule: Rule 
             return f"{word} in"
         title = rule.title
         if title.lower().startswith(label.lower() + " "):
-            title = title[len(label) + 1:]
+            title = title[len(label) + 1 :]
         return f"{title} in"
+
     if contrast is None:
         rule = candidates[0]
         lk = knowledge.profile_likelihood(rule, lead)
         if lk is None:
             return f"{label}: {rule.title}"
-        return (f"{label}: {head(rule)} {percent(lk.p, lk.estimate)} of {given_name(rule.spec.given, short(lead.slug))} "
-                f"[{basis_text(lk, strength_of(lk, ev))}]")
+        return (
+            f"{label}: {head(rule)} {percent(lk.p, lk.estimate)} of {given_name(rule.spec.given, short(lead.slug))} "
+            f"[{basis_text(lk, strength_of(lk, ev))}]"
+        )
     other = profiles[contrast]
     best = None
     for tier in tiers:
@@ -780,10 +857,12 @@ def why_line(knowledge: Knowledge, profiles: list[Profile], positive_rule: Rule 
         return f"{label}: {candidates[0].title}"
     _, rule, pa, pb = best
     given = rule.spec.given
-    return (f"{label}: {head(rule)} {percent(pa.p, pa.estimate)} of {given_name(given, short(lead.slug))} "
-            f"[{basis_text(pa, strength_of(pa, ev))}] vs {percent(pb.p, pb.estimate)} of "
-            f"{given_name(given, short(other.slug))} "
-            f"[{basis_text(pb, strength_of(pb, ev))}]")
+    return (
+        f"{label}: {head(rule)} {percent(pa.p, pa.estimate)} of {given_name(given, short(lead.slug))} "
+        f"[{basis_text(pa, strength_of(pa, ev))}] vs {percent(pb.p, pb.estimate)} of "
+        f"{given_name(given, short(other.slug))} "
+        f"[{basis_text(pb, strength_of(pb, ev))}]"
+    )
 
 
 @dataclass(eq=False)

@@ -67,8 +67,8 @@ def synthetic_case(vocab: Vocabulary, rng: random.Random, case_id: str, density:
                 finding["pattern"] = rng.choice(patterns)
             if rng.random() < 0.3:
                 finding["percent"] = rng.choice([0, 20, rng.randint(0, 100)])
-            if result == "negative":       # a negative stain has no extent or pattern (the draws are kept,
-                finding.pop("extent", None)   # so the cases drawn after this one do not change)
+            if result == "negative":  # a negative stain has no extent or pattern (the draws are kept,
+                finding.pop("extent", None)  # so the cases drawn after this one do not change)
                 finding.pop("pattern", None)
             stains[stain] = finding
     if stains:

@@ -46,9 +46,9 @@ from ddx.loader import (
 )
 from ddx.yamlio import ReadError, read_bytes
 
-MAX_WORKBOOK_BYTES = 100 * 1024 * 1024    # a workbook file larger than this is refused (it is read whole)
-MAX_UNPACKED_BYTES = 1024 * 1024 * 1024   # .xlsx and .ods are zip archives: their parts unpacked, at most
-_EXACT_INTEGERS = 2 ** 53                 # a float below this that is a whole number is written as one
+MAX_WORKBOOK_BYTES = 100 * 1024 * 1024  # a workbook file larger than this is refused (it is read whole)
+MAX_UNPACKED_BYTES = 1024 * 1024 * 1024  # .xlsx and .ods are zip archives: their parts unpacked, at most
+_EXACT_INTEGERS = 2**53  # a float below this that is a whole number is written as one
 
 CellValue = int | float | str | bool | datetime.date | datetime.time | datetime.datetime | datetime.timedelta
 
@@ -61,11 +61,11 @@ def cell_text(value: CellValue | None) -> str:
     as the same float); a date -> ``"2026-03-14"``, a date and time -> ``"2026-03-14 09:30:00"``, a time ->
     ``"09:30:00"``, a duration as Python writes it; text as it is.
     """
-    if type(value) is str:             # most cells: text, or "" for an empty cell
+    if type(value) is str:  # most cells: text, or "" for an empty cell
         return value
     if value is None:
         return ""
-    if isinstance(value, bool):        # before int: a bool is an int
+    if isinstance(value, bool):  # before int: a bool is an int
         return "TRUE" if value else "FALSE"
     if isinstance(value, int):
         return str(value)
@@ -73,7 +73,7 @@ def cell_text(value: CellValue | None) -> str:
         if value.is_integer() and abs(value) < _EXACT_INTEGERS:
             return str(int(value))
         return repr(value)
-    if isinstance(value, datetime.datetime):   # before date: a datetime is a date
+    if isinstance(value, datetime.datetime):  # before date: a datetime is a date
         return value.isoformat(sep=" ")
     if isinstance(value, (datetime.date, datetime.time)):
         return value.isoformat()
@@ -89,24 +89,30 @@ def _read_workbook(path: Path) -> CalamineWorkbook:
     """
     data = read_bytes(path, MAX_WORKBOOK_BYTES)
     if len(data) > MAX_WORKBOOK_BYTES:
-        raise ReadError(f"workbook is larger than {MAX_WORKBOOK_BYTES // (1024 * 1024)} MiB; save the cases as "
-                        "CSV (read row by row, without a limit) or split the workbook")
-    if data.startswith(b"PK\x03\x04"):   # .xlsx and .ods: refuse an archive that unpacks to gigabytes
+        raise ReadError(
+            f"workbook is larger than {MAX_WORKBOOK_BYTES // (1024 * 1024)} MiB; save the cases as "
+            "CSV (read row by row, without a limit) or split the workbook"
+        )
+    if data.startswith(b"PK\x03\x04"):  # .xlsx and .ods: refuse an archive that unpacks to gigabytes
         try:
             with zipfile.ZipFile(io.BytesIO(data)) as archive:
                 unpacked = sum(info.file_size for info in archive.infolist())
         except (zipfile.BadZipFile, ValueError, OSError):
-            unpacked = 0   # calamine says what is wrong with it
+            unpacked = 0  # calamine says what is wrong with it
         if unpacked > MAX_UNPACKED_BYTES:
-            raise ReadError(f"workbook unpacks to {unpacked:,} bytes, more than the limit of "
-                            f"{MAX_UNPACKED_BYTES:,}; save the cases as CSV or split the workbook")
+            raise ReadError(
+                f"workbook unpacks to {unpacked:,} bytes, more than the limit of "
+                f"{MAX_UNPACKED_BYTES:,}; save the cases as CSV or split the workbook"
+            )
     try:
         return CalamineWorkbook.from_filelike(io.BytesIO(data))
     except (KeyboardInterrupt, SystemExit):
         raise
-    except BaseException as exc:   # noqa: B036 - a Rust panic in the reader arrives as a BaseException
-        raise ReadError(f"cannot read the workbook ({_reason(exc)}); is it damaged, password-protected, "
-                        "or another kind of file with a workbook's name?") from None
+    except BaseException as exc:  # noqa: B036 - a Rust panic in the reader arrives as a BaseException
+        raise ReadError(
+            f"cannot read the workbook ({_reason(exc)}); is it damaged, password-protected, "
+            "or another kind of file with a workbook's name?"
+        ) from None
 
 
 def _reason(exc: BaseException) -> str:
@@ -136,10 +142,9 @@ def iter_workbook(path: Path, vocab: Vocabulary) -> Iterator[RawCase]:
                 rows = book.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
             except (KeyboardInterrupt, SystemExit):
                 raise
-            except BaseException as exc:   # noqa: B036 - as in _read_workbook
+            except BaseException as exc:  # noqa: B036 - as in _read_workbook
                 found = True
-                yield _file_problem(file, f"{path.name}[{sheet}]", f"cannot read the sheet ({_reason(exc)})",
-                                    sheet=sheet)
+                yield _file_problem(file, f"{path.name}[{sheet}]", f"cannot read the sheet ({_reason(exc)})", sheet=sheet)
                 continue
             for raw in _sheet_cases(file, path.name, sheet, rows, vocab):
                 found = True
@@ -150,28 +155,28 @@ def iter_workbook(path: Path, vocab: Vocabulary) -> Iterator[RawCase]:
 
 def _sheet_problem(file: str, name: str, sheet: str, message: str, row: int) -> RawCase:
     raw = _file_problem(file, f"{name}[{sheet}]", message, row, sheet)
-    raw.line = row   # the error row's line: the header row
+    raw.line = row  # the error row's line: the header row
     return raw
 
 
-def _sheet_cases(file: str, name: str, sheet: str, rows: Sequence[Sequence[CellValue]],
-                 vocab: Vocabulary) -> Iterator[RawCase]:
+def _sheet_cases(file: str, name: str, sheet: str, rows: Sequence[Sequence[CellValue]], vocab: Vocabulary) -> Iterator[RawCase]:
     """The cases of one sheet; ``rows`` start at row 1, column A (calamine's ``skip_empty_area=False``)."""
     header_at = next((i for i, row in enumerate(rows) if any(cell_text(v).strip() for v in row)), None)
     if header_at is None:
-        return   # an empty sheet is not a source
+        return  # an empty sheet is not a source
     columns = [cell_text(v).strip() for v in rows[header_at]]
     problem = _check_header(columns)
     if problem:
         if problem.startswith("no 'id' column"):
-            problem += ("; every visible sheet of a workbook is read as cases: hide a sheet that holds "
-                        "something else (notes, lists for drop-downs)")
+            problem += (
+                "; every visible sheet of a workbook is read as cases: hide a sheet that holds "
+                "something else (notes, lists for drop-downs)"
+            )
         yield _sheet_problem(file, name, sheet, problem, header_at + 1)
         return
     specs = _column_specs(columns, list_columns(vocab), number_columns(vocab))
     id_column = columns.index("id")
-    percent = [i for i, (_, parts, _, _) in enumerate(specs)
-               if len(parts) == 3 and parts[0] == "stains" and parts[2] == "percent"]
+    percent = [i for i, (_, parts, _, _) in enumerate(specs) if len(parts) == 3 and parts[0] == "stains" and parts[2] == "percent"]
     index = 0
     for at in range(header_at + 1, len(rows)):
         values = rows[at]
@@ -183,11 +188,25 @@ def _sheet_cases(file: str, name: str, sheet: str, rows: Sequence[Sequence[CellV
         fraction = next((i for i in percent if i < len(values) and _is_fraction(values[i])), None)
         if fraction is not None:
             case_id = cells[id_column].strip() if id_column < len(cells) else ""
-            yield RawCase(file, index, case_id or label, line=here, sheet=sheet, problems=[Problem(
-                f"{cells[fraction]} is a fraction in a percentage column: a cell formatted as a percentage holds "
-                f"40 % as 0.4; write the percentage as a number (40), or as text for a value below 1 % ('0.5 %')",
-                file=file, case=case_id or None, path=columns[fraction], line=here, sheet=sheet,
-                column=column_letter(fraction))])
+            yield RawCase(
+                file,
+                index,
+                case_id or label,
+                line=here,
+                sheet=sheet,
+                problems=[
+                    Problem(
+                        f"{cells[fraction]} is a fraction in a percentage column: a cell formatted as a percentage holds "
+                        f"40 % as 0.4; write the percentage as a number (40), or as text for a value below 1 % ('0.5 %')",
+                        file=file,
+                        case=case_id or None,
+                        path=columns[fraction],
+                        line=here,
+                        sheet=sheet,
+                        column=column_letter(fraction),
+                    )
+                ],
+            )
         else:
             # decimal commas: a number typed as text in a European locale ("70,5") in a number column is 70.5
             yield sheet_row(file, index, label, here, cells, specs, id_column, decimal_comma=True, sheet=sheet)
@@ -202,7 +221,7 @@ def _is_fraction(value: CellValue) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value < 1
 
 
-BATCH_SHEET = "ddx batch"   # the sheet ddx batch --format xlsx writes its rows to
+BATCH_SHEET = "ddx batch"  # the sheet ddx batch --format xlsx writes its rows to
 
 
 def is_batch_result(path: Path, header_start: Sequence[str]) -> bool:
@@ -219,4 +238,4 @@ def is_batch_result(path: Path, header_start: Sequence[str]) -> bool:
             first = book.get_sheet_by_name(BATCH_SHEET).to_python(skip_empty_area=False, nrows=1)
     except Exception:  # noqa: BLE001 - anything unreadable is not an earlier result
         return False
-    return bool(first) and [cell_text(v) for v in first[0][:len(header_start)]] == list(header_start)
+    return bool(first) and [cell_text(v) for v in first[0][: len(header_start)]] == list(header_start)

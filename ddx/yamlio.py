@@ -23,10 +23,10 @@ from ddx.safetext import UNSAFE
 MAX_FILE_BYTES = 5 * 1024 * 1024  # a case or rule file larger than this is refused
 
 
-MAX_EXPANDED_NODES = 1_000_000   # values a file's YAML aliases may expand to (a "billion laughs" is refused)
+MAX_EXPANDED_NODES = 1_000_000  # values a file's YAML aliases may expand to (a "billion laughs" is refused)
 
 
-_SafeBase: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)   # libyaml's parser where PyYAML has it
+_SafeBase: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's parser where PyYAML has it
 
 
 class DataLoader(_SafeBase):  # type: ignore[misc]
@@ -42,18 +42,22 @@ class DataLoader(_SafeBase):  # type: ignore[misc]
     * aliases may not expand the document past :data:`MAX_EXPANDED_NODES` values.
     """
 
-    yaml_implicit_resolvers: dict[Any, Any] = {}   # replaced below: the SafeLoader's, without base 60
-    _line_maps = False   # LineLoader: each mapping is a LineDict that knows its lines
+    yaml_implicit_resolvers: dict[Any, Any] = {}  # replaced below: the SafeLoader's, without base 60
+    _line_maps = False  # LineLoader: each mapping is a LineDict that knows its lines
 
     def construct_document(self, node: Any) -> Any:
         try:
             return self._construct_tree(node)
-        except Exception:   # noqa: S110 - an alias, a merge key, a repeated key, a rare tag ...: PyYAML's path decides
+        except Exception:  # noqa: S110 - an alias, a merge key, a repeated key, a rare tag ...: PyYAML's path decides
             pass
         if _expanded_size(node, {}) > MAX_EXPANDED_NODES:
             raise yaml.constructor.ConstructorError(
-                None, None, f"the aliases in this file expand to more than {MAX_EXPANDED_NODES:,} values "
-                "(a file of aliases nested in aliases is refused)", node.start_mark)
+                None,
+                None,
+                f"the aliases in this file expand to more than {MAX_EXPANDED_NODES:,} values "
+                "(a file of aliases nested in aliases is refused)",
+                node.start_mark,
+            )
         return super().construct_document(node)
 
     def _construct_tree(self, root: Any) -> Any:
@@ -94,13 +98,13 @@ class DataLoader(_SafeBase):  # type: ignore[misc]
                 if key_node.__class__ is not scalar_node or key_node.tag == _MERGE:
                     raise _NotATree
                 mapping[build(key_node)] = build(value_node)
-            if len(mapping) != len(pairs):    # a key given twice
+            if len(mapping) != len(pairs):  # a key given twice
                 raise _NotATree
             if line_maps:
                 key_lines: dict[Any, int] = {}
                 for key_node, _ in pairs:
                     key_lines.setdefault(key_node.value, key_node.start_mark.line + 1)
-                mapping.key_lines = key_lines   # type: ignore[attr-defined]
+                mapping.key_lines = key_lines  # type: ignore[attr-defined]
                 mapping["__line__"] = node.start_mark.line + 1
             return mapping
 
@@ -116,12 +120,13 @@ class DataLoader(_SafeBase):  # type: ignore[misc]
                 line = key_node.start_mark.line + 1
                 try:
                     first = seen.get(key)
-                except TypeError:       # an unhashable key: SafeLoader reports it
+                except TypeError:  # an unhashable key: SafeLoader reports it
                     continue
                 if first is not None:
                     where = f"twice on line {line}" if first == line else f"on line {first} and line {line}"
                     raise yaml.constructor.ConstructorError(
-                        None, None, f"key {key!r} is given {where}; give each key once", key_node.start_mark)
+                        None, None, f"key {key!r} is given {where}; give each key once", key_node.start_mark
+                    )
                 seen[key] = line
         return super().construct_mapping(node, deep=deep)
 
@@ -137,8 +142,8 @@ class DataLoader(_SafeBase):  # type: ignore[misc]
                 raise
             kind = str(node.tag).rsplit(":", 1)[-1]
             raise yaml.constructor.ConstructorError(
-                None, None, f"{str(node.value)[:60]!r} cannot be read as !!{kind}; write the value without the tag",
-                node.start_mark) from None
+                None, None, f"{str(node.value)[:60]!r} cannot be read as !!{kind}; write the value without the tag", node.start_mark
+            ) from None
 
     def construct_yaml_int(self, node: Any) -> Any:
         digits = sum(ch.isdigit() for ch in str(node.value))
@@ -147,12 +152,19 @@ class DataLoader(_SafeBase):  # type: ignore[misc]
         return super().construct_yaml_int(node)
 
 
-MAX_DIGITS = 4300   # Python's own limit on converting text to int
+MAX_DIGITS = 4300  # Python's own limit on converting text to int
 
 _STR, _SEQ, _MAP = "tag:yaml.org,2002:str", "tag:yaml.org,2002:seq", "tag:yaml.org,2002:map"
 _MERGE = "tag:yaml.org,2002:merge"
-_TREE_SCALARS = frozenset({"tag:yaml.org,2002:null", "tag:yaml.org,2002:bool", "tag:yaml.org,2002:int",
-                           "tag:yaml.org,2002:float", "tag:yaml.org,2002:timestamp"})
+_TREE_SCALARS = frozenset(
+    {
+        "tag:yaml.org,2002:null",
+        "tag:yaml.org,2002:bool",
+        "tag:yaml.org,2002:int",
+        "tag:yaml.org,2002:float",
+        "tag:yaml.org,2002:timestamp",
+    }
+)
 
 
 class _NotATree(Exception):
@@ -168,7 +180,7 @@ def _expanded_size(node: Any, memo: dict[int, int]) -> int:
     known = memo.get(id(node))
     if known is not None:
         return known
-    memo[id(node)] = 1          # a recursive alias counts once
+    memo[id(node)] = 1  # a recursive alias counts once
     if isinstance(node, yaml.SequenceNode):
         size = 1 + sum(_expanded_size(child, memo) for child in node.value)
     elif isinstance(node, yaml.MappingNode):
@@ -179,23 +191,29 @@ def _expanded_size(node: Any, memo: dict[int, int]) -> int:
     return size
 
 
-_INT = re.compile(r"""^(?:[-+]?0b[0-1_]+
+_INT = re.compile(
+    r"""^(?:[-+]?0b[0-1_]+
                     |[-+]?0[0-7_]+
                     |[-+]?(?:0|[1-9][0-9_]*)
-                    |[-+]?0x[0-9a-fA-F_]+)$""", re.X)   # PyYAML's, less the base-60 form
-_FLOAT = re.compile(r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?
+                    |[-+]?0x[0-9a-fA-F_]+)$""",
+    re.X,
+)  # PyYAML's, less the base-60 form
+_FLOAT = re.compile(
+    r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+][0-9]+)?
                     |\.[0-9][0-9_]*(?:[eE][-+][0-9]+)?
                     |[-+]?\.(?:inf|Inf|INF)
-                    |\.(?:nan|NaN|NAN))$""", re.X)   # PyYAML's, less the base-60 form
+                    |\.(?:nan|NaN|NAN))$""",
+    re.X,
+)  # PyYAML's, less the base-60 form
 
 
 def _without_base_60() -> dict[Any, Any]:
     resolvers: dict[Any, Any] = {}
     for first, entries in _SafeBase.yaml_implicit_resolvers.items():
-        resolvers[first] = [(tag, regexp) for tag, regexp in entries
-                            if tag not in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")]
-    for tag, regexp, firsts in (("tag:yaml.org,2002:int", _INT, "-+0123456789"),
-                                ("tag:yaml.org,2002:float", _FLOAT, "-+0123456789.")):
+        resolvers[first] = [
+            (tag, regexp) for tag, regexp in entries if tag not in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
+        ]
+    for tag, regexp, firsts in (("tag:yaml.org,2002:int", _INT, "-+0123456789"), ("tag:yaml.org,2002:float", _FLOAT, "-+0123456789.")):
         for first in firsts:
             resolvers.setdefault(first, []).append((tag, regexp))
     return resolvers
@@ -273,7 +291,7 @@ def open_regular(path: Path) -> int:
         mode = os.fstat(fd).st_mode
         if stat.S_ISDIR(mode):
             raise ReadError("is a directory, not a file")
-        if not stat.S_ISREG(mode):   # a pipe or a device would block or never end
+        if not stat.S_ISREG(mode):  # a pipe or a device would block or never end
             raise ReadError("not a regular file (a named pipe, a device or a socket is not read)")
         os.set_blocking(fd, True)
     except BaseException:
@@ -308,8 +326,7 @@ def read_text(path: Path) -> str:
         raise ReadError(f"not UTF-8 text (byte {exc.start})") from None
 
 
-def load_data(path: Path, *, with_lines: bool = False, text: str | None = None, plain: bool = False,
-              cache: bool = False) -> Any:
+def load_data(path: Path, *, with_lines: bool = False, text: str | None = None, plain: bool = False, cache: bool = False) -> Any:
     """Load a YAML (.yaml/.yml) or JSON (.json) file safely (``text``: its content, not yet on disk).
 
     Raises :class:`ReadError` (with the line where known) for a syntax error, a
@@ -321,8 +338,8 @@ def load_data(path: Path, *, with_lines: bool = False, text: str | None = None, 
     parsed rule files (:func:`cache_dir`) and take it from there while the file
     is unchanged; the data and the errors are those of a parse.
     """
-    clean: bool | None = None   # no backslash and no control character in the text (see _plain_text)
-    entry = None                # the cache file for the text
+    clean: bool | None = None  # no backslash and no control character in the text (see _plain_text)
+    entry = None  # the cache file for the text
     if text is None:
         text = read_text(path)
         if cache and path.suffix.lower() in (".yaml", ".yml"):
@@ -331,22 +348,28 @@ def load_data(path: Path, *, with_lines: bool = False, text: str | None = None, 
             if entry is not None:
                 data = _cache_read(entry, with_lines)
                 if data is not _MISS:
-                    return data     # parsed before; a clean text needs none of the checks below
+                    return data  # parsed before; a clean text needs none of the checks below
     elif len(text.encode("utf-8", "surrogatepass")) > MAX_FILE_BYTES:
         raise ReadError(f"text is larger than the limit of {MAX_FILE_BYTES} bytes")
     data = _parse(path, with_lines, text)
     if entry is not None:
         _cache_write(entry, data, with_lines)
-    if "\\u" in text or "\\U" in text:    # only an escape can make a lone surrogate
+    if "\\u" in text or "\\U" in text:  # only an escape can make a lone surrogate
         hit = find_text(data, _SURROGATE)
         if hit is not None:
-            raise ReadError(f"{hit[0] or 'the file'}: text holds a lone surrogate (an escape such as "
-                            "\\ud800 that is not a character); write the character itself", hit[1])
+            raise ReadError(
+                f"{hit[0] or 'the file'}: text holds a lone surrogate (an escape such as "
+                "\\ud800 that is not a character); write the character itself",
+                hit[1],
+            )
     if plain and not (_plain_text(text) if clean is None else clean):
         hit = find_text(data, UNSAFE)
         if hit is not None:
-            raise ReadError(f"{hit[0] or 'the file'}: text holds the control character {hit[2]!r}; "
-                            "rule files hold plain text (tab and newline only)", hit[1])
+            raise ReadError(
+                f"{hit[0] or 'the file'}: text holds the control character {hit[2]!r}; "
+                "rule files hold plain text (tab and newline only)",
+                hit[1],
+            )
     return data
 
 
@@ -369,8 +392,8 @@ def _plain_text(text: str) -> bool:
 # is writable by others is ignored (the file is parsed); DDX_NO_CACHE=1 turns the cache off.
 
 CACHE_FORMAT = "ddx-parsed-rules 1"
-MAX_CACHE_ENTRIES = 200         # the oldest entries beyond this are removed when one is written
-_KEY_LINES = "\x00"            # in an entry, the last pair of a LineDict: its key lines (no rule text holds \x00)
+MAX_CACHE_ENTRIES = 200  # the oldest entries beyond this are removed when one is written
+_KEY_LINES = "\x00"  # in an entry, the last pair of a LineDict: its key lines (no rule text holds \x00)
 _MISS = object()
 _salt: bytes | None = None
 
@@ -401,7 +424,7 @@ def _cache_salt() -> bytes:
 
         try:
             source = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
-        except OSError:   # no source beside the module (a frozen install): the version alone
+        except OSError:  # no source beside the module (a frozen install): the version alone
             source = "?"
         libyaml = getattr(getattr(yaml, "_yaml", None), "get_version_string", lambda: "none")()
         _salt = f"{CACHE_FORMAT}\0{__version__}\0{source}\0{yaml.__version__}\0{libyaml}\0{_SafeBase.__name__}\0".encode()
@@ -418,7 +441,7 @@ def _cache_entry(text: str, with_lines: bool) -> Path | None:
 
         digest = hashlib.sha256(_cache_salt() + (b"lines\0" if with_lines else b"plain\0") + text.encode("utf-8"))
         return folder / f"{digest.hexdigest()}.json"
-    except Exception:   # noqa: BLE001 - no cache folder can be named here: parse
+    except Exception:  # noqa: BLE001 - no cache folder can be named here: parse
         return None
 
 
@@ -430,9 +453,12 @@ def _cache_read(entry: Path, with_lines: bool) -> Any:
         return _MISS
     try:
         info = os.fstat(fd)
-        getuid = getattr(os, "getuid", None)     # POSIX: the entry must be yours and writable by you alone
-        if not stat.S_ISREG(info.st_mode) or info.st_size > 4 * MAX_FILE_BYTES \
-                or (getuid is not None and (info.st_uid != getuid() or info.st_mode & 0o022)):
+        getuid = getattr(os, "getuid", None)  # POSIX: the entry must be yours and writable by you alone
+        if (
+            not stat.S_ISREG(info.st_mode)
+            or info.st_size > 4 * MAX_FILE_BYTES
+            or (getuid is not None and (info.st_uid != getuid() or info.st_mode & 0o022))
+        ):
             return _MISS
         with os.fdopen(fd, "rb") as handle:
             fd = -1
@@ -441,7 +467,7 @@ def _cache_read(entry: Path, with_lines: bool) -> Any:
         if head != f"{CACHE_FORMAT} {entry.stem}".encode():
             return _MISS
         return json.loads(body, object_pairs_hook=_line_dict) if with_lines else json.loads(body)
-    except Exception:   # noqa: BLE001 - a damaged entry is a miss
+    except Exception:  # noqa: BLE001 - a damaged entry is a miss
         return _MISS
     finally:
         if fd >= 0:
@@ -486,22 +512,20 @@ def _cache_write(entry: Path, data: Any, with_lines: bool) -> None:
         entries = sorted(entry.parent.glob("*.json"), key=lambda p: p.stat().st_mtime)
         for old in entries[:-MAX_CACHE_ENTRIES]:
             old.unlink()
-    except Exception:   # noqa: BLE001 - a cache that cannot be written is no cache
+    except Exception:  # noqa: BLE001 - a cache that cannot be written is no cache
         pass
 
 
 def _parse(path: Path, with_lines: bool, text: str) -> Any:
     if path.suffix.lower() == ".json":
         try:
-            return json.loads(text, parse_constant=_reject_constant, parse_int=_json_int,
-                              object_pairs_hook=_json_object)
+            return json.loads(text, parse_constant=_reject_constant, parse_int=_json_int, object_pairs_hook=_json_object)
         except json.JSONDecodeError as exc:
             raise ReadError(f"JSON syntax error: {exc.msg}", exc.lineno) from None
         except _RepeatedKey as exc:
             first, second = _json_key_lines(text, exc.key)
             where = f"twice on line {first}" if first == second else f"on line {first} and line {second}"
-            raise ReadError(f"JSON error: key {exc.key!r} is given {where}; give each key once",
-                            second) from None
+            raise ReadError(f"JSON error: key {exc.key!r} is given {where}; give each key once", second) from None
         except (ValueError, RecursionError) as exc:
             raise ReadError(f"JSON error: {exc}") from None
     loader = LineLoader if with_lines else DataLoader
@@ -513,11 +537,15 @@ def _parse(path: Path, with_lines: bool, text: str) -> Any:
         syntax = (yaml.scanner.ScannerError, yaml.parser.ParserError, yaml.composer.ComposerError)
         kind = "YAML syntax error" if isinstance(exc, syntax) else "YAML error"
         problem = str(exc.problem or exc)
-        if mark is not None and "cannot start any token" in problem and 0 <= mark.index < len(text) \
-                and repr(text[mark.index]) not in problem:     # libyaml does not name the character
+        if (
+            mark is not None
+            and "cannot start any token" in problem
+            and 0 <= mark.index < len(text)
+            and repr(text[mark.index]) not in problem
+        ):  # libyaml does not name the character
             problem += f" ({text[mark.index]!r}{'; indent with spaces, not tabs' if text[mark.index] == chr(9) else ''})"
         raise ReadError(f"{kind}: {problem}", line) from None
-    except UnicodeEncodeError:      # libyaml is handed UTF-8: a lone surrogate in text not read from a file
+    except UnicodeEncodeError:  # libyaml is handed UTF-8: a lone surrogate in text not read from a file
         raise ReadError("text holds a lone surrogate (not a character); write the character itself") from None
     except (yaml.YAMLError, RecursionError) as exc:
         raise ReadError(f"YAML error: {exc}") from None
@@ -579,8 +607,8 @@ _JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[{}\[\]:,]')
 
 def _json_key_lines(text: str, key: str) -> tuple[int, int]:
     """The lines of the first repeated ``key`` inside one JSON object (only called on an error)."""
-    stack: list[dict[str, int] | None] = []   # per open bracket: the keys seen (None for an array)
-    previous: tuple[str, int] | None = None   # the string token just read, and where
+    stack: list[dict[str, int] | None] = []  # per open bracket: the keys seen (None for an array)
+    previous: tuple[str, int] | None = None  # the string token just read, and where
     for match in _JSON_TOKEN.finditer(text):
         token = match.group()
         if token in "{[":
@@ -662,4 +690,4 @@ def section_text(text: str, begin: str, end: str) -> str | None:
     start, stop = text.find(begin), text.find(end)
     if start < 0 or stop < start:
         return None
-    return text[start + len(begin):stop].strip("\n") + "\n"
+    return text[start + len(begin) : stop].strip("\n") + "\n"

@@ -26,9 +26,17 @@ from pathlib import Path
 from typing import Any
 
 CHROMIUM = Path(os.environ.get("DDX_CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-VIEWPORT = {"width": 1280, "height": 800}      # about 142 x 38 terminal cells at textual-serve's 16 px font
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+VIEWPORT = {"width": 1280, "height": 800}  # about 142 x 38 terminal cells at textual-serve's 16 px font
 
 HOOK = """
 (() => {
@@ -111,7 +119,7 @@ class Served:
 def group_members(pgid: int) -> list[int]:
     """The live (not zombie) processes of process group ``pgid``."""
     proc = Path("/proc")
-    if not (proc / "self" / "stat").exists():        # no /proc: a zombie counts as alive
+    if not (proc / "self" / "stat").exists():  # no /proc: a zombie counts as alive
         try:
             os.killpg(pgid, 0)
         except ProcessLookupError:
@@ -135,9 +143,14 @@ def served(*args: str, env: dict[str, str], log: Path, timeout: float = 30.0) ->
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
     with open(log, "wb") as out:
-        process = subprocess.Popen([sys.executable, "-m", "ddx", "serve", "--port", str(port), *args],
-                                   stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=env,
-                                   start_new_session=True)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "ddx", "serve", "--port", str(port), *args],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+        )
     server = Served(process, url, log)
     try:
         deadline = time.monotonic() + timeout
@@ -166,7 +179,7 @@ def served(*args: str, env: dict[str, str], log: Path, timeout: float = 30.0) ->
                 process.wait(wait)
             except subprocess.TimeoutExpired:
                 pass
-            deadline = time.monotonic() + wait     # the group's other members (session shells, ddx tui)
+            deadline = time.monotonic() + wait  # the group's other members (session shells, ddx tui)
             while server.group_alive() and time.monotonic() < deadline:
                 time.sleep(0.05)
 

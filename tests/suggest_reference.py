@@ -58,21 +58,28 @@ class ReferenceSuggester:
             base = f"stains__{stain}"
             outcomes: list[dict[str, object]] = [{base: "negative"}]
             outcomes += [{base: "positive", base + "__extent": extent} for extent in vocab.stain_extents.terms]
-            outcomes += [{base: "positive", base + "__pattern": pattern}
-                         for pattern in vocab.stain_patterns_for(stain) or []]
+            outcomes += [{base: "positive", base + "__pattern": pattern} for pattern in vocab.stain_patterns_for(stain) or []]
             self._add(stain, "stain", vocab.stains.label(stain), base, outcomes, rules, {base: "positive"})
         for test in vocab.molecular.terms:
             base = f"molecular__{test}"
-            self._add(test, "molecular", vocab.molecular.label(test), base,
-                      [{base: "absent"}, {base: "present"}], rules, {base: "present"})
+            self._add(
+                test, "molecular", vocab.molecular.label(test), base, [{base: "absent"}, {base: "present"}], rules, {base: "present"}
+            )
         self.by_path = {t.path: t for t in self.tests}
         # per matched rule id: the tests its caveat asks for
         caveat_tests = knowledge.caveat_tests
-        self.asking = {r.id: caveat_tests[r.spec.id] for r in knowledge.active_rules
-                       if not r.negated and r.spec.id in caveat_tests}
+        self.asking = {r.id: caveat_tests[r.spec.id] for r in knowledge.active_rules if not r.negated and r.spec.id in caveat_tests}
 
-    def _add(self, name: str, kind: str, label: str, base: str, outcomes: list[dict[str, object]],
-             rules: list[Rule], positive: dict[str, object]) -> None:
+    def _add(
+        self,
+        name: str,
+        kind: str,
+        label: str,
+        base: str,
+        outcomes: list[dict[str, object]],
+        rules: list[Rule],
+        positive: dict[str, object],
+    ) -> None:
         reading = [r for r in rules if any(k == base or k.startswith(base + "__") for k in r.keys)]
         if not reading:
             return
@@ -80,8 +87,14 @@ class ReferenceSuggester:
         cost = self.knowledge.ancillary.cost(f"{SECTION[kind]}.{name}")
         self.tests.append(_Test(name, kind, label, base, outcomes, reading, positive_rule, cost))
 
-    def suggest(self, facts: dict[str, object], matched: frozenset[str], n: int | None = None,
-                profile_posterior: list[float] | None = None, min_gain: float | None = None) -> list[Suggestion]:
+    def suggest(
+        self,
+        facts: dict[str, object],
+        matched: frozenset[str],
+        n: int | None = None,
+        profile_posterior: list[float] | None = None,
+        min_gain: float | None = None,
+    ) -> list[Suggestion]:
         """The next tests, best first (by gain per unit of cost).
 
         ``facts``: the case's flat facts (they must hold the keys the exclusive
@@ -166,18 +179,24 @@ class ReferenceSuggester:
                 continue
             section, _, name = test_path.partition(".")
             if any(k == f"{section}__{name}" or k.startswith(f"{section}__{name}__") for k in facts):
-                continue   # done already: the caveat's test is recorded
+                continue  # done already: the caveat's test is recorded
             hit = by_path.get(test_path)
             if hit is not None:
                 extra.append((hit[0], test_path, hit[1], hit[2], hit[3]))
-            else:          # no rule reads it, or no result of it changes the ranking: gains nothing
+            else:  # no rule reads it, or no result of it changes the ranking: gains nothing
                 extra.append((self.by_path.get(test_path), test_path, 0.0, [], frozenset()))
         leader = self._leader(pp, posterior)
-        out = [replace(self._suggestion(test, test.path, gain, rows, fired, facts, pp, leader, asked.get(test.path, ())),
-                       also=also.get(test.path, ()))
-               for test, gain, rows, fired in chosen]
-        out += [self._suggestion(test, test_path, gain, rows, fired, facts, pp, leader, asked[test_path])
-                for test, test_path, gain, rows, fired in extra]
+        out = [
+            replace(
+                self._suggestion(test, test.path, gain, rows, fired, facts, pp, leader, asked.get(test.path, ())),
+                also=also.get(test.path, ()),
+            )
+            for test, gain, rows, fired in chosen
+        ]
+        out += [
+            self._suggestion(test, test_path, gain, rows, fired, facts, pp, leader, asked[test_path])
+            for test, test_path, gain, rows, fired in extra
+        ]
         out.sort(key=_rank_key)
         return out
 
@@ -187,9 +206,18 @@ class ReferenceSuggester:
         entity_of = self.ranker.profile_entity
         return max((j for j in range(len(pp)) if entity_of[j] == lead), key=lambda j: (pp[j], -j))
 
-    def _suggestion(self, test: _Test | None, test_path: str, gain: float, rows: list[list[float]],
-                    fired: frozenset[str], facts: dict[str, object], pp: list[float], leader: int,
-                    asked_by: Any) -> Suggestion:
+    def _suggestion(
+        self,
+        test: _Test | None,
+        test_path: str,
+        gain: float,
+        rows: list[list[float]],
+        fired: frozenset[str],
+        facts: dict[str, object],
+        pp: list[float],
+        leader: int,
+        asked_by: Any,
+    ) -> Suggestion:
         section, _, name = test_path.partition(".")
         kind = "stain" if section == "stains" else "molecular"
         vocab = self.knowledge.vocab
@@ -205,11 +233,29 @@ class ReferenceSuggester:
                 if r.id in fired and not r.negated:
                     tiers[0 if r.predicate(plain) else 1].append(r)
         # the why line's wording is shared with ddx/suggest.py (not what this reference specifies)
-        why = why_line(self.knowledge, self.ranker.profiles, test.positive_rule if test is not None else None,
-                       tiers, label, kind, leader, contrast, tuple(asked_by))
+        why = why_line(
+            self.knowledge,
+            self.ranker.profiles,
+            test.positive_rule if test is not None else None,
+            tiers,
+            label,
+            kind,
+            leader,
+            contrast,
+            tuple(asked_by),
+        )
         profiles = self.ranker.profiles
-        return Suggestion(name, kind, label, gain, why, cost, profiles[leader].slug,
-                          profiles[contrast].slug if contrast is not None else None, tuple(asked_by))
+        return Suggestion(
+            name,
+            kind,
+            label,
+            gain,
+            why,
+            cost,
+            profiles[leader].slug,
+            profiles[contrast].slug if contrast is not None else None,
+            tuple(asked_by),
+        )
 
     def _contrast(self, rows: list[list[float]], pp: list[float], leader: int) -> int | None:
         """The candidate the test separates the leader from (None when no other entity differs).

@@ -49,8 +49,9 @@ def mixed_folder(root: Path) -> Path:
     (folder / "sub").mkdir(parents=True)
     (folder / "good.yaml").write_text(SEED.read_text(encoding="utf-8"), encoding="utf-8")
     (folder / "multi.yaml").write_text(GOOD_MULTI, encoding="utf-8")
-    (folder / "sub" / "one.json").write_text(json.dumps(
-        {"id": "json-1", "expected": "ilms", "stains": {"desmin": "diffuse", "myod1": "positive"}}), encoding="utf-8")
+    (folder / "sub" / "one.json").write_text(
+        json.dumps({"id": "json-1", "expected": "ilms", "stains": {"desmin": "diffuse", "myod1": "positive"}}), encoding="utf-8"
+    )
     (folder / "sub" / "sheet.csv").write_text(SHEET, encoding="utf-8")
     (folder / "broken.yaml").write_text("id: broken\nstains: {desmin: [\n", encoding="utf-8")
     (folder / "invalid.yaml").write_text("id: invalid-1\nstains: {desmin: posittive}\n", encoding="utf-8")
@@ -85,8 +86,16 @@ def test_mixed_folder_every_good_case_ranked_every_bad_one_an_error_row(tmp_path
     assert summary["cases"] == 8 and summary["ranked"] == 6 and summary["errors"] == 2
     assert summary["with_expected"] == 5
     # folder order: sorted paths, cases in file order
-    assert [r["id"] for r in rows] == ["broken.yaml", "seed-board-q1-thigh-35m", "invalid-1", "multi-1", "multi-2",
-                                       "json-1", "sheet-1", "sheet-2"]
+    assert [r["id"] for r in rows] == [
+        "broken.yaml",
+        "seed-board-q1-thigh-35m",
+        "invalid-1",
+        "multi-1",
+        "multi-2",
+        "json-1",
+        "sheet-1",
+        "sheet-2",
+    ]
     assert "ddx: " in result.stderr and "posittive" in result.stderr
 
 
@@ -103,6 +112,7 @@ def test_every_format_writes_every_case(tmp_path):
     data = json.loads((tmp_path / "out.json").read_text(encoding="utf-8"))
     assert len(data["cases"]) == 8 and data["summary"]["errors"] == 2
     import csv
+
     with open(tmp_path / "out.csv", encoding="utf-8", newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == 8
@@ -147,19 +157,26 @@ def test_sheet_rows_rank_like_the_same_case_written_as_yaml(tmp_path, knowledge)
 
 def test_sheet_details_semicolons_tsv_and_stain_parts(tmp_path, knowledge):
     semi = tmp_path / "excel.csv"
-    semi.write_text("id;stains.alk;stains.alk.pattern;morphology.inflammation\n"
-                    "x1;positive;nuclear membrane;foamy histiocytes, lymphocytes\n", encoding="utf-8-sig")
+    semi.write_text(
+        "id;stains.alk;stains.alk.pattern;morphology.inflammation\nx1;positive;nuclear membrane;foamy histiocytes, lymphocytes\n",
+        encoding="utf-8-sig",
+    )
     [raw] = list(iter_raw(semi, knowledge.vocab))
-    assert raw.mapping() == {"id": "x1", "stains": {"alk": {"result": "positive", "pattern": "nuclear membrane"}},
-                        "morphology": {"inflammation": ["foamy histiocytes", "lymphocytes"]}}
+    assert raw.mapping() == {
+        "id": "x1",
+        "stains": {"alk": {"result": "positive", "pattern": "nuclear membrane"}},
+        "morphology": {"inflammation": ["foamy histiocytes", "lymphocytes"]},
+    }
     case = knowledge.case_schema.validate(raw.mapping())
     assert case.stains["alk"].pattern == "nuclear_membrane"
     tsv = tmp_path / "cases.tsv"
     tsv.write_text("id\tstains.desmin\tnotes\nt1\tdiffuse\tfree text, with a comma\n\n", encoding="utf-8")
     [raw] = list(iter_raw(tsv, knowledge.vocab))
     assert raw.mapping() == {"id": "t1", "stains": {"desmin": "diffuse"}, "notes": "free text, with a comma"}
-    assert row_to_case(["id", "stains.alk.pattern", "stains.alk"], ["a", "cytoplasmic", "positive"], set()) == \
-        {"id": "a", "stains": {"alk": {"pattern": "cytoplasmic", "result": "positive"}}}
+    assert row_to_case(["id", "stains.alk.pattern", "stains.alk"], ["a", "cytoplasmic", "positive"], set()) == {
+        "id": "a",
+        "stains": {"alk": {"pattern": "cytoplasmic", "result": "positive"}},
+    }
 
 
 def test_sheet_problems_are_located(tmp_path, knowledge):
@@ -216,7 +233,7 @@ def test_summary_file_takes_the_summary_out_of_the_jsonl(tmp_path):
     rows, inline = jsonl(result.output)
     assert inline is None and len(rows) == len(list(CASES.rglob("*.yaml")))
     data = json.loads(summary.read_text(encoding="utf-8"))
-    scored = len([r for r in rows if r["expected"]])   # the calibration probes carry no expected diagnosis
+    scored = len([r for r in rows if r["expected"]])  # the calibration probes carry no expected diagnosis
     assert scored == len(rows) - len(list((CASES / "probes").glob("*.yaml"))) > 0
     assert data["with_expected"] == scored
     assert 0 < data["top1"] <= data["top3"] <= 1 and 0 < data["mrr"] <= 1
@@ -234,8 +251,9 @@ def test_results_are_identical_for_one_and_two_jobs(tmp_path, knowledge):
     outputs = []
     for jobs in ("1", "2"):
         out = tmp_path / f"jobs{jobs}.jsonl"
-        result = run("batch", str(CASES), str(tmp_path / "syn.csv"), str(mixed), "--format", "jsonl",
-                     "--jobs", jobs, "--output", str(out), "-q")
+        result = run(
+            "batch", str(CASES), str(tmp_path / "syn.csv"), str(mixed), "--format", "jsonl", "--jobs", jobs, "--output", str(out), "-q"
+        )
         assert result.exit_code == 1
         outputs.append(out.read_bytes())
     assert outputs[0] == outputs[1]
@@ -249,8 +267,7 @@ def test_jsonl_line_is_the_eval_json(analyzer, knowledge):
     for case in cases:
         analysis = analyzer.analyze(case, file="x.yaml")
         for evidence_for in (None, 3, 0):
-            expected = json.dumps(to_json(analysis, knowledge, evidence_for=evidence_for), ensure_ascii=False,
-                                  separators=(",", ":"))
+            expected = json.dumps(to_json(analysis, knowledge, evidence_for=evidence_for), ensure_ascii=False, separators=(",", ":"))
             assert to_json_line(analysis, knowledge, evidence_for=evidence_for) == expected
         top3 = to_json(analysis, knowledge, evidence_for=3)
         assert ["evidence" in r for r in top3["ranking"]] == [i < 3 for i in range(len(top3["ranking"]))]
@@ -283,17 +300,17 @@ def test_a_worker_that_dies_costs_one_error_row_not_the_batch(knowledge, monkeyp
 
     def process(self, raw):
         if raw.label == "boom":
-            os._exit(3)   # what a crash in the C engine looks like from the parent
+            os._exit(3)  # what a crash in the C engine looks like from the parent
         return real(self, raw)
 
-    monkeypatch.setattr(Processor, "process", process)   # inherited by the forked workers
+    monkeypatch.setattr(Processor, "process", process)  # inherited by the forked workers
     raws = [RawCase("f", i, f"c{i}", {"id": f"c{i}", "stains": {"desmin": "positive"}}) for i in range(150)]
     raws[70] = RawCase("f", 70, "boom", {"id": "boom"})
     got = list(_Pool(knowledge, BatchOptions(suggest=False), 2).run(raws))
     assert [r.id for r in got] == [r.label for r in raws]
     assert [r.id for r in got if not r.ok] == ["boom"]
     assert "worker process died" in got[70].errors[0].message
-    assert json.loads(got[70].json)["errors"][0]["case"] == "boom"   # jsonl still gets its error row
+    assert json.loads(got[70].json)["errors"][0]["case"] == "boom"  # jsonl still gets its error row
 
 
 def test_summary_counts_and_scores(knowledge):
@@ -318,12 +335,14 @@ def test_summary_counts_and_scores(knowledge):
 
 def _ddx(*args: str, **kw) -> subprocess.Popen:
     env = dict(os.environ, PYTHONPATH=str(REPO))
-    return subprocess.Popen([sys.executable, "-m", "ddx", *args], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, **kw)
+    return subprocess.Popen(
+        [sys.executable, "-m", "ddx", *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw
+    )
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, pytest.param(signal.SIGTERM, marks=pytest.mark.slow),
-                                 pytest.param(signal.SIGKILL, marks=pytest.mark.slow)])
+@pytest.mark.parametrize(
+    "sig", [signal.SIGINT, pytest.param(signal.SIGTERM, marks=pytest.mark.slow), pytest.param(signal.SIGKILL, marks=pytest.mark.slow)]
+)
 def test_an_interrupted_run_leaves_the_previous_output_intact(tmp_path, knowledge, sig):
     rng = random.Random(5)
     write_sheet([synthetic_case(knowledge.vocab, rng, f"syn-{i}") for i in range(20_000)], tmp_path / "big.csv")
@@ -354,8 +373,7 @@ def test_jsonl_lists_the_leaders_evidence_by_default_and_all_of_it_on_request():
     full = json.loads(run("batch", str(SEED), "--format", "jsonl", "-q", "--evidence", "all").output.splitlines()[0])
     assert full == json.loads(run("eval", "--format", "json", str(SEED)).output)
     assert {**leaders, "ranking": None} == {**full, "ranking": None}
-    none = json.loads(run("batch", str(SEED), "--format", "jsonl", "-q", "--evidence", "none",
-                          "--top", "5").output.splitlines()[0])
+    none = json.loads(run("batch", str(SEED), "--format", "jsonl", "-q", "--evidence", "none", "--top", "5").output.splitlines()[0])
     assert not any("evidence" in r for r in none["ranking"])
     assert [r["entity"] for r in none["ranking"]] == [r["entity"] for r in full["ranking"]]
 
@@ -367,10 +385,13 @@ def test_sheet_hazards_each_cost_one_row_at_most(tmp_path, knowledge):
     quote.write_text('id,stains.desmin,notes\nq1,positive,"mass 3 cm\nq2,negative,x\nq3,positive,y\n', encoding="utf-8")
     raws = list(iter_raw(quote, knowledge.vocab))
     assert [(r.label, r.line, bool(r.problems)) for r in raws] == [("q1", 2, True), ("q2", 3, False), ("q3", 4, False)]
-    assert "never closed" in raws[0].problems[0].message   # never silent, and the rest is read
+    assert "never closed" in raws[0].problems[0].message  # never silent, and the rest is read
     latin = tmp_path / "latin.csv"
-    latin.write_bytes(b"id,stains.desmin,notes\n" + b"".join(b"r%d,positive,ok\n" % i for i in range(3000))
-                      + b"bad,positive,caf\xe9\nlast,negative,ok\n")
+    latin.write_bytes(
+        b"id,stains.desmin,notes\n"
+        + b"".join(b"r%d,positive,ok\n" % i for i in range(3000))
+        + b"bad,positive,caf\xe9\nlast,negative,ok\n"
+    )
     raws = list(iter_raw(latin, knowledge.vocab))
     assert len(raws) == 3002 and [r.label for r in raws if r.problems] == ["bad"]
     bad = next(r for r in raws if r.problems)
@@ -389,8 +410,7 @@ def test_sheet_hazards_each_cost_one_row_at_most(tmp_path, knowledge):
 def test_hidden_folders_are_skipped(tmp_path):
     (tmp_path / ".ipynb_checkpoints").mkdir()
     (tmp_path / "s.csv").write_text("id,stains.desmin\na,positive\n", encoding="utf-8")
-    (tmp_path / ".ipynb_checkpoints" / "s-checkpoint.csv").write_text("id,stains.desmin\na,positive\n",
-                                                                      encoding="utf-8")
+    (tmp_path / ".ipynb_checkpoints" / "s-checkpoint.csv").write_text("id,stains.desmin\na,positive\n", encoding="utf-8")
     result = run("batch", str(tmp_path), "--format", "jsonl", "-q")
     assert result.exit_code == 0
     rows, _ = jsonl(result.output)
@@ -408,11 +428,14 @@ def test_each_kind_of_unreadable_row_costs_that_row_and_the_sheet_reads_on(tmp_p
     sheet = tmp_path / "kinds.csv"
     sheet.write_text(
         "id,stains.desmin,notes\n"
-        'a1,positive,"two\nlines"\n'            # a quoted cell over two lines: one good row (lines 2-3)
-        'a2,positive,"x"y\n'                     # a stray quote: line 4
-        "a3,negative," + "z" * 300 + "\n"        # a line over the limit: line 5
-        'a4,positive,"opened\n' + "".join(f"r{i},negative,ok\n" for i in range(8)) +   # open, runs 5+ lines
-        "a5,positive,last\n", encoding="utf-8")
+        'a1,positive,"two\nlines"\n'  # a quoted cell over two lines: one good row (lines 2-3)
+        'a2,positive,"x"y\n'  # a stray quote: line 4
+        "a3,negative," + "z" * 300 + "\n"  # a line over the limit: line 5
+        'a4,positive,"opened\n'
+        + "".join(f"r{i},negative,ok\n" for i in range(8))  # open, runs 5+ lines
+        + "a5,positive,last\n",
+        encoding="utf-8",
+    )
     raws = list(iter_raw(sheet, knowledge.vocab))
     bad = {r.line: r for r in raws if r.problems}
     good = [(r.label, r.line) for r in raws if not r.problems]
@@ -422,7 +445,7 @@ def test_each_kind_of_unreadable_row_costs_that_row_and_the_sheet_reads_on(tmp_p
     assert "quote left open" in bad[6].problems[0].message and bad[6].label == "a4"
     assert good == [("a1", 2), *((f"r{i}", 7 + i) for i in range(8)), ("a5", 15)]
     assert raws[0].mapping()["notes"] == "two\nlines"
-    quote = tmp_path / "end.csv"          # a quote left open that runs to the end of the sheet
+    quote = tmp_path / "end.csv"  # a quote left open that runs to the end of the sheet
     quote.write_text('id,stains.desmin,notes\nq1,positive,"mass\nq2,negative,x\nq3,positive,y\n', encoding="utf-8")
     raws = list(iter_raw(quote, knowledge.vocab))
     assert [(r.label, r.line, bool(r.problems)) for r in raws] == [("q1", 2, True), ("q2", 3, False), ("q3", 4, False)]
@@ -431,13 +454,16 @@ def test_each_kind_of_unreadable_row_costs_that_row_and_the_sheet_reads_on(tmp_p
 
 def test_a_decimal_comma_is_read_in_number_columns_of_semicolon_sheets_only(tmp_path, knowledge):
     semi = tmp_path / "de.csv"
-    semi.write_text("id;patient.age;clinical.size_cm;stains.ki67;stains.ki67.percent;morphology.cell_types;notes\n"
-                    "d1;70,5;6,5;positive;12,5 %;spindle, epithelioid;3,5 cm, firm\n", encoding="utf-8")
+    semi.write_text(
+        "id;patient.age;clinical.size_cm;stains.ki67;stains.ki67.percent;morphology.cell_types;notes\n"
+        "d1;70,5;6,5;positive;12,5 %;spindle, epithelioid;3,5 cm, firm\n",
+        encoding="utf-8",
+    )
     [raw] = list(iter_raw(semi, knowledge.vocab))
     case = knowledge.case_schema.validate(raw.mapping())
     assert (case.patient.age, case.clinical.size_cm, case.stains["ki67"].percent) == (70.5, 6.5, 12.5)
     assert case.morphology.cell_types == ["spindle", "epithelioid"] and case.notes == "3,5 cm, firm"
-    comma = tmp_path / "en.csv"           # a comma sheet: "70,5" is not a number there
+    comma = tmp_path / "en.csv"  # a comma sheet: "70,5" is not a number there
     comma.write_text('id,patient.age\nd2,"70,5"\n', encoding="utf-8")
     [raw] = list(iter_raw(comma, knowledge.vocab))
     from ddx.loader import validate_raw
@@ -449,8 +475,11 @@ def test_a_decimal_comma_is_read_in_number_columns_of_semicolon_sheets_only(tmp_
 def test_csv_lists_the_caveats_and_unused_findings_by_name(tmp_path, analyzer, knowledge):
     from tests.conftest import validate
 
-    raw = {"id": "cav", "morphology": {"pleomorphism": "moderate"},
-           "stains": {"desmin": "positive", "alk": {"result": "positive", "pattern": "nuclear_membrane"}}}
+    raw = {
+        "id": "cav",
+        "morphology": {"pleomorphism": "moderate"},
+        "stains": {"desmin": "positive", "alk": {"result": "positive", "pattern": "nuclear_membrane"}},
+    }
     (tmp_path / "cav.json").write_text(json.dumps(raw), encoding="utf-8")
     result = run("batch", str(tmp_path / "cav.json"), "--format", "csv", "-q")
     import csv as csvmod
@@ -465,16 +494,20 @@ def test_csv_lists_the_caveats_and_unused_findings_by_name(tmp_path, analyzer, k
 def test_table_at_80_columns_keeps_every_id_and_band_whole(tmp_path):
     long_id = "a-case-id-of-forty-four-characters-0123456"
     (tmp_path / "long.yaml").write_text(f"id: {long_id}\nstains: {{desmin: posittive}}\n", encoding="utf-8")
-    result = CliRunner().invoke(main, ["batch", str(CASES), str(tmp_path / "long.yaml"), "-q"],
-                                env={"COLUMNS": "80"}, catch_exceptions=False)
+    result = CliRunner().invoke(
+        main, ["batch", str(CASES), str(tmp_path / "long.yaml"), "-q"], env={"COLUMNS": "80"}, catch_exceptions=False
+    )
     lines = result.output.splitlines()
     assert max(len(line) for line in lines) <= 80 and "…" not in result.output
-    rows = [json.loads(line) for line in run("batch", str(CASES), "--format", "jsonl", "-q", "--no-suggest",
-                                             "--evidence", "none").output.splitlines() if '"summary"' not in line]
+    rows = [
+        json.loads(line)
+        for line in run("batch", str(CASES), "--format", "jsonl", "-q", "--no-suggest", "--evidence", "none").output.splitlines()
+        if '"summary"' not in line
+    ]
     text = result.output
     for row in rows:
         assert row["id"] in text and row["confidence"]["band"] in text
-    assert long_id in text and "did you mean" in text and "'positive'?" in text   # the error row keeps its hint
+    assert long_id in text and "did you mean" in text and "'positive'?" in text  # the error row keeps its hint
 
 
 def test_table_written_to_a_file_is_as_wide_as_its_rows(tmp_path):
@@ -482,17 +515,21 @@ def test_table_written_to_a_file_is_as_wide_as_its_rows(tmp_path):
     key = "a_long_key_written_in_a_hurry_at_the_microscope_" * 3
     (tmp_path / "bad.yaml").write_text(f"id: bad\n{key}: 1\n", encoding="utf-8")
     out = tmp_path / "t.txt"
-    result = CliRunner().invoke(main, ["batch", str(SEED), str(tmp_path / "bad.yaml"), "-o", str(out), "-q",
-                                       "--no-suggest"], env={"COLUMNS": "300"}, catch_exceptions=False)
+    result = CliRunner().invoke(
+        main,
+        ["batch", str(SEED), str(tmp_path / "bad.yaml"), "-o", str(out), "-q", "--no-suggest"],
+        env={"COLUMNS": "300"},
+        catch_exceptions=False,
+    )
     assert result.exit_code == 1
     text = out.read_text(encoding="utf-8")
     lines = text.splitlines()
     end = next(i for i, line in enumerate(lines) if line.startswith("└"))
-    table = lines[1:end + 1]              # the cases' table (its title centred above it)
+    table = lines[1 : end + 1]  # the cases' table (its title centred above it)
     widths = {len(line) for line in table} | {len(lines[0])}
-    assert len(widths) == 1 and widths.pop() < 180, [len(line) for line in lines]   # not 200, nor the terminal's
+    assert len(widths) == 1 and widths.pop() < 180, [len(line) for line in lines]  # not 200, nor the terminal's
     assert max(len(line) for line in lines) < 180 and "…" not in text
-    assert max(len(line.split("│")[4].rstrip()) for line in table[3:-1]) <= 61     # the error wrapped at 60
+    assert max(len(line.split("│")[4].rstrip()) for line in table[3:-1]) <= 61  # the error wrapped at 60
     assert "seed-board-q1-thigh-35m" in text and key in "".join(line.split("│")[4].strip() for line in table[3:-1])
 
 
@@ -506,7 +543,7 @@ def test_every_csv_column_is_documented():
     CsvWriter(out, top=3)
     header = out.getvalue().strip().split(",")
     doc = (REPO / "docs" / "case-format.md").read_text(encoding="utf-8")
-    section = doc[doc.index("## Batch CSV columns"):]
+    section = doc[doc.index("## Batch CSV columns") :]
     documented = set(re_.findall(r"`([a-z_]+(?:_1)?)`", section.split("\n|---|")[1]))
     for column in header:
         assert re_.sub(r"_\d+$", "_1", column) in documented, column

@@ -57,15 +57,15 @@ def test_generated_rules_are_marked_synthetic_and_todays_rules_are_kept(rules_30
     synthetic = [r for r in generated.rules if r.id not in today]
     assert synthetic and all(r.spec.id.startswith("syn.") for r in synthetic)
     conditions = [r.condition for r in generated.rules]
-    assert len(set(conditions)) == len(conditions)          # no condition is used twice
+    assert len(set(conditions)) == len(conditions)  # no condition is used twice
     for rule in synthetic:
         assert rule.title.startswith("Synthetic:") and "benchmarking" in rule.spec.rationale
         assert rule.spec.likelihood is not None and set(rule.spec.likelihood) == set(generated.entity_slugs)
         for cell in rule.spec.likelihood.values():
             assert cell.estimate and cell.reason == rulegen.REASON
     kinds = {type(r.condition).__name__ for r in synthetic}
-    assert kinds == {"Atom", "All"}                         # single findings, pairs and ranges both
-    assert any(r.negated for r in synthetic)                # some with a tested-negative half
+    assert kinds == {"Atom", "All"}  # single findings, pairs and ranges both
+    assert any(r.negated for r in synthetic)  # some with a tested-negative half
 
 
 def test_the_generator_is_repeatable_and_refuses_bad_targets(tmp_path: Path, rules_300: Path) -> None:
@@ -89,11 +89,13 @@ def test_the_floor_writes_exactly_what_ddx_batch_writes(tmp_path: Path) -> None:
     knowledge = load_knowledge()
     rng = random.Random(19)
     sheet = tmp_path / "cases.csv"
-    write_sheet((synthetic_case(knowledge.vocab, rng, f"f{i}", density=rng.choice([0.1, 0.35, 0.7]))
-                 for i in range(80)), sheet)
+    write_sheet((synthetic_case(knowledge.vocab, rng, f"f{i}", density=rng.choice([0.1, 0.35, 0.7])) for i in range(80)), sheet)
     out = tmp_path / "ddx.jsonl"
-    proc = subprocess.run([sys.executable, "-m", "ddx", "batch", str(sheet), "--format", "jsonl", "--no-suggest",
-                           "-q", "-o", str(out)], capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "ddx", "batch", str(sheet), "--format", "jsonl", "--no-suggest", "-q", "-o", str(out)],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stderr
     scorer = floor_bench.MinimalScorer(knowledge)
     buffer = io.StringIO()

@@ -18,13 +18,17 @@ def problems(knowledge, raw):
 
 
 def test_synonyms_and_case_are_normalised(knowledge):
-    case = validate(knowledge, {
-        "id": "c1", "patient": {"age": "35", "sex": "M"},
-        "clinical": {"site": "Lower Limb"},
-        "morphology": {"cell_types": ["Spindle", "plump"], "inflammation": "xanthoma cells"},
-        "stains": {"MyoD1": "Positive", "Desmin": "diffuse", "ALK": {"result": "pos", "pattern": "nuclear membrane"}},
-        "molecular": {"near haploid": "detected"},
-    })
+    case = validate(
+        knowledge,
+        {
+            "id": "c1",
+            "patient": {"age": "35", "sex": "M"},
+            "clinical": {"site": "Lower Limb"},
+            "morphology": {"cell_types": ["Spindle", "plump"], "inflammation": "xanthoma cells"},
+            "stains": {"MyoD1": "Positive", "Desmin": "diffuse", "ALK": {"result": "pos", "pattern": "nuclear membrane"}},
+            "molecular": {"near haploid": "detected"},
+        },
+    )
     assert case.patient.age == 35.0 and case.patient.sex == "male"
     assert case.clinical.site == "lower_extremity" and case.clinical.site_group == "extremity"
     assert case.morphology.cell_types == ["spindle", "epithelioid"]
@@ -45,20 +49,23 @@ def test_misspelt_stain_names_key_path_and_suggests(knowledge):
     assert "desmni" in str(p) and "did you mean" in str(p) and "f.yaml" in str(p)
 
 
-@pytest.mark.parametrize("raw, path, words", [
-    ({"id": "x", "patient": {"age": 200}}, "patient.age", "120"),
-    ({"id": "x", "patient": {"age": float("nan")}}, "patient.age", "finite"),
-    ({"id": "x", "patient": {"age": True}}, "patient.age", "got true"),
-    ({"id": "x", "patient": {"age": "old"}}, "patient.age", "number"),
-    ({"id": "x", "clinical": {"size_cm": -1}}, "clinical.size_cm", "must be more than 0 (got -1)"),
-    ({"id": "x", "clinical": {"site": "thihg"}}, "clinical.site", "thigh"),
-    ({"id": "x", "morphology": {"cell_typs": ["spindle"]}}, "morphology.cell_typs", "cell_types"),
-    ({"id": "x", "morphology": {"necrosis": "maybe"}}, "morphology.necrosis", "present"),
-    ({"id": "x", "stains": {"desmin": {"result": "positive", "extent": "wide"}}}, "stains.desmin", "extent"),
-    ({"id": "x", "molecular": {"mdm2_amplification": "perhaps"}}, "molecular.mdm2_amplification", "present"),
-    ({"id": "x", "patinet": {"age": 3}}, "patinet", "patient"),
-    ({"id": "a b"}, "id", "letters"),
-])
+@pytest.mark.parametrize(
+    "raw, path, words",
+    [
+        ({"id": "x", "patient": {"age": 200}}, "patient.age", "120"),
+        ({"id": "x", "patient": {"age": float("nan")}}, "patient.age", "finite"),
+        ({"id": "x", "patient": {"age": True}}, "patient.age", "got true"),
+        ({"id": "x", "patient": {"age": "old"}}, "patient.age", "number"),
+        ({"id": "x", "clinical": {"size_cm": -1}}, "clinical.size_cm", "must be more than 0 (got -1)"),
+        ({"id": "x", "clinical": {"site": "thihg"}}, "clinical.site", "thigh"),
+        ({"id": "x", "morphology": {"cell_typs": ["spindle"]}}, "morphology.cell_typs", "cell_types"),
+        ({"id": "x", "morphology": {"necrosis": "maybe"}}, "morphology.necrosis", "present"),
+        ({"id": "x", "stains": {"desmin": {"result": "positive", "extent": "wide"}}}, "stains.desmin", "extent"),
+        ({"id": "x", "molecular": {"mdm2_amplification": "perhaps"}}, "molecular.mdm2_amplification", "present"),
+        ({"id": "x", "patinet": {"age": 3}}, "patinet", "patient"),
+        ({"id": "a b"}, "id", "letters"),
+    ],
+)
 def test_bad_values_are_located(knowledge, raw, path, words):
     found = problems(knowledge, raw)
     assert any(p.path and p.path.startswith(path) and words in str(p) for p in found), [str(p) for p in found]
@@ -92,19 +99,21 @@ def test_numbers_reach_facts_as_floats(knowledge):
 
 def test_multi_case_file_keeps_good_cases(tmp_path: Path, knowledge):
     f = tmp_path / "many.yaml"
-    f.write_text("cases:\n  - {id: a, stains: {desmin: positive}}\n  - {id: b, stains: {desmni: positive}}\n"
-                 "  - {id: c}\n")
+    f.write_text("cases:\n  - {id: a, stains: {desmin: positive}}\n  - {id: b, stains: {desmni: positive}}\n  - {id: c}\n")
     loaded = list(iter_cases(f, knowledge))
     assert [c.id for c in loaded] == ["a", "b", "c"]
     assert [c.ok for c in loaded] == [True, False, True]
 
 
-@pytest.mark.parametrize("content, words", [
-    ("id: [unclosed\n", "YAML syntax error"),
-    ("", "empty"),
-    ("!!python/object/apply:os.system ['echo hacked']\n", "YAML"),
-    ("cases: 3\n", "list"),
-])
+@pytest.mark.parametrize(
+    "content, words",
+    [
+        ("id: [unclosed\n", "YAML syntax error"),
+        ("", "empty"),
+        ("!!python/object/apply:os.system ['echo hacked']\n", "YAML"),
+        ("cases: 3\n", "list"),
+    ],
+)
 def test_unreadable_files_become_error_entries(tmp_path: Path, knowledge, content, words):
     f = tmp_path / "bad.yaml"
     f.write_text(content)
@@ -126,7 +135,7 @@ def test_json_case_files_are_read(tmp_path: Path, knowledge):
 def test_every_sample_case_loads_with_expected_and_source(knowledge):
     from tests.conftest import CASES
 
-    files = sorted(f for f in CASES.rglob("*.yaml") if "probes" not in f.parts)   # probes are not patients
+    files = sorted(f for f in CASES.rglob("*.yaml") if "probes" not in f.parts)  # probes are not patients
     assert len(files) >= 5
     expected = set()
     for f in files:
@@ -150,14 +159,12 @@ def test_a_key_in_the_wrong_place_names_where_it_belongs(knowledge):
     assert age.suggestions == ["patient.age"] and "at the top level" in age.message
     site = first({"id": "x", "site": "thigh"}, "site")
     assert site.suggestions == ["clinical.site"] and "title" not in str(site)
-    for raw, path in (({"id": "x", "mitoses": 25}, "mitoses"), ({"id": "x", "morphology": {"mitoses": 25}},
-                                                                "morphology.mitoses")):
+    for raw, path in (({"id": "x", "mitoses": 25}, "mitoses"), ({"id": "x", "morphology": {"mitoses": 25}}, "morphology.mitoses")):
         assert first(raw, path).suggestions[0] == "morphology.mitoses_per_10hpf"
-    assert first({"id": "x", "morphology": {"mitosis": 25}}, "morphology.mitosis").suggestions[0] == \
-        "morphology.mitoses_per_10hpf"
+    assert first({"id": "x", "morphology": {"mitosis": 25}}, "morphology.mitosis").suggestions[0] == "morphology.mitoses_per_10hpf"
     assert first({"id": "x", "patient": {"site": "thigh"}}, "patient.site").suggestions == ["clinical.site"]
     assert first({"id": "x", "morphology": {"desmin": "positive"}}, "morphology.desmin").suggestions == ["stains.desmin"]
-    assert first({"id": "x", "myod": "positive"}, "myod").suggestions == ["stains.myod1"]          # a synonym
+    assert first({"id": "x", "myod": "positive"}, "myod").suggestions == ["stains.myod1"]  # a synonym
     assert first({"id": "x", "cell_type": "spindle"}, "cell_type").suggestions == ["morphology.cell_types"]
     assert first({"id": "x", "stains": {"necrosis": "present"}}, "stains.necrosis").suggestions[0] == "morphology.necrosis"
     assert first({"id": "x", "molecular": {"desmin": "present"}}, "molecular.desmin").suggestions[0] == "stains.desmin"
@@ -177,28 +184,33 @@ def test_every_key_of_every_section_is_found_from_the_top_level(knowledge):
 
 def test_an_unquoted_yes_or_no_names_the_term_to_write(tmp_path, knowledge):
     f = tmp_path / "yes.yaml"
-    f.write_text("id: y\nmorphology: {necrosis: yes, pseudocapsule: no}\nmolecular: {alk_rearrangement: yes}\n"
-                 "stains: {desmin: yes}\n", encoding="utf-8")
+    f.write_text(
+        "id: y\nmorphology: {necrosis: yes, pseudocapsule: no}\nmolecular: {alk_rearrangement: yes}\nstains: {desmin: yes}\n",
+        encoding="utf-8",
+    )
     (loaded,) = list(iter_cases(f, knowledge))
     by_path = {p.path: str(p) for p in loaded.problems}
     assert "write 'present'" in by_path["morphology.necrosis"] and "yes" in by_path["morphology.necrosis"]
     assert "write 'absent'" in by_path["morphology.pseudocapsule"]
     assert "write 'present'" in by_path["molecular.alk_rearrangement"]
-    assert "positive" in by_path["stains.desmin"] and "negative" in by_path["stains.desmin"]   # no yes in its terms
-    assert all(text.count("'present'") <= 1 for text in by_path.values())    # said once, not repeated as a hint
+    assert "positive" in by_path["stains.desmin"] and "negative" in by_path["stains.desmin"]  # no yes in its terms
+    assert all(text.count("'present'") <= 1 for text in by_path.values())  # said once, not repeated as a hint
 
 
-@pytest.mark.parametrize("value, fix", [
-    ("40%", "{result: positive, percent: 40}"),
-    ("40 %", "{result: positive, percent: 40}"),
-    (40, "{result: positive, percent: 40}"),
-    ("0%", "{result: negative, percent: 0}"),
-    ("strong", "{result: positive, intensity: strong}"),
-    ("weak", "{result: positive, intensity: weak}"),
-    ("nuclear", "{result: positive, pattern: nuclear}"),
-    ("diffuse strong", "{result: positive, extent: diffuse, intensity: strong}"),
-    ("positive, strong", "{result: positive, intensity: strong}"),
-])
+@pytest.mark.parametrize(
+    "value, fix",
+    [
+        ("40%", "{result: positive, percent: 40}"),
+        ("40 %", "{result: positive, percent: 40}"),
+        (40, "{result: positive, percent: 40}"),
+        ("0%", "{result: negative, percent: 0}"),
+        ("strong", "{result: positive, intensity: strong}"),
+        ("weak", "{result: positive, intensity: weak}"),
+        ("nuclear", "{result: positive, pattern: nuclear}"),
+        ("diffuse strong", "{result: positive, extent: diffuse, intensity: strong}"),
+        ("positive, strong", "{result: positive, intensity: strong}"),
+    ],
+)
 def test_a_result_given_as_another_part_of_the_stain_gets_the_full_form(knowledge, value, fix):
     (p,) = problems(knowledge, {"id": "x", "stains": {"myod1": value}})
     assert p.path == "stains.myod1" and fix in str(p), str(p)
@@ -224,14 +236,46 @@ def test_a_negative_stain_with_an_extent_intensity_or_pattern_is_kept_and_shown_
 
 
 ODD_VALUES = [[], {}, 5, -1, 1.5, True, None, "x", "", [1], {"a": 1}, "5 cm"]
-ODD_PATHS = ["id", "title", "expected", "source", "notes", "patient", "clinical", "morphology", "stains",
-             "molecular", "patient.age", "patient.sex", "clinical.site", "clinical.depth", "clinical.size_cm",
-             "clinical.presentation", "clinical.symptoms", "morphology.cell_types", "morphology.necrosis",
-             "morphology.pleomorphism", "morphology.mitoses_per_10hpf", "stains.desmin", "stains.desmin.result",
-             "stains.desmin.extent", "stains.desmin.intensity", "stains.desmin.pattern", "stains.desmin.percent",
-             "molecular.nf1_alteration"]
-PYDANTIC_WORDS = ("Input should", "Extra inputs", "Field required", "Value error", "valid dictionary",
-                  "instance of", "greater than", "less than")
+ODD_PATHS = [
+    "id",
+    "title",
+    "expected",
+    "source",
+    "notes",
+    "patient",
+    "clinical",
+    "morphology",
+    "stains",
+    "molecular",
+    "patient.age",
+    "patient.sex",
+    "clinical.site",
+    "clinical.depth",
+    "clinical.size_cm",
+    "clinical.presentation",
+    "clinical.symptoms",
+    "morphology.cell_types",
+    "morphology.necrosis",
+    "morphology.pleomorphism",
+    "morphology.mitoses_per_10hpf",
+    "stains.desmin",
+    "stains.desmin.result",
+    "stains.desmin.extent",
+    "stains.desmin.intensity",
+    "stains.desmin.pattern",
+    "stains.desmin.percent",
+    "molecular.nf1_alteration",
+]
+PYDANTIC_WORDS = (
+    "Input should",
+    "Extra inputs",
+    "Field required",
+    "Value error",
+    "valid dictionary",
+    "instance of",
+    "greater than",
+    "less than",
+)
 
 
 def test_no_message_is_in_pydantic_words(knowledge):
@@ -256,16 +300,19 @@ def test_no_message_is_in_pydantic_words(knowledge):
     assert seen > 200
 
 
-@pytest.mark.parametrize("raw, words", [
-    ({"id": "x", "patient": {"age": -5}}, "must be 0 or more (got -5)"),
-    ({"id": "x", "patient": {"age": 130}}, "must be 120 or less (got 130)"),
-    ({"id": "x", "clinical": {"size_cm": 0}}, "must be more than 0 (got 0)"),
-    ({"id": "x", "stains": {"ki67": {"result": "positive", "percent": 140}}}, "must be 100 or less (got 140)"),
-    ({"id": "x", "clinical": {"size_cm": "6 cm"}}, "write the number alone (6)"),
-    ({"id": "x", "clinical": {"size_cm": "6,5"}}, "write a decimal point: 6.5"),
-    ({"id": "x", "patient": []}, "expected a mapping (key: value), got a list"),
-    ({"id": "x", "title": 5}, "expected text"),
-])
+@pytest.mark.parametrize(
+    "raw, words",
+    [
+        ({"id": "x", "patient": {"age": -5}}, "must be 0 or more (got -5)"),
+        ({"id": "x", "patient": {"age": 130}}, "must be 120 or less (got 130)"),
+        ({"id": "x", "clinical": {"size_cm": 0}}, "must be more than 0 (got 0)"),
+        ({"id": "x", "stains": {"ki67": {"result": "positive", "percent": 140}}}, "must be 100 or less (got 140)"),
+        ({"id": "x", "clinical": {"size_cm": "6 cm"}}, "write the number alone (6)"),
+        ({"id": "x", "clinical": {"size_cm": "6,5"}}, "write a decimal point: 6.5"),
+        ({"id": "x", "patient": []}, "expected a mapping (key: value), got a list"),
+        ({"id": "x", "title": 5}, "expected text"),
+    ],
+)
 def test_range_and_type_errors_say_what_was_wrong(knowledge, raw, words):
     assert any(words in str(p) for p in problems(knowledge, raw)), [str(p) for p in problems(knowledge, raw)]
 

@@ -100,8 +100,9 @@ def test_installed_command_works_from_an_empty_folder(tmp_path: Path):
     if not exe.exists():
         exe = Path(sys.executable).parent / "ddx"
     env = {k: v for k, v in os.environ.items() if k not in ("DDX_RULES", "PYTHONPATH")}
-    proc = subprocess.run([str(exe), "eval", "--format", "json", str(SEED)], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [str(exe), "eval", "--format", "json", str(SEED)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["ranking"][0]["entity"] == "ilms"
 
@@ -128,11 +129,14 @@ def test_batch_summary_names_the_rules_directory(rules_copy, tmp_path):
 def test_a_hand_written_case_gets_a_fix_for_each_thing_people_type(tmp_path: Path):
     """The issue's case, as a new user writes it: each error says what to write instead (JSON and text)."""
     case = tmp_path / "hand.yaml"
-    case.write_text("id: hand\nage: 40\nsite: thigh\nmitoses: 25\n"
-                    "patient: {sex: male}\nclinical: {size_cm: -2}\n"
-                    "morphology: {necrosis: yes}\n"
-                    "stains:\n  ki67: 40%\n  myod1: strong\n  desmin: {result: negative, extent: diffuse}\n"
-                    "  alk: {result: positive, pattern: nuclear}\n", encoding="utf-8")
+    case.write_text(
+        "id: hand\nage: 40\nsite: thigh\nmitoses: 25\n"
+        "patient: {sex: male}\nclinical: {size_cm: -2}\n"
+        "morphology: {necrosis: yes}\n"
+        "stains:\n  ki67: 40%\n  myod1: strong\n  desmin: {result: negative, extent: diffuse}\n"
+        "  alk: {result: positive, pattern: nuclear}\n",
+        encoding="utf-8",
+    )
     result = CliRunner().invoke(main, ["eval", "--format", "json", str(case)])
     assert result.exit_code == 1
     errors = {e["path"]: e for e in json.loads(result.stdout)["errors"]}
@@ -141,7 +145,7 @@ def test_a_hand_written_case_gets_a_fix_for_each_thing_people_type(tmp_path: Pat
     assert "write 'present'" in errors["morphology.necrosis"]["message"]
     assert "{result: positive, percent: 40}" in errors["stains.ki67"]["message"]
     assert "{result: positive, intensity: strong}" in errors["stains.myod1"]["message"]
-    assert "stains.desmin" not in errors        # as the contract's own example writes it: accepted
+    assert "stains.desmin" not in errors  # as the contract's own example writes it: accepted
     assert "must be more than 0 (got -2)" in errors["clinical.size_cm"]["message"]
     assert errors["stains.alk.pattern"]["suggestions"][0] == "nuclear_membrane"
     text = CliRunner().invoke(main, ["eval", str(case)], env={"COLUMNS": "200"}).output
@@ -156,10 +160,11 @@ def test_the_nearest_terms_are_worded_alike_wherever_they_are_offered():
     assert did_you_mean(["desmin", "h_caldesmon"]) == "did you mean 'desmin' or 'h_caldesmon'?"
     assert did_you_mean(["desmin"], quoted=False) == "did you mean desmin?" and did_you_mean([]) == ""
     assert str(Problem("unknown stain 'desmni'", suggestions=["desmin"])) == "unknown stain 'desmni'; did you mean 'desmin'?"
-    assert problem_text(Problem("unknown stain 'desmni'", suggestions=["desmin", "h_caldesmon"])) == \
-        "unknown stain 'desmni'; did you mean desmin or h_caldesmon?"
+    assert (
+        problem_text(Problem("unknown stain 'desmni'", suggestions=["desmin", "h_caldesmon"]))
+        == "unknown stain 'desmni'; did you mean desmin or h_caldesmon?"
+    )
     prior = CliRunner().invoke(main, ["eval", "--prior-set", "populatio", str(SEED)])
     assert prior.exit_code == 2 and squeezed("(did you mean 'population'?)") in squeezed(prior.output)
     rule = CliRunner().invoke(main, ["rules", "show", "clin.age.under-19"])
-    assert rule.exit_code == 1 and squeezed("no rule 'clin.age.under-19'; did you mean 'clin.age.under-18'") in \
-        squeezed(rule.output)
+    assert rule.exit_code == 1 and squeezed("no rule 'clin.age.under-19'; did you mean 'clin.age.under-18'") in squeezed(rule.output)

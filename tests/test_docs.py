@@ -41,7 +41,7 @@ def block(text: str) -> str:
 @pytest.fixture(scope="module")
 def contract(text: str) -> str:
     """The contract as reproduced: everything before ddx's extensions."""
-    return text[:text.index("## Extensions (ddx)")]
+    return text[: text.index("## Extensions (ddx)")]
 
 
 def test_the_generated_reference_is_current(rules: Knowledge, block: str):
@@ -49,6 +49,7 @@ def test_the_generated_reference_is_current(rules: Knowledge, block: str):
 
 
 # ------------------------------------------------------------------ every key, every term
+
 
 def _models(annotation: object) -> Iterator[type[BaseModel]]:
     """The pydantic models inside a field's annotation (through Optional, Annotated, dict, list)."""
@@ -81,10 +82,21 @@ def test_every_key_of_the_case_model_is_documented(rules: Knowledge, block: str)
 
 def _term_sets(k: Knowledge) -> dict[str, TermSet]:
     v = k.vocab
-    sets = {"sex": v.sex, "depth": v.depth, "symptoms": v.symptoms, "sites": v.sites, "site groups": v.site_groups,
-            "presence": v.presence, "stain results": v.stain_results, "extents": v.stain_extents,
-            "intensities": v.stain_intensities, "patterns": v.stain_patterns, "stains": v.stains,
-            "molecular": v.molecular, "entities": k.entity_terms}
+    sets = {
+        "sex": v.sex,
+        "depth": v.depth,
+        "symptoms": v.symptoms,
+        "sites": v.sites,
+        "site groups": v.site_groups,
+        "presence": v.presence,
+        "stain results": v.stain_results,
+        "extents": v.stain_extents,
+        "intensities": v.stain_intensities,
+        "patterns": v.stain_patterns,
+        "stains": v.stains,
+        "molecular": v.molecular,
+        "entities": k.entity_terms,
+    }
     for name, field in v.morphology.items():
         if field.terms is not None:
             sets[f"morphology.{name}"] = field.terms
@@ -94,7 +106,7 @@ def _term_sets(k: Knowledge) -> dict[str, TermSet]:
 def test_every_term_and_synonym_of_the_vocabulary_is_documented(rules: Knowledge, block: str):
     missing = []
     for name, terms in _term_sets(rules).items():
-        words = terms._lookup    # every canonical term and every synonym, folded as input is
+        words = terms._lookup  # every canonical term and every synonym, folded as input is
         assert words, name
         missing += [f"{name}: {w}" for w in words if f"`{w}`" not in block]
     missing += [f"shorthand: {w}" for w in rules.vocab.stain_shorthand if f"`{w}` = " not in block]
@@ -111,6 +123,7 @@ def test_a_stale_reference_is_caught(rules_copy: Path, block: str):
 
 
 # ------------------------------------------------------------------ the contract's terms are accepted
+
 
 def _accepted(terms: TermSet, word: str) -> str | None:
     try:
@@ -135,7 +148,7 @@ def _commented_lists(example: str) -> Iterator[tuple[str, list[str]]]:
         if "#" not in rest or "|" not in rest:
             continue
         comment = re.sub(r"\(.*?\)", "", rest.split("#", 1)[1])
-        comment = re.sub(r"^\s*[a-z-]+:", "", comment)       # "shorthand:", "stain-specific:"
+        comment = re.sub(r"^\s*[a-z-]+:", "", comment)  # "shorthand:", "stain-specific:"
         yield ".".join(k for _, k in stack), [w.strip() for w in comment.split("|") if w.strip()]
 
 
@@ -161,11 +174,11 @@ def test_every_key_and_term_of_the_contract_example_is_accepted(rules: Knowledge
     seen = set(paths(data))
     assert len(seen) > 40 and seen <= keys, seen - keys
     lists = dict(_commented_lists(example))
-    assert len(lists) >= 15, lists      # the parser found the contract's lists
+    assert len(lists) >= 15, lists  # the parser found the contract's lists
     v = rules.vocab
     for path, words in lists.items():
         for word in words:
-            if path == "stains.desmin":    # the shorthand
+            if path == "stains.desmin":  # the shorthand
                 ok = word in v.stain_results.terms or word in v.stain_shorthand
             elif path == "molecular":
                 ok = _accepted(v.presence, word) == word
@@ -199,18 +212,25 @@ def test_the_contract_lists_are_terms_ddx_accepts(rules: Knowledge, contract: st
     assert [s for s in stains if _accepted(v.stains, s) != s] == []
     assert [m for m in molecular if _accepted(v.molecular, m) != m] == []
     slugs = re.findall(r"^\| ([a-z]+) \| ", _section(contract, "Entity slugs (at least)"), re.M)
-    assert len(slugs) == 11        # the header row, then ten entities
+    assert len(slugs) == 11  # the header row, then ten entities
     assert [s for s in slugs[1:] if _accepted(rules.entity_terms, s) != s] == []
     assert rules.parent("eims") == "imt"
 
 
-@pytest.mark.parametrize("section, word, term", [
-    ("stains", "pan-keratin", "keratin"), ("stains", "AE1/AE3", "keratin"), ("stains", "CAM5.2", "keratin"),
-    ("stains", "MYOD1", "myod1"), ("stains", "MyoD1", "myod1"), ("molecular", "L122R", "myod1_mutation"),
-    ("presence", "detected", "present"), ("presence", "not_detected", "absent"),
-])
-def test_the_synonyms_the_contract_names_are_accepted(rules: Knowledge, contract: str, section: str, word: str,
-                                                      term: str):
+@pytest.mark.parametrize(
+    "section, word, term",
+    [
+        ("stains", "pan-keratin", "keratin"),
+        ("stains", "AE1/AE3", "keratin"),
+        ("stains", "CAM5.2", "keratin"),
+        ("stains", "MYOD1", "myod1"),
+        ("stains", "MyoD1", "myod1"),
+        ("molecular", "L122R", "myod1_mutation"),
+        ("presence", "detected", "present"),
+        ("presence", "not_detected", "absent"),
+    ],
+)
+def test_the_synonyms_the_contract_names_are_accepted(rules: Knowledge, contract: str, section: str, word: str, term: str):
     assert word in contract
     assert getattr(rules.vocab, section).normalize(word) == term
 
@@ -222,6 +242,7 @@ def test_yes_is_a_presence_word():
 
 
 # ------------------------------------------------------------------ nothing points outside the project
+
 
 def test_no_file_of_the_project_points_outside_it():
     """The issue: README and docstrings pointed at a spec in a sibling folder no clone has."""

@@ -52,6 +52,7 @@ def test_an_open_band_favours_no_diagnosis(knowledge, analyzer):
 
 def test_a_settled_band_names_the_diagnosis(knowledge, analyzer):
     from tests.test_draft_v2 import load
+
     analysis = analyzer.analyze(load(SEED, knowledge))
     assert analysis.confidence.band not in knowledge.reports.descriptive_bands
     text = render_report(analysis, knowledge, analyzer.ranker)
@@ -59,9 +60,14 @@ def test_a_settled_band_names_the_diagnosis(knowledge, analyzer):
 
 
 def test_the_lesion_line_describes_recorded_cells_and_inflammation(knowledge, analyzer):
-    case = validate(knowledge, {"id": "c", "stains": {"desmin": "positive"},
-                                "morphology": {"cell_types": ["spindle", "epithelioid"],
-                                               "inflammation": ["lymphocytes"]}})
+    case = validate(
+        knowledge,
+        {
+            "id": "c",
+            "stains": {"desmin": "positive"},
+            "morphology": {"cell_types": ["spindle", "epithelioid"], "inflammation": ["lymphocytes"]},
+        },
+    )
     analysis = analyzer.analyze(case)
     if analysis.confidence.band not in knowledge.reports.descriptive_bands:
         pytest.skip("this case is no longer open under the current rules")
@@ -69,14 +75,16 @@ def test_the_lesion_line_describes_recorded_cells_and_inflammation(knowledge, an
     assert "Spindle and epithelioid cell neoplasm with an inflammatory background" in line
 
 
-@pytest.mark.parametrize(("p", "shown"), [(0.9996, "> 99%"), (0.995, "> 99%"), (0.994, "99%"),
-                                          (0.5, "50%"), (0.006, "1%"), (0.004, "< 1%"), (0.0, "< 1%")])
+@pytest.mark.parametrize(
+    ("p", "shown"), [(0.9996, "> 99%"), (0.995, "> 99%"), (0.994, "99%"), (0.5, "50%"), (0.006, "1%"), (0.004, "< 1%"), (0.0, "< 1%")]
+)
 def test_probabilities_are_never_shown_as_certain(p, shown):
     assert percent_text(p) == shown
 
 
 def test_a_near_certain_leader_is_not_100_percent(knowledge, analyzer):
     from tests.test_draft_v2 import load
+
     analysis = analyzer.analyze(load(CASES / "headneckpathol-2020-srms-mandible-15m.yaml", knowledge))
     assert analysis.ranking[0].probability >= 0.995
     text = flat(render_report(analysis, knowledge, analyzer.ranker))
@@ -102,9 +110,19 @@ def test_every_morphology_field_reaches_the_description(knowledge):
 
 
 def test_the_description_reads_as_prose(knowledge):
-    case = validate(knowledge, {"id": "p", "morphology": {
-        "architecture": ["fascicles", "storiform"], "inflammation": ["plasma_cells"],
-        "mitoses_per_10hpf": 0, "rhabdomyoblasts": "present", "pleomorphism": "none"}})
+    case = validate(
+        knowledge,
+        {
+            "id": "p",
+            "morphology": {
+                "architecture": ["fascicles", "storiform"],
+                "inflammation": ["plasma_cells"],
+                "mitoses_per_10hpf": 0,
+                "rhabdomyoblasts": "present",
+                "pleomorphism": "none",
+            },
+        },
+    )
     text = " ".join(describe_morphology(case, knowledge))
     assert "The tumour is arranged in fascicles and a storiform pattern." in text
     assert "There is an inflammatory infiltrate of plasma cells." in text
@@ -114,10 +132,18 @@ def test_the_description_reads_as_prose(knowledge):
 
 
 def test_stain_details_are_all_described(knowledge, analyzer):
-    case = validate(knowledge, {"id": "s", "stains": {
-        "desmin": {"result": "positive", "extent": "focal", "intensity": "strong"},
-        "alk": {"result": "positive", "pattern": "cytoplasmic"}, "ki67": {"result": "positive", "percent": 40},
-        "cd68": "negative"}})
+    case = validate(
+        knowledge,
+        {
+            "id": "s",
+            "stains": {
+                "desmin": {"result": "positive", "extent": "focal", "intensity": "strong"},
+                "alk": {"result": "positive", "pattern": "cytoplasmic"},
+                "ki67": {"result": "positive", "percent": 40},
+                "cd68": "negative",
+            },
+        },
+    )
     text = comment(render_report(analyzer.analyze(case), knowledge, analyzer.ranker))
     assert "focally positive for desmin (strong staining)" in text
     assert "ALK (cytoplasmic pattern)" in text and "negative for CD68" in text
@@ -138,8 +164,7 @@ def _write_rules(rules: Path, name: str, change) -> None:
 
 
 def test_a_field_the_vocabulary_adds_reaches_the_report(rules_copy: Path, tmp_path: Path):
-    _write_rules(rules_copy, "vocabulary.yaml",
-                 lambda d: d["morphology"].update({"perineural_invasion": {"kind": "presence"}}))
+    _write_rules(rules_copy, "vocabulary.yaml", lambda d: d["morphology"].update({"perineural_invasion": {"kind": "presence"}}))
     case = tmp_path / "c.yaml"
     case.write_text("id: c\nmorphology: {perineural_invasion: present, cell_types: [spindle]}\n", encoding="utf-8")
     out = CliRunner().invoke(main, ["eval", "--format", "report", "--rules", str(rules_copy), str(case)])
@@ -148,8 +173,7 @@ def test_a_field_the_vocabulary_adds_reaches_the_report(rules_copy: Path, tmp_pa
 
 
 def test_a_prose_frame_naming_no_field_is_a_load_error(rules_copy: Path):
-    _write_rules(rules_copy, "reports.yaml",
-                 lambda d: d["morphology_prose"][0]["fields"].update({"cel_types": "$values cells"}))
+    _write_rules(rules_copy, "reports.yaml", lambda d: d["morphology_prose"][0]["fields"].update({"cel_types": "$values cells"}))
     with pytest.raises(KnowledgeError) as exc:
         load_knowledge(rules_copy)
     assert "reports.yaml" in str(exc.value) and "'cel_types' is not a morphology field" in str(exc.value)
@@ -157,34 +181,57 @@ def test_a_prose_frame_naming_no_field_is_a_load_error(rules_copy: Path):
 
 
 def test_conditional_figures_name_their_population(knowledge, analyzer):
-    case = validate(knowledge, {"id": "g", "patient": {"age": 12}, "stains": {
-        "desmin": {"result": "positive", "extent": "diffuse"}, "myogenin": {"result": "positive", "extent": "focal"},
-        "myod1": "positive"}})
+    case = validate(
+        knowledge,
+        {
+            "id": "g",
+            "patient": {"age": 12},
+            "stains": {
+                "desmin": {"result": "positive", "extent": "diffuse"},
+                "myogenin": {"result": "positive", "extent": "focal"},
+                "myod1": "positive",
+            },
+        },
+    )
     text = flat(render_report(analyzer.analyze(case), knowledge, analyzer.ranker))
     conditional = [r.spec for r in knowledge.rules if r.spec.given]
     assert conditional, "no rule is marked as conditional"
     seen = 0
-    for m in re.finditer(r"(myogenin focal or patchy|desmin diffuse[^(]*\(given positive\)|MyoD1 positive \(desmin "
-                         r"positive\)) \(([^)]*)\)", text):
+    for m in re.finditer(
+        r"(myogenin focal or patchy|desmin diffuse[^(]*\(given positive\)|MyoD1 positive \(desmin "
+        r"positive\)) \(([^)]*)\)",
+        text,
+    ):
         seen += 1
         figures = m.group(2)
-        assert all(f"-positive {short}" in figures for short in re.findall(r"of (?:\S+-positive )?([A-Z]+)", figures)
-                   ), figures
+        assert all(f"-positive {short}" in figures for short in re.findall(r"of (?:\S+-positive )?([A-Z]+)", figures)), figures
     assert seen
 
 
 def test_citations_split_outside_brackets_only():
     assert split_citations("WHO 2020 (via a.org; b.com); Doe J. J Foo 2001;1:2 (x; y)") == [
-        "WHO 2020 (via a.org; b.com)", "Doe J. J Foo 2001;1:2 (x; y)"]
+        "WHO 2020 (via a.org; b.com)",
+        "Doe J. J Foo 2001;1:2 (x; y)",
+    ]
     assert split_citations("Doe J. J Foo 2001;1:2") == ["Doe J. J Foo 2001;1:2"]
 
 
 def test_a_leader_below_three_to_one_is_not_favoured_whatever_the_band(knowledge, analyzer):
-    case = validate(knowledge, {"id": "c8", "patient": {"age": 62}, "clinical": {"site": "retroperitoneum"},
-                                "morphology": {"cell_types": ["pleomorphic"], "pleomorphism": "marked",
-                                               "inflammation": ["foamy_histiocytes", "lymphocytes"],
-                                               "inflammation_density": "prominent"},
-                                "stains": {"desmin": "focal", "myogenin": "focal"}})
+    case = validate(
+        knowledge,
+        {
+            "id": "c8",
+            "patient": {"age": 62},
+            "clinical": {"site": "retroperitoneum"},
+            "morphology": {
+                "cell_types": ["pleomorphic"],
+                "pleomorphism": "marked",
+                "inflammation": ["foamy_histiocytes", "lymphocytes"],
+                "inflammation_density": "prominent",
+            },
+            "stains": {"desmin": "focal", "myogenin": "focal"},
+        },
+    )
     analysis = analyzer.analyze(case)
     assert analysis.ranking[0].probability < knowledge.reports.descriptive_below
     text = render_report(analysis, knowledge, analyzer.ranker)
@@ -193,8 +240,14 @@ def test_a_leader_below_three_to_one_is_not_favoured_whatever_the_band(knowledge
 
 
 def test_an_outside_case_names_no_diagnosis_and_sets_no_candidate_aside(knowledge, analyzer):
-    case = validate(knowledge, {"id": "mel", "morphology": {"cell_types": ["epithelioid"]},
-                                "stains": {"s100": "diffuse", "sox10": "positive", "hmb45": "positive"}})
+    case = validate(
+        knowledge,
+        {
+            "id": "mel",
+            "morphology": {"cell_types": ["epithelioid"]},
+            "stains": {"s100": "diffuse", "sox10": "positive", "hmb45": "positive"},
+        },
+    )
     analysis = analyzer.analyze(case)
     assert analysis.outside
     text = render_report(analysis, knowledge, analyzer.ranker)
@@ -206,8 +259,18 @@ def test_an_outside_case_names_no_diagnosis_and_sets_no_candidate_aside(knowledg
 
 
 def test_absent_findings_are_never_listed_with_present_ones(knowledge):
-    case = validate(knowledge, {"id": "a", "morphology": {"rhabdomyoblasts": "present", "calcifications": "absent",
-                                                          "hemosiderin": "present", "hyalinized_vessels": "absent"}})
+    case = validate(
+        knowledge,
+        {
+            "id": "a",
+            "morphology": {
+                "rhabdomyoblasts": "present",
+                "calcifications": "absent",
+                "hemosiderin": "present",
+                "hyalinized_vessels": "absent",
+            },
+        },
+    )
     text = " ".join(describe_morphology(case, knowledge))
     assert "The tumour shows rhabdomyoblasts and hemosiderin." in text
     assert "The tumour shows no calcifications or hyalinized vessels." in text
@@ -217,21 +280,23 @@ def test_no_output_prints_a_probability_as_certain(knowledge, analyzer, tmp_path
     from ddx.cli.writers import _pct as pct
     from ddx.ranking import probability_text
     from ddx.render import render_markdown
+
     assert probability_text(0.9996) == "> 99.9%" and probability_text(0.0) == "< 0.1%"
     assert probability_text(0.5556, " %") == "55.6 %"
     from tests.test_draft_v2 import load
+
     analysis = analyzer.analyze(load(CASES / "headneckpathol-2020-srms-mandible-15m.yaml", knowledge))
     markdown = render_markdown(analysis, knowledge)
     assert "100.0" not in markdown and "> 99.9 %" in markdown and not re.search(r"\b0\.0 %", markdown)
     assert pct(0.99999) == "> 99.9 %"
-    out = CliRunner().invoke(main, ["eval", str(CASES / "headneckpathol-2020-srms-mandible-15m.yaml")],
-                             env={"COLUMNS": "120"}).output
+    out = CliRunner().invoke(main, ["eval", str(CASES / "headneckpathol-2020-srms-mandible-15m.yaml")], env={"COLUMNS": "120"}).output
     assert "100.0%" not in out and "> 99.9%" in out and not re.search(r"\b0\.0%", out)
 
 
 def test_a_band_without_a_test_to_suggest_does_not_name_one(knowledge, analyzer):
     """With no suggestion the band says so, instead of 'start with a further discriminating stain'."""
     from ddx.bands import assess
+
     analysis = analyzer.analyze(validate(knowledge, {"id": "o", "patient": {"age": 40}}))
     assert analysis.confidence.band == "open-thin" and analysis.suggestions
     bare = assess(knowledge, analysis.ranking, [], {}, informative=analysis.informative, ancillary=analysis.ancillary)
@@ -242,19 +307,26 @@ def test_a_band_without_a_test_to_suggest_does_not_name_one(knowledge, analyzer)
 
 
 def test_the_clinical_history_is_in_the_report(knowledge, analyzer):
-    case = validate(knowledge, {"id": "h", "patient": {"age": 35, "sex": "male"},
-                                "clinical": {"site": "thigh", "depth": "deep", "size_cm": 6,
-                                             "presentation": "slowly growing mass", "symptoms": ["fever"]},
-                                "stains": {"desmin": "positive"}})
+    case = validate(
+        knowledge,
+        {
+            "id": "h",
+            "patient": {"age": 35, "sex": "male"},
+            "clinical": {"site": "thigh", "depth": "deep", "size_cm": 6, "presentation": "slowly growing mass", "symptoms": ["fever"]},
+            "stains": {"desmin": "positive"},
+        },
+    )
     text = flat(render_report(analyzer.analyze(case), knowledge, analyzer.ranker))
     assert "Clinical history: 35 years; male; thigh (deep); 6 cm; slowly growing mass; fever." in text
-    bare = flat(render_report(analyzer.analyze(validate(knowledge, {"id": "b", "stains": {"desmin": "positive"}})),
-                              knowledge, analyzer.ranker))
+    bare = flat(
+        render_report(analyzer.analyze(validate(knowledge, {"id": "b", "stains": {"desmin": "positive"}})), knowledge, analyzer.ranker)
+    )
     assert "Clinical history" not in bare
 
 
 def test_every_frame_of_reports_yaml_has_its_placeholders_checked():
     from ddx.knowledge import REPORT_FRAMES, ReportTemplates
+
     frames = {name for name, f in ReportTemplates.model_fields.items() if f.annotation in (str, "str")}
     assert frames == set(REPORT_FRAMES) - {"findings"}
 

@@ -23,7 +23,7 @@ MELANOMA = {"id": "mel", "stains": {"s100": "positive", "sox10": "positive", "hm
 
 
 def flat(text: str) -> str:
-    return " ".join(text.split())      # ignore line wrapping
+    return " ".join(text.split())  # ignore line wrapping
 
 
 def load(path: Path, knowledge):
@@ -44,13 +44,13 @@ def test_a_leading_subtype_is_named_with_its_share(knowledge, analyzer):
     text = flat(text)
     assert "Spindle cell / sclerosing rhabdomyosarcoma, favouring the TFCP2-rearranged rhabdomyosarcoma subtype" in text
     assert f"favour the TFCP2-rearranged rhabdomyosarcoma subtype ({share} of the entity's probability)" in text
-    assert "FUS::TFCP2 or EWSR1::TFCP2" in text            # the subtype's own cited comment
-    assert "of TFCP2-RMS [" in text                          # the reasons compare the subtype's profile
+    assert "FUS::TFCP2 or EWSR1::TFCP2" in text  # the subtype's own cited comment
+    assert "of TFCP2-RMS [" in text  # the reasons compare the subtype's profile
 
 
 def test_the_conventional_profile_is_not_named(knowledge, analyzer):
     text, analysis = report(analyzer, knowledge, load(SEED, knowledge))
-    assert analysis.ranking[0].subtype == analysis.ranking[0].entity       # the rest profile leads
+    assert analysis.ranking[0].subtype == analysis.ranking[0].entity  # the rest profile leads
     assert "favouring the" not in text and "Of its subtypes" not in text
 
 
@@ -100,7 +100,7 @@ def test_findings_outside_the_differential_are_a_caution(knowledge, analyzer):
     caution = text.split("Caution - findings that point outside ddx's differential:")[1].split("Differential diagnosis")[0]
     assert "S100 positive" in caution and "SOX10 positive" in caution
     assert "consider melanoma (including clear cell sarcoma" in caution
-    assert "(Nonaka D, et al. Am J Surg Pathol 2008;32:1291)" in caution      # the short source
+    assert "(Nonaka D, et al. Am J Surg Pathol 2008;32:1291)" in caution  # the short source
 
 
 def test_unexplained_findings_are_in_the_caution(knowledge, analyzer):
@@ -117,38 +117,48 @@ def test_finding_words_and_short_sources(knowledge):
     assert finding_text(knowledge, "morphology.cell_types", "multinucleated_giant") == "multinucleated giant cells"
     assert finding_text(knowledge, "patient.age", 50.0) == "age 50 years"
     assert finding_text(knowledge, "molecular.tfcp2_rearrangement", "present") == "TFCP2 rearrangement present"
-    assert short_source("Folpe AL, Mentzel T, Weiss SW. Perivascular epithelioid cell neoplasms. "
-                        "Am J Surg Pathol 2005;29:1558; Miettinen M, et al. X. Y 2015") == \
-        "Folpe AL, et al. Am J Surg Pathol 2005;29:1558"
-    assert short_source("Warnke RA, et al. Diagnosis of lymphoma. N Engl J Med 1983;309:1275. PMID:6355845") == \
-        "Warnke RA, et al. N Engl J Med 1983;309:1275"
+    assert (
+        short_source(
+            "Folpe AL, Mentzel T, Weiss SW. Perivascular epithelioid cell neoplasms. "
+            "Am J Surg Pathol 2005;29:1558; Miettinen M, et al. X. Y 2015"
+        )
+        == "Folpe AL, et al. Am J Surg Pathol 2005;29:1558"
+    )
+    assert (
+        short_source("Warnke RA, et al. Diagnosis of lymphoma. N Engl J Med 1983;309:1275. PMID:6355845")
+        == "Warnke RA, et al. N Engl J Med 1983;309:1275"
+    )
     assert short_source("Int J Clin Exp Pathol 2015 (PMC4680460). PMID:26722515") == "Int J Clin Exp Pathol 2015"
-    assert short_source("an unparsed note") == "an unparsed note"   # text without a citation is kept whole
-    for o in knowledge.outside:            # every outside entry gets a short citation with a year
+    assert short_source("an unparsed note") == "an unparsed note"  # text without a citation is kept whole
+    for o in knowledge.outside:  # every outside entry gets a short citation with a year
         assert re.search(r"(19|20)\d\d", short_source(o.spec.source)), o.spec.slug
 
 
 def test_new_wording_comes_from_reports_yaml(rules_copy: Path, tmp_path: Path):
     reports = rules_copy / "reports.yaml"
     text = reports.read_text(encoding="utf-8")
-    text = text.replace('unused: "The following recorded findings are not used by ddx\'s ranking: $findings."',
-                        'unused: "Not weighed: $findings."')
+    text = text.replace(
+        'unused: "The following recorded findings are not used by ddx\'s ranking: $findings."', 'unused: "Not weighed: $findings."'
+    )
     text = text.replace('  "stains.*": "$label $value"', '  "stains.*": "$label: $value"')
     reports.write_text(text, encoding="utf-8")
     case = tmp_path / "mel.yaml"
-    case.write_text("id: mel\nstains: {s100: positive, sox10: positive, hmb45: positive, cd163: positive}\n",
-                    encoding="utf-8")
-    out = flat(CliRunner().invoke(main, ["eval", "--format", "report", "--rules", str(rules_copy), str(case)],
-                                  catch_exceptions=False).output)
+    case.write_text("id: mel\nstains: {s100: positive, sox10: positive, hmb45: positive, cd163: positive}\n", encoding="utf-8")
+    out = flat(
+        CliRunner().invoke(main, ["eval", "--format", "report", "--rules", str(rules_copy), str(case)], catch_exceptions=False).output
+    )
     assert "Not weighed: " in out and "CD163: positive" in out
 
 
-@pytest.mark.parametrize(("field", "value", "message"), [
-    ("subtype", "Favour $subtyp.", "$subtyp"),
-    ("outside_pointer", "$findings point to $leader", "$leader"),
-    ("findings", {"stains.*": "$label $result"}, "$result"),
-    ("findings", {"Stains": "$label"}, "finding path"),
-])
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("subtype", "Favour $subtyp.", "$subtyp"),
+        ("outside_pointer", "$findings point to $leader", "$leader"),
+        ("findings", {"stains.*": "$label $result"}, "$result"),
+        ("findings", {"Stains": "$label"}, "finding path"),
+    ],
+)
 def test_templates_are_validated(field, value, message):
     with pytest.raises(ValueError) as exc:
         ReportTemplates.model_validate({field: value})
@@ -157,8 +167,10 @@ def test_templates_are_validated(field, value, message):
 
 def test_a_broken_frame_in_reports_yaml_names_the_file(rules_copy: Path):
     reports = rules_copy / "reports.yaml"
-    reports.write_text(reports.read_text(encoding="utf-8").replace(
-        "favour the $subtype subtype ($share", "favour the $subtype subtype ($shares"), encoding="utf-8")
+    reports.write_text(
+        reports.read_text(encoding="utf-8").replace("favour the $subtype subtype ($share", "favour the $subtype subtype ($shares"),
+        encoding="utf-8",
+    )
     with pytest.raises(KnowledgeError) as exc:
         load_knowledge(rules_copy)
     assert "reports.yaml" in str(exc.value) and "$shares" in str(exc.value)
@@ -170,7 +182,7 @@ def test_every_case_renders(knowledge):
             for loaded in iter_cases(path, knowledge):
                 if loaded.ok:
                     text = render_report(analyzer.analyze(loaded.case), knowledge, analyzer.ranker)
-                    assert "$" not in text.replace("$$", ""), path.name     # every placeholder filled
+                    assert "$" not in text.replace("$$", ""), path.name  # every placeholder filled
                     assert ("Caution - findings" in text) == bool(analyzer.analyze(loaded.case).outside)
 
 

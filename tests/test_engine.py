@@ -32,16 +32,18 @@ from tests.conftest import REPO, validate
 
 
 def make_rule(knowledge, rid, when):
-    spec = RuleSpec.model_validate({"id": rid, "title": rid, "status": "active", "when": when,
-                                    "caveat": "x", "rationale": "test", "source": "test"})
+    spec = RuleSpec.model_validate(
+        {"id": rid, "title": rid, "status": "active", "when": when, "caveat": "x", "rationale": "test", "source": "test"}
+    )
     node = parse_condition(when, knowledge.vocab)
     return Rule(rid, spec, False, node, compile_predicate(node), "test", None)
 
 
 def run_python(code: str, timeout: float = 120) -> subprocess.CompletedProcess:
     env = {"MALLOC_PERTURB_": "165", "PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO)}
-    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
-                          timeout=timeout, env=env, cwd=REPO)
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=timeout, env=env, cwd=REPO
+    )
 
 
 @pytest.mark.durable
@@ -93,15 +95,25 @@ def test_sentinel_is_never_reported(knowledge, analyzer):
 
 @pytest.mark.durable
 def test_or_firing_once_per_branch_is_deduplicated(knowledge):
-    rule = make_rule(knowledge, "t.or", {"any": [{"stains.desmin": "positive"}, {"stains.sma": "positive"},
-                                                 {"morphology.cell_types": {"contains_any": ["spindle", "round"]}}]})
+    rule = make_rule(
+        knowledge,
+        "t.or",
+        {
+            "any": [
+                {"stains.desmin": "positive"},
+                {"stains.sma": "positive"},
+                {"morphology.cell_types": {"contains_any": ["spindle", "round"]}},
+            ]
+        },
+    )
     import durable_rules_engine as engine
 
     # raw engine: fires once per true branch
     handle = engine.create_ruleset("t_or_raw", json.dumps(ruleset_definition([rule])))
     facts = {"stains__desmin": "positive", "stains__sma": "positive", "morphology__cell_types": ["round", "spindle"]}
-    rc, off = engine.assert_facts(handle, json.dumps([dict(facts, t="case", id="c", sid="1"),
-                                                      {"t": "ddx-sentinel", "id": "s", "sid": "1"}]))
+    rc, off = engine.assert_facts(
+        handle, json.dumps([dict(facts, t="case", id="c", sid="1"), {"t": "ddx-sentinel", "id": "s", "sid": "1"}])
+    )
     raw = []
     res = engine.start_action_for_state(handle, off)
     while res:
@@ -139,7 +151,8 @@ def test_string_numbers_never_reach_the_engine(knowledge):
 def test_many_child_tests_under_one_node_do_not_hang():
     # 600 equality tests on one property would hang a single ruleset (512
     # child tests under one alpha node). Sharding keeps every ruleset small.
-    proc = run_python("""
+    proc = run_python(
+        """
         from ddx.knowledge import load_knowledge, Rule, RuleSpec
         from ddx.knowledge.conditions import parse_condition, compile_predicate
         from ddx.engine import DurableMatcher, PythonMatcher
@@ -156,7 +169,9 @@ def test_many_child_tests_under_one_node_do_not_hang():
             assert m.match({"morphology__mitoses_per_10hpf": v}) == PythonMatcher(rules).match(
                 {"morphology__mitoses_per_10hpf": v})
         print("ok", len(m.shards))
-    """, timeout=120)
+    """,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.startswith("ok")
 
@@ -207,7 +222,8 @@ def test_the_bound_counts_every_path_that_can_hold_together(knowledge):
 
 @pytest.mark.durable
 def test_rule_with_too_many_alternatives_is_refused(rules_copy):
-    (rules_copy / "rules" / "huge.yaml").write_text(textwrap.dedent("""
+    (rules_copy / "rules" / "huge.yaml").write_text(
+        textwrap.dedent("""
         rules:
           - id: huge
             title: huge
@@ -217,7 +233,8 @@ def test_rule_with_too_many_alternatives_is_refused(rules_copy):
             caveat: too broad
             rationale: test
             source: test
-    """))
+    """)
+    )
     with pytest.raises(KnowledgeError) as info:
         load_knowledge(rules_copy)
     text = str(info.value)
@@ -248,13 +265,14 @@ def test_definition_is_rebuilt_not_mutated(knowledge):
 
 # ---------------------------------------------------------------- numbers (issue 16, kind 1)
 
-ENGINE_NUMBER = r"-?[0-9]+(\.[0-9]+([eE][+-]?[0-9]+)?)?"   # durable-rules' json.c getNumber
+ENGINE_NUMBER = r"-?[0-9]+(\.[0-9]+([eE][+-]?[0-9]+)?)?"  # durable-rules' json.c getNumber
 
 FINITE = st.one_of(
-    st.floats(allow_nan=False, allow_infinity=False),                    # subnormal .. 1.8e308, -0.0
-    st.sampled_from([0.0, -0.0, 5e-324, 2.2250738585072014e-308, 1e-05, 1e-7, 1e16, 1e22, 1.7976931348623157e308,
-                     -1e-05, 0.1, 120.0, 1e-300]),
-    st.integers(min_value=-(2 ** 70), max_value=2 ** 70),
+    st.floats(allow_nan=False, allow_infinity=False),  # subnormal .. 1.8e308, -0.0
+    st.sampled_from(
+        [0.0, -0.0, 5e-324, 2.2250738585072014e-308, 1e-05, 1e-7, 1e16, 1e22, 1.7976931348623157e308, -1e-05, 0.1, 120.0, 1e-300]
+    ),
+    st.integers(min_value=-(2**70), max_value=2**70),
 )
 
 
@@ -272,15 +290,17 @@ def test_every_finite_number_is_written_in_the_engine_grammar_and_reads_back_exa
 def threshold_rules(knowledge):
     """Comparisons against thresholds across all magnitudes (rules may hold any finite number)."""
     thresholds = [0.0, -0.0, 5e-324, 1e-300, 1e-05, 0.5, 1.0, 45.0, 1e16, 1e300, -1e-05, -1e300]
-    rules = [make_rule(knowledge, f"t.{op}.{i}", {"patient.age": {op: t}})
-             for i, t in enumerate(thresholds) for op in ("gt", "gte", "lt", "lte")]
+    rules = [
+        make_rule(knowledge, f"t.{op}.{i}", {"patient.age": {op: t}})
+        for i, t in enumerate(thresholds)
+        for op in ("gt", "gte", "lt", "lte")
+    ]
     with DurableMatcher(rules) as durable:
         yield durable, PythonMatcher(rules)
 
 
 @pytest.mark.durable
-@settings(max_examples=1500, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=1500, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(value=FINITE)
 def test_numbers_of_every_magnitude_reach_the_engine_intact(threshold_rules, value):
     """1e-05 once made durable-rules read uninitialised memory (exit 139); now both matchers agree."""
@@ -295,4 +315,4 @@ def test_engine_json_refuses_what_the_engine_cannot_hold():
             engine_json({"a": bad})
     with pytest.raises(EngineError):
         engine_json({"a": object()})
-    assert json.loads(engine_json({"a": [1, "x\"y", None, True, 1e-05]})) == {"a": [1, "x\"y", None, True, 1e-05]}
+    assert json.loads(engine_json({"a": [1, 'x"y', None, True, 1e-05]})) == {"a": [1, 'x"y', None, True, 1e-05]}

@@ -53,7 +53,7 @@ def test_asking_for_durable_where_it_cannot_import_is_a_usage_error_naming_the_w
 
 
 def test_the_environment_chooses_and_a_bad_name_lists_the_engines(monkeypatch):
-    monkeypatch.setenv(ENGINE_ENV, "Python")          # as a user may spell it
+    monkeypatch.setenv(ENGINE_ENV, "Python")  # as a user may spell it
     assert default_engine() == "python"
     assert run("eval", "--format", "json", "--engine", "PYTHON", str(SEED)).exit_code == 0
     monkeypatch.setenv(ENGINE_ENV, "drools")
@@ -61,7 +61,7 @@ def test_the_environment_chooses_and_a_bad_name_lists_the_engines(monkeypatch):
         default_engine()
     result = CliRunner().invoke(main, ["eval", str(SEED)], env={ENGINE_ENV: "drools"})
     assert result.exit_code == 2 and "$DDX_ENGINE" in result.output and "durable, python" in result.output
-    assert "'--engine'" not in result.output          # the user gave no --engine: the message names the variable
+    assert "'--engine'" not in result.output  # the user gave no --engine: the message names the variable
 
 
 @pytest.mark.parametrize("engine", ENGINES)
@@ -73,7 +73,7 @@ def test_every_output_names_the_engine_that_ranked(engine):
     assert data["engine"] == engine and data["ranking"][0]["entity"] == "ilms"
     for fmt in ("text", "markdown", "report"):
         out = run("eval", "--format", fmt, "--engine", engine, "--top", "3", str(SEED)).output
-        assert squeezed(f"engine {label}") in squeezed(out), fmt    # the text panel may wrap the line
+        assert squeezed(f"engine {label}") in squeezed(out), fmt  # the text panel may wrap the line
     batch = json.loads(run("batch", "--format", "json", "--engine", engine, "-q", str(SEED)).output)
     assert batch["summary"]["engine"] == engine and batch["cases"][0]["engine"] == engine
     for fmt in ("markdown", "table"):

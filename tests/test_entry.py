@@ -16,18 +16,25 @@ from ddx.loader import expand_paths, iter_cases, save_case
 from tests.conftest import CASES, SEED
 
 
-@pytest.mark.parametrize("text, section, name, fields", [
-    ("alk positive cytoplasmic", "stains", "alk", {"result": "positive", "pattern": "cytoplasmic"}),
-    ("ALK1 diffuse strong nuclear membrane", "stains", "alk",
-     {"result": "positive", "extent": "diffuse", "intensity": "strong", "pattern": "nuclear_membrane"}),
-    ("pan-keratin neg", "stains", "keratin", {"result": "negative"}),
-    ("smooth muscle actin focal", "stains", "sma", {"result": "positive", "extent": "focal"}),
-    ("ki67 30%", "stains", "ki67", {"result": "positive", "percent": 30}),
-    ("ki67 0", "stains", "ki67", {"result": "negative", "percent": 0}),
-    ("nf1 detected", "molecular", "nf1_alteration", {"result": "present"}),
-    ("alk rearrangement not detected", "molecular", "alk_rearrangement", {"result": "absent"}),
-    ("near haploid present", "molecular", "near_haploidization", {"result": "present"}),
-])
+@pytest.mark.parametrize(
+    "text, section, name, fields",
+    [
+        ("alk positive cytoplasmic", "stains", "alk", {"result": "positive", "pattern": "cytoplasmic"}),
+        (
+            "ALK1 diffuse strong nuclear membrane",
+            "stains",
+            "alk",
+            {"result": "positive", "extent": "diffuse", "intensity": "strong", "pattern": "nuclear_membrane"},
+        ),
+        ("pan-keratin neg", "stains", "keratin", {"result": "negative"}),
+        ("smooth muscle actin focal", "stains", "sma", {"result": "positive", "extent": "focal"}),
+        ("ki67 30%", "stains", "ki67", {"result": "positive", "percent": 30}),
+        ("ki67 0", "stains", "ki67", {"result": "negative", "percent": 0}),
+        ("nf1 detected", "molecular", "nf1_alteration", {"result": "present"}),
+        ("alk rearrangement not detected", "molecular", "alk_rearrangement", {"result": "absent"}),
+        ("near haploid present", "molecular", "near_haploidization", {"result": "present"}),
+    ],
+)
 def test_quick_entry_reads_names_synonyms_and_results(knowledge, text, section, name, fields):
     found = parse_finding(text, section, knowledge.vocab)
     assert (found.name, found.fields, found.not_done) == (name, fields, False)
@@ -39,12 +46,15 @@ def test_quick_entry_not_done_and_name_alone(knowledge):
     assert alone.name == "myod1" and not alone.complete
 
 
-@pytest.mark.parametrize("text, section, words, suggestion", [
-    ("desmni positive", "stains", "unknown stain 'desmni'", "desmin"),
-    ("alk posative", "stains", "'posative' is not a result", "positive"),
-    ("alk positive dot", "stains", "'dot' is not a result", "dot_like"),
-    ("nf1 maybe", "molecular", "'maybe' is not a result", "present"),
-])
+@pytest.mark.parametrize(
+    "text, section, words, suggestion",
+    [
+        ("desmni positive", "stains", "unknown stain 'desmni'", "desmin"),
+        ("alk posative", "stains", "'posative' is not a result", "positive"),
+        ("alk positive dot", "stains", "'dot' is not a result", "dot_like"),
+        ("nf1 maybe", "molecular", "'maybe' is not a result", "present"),
+    ],
+)
 def test_quick_entry_refuses_with_the_nearest_terms(knowledge, text, section, words, suggestion):
     with pytest.raises(InvalidEntry) as caught:
         parse_finding(text, section, knowledge.vocab)
@@ -55,11 +65,15 @@ def test_quick_entry_refuses_with_the_nearest_terms(knowledge, text, section, wo
 def test_a_refused_change_leaves_the_case_unchanged(knowledge):
     entry = open_case(SEED, knowledge).entry
     before = entry.data
-    for path, value, where in [("patient.age", "abc", "patient.age"), ("patient.age", 400, "patient.age"),
-                               ("clinical.site", "thig", "clinical.site"),
-                               ("stains.desmin", {"result": "positive", "pattern": "nuclear_membrane"}, "stains"),
-                               ("morphology.cell_types", ["spindel"], "morphology.cell_types"),
-                               ("expected", "ilmx", "expected"), ("id", "has space", "id")]:
+    for path, value, where in [
+        ("patient.age", "abc", "patient.age"),
+        ("patient.age", 400, "patient.age"),
+        ("clinical.site", "thig", "clinical.site"),
+        ("stains.desmin", {"result": "positive", "pattern": "nuclear_membrane"}, "stains"),
+        ("morphology.cell_types", ["spindel"], "morphology.cell_types"),
+        ("expected", "ilmx", "expected"),
+        ("id", "has space", "id"),
+    ]:
         with pytest.raises(InvalidEntry) as caught:
             entry.set(path, value)
         assert caught.value.problem.path.startswith(where), (path, caught.value.problem)
@@ -71,13 +85,13 @@ def test_changes_are_canonical_tracked_and_removable(knowledge):
     entry = CaseEntry(knowledge)
     assert not entry.dirty
     assert entry.set("stains.MyoD1", "diffuse") is True
-    assert entry.get("stains") == {"myod1": "diffuse"}             # synonym key, shorthand kept
+    assert entry.get("stains") == {"myod1": "diffuse"}  # synonym key, shorthand kept
     assert entry.set("stains.myod1", {"result": "positive", "extent": "diffuse"}) is False  # same finding
     assert entry.dirty
     entry.set("patient.age", "35")
     assert entry.get("patient.age") == 35
     entry.mark_saved()
-    entry.set("stains.myod1", None)                                   # not done: removed, not negative
+    entry.set("stains.myod1", None)  # not done: removed, not negative
     assert entry.get("stains") is None and entry.dirty
     entry.apply(parse_finding("desmin negative", "stains", knowledge.vocab))
     assert entry.findings("stains") == {"desmin": {"result": "negative"}}
@@ -110,7 +124,7 @@ def test_save_refuses_other_formats_and_open_names_the_problem(knowledge, tmp_pa
     with pytest.raises(DdxError, match="2 cases.*--case"):
         open_case(several, knowledge)
     chosen = open_case(several, knowledge, "b")
-    assert chosen.entry.case_id == "b" and chosen.path is None     # Save must not clobber the others
+    assert chosen.entry.case_id == "b" and chosen.path is None  # Save must not clobber the others
 
 
 def test_save_is_atomic_and_keeps_the_old_file_on_failure(knowledge, tmp_path, monkeypatch):
@@ -175,25 +189,28 @@ def test_a_killed_editor_not_yet_reaped_counts_as_gone(tmp_path):
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     try:
         deadline = time.monotonic() + 10
-        while not _alive(child.pid) and time.monotonic() < deadline:   # until its exec has happened
+        while not _alive(child.pid) and time.monotonic() < deadline:  # until its exec has happened
             time.sleep(0.05)
         assert _alive(child.pid)
         child.kill()
         deadline = time.monotonic() + 10
         while _alive(child.pid) and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert not _alive(child.pid)          # still a zombie: not reaped yet
+        assert not _alive(child.pid)  # still a zombie: not reaped yet
         assert Path(f"/proc/{child.pid}").exists() or sys.platform != "linux"
     finally:
         child.wait()
 
 
-@pytest.mark.parametrize("text, fields", [
-    ("sma negative focal", {"result": "negative", "extent": "focal"}),
-    ("desmin equivocal focal", {"result": "equivocal", "extent": "focal"}),
-    ("ki-67 15 %", {"result": "positive", "percent": 15}),
-    ("ALK (D5F3) positive", {"result": "positive"}),
-])
+@pytest.mark.parametrize(
+    "text, fields",
+    [
+        ("sma negative focal", {"result": "negative", "extent": "focal"}),
+        ("desmin equivocal focal", {"result": "equivocal", "extent": "focal"}),
+        ("ki-67 15 %", {"result": "positive", "percent": 15}),
+        ("ALK (D5F3) positive", {"result": "positive"}),
+    ],
+)
 def test_quick_entry_keeps_a_given_result(knowledge, text, fields):
     assert parse_finding(text, "stains", knowledge.vocab).fields == fields
 

@@ -48,7 +48,7 @@ DATA = REPO / "tests" / "data"
 def model_only(knowledge: Knowledge) -> Knowledge:
     """The same knowledge base with the fast path switched off: every case is validated by the model."""
     other = copy.copy(knowledge)
-    schema = copy.copy(knowledge.case_schema)   # the same model classes
+    schema = copy.copy(knowledge.case_schema)  # the same model classes
     schema._fast = False
     other.__dict__["case_schema"] = schema
     return other
@@ -58,8 +58,13 @@ def state(value: Any) -> Any:
     """Everything a consumer could see of a case: each model's class, fields in order with their values
     and types, fields set, extra and private; dicts with their key order; lists item by item."""
     if isinstance(value, BaseModel):
-        return (type(value), [(k, state(v)) for k, v in value.__dict__.items()], value.model_fields_set,
-                value.__pydantic_extra__, value.__pydantic_private__)
+        return (
+            type(value),
+            [(k, state(v)) for k, v in value.__dict__.items()],
+            value.model_fields_set,
+            value.__pydantic_extra__,
+            value.__pydantic_private__,
+        )
     if isinstance(value, dict):
         return dict, [(k, state(v)) for k, v in value.items()]
     if isinstance(value, list):
@@ -95,8 +100,7 @@ def same(knowledge: Knowledge, model_only: Knowledge, raw: Any, tally: Tally, *,
         tally.failed += 1
         return
     got = validate(raw, knowledge)
-    assert (got.file, got.index, got.id, got.line, got.sheet) == (want.file, want.index, want.id, want.line,
-                                                                   want.sheet), where
+    assert (got.file, got.index, got.id, got.line, got.sheet) == (want.file, want.index, want.id, want.line, want.sheet), where
     assert got.problems == want.problems, where
     assert [str(p) for p in got.problems] == [str(p) for p in want.problems], where
     if want.case is None:
@@ -115,13 +119,14 @@ def same(knowledge: Knowledge, model_only: Knowledge, raw: Any, tally: Tally, *,
     assert list(facts.items()) == list(before.items()), where
     assert [type(v) for v in facts.values()] == [type(v) for v in before.values()], where
     keys = sorted(before)[::3]
-    assert list(case_facts(got.case, knowledge.vocab, keys).items()) == \
-        list(_case_facts_before(want.case, knowledge.vocab, iter(keys)).items()), where
+    assert list(case_facts(got.case, knowledge.vocab, keys).items()) == list(
+        _case_facts_before(want.case, knowledge.vocab, iter(keys)).items()
+    ), where
     data = raw.mapping() if hasattr(raw, "mapping") else raw
     given = {id(v) for v in _containers(data)}
     assert not any(id(v) in given for v in _containers(got.case)), f"{where}: the case shares a list or dict with its input"
     fast = knowledge.case_schema.fast(data)
-    if getattr(raw, "cells", None) is not None:   # a sheet row: read from its cells, the same case as its mapping's
+    if getattr(raw, "cells", None) is not None:  # a sheet row: read from its cells, the same case as its mapping's
         from_row = knowledge.case_schema.fast_row(raw.columns, raw.cells, raw.decimal_comma)
         if from_row is not None:
             assert fast is not None and state(from_row) == state(fast), where
@@ -138,13 +143,12 @@ def test_case_files_and_sheets(knowledge, model_only):
     for path in files:
         for raw in iter_raw(path, knowledge.vocab):
             same(knowledge, model_only, raw, tally)
-    assert tally.fast and tally.model and tally.failed   # each way was taken
+    assert tally.fast and tally.model and tally.failed  # each way was taken
 
 
 def _synthetic(knowledge: Knowledge, count: int, seed: int) -> list[dict[str, Any]]:
     rng = random.Random(seed)
-    return [synthetic_case(knowledge.vocab, rng, f"fp-{seed}-{i}", density=rng.choice([0.1, 0.35, 0.7]))
-            for i in range(count)]
+    return [synthetic_case(knowledge.vocab, rng, f"fp-{seed}-{i}", density=rng.choice([0.1, 0.35, 0.7])) for i in range(count)]
 
 
 def _synthetic_rows(knowledge: Knowledge, model_only: Knowledge, tmp_path: Path, count: int, seed: int) -> None:
@@ -153,9 +157,9 @@ def _synthetic_rows(knowledge: Knowledge, model_only: Knowledge, tmp_path: Path,
     write_sheet(cases, sheet)
     rows = Tally()
     for raw in iter_raw(sheet, knowledge.vocab):
-        assert knowledge.case_schema.fast(raw.mapping()) is not None, raw.label   # canonical: the fast path
+        assert knowledge.case_schema.fast(raw.mapping()) is not None, raw.label  # canonical: the fast path
         same(knowledge, model_only, raw, rows)
-    assert rows.fast == rows.rows == count and not rows.failed      # every row read from its cells
+    assert rows.fast == rows.rows == count and not rows.failed  # every row read from its cells
     mappings = Tally()
     for case in cases:
         assert knowledge.case_schema.fast(case) is not None, case["id"]
@@ -176,20 +180,88 @@ def _odd_values(knowledge: Knowledge, rng: random.Random, value: Any) -> list[An
     """Values near a canonical one that the fast path must either take exactly as the model does or leave
     to the model: other spellings, whitespace, types, numbers out of range or written oddly."""
     vocab = knowledge.vocab
-    odd: list[Any] = [None, True, False, 0, -1, 0.5, 121, 301, 1001, 1e9, 2 ** 60, float("nan"), float("inf"), "",
-                      " ", "35", "35.0", ".5", "5.", "-0", "1e2", "0x10", "1_0", "35 ", " 35", "6 cm", "6,5", "40%",
-                      "40 %", "nan", "inf", "\u0663\u0665", "1\u00b2", [], {}, ["x"], {"result": "positive"},
-                      "yes", "no", "positive", "Positive", "focal", "diffuse strong", "strong", "nuclear",
-                      "nuclear membrane", "present", "absent", "x\ud800", "2020-01-01", "a\x1c"]
+    odd: list[Any] = [
+        None,
+        True,
+        False,
+        0,
+        -1,
+        0.5,
+        121,
+        301,
+        1001,
+        1e9,
+        2**60,
+        float("nan"),
+        float("inf"),
+        "",
+        " ",
+        "35",
+        "35.0",
+        ".5",
+        "5.",
+        "-0",
+        "1e2",
+        "0x10",
+        "1_0",
+        "35 ",
+        " 35",
+        "6 cm",
+        "6,5",
+        "40%",
+        "40 %",
+        "nan",
+        "inf",
+        "\u0663\u0665",
+        "1\u00b2",
+        [],
+        {},
+        ["x"],
+        {"result": "positive"},
+        "yes",
+        "no",
+        "positive",
+        "Positive",
+        "focal",
+        "diffuse strong",
+        "strong",
+        "nuclear",
+        "nuclear membrane",
+        "present",
+        "absent",
+        "x\ud800",
+        "2020-01-01",
+        "a\x1c",
+    ]
     if isinstance(value, str):
-        odd += [value.upper(), value.title(), f" {value}", f"{value} ", value.replace("_", " "), value + "\x1c",
-                value.replace("_", "-")]
+        odd += [
+            value.upper(),
+            value.title(),
+            f" {value}",
+            f"{value} ",
+            value.replace("_", " "),
+            value + "\x1c",
+            value.replace("_", "-"),
+        ]
     if isinstance(value, list) and value:
         odd += [value[0], ", ".join(value), [*value, value[0]], [v.upper() for v in value], [*value, None]]
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         odd += [str(value), f"{value}%", -value, value * 1000, int(value), float(value)]
-    synonyms = [w for ts in (vocab.sex, vocab.sites, vocab.depth, vocab.symptoms, vocab.presence, vocab.stain_results,
-                             vocab.stain_patterns, vocab.stain_extents) for w, c in ts._lookup.items() if w != c]
+    synonyms = [
+        w
+        for ts in (
+            vocab.sex,
+            vocab.sites,
+            vocab.depth,
+            vocab.symptoms,
+            vocab.presence,
+            vocab.stain_results,
+            vocab.stain_patterns,
+            vocab.stain_extents,
+        )
+        for w, c in ts._lookup.items()
+        if w != c
+    ]
     odd += rng.sample(synonyms, 3)
     return odd
 
@@ -212,8 +284,30 @@ def _replaced(data: dict[str, Any], path: tuple[Any, ...], value: Any) -> dict[s
     return out
 
 
-TEXTS = [" x", "x ", "x\x1c", "\x1fx", "x\ud800", "\u2003x", "x\u00a0", "x\u3000", "plain text", "", "\u00fcn\u00efcode",
-         "two\nlines", "x\n", 5, 5.5, None, True, ["x"], "srms", "SRMS", " srms", "srms "]
+TEXTS = [
+    " x",
+    "x ",
+    "x\x1c",
+    "\x1fx",
+    "x\ud800",
+    "\u2003x",
+    "x\u00a0",
+    "x\u3000",
+    "plain text",
+    "",
+    "\u00fcn\u00efcode",
+    "two\nlines",
+    "x\n",
+    5,
+    5.5,
+    None,
+    True,
+    ["x"],
+    "srms",
+    "SRMS",
+    " srms",
+    "srms ",
+]
 
 
 def _perturbed(knowledge: Knowledge, model_only: Knowledge, count: int, seed: int) -> Tally:
@@ -230,22 +324,73 @@ def _perturbed(knowledge: Knowledge, model_only: Knowledge, count: int, seed: in
         # free text: kept as written, stripped by the model, or refused (a lone surrogate)
         where = rng.choice([("title",), ("notes",), ("source",), ("expected",), ("clinical", "presentation")])
         text = rng.choice(TEXTS + [rng.choice(knowledge.entity_terms.terms)])
-        same(knowledge, model_only, _replaced({**case, "clinical": dict(case.get("clinical", {}))}, where, text), tally,
-             validate=validate_case)
+        same(
+            knowledge,
+            model_only,
+            _replaced({**case, "clinical": dict(case.get("clinical", {}))}, where, text),
+            tally,
+            validate=validate_case,
+        )
         # a key renamed: a synonym of a stain, a capital letter, a key of another part, a key unknown
         renamed = dict(case)
-        renamed[rng.choice(["Id", "age", "patient ", "stain", "morphology.cell_types", "alk", "notes"])] = \
-            case.get("notes", "x")
+        renamed[rng.choice(["Id", "age", "patient ", "stain", "morphology.cell_types", "alk", "notes"])] = case.get("notes", "x")
         same(knowledge, model_only, renamed, tally, validate=validate_case)
     return tally
 
 
-ODD_CELLS = ["Positive", " thigh", "thigh ", "6 cm", "12,5", "12.5", "40%", "a; B", "nuclear membrane", "nuclear_rim",
-             "focal", "strong", "diffuse strong", "yes", "present", "absent", "1e2", "-1", "999", "male", "m", "x",
-             "pain; painful", "pain,pain", "|", "0", "0,5", "srms", "SRMS", "\u00fc", "two\nlines"]
-ODD_COLUMNS = ["stains.alk.result", "patient", "Stains.alk", "stains.ALK", "stains.alk.pattern", "stains.cd68.percent",
-               "morphology.cell_types", "morphology.cell_types.x", "molecular.ALK", "molecular.alk_fish", "expected",
-               "notes", "title", "age", "", "clinical.presentation", "clinical.symptoms", "stains.desmin.extent"]
+ODD_CELLS = [
+    "Positive",
+    " thigh",
+    "thigh ",
+    "6 cm",
+    "12,5",
+    "12.5",
+    "40%",
+    "a; B",
+    "nuclear membrane",
+    "nuclear_rim",
+    "focal",
+    "strong",
+    "diffuse strong",
+    "yes",
+    "present",
+    "absent",
+    "1e2",
+    "-1",
+    "999",
+    "male",
+    "m",
+    "x",
+    "pain; painful",
+    "pain,pain",
+    "|",
+    "0",
+    "0,5",
+    "srms",
+    "SRMS",
+    "\u00fc",
+    "two\nlines",
+]
+ODD_COLUMNS = [
+    "stains.alk.result",
+    "patient",
+    "Stains.alk",
+    "stains.ALK",
+    "stains.alk.pattern",
+    "stains.cd68.percent",
+    "morphology.cell_types",
+    "morphology.cell_types.x",
+    "molecular.ALK",
+    "molecular.alk_fish",
+    "expected",
+    "notes",
+    "title",
+    "age",
+    "",
+    "clinical.presentation",
+    "clinical.symptoms",
+    "stains.desmin.extent",
+]
 
 
 def _odd_sheets(knowledge: Knowledge, model_only: Knowledge, tmp_path: Path, count: int, seed: int) -> Tally:
@@ -259,16 +404,16 @@ def _odd_sheets(knowledge: Knowledge, model_only: Knowledge, tmp_path: Path, cou
         for case in cases:
             for column in extra:
                 if rng.random() < 0.7:
-                    case[column] = rng.choice(ODD_CELLS)      # flatten_case writes a dotted key as its column
+                    case[column] = rng.choice(ODD_CELLS)  # flatten_case writes a dotted key as its column
         delimiter = rng.choice([",", ";"])
         sheet = tmp_path / f"odd-{n}.csv"
         write_sheet(cases, sheet, delimiter=delimiter)
         with sheet.open(encoding="utf-8", newline="") as handle:
             rows = list(csv.reader(handle, delimiter=delimiter))
-        for cells in rows[1:]:         # some cells made odd
+        for cells in rows[1:]:  # some cells made odd
             if rng.random() < 0.6:
                 cells[rng.randrange(1, len(cells))] = rng.choice(ODD_CELLS)
-        if rng.random() < 0.5:         # the columns in another order (write_sheet sorts them)
+        if rng.random() < 0.5:  # the columns in another order (write_sheet sorts them)
             order = list(range(len(rows[0])))
             rng.shuffle(order)
             rows = [[cells[i] for i in order] for cells in rows]
@@ -325,7 +470,7 @@ def test_mutated_case_files(knowledge, model_only, tmp_path, budget):
     master = random.Random(20261130)
     tally = Tally()
     for _ in range(budget):
-        rng = random.Random(master.randrange(2 ** 32))
+        rng = random.Random(master.randrange(2**32))
         target = tmp_path / rng.choice(["case.yaml", "case.json", "case.yml"])
         target.write_bytes(mutate(rng.choice(sources), rng))
         for raw in iter_raw(target, knowledge.vocab):
@@ -333,11 +478,15 @@ def test_mutated_case_files(knowledge, model_only, tmp_path, budget):
     assert tally.fast and tally.failed
 
 
-BASE = {"id": "u1", "patient": {"age": 35, "sex": "male"}, "clinical": {"site": "thigh", "symptoms": ["pain"]},
-        "stains": {"alk": "positive", "desmin": {"result": "positive", "extent": "focal", "percent": 40}},
-        "molecular": {"alk_rearrangement": "present"}}
+BASE = {
+    "id": "u1",
+    "patient": {"age": 35, "sex": "male"},
+    "clinical": {"site": "thigh", "symptoms": ["pain"]},
+    "stains": {"alk": "positive", "desmin": {"result": "positive", "extent": "focal", "percent": 40}},
+    "molecular": {"alk_rearrangement": "present"},
+}
 
-UNUSUAL = {   # (where, value): normalised by the model, or refused by it with its own message
+UNUSUAL = {  # (where, value): normalised by the model, or refused by it with its own message
     "a synonym": (("patient", "sex"), "man"),
     "a synonym of a stain pattern": (("stains", "alk"), {"result": "positive", "pattern": "nuclear_rim"}),
     "a capital letter": (("stains", "alk"), "Positive"),
@@ -370,7 +519,7 @@ def test_unusual_inputs_are_left_to_the_model(knowledge, model_only, name):
     for key in path[:-1]:
         node = node.setdefault(key, {})
     node[path[-1]] = value
-    assert knowledge.case_schema.fast(BASE) is not None   # the case it is made from takes the fast path
+    assert knowledge.case_schema.fast(BASE) is not None  # the case it is made from takes the fast path
     assert knowledge.case_schema.fast(data) is None
     tally = Tally()
     same(knowledge, model_only, data, tally, validate=validate_case)
@@ -379,6 +528,7 @@ def test_unusual_inputs_are_left_to_the_model(knowledge, model_only, name):
 
 def test_unusual_inputs_keep_the_models_normalisations_and_messages(knowledge):
     """Spot checks that the comparison above compares something: what the model makes of a few of them."""
+
     def loaded(path: tuple[str, ...], value: Any) -> Any:
         data = copy.deepcopy(BASE)
         node = data
@@ -391,7 +541,8 @@ def test_unusual_inputs_keep_the_models_normalisations_and_messages(knowledge):
     assert loaded(*UNUSUAL["a capital letter"]).case.stains["alk"].result == "positive"
     assert loaded(*UNUSUAL["a space for an underscore"]).case.clinical.site == "lower_leg"
     assert [str(p) for p in loaded(*UNUSUAL["out of range"]).problems] == [
-        "<input>: case 'u1': patient.age: must be 120 or less (got 130)"]
+        "<input>: case 'u1': patient.age: must be 120 or less (got 130)"
+    ]
     assert "write the number alone (6)" in str(loaded(*UNUSUAL["a number as text with its unit"]).problems[0])
     assert "write 'present'" in str(loaded(*UNUSUAL["a YAML boolean"]).problems[0])
     assert "patient.age" in loaded(*UNUSUAL["a key of another part"]).problems[0].suggestions
@@ -404,21 +555,31 @@ def test_shorthand_and_canonical_forms_are_built_as_the_model_builds_them(knowle
     stains = vocab.stains.terms
     forms: list[Any] = list(vocab.stain_results.terms) + list(vocab.stain_shorthand)
     forms += [{"result": w, "extent": e} for w in vocab.stain_shorthand for e in vocab.stain_extents.terms]
-    forms += [{"result": r, "extent": e, "intensity": i, "percent": p}
-              for r in vocab.stain_results.terms for e in vocab.stain_extents.terms
-              for i in vocab.stain_intensities.terms for p in (0, 0.5, "12.5", 100)]
+    forms += [
+        {"result": r, "extent": e, "intensity": i, "percent": p}
+        for r in vocab.stain_results.terms
+        for e in vocab.stain_extents.terms
+        for i in vocab.stain_intensities.terms
+        for p in (0, 0.5, "12.5", 100)
+    ]
     tally = Tally()
     for n, form in enumerate(forms):
-        for stain in stains[n % 7::7]:
+        for stain in stains[n % 7 :: 7]:
             same(knowledge, model_only, {"id": f"s{n}", "stains": {stain: form}}, tally, validate=validate_case)
     for stain in stains:
         for pattern in vocab.stain_patterns.terms:
-            same(knowledge, model_only, {"id": "p", "stains": {stain: {"result": "positive", "pattern": pattern}}},
-                 tally, validate=validate_case)
-    assert tally.fast > len(forms) and tally.failed   # patterns a stain does not take are refused
+            same(
+                knowledge,
+                model_only,
+                {"id": "p", "stains": {stain: {"result": "positive", "pattern": pattern}}},
+                tally,
+                validate=validate_case,
+            )
+    assert tally.fast > len(forms) and tally.failed  # patterns a stain does not take are refused
 
 
 # --- the sheet row -> mapping step ---------------------------------------------------------------
+
 
 def _row_to_case_before(specs: list[Any], row: list[str], decimal_comma: bool = False) -> dict[str, Any]:
     """ddx.loader._row_to_case as it was before it was made faster (the reference)."""
@@ -448,19 +609,28 @@ def _outcome(make: Any, *args: Any) -> Any:
 def test_row_to_case_equals_the_plain_loop(knowledge, tmp_path):
     rng = random.Random(3)
     write_sheet(_synthetic(knowledge, 300, 3), tmp_path / "s.csv")
-    raws = [r for path in [tmp_path / "s.csv", *sorted(DATA.iterdir())] for r in iter_raw(path, knowledge.vocab)
-            if r.cells is not None]
+    raws = [
+        r for path in [tmp_path / "s.csv", *sorted(DATA.iterdir())] for r in iter_raw(path, knowledge.vocab) if r.cells is not None
+    ]
     assert len(raws) > 300
     for raw in raws:
         for comma in (False, True):
-            assert _outcome(_row_to_case, raw.columns, raw.cells, comma) == \
-                _outcome(_row_to_case_before, raw.columns, raw.cells, comma), raw.label
+            assert _outcome(_row_to_case, raw.columns, raw.cells, comma) == _outcome(
+                _row_to_case_before, raw.columns, raw.cells, comma
+            ), raw.label
     lists = {"clinical.symptoms", "morphology.cell_types"}
     numbers = {"patient.age"}
-    odd_columns = [["id", "stains.alk", "stains.alk.pattern"], ["id", "stains.alk.pattern", "stains.alk"],
-                   ["id", "patient", "patient.age"], ["id", "patient.age", "patient"], ["id", "", "notes"],
-                   ["id", "stains.alk.pattern.x", "stains.alk"], ["id", "a.b.c", "a.b"], ["id", "a.b", "a.b.c"],
-                   ["id", "clinical.symptoms", "morphology.cell_types", "patient.age"]]
+    odd_columns = [
+        ["id", "stains.alk", "stains.alk.pattern"],
+        ["id", "stains.alk.pattern", "stains.alk"],
+        ["id", "patient", "patient.age"],
+        ["id", "patient.age", "patient"],
+        ["id", "", "notes"],
+        ["id", "stains.alk.pattern.x", "stains.alk"],
+        ["id", "a.b.c", "a.b"],
+        ["id", "a.b", "a.b.c"],
+        ["id", "clinical.symptoms", "morphology.cell_types", "patient.age"],
+    ]
     cells = ["", " ", "x", " 35 ", "70,5", "12,5 %", "a; b", "a,,b", "|", " ; ", "nuclear membrane"]
     for columns in odd_columns:
         for _ in range(60):
@@ -468,12 +638,14 @@ def test_row_to_case_equals_the_plain_loop(knowledge, tmp_path):
             row[0] = "r1"
             for comma in (False, True):
                 got = _outcome(row_to_case, columns, row, lists, numbers, comma)
-                specs = [(c, c.split("."), c in lists, c in numbers or bool(re.fullmatch(r"stains\.[^.]+\.percent", c)))
-                         for c in columns]
+                specs = [
+                    (c, c.split("."), c in lists, c in numbers or bool(re.fullmatch(r"stains\.[^.]+\.percent", c))) for c in columns
+                ]
                 assert got == _outcome(_row_to_case_before, specs, row, comma), (columns, row)
 
 
 # --- facts --------------------------------------------------------------------------------------
+
 
 def _case_facts_before(case: Any, vocab: Any, keys: Any = None) -> dict[str, Any]:
     """ddx.facts.case_facts as it was before it was made faster (the reference)."""
@@ -522,6 +694,7 @@ def _case_facts_before(case: Any, vocab: Any, keys: Any = None) -> dict[str, Any
 
 # --- the fast path stands down where it does not mirror the model ---------------------------------
 
+
 def test_a_model_the_fast_path_does_not_mirror_turns_it_off(knowledge):
     """A validator added to the case model, by decorator or in a field's annotation, that the fast path
     does not know: the schema's own check finds it, and every case takes the model."""
@@ -534,10 +707,8 @@ def test_a_model_the_fast_path_does_not_mirror_turns_it_off(knowledge):
     base = build_case_schema(knowledge.vocab, knowledge.entity_terms)
     assert base.fast({"id": "a", "title": "t"}) is not None
 
-    shouted = create_model("Case", __base__=base.model,
-                           title=(Annotated[str | None, AfterValidator(lambda v: v and v.upper())], None))
-    decorated = create_model("Case", __base__=base.model, __validators__={
-        "upper": field_validator("notes")(lambda cls, v: v)})
+    shouted = create_model("Case", __base__=base.model, title=(Annotated[str | None, AfterValidator(lambda v: v and v.upper())], None))
+    decorated = create_model("Case", __base__=base.model, __validators__={"upper": field_validator("notes")(lambda cls, v: v)})
     for model in (shouted, decorated):
         schema = build_case_schema(knowledge.vocab, knowledge.entity_terms)
         schema.model = model

@@ -20,11 +20,47 @@ from ddx.analysis import Analyzer
 from ddx.loader import iter_cases
 from tests.conftest import CASES
 
-BUDGET_S = float(os.environ.get("DDX_FUZZ_SECONDS", "20"))   # the slow run's budget; the default suite's is 2 s
-TOKENS = [b"!!python/object/apply:os.system", b"&a", b"*a", b"<<: *a", b"{", b"}", b"[", b"]", b": ", b"- ",
-          b"\x00", b"\xff\xfe", b"\xef\xbb\xbf", b"~", b".nan", b".inf", b"-.inf", b"1e400", b"0x1F", b"'", b'"',
-          b"\t", b"\r", b"\n  ", b"? ", b"|", b">", b"%YAML 1.1\n", b"---\n", b"...\n", b"!!binary", b"#",
-          b"null", b"true", b"[1, 2]", b"{a: b}", b"-5", b"9" * 400]
+BUDGET_S = float(os.environ.get("DDX_FUZZ_SECONDS", "20"))  # the slow run's budget; the default suite's is 2 s
+TOKENS = [
+    b"!!python/object/apply:os.system",
+    b"&a",
+    b"*a",
+    b"<<: *a",
+    b"{",
+    b"}",
+    b"[",
+    b"]",
+    b": ",
+    b"- ",
+    b"\x00",
+    b"\xff\xfe",
+    b"\xef\xbb\xbf",
+    b"~",
+    b".nan",
+    b".inf",
+    b"-.inf",
+    b"1e400",
+    b"0x1F",
+    b"'",
+    b'"',
+    b"\t",
+    b"\r",
+    b"\n  ",
+    b"? ",
+    b"|",
+    b">",
+    b"%YAML 1.1\n",
+    b"---\n",
+    b"...\n",
+    b"!!binary",
+    b"#",
+    b"null",
+    b"true",
+    b"[1, 2]",
+    b"{a: b}",
+    b"-5",
+    b"9" * 400,
+]
 
 
 def mutate(data: bytes, rng: random.Random) -> bytes:
@@ -32,17 +68,17 @@ def mutate(data: bytes, rng: random.Random) -> bytes:
     for _ in range(rng.randint(1, 6)):
         op = rng.randrange(5)
         pos = rng.randrange(len(buf) + 1)
-        if op == 0 and buf:                      # flip a byte
+        if op == 0 and buf:  # flip a byte
             buf[min(pos, len(buf) - 1)] = rng.randrange(256)
-        elif op == 1:                            # splice a token
+        elif op == 1:  # splice a token
             buf[pos:pos] = rng.choice(TOKENS)
-        elif op == 2:                            # truncate
+        elif op == 2:  # truncate
             del buf[pos:]
-        elif op == 3 and buf:                    # duplicate a slice
+        elif op == 3 and buf:  # duplicate a slice
             end = min(len(buf), pos + rng.randint(1, 200))
             buf[pos:pos] = buf[pos:end] * rng.randint(1, 3)
-        else:                                    # delete a slice
-            del buf[pos:pos + rng.randint(1, 40)]
+        else:  # delete a slice
+            del buf[pos : pos + rng.randint(1, 40)]
     return bytes(buf)
 
 
@@ -55,7 +91,7 @@ def test_mutated_case_files_give_cases_or_problems_never_exceptions(knowledge, t
     rounds = ranked = problems = 0
     with Analyzer(knowledge, "python") as analyzer:
         while time.monotonic() < deadline:
-            seed = master.randrange(2 ** 32)
+            seed = master.randrange(2**32)
             rng = random.Random(seed)
             target = tmp_path / rng.choice(["case.yaml", "case.json", "case.yml"])
             target.write_bytes(mutate(rng.choice(sources), rng))
@@ -74,5 +110,5 @@ def test_mutated_case_files_give_cases_or_problems_never_exceptions(knowledge, t
             finally:
                 target.unlink()
             rounds += 1
-    assert rounds > 100 and ranked and problems    # both outcomes were exercised
+    assert rounds > 100 and ranked and problems  # both outcomes were exercised
     print(f"fuzz: {rounds} rounds in {budget_s:.0f} s, {ranked} ranked, {problems} with problems")

@@ -36,8 +36,10 @@ def hostile_folder(root: Path, marker: Path) -> dict[str, str]:
     files: dict[str, tuple[bytes | str, str]] = {
         "syntax.yaml": ("id: s\nstains: {desmin: positive\n", "YAML syntax error"),
         "tag.yaml": (f'!!python/object/apply:os.system ["touch {marker}"]\n', "could not determine a constructor"),
-        "tag-inside.yaml": (f'id: t\nnotes: !!python/object/apply:os.system ["touch {marker}"]\n',
-                            "could not determine a constructor"),
+        "tag-inside.yaml": (
+            f'id: t\nnotes: !!python/object/apply:os.system ["touch {marker}"]\n',
+            "could not determine a constructor",
+        ),
         "bomb.yaml": (billion_laughs(), "aliases in this file expand"),
         "deep.json": ('{"id": "deep", "notes": ' + "[" * 100_000 + "]" * 100_000 + "}", "JSON"),
         "nan.json": ('{"id": "nan", "patient": {"age": NaN}}', "NaN"),
@@ -58,12 +60,12 @@ def hostile_folder(root: Path, marker: Path) -> dict[str, str]:
         path = root / name
         path.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
         expected[name] = words
-    os.symlink("loop.yaml", root / "loop.yaml")                 # a link to itself
+    os.symlink("loop.yaml", root / "loop.yaml")  # a link to itself
     expected["loop.yaml"] = "symbolic links"
     os.symlink("missing.yaml", root / "dangling.yaml")
     expected["dangling.yaml"] = "no such file"
     (root / "sub").mkdir()
-    os.symlink("..", root / "sub" / "up")                        # a folder loop: not followed
+    os.symlink("..", root / "sub" / "up")  # a folder loop: not followed
     return expected
 
 
@@ -75,11 +77,10 @@ def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 def test_batch_ranks_the_good_case_and_gives_one_error_row_per_hostile_file(tmp_path):
     marker = tmp_path / "PWNED"
     expected = hostile_folder(tmp_path / "in", marker)
-    out = run("batch", "in", "--format", "jsonl", "--quiet", "--no-suggest", "--output", "rows.jsonl",
-              cwd=tmp_path)
+    out = run("batch", "in", "--format", "jsonl", "--quiet", "--no-suggest", "--output", "rows.jsonl", cwd=tmp_path)
     assert out.returncode == 1, out.stderr
     assert "Traceback" not in out.stderr + out.stdout
-    assert not marker.exists()                                   # no YAML tag ran anything
+    assert not marker.exists()  # no YAML tag ran anything
     rows = [json.loads(line) for line in (tmp_path / "rows.jsonl").read_text().splitlines()]
     cases = [r for r in rows if "summary" not in r]
     by_file: dict[str, list[dict]] = {}
@@ -89,10 +90,10 @@ def test_batch_ranks_the_good_case_and_gives_one_error_row_per_hostile_file(tmp_
     assert len(good) == 1 and good[0]["ranking"][0]["entity"] == "ilms" and not good[0].get("errors")
     assert set(by_file) == set(expected)
     for name, words in expected.items():
-        [row] = by_file[name]                                    # exactly one row per hostile file
+        [row] = by_file[name]  # exactly one row per hostile file
         message = " ".join(e["message"] for e in row["errors"])
         assert row["errors"] and words in message, (name, message)
-        assert name in message                                   # the file is named
+        assert name in message  # the file is named
 
 
 def test_eval_on_the_same_folder_prints_errors_without_a_traceback(tmp_path):
@@ -114,7 +115,7 @@ def test_a_folder_of_many_files_is_read_completely(tmp_path, files):
         (folder / f"c{i:05d}.yaml").write_text(f"id: c{i}\npatient: {{age: {i % 90}}}\n")
     out = run("batch", "many", "--format", "csv", "--quiet", "--no-suggest", "--output", "rows.csv", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
-    assert len((tmp_path / "rows.csv").read_text().splitlines()) == files + 1   # header + one row per file
+    assert len((tmp_path / "rows.csv").read_text().splitlines()) == files + 1  # header + one row per file
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")

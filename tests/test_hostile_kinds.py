@@ -44,15 +44,21 @@ from tests.conftest import SEED
 from tests.test_hostile import billion_laughs
 
 DDX = [sys.executable, "-m", "ddx"]
-FAST = settings(max_examples=300, deadline=None, derandomize=True,
-                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+FAST = settings(
+    max_examples=300,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 
 
-def run(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
-        timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*DDX, *args], capture_output=True, text=True, cwd=cwd, timeout=timeout,
-                          env={**os.environ, **(env or {})}, errors="replace")
+def run(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*DDX, *args], capture_output=True, text=True, cwd=cwd, timeout=timeout, env={**os.environ, **(env or {})}, errors="replace"
+    )
 
 
 def clean(result: subprocess.CompletedProcess[str]) -> None:
@@ -69,8 +75,7 @@ NUMBER_FORMS = st.floats(min_value=0, max_value=120, allow_nan=False, allow_subn
 
 @FAST
 @given(age=NUMBER_FORMS, form=st.sampled_from(["repr", "e", "f20", "g"]), fmt=st.sampled_from(["yaml", "json"]))
-def test_numbers_as_yaml_and_json_write_them_reach_the_engine_intact(knowledge, analyzer, oracle, tmp_path,
-                                                                     age, form, fmt):
+def test_numbers_as_yaml_and_json_write_them_reach_the_engine_intact(knowledge, analyzer, oracle, tmp_path, age, form, fmt):
     text = {"repr": repr(age), "e": f"{age:e}", "f20": f"{age:.20f}", "g": f"{age:g}"}[form]
     path = tmp_path / f"n.{fmt}"
     if fmt == "yaml":
@@ -86,10 +91,10 @@ def test_numbers_as_yaml_and_json_write_them_reach_the_engine_intact(knowledge, 
 def test_tiny_numbers_rank_in_eval_batch_and_sheets(tmp_path):
     """`age: 0.00001` once ended `ddx eval` and `ddx batch -j1` with exit 139 (segfault)."""
     (tmp_path / "a.yaml").write_text("id: a\npatient: {age: 0.00001}\n", encoding="utf-8")
-    (tmp_path / "b.json").write_text('{"id": "b", "patient": {"age": 1e-05}, "clinical": {"size_cm": 5e-324}}',
-                                     encoding="utf-8")
-    (tmp_path / "c.csv").write_text("id,patient.age,clinical.size_cm\nc1,-0.0,1e-05\nc2,1E-300,2.2250738585072014e-308\n"
-                                    "c3,0.0000001,120\n", encoding="utf-8")
+    (tmp_path / "b.json").write_text('{"id": "b", "patient": {"age": 1e-05}, "clinical": {"size_cm": 5e-324}}', encoding="utf-8")
+    (tmp_path / "c.csv").write_text(
+        "id,patient.age,clinical.size_cm\nc1,-0.0,1e-05\nc2,1E-300,2.2250738585072014e-308\nc3,0.0000001,120\n", encoding="utf-8"
+    )
     for jobs in ("1", "2"):
         result = run("batch", "a.yaml", "b.json", "c.csv", "-j", jobs, "--format", "jsonl", "-q", cwd=tmp_path)
         clean(result)
@@ -167,7 +172,7 @@ def _render(data: dict, at: list[str], key: str, style: str) -> tuple[str, int, 
 def test_a_repeated_key_is_an_error_naming_both_lines(tmp_path, case, fmt):
     data, at, key = case
     text, first, second = _render(data, at, key, "block" if fmt == "block" else "json")
-    path = tmp_path / ("x.json" if fmt == "json" else "x.yaml")   # JSON text is also YAML (flow style)
+    path = tmp_path / ("x.json" if fmt == "json" else "x.yaml")  # JSON text is also YAML (flow style)
     path.write_text(text, encoding="utf-8")
     with pytest.raises(ReadError) as err:
         load_data(path, with_lines=fmt == "block")
@@ -178,8 +183,9 @@ def test_a_repeated_key_is_an_error_naming_both_lines(tmp_path, case, fmt):
 
 def test_a_repeated_block_keeps_neither_and_names_both_lines(tmp_path):
     path = tmp_path / "x.yaml"
-    path.write_text("id: d\npatient: {age: 4}\nstains: {alk: positive, desmin: diffuse, alk: negative}\n"
-                    "patient:\n  age: 50\n", encoding="utf-8")
+    path.write_text(
+        "id: d\npatient: {age: 4}\nstains: {alk: positive, desmin: diffuse, alk: negative}\npatient:\n  age: 50\n", encoding="utf-8"
+    )
     with pytest.raises(ReadError, match="'patient' is given on line 2 and line 4"):
         load_data(path)
     path.write_text("id: d\nstains: {alk: positive, desmin: diffuse, alk: negative}\n", encoding="utf-8")
@@ -202,8 +208,7 @@ def test_base_60_numbers_are_text_not_arithmetic(knowledge, tmp_path, parts, sig
         knowledge.case_schema.validate(data)
 
 
-@pytest.mark.parametrize("tagged", ["!!bool maybe", "!!int abc", "!!float x", "!!timestamp 2020-13-45",
-                                    "!!int 0x", "!!float 1e"])
+@pytest.mark.parametrize("tagged", ["!!bool maybe", "!!int abc", "!!float x", "!!timestamp 2020-13-45", "!!int 0x", "!!float 1e"])
 def test_an_explicit_tag_its_text_cannot_hold_is_an_error_at_its_line(tmp_path, tagged):
     path = tmp_path / "t.yaml"
     path.write_text(f"id: t\npatient:\n  age: {tagged}\n", encoding="utf-8")
@@ -224,7 +229,7 @@ def test_a_600_kb_base_60_value_is_refused_quickly(tmp_path):
     path.write_text("id: b\npatient: {age: 1" + ":00" * 200_000 + "}\n", encoding="utf-8")
     started = time.monotonic()
     assert isinstance(load_data(path)["patient"]["age"], str)
-    assert time.monotonic() - started < 10      # was 45 s: quadratic int arithmetic
+    assert time.monotonic() - started < 10  # was 45 s: quadratic int arithmetic
 
 
 @FAST
@@ -238,21 +243,25 @@ def test_integers_too_long_to_convert_are_a_located_error(tmp_path, digits, fmt,
 
 
 @FAST
-@given(code=st.integers(0xD800, 0xDFFF), where=st.sampled_from(["id", "notes", "key"]),
-       fmt=st.sampled_from(["yaml", "json"]), pad=st.text(st.characters(codec="utf-8"), max_size=5))
+@given(
+    code=st.integers(0xD800, 0xDFFF),
+    where=st.sampled_from(["id", "notes", "key"]),
+    fmt=st.sampled_from(["yaml", "json"]),
+    pad=st.text(st.characters(codec="utf-8"), max_size=5),
+)
 def test_a_lone_surrogate_is_an_error_naming_its_key(tmp_path, code, where, fmt, pad):
     escape = f"\\u{code:04x}"
     pad = json.dumps(pad)[1:-1]
     value = f'"{pad}{escape}"'
     if where == "key":
-        body = {"yaml": f'id: s\nstains:\n  {value}: positive\n', "json": f'{{"id": "s", "stains": {{{value}: 1}}}}'}
+        body = {"yaml": f"id: s\nstains:\n  {value}: positive\n", "json": f'{{"id": "s", "stains": {{{value}: 1}}}}'}
     else:
         other = "notes" if where == "id" else "id"
         body = {"yaml": f"{other}: s\n{where}: {value}\n", "json": f'{{"{other}": "s", "{where}": {value}}}'}
     path = tmp_path / f"x.{fmt}"
     path.write_text(body[fmt], encoding="utf-8")
     with pytest.raises(ReadError, match="lone surrogate|invalid Unicode character escape") as err:
-        load_data(path)                     # libyaml refuses the escape itself; JSON is checked by ddx
+        load_data(path)  # libyaml refuses the escape itself; JSON is checked by ddx
     if "lone surrogate" in str(err.value):
         assert ("stains" if where == "key" else where) in str(err.value)
 
@@ -294,17 +303,29 @@ def test_a_hostile_folder_with_two_jobs_ranks_the_good_case_and_gives_one_row_ea
 
 # ================================================================ 3. where output goes
 
-@pytest.mark.parametrize("option,fmt", [("--output", "csv"), pytest.param("--summary", "csv", marks=pytest.mark.slow),
-                                        pytest.param("--output", "jsonl", marks=pytest.mark.slow),
-                                        pytest.param("--summary", "jsonl", marks=pytest.mark.slow)])
+
+@pytest.mark.parametrize(
+    "option,fmt",
+    [
+        ("--output", "csv"),
+        pytest.param("--summary", "csv", marks=pytest.mark.slow),
+        pytest.param("--output", "jsonl", marks=pytest.mark.slow),
+        pytest.param("--summary", "jsonl", marks=pytest.mark.slow),
+    ],
+)
 def test_an_output_path_that_is_an_input_is_a_usage_error_and_nothing_is_written(tmp_path, option, fmt):
     shutil.copy(SEED, tmp_path / "case.yaml")
     os.symlink("case.yaml", tmp_path / "link.yaml")
     (tmp_path / "cases").mkdir()
     shutil.copy(SEED, tmp_path / "cases" / "inner.yaml")
     before = {p: p.read_bytes() for p in (tmp_path / "case.yaml", tmp_path / "cases" / "inner.yaml")}
-    for inputs, target in ((["case.yaml"], "case.yaml"), (["case.yaml"], "link.yaml"), (["link.yaml"], "case.yaml"),
-                           (["cases"], "cases/inner.yaml"), (["cases", "case.yaml"], "./case.yaml")):
+    for inputs, target in (
+        (["case.yaml"], "case.yaml"),
+        (["case.yaml"], "link.yaml"),
+        (["link.yaml"], "case.yaml"),
+        (["cases"], "cases/inner.yaml"),
+        (["cases", "case.yaml"], "./case.yaml"),
+    ):
         result = run("batch", *inputs, option, target, "--format", fmt, cwd=tmp_path)
         clean(result)
         assert result.returncode == 2 and "one of the inputs" in result.stderr, (inputs, target, result.stderr)
@@ -316,8 +337,7 @@ def test_earlier_results_inside_the_input_folder_may_be_written_again(tmp_path):
     (tmp_path / "c").mkdir()
     shutil.copy(SEED, tmp_path / "c" / "case.yaml")
     for _ in range(2):
-        result = run("batch", "c", "--format", "json", "-o", "c/results.json", "--summary", "c/summary.json", "-q",
-                     cwd=tmp_path)
+        result = run("batch", "c", "--format", "json", "-o", "c/results.json", "--summary", "c/summary.json", "-q", cwd=tmp_path)
         clean(result)
         assert result.returncode == 0, result.stderr
     for _ in range(2):
@@ -357,10 +377,22 @@ def test_the_size_limit_counts_the_bytes_read_not_the_size_reported(tmp_path, mo
     path.write_text("id: big\nnotes: '" + "x" * MAX_FILE_BYTES + "'\n", encoding="utf-8")
     real = os.fstat
 
-    def fstat(fd):   # a file that reports size 0, as /proc files do
+    def fstat(fd):  # a file that reports size 0, as /proc files do
         info = real(fd)
-        return os.stat_result((info.st_mode, info.st_ino, info.st_dev, info.st_nlink, info.st_uid, info.st_gid, 0,
-                               int(info.st_atime), int(info.st_mtime), int(info.st_ctime)))
+        return os.stat_result(
+            (
+                info.st_mode,
+                info.st_ino,
+                info.st_dev,
+                info.st_nlink,
+                info.st_uid,
+                info.st_gid,
+                0,
+                int(info.st_atime),
+                int(info.st_mtime),
+                int(info.st_ctime),
+            )
+        )
 
     monkeypatch.setattr(os, "fstat", fstat)
     monkeypatch.setattr(os, "stat", lambda *a, **k: fstat(os.open(a[0], os.O_RDONLY)))
@@ -378,7 +410,7 @@ ANY_TEXT = st.text(st.characters(codec=None, exclude_categories=()), max_size=40
 def test_no_text_reaches_a_spreadsheet_as_a_formula_or_a_terminal_as_a_control(text):
     cell = spreadsheet_cell(text)
     if cell.startswith(FORMULA_PREFIXES):
-        float(cell)                                             # only a number may start with + or -
+        float(cell)  # only a number may start with + or -
     assert not UNSAFE.search(cell.replace("\t", "").replace("\n", "")) or cell.startswith("'")
     one_line = printable(text, newlines=False)
     assert not UNSAFE.search(one_line) and "\n" not in one_line and "\t" not in one_line
@@ -389,7 +421,7 @@ def test_no_text_reaches_a_spreadsheet_as_a_formula_or_a_terminal_as_a_control(t
 
 
 @settings(max_examples=2000, deadline=None, derandomize=True)
-@given(text=st.one_of(ANY_TEXT, st.text(st.characters(max_codepoint=0x7f), max_size=40)))
+@given(text=st.one_of(ANY_TEXT, st.text(st.characters(max_codepoint=0x7F), max_size=40)))
 def test_json_text_escapes_what_a_terminal_acts_on_and_means_the_same_data(text):
     encoded = json.dumps({"v": text}, ensure_ascii=False)
     shown = json_text(encoded)
@@ -412,9 +444,21 @@ def test_every_text_cell_of_the_csv_output_is_inert(values):
             assert not UNSAFE.search(cell.replace("\n", "").replace("\t", "")), row
 
 
-HOSTILE_TEXT = ["\x1b[2J", "\x1b]0;pwned\x07", "\x9b31m", "\u202eevil", "[/]", "[bold]x[/bold]",
-                "[@click=app.quit]x", "[clone D33]", "<script>alert(1)</script>", "=HYPERLINK(\"http://e/?\"&A2,\"x\")",
-                "+cmd", "@SUM(A1)", "-2+3"]
+HOSTILE_TEXT = [
+    "\x1b[2J",
+    "\x1b]0;pwned\x07",
+    "\x9b31m",
+    "\u202eevil",
+    "[/]",
+    "[bold]x[/bold]",
+    "[@click=app.quit]x",
+    "[clone D33]",
+    "<script>alert(1)</script>",
+    '=HYPERLINK("http://e/?"&A2,"x")',
+    "+cmd",
+    "@SUM(A1)",
+    "-2+3",
+]
 
 
 def test_case_data_in_every_output_format_is_shown_not_acted_on(tmp_path):
@@ -422,8 +466,9 @@ def test_case_data_in_every_output_format_is_shown_not_acted_on(tmp_path):
         name = f"{n}{text[:12]}".replace("/", "_") + ".yaml"
         data = {"id": f"c{n}", "notes": text, "stains": {"desmin": "positive"}}
         (tmp_path / name).write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-        (tmp_path / f"bad{n}.yaml").write_text(yaml.safe_dump({"id": text, "stains": {text: "positive"}},
-                                                             allow_unicode=True), encoding="utf-8")
+        (tmp_path / f"bad{n}.yaml").write_text(
+            yaml.safe_dump({"id": text, "stains": {text: "positive"}}, allow_unicode=True), encoding="utf-8"
+        )
     names = sorted(p.name for p in tmp_path.iterdir())
     outputs = [run("eval", *names, "--format", f, cwd=tmp_path) for f in ("text", "json", "markdown", "report")]
     outputs += [run("batch", ".", "--format", f, cwd=tmp_path) for f in ("table", "csv", "jsonl", "markdown")]
@@ -450,8 +495,11 @@ def test_rules_test_and_diff_show_file_names_and_baselines_escaped(tmp_path):
         entry["rank_of_expected"] = 9
     baseline["cases"]["zz\x1b]0;P"] = dict(next(iter(baseline["cases"].values())))
     (tmp_path / "base.json").write_text(json.dumps(baseline), encoding="utf-8")
-    for args in (["rules", "test", "--cases", "c"], ["rules", "test", "--cases", "c", "--baseline", "base.json"],
-                 ["rules", "diff", str(load_knowledge().directory), str(load_knowledge().directory), "--cases", "c"]):
+    for args in (
+        ["rules", "test", "--cases", "c"],
+        ["rules", "test", "--cases", "c", "--baseline", "base.json"],
+        ["rules", "diff", str(load_knowledge().directory), str(load_knowledge().directory), "--cases", "c"],
+    ):
         result = run(*args, cwd=tmp_path, env={"COLUMNS": "200"})
         clean(result)
         assert not UNSAFE.search(result.stdout + result.stderr), (args, result.stdout[-800:])
@@ -460,8 +508,9 @@ def test_rules_test_and_diff_show_file_names_and_baselines_escaped(tmp_path):
 def test_markup_in_rule_titles_is_shown_literally_and_controls_are_refused(rules_copy, tmp_path):
     path = rules_copy / "rules" / "immunohistochemistry.yaml"
     text = path.read_text(encoding="utf-8")
-    path.write_text(text.replace('title: "Desmin positive"', 'title: "Desmin positive [/] [clone D33] [@click=app.quit]x"',
-                                 1), encoding="utf-8")
+    path.write_text(
+        text.replace('title: "Desmin positive"', 'title: "Desmin positive [/] [clone D33] [@click=app.quit]x"', 1), encoding="utf-8"
+    )
     result = run("eval", str(SEED), "--rules", str(rules_copy), "--format", "text", env={"COLUMNS": "300"})
     clean(result)
     assert result.returncode == 0 and "[clone D33]" in result.stdout and "[/]" in result.stdout
@@ -476,8 +525,10 @@ def test_the_tui_shows_hostile_text_as_text(knowledge, tmp_path):
     from tests.test_tui import drive, make_app, settle, shown_text, type_text
 
     path = tmp_path / "x.yaml"
-    path.write_text(yaml.safe_dump({"id": "tui", "notes": "\x1b[2J [@click=app.quit]x [/]",
-                                    "stains": {"desmin": "positive"}}, allow_unicode=True), encoding="utf-8")
+    path.write_text(
+        yaml.safe_dump({"id": "tui", "notes": "\x1b[2J [@click=app.quit]x [/]", "stains": {"desmin": "positive"}}, allow_unicode=True),
+        encoding="utf-8",
+    )
     app = make_app(knowledge, path)
 
     async def script(pilot):
@@ -504,6 +555,7 @@ def test_the_tui_shows_hostile_text_as_text(knowledge, tmp_path):
 
 # ================================================================ 5. rule sets that pass the editor
 
+
 def _nest(depth: int) -> dict:
     node: dict = {"stains.desmin": "positive"}
     for level in range(depth):
@@ -515,13 +567,20 @@ def test_the_editor_saves_only_what_rules_check_accepts(rules_copy):
     path = rules_copy / "rules" / "zz-deep.yaml"
     path.write_text("rules: []\n", encoding="utf-8")
     _, digest = read_file(path)
-    rule = {"id": "test.deep", "title": "deep", "status": "active", "when": _nest(30), "rationale": "test",
-            "source": "Test A. J Test. 2020;1:1", "caveat": "deep"}
+    rule = {
+        "id": "test.deep",
+        "title": "deep",
+        "status": "active",
+        "when": _nest(30),
+        "rationale": "test",
+        "source": "Test A. J Test. 2020;1:1",
+        "caveat": "deep",
+    }
     text = yaml.safe_dump({"rules": [rule]}, sort_keys=False)
     with pytest.raises(EditError, match="error"):
         save_file(path, text, digest, check_dir=rules_copy)
     assert path.read_text(encoding="utf-8") == "rules: []\n"
-    load_knowledge(rules_copy)                                   # every later run still loads
+    load_knowledge(rules_copy)  # every later run still loads
 
 
 @pytest.mark.parametrize("examples", [15, pytest.param(60, marks=pytest.mark.slow)])
@@ -530,8 +589,14 @@ def test_settings_that_load_always_rank(tmp_path_factory, examples):
     from ddx.knowledge import packaged_rules_dir
 
     @settings(max_examples=examples, deadline=None, derandomize=True)
-    @given(low=st.floats(-1, 2), high=st.floats(-1, 2), shrinkage=st.floats(-1, 1e9), strength=st.floats(-1, 1e9),
-           temperature=st.floats(-1, 2), suggestions=st.integers(-5, 100))
+    @given(
+        low=st.floats(-1, 2),
+        high=st.floats(-1, 2),
+        shrinkage=st.floats(-1, 1e9),
+        strength=st.floats(-1, 1e9),
+        temperature=st.floats(-1, 2),
+        suggestions=st.integers(-5, 100),
+    )
     def ranks(low, high, shrinkage, strength, temperature, suggestions):
         root = tmp_path_factory.mktemp("rules")
         shutil.copytree(packaged_rules_dir(), root, dirs_exist_ok=True)
@@ -578,6 +643,7 @@ def test_saves_of_the_same_version_are_serialised_and_one_wins(rules_copy):
 
 # ================================================================ 6. cost that grows with the rule base
 
+
 @pytest.mark.slow
 def test_repeated_warnings_are_folded_into_one_per_group(rules_copy):
     """Each rule copied eight times: one warning per group of identical rules, not one per pair (was 28 each)."""
@@ -600,15 +666,23 @@ def test_a_twin_with_other_weights_is_still_checked_for_double_counting(rules_co
     high = {"p": 0.9, "estimate": True, "reason": "test"}
 
     def rule(rid, when, favoured):
-        return {"id": rid, "title": rid, "status": "active", "when": when, "rationale": "test",
-                "source": "Test A. J Test. 2020;1:1", "default": low,
-                "likelihood": {slug: (high if slug in favoured else default) for slug in favoured | {"ilms"}}}
+        return {
+            "id": rid,
+            "title": rid,
+            "status": "active",
+            "when": when,
+            "rationale": "test",
+            "source": "Test A. J Test. 2020;1:1",
+            "default": low,
+            "likelihood": {slug: (high if slug in favoured else default) for slug in favoured | {"ilms"}},
+        }
 
-    rules = [rule("t.a", {"patient.age": {"lt": 40}}, {"erms", "arms"}),
-             rule("t.b", {"patient.age": {"lt": 40}}, {"ups", "lms"}),
-             rule("t.c", {"all": [{"patient.age": {"gte": 1}}, {"patient.age": {"lt": 40.5}}]}, {"ups", "lms"})]
-    (rules_copy / "rules" / "zz-twins.yaml").write_text(yaml.safe_dump({"rules": rules}, sort_keys=False),
-                                                      encoding="utf-8")
+    rules = [
+        rule("t.a", {"patient.age": {"lt": 40}}, {"erms", "arms"}),
+        rule("t.b", {"patient.age": {"lt": 40}}, {"ups", "lms"}),
+        rule("t.c", {"all": [{"patient.age": {"gte": 1}}, {"patient.age": {"lt": 40.5}}]}, {"ups", "lms"}),
+    ]
+    (rules_copy / "rules" / "zz-twins.yaml").write_text(yaml.safe_dump({"rules": rules}, sort_keys=False), encoding="utf-8")
     report = check_rules(rules_copy, engine=False)
     messages = [m.problem.message for m in report.warnings]
     assert any("t.b and t.c fire together" in m for m in messages), messages
@@ -616,6 +690,7 @@ def test_a_twin_with_other_weights_is_still_checked_for_double_counting(rules_co
 
 
 # ================================================================ 7. patient data at rest
+
 
 @pytest.mark.skipif(not hasattr(os, "getuid"), reason="POSIX permissions")
 def test_drafts_and_their_folder_are_private_whatever_the_umask(tmp_path):
@@ -634,9 +709,15 @@ def test_drafts_and_their_folder_are_private_whatever_the_umask(tmp_path):
 
 # ================================================================ 8. small exits
 
+
 def test_an_ascii_terminal_gets_escapes_not_a_traceback(tmp_path):
-    for args in (["eval", str(SEED)], ["eval", str(SEED), "--format", "report"], ["batch", str(SEED)],
-                 ["rules", "show", "ihc.desmin"], ["eval", "missing-ü.yaml"]):
+    for args in (
+        ["eval", str(SEED)],
+        ["eval", str(SEED), "--format", "report"],
+        ["batch", str(SEED)],
+        ["rules", "show", "ihc.desmin"],
+        ["eval", "missing-ü.yaml"],
+    ):
         result = run(*args, env={"PYTHONIOENCODING": "ascii"}, cwd=tmp_path)
         clean(result)
         assert result.returncode in (0, 1), result.stderr
@@ -644,8 +725,9 @@ def test_an_ascii_terminal_gets_escapes_not_a_traceback(tmp_path):
 
 @pytest.mark.parametrize("delay", [0.15, 0.3, 0.6, 1.2])
 def test_ctrl_c_at_any_moment_is_one_line_and_exit_130(tmp_path, delay):
-    proc = subprocess.Popen([*DDX, "batch", str(SEED), "--format", "jsonl"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    proc = subprocess.Popen(
+        [*DDX, "batch", str(SEED), "--format", "jsonl"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path
+    )
     time.sleep(delay)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
@@ -659,12 +741,12 @@ def test_a_worker_that_cannot_start_is_one_clear_error(knowledge, monkeypatch, c
     def broken(self, *args, **kwargs):
         raise RuntimeError("no engine here")
 
-    monkeypatch.setattr(Processor, "__init__", broken)          # inherited by the forked workers
+    monkeypatch.setattr(Processor, "__init__", broken)  # inherited by the forked workers
     previous = signal.getsignal(signal.SIGINT)
     try:
-        _init_worker(str(knowledge.directory), knowledge.content_hash, BatchOptions())   # a worker ignores Ctrl-C
+        _init_worker(str(knowledge.directory), knowledge.content_hash, BatchOptions())  # a worker ignores Ctrl-C
     finally:
-        signal.signal(signal.SIGINT, previous)    # ... this process must not, nor its children after it
+        signal.signal(signal.SIGINT, previous)  # ... this process must not, nor its children after it
     with pytest.raises(EngineError, match="could not start: RuntimeError: no engine here"):
         _work([])
     raws = [RawCase("f", 0, "a", {"id": "a"})]

@@ -23,8 +23,8 @@ def test_packaged_rules_load_and_every_weight_has_a_source(knowledge):
 def test_every_entity_of_the_contract_is_present(knowledge):
     contract = {"ilms", "imt", "eims", "prms", "srms", "lms", "erms", "arms", "ddlps", "ups"}
     assert contract - {"eims"} <= set(knowledge.entity_slugs)
-    assert "eims" in knowledge.subtype and knowledge.parent("eims") == "imt"   # a subtype of imt now
-    assert knowledge.entity_terms.normalize("EIMS") == "eims"   # still accepted as `expected`
+    assert "eims" in knowledge.subtype and knowledge.parent("eims") == "imt"  # a subtype of imt now
+    assert knowledge.entity_terms.normalize("EIMS") == "eims"  # still accepted as `expected`
 
 
 def write_rule(rules_dir: Path, body: str) -> Path:
@@ -51,17 +51,20 @@ def test_a_valid_extra_rule_loads(rules_copy):
     assert "test.rule" in k.rule
 
 
-@pytest.mark.parametrize("change, words, line", [
-    (("stains.desmin", "stains.desmni"), ["desmni", "desmin"], 5),
-    (("  source: test source 2026\n", ""), ["source", "missing"], 2),
-    (("{ilms: 0.5}", "{ilsm: 0.5}"), ["unknown entity 'ilsm'", "ilms"], 6),
-    (("{ilms: 0.5}", "{ilms: 1.5}"), ["must be 1 or less (got 1.5)"], 6),
-    (("  default: ~0.1\n", "  default:\n    p: 2\n"), ["must be 1 or less (got 2)"], 8),
-    (("status: active", "status: live"), ["status"], 4),
-    (("title: Test finding", "title: Test finding\n  colour: red"), ["unknown key 'colour'"], 4),
-    (("positive}", "positiv}"), ["positive"], 5),
-    (("{stains.desmin: positive}", "{stains.desmin: {gte: 3}}"), ["operator 'gte'"], 5),
-])
+@pytest.mark.parametrize(
+    "change, words, line",
+    [
+        (("stains.desmin", "stains.desmni"), ["desmni", "desmin"], 5),
+        (("  source: test source 2026\n", ""), ["source", "missing"], 2),
+        (("{ilms: 0.5}", "{ilsm: 0.5}"), ["unknown entity 'ilsm'", "ilms"], 6),
+        (("{ilms: 0.5}", "{ilms: 1.5}"), ["must be 1 or less (got 1.5)"], 6),
+        (("  default: ~0.1\n", "  default:\n    p: 2\n"), ["must be 1 or less (got 2)"], 8),
+        (("status: active", "status: live"), ["status"], 4),
+        (("title: Test finding", "title: Test finding\n  colour: red"), ["unknown key 'colour'"], 4),
+        (("positive}", "positiv}"), ["positive"], 5),
+        (("{stains.desmin: positive}", "{stains.desmin: {gte: 3}}"), ["operator 'gte'"], 5),
+    ],
+)
 def test_broken_rule_is_reported_with_file_and_line(rules_copy, change, words, line):
     write_rule(rules_copy, GOOD.replace(*change))
     with pytest.raises(KnowledgeError) as info:
@@ -69,7 +72,7 @@ def test_broken_rule_is_reported_with_file_and_line(rules_copy, change, words, l
     text = str(info.value)
     for w in words:
         assert w in text, text
-    assert f"zz-test.yaml:{line}:" in text, text   # the line of the offending key
+    assert f"zz-test.yaml:{line}:" in text, text  # the line of the offending key
 
 
 def test_duplicate_rule_id_names_both_places(rules_copy):

@@ -64,14 +64,17 @@ def same(a: Any, b: Any, where: str = "$", pairs: dict[int, int] | None = None) 
 
 def outcome(text: str, loader: type) -> Any:
     try:
-        return yaml.load(text, Loader=loader)   # noqa: S506 - safe loader subclasses
-    except Exception as exc:    # noqa: BLE001 - PyYAML itself raises KeyError for !!bool maybe
+        return yaml.load(text, Loader=loader)  # noqa: S506 - safe loader subclasses
+    except Exception as exc:  # noqa: BLE001 - PyYAML itself raises KeyError for !!bool maybe
         return ("error", type(exc).__name__, str(exc))
 
 
-REPO_YAML = sorted(p for d in ("rules", "cases", "tests", "docs") for p in (REPO / d).rglob("*.y*ml")
-                   if p.suffix in (".yaml", ".yml") and p.is_file()
-                   and not any(part.startswith(".") for part in p.relative_to(REPO).parts))   # no edit history
+REPO_YAML = sorted(
+    p
+    for d in ("rules", "cases", "tests", "docs")
+    for p in (REPO / d).rglob("*.y*ml")
+    if p.suffix in (".yaml", ".yml") and p.is_file() and not any(part.startswith(".") for part in p.relative_to(REPO).parts)
+)  # no edit history
 
 
 @pytest.mark.parametrize("path", REPO_YAML, ids=lambda p: str(p.relative_to(REPO)))
@@ -83,7 +86,7 @@ def test_every_yaml_file_of_the_repository_loads_as_pyyaml_builds_it(path):
 
 DOCUMENTS = {
     "scalars": "a: 1\nb: 1.5\nc: true\nd: null\ne: ~\nf: '1'\ng: 0x1F\nh: 0o17\ni: 017\nj: .nan\nk: -.inf\nl: 1_000\n"
-               "m: 1:05\nn: yes\no: 2024-05-06\np: 2024-05-06 10:00:00\nq: !!str 12\nr: !!float 3\ns: ''\n",
+    "m: 1:05\nn: yes\no: 2024-05-06\np: 2024-05-06 10:00:00\nq: !!str 12\nr: !!float 3\ns: ''\n",
     "keys": "1: a\ntrue: b\nnull: c\n1.5: d\n'x': e\n2024-01-01: f\n",
     "nested": "rules:\n  - id: a\n    when: {stains.desmin: positive}\n    list: [1, [2, [3, {x: y}]]]\n  - [a, b]\n",
     "shared alias": "a: &x [1, {b: 2}]\nb: *x\nc: &s text\nd: *s\n",
@@ -117,7 +120,7 @@ def test_unusual_documents_load_or_fail_as_pyyaml_has_them(name):
 
 
 def test_an_alias_still_shares_one_object_as_pyyaml_does():
-    data = yaml.load(DOCUMENTS["shared alias"], Loader=LineLoader)   # noqa: S506
+    data = yaml.load(DOCUMENTS["shared alias"], Loader=LineLoader)  # noqa: S506
     assert data["a"] is data["b"]
 
 
@@ -125,14 +128,16 @@ def test_the_alias_guard_still_refuses_a_billion_laughs_and_so_many_values_witho
     with pytest.raises(ReadError, match="aliases in this file expand to more than"):
         load_data(Path("bomb.yaml"), text=billion_laughs())
     monkeypatch.setattr(yamlio, "MAX_EXPANDED_NODES", 50)
-    plain = "a: [" + ", ".join(["x"] * 60) + "]\n"    # no alias, but more values than the limit
+    plain = "a: [" + ", ".join(["x"] * 60) + "]\n"  # no alias, but more values than the limit
     with pytest.raises(ReadError, match="expand to more than 50 values"):
         load_data(Path("many.yaml"), text=plain)
     load_data(Path("few.yaml"), text="a: [" + ", ".join(["x"] * 40) + "]\n")
 
 
-@pytest.mark.parametrize("value, shown", [('"\\e[2J"', "\\x1b"), ('"a\\x07"', "\\x07"),
-                                          ("\u202etxt", "\\u202e"), ('"\\u2028"', "\\u2028"), ("a\u2066b", "\\u2066")])
+@pytest.mark.parametrize(
+    "value, shown",
+    [('"\\e[2J"', "\\x1b"), ('"a\\x07"', "\\x07"), ("\u202etxt", "\\u202e"), ('"\\u2028"', "\\u2028"), ("a\u2066b", "\\u2066")],
+)
 def test_control_characters_in_rule_files_are_still_found_with_or_without_an_escape(value, shown):
     text = f"rules:\n  - id: a\n    title: {value}\n"
     with pytest.raises(ReadError, match="control character") as caught:
@@ -184,8 +189,10 @@ def test_rules_come_from_the_cache_the_second_time_and_equal_a_fresh_parse(cache
     assert [r.spec for r in second.rules] == [r.spec for r in first.rules]
     assert [(r.id, r.line, r.spec_line) for r in second.rules] == [(r.id, r.line, r.spec_line) for r in first.rules]
     for path in files:
-        fresh = yaml.load(path.read_text(encoding="utf-8"),   # noqa: S506
-                          Loader=DataLoader if path.name == "vocabulary.yaml" else LineLoader)
+        fresh = yaml.load(
+            path.read_text(encoding="utf-8"),  # noqa: S506
+            Loader=DataLoader if path.name == "vocabulary.yaml" else LineLoader,
+        )
         same(load_data(path, with_lines=path.name != "vocabulary.yaml", plain=True, cache=True), fresh)
     assert parsed == []
 
@@ -202,14 +209,14 @@ def test_an_edited_file_is_parsed_again(cache, rules_copy, monkeypatch):
 def test_errors_of_a_broken_rule_file_are_the_same_from_the_cache(cache, rules_copy):
     path = rules_copy / "rules" / "clinical.yaml"
     text = path.read_text(encoding="utf-8")
-    path.write_text(text.replace("status: active", "status: actve", 1).replace("likelihood:", "likelihod:", 1),
-                    encoding="utf-8")
+    path.write_text(text.replace("status: active", "status: actve", 1).replace("likelihood:", "likelihod:", 1), encoding="utf-8")
     cold = load_knowledge_partial(rules_copy)[1]
     assert cold and any("actve" in p.message or "status" in str(p.path) for p in cold)
     warm = load_knowledge_partial(rules_copy)[1]
     assert [str(p) for p in warm] == [str(p) for p in cold]
-    assert [(p.file, p.line, p.path, p.code, p.suggestions) for p in warm] == \
-        [(p.file, p.line, p.path, p.code, p.suggestions) for p in cold]
+    assert [(p.file, p.line, p.path, p.code, p.suggestions) for p in warm] == [
+        (p.file, p.line, p.path, p.code, p.suggestions) for p in cold
+    ]
 
 
 def test_a_damaged_foreign_or_shared_entry_is_ignored(cache, monkeypatch):
@@ -218,19 +225,19 @@ def test_a_damaged_foreign_or_shared_entry_is_ignored(cache, monkeypatch):
     entries = sorted(cache.glob("*.json"))
     damaged = {entries[0]: "not json at all", entries[1]: entries[1].read_text()[:-40]}
     head, _, body = entries[2].read_text().partition("\n")
-    damaged[entries[2]] = "ddx-parsed-rules 0 " + head.split()[-1] + "\n" + body     # another format
+    damaged[entries[2]] = "ddx-parsed-rules 0 " + head.split()[-1] + "\n" + body  # another format
     for path, text in damaged.items():
         path.write_text(text)
-    entries[3].chmod(0o666)                                                   # writable by others
+    entries[3].chmod(0o666)  # writable by others
     foreign = 0
-    if os.getuid() == 0:                                                      # another user's
+    if os.getuid() == 0:  # another user's
         os.chown(entries[4], 4321, 4321)
         foreign = 1
     parsed = parses(monkeypatch)
     again = load_knowledge(rules)
     assert [r.spec for r in again.rules] == [r.spec for r in expected.rules]
     assert len(parsed) == 4 + foreign
-    assert all(path.read_text() != text for path, text in damaged.items())   # written again
+    assert all(path.read_text() != text for path, text in damaged.items())  # written again
     assert entries[3].stat().st_mode & 0o777 == 0o600 and entries[4].stat().st_uid == os.getuid()
 
 

@@ -62,12 +62,16 @@ def test_settings_minimal(tmp_path):
 
 
 def test_settings_wrong_type_at_a_nested_key(tmp_path):
-    path = write(tmp_path, "settings.yaml", """\
+    path = write(
+        tmp_path,
+        "settings.yaml",
+        """\
         version: "9"
         evidence:
           shrinkage: 2
           cited_strength: [20]
-        """)
+        """,
+    )
     settings, problems = load(path, Settings)
     p = only(problems)
     assert settings is None
@@ -97,20 +101,23 @@ def test_entities_minimal(tmp_path):
 
 
 def test_entities_wrong_type_at_a_nested_key_refuses_that_entity_alone(tmp_path):
-    broken = ENTITY.format(slug="bb") + """\
+    broken = (
+        ENTITY.format(slug="bb")
+        + """\
     subtypes:
       - slug: bb_one
         name: [One]
         source: "Author A, et al. J Path 2020;1:1"
         share: 0.2
 """
+    )
     path = write(tmp_path, "entities.yaml", "entities:\n" + ENTITY.format(slug="aa") + broken)
     model, problems = load(path, EntitiesFile)
     p = only(problems)
     # the path starts inside the refused entity, the line is its key's
     assert (p.file, p.line, p.path) == (str(path), line_of(path, "name: [One]"), "subtypes.0.name")
     assert p.message.startswith("expected text")
-    assert [e.slug for e in model.entities] == ["aa"]       # the valid entity is kept
+    assert [e.slug for e in model.entities] == ["aa"]  # the valid entity is kept
 
 
 # ------------------------------------------------------------------ rules/*.yaml
@@ -145,7 +152,7 @@ def test_rules_wrong_type_at_a_nested_key(tmp_path):
     found: list[Entry[Any]] = []
     problems: list[Problem] = []
     model = load_model(path, RulesFile, problems, entries=found)
-    assert problems == [] and model is not None and model.rules == []   # the entry holds its own problems
+    assert problems == [] and model is not None and model.rules == []  # the entry holds its own problems
     [entry] = found
     p = only(entry.problems)
     assert entry.value is None and entry.error is not None and entry.line == line_of(path, "- id:")
@@ -169,12 +176,16 @@ def test_reports_minimal(tmp_path):
 
 
 def test_reports_wrong_type_at_a_nested_key(tmp_path):
-    path = write(tmp_path, "reports.yaml", """\
+    path = write(
+        tmp_path,
+        "reports.yaml",
+        """\
         heading: "DRAFT"
         clinical_prose:
           sentence: "Clinical history: $parts."
           age: [age, $value]
-        """)
+        """,
+    )
     reports, problems = load(path, ReportTemplates)
     p = only(problems)
     assert reports is None
@@ -253,7 +264,7 @@ def test_vocabulary_minimal(tmp_path):
     assert vocab.site_group_of == {"thigh": "extremity", "lower_leg": "extremity", "back": "trunk"}
     assert vocab.site_groups.normalize("limb") == "extremity"
     assert vocab.morphology["mitoses_per_10hpf"] == MorphologyField("mitoses_per_10hpf", "number", None, 0, 1000)
-    assert type(vocab.morphology["mitoses_per_10hpf"].max) is int     # as written (the case model's bounds)
+    assert type(vocab.morphology["mitoses_per_10hpf"].max) is int  # as written (the case model's bounds)
     assert vocab.morphology_fields.label("necrosis") == "Necrosis"
     assert vocab.stain_shorthand == {"focal": {"result": "positive", "extent": "focal"}}
     assert vocab.stain_patterns_for("desmin") == ["cytoplasmic"] and vocab.stain_patterns_for("myod1") is None
@@ -273,10 +284,10 @@ def vocabulary_problems(tmp_path: Path, text: str) -> tuple[Path, list[Problem]]
 
 
 def test_a_missing_stains_list_names_file_line_and_key(tmp_path):
-    text = VOCABULARY[:VOCABULARY.index("stains:\n")] + VOCABULARY[VOCABULARY.index("molecular:\n"):]
+    text = VOCABULARY[: VOCABULARY.index("stains:\n")] + VOCABULARY[VOCABULARY.index("molecular:\n") :]
     path, problems = vocabulary_problems(tmp_path, text)
     p = only(problems)
-    assert (p.file, p.line, p.path) == (str(path), line_of(path, "patient:"), "stains")   # where the mapping starts
+    assert (p.file, p.line, p.path) == (str(path), line_of(path, "patient:"), "stains")  # where the mapping starts
     assert p.message == "required key 'stains' is missing"
     assert str(p) == f"{path}:2: stains: required key 'stains' is missing"
 
@@ -289,8 +300,9 @@ def test_a_term_without_term_names_file_line_and_key(tmp_path):
 
 
 def test_a_site_group_without_terms_names_file_line_and_key(tmp_path):
-    path, problems = vocabulary_problems(tmp_path, VOCABULARY.replace("  trunk:\n    terms: [back]\n",
-                                                                        "  trunk:\n    synonyms: [truncal]\n"))
+    path, problems = vocabulary_problems(
+        tmp_path, VOCABULARY.replace("  trunk:\n    terms: [back]\n", "  trunk:\n    synonyms: [truncal]\n")
+    )
     p = only(problems)
     assert (p.file, p.line, p.path) == (str(path), line_of(path, "truncal"), "site_groups.trunk.terms")
     assert p.message == "required key 'terms' is missing"
@@ -299,26 +311,36 @@ def test_a_site_group_without_terms_names_file_line_and_key(tmp_path):
 def test_either_form_of_a_list_of_terms_is_located_inside_it(tmp_path):
     """A list of terms is a list or ``{terms: [...]}``; an error in either names the key path of the file
     (not the form pydantic chose)."""
-    path, problems = vocabulary_problems(tmp_path, VOCABULARY.replace("depth: {terms: [superficial, deep]}",
-                                                                      "depth: {terms: [superficial, [deep]]}")
-                                         .replace("stain_results: [positive, negative]",
-                                                  "stain_results: [positive, {term: negative, synonym: [neg]}]"))
-    assert [(p.line, p.path) for p in problems] == [(line_of(path, "depth:"), "clinical.depth.terms.1.term"),
-                                                    (line_of(path, "stain_results:"), "stain_results.1.synonym")]
-    assert [p.message for p in problems] == ["expected text (put a number in quotes to use it as text), got a list",
-                                             "unknown key 'synonym'"]
+    path, problems = vocabulary_problems(
+        tmp_path,
+        VOCABULARY.replace("depth: {terms: [superficial, deep]}", "depth: {terms: [superficial, [deep]]}").replace(
+            "stain_results: [positive, negative]", "stain_results: [positive, {term: negative, synonym: [neg]}]"
+        ),
+    )
+    assert [(p.line, p.path) for p in problems] == [
+        (line_of(path, "depth:"), "clinical.depth.terms.1.term"),
+        (line_of(path, "stain_results:"), "stain_results.1.synonym"),
+    ]
+    assert [p.message for p in problems] == [
+        "expected text (put a number in quotes to use it as text), got a list",
+        "unknown key 'synonym'",
+    ]
 
 
 def test_problems_of_content_keep_their_words(tmp_path):
     """What the model cannot see (a term given twice, a pattern that is not a stain pattern) is worded as before,
     and a site in two groups, which raised a bare ValueError, is such a problem too."""
-    text = VOCABULARY.replace("stain_patterns: [nuclear, cytoplasmic]", "stain_patterns: [nuclear, granular]") \
-        .replace("molecular:\n", "  - {term: desmin}\nmolecular:\n").replace("terms: [back]", "terms: [back, thigh]")
+    text = (
+        VOCABULARY.replace("stain_patterns: [nuclear, cytoplasmic]", "stain_patterns: [nuclear, granular]")
+        .replace("molecular:\n", "  - {term: desmin}\nmolecular:\n")
+        .replace("terms: [back]", "terms: [back, thigh]")
+    )
     path, problems = vocabulary_problems(tmp_path, text)
     assert [(p.message, p.file, p.line) for p in problems] == [
         ("site: duplicate site term 'thigh'", str(path), None),
         ("stain: duplicate stain term 'desmin'", str(path), None),
-        ("stain desmin: pattern 'cytoplasmic' is not in stain_patterns", str(path), None)]
+        ("stain desmin: pattern 'cytoplasmic' is not in stain_patterns", str(path), None),
+    ]
 
 
 def test_the_vocabulary_from_the_cache_is_located_the_same(tmp_path, monkeypatch):
@@ -339,8 +361,9 @@ def test_the_vocabulary_from_the_cache_is_located_the_same(tmp_path, monkeypatch
 def test_a_broken_vocabulary_is_reported_by_the_rules_loader(rules_copy, knowledge):
     vocab = rules_copy / "vocabulary.yaml"
     n = knowledge.vocab.stains.terms.index("cd163")
-    vocab.write_text(vocab.read_text(encoding="utf-8").replace("  - {term: cd163, label: CD163}\n",
-                                                               "  - {label: CD163}\n"), encoding="utf-8")
+    vocab.write_text(
+        vocab.read_text(encoding="utf-8").replace("  - {term: cd163, label: CD163}\n", "  - {label: CD163}\n"), encoding="utf-8"
+    )
     knowledge, problems = load_knowledge_partial(rules_copy)
     p = only(problems)
     assert knowledge is None
@@ -375,8 +398,7 @@ def _termset_before(kind: str, spec: Any, problems: list[Problem], where: str) -
             if isinstance(item, dict):
                 data = {k: v for k, v in item.items() if k != "__line__"}
                 term = data.pop("term")
-                ts.add(str(term), [str(s) for s in data.pop("synonyms", [])],
-                       data.pop("label", None), data.pop("help", None), **data)
+                ts.add(str(term), [str(s) for s in data.pop("synonyms", [])], data.pop("label", None), data.pop("help", None), **data)
             else:
                 ts.add(str(item))
         except (KeyError, ValueError, TypeError) as exc:
@@ -413,7 +435,10 @@ def _vocabulary_before(data: dict[str, Any], path: Path) -> Vocabulary:
         sex=_termset_before("sex", data["patient"]["sex"], problems, where),
         depth=_termset_before("depth", data["clinical"]["depth"], problems, where),
         symptoms=_termset_before("symptom", data["clinical"]["symptoms"], problems, where),
-        sites=sites, site_group_of=site_group_of, site_groups=site_groups, morphology=morphology,
+        sites=sites,
+        site_group_of=site_group_of,
+        site_groups=site_groups,
+        morphology=morphology,
         morphology_fields=fields,
         presence=_termset_before("result", data["presence"], problems, where),
         stain_results=_termset_before("stain result", data["stain_results"], problems, where),

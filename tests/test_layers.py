@@ -24,16 +24,16 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "ddx"
 ENTRY = {"ddx._entry", "ddx.__main__"}
 TEXTUAL = ("textual", "textual_autocomplete", "textual_serve")
-COMPUTED = "<a computed name>"     # importlib.import_module(name) / __import__(name) with a name not written out
+COMPUTED = "<a computed name>"  # importlib.import_module(name) / __import__(name) with a name not written out
 
 
 @dataclass(frozen=True)
 class Import:
     """One import statement (or call)."""
 
-    names: tuple[str, ...]   # absolute; ``from x import y, z``: x, x.y and x.z (each may be a module)
+    names: tuple[str, ...]  # absolute; ``from x import y, z``: x, x.y and x.z (each may be a module)
     line: int
-    lazy: bool               # inside a function: runs when it is called, not when the module is imported
+    lazy: bool  # inside a function: runs when it is called, not when the module is imported
 
 
 def module_name(path: Path) -> str:
@@ -68,7 +68,7 @@ def imports(name: str, source: str, *, is_package: bool = False) -> list[Import]
         if level == 0:
             return module or ""
         base = package.split(".")
-        base = base[:len(base) - (level - 1)]
+        base = base[: len(base) - (level - 1)]
         return ".".join([*base, module] if module else base)
 
     def visit(node: ast.AST, lazy: bool) -> None:
@@ -89,8 +89,9 @@ def imports(name: str, source: str, *, is_package: bool = False) -> list[Import]
 
 
 def _is_dynamic_import(func: ast.expr) -> bool:
-    return (isinstance(func, ast.Name) and func.id in ("__import__", "import_module")) or \
-        (isinstance(func, ast.Attribute) and func.attr == "import_module")
+    return (isinstance(func, ast.Name) and func.id in ("__import__", "import_module")) or (
+        isinstance(func, ast.Attribute) and func.attr == "import_module"
+    )
 
 
 def violations(name: str, source: str, *, is_package: bool = False) -> list[str]:
@@ -123,16 +124,21 @@ def test_every_module_keeps_to_its_layer():
     found = modules()
     assert {"ddx.ranking", "ddx.cli", "ddx.cli.main", "ddx.tui", "ddx.tui.app", "ddx._entry"} <= set(found)
     assert {layer(n) for n in found} == {"core", "cli", "tui", "entry"}
-    broken = [f"{path.relative_to(PACKAGE.parent)}: {v}" for name, path in found.items()
-              for v in violations(name, path.read_text(encoding="utf-8"), is_package=path.name == "__init__.py")]
+    broken = [
+        f"{path.relative_to(PACKAGE.parent)}: {v}"
+        for name, path in found.items()
+        for v in violations(name, path.read_text(encoding="utf-8"), is_package=path.name == "__init__.py")
+    ]
     assert broken == [], "\n".join(broken)
 
 
 def test_importing_the_whole_core_loads_neither_click_nor_textual():
     """What the source cannot show: a library the core uses that would import click or Textual itself."""
     core = sorted(n for n in modules() if layer(n) == "core")
-    code = (f"import sys\nfor name in {core!r}:\n    __import__(name)\n"
-            f"print(sorted({{m for m in sys.modules if m.split('.')[0] in {('click', *TEXTUAL)!r}}}))")
+    code = (
+        f"import sys\nfor name in {core!r}:\n    __import__(name)\n"
+        f"print(sorted({{m for m in sys.modules if m.split('.')[0] in {('click', *TEXTUAL)!r}}}))"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=PACKAGE.parent)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]" and len(core) > 20
@@ -141,37 +147,56 @@ def test_importing_the_whole_core_loads_neither_click_nor_textual():
 def test_the_cli_does_open_the_tui_lazily_and_the_tui_uses_the_core():
     """The contract is about imports that exist: were these gone, it would be checking nothing."""
     found = modules()
-    cli = [(m, i.lazy) for n, p in found.items() if layer(n) == "cli"
-           for i in imports(n, p.read_text(encoding="utf-8")) for m in i.names]
+    cli = [
+        (m, i.lazy) for n, p in found.items() if layer(n) == "cli" for i in imports(n, p.read_text(encoding="utf-8")) for m in i.names
+    ]
     assert any(within(m, "ddx.tui") and lazy for m, lazy in cli)
     assert any(within(m, "click") and not lazy for m, lazy in cli)
     tui = [m for i in imports("ddx.tui.app", found["ddx.tui.app"].read_text(encoding="utf-8")) for m in i.names]
     assert any(within(m, "textual") for m in tui) and any(within(m, "ddx.analysis") for m in tui)
 
 
-@pytest.mark.parametrize(("name", "source", "broken"), [
-    ("ddx.ranking", "import click\n", "imports click: the core"),
-    ("ddx.ranking", "def f():\n    from textual.widgets import Static\n", "imports textual.widgets: the core"),
-    ("ddx.ranking", "from ddx import tui\n", "imports ddx.tui: the core"),
-    ("ddx.ranking", "from .cli.main import main\n", "imports ddx.cli.main: the core"),
-    ("ddx.ranking", "import importlib\nimportlib.import_module('textual_serve.server')\n", "imports textual_serve.server"),
-    ("ddx.ranking", "import importlib\nname = 'click'\nimportlib.import_module(name)\n", "cannot read"),
-    ("ddx.tui.app", "from ddx.cli import main\n", "the TUI never imports the CLI"),
-    ("ddx.tui.app", "from ..cli import main\n", "the TUI never imports the CLI"),
-    ("ddx.cli.main", "from ddx.tui import run\n", "only inside the command"),
-    ("ddx.cli.main", "def f():\n    import textual\n", "only through ddx.tui"),
-], ids=["core-click", "core-textual-lazily", "core-from-ddx-import-tui", "core-relative-cli", "core-import-module",
-        "core-computed-name", "tui-cli", "tui-relative-cli", "cli-tui-at-import", "cli-textual"])
+@pytest.mark.parametrize(
+    ("name", "source", "broken"),
+    [
+        ("ddx.ranking", "import click\n", "imports click: the core"),
+        ("ddx.ranking", "def f():\n    from textual.widgets import Static\n", "imports textual.widgets: the core"),
+        ("ddx.ranking", "from ddx import tui\n", "imports ddx.tui: the core"),
+        ("ddx.ranking", "from .cli.main import main\n", "imports ddx.cli.main: the core"),
+        ("ddx.ranking", "import importlib\nimportlib.import_module('textual_serve.server')\n", "imports textual_serve.server"),
+        ("ddx.ranking", "import importlib\nname = 'click'\nimportlib.import_module(name)\n", "cannot read"),
+        ("ddx.tui.app", "from ddx.cli import main\n", "the TUI never imports the CLI"),
+        ("ddx.tui.app", "from ..cli import main\n", "the TUI never imports the CLI"),
+        ("ddx.cli.main", "from ddx.tui import run\n", "only inside the command"),
+        ("ddx.cli.main", "def f():\n    import textual\n", "only through ddx.tui"),
+    ],
+    ids=[
+        "core-click",
+        "core-textual-lazily",
+        "core-from-ddx-import-tui",
+        "core-relative-cli",
+        "core-import-module",
+        "core-computed-name",
+        "tui-cli",
+        "tui-relative-cli",
+        "cli-tui-at-import",
+        "cli-textual",
+    ],
+)
 def test_the_contract_refuses_what_breaks_a_layer(name, source, broken):
     found = violations(name, source)
     assert len(found) == 1 and broken in found[0], found
 
 
-@pytest.mark.parametrize(("name", "source"), [
-    ("ddx.ranking", "import rich.text\nfrom ddx.knowledge import Knowledge\nfrom . import engine\n"),
-    ("ddx.cli.main", "import click\nfrom ddx.analysis import Analyzer\ndef tui():\n    from ddx.tui import run\n"),
-    ("ddx.tui.app", "from textual.app import App\nfrom ddx.analysis import Analyzer\n"),
-    ("ddx._entry", "def run():\n    import click\n    from ddx.cli import main\n"),
-], ids=["core", "cli", "tui", "entry"])
+@pytest.mark.parametrize(
+    ("name", "source"),
+    [
+        ("ddx.ranking", "import rich.text\nfrom ddx.knowledge import Knowledge\nfrom . import engine\n"),
+        ("ddx.cli.main", "import click\nfrom ddx.analysis import Analyzer\ndef tui():\n    from ddx.tui import run\n"),
+        ("ddx.tui.app", "from textual.app import App\nfrom ddx.analysis import Analyzer\n"),
+        ("ddx._entry", "def run():\n    import click\n    from ddx.cli import main\n"),
+    ],
+    ids=["core", "cli", "tui", "entry"],
+)
 def test_the_contract_lets_each_layer_use_the_ones_below(name, source):
     assert violations(name, source) == []

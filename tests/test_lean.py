@@ -23,12 +23,14 @@ def run(*args: str):
 
 
 def test_citation_keys_are_author_year_unique_and_independent_of_order():
-    texts = ["Merchant W, Calonje E, Fletcher CDM. Histopathology 1995;27:525",
-             "Merchant W, Calonje E, Fletcher CDM. Histopathology 1995;27:525 (any extent)",
-             "Le Loarer F, et al. Mod Pathol 2020;33:404",
-             "Jo VY, Fletcher CDM. Am J Surg Pathol 2011;35:1523; Coffin CM, et al. Am J Surg Pathol 1995;19:859",
-             "pooled: Coffin CM, et al. Am J Surg Pathol 1995;19:859 8/84; Wang Z, et al. Pediatr Surg Int 2015",
-             "WHO Classification of Tumours, Soft Tissue and Bone, 5th ed., 2020"]
+    texts = [
+        "Merchant W, Calonje E, Fletcher CDM. Histopathology 1995;27:525",
+        "Merchant W, Calonje E, Fletcher CDM. Histopathology 1995;27:525 (any extent)",
+        "Le Loarer F, et al. Mod Pathol 2020;33:404",
+        "Jo VY, Fletcher CDM. Am J Surg Pathol 2011;35:1523; Coffin CM, et al. Am J Surg Pathol 1995;19:859",
+        "pooled: Coffin CM, et al. Am J Surg Pathol 1995;19:859 8/84; Wang Z, et al. Pediatr Surg Int 2015",
+        "WHO Classification of Tumours, Soft Tissue and Bone, 5th ed., 2020",
+    ]
     keys = citation_keys(texts)
     assert keys[texts[0]] == "Merchant1995" and keys[texts[1]] == "Merchant1995b"
     assert keys[texts[2]] == "LeLoarer2020"
@@ -42,14 +44,14 @@ def test_every_source_of_the_rules_has_one_key_and_the_table_inverts_it(knowledg
     table = source_table(knowledge)
     assert len(table) == len(ranker.source_key) == len(set(ranker.source_key.values()))
     assert {text: key for key, text in table.items()} == ranker.source_key
-    assert all(f'"source":"{ranker.source_key[e.source]}"' in ranker.lean_text(e)
-               for row in ranker.evidence.values() for e in row)
+    assert all(f'"source":"{ranker.source_key[e.source]}"' in ranker.lean_text(e) for row in ranker.evidence.values() for e in row)
 
 
 def _lean_matches_full(lean: dict, full: dict, table: dict[str, str]) -> None:
     assert lean["detail"] == "lean"
-    assert [(r["entity"], r["probability"], r["score"]) for r in lean["ranking"]] == \
-        [(r["entity"], r["probability"], r["score"]) for r in full["ranking"]]
+    assert [(r["entity"], r["probability"], r["score"]) for r in lean["ranking"]] == [
+        (r["entity"], r["probability"], r["score"]) for r in full["ranking"]
+    ]
     for a, b in zip(lean["ranking"], full["ranking"]):
         assert ("evidence" in a) == ("evidence" in b)
         assert a.get("subtype", {}).get("slug") == b.get("subtype", {}).get("slug")
@@ -59,12 +61,9 @@ def _lean_matches_full(lean: dict, full: dict, table: dict[str, str]) -> None:
                 assert x["figure"].startswith(f"{y['k']}/{y['total']}")
             else:
                 assert x["figure"].lstrip("~") == f"{y['raw']:.2f}" and x["figure"].startswith("~") == y["estimate"]
-    assert lean["suggested_tests"] == [{k: v for k, v in s.items() if k not in DROPPED_FROM_TESTS}
-                                       for s in full["suggested_tests"]]
-    assert [(c["rule"], table[c["source"]]) for c in lean["caveats"]] == \
-        [(c["rule"], c["source"]) for c in full["caveats"]]
-    same = ("id", "expected", "unused_findings", "informative_findings", "errors", "no_separating_test",
-            "rules_hash", "engine")
+    assert lean["suggested_tests"] == [{k: v for k, v in s.items() if k not in DROPPED_FROM_TESTS} for s in full["suggested_tests"]]
+    assert [(c["rule"], table[c["source"]]) for c in lean["caveats"]] == [(c["rule"], c["source"]) for c in full["caveats"]]
+    same = ("id", "expected", "unused_findings", "informative_findings", "errors", "no_separating_test", "rules_hash", "engine")
     assert {k: lean[k] for k in same} == {k: full[k] for k in same}
     assert lean["confidence"] == {k: full["confidence"][k] for k in ("band", "label")}
 

@@ -29,12 +29,15 @@ def test_a_count_is_parsed_and_a_pooled_count_is_summed():
     assert "A 2005 23/23" in (pooled.source or "") and "B 2010 10/12" in (pooled.source or "")
 
 
-@pytest.mark.parametrize("cell, message", [
-    ({"p": 0.5, "n": "4/5"}, "disagrees with the count 4/5"),
-    ({"n": "6/5"}, "0 <= k <= n"),
-    ({"p": "~0.3", "n": "1/3"}, "not an estimate"),
-    ({"pooled": [{"n": "3/2", "source": "X 2001"}]}, "k/n"),
-])
+@pytest.mark.parametrize(
+    "cell, message",
+    [
+        ({"p": 0.5, "n": "4/5"}, "disagrees with the count 4/5"),
+        ({"n": "6/5"}, "0 <= k <= n"),
+        ({"p": "~0.3", "n": "1/3"}, "not an estimate"),
+        ({"pooled": [{"n": "3/2", "source": "X 2001"}]}, "k/n"),
+    ],
+)
 def test_a_count_that_contradicts_itself_is_refused(cell, message):
     with pytest.raises(ValueError, match=message):
         Likelihood.model_validate(cell)
@@ -45,9 +48,9 @@ def test_zero_of_eight_is_not_zero_of_eight_hundred(knowledge):
     small = derived_p(Likelihood.model_validate("0/8"), 0.3, ev)
     large = derived_p(Likelihood.model_validate("0/800"), 0.3, ev)
     assert small == pytest.approx(ev.shrinkage * 0.3 / (8 + ev.shrinkage))
-    assert large < small / 50          # a large series weighs a hundred times more
+    assert large < small / 50  # a large series weighs a hundred times more
     lo = knowledge.settings.clamp[0]
-    assert small > lo > large          # 0/8 stays above the clamp; 0/800 meets the last guard
+    assert small > lo > large  # 0/8 stays above the clamp; 0/800 meets the last guard
 
 
 def test_an_estimate_shrinks_by_its_strength(knowledge):
@@ -91,15 +94,17 @@ def test_an_entity_is_the_sum_of_its_profiles(knowledge, oracle):
 
 
 def test_the_leading_subtype_is_named_with_its_share(knowledge, oracle):
-    case = validate(knowledge, {"id": "t", "clinical": {"site": "mandible"},
-                                "stains": {"desmin": "positive", "keratin": "positive", "alk": "positive"}})
+    case = validate(
+        knowledge,
+        {"id": "t", "clinical": {"site": "mandible"}, "stains": {"desmin": "positive", "keratin": "positive", "alk": "positive"}},
+    )
     a = oracle.analyze(case)
     srms = next(r for r in a.ranking if r.entity == "srms")
     assert srms.subtype == "srms_tfcp2" and 0.5 < (srms.subtype_share or 0) <= 1
     out = to_json(a, knowledge)
     entry = next(e for e in out["ranking"] if e["entity"] == "srms")
     assert entry["subtype"]["slug"] == "srms_tfcp2" and entry["subtype"]["share"] == round(srms.subtype_share, 4)
-    assert all(e.subtype == "srms_tfcp2" for e in srms.evidence)   # the evidence of the leading profile
+    assert all(e.subtype == "srms_tfcp2" for e in srms.evidence)  # the evidence of the leading profile
 
 
 def test_a_subtype_figure_replaces_the_entitys_and_others_inherit(knowledge):
@@ -108,14 +113,15 @@ def test_a_subtype_figure_replaces_the_entitys_and_others_inherit(knowledge):
     keratin, pax7 = "ihc.keratin", "ihc.pax7"
     assert knowledge.profile_likelihood(knowledge.rule[keratin], ranker.profiles[tfcp2]).total == 24
     assert ranker.p_used[keratin][tfcp2] > 0.9 > 0.2 > ranker.p_used[keratin][rest]
-    assert ranker.p_used[pax7][tfcp2] == ranker.p_used[pax7][rest]   # no figure of its own: inherited
+    assert ranker.p_used[pax7][tfcp2] == ranker.p_used[pax7][rest]  # no figure of its own: inherited
 
 
 def test_subtype_shares_must_leave_room_for_the_rest(rules_copy: Path):
     ent = rules_copy / "entities.yaml"
     text = ent.read_text(encoding="utf-8")
-    ent.write_text(text.replace('share: {p: ~0.05, reason: "estimate: one EIMS', 'share: {p: ~1.0, reason: "estimate: one EIMS'),
-                   encoding="utf-8")
+    ent.write_text(
+        text.replace('share: {p: ~0.05, reason: "estimate: one EIMS', 'share: {p: ~1.0, reason: "estimate: one EIMS'), encoding="utf-8"
+    )
     with pytest.raises(KnowledgeError, match=r"subtypes of imt sum to 1\.\d\d; they must leave"):
         load_knowledge(rules_copy)
 
@@ -176,7 +182,7 @@ def test_leave_one_out_refits_the_temperature_without_each_case(knowledge, oracl
     report = leave_one_out(oracle.ranker, held)
     assert len(report.predictions) == 12
     for i, pred in enumerate(report.predictions):
-        assert pred.temperature == fit_temperature(oracle.ranker, held[:i] + held[i + 1:])
+        assert pred.temperature == fit_temperature(oracle.ranker, held[:i] + held[i + 1 :])
     assert report.temperature == fit_temperature(oracle.ranker, held) and report.temperature in GRID
     bins, ece = reliability(report.predictions)
     assert bins == report.bins and ece == pytest.approx(report.ece)
@@ -186,8 +192,7 @@ def test_leave_one_out_refits_the_temperature_without_each_case(knowledge, oracl
 def test_reliability_and_ece_by_hand():
     from ddx.calibration import Prediction
 
-    preds = [Prediction("a", 1.0, "x", 0.95, True), Prediction("b", 1.0, "x", 0.95, False),
-             Prediction("c", 1.0, "x", 0.3, False)]
+    preds = [Prediction("a", 1.0, "x", 0.95, True), Prediction("b", 1.0, "x", 0.95, False), Prediction("c", 1.0, "x", 0.3, False)]
     bins, ece = reliability(preds)
     top = next(b for b in bins if b[0] == 0.9)
     assert top[2:] == (2, pytest.approx(0.95), 0.5)
@@ -215,21 +220,25 @@ def test_fit_temperature_writes_settings_and_keeps_the_previous_version(rules_co
     assert k.settings.calibration.temperature in GRID
     history = list((rules_copy / ".history").rglob("*"))
     assert any(p.is_file() and p.read_text(encoding="utf-8") == before for p in history)
-    assert "# posterior" in settings.read_text(encoding="utf-8")   # comments kept
+    assert "# posterior" in settings.read_text(encoding="utf-8")  # comments kept
 
 
 # ------------------------------------------------------------------ nothing silent
 
 
 def test_every_recorded_finding_is_scored_or_listed_as_unused(knowledge, oracle):
-    raw = {"id": "t", "patient": {"age": 50}, "clinical": {"site": "lung", "symptoms": ["pain"]},
-           "morphology": {"cell_types": ["spindle", "multinucleated_giant"]},
-           "stains": {"cd163": "positive", "desmin": {"result": "positive", "intensity": "strong"}}}
+    raw = {
+        "id": "t",
+        "patient": {"age": 50},
+        "clinical": {"site": "lung", "symptoms": ["pain"]},
+        "morphology": {"cell_types": ["spindle", "multinucleated_giant"]},
+        "stains": {"cd163": "positive", "desmin": {"result": "positive", "intensity": "strong"}},
+    }
     a = oracle.analyze(validate(knowledge, raw))
     unused = {(u.path, u.value) for u in a.unused}
     assert ("stains.cd163", "positive") in unused
     assert ("morphology.cell_types", "multinucleated_giant") in unused
-    assert ("morphology.cell_types", "spindle") not in unused        # scored by morph.cells.spindle
+    assert ("morphology.cell_types", "spindle") not in unused  # scored by morph.cells.spindle
     assert ("clinical.symptoms", "pain") in unused
     assert ("stains.desmin.intensity", "strong") in unused
     assert not any(path in ("stains.desmin", "patient.age", "clinical.site") for path, _ in unused)
@@ -241,7 +250,9 @@ def test_rules_check_lists_unused_vocabulary_and_likely_double_counting(rules_co
     from tests.test_rulecheck import add_rules
 
     # nearly the same finding as ihc.desmin, written so that neither condition implies the other
-    add_rules(rules_copy, """
+    add_rules(
+        rules_copy,
+        """
 - id: test.desmin-or-smooth
   title: "Desmin positive (again)"
   status: active
@@ -250,24 +261,28 @@ def test_rules_check_lists_unused_vocabulary_and_likely_double_counting(rules_co
                xg: 0.02, alkh: 0.02, fdcs: 0.02}
   rationale: "test"
   source: "Test J 2026;1:1"
-""")
+""",
+    )
     report = check_rules(rules_copy, engine=False)
     notes = " ".join(str(m) for m in report.notes)
     assert "cd163" in notes and "sox10" in notes and "trunk" not in notes
     doubles = [m for m in report.warnings if m.code == "double-count"]
     assert doubles and "ihc.desmin" in str(doubles[0]) and "test.desmin-or-smooth" in str(doubles[0])
-    assert report.ok   # warnings and notes do not fail the check
+    assert report.ok  # warnings and notes do not fail the check
 
 
 # ------------------------------------------------------------------ outside the differential
 
 
-@pytest.mark.parametrize("stains, pointer", [
-    ({"s100": "positive", "sox10": "positive", "hmb45": "positive"}, "melanoma"),
-    ({"hmb45": "positive", "sma": "positive"}, "pecoma"),
-    ({"cd45": "positive"}, "lymphoma"),
-    ({"cd31": "positive", "erg": "positive"}, "vascular"),
-])
+@pytest.mark.parametrize(
+    "stains, pointer",
+    [
+        ({"s100": "positive", "sox10": "positive", "hmb45": "positive"}, "melanoma"),
+        ({"hmb45": "positive", "sma": "positive"}, "pecoma"),
+        ({"cd45": "positive"}, "lymphoma"),
+        ({"cd31": "positive", "erg": "positive"}, "vascular"),
+    ],
+)
 def test_findings_pointing_outside_the_differential_are_flagged(knowledge, oracle, stains, pointer):
     a = oracle.analyze(validate(knowledge, {"id": "t", "stains": stains}))
     assert a.outside and any(pointer in p.slug for p in a.outside.pointers), a.outside
@@ -291,6 +306,7 @@ def test_a_finding_no_modelled_entity_explains_is_unexplained(rules_copy: Path):
     block_end = text.index("  - id: ", block_start + 10)
     block = text[block_start:block_end]
     import re
+
     block = re.sub(r"^(      [a-z_0-9]+): .*$", r"\1: 0/400", block, flags=re.M)
     block = re.sub(r"^        pooled:\n(          - .*\n)+", "", block, flags=re.M)
     f.write_text(text[:block_start] + block + text[block_end:], encoding="utf-8")
@@ -303,8 +319,7 @@ def test_a_finding_no_modelled_entity_explains_is_unexplained(rules_copy: Path):
 
 def test_the_outside_file_is_validated(rules_copy: Path):
     f = rules_copy / "outside.yaml"
-    f.write_text(f.read_text(encoding="utf-8").replace("{stains.hmb45: positive}", "{stains.hmb46: positive}", 1),
-                 encoding="utf-8")
+    f.write_text(f.read_text(encoding="utf-8").replace("{stains.hmb45: positive}", "{stains.hmb46: positive}", 1), encoding="utf-8")
     with pytest.raises(KnowledgeError, match="hmb46"):
         load_knowledge(rules_copy)
 
@@ -319,12 +334,14 @@ def test_rules_diff_names_changes_to_the_model_outside_the_rules(rules_copy: Pat
     from ddx.authoring.diff import other_changes
 
     settings = rules_copy / "settings.yaml"
-    settings.write_text(settings.read_text(encoding="utf-8").replace("  shrinkage: 1 ", "  shrinkage: 20 "),
-                        encoding="utf-8")
+    settings.write_text(settings.read_text(encoding="utf-8").replace("  shrinkage: 1 ", "  shrinkage: 20 "), encoding="utf-8")
     ent = rules_copy / "entities.yaml"
-    ent.write_text(ent.read_text(encoding="utf-8").replace(
-        'share: {p: ~0.05, reason: "estimate: no series gives TFCP2', 'share: {p: ~0.1, reason: "estimate: no series gives TFCP2'),
-        encoding="utf-8")
+    ent.write_text(
+        ent.read_text(encoding="utf-8").replace(
+            'share: {p: ~0.05, reason: "estimate: no series gives TFCP2', 'share: {p: ~0.1, reason: "estimate: no series gives TFCP2'
+        ),
+        encoding="utf-8",
+    )
     changes = other_changes(knowledge, load_knowledge(rules_copy))
     assert "share of subtype srms_tfcp2 0.05 -> 0.1" in changes
     assert any("evidence" in c for c in changes)

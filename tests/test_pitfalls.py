@@ -51,8 +51,9 @@ def test_pitfalls_change_no_probability(knowledge, analyzer):
 
 def test_negate_is_the_exact_complement_on_generated_cases(knowledge, oracle):
     rng = random.Random(7)
-    rules = [r for r in knowledge.active_rules
-             if all(a.op not in ("contains", "contains_any", "contains_all") for a in atoms(r.condition))]
+    rules = [
+        r for r in knowledge.active_rules if all(a.op not in ("contains", "contains_any", "contains_all") for a in atoms(r.condition))
+    ]
     checked = 0
     for i in range(400):
         facts = oracle.facts(validate(knowledge, synthetic_case(knowledge.vocab, rng, f"n{i}", density=0.4)))
@@ -85,7 +86,7 @@ def test_dependent_findings_are_scored_once(knowledge, oracle):
 
 def _log10_lik(analyzer, matched, entity):
     r = analyzer.ranker
-    i = r.profile_index(entity)   # the entity's own profile (its rest, when it has subtypes)
+    i = r.profile_index(entity)  # the entity's own profile (its rest, when it has subtypes)
     return sum(r.log_lik[m][i] for m in matched if m in r.log_lik) / math.log(10)
 
 

@@ -25,8 +25,8 @@ from ddx.synthetic import synthetic_case
 from ddx.yamlio import strip_lines
 
 KNOWLEDGE = load_knowledge()
-ENGINE = Analyzer(KNOWLEDGE)                 # durable-rules
-ORACLE = Analyzer(KNOWLEDGE, "python")       # plain Python
+ENGINE = Analyzer(KNOWLEDGE)  # durable-rules
+ORACLE = Analyzer(KNOWLEDGE, "python")  # plain Python
 # the same rules in reverse order (a different sharding of the engine, too)
 REVERSED = dataclasses.replace(KNOWLEDGE, rules=list(reversed(KNOWLEDGE.rules)))
 ENGINE_REVERSED = Analyzer(REVERSED)
@@ -37,7 +37,7 @@ COMMON = dict(deadline=None, derandomize=True, suppress_health_check=[HealthChec
 
 @st.composite
 def raw_cases(draw: st.DrawFn) -> dict:
-    seed = draw(st.integers(min_value=0, max_value=2 ** 32 - 1))
+    seed = draw(st.integers(min_value=0, max_value=2**32 - 1))
     density = draw(st.sampled_from([0.05, 0.2, 0.4, 0.7, 1.0]))
     return synthetic_case(KNOWLEDGE.vocab, random.Random(seed), f"h{seed}", density=density)
 
@@ -63,6 +63,7 @@ def test_engine_and_oracle_match_the_same_rules(examples):
         case = KNOWLEDGE.case_schema.validate(raw)
         facts = ENGINE.facts(case)
         assert ENGINE.matcher.match(facts) == ORACLE.matcher.match(facts)
+
     check(examples, raw_cases(), body)
 
 
@@ -102,8 +103,9 @@ RANKER = Ranker(KNOWLEDGE)
 
 @budget(600, 3_000)
 def test_a_finding_most_likely_under_x_never_lowers_x(examples):
-    check(examples, st.tuples(st.sets(st.sampled_from(SCORED), max_size=12), st.sampled_from(SCORED)),
-          lambda pair: _never_lowers(*pair))
+    check(
+        examples, st.tuples(st.sets(st.sampled_from(SCORED), max_size=12), st.sampled_from(SCORED)), lambda pair: _never_lowers(*pair)
+    )
 
 
 def _never_lowers(matched, rule_id):

@@ -23,27 +23,34 @@ SEED = REPO / "cases" / "seed-board-q1-thigh-35m.yaml"
 
 # ------------------------------------------------------------------ citations
 
-@pytest.mark.parametrize("text", [
-    "Stock N, et al. Am J Surg Pathol 2009;33:1850",
-    "Kao YC, et al. Am J Surg Pathol 2022",
-    "Montoya-Cerrillo DM, Velez-Torres JM. Inflammatory leiomyosarcoma. PathologyOutlines.com, 2024",
-    "WHO Classification of Tumours, Soft Tissue and Bone, 5th ed., 2020",
-    "Head Neck Pathol 2022 (published online). doi:10.1007/s12105-022-01507-9",
-    "Sandell RF, et al. 2015. PMID:26220162",
-])
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Stock N, et al. Am J Surg Pathol 2009;33:1850",
+        "Kao YC, et al. Am J Surg Pathol 2022",
+        "Montoya-Cerrillo DM, Velez-Torres JM. Inflammatory leiomyosarcoma. PathologyOutlines.com, 2024",
+        "WHO Classification of Tumours, Soft Tissue and Bone, 5th ed., 2020",
+        "Head Neck Pathol 2022 (published online). doi:10.1007/s12105-022-01507-9",
+        "Sandell RF, et al. 2015. PMID:26220162",
+    ],
+)
 def test_a_citation_passes(text):
     assert citation_problem(text) is None
 
 
-@pytest.mark.parametrize("text, why", [
-    ("ddx knowledge brief (notes/knowledge/entities.md)", "file path"),
-    ("../notes/seed/ilms.md 2024", "file path"),
-    ("notes.yaml, Am J Surg Pathol 2020", "file path"),
-    ("/home/me/papers/x.pdf J Pathol 2020", "file path"),
-    ("Secondary summaries of DDLPS site distribution", "no year"),
-    ("COG anaplasia study (PMC2727712)", "no year"),
-    ("Smith and Jones 2019", "no journal"),
-])
+@pytest.mark.parametrize(
+    "text, why",
+    [
+        ("ddx knowledge brief (notes/knowledge/entities.md)", "file path"),
+        ("../notes/seed/ilms.md 2024", "file path"),
+        ("notes.yaml, Am J Surg Pathol 2020", "file path"),
+        ("/home/me/papers/x.pdf J Pathol 2020", "file path"),
+        ("Secondary summaries of DDLPS site distribution", "no year"),
+        ("COG anaplasia study (PMC2727712)", "no year"),
+        ("Smith and Jones 2019", "no journal"),
+    ],
+)
 def test_a_non_citation_is_named(text, why):
     problem = citation_problem(text)
     assert problem is not None and why in problem
@@ -77,6 +84,7 @@ def test_the_packaged_rules_cite_the_literature_only():
 
 # ------------------------------------------------------------------ provenance
 
+
 def test_readme_provenance_table_is_what_the_rules_hold(knowledge):
     block = readme_block((REPO / "README.md").read_text(encoding="utf-8"), PROVENANCE_BEGIN, PROVENANCE_END)
     assert block is not None, "README.md has no provenance section"
@@ -98,13 +106,15 @@ def test_core_cells_of_the_main_entities_do_not_fall_back_to_estimates(knowledge
 
 # ------------------------------------------------------------------ prior sets
 
+
 def _with_prior_set(rules: Path, name: str, priors: dict[str, str]) -> None:
     import yaml
 
     settings = rules / "settings.yaml"
     data = yaml.safe_load(settings.read_text(encoding="utf-8"))
-    data["prior_sets"] = {name: {"description": "a test practice", "source": "Test practice audit, J Test 2020;1:1",
-                                 "priors": priors}}    # the only set (a repeated key is an error)
+    data["prior_sets"] = {
+        name: {"description": "a test practice", "source": "Test practice audit, J Test 2020;1:1", "priors": priors}
+    }  # the only set (a repeated key is an error)
     settings.write_text(yaml.safe_dump(data, sort_keys=False, allow_unicode=True), encoding="utf-8")
 
 
@@ -122,8 +132,7 @@ def test_a_prior_set_changes_the_priors_and_is_named_in_the_output(rules_copy: P
     assert {e.slug: e.prior.p for e in chosen.entities}["lms"] == 0.9
     assert {e.slug: e.prior.p for e in default.entities} == {e.slug: e.prior.p for e in k.entities}
     assert chosen.with_prior_set(None).entities == default.entities
-    out = CliRunner().invoke(main, ["eval", "--rules", str(rules_copy), "--prior-set", "lms-heavy", "--format",
-                                    "json", str(SEED)])
+    out = CliRunner().invoke(main, ["eval", "--rules", str(rules_copy), "--prior-set", "lms-heavy", "--format", "json", str(SEED)])
     base = CliRunner().invoke(main, ["eval", "--rules", str(rules_copy), "--format", "json", str(SEED)])
     a, b = json.loads(out.output), json.loads(base.output)
     assert a["prior_set"] == "lms-heavy" and b["prior_set"] is None
@@ -140,7 +149,7 @@ def test_an_unknown_prior_set_names_the_known_ones(rules_copy: Path):
     k = load_knowledge(rules_copy)
     _with_prior_set(rules_copy, "paediatric", {s: "~0.1" for s in k.entity_slugs})
     result = CliRunner().invoke(main, ["eval", "--rules", str(rules_copy), "--prior-set", "paediatrc", str(SEED)])
-    assert result.exit_code == 2        # a usage error: the rules themselves loaded
+    assert result.exit_code == 2  # a usage error: the rules themselves loaded
     assert "no prior set 'paediatrc'" in result.output and "paediatric" in result.output
 
 
@@ -155,7 +164,7 @@ def test_a_prior_set_must_give_every_entity(rules_copy: Path):
 
 def test_the_packaged_prior_sets_are_complete_and_cited(knowledge):
     raw = load_data(REPO / "rules" / "settings.yaml")
-    for name in (raw.get("prior_sets") or {}):
+    for name in raw.get("prior_sets") or {}:
         chosen = knowledge.with_prior_set(name)
         assert chosen.prior_set == name
         assert citation_problem(knowledge.settings.prior_sets[name].source) is None

@@ -9,9 +9,16 @@ from ddx.ranking import Ranker
 from tests.conftest import validate
 
 SEED_RAW = {
-    "id": "seed", "patient": {"age": 35, "sex": "male"}, "clinical": {"site": "thigh", "depth": "deep", "size_cm": 6},
-    "morphology": {"cell_types": ["spindle", "epithelioid"], "pleomorphism": "moderate", "nucleoli": "prominent",
-                   "mitoses_per_10hpf": 0, "cytoplasm": "eosinophilic"},
+    "id": "seed",
+    "patient": {"age": 35, "sex": "male"},
+    "clinical": {"site": "thigh", "depth": "deep", "size_cm": 6},
+    "morphology": {
+        "cell_types": ["spindle", "epithelioid"],
+        "pleomorphism": "moderate",
+        "nucleoli": "prominent",
+        "mitoses_per_10hpf": 0,
+        "cytoplasm": "eosinophilic",
+    },
     "stains": {"desmin": "diffuse", "myod1": "diffuse"},
 }
 
@@ -67,8 +74,11 @@ def test_defining_molecular_finding_dominates(knowledge, analyzer):
 
 
 def test_conflicting_findings_do_not_crash(knowledge, analyzer):
-    raw = {"id": "c", "molecular": {m: "present" for m in knowledge.vocab.molecular.terms},
-           "stains": {s: "positive" for s in knowledge.vocab.stains.terms}}
+    raw = {
+        "id": "c",
+        "molecular": {m: "present" for m in knowledge.vocab.molecular.terms},
+        "stains": {s: "positive" for s in knowledge.vocab.stains.terms},
+    }
     a = analyzer.analyze(validate(knowledge, raw))
     assert math.isclose(sum(r.probability for r in a.ranking), 1.0)
     assert all(0 <= r.probability <= 1 for r in a.ranking)
@@ -81,8 +91,11 @@ def test_unknown_findings_count_for_nothing(knowledge, analyzer):
 
 def test_order_of_findings_and_rules_never_changes_the_ranking(knowledge: Knowledge):
     rng = random.Random(7)
-    raw = {**SEED_RAW, "stains": {"desmin": "diffuse", "myod1": "positive", "alk": "negative", "sma": "focal"},
-           "molecular": {"near_haploidization": "present", "mdm2_amplification": "absent"}}
+    raw = {
+        **SEED_RAW,
+        "stains": {"desmin": "diffuse", "myod1": "positive", "alk": "negative", "sma": "focal"},
+        "molecular": {"near_haploidization": "present", "mdm2_amplification": "absent"},
+    }
     reference = None
     for _trial in range(6):
         stains = list(raw["stains"].items())
@@ -90,8 +103,7 @@ def test_order_of_findings_and_rules_never_changes_the_ranking(knowledge: Knowle
         shuffled_raw = {**raw, "stains": dict(stains)}
         rules = list(knowledge.rules)
         rng.shuffle(rules)
-        k = Knowledge(knowledge.directory, knowledge.settings, knowledge.vocab, knowledge.entities, rules,
-                      knowledge.content_hash)
+        k = Knowledge(knowledge.directory, knowledge.settings, knowledge.vocab, knowledge.entities, rules, knowledge.content_hash)
         with Analyzer(k) as an:
             a = an.analyze(validate(k, shuffled_raw))
         result = [(r.entity, r.probability, r.score) for r in a.ranking], [s.test for s in a.suggestions]

@@ -26,7 +26,7 @@ def tool() -> ModuleType:
     spec = importlib.util.spec_from_file_location("readme_examples", REPO / "tools" / "readme_examples.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module      # its dataclass looks itself up there
+    sys.modules[spec.name] = module  # its dataclass looks itself up there
     spec.loader.exec_module(module)
     return module
 
@@ -38,15 +38,14 @@ def rendered(tool: ModuleType) -> tuple[str, list, list[str]]:
     return text, found, tool.render_all(found)
 
 
-@pytest.mark.durable    # the examples were ranked by durable-rules, and say so
+@pytest.mark.durable  # the examples were ranked by durable-rules, and say so
 def test_every_readme_example_is_what_ddx_prints_now(rendered):
     _, found, blocks = rendered
     assert len(found) >= 3, "README.md has lost its '<!-- example:begin COMMAND -->' markers"
     stale = [(e, b) for e, b in zip(found, blocks, strict=True) if e.body != b]
     if stale:
         example, block = stale[0]
-        diff = "".join(list(difflib.unified_diff(example.body.splitlines(True), block.splitlines(True),
-                                                 "README.md", "ddx now"))[:40])
+        diff = "".join(list(difflib.unified_diff(example.body.splitlines(True), block.splitlines(True), "README.md", "ddx now"))[:40])
         pytest.fail(f"README examples are stale: {[e.command for e, _ in stale]}; {REGENERATE}\n{diff}")
 
 
@@ -55,7 +54,7 @@ def test_every_ddx_output_in_the_readme_is_a_generated_example(rendered):
     text, found, _ = rendered
     outside = text
     for example in reversed(found):
-        outside = outside[:example.start] + outside[example.end:]
+        outside = outside[: example.start] + outside[example.end :]
     assert re.findall(r"^\$ ddx.*$", outside, re.M) == []
     assert "```json" not in outside
     commands = [e.command for e in found]
@@ -79,10 +78,10 @@ def test_writing_replaces_the_examples_and_nothing_else(tool: ModuleType, render
     assert tool.updated(new, again, blocks) == tool.updated(text, found, blocks)
     outside = new
     for example in reversed(again):
-        outside = outside[:example.start] + outside[example.end:]
+        outside = outside[: example.start] + outside[example.end :]
     stripped = text
     for example in reversed(found):
-        stripped = stripped[:example.start] + stripped[example.end:]
+        stripped = stripped[: example.start] + stripped[example.end :]
     assert outside == stripped
 
 
@@ -94,10 +93,11 @@ def test_a_marker_that_is_not_a_ddx_command_is_refused(tool: ModuleType):
 
 # ------------------------------------------------------------------ the provenance line
 
+
 def test_the_packaged_rules_are_named_packaged_not_by_their_path(knowledge: Knowledge):
     assert knowledge.packaged and knowledge.location == "packaged"
     assert knowledge.version_line == f"rules {knowledge.settings.version} ({knowledge.content_hash[:12]}, packaged)"
-    by_path = load_knowledge(str(packaged_rules_dir()))     # --rules naming the packaged directory
+    by_path = load_knowledge(str(packaged_rules_dir()))  # --rules naming the packaged directory
     assert by_path.packaged and str(packaged_rules_dir()) not in by_path.version_line
 
 

@@ -38,7 +38,7 @@ def test_every_command_has_a_line_and_every_option_its_place():
     assert [" ".join(path) for path in commands([])] == list(tree) and "rules check" in tree and "serve" in tree
     for name, command in tree.items():
         words = synopsis(help_text(name.split() if name else []))
-        assert words[:len(name.split()) + 1] == ["ddx", *name.split()]
+        assert words[: len(name.split()) + 1] == ["ddx", *name.split()]
         for param in command.params:
             if isinstance(param, click.Option) and param.name != "help":
                 longest = max(param.opts, key=len)

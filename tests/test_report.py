@@ -34,8 +34,9 @@ def test_seed_case_leads_with_ilms_and_names_its_confirming_test(knowledge, anal
 
 
 def test_close_candidates_band_names_the_next_test(knowledge, analyzer):
-    case = knowledge.case_schema.validate({"id": "close", "patient": {"age": 1},
-                                           "stains": {"desmin": "positive", "myogenin": "positive"}})
+    case = knowledge.case_schema.validate(
+        {"id": "close", "patient": {"age": 1}, "stains": {"desmin": "positive", "myogenin": "positive"}}
+    )
     a = analyzer.analyze(case)
     assert a.ranking[0].probability - a.ranking[1].probability < 0.2
     assert a.confidence.band == "close"
@@ -45,9 +46,10 @@ def test_close_candidates_band_names_the_next_test(knowledge, analyzer):
 def test_band_thresholds_come_from_settings(rules_copy: Path):
     settings = rules_copy / "settings.yaml"
     text = settings.read_text(encoding="utf-8")
-    changed = (text.replace("when: {leader_min: 0.9, has_confirmatory_test: true, confirm_tested: false,",
-                            "when: {leader_min: 0.9999, has_confirmatory_test: true, confirm_tested: false,")
-               .replace("when: {leader_min: 0.9, min_informative: 3}", "when: {leader_min: 0.9999, min_informative: 3}"))
+    changed = text.replace(
+        "when: {leader_min: 0.9, has_confirmatory_test: true, confirm_tested: false,",
+        "when: {leader_min: 0.9999, has_confirmatory_test: true, confirm_tested: false,",
+    ).replace("when: {leader_min: 0.9, min_informative: 3}", "when: {leader_min: 0.9999, min_informative: 3}")
     assert changed.count("0.9999") == 2
     settings.write_text(changed, encoding="utf-8")
     k = load_knowledge(rules_copy)
@@ -58,8 +60,9 @@ def test_band_thresholds_come_from_settings(rules_copy: Path):
 
 def test_band_with_unknown_placeholder_is_refused_with_the_valid_ones(rules_copy: Path):
     settings = rules_copy / "settings.yaml"
-    settings.write_text(settings.read_text(encoding="utf-8").replace("order $next_test next", "order $next_tst next"),
-                        encoding="utf-8")
+    settings.write_text(
+        settings.read_text(encoding="utf-8").replace("order $next_test next", "order $next_tst next"), encoding="utf-8"
+    )
     with pytest.raises(KnowledgeError) as exc:
         load_knowledge(rules_copy)
     text = str(exc.value)
@@ -68,9 +71,12 @@ def test_band_with_unknown_placeholder_is_refused_with_the_valid_ones(rules_copy
 
 def test_confirm_with_must_name_a_finding(rules_copy: Path):
     ent = rules_copy / "entities.yaml"
-    ent.write_text(ent.read_text(encoding="utf-8").replace("confirm_with: [molecular.near_haploidization]",
-                                                           "confirm_with: [molecular.near_haploid]"),
-                   encoding="utf-8")
+    ent.write_text(
+        ent.read_text(encoding="utf-8").replace(
+            "confirm_with: [molecular.near_haploidization]", "confirm_with: [molecular.near_haploid]"
+        ),
+        encoding="utf-8",
+    )
     with pytest.raises(KnowledgeError) as exc:
         load_knowledge(rules_copy)
     assert "molecular.near_haploid" in str(exc.value) and "entities.yaml" in str(exc.value)
@@ -109,9 +115,13 @@ def test_report_shows_caveats_and_unreadable_cases(tmp_path: Path):
 
 def test_report_wording_comes_from_rules(rules_copy: Path):
     reports = rules_copy / "reports.yaml"
-    reports.write_text(reports.read_text(encoding="utf-8").replace(
-        'diagnosis: "Inflammatory leiomyosarcoma (inflammatory rhabdomyoblastic tumour)"',
-        'diagnosis: "Inflammatory rhabdomyoblastic tumour"'), encoding="utf-8")
+    reports.write_text(
+        reports.read_text(encoding="utf-8").replace(
+            'diagnosis: "Inflammatory leiomyosarcoma (inflammatory rhabdomyoblastic tumour)"',
+            'diagnosis: "Inflammatory rhabdomyoblastic tumour"',
+        ),
+        encoding="utf-8",
+    )
     result = run("eval", "--format", "report", "--rules", str(rules_copy), str(SEED))
     assert "  - Inflammatory rhabdomyoblastic tumour (see comment)" in result.output
 
@@ -136,7 +146,7 @@ def test_the_text_ranking_reads_whole_at_80_and_120_columns(knowledge, analyzer,
         words = " ".join(flat.split())
         for r in analysis.ranking[:6]:
             label = entity_label(r, knowledge) if r.probability >= 0.01 else r.entity
-            assert any(label in line for line in text.splitlines()), label           # the label on one line
+            assert any(label in line for line in text.splitlines()), label  # the label on one line
             assert f"{label} " in words and probability_text(r.probability) in words
             for e in [*r.supporting[:3], *r.opposing[:2]]:
                 assert " ".join(_evidence_line(e).split()) in words, _evidence_line(e)

@@ -18,8 +18,8 @@ from ddx.engine import DurableMatcher, PythonMatcher, durable_problem
 from ddx.knowledge import Knowledge, Rule, load_knowledge, packaged_rules_dir
 
 KNOWLEDGE = load_knowledge(packaged_rules_dir())
-USABLE = [r for r in KNOWLEDGE.rules if r.spec.status != "retired"]      # the rules 'ddx rules check' runs
-RULES = {r.spec.id: r for r in USABLE if not r.negated}                 # a negated half shares its rule's examples
+USABLE = [r for r in KNOWLEDGE.rules if r.spec.status != "retired"]  # the rules 'ddx rules check' runs
+RULES = {r.spec.id: r for r in USABLE if not r.negated}  # a negated half shares its rule's examples
 
 
 @pytest.fixture(scope="module")
@@ -48,8 +48,11 @@ def test_the_tests_run_every_example_ddx_rules_check_runs():
     """The rules are chosen here as 'ddx rules check' chooses them: together the tests run as many examples."""
     from ddx.authoring.check import check_rules
 
-    per_rule = sum(len(r.spec.examples.should_match) + len(r.spec.examples.should_not_match)
-                   for r in RULES.values() if r.spec.examples is not None)
+    per_rule = sum(
+        len(r.spec.examples.should_match) + len(r.spec.examples.should_not_match)
+        for r in RULES.values()
+        if r.spec.examples is not None
+    )
     assert check_rules(packaged_rules_dir(), engine=False).examples_run == per_rule > 0
 
 
@@ -57,8 +60,9 @@ def test_the_tests_run_every_example_ddx_rules_check_runs():
 def test_examples(rule_id: str, matchers):
     rule = RULES[rule_id]
     examples = rule.spec.examples
-    assert examples is not None and examples.should_match and examples.should_not_match, \
+    assert examples is not None and examples.should_match and examples.should_not_match, (
         f"rule {rule_id} needs a should_match and a should_not_match example"
+    )
     report = run_examples(KNOWLEDGE, rule, matchers)
     assert report.examples_run == len(examples.should_match) + len(examples.should_not_match)
     assert report.errors == [], "\n".join(str(m.problem) for m in report.errors)

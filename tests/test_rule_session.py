@@ -42,7 +42,7 @@ def test_open_cuts_the_rule_out_of_its_file(session):
     assert not session.dirty(editing.original_block) and session.dirty(editing.original_block + "# x\n")
     with pytest.raises(EditError, match="no rule 'ihc.alkk'"):
         session.open("ihc.alkk")
-    assert session.editing is editing                   # the rule open before stays open
+    assert session.editing is editing  # the rule open before stays open
 
 
 def test_listing_by_text_and_by_entity(session):
@@ -50,13 +50,12 @@ def test_listing_by_text_and_by_entity(session):
     assert len(everything) == len({r.spec.id for r in session.knowledge.rules})
     assert all(effect == 0.0 for effect, _ in everything)
     by_text = [r.spec.id for _, r in session.listing("ALK ihc")]
-    assert "ihc.alk" in by_text and all("alk" in f"{i} {session.knowledge.rule[i].spec.title}".lower()
-                                        for i in by_text)
+    assert "ihc.alk" in by_text and all("alk" in f"{i} {session.knowledge.rule[i].spec.title}".lower() for i in by_text)
     rows = session.listing(entity="alkh")
     ids = [r.spec.id for _, r in rows]
     assert {"ihc.alk", "mol.alk-fusion"} <= set(ids) and "clin.sex.male" not in ids
     effects = [abs(effect) for effect, _ in rows]
-    assert effects == sorted(effects, reverse=True) and min(effects) >= RELEVANT_EFFECT   # strongest first
+    assert effects == sorted(effects, reverse=True) and min(effects) >= RELEVANT_EFFECT  # strongest first
     assert all(effect == entity_effect(r, session.knowledge, "alkh") for effect, r in rows)
 
 
@@ -75,7 +74,7 @@ def test_a_count_edit_is_valid_and_its_impact_is_old_rules_against_new(session):
     # the changed cases are ranked as the edited rules alone rank them
     fresh = run_cases(result.report.knowledge, [str(CASES)]).by_key
     assert all(c.after.ranking == fresh[c.key].ranking for c in impact.cases)
-    assert session.editing.file.read_text() == session.editing.original_file   # nothing written
+    assert session.editing.file.read_text() == session.editing.original_file  # nothing written
 
 
 @pytest.mark.parametrize("prior_set", [None, "population"])
@@ -140,9 +139,9 @@ def test_the_baseline_is_computed_once_per_rule_set_across_threads(session, monk
     assert len(calls) == 1 and all(r is runs[0] for r in runs)
     assert session.baseline() is runs[0]
     before = session.knowledge
-    session.reload()                                      # other rules: another run, never the old one
+    session.reload()  # other rules: another run, never the old one
     assert session.knowledge is not before and session.baseline() is not runs[0] and len(calls) == 2
-    assert session.baseline(before) is not runs[0]        # asked for the old rules again: computed again
+    assert session.baseline(before) is not runs[0]  # asked for the old rules again: computed again
     assert len(calls) == 3
 
 
@@ -159,7 +158,7 @@ def test_save_writes_keeps_history_and_reload_reads_it(session, rules_copy):
     assert [v.path for v in session.history()] == [kept.path]
     knowledge = session.reload()
     assert knowledge is session.knowledge and knowledge.content_hash != old_hash and session.editing is None
-    assert session.history() == []                        # no rule open
+    assert session.history() == []  # no rule open
 
 
 def test_a_file_changed_on_disk_is_not_overwritten(session, rules_copy):
@@ -177,13 +176,13 @@ def test_a_new_rule_starts_from_the_template_and_needs_a_source(session):
     editing, template = session.new_rule()
     assert editing.rule_id is None and editing.original_block == "" and editing.file.name == "immunohistochemistry.yaml"
     assert session.saved_id(template) == "new.rule-1" and "status: draft" in template
-    assert not session.check(template).ok                 # no source yet
+    assert not session.check(template).ok  # no source yet
     sourced = template.replace('source: ""', 'source: "Test J 2026;1:1"')
     assert session.check(sourced).ok
     session.save(session.check(sourced))
     knowledge = session.reload()
     assert knowledge.rule["new.rule-1"].spec.status == "draft"
-    assert session.new_rule()[1].count("new.rule-2") == 1   # the next number once new.rule-1 is taken
+    assert session.new_rule()[1].count("new.rule-2") == 1  # the next number once new.rule-1 is taken
 
 
 def test_restore_puts_an_earlier_version_back_and_refuses_one_with_errors(session, rules_copy, tmp_path):
@@ -204,7 +203,7 @@ def test_restore_puts_an_earlier_version_back_and_refuses_one_with_errors(sessio
 
 
 def test_installed_rules_are_read_only(tmp_path):
-    installed = tmp_path / "site-packages" / "ddx" / "_rules"      # where a wheel puts them
+    installed = tmp_path / "site-packages" / "ddx" / "_rules"  # where a wheel puts them
     shutil.copytree(packaged_rules_dir(), installed)
     session = RuleEditSession(load_knowledge(installed), [str(CASES)])
     assert session.read_only and "ddx rules init" in session.read_only
@@ -212,9 +211,9 @@ def test_installed_rules_are_read_only(tmp_path):
     f: Path = session.editing.file
     original = f.read_text()
     result = session.check(edited(session, ALK_COUNT, 'imt: {n: "7/8"'))
-    assert result.ok                                      # checked and previewed ...
+    assert result.ok  # checked and previewed ...
     with pytest.raises(EditError, match="ddx rules init"):
-        session.save(result)                              # ... never saved
+        session.save(result)  # ... never saved
     version_file = tmp_path / "v.yaml"
     version_file.write_text(original)
     with pytest.raises(EditError, match="ddx rules init"):

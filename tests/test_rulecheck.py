@@ -19,9 +19,12 @@ def add_rules(rules_dir: Path, body: str, name: str = "zz-test.yaml") -> Path:
 
 def rule(rid: str, when: str, *, extra: str = "", likelihood: str = "{ilms: 0.6}", default: str = "~0.3") -> str:
     """A rule as a list item at column 0 (line 1 is its '- id:'; when is line 4, likelihood 5 + extra lines)."""
-    return (f"- id: {rid}\n  title: {rid}\n  status: active\n  when: {when}\n" + extra
-            + f"  likelihood: {likelihood}\n  default: {default}\n  rationale: a test rule\n"
-            f"  source: Test J 2026;1:1\n")
+    return (
+        f"- id: {rid}\n  title: {rid}\n  status: active\n  when: {when}\n"
+        + extra
+        + f"  likelihood: {likelihood}\n  default: {default}\n  rationale: a test rule\n"
+        f"  source: Test J 2026;1:1\n"
+    )
 
 
 def messages(report, code: str, severity: str | None = None) -> list[str]:
@@ -32,7 +35,7 @@ def test_packaged_rules_pass_with_every_example_run(knowledge):
     report = check_rules()
     assert report.ok and not report.warnings, [str(m) for m in report.messages]
     specs = {r.spec.id for r in knowledge.rules}
-    assert report.examples_run >= 2 * len(specs)   # every rule has a should-match and a should-not-match example
+    assert report.examples_run >= 2 * len(specs)  # every rule has a should-match and a should-not-match example
     assert report.shards >= 1
 
 
@@ -44,11 +47,14 @@ def test_misspelt_stain_names_file_line_and_the_right_term(rules_copy):
     assert "zz-test.yaml:5:" in msg and "desmn" in msg and "'desmin'" in msg
 
 
-@pytest.mark.parametrize("change, code, line", [
-    (("source: Test J 2026;1:1", "source: ''"), "schema", 9),
-    (("{ilms: 0.6}", "{ilms: -0.2}"), "weight", 6),
-    (("default: ~0.3", "default: ~1.3"), "weight", 7),
-])
+@pytest.mark.parametrize(
+    "change, code, line",
+    [
+        (("source: Test J 2026;1:1", "source: ''"), "schema", 9),
+        (("{ilms: 0.6}", "{ilms: -0.2}"), "weight", 6),
+        (("default: ~0.3", "default: ~1.3"), "weight", 7),
+    ],
+)
 def test_missing_source_and_weights_out_of_range_are_errors_at_their_line(rules_copy, change, code, line):
     add_rules(rules_copy, rule("test.bad", "{stains.desmin: positive}").replace(*change))
     report = check_rules(rules_copy)
@@ -62,13 +68,16 @@ def test_duplicate_id_is_an_error(rules_copy):
     assert "immunohistochemistry.yaml:" in msg and "zz-test.yaml:2" in msg
 
 
-@pytest.mark.parametrize("when", [
-    "{all: [{stains.desmin: positive}, {stains.desmin: negative}]}",
-    "{patient.age: {gt: 50, lt: 40}}",
-    "{patient.age: {gte: 50, lt: 50}}",
-    "{stains.desmin: {in: [positive, equivocal]}, all: [{stains.desmin: {not_in: [positive, equivocal]}}]}",
-    "{morphology.cell_types: {contains: spindle}, all: [{morphology.cell_types: {known: false}}]}",
-])
+@pytest.mark.parametrize(
+    "when",
+    [
+        "{all: [{stains.desmin: positive}, {stains.desmin: negative}]}",
+        "{patient.age: {gt: 50, lt: 40}}",
+        "{patient.age: {gte: 50, lt: 50}}",
+        "{stains.desmin: {in: [positive, equivocal]}, all: [{stains.desmin: {not_in: [positive, equivocal]}}]}",
+        "{morphology.cell_types: {contains: spindle}, all: [{morphology.cell_types: {known: false}}]}",
+    ],
+)
 def test_condition_that_can_never_hold_is_an_error(rules_copy, when):
     add_rules(rules_copy, rule("test.never", when))
     report = check_rules(rules_copy)
@@ -85,8 +94,9 @@ def test_one_impossible_alternative_is_a_warning(rules_copy):
 
 
 def test_finding_and_its_negation_that_can_hold_together_is_an_error(rules_copy):
-    add_rules(rules_copy, rule("test.both", "{stains.sma: positive}",
-                               extra="  negated_by: {stains.sma: {in: [positive, negative]}}\n"))
+    add_rules(
+        rules_copy, rule("test.both", "{stains.sma: positive}", extra="  negated_by: {stains.sma: {in: [positive, negative]}}\n")
+    )
     [msg] = messages(check_rules(rules_copy), "conflict", "error")
     assert "test.both" in msg and "'when' and 'negated_by'" in msg
 
@@ -102,7 +112,7 @@ def _copy_of_desmin_rule(rules_dir: Path, new_id: str, when: str | None = None, 
     if when:
         block = block.replace("when: {stains.desmin: positive}", f"when: {when}")
     if imt:
-        block = re.sub(r"\n(\s+)imt:.*(?:\n\1\s+\S.*)*", f"\\n\\1imt: {imt}", block)   # with a pooled figure's lines
+        block = re.sub(r"\n(\s+)imt:.*(?:\n\1\s+\S.*)*", f"\\n\\1imt: {imt}", block)  # with a pooled figure's lines
     return block
 
 
@@ -121,8 +131,9 @@ def test_same_findings_with_different_weights_is_a_conflict(rules_copy):
 
 
 def test_narrower_rule_with_the_same_weights_is_subsumed(rules_copy):
-    add_rules(rules_copy, _copy_of_desmin_rule(rules_copy, "test.desmin-and-sma",
-                                               when="{stains.desmin: positive, stains.sma: positive}"))
+    add_rules(
+        rules_copy, _copy_of_desmin_rule(rules_copy, "test.desmin-and-sma", when="{stains.desmin: positive, stains.sma: positive}")
+    )
     report = check_rules(rules_copy)
     [msg] = messages(report, "subsumed")
     assert "test.desmin-and-sma is subsumed by ihc.desmin" in msg
@@ -137,9 +148,8 @@ def test_narrower_rule_with_its_own_weights_is_not_flagged(rules_copy):
 
 def test_entity_no_rule_favours_is_reported(rules_copy):
     ents = rules_copy / "entities.yaml"
-    ents.write_text(ents.read_text() + "  - slug: zz\n    name: A test entity\n    prior: ~0.01\n"
-                    "    source: Test J 2026;1:1\n")
-    for f in [*(rules_copy / "rules").glob("*.yaml"), rules_copy / "settings.yaml"]:   # zz weighs as fdcs
+    ents.write_text(ents.read_text() + "  - slug: zz\n    name: A test entity\n    prior: ~0.01\n    source: Test J 2026;1:1\n")
+    for f in [*(rules_copy / "rules").glob("*.yaml"), rules_copy / "settings.yaml"]:  # zz weighs as fdcs
         f.write_text(re.sub(r"^(\s+)fdcs: (.*)$", r"\1fdcs: \2\n\1zz: \2", f.read_text(), flags=re.M))
     report = check_rules(rules_copy)
     assert report.ok, [str(m) for m in report.errors]
@@ -150,8 +160,7 @@ def test_entity_no_rule_favours_is_reported(rules_copy):
 
 def test_entity_with_one_rule_of_its_own_is_reachable(rules_copy):
     ents = rules_copy / "entities.yaml"
-    ents.write_text(ents.read_text() + "  - slug: zz\n    name: A test entity\n    prior: ~0.01\n"
-                    "    source: Test J 2026;1:1\n")
+    ents.write_text(ents.read_text() + "  - slug: zz\n    name: A test entity\n    prior: ~0.01\n    source: Test J 2026;1:1\n")
     for f in [*(rules_copy / "rules").glob("*.yaml"), rules_copy / "settings.yaml"]:
         f.write_text(re.sub(r"^(\s+)fdcs: (.*)$", r"\1fdcs: \2\n\1zz: \2", f.read_text(), flags=re.M))
     add_rules(rules_copy, rule("test.zz", "{stains.cd34: equivocal}", likelihood="{zz: 0.9}", default="~0.1"))
@@ -162,7 +171,7 @@ def test_rule_past_an_engine_limit_is_refused_with_the_limit_named(rules_copy, k
     stains = knowledge.vocab.stains.terms[:25]
     alts = ", ".join(f"{{stains.{s}: positive}}" for s in stains)
     add_rules(rules_copy, rule("test.huge", f"{{any: [{alts}]}}"))
-    report = check_rules(rules_copy)          # returns: the engine is never asked to build it
+    report = check_rules(rules_copy)  # returns: the engine is never asked to build it
     [msg] = messages(report, "engine-limit", "error")
     assert "25 alternatives" in msg and "limit is 24" in msg and "64 alpha tests" in msg and "zz-test.yaml:5" in msg
 
@@ -182,8 +191,9 @@ def test_many_rules_on_one_condition_path_are_sharded_not_refused(rules_copy):
     from ddx.analysis import Analyzer
     from ddx.knowledge import load_knowledge
 
-    body = "".join(rule(f"test.same-{i:03d}", "{stains.cd34: equivocal}", likelihood=f"{{ilms: {0.2 + i / 1000}}}")
-                   for i in range(260))
+    body = "".join(
+        rule(f"test.same-{i:03d}", "{stains.cd34: equivocal}", likelihood=f"{{ilms: {0.2 + i / 1000}}}") for i in range(260)
+    )
     add_rules(rules_copy, body)
     report = check_rules(rules_copy, engine=False)
     assert not messages(report, "engine-limit", "error") and report.shards >= 2
@@ -204,11 +214,14 @@ def test_retired_rules_are_not_checked_against_their_examples(rules_copy):
     assert report.ok and not report.warnings, [str(m) for m in report.messages]
 
 
-@pytest.mark.parametrize("when, error", [
-    ("{not: {patient.age: 30}}", False),
-    ("{patient.age: 30, not: {patient.age: 30}}", True),
-    ("{patient.age: {lt: 18}, patient.sex: {known: true}, not: {patient.sex: male}}", False),
-])
+@pytest.mark.parametrize(
+    "when, error",
+    [
+        ("{not: {patient.age: 30}}", False),
+        ("{patient.age: 30, not: {patient.age: 30}}", True),
+        ("{patient.age: {lt: 18}, patient.sex: {known: true}, not: {patient.sex: male}}", False),
+    ],
+)
 def test_negated_findings_are_read_exactly(rules_copy, when, error):
     add_rules(rules_copy, rule("test.neg", when))
     report = check_rules(rules_copy)
@@ -233,20 +246,27 @@ def test_examples_that_hold_pass(rules_copy):
 
 
 def test_failing_example_is_an_error_at_the_example_line(rules_copy):
-    add_rules(rules_copy, rule("test.sma", "{stains.sma: positive}",
-                               extra=EXAMPLES.replace("{stains.sma: negative}", "{stains.sma: positive}")))
+    add_rules(
+        rules_copy,
+        rule("test.sma", "{stains.sma: positive}", extra=EXAMPLES.replace("{stains.sma: negative}", "{stains.sma: positive}")),
+    )
     report = check_rules(rules_copy)
     [msg] = messages(report, "example", "error")
     assert "should_not_match example 1 should not match but does" in msg and "zz-test.yaml:11:" in msg
 
 
 def test_example_with_an_unknown_term_names_it(rules_copy):
-    add_rules(rules_copy, rule("test.sma", "{stains.sma: positive}",
-                               extra=EXAMPLES.replace("{stains.sma: negative}", "{stains.smaa: negative}")))
+    add_rules(
+        rules_copy,
+        rule("test.sma", "{stains.sma: positive}", extra=EXAMPLES.replace("{stains.sma: negative}", "{stains.smaa: negative}")),
+    )
     [msg] = messages(check_rules(rules_copy), "example", "error")
     assert "not a valid case" in msg and "smaa" in msg and "'sma'" in msg
 
 
 def test_example_shorthand_nests_dotted_keys():
     assert example_case({"stains.desmin": "positive", "stains.desmin.extent": "diffuse", "patient.age": 40}, "x") == {
-        "id": "x", "stains": {"desmin": {"result": "positive", "extent": "diffuse"}}, "patient": {"age": 40}}
+        "id": "x",
+        "stains": {"desmin": {"result": "positive", "extent": "diffuse"}},
+        "patient": {"age": 40},
+    }

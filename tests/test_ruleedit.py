@@ -35,8 +35,7 @@ def test_every_rule_round_trips_byte_for_byte(knowledge, every):
     for f in files:
         text = f.read_text()
         blocks = rule_blocks(text)
-        assert [b.rule_id for b in blocks] == list(dict.fromkeys(r.spec.id for r in knowledge.rules
-                                                                  if Path(r.file) == f))
+        assert [b.rule_id for b in blocks] == list(dict.fromkeys(r.spec.id for r in knowledge.rules if Path(r.file) == f))
         for b in blocks[::every]:
             assert replace_rule(text, b.rule_id, block_text(text, b))[0] == text
 
@@ -45,17 +44,17 @@ def test_comment_lines_above_a_rule_travel_with_it(knowledge):
     f = Path(knowledge.rule["ihc.myod1"].file)
     text = f.read_text()
     block = block_text(text, find_block(text, "ihc.myod1"))
-    assert block.startswith("  - id: ihc.myod1\n")      # as in the file, indentation included
-    assert "# Desmin-positive cases are scored by ihc.myod1.with-desmin" in block   # a comment inside the rule
+    assert block.startswith("  - id: ihc.myod1\n")  # as in the file, indentation included
+    assert "# Desmin-positive cases are scored by ihc.myod1.with-desmin" in block  # a comment inside the rule
     header = text.splitlines()[0]
-    assert header.startswith("#") and header not in block                   # the file header stays put
+    assert header.startswith("#") and header not in block  # the file header stays put
 
 
 def test_a_weight_edit_changes_that_line_only(knowledge):
     f = Path(knowledge.rule["ihc.alk"].file)
     text = f.read_text()
     block = block_text(text, find_block(text, "ihc.alk"))
-    edited = block.replace('ilms: {p: ~0.02,', 'ilms: {p: ~0.3,')
+    edited = block.replace("ilms: {p: ~0.02,", "ilms: {p: ~0.3,")
     new, _ = replace_rule(text, "ihc.alk", edited)
     old_lines, new_lines = text.splitlines(), new.splitlines()
     assert len(old_lines) == len(new_lines)
@@ -63,11 +62,14 @@ def test_a_weight_edit_changes_that_line_only(knowledge):
     assert len(changed) == 1 and "ilms: {p: ~0.3," in new_lines[changed[0]]
 
 
-@pytest.mark.parametrize("edited, words", [
-    ("- id: a\n  title: x: y\n  status: active\n", "line 2"),
-    ("id: not-a-list-item\n", "exactly one rule"),
-    ("- id: a\n- id: b\n", "exactly one rule"),
-])
+@pytest.mark.parametrize(
+    "edited, words",
+    [
+        ("- id: a\n  title: x: y\n  status: active\n", "line 2"),
+        ("id: not-a-list-item\n", "exactly one rule"),
+        ("- id: a\n- id: b\n", "exactly one rule"),
+    ],
+)
 def test_an_edit_that_is_not_one_rule_is_refused(knowledge, edited, words):
     f = Path(knowledge.rule["ihc.alk"].file)
     with pytest.raises(EditError, match=words):
@@ -90,7 +92,7 @@ def test_the_template_is_refused_until_it_has_a_source(knowledge, rules_copy):
     first = check_edit(rules_copy, f, text, template, None)
     assert not first.ok and any("source" in str(m) for m in first.report.errors)
     line = next(first.editor_line(m.problem) for m in first.report.errors)
-    assert template.splitlines()[line - 1].lstrip().startswith("source:")    # the error is at its editor line
+    assert template.splitlines()[line - 1].lstrip().startswith("source:")  # the error is at its editor line
     done = check_edit(rules_copy, f, text, template.replace('source: ""', 'source: "Test J 2026;1:1"'), None)
     assert done.ok, [str(m) for m in done.report.errors]
 
@@ -104,7 +106,7 @@ def test_check_edit_maps_an_unknown_term_to_its_editor_line(rules_copy):
     [err] = result.report.errors
     line = result.editor_line(err.problem)
     assert line is not None and "stains.alkk" in block.replace("stains.alk:", "stains.alkk:", 1).splitlines()[line - 1]
-    assert f.read_text() == text          # checking never writes
+    assert f.read_text() == text  # checking never writes
 
 
 def test_save_keeps_the_previous_version_and_restores_it(rules_copy):
@@ -117,9 +119,9 @@ def test_save_keeps_the_previous_version_and_restores_it(rules_copy):
     _, sha2 = read_file(f)
     restore(f, kept, sha2)
     assert f.read_text() == original
-    assert len(history(f)) == 2          # the edited version was kept too
+    assert len(history(f)) == 2  # the edited version was kept too
     assert not list((rules_copy / "rules").glob(".*.tmp"))
-    assert load_knowledge(rules_copy).content_hash == load_knowledge().content_hash   # .history is not a rule file
+    assert load_knowledge(rules_copy).content_hash == load_knowledge().content_hash  # .history is not a rule file
 
 
 def test_save_refuses_a_file_changed_on_disk(rules_copy):

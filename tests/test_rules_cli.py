@@ -23,7 +23,7 @@ def run(*args: str):
     return CliRunner().invoke(main, list(args), catch_exceptions=False)
 
 
-N_CASES = len(list(CASES.rglob("*.yaml")))   # the packaged sample cases (probes included)
+N_CASES = len(list(CASES.rglob("*.yaml")))  # the packaged sample cases (probes included)
 
 
 def set_weight(rules_dir: Path, rule_id: str, entity: str, value: str) -> None:
@@ -34,8 +34,7 @@ def set_weight(rules_dir: Path, rule_id: str, entity: str, value: str) -> None:
     text = f.read_text()
     block = block_text(text, find_block(text, rule_id))
     # the whole cell, with the lines of a pooled figure under it
-    edited, n = re.subn(rf"^(\s+){entity}:.*(?:\n\1\s+\S.*)*$", lambda m: f"{m.group(1)}{entity}: {value}", block,
-                        flags=re.M)
+    edited, n = re.subn(rf"^(\s+){entity}:.*(?:\n\1\s+\S.*)*$", lambda m: f"{m.group(1)}{entity}: {value}", block, flags=re.M)
     assert n == 1
     f.write_text(replace_rule(text, rule_id, edited)[0])
 
@@ -59,12 +58,12 @@ def test_check_passes_on_the_packaged_rules():
 def test_check_names_file_and_line_of_a_misspelt_stain_and_exits_1(rules_copy):
     f = rules_copy / "rules" / "immunohistochemistry.yaml"
     text = f.read_text()
-    line = text[:text.index("when: {stains.sma: positive")].count("\n") + 1
+    line = text[: text.index("when: {stains.sma: positive")].count("\n") + 1
     f.write_text(text.replace("when: {stains.sma: positive", "when: {stains.smaa: positive", 1))
     result = CliRunner().invoke(main, ["rules", "check", str(rules_copy)])
     assert result.exit_code == 1
     assert f"immunohistochemistry.yaml:{line}:" in result.output and "'smaa'" in result.output
-    assert "'sma'" in result.output   # the nearest valid term
+    assert "'sma'" in result.output  # the nearest valid term
 
 
 def test_check_warnings_alone_exit_0_and_json_lists_them(rules_copy):
@@ -108,7 +107,7 @@ def test_list_table_and_unknown_entity():
 def test_show_prints_the_rule_as_written_with_its_comments():
     result = run("rules", "show", "ihc.myod1")
     assert result.exit_code == 0
-    assert "# Desmin-positive cases are scored by ihc.myod1.with-desmin" in result.output   # a comment in the file
+    assert "# Desmin-positive cases are scored by ihc.myod1.with-desmin" in result.output  # a comment in the file
     assert "when (as read): stains.myod1 = positive" in result.output
     missing = CliRunner().invoke(main, ["rules", "show", "ihc.myod"])
     assert missing.exit_code == 1 and "ihc.myod1" in missing.output
@@ -136,9 +135,10 @@ def test_test_against_a_baseline_reports_regressions_and_exits_1(rules_copy, tmp
     assert first.exit_code == 0 and base.is_file()
     same = run("rules", "test", str(rules_copy), "--cases", str(CASES), "--baseline", str(base))
     assert same.exit_code == 0 and "0 regression(s)" in same.output
-    set_weight(rules_copy, "ihc.desmin", "ilms", "0.05")   # desmin now argues against ILMS
-    worse = CliRunner().invoke(main, ["rules", "test", str(rules_copy), "--cases", str(CASES),
-                                      "--baseline", str(base), "--format", "json"])
+    set_weight(rules_copy, "ihc.desmin", "ilms", "0.05")  # desmin now argues against ILMS
+    worse = CliRunner().invoke(
+        main, ["rules", "test", str(rules_copy), "--cases", str(CASES), "--baseline", str(base), "--format", "json"]
+    )
     assert worse.exit_code == 1
     regressions = json.loads(worse.output)["baseline"]["regressions"]
     assert regressions and all(r["expected"] and (r["after_rank"] or 99) > r["before_rank"] for r in regressions)
@@ -161,12 +161,10 @@ def test_baseline_that_is_not_a_run_is_refused(tmp_path):
 
 def test_diff_with_one_changed_weight_lists_exactly_the_affected_cases(rules_copy, knowledge):
     set_weight(rules_copy, "ihc.alk", "imt", "0.3")
-    result = run("rules", "diff", str(packaged_rules_dir()), str(rules_copy), "--cases", str(CASES),
-                 "--format", "json")
+    result = run("rules", "diff", str(packaged_rules_dir()), str(rules_copy), "--cases", str(CASES), "--format", "json")
     assert result.exit_code == 0
     data = json.loads(result.output)
-    assert [(c["rule"], c["kind"], c["fields"]) for c in data["rule_changes"]] == [
-        ("ihc.alk", "changed", ["likelihood.imt"])]
+    assert [(c["rule"], c["kind"], c["fields"]) for c in data["rule_changes"]] == [("ihc.alk", "changed", ["likelihood.imt"])]
     listed = {c["case"] for c in data["changed_cases"]}
     # the expected set, computed independently with the plain-Python oracle
     new_k = load_knowledge(rules_copy)
@@ -175,8 +173,7 @@ def test_diff_with_one_changed_weight_lists_exactly_the_affected_cases(rules_cop
     with Analyzer(knowledge, "python") as old, Analyzer(new_k, "python") as new:
         before = {a.case_id: [r.entity for r in a.ranking] for a in analyze_paths([str(CASES)], old, suggest=False)}
         after = {a.case_id: [r.entity for r in a.ranking] for a in analyze_paths([str(CASES)], new, suggest=False)}
-        fired = {a.case_id for a in analyze_paths([str(CASES)], old, suggest=False)
-                 if {"ihc.alk", "ihc.alk:not"} & a.matched}
+        fired = {a.case_id for a in analyze_paths([str(CASES)], old, suggest=False) if {"ihc.alk", "ihc.alk:not"} & a.matched}
     expected = {cid for cid in before if before[cid] != after[cid]}
     assert listed == expected and expected and expected <= fired
     assert all(c["responsible"] == ["ihc.alk"] for c in data["changed_cases"])
@@ -192,19 +189,20 @@ def test_diff_text_names_both_rule_sets_and_the_change(rules_copy):
     assert "The rules are the same." in same.output and f"0 of {N_CASES} case(s) change ranking" in same.output
 
 
-@pytest.mark.skipif(shutil.which("ddx") is None and not (Path(sys.executable).parent / "ddx").exists(),
-                    reason="ddx script not installed")
+@pytest.mark.skipif(
+    shutil.which("ddx") is None and not (Path(sys.executable).parent / "ddx").exists(), reason="ddx script not installed"
+)
 def test_rules_test_defaults_to_the_packaged_cases_outside_a_checkout(tmp_path):
     exe = shutil.which("ddx") or str(Path(sys.executable).parent / "ddx")
     out = subprocess.run([exe, "rules", "test"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
-    assert re.search(rf"{N_CASES} case\(s\) from \S+cases", out.stdout)   # no ./cases here: the shipped sample cases
+    assert re.search(rf"{N_CASES} case\(s\) from \S+cases", out.stdout)  # no ./cases here: the shipped sample cases
 
 
 @pytest.mark.parametrize("case", ['{"rank_of_expected": "2"}', '{"top": ["a"]}', '"x"'])
 def test_a_malformed_baseline_is_a_clear_error(tmp_path, case):
     bad = tmp_path / "b.json"
-    bad.write_text('{"format": "ddx-rules-test/1", "rules": {}, "cases": {"a.yaml#a": ' + case + '}}')
+    bad.write_text('{"format": "ddx-rules-test/1", "rules": {}, "cases": {"a.yaml#a": ' + case + "}}")
     result = CliRunner().invoke(main, ["rules", "test", "--cases", str(CASES), "--baseline", str(bad)])
     assert result.exit_code == 1 and "a.yaml#a" in result.output and "Traceback" not in result.output
 
@@ -215,11 +213,11 @@ def test_an_id_used_again_in_another_subfolder_is_an_error_naming_the_first(tmp_
     and the others are compared as usual."""
     for year, age in (("2024", 35), ("2025", 8)):
         (tmp_path / year).mkdir()
-        (tmp_path / year / "case.yaml").write_text(f"id: case-1\npatient: {{age: {age}}}\n"
-                                                   "stains: {desmin: positive, alk: positive}\n")
+        (tmp_path / year / "case.yaml").write_text(
+            f"id: case-1\npatient: {{age: {age}}}\nstains: {{desmin: positive, alk: positive}}\n"
+        )
     (tmp_path / "2025" / "other.yaml").write_text("id: case-2\npatient: {age: 40}\n")
-    result = run("rules", "diff", str(packaged_rules_dir()), str(packaged_rules_dir()), "--cases", str(tmp_path),
-                 "--format", "json")
+    result = run("rules", "diff", str(packaged_rules_dir()), str(packaged_rules_dir()), "--cases", str(tmp_path), "--format", "json")
     data = json.loads(result.output)
     assert data["compared"] == 2 and data["changed_cases"] == []
     tested = run("rules", "test", "--cases", str(tmp_path), "--format", "json")
@@ -235,8 +233,7 @@ def test_diff_names_a_vocabulary_change(rules_copy):
     text = v.read_text()
     assert ", tongue," in text
     v.write_text(text.replace(", tongue,", ",", 1).replace("popliteal_fossa]", "popliteal_fossa, tongue]", 1))
-    result = run("rules", "diff", str(packaged_rules_dir()), str(rules_copy), "--cases", str(CASES),
-                 "--format", "json")
+    result = run("rules", "diff", str(packaged_rules_dir()), str(rules_copy), "--cases", str(CASES), "--format", "json")
     data = json.loads(result.output)
     assert "vocabulary.yaml changed" in data["other_changes"]
     assert all("vocabulary.yaml changed" in c["responsible"] for c in data["changed_cases"])
@@ -255,7 +252,7 @@ def test_check_reports_weight_errors_unknown_terms_and_other_rules_problems_in_o
     text = text[:start] + edited + text[block_end:]
     other = text.index("  - id: ", block_end + len(edited) - len(block) + 1)
     source = text.index("    source: ", other)
-    text = text[:source] + '    source: "see notes/desmin.md"' + text[text.index("\n", source):]
+    text = text[:source] + '    source: "see notes/desmin.md"' + text[text.index("\n", source) :]
     f.write_text(text)
     result = run("rules", "check", str(rules_copy), "--format", "json", "--no-engine")
     assert result.exit_code == 1
@@ -263,7 +260,7 @@ def test_check_reports_weight_errors_unknown_terms_and_other_rules_problems_in_o
     checks = {m["check"] for m in data["messages"] if m["severity"] == "error"}
     assert {"weight", "unknown-term", "source"} <= checks, data["messages"]
     assert any("smaa" in m["message"] and "'sma'" in m["message"] for m in data["messages"])
-    assert any(m["check"] == "partial" for m in data["messages"])   # says which checks wait for a clean set
+    assert any(m["check"] == "partial" for m in data["messages"])  # says which checks wait for a clean set
 
 
 def test_diff_with_one_folder_compares_it_with_the_packaged_rules(rules_copy):
@@ -276,13 +273,16 @@ def test_diff_with_one_folder_compares_it_with_the_packaged_rules(rules_copy):
     assert "old rules" in text and "packaged" in text and str(rules_copy) in text
 
 
-@pytest.mark.parametrize("change, words", [
-    (("status: active", "status: live"), "must be one of 'active', 'draft' or 'retired' (got 'live')"),
-    (("{ilms: 0.5}", "{ilms: 1.5}"), "must be 1 or less (got 1.5)"),
-    (("title: Test finding", "title: [a, b]"), "expected text"),
-    (("likelihood: {ilms: 0.5}", "likelihood: [0.5]"), "expected a mapping (key: value), got a list"),
-    (("  rationale: a test\n", ""), "required key 'rationale' is missing"),
-])
+@pytest.mark.parametrize(
+    "change, words",
+    [
+        (("status: active", "status: live"), "must be one of 'active', 'draft' or 'retired' (got 'live')"),
+        (("{ilms: 0.5}", "{ilms: 1.5}"), "must be 1 or less (got 1.5)"),
+        (("title: Test finding", "title: [a, b]"), "expected text"),
+        (("likelihood: {ilms: 0.5}", "likelihood: [0.5]"), "expected a mapping (key: value), got a list"),
+        (("  rationale: a test\n", ""), "required key 'rationale' is missing"),
+    ],
+)
 def test_rule_file_errors_are_in_ddx_words(rules_copy, change, words):
     from .test_knowledge import GOOD, write_rule
 

@@ -37,18 +37,21 @@ def test_terms_meet_is_the_values_both_allow():
     assert not Terms(frozenset({MISSING})).within(Terms(frozenset({"positive", "negative", "equivocal"})))
 
 
-@pytest.mark.parametrize("a, b, empty", [
-    (Numbers(False, lo=18, hi=50, hi_open=True), Numbers(False, lo=50), True),            # [18, 50) and [50, ∞)
-    (Numbers(False, lo=18, hi=50), Numbers(False, lo=50), False),                         # meet at 50 exactly
-    (Numbers(False, hi=5, hi_open=True), Numbers(False, lo=5, lo_open=True), True),      # < 5 and > 5
-    (Numbers(False, hi=5), Numbers(False, lo=5, lo_open=True), True),                     # ≤ 5 and > 5
-    (Numbers(False, 30, False, 30, False), Numbers(False, lo=18, hi=50), False),          # = 30 in [18, 50]
-    (Numbers(missing=True, present=False), Numbers(False, lo=10), True),                  # not recorded, and ≥ 10
-    (Numbers(missing=True, present=False), Numbers(missing=True, present=False), False),  # not recorded, twice
-])
+@pytest.mark.parametrize(
+    "a, b, empty",
+    [
+        (Numbers(False, lo=18, hi=50, hi_open=True), Numbers(False, lo=50), True),  # [18, 50) and [50, ∞)
+        (Numbers(False, lo=18, hi=50), Numbers(False, lo=50), False),  # meet at 50 exactly
+        (Numbers(False, hi=5, hi_open=True), Numbers(False, lo=5, lo_open=True), True),  # < 5 and > 5
+        (Numbers(False, hi=5), Numbers(False, lo=5, lo_open=True), True),  # ≤ 5 and > 5
+        (Numbers(False, 30, False, 30, False), Numbers(False, lo=18, hi=50), False),  # = 30 in [18, 50]
+        (Numbers(missing=True, present=False), Numbers(False, lo=10), True),  # not recorded, and ≥ 10
+        (Numbers(missing=True, present=False), Numbers(missing=True, present=False), False),  # not recorded, twice
+    ],
+)
 def test_numbers_meet_respects_open_and_closed_ends(a, b, empty):
     assert a.meet(b).empty() is empty
-    assert b.meet(a).empty() is empty           # the meet does not depend on the order
+    assert b.meet(a).empty() is empty  # the meet does not depend on the order
 
 
 def test_numbers_meet_keeps_the_stricter_end():
@@ -58,15 +61,18 @@ def test_numbers_meet_keeps_the_stricter_end():
     assert (upper.hi, upper.hi_open, upper.lo) == (9, True, -math.inf)
 
 
-@pytest.mark.parametrize("a, b, within", [
-    (Numbers(False, lo=18, hi=50, hi_open=True), Numbers(False, lo=10), True),
-    (Numbers(False, lo=18), Numbers(False, lo=18, lo_open=True), False),    # 18 itself is outside
-    (Numbers(False, lo=18, lo_open=True), Numbers(False, lo=18), True),
-    (Numbers(False, hi=50), Numbers(False, hi=50, hi_open=True), False),
-    (Numbers(missing=True, present=False), Numbers(False, lo=0), False),   # not recorded is not a number ≥ 0
-    (Numbers(False, lo=0), Numbers(missing=True, present=True), True),     # any value, or none
-    (Numbers(False, lo=60, hi=50), Numbers(False, lo=0, hi=1), True),       # an empty interval lies within anything
-])
+@pytest.mark.parametrize(
+    "a, b, within",
+    [
+        (Numbers(False, lo=18, hi=50, hi_open=True), Numbers(False, lo=10), True),
+        (Numbers(False, lo=18), Numbers(False, lo=18, lo_open=True), False),  # 18 itself is outside
+        (Numbers(False, lo=18, lo_open=True), Numbers(False, lo=18), True),
+        (Numbers(False, hi=50), Numbers(False, hi=50, hi_open=True), False),
+        (Numbers(missing=True, present=False), Numbers(False, lo=0), False),  # not recorded is not a number ≥ 0
+        (Numbers(False, lo=0), Numbers(missing=True, present=True), True),  # any value, or none
+        (Numbers(False, lo=60, hi=50), Numbers(False, lo=0, hi=1), True),  # an empty interval lies within anything
+    ],
+)
 def test_numbers_within(a, b, within):
     assert a.within(b) is within
 
@@ -84,24 +90,27 @@ def test_items_must_accumulate_and_a_list_may_hold_any_items_together():
 # ------------------------------------------------------------------ conditions: satisfiable or not
 
 
-@pytest.mark.parametrize("text, satisfiable", [
-    ("{all: [{stains.desmin: positive}, {stains.desmin: negative}]}", False),
-    ("{any: [{all: [{stains.desmin: positive}, {stains.desmin: negative}]}, {stains.sma: positive}]}", True),
-    ("{stains.desmin: {not_in: [positive, negative, equivocal]}}", False),     # every term of the vocabulary
-    ("{stains.desmin: {not_in: [positive, negative]}}", True),
-    ("{all: [{stains.desmin: positive}, {not: {stains.desmin: positive}}]}", False),
-    ("{all: [{stains.desmin: {known: false}}, {stains.desmin: {ne: positive}}]}", False),   # ne: recorded
-    ("{all: [{stains.desmin: {known: false}}, {not: {stains.desmin: positive}}]}", True),   # not: also absent
-    ("{patient.age: {gt: 50, lt: 20}}", False),
-    ("{patient.age: {gte: 50, lte: 50}}", True),
-    ("{patient.age: {gt: 50, lte: 50}}", False),
-    ("{all: [{patient.age: {known: false}}, {patient.age: {gte: 18}}]}", False),
-    ("{all: [{patient.age: 30}, {not: {patient.age: 30}}]}", False),
-    ("{all: [{patient.age: {gte: 18}}, {not: {patient.age: {gte: 40}}}]}", True),
-    ("{all: [{morphology.cell_types: {known: false}}, {morphology.cell_types: {contains: spindle}}]}", False),
-    ("{morphology.cell_types: {contains_all: [spindle, epithelioid, rhabdoid]}}", True),
-    ("{all: [{stains.desmin: positive}, {patient.age: {gt: 50, lt: 20}}]}", False),   # one key empties it
-])
+@pytest.mark.parametrize(
+    "text, satisfiable",
+    [
+        ("{all: [{stains.desmin: positive}, {stains.desmin: negative}]}", False),
+        ("{any: [{all: [{stains.desmin: positive}, {stains.desmin: negative}]}, {stains.sma: positive}]}", True),
+        ("{stains.desmin: {not_in: [positive, negative, equivocal]}}", False),  # every term of the vocabulary
+        ("{stains.desmin: {not_in: [positive, negative]}}", True),
+        ("{all: [{stains.desmin: positive}, {not: {stains.desmin: positive}}]}", False),
+        ("{all: [{stains.desmin: {known: false}}, {stains.desmin: {ne: positive}}]}", False),  # ne: recorded
+        ("{all: [{stains.desmin: {known: false}}, {not: {stains.desmin: positive}}]}", True),  # not: also absent
+        ("{patient.age: {gt: 50, lt: 20}}", False),
+        ("{patient.age: {gte: 50, lte: 50}}", True),
+        ("{patient.age: {gt: 50, lte: 50}}", False),
+        ("{all: [{patient.age: {known: false}}, {patient.age: {gte: 18}}]}", False),
+        ("{all: [{patient.age: 30}, {not: {patient.age: 30}}]}", False),
+        ("{all: [{patient.age: {gte: 18}}, {not: {patient.age: {gte: 40}}}]}", True),
+        ("{all: [{morphology.cell_types: {known: false}}, {morphology.cell_types: {contains: spindle}}]}", False),
+        ("{morphology.cell_types: {contains_all: [spindle, epithelioid, rhabdoid]}}", True),
+        ("{all: [{stains.desmin: positive}, {patient.age: {gt: 50, lt: 20}}]}", False),  # one key empties it
+    ],
+)
 def test_satisfiable(logic, knowledge, text, satisfiable):
     node = cond(text, knowledge)
     assert logic.satisfiable(node) is satisfiable
@@ -109,20 +118,21 @@ def test_satisfiable(logic, knowledge, text, satisfiable):
 
 
 def test_alternatives_are_in_order_and_the_impossible_ones_are_none(logic, knowledge):
-    node = cond("{any: [{all: [{stains.desmin: positive}, {stains.desmin: negative}]}, {stains.sma: positive}]}",
-                knowledge)
+    node = cond("{any: [{all: [{stains.desmin: positive}, {stains.desmin: negative}]}, {stains.sma: positive}]}", knowledge)
     first, second = logic.alternatives(node)
     assert first is None
     assert second == {"stains__sma": Terms(frozenset({"positive"}))}
-    assert logic.alternatives(node) is logic.alternatives(node)      # cached per node
+    assert logic.alternatives(node) is logic.alternatives(node)  # cached per node
 
 
 def test_ne_on_a_number_is_less_or_greater(logic):
     ne = Atom("patient.age", "ne", 30)
-    with pytest.raises(KeyError):        # an atom alone: ne on a number has no single interval
+    with pytest.raises(KeyError):  # an atom alone: ne on a number has no single interval
         logic.atom(ne)
-    assert logic.alternatives(ne) == [{"patient__age": Numbers(False, hi=30, hi_open=True)},
-                                      {"patient__age": Numbers(False, lo=30, lo_open=True)}]
+    assert logic.alternatives(ne) == [
+        {"patient__age": Numbers(False, hi=30, hi_open=True)},
+        {"patient__age": Numbers(False, lo=30, lo_open=True)},
+    ]
 
 
 def test_known_false_on_a_term_is_only_the_missing_value(logic):
@@ -134,16 +144,18 @@ def test_known_false_on_a_term_is_only_the_missing_value(logic):
 # ------------------------------------------------------------------ two conditions: implied, joint, the same
 
 
-@pytest.mark.parametrize("a, b, implied", [
-    ("{patient.age: {gte: 18, lt: 50}}", "{patient.age: {gte: 10}}", True),
-    ("{patient.age: {gte: 18, lt: 50}}", "{patient.age: {gt: 18}}", False),
-    ("{stains.desmin: positive}", "{stains.desmin: {in: [positive, equivocal]}}", True),
-    ("{stains.desmin: {in: [positive, equivocal]}}", "{stains.desmin: positive}", False),
-    ("{stains.desmin: positive}", "{stains.desmin: {known: true}}", True),
-    ("{not: {stains.desmin: positive}}", "{stains.desmin: {ne: positive}}", False),   # "not recorded" too
-    ("{morphology.cell_types: {contains_all: [spindle, epithelioid]}}",
-     "{morphology.cell_types: {contains: spindle}}", True),
-])
+@pytest.mark.parametrize(
+    "a, b, implied",
+    [
+        ("{patient.age: {gte: 18, lt: 50}}", "{patient.age: {gte: 10}}", True),
+        ("{patient.age: {gte: 18, lt: 50}}", "{patient.age: {gt: 18}}", False),
+        ("{stains.desmin: positive}", "{stains.desmin: {in: [positive, equivocal]}}", True),
+        ("{stains.desmin: {in: [positive, equivocal]}}", "{stains.desmin: positive}", False),
+        ("{stains.desmin: positive}", "{stains.desmin: {known: true}}", True),
+        ("{not: {stains.desmin: positive}}", "{stains.desmin: {ne: positive}}", False),  # "not recorded" too
+        ("{morphology.cell_types: {contains_all: [spindle, epithelioid]}}", "{morphology.cell_types: {contains: spindle}}", True),
+    ],
+)
 def test_implication_is_exact_on_single_findings(knowledge, a, b, implied):
     import yaml
 
@@ -152,32 +164,38 @@ def test_implication_is_exact_on_single_findings(knowledge, a, b, implied):
     assert logic.implies(na, nb) is implied
 
 
-@pytest.mark.parametrize("a, b, implied", [
-    ("{stains.desmin: positive, stains.sma: positive}", "{stains.desmin: positive}", True),    # narrower: more keys
-    ("{stains.desmin: positive}", "{stains.desmin: positive, stains.sma: positive}", False),
-    ("{stains.desmin: positive}", "{any: [{stains.desmin: positive}, {stains.sma: positive}]}", True),
-    ("{any: [{stains.desmin: positive}, {stains.sma: positive}]}", "{stains.desmin: positive}", False),
-    ("{any: [{stains.desmin: positive}, {stains.desmin: equivocal}]}", "{stains.desmin: {ne: negative}}", True),
-    ("{all: [{stains.desmin: positive}, {stains.desmin: negative}]}", "{stains.sma: positive}", True),   # never holds
-    ("{stains.sma: positive}", "{all: [{stains.desmin: positive}, {stains.desmin: negative}]}", False),
-    ("{patient.age: 30}", "{not: {patient.age: {gt: 40}}}", True),
-    ("{patient.age: {known: false}}", "{not: {patient.age: {gt: 40}}}", True),      # not: absent too
-    ("{patient.age: {known: false}}", "{patient.age: {lte: 40}}", False),
-])
+@pytest.mark.parametrize(
+    "a, b, implied",
+    [
+        ("{stains.desmin: positive, stains.sma: positive}", "{stains.desmin: positive}", True),  # narrower: more keys
+        ("{stains.desmin: positive}", "{stains.desmin: positive, stains.sma: positive}", False),
+        ("{stains.desmin: positive}", "{any: [{stains.desmin: positive}, {stains.sma: positive}]}", True),
+        ("{any: [{stains.desmin: positive}, {stains.sma: positive}]}", "{stains.desmin: positive}", False),
+        ("{any: [{stains.desmin: positive}, {stains.desmin: equivocal}]}", "{stains.desmin: {ne: negative}}", True),
+        ("{all: [{stains.desmin: positive}, {stains.desmin: negative}]}", "{stains.sma: positive}", True),  # never holds
+        ("{stains.sma: positive}", "{all: [{stains.desmin: positive}, {stains.desmin: negative}]}", False),
+        ("{patient.age: 30}", "{not: {patient.age: {gt: 40}}}", True),
+        ("{patient.age: {known: false}}", "{not: {patient.age: {gt: 40}}}", True),  # not: absent too
+        ("{patient.age: {known: false}}", "{patient.age: {lte: 40}}", False),
+    ],
+)
 def test_implication_across_combinations(logic, knowledge, a, b, implied):
     assert logic.implies(cond(a, knowledge), cond(b, knowledge)) is implied
 
 
-@pytest.mark.parametrize("when, negated_by, joint", [
-    ("{stains.desmin: positive}", "{stains.desmin: {in: [positive, equivocal]}}", True),
-    ("{stains.desmin: positive}", "{stains.desmin: negative}", False),
-    ("{stains.desmin: positive}", "{not: {stains.desmin: positive}}", False),       # a finding and its negation
-    ("{patient.age: {gte: 40}}", "{patient.age: {lt: 40}}", False),
-    ("{patient.age: {gte: 40}}", "{patient.age: {lte: 40}}", True),                 # both hold at 40
-    ("{morphology.cell_types: {contains: spindle}}", "{morphology.cell_types: {contains: epithelioid}}", True),
-    ("{any: [{stains.desmin: negative}, {stains.sma: positive}]}", "{stains.desmin: positive}", True),
-    ("{all: [{stains.desmin: negative}, {stains.sma: positive}]}", "{stains.desmin: positive}", False),
-])
+@pytest.mark.parametrize(
+    "when, negated_by, joint",
+    [
+        ("{stains.desmin: positive}", "{stains.desmin: {in: [positive, equivocal]}}", True),
+        ("{stains.desmin: positive}", "{stains.desmin: negative}", False),
+        ("{stains.desmin: positive}", "{not: {stains.desmin: positive}}", False),  # a finding and its negation
+        ("{patient.age: {gte: 40}}", "{patient.age: {lt: 40}}", False),
+        ("{patient.age: {gte: 40}}", "{patient.age: {lte: 40}}", True),  # both hold at 40
+        ("{morphology.cell_types: {contains: spindle}}", "{morphology.cell_types: {contains: epithelioid}}", True),
+        ("{any: [{stains.desmin: negative}, {stains.sma: positive}]}", "{stains.desmin: positive}", True),
+        ("{all: [{stains.desmin: negative}, {stains.sma: positive}]}", "{stains.desmin: positive}", False),
+    ],
+)
 def test_jointly(logic, knowledge, when, negated_by, joint):
     a, b = cond(when, knowledge), cond(negated_by, knowledge)
     assert logic.jointly(a, b) is joint and logic.jointly(b, a) is joint
@@ -186,8 +204,10 @@ def test_jointly(logic, knowledge, when, negated_by, joint):
 def test_signature_is_equal_for_conditions_written_differently(logic, knowledge):
     as_in = cond("{stains.desmin: {in: [positive, equivocal]}}", knowledge)
     as_any = cond("{any: [{stains.desmin: equivocal}, {stains.desmin: positive}]}", knowledge)
-    padded = cond("{any: [{stains.desmin: positive}, {stains.desmin: equivocal}, "
-                  "{all: [{stains.desmin: positive}, {stains.desmin: negative}]}]}", knowledge)
+    padded = cond(
+        "{any: [{stains.desmin: positive}, {stains.desmin: equivocal}, "
+        "{all: [{stains.desmin: positive}, {stains.desmin: negative}]}]}",
+        knowledge,
+    )
     assert logic.signature(as_in) == logic.signature(as_any) == logic.signature(padded)
     assert logic.signature(as_in) != logic.signature(cond("{stains.desmin: positive}", knowledge))
-

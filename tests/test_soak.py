@@ -14,9 +14,13 @@ from tests.conftest import REPO
 
 @pytest.mark.slow
 def test_100000_cases_in_one_process_keep_memory_flat():
-    out = subprocess.run([sys.executable, str(REPO / "bench" / "soak.py"), "--cases", "100000", "--json"],
-                         capture_output=True, text=True, timeout=1200, env={"MALLOC_PERTURB_": "165",
-                                                                           "PATH": "/usr/bin:/bin"})
+    out = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "soak.py"), "--cases", "100000", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=1200,
+        env={"MALLOC_PERTURB_": "165", "PATH": "/usr/bin:/bin"},
+    )
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout)
     assert result["cases"] == 100_000 and result["leaked_sessions"] == 0

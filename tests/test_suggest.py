@@ -31,8 +31,15 @@ def test_suggestions_skip_tests_already_done(knowledge, analyzer):
 
 def test_alk_is_suggested_between_ilms_and_imt(knowledge, analyzer):
     # an inflammatory spindle cell tumour with desmin only: IMT and ILMS lead
-    raw = {"id": "s", "patient": {"age": 30}, "morphology": {"cell_types": ["spindle"],
-           "inflammation_density": "prominent", "inflammation": ["plasma_cells", "foamy_histiocytes"]}}
+    raw = {
+        "id": "s",
+        "patient": {"age": 30},
+        "morphology": {
+            "cell_types": ["spindle"],
+            "inflammation_density": "prominent",
+            "inflammation": ["plasma_cells", "foamy_histiocytes"],
+        },
+    }
     a = analyzer.analyze(validate(knowledge, raw))
     leaders = {r.entity for r in a.ranking[:3]}
     assert {"ilms", "imt"} <= leaders
@@ -51,14 +58,21 @@ def test_a_test_that_cannot_change_the_ranking_is_not_suggested(knowledge, analy
 
 # ----------------------------------------------------------------- issue 17: next tests that make sense
 
-KINASE_TESTS = {"ros1_rearrangement", "ntrk_rearrangement", "pdgfrb_rearrangement", "ret_rearrangement",
-                "ros1", "pan_trk"}
+KINASE_TESTS = {"ros1_rearrangement", "ntrk_rearrangement", "pdgfrb_rearrangement", "ret_rearrangement", "ros1", "pan_trk"}
 # an inflammatory spindle cell tumour of a child's abdomen: IMT's territory
-IMT_LIKE = {"patient": {"age": 10}, "clinical": {"site": "abdomen"},
-            "morphology": {"cell_types": ["spindle"], "inflammation": ["plasma_cells"]}}
+IMT_LIKE = {
+    "patient": {"age": 10},
+    "clinical": {"site": "abdomen"},
+    "morphology": {"cell_types": ["spindle"], "inflammation": ["plasma_cells"]},
+}
 # pleomorphic, desmin and MyoD1 positive, retroperitoneal: the DDLPS-with-myogenic-differentiation pitfall
-RETRO_MYOGENIC = {"id": "retro", "patient": {"age": 60}, "clinical": {"site": "retroperitoneum"},
-                  "morphology": {"cell_types": ["pleomorphic"]}, "stains": {"desmin": "positive", "myod1": "positive"}}
+RETRO_MYOGENIC = {
+    "id": "retro",
+    "patient": {"age": 60},
+    "clinical": {"site": "retroperitoneum"},
+    "morphology": {"cell_types": ["pleomorphic"]},
+    "stains": {"desmin": "positive", "myod1": "positive"},
+}
 
 
 def _case_file(knowledge, name):
@@ -82,15 +96,14 @@ def test_a_settled_case_is_told_no_further_test_separates_the_leaders(knowledge,
     assert a.top.entity == "imt" and a.top.probability > 0.999
     min_gain = knowledge.settings.next_tests.min_gain
     every = _all(analyzer, a, min_gain=0.0)
-    assert every and max(s.gain for s in every) < min_gain      # tests exist, none gains meaningfully
+    assert every and max(s.gain for s in every) < min_gain  # tests exist, none gains meaningfully
     assert a.suggestions == [] and a.no_separating_test is True
     assert "no further test separates the leaders" in render_markdown(a, knowledge)
     assert "No further test separates the leaders" in render_report(a, knowledge, analyzer.ranker)
     data = to_json(a, knowledge)
     assert data["no_separating_test"] is True and data["suggested_tests"] == []
     # a case with an open differential has tests that separate, and says so
-    open_case = analyzer.analyze(validate(knowledge, {"id": "o", "patient": {"age": 30},
-                                                      "stains": {"desmin": "positive"}}))
+    open_case = analyzer.analyze(validate(knowledge, {"id": "o", "patient": {"age": 30}, "stains": {"desmin": "positive"}}))
     assert open_case.no_separating_test is False
     assert all(s.gain >= min_gain for s in open_case.suggestions)
 
@@ -98,8 +111,12 @@ def test_a_settled_case_is_told_no_further_test_separates_the_leaders(knowledge,
 def test_the_threshold_comes_from_the_settings(knowledge, analyzer):
     a = analyzer.analyze(_case_file(knowledge, "ijgp-2023-imt-uterus-tfgros1-57f"))
     every = _all(analyzer, a, min_gain=0.0)
-    lowered = replace(knowledge, settings=knowledge.settings.model_copy(
-        update={"next_tests": knowledge.settings.next_tests.model_copy(update={"min_gain": 0.0})}))
+    lowered = replace(
+        knowledge,
+        settings=knowledge.settings.model_copy(
+            update={"next_tests": knowledge.settings.next_tests.model_copy(update={"min_gain": 0.0})}
+        ),
+    )
     with Analyzer(lowered, "python") as low:
         b = low.analyze(a.case)
     assert b.no_separating_test is False and len(b.suggestions) == min(len(every), knowledge.settings.suggestions)
@@ -111,11 +128,10 @@ def test_a_stain_outranks_a_molecular_test_of_similar_gain(knowledge, analyzer):
     a = analyzer.analyze(_case_file(knowledge, "olivier-2023-lms-pelvis-81f"))
     tests = {s.test: s for s in _all(analyzer, a)}
     ihc, fish = tests["mdm2"], tests["mdm2_amplification"]
-    assert fish.gain > ihc.gain >= 0.8 * fish.gain                 # similar gain, the molecular test ahead on gain
+    assert fish.gain > ihc.gain >= 0.8 * fish.gain  # similar gain, the molecular test ahead on gain
     assert ihc.cost.cls == "ihc" and fish.cost.cls == "fish" and fish.cost.cost > ihc.cost.cost
     order = [s.test for s in a.suggestions]
-    assert order.index("mdm2") < order.index("mdm2_amplification") if "mdm2_amplification" in order \
-        else order[0] == "mdm2"
+    assert order.index("mdm2") < order.index("mdm2_amplification") if "mdm2_amplification" in order else order[0] == "mdm2"
     assert a.suggestions[0].test == "mdm2" and "MDM2 (IHC)" in a.confidence.action
     # ranked by gain per unit of cost, every time
     ratios = [s.gain_per_cost for s in a.suggestions]
@@ -142,10 +158,24 @@ def test_every_display_shows_the_gain_and_the_cost_class(knowledge, analyzer):
 
 def test_the_new_json_keys_are_documented():
     doc = (REPO / "docs" / "case-format.md").read_text(encoding="utf-8")
-    section = doc[doc.index("## Machine-readable results (ddx)"):]
+    section = doc[doc.index("## Machine-readable results (ddx)") :]
     row = next(line for line in section.splitlines() if line.startswith("| `suggested_tests[]`"))
-    for key in ("test", "kind", "label", "gain_bits", "why", "cost_class", "cost_label", "relative_cost",
-                "turnaround", "gain_per_cost", "leader", "contrast", "asked_by", "also"):
+    for key in (
+        "test",
+        "kind",
+        "label",
+        "gain_bits",
+        "why",
+        "cost_class",
+        "cost_label",
+        "relative_cost",
+        "turnaround",
+        "gain_per_cost",
+        "leader",
+        "contrast",
+        "asked_by",
+        "also",
+    ):
         assert f"`{key}`" in row, key
     assert "`no_separating_test`" in section
 
@@ -171,20 +201,19 @@ def test_the_leader_is_named_first_in_every_why(knowledge, analyzer):
             for s in a.suggestions:
                 assert knowledge.parent(s.leader) == a.top.entity, (loaded.id, s.why)
                 first = s.why.split(" vs ")[0]
-                assert re.search(rf"of (\S+-positive )?{re.escape(knowledge.short_name(s.leader))} \[", first), \
-                    (loaded.id, s.why)
+                assert re.search(rf"of (\S+-positive )?{re.escape(knowledge.short_name(s.leader))} \[", first), (loaded.id, s.why)
                 if s.contrast is not None:
                     assert knowledge.parent(s.contrast) != a.top.entity
                     assert s.why.endswith("]") and re.search(
-                        rf"of (\S+-positive )?{re.escape(knowledge.short_name(s.contrast))} \[", s.why.split(" vs ")[1])
+                        rf"of (\S+-positive )?{re.escape(knowledge.short_name(s.contrast))} \[", s.why.split(" vs ")[1]
+                    )
 
 
 def test_an_alk_rearranged_case_is_not_offered_another_kinase_fusion(knowledge, analyzer):
     without = analyzer.analyze(validate(knowledge, {"id": "w", **IMT_LIKE}))
     offered = {s.test for s in _all(analyzer, without, min_gain=0.0)}
-    assert {"ntrk_rearrangement", "ros1_rearrangement"} <= offered       # they separate IMT subtypes otherwise
-    rearranged = analyzer.analyze(validate(knowledge, {"id": "r", **IMT_LIKE,
-                                                        "molecular": {"alk_rearrangement": "present"}}))
+    assert {"ntrk_rearrangement", "ros1_rearrangement"} <= offered  # they separate IMT subtypes otherwise
+    rearranged = analyzer.analyze(validate(knowledge, {"id": "r", **IMT_LIKE, "molecular": {"alk_rearrangement": "present"}}))
     assert not KINASE_TESTS & {s.test for s in _all(analyzer, rearranged, min_gain=0.0)}
     stained = analyzer.analyze(validate(knowledge, {"id": "s", **IMT_LIKE, "stains": {"alk": "positive"}}))
     assert not KINASE_TESTS & {s.test for s in _all(analyzer, stained, min_gain=0.0)}
@@ -200,8 +229,7 @@ def test_an_alk_positive_imt_is_confirmed_by_the_alk_fusion_only(knowledge, anal
     for other in ("ROS1 rearrangement", "NTRK rearrangement", "PDGFRB rearrangement"):
         assert other not in a.confidence.action
     # ALK-negative by immunohistochemistry (ALK-negative IMT leads), the other fusions are the ones named
-    neg = analyzer.analyze(validate(knowledge, {"id": "n", **IMT_LIKE,
-                                                 "stains": {"alk": "negative", "desmin": "positive"}}))
+    neg = analyzer.analyze(validate(knowledge, {"id": "n", **IMT_LIKE, "stains": {"alk": "negative", "desmin": "positive"}}))
     assert neg.top.subtype == "imt_alkneg" and neg.confidence.band == "confirmation-advised"
     assert "ROS1 rearrangement" in neg.confidence.action and "NTRK rearrangement" in neg.confidence.action
 
@@ -233,8 +261,7 @@ def test_every_caveat_test_is_offered_when_its_caveat_shows(knowledge, analyzer)
             offered = {s.path: s for s in a.suggestions}
             for c in a.caveats:
                 for test in knowledge.caveat_tests.get(c.rule, ()):
-                    recorded = any(k == test.replace(".", "__") or k.startswith(test.replace(".", "__") + "__")
-                                   for k in facts)
+                    recorded = any(k == test.replace(".", "__") or k.startswith(test.replace(".", "__") + "__") for k in facts)
                     if recorded or test in answered:
                         continue
                     assert test in offered and c.rule in offered[test].asked_by, (loaded.id, c.rule, test)
@@ -270,27 +297,41 @@ def test_a_test_without_a_class_is_an_error_naming_the_rule_that_offers_it(rules
 
 def test_an_unknown_turnaround_or_caveat_test_is_located(rules_copy: Path):
     anc = rules_copy / "ancillary.yaml"
-    anc.write_text(anc.read_text(encoding="utf-8").replace("    turnaround: days\n", "    turnaround: dayz\n", 1),
-                   encoding="utf-8")
+    anc.write_text(anc.read_text(encoding="utf-8").replace("    turnaround: days\n", "    turnaround: dayz\n", 1), encoding="utf-8")
     pit = rules_copy / "rules" / "pitfalls.yaml"
-    pit.write_text(pit.read_text(encoding="utf-8").replace("caveat_tests: [molecular.mdm2_amplification]",
-                                                           "caveat_tests: [molecular.mdm2_amplificaton]"), encoding="utf-8")
+    pit.write_text(
+        pit.read_text(encoding="utf-8").replace(
+            "caveat_tests: [molecular.mdm2_amplification]", "caveat_tests: [molecular.mdm2_amplificaton]"
+        ),
+        encoding="utf-8",
+    )
     with pytest.raises(KnowledgeError) as exc:
         load_knowledge(rules_copy)
     problems = exc.value.problems
     [turn] = [p for p in problems if "dayz" in p.message]
     assert turn.file == str(anc) and turn.line is not None and "days" in turn.suggestions
     [cav] = [p for p in problems if "mdm2_amplificaton" in p.message]
-    assert cav.file == str(pit) and cav.line == _line_of(pit, next(
-        line for line in pit.read_text(encoding="utf-8").splitlines() if "mdm2_amplificaton" in line))
+    assert cav.file == str(pit) and cav.line == _line_of(
+        pit, next(line for line in pit.read_text(encoding="utf-8").splitlines() if "mdm2_amplificaton" in line)
+    )
     assert "molecular.mdm2_amplification" in cav.suggestions
 
 
 def test_the_batch_csv_gives_the_next_tests_gain_and_class(tmp_path: Path):
     out = tmp_path / "rows.csv"
-    result = CliRunner().invoke(main, ["batch", str(CASES / "olivier-2023-lms-pelvis-81f.yaml"),
-                                       str(CASES / "ijgp-2023-imt-uterus-tfgros1-57f.yaml"), "--format", "csv",
-                                       "-o", str(out), "-q"])
+    result = CliRunner().invoke(
+        main,
+        [
+            "batch",
+            str(CASES / "olivier-2023-lms-pelvis-81f.yaml"),
+            str(CASES / "ijgp-2023-imt-uterus-tfgros1-57f.yaml"),
+            "--format",
+            "csv",
+            "-o",
+            str(out),
+            "-q",
+        ],
+    )
     assert result.exit_code == 0, result.output
     rows = {r["id"]: r for r in csv.DictReader(out.read_text(encoding="utf-8").splitlines())}
     lms = rows["olivier-2023-lms-pelvis-81f"]
@@ -327,6 +368,7 @@ def test_the_tui_next_tests_list_shows_gain_cost_and_the_no_test_line(knowledge)
 def test_a_rules_folder_without_ancillary_yaml_reads_the_packaged_one(rules_copy):
     """A folder made by `ddx rules init` before ancillary.yaml existed still loads, with the packaged classes."""
     from ddx.knowledge import load_knowledge, packaged_rules_dir
+
     (rules_copy / "ancillary.yaml").unlink()
     knowledge = load_knowledge(rules_copy)
     assert knowledge.ancillary.file == str(packaged_rules_dir() / "ancillary.yaml")
@@ -335,8 +377,13 @@ def test_a_rules_folder_without_ancillary_yaml_reads_the_packaged_one(rules_copy
 
 def test_a_recorded_amplification_answers_the_stains_that_stand_in_for_it(knowledge, analyzer):
     """rules/ancillary.yaml surrogates: once MDM2 amplification is recorded, MDM2 and CDK4 IHC are not offered."""
-    base = {"id": "s", "patient": {"age": 62}, "clinical": {"site": "retroperitoneum"},
-            "morphology": {"cell_types": ["pleomorphic"]}, "stains": {"desmin": "focal"}}
+    base = {
+        "id": "s",
+        "patient": {"age": 62},
+        "clinical": {"site": "retroperitoneum"},
+        "morphology": {"cell_types": ["pleomorphic"]},
+        "stains": {"desmin": "focal"},
+    }
     before = {s.test for s in _all(analyzer, analyzer.analyze(validate(knowledge, base)))}
     assert {"mdm2", "cdk4"} & before, before
     for result in ("present", "absent"):
@@ -347,9 +394,12 @@ def test_a_recorded_amplification_answers_the_stains_that_stand_in_for_it(knowle
 def test_a_surrogate_naming_an_unknown_test_is_a_located_error(rules_copy):
     from ddx.errors import KnowledgeError
     from ddx.knowledge import load_knowledge
+
     path = rules_copy / "ancillary.yaml"
-    path.write_text(path.read_text(encoding="utf-8").replace("answers: [stains.mdm2, stains.cdk4]",
-                                                             "answers: [stains.mdm3, stains.cdk4]"), encoding="utf-8")
+    path.write_text(
+        path.read_text(encoding="utf-8").replace("answers: [stains.mdm2, stains.cdk4]", "answers: [stains.mdm3, stains.cdk4]"),
+        encoding="utf-8",
+    )
     with pytest.raises(KnowledgeError) as exc:
         load_knowledge(rules_copy)
     assert "ancillary.yaml" in str(exc.value) and "stains.mdm3" in str(exc.value) and "stains.mdm2" in str(exc.value)
@@ -365,13 +415,13 @@ def test_the_tests_one_order_reads_are_offered_once_naming_the_others(knowledge,
     assert len(panel) == 1 and panel[0].test == "near_haploidization"
     assert panel[0].also and ("molecular.complex_karyotype", "Complex karyotype") in panel[0].also
     assert "the same karyotype / SNP array also reads complex karyotype" in panel[0].detail
-    assert to_json(a, knowledge)["suggested_tests"][[s.test for s in a.suggestions].index("near_haploidization")][
-        "also"] == [path for path, _ in panel[0].also]
+    assert to_json(a, knowledge)["suggested_tests"][[s.test for s in a.suggestions].index("near_haploidization")]["also"] == [
+        path for path, _ in panel[0].also
+    ]
     # each class's tests stay within one line per order; a class that is not a panel is not merged
     assert len({s.cost.cls for s in every if s.cost.panel}) == len([s for s in every if s.cost.panel])
     anc = rules_copy / "ancillary.yaml"
-    anc.write_text(anc.read_text(encoding="utf-8").replace("    panel: true       # one array", "    # one array"),
-                   encoding="utf-8")
+    anc.write_text(anc.read_text(encoding="utf-8").replace("    panel: true       # one array", "    # one array"), encoding="utf-8")
     k2 = load_knowledge(rules_copy)
     a2 = Analyzer(k2)
     separate = [s.test for s in _all(a2, a2.analyze(_seed_case(k2))) if s.cost.cls == "cytogenomics"]

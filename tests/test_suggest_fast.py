@@ -29,7 +29,7 @@ from ddx.synthetic import synthetic_case
 from tests.conftest import CASES, REPO, validate
 from tests.suggest_reference import ReferenceSuggester
 
-DENSE, SPARSE = 800, 400             # the default run (the reference takes about 2 ms a case); -m slow: 15,000 and 5,000
+DENSE, SPARSE = 800, 400  # the default run (the reference takes about 2 ms a case); -m slow: 15,000 and 5,000
 
 
 @dataclass
@@ -86,13 +86,14 @@ class Tally:
     """What the comparison saw: so that a corpus that exercises nothing fails."""
 
     suggestions: int = 0
-    asked: int = 0           # suggestions a caveat asked for
-    no_contrast: int = 0     # suggestions without a contrast (gaining nothing, or no other entity differs)
+    asked: int = 0  # suggestions a caveat asked for
+    no_contrast: int = 0  # suggestions without a contrast (gaining nothing, or no other entity differs)
     largest_difference: float = 0.0
 
 
-def assert_same(reference: ReferenceSuggester, fast: list[Suggester], cases: list[Case], tally: Tally,
-                scalar_cases: int | None = None, **kw: Any) -> None:
+def assert_same(
+    reference: ReferenceSuggester, fast: list[Suggester], cases: list[Case], tally: Tally, scalar_cases: int | None = None, **kw: Any
+) -> None:
     """Every fast suggester's suggestions are the reference's (the scalar one's, when ``scalar_cases`` is given,
     on the first ``scalar_cases`` cases only: it does what the reference does, and as slowly)."""
     for i, case in enumerate(cases):
@@ -106,7 +107,7 @@ def assert_same(reference: ReferenceSuggester, fast: list[Suggester], cases: lis
             assert [s.detail for s in got] == [s.detail for s in want], where
             for a, b in zip(want, got):
                 if suggester.vectorise_after is None:
-                    assert b.gain == a.gain, where           # the scalar way: the reference's arithmetic
+                    assert b.gain == a.gain, where  # the scalar way: the reference's arithmetic
                 assert abs(b.gain - a.gain) <= 1e-9, where
                 tally.largest_difference = max(tally.largest_difference, abs(b.gain - a.gain))
         tally.suggestions += len(want)
@@ -115,8 +116,11 @@ def assert_same(reference: ReferenceSuggester, fast: list[Suggester], cases: lis
 
 
 def suggesters(knowledge: Knowledge, ranker: Ranker) -> list[Suggester]:
-    return [Suggester(knowledge, ranker, vectorise_after=None), Suggester(knowledge, ranker, vectorise_after=0),
-            Suggester(knowledge, ranker)]
+    return [
+        Suggester(knowledge, ranker, vectorise_after=None),
+        Suggester(knowledge, ranker, vectorise_after=0),
+        Suggester(knowledge, ranker),
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -142,8 +146,7 @@ def check(knowledge: Knowledge, ranker: Ranker, cases: list[Case], every: int = 
     # and so again with no class a panel: every test of a panel in a place of its own (tests that gain nothing
     # among them, which have no contrast)
     single = unpanelled(knowledge)
-    assert_same(ReferenceSuggester(single, ranker), suggesters(single, ranker), cases[:every], tally, n=100,
-                min_gain=0.0)
+    assert_same(ReferenceSuggester(single, ranker), suggesters(single, ranker), cases[:every], tally, n=100, min_gain=0.0)
     # numpy's gains differ from the scalar ones by rounding only, far inside the slack the guards assume
     assert tally.largest_difference < GAIN_SLACK / 100
     return tally
@@ -192,13 +195,17 @@ def test_a_gain_exactly_at_min_gain_falls_where_the_reference_puts_it(knowledge,
 def test_suggestions_change_with_the_other_findings_a_conditional_rule_reads(knowledge, analyzer, ranker):
     # desmin's table depends on MyoD1 and myogenin (conditional rules): the cached table follows them
     base = {"id": "c", "patient": {"age": 40}, "morphology": {"cell_types": ["spindle", "epithelioid"]}}
-    variants = [base, {**base, "stains": {"myod1": "positive"}}, {**base, "stains": {"myogenin": "positive"}},
-                {**base, "stains": {"myod1": "negative", "myogenin": "positive"}}]
+    variants = [
+        base,
+        {**base, "stains": {"myod1": "positive"}},
+        {**base, "stains": {"myogenin": "positive"}},
+        {**base, "stains": {"myod1": "negative", "myogenin": "positive"}},
+    ]
     cases = inputs(analyzer, ranker, iter(variants * 3))
     fast = Suggester(knowledge, ranker, vectorise_after=0)
     desmin = next(t for t in fast.tests if t.name == "desmin")
     assert_same(ReferenceSuggester(knowledge, ranker), [fast], cases, Tally(), n=100, min_gain=0.0)
-    assert len(desmin.tables) >= 3       # one per state of the findings its rules read beyond it
+    assert len(desmin.tables) >= 3  # one per state of the findings its rules read beyond it
 
 
 def test_which_tests_are_done_is_the_prefix_scan(knowledge, analyzer):
@@ -216,11 +223,11 @@ def test_which_tests_are_done_is_the_prefix_scan(knowledge, analyzer):
 
 def test_the_guards_flag_every_gain_that_could_round_either_way(knowledge):
     fast = Suggester(knowledge, Ranker(knowledge))
-    tests: list[_Test] = list({t.cost.cost: t for t in fast.tests}.values())   # one per relative cost
+    tests: list[_Test] = list({t.cost.cost: t for t in fast.tests}.values())  # one per relative cost
     assert len(tests) >= 2
     rng = random.Random(5)
     # gains on the 9th, 4th and 2nd decimals' half-way points, a hair off them, and at random
-    gains = [(m + 0.5) / 10 ** d + e for d in (2, 4, 9) for m in (0, 1, 12, 123) for e in (0.0, 1e-13, -3e-13, 5e-11)]
+    gains = [(m + 0.5) / 10**d + e for d in (2, 4, 9) for m in (0, 1, 12, 123) for e in (0.0, 1e-13, -3e-13, 5e-11)]
     gains += [rng.uniform(0, 3) for _ in range(2000)]
     flagged = 0
     for test in tests:
@@ -228,7 +235,7 @@ def test_the_guards_flag_every_gain_that_could_round_either_way(knowledge):
         for g in gains:
             around = (g - GAIN_SLACK, g, g + GAIN_SLACK)
             key = _near_key(g, test)
-            if key is not None:     # the key it gives is every nearby gain's key
+            if key is not None:  # the key it gives is every nearby gain's key
                 assert all(key == (-round(x / cost, 9), -round(x, 9)) for x in around), (g, cost)
             if not _unsure(g, cost):
                 shown = {(round(x, 4), round(x / cost, 4), f"{x:.2f}", round(x, 9), round(x / cost, 9)) for x in around}
@@ -240,15 +247,17 @@ def test_the_guards_flag_every_gain_that_could_round_either_way(knowledge):
 
 def test_ranking_a_few_cases_does_not_import_numpy():
     # numpy costs about 0.1 s of CPU to import: ddx eval on a case must not pay it (VECTORISE_AFTER)
-    code = ("import sys\n"
-            "from ddx.analysis import Analyzer\n"
-            "from ddx.knowledge import load_knowledge\n"
-            "from ddx.loader import iter_cases\n"
-            "k = load_knowledge()\n"
-            "a = Analyzer(k)\n"
-            f"cases = [c.case for c in iter_cases({str(CASES / 'seed-board-q1-thigh-35m.yaml')!r}, k)] * 5\n"
-            "assert all(a.analyze(c).suggestions for c in cases)\n"
-            "print('numpy' in sys.modules)\n")
+    code = (
+        "import sys\n"
+        "from ddx.analysis import Analyzer\n"
+        "from ddx.knowledge import load_knowledge\n"
+        "from ddx.loader import iter_cases\n"
+        "k = load_knowledge()\n"
+        "a = Analyzer(k)\n"
+        f"cases = [c.case for c in iter_cases({str(CASES / 'seed-board-q1-thigh-35m.yaml')!r}, k)] * 5\n"
+        "assert all(a.analyze(c).suggestions for c in cases)\n"
+        "print('numpy' in sys.modules)\n"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"

@@ -35,7 +35,7 @@ def make_app(knowledge, path: Path | None = SEED, drafts: DraftStore | None = No
     """The app as ``ddx tui [FILE]`` opens it, ranking with the python matcher: it runs on every Python, so
     the status line (and the snapshots) read the same everywhere; the engines' agreement is tested in
     test_engine*.py."""
-    opened = open_case(path, knowledge, partial=True) if path is not None else None   # as `ddx tui FILE` does
+    opened = open_case(path, knowledge, partial=True) if path is not None else None  # as `ddx tui FILE` does
     return DdxApp(knowledge, opened=opened, drafts=drafts, offer_drafts=drafts is not None, engine="python")
 
 
@@ -93,7 +93,7 @@ def test_the_seed_case_opens_ranked_with_its_evidence_shown(knowledge):
         assert str(table.get_row_at(0)[1]) == "ILMS"
         shown = detail(app)
         assert "For:" in shown and "Against:" in shown
-        assert "Mod Pathol" in shown or "PathologyOutlines" in shown      # sources are on screen
+        assert "Mod Pathol" in shown or "PathologyOutlines" in shown  # sources are on screen
         assert "estimate" in shown or "cited" in shown
         assert app.query_one("#next-tests").option_count > 0
         assert not app.entry.dirty
@@ -118,7 +118,7 @@ def test_typing_alk_positive_cytoplasmic_reranks_with_the_alk_evidence(knowledge
         imt = app.analysis.ranking[0]
         alk = next(e for e in imt.supporting if e.finding.startswith("ALK positive"))
         tag = shown.split(alk.finding, 1)[1].split("\n")[0].rsplit("[", 1)[1].rstrip("]")
-        assert f"  [{tag}] {short_source(alk.source)}" in shown          # its tag names its source below
+        assert f"  [{tag}] {short_source(alk.source)}" in shown  # its tag names its source below
         assert app.entry.dirty and app.shown_revision == app.entry.revision
 
     drive(app, script)
@@ -158,7 +158,7 @@ def test_invalid_input_is_refused_at_the_field_with_the_reason(knowledge):
         age = app.query_one("#f-patient--age", Input)
         age.focus()
         age.cursor_position = len(age.value)
-        await type_text(pilot, "x")                       # "35x"
+        await type_text(pilot, "x")  # "35x"
         await pilot.press("enter")
         await settle(app, pilot)
         error = age.parent.parent.query_one(".field-error", Static)
@@ -199,8 +199,7 @@ def test_a_finding_can_be_chosen_from_lists_changed_and_removed(knowledge):
         result.value = "diffuse"
         pattern.value = "nuclear_membrane"
         await settle(app, pilot)
-        assert app.entry.findings("stains")["alk"] == {"result": "positive", "extent": "diffuse",
-                                                       "pattern": "nuclear_membrane"}
+        assert app.entry.findings("stains")["alk"] == {"result": "positive", "extent": "diffuse", "pattern": "nuclear_membrane"}
         # the table row, Delete: not done (removed, not negative)
         table = app.query_one("#stains-table", DataTable)
         table.focus()
@@ -209,9 +208,9 @@ def test_a_finding_can_be_chosen_from_lists_changed_and_removed(knowledge):
         await settle(app, pilot)
         assert "desmin" not in app.entry.findings("stains")
         notdone = shown_text(app.query_one("#stains-notdone", Static))
-        assert notdone.startswith("Not recorded") and "Desmin" in notdone     # not a statement about the case
+        assert notdone.startswith("Not recorded") and "Desmin" in notdone  # not a statement about the case
         table.move_cursor(row=list(app.entry.findings("stains")).index("alk"))
-        await pilot.press("enter")                          # the row into the editor
+        await pilot.press("enter")  # the row into the editor
         await settle(app, pilot)
         assert app.query_one("#stains-pane", FindingsPane).current == "alk"
         await pilot.click("#stains-remove")
@@ -267,13 +266,13 @@ def test_save_round_trip_and_the_unsaved_changes_guard(knowledge, tmp_path):
         await type_text(pilot, "desmin diffuse")
         await pilot.press("enter")
         await settle(app, pilot)
-        await pilot.press("ctrl+q")                       # unsaved: asks
+        await pilot.press("ctrl+q")  # unsaved: asks
         await settle(app, pilot)
         assert isinstance(app.screen, ConfirmDiscard)
-        await pilot.press("escape")                       # cancel: still here, still unsaved
+        await pilot.press("escape")  # cancel: still here, still unsaved
         await settle(app, pilot)
         assert not isinstance(app.screen, ConfirmDiscard) and app.entry.dirty
-        await pilot.press("ctrl+s")                       # never saved: asks for a path
+        await pilot.press("ctrl+s")  # never saved: asks for a path
         await settle(app, pilot)
         assert isinstance(app.screen, PathDialog)
         app.screen.query_one("#path", Input).value = str(target)
@@ -282,7 +281,7 @@ def test_save_round_trip_and_the_unsaved_changes_guard(knowledge, tmp_path):
         assert target.is_file() and not app.entry.dirty and app.path == target
         assert "unsaved" not in app.sub_title
         saved = app.entry.case
-        await pilot.press("ctrl+q")                       # saved: quits at once
+        await pilot.press("ctrl+q")  # saved: quits at once
         await settle(app, pilot)
         assert not app.is_running
         assert open_case(target, knowledge).entry.case == saved
@@ -330,7 +329,7 @@ def test_autosaved_draft_is_offered_back_and_restored(knowledge, tmp_path):
         await settle(app=first, pilot=pilot)
         assert first.drafts is not None and first.drafts.path.is_file()
 
-    drive(first, crash)      # the run ends without a clean quit: the draft stays
+    drive(first, crash)  # the run ends without a clean quit: the draft stays
     entered = first.entry.case
     second = make_app(knowledge, path=None, drafts=DraftStore(tmp_path))
 
@@ -394,9 +393,9 @@ def test_the_leading_subtype_is_shown_in_the_ranking_and_the_detail(knowledge):
         assert "subtype: TFCP2-rearranged rhabdomyosarcoma" in shown
         keratin = next(e for e in leader.supporting if e.finding == "Keratin positive")
         lk = keratin.likelihood
-        assert f"Keratin positive  {lk.k}/{lk.total} cited [" in shown        # the count, not only a probability
+        assert f"Keratin positive  {lk.k}/{lk.total} cited [" in shown  # the count, not only a probability
         app.differential.focus_ranking()
-        await pilot.press("c")                                             # in full: the figure as written
+        await pilot.press("c")  # in full: the figure as written
         assert f"Keratin positive  {lk.k}/{lk.total} cited [" in detail(app)
         assert f"{keratin.figure}; cited → {keratin.p_used:.2f} used" in detail(app)
         await pilot.press("c")
@@ -454,8 +453,9 @@ def test_text_from_the_rules_and_the_case_is_never_read_as_markup(knowledge, ana
 
     case = knowledge.case_schema.validate({"id": "markup", "stains": {"cd68": "positive"}})
     analysis = analyzer.analyze(case)
-    analysis.outside = OutsideReport(pointers=(Pointer("x", "[red]Odd[/red] entity", ("stains.cd68",),
-                                                       "[link=http://x]why[/link]", "Doe J. J Foo 2001;1:2"),))
+    analysis.outside = OutsideReport(
+        pointers=(Pointer("x", "[red]Odd[/red] entity", ("stains.cd68",), "[link=http://x]why[/link]", "Doe J. J Foo 2001;1:2"),)
+    )
     assert "◆ [red]Odd[/red] entity: CD68 positive" in outside_summary(analysis, knowledge).plain
     shown = entity_detail(analysis.ranking[0], analysis, knowledge).plain
     assert "[link=http://x]why[/link]" in shown and "[red]Odd[/red] entity" in shown
@@ -470,7 +470,7 @@ def test_a_new_case_starts_in_the_stains_entry_and_so_does_ctrl_n(knowledge):
     async def script(pilot):
         quick = app.query_one("#stains-entry", Input)
         assert quick.has_focus and app.query_one(TabbedContent).active == "tab-stains"
-        await type_text(pilot, "desmin diffuse")           # no Tab, no F-key first: typing goes to the entry
+        await type_text(pilot, "desmin diffuse")  # no Tab, no F-key first: typing goes to the entry
         await pilot.press("enter")
         await settle(app, pilot)
         assert app.entry.findings("stains") == {"desmin": {"result": "positive", "extent": "diffuse"}}
@@ -511,7 +511,7 @@ def test_the_footer_keeps_every_key_it_shows_on_screen(knowledge, size):
     app = make_app(knowledge)
 
     async def script(pilot):
-        for focus in ("stains-entry", "f3", "f4", "f6"):       # the footer also shows the focused widget's keys
+        for focus in ("stains-entry", "f3", "f4", "f6"):  # the footer also shows the focused widget's keys
             if focus.startswith("f"):
                 await pilot.press(focus)
                 await settle(app, pilot)
@@ -519,7 +519,7 @@ def test_the_footer_keeps_every_key_it_shows_on_screen(knowledge, size):
             for key in ("f1", "ctrl+s", "ctrl+r", "f4", "f9", "ctrl+t", "ctrl+q"):
                 assert key in keys, (focus, key)
                 region = keys[key].region
-                assert region.width > 0 and region.right <= size[0], (focus, key)     # drawn, not cut off
+                assert region.width > 0 and region.right <= size[0], (focus, key)  # drawn, not cut off
             assert ("ctrl+p" in keys) == (size[0] >= 100)
 
     drive(app, script, size=size)
@@ -534,7 +534,7 @@ def test_ticked_boxes_are_told_apart_without_colour(knowledge):
         values = [cells.get_option_at_index(i).value for i in range(cells.option_count)]
         chosen = set(app.entry.get("morphology.cell_types"))
         for i, value in enumerate(values):
-            glyph = cells.render_line(i).text[1]          # ▐?▌ before the term
+            glyph = cells.render_line(i).text[1]  # ▐?▌ before the term
             assert glyph == (TICKED if value in chosen else UNTICKED), value
         cells.toggle(values[-1])
         await settle(app, pilot)
@@ -564,8 +564,13 @@ def test_a_case_file_with_errors_opens_with_the_bad_values_marked_to_fix(knowled
         assert app.entry.get("clinical") == {"site": "thigh", "symptoms": ["fever"]}
         assert app.entry.findings("stains") == {"myod1": {"result": "positive", "extent": "diffuse"}}
         assert app.analysis is not None and app.analysis.ranking
-        assert {r.path for r in app.form.refused} >= {"patient.age", "clinical.depth", "clinical.symptoms[1]",
-                                                      "mitoses", "stains.desmni"}
+        assert {r.path for r in app.form.refused} >= {
+            "patient.age",
+            "clinical.depth",
+            "clinical.symptoms[1]",
+            "mitoses",
+            "stains.desmni",
+        }
         # a typed value is shown as written, marked, with the reason
         age = field_of("#f-patient--age")
         assert app.query_one("#f-patient--age", Input).value == "35x" and age.has_class("-invalid")
@@ -592,7 +597,7 @@ def test_a_case_file_with_errors_opens_with_the_bad_values_marked_to_fix(knowled
         assert not age.has_class("-invalid") and app.entry.get("patient.age") == 35
         await pilot.press("ctrl+s")
         await settle(app, pilot)
-        saved = open_case(path, knowledge).entry          # valid now, without the partial mode
+        saved = open_case(path, knowledge).entry  # valid now, without the partial mode
         assert saved.get("patient.age") == 35 and set(saved.findings("stains")) == {"desmin", "myod1"}
         assert saved.get("mitoses") is None and saved.get("clinical.depth") is None
 
@@ -619,25 +624,34 @@ def test_a_partial_open_takes_out_only_what_is_refused(knowledge, tmp_path):
     from ddx.tui.findings import refused_entry_text
 
     path = tmp_path / "bad.yaml"
-    path.write_text("patient: 5\nclinical: {site: thigh, depth: [deep]}\n"
-                    "stains: {alk: {pattern: cytoplasmic}, desmin: {result: positive, extent: diffuse, bogus: 1}}\n"
-                    "molecular: {nf1_alteration: yes}\nmorphology: {mitoses_per_10hpf: -3, cell_types: spindle}\n")
+    path.write_text(
+        "patient: 5\nclinical: {site: thigh, depth: [deep]}\n"
+        "stains: {alk: {pattern: cytoplasmic}, desmin: {result: positive, extent: diffuse, bogus: 1}}\n"
+        "molecular: {nf1_alteration: yes}\nmorphology: {mitoses_per_10hpf: -3, cell_types: spindle}\n"
+    )
     with pytest.raises(DdxError):
-        open_case(path, knowledge)                       # as before, unless asked to open what it can
+        open_case(path, knowledge)  # as before, unless asked to open what it can
     opened = open_case(path, knowledge, partial=True)
     refused = {r.path: r for r in opened.refused}
-    assert set(refused) == {"id", "patient", "clinical.depth", "morphology.mitoses_per_10hpf", "stains.alk",
-                            "stains.desmin.bogus", "molecular.nf1_alteration"}
+    assert set(refused) == {
+        "id",
+        "patient",
+        "clinical.depth",
+        "morphology.mitoses_per_10hpf",
+        "stains.alk",
+        "stains.desmin.bogus",
+        "molecular.nf1_alteration",
+    }
     assert opened.entry.get("clinical") == {"site": "thigh"}
     assert opened.entry.findings("stains") == {"desmin": {"result": "positive", "extent": "diffuse"}}
-    assert opened.entry.case_id.startswith("case-") and refused["id"].value is None     # a new id: none was given
-    assert refused_entry_text(refused["stains.alk"]) == "alk cytoplasmic"             # typed again, it says why
+    assert opened.entry.case_id.startswith("case-") and refused["id"].value is None  # a new id: none was given
+    assert refused_entry_text(refused["stains.alk"]) == "alk cytoplasmic"  # typed again, it says why
     assert refused_entry_text(refused["stains.desmin.bogus"]) == "desmin bogus 1"
     assert refused_entry_text(refused["molecular.nf1_alteration"]) == "nf1_alteration true"
     unreadable = tmp_path / "syntax.yaml"
     unreadable.write_text("id: x\nstains: {desmin: positive\n")
     with pytest.raises(DdxError, match="syntax.yaml:3"):
-        open_case(unreadable, knowledge, partial=True)   # nothing to open: still refused
+        open_case(unreadable, knowledge, partial=True)  # nothing to open: still refused
 
 
 def test_at_80x24_the_panes_have_room_and_no_table_cuts_a_cell(knowledge):
@@ -650,7 +664,7 @@ def test_at_80x24_the_panes_have_room_and_no_table_cuts_a_cell(knowledge):
 
     async def script(pilot):
         await pilot.press("f8")
-        await type_text(pilot, "near haploid present")        # the longest test name there is
+        await type_text(pilot, "near haploid present")  # the longest test name there is
         await pilot.press("enter")
         await settle(app, pilot)
         uncut("#molecular-table")
@@ -666,8 +680,7 @@ def test_at_80x24_the_panes_have_room_and_no_table_cuts_a_cell(knowledge):
         shown = app.differential.detail_text
         first = app.analysis.ranking[0].supporting[0].finding
         body = app.query_one("#detail")
-        lines_before = sum(1 + len(line) // max(1, body.scrollable_content_region.width)
-                           for line in shown.split(first)[0].split("\n"))
+        lines_before = sum(1 + len(line) // max(1, body.scrollable_content_region.width) for line in shown.split(first)[0].split("\n"))
         assert lines_before < body.scrollable_content_region.height
 
     drive(app, script, size=(80, 24))
@@ -708,12 +721,12 @@ def test_the_report_is_wrapped_once_for_the_screen_and_saved_as_written(knowledg
         area = screen.query_one("#report-text", TextArea)
         width = area.scrollable_content_region.width - 1
         written = screen.text.split("\n")
-        for line in area.text.split("\n"):          # a line wider than the view is one the report never wraps
+        for line in area.text.split("\n"):  # a line wider than the view is one the report never wraps
             assert len(line) <= width or line in written, line
-        assert "".join(area.text.split()) == "".join(screen.text.split())     # the same text, only wrapped
+        assert "".join(area.text.split()) == "".join(screen.text.split())  # the same text, only wrapped
         if size[0] >= 120:
             assert area.text == screen.text
-        assert screen.query_one("#report-path", Input).region.width >= 30      # room to type a file name
+        assert screen.query_one("#report-path", Input).region.width >= 30  # room to type a file name
         screen.query_one("#report-path", Input).value = str(out)
         await pilot.click("#save")
         await settle(app, pilot)
@@ -735,7 +748,7 @@ def test_quitting_while_the_tabs_are_still_being_built_is_clean(knowledge, wait)
             await pilot.press("ctrl+q")
             await pilot.pause()
 
-    asyncio.run(main())          # an error in the app would be raised here
+    asyncio.run(main())  # an error in the app would be raised here
     assert app.return_code == 0 and not app.is_running
 
 
@@ -744,7 +757,7 @@ def test_a_tab_opened_before_it_is_built_opens_with_its_first_field_focused(know
 
     async def main() -> None:
         async with app.run_test(size=(120, 40)) as pilot:
-            await pilot.press("f6")                       # at once: the tab may not be built yet
+            await pilot.press("f6")  # at once: the tab may not be built yet
             await pilot.pause()
             assert app.query_one("#f-morphology--cell_types").has_focus
 
@@ -766,7 +779,7 @@ def _snap_app(knowledge) -> DdxApp:
 async def _wait(pilot) -> None:
     await settle(pilot.app, pilot)
     for widget in pilot.app.screen.query("Input, TextArea"):
-        widget.cursor_blink = False          # a blinking cursor would make the picture depend on timing
+        widget.cursor_blink = False  # a blinking cursor would make the picture depend on timing
     await pilot.pause()
 
 
@@ -794,6 +807,7 @@ def test_snapshot_stains_after_alk(knowledge, snap_compare, in_repo, size):
 @pytest.mark.parametrize("size", SIZES)
 def test_snapshot_morphology_and_an_entity_in_full(knowledge, snap_compare, in_repo, size):
     """Ticked boxes (✓) and empty ones; IMT selected with its sources in full (c)."""
+
     async def before(pilot):
         await _wait(pilot)
         await pilot.press("f6")
@@ -813,7 +827,7 @@ def test_snapshot_report(knowledge, snap_compare, in_repo, size, monkeypatch):
 
     render = report_comment.render_report
 
-    def without_paths(analysis, knowledge, ranker, **kwargs):     # the rules' folder differs by checkout
+    def without_paths(analysis, knowledge, ranker, **kwargs):  # the rules' folder differs by checkout
         return render(analysis, knowledge, ranker, **kwargs).replace(str(knowledge.directory), "<rules>")
 
     monkeypatch.setattr(report_comment, "render_report", without_paths)
@@ -837,7 +851,7 @@ def test_snapshot_rule_editor(knowledge, snap_compare, in_repo, size):
         while not (isinstance(pilot.app.screen, RulesScreen) and pilot.app.screen.editing is not None):
             assert time.monotonic() < deadline
             await pilot.pause(0.05)
-        pilot.app.screen.sub_title = "rules (<hash>, <rules>)"      # the rules' folder differs by checkout
+        pilot.app.screen.sub_title = "rules (<hash>, <rules>)"  # the rules' folder differs by checkout
         await _wait(pilot)
 
     assert snap_compare(_snap_app(knowledge), terminal_size=size, run_before=before)
@@ -885,15 +899,14 @@ def _read_until(fd: int, needle: bytes, timeout: float) -> bytes:
 
 
 def test_kill_9_mid_entry_leaves_a_draft_that_is_offered_back(tmp_path):
-    env = {**os.environ, "DDX_DATA_DIR": str(tmp_path), "TERM": "xterm-256color", "COLUMNS": "120",
-           "LINES": "40"}
+    env = {**os.environ, "DDX_DATA_DIR": str(tmp_path), "TERM": "xterm-256color", "COLUMNS": "120", "LINES": "40"}
     pid, fd = pty.fork()
-    if pid == 0:        # the child: ddx tui on a new case, in a real pseudo-terminal
+    if pid == 0:  # the child: ddx tui on a new case, in a real pseudo-terminal
         os.execve(sys.executable, [sys.executable, "-m", "ddx", "tui"], env)
     try:
         _read_until(fd, b"Next tests", 60)
-        os.write(fd, b"\x1b[18~")               # F7: the stains tab
-        _read_until(fd, b"its result", 30)     # its entry line is drawn: typing goes there
+        os.write(fd, b"\x1b[18~")  # F7: the stains tab
+        _read_until(fd, b"its result", 30)  # its entry line is drawn: typing goes there
         os.write(fd, b"alk positive cytoplasmic")
         time.sleep(0.3)
         os.write(fd, b"\r")
@@ -913,18 +926,18 @@ def test_kill_9_mid_entry_leaves_a_draft_that_is_offered_back(tmp_path):
     orphans = DraftStore(tmp_path).orphans()
     assert len(orphans) == 1
     assert orphans[0].case["stains"] == {"alk": {"result": "positive", "pattern": "cytoplasmic"}}
-    assert not list((tmp_path / "drafts").glob(".*.tmp"))      # no half-written draft left behind
+    assert not list((tmp_path / "drafts").glob(".*.tmp"))  # no half-written draft left behind
 
 
 def test_cli_tui_refuses_a_file_that_is_not_a_case_and_plain_ddx_prints_help_without_a_terminal(tmp_path):
     bad = tmp_path / "bad.yaml"
-    bad.write_text("id: x\nstains: {desmin: positive\n")           # not YAML: nothing to open
-    done = subprocess.run([sys.executable, "-m", "ddx", "tui", str(bad)], capture_output=True, text=True,
-                          stdin=subprocess.DEVNULL, timeout=60)
+    bad.write_text("id: x\nstains: {desmin: positive\n")  # not YAML: nothing to open
+    done = subprocess.run(
+        [sys.executable, "-m", "ddx", "tui", str(bad)], capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=60
+    )
     assert done.returncode == 1 and "bad.yaml:3" in done.stderr and "YAML" in done.stderr
     assert "Traceback" not in done.stderr
-    plain = subprocess.run([sys.executable, "-m", "ddx"], capture_output=True, text=True,
-                           stdin=subprocess.DEVNULL, timeout=60)
+    plain = subprocess.run([sys.executable, "-m", "ddx"], capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=60)
     assert plain.returncode == 0 and "tui" in plain.stdout and "batch" in plain.stdout
 
 
@@ -940,7 +953,7 @@ def test_values_still_being_typed_are_recorded_or_block_the_save(knowledge, tmp_
         percent = app.query_one("#stains-percent", Input)
         percent.focus()
         await type_text(pilot, "40")
-        await pilot.press("ctrl+q")                       # the percent counts as a change: asks first
+        await pilot.press("ctrl+q")  # the percent counts as a change: asks first
         await settle(app, pilot)
         assert isinstance(app.screen, ConfirmDiscard)
         await pilot.press("escape")
@@ -949,10 +962,10 @@ def test_values_still_being_typed_are_recorded_or_block_the_save(knowledge, tmp_
         age.focus()
         await pilot.pause()
         age.cursor_position = len(age.value)
-        await type_text(pilot, "00")                      # "3500": refused, the case keeps 35
+        await type_text(pilot, "00")  # "3500": refused, the case keeps 35
         await pilot.press("ctrl+s")
         await settle(app, pilot)
-        assert "percent: 40" not in path.read_text()      # nothing saved while a field is refused
+        assert "percent: 40" not in path.read_text()  # nothing saved while a field is refused
         assert app.entry.dirty
         age.value = "36"
         await pilot.press("ctrl+s")

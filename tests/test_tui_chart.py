@@ -30,9 +30,9 @@ def test_the_detail_pane_shows_the_chart_of_the_selected_candidate_against_the_l
         assert AXIS_LABEL in shown.replace("\n", " ")
         assert "Mitoses 10 per 10 HPF or fewer" in shown and "│" in shown and "▒" in shown
         width = view.content_size.width
-        assert 20 < width < size[0] // 2 + 5          # drawn for the detail pane, not for the terminal
+        assert 20 < width < size[0] // 2 + 5  # drawn for the detail pane, not for the terminal
         assert max(len(line) for line in shown.split("\n")) <= width
-        assert view.region.height >= len(shown.split("\n"))     # nothing of it is cut off
+        assert view.region.height >= len(shown.split("\n"))  # nothing of it is cut off
         # scrolled into view, the chart is on the screen
         view.scroll_visible(animate=False)
         await settle(app, pilot)
@@ -44,7 +44,7 @@ def test_the_detail_pane_shows_the_chart_of_the_selected_candidate_against_the_l
         await settle(app, pilot)
         third = app.analysis.ranking[2]
         assert app.differential.selected == third.entity
-        heading = view.plain.split(AXIS_LABEL)[0]      # the lines naming the two candidates
+        heading = view.plain.split(AXIS_LABEL)[0]  # the lines naming the two candidates
         assert "ILMS · conventional (leader)" in heading and f"against {third.entity.upper()}" in heading
         assert "(rank 3)" in heading and "PRMS" not in heading
 

@@ -78,7 +78,7 @@ async def press_escape(pilot: Any) -> None:
     await pilot.press("escape")
 
 
-@pytest.mark.slow    # a long editing session; pytest -m slow
+@pytest.mark.slow  # a long editing session; pytest -m slow
 def test_edit_a_weight_preview_save_reopen_and_restore(rules_copy):
     app = make_app(rules_copy)
     f = rules_copy / "rules" / "immunohistochemistry.yaml"
@@ -88,21 +88,20 @@ def test_edit_a_weight_preview_save_reopen_and_restore(rules_copy):
 
     async def script(pilot):
         screen = await open_rule(pilot, "ihc.alk")
-        await replace_in_editor(pilot, screen, 'imt: {n: "8/8"', 'imt: {n: "4/8"')   # a count edit
+        await replace_in_editor(pilot, screen, 'imt: {n: "8/8"', 'imt: {n: "4/8"')  # a count edit
         await wait_until(pilot, lambda: screen.impact is not None)
         assert "✓ valid" in text_of(screen.query_one("#rule-status", Static))
         # the preview lists exactly the cases a diff of the two rule sets finds
         table = screen.query_one("#impact", DataTable)
         shown = {str(table.get_row_at(i)[0]) for i in range(table.row_count)}
-        assert shown and f.read_text() == original          # nothing written before Ctrl+S
+        assert shown and f.read_text() == original  # nothing written before Ctrl+S
         await pilot.press("ctrl+s")
         await wait_until(pilot, lambda: app.knowledge.content_hash != old_hash)
         saved = f.read_text()
         assert 'imt: {n: "4/8"' in saved
-        assert all(c in saved for c in comments)             # every comment survives
+        assert all(c in saved for c in comments)  # every comment survives
         assert len(saved.splitlines()) == len(original.splitlines())
-        expected = {c.case_id for c in diff_rule_sets(load_knowledge(), load_knowledge(rules_copy),
-                                                      [str(CASES)]).cases}
+        expected = {c.case_id for c in diff_rule_sets(load_knowledge(), load_knowledge(rules_copy), [str(CASES)]).cases}
         assert shown == expected
         # the case behind the editor re-ranks with the saved rules
         assert app.differential.knowledge.content_hash == app.knowledge.content_hash
@@ -128,7 +127,7 @@ def test_edit_a_weight_preview_save_reopen_and_restore(rules_copy):
     drive(app, script)
 
 
-@pytest.mark.slow    # a long editing session; pytest -m slow
+@pytest.mark.slow  # a long editing session; pytest -m slow
 def test_an_unknown_stain_is_shown_at_its_line_and_cannot_be_saved(rules_copy):
     app = make_app(rules_copy)
     f = rules_copy / "rules" / "immunohistochemistry.yaml"
@@ -137,8 +136,14 @@ def test_an_unknown_stain_is_shown_at_its_line_and_cannot_be_saved(rules_copy):
     async def script(pilot):
         screen = await open_rule(pilot, "ihc.alk")
         await replace_in_editor(pilot, screen, "when: {stains.alk:", "when: {stains.alkk:")
-        await wait_until(pilot, lambda: screen.check is not None and not screen.check.ok
-                         and "Checking" not in text_of(screen.query_one("#rule-status", Static)))
+        await wait_until(
+            pilot,
+            lambda: (
+                screen.check is not None
+                and not screen.check.ok
+                and "Checking" not in text_of(screen.query_one("#rule-status", Static))
+            ),
+        )
         status = text_of(screen.query_one("#rule-status", Static))
         area = screen.query_one("#rule-text", TextArea)
         when_line = next(i for i, line in enumerate(area.text.splitlines(), 1) if "stains.alkk" in line)
@@ -154,7 +159,7 @@ def test_an_unknown_stain_is_shown_at_its_line_and_cannot_be_saved(rules_copy):
     drive(app, script)
 
 
-@pytest.mark.slow    # a long editing session; pytest -m slow
+@pytest.mark.slow  # a long editing session; pytest -m slow
 def test_a_file_changed_on_disk_is_not_overwritten(rules_copy):
     app = make_app(rules_copy)
     f = rules_copy / "rules" / "immunohistochemistry.yaml"
@@ -167,12 +172,12 @@ def test_a_file_changed_on_disk_is_not_overwritten(rules_copy):
         await pilot.pause()
         text = f.read_text()
         assert text.endswith("# edited elsewhere\n") and 'imt: {n: "7/8"' not in text
-        assert screen.dirty                        # the edit is still in the editor
+        assert screen.dirty  # the edit is still in the editor
 
     drive(app, script)
 
 
-@pytest.mark.slow    # a long editing session; pytest -m slow
+@pytest.mark.slow  # a long editing session; pytest -m slow
 def test_a_new_rule_from_the_template_is_saved_as_a_draft(rules_copy):
     app = make_app(rules_copy)
 
@@ -181,7 +186,7 @@ def test_a_new_rule_from_the_template_is_saved_as_a_draft(rules_copy):
         await pilot.press("ctrl+n")
         await wait_until(pilot, lambda: screen.editing is not None and screen.editing.rule_id is None)
         await wait_until(pilot, lambda: screen.check is not None)
-        assert not screen.check.ok                 # the template has no source yet
+        assert not screen.check.ok  # the template has no source yet
         await pilot.press("ctrl+s")
         await pilot.pause()
         file = screen.editing.file
@@ -209,7 +214,7 @@ def test_rules_are_filtered_by_entity_and_by_text(rules_copy):
         ids = [str(listing.get_option_at_index(i).id) for i in range(listing.option_count)]
         assert {"ihc.alk", "mol.alk-fusion"} <= set(ids) and "clin.sex.male" not in ids and len(ids) < everything
         effects = [abs(entity_effect(app.knowledge.rule[i], app.knowledge, "alkh") or 0) for i in ids]
-        assert effects == sorted(effects, reverse=True) and min(effects) >= 0.3   # strongest first
+        assert effects == sorted(effects, reverse=True) and min(effects) >= 0.3  # strongest first
         screen.query_one("#rule-filter", Input).value = "alk"
         await pilot.pause()
         ids = {str(listing.get_option_at_index(i).id) for i in range(listing.option_count)}
@@ -229,7 +234,7 @@ def test_leaving_with_an_unsaved_edit_asks_first(rules_copy):
         await pilot.click("#cancel")
         await wait_until(pilot, lambda: app.screen is screen)
         assert screen.dirty
-        await pilot.press("f4")                     # revert
+        await pilot.press("f4")  # revert
         await pilot.pause()
         assert not screen.dirty
         await press_escape(pilot)
@@ -243,7 +248,7 @@ def test_the_installed_rules_say_read_only_when_the_editor_opens(tmp_path):
 
     from ddx.knowledge import packaged_rules_dir
 
-    installed = tmp_path / "site-packages" / "ddx" / "_rules"      # where a wheel puts them
+    installed = tmp_path / "site-packages" / "ddx" / "_rules"  # where a wheel puts them
     shutil.copytree(packaged_rules_dir(), installed)
     app = make_app(installed)
     f = installed / "rules" / "immunohistochemistry.yaml"
@@ -267,7 +272,7 @@ def test_the_installed_rules_say_read_only_when_the_editor_opens(tmp_path):
     drive(app, script)
 
 
-@pytest.mark.slow    # a long editing session; pytest -m slow
+@pytest.mark.slow  # a long editing session; pytest -m slow
 def test_tab_leaves_the_yaml_editor_enter_keeps_the_indent_and_ctrl_f_goes_to_the_filter(rules_copy):
     app = make_app(rules_copy)
 
@@ -280,20 +285,20 @@ def test_tab_leaves_the_yaml_editor_enter_keeps_the_indent_and_ctrl_f_goes_to_th
         area.cursor_location = (row, len(lines[row]))
         before = area.text
         await pilot.press("tab")
-        assert not area.has_focus and area.text == before          # no indent typed: the focus moved on
+        assert not area.has_focus and area.text == before  # no indent typed: the focus moved on
         area.focus()
         area.cursor_location = (row, len(lines[row]))
         await pilot.press("enter")
         new_line = area.text.splitlines()[row + 1]
         indent = lines[row][: len(lines[row]) - len(lines[row].lstrip())]
-        assert new_line == indent and indent                        # the new line is indented like the last
+        assert new_line == indent and indent  # the new line is indented like the last
         await pilot.press("ctrl+f")
         assert screen.query_one("#rule-filter", Input).has_focus
 
     drive(app, script)
 
 
-@pytest.mark.slow    # a long editing session; pytest -m slow
+@pytest.mark.slow  # a long editing session; pytest -m slow
 def test_a_new_edit_clears_the_last_check_and_an_older_check_is_never_shown(rules_copy):
     """The cause of a flaky test: a check of an earlier text, shown after the editor had changed."""
     app = make_app(rules_copy)
@@ -305,11 +310,11 @@ def test_a_new_edit_clears_the_last_check_and_an_older_check_is_never_shown(rule
         stale = screen.check
         assert not stale.ok and "alkk" in text_of(screen.query_one("#rule-status", Static))
         area = screen.query_one("#rule-text", TextArea)
-        area.insert("#", (0, 0))               # the text changes; its Changed message is not handled yet
-        assert screen.check is None            # the last check is of another text
+        area.insert("#", (0, 0))  # the text changes; its Changed message is not handled yet
+        assert screen.check is None  # the last check is of another text
         screen._show_check(screen._seq, stale)  # a check of the older text arrives in that moment
         assert screen.check is None and "alkk" in text_of(screen.query_one("#rule-status", Static))
-        await pilot.pause()                    # the edit is handled: the status says it is being checked
+        await pilot.pause()  # the edit is handled: the status says it is being checked
         assert text_of(screen.query_one("#rule-status", Static)) == "Checking…"
         await wait_until(pilot, lambda: screen.check is not None)
         assert screen.check.edited == area.text

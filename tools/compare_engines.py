@@ -63,13 +63,14 @@ def main(argv: list[str]) -> int:
         print(f"compare_engines: {len(first)} cases against {len(second)}", file=sys.stderr)
         return 1
     for a, b in zip(first, second):
-        found = first_difference({k: v for k, v in a.items() if k != "engine"},
-                                 {k: v for k, v in b.items() if k != "engine"})
+        found = first_difference({k: v for k, v in a.items() if k != "engine"}, {k: v for k, v in b.items() if k != "engine"})
         if found:
             print(f"compare_engines: case {a['id']!r} differs at {found}", file=sys.stderr)
             return 1
-    print(f"compare_engines: {len(first)} cases, the same apart from the engine "
-          f"({'/'.join(sorted(engines[0]))} against {'/'.join(sorted(engines[1]))})")
+    print(
+        f"compare_engines: {len(first)} cases, the same apart from the engine "
+        f"({'/'.join(sorted(engines[0]))} against {'/'.join(sorted(engines[1]))})"
+    )
     return 0
 
 

@@ -88,11 +88,15 @@ def main() -> int:
         source = work / "src" / "sheets.xlsx"
         source.parent.mkdir()
         intermediate(source)
-        profile = (work / "profile").as_uri()   # a profile of its own: another LibreOffice running is no matter
+        profile = (work / "profile").as_uri()  # a profile of its own: another LibreOffice running is no matter
         for fmt in FORMATS:
             out = work / fmt
-            subprocess.run([soffice, f"-env:UserInstallation={profile}", "--headless", "--convert-to", fmt,
-                            "--outdir", str(out), str(source)], check=True, capture_output=True, timeout=300)
+            subprocess.run(
+                [soffice, f"-env:UserInstallation={profile}", "--headless", "--convert-to", fmt, "--outdir", str(out), str(source)],
+                check=True,
+                capture_output=True,
+                timeout=300,
+            )
             made = out / f"sheets.{fmt}"
             if not made.exists():
                 print(f"LibreOffice wrote no {made.name}", file=sys.stderr)

@@ -32,5 +32,5 @@ def replace_section(path: Path, begin: str, end: str, block: str) -> bool:
     start, stop = text.find(begin), text.find(end)
     if start < 0 or stop < start:
         return False
-    atomic_write_text(Path(path), text[:start + len(begin)] + "\n" + block + text[stop:])
+    atomic_write_text(Path(path), text[: start + len(begin)] + "\n" + block + text[stop:])
     return True

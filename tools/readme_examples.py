@@ -43,8 +43,19 @@ INSTALLED_RULES = "/…/site-packages/ddx/_rules"
 INSTALLED_PATH = re.compile(r"[^\s\"']*[/\\]site-packages[/\\]ddx[/\\]_rules")
 EXAMPLE = re.compile(r"<!-- example:begin (?P<command>.+?) -->\n(?P<body>.*?)<!-- example:end -->", re.S)
 # Settings of the caller's shell that would change what ddx prints.
-_UNSET = ("DDX_RULES", "FORCE_COLOR", "NO_COLOR", "CLICOLOR_FORCE", "TTY_COMPATIBLE", "TTY_INTERACTIVE",
-          "PYTHONPATH", "COLUMNS", "LINES", "JUPYTER_COLUMNS", "JUPYTER_LINES")
+_UNSET = (
+    "DDX_RULES",
+    "FORCE_COLOR",
+    "NO_COLOR",
+    "CLICOLOR_FORCE",
+    "TTY_COMPATIBLE",
+    "TTY_INTERACTIVE",
+    "PYTHONPATH",
+    "COLUMNS",
+    "LINES",
+    "JUPYTER_COLUMNS",
+    "JUPYTER_LINES",
+)
 
 
 @dataclass(frozen=True)
@@ -99,8 +110,7 @@ def _abridge(output: str, command: str) -> str:
     data = json.loads(output)
     if not isinstance(data, dict):
         raise ValueError(f"README example {command!r}: '(abridged)' needs one JSON object")
-    data["ranking"] = [{**r, "evidence": r.get("evidence", [])[:2]} if "evidence" in r else r
-                       for r in data["ranking"][:2]]
+    data["ranking"] = [{**r, "evidence": r.get("evidence", [])[:2]} if "evidence" in r else r for r in data["ranking"][:2]]
     data["suggested_tests"] = data["suggested_tests"][:3]
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
@@ -111,8 +121,15 @@ def render(example: Example) -> str:
     Raises subprocess.TimeoutExpired after 120 s and ValueError for a marker it cannot run.
     """
     argv = example.argv
-    proc = subprocess.run([*_ddx(), *argv], cwd=ROOT, env=_environment(), stdin=subprocess.DEVNULL,
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=120)
+    proc = subprocess.run(
+        [*_ddx(), *argv],
+        cwd=ROOT,
+        env=_environment(),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        timeout=120,
+    )
     output = _normalise(proc.stdout.decode("utf-8"))
     if example.abridged:
         return "```json\n" + _abridge(output, example.command) + "```\n"
@@ -132,7 +149,7 @@ def updated(text: str, found: Sequence[Example], blocks: Sequence[str]) -> str:
     """The README's text with each example's block replaced by its fresh one."""
     out, last = [], 0
     for example, block in zip(found, blocks, strict=True):
-        out += [text[last:example.start], block]
+        out += [text[last : example.start], block]
         last = example.end
     return "".join(out) + text[last:]
 

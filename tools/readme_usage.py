@@ -31,14 +31,13 @@ from tools.readme import readme_block, replace_section  # noqa: E402
 README = ROOT / "README.md"
 BEGIN = "<!-- usage:begin (generated from ddx's --help by tools/readme_usage.py; tests/test_readme_usage.py checks it) -->"
 END = "<!-- usage:end -->"
-WIDTH = 112           # as wide as the README's other code blocks
-UNWRAPPED = 10_000    # --help as wide as its longest line: one row per option
+WIDTH = 112  # as wide as the README's other code blocks
+UNWRAPPED = 10_000  # --help as wide as its longest line: one row per option
 
 
 def help_text(command: list[str]) -> str:
     """What ``ddx COMMAND --help`` prints, unwrapped."""
-    result = CliRunner().invoke(ddx_main, [*command, "--help"], prog_name="ddx", terminal_width=UNWRAPPED,
-                                max_content_width=UNWRAPPED)
+    result = CliRunner().invoke(ddx_main, [*command, "--help"], prog_name="ddx", terminal_width=UNWRAPPED, max_content_width=UNWRAPPED)
     if result.exit_code != 0:
         raise RuntimeError(f"ddx {' '.join(command)} --help exited {result.exit_code}: {result.output}")
     return result.output
@@ -61,11 +60,11 @@ def options(text: str) -> list[str]:
     shown = []
     for row in sections(text).get("Options", []):
         if not row.startswith("  -"):
-            continue                                   # the help of an option whose name column was too wide
+            continue  # the help of an option whose name column was too wide
         names = re.split(r"\s{2,}", row.strip())[0]
-        name = names.split(", ")[-1]                   # "-o, --output FILE": "--output FILE"
+        name = names.split(", ")[-1]  # "-o, --output FILE": "--output FILE"
         if name != "--help":
-            shown.append(re.sub(r" \[([^\[\]]*)\]$", r" \1", name))   # "--format [text|json]": "--format text|json"
+            shown.append(re.sub(r" \[([^\[\]]*)\]$", r" \1", name))  # "--format [text|json]": "--format text|json"
     return shown
 
 

@@ -24,8 +24,7 @@ from ddx.tui.app import DdxApp  # noqa: E402
 async def shoot(out: Path) -> None:
     knowledge = load_knowledge()
     os.chdir(ROOT)
-    app = DdxApp(knowledge, opened=open_case(Path("cases/seed-board-q1-thigh-35m.yaml"), knowledge),
-                 drafts=None, offer_drafts=False)
+    app = DdxApp(knowledge, opened=open_case(Path("cases/seed-board-q1-thigh-35m.yaml"), knowledge), drafts=None, offer_drafts=False)
     async with app.run_test(size=(120, 40)) as pilot:
         await app.workers.wait_for_complete()
         await pilot.press("f7")

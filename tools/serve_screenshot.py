@@ -41,7 +41,7 @@ def main() -> None:
             rows = ranking_rows(open_app(page, server.url))
             type_line(page, "alk positive cytoplasmic")
             wait_for_screen(page, lambda t: "ALK positive" in t and ranking_rows(t) != rows, "the new ranking")
-            page.wait_for_timeout(500)          # the last frame painted (the ranking is read before the bars)
+            page.wait_for_timeout(500)  # the last frame painted (the ranking is read before the bars)
             page.screenshot(path=str(OUT))
     print(f"wrote {OUT.relative_to(ROOT)}")
 

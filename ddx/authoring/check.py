@@ -87,7 +87,7 @@ class CheckReport:
     knowledge: Knowledge | None
     messages: list[Message] = field(default_factory=list)
     examples_run: int = 0
-    shards: int = 0            # durable-rules rulesets the active rules are split into
+    shards: int = 0  # durable-rules rulesets the active rules are split into
 
     @property
     def errors(self) -> list[Message]:
@@ -105,24 +105,37 @@ class CheckReport:
     def ok(self) -> bool:
         return not self.errors
 
-    def add(self, severity: Severity, code: str, message: str, *, file: str | None = None,
-            line: int | None = None, suggestions: list[str] | None = None) -> None:
-        self.messages.append(Message(severity, Problem(message, file=file, line=line,
-                                                       suggestions=suggestions or [], code=code)))
+    def add(
+        self,
+        severity: Severity,
+        code: str,
+        message: str,
+        *,
+        file: str | None = None,
+        line: int | None = None,
+        suggestions: list[str] | None = None,
+    ) -> None:
+        self.messages.append(Message(severity, Problem(message, file=file, line=line, suggestions=suggestions or [], code=code)))
 
     def to_dict(self) -> dict[str, object]:
         k = self.knowledge
         return {
-            "rules": {"directory": str(self.directory), "version": k.settings.version if k else None,
-                      "hash": k.content_hash[:12] if k else None},
-            "errors": len(self.errors), "warnings": len(self.warnings), "notes": len(self.notes),
+            "rules": {
+                "directory": str(self.directory),
+                "version": k.settings.version if k else None,
+                "hash": k.content_hash[:12] if k else None,
+            },
+            "errors": len(self.errors),
+            "warnings": len(self.warnings),
+            "notes": len(self.notes),
             "examples_run": self.examples_run,
             "messages": [m.to_dict() for m in self.messages],
         }
 
 
-def check_rules(directory: str | os.PathLike[str] | None = None, *,
-                overrides: Mapping[Path, str] | None = None, engine: bool = True) -> CheckReport:
+def check_rules(
+    directory: str | os.PathLike[str] | None = None, *, overrides: Mapping[Path, str] | None = None, engine: bool = True
+) -> CheckReport:
     """Check a rules directory (``overrides``: unsaved file texts, as for :func:`load_knowledge`).
 
     ``engine`` also compiles the rules into durable-rules and runs the examples
@@ -138,12 +151,24 @@ def check_rules(directory: str | os.PathLike[str] | None = None, *,
         # the rules that loaded still get the checks of single rules, so one pass reports every problem;
         # the checks of the set as a whole wait for a set that loads (report.knowledge stays None)
         checks = [_check_sources, _check_conditions]
-        report.add("note", "partial", "the checks of the rule set as a whole (overlaps, entities that cannot "
-                   "lead, limits, co-firing, unused terms) run once the errors above are fixed", file=str(root))
+        report.add(
+            "note",
+            "partial",
+            "the checks of the rule set as a whole (overlaps, entities that cannot "
+            "lead, limits, co-firing, unused terms) run once the errors above are fixed",
+            file=str(root),
+        )
     else:
         report.knowledge = knowledge
-        checks = [_check_sources, _check_conditions, _check_overlaps, _check_reach, _check_limits,
-                  _check_cofiring, _check_unused_terms]
+        checks = [
+            _check_sources,
+            _check_conditions,
+            _check_overlaps,
+            _check_reach,
+            _check_limits,
+            _check_cofiring,
+            _check_unused_terms,
+        ]
     for check in checks:
         _guarded(check.__name__, report, lambda c=check: c(knowledge, report))
     if not problems or _schema_ready(knowledge):
@@ -168,8 +193,12 @@ def _guarded(name: str, report: CheckReport, run: Any) -> None:
     except DdxError as exc:
         report.add("error", "engine", str(exc), file=str(report.directory))
     except Exception as exc:  # pragma: no cover - a defect in a check; reported, not raised
-        report.add("error", "internal", f"the {name.strip('_')} check failed ({type(exc).__name__}: {exc}); "
-                   "please report this with the rule files", file=str(report.directory))
+        report.add(
+            "error",
+            "internal",
+            f"the {name.strip('_')} check failed ({type(exc).__name__}: {exc}); please report this with the rule files",
+            file=str(report.directory),
+        )
 
 
 # ------------------------------------------------------------ the checks
@@ -183,14 +212,19 @@ def _check_conditions(k: Knowledge, report: CheckReport) -> None:
     logic = Logic(k.vocab)
     halves: dict[str, list[Rule]] = {}
     for rule in k.rules:
-        if rule.spec.status == "retired":      # kept for the record, never used
+        if rule.spec.status == "retired":  # kept for the record, never used
             continue
         halves.setdefault(rule.spec.id, []).append(rule)
         file, line = _where(rule)
         part = "negated_by" if rule.negated else "when"
         if not logic.satisfiable(rule.condition):
-            report.add("error", "unsatisfiable", f"rule {rule.spec.id}: its '{part}' condition can never hold "
-                       f"({describe(rule.condition)})", file=file, line=line)
+            report.add(
+                "error",
+                "unsatisfiable",
+                f"rule {rule.spec.id}: its '{part}' condition can never hold ({describe(rule.condition)})",
+                file=file,
+                line=line,
+            )
             continue
         raw = rule.spec.negated_by if rule.negated else rule.spec.when
         for item, item_line in _any_items(raw):
@@ -199,13 +233,24 @@ def _check_conditions(k: Knowledge, report: CheckReport) -> None:
             except ConditionError:
                 continue
             if not logic.satisfiable(node):
-                report.add("warning", "unsatisfiable", f"rule {rule.spec.id}: in its '{part}' condition, the "
-                           f"alternative {describe(node)} can never hold", file=file, line=item_line or line)
+                report.add(
+                    "warning",
+                    "unsatisfiable",
+                    f"rule {rule.spec.id}: in its '{part}' condition, the alternative {describe(node)} can never hold",
+                    file=file,
+                    line=item_line or line,
+                )
     for spec_id, pair in halves.items():
         if len(pair) == 2 and logic.jointly(pair[0].condition, pair[1].condition):
             file, line = _where(pair[1])
-            report.add("error", "conflict", f"rule {spec_id}: a case can satisfy both 'when' and 'negated_by', so "
-                       "the finding and its negation would both be scored", file=file, line=line)
+            report.add(
+                "error",
+                "conflict",
+                f"rule {spec_id}: a case can satisfy both 'when' and 'negated_by', so "
+                "the finding and its negation would both be scored",
+                file=file,
+                line=line,
+            )
 
 
 def _any_items(raw: Any) -> Iterable[tuple[Any, int | None]]:
@@ -231,9 +276,7 @@ def _weights(rule: Rule, k: Knowledge) -> tuple[float, ...] | None:
     return tuple(round(p, 6) for p in used) if used is not None else None
 
 
-
-
-FOLD_NAMES = 5   # rules named in one folded warning; the rest are counted
+FOLD_NAMES = 5  # rules named in one folded warning; the rest are counted
 
 
 def _named(items: Sequence[Rule | str]) -> str:
@@ -264,7 +307,7 @@ def _check_overlaps(k: Knowledge, report: CheckReport) -> None:
     groups: dict[frozenset[Any], list[Rule]] = {}
     for r in k.active_rules:
         sig = logic.signature(r.condition)
-        if sig:                                        # a condition that can never hold is reported elsewhere
+        if sig:  # a condition that can never hold is reported elsewhere
             groups.setdefault(sig, []).append(r)
     weights = {r.id: _weights(r, k) for members in groups.values() for r in members}
     for members in groups.values():
@@ -277,12 +320,11 @@ def _check_overlaps(k: Knowledge, report: CheckReport) -> None:
             by_key.setdefault(key, []).append(i)
     subsumed: dict[str, list[Rule]] = {}
     for i, a in enumerate(reps):
-        partners = {j for key in {key for alt in logic.alternatives(a.condition) if alt for key in alt}
-                    for j in by_key[key] if j > i}
+        partners = {j for key in {key for alt in logic.alternatives(a.condition) if alt for key in alt} for j in by_key[key] if j > i}
         for j in sorted(partners):
             b = reps[j]
             a_in_b, b_in_a = logic.implies(a.condition, b.condition), logic.implies(b.condition, a.condition)
-            if a_in_b == b_in_a:                   # neither, or equal in effect though written differently
+            if a_in_b == b_in_a:  # neither, or equal in effect though written differently
                 if a_in_b:
                     _same_condition([*members_of[a.id], *members_of[b.id]], weights, report)
                 continue
@@ -295,9 +337,15 @@ def _check_overlaps(k: Knowledge, report: CheckReport) -> None:
         if not broader:
             continue
         file, line = _where(by_id[narrow_id])
-        report.add("warning", "subsumed", f"rule {narrow_id} is subsumed by {_named(broader)}: whenever it fires, "
-                   f"{'that rule fires' if len(broader) == 1 else 'they fire'} too with the same weights "
-                   f"({_at(broader[0])})", file=file, line=line)
+        report.add(
+            "warning",
+            "subsumed",
+            f"rule {narrow_id} is subsumed by {_named(broader)}: whenever it fires, "
+            f"{'that rule fires' if len(broader) == 1 else 'they fire'} too with the same weights "
+            f"({_at(broader[0])})",
+            file=file,
+            line=line,
+        )
 
 
 def _same_condition(members: Sequence[Rule], weights: Mapping[str, Any], report: CheckReport) -> None:
@@ -310,19 +358,35 @@ def _same_condition(members: Sequence[Rule], weights: Mapping[str, Any], report:
     caveats = by_weights.pop(None, [])
     if len({r.spec.id for r in caveats}) > 1:
         file, line = _where(caveats[-1])
-        report.add("warning", "redundant", f"rules {_named(caveats)} fire on exactly the same findings and all only "
-                   "show a caveat", file=file, line=line)
+        report.add(
+            "warning",
+            "redundant",
+            f"rules {_named(caveats)} fire on exactly the same findings and all only show a caveat",
+            file=file,
+            line=line,
+        )
     for same in by_weights.values():
         if len({r.spec.id for r in same}) > 1:
             file, line = _where(same[-1])
-            report.add("warning", "redundant", f"rules {_named(same)} fire on exactly the same findings with the "
-                       f"same weights: the finding is counted {_times(len(same))} ({_at(same[0])})", file=file, line=line)
+            report.add(
+                "warning",
+                "redundant",
+                f"rules {_named(same)} fire on exactly the same findings with the "
+                f"same weights: the finding is counted {_times(len(same))} ({_at(same[0])})",
+                file=file,
+                line=line,
+            )
     if len(by_weights) > 1:
         scoring = [group[0] for group in by_weights.values()]
         file, line = _where(scoring[-1])
-        report.add("warning", "conflict", f"rules {_named(scoring)} fire on exactly the same findings with different "
-                   f"weights: the finding is scored {_times(len(scoring))}, {_ways(len(scoring))} ({_at(scoring[0])})",
-                   file=file, line=line)
+        report.add(
+            "warning",
+            "conflict",
+            f"rules {_named(scoring)} fire on exactly the same findings with different "
+            f"weights: the finding is scored {_times(len(scoring))}, {_ways(len(scoring))} ({_at(scoring[0])})",
+            file=file,
+            line=line,
+        )
 
 
 def _at(rule: Rule) -> str:
@@ -330,7 +394,7 @@ def _at(rule: Rule) -> str:
     return f"{Path(file).name}:{line}" if line else Path(file).name
 
 
-RELEVANT_EFFECT = 0.3   # |log10 ratio| at which a rule counts as speaking to an entity (a factor of 2)
+RELEVANT_EFFECT = 0.3  # |log10 ratio| at which a rule counts as speaking to an entity (a factor of 2)
 
 
 def entity_effect(rule: Rule, k: Knowledge, slug: str) -> float | None:
@@ -353,8 +417,7 @@ def _check_reach(k: Knowledge, report: CheckReport) -> None:
     by every rule (both halves, as the ranker uses them) and has at least its prior, so it always
     ranks above."""
     logic = Logic(k.vocab)
-    columns = [w for r in k.active_rules
-               if (w := _weights(r, k)) is not None and logic.satisfiable(r.condition)]
+    columns = [w for r in k.active_rules if (w := _weights(r, k)) is not None and logic.satisfiable(r.condition)]
     ranker = ranker_for(k)
     slugs = [p.slug for p in ranker.profiles]
     priors = ranker.profile_prior
@@ -366,9 +429,13 @@ def _check_reach(k: Knowledge, report: CheckReport) -> None:
     for members in groups.values():
         if len(members) > 1:
             names = [slugs[i] for i in members]
-            report.add("warning", "unreachable", f"entities {_named(names)} have the same prior and every rule weighs them "
-                       "the same: no finding can tell them apart", file=ent_file,
-                       line=k.entity_lines.get(slugs[members[1]]))
+            report.add(
+                "warning",
+                "unreachable",
+                f"entities {_named(names)} have the same prior and every rule weighs them the same: no finding can tell them apart",
+                file=ent_file,
+                line=k.entity_lines.get(slugs[members[1]]),
+            )
     # a profile that another (not its twin) weighs at least as high everywhere, with at least its prior
     vectors = list(groups)
     for vi in vectors:
@@ -376,9 +443,14 @@ def _check_reach(k: Knowledge, report: CheckReport) -> None:
             if vj is not vi and all(b >= a for a, b in zip(vi, vj, strict=True)):
                 other = slugs[groups[vj][0]]
                 for i in groups[vi]:
-                    report.add("warning", "unreachable", f"entity {slugs[i]} can never lead: every rule weighs {other} "
-                               f"at least as high and {other}'s prior is no lower, so {other} always ranks above it",
-                               file=ent_file, line=k.entity_lines.get(slugs[i]))
+                    report.add(
+                        "warning",
+                        "unreachable",
+                        f"entity {slugs[i]} can never lead: every rule weighs {other} "
+                        f"at least as high and {other}'s prior is no lower, so {other} always ranks above it",
+                        file=ent_file,
+                        line=k.entity_lines.get(slugs[i]),
+                    )
                 break
 
 
@@ -392,14 +464,25 @@ def _check_limits(k: Knowledge, report: CheckReport) -> None:
             report.add("warning", "engine-limit", f"{what}: {used} of at most {limit} ({engine})", file=file, line=line)
 
     near(len(active), MAX_RULES, "active rule conditions", f"durable-rules: {ENGINE_RULES} rules per ruleset", rule_dir)
-    near(len(k.referenced_keys), MAX_FACT_PROPERTIES, "distinct findings tested",
-         f"durable-rules: {ENGINE_FACT_PROPERTIES} properties per fact", rule_dir)
+    near(
+        len(k.referenced_keys),
+        MAX_FACT_PROPERTIES,
+        "distinct findings tested",
+        f"durable-rules: {ENGINE_FACT_PROPERTIES} properties per fact",
+        rule_dir,
+    )
     for rule in active:
         n = branch_count(rule.condition)
         file, line = _where(rule)
         if n < MAX_BRANCHES_PER_RULE:
-            near(n, MAX_BRANCHES_PER_RULE, f"rule {rule.id}: condition alternatives",
-                 f"durable-rules: {ENGINE_TRUE_PATHS} alpha tests true at once", file, line)
+            near(
+                n,
+                MAX_BRANCHES_PER_RULE,
+                f"rule {rule.id}: condition alternatives",
+                f"durable-rules: {ENGINE_TRUE_PATHS} alpha tests true at once",
+                file,
+                line,
+            )
     # Rules sharing one identical path count per ruleset; the shard planner keeps every ruleset under
     # 200 paths, so this holds by construction, and is checked here so that it stays so.
     shards = plan_shards(active)
@@ -414,9 +497,15 @@ def _check_limits(k: Knowledge, report: CheckReport) -> None:
         for sig, count in paths.items():
             if count > MAX_RULES_PER_PATH:
                 file, line = _where(first[sig])
-                report.add("error", "engine-limit", f"{count} rules share the condition path ({'; '.join(sig)}) "
-                           f"in one ruleset; the limit is {MAX_RULES_PER_PATH} (durable-rules: {ENGINE_RULES_PER_PATH} rules per "
-                           "identical path, error 108)", file=file, line=line)
+                report.add(
+                    "error",
+                    "engine-limit",
+                    f"{count} rules share the condition path ({'; '.join(sig)}) "
+                    f"in one ruleset; the limit is {MAX_RULES_PER_PATH} (durable-rules: {ENGINE_RULES_PER_PATH} rules per "
+                    "identical path, error 108)",
+                    file=file,
+                    line=line,
+                )
     report.shards = len(shards)
 
 
@@ -429,11 +518,11 @@ def example_case(example: Mapping[str, Any], case_id: str) -> dict[str, Any]:
     for key, value in strip_lines(dict(example)).items():
         parts = str(key).split(".")
         node = data
-        if parts[0] == "stains" and len(parts) > 2:   # stains.desmin.extent: diffuse
+        if parts[0] == "stains" and len(parts) > 2:  # stains.desmin.extent: diffuse
             parts = parts[:2] + [".".join(parts[2:])]
         for part in parts[:-1]:
             child = node.setdefault(part, {})
-            if not isinstance(child, dict):           # stains.desmin: positive, then stains.desmin.extent
+            if not isinstance(child, dict):  # stains.desmin: positive, then stains.desmin.extent
                 child = node[part] = {"result": child}
             node = child
         last = parts[-1]
@@ -447,8 +536,7 @@ def example_case(example: Mapping[str, Any], case_id: str) -> dict[str, Any]:
 
 
 def _check_examples(k: Knowledge, report: CheckReport, *, engine: bool) -> None:
-    with_examples = [r for r in k.rules if not r.negated and r.spec.examples is not None
-                     and r.spec.status != "retired"]
+    with_examples = [r for r in k.rules if not r.negated and r.spec.examples is not None and r.spec.status != "retired"]
     if not with_examples:
         return
     usable = [r for r in k.rules if r.spec.status != "retired"]
@@ -456,14 +544,17 @@ def _check_examples(k: Knowledge, report: CheckReport, *, engine: bool) -> None:
     oracle = PythonMatcher(usable)
     durable = None
     if engine and (problem := durable_problem()) is not None:
-        report.add("note", "engine", f"{problem}: the examples ran on the python matcher only, and the rules were "
-                   "not compiled into durable-rules", file=str(k.directory / "rules"))
+        report.add(
+            "note",
+            "engine",
+            f"{problem}: the examples ran on the python matcher only, and the rules were not compiled into durable-rules",
+            file=str(k.directory / "rules"),
+        )
     elif engine:
         try:
             durable = DurableMatcher(usable)
         except DdxError as exc:
-            report.add("error", "engine", f"durable-rules could not compile the rules: {exc}",
-                       file=str(k.directory / "rules"))
+            report.add("error", "engine", f"durable-rules could not compile the rules: {exc}", file=str(k.directory / "rules"))
     try:
         for rule in with_examples:
             examples = rule.spec.examples
@@ -476,8 +567,17 @@ def _check_examples(k: Knowledge, report: CheckReport, *, engine: bool) -> None:
             durable.close()
 
 
-def _run_example(k: Knowledge, report: CheckReport, rule: Rule, want: bool, n: int, example: Mapping[str, Any],
-                 keys: set[str], oracle: PythonMatcher, durable: DurableMatcher | None) -> None:
+def _run_example(
+    k: Knowledge,
+    report: CheckReport,
+    rule: Rule,
+    want: bool,
+    n: int,
+    example: Mapping[str, Any],
+    keys: set[str],
+    oracle: PythonMatcher,
+    durable: DurableMatcher | None,
+) -> None:
     kind = "should_match" if want else "should_not_match"
     line = example.get("__line__") if isinstance(example, dict) else None
     line = line or rule.spec_line
@@ -487,30 +587,35 @@ def _run_example(k: Knowledge, report: CheckReport, rule: Rule, want: bool, n: i
         case = k.case_schema.validate(example_case(example, f"{rule.spec.id}.{kind}.{n}"))
     except ValidationError as exc:
         for p in problems_from_validation(exc, k.case_schema, file=rule.file, case=None):
-            report.add("error", "example", f"{label} is not a valid case: {p.message}", file=rule.file, line=line,
-                       suggestions=p.suggestions)
+            report.add(
+                "error", "example", f"{label} is not a valid case: {p.message}", file=rule.file, line=line, suggestions=p.suggestions
+            )
         return
     facts = case_facts(case, k.vocab, keys)
     by_oracle = rule.id in oracle.match(facts)
     if durable is not None:
         by_engine = rule.id in durable.match(facts)
         if by_engine != by_oracle:
-            report.add("error", "engine", f"{label}: durable-rules and the plain-Python oracle disagree "
-                       f"(engine {'matches' if by_engine else 'does not match'}); please report this",
-                       file=rule.file, line=line)
+            report.add(
+                "error",
+                "engine",
+                f"{label}: durable-rules and the plain-Python oracle disagree "
+                f"(engine {'matches' if by_engine else 'does not match'}); please report this",
+                file=rule.file,
+                line=line,
+            )
     if by_oracle != want:
         verb = "should match but does not" if want else "should not match but does"
-        report.add("error", "example", f"{label} {verb} (condition: {describe(rule.condition)})",
-                   file=rule.file, line=line)
+        report.add("error", "example", f"{label} {verb} (condition: {describe(rule.condition)})", file=rule.file, line=line)
 
 
-COFIRE_CASES = 3000       # generated cases for the co-firing check (fixed seed: the check is repeatable)
-COFIRE_SHARE = 0.8        # fire together in at least this share of the cases where either fires
-COFIRE_MIN = 20           # ... over at least this many such cases
-SAME_PROFILE = 0.8        # Pearson correlation of the two rules' ln likelihood across profiles
+COFIRE_CASES = 3000  # generated cases for the co-firing check (fixed seed: the check is repeatable)
+COFIRE_SHARE = 0.8  # fire together in at least this share of the cases where either fires
+COFIRE_MIN = 20  # ... over at least this many such cases
+SAME_PROFILE = 0.8  # Pearson correlation of the two rules' ln likelihood across profiles
 
 
-_GENERATED: dict[str, list[tuple[int, Any]]] = {}   # vocabulary and entities -> the validated generated cases
+_GENERATED: dict[str, list[tuple[int, Any]]] = {}  # vocabulary and entities -> the validated generated cases
 
 
 def _generated_cases(k: Knowledge) -> list[tuple[int, Any]]:
@@ -532,7 +637,7 @@ def _generated_cases(k: Knowledge) -> list[tuple[int, Any]]:
                 cases.append((n, k.case_schema.validate(synthetic_case(k.vocab, rng, f"g{n}"))))
             except ValidationError:
                 continue
-        if len(_GENERATED) >= 4:          # a few vocabularies at most (the packaged one and one being edited)
+        if len(_GENERATED) >= 4:  # a few vocabularies at most (the packaged one and one being edited)
             _GENERATED.pop(next(iter(_GENERATED)))
         _GENERATED[key] = cases
     return _GENERATED[key]
@@ -561,14 +666,14 @@ def _check_cofiring(k: Knowledge, report: CheckReport) -> None:
     for n, case in _generated_cases(k):
         for rid in oracle.match(case_facts(case, k.vocab, keys)):
             fired_in[rid][n] = ord("1")
-    masks = {rid: int(bits, 2) for rid, bits in fired_in.items()}      # bit n: fired in generated case n
+    masks = {rid: int(bits, 2) for rid, bits in fired_in.items()}  # bit n: fired in generated case n
     counts = {rid: mask.bit_count() for rid, mask in masks.items()}
     # Both fire in at least COFIRE_SHARE of the cases where either fires only if their counts are within that
     # ratio: compare each rule with the rules whose counts are close (sorted), not with every rule.
     ordered = sorted((r for r in rules if counts[r.id] >= COFIRE_SHARE * COFIRE_MIN), key=lambda r: counts[r.id])
     profiles = {r.id: _centred(ranker.log_lik[r.id]) for r in ordered}
     for i, ra in enumerate(ordered):
-        for rb in ordered[i + 1:]:
+        for rb in ordered[i + 1 :]:
             if counts[ra.id] < COFIRE_SHARE * counts[rb.id]:
                 break
             a, b = sorted((ra.id, rb.id))
@@ -580,14 +685,22 @@ def _check_cofiring(k: Knowledge, report: CheckReport) -> None:
             if corr < SAME_PROFILE:
                 continue
             first, second = (ra, rb) if ra.id == a else (rb, ra)
-            if first.spec.id == second.spec.id or logic.implies(first.condition, second.condition) \
-                    or logic.implies(second.condition, first.condition):
+            if (
+                first.spec.id == second.spec.id
+                or logic.implies(first.condition, second.condition)
+                or logic.implies(second.condition, first.condition)
+            ):
                 continue
             file, line = _where(second)
-            report.add("warning", "double-count", f"rules {a} and {b} fire together in {both} of the {either} "
-                       f"generated cases where either fires and favour the same entities (correlation {corr:.2f}): one "
-                       f"finding may be counted twice ({_at(first)}); write one of them conditional on the other",
-                       file=file, line=line)
+            report.add(
+                "warning",
+                "double-count",
+                f"rules {a} and {b} fire together in {both} of the {either} "
+                f"generated cases where either fires and favour the same entities (correlation {corr:.2f}): one "
+                f"finding may be counted twice ({_at(first)}); write one of them conditional on the other",
+                file=file,
+                line=line,
+            )
 
 
 def _centred(values: Sequence[float]) -> tuple[float, ...]:
@@ -610,7 +723,7 @@ def _sources(k: Knowledge) -> Iterable[tuple[str, str | None, str, int | None]]:
         line = k.entity_lines.get(e.slug)
         yield f"entity {e.slug}: source", e.source, ent_file, line
         yield f"entity {e.slug}: confirm_source", e.confirm_source, ent_file, line
-        prior = k.file_priors.get(e.slug, e.prior)    # entities.yaml's own, whatever prior set is applied
+        prior = k.file_priors.get(e.slug, e.prior)  # entities.yaml's own, whatever prior set is applied
         yield f"entity {e.slug}: prior", prior.source, ent_file, line
         for s in e.subtypes:
             yield f"subtype {s.slug}: source", s.source, ent_file, line
@@ -673,19 +786,19 @@ def _check_unused_terms(k: Knowledge, report: CheckReport) -> None:
     vocab_file = str(k.directory / "vocabulary.yaml")
     unread = [p for p in k.vocab.finding_paths() if p not in read and p != "clinical.site_group"]
     stains_read = {p.split(".")[1] for p in read if p.startswith("stains.")}
-    stains = sorted(p.split(".")[1] for p in unread if p.startswith("stains.") and p.count(".") == 1
-                    and p.split(".")[1] not in stains_read)
+    stains = sorted(
+        p.split(".")[1] for p in unread if p.startswith("stains.") and p.count(".") == 1 and p.split(".")[1] not in stains_read
+    )
     molecular = sorted(p.split(".")[1] for p in unread if p.startswith("molecular."))
     other = sorted(p for p in unread if not p.startswith(("stains.", "molecular.")))
     missing_groups = sorted(set(k.vocab.site_groups.terms) - groups)
     if stains:
-        report.add("note", "unused-term", f"{len(stains)} stain(s) no active rule reads: {', '.join(stains)}",
-                   file=vocab_file)
+        report.add("note", "unused-term", f"{len(stains)} stain(s) no active rule reads: {', '.join(stains)}", file=vocab_file)
     if molecular:
-        report.add("note", "unused-term", f"{len(molecular)} molecular test(s) no active rule reads: "
-                   f"{', '.join(molecular)}", file=vocab_file)
+        report.add(
+            "note", "unused-term", f"{len(molecular)} molecular test(s) no active rule reads: {', '.join(molecular)}", file=vocab_file
+        )
     if other:
         report.add("note", "unused-term", f"findings no active rule reads: {', '.join(other)}", file=vocab_file)
     if missing_groups:
-        report.add("note", "unused-term", f"site group(s) no active rule reads: {', '.join(missing_groups)}",
-                   file=vocab_file)
+        report.add("note", "unused-term", f"site group(s) no active rule reads: {', '.join(missing_groups)}", file=vocab_file)

@@ -24,8 +24,8 @@ from ddx.yamlio import strip_lines
 @dataclass(frozen=True)
 class RuleChange:
     rule: str
-    kind: str                 # added | removed | changed
-    fields: tuple[str, ...] = ()   # for "changed": which keys differ (likelihood.imt, when, status, ...)
+    kind: str  # added | removed | changed
+    fields: tuple[str, ...] = ()  # for "changed": which keys differ (likelihood.imt, when, status, ...)
     file: str | None = None
     line: int | None = None
 
@@ -49,8 +49,7 @@ def _differing(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
         if a.get(key) == b.get(key):
             continue
         if key == "likelihood" and isinstance(a.get(key), dict) and isinstance(b.get(key), dict):
-            fields += [f"likelihood.{slug}" for slug in dict.fromkeys([*a[key], *b[key]])
-                       if a[key].get(slug) != b[key].get(slug)]
+            fields += [f"likelihood.{slug}" for slug in dict.fromkeys([*a[key], *b[key]]) if a[key].get(slug) != b[key].get(slug)]
         else:
             fields.append(key)
     return fields
@@ -103,13 +102,12 @@ def other_changes(old: Knowledge, new: Knowledge) -> list[str]:
             out.append(f"confirming tests of {e.slug} changed")
     for slug, sub in new.subtype.items():
         before_sub = old.subtype.get(slug)
-        if before_sub is not None and (before_sub.confirm_with != sub.confirm_with
-                                       or old.parent(slug) != new.parent(slug)):
+        if before_sub is not None and (before_sub.confirm_with != sub.confirm_with or old.parent(slug) != new.parent(slug)):
             out.append(f"subtype {slug}: confirming tests or entity changed")
     if _file_bytes(old.directory / "outside.yaml") != _file_bytes(new.directory / "outside.yaml"):
         out.append("outside.yaml changed")
     if _file_bytes(old.directory / "vocabulary.yaml") != _file_bytes(new.directory / "vocabulary.yaml"):
-        out.append("vocabulary.yaml changed")     # terms, synonyms or site groups: what a case's findings mean
+        out.append("vocabulary.yaml changed")  # terms, synonyms or site groups: what a case's findings mean
     return out
 
 
@@ -149,13 +147,19 @@ class CaseChange:
         return out
 
     def to_dict(self) -> dict[str, Any]:
-        return {"case": self.case_id, "file": self.file, "expected": self.expected,
-                "top_before": self.before.top, "top_after": self.after.top,
-                "probability_before": round(self.before.top_probability or 0, 4),
-                "probability_after": round(self.after.top_probability or 0, 4),
-                "rank_of_expected_before": self.before.rank, "rank_of_expected_after": self.after.rank,
-                "moves": [{"entity": e, "before": b, "after": a} for e, b, a in self.moves],
-                "responsible": list(self.responsible)}
+        return {
+            "case": self.case_id,
+            "file": self.file,
+            "expected": self.expected,
+            "top_before": self.before.top,
+            "top_after": self.after.top,
+            "probability_before": round(self.before.top_probability or 0, 4),
+            "probability_after": round(self.after.top_probability or 0, 4),
+            "rank_of_expected_before": self.before.rank,
+            "rank_of_expected_after": self.after.rank,
+            "moves": [{"entity": e, "before": b, "after": a} for e, b, a in self.moves],
+            "responsible": list(self.responsible),
+        }
 
 
 @dataclass
@@ -164,22 +168,27 @@ class RuleSetDiff:
     new: dict[str, str]
     rules: list[RuleChange]
     other: list[str]
-    cases: list[CaseChange]           # cases whose ranking (order of entities) changed
-    compared: int                     # cases analysed under both rule sets
-    unreadable: list[str] = field(default_factory=list)   # cases one of the rule sets could not read
+    cases: list[CaseChange]  # cases whose ranking (order of entities) changed
+    compared: int  # cases analysed under both rule sets
+    unreadable: list[str] = field(default_factory=list)  # cases one of the rule sets could not read
 
     def to_dict(self) -> dict[str, Any]:
-        return {"old": self.old, "new": self.new, "compared": self.compared,
-                "rule_changes": [{"rule": c.rule, "kind": c.kind, "fields": list(c.fields), "file": c.file,
-                                  "line": c.line} for c in self.rules],
-                "other_changes": self.other, "changed_cases": [c.to_dict() for c in self.cases],
-                "unreadable": self.unreadable}
+        return {
+            "old": self.old,
+            "new": self.new,
+            "compared": self.compared,
+            "rule_changes": [
+                {"rule": c.rule, "kind": c.kind, "fields": list(c.fields), "file": c.file, "line": c.line} for c in self.rules
+            ],
+            "other_changes": self.other,
+            "changed_cases": [c.to_dict() for c in self.cases],
+            "unreadable": self.unreadable,
+        }
 
 
 def diff_runs(old_k: Knowledge, new_k: Knowledge, before: CaseRun, after: CaseRun) -> RuleSetDiff:
     changes = rule_changes(old_k, new_k)
-    scoring = {c.rule for c in changes if c.kind != "changed" or any(f.split(".")[0] in SCORING_FIELDS
-                                                                       for f in c.fields)}
+    scoring = {c.rule for c in changes if c.kind != "changed" or any(f.split(".")[0] in SCORING_FIELDS for f in c.fields)}
     other = other_changes(old_k, new_k)
     now = after.by_key
     cases, unreadable, compared = [], [], 0

@@ -36,7 +36,7 @@ from ddx.errors import DdxError, Problem
 from ddx.yamlio import atomic_write_bytes, atomic_write_text, read_text
 
 HISTORY_DIR = ".history"
-HISTORY_KEEP = 200          # versions kept per file; the oldest go first
+HISTORY_KEEP = 200  # versions kept per file; the oldest go first
 
 
 class EditError(DdxError):
@@ -50,10 +50,10 @@ class ChangedOnDisk(DdxError):
 @dataclass(frozen=True)
 class Block:
     rule_id: str | None
-    start: int        # first line (0-based), including the comment lines directly above the item
-    item: int         # the line of the "- id:" item (0-based)
-    end: int          # one past the last line (trailing blank lines excluded)
-    indent: int       # columns before the "-"
+    start: int  # first line (0-based), including the comment lines directly above the item
+    item: int  # the line of the "- id:" item (0-based)
+    end: int  # one past the last line (trailing blank lines excluded)
+    indent: int  # columns before the "-"
 
 
 def _indent_of(line: str) -> int:
@@ -81,15 +81,20 @@ def rule_blocks(text: str) -> list[Block]:
     if not isinstance(seq, yaml.SequenceNode):
         raise EditError("expected a top-level 'rules:' list")
     if seq.flow_style and seq.value:
-        raise EditError("the rules are written as a flow list ('rules: [...]'); write one '- id:' item per rule "
-                        "to edit them here")
+        raise EditError("the rules are written as a flow list ('rules: [...]'); write one '- id:' item per rule to edit them here")
     lines = text.splitlines()
     items = []
     for node in seq.value:
         rid = None
         if isinstance(node, yaml.MappingNode):
-            rid = next((v.value for k, v in node.value if isinstance(k, yaml.ScalarNode) and k.value == "id"
-                        and isinstance(v, yaml.ScalarNode)), None)
+            rid = next(
+                (
+                    v.value
+                    for k, v in node.value
+                    if isinstance(k, yaml.ScalarNode) and k.value == "id" and isinstance(v, yaml.ScalarNode)
+                ),
+                None,
+            )
         line = node.start_mark.line
         items.append((rid, line, max(lines[line].find("-"), 0)))
     # where the list ends: the line after its last token (a file without a final newline ends mid-line)
@@ -104,8 +109,7 @@ def rule_blocks(text: str) -> list[Block]:
     out = []
     for i, (rid, line, indent) in enumerate(items):
         end = starts[i + 1] if i + 1 < len(items) else max(seq_end, line + 1)
-        while end > line + 1 and (not lines[end - 1].strip()
-                                  or (_is_comment(lines[end - 1]) and _indent_of(lines[end - 1]) < indent)):
+        while end > line + 1 and (not lines[end - 1].strip() or (_is_comment(lines[end - 1]) and _indent_of(lines[end - 1]) < indent)):
             end -= 1
         out.append(Block(rid, starts[i], line, end, indent))
     return out
@@ -120,7 +124,7 @@ def find_block(text: str, rule_id: str) -> Block:
 
 def block_text(text: str, block: Block) -> str:
     """The rule exactly as it stands in the file (its indentation included), ending in a newline."""
-    return "\n".join(text.splitlines()[block.start:block.end]) + "\n"
+    return "\n".join(text.splitlines()[block.start : block.end]) + "\n"
 
 
 def parse_block(edited: str) -> dict[str, Any]:
@@ -129,8 +133,7 @@ def parse_block(edited: str) -> dict[str, Any]:
         data = yaml.safe_load(edited)
     except yaml.MarkedYAMLError as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else None
-        raise EditError(f"line {line}: YAML syntax error: {exc.problem}" if line else f"YAML syntax error: {exc}") \
-            from None
+        raise EditError(f"line {line}: YAML syntax error: {exc.problem}" if line else f"YAML syntax error: {exc}") from None
     except yaml.YAMLError as exc:
         raise EditError(f"YAML error: {exc}") from None
     if not isinstance(data, list) or len(data) != 1 or not isinstance(data[0], dict):
@@ -157,7 +160,7 @@ def _indented(edited: str, indent: int) -> list[str]:
         elif shift > 0:
             out.append(" " * shift + line)
         else:
-            out.append(line[min(-shift, _indent_of(line)):])
+            out.append(line[min(-shift, _indent_of(line)) :])
     return out
 
 
@@ -166,7 +169,7 @@ def replace_rule(text: str, rule_id: str, edited: str) -> tuple[str, int]:
     parse_block(edited)
     block = find_block(text, rule_id)
     lines = text.splitlines()
-    new = lines[:block.start] + _indented(edited, block.indent) + lines[block.end:]
+    new = lines[: block.start] + _indented(edited, block.indent) + lines[block.end :]
     nl = _newline(text)
     return nl.join(new) + nl, block.start
 
@@ -178,7 +181,7 @@ def append_rule(text: str, edited: str) -> tuple[str, int]:
     lines = text.splitlines()
     if blocks:
         at, indent = blocks[-1].end, blocks[-1].indent
-    else:   # "rules: []" or an empty list: rewrite the key as a block list
+    else:  # "rules: []" or an empty list: rewrite the key as a block list
         lines = [line for line in lines if not re.match(r"^rules:\s*(\[\s*\])?\s*(#.*)?$", line)] + ["rules:"]
         at, indent = len(lines), 2
     insert = ([""] if blocks else []) + _indented(edited, indent)
@@ -218,12 +221,12 @@ class EditCheck:
     """The edit's effect on the whole rule set: messages mapped to editor lines."""
 
     report: CheckReport
-    file_text: str | None          # the whole file after the edit (None: the edit itself is unreadable)
-    block_start: int = 0           # 0-based line of the edited block in the file
+    file_text: str | None  # the whole file after the edit (None: the edit itself is unreadable)
+    block_start: int = 0  # 0-based line of the edited block in the file
     block_lines: int = 0
-    error: str | None = None       # the edit is not one rule (syntax)
+    error: str | None = None  # the edit is not one rule (syntax)
     error_line: int | None = None  # 1-based line in the editor
-    edited: str = ""               # the editor text this check is of
+    edited: str = ""  # the editor text this check is of
 
     @property
     def ok(self) -> bool:
@@ -247,8 +250,7 @@ def check_edit(rules_dir: Path, file: Path, original: str, edited: str, rule_id:
     except EditError as exc:
         match = re.match(r"line (\d+): ", str(exc))
         empty = CheckReport(rules_dir, None)
-        return EditCheck(empty, None, error=str(exc), error_line=int(match.group(1)) if match else None,
-                         edited=edited)
+        return EditCheck(empty, None, error=str(exc), error_line=int(match.group(1)) if match else None, edited=edited)
     n = len(edited.rstrip("\r\n").splitlines())
     report = check_rules(rules_dir, overrides={file: text}, engine=False)
     return EditCheck(report, text, start, n, edited=edited)
@@ -260,15 +262,18 @@ def check_edit(rules_dir: Path, file: Path, original: str, edited: str, rule_id:
 def history_dir(file: Path) -> Path:
     """``<rules dir>/.history/<file name>/``, for rule files (``<rules dir>/rules/x.yaml``) and for the
     rules directory's own files (settings.yaml ...) alike."""
-    in_rule_folder = file.parent.name == "rules" and (file.parent.parent / "vocabulary.yaml").is_file() \
+    in_rule_folder = (
+        file.parent.name == "rules"
+        and (file.parent.parent / "vocabulary.yaml").is_file()
         and not (file.parent / "vocabulary.yaml").is_file()
+    )
     return (file.parent.parent if in_rule_folder else file.parent) / HISTORY_DIR / file.name
 
 
 @dataclass(frozen=True)
 class Version:
     path: Path
-    saved: float          # when it was replaced (seconds since the epoch)
+    saved: float  # when it was replaced (seconds since the epoch)
 
     @property
     def label(self) -> str:
@@ -304,8 +309,7 @@ def _current_bytes(file: Path) -> bytes | None:
     except FileNotFoundError:
         return None
     except OSError as exc:
-        raise EditError(f"{file}: cannot read the current version ({exc.strerror or exc}); nothing was written") \
-            from None
+        raise EditError(f"{file}: cannot read the current version ({exc.strerror or exc}); nothing was written") from None
 
 
 @contextlib.contextmanager
@@ -329,8 +333,7 @@ def _save_lock(file: Path) -> Iterator[None]:
                 fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
-def save_file(file: Path, new_text: str, opened_digest: str | None, *,
-              check_dir: Path | None = None) -> Version | None:
+def save_file(file: Path, new_text: str, opened_digest: str | None, *, check_dir: Path | None = None) -> Version | None:
     """Replace ``file`` with ``new_text`` atomically, after keeping its current version in the history.
 
     ``opened_digest`` is the digest of the text the edit started from (None: a
@@ -343,17 +346,17 @@ def save_file(file: Path, new_text: str, opened_digest: str | None, *,
     its encoding.
     """
     with _save_lock(file):
-        if check_dir is not None:       # under the lock: the other files are as the check reads them
+        if check_dir is not None:  # under the lock: the other files are as the check reads them
             report = check_rules(check_dir, overrides={file: new_text})
             if not report.ok:
-                raise EditError(f"the rule set would have {len(report.errors)} error(s), the first: "
-                                f"{report.errors[0]}")
+                raise EditError(f"the rule set would have {len(report.errors)} error(s), the first: {report.errors[0]}")
         current = _current_bytes(file)
         if current is not None and opened_digest is None:
             raise ChangedOnDisk(f"{file} now exists on disk; reload it before saving")
         if current is not None and hashlib.sha256(current).hexdigest() != opened_digest:
-            raise ChangedOnDisk(f"{file} changed on disk since it was opened; reload it (your edit is kept "
-                                "in the editor) and apply the edit again")
+            raise ChangedOnDisk(
+                f"{file} changed on disk since it was opened; reload it (your edit is kept in the editor) and apply the edit again"
+            )
         kept = None
         if current is not None:
             folder = history_dir(file)
@@ -371,8 +374,7 @@ def save_file(file: Path, new_text: str, opened_digest: str | None, *,
     return kept
 
 
-def restore(file: Path, version: Version, opened_digest: str | None, *,
-            check_dir: Path | None = None) -> Version | None:
+def restore(file: Path, version: Version, opened_digest: str | None, *, check_dir: Path | None = None) -> Version | None:
     """Make an earlier version current again (the version replaced goes into the history too)."""
     return save_file(file, read_text(version.path), opened_digest, check_dir=check_dir)
 
@@ -380,8 +382,10 @@ def restore(file: Path, version: Version, opened_digest: str | None, *,
 def read_only_reason(rules_dir: Path) -> str | None:
     """Why the rules in ``rules_dir`` should not be edited in place (None: they may be)."""
     if rules_dir.resolve().name == "_rules" and rules_dir.resolve().parent.name == "ddx":
-        return ("these are the rules installed with ddx; copy them first with 'ddx rules init DIR' "
-                "and open them with 'ddx tui --rules DIR'")
+        return (
+            "these are the rules installed with ddx; copy them first with 'ddx rules init DIR' "
+            "and open them with 'ddx tui --rules DIR'"
+        )
     if not os.access(rules_dir / "rules", os.W_OK):
         return f"{rules_dir / 'rules'} is not writable"
     return None

@@ -29,7 +29,7 @@ BASELINE_FORMAT = "ddx-rules-test/1"
 
 def packaged_cases_dir() -> Path | None:
     """The sample cases shipped with ddx: inside the wheel, or the checkout's cases/."""
-    package = Path(__file__).resolve().parent.parent      # ddx/ (this module is ddx/authoring/regression.py)
+    package = Path(__file__).resolve().parent.parent  # ddx/ (this module is ddx/authoring/regression.py)
     for candidate in (package / "_cases", package.parent / "cases"):
         if candidate.is_dir() and any(candidate.glob("*.yaml")):
             return candidate
@@ -48,20 +48,19 @@ def default_cases_path() -> Path:
 
 
 def rules_info(knowledge: Knowledge) -> dict[str, str]:
-    return {"directory": str(knowledge.directory), "version": knowledge.settings.version,
-            "hash": knowledge.content_hash[:12]}
+    return {"directory": str(knowledge.directory), "version": knowledge.settings.version, "hash": knowledge.content_hash[:12]}
 
 
 @dataclass(frozen=True)
 class CaseResult:
-    key: str                         # "<file name>#<case id>": stable across folders and runs
+    key: str  # "<file name>#<case id>": stable across folders and runs
     case_id: str
     file: str | None
     expected: str | None = None
     ranking: tuple[str, ...] = ()
     probabilities: tuple[float, ...] = ()
-    matched: frozenset[str] = frozenset()   # rule ids (spec ids; a negated half counts as its rule)
-    rank: int | None = None          # rank of the expected entity (a variant counts as its parent)
+    matched: frozenset[str] = frozenset()  # rule ids (spec ids; a negated half counts as its rule)
+    rank: int | None = None  # rank of the expected entity (a variant counts as its parent)
     problems: tuple[str, ...] = ()
 
     @property
@@ -80,8 +79,13 @@ class CaseResult:
         return self.ranking.index(slug) + 1 if slug in self.ranking else None
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"case": self.case_id, "file": self.file, "expected": self.expected,
-                               "top": self.top, "rank_of_expected": self.rank}
+        out: dict[str, Any] = {
+            "case": self.case_id,
+            "file": self.file,
+            "expected": self.expected,
+            "top": self.top,
+            "rank_of_expected": self.rank,
+        }
         if self.ok:
             out["probability"] = round(self.top_probability or 0.0, 4)
             out["ranking"] = list(self.ranking)
@@ -112,10 +116,24 @@ def _result(a: Analysis, knowledge: Knowledge, roots: list[Path]) -> CaseResult:
     ranking = tuple(r.entity for r in a.ranking)
     rank = None
     if a.expected:
-        rank = next((i for i, slug in enumerate(ranking, start=1)
-                     if slug in (a.expected, knowledge.parent(a.expected)) or knowledge.parent(slug) == a.expected), None)
-    return CaseResult(key, a.case_id, a.file, a.expected, ranking, tuple(r.probability for r in a.ranking),
-                      frozenset(m.removesuffix(NEGATION_SUFFIX) for m in a.matched), rank)
+        rank = next(
+            (
+                i
+                for i, slug in enumerate(ranking, start=1)
+                if slug in (a.expected, knowledge.parent(a.expected)) or knowledge.parent(slug) == a.expected
+            ),
+            None,
+        )
+    return CaseResult(
+        key,
+        a.case_id,
+        a.file,
+        a.expected,
+        ranking,
+        tuple(r.probability for r in a.ranking),
+        frozenset(m.removesuffix(NEGATION_SUFFIX) for m in a.matched),
+        rank,
+    )
 
 
 @dataclass
@@ -125,8 +143,8 @@ class CaseRun:
     rules: dict[str, str]
     results: list[CaseResult]
     evaluation: Evaluation
-    never_matched: list[str] = field(default_factory=list)   # active rules that fired in no case
-    calibration: CalibrationReport | None = None              # leave-one-out over the scored cases
+    never_matched: list[str] = field(default_factory=list)  # active rules that fired in no case
+    calibration: CalibrationReport | None = None  # leave-one-out over the scored cases
 
     @property
     def by_key(self) -> dict[str, CaseResult]:
@@ -142,17 +160,23 @@ class CaseRun:
         return [r for r in self.results if r.ok and r.expected and r.rank != 1]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"format": BASELINE_FORMAT, "rules": self.rules,
-                "summary": {"cases": len(self.results), "scored": self.evaluation.n,
-                            "top1": self.evaluation.top1_hits, "top3": self.evaluation.top3_hits,
-                            "failed": len(self.failed)},
-                "never_matched": self.never_matched,
-                "calibration": self.calibration.to_dict() if self.calibration else None,
-                "cases": {r.key: r.to_dict() for r in self.results}}
+        return {
+            "format": BASELINE_FORMAT,
+            "rules": self.rules,
+            "summary": {
+                "cases": len(self.results),
+                "scored": self.evaluation.n,
+                "top1": self.evaluation.top1_hits,
+                "top3": self.evaluation.top3_hits,
+                "failed": len(self.failed),
+            },
+            "never_matched": self.never_matched,
+            "calibration": self.calibration.to_dict() if self.calibration else None,
+            "cases": {r.key: r.to_dict() for r in self.results},
+        }
 
 
-def run_cases(knowledge: Knowledge, paths: Iterable[str | os.PathLike[str]], *,
-              analyzer: Analyzer | None = None) -> CaseRun:
+def run_cases(knowledge: Knowledge, paths: Iterable[str | os.PathLike[str]], *, analyzer: Analyzer | None = None) -> CaseRun:
     """Analyse every case under ``paths`` with these rules (no next-test suggestions)."""
     paths = list(paths)
     own = analyzer is None
@@ -165,7 +189,7 @@ def run_cases(knowledge: Knowledge, paths: Iterable[str | os.PathLike[str]], *,
     roots = [Path(p) for p in paths]
     results = [_result(a, knowledge, roots) for a in analyses]
     seen: dict[str, int] = {}
-    for i, r in enumerate(results):     # a repeated id is an error row (ddx.loader.read_cases): numbered, kept
+    for i, r in enumerate(results):  # a repeated id is an error row (ddx.loader.read_cases): numbered, kept
         n = seen[r.key] = seen.get(r.key, 0) + 1
         if n > 1:
             results[i] = replace(r, key=f"{r.key}~{n}")
@@ -173,9 +197,13 @@ def run_cases(knowledge: Knowledge, paths: Iterable[str | os.PathLike[str]], *,
     active = dict.fromkeys(r.spec.id for r in knowledge.active_rules)
     held = held_cases(analyses, knowledge)
     ranker = analyzer.ranker if analyzer is not None else Ranker(knowledge)
-    return CaseRun(rules_info(knowledge) | {"engine": analyzer.engine}, results, score(analyses, knowledge),
-                   [rid for rid in active if rid not in fired],
-                   leave_one_out(ranker, held) if held else None)
+    return CaseRun(
+        rules_info(knowledge) | {"engine": analyzer.engine},
+        results,
+        score(analyses, knowledge),
+        [rid for rid in active if rid not in fired],
+        leave_one_out(ranker, held) if held else None,
+    )
 
 
 def write_temperature(knowledge: Knowledge, report: CalibrationReport) -> Path:
@@ -192,19 +220,23 @@ def write_temperature(knowledge: Knowledge, report: CalibrationReport) -> Path:
     block = re.search(r"^calibration:\n((?:[ \t]+.*\n|[ \t]*\n)*)", text, re.M)
     if block is None or not re.search(r"^[ \t]+temperature:", block.group(1), re.M):
         raise DdxError(f"{path}: no 'calibration:' block with a 'temperature:' line to update")
-    derivation = (f"Fitted by ddx rules test --fit-temperature on {date.today().isoformat()}: the grid value "
-                  f"(0.20-1.00, step 0.02) with the lowest log loss of the confirmed diagnosis over "
-                  f"{len(report.predictions)} scored cases; leave-one-out (T refitted without each case): "
-                  f"top-1 {report.top1:.1%}, ECE {report.ece:.3f}.")
-    body = re.sub(r"^([ \t]+)temperature:.*$", lambda m: f"{m.group(1)}temperature: {report.temperature:g}",
-                  block.group(1), count=1, flags=re.M)
+    derivation = (
+        f"Fitted by ddx rules test --fit-temperature on {date.today().isoformat()}: the grid value "
+        f"(0.20-1.00, step 0.02) with the lowest log loss of the confirmed diagnosis over "
+        f"{len(report.predictions)} scored cases; leave-one-out (T refitted without each case): "
+        f"top-1 {report.top1:.1%}, ECE {report.ece:.3f}."
+    )
+    body = re.sub(
+        r"^([ \t]+)temperature:.*$", lambda m: f"{m.group(1)}temperature: {report.temperature:g}", block.group(1), count=1, flags=re.M
+    )
     if re.search(r"^[ \t]+derivation:", body, re.M):
-        body = re.sub(r"^([ \t]+)derivation:.*$", lambda m: f"{m.group(1)}derivation: {json.dumps(derivation)}",
-                      body, count=1, flags=re.M)
+        body = re.sub(
+            r"^([ \t]+)derivation:.*$", lambda m: f"{m.group(1)}derivation: {json.dumps(derivation)}", body, count=1, flags=re.M
+        )
     else:
         indent = re.search(r"^([ \t]+)temperature:", body, re.M)
         body += f"{indent.group(1) if indent else '  '}derivation: {json.dumps(derivation)}\n"
-    new = text[:block.start(1)] + body + text[block.end(1):]
+    new = text[: block.start(1)] + body + text[block.end(1) :]
     save_file(path, new, digest)
     return path
 
@@ -239,8 +271,7 @@ def load_baseline(path: str | os.PathLike[str]) -> tuple[dict[str, str], dict[st
         for field_name, kind in (("expected", str), ("top", str), ("rank_of_expected", int)):
             value = c.get(field_name)
             if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
-                raise DdxError(f"{p}: case {key!r}: {field_name} must be {'a number' if kind is int else 'text'}, "
-                               f"got {value!r}")
+                raise DdxError(f"{p}: case {key!r}: {field_name} must be {'a number' if kind is int else 'text'}, got {value!r}")
         cases[str(key)] = BaselineCase(str(key), c.get("expected"), c.get("top"), c.get("rank_of_expected"))
     return {str(k): str(v) for k, v in rules.items()}, cases
 
@@ -258,18 +289,18 @@ class Regression:
     def worse(self) -> bool:
         if self.expected is None:
             return False
-        before = self.before_rank if self.before_rank is not None else 10 ** 6
-        after = self.after_rank if self.after_rank is not None else 10 ** 6
+        before = self.before_rank if self.before_rank is not None else 10**6
+        after = self.after_rank if self.after_rank is not None else 10**6
         return after > before
 
 
 @dataclass
 class BaselineComparison:
-    regressions: list[Regression] = field(default_factory=list)   # expected diagnosis ranked lower
+    regressions: list[Regression] = field(default_factory=list)  # expected diagnosis ranked lower
     improvements: list[Regression] = field(default_factory=list)
-    changed_top: list[Regression] = field(default_factory=list)    # leader changed (any case)
-    missing: list[str] = field(default_factory=list)               # in the baseline, not in this run
-    new: list[str] = field(default_factory=list)                   # in this run, not in the baseline
+    changed_top: list[Regression] = field(default_factory=list)  # leader changed (any case)
+    missing: list[str] = field(default_factory=list)  # in the baseline, not in this run
+    new: list[str] = field(default_factory=list)  # in this run, not in the baseline
 
 
 def compare_baseline(run: CaseRun, baseline: dict[str, BaselineCase]) -> BaselineComparison:

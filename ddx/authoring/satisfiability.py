@@ -97,8 +97,7 @@ class Numbers(Domain):
     def meet(self, other: Numbers) -> Numbers:
         lo, lo_open = max((self.lo, self.lo_open), (other.lo, other.lo_open))
         hi, hi_open = min((self.hi, not self.hi_open), (other.hi, not other.hi_open))
-        return Numbers(self.missing and other.missing, lo, lo_open, hi, not hi_open,
-                       self.present and other.present)
+        return Numbers(self.missing and other.missing, lo, lo_open, hi, not hi_open, self.present and other.present)
 
     def empty(self) -> bool:
         return not self.missing and not self._nonempty_interval()
@@ -168,14 +167,18 @@ class Logic:
             if a.op == "known":
                 return Numbers(missing=not a.value, present=bool(a.value))
             v = a.value
-            return {"eq": Numbers(False, v, False, v, False), "gt": Numbers(False, lo=v, lo_open=True),
-                    "gte": Numbers(False, lo=v), "lt": Numbers(False, hi=v, hi_open=True),
-                    "lte": Numbers(False, hi=v)}[a.op]
+            return {
+                "eq": Numbers(False, v, False, v, False),
+                "gt": Numbers(False, lo=v, lo_open=True),
+                "gte": Numbers(False, lo=v),
+                "lt": Numbers(False, hi=v, hi_open=True),
+                "lte": Numbers(False, hi=v),
+            }[a.op]
         if kind == "list":
             if a.op == "known":
                 return Items(missing=not a.value, present=bool(a.value))
             must = frozenset(a.value) if isinstance(a.value, tuple) else frozenset([a.value])
-            return Items(False, True, must)   # contains / contains_all (contains_any is split into branches)
+            return Items(False, True, must)  # contains / contains_all (contains_any is split into branches)
         terms = self._universe(a.path)
         value = set(a.value) if isinstance(a.value, tuple) else {a.value}
         allowed = {"eq": value, "in": value, "ne": terms - value, "not_in": terms - value}.get(a.op)
@@ -231,8 +234,7 @@ class Logic:
         """Sufficient test that every case satisfying ``a`` satisfies ``b``: each satisfiable alternative of
         ``a`` lies within one of ``b``'s (a condition that can never hold implies anything)."""
         alts_b = [x for x in self.alternatives(b) if x is not None]
-        return all(any(self.branch_within(x, y) for y in alts_b)
-                   for x in self.alternatives(a) if x is not None)
+        return all(any(self.branch_within(x, y) for y in alts_b) for x in self.alternatives(a) if x is not None)
 
     def jointly(self, a: Node, b: Node) -> bool:
         """Some case satisfies both ``a`` and ``b``."""

@@ -47,8 +47,8 @@ class Editing:
     """The rule in the editor: where it lives and the file text it was cut from."""
 
     file: Path
-    rule_id: str | None          # None: a new rule, to be added to ``file``
-    original_file: str           # the file's text when the rule was opened
+    rule_id: str | None  # None: a new rule, to be added to ``file``
+    original_file: str  # the file's text when the rule was opened
     opened_digest: str
     original_block: str
 
@@ -77,7 +77,7 @@ class RuleEditSession:
         self.cases = list(cases) if cases else None
         self.read_only = read_only_reason(knowledge.directory)
         self.editing: Editing | None = None
-        self._baseline: tuple[Knowledge, CaseRun] | None = None   # the cases ranked by the saved rules
+        self._baseline: tuple[Knowledge, CaseRun] | None = None  # the cases ranked by the saved rules
         self._baseline_lock = threading.Lock()
 
     # ------------------------------------------------------------------ browsing
@@ -128,8 +128,7 @@ class RuleEditSession:
         """Start a new rule (``editing.rule_id`` None) in the file of the rule open now, else the first rule
         file; returns it and the template text (id ``new.rule-N``, the first N not taken; status draft).
         Raises DdxError when that file cannot be read (the rule open before stays open)."""
-        file = self.editing.file if self.editing else next(iter(sorted(
-            (self.knowledge.directory / "rules").glob("*.yaml"))))
+        file = self.editing.file if self.editing else next(iter(sorted((self.knowledge.directory / "rules").glob("*.yaml"))))
         taken = {r.spec.id for r in self.knowledge.rules}
         n = 1
         while f"new.rule-{n}" in taken:
@@ -175,7 +174,7 @@ class RuleEditSession:
         knowledge = knowledge if knowledge is not None else self.knowledge
         new = result.report.knowledge
         if new is not None:
-            new = new.with_prior_set(self.knowledge.prior_set)   # the priors the differential is ranked with
+            new = new.with_prior_set(self.knowledge.prior_set)  # the priors the differential is ranked with
         if new is None or not self.cases:
             return None
         try:
@@ -197,8 +196,7 @@ class RuleEditSession:
             raise EditError(self.read_only)
         if self.editing is None or not result.ok or result.file_text is None:
             raise EditError("the rule set would have errors")
-        return save_file(self.editing.file, result.file_text, self.editing.opened_digest,
-                         check_dir=self.knowledge.directory)
+        return save_file(self.editing.file, result.file_text, self.editing.opened_digest, check_dir=self.knowledge.directory)
 
     @staticmethod
     def saved_id(text: str) -> str | None:

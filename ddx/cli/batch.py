@@ -42,8 +42,8 @@ from ddx.loader import INPUT_SUFFIXES
 from ddx.safetext import json_text
 from ddx.yamlio import atomic_output, atomic_write_text, open_regular
 
-PROGRESS_AFTER_S = 1.0     # a run shorter than this never shows a bar
-ERRORS_SHOWN = 20          # error rows repeated on stderr at the end of a run
+PROGRESS_AFTER_S = 1.0  # a run shorter than this never shows a bar
+ERRORS_SHOWN = 20  # error rows repeated on stderr at the end of a run
 
 
 def check_target(path: str | None, option: str) -> None:
@@ -73,8 +73,11 @@ def input_named_by(target: str | None, paths: tuple[str, ...] | list[str]) -> st
                 inside = real.relative_to(os.path.realpath(given))
             except ValueError:
                 continue
-            if real.suffix.lower() in INPUT_SUFFIXES and not any(p.startswith(".") for p in inside.parts) \
-                    and not _earlier_result(real):
+            if (
+                real.suffix.lower() in INPUT_SUFFIXES
+                and not any(p.startswith(".") for p in inside.parts)
+                and not _earlier_result(real)
+            ):
                 return given
         else:
             try:
@@ -87,8 +90,10 @@ def input_named_by(target: str | None, paths: tuple[str, ...] | list[str]) -> st
 
 
 _RESULT_START = re.compile(
-    r'\{"cases":\[\n(?:\]|\{"id":.{0,1200}?"file":)'     # ddx batch --format json (a case file has no "file")
-    r'|\{\s*"cases":\s*\d+,\s*"ranked":', re.S)           # ddx batch --summary FILE.json
+    r'\{"cases":\[\n(?:\]|\{"id":.{0,1200}?"file":)'  # ddx batch --format json (a case file has no "file")
+    r'|\{\s*"cases":\s*\d+,\s*"ranked":',
+    re.S,
+)  # ddx batch --summary FILE.json
 
 
 def _earlier_result(path: Path) -> bool:
@@ -113,10 +118,14 @@ def refuse_input_target(target: str | None, option: str, paths: tuple[str, ...] 
     """A usage error (nothing written) when ``target`` would overwrite one of the inputs."""
     given = input_named_by(target, paths)
     if given is not None:
-        where = "is" if os.path.realpath(given) == os.path.realpath(str(target)) or not os.path.isdir(given) \
+        where = (
+            "is"
+            if os.path.realpath(given) == os.path.realpath(str(target)) or not os.path.isdir(given)
             else f"is a case file in the input folder {given!r}, so it is"
-        raise click.BadParameter(f"{target!r} {where} one of the inputs; nothing was written "
-                                 "(name a file that is not read in this run)", param_hint=option)
+        )
+        raise click.BadParameter(
+            f"{target!r} {where} one of the inputs; nothing was written (name a file that is not read in this run)", param_hint=option
+        )
 
 
 @contextlib.contextmanager
@@ -130,13 +139,13 @@ def _stream(output: str | None) -> Iterator[TextIO]:
 
 
 def _terminate(signum: int, frame: FrameType | None) -> None:
-    raise SystemExit(128 + signum)   # unwinds like Ctrl-C: the previous output file stays
+    raise SystemExit(128 + signum)  # unwinds like Ctrl-C: the previous output file stays
 
 
 def _writer(fmt: str, out: TextIO, top: int, to_terminal: bool) -> Writer:
     if fmt == "xlsx":
         out.flush()
-        return XlsxWriter(out.buffer, top)   # a workbook is bytes: written under the text stream
+        return XlsxWriter(out.buffer, top)  # a workbook is bytes: written under the text stream
     if fmt == "jsonl":
         return JsonlWriter(out)
     if fmt == "json":
@@ -169,13 +178,15 @@ class _Progress:
             return
         self.next_check = now + 0.1
         if self.bar is None:
-            self.bar = Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                                console=Console(stderr=True), transient=True)
+            self.bar = Progress(
+                SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=Console(stderr=True), transient=True
+            )
             self.bar.start()
             self.task = self.bar.add_task("")
         rate = summary.cases / max(now - self.start, 1e-9)
-        self.bar.update(self.task, description=(
-            f"{summary.cases:,} cases, {summary.failed:,} errors, {rate:,.0f} cases/s  {Path(file).name}"))
+        self.bar.update(
+            self.task, description=(f"{summary.cases:,} cases, {summary.failed:,} errors, {rate:,.0f} cases/s  {Path(file).name}")
+        )
 
     def stop(self) -> None:
         if self.bar is not None:
@@ -183,9 +194,21 @@ class _Progress:
             self.bar = None
 
 
-def run_batch_command(knowledge: Knowledge, paths: tuple[str, ...], *, fmt: str, output: str | None,
-                      summary_file: str | None, jobs: int, top: int, evidence: str, suggest: bool,
-                      quiet: bool, engine: str | None = None, sources_file: str | None = None) -> int:
+def run_batch_command(
+    knowledge: Knowledge,
+    paths: tuple[str, ...],
+    *,
+    fmt: str,
+    output: str | None,
+    summary_file: str | None,
+    jobs: int,
+    top: int,
+    evidence: str,
+    suggest: bool,
+    quiet: bool,
+    engine: str | None = None,
+    sources_file: str | None = None,
+) -> int:
     check_target(output, "--output")
     check_target(summary_file, "--summary")
     check_target(sources_file, "--sources")
@@ -194,20 +217,28 @@ def run_batch_command(knowledge: Knowledge, paths: tuple[str, ...], *, fmt: str,
     refuse_input_target(sources_file, "--sources", paths)
     named = [(o, n) for o, n in ((output, "--output"), (summary_file, "--summary"), (sources_file, "--sources")) if o]
     for i, (a, a_name) in enumerate(named):
-        for b, b_name in named[i + 1:]:
+        for b, b_name in named[i + 1 :]:
             if os.path.realpath(a) == os.path.realpath(b):
                 raise click.BadParameter(f"{a_name} and {b_name} name the same file", param_hint=b_name)
     if output is not None and fmt != "xlsx" and output.lower().endswith((".xlsx", ".xls", ".ods")):
-        raise click.UsageError(f"--format {fmt} writes text, but {output!r} is named as a workbook: use --format "
-                               "xlsx (the default for a .xlsx name), or give the file a name for its format")
+        raise click.UsageError(
+            f"--format {fmt} writes text, but {output!r} is named as a workbook: use --format "
+            "xlsx (the default for a .xlsx name), or give the file a name for its format"
+        )
     if fmt == "xlsx" and output is None and sys.stdout.isatty():
-        raise click.UsageError("--format xlsx writes a workbook (binary), not text for the terminal: "
-                               "name a file with --output FILE.xlsx (or redirect the output to a file)")
+        raise click.UsageError(
+            "--format xlsx writes a workbook (binary), not text for the terminal: "
+            "name a file with --output FILE.xlsx (or redirect the output to a file)"
+        )
     options = BatchOptions(
-        suggest=suggest, top=top,
+        suggest=suggest,
+        top=top,
         evidence_for={"all": None, "top": top, "full": top, "none": 0}[evidence],
-        want_json=fmt in ("jsonl", "json"), want_rows=fmt not in ("jsonl", "json"), engine=engine,
-        lean=evidence in ("top", "none"))
+        want_json=fmt in ("jsonl", "json"),
+        want_rows=fmt not in ("jsonl", "json"),
+        engine=engine,
+        lean=evidence in ("top", "none"),
+    )
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     previous = signal.signal(signal.SIGTERM, _terminate)
     progress = _Progress(enabled=not quiet and sys.stderr.isatty())
@@ -223,7 +254,7 @@ def run_batch_command(knowledge: Knowledge, paths: tuple[str, ...], *, fmt: str,
                 writer.case(result)
                 summary.add(result)
                 if result.errors and len(errors) < ERRORS_SHOWN:
-                    errors.extend(str(p) for p in result.errors[:ERRORS_SHOWN - len(errors)])
+                    errors.extend(str(p) for p in result.errors[: ERRORS_SHOWN - len(errors)])
                 progress.update(summary, result.file)
             progress.stop()
             data = summary.to_dict()
@@ -234,8 +265,7 @@ def run_batch_command(knowledge: Knowledge, paths: tuple[str, ...], *, fmt: str,
             else:
                 atomic_write_text(Path(summary_file), json_text(json.dumps(data, ensure_ascii=False, indent=2)) + "\n")
         if sources_file:
-            atomic_write_text(Path(sources_file),
-                              json_text(json.dumps(source_table(knowledge), ensure_ascii=False, indent=2)) + "\n")
+            atomic_write_text(Path(sources_file), json_text(json.dumps(source_table(knowledge), ensure_ascii=False, indent=2)) + "\n")
     except KeyboardInterrupt:
         progress.stop()
         err.print("ddx: interrupted" + (f"; {output} was left as it was" if output else ""))
@@ -248,15 +278,17 @@ def run_batch_command(knowledge: Knowledge, paths: tuple[str, ...], *, fmt: str,
     finally:
         signal.signal(signal.SIGTERM, previous)
         if isinstance(writer, XlsxWriter):
-            writer.discard()   # an interrupted workbook leaves no rows behind in the temporary folder
+            writer.discard()  # an interrupted workbook leaves no rows behind in the temporary folder
     if not quiet:
         for message in errors:
             err.print(f"ddx: {message}", markup=False)
         if summary.failed > len(errors):
             err.print(f"ddx: ... the error rows of the output list every problem ({summary.failed:,} cases)")
         elapsed = time.monotonic() - started
-        line = (f"ddx: {summary.cases:,} cases, {summary.ranked:,} ranked, {summary.failed:,} "
-                f"{'error' if summary.failed == 1 else 'errors'} in {elapsed:.1f} s")
+        line = (
+            f"ddx: {summary.cases:,} cases, {summary.ranked:,} ranked, {summary.failed:,} "
+            f"{'error' if summary.failed == 1 else 'errors'} in {elapsed:.1f} s"
+        )
         if output:
             line += f"; written to {output}"
         err.print(line)

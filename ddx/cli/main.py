@@ -38,7 +38,7 @@ def _version_message() -> str:
     try:
         knowledge = load_knowledge()
         rules = knowledge.version_line
-        if knowledge.packaged:   # the path 'ddx rules diff' and 'ddx rules init' users need
+        if knowledge.packaged:  # the path 'ddx rules diff' and 'ddx rules init' users need
             rules += f"; packaged rules in {knowledge.directory}"
     except DdxError as exc:
         rules = f"rules unavailable ({exc})"
@@ -68,18 +68,21 @@ class _Group(click.Group):
     def invoke(self, ctx: click.Context) -> object:
         try:
             return super().invoke(ctx)
-        except KeyboardInterrupt:        # before click's own handler, which prints a blank line first
+        except KeyboardInterrupt:  # before click's own handler, which prints a blank line first
             sys.stderr.write("ddx: interrupted\n")
             sys.exit(130)
-        except BrokenPipeError:          # `ddx ... | head`: the reader left; nothing to report
+        except BrokenPipeError:  # `ddx ... | head`: the reader left; nothing to report
             sys.stderr.close()
             sys.exit(1)
         except OSError as exc:
             from rich.console import Console
 
             where = f" ({exc.filename})" if exc.filename else ""
-            Console(stderr=True).print(f"ddx: cannot read or write a file{where}: {exc.strerror or exc}; "
-                                       "files being replaced were left as they were", markup=False, highlight=False)
+            Console(stderr=True).print(
+                f"ddx: cannot read or write a file{where}: {exc.strerror or exc}; files being replaced were left as they were",
+                markup=False,
+                highlight=False,
+            )
             sys.exit(1)
         except DdxError as exc:
             from rich.console import Console
@@ -99,7 +102,7 @@ def main(ctx: click.Context, version: bool) -> None:
         ctx.exit(0)
     if ctx.invoked_subcommand is None:
         if sys.stdin.isatty() and sys.stdout.isatty():
-            ctx.invoke(tui_cmd)     # `ddx` alone opens the TUI on a new case
+            ctx.invoke(tui_cmd)  # `ddx` alone opens the TUI on a new case
         else:
             click.echo(ctx.get_help())
 
@@ -107,16 +110,25 @@ def main(ctx: click.Context, version: bool) -> None:
 def rules_option(f: Any) -> Any:
     """``--rules DIR``: the rules directory (None when not given: $DDX_RULES, else the packaged rules; see
     :func:`load_rules`). Every command that reads rules from an option takes this one."""
-    return click.option("--rules", "rules", type=click.Path(file_okay=False), default=None,
-                        help="Rules directory (default: $DDX_RULES, else the packaged rules).")(f)
+    return click.option(
+        "--rules",
+        "rules",
+        type=click.Path(file_okay=False),
+        default=None,
+        help="Rules directory (default: $DDX_RULES, else the packaged rules).",
+    )(f)
 
 
 def prior_set_option(f: Any) -> Any:
     """``--prior-set NAME``: a prior set of the rules' settings.yaml (None: the priors in entities.yaml)."""
     return click.option(
-        "--prior-set", "prior_set", default=None, metavar="NAME",
+        "--prior-set",
+        "prior_set",
+        default=None,
+        metavar="NAME",
         help="Rank with the named prior set of the rules' settings.yaml (prior_sets:) instead of the "
-             "priors in entities.yaml, e.g. for a paediatric practice.")(f)
+        "priors in entities.yaml, e.g. for a paediatric practice.",
+    )(f)
 
 
 def _engine_checked(ctx: click.Context, param: click.Parameter, value: str | None) -> str:
@@ -125,7 +137,7 @@ def _engine_checked(ctx: click.Context, param: click.Parameter, value: str | Non
     try:
         return check_engine(value) if value is not None else default_engine()
     except DdxError as exc:
-        if value is None:       # the default came from $DDX_ENGINE: say so, not "--engine"
+        if value is None:  # the default came from $DDX_ENGINE: say so, not "--engine"
             raise click.UsageError(str(exc), ctx=ctx) from None
         raise click.BadParameter(str(exc).removeprefix("--engine: "), ctx=ctx, param=param) from None
 
@@ -134,13 +146,17 @@ def engine_option(f: Any) -> Any:
     """``--engine durable|python``: the matcher that ranks (default: $DDX_ENGINE, else durable-rules where it
     imports, the python matcher on Python 3.13+). The callback resolves the default, so the command gets a name."""
     return click.option(
-        "--engine", "engine", type=click.Choice(["durable", "python"], case_sensitive=False), default=None,
+        "--engine",
+        "engine",
+        type=click.Choice(["durable", "python"], case_sensitive=False),
+        default=None,
         callback=_engine_checked,
         help="The matcher that ranks: durable (durable-rules, Python 3.11-3.12) or python (ddx's own; the same rule "
-             "ids). Default: $DDX_ENGINE, else durable where it imports.")(f)
+        "ids). Default: $DDX_ENGINE, else durable where it imports.",
+    )(f)
 
 
-CHECK_HINT = " (run 'ddx rules check' for details)"   # what 'ddx rules ...' adds to the loader's first line
+CHECK_HINT = " (run 'ddx rules check' for details)"  # what 'ddx rules ...' adds to the loader's first line
 
 
 def load_rules(directory: str | None, prior_set: str | None = None, *, hint: str = "") -> Knowledge:
@@ -167,7 +183,7 @@ def load_rules(directory: str | None, prior_set: str | None = None, *, hint: str
         return knowledge
     try:
         return knowledge.with_prior_set(prior_set)
-    except KnowledgeError as exc:       # the rules are fine; the option names no set: a usage error
+    except KnowledgeError as exc:  # the rules are fine; the option names no set: a usage error
         [problem] = exc.problems
         hint = f" ({did_you_mean(problem.suggestions)})" if problem.suggestions else ""
         raise click.UsageError(f"--prior-set: {problem.message}{hint}") from None
@@ -175,20 +191,43 @@ def load_rules(directory: str | None, prior_set: str | None = None, *, hint: str
 
 @main.command("eval")
 @click.argument("files", nargs=-1, required=True, metavar="FILE...")
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown", "report"]), default="text",
-              show_default=True,
-              help="Output format: text (ranked table), json, markdown, or report (a draft report comment).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "markdown", "report"]),
+    default="text",
+    show_default=True,
+    help="Output format: text (ranked table), json, markdown, or report (a draft report comment).",
+)
 @rules_option
-@click.option("--top", type=click.IntRange(1, 50), default=6, show_default=True,
-              help="Entities shown in text and markdown output (JSON always has all).")
-@click.option("--chart", "chart", type=click.Path(dir_okay=False), default=None, metavar="SVG",
-              help="Also write the evidence chart (each recorded finding's log10 likelihood ratio, leader "
-                   "against runner-up) as an SVG file, written atomically; for several cases, one file each: "
-                   "<stem>-<case id>.svg.")
+@click.option(
+    "--top",
+    type=click.IntRange(1, 50),
+    default=6,
+    show_default=True,
+    help="Entities shown in text and markdown output (JSON always has all).",
+)
+@click.option(
+    "--chart",
+    "chart",
+    type=click.Path(dir_okay=False),
+    default=None,
+    metavar="SVG",
+    help="Also write the evidence chart (each recorded finding's log10 likelihood ratio, leader "
+    "against runner-up) as an SVG file, written atomically; for several cases, one file each: "
+    "<stem>-<case id>.svg.",
+)
 @prior_set_option
 @engine_option
-def eval_cmd(files: tuple[str, ...], fmt: str, rules: str | None, top: int, prior_set: str | None,
-             chart: str | None = None, engine: str | None = None) -> None:
+def eval_cmd(
+    files: tuple[str, ...],
+    fmt: str,
+    rules: str | None,
+    top: int,
+    prior_set: str | None,
+    chart: str | None = None,
+    engine: str | None = None,
+) -> None:
     """Rank the differential for each case in FILE... (YAML or JSON, one case or a
     'cases:' list per file; CSV/TSV sheets and .xlsx/.xls/.ods workbooks, one case per row;
     folders are searched recursively)."""
@@ -199,6 +238,7 @@ def eval_cmd(files: tuple[str, ...], fmt: str, rules: str | None, top: int, prio
 
     if chart is not None:
         from ddx.cli.batch import check_target, refuse_input_target
+
         check_target(chart, "--chart")
         refuse_input_target(chart, "--chart", files)
     charted = []
@@ -218,6 +258,7 @@ def eval_cmd(files: tuple[str, ...], fmt: str, rules: str | None, top: int, prio
                 click.echo(render_markdown(analysis, knowledge, top=top))
             elif fmt == "report":
                 from ddx.report_comment import render_report
+
                 click.echo(render_report(analysis, knowledge, analyzer.ranker))
             else:
                 console.print(render_text(analysis, knowledge, top=top))
@@ -228,10 +269,12 @@ def eval_cmd(files: tuple[str, ...], fmt: str, rules: str | None, top: int, prio
         import json
 
         from ddx.safetext import json_text
+
         payload = results[0] if len(results) == 1 else results
         click.echo(json_text(json.dumps(payload, indent=2, ensure_ascii=False)))
     if chart is not None:
         from ddx.chart import write_charts
+
         for line in write_charts(chart, charted, knowledge):
             err.print(f"ddx: {line}", markup=False)
     sys.exit(1 if failed else 0)
@@ -239,35 +282,78 @@ def eval_cmd(files: tuple[str, ...], fmt: str, rules: str | None, top: int, prio
 
 @main.command("batch")
 @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
-@click.option("--format", "fmt", type=click.Choice(["table", "jsonl", "json", "csv", "xlsx", "markdown"]),
-              default="table", show_default=True,
-              help="Per-case output: a table, JSON lines, one JSON document, CSV, an Excel workbook (the CSV's "
-                   "columns; needs --output; the default for --output FILE.xlsx), or markdown.")
-@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), default=None,
-              help="Write here instead of stdout; replaced atomically when the run ends (an interrupted "
-                   "run leaves the previous file intact).")
-@click.option("--summary", "summary_file", type=click.Path(dir_okay=False, writable=True), default=None,
-              help="Write the summary (JSON, or markdown for *.md) to this file; jsonl then has no summary line.")
-@click.option("--jobs", "-j", type=click.IntRange(1, 64), default=1, show_default=True,
-              help="Worker processes (each compiles its own ruleset); results are the same for any number.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "jsonl", "json", "csv", "xlsx", "markdown"]),
+    default="table",
+    show_default=True,
+    help="Per-case output: a table, JSON lines, one JSON document, CSV, an Excel workbook (the CSV's "
+    "columns; needs --output; the default for --output FILE.xlsx), or markdown.",
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, writable=True),
+    default=None,
+    help="Write here instead of stdout; replaced atomically when the run ends (an interrupted run leaves the previous file intact).",
+)
+@click.option(
+    "--summary",
+    "summary_file",
+    type=click.Path(dir_okay=False, writable=True),
+    default=None,
+    help="Write the summary (JSON, or markdown for *.md) to this file; jsonl then has no summary line.",
+)
+@click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Worker processes (each compiles its own ruleset); results are the same for any number.",
+)
 @rules_option
-@click.option("--top", type=click.IntRange(1, 50), default=3, show_default=True,
-              help="Leaders shown per case in table, csv and markdown.")
-@click.option("--evidence", type=click.Choice(["top", "full", "all", "none"]), default="top", show_default=True,
-              help="JSON/jsonl: 'top' writes lean lines, the evidence of the --top leaders as rule, weight, "
-                   "figure and a short source key (every entity is still ranked; the summary lists each key's "
-                   "citation once); 'full' the full evidence objects of the --top leaders; 'all' those of "
-                   "every entity (exactly the 'ddx eval --format json' shape; about 10x larger than 'top'); "
-                   "'none' lean lines without evidence.")
-@click.option("--sources", "sources_file", type=click.Path(dir_okay=False, writable=True), default=None,
-              help="Also write the citation of every source key (JSON: {key: citation}) to this file.")
+@click.option(
+    "--top", type=click.IntRange(1, 50), default=3, show_default=True, help="Leaders shown per case in table, csv and markdown."
+)
+@click.option(
+    "--evidence",
+    type=click.Choice(["top", "full", "all", "none"]),
+    default="top",
+    show_default=True,
+    help="JSON/jsonl: 'top' writes lean lines, the evidence of the --top leaders as rule, weight, "
+    "figure and a short source key (every entity is still ranked; the summary lists each key's "
+    "citation once); 'full' the full evidence objects of the --top leaders; 'all' those of "
+    "every entity (exactly the 'ddx eval --format json' shape; about 10x larger than 'top'); "
+    "'none' lean lines without evidence.",
+)
+@click.option(
+    "--sources",
+    "sources_file",
+    type=click.Path(dir_okay=False, writable=True),
+    default=None,
+    help="Also write the citation of every source key (JSON: {key: citation}) to this file.",
+)
 @click.option("--no-suggest", is_flag=True, help="Skip next-test suggestions (faster).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no closing line on stderr.")
 @prior_set_option
 @engine_option
-def batch_cmd(paths: tuple[str, ...], fmt: str, output: str | None, summary_file: str | None, jobs: int,
-              rules: str | None, top: int, evidence: str, sources_file: str | None, no_suggest: bool, quiet: bool,
-              prior_set: str | None, engine: str | None = None) -> None:
+def batch_cmd(
+    paths: tuple[str, ...],
+    fmt: str,
+    output: str | None,
+    summary_file: str | None,
+    jobs: int,
+    rules: str | None,
+    top: int,
+    evidence: str,
+    sources_file: str | None,
+    no_suggest: bool,
+    quiet: bool,
+    prior_set: str | None,
+    engine: str | None = None,
+) -> None:
     """Rank every case under PATH... (files or folders, searched recursively; YAML, JSON, CSV/TSV
     sheets and workbooks (.xlsx, .xls, .ods; every visible sheet) with one case per row and dotted
     column names such as stains.desmin).
@@ -279,11 +365,24 @@ def batch_cmd(paths: tuple[str, ...], fmt: str, output: str | None, summary_file
 
     source = click.get_current_context().get_parameter_source("fmt")
     if output is not None and output.lower().endswith(".xlsx") and source == click.core.ParameterSource.DEFAULT:
-        fmt = "xlsx"   # -o results.xlsx: a workbook, not a text table in a file named .xlsx
+        fmt = "xlsx"  # -o results.xlsx: a workbook, not a text table in a file named .xlsx
     knowledge = load_rules(rules, prior_set)
-    sys.exit(run_batch_command(
-        knowledge, paths, fmt=fmt, output=output, summary_file=summary_file, jobs=jobs, top=top,
-        evidence=evidence, suggest=not no_suggest, quiet=quiet, engine=engine, sources_file=sources_file))
+    sys.exit(
+        run_batch_command(
+            knowledge,
+            paths,
+            fmt=fmt,
+            output=output,
+            summary_file=summary_file,
+            jobs=jobs,
+            top=top,
+            evidence=evidence,
+            suggest=not no_suggest,
+            quiet=quiet,
+            engine=engine,
+            sources_file=sources_file,
+        )
+    )
 
 
 def tui_options(f: Any) -> Any:
@@ -292,8 +391,13 @@ def tui_options(f: Any) -> Any:
         click.argument("case_file", required=False, type=click.Path(dir_okay=False), metavar="[CASE_FILE]"),
         click.option("--case", "case_id", default=None, help="The case to open when CASE_FILE holds several."),
         rules_option,
-        click.option("--cases", "cases", multiple=True, type=click.Path(exists=True),
-                     help="Cases for the rule editor's impact preview (default: ./cases, else the sample cases)."),
+        click.option(
+            "--cases",
+            "cases",
+            multiple=True,
+            type=click.Path(exists=True),
+            help="Cases for the rule editor's impact preview (default: ./cases, else the sample cases).",
+        ),
         prior_set_option,
         engine_option,
     ]
@@ -304,8 +408,14 @@ def tui_options(f: Any) -> Any:
 
 @main.command("tui")
 @tui_options
-def tui_cmd(case_file: str | None = None, case_id: str | None = None, rules: str | None = None,
-            cases: tuple[str, ...] = (), prior_set: str | None = None, engine: str | None = None) -> None:
+def tui_cmd(
+    case_file: str | None = None,
+    case_id: str | None = None,
+    rules: str | None = None,
+    cases: tuple[str, ...] = (),
+    prior_set: str | None = None,
+    engine: str | None = None,
+) -> None:
     """Enter a case and watch the differential re-rank as you type (a new case, or CASE_FILE).
     F9 opens the rule editor. Drafts are autosaved to $DDX_DATA_DIR (else your user data folder)."""
     from ddx.tui import run

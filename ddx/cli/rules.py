@@ -33,7 +33,7 @@ from ddx.safetext import json_text
 _out = Console(highlight=False, soft_wrap=True)
 
 
-escape = markup_text   # text from rule, case and baseline files is shown, never read as markup
+escape = markup_text  # text from rule, case and baseline files is shown, never read as markup
 _err = Console(stderr=True, highlight=False, soft_wrap=True)
 FORMAT = click.Choice(["text", "json"])
 
@@ -72,13 +72,15 @@ def init_cmd(directory: str) -> None:
     if target.exists() and any(target.iterdir()):
         _fail(f"{target} exists and is not empty; choose a new folder")
     source = packaged_rules_dir()
-    shutil.copytree(source, target, dirs_exist_ok=True,
-                    ignore=shutil.ignore_patterns("__pycache__", ".history", "*.tmp"))
+    shutil.copytree(source, target, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__", ".history", "*.tmp"))
     k = load_rules(str(target), hint=CHECK_HINT)
     _out.print(f"Copied the packaged rules ({k.settings.version}, {k.content_hash[:12]}) to {target}.")
-    _out.print(f"Next: edit {target}/rules/*.yaml, then\n  ddx rules check {target}\n  ddx rules test {target}\n"
-               f"  ddx rules diff {target}   (against the packaged rules)\nand use them with --rules {target} "
-               f"(or: export DDX_RULES={target}; ddx tui --rules {target} edits them on screen).", markup=False)
+    _out.print(
+        f"Next: edit {target}/rules/*.yaml, then\n  ddx rules check {target}\n  ddx rules test {target}\n"
+        f"  ddx rules diff {target}   (against the packaged rules)\nand use them with --rules {target} "
+        f"(or: export DDX_RULES={target}; ddx tui --rules {target} edits them on screen).",
+        markup=False,
+    )
 
 
 # ------------------------------------------------------------------ check
@@ -96,7 +98,7 @@ def check_cmd(directory: str | None, fmt: str, no_engine: bool) -> None:
 
     try:
         report = check_rules(directory, engine=not no_engine)
-    except KnowledgeError as exc:   # no rules directory at all
+    except KnowledgeError as exc:  # no rules directory at all
         if fmt == "json":
             _emit_json({"errors": len(exc.problems), "messages": [p.to_dict() for p in exc.problems]})
         else:
@@ -108,16 +110,17 @@ def check_cmd(directory: str | None, fmt: str, no_engine: bool) -> None:
     else:
         for m in report.messages:
             colour = {"error": "red", "warning": "yellow"}.get(m.severity, "cyan")
-            _out.print(f"[bold {colour}]{m.severity}[/bold {colour}] [{colour}]\\[{m.code}][/{colour}] "
-                       f"{escape(str(m.problem))}")
+            _out.print(f"[bold {colour}]{m.severity}[/bold {colour}] [{colour}]\\[{m.code}][/{colour}] {escape(str(m.problem))}")
         k = report.knowledge
         where = escape(k.version_line) if k else escape(str(report.directory))
         verdict = "[bold green]OK[/bold green]" if report.ok else "[bold red]FAILED[/bold red]"
         rules = f"{len({r.spec.id for r in k.rules})} rules, " if k else ""
-        _out.print(f"{verdict}: {len(report.errors)} error(s), {len(report.warnings)} warning(s), "
-                   f"{len(report.notes)} note(s); {rules}"
-                   f"{report.examples_run} example(s) run; {report.shards} engine ruleset(s)"
-                   f"{' planned (durable-rules is not available here)' if durable_problem() else ''}. [dim]{where}[/dim]")
+        _out.print(
+            f"{verdict}: {len(report.errors)} error(s), {len(report.warnings)} warning(s), "
+            f"{len(report.notes)} note(s); {rules}"
+            f"{report.examples_run} example(s) run; {report.shards} engine ruleset(s)"
+            f"{' planned (durable-rules is not available here)' if durable_problem() else ''}. [dim]{where}[/dim]"
+        )
     sys.exit(0 if report.ok else 1)
 
 
@@ -137,12 +140,17 @@ def _favours(rule: Rule, k: Knowledge) -> list[str]:
 
 
 def _rule_row(rule: Rule, k: Knowledge, entity: str | None) -> dict[str, Any]:
-    row: dict[str, Any] = {"id": rule.spec.id, "status": rule.spec.status, "title": rule.spec.title,
-                           "file": rule.file, "line": rule.spec_line, "favours": _favours(rule, k),
-                           "negated": rule.spec.negated_by is not None,
-                           "caveat_only": rule.spec.likelihood is None,
-                           "examples": (len(rule.spec.examples.should_match) + len(rule.spec.examples.should_not_match))
-                           if rule.spec.examples else 0}
+    row: dict[str, Any] = {
+        "id": rule.spec.id,
+        "status": rule.spec.status,
+        "title": rule.spec.title,
+        "file": rule.file,
+        "line": rule.spec_line,
+        "favours": _favours(rule, k),
+        "negated": rule.spec.negated_by is not None,
+        "caveat_only": rule.spec.likelihood is None,
+        "examples": (len(rule.spec.examples.should_match) + len(rule.spec.examples.should_not_match)) if rule.spec.examples else 0,
+    }
     if entity:
         from ddx.ranking import ranker_for
 
@@ -179,8 +187,13 @@ def list_cmd(rules: str | None, entity: str | None, status: str, fmt: str) -> No
         chosen.sort(key=lambda r: -abs(entity_effect(r, k, slug) or 0.0))
     rows = [_rule_row(r, k, slug) for r in chosen]
     if fmt == "json":
-        _emit_json({"rules": {"directory": str(k.directory), "version": k.settings.version,
-                              "hash": k.content_hash[:12]}, "entity": slug, "items": rows})
+        _emit_json(
+            {
+                "rules": {"directory": str(k.directory), "version": k.settings.version, "hash": k.content_hash[:12]},
+                "entity": slug,
+                "items": rows,
+            }
+        )
         return
     table = Table(pad_edge=False, expand=False)
     table.add_column("rule")
@@ -195,14 +208,18 @@ def list_cmd(rules: str | None, entity: str | None, status: str, fmt: str) -> No
         cells = [row["id"], row["status"], row["title"]]
         if slug:
             effect = row["effect"]
-            cells += [row["p"] or "-", "-" if effect is None else f"{'for' if effect > 0 else 'against'} "
-                      f"{abs(effect):.2f}"]
-        cells += [", ".join(row["favours"]) or ("caveat" if row["caveat_only"] else "-"),
-                  f"{Path(row['file']).name}:{row['line']}"]
+            cells += [row["p"] or "-", "-" if effect is None else f"{'for' if effect > 0 else 'against'} {abs(effect):.2f}"]
+        cells += [", ".join(row["favours"]) or ("caveat" if row["caveat_only"] else "-"), f"{Path(row['file']).name}:{row['line']}"]
         table.add_row(*(escape(str(c)) for c in cells))
     _out.print(table)
-    note = (" Effect: the finding's weight for it, log10 of the probability used over its rate across the "
-            "differential (a negated rule: for the finding, not its negation).") if slug else ""
+    note = (
+        (
+            " Effect: the finding's weight for it, log10 of the probability used over its rate across the "
+            "differential (a negated rule: for the finding, not its negation)."
+        )
+        if slug
+        else ""
+    )
     _out.print(f"{len(rows)} rule(s).{note} " + _rules_line(k))
 
 
@@ -237,20 +254,36 @@ def show_cmd(rule_id: str, rules: str | None, fmt: str) -> None:
     for j, prof in enumerate(ranker.profiles):
         lk = k.profile_likelihood(rule, prof)
         if lk is None or (prof.subtype is not None and lk is rule.likelihood(prof.entity)):
-            continue   # a subtype without a figure of its own inherits its entity's
+            continue  # a subtype without a figure of its own inherits its entity's
         active = positive.id in ranker.p_used
         weights[prof.slug] = {
-            "p": lk.p, "estimate": lk.estimate, "n": lk.n, "k": lk.k, "total": lk.total,
-            "strength": strength_of(lk, k.settings.evidence), "figure": figure_text(lk, strength_of(lk, k.settings.evidence)),
+            "p": lk.p,
+            "estimate": lk.estimate,
+            "n": lk.n,
+            "k": lk.k,
+            "total": lk.total,
+            "strength": strength_of(lk, k.settings.evidence),
+            "figure": figure_text(lk, strength_of(lk, k.settings.evidence)),
             "p_used": round(ranker.p_used[positive.id][j], 4) if active else None,
             "weight": round(ranker.weights[positive.id][j], 3) if active else None,
             "subtype_of": prof.entity if prof.subtype else None,
-            "source": lk.source or rule.spec.source, "own_source": lk.source is not None}
+            "source": lk.source or rule.spec.source,
+            "own_source": lk.source is not None,
+        }
     if fmt == "json":
-        _emit_json({"id": rule_id, "file": rule.file, "line": rule.spec_line, "status": rule.spec.status,
-                    "title": rule.spec.title, "conditions": {("negated_by" if h.negated else "when"):
-                                                             describe(h.condition) for h in halves},
-                    "weights": weights, "source": rule.spec.source, "text": block})
+        _emit_json(
+            {
+                "id": rule_id,
+                "file": rule.file,
+                "line": rule.spec_line,
+                "status": rule.spec.status,
+                "title": rule.spec.title,
+                "conditions": {("negated_by" if h.negated else "when"): describe(h.condition) for h in halves},
+                "weights": weights,
+                "source": rule.spec.source,
+                "text": block,
+            }
+        )
         return
     _out.print(f"[bold]{escape(rule_id)}[/bold]  {escape(rule.file)}:{rule.spec_line}")
     if _out.is_terminal:
@@ -265,14 +298,20 @@ def show_cmd(rule_id: str, rules: str | None, fmt: str) -> None:
             table.add_column(col, justify="right" if col in ("p used", "weight") else "left")
         for slug, w in weights.items():
             name = f"└ {slug}" if w["subtype_of"] else slug
-            table.add_row(escape(name), escape(w["figure"]), "-" if w["p_used"] is None else f"{w['p_used']:.2f}",
-                          "-" if w["weight"] is None else f"{w['weight']:+.2f}",
-                          escape(str(w["source"])) if w["own_source"] else "(rule source)")
+            table.add_row(
+                escape(name),
+                escape(w["figure"]),
+                "-" if w["p_used"] is None else f"{w['p_used']:.2f}",
+                "-" if w["weight"] is None else f"{w['weight']:+.2f}",
+                escape(str(w["source"])) if w["own_source"] else "(rule source)",
+            )
         _out.print(table)
-        _out.print("[dim]~ marks an estimate; ≈N cases is the weight of a figure without a count; p used = after "
-                   "shrinkage towards the rate across the differential and the clamp; weight = log10 of p used over "
-                   "the differential-wide rate (for the finding, not its negation). A subtype without its own "
-                   "figure uses its entity's.[/dim]")
+        _out.print(
+            "[dim]~ marks an estimate; ≈N cases is the weight of a figure without a count; p used = after "
+            "shrinkage towards the rate across the differential and the clamp; weight = log10 of p used over "
+            "the differential-wide rate (for the finding, not its negation). A subtype without its own "
+            "figure uses its entity's.[/dim]"
+        )
     _out.print(_rules_line(k))
 
 
@@ -293,19 +332,36 @@ def _cases_paths(cases: tuple[str, ...]) -> list[str]:
 
 @rules_group.command("test")
 @click.argument("directory", required=False, type=click.Path(file_okay=False))
-@click.option("--cases", "cases", multiple=True, type=click.Path(exists=True),
-              help="Case files or folders (repeatable; default: ./cases, else the packaged sample cases).")
-@click.option("--baseline", type=click.Path(exists=True, dir_okay=False),
-              help="A run saved with --save: report every case whose expected diagnosis now ranks lower.")
-@click.option("--save", type=click.Path(dir_okay=False, writable=True),
-              help="Save this run (JSON) as a baseline for later runs.")
+@click.option(
+    "--cases",
+    "cases",
+    multiple=True,
+    type=click.Path(exists=True),
+    help="Case files or folders (repeatable; default: ./cases, else the packaged sample cases).",
+)
+@click.option(
+    "--baseline",
+    type=click.Path(exists=True, dir_okay=False),
+    help="A run saved with --save: report every case whose expected diagnosis now ranks lower.",
+)
+@click.option("--save", type=click.Path(dir_okay=False, writable=True), help="Save this run (JSON) as a baseline for later runs.")
 @click.option("--format", "fmt", type=FORMAT, default="text", show_default=True)
-@click.option("--fit-temperature", is_flag=True,
-              help="Write the temperature fitted on these cases (and its derivation) into DIRECTORY's settings.yaml; "
-                   "the previous version is kept in the rules' history.")
+@click.option(
+    "--fit-temperature",
+    is_flag=True,
+    help="Write the temperature fitted on these cases (and its derivation) into DIRECTORY's settings.yaml; "
+    "the previous version is kept in the rules' history.",
+)
 @engine_option
-def test_cmd(directory: str | None, cases: tuple[str, ...], baseline: str | None, save: str | None,
-             fmt: str, fit_temperature: bool, engine: str | None = None) -> None:
+def test_cmd(
+    directory: str | None,
+    cases: tuple[str, ...],
+    baseline: str | None,
+    save: str | None,
+    fmt: str,
+    fit_temperature: bool,
+    engine: str | None = None,
+) -> None:
     """Run the cases with the rules in DIRECTORY: accuracy, every case whose leader is not its
     expected diagnosis, leave-one-out calibration (reliability table, expected calibration error,
     the fitted temperature), rules that matched no case, and regressions against --baseline.
@@ -348,38 +404,58 @@ def test_cmd(directory: str | None, cases: tuple[str, ...], baseline: str | None
     if fmt == "json":
         out = run.to_dict()
         if comparison is not None and base is not None:
-            out["baseline"] = {"rules": base[0], "regressions": [r.__dict__ for r in comparison.regressions],
-                               "improvements": [r.__dict__ for r in comparison.improvements],
-                               "changed_top": [r.__dict__ for r in comparison.changed_top],
-                               "missing": comparison.missing, "new": comparison.new}
+            out["baseline"] = {
+                "rules": base[0],
+                "regressions": [r.__dict__ for r in comparison.regressions],
+                "improvements": [r.__dict__ for r in comparison.improvements],
+                "changed_top": [r.__dict__ for r in comparison.changed_top],
+                "missing": comparison.missing,
+                "new": comparison.new,
+            }
         _emit_json(out)
         sys.exit(1 if failed else 0)
     ev = run.evaluation
-    _out.print(f"[bold]{len(run.results)} case(s)[/bold] from {escape(', '.join(paths))}; scored {ev.n}: "
-               f"top-1 {ev.top1_hits}/{ev.n} ({ev.top1:.1%}), top-3 {ev.top3_hits}/{ev.n} ({ev.top3:.1%}).")
+    _out.print(
+        f"[bold]{len(run.results)} case(s)[/bold] from {escape(', '.join(paths))}; scored {ev.n}: "
+        f"top-1 {ev.top1_hits}/{ev.n} ({ev.top1:.1%}), top-3 {ev.top3_hits}/{ev.n} ({ev.top3:.1%})."
+    )
     if run.mismatches:
         table = Table(title="Cases whose leader is not the expected diagnosis", title_justify="left", pad_edge=False)
         for col in ("case", "expected", "leader (probability)", "rank of expected", "file"):
             table.add_column(col)
         for r in run.mismatches:
-            table.add_row(escape(r.case_id), escape(r.expected or ""), f"{escape(r.top or '')} ({r.top_probability:.0%})",
-                          str(r.rank or "-"), escape(Path(r.file).name if r.file else ""))
+            table.add_row(
+                escape(r.case_id),
+                escape(r.expected or ""),
+                f"{escape(r.top or '')} ({r.top_probability:.0%})",
+                str(r.rank or "-"),
+                escape(Path(r.file).name if r.file else ""),
+            )
         _out.print(table)
     for r in run.failed:
         _out.print(f"[bold red]unreadable[/bold red] {escape(r.key)}: {escape('; '.join(r.problems))}")
     if ev.subtypes:
-        _out.print("Expected subtypes (scored above at entity level): " + "; ".join(
-            f"{slug}: {n} case(s), entity first {t1}, subtype named {named}"
-            for slug, (n, t1, named) in sorted(ev.subtypes.items())))
+        _out.print(
+            "Expected subtypes (scored above at entity level): "
+            + "; ".join(
+                f"{slug}: {n} case(s), entity first {t1}, subtype named {named}"
+                for slug, (n, t1, named) in sorted(ev.subtypes.items())
+            )
+        )
     cal = run.calibration
     if cal is not None:
         t_now = k.settings.calibration.temperature
-        _out.print(f"Leave-one-out calibration ({len(cal.predictions)} cases; temperature refitted without each case): "
-                   f"top-1 {cal.top1:.1%}, expected calibration error {cal.ece:.3f}, log loss {cal.log_loss:.3f}. "
-                   f"Temperature fitted on all: {cal.temperature:g} (settings: {t_now:g}"
-                   + ("" if abs(cal.temperature - t_now) < 1e-9 or fit_temperature or len(cal.predictions) < MIN_FIT_CASES
-                      else "; update with --fit-temperature")
-                   + ").")
+        _out.print(
+            f"Leave-one-out calibration ({len(cal.predictions)} cases; temperature refitted without each case): "
+            f"top-1 {cal.top1:.1%}, expected calibration error {cal.ece:.3f}, log loss {cal.log_loss:.3f}. "
+            f"Temperature fitted on all: {cal.temperature:g} (settings: {t_now:g}"
+            + (
+                ""
+                if abs(cal.temperature - t_now) < 1e-9 or fit_temperature or len(cal.predictions) < MIN_FIT_CASES
+                else "; update with --fit-temperature"
+            )
+            + ")."
+        )
         table = Table(title="Reliability (leave-one-out)", title_justify="left", pad_edge=False)
         for col in ("leader's probability", "cases", "mean probability", "leader right"):
             table.add_column(col)
@@ -388,23 +464,27 @@ def test_cmd(directory: str | None, cases: tuple[str, ...], baseline: str | None
             table.add_row(band, str(n), f"{mean:.1%}" if n else "-", f"{right:.1%}" if n else "-")
         _out.print(table)
     if run.never_matched:
-        _out.print(f"Coverage: {len(run.never_matched)} active rule(s) matched no case: "
-                   + escape(", ".join(run.never_matched)))
+        _out.print(f"Coverage: {len(run.never_matched)} active rule(s) matched no case: " + escape(", ".join(run.never_matched)))
     else:
         _out.print("Coverage: every active rule matched at least one case.")
     if comparison is not None and base is not None:
-        _out.print(f"Against baseline {escape(baseline or '')} (rules {escape(base[0].get('hash', '?'))}): "
-                   f"{len(comparison.regressions)} regression(s), {len(comparison.improvements)} improvement(s), "
-                   f"{len(comparison.changed_top)} changed leader(s).")
+        _out.print(
+            f"Against baseline {escape(baseline or '')} (rules {escape(base[0].get('hash', '?'))}): "
+            f"{len(comparison.regressions)} regression(s), {len(comparison.improvements)} improvement(s), "
+            f"{len(comparison.changed_top)} changed leader(s)."
+        )
         for title, items in (("Regressions", comparison.regressions), ("Improvements", comparison.improvements)):
             if items:
                 table = Table(title=title, title_justify="left", pad_edge=False)
                 for col in ("case", "expected", "leader before → after", "rank of expected before → after"):
                     table.add_column(col)
                 for c in items:
-                    table.add_row(escape(c.key), escape(c.expected or ""),
-                                  f"{escape(str(c.before_top))} → {escape(str(c.after_top))}",
-                                  f"{c.before_rank or '-'} → {c.after_rank or '-'}")
+                    table.add_row(
+                        escape(c.key),
+                        escape(c.expected or ""),
+                        f"{escape(str(c.before_top))} → {escape(str(c.after_top))}",
+                        f"{c.before_rank or '-'} → {c.after_rank or '-'}",
+                    )
                 _out.print(table)
         if comparison.missing:
             _out.print("Not in this run: " + escape(", ".join(comparison.missing)))
@@ -420,8 +500,13 @@ def test_cmd(directory: str | None, cases: tuple[str, ...], baseline: str | None
 @rules_group.command("diff")
 @click.argument("old", type=click.Path(file_okay=False))
 @click.argument("new", required=False, type=click.Path(file_okay=False))
-@click.option("--cases", "cases", multiple=True, type=click.Path(exists=True),
-              help="Case files or folders (repeatable; default: ./cases, else the packaged sample cases).")
+@click.option(
+    "--cases",
+    "cases",
+    multiple=True,
+    type=click.Path(exists=True),
+    help="Case files or folders (repeatable; default: ./cases, else the packaged sample cases).",
+)
 @click.option("--format", "fmt", type=FORMAT, default="text", show_default=True)
 def diff_cmd(old: str, new: str | None, cases: tuple[str, ...], fmt: str) -> None:
     """The rules that differ between OLD and NEW, and every case whose ranking or leader
@@ -431,7 +516,7 @@ def diff_cmd(old: str, new: str | None, cases: tuple[str, ...], fmt: str) -> Non
     (the rules ddx uses when none are named)."""
     from ddx.authoring.diff import diff_rule_sets
 
-    if new is None:       # one folder: what it changes against the packaged rules
+    if new is None:  # one folder: what it changes against the packaged rules
         old, new = str(packaged_rules_dir()), old
     old_k, new_k = load_rules(old, hint=CHECK_HINT), load_rules(new, hint=CHECK_HINT)
     paths = _cases_paths(cases)
@@ -449,8 +534,7 @@ def diff_cmd(old: str, new: str | None, cases: tuple[str, ...], fmt: str) -> Non
     else:
         _out.print("The rules are the same.")
     changed = diff.cases
-    _out.print(f"{len(changed)} of {diff.compared} case(s) change ranking; "
-               f"{sum(c.top_changed for c in changed)} change leader.")
+    _out.print(f"{len(changed)} of {diff.compared} case(s) change ranking; {sum(c.top_changed for c in changed)} change leader.")
     if changed:
         table = Table(pad_edge=False)
         for col in ("case", "expected", "leader before → after", "rank of expected", "moved", "rules responsible"):
@@ -458,9 +542,14 @@ def diff_cmd(old: str, new: str | None, cases: tuple[str, ...], fmt: str) -> Non
         for c in changed:
             lead = f"{c.before.top} ({c.before.top_probability:.0%}) → {c.after.top} ({c.after.top_probability:.0%})"
             moved = ", ".join(f"{e} {b}→{a}" for e, b, a in c.moves[:4]) + (" …" if len(c.moves) > 4 else "")
-            table.add_row(escape(c.key), escape(c.expected or ""), ("[bold]" if c.top_changed else "") + escape(lead),
-                          f"{c.before.rank or '-'} → {c.after.rank or '-'}", escape(moved),
-                          escape(", ".join(c.responsible) or "-"))
+            table.add_row(
+                escape(c.key),
+                escape(c.expected or ""),
+                ("[bold]" if c.top_changed else "") + escape(lead),
+                f"{c.before.rank or '-'} → {c.after.rank or '-'}",
+                escape(moved),
+                escape(", ".join(c.responsible) or "-"),
+            )
         _out.print(table)
     if diff.unreadable:
         _out.print("Readable under only one rule set: " + escape(", ".join(diff.unreadable)))

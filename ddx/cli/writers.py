@@ -44,7 +44,7 @@ def _error_text(result: BatchRow) -> str:
     return "; ".join(str(p) for p in result.errors)
 
 
-def _rank(result: BatchRow) -> str:   # as the table and markdown show it
+def _rank(result: BatchRow) -> str:  # as the table and markdown show it
     if result.scored is None:
         return ""
     return str(result.scored.rank) if result.scored.rank is not None else "-"
@@ -58,7 +58,7 @@ class JsonlWriter:
 
     def case(self, result: BatchRow) -> None:
         assert result.json is not None
-        self.out.write(result.json)   # made safe for a terminal where it was built (ddx.batch.json_line)
+        self.out.write(result.json)  # made safe for a terminal where it was built (ddx.batch.json_line)
         self.out.write("\n")
 
     def end(self, summary: dict[str, Any] | None) -> None:
@@ -100,8 +100,7 @@ def csv_header(top: int) -> list[str]:
     header = list(CSV_HEADER_START)
     for i in range(1, top + 1):
         header += [f"leader_{i}", f"probability_{i}"]
-    header += ["leader_subtype", "band", "next_test", "caveats", "unused_findings", "outside_differential",
-               "error_keys", "errors"]
+    header += ["leader_subtype", "band", "next_test", "caveats", "unused_findings", "outside_differential", "error_keys", "errors"]
     return header + NEXT_TEST_COLUMNS + SOURCE_COLUMNS
 
 
@@ -112,8 +111,14 @@ def result_cells(result: BatchRow, top: int) -> list[str | int | float]:
     rank: str | int = ""
     if result.scored is not None:
         rank = result.scored.rank if result.scored.rank is not None else "-"
-    row: list[str | int | float] = [result.id, result.file, result.line or "", "ok" if result.ok else "error",
-                                    result.expected or "", rank]
+    row: list[str | int | float] = [
+        result.id,
+        result.file,
+        result.line or "",
+        "ok" if result.ok else "error",
+        result.expected or "",
+        rank,
+    ]
     for i in range(top):
         if i < len(result.leaders):
             slug, p = result.leaders[i]
@@ -121,11 +126,23 @@ def result_cells(result: BatchRow, top: int) -> list[str | int | float]:
         else:
             row += ["", ""]
     subtype = result.labels[0].partition(" · ")[2] if result.labels else ""
-    row += [subtype, result.band or "", result.next_test or "", "; ".join(result.caveats), "; ".join(result.unused),
-            result.outside or "", "; ".join(p.path for p in result.errors if p.path), _error_text(result)]
+    row += [
+        subtype,
+        result.band or "",
+        result.next_test or "",
+        "; ".join(result.caveats),
+        "; ".join(result.unused),
+        result.outside or "",
+        "; ".join(p.path for p in result.errors if p.path),
+        _error_text(result),
+    ]
     flag = "" if result.no_separating_test is None else ("yes" if result.no_separating_test else "no")
-    row += [round(result.next_test_gain, 4) if result.next_test_gain is not None else "",
-            result.next_test_cost or "", result.next_test_turnaround or "", flag]
+    row += [
+        round(result.next_test_gain, 4) if result.next_test_gain is not None else "",
+        result.next_test_cost or "",
+        result.next_test_turnaround or "",
+        flag,
+    ]
     row += [result.sheet or ""]
     return row
 
@@ -146,8 +163,8 @@ class CsvWriter:
         pass  # a CSV holds one table; the summary goes to the terminal or --summary
 
 
-XLSX_MAX_ROWS = 1_048_576    # rows of one worksheet (Excel's limit); more cases continue on a further sheet
-XLSX_MAX_CELL = 32_767       # characters of one cell (Excel's limit)
+XLSX_MAX_ROWS = 1_048_576  # rows of one worksheet (Excel's limit); more cases continue on a further sheet
+XLSX_MAX_CELL = 32_767  # characters of one cell (Excel's limit)
 _XLSX_WIDTHS = {"id": 24, "file": 24, "band": 28, "next_test": 24, "errors": 60, "unused_findings": 30}
 
 
@@ -175,10 +192,17 @@ class XlsxWriter:
         self.top = top
         self.name = BATCH_SHEET
         self.header = csv_header(top)
-        self.tmp = tempfile.TemporaryDirectory(prefix="ddx-xlsx-")   # 0700: the rows are patient data
-        self.book = xlsxwriter.Workbook(out, {"constant_memory": True, "tmpdir": self.tmp.name,
-                                              "strings_to_numbers": False, "strings_to_formulas": False,
-                                              "strings_to_urls": False})
+        self.tmp = tempfile.TemporaryDirectory(prefix="ddx-xlsx-")  # 0700: the rows are patient data
+        self.book = xlsxwriter.Workbook(
+            out,
+            {
+                "constant_memory": True,
+                "tmpdir": self.tmp.name,
+                "strings_to_numbers": False,
+                "strings_to_formulas": False,
+                "strings_to_urls": False,
+            },
+        )
         self.bold = self.book.add_format({"bold": True})
         self.percent = self.book.add_format({"num_format": "0.00%"})
         self.decimals = self.book.add_format({"num_format": "0.0000"})
@@ -203,8 +227,7 @@ class XlsxWriter:
             self._new_sheet()
         self.row += 1
         for col, value in enumerate(result_cells(result, self.top)):
-            self._cell(self.row, col, value, self.percent if self.header[col].startswith("probability_")
-                       else self.decimals)
+            self._cell(self.row, col, value, self.percent if self.header[col].startswith("probability_") else self.decimals)
 
     def _cell(self, row: int, col: int, value: Any, number_format: Any = None) -> None:
         if value == "" or value is None:
@@ -219,7 +242,7 @@ class XlsxWriter:
             text = spreadsheet_cell(str(value))
             if len(text) > XLSX_MAX_CELL:
                 note = f" ... [cut: {len(text):,} characters; the jsonl format has them all]"
-                text = text[:XLSX_MAX_CELL - len(note)] + note
+                text = text[: XLSX_MAX_CELL - len(note)] + note
             self.sheet.write_string(row, col, text)
 
     def end(self, summary: dict[str, Any] | None) -> None:
@@ -231,15 +254,19 @@ class XlsxWriter:
             row = 0
             for key, value in summary.items():
                 if isinstance(value, (dict, list)):
-                    continue   # per-entity scores, confusion, calibration: --summary FILE.json or FILE.md
+                    continue  # per-entity scores, confusion, calibration: --summary FILE.json or FILE.md
                 sheet.write_string(row, 0, key, self.bold)
-                if key in ("top1", "top3") and isinstance(value, (int, float)):   # fractions, shown as percentages
+                if key in ("top1", "top3") and isinstance(value, (int, float)):  # fractions, shown as percentages
                     sheet.write_number(row, 1, value, self.percent)
                 else:
                     self._cell(row, 1, value, self.decimals)
                 row += 1
-            sheet.write_string(row + 1, 0, "Decision support only: the rankings are not diagnoses. Per-entity "
-                                           "scores, confusion and calibration: ddx batch --summary FILE.md")
+            sheet.write_string(
+                row + 1,
+                0,
+                "Decision support only: the rankings are not diagnoses. Per-entity "
+                "scores, confusion and calibration: ddx batch --summary FILE.md",
+            )
         try:
             self.book.close()
         finally:
@@ -290,35 +317,61 @@ class MarkdownWriter:
 
 
 def summary_markdown(summary: dict[str, Any]) -> str:
-    lines = ["## Summary", "",
-             f"Cases: {summary['cases']}; ranked: {summary['ranked']}; errors: {summary['errors']}; "
-             f"with an expected diagnosis: {summary['with_expected']}.", ""]
+    lines = [
+        "## Summary",
+        "",
+        f"Cases: {summary['cases']}; ranked: {summary['ranked']}; errors: {summary['errors']}; "
+        f"with an expected diagnosis: {summary['with_expected']}.",
+        "",
+    ]
     if summary.get("scored"):
-        lines += [f"Top-1: **{_pct(summary['top1'])}**; top-3: **{_pct(summary['top3'])}**; "
-                  f"mean reciprocal rank: **{summary['mrr']:.3f}**.", "",
-                  "| entity | cases | recall (top-1) | within top-3 | led | precision |", "|---|---:|---:|---:|---:|---:|"]
+        lines += [
+            f"Top-1: **{_pct(summary['top1'])}**; top-3: **{_pct(summary['top3'])}**; mean reciprocal rank: **{summary['mrr']:.3f}**.",
+            "",
+            "| entity | cases | recall (top-1) | within top-3 | led | precision |",
+            "|---|---:|---:|---:|---:|---:|",
+        ]
         recall, precision = summary["recall"], summary["precision"]
         for slug in sorted(set(recall) | set(precision)):
             r, p = recall.get(slug), precision.get(slug)
-            lines.append(f"| {slug} | {r['cases'] if r else 0} | {_pct(r['recall']) if r else '-'} | "
-                         f"{_pct(r['top3'] / r['cases']) if r else '-'} | {p['led'] if p else 0} | "
-                         f"{_pct(p['precision']) if p else '-'} |")
+            lines.append(
+                f"| {slug} | {r['cases'] if r else 0} | {_pct(r['recall']) if r else '-'} | "
+                f"{_pct(r['top3'] / r['cases']) if r else '-'} | {p['led'] if p else 0} | "
+                f"{_pct(p['precision']) if p else '-'} |"
+            )
         answers = sorted({a for row in summary["confusion"].values() for a in row})
-        lines += ["", "Confusion (rows: expected; columns: leader):", "",
-                  "| expected | " + " | ".join(answers) + " |", "|---|" + "---:|" * len(answers)]
+        lines += [
+            "",
+            "Confusion (rows: expected; columns: leader):",
+            "",
+            "| expected | " + " | ".join(answers) + " |",
+            "|---|" + "---:|" * len(answers),
+        ]
         for expected, row in summary["confusion"].items():
             lines.append(f"| {expected} | " + " | ".join(str(row.get(a, "")) for a in answers) + " |")
         if summary.get("subtypes"):
-            lines += ["", "Cases whose expected diagnosis is a subtype (scored above at entity level):", "",
-                      "| subtype | cases | entity first | subtype named |", "|---|---:|---:|---:|"]
+            lines += [
+                "",
+                "Cases whose expected diagnosis is a subtype (scored above at entity level):",
+                "",
+                "| subtype | cases | entity first | subtype named |",
+                "|---|---:|---:|---:|",
+            ]
             for slug, row in summary["subtypes"].items():
                 lines.append(f"| {slug} | {row['cases']} | {row['entity_top1']} | {row['subtype_named']} |")
-        lines += ["", "Calibration (leader's probability against how often the leader is right):", "",
-                  "| leader's probability | cases | mean probability | leader right |", "|---|---:|---:|---:|"]
+        lines += [
+            "",
+            "Calibration (leader's probability against how often the leader is right):",
+            "",
+            "| leader's probability | cases | mean probability | leader right |",
+            "|---|---:|---:|---:|",
+        ]
         for b in summary["calibration"]:
-            lines.append(f"| {b['from']:.0%}–{b['to']:.0%} | {b['cases']} | "
-                         f"{_pct(b['mean_probability']) if b['cases'] else '-'} | "
-                         f"{_pct(b['leader_right']) if b['cases'] else '-'} |")
+            lines.append(
+                f"| {b['from']:.0%}–{b['to']:.0%} | {b['cases']} | "
+                f"{_pct(b['mean_probability']) if b['cases'] else '-'} | "
+                f"{_pct(b['leader_right']) if b['cases'] else '-'} |"
+            )
     lines += ["", markdown_text(summary_provenance(summary))]
     return "\n".join(lines) + "\n"
 
@@ -330,15 +383,15 @@ class _TableRow:
     number: int
     id: str
     expected: str
-    leaders: list[tuple[str, float]]   # (label, probability)
+    leaders: list[tuple[str, float]]  # (label, probability)
     band: str = ""
     mark: str = ""
     error: str | None = None
 
 
-ERROR_WIDTH = 60   # an error message in a table wraps at this many characters
-UNBOUNDED = 100_000   # the width a table is measured at (its natural width)
-NARROW_LEADERS = 24   # the narrow table keeps at least this many columns for the leaders
+ERROR_WIDTH = 60  # an error message in a table wraps at this many characters
+UNBOUNDED = 100_000  # the width a table is measured at (its natural width)
+NARROW_LEADERS = 24  # the narrow table keeps at least this many columns for the leaders
 
 
 class TableWriter:
@@ -364,18 +417,22 @@ class TableWriter:
             message = markup_text((f"{first.path}: " if first.path else "") + first.detail)
             if len(result.errors) > 1:
                 message += f" (+{len(result.errors) - 1} more)"
-            self.rows.append(_TableRow(number, markup_text(result.id), markup_text(result.expected or ""), [],
-                                       error=f"[red]error[/red]: {message}"))
+            self.rows.append(
+                _TableRow(number, markup_text(result.id), markup_text(result.expected or ""), [], error=f"[red]error[/red]: {message}")
+            )
             return
         leaders = []
-        for i, (slug, p) in enumerate(result.leaders[:self.top]):
+        for i, (slug, p) in enumerate(result.leaders[: self.top]):
             label = result.labels[i] if i < len(result.labels) else slug
             leaders.append((markup_text(label), p))
         mark = ""
         if result.scored is not None:
             mark = "[green]✓[/green]" if result.scored.top1 else f"[yellow]rank {_rank(result)}[/yellow]"
-        self.rows.append(_TableRow(number, markup_text(result.id), markup_text(result.expected or ""), leaders,
-                                   markup_text(result.band_id or ""), mark))
+        self.rows.append(
+            _TableRow(
+                number, markup_text(result.id), markup_text(result.expected or ""), leaders, markup_text(result.band_id or ""), mark
+            )
+        )
 
     def wide_table(self) -> Table:
         """One column per leader: for a terminal wide enough, and for files."""
@@ -389,7 +446,7 @@ class TableWriter:
         table.add_column("band", overflow="fold", no_wrap=True)
         table.add_column("top-1", no_wrap=True)
         for row in self.rows:
-            if row.error is not None:        # an error row spans the leader columns
+            if row.error is not None:  # an error row spans the leader columns
                 table.add_row(str(row.number), row.id, row.expected, row.error, *[""] * (self.top - 1), "", "")
             else:
                 cells = [f"{label} {_pct(p)}" for label, p in row.leaders] + [""] * (self.top - len(row.leaders))
@@ -399,13 +456,11 @@ class TableWriter:
     def narrow_table(self) -> Table:
         """A few lines per case, for a terminal too narrow for :meth:`wide_table` (80 columns): the case
         id, under it its band and its expected diagnosis with the mark, and the leaders one per line."""
-        longest = max((len(Text.from_markup(text).plain) for row in self.rows for text in (row.id, row.band)),
-                      default=4)
-        leader = max((len(Text.from_markup(label).plain) + 7 for row in self.rows for label, _ in row.leaders),
-                     default=10)
+        longest = max((len(Text.from_markup(text).plain) for row in self.rows for text in (row.id, row.band)), default=4)
+        leader = max((len(Text.from_markup(label).plain) + 7 for row in self.rows for label, _ in row.leaders), default=10)
         # what is left beside the number column, three borders, the edges and the padding of three columns
         room = self.console.width - len(str(len(self.rows))) - 4 - 6
-        case_width = max(12, min(longest, room - min(leader, NARROW_LEADERS)))   # a longer id is folded, never cut
+        case_width = max(12, min(longest, room - min(leader, NARROW_LEADERS)))  # a longer id is folded, never cut
         table = Table(title="ddx batch", header_style="bold")
         table.add_column("#", justify="right", no_wrap=True)
         table.add_column("case / band / expected", overflow="fold", width=case_width)
@@ -430,13 +485,18 @@ class TableWriter:
             table = self.narrow_table()
         self.console.print(table)
         if any(row.error is not None for row in self.rows):
-            self.console.print("Error rows show their first problem; every problem is on stderr and in "
-                               "the jsonl, json and csv formats.")
+            self.console.print(
+                "Error rows show their first problem; every problem is on stderr and in the jsonl, json and csv formats."
+            )
         if summary is not None:
             for renderable in summary_tables(summary):
-                if isinstance(renderable, Table) and renderable.title == CONFUSION_TITLE and not self.fit and \
-                        Measurement.get(self.console, self.console.options.update_width(UNBOUNDED),
-                                        renderable).maximum > self.console.width:
+                if (
+                    isinstance(renderable, Table)
+                    and renderable.title == CONFUSION_TITLE
+                    and not self.fit
+                    and Measurement.get(self.console, self.console.options.update_width(UNBOUNDED), renderable).maximum
+                    > self.console.width
+                ):
                     renderable = confusion_list(summary)
                 self.console.print(renderable)
             self.console.print(summary_provenance(summary), markup=False, highlight=False)
@@ -447,8 +507,10 @@ def summary_provenance(summary: dict[str, Any]) -> str:
     table and markdown summaries (the json and jsonl summaries carry the same keys)."""
     where = f", {summary['rules_dir']}" if summary.get("rules_dir") else ""
     engine = f", engine {engine_label(summary['engine'])}" if summary.get("engine") else ""
-    return (f"Rules {summary['rules_version']} ({summary['rules_hash']}{where}), ddx {summary['ddx_version']}{engine}. "
-            "Decision support only: the rankings are not diagnoses.")
+    return (
+        f"Rules {summary['rules_version']} ({summary['rules_hash']}{where}), ddx {summary['ddx_version']}{engine}. "
+        "Decision support only: the rankings are not diagnoses."
+    )
 
 
 CONFUSION_TITLE = "Confusion (rows: expected, columns: leader)"
@@ -468,21 +530,35 @@ def confusion_list(summary: dict[str, Any]) -> Table:
 def summary_tables(summary: dict[str, Any]) -> list[Any]:
     out: list[Any] = [
         f"Cases: {summary['cases']}  ranked: {summary['ranked']}  errors: {summary['errors']}  "
-        f"with an expected diagnosis: {summary['with_expected']}"]
+        f"with an expected diagnosis: {summary['with_expected']}"
+    ]
     if not summary.get("scored"):
         return out
-    out.append(f"Top-1: [bold]{_pct(summary['top1'])}[/bold]  top-3: [bold]{_pct(summary['top3'])}[/bold]  "
-               f"mean reciprocal rank: [bold]{summary['mrr']:.3f}[/bold]")
+    out.append(
+        f"Top-1: [bold]{_pct(summary['top1'])}[/bold]  top-3: [bold]{_pct(summary['top3'])}[/bold]  "
+        f"mean reciprocal rank: [bold]{summary['mrr']:.3f}[/bold]"
+    )
     per = Table(title="Per entity", header_style="bold")
-    for name, justify in (("entity", "left"), ("cases", "right"), ("recall", "right"), ("top-3", "right"),
-                          ("led", "right"), ("precision", "right")):
+    for name, justify in (
+        ("entity", "left"),
+        ("cases", "right"),
+        ("recall", "right"),
+        ("top-3", "right"),
+        ("led", "right"),
+        ("precision", "right"),
+    ):
         per.add_column(name, justify=justify)  # type: ignore[arg-type]
     recall, precision = summary["recall"], summary["precision"]
     for slug in sorted(set(recall) | set(precision)):
         r, p = recall.get(slug), precision.get(slug)
-        per.add_row(slug, str(r["cases"]) if r else "0", _pct(r["recall"]) if r else "-",
-                    _pct(r["top3"] / r["cases"]) if r else "-", str(p["led"]) if p else "0",
-                    _pct(p["precision"]) if p else "-")
+        per.add_row(
+            slug,
+            str(r["cases"]) if r else "0",
+            _pct(r["recall"]) if r else "-",
+            _pct(r["top3"] / r["cases"]) if r else "-",
+            str(p["led"]) if p else "0",
+            _pct(p["precision"]) if p else "-",
+        )
     out.append(per)
     answers = sorted({a for row in summary["confusion"].values() for a in row})
     confusion = Table(title=CONFUSION_TITLE, header_style="bold")
@@ -494,8 +570,7 @@ def summary_tables(summary: dict[str, Any]) -> list[Any]:
     out.append(confusion)
     if summary.get("subtypes"):
         subtypes = Table(title="Expected subtypes (scored above at entity level)", header_style="bold")
-        for name, justify in (("subtype", "left"), ("cases", "right"), ("entity first", "right"),
-                              ("subtype named", "right")):
+        for name, justify in (("subtype", "left"), ("cases", "right"), ("entity first", "right"), ("subtype named", "right")):
             subtypes.add_column(name, justify=justify)  # type: ignore[arg-type]
         for slug, row in summary["subtypes"].items():
             subtypes.add_row(slug, str(row["cases"]), str(row["entity_top1"]), str(row["subtype_named"]))
@@ -504,8 +579,11 @@ def summary_tables(summary: dict[str, Any]) -> list[Any]:
     for name in ("leader's probability", "cases", "mean probability", "leader right"):
         calibration.add_column(name, justify="right")
     for b in summary["calibration"]:
-        calibration.add_row(f"{b['from']:.0%}–{b['to']:.0%}", str(b["cases"]),
-                            _pct(b["mean_probability"]) if b["cases"] else "-",
-                            _pct(b["leader_right"]) if b["cases"] else "-")
+        calibration.add_row(
+            f"{b['from']:.0%}–{b['to']:.0%}",
+            str(b["cases"]),
+            _pct(b["mean_probability"]) if b["cases"] else "-",
+            _pct(b["leader_right"]) if b["cases"] else "-",
+        )
     out.append(calibration)
     return out

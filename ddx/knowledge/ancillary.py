@@ -54,8 +54,8 @@ def _one_line(v: str) -> str:
 class Turnaround(_Model):
     """A turnaround class: from the order to the result, as a laboratory quotes it."""
 
-    label: str                  # "same or next working day"
-    reason: str                 # one line: why (an operational estimate, not a literature figure)
+    label: str  # "same or next working day"
+    reason: str  # one line: why (an operational estimate, not a literature figure)
 
     @field_validator("label", "reason")
     @classmethod
@@ -66,12 +66,12 @@ class Turnaround(_Model):
 class CostClass(_Model):
     """A cost class: a kind of test as a laboratory names it, its relative cost and turnaround."""
 
-    label: str                  # short, as shown beside a suggestion: "IHC", "FISH"
-    name: str                   # in full: "Immunohistochemistry, routine antibody"
-    cost: float = Field(gt=0, le=1000)   # relative cost per test ordered; a routine immunostain = 1
-    turnaround: str             # a turnaround class id
-    reason: str                 # one line: why this estimate
-    panel: bool = False         # one order reads every test of the class (a sequencing panel, a genome-wide array)
+    label: str  # short, as shown beside a suggestion: "IHC", "FISH"
+    name: str  # in full: "Immunohistochemistry, routine antibody"
+    cost: float = Field(gt=0, le=1000)  # relative cost per test ordered; a routine immunostain = 1
+    turnaround: str  # a turnaround class id
+    reason: str  # one line: why this estimate
+    panel: bool = False  # one order reads every test of the class (a sequencing panel, a genome-wide array)
 
     @field_validator("label", "name", "reason")
     @classmethod
@@ -82,14 +82,14 @@ class CostClass(_Model):
 class Member(_Model):
     """One finding of an exclusive group: when it is shown, the other members are not there."""
 
-    finding: str                               # molecular.alk_rearrangement
-    shown_by: dict[str, Any] | None = None     # a rule condition; default {finding: present}
-    tests: list[str] | None = None             # the tests that look for it; default [finding]
+    finding: str  # molecular.alk_rearrangement
+    shown_by: dict[str, Any] | None = None  # a rule condition; default {finding: present}
+    tests: list[str] | None = None  # the tests that look for it; default [finding]
 
 
 class ExclusiveGroup(_Model):
     id: str = Field(pattern=r"^[a-z][a-z0-9_-]*$")
-    name: str                                  # "kinase fusions of inflammatory myofibroblastic tumour"
+    name: str  # "kinase fusions of inflammatory myofibroblastic tumour"
     members: list[Member] = Field(min_length=2)
     rationale: str
     source: str = Field(min_length=3)
@@ -101,8 +101,8 @@ class ExclusiveGroup(_Model):
 
 
 class SurrogateSpec(_Model):
-    test: str                                  # molecular.mdm2_amplification
-    answers: list[str] = Field(min_length=1)   # [stains.mdm2, stains.cdk4]
+    test: str  # molecular.mdm2_amplification
+    answers: list[str] = Field(min_length=1)  # [stains.mdm2, stains.cdk4]
     rationale: str
     source: str = Field(min_length=3)
 
@@ -125,13 +125,13 @@ class Surrogate:
 class TestCost:
     """What ordering one test costs: its class, relative cost and turnaround (as shown)."""
 
-    test: str          # the finding path: "stains.desmin", "molecular.alk_rearrangement"
-    cls: str           # the class id: "ihc"
-    label: str         # "IHC"
-    name: str          # "Immunohistochemistry, routine antibody"
-    cost: float        # relative cost (a routine immunostain = 1)
-    turnaround: str    # "same or next working day"
-    panel: bool = False   # one order of the class reads all its tests: they are suggested as one
+    test: str  # the finding path: "stains.desmin", "molecular.alk_rearrangement"
+    cls: str  # the class id: "ihc"
+    label: str  # "IHC"
+    name: str  # "Immunohistochemistry, routine antibody"
+    cost: float  # relative cost (a routine immunostain = 1)
+    turnaround: str  # "same or next working day"
+    panel: bool = False  # one order of the class reads all its tests: they are suggested as one
 
     @property
     def assay(self) -> str | None:
@@ -171,11 +171,11 @@ class Ancillary:
 
     classes: dict[str, CostClass] = field(default_factory=dict)
     turnarounds: dict[str, Turnaround] = field(default_factory=dict)
-    tests: dict[str, str] = field(default_factory=dict)      # finding path -> class id
+    tests: dict[str, str] = field(default_factory=dict)  # finding path -> class id
     exclusive: list[Exclusive] = field(default_factory=list)
     surrogates: list[Surrogate] = field(default_factory=list)
     file: str | None = None
-    rejected: set[str] = field(default_factory=set)          # tests whose class entry was refused (reported)
+    rejected: set[str] = field(default_factory=set)  # tests whose class entry was refused (reported)
 
     def cost(self, test: str) -> TestCost:
         """The cost of ``test`` (a finding path, ``stains.alk``); :data:`UNCLASSED` when it has no class."""
@@ -189,8 +189,9 @@ class Ancillary:
     @property
     def keys(self) -> frozenset[str]:
         """The fact keys the exclusive groups' ``shown_by`` conditions and the surrogates read."""
-        return frozenset(k for g in self.exclusive for m in g.members for k in m.keys) \
-            | frozenset(s.test.replace(".", "__") for s in self.surrogates)
+        return frozenset(k for g in self.exclusive for m in g.members for k in m.keys) | frozenset(
+            s.test.replace(".", "__") for s in self.surrogates
+        )
 
     @property
     def relations(self) -> bool:
@@ -235,69 +236,110 @@ def load_ancillary(data: Any, path: Path, vocab: Vocabulary, problems: list[Prob
     file = str(path)
     out = Ancillary(file=file)
     if not isinstance(data, dict):
-        problems.append(Problem("expected a mapping with 'turnaround:', 'classes:' and 'tests:'", file=file, line=1,
-                                code="schema"))
+        problems.append(Problem("expected a mapping with 'turnaround:', 'classes:' and 'tests:'", file=file, line=1, code="schema"))
         return out
     unknown_keys = sorted(set(data) - {"__line__", "turnaround", "classes", "tests", "exclusive", "surrogates"})
     for key in unknown_keys:
-        problems.append(Problem(f"unknown key {key!r}; the keys are turnaround, classes, tests, exclusive and "
-                                "surrogates",
-                                file=file, line=key_line(data, key), code="schema"))
+        problems.append(
+            Problem(
+                f"unknown key {key!r}; the keys are turnaround, classes, tests, exclusive and surrogates",
+                file=file,
+                line=key_line(data, key),
+                code="schema",
+            )
+        )
 
     out.turnarounds.update(_entries(data, "turnaround", Turnaround, file, problems))
     out.classes.update(_entries(data, "classes", CostClass, file, problems))
     ids = TermSet("turnaround class", _lookup={t: t for t in out.turnarounds})
     for cid, c in out.classes.items():
         if c.turnaround not in out.turnarounds:
-            problems.append(Problem(f"classes.{cid}: unknown turnaround class {c.turnaround!r}", file=file,
-                                    line=key_line(data.get("classes"), cid), suggestions=ids.suggest(c.turnaround),
-                                    code="cost-class"))
+            problems.append(
+                Problem(
+                    f"classes.{cid}: unknown turnaround class {c.turnaround!r}",
+                    file=file,
+                    line=key_line(data.get("classes"), cid),
+                    suggestions=ids.suggest(c.turnaround),
+                    code="cost-class",
+                )
+            )
 
     tests = data.get("tests")
     class_ids = TermSet("cost class", _lookup={c: c for c in out.classes})
     if not isinstance(tests, dict):
-        problems.append(Problem("'tests:' must be a mapping with 'stains:' and 'molecular:', each naming the "
-                                "class of every test", file=file, line=key_line(data, "tests") or 1, code="schema"))
+        problems.append(
+            Problem(
+                "'tests:' must be a mapping with 'stains:' and 'molecular:', each naming the class of every test",
+                file=file,
+                line=key_line(data, "tests") or 1,
+                code="schema",
+            )
+        )
     else:
         for section in tests:
             if section != "__line__" and section not in SECTIONS:
-                problems.append(Problem(f"tests.{section}: unknown section; use stains or molecular", file=file,
-                                        line=key_line(tests, section), code="schema"))
+                problems.append(
+                    Problem(
+                        f"tests.{section}: unknown section; use stains or molecular",
+                        file=file,
+                        line=key_line(tests, section),
+                        code="schema",
+                    )
+                )
         for section in SECTIONS:
             entries = tests.get(section)
             if entries is None:
                 continue
             termset = vocab.stains if section == "stains" else vocab.molecular
             if not isinstance(entries, dict):
-                problems.append(Problem(f"tests.{section} must map each {section[:-1] if section == 'stains' else 'test'}"
-                                        " to its class", file=file, line=key_line(tests, section), code="schema"))
+                problems.append(
+                    Problem(
+                        f"tests.{section} must map each {section[:-1] if section == 'stains' else 'test'} to its class",
+                        file=file,
+                        line=key_line(tests, section),
+                        code="schema",
+                    )
+                )
                 continue
             for term, cls in entries.items():
                 if term == "__line__":
                     continue
                 line = key_line(entries, term)
                 if term not in termset:
-                    problems.append(Problem(f"tests.{section}.{term}: not a {section[:-1] if section == 'stains' else 'molecular'}"
-                                            " term of the vocabulary", file=file, line=line,
-                                            suggestions=termset.suggest(str(term)), code="unknown-term"))
+                    problems.append(
+                        Problem(
+                            f"tests.{section}.{term}: not a {section[:-1] if section == 'stains' else 'molecular'}"
+                            " term of the vocabulary",
+                            file=file,
+                            line=line,
+                            suggestions=termset.suggest(str(term)),
+                            code="unknown-term",
+                        )
+                    )
                     continue
                 canonical = termset.normalize(term)
                 if not isinstance(cls, str) or cls not in out.classes:
                     out.rejected.add(f"{section}.{canonical}")
-                    problems.append(Problem(f"tests.{section}.{term}: unknown cost class {cls!r}", file=file, line=line,
-                                            suggestions=class_ids.suggest(str(cls)) or sorted(out.classes),
-                                            code="cost-class"))
+                    problems.append(
+                        Problem(
+                            f"tests.{section}.{term}: unknown cost class {cls!r}",
+                            file=file,
+                            line=line,
+                            suggestions=class_ids.suggest(str(cls)) or sorted(out.classes),
+                            code="cost-class",
+                        )
+                    )
                     continue
                 test = f"{section}.{canonical}"
                 if test in out.tests:
-                    problems.append(Problem(f"tests.{section}.{term}: {test} is given a class twice", file=file,
-                                            line=line, code="cost-class"))
+                    problems.append(
+                        Problem(f"tests.{section}.{term}: {test} is given a class twice", file=file, line=line, code="cost-class")
+                    )
                 out.tests[test] = cls
 
     groups = data.get("exclusive", [])
     if not isinstance(groups, list):
-        problems.append(Problem("'exclusive:' must be a list of groups", file=file, line=key_line(data, "exclusive"),
-                                code="schema"))
+        problems.append(Problem("'exclusive:' must be a list of groups", file=file, line=key_line(data, "exclusive"), code="schema"))
         groups = []
     for raw in groups:
         group = _load_group(raw, file, vocab, problems)
@@ -305,8 +347,7 @@ def load_ancillary(data: Any, path: Path, vocab: Vocabulary, problems: list[Prob
             out.exclusive.append(group)
     surrogates = data.get("surrogates", [])
     if not isinstance(surrogates, list):
-        problems.append(Problem("'surrogates:' must be a list", file=file, line=key_line(data, "surrogates"),
-                                code="schema"))
+        problems.append(Problem("'surrogates:' must be a list", file=file, line=key_line(data, "surrogates"), code="schema"))
         surrogates = []
     known = test_paths(vocab)
     for raw in surrogates:
@@ -319,8 +360,15 @@ def load_ancillary(data: Any, path: Path, vocab: Vocabulary, problems: list[Prob
         paths = [canonical_test(t, vocab) for t in (spec.test, *spec.answers)]
         bad = [t for t, c in zip((spec.test, *spec.answers), paths) if c is None]
         for t in bad:
-            problems.append(Problem(f"surrogates: {t!r} is not a stain or molecular test", file=file, line=line,
-                                    suggestions=known.suggest(t), code="unknown-term"))
+            problems.append(
+                Problem(
+                    f"surrogates: {t!r} is not a stain or molecular test",
+                    file=file,
+                    line=line,
+                    suggestions=known.suggest(t),
+                    code="unknown-term",
+                )
+            )
         if not bad:
             out.surrogates.append(Surrogate(str(paths[0]), tuple(str(c) for c in paths[1:]), spec))
     return out
@@ -334,8 +382,9 @@ def _entries(data: dict[str, Any], key: str, model: type[M], file: str, problems
     section = data.get(key)
     out: dict[str, M] = {}
     if not isinstance(section, dict) or not [k for k in section if k != "__line__"]:
-        problems.append(Problem(f"'{key}:' must be a mapping of ids to entries", file=file,
-                                line=key_line(data, key) or 1, code="schema"))
+        problems.append(
+            Problem(f"'{key}:' must be a mapping of ids to entries", file=file, line=key_line(data, key) or 1, code="schema")
+        )
         return out
     for cid, raw in section.items():
         if cid == "__line__":
@@ -354,7 +403,8 @@ def _schema_problems(exc: ValidationError, where: str, file: str, raw: Any, line
     for err in exc.errors(include_url=False):
         loc = ".".join(str(p) for p in err["loc"])
         msg = {"extra_forbidden": "unknown key", "missing": "required key is missing"}.get(
-            err["type"], err["msg"].removeprefix("Value error, "))
+            err["type"], err["msg"].removeprefix("Value error, ")
+        )
         sub = key_line(raw, err["loc"][0]) if err["loc"] and isinstance(raw, dict) else None
         out.append(Problem(f"{where}{'.' + loc if loc else ''}: {msg}", file=file, line=sub or line, code="schema"))
     return out
@@ -389,15 +439,29 @@ def _load_group(raw: Any, file: str, vocab: Vocabulary, problems: list[Problem])
         m_line = raw_member.get("__line__", line) if isinstance(raw_member, dict) else line
         finding = canonical_test(m.finding, vocab)
         if finding is None:
-            problems.append(Problem(f"exclusive {spec.id}: {m.finding!r} is not a stain or molecular finding",
-                                    file=file, line=m_line, suggestions=known.suggest(m.finding), code="unknown-term"))
+            problems.append(
+                Problem(
+                    f"exclusive {spec.id}: {m.finding!r} is not a stain or molecular finding",
+                    file=file,
+                    line=m_line,
+                    suggestions=known.suggest(m.finding),
+                    code="unknown-term",
+                )
+            )
             continue
         tests = []
         for t in m.tests if m.tests is not None else [finding]:
             canonical = canonical_test(t, vocab)
             if canonical is None:
-                problems.append(Problem(f"exclusive {spec.id}: test {t!r} is not a stain or molecular test",
-                                        file=file, line=m_line, suggestions=known.suggest(t), code="unknown-term"))
+                problems.append(
+                    Problem(
+                        f"exclusive {spec.id}: test {t!r} is not a stain or molecular test",
+                        file=file,
+                        line=m_line,
+                        suggestions=known.suggest(t),
+                        code="unknown-term",
+                    )
+                )
                 continue
             tests.append(canonical)
         condition = m.shown_by if m.shown_by is not None else {finding: "present"}
@@ -406,8 +470,15 @@ def _load_group(raw: Any, file: str, vocab: Vocabulary, problems: list[Problem])
         except ConditionError as exc:
             given = condition.get("__line__") if isinstance(condition, dict) else None
             cond_line = given if isinstance(given, int) else m_line
-            problems.append(Problem(f"exclusive {spec.id}, {finding}: shown_by: {exc}", file=file, line=cond_line,
-                                    suggestions=exc.suggestions, code="condition"))
+            problems.append(
+                Problem(
+                    f"exclusive {spec.id}, {finding}: shown_by: {exc}",
+                    file=file,
+                    line=cond_line,
+                    suggestions=exc.suggestions,
+                    code="condition",
+                )
+            )
             continue
         members.append(_Member(finding, compile_predicate(node), frozenset(a.key for a in atoms(node)), tuple(tests)))
     if len(members) != len(spec.members):
@@ -422,13 +493,20 @@ def _strip_keep_conditions(raw: Any) -> Any:
     out = {k: strip_lines(v) for k, v in raw.items() if k not in ("__line__", "members")}
     if "members" in raw:
         members = raw["members"]
-        out["members"] = [{k: (v if k == "shown_by" else strip_lines(v)) for k, v in m.items() if k != "__line__"}
-                          if isinstance(m, dict) else m for m in members] if isinstance(members, list) else members
+        out["members"] = (
+            [
+                {k: (v if k == "shown_by" else strip_lines(v)) for k, v in m.items() if k != "__line__"} if isinstance(m, dict) else m
+                for m in members
+            ]
+            if isinstance(members, list)
+            else members
+        )
     return out
 
 
-def check_classes(ancillary: Ancillary, offered: Iterable[tuple[str, str, str, int | None]], data: Any,
-                  problems: list[Problem]) -> None:
+def check_classes(
+    ancillary: Ancillary, offered: Iterable[tuple[str, str, str, int | None]], data: Any, problems: list[Problem]
+) -> None:
     """Every test the suggestions can offer has a class.
 
     ``offered``: (test path, who offers it, their file, their line) — a rule that
@@ -445,6 +523,12 @@ def check_classes(ancillary: Ancillary, offered: Iterable[tuple[str, str, str, i
         section, _, term = test.partition(".")
         line = key_line(tests, section) or key_line(data, "tests") or 1 if isinstance(data, dict) else 1
         at = f"{where}:{where_line}" if where_line else where
-        problems.append(Problem(f"{test} has no cost class: add '{term}: <class>' under tests.{section} "
-                                f"({who}, {at}, offers it as a next test); classes: {', '.join(ancillary.classes)}",
-                                file=file, line=line, code="cost-class"))
+        problems.append(
+            Problem(
+                f"{test} has no cost class: add '{term}: <class>' under tests.{section} "
+                f"({who}, {at}, offers it as a next test); classes: {', '.join(ancillary.classes)}",
+                file=file,
+                line=line,
+                code="cost-class",
+            )
+        )

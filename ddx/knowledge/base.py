@@ -71,16 +71,49 @@ from ddx.yamlio import key_line
 
 # the models of the rules files live in ddx.knowledge.models; they are named here too, where they were first
 __all__ = [
-    "BAND_FIELDS", "COUNT", "MAX_BRANCHES_PER_RULE", "MAX_FACT_PROPERTIES", "MAX_RULES", "NEGATION_SUFFIX",
-    "PROSE_FIELDS", "REPORT_FIELDS", "REPORT_FRAMES", "RULE_ID", "Band", "BandWhen", "Calibration", "ClinicalProse",
-    "Entity", "EntityReport", "EvidenceSettings", "Examples", "Knowledge", "Likelihood", "Model", "MolecularProse",
-    "NextTests", "Outside", "OutsideEntity", "Prior", "PriorSet", "Profile", "ProseSentence", "ReportTemplates", "Rule",
-    "RuleSpec", "Series", "Settings", "StainProse", "Subtype", "load_knowledge", "load_knowledge_partial",
-    "packaged_rules_dir", "resolve_rules_dir",
+    "BAND_FIELDS",
+    "COUNT",
+    "MAX_BRANCHES_PER_RULE",
+    "MAX_FACT_PROPERTIES",
+    "MAX_RULES",
+    "NEGATION_SUFFIX",
+    "PROSE_FIELDS",
+    "REPORT_FIELDS",
+    "REPORT_FRAMES",
+    "RULE_ID",
+    "Band",
+    "BandWhen",
+    "Calibration",
+    "ClinicalProse",
+    "Entity",
+    "EntityReport",
+    "EvidenceSettings",
+    "Examples",
+    "Knowledge",
+    "Likelihood",
+    "Model",
+    "MolecularProse",
+    "NextTests",
+    "Outside",
+    "OutsideEntity",
+    "Prior",
+    "PriorSet",
+    "Profile",
+    "ProseSentence",
+    "ReportTemplates",
+    "Rule",
+    "RuleSpec",
+    "Series",
+    "Settings",
+    "StainProse",
+    "Subtype",
+    "load_knowledge",
+    "load_knowledge_partial",
+    "packaged_rules_dir",
+    "resolve_rules_dir",
 ]
 
 NEGATION_SUFFIX = ":not"
-
 
 
 @dataclass(frozen=True)
@@ -94,7 +127,7 @@ class Profile:
     entity: str
     subtype: str | None
     name: str
-    share: float          # of the entity's prior (1 for an entity without subtypes)
+    share: float  # of the entity's prior (1 for an entity without subtypes)
 
     @property
     def slug(self) -> str:
@@ -113,14 +146,14 @@ class Outside:
 class Rule:
     """A validated, compiled rule (one of the two halves of a rule spec)."""
 
-    id: str                    # engine id: the spec id, or spec id + ":not"
+    id: str  # engine id: the spec id, or spec id + ":not"
     spec: RuleSpec
     negated: bool
     condition: Node
     predicate: Predicate
     file: str
-    line: int | None           # the line of this half's condition
-    spec_line: int | None = None   # the line where the rule starts (its "- id:")
+    line: int | None  # the line of this half's condition
+    spec_line: int | None = None  # the line where the rule starts (its "- id:")
 
     @property
     def title(self) -> str:
@@ -146,8 +179,14 @@ def _prose_problems(reports: ReportTemplates, vocab: Vocabulary, file: str) -> l
     for i, sentence in enumerate(reports.morphology_prose):
         for name in (*sentence.fields, *sentence.requires):
             if name != "*" and name not in fields:
-                problems.append(Problem(f"morphology_prose[{i}]: {name!r} is not a morphology field", file=file,
-                                        path=f"morphology_prose.{i}", suggestions=vocab.morphology_fields.suggest(name)))
+                problems.append(
+                    Problem(
+                        f"morphology_prose[{i}]: {name!r} is not a morphology field",
+                        file=file,
+                        path=f"morphology_prose.{i}",
+                        suggestions=vocab.morphology_fields.suggest(name),
+                    )
+                )
         for name, spec in sentence.fields.items():
             mf = fields.get(name)
             if isinstance(spec, str) or mf is None or mf.kind == "number":
@@ -155,19 +194,29 @@ def _prose_problems(reports: ReportTemplates, vocab: Vocabulary, file: str) -> l
             terms = vocab.presence if mf.kind == "presence" else mf.terms
             for value in spec:
                 if value != "*" and terms is not None and value not in terms.terms:
-                    problems.append(Problem(f"morphology_prose[{i}].fields.{name}: {value!r} is not a term of "
-                                            f"{name}", file=file, path=f"morphology_prose.{i}.fields.{name}",
-                                            suggestions=terms.suggest(value)))
+                    problems.append(
+                        Problem(
+                            f"morphology_prose[{i}].fields.{name}: {value!r} is not a term of {name}",
+                            file=file,
+                            path=f"morphology_prose.{i}.fields.{name}",
+                            suggestions=terms.suggest(value),
+                        )
+                    )
     for path, words in reports.term_words.items():
         terms = vocab.termset_for(path)
         if terms is None:
-            problems.append(Problem(f"term_words: {path!r} is not a field with terms", file=file,
-                                    path=f"term_words.{path}"))
+            problems.append(Problem(f"term_words: {path!r} is not a field with terms", file=file, path=f"term_words.{path}"))
             continue
         for term in words:
             if term not in terms.terms:
-                problems.append(Problem(f"term_words.{path}: {term!r} is not a term of {path}", file=file,
-                                        path=f"term_words.{path}", suggestions=terms.suggest(term)))
+                problems.append(
+                    Problem(
+                        f"term_words.{path}: {term!r} is not a term of {path}",
+                        file=file,
+                        path=f"term_words.{path}",
+                        suggestions=terms.suggest(term),
+                    )
+                )
     return problems
 
 
@@ -181,11 +230,11 @@ class Knowledge:
     content_hash: str
     files: list[Path] = field(default_factory=list)
     reports: ReportTemplates = field(default_factory=ReportTemplates)
-    entity_lines: dict[str, int] = field(default_factory=dict)   # slug -> line in entities.yaml
-    outside: list[Outside] = field(default_factory=list)         # rules/outside.yaml
-    prior_set: str | None = None   # the settings prior set applied to the entities' priors, if any
-    file_priors: dict[str, Prior] = field(default_factory=dict)   # entities.yaml's priors, by slug
-    ancillary: Ancillary = field(default_factory=Ancillary)       # rules/ancillary.yaml: test costs, exclusive findings
+    entity_lines: dict[str, int] = field(default_factory=dict)  # slug -> line in entities.yaml
+    outside: list[Outside] = field(default_factory=list)  # rules/outside.yaml
+    prior_set: str | None = None  # the settings prior set applied to the entities' priors, if any
+    file_priors: dict[str, Prior] = field(default_factory=dict)  # entities.yaml's priors, by slug
+    ancillary: Ancillary = field(default_factory=Ancillary)  # rules/ancillary.yaml: test costs, exclusive findings
 
     @cached_property
     def entity_slugs(self) -> list[str]:
@@ -306,10 +355,16 @@ class Knowledge:
         chosen = self.settings.prior_sets.get(name) if name is not None else None
         if name is not None and chosen is None:
             known = sorted(self.settings.prior_sets)
-            raise KnowledgeError([Problem(
-                f"no prior set {name!r} in the settings; " + (f"known: {', '.join(known)}" if known else
-                                                              "settings.yaml defines none (prior_sets:)"),
-                file=str(self.directory / "settings.yaml"), suggestions=difflib.get_close_matches(name, known))])
+            raise KnowledgeError(
+                [
+                    Problem(
+                        f"no prior set {name!r} in the settings; "
+                        + (f"known: {', '.join(known)}" if known else "settings.yaml defines none (prior_sets:)"),
+                        file=str(self.directory / "settings.yaml"),
+                        suggestions=difflib.get_close_matches(name, known),
+                    )
+                ]
+            )
         priors = chosen.priors if chosen is not None else own
         entities = [e.model_copy(update={"prior": priors[e.slug]}) for e in self.entities]
         return replace(self, entities=entities, prior_set=name, file_priors=own)
@@ -320,7 +375,7 @@ class Knowledge:
 
 def packaged_rules_dir() -> Path:
     """The rules shipped with ddx: inside the wheel, or the checkout's rules/."""
-    here = Path(__file__).resolve().parent.parent   # ddx/
+    here = Path(__file__).resolve().parent.parent  # ddx/
     for candidate in (here / "_rules", here.parent / "rules"):
         if (candidate / "vocabulary.yaml").is_file():
             return candidate
@@ -338,8 +393,7 @@ def resolve_rules_dir(explicit: str | os.PathLike[str] | None = None) -> Path:
     return packaged_rules_dir()
 
 
-def load_knowledge(directory: str | os.PathLike[str] | None = None, *,
-                   overrides: Mapping[Path, str] | None = None) -> Knowledge:
+def load_knowledge(directory: str | os.PathLike[str] | None = None, *, overrides: Mapping[Path, str] | None = None) -> Knowledge:
     """Load and validate a rules directory.
 
     ``overrides`` maps files of the directory to text that replaces their
@@ -353,8 +407,9 @@ def load_knowledge(directory: str | os.PathLike[str] | None = None, *,
     return knowledge
 
 
-def load_knowledge_partial(directory: str | os.PathLike[str] | None = None, *,
-                           overrides: Mapping[Path, str] | None = None) -> tuple[Knowledge | None, list[Problem]]:
+def load_knowledge_partial(
+    directory: str | os.PathLike[str] | None = None, *, overrides: Mapping[Path, str] | None = None
+) -> tuple[Knowledge | None, list[Problem]]:
     """Load a rules directory as far as it goes: ``(knowledge, problems)``.
 
     With no problems this is :func:`load_knowledge`. With problems, ``knowledge``
@@ -371,7 +426,7 @@ def load_knowledge_partial(directory: str | os.PathLike[str] | None = None, *,
     gc.disable()
     try:
         return _load_parts(root, overrides)
-    except KnowledgeError as exc:       # the vocabulary: nothing else can be read without it
+    except KnowledgeError as exc:  # the vocabulary: nothing else can be read without it
         return None, exc.problems
     finally:
         if collecting:
@@ -402,23 +457,39 @@ def _load_parts(root: Path, overrides: Mapping[Path, str] | None) -> tuple[Knowl
     paths = vocab.finding_paths()
     for slug in sorted(set(sub_slugs)):
         if sub_slugs.count(slug) > 1 or slug in slugs:
-            problems.append(Problem(f"subtype slug {slug!r} is used twice (entity and subtype slugs are one namespace)",
-                                    file=str(ent_file), line=entity_lines.get(slug)))
+            problems.append(
+                Problem(
+                    f"subtype slug {slug!r} is used twice (entity and subtype slugs are one namespace)",
+                    file=str(ent_file),
+                    line=entity_lines.get(slug),
+                )
+            )
     for e in entities:
         if slugs.count(e.slug) > 1:
             problems.append(Problem(f"duplicate entity slug {e.slug!r}", file=str(ent_file)))
         for sub in e.subtypes:
             for finding in sub.confirm_with or []:
                 if finding not in paths:
-                    problems.append(Problem(f"{sub.slug}: confirm_with {finding!r} is not a finding", file=str(ent_file),
-                                            path=f"{e.slug}.subtypes.{sub.slug}.confirm_with"))
+                    problems.append(
+                        Problem(
+                            f"{sub.slug}: confirm_with {finding!r} is not a finding",
+                            file=str(ent_file),
+                            path=f"{e.slug}.subtypes.{sub.slug}.confirm_with",
+                        )
+                    )
         if e.variant_of and e.variant_of not in slugs:
             problems.append(Problem(f"{e.slug}: variant_of {e.variant_of!r} is not an entity", file=str(ent_file)))
         for finding in e.confirm_with:
             if finding not in paths:
                 near = TermSet("path", _lookup={p: p for p in paths}).suggest(finding)
-                problems.append(Problem(f"{e.slug}: confirm_with {finding!r} is not a finding", file=str(ent_file),
-                                        path=f"{e.slug}.confirm_with", suggestions=near))
+                problems.append(
+                    Problem(
+                        f"{e.slug}: confirm_with {finding!r} is not a finding",
+                        file=str(ent_file),
+                        path=f"{e.slug}.confirm_with",
+                        suggestions=near,
+                    )
+                )
 
     reports = ReportTemplates()
     rep_file = root / "reports.yaml"
@@ -429,15 +500,26 @@ def _load_parts(root: Path, overrides: Mapping[Path, str] | None) -> tuple[Knowl
             reports = loaded
             for slug in reports.entities:
                 if slug not in slugs and slug not in sub_slugs:
-                    problems.append(Problem(f"report template for unknown entity {slug!r}", file=str(rep_file),
-                                            path=f"entities.{slug}", suggestions=sorted(slugs)))
+                    problems.append(
+                        Problem(
+                            f"report template for unknown entity {slug!r}",
+                            file=str(rep_file),
+                            path=f"entities.{slug}",
+                            suggestions=sorted(slugs),
+                        )
+                    )
             problems += _prose_problems(reports, vocab, str(rep_file))
             band_ids = {b.id for b in settings.bands}
             for band_id in reports.descriptive_bands:
                 if band_ids and band_id not in band_ids:
-                    problems.append(Problem(f"descriptive_bands: {band_id!r} is not a band of settings.yaml",
-                                            file=str(rep_file), path="descriptive_bands",
-                                            suggestions=sorted(band_ids)))
+                    problems.append(
+                        Problem(
+                            f"descriptive_bands: {band_id!r} is not a band of settings.yaml",
+                            file=str(rep_file),
+                            path="descriptive_bands",
+                            suggestions=sorted(band_ids),
+                        )
+                    )
 
     outside: list[Outside] = []
     out_file = root / "outside.yaml"
@@ -462,8 +544,11 @@ def _load_parts(root: Path, overrides: Mapping[Path, str] | None) -> tuple[Knowl
 
     rules: list[Rule] = []
     rule_dir = root / "rules"
-    rule_files = sorted(set(rule_dir.glob("*.yaml")) | set(rule_dir.glob("*.yml"))
-                        | {p for p in over if p.parent == rule_dir and p.suffix in (".yaml", ".yml")})
+    rule_files = sorted(
+        set(rule_dir.glob("*.yaml"))
+        | set(rule_dir.glob("*.yml"))
+        | {p for p in over if p.parent == rule_dir and p.suffix in (".yaml", ".yml")}
+    )
     if not rule_files:
         problems.append(Problem("no rule files (rules/*.yaml)", file=str(rule_dir)))
     seen: dict[str, str] = {}
@@ -475,58 +560,100 @@ def _load_parts(root: Path, overrides: Mapping[Path, str] | None) -> tuple[Knowl
             problems += rule.problems
             if rule.value is not None:
                 rules += _load_rule(rule.value, rule.raw, path, vocab, set(slugs), seen, problems, set(sub_slugs))
-            elif rule.error is not None:   # its entities and condition terms are still checked
-                _check_unparsed_rule(rule.raw, rule.error, str(path), rule.line, vocab, set(slugs) | set(sub_slugs),
-                                     problems)
+            elif rule.error is not None:  # its entities and condition terms are still checked
+                _check_unparsed_rule(rule.raw, rule.error, str(path), rule.line, vocab, set(slugs) | set(sub_slugs), problems)
 
     if anc_data is not None:
-        offered = [(f"{k.split('__')[0]}.{k.split('__')[1]}", f"rule {r.id}", r.file, r.line or r.spec_line)
-                   for r in rules if r.spec.status == "active" and r.spec.likelihood is not None
-                   for k in sorted(r.keys) if k.startswith(("stains__", "molecular__"))]
-        offered += [(c, f"the caveat of rule {r.spec.id}", r.file, r.spec_line)
-                    for r in rules if not r.negated for t in r.spec.caveat_tests if (c := canonical_test(t, vocab))]
+        offered = [
+            (f"{k.split('__')[0]}.{k.split('__')[1]}", f"rule {r.id}", r.file, r.line or r.spec_line)
+            for r in rules
+            if r.spec.status == "active" and r.spec.likelihood is not None
+            for k in sorted(r.keys)
+            if k.startswith(("stains__", "molecular__"))
+        ]
+        offered += [
+            (c, f"the caveat of rule {r.spec.id}", r.file, r.spec_line)
+            for r in rules
+            if not r.negated
+            for t in r.spec.caveat_tests
+            if (c := canonical_test(t, vocab))
+        ]
         check_classes(ancillary, offered, anc_data, problems)
     if len(rules) > MAX_RULES:
-        problems.append(Problem(f"{len(rules)} rules; the limit is {MAX_RULES} (durable-rules: {ENGINE_RULES} rules per ruleset)",
-                                file=str(rule_dir), code="engine-limit"))
+        problems.append(
+            Problem(
+                f"{len(rules)} rules; the limit is {MAX_RULES} (durable-rules: {ENGINE_RULES} rules per ruleset)",
+                file=str(rule_dir),
+                code="engine-limit",
+            )
+        )
     keys = {k for r in rules if r.spec.status == "active" for k in r.keys}
     if len(keys) > MAX_FACT_PROPERTIES:
-        problems.append(Problem(
-            f"rules test {len(keys)} distinct findings; the limit is {MAX_FACT_PROPERTIES} "
-            f"(durable-rules: {ENGINE_FACT_PROPERTIES} properties per fact)", file=str(rule_dir), code="engine-limit"))
+        problems.append(
+            Problem(
+                f"rules test {len(keys)} distinct findings; the limit is {MAX_FACT_PROPERTIES} "
+                f"(durable-rules: {ENGINE_FACT_PROPERTIES} properties per fact)",
+                file=str(rule_dir),
+                code="engine-limit",
+            )
+        )
     for stain in settings.core_stains:
         if stain not in vocab.stains.terms:
-            problems.append(Problem(f"core_stains: {stain!r} is not a stain of the vocabulary",
-                                    file=str(root / "settings.yaml"), suggestions=vocab.stains.suggest(stain)))
+            problems.append(
+                Problem(
+                    f"core_stains: {stain!r} is not a stain of the vocabulary",
+                    file=str(root / "settings.yaml"),
+                    suggestions=vocab.stains.suggest(stain),
+                )
+            )
     for name, chosen in settings.prior_sets.items():
         missing = sorted(set(slugs) - set(chosen.priors))
         unknown = sorted(set(chosen.priors) - set(slugs))
         if missing:
-            problems.append(Problem(f"prior set {name!r}: no prior for {', '.join(missing)}",
-                                    file=str(root / "settings.yaml")))
+            problems.append(Problem(f"prior set {name!r}: no prior for {', '.join(missing)}", file=str(root / "settings.yaml")))
         if unknown:
-            problems.append(Problem(f"prior set {name!r}: unknown entities {', '.join(unknown)}",
-                                    file=str(root / "settings.yaml"), suggestions=missing[:5]))
+            problems.append(
+                Problem(
+                    f"prior set {name!r}: unknown entities {', '.join(unknown)}",
+                    file=str(root / "settings.yaml"),
+                    suggestions=missing[:5],
+                )
+            )
     if settings.prior_set is not None and settings.prior_set not in settings.prior_sets:
-        problems.append(Problem(f"prior_set {settings.prior_set!r} is not one of prior_sets "
-                                f"({', '.join(sorted(settings.prior_sets)) or 'none defined'})",
-                                file=str(root / "settings.yaml")))
+        problems.append(
+            Problem(
+                f"prior_set {settings.prior_set!r} is not one of prior_sets "
+                f"({', '.join(sorted(settings.prior_sets)) or 'none defined'})",
+                file=str(root / "settings.yaml"),
+            )
+        )
     synonyms = TermSet("entity")
     for e in entities:
         for slug, names in ((e.slug, e.synonyms), *((sub.slug, sub.synonyms) for sub in e.subtypes)):
             try:
                 synonyms.add(slug, names)
-            except ValueError as exc:   # a synonym (or slug) given to two entities
+            except ValueError as exc:  # a synonym (or slug) given to two entities
                 problems.append(Problem(str(exc), file=str(root / "entities.yaml"), code="schema"))
-    knowledge = Knowledge(root, settings, vocab, entities, rules, _hash_files(files, over), files, reports,
-                          entity_lines, outside, file_priors={e.slug: e.prior for e in entities}, ancillary=ancillary)
+    knowledge = Knowledge(
+        root,
+        settings,
+        vocab,
+        entities,
+        rules,
+        _hash_files(files, over),
+        files,
+        reports,
+        entity_lines,
+        outside,
+        file_priors={e.slug: e.prior for e in entities},
+        ancillary=ancillary,
+    )
     if problems:
         return knowledge, problems
     return knowledge.with_prior_set(settings.prior_set), problems
 
 
-def _load_outside(entries: list[Entry[OutsideEntity]], path: Path, vocab: Vocabulary,
-                  problems: list[Problem]) -> list[Outside]:
+def _load_outside(entries: list[Entry[OutsideEntity]], path: Path, vocab: Vocabulary, problems: list[Problem]) -> list[Outside]:
     """The outside entities read from ``path``, compiled; each entry's problems (in file order) and those
     of its findings and condition are appended to ``problems``."""
     out = []
@@ -543,28 +670,39 @@ def _load_outside(entries: list[Entry[OutsideEntity]], path: Path, vocab: Vocabu
         for finding in spec.findings:
             if finding not in paths:
                 near = TermSet("path", _lookup={p: p for p in paths}).suggest(finding)
-                problems.append(Problem(f"{spec.slug}: {finding!r} is not a finding", file=str(path), line=line,
-                                        suggestions=near, code="unknown-term"))
+                problems.append(
+                    Problem(
+                        f"{spec.slug}: {finding!r} is not a finding", file=str(path), line=line, suggestions=near, code="unknown-term"
+                    )
+                )
         try:
             node = parse_condition(spec.when, vocab)
         except ConditionError as exc:
-            problems.append(Problem(f"{spec.slug}: {exc}", file=str(path), line=line, suggestions=exc.suggestions,
-                                    code="condition"))
+            problems.append(Problem(f"{spec.slug}: {exc}", file=str(path), line=line, suggestions=exc.suggestions, code="condition"))
             continue
         out.append(Outside(spec, compile_predicate(node)))
     return out
 
 
-def _load_rule(spec: RuleSpec, raw: dict[str, Any], path: Path, vocab: Vocabulary, slugs: set[str],
-               seen: dict[str, str], problems: list[Problem], subtypes: set[str] | None = None) -> list[Rule]:
+def _load_rule(
+    spec: RuleSpec,
+    raw: dict[str, Any],
+    path: Path,
+    vocab: Vocabulary,
+    slugs: set[str],
+    seen: dict[str, str],
+    problems: list[Problem],
+    subtypes: set[str] | None = None,
+) -> list[Rule]:
     """The compiled halves of a valid rule (``raw``: as read, with its line markers); its checks against the
     other files (entities, vocabulary, ids seen before) append to ``problems``."""
     file = str(path)
     line = raw.get("__line__")
     where = f"{file}:{line}" if line else file
     if spec.id in seen:
-        problems.append(Problem(f"duplicate rule id {spec.id!r} (first defined at {seen[spec.id]})", file=file, line=line,
-                                code="duplicate-id"))
+        problems.append(
+            Problem(f"duplicate rule id {spec.id!r} (first defined at {seen[spec.id]})", file=file, line=line, code="duplicate-id")
+        )
         return []
     seen[spec.id] = where
     known = slugs | (subtypes or set())
@@ -572,20 +710,33 @@ def _load_rule(spec: RuleSpec, raw: dict[str, Any], path: Path, vocab: Vocabular
         if slug not in known:
             near = TermSet("entity", _lookup={s: s for s in known}).suggest(slug)
             lk_line = key_line(raw.get("likelihood"), slug) or line
-            problems.append(Problem(f"rule {spec.id}: unknown entity {slug!r}", file=file, line=lk_line, suggestions=near,
-                                    code="unknown-term"))
+            problems.append(
+                Problem(f"rule {spec.id}: unknown entity {slug!r}", file=file, line=lk_line, suggestions=near, code="unknown-term")
+            )
     if spec.likelihood is not None and spec.default is None:
         missing = sorted(slugs - set(spec.likelihood))
         if missing:
-            problems.append(Problem(f"rule {spec.id}: no likelihood for {', '.join(missing)}; add them or a 'default'",
-                                    file=file, line=line, code="weight"))
+            problems.append(
+                Problem(
+                    f"rule {spec.id}: no likelihood for {', '.join(missing)}; add them or a 'default'",
+                    file=file,
+                    line=line,
+                    code="weight",
+                )
+            )
     for test in spec.caveat_tests:
         if canonical_test(test, vocab) is None:
             paths = test_paths(vocab)
-            problems.append(Problem(f"rule {spec.id}: caveat_tests: {test!r} is not a stain or molecular test "
-                                    "(write stains.<stain> or molecular.<test>)", file=file,
-                                    line=key_line(raw, "caveat_tests") or line, suggestions=paths.suggest(test),
-                                    code="unknown-term"))
+            problems.append(
+                Problem(
+                    f"rule {spec.id}: caveat_tests: {test!r} is not a stain or molecular test "
+                    "(write stains.<stain> or molecular.<test>)",
+                    file=file,
+                    line=key_line(raw, "caveat_tests") or line,
+                    suggestions=paths.suggest(test),
+                    code="unknown-term",
+                )
+            )
     out = []
     for negated, cond in ((False, spec.when), (True, spec.negated_by)):
         if cond is None:
@@ -594,23 +745,36 @@ def _load_rule(spec: RuleSpec, raw: dict[str, Any], path: Path, vocab: Vocabular
         try:
             node = parse_condition(cond, vocab)
         except ConditionError as exc:
-            problems.append(Problem(f"rule {spec.id}: {exc}", file=file, line=cond_line, suggestions=exc.suggestions,
-                                    code="unknown-term" if exc.suggestions or "unknown" in str(exc) else "condition"))
+            problems.append(
+                Problem(
+                    f"rule {spec.id}: {exc}",
+                    file=file,
+                    line=cond_line,
+                    suggestions=exc.suggestions,
+                    code="unknown-term" if exc.suggestions or "unknown" in str(exc) else "condition",
+                )
+            )
             continue
         branches = branch_count(node)
         if branches > MAX_BRANCHES_PER_RULE:
-            problems.append(Problem(
-                f"rule {spec.id}: condition expands to {branches} alternatives; the limit is "
-                f"{MAX_BRANCHES_PER_RULE} (durable-rules fails beyond {ENGINE_TRUE_PATHS} alpha tests true at once)",
-                file=file, line=cond_line, code="engine-limit"))
+            problems.append(
+                Problem(
+                    f"rule {spec.id}: condition expands to {branches} alternatives; the limit is "
+                    f"{MAX_BRANCHES_PER_RULE} (durable-rules fails beyond {ENGINE_TRUE_PATHS} alpha tests true at once)",
+                    file=file,
+                    line=cond_line,
+                    code="engine-limit",
+                )
+            )
             continue
         rid = spec.id + (NEGATION_SUFFIX if negated else "")
         out.append(Rule(rid, spec, negated, node, compile_predicate(node), file, cond_line, line))
     return out
 
 
-def _check_unparsed_rule(raw: dict[str, Any], exc: ValidationError, file: str, line: int | None, vocab: Vocabulary,
-                         known: set[str], problems: list[Problem]) -> None:
+def _check_unparsed_rule(
+    raw: dict[str, Any], exc: ValidationError, file: str, line: int | None, vocab: Vocabulary, known: set[str], problems: list[Problem]
+) -> None:
     """The checks of a rule that does not validate (a weight out of range, a key missing) which do not
     need it to: its entities and its conditions' terms, so one pass reports all its problems."""
     rule_id = raw.get("id") if isinstance(raw.get("id"), str) else "?"
@@ -620,8 +784,15 @@ def _check_unparsed_rule(raw: dict[str, Any], exc: ValidationError, file: str, l
         for slug in likelihood:
             if slug != "__line__" and isinstance(slug, str) and slug not in known:
                 near = TermSet("entity", _lookup={s: s for s in known}).suggest(slug)
-                problems.append(Problem(f"rule {rule_id}: unknown entity {slug!r}", file=file,
-                                        line=key_line(likelihood, slug) or line, suggestions=near, code="unknown-term"))
+                problems.append(
+                    Problem(
+                        f"rule {rule_id}: unknown entity {slug!r}",
+                        file=file,
+                        line=key_line(likelihood, slug) or line,
+                        suggestions=near,
+                        code="unknown-term",
+                    )
+                )
     for key in ("when", "negated_by"):
         cond = raw.get(key)
         if not isinstance(cond, dict) or key in failed:
@@ -629,9 +800,15 @@ def _check_unparsed_rule(raw: dict[str, Any], exc: ValidationError, file: str, l
         try:
             parse_condition(cond, vocab)
         except ConditionError as err:
-            problems.append(Problem(f"rule {rule_id}: {err}", file=file, line=cond.get("__line__", line),
-                                    suggestions=err.suggestions,
-                                    code="unknown-term" if err.suggestions or "unknown" in str(err) else "condition"))
+            problems.append(
+                Problem(
+                    f"rule {rule_id}: {err}",
+                    file=file,
+                    line=cond.get("__line__", line),
+                    suggestions=err.suggestions,
+                    code="unknown-term" if err.suggestions or "unknown" in str(err) else "condition",
+                )
+            )
 
 
 def _hash_files(files: list[Path], overrides: Mapping[Path, str]) -> str:
@@ -644,5 +821,3 @@ def _hash_files(files: list[Path], overrides: Mapping[Path, str]) -> str:
             h.update(f.name.encode())
             h.update(f.read_bytes())
     return h.hexdigest()
-
-

@@ -36,8 +36,7 @@ from ddx.knowledge.vocabulary import TermSet, UnknownTerm, Vocabulary, fold
 
 CASE_ID_PATTERN = r"^[A-Za-z0-9_.\-]{1,200}$"
 _ID_RE = re.compile(CASE_ID_PATTERN)
-TOP_LEVEL_KEYS = ["id", "title", "expected", "source", "patient", "clinical", "morphology", "stains", "molecular",
-                  "notes"]
+TOP_LEVEL_KEYS = ["id", "title", "expected", "source", "patient", "clinical", "morphology", "stains", "molecular", "notes"]
 
 
 def _term(termset: TermSet) -> Callable[[Any], str]:
@@ -45,20 +44,21 @@ def _term(termset: TermSet) -> Callable[[Any], str]:
         if isinstance(value, bool):
             raise _yes_no(value, termset)
         if value is None or isinstance(value, (dict, list)):
-            raise PydanticCustomError("term_type", "expected a {kind} term, got {got}",
-                                      {"kind": termset.kind, "got": kind_of(value)})
+            raise PydanticCustomError("term_type", "expected a {kind} term, got {got}", {"kind": termset.kind, "got": kind_of(value)})
         try:
             return termset.normalize(value)
         except UnknownTerm as exc:
             # the nearest terms are the problem's suggestions (Problem adds "did you mean")
-            raise PydanticCustomError("unknown_term", "unknown {kind} {term}",
-                                      {"kind": exc.kind, "term": repr(str(exc.term)),
-                                       "suggestions": exc.suggestions}) from None
+            raise PydanticCustomError(
+                "unknown_term",
+                "unknown {kind} {term}",
+                {"kind": exc.kind, "term": repr(str(exc.term)), "suggestions": exc.suggestions},
+            ) from None
 
     return normalize
 
 
-YES_NO_WORDS = {True: ("yes", "true", "on"), False: ("no", "false", "off")}   # what YAML 1.1 reads as a boolean
+YES_NO_WORDS = {True: ("yes", "true", "on"), False: ("no", "false", "off")}  # what YAML 1.1 reads as a boolean
 
 
 def _yes_no(value: bool, termset: TermSet) -> PydanticCustomError:
@@ -67,9 +67,10 @@ def _yes_no(value: bool, termset: TermSet) -> PydanticCustomError:
     options = [word] if word else termset.terms[:8]
     fix = f"write '{word}'" if word else "write one of " + ", ".join(options)
     return PydanticCustomError(
-        "term_boolean", "YAML reads an unquoted {said} as {value}, not as a {kind} term; {fix}",
-        {"said": "/".join(YES_NO_WORDS[value]), "value": str(value).lower(), "kind": termset.kind, "fix": fix,
-         "suggestions": options})
+        "term_boolean",
+        "YAML reads an unquoted {said} as {value}, not as a {kind} term; {fix}",
+        {"said": "/".join(YES_NO_WORDS[value]), "value": str(value).lower(), "kind": termset.kind, "fix": fix, "suggestions": options},
+    )
 
 
 def kind_of(value: Any) -> str:
@@ -112,18 +113,24 @@ def _number(value: Any) -> Any:
 
 
 def _not_a_number(text: str) -> PydanticCustomError:
-    if _DATE.fullmatch(text.strip()):       # a date cell of a workbook reads as its ISO text
-        return PydanticCustomError("number_type", "expected a number, got the date '{got}'; this key takes a number "
-                                   "(a date cell in a sheet: format the column as a number)", {"got": text})
+    if _DATE.fullmatch(text.strip()):  # a date cell of a workbook reads as its ISO text
+        return PydanticCustomError(
+            "number_type",
+            "expected a number, got the date '{got}'; this key takes a number (a date cell in a sheet: format the column as a number)",
+            {"got": text},
+        )
     found = _LEADING_NUMBER.match(text)
     if found and "," in found.group(1) and not found.group(2):
         fix = found.group(1).replace(",", ".")
-        return PydanticCustomError("number_type", "expected a number, got '{got}'; write a decimal point: {fix}",
-                                   {"got": text, "fix": fix})
+        return PydanticCustomError(
+            "number_type", "expected a number, got '{got}'; write a decimal point: {fix}", {"got": text, "fix": fix}
+        )
     if found:
         return PydanticCustomError(
-            "number_type", "expected a number, got '{got}'; write the number alone ({fix}), the key names the unit",
-            {"got": text, "fix": found.group(1).replace(",", ".")})
+            "number_type",
+            "expected a number, got '{got}'; write the number alone ({fix}), the key names the unit",
+            {"got": text, "fix": found.group(1).replace(",", ".")},
+        )
     return PydanticCustomError("number_type", "expected a number, got '{got}'", {"got": text})
 
 
@@ -166,8 +173,11 @@ def stain_form_hint(said: Any, given: dict[str, Any], vocab: Vocabulary) -> dict
         elif word in vocab.stain_results:
             result, said_result = vocab.stain_results.normalize(word), True
         else:
-            for name, termset in (("intensity", vocab.stain_intensities), ("pattern", vocab.stain_patterns),
-                                  ("extent", vocab.stain_extents)):
+            for name, termset in (
+                ("intensity", vocab.stain_intensities),
+                ("pattern", vocab.stain_patterns),
+                ("extent", vocab.stain_extents),
+            ):
                 if word in termset:
                     parts[name] = termset.normalize(word)
                     break
@@ -188,9 +198,11 @@ def stain_form_hint(said: Any, given: dict[str, Any], vocab: Vocabulary) -> dict
 def nearest_first(word: str, options: Sequence[str]) -> list[str]:
     """Every option, nearest to ``word`` first: those it begins (``nuclear`` -> ``nuclear_membrane``),
     then those holding it, then by similarity."""
+
     def rank(option: str) -> tuple[int, float]:
         place = 0 if option.startswith(word + "_") else 1 if word in option else 2
         return place, -difflib.SequenceMatcher(None, word, option).ratio()
+
     return sorted(options, key=rank)
 
 
@@ -200,8 +212,8 @@ def _listify(value: Any) -> Any:
     return value
 
 
-STAIN_NAME = object()   # a key no file can hold: a stain's value carries its stain's name while it is validated
-VALUE = object()        # ... and a value that is not a mapping is wrapped under this key
+STAIN_NAME = object()  # a key no file can hold: a stain's value carries its stain's name while it is validated
+VALUE = object()  # ... and a value that is not a mapping is wrapped under this key
 
 Number = Annotated[float, BeforeValidator(_number)]
 Percent = Annotated[float, BeforeValidator(_percent)]
@@ -274,14 +286,14 @@ class CaseModel(StrictModel):
 
     id: str
     title: str | None = None
-    expected: str | None = None     # an entity or subtype slug (the schema's entities), when it has them
+    expected: str | None = None  # an entity or subtype slug (the schema's entities), when it has them
     patient: PatientModel | None = None
     clinical: ClinicalModel | None = None
     morphology: MorphologyModel | None = None
     stains: dict[str, StainFinding] = {}
     molecular: dict[str, str] = {}
     notes: str | None = None
-    source: str | None = None       # extension: the citation a case was taken from
+    source: str | None = None  # extension: the citation a case was taken from
 
 
 @dataclass
@@ -297,7 +309,7 @@ class CaseSchema:
     placement: dict[str, list[str]] = field(default_factory=dict)
     # the models of the parts of a case: "case", "patient", "clinical", "morphology", "stains" (one finding)
     models: dict[str, type[BaseModel]] = field(default_factory=dict)
-    entities: TermSet | None = None    # what ``expected`` takes (None: any text)
+    entities: TermSet | None = None  # what ``expected`` takes (None: any text)
     _fast: Any = field(default=None, init=False, repr=False, compare=False)
 
     def validate(self, data: Any) -> CaseModel:
@@ -318,7 +330,7 @@ class CaseSchema:
 
             try:
                 self._fast = FastCase(self)
-            except (ValueError, LookupError):   # models the fast path does not mirror: every case takes the model
+            except (ValueError, LookupError):  # models the fast path does not mirror: every case takes the model
                 self._fast = False
         return self._fast.build(data) if self._fast else None
 
@@ -343,9 +355,8 @@ class CaseSchema:
         words = word.split("_")
         out: list[str] = []
         for known, paths in self.placement.items():
-            head = "_".join(known.split("_")[:len(words)])
-            if known.startswith(word + "_") or head != known and \
-                    difflib.SequenceMatcher(None, word, head).ratio() >= 0.8:
+            head = "_".join(known.split("_")[: len(words)])
+            if known.startswith(word + "_") or head != known and difflib.SequenceMatcher(None, word, head).ratio() >= 0.8:
                 out += [p for p in paths if p not in out]
         return out
 
@@ -407,10 +418,11 @@ def build_case_schema(vocab: Vocabulary, entities: TermSet | None = None) -> Cas
         if isinstance(value, (str, int, float)):
             value = {"result": value}
         if not isinstance(value, dict):
-            raise PydanticCustomError("stain_type", "expected a result (e.g. positive) or a mapping with 'result', "
-                                      "got {got}", {"got": kind_of(value)})
+            raise PydanticCustomError(
+                "stain_type", "expected a result (e.g. positive) or a mapping with 'result', got {got}", {"got": kind_of(value)}
+            )
         out = dict(value)
-        stain = out.pop(STAIN_NAME, None)     # set by the stains mapping's own validator
+        stain = out.pop(STAIN_NAME, None)  # set by the stains mapping's own validator
         result = out.get("result")
         if result is None:
             raise PydanticCustomError("stain_result", "a stain needs a 'result' (positive, negative, equivocal)")
@@ -436,9 +448,15 @@ def build_case_schema(vocab: Vocabulary, entities: TermSet | None = None) -> Cas
         allowed = vocab.stain_patterns_for(stain) if stain else None
         if out.get("pattern") is not None and allowed is not None and out["pattern"] not in allowed:
             raise PydanticCustomError(
-                "stain_pattern", "'{pattern}' is not a pattern of {label}",
-                {"pattern": out["pattern"], "label": vocab.stains.label(stain), "subpath": "pattern",
-                 "suggestions": nearest_first(out["pattern"], allowed)})
+                "stain_pattern",
+                "'{pattern}' is not a pattern of {label}",
+                {
+                    "pattern": out["pattern"],
+                    "label": vocab.stains.label(stain),
+                    "subpath": "pattern",
+                    "suggestions": nearest_first(out["pattern"], allowed),
+                },
+            )
         # A negative stain with an extent, intensity or pattern is accepted: the contract's own example
         # ("One case", alk) is written so. No rule reads them, so they are listed as recorded but not used.
         return out
@@ -455,10 +473,9 @@ def build_case_schema(vocab: Vocabulary, entities: TermSet | None = None) -> Cas
             try:
                 canonical = vocab.stains.normalize(key)
             except UnknownTerm:
-                named[key] = finding     # reported by the key's own validator
+                named[key] = finding  # reported by the key's own validator
                 continue
-            named[key] = {**finding, STAIN_NAME: canonical} if isinstance(finding, dict) else \
-                {STAIN_NAME: canonical, VALUE: finding}
+            named[key] = {**finding, STAIN_NAME: canonical} if isinstance(finding, dict) else {STAIN_NAME: canonical, VALUE: finding}
         return named
 
     def no_duplicate_keys(termset: TermSet) -> Callable[[Any], Any]:
@@ -473,10 +490,13 @@ def build_case_schema(vocab: Vocabulary, entities: TermSet | None = None) -> Cas
                     else:
                         if canonical in seen:
                             raise PydanticCustomError(
-                                "duplicate_key", "'{a}' and '{b}' both name '{c}'; give it once",
-                                {"a": seen[canonical], "b": key, "c": canonical})
+                                "duplicate_key",
+                                "'{a}' and '{b}' both name '{c}'; give it once",
+                                {"a": seen[canonical], "b": key, "c": canonical},
+                            )
                         seen[canonical] = key
             return value
+
         return check
 
     case_fields: dict[str, Any] = {
@@ -487,10 +507,9 @@ def build_case_schema(vocab: Vocabulary, entities: TermSet | None = None) -> Cas
         "clinical": (Clinical | None, None),
         "morphology": (Morphology | None, None),
         "stains": (Annotated[dict[stain_key, stain], BeforeValidator(name_the_stains)], {}),
-        "molecular": (Annotated[dict[molecular_key, PresenceT],
-                                BeforeValidator(no_duplicate_keys(vocab.molecular))], {}),
+        "molecular": (Annotated[dict[molecular_key, PresenceT], BeforeValidator(no_duplicate_keys(vocab.molecular))], {}),
         "notes": (str | None, None),
-        "source": (str | None, None),   # extension: the citation a case was taken from
+        "source": (str | None, None),  # extension: the citation a case was taken from
     }
 
     validators: dict[str, Any] = {}
@@ -510,12 +529,9 @@ def build_case_schema(vocab: Vocabulary, entities: TermSet | None = None) -> Cas
 
     validators["not_a_mapping"] = model_validator(mode="before")(not_a_mapping)
 
-    Case = create_model(
-        "Case", __base__=CaseModel, __validators__=validators, __cls_kwargs__={"defer_build": False}, **case_fields
-    )
+    Case = create_model("Case", __base__=CaseModel, __validators__=validators, __cls_kwargs__={"defer_build": False}, **case_fields)
     keys: dict[str, list[str]] = {"": list(Case.model_fields)}
-    for name, model in (("patient", Patient), ("clinical", Clinical), ("morphology", Morphology),
-                        ("stains", StainFinding)):
+    for name, model in (("patient", Patient), ("clinical", Clinical), ("morphology", Morphology), ("stains", StainFinding)):
         keys[name] = list(model.model_fields)
     placement: dict[str, list[str]] = {}
     for section in ("", "patient", "clinical", "morphology"):
@@ -527,8 +543,13 @@ def build_case_schema(vocab: Vocabulary, entities: TermSet | None = None) -> Cas
             paths = placement.setdefault(word, [])
             if f"{section}.{canonical}" not in paths:
                 paths.append(f"{section}.{canonical}")
-    models: dict[str, type[BaseModel]] = {"case": Case, "patient": Patient, "clinical": Clinical,
-                                          "morphology": Morphology, "stains": StainFinding}
+    models: dict[str, type[BaseModel]] = {
+        "case": Case,
+        "patient": Patient,
+        "clinical": Clinical,
+        "morphology": Morphology,
+        "stains": StainFinding,
+    }
     return CaseSchema(vocab=vocab, model=Case, keys=keys, placement=placement, models=models, entities=entities)
 
 
@@ -539,12 +560,14 @@ def _case_id(value: Any) -> Any:
         value = str(value)
     if not isinstance(value, str) or not _ID_RE.match(value):
         raise PydanticCustomError(
-            "id_pattern", "a case id is 1-200 letters, digits, '-', '_' or '.'; got '{got}'", {"got": str(value)[:80]})
+            "id_pattern", "a case id is 1-200 letters, digits, '-', '_' or '.'; got '{got}'", {"got": str(value)[:80]}
+        )
     return value
 
 
-def problems_from_validation(exc: ValidationError, schema: CaseSchema | Vocabulary, *, file: str | None,
-                             case: str | None) -> list[Problem]:
+def problems_from_validation(
+    exc: ValidationError, schema: CaseSchema | Vocabulary, *, file: str | None, case: str | None
+) -> list[Problem]:
     """Turn a pydantic ValidationError into located, suggestion-bearing problems in ddx's words.
 
     ``schema``: the case schema the data was validated with (a :class:`Vocabulary` is accepted and its
@@ -582,7 +605,7 @@ def problems_from_validation(exc: ValidationError, schema: CaseSchema | Vocabula
                 near = TermSet("key", terms=[], _lookup={o: o for o in options}).suggest(key)
                 near = [f"{section}.{o}" if section else o for o in near]
                 suggestions = list(dict.fromkeys(homes + near))[:3]
-                if not suggestions:       # a key of another part, misspelt (cell_type at the top level)
+                if not suggestions:  # a key of another part, misspelt (cell_type at the top level)
                     close = difflib.get_close_matches(fold(key), list(schema.placement), n=3, cutoff=0.8)
                     suggestions = list(dict.fromkeys(p for word in close for p in schema.placement[word]))[:3]
             message = f"unknown key {key!r}" + (f" in {section}" if section else " at the top level")
@@ -608,7 +631,7 @@ def error_text(err: Mapping[str, Any]) -> str:
         return str(err["msg"]).removeprefix("Value error, ")
     if kind == "assertion_error":
         return str(err["msg"]).removeprefix("Assertion failed, ")
-    if "url" not in err and kind not in _WORDING:     # ddx's own (PydanticCustomError)
+    if "url" not in err and kind not in _WORDING:  # ddx's own (PydanticCustomError)
         return str(err["msg"])
     if kind in _WORDING:
         return _WORDING[kind](ctx, given, loc)
@@ -621,6 +644,7 @@ def _bound(word: str, key: str) -> Callable[[Mapping[str, Any], Any, Sequence[An
         shown = f"{limit:g}" if isinstance(limit, float) else str(limit)
         got = f"{given:g}" if isinstance(given, (int, float)) and not isinstance(given, bool) else kind_of(given)
         return word.format(limit=shown) + f" (got {got})"
+
     return text
 
 
@@ -649,11 +673,11 @@ _WORDING: dict[str, Callable[[Mapping[str, Any], Any, Sequence[Any]], str]] = {
     "bool_type": _expected("true or false"),
     "bool_parsing": _expected("true or false"),
     "string_type": _expected("text (put a number in quotes to use it as text)"),
-    "string_too_short": lambda ctx, given, loc: "must not be empty" if ctx.get("min_length") == 1
-    else f"must be at least {ctx.get('min_length')} characters",
+    "string_too_short": lambda ctx, given, loc: (
+        "must not be empty" if ctx.get("min_length") == 1 else f"must be at least {ctx.get('min_length')} characters"
+    ),
     "string_too_long": lambda ctx, given, loc: f"must be at most {ctx.get('max_length')} characters",
-    "string_pattern_mismatch": lambda ctx, given, loc: f"{kind_of(given)} is not of the form this key takes "
-    f"({ctx.get('pattern')})",
+    "string_pattern_mismatch": lambda ctx, given, loc: f"{kind_of(given)} is not of the form this key takes ({ctx.get('pattern')})",
     "dict_type": _expected("a mapping (key: value)"),
     "model_type": _expected("a mapping (key: value)"),
     "model_attributes_type": _expected("a mapping (key: value)"),

@@ -96,8 +96,7 @@ def parse_condition(spec: Any, vocab: Vocabulary) -> Node:
     return items[0] if len(items) == 1 else All(tuple(items))
 
 
-_OPPOSITE = {"eq": "ne", "ne": "eq", "in": "not_in", "not_in": "in",
-             "gt": "lte", "lte": "gt", "gte": "lt", "lt": "gte"}
+_OPPOSITE = {"eq": "ne", "ne": "eq", "in": "not_in", "not_in": "in", "gt": "lte", "lte": "gt", "gte": "lt", "lt": "gte"}
 
 
 def negate(node: Node) -> Node:
@@ -133,8 +132,7 @@ def _parse_path(path: str, spec: Any, vocab: Vocabulary) -> list[Atom]:
     atoms = []
     for op, value in spec.items():
         if op not in allowed:
-            raise ConditionError(f"{path}: operator {op!r} does not apply to a {kind}; use one of "
-                                 + ", ".join(sorted(allowed)))
+            raise ConditionError(f"{path}: operator {op!r} does not apply to a {kind}; use one of " + ", ".join(sorted(allowed)))
         atoms.append(Atom(path, op, _parse_value(path, kind, op, value, vocab)))
     if not atoms:
         raise ConditionError(f"{path}: no operator given")
@@ -250,9 +248,19 @@ def describe(node: Node, vocab: Vocabulary | None = None) -> str:
         return " and ".join(describe(c, vocab) for c in node.items)
     if isinstance(node, AnyOf):
         return "(" + " or ".join(describe(c, vocab) for c in node.items) + ")"
-    words = {"eq": "=", "ne": "≠", "gt": ">", "gte": "≥", "lt": "<", "lte": "≤", "in": "in",
-             "not_in": "not in", "contains": "includes", "contains_any": "includes any of",
-             "contains_all": "includes all of"}
+    words = {
+        "eq": "=",
+        "ne": "≠",
+        "gt": ">",
+        "gte": "≥",
+        "lt": "<",
+        "lte": "≤",
+        "in": "in",
+        "not_in": "not in",
+        "contains": "includes",
+        "contains_any": "includes any of",
+        "contains_all": "includes all of",
+    }
     if node.op == "known":
         return f"{node.path} {'recorded' if node.value else 'not recorded'}"
     value = node.value

@@ -30,10 +30,10 @@ T = TypeVar("T", bound=Model)
 class Entry(Generic[T]):
     """One item of a file of items (:class:`~ddx.knowledge.models.ItemsFile`), as read and as validated."""
 
-    raw: Any                  # as read, with its line markers
-    line: int | None          # the line where it starts (None: not a mapping)
-    value: T | None = None    # the item's model; None: refused (see problems)
-    error: ValidationError | None = None    # why the model refused it (None: valid, or refused before validation)
+    raw: Any  # as read, with its line markers
+    line: int | None  # the line where it starts (None: not a mapping)
+    value: T | None = None  # the item's model; None: refused (see problems)
+    error: ValidationError | None = None  # why the model refused it (None: valid, or refused before validation)
     problems: list[Problem] = field(default_factory=list)
 
 
@@ -48,14 +48,13 @@ def read_data(path: Path, problems: list[Problem], overrides: Mapping[Path, str]
         return None
 
 
-def located(exc: ValidationError, file: str, data: Any, base_line: int | None,
-            code: str = "schema") -> list[Problem]:
+def located(exc: ValidationError, file: str, data: Any, base_line: int | None, code: str = "schema") -> list[Problem]:
     """Each error of ``exc`` as a problem in ``file``: its key path, and the line of the deepest key or
     mapping of ``data`` (as read, with line markers) that the path reaches (``base_line`` when none does).
     An error in a likelihood or a prior is check ``weight``, any other ``code``."""
     problems = []
     for err in exc.errors(include_url=True):
-        parts = [p for p in err["loc"] if p not in UNION_TAGS]   # the form of a list of terms is not a key
+        parts = [p for p in err["loc"] if p not in UNION_TAGS]  # the form of a list of terms is not a key
         loc = [str(p) for p in parts]
         line = base_line
         node = data
@@ -76,8 +75,14 @@ def located(exc: ValidationError, file: str, data: Any, base_line: int | None,
     return problems
 
 
-def load_model(path: Path, model: type[M], problems: list[Problem], overrides: Mapping[Path, str] | None = None,
-               *, entries: list[Entry[Any]] | None = None) -> M | None:
+def load_model(
+    path: Path,
+    model: type[M],
+    problems: list[Problem],
+    overrides: Mapping[Path, str] | None = None,
+    *,
+    entries: list[Entry[Any]] | None = None,
+) -> M | None:
     """The file at ``path`` validated as ``model``; None when it cannot be read, is empty, or does not validate.
 
     Every problem is appended to ``problems``, located (file, line, key path): a file that cannot be read
@@ -113,7 +118,7 @@ def load_model(path: Path, model: type[M], problems: list[Problem], overrides: M
     try:
         return model.model_validate(_stripped(data, model) if model.line_markers else data)
     except ValidationError as exc:
-        if not model.line_markers:      # read again, with the markers that locate the errors
+        if not model.line_markers:  # read again, with the markers that locate the errors
             data = read_data(path, [], over) or data
         base = data.get("__line__") if model.root_line and isinstance(data, dict) else None
         problems += located(exc, file, data, base)
@@ -138,7 +143,7 @@ def _items(data: dict[str, Any], model: type[ItemsFile], file: str) -> tuple[lis
             entry.error = exc
             entry.problems += located(exc, file, raw, entry.line)
     kept = [entry.value for entry in found if entry.value is not None]
-    return found, model.model_construct(None, **{model.list_key: kept})   # its items are validated already
+    return found, model.model_construct(None, **{model.list_key: kept})  # its items are validated already
 
 
 def _stripped(value: Any, model: type[Model]) -> Any:

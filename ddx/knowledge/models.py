@@ -71,7 +71,7 @@ class ItemsFile(FileModel):
     # only if a mapping is validated with it directly
     model_config = ConfigDict(defer_build=True)
 
-    list_key: ClassVar[str]                     # the key of the list
+    list_key: ClassVar[str]  # the key of the list
     shape_code: ClassVar[str | None] = "schema"  # the check that a file without the list fails
 
     @classmethod
@@ -133,12 +133,12 @@ class Likelihood(Model):
 
     p: float = Field(ge=0, le=1)
     estimate: bool = False
-    n: str | None = None        # denominator as reported, e.g. "44/73" (a count) or "never"
-    k: int | None = None        # positive cases, when n is a count or the figure is pooled
-    total: int | None = None    # cases tested
-    strength: float | None = Field(None, gt=0)   # equivalent cases for a figure without a count
-    reason: str | None = None   # one line: why an estimate has this value
-    source: str | None = None   # overrides the rule's source for this figure
+    n: str | None = None  # denominator as reported, e.g. "44/73" (a count) or "never"
+    k: int | None = None  # positive cases, when n is a count or the figure is pooled
+    total: int | None = None  # cases tested
+    strength: float | None = Field(None, gt=0)  # equivalent cases for a figure without a count
+    reason: str | None = None  # one line: why an estimate has this value
+    source: str | None = None  # overrides the rule's source for this figure
     pooled: tuple[Series, ...] | None = None
 
     @model_validator(mode="before")
@@ -182,11 +182,13 @@ def _counted(value: dict[str, Any]) -> dict[str, Any]:
             given_n = value.get("n")
             m = COUNT.match(str(given_n)) if given_n is not None else None
             if given_n is not None and (m is None or (int(m[1]), int(m[2])) != (k, total)):
-                raise ValueError(f"n {given_n!r} disagrees with the pooled series, which sum to {k}/{total} "
-                                 "(leave n out: it is derived)")
+                raise ValueError(
+                    f"n {given_n!r} disagrees with the pooled series, which sum to {k}/{total} (leave n out: it is derived)"
+                )
             value.setdefault("n", f"{k}/{total}")
-            value.setdefault("source", "pooled: " + "; ".join(f"{s.get('source')} {s.get('n')}" for s in pooled
-                                                               if isinstance(s, dict)))
+            value.setdefault(
+                "source", "pooled: " + "; ".join(f"{s.get('source')} {s.get('n')}" for s in pooled if isinstance(s, dict))
+            )
     elif isinstance(value.get("n"), str) and (m := COUNT.match(value["n"])):
         k, total = int(m[1]), int(m[2])
     if k is None or total is None:
@@ -196,11 +198,9 @@ def _counted(value: dict[str, Any]) -> dict[str, Any]:
     if value.get("estimate"):
         raise ValueError("a count is not an estimate: drop the ~ or the count")
     if value.get("strength") is not None:
-        raise ValueError("a count weighs its own denominator: drop 'strength' (it is for estimates and figures "
-                         "without a denominator)")
+        raise ValueError("a count weighs its own denominator: drop 'strength' (it is for estimates and figures without a denominator)")
     given = value.get("p")
-    if given is not None and not isinstance(given, bool) and isinstance(given, (int, float)) \
-            and abs(float(given) - k / total) > 0.011:
+    if given is not None and not isinstance(given, bool) and isinstance(given, (int, float)) and abs(float(given) - k / total) > 0.011:
         raise ValueError(f"p {given} disagrees with the count {k}/{total} (= {k / total:.2f}); give one of them")
     value["p"], value["k"], value["total"] = k / total, k, total
     return value
@@ -228,13 +228,13 @@ class Subtype(Model):
 
     slug: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     name: str
-    short: str | None = None    # as shown in compact text ("EIMS", "TFCP2-RMS"); default: the slug in capitals
+    short: str | None = None  # as shown in compact text ("EIMS", "TFCP2-RMS"); default: the slug in capitals
     who2020: str | None = None
     synonyms: list[str] = []
-    share: Prior                # the subtype's share of the entity (cited count or estimate)
+    share: Prior  # the subtype's share of the entity (cited count or estimate)
     source: str
     notes: str | None = None
-    confirm_with: list[str] | None = None   # None: the entity's confirming tests; []: none
+    confirm_with: list[str] | None = None  # None: the entity's confirming tests; []: none
     confirm_source: str | None = None
 
 
@@ -257,14 +257,16 @@ class Entity(Model):
     # shares) keeps the entity's own figures under ``other_name``.
     subtypes: list[Subtype] = []
     other_name: str | None = None
-    other_short: str = "other"     # the rest of the entity in compact text ("conventional")
+    other_short: str = "other"  # the rest of the entity in compact text ("conventional")
 
     @model_validator(mode="after")
     def _shares(self) -> Entity:
         total = sum(s.share.p for s in self.subtypes)
         if total >= 1.0:
-            raise ValueError(f"the shares of the subtypes of {self.slug} sum to {total:.2f}; they must leave "
-                             "a share (> 0) for the rest of the entity")
+            raise ValueError(
+                f"the shares of the subtypes of {self.slug} sum to {total:.2f}; they must leave "
+                "a share (> 0) for the rest of the entity"
+            )
         return self
 
 
@@ -292,10 +294,10 @@ class RuleSpec(Model):
     keep_lines: ClassVar[frozenset[str]] = frozenset({"when", "negated_by", "examples"})
 
     id: str = Field(pattern=RULE_ID)
-    title: str                         # the finding, as shown in evidence ("Desmin positive")
+    title: str  # the finding, as shown in evidence ("Desmin positive")
     status: Literal["active", "draft", "retired"]
     when: dict[str, Any]
-    negated_by: dict[str, Any] | None = None   # the tested-negative complement, scored 1 - p
+    negated_by: dict[str, Any] | None = None  # the tested-negative complement, scored 1 - p
     negated_title: str | None = None
     likelihood: dict[str, Likelihood] | None = None
     default: Likelihood | None = None  # for entities not listed in likelihood
@@ -334,15 +336,15 @@ class RuleSpec(Model):
 class BandWhen(Model):
     """When a confidence band applies; every given bound must hold."""
 
-    leader_min: float | None = Field(None, ge=0, le=1)   # leader's probability ≥
-    leader_max: float | None = Field(None, ge=0, le=1)   # leader's probability <
-    margin_min: float | None = Field(None, ge=0, le=1)   # leader − runner-up ≥
-    margin_max: float | None = Field(None, ge=0, le=1)   # leader − runner-up <
-    confirm_tested: bool | None = None   # a confirming test of the leader is / is not recorded
-    has_confirmatory_test: bool | None = None   # the leader has / has no confirming test listed
-    min_informative: int | None = Field(None, ge=0)   # at least this many findings separate the two leaders
-    max_ancillary: int | None = Field(None, ge=0)     # at most this many scored stains / molecular results
-    outside: bool | None = None   # the findings point / do not point outside the differential
+    leader_min: float | None = Field(None, ge=0, le=1)  # leader's probability ≥
+    leader_max: float | None = Field(None, ge=0, le=1)  # leader's probability <
+    margin_min: float | None = Field(None, ge=0, le=1)  # leader − runner-up ≥
+    margin_max: float | None = Field(None, ge=0, le=1)  # leader − runner-up <
+    confirm_tested: bool | None = None  # a confirming test of the leader is / is not recorded
+    has_confirmatory_test: bool | None = None  # the leader has / has no confirming test listed
+    min_informative: int | None = Field(None, ge=0)  # at least this many findings separate the two leaders
+    max_ancillary: int | None = Field(None, ge=0)  # at most this many scored stains / molecular results
+    outside: bool | None = None  # the findings point / do not point outside the differential
 
 
 BAND_FIELDS = frozenset({"leader", "runner_up", "next_test", "next_why", "confirm_tests", "outside"})
@@ -355,8 +357,9 @@ def _check_template(text: str, allowed: frozenset[str]) -> str:
         raise ValueError("malformed $placeholder (write $$ for a literal dollar sign)")
     unknown = set(template.get_identifiers()) - allowed
     if unknown:
-        raise ValueError(f"unknown placeholder(s) {', '.join(sorted('$' + u for u in unknown))}; "
-                         f"use {', '.join(sorted('$' + a for a in allowed))}")
+        raise ValueError(
+            f"unknown placeholder(s) {', '.join(sorted('$' + u for u in unknown))}; use {', '.join(sorted('$' + a for a in allowed))}"
+        )
     return text
 
 
@@ -364,8 +367,8 @@ class Band(Model):
     id: str = Field(pattern=r"^[a-z][a-z0-9_-]*$")
     label: str
     when: BandWhen = BandWhen()
-    action: str   # $leader, $runner_up, $next_test, $next_why, $confirm_tests are filled in
-    action_no_test: str | None = None   # the action when no test is suggested (default: action)
+    action: str  # $leader, $runner_up, $next_test, $next_why, $confirm_tests are filled in
+    action_no_test: str | None = None  # the action when no test is suggested (default: action)
     rationale: str | None = None
 
     @field_validator("action", "action_no_test")
@@ -387,8 +390,8 @@ class EvidenceSettings(Model):
     shrinkage: float = Field(2.0, ge=0, le=1e6)
     estimate_strength: float = Field(10.0, gt=0, le=1e6)
     cited_strength: float = Field(20.0, gt=0, le=1e6)
-    informative_spread: float = Field(0.2, ge=0, le=10)   # log10 ratio between the two leaders for a finding to be informative
-    unexplained_below: float = Field(0.1, gt=0, lt=1)   # a finding no profile shows this often is unexplained
+    informative_spread: float = Field(0.2, ge=0, le=10)  # log10 ratio between the two leaders for a finding to be informative
+    unexplained_below: float = Field(0.1, gt=0, lt=1)  # a finding no profile shows this often is unexplained
     rationale: str | None = None
     source: str | None = None
 
@@ -398,7 +401,7 @@ class NextTests(Model):
     ``min_gain`` bits is not offered; when none reaches it, the output says no further test separates the
     leaders."""
 
-    min_gain: float = Field(0.05, ge=0, le=10)   # bits
+    min_gain: float = Field(0.05, ge=0, le=10)  # bits
     reason: str | None = None
 
 
@@ -443,52 +446,64 @@ class Settings(FileModel):
     def _clamp_inside_0_1(cls, v: tuple[float, float]) -> tuple[float, float]:
         low, high = v
         if not 0 < low < high < 1:
-            raise ValueError(f"clamp must be two probabilities with 0 < low < high < 1 (a likelihood of 0 or 1 "
-                             f"would make one finding decide alone); got [{low}, {high}]")
+            raise ValueError(
+                f"clamp must be two probabilities with 0 < low < high < 1 (a likelihood of 0 or 1 "
+                f"would make one finding decide alone); got [{low}, {high}]"
+            )
         return v
 
 
 class OutsideEntity(Model):
     """An entity outside ddx's differential that recorded findings can point to (rules/outside.yaml)."""
 
-    keep_lines: ClassVar[frozenset[str]] = frozenset({"when", "negated_by", "examples"})   # as RuleSpec's
+    keep_lines: ClassVar[frozenset[str]] = frozenset({"when", "negated_by", "examples"})  # as RuleSpec's
 
     slug: str = Field(pattern=r"^[a-z][a-z0-9_-]*$")
     name: str
     when: dict[str, Any]
-    findings: list[str] = []    # the finding paths it accounts for (e.g. stains.sox10)
+    findings: list[str] = []  # the finding paths it accounts for (e.g. stains.sox10)
     rationale: str
     source: str = Field(min_length=3)
 
 
 class EntityReport(Model):
-    diagnosis: str                 # the diagnosis line as a pathologist writes it
-    comment: str = ""              # entity-specific closing sentences, cited
+    diagnosis: str  # the diagnosis line as a pathologist writes it
+    comment: str = ""  # entity-specific closing sentences, cited
     source: str | None = None
 
 
 # The placeholders each frame of reports.yaml may use (a frame using another is a load error).
 REPORT_FRAMES: dict[str, frozenset[str]] = {
-    "heading": REPORT_FIELDS, "specimen": REPORT_FIELDS, "favoured": REPORT_FIELDS, "overall": REPORT_FIELDS,
+    "heading": REPORT_FIELDS,
+    "specimen": REPORT_FIELDS,
+    "favoured": REPORT_FIELDS,
+    "overall": REPORT_FIELDS,
     "disclaimer": REPORT_FIELDS,
-    "favoured_outside": REPORT_FIELDS | {"lesion"}, "overall_outside": REPORT_FIELDS, "outside_heading": REPORT_FIELDS,
+    "favoured_outside": REPORT_FIELDS | {"lesion"},
+    "overall_outside": REPORT_FIELDS,
+    "outside_heading": REPORT_FIELDS,
     "favoured_subtype": REPORT_FIELDS | {"subtype", "share"},
     "subtype": REPORT_FIELDS | {"subtype", "share"},
     "other_subtype": frozenset({"diagnosis", "subtype", "share"}),
-    "contrast": frozenset({"finding", "leader_p", "leader_short", "leader_figure",
-                           "other_p", "other_short", "other_figure"}),
+    "contrast": frozenset({"finding", "leader_p", "leader_short", "leader_figure", "other_p", "other_short", "other_figure"}),
     "evidence_source": frozenset({"finding", "figure", "source"}),
     "unused": frozenset({"findings"}),
     "outside_pointer": frozenset({"findings", "name", "source", "rationale"}),
     "outside_unexplained": frozenset({"finding", "p", "best"}),
     "findings": frozenset({"label", "value"}),
-    "lesion": frozenset({"cells"}), "lesion_inflamed": frozenset({"cells"}),
-    "lesion_cells_unknown": frozenset(), "no_findings": frozenset(),
-    "differential_heading": frozenset(), "differential_heading_descriptive": frozenset(),
+    "lesion": frozenset({"cells"}),
+    "lesion_inflamed": frozenset({"cells"}),
+    "lesion_cells_unknown": frozenset(),
+    "no_findings": frozenset(),
+    "differential_heading": frozenset(),
+    "differential_heading_descriptive": frozenset(),
     "differential_item": frozenset({"name", "probability", "why"}),
     "differential_item_descriptive": frozenset({"name", "probability", "why", "leader_short"}),
-    "differential_no_reason": frozenset({"name", "probability", "leader_short"}), "confidence": frozenset({"label", "action"}),
-    "tests_heading": frozenset(), "caveats_heading": frozenset(), "caveat": frozenset({"text", "source"}),
+    "differential_no_reason": frozenset({"name", "probability", "leader_short"}),
+    "confidence": frozenset({"label", "action"}),
+    "tests_heading": frozenset(),
+    "caveats_heading": frozenset(),
+    "caveat": frozenset({"text", "source"}),
     "sources_heading": frozenset(),
     "favoured_descriptive": REPORT_FIELDS | {"lesion"},
     "overall_descriptive": REPORT_FIELDS | {"lesion", "leaders", "probabilities", "next_test"},
@@ -552,11 +567,15 @@ class StainProse(Model):
 
     sentence: str = "Immunohistochemistry shows that the tumour cells are $groups."
     group: str = "$result for $stains"
-    results: dict[str, str] = {"diffuse": "diffusely positive", "positive": "positive",
-                               "patchy": "patchily positive", "focal": "focally positive",
-                               "negative": "negative", "equivocal": "equivocal"}
-    details: dict[str, str] = {"intensity": "$value staining", "pattern": "$value pattern",
-                               "percent": "$value% of cells"}
+    results: dict[str, str] = {
+        "diffuse": "diffusely positive",
+        "positive": "positive",
+        "patchy": "patchily positive",
+        "focal": "focally positive",
+        "negative": "negative",
+        "equivocal": "equivocal",
+    }
+    details: dict[str, str] = {"intensity": "$value staining", "pattern": "$value pattern", "percent": "$value% of cells"}
     own_sentence: dict[str, str] = {}
 
     @model_validator(mode="after")
@@ -596,7 +615,7 @@ class ClinicalProse(Model):
     sentence: str = "Clinical history: $parts."
     age: str = "age $value years"
     sex: str = "$value"
-    site: str = "$value"          # with its depth, when recorded: ``depth_site``
+    site: str = "$value"  # with its depth, when recorded: ``depth_site``
     depth_site: str = "$depth $value"
     size_cm: str = "$value cm"
     presentation: str = "$value"
@@ -630,33 +649,37 @@ class ReportTemplates(FileModel):
     subtype: str = "Of its subtypes, the findings favour the $subtype subtype ($share of the entity's probability)."
     other_subtype: str = "$diagnosis, mainly the $subtype subtype"
     # the findings that separate the leader from another candidate, with their figures
-    contrast: str = ("$finding ($leader_p of $leader_short [$leader_figure] vs "
-                     "$other_p of $other_short [$other_figure])")
+    contrast: str = "$finding ($leader_p of $leader_short [$leader_figure] vs $other_p of $other_short [$other_figure])"
     evidence_source: str = "$finding ($figure): $source"
     # recorded findings no matched scoring rule reads
     unused: str = "The following recorded findings are not used by ddx's ranking: $findings."
     # findings that point outside the modelled entities
     favoured_outside: str = "$diagnosis ranks first among the modelled entities; the findings point outside them (see comment)"
-    overall_outside: str = ("Among the entities ddx models, $leader ranks first (ddx: $probability; $band); "
-                            "this probability assumes the diagnosis is one of them.")
+    overall_outside: str = (
+        "Among the entities ddx models, $leader ranks first (ddx: $probability; $band); "
+        "this probability assumes the diagnosis is one of them."
+    )
     outside_heading: str = "Caution - findings outside ddx's differential:"
     outside_pointer: str = "$findings: consider $name, which ddx does not model ($source)."
     outside_unexplained: str = "$finding: not typical of any modelled entity (at most $p, in $best)."
     # bands in which the report favours no diagnosis: the diagnosis line describes the lesion and the
     # closing sentence names the leaders and the test that separates them
     descriptive_bands: list[str] = ["open", "open-thin", "close"]
-    descriptive_below: float = Field(0.75, ge=0, le=1)   # ... and any leader below this probability
+    descriptive_below: float = Field(0.75, ge=0, le=1)  # ... and any leader below this probability
     lesion: str = "$cells neoplasm"
     lesion_inflamed: str = "$cells neoplasm with an inflammatory background"
     lesion_cells_unknown: str = "mesenchymal"
     favoured_descriptive: str = "$lesion (see comment)"
-    overall_descriptive: str = ("The findings entered do not yet separate $leaders (ddx: $probabilities; $band); "
-                                "no diagnosis is favoured. $next_test would best separate them.")
-    overall_descriptive_no_test: str = ("The findings entered do not separate $leaders (ddx: $probabilities; $band), "
-                                        "and no further test that ddx models separates them; no diagnosis is favoured.")
+    overall_descriptive: str = (
+        "The findings entered do not yet separate $leaders (ddx: $probabilities; $band); "
+        "no diagnosis is favoured. $next_test would best separate them."
+    )
+    overall_descriptive_no_test: str = (
+        "The findings entered do not separate $leaders (ddx: $probabilities; $band), "
+        "and no further test that ddx models separates them; no diagnosis is favoured."
+    )
     # the comment's description of the case (the default writes every recorded field plainly)
-    morphology_prose: list[ProseSentence] = [ProseSentence(sentence="Recorded morphology: $phrases.",
-                                                           fields={"*": "$label $value"})]
+    morphology_prose: list[ProseSentence] = [ProseSentence(sentence="Recorded morphology: $phrases.", fields={"*": "$label $value"})]
     clinical_prose: ClinicalProse = ClinicalProse()
     stain_prose: StainProse = StainProse()
     molecular_prose: MolecularProse = MolecularProse()
@@ -666,8 +689,9 @@ class ReportTemplates(FileModel):
     differential_item: str = "$name ($probability): less likely because of $why."
     differential_heading_descriptive: str = "Candidates considered:"
     differential_item_descriptive: str = "$name ($probability): ranks below $leader_short because of $why."
-    differential_no_reason: str = ("$name ($probability): no recorded finding separates it from $leader_short; "
-                                   "it ranks lower on prior frequency.")
+    differential_no_reason: str = (
+        "$name ($probability): no recorded finding separates it from $leader_short; it ranks lower on prior frequency."
+    )
     confidence: str = "Confidence: $label. $action"
     tests_heading: str = "Recommended additional tests:"
     caveats_heading: str = "Caveats:"
@@ -699,8 +723,10 @@ class ReportTemplates(FileModel):
     def _finding_words(cls, v: dict[str, str]) -> dict[str, str]:
         for key, text in v.items():
             if not re.fullmatch(r"\*|[a-z_]+(\.([a-z0-9_]+|\*))*", key):
-                raise ValueError(f"findings key {key!r}: write a finding path, with * for any term "
-                                 "(stains.*, stains.*.extent, morphology.cell_types) or * alone")
+                raise ValueError(
+                    f"findings key {key!r}: write a finding path, with * for any term "
+                    "(stains.*, stains.*.extent, morphology.cell_types) or * alone"
+                )
             try:
                 _check_template(text, REPORT_FRAMES["findings"])
             except ValueError as exc:
@@ -718,7 +744,6 @@ class ReportTemplates(FileModel):
             if key in self.findings:
                 return self.findings[key]
         return "$label $value"
-
 
 
 # ------------------------------------------------------------------ files of items
@@ -745,16 +770,16 @@ class RulesFile(ItemsFile):
         if data is None:
             return Problem("the file is empty; expected a top-level 'rules:' list", file=file, code="schema")
         if not isinstance(data, dict) or not isinstance(data.get("rules"), list):
-            return Problem("expected a top-level 'rules:' list", file=file, line=key_line(data, "rules") or 1,
-                           code="schema")
+            return Problem("expected a top-level 'rules:' list", file=file, line=key_line(data, "rules") or 1, code="schema")
         return None
 
     @classmethod
     def item_problem(cls, raw: Any, data: Any, file: str) -> Problem | None:
         if isinstance(raw, dict):
             return None
-        return Problem(f"each rule must be a mapping ('- id: ...'), got {raw!r:.60}", file=file,
-                       line=key_line(data, "rules"), code="schema")
+        return Problem(
+            f"each rule must be a mapping ('- id: ...'), got {raw!r:.60}", file=file, line=key_line(data, "rules"), code="schema"
+        )
 
 
 class OutsideFile(ItemsFile):
@@ -808,8 +833,7 @@ def _terms_form(value: Any) -> str:
 
 
 # a list of terms: ``[a, {term: b, ...}]`` or ``{terms: [a, {term: b, ...}]}``
-Terms = Annotated[Annotated[list[TermSpec], Tag(LIST_FORM)] | Annotated[TermBlock, Tag(BLOCK_FORM)],
-                  Discriminator(_terms_form)]
+Terms = Annotated[Annotated[list[TermSpec], Tag(LIST_FORM)] | Annotated[TermBlock, Tag(BLOCK_FORM)], Discriminator(_terms_form)]
 
 
 def _term_list(terms: list[TermSpec] | TermBlock) -> list[TermSpec]:
@@ -905,7 +929,7 @@ class VocabularyFile(FileModel):
         def add(ts: TermSet, term: str, synonyms: list[str], label: str | None = None, help: str | None = None) -> None:
             try:
                 ts.add(term, synonyms, label, help)
-            except ValueError as exc:   # a term given in two groups, a field named twice
+            except ValueError as exc:  # a term given in two groups, a field named twice
                 problems.append(Problem(f"{ts.kind}: {exc}", file=where))
 
         sex = termset("sex", self.patient.sex)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,8 +47,14 @@ class TermSet:
     extra: dict[str, dict[str, Any]] = field(default_factory=dict)
     _lookup: dict[str, str] = field(default_factory=dict)
 
-    def add(self, term: str, synonyms: list[str] = (), label: str | None = None,  # type: ignore[assignment]
-            help: str | None = None, **extra: Any) -> None:
+    def add(
+        self,
+        term: str,
+        synonyms: Sequence[str] = (),
+        label: str | None = None,
+        help: str | None = None,
+        **extra: Any,
+    ) -> None:
         canonical = fold(term)
         if canonical in self._lookup and self._lookup[canonical] != canonical:
             raise ValueError(f"{self.kind} term {canonical!r} is already a synonym of {self._lookup[canonical]!r}")
@@ -66,9 +73,7 @@ class TermSet:
     def add_synonym(self, synonym: str, canonical: str) -> None:
         key = fold(synonym)
         if key in self._lookup and self._lookup[key] != canonical:
-            raise ValueError(
-                f"{self.kind} synonym {key!r} maps to both {self._lookup[key]!r} and {canonical!r}"
-            )
+            raise ValueError(f"{self.kind} synonym {key!r} maps to both {self._lookup[key]!r} and {canonical!r}")
         self._lookup[key] = canonical
 
     def __contains__(self, value: object) -> bool:
@@ -215,8 +220,9 @@ class Vocabulary:
             if len(parts) == 2:
                 return self.stain_results
             if len(parts) == 3:
-                return {"extent": self.stain_extents, "intensity": self.stain_intensities,
-                        "pattern": self.stain_patterns}.get(parts[2])
+                return {"extent": self.stain_extents, "intensity": self.stain_intensities, "pattern": self.stain_patterns}.get(
+                    parts[2]
+                )
         if section == "molecular":
             return self.presence
         return None

@@ -14,8 +14,14 @@ from ddx.entry import open_case
 from ddx.knowledge import Knowledge
 
 
-def run(knowledge: Knowledge, path: str | Path | None = None, *, case_id: str | None = None,
-        cases: list[str] | None = None, engine: str | None = None) -> None:
+def run(
+    knowledge: Knowledge,
+    path: str | Path | None = None,
+    *,
+    case_id: str | None = None,
+    cases: list[str] | None = None,
+    engine: str | None = None,
+) -> None:
     """Open the TUI on a new case, or on the case in ``path`` (raises DdxError if it cannot be read as a
     case; values that are refused are marked on the form, to be corrected). ``engine``: ``durable`` or
     ``python`` (None: :func:`ddx.engine.default_engine`)."""

@@ -83,13 +83,20 @@ class DdxApp(App[None]):
         Binding("question_mark", "help", "Help", show=False),
     ]
 
-    def __init__(self, knowledge: Knowledge, *, opened: OpenedCase | None = None,
-                 drafts: DraftStore | None = None, offer_drafts: bool = True,
-                 cases: list[str] | None = None, engine: str | None = None) -> None:
+    def __init__(
+        self,
+        knowledge: Knowledge,
+        *,
+        opened: OpenedCase | None = None,
+        drafts: DraftStore | None = None,
+        offer_drafts: bool = True,
+        cases: list[str] | None = None,
+        engine: str | None = None,
+    ) -> None:
         super().__init__()
         self.knowledge = knowledge
-        self.engine = engine or default_engine()    # "durable" or "python" (ddx.engine.ENGINES)
-        self.cases = cases          # for the rule editor's impact preview (None: ./cases or the samples)
+        self.engine = engine or default_engine()  # "durable" or "python" (ddx.engine.ENGINES)
+        self.cases = cases  # for the rule editor's impact preview (None: ./cases or the samples)
         self.entry = CaseEntry(knowledge)
         self.path: Path | None = None
         self._disk_mtime: int | float | None = None
@@ -104,15 +111,15 @@ class DdxApp(App[None]):
             self._refused = opened.refused
         self.drafts = drafts
         self.offer_drafts = offer_drafts
-        self._analyzer: Analyzer | None = None     # compiled when first needed (on mount; after new rules)
+        self._analyzer: Analyzer | None = None  # compiled when first needed (on mount; after new rules)
         self._engine_lock = threading.Lock()
         self.analysis: Analysis | None = None
         self.shown_revision = -1
-        self.rank_times: list[float] = []        # seconds from a change to its ranking on screen
+        self.rank_times: list[float] = []  # seconds from a change to its ranking on screen
         self._autosave_failed = False
         self._draft_lock = threading.Lock()
-        self._draft_seq = 0          # draft operations issued (on the event loop)
-        self._draft_done = 0         # the latest one carried out
+        self._draft_seq = 0  # draft operations issued (on the event loop)
+        self._draft_done = 0  # the latest one carried out
 
     # ------------------------------------------------------------------ layout
 
@@ -133,7 +140,7 @@ class DdxApp(App[None]):
         with self._engine_lock:
             first = self.analyzer.analyze(self.entry.case)
         self._show(first, self.entry.revision, started)
-        self.form.focus_first("stains")     # typing goes to the quick entry from the first moment
+        self.form.focus_first("stains")  # typing goes to the quick entry from the first moment
         if self._refused:
             self.form.load_from_entry(refused=self._refused)
             self._tell_refused(self._refused)
@@ -144,8 +151,7 @@ class DdxApp(App[None]):
             if orphans:
                 from ddx.tui.dialogs import DraftOffer
 
-                self.push_screen(DraftOffer(orphans[0], len(orphans) - 1),
-                                 lambda choice: self._draft_choice(orphans[0], choice))
+                self.push_screen(DraftOffer(orphans[0], len(orphans) - 1), lambda choice: self._draft_choice(orphans[0], choice))
 
     def on_unmount(self) -> None:
         with self._engine_lock:
@@ -160,12 +166,18 @@ class DdxApp(App[None]):
             self._analyzer = Analyzer(self.knowledge, self.engine)
         return self._analyzer
 
-    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
-               timeout: float | None = None, markup: bool = True) -> None:
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
         """Every notification is plain text: it quotes file names, ids and typed terms, which are never
         read as markup (``[@click=app.quit]`` stays text) and whose control characters are shown escaped."""
-        super().notify(printable(message), title=printable(title, newlines=False), severity=severity,
-                       timeout=timeout, markup=False)
+        super().notify(printable(message), title=printable(title, newlines=False), severity=severity, timeout=timeout, markup=False)
 
     def _update_title(self) -> None:
         self.title = printable(f"ddx · {self.entry.case_id}", newlines=False)
@@ -187,7 +199,7 @@ class DdxApp(App[None]):
 
     @work(thread=True, exclusive=True, group="rank")
     def _rank(self, case: CaseModel, revision: int, started: float) -> None:
-        with self._engine_lock:     # the engine is never entered from two threads at once
+        with self._engine_lock:  # the engine is never entered from two threads at once
             analysis = self.analyzer.analyze(case)
         if get_current_worker().is_cancelled:
             return
@@ -195,13 +207,13 @@ class DdxApp(App[None]):
 
     def _show(self, analysis: Analysis, revision: int, started: float) -> None:
         if revision != self.entry.revision:
-            return      # a newer change is being ranked
+            return  # a newer change is being ranked
         first = self.analysis is None
         self.analysis = analysis
         self.differential.show(analysis)
         self.shown_revision = revision
         self.rank_times.append(time.perf_counter() - started)
-        if first:       # the rest of the form is built once the first ranking is on screen
+        if first:  # the rest of the form is built once the first ranking is on screen
             self.call_after_refresh(self.form.build)
 
     @on(CaseChanged)
@@ -315,8 +327,11 @@ class DdxApp(App[None]):
             self.action_save_as(after=after)
             return
         if self._disk_mtime is not None and _mtime(self.path) != self._disk_mtime:
-            self.notify(f"{self.path} was changed on disk since it was opened; not overwritten. "
-                        "Use Save as (F2), or reopen it.", severity="error", timeout=10)
+            self.notify(
+                f"{self.path} was changed on disk since it was opened; not overwritten. Use Save as (F2), or reopen it.",
+                severity="error",
+                timeout=10,
+            )
             return
         self._write(self.path, after)
 
@@ -329,8 +344,7 @@ class DdxApp(App[None]):
             if path is not None:
                 self._write(path, after)
 
-        self.push_screen(PathDialog("Save the case as (YAML)", suggestion, confirm_overwrite=True,
-                                    suffixes=(".yaml", ".yml")), chosen)
+        self.push_screen(PathDialog("Save the case as (YAML)", suggestion, confirm_overwrite=True, suffixes=(".yaml", ".yml")), chosen)
 
     def _write(self, path: Path, after: Any = None) -> None:
         try:
@@ -362,8 +376,7 @@ class DdxApp(App[None]):
             if opened.note:
                 self.notify(opened.note, timeout=8)
 
-        self._guard("open another case",
-                    lambda: self.push_screen(PathDialog("Open a case file", must_exist=True), chosen))
+        self._guard("open another case", lambda: self.push_screen(PathDialog("Open a case file", must_exist=True), chosen))
 
     def action_new(self) -> None:
         self._guard("start a new case", lambda: self._replace_case({"id": new_case_id()}, None))
@@ -371,15 +384,14 @@ class DdxApp(App[None]):
     async def action_quit(self) -> None:
         def leave() -> None:
             if self.drafts is not None:
-                self._draft_op(1 << 62, None, None)   # after every pending write: nothing is left behind
-            self.form.closing = True                  # no tab is built from now on
+                self._draft_op(1 << 62, None, None)  # after every pending write: nothing is left behind
+            self.form.closing = True  # no tab is built from now on
             self.run_worker(self._exit_when_built(), group="quit", exclusive=True)
 
         if getattr(self.screen, "CASE_ACTIONS_OFF", False) and getattr(self.screen, "dirty", False):
             from ddx.tui.rules import DiscardEdit  # the rule editor, with an unsaved edit
 
-            self.push_screen(DiscardEdit("quit"),
-                             lambda choice: self._guard("quit", leave) if choice == "discard" else None)
+            self.push_screen(DiscardEdit("quit"), lambda choice: self._guard("quit", leave) if choice == "discard" else None)
             return
         self._guard("quit", leave)
 
@@ -409,11 +421,9 @@ class DdxApp(App[None]):
 
         from ddx.chart import report_chart_svg
 
-        self.push_screen(ReportScreen(text, f"{self.entry.case_id}-report.txt", at_width,
-                                      report_chart_svg(analysis, self.knowledge)))
+        self.push_screen(ReportScreen(text, f"{self.entry.case_id}-report.txt", at_width, report_chart_svg(analysis, self.knowledge)))
 
-    CASE_ACTIONS = frozenset({"save", "save_as", "open", "new", "report", "section", "rules", "next_tests",
-                              "ranking"})
+    CASE_ACTIONS = frozenset({"save", "save_as", "open", "new", "report", "section", "rules", "next_tests", "ranking"})
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """In the rule editor the case's file actions are off (and out of the footer). (The editor is asked
@@ -473,17 +483,17 @@ class DdxApp(App[None]):
         yield SystemCommand("Open", "Open a case file (Ctrl+O)", self.action_open)
         yield SystemCommand("New case", "Start a new case (Ctrl+N)", self.action_new)
         yield SystemCommand("Report", "Draft report comment: save or copy it (Ctrl+R)", self.action_report)
-        yield SystemCommand("Rules", "Browse, edit and check the rules; preview their effect on cases (F9)",
-                            self.action_rules)
-        yield SystemCommand("Next tests", "Go to the next-tests list; Enter puts one on the form (F4)",
-                            self.action_next_tests)
-        yield SystemCommand("Differential", "Go to the ranking; Up/Down show each entity's evidence (F3)",
-                            self.action_ranking)
-        yield SystemCommand("Full citations", "Show or hide the full sources in the evidence (c in the differential)",
-                            self.differential.action_citations)
+        yield SystemCommand("Rules", "Browse, edit and check the rules; preview their effect on cases (F9)", self.action_rules)
+        yield SystemCommand("Next tests", "Go to the next-tests list; Enter puts one on the form (F4)", self.action_next_tests)
+        yield SystemCommand("Differential", "Go to the ranking; Up/Down show each entity's evidence (F3)", self.action_ranking)
+        yield SystemCommand(
+            "Full citations",
+            "Show or hide the full sources in the evidence (c in the differential)",
+            self.differential.action_citations,
+        )
         yield SystemCommand("Help", "Keys and how ddx ranks (F1)", self.action_help)
-        yield SystemCommand("Light / dark", "Switch between Textual's light and dark themes (Ctrl+T)",
-                            self.action_toggle_theme)
+        yield SystemCommand("Light / dark", "Switch between Textual's light and dark themes (Ctrl+T)", self.action_toggle_theme)
         for section in ("case", "morphology", "stains", "molecular"):
-            yield SystemCommand(f"Go to {section}", f"Show the {section} tab",
-                                lambda s=section: self.run_worker(self.action_section(s)))
+            yield SystemCommand(
+                f"Go to {section}", f"Show the {section} tab", lambda s=section: self.run_worker(self.action_section(s))
+            )

@@ -75,8 +75,15 @@ class PathDialog(ModalScreen[Path | None]):
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, title: str, initial: str = "", *, must_exist: bool = False, confirm_overwrite: bool = False,
-                 suffixes: tuple[str, ...] = (".yaml", ".yml", ".json")) -> None:
+    def __init__(
+        self,
+        title: str,
+        initial: str = "",
+        *,
+        must_exist: bool = False,
+        confirm_overwrite: bool = False,
+        suffixes: tuple[str, ...] = (".yaml", ".yml", ".json"),
+    ) -> None:
         super().__init__()
         self.title_text = title
         self.initial = initial
@@ -144,14 +151,15 @@ class ReportScreen(ModalScreen[None]):
 
     BINDINGS = [Binding("escape", "dismiss", "Close")]
 
-    def __init__(self, text: str, default_name: str, at_width: Callable[[int], str] | None = None,
-                 chart_svg: str | None = None) -> None:
+    def __init__(
+        self, text: str, default_name: str, at_width: Callable[[int], str] | None = None, chart_svg: str | None = None
+    ) -> None:
         super().__init__()
         self.text = text
         self.default_name = default_name
         self.at_width = at_width
-        self.shown_width = 0       # the width the text is shown for (0: as written)
-        self.chart_svg = chart_svg     # the evidence chart, saved beside the report (ddx.chart.chart_beside)
+        self.shown_width = 0  # the width the text is shown for (0: as written)
+        self.chart_svg = chart_svg  # the evidence chart, saved beside the report (ddx.chart.chart_beside)
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="report-box"):
@@ -174,7 +182,7 @@ class ReportScreen(ModalScreen[None]):
 
     def _fit(self) -> None:
         area = self.query_one("#report-text", TextArea)
-        width = area.scrollable_content_region.width - 1       # the cursor may sit after the last character
+        width = area.scrollable_content_region.width - 1  # the cursor may sit after the last character
         fits = all(len(line) <= width for line in self.text.splitlines())
         wanted = 0 if fits or self.at_width is None or width < 20 else width
         if wanted == self.shown_width:

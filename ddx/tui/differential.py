@@ -33,8 +33,8 @@ from ddx.tui.chart import EvidenceChartView
 from ddx.tui.messages import NextTestChosen
 
 BAR_WIDTH = 12
-WIDE_FROM = 110           # terminal columns from which the wide layout applies (the app's breakpoint)
-NARROW_BAR_WIDTH = 10     # below the breakpoint, so that a subtype's short name fits beside it
+WIDE_FROM = 110  # terminal columns from which the wide layout applies (the app's breakpoint)
+NARROW_BAR_WIDTH = 10  # below the breakpoint, so that a subtype's short name fits beside it
 OUTSIDE = "Outside the differential"
 UNUSED = "Recorded, not used by the ranking"
 
@@ -87,8 +87,7 @@ def evidence_text(e: Evidence, tag: int | None = None, *, full: bool = False) ->
     if tag is not None:
         line.append(f" [{tag}]", style="dim")
     if full:
-        line.append(f"\n      {figure_text(e)}; {'estimate' if e.estimate else 'cited'} → {e.p_used:.2f} used",
-                    style="dim")
+        line.append(f"\n      {figure_text(e)}; {'estimate' if e.estimate else 'cited'} → {e.p_used:.2f} used", style="dim")
     return line
 
 
@@ -110,8 +109,10 @@ def outside_summary(analysis: Analysis, knowledge: Knowledge, *, narrow: bool = 
         items.append(item)
     for u in outside.unexplained:
         item = Text(u.finding, style="bold yellow")
-        item.append(" (no modelled entity)" if narrow else
-                    f": no modelled entity shows it often (at most {percent(u.p, False)})", style="yellow")
+        item.append(
+            " (no modelled entity)" if narrow else f": no modelled entity shows it often (at most {percent(u.p, False)})",
+            style="yellow",
+        )
         items.append(item)
     if narrow:
         text = Text("◆ ", style="bold yellow") + Text(" · ", style="yellow").join(items)
@@ -139,13 +140,15 @@ def outside_detail(analysis: Analysis, knowledge: Knowledge) -> Text:
         text.append(f"\n      {short_source(p.source)}", style="dim")
     for u in outside.unexplained:
         text.append(f"\n  ◆ {u.finding}", style="bold yellow")
-        text.append(f": no modelled entity shows it often (at most {percent(u.p, False)}, "
-                    f"{knowledge.short_name(u.best)})", style="yellow")
+        text.append(
+            f": no modelled entity shows it often (at most {percent(u.p, False)}, {knowledge.short_name(u.best)})", style="yellow"
+        )
     return text
 
 
-def entity_detail(ranked: RankedEntity, analysis: Analysis, knowledge: Knowledge | None = None, *,
-                  full: bool = False, narrow: bool = False) -> Text:
+def entity_detail(
+    ranked: RankedEntity, analysis: Analysis, knowledge: Knowledge | None = None, *, full: bool = False, narrow: bool = False
+) -> Text:
     """The detail pane for one entity: its name and figures, its evidence for and against (one line each,
     with a numbered source tag), the recorded findings not used, the outside-the-differential block, the
     caveats, and the sources: short citations, or (``full``) every source in full with each figure as
@@ -163,7 +166,7 @@ def entity_detail(ranked: RankedEntity, analysis: Analysis, knowledge: Knowledge
     elif ranked.subtype_name:
         name = ranked.subtype_name
         if ranked.subtype == ranked.entity and name.startswith(ranked.name + ", "):
-            name = name[len(ranked.name) + 2:]      # the rest profile: 'conventional', 'other (...)'
+            name = name[len(ranked.name) + 2 :]  # the rest profile: 'conventional', 'other (...)'
         head.append("\nsubtype: ", style="dim")
         head.append(name, style="italic")
         head.append(f" · {share_text(ranked)} of {ranked.entity.upper()}", style="dim")
@@ -206,19 +209,19 @@ class NextTestList(OptionList):
 class DifferentialPanel(Vertical):
     """Re-drawn on every new analysis; keeps the entity the user picked selected."""
 
-    BINDINGS = [Binding("c", "citations", "Citations", show=False)]    # said in the detail's "Sources" line
+    BINDINGS = [Binding("c", "citations", "Citations", show=False)]  # said in the detail's "Sources" line
 
     def __init__(self, knowledge: Knowledge, *, engine: str = "durable", **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.knowledge = knowledge
-        self.engine = engine       # named in the status line (ddx.engine.ENGINES)
+        self.engine = engine  # named in the status line (ddx.engine.ENGINES)
         self.analysis: Analysis | None = None
-        self.pinned: str | None = None     # an entity the user chose to look at
-        self.full_citations = False        # the detail shows every source in full
+        self.pinned: str | None = None  # an entity the user chose to look at
+        self.full_citations = False  # the detail shows every source in full
         self._updating = False
-        self._narrow: bool | None = None   # the layout the table and the outside summary were drawn for
-        self.detail_text = ""      # what the detail pane shows, as plain text
-        self.outside_text = ""     # what the outside-the-differential summary shows, as plain text
+        self._narrow: bool | None = None  # the layout the table and the outside summary were drawn for
+        self.detail_text = ""  # what the detail pane shows, as plain text
+        self.outside_text = ""  # what the outside-the-differential summary shows, as plain text
 
     def compose(self) -> ComposeResult:
         yield Static("", id="band")
@@ -235,8 +238,10 @@ class DifferentialPanel(Vertical):
 
     def _version_text(self) -> str:
         priors = f", prior set {self.knowledge.prior_set}" if self.knowledge.prior_set else ""
-        return (f"rules {self.knowledge.settings.version} ({self.knowledge.content_hash[:12]}{priors}) · "
-                f"{engine_label(self.engine, short=True)} · decision support only, not a diagnosis")
+        return (
+            f"rules {self.knowledge.settings.version} ({self.knowledge.content_hash[:12]}{priors}) · "
+            f"{engine_label(self.engine, short=True)} · decision support only, not a diagnosis"
+        )
 
     def set_knowledge(self, knowledge: Knowledge) -> None:
         self.knowledge = knowledge
@@ -261,7 +266,7 @@ class DifferentialPanel(Vertical):
 
     def on_resize(self, event: Resize) -> None:
         if self.analysis is not None and self._narrow is not None and self.narrow != self._narrow:
-            self.show(self.analysis)      # the table and the outside summary have a narrow form
+            self.show(self.analysis)  # the table and the outside summary have a narrow form
 
     def show(self, analysis: Analysis) -> None:
         self.analysis = analysis
@@ -283,31 +288,38 @@ class DifferentialPanel(Vertical):
             for n, r in enumerate(analysis.ranking, start=1):
                 pct = f"{r.probability * 100:5.1f}" if r.probability >= 0.001 else " <0.1"
                 cell = entity_cell(r, self.knowledge, leader=n == 1, narrow=narrow)
-                table.add_row(str(n), cell, Text(pct + " ") + bar(r.probability, width), key=r.entity,
-                              height=len(cell.plain.split("\n")))
+                table.add_row(
+                    str(n), cell, Text(pct + " ") + bar(r.probability, width), key=r.entity, height=len(cell.plain.split("\n"))
+                )
             slugs = [r.entity for r in analysis.ranking]
             row = slugs.index(self.pinned) if self.pinned in slugs else 0
             table.move_cursor(row=row, animate=False)
             self._show_entity(analysis.ranking[row] if analysis.ranking else None)
             tests = self.query_one("#next-tests", OptionList)
             tests.compact = narrow
-            self.query_one("#next-title", Label).update(
-                "Next tests (F4)" if narrow else "Next tests (F4; Enter puts one on the form)")
+            self.query_one("#next-title", Label).update("Next tests (F4)" if narrow else "Next tests (F4; Enter puts one on the form)")
             tests.clear_options()
             if analysis.no_separating_test:
                 tests.add_option(Option(Text(no_test_text(self.knowledge), style="dim"), id="none", disabled=True))
             for s in analysis.suggestions:
                 asked = "; asked for by a caveat" if s.asked_by else ""
-                prompt = Text.assemble((s.label, "bold"), ": ", s.why.removeprefix(s.label + ": "),
-                                       (f"  ({s.gain:.2f} bits · {s.cost.text}{asked})", "dim"))
+                prompt = Text.assemble(
+                    (s.label, "bold"),
+                    ": ",
+                    s.why.removeprefix(s.label + ": "),
+                    (f"  ({s.gain:.2f} bits · {s.cost.text}{asked})", "dim"),
+                )
                 tests.add_option(Option(prompt, id=f"{s.kind}:{s.test}"))
         finally:
             self._updating = False
 
     def _show_entity(self, ranked: RankedEntity | None) -> None:
         body = self.query_one("#detail-body", Static)
-        text = Text() if ranked is None or self.analysis is None else \
-            entity_detail(ranked, self.analysis, self.knowledge, full=self.full_citations, narrow=self.narrow)
+        text = (
+            Text()
+            if ranked is None or self.analysis is None
+            else entity_detail(ranked, self.analysis, self.knowledge, full=self.full_citations, narrow=self.narrow)
+        )
         self.detail_text = text.plain
         body.update(text)
         self.query_one("#detail-chart", EvidenceChartView).show(self.analysis, ranked, self.knowledge)

@@ -26,11 +26,16 @@ from ddx.knowledge.vocabulary import TermSet, fold
 from ddx.safetext import printable
 from ddx.tui.messages import CaseChanged, plain, problem_text, shown_value
 
-RESULT_STYLES = {"positive": "bold green", "negative": "bold red", "equivocal": "bold yellow",
-                 "present": "bold green", "absent": "bold red"}
-NAME_WIDTH = (10, 16)       # the table's first column: narrow, wide (longer names wrap)
-RESULT_WIDTH = 9            # "equivocal"
-WIDE_PANE = 50              # from this width the first column is wide
+RESULT_STYLES = {
+    "positive": "bold green",
+    "negative": "bold red",
+    "equivocal": "bold yellow",
+    "present": "bold green",
+    "absent": "bold red",
+}
+NAME_WIDTH = (10, 16)  # the table's first column: narrow, wide (longer names wrap)
+RESULT_WIDTH = 9  # "equivocal"
+WIDE_PANE = 50  # from this width the first column is wide
 
 
 class TermComplete(AutoComplete):
@@ -47,8 +52,7 @@ class TermComplete(AutoComplete):
     def get_candidates(self, target_state: TargetState) -> list[DropdownItem]:
         return []
 
-    def get_matches(self, target_state: TargetState, candidates: list[DropdownItem],
-                    search_string: str) -> list[DropdownItem]:
+    def get_matches(self, target_state: TargetState, candidates: list[DropdownItem], search_string: str) -> list[DropdownItem]:
         if not search_string:
             return []
         items = []
@@ -87,18 +91,22 @@ class FindingsPane(Vertical):
         vocab = knowledge.vocab
         self.names = vocab.stains if section == "stains" else vocab.molecular
         self.current: str | None = None
-        self.refused: list[Refused] = []      # values of the opened file still to be fixed, in order
-        self._file_text: str | None = None    # the entry line as put there from the file (not typed)
-        self._table_width = 0                 # the width the table's columns were laid out for
+        self.refused: list[Refused] = []  # values of the opened file still to be fixed, in order
+        self._file_text: str | None = None  # the entry line as put there from the file (not typed)
+        self._table_width = 0  # the width the table's columns were laid out for
 
     # ------------------------------------------------------------------ build
 
     def compose(self) -> ComposeResult:
         vocab = self.knowledge.vocab
-        example = "alk positive cytoplasmic, desmin diffuse, ki67 30%" if self.section == "stains" \
+        example = (
+            "alk positive cytoplasmic, desmin diffuse, ki67 30%"
+            if self.section == "stains"
             else "nf1 detected, alk rearrangement absent"
-        quick = Input(placeholder=f"type a {self.names.kind} and its result, e.g. {example}",
-                      name=self.section, id=f"{self.section}-entry")
+        )
+        quick = Input(
+            placeholder=f"type a {self.names.kind} and its result, e.g. {example}", name=self.section, id=f"{self.section}-entry"
+        )
         yield quick
         yield TermComplete(quick, self.names)
         error = Static("", classes="field-error", id=f"{self.section}-error")
@@ -109,23 +117,25 @@ class FindingsPane(Vertical):
             yield Label("—", id=f"{self.section}-current", classes="current")
             if self.section == "stains":
                 results = [*vocab.stain_results.terms, *vocab.stain_shorthand]
-                yield Select([(r, r) for r in results], prompt="result", id="stains-result", compact=True,
-                             disabled=True)
-                yield Select([(t, t) for t in vocab.stain_intensities.terms], prompt="intensity",
-                             id="stains-intensity", compact=True, disabled=True)
+                yield Select([(r, r) for r in results], prompt="result", id="stains-result", compact=True, disabled=True)
+                yield Select(
+                    [(t, t) for t in vocab.stain_intensities.terms],
+                    prompt="intensity",
+                    id="stains-intensity",
+                    compact=True,
+                    disabled=True,
+                )
             else:
-                yield Select([(t, t) for t in vocab.presence.terms], prompt="result", id="molecular-result",
-                             compact=True, disabled=True)
-                yield Button("Not done", id=f"{self.section}-remove", variant="warning", compact=True,
-                             disabled=True)
+                yield Select(
+                    [(t, t) for t in vocab.presence.terms], prompt="result", id="molecular-result", compact=True, disabled=True
+                )
+                yield Button("Not done", id=f"{self.section}-remove", variant="warning", compact=True, disabled=True)
         if self.section == "stains":
             with Horizontal(classes="editor"):
                 yield Label("", classes="current spacer")
                 yield Select([], prompt="pattern", id="stains-pattern", compact=True, disabled=True)
-                yield Input(placeholder="% cells", id="stains-percent", compact=True, classes="percent",
-                            disabled=True)
-                yield Button("Not done", id=f"{self.section}-remove", variant="warning", compact=True,
-                             disabled=True)
+                yield Input(placeholder="% cells", id="stains-percent", compact=True, classes="percent", disabled=True)
+                yield Button("Not done", id=f"{self.section}-remove", variant="warning", compact=True, disabled=True)
         table: DataTable[Any] = DataTable(id=f"{self.section}-table", cursor_type="row", zebra_stripes=True)
         yield table
         yield Static("", id=f"{self.section}-notdone", classes="notdone")
@@ -145,7 +155,7 @@ class FindingsPane(Vertical):
         name = NAME_WIDTH[width >= WIDE_PANE]
         table.clear(columns=True)
         if self.section == "stains":
-            rest = max(8, width - name - RESULT_WIDTH - 2 * 3 - 2)     # cell padding, scroll bar
+            rest = max(8, width - name - RESULT_WIDTH - 2 * 3 - 2)  # cell padding, scroll bar
             table.add_column("stain", width=name, key="name")
             table.add_column("result", width=RESULT_WIDTH, key="result")
             table.add_column("details", width=rest, key="details")
@@ -164,9 +174,12 @@ class FindingsPane(Vertical):
             result = finding.get("result", "")
             cells: list[Any] = [Text(self.names.label(name)), Text(result, style=RESULT_STYLES.get(result, ""))]
             if self.section == "stains":
-                details = [finding.get("extent"), finding.get("intensity"),
-                           str(finding.get("pattern") or "").replace("_", " ") or None,
-                           f"{shown_value(finding.get('percent'))} %" if finding.get("percent") is not None else None]
+                details = [
+                    finding.get("extent"),
+                    finding.get("intensity"),
+                    str(finding.get("pattern") or "").replace("_", " ") or None,
+                    f"{shown_value(finding.get('percent'))} %" if finding.get("percent") is not None else None,
+                ]
                 cells.append(Text(" · ".join(str(d) for d in details if d)))
             table.add_row(*cells, key=name, height=None)
         if cursor_key in findings:
@@ -175,14 +188,19 @@ class FindingsPane(Vertical):
         relevant = self._relevant_tests()
         not_recorded = [self.names.label(t) for t in relevant if t not in tested]
         note = self.query_one(f"#{self.section}-notdone", Static)
-        note.update(Text.assemble(("Not recorded", "bold"), " (count neither for nor against): ",
-                                  (", ".join(not_recorded) or "none of the tests the rules use", "italic")))
+        note.update(
+            Text.assemble(
+                ("Not recorded", "bold"),
+                " (count neither for nor against): ",
+                (", ".join(not_recorded) or "none of the tests the rules use", "italic"),
+            )
+        )
         self._show_current()
 
     def _relevant_tests(self) -> list[str]:
         keys = self.knowledge.referenced_keys
         prefix = "stains__" if self.section == "stains" else "molecular__"
-        used = {k[len(prefix):].split("__")[0] for k in keys if k.startswith(prefix)}
+        used = {k[len(prefix) :].split("__")[0] for k in keys if k.startswith(prefix)}
         return [t for t in self.names.terms if t in used]
 
     def _enable_editor(self, on_: bool) -> None:
@@ -206,8 +224,7 @@ class FindingsPane(Vertical):
                 if shown == "positive" and extent in self.knowledge.vocab.stain_shorthand:
                     shown = extent
                 pattern = self.query_one("#stains-pattern", Select)
-                allowed = (self.knowledge.vocab.stain_patterns_for(self.current)
-                           or self.knowledge.vocab.stain_patterns.terms)
+                allowed = self.knowledge.vocab.stain_patterns_for(self.current) or self.knowledge.vocab.stain_patterns.terms
                 pattern.set_options([(p.replace("_", " "), p) for p in allowed])
                 pattern.value = finding.get("pattern") or Select.NULL
                 intensity = self.query_one("#stains-intensity", Select)
@@ -380,14 +397,13 @@ class FindingsPane(Vertical):
             self.prepare(str(event.row_key.value))
 
 
-
 def refused_entry_text(item: Refused) -> str:
     """A refused stain or molecular value of a file as a quick-entry line: 'desmni positive',
     'alk positive bogus' (the entry then names what is wrong again, and takes the fix)."""
     parts = item.field.split(".")
     name = parts[1] if len(parts) > 1 else ""
     value = item.value
-    if len(parts) > 2:               # one key of a stain ("stains.desmin.bogus"): the key and its value
+    if len(parts) > 2:  # one key of a stain ("stains.desmin.bogus"): the key and its value
         text = f"{'.'.join(parts[2:])} {item.value_text()}"
     elif isinstance(value, dict):
         words = [value.get(k) for k in ("result", "extent", "intensity", "pattern")]

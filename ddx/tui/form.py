@@ -32,8 +32,8 @@ from ddx.tui.findings import FindingsPane, TermComplete
 from ddx.tui.messages import CaseChanged, plain, problem_text, shown_value
 
 SECTIONS = ("case", "morphology", "stains", "molecular")
-LATER = ("case", "morphology")        # the tabs built after the first paint
-TICKED, UNTICKED = "✓", " "         # a check box's state, readable without colour
+LATER = ("case", "morphology")  # the tabs built after the first paint
+TICKED, UNTICKED = "✓", " "  # a check box's state, readable without colour
 
 
 def field_id(path: str) -> str:
@@ -50,7 +50,7 @@ class CheckList(SelectionList[str]):
         _, scroll_y = self.scroll_offset
         index = scroll_y + y
         if len(segments) < 3 or segments[1].text != Checkbox.BUTTON_INNER or not 0 <= index < self.option_count:
-            return strip        # not a line with a box (Textual draws ▐X▌ then the prompt)
+            return strip  # not a line with a box (Textual draws ▐X▌ then the prompt)
         chosen = self.get_option_at_index(index).value in self.selected
         inner = segments[1]
         segments[1] = Segment(TICKED if chosen else UNTICKED, inner.style, inner.control)
@@ -93,9 +93,9 @@ class CaseForm(Vertical):
         self.knowledge = knowledge
         self._built: set[str] = set()
         self._build_lock = asyncio.Lock()
-        self.closing = False      # set when ddx is quit: no tab is built from then on
+        self.closing = False  # set when ddx is quit: no tab is built from then on
         self._field_paths: set[str] | None = None
-        self.refused: list[Refused] = []   # values of the opened file not in the case, shown where they belong
+        self.refused: list[Refused] = []  # values of the opened file not in the case, shown where they belong
 
     # ------------------------------------------------------------------ build
 
@@ -110,16 +110,19 @@ class CaseForm(Vertical):
         vocab = self.knowledge.vocab
         yield self._input("id", "Case id")
         yield self._input("title", "Title")
-        entities = []       # each entity, then its subtypes (an expected answer may name one)
+        entities = []  # each entity, then its subtypes (an expected answer may name one)
         for e in self.knowledge.entities:
             entities.append((f"{e.slug.upper()}  {e.name.split(' / ')[0]}", e.slug))
             entities += [(f"  {s.short or s.slug.upper()}  {s.name}", s.slug) for s in e.subtypes]
-        yield Field("Expected", Select(entities, prompt="not known", name="expected",
-                                       id=field_id("expected"), compact=True))
+        yield Field("Expected", Select(entities, prompt="not known", name="expected", id=field_id("expected"), compact=True))
         yield self._input("patient.age", "Age (years)")
         yield self._select("patient.sex", "Sex", vocab.sex.terms)
-        site = Input(placeholder="type a site: thigh, oral cavity, retroperitoneum...",
-                     name="clinical.site", id=field_id("clinical.site"), compact=True)
+        site = Input(
+            placeholder="type a site: thigh, oral cavity, retroperitoneum...",
+            name="clinical.site",
+            id=field_id("clinical.site"),
+            compact=True,
+        )
         yield Field("Site", site)
         yield TermComplete(site, vocab.sites)
         yield self._select("clinical.depth", "Depth", vocab.depth.terms)
@@ -156,12 +159,12 @@ class CaseForm(Vertical):
         for section in sections or LATER:
             if section not in LATER:
                 continue
-            async with self._build_lock:      # a tab opened while the tabs are built in the background
+            async with self._build_lock:  # a tab opened while the tabs are built in the background
                 if section in self._built:
                     continue
                 pane = self.query_one(f"#tab-{section}", TabPane)
                 if self.closing or not (self.is_attached and pane.is_mounted):
-                    return      # ddx is being quit
+                    return  # ddx is being quit
                 self._built.add(section)
                 fields = self._case_fields() if section == "case" else self._morphology_fields()
                 scroll = VerticalScroll(*fields)
@@ -230,11 +233,11 @@ class CaseForm(Vertical):
     def has_field(self, item: Refused) -> bool:
         """Whether a refused value of the file has a place on the form (else it is only reported)."""
         if item.value is None:
-            return False      # a key that was missing (the id): nothing to correct at a field
+            return False  # a key that was missing (the id): nothing to correct at a field
         section = item.field.split(".", 1)[0]
         if section in ("stains", "molecular"):
             return "." in item.field
-        if self._field_paths is None:       # the paths of every field, built or not
+        if self._field_paths is None:  # the paths of every field, built or not
             fields = [*self._case_fields(), *self._morphology_fields()]
             self._field_paths = {f.control.name for f in fields if isinstance(f, Field) and f.control.name}
         return item.field in self._field_paths
@@ -364,4 +367,3 @@ class CaseForm(Vertical):
         """Open the stains or molecular tab with ``name`` ready for its result."""
         self.show_findings(section)
         self.query_one(f"#{section}-pane", FindingsPane).prepare(name)
-

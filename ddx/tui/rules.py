@@ -33,8 +33,8 @@ from ddx.knowledge import Knowledge
 from ddx.tui.dialogs import ChoiceScreen
 from ddx.tui.messages import plain
 
-VALIDATE_AFTER_S = 0.35     # pause in typing before the edit is checked
-RANK_WIDTH = 14             # the impact table's last column: "eims: 2 → 1"
+VALIDATE_AFTER_S = 0.35  # pause in typing before the edit is checked
+RANK_WIDTH = 14  # the impact table's last column: "eims: 2 → 1"
 
 
 class YamlEditor(TextArea):
@@ -63,10 +63,14 @@ class HistoryScreen(ModalScreen["Version | None"]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="history-box"):
-            yield Label(plain(f"Earlier versions of {self.file.name} (newest first). Enter restores one; "
-                              "the current version is kept in the history too."), id="history-text")
-            options = [Option(f"{v.label}  ·  {v.path.stat().st_size} bytes", id=str(i))
-                       for i, v in enumerate(self.versions)]
+            yield Label(
+                plain(
+                    f"Earlier versions of {self.file.name} (newest first). Enter restores one; "
+                    "the current version is kept in the history too."
+                ),
+                id="history-text",
+            )
+            options = [Option(f"{v.label}  ·  {v.path.stat().st_size} bytes", id=str(i)) for i, v in enumerate(self.versions)]
             yield OptionList(*options, id="history-list")
             with Horizontal(classes="buttons"):
                 yield Button("Cancel", id="cancel")
@@ -94,25 +98,25 @@ class DiscardEdit(ChoiceScreen):
 class RulesScreen(Screen[None]):
     """Browse rules by entity, edit one as YAML, see what it would change, save it."""
 
-    CASE_ACTIONS_OFF = True     # the app's case actions (save, open, report, ...) are off here
+    CASE_ACTIONS_OFF = True  # the app's case actions (save, open, report, ...) are off here
 
     BINDINGS = [
         Binding("escape", "close", "Back"),
         Binding("ctrl+s", "save", "Save", priority=True),
-        Binding("ctrl+f", "filter", "Filter", show=False),    # said in the filter's placeholder
+        Binding("ctrl+f", "filter", "Filter", show=False),  # said in the filter's placeholder
         Binding("ctrl+n", "new_rule", "New", priority=True),
         Binding("f3", "history", "History"),
         Binding("f4", "revert", "Revert"),
-        Binding("ctrl+g", "goto_error", "Go to error", show=False),   # said with the error
+        Binding("ctrl+g", "goto_error", "Go to error", show=False),  # said with the error
     ]
 
     def __init__(self, knowledge: Knowledge, cases: list[str] | None) -> None:
         super().__init__()
         self.session = RuleEditSession(knowledge, cases)
         self._check: EditCheck | None = None
-        self.impact: RuleSetDiff | None = None      # the impact shown (of the check shown)
+        self.impact: RuleSetDiff | None = None  # the impact shown (of the check shown)
         self._timer: Timer | None = None
-        self._seq = 0                  # edits issued; a check result for an older one is dropped
+        self._seq = 0  # edits issued; a check result for an older one is dropped
         self._loading = False
 
     @property
@@ -139,18 +143,18 @@ class RulesScreen(Screen[None]):
         yield Header()
         with Horizontal(id="rules-main"):
             with Vertical(id="rule-browser"):
-                options = [(label, slug) for e in self.knowledge.entities
-                           for label, slug in [(f"{e.slug} · {e.name}", e.slug)]
-                           + [(f"  └ {s.slug} · {s.name}", s.slug) for s in e.subtypes]]
-                yield Select(options, prompt="All entities (or the rules that weigh one)", id="entity-filter",
-                             compact=True)
+                options = [
+                    (label, slug)
+                    for e in self.knowledge.entities
+                    for label, slug in [(f"{e.slug} · {e.name}", e.slug)] + [(f"  └ {s.slug} · {s.name}", s.slug) for s in e.subtypes]
+                ]
+                yield Select(options, prompt="All entities (or the rules that weigh one)", id="entity-filter", compact=True)
                 yield Input(placeholder="Filter (Ctrl+F)", id="rule-filter", compact=True)
                 yield OptionList(id="rule-list")
             with Vertical(id="rule-editor"):
                 yield Static("", id="rule-where")
                 # Tab leaves the editor (YAML is indented with spaces; Enter keeps the indentation)
-                yield YamlEditor.code_editor("", language="yaml", id="rule-text", theme="css", soft_wrap=True,
-                                             tab_behavior="focus")
+                yield YamlEditor.code_editor("", language="yaml", id="rule-text", theme="css", soft_wrap=True, tab_behavior="focus")
                 yield Static("", id="rule-status")
                 yield Label("Impact on the cases", classes="section-title")
                 yield Static("", id="impact-summary")
@@ -177,15 +181,16 @@ class RulesScreen(Screen[None]):
         entity = None if chosen is Select.NULL else str(chosen)
         words = self.query_one("#rule-filter", Input).value
         listing = self.query_one("#rule-list", OptionList)
-        keep = str(listing.get_option_at_index(listing.highlighted).id) \
-            if listing.highlighted is not None and listing.option_count else None
+        keep = (
+            str(listing.get_option_at_index(listing.highlighted).id)
+            if listing.highlighted is not None and listing.option_count
+            else None
+        )
         listing.clear_options()
-        for effect, r in self.session.listing(words, entity):   # with an entity: the strongest first
-            label = Text.assemble((r.spec.id, "bold"), ("" if r.spec.status == "active" else f" ({r.spec.status})",
-                                                        "italic"))
+        for effect, r in self.session.listing(words, entity):  # with an entity: the strongest first
+            label = Text.assemble((r.spec.id, "bold"), ("" if r.spec.status == "active" else f" ({r.spec.status})", "italic"))
             if entity is not None:
-                label.append(f"  {'for' if effect > 0 else 'against'} {abs(effect):.1f}",
-                             style="green" if effect > 0 else "red")
+                label.append(f"  {'for' if effect > 0 else 'against'} {abs(effect):.1f}", style="green" if effect > 0 else "red")
             label.append("\n" + r.spec.title, style="dim")
             listing.add_option(Option(label, id=r.spec.id))
         if keep is not None:
@@ -242,15 +247,15 @@ class RulesScreen(Screen[None]):
         self.query_one("#rule-where", Static).update(Text(where, style="bold"))
         self._check = None
         self.impact = None
-        self._show_status(self._read_only_text() if self.read_only else
-                          Text("Unchanged. Edit the rule; it is checked as you type.", style="dim"))
+        self._show_status(
+            self._read_only_text() if self.read_only else Text("Unchanged. Edit the rule; it is checked as you type.", style="dim")
+        )
         self._show_impact()
         if focus:
             area.focus()
 
     def _read_only_text(self) -> Text:
-        return Text(f"Read-only: {self.read_only}. Edits here are checked and previewed, not saved.",
-                    style="bold yellow")
+        return Text(f"Read-only: {self.read_only}. Edits here are checked and previewed, not saved.", style="bold yellow")
 
     # ------------------------------------------------------------------ checking
 
@@ -283,7 +288,7 @@ class RulesScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="rule-check")
     def _check_worker(self, seq: int, editing: Editing, text: str) -> None:
-        knowledge = self.knowledge        # the saved rules this edit is compared with
+        knowledge = self.knowledge  # the saved rules this edit is compared with
         result = self.session.check(text, editing)
         if get_current_worker().is_cancelled:
             return
@@ -303,24 +308,26 @@ class RulesScreen(Screen[None]):
 
     def _show_check(self, seq: int, result: EditCheck) -> None:
         if seq != self._seq or result.edited != self.text:
-            return      # an older edit's check (the editor's change may not have been handled yet)
+            return  # an older edit's check (the editor's change may not have been handled yet)
         self._check = result
         area = self.query_one("#rule-text", TextArea)
         area.set_class(not result.ok, "-invalid")
         if result.error:
-            self._show_status(Text(f"✗ {result.error}" + (" (Ctrl+G goes there)" if result.error_line else ""),
-                                   style="bold red"))
+            self._show_status(Text(f"✗ {result.error}" + (" (Ctrl+G goes there)" if result.error_line else ""), style="bold red"))
             return
         lines = []
         for m in result.report.messages[:6]:
             at = result.editor_line(m.problem)
-            where = f"line {at}: " if at else (f"{Path(m.problem.file).name}:{m.problem.line}: "
-                                               if m.problem.file else "")
+            where = f"line {at}: " if at else (f"{Path(m.problem.file).name}:{m.problem.line}: " if m.problem.file else "")
             style = "bold red" if m.severity == "error" else "yellow"
             mark = "✗" if m.severity == "error" else "!"
-            lines.append(Text(f"{mark} {where}{m.problem.message}" + (
-                f" (did you mean {' or '.join(m.problem.suggestions)}?)" if m.problem.suggestions else ""),
-                style=style))
+            lines.append(
+                Text(
+                    f"{mark} {where}{m.problem.message}"
+                    + (f" (did you mean {' or '.join(m.problem.suggestions)}?)" if m.problem.suggestions else ""),
+                    style=style,
+                )
+            )
         more = len(result.report.messages) - 6
         if more > 0:
             lines.append(Text(f"… and {more} more (ddx rules check lists them all)", style="dim"))
@@ -329,9 +336,15 @@ class RulesScreen(Screen[None]):
         if result.report.ok:
             examples = result.report.examples_run
             then = "read-only here: not saved." if self.read_only else "Ctrl+S saves."
-            lines.insert(0, Text(f"✓ valid: every check passes ({examples} rule examples run); {then}"
-                                 if not result.report.warnings else
-                                 f"✓ valid, with warnings; {then}", style="bold green"))
+            lines.insert(
+                0,
+                Text(
+                    f"✓ valid: every check passes ({examples} rule examples run); {then}"
+                    if not result.report.warnings
+                    else f"✓ valid, with warnings; {then}",
+                    style="bold green",
+                ),
+            )
         self._show_status(Text("\n").join(lines))
         if not result.ok:
             self.impact = None
@@ -375,11 +388,17 @@ class RulesScreen(Screen[None]):
             return
         d = self.impact
         leaders = sum(c.top_changed for c in d.cases)
-        summary.update(Text(f"{len(d.cases)} of {d.compared} case(s) would change ranking; "
-                            f"{leaders} would change leader.", style="bold" if d.cases else ""))
+        summary.update(
+            Text(
+                f"{len(d.cases)} of {d.compared} case(s) would change ranking; {leaders} would change leader.",
+                style="bold" if d.cases else "",
+            )
+        )
         for c in d.cases:
-            lead = Text(f"{c.before.top} {c.before.top_probability:.0%} → {c.after.top} {c.after.top_probability:.0%}",
-                        style="bold" if c.top_changed else "")
+            lead = Text(
+                f"{c.before.top} {c.before.top_probability:.0%} → {c.after.top} {c.after.top_probability:.0%}",
+                style="bold" if c.top_changed else "",
+            )
             if c.responsible:
                 lead.append(" · ")
                 lead.append(plain(", ".join(c.responsible)))
@@ -421,8 +440,7 @@ class RulesScreen(Screen[None]):
                 return
             self._load_editor(template, f"new rule · to be added to {editing.file}", True)
             self._seq += 1
-            self._show_status(Text("New rule from the template: give it an id, title, condition, weights and a "
-                                   "source.", style="dim"))
+            self._show_status(Text("New rule from the template: give it an id, title, condition, weights and a source.", style="dim"))
             self._timer = self.set_timer(VALIDATE_AFTER_S, self._start_check)
 
         self._after_discard("start a new rule", start)
@@ -437,8 +455,8 @@ class RulesScreen(Screen[None]):
             self.notify(f"Not saved: {self.read_only}.", severity="error", timeout=12)
             return
         text = self.text
-        result = self.check                               # the check of exactly what is saved
-        if result is None or result.edited != text:       # not checked yet (typed within the pause)
+        result = self.check  # the check of exactly what is saved
+        if result is None or result.edited != text:  # not checked yet (typed within the pause)
             result = self.session.check(text)
             self._seq += 1
             self._show_check(self._seq, result)
@@ -447,7 +465,7 @@ class RulesScreen(Screen[None]):
             return
         try:
             kept = self.session.save(result)
-        except DdxError as exc:         # changed on disk, or unreadable now
+        except DdxError as exc:  # changed on disk, or unreadable now
             self.notify(f"Not saved: {exc}", severity="error", timeout=15)
             return
         except OSError as exc:
@@ -491,8 +509,7 @@ class RulesScreen(Screen[None]):
             if version is not None:
                 self._restore(file, version)
 
-        self._after_discard("restore an earlier version", lambda: self.app.push_screen(
-            HistoryScreen(file, versions), chosen))
+        self._after_discard("restore an earlier version", lambda: self.app.push_screen(HistoryScreen(file, versions), chosen))
 
     def _restore(self, file: Path, version: Version) -> None:
         if self.read_only:

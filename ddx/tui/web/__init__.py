@@ -19,7 +19,7 @@ from typing import Any
 from aiohttp import web
 from textual_serve.server import Server
 
-PAGE = Path(__file__).resolve().parent        # app_index.html
+PAGE = Path(__file__).resolve().parent  # app_index.html
 WILDCARD_HOSTS = frozenset({"0.0.0.0", "::", "[::]", ""})
 
 
@@ -45,8 +45,15 @@ def default_public_url(host: str, port: int) -> str:
     return f"http://{name}:{port}"
 
 
-def tui_command(case_file: str | None = None, *, case_id: str | None = None, rules: str | None = None,
-                cases: tuple[str, ...] = (), prior_set: str | None = None, engine: str | None = None) -> str:
+def tui_command(
+    case_file: str | None = None,
+    *,
+    case_id: str | None = None,
+    rules: str | None = None,
+    cases: tuple[str, ...] = (),
+    prior_set: str | None = None,
+    engine: str | None = None,
+) -> str:
     """The command each browser session runs, ``<this python> -m ddx tui [options] [-- CASE_FILE]``,
     quoted for ``/bin/sh`` (textual-serve starts it through a shell)."""
     argv = [sys.executable, "-m", "ddx", "tui"]
@@ -79,7 +86,7 @@ class TuiServer(Server):
 
     async def handle_websocket(self, request: web.Request) -> web.WebSocketResponse:
         task = asyncio.current_task()
-        if task is None:                        # not run by aiohttp: nothing to end on shutdown
+        if task is None:  # not run by aiohttp: nothing to end on shutdown
             return await super().handle_websocket(request)
         self._sessions.add(task)
         try:
