@@ -1,6 +1,6 @@
 """Benchmark for case validation, paired across two installs of ddx (not a test: it prints figures).
 
-    python bench/validate_bench.py --python /work/main/.venv/bin/python --python .venv/bin/python
+    python bench/validate_bench.py --python ../other-checkout/.venv/bin/python --python .venv/bin/python
     python bench/validate_bench.py --python OLD --python NEW --process --batch   # also the whole case, ddx batch
 
 Each ``--python`` is an interpreter with ddx installed (its own checkout); the rounds alternate
@@ -29,7 +29,7 @@ import time
 from itertools import islice
 from pathlib import Path
 
-SHEET = Path("/tmp/ddx-research/syn/cases-20000.csv")
+SHEET = None  # default: a sheet of --rows synthetic cases, written to a temporary folder for the run
 
 
 def worker(sheet: Path, rows: int, passes: int, process: bool) -> None:
@@ -92,7 +92,7 @@ def batch_cpu(ddx: Path, sheet: Path) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--python", action="append", default=[], help="an interpreter with ddx installed (twice)")
-    parser.add_argument("--sheet", type=Path, default=SHEET)
+    parser.add_argument("--sheet", type=Path, default=SHEET, help="a CSV sheet of cases (default: synthetic, made here)")
     parser.add_argument("--rows", type=int, default=3000)
     parser.add_argument("--passes", type=int, default=5, help="passes over the rows per round (median)")
     parser.add_argument("--rounds", type=int, default=5)
@@ -108,6 +108,17 @@ def main() -> None:
     if args.worker:
         worker(args.sheet, args.rows, args.passes, args.process)
         return
+    if args.sheet is None:
+        import random
+
+        from ddx.knowledge import load_knowledge
+        from ddx.loader import write_sheet
+        from ddx.synthetic import synthetic_case
+
+        vocab = load_knowledge().vocab
+        rng = random.Random(19)
+        args.sheet = Path(tempfile.mkdtemp(prefix="ddx-validate-")) / "cases.csv"
+        write_sheet((synthetic_case(vocab, rng, f"syn-{i}") for i in range(args.rows)), args.sheet)
     pythons = args.python or [sys.executable]
     runs: dict[str, list[dict[str, float]]] = {p: [] for p in pythons}
     for _ in range(args.rounds):

@@ -233,7 +233,7 @@ def ranking_table(analysis: Analysis, knowledge: Knowledge, *, top: int = 6) -> 
 
 
 def render_text(analysis: Analysis, knowledge: Knowledge, *, top: int = 6) -> RenderableType:
-    """A rich renderable: the ranking table, caveats and next tests."""
+    """A rich renderable: the ranking with its evidence, caveats and next tests (it reads at 80 columns)."""
     if analysis.problems:
         lines = Text()
         for p in analysis.problems:
@@ -252,17 +252,22 @@ def render_text(analysis: Analysis, knowledge: Knowledge, *, top: int = 6) -> Re
     if rest:
         parts.append(Text("also considered: " + ", ".join(f"{r.entity} {probability_text(r.probability)}" for r in rest), style="dim"))
     if analysis.outside:
-        out = Text("Outside the differential — the findings point beyond the entities ddx models:\n", style="bold yellow")
+        parts.append(Text("Outside the differential — the findings point beyond the entities ddx models:", style="bold yellow"))
+        pointers = Table.grid(padding=(0, 1))  # each pointer wraps under itself
+        pointers.add_column(no_wrap=True, style="bold yellow")
+        pointers.add_column(overflow="fold")
         for line in outside_lines(analysis, knowledge):
-            out.append("  ◆ ", style="bold yellow")
-            out.append(line + "\n")
-        parts.append(out)
+            pointers.add_row("  ◆", Text(line))
+        parts.append(pointers)
+        parts.append(Text(""))
     if analysis.caveats:
-        cav = Text()
+        caveats = Table.grid(padding=(0, 1))  # each caveat wraps under itself
+        caveats.add_column(no_wrap=True, style="bold yellow")
+        caveats.add_column(overflow="fold")
         for c in analysis.caveats:
-            cav.append("⚠ ", style="bold yellow")
-            cav.append(f"{c.text} [{c.rule}]\n")
-        parts.append(cav)
+            caveats.add_row("⚠", Text(f"{c.text} [{c.rule}]"))
+        parts.append(caveats)
+        parts.append(Text(""))
     if analysis.unused:
         parts.append(Text("Recorded, not used by the ranking: " + "; ".join(unused_texts(analysis, knowledge)), style="dim"))
     if analysis.suggestions or analysis.no_separating_test:

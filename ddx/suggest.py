@@ -92,7 +92,7 @@ class Suggestion:
     compares (``contrast`` None when no other candidate differs);
     ``asked_by`` the rule ids of shown caveats that ask for the test; ``also``
     the (path, label) of the other tests the same order reads (a class with
-    ``panel: true`` in ``rules/ancillary.yaml``) that would have been suggested.
+    ``panel: true`` in ``rules/ancillary.yaml``) that gain at least ``min_gain`` or that a shown caveat asks for.
     """
 
     test: str  # "alk" or "mdm2_amplification"
@@ -479,9 +479,11 @@ class Suggester:
         also = {k: tuple((candidates[j][0].path, candidates[j][0].label) for j in rest) for k, rest in picked if rest}
         # what is shown, in the reference's order: the tests chosen, then those a caveat asks for
         shown: list[tuple[int | None, _Test | None, str]] = [(k, candidates[k][0], candidates[k][0].path) for k in chosen]
+        merged: dict[int, list[str]] = {}  # a chosen panel line: the caveats asking for another test of its order
         if asked:
             by_path = {test.path: k for k, (test, _) in enumerate(candidates)}
             chosen_paths = {candidates[k][0].path for k in chosen}
+            panel_line = {candidates[k][0].cost.assay: k for k in chosen if candidates[k][0].cost.assay is not None}
             for test_path in asked:
                 if test_path in chosen_paths or test_path in answered:
                     continue
@@ -490,7 +492,15 @@ class Suggester:
                     continue  # done already: the caveat's test is recorded
                 hit = by_path.get(test_path)
                 # without a hit no rule reads the test, or no result of it changes the ranking: it gains nothing
-                shown.append((hit, candidates[hit][0] if hit is not None else self.by_path.get(test_path), test_path))
+                asked_test = candidates[hit][0] if hit is not None else self.by_path.get(test_path)
+                line = panel_line.get(asked_test.cost.assay) if asked_test is not None else None
+                if line is not None and asked_test is not None:  # the order is offered already: asked for there
+                    merged.setdefault(line, []).extend(asked[test_path])
+                    named = also.get(line, ())
+                    if test_path not in {path for path, _ in named}:
+                        also[line] = (*named, (test_path, asked_test.label))
+                    continue
+                shown.append((hit, asked_test, test_path))
         out = []
         for index, shown_test, test_path in shown:
             if index is None:
@@ -505,7 +515,8 @@ class Suggester:
                 if mixing is None
                 else self._vector_contrast(mixing, test, table, pp, posterior, leader)
             )
-            made = self._suggestion(test, test_path, gain, table, contrast, facts, leader, asked.get(test_path, ()))
+            asked_by = (*asked.get(test_path, ()), *merged.get(index, ()))
+            made = self._suggestion(test, test_path, gain, table, contrast, facts, leader, asked_by)
             out.append(replace(made, also=also[index]) if index in also else made)
         out.sort(key=_rank_key)
         return out

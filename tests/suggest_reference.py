@@ -174,6 +174,8 @@ class ReferenceSuggester:
         chosen_paths = {e[0].path for e in chosen}
         by_path = {e[0].path: e for e in evaluated}
         extra: list[tuple[_Test | None, str, float, list[list[float]], frozenset[str]]] = []
+        panel_line = {e[0].cost.assay: e[0].path for e in chosen if e[0].cost.assay is not None}
+        merged: dict[str, list[str]] = {}
         for test_path in asked:
             if test_path in chosen_paths or test_path in answered:
                 continue
@@ -181,6 +183,13 @@ class ReferenceSuggester:
             if any(k == f"{section}__{name}" or k.startswith(f"{section}__{name}__") for k in facts):
                 continue  # done already: the caveat's test is recorded
             hit = by_path.get(test_path)
+            asked_test = hit[0] if hit is not None else self.by_path.get(test_path)
+            line = panel_line.get(asked_test.cost.assay) if asked_test is not None else None
+            if line is not None and asked_test is not None:  # the order is offered already: asked for there
+                merged.setdefault(line, []).extend(asked[test_path])
+                if test_path not in {p for p, _ in also.get(line, ())}:
+                    also[line] = (*also.get(line, ()), (test_path, asked_test.label))
+                continue
             if hit is not None:
                 extra.append((hit[0], test_path, hit[1], hit[2], hit[3]))
             else:  # no rule reads it, or no result of it changes the ranking: gains nothing
@@ -188,7 +197,9 @@ class ReferenceSuggester:
         leader = self._leader(pp, posterior)
         out = [
             replace(
-                self._suggestion(test, test.path, gain, rows, fired, facts, pp, leader, asked.get(test.path, ())),
+                self._suggestion(
+                    test, test.path, gain, rows, fired, facts, pp, leader, (*asked.get(test.path, ()), *merged.get(test.path, ()))
+                ),
                 also=also.get(test.path, ()),
             )
             for test, gain, rows, fired in chosen

@@ -168,3 +168,20 @@ def test_the_nearest_terms_are_worded_alike_wherever_they_are_offered():
     assert prior.exit_code == 2 and squeezed("(did you mean 'population'?)") in squeezed(prior.output)
     rule = CliRunner().invoke(main, ["rules", "show", "clin.age.under-19"])
     assert rule.exit_code == 1 and squeezed("no rule 'clin.age.under-19'; did you mean 'clin.age.under-18'") in squeezed(rule.output)
+
+
+def test_a_folder_without_case_files_is_an_error_row_for_eval_and_batch_alike(tmp_path):
+    """One input policy (ddx.loader.read_cases): an empty folder is named as an error, exit 1, and the cases
+    given beside it are still ranked."""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    good = tmp_path / "good.yaml"
+    good.write_text("id: good\npatient: {age: 40}\nstains: {desmin: positive}\n", encoding="utf-8")
+    evaluated = CliRunner().invoke(main, ["eval", str(empty), str(good)])
+    text = " ".join(evaluated.output.replace("│", " ").split())
+    assert evaluated.exit_code == 1 and "folder holds no case files" in text and "good" in text
+    batched = CliRunner().invoke(main, ["batch", str(empty), str(good), "--format", "jsonl", "-q"])
+    rows = [json.loads(line) for line in batched.output.splitlines() if line.startswith("{")]
+    assert batched.exit_code == 1
+    assert any("folder holds no case files" in json.dumps(r.get("errors")) for r in rows)
+    assert any(r.get("id") == "good" and r.get("ranking") for r in rows)

@@ -426,3 +426,69 @@ def test_the_tests_one_order_reads_are_offered_once_naming_the_others(knowledge,
     a2 = Analyzer(k2)
     separate = [s.test for s in _all(a2, a2.analyze(_seed_case(k2))) if s.cost.cls == "cytogenomics"]
     assert {"near_haploidization", "complex_karyotype"} <= set(separate)
+
+
+def test_a_caveat_asking_for_a_test_of_an_order_already_offered_is_named_on_that_line(knowledge, analyzer):
+    """A synthetic case (found by a review: 48 of 20,000 got the genome-wide array twice) where the array is
+    offered for a complex karyotype and the ILMS myogenin/h-caldesmon caveat asks for near-haploidization: one
+    line for the array, asked for by the caveat, naming near-haploidization."""
+    raw = {
+        "id": "c277",
+        "patient": {"sex": "female"},
+        "clinical": {"site": "kidney", "depth": "superficial", "size_cm": 5},
+        "morphology": {
+            "cell_types": ["rhabdoid"],
+            "inflammation_density": "none",
+            "pleomorphism": "none",
+            "nuclei": "vesicular",
+            "mitoses_per_mm2": 0,
+            "necrosis": "absent",
+            "circumscription": "infiltrative",
+        },
+        "stains": {
+            "myod1": "focal",
+            "myogenin": "diffuse",
+            "pax7": "positive",
+            "h_caldesmon": "positive",
+            "alk": "patchy",
+            "ros1": "patchy",
+            "cd68": "positive",
+            "keratin": {"result": "negative"},
+            "ema": "patchy",
+            "s100": {"result": "negative", "percent": 0},
+            "sox10": "equivocal",
+            "cd31": "diffuse",
+            "erg": "patchy",
+            "cd99": "positive",
+            "hmb45": "patchy",
+            "melan_a": {"result": "positive", "extent": "diffuse", "percent": 20},
+            "mdm2": "focal",
+            "cd23": {"result": "positive"},
+            "cd35": "focal",
+            "ki67": "focal",
+            "msa": {"result": "equivocal", "extent": "diffuse", "percent": 20},
+            "myoglobin": {"result": "positive"},
+            "smms": "equivocal",
+            "cd1a": "focal",
+            "satb2": "patchy",
+        },
+        "molecular": {
+            "whole_genome_doubling": "absent",
+            "nf1_alteration": "absent",
+            "alk_rearrangement": "present",
+            "ros1_rearrangement": "absent",
+            "myod1_mutation": "absent",
+            "vgll2_rearrangement": "present",
+            "tfcp2_rearrangement": "present",
+            "foxo1_rearrangement": "present",
+            "mdm2_amplification": "absent",
+            "braf_mutation": "present",
+        },
+    }
+    a = analyzer.analyze(validate(knowledge, raw))
+    panels = [s for s in a.suggestions if s.cost.panel]
+    assert len({s.cost.cls for s in panels}) == len(panels)  # one line per order
+    [array] = [s for s in panels if s.cost.cls == "cytogenomics"]
+    offered = {array.path, *(path for path, _ in array.also)}
+    assert "molecular.near_haploidization" in offered and "pitfall.ilms-myogenin-caldesmon" in array.asked_by
+    assert "asked for by a caveat" in array.detail

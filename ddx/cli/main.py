@@ -197,12 +197,13 @@ def load_rules(directory: str | None, prior_set: str | None = None, *, hint: str
     type=click.Choice(["text", "json", "markdown", "report"]),
     default="text",
     show_default=True,
-    help="Output format: text (ranked table), json, markdown, or report (a draft report comment).",
+    help="Output format: text (the ranking with its evidence), json, markdown, or report (a draft report comment).",
 )
 @rules_option
 @click.option(
     "--top",
     type=click.IntRange(1, 50),
+    metavar="K",
     default=6,
     show_default=True,
     help="Entities shown in text and markdown output (JSON always has all).",
@@ -309,13 +310,19 @@ def eval_cmd(
     "--jobs",
     "-j",
     type=click.IntRange(1, 64),
+    metavar="N",
     default=1,
     show_default=True,
     help="Worker processes (each compiles its own ruleset); results are the same for any number.",
 )
 @rules_option
 @click.option(
-    "--top", type=click.IntRange(1, 50), default=3, show_default=True, help="Leaders shown per case in table, csv and markdown."
+    "--top",
+    type=click.IntRange(1, 50),
+    metavar="K",
+    default=3,
+    show_default=True,
+    help="Leaders shown per case in table, csv and markdown.",
 )
 @click.option(
     "--evidence",
@@ -389,7 +396,7 @@ def tui_options(f: Any) -> Any:
     """The options of ``ddx tui``, which ``ddx serve`` takes too (it passes them on to each session's TUI)."""
     decorators: list[Callable[[Any], Any]] = [
         click.argument("case_file", required=False, type=click.Path(dir_okay=False), metavar="[CASE_FILE]"),
-        click.option("--case", "case_id", default=None, help="The case to open when CASE_FILE holds several."),
+        click.option("--case", "case_id", metavar="ID", default=None, help="The case to open when CASE_FILE holds several."),
         rules_option,
         click.option(
             "--cases",

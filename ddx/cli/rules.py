@@ -164,7 +164,7 @@ def _rule_row(rule: Rule, k: Knowledge, entity: str | None) -> dict[str, Any]:
 
 @rules_group.command("list")
 @rules_option
-@click.option("--entity", "-e", default=None, help="Only rules that weigh this entity, strongest effect first.")
+@click.option("--entity", "-e", metavar="SLUG", default=None, help="Only rules that weigh this entity, strongest effect first.")
 @click.option("--status", type=click.Choice(["active", "draft", "retired", "all"]), default="all", show_default=True)
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 def list_cmd(rules: str | None, entity: str | None, status: str, fmt: str) -> None:

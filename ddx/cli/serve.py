@@ -18,11 +18,12 @@ from ddx.cli.main import load_rules, tui_options
 @tui_options
 @click.option(
     "--host",
+    metavar="HOST",
     default="127.0.0.1",
     show_default=True,
     help="Address to listen on. Any but a loopback address lets other machines in, and ddx has no authentication of its own.",
 )
-@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True, help="Port to listen on.")
+@click.option("--port", type=click.IntRange(1, 65535), metavar="PORT", default=8000, show_default=True, help="Port to listen on.")
 @click.option(
     "--public-url",
     "public_url",
