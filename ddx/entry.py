@@ -479,6 +479,9 @@ def open_case(path: str | os.PathLike[str], knowledge: Knowledge, case_id: str |
         if not chosen:
             ids = ", ".join(c.id for c in loaded[:20])
             raise DdxError(f"{path}: no case with id {case_id!r}; the file holds {ids}")
+        if len(chosen) > 1:  # ids are unique in a run (ddx.loader.read_cases): never open one of two silently
+            where = ", ".join(f"case {r.index + 1}" + (f" (line {r.line})" if r.line else "") for r, _ in chosen[:5])
+            raise DdxError(f"{path}: {len(chosen)} cases have the id {case_id!r} ({where}); give each case its own id")
         pairs = chosen
     else:
         pairs = list(zip(raws, loaded))

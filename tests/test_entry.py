@@ -226,3 +226,16 @@ def test_a_json_case_opens_but_saves_only_to_a_new_yaml_file(knowledge, tmp_path
     source.write_text('{"id": "j1", "stains": {"desmin": "positive"}}')
     opened = open_case(source, knowledge)
     assert opened.path is None and "not YAML" in (opened.note or "")
+
+
+def test_opening_an_id_two_cases_of_one_file_share_is_refused_naming_both(knowledge, tmp_path):
+    """ddx tui FILE --case ID: never the first of two cases with one id, silently (one id, one case)."""
+    path = tmp_path / "two.yaml"
+    path.write_text(
+        "cases:\n  - {id: same, patient: {age: 30}}\n  - {id: other, patient: {age: 40}}\n  - {id: same, patient: {age: 50}}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(DdxError) as info:
+        open_case(path, knowledge, "same")
+    assert "2 cases have the id 'same'" in str(info.value) and "case 1" in str(info.value) and "case 3" in str(info.value)
+    assert open_case(path, knowledge, "other").entry.case.patient.age == 40
