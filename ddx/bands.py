@@ -86,6 +86,10 @@ def assess(
     for band in knowledge.settings.bands:
         if _holds(band, leader.probability, margin, bool(confirm), tested, informative, ancillary, bool(outside)):
             first = suggestions[0] if suggestions else None
+            if runner is not None and "$runner_up" in band.action and "$next_test" in band.action:
+                # a band about the two leaders names the best test that separates those two, when there is one
+                entity_of = {p.slug: p.entity for p in knowledge.profiles}
+                first = next((s for s in suggestions if entity_of.get(s.contrast or "") == runner.entity), first)
             values = {
                 "leader": leader.name,
                 "runner_up": runner.name if runner else "the other candidates",

@@ -150,3 +150,21 @@ def test_the_text_ranking_reads_whole_at_80_and_120_columns(knowledge, analyzer,
             assert f"{label} " in words and probability_text(r.probability) in words
             for e in [*r.supporting[:3], *r.opposing[:2]]:
                 assert " ".join(_evidence_line(e).split()) in words, _evidence_line(e)
+
+
+def test_a_close_band_names_a_test_that_separates_the_two_it_names(knowledge, analyzer):
+    """'X and Y are close: order T next': T is the best shown test whose contrast is Y, when one is shown
+    (before, the best test overall, which could separate X from a third entity)."""
+    entity_of = {p.slug: p.entity for p in knowledge.profiles}
+    checked = 0
+    for path in sorted(CASES.glob("*.yaml")):
+        [loaded] = list(iter_cases(path, knowledge))
+        a = analyzer.analyze(loaded.case)
+        if a.confidence is None or a.confidence.band != "close":
+            continue
+        runner = a.ranking[1].entity
+        separating = [s for s in a.suggestions if entity_of.get(s.contrast or "") == runner]
+        if separating:
+            checked += 1
+            assert f"order {separating[0].label} next" in a.confidence.action, (path.name, a.confidence.action)
+    assert checked >= 1
