@@ -34,3 +34,15 @@ def replace_section(path: Path, begin: str, end: str, block: str) -> bool:
         return False
     atomic_write_text(Path(path), text[: start + len(begin)] + "\n" + block + text[stop:])
     return True
+
+
+def write_readme_section(path: Path, begin: str, end: str, block: str) -> int:
+    """:func:`replace_section` for a bench's ``--write``: says on stderr what it did; returns the exit status
+    (0 written, 1 the markers are missing and nothing was changed)."""
+    import sys
+
+    if not replace_section(path, begin, end, block):
+        print(f"{Path(path).name} has no {begin!r} ... {end!r} markers", file=sys.stderr)
+        return 1
+    print(f"{Path(path).name} updated", file=sys.stderr)
+    return 0
