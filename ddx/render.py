@@ -203,6 +203,16 @@ def markup_text(text: str) -> str:
 EVIDENCE_LEGEND = "for / against: weight, finding (figure; cited or est. → likelihood used)"
 
 
+def _hanging(rows: list[tuple[str, Text]], *, marker_style: str = "", right: bool = False) -> Table:
+    """Rows of (marker, text) as a grid: a text that wraps stays under itself, beside its marker."""
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(no_wrap=True, style=marker_style, justify="right" if right else "left")
+    grid.add_column(overflow="fold")
+    for marker, text in rows:
+        grid.add_row(marker, text)
+    return grid
+
+
 def ranking_table(analysis: Analysis, knowledge: Knowledge, *, top: int = 6) -> Table:
     """The ranking as a rich grid that reads at 80 columns: per entity, a line with its rank, label, bar and
     probability, then its evidence for (up to three) and against (up to two) indented under it, each item
@@ -221,14 +231,12 @@ def ranking_table(analysis: Analysis, knowledge: Knowledge, *, top: int = 6) -> 
         head.add_column(no_wrap=True, overflow="crop")  # the number first: on a narrow screen the bar is cut
         head.add_row(Text(label, style="bold"), f"{probability_text(r.probability):>7} {_bar(r.probability)}")
         grid.add_row(str(i), head)
-        body = Table.grid(padding=(0, 1))
-        body.add_column(style="dim", no_wrap=True)
-        body.add_column(overflow="fold")
-        for kind, items in (("for", r.supporting[:3]), ("against", r.opposing[:2])):
-            lines = [_evidence_line(e) for e in items] or ["-"]
-            for n, line in enumerate(lines):
-                body.add_row(kind if n == 0 else "", Text(line))
-        grid.add_row("", body)
+        rows = [
+            (kind if n == 0 else "", Text(line))
+            for kind, items in (("for", r.supporting[:3]), ("against", r.opposing[:2]))
+            for n, line in enumerate([_evidence_line(e) for e in items] or ["-"])
+        ]
+        grid.add_row("", _hanging(rows, marker_style="dim"))
     return grid
 
 
@@ -253,20 +261,10 @@ def render_text(analysis: Analysis, knowledge: Knowledge, *, top: int = 6) -> Re
         parts.append(Text("also considered: " + ", ".join(f"{r.entity} {probability_text(r.probability)}" for r in rest), style="dim"))
     if analysis.outside:
         parts.append(Text("Outside the differential — the findings point beyond the entities ddx models:", style="bold yellow"))
-        pointers = Table.grid(padding=(0, 1))  # each pointer wraps under itself
-        pointers.add_column(no_wrap=True, style="bold yellow")
-        pointers.add_column(overflow="fold")
-        for line in outside_lines(analysis, knowledge):
-            pointers.add_row("  ◆", Text(line))
-        parts.append(pointers)
+        parts.append(_hanging([("  ◆", Text(line)) for line in outside_lines(analysis, knowledge)], marker_style="bold yellow"))
         parts.append(Text(""))
     if analysis.caveats:
-        caveats = Table.grid(padding=(0, 1))  # each caveat wraps under itself
-        caveats.add_column(no_wrap=True, style="bold yellow")
-        caveats.add_column(overflow="fold")
-        for c in analysis.caveats:
-            caveats.add_row("⚠", Text(f"{c.text} [{c.rule}]"))
-        parts.append(caveats)
+        parts.append(_hanging([("⚠", Text(f"{c.text} [{c.rule}]")) for c in analysis.caveats], marker_style="bold yellow"))
         parts.append(Text(""))
     if analysis.unused:
         parts.append(Text("Recorded, not used by the ranking: " + "; ".join(unused_texts(analysis, knowledge)), style="dim"))
@@ -275,15 +273,12 @@ def render_text(analysis: Analysis, knowledge: Knowledge, *, top: int = 6) -> Re
         if analysis.no_separating_test:
             sug.append(f" {lower_first(no_test_text(knowledge))}", style="")
         parts.append(sug)
-        tests = Table.grid(padding=(0, 1))  # a wrapped suggestion stays under its own text
-        tests.add_column(justify="right", no_wrap=True)
-        tests.add_column(overflow="fold")
-        for n, s in enumerate(analysis.suggestions, start=1):
-            entry = Text(f"{s.why}  ")
-            entry.append(f"({s.detail})", style="dim")
-            tests.add_row(f"  {n}.", entry)
         if analysis.suggestions:
-            parts.append(tests)
+            entries = [
+                (f"  {n}.", Text(f"{s.why}  ").append(f"({s.detail})", style="dim"))
+                for n, s in enumerate(analysis.suggestions, start=1)
+            ]
+            parts.append(_hanging(entries, right=True))
         parts.append(Text(""))
     if analysis.top and analysis.top.supporting:
         parts.append(Text("Sources of the leading evidence:", style="dim"))
