@@ -18,6 +18,8 @@ import os
 import signal
 import sys
 
+from ddx.startup import pause_collector
+
 INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 
 
@@ -63,6 +65,7 @@ def run() -> None:
     and its exit status already says how the command ended.
     """
     try:
+        pause_collector()  # resumed once the command has started (ddx.cli.main.load_rules, the TUI's first paint)
         _degrade_encoding()
         import click
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ddx.errors import DdxError, KnowledgeError, did_you_mean
+from ddx.startup import resume_collector
 
 if TYPE_CHECKING:
     from ddx.knowledge import Knowledge
@@ -91,12 +92,19 @@ class _Group(click.Group):
             sys.exit(1)
 
 
+# The commands that end the start-up pause of the garbage collector themselves (ddx.startup): loading the rules
+# does (load_rules), `ddx tui` at its first paint. Every other command ends it before it runs.
+ENDS_ITS_OWN_START_UP = frozenset({"eval", "batch", "tui", "serve"})
+
+
 @click.group(cls=_Group, invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--version", is_flag=True, help="Print the package and rules version and exit.")
 @click.pass_context
 def main(ctx: click.Context, version: bool) -> None:
     """ddx: differential-diagnosis support for inflammatory spindle/epithelioid
     soft-tissue tumours. Decision support only; it never makes a diagnosis."""
+    if ctx.invoked_subcommand not in ENDS_ITS_OWN_START_UP:
+        resume_collector()  # every other command's start-up ends here (ddx.startup)
     if version:
         click.echo(_version_message())
         ctx.exit(0)
@@ -159,9 +167,10 @@ def engine_option(f: Any) -> Any:
 CHECK_HINT = " (run 'ddx rules check' for details)"  # what 'ddx rules ...' adds to the loader's first line
 
 
-def load_rules(directory: str | None, prior_set: str | None = None, *, hint: str = "") -> Knowledge:
+def load_rules(directory: str | None, prior_set: str | None = None, *, hint: str = "", starting_up: bool = False) -> Knowledge:
     """The rules every command ranks or works with: those in ``directory`` (None: $DDX_RULES, else the
-    packaged rules), with the priors of ``prior_set`` when one is named.
+    packaged rules), with the priors of ``prior_set`` when one is named. Loading them ends the command's
+    start-up (:func:`ddx._entry.resume_collector`) unless ``starting_up`` (the TUI ends it at its first paint).
 
     Rules that cannot be loaded end the command with exit status 1: a first line on stderr (``hint``
     added to it) and then each problem (file, line, what is wrong). A prior set the rules do not have is a
@@ -179,6 +188,8 @@ def load_rules(directory: str | None, prior_set: str | None = None, *, hint: str
         for problem in exc.problems:
             err.print(f"  {problem}", markup=False)
         sys.exit(1)
+    if not starting_up:
+        resume_collector()
     if prior_set is None:
         return knowledge
     try:
@@ -427,7 +438,7 @@ def tui_cmd(
     F9 opens the rule editor. Drafts are autosaved to $DDX_DATA_DIR (else your user data folder)."""
     from ddx.tui import run
 
-    knowledge = load_rules(rules, prior_set)
+    knowledge = load_rules(rules, prior_set, starting_up=True)
     run(knowledge, case_file, case_id=case_id, cases=list(cases) or None, engine=engine)
 
 

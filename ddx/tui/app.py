@@ -32,6 +32,7 @@ from ddx.knowledge import Knowledge
 from ddx.knowledge.case import CaseModel
 from ddx.loader import save_case
 from ddx.safetext import printable
+from ddx.startup import resume_collector
 from ddx.tui.differential import WIDE_FROM, DifferentialPanel
 from ddx.tui.form import CaseForm
 from ddx.tui.messages import CaseChanged, NextTestChosen, problem_text
@@ -214,6 +215,7 @@ class DdxApp(App[None]):
         self.shown_revision = revision
         self.rank_times.append(time.perf_counter() - started)
         if first:  # the rest of the form is built once the first ranking is on screen
+            self.call_after_refresh(resume_collector)  # the end of `ddx tui`'s start-up (ddx.startup)
             self.call_after_refresh(self.form.build)
 
     @on(CaseChanged)
