@@ -65,7 +65,7 @@ def run() -> None:
     and its exit status already says how the command ended.
     """
     try:
-        pause_collector()  # resumed once the command has started (ddx.cli.main.load_rules, the TUI's first paint)
+        pause_collector()  # resumed once the command has started: see ddx.startup
         _degrade_encoding()
         import click
 

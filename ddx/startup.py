@@ -1,11 +1,14 @@
 """The start-up of a ``ddx`` command, as the process sees it: a pause of the cyclic garbage collector.
 
 Start-up (the imports, the rules, the TUI's first screen) makes hundreds of thousands of objects that live as
-long as the process; the collector's passes over them cost about 150 ms of CPU before the TUI's first paint
-(three runs: 250 young, 23 middle and 2 full collections, 128-154 ms in all) and free next to nothing. The
-``ddx`` command pauses the collector before its first import (:func:`pause_collector`, in ``ddx._entry``);
-loading the rules ends the pause (``ddx.cli.main.load_rules``), except in ``ddx tui``, which ends it once its
-first screen is drawn. Outside the command (tests, a program that imports ddx) nothing is paused.
+long as the process; before the TUI's first paint the collector made 250 young, 23 middle and 2 full passes over
+them, 128-154 ms of CPU in three runs (timed with ``gc.callbacks``), and freed next to nothing. Paired cold
+starts with and without the pause: median CPU to the first paint 1257 and 1180 ms (15 each; the host is noisy).
+The ``ddx`` command pauses the collector before its first import (:func:`pause_collector`, in
+``ddx._entry``). ``ddx eval``, ``batch`` and ``serve`` end the pause once their rules are loaded
+(``ddx.cli.main.load_rules``), ``ddx tui`` (and ``ddx`` alone, which opens it) once its first screen is drawn,
+every other command before it runs (the ``ddx`` group's callback). Outside the command (tests, a program that
+imports ddx) nothing is paused.
 """
 
 from __future__ import annotations

@@ -93,7 +93,8 @@ class _Group(click.Group):
 
 
 # The commands that end the start-up pause of the garbage collector themselves (ddx.startup): loading the rules
-# does (load_rules), `ddx tui` at its first paint. Every other command ends it before it runs.
+# does (load_rules), `ddx tui` at its first paint. Every other command ends it before it runs. `ddx` alone
+# opens the TUI (which ends it), prints the version or prints the help and exits.
 ENDS_ITS_OWN_START_UP = frozenset({"eval", "batch", "tui", "serve"})
 
 
@@ -103,7 +104,7 @@ ENDS_ITS_OWN_START_UP = frozenset({"eval", "batch", "tui", "serve"})
 def main(ctx: click.Context, version: bool) -> None:
     """ddx: differential-diagnosis support for inflammatory spindle/epithelioid
     soft-tissue tumours. Decision support only; it never makes a diagnosis."""
-    if ctx.invoked_subcommand not in ENDS_ITS_OWN_START_UP:
+    if ctx.invoked_subcommand is not None and ctx.invoked_subcommand not in ENDS_ITS_OWN_START_UP:
         resume_collector()  # every other command's start-up ends here (ddx.startup)
     if version:
         click.echo(_version_message())
@@ -170,7 +171,7 @@ CHECK_HINT = " (run 'ddx rules check' for details)"  # what 'ddx rules ...' adds
 def load_rules(directory: str | None, prior_set: str | None = None, *, hint: str = "", starting_up: bool = False) -> Knowledge:
     """The rules every command ranks or works with: those in ``directory`` (None: $DDX_RULES, else the
     packaged rules), with the priors of ``prior_set`` when one is named. Loading them ends the command's
-    start-up (:func:`ddx._entry.resume_collector`) unless ``starting_up`` (the TUI ends it at its first paint).
+    start-up (:func:`ddx.startup.resume_collector`) unless ``starting_up`` (the TUI ends it at its first paint).
 
     Rules that cannot be loaded end the command with exit status 1: a first line on stderr (``hint``
     added to it) and then each problem (file, line, what is wrong). A prior set the rules do not have is a
