@@ -22,6 +22,7 @@ PITFALL_CASES = [
     ("pitfall.pulmonary-ilms", "kao-2022-ilms-lung-m"),
     ("pitfall.ddlps-myogenic", "rekhi-2020-ddlps-retroperitoneum-39m"),
     ("pitfall.rms-arising-in-ilms", "dehner-2023-ilms-extremity"),
+    ("pitfall.alk-histiocytic", "wei-2024-alkh-71m"),
 ]
 
 
@@ -35,6 +36,15 @@ def _case(knowledge, case_id):
 def test_pitfall_caveat_is_shown_on_its_published_case(knowledge, analyzer, rule, case_id):
     analysis = analyzer.analyze(_case(knowledge, case_id), suggest=False)
     assert rule in {c.rule for c in analysis.caveats}
+
+
+def test_an_alk_positive_histiocytic_lesion_is_asked_what_its_alk_cells_are(knowledge, analyzer):
+    """The held-out ALK-positive histiocytosis ranked as IMT: the caveat asks for the stains of IMT's lesional
+    cells (SMA, desmin), which its record lacks, and they are offered first."""
+    analysis = analyzer.analyze(_case(knowledge, "wei-2024-alkh-71m"))
+    assert "pitfall.alk-histiocytic" in {c.rule for c in analysis.caveats}
+    first = analysis.suggestions[0] if analysis.suggestions else None
+    assert first is not None and first.test in {"sma", "desmin"} and "pitfall.alk-histiocytic" in first.asked_by
 
 
 def test_no_pitfall_fires_on_the_plain_seed_case(knowledge, analyzer):

@@ -793,12 +793,15 @@ def _check_unused_terms(k: Knowledge, report: CheckReport) -> None:
     other = sorted(p for p in unread if not p.startswith(("stains.", "molecular.")))
     missing_groups = sorted(set(k.vocab.site_groups.terms) - groups)
     if stains:
-        report.add("note", "unused-term", f"{len(stains)} stain(s) no active rule reads: {', '.join(stains)}", file=vocab_file)
+        report.add("note", "unused-term", f"{len(stains)} stain(s) no active scoring rule reads: {', '.join(stains)}", file=vocab_file)
     if molecular:
         report.add(
-            "note", "unused-term", f"{len(molecular)} molecular test(s) no active rule reads: {', '.join(molecular)}", file=vocab_file
+            "note",
+            "unused-term",
+            f"{len(molecular)} molecular test(s) no active scoring rule reads: {', '.join(molecular)}",
+            file=vocab_file,
         )
     if other:
-        report.add("note", "unused-term", f"findings no active rule reads: {', '.join(other)}", file=vocab_file)
+        report.add("note", "unused-term", f"findings no active scoring rule reads: {', '.join(other)}", file=vocab_file)
     if missing_groups:
-        report.add("note", "unused-term", f"site group(s) no active rule reads: {', '.join(missing_groups)}", file=vocab_file)
+        report.add("note", "unused-term", f"site group(s) no active scoring rule reads: {', '.join(missing_groups)}", file=vocab_file)
