@@ -330,15 +330,21 @@ def _cases_paths(cases: tuple[str, ...]) -> list[str]:
         raise
 
 
+def cases_option(f: Any) -> Any:
+    """``--cases PATH`` (repeatable): the published cases ``ddx rules test`` and ``ddx rules diff`` rank (empty:
+    ./cases, else the packaged sample cases)."""
+    return click.option(
+        "--cases",
+        "cases",
+        multiple=True,
+        type=click.Path(exists=True),
+        help="Case files or folders (repeatable; default: ./cases, else the packaged sample cases).",
+    )(f)
+
+
 @rules_group.command("test")
 @click.argument("directory", required=False, type=click.Path(file_okay=False))
-@click.option(
-    "--cases",
-    "cases",
-    multiple=True,
-    type=click.Path(exists=True),
-    help="Case files or folders (repeatable; default: ./cases, else the packaged sample cases).",
-)
+@cases_option
 @click.option(
     "--baseline",
     type=click.Path(exists=True, dir_okay=False),
@@ -500,13 +506,7 @@ def test_cmd(
 @rules_group.command("diff")
 @click.argument("old", type=click.Path(file_okay=False))
 @click.argument("new", required=False, type=click.Path(file_okay=False))
-@click.option(
-    "--cases",
-    "cases",
-    multiple=True,
-    type=click.Path(exists=True),
-    help="Case files or folders (repeatable; default: ./cases, else the packaged sample cases).",
-)
+@cases_option
 @click.option("--format", "fmt", type=FORMAT, default="text", show_default=True)
 def diff_cmd(old: str, new: str | None, cases: tuple[str, ...], fmt: str) -> None:
     """The rules that differ between OLD and NEW, and every case whose ranking or leader
