@@ -25,6 +25,11 @@ def pytest_configure(config: pytest.Config) -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(50_000, 50, 100)
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        # A suite started in the background of a non-interactive shell (`pytest ... &`) inherits Ctrl-C
+        # ignored and would pass that on to the ddx processes the tests interrupt, which would then run
+        # to the end: Python's own handler is put back, so those children start with the default.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
