@@ -26,10 +26,10 @@ MAX_FILE_BYTES = 5 * 1024 * 1024  # a case or rule file larger than this is refu
 MAX_EXPANDED_NODES = 1_000_000  # values a file's YAML aliases may expand to (a "billion laughs" is refused)
 
 
-_SafeBase: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's parser where PyYAML has it
+SAFE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's parser where PyYAML has it
 
 
-class DataLoader(_SafeBase):  # type: ignore[misc]
+class DataLoader(SAFE_LOADER):  # type: ignore[misc]
     """The one YAML loader for case and rule files: PyYAML's safe loader (libyaml's C parser where
     installed, about ten times faster), stricter.
 
@@ -209,7 +209,7 @@ _FLOAT = re.compile(
 
 def _without_base_60() -> dict[Any, Any]:
     resolvers: dict[Any, Any] = {}
-    for first, entries in _SafeBase.yaml_implicit_resolvers.items():
+    for first, entries in SAFE_LOADER.yaml_implicit_resolvers.items():
         resolvers[first] = [
             (tag, regexp) for tag, regexp in entries if tag not in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
         ]
@@ -427,7 +427,7 @@ def _cache_salt() -> bytes:
         except OSError:  # no source beside the module (a frozen install): the version alone
             source = "?"
         libyaml = getattr(getattr(yaml, "_yaml", None), "get_version_string", lambda: "none")()
-        _salt = f"{CACHE_FORMAT}\0{__version__}\0{source}\0{yaml.__version__}\0{libyaml}\0{_SafeBase.__name__}\0".encode()
+        _salt = f"{CACHE_FORMAT}\0{__version__}\0{source}\0{yaml.__version__}\0{libyaml}\0{SAFE_LOADER.__name__}\0".encode()
     return _salt
 
 

@@ -109,7 +109,7 @@ def test_the_tui_status_line_names_the_engine(knowledge):
     from ddx.tui.app import DdxApp
 
     async def status() -> str:
-        app = DdxApp(knowledge, offer_drafts=False, engine="python")
+        app = DdxApp(knowledge, offer_drafts=False, engine="python", prebuild_tabs=False)
         async with app.run_test(size=(120, 40)) as pilot:
             await pilot.pause()
             return str(app.query_one("#version").render())

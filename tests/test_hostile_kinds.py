@@ -529,7 +529,7 @@ def test_the_tui_shows_hostile_text_as_text(knowledge, tmp_path):
         yaml.safe_dump({"id": "tui", "notes": "\x1b[2J [@click=app.quit]x [/]", "stains": {"desmin": "positive"}}, allow_unicode=True),
         encoding="utf-8",
     )
-    app = make_app(knowledge, path)
+    app = make_app(knowledge, path, prebuild=True)
 
     async def script(pilot):
         from textual.widgets import TextArea

@@ -29,7 +29,7 @@ from ddx.synthetic import synthetic_case
 from tests.conftest import CASES, REPO, validate
 from tests.suggest_reference import ReferenceSuggester
 
-DENSE, SPARSE = 800, 400  # the default run (the reference takes about 2 ms a case); -m slow: 15,000 and 5,000
+DENSE, SPARSE = 300, 150  # the default run (the reference takes about 2 ms a case); -m slow: 15,000 and 5,000
 
 
 @dataclass

@@ -31,12 +31,16 @@ SEED_REL = Path("cases") / SEED.name
 TFCP2_CASE = REPO / "cases" / "headneckpathol-2022-srms-face-43f.yaml"
 
 
-def make_app(knowledge, path: Path | None = SEED, drafts: DraftStore | None = None) -> DdxApp:
+def make_app(knowledge, path: Path | None = SEED, drafts: DraftStore | None = None, *, prebuild: bool = False) -> DdxApp:
     """The app as ``ddx tui [FILE]`` opens it, ranking with the python matcher: it runs on every Python, so
     the status line (and the snapshots) read the same everywhere; the engines' agreement is tested in
-    test_engine*.py."""
+    test_engine*.py. The Case and Morphology tabs are built when a test opens them (F5, F6), as they are
+    for a user who opens one before the background build; ``prebuild``: as ``ddx tui`` does, after the first
+    paint (the tests of that path pass it)."""
     opened = open_case(path, knowledge, partial=True) if path is not None else None  # as `ddx tui FILE` does
-    return DdxApp(knowledge, opened=opened, drafts=drafts, offer_drafts=drafts is not None, engine="python")
+    return DdxApp(
+        knowledge, opened=opened, drafts=drafts, offer_drafts=drafts is not None, engine="python", prebuild_tabs=prebuild
+    )
 
 
 async def settle(app: DdxApp, pilot: Any) -> None:
@@ -46,8 +50,9 @@ async def settle(app: DdxApp, pilot: Any) -> None:
         await pilot.pause()
         await app.workers.wait_for_complete()
     deadline = time.monotonic() + 30
-    while not app.form.ready and time.monotonic() < deadline:
+    while app.prebuild_tabs and not app.form.ready and time.monotonic() < deadline:
         await pilot.pause(0.05)
+    await app.form.settled()  # a tab being built because it was opened
     await pilot.pause()
 
 
@@ -152,7 +157,7 @@ def test_on_the_seed_case_alk_raises_imt_but_myod1_keeps_it_behind(knowledge):
 
 
 def test_invalid_input_is_refused_at_the_field_with_the_reason(knowledge):
-    app = make_app(knowledge)
+    app = make_app(knowledge, prebuild=True)
 
     async def script(pilot):
         age = app.query_one("#f-patient--age", Input)
@@ -299,7 +304,7 @@ def test_save_round_trip_and_the_unsaved_changes_guard(knowledge, tmp_path):
 def test_save_refuses_a_file_changed_on_disk_and_discard_quits(knowledge, tmp_path):
     path = tmp_path / "case.yaml"
     path.write_text(SEED.read_text())
-    app = make_app(knowledge, path=path)
+    app = make_app(knowledge, path=path, prebuild=True)
 
     async def script(pilot):
         app.query_one("#f-patient--age", Input).value = "36"
@@ -554,7 +559,7 @@ stains: {desmni: positive, myod1: diffuse}
 def test_a_case_file_with_errors_opens_with_the_bad_values_marked_to_fix(knowledge, tmp_path):
     path = tmp_path / "bad.yaml"
     path.write_text(BAD_CASE)
-    app = make_app(knowledge, path=path)
+    app = make_app(knowledge, path=path, prebuild=True)
 
     def field_of(path_id: str) -> Field:
         return next(a for a in app.query_one(path_id).ancestors if isinstance(a, Field))
@@ -738,7 +743,7 @@ def test_the_report_is_wrapped_once_for_the_screen_and_saved_as_written(knowledg
 @pytest.mark.parametrize("wait", [0.0, 0.05])
 def test_quitting_while_the_tabs_are_still_being_built_is_clean(knowledge, wait):
     """The Case and Morphology tabs are built after the first paint; ddx may be quit before they are."""
-    app = make_app(knowledge, path=None)
+    app = make_app(knowledge, path=None, prebuild=True)
 
     async def main() -> None:
         async with app.run_test(size=(120, 40)) as pilot:
@@ -753,7 +758,7 @@ def test_quitting_while_the_tabs_are_still_being_built_is_clean(knowledge, wait)
 
 
 def test_a_tab_opened_before_it_is_built_opens_with_its_first_field_focused(knowledge):
-    app = make_app(knowledge, path=None)
+    app = make_app(knowledge, path=None, prebuild=True)
 
     async def main() -> None:
         async with app.run_test(size=(120, 40)) as pilot:
@@ -944,7 +949,7 @@ def test_cli_tui_refuses_a_file_that_is_not_a_case_and_plain_ddx_prints_help_wit
 def test_values_still_being_typed_are_recorded_or_block_the_save(knowledge, tmp_path):
     path = tmp_path / "case.yaml"
     path.write_text(SEED.read_text())
-    app = make_app(knowledge, path=path)
+    app = make_app(knowledge, path=path, prebuild=True)
 
     async def script(pilot):
         await pilot.press("f7")

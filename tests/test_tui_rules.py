@@ -22,7 +22,8 @@ from tests.conftest import CASES
 
 
 def make_app(rules_dir: Path) -> DdxApp:
-    return DdxApp(load_knowledge(rules_dir), offer_drafts=False, cases=[str(CASES)])
+    """The app on ``rules_dir``; the case tabs are left unbuilt (no test here opens them)."""
+    return DdxApp(load_knowledge(rules_dir), offer_drafts=False, cases=[str(CASES)], prebuild_tabs=False)
 
 
 async def wait_until(pilot: Any, condition: Callable[[], bool], timeout: float = 60.0) -> None:

@@ -33,7 +33,7 @@ import yaml
 
 from ddx.authoring.check import CheckReport, check_rules
 from ddx.errors import DdxError, Problem
-from ddx.yamlio import atomic_write_bytes, atomic_write_text, read_text
+from ddx.yamlio import SAFE_LOADER, atomic_write_bytes, atomic_write_text, read_text
 
 HISTORY_DIR = ".history"
 HISTORY_KEEP = 200  # versions kept per file; the oldest go first
@@ -72,7 +72,7 @@ def rule_blocks(text: str) -> list[Block]:
     section header, a note at the end of the file) belongs to no rule.
     """
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = yaml.compose(text, Loader=SAFE_LOADER)  # libyaml's parser: a rule file's nodes in ~10 ms, not ~100
     except yaml.YAMLError as exc:
         raise EditError(f"the file is not valid YAML: {exc}") from None
     if not isinstance(root, yaml.MappingNode):
