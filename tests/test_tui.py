@@ -38,9 +38,7 @@ def make_app(knowledge, path: Path | None = SEED, drafts: DraftStore | None = No
     for a user who opens one before the background build; ``prebuild``: as ``ddx tui`` does, after the first
     paint (the tests of that path pass it)."""
     opened = open_case(path, knowledge, partial=True) if path is not None else None  # as `ddx tui FILE` does
-    return DdxApp(
-        knowledge, opened=opened, drafts=drafts, offer_drafts=drafts is not None, engine="python", prebuild_tabs=prebuild
-    )
+    return DdxApp(knowledge, opened=opened, drafts=drafts, offer_drafts=drafts is not None, engine="python", prebuild_tabs=prebuild)
 
 
 async def settle(app: DdxApp, pilot: Any) -> None:
