@@ -147,6 +147,11 @@ class Analyzer:
                 else:
                     keys.add(atom.key)
             self.reads[rule.id] = (frozenset(keys), {k: frozenset(v) for k, v in items.items()})
+        # per scoring rule: the stains and molecular tests it reads ("stains__alk", however many of its keys)
+        self.ancillary_reads = {
+            rid: frozenset("__".join(k.split("__")[:2]) for k in keys if k.startswith(ANCILLARY))
+            for rid, (keys, _) in self.reads.items()
+        }
         # the scoring rules whose finding no profile shows often (every likelihood below
         # settings.evidence.unexplained_below): the profile that explains it best, and its likelihood
         limit = knowledge.settings.evidence.unexplained_below
@@ -175,9 +180,7 @@ class Analyzer:
         informative = self.ranker.informative(matched, ranking)
         # distinct stains and molecular tests read by matched scoring rules (ALK positive is one, however many
         # rules read it)
-        ancillary = sorted(
-            {"__".join(k.split("__")[:2]) for r in matched if r in self.reads for k in self.reads[r][0] if k.startswith(ANCILLARY)}
-        )
+        ancillary = sorted(set().union(*(self.ancillary_reads[r] for r in matched if r in self.ancillary_reads)))
         outside = self.outside(every, matched)
         names = [p.name.split(" (")[0] for p in outside.pointers]
         names += [

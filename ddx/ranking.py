@@ -486,13 +486,15 @@ class Ranker:
         out.sort(key=lambda c: (-c.log10_ratio, c.rule))
         return out[:n]
 
+    @cached_property
+    def _caveat_rules(self) -> list[Rule]:
+        """The active rules that carry a caveat (not their negations), by id."""
+        rules = self.knowledge.rule
+        return [rules[rid] for rid in sorted(rules) if rules[rid].spec.caveat and not rules[rid].negated]
+
     def caveats(self, matched: frozenset[str]) -> list[Caveat]:
-        out = []
-        for rid in sorted(matched):
-            rule = self.knowledge.rule.get(rid)
-            if rule is not None and rule.spec.caveat and not rule.negated:
-                out.append(Caveat(rule.spec.id, rule.spec.caveat, rule.spec.source))
-        return out
+        """The caveats of the matched rules, by rule id."""
+        return [Caveat(r.spec.id, r.spec.caveat or "", r.spec.source) for r in self._caveat_rules if r.id in matched]
 
 
 _RANKERS: dict[int, tuple[Knowledge, Ranker]] = {}

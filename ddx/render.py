@@ -147,7 +147,7 @@ def to_lean_line(analysis: Analysis, knowledge: Knowledge, *, evidence_for: int 
         if r.subtype is not None:
             text += f',"subtype":{{"slug":"{r.subtype}","share":{round(r.subtype_share or 0.0, 4)!r}}}'
         if evidence_for is None or place < evidence_for:
-            text += f',"evidence":[{",".join(ranker.lean_text(e) for e in r.evidence if e.listed)}]'
+            text += f',"evidence":[{",".join([ranker.lean_text(e) for e in r.evidence if e.listed])}]'
         entries.append(text + "}")
     tail["suggested_tests"] = [{k: v for k, v in s.items() if k not in _LEAN_TEST_DROP} for s in tail["suggested_tests"]]
     tail["caveats"] = [{"rule": c.rule, "source": keys.get(c.source, c.source)} for c in analysis.caveats]

@@ -725,6 +725,7 @@ def test_an_ascii_terminal_gets_escapes_not_a_traceback(tmp_path):
 
 @pytest.mark.parametrize("delay", [0.15, 0.3, 0.6, 1.2])
 def test_ctrl_c_at_any_moment_is_one_line_and_exit_130(tmp_path, delay):
+    assert signal.getsignal(signal.SIGINT) is not signal.SIG_IGN  # else the child ignores Ctrl-C (tests/conftest.py)
     proc = subprocess.Popen(
         [*DDX, "batch", str(SEED), "--format", "jsonl"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path
     )

@@ -236,7 +236,15 @@ def test_an_unreadable_rule_file_is_a_user_error():
 
 
 @pytest.mark.parametrize(
-    "text", ["rules", TWO_RULES, "rules:\n  - id: a\n    title: A\n  - id: b\n    title: B", "rules:\r\n  - id: a\r\n"]
+    "text",
+    [
+        "rules",
+        TWO_RULES,
+        "rules:\n  - id: a\n    title: A\n  - id: b\n    title: B",
+        "rules:\r\n  - id: a\r\n",
+        "rules:\n- id: a\n  title: A\n- id: b\n  title: B\nother: 1\n",
+    ],
+    ids=["packaged", "section-comments", "no-final-newline", "crlf", "indentless-then-a-key"],
 )
 def test_libyaml_and_the_python_parser_find_the_same_blocks(monkeypatch, text):
     """Blocks are found with libyaml's parser (about ten times faster on a rule file); its line marks are the

@@ -36,14 +36,15 @@ def make_app(knowledge, path: Path | None = SEED, drafts: DraftStore | None = No
     the status line (and the snapshots) read the same everywhere; the engines' agreement is tested in
     test_engine*.py. The Case and Morphology tabs are built when a test opens them (F5, F6), as they are
     for a user who opens one before the background build; ``prebuild``: as ``ddx tui`` does, after the first
-    paint (the tests of that path pass it)."""
+    paint — passed by the tests of that build (focus, the first screen, quitting during it, a draft restored
+    or a new case into built tabs) and by those that address the Case tab's fields without opening it."""
     opened = open_case(path, knowledge, partial=True) if path is not None else None  # as `ddx tui FILE` does
     return DdxApp(knowledge, opened=opened, drafts=drafts, offer_drafts=drafts is not None, engine="python", prebuild_tabs=prebuild)
 
 
 async def settle(app: DdxApp, pilot: Any) -> None:
-    """Wait until every worker (ranking, autosave) is done, every tab of the form is built (after the
-    first paint) and the screen is up to date."""
+    """Wait until every worker (ranking, autosave) is done, the tabs are built (all of them after the first
+    paint with ``prebuild``; else any tab being built because it was opened) and the screen is up to date."""
     for _ in range(3):
         await pilot.pause()
         await app.workers.wait_for_complete()
@@ -248,6 +249,7 @@ def test_morphology_and_lists_are_entered_by_selection(knowledge):
 
     async def script(pilot):
         await pilot.press("f6")
+        await settle(app, pilot)  # the tab is built as it opens
         cells = app.query_one("#f-morphology--cell_types")
         cells.select("epithelioid")
         app.query_one("#f-morphology--necrosis", Select).value = "present"
@@ -323,7 +325,7 @@ def test_save_refuses_a_file_changed_on_disk_and_discard_quits(knowledge, tmp_pa
 
 
 def test_autosaved_draft_is_offered_back_and_restored(knowledge, tmp_path):
-    first = make_app(knowledge, drafts=DraftStore(tmp_path))
+    first = make_app(knowledge, drafts=DraftStore(tmp_path), prebuild=True)
 
     async def crash(pilot):
         await pilot.press("f7")
@@ -334,7 +336,7 @@ def test_autosaved_draft_is_offered_back_and_restored(knowledge, tmp_path):
 
     drive(first, crash)  # the run ends without a clean quit: the draft stays
     entered = first.entry.case
-    second = make_app(knowledge, path=None, drafts=DraftStore(tmp_path))
+    second = make_app(knowledge, path=None, drafts=DraftStore(tmp_path), prebuild=True)  # restored into built tabs
 
     async def restore(pilot):
         assert isinstance(second.screen, DraftOffer)
@@ -468,7 +470,7 @@ def test_text_from_the_rules_and_the_case_is_never_read_as_markup(knowledge, ana
 
 
 def test_a_new_case_starts_in_the_stains_entry_and_so_does_ctrl_n(knowledge):
-    app = make_app(knowledge, path=None)
+    app = make_app(knowledge, path=None, prebuild=True)  # the background build must not take the cursor
 
     async def script(pilot):
         quick = app.query_one("#stains-entry", Input)
@@ -533,6 +535,7 @@ def test_ticked_boxes_are_told_apart_without_colour(knowledge):
 
     async def script(pilot):
         await pilot.press("f6")
+        await settle(app, pilot)  # the tab is built as it opens
         cells = app.query_one("#f-morphology--cell_types", CheckList)
         values = [cells.get_option_at_index(i).value for i in range(cells.option_count)]
         chosen = set(app.entry.get("morphology.cell_types"))
@@ -775,8 +778,8 @@ def in_repo(monkeypatch):
     monkeypatch.chdir(REPO)
 
 
-def _snap_app(knowledge) -> DdxApp:
-    return make_app(knowledge, path=SEED_REL)
+def _snap_app(knowledge, *, prebuild: bool = False) -> DdxApp:
+    return make_app(knowledge, path=SEED_REL, prebuild=prebuild)
 
 
 async def _wait(pilot) -> None:
@@ -792,8 +795,9 @@ SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40"
 
 @pytest.mark.parametrize("size", SIZES)
 def test_snapshot_main_screen(knowledge, snap_compare, in_repo, size):
-    """The first screen: the stains tab with the cursor in its entry, the ranking, the leader's evidence."""
-    assert snap_compare(_snap_app(knowledge), terminal_size=size, run_before=_wait)
+    """The first screen: the stains tab with the cursor in its entry, the ranking, the leader's evidence
+    (after the background build of the other tabs, as ``ddx tui`` shows it)."""
+    assert snap_compare(_snap_app(knowledge, prebuild=True), terminal_size=size, run_before=_wait)
 
 
 @pytest.mark.parametrize("size", SIZES)

@@ -73,7 +73,7 @@ def rule_blocks(text: str) -> list[Block]:
     """
     try:
         root = yaml.compose(text, Loader=SAFE_LOADER)  # libyaml's parser: a rule file's nodes in ~10 ms, not ~100
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, UnicodeEncodeError) as exc:  # libyaml reads UTF-8: a lone surrogate cannot be
         raise EditError(f"the file is not valid YAML: {exc}") from None
     if not isinstance(root, yaml.MappingNode):
         raise EditError("expected a top-level 'rules:' list")
