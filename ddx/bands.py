@@ -7,11 +7,10 @@ module only evaluates them, first match wins, and fills in the action text.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from string import Template
 from typing import Any
 
 from ddx.knowledge import Band, Knowledge
-from ddx.ranking import RankedEntity, join_words
+from ddx.ranking import RankedEntity, fill_sentence, join_words
 from ddx.suggest import NO_SEPARATING_TEST, Suggestion
 
 
@@ -23,6 +22,9 @@ class Confidence:
 
     def to_dict(self) -> dict[str, str]:
         return {"band": self.band, "label": self.label, "action": self.action}
+
+
+MID_SENTENCE = frozenset({"leader", "runner_up", "next_test", "confirm_tests"})  # names put in lower case inside a sentence
 
 
 def _labels(knowledge: Knowledge, paths: list[str]) -> str:
@@ -99,5 +101,5 @@ def assess(
                 "outside": join_words(outside or []) or "entities outside the differential",
             }
             action = band.action_no_test if first is None and band.action_no_test else band.action
-            return Confidence(band.id, band.label, Template(action).safe_substitute(values))
+            return Confidence(band.id, band.label, fill_sentence(action, values, MID_SENTENCE))
     return None

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -191,12 +192,39 @@ def join_words(words: list[str], conjunction: str = "and") -> str:
     return ", ".join(words[:-1]) + f" {conjunction} " + words[-1]
 
 
+# Names that keep their capital mid-sentence (eponyms of the field: an outside entity, a finding).
+EPONYMS = frozenset({"Ewing", "Langerhans", "Touton", "Kaposi", "Hodgkin", "Rosai", "Erdheim", "Wilms", "Merkel"})
+
+
 def lower_first(text: str) -> str:
-    """'Desmin positive' -> 'desmin positive' mid-sentence; 'MyoD1' and 'SMA' stay."""
+    """'Desmin positive' -> 'desmin positive' mid-sentence; 'MyoD1', 'SMA', 'Ki-67' and eponyms
+    ('Ewing sarcoma', 'Touton giant cells': :data:`EPONYMS`) stay as written."""
     word = text.split(" ", 1)[0]
-    if len(word) > 1 and word[0].isupper() and word[1:].islower():
+    if (
+        len(word) > 1
+        and word[0].isupper()
+        and word[1:].islower()
+        and not any(c.isdigit() for c in word)
+        and word.split("-", 1)[0] not in EPONYMS
+    ):
         return text[0].lower() + text[1:]
     return text
+
+
+def fill_sentence(frame: str, values: dict[str, str], lower: frozenset[str] = frozenset()) -> str:
+    """``frame`` with its ``$placeholders`` filled in (unknown ones left as written); a value named in
+    ``lower`` is put mid-sentence with :func:`lower_first` unless its placeholder opens a sentence (the
+    frame's start, or after '. ', '! ', '? ')."""
+
+    def one(m: re.Match[str]) -> str:
+        key = m.group(1) or m.group(2)
+        if key not in values:
+            return m.group(0)
+        before = frame[: m.start()].rstrip()
+        opens = not before or before[-1] in ".!?"
+        return values[key] if opens or key not in lower else lower_first(values[key])
+
+    return re.sub(r"\$(?:\{(\w+)\}|(\w+))", one, frame)
 
 
 @dataclass(frozen=True)

@@ -405,7 +405,7 @@ def render_report(analysis: Analysis, knowledge: Knowledge, ranker: Ranker, *, d
         values.update(
             leaders=join_words(names),
             probabilities=join_words([percent_text(r.probability) for r in leaders]),
-            next_test=analysis.suggestions[0].label if analysis.suggestions else "",
+            next_test=lower_first(analysis.suggestions[0].label) if analysis.suggestions else "",  # mid-sentence
         )
         sub = None  # no subtype is favoured when no entity is
     if outside:

@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from ddx.cli import main
 from ddx.errors import KnowledgeError
 from ddx.knowledge import load_knowledge
+from ddx.ranking import lower_first
 from ddx.report_comment import describe_morphology, percent_text, render_report, split_citations
 from tests.conftest import CASES, SEED, validate
 
@@ -46,7 +47,7 @@ def test_an_open_band_favours_no_diagnosis(knowledge, analyzer):
     # the comment names the leaders with their probabilities and the test that separates them
     leaders = [knowledge.reports.entities[r.entity].diagnosis for r in analysis.ranking[:2]]
     assert all(name[0].lower() + name[1:] in body for name in leaders)
-    assert f"{analysis.suggestions[0].label} would best separate them" in body
+    assert f"{lower_first(analysis.suggestions[0].label)} would best separate them" in body  # mid-sentence
     assert "none is favoured" in body
 
 

@@ -13,6 +13,7 @@ from ddx.cli import main
 from ddx.errors import KnowledgeError
 from ddx.knowledge import load_knowledge
 from ddx.loader import iter_cases
+from ddx.ranking import fill_sentence, lower_first
 from tests.conftest import CASES, SEED
 
 
@@ -30,7 +31,10 @@ def test_seed_case_leads_with_ilms_and_names_its_confirming_test(knowledge, anal
     assert a.top.entity == "ilms" and a.top.probability >= 0.8
     want = "clear-leader-confirm" if a.top.probability >= 0.9 else "confirmation-advised"
     assert a.confidence.band == want
-    assert "Near-haploidization" in a.confidence.action and "$" not in a.confidence.action
+    # a name inside the sentence is in lower case ("...; near-haploidization would confirm it", "the defining
+    # test is near-haploidization"); the leader's opens the sentence in one band and follows "favour" in the other
+    assert "near-haploidization" in a.confidence.action and "Near-" not in a.confidence.action and "$" not in a.confidence.action
+    assert a.confidence.action.startswith(a.top.name) or f"favour {lower_first(a.top.name)};" in a.confidence.action
 
 
 def test_close_candidates_band_names_the_next_test(knowledge, analyzer):
@@ -40,7 +44,30 @@ def test_close_candidates_band_names_the_next_test(knowledge, analyzer):
     a = analyzer.analyze(case)
     assert a.ranking[0].probability - a.ranking[1].probability < 0.2
     assert a.confidence.band == "close"
-    assert a.ranking[1].name in a.confidence.action and a.suggestions[0].label in a.confidence.action
+    assert a.confidence.action.startswith(a.ranking[0].name)  # a name that opens the sentence keeps its capital
+    assert lower_first(a.ranking[1].name) in a.confidence.action and lower_first(a.suggestions[0].label) in a.confidence.action
+
+
+@pytest.mark.parametrize(
+    "text, inside",
+    [
+        ("Inflammatory myofibroblastic tumour", "inflammatory myofibroblastic tumour"),
+        ("Near-haploidization", "near-haploidization"),
+        ("MyoD1", "MyoD1"),
+        ("SMA", "SMA"),
+        ("Ki-67 over 20 %", "Ki-67 over 20 %"),
+        ("ALK-positive histiocytosis", "ALK-positive histiocytosis"),
+        ("Ewing sarcoma or another round cell sarcoma", "Ewing sarcoma or another round cell sarcoma"),
+        ("Touton giant cells", "Touton giant cells"),
+        ("Langerhans cell histiocytosis", "Langerhans cell histiocytosis"),
+    ],
+)
+def test_a_name_inside_a_sentence_is_lower_case_but_symbols_and_eponyms_keep_theirs(text, inside):
+    assert lower_first(text) == inside
+    frame = "$name leads. Favour $name; $name would confirm it ($other)."
+    assert fill_sentence(frame, {"name": text}, frozenset({"name"})) == (
+        f"{text} leads. Favour {inside}; {inside} would confirm it ($other)."
+    )
 
 
 def test_band_thresholds_come_from_settings(rules_copy: Path):
@@ -166,5 +193,5 @@ def test_a_close_band_names_a_test_that_separates_the_two_it_names(knowledge, an
         separating = [s for s in a.suggestions if entity_of.get(s.contrast or "") == runner]
         if separating:
             checked += 1
-            assert f"order {separating[0].label} next" in a.confidence.action, (path.name, a.confidence.action)
+            assert f"order {lower_first(separating[0].label)} next" in a.confidence.action, (path.name, a.confidence.action)
     assert checked >= 1
