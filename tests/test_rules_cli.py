@@ -104,6 +104,21 @@ def test_list_table_and_unknown_entity():
     assert bad.exit_code == 2 and "ilms" in bad.output
 
 
+@pytest.mark.parametrize("args", [(), ("--entity", "imt")])
+def test_the_table_keeps_every_rule_id_and_file_line_whole_at_80_columns(knowledge, args):
+    """Ids and file:line are copied into 'ddx rules show' and an editor: at 80 columns (a terminal, or a pipe,
+    which rich also draws at 80) no cell ends in '…' and each is on one line."""
+    result = CliRunner().invoke(main, ["rules", "list", *args], env={"COLUMNS": "80"}, catch_exceptions=False)
+    assert result.exit_code == 0 and "…" not in result.output
+    lines = [line for line in result.output.splitlines() if line[:1] in "┏┃┡│└"]  # the table (the note after it wraps)
+    assert lines and max(len(line) for line in lines) <= 80
+    listed = json.loads(run("rules", "list", *args, "--format", "json").output)["items"]
+    for item in listed:
+        where = f"{Path(item['file']).name}:{item['line']}"
+        assert any(f"│{item['id']} " in line for line in lines), item["id"]
+        assert any(f"│{where} " in line for line in lines), where
+
+
 def test_show_prints_the_rule_as_written_with_its_comments():
     result = run("rules", "show", "ihc.myod1")
     assert result.exit_code == 0

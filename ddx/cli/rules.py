@@ -19,6 +19,7 @@ from typing import Any
 import click
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from ddx.analysis import Analyzer
 from ddx.authoring.check import entity_effect
@@ -196,21 +197,27 @@ def list_cmd(rules: str | None, entity: str | None, status: str, fmt: str) -> No
         )
         return
     table = Table(pad_edge=False, expand=False)
-    table.add_column("rule")
+    # a rule's id, and under it its file:line, are never cut (they are copied into 'ddx rules show' and an
+    # editor, also from 80 columns and from a pipe); the other columns wrap
+    where = [f"{Path(row['file']).name}:{row['line']}" for row in rows]
+    widest = max((len(str(text)) for row, w in zip(rows, where, strict=True) for text in (row["id"], w)), default=4)
+    table.add_column("rule (file:line)", no_wrap=True, min_width=widest)
     table.add_column("status")
-    table.add_column("finding")
+    table.add_column("finding", overflow="fold")  # a word longer than the column folds, never ends in '…'
     if slug:
-        table.add_column(f"P(finding | {slug})", justify="right")
-        table.add_column("effect", justify="right")
-    table.add_column("favours")
-    table.add_column("where", style="dim")
-    for row in rows:
-        cells = [row["id"], row["status"], row["title"]]
+        table.add_column(f"P(finding | {slug})", justify="right", overflow="fold")
+        table.add_column("effect", justify="right", overflow="fold")
+    table.add_column("favours", overflow="fold")
+    for row, w in zip(rows, where, strict=True):
+        rule = Text(str(row["id"]))
+        rule.append(f"\n{w}", style="dim")
+        cells: list[str | Text] = [rule, escape(str(row["status"])), escape(str(row["title"]))]
         if slug:
             effect = row["effect"]
-            cells += [row["p"] or "-", "-" if effect is None else f"{'for' if effect > 0 else 'against'} {abs(effect):.2f}"]
-        cells += [", ".join(row["favours"]) or ("caveat" if row["caveat_only"] else "-"), f"{Path(row['file']).name}:{row['line']}"]
-        table.add_row(*(escape(str(c)) for c in cells))
+            weight = "-" if effect is None else f"{'for' if effect > 0 else 'against'} {abs(effect):.2f}"
+            cells += [escape(str(row["p"] or "-")), weight]
+        cells.append(escape(", ".join(row["favours"]) or ("caveat" if row["caveat_only"] else "-")))
+        table.add_row(*cells)
     _out.print(table)
     note = (
         (
