@@ -66,7 +66,7 @@ class Evidence:
 
     @property
     def figure(self) -> str:
-        """The figure as a reader sees it: '4/5', '~0.30 (≈10 cases)', '0.97 (≈20 cases)'."""
+        """The figure as a reader sees it: '4/5', '~0.30, worth ≈10 cases', '0.97, worth ≈20 cases'."""
         return figure_text(self.likelihood, self.strength)
 
     @cached_property
@@ -120,22 +120,25 @@ class Evidence:
 
 
 def figure_text(lk: Likelihood, strength: float) -> str:
-    """A figure with its weight in cases: '28/30', '33/33 pooled from 3 series',
-    '~0.30, ≈10 cases' (estimate) or '0.97, ≈20 cases' (cited without a denominator)."""
+    """A figure with what it is worth in cases: '28/30', '33/33 pooled from 3 series',
+    '~0.30, worth ≈10 cases' (estimate) or '0.97, worth ≈20 cases' (cited without a denominator). 'Worth':
+    a figure without a count is shrunk as if it rested on that many cases (settings ``evidence:``); it is
+    not a series of that size."""
     if lk.k is not None and lk.total is not None:
         if lk.pooled and len(lk.pooled) > 1:
             return f"{lk.k}/{lk.total} pooled from {len(lk.pooled)} series"
         return f"{lk.k}/{lk.total}"
     text = f"{'~' if lk.estimate else ''}{lk.p:.2f}"
     note = f" {lk.n}" if lk.n else ""
-    return f"{text}{note}, ≈{strength:g} cases"
+    return f"{text}{note}, worth ≈{strength:g} cases"
 
 
 def basis_text(lk: Likelihood, strength: float) -> str:
-    """What a figure rests on, beside a percentage: '10/11', '33/35 pooled', or '≈10 cases'."""
+    """What a figure rests on, beside a percentage: '10/11', '33/35 pooled', or 'worth ≈10 cases' (a figure
+    without a count, shrunk as if it rested on that many cases)."""
     if lk.k is not None and lk.total is not None:
         return f"{lk.k}/{lk.total}" + (" pooled" if lk.pooled and len(lk.pooled) > 1 else "")
-    return f"≈{strength:g} cases"
+    return f"worth ≈{strength:g} cases"
 
 
 @dataclass

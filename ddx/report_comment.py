@@ -120,17 +120,17 @@ def leading_subtype(r: RankedEntity) -> str | None:
 
 def count_text(e: Evidence) -> str:
     """A figure's count, or the cases it weighs, for the finding as scored:
-    '25/25 pooled from 5 series', '48/84' (a negated 36/84), '≈10 cases'."""
+    '25/25 pooled from 5 series', '48/84' (a negated 36/84), 'worth ≈10 cases'."""
     lk = e.likelihood
     if lk.k is not None and lk.total is not None:
         if e.negated:
             return e.figure.replace(f"{lk.k}/{lk.total}", f"{lk.total - lk.k}/{lk.total}", 1)
         return e.figure
-    return f"≈{e.strength:g} cases"
+    return f"worth ≈{e.strength:g} cases"
 
 
 def figure_text(e: Evidence) -> str:
-    """The figure behind a piece of evidence ('25/25', '~0.30, ≈10 cases'; '1 − …' for a negative finding)."""
+    """The figure behind a piece of evidence ('25/25', '~0.30, worth ≈10 cases'; '1 − …' for a negative finding)."""
     return f"1 − {e.figure}" if e.negated else e.figure
 
 

@@ -817,7 +817,7 @@ def why_line(
     contrast: int | None,
     asked_by: tuple[str, ...],
 ) -> str:
-    """'MDM2 (IHC): positive in ~2 % of PRMS [≈10 cases] vs 100 % of DDLPS [12/12]': the leader first.
+    """'MDM2 (IHC): positive in ~2 % of PRMS [worth ≈10 cases] vs 100 % of DDLPS [12/12]': the leader first.
 
     ``profiles``: the ranker's; ``leader``/``contrast``: profile indices (``contrast`` None: no other
     candidate differs); ``positive_rule``: the test's plain positive (present) rule, quoted as 'positive in'.

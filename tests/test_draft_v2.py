@@ -59,7 +59,7 @@ def test_quoted_figures_carry_their_count_or_strength(knowledge, analyzer):
     text = flat(text)
     # every reason quotes a count (k/n) or the cases an estimate weighs, in brackets
     reasons = re.findall(r"\[([^\]]+)\]", text.split("Differential diagnosis considered:")[1].split("Confidence:")[0])
-    assert reasons and all(re.fullmatch(r"\d+/\d+( pooled from \d+ series)?|≈\d+ cases", r) for r in reasons)
+    assert reasons and all(re.fullmatch(r"\d+/\d+( pooled from \d+ series)?|worth ≈\d+ cases", r) for r in reasons)
     assert any("/" in r for r in reasons) and any("cases" in r for r in reasons)
     sources = text.split("Sources of the leading evidence:")[1]
     for e in analysis.ranking[0].supporting[:4]:

@@ -314,7 +314,8 @@ def show_cmd(rule_id: str, rules: str | None, fmt: str) -> None:
             )
         _out.print(table)
         _out.print(
-            "[dim]~ marks an estimate; ≈N cases is the weight of a figure without a count; p used = after "
+            "[dim]~ marks an estimate; worth ≈N cases: a figure without a count is shrunk as if it rested on N cases "
+            "(not a series of N); p used = after "
             "shrinkage towards the rate across the differential and the clamp; weight = log10 of p used over "
             "the differential-wide rate (for the finding, not its negation). A subtype without its own "
             "figure uses its entity's.[/dim]"
