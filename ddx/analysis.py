@@ -13,7 +13,7 @@ from ddx.facts import case_facts
 from ddx.knowledge import Knowledge
 from ddx.knowledge.case import CaseModel
 from ddx.knowledge.conditions import atoms
-from ddx.ranking import Caveat, RankedEntity, ranker_for
+from ddx.ranking import Caveat, RankedEntity, lower_first, ranker_for
 from ddx.suggest import Suggester, Suggestion
 
 LIST_READS = frozenset({"contains", "contains_any", "contains_all"})
@@ -182,12 +182,8 @@ class Analyzer:
         # rules read it)
         ancillary = sorted(set().union(*(self.ancillary_reads[r] for r in matched if r in self.ancillary_reads)))
         outside = self.outside(every, matched)
-        names = [p.name.split(" (")[0] for p in outside.pointers]
-        names += [
-            f"{u.finding.lower() if u.finding[:1].isupper() and u.finding[1:2].islower() else u.finding}"
-            " (explained by no modelled entity)"
-            for u in outside.unexplained
-        ]
+        names = [lower_first(p.name.split(" (")[0]) for p in outside.pointers]  # said inside the band's sentence
+        names += [f"{lower_first(u.finding)} (explained by no modelled entity)" for u in outside.unexplained]
         return Analysis(
             case_id=case.id,
             case=case,

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ddx.knowledge import Band, Knowledge
-from ddx.ranking import RankedEntity, fill_sentence, join_words
+from ddx.ranking import RankedEntity, fill_sentence, join_words, lower_first
 from ddx.suggest import NO_SEPARATING_TEST, Suggestion
 
 
@@ -32,7 +32,7 @@ def _labels(knowledge: Knowledge, paths: list[str]) -> str:
     for path in paths:
         section, _, term = path.partition(".")
         termset = {"molecular": knowledge.vocab.molecular, "stains": knowledge.vocab.stains}.get(section)
-        names.append(termset.label(term) if termset is not None else path)
+        names.append(lower_first(termset.label(term)) if termset is not None else path)  # said mid-sentence
     return join_words(names, "or")
 
 

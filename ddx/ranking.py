@@ -34,6 +34,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
+from string import Template
 
 from ddx.citations import citation_keys
 from ddx.knowledge import EvidenceSettings, Knowledge, Likelihood, Profile, Rule
@@ -208,26 +209,38 @@ def lower_first(text: str) -> str:
         and word[0].isupper()
         and word[1:].islower()
         and not any(c.isdigit() for c in word)
-        and word.split("-", 1)[0] not in EPONYMS
+        and word.split("-", 1)[0].removesuffix("'s").removesuffix("’s") not in EPONYMS
     ):
         return text[0].lower() + text[1:]
     return text
 
 
+def upper_first(text: str) -> str:
+    """'the other candidates' -> 'The other candidates' at the start of a sentence."""
+    return text[:1].upper() + text[1:]
+
+
 def fill_sentence(frame: str, values: dict[str, str], lower: frozenset[str] = frozenset()) -> str:
-    """``frame`` with its ``$placeholders`` filled in (unknown ones left as written); a value named in
-    ``lower`` is put mid-sentence with :func:`lower_first` unless its placeholder opens a sentence (the
-    frame's start, or after '. ', '! ', '? ')."""
+    """``frame`` with its placeholders filled in as :class:`string.Template` does (``$name``, ``${name}``,
+    ``$$`` for a dollar sign; unknown ones left as written). A value named in ``lower`` is put in lower case
+    inside a sentence (:func:`lower_first`) and given a capital where its placeholder opens one (the frame's
+    start, a line's start after an optional list dash, or after '.', '!', '?')."""
 
     def one(m: re.Match[str]) -> str:
-        key = m.group(1) or m.group(2)
-        if key not in values:
+        if m.group("escaped") is not None:
+            return "$"
+        key = m.group("named") or m.group("braced")
+        if key is None or key not in values:
             return m.group(0)
+        value = values[key]
+        if key not in lower:
+            return value
+        line = frame[: m.start()].rsplit("\n", 1)[-1].strip()
         before = frame[: m.start()].rstrip()
-        opens = not before or before[-1] in ".!?"
-        return values[key] if opens or key not in lower else lower_first(values[key])
+        opens = not before or before[-1] in ".!?" or line in ("", "-", "*")
+        return upper_first(value) if opens else lower_first(value)
 
-    return re.sub(r"\$(?:\{(\w+)\}|(\w+))", one, frame)
+    return Template.pattern.sub(one, frame)
 
 
 @dataclass(frozen=True)

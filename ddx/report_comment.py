@@ -387,7 +387,7 @@ def render_report(analysis: Analysis, knowledge: Knowledge, ranker: Ranker, *, d
     values = {
         "site": site,
         "diagnosis": diagnosis,
-        "leader": diagnosis[:1].lower() + diagnosis[1:],
+        "leader": lower_first(diagnosis),  # 'favour ALK-positive histiocytosis', 'favour inflammatory ...'
         "probability": percent_text(leader.probability),
         "band": band,
         "subtype": subtype,

@@ -63,6 +63,7 @@ def test_close_candidates_band_names_the_next_test(knowledge, analyzer):
     ],
 )
 def test_a_name_inside_a_sentence_is_lower_case_but_symbols_and_eponyms_keep_theirs(text, inside):
+    assert lower_first(text.replace("Ewing sarcoma", "Ewing's sarcoma")) == inside.replace("Ewing sarcoma", "Ewing's sarcoma")
     assert lower_first(text) == inside
     frame = "$name leads. Favour $name; $name would confirm it ($other)."
     assert fill_sentence(frame, {"name": text}, frozenset({"name"})) == (
@@ -195,3 +196,31 @@ def test_a_close_band_names_a_test_that_separates_the_two_it_names(knowledge, an
             checked += 1
             assert f"order {lower_first(separating[0].label)} next" in a.confidence.action, (path.name, a.confidence.action)
     assert checked >= 1
+
+
+def test_fill_sentence_reads_placeholders_as_template_does_and_capitalises_a_sentence_start():
+    lower = frozenset({"a"})
+    assert fill_sentence("Cost $$5; ${a}!", {"a": "Desmin"}, lower) == "Cost $5; desmin!"
+    assert fill_sentence("$a leads", {"a": "the other candidates"}, lower) == "The other candidates leads"
+    assert fill_sentence("Heading:\n- $a\n$a", {"a": "Myogenin"}, lower) == "Heading:\n- Myogenin\nMyogenin"
+    assert fill_sentence("Why? $a. Or $b", {"a": "myogenin", "b": "Desmin"}, lower) == "Why? Myogenin. Or Desmin"
+
+
+def test_a_report_leader_or_outside_entity_that_starts_with_a_symbol_or_an_eponym_keeps_it(knowledge, analyzer):
+    from ddx.report_comment import render_report
+
+    [alkh] = list(iter_cases(CASES / "jaber-2021-alkh-nerveroot-27m.yaml", knowledge))
+    a = analyzer.analyze(alkh.case)
+    assert a.top.entity == "alkh"
+    text = " ".join(render_report(a, knowledge, analyzer.ranker).split())
+    assert "favour ALK-positive histiocytosis" in text and "aLK" not in text
+    case = knowledge.case_schema.validate(
+        {
+            "id": "round",
+            "morphology": {"cell_types": ["round"]},
+            "stains": {"cd99": {"result": "positive", "extent": "diffuse"}, "cd45": "positive"},
+        }
+    )
+    band = analyzer.analyze(case).confidence
+    assert band is not None and band.band == "outside"
+    assert "lymphoma or another haematolymphoid neoplasm" in band.action and "Ewing sarcoma" in band.action

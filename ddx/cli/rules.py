@@ -202,32 +202,36 @@ def list_cmd(rules: str | None, entity: str | None, status: str, fmt: str) -> No
     where = [f"{Path(row['file']).name}:{row['line']}" for row in rows]
     widest = max((len(str(text)) for row, w in zip(rows, where, strict=True) for text in (row["id"], w)), default=4)
     table.add_column("rule (file:line)", no_wrap=True, min_width=widest)
-    table.add_column("status")
+    statuses = sorted({str(row["status"]) for row in rows})
+    one_status = len(statuses) == 1  # then said once, under the table, not in a column
+    if not one_status:
+        table.add_column("status", overflow="fold")
     table.add_column("finding", overflow="fold")  # a word longer than the column folds, never ends in '…'
     if slug:
         table.add_column(f"P(finding | {slug})", justify="right", overflow="fold")
-        table.add_column("effect", justify="right", overflow="fold")
+        table.add_column("effect", justify="right", no_wrap=True)  # '+0.85' (for) or '-0.89' (against)
     table.add_column("favours", overflow="fold")
     for row, w in zip(rows, where, strict=True):
         rule = Text(str(row["id"]))
         rule.append(f"\n{w}", style="dim")
-        cells: list[str | Text] = [rule, escape(str(row["status"])), escape(str(row["title"]))]
+        cells: list[str | Text] = [rule, *([] if one_status else [escape(str(row["status"]))]), escape(str(row["title"]))]
         if slug:
             effect = row["effect"]
-            weight = "-" if effect is None else f"{'for' if effect > 0 else 'against'} {abs(effect):.2f}"
+            weight = "-" if effect is None else f"{effect:+.2f}"
             cells += [escape(str(row["p"] or "-")), weight]
         cells.append(escape(", ".join(row["favours"]) or ("caveat" if row["caveat_only"] else "-")))
         table.add_row(*cells)
     _out.print(table)
     note = (
         (
-            " Effect: the finding's weight for it, log10 of the probability used over its rate across the "
-            "differential (a negated rule: for the finding, not its negation)."
+            " Effect: the finding's weight for it (+ for, - against), log10 of the probability used over its rate "
+            "across the differential (a negated rule: for the finding, not its negation)."
         )
         if slug
         else ""
     )
-    _out.print(f"{len(rows)} rule(s).{note} " + _rules_line(k))
+    every = f", all {statuses[0]}" if one_status else ""
+    _out.print(f"{len(rows)} rule(s){every}.{note} " + _rules_line(k))
 
 
 @rules_group.command("show")
