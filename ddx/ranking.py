@@ -120,6 +120,12 @@ class Evidence:
         )
 
 
+def worth_text(strength: float) -> str:
+    """'worth ≈10 cases': what a figure without a count weighs (shrunk as if it rested on that many cases; it
+    is not a series of that size)."""
+    return f"worth ≈{strength:g} cases"
+
+
 def figure_text(lk: Likelihood, strength: float) -> str:
     """A figure with what it is worth in cases: '28/30', '33/33 pooled from 3 series',
     '~0.30, worth ≈10 cases' (estimate) or '0.97, worth ≈20 cases' (cited without a denominator). 'Worth':
@@ -131,7 +137,7 @@ def figure_text(lk: Likelihood, strength: float) -> str:
         return f"{lk.k}/{lk.total}"
     text = f"{'~' if lk.estimate else ''}{lk.p:.2f}"
     note = f" {lk.n}" if lk.n else ""
-    return f"{text}{note}, worth ≈{strength:g} cases"
+    return f"{text}{note}, {worth_text(strength)}"
 
 
 def basis_text(lk: Likelihood, strength: float) -> str:
@@ -139,7 +145,7 @@ def basis_text(lk: Likelihood, strength: float) -> str:
     without a count, shrunk as if it rested on that many cases)."""
     if lk.k is not None and lk.total is not None:
         return f"{lk.k}/{lk.total}" + (" pooled" if lk.pooled and len(lk.pooled) > 1 else "")
-    return f"worth ≈{strength:g} cases"
+    return worth_text(strength)
 
 
 @dataclass
@@ -235,9 +241,8 @@ def fill_sentence(frame: str, values: dict[str, str], lower: frozenset[str] = fr
         value = values[key]
         if key not in lower:
             return value
-        line = frame[: m.start()].rsplit("\n", 1)[-1].strip()
         before = frame[: m.start()].rstrip()
-        opens = not before or before[-1] in ".!?" or line in ("", "-", "*")
+        opens = not before or before[-1] in ".!?" or frame[: m.start()].rsplit("\n", 1)[-1].strip() in ("", "-", "*")
         return upper_first(value) if opens else lower_first(value)
 
     return Template.pattern.sub(one, frame)
@@ -532,7 +537,7 @@ class Ranker:
 
     @cached_property
     def _caveat_rules(self) -> list[Rule]:
-        """The active rules that carry a caveat (not their negations), by id."""
+        """The rules that carry a caveat (not their negations), by id; only active ones are ever matched."""
         rules = self.knowledge.rule
         return [rules[rid] for rid in sorted(rules) if rules[rid].spec.caveat and not rules[rid].negated]
 

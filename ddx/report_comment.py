@@ -19,7 +19,7 @@ from ddx.analysis import Analysis, Pointer, provenance_line
 from ddx.citations import split_citations
 from ddx.facts import case_facts
 from ddx.knowledge import Knowledge, ReportTemplates
-from ddx.ranking import Evidence, RankedEntity, Ranker, given_name, join_words, lower_first, percent, probability_text
+from ddx.ranking import Evidence, RankedEntity, Ranker, given_name, join_words, lower_first, percent, probability_text, worth_text
 from ddx.safetext import printable
 from ddx.suggest import no_test_text
 
@@ -126,7 +126,7 @@ def count_text(e: Evidence) -> str:
         if e.negated:
             return e.figure.replace(f"{lk.k}/{lk.total}", f"{lk.total - lk.k}/{lk.total}", 1)
         return e.figure
-    return f"worth ≈{e.strength:g} cases"
+    return worth_text(e.strength)
 
 
 def figure_text(e: Evidence) -> str:
