@@ -64,6 +64,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -366,7 +367,36 @@ class MinimalScorer:
                 pointers.append({"entity": slug, "findings": [f for f, k in findings if k in every], "source": source})
                 names.append(name)
         names += [self.unexplained_name[u["rule"]] for u in unexplained]
-        confidence = assess(self.knowledge, ranked, [], every, informative=informative, ancillary=ancillary, outside=names)
+        leader = order[0]
+
+        def overturned(rule_ids: Sequence[str]) -> str | None:
+            # ddx.analysis.Analyzer.overturned: the unrecorded findings all present, then all absent
+            pending = [
+                r
+                for r in rule_ids
+                if r not in matched
+                and r + ":not" not in matched
+                and not any(k in every for h in (r, r + ":not") if h in self.reads for k in self.reads[h][0])
+            ]
+            for extra in ([r for r in pending if r in self.log_lik], [r + ":not" for r in pending if r + ":not" in self.log_lik]):
+                if extra:
+                    what_if = sorted(set(ids) | set(extra))
+                    cols = zip(*(self.log_lik[r] for r in what_if))
+                    lp = [v + t * math.fsum(col) for v, col in zip(self.log_prior, cols)]
+                    hi = max(lp)
+                    ex = [math.exp(v - hi) for v in lp]
+                    tot = math.fsum(ex)
+                    per = [0.0] * len(self.entities)
+                    for j, i in enumerate(self.profile_entity):
+                        per[i] += ex[j] / tot
+                    top = max(range(len(per)), key=per.__getitem__)
+                    if top != leader:
+                        return self.entities[top][0]
+            return None
+
+        confidence = assess(
+            self.knowledge, ranked, [], every, informative=informative, ancillary=ancillary, outside=names, overturned=overturned
+        )
         head = _dumps({"id": case_id, "file": file, "expected": None})[:-1]
         tail = _dumps(
             {

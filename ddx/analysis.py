@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -10,7 +10,7 @@ from ddx.bands import Confidence, assess
 from ddx.engine import Matcher, engine_label, make_matcher
 from ddx.errors import Problem
 from ddx.facts import case_facts
-from ddx.knowledge import Knowledge
+from ddx.knowledge import NEGATION_SUFFIX, Knowledge
 from ddx.knowledge.case import CaseModel
 from ddx.knowledge.conditions import atoms
 from ddx.ranking import Caveat, RankedEntity, lower_first, ranker_for
@@ -195,7 +195,14 @@ class Analyzer:
             matched=matched,
             file=file,
             confidence=assess(
-                self.knowledge, ranking, suggestions, facts, informative=len(informative), ancillary=len(ancillary), outside=names
+                self.knowledge,
+                ranking,
+                suggestions,
+                facts,
+                informative=len(informative),
+                ancillary=len(ancillary),
+                outside=names,
+                overturned=lambda ids: self.overturned(ids, facts, matched, ranking),
             ),
             unused=self.unused(every, matched),
             outside=outside,
@@ -205,6 +212,38 @@ class Analyzer:
             if suggest and self.knowledge.settings.suggestions > 0
             else None,
         )
+
+    def overturned(
+        self, rule_ids: Sequence[str], facts: dict[str, Any], matched: frozenset[str], ranking: list[RankedEntity]
+    ) -> str | None:
+        """The entity that would lead instead of ``ranking``'s leader if the findings of ``rule_ids`` that
+        are not recorded were found all present, or else all absent; None when neither would change the
+        leader (or every one is recorded, or the ranking is empty).
+
+        A rule's finding is not recorded when neither the rule nor its negation matched and no finding
+        either of them reads as a plain value is in ``facts`` (so ``pleomorphism: moderate`` counts as
+        recorded for the marked-pleomorphism rule). The negation is the rule's ``negated_by``; a rule
+        without one is left out of the "all absent" case.
+        """
+        if not ranking:
+            return None
+        pending = [r for r in rule_ids if self.unrecorded(r, facts, matched)]
+        leader = self.ranker.entities.index(ranking[0].entity)
+        scored = self.ranker.log_lik
+        for extra in ([r for r in pending if r in scored], [n for r in pending if (n := r + NEGATION_SUFFIX) in scored]):
+            if extra:
+                post = self.ranker.posterior(matched | frozenset(extra))
+                top = max(range(len(post)), key=post.__getitem__)
+                if top != leader:
+                    return self.ranker.entities[top]
+        return None
+
+    def unrecorded(self, rule_id: str, facts: dict[str, Any], matched: frozenset[str]) -> bool:
+        """Neither ``rule_id`` nor its negation matched, and no plain finding either reads is recorded."""
+        halves = (rule_id, rule_id + NEGATION_SUFFIX)
+        if any(h in matched for h in halves):
+            return False
+        return not any(k in facts for h in halves if h in self.reads for k in self.reads[h][0])
 
     def unused(self, every: dict[str, Any], matched: frozenset[str]) -> list[Unused]:
         """Recorded findings that no matched scoring rule reads, in case order.

@@ -6,6 +6,7 @@ module only evaluates them, first match wins, and fills in the action text.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +25,8 @@ class Confidence:
         return {"band": self.band, "label": self.label, "action": self.action}
 
 
-MID_SENTENCE = frozenset({"leader", "runner_up", "next_test", "confirm_tests"})  # names put in lower case inside a sentence
+# names put in lower case inside a sentence
+MID_SENTENCE = frozenset({"leader", "runner_up", "next_test", "confirm_tests", "challenger"})
 
 
 def _labels(knowledge: Knowledge, paths: list[str]) -> str:
@@ -36,8 +38,19 @@ def _labels(knowledge: Knowledge, paths: list[str]) -> str:
     return join_words(names, "or")
 
 
+Overturn = Callable[[Sequence[str]], str | None]  # rule ids -> the entity that would lead instead, or None
+
+
 def _holds(
-    band: Band, leader: float, margin: float, has_test: bool, tested: bool, informative: int, ancillary: int, outside: bool
+    band: Band,
+    leader: float,
+    margin: float,
+    has_test: bool,
+    tested: bool,
+    informative: int,
+    ancillary: int,
+    outside: bool,
+    overturned: Overturn | None,
 ) -> bool:
     w = band.when
     checks = [
@@ -51,7 +64,10 @@ def _holds(
         w.has_confirmatory_test is None or w.has_confirmatory_test == has_test,
         w.confirm_tested is None or w.confirm_tested == tested,
     ]
-    return all(checks)
+    if not all(checks):
+        return False
+    # the what-if ranking last, and only when every cheaper bound holds
+    return w.unrecorded_could_overturn is None or (overturned is not None and overturned(w.unrecorded_could_overturn) is not None)
 
 
 def assess(
@@ -63,6 +79,7 @@ def assess(
     informative: int = 0,
     ancillary: int = 0,
     outside: list[str] | None = None,
+    overturned: Overturn | None = None,
 ) -> Confidence | None:
     """The first band whose conditions hold, or None (no bands, or no ranking).
 
@@ -70,8 +87,12 @@ def assess(
     keys), to tell whether a confirming test of the leader was done;
     ``informative`` counts the matched findings that separate the two leaders,
     ``ancillary`` the matched scoring findings that are stains or molecular results;
-    ``outside`` names what the findings point to beyond the differential. The
-    confirming tests are the leading subtype's, else the entity's.
+    ``outside`` names what the findings point to beyond the differential;
+    ``overturned(rule_ids)`` names the entity that would lead if those of the
+    scoring rules not matched yet were found all present or all absent, or
+    None (without it, a band that asks never holds; ``$challenger`` names
+    that entity). The confirming tests are the leading subtype's, else the
+    entity's.
     """
     if not ranking or not knowledge.settings.bands:
         return None
@@ -85,8 +106,23 @@ def assess(
     # rules/ancillary.yaml, exclusive) is not named
     answered = knowledge.ancillary.answered(recorded) if knowledge.ancillary.relations else {}
     confirm = [p for p in confirm if p not in answered]
+    if overturned is not None:  # one what-if ranking per list of rule ids, however many bands ask
+        asked: dict[tuple[str, ...], str | None] = {}
+        what_if = overturned
+
+        def overturned(ids: Sequence[str]) -> str | None:
+            key = tuple(ids)
+            if key not in asked:
+                asked[key] = what_if(key)
+            return asked[key]
+
+    def challenger(band: Band) -> str:
+        ids = band.when.unrecorded_could_overturn
+        slug = overturned(ids) if ids and overturned is not None else None
+        return knowledge.entity[slug].name if slug else "another candidate"
+
     for band in knowledge.settings.bands:
-        if _holds(band, leader.probability, margin, bool(confirm), tested, informative, ancillary, bool(outside)):
+        if _holds(band, leader.probability, margin, bool(confirm), tested, informative, ancillary, bool(outside), overturned):
             first = suggestions[0] if suggestions else None
             if runner is not None and "$runner_up" in band.action and "$next_test" in band.action:
                 # a band about the two leaders names the best test that separates those two, when there is one
@@ -99,6 +135,7 @@ def assess(
                 "next_why": first.why if first else NO_SEPARATING_TEST.lower(),
                 "confirm_tests": _labels(knowledge, confirm) or "no defining test",
                 "outside": join_words(outside or []) or "entities outside the differential",
+                "challenger": challenger(band),
             }
             action = band.action_no_test if first is None and band.action_no_test else band.action
             return Confidence(band.id, band.label, fill_sentence(action, values, MID_SENTENCE))

@@ -86,6 +86,67 @@ def test_band_thresholds_come_from_settings(rules_copy: Path):
     assert a.confidence.band == "confirmation-advised"
 
 
+# an inflammatory myogenic tumour of a young adult's thigh with nothing recorded of its grade: ILMS leads
+UNGRADED = {
+    "id": "ungraded",
+    "patient": {"age": 35, "sex": "male"},
+    "clinical": {"site": "thigh", "depth": "deep"},
+    "morphology": {
+        "cell_types": ["spindle", "epithelioid"],
+        "inflammation": ["foamy_histiocytes", "lymphocytes"],
+        "inflammation_density": "prominent",
+    },
+    "stains": {"desmin": "positive", "myod1": "positive", "pax7": "positive"},
+}
+
+
+def _graded(**grade):
+    return {**UNGRADED, "morphology": {**UNGRADED["morphology"], **grade}}
+
+
+def test_a_leader_the_unrecorded_grade_could_overturn_is_not_presented_as_settled(knowledge, analyzer):
+    a = analyzer.analyze(knowledge.case_schema.validate(UNGRADED))
+    assert a.top.entity == "ilms" and a.top.probability >= 0.9  # a clear leader by its probability alone
+    assert a.confidence.band == "grade-unrecorded"
+    text = a.confidence.action
+    # it names the entity the grade could put first, in lower case mid-sentence, and what to record
+    assert "could put pleomorphic rhabdomyosarcoma first" in text and "mitotic count" in text and "$" not in text
+    # the what-if is real: the high grade recorded does put PRMS first
+    high = analyzer.analyze(knowledge.case_schema.validate(_graded(pleomorphism="marked", mitoses_per_10hpf=25, necrosis="present")))
+    assert high.top.entity == "prms" and high.confidence.band != "grade-unrecorded"
+    # the low grade recorded: the band goes, and so does it when the grade is recorded at a value no rule
+    # scores (moderate pleomorphism is recorded, not missing)
+    low = analyzer.analyze(knowledge.case_schema.validate(_graded(pleomorphism="mild", mitoses_per_10hpf=1, necrosis="absent")))
+    assert low.top.entity == "ilms" and low.confidence.band != "grade-unrecorded"
+    moderate = analyzer.analyze(knowledge.case_schema.validate(_graded(pleomorphism="moderate", mitoses_per_10hpf=1)))
+    assert moderate.confidence.band != "grade-unrecorded"
+
+
+def test_a_leader_the_grade_cannot_overturn_keeps_its_band(knowledge, analyzer):
+    # an ALK-rearranged IMT: no grade finding could put another entity first
+    case = {
+        "id": "alk",
+        "patient": {"age": 10},
+        "clinical": {"site": "abdomen"},
+        "morphology": {"cell_types": ["spindle"], "inflammation": ["plasma_cells"]},
+        "stains": {"alk": "positive", "sma": "positive"},
+        "molecular": {"alk_rearrangement": "present"},
+    }
+    a = analyzer.analyze(knowledge.case_schema.validate(case))
+    assert a.top.entity == "imt" and a.confidence.band != "grade-unrecorded"
+
+
+def test_a_band_naming_an_unknown_rule_is_refused_with_the_nearest_rule(rules_copy: Path):
+    settings = rules_copy / "settings.yaml"
+    text = settings.read_text(encoding="utf-8")
+    assert "morph.mitoses.brisk, morph.necrosis]" in text
+    settings.write_text(text.replace("morph.mitoses.brisk, morph.necrosis]", "morph.mitoses.brisk, morph.necrosys]"), encoding="utf-8")
+    with pytest.raises(KnowledgeError) as exc:
+        load_knowledge(rules_copy)
+    text = str(exc.value)
+    assert "grade-unrecorded" in text and "morph.necrosys" in text and "morph.necrosis" in text
+
+
 def test_band_with_unknown_placeholder_is_refused_with_the_valid_ones(rules_copy: Path):
     settings = rules_copy / "settings.yaml"
     settings.write_text(

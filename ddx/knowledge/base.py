@@ -597,6 +597,18 @@ def _load_parts(root: Path, overrides: Mapping[Path, str] | None) -> tuple[Knowl
                 code="engine-limit",
             )
         )
+    scoring = {r.spec.id for r in rules if r.spec.likelihood is not None and r.spec.status == "active"}
+    for band in settings.bands:
+        for rid in band.when.unrecorded_could_overturn or []:
+            if rid not in scoring:
+                problems.append(
+                    Problem(
+                        f"band {band.id!r}: unrecorded_could_overturn names {rid!r}, which is not an active scoring rule",
+                        file=str(root / "settings.yaml"),
+                        path=f"bands.{band.id}.when.unrecorded_could_overturn",
+                        suggestions=TermSet("rule", _lookup={r: r for r in scoring}).suggest(rid),
+                    )
+                )
     for stain in settings.core_stains:
         if stain not in vocab.stains.terms:
             problems.append(

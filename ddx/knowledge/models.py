@@ -345,9 +345,12 @@ class BandWhen(Model):
     min_informative: int | None = Field(None, ge=0)  # at least this many findings separate the two leaders
     max_ancillary: int | None = Field(None, ge=0)  # at most this many scored stains / molecular results
     outside: bool | None = None  # the findings point / do not point outside the differential
+    # scoring rule ids: those not matched yet (neither the finding nor its negation is recorded), found all
+    # present or all absent, would put another entity first (findings not yet recorded could overturn the leader)
+    unrecorded_could_overturn: list[str] | None = Field(None, min_length=1)
 
 
-BAND_FIELDS = frozenset({"leader", "runner_up", "next_test", "next_why", "confirm_tests", "outside"})
+BAND_FIELDS = frozenset({"leader", "runner_up", "next_test", "next_why", "confirm_tests", "outside", "challenger"})
 REPORT_FIELDS = frozenset({"site", "diagnosis", "leader", "probability", "band"})
 
 
