@@ -52,7 +52,7 @@ from rich.text import Text
 from ddx.analysis import Analysis
 from ddx.knowledge import Knowledge
 from ddx.ranking import Evidence, RankedEntity
-from ddx.report_comment import figure_text, profile_short
+from ddx.report_comment import figure_text, leading_subtype
 from ddx.safetext import printable
 
 AXIS_LABEL = "log10 likelihood ratio"
@@ -166,7 +166,9 @@ def evidence_chart(analysis: Analysis, knowledge: Knowledge, favoured: str | Non
     )
 
     def side(r: RankedEntity) -> Side:
-        return Side(r.entity, r.name, _label(knowledge, r), profile_short(knowledge, r), slugs.index(r.entity) + 1, r.probability)
+        # the chart's narrow header names the entity, or the subtype that leads it
+        short = knowledge.short_name(leading_subtype(r) or r.entity)
+        return Side(r.entity, r.name, _label(knowledge, r), short, slugs.index(r.entity) + 1, r.probability)
 
     return EvidenceChart(
         analysis.case_id,

@@ -109,8 +109,9 @@ def short_source(source: str, limit: int = 90) -> str:
 
 
 def profile_short(knowledge: Knowledge, r: RankedEntity) -> str:
-    """'TFCP2-RMS' for an entity led by a subtype, else the entity slug in capitals."""
-    return knowledge.short_name(leading_subtype(r) or r.entity)
+    """The short name of ``r``'s leading profile, whose figures are quoted: 'TFCP2-RMS' (a subtype),
+    'conventional IMT' (the rest profile of an entity with subtypes), else the slug in capitals ('PRMS')."""
+    return knowledge.profile_short(leading_subtype(r) or r.entity)
 
 
 def leading_subtype(r: RankedEntity) -> str | None:
@@ -329,7 +330,7 @@ def outside_paragraph(analysis: Analysis, knowledge: Knowledge) -> list[str]:
             )
         )
     for u in analysis.outside.unexplained:
-        items.append(fill(t.outside_unexplained, finding=u.finding, p=percent(u.p, False), best=knowledge.short_name(u.best)))
+        items.append(fill(t.outside_unexplained, finding=u.finding, p=percent(u.p, False), best=knowledge.profile_short(u.best)))
     return [item[:1].upper() + item[1:] for item in items]
 
 

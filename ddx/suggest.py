@@ -830,7 +830,7 @@ def why_line(
             return f"{label}: asked for by {'a caveat' if len(asked_by) == 1 else 'the caveats'} (see Caveats)"
         return f"{label}: its result changes the ranking of the leading candidates"
     ev = knowledge.settings.evidence
-    short = knowledge.short_name
+    short = knowledge.profile_short
     lead = profiles[leader]
     word = "positive" if kind == "stain" else "present"
 

@@ -315,6 +315,16 @@ class Knowledge:
         sub = self.subtype.get(slug)
         return sub.short if sub is not None and sub.short else slug.upper()
 
+    def profile_short(self, slug: str) -> str:
+        """A likelihood profile's short name: 'EIMS' (a subtype); for the rest profile of an entity with
+        subtypes, its ``other_short`` before the entity ('conventional IMT') or, an abbreviation, after it
+        ('SRMS NOS'), so a figure of that profile is not read as the whole entity's; else 'PRMS'."""
+        entity = self.entity.get(slug)
+        if entity is not None and entity.subtypes and entity.other_short:
+            rest = entity.other_short
+            return f"{slug.upper()} {rest}" if rest.isupper() else f"{rest} {slug.upper()}"
+        return self.short_name(slug)
+
     def profile_likelihood(self, rule: Rule, profile: Profile) -> Likelihood | None:
         """The figure a rule gives a profile: the subtype's own, else its entity's."""
         if profile.subtype is not None and rule.spec.likelihood and profile.subtype in rule.spec.likelihood:

@@ -141,7 +141,7 @@ def outside_detail(analysis: Analysis, knowledge: Knowledge) -> Text:
     for u in outside.unexplained:
         text.append(f"\n  ◆ {u.finding}", style="bold yellow")
         text.append(
-            f": no modelled entity shows it often (at most {percent(u.p, False)}, {knowledge.short_name(u.best)})", style="yellow"
+            f": no modelled entity shows it often (at most {percent(u.p, False)}, {knowledge.profile_short(u.best)})", style="yellow"
         )
     return text
 
