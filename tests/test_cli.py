@@ -185,3 +185,17 @@ def test_a_folder_without_case_files_is_an_error_row_for_eval_and_batch_alike(tm
     assert batched.exit_code == 1
     assert any("folder holds no case files" in json.dumps(r.get("errors")) for r in rows)
     assert any(r.get("id") == "good" and r.get("ranking") for r in rows)
+
+
+# outputs far larger than a pipe's buffer (64 KB), so ddx is still writing when the reader leaves
+@pytest.mark.parametrize("args", [["eval", str(CASES)], ["batch", str(CASES), "--format", "jsonl", "--evidence", "all"]])
+def test_a_reader_that_leaves_early_stops_ddx_quietly_with_the_sigpipe_status(args):
+    """`ddx ... | head`: no traceback, nothing on stderr, and 141 (128 + SIGPIPE) as any tool stopped by a
+    closed pipe, not 1, which says a case or file was invalid (rich's own handling exits 1)."""
+    proc = subprocess.Popen([sys.executable, "-m", "ddx", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout.read(200)  # the first lines arrive, then the reader leaves
+    proc.stdout.close()
+    err = proc.stderr.read()
+    assert proc.wait(timeout=120) == 141, err
+    assert err == b""

@@ -24,6 +24,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from ddx.batch import BatchOptions, BatchSummary, run_batch, source_table
+from ddx.cli.console import OutConsole
 from ddx.cli.writers import (
     CSV_HEADER_START,
     CsvWriter,
@@ -155,9 +156,9 @@ def _writer(fmt: str, out: TextIO, top: int, to_terminal: bool) -> Writer:
     if fmt == "markdown":
         return MarkdownWriter(out, top)
     if to_terminal:
-        return TableWriter(Console(highlight=False), top)
+        return TableWriter(OutConsole(highlight=False), top)
     # a file: the table as wide as its widest row (TableWriter sets the width once it has every row)
-    return TableWriter(Console(file=out, width=80, color_system=None, highlight=False), top, fit=True)
+    return TableWriter(OutConsole(file=out, width=80, color_system=None, highlight=False), top, fit=True)
 
 
 class _Progress:

@@ -7,6 +7,7 @@ traceback.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -73,8 +74,11 @@ class _Group(click.Group):
             sys.stderr.write("ddx: interrupted\n")
             sys.exit(130)
         except BrokenPipeError:  # `ddx ... | head`: the reader left; nothing to report
+            # 141 (128 + SIGPIPE) is what a shell shows for any tool stopped this way; 1 would say a case
+            # was invalid. stdout goes to /dev/null so the interpreter's final flush cannot fail again.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             sys.stderr.close()
-            sys.exit(1)
+            sys.exit(141)
         except OSError as exc:
             from rich.console import Console
 
@@ -247,6 +251,7 @@ def eval_cmd(
     from rich.console import Console
 
     from ddx.analysis import Analyzer, analyze_paths
+    from ddx.cli.console import OutConsole
     from ddx.render import render_markdown, render_text, to_json
 
     if chart is not None:
@@ -258,7 +263,7 @@ def eval_cmd(
     knowledge = load_rules(rules, prior_set)
     failed = False
     results = []
-    console = Console(highlight=False, soft_wrap=False)
+    console = OutConsole(highlight=False, soft_wrap=False)
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     with Analyzer(knowledge, engine) as analyzer:
         for analysis in analyze_paths(files, analyzer):

@@ -24,6 +24,7 @@ from rich.text import Text
 from ddx.analysis import Analyzer
 from ddx.authoring.check import entity_effect
 from ddx.cli.batch import refuse_input_target
+from ddx.cli.console import OutConsole
 from ddx.cli.main import CHECK_HINT, engine_option, load_rules, rules_option
 from ddx.engine import durable_problem, engine_label
 from ddx.errors import DdxError, KnowledgeError, did_you_mean
@@ -31,7 +32,7 @@ from ddx.knowledge import Knowledge, Rule, packaged_rules_dir
 from ddx.render import markup_text
 from ddx.safetext import json_text
 
-_out = Console(highlight=False, soft_wrap=True)
+_out = OutConsole(highlight=False, soft_wrap=True)
 
 
 escape = markup_text  # text from rule, case and baseline files is shown, never read as markup
