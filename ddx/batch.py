@@ -64,6 +64,7 @@ class BatchRow:
     expected: str | None = None
     leaders: list[tuple[str, float]] = field(default_factory=list)  # (slug, probability), best first
     labels: list[str] = field(default_factory=list)  # the leaders as shown: "srms · TFCP2-RMS 97 %"
+    leader_subtype: str = ""  # the first entity's leading profile, when it has subtypes: "TFCP2-RMS", "conventional IMT"
     unused: list[str] = field(default_factory=list)  # recorded findings not used by the ranking ("path: value")
     outside: str | None = None  # what the findings point to outside the differential
     scored: ScoredCase | None = None
@@ -132,6 +133,9 @@ class Processor:
             expected=analysis.expected,
             leaders=[(r.entity, r.probability) for r in analysis.ranking[:k]],
             labels=[entity_label(r, self.knowledge, share=False) for r in analysis.ranking[:k]],
+            leader_subtype=self.knowledge.profile_short(analysis.ranking[0].subtype or "")
+            if analysis.ranking and analysis.ranking[0].subtype
+            else "",
             unused=[u.text for u in analysis.unused],
             outside="; ".join([p.slug for p in analysis.outside.pointers] + [u.rule for u in analysis.outside.unexplained]) or None,
             scored=scored_case(analysis, self.knowledge),

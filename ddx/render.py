@@ -201,6 +201,7 @@ def markup_text(text: str) -> str:
 
 
 EVIDENCE_LEGEND = "for / against: weight, finding (figure; cited or est. → likelihood used)"
+SHARE_LEGEND = "entity · leading subtype (share: that subtype's part of the entity's probability)"
 
 
 def _hanging(rows: list[tuple[str, Text]], *, marker_style: str = "", right: bool = False) -> Table:
@@ -220,10 +221,12 @@ def ranking_table(analysis: Analysis, knowledge: Knowledge, *, top: int = 6) -> 
     grid = Table.grid(padding=(0, 1), expand=False)
     grid.add_column(justify="right", style="dim", no_wrap=True)
     grid.add_column(ratio=1)
-    grid.add_row("", Text(EVIDENCE_LEGEND, style="dim"))
     shown = analysis.ranking[:top]
     # no subtype split on a remote entity
     labels = [entity_label(r, knowledge) if r.probability >= 0.01 else r.entity for r in shown]
+    grid.add_row("", Text(EVIDENCE_LEGEND, style="dim"))
+    if any(r.subtype is not None and r.probability >= 0.01 for r in shown):
+        grid.add_row("", Text(SHARE_LEGEND, style="dim"))
     width = max((len(label) for label in labels), default=0)
     for i, (r, label) in enumerate(zip(shown, labels), start=1):
         head = Table.grid(padding=(0, 2))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import random
@@ -549,3 +550,29 @@ def test_every_csv_column_is_documented():
     documented = set(re_.findall(r"`([a-z_]+(?:_1)?)`", section.split("\n|---|")[1]))
     for column in header:
         assert re_.sub(r"_\d+$", "_1", column) in documented, column
+
+
+@pytest.mark.parametrize("fmt", ["table", "markdown"])
+def test_counted_rates_are_exact_while_probabilities_never_read_100(tmp_path: Path, fmt: str):
+    # two cases: the seed (ILMS first) and an elbow SRMS ranked second; top-3 holds both. A count of right
+    # cases is exact ("100.0 %"); only a probability is kept off 100 % and 0 % ("> 99.9 %").
+    summary = tmp_path / "summary.md"
+    elbow = CASES / "diagnpathol-2010-srms-elbow-37m.yaml"
+    result = run("batch", str(SEED), str(elbow), "--format", fmt, "--summary", str(summary))
+    text = result.output + (summary.read_text(encoding="utf-8") if summary.exists() else "")
+    assert "top-3: 100.0 %" in text.replace("**", "").replace("[bold]", "").replace("[/bold]", "")
+    assert "Top-1: 50.0 %" in text.replace("**", "")
+    assert "> 99.9 %" not in text and "< 0.1 %" not in text
+
+
+def test_the_csv_names_the_leading_subtype_so_it_reads_alone():
+    # a subtype by its short name; an entity's rest profile with the entity ("conventional ILMS", not a bare
+    # "conventional"); nothing for an entity without subtypes
+    tfcp2 = CASES / "csizmok-2024-srms-mandible-31m.yaml"
+    lms = CASES / "olivier-2023-lms-pelvis-81f.yaml"
+    result = run("batch", str(SEED), str(tfcp2), str(lms), "--format", "csv")
+    rows = {r["id"]: r for r in csv.DictReader(result.output.splitlines())}
+    assert rows["seed-board-q1-thigh-35m"]["leader_1"] == "ilms"
+    assert rows["seed-board-q1-thigh-35m"]["leader_subtype"] == "conventional ILMS"
+    assert rows["csizmok-2024-srms-mandible-31m"]["leader_subtype"] == "TFCP2-RMS"
+    assert rows["olivier-2023-lms-pelvis-81f"]["leader_1"] == "lms" and rows["olivier-2023-lms-pelvis-81f"]["leader_subtype"] == ""

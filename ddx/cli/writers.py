@@ -37,7 +37,13 @@ class Writer(Protocol):
 
 
 def _pct(x: float) -> str:
+    """A probability: never shown as 100 % or 0 % ('> 99.9 %')."""
     return probability_text(x, " %")
+
+
+def _rate(x: float) -> str:
+    """A share of counted cases (top-1, recall, precision): exact, '100.0 %' when every case was right."""
+    return f"{100 * x:.1f} %"
 
 
 def _error_text(result: BatchRow) -> str:
@@ -125,9 +131,8 @@ def result_cells(result: BatchRow, top: int) -> list[str | int | float]:
             row += [slug, round(p, 4)]
         else:
             row += ["", ""]
-    subtype = result.labels[0].partition(" · ")[2] if result.labels else ""
     row += [
-        subtype,
+        result.leader_subtype,
         result.band or "",
         result.next_test or "",
         "; ".join(result.caveats),
@@ -326,7 +331,8 @@ def summary_markdown(summary: dict[str, Any]) -> str:
     ]
     if summary.get("scored"):
         lines += [
-            f"Top-1: **{_pct(summary['top1'])}**; top-3: **{_pct(summary['top3'])}**; mean reciprocal rank: **{summary['mrr']:.3f}**.",
+            f"Top-1: **{_rate(summary['top1'])}**; top-3: **{_rate(summary['top3'])}**; "
+            f"mean reciprocal rank: **{summary['mrr']:.3f}**.",
             "",
             "| entity | cases | recall (top-1) | within top-3 | led | precision |",
             "|---|---:|---:|---:|---:|---:|",
@@ -335,9 +341,9 @@ def summary_markdown(summary: dict[str, Any]) -> str:
         for slug in sorted(set(recall) | set(precision)):
             r, p = recall.get(slug), precision.get(slug)
             lines.append(
-                f"| {slug} | {r['cases'] if r else 0} | {_pct(r['recall']) if r else '-'} | "
-                f"{_pct(r['top3'] / r['cases']) if r else '-'} | {p['led'] if p else 0} | "
-                f"{_pct(p['precision']) if p else '-'} |"
+                f"| {slug} | {r['cases'] if r else 0} | {_rate(r['recall']) if r else '-'} | "
+                f"{_rate(r['top3'] / r['cases']) if r else '-'} | {p['led'] if p else 0} | "
+                f"{_rate(p['precision']) if p else '-'} |"
             )
         answers = sorted({a for row in summary["confusion"].values() for a in row})
         lines += [
@@ -370,7 +376,7 @@ def summary_markdown(summary: dict[str, Any]) -> str:
             lines.append(
                 f"| {b['from']:.0%}–{b['to']:.0%} | {b['cases']} | "
                 f"{_pct(b['mean_probability']) if b['cases'] else '-'} | "
-                f"{_pct(b['leader_right']) if b['cases'] else '-'} |"
+                f"{_rate(b['leader_right']) if b['cases'] else '-'} |"
             )
     lines += ["", markdown_text(summary_provenance(summary))]
     return "\n".join(lines) + "\n"
@@ -535,7 +541,7 @@ def summary_tables(summary: dict[str, Any]) -> list[Any]:
     if not summary.get("scored"):
         return out
     out.append(
-        f"Top-1: [bold]{_pct(summary['top1'])}[/bold]  top-3: [bold]{_pct(summary['top3'])}[/bold]  "
+        f"Top-1: [bold]{_rate(summary['top1'])}[/bold]  top-3: [bold]{_rate(summary['top3'])}[/bold]  "
         f"mean reciprocal rank: [bold]{summary['mrr']:.3f}[/bold]"
     )
     per = Table(title="Per entity", header_style="bold")
@@ -554,10 +560,10 @@ def summary_tables(summary: dict[str, Any]) -> list[Any]:
         per.add_row(
             slug,
             str(r["cases"]) if r else "0",
-            _pct(r["recall"]) if r else "-",
-            _pct(r["top3"] / r["cases"]) if r else "-",
+            _rate(r["recall"]) if r else "-",
+            _rate(r["top3"] / r["cases"]) if r else "-",
             str(p["led"]) if p else "0",
-            _pct(p["precision"]) if p else "-",
+            _rate(p["precision"]) if p else "-",
         )
     out.append(per)
     answers = sorted({a for row in summary["confusion"].values() for a in row})
@@ -583,7 +589,7 @@ def summary_tables(summary: dict[str, Any]) -> list[Any]:
             f"{b['from']:.0%}–{b['to']:.0%}",
             str(b["cases"]),
             _pct(b["mean_probability"]) if b["cases"] else "-",
-            _pct(b["leader_right"]) if b["cases"] else "-",
+            _rate(b["leader_right"]) if b["cases"] else "-",
         )
     out.append(calibration)
     return out
