@@ -72,7 +72,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from ddx import __version__  # noqa: E402
-from ddx.bands import assess  # noqa: E402
+from ddx.bands import WhatIf, assess  # noqa: E402
 from ddx.batch import BatchSummary  # noqa: E402
 from ddx.engine import DurableMatcher  # noqa: E402
 from ddx.knowledge import Knowledge, load_knowledge  # noqa: E402
@@ -369,7 +369,7 @@ class MinimalScorer:
         names += [self.unexplained_name[u["rule"]] for u in unexplained]
         leader = order[0]
 
-        def overturned(rule_ids: Sequence[str]) -> str | None:
+        def overturned(rule_ids: Sequence[str]) -> WhatIf | None:
             # ddx.analysis.Analyzer.overturned: the unrecorded findings all present, then all absent
             pending = [
                 r
@@ -378,7 +378,10 @@ class MinimalScorer:
                 and r + ":not" not in matched
                 and not any(k in every for h in (r, r + ":not") if h in self.reads for k in self.reads[h][0])
             ]
-            for extra in ([r for r in pending if r in self.log_lik], [r + ":not" for r in pending if r + ":not" in self.log_lik]):
+            for present, extra in (
+                (True, [r for r in pending if r in self.log_lik]),
+                (False, [r + ":not" for r in pending if r + ":not" in self.log_lik]),
+            ):
                 if extra:
                     what_if = sorted(set(ids) | set(extra))
                     cols = zip(*(self.log_lik[r] for r in what_if))
@@ -389,9 +392,9 @@ class MinimalScorer:
                     per = [0.0] * len(self.entities)
                     for j, i in enumerate(self.profile_entity):
                         per[i] += ex[j] / tot
-                    top = max(range(len(per)), key=per.__getitem__)
+                    top = min(range(len(per)), key=lambda i: (-per[i], self.entities[i][0]))
                     if top != leader:
-                        return self.entities[top][0]
+                        return WhatIf(self.entities[top][0], present, tuple(r.removesuffix(":not") for r in extra))
             return None
 
         confidence = assess(

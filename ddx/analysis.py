@@ -6,7 +6,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ddx.bands import Confidence, assess
+from ddx.bands import Confidence, WhatIf, assess
 from ddx.engine import Matcher, engine_label, make_matcher
 from ddx.errors import Problem
 from ddx.facts import case_facts
@@ -215,27 +215,30 @@ class Analyzer:
 
     def overturned(
         self, rule_ids: Sequence[str], facts: dict[str, Any], matched: frozenset[str], ranking: list[RankedEntity]
-    ) -> str | None:
-        """The entity that would lead instead of ``ranking``'s leader if the findings of ``rule_ids`` that
-        are not recorded were found all present, or else all absent; None when neither would change the
-        leader (or every one is recorded, or the ranking is empty).
+    ) -> WhatIf | None:
+        """What would lead instead of ``ranking``'s leader if the findings of ``rule_ids`` that are not
+        recorded were found all present, or else all absent; None when neither would change the leader (or
+        every one is recorded, or the ranking is empty). Ties go as in the ranking (by slug).
 
         A rule's finding is not recorded when neither the rule nor its negation matched and no finding
-        either of them reads as a plain value is in ``facts`` (so ``pleomorphism: moderate`` counts as
-        recorded for the marked-pleomorphism rule). The negation is the rule's ``negated_by``; a rule
-        without one is left out of the "all absent" case.
+        either of them reads as a plain value (not a list item) is in ``facts``, so ``pleomorphism:
+        moderate`` counts as recorded for the marked-pleomorphism rule. The negation is the rule's
+        ``negated_by``; a rule without one is left out of the "all absent" case.
         """
         if not ranking:
             return None
         pending = [r for r in rule_ids if self.unrecorded(r, facts, matched)]
-        leader = self.ranker.entities.index(ranking[0].entity)
         scored = self.ranker.log_lik
-        for extra in ([r for r in pending if r in scored], [n for r in pending if (n := r + NEGATION_SUFFIX) in scored]):
+        slugs = self.ranker.entities
+        for present, extra in (
+            (True, [r for r in pending if r in scored]),
+            (False, [n for r in pending if (n := r + NEGATION_SUFFIX) in scored]),
+        ):
             if extra:
                 post = self.ranker.posterior(matched | frozenset(extra))
-                top = max(range(len(post)), key=post.__getitem__)
-                if top != leader:
-                    return self.ranker.entities[top]
+                top = min(range(len(post)), key=lambda i: (-post[i], slugs[i]))
+                if slugs[top] != ranking[0].entity:
+                    return WhatIf(slugs[top], present, tuple(r.removesuffix(NEGATION_SUFFIX) for r in extra))
         return None
 
     def unrecorded(self, rule_id: str, facts: dict[str, Any], matched: frozenset[str]) -> bool:

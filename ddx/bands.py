@@ -26,7 +26,7 @@ class Confidence:
 
 
 # names put in lower case inside a sentence
-MID_SENTENCE = frozenset({"leader", "runner_up", "next_test", "confirm_tests", "challenger"})
+MID_SENTENCE = frozenset({"leader", "runner_up", "next_test", "confirm_tests", "challenger", "pending"})
 
 
 def _labels(knowledge: Knowledge, paths: list[str]) -> str:
@@ -38,7 +38,17 @@ def _labels(knowledge: Knowledge, paths: list[str]) -> str:
     return join_words(names, "or")
 
 
-Overturn = Callable[[Sequence[str]], str | None]  # rule ids -> the entity that would lead instead, or None
+@dataclass(frozen=True)
+class WhatIf:
+    """A leader that findings not yet recorded would overturn: ``entity`` would lead were the findings of
+    the scoring rules ``findings`` (rule ids) all present (``present``) or all absent."""
+
+    entity: str
+    present: bool
+    findings: tuple[str, ...]
+
+
+Overturn = Callable[[Sequence[str]], WhatIf | None]  # rule ids -> what would lead instead, or None
 
 
 def _holds(
@@ -88,10 +98,10 @@ def assess(
     ``informative`` counts the matched findings that separate the two leaders,
     ``ancillary`` the matched scoring findings that are stains or molecular results;
     ``outside`` names what the findings point to beyond the differential;
-    ``overturned(rule_ids)`` names the entity that would lead if those of the
-    scoring rules not matched yet were found all present or all absent, or
-    None (without it, a band that asks never holds; ``$challenger`` names
-    that entity). The confirming tests are the leading subtype's, else the
+    ``overturned(rule_ids)`` tells what would lead if those of the scoring
+    rules not recorded yet were found all present or all absent (a
+    :class:`WhatIf`), or None (without it, a band that asks never holds;
+    ``$challenger``, ``$pending`` and ``$direction`` say it). The confirming tests are the leading subtype's, else the
     entity's.
     """
     if not ranking or not knowledge.settings.bands:
@@ -107,19 +117,28 @@ def assess(
     answered = knowledge.ancillary.answered(recorded) if knowledge.ancillary.relations else {}
     confirm = [p for p in confirm if p not in answered]
     if overturned is not None:  # one what-if ranking per list of rule ids, however many bands ask
-        asked: dict[tuple[str, ...], str | None] = {}
-        what_if = overturned
+        asked: dict[tuple[str, ...], WhatIf | None] = {}
+        ask = overturned
 
-        def overturned(ids: Sequence[str]) -> str | None:
+        def overturned(ids: Sequence[str]) -> WhatIf | None:
             key = tuple(ids)
             if key not in asked:
-                asked[key] = what_if(key)
+                asked[key] = ask(key)
             return asked[key]
 
-    def challenger(band: Band) -> str:
+    def what_if(band: Band) -> dict[str, str]:
         ids = band.when.unrecorded_could_overturn
-        slug = overturned(ids) if ids and overturned is not None else None
-        return knowledge.entity[slug].name if slug else "another candidate"
+        found = overturned(ids) if ids and overturned is not None else None
+        if found is None:
+            return {"challenger": "another candidate", "pending": "the findings still unrecorded", "direction": "present"}
+        titles = [lower_first(knowledge.rule[rid].spec.title) for rid in found.findings]
+        return {
+            # said inside the sentence: the name without its parenthesis ("xanthogranuloma", not "... (juvenile /
+            # adult, including deep soft tissue)")
+            "challenger": knowledge.entity[found.entity].name.split(" (")[0],
+            "pending": join_words(titles, "and"),
+            "direction": "present" if found.present else "absent",
+        }
 
     for band in knowledge.settings.bands:
         if _holds(band, leader.probability, margin, bool(confirm), tested, informative, ancillary, bool(outside), overturned):
@@ -135,7 +154,7 @@ def assess(
                 "next_why": first.why if first else NO_SEPARATING_TEST.lower(),
                 "confirm_tests": _labels(knowledge, confirm) or "no defining test",
                 "outside": join_words(outside or []) or "entities outside the differential",
-                "challenger": challenger(band),
+                **what_if(band),
             }
             action = band.action_no_test if first is None and band.action_no_test else band.action
             return Confidence(band.id, band.label, fill_sentence(action, values, MID_SENTENCE))

@@ -142,10 +142,11 @@ def figure_text(lk: Likelihood, strength: float) -> str:
 
 def basis_text(lk: Likelihood, strength: float) -> str:
     """What a figure rests on, beside a percentage: '10/11', '33/35 pooled', or 'worth ≈10 cases' (a figure
-    without a count, shrunk as if it rested on that many cases)."""
+    without a count, shrunk as if it rested on that many cases), after the source's own words when it gives
+    them ('by definition, worth ≈20 cases')."""
     if lk.k is not None and lk.total is not None:
         return f"{lk.k}/{lk.total}" + (" pooled" if lk.pooled and len(lk.pooled) > 1 else "")
-    return worth_text(strength)
+    return f"{lk.n}, {worth_text(strength)}" if lk.n else worth_text(strength)
 
 
 @dataclass

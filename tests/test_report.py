@@ -86,7 +86,7 @@ def test_band_thresholds_come_from_settings(rules_copy: Path):
     assert a.confidence.band == "confirmation-advised"
 
 
-# an inflammatory myogenic tumour of a young adult's thigh with nothing recorded of its grade: ILMS leads
+# an inflammatory myogenic tumour of a young adult's thigh with no pleomorphism, mitoses or necrosis recorded: ILMS leads
 UNGRADED = {
     "id": "ungraded",
     "patient": {"age": 35, "sex": "male"},
@@ -104,22 +104,45 @@ def _graded(**grade):
     return {**UNGRADED, "morphology": {**UNGRADED["morphology"], **grade}}
 
 
-def test_a_leader_the_unrecorded_grade_could_overturn_is_not_presented_as_settled(knowledge, analyzer):
+def test_a_leader_the_unrecorded_he_findings_could_overturn_is_not_presented_as_settled(knowledge, analyzer):
     a = analyzer.analyze(knowledge.case_schema.validate(UNGRADED))
     assert a.top.entity == "ilms" and a.top.probability >= 0.9  # a clear leader by its probability alone
-    assert a.confidence.band == "grade-unrecorded"
-    text = a.confidence.action
-    # it names the entity the grade could put first, in lower case mid-sentence, and what to record
-    assert "could put pleomorphic rhabdomyosarcoma first" in text and "mitotic count" in text and "$" not in text
-    # the what-if is real: the high grade recorded does put PRMS first
+    assert a.confidence.band == "findings-unrecorded"
+    # it names the findings still unrecorded, which way they would have to go, and the entity that would
+    # then lead, mid-sentence in lower case
+    assert (
+        "were marked pleomorphism / bizarre cells, mitoses over 10 per 10 HPF and tumour necrosis present, "
+        "pleomorphic rhabdomyosarcoma would lead"
+    ) in " ".join(a.confidence.action.split())
+    # the what-if is real: those findings recorded do put PRMS first
     high = analyzer.analyze(knowledge.case_schema.validate(_graded(pleomorphism="marked", mitoses_per_10hpf=25, necrosis="present")))
-    assert high.top.entity == "prms" and high.confidence.band != "grade-unrecorded"
-    # the low grade recorded: the band goes, and so does it when the grade is recorded at a value no rule
-    # scores (moderate pleomorphism is recorded, not missing)
+    assert high.top.entity == "prms" and high.confidence.band != "findings-unrecorded"
+    # the low-grade findings recorded: the band goes
     low = analyzer.analyze(knowledge.case_schema.validate(_graded(pleomorphism="mild", mitoses_per_10hpf=1, necrosis="absent")))
-    assert low.top.entity == "ilms" and low.confidence.band != "grade-unrecorded"
-    moderate = analyzer.analyze(knowledge.case_schema.validate(_graded(pleomorphism="moderate", mitoses_per_10hpf=1)))
-    assert moderate.confidence.band != "grade-unrecorded"
+    assert low.top.entity == "ilms" and low.confidence.band == "clear-leader-confirm"
+    # only the findings still unrecorded are named
+    part = analyzer.analyze(knowledge.case_schema.validate(_graded(pleomorphism="marked")))
+    assert part.confidence.band == "findings-unrecorded" and "pleomorphism" not in part.confidence.action.split("would lead")[0]
+
+
+def test_a_leader_defined_by_a_finding_not_recorded_is_told_its_absence_would_overturn_it(knowledge, analyzer):
+    # a UPS with no pleomorphism, mitotic count or necrosis recorded: were they all absent, UPS (pleomorphic
+    # by definition) would not lead
+    [loaded] = list(iter_cases(CASES / "depaiva-2018-ups-chest-wall-74m.yaml", knowledge))
+    a = analyzer.analyze(loaded.case)
+    assert a.top.entity == "ups" and a.confidence.band == "findings-unrecorded"
+    assert " absent, " in a.confidence.action and "would lead" in a.confidence.action
+
+
+def test_a_finding_recorded_at_a_value_no_rule_scores_is_recorded_not_missing(knowledge, analyzer):
+    def facts(**morphology):
+        return analyzer.facts(knowledge.case_schema.validate({"id": "f", "morphology": morphology}))
+
+    rule = "morph.pleomorphism.marked"
+    assert analyzer.unrecorded(rule, facts(cell_types=["spindle"]), frozenset())  # a list item is not the finding
+    assert not analyzer.unrecorded(rule, facts(pleomorphism="moderate"), frozenset())
+    assert not analyzer.unrecorded(rule, {}, frozenset({rule + ":not"}))  # its negation matched
+    assert analyzer.unrecorded("morph.necrosis", facts(pleomorphism="moderate"), frozenset())
 
 
 def test_a_leader_the_grade_cannot_overturn_keeps_its_band(knowledge, analyzer):
@@ -133,7 +156,7 @@ def test_a_leader_the_grade_cannot_overturn_keeps_its_band(knowledge, analyzer):
         "molecular": {"alk_rearrangement": "present"},
     }
     a = analyzer.analyze(knowledge.case_schema.validate(case))
-    assert a.top.entity == "imt" and a.confidence.band != "grade-unrecorded"
+    assert a.top.entity == "imt" and a.confidence.band != "findings-unrecorded"
 
 
 def test_a_band_naming_an_unknown_rule_is_refused_with_the_nearest_rule(rules_copy: Path):
@@ -144,7 +167,7 @@ def test_a_band_naming_an_unknown_rule_is_refused_with_the_nearest_rule(rules_co
     with pytest.raises(KnowledgeError) as exc:
         load_knowledge(rules_copy)
     text = str(exc.value)
-    assert "grade-unrecorded" in text and "morph.necrosys" in text and "morph.necrosis" in text
+    assert "findings-unrecorded" in text and "morph.necrosys" in text and "morph.necrosis" in text
 
 
 def test_band_with_unknown_placeholder_is_refused_with_the_valid_ones(rules_copy: Path):

@@ -607,13 +607,15 @@ def _load_parts(root: Path, overrides: Mapping[Path, str] | None) -> tuple[Knowl
                 code="engine-limit",
             )
         )
-    scoring = {r.spec.id for r in rules if r.spec.likelihood is not None and r.spec.status == "active"}
+    # a conditional rule (given) scores its finding only beside another, so it cannot stand for it in a what-if
+    scoring = {r.spec.id for r in rules if r.spec.likelihood is not None and r.spec.status == "active" and r.spec.given is None}
     for band in settings.bands:
         for rid in band.when.unrecorded_could_overturn or []:
             if rid not in scoring:
                 problems.append(
                     Problem(
-                        f"band {band.id!r}: unrecorded_could_overturn names {rid!r}, which is not an active scoring rule",
+                        f"band {band.id!r}: unrecorded_could_overturn names {rid!r}, which is not an active, "
+                        "unconditional scoring rule",
                         file=str(root / "settings.yaml"),
                         path=f"bands.{band.id}.when.unrecorded_could_overturn",
                         suggestions=TermSet("rule", _lookup={r: r for r in scoring}).suggest(rid),

@@ -350,7 +350,9 @@ class BandWhen(Model):
     unrecorded_could_overturn: list[str] | None = Field(None, min_length=1)
 
 
-BAND_FIELDS = frozenset({"leader", "runner_up", "next_test", "next_why", "confirm_tests", "outside", "challenger"})
+BAND_FIELDS = frozenset(
+    {"leader", "runner_up", "next_test", "next_why", "confirm_tests", "outside", "challenger", "pending", "direction"}
+)
 REPORT_FIELDS = frozenset({"site", "diagnosis", "leader", "probability", "band"})
 
 
