@@ -97,6 +97,18 @@ def test_list_for_an_entity_sorts_by_effect_and_names_the_rules(knowledge):
     assert "mol.alk-rearrangement" in favours_imt or any("alk" in r for r in favours_imt)
 
 
+def test_list_names_the_entities_a_finding_favours_not_a_subtype(knowledge):
+    # an entity with subtypes counts as the mixture of its profiles: "age under 18" favours a childhood
+    # entity, not the infantile SRMS subtype whose own figure is the highest
+    data = json.loads(run("rules", "list", "--format", "json").output)
+    favours = {r["id"]: r["favours"] for r in data["items"]}
+    entities = set(knowledge.entity)
+    assert all(set(f) <= entities for f in favours.values()), {i: f for i, f in favours.items() if not set(f) <= entities}
+    assert favours["clin.age.under-18"] and "srms_infant" not in favours["clin.age.under-18"]
+    assert favours["mol.alk-fusion"] == ["alkh"] or "imt" in favours["mol.alk-fusion"]
+    assert favours["clin.depth.superficial"] == ["xg"]
+
+
 def test_list_table_and_unknown_entity():
     table = run("rules", "list", "--status", "active")
     assert table.exit_code == 0 and "ihc.desmin" in table.output and "rule(s)" in table.output

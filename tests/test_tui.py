@@ -25,7 +25,7 @@ from ddx.tui.dialogs import ConfirmDiscard, DraftOffer, HelpScreen, PathDialog, 
 from ddx.tui.differential import short_source
 from ddx.tui.findings import FindingsPane
 from ddx.tui.form import TICKED, UNTICKED, CheckList, Field
-from tests.conftest import REPO, SEED
+from tests.conftest import CASES, REPO, SEED
 
 SEED_REL = Path("cases") / SEED.name
 TFCP2_CASE = REPO / "cases" / "headneckpathol-2022-srms-face-43f.yaml"
@@ -347,6 +347,34 @@ def test_autosaved_draft_is_offered_back_and_restored(knowledge, tmp_path):
         assert "alk" in second.entry.findings("stains")
 
     drive(second, restore)
+
+
+def test_a_draft_offered_over_an_opened_file_says_it_would_replace_it(knowledge, tmp_path):
+    # a draft of the seed left behind; the editor is then opened on another case file: the offer says that
+    # restoring replaces that file in the editor, and the toast after restoring says so again
+    first = make_app(knowledge, drafts=DraftStore(tmp_path))
+
+    async def crash(pilot):
+        await pilot.press("f7")
+        await type_text(pilot, "alk negative")
+        await pilot.press("enter")
+        await settle(app=first, pilot=pilot)
+
+    drive(first, crash)
+    other = CASES / "kao-2022-ilms-lung-m.yaml"
+    second = make_app(knowledge, path=other, drafts=DraftStore(tmp_path))
+    said: list[str] = []
+    second.notify = lambda message, **kw: said.append(str(message))  # type: ignore[method-assign]
+
+    async def offer(pilot):
+        assert isinstance(second.screen, DraftOffer)
+        text = " ".join(shown_text(second.screen.query_one("#draft-text", Static)).split())
+        assert f"Restoring it replaces {other}, opened now, in the editor" in text and "no file on disk is changed" in text
+        await pilot.click("#restore")
+        await settle(second, pilot)
+        assert second.path == SEED and any(f"it replaces {other} in the editor" in m for m in said), said
+
+    drive(second, offer)
 
 
 def test_report_export_and_help_and_theme(knowledge, tmp_path):

@@ -130,15 +130,24 @@ def check_cmd(directory: str | None, fmt: str, no_engine: bool) -> None:
 
 
 def _favours(rule: Rule, k: Knowledge) -> list[str]:
-    """The profiles (entities or subtypes) the finding weighs most for, as the ranker uses it."""
+    """The entities the finding is likeliest under, as the ranker uses it: an entity with subtypes counts
+    as the mixture of its profiles by their shares (so "age under 18" favours the entities of children,
+    not the one infantile subtype whose figure is highest). Empty for a caveat-only rule or a finding
+    every entity shows alike."""
     if rule.spec.likelihood is None:
         return []
     from ddx.ranking import ranker_for
 
     ranker = ranker_for(k)
-    weights = dict(zip((p.slug for p in ranker.profiles), (round(w, 6) for w in ranker.weights_of(rule))))
-    top = max(weights.values())
-    return [s for s, w in weights.items() if w == top and top > min(weights.values())]
+    _, used = ranker.row(rule)
+    mixed: dict[str, list[float]] = {}
+    for prof, prior, p in zip(ranker.profiles, ranker.profile_prior, used):
+        total = mixed.setdefault(prof.entity, [0.0, 0.0])
+        total[0] += prior * p
+        total[1] += prior
+    likelihood = {e: round(num / den, 9) for e, (num, den) in mixed.items()}
+    top = max(likelihood.values())
+    return [e for e, p in likelihood.items() if p == top and top > min(likelihood.values())]
 
 
 def _rule_row(rule: Rule, k: Knowledge, entity: str | None) -> dict[str, Any]:

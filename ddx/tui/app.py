@@ -157,7 +157,8 @@ class DdxApp(App[None]):
             if orphans:
                 from ddx.tui.dialogs import DraftOffer
 
-                self.push_screen(DraftOffer(orphans[0], len(orphans) - 1), lambda choice: self._draft_choice(orphans[0], choice))
+                offer = DraftOffer(orphans[0], len(orphans) - 1, showing=self.path)
+                self.push_screen(offer, lambda choice: self._draft_choice(orphans[0], choice))
 
     def on_unmount(self) -> None:
         with self._engine_lock:
@@ -268,6 +269,7 @@ class DdxApp(App[None]):
     def _draft_choice(self, draft: Any, choice: str | None) -> None:
         assert self.drafts is not None
         if choice == "restore":
+            opened = self.path
             try:
                 self.entry.load(draft.case)
             except InvalidEntry as exc:
@@ -279,7 +281,8 @@ class DdxApp(App[None]):
             self.form.load_from_entry()
             self.drafts.discard(draft.path)
             self._case_changed(CaseChanged("*"))
-            self.notify(f"Restored {draft.describe()}.")
+            replaced = f"; it replaces {opened} in the editor" if opened is not None and opened != self.path else ""
+            self.notify(f"Restored {draft.describe()}{replaced}.", timeout=8)
         elif choice == "discard":
             self.drafts.discard(draft.path)
 

@@ -223,10 +223,12 @@ class ReportScreen(ModalScreen[None]):
 class DraftOffer(ChoiceScreen):
     """A draft left by an editor that did not close cleanly: "restore", "discard" or "later"."""
 
-    def __init__(self, draft: Draft, others: int) -> None:
+    def __init__(self, draft: Draft, others: int, showing: Path | None = None) -> None:
+        """``showing``: the file the editor was opened on, which restoring the draft replaces on screen."""
         super().__init__()
         self.draft = draft
         self.others = others
+        self.showing = showing
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="draft-box"):
@@ -234,6 +236,10 @@ class DraftOffer(ChoiceScreen):
             text = f"An editor closed without saving {self.draft.describe()}."
             if self.others:
                 text += f" ({self.others} older draft{'s' if self.others > 1 else ''} also kept.)"
+            if self.showing is not None:
+                same = self.draft.origin is not None and Path(self.draft.origin).resolve() == self.showing.resolve()
+                what = "its saved version" if same else str(self.showing)
+                text += f" Restoring it replaces {what}, opened now, in the editor; no file on disk is changed until you save."
             yield Static(plain(text), id="draft-text")
             with Horizontal(classes="buttons"):
                 yield Button("Restore it", id="restore", variant="primary")
