@@ -1031,3 +1031,23 @@ def test_a_clean_save_and_quit_leave_no_draft_behind(knowledge, tmp_path):
 
     drive(app, script)
     assert not app.is_running and DraftStore(tmp_path).orphans() == []
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40), (260, 50)])
+def test_the_quick_entry_hint_is_whole_at_every_width(knowledge, size):
+    # the hint shortens with the pane (the full sentence, a short one, the example alone) and is never cut
+    app = make_app(knowledge, path=None)
+    hints: list[str] = []
+
+    async def script(pilot):
+        for section in ("stains", "molecular"):
+            await pilot.press("f7" if section == "stains" else "f8")
+            await settle(app, pilot)
+            box = app.query_one(f"#{section}-entry", Input)
+            hints.append(box.placeholder)
+            assert len(box.placeholder) < box.content_region.width, (section, box.placeholder, box.content_region.width)
+            assert "e.g." in box.placeholder
+
+    drive(app, script, size=size)
+    if size[0] >= 260:  # wide enough for the whole sentence
+        assert hints[0].startswith("type a stain and its result")

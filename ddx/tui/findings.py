@@ -78,6 +78,9 @@ class TermComplete(AutoComplete):
         target.cursor_position = len(target.value)
 
 
+INPUT_CHROME = 5  # an Input's border and padding, and the cell the cursor takes at the end, in columns
+
+
 class FindingsPane(Vertical):
     """Entry, editor and table for one section: ``stains`` or ``molecular``."""
 
@@ -99,14 +102,7 @@ class FindingsPane(Vertical):
 
     def compose(self) -> ComposeResult:
         vocab = self.knowledge.vocab
-        example = (
-            "alk positive cytoplasmic, desmin diffuse, ki67 30%"
-            if self.section == "stains"
-            else "nf1 detected, alk rearrangement absent"
-        )
-        quick = Input(
-            placeholder=f"type a {self.names.kind} and its result, e.g. {example}", name=self.section, id=f"{self.section}-entry"
-        )
+        quick = Input(placeholder=self._placeholder(self.app.size.width // 2), name=self.section, id=f"{self.section}-entry")
         yield quick
         yield TermComplete(quick, self.names)
         error = Static("", classes="field-error", id=f"{self.section}-error")
@@ -146,6 +142,20 @@ class FindingsPane(Vertical):
     def on_resize(self) -> None:
         if self.size.width != self._table_width:
             self.refresh_table()
+        self.query_one(f"#{self.section}-entry", Input).placeholder = self._placeholder(self.size.width)
+
+    def _placeholder(self, width: int) -> str:
+        """The quick entry's hint, whole at this pane width (columns, with the border and padding):
+        the sentence with the long example, a short one with the short example, or the example alone."""
+        if self.section == "stains":
+            long, short = "alk positive cytoplasmic, desmin diffuse, ki67 30%", "desmin diffuse, ki67 30%"
+        else:
+            long, short = "nf1 detected, alk rearrangement absent", "alk rearrangement absent"
+        kind = self.names.kind
+        for hint in (f"type a {kind} and its result, e.g. {long}", f"{kind} + result, e.g. {short}"):
+            if len(hint) + INPUT_CHROME <= width:
+                return hint
+        return f"e.g. {short}"
 
     def _columns(self, table: DataTable[Any]) -> None:
         """The name, the result and (stains) the rest in one column that takes the remaining width and
