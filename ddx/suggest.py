@@ -830,8 +830,13 @@ def why_line(
             return f"{label}: asked for by {'a caveat' if len(asked_by) == 1 else 'the caveats'} (see Caveats)"
         return f"{label}: its result changes the ranking of the leading candidates"
     ev = knowledge.settings.evidence
-    short = knowledge.profile_short
     lead = profiles[leader]
+
+    def short(prof: Profile, rule: Rule) -> str:
+        """Whose figure it is: the subtype's own, else its entity's (the rest profile's), which it inherits."""
+        own = prof.subtype is not None and rule.spec.likelihood is not None and prof.subtype in rule.spec.likelihood
+        return knowledge.profile_short(prof.subtype if own and prof.subtype else prof.entity)
+
     word = "positive" if kind == "stain" else "present"
 
     def head(rule: Rule) -> str:
@@ -849,7 +854,7 @@ def why_line(
         if lk is None:
             return f"{label}: {rule.title}"
         return (
-            f"{label}: {head(rule)} {percent(lk.p, lk.estimate)} of {given_name(rule.spec.given, short(lead.slug))} "
+            f"{label}: {head(rule)} {percent(lk.p, lk.estimate)} of {given_name(rule.spec.given, short(lead, rule))} "
             f"[{basis_text(lk, strength_of(lk, ev))}]"
         )
     other = profiles[contrast]
@@ -869,9 +874,9 @@ def why_line(
     _, rule, pa, pb = best
     given = rule.spec.given
     return (
-        f"{label}: {head(rule)} {percent(pa.p, pa.estimate)} of {given_name(given, short(lead.slug))} "
+        f"{label}: {head(rule)} {percent(pa.p, pa.estimate)} of {given_name(given, short(lead, rule))} "
         f"[{basis_text(pa, strength_of(pa, ev))}] vs {percent(pb.p, pb.estimate)} of "
-        f"{given_name(given, short(other.slug))} "
+        f"{given_name(given, short(other, rule))} "
         f"[{basis_text(pb, strength_of(pb, ev))}]"
     )
 

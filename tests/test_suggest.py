@@ -199,15 +199,18 @@ def test_the_leader_is_named_first_in_every_why(knowledge, analyzer):
     for path in sorted(CASES.glob("*.yaml")):
         for loaded in iter_cases(path, knowledge):
             a = analyzer.analyze(loaded.case)
+
+            def whose(profile: str) -> str:
+                return "|".join(re.escape(knowledge.profile_short(x)) for x in (profile, knowledge.parent(profile)))
+
             for s in a.suggestions:
                 assert knowledge.parent(s.leader) == a.top.entity, (loaded.id, s.why)
                 first = s.why.split(" vs ")[0]
-                assert re.search(rf"of (\S+-positive )?{re.escape(knowledge.profile_short(s.leader))} \[", first), (loaded.id, s.why)
+                # the leading profile, or its entity's rest profile when the figure is inherited from it
+                assert re.search(rf"of (\S+-positive )?({whose(s.leader)}) \[", first), (loaded.id, s.why)
                 if s.contrast is not None:
                     assert knowledge.parent(s.contrast) != a.top.entity
-                    assert s.why.endswith("]") and re.search(
-                        rf"of (\S+-positive )?{re.escape(knowledge.profile_short(s.contrast))} \[", s.why.split(" vs ")[1]
-                    )
+                    assert s.why.endswith("]") and re.search(rf"of (\S+-positive )?({whose(s.contrast)}) \[", s.why.split(" vs ")[1])
 
 
 def test_an_alk_rearranged_case_is_not_offered_another_kinase_fusion(knowledge, analyzer):
@@ -508,3 +511,21 @@ def test_a_figure_of_an_entitys_rest_profile_names_that_profile(knowledge, analy
     a = analyzer.analyze(validate(knowledge, {"id": "i", **IMT_LIKE, "stains": {"sma": "positive"}}))
     whys = [s.why for s in _all(analyzer, a, min_gain=0.0) if s.test == "alk"]
     assert whys and "of conventional IMT [8/8]" in whys[0], whys
+
+
+def test_a_subtype_that_inherits_its_entitys_figure_is_not_named_as_its_source(knowledge):
+    # ilms_rms gives no SMA figure of its own: it inherits conventional ILMS's 10/12 (Merchant 1995), and the
+    # why says whose figure it is; a subtype's own figure keeps the subtype's name
+    from ddx.ranking import ranker_for
+    from ddx.suggest import why_line
+
+    ranker = ranker_for(knowledge)
+    profiles = ranker.profiles
+    slugs = [p.slug for p in profiles]
+    sma = knowledge.rule["ihc.sma"]
+    assert "ilms_rms" not in (sma.spec.likelihood or {})
+    text = why_line(knowledge, profiles, sma, [[sma]], "SMA", "stain", slugs.index("ilms_rms"), slugs.index("prms"), ())
+    assert "of conventional ILMS [10/12]" in text and "RMS-in-IRMT" not in text, text
+    alk = knowledge.rule["ihc.alk"]
+    own = why_line(knowledge, profiles, alk, [[alk]], "ALK", "stain", slugs.index("srms_tfcp2"), slugs.index("prms"), ())
+    assert "of TFCP2-RMS [" in own, own
