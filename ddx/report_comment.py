@@ -18,7 +18,7 @@ from typing import Any
 from ddx.analysis import Analysis, Pointer, provenance_line
 from ddx.citations import split_citations
 from ddx.facts import case_facts
-from ddx.knowledge import Knowledge, ReportTemplates
+from ddx.knowledge import Knowledge, ReportTemplates, Rule
 from ddx.ranking import Evidence, RankedEntity, Ranker, given_name, join_words, lower_first, percent, probability_text, worth_text
 from ddx.safetext import printable
 from ddx.suggest import no_test_text
@@ -280,6 +280,12 @@ def describe_molecular(case: Any, knowledge: Knowledge) -> list[str]:
     return [fill(prose.sentence, parts="; ".join(parts))] if parts else []
 
 
+def owner_short(knowledge: Knowledge, rule: Rule, r: RankedEntity) -> str:
+    """The short name of whose figure ``r``'s leading profile quotes for ``rule``: its own, or its entity's
+    rest profile's when a subtype inherits the cell ('conventional ILMS')."""
+    return knowledge.profile_short(knowledge.figure_owner(rule, leading_subtype(r) or r.entity))
+
+
 def _contrast_text(
     t: ReportTemplates, analysis: Analysis, ranker: Ranker, knowledge: Knowledge, leader: RankedEntity, other: RankedEntity
 ) -> list[str]:
@@ -292,6 +298,7 @@ def _contrast_text(
         analysis.matched, leader.entity, other.entity, favoured_subtype=leader.subtype, other_subtype=other.subtype
     ):
         a, b = ranker.evidence[c.rule][i], ranker.evidence[c.rule][j]
+        rule = knowledge.rule[c.rule]
 
         def shown(e: Evidence) -> str:
             return percent(1.0 - e.likelihood.p if e.negated else e.likelihood.p, e.estimate)
@@ -301,10 +308,10 @@ def _contrast_text(
                 t.contrast,
                 finding=lower_first(c.finding),
                 leader_p=shown(a),
-                leader_short=given_name(c.given, profile_short(knowledge, leader)),
+                leader_short=given_name(c.given, owner_short(knowledge, rule, leader)),
                 leader_figure=count_text(a),
                 other_p=shown(b),
-                other_short=given_name(c.given, profile_short(knowledge, other)),
+                other_short=given_name(c.given, owner_short(knowledge, rule, other)),
                 other_figure=count_text(b),
             )
         )

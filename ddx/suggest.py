@@ -834,8 +834,7 @@ def why_line(
 
     def short(prof: Profile, rule: Rule) -> str:
         """Whose figure it is: the subtype's own, else its entity's (the rest profile's), which it inherits."""
-        own = prof.subtype is not None and rule.spec.likelihood is not None and prof.subtype in rule.spec.likelihood
-        return knowledge.profile_short(prof.subtype if own and prof.subtype else prof.entity)
+        return knowledge.profile_short(knowledge.figure_owner(rule, prof.slug))
 
     word = "positive" if kind == "stain" else "present"
 

@@ -524,6 +524,8 @@ def test_a_subtype_that_inherits_its_entitys_figure_is_not_named_as_its_source(k
     slugs = [p.slug for p in profiles]
     sma = knowledge.rule["ihc.sma"]
     assert "ilms_rms" not in (sma.spec.likelihood or {})
+    assert knowledge.figure_owner(sma, "ilms_rms") == "ilms" and knowledge.figure_owner(sma, "prms") == "prms"
+    assert knowledge.figure_owner(knowledge.rule["ihc.alk"], "srms_tfcp2") == "srms_tfcp2"
     text = why_line(knowledge, profiles, sma, [[sma]], "SMA", "stain", slugs.index("ilms_rms"), slugs.index("prms"), ())
     assert "of conventional ILMS [10/12]" in text and "RMS-in-IRMT" not in text, text
     alk = knowledge.rule["ihc.alk"]

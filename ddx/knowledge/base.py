@@ -325,6 +325,13 @@ class Knowledge:
             return f"{slug.upper()} {rest}" if rest.isupper() else f"{rest} {slug.upper()}"
         return self.short_name(slug)
 
+    def figure_owner(self, rule: Rule, slug: str) -> str:
+        """Whose cell a profile's figure for ``rule`` is: a subtype's own, else its entity's (the rest
+        profile's, which the subtype inherits); an entity's is its own."""
+        if slug in self.subtype and not (rule.spec.likelihood and slug in rule.spec.likelihood):
+            return self.parent(slug)
+        return slug
+
     def profile_likelihood(self, rule: Rule, profile: Profile) -> Likelihood | None:
         """The figure a rule gives a profile: the subtype's own, else its entity's."""
         if profile.subtype is not None and rule.spec.likelihood and profile.subtype in rule.spec.likelihood:
