@@ -941,7 +941,7 @@ def test_kill_9_mid_entry_leaves_a_draft_that_is_offered_back(tmp_path):
     try:
         _read_until(fd, b"Next tests", 60)
         os.write(fd, b"\x1b[18~")  # F7: the stains tab
-        _read_until(fd, b"its result", 30)  # its entry line is drawn: typing goes there
+        _read_until(fd, b"desmin diffuse", 30)  # its entry line (its hint, at any width) is drawn: typing goes there
         os.write(fd, b"alk positive cytoplasmic")
         time.sleep(0.3)
         os.write(fd, b"\r")
