@@ -281,9 +281,8 @@ def describe_molecular(case: Any, knowledge: Knowledge) -> list[str]:
 
 
 def owner_short(knowledge: Knowledge, rule: Rule, r: RankedEntity) -> str:
-    """The short name of whose figure ``r``'s leading profile quotes for ``rule``: its own, or its entity's
-    rest profile's when a subtype inherits the cell ('conventional ILMS')."""
-    return knowledge.profile_short(knowledge.figure_owner(rule, leading_subtype(r) or r.entity))
+    """The short name of whose figure ``r``'s leading profile quotes for ``rule`` (:meth:`Knowledge.figure_name`)."""
+    return knowledge.figure_name(rule, leading_subtype(r) or r.entity)
 
 
 def _contrast_text(

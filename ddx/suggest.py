@@ -834,7 +834,7 @@ def why_line(
 
     def short(prof: Profile, rule: Rule) -> str:
         """Whose figure it is: the subtype's own, else its entity's (the rest profile's), which it inherits."""
-        return knowledge.profile_short(knowledge.figure_owner(rule, prof.slug))
+        return knowledge.figure_name(rule, prof.slug)
 
     word = "positive" if kind == "stain" else "present"
 

@@ -188,7 +188,10 @@ def test_a_folder_without_case_files_is_an_error_row_for_eval_and_batch_alike(tm
 
 
 # outputs far larger than a pipe's buffer (64 KB), so ddx is still writing when the reader leaves
-@pytest.mark.parametrize("args", [["eval", str(CASES)], ["batch", str(CASES), "--format", "jsonl", "--evidence", "all"]])
+@pytest.mark.parametrize(
+    "args",
+    [["eval", str(CASES)], ["eval", str(CASES), "--format", "json"], ["batch", str(CASES), "--format", "jsonl", "--evidence", "all"]],
+)
 def test_a_reader_that_leaves_early_stops_ddx_quietly_with_the_sigpipe_status(args):
     """`ddx ... | head`: no traceback, nothing on stderr, and 141 (128 + SIGPIPE) as any tool stopped by a
     closed pipe, not 1, which says a case or file was invalid (rich's own handling exits 1)."""

@@ -189,10 +189,11 @@ def test_the_why_contrasts_the_leader_with_the_entity_the_test_separates_it_from
     mdm2 = tests["mdm2"]
     assert mdm2.leader == a.top.subtype or mdm2.leader == "ilms"
     assert mdm2.contrast == "ddlps"
-    # the leader's figure is its conventional profile's (ILMS has subtypes), and the why says so
-    assert re.match(r"MDM2 \(IHC\): positive in ~?\d+ % of conventional ILMS \[.*\] vs 100 % of DDLPS \[12/12\]$", mdm2.why), mdm2.why
+    # no subtype of ILMS gives MDM2 a figure of its own: the figure is all ILMS's, and the why says "ILMS"
+    assert re.match(r"MDM2 \(IHC\): positive in ~?\d+ % of ILMS \[.*\] vs 100 % of DDLPS \[12/12\]$", mdm2.why), mdm2.why
     # ALK separates the leader from IMT, whatever else is in the top three
-    assert tests["alk"].contrast == "imt" and "of conventional ILMS" in tests["alk"].why.split(" vs ")[0]
+    assert tests["alk"].contrast == "imt" and "of ILMS [" in tests["alk"].why.split(" vs ")[0]
+    assert "of conventional IMT [8/8]" in tests["alk"].why  # ALK-negative IMT and EIMS give their own ALK figures
 
 
 def test_the_leader_is_named_first_in_every_why(knowledge, analyzer):
@@ -201,7 +202,10 @@ def test_the_leader_is_named_first_in_every_why(knowledge, analyzer):
             a = analyzer.analyze(loaded.case)
 
             def whose(profile: str) -> str:
-                return "|".join(re.escape(knowledge.profile_short(x)) for x in (profile, knowledge.parent(profile)))
+                # the profile's own figure, or its entity's (named as the rest profile's or as all of it)
+                entity = knowledge.parent(profile)
+                names = {knowledge.profile_short(profile), knowledge.profile_short(entity), knowledge.short_name(entity)}
+                return "|".join(re.escape(n) for n in names)
 
             for s in a.suggestions:
                 assert knowledge.parent(s.leader) == a.top.entity, (loaded.id, s.why)
@@ -526,6 +530,10 @@ def test_a_subtype_that_inherits_its_entitys_figure_is_not_named_as_its_source(k
     assert "ilms_rms" not in (sma.spec.likelihood or {})
     assert knowledge.figure_owner(sma, "ilms_rms") == "ilms" and knowledge.figure_owner(sma, "prms") == "prms"
     assert knowledge.figure_owner(knowledge.rule["ihc.alk"], "srms_tfcp2") == "srms_tfcp2"
+    # the entity's cell is named as all of it unless a subtype gives the rule its own (then it is the rest's)
+    assert knowledge.figure_name(knowledge.rule["ihc.mdm2"], "ilms") == "ILMS"
+    assert knowledge.figure_name(knowledge.rule["ihc.alk"], "imt") == "conventional IMT"
+    assert knowledge.figure_name(knowledge.rule["ihc.alk"], "eims") == "EIMS"
     text = why_line(knowledge, profiles, sma, [[sma]], "SMA", "stain", slugs.index("ilms_rms"), slugs.index("prms"), ())
     assert "of conventional ILMS [10/12]" in text and "RMS-in-IRMT" not in text, text
     alk = knowledge.rule["ihc.alk"]

@@ -369,7 +369,8 @@ def test_a_draft_offered_over_an_opened_file_says_it_would_replace_it(knowledge,
     async def offer(pilot):
         assert isinstance(second.screen, DraftOffer)
         text = " ".join(shown_text(second.screen.query_one("#draft-text", Static)).split())
-        assert f"Restoring it replaces {other}, opened now, in the editor" in text and "no file on disk is changed" in text
+        assert f"Restoring it replaces the case now open ({other}) in the editor" in text
+        assert f"Save then writes to {SEED}." in text and "Nothing on disk changes until you save." in text
         await pilot.click("#restore")
         await settle(second, pilot)
         assert second.path == SEED and any(f"it replaces {other} in the editor" in m for m in said), said

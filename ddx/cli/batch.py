@@ -287,7 +287,7 @@ def run_batch_command(
             err.print(f"ddx: ... the error rows of the output list every problem ({summary.failed:,} cases)")
         elapsed = time.monotonic() - started
         line = (
-            f"ddx: {summary.cases:,} cases, {summary.ranked:,} ranked, {summary.failed:,} "
+            f"ddx: {summary.cases:,} {'case' if summary.cases == 1 else 'cases'}, {summary.ranked:,} ranked, {summary.failed:,} "
             f"{'error' if summary.failed == 1 else 'errors'} in {elapsed:.1f} s"
         )
         if output:

@@ -289,7 +289,12 @@ def eval_cmd(
         from ddx.safetext import json_text
 
         payload = results[0] if len(results) == 1 else results
-        click.echo(json_text(json.dumps(payload, indent=2, ensure_ascii=False)))
+        text = json_text(json.dumps(payload, indent=2, ensure_ascii=False)) + "\n"
+        # in pieces, each flushed: one write of megabytes into a pipe whose reader left (`| head`) can end
+        # without an error, where a piece's flush raises BrokenPipeError (exit 141, as for the other formats)
+        for start in range(0, len(text), 1 << 16):
+            click.echo(text[start : start + (1 << 16)], nl=False)
+            sys.stdout.flush()
     if chart is not None:
         from ddx.chart import write_charts
 

@@ -129,25 +129,34 @@ def check_cmd(directory: str | None, fmt: str, no_engine: bool) -> None:
 # ------------------------------------------------------------------ list / show
 
 
+MAX_FAVOURED = 3  # more profiles tied at the top than this: the finding singles out none of them
+
+
 def _favours(rule: Rule, k: Knowledge) -> list[str]:
-    """The entities the finding is likeliest under, as the ranker uses it: an entity with subtypes counts
-    as the mixture of its profiles by their shares (so "age under 18" favours the entities of children,
-    not the one infantile subtype whose figure is highest). Empty for a caveat-only rule or a finding
-    every entity shows alike."""
+    """The profiles the finding is likeliest under, as the ranker uses it, by entity: 'xg', or 'srms
+    (TFCP2-RMS)' when a subtype's own figure is the highest. Empty for a caveat-only rule, a finding every
+    profile shows alike, or one that more than MAX_FAVOURED profiles share at the top (a neutral or capped
+    figure singles out none of them)."""
     if rule.spec.likelihood is None:
         return []
     from ddx.ranking import ranker_for
 
     ranker = ranker_for(k)
     _, used = ranker.row(rule)
-    mixed: dict[str, list[float]] = {}
-    for prof, prior, p in zip(ranker.profiles, ranker.profile_prior, used):
-        total = mixed.setdefault(prof.entity, [0.0, 0.0])
-        total[0] += prior * p
-        total[1] += prior
-    likelihood = {e: round(num / den, 9) for e, (num, den) in mixed.items()}
-    top = max(likelihood.values())
-    return [e for e, p in likelihood.items() if p == top and top > min(likelihood.values())]
+    top, bottom = max(used), min(used)
+    if top - bottom < 1e-9:
+        return []
+    best = [prof for prof, p in zip(ranker.profiles, used) if top - p < 1e-9]
+    if len(best) > MAX_FAVOURED:
+        return []
+    by_entity: dict[str, list[str]] = {}  # entity -> its subtypes at the top ([] when its rest profile is)
+    for prof in best:
+        subs = by_entity.setdefault(prof.entity, [])
+        if prof.subtype is None:
+            by_entity[prof.entity] = []  # the entity as such: no subtype to name
+        elif prof.entity not in [q.entity for q in best if q.subtype is None]:
+            subs.append(k.short_name(prof.subtype))
+    return [f"{e} ({', '.join(subs)})" if subs else e for e, subs in by_entity.items()]
 
 
 def _rule_row(rule: Rule, k: Knowledge, entity: str | None) -> dict[str, Any]:

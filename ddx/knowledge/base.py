@@ -332,6 +332,18 @@ class Knowledge:
             return self.parent(slug)
         return slug
 
+    def figure_name(self, rule: Rule, slug: str) -> str:
+        """The short name of whose figure profile ``slug`` quotes for ``rule``: a subtype's own cell names the
+        subtype ('TFCP2-RMS'); the entity's cell names the entity ('IMT') when it stands for all of it, and its
+        rest profile ('conventional IMT') when a subtype gives the rule a cell of its own, so that the entity's
+        is the rest's figure (ALK 8/8 in IMT beside ALK-negative IMT's own)."""
+        owner = self.figure_owner(rule, slug)
+        entity = self.entity.get(owner)
+        if entity is None:
+            return self.profile_short(owner)
+        cells = rule.spec.likelihood or {}
+        return self.profile_short(owner) if any(sub.slug in cells for sub in entity.subtypes) else self.short_name(owner)
+
     def profile_likelihood(self, rule: Rule, profile: Profile) -> Likelihood | None:
         """The figure a rule gives a profile: the subtype's own, else its entity's."""
         if profile.subtype is not None and rule.spec.likelihood and profile.subtype in rule.spec.likelihood:

@@ -237,9 +237,13 @@ class DraftOffer(ChoiceScreen):
             if self.others:
                 text += f" ({self.others} older draft{'s' if self.others > 1 else ''} also kept.)"
             if self.showing is not None:
-                same = self.draft.origin is not None and Path(self.draft.origin).resolve() == self.showing.resolve()
-                what = "its saved version" if same else str(self.showing)
-                text += f" Restoring it replaces {what}, opened now, in the editor; no file on disk is changed until you save."
+                origin = Path(self.draft.origin) if self.draft.origin else None
+                if origin is not None and origin.resolve() == self.showing.resolve():
+                    text += f" Restoring it puts its unsaved changes over {self.showing} as saved, now open."
+                else:
+                    text += f" Restoring it replaces the case now open ({self.showing}) in the editor."
+                    text += f" Save then writes to {origin}." if origin else " Save then asks for a file."
+                text += " Nothing on disk changes until you save."
             yield Static(plain(text), id="draft-text")
             with Horizontal(classes="buttons"):
                 yield Button("Restore it", id="restore", variant="primary")

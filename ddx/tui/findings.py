@@ -145,8 +145,9 @@ class FindingsPane(Vertical):
         self.query_one(f"#{self.section}-entry", Input).placeholder = self._placeholder(self.size.width)
 
     def _placeholder(self, width: int) -> str:
-        """The quick entry's hint, whole at this pane width (columns, with the border and padding):
-        the sentence with the long example, a short one with the short example, or the example alone."""
+        """The quick entry's hint for this pane width (columns, with the border and padding): the sentence
+        with the long example, a short one with the short example, or else the example alone (the shortest
+        there is; under 35 columns it too is cut)."""
         if self.section == "stains":
             long, short = "alk positive cytoplasmic, desmin diffuse, ki67 30%", "desmin diffuse, ki67 30%"
         else:
