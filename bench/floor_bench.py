@@ -348,6 +348,7 @@ class MinimalScorer:
         # recorded findings no matched scoring rule reads
         if "clinical__site_group" in read_keys:
             read_keys.add("clinical__site")
+        read_keys |= {"__".join(k.split("__")[:2]) for k in list(read_keys) if k.startswith("stains__") and k.count("__") >= 2}
         unused: list[dict[str, Any]] = []
         for key, value in every.items():
             if key == "clinical__site_group" or key in read_keys:

@@ -251,8 +251,8 @@ class Analyzer:
     def unused(self, every: dict[str, Any], matched: frozenset[str]) -> list[Unused]:
         """Recorded findings that no matched scoring rule reads, in case order.
 
-        A site counts as read when a rule reads its site group; a list finding
-        (cell types, inflammation ...) is judged item by item.
+        A site counts as read when a rule reads its site group, a stain's result when a rule reads one of
+        its details (Ki-67's percent); a list finding (cell types, inflammation ...) is judged item by item.
         """
         keys: set[str] = set()
         items: dict[str, set[str]] = {}
@@ -264,6 +264,8 @@ class Analyzer:
                     items.setdefault(key, set()).update(values)
         if "clinical__site_group" in keys:
             keys.add("clinical__site")
+        # a stain's detail read (Ki-67's percent, desmin's extent) reads its result too: the detail implies it
+        keys |= {"__".join(k.split("__")[:2]) for k in list(keys) if k.startswith("stains__") and k.count("__") >= 2}
         out = []
         for key, value in every.items():
             if key == "clinical__site_group" or key in keys:

@@ -390,7 +390,7 @@ def render_report(analysis: Analysis, knowledge: Knowledge, ranker: Ranker, *, d
         subtype = lower_first(subtype)
     clinical = getattr(case, "clinical", None)
     site = _term(clinical.site) if clinical is not None and clinical.site else "site not stated"
-    band = analysis.confidence.label.lower() if analysis.confidence else "no confidence band"
+    band = lower_first(analysis.confidence.label) if analysis.confidence else "no confidence band"  # keeps 'H&E
     values = {
         "site": site,
         "diagnosis": diagnosis,
@@ -466,6 +466,11 @@ def render_report(analysis: Analysis, knowledge: Knowledge, ranker: Ranker, *, d
         ranking_only = descriptive or outside  # no candidate is set aside when none is favoured
         lines.append(t.differential_heading_descriptive if ranking_only else t.differential_heading)
         item = t.differential_item_descriptive if ranking_only else t.differential_item
+        if descriptive:  # none is favoured: the first-ranked is a candidate like the others, listed first
+            first = t.entities[leader.entity].diagnosis if leader.entity in t.entities else leader.name
+            lines += para(
+                fill(t.differential_leader_descriptive, name=first, probability=probability_text(leader.probability)), "  - "
+            )
         for r in others:
             reasons = _contrast_text(t, analysis, ranker, knowledge, leader, r)
             name = t.entities[r.entity].diagnosis if r.entity in t.entities else r.name

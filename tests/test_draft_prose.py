@@ -49,6 +49,10 @@ def test_an_open_band_favours_no_diagnosis(knowledge, analyzer):
     assert all(name[0].lower() + name[1:] in body for name in leaders)
     assert f"{lower_first(analysis.suggestions[0].label)} would best separate them" in body  # mid-sentence
     assert "none is favoured" in body
+    # the list of candidates opens with the first-ranked one: none is set above the others
+    candidates = flat(text.split("Candidates considered", 1)[1].split("Confidence:", 1)[0])
+    first = knowledge.reports.entities[analysis.ranking[0].entity].diagnosis
+    assert candidates.split(" - ")[1].startswith(first) and "ranked first, by too little to be favoured" in candidates
 
 
 def test_a_settled_band_names_the_diagnosis(knowledge, analyzer):
@@ -127,7 +131,7 @@ def test_the_description_reads_as_prose(knowledge):
     text = " ".join(describe_morphology(case, knowledge))
     assert "The tumour is arranged in fascicles and a storiform pattern." in text
     assert "There is an inflammatory infiltrate of plasma cells." in text
-    assert "0 mitoses" not in text and "The mitotic count is 0 per 10 HPF." in text
+    assert "0 mitoses" not in text and "Mitoses are not identified (0 per 10 HPF)." in text
     assert "rhabdomyoblasts" in text
     assert "growth pattern is" not in text
 

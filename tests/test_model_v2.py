@@ -356,3 +356,11 @@ def test_a_subtypes_effect_is_its_own_profiles_weight(knowledge):
     rest = ranker.profile_index("srms")
     assert entity_effect(rule, knowledge, "srms_tfcp2") == ranker.weights["ihc.keratin"][tfcp2] > 0.5
     assert entity_effect(rule, knowledge, "srms") == ranker.weights["ihc.keratin"][rest] < 0
+
+
+def test_a_stain_whose_detail_is_scored_is_not_listed_as_unused(knowledge, oracle):
+    # Ki-67 positive at 10 %: ihc.ki67.high's negation reads the percent, which implies the result
+    raw = {"id": "k", "stains": {"desmin": "positive", "ki67": {"result": "positive", "percent": 10}}}
+    a = oracle.analyze(validate(knowledge, raw))
+    assert "ihc.ki67.high:not" in a.matched
+    assert not any(u.path.startswith("stains.ki67") for u in a.unused), a.unused

@@ -505,6 +505,7 @@ REPORT_FRAMES: dict[str, frozenset[str]] = {
     "differential_item": frozenset({"name", "probability", "why"}),
     "differential_item_descriptive": frozenset({"name", "probability", "why", "leader_short"}),
     "differential_no_reason": frozenset({"name", "probability", "leader_short"}),
+    "differential_leader_descriptive": frozenset({"name", "probability"}),
     "confidence": frozenset({"label", "action"}),
     "tests_heading": frozenset(),
     "caveats_heading": frozenset(),
@@ -697,6 +698,8 @@ class ReportTemplates(FileModel):
     differential_no_reason: str = (
         "$name ($probability): no recorded finding separates it from $leader_short; it ranks lower on prior frequency."
     )
+    # in the descriptive bands the list opens with the first-ranked candidate, since none is set above the others
+    differential_leader_descriptive: str = "$name ($probability): ranked first, by too little to be favoured."
     confidence: str = "Confidence: $label. $action"
     tests_heading: str = "Recommended additional tests:"
     caveats_heading: str = "Caveats:"
