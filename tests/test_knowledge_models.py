@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 import yaml
+from pydantic import ValidationError
 
 from ddx.errors import KnowledgeError, Problem
 from ddx.knowledge import load_knowledge_partial, packaged_rules_dir
@@ -22,6 +23,7 @@ from ddx.knowledge.load import Entry, load_model, load_vocabulary
 from ddx.knowledge.models import (
     EntitiesFile,
     FileModel,
+    Likelihood,
     OutsideFile,
     ReportTemplates,
     RulesFile,
@@ -452,3 +454,18 @@ def _vocabulary_before(data: dict[str, Any], path: Path) -> Vocabulary:
     )
     assert problems == []
     return vocab
+
+
+@pytest.mark.parametrize(
+    "cell, said",
+    [
+        ({"p": 0.8, "n": "4/5x"}, "looks like a count but is not written k/n"),
+        ({"n": "4 / 5 cases"}, "looks like a count but is not written k/n"),
+        ({"n": "by definition"}, "is not a count k/n, so the figure needs its p"),
+    ],
+)
+def test_a_mistyped_count_or_a_figure_without_its_p_is_refused_in_ddx_words(cell, said):
+    with pytest.raises(ValidationError) as exc:
+        Likelihood.model_validate(cell)
+    assert said in str(exc.value)
+    assert Likelihood.model_validate({"p": 1.0, "n": "by definition"}).p == 1.0  # words beside a p stay allowed

@@ -93,6 +93,7 @@ class ItemsFile(FileModel):
 
 
 COUNT = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
+ALMOST_COUNT = re.compile(r"^\s*\d+\s*/")  # "4/5x", "4 / 5 cases": a count mistyped
 
 
 class Series(Model):
@@ -191,7 +192,11 @@ def _counted(value: dict[str, Any]) -> dict[str, Any]:
             )
     elif isinstance(value.get("n"), str) and (m := COUNT.match(value["n"])):
         k, total = int(m[1]), int(m[2])
+    elif isinstance(value.get("n"), str) and ALMOST_COUNT.match(value["n"]):
+        raise ValueError(f"n {value['n']!r} looks like a count but is not written k/n (e.g. '4/5')")
     if k is None or total is None:
+        if value.get("p") is None and isinstance(value.get("n"), str) and value.get("pooled") is None:
+            raise ValueError(f"n {value['n']!r} is not a count k/n, so the figure needs its p (e.g. p: 1.0, n: \"by definition\")")
         return value
     if total == 0 or k > total:
         raise ValueError(f"a count is k/n with 0 <= k <= n and n > 0, got {k}/{total}")
