@@ -20,6 +20,7 @@ class Confidence:
     band: str
     label: str
     action: str
+    next_test: str | None = None  # the label of the test the action names, if it names one (not in to_dict)
 
     def to_dict(self) -> dict[str, str]:
         return {"band": self.band, "label": self.label, "action": self.action}
@@ -157,5 +158,6 @@ def assess(
                 **what_if(band),
             }
             action = band.action_no_test if first is None and band.action_no_test else band.action
-            return Confidence(band.id, band.label, fill_sentence(action, values, MID_SENTENCE))
+            named = first.label if first is not None and "$next_test" in action else None
+            return Confidence(band.id, band.label, fill_sentence(action, values, MID_SENTENCE), named)
     return None

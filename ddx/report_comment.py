@@ -280,6 +280,13 @@ def describe_molecular(case: Any, knowledge: Knowledge) -> list[str]:
     return [fill(prose.sentence, parts="; ".join(parts))] if parts else []
 
 
+def _named_test(analysis: Analysis) -> str | None:
+    """The label of the next test the report names: the band's, else the first suggestion's."""
+    if analysis.confidence is not None and analysis.confidence.next_test:
+        return analysis.confidence.next_test
+    return analysis.suggestions[0].label if analysis.suggestions else None
+
+
 def owner_short(knowledge: Knowledge, rule: Rule, r: RankedEntity) -> str:
     """The short name of whose figure ``r``'s leading profile quotes for ``rule`` (:meth:`Knowledge.figure_name`)."""
     return knowledge.figure_name(rule, leading_subtype(r) or r.entity)
@@ -412,7 +419,9 @@ def render_report(analysis: Analysis, knowledge: Knowledge, ranker: Ranker, *, d
         values.update(
             leaders=join_words(names),
             probabilities=join_words([percent_text(r.probability) for r in leaders]),
-            next_test=lower_first(analysis.suggestions[0].label) if analysis.suggestions else "",  # mid-sentence
+            # the test the band's action names (for two close candidates, the one that separates those two),
+            # else the first suggested; mid-sentence
+            next_test=lower_first(chosen) if (chosen := _named_test(analysis)) else "",
         )
         sub = None  # no subtype is favoured when no entity is
     if outside:

@@ -354,3 +354,28 @@ def test_a_favoured_subtype_is_not_named_with_its_entity_twice(knowledge, analyz
         for line in favoured:
             assert f"the {template.diagnosis.lower()}, " not in line.lower(), line
     assert seen >= 1
+
+
+def test_the_report_names_the_same_next_test_as_the_band(knowledge, analyzer):
+    # a close band names the test that separates its two leaders (near-haploidization for ILMS against PRMS),
+    # not always the first suggestion (MDM2 here, for DDLPS): the report's closing sentence follows the band
+    case = validate(
+        knowledge,
+        {
+            "id": "dd",
+            "patient": {"age": 65},
+            "clinical": {"site": "retroperitoneum"},
+            "morphology": {
+                "cell_types": ["pleomorphic", "spindle"],
+                "pleomorphism": "marked",
+                "inflammation": ["lymphocytes", "foamy_histiocytes"],
+                "inflammation_density": "prominent",
+            },
+            "stains": {"desmin": "positive", "myogenin": "focal"},
+        },
+    )
+    a = analyzer.analyze(case)
+    assert a.confidence.band == "close" and a.confidence.next_test
+    assert a.suggestions[0].label != a.confidence.next_test  # the two would differ
+    body = flat(render_report(a, knowledge, analyzer.ranker))
+    assert f"{lower_first(a.confidence.next_test)} would best separate them" in body

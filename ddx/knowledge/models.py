@@ -196,7 +196,7 @@ def _counted(value: dict[str, Any]) -> dict[str, Any]:
         raise ValueError(f"n {value['n']!r} looks like a count but is not written k/n (e.g. '4/5')")
     if k is None or total is None:
         if value.get("p") is None and isinstance(value.get("n"), str) and value.get("pooled") is None:
-            raise ValueError(f"n {value['n']!r} is not a count k/n, so the figure needs its p (e.g. p: 1.0, n: \"by definition\")")
+            raise ValueError(f'n {value["n"]!r} is not a count k/n, so the figure needs its p (e.g. p: 1.0, n: "by definition")')
         return value
     if total == 0 or k > total:
         raise ValueError(f"a count is k/n with 0 <= k <= n and n > 0, got {k}/{total}")
