@@ -249,7 +249,9 @@ def describe_stains(case: Any, knowledge: Knowledge) -> list[str]:
                 else _prose_words(knowledge, f"stains.*.{attr}", attrs[attr]),
             )
             for attr, frame in prose.details.items()
-            if attrs.get(attr) is not None
+            # a negative result's extent or intensity says nothing of the tumour ("negative (strong staining)"):
+            # the sentence leaves it out, and the findings list it as recorded, not used
+            if attrs.get(attr) is not None and f.result != "negative"
         ]
         text = lower_first(label(name))
         if details:  # 'CDK4 (IHC, strong staining)', not 'CDK4 (IHC) (strong staining)'

@@ -155,6 +155,18 @@ def test_stain_details_are_all_described(knowledge, analyzer):
     assert "The proliferation index by Ki-67 is 40%." in text
 
 
+def test_a_negative_stain_is_written_without_its_extent_or_intensity(knowledge, analyzer):
+    # the contract accepts them beside a negative result; the sentence does not say "negative (strong staining)"
+    stains = {
+        "alk": {"result": "negative", "intensity": "strong", "extent": "diffuse"},
+        "desmin": {"result": "positive", "intensity": "strong"},
+    }
+    a = analyzer.analyze(validate(knowledge, {"id": "n", "stains": stains}))
+    text = comment(render_report(a, knowledge, analyzer.ranker))
+    assert "negative for ALK." in text and "positive for desmin (strong staining)" in text
+    assert {("stains.alk.intensity", "strong"), ("stains.alk.extent", "diffuse")} <= {(u.path, u.value) for u in a.unused}
+
+
 def test_a_stain_label_in_brackets_takes_its_details_inside_them(knowledge, analyzer):
     case = validate(knowledge, {"id": "s", "stains": {"cdk4": {"result": "positive", "intensity": "strong"}}})
     text = comment(render_report(analyzer.analyze(case), knowledge, analyzer.ranker))
