@@ -322,3 +322,13 @@ def test_a_pattern_of_another_stain_is_located_at_its_key_and_says_each_thing_on
     text = str(p)
     assert p.path == "stains.alk.pattern" and p.suggestions[0] == "nuclear_membrane"
     assert text.count("stains") == 1 and text.count("nuclear_membrane") == 1 and text.count("dot_like") == 1, text
+
+
+def test_a_mistyped_pattern_is_told_with_the_stains_own_patterns(knowledge):
+    # 'nucleur' is no pattern at all: the error reads as for a pattern of another stain, at the same key,
+    # and suggests only what desmin allows (not 'nuclear', which desmin would then refuse)
+    (p,) = problems(knowledge, {"id": "x", "stains": {"desmin": {"result": "positive", "pattern": "nucleur"}}})
+    allowed = knowledge.vocab.stain_patterns_for("desmin")
+    assert allowed is not None and "nuclear" not in allowed
+    assert p.path == "stains.desmin.pattern" and "is not a pattern of" in p.message
+    assert p.suggestions and set(p.suggestions) <= set(allowed), p.suggestions

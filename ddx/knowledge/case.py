@@ -442,10 +442,16 @@ def build_case_schema(vocab: Vocabulary, entities: TermSet | None = None) -> Cas
                 out["result"] = result_norm(result)
             else:
                 raise PydanticCustomError("stain_form", "{said} {what}; write {fix}", hint)
+        allowed = vocab.stain_patterns_for(stain) if stain else None
         for name, norm in (("extent", extent_norm), ("intensity", intensity_norm), ("pattern", pattern_norm)):
             if out.get(name) is not None:
-                out[name] = norm(out[name])
-        allowed = vocab.stain_patterns_for(stain) if stain else None
+                raw = out[name]
+                try:
+                    out[name] = norm(raw)
+                except PydanticCustomError as exc:
+                    if name != "pattern" or allowed is None or exc.type != "unknown_term":
+                        raise
+                    out[name] = str(raw)  # not a pattern at all: told as not one of this stain's (below)
         if out.get("pattern") is not None and allowed is not None and out["pattern"] not in allowed:
             raise PydanticCustomError(
                 "stain_pattern",
