@@ -29,7 +29,8 @@ the lean line's text (written the way :func:`ddx.render.to_lean_line` writes it)
   ``listed``), ``lean_text`` (each piece's lean JSON, built once) and ``source_key``; the compiled
   ``predicate`` of each outside pattern;
 * per case, one ddx function: :func:`ddx.bands.assess` for the confidence band (given
-  :class:`ddx.ranking.RankedEntity` objects built for the leader and the runner-up, which is what it reads);
+  :class:`ddx.ranking.RankedEntity` objects built for the leader and the runner-up, which is what it reads,
+  and the floor's own copy of :meth:`ddx.analysis.Analyzer.overturned`, the what-if ranking a band may ask for);
 * once per run: :class:`ddx.batch.BatchSummary` for the summary line.
 
 Left out, because the cases it takes do not need them: validation (the pydantic model and its error
@@ -281,6 +282,19 @@ class MinimalScorer:
 
     # --- one case ---------------------------------------------------------------------------------
 
+    def _profile_probs(self, ids: list[str]) -> list[float]:
+        """The posterior per profile for the matched scoring rules ``ids`` (sorted), as ddx.ranking.Ranker
+        computes it: the same sums in the same order."""
+        t = self.temperature
+        if ids:
+            log_post = [lp + t * math.fsum(col) for lp, col in zip(self.log_prior, zip(*(self.log_lik[r] for r in ids)))]
+        else:
+            log_post = list(self.log_prior)
+        top = max(log_post)
+        exps = [math.exp(v - top) for v in log_post]
+        total = math.fsum(exps)
+        return [v / total for v in exps]
+
     def line(self, case_id: str, file: str, every: dict[str, Any]) -> str:
         """The lean jsonl line of one case (``evidence_for`` 3, no suggestions)."""
         keys = self.match_keys
@@ -288,16 +302,8 @@ class MinimalScorer:
         ids = sorted(r for r in matched if r in self.log_lik)
         # posterior per profile, summed per entity (ddx.ranking.Ranker: the same sums in the same order)
         n = self.n_profiles
-        t = self.temperature
-        if ids:
-            log_post = [lp + t * math.fsum(col) for lp, col in zip(self.log_prior, zip(*(self.log_lik[r] for r in ids)))]
-            scores = [math.fsum(col) for col in zip(*(self.weights[r] for r in ids))]
-        else:
-            log_post, scores = list(self.log_prior), [0.0] * n
-        top = max(log_post)
-        exps = [math.exp(v - top) for v in log_post]
-        total = math.fsum(exps)
-        pp = [v / total for v in exps]
+        scores = [math.fsum(col) for col in zip(*(self.weights[r] for r in ids))] if ids else [0.0] * n
+        pp = self._profile_probs(ids)
         probs = [0.0] * len(self.entities)
         best: dict[int, int] = {}
         for j, i in enumerate(self.profile_entity):
@@ -384,15 +390,9 @@ class MinimalScorer:
                 (False, [r + ":not" for r in pending if r + ":not" in self.log_lik]),
             ):
                 if extra:
-                    what_if = sorted(set(ids) | set(extra))
-                    cols = zip(*(self.log_lik[r] for r in what_if))
-                    lp = [v + t * math.fsum(col) for v, col in zip(self.log_prior, cols)]
-                    hi = max(lp)
-                    ex = [math.exp(v - hi) for v in lp]
-                    tot = math.fsum(ex)
                     per = [0.0] * len(self.entities)
-                    for j, i in enumerate(self.profile_entity):
-                        per[i] += ex[j] / tot
+                    for j, p in zip(self.profile_entity, self._profile_probs(sorted(set(ids) | set(extra)))):
+                        per[j] += p
                     top = min(range(len(per)), key=lambda i: (-per[i], self.entities[i][0]))
                     if top != leader:
                         return WhatIf(self.entities[top][0], present, tuple(r.removesuffix(":not") for r in extra))
