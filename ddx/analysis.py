@@ -184,6 +184,31 @@ class Analyzer:
         outside = self.outside(every, matched)
         names = [lower_first(p.name.split(" (")[0]) for p in outside.pointers]  # said inside the band's sentence
         names += [f"{lower_first(u.finding)} (explained by no modelled entity)" for u in outside.unexplained]
+        separating: list[Suggestion] = []  # the test a band about two close leaders names, when none shown is it
+
+        def separate(a: str, b: str) -> Suggestion | None:
+            found = self.suggester.separating(facts, matched, profile_probs, (a, b))
+            separating.extend([found] if found is not None else [])
+            return found
+
+        confidence = assess(
+            self.knowledge,
+            ranking,
+            suggestions,
+            facts,
+            informative=len(informative),
+            ancillary=len(ancillary),
+            outside=names,
+            overturned=lambda ids: self.overturned(ids, facts, matched, ranking),
+            separating=separate if suggest else None,
+        )
+        if (
+            confidence is not None
+            and separating
+            and confidence.next_test == separating[0].label
+            and all(s.label != separating[0].label for s in suggestions)
+        ):
+            suggestions = [*suggestions, separating[0]]  # the band's test is in the list it points to, last
         return Analysis(
             case_id=case.id,
             case=case,
@@ -194,16 +219,7 @@ class Analyzer:
             caveats=self.ranker.caveats(matched),
             matched=matched,
             file=file,
-            confidence=assess(
-                self.knowledge,
-                ranking,
-                suggestions,
-                facts,
-                informative=len(informative),
-                ancillary=len(ancillary),
-                outside=names,
-                overturned=lambda ids: self.overturned(ids, facts, matched, ranking),
-            ),
+            confidence=confidence,
             unused=self.unused(every, matched),
             outside=outside,
             informative=len(informative),

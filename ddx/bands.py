@@ -91,6 +91,7 @@ def assess(
     ancillary: int = 0,
     outside: list[str] | None = None,
     overturned: Overturn | None = None,
+    separating: Callable[[str, str], Suggestion | None] | None = None,
 ) -> Confidence | None:
     """The first band whose conditions hold, or None (no bands, or no ranking).
 
@@ -103,7 +104,8 @@ def assess(
     rules not recorded yet were found all present or all absent (a
     :class:`WhatIf`), or None (without it, a band that asks never holds;
     ``$challenger``, ``$pending`` and ``$direction`` say it). The confirming tests are the leading subtype's, else the
-    entity's.
+    entity's. ``separating(a, b)`` gives the test that best separates entities a and b (:meth:`Suggester.separating`),
+    asked by a band about the two leaders when none of ``suggestions`` separates them; None then means none does.
     """
     if not ranking or not knowledge.settings.bands:
         return None
@@ -147,7 +149,14 @@ def assess(
             if runner is not None and "$runner_up" in band.action and "$next_test" in band.action:
                 # a band about the two leaders names the best test that separates those two, when there is one
                 entity_of = {p.slug: p.entity for p in knowledge.profiles}
-                first = next((s for s in suggestions if entity_of.get(s.contrast or "") == runner.entity), first)
+                pair = next((s for s in suggestions if entity_of.get(s.contrast or "") == runner.entity), None)
+                if pair is None and separating is not None:
+                    # none of the tests shown (ranked over every candidate) separates the two: the best that
+                    # does, else the band says no test separates them (never a test whose why is about a third)
+                    pair = separating(leader.entity, runner.entity)
+                    first = pair
+                elif pair is not None:
+                    first = pair
             values = {
                 "leader": leader.name,
                 "runner_up": runner.name if runner else "the other candidates",

@@ -51,7 +51,7 @@ from rich.text import Text
 
 from ddx.analysis import Analysis
 from ddx.knowledge import Knowledge
-from ddx.ranking import Evidence, RankedEntity
+from ddx.ranking import Evidence, RankedEntity, probability_text
 from ddx.report_comment import figure_text, leading_subtype
 from ddx.safetext import printable
 
@@ -184,15 +184,6 @@ def evidence_chart(analysis: Analysis, knowledge: Knowledge, favoured: str | Non
 # ------------------------------------------------------------------ shared wording
 
 
-def percent_text(p: float) -> str:
-    """'89.6 %', '< 0.1 %', '> 99.9 %'."""
-    if p < 0.001:
-        return "< 0.1 %"
-    if p > 0.999:
-        return "> 99.9 %"
-    return f"{p * 100:.1f} %"
-
-
 def _value(bar: ChartBar) -> str:
     """'+0.67', '-0.12'; ' 0.00' when the finding weighs the same under both (no '-0.00')."""
     return f"{bar.log10_lr:+.2f}" if abs(bar.log10_lr) >= 0.005 else " 0.00"
@@ -266,8 +257,8 @@ def chart_svg(chart: EvidenceChart) -> str:
     fav, oth = "#1f5fa6", "#b5521b"  # blue / orange: a diverging pair readable with red-green colour blindness
 
     title = (
-        f"Evidence per recorded finding: {a.label} ({a.role}, {percent_text(a.probability)}) "
-        f"against {b.label} ({b.role}, {percent_text(b.probability)})"
+        f"Evidence per recorded finding: {a.label} ({a.role}, {probability_text(a.probability)}) "
+        f"against {b.label} ({b.role}, {probability_text(b.probability)})"
     )
     desc = (
         f"Case {chart.case_id}: {a.label} is {a.name}, {b.label} is {b.name}. "
@@ -277,8 +268,8 @@ def chart_svg(chart: EvidenceChart) -> str:
     )
     heading = f"Evidence per recorded finding: {a.label} against {b.label}"
     subtitle = (
-        f"Case {_cut(chart.case_id, 60)} · {a.label}: {a.role}, {percent_text(a.probability)} · "
-        f"{b.label}: {b.role}, {percent_text(b.probability)}"
+        f"Case {_cut(chart.case_id, 60)} · {a.label}: {a.role}, {probability_text(a.probability)} · "
+        f"{b.label}: {b.role}, {probability_text(b.probability)}"
     )
     out = [
         '<?xml version="1.0" encoding="UTF-8"?>',

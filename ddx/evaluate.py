@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from ddx.analysis import Analysis, Analyzer, analyze_paths
 from ddx.knowledge import Knowledge
+from ddx.ranking import range_text
 
 if TYPE_CHECKING:
     from ddx.calibration import CalibrationReport
@@ -235,7 +236,7 @@ def render_markdown(ev: Evaluation, calibration: CalibrationReport | None = None
         "|---|---:|---:|---:|",
     ]
     for lo, hi, n, mean, right in ev.reliability():
-        band = f"≥ {lo:.0%}" if hi >= 1.0 else f"{lo:.0%}–{hi:.0%}"
+        band = range_text(lo, hi)
         lines.append(f"| {band} | {n} | {_pct(mean) if n else '-'} | {_pct(right) if n else '-'} |")
     if calibration is not None:
         lines += ["", calibration_markdown(calibration)]
@@ -268,7 +269,7 @@ def calibration_markdown(report: CalibrationReport) -> str:
         "|---|---:|---:|---:|",
     ]
     for lo, hi, n, mean, right in report.bins:
-        band = f"≥ {lo:.0%}" if hi >= 1.0 else f"{lo:.0%}–{hi:.0%}"
+        band = range_text(lo, hi)
         lines.append(f"| {band} | {n} | {_pct(mean) if n else '-'} | {_pct(right) if n else '-'} |")
     return "\n".join(lines)
 

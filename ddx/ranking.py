@@ -186,14 +186,24 @@ def percent(p: float, estimate: bool) -> str:
     return ("~" if estimate else "") + text
 
 
-def probability_text(p: float, unit: str = "%") -> str:
-    """A probability in percent to one decimal, never shown as certain: '55.6%', '> 99.9%', '< 0.1%'.
-    ``unit``: '%' or ' %' (the space some outputs put before the sign)."""
+def probability_text(p: float, unit: str = " %") -> str:
+    """A probability in percent to one decimal, never shown as certain: '55.6 %', '> 99.9 %', '< 0.1 %'
+    (every output writes a space before the sign, as the figures in the rules do; ``unit="%"`` for one word)."""
     if p >= 0.9995:
         return f"> 99.9{unit}"
     if p < 0.0005:
         return f"< 0.1{unit}"
     return f"{p * 100:.1f}{unit}"
+
+
+def rate_text(x: float, digits: int = 1) -> str:
+    """A counted share (top-1, a calibration bin's hit rate): exact, '88.2 %', '100.0 %' when every case was."""
+    return f"{100 * x:.{digits}f} %"
+
+
+def range_text(lo: float, hi: float) -> str:
+    """A band of probabilities: '80-90 %'; the last band, open above, '≥ 90 %'."""
+    return f"≥ {100 * lo:.0f} %" if hi >= 1.0 else f"{100 * lo:.0f}–{100 * hi:.0f} %"
 
 
 def join_words(words: list[str], conjunction: str = "and") -> str:

@@ -66,10 +66,15 @@ def _head_and_tail(analysis: Analysis, knowledge: Knowledge) -> tuple[dict[str, 
     return head, tail
 
 
-def _entry(r: RankedEntity) -> dict[str, Any]:
+def _entry(r: RankedEntity, knowledge: Knowledge) -> dict[str, Any]:
     out: dict[str, Any] = {"entity": r.entity, "name": r.name, "probability": round(r.probability, 6), "score": round(r.score, 4)}
     if r.subtype is not None:
-        out["subtype"] = {"slug": r.subtype, "name": r.subtype_name, "share": round(r.subtype_share or 0.0, 4)}
+        out["subtype"] = {
+            "slug": r.subtype,
+            "name": r.subtype_name,
+            "short": knowledge.profile_short(r.subtype),  # "conventional ILMS", "TFCP2-RMS", "SRMS NOS"
+            "share": round(r.subtype_share or 0.0, 4),
+        }
     return out
 
 
@@ -97,7 +102,7 @@ def to_json(analysis: Analysis, knowledge: Knowledge, *, evidence_for: int | Non
     head, tail = _head_and_tail(analysis, knowledge)
     ranking = []
     for place, r in enumerate(analysis.ranking):
-        entry = _entry(r)
+        entry = _entry(r, knowledge)
         if evidence_for is None or place < evidence_for:
             entry["evidence"] = [e.to_dict() for e in r.evidence if e.listed]
         ranking.append(entry)
@@ -115,7 +120,7 @@ def to_json_line(analysis: Analysis, knowledge: Knowledge, *, evidence_for: int 
     head, tail = _head_and_tail(analysis, knowledge)
     entries = []
     for place, r in enumerate(analysis.ranking):
-        text = _dumps(_entry(r))
+        text = _dumps(_entry(r, knowledge))
         if evidence_for is None or place < evidence_for:
             listed = ",".join(e.json_text for e in r.evidence if e.listed)
             text = f'{text[:-1]},"evidence":[{listed}]}}'
@@ -232,7 +237,7 @@ def ranking_table(analysis: Analysis, knowledge: Knowledge, *, top: int = 6) -> 
         head = Table.grid(padding=(0, 2))
         head.add_column(min_width=width, overflow="fold")  # the bars line up; a long label wraps on a narrow screen
         head.add_column(no_wrap=True, overflow="crop")  # the number first: on a narrow screen the bar is cut
-        head.add_row(Text(label, style="bold"), f"{probability_text(r.probability):>7} {_bar(r.probability)}")
+        head.add_row(Text(label, style="bold"), f"{probability_text(r.probability):>8} {_bar(r.probability)}")
         grid.add_row(str(i), head)
         rows = [
             (kind if n == 0 else "", Text(line))
@@ -261,7 +266,9 @@ def render_text(analysis: Analysis, knowledge: Knowledge, *, top: int = 6) -> Re
     parts.append(table)
     rest = analysis.ranking[top:]
     if rest:
-        parts.append(Text("also considered: " + ", ".join(f"{r.entity} {probability_text(r.probability)}" for r in rest), style="dim"))
+        # each figure one word ("<0.1"), its sign in the heading, so a wrapped line never parts "<", "0.1" and "%"
+        figures = ", ".join(f"{r.entity} {probability_text(r.probability, '').replace(' ', '')}" for r in rest)
+        parts.append(Text(f"also considered (%): {figures}", style="dim"))
     if analysis.outside:
         parts.append(Text("Outside the differential — the findings point beyond the entities ddx models:", style="bold yellow"))
         parts.append(_hanging([("  ◆", Text(line)) for line in outside_lines(analysis, knowledge)], marker_style="bold yellow"))
@@ -316,7 +323,7 @@ def render_markdown(analysis: Analysis, knowledge: Knowledge, *, top: int = 6) -
         for_ = "<br>".join(_md(_evidence_line(e)) for e in r.supporting[:3]) or "-"
         against = "<br>".join(_md(_evidence_line(e)) for e in r.opposing[:2]) or "-"
         name = r.name + (f"; leading: {r.subtype_name} (share {(r.subtype_share or 0) * 100:.0f} %)" if r.subtype is not None else "")
-        shown = probability_text(r.probability, " %")
+        shown = probability_text(r.probability)
         lines.append(f"| {i} | {r.entity} ({_md(name)}) | {shown} | {r.score:+.2f} | {for_} | {against} |")
     if analysis.outside:
         lines += ["", "**Outside the differential**", ""] + [f"- {_md(line)}" for line in outside_lines(analysis, knowledge)]

@@ -349,13 +349,17 @@ def outside_paragraph(analysis: Analysis, knowledge: Knowledge) -> list[str]:
     return [item[:1].upper() + item[1:] for item in items]
 
 
+# the spaces inside a figure: before its per cent sign ("25 %") and after a "<" or ">" ("< 1 %")
+_FIGURE_SPACE = re.compile(r"(?<=\d) (?=%)|(?<=[<>]) (?=\d)")
+
+
 def percent_text(p: float) -> str:
-    """A probability as the report prints it: whole percent, never "100%" or "0%" (``> 99%``, ``< 1%``)."""
+    """A probability as the report prints it: whole percent, never "100 %" or "0 %" (``> 99 %``, ``< 1 %``)."""
     if p >= 0.995:
-        return "> 99%"
+        return "> 99 %"
     if p < 0.005:
-        return "< 1%"
-    return f"{p * 100:.0f}%"
+        return "< 1 %"
+    return f"{p * 100:.0f} %"
 
 
 def leading_candidates(analysis: Analysis, *, cover: float = 0.8, most: int = 3) -> list[Any]:
@@ -433,7 +437,10 @@ def render_report(analysis: Analysis, knowledge: Knowledge, ranker: Ranker, *, d
         return fill(text, **values)
 
     def para(text: str, indent: str = "") -> list[str]:
-        return textwrap.wrap(text, width, initial_indent=indent, subsequent_indent=" " * len(indent)) or [indent]
+        # a figure stays on one line with its sign ("~25 %", "< 1 %"): textwrap breaks at ASCII spaces only
+        held = _FIGURE_SPACE.sub("\u00a0", text)
+        lines = textwrap.wrap(held, width, initial_indent=indent, subsequent_indent=" " * len(indent)) or [indent]
+        return [line.replace("\u00a0", " ") for line in lines]
 
     lines = [
         frame(t.heading),

@@ -409,33 +409,11 @@ class Suggester:
         pp = ranker.profile_posterior(matched) if profile_posterior is None else profile_posterior
         posterior = ranker.to_entities(pp)
         h0 = _entropy(posterior)
-        answered = self.knowledge.ancillary.answered(facts) if self.knowledge.ancillary.relations else {}
         asked: dict[str, list[str]] = {}
         for rid in sorted(matched & self._asking_ids):
             for test_path in self.asking[rid]:
                 asked.setdefault(test_path, []).append(rid.removesuffix(":not"))
-        done = self._done(facts)
-        # a test's table is looked up by which of its rules the case matches already and by the truth of the
-        # conditions its rules test beyond it (the rest of an outcome's merged facts is the test's own result)
-        holding = 0
-        for bit, condition in self._condition_bits:
-            if condition(facts):
-                holding |= bit
-        matching = 0
-        for rid in matched & self._rule_ids:
-            matching |= self._rule_bit[rid]
-        candidates: list[tuple[_Test, _Table]] = []
-        for test in self.tests:
-            if test.base_key in done or (answered and test.path in answered):
-                continue
-            state = (holding & test.condition_mask, matching & test.rule_mask)
-            table = test.tables.get(state)
-            if table is None:
-                table = self._build(test, facts, test.rule_ids & matched)
-                if len(test.tables) < TABLE_LIMIT:
-                    test.tables[state] = table
-            if table.rows:
-                candidates.append((test, table))
+        candidates, answered, done = self._candidates(facts, matched)
         self.calls += 1
         leader = self._leader(pp, posterior)
         vectorise = self.vectorise_after is not None and self.calls > self.vectorise_after and bool(candidates)
@@ -521,7 +499,70 @@ class Suggester:
         out.sort(key=_rank_key)
         return out
 
+    def separating(
+        self, facts: dict[str, object], matched: frozenset[str], profile_posterior: list[float], entities: tuple[str, str]
+    ) -> Suggestion | None:
+        """The test that best separates two entities, as if they were the only candidates (their profiles'
+        posterior renormalised, the others' set to 0), by gain per unit of cost, then gain; None when no
+        test not yet done gains ``settings.next_tests.min_gain`` bits between them. Its why line contrasts
+        the leading profile of the two with the other's; its ``gain`` is over all the candidates, as
+        :meth:`suggest`'s are, so it reads beside them. For a band about two close leaders when none of the
+        tests :meth:`suggest` returned separates them (rare: those are ranked over all the candidates)."""
+        ranker = self.ranker
+        wanted = {ranker.entities.index(e) for e in entities}
+        pp = [p if ranker.profile_entity[j] in wanted else 0.0 for j, p in enumerate(profile_posterior)]
+        total = math.fsum(pp)
+        if total <= 0:
+            return None
+        pp = [p / total for p in pp]
+        posterior = ranker.to_entities(pp)
+        h0 = _entropy(posterior)
+        min_gain = self.knowledge.settings.next_tests.min_gain
+        best: tuple[tuple[float, float, str], _Test, _Table, float] | None = None
+        for test, table in self._candidates(facts, matched)[0]:
+            gain = self._exact_gain(table, pp, h0)
+            key = (-round(gain / test.cost.cost, 9), -round(gain, 9), test.name)
+            if gain >= min_gain and (best is None or key < best[0]):
+                best = (key, test, table, gain)
+        if best is None:
+            return None
+        _, test, table, _ = best
+        leader = self._leader(pp, posterior)
+        contrast = self._contrast(table, pp, leader)
+        gain = self._exact_gain(table, profile_posterior, _entropy(ranker.to_entities(profile_posterior)))
+        return self._suggestion(test, test.path, gain, table, contrast, facts, leader, ())
+
     # ------------------------------------------------------------------ the tables
+
+    def _candidates(
+        self, facts: dict[str, object], matched: frozenset[str]
+    ) -> tuple[list[tuple[_Test, _Table]], dict[str, Any], set[str]]:
+        """The tests not yet done nor answered by a recorded result, each with its outcome table for this
+        case (an outcome that changes no likelihood leaves a test out); and the answered tests and done keys."""
+        answered = self.knowledge.ancillary.answered(facts) if self.knowledge.ancillary.relations else {}
+        done = self._done(facts)
+        # a test's table is looked up by which of its rules the case matches already and by the truth of the
+        # conditions its rules test beyond it (the rest of an outcome's merged facts is the test's own result)
+        holding = 0
+        for bit, condition in self._condition_bits:
+            if condition(facts):
+                holding |= bit
+        matching = 0
+        for rid in matched & self._rule_ids:
+            matching |= self._rule_bit[rid]
+        candidates: list[tuple[_Test, _Table]] = []
+        for test in self.tests:
+            if test.base_key in done or (answered and test.path in answered):
+                continue
+            state = (holding & test.condition_mask, matching & test.rule_mask)
+            table = test.tables.get(state)
+            if table is None:
+                table = self._build(test, facts, test.rule_ids & matched)
+                if len(test.tables) < TABLE_LIMIT:
+                    test.tables[state] = table
+            if table.rows:
+                candidates.append((test, table))
+        return candidates, answered, done
 
     def _done(self, facts: dict[str, object]) -> set[str]:
         """The fact keys (``stains__alk``) of the tests the facts record (a result, an extent, a pattern...)."""

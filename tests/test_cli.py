@@ -48,6 +48,32 @@ def test_eval_json_several_cases_is_a_list():
     assert isinstance(data, list) and len(data) == 3
 
 
+def test_eval_output_file_holds_every_format_and_the_invalid_case_too(tmp_path: Path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("id: bad1\nstains: {desmni: positive}\n")
+    target = tmp_path / "out.json"
+    result = CliRunner().invoke(main, ["eval", "--format", "json", "-o", str(target), str(SEED), str(bad)])
+    assert result.exit_code == 1 and result.stdout == ""
+    assert [d["id"] for d in json.loads(target.read_text())] == ["seed-board-q1-thigh-35m", "bad1"]
+    assert "2 cases written to" in result.stderr and "desmni" in result.stderr  # the error is told, not only filed
+    text = tmp_path / "out.txt"
+    assert CliRunner().invoke(main, ["eval", "-o", str(text), str(SEED)], env={"COLUMNS": "200"}).exit_code == 0
+    lines = text.read_text(encoding="utf-8").splitlines()
+    assert "seed-board-q1-thigh-35m" in lines[0] and max(len(line) for line in lines) == 100  # not the terminal's width
+    assert "\x1b[" not in text.read_text(encoding="utf-8")  # plain text, no colour codes
+
+
+def test_eval_output_never_replaces_an_input_and_a_failed_run_keeps_the_previous_file(tmp_path: Path):
+    case = tmp_path / "case.yaml"
+    case.write_text(SEED.read_text())
+    result = CliRunner().invoke(main, ["eval", "-o", str(case), str(case)])
+    assert result.exit_code == 2 and "one of the inputs" in result.output and case.read_text() == SEED.read_text()
+    target = tmp_path / "out.md"
+    target.write_text("previous\n")
+    result = CliRunner().invoke(main, ["eval", "--format", "markdown", "-o", str(target), "--rules", str(tmp_path), str(SEED)])
+    assert result.exit_code == 1 and target.read_text() == "previous\n"  # rules that do not load: nothing replaced
+
+
 def test_misspelt_stain_exits_1_names_it_and_keeps_valid_cases(tmp_path: Path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("id: bad1\nstains: {desmni: positive}\n")

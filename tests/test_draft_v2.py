@@ -40,7 +40,7 @@ def test_a_leading_subtype_is_named_with_its_share(knowledge, analyzer):
     text, analysis = report(analyzer, knowledge, load(TFCP2_CASE, knowledge))
     leader = analysis.ranking[0]
     assert leader.entity == "srms" and leader.subtype == "srms_tfcp2"
-    share = f"{leader.subtype_share * 100:.0f}%"
+    share = f"{leader.subtype_share * 100:.0f} %"
     text = flat(text)
     assert "Spindle cell / sclerosing rhabdomyosarcoma, favouring the TFCP2-rearranged rhabdomyosarcoma subtype" in text
     assert f"favour the TFCP2-rearranged rhabdomyosarcoma subtype ({share} of the entity's probability)" in text

@@ -104,6 +104,9 @@ def test_the_leading_subtype_is_named_with_its_share(knowledge, oracle):
     out = to_json(a, knowledge)
     entry = next(e for e in out["ranking"] if e["entity"] == "srms")
     assert entry["subtype"]["slug"] == "srms_tfcp2" and entry["subtype"]["share"] == round(srms.subtype_share, 4)
+    assert entry["subtype"]["short"] == "TFCP2-RMS"  # what the text, CSV and report print
+    rest = next(e for e in out["ranking"] if e["entity"] == "imt")["subtype"]
+    assert rest["short"] == knowledge.profile_short(rest["slug"]) and rest["short"] != rest["slug"].upper()
     assert all(e.subtype == "srms_tfcp2" for e in srms.evidence)  # the evidence of the leading profile
 
 

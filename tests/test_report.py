@@ -282,6 +282,41 @@ def test_a_close_band_names_a_test_that_separates_the_two_it_names(knowledge, an
     assert checked >= 1
 
 
+def test_when_no_shown_test_separates_the_close_two_the_band_names_one_that_does_and_lists_it(knowledge, analyzer):
+    """Before, the band fell back to the first test shown, whose why compared the leader with a third entity
+    ("ILMS and PRMS are close: order SMA next (… ILMS vs … ARMS)"). Now it names the best test between the
+    two (Suggester.separating), added last to the list it points to; or says no test separates them."""
+    import random
+
+    from ddx.synthetic import synthetic_case
+
+    entity_of = {p.slug: p.entity for p in knowledge.profiles}
+    close = next(b for b in knowledge.settings.bands if b.id == "close")
+    rng = random.Random(1)
+    fallback = 0
+    for i in range(1400):
+        a = analyzer.analyze(knowledge.case_schema.validate(synthetic_case(knowledge.vocab, rng, f"s{i}")))
+        if a.confidence is None or a.confidence.band != "close":
+            continue
+        shown = a.suggestions[: knowledge.settings.suggestions]
+        runner = a.ranking[1].entity
+        if any(entity_of.get(s.contrast or "") == runner for s in shown):
+            continue
+        fallback += 1
+        named = [s for s in a.suggestions if s.label == a.confidence.next_test]
+        if not named:  # no test gains enough between the two
+            assert a.confidence.next_test is None and "no further test" in a.confidence.action
+            continue
+        [test] = named  # listed once: added last, unless the list holds it already (with another contrast)
+        assert test is a.suggestions[-1] or test in shown
+        if test is a.suggestions[-1]:
+            assert entity_of[test.leader] == a.ranking[0].entity and entity_of[test.contrast or ""] == runner
+        why = a.confidence.action.partition(" next (")[2]
+        assert f"order {lower_first(test.label)} next" in a.confidence.action and close.action.startswith("$leader and")
+        assert knowledge.short_name(a.ranking[0].entity) in why and knowledge.short_name(runner) in why  # the two
+    assert fallback >= 3
+
+
 def test_fill_sentence_reads_placeholders_as_template_does_and_capitalises_a_sentence_start():
     lower = frozenset({"a"})
     assert fill_sentence("Cost $$5; ${a}!", {"a": "Desmin"}, lower) == "Cost $5; desmin!"

@@ -135,6 +135,17 @@ def test_the_table_keeps_every_rule_id_and_file_line_whole_at_80_columns(knowled
         assert any(f"│{where} " in line for line in lines), where
 
 
+@pytest.mark.parametrize("args", [(), ("--entity", "imt")])
+def test_at_80_columns_no_finding_is_broken_inside_a_word_and_favours_sits_under_it(args):
+    narrow = CliRunner().invoke(main, ["rules", "list", *args], env={"COLUMNS": "80"}, catch_exceptions=False).output
+    words = {w for line in narrow.splitlines() for cell in line.split("│") for w in cell.split()}
+    for item in json.loads(run("rules", "list", *args, "--format", "json").output)["items"]:
+        assert set(item["title"].split()) <= words, item["title"]  # every word of the finding whole on a line
+    assert "finding / favours" in narrow and "favours " in narrow
+    wide = CliRunner().invoke(main, ["rules", "list", *args], env={"COLUMNS": "160"}, catch_exceptions=False).output
+    assert "finding / favours" not in wide and "favours" in wide  # its own column where there is room
+
+
 def test_show_prints_the_rule_as_written_with_its_comments():
     result = run("rules", "show", "ihc.myod1")
     assert result.exit_code == 0
@@ -218,6 +229,21 @@ def test_diff_text_names_both_rule_sets_and_the_change(rules_copy):
     assert str(rules_copy) in result.output
     same = run("rules", "diff", str(packaged_rules_dir()), str(packaged_rules_dir()), "--cases", str(CASES))
     assert "The rules are the same." in same.output and f"0 of {N_CASES} case(s) change ranking" in same.output
+
+
+@pytest.mark.parametrize("columns", ["80", "160"])
+def test_diff_text_keeps_every_changed_case_id_whole_at_any_width(rules_copy, columns):
+    """A case id is what the pathologist looks up: never cut to '…', folded onto the next line at 80 columns."""
+    set_weight(rules_copy, "ihc.alk", "imt", "0.3")
+    args = ["rules", "diff", str(packaged_rules_dir()), str(rules_copy), "--cases", str(CASES)]
+    text = CliRunner().invoke(main, args, env={"COLUMNS": columns}, catch_exceptions=False).output
+    rows = [line.split("│") for line in text.splitlines() if line.startswith("│")]
+    assert rows and max(len(line) for line in text.splitlines() if line[:1] in "┏┃┡│└") <= int(columns)
+    first_column = "".join(cells[1].strip() for cells in rows)  # the case column, its folded lines rejoined
+    changed = json.loads(run(*args, "--format", "json").output)["changed_cases"]
+    assert changed
+    for c in changed:
+        assert c["case"].rpartition("#")[2] in first_column, c["case"]
 
 
 @pytest.mark.skipif(

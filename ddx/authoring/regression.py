@@ -21,7 +21,7 @@ from ddx.calibration import CalibrationReport, held_cases, leave_one_out
 from ddx.errors import DdxError
 from ddx.evaluate import Evaluation, score
 from ddx.knowledge import NEGATION_SUFFIX, Knowledge
-from ddx.ranking import Ranker
+from ddx.ranking import Ranker, rate_text
 from ddx.yamlio import ReadError, atomic_write_text, load_data, strip_lines
 
 BASELINE_FORMAT = "ddx-rules-test/1"
@@ -224,7 +224,7 @@ def write_temperature(knowledge: Knowledge, report: CalibrationReport) -> Path:
         f"Fitted by ddx rules test --fit-temperature on {date.today().isoformat()}: the grid value "
         f"(0.20-1.00, step 0.02) with the lowest log loss of the confirmed diagnosis over "
         f"{len(report.predictions)} scored cases; leave-one-out (T refitted without each case): "
-        f"top-1 {report.top1:.1%}, ECE {report.ece:.3f}."
+        f"top-1 {rate_text(report.top1)}, ECE {report.ece:.3f}."
     )
     body = re.sub(
         r"^([ \t]+)temperature:.*$", lambda m: f"{m.group(1)}temperature: {report.temperature:g}", block.group(1), count=1, flags=re.M

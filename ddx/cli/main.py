@@ -7,10 +7,11 @@ traceback.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 
@@ -234,6 +235,15 @@ def load_rules(directory: str | None, prior_set: str | None = None, *, hint: str
     "against runner-up) as an SVG file, written atomically; for several cases, one file each: "
     "<stem>-<case id>.svg.",
 )
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, writable=True),
+    default=None,
+    metavar="FILE",
+    help="Write here instead of stdout (text at 100 columns, plain); replaced atomically when the run "
+    "ends, so an interrupted run leaves the previous file intact. Invalid cases are written too.",
+)
 @prior_set_option
 @engine_option
 def eval_cmd(
@@ -243,6 +253,7 @@ def eval_cmd(
     top: int,
     prior_set: str | None,
     chart: str | None = None,
+    output: str | None = None,
     engine: str | None = None,
 ) -> None:
     """Rank the differential for each case in FILE... (YAML or JSON, one case or a
@@ -254,47 +265,60 @@ def eval_cmd(
     from ddx.cli.console import OutConsole
     from ddx.render import render_markdown, render_text, to_json
 
-    if chart is not None:
+    if chart is not None or output is not None:
         from ddx.cli.batch import check_target, refuse_input_target
 
-        check_target(chart, "--chart")
-        refuse_input_target(chart, "--chart", files)
+        for target, option in ((chart, "--chart"), (output, "--output")):
+            check_target(target, option)
+            refuse_input_target(target, option, files)
     charted = []
     knowledge = load_rules(rules, prior_set)
     failed = False
     results = []
-    console = OutConsole(highlight=False, soft_wrap=False)
-    err = Console(stderr=True, highlight=False, soft_wrap=True)
-    with Analyzer(knowledge, engine) as analyzer:
-        for analysis in analyze_paths(files, analyzer):
-            failed = failed or not analysis.ok
-            if chart is not None and analysis.ok:
-                charted.append(analysis)
-            if fmt == "json":
-                results.append(to_json(analysis, knowledge))
-            elif fmt == "markdown":
-                click.echo(render_markdown(analysis, knowledge, top=top))
-            elif fmt == "report":
-                from ddx.report_comment import render_report
+    count = 0
+    with contextlib.ExitStack() as stack:
+        if output is None:
+            out: TextIO = sys.stdout
+            console = OutConsole(highlight=False, soft_wrap=False)
+        else:
+            from ddx.yamlio import atomic_output
 
-                click.echo(render_report(analysis, knowledge, analyzer.ranker))
-            else:
-                console.print(render_text(analysis, knowledge, top=top))
-            if not analysis.ok and fmt != "text":
-                for problem in analysis.problems:
-                    err.print(f"ddx: {problem}", markup=False)
-    if fmt == "json":
-        import json
+            out = stack.enter_context(atomic_output(output))
+            console = OutConsole(file=out, width=100, color_system=None, highlight=False, soft_wrap=False)
+        err = Console(stderr=True, highlight=False, soft_wrap=True)
+        with Analyzer(knowledge, engine) as analyzer:
+            for analysis in analyze_paths(files, analyzer):
+                count += 1
+                failed = failed or not analysis.ok
+                if chart is not None and analysis.ok:
+                    charted.append(analysis)
+                if fmt == "json":
+                    results.append(to_json(analysis, knowledge))
+                elif fmt == "markdown":
+                    click.echo(render_markdown(analysis, knowledge, top=top), file=out)
+                elif fmt == "report":
+                    from ddx.report_comment import render_report
 
-        from ddx.safetext import json_text
+                    click.echo(render_report(analysis, knowledge, analyzer.ranker), file=out)
+                else:
+                    console.print(render_text(analysis, knowledge, top=top))
+                if not analysis.ok and (fmt != "text" or output is not None):
+                    for problem in analysis.problems:
+                        err.print(f"ddx: {problem}", markup=False)
+        if fmt == "json":
+            import json
 
-        payload = results[0] if len(results) == 1 else results
-        text = json_text(json.dumps(payload, indent=2, ensure_ascii=False)) + "\n"
-        # in pieces, each flushed: one write of megabytes into a pipe whose reader left (`| head`) can end
-        # without an error, where a piece's flush raises BrokenPipeError (exit 141, as for the other formats)
-        for start in range(0, len(text), 1 << 16):
-            click.echo(text[start : start + (1 << 16)], nl=False)
-            sys.stdout.flush()
+            from ddx.safetext import json_text
+
+            payload = results[0] if len(results) == 1 else results
+            text = json_text(json.dumps(payload, indent=2, ensure_ascii=False)) + "\n"
+            # in pieces, each flushed: one write of megabytes into a pipe whose reader left (`| head`) can end
+            # without an error, where a piece's flush raises BrokenPipeError (exit 141, as for the other formats)
+            for start in range(0, len(text), 1 << 16):
+                click.echo(text[start : start + (1 << 16)], nl=False, file=out)
+                out.flush()
+    if output is not None:
+        err.print(f"ddx: {count:,} {'case' if count == 1 else 'cases'} written to {output}", markup=False)
     if chart is not None:
         from ddx.chart import write_charts
 

@@ -29,6 +29,7 @@ from ddx.cli.main import CHECK_HINT, engine_option, load_rules, rules_option
 from ddx.engine import durable_problem, engine_label
 from ddx.errors import DdxError, KnowledgeError, did_you_mean
 from ddx.knowledge import Knowledge, Rule, packaged_rules_dir
+from ddx.ranking import probability_text, range_text, rate_text
 from ddx.render import markup_text
 from ddx.safetext import json_text
 
@@ -225,20 +226,31 @@ def list_cmd(rules: str | None, entity: str | None, status: str, fmt: str) -> No
     one_status = len(statuses) == 1  # then said once, under the table, not in a column
     if not one_status:
         table.add_column("status", overflow="fold")
-    table.add_column("finding", overflow="fold")  # a word longer than the column folds, never ends in '…'
-    if slug:
+    # below 120 columns "favours" goes under the finding, so neither is squeezed into a few letters a line
+    stacked = _out.width < 120
+    table.add_column("finding / favours" if stacked else "finding", overflow="fold")  # folds a long word, never '…'
+    if slug and stacked:
+        table.add_column(f"effect\nP(finding\n| {slug})", justify="right", overflow="fold")  # one over the other
+    elif slug:
         table.add_column(f"P(finding | {slug})", justify="right", overflow="fold")
         table.add_column("effect", justify="right", no_wrap=True)  # '+0.85' (for) or '-0.89' (against)
-    table.add_column("favours", overflow="fold")
+    if not stacked:
+        table.add_column("favours", overflow="fold")
     for row, w in zip(rows, where, strict=True):
         rule = Text(str(row["id"]))
         rule.append(f"\n{w}", style="dim")
-        cells: list[str | Text] = [rule, *([] if one_status else [escape(str(row["status"]))]), escape(str(row["title"]))]
+        favours = ", ".join(row["favours"]) or ("caveat" if row["caveat_only"] else "-")
+        finding = Text(str(row["title"]))
+        if stacked:
+            finding.append(f"\nfavours {favours}", style="dim")
+        cells: list[str | Text] = [rule, *([] if one_status else [escape(str(row["status"]))]), finding]
         if slug:
             effect = row["effect"]
             weight = "-" if effect is None else f"{effect:+.2f}"
-            cells += [escape(str(row["p"] or "-")), weight]
-        cells.append(escape(", ".join(row["favours"]) or ("caveat" if row["caveat_only"] else "-")))
+            figure = escape(str(row["p"] or "-"))
+            cells += [f"{weight}\n{figure}"] if stacked else [figure, weight]
+        if not stacked:
+            cells.append(Text(favours))
         table.add_row(*cells)
     _out.print(table)
     note = (
@@ -349,6 +361,13 @@ def show_cmd(rule_id: str, rules: str | None, fmt: str) -> None:
 # ------------------------------------------------------------------ test
 
 
+def _case_label(key: str) -> str:
+    """A compared case as a reader names it: 'file.yaml#id' is 'id' when the file is named after its one case
+    ('batool-2021-eims-small-intestine-4mo', not that twice); a sheet's or a list's case keeps its file."""
+    file, _, case_id = key.rpartition("#")
+    return case_id if file and Path(file).stem == case_id else key
+
+
 def _cases_paths(cases: tuple[str, ...]) -> list[str]:
     from ddx.authoring.regression import default_cases_path
 
@@ -454,7 +473,7 @@ def test_cmd(
     ev = run.evaluation
     _out.print(
         f"[bold]{len(run.results)} case(s)[/bold] from {escape(', '.join(paths))}; scored {ev.n}: "
-        f"top-1 {ev.top1_hits}/{ev.n} ({ev.top1:.1%}), top-3 {ev.top3_hits}/{ev.n} ({ev.top3:.1%})."
+        f"top-1 {ev.top1_hits}/{ev.n} ({rate_text(ev.top1)}), top-3 {ev.top3_hits}/{ev.n} ({rate_text(ev.top3)})."
     )
     if run.mismatches:
         table = Table(title="Cases whose leader is not the expected diagnosis", title_justify="left", pad_edge=False)
@@ -464,7 +483,7 @@ def test_cmd(
             table.add_row(
                 escape(r.case_id),
                 escape(r.expected or ""),
-                f"{escape(r.top or '')} ({r.top_probability:.0%})",
+                f"{escape(r.top or '')} ({probability_text(r.top_probability or 0.0)})",
                 str(r.rank or "-"),
                 escape(Path(r.file).name if r.file else ""),
             )
@@ -484,7 +503,7 @@ def test_cmd(
         t_now = k.settings.calibration.temperature
         _out.print(
             f"Leave-one-out calibration ({len(cal.predictions)} cases; temperature refitted without each case): "
-            f"top-1 {cal.top1:.1%}, expected calibration error {cal.ece:.3f}, log loss {cal.log_loss:.3f}. "
+            f"top-1 {rate_text(cal.top1)}, expected calibration error {cal.ece:.3f}, log loss {cal.log_loss:.3f}. "
             f"Temperature fitted on all: {cal.temperature:g} (settings: {t_now:g}"
             + (
                 ""
@@ -497,8 +516,8 @@ def test_cmd(
         for col in ("leader's probability", "cases", "mean probability", "leader right"):
             table.add_column(col)
         for lo, hi, n, mean, right in cal.bins:
-            band = f"≥ {lo:.0%}" if hi >= 1.0 else f"{lo:.0%}–{hi:.0%}"
-            table.add_row(band, str(n), f"{mean:.1%}" if n else "-", f"{right:.1%}" if n else "-")
+            band = range_text(lo, hi)
+            table.add_row(band, str(n), probability_text(mean) if n else "-", rate_text(right) if n else "-")
         _out.print(table)
     if run.never_matched:
         _out.print(f"Coverage: {len(run.never_matched)} active rule(s) matched no case: " + escape(", ".join(run.never_matched)))
@@ -567,20 +586,29 @@ def diff_cmd(old: str, new: str | None, cases: tuple[str, ...], fmt: str) -> Non
     changed = diff.cases
     _out.print(f"{len(changed)} of {diff.compared} case(s) change ranking; {sum(c.top_changed for c in changed)} change leader.")
     if changed:
+        # below 120 columns the six columns go two to a cell, so no case id or rule id is cut to '…'
+        stacked = _out.width < 120
         table = Table(pad_edge=False)
-        for col in ("case", "expected", "leader before → after", "rank of expected", "moved", "rules responsible"):
-            table.add_column(col)
+        columns = (
+            ("case / expected", "leader before → after / rank of expected", "moved / rules responsible")
+            if stacked
+            else ("case", "expected", "leader before → after", "rank of expected", "moved", "rules responsible")
+        )
+        for col in columns:
+            table.add_column(col, overflow="fold")  # a long id folds onto the next line, never ends in '…'
         for c in changed:
-            lead = f"{c.before.top} ({c.before.top_probability:.0%}) → {c.after.top} ({c.after.top_probability:.0%})"
+            before, after = probability_text(c.before.top_probability or 0.0), probability_text(c.after.top_probability or 0.0)
+            lead = Text(f"{c.before.top} ({before}) → {c.after.top} ({after})", style="bold" if c.top_changed else "")
             moved = ", ".join(f"{e} {b}→{a}" for e, b, a in c.moves[:4]) + (" …" if len(c.moves) > 4 else "")
-            table.add_row(
-                escape(c.key),
-                escape(c.expected or ""),
-                ("[bold]" if c.top_changed else "") + escape(lead),
-                f"{c.before.rank or '-'} → {c.after.rank or '-'}",
-                escape(moved),
-                escape(", ".join(c.responsible) or "-"),
-            )
+            rank = f"{c.before.rank or '-'} → {c.after.rank or '-'}"
+            responsible = ", ".join(c.responsible) or "-"
+            if stacked:
+                case = Text(_case_label(c.key))
+                case.append(f"\nexpected {c.expected or '-'}", style="dim")
+                lead.append(f"\nexpected ranked {rank}", style="dim")
+                table.add_row(case, lead, Text(f"{moved}\nrules: {responsible}"))
+            else:
+                table.add_row(Text(_case_label(c.key)), Text(c.expected or ""), lead, rank, Text(moved), Text(responsible))
         _out.print(table)
     if diff.unreadable:
         _out.print("Readable under only one rule set: " + escape(", ".join(diff.unreadable)))

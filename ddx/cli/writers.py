@@ -22,7 +22,7 @@ from rich.text import Text
 
 from ddx.batch import BatchRow
 from ddx.engine import engine_label
-from ddx.ranking import probability_text
+from ddx.ranking import probability_text, range_text, rate_text
 from ddx.render import markup_text
 from ddx.safetext import json_text, markdown_text, spreadsheet_cell
 
@@ -38,12 +38,12 @@ class Writer(Protocol):
 
 def _pct(x: float) -> str:
     """A probability: never shown as 100 % or 0 % ('> 99.9 %')."""
-    return probability_text(x, " %")
+    return probability_text(x)
 
 
 def _rate(x: float) -> str:
     """A share of counted cases (top-1, recall, precision): exact, '100.0 %' when every case was right."""
-    return f"{100 * x:.1f} %"
+    return rate_text(x)
 
 
 def _error_text(result: BatchRow) -> str:
@@ -374,7 +374,7 @@ def summary_markdown(summary: dict[str, Any]) -> str:
         ]
         for b in summary["calibration"]:
             lines.append(
-                f"| {b['from']:.0%}–{b['to']:.0%} | {b['cases']} | "
+                f"| {range_text(b['from'], b['to'])} | {b['cases']} | "
                 f"{_pct(b['mean_probability']) if b['cases'] else '-'} | "
                 f"{_rate(b['leader_right']) if b['cases'] else '-'} |"
             )
@@ -477,8 +477,8 @@ class TableWriter:
                 lines.append(f"[dim]{row.band}[/dim]")
             if row.expected:
                 lines.append(f"expected {row.expected}" + (f" {row.mark}" if row.mark else ""))
-            # "55.6%", ">99.9%": one word
-            leaders = "\n".join(f"{label} {probability_text(p).replace(' ', '')}" for label, p in row.leaders)
+            # "55.6%", ">99.9%": one word, so a narrow column never splits a figure from its sign
+            leaders = "\n".join(f"{label} {probability_text(p, '%').replace(' ', '')}" for label, p in row.leaders)
             table.add_row(str(row.number), "\n".join(lines), row.error if row.error is not None else leaders)
         return table
 
@@ -586,7 +586,7 @@ def summary_tables(summary: dict[str, Any]) -> list[Any]:
         calibration.add_column(name, justify="right")
     for b in summary["calibration"]:
         calibration.add_row(
-            f"{b['from']:.0%}–{b['to']:.0%}",
+            range_text(b["from"], b["to"]),
             str(b["cases"]),
             _pct(b["mean_probability"]) if b["cases"] else "-",
             _rate(b["leader_right"]) if b["cases"] else "-",

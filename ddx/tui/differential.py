@@ -156,7 +156,7 @@ def entity_detail(
     parts: list[Any] = []
     head = Text()
     head.append(f"{ranked.entity.upper()}  ", style="bold")
-    head.append(f"{probability_text(ranked.probability, ' %')}  score {ranked.score:+.2f}", style="dim")
+    head.append(f"{probability_text(ranked.probability)}  score {ranked.score:+.2f}", style="dim")
     head.append(f"\n{ranked.name}")
     if narrow and knowledge is not None:
         if leading_subtype(ranked):

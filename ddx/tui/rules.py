@@ -30,6 +30,7 @@ from ddx.authoring.edit import EditCheck, Version
 from ddx.authoring.session import Editing, RuleEditSession, VersionHasErrors
 from ddx.errors import DdxError
 from ddx.knowledge import Knowledge
+from ddx.ranking import probability_text
 from ddx.tui.dialogs import ChoiceScreen
 from ddx.tui.messages import plain
 
@@ -395,8 +396,9 @@ class RulesScreen(Screen[None]):
             )
         )
         for c in d.cases:
+            before, after = probability_text(c.before.top_probability or 0.0), probability_text(c.after.top_probability or 0.0)
             lead = Text(
-                f"{c.before.top} {c.before.top_probability:.0%} → {c.after.top} {c.after.top_probability:.0%}",
+                f"{c.before.top} {before} → {c.after.top} {after}",
                 style="bold" if c.top_changed else "",
             )
             if c.responsible:
