@@ -399,7 +399,15 @@ class MinimalScorer:
             return None
 
         confidence = assess(
-            self.knowledge, ranked, [], every, informative=informative, ancillary=ancillary, outside=names, overturned=overturned
+            self.knowledge,
+            ranked,
+            [],
+            every,
+            informative=informative,
+            ancillary=ancillary,
+            outside=names,
+            overturned=overturned,
+            caveats=[self.caveat[r]["rule"] for r in sorted(matched) if r in self.caveat],
         )
         head = _dumps({"id": case_id, "file": file, "expected": None})[:-1]
         tail = _dumps(

@@ -184,6 +184,7 @@ class Analyzer:
         outside = self.outside(every, matched)
         names = [lower_first(p.name.split(" (")[0]) for p in outside.pointers]  # said inside the band's sentence
         names += [f"{lower_first(u.finding)} (explained by no modelled entity)" for u in outside.unexplained]
+        caveats = self.ranker.caveats(matched)
         separating: list[Suggestion] = []  # the test a band about two close leaders names, when none shown is it
 
         def separate(a: str, b: str) -> Suggestion | None:
@@ -201,6 +202,7 @@ class Analyzer:
             outside=names,
             overturned=lambda ids: self.overturned(ids, facts, matched, ranking),
             separating=separate if suggest else None,
+            caveats=[c.rule for c in caveats],
         )
         if (
             confidence is not None
@@ -216,7 +218,7 @@ class Analyzer:
             expected=case.expected,
             ranking=ranking,
             suggestions=suggestions,
-            caveats=self.ranker.caveats(matched),
+            caveats=caveats,
             matched=matched,
             file=file,
             confidence=confidence,

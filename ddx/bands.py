@@ -27,7 +27,7 @@ class Confidence:
 
 
 # names put in lower case inside a sentence
-MID_SENTENCE = frozenset({"leader", "runner_up", "next_test", "confirm_tests", "challenger", "pending"})
+MID_SENTENCE = frozenset({"leader", "runner_up", "next_test", "confirm_tests", "challenger", "pending", "considered", "pitfall"})
 
 
 def _labels(knowledge: Knowledge, paths: list[str]) -> str:
@@ -52,6 +52,41 @@ class WhatIf:
 Overturn = Callable[[Sequence[str]], WhatIf | None]  # rule ids -> what would lead instead, or None
 
 
+@dataclass(frozen=True)
+class Pitfall:
+    """A shown caveat that names (``consider:``) a candidate other than the leader, with not every test it asks
+    for recorded: ``rule`` (its id), ``entity`` (the candidate) and that candidate's ``probability``."""
+
+    rule: str
+    entity: str
+    probability: float
+    name: str  # as the caveat names it: the subtype's name when ``consider`` gives a subtype, else the entity's
+
+
+def open_pitfalls(
+    knowledge: Knowledge, ranking: list[RankedEntity], caveats: Sequence[str], recorded: dict[str, Any]
+) -> list[Pitfall]:
+    """The pitfalls still open for this ranking, most probable candidate first: for each matched caveat rule
+    (``caveats``, rule ids) whose ``consider`` names an entity (a subtype counts as its entity) other than
+    the leader, unless every test in its ``caveat_tests`` is recorded (``recorded``: flat facts)."""
+    if not ranking:
+        return []
+    probability = {r.entity: r.probability for r in ranking}
+    tests = knowledge.caveat_tests
+    out = []
+    for rid in caveats:
+        spec = knowledge.rule[rid].spec
+        asked = tests.get(rid, ())
+        if not spec.consider or (asked and all(t.replace(".", "__") in recorded for t in asked)):
+            continue
+        for slug in spec.consider:
+            entity = knowledge.parent(slug)
+            if entity != ranking[0].entity and entity in probability:
+                named = knowledge.subtype[slug].name if slug in knowledge.subtype else knowledge.entity[entity].name
+                out.append(Pitfall(rid, entity, probability[entity], named.split(" (")[0]))
+    return sorted(out, key=lambda p: (-p.probability, p.entity, p.rule))
+
+
 def _holds(
     band: Band,
     leader: float,
@@ -62,9 +97,11 @@ def _holds(
     ancillary: int,
     outside: bool,
     overturned: Overturn | None,
+    pitfall: float,
 ) -> bool:
     w = band.when
     checks = [
+        w.pitfall_min is None or pitfall >= w.pitfall_min,
         w.outside is None or w.outside == outside,
         w.min_informative is None or informative >= w.min_informative,
         w.max_ancillary is None or ancillary <= w.max_ancillary,
@@ -92,6 +129,7 @@ def assess(
     outside: list[str] | None = None,
     overturned: Overturn | None = None,
     separating: Callable[[str, str], Suggestion | None] | None = None,
+    caveats: Sequence[str] = (),
 ) -> Confidence | None:
     """The first band whose conditions hold, or None (no bands, or no ranking).
 
@@ -106,6 +144,9 @@ def assess(
     ``$challenger``, ``$pending`` and ``$direction`` say it). The confirming tests are the leading subtype's, else the
     entity's. ``separating(a, b)`` gives the test that best separates entities a and b (:meth:`Suggester.separating`),
     asked by a band about the two leaders when none of ``suggestions`` separates them; None then means none does.
+    ``caveats``: the matched caveat rules' ids, for a band with ``pitfall_min`` (:func:`open_pitfalls`; ``$pitfall``
+    and ``$considered`` name the caveat and the candidate, ``$next_test`` a test the caveat asks for when one
+    is suggested).
     """
     if not ranking or not knowledge.settings.bands:
         return None
@@ -143,9 +184,16 @@ def assess(
             "direction": "present" if found.present else "absent",
         }
 
+    pitfalls = open_pitfalls(knowledge, ranking, caveats, recorded)
+    top_pitfall = pitfalls[0].probability if pitfalls else -1.0
     for band in knowledge.settings.bands:
-        if _holds(band, leader.probability, margin, bool(confirm), tested, informative, ancillary, bool(outside), overturned):
+        if _holds(
+            band, leader.probability, margin, bool(confirm), tested, informative, ancillary, bool(outside), overturned, top_pitfall
+        ):
             first = suggestions[0] if suggestions else None
+            if band.when.pitfall_min is not None and pitfalls:
+                # the band about a pitfall names a test its caveat asks for, when one is suggested
+                first = next((s for s in suggestions if pitfalls[0].rule in s.asked_by), first)
             if runner is not None and "$runner_up" in band.action and "$next_test" in band.action:
                 # a band about the two leaders names the best test that separates those two, when there is one
                 entity_of = {p.slug: p.entity for p in knowledge.profiles}
@@ -165,6 +213,8 @@ def assess(
                 "confirm_tests": _labels(knowledge, confirm) or "no defining test",
                 "outside": join_words(outside or []) or "entities outside the differential",
                 **what_if(band),
+                "considered": pitfalls[0].name if pitfalls else "another candidate",
+                "pitfall": lower_first(knowledge.rule[pitfalls[0].rule].spec.title) if pitfalls else "a known pitfall",
             }
             action = band.action_no_test if first is None and band.action_no_test else band.action
             named = first.label if first is not None and "$next_test" in action else None

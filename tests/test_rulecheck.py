@@ -270,3 +270,16 @@ def test_example_shorthand_nests_dotted_keys():
         "stains": {"desmin": {"result": "positive", "extent": "diffuse"}},
         "patient": {"age": 40},
     }
+
+
+def test_consider_names_a_known_candidate_and_belongs_to_a_caveat(rules_copy):
+    caveat = "  caveat: a test caveat\n"
+    add_rules(
+        rules_copy,
+        rule("test.typo", "{stains.desmin: positive}", extra=caveat + "  consider: [alk_h]\n")
+        + rule("test.bare", "{stains.desmin: positive}", extra="  consider: [alkh]\n"),
+    )
+    report = check_rules(rules_copy)
+    [unknown] = messages(report, "unknown-term", "error")
+    assert "consider: unknown entity 'alk_h'" in unknown and "'alkh'" in unknown and "zz-test.yaml:7:" in unknown  # its own line
+    assert any("test.bare" in m and "add the caveat" in m for m in messages(report, "condition", "error"))

@@ -231,6 +231,19 @@ def test_diff_text_names_both_rule_sets_and_the_change(rules_copy):
     assert "The rules are the same." in same.output and f"0 of {N_CASES} case(s) change ranking" in same.output
 
 
+def test_rules_test_names_each_missed_case_whole_at_80_columns():
+    text = CliRunner().invoke(main, ["rules", "test", "--cases", str(CASES)], env={"COLUMNS": "80"}).output
+    table = text.split("Cases whose leader is not the expected diagnosis")[1].split("└")[0]
+    assert "…" not in table
+    first_column = "".join(line.split("│")[1].strip() for line in table.splitlines() if line.startswith("│"))
+    missed = [
+        c["case"]
+        for c in json.loads(run("rules", "test", "--cases", str(CASES), "--format", "json").output)["cases"].values()
+        if c["expected"] and c["rank_of_expected"] != 1
+    ]
+    assert missed and all(m in first_column for m in missed)
+
+
 @pytest.mark.parametrize("columns", ["80", "160"])
 def test_diff_text_keeps_every_changed_case_id_whole_at_any_width(rules_copy, columns):
     """A case id is what the pathologist looks up: never cut to '…', folded onto the next line at 80 columns."""

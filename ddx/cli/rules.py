@@ -477,16 +477,20 @@ def test_cmd(
     )
     if run.mismatches:
         table = Table(title="Cases whose leader is not the expected diagnosis", title_justify="left", pad_edge=False)
-        for col in ("case", "expected", "leader (probability)", "rank of expected", "file"):
-            table.add_column(col)
-        for r in run.mismatches:
-            table.add_row(
-                escape(r.case_id),
-                escape(r.expected or ""),
-                f"{escape(r.top or '')} ({probability_text(r.top_probability or 0.0)})",
+        # a case id is looked up, so it folds, never ends in '…'; the file only when it is not named after the case
+        files = [Path(r.file).name if r.file else "" for r in run.mismatches]
+        own = [Path(f).stem != r.case_id for f, r in zip(files, run.mismatches, strict=True)]
+        columns = ["case", "expected", "leader\n(probability)", "rank of\nexpected", *(["file"] if any(own) else [])]
+        for col in columns:
+            table.add_column(col, overflow="fold")
+        for r, f, shown in zip(run.mismatches, files, own, strict=True):
+            cells: list[str | Text] = [
+                Text(r.case_id),
+                Text(r.expected or ""),
+                Text(f"{r.top or ''} ({probability_text(r.top_probability or 0.0)})"),
                 str(r.rank or "-"),
-                escape(Path(r.file).name if r.file else ""),
-            )
+            ]
+            table.add_row(*cells, *([Text(f if shown else "")] if any(own) else []))
         _out.print(table)
     for r in run.failed:
         _out.print(f"[bold red]unreadable[/bold red] {escape(r.key)}: {escape('; '.join(r.problems))}")

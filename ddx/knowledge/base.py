@@ -767,6 +767,22 @@ def _load_rule(
                     code="weight",
                 )
             )
+    for slug in spec.consider:
+        if slug not in known:
+            near = TermSet("entity", _lookup={s: s for s in known}).suggest(slug)
+            problems.append(
+                Problem(
+                    f"rule {spec.id}: consider: unknown entity {slug!r}",
+                    file=file,
+                    line=key_line(raw, "consider") or line,
+                    suggestions=near,
+                    code="unknown-term",
+                )
+            )
+    if spec.consider and not spec.caveat:
+        problems.append(
+            Problem(f"rule {spec.id}: consider: names what a caveat warns of; add the caveat", file=file, line=line, code="condition")
+        )
     for test in spec.caveat_tests:
         if canonical_test(test, vocab) is None:
             paths = test_paths(vocab)

@@ -315,6 +315,9 @@ class RuleSpec(Model):
     # the tests the caveat's text asks for (finding paths: molecular.mdm2_amplification, stains.myod1); they are
     # suggested whenever the caveat is shown (ddx/suggest.py)
     caveat_tests: list[str] = []
+    # the candidates the caveat says to exclude before the ranking is read as settled (entity or subtype slugs);
+    # a band with ``pitfall_min`` reads them (rules/settings.yaml)
+    consider: list[str] = []
     author: str | None = None
     updated: str | None = None
     examples: Examples | None = None
@@ -353,10 +356,25 @@ class BandWhen(Model):
     # scoring rule ids: those not matched yet (neither the finding nor its negation is recorded), found all
     # present or all absent, would put another entity first (findings not yet recorded could overturn the leader)
     unrecorded_could_overturn: list[str] | None = Field(None, min_length=1)
+    # a shown caveat names (``consider:``) a candidate other than the leader holding at least this probability,
+    # and not every test the caveat asks for is recorded (a known pitfall is still open)
+    pitfall_min: float | None = Field(None, ge=0, le=1)
 
 
 BAND_FIELDS = frozenset(
-    {"leader", "runner_up", "next_test", "next_why", "confirm_tests", "outside", "challenger", "pending", "direction"}
+    {
+        "leader",
+        "runner_up",
+        "next_test",
+        "next_why",
+        "confirm_tests",
+        "outside",
+        "challenger",
+        "pending",
+        "direction",
+        "considered",
+        "pitfall",
+    }
 )
 REPORT_FIELDS = frozenset({"site", "diagnosis", "leader", "probability", "band"})
 
