@@ -204,13 +204,17 @@ class Analyzer:
             separating=separate if suggest else None,
             caveats=[c.rule for c in caveats],
         )
-        if (
-            confidence is not None
-            and separating
-            and confidence.next_test == separating[0].label
-            and all(s.label != separating[0].label for s in suggestions)
-        ):
-            suggestions = [*suggestions, separating[0]]  # the band's test is in the list it points to, last
+        no_separating = (
+            not any(s.gain >= self.knowledge.settings.next_tests.min_gain for s in suggestions)
+            if suggest and self.knowledge.settings.suggestions > 0
+            else None
+        )
+        listed = {s.path for s in suggestions} | {path for s in suggestions for path, _ in s.also}
+        if confidence is not None and separating and confidence.next_test == separating[0].label and separating[0].path not in listed:
+            # the band's test, which separates its two leaders, is in the list it points to, last (the list is
+            # ranked over every candidate, where it came lower); a test does separate the leaders
+            suggestions = [*suggestions, separating[0]]
+            no_separating = False
         return Analysis(
             case_id=case.id,
             case=case,
@@ -226,9 +230,7 @@ class Analyzer:
             outside=outside,
             informative=len(informative),
             ancillary=len(ancillary),
-            no_separating_test=not any(s.gain >= self.knowledge.settings.next_tests.min_gain for s in suggestions)
-            if suggest and self.knowledge.settings.suggestions > 0
-            else None,
+            no_separating_test=no_separating,
         )
 
     def overturned(

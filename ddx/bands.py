@@ -21,6 +21,8 @@ class Confidence:
     label: str
     action: str
     next_test: str | None = None  # the label of the test the action names, if it names one (not in to_dict)
+    # the band's action has a place for a test ($next_test): its choice, even of none, is the report's too
+    asks_test: bool = False
 
     def to_dict(self) -> dict[str, str]:
         return {"band": self.band, "label": self.label, "action": self.action}
@@ -218,5 +220,5 @@ def assess(
             }
             action = band.action_no_test if first is None and band.action_no_test else band.action
             named = first.label if first is not None and "$next_test" in action else None
-            return Confidence(band.id, band.label, fill_sentence(action, values, MID_SENTENCE), named)
+            return Confidence(band.id, band.label, fill_sentence(action, values, MID_SENTENCE), named, "$next_test" in band.action)
     return None

@@ -128,7 +128,8 @@ def worth_text(strength: float) -> str:
 
 def figure_text(lk: Likelihood, strength: float) -> str:
     """A figure with what it is worth in cases: '28/30', '33/33 pooled from 3 series',
-    '~0.30, worth ≈10 cases' (estimate) or '0.97, worth ≈20 cases' (cited without a denominator). 'Worth':
+    '~0.30, worth ≈10 cases' (estimate) or '0.97, worth ≈20 cases' (cited without a denominator; the
+    source's own words in brackets: '1.00 (by definition), worth ≈20 cases'). 'Worth':
     a figure without a count is shrunk as if it rested on that many cases (settings ``evidence:``); it is
     not a series of that size."""
     if lk.k is not None and lk.total is not None:
@@ -136,7 +137,7 @@ def figure_text(lk: Likelihood, strength: float) -> str:
             return f"{lk.k}/{lk.total} pooled from {len(lk.pooled)} series"
         return f"{lk.k}/{lk.total}"
     text = f"{'~' if lk.estimate else ''}{lk.p:.2f}"
-    note = f" {lk.n}" if lk.n else ""
+    note = f" ({lk.n})" if lk.n else ""  # the source's words: "0.45 (40-50 %)", "1.00 (by definition)"
     return f"{text}{note}, {worth_text(strength)}"
 
 
@@ -188,7 +189,8 @@ def percent(p: float, estimate: bool) -> str:
 
 def probability_text(p: float, unit: str = " %") -> str:
     """A probability in percent to one decimal, never shown as certain: '55.6 %', '> 99.9 %', '< 0.1 %'
-    (every output writes a space before the sign, as the figures in the rules do; ``unit="%"`` for one word)."""
+    (a space before the sign, as the figures in the rules have; ``unit=""`` for a list or a column whose
+    heading carries the sign)."""
     if p >= 0.9995:
         return f"> 99.9{unit}"
     if p < 0.0005:
@@ -196,13 +198,33 @@ def probability_text(p: float, unit: str = " %") -> str:
     return f"{p * 100:.1f}{unit}"
 
 
-def rate_text(x: float, digits: int = 1) -> str:
+# the spaces inside a figure, which a wrapped line must not break at: before its per cent sign ("25 %") and
+# after a "<" or ">" ("< 1 %"); the report's and the terminal's wrapping hold them (ddx.report_comment, ddx.render)
+FIGURE_SPACE = re.compile(r"(?<=\d) (?=%)|(?<=[<>]) (?=\d)")
+
+
+def percent_text(p: float) -> str:
+    """A probability or a share in whole percent, never shown as certain: '90 %', '> 99 %', '< 1 %'
+    (the report's probabilities, and a subtype's share of its entity everywhere)."""
+    if p >= 0.995:
+        return "> 99 %"
+    if p < 0.005:
+        return "< 1 %"
+    return f"{p * 100:.0f} %"
+
+
+def maybe_probability_text(p: float | None) -> str:
+    """:func:`probability_text`, or '-' for a case that was not ranked (no leader, no probability)."""
+    return "-" if p is None else probability_text(p)
+
+
+def rate_text(x: float) -> str:
     """A counted share (top-1, a calibration bin's hit rate): exact, '88.2 %', '100.0 %' when every case was."""
-    return f"{100 * x:.{digits}f} %"
+    return f"{100 * x:.1f} %"
 
 
 def range_text(lo: float, hi: float) -> str:
-    """A band of probabilities: '80-90 %'; the last band, open above, '≥ 90 %'."""
+    """A band of probabilities: '80–90 %' (an en dash); the last band, open above, '≥ 90 %'."""
     return f"≥ {100 * lo:.0f} %" if hi >= 1.0 else f"{100 * lo:.0f}–{100 * hi:.0f} %"
 
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from rich.console import Group, RenderableType
+from rich.console import Console, Group, RenderableType
+from rich.containers import Lines
 from rich.markup import escape
 from rich.padding import Padding
 from rich.panel import Panel
@@ -19,7 +20,7 @@ from ddx import __version__
 from ddx.analysis import Analysis, provenance_line
 from ddx.facts import case_facts
 from ddx.knowledge import Knowledge
-from ddx.ranking import Evidence, RankedEntity, lower_first, probability_text, ranker_for
+from ddx.ranking import FIGURE_SPACE, Evidence, RankedEntity, lower_first, percent_text, probability_text, ranker_for
 from ddx.report_comment import figure_text, pointer_findings, unused_texts
 from ddx.safetext import markdown_text, printable
 from ddx.suggest import no_test_text
@@ -89,7 +90,7 @@ def entity_label(r: RankedEntity, knowledge: Knowledge, *, share: bool = True) -
     else:
         sub = knowledge.subtype.get(r.subtype)
         short = sub.short if sub is not None and sub.short else r.subtype.upper()
-    return f"{r.entity} · {short}" + (f" (share {(r.subtype_share or 0.0) * 100:.0f} %)" if share else "")
+    return f"{r.entity} · {short}" + (f" (share {percent_text(r.subtype_share or 0.0)})" if share else "")
 
 
 def to_json(analysis: Analysis, knowledge: Knowledge, *, evidence_for: int | None = None) -> dict[str, Any]:
@@ -209,13 +210,38 @@ EVIDENCE_LEGEND = "for / against: weight, finding (figure; cited or est. → lik
 SHARE_LEGEND = "entity · leading subtype (share: that subtype's part of the entity's probability)"
 
 
+_HELD = "\ue000"  # stands in for a figure's inner space while rich wraps: not whitespace, one cell wide
+
+
+class FigureText(Text):
+    """A :class:`rich.text.Text` whose wrapping never parts a figure from its sign ("~25 %", "< 1 %"): rich
+    breaks at any whitespace, the no-break space included, so those spaces are held by a placeholder of
+    the same width while the lines are made, then given back."""
+
+    @classmethod
+    def of(cls, text: Text) -> FigureText:
+        """``text`` (its styles kept) as a FigureText."""
+        out = cls(style=text.style, justify=text.justify, overflow=text.overflow, no_wrap=text.no_wrap, end=text.end)
+        out.append_text(text)
+        return out
+
+    def wrap(self, console: Console, width: int, **kwargs: Any) -> Lines:
+        held = self.copy()
+        held.plain = FIGURE_SPACE.sub(_HELD, self.plain)  # the same length: the styles stay where they were
+        lines = Text.wrap(held, console, width, **kwargs)
+        for line in lines:
+            line.plain = line.plain.replace(_HELD, " ")
+        return lines
+
+
 def _hanging(rows: list[tuple[str, Text]], *, marker_style: str = "", right: bool = False) -> Table:
-    """Rows of (marker, text) as a grid: a text that wraps stays under itself, beside its marker."""
+    """Rows of (marker, text) as a grid: a text that wraps stays under itself, beside its marker (a figure
+    stays whole: :class:`FigureText`)."""
     grid = Table.grid(padding=(0, 1))
     grid.add_column(no_wrap=True, style=marker_style, justify="right" if right else "left")
     grid.add_column(overflow="fold")
     for marker, text in rows:
-        grid.add_row(marker, text)
+        grid.add_row(marker, FigureText.of(text))
     return grid
 
 
@@ -259,7 +285,7 @@ def render_text(analysis: Analysis, knowledge: Knowledge, *, top: int = 6) -> Re
     table = ranking_table(analysis, knowledge, top=top)
     parts: list[RenderableType] = []
     if analysis.confidence:
-        band = Text()
+        band = FigureText()
         band.append(f"{analysis.confidence.label}: ", style="bold")
         band.append(analysis.confidence.action)
         parts.append(band)
@@ -322,7 +348,9 @@ def render_markdown(analysis: Analysis, knowledge: Knowledge, *, top: int = 6) -
     for i, r in enumerate(analysis.ranking[:top], start=1):
         for_ = "<br>".join(_md(_evidence_line(e)) for e in r.supporting[:3]) or "-"
         against = "<br>".join(_md(_evidence_line(e)) for e in r.opposing[:2]) or "-"
-        name = r.name + (f"; leading: {r.subtype_name} (share {(r.subtype_share or 0) * 100:.0f} %)" if r.subtype is not None else "")
+        name = r.name + (
+            f"; leading: {r.subtype_name} (share {percent_text(r.subtype_share or 0.0)})" if r.subtype is not None else ""
+        )
         shown = probability_text(r.probability)
         lines.append(f"| {i} | {r.entity} ({_md(name)}) | {shown} | {r.score:+.2f} | {for_} | {against} |")
     if analysis.outside:

@@ -19,7 +19,18 @@ from ddx.analysis import Analysis, Pointer, provenance_line
 from ddx.citations import split_citations
 from ddx.facts import case_facts
 from ddx.knowledge import Knowledge, ReportTemplates, Rule
-from ddx.ranking import Evidence, RankedEntity, Ranker, given_name, join_words, lower_first, percent, probability_text, worth_text
+from ddx.ranking import (
+    FIGURE_SPACE,
+    Evidence,
+    RankedEntity,
+    Ranker,
+    given_name,
+    join_words,
+    lower_first,
+    percent,
+    percent_text,
+    worth_text,
+)
 from ddx.safetext import printable
 from ddx.suggest import no_test_text
 
@@ -283,8 +294,9 @@ def describe_molecular(case: Any, knowledge: Knowledge) -> list[str]:
 
 
 def _named_test(analysis: Analysis) -> str | None:
-    """The label of the next test the report names: the band's, else the first suggestion's."""
-    if analysis.confidence is not None and analysis.confidence.next_test:
+    """The label of the next test the report names: the band's, when its action has a place for one (None
+    when it found no test, e.g. none that separates two close leaders); else the first suggestion's."""
+    if analysis.confidence is not None and (analysis.confidence.asks_test or analysis.confidence.next_test):
         return analysis.confidence.next_test
     return analysis.suggestions[0].label if analysis.suggestions else None
 
@@ -347,19 +359,6 @@ def outside_paragraph(analysis: Analysis, knowledge: Knowledge) -> list[str]:
     for u in analysis.outside.unexplained:
         items.append(fill(t.outside_unexplained, finding=u.finding, p=percent(u.p, False), best=knowledge.profile_short(u.best)))
     return [item[:1].upper() + item[1:] for item in items]
-
-
-# the spaces inside a figure: before its per cent sign ("25 %") and after a "<" or ">" ("< 1 %")
-_FIGURE_SPACE = re.compile(r"(?<=\d) (?=%)|(?<=[<>]) (?=\d)")
-
-
-def percent_text(p: float) -> str:
-    """A probability as the report prints it: whole percent, never "100 %" or "0 %" (``> 99 %``, ``< 1 %``)."""
-    if p >= 0.995:
-        return "> 99 %"
-    if p < 0.005:
-        return "< 1 %"
-    return f"{p * 100:.0f} %"
 
 
 def leading_candidates(analysis: Analysis, *, cover: float = 0.8, most: int = 3) -> list[Any]:
@@ -438,7 +437,7 @@ def render_report(analysis: Analysis, knowledge: Knowledge, ranker: Ranker, *, d
 
     def para(text: str, indent: str = "") -> list[str]:
         # a figure stays on one line with its sign ("~25 %", "< 1 %"): textwrap breaks at ASCII spaces only
-        held = _FIGURE_SPACE.sub("\u00a0", text)
+        held = FIGURE_SPACE.sub("\u00a0", text)
         lines = textwrap.wrap(held, width, initial_indent=indent, subsequent_indent=" " * len(indent)) or [indent]
         return [line.replace("\u00a0", " ") for line in lines]
 
@@ -462,7 +461,7 @@ def render_report(analysis: Analysis, knowledge: Knowledge, ranker: Ranker, *, d
     lines += para("Comment: " + comment)
     lines.append("")
     if descriptive:
-        closing = frame(t.overall_descriptive if analysis.suggestions else t.overall_descriptive_no_test)
+        closing = frame(t.overall_descriptive if values["next_test"] else t.overall_descriptive_no_test)
     else:
         closing = frame(t.overall_outside if outside else t.overall)
     if sub:
@@ -486,9 +485,7 @@ def render_report(analysis: Analysis, knowledge: Knowledge, ranker: Ranker, *, d
         item = t.differential_item_descriptive if ranking_only else t.differential_item
         if descriptive:  # none is favoured: the first-ranked is a candidate like the others, listed first
             first = t.entities[leader.entity].diagnosis if leader.entity in t.entities else leader.name
-            lines += para(
-                fill(t.differential_leader_descriptive, name=first, probability=probability_text(leader.probability)), "  - "
-            )
+            lines += para(fill(t.differential_leader_descriptive, name=first, probability=percent_text(leader.probability)), "  - ")
         for r in others:
             reasons = _contrast_text(t, analysis, ranker, knowledge, leader, r)
             name = t.entities[r.entity].diagnosis if r.entity in t.entities else r.name
@@ -496,7 +493,7 @@ def render_report(analysis: Analysis, knowledge: Knowledge, ranker: Ranker, *, d
             if other_sub:
                 short = profile_short(knowledge, r)
                 name = fill(t.other_subtype, diagnosis=name, subtype=short, share=percent_text(r.subtype_share or 0.0))
-            values_r = {"name": name, "probability": probability_text(r.probability), "leader_short": profile_short(knowledge, leader)}
+            values_r = {"name": name, "probability": percent_text(r.probability), "leader_short": profile_short(knowledge, leader)}
             text = fill(item, why="; ".join(reasons), **values_r) if reasons else fill(t.differential_no_reason, **values_r)
             lines += para(text, "  - ")
         lines.append("")

@@ -399,13 +399,7 @@ class Suggester:
         n = settings.suggestions if n is None else n
         min_gain = settings.next_tests.min_gain if min_gain is None else min_gain
         ranker = self.ranker
-        if ranker.temperature != self._temperature:  # the tables were tempered with another temperature
-            with self._lock:
-                for test in self.tests:
-                    test.tables.clear()
-                self._temperature = ranker.temperature
-                self._np = None
-                self._whys = 0
+        self._fresh_tables()
         pp = ranker.profile_posterior(matched) if profile_posterior is None else profile_posterior
         posterior = ranker.to_entities(pp)
         h0 = _entropy(posterior)
@@ -499,6 +493,17 @@ class Suggester:
         out.sort(key=_rank_key)
         return out
 
+    def _fresh_tables(self) -> None:
+        """Drop the outcome tables when the ranker's temperature changed since they were tempered."""
+        ranker = self.ranker
+        if ranker.temperature != self._temperature:
+            with self._lock:
+                for test in self.tests:
+                    test.tables.clear()
+                self._temperature = ranker.temperature
+                self._np = None
+                self._whys = 0
+
     def separating(
         self, facts: dict[str, object], matched: frozenset[str], profile_posterior: list[float], entities: tuple[str, str]
     ) -> Suggestion | None:
@@ -509,6 +514,7 @@ class Suggester:
         :meth:`suggest`'s are, so it reads beside them. For a band about two close leaders when none of the
         tests :meth:`suggest` returned separates them (rare: those are ranked over all the candidates)."""
         ranker = self.ranker
+        self._fresh_tables()
         wanted = {ranker.entities.index(e) for e in entities}
         pp = [p if ranker.profile_entity[j] in wanted else 0.0 for j, p in enumerate(profile_posterior)]
         total = math.fsum(pp)

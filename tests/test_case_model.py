@@ -64,6 +64,11 @@ def test_misspelt_stain_names_key_path_and_suggests(knowledge):
         ({"id": "x", "molecular": {"mdm2_amplification": "perhaps"}}, "molecular.mdm2_amplification", "present"),
         ({"id": "x", "patinet": {"age": 3}}, "patinet", "patient"),
         ({"id": "a b"}, "id", "letters"),
+        (
+            {"id": "x", "morphology": {"pleomorphism": ["mild"]}},
+            "morphology.pleomorphism",
+            "expected a morphology.pleomorphism term, got a list",
+        ),
     ],
 )
 def test_bad_values_are_located(knowledge, raw, path, words):

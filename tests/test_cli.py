@@ -48,7 +48,7 @@ def test_eval_json_several_cases_is_a_list():
     assert isinstance(data, list) and len(data) == 3
 
 
-def test_eval_output_file_holds_every_format_and_the_invalid_case_too(tmp_path: Path):
+def test_eval_output_file_holds_json_and_text_and_the_invalid_case_too(tmp_path: Path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("id: bad1\nstains: {desmni: positive}\n")
     target = tmp_path / "out.json"
@@ -72,6 +72,37 @@ def test_eval_output_never_replaces_an_input_and_a_failed_run_keeps_the_previous
     target.write_text("previous\n")
     result = CliRunner().invoke(main, ["eval", "--format", "markdown", "-o", str(target), "--rules", str(tmp_path), str(SEED)])
     assert result.exit_code == 1 and target.read_text() == "previous\n"  # rules that do not load: nothing replaced
+
+
+@pytest.mark.parametrize("stop", ["interrupt", "terminate"])
+def test_an_eval_stopped_after_one_case_keeps_the_previous_output_and_leaves_no_temporary_file(tmp_path: Path, stop):
+    """Ctrl-C or a kill (SIGTERM) between cases: the file written so far is thrown away, the previous one stays."""
+    import signal
+
+    src = tmp_path / "cases"
+    src.mkdir()
+    for name in ("a", "b"):
+        (src / f"{name}.yaml").write_text(SEED.read_text().replace("id: seed-board-q1-thigh-35m", f"id: {name}"))
+    target = tmp_path / "out.md"
+    target.write_text("previous\n")
+    script = (
+        "import os, signal, sys\n"
+        "import ddx.analysis as analysis\n"
+        "real = analysis.Analyzer.analyze\n"
+        "calls = []\n"
+        "def analyze(self, *a, **k):\n"
+        "    calls.append(1)\n"
+        f"    if len(calls) == 2: {'raise KeyboardInterrupt' if stop == 'interrupt' else 'os.kill(os.getpid(), signal.SIGTERM)'}\n"
+        "    return real(self, *a, **k)\n"
+        "analysis.Analyzer.analyze = analyze\n"
+        "from ddx.cli import main\n"
+        f"sys.argv = ['ddx', 'eval', '--format', 'markdown', '-o', {str(target)!r}, {str(src)!r}]\n"
+        "main()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == (130 if stop == "interrupt" else 128 + signal.SIGTERM), done.stderr
+    assert target.read_text() == "previous\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cases", "out.md"]  # no .out.md.*.tmp left beside it
 
 
 def test_misspelt_stain_exits_1_names_it_and_keeps_valid_cases(tmp_path: Path):
@@ -150,6 +181,10 @@ def test_batch_summary_names_the_rules_directory(rules_copy, tmp_path):
     assert result.exit_code == 0
     data = json.loads(summary.read_text())
     assert data["rules_dir"] == str(rules_copy) and data["rules_hash"] and data["rules_version"]
+    table = CliRunner().invoke(main, ["batch", "--rules", str(rules_copy), "--quiet", str(SEED)], env={"COLUMNS": "300"}).output
+    assert f", {rules_copy})" in table  # a folder of one's own is named
+    packaged = CliRunner().invoke(main, ["batch", "--quiet", str(SEED)], env={"COLUMNS": "300"}).output
+    assert "(" in packaged and ", packaged)" in packaged and "site-packages" not in packaged and "/ddx/" not in packaged
 
 
 def test_a_hand_written_case_gets_a_fix_for_each_thing_people_type(tmp_path: Path):

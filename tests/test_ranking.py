@@ -6,7 +6,7 @@ import random
 from ddx.analysis import Analyzer
 from ddx.knowledge import Knowledge
 from ddx.ranking import Ranker
-from tests.conftest import validate
+from tests.conftest import CASES, validate
 
 SEED_RAW = {
     "id": "seed",
@@ -148,3 +148,28 @@ def test_negated_evidence_shows_the_probability_used(knowledge, analyzer):
     a_ = knowledge.settings.evidence.shrinkage
     assert e.negated and abs(e.p_used - (1 - (cell.k + a_ * rate) / (cell.total + a_))) < 1e-9
     assert f"1 − {cell.k}/{cell.total}" in _evidence_line(e) and f"cited → {e.p_used:.2f}" in _evidence_line(e)
+
+
+def test_the_terminal_ranking_never_parts_a_figure_from_its_sign(knowledge, analyzer):
+    """rich wraps at any whitespace, the no-break space too: at 60-100 columns no line of any sample case's
+    text output begins with the '%' of the figure before it (11 lines did at 80 columns), and the figures
+    come back with their ordinary space."""
+    import io
+
+    from rich.console import Console
+
+    from ddx.analysis import analyze_paths
+    from ddx.render import FigureText, render_text
+
+    analyses = list(analyze_paths([str(CASES)], analyzer))
+    for width in (60, 80, 100):
+        out = io.StringIO()
+        console = Console(file=out, width=width, color_system=None)
+        for a in analyses:
+            console.print(render_text(a, knowledge))
+        lines = out.getvalue().splitlines()
+        assert not [line for line in lines if line.strip("│ ").startswith("%")], width
+        assert "\ue000" not in out.getvalue() and any(" % of " in line for line in lines)
+    text = FigureText("positive in 83 % of ILMS vs ~5 % of LMS (< 1 %)")
+    wrapped = [line.plain.strip() for line in text.wrap(Console(width=20), 20)]
+    assert "83 %" in " ".join(wrapped) and not any(line.startswith(("%", "1 %")) for line in wrapped), wrapped

@@ -226,9 +226,7 @@ def test_a_band_naming_an_unknown_rule_is_refused_with_the_nearest_rule(rules_co
 
 def test_band_with_unknown_placeholder_is_refused_with_the_valid_ones(rules_copy: Path):
     settings = rules_copy / "settings.yaml"
-    settings.write_text(
-        settings.read_text(encoding="utf-8").replace("order $next_test next", "order $next_tst next"), encoding="utf-8"
-    )
+    settings.write_text(settings.read_text(encoding="utf-8").replace("$next_test separates", "$next_tst separates"), encoding="utf-8")
     with pytest.raises(KnowledgeError) as exc:
         load_knowledge(rules_copy)
     text = str(exc.value)
@@ -319,7 +317,7 @@ def test_the_text_ranking_reads_whole_at_80_and_120_columns(knowledge, analyzer,
 
 
 def test_a_close_band_names_a_test_that_separates_the_two_it_names(knowledge, analyzer):
-    """'X and Y are close: order T next': T is the best shown test whose contrast is Y, when one is shown
+    """'X and Y are close: … T separates these two best': T is the best shown test whose contrast is Y, when one is shown
     (before, the best test overall, which could separate X from a third entity)."""
     entity_of = {p.slug: p.entity for p in knowledge.profiles}
     checked = 0
@@ -332,7 +330,10 @@ def test_a_close_band_names_a_test_that_separates_the_two_it_names(knowledge, an
         separating = [s for s in a.suggestions if entity_of.get(s.contrast or "") == runner]
         if separating:
             checked += 1
-            assert f"order {lower_first(separating[0].label)} next" in a.confidence.action, (path.name, a.confidence.action)
+            assert f"{lower_first(separating[0].label)} separates these two best" in a.confidence.action, (
+                path.name,
+                a.confidence.action,
+            )
     assert checked >= 1
 
 
@@ -365,8 +366,8 @@ def test_when_no_shown_test_separates_the_close_two_the_band_names_one_that_does
         assert test is a.suggestions[-1] or test in shown
         if test is a.suggestions[-1]:
             assert entity_of[test.leader] == a.ranking[0].entity and entity_of[test.contrast or ""] == runner
-        why = a.confidence.action.partition(" next (")[2]
-        assert f"order {lower_first(test.label)} next" in a.confidence.action and close.action.startswith("$leader and")
+        why = a.confidence.action.partition(" best (")[2]
+        assert f"{lower_first(test.label)} separates these two best" in a.confidence.action and close.action.startswith("$leader and")
         assert knowledge.short_name(a.ranking[0].entity) in why and knowledge.short_name(runner) in why  # the two
     assert fallback >= 3
 

@@ -321,3 +321,13 @@ def test_a_new_edit_clears_the_last_check_and_an_older_check_is_never_shown(rule
         assert screen.check.edited == area.text
 
     drive(app, script)
+
+
+def test_a_long_rule_id_breaks_only_after_a_dot_or_hyphen():
+    from ddx.tui.rules import wrap_id
+
+    assert wrap_id("clin.depth.superficial", 21) == "clin.depth.\nsuperficial"  # was cut 'superficia' / 'l' at 80x24
+    assert wrap_id("ihc.desmin", 21) == "ihc.desmin"
+    lines = wrap_id("pitfall.eims-desmin-alk-nuclear-membrane", 21).split("\n")
+    assert "".join(lines) == "pitfall.eims-desmin-alk-nuclear-membrane" and all(len(line) <= 21 for line in lines)
+    assert wrap_id("averyveryverylongpart.x", 5) == "averyveryverylongpart.\nx"  # a part longer than the room is left whole

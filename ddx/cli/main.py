@@ -281,8 +281,14 @@ def eval_cmd(
             out: TextIO = sys.stdout
             console = OutConsole(highlight=False, soft_wrap=False)
         else:
+            import signal
+
+            from ddx.cli.batch import _terminate
             from ddx.yamlio import atomic_output
 
+            # a kill (SIGTERM) unwinds like Ctrl-C: the temporary file goes, the previous output stays
+            previous = signal.signal(signal.SIGTERM, _terminate)
+            stack.callback(signal.signal, signal.SIGTERM, previous)
             out = stack.enter_context(atomic_output(output))
             console = OutConsole(file=out, width=100, color_system=None, highlight=False, soft_wrap=False)
         err = Console(stderr=True, highlight=False, soft_wrap=True)

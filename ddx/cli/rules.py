@@ -29,7 +29,7 @@ from ddx.cli.main import CHECK_HINT, engine_option, load_rules, rules_option
 from ddx.engine import durable_problem, engine_label
 from ddx.errors import DdxError, KnowledgeError, did_you_mean
 from ddx.knowledge import Knowledge, Rule, packaged_rules_dir
-from ddx.ranking import probability_text, range_text, rate_text
+from ddx.ranking import maybe_probability_text, probability_text, range_text, rate_text
 from ddx.render import markup_text
 from ddx.safetext import json_text
 
@@ -487,7 +487,7 @@ def test_cmd(
             cells: list[str | Text] = [
                 Text(r.case_id),
                 Text(r.expected or ""),
-                Text(f"{r.top or ''} ({probability_text(r.top_probability or 0.0)})"),
+                Text(f"{r.top or ''} ({maybe_probability_text(r.top_probability)})"),
                 str(r.rank or "-"),
             ]
             table.add_row(*cells, *([Text(f if shown else "")] if any(own) else []))
@@ -601,7 +601,7 @@ def diff_cmd(old: str, new: str | None, cases: tuple[str, ...], fmt: str) -> Non
         for col in columns:
             table.add_column(col, overflow="fold")  # a long id folds onto the next line, never ends in '…'
         for c in changed:
-            before, after = probability_text(c.before.top_probability or 0.0), probability_text(c.after.top_probability or 0.0)
+            before, after = maybe_probability_text(c.before.top_probability), maybe_probability_text(c.after.top_probability)
             lead = Text(f"{c.before.top} ({before}) → {c.after.top} ({after})", style="bold" if c.top_changed else "")
             moved = ", ".join(f"{e} {b}→{a}" for e, b, a in c.moves[:4]) + (" …" if len(c.moves) > 4 else "")
             rank = f"{c.before.rank or '-'} → {c.after.rank or '-'}"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 from dataclasses import dataclass
 from typing import Any, BinaryIO, Protocol, TextIO
 
@@ -22,6 +23,7 @@ from rich.text import Text
 
 from ddx.batch import BatchRow
 from ddx.engine import engine_label
+from ddx.knowledge import packaged_rules_dir
 from ddx.ranking import probability_text, range_text, rate_text
 from ddx.render import markup_text
 from ddx.safetext import json_text, markdown_text, spreadsheet_cell
@@ -470,15 +472,15 @@ class TableWriter:
         table = Table(title="ddx batch", header_style="bold")
         table.add_column("#", justify="right", no_wrap=True)
         table.add_column("case / band / expected", overflow="fold", width=case_width)
-        table.add_column("leaders" if self.top > 1 else "leader", overflow="fold")
+        table.add_column("leaders (%)" if self.top > 1 else "leader (%)", overflow="fold")
         for row in self.rows:
             lines = [row.id]
             if row.band:
                 lines.append(f"[dim]{row.band}[/dim]")
             if row.expected:
                 lines.append(f"expected {row.expected}" + (f" {row.mark}" if row.mark else ""))
-            # "55.6%", ">99.9%": one word, so a narrow column never splits a figure from its sign
-            leaders = "\n".join(f"{label} {probability_text(p, '%').replace(' ', '')}" for label, p in row.leaders)
+            # "55.6", ">99.9": one word, its sign in the heading, so a narrow column never splits a figure
+            leaders = "\n".join(f"{label} {probability_text(p, '').replace(' ', '')}" for label, p in row.leaders)
             table.add_row(str(row.number), "\n".join(lines), row.error if row.error is not None else leaders)
         return table
 
@@ -511,7 +513,10 @@ class TableWriter:
 def summary_provenance(summary: dict[str, Any]) -> str:
     """``Rules VERSION (HASH, DIR), ddx VERSION, engine LABEL. Decision support only: …``: the closing line of the
     table and markdown summaries (the json and jsonl summaries carry the same keys)."""
-    where = f", {summary['rules_dir']}" if summary.get("rules_dir") else ""
+    directory = summary.get("rules_dir")
+    # the rules shipped with ddx are "packaged", as on every other provenance line (not a site-packages path)
+    packaged = bool(directory) and os.path.realpath(str(directory)) == os.path.realpath(packaged_rules_dir())
+    where = ", packaged" if packaged else f", {directory}" if directory else ""
     engine = f", engine {engine_label(summary['engine'])}" if summary.get("engine") else ""
     return (
         f"Rules {summary['rules_version']} ({summary['rules_hash']}{where}), ddx {summary['ddx_version']}{engine}. "

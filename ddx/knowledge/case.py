@@ -44,7 +44,8 @@ def _term(termset: TermSet) -> Callable[[Any], str]:
         if isinstance(value, bool):
             raise _yes_no(value, termset)
         if value is None or isinstance(value, (dict, list)):
-            raise PydanticCustomError("term_type", "expected a {kind} term, got {got}", {"kind": termset.kind, "got": kind_of(value)})
+            kind = termset.kind.removesuffix(" term")  # "morphology.pleomorphism term" names itself a term already
+            raise PydanticCustomError("term_type", "expected a {kind} term, got {got}", {"kind": kind, "got": kind_of(value)})
         try:
             return termset.normalize(value)
         except UnknownTerm as exc:

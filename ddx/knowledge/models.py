@@ -396,7 +396,7 @@ class Band(Model):
     label: str
     when: BandWhen = BandWhen()
     action: str  # $leader, $runner_up, $next_test, $next_why, $confirm_tests are filled in
-    action_no_test: str | None = None  # the action when no test is suggested (default: action)
+    action_no_test: str | None = None  # the action when it has no test to name (none suggested; none separating two leaders)
     rationale: str | None = None
 
     @field_validator("action", "action_no_test")
@@ -604,7 +604,7 @@ class StainProse(Model):
         "negative": "negative",
         "equivocal": "equivocal",
     }
-    details: dict[str, str] = {"intensity": "$value staining", "pattern": "$value pattern", "percent": "$value% of cells"}
+    details: dict[str, str] = {"intensity": "$value staining", "pattern": "$value pattern", "percent": "$value % of cells"}
     own_sentence: dict[str, str] = {}
 
     @model_validator(mode="after")

@@ -26,7 +26,7 @@ from ddx.analysis import Analysis
 from ddx.engine import engine_label
 from ddx.facts import case_facts
 from ddx.knowledge import Knowledge
-from ddx.ranking import Evidence, RankedEntity, percent, probability_text
+from ddx.ranking import Evidence, RankedEntity, percent, percent_text, probability_text
 from ddx.report_comment import figure_text, leading_subtype, pointer_findings, profile_short, short_source, unused_texts
 from ddx.suggest import no_test_text
 from ddx.tui.chart import EvidenceChartView
@@ -51,7 +51,7 @@ def bar(p: float, width: int = BAR_WIDTH) -> Text:
 
 
 def share_text(ranked: RankedEntity) -> str:
-    return f"{(ranked.subtype_share or 0.0) * 100:.0f} %"
+    return percent_text(ranked.subtype_share or 0.0)
 
 
 def entity_cell(ranked: RankedEntity, knowledge: Knowledge, *, leader: bool, narrow: bool) -> Text:
@@ -286,7 +286,7 @@ class DifferentialPanel(Vertical):
             self._columns(table)
             width = NARROW_BAR_WIDTH if narrow else BAR_WIDTH
             for n, r in enumerate(analysis.ranking, start=1):
-                pct = f"{r.probability * 100:5.1f}" if r.probability >= 0.001 else " <0.1"
+                pct = f"{probability_text(r.probability, '').replace(' ', ''):>5}"  # ' 89.6', '>99.9', ' <0.1': never 100.0
                 cell = entity_cell(r, self.knowledge, leader=n == 1, narrow=narrow)
                 table.add_row(
                     str(n), cell, Text(pct + " ") + bar(r.probability, width), key=r.entity, height=len(cell.plain.split("\n"))

@@ -11,6 +11,7 @@ older text is dropped).
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -30,12 +31,24 @@ from ddx.authoring.edit import EditCheck, Version
 from ddx.authoring.session import Editing, RuleEditSession, VersionHasErrors
 from ddx.errors import DdxError
 from ddx.knowledge import Knowledge
-from ddx.ranking import probability_text
+from ddx.ranking import maybe_probability_text
 from ddx.tui.dialogs import ChoiceScreen
 from ddx.tui.messages import plain
 
 VALIDATE_AFTER_S = 0.35  # pause in typing before the edit is checked
 RANK_WIDTH = 14  # the impact table's last column: "eims: 2 → 1"
+
+
+def wrap_id(rule_id: str, room: int) -> str:
+    """A rule id on lines of at most ``room`` cells, broken after a '.' or '-' (``ihc.myogenin.`` /
+    ``with-desmin``), never inside a word; a part longer than ``room`` is left for the list to fold."""
+    parts = re.findall(r"[^.-]*[.-]|[^.-]+$", rule_id)
+    lines = [""]
+    for part in parts:
+        if lines[-1] and len(lines[-1]) + len(part) > room:
+            lines.append("")
+        lines[-1] += part
+    return "\n".join(lines)
 
 
 class YamlEditor(TextArea):
@@ -188,8 +201,11 @@ class RulesScreen(Screen[None]):
             else None
         )
         listing.clear_options()
+        room = listing.scrollable_content_region.width or 22  # before the first layout: the narrow list's
         for effect, r in self.session.listing(words, entity):  # with an entity: the strongest first
-            label = Text.assemble((r.spec.id, "bold"), ("" if r.spec.status == "active" else f" ({r.spec.status})", "italic"))
+            label = Text.assemble(
+                (wrap_id(r.spec.id, room), "bold"), ("" if r.spec.status == "active" else f" ({r.spec.status})", "italic")
+            )
             if entity is not None:
                 label.append(f"  {'for' if effect > 0 else 'against'} {abs(effect):.1f}", style="green" if effect > 0 else "red")
             label.append("\n" + r.spec.title, style="dim")
@@ -396,7 +412,7 @@ class RulesScreen(Screen[None]):
             )
         )
         for c in d.cases:
-            before, after = probability_text(c.before.top_probability or 0.0), probability_text(c.after.top_probability or 0.0)
+            before, after = maybe_probability_text(c.before.top_probability), maybe_probability_text(c.after.top_probability)
             lead = Text(
                 f"{c.before.top} {before} → {c.after.top} {after}",
                 style="bold" if c.top_changed else "",
