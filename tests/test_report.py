@@ -398,3 +398,34 @@ def test_a_report_leader_or_outside_entity_that_starts_with_a_symbol_or_an_epony
     band = analyzer.analyze(case).confidence
     assert band is not None and band.band == "outside"
     assert "lymphoma or another haematolymphoid neoplasm" in band.action and "Ewing sarcoma" in band.action
+
+
+def test_a_close_band_whose_two_leaders_no_test_separates_says_so_and_so_does_the_report(knowledge, analyzer):
+    """The separating search found nothing: the band takes its no-test wording (not the first test shown,
+    which separates the leader from a third entity) and names no test, and the report's closing follows."""
+    from dataclasses import replace
+
+    from ddx.bands import assess
+    from ddx.report_comment import _named_test
+
+    case = knowledge.case_schema.validate(
+        {"id": "close", "patient": {"age": 1}, "stains": {"desmin": "positive", "myogenin": "positive"}}
+    )
+    a = analyzer.analyze(case)
+    assert a.confidence.band == "close" and a.suggestions
+    facts = analyzer.facts(a.case) if hasattr(analyzer, "facts") else {}
+    others = [replace(s, contrast=None) for s in a.suggestions]  # none of them separates the two leaders
+    asked = []
+    confidence = assess(
+        knowledge,
+        a.ranking,
+        others,
+        facts,
+        informative=a.informative,
+        ancillary=a.ancillary,
+        separating=lambda x, y: asked.append((x, y)) or None,
+    )
+    assert asked == [(a.ranking[0].entity, a.ranking[1].entity)]
+    assert confidence.band == "close" and confidence.next_test is None and confidence.asks_test
+    assert "no further test that ddx models separates them" in confidence.action
+    assert _named_test(replace(a, confidence=confidence, suggestions=others)) is None  # the report names none either
