@@ -30,9 +30,9 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
 
-from ddx.knowledge.case import CASE_ID_PATTERN, CaseModel, CaseSchema
+from ddx.knowledge.case import CASE_ID_PATTERN, LIST_SEPARATOR, LIST_SEPARATORS, CaseModel, CaseSchema
 from ddx.knowledge.vocabulary import TermSet, Vocabulary
-from ddx.loader import _SEPARATOR, LIST_SEPARATORS, ColumnSpec
+from ddx.loader import ColumnSpec
 
 Check = Callable[[Any], Any]  # a canonical value -> the model's value; raises _Decline otherwise
 _Column = tuple[int, Any, Check, bool | None]  # a sheet column: what it gives, its key, its check, list/number
@@ -338,7 +338,7 @@ class FastCase:
                     continue
                 if split is not None:
                     if split:  # a list column, split as _row_to_case splits it
-                        value = [v for v in LIST_SEPARATORS.split(value) if v] if _SEPARATOR.search(value) else [value]
+                        value = [v for v in LIST_SEPARATORS.split(value) if v] if LIST_SEPARATOR.search(value) else [value]
                     elif decimal_comma and "," in value:  # a decimal comma: the mapping reads it
                         return None
                 if kind == _PART:

@@ -25,7 +25,7 @@ from pydantic import ValidationError
 
 from ddx.errors import DdxError, Problem
 from ddx.knowledge import Knowledge
-from ddx.knowledge.case import CASE_ID_PATTERN, CaseModel, problems_from_validation
+from ddx.knowledge.case import CASE_ID_PATTERN, LIST_SEPARATOR, LIST_SEPARATORS, CaseModel, problems_from_validation
 from ddx.knowledge.vocabulary import Vocabulary
 from ddx.yamlio import ReadError, atomic_output, atomic_write_text, load_data, open_regular
 
@@ -36,8 +36,6 @@ CASE_SUFFIXES = {".yaml", ".yml", ".json"}
 SHEET_SUFFIXES = {".csv", ".tsv"}
 WORKBOOK_SUFFIXES = {".xlsx", ".xls", ".ods"}  # read by ddx.workbook (python-calamine), every visible sheet
 INPUT_SUFFIXES = CASE_SUFFIXES | SHEET_SUFFIXES | WORKBOOK_SUFFIXES
-LIST_SEPARATORS = re.compile(r"\s*[;,|]\s*")  # a list cell: "spindle; epithelioid"
-_SEPARATOR = re.compile(r"[;,|]")
 _BAD_BYTES = re.compile("[\udc80-\udcff]")  # bytes that were not UTF-8 (surrogateescape)
 _NOT_UTF8 = "not UTF-8 text; save the sheet as 'CSV UTF-8'"
 ColumnSpec = tuple[str, list[str], bool, bool]  # a sheet column: name, its dotted parts, holds a list, a number
@@ -581,7 +579,7 @@ def _row_to_case(specs: list[ColumnSpec], row: list[str], decimal_comma: bool = 
         if not value or not name:
             continue
         if is_list:
-            value = [v for v in LIST_SEPARATORS.split(value) if v] if _SEPARATOR.search(value) else [value]
+            value = [v for v in LIST_SEPARATORS.split(value) if v] if LIST_SEPARATOR.search(value) else [value]
         elif is_number and decimal_comma:
             value = _DECIMAL_COMMA.sub(r"\1.\2\3", value)
         if len(parts) == 2:  # section.key, the common column: put here unless _put has something to say

@@ -544,11 +544,22 @@ def _parse(path: Path, with_lines: bool, text: str) -> Any:
             and repr(text[mark.index]) not in problem
         ):  # libyaml does not name the character
             problem += f" ({text[mark.index]!r}{'; indent with spaces, not tabs' if text[mark.index] == chr(9) else ''})"
-        raise ReadError(f"{kind}: {problem}", line) from None
+        hint = _YAML_HINTS.get(problem)
+        raise ReadError(f"{kind}: {problem}" + (f" ({hint})" if hint else ""), line) from None
     except UnicodeEncodeError:  # libyaml is handed UTF-8: a lone surrogate in text not read from a file
         raise ReadError("text holds a lone surrogate (not a character); write the character itself") from None
     except (yaml.YAMLError, RecursionError) as exc:
         raise ReadError(f"YAML error: {exc}") from None
+
+
+# what libyaml's terse messages usually mean in a hand-written case file
+_YAML_HINTS = {
+    "mapping values are not allowed in this context": (
+        "usually a key indented more or less than the keys beside it, or a value holding ': ' that needs quotes"
+    ),
+    "could not find expected ':'": "usually a line without 'key: value', or a key indented differently from those beside it",
+    "did not find expected key": "usually a key indented differently from the keys beside it",
+}
 
 
 def find_text(value: Any, pattern: re.Pattern[str], path: str = "") -> tuple[str, int | None, str] | None:

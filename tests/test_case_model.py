@@ -69,6 +69,14 @@ def test_misspelt_stain_names_key_path_and_suggests(knowledge):
             "morphology.pleomorphism",
             "expected a morphology.pleomorphism term, got a list",
         ),
+        # YAML's {cell_types: spindle, epithelioid}: the comma ended the value and made a key of the second term
+        (
+            {"id": "x", "morphology": {"cell_types": "spindle", "epithelioid": None}},
+            "morphology.epithelioid",
+            "cell_types: [..., epithelioid]",
+        ),
+        ({"id": "x", "stains": {"ki67": {"percent": 40}}}, "stains.ki67", "write {result: positive, percent: 40}"),
+        ({"id": "x", "stains": {"desmin": {"extent": "diffuse"}}}, "stains.desmin", "write {result: positive, extent: diffuse}"),
     ],
 )
 def test_bad_values_are_located(knowledge, raw, path, words):
@@ -337,3 +345,34 @@ def test_a_mistyped_pattern_is_told_with_the_stains_own_patterns(knowledge):
     assert allowed is not None and "nuclear" not in allowed
     assert p.path == "stains.desmin.pattern" and "is not a pattern of" in p.message
     assert p.suggestions and set(p.suggestions) <= set(allowed), p.suggestions
+
+
+def test_a_list_field_written_as_text_with_separators_is_a_list_as_in_a_sheet(knowledge):
+    case = validate(
+        knowledge, {"id": "x", "morphology": {"cell_types": "spindle, epithelioid", "inflammation": "lymphocytes; plasma cells"}}
+    )
+    assert case.morphology.cell_types == ["spindle", "epithelioid"]
+    assert case.morphology.inflammation == ["lymphocytes", "plasma_cells"]
+    assert validate(knowledge, {"id": "x", "morphology": {"cell_types": "spindle"}}).morphology.cell_types == ["spindle"]
+    bad = problems(knowledge, {"id": "x", "morphology": {"cell_types": "spindle, epitheloid"}})
+    assert [p.path for p in bad] == ["morphology.cell_types[1]"] and "epithelioid" in str(bad[0])  # each term checked
+
+
+def test_what_people_type_gets_the_form_to_write(tmp_path, knowledge):
+    """The second new-user pass: a pattern in brackets, a gene for a molecular test, a JSON true, a YAML
+    indentation slip."""
+    f = tmp_path / "typed.yaml"
+    f.write_text("id: t\nstains: {ALK: positive (nuclear membrane)}\nmolecular: {ALK: rearranged}\n", encoding="utf-8")
+    (loaded,) = list(iter_cases(f, knowledge))
+    by_path = {p.path: p for p in loaded.problems}
+    assert "write {result: positive, pattern: nuclear_membrane}" in str(by_path["stains.ALK"])
+    assert by_path["molecular.ALK"].suggestions[0] == "alk_rearrangement"
+    j = tmp_path / "typed.json"
+    j.write_text('{"id": "t", "morphology": {"necrosis": true}}', encoding="utf-8")
+    (loaded,) = list(iter_cases(j, knowledge))
+    [problem] = loaded.problems
+    assert str(problem).count("write 'present'") == 1 and "true is a yes/no value" in str(problem)
+    y = tmp_path / "indent.yaml"
+    y.write_text("id: t\nmorphology:\n  necrosis: present\n   cell_types: [spindle]\n", encoding="utf-8")
+    (loaded,) = list(iter_cases(y, knowledge))
+    assert "indented" in " ".join(str(p) for p in loaded.problems)

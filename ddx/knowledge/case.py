@@ -69,7 +69,7 @@ def _yes_no(value: bool, termset: TermSet) -> PydanticCustomError:
     fix = f"write '{word}'" if word else "write one of " + ", ".join(options)
     return PydanticCustomError(
         "term_boolean",
-        "YAML reads an unquoted {said} as {value}, not as a {kind} term; {fix}",
+        "{value} is a yes/no value, not a {kind} term (YAML reads an unquoted {said} so); {fix}",
         {"said": "/".join(YES_NO_WORDS[value]), "value": str(value).lower(), "kind": termset.kind, "fix": fix, "suggestions": options},
     )
 
@@ -154,7 +154,15 @@ def stain_form_hint(said: Any, given: dict[str, Any], vocab: Vocabulary) -> dict
     Returns the context of the message: ``said`` (as written), ``what`` (``an intensity``) and
     ``fix`` (``{result: positive, intensity: strong}``, the mapping to write).
     """
-    words = [w for w in _HINT_WORDS.split(str(said).strip().replace(" %", "%")) if w]
+    # "positive (nuclear membrane)": brackets are spaces, and two words that make one term are joined
+    raw = [w for w in _HINT_WORDS.split(re.sub(r"[()]", " ", str(said)).strip().replace(" %", "%")) if w]
+    details = (vocab.stain_patterns, vocab.stain_extents, vocab.stain_intensities)
+    words: list[str] = []
+    for word in raw:
+        if words and any(f"{words[-1]}_{word}" in termset for termset in details) and not any(word in t for t in details):
+            words[-1] = f"{words[-1]}_{word}"
+        else:
+            words.append(word)
     if not words:
         return None
     parts: dict[str, Any] = {}
@@ -207,9 +215,15 @@ def nearest_first(word: str, options: Sequence[str]) -> list[str]:
     return sorted(options, key=rank)
 
 
+LIST_SEPARATORS = re.compile(r"\s*[;,|]\s*")  # a list written as text: "spindle; epithelioid", "spindle, epithelioid"
+LIST_SEPARATOR = re.compile(r"[;,|]")
+
+
 def _listify(value: Any) -> Any:
+    """A list field given one string: a list of one term, or, written as a sheet cell is, of the terms between
+    its separators ("spindle, epithelioid")."""
     if isinstance(value, str):
-        return [value]
+        return [v for v in LIST_SEPARATORS.split(value) if v] if LIST_SEPARATOR.search(value) else [value]
     return value
 
 
@@ -426,6 +440,14 @@ def build_case_schema(vocab: Vocabulary, entities: TermSet | None = None) -> Cas
         stain = out.pop(STAIN_NAME, None)  # set by the stains mapping's own validator
         result = out.get("result")
         if result is None:
+            given = {k: v for k, v in out.items() if k in ("extent", "intensity", "pattern", "percent") and v is not None}
+            if given:  # {percent: 40}: the details say how it stained, the result whether it was read positive
+                fix = "{result: positive, " + ", ".join(f"{k}: {v}" for k, v in given.items()) + "}"
+                raise PydanticCustomError(
+                    "stain_result",
+                    "a stain needs a 'result' beside its details; write {fix} (or negative or equivocal, as the source reads it)",
+                    {"fix": fix},
+                )
             raise PydanticCustomError("stain_result", "a stain needs a 'result' (positive, negative, equivocal)")
         if isinstance(result, bool):
             raise _yes_no(result, vocab.stain_results)
@@ -616,12 +638,29 @@ def problems_from_validation(
                     close = difflib.get_close_matches(fold(key), list(schema.placement), n=3, cutoff=0.8)
                     suggestions = list(dict.fromkeys(p for word in close for p in schema.placement[word]))[:3]
             message = f"unknown key {key!r}" + (f" in {section}" if section else " at the top level")
+            lists = _list_taking(schema.vocab, section, key) if err.get("input") is None else []
+            if lists:  # {cell_types: spindle, epithelioid}: in a {...} mapping a comma ends the value
+                message += (
+                    f": in a {{...}} mapping a comma ends a value, so {key!r} was read as a key; "
+                    f"write a list in brackets, e.g. {lists[0]}: [..., {key}]"
+                )
+                suggestions = [f"{section}.{lists[0]}"]
         elif err["type"] == "unknown_term" and "[key]" in raw_loc and len(loc) == 2:
             homes = schema.homes(loc[1], here=str(loc[0]))
             if homes and schema.placement.get(fold(loc[1])):
                 suggestions = homes + [s for s in suggestions if s not in homes]
+            if loc[0] == "molecular":  # a gene for a test: ALK -> alk_rearrangement, MDM2 -> mdm2_amplification
+                tests = [t for t in schema.vocab.molecular.terms if t.startswith(fold(str(loc[1])) + "_")]
+                suggestions = tests + [s for s in suggestions if s not in tests]
         problems.append(Problem(message, file=file, case=case, path=path or None, suggestions=suggestions))
     return problems
+
+
+def _list_taking(vocab: Vocabulary, section: str, word: str) -> list[str]:
+    """The list fields of ``section`` (morphology) that take ``word`` as a term."""
+    if section != "morphology":
+        return []
+    return [name for name, mf in vocab.morphology.items() if mf.kind == "list" and mf.terms is not None and word in mf.terms]
 
 
 def error_text(err: Mapping[str, Any]) -> str:

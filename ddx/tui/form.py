@@ -114,7 +114,7 @@ class CaseForm(Vertical):
         for e in self.knowledge.entities:
             entities.append((f"{e.slug.upper()}  {e.name.split(' / ')[0]}", e.slug))
             entities += [(f"  {s.short or s.slug.upper()}  {s.name}", s.slug) for s in e.subtypes]
-        yield Field("Expected", Select(entities, prompt="not known", name="expected", id=field_id("expected"), compact=True))
+        yield Field("Expected", Select(entities, prompt="not recorded", name="expected", id=field_id("expected"), compact=True))
         yield self._input("patient.age", "Age (years)")
         yield self._select("patient.sex", "Sex", vocab.sex.terms)
         site = Input(
@@ -189,7 +189,7 @@ class CaseForm(Vertical):
 
     def _select(self, path: str, label: str, terms: list[str]) -> Field:
         options = [(t.replace("_", " "), t) for t in terms]
-        return Field(label, Select(options, prompt="not given", name=path, id=field_id(path), compact=True))
+        return Field(label, Select(options, prompt="not recorded", name=path, id=field_id(path), compact=True))
 
     def _list(self, path: str, label: str, terms: list[str], help: dict[str, str]) -> Field:
         choices = [(t.replace("_", " ") + (f" ({help[t]})" if t in help else ""), t) for t in terms]
