@@ -207,6 +207,7 @@ def test_diff_with_one_changed_weight_lists_exactly_the_affected_cases(rules_cop
     assert result.exit_code == 0
     data = json.loads(result.output)
     assert [(c["rule"], c["kind"], c["fields"]) for c in data["rule_changes"]] == [("ihc.alk", "changed", ["likelihood.imt"])]
+    assert data["rule_changes"][0]["figures"] == {"likelihood.imt": {"before": "8/8", "after": "0.30"}}
     listed = {c["case"] for c in data["changed_cases"]}
     # the expected set, computed independently with the plain-Python oracle
     new_k = load_knowledge(rules_copy)
@@ -225,7 +226,7 @@ def test_diff_text_names_both_rule_sets_and_the_change(rules_copy):
     set_weight(rules_copy, "ihc.alk", "imt", "0.3")
     result = run("rules", "diff", str(packaged_rules_dir()), str(rules_copy), "--cases", str(CASES))
     assert result.exit_code == 0
-    assert "changed  ihc.alk (likelihood.imt)" in result.output and "case(s) change ranking" in result.output
+    assert "changed  ihc.alk (likelihood.imt 8/8 → 0.30)" in result.output and "case(s) change ranking" in result.output
     assert str(rules_copy) in result.output
     same = run("rules", "diff", str(packaged_rules_dir()), str(packaged_rules_dir()), "--cases", str(CASES))
     assert "The rules are the same." in same.output and f"0 of {N_CASES} case(s) change ranking" in same.output

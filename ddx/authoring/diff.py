@@ -28,11 +28,24 @@ class RuleChange:
     fields: tuple[str, ...] = ()  # for "changed": which keys differ (likelihood.imt, when, status, ...)
     file: str | None = None
     line: int | None = None
+    # for a changed likelihood cell: its figure before and after ("likelihood.imt": ("~0.30", "0.45")); a cell
+    # whose figure is the same and only its source or reasoning changed is not here
+    figures: tuple[tuple[str, str, str], ...] = ()
 
     def __str__(self) -> str:
         if self.kind == "changed":
-            return f"{self.rule} ({', '.join(self.fields)})"
+            moved = {f: f"{f} {a} → {b}" for f, a, b in self.figures}
+            return f"{self.rule} ({', '.join(moved.get(f, f) for f in self.fields)})"
         return f"{self.rule} ({self.kind})"
+
+
+def _figure(cell: dict[str, Any] | None) -> str:
+    """A dumped likelihood cell as a figure: '18/22', '~0.30', '0.97'; '-' when absent."""
+    if cell is None:
+        return "-"
+    if cell.get("k") is not None and cell.get("total") is not None:
+        return f"{cell['k']}/{cell['total']}"
+    return f"{'~' if cell.get('estimate') else ''}{cell.get('p', 0.0):.2f}"
 
 
 def _specs(knowledge: Knowledge) -> dict[str, tuple[dict[str, Any], str, int | None]]:
@@ -63,7 +76,14 @@ def rule_changes(old: Knowledge, new: Knowledge) -> list[RuleChange]:
         if rid not in a:
             out.append(RuleChange(rid, "added", file=file, line=line))
         elif a[rid][0] != spec:
-            out.append(RuleChange(rid, "changed", tuple(_differing(a[rid][0], spec)), file, line))
+            fields = tuple(_differing(a[rid][0], spec))
+            before, after = a[rid][0].get("likelihood") or {}, spec.get("likelihood") or {}
+            figures = tuple(
+                (f, _figure(before.get(slug)), _figure(after.get(slug)))
+                for f in fields
+                if f.startswith("likelihood.") and _figure(before.get(slug := f.split(".", 1)[1])) != _figure(after.get(slug))
+            )
+            out.append(RuleChange(rid, "changed", fields, file, line, figures))
     for rid, (_, file, line) in a.items():
         if rid not in b:
             out.append(RuleChange(rid, "removed", file=file, line=line))
@@ -178,7 +198,15 @@ class RuleSetDiff:
             "new": self.new,
             "compared": self.compared,
             "rule_changes": [
-                {"rule": c.rule, "kind": c.kind, "fields": list(c.fields), "file": c.file, "line": c.line} for c in self.rules
+                {
+                    "rule": c.rule,
+                    "kind": c.kind,
+                    "fields": list(c.fields),
+                    "figures": {f: {"before": x, "after": y} for f, x, y in c.figures},
+                    "file": c.file,
+                    "line": c.line,
+                }
+                for c in self.rules
             ],
             "other_changes": self.other,
             "changed_cases": [c.to_dict() for c in self.cases],
