@@ -78,10 +78,10 @@ def test_negated_counts_are_complemented(knowledge, analyzer):
 
 
 def test_unused_findings_are_listed(knowledge, analyzer):
-    case = knowledge.case_schema.validate({**MELANOMA, "stains": {**MELANOMA["stains"], "cd163": "positive"}})
+    case = knowledge.case_schema.validate({**MELANOMA, "stains": {**MELANOMA["stains"], "lysozyme": "positive"}})
     text, analysis = report(analyzer, knowledge, case)
     words = unused_texts(analysis, knowledge)
-    assert "CD163 positive" in words
+    assert "Lysozyme positive" in words
     assert "The following recorded findings are not used by ddx's ranking: " in flat(text)
     for w in words:
         assert w in flat(text)
@@ -143,11 +143,11 @@ def test_new_wording_comes_from_reports_yaml(rules_copy: Path, tmp_path: Path):
     text = text.replace('  "stains.*": "$label $value"', '  "stains.*": "$label: $value"')
     reports.write_text(text, encoding="utf-8")
     case = tmp_path / "mel.yaml"
-    case.write_text("id: mel\nstains: {s100: positive, sox10: positive, hmb45: positive, cd163: positive}\n", encoding="utf-8")
+    case.write_text("id: mel\nstains: {s100: positive, sox10: positive, hmb45: positive, lysozyme: positive}\n", encoding="utf-8")
     out = flat(
         CliRunner().invoke(main, ["eval", "--format", "report", "--rules", str(rules_copy), str(case)], catch_exceptions=False).output
     )
-    assert "Not weighed: " in out and "CD163: positive" in out
+    assert "Not weighed: " in out and "Lysozyme: positive" in out
 
 
 @pytest.mark.parametrize(

@@ -235,17 +235,17 @@ def test_every_recorded_finding_is_scored_or_listed_as_unused(knowledge, oracle)
         "patient": {"age": 50},
         "clinical": {"site": "lung", "symptoms": ["pain"]},
         "morphology": {"cell_types": ["spindle", "multinucleated_giant"]},
-        "stains": {"cd163": "positive", "desmin": {"result": "positive", "intensity": "strong"}},
+        "stains": {"lysozyme": "positive", "desmin": {"result": "positive", "intensity": "strong"}},
     }
     a = oracle.analyze(validate(knowledge, raw))
     unused = {(u.path, u.value) for u in a.unused}
-    assert ("stains.cd163", "positive") in unused
+    assert ("stains.lysozyme", "positive") in unused
     assert ("morphology.cell_types", "multinucleated_giant") in unused
     assert ("morphology.cell_types", "spindle") not in unused  # scored by morph.cells.spindle
     assert ("clinical.symptoms", "pain") in unused
     assert ("stains.desmin.intensity", "strong") in unused
     assert not any(path in ("stains.desmin", "patient.age", "clinical.site") for path, _ in unused)
-    assert {"finding": "stains.cd163", "value": "positive"} in to_json(a, knowledge)["unused_findings"]
+    assert {"finding": "stains.lysozyme", "value": "positive"} in to_json(a, knowledge)["unused_findings"]
 
 
 def test_rules_check_lists_unused_vocabulary_and_likely_double_counting(rules_copy: Path):
@@ -268,7 +268,7 @@ def test_rules_check_lists_unused_vocabulary_and_likely_double_counting(rules_co
     )
     report = check_rules(rules_copy, engine=False)
     notes = " ".join(str(m) for m in report.notes)
-    assert "cd163" in notes and "sox10" in notes and "trunk" not in notes
+    assert "lysozyme" in notes and "sox10" in notes and "trunk" not in notes
     doubles = [m for m in report.warnings if m.code == "double-count"]
     assert doubles and "ihc.desmin" in str(doubles[0]) and "test.desmin-or-smooth" in str(doubles[0])
     assert report.ok  # warnings and notes do not fail the check
@@ -367,3 +367,20 @@ def test_a_stain_whose_detail_is_scored_is_not_listed_as_unused(knowledge, oracl
     a = oracle.analyze(validate(knowledge, raw))
     assert "ihc.ki67.high:not" in a.matched
     assert not any(u.path.startswith("stains.ki67") for u in a.unused), a.unused
+
+
+def test_cd163_counts_as_the_macrophage_marker_only_where_cd68_is_not_recorded(knowledge, oracle):
+    base = {"id": "t", "patient": {"age": 6}, "morphology": {"inflammation": ["foamy_histiocytes"]}}
+
+    def xg(**stains):
+        a = oracle.analyze(validate(knowledge, {**base, "stains": stains}))
+        return next(r.probability for r in a.ranking if r.entity == "xg"), a.matched
+
+    alone, matched = xg()
+    with_163, matched_163 = xg(cd163="positive")
+    assert "ihc.cd163" in matched_163 and with_163 > alone  # 36/36 solitary xanthogranulomas (Sandell 2015)
+    with_68, _ = xg(cd68="positive")
+    both, matched_both = xg(cd68="positive", cd163="positive")
+    assert "ihc.cd163" not in matched_both and both == pytest.approx(with_68)  # one macrophage line, counted once
+    negative, matched_neg = xg(cd163="negative")
+    assert "ihc.cd163:not" in matched_neg and negative < alone

@@ -349,7 +349,7 @@ def test_when_no_shown_test_separates_the_close_two_the_band_names_one_that_does
     close = next(b for b in knowledge.settings.bands if b.id == "close")
     rng = random.Random(1)
     fallback = 0
-    for i in range(1400):
+    for i in range(1700):
         a = analyzer.analyze(knowledge.case_schema.validate(synthetic_case(knowledge.vocab, rng, f"s{i}")))
         if a.confidence is None or a.confidence.band != "close":
             continue
