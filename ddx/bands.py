@@ -70,23 +70,40 @@ def open_pitfalls(
 ) -> list[Pitfall]:
     """The pitfalls still open for this ranking, most probable candidate first: for each matched caveat rule
     (``caveats``, rule ids) whose ``consider`` names an entity (a subtype counts as its entity) other than
-    the leader, unless every test in its ``caveat_tests`` is recorded (``recorded``: flat facts)."""
+    the leader, unless every test in its ``caveat_tests`` is done (``recorded``: flat facts): recorded with a
+    result that is not equivocal, or answered by another recorded test (``rules/ancillary.yaml``: a fusion
+    answers the stain that screens for it, one kinase fusion of IMT the others)."""
     if not ranking:
         return []
     probability = {r.entity: r.probability for r in ranking}
     tests = knowledge.caveat_tests
+    answered = knowledge.ancillary.answered(recorded) if knowledge.ancillary.relations else {}
+
+    def done(test: str) -> bool:
+        value = recorded.get(test.replace(".", "__"))
+        return test in answered or (value is not None and value != "equivocal")
+
     out = []
     for rid in caveats:
         spec = knowledge.rule[rid].spec
         asked = tests.get(rid, ())
-        if not spec.consider or (asked and all(t.replace(".", "__") in recorded for t in asked)):
+        if not spec.consider or (asked and all(done(t) for t in asked)):
             continue
         for slug in spec.consider:
             entity = knowledge.parent(slug)
             if entity != ranking[0].entity and entity in probability:
                 named = knowledge.subtype[slug].name if slug in knowledge.subtype else knowledge.entity[entity].name
-                out.append(Pitfall(rid, entity, probability[entity], named.split(" (")[0]))
+                out.append(Pitfall(rid, entity, probability[entity], _mid_sentence_name(named)))
     return sorted(out, key=lambda p: (-p.probability, p.entity, p.rule))
+
+
+def _mid_sentence_name(name: str) -> str:
+    """A name as said inside a sentence: without its parenthesis, a qualifier after a comma put in front
+    ('Inflammatory myofibroblastic tumour, ALK-negative (ROS1 ...)' -> 'ALK-negative inflammatory
+    myofibroblastic tumour')."""
+    name = name.split(" (")[0]
+    head, sep, qualifier = name.partition(", ")
+    return f"{qualifier} {lower_first(head)}" if sep and " " not in qualifier else name
 
 
 def _holds(
@@ -194,8 +211,10 @@ def assess(
         ):
             first = suggestions[0] if suggestions else None
             if band.when.pitfall_min is not None and pitfalls:
-                # the band about a pitfall names a test its caveat asks for, when one is suggested
-                first = next((s for s in suggestions if pitfalls[0].rule in s.asked_by), first)
+                # the band about a pitfall names the test that best separates the leader from the look-alike
+                # (its why compares those two), else one its caveat asks for; else it names none
+                pair = separating(leader.entity, pitfalls[0].entity) if separating is not None else None
+                first = pair or next((s for s in suggestions if pitfalls[0].rule in s.asked_by), None)
             if runner is not None and "$runner_up" in band.action and "$next_test" in band.action:
                 # a band about the two leaders names the best test that separates those two, when there is one
                 entity_of = {p.slug: p.entity for p in knowledge.profiles}

@@ -146,7 +146,7 @@ def figure_text(e: Evidence) -> str:
     return f"1 − {e.figure}" if e.negated else e.figure
 
 
-ARTICLE = re.compile(r"\b([Aa]) (?=[aeiouAEIOU])")
+ARTICLE = re.compile(r"(?<![\w'’-])([Aa]) (?=[aeiouAEIOU])")  # the word "a", not the A of "Melan-A" or "HLA-A"
 
 
 def _articles(text: str) -> str:

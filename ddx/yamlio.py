@@ -553,13 +553,15 @@ def _parse(path: Path, with_lines: bool, text: str) -> Any:
 
 
 # what libyaml's terse messages usually mean in a hand-written case file
-_YAML_HINTS = {
+_YAML_HINTS: dict[str, str] = {
     "mapping values are not allowed in this context": (
-        "usually a key indented more or less than the keys beside it, or a value holding ': ' that needs quotes"
+        "usually a key indented more or less than the keys beside it, a line above without its ': ', "
+        "or a value holding ': ' that needs quotes"
     ),
     "could not find expected ':'": "usually a line without 'key: value', or a key indented differently from those beside it",
     "did not find expected key": "usually a key indented differently from the keys beside it",
 }
+_YAML_HINTS["mapping values are not allowed here"] = _YAML_HINTS["mapping values are not allowed in this context"]  # PyYAML
 
 
 def find_text(value: Any, pattern: re.Pattern[str], path: str = "") -> tuple[str, int | None, str] | None:

@@ -371,8 +371,21 @@ def test_what_people_type_gets_the_form_to_write(tmp_path, knowledge):
     j.write_text('{"id": "t", "morphology": {"necrosis": true}}', encoding="utf-8")
     (loaded,) = list(iter_cases(j, knowledge))
     [problem] = loaded.problems
-    assert str(problem).count("write 'present'") == 1 and "true is a yes/no value" in str(problem)
+    assert str(problem).count("write 'present'") == 1 and "true is a yes/no value" in str(problem) and "YAML" not in str(problem)
     y = tmp_path / "indent.yaml"
     y.write_text("id: t\nmorphology:\n  necrosis: present\n   cell_types: [spindle]\n", encoding="utf-8")
     (loaded,) = list(iter_cases(y, knowledge))
     assert "indented" in " ".join(str(p) for p in loaded.problems)
+
+
+def test_the_stain_hints_offer_only_what_the_stain_would_take(knowledge):
+    """Second review: a misspelt result key is named (not "write result: positive"); 0 % is negative; a
+    pattern the stain does not have, or two patterns, get no single form; ',' alone is not an empty list."""
+    said = {p.path: str(p) for p in problems(knowledge, {"id": "x", "stains": {"alk": {"reslt": "negative", "extent": "diffuse"}}})}
+    assert "'reslt' is not a key of a stain" in said["stains.alk"]
+    said = {p.path: str(p) for p in problems(knowledge, {"id": "x", "stains": {"ki67": {"percent": 0}}})}
+    assert "write {result: negative, percent: 0}" in said["stains.ki67"]
+    for value in ("positive (nuclear)", "positive nuclear membrane perinuclear"):
+        said = {p.path: str(p) for p in problems(knowledge, {"id": "x", "stains": {"alk": value}})}
+        assert "pattern: nuclear" not in said["stains.alk"] and "write {" not in said["stains.alk"], value
+    assert [p.path for p in problems(knowledge, {"id": "x", "morphology": {"cell_types": ","}})] == ["morphology.cell_types[0]"]

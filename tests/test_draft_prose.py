@@ -405,3 +405,11 @@ def test_the_report_names_the_same_next_test_as_the_band(knowledge, analyzer):
     assert a.suggestions[0].label != a.confidence.next_test  # the two would differ
     body = flat(render_report(a, knowledge, analyzer.ranker))
     assert f"{lower_first(a.confidence.next_test)} would best separate them" in body
+
+
+def test_the_article_rule_leaves_a_stain_named_with_an_a_alone():
+    from ddx.report_comment import _articles
+
+    assert _articles("There is a inflammatory infiltrate; a edema") == "There is an inflammatory infiltrate; an edema"
+    assert _articles("positive for Melan-A and SMA") == "positive for Melan-A and SMA"  # was "Melan-An and SMA"
+    assert _articles("A infiltrate") == "An infiltrate"

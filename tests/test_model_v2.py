@@ -384,3 +384,5 @@ def test_cd163_counts_as_the_macrophage_marker_only_where_cd68_is_not_recorded(k
     assert "ihc.cd163" not in matched_both and both == pytest.approx(with_68)  # one macrophage line, counted once
     negative, matched_neg = xg(cd163="negative")
     assert "ihc.cd163:not" in matched_neg and negative < alone
+    equivocal, matched_eq = xg(cd68="equivocal", cd163="positive")
+    assert "ihc.cd163" in matched_eq  # an equivocal CD68 says nothing: CD163 is read

@@ -283,3 +283,4 @@ def test_consider_names_a_known_candidate_and_belongs_to_a_caveat(rules_copy):
     [unknown] = messages(report, "unknown-term", "error")
     assert "consider: unknown entity 'alk_h'" in unknown and "'alkh'" in unknown and "zz-test.yaml:7:" in unknown  # its own line
     assert any("test.bare" in m and "add the caveat" in m for m in messages(report, "condition", "error"))
+    assert any("test.typo" in m and "needs caveat_tests" in m for m in messages(report, "condition", "error"))

@@ -267,7 +267,8 @@ def test_rules_test_defaults_to_the_packaged_cases_outside_a_checkout(tmp_path):
     exe = shutil.which("ddx") or str(Path(sys.executable).parent / "ddx")
     out = subprocess.run([exe, "rules", "test"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
-    assert re.search(rf"{N_CASES} case\(s\) from \S+cases", out.stdout)  # no ./cases here: the shipped sample cases
+    # no ./cases here: the shipped sample cases, named as such when installed (the checkout's cases/ when editable)
+    assert re.search(rf"{N_CASES} case\(s\) from (the packaged sample cases|\S+cases);", out.stdout), out.stdout[:300]
 
 
 @pytest.mark.parametrize("case", ['{"rank_of_expected": "2"}', '{"top": ["a"]}', '"x"'])
@@ -361,3 +362,15 @@ def test_rule_file_errors_are_in_ddx_words(rules_copy, change, words):
     result = run("rules", "check", str(rules_copy), "--no-engine")
     assert result.exit_code == 1 and words in result.output, result.output
     assert not any(w in result.output for w in ("Input should", "Field required", "Extra inputs", "valid dictionary"))
+
+
+def test_diff_shows_the_figure_a_subtype_inherits_when_its_own_cell_goes(rules_copy):
+    path = rules_copy / "rules" / "clinical.yaml"
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    start = next(i for i, line in enumerate(lines) if line.strip() == "- id: clin.age.18-49")
+    cell = next(i for i in range(start, len(lines)) if lines[i].lstrip().startswith("srms_infant:"))
+    del lines[cell]
+    path.write_text("".join(lines), encoding="utf-8")
+    result = run("rules", "diff", str(packaged_rules_dir()), str(rules_copy), "--cases", str(CASES), "--format", "json")
+    [change] = json.loads(result.output)["rule_changes"]
+    assert change["figures"] == {"likelihood.srms_infant": {"before": "~0.01", "after": "~0.30 (srms's)"}}

@@ -40,12 +40,25 @@ class RuleChange:
 
 
 def _figure(cell: dict[str, Any] | None) -> str:
-    """A dumped likelihood cell as a figure: '18/22', '~0.30', '0.97'; '-' when absent."""
+    """A dumped likelihood cell as a figure: '18/22', '~0.30', '0.97', with its strength when the cell sets
+    one ('~0.30 worth 20'); '-' when absent."""
     if cell is None:
         return "-"
     if cell.get("k") is not None and cell.get("total") is not None:
         return f"{cell['k']}/{cell['total']}"
-    return f"{'~' if cell.get('estimate') else ''}{cell.get('p', 0.0):.2f}"
+    strength = f" worth {cell['strength']:g}" if cell.get("strength") is not None else ""
+    return f"{'~' if cell.get('estimate') else ''}{cell.get('p', 0.0):.2f}{strength}"
+
+
+def _cell_figure(likelihood: dict[str, Any], slug: str, knowledge: Knowledge) -> str:
+    """The figure a profile uses for a rule: its own cell, else (a subtype without one) its entity's, marked
+    so, else the rule's default."""
+    if slug in likelihood:
+        return _figure(likelihood[slug])
+    parent = knowledge.parent(slug)
+    if parent != slug and parent in likelihood:
+        return f"{_figure(likelihood[parent])} ({parent}'s)"
+    return "-"
 
 
 def _specs(knowledge: Knowledge) -> dict[str, tuple[dict[str, Any], str, int | None]]:
@@ -79,9 +92,11 @@ def rule_changes(old: Knowledge, new: Knowledge) -> list[RuleChange]:
             fields = tuple(_differing(a[rid][0], spec))
             before, after = a[rid][0].get("likelihood") or {}, spec.get("likelihood") or {}
             figures = tuple(
-                (f, _figure(before.get(slug)), _figure(after.get(slug)))
+                (f, old_figure, new_figure)
                 for f in fields
-                if f.startswith("likelihood.") and _figure(before.get(slug := f.split(".", 1)[1])) != _figure(after.get(slug))
+                if f.startswith("likelihood.")
+                and (old_figure := _cell_figure(before, f.split(".", 1)[1], old))
+                != (new_figure := _cell_figure(after, f.split(".", 1)[1], new))
             )
             out.append(RuleChange(rid, "changed", fields, file, line, figures))
     for rid, (_, file, line) in a.items():

@@ -368,6 +368,17 @@ def _case_label(key: str) -> str:
     return case_id if file and Path(file).stem == case_id else key
 
 
+def _cases_label(path: str) -> str:
+    """A cases path as provenance lines name it: the sample cases installed with ddx are "the packaged sample
+    cases" (not a site-packages path), like the packaged rules; any other path as given."""
+    from ddx.authoring.regression import packaged_cases_dir
+
+    shipped = packaged_cases_dir()
+    if shipped is not None and shipped.name == "_cases" and Path(path).resolve() == shipped:
+        return "the packaged sample cases"
+    return path
+
+
 def _cases_paths(cases: tuple[str, ...]) -> list[str]:
     from ddx.authoring.regression import default_cases_path
 
@@ -472,7 +483,7 @@ def test_cmd(
         sys.exit(1 if failed else 0)
     ev = run.evaluation
     _out.print(
-        f"[bold]{len(run.results)} case(s)[/bold] from {escape(', '.join(paths))}; scored {ev.n}: "
+        f"[bold]{len(run.results)} case(s)[/bold] from {escape(', '.join(_cases_label(p) for p in paths))}; scored {ev.n}: "
         f"top-1 {ev.top1_hits}/{ev.n} ({rate_text(ev.top1)}), top-3 {ev.top3_hits}/{ev.n} ({rate_text(ev.top3)})."
     )
     if run.mismatches:

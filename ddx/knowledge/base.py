@@ -783,6 +783,16 @@ def _load_rule(
         problems.append(
             Problem(f"rule {spec.id}: consider: names what a caveat warns of; add the caveat", file=file, line=line, code="condition")
         )
+    if spec.consider and not spec.caveat_tests:
+        problems.append(
+            Problem(
+                f"rule {spec.id}: consider: needs caveat_tests, the tests that settle the pitfall (until they are recorded "
+                "the pitfall holds the leader back; without them it never would stop)",
+                file=file,
+                line=key_line(raw, "consider") or line,
+                code="condition",
+            )
+        )
     for test in spec.caveat_tests:
         if canonical_test(test, vocab) is None:
             paths = test_paths(vocab)

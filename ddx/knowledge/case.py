@@ -147,12 +147,15 @@ _PERCENT_WORD = re.compile(r"^([0-9]+(?:[.,][0-9]+)?)\s*%?$")
 _PARTS = {"extent": "an extent", "intensity": "an intensity", "pattern": "a pattern", "percent": "a percentage"}
 
 
-def stain_form_hint(said: Any, given: dict[str, Any], vocab: Vocabulary) -> dict[str, Any] | None:
+def stain_form_hint(
+    said: Any, given: dict[str, Any], vocab: Vocabulary, patterns: Sequence[str] | None = None
+) -> dict[str, Any] | None:
     """What to write when a stain's result is given as an intensity, a pattern, a percentage or a
     mix of them (``strong``, ``40%``, ``diffuse strong``): None when some word is none of these.
 
     Returns the context of the message: ``said`` (as written), ``what`` (``an intensity``) and
-    ``fix`` (``{result: positive, intensity: strong}``, the mapping to write).
+    ``fix`` (``{result: positive, intensity: strong}``, the mapping to write). ``patterns``: the stain's own
+    patterns, when it has a list (no hint offers one it would refuse); two values for one part: no hint.
     """
     # "positive (nuclear membrane)": brackets are spaces, and two words that make one term are joined
     raw = [w for w in _HINT_WORDS.split(re.sub(r"[()]", " ", str(said)).strip().replace(" %", "%")) if w]
@@ -188,7 +191,10 @@ def stain_form_hint(said: Any, given: dict[str, Any], vocab: Vocabulary) -> dict
                 ("extent", vocab.stain_extents),
             ):
                 if word in termset:
-                    parts[name] = termset.normalize(word)
+                    term = termset.normalize(word)
+                    if name in parts or (name == "pattern" and patterns is not None and term not in patterns):
+                        return None  # two patterns, or one this stain does not have: no single form to offer
+                    parts[name] = term
                     break
             else:
                 return None
@@ -223,7 +229,8 @@ def _listify(value: Any) -> Any:
     """A list field given one string: a list of one term, or, written as a sheet cell is, of the terms between
     its separators ("spindle, epithelioid")."""
     if isinstance(value, str):
-        return [v for v in LIST_SEPARATORS.split(value) if v] if LIST_SEPARATOR.search(value) else [value]
+        terms = [v for v in LIST_SEPARATORS.split(value) if v] if LIST_SEPARATOR.search(value) else [value]
+        return terms or [value]  # "," alone is no list of nothing: it is refused as the term it is not
     return value
 
 
@@ -426,6 +433,7 @@ def build_case_schema(vocab: Vocabulary, entities: TermSet | None = None) -> Cas
     Morphology = create_model("Morphology", __base__=MorphologyModel, __cls_kwargs__={"defer_build": False}, **morph_fields)
 
     def stain_finding(value: Any) -> Any:
+        named = value.get(STAIN_NAME) if isinstance(value, dict) else None
         if isinstance(value, dict) and set(value) == {STAIN_NAME, VALUE}:
             value = value[VALUE]
         if isinstance(value, bool):
@@ -437,15 +445,24 @@ def build_case_schema(vocab: Vocabulary, entities: TermSet | None = None) -> Cas
                 "stain_type", "expected a result (e.g. positive) or a mapping with 'result', got {got}", {"got": kind_of(value)}
             )
         out = dict(value)
-        stain = out.pop(STAIN_NAME, None)  # set by the stains mapping's own validator
+        stain = out.pop(STAIN_NAME, None) or named  # set by the stains mapping's own validator
         result = out.get("result")
         if result is None:
-            given = {k: v for k, v in out.items() if k in ("extent", "intensity", "pattern", "percent") and v is not None}
-            if given:  # {percent: 40}: the details say how it stained, the result whether it was read positive
-                fix = "{result: positive, " + ", ".join(f"{k}: {v}" for k, v in given.items()) + "}"
+            other = [str(k) for k in out if k not in StainFinding.model_fields]
+            if other:  # {reslt: negative}: the result is there, under a misspelt key
                 raise PydanticCustomError(
                     "stain_result",
-                    "a stain needs a 'result' beside its details; write {fix} (or negative or equivocal, as the source reads it)",
+                    "a stain needs a 'result'; '{key}' is not a key of a stain (result, extent, intensity, pattern, percent)",
+                    {"key": other[0], "suggestions": nearest_first(fold(other[0]), list(StainFinding.model_fields))[:1]},
+                )
+            given = {k: v for k, v in out.items() if k in ("extent", "intensity", "pattern", "percent") and v is not None}
+            if given:  # {percent: 40}: the details say how it stained, the result whether it was read positive
+                zero = set(given) == {"percent"} and str(given["percent"]).rstrip("% ") in ("0", "0.0")
+                details = ", ".join(f"{k}: {v}" for k, v in given.items())
+                fix = "{result: " + ("negative" if zero else "positive") + ", " + details + "}"
+                raise PydanticCustomError(
+                    "stain_result",
+                    "a stain needs a 'result' beside its details; write {fix} (with the result the source gives)",
                     {"fix": fix},
                 )
             raise PydanticCustomError("stain_result", "a stain needs a 'result' (positive, negative, equivocal)")
@@ -460,7 +477,7 @@ def build_case_schema(vocab: Vocabulary, entities: TermSet | None = None) -> Cas
         elif result in vocab.stain_results or not isinstance(result, (str, int, float)):
             out["result"] = result_norm(result)
         else:
-            hint = stain_form_hint(result, out, vocab)
+            hint = stain_form_hint(result, out, vocab, vocab.stain_patterns_for(stain) if stain else None)
             if hint is None:
                 out["result"] = result_norm(result)
             else:
@@ -481,7 +498,7 @@ def build_case_schema(vocab: Vocabulary, entities: TermSet | None = None) -> Cas
                 "'{pattern}' is not a pattern of {label}",
                 {
                     "pattern": out["pattern"],
-                    "label": vocab.stains.label(stain),
+                    "label": vocab.stains.label(str(stain)),
                     "subpath": "pattern",
                     "suggestions": nearest_first(out["pattern"], allowed),
                 },
@@ -652,8 +669,13 @@ def problems_from_validation(
             if loc[0] == "molecular":  # a gene for a test: ALK -> alk_rearrangement, MDM2 -> mdm2_amplification
                 tests = [t for t in schema.vocab.molecular.terms if t.startswith(fold(str(loc[1])) + "_")]
                 suggestions = tests + [s for s in suggestions if s not in tests]
+        if file is not None and file.lower().endswith(".json"):  # JSON's true/false are not YAML's yes/no
+            message = _YAML_ASIDE.sub("", message)
         problems.append(Problem(message, file=file, case=case, path=path or None, suggestions=suggestions))
     return problems
+
+
+_YAML_ASIDE = re.compile(r" \(YAML reads an unquoted [a-z/]+ (?:so|as true/false)\)")
 
 
 def _list_taking(vocab: Vocabulary, section: str, word: str) -> list[str]:
