@@ -429,3 +429,17 @@ def test_a_close_band_whose_two_leaders_no_test_separates_says_so_and_so_does_th
     assert confidence.band == "close" and confidence.next_test is None and confidence.asks_test
     assert "no further test that ddx models separates them" in confidence.action
     assert _named_test(replace(a, confidence=confidence, suggestions=others)) is None  # the report names none either
+
+
+def test_a_pitfall_is_closed_by_the_fusion_tests_that_answer_its_stains_but_not_by_an_equivocal_stain(knowledge, analyzer):
+    from ddx.bands import open_pitfalls
+
+    ranking = analyzer.analyze(knowledge.case_schema.validate({"id": "t", "stains": {"desmin": "positive"}})).ranking
+    assert ranking[0].entity != "imt"
+    rule = "pitfall.alk-negative-imt"  # asks for ROS1 and pan-TRK; considers ALK-negative IMT
+    assert open_pitfalls(knowledge, ranking, [rule], {})  # nothing recorded: open
+    fusions = {"molecular__ros1_rearrangement": "absent", "molecular__ntrk_rearrangement": "absent"}
+    assert open_pitfalls(knowledge, ranking, [rule], fusions) == []  # the fusions answer the stains that screen for them
+    equivocal = {"stains__ros1": "equivocal", "stains__pan_trk": "equivocal"}
+    assert open_pitfalls(knowledge, ranking, [rule], equivocal)  # an equivocal stain settles nothing
+    assert open_pitfalls(knowledge, ranking, [rule], {"stains__ros1": "negative", "stains__pan_trk": "negative"}) == []
