@@ -97,6 +97,24 @@ def open_pitfalls(
     return sorted(out, key=lambda p: (-p.probability, p.entity, p.rule))
 
 
+def _shared_with_look_alike(knowledge: Knowledge, test: str, caveats: Sequence[str], leader: str) -> bool:
+    """Whether a look-alike named by a shown caveat's ``consider`` (not the leader's own entity) shows ``test``
+    present or positive in at least half its cases, by the rule that scores exactly that finding."""
+    look_alikes = {slug for rid in caveats for slug in knowledge.rule[rid].spec.consider if knowledge.parent(slug) != leader}
+    if not look_alikes:
+        return False
+    for rule in knowledge.rules:
+        when = {k: v for k, v in rule.spec.when.items() if k != "__line__"}
+        if rule.negated or when != {test: "present"} and when != {test: "positive"} or not rule.spec.likelihood:
+            continue
+        cells = rule.spec.likelihood
+        for slug in look_alikes:
+            cell = cells.get(slug) or cells.get(knowledge.parent(slug))
+            if cell is not None and cell.p >= 0.5:
+                return True
+    return False
+
+
 def _mid_sentence_name(name: str) -> str:
     """A name as said inside a sentence: without its parenthesis, a qualifier after a comma put in front
     ('Inflammatory myofibroblastic tumour, ALK-negative (ROS1 ...)' -> 'ALK-negative inflammatory
@@ -179,6 +197,9 @@ def assess(
     # rules/ancillary.yaml, exclusive) is not named
     answered = knowledge.ancillary.answered(recorded) if knowledge.ancillary.relations else {}
     confirm = [p for p in confirm if p not in answered]
+    # nor one that the look-alike a shown caveat names (consider:) shows as often: the ALK fusion does not confirm
+    # IMT against ALK-positive histiocytosis, which carries one too
+    confirm = [p for p in confirm if not _shared_with_look_alike(knowledge, p, caveats, leader.entity)]
     if overturned is not None:  # one what-if ranking per list of rule ids, however many bands ask
         asked: dict[tuple[str, ...], WhatIf | None] = {}
         ask = overturned

@@ -443,3 +443,14 @@ def test_a_pitfall_is_closed_by_the_fusion_tests_that_answer_its_stains_but_not_
     equivocal = {"stains__ros1": "equivocal", "stains__pan_trk": "equivocal"}
     assert open_pitfalls(knowledge, ranking, [rule], equivocal)  # an equivocal stain settles nothing
     assert open_pitfalls(knowledge, ranking, [rule], {"stains__ros1": "negative", "stains__pan_trk": "negative"}) == []
+
+
+def test_a_test_the_look_alike_shares_is_not_offered_as_confirming_the_leader(knowledge, analyzer):
+    """After the ALK-histiocytic pitfall's tests are recorded, IMT may be a clear leader, but 'ALK rearrangement
+    would confirm it' is not said: ALK-positive histiocytosis carries an ALK fusion too (37/39, Kemps 2022)."""
+    settled = analyzer.analyze(knowledge.case_schema.validate(_stained(sma="positive", desmin="negative")))
+    assert settled.top.entity == "imt" and "pitfall.alk-histiocytic" in [c.rule for c in settled.caveats]
+    assert "ALK rearrangement" not in settled.confidence.action
+    no_histiocytes = {**ALK_HISTIOCYTIC, "stains": {"alk": "positive", "sma": "positive"}}
+    plain = analyzer.analyze(knowledge.case_schema.validate(no_histiocytes))
+    assert plain.confidence.band == "clear-leader-confirm" and "ALK rearrangement would confirm it" in plain.confidence.action
