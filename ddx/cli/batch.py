@@ -143,6 +143,9 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
     raise SystemExit(128 + signum)  # unwinds like Ctrl-C: the previous output file stays
 
 
+FILE_WIDTH = 100  # columns of a table or text written to a file (-o)
+
+
 def _writer(fmt: str, out: TextIO, top: int, to_terminal: bool) -> Writer:
     if fmt == "xlsx":
         out.flush()
@@ -157,8 +160,9 @@ def _writer(fmt: str, out: TextIO, top: int, to_terminal: bool) -> Writer:
         return MarkdownWriter(out, top)
     if to_terminal:
         return TableWriter(OutConsole(highlight=False), top)
-    # a file: the table as wide as its widest row (TableWriter sets the width once it has every row)
-    return TableWriter(OutConsole(file=out, width=80, color_system=None, highlight=False), top, fit=True)
+    # a file reads as a terminal of 100 columns would show it (as `ddx eval -o` writes): one line a case where
+    # that fits, else a few lines a case, ids never cut
+    return TableWriter(OutConsole(file=out, width=FILE_WIDTH, color_system=None, highlight=False), top)
 
 
 class _Progress:

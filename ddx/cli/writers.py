@@ -408,14 +408,12 @@ class TableWriter:
     On a terminal the table is as wide as its content where that fits; where it does not (80 columns),
     each case takes a few lines: its id with its band under it, the expected diagnosis with the mark
     under it, the leaders one per line. Ids and bands are never cut (one longer than the screen is
-    folded onto the next line, every character kept). ``fit``: the console is widened to the table's
-    own width (a file: as wide as its widest row, error messages wrapped at :data:`ERROR_WIDTH`).
+    folded onto the next line, every character kept). A file is written as a console of its width shows it.
     """
 
-    def __init__(self, console: Console, top: int, *, fit: bool = False):
+    def __init__(self, console: Console, top: int):
         self.console = console
         self.top = top
-        self.fit = fit
         self.rows: list[_TableRow] = []
 
     def case(self, result: BatchRow) -> None:
@@ -487,9 +485,7 @@ class TableWriter:
     def end(self, summary: dict[str, Any] | None) -> None:
         table = self.wide_table()
         needed = Measurement.get(self.console, self.console.options.update_width(UNBOUNDED), table).maximum
-        if self.fit:
-            self.console.width = max(needed, 80)
-        elif needed > self.console.width:
+        if needed > self.console.width:
             table = self.narrow_table()
         self.console.print(table)
         if any(row.error is not None for row in self.rows):
@@ -501,7 +497,6 @@ class TableWriter:
                 if (
                     isinstance(renderable, Table)
                     and renderable.title == CONFUSION_TITLE
-                    and not self.fit
                     and Measurement.get(self.console, self.console.options.update_width(UNBOUNDED), renderable).maximum
                     > self.console.width
                 ):
