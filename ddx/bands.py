@@ -101,18 +101,11 @@ def _shared_with_look_alike(knowledge: Knowledge, test: str, caveats: Sequence[s
     """Whether a look-alike named by a shown caveat's ``consider`` (not the leader's own entity) shows ``test``
     present or positive in at least half its cases, by the rule that scores exactly that finding."""
     look_alikes = {slug for rid in caveats for slug in knowledge.rule[rid].spec.consider if knowledge.parent(slug) != leader}
-    if not look_alikes:
+    rule = knowledge.test_rule.get(test) if look_alikes else None
+    if rule is None or not rule.spec.likelihood:
         return False
-    for rule in knowledge.rules:
-        when = {k: v for k, v in rule.spec.when.items() if k != "__line__"}
-        if rule.negated or when != {test: "present"} and when != {test: "positive"} or not rule.spec.likelihood:
-            continue
-        cells = rule.spec.likelihood
-        for slug in look_alikes:
-            cell = cells.get(slug) or cells.get(knowledge.parent(slug))
-            if cell is not None and cell.p >= 0.5:
-                return True
-    return False
+    cells = rule.spec.likelihood
+    return any((cell := cells.get(slug) or cells.get(knowledge.parent(slug))) is not None and cell.p >= 0.5 for slug in look_alikes)
 
 
 def _mid_sentence_name(name: str) -> str:

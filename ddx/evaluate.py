@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from ddx.analysis import Analysis, Analyzer, analyze_paths
 from ddx.knowledge import Knowledge
-from ddx.ranking import range_text
+from ddx.ranking import range_text, rate_text
 
 if TYPE_CHECKING:
     from ddx.calibration import CalibrationReport
@@ -199,25 +199,21 @@ def score(analyses: Iterable[Analysis], knowledge: Knowledge, *, keep_cases: boo
     return ev
 
 
-def _pct(x: float) -> str:
-    return f"{x * 100:.1f} %"
-
-
 def render_markdown(ev: Evaluation, calibration: CalibrationReport | None = None) -> str:
     """The accuracy section of the README (deterministic, so a test can compare it); with
     ``calibration``, the leave-one-out reliability table and expected calibration error too."""
     t1, t3 = ev.top1_hits, ev.top3_hits
     confident_wrong = sum(1 for c in ev.cases if not c.top1 and c.probability >= 0.8)
     lines = [
-        f"Scored cases: **{ev.n}**. Top-1: **{t1}/{ev.n} = {_pct(ev.top1)}**. "
-        f"Top-3: **{t3}/{ev.n} = {_pct(ev.top3)}**. Wrong leaders at ≥ 80 %: **{confident_wrong}**."
+        f"Scored cases: **{ev.n}**. Top-1: **{t1}/{ev.n} = {rate_text(ev.top1)}**. "
+        f"Top-3: **{t3}/{ev.n} = {rate_text(ev.top3)}**. Wrong leaders at ≥ 80 %: **{confident_wrong}**."
         + (f" Leave-one-out expected calibration error: **{calibration.ece:.3f}**." if calibration else ""),
         "",
         "| expected | cases | top-1 right (recall) | within top-3 |",
         "|---|---:|---:|---:|",
     ]
     for slug, (n, r1, r3) in ev.per_entity().items():
-        lines.append(f"| {slug} | {n} | {r1} ({_pct(r1 / n)}) | {r3} ({_pct(r3 / n)}) |")
+        lines.append(f"| {slug} | {n} | {r1} ({rate_text(r1 / n)}) | {r3} ({rate_text(r3 / n)}) |")
     if ev.subtypes:
         lines += [
             "",
@@ -237,7 +233,7 @@ def render_markdown(ev: Evaluation, calibration: CalibrationReport | None = None
     ]
     for lo, hi, n, mean, right in ev.reliability():
         band = range_text(lo, hi)
-        lines.append(f"| {band} | {n} | {_pct(mean) if n else '-'} | {_pct(right) if n else '-'} |")
+        lines.append(f"| {band} | {n} | {rate_text(mean) if n else '-'} | {rate_text(right) if n else '-'} |")
     if calibration is not None:
         lines += ["", calibration_markdown(calibration)]
     misses = ev.misses()
@@ -251,7 +247,7 @@ def render_markdown(ev: Evaluation, calibration: CalibrationReport | None = None
         ]
         for c in misses:
             lines.append(
-                f"| {c.case_id} | {c.expected} | {c.answer} ({_pct(c.probability)}) | {c.rank if c.rank is not None else '-'} |"
+                f"| {c.case_id} | {c.expected} | {c.answer} ({rate_text(c.probability)}) | {c.rank if c.rank is not None else '-'} |"
             )
     if ev.failed:
         lines += ["", "Not readable: " + ", ".join(ev.failed)]
@@ -262,7 +258,7 @@ def calibration_markdown(report: CalibrationReport) -> str:
     """The leave-one-out reliability table (README)."""
     lines = [
         f"Leave-one-out calibration: each case ranked with the temperature fitted on the other cases "
-        f"(fitted on all: {report.temperature:g}); top-1 {_pct(report.top1)}, log loss {report.log_loss:.3f}, "
+        f"(fitted on all: {report.temperature:g}); top-1 {rate_text(report.top1)}, log loss {report.log_loss:.3f}, "
         f"expected calibration error {report.ece:.3f}.",
         "",
         "| leader's probability (leave-one-out) | cases | mean probability | leader right |",
@@ -270,7 +266,7 @@ def calibration_markdown(report: CalibrationReport) -> str:
     ]
     for lo, hi, n, mean, right in report.bins:
         band = range_text(lo, hi)
-        lines.append(f"| {band} | {n} | {_pct(mean) if n else '-'} | {_pct(right) if n else '-'} |")
+        lines.append(f"| {band} | {n} | {rate_text(mean) if n else '-'} | {rate_text(right) if n else '-'} |")
     return "\n".join(lines)
 
 

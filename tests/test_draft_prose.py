@@ -295,8 +295,8 @@ def test_absent_findings_are_never_listed_with_present_ones(knowledge):
 
 
 def test_no_output_prints_a_probability_as_certain(knowledge, analyzer, tmp_path):
-    from ddx.cli.writers import _pct as pct
     from ddx.ranking import probability_text
+    from ddx.ranking import probability_text as pct  # what every writer prints a probability with
     from ddx.render import render_markdown
 
     assert probability_text(0.9996) == "> 99.9 %" and probability_text(0.0) == "< 0.1 %"

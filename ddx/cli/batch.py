@@ -130,7 +130,8 @@ def refuse_input_target(target: str | None, option: str, paths: tuple[str, ...] 
 
 
 @contextlib.contextmanager
-def _stream(output: str | None) -> Iterator[TextIO]:
+def output_stream(output: str | None) -> Iterator[TextIO]:
+    """stdout, or ``output`` written atomically: it replaces the file only when the block ends normally."""
     if output is None:
         yield sys.stdout
         sys.stdout.flush()
@@ -141,6 +142,17 @@ def _stream(output: str | None) -> Iterator[TextIO]:
 
 def _terminate(signum: int, frame: FrameType | None) -> None:
     raise SystemExit(128 + signum)  # unwinds like Ctrl-C: the previous output file stays
+
+
+@contextlib.contextmanager
+def terminate_unwinds() -> Iterator[None]:
+    """Within the block a kill (SIGTERM) unwinds like Ctrl-C (exit 143), so an atomic output's temporary
+    file goes and the previous file stays."""
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 FILE_WIDTH = 100  # columns of a table or text written to a file (-o)
@@ -253,7 +265,7 @@ def run_batch_command(
     errors: list[str] = []
     writer: Writer | None = None
     try:
-        with _stream(output) as out:
+        with output_stream(output) as out:
             writer = _writer(fmt, out, top, to_terminal=output is None)
             for result in run_batch(paths, knowledge, options, jobs=jobs, exclude=exclude):
                 writer.case(result)

@@ -281,16 +281,11 @@ def eval_cmd(
             out: TextIO = sys.stdout
             console = OutConsole(highlight=False, soft_wrap=False)
         else:
-            import signal
+            from ddx.cli.batch import FILE_WIDTH, output_stream, terminate_unwinds
 
-            from ddx.cli.batch import _terminate
-            from ddx.yamlio import atomic_output
-
-            # a kill (SIGTERM) unwinds like Ctrl-C: the temporary file goes, the previous output stays
-            previous = signal.signal(signal.SIGTERM, _terminate)
-            stack.callback(signal.signal, signal.SIGTERM, previous)
-            out = stack.enter_context(atomic_output(output))
-            console = OutConsole(file=out, width=100, color_system=None, highlight=False, soft_wrap=False)
+            stack.enter_context(terminate_unwinds())
+            out = stack.enter_context(output_stream(output))
+            console = OutConsole(file=out, width=FILE_WIDTH, color_system=None, highlight=False, soft_wrap=False)
         err = Console(stderr=True, highlight=False, soft_wrap=True)
         with Analyzer(knowledge, engine) as analyzer:
             for analysis in analyze_paths(files, analyzer):

@@ -38,16 +38,6 @@ class Writer(Protocol):
         """Finish the output; ``summary`` is None when it goes to its own file."""
 
 
-def _pct(x: float) -> str:
-    """A probability: never shown as 100 % or 0 % ('> 99.9 %')."""
-    return probability_text(x)
-
-
-def _rate(x: float) -> str:
-    """A share of counted cases (top-1, recall, precision): exact, '100.0 %' when every case was right."""
-    return rate_text(x)
-
-
 def _error_text(result: BatchRow) -> str:
     return "; ".join(str(p) for p in result.errors)
 
@@ -312,7 +302,7 @@ class MarkdownWriter:
                     slug, p = result.leaders[i]
                     label = result.labels[i] if i < len(result.labels) else slug
                     mark = " ✓" if i == 0 and result.scored is not None and result.scored.top1 else ""
-                    cells.append(f"{_md(label)} ({_pct(p)}){mark}")
+                    cells.append(f"{_md(label)} ({probability_text(p)}){mark}")
                 else:
                     cells.append("")
             cells.append(_md(result.band or ""))
@@ -333,7 +323,7 @@ def summary_markdown(summary: dict[str, Any]) -> str:
     ]
     if summary.get("scored"):
         lines += [
-            f"Top-1: **{_rate(summary['top1'])}**; top-3: **{_rate(summary['top3'])}**; "
+            f"Top-1: **{rate_text(summary['top1'])}**; top-3: **{rate_text(summary['top3'])}**; "
             f"mean reciprocal rank: **{summary['mrr']:.3f}**.",
             "",
             "| entity | cases | recall (top-1) | within top-3 | led | precision |",
@@ -343,9 +333,9 @@ def summary_markdown(summary: dict[str, Any]) -> str:
         for slug in sorted(set(recall) | set(precision)):
             r, p = recall.get(slug), precision.get(slug)
             lines.append(
-                f"| {slug} | {r['cases'] if r else 0} | {_rate(r['recall']) if r else '-'} | "
-                f"{_rate(r['top3'] / r['cases']) if r else '-'} | {p['led'] if p else 0} | "
-                f"{_rate(p['precision']) if p else '-'} |"
+                f"| {slug} | {r['cases'] if r else 0} | {rate_text(r['recall']) if r else '-'} | "
+                f"{rate_text(r['top3'] / r['cases']) if r else '-'} | {p['led'] if p else 0} | "
+                f"{rate_text(p['precision']) if p else '-'} |"
             )
         answers = sorted({a for row in summary["confusion"].values() for a in row})
         lines += [
@@ -377,8 +367,8 @@ def summary_markdown(summary: dict[str, Any]) -> str:
         for b in summary["calibration"]:
             lines.append(
                 f"| {range_text(b['from'], b['to'])} | {b['cases']} | "
-                f"{_pct(b['mean_probability']) if b['cases'] else '-'} | "
-                f"{_rate(b['leader_right']) if b['cases'] else '-'} |"
+                f"{probability_text(b['mean_probability']) if b['cases'] else '-'} | "
+                f"{rate_text(b['leader_right']) if b['cases'] else '-'} |"
             )
     lines += ["", markdown_text(summary_provenance(summary))]
     return "\n".join(lines) + "\n"
@@ -455,7 +445,7 @@ class TableWriter:
             if row.error is not None:  # an error row spans the leader columns
                 table.add_row(str(row.number), row.id, row.expected, row.error, *[""] * (self.top - 1), "", "")
             else:
-                cells = [f"{label} {_pct(p)}" for label, p in row.leaders] + [""] * (self.top - len(row.leaders))
+                cells = [f"{label} {probability_text(p)}" for label, p in row.leaders] + [""] * (self.top - len(row.leaders))
                 table.add_row(str(row.number), row.id, row.expected, *cells, row.band, row.mark)
         return table
 
@@ -541,7 +531,7 @@ def summary_tables(summary: dict[str, Any]) -> list[Any]:
     if not summary.get("scored"):
         return out
     out.append(
-        f"Top-1: [bold]{_rate(summary['top1'])}[/bold]  top-3: [bold]{_rate(summary['top3'])}[/bold]  "
+        f"Top-1: [bold]{rate_text(summary['top1'])}[/bold]  top-3: [bold]{rate_text(summary['top3'])}[/bold]  "
         f"mean reciprocal rank: [bold]{summary['mrr']:.3f}[/bold]"
     )
     per = Table(title="Per entity", header_style="bold")
@@ -560,10 +550,10 @@ def summary_tables(summary: dict[str, Any]) -> list[Any]:
         per.add_row(
             slug,
             str(r["cases"]) if r else "0",
-            _rate(r["recall"]) if r else "-",
-            _rate(r["top3"] / r["cases"]) if r else "-",
+            rate_text(r["recall"]) if r else "-",
+            rate_text(r["top3"] / r["cases"]) if r else "-",
             str(p["led"]) if p else "0",
-            _rate(p["precision"]) if p else "-",
+            rate_text(p["precision"]) if p else "-",
         )
     out.append(per)
     answers = sorted({a for row in summary["confusion"].values() for a in row})
@@ -588,8 +578,8 @@ def summary_tables(summary: dict[str, Any]) -> list[Any]:
         calibration.add_row(
             range_text(b["from"], b["to"]),
             str(b["cases"]),
-            _pct(b["mean_probability"]) if b["cases"] else "-",
-            _rate(b["leader_right"]) if b["cases"] else "-",
+            probability_text(b["mean_probability"]) if b["cases"] else "-",
+            rate_text(b["leader_right"]) if b["cases"] else "-",
         )
     out.append(calibration)
     return out

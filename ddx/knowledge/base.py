@@ -302,6 +302,19 @@ class Knowledge:
                 out[r.spec.id] = tuple(c for t in r.spec.caveat_tests if (c := canonical_test(t, self.vocab)))
         return out
 
+    @cached_property
+    def test_rule(self) -> dict[str, Rule]:
+        """Test path (``molecular.alk_rearrangement``) -> the active scoring rule that scores exactly that test
+        present or positive (its ``when`` is that one finding)."""
+        out: dict[str, Rule] = {}
+        for r in self.active_rules:
+            when = {k: v for k, v in r.spec.when.items() if k != "__line__"}
+            if not r.negated and r.spec.likelihood and len(when) == 1:
+                [(path, value)] = when.items()
+                if value in ("present", "positive"):
+                    out.setdefault(path, r)
+        return out
+
     def parent(self, slug: str) -> str:
         """The entity a slug is scored as: a subtype's entity, a variant's parent, else the slug."""
         for entity in self.entities:
