@@ -111,6 +111,10 @@ def _value(path: str, node: dict[str, Any], knowledge: Knowledge) -> str:
         return f'{what}: "{_TABLES[path]}"'
     if terms is vocab.presence:
         return _presence(vocab)
+    field = vocab.morphology.get(path.removeprefix("morphology.")) if path.startswith("morphology.") else None
+    if field is not None and field.compounds:
+        stands = "; ".join(f"`{word}` for {' and '.join(f'`{t}`' for t in parts)}" for word, parts in field.compounds.items())
+        return f"{what}: {inline_terms(terms)}; a word that stands for several terms records each: {stands}"
     return f"{what}: {inline_terms(terms)}"
 
 

@@ -389,3 +389,39 @@ def test_the_stain_hints_offer_only_what_the_stain_would_take(knowledge):
         said = {p.path: str(p) for p in problems(knowledge, {"id": "x", "stains": {"alk": value}})}
         assert "pattern: nuclear" not in said["stains.alk"] and "write {" not in said["stains.alk"], value
     assert [p.path for p in problems(knowledge, {"id": "x", "morphology": {"cell_types": ","}})] == ["morphology.cell_types[0]"]
+
+
+def test_a_compound_word_records_each_term_it_stands_for(knowledge):
+    """'lymphoplasmacytic' (vocabulary ``compounds``) is lymphocytes and plasma cells, without a term the
+    list already names; written as a sheet cell is, beside another term, it is split first."""
+    case = validate(knowledge, {"id": "c", "morphology": {"inflammation": ["Lymphoplasmacytic", "plasma cells", "eosinophils"]}})
+    assert case.morphology.inflammation == ["lymphocytes", "plasma_cells", "eosinophils"]
+    case = validate(knowledge, {"id": "c", "morphology": {"inflammation": "eosinophils, lymphohistiocytic"}})
+    assert case.morphology.inflammation == ["eosinophils", "lymphocytes", "histiocytes"]
+    assert set(case_facts(case, knowledge.vocab)["morphology__inflammation"]) == {"eosinophils", "lymphocytes", "histiocytes"}
+
+
+@pytest.mark.parametrize(
+    ("compounds", "words"),
+    [
+        ("{lymphoplasmacytic: [lymphocytes, plasma_celss]}", ["compound 'lymphoplasmacytic'", "plasma_celss", "plasma_cells"]),
+        ("{lymphocytic: [lymphocytes]}", ["two or more"]),
+        ("{plasmacytes: [lymphocytes, plasma_cells]}", ["already a term or synonym"]),
+    ],
+)
+def test_a_compound_that_cannot_stand_for_terms_is_a_vocabulary_problem(compounds, words):
+    from ddx.errors import KnowledgeError
+    from ddx.knowledge import load_knowledge
+    from ddx.knowledge.base import packaged_rules_dir
+
+    path = packaged_rules_dir() / "vocabulary.yaml"
+    text = path.read_text(encoding="utf-8")
+    start = text.index("    compounds:\n")
+    end = text.index("\n", text.index("lymphohistiocytic", start)) + 1
+    edited = text[:start] + f"    compounds: {compounds}\n" + text[end:]
+    with pytest.raises(KnowledgeError) as info:
+        load_knowledge(overrides={path: edited})
+    message = str(info.value)
+    assert "morphology.inflammation" in message
+    for word in words:
+        assert word in message

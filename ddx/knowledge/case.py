@@ -234,6 +234,31 @@ def _listify(value: Any) -> Any:
     return value
 
 
+def _expanding(compounds: Mapping[str, tuple[str, ...]], terms: TermSet) -> Callable[[Any], Any]:
+    """:func:`_listify`, then each compound word (``lymphoplasmacytic``) replaced by the terms it stands for
+    (``lymphocytes``, ``plasma_cells``), except a term the list already names. Other items are left as written
+    (a word that is no term, for the item's own check to refuse), so a list without compounds is unchanged."""
+
+    def expand(value: Any) -> Any:
+        value = _listify(value)
+        if not isinstance(value, list) or not any(isinstance(v, str) and fold(v) in compounds for v in value):
+            return value
+        named = {terms.normalize(v) for v in value if isinstance(v, str) and v in terms}
+        out: list[Any] = []
+        for item in value:
+            parts = compounds.get(fold(item)) if isinstance(item, str) else None
+            if parts is None:
+                out.append(item)
+                continue
+            for term in parts:
+                if term not in named:
+                    named.add(term)
+                    out.append(term)
+        return out
+
+    return expand
+
+
 STAIN_NAME = object()  # a key no file can hold: a stain's value carries its stain's name while it is validated
 VALUE = object()  # ... and a value that is not a mapping is wrapped under this key
 
@@ -423,7 +448,8 @@ def build_case_schema(vocab: Vocabulary, entities: TermSet | None = None) -> Cas
     for name, mf in vocab.morphology.items():
         if mf.kind == "list":
             item = Annotated[str, BeforeValidator(_term(mf.terms))]
-            morph_fields[name] = (Annotated[list[item], BeforeValidator(_listify)], [])
+            listify = _expanding(mf.compounds, mf.terms) if mf.compounds and mf.terms is not None else _listify
+            morph_fields[name] = (Annotated[list[item], BeforeValidator(listify)], [])
         elif mf.kind == "term":
             morph_fields[name] = (Annotated[str, BeforeValidator(_term(mf.terms))] | None, None)  # type: ignore[arg-type]
         elif mf.kind == "presence":

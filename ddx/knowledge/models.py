@@ -897,6 +897,7 @@ class MorphologySpec(Model):
 
     kind: str = "term"
     terms: list[TermSpec] = []
+    compounds: dict[str, list[str]] = {}  # list fields: a word that stands for several terms
     min: int | float | None = None
     max: int | float | None = None
     label: str | None = None
@@ -910,6 +911,35 @@ class StainShorthand(Model):
 
     result: str
     extent: str | None = None
+
+
+def _compounds(name: str, spec: MorphologySpec, terms: TermSet, problems: list[Problem], where: str) -> dict[str, tuple[str, ...]]:
+    """A list field's compound words (``lymphoplasmacytic: [lymphocytes, plasma_cells]``), folded, each to the
+    canonical terms it stands for. A compound on a field that is not a list, a word that is already a term
+    or synonym of the field, or a target that is not one of its terms is a problem."""
+    out: dict[str, tuple[str, ...]] = {}
+    for word, targets in spec.compounds.items():
+        key = fold(word)
+        if spec.kind != "list":
+            problems.append(Problem(f"morphology.{name}: compounds need a list field (kind: list)", file=where))
+            break
+        if key in terms:
+            problems.append(Problem(f"morphology.{name}: compound {key!r} is already a term or synonym of the field", file=where))
+            continue
+        known = [t for t in (fold(t) for t in targets) if t in terms]
+        unknown = [t for t in targets if fold(t) not in terms]
+        if unknown or len(known) < 2:
+            problems.append(
+                Problem(
+                    f"morphology.{name}: compound {key!r} must stand for two or more of the field's terms"
+                    + (f"; not terms: {', '.join(map(str, unknown))}" if unknown else ""),
+                    file=where,
+                    suggestions=terms.suggest(str(unknown[0])) if unknown else [],
+                )
+            )
+            continue
+        out[key] = tuple(dict.fromkeys(terms.normalize(t) for t in known))
+    return out
 
 
 class VocabularyFile(FileModel):
@@ -981,6 +1011,7 @@ class VocabularyFile(FileModel):
             mf = MorphologyField(fold(name), field.kind)
             if field.kind in ("list", "term"):
                 mf.terms = termset(f"morphology.{name} term", field.terms)
+                mf.compounds = _compounds(name, field, mf.terms, problems, where)
             elif field.kind == "number":
                 mf.min, mf.max = field.min, field.max
             elif field.kind != "presence":

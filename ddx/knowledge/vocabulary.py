@@ -138,6 +138,9 @@ class MorphologyField:
     terms: TermSet | None = None
     min: float | None = None
     max: float | None = None
+    # a list field's words that stand for several of its terms ("lymphoplasmacytic": lymphocytes and
+    # plasma cells), folded word -> canonical terms; a case that writes the word records each term
+    compounds: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass
