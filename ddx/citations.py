@@ -28,7 +28,7 @@ JOURNAL = re.compile(
     r"\b(J|Journal|Pathol(ogy)?|Am|Surg|Cancer|Oncol(ogy)?|Histopathology|Blood|Med(icine)?|"
     r"Genet(ics)?|Clin|Res|Rep(orts?)?|Int|Ann|Arch(ives)?|Acta|Lancet|Nat(ure)?|Sci(ence)?|"
     r"Virchows|Diagn|Cytopathol|Hematol|Dermatol|Radiol|Pediatr|Paediatr|Bull|Proc|"
-    r"Zhonghua|Chin|Cancers|Cells|USCAP|abstract|meeting|congress)\b"
+    r"Zhonghua|Chin|Cancers|Cells|APMIS|USCAP|abstract|meeting|congress)\b"
 )
 PATH = re.compile(
     r"(^|[\s(\"'])(\.{1,2}/|~/|/(?!\s))|"  # ../x, ./x, ~/x, /abs/path
