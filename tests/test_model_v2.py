@@ -386,3 +386,41 @@ def test_cd163_counts_as_the_macrophage_marker_only_where_cd68_is_not_recorded(k
     assert "ihc.cd163:not" in matched_neg and negative < alone
     equivocal, matched_eq = xg(cd68="equivocal", cd163="positive")
     assert "ihc.cd163" in matched_eq  # an equivocal CD68 says nothing: CD163 is read
+
+
+@pytest.mark.parametrize(
+    ("age", "infant"),
+    [
+        (0.01, "clin.age.infant"),
+        (1, "clin.age.infant"),
+        (1.5, "clin.age.infant:not"),
+        (17.9, "clin.age.infant:not"),
+        (18, None),
+        (60, None),
+    ],
+)
+def test_the_infant_band_refines_under_18_and_leaves_adults_alone(knowledge, oracle, age, infant):
+    """clin.age.infant scores P(age <= 1 | under 18): an infant and a child over one each score with the
+    under-18 band (the child with 1 - p), an adult with neither."""
+    a = oracle.analyze(validate(knowledge, {"id": "a", "patient": {"age": age}}))
+    fired = {rid for rid in a.matched if rid.startswith("clin.age.")}
+    assert ("clin.age.under-18" in fired) == (age < 18)
+    assert {r for r in fired if r.startswith("clin.age.infant")} == ({infant} if infant else set())
+
+
+def test_an_infant_favours_the_infantile_subtype_and_xanthogranuloma_over_their_neighbours(knowledge, oracle):
+    """The same spindle cell tumour of a child's neck: at 3 months the infantile SRMS subtype and
+    xanthogranuloma gain on ERMS, at 8 years they lose (Alaggio 2016; Janssen and Harms 2005)."""
+
+    def ranked(age):
+        a = oracle.analyze(
+            validate(
+                knowledge,
+                {"id": "c", "patient": {"age": age}, "clinical": {"site": "neck"}, "morphology": {"cell_types": ["spindle"]}},
+            )
+        )
+        return {r.entity: r for r in a.ranking}
+
+    infant, child = ranked(0.25), ranked(8)
+    assert infant["xg"].probability / infant["erms"].probability > child["xg"].probability / child["erms"].probability
+    assert infant["srms"].subtype == "srms_infant" and child["srms"].subtype != "srms_infant"

@@ -284,3 +284,17 @@ def test_consider_names_a_known_candidate_and_belongs_to_a_caveat(rules_copy):
     assert "consider: unknown entity 'alk_h'" in unknown and "'alkh'" in unknown and "zz-test.yaml:7:" in unknown  # its own line
     assert any("test.bare" in m and "add the caveat" in m for m in messages(report, "condition", "error"))
     assert any("test.typo" in m and "needs caveat_tests" in m for m in messages(report, "condition", "error"))
+
+
+def test_an_estimate_without_its_reason_is_named_for_a_main_entity(rules_copy):
+    """``ilms: ~0.6`` (no reason) is named under ILMS; the same value with its reason is not."""
+    add_rules(
+        rules_copy,
+        rule("zz.bare", "{stains.cd30: positive, stains.cd34: positive}", likelihood="{ilms: ~0.6}")
+        + rule(
+            "zz.reasoned", "{stains.cd30: positive, stains.s100: positive}", likelihood='{ilms: {p: ~0.6, reason: "estimate: a test"}}'
+        ),
+    )
+    notes = [m for m in messages(check_rules(rules_copy, engine=False), "estimate-reason", "note") if "main entity ilms" in m]
+    assert len(notes) == 1
+    assert "zz.bare" in notes[0] and "zz.reasoned" not in notes[0]

@@ -168,6 +168,7 @@ def check_rules(
             _check_limits,
             _check_cofiring,
             _check_unused_terms,
+            _check_estimate_reasons,
         ]
     for check in checks:
         _guarded(check.__name__, report, lambda c=check: c(knowledge, report))
@@ -765,6 +766,38 @@ def _check_sources(k: Knowledge, report: CheckReport) -> None:
         why = citation_problem(text)
         if why:
             report.add("error", "source", f"{what} {why}: {text[:120]!r}", file=file, line=line)
+
+
+def _check_estimate_reasons(k: Knowledge, report: CheckReport) -> None:
+    """Estimates written without their one line of reasoning (``srms: ~0.5`` rather than ``{p: ~0.5, reason:
+    ...}``), counted per profile (a note): the main entities' are named rule by rule, since their cells decide
+    the rankings the tool exists for."""
+    missing: dict[str, list[str]] = {}
+    where: dict[str, tuple[str | None, int | None]] = {}
+    for r in k.active_rules:
+        if r.negated or not r.spec.likelihood:
+            continue
+        for slug, cell in r.spec.likelihood.items():
+            if cell.estimate and not (cell.reason or "").strip():
+                missing.setdefault(slug, []).append(r.id)
+                where.setdefault(slug, (r.file, r.spec_line or r.line))
+    if not missing:
+        return
+    main = {e.slug for e in k.entities if e.group == "main"}
+    for slug in sorted(main & set(missing)):
+        ids = missing[slug]
+        file, line = where[slug]
+        report.add(
+            "note",
+            "estimate-reason",
+            f"{len(ids)} estimate(s) of main entity {slug} give no reason: {', '.join(ids)}",
+            file=file,
+            line=line,
+        )
+    others = sorted(set(missing) - main)
+    if others:
+        counts = ", ".join(f"{slug} {len(missing[slug])}" for slug in others)
+        report.add("note", "estimate-reason", f"estimates without a reason, other profiles: {counts}", file=str(k.directory / "rules"))
 
 
 def _check_unused_terms(k: Knowledge, report: CheckReport) -> None:
