@@ -429,6 +429,8 @@ def _vocabulary_before(data: dict[str, Any], path: Path) -> Vocabulary:
         mf = MorphologyField(fold(name), kind)
         if kind in ("list", "term"):
             mf.terms = _termset_before(f"morphology.{name} term", spec, problems, where)
+            # compound words (added after this parser was the loader): each to the canonical terms it names
+            mf.compounds = {fold(w): tuple(mf.terms.normalize(t) for t in ts) for w, ts in (spec.get("compounds") or {}).items()}
         elif kind == "number":
             mf.min, mf.max = spec.get("min"), spec.get("max")
         morphology[mf.name] = mf

@@ -424,3 +424,42 @@ def test_an_infant_favours_the_infantile_subtype_and_xanthogranuloma_over_their_
     infant, child = ranked(0.25), ranked(8)
     assert infant["xg"].probability / infant["erms"].probability > child["xg"].probability / child["erms"].probability
     assert infant["srms"].subtype == "srms_infant" and child["srms"].subtype != "srms_infant"
+
+
+def test_a_ratio_cell_is_worked_out_from_its_two_rules_current_figures(knowledge):
+    """{ratio: [ihc.myogenin, ihc.desmin]}: P(myogenin+)/P(desmin+) for the same profile, an estimate whose
+    reason shows the working; the unconditional figure is kept where it exceeds the condition's."""
+    spec = {r.spec.id: r.spec for r in knowledge.rules}
+    cell = spec["ihc.myogenin.with-desmin"].likelihood["ilms"]
+    num, den = spec["ihc.myogenin"].likelihood["ilms"].p, spec["ihc.desmin"].likelihood["ilms"].p
+    assert cell.ratio == ("ihc.myogenin", "ihc.desmin") and cell.estimate
+    assert cell.p == pytest.approx(num / den, abs=1e-4) and "derived" in cell.reason
+    kept = spec["ihc.myogenin.with-myod1"].likelihood["prms"]  # PRMS: myogenin is commoner than MyoD1
+    assert kept.p == pytest.approx(spec["ihc.myogenin"].likelihood["prms"].p, abs=1e-4) and "kept" in kept.reason
+
+
+def test_editing_a_parent_figure_carries_into_the_ratio(rules_copy: Path):
+    path = rules_copy / "rules" / "immunohistochemistry.yaml"
+    text = path.read_text(encoding="utf-8")
+    start = text.index("  - id: ihc.myogenin\n")
+    old = text[start:].split("\n      ilms: ", 1)[1].split("\n", 1)[0]
+    path.write_text(text[:start] + text[start:].replace(f"      ilms: {old}", '      ilms: {p: ~0.41, reason: "estimate: a test"}', 1))
+    k = load_knowledge(rules_copy)
+    spec = {r.spec.id: r.spec for r in k.rules}
+    desmin = spec["ihc.desmin"].likelihood["ilms"].p
+    assert spec["ihc.myogenin.with-desmin"].likelihood["ilms"].p == pytest.approx(0.41 / desmin, abs=1e-4)
+
+
+@pytest.mark.parametrize(
+    ("ratio", "words"),
+    [("[ihc.myogenim, ihc.desmin]", ["'ihc.myogenim'", "is not a rule", "ihc.myogenin"]), ("[ihc.myogenin]", ["names two rules"])],
+)
+def test_a_ratio_that_cannot_be_worked_out_is_a_problem(rules_copy: Path, ratio, words):
+    path = rules_copy / "rules" / "immunohistochemistry.yaml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("{ratio: [ihc.myogenin, ihc.desmin]}", f"{{ratio: {ratio}}}", 1))
+    with pytest.raises(KnowledgeError) as info:
+        load_knowledge(rules_copy)
+    message = str(info.value)
+    for word in words:
+        assert word in message

@@ -298,3 +298,9 @@ def test_an_estimate_without_its_reason_is_named_for_a_main_entity(rules_copy):
     notes = [m for m in messages(check_rules(rules_copy, engine=False), "estimate-reason", "note") if "main entity ilms" in m]
     assert len(notes) == 1
     assert "zz.bare" in notes[0] and "zz.reasoned" not in notes[0]
+
+
+def test_every_estimate_of_a_main_entity_gives_its_reason():
+    """The standard: an estimate is marked and gives one line of reasoning. The four main entities' cells
+    decide the rankings ddx exists for, so none of theirs may be bare."""
+    assert [m for m in messages(check_rules(engine=False), "estimate-reason") if "main entity" in m] == []

@@ -12,7 +12,7 @@ import difflib
 import gc
 import hashlib
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
@@ -605,6 +605,8 @@ def _load_parts(root: Path, overrides: Mapping[Path, str] | None) -> tuple[Knowl
             elif rule.error is not None:  # its entities and condition terms are still checked
                 _check_unparsed_rule(rule.raw, rule.error, str(path), rule.line, vocab, set(slugs) | set(sub_slugs), problems)
 
+    rules = derive_ratios(rules, entities, problems)
+
     if anc_data is not None:
         offered = [
             (f"{k.split('__')[0]}.{k.split('__')[1]}", f"rule {r.id}", r.file, r.line or r.spec_line)
@@ -852,6 +854,70 @@ def _load_rule(
         rid = spec.id + (NEGATION_SUFFIX if negated else "")
         out.append(Rule(rid, spec, negated, node, compile_predicate(node), file, cond_line, line))
     return out
+
+
+def derive_ratios(rules: list[Rule], entities: Sequence[Entity], problems: list[Problem]) -> list[Rule]:
+    """Work out every ``ratio`` cell: P(finding | condition, profile) = P(finding)/P(condition), each read from
+    its rule's figure for the same profile (a subtype without its own figure reads its entity's), on the
+    assumption that the finding implies the condition. Where the finding's figure exceeds the condition's
+    the assumption fails, and the unconditional figure is kept (README, "Findings that are not independent").
+
+    The derived cell is an estimate whose reason shows the working; a rule naming a rule that does not exist,
+    gives no figure for the profile, or is itself a ratio is a problem (the cell keeps no usable value). Returns
+    the rules, those with ratio cells given new specs (the specs read from the files are not changed)."""
+    specs: dict[str, RuleSpec] = {}
+    for r in rules:
+        specs.setdefault(r.spec.id, r.spec)
+    parent = {s.slug: e.slug for e in entities for s in e.subtypes}
+    resolved: dict[str, RuleSpec] = {}
+    for spec_id, spec in specs.items():
+        cells = spec.likelihood or {}
+        if not any(c.ratio for c in cells.values()):
+            continue
+        where = next(r for r in rules if r.spec is spec)
+        new = dict(cells)
+        for slug, cell in cells.items():
+            if cell.ratio is None:
+                continue
+            figures = []
+            for rid in cell.ratio:
+                other = specs.get(rid)
+                lk = (other.likelihood or {}) if other is not None else {}
+                fig = lk.get(slug) or lk.get(parent.get(slug, ""))
+                if other is None or fig is None or fig.ratio is not None:
+                    why = (
+                        "is not a rule"
+                        if other is None
+                        else f"gives no figure for {slug}"
+                        if fig is None
+                        else "is itself a ratio (derive from figures, not from ratios)"
+                    )
+                    problems.append(
+                        Problem(
+                            f"rule {spec_id}: the ratio of {slug} names {rid!r}, which {why}",
+                            file=where.file,
+                            line=where.spec_line,
+                            path=f"{spec_id}.likelihood.{slug}",
+                            suggestions=[] if other is not None else difflib.get_close_matches(rid, list(specs), n=3),
+                        )
+                    )
+                    break
+                figures.append((other, fig))
+            else:
+                (num_rule, num), (den_rule, den) = figures
+                kept = num.p > den.p or den.p == 0
+                p = num.p if kept else num.p / den.p
+                working = (
+                    f"derived: P({num_rule.title})/P({den_rule.title}) = {num.p:.3g}/{den.p:.3g}"
+                    if not kept
+                    else f"derived: P({num_rule.title}) = {num.p:.3g} kept, as it exceeds P({den_rule.title}) = {den.p:.3g}"
+                )
+                reason = working + (f"; {cell.reason}" if cell.reason else "")
+                new[slug] = cell.model_copy(update={"p": round(p, 4), "reason": reason})
+        resolved[spec_id] = spec.model_copy(update={"likelihood": new})
+    if not resolved:
+        return rules
+    return [replace(r, spec=resolved[r.spec.id]) if r.spec.id in resolved else r for r in rules]
 
 
 def _check_unparsed_rule(

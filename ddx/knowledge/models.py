@@ -141,12 +141,18 @@ class Likelihood(Model):
     reason: str | None = None  # one line: why an estimate has this value
     source: str | None = None  # overrides the rule's source for this figure
     pooled: tuple[Series, ...] | None = None
+    # a conditional figure derived from two other rules' figures for the same profile: (numerator rule id,
+    # condition rule id); p is P(numerator)/P(condition), worked out when the rules are loaded
+    # (:func:`ddx.knowledge.base.derive_ratios`), and an estimate
+    ratio: tuple[str, str] | None = None
 
     @model_validator(mode="before")
     @classmethod
     def _shorthand(cls, value: Any) -> Any:
         if isinstance(value, dict):
             value = {k: v for k, v in value.items() if k != "__line__"}
+            if "ratio" in value:
+                return _ratio(value)
             p = value.get("p")
             if isinstance(p, str):
                 value["p"], est = _parse_p(p)
@@ -169,6 +175,17 @@ class Likelihood(Model):
     def shown(self) -> str:
         text = f"{'~' if self.estimate else ''}{self.p:.2f}"
         return text + (f" ({self.n})" if self.n else "")
+
+
+def _ratio(value: dict[str, Any]) -> dict[str, Any]:
+    """``{ratio: [ihc.myogenin, ihc.desmin]}``: a derived estimate; its p is set once the rules are loaded."""
+    pair = value.get("ratio")
+    if not (isinstance(pair, (list, tuple)) and len(pair) == 2 and all(isinstance(r, str) and r for r in pair)):
+        raise ValueError("ratio names two rules: [the finding's rule, the condition's rule], e.g. [ihc.myogenin, ihc.desmin]")
+    given = sorted(set(value) - {"ratio", "reason", "strength"})
+    if given:
+        raise ValueError(f"a ratio is worked out from its two rules; drop {', '.join(given)}")
+    return {**value, "ratio": tuple(pair), "p": 0.5, "estimate": True}
 
 
 def _counted(value: dict[str, Any]) -> dict[str, Any]:
