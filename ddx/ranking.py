@@ -461,12 +461,21 @@ class Ranker:
     def informative(self, matched: frozenset[str] | set[str], ranking: list[RankedEntity]) -> list[str]:
         """Matched scoring rules that separate the two leading candidates: their likelihoods under the
         leading profiles of the first two entities differ by at least ``settings.evidence.informative_spread``
-        (log10). Empty when fewer than two entities are ranked."""
+        (log10); of rules that read the same findings (the age bands) only the first counts. Empty when fewer
+        than two entities are ranked."""
         if len(ranking) < 2:
             return []
         a, b = (self.profile_index(r.entity, r.subtype if r.subtype not in (None, r.entity) else None) for r in ranking[:2])
         limit = self.knowledge.settings.evidence.informative_spread
-        return sorted(r for r in matched if r in self.log_lik and abs(self.log_lik[r][a] - self.log_lik[r][b]) / LN10 >= limit)
+        found = sorted(r for r in matched if r in self.log_lik and abs(self.log_lik[r][a] - self.log_lik[r][b]) / LN10 >= limit)
+        # one recorded finding is one, however many rules read it (the age under 18 and the infant band)
+        out, seen = [], set()
+        for rid in found:
+            keys = self.knowledge.rule[rid].keys
+            if keys not in seen:
+                seen.add(keys)
+                out.append(rid)
+        return out
 
     def profile_log_posterior(self, matched: frozenset[str] | set[str], temperature: float | None = None) -> list[float]:
         """Unnormalised log posterior per profile: ln prior + temperature × Σ ln likelihood

@@ -463,3 +463,12 @@ def test_a_ratio_that_cannot_be_worked_out_is_a_problem(rules_copy: Path, ratio,
     message = str(info.value)
     for word in words:
         assert word in message
+
+
+def test_an_infants_age_is_one_informative_finding_not_two(knowledge, oracle):
+    """The under-18 band and the infant band both read the age: a case that records only an age and a site
+    never has its age counted twice towards a confident band's minimum of informative findings."""
+    a = oracle.analyze(validate(knowledge, {"id": "c", "patient": {"age": 0.3}, "clinical": {"site": "mesentery"}}))
+    both = {"clin.age.under-18", "clin.age.infant"} <= set(a.matched)
+    informative = oracle.ranker.informative(a.matched, a.ranking)
+    assert both and len([r for r in informative if r.startswith("clin.age.")]) == 1
