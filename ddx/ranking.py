@@ -461,21 +461,32 @@ class Ranker:
     def informative(self, matched: frozenset[str] | set[str], ranking: list[RankedEntity]) -> list[str]:
         """Matched scoring rules that separate the two leading candidates: their likelihoods under the
         leading profiles of the first two entities differ by at least ``settings.evidence.informative_spread``
-        (log10); of rules that read the same findings (the age bands) only the first counts. Empty when fewer
+        (log10); of the bands that read one recorded number (the age bands) only the first counts. Empty when fewer
         than two entities are ranked."""
         if len(ranking) < 2:
             return []
         a, b = (self.profile_index(r.entity, r.subtype if r.subtype not in (None, r.entity) else None) for r in ranking[:2])
         limit = self.knowledge.settings.evidence.informative_spread
         found = sorted(r for r in matched if r in self.log_lik and abs(self.log_lik[r][a] - self.log_lik[r][b]) / LN10 >= limit)
-        # one recorded finding is one, however many rules read it (the age under 18 and the infant band)
+        # a recorded number is one finding, however many bands read it (the age under 18 and the infant band);
+        # the terms of a list (two cell types, two kinds of inflammatory cell) stay separate findings
         out, seen = [], set()
         for rid in found:
             keys = self.knowledge.rule[rid].keys
-            if keys not in seen:
+            if keys <= self._number_keys:
+                if keys in seen:
+                    continue
                 seen.add(keys)
-                out.append(rid)
+            out.append(rid)
         return out
+
+    @cached_property
+    def _number_keys(self) -> frozenset[str]:
+        """The fact keys of the vocabulary's numbers (age, size, mitoses): one value each per case."""
+        vocab = self.knowledge.vocab
+        return frozenset(
+            {"patient__age", "clinical__size_cm"} | {f"morphology__{n}" for n, f in vocab.morphology.items() if f.kind == "number"}
+        )
 
     def profile_log_posterior(self, matched: frozenset[str] | set[str], temperature: float | None = None) -> list[float]:
         """Unnormalised log posterior per profile: ln prior + temperature × Σ ln likelihood

@@ -407,6 +407,7 @@ def test_a_compound_word_records_each_term_it_stands_for(knowledge):
         ("{lymphoplasmacytic: [lymphocytes, plasma_celss]}", ["compound 'lymphoplasmacytic'", "plasma_celss", "plasma_cells"]),
         ("{lymphocytic: [lymphocytes]}", ["two or more"]),
         ("{plasmacytes: [lymphocytes, plasma_cells]}", ["already a term or synonym"]),
+        ("{lymphoplasmacytic: [plasma_cells, plasmacytes]}", ["two or more"]),
     ],
 )
 def test_a_compound_that_cannot_stand_for_terms_is_a_vocabulary_problem(compounds, words):
@@ -425,3 +426,22 @@ def test_a_compound_that_cannot_stand_for_terms_is_a_vocabulary_problem(compound
     assert "morphology.inflammation" in message
     for word in words:
         assert word in message
+
+
+@pytest.mark.parametrize(
+    ("items", "index", "nearest"),
+    [
+        (["lymphoplasmacytic", "eosinophls"], 1, "eosinophils"),  # the item's place as written, not after expanding
+        (["eosinophils", "lymphoplasmacitic"], 1, "lymphoplasmacytic"),  # a misspelt compound is offered first
+    ],
+)
+def test_a_wrong_word_beside_a_compound_is_named_at_its_place_with_the_nearest_word(knowledge, items, index, nearest):
+    [problem] = problems(knowledge, {"id": "c", "morphology": {"inflammation": items}})
+    assert problem.path == f"morphology.inflammation[{index}]"
+    assert problem.suggestions[0] == nearest
+
+
+def test_a_compound_is_read_with_a_hyphen_or_a_space(knowledge):
+    for word in ("Lympho-plasmacytic", "lympho plasmacytic"):
+        case = validate(knowledge, {"id": "c", "morphology": {"inflammation": [word]}})
+        assert case.morphology.inflammation == ["lymphocytes", "plasma_cells"]

@@ -309,8 +309,10 @@ def show_cmd(rule_id: str, rules: str | None, fmt: str) -> None:
             "p_used": round(ranker.p_used[positive.id][j], 4) if active else None,
             "weight": round(ranker.weights[positive.id][j], 3) if active else None,
             "subtype_of": prof.entity if prof.subtype else None,
-            "source": lk.source or rule.spec.source,
-            "own_source": lk.source is not None,
+            # a ratio cell's source is its working ("derived: P(...)/P(...) = 0.55/0.82"), from the two rules named
+            "source": lk.reason if lk.ratio is not None else lk.source or rule.spec.source,
+            "own_source": lk.source is not None or lk.ratio is not None,
+            "derived": list(lk.ratio) if lk.ratio is not None else None,
         }
     if fmt == "json":
         _emit_json(

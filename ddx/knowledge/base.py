@@ -858,17 +858,29 @@ def _load_rule(
 
 def derive_ratios(rules: list[Rule], entities: Sequence[Entity], problems: list[Problem]) -> list[Rule]:
     """Work out every ``ratio`` cell: P(finding | condition, profile) = P(finding)/P(condition), each read from
-    its rule's figure for the same profile (a subtype without its own figure reads its entity's), on the
-    assumption that the finding implies the condition. Where the finding's figure exceeds the condition's
-    the assumption fails, and the unconditional figure is kept (README, "Findings that are not independent").
+    its rule's figure for the same profile (a subtype without its own figure reads its entity's, then the
+    rule's default), on the assumption that the finding implies the condition. Where the finding's figure
+    exceeds the condition's the assumption fails, and the unconditional figure is kept (README, "Findings that
+    are not independent"). A subtype the conditional rule does not name, but either of the two rules gives its
+    own figure, gets its own derived cell, so its figures are not replaced by its entity's ratio.
 
-    The derived cell is an estimate whose reason shows the working; a rule naming a rule that does not exist,
-    gives no figure for the profile, or is itself a ratio is a problem (the cell keeps no usable value). Returns
-    the rules, those with ratio cells given new specs (the specs read from the files are not changed)."""
+    The derived cell is an estimate whose reason shows the working. A ratio naming a rule that does not exist,
+    one that reads none of the findings the conditional rule reads, or one without a figure for the profile, or that is
+    itself a ratio, is a problem. Returns the rules, those with ratio cells given new specs (the specs read from
+    the files are not changed)."""
     specs: dict[str, RuleSpec] = {}
+    keys: dict[str, frozenset[str]] = {}
     for r in rules:
         specs.setdefault(r.spec.id, r.spec)
+        if not r.negated:
+            keys[r.spec.id] = r.keys
     parent = {s.slug: e.slug for e in entities for s in e.subtypes}
+    children = {e.slug: [s.slug for s in e.subtypes] for e in entities}
+
+    def figure(spec: RuleSpec, slug: str) -> Likelihood | None:
+        lk = spec.likelihood or {}
+        return lk.get(slug) or lk.get(parent.get(slug, "")) or spec.default
+
     resolved: dict[str, RuleSpec] = {}
     for spec_id, spec in specs.items():
         cells = spec.likelihood or {}
@@ -876,22 +888,32 @@ def derive_ratios(rules: list[Rule], entities: Sequence[Entity], problems: list[
             continue
         where = next(r for r in rules if r.spec is spec)
         new = dict(cells)
-        for slug, cell in cells.items():
-            if cell.ratio is None:
-                continue
-            figures = []
+        todo = [(slug, cell) for slug, cell in cells.items() if cell.ratio is not None]
+        # a subtype not named here whose own figures the two rules give: derived from those, not inherited
+        todo += [
+            (sub, cell)
+            for slug, cell in list(todo)
+            for sub in children.get(slug, [])
+            if sub not in cells and any(sub in ((specs[rid].likelihood or {}) if rid in specs else {}) for rid in (cell.ratio or ()))
+        ]
+        for slug, cell in todo:
+            assert cell.ratio is not None
+            figures: list[tuple[RuleSpec, Likelihood]] = []
             for rid in cell.ratio:
                 other = specs.get(rid)
-                lk = (other.likelihood or {}) if other is not None else {}
-                fig = lk.get(slug) or lk.get(parent.get(slug, ""))
-                if other is None or fig is None or fig.ratio is not None:
-                    why = (
-                        "is not a rule"
-                        if other is None
-                        else f"gives no figure for {slug}"
-                        if fig is None
-                        else "is itself a ratio (derive from figures, not from ratios)"
-                    )
+                fig = figure(other, slug) if other is not None else None
+                why = (
+                    "is not a rule"
+                    if other is None
+                    else "reads no finding this rule reads"
+                    if not keys.get(rid, frozenset()) & keys.get(spec_id, frozenset())
+                    else f"gives no figure for {slug}"
+                    if fig is None
+                    else "is itself a ratio (derive from figures, not from ratios)"
+                    if fig.ratio is not None
+                    else None
+                )
+                if why is not None:
                     problems.append(
                         Problem(
                             f"rule {spec_id}: the ratio of {slug} names {rid!r}, which {why}",
@@ -902,6 +924,7 @@ def derive_ratios(rules: list[Rule], entities: Sequence[Entity], problems: list[
                         )
                     )
                     break
+                assert fig is not None and other is not None
                 figures.append((other, fig))
             else:
                 (num_rule, num), (den_rule, den) = figures
@@ -910,6 +933,8 @@ def derive_ratios(rules: list[Rule], entities: Sequence[Entity], problems: list[
                 working = (
                     f"derived: P({num_rule.title})/P({den_rule.title}) = {num.p:.3g}/{den.p:.3g}"
                     if not kept
+                    else f"derived: P({num_rule.title}) = {num.p:.3g} kept, as P({den_rule.title}) is 0"
+                    if den.p == 0
                     else f"derived: P({num_rule.title}) = {num.p:.3g} kept, as it exceeds P({den_rule.title}) = {den.p:.3g}"
                 )
                 reason = working + (f"; {cell.reason}" if cell.reason else "")

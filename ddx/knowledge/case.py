@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -234,23 +235,53 @@ def _listify(value: Any) -> Any:
     return value
 
 
-def _expanding(compounds: Mapping[str, tuple[str, ...]], terms: TermSet) -> Callable[[Any], Any]:
-    """:func:`_listify`, then each compound word (``lymphoplasmacytic``) replaced by the terms it stands for
-    (``lymphocytes``, ``plasma_cells``), except a term the list already names. Other items are left as written
-    (a word that is no term, for the item's own check to refuse), so a list without compounds is unchanged."""
+COMPOUND = "+"  # marks a compound word while its list is checked ("+lymphoplasmacytic"); no term starts with it
 
-    def expand(value: Any) -> Any:
-        value = _listify(value)
-        if not isinstance(value, list) or not any(isinstance(v, str) and fold(v) in compounds for v in value):
+
+def _compound_key(value: str) -> str:
+    """A compound word as looked up: folded, without its separators ("Lympho-plasmacytic" = "lymphoplasmacytic")."""
+    return fold(value).replace("_", "")
+
+
+def _term_or_compound(terms: TermSet, compounds: Mapping[str, tuple[str, ...]]) -> Callable[[Any], str]:
+    """One item of a list field that has compound words: a term (as :func:`_term`), or a compound word kept
+    marked for :func:`_expanding`; an unknown word's suggestions lead with the nearest compound words."""
+    term = _term(terms)
+    keys = {_compound_key(word): word for word in compounds}
+
+    def check(value: Any) -> str:
+        if isinstance(value, str) and _compound_key(value) in keys:
+            return COMPOUND + keys[_compound_key(value)]
+        try:
+            return term(value)
+        except PydanticCustomError as exc:
+            if exc.type != "unknown_term" or not isinstance(value, str):
+                raise
+            near = [keys[k] for k in difflib.get_close_matches(_compound_key(value), list(keys), n=2, cutoff=0.75)]
+            context = dict(exc.context or {})
+            others = list(context.get("suggestions", []))
+            # a small field lists every term when nothing is near; a near compound word is then the answer alone
+            context["suggestions"] = near + ([] if near and len(others) == len(terms.terms) else others)
+            raise PydanticCustomError("unknown_term", exc.message_template, context) from None
+
+    return check
+
+
+def _expanding(compounds: Mapping[str, tuple[str, ...]]) -> Callable[[list[str]], list[str]]:
+    """After a list's items are checked: each compound word (``lymphoplasmacytic``) replaced by the terms it
+    stands for (``lymphocytes``, ``plasma_cells``), except a term the list already names; the other items as
+    they are. Expanding after the check keeps an error's index the item's place as written."""
+
+    def expand(value: list[str]) -> list[str]:
+        if not any(v.startswith(COMPOUND) for v in value):
             return value
-        named = {terms.normalize(v) for v in value if isinstance(v, str) and v in terms}
-        out: list[Any] = []
+        named = {v for v in value if not v.startswith(COMPOUND)}
+        out: list[str] = []
         for item in value:
-            parts = compounds.get(fold(item)) if isinstance(item, str) else None
-            if parts is None:
+            if not item.startswith(COMPOUND):
                 out.append(item)
                 continue
-            for term in parts:
+            for term in compounds[item[len(COMPOUND) :]]:
                 if term not in named:
                     named.add(term)
                     out.append(term)
@@ -446,10 +477,15 @@ def build_case_schema(vocab: Vocabulary, entities: TermSet | None = None) -> Cas
 
     morph_fields: dict[str, Any] = {}
     for name, mf in vocab.morphology.items():
-        if mf.kind == "list":
-            item = Annotated[str, BeforeValidator(_term(mf.terms))]
-            listify = _expanding(mf.compounds, mf.terms) if mf.compounds and mf.terms is not None else _listify
-            morph_fields[name] = (Annotated[list[item], BeforeValidator(listify)], [])
+        if mf.kind == "list" and mf.terms is not None:
+            field_type: Any
+            if mf.compounds:
+                with_compounds: Any = Annotated[str, BeforeValidator(_term_or_compound(mf.terms, mf.compounds))]
+                field_type = Annotated[list[with_compounds], BeforeValidator(_listify), AfterValidator(_expanding(mf.compounds))]
+            else:
+                item = Annotated[str, BeforeValidator(_term(mf.terms))]
+                field_type = Annotated[list[item], BeforeValidator(_listify)]
+            morph_fields[name] = (field_type, [])
         elif mf.kind == "term":
             morph_fields[name] = (Annotated[str, BeforeValidator(_term(mf.terms))] | None, None)  # type: ignore[arg-type]
         elif mf.kind == "presence":

@@ -240,6 +240,12 @@ def _parse_p(text: str) -> tuple[float, bool]:
 class Prior(Likelihood):
     p: float = Field(gt=0, le=1)
 
+    @model_validator(mode="after")
+    def _not_a_ratio(self) -> Prior:
+        if self.ratio is not None:
+            raise ValueError("a prior or a share is a figure or an estimate; a ratio is for a rule's conditional cells")
+        return self
+
 
 class Subtype(Model):
     """A subtype of an entity: its own likelihood profile and its share of the entity.
@@ -355,6 +361,8 @@ class RuleSpec(Model):
             raise ValueError("negated_by needs a likelihood")
         if self.caveat_tests and self.caveat is None:
             raise ValueError("caveat_tests names the tests a caveat asks for: the rule needs a caveat")
+        if self.default is not None and self.default.ratio is not None:
+            raise ValueError("default: a ratio is worked out for a named profile; write it under likelihood for each")
         return self
 
 
@@ -930,21 +938,29 @@ class StainShorthand(Model):
     extent: str | None = None
 
 
-def _compounds(name: str, spec: MorphologySpec, terms: TermSet, problems: list[Problem], where: str) -> dict[str, tuple[str, ...]]:
+def _compounds(
+    name: str, spec: MorphologySpec, terms: TermSet | None, problems: list[Problem], where: str
+) -> dict[str, tuple[str, ...]]:
     """A list field's compound words (``lymphoplasmacytic: [lymphocytes, plasma_cells]``), folded, each to the
-    canonical terms it stands for. A compound on a field that is not a list, a word that is already a term
-    or synonym of the field, or a target that is not one of its terms is a problem."""
+    canonical terms it stands for. A compound on a field that is not a list, a word that is already a term or
+    synonym of the field, a word given twice, or one that names fewer than two distinct terms of the field (or a
+    term it lacks) is a problem."""
     out: dict[str, tuple[str, ...]] = {}
+    if not spec.compounds:
+        return out
+    if spec.kind != "list" or terms is None:
+        problems.append(Problem(f"morphology.{name}: compounds need a list field (kind: list)", file=where))
+        return out
     for word, targets in spec.compounds.items():
         key = fold(word)
-        if spec.kind != "list":
-            problems.append(Problem(f"morphology.{name}: compounds need a list field (kind: list)", file=where))
-            break
         if key in terms:
             problems.append(Problem(f"morphology.{name}: compound {key!r} is already a term or synonym of the field", file=where))
             continue
-        known = [t for t in (fold(t) for t in targets) if t in terms]
+        if key in out:
+            problems.append(Problem(f"morphology.{name}: compound {key!r} is given twice", file=where))
+            continue
         unknown = [t for t in targets if fold(t) not in terms]
+        known = tuple(dict.fromkeys(terms.normalize(t) for t in targets if fold(t) in terms))
         if unknown or len(known) < 2:
             problems.append(
                 Problem(
@@ -955,7 +971,7 @@ def _compounds(name: str, spec: MorphologySpec, terms: TermSet, problems: list[P
                 )
             )
             continue
-        out[key] = tuple(dict.fromkeys(terms.normalize(t) for t in known))
+        out[key] = known
     return out
 
 
@@ -1028,11 +1044,11 @@ class VocabularyFile(FileModel):
             mf = MorphologyField(fold(name), field.kind)
             if field.kind in ("list", "term"):
                 mf.terms = termset(f"morphology.{name} term", field.terms)
-                mf.compounds = _compounds(name, field, mf.terms, problems, where)
             elif field.kind == "number":
                 mf.min, mf.max = field.min, field.max
             elif field.kind != "presence":
                 problems.append(Problem(f"morphology.{name}: unknown kind {field.kind!r}", file=where))
+            mf.compounds = _compounds(name, field, mf.terms, problems, where)
             morphology[mf.name] = mf
             add(fields, mf.name, [], field.label, field.help)
         vocab = Vocabulary(
