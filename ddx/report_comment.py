@@ -206,13 +206,25 @@ def describe_morphology(case: Any, knowledge: Knowledge) -> list[str]:
     return out
 
 
+def age_words(age: float, prose: Any) -> str:
+    """An age in years as a report writes it: years from one year, whole months under a year, days under a
+    month ("35 years", "4 months", "3 days"), by the frames of reports.yaml ``clinical_prose``."""
+    if age >= 1:
+        text = fill(prose.age, value=f"{age:g}")
+    elif age * 12 >= 1:
+        text = fill(prose.age_months, value=f"{round(age * 12):d}")
+    else:
+        text = fill(prose.age_days, value=f"{max(round(age * 365.25), 0):d}")
+    return re.sub(r"(?<![\d.])1 (year|month|day)s\b", r"1 \1", text)  # "1 year", not "1 years"
+
+
 def describe_clinical(case: Any, knowledge: Knowledge) -> list[str]:
     """The clinical sentence, from reports.yaml ``clinical_prose`` (nothing that was not recorded)."""
     prose = knowledge.reports.clinical_prose
     patient, clinical = getattr(case, "patient", None), getattr(case, "clinical", None)
     parts = []
     if patient is not None and patient.age is not None:
-        parts.append(fill(prose.age, value=f"{patient.age:g}"))
+        parts.append(age_words(patient.age, prose))
     if patient is not None and patient.sex not in (None, "unknown"):
         parts.append(fill(prose.sex, value=_value_words(knowledge, "patient.sex", patient.sex)))
     if clinical is not None:

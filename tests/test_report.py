@@ -459,3 +459,13 @@ def test_a_test_the_look_alike_shares_is_not_offered_as_confirming_the_leader(kn
     no_histiocytes = {**ALK_HISTIOCYTIC, "stains": {"alk": "positive", "sma": "positive"}}
     plain = analyzer.analyze(knowledge.case_schema.validate(no_histiocytes))
     assert plain.confidence.band == "clear-leader-confirm" and "ALK rearrangement would confirm it" in plain.confidence.action
+
+
+@pytest.mark.parametrize(
+    ("age", "words"),
+    [(35, "35 years"), (1, "1 year"), (1.5, "1.5 years"), (0.6, "7 months"), (1 / 12, "1 month"), (3 / 365.25, "3 days")],
+)
+def test_an_age_is_written_as_a_report_writes_it(knowledge, age, words):
+    from ddx.report_comment import age_words
+
+    assert age_words(age, knowledge.reports.clinical_prose).endswith(words)

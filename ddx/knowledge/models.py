@@ -668,6 +668,8 @@ class ClinicalProse(Model):
 
     sentence: str = "Clinical history: $parts."
     age: str = "age $value years"
+    age_months: str = "$value months"  # an infant (under a year), in whole months
+    age_days: str = "$value days"  # a newborn (under a month), in days
     sex: str = "$value"
     site: str = "$value"  # with its depth, when recorded: ``depth_site``
     depth_site: str = "$depth $value"
@@ -678,7 +680,7 @@ class ClinicalProse(Model):
     @model_validator(mode="after")
     def _frames(self) -> ClinicalProse:
         _check_template(self.sentence, frozenset({"parts"}))
-        for name in ("age", "sex", "site", "size_cm", "presentation", "symptoms"):
+        for name in ("age", "age_months", "age_days", "sex", "site", "size_cm", "presentation", "symptoms"):
             _check_template(getattr(self, name), frozenset({"value"}))
         _check_template(self.depth_site, frozenset({"value", "depth"}))
         return self
