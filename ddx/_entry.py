@@ -58,12 +58,26 @@ def _flush_and_exit(code: int) -> None:
     os._exit(code)
 
 
+_sigint_seen = False
+
+
+def _on_sigint(signum: int, frame: object) -> None:
+    """Python's own Ctrl-C behaviour (raise KeyboardInterrupt), remembering that it came: an interrupt that
+    lands inside a C extension can come back wrapped in another exception (pydantic-core, building a model's
+    validator during an import, reports it as a SchemaError), and is still an interrupt."""
+    global _sigint_seen
+    _sigint_seen = True
+    raise KeyboardInterrupt
+
+
 def run() -> None:
     """Run ``ddx`` as a command: exit status as documented in ``ddx --help``.
 
     Once the command has finished, Ctrl-C is ignored: the process is only leaving,
     and its exit status already says how the command ended.
     """
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, _on_sigint)
     try:
         pause_collector()  # resumed once the command has started: see ddx.startup
         _degrade_encoding()
@@ -88,3 +102,7 @@ def run() -> None:
         sys.exit(code if isinstance(code, int) else 0)
     except KeyboardInterrupt:
         interrupted()
+    except Exception:
+        if _sigint_seen:  # Ctrl-C, wrapped by the C code it interrupted
+            interrupted()
+        raise

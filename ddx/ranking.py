@@ -66,6 +66,14 @@ class Evidence:
         return self.likelihood.estimate
 
     @property
+    def grounds(self) -> str:
+        """Where the figure comes from, as a reader checks it: an estimate's own reasoning (which names the
+        literature it rests on), else its citation. The rule's source covers all its cells, so for an estimate
+        it often names a paper about another entity."""
+        reason = (self.likelihood.reason or "").strip()
+        return reason if self.likelihood.estimate and reason and self.likelihood.source is None else self.source
+
+    @property
     def figure(self) -> str:
         """The figure as a reader sees it: '4/5', '~0.30, worth ≈10 cases', '0.97, worth ≈20 cases'."""
         return figure_text(self.likelihood, self.strength)

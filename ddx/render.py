@@ -320,7 +320,7 @@ def render_text(analysis: Analysis, knowledge: Knowledge, *, top: int = 6) -> Re
         parts.append(Text("Sources of the leading evidence:", style="dim"))
         for e in analysis.top.supporting[:3]:  # the citation wraps under itself, indented below its rule
             parts.append(Text(f"  {e.rule}:", style="dim"))
-            parts.append(Padding(Text(e.source, style="dim", overflow="fold"), (0, 0, 0, 4)))
+            parts.append(Padding(FigureText(e.grounds, style="dim", overflow="fold"), (0, 0, 0, 4)))
         parts.append(Text(""))
     title = f"[bold]{markup_text(analysis.case_id)}[/bold]"
     if analysis.expected:

@@ -532,7 +532,7 @@ def render_report(analysis: Analysis, knowledge: Knowledge, ranker: Ranker, *, d
     if leading:
         lines.append(t.sources_heading)
         for e in leading:
-            source = e.source[len("pooled: ") :] if e.source.startswith("pooled: ") else e.source
+            source = e.grounds[len("pooled: ") :] if e.grounds.startswith("pooled: ") else e.grounds
             lines += para(fill(t.evidence_source, finding=e.finding, figure=figure_text(e), source=source), "  - ")
         lines.append("")
     lines += para(frame(t.disclaimer.strip()))

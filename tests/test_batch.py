@@ -575,3 +575,16 @@ def test_the_csv_names_the_leading_subtype_so_it_reads_alone():
     assert rows["seed-board-q1-thigh-35m"]["leader_subtype"] == "conventional ILMS"
     assert rows["csizmok-2024-srms-mandible-31m"]["leader_subtype"] == "TFCP2-RMS"
     assert rows["olivier-2023-lms-pelvis-81f"]["leader_1"] == "lms" and rows["olivier-2023-lms-pelvis-81f"]["leader_subtype"] == ""
+
+
+@pytest.mark.parametrize(("name", "start"), [("out.csv", "id,file,"), ("out.jsonl", '{"id":'), ("out.md", "# ddx batch")])
+def test_an_output_name_gives_the_format_when_none_is_asked_for(tmp_path, name, start):
+    """-o out.csv writes CSV (not the text table in a file named .csv), and a second run into the same
+    input folder replaces it instead of reading it back."""
+    folder = tmp_path / "cases"
+    folder.mkdir()
+    (folder / "a.yaml").write_text("id: a\nstains: {desmin: positive}\n", encoding="utf-8")
+    out = folder / name
+    for _ in range(2):
+        assert run("batch", str(folder), "-o", str(out), "-q", "--no-suggest").exit_code == 0
+    assert out.read_text(encoding="utf-8").lstrip().startswith(start)

@@ -445,3 +445,33 @@ def test_a_compound_is_read_with_a_hyphen_or_a_space(knowledge):
     for word in ("Lympho-plasmacytic", "lympho plasmacytic"):
         case = validate(knowledge, {"id": "c", "morphology": {"inflammation": [word]}})
         assert case.morphology.inflammation == ["lymphocytes", "plasma_cells"]
+
+
+@pytest.mark.parametrize(
+    ("written", "years"),
+    [("3 months", 0.25), ("1 year 6 months", 1.5), ("18 months", 1.5), ("1y 6m", 1.5), ("14 days", 14 / 365.25), ("35", 35)],
+)
+def test_an_age_may_be_written_with_its_units(knowledge, written, years):
+    """An infant's age as reports write it: months are not read as years (the old hint, 'write the number
+    alone', made a 3-month-old 3 years old)."""
+    case = validate(knowledge, {"id": "c", "patient": {"age": written}})
+    assert case.patient.age == pytest.approx(years, abs=1e-3)
+
+
+def test_an_age_that_is_not_one_says_how_to_write_it(knowledge):
+    [problem] = problems(knowledge, {"id": "c", "patient": {"age": "3 cm"}})
+    assert "years as a number (3)" in str(problem) and "'3 months'" in str(problem)
+
+
+def test_what_reports_write_is_read(knowledge):
+    """A fusion written VGLL2::NCOA2, an INI1 'retained' and a 'lost' stain."""
+    case = validate(
+        knowledge, {"id": "c", "molecular": {"VGLL2::NCOA2": "present"}, "stains": {"INI1": "retained", "h-caldesmon": "lost"}}
+    )
+    assert case.molecular == {"vgll2_rearrangement": "present"}
+    assert (case.stains["ini1"].result, case.stains["h_caldesmon"].result) == ("positive", "negative")
+
+
+def test_a_morphology_term_under_another_field_is_sent_where_it_belongs(knowledge):
+    [problem] = problems(knowledge, {"id": "c", "morphology": {"stroma": ["storiform"]}})
+    assert "a term of morphology.architecture" in str(problem) and problem.suggestions == ["morphology.architecture"]

@@ -113,3 +113,12 @@ def test_desmin_adds_almost_nothing_once_myod1_is_positive(knowledge, oracle, en
     pair = oracle.matcher.match(oracle.facts(validate(knowledge, both)))
     assert "ihc.myod1" in alone and "ihc.myod1.with-desmin" in pair and "ihc.myod1" not in pair
     assert abs(_log10_lik(oracle, pair, entity) - _log10_lik(oracle, alone, entity)) < 0.15
+
+
+def test_a_proven_alk_fusion_silences_the_keratin_and_alk_caveat(knowledge, analyzer):
+    """TFCP2-rearranged RMS expresses ALK without a fusion: with the fusion found, keratin and ALK together
+    no longer raise it (the caveat would call a fused IMT's ALK 'not evidence of IMT')."""
+    raw = {"id": "c", "stains": {"keratin": "focal", "alk": "positive"}}
+    shown = {c.rule for c in analyzer.analyze(validate(knowledge, raw)).caveats}
+    fused = {c.rule for c in analyzer.analyze(validate(knowledge, {**raw, "molecular": {"alk_rearrangement": "present"}})).caveats}
+    assert "pitfall.tfcp2-keratin-alk" in shown and "pitfall.tfcp2-keratin-alk" not in fused

@@ -3,10 +3,12 @@ from __future__ import annotations
 import math
 import random
 
+import yaml
+
 from ddx.analysis import Analyzer
 from ddx.knowledge import Knowledge
 from ddx.ranking import Ranker
-from tests.conftest import CASES, validate
+from tests.conftest import CASES, SEED, validate
 
 SEED_RAW = {
     "id": "seed",
@@ -173,3 +175,16 @@ def test_the_terminal_ranking_never_parts_a_figure_from_its_sign(knowledge, anal
     text = FigureText("positive in 83 % of ILMS vs ~5 % of LMS (< 1 %)")
     wrapped = [line.plain.strip() for line in text.wrap(Console(width=20), 20)]
     assert "83 %" in " ".join(wrapped) and not any(line.startswith(("%", "1 %")) for line in wrapped), wrapped
+
+
+def test_an_estimates_grounds_are_its_reasoning_and_a_figures_its_citation(knowledge, oracle):
+    """'Sources of the leading evidence' names where each figure comes from: an estimate's own reasoning
+    (the rule's source covers every cell and often names a paper about another entity), else the citation."""
+    a = oracle.analyze(validate(knowledge, yaml.safe_load(SEED.read_text(encoding="utf-8"))))
+    for e in a.top.evidence:
+        lk = e.likelihood
+        if lk.estimate and lk.reason and lk.source is None:
+            assert e.grounds == lk.reason
+        else:
+            assert e.grounds == e.source
+    assert any(e.grounds != e.source for e in a.top.evidence)

@@ -11,6 +11,7 @@ import contextlib
 import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 import click
@@ -328,6 +329,10 @@ def eval_cmd(
     sys.exit(1 if failed else 0)
 
 
+# ``ddx batch -o FILE`` without --format writes the format its name says (a .txt or any other name: the table)
+BATCH_FORMAT_BY_SUFFIX = {".xlsx": "xlsx", ".csv": "csv", ".jsonl": "jsonl", ".json": "json", ".md": "markdown"}
+
+
 @main.command("batch")
 @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
 @click.option(
@@ -337,7 +342,8 @@ def eval_cmd(
     default="table",
     show_default=True,
     help="Per-case output: a table, JSON lines, one JSON document, CSV, an Excel workbook (the CSV's "
-    "columns; needs --output; the default for --output FILE.xlsx), or markdown.",
+    "columns; needs --output), or markdown. With --output and no --format, the file's name decides "
+    "(.csv, .jsonl, .json, .xlsx, .md; any other name: the table).",
 )
 @click.option(
     "--output",
@@ -418,8 +424,9 @@ def batch_cmd(
     from ddx.cli.batch import run_batch_command
 
     source = click.get_current_context().get_parameter_source("fmt")
-    if output is not None and output.lower().endswith(".xlsx") and source == click.core.ParameterSource.DEFAULT:
-        fmt = "xlsx"  # -o results.xlsx: a workbook, not a text table in a file named .xlsx
+    if output is not None and source == click.core.ParameterSource.DEFAULT:
+        # -o results.csv: a CSV file, not a text table in a file named .csv (and so for each format's name)
+        fmt = BATCH_FORMAT_BY_SUFFIX.get(Path(output).suffix.lower(), fmt)
     knowledge = load_rules(rules, prior_set)
     sys.exit(
         run_batch_command(

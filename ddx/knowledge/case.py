@@ -136,6 +136,48 @@ def _not_a_number(text: str) -> PydanticCustomError:
     return PydanticCustomError("number_type", "expected a number, got '{got}'", {"got": text})
 
 
+_AGE_PART = re.compile(
+    r"\s*(\d+(?:[.,]\d+)?)\s*(years?|yrs?|y|months?|mos?|mo|m|weeks?|wks?|wk|w|days?|d)\b\s*(?:old\b)?\s*,?\s*(?:and\s+)?",
+    re.IGNORECASE,
+)
+_AGE_UNIT_YEARS = {"y": 1.0, "m": 1 / 12, "w": 7 / 365.25, "d": 1 / 365.25}
+
+
+def _age(value: Any) -> Any:
+    """An age in years (a number; text holding one is read as it, as :func:`_number`), or an age written with
+    its units, as reports give an infant's: "3 months", "1 year 6 months", "10 days", "2 wk" -> years. Text
+    that is neither is refused with the number to write in years."""
+    if isinstance(value, str) and value.strip() and not _is_plain_number(value):
+        text, total, pos = value.strip(), 0.0, 0
+        while pos < len(text):
+            part = _AGE_PART.match(text, pos)
+            if part is None or part.end() == pos:
+                break
+            total += float(part.group(1).replace(",", ".")) * _AGE_UNIT_YEARS[part.group(2)[0].lower()]
+            pos = part.end()
+        if pos == len(text) and pos > 0:
+            return round(total, 4)
+        if _DATE.fullmatch(text) or not re.search(r"[^\W\d_]", text):  # a date, or no word: the number's own messages
+            raise _not_a_number(text)
+        found = _LEADING_NUMBER.match(text)
+        number = f" ({found.group(1).replace(',', '.')})" if found else ""
+        raise PydanticCustomError(
+            "number_type",
+            "expected a number of years, got '{got}'; write the age in years as a number{number}, or with its units "
+            "('3 months', '1 year 6 months', '10 days')",
+            {"got": value, "number": number},
+        )
+    return _number(value)
+
+
+def _is_plain_number(text: str) -> bool:
+    try:
+        float(text.strip())
+    except ValueError:
+        return False
+    return True
+
+
 def _percent(value: Any) -> Any:
     """A percentage: a number, or text such as ``"40%"`` / ``"40 %"`` (the sign is dropped)."""
     if isinstance(value, str) and value.strip().endswith("%"):
@@ -461,7 +503,7 @@ def build_case_schema(vocab: Vocabulary, entities: TermSet | None = None) -> Cas
     pattern_norm = _term(vocab.stain_patterns)
 
     class Patient(PatientModel, defer_build=False):
-        age: Annotated[Number, Field(ge=0, le=120)] | None = None
+        age: Annotated[float, BeforeValidator(_age), Field(ge=0, le=120)] | None = None
         sex: SexT | None = None
 
     class Clinical(ClinicalModel, defer_build=False):
@@ -731,6 +773,16 @@ def problems_from_validation(
             if loc[0] == "molecular":  # a gene for a test: ALK -> alk_rearrangement, MDM2 -> mdm2_amplification
                 tests = [t for t in schema.vocab.molecular.terms if t.startswith(fold(str(loc[1])) + "_")]
                 suggestions = tests + [s for s in suggestions if s not in tests]
+        elif err["type"] == "unknown_term" and len(loc) >= 2 and loc[0] == "morphology" and isinstance(err.get("input"), str):
+            # storiform under stroma: a term of another morphology field, named where it belongs
+            fields = [
+                name
+                for name, mf in schema.vocab.morphology.items()
+                if name != loc[1] and mf.terms is not None and err["input"] in mf.terms
+            ]
+            if fields:
+                message += f"; {err['input']!r} is a term of morphology.{fields[0]}"
+                suggestions = [f"morphology.{name}" for name in fields]
         if file is not None and file.lower().endswith(".json"):  # JSON's true/false are not YAML's yes/no
             message = _YAML_ASIDE.sub("", message)
         problems.append(Problem(message, file=file, case=case, path=path or None, suggestions=suggestions))

@@ -14,11 +14,12 @@ from typing import Any
 
 from ddx.errors import did_you_mean
 
-_FOLD = re.compile(r"[\s\-/]+")
+_FOLD = re.compile(r"[\s\-/:]+")
 
 
 def fold(text: object) -> str:
-    """Normalise user input: case-insensitive, spaces and hyphens folded to ``_``."""
+    """Normalise user input: case-insensitive; spaces, hyphens, slashes and colons (a fusion written
+    ``VGLL2::NCOA2``) folded to ``_``."""
     s = str(text).strip().lower()
     return _FOLD.sub("_", s)
 
