@@ -19,7 +19,8 @@ molecular test that gains about as much. A test gaining less than
 further test separates the leaders. A test whose answer the recorded findings
 imply (an exclusive group of ``ancillary.yaml``: an ALK-rearranged tumour has no
 NTRK fusion to find) is never offered. A test that a shown caveat asks for
-(``caveat_tests``) is always offered, marked with the caveat's rule.
+(``caveat_tests``) is offered, marked with the caveat's rule, unless every look-alike the caveat names
+(``consider``) holds under the pitfall band's share (1 %): the caveat is then shown, its tests not offered.
 
 The "why" line contrasts the leader (the leading profile of the leading
 entity) with the candidate the test separates it from: among the profiles of
@@ -405,6 +406,8 @@ class Suggester:
         h0 = _entropy(posterior)
         asked: dict[str, list[str]] = {}
         for rid in sorted(matched & self._asking_ids):
+            if self._look_alikes_out_of_reach(rid, posterior):
+                continue  # its look-alikes hold under the pitfall band's share: its tests would gain nothing
             for test_path in self.asking[rid]:
                 asked.setdefault(test_path, []).append(rid.removesuffix(":not"))
         candidates, answered, done = self._candidates(facts, matched)
@@ -492,6 +495,19 @@ class Suggester:
             out.append(replace(made, also=also[index]) if index in also else made)
         out.sort(key=_rank_key)
         return out
+
+    def _look_alikes_out_of_reach(self, rid: str, posterior: list[float]) -> bool:
+        """Whether every look-alike a caveat names (``consider``) holds less than the share at which the pitfall
+        band calls a pitfall open (``pitfall_min``, 1 % by default): its caveat is still shown, but its tests are
+        not offered (a case ranked FDCS at 99.8 % is not sent for ROS1 and pan-TRK by the ALK-negative IMT
+        caveat). A caveat without ``consider`` always offers its tests."""
+        knowledge = self.knowledge
+        consider = knowledge.rule[rid].spec.consider
+        if not consider:
+            return False
+        floor = next((b.when.pitfall_min for b in knowledge.settings.bands if b.when.pitfall_min is not None), 0.01)
+        index = {e: i for i, e in enumerate(self.ranker.entities)}
+        return all(posterior[index[knowledge.parent(slug)]] < floor for slug in consider if knowledge.parent(slug) in index)
 
     def _fresh_tables(self) -> None:
         """Drop the outcome tables when the ranker's temperature changed since they were tempered."""

@@ -117,7 +117,14 @@ class ReferenceSuggester:
         t = ranker.temperature
         answered = self.knowledge.ancillary.answered(facts) if self.knowledge.ancillary.relations else {}
         asked: dict[str, list[str]] = {}
+        floor = next((b.when.pitfall_min for b in settings.bands if b.when.pitfall_min is not None), 0.01)
+        share = dict(zip(ranker.entities, posterior))
         for rid in sorted(matched):
+            consider = (
+                [self.knowledge.parent(slug) for slug in self.knowledge.rule[rid].spec.consider] if rid in self.knowledge.rule else []
+            )
+            if consider and all(share.get(entity, 1.0) < floor for entity in consider):
+                continue  # every look-alike of the caveat under the pitfall share: its tests are not offered
             for test_path in self.asking.get(rid, ()):
                 asked.setdefault(test_path, []).append(rid.removesuffix(":not"))
         evaluated: list[tuple[_Test, float, list[list[float]], frozenset[str]]] = []
