@@ -14,7 +14,7 @@ from ddx.errors import KnowledgeError
 from ddx.knowledge import load_knowledge
 from ddx.loader import iter_cases
 from ddx.ranking import fill_sentence, lower_first
-from tests.conftest import CASES, SEED
+from tests.conftest import CASES, SEED, validate
 
 
 def run(*args: str):
@@ -469,3 +469,15 @@ def test_an_age_is_written_as_a_report_writes_it(knowledge, age, words):
     from ddx.report_comment import age_words
 
     assert age_words(age, knowledge.reports.clinical_prose).endswith(words)
+
+
+def test_an_organ_site_is_not_called_soft_tissue_and_an_ish_is_not_called_a_stain(knowledge, analyzer):
+    """A splenic FDCS: 'Tumour, spleen', not 'Soft tissue tumour, spleen'; EBER has a sentence of its own, not
+    a place among the tumour cells' immunohistochemistry."""
+    from ddx.report_comment import render_report
+
+    raw = {"id": "s", "clinical": {"site": "spleen"}, "stains": {"cd21": "positive", "eber": "positive"}}
+    text = " ".join(render_report(analyzer.analyze(validate(knowledge, raw)), knowledge, analyzer.ranker).split())
+    assert "Tumour, spleen" in text and "Soft tissue tumour, spleen" not in text
+    assert "In situ hybridisation for EBV-encoded RNA (EBER) is positive." in text
+    assert "EBER (EBV ISH)" not in text.split("In situ hybridisation")[0]

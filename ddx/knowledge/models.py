@@ -529,6 +529,7 @@ class EntityReport(Model):
 REPORT_FRAMES: dict[str, frozenset[str]] = {
     "heading": REPORT_FIELDS,
     "specimen": REPORT_FIELDS,
+    "specimen_organ": REPORT_FIELDS,
     "favoured": REPORT_FIELDS,
     "overall": REPORT_FIELDS,
     "disclaimer": REPORT_FIELDS,
@@ -697,6 +698,7 @@ class ReportTemplates(FileModel):
 
     heading: str = "DRAFT COMMENT (ddx decision support; not a diagnosis)"
     specimen: str = "Soft tissue tumour, $site:"
+    specimen_organ: str = "Tumour, $site:"  # a site in an organ, bone or the nervous system (not soft tissue)
     favoured: str = "$diagnosis (see comment)"
     overall: str = "Overall, these findings favour $diagnosis."
     disclaimer: str = ""
