@@ -475,3 +475,19 @@ def test_what_reports_write_is_read(knowledge):
 def test_a_morphology_term_under_another_field_is_sent_where_it_belongs(knowledge):
     [problem] = problems(knowledge, {"id": "c", "morphology": {"stroma": ["storiform"]}})
     assert "a term of morphology.architecture" in str(problem) and problem.suggestions == ["morphology.architecture"]
+
+
+@pytest.mark.parametrize(
+    ("written", "site"),
+    [
+        ("left thigh", "thigh"),
+        ("Thigh, right", "thigh"),
+        ("thigh (left)", "thigh"),
+        ("R thigh", "thigh"),
+        ("left chest wall", "chest_wall"),
+        ("chest wall, left", "chest_wall"),
+    ],
+)
+def test_a_sites_side_is_no_error(knowledge, written, site):
+    """Reports give the side; no rule reads it, so the site is read without it (and 'wall' keeps its 'l')."""
+    assert validate(knowledge, {"id": "c", "clinical": {"site": written}}).clinical.site == site

@@ -60,6 +60,24 @@ def _term(termset: TermSet) -> Callable[[Any], str]:
     return normalize
 
 
+_SIDE = re.compile(r"^(?:left|right|l|r)_+(?=[a-z])|(?<=[a-z])_+(?:left|right|l|r)$")  # a side word at either end
+
+
+def _site(sites: TermSet) -> Callable[[Any], str]:
+    """A site term (as :func:`_term`); "left thigh", "thigh, left", "thigh (left)" or "R forearm" read as the site, since
+    the side is not part of the case (no rule reads it): a report's laterality is no error."""
+    term = _term(sites)
+
+    def check(value: Any) -> str:
+        if isinstance(value, str) and value not in sites:
+            bare = _SIDE.sub("", re.sub(r"[,()]", "_", fold(value)).strip("_"))
+            if bare and bare != fold(value) and bare in sites:
+                return sites.normalize(bare)
+        return term(value)
+
+    return check
+
+
 YES_NO_WORDS = {True: ("yes", "true", "on"), False: ("no", "false", "off")}  # what YAML 1.1 reads as a boolean
 
 
@@ -492,7 +510,7 @@ def build_case_schema(vocab: Vocabulary, entities: TermSet | None = None) -> Cas
     ``ValidationError`` (:func:`problems_from_validation` words it)."""
     SexT = Annotated[str, BeforeValidator(_term(vocab.sex))]
     DepthT = Annotated[str, BeforeValidator(_term(vocab.depth))]
-    SiteT = Annotated[str, BeforeValidator(_term(vocab.sites))]
+    SiteT = Annotated[str, BeforeValidator(_site(vocab.sites))]
     SymptomT = Annotated[str, BeforeValidator(_term(vocab.symptoms))]
     PresenceT = Annotated[str, BeforeValidator(_term(vocab.presence))]
     stain_key = Annotated[str, BeforeValidator(_term(vocab.stains))]
