@@ -490,11 +490,8 @@ class Ranker:
 
     @cached_property
     def _number_keys(self) -> frozenset[str]:
-        """The fact keys of the vocabulary's numbers (age, size, mitoses): one value each per case."""
-        vocab = self.knowledge.vocab
-        return frozenset(
-            {"patient__age", "clinical__size_cm"} | {f"morphology__{n}" for n, f in vocab.morphology.items() if f.kind == "number"}
-        )
+        """The fact keys of the vocabulary's numbers (age, size, mitoses, a stain's percent): one value each per case."""
+        return frozenset(path.replace(".", "__") for path, kind in self.knowledge.vocab.finding_paths().items() if kind == "number")
 
     def profile_log_posterior(self, matched: frozenset[str] | set[str], temperature: float | None = None) -> list[float]:
         """Unnormalised log posterior per profile: ln prior + temperature × Σ ln likelihood

@@ -206,10 +206,6 @@ def describe_morphology(case: Any, knowledge: Knowledge) -> list[str]:
     return out
 
 
-# site groups that are not soft tissue: the specimen line says "Tumour, spleen", not "Soft tissue tumour, spleen"
-ORGAN_SITE_GROUPS = frozenset({"viscera", "bone", "neural", "skin"})
-
-
 def age_words(age: float, prose: Any) -> str:
     """An age in years as a report writes it: years from one year, whole months under a year, days under a
     month ("35 years", "4 months", "3 days"), by the frames of reports.yaml ``clinical_prose``."""
@@ -467,7 +463,7 @@ def render_report(analysis: Analysis, knowledge: Knowledge, ranker: Ranker, *, d
         lines += para(sentence)
     if clinical:
         lines.append("")
-    organ = getattr(getattr(case, "clinical", None), "site_group", None) in ORGAN_SITE_GROUPS
+    organ = getattr(getattr(case, "clinical", None), "site_group", None) in t.organ_site_groups
     lines += para(frame(t.specimen_organ if organ else t.specimen))
     favoured = t.favoured_outside if outside else t.favoured_descriptive if descriptive else t.favoured_subtype if sub else t.favoured
     favoured_line = frame(favoured)

@@ -311,6 +311,14 @@ class Suggester:
         # per matched rule id: the tests its caveat asks for
         caveat_tests = knowledge.caveat_tests
         self.asking = {r.id: caveat_tests[r.spec.id] for r in knowledge.active_rules if not r.negated and r.spec.id in caveat_tests}
+        # per asking caveat, the entity indexes of its look-alikes (consider), and the share under which they are
+        # out of reach (the pitfall band's pitfall_min, 1 % by default): fixed at load, read per case
+        index = {e: i for i, e in enumerate(self.ranker.entities)}
+        self._look_alikes = {
+            rid: tuple(index[knowledge.parent(s)] for s in knowledge.rule[rid].spec.consider if knowledge.parent(s) in index)
+            for rid in self.asking
+        }
+        self._pitfall_floor = next((b.when.pitfall_min for b in knowledge.settings.bands if b.when.pitfall_min is not None), 0.01)
         self._asking_ids = frozenset(self.asking)
         self._rule_bit = {rid: 1 << i for i, rid in enumerate(sorted(frozenset().union(*(t.rule_ids for t in self.tests))))}
         for t in self.tests:
@@ -501,13 +509,8 @@ class Suggester:
         band calls a pitfall open (``pitfall_min``, 1 % by default): its caveat is still shown, but its tests are
         not offered (a case ranked FDCS at 99.8 % is not sent for ROS1 and pan-TRK by the ALK-negative IMT
         caveat). A caveat without ``consider`` always offers its tests."""
-        knowledge = self.knowledge
-        consider = knowledge.rule[rid].spec.consider
-        if not consider:
-            return False
-        floor = next((b.when.pitfall_min for b in knowledge.settings.bands if b.when.pitfall_min is not None), 0.01)
-        index = {e: i for i, e in enumerate(self.ranker.entities)}
-        return all(posterior[index[knowledge.parent(slug)]] < floor for slug in consider if knowledge.parent(slug) in index)
+        look_alikes = self._look_alikes[rid]
+        return bool(look_alikes) and all(posterior[i] < self._pitfall_floor for i in look_alikes)
 
     def _fresh_tables(self) -> None:
         """Drop the outcome tables when the ranker's temperature changed since they were tempered."""

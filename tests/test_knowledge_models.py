@@ -447,6 +447,7 @@ def _vocabulary_before(data: dict[str, Any], path: Path) -> Vocabulary:
         presence=_termset_before("result", data["presence"], problems, where),
         stain_results=_termset_before("stain result", data["stain_results"], problems, where),
         stain_shorthand={fold(k): v for k, v in data["stain_shorthand"].items()},
+        site_sides=tuple(fold(w) for w in data.get("site_sides", [])),
         stain_extents=_termset_before("extent", data["stain_extents"], problems, where),
         stain_intensities=_termset_before("intensity", data["stain_intensities"], problems, where),
         stain_patterns=_termset_before("pattern", data["stain_patterns"], problems, where),

@@ -551,6 +551,16 @@ def _load_parts(root: Path, overrides: Mapping[Path, str] | None) -> tuple[Knowl
                         )
                     )
             problems += _prose_problems(reports, vocab, str(rep_file))
+            for group in reports.organ_site_groups:
+                if group not in vocab.site_groups:
+                    problems.append(
+                        Problem(
+                            f"organ_site_groups: {group!r} is not a site group of the vocabulary",
+                            file=str(rep_file),
+                            path="organ_site_groups",
+                            suggestions=vocab.site_groups.suggest(group),
+                        )
+                    )
             band_ids = {b.id for b in settings.bands}
             for band_id in reports.descriptive_bands:
                 if band_ids and band_id not in band_ids:

@@ -60,17 +60,17 @@ def _term(termset: TermSet) -> Callable[[Any], str]:
     return normalize
 
 
-_SIDE = re.compile(r"^(?:left|right|l|r)_+(?=[a-z])|(?<=[a-z])_+(?:left|right|l|r)$")  # a side word at either end
-
-
-def _site(sites: TermSet) -> Callable[[Any], str]:
-    """A site term (as :func:`_term`); "left thigh", "thigh, left", "thigh (left)" or "R forearm" read as the site, since
-    the side is not part of the case (no rule reads it): a report's laterality is no error."""
+def _site(sites: TermSet, sides: Sequence[str]) -> Callable[[Any], str]:
+    """A site term (as :func:`_term`); with the vocabulary's ``site_sides``, "left thigh", "thigh, left",
+    "thigh (left)" or "R forearm" read as the site, since the side is not part of the case (no rule reads it):
+    a report's laterality is no error."""
     term = _term(sites)
+    words = "|".join(re.escape(w) for w in sides)
+    side = re.compile(rf"^(?:{words})_+(?=[a-z])|(?<=[a-z])_+(?:{words})$") if sides else None  # at either end
 
     def check(value: Any) -> str:
-        if isinstance(value, str) and value not in sites:
-            bare = _SIDE.sub("", re.sub(r"[,()]", "_", fold(value)).strip("_"))
+        if side is not None and isinstance(value, str) and value not in sites:
+            bare = side.sub("", re.sub(r"[,()]", "_", fold(value)).strip("_"))
             if bare and bare != fold(value) and bare in sites:
                 return sites.normalize(bare)
         return term(value)
@@ -165,7 +165,11 @@ def _age(value: Any) -> Any:
     """An age in years (a number; text holding one is read as it, as :func:`_number`), or an age written with
     its units, as reports give an infant's: "3 months", "1 year 6 months", "10 days", "2 wk" -> years. Text
     that is neither is refused with the number to write in years."""
-    if isinstance(value, str) and value.strip() and not _is_plain_number(value):
+    if isinstance(value, str) and value.strip():
+        try:
+            return _number(float(value.strip()))
+        except ValueError:
+            pass
         text, total, pos = value.strip(), 0.0, 0
         while pos < len(text):
             part = _AGE_PART.match(text, pos)
@@ -186,14 +190,6 @@ def _age(value: Any) -> Any:
             {"got": value, "number": number},
         )
     return _number(value)
-
-
-def _is_plain_number(text: str) -> bool:
-    try:
-        float(text.strip())
-    except ValueError:
-        return False
-    return True
 
 
 def _percent(value: Any) -> Any:
@@ -510,7 +506,7 @@ def build_case_schema(vocab: Vocabulary, entities: TermSet | None = None) -> Cas
     ``ValidationError`` (:func:`problems_from_validation` words it)."""
     SexT = Annotated[str, BeforeValidator(_term(vocab.sex))]
     DepthT = Annotated[str, BeforeValidator(_term(vocab.depth))]
-    SiteT = Annotated[str, BeforeValidator(_site(vocab.sites))]
+    SiteT = Annotated[str, BeforeValidator(_site(vocab.sites, vocab.site_sides))]
     SymptomT = Annotated[str, BeforeValidator(_term(vocab.symptoms))]
     PresenceT = Annotated[str, BeforeValidator(_term(vocab.presence))]
     stain_key = Annotated[str, BeforeValidator(_term(vocab.stains))]

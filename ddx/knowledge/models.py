@@ -698,7 +698,8 @@ class ReportTemplates(FileModel):
 
     heading: str = "DRAFT COMMENT (ddx decision support; not a diagnosis)"
     specimen: str = "Soft tissue tumour, $site:"
-    specimen_organ: str = "Tumour, $site:"  # a site in an organ, bone or the nervous system (not soft tissue)
+    specimen_organ: str = "Tumour, $site:"  # a site of a group in organ_site_groups (not soft tissue)
+    organ_site_groups: list[str] = []  # site groups that are not soft tissue (vocabulary site_groups)
     favoured: str = "$diagnosis (see comment)"
     overall: str = "Overall, these findings favour $diagnosis."
     disclaimer: str = ""
@@ -997,6 +998,7 @@ class VocabularyFile(FileModel):
     presence: Terms
     stain_results: Terms
     stain_shorthand: dict[str, StainShorthand]
+    site_sides: list[str] = []  # a site's side ("left thigh"), read past: no rule reads it
     stain_extents: Terms
     stain_intensities: Terms
     stain_patterns: Terms
@@ -1067,6 +1069,7 @@ class VocabularyFile(FileModel):
             presence=termset("result", self.presence),
             stain_results=termset("stain result", self.stain_results),
             stain_shorthand={fold(k): v.model_dump(exclude_none=True) for k, v in self.stain_shorthand.items()},
+            site_sides=tuple(fold(w) for w in self.site_sides),
             stain_extents=termset("extent", self.stain_extents),
             stain_intensities=termset("intensity", self.stain_intensities),
             stain_patterns=termset("pattern", self.stain_patterns),

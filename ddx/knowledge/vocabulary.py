@@ -162,6 +162,7 @@ class Vocabulary:
     stain_patterns: TermSet
     stains: TermSet
     molecular: TermSet
+    site_sides: tuple[str, ...] = ()  # words of a side ("left thigh") read past in a site: no rule reads the side
     source: Path | None = None
     _paths: dict[str, str] | None = field(default=None, repr=False)
 
