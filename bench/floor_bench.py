@@ -128,6 +128,9 @@ class MinimalScorer:
         self.profiles = [(p.slug, p.name) for p in ranker.profiles]
         self.shares = [p.share for p in ranker.profiles]
         self.spread = knowledge.settings.evidence.informative_spread
+        # a rule that reads only recorded numbers (an age band): one finding per set of numbers, however many bands
+        numbers = {p.replace(".", "__") for p, kind in knowledge.vocab.finding_paths().items() if kind == "number"}
+        self.number_keys = {r: knowledge.rule[r].keys for r in self.log_lik if knowledge.rule[r].keys <= numbers}
         self.site_group = vocab.site_group_of
         self.shorthand = vocab.stain_shorthand
         # what a matched rule adds to the line, fixed per rule
@@ -328,21 +331,30 @@ class MinimalScorer:
                 pieces = [self.evidence[r][j] for r in sorted(ids, key=where.__getitem__)]
                 text += f',"evidence":[{",".join(self.ranker.lean_text(e) for e in pieces if e.listed)}]'
             entries.append(text + "}")
-            if place < 2:  # the band reads the leader and the runner-up
-                ranked.append(
-                    RankedEntity(
-                        slug,
-                        name,
-                        p,
-                        scores[j],
-                        subtype=self.profiles[j][0] if has_subtypes else None,
-                        subtype_name=self.profiles[j][1] if has_subtypes else None,
-                        subtype_share=share,
-                    )
+            # the band reads the leader, the runner-up and a pitfall's look-alike wherever it ranks
+            ranked.append(
+                RankedEntity(
+                    slug,
+                    name,
+                    p,
+                    scores[j],
+                    subtype=self.profiles[j][0] if has_subtypes else None,
+                    subtype_name=self.profiles[j][1] if has_subtypes else None,
+                    subtype_share=share,
                 )
+            )
         # findings that separate the two leaders; stains and molecular tests read by matched scoring rules
         a, b = best[order[0]], best[order[1]]
-        informative = sum(1 for r in ids if abs(self.log_lik[r][a] - self.log_lik[r][b]) / LN10 >= self.spread)
+        informative = 0
+        counted: set[frozenset[str]] = set()
+        for r in ids:
+            if abs(self.log_lik[r][a] - self.log_lik[r][b]) / LN10 >= self.spread:
+                keys = self.number_keys.get(r)
+                if keys is not None:
+                    if keys in counted:
+                        continue
+                    counted.add(keys)
+                informative += 1
         read_keys: set[str] = set()
         read_items: dict[str, set[str]] = {}
         for r in ids:

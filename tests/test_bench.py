@@ -89,7 +89,7 @@ def test_the_floor_writes_exactly_what_ddx_batch_writes(tmp_path: Path) -> None:
     knowledge = load_knowledge()
     rng = random.Random(19)
     sheet = tmp_path / "cases.csv"
-    write_sheet((synthetic_case(knowledge.vocab, rng, f"f{i}", density=rng.choice([0.1, 0.35, 0.7])) for i in range(80)), sheet)
+    write_sheet((synthetic_case(knowledge.vocab, rng, f"f{i}", density=rng.choice([0.1, 0.35, 0.7])) for i in range(400)), sheet)
     out = tmp_path / "ddx.jsonl"
     proc = subprocess.run(
         [sys.executable, "-m", "ddx", "batch", str(sheet), "--format", "jsonl", "--no-suggest", "-q", "-o", str(out)],
@@ -100,11 +100,11 @@ def test_the_floor_writes_exactly_what_ddx_batch_writes(tmp_path: Path) -> None:
     scorer = floor_bench.MinimalScorer(knowledge)
     buffer = io.StringIO()
     try:
-        assert scorer.run(str(sheet), buffer) == 80
+        assert scorer.run(str(sheet), buffer) == 400
     finally:
         scorer.close()
     expected = out.read_text(encoding="utf-8").splitlines()
     got = buffer.getvalue().splitlines()
-    assert len(got) == len(expected) == 81
+    assert len(got) == len(expected) == 401
     for n, (a, b) in enumerate(zip(expected, got), start=1):
         assert a == b, f"line {n} differs"
