@@ -128,6 +128,7 @@ class MinimalScorer:
         self.profiles = [(p.slug, p.name) for p in ranker.profiles]
         self.shares = [p.share for p in ranker.profiles]
         self.spread = knowledge.settings.evidence.informative_spread
+        self.implies = [(f"molecular__{t}", f"molecular__{x}") for t, x in knowledge.vocab.molecular_implies.items()]
         # a rule that reads only recorded numbers (an age band): one finding per set of numbers, however many bands
         numbers = {p.replace(".", "__") for p, kind in knowledge.vocab.finding_paths().items() if kind == "number"}
         self.number_keys = {r: knowledge.rule[r].keys for r in self.log_lik if knowledge.rule[r].keys <= numbers}
@@ -281,7 +282,11 @@ class MinimalScorer:
                         implied.append((key + "__extent", expanded["extent"]))
         for key, value in implied:
             found.setdefault(key, value)
-        return {key: found[key] for key in sorted(found, key=order.__getitem__)}
+        facts = {key: found[key] for key in sorted(found, key=order.__getitem__)}
+        for test, target in self.implies:  # a named fusion is its gene's rearrangement (ddx.facts)
+            if facts.get(test) == "present":
+                facts.setdefault(target, "present")
+        return facts
 
     # --- one case ---------------------------------------------------------------------------------
 

@@ -242,7 +242,11 @@ def reference_section(knowledge: Knowledge) -> str:
         "",
         "### Molecular tests",
         "",
-        *_term_table(vocab.molecular, label=True),
+        "`implies`: the test that this one's `present` result records as `present` too (a named fusion is its "
+        "gene's rearrangement: `kif5b_alk_fusion: present` records an ALK rearrangement, unless the case gives "
+        "`alk_rearrangement` itself).",
+        "",
+        *_term_table(vocab.molecular, label=True, extra=["implies"]),
         "",
         "### Entities and subtypes",
         "",

@@ -1,7 +1,10 @@
 """Flatten a validated case into the facts the matchers read.
 
 Keys are case paths with ``.`` replaced by ``__`` (``stains__alk__pattern``).
-A finding that is not recorded is simply absent: unknown is not negative.
+A finding that is not recorded is simply absent: unknown is not negative. A molecular result
+that names a specific fusion implies the gene's rearrangement (``implies:`` in the vocabulary): a
+KIF5B-ALK fusion recorded present makes ``molecular__alk_rearrangement`` present unless the case
+records that test itself.
 Only keys that some rule tests are kept (``keys``), which keeps every fact far
 below durable-rules' 255-properties-per-message limit.
 """
@@ -61,6 +64,10 @@ def case_facts(case: CaseModel, vocab: Vocabulary, keys: Iterable[str] | None = 
             facts[key] = result
         else:
             _put(facts, key, result)
+    if case.molecular:
+        for test, implied in _implies(vocab).items():
+            if facts.get(f"molecular__{test}") == "present":
+                facts.setdefault(f"molecular__{implied}", "present")
     if keys is not None:
         wanted = keys if isinstance(keys, (set, frozenset)) else set(keys)
         facts = {k: v for k, v in facts.items() if k in wanted}
@@ -72,6 +79,18 @@ def case_facts(case: CaseModel, vocab: Vocabulary, keys: Iterable[str] | None = 
 _MORPHOLOGY_KEYS: dict[str, str] = {}
 _STAIN_KEYS: dict[str, tuple[str, str, str, str, str]] = {}
 _MOLECULAR_KEYS: dict[str, str] = {}
+
+
+_IMPLIES: dict[int, tuple[Vocabulary, dict[str, str]]] = {}
+
+
+def _implies(vocab: Vocabulary) -> dict[str, str]:
+    """``vocab.molecular_implies``, computed once per vocabulary object."""
+    held = _IMPLIES.get(id(vocab))
+    if held is None or held[0] is not vocab:
+        _IMPLIES.clear()
+        held = _IMPLIES[id(vocab)] = (vocab, vocab.molecular_implies)
+    return held[1]
 
 
 def _stain_keys(stain: str) -> tuple[str, str, str, str, str]:

@@ -686,6 +686,9 @@ def _case_facts_before(case: Any, vocab: Any, keys: Any = None) -> dict[str, Any
         put(base + "__percent", finding.percent)
     for test, result in (getattr(case, "molecular", None) or {}).items():
         put(f"molecular__{test}", result)
+    for test, implied in vocab.molecular_implies.items():  # a named fusion is its gene's rearrangement
+        if facts.get(f"molecular__{test}") == "present" and f"molecular__{implied}" not in facts:
+            put(f"molecular__{implied}", "present")
     if keys is not None:
         wanted = set(keys)
         facts = {k: v for k, v in facts.items() if k in wanted}

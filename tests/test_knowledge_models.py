@@ -472,3 +472,30 @@ def test_a_mistyped_count_or_a_figure_without_its_p_is_refused_in_ddx_words(cell
         Likelihood.model_validate(cell)
     assert said in str(exc.value)
     assert Likelihood.model_validate({"p": 1.0, "n": "by definition"}).p == 1.0  # words beside a p stay allowed
+
+
+def test_a_molecular_test_may_imply_another_and_nothing_else_may(tmp_path):
+    """``implies:`` names another molecular test, one step deep; on a stain, an unknown test, the test itself
+    or a test that implies a third it is a problem that names the term (and the nearest tests)."""
+    good = VOCABULARY.replace(
+        "  - {term: alk_rearrangement, label: ALK rearrangement}\n",
+        "  - {term: alk_rearrangement, label: ALK rearrangement}\n"
+        "  - {term: kif5b_alk_fusion, label: KIF5B-ALK fusion, implies: alk_rearrangement}\n",
+    )
+    vocab = load_vocabulary(write(tmp_path, "vocabulary.yaml", good))
+    assert vocab.molecular_implies == {"kif5b_alk_fusion": "alk_rearrangement"}
+    bad = (
+        good.replace("implies: alk_rearrangement}", "implies: alk_rearangement}")
+        + "  - {term: ranbp2_alk_fusion, implies: ranbp2_alk_fusion}\n"
+        + "  - {term: eml4_alk_fusion, implies: kif5b_alk_fusion}\n"
+        + "  - {term: kif5b_x, implies: eml4_alk_fusion}\n"
+    ).replace("  - {term: desmin", "  - {term: desmin, implies: alk_rearrangement")
+    _, problems = vocabulary_problems(tmp_path, bad)
+    assert [p.message for p in problems] == [
+        "stain desmin: 'implies' is for molecular tests only",
+        "molecular test kif5b_alk_fusion: implies 'alk_rearangement', which is not another molecular test; "
+        "did you mean 'alk_rearrangement'?",
+        "molecular test ranbp2_alk_fusion: implies itself; name the gene's rearrangement test",
+        "molecular test eml4_alk_fusion: implies 'kif5b_alk_fusion', which implies another test in turn (one step only)",
+        "molecular test kif5b_x: implies 'eml4_alk_fusion', which implies another test in turn (one step only)",
+    ]

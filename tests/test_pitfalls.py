@@ -40,11 +40,14 @@ def test_pitfall_caveat_is_shown_on_its_published_case(knowledge, analyzer, rule
 
 def test_an_alk_positive_histiocytic_lesion_is_asked_what_its_alk_cells_are(knowledge, analyzer):
     """The held-out ALK-positive histiocytosis ranked as IMT: the caveat asks for the stains of IMT's lesional
-    cells (SMA, desmin), which its record lacks, and they are offered first."""
+    cells (SMA, desmin), which its record lacks, and both are offered, marked as asked for by the caveat;
+    the first test offered separates IMT from ALK-positive histiocytosis (the two leaders)."""
     analysis = analyzer.analyze(_case(knowledge, "wei-2024-alkh-71m"))
     assert "pitfall.alk-histiocytic" in {c.rule for c in analysis.caveats}
-    first = analysis.suggestions[0] if analysis.suggestions else None
-    assert first is not None and first.test in {"sma", "desmin"} and "pitfall.alk-histiocytic" in first.asked_by
+    asked = {s.test for s in analysis.suggestions if "pitfall.alk-histiocytic" in s.asked_by}
+    assert asked == {"sma", "desmin"}
+    first = analysis.suggestions[0]
+    assert {first.leader, first.contrast} == {"imt", "alkh"}
 
 
 def test_no_pitfall_fires_on_the_plain_seed_case(knowledge, analyzer):

@@ -300,7 +300,18 @@ def test_an_estimate_without_its_reason_is_named_for_a_main_entity(rules_copy):
     assert "zz.bare" in notes[0] and "zz.reasoned" not in notes[0]
 
 
-def test_every_estimate_of_a_main_entity_gives_its_reason():
-    """The standard: an estimate is marked and gives one line of reasoning. The four main entities' cells
-    decide the rankings ddx exists for, so none of theirs may be bare."""
-    assert [m for m in messages(check_rules(engine=False), "estimate-reason") if "main entity" in m] == []
+def test_an_estimate_without_its_reason_is_named_for_any_profile_and_a_default(rules_copy):
+    """A mimic's bare estimate and a bare ``default`` are named as well, rule by rule."""
+    add_rules(
+        rules_copy,
+        rule("zz.mimic", "{stains.cd30: positive, stains.cd34: positive}", likelihood="{fdcs: ~0.6}"),  # default: ~0.3
+    )
+    notes = messages(check_rules(rules_copy, engine=False), "estimate-reason", "note")
+    assert any("profile fdcs give no reason: zz.mimic" in m for m in notes), notes
+    assert any("a rule's default give no reason: zz.mimic" in m for m in notes), notes
+
+
+def test_every_estimate_gives_its_reason():
+    """The standard: an estimate is marked and gives one line of reasoning, for every profile and every
+    rule's default (the main entities' since 2026-11-30, the others' since 2026-12-01)."""
+    assert messages(check_rules(engine=False), "estimate-reason") == []

@@ -211,10 +211,12 @@ def test_the_leader_is_named_first_in_every_why(knowledge, analyzer):
                 assert knowledge.parent(s.leader) == a.top.entity, (loaded.id, s.why)
                 first = s.why.split(" vs ")[0]
                 # the leading profile, or its entity's rest profile when the figure is inherited from it
-                assert re.search(rf"of (\S+-positive )?({whose(s.leader)}) \[", first), (loaded.id, s.why)
+                assert re.search(rf"of (\S+-(?:positive|rearranged) )?({whose(s.leader)}) \[", first), (loaded.id, s.why)
                 if s.contrast is not None:
                     assert knowledge.parent(s.contrast) != a.top.entity
-                    assert s.why.endswith("]") and re.search(rf"of (\S+-positive )?({whose(s.contrast)}) \[", s.why.split(" vs ")[1])
+                    assert s.why.endswith("]") and re.search(
+                        rf"of (\S+-(?:positive|rearranged) )?({whose(s.contrast)}) \[", s.why.split(" vs ")[1]
+                    )
 
 
 def test_an_alk_rearranged_case_is_not_offered_another_kinase_fusion(knowledge, analyzer):

@@ -770,34 +770,28 @@ def _check_sources(k: Knowledge, report: CheckReport) -> None:
 
 def _check_estimate_reasons(k: Knowledge, report: CheckReport) -> None:
     """Estimates written without their one line of reasoning (``srms: ~0.5`` rather than ``{p: ~0.5, reason:
-    ...}``), counted per profile (a note): the main entities' are named rule by rule, since their cells decide
-    the rankings the tool exists for."""
+    ...}``), a rule's ``default`` included: one note per profile, naming its rules (every estimate of the
+    packaged rules gives its reason since 2026-12-01)."""
     missing: dict[str, list[str]] = {}
     where: dict[str, tuple[str | None, int | None]] = {}
     for r in k.active_rules:
-        if r.negated or not r.spec.likelihood:
+        if r.negated:
             continue
-        for slug, cell in r.spec.likelihood.items():
+        cells = list((r.spec.likelihood or {}).items())
+        if r.spec.default is not None:
+            cells.append(("(default)", r.spec.default))
+        for slug, cell in cells:
             if cell.estimate and not (cell.reason or "").strip():
                 missing.setdefault(slug, []).append(r.id)
                 where.setdefault(slug, (r.file, r.spec_line or r.line))
-    if not missing:
-        return
     main = {e.slug for e in k.entities if e.group == "main"}
-    for slug in sorted(main & set(missing)):
+    for slug in sorted(missing, key=lambda s: (s not in main, s)):
         ids = missing[slug]
         file, line = where[slug]
+        whose = f"main entity {slug}" if slug in main else ("a rule's default" if slug == "(default)" else f"profile {slug}")
         report.add(
-            "note",
-            "estimate-reason",
-            f"{len(ids)} estimate(s) of main entity {slug} give no reason: {', '.join(ids)}",
-            file=file,
-            line=line,
+            "note", "estimate-reason", f"{len(ids)} estimate(s) of {whose} give no reason: {', '.join(ids)}", file=file, line=line
         )
-    others = sorted(set(missing) - main)
-    if others:
-        counts = ", ".join(f"{slug} {len(missing[slug])}" for slug in others)
-        report.add("note", "estimate-reason", f"estimates without a reason, other profiles: {counts}", file=str(k.directory / "rules"))
 
 
 def _check_unused_terms(k: Knowledge, report: CheckReport) -> None:

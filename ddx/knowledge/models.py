@@ -861,7 +861,8 @@ WORDS = ConfigDict(coerce_numbers_to_str=True)
 
 class TermSpec(Model):
     """One term of a list of terms: a word, or ``{term: ..., synonyms: [...], label: ..., help: ...}``;
-    a stain's mapping may also name the ``patterns`` it takes (terms of ``stain_patterns``)."""
+    a stain's mapping may also name the ``patterns`` it takes (terms of ``stain_patterns``), and a molecular
+    test the test its present result ``implies`` present (a KIF5B-ALK fusion is an ALK rearrangement)."""
 
     model_config = WORDS
 
@@ -870,6 +871,7 @@ class TermSpec(Model):
     label: str | None = None
     help: str | None = None
     patterns: list[str] | None = None
+    implies: str | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -1019,7 +1021,9 @@ class VocabularyFile(FileModel):
         def termset(kind: str, terms: list[TermSpec] | TermBlock) -> TermSet:
             ts = TermSet(kind)
             for spec in _term_list(terms):
-                extra = {} if spec.patterns is None else {"patterns": spec.patterns}
+                extra: dict[str, Any] = {} if spec.patterns is None else {"patterns": spec.patterns}
+                if spec.implies is not None:
+                    extra["implies"] = spec.implies
                 try:
                     ts.add(spec.term, spec.synonyms, spec.label, spec.help, **extra)
                 except ValueError as exc:
@@ -1081,4 +1085,29 @@ class VocabularyFile(FileModel):
             for pat in extra.get("patterns", []):
                 if pat not in vocab.stain_patterns:
                     problems.append(Problem(f"stain {stain}: pattern {pat!r} is not in stain_patterns", file=where))
+        for ts in (t for t in vars(vocab).values() if isinstance(t, TermSet) and t is not vocab.molecular):
+            for term, extra in ts.extra.items():
+                if "implies" in extra:
+                    problems.append(Problem(f"{ts.kind} {term}: 'implies' is for molecular tests only", file=where))
+        for test, extra in vocab.molecular.extra.items():
+            target = extra.get("implies")
+            if target is None:
+                continue
+            if fold(target) == test:
+                problems.append(Problem(f"molecular test {test}: implies itself; name the gene's rearrangement test", file=where))
+            elif fold(target) not in vocab.molecular.terms:
+                near = vocab.molecular.suggest(fold(target))
+                problems.append(
+                    Problem(
+                        f"molecular test {test}: implies {target!r}, which is not another molecular test"
+                        + (f"; did you mean {', '.join(repr(n) for n in near)}?" if near else ""),
+                        file=where,
+                    )
+                )
+            elif vocab.molecular.extra.get(fold(target), {}).get("implies"):
+                problems.append(
+                    Problem(
+                        f"molecular test {test}: implies {target!r}, which implies another test in turn (one step only)", file=where
+                    )
+                )
         return vocab

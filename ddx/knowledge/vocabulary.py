@@ -166,6 +166,12 @@ class Vocabulary:
     source: Path | None = None
     _paths: dict[str, str] | None = field(default=None, repr=False)
 
+    @property
+    def molecular_implies(self) -> dict[str, str]:
+        """``{test: implied test}``: a molecular test whose present result makes another present (a KIF5B-ALK
+        fusion is an ALK rearrangement; ``implies:`` in vocabulary.yaml), canonical terms."""
+        return {t: fold(x["implies"]) for t, x in self.molecular.extra.items() if "implies" in x}
+
     def stain_patterns_for(self, stain: str) -> list[str] | None:
         """The patterns allowed for ``stain`` (None: any pattern term)."""
         pats = self.stains.extra.get(stain, {}).get("patterns")
