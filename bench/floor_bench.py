@@ -285,7 +285,7 @@ class MinimalScorer:
         facts = {key: found[key] for key in sorted(found, key=order.__getitem__)}
         for test, target in self.implies:  # a named fusion is its gene's rearrangement (ddx.facts)
             if facts.get(test) == "present":
-                facts.setdefault(target, "present")
+                facts[target] = "present"
         return facts
 
     # --- one case ---------------------------------------------------------------------------------

@@ -243,8 +243,8 @@ def reference_section(knowledge: Knowledge) -> str:
         "### Molecular tests",
         "",
         "`implies`: the test that this one's `present` result records as `present` too (a named fusion is its "
-        "gene's rearrangement: `kif5b_alk_fusion: present` records an ALK rearrangement, unless the case gives "
-        "`alk_rearrangement` itself).",
+        "gene's rearrangement: `kif5b_alk_fusion: present` records an ALK rearrangement, also where the case "
+        "gives `alk_rearrangement: absent`, as a break-apart FISH can miss a fusion that sequencing names).",
         "",
         *_term_table(vocab.molecular, label=True, extra=["implies"]),
         "",

@@ -3,8 +3,9 @@
 Keys are case paths with ``.`` replaced by ``__`` (``stains__alk__pattern``).
 A finding that is not recorded is simply absent: unknown is not negative. A molecular result
 that names a specific fusion implies the gene's rearrangement (``implies:`` in the vocabulary): a
-KIF5B-ALK fusion recorded present makes ``molecular__alk_rearrangement`` present unless the case
-records that test itself.
+KIF5B-ALK fusion recorded present makes ``molecular__alk_rearrangement`` present, also over a
+recorded ``absent`` (a fusion found by sequencing outweighs a break-apart FISH read negative, which
+misses some, such as the small EML4-ALK inversion).
 Only keys that some rule tests are kept (``keys``), which keeps every fact far
 below durable-rules' 255-properties-per-message limit.
 """
@@ -67,7 +68,7 @@ def case_facts(case: CaseModel, vocab: Vocabulary, keys: Iterable[str] | None = 
     if case.molecular:
         for test, implied in _implies(vocab).items():
             if facts.get(f"molecular__{test}") == "present":
-                facts.setdefault(f"molecular__{implied}", "present")
+                facts[f"molecular__{implied}"] = "present"
     if keys is not None:
         wanted = keys if isinstance(keys, (set, frozenset)) else set(keys)
         facts = {k: v for k, v in facts.items() if k in wanted}

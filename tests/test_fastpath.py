@@ -687,7 +687,7 @@ def _case_facts_before(case: Any, vocab: Any, keys: Any = None) -> dict[str, Any
     for test, result in (getattr(case, "molecular", None) or {}).items():
         put(f"molecular__{test}", result)
     for test, implied in vocab.molecular_implies.items():  # a named fusion is its gene's rearrangement
-        if facts.get(f"molecular__{test}") == "present" and f"molecular__{implied}" not in facts:
+        if facts.get(f"molecular__{test}") == "present":
             put(f"molecular__{implied}", "present")
     if keys is not None:
         wanted = set(keys)

@@ -499,3 +499,13 @@ def test_a_molecular_test_may_imply_another_and_nothing_else_may(tmp_path):
         "molecular test eml4_alk_fusion: implies 'kif5b_alk_fusion', which implies another test in turn (one step only)",
         "molecular test kif5b_x: implies 'eml4_alk_fusion', which implies another test in turn (one step only)",
     ]
+
+
+def test_implies_may_name_the_test_by_a_synonym(tmp_path):
+    text = VOCABULARY.replace(
+        "  - {term: alk_rearrangement, label: ALK rearrangement}\n",
+        "  - {term: alk_rearrangement, label: ALK rearrangement, synonyms: [alk_fusion]}\n"
+        "  - {term: kif5b_alk_fusion, implies: ALK fusion}\n",
+    )
+    vocab = load_vocabulary(write(tmp_path, "vocabulary.yaml", text))
+    assert vocab.molecular_implies == {"kif5b_alk_fusion": "alk_rearrangement"}

@@ -1055,3 +1055,19 @@ def test_the_quick_entry_hint_is_whole_at_every_width(knowledge, size):
     drive(app, script, size=size)
     if size[0] >= 260:  # wide enough for the whole sentence
         assert hints[0].startswith("type a stain and its result")
+
+
+def test_a_named_fusion_counts_as_its_rearrangement_in_the_molecular_tab(knowledge, tmp_path):
+    """KIF5B-ALK recorded: the ALK rearrangement it implies is scored, so the tab does not list it among the
+    tests not recorded (which count neither for nor against)."""
+    path = tmp_path / "kif5b.yaml"
+    path.write_text("id: kif5b-case\nstains: {alk: positive, cd68: positive}\nmolecular: {kif5b_alk_fusion: present}\n")
+    app = make_app(knowledge, path=path)
+
+    async def script(pilot):
+        await settle(app, pilot)
+        notdone = shown_text(app.query_one("#molecular-notdone", Static))
+        assert notdone.startswith("Not recorded")
+        assert "ALK rearrangement" not in notdone and "KIF5B" not in notdone
+
+    drive(app, script)

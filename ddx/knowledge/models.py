@@ -1090,24 +1090,26 @@ class VocabularyFile(FileModel):
                 if "implies" in extra:
                     problems.append(Problem(f"{ts.kind} {term}: 'implies' is for molecular tests only", file=where))
         for test, extra in vocab.molecular.extra.items():
-            target = extra.get("implies")
-            if target is None:
+            written = extra.get("implies")
+            if written is None:
                 continue
-            if fold(target) == test:
+            target = vocab.molecular.normalize(written) if written in vocab.molecular else fold(written)
+            extra["implies"] = target  # canonical from here on (a synonym may be written)
+            if target == test:
                 problems.append(Problem(f"molecular test {test}: implies itself; name the gene's rearrangement test", file=where))
-            elif fold(target) not in vocab.molecular.terms:
-                near = vocab.molecular.suggest(fold(target))
+            elif target not in vocab.molecular.terms:
+                near = [n for n in vocab.molecular.suggest(target) if n != test]
                 problems.append(
                     Problem(
-                        f"molecular test {test}: implies {target!r}, which is not another molecular test"
+                        f"molecular test {test}: implies {written!r}, which is not another molecular test"
                         + (f"; did you mean {', '.join(repr(n) for n in near)}?" if near else ""),
                         file=where,
                     )
                 )
-            elif vocab.molecular.extra.get(fold(target), {}).get("implies"):
+            elif vocab.molecular.extra.get(target, {}).get("implies"):
                 problems.append(
                     Problem(
-                        f"molecular test {test}: implies {target!r}, which implies another test in turn (one step only)", file=where
+                        f"molecular test {test}: implies {written!r}, which implies another test in turn (one step only)", file=where
                     )
                 )
         return vocab

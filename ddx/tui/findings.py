@@ -196,6 +196,9 @@ class FindingsPane(Vertical):
         if cursor_key in findings:
             table.move_cursor(row=list(findings).index(cursor_key), animate=False)
         tested = set(findings)
+        if self.section == "molecular":  # a named fusion found is its gene's rearrangement (ddx.facts)
+            implies = self.knowledge.vocab.molecular_implies
+            tested |= {implies[t] for t, f in findings.items() if t in implies and f.get("result") == "present"}
         relevant = self._relevant_tests()
         not_recorded = [self.names.label(t) for t in relevant if t not in tested]
         note = self.query_one(f"#{self.section}-notdone", Static)
