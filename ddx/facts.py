@@ -66,7 +66,7 @@ def case_facts(case: CaseModel, vocab: Vocabulary, keys: Iterable[str] | None = 
         else:
             _put(facts, key, result)
     if case.molecular:
-        for test, implied in _implies(vocab).items():
+        for test, implied in vocab.molecular_implies.items():
             if facts.get(f"molecular__{test}") == "present":
                 facts[f"molecular__{implied}"] = "present"
     if keys is not None:
@@ -80,18 +80,6 @@ def case_facts(case: CaseModel, vocab: Vocabulary, keys: Iterable[str] | None = 
 _MORPHOLOGY_KEYS: dict[str, str] = {}
 _STAIN_KEYS: dict[str, tuple[str, str, str, str, str]] = {}
 _MOLECULAR_KEYS: dict[str, str] = {}
-
-
-_IMPLIES: dict[int, tuple[Vocabulary, dict[str, str]]] = {}
-
-
-def _implies(vocab: Vocabulary) -> dict[str, str]:
-    """``vocab.molecular_implies``, computed once per vocabulary object."""
-    held = _IMPLIES.get(id(vocab))
-    if held is None or held[0] is not vocab:
-        _IMPLIES.clear()
-        held = _IMPLIES[id(vocab)] = (vocab, vocab.molecular_implies)
-    return held[1]
 
 
 def _stain_keys(stain: str) -> tuple[str, str, str, str, str]:

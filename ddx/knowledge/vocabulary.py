@@ -9,6 +9,7 @@ import difflib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -166,7 +167,7 @@ class Vocabulary:
     source: Path | None = None
     _paths: dict[str, str] | None = field(default=None, repr=False)
 
-    @property
+    @cached_property
     def molecular_implies(self) -> dict[str, str]:
         """``{test: implied test}``: a molecular test whose present result makes another present (a KIF5B-ALK
         fusion is an ALK rearrangement; ``implies:`` in vocabulary.yaml), canonical terms."""
