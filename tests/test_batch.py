@@ -553,11 +553,12 @@ def test_every_csv_column_is_documented():
 
 @pytest.mark.parametrize("fmt", ["table", "markdown"])
 def test_counted_rates_are_exact_while_probabilities_never_read_100(tmp_path: Path, fmt: str):
-    # two cases: the seed (ILMS first) and an elbow SRMS ranked second; top-3 holds both. A count of right
-    # cases is exact ("100.0 %"); only a probability is kept off 100 % and 0 % ("> 99.9 %").
+    # two cases: the seed (ILMS first) and a groin PRMS ranked second (ILMS first: no infiltrate, histology
+    # or size recorded); top-3 holds both. A count of right cases is exact ("100.0 %"); only a probability is
+    # kept off 100 % and 0 % ("> 99.9 %").
     summary = tmp_path / "summary.md"
-    elbow = CASES / "diagnpathol-2010-srms-elbow-37m.yaml"
-    result = run("batch", str(SEED), str(elbow), "--format", fmt, "--summary", str(summary))
+    groin = CASES / "ultrastructpathol-2010-prms-groin-65m.yaml"
+    result = run("batch", str(SEED), str(groin), "--format", fmt, "--summary", str(summary))
     text = result.output + (summary.read_text(encoding="utf-8") if summary.exists() else "")
     assert "top-3: 100.0 %" in text.replace("**", "").replace("[bold]", "").replace("[/bold]", "")
     assert "Top-1: 50.0 %" in text.replace("**", "")

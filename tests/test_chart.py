@@ -25,6 +25,7 @@ from ddx.chart import (
 )
 from ddx.cli import main
 from ddx.loader import iter_cases
+from ddx.ranking import probability_text
 from tests.conftest import CASES, SEED
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -151,7 +152,7 @@ def test_the_svg_is_well_formed_labelled_and_marks_estimates_apart_from_cited_fi
     shown = texts(root)
     assert any(AXIS_LABEL in t for t in shown)
     assert any("favours ILMS · conventional" in t for t in shown) and any("favours PRMS" in t for t in shown)
-    assert any("leader, 89" in t and "runner-up" in t for t in shown)
+    assert any(f"leader, {probability_text(chart.favoured.probability)}" in t and "runner-up" in t for t in shown)
     rows = [g for g in root.iter(f"{SVG}g")]
     assert len(rows) == len(chart.bars)
     for g, bar in zip(rows, chart.bars):
