@@ -553,12 +553,20 @@ def test_every_csv_column_is_documented():
 
 @pytest.mark.parametrize("fmt", ["table", "markdown"])
 def test_counted_rates_are_exact_while_probabilities_never_read_100(tmp_path: Path, fmt: str):
-    # two cases: the seed (ILMS first) and a groin PRMS ranked second (ILMS first: no infiltrate, histology
-    # or size recorded); top-3 holds both. A count of right cases is exact ("100.0 %"); only a probability is
-    # kept off 100 % and 0 % ("> 99.9 %").
+    # two cases: the seed (ILMS first, as expected) and a copy of it that expects the runner-up (PRMS), so
+    # top-1 is one of two and top-3 holds both. A count of right cases is exact ("100.0 %"); only a
+    # probability is kept off 100 % and 0 % ("> 99.9 %").
     summary = tmp_path / "summary.md"
-    groin = CASES / "ultrastructpathol-2010-prms-groin-65m.yaml"
-    result = run("batch", str(SEED), str(groin), "--format", fmt, "--summary", str(summary))
+    seed_text = SEED.read_text(encoding="utf-8")
+    assert "\nexpected: ilms\n" in seed_text
+    runner_up = tmp_path / "seed-expecting-prms.yaml"
+    runner_up.write_text(
+        seed_text.replace("id: seed-board-q1-thigh-35m", "id: seed-expecting-prms").replace(
+            "\nexpected: ilms\n", "\nexpected: prms\n"
+        ),
+        encoding="utf-8",
+    )
+    result = run("batch", str(SEED), str(runner_up), "--format", fmt, "--summary", str(summary))
     text = result.output + (summary.read_text(encoding="utf-8") if summary.exists() else "")
     assert "top-3: 100.0 %" in text.replace("**", "").replace("[bold]", "").replace("[/bold]", "")
     assert "Top-1: 50.0 %" in text.replace("**", "")

@@ -152,7 +152,7 @@ def test_the_svg_is_well_formed_labelled_and_marks_estimates_apart_from_cited_fi
     shown = texts(root)
     assert any(AXIS_LABEL in t for t in shown)
     assert any("favours ILMS · conventional" in t for t in shown) and any("favours PRMS" in t for t in shown)
-    assert any(f"leader, {probability_text(chart.favoured.probability)}" in t and "runner-up" in t for t in shown)
+    assert any(f"leader, {probability_text(seed.ranking[0].probability)}" in t and "runner-up" in t for t in shown)
     rows = [g for g in root.iter(f"{SVG}g")]
     assert len(rows) == len(chart.bars)
     for g, bar in zip(rows, chart.bars):
