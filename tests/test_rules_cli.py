@@ -171,6 +171,40 @@ def test_test_reports_accuracy_misses_and_coverage(knowledge):
     assert set(data["never_matched"]) == active - fired and data["never_matched"]
 
 
+def test_identifiers_read_dois_and_pmids_as_cited():
+    from ddx.authoring.regression import identifiers
+
+    cited = (
+        "Kelly KM, et al. J Clin Oncol 1997;15:1831. doi:10.1200/JCO.1997.15.5.1831. PMID 9164192; "
+        "Dias P. doi:10.1016/S0002-9440(10)64743-8."
+    )
+    assert identifiers(cited) == {"10.1200/jco.1997.15.5.1831", "PMID:9164192", "10.1016/s0002-9440(10)64743-8"}
+    assert identifiers("Merchant W, et al. Histopathology 1995;27:525") == frozenset()
+
+
+def test_a_case_whose_paper_a_count_cites_is_reported_unless_the_citation_names_it(knowledge):
+    from ddx.authoring.regression import shared_sources
+
+    # Chrisinger 2020 is one series of the pooled TFCP2 counts: a test case from that paper is not independent
+    chrisinger = "Chrisinger JSA, et al. Virchows Arch 2020. doi:10.1007/S00428-020-02870-0"
+    found = shared_sources(knowledge, [("chrisinger-2020-case-1", chrisinger), ("seed", "PathologyOutlines.com 2024")])
+    assert found and {f.case for f in found} == {"chrisinger-2020-case-1"}
+    assert {(f.rule, f.profile) for f in found} >= {("ihc.alk", "srms_tfcp2"), ("morph.cells.epithelioid", "srms_tfcp2")}
+    assert all(f.identifier == "10.1007/s00428-020-02870-0" and "/" in f.count for f in found)
+    # the Head Neck Pathol 2022 series names its test case as left out of the count; another case from that
+    # paper would still be reported
+    hnp = "Head Neck Pathol 2022. doi:10.1007/s12105-022-01507-9"
+    assert shared_sources(knowledge, [("headneckpathol-2022-srms-face-43f", hnp)]) == []
+    assert {f.case for f in shared_sources(knowledge, [("headneckpathol-2022-case-1", hnp)])} == {"headneckpathol-2022-case-1"}
+
+
+def test_no_counted_figure_of_the_packaged_rules_cites_a_packaged_case(knowledge):
+    result = run("rules", "test", "--cases", str(CASES), "--format", "json")
+    assert json.loads(result.output)["shared_sources"] == []
+    text = run("rules", "test", "--cases", str(CASES))
+    assert "Independence: no counted figure cites" in text.output
+
+
 def test_test_against_a_baseline_reports_regressions_and_exits_1(rules_copy, tmp_path):
     base = tmp_path / "base.json"
     first = run("rules", "test", str(rules_copy), "--cases", str(CASES), "--save", str(base))

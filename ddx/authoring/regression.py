@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -136,6 +137,60 @@ def _result(a: Analysis, knowledge: Knowledge, roots: list[Path]) -> CaseResult:
     )
 
 
+_DOI = re.compile(r"\b10\.\d{4,9}/[^\s;,\"'()]+(?:\([^\s;,\"'()]*\)[^\s;,\"'()]*)*")
+_PMID = re.compile(r"\bPMID:?\s*(\d{6,9})\b", re.IGNORECASE)
+
+
+def identifiers(citation: str) -> frozenset[str]:
+    """The DOIs (lower case, closing punctuation dropped) and PMIDs (``PMID:12345678``) named in a citation."""
+    dois = {m.group(0).rstrip(".").lower() for m in _DOI.finditer(citation)}
+    return frozenset(dois | {f"PMID:{m.group(1)}" for m in _PMID.finditer(citation)})
+
+
+@dataclass(frozen=True)
+class SharedSource:
+    """A counted figure whose citation names a test case's DOI or PMID: the case is not independent of it."""
+
+    case: str  # the case id
+    identifier: str  # the DOI or 'PMID:n' they share
+    rule: str  # rule id
+    profile: str  # the entity or subtype whose figure it is
+    count: str  # the series' k/n (or the cell's)
+
+    def to_dict(self) -> dict[str, str]:
+        return dict(self.__dict__)
+
+
+def shared_sources(knowledge: Knowledge, cases: Iterable[tuple[str, str | None]]) -> list[SharedSource]:
+    """Counted figures (a cell's ``n`` or one series of ``pooled``) whose citation names the DOI or PMID of a
+    case's ``source``, for ``cases`` given as ``(case id, source)``; cases/README.md asks that a test case is
+    never also counted in a figure. A citation that names the case id says the count leaves the case out (for
+    example "case 3 is the test case headneckpathol-2022-srms-face-43f, not counted") and is not reported.
+    Estimates are not checked: a reason may cite a case's paper for what it says beyond the case.
+    Returns the pairs sorted by case, rule and profile.
+    """
+    wanted: dict[str, list[str]] = {}
+    for case_id, source in cases:
+        for ident in identifiers(source or ""):
+            wanted.setdefault(ident, []).append(case_id)
+    if not wanted:
+        return []
+    found: set[SharedSource] = set()
+    for rule in knowledge.active_rules:
+        if rule.negated:
+            continue
+        for profile, cell in (rule.spec.likelihood or {}).items():
+            if cell.total is None:
+                continue
+            series = [(s.n, s.source) for s in cell.pooled] if cell.pooled else [(cell.n or "", cell.source or rule.spec.source or "")]
+            for count, citation in series:
+                for ident in identifiers(citation):
+                    for case_id in wanted.get(ident, ()):
+                        if case_id not in citation:
+                            found.add(SharedSource(case_id, ident, rule.spec.id, profile, count))
+    return sorted(found, key=lambda f: (f.case, f.rule, f.profile, f.identifier))
+
+
 @dataclass
 class CaseRun:
     """One rule set run over some cases."""
@@ -145,6 +200,7 @@ class CaseRun:
     evaluation: Evaluation
     never_matched: list[str] = field(default_factory=list)  # active rules that fired in no case
     calibration: CalibrationReport | None = None  # leave-one-out over the scored cases
+    shared: list[SharedSource] = field(default_factory=list)  # counted figures citing a test case's source
 
     @property
     def by_key(self) -> dict[str, CaseResult]:
@@ -172,6 +228,7 @@ class CaseRun:
             },
             "never_matched": self.never_matched,
             "calibration": self.calibration.to_dict() if self.calibration else None,
+            "shared_sources": [f.to_dict() for f in self.shared],
             "cases": {r.key: r.to_dict() for r in self.results},
         }
 
@@ -203,6 +260,7 @@ def run_cases(knowledge: Knowledge, paths: Iterable[str | os.PathLike[str]], *, 
         score(analyses, knowledge),
         [rid for rid in active if rid not in fired],
         leave_one_out(ranker, held) if held else None,
+        shared_sources(knowledge, ((a.case_id, a.case.source) for a in analyses if a.case is not None)),
     )
 
 
