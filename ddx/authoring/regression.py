@@ -141,33 +141,43 @@ _DOI = re.compile(r"\b10\.\d{4,9}/[^\s;,\"'()]+(?:\([^\s;,\"'()]*\)[^\s;,\"'()]*
 _PMID = re.compile(r"\bPMID:?\s*(\d{6,9})\b", re.IGNORECASE)
 
 
+_DOI_TAIL = re.compile(r"(/(full|abstract|pdf|epdf))?[.:\]}>]*$", re.IGNORECASE)
+
+
 def identifiers(citation: str) -> frozenset[str]:
-    """The DOIs (lower case, closing punctuation dropped) and PMIDs (``PMID:12345678``) named in a citation."""
-    dois = {m.group(0).rstrip(".").lower() for m in _DOI.finditer(citation)}
+    """The DOIs (lower case; closing punctuation and a publisher's ``/full``, ``/abstract`` or ``/pdf`` dropped)
+    and PMIDs (``PMID:12345678``) named in a citation."""
+    dois = {_DOI_TAIL.sub("", m.group(0)).lower() for m in _DOI.finditer(citation)}
     return frozenset(dois | {f"PMID:{m.group(1)}" for m in _PMID.finditer(citation)})
+
+
+def _names(citation: str, case_id: str) -> bool:
+    """The citation names ``case_id`` as a whole word (so 'case-1' is not read in 'case-10')."""
+    return re.search(rf"(?<![\w-]){re.escape(case_id)}(?![\w-])", citation) is not None
 
 
 @dataclass(frozen=True)
 class SharedSource:
-    """A counted figure whose citation names a test case's DOI or PMID: the case is not independent of it."""
+    """A cited figure whose citation names a test case's DOI or PMID: the case is not independent of it."""
 
     case: str  # the case id
     identifier: str  # the DOI or 'PMID:n' they share
     rule: str  # rule id
     profile: str  # the entity or subtype whose figure it is
-    count: str  # the series' k/n (or the cell's)
+    count: str  # the series' k/n, the cell's, or the figure (a cited figure without a denominator)
 
     def to_dict(self) -> dict[str, str]:
         return dict(self.__dict__)
 
 
 def shared_sources(knowledge: Knowledge, cases: Iterable[tuple[str, str | None]]) -> list[SharedSource]:
-    """Counted figures (a cell's ``n`` or one series of ``pooled``) whose citation names the DOI or PMID of a
+    """Cited figures — a cell's count ``n`` (its own source, else the rule's), one series of ``pooled``, or a
+    figure without a denominator that gives its own ``source`` — whose citation names the DOI or PMID of a
     case's ``source``, for ``cases`` given as ``(case id, source)``; cases/README.md asks that a test case is
-    never also counted in a figure. A citation that names the case id says the count leaves the case out (for
-    example "case 3 is the test case headneckpathol-2022-srms-face-43f, not counted") and is not reported.
-    Estimates are not checked: a reason may cite a case's paper for what it says beyond the case.
-    Returns the pairs sorted by case, rule and profile.
+    never also counted in a figure. A citation that names the case id says the figure leaves the case out (for
+    example "case 3 being the test case headneckpathol-2022-srms-face-43f") and is not reported. Estimates
+    are not checked (a reason may cite a case's paper for what it says beyond the case), nor cases whose
+    source has no DOI or PMID. Returns the pairs sorted by case, rule, profile and identifier.
     """
     wanted: dict[str, list[str]] = {}
     for case_id, source in cases:
@@ -180,13 +190,16 @@ def shared_sources(knowledge: Knowledge, cases: Iterable[tuple[str, str | None]]
         if rule.negated:
             continue
         for profile, cell in (rule.spec.likelihood or {}).items():
-            if cell.total is None:
+            if cell.estimate or (cell.total is None and not cell.source):
                 continue
-            series = [(s.n, s.source) for s in cell.pooled] if cell.pooled else [(cell.n or "", cell.source or rule.spec.source or "")]
+            if cell.pooled:
+                series = [(s.n, s.source) for s in cell.pooled]
+            else:
+                series = [(cell.n or f"{cell.p:g}", cell.source or rule.spec.source or "")]
             for count, citation in series:
                 for ident in identifiers(citation):
                     for case_id in wanted.get(ident, ()):
-                        if case_id not in citation:
+                        if not _names(citation, case_id):
                             found.add(SharedSource(case_id, ident, rule.spec.id, profile, count))
     return sorted(found, key=lambda f: (f.case, f.rule, f.profile, f.identifier))
 

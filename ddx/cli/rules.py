@@ -542,12 +542,12 @@ def test_cmd(
         _out.print("Coverage: every active rule matched at least one case.")
     if run.shared:
         _out.print(
-            f"Independence: {len(run.shared)} counted figure(s) cite the source of a case tested here "
-            "(a case is never also counted; a citation that names the case id says the count leaves it out): "
+            f"Independence: {len(run.shared)} cited figure(s) name the source of a case tested here "
+            "(a case is never also counted; a citation that names the case id says the figure leaves it out): "
             + escape("; ".join(f"{f.case} in {f.rule} {f.profile} {f.count} ({f.identifier})" for f in run.shared))
         )
     else:
-        _out.print("Independence: no counted figure cites the DOI or PMID of a case tested here.")
+        _out.print("Independence: no cited figure names the DOI or PMID of a case tested here.")
     if comparison is not None and base is not None:
         _out.print(
             f"Against baseline {escape(baseline or '')} (rules {escape(base[0].get('hash', '?'))}): "
