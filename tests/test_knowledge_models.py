@@ -474,14 +474,17 @@ def test_a_mistyped_count_or_a_figure_without_its_p_is_refused_in_ddx_words(cell
     assert Likelihood.model_validate({"p": 1.0, "n": "by definition"}).p == 1.0  # words beside a p stay allowed
 
 
+def _with_alk_terms(added: str, *, alk: str = "") -> str:
+    """The test vocabulary with ``added`` term lines after its ALK rearrangement (which gets ``alk`` appended)."""
+    line = "  - {term: alk_rearrangement, label: ALK rearrangement}\n"
+    assert line in VOCABULARY
+    return VOCABULARY.replace(line, f"  - {{term: alk_rearrangement, label: ALK rearrangement{alk}}}\n{added}")
+
+
 def test_a_molecular_test_may_imply_another_and_nothing_else_may(tmp_path):
     """``implies:`` names another molecular test, one step deep; on a stain, an unknown test, the test itself
     or a test that implies a third it is a problem that names the term (and the nearest tests)."""
-    good = VOCABULARY.replace(
-        "  - {term: alk_rearrangement, label: ALK rearrangement}\n",
-        "  - {term: alk_rearrangement, label: ALK rearrangement}\n"
-        "  - {term: kif5b_alk_fusion, label: KIF5B-ALK fusion, implies: alk_rearrangement}\n",
-    )
+    good = _with_alk_terms("  - {term: kif5b_alk_fusion, label: KIF5B-ALK fusion, implies: alk_rearrangement}\n")
     vocab = load_vocabulary(write(tmp_path, "vocabulary.yaml", good))
     assert vocab.molecular_implies == {"kif5b_alk_fusion": "alk_rearrangement"}
     bad = (
@@ -502,10 +505,6 @@ def test_a_molecular_test_may_imply_another_and_nothing_else_may(tmp_path):
 
 
 def test_implies_may_name_the_test_by_a_synonym(tmp_path):
-    text = VOCABULARY.replace(
-        "  - {term: alk_rearrangement, label: ALK rearrangement}\n",
-        "  - {term: alk_rearrangement, label: ALK rearrangement, synonyms: [alk_fusion]}\n"
-        "  - {term: kif5b_alk_fusion, implies: ALK fusion}\n",
-    )
+    text = _with_alk_terms("  - {term: kif5b_alk_fusion, implies: ALK fusion}\n", alk=", synonyms: [alk_fusion]")
     vocab = load_vocabulary(write(tmp_path, "vocabulary.yaml", text))
     assert vocab.molecular_implies == {"kif5b_alk_fusion": "alk_rearrangement"}

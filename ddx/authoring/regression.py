@@ -13,7 +13,7 @@ import json
 import os
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -139,8 +139,6 @@ def _result(a: Analysis, knowledge: Knowledge, roots: list[Path]) -> CaseResult:
 
 _DOI = re.compile(r"\b10\.\d{4,9}/[^\s;,\"'()]+(?:\([^\s;,\"'()]*\)[^\s;,\"'()]*)*")
 _PMID = re.compile(r"\bPMID:?\s*(\d{6,9})\b", re.IGNORECASE)
-
-
 _DOI_TAIL = re.compile(r"(/(full|abstract|pdf|epdf))?[.:\]}>]*$", re.IGNORECASE)
 
 
@@ -167,7 +165,7 @@ class SharedSource:
     count: str  # the series' k/n, the cell's, or the figure (a cited figure without a denominator)
 
     def to_dict(self) -> dict[str, str]:
-        return dict(self.__dict__)
+        return asdict(self)
 
 
 def shared_sources(knowledge: Knowledge, cases: Iterable[tuple[str, str | None]]) -> list[SharedSource]:
@@ -213,7 +211,7 @@ class CaseRun:
     evaluation: Evaluation
     never_matched: list[str] = field(default_factory=list)  # active rules that fired in no case
     calibration: CalibrationReport | None = None  # leave-one-out over the scored cases
-    shared: list[SharedSource] = field(default_factory=list)  # counted figures citing a test case's source
+    shared: list[SharedSource] = field(default_factory=list)  # cited figures naming a test case's source
 
     @property
     def by_key(self) -> dict[str, CaseResult]:
