@@ -20,6 +20,7 @@ from textual.widgets import DataTable, Input, Select, Static, TabbedContent
 from ddx.autosave import DraftStore
 from ddx.entry import open_case
 from ddx.errors import DdxError
+from ddx.ranking import percent_text
 from ddx.tui.app import DdxApp
 from ddx.tui.dialogs import ConfirmDiscard, DraftOffer, HelpScreen, PathDialog, ReportScreen
 from ddx.tui.differential import short_source
@@ -422,7 +423,7 @@ def test_the_leading_subtype_is_shown_in_the_ranking_and_the_detail(knowledge):
         leader = app.analysis.ranking[0]
         assert (leader.entity, leader.subtype) == ("srms", "srms_tfcp2")
         table = app.query_one("#ranking", DataTable)
-        assert str(table.get_row_at(0)[1]) == f"SRMS · TFCP2-RMS {leader.subtype_share * 100:.0f} %"
+        assert str(table.get_row_at(0)[1]) == f"SRMS · TFCP2-RMS {percent_text(leader.subtype_share)}"
         shown = detail(app)
         assert "subtype: TFCP2-rearranged rhabdomyosarcoma" in shown
         keratin = next(e for e in leader.supporting if e.finding == "Keratin positive")
