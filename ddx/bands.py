@@ -23,6 +23,9 @@ class Confidence:
     next_test: str | None = None  # the label of the test the action names, if it names one (not in to_dict)
     # the band's action has a place for a test ($next_test): its choice, even of none, is the report's too
     asks_test: bool = False
+    # the defining tests the action names ($confirm_tests), as said mid-sentence: "near-haploidization"; the
+    # next-tests line points to them when no test separates the leaders (not in to_dict)
+    confirm_tests: str | None = None
 
     def to_dict(self) -> dict[str, str]:
         return {"band": self.band, "label": self.label, "action": self.action}
@@ -253,5 +256,8 @@ def assess(
             }
             action = band.action_no_test if first is None and band.action_no_test else band.action
             named = first.label if first is not None and "$next_test" in action else None
-            return Confidence(band.id, band.label, fill_sentence(action, values, MID_SENTENCE), named, "$next_test" in band.action)
+            confirming = values["confirm_tests"] if confirm and "$confirm_tests" in action else None
+            return Confidence(
+                band.id, band.label, fill_sentence(action, values, MID_SENTENCE), named, "$next_test" in band.action, confirming
+            )
     return None

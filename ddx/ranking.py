@@ -181,11 +181,14 @@ class RankedEntity:
 
     @property
     def supporting(self) -> list[Evidence]:
-        return [e for e in self.evidence if e.weight > 0]
+        """The evidence for this entity, strongest first: a weight that shows as +0.00 (below
+        :data:`MIN_WEIGHT`) is neither for nor against."""
+        return [e for e in self.evidence if e.weight > 0 and e.listed]
 
     @property
     def opposing(self) -> list[Evidence]:
-        return [e for e in self.evidence if e.weight < 0]
+        """The evidence against this entity (weights of :data:`MIN_WEIGHT` or more below zero)."""
+        return [e for e in self.evidence if e.weight < 0 and e.listed]
 
 
 def percent(p: float, estimate: bool) -> str:

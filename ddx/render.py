@@ -253,8 +253,8 @@ def ranking_table(analysis: Analysis, knowledge: Knowledge, *, top: int = 6) -> 
     grid.add_column(justify="right", style="dim", no_wrap=True)
     grid.add_column(ratio=1)
     shown = analysis.ranking[:top]
-    # no subtype split on a remote entity
-    labels = [entity_label(r, knowledge) if r.probability >= 0.01 else r.entity for r in shown]
+    # a remote entity names its leading profile without a share: the evidence under it is that profile's
+    labels = [entity_label(r, knowledge, share=r.probability >= 0.01) for r in shown]
     grid.add_row("", Text(EVIDENCE_LEGEND, style="dim"))
     if any(r.subtype is not None and r.probability >= 0.01 for r in shown):
         grid.add_row("", Text(SHARE_LEGEND, style="dim"))
@@ -305,9 +305,11 @@ def render_text(analysis: Analysis, knowledge: Knowledge, *, top: int = 6) -> Re
     if analysis.unused:
         parts.append(Text("Recorded, not used by the ranking: " + "; ".join(unused_texts(analysis, knowledge)), style="dim"))
     if analysis.suggestions or analysis.no_separating_test:
-        sug = Text("Next tests:", style="bold")
+        # listed by expected information gain per relative cost (rules/ancillary.yaml); each line gives its gain and cost
+        sug = Text("Next tests (by information per cost):" if analysis.suggestions else "Next tests:", style="bold")
         if analysis.no_separating_test:
-            sug.append(f" {lower_first(no_test_text(knowledge))}", style="")
+            confirm = analysis.confidence.confirm_tests if analysis.confidence else None
+            sug.append(f" {lower_first(no_test_text(knowledge, confirm))}", style="")
         parts.append(sug)
         if analysis.suggestions:
             entries = [
@@ -360,9 +362,10 @@ def render_markdown(analysis: Analysis, knowledge: Knowledge, *, top: int = 6) -
     if analysis.unused:
         lines += ["", "**Recorded, not used by the ranking:** " + _md("; ".join(unused_texts(analysis, knowledge)))]
     if analysis.no_separating_test:
-        lines += ["", f"**Next tests:** {_md(lower_first(no_test_text(knowledge)))}."]
+        confirm = analysis.confidence.confirm_tests if analysis.confidence else None
+        lines += ["", f"**Next tests:** {_md(lower_first(no_test_text(knowledge, confirm)))}."]
     if analysis.suggestions:
-        lines += ["", "**Next tests**", ""]
+        lines += ["", "**Next tests** (by information per cost)", ""]
         lines += [f"{n}. {_md(s.why)} ({_md(s.detail)})" for n, s in enumerate(analysis.suggestions, 1)]
     if analysis.top:
         lines += ["", "**Sources (leading candidate)**", ""]

@@ -597,3 +597,16 @@ def test_an_output_name_gives_the_format_when_none_is_asked_for(tmp_path, name, 
     for _ in range(2):
         assert run("batch", str(folder), "-o", str(out), "-q", "--no-suggest").exit_code == 0
     assert out.read_text(encoding="utf-8").lstrip().startswith(start)
+
+
+def test_a_table_of_over_a_hundred_cases_at_80_columns_keeps_a_long_id_whole(tmp_path):
+    """Regression: the row numbers' third digit took the column a 44-character id needed, and the id folded;
+    the leaders' labels wrap instead."""
+    long_id = "a-case-id-of-forty-four-characters-012345678"
+    for i in range(100):
+        (tmp_path / f"c{i:03}.yaml").write_text(f"id: c{i:03}\nstains: {{desmin: positive}}\n", encoding="utf-8")
+    (tmp_path / "long.yaml").write_text(f"id: {long_id}\nstains: {{alk: positive, cd163: positive}}\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["batch", str(tmp_path), "-q"], env={"COLUMNS": "80"}, catch_exceptions=False)
+    lines = result.output.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    assert "│ 101 │" in result.output and long_id in result.output

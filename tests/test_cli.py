@@ -263,3 +263,26 @@ def test_a_reader_that_leaves_early_stops_ddx_quietly_with_the_sigpipe_status(ar
     err = proc.stderr.read()
     assert proc.wait(timeout=120) == 141, err
     assert err == b""
+
+
+def test_a_reader_that_leaves_an_xlsx_early_stops_ddx_quietly_with_the_sigpipe_status(tmp_path, knowledge):
+    """Regression: xlsxwriter wraps the broken pipe in its FileCreateError, which came out as a traceback and
+    exit 1; the workbook (over a pipe's 64 KB) is written at the end, as one stream."""
+    import random
+
+    from ddx.loader import write_sheet
+    from ddx.synthetic import synthetic_case
+
+    rng = random.Random(3)
+    write_sheet([synthetic_case(knowledge.vocab, rng, f"syn-{i}") for i in range(3000)], tmp_path / "syn.csv")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ddx", "batch", str(tmp_path / "syn.csv"), "--format", "xlsx", "--no-suggest", "-q"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout.read(200).startswith(b"PK")  # the workbook (a zip) begins, then the reader leaves
+    proc.stdout.close()
+    err = proc.stderr.read()
+    assert proc.wait(timeout=300) == 141, err
+    assert b"Traceback" not in err and err == b""

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import csv
+import io
 import re
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from rich.console import Console
 
 from ddx.analysis import Analyzer
 from ddx.cli import main
 from ddx.errors import KnowledgeError
 from ddx.knowledge import load_knowledge
 from ddx.loader import iter_cases
-from ddx.render import render_markdown, to_json
+from ddx.render import render_markdown, render_text, to_json
 from ddx.report_comment import render_report
 from tests.conftest import CASES, REPO, validate
 
@@ -558,3 +560,34 @@ def test_a_subtype_that_inherits_its_entitys_figure_is_not_named_as_its_source(k
     alk = knowledge.rule["ihc.alk"]
     own = why_line(knowledge, profiles, alk, [[alk]], "ALK", "stain", slugs.index("srms_tfcp2"), slugs.index("prms"), ())
     assert "of TFCP2-RMS [" in own, own
+
+
+def test_no_separating_test_points_to_the_defining_test_the_band_names(knowledge, analyzer):
+    """Regression: "Clear leader; ... near-haploidization would confirm it" above "Next tests: no further test
+    separates the leaders" read as a contradiction; the next-tests line now names the confirming test too."""
+    case = {
+        "id": "ilms-like",
+        "patient": {"age": 40, "sex": "male"},
+        "clinical": {"site": "thigh", "depth": "deep", "size_cm": 8},
+        "morphology": {
+            "cell_types": ["spindle"],
+            "architecture": ["fascicles"],
+            "inflammation": ["foamy_histiocytes", "lymphocytes"],
+            "inflammation_density": "prominent",
+            "mitoses_per_10hpf": 3,
+            "necrosis": "absent",
+        },
+        "stains": {"desmin": "positive", "myod1": "focal", "alk": "negative", "sma": "positive"},
+    }
+    a = analyzer.analyze(validate(knowledge, case))
+    assert a.no_separating_test is True and a.confidence is not None
+    assert a.confidence.confirm_tests == "near-haploidization" and "near-haploidization would confirm" in a.confidence.action
+    said = "to confirm the leader: near-haploidization"
+    console = Console(width=200, record=True, file=io.StringIO())
+    console.print(render_text(a, knowledge))
+    assert said in " ".join(console.export_text().replace("│", " ").split())
+    assert said in render_markdown(a, knowledge)
+    assert said in " ".join(render_report(a, knowledge, analyzer.ranker).split())
+    # a settled case whose band names no defining test says only that no test separates the leaders
+    settled = analyzer.analyze(_case_file(knowledge, "ijgp-2023-imt-uterus-tfgros1-57f"))
+    assert settled.no_separating_test and "to confirm the leader" not in render_markdown(settled, knowledge)

@@ -4,8 +4,9 @@
 that differ), :func:`other_changes` the changes outside the rules that move
 rankings (priors, entities, settings, vocabulary). :func:`diff_runs` compares
 two runs of the same cases (:class:`ddx.authoring.regression.CaseRun`) case by
-case: the cases whose ranking changes, each with the changed rules that fired
-in it (the rules responsible).
+case: the cases whose ranking changes — the order of the entities, or the leader's
+probability by :data:`LEADER_SHIFT` or more — each with the changed rules that
+fired in it (the rules responsible).
 """
 
 from __future__ import annotations
@@ -155,6 +156,9 @@ def _file_bytes(path: Path) -> bytes | None:
 
 # a change in a rule's scoring (not its wording or examples) can move a ranking
 SCORING_FIELDS = ("when", "negated_by", "likelihood", "default", "status")
+# a case whose order is the same counts as changed when its leader's probability moves by this much or more
+# (one percentage point: the bands' thresholds are whole percentages, and smaller moves are rounding)
+LEADER_SHIFT = 0.01
 
 
 @dataclass(frozen=True)
@@ -170,6 +174,11 @@ class CaseChange:
     @property
     def top_changed(self) -> bool:
         return self.before.top != self.after.top
+
+    @property
+    def order_changed(self) -> bool:
+        """The entities' order changed (else only the leader's probability moved, by :data:`LEADER_SHIFT` or more)."""
+        return self.before.ranking != self.after.ranking
 
     @property
     def moves(self) -> list[tuple[str, int, int]]:
@@ -192,6 +201,7 @@ class CaseChange:
             "probability_after": round(self.after.top_probability or 0, 4),
             "rank_of_expected_before": self.before.rank,
             "rank_of_expected_after": self.after.rank,
+            "order_changed": self.order_changed,
             "moves": [{"entity": e, "before": b, "after": a} for e, b, a in self.moves],
             "responsible": list(self.responsible),
         }
@@ -203,7 +213,7 @@ class RuleSetDiff:
     new: dict[str, str]
     rules: list[RuleChange]
     other: list[str]
-    cases: list[CaseChange]  # cases whose ranking (order of entities) changed
+    cases: list[CaseChange]  # cases whose order of entities changed, or whose leader moved by LEADER_SHIFT or more
     compared: int  # cases analysed under both rule sets
     unreadable: list[str] = field(default_factory=list)  # cases one of the rule sets could not read
 
@@ -242,7 +252,7 @@ def diff_runs(old_k: Knowledge, new_k: Knowledge, before: CaseRun, after: CaseRu
                 unreadable.append(b.key)
             continue
         compared += 1
-        if a.ranking == b.ranking:
+        if a.ranking == b.ranking and abs((a.top_probability or 0.0) - (b.top_probability or 0.0)) < LEADER_SHIFT:
             continue
         # changed rules that fired here, and rules that fire in one run only (a vocabulary change)
         responsible = sorted((scoring & (a.matched | b.matched)) | (a.matched ^ b.matched)) + other

@@ -342,7 +342,8 @@ BATCH_FORMAT_BY_SUFFIX = {".xlsx": "xlsx", ".csv": "csv", ".jsonl": "jsonl", ".j
     default="table",
     show_default=True,
     help="Per-case output: a table, JSON lines, one JSON document, CSV, an Excel workbook (the CSV's "
-    "columns; needs --output), or markdown. With --output and no --format, the file's name decides "
+    "columns; to --output FILE or a redirected output, never a terminal), or markdown. With --output and no "
+    "--format, the file's name decides "
     "(.csv, .jsonl, .json, .xlsx, .md; any other name: the table).",
 )
 @click.option(

@@ -312,6 +312,7 @@ def show_cmd(rule_id: str, rules: str | None, fmt: str) -> None:
             # a ratio cell's source is its working ("derived: P(...)/P(...) = 0.55/0.82"), from the two rules named
             "source": lk.reason if lk.ratio is not None else lk.source or rule.spec.source,
             "own_source": lk.source is not None or lk.ratio is not None,
+            "reason": lk.reason,  # an estimate's one line of reasoning (which names what it rests on)
             "derived": list(lk.ratio) if lk.ratio is not None else None,
         }
     if fmt == "json":
@@ -347,7 +348,7 @@ def show_cmd(rule_id: str, rules: str | None, fmt: str) -> None:
                 escape(w["figure"]),
                 "-" if w["p_used"] is None else f"{w['p_used']:.2f}",
                 "-" if w["weight"] is None else f"{w['weight']:+.2f}",
-                escape(str(w["source"])) if w["own_source"] else "(rule source)",
+                escape(str(w["source"])) if w["own_source"] else escape(str(w["reason"])) if w["reason"] else "(rule source)",
             )
         _out.print(table)
         _out.print(
@@ -584,12 +585,13 @@ def test_cmd(
 @cases_option
 @click.option("--format", "fmt", type=FORMAT, default="text", show_default=True)
 def diff_cmd(old: str, new: str | None, cases: tuple[str, ...], fmt: str) -> None:
-    """The rules that differ between OLD and NEW, and every case whose ranking or leader
-    changes, with the changed rules that fired in it.
+    """The rules that differ between OLD and NEW, and every case whose ranking changes (the
+    order of the entities, or the leader's probability by one percentage point or more), with
+    the changed rules that fired in it.
 
     With one folder (``ddx rules diff my-rules``), it is compared with the packaged rules
     (the rules ddx uses when none are named)."""
-    from ddx.authoring.diff import diff_rule_sets
+    from ddx.authoring.diff import LEADER_SHIFT, diff_rule_sets
 
     if new is None:  # one folder: what it changes against the packaged rules
         old, new = str(packaged_rules_dir()), old
@@ -609,7 +611,10 @@ def diff_cmd(old: str, new: str | None, cases: tuple[str, ...], fmt: str) -> Non
     else:
         _out.print("The rules are the same.")
     changed = diff.cases
-    _out.print(f"{len(changed)} of {diff.compared} case(s) change ranking; {sum(c.top_changed for c in changed)} change leader.")
+    _out.print(
+        f"{len(changed)} of {diff.compared} case(s) change ranking (the order, or the leader's probability by "
+        f"{LEADER_SHIFT * 100:g} point or more); {sum(c.top_changed for c in changed)} change leader."
+    )
     if changed:
         # below 120 columns the six columns go two to a cell, so no case id or rule id is cut to '…'
         stacked = _out.width < 120

@@ -264,8 +264,15 @@ class XlsxWriter:
                 "Decision support only: the rankings are not diagnoses. Per-entity "
                 "scores, confusion and calibration: ddx batch --summary FILE.md",
             )
+        from xlsxwriter.exceptions import FileCreateError
+
         try:
             self.book.close()
+        except FileCreateError as exc:  # xlsxwriter wraps the OSError of the write (a reader that left: EPIPE)
+            cause = exc.args[0] if exc.args and isinstance(exc.args[0], OSError) else None
+            if isinstance(cause, BrokenPipeError):
+                raise cause from None  # `ddx batch --format xlsx | head -c 10`: exit 141, as the other formats
+            raise cause or OSError(str(exc)) from None  # "cannot read or write a file", never a traceback
         finally:
             self.discard()
 
@@ -389,7 +396,10 @@ class _TableRow:
 
 ERROR_WIDTH = 60  # an error message in a table wraps at this many characters
 UNBOUNDED = 100_000  # the width a table is measured at (its natural width)
-NARROW_LEADERS = 24  # the narrow table keeps at least this many columns for the leaders
+# the narrow table keeps at least this many columns for the leaders: the case id comes first (an id is what a
+# reader searches for, so it is folded only when it cannot fit); a long leader label wraps at its spaces
+# ("ilms · conventional" over "51.9"), and no word of a label or figure is longer than this
+NARROW_LEADERS = 16
 
 
 class TableWriter:

@@ -407,7 +407,8 @@ class RulesScreen(Screen[None]):
         leaders = sum(c.top_changed for c in d.cases)
         summary.update(
             Text(
-                f"{len(d.cases)} of {d.compared} case(s) would change ranking; {leaders} would change leader.",
+                f"{len(d.cases)} of {d.compared} case(s) would change ranking (order, or the leader's probability "
+                f"by 1 point or more); {leaders} would change leader.",
                 style="bold" if d.cases else "",
             )
         )
