@@ -253,10 +253,11 @@ def ranking_table(analysis: Analysis, knowledge: Knowledge, *, top: int = 6) -> 
     grid.add_column(justify="right", style="dim", no_wrap=True)
     grid.add_column(ratio=1)
     shown = analysis.ranking[:top]
-    # a remote entity names its leading profile without a share: the evidence under it is that profile's
-    labels = [entity_label(r, knowledge, share=r.probability >= 0.01) for r in shown]
+    # every entity with subtypes names its leading profile and its share, as markdown, the report and the TUI
+    # do: the evidence under it is that profile's, however remote the entity
+    labels = [entity_label(r, knowledge) for r in shown]
     grid.add_row("", Text(EVIDENCE_LEGEND, style="dim"))
-    if any(r.subtype is not None and r.probability >= 0.01 for r in shown):
+    if any(r.subtype is not None for r in shown):
         grid.add_row("", Text(SHARE_LEGEND, style="dim"))
     width = max((len(label) for label in labels), default=0)
     for i, (r, label) in enumerate(zip(shown, labels), start=1):

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import errno
+import io
 import json
 import os
 import subprocess
@@ -265,24 +267,32 @@ def test_a_reader_that_leaves_early_stops_ddx_quietly_with_the_sigpipe_status(ar
     assert err == b""
 
 
-def test_a_reader_that_leaves_an_xlsx_early_stops_ddx_quietly_with_the_sigpipe_status(tmp_path, knowledge):
-    """Regression: xlsxwriter wraps the broken pipe in its FileCreateError, which came out as a traceback and
-    exit 1; the workbook (over a pipe's 64 KB) is written at the end, as one stream."""
-    import random
+class _Failing(io.RawIOBase):
+    """A binary stream whose every write fails with ``error`` (a pipe whose reader left, a full disk)."""
 
-    from ddx.loader import write_sheet
-    from ddx.synthetic import synthetic_case
+    def __init__(self, error: OSError):
+        self.error = error
 
-    rng = random.Random(3)
-    write_sheet([synthetic_case(knowledge.vocab, rng, f"syn-{i}") for i in range(3000)], tmp_path / "syn.csv")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "ddx", "batch", str(tmp_path / "syn.csv"), "--format", "xlsx", "--no-suggest", "-q"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    assert proc.stdout is not None and proc.stderr is not None
-    assert proc.stdout.read(200).startswith(b"PK")  # the workbook (a zip) begins, then the reader leaves
-    proc.stdout.close()
-    err = proc.stderr.read()
-    assert proc.wait(timeout=300) == 141, err
-    assert b"Traceback" not in err and err == b""
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:  # type: ignore[override]
+        raise self.error
+
+
+@pytest.mark.parametrize(
+    ("error", "raised"),
+    [(BrokenPipeError(errno.EPIPE, "Broken pipe"), BrokenPipeError), (OSError(errno.ENOSPC, "No space left"), OSError)],
+)
+def test_an_xlsx_that_cannot_be_written_raises_the_os_error_not_xlsxwriters(error, raised):
+    """Regression: xlsxwriter wraps the write's OSError in its FileCreateError, which came out of `ddx batch
+    --format xlsx | head -c 10` as a traceback and exit 1. The writer gives back the OSError, which the CLI turns
+    into exit 141 (a reader that left) or "cannot read or write a file" (tests above)."""
+    from xlsxwriter.exceptions import FileCreateError
+
+    from ddx.cli.writers import XlsxWriter
+
+    writer = XlsxWriter(_Failing(error), top=3)
+    with pytest.raises(raised) as caught:
+        writer.end(None)
+    assert not isinstance(caught.value, FileCreateError) and caught.value.errno == error.errno

@@ -188,3 +188,19 @@ def test_an_estimates_grounds_are_its_reasoning_and_a_figures_its_citation(knowl
         else:
             assert e.grounds == e.source
     assert any(e.grounds != e.source for e in a.top.evidence)
+
+
+def test_evidence_that_rounds_to_zero_is_neither_for_nor_against(knowledge, analyzer):
+    """Regression: a weight of -0.003 printed as "against -0.00". Evidence below MIN_WEIGHT stays in the
+    entity's evidence (and its score) but is listed neither for nor against."""
+    from ddx.ranking import MIN_WEIGHT
+
+    case = validate(knowledge, {"id": "orbit-3m", "patient": {"age": 3, "sex": "male"}, "clinical": {"site": "orbit", "size_cm": 3.2}})
+    analysis = analyzer.analyze(case)
+    tiny = [(r.entity, e.rule) for r in analysis.ranking for e in r.evidence if abs(e.weight) < MIN_WEIGHT]
+    assert tiny, "the case no longer has evidence below MIN_WEIGHT: pick another"
+    for r in analysis.ranking:
+        assert all(e.weight >= MIN_WEIGHT for e in r.supporting)
+        assert all(e.weight <= -MIN_WEIGHT for e in r.opposing)
+        listed = {e.rule for e in (*r.supporting, *r.opposing)}
+        assert listed == {e.rule for e in r.evidence if abs(e.weight) >= MIN_WEIGHT}

@@ -155,6 +155,18 @@ def test_show_prints_the_rule_as_written_with_its_comments():
     assert missing.exit_code == 1 and "ihc.myod1" in missing.output
 
 
+def test_show_gives_an_estimates_reasoning_where_it_has_no_citation_of_its_own(knowledge):
+    """Regression: the table printed "(rule source)" beside an estimate that carries its own reasoning."""
+    data = json.loads(run("rules", "show", "ihc.pax7", "--format", "json").output)
+    own = {slug: w for slug, w in data["weights"].items() if w["estimate"] and not w["own_source"] and w["reason"]}
+    assert own, "ihc.pax7 has no estimate with its own reasoning any more: pick another rule"
+    slug, w = next(iter(own.items()))
+    assert w["reason"] == knowledge.rule["ihc.pax7"].spec.likelihood[slug].reason
+    text = " ".join(CliRunner().invoke(main, ["rules", "show", "ihc.pax7"], env={"COLUMNS": "400"}).output.split())
+    table = text.split("source / reasoning", 1)[1]  # the table, after the rule's text (which holds the reason too)
+    assert w["reason"][:40] in table
+
+
 def test_test_reports_accuracy_misses_and_coverage(knowledge):
     result = run("rules", "test", "--cases", str(CASES), "--format", "json")
     assert result.exit_code == 0
@@ -294,8 +306,9 @@ def test_diff_lists_a_case_whose_leader_only_moves(rules_copy):
         run("rules", "diff", str(packaged_rules_dir()), str(rules_copy), "--cases", str(CASES), "--format", "json").output
     )
     only_moved = [c for c in data["changed_cases"] if not c["order_changed"]]
-    assert only_moved and all(c["top_before"] == c["top_after"] for c in only_moved)
-    assert all(abs(c["probability_before"] - c["probability_after"]) >= 0.01 for c in only_moved)
+    # the JSON rounds to four places: a move of exactly one point may read 0.0099 or 0.0101
+    assert only_moved and all(abs(c["probability_before"] - c["probability_after"]) >= 0.0099 for c in only_moved)
+    assert {c["case"] for c in only_moved} == {"med2021-hrrmt-thigh-58m"}  # 76.9 -> 68.7 %, the same order
 
 
 def test_diff_text_names_both_rule_sets_and_the_change(rules_copy):

@@ -339,7 +339,7 @@ def show_cmd(rule_id: str, rules: str | None, fmt: str) -> None:
         _out.print(f"[bold]{'negated_by' if h.negated else 'when'}[/bold] (as read): {escape(describe(h.condition))}")
     if weights:
         table = Table(pad_edge=False)
-        for col in ("entity / subtype", "figure", "p used", "weight", "source"):
+        for col in ("entity / subtype", "figure", "p used", "weight", "source / reasoning"):
             table.add_column(col, justify="right" if col in ("p used", "weight") else "left")
         for slug, w in weights.items():
             name = f"└ {slug}" if w["subtype_of"] else slug
