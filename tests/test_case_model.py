@@ -491,3 +491,29 @@ def test_a_morphology_term_under_another_field_is_sent_where_it_belongs(knowledg
 def test_a_sites_side_is_no_error(knowledge, written, site):
     """Reports give the side; no rule reads it, so the site is read without it (and 'wall' keeps its 'l')."""
     assert validate(knowledge, {"id": "c", "clinical": {"site": written}}).clinical.site == site
+
+
+def test_a_file_holding_a_list_of_cases_says_what_to_do_instead(tmp_path, knowledge):
+    """A YAML or JSON file holds one case; a list of them gets an error that says so and names the ways to give
+    many cases, instead of only "a case must be a mapping"."""
+
+    for name, text in (
+        ("many.yaml", "- id: a\n  stains: {desmin: positive}\n- id: b\n"),
+        ("many.json", '[{"id": "a"}, {"id": "b"}, {"id": "c"}]'),
+    ):
+        path = tmp_path / name
+        path.write_text(text, encoding="utf-8")
+        [loaded] = list(iter_cases(path, knowledge))
+        message = " ".join(str(p) for p in loaded.problems)
+        assert "holds a bare list of" in message and "under a 'cases:' key" in message and "CSV sheet" in message
+        path.write_text(
+            "cases:\n" + "".join("  " + line + "\n" for line in text.splitlines())
+            if name.endswith("yaml")
+            else '{"cases": ' + text + "}",
+            encoding="utf-8",
+        )
+        assert all(not c.problems for c in iter_cases(path, knowledge))  # the way the message names
+    single = tmp_path / "one.yaml"
+    single.write_text("just text\n", encoding="utf-8")
+    [loaded] = list(iter_cases(single, knowledge))
+    assert "a case must be a mapping" in str(loaded.problems[0]) and "bare list" not in str(loaded.problems[0])

@@ -687,6 +687,14 @@ def build_case_schema(vocab: Vocabulary, entities: TermSet | None = None) -> Cas
         validators["check_expected"] = field_validator("expected")(check_expected)
 
     def not_a_mapping(cls: Any, data: Any) -> Any:
+        if isinstance(data, list):  # several cases in one YAML or JSON file: say what to do instead
+            raise PydanticCustomError(
+                "case_type",
+                "a case must be a mapping with at least an 'id'; this file holds a bare list of {n} items: several "
+                "cases in one YAML or JSON file go under a 'cases:' key (cases: [- id: ...]), or one file each, or one "
+                "row each in a CSV sheet or workbook",
+                {"n": len(data)},
+            )
         if not isinstance(data, dict):
             raise PydanticCustomError("case_type", "a case must be a mapping with at least an 'id'")
         return data
