@@ -135,10 +135,27 @@ def iter_raw(path: str | Path, vocab: Vocabulary) -> Iterator[RawCase]:
     else:
         items = [data]
     multi = len(items) > 1
+    lines = _item_lines(p, len(items)) if multi else []
     for index, item in enumerate(items):
-        raw = RawCase(file, index, p.name + (f"#{index + 1}" if multi else ""), item)
+        raw = RawCase(file, index, p.name + (f"#{index + 1}" if multi else ""), item, line=lines[index] if lines else None)
         raw.label = raw.case_id or raw.label
         yield raw
+
+
+def _item_lines(path: Path, count: int) -> list[int | None]:
+    """The line where each case of a YAML file's ``cases:`` list starts (``[]`` for JSON, or when the file
+    cannot be read again): an error or a duplicate id in a file of several cases says where it is. The file
+    is parsed a second time, with lines, only when it holds several cases."""
+    if path.suffix.lower() not in (".yaml", ".yml"):
+        return []
+    try:
+        data = load_data(path, with_lines=True)
+    except (ReadError, OSError):
+        return []
+    items = data.get("cases") if isinstance(data, dict) else None
+    if not isinstance(items, list) or len(items) != count:
+        return []
+    return [item.get("__line__") if isinstance(item, dict) else None for item in items]
 
 
 def validate_raw(raw: RawCase, knowledge: Knowledge) -> LoadedCase:

@@ -216,6 +216,22 @@ def test_duplicate_ids_across_files_name_both_files(tmp_path):
     assert "duplicate case id 'same'" in message and "a.yaml" in message and "b.csv:3" in message
 
 
+def test_cases_of_a_yaml_list_carry_the_line_where_each_starts(tmp_path):
+    """Regression: a duplicate id inside one file's `cases:` list said "already used in many.yaml", with no place;
+    each case of the list now carries its first line, in the message, the error's `line` and the CSV column."""
+    (tmp_path / "many.yaml").write_text(
+        "cases:\n  - id: a\n    stains: {desmin: positive}\n  - id: b\n    stains: {desmni: positive}\n"
+        "  - id: a\n    stains: {alk: positive}\n",
+        encoding="utf-8",
+    )
+    result = run("batch", str(tmp_path / "many.yaml"), "--format", "jsonl", "-q")
+    rows, _ = jsonl(result.output)
+    assert [r["id"] for r in rows] == ["a", "b", "a"]
+    assert rows[1]["errors"][0]["line"] == 4 and "many.yaml:4" in rows[1]["errors"][0]["message"]  # the misspelt stain
+    duplicate = rows[2]["errors"][0]
+    assert duplicate["line"] == 6 and "already used in" in duplicate["message"] and duplicate["message"].endswith("many.yaml:2")
+
+
 def test_output_inside_the_input_folder_is_not_read_back(tmp_path):
     folder = tmp_path / "cases"
     folder.mkdir()
