@@ -309,8 +309,7 @@ def render_text(analysis: Analysis, knowledge: Knowledge, *, top: int = 6) -> Re
         # listed by expected information gain per relative cost (rules/ancillary.yaml); each line gives its gain and cost
         sug = Text("Next tests (by information per cost):" if analysis.suggestions else "Next tests:", style="bold")
         if analysis.no_separating_test:
-            confirm = analysis.confidence.confirm_tests if analysis.confidence else None
-            sug.append(f" {lower_first(no_test_text(knowledge, confirm))}", style="")
+            sug.append(f" {lower_first(no_test_text(knowledge, analysis.confidence))}", style="")
         parts.append(sug)
         if analysis.suggestions:
             entries = [
@@ -363,8 +362,7 @@ def render_markdown(analysis: Analysis, knowledge: Knowledge, *, top: int = 6) -
     if analysis.unused:
         lines += ["", "**Recorded, not used by the ranking:** " + _md("; ".join(unused_texts(analysis, knowledge)))]
     if analysis.no_separating_test:
-        confirm = analysis.confidence.confirm_tests if analysis.confidence else None
-        lines += ["", f"**Next tests:** {_md(lower_first(no_test_text(knowledge, confirm)))}."]
+        lines += ["", f"**Next tests:** {_md(lower_first(no_test_text(knowledge, analysis.confidence)))}."]
     if analysis.suggestions:
         lines += ["", "**Next tests** (by information per cost)", ""]
         lines += [f"{n}. {_md(s.why)} ({_md(s.detail)})" for n, s in enumerate(analysis.suggestions, 1)]

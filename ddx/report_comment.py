@@ -520,7 +520,7 @@ def render_report(analysis: Analysis, knowledge: Knowledge, ranker: Ranker, *, d
     if analysis.suggestions or analysis.no_separating_test:
         lines.append(t.tests_heading)
         if analysis.no_separating_test:
-            lines += para(no_test_text(knowledge, analysis.confidence.confirm_tests if analysis.confidence else None) + ".", "  - ")
+            lines += para(no_test_text(knowledge, analysis.confidence) + ".", "  - ")
         for s in analysis.suggestions:
             lines += para(f"{s.why} ({s.detail})", "  - ")
         lines.append("")

@@ -69,17 +69,20 @@ if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
+    from ddx.bands import Confidence
+
     Array = npt.NDArray[np.float64]
 
 NO_SEPARATING_TEST = "No further test separates the leaders"
 
 
-def no_test_text(knowledge: Knowledge, confirm_tests: str | None = None) -> str:
+def no_test_text(knowledge: Knowledge, confidence: Confidence | None = None) -> str:
     """'No further test separates the leaders (none is expected to gain 0.05 bits or more)', and when the
-    confidence band names the leader's defining test (``confirm_tests``, as the band says it): '; to confirm
+    case's confidence band names the leader's defining test (:attr:`Confidence.confirm_tests`): '; to confirm
     the leader: near-haploidization', so the two lines do not read as a contradiction."""
     text = f"{NO_SEPARATING_TEST} (none is expected to gain {knowledge.settings.next_tests.min_gain:g} bits or more)"
-    return f"{text}; to confirm the leader: {confirm_tests}" if confirm_tests else text
+    confirm = confidence.confirm_tests if confidence is not None else None
+    return f"{text}; to confirm the leader: {confirm}" if confirm else text
 
 
 SECTION = {"stain": "stains", "molecular": "molecular"}

@@ -159,6 +159,7 @@ SCORING_FIELDS = ("when", "negated_by", "likelihood", "default", "status")
 # a case whose order is the same counts as changed when its leader's probability moves by this much or more
 # (one percentage point: the bands' thresholds are whole percentages, and smaller moves are rounding)
 LEADER_SHIFT = 0.01
+CHANGED_RANKING = f"the order, or the leader's probability by {LEADER_SHIFT * 100:g} point or more"  # as outputs say it
 
 
 @dataclass(frozen=True)

@@ -591,7 +591,7 @@ def diff_cmd(old: str, new: str | None, cases: tuple[str, ...], fmt: str) -> Non
 
     With one folder (``ddx rules diff my-rules``), it is compared with the packaged rules
     (the rules ddx uses when none are named)."""
-    from ddx.authoring.diff import LEADER_SHIFT, diff_rule_sets
+    from ddx.authoring.diff import CHANGED_RANKING, diff_rule_sets
 
     if new is None:  # one folder: what it changes against the packaged rules
         old, new = str(packaged_rules_dir()), old
@@ -612,8 +612,8 @@ def diff_cmd(old: str, new: str | None, cases: tuple[str, ...], fmt: str) -> Non
         _out.print("The rules are the same.")
     changed = diff.cases
     _out.print(
-        f"{len(changed)} of {diff.compared} case(s) change ranking (the order, or the leader's probability by "
-        f"{LEADER_SHIFT * 100:g} point or more); {sum(c.top_changed for c in changed)} change leader."
+        f"{len(changed)} of {diff.compared} case(s) change ranking ({CHANGED_RANKING}); "
+        f"{sum(c.top_changed for c in changed)} change leader."
     )
     if changed:
         # below 120 columns the six columns go two to a cell, so no case id or rule id is cut to '…'

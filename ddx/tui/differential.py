@@ -300,8 +300,8 @@ class DifferentialPanel(Vertical):
             self.query_one("#next-title", Label).update("Next tests (F4)" if narrow else "Next tests (F4; Enter puts one on the form)")
             tests.clear_options()
             if analysis.no_separating_test:
-                confirm = analysis.confidence.confirm_tests if analysis.confidence else None
-                tests.add_option(Option(Text(no_test_text(self.knowledge, confirm), style="dim"), id="none", disabled=True))
+                text = no_test_text(self.knowledge, analysis.confidence)
+                tests.add_option(Option(Text(text, style="dim"), id="none", disabled=True))
             for s in analysis.suggestions:
                 asked = "; asked for by a caveat" if s.asked_by else ""
                 prompt = Text.assemble(

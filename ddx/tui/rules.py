@@ -26,7 +26,7 @@ from textual.widgets import Button, DataTable, Header, Input, Label, OptionList,
 from textual.widgets.option_list import Option
 from textual.worker import get_current_worker
 
-from ddx.authoring.diff import LEADER_SHIFT, RuleSetDiff
+from ddx.authoring.diff import CHANGED_RANKING, RuleSetDiff
 from ddx.authoring.edit import EditCheck, Version
 from ddx.authoring.session import Editing, RuleEditSession, VersionHasErrors
 from ddx.errors import DdxError
@@ -407,8 +407,7 @@ class RulesScreen(Screen[None]):
         leaders = sum(c.top_changed for c in d.cases)
         summary.update(
             Text(
-                f"{len(d.cases)} of {d.compared} case(s) would change ranking (order, or the leader's probability "
-                f"by {LEADER_SHIFT * 100:g} point or more); {leaders} would change leader.",
+                f"{len(d.cases)} of {d.compared} case(s) would change ranking ({CHANGED_RANKING}); {leaders} would change leader.",
                 style="bold" if d.cases else "",
             )
         )
