@@ -56,6 +56,33 @@ def citation_problem(text: str) -> str | None:
     return None
 
 
+# Summary pages that tabulate or paraphrase the literature: a figure may be read *through* one (the primary
+# paper named beside it), but a citation naming only such a page is not a primary source.
+SUMMARY = re.compile(
+    r"pathology\s*outlines|e-immunohistochemistry|webpathology|curesarcoma|wikidoc|wikipedia|medscape|"
+    r"uptodate|radiopaedia|ccga\.io",
+    re.IGNORECASE,
+)
+_PRIMARY_ID = re.compile(r"\b(PMID|PMCID|PMC\d|doi|ISBN|arXiv)\b|10\.\d{4,}/", re.IGNORECASE)
+
+
+def summary_only(text: str) -> str | None:
+    """The summary page a citation names when it names no primary paper, else ``None``.
+
+    A citation is *summary-only* when it names a summary site (PathologyOutlines, e-immunohistochemistry,
+    WebPathology, …) and no journal volume (``2009;33:1850``), identifier (PMID, PMCID, doi) or book
+    beside it: ``"Rani A, et al. Alveolar rhabdomyosarcoma. PathologyOutlines.com, 2023"`` is, and
+    ``"Nascimento AF, et al. Am J Surg Pathol 2005;29:1106 (via e-immunohistochemistry.info)"`` is not.
+    """
+    found = SUMMARY.search(text)
+    if not found:
+        return None
+    rest = SUMMARY.sub(" ", text)
+    if VOLUME.search(rest) or _PRIMARY_ID.search(rest) or BOOK.search(rest):
+        return None
+    return found.group(0)
+
+
 def split_citations(source: str) -> list[str]:
     """The citations of a source, split at '; ' outside brackets ('A 2001;1:2 (x; y); B 2002' -> 2 items)."""
     out, depth, start = [], 0, 0

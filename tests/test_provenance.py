@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ddx.authoring.check import check_rules
-from ddx.citations import citation_problem
+from ddx.citations import citation_problem, summary_only
 from ddx.errors import KnowledgeError
 from ddx.knowledge import load_knowledge
 from ddx.provenance import core_counted_share, evidence_section, evidence_split
@@ -54,6 +54,22 @@ def test_a_citation_passes(text):
 def test_a_non_citation_is_named(text, why):
     problem = citation_problem(text)
     assert problem is not None and why in problem
+
+
+@pytest.mark.parametrize(
+    "text, site",
+    [
+        ("Rani A, et al. Alveolar rhabdomyosarcoma. PathologyOutlines.com, 2023", "PathologyOutlines"),
+        ("e-immunohistochemistry 0/7", "e-immunohistochemistry"),
+        ("WebPathology atlas, rhabdomyosarcoma, 2024", "WebPathology"),
+        ("Nascimento AF, Fletcher CDM. Am J Surg Pathol 2005;29:1106 (via e-immunohistochemistry.info summary)", None),
+        ("Morotti RA, et al. 2006. PMID:16861966 (tabulated on PathologyOutlines.com)", None),
+        ("WHO Classification of Tumours, 5th ed., 2020 (via curesarcoma.org summary)", None),
+        ("Stock N, et al. Am J Surg Pathol 2009;33:1850", None),
+    ],
+)
+def test_a_summary_page_alone_is_told_from_a_primary_paper_read_through_one(text, site):
+    assert summary_only(text) == site
 
 
 @given(st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=80))

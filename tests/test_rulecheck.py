@@ -315,3 +315,40 @@ def test_every_estimate_gives_its_reason():
     """The standard: an estimate is marked and gives one line of reasoning, for every profile and every
     rule's default (the main entities' since 2026-11-30, the others' since 2026-12-01)."""
     assert messages(check_rules(engine=False), "estimate-reason") == []
+
+
+def test_a_figure_citing_only_a_summary_page_is_a_warning_at_its_rule(rules_copy):
+    """A count or cited value whose every citation is a summary page is named (rule, profile, site); the
+    same value with the primary paper beside the page, an estimate whose reason names the page, and one
+    series of a pool cited to a paper are not."""
+    add_rules(
+        rules_copy,
+        rule(
+            "zz.summary",
+            "{stains.cd30: positive, stains.cd34: positive}",
+            likelihood='{ilms: {p: 0.6, source: "Rani A. PathologyOutlines.com, 2023"}}',
+        )
+        + rule(
+            "zz.primary",
+            "{stains.cd30: positive, stains.s100: positive}",
+            likelihood='{ilms: {p: 0.6, source: "Stock N. Am J Surg Pathol 2009;33:1850 (via PathologyOutlines.com, 2023)"}}',
+        )
+        + rule(
+            "zz.estimate",
+            "{stains.cd30: positive, stains.sma: positive}",
+            likelihood='{ilms: {p: ~0.6, reason: "estimate: as PathologyOutlines.com, 2023 describes"}}',
+        )
+        + rule(
+            "zz.pool",
+            "{stains.cd30: positive, stains.ema: positive}",
+            likelihood='{ilms: {pooled: [{n: "3/7", source: "e-immunohistochemistry, 2020"}, {n: "1/9", source: "Test J 2020;1:2"}]}}',
+        ),
+    )
+    warned = messages(check_rules(rules_copy, engine=False), "summary-source", "warning")
+    assert len(warned) == 2, warned
+    assert any("rule zz.summary, ilms cites only a summary page (PathologyOutlines)" in m and "zz-test.yaml:2:" in m for m in warned)
+    assert any("rule zz.pool, ilms series 3/7" in m and "e-immunohistochemistry" in m for m in warned)
+
+
+def test_no_packaged_figure_rests_on_a_summary_page_alone():
+    assert messages(check_rules(engine=False), "summary-source") == []

@@ -15,7 +15,10 @@ condition that can never hold, an entity that can never lead (another is
 weighed at least as high by every rule and has at least its prior), limits
 being approached, two rules with the same entity profile that fire together
 on at least 80 % of the generated cases where either fires (a cheap proxy for
-one finding counted twice).
+one finding counted twice), a figure (a count or a cited value, not an
+estimate) whose only citation is a summary page such as PathologyOutlines
+(:func:`ddx.citations.summary_only`): the primary paper it reports is to be
+named, or the value marked an estimate.
 
 Notes (no effect on the exit code): vocabulary terms that no active rule
 reads; a case that records them lists them as "recorded, not used by the
@@ -41,7 +44,7 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from ddx.authoring.satisfiability import Logic
-from ddx.citations import citation_problem
+from ddx.citations import citation_problem, split_citations, summary_only
 from ddx.engine import DurableMatcher, PythonMatcher, durable_problem, plan_shards
 from ddx.engine_limits import (
     APPROACH,
@@ -169,6 +172,7 @@ def check_rules(
             _check_cofiring,
             _check_unused_terms,
             _check_estimate_reasons,
+            _check_summary_sources,
         ]
     for check in checks:
         _guarded(check.__name__, report, lambda c=check: c(knowledge, report))
@@ -766,6 +770,47 @@ def _check_sources(k: Knowledge, report: CheckReport) -> None:
         why = citation_problem(text)
         if why:
             report.add("error", "source", f"{what} {why}: {text[:120]!r}", file=file, line=line)
+
+
+def _figures(k: Knowledge) -> Iterable[tuple[str, str, str, int | None]]:
+    """Every figure that claims a source (a count or a cited value; estimates and their reasons are not
+    figures): (what it is, the citation it rests on, file, line). A pooled figure yields each series."""
+    ent_file = str(k.directory / "entities.yaml")
+
+    def cells(what: str, cell: Any, fallback: str | None, file: str, line: int | None) -> Iterable[tuple[str, str, str, int | None]]:
+        if cell.estimate:
+            return
+        if cell.pooled:
+            for series in cell.pooled:
+                yield f"{what} series {series.n}", series.source, file, line
+        elif cell.source or fallback:
+            yield what, cell.source or fallback or "", file, line
+
+    for e in k.entities:
+        line = k.entity_lines.get(e.slug)
+        yield from cells(f"entity {e.slug}: prior", k.file_priors.get(e.slug, e.prior), None, ent_file, line)
+        for s in e.subtypes:
+            yield from cells(f"subtype {s.slug}: share", s.share, None, ent_file, line)
+    for r in k.rules:
+        if r.negated:
+            continue
+        for slug, cell in (r.spec.likelihood or {}).items():
+            yield from cells(f"rule {r.spec.id}, {slug}", cell, r.spec.source, r.file, r.spec_line or r.line)
+
+
+def _check_summary_sources(k: Knowledge, report: CheckReport) -> None:
+    """A figure whose every citation is a summary page (warning): the standard is the primary literature."""
+    for what, text, file, line in _figures(k):
+        sites = [summary_only(c) for c in split_citations(text)]
+        if sites and all(sites):
+            report.add(
+                "warning",
+                "summary-source",
+                f"{what} cites only a summary page ({sites[0]}): name the primary paper it reports "
+                f"(authors, journal, year, volume:page, PMID or doi), or mark the value an estimate (~) with its reason",
+                file=file,
+                line=line,
+            )
 
 
 def _check_estimate_reasons(k: Knowledge, report: CheckReport) -> None:
