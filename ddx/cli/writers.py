@@ -406,7 +406,7 @@ class TableWriter:
     """A rich table of cases, then the summary tables (for reading in a terminal, or in a text file).
 
     On a terminal the table is as wide as its content where that fits; where it does not (80 columns),
-    each case takes a few lines: its id with its band under it, the expected diagnosis with the mark
+    each case takes a few lines: its id with its band (the label) under it, the expected diagnosis with the mark
     under it, the leaders one per line. Ids and bands are never cut (one longer than the screen is
     folded onto the next line, every character kept). A file is written as a console of its width shows it.
     """
@@ -436,7 +436,7 @@ class TableWriter:
             mark = "[green]✓[/green]" if result.scored.top1 else f"[yellow]rank {_rank(result)}[/yellow]"
         self.rows.append(
             _TableRow(
-                number, markup_text(result.id), markup_text(result.expected or ""), leaders, markup_text(result.band_id or ""), mark
+                number, markup_text(result.id), markup_text(result.expected or ""), leaders, markup_text(result.band or ""), mark
             )
         )
 
