@@ -60,25 +60,28 @@ def citation_problem(text: str) -> str | None:
 # paper named beside it), but a citation naming only such a page is not a primary source.
 SUMMARY = re.compile(
     r"pathology\s*outlines|e-immunohistochemistry|webpathology|curesarcoma|wikidoc|wikipedia|medscape|"
-    r"uptodate|radiopaedia|ccga\.io",
+    r"uptodate|radiopaedia|ccga\.io|surgpathcriteria|surgical pathology criteria",
     re.IGNORECASE,
 )
-_PRIMARY_ID = re.compile(r"\b(PMID|PMCID|PMC\d|doi|ISBN|arXiv)\b|10\.\d{4,}/", re.IGNORECASE)
+# what names a primary paper beside the page: an identifier, or a journal volume ("2009;33:1850", "2009;33(2)")
+_PRIMARY_ID = re.compile(r"\b(PMID|PMCID|doi|ISBN|arXiv)\b|\bPMC\d+|10\.\d{4,}/|pubmed|ncbi\.nlm\.nih\.gov", re.IGNORECASE)
+_JOURNAL_VOLUME = re.compile(r"(19|20)\d\d\s*;\s*\d+")
 
 
 def summary_only(text: str) -> str | None:
     """The summary page a citation names when it names no primary paper, else ``None``.
 
     A citation is *summary-only* when it names a summary site (PathologyOutlines, e-immunohistochemistry,
-    WebPathology, …) and no journal volume (``2009;33:1850``), identifier (PMID, PMCID, doi) or book
-    beside it: ``"Rani A, et al. Alveolar rhabdomyosarcoma. PathologyOutlines.com, 2023"`` is, and
+    WebPathology, Stanford's Surgical Pathology Criteria, …) and no journal volume (``2009;33:1850``),
+    identifier (PMID, PMCID, doi, a PubMed link) or book beside it:
+    ``"Rani A, et al. Alveolar rhabdomyosarcoma. PathologyOutlines.com, 2023"`` is, and
     ``"Nascimento AF, et al. Am J Surg Pathol 2005;29:1106 (via e-immunohistochemistry.info)"`` is not.
     """
     found = SUMMARY.search(text)
     if not found:
         return None
     rest = SUMMARY.sub(" ", text)
-    if VOLUME.search(rest) or _PRIMARY_ID.search(rest) or BOOK.search(rest):
+    if _JOURNAL_VOLUME.search(rest) or _PRIMARY_ID.search(rest) or BOOK.search(rest):
         return None
     return found.group(0)
 

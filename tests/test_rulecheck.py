@@ -318,20 +318,24 @@ def test_every_estimate_gives_its_reason():
 
 
 def test_a_figure_citing_only_a_summary_page_is_a_warning_at_its_rule(rules_copy):
-    """A count or cited value whose every citation is a summary page is named (rule, profile, site); the
-    same value with the primary paper beside the page, an estimate whose reason names the page, and one
-    series of a pool cited to a paper are not."""
+    """A count or cited value whose every citation is a summary page is named (rule, profile, site, the
+    cell's own line); a pool's series cited to a page alone, a count written inside a citation list and a
+    cell that falls back on a summary-only rule source are named too. Not named: the same value with the
+    primary paper beside the page (in the citation or as another citation), an estimate whose reason names
+    the page, and a pool's series cited to a paper."""
+    summary = '"Rani A. PathologyOutlines.com, 2023"'
     add_rules(
         rules_copy,
-        rule(
-            "zz.summary",
-            "{stains.cd30: positive, stains.cd34: positive}",
-            likelihood='{ilms: {p: 0.6, source: "Rani A. PathologyOutlines.com, 2023"}}',
-        )
+        rule("zz.summary", "{stains.cd30: positive, stains.cd34: positive}", likelihood="{ilms: {p: 0.6, source: " + summary + "}}")
         + rule(
             "zz.primary",
             "{stains.cd30: positive, stains.s100: positive}",
             likelihood='{ilms: {p: 0.6, source: "Stock N. Am J Surg Pathol 2009;33:1850 (via PathologyOutlines.com, 2023)"}}',
+        )
+        + rule(
+            "zz.two",
+            "{stains.cd30: positive, stains.cd31: positive}",
+            likelihood='{ilms: {p: 0.6, source: "Rani A. PathologyOutlines.com, 2023; Stock N. Am J Surg Pathol 2009;33:1850"}}',
         )
         + rule(
             "zz.estimate",
@@ -342,12 +346,48 @@ def test_a_figure_citing_only_a_summary_page_is_a_warning_at_its_rule(rules_copy
             "zz.pool",
             "{stains.cd30: positive, stains.ema: positive}",
             likelihood='{ilms: {pooled: [{n: "3/7", source: "e-immunohistochemistry, 2020"}, {n: "1/9", source: "Test J 2020;1:2"}]}}',
+        )
+        + rule(
+            "zz.inline",
+            "{stains.cd30: positive, stains.erg: positive}",
+            likelihood='{ilms: {n: "2/16", source: "Test J 2020;1:2 1/9; e-immunohistochemistry 1/7"}}',
+        )
+        + rule("zz.fallback", "{stains.cd30: positive, stains.cd99: positive}", likelihood="{ilms: 0.6}").replace(
+            "source: Test J 2026;1:1", "source: " + summary
         ),
     )
     warned = messages(check_rules(rules_copy, engine=False), "summary-source", "warning")
-    assert len(warned) == 2, warned
-    assert any("rule zz.summary, ilms cites only a summary page (PathologyOutlines)" in m and "zz-test.yaml:2:" in m for m in warned)
-    assert any("rule zz.pool, ilms series 3/7" in m and "e-immunohistochemistry" in m for m in warned)
+    named = {m.split(", ilms")[0].split("rule ")[-1] for m in warned}
+    assert named == {"zz.summary", "zz.pool", "zz.inline", "zz.fallback"}, warned
+    [summary_msg] = [m for m in warned if "rule zz.summary, ilms cites only a summary page (PathologyOutlines)" in m]
+    assert "zz-test.yaml:6:" in summary_msg and "or mark the value an estimate" in summary_msg  # its cell's line
+    [pool_msg] = [m for m in warned if "zz.pool" in m]
+    assert "series 3/7" in pool_msg and "e-immunohistochemistry" in pool_msg and "estimate" not in pool_msg
+    assert any("zz.inline" in m and "e-immunohistochemistry 1/7" in m for m in warned)
+    assert any("zz.fallback" in m and "falls back on" in m for m in warned)
+
+
+def test_a_prior_cited_to_a_summary_page_is_named_and_a_negated_rule_once(rules_copy):
+    """Entity priors are figures too; a rule with a negation (two halves) is named once."""
+    entities = rules_copy / "entities.yaml"
+    text = entities.read_text()
+    old = text[text.index("  - slug: xg") :]
+    prior_line = next(line for line in old.splitlines() if line.startswith("    prior:"))
+    entities.write_text(
+        text.replace(prior_line, '    prior: {p: 0.04, source: "Shankar V. Juvenile xanthogranuloma. PathologyOutlines.com, 2023"}', 1)
+    )
+    add_rules(
+        rules_copy,
+        rule(
+            "zz.negated",
+            "{stains.cd30: positive}",
+            extra="  negated_by: {stains.cd30: negative}\n",
+            likelihood='{ilms: {p: 0.6, source: "Rani A. PathologyOutlines.com, 2023"}}',
+        ),
+    )
+    warned = messages(check_rules(rules_copy, engine=False), "summary-source", "warning")
+    assert sum("entity xg: prior" in m for m in warned) == 1, warned
+    assert sum("zz.negated" in m for m in warned) == 1, warned
 
 
 def test_no_packaged_figure_rests_on_a_summary_page_alone():

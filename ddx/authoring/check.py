@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -91,6 +92,7 @@ class CheckReport:
     messages: list[Message] = field(default_factory=list)
     examples_run: int = 0
     shards: int = 0  # durable-rules rulesets the active rules are split into
+    texts: Mapping[str, str] = field(default_factory=dict)  # unsaved file texts checked (for line numbers)
 
     @property
     def errors(self) -> list[Message]:
@@ -145,7 +147,7 @@ def check_rules(
     through it (not only through the plain-Python oracle).
     """
     root = resolve_rules_dir(directory)
-    report = CheckReport(root, None)
+    report = CheckReport(root, None, texts={str(Path(f)): t for f, t in (overrides or {}).items()})
     knowledge, problems = load_knowledge_partial(root, overrides=overrides)
     report.messages += [Message("error", p) for p in problems]
     if knowledge is None:
@@ -153,7 +155,7 @@ def check_rules(
     if problems:
         # the rules that loaded still get the checks of single rules, so one pass reports every problem;
         # the checks of the set as a whole wait for a set that loads (report.knowledge stays None)
-        checks = [_check_sources, _check_conditions]
+        checks = [_check_sources, _check_summary_sources, _check_conditions]
         report.add(
             "note",
             "partial",
@@ -721,37 +723,99 @@ def _dot(a: Sequence[float], b: Sequence[float]) -> float:
     return sum(x * y for x, y in zip(a, b, strict=True))
 
 
-def _sources(k: Knowledge) -> Iterable[tuple[str, str | None, str, int | None]]:
+@dataclass(frozen=True)
+class _Cell:
+    """One figure of the rules: a prior, a share, a rule's cell or ``default``, a prior set's prior."""
+
+    what: str  # "rule ihc.desmin, imt", "entity imt: prior", "prior set population, ilms"
+    cell: Any  # the Likelihood (or Prior)
+    fallback: str | None  # the source it rests on when it gives none of its own (the rule's, the entity's)
+    file: str
+    line: int | None
+
+
+_RULE_START = re.compile(r"^\s*- id\s*:")
+
+
+class _Lines:
+    """The lines of rule files, read once per check (unsaved texts first: the editor checks those)."""
+
+    def __init__(self, texts: Mapping[str, str] | None = None):
+        self.texts = texts or {}
+        self.read: dict[str, list[str]] = {}
+
+    def of(self, path: str) -> list[str]:
+        if path not in self.read:
+            text = self.texts.get(path)
+            if text is None:
+                try:
+                    text = Path(path).read_text(encoding="utf-8")
+                except (OSError, UnicodeDecodeError):
+                    text = ""
+            self.read[path] = text.splitlines()
+        return self.read[path]
+
+    def key_line(self, path: str, start: int | None, key: str) -> int | None:
+        """The line of ``key:`` inside the rule that starts at line ``start`` (else ``start``)."""
+        if start is None:
+            return None
+        lines = self.of(path)
+        pattern = re.compile(rf"(^\s+|[{{,]\s*){re.escape(key)}\s*:")  # block or flow style
+        for index in range(start, len(lines)):  # lines[start - 1] is the rule's "- id:" line
+            if _RULE_START.match(lines[index]):
+                break  # the next rule
+            if pattern.search(lines[index]):
+                return index + 1
+        return start
+
+
+def _cells(k: Knowledge, texts: Mapping[str, str] | None = None) -> Iterable[_Cell]:
+    """Every figure cell of the rules, once (a negated rule shares its cells with the rule it negates), each
+    with the line of its own key."""
+    lines = _Lines(texts)
+    ent_file = str(k.directory / "entities.yaml")
+    for e in k.entities:
+        line = k.entity_lines.get(e.slug)
+        # entities.yaml's own prior, whatever prior set is applied
+        yield _Cell(f"entity {e.slug}: prior", k.file_priors.get(e.slug, e.prior), e.source, ent_file, line)
+        for s in e.subtypes:
+            yield _Cell(f"subtype {s.slug}: share", s.share, s.source, ent_file, line)
+    for r in k.rules:
+        if r.negated:
+            continue
+        start = r.spec_line or r.line
+        for slug, cell in (r.spec.likelihood or {}).items():
+            yield _Cell(f"rule {r.spec.id}, {slug}", cell, r.spec.source, r.file, lines.key_line(r.file, start, slug))
+        if r.spec.default is not None:
+            yield _Cell(f"rule {r.spec.id}, default", r.spec.default, r.spec.source, r.file, lines.key_line(r.file, start, "default"))
+    settings_file = str(k.directory / "settings.yaml")
+    for name, chosen in k.settings.prior_sets.items():
+        for slug, prior in chosen.priors.items():
+            yield _Cell(f"prior set {name}, {slug}", prior, chosen.source, settings_file, None)
+
+
+def _sources(k: Knowledge, texts: Mapping[str, str] | None = None) -> Iterable[tuple[str, str | None, str, int | None]]:
     """Every citation in the rules: (what cites it, its text, file, line)."""
     ent_file = str(k.directory / "entities.yaml")
     for e in k.entities:
         line = k.entity_lines.get(e.slug)
         yield f"entity {e.slug}: source", e.source, ent_file, line
         yield f"entity {e.slug}: confirm_source", e.confirm_source, ent_file, line
-        prior = k.file_priors.get(e.slug, e.prior)  # entities.yaml's own, whatever prior set is applied
-        yield f"entity {e.slug}: prior", prior.source, ent_file, line
         for s in e.subtypes:
             yield f"subtype {s.slug}: source", s.source, ent_file, line
             yield f"subtype {s.slug}: confirm_source", s.confirm_source, ent_file, line
-            yield f"subtype {s.slug}: share", s.share.source, ent_file, line
-            for series in s.share.pooled or ():
-                yield f"subtype {s.slug}: share series {series.n}", series.source, ent_file, line
     for r in k.rules:
-        if r.negated:
-            continue
-        file, line = r.file, r.spec_line or r.line
-        yield f"rule {r.spec.id}: source", r.spec.source, file, line
-        for slug, lk in (r.spec.likelihood or {}).items():
-            if lk.pooled:
-                for series in lk.pooled:
-                    yield f"rule {r.spec.id}, {slug} series {series.n}", series.source, file, line
-            else:
-                yield f"rule {r.spec.id}, {slug}", lk.source, file, line
+        if not r.negated:
+            yield f"rule {r.spec.id}: source", r.spec.source, r.file, r.spec_line or r.line
     settings_file = str(k.directory / "settings.yaml")
     for name, chosen in k.settings.prior_sets.items():
         yield f"prior set {name}: source", chosen.source, settings_file, None
-        for slug, prior in chosen.priors.items():
-            yield f"prior set {name}, {slug}", prior.source, settings_file, None
+    for c in _cells(k, texts):
+        if c.cell.pooled:
+            for series in c.cell.pooled:
+                yield f"{c.what} series {series.n}", series.source, c.file, c.line
+        else:
+            yield c.what, c.cell.source, c.file, c.line
     for o in k.outside:
         yield f"outside entity {o.spec.slug}: source", o.spec.source, str(k.directory / "outside.yaml"), None
     for slug, rep in k.reports.entities.items():
@@ -764,7 +828,7 @@ def _sources(k: Knowledge) -> Iterable[tuple[str, str | None, str, int | None]]:
 
 def _check_sources(k: Knowledge, report: CheckReport) -> None:
     """Every source names the literature (error): see :func:`ddx.citations.citation_problem`."""
-    for what, text, file, line in _sources(k):
+    for what, text, file, line in _sources(k, report.texts):
         if text is None:
             continue
         why = citation_problem(text)
@@ -772,45 +836,46 @@ def _check_sources(k: Knowledge, report: CheckReport) -> None:
             report.add("error", "source", f"{what} {why}: {text[:120]!r}", file=file, line=line)
 
 
-def _figures(k: Knowledge) -> Iterable[tuple[str, str, str, int | None]]:
-    """Every figure that claims a source (a count or a cited value; estimates and their reasons are not
-    figures): (what it is, the citation it rests on, file, line). A pooled figure yields each series."""
-    ent_file = str(k.directory / "entities.yaml")
-
-    def cells(what: str, cell: Any, fallback: str | None, file: str, line: int | None) -> Iterable[tuple[str, str, str, int | None]]:
-        if cell.estimate:
-            return
-        if cell.pooled:
-            for series in cell.pooled:
-                yield f"{what} series {series.n}", series.source, file, line
-        elif cell.source or fallback:
-            yield what, cell.source or fallback or "", file, line
-
-    for e in k.entities:
-        line = k.entity_lines.get(e.slug)
-        yield from cells(f"entity {e.slug}: prior", k.file_priors.get(e.slug, e.prior), None, ent_file, line)
-        for s in e.subtypes:
-            yield from cells(f"subtype {s.slug}: share", s.share, None, ent_file, line)
-    for r in k.rules:
-        if r.negated:
-            continue
-        for slug, cell in (r.spec.likelihood or {}).items():
-            yield from cells(f"rule {r.spec.id}, {slug}", cell, r.spec.source, r.file, r.spec_line or r.line)
+# a count written inside a citation ("e-immunohistochemistry 0/7"): a series of a hand-pooled source
+_COUNT_IN = re.compile(r"(?<![\d/.])\d+\s*/\s*\d+(?![\d/])")
 
 
 def _check_summary_sources(k: Knowledge, report: CheckReport) -> None:
-    """A figure whose every citation is a summary page (warning): the standard is the primary literature."""
-    for what, text, file, line in _figures(k):
-        sites = [summary_only(c) for c in split_citations(text)]
-        if sites and all(sites):
-            report.add(
-                "warning",
-                "summary-source",
-                f"{what} cites only a summary page ({sites[0]}): name the primary paper it reports "
-                f"(authors, journal, year, volume:page, PMID or doi), or mark the value an estimate (~) with its reason",
-                file=file,
-                line=line,
-            )
+    """A figure that rests on a summary page alone (warning): the standard is the primary literature.
+
+    Warned: a count or cited value (a prior, share, rule cell or ``default``; not an estimate) whose every
+    citation is a summary page (:func:`ddx.citations.summary_only`) — its own ``source:`` or, without one,
+    the rule's or entity's it falls back on — and a series of a pool, or a count written inside a
+    citation list ("…; e-immunohistochemistry 0/7"), cited to a summary page alone."""
+    for c in _cells(k, report.texts):
+        if c.cell.estimate:
+            continue
+        if c.cell.pooled:
+            for series in c.cell.pooled:
+                site = summary_only(series.source)
+                if site:
+                    _summary_warning(report, f"{c.what} series {series.n}", site, c, series=True)
+            continue
+        text = c.cell.source or c.fallback
+        if not text:
+            continue
+        items = split_citations(text)
+        sites = [summary_only(item) for item in items]
+        inherited = c.cell.source is None
+        if all(sites):
+            _summary_warning(report, c.what, str(sites[0]), c, inherited=inherited)
+            continue
+        for item, site in zip(items, sites, strict=True):
+            if site and _COUNT_IN.search(item):
+                _summary_warning(report, f"{c.what}, its count in {item[:60]!r},", site, c, series=True, inherited=inherited)
+
+
+def _summary_warning(report: CheckReport, what: str, site: str, c: _Cell, *, series: bool = False, inherited: bool = False) -> None:
+    where = " (in the source it falls back on, the rule's or entity's own)" if inherited else ""
+    fix = "name the primary paper it reports (authors, journal, year, volume:page, PMID or doi)"
+    if not series:
+        fix += ", or mark the value an estimate (~) with its reason"
+    report.add("warning", "summary-source", f"{what} cites only a summary page ({site}){where}: {fix}", file=c.file, line=c.line)
 
 
 def _check_estimate_reasons(k: Knowledge, report: CheckReport) -> None:
