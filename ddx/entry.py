@@ -407,6 +407,8 @@ def _take_out(data: dict[str, Any], path: str) -> tuple[str, Any] | None:
                 return None
             value, parent[parts[i - 1]] = node, _GONE
             return _joined(parts[:i]), value
+        if node[part] is _GONE:
+            return None  # taken out already, for another problem of the same value ('Ki67 (MIB-1): 40%')
         if i == len(parts) - 1 or not isinstance(node[part], (dict, list)):
             value, node[part] = node[part], _GONE
             return _joined(parts[: i + 1]), value

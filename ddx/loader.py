@@ -27,7 +27,7 @@ from ddx.errors import DdxError, Problem
 from ddx.knowledge import Knowledge
 from ddx.knowledge.case import CASE_ID_PATTERN, LIST_SEPARATOR, LIST_SEPARATORS, CaseModel, problems_from_validation
 from ddx.knowledge.vocabulary import Vocabulary
-from ddx.yamlio import ReadError, atomic_output, atomic_write_text, load_data, open_regular
+from ddx.yamlio import ReadError, atomic_output, atomic_write_text, load_data, load_noting_duplicates, open_regular, strip_lines
 
 if TYPE_CHECKING:
     from ddx.entry import CaseEntry
@@ -53,6 +53,9 @@ class RawCase:
     data: Any = None
     line: int | None = None  # the line in the file, where known (spreadsheet rows; a workbook's row number)
     problems: list[Problem] = field(default_factory=list)
+    # problems found in reading that leave the case to be validated too (a key given twice): reported with
+    # what validation finds, so one run names every problem of the case
+    read_problems: list[Problem] = field(default_factory=list)
     # a spreadsheet row is kept as its cells until validation (done in a worker process)
     cells: list[str] | None = None
     columns: list[ColumnSpec] | None = None
@@ -113,11 +116,20 @@ def iter_raw(path: str | Path, vocab: Vocabulary) -> Iterator[RawCase]:
     if suffix not in CASE_SUFFIXES and p.exists():
         yield _file_problem(file, p.name, f"not a case file (expected {', '.join(sorted(INPUT_SUFFIXES))})")
         return
+    duplicates: list[tuple[int, str]] = []
+    lines: list[int | None] = []
     try:
         data = load_data(p)
     except ReadError as exc:
-        yield _file_problem(file, p.name, str(exc), exc.line)
-        return
+        noted = load_noting_duplicates(p) if "give each key once" in str(exc) else None
+        if noted is None:
+            yield _file_problem(file, p.name, str(exc), exc.line)
+            return
+        data, duplicates = noted  # a key given twice refuses its case only, with the case's other problems
+        items_with_lines = data.get("cases") if isinstance(data, dict) and "id" not in data else [data]
+        if isinstance(items_with_lines, list):
+            lines = [item.get("__line__") if isinstance(item, dict) else None for item in items_with_lines]
+        data = strip_lines(data)
     except FileNotFoundError:
         yield _file_problem(file, p.name, "no such file")
         return
@@ -135,11 +147,36 @@ def iter_raw(path: str | Path, vocab: Vocabulary) -> Iterator[RawCase]:
     else:
         items = [data]
     multi = len(items) > 1
-    lines = _item_lines(p, len(items)) if multi else []
+    if multi and not lines:
+        lines = _item_lines(p, len(items))
+    owner = _owners(duplicates, lines, len(items))
+    if owner is None:  # a key given twice outside every case ('cases' itself): the file cannot be read
+        line, message = duplicates[0]
+        yield _file_problem(file, p.name, f"YAML error: {message}", line)
+        return
     for index, item in enumerate(items):
-        raw = RawCase(file, index, p.name + (f"#{index + 1}" if multi else ""), item, line=lines[index] if lines else None)
+        raw = RawCase(file, index, p.name + (f"#{index + 1}" if multi else ""), item, line=lines[index] if multi and lines else None)
         raw.label = raw.case_id or raw.label
+        raw.read_problems = [
+            Problem(f"YAML error: {message}", file=file, case=raw.label, line=line) for line, message in owner.get(index, [])
+        ]
         yield raw
+
+
+def _owners(duplicates: list[tuple[int, str]], starts: list[int | None], count: int) -> dict[int, list[tuple[int, str]]] | None:
+    """Which case each repeated key belongs to: the last case starting at or before its line. ``None``
+    when one lies before every case or the starts are unknown (the file is refused as a whole)."""
+    owners: dict[int, list[tuple[int, str]]] = {}
+    if not duplicates:
+        return owners
+    if len(starts) != count or any(start is None for start in starts):
+        return None
+    for line, message in duplicates:
+        index = max((i for i, start in enumerate(starts) if start is not None and start <= line), default=None)
+        if index is None:
+            return None
+        owners.setdefault(index, []).append((line, message))
+    return owners
 
 
 def _item_lines(path: Path, count: int) -> list[int | None]:
@@ -186,7 +223,9 @@ def validate_raw(raw: RawCase, knowledge: Knowledge) -> LoadedCase:
             if raw.sheet is not None:  # a workbook row: the sheet, and the column the key path was read from
                 problem.sheet = raw.sheet
                 problem.column = column_of(raw.columns or [], problem.path)
-        return LoadedCase(raw.file, raw.index, raw.label, problems=problems, line=raw.line, sheet=raw.sheet)
+        return LoadedCase(raw.file, raw.index, raw.label, problems=raw.read_problems + problems, line=raw.line, sheet=raw.sheet)
+    if raw.read_problems:
+        return LoadedCase(raw.file, raw.index, raw.label, problems=list(raw.read_problems), line=raw.line, sheet=raw.sheet)
     return LoadedCase(raw.file, raw.index, case.id, case=case, line=raw.line, sheet=raw.sheet)
 
 

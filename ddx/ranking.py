@@ -91,6 +91,8 @@ class Evidence:
             "strength": round(self.strength, 2),
             "source": self.source,
         }
+        if lk.estimate and lk.reason:  # the estimate's own grounds: the rule's source covers all its cells
+            out["reason"] = lk.reason
         if lk.n:
             out["n"] = lk.n
         if lk.k is not None and lk.total is not None:

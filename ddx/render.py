@@ -368,6 +368,6 @@ def render_markdown(analysis: Analysis, knowledge: Knowledge, *, top: int = 6) -
         lines += [f"{n}. {_md(s.why)} ({_md(s.detail)})" for n, s in enumerate(analysis.suggestions, 1)]
     if analysis.top:
         lines += ["", "**Sources (leading candidate)**", ""]
-        lines += [f"- `{e.rule}`: {e.source}" for e in analysis.top.evidence[:5]]
+        lines += [f"- `{e.rule}`: {_md(e.grounds)}" for e in analysis.top.evidence[:5]]
     lines += ["", f"_{_md(provenance_line(knowledge, analysis))}. {DISCLAIMER}_", ""]
     return "\n".join(lines)

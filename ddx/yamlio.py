@@ -256,6 +256,54 @@ def key_line(mapping: Any, key: Any) -> int | None:
 LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
+class _TolerantLineLoader(LineLoader):
+    """:class:`LineLoader` that notes a key given twice (``duplicates``: line, message) instead of refusing
+    the document, so a file of several cases can refuse only the case that holds it."""
+
+    def __init__(self, stream: Any):
+        super().__init__(stream)
+        self.duplicates: list[tuple[int, str]] = []
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[Any, int] = {}
+            for key_node, _ in node.value:
+                if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                key = self.construct_object(key_node)
+                line = key_node.start_mark.line + 1
+                try:
+                    first = seen.get(key)
+                except TypeError:
+                    continue
+                if first is not None:
+                    where = f"twice on line {line}" if first == line else f"on line {first} and line {line}"
+                    self.duplicates.append((line, f"key {key!r} is given {where}; give each key once"))
+                else:
+                    seen[key] = line
+        return super(DataLoader, self).construct_mapping(node, deep=deep)  # PyYAML's: the last value stays
+
+
+def load_noting_duplicates(path: Path) -> tuple[Any, list[tuple[int, str]]] | None:
+    """A YAML file read with lines (as :func:`load_data` ``with_lines``) whose repeated keys are noted, not
+    refused: (data, [(line, message)]), for a reader that refuses only the case holding one. ``None`` when
+    the file is not YAML or does not read this way either (the caller keeps the first error)."""
+    if path.suffix.lower() not in (".yaml", ".yml"):
+        return None
+    try:
+        text = read_text(path)
+        loader = _TolerantLineLoader(text)
+        try:
+            data = loader.get_single_data()
+        finally:
+            loader.dispose()
+    except (OSError, ReadError, yaml.YAMLError, RecursionError, UnicodeError, ValueError, TypeError):
+        return None
+    if find_text(data, _SURROGATE) is not None:
+        return None
+    return data, loader.duplicates
+
+
 def strip_lines(value: Any) -> Any:
     """Remove the ``__line__`` markers added by :class:`LineLoader`."""
     if isinstance(value, dict):

@@ -232,6 +232,33 @@ def test_cases_of_a_yaml_list_carry_the_line_where_each_starts(tmp_path):
     assert duplicate["line"] == 6 and "already used in" in duplicate["message"] and duplicate["message"].endswith("many.yaml:2")
 
 
+def test_a_key_given_twice_refuses_its_case_only_with_its_other_problems(tmp_path):
+    """Regression: one repeated key in one case of a `cases:` list refused the whole file ("Cases: 1, ranked:
+    0"), and in a one-case file it hid the case's other problems. Now the case holding it is refused with
+    the repeated key (both lines) and everything else wrong with it; the file's other cases are ranked. A
+    key repeated outside every case (`cases:` twice) still refuses the file."""
+    (tmp_path / "many.yaml").write_text(
+        "cases:\n  - id: m1\n    stains: {desmin: positive}\n  - id: m2\n    stains:\n      desmin: positive\n"
+        "      desmin: negative\n      smaa: positive\n  - id: m3\n    stains: {sma: positive}\n",
+        encoding="utf-8",
+    )
+    rows, summary = jsonl(run("batch", str(tmp_path / "many.yaml"), "--format", "jsonl", "-q", "--no-suggest").output)
+    assert [r["id"] for r in rows] == ["m1", "m2", "m3"] and summary["ranked"] == 2
+    assert rows[0]["errors"] == [] and rows[2]["errors"] == []
+    messages = [e["message"] for e in rows[1]["errors"]]
+    assert any("key 'desmin' is given on line 6 and line 7" in m and "many.yaml:7" in m for m in messages), messages
+    assert any("unknown stain 'smaa'" in m for m in messages), messages
+
+    (tmp_path / "one.yaml").write_text("id: s1\nstains:\n  sma: positive\n  desmn: diffuse\n  sma: positve\n", encoding="utf-8")
+    [row], _ = jsonl(run("batch", str(tmp_path / "one.yaml"), "--format", "jsonl", "-q", "--no-suggest").output)
+    messages = " | ".join(e["message"] for e in row["errors"])
+    assert "key 'sma' is given on line 3 and line 5" in messages and "'desmn'" in messages and "'positve'" in messages
+
+    (tmp_path / "top.yaml").write_text("cases:\n  - id: t1\ncases:\n  - id: t2\n", encoding="utf-8")
+    [row], summary = jsonl(run("batch", str(tmp_path / "top.yaml"), "--format", "jsonl", "-q", "--no-suggest").output)
+    assert summary["ranked"] == 0 and "key 'cases' is given on line 1 and line 3" in row["errors"][0]["message"]
+
+
 def test_output_inside_the_input_folder_is_not_read_back(tmp_path):
     folder = tmp_path / "cases"
     folder.mkdir()

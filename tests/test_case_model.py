@@ -517,3 +517,12 @@ def test_a_file_holding_a_list_of_cases_says_what_to_do_instead(tmp_path, knowle
     single.write_text("just text\n", encoding="utf-8")
     [loaded] = list(iter_cases(single, knowledge))
     assert "a case must be a mapping" in str(loaded.problems[0]) and "bare list" not in str(loaded.problems[0])
+
+
+def test_an_unknown_site_far_from_every_term_is_told_where_the_sites_are_and_its_regions(knowledge):
+    """'hamstring' is near no site term: no empty "did you mean", but the list's place and the regions a
+    case may write instead; a near misspelling keeps its nearest term."""
+    [far] = [str(p) for p in problems(knowledge, {"id": "x", "clinical": {"site": "hamstring"}})]
+    assert "unknown site 'hamstring'" in far and "docs/case-format.md" in far and "extremity" in far and "did you mean" not in far
+    [near] = [str(p) for p in problems(knowledge, {"id": "x", "clinical": {"site": "thihg"}})]
+    assert "did you mean 'thigh'" in near and "region" not in near

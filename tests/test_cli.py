@@ -296,3 +296,49 @@ def test_an_xlsx_that_cannot_be_written_raises_the_os_error_not_xlsxwriters(erro
     with pytest.raises(raised) as caught:
         writer.end(None)
     assert not isinstance(caught.value, FileCreateError) and caught.value.errno == error.errno
+
+
+def test_a_checkouts_edited_rules_folder_is_named_when_the_packaged_rules_rank(tmp_path, knowledge):
+    """After `pip install .`, ./rules is a copy the ranking does not read: a user who edited it is told
+    (stderr) to pass --rules; nothing is said while it matches the packaged rules, nor for the same folder."""
+    import shutil
+
+    from ddx.cli.main import edited_rules_note
+
+    packaged = knowledge.directory
+    local = tmp_path / "rules"
+    shutil.copytree(packaged, local)
+    assert edited_rules_note(packaged, knowledge.files, local) is None
+    assert edited_rules_note(packaged, knowledge.files, packaged) is None
+    assert edited_rules_note(packaged, knowledge.files, tmp_path / "nothing") is None
+    target = local / "rules" / "immunohistochemistry.yaml"
+    target.write_text(target.read_text(encoding="utf-8").replace('n: "10/12"', 'n: "0/12"', 1), encoding="utf-8")
+    note = edited_rules_note(packaged, knowledge.files, local)
+    assert note is not None and "--rules rules" in note and str(packaged) in note
+    shutil.copy2(packaged / "rules" / "immunohistochemistry.yaml", target)
+    (local / "rules" / "mine.yaml").write_text("rules: []\n", encoding="utf-8")
+    assert edited_rules_note(packaged, knowledge.files, local) is not None  # a file of one's own counts too
+
+
+def test_an_estimates_grounds_are_its_reasoning_not_the_rules_citation(tmp_path):
+    """Regression: markdown's sources and the JSON gave an ILMS estimate the rule's citation (an IMT series,
+    Coffin 1995) as its source. Markdown now names the estimate's reasoning; JSON keeps the rule's citation
+    in `source` and adds the estimate's `reason`."""
+    case = tmp_path / "c.yaml"
+    case.write_text(
+        "id: c\npatient: {age: 45, sex: female}\nclinical: {site: thigh, depth: deep, size_cm: 8}\n"
+        "morphology: {cell_types: [spindle], inflammation: [foamy_histiocytes, plasma_cells]}\n"
+        "stains: {desmin: diffuse, sma: positive, myod1: focal, myogenin: negative, alk: negative}\n",
+        encoding="utf-8",
+    )
+    runner = CliRunner()
+    out = json.loads(runner.invoke(main, ["eval", str(case), "--format", "json"]).output)
+    out = out[0] if isinstance(out, list) else out.get("cases", [out])[0] if "cases" in out else out
+    leader = out["ranking"][0]
+    assert leader["entity"] == "ilms"
+    plasma = next(e for e in leader["evidence"] if e["rule"] == "infl.plasma-cells")
+    assert plasma["estimate"] and plasma["reason"].startswith("estimate:") and "Coffin" in plasma["source"]
+    assert all("reason" not in e for e in leader["evidence"] if not e["estimate"])
+    markdown = runner.invoke(main, ["eval", str(case), "--format", "markdown"]).output
+    sources = markdown.split("**Sources (leading candidate)**", 1)[1]
+    assert "`infl.plasma-cells`: estimate:" in sources and "Coffin" not in sources.split("`infl.plasma-cells`", 1)[1].split("\n")[0]

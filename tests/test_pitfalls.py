@@ -15,7 +15,8 @@ from tests.conftest import CASES, SEED, validate
 # Each pitfall of issue 3 and a published case on which it must be shown.
 PITFALL_CASES = [
     ("pitfall.eims-desmin-alk", "singh-2022-eims-lung-m"),
-    ("pitfall.tfcp2-keratin-alk", "asdp-2023-srms-scalp-50m"),
+    ("pitfall.tfcp2-keratin-alk", "headneckpathol-2022-srms-face-43f"),
+    ("pitfall.tfcp2-recorded", "asdp-2023-srms-scalp-50m"),
     ("pitfall.alk-negative-imt", "bruyninckx-2024-imt-lung-6m"),
     ("pitfall.alk-negative-imt-fusion", "kuo-2020-imt-parapharyngeal"),
     ("pitfall.ilms-myogenin-caldesmon", "alali-2024-ilms-oral-cavity"),
@@ -125,3 +126,14 @@ def test_a_proven_alk_fusion_silences_the_keratin_and_alk_caveat(knowledge, anal
     shown = {c.rule for c in analyzer.analyze(validate(knowledge, raw)).caveats}
     fused = {c.rule for c in analyzer.analyze(validate(knowledge, {**raw, "molecular": {"alk_rearrangement": "present"}})).caveats}
     assert "pitfall.tfcp2-keratin-alk" in shown and "pitfall.tfcp2-keratin-alk" not in fused
+
+
+def test_a_recorded_tfcp2_fusion_is_not_asked_for_again(knowledge, analyzer):
+    """Regression: with FUS/EWSR1-TFCP2 recorded, the keratin-and-ALK caveat still said 'test for
+    FUS/EWSR1-TFCP2'; now that caveat gives way to one that says the fusion is recorded, and the fusion test
+    is not among the tests suggested."""
+    raw = {"id": "c", "stains": {"keratin": "positive", "alk": "positive"}, "molecular": {"tfcp2_rearrangement": "present"}}
+    analysis = analyzer.analyze(validate(knowledge, raw))
+    caveats = {c.rule: c.text for c in analysis.caveats}
+    assert "pitfall.tfcp2-keratin-alk" not in caveats and "is recorded" in caveats["pitfall.tfcp2-recorded"]
+    assert "tfcp2_rearrangement" not in {s.test for s in analysis.suggestions}

@@ -640,6 +640,36 @@ def test_a_case_file_with_errors_opens_with_the_bad_values_marked_to_fix(knowled
     drive(app, script)
 
 
+def test_a_file_with_stain_names_no_widget_id_can_hold_opens_and_each_refused_value_is_selected(knowledge, tmp_path):
+    """Unknown stain keys as pathologists write them (a clone in brackets, a slash) open without a crash
+    (their widget ids are made valid), and each refused value the entry line takes in turn is selected, so
+    typing the correction replaces it (the second was once typed in front of)."""
+    from ddx.tui.form import field_id
+
+    assert field_id("stains.ALK (D5F3)") == "f-stains--ALK_20__28_D5F3_29_" and field_id("clinical.site") == "f-clinical--site"
+    path = tmp_path / "clones.yaml"
+    path.write_text("id: clones\nstains:\n  ALK (D5F3): negative\n  Ki67 (MIB-1): 40%\n  desmin: diffuse\n")
+    app = make_app(knowledge, path=path)
+
+    async def script(pilot):
+        assert app.entry.findings("stains") == {"desmin": {"result": "positive", "extent": "diffuse"}}
+        quick = app.query_one("#stains-entry", Input)
+        first = quick.value
+        assert first.lower().startswith("alk (d5f3)")
+        quick.focus()
+        await settle(app, pilot)
+        await type_text(pilot, "alk negative")
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert app.entry.findings("stains")["alk"] == {"result": "negative"}
+        second = quick.value
+        assert second.lower().startswith("ki67") and quick.selection.start == 0 and quick.selection.end == len(second)
+        await type_text(pilot, "ki67 40%")
+        assert quick.value == "ki67 40%"  # replaced, not typed in front of the file's text
+
+    drive(app, script)
+
+
 def test_a_refused_value_in_the_entry_line_waits_for_enter(knowledge, tmp_path):
     """`nf1_alteration: yes` is refused by the file's schema but reads as 'present' once typed: it is put
     in the entry line for the user to confirm, never recorded behind their back (quitting does not ask)."""
@@ -723,6 +753,8 @@ def test_at_80x24_the_panes_have_room_and_no_table_cuts_a_cell(knowledge):
 
 
 def test_at_120x40_a_piece_of_evidence_takes_one_line_and_the_full_citation_is_one_key_away(knowledge):
+    from ddx.report_comment import short_source
+
     app = make_app(knowledge)
 
     async def script(pilot):
@@ -731,11 +763,12 @@ def test_at_120x40_a_piece_of_evidence_takes_one_line_and_the_full_citation_is_o
         for e in leader.supporting + leader.opposing:
             line = next(x for x in app.differential.detail_text.split("\n") if e.finding in x and x.startswith("  "))
             assert len(line) <= width, line
-            assert e.source not in app.differential.detail_text or len(e.source) < 60
+            assert e.grounds not in app.differential.detail_text or short_source(e.grounds) == e.grounds  # short: whole
         await pilot.press("f3")
         await pilot.press("c")
         full = app.differential.detail_text
-        assert all(e.source in full for e in leader.supporting)
+        # each figure's grounds: its citation, or an estimate's own reasoning (not the rule's citation)
+        assert all(e.grounds in full.replace("\n", " ") or e.grounds in full for e in leader.supporting)
         await pilot.press("c")
         assert app.differential.detail_text != full
 

@@ -174,6 +174,26 @@ def engine_option(f: Any) -> Any:
 CHECK_HINT = " (run 'ddx rules check' for details)"  # what 'ddx rules ...' adds to the loader's first line
 
 
+def edited_rules_note(packaged: Path, files: list[Path], local: Path) -> str | None:
+    """A note for a user who edited a checkout's ``rules/`` and ranks with the packaged copy that ``pip
+    install .`` made of them: ``local`` is a rules folder (it has vocabulary.yaml) that is not ``packaged``
+    and whose files differ from it. None otherwise (no such folder, the same folder, the same files)."""
+    try:
+        if not (local / "vocabulary.yaml").is_file() or local.resolve() == packaged.resolve():
+            return None
+        mine = {f.relative_to(packaged).as_posix() for f in files if f.is_relative_to(packaged)}
+        theirs = {f.relative_to(local).as_posix() for f in local.rglob("*.yaml")}
+        differs = mine != theirs or any((packaged / name).read_bytes() != (local / name).read_bytes() for name in mine)
+    except OSError:
+        return None
+    if not differs:
+        return None
+    return (
+        f"note: ranking with the packaged rules ({packaged}); ./rules here differs from them. "
+        "Pass --rules rules (or set DDX_RULES) to rank with the edited copy."
+    )
+
+
 def load_rules(directory: str | None, prior_set: str | None = None, *, hint: str = "", starting_up: bool = False) -> Knowledge:
     """The rules every command ranks or works with: those in ``directory`` (None: $DDX_RULES, else the
     packaged rules), with the priors of ``prior_set`` when one is named. Loading them ends the command's
@@ -195,6 +215,10 @@ def load_rules(directory: str | None, prior_set: str | None = None, *, hint: str
         for problem in exc.problems:
             err.print(f"  {problem}", markup=False)
         sys.exit(1)
+    if directory is None and not os.environ.get("DDX_RULES"):
+        note = edited_rules_note(knowledge.directory, knowledge.files, Path.cwd() / "rules")
+        if note:
+            print(note, file=sys.stderr)
     if not starting_up:
         resume_collector()
     if prior_set is None:

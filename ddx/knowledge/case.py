@@ -60,10 +60,11 @@ def _term(termset: TermSet) -> Callable[[Any], str]:
     return normalize
 
 
-def _site(sites: TermSet, sides: Sequence[str]) -> Callable[[Any], str]:
+def _site(sites: TermSet, sides: Sequence[str], regions: Sequence[str] = ()) -> Callable[[Any], str]:
     """A site term (as :func:`_term`); with the vocabulary's ``site_sides``, "left thigh", "thigh, left",
     "thigh (left)" or "R forearm" read as the site, since the side is not part of the case (no rule reads it):
-    a report's laterality is no error."""
+    a report's laterality is no error. An unknown site with no site term near it ("hamstring") is told where
+    the site terms are listed and the ``regions`` (site groups that are site terms) it may write instead."""
     term = _term(sites)
     words = "|".join(re.escape(w) for w in sides)
     side = re.compile(rf"^(?:{words})_+(?=[a-z])|(?<=[a-z])_+(?:{words})$") if sides else None  # at either end
@@ -73,7 +74,17 @@ def _site(sites: TermSet, sides: Sequence[str]) -> Callable[[Any], str]:
             bare = side.sub("", re.sub(r"[,()]", "_", fold(value)).strip("_"))
             if bare and bare != fold(value) and bare in sites:
                 return sites.normalize(bare)
-        return term(value)
+        try:
+            return term(value)
+        except PydanticCustomError as exc:
+            if exc.type != "unknown_term" or (exc.context or {}).get("suggestions") or not regions:
+                raise
+            raise PydanticCustomError(
+                "unknown_term",
+                "unknown site {term}: no site term is near it; write one of the sites listed in docs/case-format.md "
+                "('Sites'), or its region: {regions}",
+                {"term": (exc.context or {}).get("term", repr(str(value))), "regions": ", ".join(regions), "suggestions": []},
+            ) from None
 
     return check
 
@@ -506,7 +517,8 @@ def build_case_schema(vocab: Vocabulary, entities: TermSet | None = None) -> Cas
     ``ValidationError`` (:func:`problems_from_validation` words it)."""
     SexT = Annotated[str, BeforeValidator(_term(vocab.sex))]
     DepthT = Annotated[str, BeforeValidator(_term(vocab.depth))]
-    SiteT = Annotated[str, BeforeValidator(_site(vocab.sites, vocab.site_sides))]
+    regions = [t for t in vocab.site_groups.terms if t in vocab.sites]  # head_neck, extremity, trunk, ...
+    SiteT = Annotated[str, BeforeValidator(_site(vocab.sites, vocab.site_sides, regions))]
     SymptomT = Annotated[str, BeforeValidator(_term(vocab.symptoms))]
     PresenceT = Annotated[str, BeforeValidator(_term(vocab.presence))]
     stain_key = Annotated[str, BeforeValidator(_term(vocab.stains))]

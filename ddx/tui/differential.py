@@ -177,7 +177,7 @@ def entity_detail(
         if not items:
             parts.append(Text("  nothing recorded", style="dim italic"))
         for e in items:
-            tag = tags.setdefault(e.source, len(tags) + 1)
+            tag = tags.setdefault(e.grounds, len(tags) + 1)  # an estimate's reasoning, else the citation
             parts.append(Text("  ") + evidence_text(e, tag, full=full))
     if knowledge is not None and analysis.unused:
         unused = Text(f"{UNUSED}: ", style="bold dim")

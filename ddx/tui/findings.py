@@ -278,6 +278,7 @@ class FindingsPane(Vertical):
         quick = self.query_one(f"#{self.section}-entry", Input)
         with self.prevent(Input.Changed):
             quick.value = self._file_text = refused_entry_text(item)
+        quick.select_all()  # typing replaces it, as for the first (selected when the line takes focus)
         more = f" ({len(self.refused)} more from the file after this one)" if self.refused else ""
         self._error(f"From the file, not recorded: {problem_text(item.problem)}{more}")
 

@@ -14,6 +14,7 @@ ranking is on screen, or at once when one of them is opened.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -36,8 +37,14 @@ LATER = ("case", "morphology")  # the tabs built after the first paint
 TICKED, UNTICKED = "✓", " "  # a check box's state, readable without colour
 
 
+_NOT_IN_AN_ID = re.compile(r"[^A-Za-z0-9_-]")
+
+
 def field_id(path: str) -> str:
-    return "f-" + path.replace(".", "--")
+    """The widget id of a field: ``clinical.site`` -> ``f-clinical--site``. A character an id cannot hold
+    (a refused stain written ``ALK (D5F3)``) is written by its code point, ``_28_``, so every path has an id
+    and a query for it never fails to parse."""
+    return "f-" + _NOT_IN_AN_ID.sub(lambda m: f"_{ord(m.group()):x}_", path.replace(".", "--"))
 
 
 class CheckList(SelectionList[str]):
