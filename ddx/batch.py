@@ -69,7 +69,6 @@ class BatchRow:
     outside: str | None = None  # what the findings point to outside the differential
     scored: ScoredCase | None = None
     band: str | None = None  # the confidence band's label
-    band_id: str | None = None
     next_test: str | None = None
     next_test_gain: float | None = None  # bits
     next_test_cost: str | None = None  # its cost class as a laboratory names it ("IHC", "FISH")
@@ -140,7 +139,6 @@ class Processor:
             outside="; ".join([p.slug for p in analysis.outside.pointers] + [u.rule for u in analysis.outside.unexplained]) or None,
             scored=scored_case(analysis, self.knowledge),
             band=analysis.confidence.label if analysis.confidence else None,
-            band_id=analysis.confidence.band if analysis.confidence else None,
             next_test=analysis.suggestions[0].label if analysis.suggestions else None,
             next_test_gain=analysis.suggestions[0].gain if analysis.suggestions else None,
             next_test_cost=analysis.suggestions[0].cost.label if analysis.suggestions else None,

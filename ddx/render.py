@@ -207,6 +207,8 @@ def markup_text(text: str) -> str:
 
 
 EVIDENCE_LEGEND = "for / against: weight, finding (figure; cited or est. → likelihood used)"
+# pieces of evidence shown for and against each entity in text and markdown (``ddx eval --lines N``: N each)
+FOR_LINES, AGAINST_LINES = 3, 2
 SHARE_LEGEND = "entity · leading subtype (share: that subtype's part of the entity's probability)"
 
 
@@ -245,10 +247,11 @@ def _hanging(rows: list[tuple[str, Text]], *, marker_style: str = "", right: boo
     return grid
 
 
-def ranking_table(analysis: Analysis, knowledge: Knowledge, *, top: int = 6) -> Table:
+def ranking_table(analysis: Analysis, knowledge: Knowledge, *, top: int = 6, lines: int | None = None) -> Table:
     """The ranking as a rich grid that reads at 80 columns: per entity, a line with its rank, label, bar and
-    probability, then its evidence for (up to three) and against (up to two) indented under it, each item
-    on lines of its own (wrapped under itself, never cut)."""
+    probability, then its evidence for (up to three, or ``lines``) and against (up to two, or ``lines``)
+    indented under it, each item on lines of its own (wrapped under itself, never cut)."""
+    n_for, n_against = (FOR_LINES, AGAINST_LINES) if lines is None else (lines, lines)
     grid = Table.grid(padding=(0, 1), expand=False)
     grid.add_column(justify="right", style="dim", no_wrap=True)
     grid.add_column(ratio=1)
@@ -268,22 +271,23 @@ def ranking_table(analysis: Analysis, knowledge: Knowledge, *, top: int = 6) -> 
         grid.add_row(str(i), head)
         rows = [
             (kind if n == 0 else "", Text(line))
-            for kind, items in (("for", r.supporting[:3]), ("against", r.opposing[:2]))
+            for kind, items in (("for", r.supporting[:n_for]), ("against", r.opposing[:n_against]))
             for n, line in enumerate([_evidence_line(e) for e in items] or ["-"])
         ]
         grid.add_row("", _hanging(rows, marker_style="dim"))
     return grid
 
 
-def render_text(analysis: Analysis, knowledge: Knowledge, *, top: int = 6) -> RenderableType:
-    """A rich renderable: the ranking with its evidence, caveats and next tests (it reads at 80 columns)."""
+def render_text(analysis: Analysis, knowledge: Knowledge, *, top: int = 6, lines: int | None = None) -> RenderableType:
+    """A rich renderable: the ranking with its evidence (``lines``: pieces for and against each entity; None:
+    three for, two against), caveats and next tests (it reads at 80 columns)."""
     if analysis.problems:
         lines = Text()
         for p in analysis.problems:
             lines.append("✗ ", style="bold red")
             lines.append(str(p) + "\n")
         return Panel(lines, title=f"[bold red]{markup_text(analysis.case_id)}: not ranked", border_style="red")
-    table = ranking_table(analysis, knowledge, top=top)
+    table = ranking_table(analysis, knowledge, top=top, lines=lines)
     parts: list[RenderableType] = []
     if analysis.confidence:
         band = FigureText()
@@ -336,7 +340,9 @@ def _md(text: str) -> str:
     return markdown_text(text)
 
 
-def render_markdown(analysis: Analysis, knowledge: Knowledge, *, top: int = 6) -> str:
+def render_markdown(analysis: Analysis, knowledge: Knowledge, *, top: int = 6, lines: int | None = None) -> str:
+    """The ranking as markdown (``lines`` as for :func:`render_text`), its cells escaped for the page."""
+    n_for, n_against = (FOR_LINES, AGAINST_LINES) if lines is None else (lines, lines)
     lines = [f"## {_md(analysis.case_id)}", ""]
     if analysis.problems:
         lines.append("**Not ranked:**")
@@ -348,8 +354,8 @@ def render_markdown(analysis: Analysis, knowledge: Knowledge, *, top: int = 6) -
         lines += [f"**{analysis.confidence.label}:** {analysis.confidence.action}", ""]
     lines += ["| # | entity | probability | score | evidence for | evidence against |", "|---:|---|---:|---:|---|---|"]
     for i, r in enumerate(analysis.ranking[:top], start=1):
-        for_ = "<br>".join(_md(_evidence_line(e)) for e in r.supporting[:3]) or "-"
-        against = "<br>".join(_md(_evidence_line(e)) for e in r.opposing[:2]) or "-"
+        for_ = "<br>".join(_md(_evidence_line(e)) for e in r.supporting[:n_for]) or "-"
+        against = "<br>".join(_md(_evidence_line(e)) for e in r.opposing[:n_against]) or "-"
         name = r.name + (
             f"; leading: {r.subtype_name} (share {percent_text(r.subtype_share or 0.0)})" if r.subtype is not None else ""
         )

@@ -4,6 +4,7 @@ import errno
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import sysconfig
@@ -342,3 +343,20 @@ def test_an_estimates_grounds_are_its_reasoning_not_the_rules_citation(tmp_path)
     markdown = runner.invoke(main, ["eval", str(case), "--format", "markdown"]).output
     sources = markdown.split("**Sources (leading candidate)**", 1)[1]
     assert "`infl.plasma-cells`: estimate:" in sources and "Coffin" not in sources.split("`infl.plasma-cells`", 1)[1].split("\n")[0]
+
+
+def test_lines_shows_more_evidence_for_and_against_each_entity():
+    """The text shows the three pieces for and two against that weigh most; --lines N shows N each (the
+    leader's desmin and MyoD1, shared with its neighbours, weigh little and were never in sight)."""
+    from tests.conftest import SEED
+
+    def for_lines(output: str) -> int:
+        block = output.split("│ 1 ", 1)[1].split("│ 2 ", 1)[0]
+        return sum(1 for line in block.splitlines() if re.match(r"^│ +(for +)?[+-]\d\.\d\d ", line) and "against" not in line)
+
+    default = run("eval", str(SEED), "--top", "2").output
+    more = run("eval", str(SEED), "--top", "2", "--lines", "6").output
+    assert for_lines(default) == 3 and for_lines(more) == 6
+    assert "MyoD1 positive" in more.split("│ 2 ", 1)[0] and "MyoD1 positive" not in default.split("│ 2 ", 1)[0]
+    markdown = run("eval", str(SEED), "--format", "markdown", "--lines", "6").output
+    assert markdown.split("\n| 1 |", 1)[1].split("\n", 1)[0].count("<br>") >= 5

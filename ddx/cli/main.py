@@ -251,6 +251,14 @@ def load_rules(directory: str | None, prior_set: str | None = None, *, hint: str
     help="Entities shown in text and markdown output (JSON always has all).",
 )
 @click.option(
+    "--lines",
+    type=click.IntRange(1, 50),
+    metavar="N",
+    default=None,
+    help="Pieces of evidence shown for and against each entity in text and markdown output: N each "
+    "(default: the three for and two against that weigh most; JSON always has all).",
+)
+@click.option(
     "--chart",
     "chart",
     type=click.Path(dir_okay=False),
@@ -277,6 +285,7 @@ def eval_cmd(
     rules: str | None,
     top: int,
     prior_set: str | None,
+    lines: int | None = None,
     chart: str | None = None,
     output: str | None = None,
     engine: str | None = None,
@@ -321,13 +330,13 @@ def eval_cmd(
                 if fmt == "json":
                     results.append(to_json(analysis, knowledge))
                 elif fmt == "markdown":
-                    click.echo(render_markdown(analysis, knowledge, top=top), file=out)
+                    click.echo(render_markdown(analysis, knowledge, top=top, lines=lines), file=out)
                 elif fmt == "report":
                     from ddx.report_comment import render_report
 
                     click.echo(render_report(analysis, knowledge, analyzer.ranker), file=out)
                 else:
-                    console.print(render_text(analysis, knowledge, top=top))
+                    console.print(render_text(analysis, knowledge, top=top, lines=lines))
                 if not analysis.ok and (fmt != "text" or output is not None):
                     for problem in analysis.problems:
                         err.print(f"ddx: {problem}", markup=False)
