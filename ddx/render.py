@@ -247,11 +247,11 @@ def _hanging(rows: list[tuple[str, Text]], *, marker_style: str = "", right: boo
     return grid
 
 
-def ranking_table(analysis: Analysis, knowledge: Knowledge, *, top: int = 6, lines: int | None = None) -> Table:
+def ranking_table(analysis: Analysis, knowledge: Knowledge, *, top: int = 6, evidence_lines: int | None = None) -> Table:
     """The ranking as a rich grid that reads at 80 columns: per entity, a line with its rank, label, bar and
-    probability, then its evidence for (up to three, or ``lines``) and against (up to two, or ``lines``)
+    probability, then its evidence for (up to three, or ``evidence_lines``) and against (up to two, or as many)
     indented under it, each item on lines of its own (wrapped under itself, never cut)."""
-    n_for, n_against = (FOR_LINES, AGAINST_LINES) if lines is None else (lines, lines)
+    n_for, n_against = (FOR_LINES, AGAINST_LINES) if evidence_lines is None else (evidence_lines, evidence_lines)
     grid = Table.grid(padding=(0, 1), expand=False)
     grid.add_column(justify="right", style="dim", no_wrap=True)
     grid.add_column(ratio=1)
@@ -278,8 +278,8 @@ def ranking_table(analysis: Analysis, knowledge: Knowledge, *, top: int = 6, lin
     return grid
 
 
-def render_text(analysis: Analysis, knowledge: Knowledge, *, top: int = 6, lines: int | None = None) -> RenderableType:
-    """A rich renderable: the ranking with its evidence (``lines``: pieces for and against each entity; None:
+def render_text(analysis: Analysis, knowledge: Knowledge, *, top: int = 6, evidence_lines: int | None = None) -> RenderableType:
+    """A rich renderable: the ranking with its evidence (``evidence_lines``: pieces for and against each entity; None:
     three for, two against), caveats and next tests (it reads at 80 columns)."""
     if analysis.problems:
         lines = Text()
@@ -287,7 +287,7 @@ def render_text(analysis: Analysis, knowledge: Knowledge, *, top: int = 6, lines
             lines.append("✗ ", style="bold red")
             lines.append(str(p) + "\n")
         return Panel(lines, title=f"[bold red]{markup_text(analysis.case_id)}: not ranked", border_style="red")
-    table = ranking_table(analysis, knowledge, top=top, lines=lines)
+    table = ranking_table(analysis, knowledge, top=top, evidence_lines=evidence_lines)
     parts: list[RenderableType] = []
     if analysis.confidence:
         band = FigureText()
@@ -340,9 +340,9 @@ def _md(text: str) -> str:
     return markdown_text(text)
 
 
-def render_markdown(analysis: Analysis, knowledge: Knowledge, *, top: int = 6, lines: int | None = None) -> str:
-    """The ranking as markdown (``lines`` as for :func:`render_text`), its cells escaped for the page."""
-    n_for, n_against = (FOR_LINES, AGAINST_LINES) if lines is None else (lines, lines)
+def render_markdown(analysis: Analysis, knowledge: Knowledge, *, top: int = 6, evidence_lines: int | None = None) -> str:
+    """The ranking as markdown (``evidence_lines`` as for :func:`render_text`), its cells escaped for the page."""
+    n_for, n_against = (FOR_LINES, AGAINST_LINES) if evidence_lines is None else (evidence_lines, evidence_lines)
     lines = [f"## {_md(analysis.case_id)}", ""]
     if analysis.problems:
         lines.append("**Not ranked:**")

@@ -330,13 +330,13 @@ def eval_cmd(
                 if fmt == "json":
                     results.append(to_json(analysis, knowledge))
                 elif fmt == "markdown":
-                    click.echo(render_markdown(analysis, knowledge, top=top, lines=lines), file=out)
+                    click.echo(render_markdown(analysis, knowledge, top=top, evidence_lines=lines), file=out)
                 elif fmt == "report":
                     from ddx.report_comment import render_report
 
                     click.echo(render_report(analysis, knowledge, analyzer.ranker), file=out)
                 else:
-                    console.print(render_text(analysis, knowledge, top=top, lines=lines))
+                    console.print(render_text(analysis, knowledge, top=top, evidence_lines=lines))
                 if not analysis.ok and (fmt != "text" or output is not None):
                     for problem in analysis.problems:
                         err.print(f"ddx: {problem}", markup=False)
