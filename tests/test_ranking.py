@@ -204,3 +204,15 @@ def test_evidence_that_rounds_to_zero_is_neither_for_nor_against(knowledge, anal
         assert all(e.weight <= -MIN_WEIGHT for e in r.opposing)
         listed = {e.rule for e in (*r.supporting, *r.opposing)}
         assert listed == {e.rule for e in r.evidence if abs(e.weight) >= MIN_WEIGHT}
+
+
+def test_myogenin_negative_given_myod1_positive_is_no_evidence_for_ups(knowledge, analyzer):
+    """Regression (a new user's trial): UPS's figure for myogenin given MyoD1 positive was the 'never' of
+    the pair (~0.01), so a myogenin-negative, MyoD1-positive record counted *for* UPS (+0.59), while MyoD1
+    itself, the 'never', is already counted against it. The conditional cell now carries the nesting value."""
+    from tests.conftest import validate
+
+    raw = {"id": "u", "stains": {"myod1": "positive", "myogenin": "negative", "desmin": "positive"}}
+    ranking = analyzer.analyze(validate(knowledge, raw)).ranking
+    ups = next(r for r in ranking if r.entity == "ups")
+    assert not any(e.rule.startswith("ihc.myogenin.with-myod1") for e in ups.supporting)
