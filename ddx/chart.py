@@ -323,9 +323,9 @@ def chart_svg(chart: EvidenceChart) -> str:
         tip = (
             f"{bar.finding}: {_value(bar)} ({AXIS_LABEL}). "
             f"{a.label}: {figure_text(bar.favoured)}, {'estimate' if bar.favoured.estimate else 'cited'} "
-            f"→ {bar.favoured.p_used:.2f} ({bar.favoured.source}). "
+            f"→ {bar.favoured.p_used:.2f} ({bar.favoured.grounds}). "
             f"{b.label}: {figure_text(bar.other)}, {'estimate' if bar.other.estimate else 'cited'} "
-            f"→ {bar.other.p_used:.2f} ({bar.other.source})."
+            f"→ {bar.other.p_used:.2f} ({bar.other.grounds})."
         )
         out.append(f"<g><title>{_x(tip)}</title>")
         label = _cut(_plain(bar.finding), SVG_LABEL) + (f" {ESTIMATE_MARK}" if bar.estimate else "")

@@ -116,7 +116,7 @@ def iter_raw(path: str | Path, vocab: Vocabulary) -> Iterator[RawCase]:
     if suffix not in CASE_SUFFIXES and p.exists():
         yield _file_problem(file, p.name, f"not a case file (expected {', '.join(sorted(INPUT_SUFFIXES))})")
         return
-    duplicates: list[tuple[int, str]] = []
+    duplicates: list[tuple[int | None, int, str]] = []  # (case index, line, message) of each key given twice
     lines: list[int | None] = []
     try:
         data = load_data(p)
@@ -126,9 +126,13 @@ def iter_raw(path: str | Path, vocab: Vocabulary) -> Iterator[RawCase]:
             yield _file_problem(file, p.name, str(exc), exc.line)
             return
         data, duplicates = noted  # a key given twice refuses its case only, with the case's other problems
-        items_with_lines = data.get("cases") if isinstance(data, dict) and "id" not in data else [data]
-        if isinstance(items_with_lines, list):
-            lines = [item.get("__line__") if isinstance(item, dict) else None for item in items_with_lines]
+        outside = [(line, message) for owner, line, message in duplicates if owner is None]
+        if outside:  # outside every case ('cases:' given twice): the file cannot be read
+            yield _file_problem(file, p.name, f"YAML error: {outside[0][1]}", outside[0][0])
+            return
+        listed = data.get("cases") if isinstance(data, dict) and "id" not in data else None
+        if isinstance(listed, list):
+            lines = [item.get("__line__") if isinstance(item, dict) else None for item in listed]
         data = strip_lines(data)
     except FileNotFoundError:
         yield _file_problem(file, p.name, "no such file")
@@ -149,34 +153,15 @@ def iter_raw(path: str | Path, vocab: Vocabulary) -> Iterator[RawCase]:
     multi = len(items) > 1
     if multi and not lines:
         lines = _item_lines(p, len(items))
-    owner = _owners(duplicates, lines, len(items))
-    if owner is None:  # a key given twice outside every case ('cases' itself): the file cannot be read
-        line, message = duplicates[0]
-        yield _file_problem(file, p.name, f"YAML error: {message}", line)
-        return
     for index, item in enumerate(items):
         raw = RawCase(file, index, p.name + (f"#{index + 1}" if multi else ""), item, line=lines[index] if multi and lines else None)
         raw.label = raw.case_id or raw.label
         raw.read_problems = [
-            Problem(f"YAML error: {message}", file=file, case=raw.label, line=line) for line, message in owner.get(index, [])
+            Problem(f"YAML error: {message}", file=file, case=raw.label, line=line)
+            for owner, line, message in duplicates
+            if owner == index
         ]
         yield raw
-
-
-def _owners(duplicates: list[tuple[int, str]], starts: list[int | None], count: int) -> dict[int, list[tuple[int, str]]] | None:
-    """Which case each repeated key belongs to: the last case starting at or before its line. ``None``
-    when one lies before every case or the starts are unknown (the file is refused as a whole)."""
-    owners: dict[int, list[tuple[int, str]]] = {}
-    if not duplicates:
-        return owners
-    if len(starts) != count or any(start is None for start in starts):
-        return None
-    for line, message in duplicates:
-        index = max((i for i, start in enumerate(starts) if start is not None and start <= line), default=None)
-        if index is None:
-            return None
-        owners.setdefault(index, []).append((line, message))
-    return owners
 
 
 def _item_lines(path: Path, count: int) -> list[int | None]:

@@ -324,7 +324,8 @@ def render_text(analysis: Analysis, knowledge: Knowledge, *, top: int = 6, evide
         parts.append(Text(""))
     if analysis.top and analysis.top.supporting:
         parts.append(Text("Sources of the leading evidence:", style="dim"))
-        for e in analysis.top.supporting[:3]:  # the citation wraps under itself, indented below its rule
+        shown = FOR_LINES if evidence_lines is None else evidence_lines
+        for e in analysis.top.supporting[:shown]:  # the citation wraps under itself, indented below its rule
             parts.append(Text(f"  {e.rule}:", style="dim"))
             parts.append(Padding(FigureText(e.grounds, style="dim", overflow="fold"), (0, 0, 0, 4)))
         parts.append(Text(""))
@@ -374,6 +375,6 @@ def render_markdown(analysis: Analysis, knowledge: Knowledge, *, top: int = 6, e
         lines += [f"{n}. {_md(s.why)} ({_md(s.detail)})" for n, s in enumerate(analysis.suggestions, 1)]
     if analysis.top:
         lines += ["", "**Sources (leading candidate)**", ""]
-        lines += [f"- `{e.rule}`: {_md(e.grounds)}" for e in analysis.top.evidence[:5]]
+        lines += [f"- `{e.rule}`: {_md(e.grounds)}" for e in analysis.top.evidence[: max(5, n_for)]]
     lines += ["", f"_{_md(provenance_line(knowledge, analysis))}. {DISCLAIMER}_", ""]
     return "\n".join(lines)

@@ -257,12 +257,13 @@ LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _cons
 
 
 class _TolerantLineLoader(LineLoader):
-    """:class:`LineLoader` that notes a key given twice (``duplicates``: line, message) instead of refusing
-    the document, so a file of several cases can refuse only the case that holds it."""
+    """:class:`LineLoader` that notes a key given twice (``duplicates``: the mapping node, its line, the
+    message) instead of refusing the document, so a file of several cases can refuse only the case that
+    holds it."""
 
     def __init__(self, stream: Any):
         super().__init__(stream)
-        self.duplicates: list[tuple[int, str]] = []
+        self.duplicates: list[tuple[Any, int, str]] = []
 
     def construct_mapping(self, node: Any, deep: bool = False) -> Any:
         if isinstance(node, yaml.MappingNode):
@@ -278,30 +279,57 @@ class _TolerantLineLoader(LineLoader):
                     continue
                 if first is not None:
                     where = f"twice on line {line}" if first == line else f"on line {first} and line {line}"
-                    self.duplicates.append((line, f"key {key!r} is given {where}; give each key once"))
+                    self.duplicates.append((node, line, f"key {key!r} is given {where}; give each key once"))
                 else:
                     seen[key] = line
         return super(DataLoader, self).construct_mapping(node, deep=deep)  # PyYAML's: the last value stays
 
 
-def load_noting_duplicates(path: Path) -> tuple[Any, list[tuple[int, str]]] | None:
+def _subtree(node: Any, into: set[int]) -> set[int]:
+    """The ids of ``node`` and every node under it."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if id(current) in into:
+            continue
+        into.add(id(current))
+        if isinstance(current, yaml.MappingNode):
+            for key, value in current.value:
+                stack += (key, value)
+        elif isinstance(current, yaml.SequenceNode):
+            stack += current.value
+    return into
+
+
+def load_noting_duplicates(path: Path) -> tuple[Any, list[tuple[int | None, int, str]]] | None:
     """A YAML file read with lines (as :func:`load_data` ``with_lines``) whose repeated keys are noted, not
-    refused: (data, [(line, message)]), for a reader that refuses only the case holding one. ``None`` when
-    the file is not YAML or does not read this way either (the caller keeps the first error)."""
+    refused: (data, [(case, line, message)]), ``case`` being the index of the case (in ``cases:``; 0 for a
+    file of one case) whose mapping holds the key, or ``None`` for a key outside every case (``cases:``
+    itself given twice). ``None`` when the file is not YAML or does not read this way either (the caller
+    keeps the first error)."""
     if path.suffix.lower() not in (".yaml", ".yml"):
         return None
     try:
         text = read_text(path)
         loader = _TolerantLineLoader(text)
         try:
-            data = loader.get_single_data()
+            root = loader.get_single_node()
+            data = loader.construct_document(root) if root is not None else None
         finally:
             loader.dispose()
     except (OSError, ReadError, yaml.YAMLError, RecursionError, UnicodeError, ValueError, TypeError):
         return None
     if find_text(data, _SURROGATE) is not None:
         return None
-    return data, loader.duplicates
+    items: list[Any] = [root]
+    if isinstance(root, yaml.MappingNode) and isinstance(data, dict) and "cases" in data and "id" not in data:
+        listed = [value for key, value in root.value if isinstance(key, yaml.ScalarNode) and key.value == "cases"]
+        items = listed[-1].value if listed and isinstance(listed[-1], yaml.SequenceNode) else []
+    trees = [_subtree(item, set()) for item in items]
+    found: list[tuple[int | None, int, str]] = []
+    for node, line, message in loader.duplicates:
+        found.append((next((i for i, tree in enumerate(trees) if id(node) in tree), None), line, message))
+    return data, found
 
 
 def strip_lines(value: Any) -> Any:

@@ -258,6 +258,14 @@ def test_a_key_given_twice_refuses_its_case_only_with_its_other_problems(tmp_pat
     [row], summary = jsonl(run("batch", str(tmp_path / "top.yaml"), "--format", "jsonl", "-q", "--no-suggest").output)
     assert summary["ranked"] == 0 and "key 'cases' is given on line 1 and line 3" in row["errors"][0]["message"]
 
+    # the case that holds the key is found by structure, not by line: a one-line list, a key after the list
+    (tmp_path / "flow.yaml").write_text("cases: [{id: k1, stains: {sma: positive, sma: negative}}, {id: k2}]\n", encoding="utf-8")
+    rows, _ = jsonl(run("batch", str(tmp_path / "flow.yaml"), "--format", "jsonl", "-q", "--no-suggest").output)
+    assert [(r["id"], bool(r["errors"])) for r in rows] == [("k1", True), ("k2", False)]
+    (tmp_path / "after.yaml").write_text("cases:\n  - id: a1\n  - id: a2\nextra: 1\nextra: 2\n", encoding="utf-8")
+    [row], summary = jsonl(run("batch", str(tmp_path / "after.yaml"), "--format", "jsonl", "-q", "--no-suggest").output)
+    assert summary["ranked"] == 0 and "key 'extra'" in row["errors"][0]["message"]
+
 
 def test_output_inside_the_input_folder_is_not_read_back(tmp_path):
     folder = tmp_path / "cases"

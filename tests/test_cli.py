@@ -317,6 +317,9 @@ def test_a_checkouts_edited_rules_folder_is_named_when_the_packaged_rules_rank(t
     note = edited_rules_note(packaged, knowledge.files, local)
     assert note is not None and "--rules rules" in note and str(packaged) in note
     shutil.copy2(packaged / "rules" / "immunohistochemistry.yaml", target)
+    (local / ".history").mkdir()
+    (local / ".history" / "immunohistochemistry.yaml").write_text("rules: []\n", encoding="utf-8")
+    assert edited_rules_note(packaged, knowledge.files, local) is None  # the rule editor's backups are not rules
     (local / "rules" / "mine.yaml").write_text("rules: []\n", encoding="utf-8")
     assert edited_rules_note(packaged, knowledge.files, local) is not None  # a file of one's own counts too
 

@@ -249,3 +249,12 @@ def test_a_value_refused_twice_is_taken_out_once_with_the_value_as_written(knowl
     case, refused = salvage_case({"id": "k", "stains": {"Ki67 (MIB-1)": "40%", "desmin": "diffuse"}}, knowledge)
     assert [(r.path, r.value) for r in refused] == [("stains.Ki67 (MIB-1)", "40%")]
     assert set(case.stains) == {"desmin"}
+
+
+def test_a_case_with_a_key_given_twice_is_not_opened_with_one_of_its_values(knowledge, tmp_path):
+    """The TUI opens a case with refused values left out; a key given twice is not such a value (which of the
+    two was meant?): the file is refused, naming both lines, even beside a value it could leave out."""
+    path = tmp_path / "twice.yaml"
+    path.write_text("id: t\nstains:\n  sma: positive\n  ALK (D5F3): negative\n  sma: negative\n", encoding="utf-8")
+    with pytest.raises(DdxError, match="key 'sma' is given on line 3 and line 5"):
+        open_case(path, knowledge, partial=True)

@@ -182,7 +182,11 @@ def edited_rules_note(packaged: Path, files: list[Path], local: Path) -> str | N
         if not (local / "vocabulary.yaml").is_file() or local.resolve() == packaged.resolve():
             return None
         mine = {f.relative_to(packaged).as_posix() for f in files if f.is_relative_to(packaged)}
-        theirs = {f.relative_to(local).as_posix() for f in local.rglob("*.yaml")}
+        theirs = {
+            f.relative_to(local).as_posix()
+            for f in local.rglob("*.yaml")
+            if not any(part.startswith(".") for part in f.relative_to(local).parts)  # the editor's .history
+        }
         differs = mine != theirs or any((packaged / name).read_bytes() != (local / name).read_bytes() for name in mine)
     except OSError:
         return None
@@ -194,10 +198,13 @@ def edited_rules_note(packaged: Path, files: list[Path], local: Path) -> str | N
     )
 
 
-def load_rules(directory: str | None, prior_set: str | None = None, *, hint: str = "", starting_up: bool = False) -> Knowledge:
+def load_rules(
+    directory: str | None, prior_set: str | None = None, *, hint: str = "", starting_up: bool = False, ranking: bool = False
+) -> Knowledge:
     """The rules every command ranks or works with: those in ``directory`` (None: $DDX_RULES, else the
     packaged rules), with the priors of ``prior_set`` when one is named. Loading them ends the command's
     start-up (:func:`ddx.startup.resume_collector`) unless ``starting_up`` (the TUI ends it at its first paint).
+    ``ranking`` (eval, batch, tui, serve): a note on stderr when ./rules differs from the packaged rules used.
 
     Rules that cannot be loaded end the command with exit status 1: a first line on stderr (``hint``
     added to it) and then each problem (file, line, what is wrong). A prior set the rules do not have is a
@@ -215,8 +222,8 @@ def load_rules(directory: str | None, prior_set: str | None = None, *, hint: str
         for problem in exc.problems:
             err.print(f"  {problem}", markup=False)
         sys.exit(1)
-    if directory is None and not os.environ.get("DDX_RULES"):
-        note = edited_rules_note(knowledge.directory, knowledge.files, Path.cwd() / "rules")
+    if ranking and directory is None and not os.environ.get("DDX_RULES"):
+        note = edited_rules_note(knowledge.directory, knowledge.files, Path("rules"))
         if note:
             print(note, file=sys.stderr)
     if not starting_up:
@@ -306,7 +313,7 @@ def eval_cmd(
             check_target(target, option)
             refuse_input_target(target, option, files)
     charted = []
-    knowledge = load_rules(rules, prior_set)
+    knowledge = load_rules(rules, prior_set, ranking=True)
     failed = False
     results = []
     count = 0
@@ -461,7 +468,7 @@ def batch_cmd(
     if output is not None and source == click.core.ParameterSource.DEFAULT:
         # -o results.csv: a CSV file, not a text table in a file named .csv (and so for each format's name)
         fmt = BATCH_FORMAT_BY_SUFFIX.get(Path(output).suffix.lower(), fmt)
-    knowledge = load_rules(rules, prior_set)
+    knowledge = load_rules(rules, prior_set, ranking=not quiet)
     sys.exit(
         run_batch_command(
             knowledge,
@@ -515,7 +522,7 @@ def tui_cmd(
     F9 opens the rule editor. Drafts are autosaved to $DDX_DATA_DIR (else your user data folder)."""
     from ddx.tui import run
 
-    knowledge = load_rules(rules, prior_set, starting_up=True)
+    knowledge = load_rules(rules, prior_set, starting_up=True, ranking=True)
     run(knowledge, case_file, case_id=case_id, cases=list(cases) or None, engine=engine)
 
 

@@ -81,9 +81,9 @@ def _site(sites: TermSet, sides: Sequence[str], regions: Sequence[str] = ()) -> 
                 raise
             raise PydanticCustomError(
                 "unknown_term",
-                "unknown site {term}: no site term is near it; write one of the sites listed in docs/case-format.md "
-                "('Sites'), or its region: {regions}",
-                {"term": (exc.context or {}).get("term", repr(str(value))), "regions": ", ".join(regions), "suggestions": []},
+                "unknown site {term}: no site term is near it; write the nearest of the sites listed in "
+                "docs/case-format.md ('Sites'), or its region: {regions}",
+                {"term": (exc.context or {}).get("term", repr(str(value))), "regions": "; ".join(regions), "suggestions": []},
             ) from None
 
     return check
@@ -517,7 +517,14 @@ def build_case_schema(vocab: Vocabulary, entities: TermSet | None = None) -> Cas
     ``ValidationError`` (:func:`problems_from_validation` words it)."""
     SexT = Annotated[str, BeforeValidator(_term(vocab.sex))]
     DepthT = Annotated[str, BeforeValidator(_term(vocab.depth))]
-    regions = [t for t in vocab.site_groups.terms if t in vocab.sites]  # head_neck, extremity, trunk, ...
+    # what a site near no term may be written as: its region where the region is a site (extremity, trunk),
+    # else a site of its group ("viscera: lung, gastrointestinal, liver ...")
+    regions = [
+        group
+        if group in vocab.sites
+        else f"{group}: {', '.join(t for t, g in vocab.site_group_of.items() if g == group)[:60].rsplit(', ', 1)[0]} ..."
+        for group in vocab.site_groups.terms
+    ]
     SiteT = Annotated[str, BeforeValidator(_site(vocab.sites, vocab.site_sides, regions))]
     SymptomT = Annotated[str, BeforeValidator(_term(vocab.symptoms))]
     PresenceT = Annotated[str, BeforeValidator(_term(vocab.presence))]
