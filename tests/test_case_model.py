@@ -526,3 +526,16 @@ def test_an_unknown_site_far_from_every_term_is_told_where_the_sites_are_and_its
     assert "unknown site 'hamstring'" in far and "docs/case-format.md" in far and "extremity" in far and "did you mean" not in far
     [near] = [str(p) for p in problems(knowledge, {"id": "x", "clinical": {"site": "thihg"}})]
     assert "did you mean 'thigh'" in near and "region" not in near
+
+
+def test_every_problem_of_one_stain_is_told_at_once_each_at_its_key(knowledge):
+    """Regression: a stain stopped at its first problem, so {result: positve, extent: difuse, pattern: dotty}
+    took three runs to correct. Now each is told, at its own key, with its nearest terms; one problem alone
+    reads as it always did."""
+    raw = {"id": "x", "stains": {"desmin": {"result": "positve", "extent": "difuse", "pattern": "dotty"}}}
+    found = {(p.path, p.message, tuple(p.suggestions[:1])) for p in problems(knowledge, raw)}
+    assert ("stains.desmin", "unknown stain result 'positve'", ("positive",)) in found
+    assert ("stains.desmin.extent", "unknown extent 'difuse'", ("diffuse",)) in found
+    assert any(path == "stains.desmin.pattern" and "'dotty' is not a pattern of Desmin" in message for path, message, _ in found)
+    [alone] = problems(knowledge, {"id": "x", "stains": {"desmin": {"result": "positive", "extent": "difuse"}}})
+    assert (alone.path, alone.message) == ("stains.desmin", "unknown extent 'difuse'")

@@ -605,6 +605,8 @@ def build_case_schema(vocab: Vocabulary, entities: TermSet | None = None) -> Cas
             raise PydanticCustomError("stain_result", "a stain needs a 'result' (positive, negative, equivocal)")
         if isinstance(result, bool):
             raise _yes_no(result, vocab.stain_results)
+        # every problem of the stain is told at once: the first is raised, the others ride in its "more"
+        found: list[tuple[str, PydanticCustomError]] = []  # (the key it is about, "" for the result; the error)
         key = result if isinstance(result, str) and result in vocab.stain_shorthand else fold(result)
         if key in vocab.stain_shorthand:
             expanded = vocab.stain_shorthand[key]
@@ -615,10 +617,12 @@ def build_case_schema(vocab: Vocabulary, entities: TermSet | None = None) -> Cas
             out["result"] = result_norm(result)
         else:
             hint = stain_form_hint(result, out, vocab, vocab.stain_patterns_for(stain) if stain else None)
-            if hint is None:
-                out["result"] = result_norm(result)
-            else:
+            if hint is not None:
                 raise PydanticCustomError("stain_form", "{said} {what}; write {fix}", hint)
+            try:
+                out["result"] = result_norm(result)
+            except PydanticCustomError as exc:
+                found.append(("", exc))
         allowed = vocab.stain_patterns_for(stain) if stain else None
         for name, norm in (("extent", extent_norm), ("intensity", intensity_norm), ("pattern", pattern_norm)):
             if out.get(name) is not None:
@@ -627,19 +631,33 @@ def build_case_schema(vocab: Vocabulary, entities: TermSet | None = None) -> Cas
                     out[name] = norm(raw)
                 except PydanticCustomError as exc:
                     if name != "pattern" or allowed is None or exc.type != "unknown_term":
-                        raise
+                        found.append((name, exc))
+                        continue
                     out[name] = str(raw)  # not a pattern at all: told as not one of this stain's (below)
-        if out.get("pattern") is not None and allowed is not None and out["pattern"] not in allowed:
-            raise PydanticCustomError(
-                "stain_pattern",
-                "'{pattern}' is not a pattern of {label}",
-                {
-                    "pattern": out["pattern"],
-                    "label": vocab.stains.label(str(stain)),
-                    "subpath": "pattern",
-                    "suggestions": nearest_first(out["pattern"], allowed),
-                },
+        pattern_refused = any(name == "pattern" for name, _ in found)
+        if not pattern_refused and isinstance(out.get("pattern"), str) and allowed is not None and out["pattern"] not in allowed:
+            found.append(
+                (
+                    "pattern",
+                    PydanticCustomError(
+                        "stain_pattern",
+                        "'{pattern}' is not a pattern of {label}",
+                        {
+                            "pattern": out["pattern"],
+                            "label": vocab.stains.label(str(stain)),
+                            "subpath": "pattern",
+                            "suggestions": nearest_first(out["pattern"], allowed),
+                        },
+                    ),
+                )
             )
+        if found:
+            first = found[0][1]
+            more = [
+                {"subpath": name, "message": exc.message(), "suggestions": list((exc.context or {}).get("suggestions", []))}
+                for name, exc in found[1:]
+            ]
+            raise PydanticCustomError(first.type, first.message_template, {**(first.context or {}), "more": more}) if more else first
         # A negative stain with an extent, intensity or pattern is accepted: the contract's own example
         # ("One case", alk) is written so. No rule reads them, so they are listed as recorded but not used.
         return out
@@ -827,6 +845,12 @@ def problems_from_validation(
         if file is not None and file.lower().endswith(".json"):  # JSON's true/false are not YAML's yes/no
             message = _YAML_ASIDE.sub("", message)
         problems.append(Problem(message, file=file, case=case, path=path or None, suggestions=suggestions))
+        for extra in ctx.get("more", ()):  # the stain's other problems, each at its key (stains.desmin.extent)
+            where = ".".join(str(p) for p in loc[: len(loc) - (1 if ctx.get("subpath") else 0)])
+            where += f".{extra['subpath']}" if extra.get("subpath") else ""
+            problems.append(
+                Problem(str(extra["message"]), file=file, case=case, path=where or None, suggestions=list(extra["suggestions"]))
+            )
     return problems
 
 
