@@ -454,7 +454,7 @@ def render_report(analysis: Analysis, knowledge: Knowledge, ranker: Ranker, *, d
         return [line.replace("\u00a0", " ") for line in lines]
 
     lines = [
-        frame(t.heading),
+        *para(frame(t.heading)),
         *para(f"Case {printable(analysis.case_id, newlines=False)}; {provenance_line(knowledge, analysis)}"),
         "",
     ]

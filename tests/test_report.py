@@ -483,3 +483,18 @@ def test_an_organ_site_is_not_called_soft_tissue_and_an_ish_is_not_called_a_stai
     assert "Tumour, spleen" in text and "Soft tissue tumour, spleen" not in text
     assert "In situ hybridisation for EBV-encoded RNA (EBER) is positive." in text
     assert "EBER (EBV ISH)" not in text.split("In situ hybridisation")[0]
+
+
+def test_the_report_wraps_at_a_narrower_terminal_and_at_96_in_a_file(tmp_path):
+    """--format report honoured no terminal width (its heading alone was 94 characters): with COLUMNS set
+    narrower than 96 every line fits; written to a file it keeps its 96 (a text to paste)."""
+    from click.testing import CliRunner
+
+    from ddx.cli import main
+    from tests.conftest import SEED
+
+    narrow = CliRunner().invoke(main, ["eval", str(SEED), "--format", "report"], env={"COLUMNS": "60"}).output
+    assert max(len(line) for line in narrow.splitlines()) <= 60 and "DRAFT COMMENT" in narrow
+    out = tmp_path / "r.txt"
+    CliRunner().invoke(main, ["eval", str(SEED), "--format", "report", "-o", str(out)], env={"COLUMNS": "60"})
+    assert 60 < max(len(line) for line in out.read_text(encoding="utf-8").splitlines()) <= 96

@@ -198,6 +198,18 @@ def edited_rules_note(packaged: Path, files: list[Path], local: Path) -> str | N
     )
 
 
+def report_width(output: str | None) -> int:
+    """The width the draft report is wrapped at: a terminal's (or $COLUMNS) when narrower than the report's
+    own 96 characters and the report goes to it; 96 in a file or a pipe (a text to paste)."""
+    from ddx.report_comment import WIDTH
+
+    if output is not None or not (sys.stdout.isatty() or os.environ.get("COLUMNS")):
+        return WIDTH
+    import shutil
+
+    return max(40, min(WIDTH, shutil.get_terminal_size((WIDTH, 24)).columns))
+
+
 def load_rules(
     directory: str | None, prior_set: str | None = None, *, hint: str = "", starting_up: bool = False, ranking: bool = False
 ) -> Knowledge:
@@ -341,7 +353,7 @@ def eval_cmd(
                 elif fmt == "report":
                     from ddx.report_comment import render_report
 
-                    click.echo(render_report(analysis, knowledge, analyzer.ranker), file=out)
+                    click.echo(render_report(analysis, knowledge, analyzer.ranker, width=report_width(output)), file=out)
                 else:
                     console.print(render_text(analysis, knowledge, top=top, evidence_lines=lines))
                 if not analysis.ok and (fmt != "text" or output is not None):
