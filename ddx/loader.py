@@ -27,7 +27,16 @@ from ddx.errors import DdxError, Problem
 from ddx.knowledge import Knowledge
 from ddx.knowledge.case import CASE_ID_PATTERN, LIST_SEPARATOR, LIST_SEPARATORS, CaseModel, problems_from_validation
 from ddx.knowledge.vocabulary import Vocabulary
-from ddx.yamlio import ReadError, atomic_output, atomic_write_text, load_data, load_noting_duplicates, open_regular, strip_lines
+from ddx.yamlio import (
+    REPEATED_KEY,
+    ReadError,
+    atomic_output,
+    atomic_write_text,
+    load_data,
+    load_noting_duplicates,
+    open_regular,
+    strip_lines,
+)
 
 if TYPE_CHECKING:
     from ddx.entry import CaseEntry
@@ -121,7 +130,7 @@ def iter_raw(path: str | Path, vocab: Vocabulary) -> Iterator[RawCase]:
     try:
         data = load_data(p)
     except ReadError as exc:
-        noted = load_noting_duplicates(p) if "give each key once" in str(exc) else None
+        noted = load_noting_duplicates(p) if REPEATED_KEY in str(exc) else None
         if noted is None:
             yield _file_problem(file, p.name, str(exc), exc.line)
             return

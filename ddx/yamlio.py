@@ -29,6 +29,15 @@ MAX_EXPANDED_NODES = 1_000_000  # values a file's YAML aliases may expand to (a 
 SAFE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's parser where PyYAML has it
 
 
+REPEATED_KEY = "give each key once"  # the end of the message for a key given twice (readers test for it)
+
+
+def repeated_key_text(key: Any, first: int, line: int) -> str:
+    """The message for ``key`` given on line ``first`` and again on ``line``."""
+    where = f"twice on line {line}" if first == line else f"on line {first} and line {line}"
+    return f"key {key!r} is given {where}; {REPEATED_KEY}"
+
+
 class DataLoader(SAFE_LOADER):  # type: ignore[misc]
     """The one YAML loader for case and rule files: PyYAML's safe loader (libyaml's C parser where
     installed, about ten times faster), stricter.
@@ -123,12 +132,14 @@ class DataLoader(SAFE_LOADER):  # type: ignore[misc]
                 except TypeError:  # an unhashable key: SafeLoader reports it
                     continue
                 if first is not None:
-                    where = f"twice on line {line}" if first == line else f"on line {first} and line {line}"
-                    raise yaml.constructor.ConstructorError(
-                        None, None, f"key {key!r} is given {where}; give each key once", key_node.start_mark
-                    )
-                seen[key] = line
+                    self._key_given_twice(node, key_node, repeated_key_text(key, first, line))
+                else:
+                    seen[key] = line
         return super().construct_mapping(node, deep=deep)
+
+    def _key_given_twice(self, node: Any, key_node: Any, message: str) -> None:
+        """A key given twice in ``node``: an error (:class:`_TolerantLineLoader` notes it instead)."""
+        raise yaml.constructor.ConstructorError(None, None, message, key_node.start_mark)
 
     def construct_object(self, node: Any, deep: bool = False) -> Any:
         try:
@@ -259,30 +270,14 @@ LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _cons
 class _TolerantLineLoader(LineLoader):
     """:class:`LineLoader` that notes a key given twice (``duplicates``: the mapping node, its line, the
     message) instead of refusing the document, so a file of several cases can refuse only the case that
-    holds it."""
+    holds it (PyYAML keeps the last value)."""
 
     def __init__(self, stream: Any):
         super().__init__(stream)
         self.duplicates: list[tuple[Any, int, str]] = []
 
-    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
-        if isinstance(node, yaml.MappingNode):
-            seen: dict[Any, int] = {}
-            for key_node, _ in node.value:
-                if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
-                    continue
-                key = self.construct_object(key_node)
-                line = key_node.start_mark.line + 1
-                try:
-                    first = seen.get(key)
-                except TypeError:
-                    continue
-                if first is not None:
-                    where = f"twice on line {line}" if first == line else f"on line {first} and line {line}"
-                    self.duplicates.append((node, line, f"key {key!r} is given {where}; give each key once"))
-                else:
-                    seen[key] = line
-        return super(DataLoader, self).construct_mapping(node, deep=deep)  # PyYAML's: the last value stays
+    def _key_given_twice(self, node: Any, key_node: Any, message: str) -> None:
+        self.duplicates.append((node, key_node.start_mark.line + 1, message))
 
 
 def _subtree(node: Any, into: set[int]) -> set[int]:
@@ -600,8 +595,7 @@ def _parse(path: Path, with_lines: bool, text: str) -> Any:
             raise ReadError(f"JSON syntax error: {exc.msg}", exc.lineno) from None
         except _RepeatedKey as exc:
             first, second = _json_key_lines(text, exc.key)
-            where = f"twice on line {first}" if first == second else f"on line {first} and line {second}"
-            raise ReadError(f"JSON error: key {exc.key!r} is given {where}; give each key once", second) from None
+            raise ReadError(f"JSON error: {repeated_key_text(exc.key, first, second)}", second) from None
         except (ValueError, RecursionError) as exc:
             raise ReadError(f"JSON error: {exc}") from None
     loader = LineLoader if with_lines else DataLoader

@@ -524,6 +524,7 @@ def test_an_unknown_site_far_from_every_term_is_told_where_the_sites_are_and_its
     case may write instead; a near misspelling keeps its nearest term."""
     [far] = [str(p) for p in problems(knowledge, {"id": "x", "clinical": {"site": "hamstring"}})]
     assert "unknown site 'hamstring'" in far and "docs/case-format.md" in far and "extremity" in far and "did you mean" not in far
+    assert "spinal_cord; body_cavity" in far and "viscera: lung" in far  # a group's sites in full where they fit, "..." where cut
     [near] = [str(p) for p in problems(knowledge, {"id": "x", "clinical": {"site": "thihg"}})]
     assert "did you mean 'thigh'" in near and "region" not in near
 

@@ -199,8 +199,8 @@ def edited_rules_note(packaged: Path, files: list[Path], local: Path) -> str | N
 
 
 def report_width(output: str | None) -> int:
-    """The width the draft report is wrapped at: a terminal's (or $COLUMNS) when narrower than the report's
-    own 96 characters and the report goes to it; 96 in a file or a pipe (a text to paste)."""
+    """The width the draft report is wrapped at: $COLUMNS where set, else a terminal's, when narrower than the
+    report's own 96 characters; 96 in a file (``-o``) and in a pipe without $COLUMNS (a text to paste)."""
     from ddx.report_comment import WIDTH
 
     if output is not None or not (sys.stdout.isatty() or os.environ.get("COLUMNS")):

@@ -510,6 +510,18 @@ def _parent(path: str) -> str:
     return path.rpartition(".")[0]
 
 
+def _some_sites(group: str, site_group_of: Mapping[str, str], room: int = 60) -> str:
+    """A site group that is not itself a site, with the sites of it that fit in ``room`` characters:
+    "viscera: lung, gastrointestinal, liver, ..." ("..." only where some were left out)."""
+    sites = [t for t, g in site_group_of.items() if g == group]
+    shown: list[str] = []
+    for site in sites:
+        if shown and len(", ".join([*shown, site])) > room:
+            break
+        shown.append(site)
+    return f"{group}: {', '.join(shown)}" + (" ..." if len(shown) < len(sites) else "")
+
+
 def build_case_schema(vocab: Vocabulary, entities: TermSet | None = None) -> CaseSchema:
     """The case schema of ``vocab``: a ``Case`` model (a :class:`CaseModel`) whose fields take the
     vocabulary's terms and synonyms (normalised to canonical terms) and bounded numbers; ``entities``: the
@@ -519,12 +531,7 @@ def build_case_schema(vocab: Vocabulary, entities: TermSet | None = None) -> Cas
     DepthT = Annotated[str, BeforeValidator(_term(vocab.depth))]
     # what a site near no term may be written as: its region where the region is a site (extremity, trunk),
     # else a site of its group ("viscera: lung, gastrointestinal, liver ...")
-    regions = [
-        group
-        if group in vocab.sites
-        else f"{group}: {', '.join(t for t, g in vocab.site_group_of.items() if g == group)[:60].rsplit(', ', 1)[0]} ..."
-        for group in vocab.site_groups.terms
-    ]
+    regions = [group if group in vocab.sites else _some_sites(group, vocab.site_group_of) for group in vocab.site_groups.terms]
     SiteT = Annotated[str, BeforeValidator(_site(vocab.sites, vocab.site_sides, regions))]
     SymptomT = Annotated[str, BeforeValidator(_term(vocab.symptoms))]
     PresenceT = Annotated[str, BeforeValidator(_term(vocab.presence))]
