@@ -142,8 +142,19 @@ def count_text(e: Evidence) -> str:
 
 
 def figure_text(e: Evidence) -> str:
-    """The figure behind a piece of evidence ('25/25', '~0.30, worth ≈10 cases'; '1 − …' for a negative finding)."""
-    return f"1 − {e.figure}" if e.negated else e.figure
+    """The figure behind a piece of evidence, as it counts for the finding recorded: '25/25', '~0.30, worth
+    ≈10 cases'. A tested-negative finding reads as the cases without the positive one ('Female' from a rule
+    on male sex: '11/32 pooled from 3 series', '~0.15, worth ≈10 cases'); a figure given in the source's own
+    words keeps them, as '1 − 1.00 (by definition), worth ≈20 cases'."""
+    if not e.negated:
+        return e.figure
+    lk = e.likelihood
+    if lk.k is not None and lk.total is not None:
+        pooled = f" pooled from {len(lk.pooled)} series" if lk.pooled and len(lk.pooled) > 1 else ""
+        return f"{lk.total - lk.k}/{lk.total}{pooled}"
+    if lk.n:
+        return f"1 − {e.figure}"
+    return f"{'~' if lk.estimate else ''}{1 - lk.p:.2f}, {worth_text(e.strength)}"
 
 
 ARTICLE = re.compile(r"(?<![\w'’-])([Aa]) (?=[aeiouAEIOU])")  # the word "a", not the A of "Melan-A" or "HLA-A"
