@@ -139,9 +139,7 @@ def iter_raw(path: str | Path, vocab: Vocabulary) -> Iterator[RawCase]:
         if outside:  # outside every case ('cases:' given twice): the file cannot be read
             yield _file_problem(file, p.name, f"YAML error: {outside[0][1]}", outside[0][0])
             return
-        listed = data.get("cases") if isinstance(data, dict) and "id" not in data else None
-        if isinstance(listed, list):
-            lines = [item.get("__line__") if isinstance(item, dict) else None for item in listed]
+        lines = _case_lines(data) or []
         data = strip_lines(data)
     except FileNotFoundError:
         yield _file_problem(file, p.name, "no such file")
@@ -183,9 +181,15 @@ def _item_lines(path: Path, count: int) -> list[int | None]:
         data = load_data(path, with_lines=True)
     except (ReadError, OSError):
         return []
-    items = data.get("cases") if isinstance(data, dict) else None
-    if not isinstance(items, list) or len(items) != count:
-        return []
+    lines = _case_lines(data)
+    return lines if lines is not None and len(lines) == count else []
+
+
+def _case_lines(data: Any) -> list[int | None] | None:
+    """The start line of each case of a ``cases:`` list read with lines (None when there is no such list)."""
+    items = data.get("cases") if isinstance(data, dict) and "id" not in data else None
+    if not isinstance(items, list):
+        return None
     return [item.get("__line__") if isinstance(item, dict) else None for item in items]
 
 

@@ -136,17 +136,22 @@ def worth_text(strength: float) -> str:
     return f"worth ≈{strength:g} cases"
 
 
-def figure_text(lk: Likelihood, strength: float) -> str:
+def figure_text(lk: Likelihood, strength: float, *, negated: bool = False) -> str:
     """A figure with what it is worth in cases: '28/30', '33/33 pooled from 3 series',
     '~0.30, worth ≈10 cases' (estimate) or '0.97, worth ≈20 cases' (cited without a denominator; the
     source's own words in brackets: '1.00 (by definition), worth ≈20 cases'). 'Worth':
     a figure without a count is shrunk as if it rested on that many cases (settings ``evidence:``); it is
-    not a series of that size."""
+    not a series of that size. ``negated`` (a tested-negative finding): the cases without the positive one
+    ('11/32', '~0.15, worth ≈10 cases'); a figure in the source's own words keeps them, as '1 − 1.00 (by
+    definition), worth ≈20 cases'."""
     if lk.k is not None and lk.total is not None:
+        k = lk.total - lk.k if negated else lk.k
         if lk.pooled and len(lk.pooled) > 1:
-            return f"{lk.k}/{lk.total} pooled from {len(lk.pooled)} series"
-        return f"{lk.k}/{lk.total}"
-    text = f"{'~' if lk.estimate else ''}{lk.p:.2f}"
+            return f"{k}/{lk.total} pooled from {len(lk.pooled)} series"
+        return f"{k}/{lk.total}"
+    if negated and lk.n:
+        return f"1 − {figure_text(lk, strength)}"
+    text = f"{'~' if lk.estimate else ''}{1 - lk.p if negated else lk.p:.2f}"
     note = f" ({lk.n})" if lk.n else ""  # the source's words: "0.45 (40-50 %)", "1.00 (by definition)"
     return f"{text}{note}, {worth_text(strength)}"
 

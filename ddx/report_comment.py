@@ -31,6 +31,7 @@ from ddx.ranking import (
     percent_text,
     worth_text,
 )
+from ddx.ranking import figure_text as ranking_figure_text
 from ddx.safetext import printable
 from ddx.suggest import no_test_text
 
@@ -143,18 +144,9 @@ def count_text(e: Evidence) -> str:
 
 def figure_text(e: Evidence) -> str:
     """The figure behind a piece of evidence, as it counts for the finding recorded: '25/25', '~0.30, worth
-    ≈10 cases'. A tested-negative finding reads as the cases without the positive one ('Female' from a rule
-    on male sex: '11/32 pooled from 3 series', '~0.15, worth ≈10 cases'); a figure given in the source's own
-    words keeps them, as '1 − 1.00 (by definition), worth ≈20 cases'."""
-    if not e.negated:
-        return e.figure
-    lk = e.likelihood
-    if lk.k is not None and lk.total is not None:
-        pooled = f" pooled from {len(lk.pooled)} series" if lk.pooled and len(lk.pooled) > 1 else ""
-        return f"{lk.total - lk.k}/{lk.total}{pooled}"
-    if lk.n:
-        return f"1 − {e.figure}"
-    return f"{'~' if lk.estimate else ''}{1 - lk.p:.2f}, {worth_text(e.strength)}"
+    ≈10 cases'; a tested-negative finding as the cases without the positive one ('Female' from a rule on
+    male sex: '11/32 pooled from 3 series'; :func:`ddx.ranking.figure_text`)."""
+    return ranking_figure_text(e.likelihood, e.strength, negated=e.negated)
 
 
 ARTICLE = re.compile(r"(?<![\w'’-])([Aa]) (?=[aeiouAEIOU])")  # the word "a", not the A of "Melan-A" or "HLA-A"
