@@ -1,0 +1,68 @@
+"""Rules that read vocabulary terms a pathologist does not treat as one finding read them apart: an alveolar
+pattern (morph.alveolar) and nests (morph.nested) are not the sclerosing patterns (morph.sclerosing-pattern),
+whose SRMS figure counts cords, microalveoli and pseudovascular spaces; a near-haploid karyotype reported as
+complex is not also a complex karyotype (mol.complex-karyotype)."""
+
+from __future__ import annotations
+
+from tests.conftest import validate
+
+BASE = {
+    "id": "pattern",
+    "patient": {"age": 16},
+    "clinical": {"site": "extremity"},
+    "stains": {"desmin": "positive"},
+}
+
+
+def _odds(knowledge, analyzer, architecture, a="arms", b="srms"):
+    case = validate(knowledge, {**BASE, "morphology": {"architecture": architecture}} if architecture else BASE)
+    analysis = analyzer.analyze(case)
+    p = {r.entity: r.probability for r in analysis.ranking}
+    return p[a] / p[b], analysis.matched
+
+
+def test_alveolar_is_read_apart_from_the_sclerosing_patterns(knowledge, analyzer):
+    alveolar, matched = _odds(knowledge, analyzer, ["alveolar"])
+    assert "morph.alveolar" in matched and "morph.sclerosing-pattern" not in matched
+    sclerosing, matched = _odds(knowledge, analyzer, ["microalveolar", "pseudovascular"])
+    assert "morph.sclerosing-pattern" in matched and "morph.alveolar" not in matched
+    plain, _ = _odds(knowledge, analyzer, [])
+    # alveolar favours ARMS over SRMS; microalveoli and pseudovascular spaces favour SRMS over ARMS
+    assert alveolar > 3 * plain
+    assert sclerosing < plain
+
+
+def test_nests_are_read_apart_from_the_sclerosing_patterns(knowledge, analyzer):
+    """Nests point to alveolar RMS (nests between septa) as much as to sclerosing RMS; the sclerosing
+    patterns' SRMS figure counts cords, microalveoli and pseudovascular spaces, never nests."""
+    nested, matched = _odds(knowledge, analyzer, ["nested"])
+    assert "morph.nested" in matched and "morph.sclerosing-pattern" not in matched
+    plain, _ = _odds(knowledge, analyzer, [])
+    assert nested > 2 * plain
+
+
+NEAR_HAPLOID = {
+    "id": "karyotype",
+    "patient": {"age": 40},
+    "morphology": {"inflammation": ["foamy_histiocytes", "lymphocytes"]},
+    "stains": {"desmin": "positive", "myod1": "positive"},
+}
+
+
+def test_a_near_haploid_karyotype_called_complex_is_counted_once(knowledge, analyzer):
+    """A near-haploid genome has many numerical changes and may be reported as complex: with
+    near-haploidization present the complex-karyotype rule (which counts against ILMS) is not scored."""
+
+    def rank(**molecular):
+        analysis = analyzer.analyze(validate(knowledge, {**NEAR_HAPLOID, "molecular": molecular}))
+        return analysis, {r.entity: r.probability for r in analysis.ranking}
+
+    both, p_both = rank(near_haploidization="present", complex_karyotype="present")
+    alone, p_alone = rank(near_haploidization="present")
+    assert "mol.complex-karyotype" not in both.matched and "mol.near-haploid" in both.matched
+    assert p_both == p_alone
+    # without near-haploidization the complex karyotype counts, against ILMS
+    complex_only, p_complex = rank(complex_karyotype="present")
+    _, p_none = rank()
+    assert "mol.complex-karyotype" in complex_only.matched and p_complex["ilms"] < p_none["ilms"] - 0.2
