@@ -1,5 +1,5 @@
 """Rules that read vocabulary terms a pathologist does not treat as one finding read them apart: an alveolar
-pattern (morph.alveolar) and nests (morph.nested) are not the sclerosing patterns (morph.sclerosing-pattern),
+pattern or nests (morph.alveolar, one finding) are not the sclerosing patterns (morph.sclerosing-pattern),
 whose SRMS figure counts cords, microalveoli and pseudovascular spaces; a near-haploid karyotype reported as
 complex is not also a complex karyotype (mol.complex-karyotype)."""
 
@@ -33,13 +33,16 @@ def test_alveolar_is_read_apart_from_the_sclerosing_patterns(knowledge, analyzer
     assert sclerosing < plain
 
 
-def test_nests_are_read_apart_from_the_sclerosing_patterns(knowledge, analyzer):
-    """Nests point to alveolar RMS (nests between septa) as much as to sclerosing RMS; the sclerosing
-    patterns' SRMS figure counts cords, microalveoli and pseudovascular spaces, never nests."""
+def test_nests_are_read_with_the_alveolar_pattern_and_counted_once(knowledge, analyzer):
+    """Nests between septa are what a record calls an alveolar pattern or nests: one finding, read by
+    morph.alveolar and not by the sclerosing patterns, whose SRMS figure never counted nests."""
     nested, matched = _odds(knowledge, analyzer, ["nested"])
-    assert "morph.nested" in matched and "morph.sclerosing-pattern" not in matched
+    assert "morph.alveolar" in matched and "morph.sclerosing-pattern" not in matched
     plain, _ = _odds(knowledge, analyzer, [])
-    assert nested > 2 * plain
+    alveolar, _ = _odds(knowledge, analyzer, ["alveolar"])
+    both, _ = _odds(knowledge, analyzer, ["alveolar", "nested"])
+    assert nested > 3 * plain
+    assert both == alveolar  # counted once
 
 
 NEAR_HAPLOID = {
@@ -66,3 +69,19 @@ def test_a_near_haploid_karyotype_called_complex_is_counted_once(knowledge, anal
     complex_only, p_complex = rank(complex_karyotype="present")
     _, p_none = rank()
     assert "mol.complex-karyotype" in complex_only.matched and p_complex["ilms"] < p_none["ilms"] - 0.2
+
+
+def test_anaemia_with_fever_is_one_inflammatory_syndrome(knowledge, analyzer):
+    """Anaemia is read with fever and weight loss as one finding (clin.constitutional-symptoms): read apart, a
+    case with both counted IMT's one inflammatory syndrome twice."""
+
+    def ranking(symptoms):
+        case = validate(knowledge, {**NEAR_HAPLOID, "id": "symptoms", "clinical": {"symptoms": symptoms}})
+        analysis = analyzer.analyze(case)
+        return analysis.matched, [(r.entity, r.probability) for r in analysis.ranking]
+
+    fever, ranked_fever = ranking(["fever"])
+    both, ranked_both = ranking(["fever", "anemia"])
+    anaemia, _ = ranking(["anemia"])
+    assert "clin.constitutional-symptoms" in fever and "clin.constitutional-symptoms" in anaemia
+    assert both == fever and ranked_both == ranked_fever
