@@ -85,3 +85,16 @@ def test_anaemia_with_fever_is_one_inflammatory_syndrome(knowledge, analyzer):
     anaemia, _ = ranking(["anemia"])
     assert "clin.constitutional-symptoms" in fever and "clin.constitutional-symptoms" in anaemia
     assert both == fever and ranked_both == ranked_fever
+
+
+def test_anaemia_alone_favours_imt(knowledge, analyzer):
+    """Anaemia, part of IMT's inflammatory syndrome (Coffin 1995), raises IMT over ILMS and LMS."""
+
+    def probabilities(symptoms):
+        clinical = {"symptoms": symptoms} if symptoms else {}
+        analysis = analyzer.analyze(validate(knowledge, {**NEAR_HAPLOID, "id": "anaemia", "clinical": clinical}))
+        return {r.entity: r.probability for r in analysis.ranking}
+
+    with_anaemia, without = probabilities(["anemia"]), probabilities([])
+    assert with_anaemia["imt"] / with_anaemia["ilms"] > 3 * without["imt"] / without["ilms"]
+    assert with_anaemia["imt"] / with_anaemia["lms"] > 3 * without["imt"] / without["lms"]
