@@ -190,6 +190,11 @@ SCORE_SLACK = 1e-11
 # Calls answered the scalar way before numpy is imported (numpy costs about 0.1 s of CPU to import, the scalar
 # way about 1 ms a case): `ddx eval` on a few cases never imports it; a batch switches after this many cases.
 VECTORISE_AFTER = 50
+# The other outcomes of a test leave its no-finding outcome a share only when their likelihoods sum to less
+# than 1 by more than rounding: a conditional pair (ihc.cd163.diffuse and its negation, both "given positive")
+# sums to 1 up to the last bit of exp(log p), which differs between Python builds; within this margin the sum
+# counts as 1 and the outcomes are normalised together, so the table is the same on every platform.
+SUMS_TO_ONE = 1e-9
 TABLE_LIMIT = 4096  # tables kept per test (a test has at most 2^(conditions beyond it) x its matched subsets)
 KEY_LIMIT = 10_000  # fact keys remembered (which tests a recorded key says are done)
 WHY_LIMIT = 4096  # why lines kept (the first met, about 1.5 MB; most cases meet the same few hundred)
@@ -631,7 +636,7 @@ class Suggester:
             lik_rows.append([math.exp(math.fsum(ranker.log_lik[r][i] for r in ids)) for i in profiles])
         for i in profiles:
             total = math.fsum(row[i] for k, row in enumerate(lik_rows) if k != empty_index)
-            if empty_index is not None and total < 1.0:
+            if empty_index is not None and total < 1.0 - SUMS_TO_ONE:
                 lik_rows[empty_index][i] = 1.0 - total
             else:
                 total += lik_rows[empty_index][i] if empty_index is not None else 0.0

@@ -20,7 +20,7 @@ from typing import Any
 from ddx.knowledge import Knowledge, Rule
 from ddx.knowledge.ancillary import TestCost
 from ddx.ranking import Ranker
-from ddx.suggest import SECTION, Suggestion, pick, why_line
+from ddx.suggest import SECTION, SUMS_TO_ONE, Suggestion, pick, why_line
 
 
 def _entropy(ps: list[float]) -> float:
@@ -148,7 +148,7 @@ class ReferenceSuggester:
                 lik_rows.append([math.exp(math.fsum(ranker.log_lik[r][i] for r in ids)) for i in profiles])
             for i in profiles:
                 total = math.fsum(row[i] for k, row in enumerate(lik_rows) if k != empty_index)
-                if empty_index is not None and total < 1.0:
+                if empty_index is not None and total < 1.0 - SUMS_TO_ONE:
                     lik_rows[empty_index][i] = 1.0 - total
                 else:
                     total += lik_rows[empty_index][i] if empty_index is not None else 0.0
