@@ -72,7 +72,10 @@ def test_defining_molecular_finding_dominates(knowledge, analyzer):
     a = analyzer.analyze(validate(knowledge, {"id": "m", "molecular": {"mdm2_amplification": "present"}}))
     assert a.top.entity == "ddlps"
     a = analyzer.analyze(validate(knowledge, {"id": "n", "molecular": {"near_haploidization": "present"}}))
-    assert a.top.entity == "ilms" and a.top.probability > 0.8
+    # alone, with nothing else recorded: ILMS leads by far (UPS keeps a share, pseudohaploidization recurring in
+    # undifferentiated sarcomas, Steele 2019)
+    assert a.top.entity == "ilms" and a.top.probability > 0.7
+    assert a.top.probability > 10 * a.ranking[1].probability
 
 
 def test_conflicting_findings_do_not_crash(knowledge, analyzer):
