@@ -392,3 +392,33 @@ def test_a_prior_cited_to_a_summary_page_is_named_and_a_negated_rule_once(rules_
 
 def test_no_packaged_figure_rests_on_a_summary_page_alone():
     assert messages(check_rules(engine=False), "summary-source") == []
+
+
+def test_an_estimate_whose_reason_suggests_another_figure_is_warned(rules_copy):
+    """'2/32 ≈ 0.06 suggests ~0.06' beside ~0.1: the reasoning and the figure disagree (warning, with the cell's
+    line); within REASON_FIGURE_SLACK, or a reason that says why it departs without 'suggests', passes."""
+    add_rules(
+        rules_copy,
+        rule(
+            "zz.disagrees",
+            "{stains.cd30: positive, stains.sma: positive}",
+            likelihood='{ilms: {p: ~0.1, reason: "estimate: 2/32 ≈ 0.06 suggests ~0.06"}}',
+        )
+        + rule(
+            "zz.agrees",
+            "{stains.cd30: positive, stains.ema: positive}",
+            likelihood='{ilms: {p: ~0.45, reason: "estimate: the pool suggests ~0.42"}}',
+        )
+        + rule(
+            "zz.explains",
+            "{stains.cd30: positive, stains.erg: positive}",
+            likelihood='{ilms: {p: ~0.5, reason: "estimate: the pool 17/41 is adult; weighted it gives 0.5-0.6, hence ~0.5"}}',
+        ),
+    )
+    warned = messages(check_rules(rules_copy, engine=False), "reason-figure", "warning")
+    assert len(warned) == 1 and "rule zz.disagrees, ilms" in warned[0] and "suggests ~0.06" in warned[0], warned
+    assert "zz-test.yaml:6:" in warned[0]  # its cell's line
+
+
+def test_no_packaged_estimate_contradicts_its_own_reason():
+    assert messages(check_rules(engine=False), "reason-figure") == []

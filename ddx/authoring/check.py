@@ -155,7 +155,7 @@ def check_rules(
     if problems:
         # the rules that loaded still get the checks of single rules, so one pass reports every problem;
         # the checks of the set as a whole wait for a set that loads (report.knowledge stays None)
-        checks = [_check_sources, _check_summary_sources, _check_conditions]
+        checks = [_check_sources, _check_summary_sources, _check_reason_figures, _check_conditions]
         report.add(
             "note",
             "partial",
@@ -175,6 +175,7 @@ def check_rules(
             _check_unused_terms,
             _check_estimate_reasons,
             _check_summary_sources,
+            _check_reason_figures,
         ]
     for check in checks:
         _guarded(check.__name__, report, lambda c=check: c(knowledge, report))
@@ -876,6 +877,36 @@ def _summary_warning(report: CheckReport, what: str, site: str, c: _Cell, *, ser
     if not series:
         fix += ", or mark the value an estimate (~) with its reason"
     report.add("warning", "summary-source", f"{what} cites only a summary page ({site}){where}: {fix}", file=c.file, line=c.line)
+
+
+# "... 11/32 ≈ 0.34 suggests ~0.35": the value an estimate's own reasoning arrives at
+_SUGGESTS = re.compile(r"\bsuggests?\s+(?:about\s+)?~?\s*(0?\.\d+|1(?:\.0+)?)\b")
+# how far an estimate may sit from the value its reason suggests before the check says so (estimates are
+# written to one or two digits: ~0.45 beside "suggests ~0.4" is the same estimate)
+REASON_FIGURE_SLACK = 0.04
+
+
+def _check_reason_figures(k: Knowledge, report: CheckReport) -> None:
+    """An estimate whose reason says what the figure should be ("11/32 ≈ 0.34 suggests ~0.35") and a value
+    that is something else (warning): either the reasoning or the figure is wrong. Five such SRMS cells were
+    found by hand on 2026-12-01; this keeps the kind from coming back. A reason that explains a departure from
+    its pool ("the pool ... gives 0.4-0.55, hence ~0.45") does not use the word and is not flagged."""
+    for c in _cells(k, report.texts):
+        cell = c.cell
+        if not getattr(cell, "estimate", False) or cell.p is None:
+            continue
+        for found in _SUGGESTS.finditer(getattr(cell, "reason", None) or ""):
+            said = float(found.group(1))
+            if abs(said - cell.p) > REASON_FIGURE_SLACK:
+                report.add(
+                    "warning",
+                    "reason-figure",
+                    f"{c.what}: the figure is ~{cell.p:g} but its reason says {found.group(0)!r}: set the figure "
+                    "to what the reasoning gives, or say in the reason why it departs from it",
+                    file=c.file,
+                    line=c.line,
+                )
+                break
 
 
 def _check_estimate_reasons(k: Knowledge, report: CheckReport) -> None:
