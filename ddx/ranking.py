@@ -378,7 +378,7 @@ class Ranker:
         self.temperature = knowledge.settings.calibration.temperature
         ev = knowledge.settings.evidence
         priors = [e.prior.p for e in knowledge.entities]
-        total = sum(priors)
+        total = math.fsum(priors)  # fsum: the same last bit on every Python (3.12's sum() rounds differently)
         self.prior = [p / total for p in priors]
         self.profile_prior = [self.prior[i] * prof.share for i, prof in zip(self.profile_entity, self.profiles)]
         self.log_prior = [math.log(p) for p in self.profile_prior]

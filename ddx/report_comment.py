@@ -10,6 +10,7 @@ finding, a figure or a citation are shared with the TUI.
 
 from __future__ import annotations
 
+import math
 import re
 import textwrap
 from string import Template
@@ -381,7 +382,7 @@ def leading_candidates(analysis: Analysis, *, cover: float = 0.8, most: int = 3)
     ``most``) until they hold ``cover`` of the probability."""
     chosen = list(analysis.ranking[:2])
     for r in analysis.ranking[2:most]:
-        if sum(c.probability for c in chosen) >= cover:
+        if math.fsum(c.probability for c in chosen) >= cover:
             break
         chosen.append(r)
     return chosen

@@ -395,19 +395,24 @@ def test_no_packaged_figure_rests_on_a_summary_page_alone():
 
 
 def test_an_estimate_whose_reason_suggests_another_figure_is_warned(rules_copy):
-    """'2/32 ≈ 0.06 suggests ~0.06' beside ~0.1: the reasoning and the figure disagree (warning, with the cell's
-    line); within REASON_FIGURE_SLACK, or a reason that says why it departs without 'suggests', passes."""
+    """'2/32 ≈ 0.06 suggests ~0.06' beside ~0.12: the reasoning and the figure disagree (warning, with the cell's
+    line); within REASON_FIGURE_SLACK, a range, or a reason that says why it departs without 'suggests', passes."""
     add_rules(
         rules_copy,
         rule(
             "zz.disagrees",
             "{stains.cd30: positive, stains.sma: positive}",
-            likelihood='{ilms: {p: ~0.1, reason: "estimate: 2/32 ≈ 0.06 suggests ~0.06"}}',
+            likelihood='{ilms: {p: ~0.12, reason: "estimate: 2/32 ≈ 0.06 suggests ~0.06"}}',
         )
         + rule(
             "zz.agrees",
             "{stains.cd30: positive, stains.ema: positive}",
             likelihood='{ilms: {p: ~0.45, reason: "estimate: the pool suggests ~0.42"}}',
+        )
+        + rule(
+            "zz.range",
+            "{stains.cd30: positive, stains.cd99: positive}",
+            likelihood='{ilms: {p: ~0.35, reason: "estimate: the two series suggest ~0.3-0.4"}}',
         )
         + rule(
             "zz.explains",

@@ -879,8 +879,9 @@ def _summary_warning(report: CheckReport, what: str, site: str, c: _Cell, *, ser
     report.add("warning", "summary-source", f"{what} cites only a summary page ({site}){where}: {fix}", file=c.file, line=c.line)
 
 
-# "... 11/32 ≈ 0.34 suggests ~0.35": the value an estimate's own reasoning arrives at
-_SUGGESTS = re.compile(r"\bsuggests?\s+(?:about\s+)?~?\s*(0?\.\d+|1(?:\.0+)?)\b")
+# "... 11/32 ≈ 0.34 suggests ~0.35": the value an estimate's own reasoning arrives at (not a range, "suggests
+# ~0.3-0.4", nor a judgement, "suggests ~0.8 is a little high")
+_SUGGESTS = re.compile(r"\bsuggests?\s+(?:about\s+)?~?\s*(0?\.\d+|1(?:\.0+)?)(?![\d.]|\s*[-–]\s*\d|\s+is\b)", re.IGNORECASE)
 # how far an estimate may sit from the value its reason suggests before the check says so (estimates are
 # written to one or two digits: ~0.45 beside "suggests ~0.4" is the same estimate)
 REASON_FIGURE_SLACK = 0.04
@@ -897,12 +898,13 @@ def _check_reason_figures(k: Knowledge, report: CheckReport) -> None:
             continue
         for found in _SUGGESTS.finditer(getattr(cell, "reason", None) or ""):
             said = float(found.group(1))
-            if abs(said - cell.p) > REASON_FIGURE_SLACK:
+            if round(abs(said - cell.p), 9) > REASON_FIGURE_SLACK:
                 report.add(
                     "warning",
                     "reason-figure",
                     f"{c.what}: the figure is ~{cell.p:g} but its reason says {found.group(0)!r}: set the figure "
-                    "to what the reasoning gives, or say in the reason why it departs from it",
+                    "to what the reasoning gives, or write why it departs in place of 'suggests' (e.g. '... gives "
+                    "0.4-0.55, hence ~0.45')",
                     file=c.file,
                     line=c.line,
                 )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import gc
 import hashlib
+import math
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -265,7 +266,7 @@ class Knowledge:
             if not e.subtypes:
                 out.append(Profile(e.slug, None, e.name, 1.0))
                 continue
-            rest = 1.0 - sum(s.share.p for s in e.subtypes)
+            rest = 1.0 - math.fsum(s.share.p for s in e.subtypes)
             out.append(Profile(e.slug, None, e.other_name or f"{e.name}, other", rest))
             out += [Profile(e.slug, s.slug, s.name, s.share.p) for s in e.subtypes]
         return out

@@ -19,6 +19,7 @@ checked by :mod:`ddx.knowledge` once every file is read.
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 from string import Template
@@ -289,7 +290,7 @@ class Entity(Model):
 
     @model_validator(mode="after")
     def _shares(self) -> Entity:
-        total = sum(s.share.p for s in self.subtypes)
+        total = math.fsum(s.share.p for s in self.subtypes)
         if total >= 1.0:
             raise ValueError(
                 f"the shares of the subtypes of {self.slug} sum to {total:.2f}; they must leave "
