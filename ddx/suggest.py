@@ -192,8 +192,9 @@ SCORE_SLACK = 1e-11
 VECTORISE_AFTER = 50
 # The other outcomes of a test leave its no-finding outcome a share only when their likelihoods sum to less
 # than 1 by more than rounding: a conditional pair (ihc.cd163.diffuse and its negation, both "given positive")
-# sums to 1 up to the last bit of exp(log p), which differs between Python builds; within this margin the sum
-# counts as 1 and the outcomes are normalised together, so the table is the same on every platform.
+# sums to 1 only up to the last bit, which once differed between Python 3.11 and 3.13 (their sum() of the
+# priors differed; it is math.fsum now); within this margin the sum counts as 1 and the outcomes are
+# normalised together, so the table does not turn on the last bit.
 SUMS_TO_ONE = 1e-9
 TABLE_LIMIT = 4096  # tables kept per test (a test has at most 2^(conditions beyond it) x its matched subsets)
 KEY_LIMIT = 10_000  # fact keys remembered (which tests a recorded key says are done)

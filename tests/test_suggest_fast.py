@@ -278,9 +278,9 @@ def test_a_suggestion_a_caveat_asks_for_is_kept_when_no_rule_reads_the_test(know
 
 
 def test_a_conditional_pair_summing_to_one_gives_the_same_table_either_side_of_rounding(knowledge, analyzer):
-    """ihc.cd163.diffuse and its negation are both 'given CD163 positive', so their likelihoods sum to 1 up to
-    the last bit of exp(log p), which differs between Python builds (3.11 and 3.13 gave 0.02 and 0.22 bits for
-    CD163 on one case). Nudged a few ulps either side of 1, the CD163 test's table is the same."""
+    """ihc.cd163.diffuse and its negation are both 'given CD163 positive', so their likelihoods sum to 1 only up
+    to the last bit (3.11 and 3.13 once gave 0.02 and 0.22 bits for CD163 on one case, their sum() of the priors
+    differing). Nudged a few ulps either side of 1, the CD163 test's table is the same."""
     import math
 
     case = validate(knowledge, {"id": "cd163-table", "patient": {"age": 74}, "stains": {"cd68": "positive", "desmin": "negative"}})
