@@ -45,7 +45,7 @@ def test_nests_are_read_with_the_alveolar_pattern_and_counted_once(knowledge, an
     assert both == alveolar  # counted once
 
 
-NEAR_HAPLOID = {
+INFLAMED_MYOGENIC = {
     "id": "karyotype",
     "patient": {"age": 40},
     "morphology": {"inflammation": ["foamy_histiocytes", "lymphocytes"]},
@@ -58,7 +58,7 @@ def test_a_near_haploid_karyotype_called_complex_is_counted_once(knowledge, anal
     near-haploidization present the complex-karyotype rule (which counts against ILMS) is not scored."""
 
     def rank(**molecular):
-        analysis = analyzer.analyze(validate(knowledge, {**NEAR_HAPLOID, "molecular": molecular}))
+        analysis = analyzer.analyze(validate(knowledge, {**INFLAMED_MYOGENIC, "molecular": molecular}))
         return analysis, {r.entity: r.probability for r in analysis.ranking}
 
     both, p_both = rank(near_haploidization="present", complex_karyotype="present")
@@ -76,7 +76,7 @@ def test_anaemia_with_fever_is_one_inflammatory_syndrome(knowledge, analyzer):
     case with both counted IMT's one inflammatory syndrome twice."""
 
     def ranking(symptoms):
-        case = validate(knowledge, {**NEAR_HAPLOID, "id": "symptoms", "clinical": {"symptoms": symptoms}})
+        case = validate(knowledge, {**INFLAMED_MYOGENIC, "id": "symptoms", "clinical": {"symptoms": symptoms}})
         analysis = analyzer.analyze(case)
         return analysis.matched, [(r.entity, r.probability) for r in analysis.ranking]
 
@@ -92,7 +92,7 @@ def test_anaemia_alone_favours_imt(knowledge, analyzer):
 
     def probabilities(symptoms):
         clinical = {"symptoms": symptoms} if symptoms else {}
-        analysis = analyzer.analyze(validate(knowledge, {**NEAR_HAPLOID, "id": "anaemia", "clinical": clinical}))
+        analysis = analyzer.analyze(validate(knowledge, {**INFLAMED_MYOGENIC, "id": "anaemia", "clinical": clinical}))
         return {r.entity: r.probability for r in analysis.ranking}
 
     with_anaemia, without = probabilities(["anemia"]), probabilities([])

@@ -894,9 +894,9 @@ def _check_reason_figures(k: Knowledge, report: CheckReport) -> None:
     its pool ("the pool ... gives 0.4-0.55, hence ~0.45") does not use the word and is not flagged."""
     for c in _cells(k, report.texts):
         cell = c.cell
-        if not getattr(cell, "estimate", False) or cell.p is None:
+        if not cell.estimate or cell.p is None:
             continue
-        for found in _SUGGESTS.finditer(getattr(cell, "reason", None) or ""):
+        for found in _SUGGESTS.finditer(cell.reason or ""):
             said = float(found.group(1))
             if round(abs(said - cell.p), 9) > REASON_FIGURE_SLACK:
                 report.add(
