@@ -141,6 +141,8 @@ class Analyzer:
             keys: set[str] = set()
             items: dict[str, set[str]] = {}
             for atom in atoms(rule.condition):
+                if atom.op == "excludes":  # holds on the items *not* recorded: reads none of the case's
+                    continue
                 if atom.op in LIST_READS:
                     values = atom.value if isinstance(atom.value, (tuple, list, frozenset)) else (atom.value,)
                     items.setdefault(atom.key, set()).update(str(v) for v in values)

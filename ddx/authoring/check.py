@@ -714,14 +714,14 @@ def _check_cofiring(k: Knowledge, report: CheckReport) -> None:
 def _centred(values: Sequence[float]) -> tuple[float, ...]:
     """``values`` centred and scaled to length 1 (all zeros when constant): a dot product of two is their
     Pearson correlation."""
-    mean = sum(values) / len(values)
+    mean = math.fsum(values) / len(values)  # fsum: the same bits on every Python (3.12 changed sum() of floats)
     centred = [v - mean for v in values]
-    norm = math.sqrt(sum(c * c for c in centred))
+    norm = math.sqrt(math.fsum(c * c for c in centred))
     return tuple(c / norm for c in centred) if norm > 0 else tuple(0.0 for _ in centred)
 
 
 def _dot(a: Sequence[float], b: Sequence[float]) -> float:
-    return sum(x * y for x, y in zip(a, b, strict=True))
+    return math.fsum(x * y for x, y in zip(a, b, strict=True))
 
 
 @dataclass(frozen=True)

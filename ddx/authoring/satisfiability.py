@@ -116,15 +116,18 @@ class Numbers(Domain):
 
 @dataclass(frozen=True)
 class Items(Domain):
-    """A list finding: ``must``, the items a recorded list must contain, allowed when ``present``;
-    ``missing``: not recorded is allowed. Any list may hold any items together."""
+    """A list finding: ``must``, the items a recorded list must contain, and ``never``, the items it must
+    not (from ``not``), allowed when ``present``; ``missing``: not recorded is allowed. Any list may hold
+    any items together."""
 
     missing: bool
     present: bool
     must: frozenset[str] = frozenset()
+    never: frozenset[str] = frozenset()
 
     def meet(self, other: Items) -> Items:
-        return Items(self.missing and other.missing, self.present and other.present, self.must | other.must)
+        must, never = self.must | other.must, self.never | other.never
+        return Items(self.missing and other.missing, self.present and other.present and not must & never, must, never)
 
     def empty(self) -> bool:
         return not self.missing and not self.present
@@ -132,7 +135,7 @@ class Items(Domain):
     def within(self, other: Items) -> bool:
         if self.missing and not other.missing:
             return False
-        return not self.present or (other.present and other.must <= self.must)
+        return not self.present or (other.present and other.must <= self.must and other.never <= self.never)
 
 
 class Logic:
@@ -160,7 +163,7 @@ class Logic:
         """What one atom allows for its key. The kind comes from the vocabulary (a path it does not list is
         a term finding). A number atom takes ``eq``, ``gt``, ``gte``, ``lt``, ``lte`` or ``known`` (KeyError
         otherwise: ``ne`` on a number is split by :meth:`alternatives` first); a list atom ``contains``,
-        ``contains_all`` or ``known`` (``contains_any`` is split into alternatives by
+        ``contains_all``, ``excludes`` or ``known`` (``contains_any`` is split into alternatives by
         :func:`ddx.knowledge.conditions.branches`)."""
         kind = self.kinds.get(a.path, "term")
         if kind == "number":
@@ -177,8 +180,10 @@ class Logic:
         if kind == "list":
             if a.op == "known":
                 return Items(missing=not a.value, present=bool(a.value))
-            must = frozenset(a.value) if isinstance(a.value, tuple) else frozenset([a.value])
-            return Items(False, True, must)  # contains / contains_all (contains_any is split into branches)
+            items = frozenset(a.value) if isinstance(a.value, tuple) else frozenset([a.value])
+            if a.op == "excludes":  # from ``not``: a recorded list without these items
+                return Items(False, True, never=items)
+            return Items(False, True, items)  # contains / contains_all (contains_any is split into branches)
         terms = self._universe(a.path)
         value = set(a.value) if isinstance(a.value, tuple) else {a.value}
         allowed = {"eq": value, "in": value, "ne": terms - value, "not_in": terms - value}.get(a.op)

@@ -12,7 +12,11 @@ A condition in a rule file is one of::
 
 ``not`` is rewritten at load time into the operators above (``not {desmin:
 positive}`` becomes "desmin not recorded, or recorded as something else"), so
-both compilations stay as they are. It is refused over list operators.
+both compilations stay as they are. Over a list operator it becomes "not
+recorded, or recorded without the item(s)", with one internal operator,
+``excludes`` (a recorded list holding none of the given items), which rule
+files do not write: ``{not: {morphology.architecture: {contains_any: [cords,
+microalveolar]}}}``.
 
 Each condition compiles to
 
@@ -103,7 +107,10 @@ def negate(node: Node) -> Node:
     """The condition that holds exactly when ``node`` does not.
 
     A finding that is not recorded is unknown, so "not (desmin positive)"
-    holds when desmin is absent from the case or recorded as anything else.
+    holds when desmin is absent from the case or recorded as anything else, and
+    "not (architecture includes cords)" when the architecture is not recorded or
+    recorded without cords (the internal operator ``excludes``: a recorded list
+    holding none of the items).
     """
     if isinstance(node, All):
         return AnyOf(tuple(negate(c) for c in node.items))
@@ -111,9 +118,16 @@ def negate(node: Node) -> Node:
         return All(tuple(negate(c) for c in node.items))
     if node.op == "known":
         return Atom(node.path, "known", not node.value)
-    if node.op not in _OPPOSITE:
-        raise ConditionError(f"{node.path}: 'not' cannot be applied to '{node.op}' (list findings)")
-    return AnyOf((Atom(node.path, "known", False), Atom(node.path, _OPPOSITE[node.op], node.value)))
+    missing = Atom(node.path, "known", False)
+    if node.op == "contains":
+        return AnyOf((missing, Atom(node.path, "excludes", (node.value,))))
+    if node.op == "contains_any":
+        return AnyOf((missing, Atom(node.path, "excludes", node.value)))
+    if node.op == "contains_all":
+        return AnyOf((missing, *(Atom(node.path, "excludes", (v,)) for v in node.value)))
+    if node.op == "excludes":
+        return Atom(node.path, "contains_any", node.value) if len(node.value) > 1 else Atom(node.path, "contains", node.value[0])
+    return AnyOf((missing, Atom(node.path, _OPPOSITE[node.op], node.value)))
 
 
 def _parse_path(path: str, spec: Any, vocab: Vocabulary) -> list[Atom]:
@@ -260,6 +274,7 @@ def describe(node: Node, vocab: Vocabulary | None = None) -> str:
         "contains": "includes",
         "contains_any": "includes any of",
         "contains_all": "includes all of",
+        "excludes": "includes none of",
     }
     if node.op == "known":
         return f"{node.path} {'recorded' if node.value else 'not recorded'}"
@@ -313,6 +328,9 @@ def compile_predicate(node: Node) -> Predicate:
     if op == "contains_all":
         wanted = frozenset(value)
         return lambda f: isinstance(f.get(key), list) and wanted.issubset(f[key])
+    if op == "excludes":  # as durable-rules' $iall: a recorded, non-empty list with none of the items
+        unwanted = frozenset(value)
+        return lambda f: isinstance(f.get(key), list) and bool(f[key]) and unwanted.isdisjoint(f[key])
     raise AssertionError(op)
 
 
@@ -349,4 +367,7 @@ def compile_durable(node: Node) -> dict[str, Any]:
         return {"$or": alts} if len(alts) > 1 else alts[0]
     if op == "contains_all":
         return {"$and": [{"$iany": {key: {"$i": v}}} for v in value]}
+    if op == "excludes":  # every item differs from each value ($iall is false on an empty list)
+        tests = [{"$neq": {"$i": v}} for v in value]
+        return {"$iall": {key: tests[0] if len(tests) == 1 else {"$and": tests}}}
     raise AssertionError(op)

@@ -1,0 +1,102 @@
+"""``not`` over list findings: "not recorded, or recorded without the item(s)".
+
+The production matcher (durable-rules, ``$iall`` of ``$neq``) and the plain-Python oracle must agree on
+every case, including the edge a list finding has that a term finding has not: a list recorded with
+other items only.
+"""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from ddx.authoring.satisfiability import Logic
+from ddx.engine import DurableMatcher, PythonMatcher
+from ddx.knowledge.conditions import describe, negate, parse_condition
+from ddx.synthetic import synthetic_case
+from tests.conftest import validate
+from tests.test_engine import make_rule
+
+ARCH = "morphology.architecture"
+
+# (rule id, condition): every list operator under ``not``, and ``not`` of ``not``
+CONDITIONS = {
+    "t.not-contains": {"not": {ARCH: {"contains": "cords"}}},
+    "t.not-any": {"not": {ARCH: {"contains_any": ["cords", "microalveolar", "pseudovascular"]}}},
+    "t.not-all": {"not": {ARCH: {"contains_all": ["fascicles", "storiform"]}}},
+    "t.not-not": {"not": {"not": {ARCH: {"contains_any": ["cords", "nested"]}}}},
+    "t.with": {
+        "all": [{"morphology.stroma": {"contains": "hyalinized"}}, {"not": {ARCH: {"contains_any": ["cords", "microalveolar"]}}}]
+    },
+}
+
+
+def _rules(knowledge):
+    return [make_rule(knowledge, rid, when) for rid, when in CONDITIONS.items()]
+
+
+@pytest.mark.parametrize(
+    ("architecture", "fires"),
+    [
+        (None, {"t.not-contains", "t.not-any", "t.not-all"}),  # not recorded: unknown is not "has it"
+        (["fascicles"], {"t.not-contains", "t.not-any", "t.not-all"}),
+        (["cords"], {"t.not-all", "t.not-not"}),
+        (["fascicles", "storiform"], {"t.not-contains", "t.not-any"}),
+        (["nested", "pseudovascular"], {"t.not-contains", "t.not-all", "t.not-not"}),
+    ],
+)
+def test_the_oracle_reads_not_over_a_list_as_not_recorded_or_without_the_items(knowledge, architecture, fires):
+    facts = {} if architecture is None else {"morphology__architecture": sorted(architecture)}
+    assert PythonMatcher(_rules(knowledge)).match(facts) == fires
+
+
+def test_a_rule_reading_stroma_but_not_the_pattern_fires_only_without_the_pattern(knowledge):
+    matcher = PythonMatcher(_rules(knowledge))
+    hyal = {"morphology__stroma": ["hyalinized"]}
+    assert "t.with" in matcher.match(hyal)
+    assert "t.with" in matcher.match(dict(hyal, morphology__architecture=["fascicles"]))
+    assert "t.with" not in matcher.match(dict(hyal, morphology__architecture=["cords", "fascicles"]))
+
+
+@pytest.mark.durable
+def test_durable_rules_agrees_with_the_oracle_on_generated_cases(knowledge, analyzer):
+    rules = _rules(knowledge)
+    rng = random.Random(20261201)
+    seen: dict[str, set[bool]] = {r.id: set() for r in rules}
+    with DurableMatcher(rules) as durable:
+        python = PythonMatcher(rules)
+        for i in range(1500):
+            raw = synthetic_case(knowledge.vocab, rng, f"n{i}", density=rng.choice([0.2, 0.5, 0.9]))
+            facts = analyzer.facts(validate(knowledge, raw))
+            got, want = durable.match(facts), python.match(facts)
+            assert got == want, (facts.get("morphology__architecture"), sorted(got ^ want))
+            for r in rules:
+                seen[r.id].add(r.id in got)
+    # each rule both fired and did not: the comparison covered both sides of every negation
+    assert all(v == {True, False} for v in seen.values()), seen
+
+
+def test_double_negation_is_the_condition_itself(knowledge):
+    node = parse_condition({ARCH: {"contains_any": ["cords", "nested"]}}, knowledge.vocab)
+    twice = negate(negate(node))
+    facts_with = {"morphology__architecture": ["nested"]}
+    assert describe(negate(node)) == f"({ARCH} not recorded or {ARCH} includes none of cords, nested)"
+    from ddx.knowledge.conditions import compile_predicate
+
+    for facts in ({}, facts_with, {"morphology__architecture": ["fascicles"]}):
+        assert compile_predicate(twice)(facts) == compile_predicate(node)(facts)
+
+
+def test_satisfiability_knows_a_list_cannot_both_hold_and_lack_an_item(knowledge):
+    logic = Logic(knowledge.vocab)
+    contradiction = parse_condition(
+        {"all": [{ARCH: {"contains": "cords"}}, {"not": {ARCH: {"contains_any": ["cords", "nested"]}}}]}, knowledge.vocab
+    )
+    fine = parse_condition({"all": [{ARCH: {"contains": "fascicles"}}, {"not": {ARCH: {"contains": "cords"}}}]}, knowledge.vocab)
+    assert not logic.satisfiable(contradiction)
+    assert logic.satisfiable(fine)
+    # "holds fascicles, lacks cords" implies "lacks cords", not the other way round
+    lacks = parse_condition({"not": {ARCH: {"contains": "cords"}}}, knowledge.vocab)
+    assert logic.implies(fine, lacks)
+    assert not logic.implies(lacks, fine)
