@@ -73,6 +73,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from ddx import __version__  # noqa: E402
+from ddx.analysis import reads_nothing  # noqa: E402
 from ddx.bands import WhatIf, assess  # noqa: E402
 from ddx.batch import BatchSummary  # noqa: E402
 from ddx.engine import DurableMatcher  # noqa: E402
@@ -142,12 +143,15 @@ class MinimalScorer:
             if r.spec.caveat and not r.negated
         }
         self.reads: dict[str, tuple[frozenset[str], dict[str, frozenset[str]]]] = {}
+        list_paths = frozenset(p for p, kind in vocab.finding_paths().items() if kind == "list")
         for rule in knowledge.active_rules:
             if rule.id not in self.log_lik:
                 continue
             plain: set[str] = set()
             items: dict[str, set[str]] = {}
             for atom in atoms(rule.condition):
+                if reads_nothing(atom, list_paths):  # from ``not`` over a list: reads none of the case's items
+                    continue
                 if atom.op in _LIST_READS:
                     values = atom.value if isinstance(atom.value, (tuple, list, frozenset)) else (atom.value,)
                     items.setdefault(atom.key, set()).update(str(v) for v in values)

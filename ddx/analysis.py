@@ -12,11 +12,20 @@ from ddx.errors import Problem
 from ddx.facts import case_facts
 from ddx.knowledge import NEGATION_SUFFIX, Knowledge
 from ddx.knowledge.case import CaseModel
-from ddx.knowledge.conditions import atoms
+from ddx.knowledge.conditions import Atom, atoms
 from ddx.ranking import Caveat, RankedEntity, lower_first, ranker_for
 from ddx.suggest import Suggester, Suggestion
 
 LIST_READS = frozenset({"contains", "contains_any", "contains_all"})
+
+
+def reads_nothing(atom: Atom, list_paths: frozenset[str]) -> bool:
+    """True for a condition atom that holds on what is *not* recorded in a list finding, so reads none of
+    the case's items: ``excludes`` and "not recorded" (``known: false``), both from ``not`` over a list.
+    (``known: false`` on a stain or a number keeps its read, as before lists could be negated.)"""
+    return atom.op == "excludes" or (atom.op == "known" and not atom.value and atom.path in list_paths)
+
+
 ANCILLARY = ("stains__", "molecular__")
 
 
@@ -135,13 +144,14 @@ class Analyzer:
         self.keys = knowledge.referenced_keys | confirm | knowledge.ancillary.keys
         # per scoring rule: the fact keys it reads, and for list findings the items it reads
         self.reads: dict[str, tuple[frozenset[str], dict[str, frozenset[str]]]] = {}
+        list_paths = frozenset(p for p, kind in knowledge.vocab.finding_paths().items() if kind == "list")
         for rule in knowledge.active_rules:
             if rule.id not in self.ranker.log_lik:
                 continue
             keys: set[str] = set()
             items: dict[str, set[str]] = {}
             for atom in atoms(rule.condition):
-                if atom.op == "excludes":  # holds on the items *not* recorded: reads none of the case's
+                if reads_nothing(atom, list_paths):
                     continue
                 if atom.op in LIST_READS:
                     values = atom.value if isinstance(atom.value, (tuple, list, frozenset)) else (atom.value,)

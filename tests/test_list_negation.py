@@ -100,3 +100,18 @@ def test_satisfiability_knows_a_list_cannot_both_hold_and_lack_an_item(knowledge
     lacks = parse_condition({"not": {ARCH: {"contains": "cords"}}}, knowledge.vocab)
     assert logic.implies(fine, lacks)
     assert not logic.implies(lacks, fine)
+
+
+def test_a_negated_list_condition_reads_none_of_the_case_items(knowledge, analyzer):
+    """ "Recorded, not used by the ranking" must still list architecture items when the only rule that fired
+    on the architecture did so because the items it names are absent."""
+    from ddx.analysis import reads_nothing
+    from ddx.knowledge.conditions import atoms
+
+    lists = frozenset(p for p, kind in knowledge.vocab.finding_paths().items() if kind == "list")
+    lacks = parse_condition({"not": {ARCH: {"contains_any": ["cords", "nested"]}}}, knowledge.vocab)
+    assert all(reads_nothing(a, lists) for a in atoms(lacks))
+    # over a stain, "not positive" still reads the stain (it holds on a recorded negative)
+    not_positive = parse_condition({"not": {"stains.desmin": "positive"}}, knowledge.vocab)
+    assert not all(reads_nothing(a, lists) for a in atoms(not_positive))
+    assert analyzer.reads["morph.stroma.hyalinized"] == (frozenset(), {"morphology__stroma": frozenset({"hyalinized"})})
