@@ -20,10 +20,11 @@ LIST_READS = frozenset({"contains", "contains_any", "contains_all"})
 
 
 def reads_nothing(atom: Atom, list_paths: frozenset[str]) -> bool:
-    """True for a condition atom that holds on what is *not* recorded in a list finding, so reads none of
-    the case's items: ``excludes`` and "not recorded" (``known: false``), both from ``not`` over a list.
-    (``known: false`` on a stain or a number keeps its read, as before lists could be negated.)"""
-    return atom.op == "excludes" or (atom.op == "known" and not atom.value and atom.path in list_paths)
+    """True for a condition atom that reads none of a list finding's items: ``excludes`` (holds on the items
+    *not* recorded) and ``known`` on a list (recorded or not; what a rule reads of a list is the items its
+    ``contains`` atoms name, and ``not`` of ``not`` over a list adds a ``known: true`` beside them).
+    (``known`` on a stain or a number keeps its read, as before lists could be negated.)"""
+    return atom.op == "excludes" or (atom.op == "known" and atom.path in list_paths)
 
 
 ANCILLARY = ("stains__", "molecular__")

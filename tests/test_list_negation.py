@@ -115,3 +115,39 @@ def test_a_negated_list_condition_reads_none_of_the_case_items(knowledge, analyz
     not_positive = parse_condition({"not": {"stains.desmin": "positive"}}, knowledge.vocab)
     assert not all(reads_nothing(a, lists) for a in atoms(not_positive))
     assert analyzer.reads["morph.stroma.hyalinized"] == (frozenset(), {"morphology__stroma": frozenset({"hyalinized"})})
+
+
+def test_double_negation_over_a_list_reads_only_the_items_it_names(knowledge):
+    """``not`` of ``not`` adds "recorded" beside the items: the list as a whole is still not read."""
+    from ddx.analysis import reads_nothing
+    from ddx.knowledge.conditions import atoms
+
+    lists = frozenset(p for p, kind in knowledge.vocab.finding_paths().items() if kind == "list")
+    twice = parse_condition({"not": {"not": {ARCH: {"contains": "cords"}}}}, knowledge.vocab)
+    read = [a for a in atoms(twice) if not reads_nothing(a, lists)]
+    assert [(a.op, a.value) for a in read] == [("contains", "cords")]
+
+
+@pytest.mark.parametrize(
+    ("architecture", "rule"),
+    [
+        (None, "morph.stroma.hyalinized"),
+        (["fascicles"], "morph.stroma.hyalinized.no-pattern"),
+        (["fascicles", "cords"], None),  # the sclerosing pattern scores the pair
+    ],
+)
+def test_hyalinized_stroma_is_scored_once_in_each_state_of_the_architecture(knowledge, analyzer, architecture, rule):
+    facts = {"morphology__stroma": ["hyalinized"]}
+    if architecture:
+        facts["morphology__architecture"] = sorted(architecture)
+    fired = {r for r in analyzer.matcher.match(facts) if r.startswith("morph.stroma.hyalinized")}
+    assert fired == ({rule} if rule else set())
+
+
+def test_hyalinized_stroma_beside_a_spindle_cell_architecture_favours_srms_less(knowledge):
+    """Without the pattern, an SRMS is mostly a spindle cell tumour with focal sclerosis; every other profile
+    keeps its figure (none of them has the pattern to lose)."""
+    unknown = knowledge.rule["morph.stroma.hyalinized"].spec.likelihood
+    without = knowledge.rule["morph.stroma.hyalinized.no-pattern"].spec.likelihood
+    assert without["srms"].p < unknown["srms"].p
+    assert {s: c.p for s, c in without.items() if s != "srms"} == {s: c.p for s, c in unknown.items() if s != "srms"}

@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from ddx.knowledge.conditions import atoms, compile_predicate, negate
+from ddx.knowledge.conditions import compile_predicate, negate
 from ddx.loader import iter_cases
 from ddx.synthetic import synthetic_case
 from tests.conftest import CASES, SEED, validate
@@ -65,9 +65,7 @@ def test_pitfalls_change_no_probability(knowledge, analyzer):
 
 def test_negate_is_the_exact_complement_on_generated_cases(knowledge, oracle):
     rng = random.Random(7)
-    rules = [
-        r for r in knowledge.active_rules if all(a.op not in ("contains", "contains_any", "contains_all") for a in atoms(r.condition))
-    ]
+    rules = list(knowledge.active_rules)  # list findings too, since 'not' covers them
     checked = 0
     for i in range(400):
         facts = oracle.facts(validate(knowledge, synthetic_case(knowledge.vocab, rng, f"n{i}", density=0.4)))

@@ -947,6 +947,8 @@ def _check_unused_terms(k: Knowledge, report: CheckReport) -> None:
             continue
         for branch in branches(r.condition):
             for atom in branch:
+                if atom.op == "excludes":  # holds when the items are absent: it scores none of them
+                    continue
                 read.add(atom.path)
                 if atom.path == "clinical.site_group" and atom.op in ("eq", "in"):
                     values = atom.value if isinstance(atom.value, tuple) else (atom.value,)

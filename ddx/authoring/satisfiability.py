@@ -15,13 +15,14 @@ finding key it tests (a key it does not test allows anything):
   finding's term set, with :data:`MISSING` standing for "not recorded";
 * :class:`Numbers` for a number: one interval (ends open or closed), and
   whether "not recorded" is allowed;
-* :class:`Items` for a list finding: the items it must contain, and whether
-  an empty or unrecorded list is allowed.
+* :class:`Items` for a list finding: the items it must contain, the items it
+  must not (``never``, from ``not``), and whether an unrecorded list is allowed.
 
 The logic is exact for term findings (their values come from the vocabulary),
-for number ranges and for list membership; it does not know relations between
-different findings (a site and its site group), so it may miss a contradiction
-of that kind, never report a false one.
+for number ranges and for list membership, with one gap: a ``never`` that
+excludes every term of a list (so no recorded list could hold) is not noticed.
+It does not know relations between different findings (a site and its site
+group). So it may miss a contradiction, never report a false one.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ A condition in a rule file is one of::
 
 ``not`` is rewritten at load time into the operators above (``not {desmin:
 positive}`` becomes "desmin not recorded, or recorded as something else"), so
-both compilations stay as they are. Over a list operator it becomes "not
+the compilations need no negation of their own. Over a list operator it becomes "not
 recorded, or recorded without the item(s)", with one internal operator,
 ``excludes`` (a recorded list holding none of the given items), which rule
 files do not write: ``{not: {morphology.architecture: {contains_any: [cords,
@@ -328,7 +328,9 @@ def compile_predicate(node: Node) -> Predicate:
     if op == "contains_all":
         wanted = frozenset(value)
         return lambda f: isinstance(f.get(key), list) and wanted.issubset(f[key])
-    if op == "excludes":  # as durable-rules' $iall: a recorded, non-empty list with none of the items
+    # as durable-rules' $iall: a recorded, non-empty list with none of the items (both P and not-P are false
+    # on an empty list, which case_facts never writes: an empty list is "not recorded")
+    if op == "excludes":
         unwanted = frozenset(value)
         return lambda f: isinstance(f.get(key), list) and bool(f[key]) and unwanted.isdisjoint(f[key])
     raise AssertionError(op)
