@@ -114,7 +114,7 @@ def test_a_negated_list_condition_reads_none_of_the_case_items(knowledge, analyz
     # over a stain, "not positive" still reads the stain (it holds on a recorded negative)
     not_positive = parse_condition({"not": {"stains.desmin": "positive"}}, knowledge.vocab)
     assert not all(reads_nothing(a, lists) for a in atoms(not_positive))
-    assert analyzer.reads["morph.stroma.hyalinized"] == (frozenset(), {"morphology__stroma": frozenset({"hyalinized"})})
+    assert analyzer.reads["morph.stroma.hyalinized.no-pattern"] == (frozenset(), {"morphology__stroma": frozenset({"hyalinized"})})
 
 
 def test_double_negation_over_a_list_reads_only_the_items_it_names(knowledge):
@@ -133,6 +133,7 @@ def test_double_negation_over_a_list_reads_only_the_items_it_names(knowledge):
     [
         (None, "morph.stroma.hyalinized"),
         (["fascicles"], "morph.stroma.hyalinized.no-pattern"),
+        (["nested", "fascicles"], "morph.stroma.hyalinized"),  # the nested SRMS are the sclerosing ones
         (["fascicles", "cords"], None),  # the sclerosing pattern scores the pair
     ],
 )
