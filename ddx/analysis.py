@@ -12,11 +12,27 @@ from ddx.errors import Problem
 from ddx.facts import case_facts
 from ddx.knowledge import NEGATION_SUFFIX, Knowledge
 from ddx.knowledge.case import CaseModel
-from ddx.knowledge.conditions import Atom, atoms
+from ddx.knowledge.conditions import Atom, Node, atoms, parse_condition
 from ddx.ranking import Caveat, RankedEntity, lower_first, ranker_for
 from ddx.suggest import Suggester, Suggestion
 
 LIST_READS = frozenset({"contains", "contains_any", "contains_all"})
+
+
+def condition_reads(node: Node, list_paths: frozenset[str]) -> tuple[frozenset[str], dict[str, frozenset[str]]]:
+    """What a condition reads of a case: the fact keys it reads whole, and for list findings the items it
+    names (``reads_nothing`` atoms left out)."""
+    keys: set[str] = set()
+    items: dict[str, set[str]] = {}
+    for atom in atoms(node):
+        if reads_nothing(atom, list_paths):
+            continue
+        if atom.op in LIST_READS:
+            values = atom.value if isinstance(atom.value, (tuple, list, frozenset)) else (atom.value,)
+            items.setdefault(atom.key, set()).update(str(v) for v in values)
+        else:
+            keys.add(atom.key)
+    return frozenset(keys), {k: frozenset(v) for k, v in items.items()}
 
 
 def reads_nothing(atom: Atom, list_paths: frozenset[str]) -> bool:
@@ -146,20 +162,15 @@ class Analyzer:
         # per scoring rule: the fact keys it reads, and for list findings the items it reads
         self.reads: dict[str, tuple[frozenset[str], dict[str, frozenset[str]]]] = {}
         list_paths = frozenset(p for p, kind in knowledge.vocab.finding_paths().items() if kind == "list")
+        # and the findings a scoring rule's figures stand for (its ``accounts_for``), read only for "recorded, not
+        # used by the ranking"
+        self.accounts: dict[str, tuple[frozenset[str], dict[str, frozenset[str]]]] = {}
         for rule in knowledge.active_rules:
             if rule.id not in self.ranker.log_lik:
                 continue
-            keys: set[str] = set()
-            items: dict[str, set[str]] = {}
-            for atom in atoms(rule.condition):
-                if reads_nothing(atom, list_paths):
-                    continue
-                if atom.op in LIST_READS:
-                    values = atom.value if isinstance(atom.value, (tuple, list, frozenset)) else (atom.value,)
-                    items.setdefault(atom.key, set()).update(str(v) for v in values)
-                else:
-                    keys.add(atom.key)
-            self.reads[rule.id] = (frozenset(keys), {k: frozenset(v) for k, v in items.items()})
+            self.reads[rule.id] = condition_reads(rule.condition, list_paths)
+            if rule.spec.accounts_for and not rule.negated:
+                self.accounts[rule.id] = condition_reads(parse_condition(rule.spec.accounts_for, knowledge.vocab), list_paths)
         # per scoring rule: the stains and molecular tests it reads ("stains__alk", however many of its keys)
         self.ancillary_reads = {
             rid: frozenset("__".join(k.split("__")[:2]) for k in keys if k.startswith(ANCILLARY))
@@ -290,11 +301,12 @@ class Analyzer:
         keys: set[str] = set()
         items: dict[str, set[str]] = {}
         for rid in matched:
-            if rid in self.reads:
-                k, i = self.reads[rid]
-                keys |= k
-                for key, values in i.items():
-                    items.setdefault(key, set()).update(values)
+            for reads in (self.reads, self.accounts):
+                if rid in reads:
+                    k, i = reads[rid]
+                    keys |= k
+                    for key, values in i.items():
+                        items.setdefault(key, set()).update(values)
         if "clinical__site_group" in keys:
             keys.add("clinical__site")
         # a stain's detail read (Ki-67's percent, desmin's extent) reads its result too: the detail implies it

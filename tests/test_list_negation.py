@@ -152,3 +152,31 @@ def test_hyalinized_stroma_beside_a_spindle_cell_architecture_favours_srms_less(
     without = knowledge.rule["morph.stroma.hyalinized.no-pattern"].spec.likelihood
     assert without["srms"].p < unknown["srms"].p
     assert {s: c.p for s, c in without.items() if s != "srms"} == {s: c.p for s, c in unknown.items() if s != "srms"}
+
+
+def test_a_finding_a_scoring_rule_accounts_for_is_not_listed_as_unused(knowledge, analyzer):
+    """cords with a hyaline matrix: morph.sclerosing-pattern scores the pair (its figures are the sclerosing
+    tumours'), so the stroma is not "recorded, not used"; without the pattern it would be scored itself."""
+    facts = {"morphology__stroma": ["hyalinized", "myxoid"], "morphology__architecture": ["cords"]}
+    matched = analyzer.matcher.match(facts)
+    assert "morph.sclerosing-pattern" in matched and not any(r.startswith("morph.stroma.hyalinized") for r in matched)
+    unused = {(u.finding, u.value) for u in analyzer.unused(facts, matched)}
+    assert ("morphology.stroma", "hyalinized") not in unused
+    # the rule accounts for the hyaline matrix only, not for every stroma it meets
+    assert "morph.stroma.myxoid" in matched or ("morphology.stroma", "myxoid") in unused
+
+
+def test_accounts_for_is_checked_against_the_vocabulary(rules_copy):
+    from ddx.knowledge import load_knowledge_partial
+
+    path = rules_copy / "rules" / "morphology.yaml"
+    text = path.read_text(encoding="utf-8")
+    broken = text.replace(
+        "accounts_for: {morphology.stroma: {contains: hyalinized}}", "accounts_for: {morphology.stroma: {contains: glassy}}"
+    )
+    assert broken != text
+    path.write_text(broken, encoding="utf-8")
+    _, problems = load_knowledge_partial(rules_copy)
+    [problem] = [p for p in problems if "accounts_for" in p.message]
+    assert "morph.sclerosing-pattern" in problem.message and "glassy" in problem.message
+    assert "hyalinized" in problem.suggestions  # the nearest valid terms

@@ -832,6 +832,19 @@ def _load_rule(
                     code="unknown-term",
                 )
             )
+    if spec.accounts_for is not None:
+        try:
+            parse_condition(spec.accounts_for, vocab)
+        except ConditionError as exc:
+            problems.append(
+                Problem(
+                    f"rule {spec.id}: accounts_for: {exc}",
+                    file=file,
+                    line=spec.accounts_for.get("__line__", line) if isinstance(spec.accounts_for, dict) else line,
+                    suggestions=exc.suggestions,
+                    code="unknown-term" if exc.suggestions or "unknown" in str(exc) else "condition",
+                )
+            )
     out = []
     for negated, cond in ((False, spec.when), (True, spec.negated_by)):
         if cond is None:

@@ -320,7 +320,7 @@ class RuleSpec(Model):
     """One rule as a rule file writes it (compiled into :class:`ddx.knowledge.Rule`, one for each half)."""
 
     # kept with their line markers (each condition's line names its errors; examples are read by ddx rules check)
-    keep_lines: ClassVar[frozenset[str]] = frozenset({"when", "negated_by", "examples"})
+    keep_lines: ClassVar[frozenset[str]] = frozenset({"when", "negated_by", "examples", "accounts_for"})
 
     id: str = Field(pattern=RULE_ID)
     title: str  # the finding, as shown in evidence ("Desmin positive")
@@ -345,6 +345,9 @@ class RuleSpec(Model):
     author: str | None = None
     updated: str | None = None
     examples: Examples | None = None
+    # findings the rule's figures already stand for, written as a condition (``{morphology.stroma: {contains:
+    # hyalinized}}``): when the rule scores, they are not listed as "recorded, not used by the ranking"
+    accounts_for: dict[str, Any] | None = None
 
     @field_validator("rationale", "title")
     @classmethod
