@@ -180,3 +180,31 @@ def test_accounts_for_is_checked_against_the_vocabulary(rules_copy):
     [problem] = [p for p in problems if "accounts_for" in p.message]
     assert "morph.sclerosing-pattern" in problem.message and "glassy" in problem.message
     assert "hyalinized" in problem.suggestions  # the nearest valid terms
+
+
+def test_accounts_for_takes_list_items_only(rules_copy):
+    """A stain under accounts_for would be hidden from "recorded, not used" whatever its recorded result."""
+    from ddx.knowledge import load_knowledge_partial
+
+    path = rules_copy / "rules" / "morphology.yaml"
+    text = path.read_text(encoding="utf-8")
+    old = "accounts_for: {morphology.stroma: {contains: hyalinized}}"
+    path.write_text(
+        text.replace(old, "accounts_for: {morphology.stroma: {contains: hyalinized}, stains.cd99: negative}"), encoding="utf-8"
+    )
+    _, problems = load_knowledge_partial(rules_copy)
+    [problem] = [p for p in problems if "accounts_for" in p.message]
+    assert "list findings only" in problem.message and "stains.cd99" in problem.message and problem.line is not None
+
+
+def test_rules_show_gives_what_a_rule_accounts_for():
+    import json
+
+    from click.testing import CliRunner
+
+    from ddx.cli import main
+
+    text = CliRunner().invoke(main, ["rules", "show", "morph.sclerosing-pattern"], env={"COLUMNS": "200"})
+    assert text.exit_code == 0 and "accounts_for (as read" in text.output and "morphology.stroma includes hyalinized" in text.output
+    data = json.loads(CliRunner().invoke(main, ["rules", "show", "morph.stroma.myxoid", "--format", "json"]).output)
+    assert data["accounts_for"] is None

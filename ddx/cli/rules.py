@@ -275,7 +275,7 @@ def show_cmd(rule_id: str, rules: str | None, fmt: str) -> None:
     from rich.syntax import Syntax
 
     from ddx.authoring.edit import block_text, find_block
-    from ddx.knowledge.conditions import describe
+    from ddx.knowledge.conditions import describe, parse_condition
     from ddx.knowledge.vocabulary import TermSet
     from ddx.yamlio import read_text
 
@@ -315,6 +315,7 @@ def show_cmd(rule_id: str, rules: str | None, fmt: str) -> None:
             "reason": lk.reason,  # an estimate's one line of reasoning (which names what it rests on)
             "derived": list(lk.ratio) if lk.ratio is not None else None,
         }
+    accounts = describe(parse_condition(rule.spec.accounts_for, k.vocab)) if rule.spec.accounts_for else None
     if fmt == "json":
         _emit_json(
             {
@@ -324,6 +325,7 @@ def show_cmd(rule_id: str, rules: str | None, fmt: str) -> None:
                 "status": rule.spec.status,
                 "title": rule.spec.title,
                 "conditions": {("negated_by" if h.negated else "when"): describe(h.condition) for h in halves},
+                "accounts_for": accounts,
                 "weights": weights,
                 "source": rule.spec.source,
                 "text": block,
@@ -337,6 +339,8 @@ def show_cmd(rule_id: str, rules: str | None, fmt: str) -> None:
         click.echo(block)
     for h in halves:
         _out.print(f"[bold]{'negated_by' if h.negated else 'when'}[/bold] (as read): {escape(describe(h.condition))}")
+    if accounts:
+        _out.print(f"[bold]accounts_for[/bold] (as read; not listed as unused when the rule scores): {escape(accounts)}")
     if weights:
         table = Table(pad_edge=False)
         for col in ("entity / subtype", "figure", "p used", "weight", "source / reasoning"):

@@ -833,18 +833,32 @@ def _load_rule(
                 )
             )
     if spec.accounts_for is not None:
+        acc_line = spec.accounts_for.get("__line__", line) if isinstance(spec.accounts_for, dict) else line
         try:
-            parse_condition(spec.accounts_for, vocab)
+            accounted = parse_condition(spec.accounts_for, vocab)
         except ConditionError as exc:
             problems.append(
                 Problem(
                     f"rule {spec.id}: accounts_for: {exc}",
                     file=file,
-                    line=spec.accounts_for.get("__line__", line) if isinstance(spec.accounts_for, dict) else line,
+                    line=acc_line,
                     suggestions=exc.suggestions,
                     code="unknown-term" if exc.suggestions or "unknown" in str(exc) else "condition",
                 )
             )
+        else:
+            # items of list findings only: a stain or a term would be hidden whatever its recorded value
+            wrong = sorted({f"{a.path} {a.op}" for a in atoms(accounted) if a.op not in ("contains", "contains_any", "contains_all")})
+            if wrong:
+                problems.append(
+                    Problem(
+                        f"rule {spec.id}: accounts_for names items of list findings only "
+                        f"({{morphology.stroma: {{contains: hyalinized}}}}), not {', '.join(wrong)}",
+                        file=file,
+                        line=acc_line,
+                        code="condition",
+                    )
+                )
     out = []
     for negated, cond in ((False, spec.when), (True, spec.negated_by)):
         if cond is None:

@@ -345,8 +345,9 @@ class RuleSpec(Model):
     author: str | None = None
     updated: str | None = None
     examples: Examples | None = None
-    # findings the rule's figures already stand for, written as a condition (``{morphology.stroma: {contains:
-    # hyalinized}}``): when the rule scores, they are not listed as "recorded, not used by the ranking"
+    # items of list findings the rule's figures already stand for, written as a condition (``{morphology.stroma:
+    # {contains: hyalinized}}``; list items only): when the rule's positive half scores, they are not listed as
+    # "recorded, not used by the ranking"
     accounts_for: dict[str, Any] | None = None
 
     @field_validator("rationale", "title")
