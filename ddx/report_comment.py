@@ -305,7 +305,8 @@ def describe_molecular(case: Any, knowledge: Knowledge) -> list[str]:
     if found:
         parts.append(fill(prose.present, tests=join_words(found)))
     if absent:
-        parts.append(fill(prose.absent, tests=join_words(absent)))
+        # "no FOXO1 rearrangement or NCOA2 rearrangement": with "and" the second could read as found
+        parts.append(fill(prose.absent, tests=join_words(absent, "or")))
     return [fill(prose.sentence, parts="; ".join(parts))] if parts else []
 
 

@@ -498,3 +498,16 @@ def test_the_report_wraps_at_a_narrower_terminal_and_at_96_in_a_file(tmp_path):
     out = tmp_path / "r.txt"
     CliRunner().invoke(main, ["eval", str(SEED), "--format", "report", "-o", str(out)], env={"COLUMNS": "60"})
     assert 60 < max(len(line) for line in out.read_text(encoding="utf-8").splitlines()) <= 96
+
+
+def test_tests_found_absent_are_joined_with_or_so_none_reads_as_found(tmp_path: Path):
+    """'no FOXO1 rearrangement and NCOA2 rearrangement' could read as an NCOA2 rearrangement found."""
+    case = tmp_path / "case.yaml"
+    case.write_text(
+        "id: two-absent\nmolecular: {myod1_mutation: present, foxo1_rearrangement: absent, ncoa2_rearrangement: absent}\n",
+        encoding="utf-8",
+    )
+    result = run("eval", str(case), "--format", "report")
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "no FOXO1 rearrangement or NCOA2 rearrangement" in text and "rearrangement and NCOA2" not in text
