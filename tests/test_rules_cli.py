@@ -463,3 +463,18 @@ def test_diff_shows_the_figure_a_subtype_inherits_when_its_own_cell_goes(rules_c
     result = run("rules", "diff", str(packaged_rules_dir()), str(rules_copy), "--cases", str(CASES), "--format", "json")
     [change] = json.loads(result.output)["rule_changes"]
     assert change["figures"] == {"likelihood.srms_infant": {"before": "~0.01", "after": "~0.30 (srms's)"}}
+
+
+def test_a_mixed_status_at_80_columns_is_said_in_the_finding_cell_not_a_squeezing_column(rules_copy):
+    """With a draft among active rules, a status column at 80 columns would squeeze the findings into broken
+    words; the rules that are not active say so in their finding cell instead."""
+    path = rules_copy / "rules" / "inflammation.yaml"
+    text = path.read_text(encoding="utf-8")
+    block = text.index("  - id: infl.eosinophils")
+    status_at = text.index("status: active", block)
+    path.write_text(text[:status_at] + "status: draft" + text[status_at + len("status: active") :], encoding="utf-8")
+    narrow = CliRunner().invoke(main, ["rules", "list", "--rules", str(rules_copy)], env={"COLUMNS": "80"}, catch_exceptions=False)
+    assert narrow.exit_code == 0 and "draft: " in narrow.output and "active unless marked" in narrow.output
+    assert "┃ status" not in narrow.output
+    wide = CliRunner().invoke(main, ["rules", "list", "--rules", str(rules_copy)], env={"COLUMNS": "160"}, catch_exceptions=False)
+    assert "status" in wide.output and "draft: " not in wide.output

@@ -224,10 +224,12 @@ def list_cmd(rules: str | None, entity: str | None, status: str, fmt: str) -> No
     table.add_column("rule (file:line)", no_wrap=True, min_width=widest)
     statuses = sorted({str(row["status"]) for row in rows})
     one_status = len(statuses) == 1  # then said once, under the table, not in a column
-    if not one_status:
-        table.add_column("status", overflow="fold")
-    # below 120 columns "favours" goes under the finding, so neither is squeezed into a few letters a line
+    # below 120 columns "favours" goes under the finding, so neither is squeezed into a few letters a line, and
+    # a mixed status is said in the finding cell of the rules that are not active (a column would squeeze it)
     stacked = _out.width < 120
+    status_column = not one_status and not stacked
+    if status_column:
+        table.add_column("status", overflow="fold")
     table.add_column("finding / favours" if stacked else "finding", overflow="fold")  # folds a long word, never '…'
     if slug and stacked:
         table.add_column(f"effect\nP(finding\n| {slug})", justify="right", overflow="fold")  # one over the other
@@ -241,9 +243,11 @@ def list_cmd(rules: str | None, entity: str | None, status: str, fmt: str) -> No
         rule.append(f"\n{w}", style="dim")
         favours = ", ".join(row["favours"]) or ("caveat" if row["caveat_only"] else "-")
         finding = Text(str(row["title"]))
+        if not one_status and not status_column and row["status"] != "active":
+            finding = Text.assemble((f"{row['status']}: ", "bold"), finding)
         if stacked:
             finding.append(f"\nfavours {favours}", style="dim")
-        cells: list[str | Text] = [rule, *([] if one_status else [escape(str(row["status"]))]), finding]
+        cells: list[str | Text] = [rule, *([escape(str(row["status"]))] if status_column else []), finding]
         if slug:
             effect = row["effect"]
             weight = "-" if effect is None else f"{effect:+.2f}"
@@ -261,7 +265,7 @@ def list_cmd(rules: str | None, entity: str | None, status: str, fmt: str) -> No
         if slug
         else ""
     )
-    every = f", all {statuses[0]}" if one_status else ""
+    every = f", all {statuses[0]}" if one_status else ("" if status_column else "; active unless marked")
     _out.print(f"{len(rows)} rule(s){every}.{note} " + _rules_line(k))
 
 
