@@ -73,12 +73,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from ddx import __version__  # noqa: E402
-from ddx.analysis import condition_reads  # noqa: E402
 from ddx.bands import WhatIf, assess  # noqa: E402
 from ddx.batch import BatchSummary  # noqa: E402
 from ddx.engine import DurableMatcher  # noqa: E402
 from ddx.knowledge import Knowledge, load_knowledge  # noqa: E402
-from ddx.knowledge.conditions import parse_condition  # noqa: E402
+from ddx.knowledge.conditions import condition_reads, parse_condition  # noqa: E402
 from ddx.loader import LIST_SEPARATORS, write_sheet  # noqa: E402
 from ddx.ranking import LN10, RankedEntity, ranker_for  # noqa: E402
 from ddx.synthetic import synthetic_case  # noqa: E402

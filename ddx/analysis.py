@@ -12,36 +12,9 @@ from ddx.errors import Problem
 from ddx.facts import case_facts
 from ddx.knowledge import NEGATION_SUFFIX, Knowledge
 from ddx.knowledge.case import CaseModel
-from ddx.knowledge.conditions import Atom, Node, atoms, parse_condition
+from ddx.knowledge.conditions import condition_reads, parse_condition
 from ddx.ranking import Caveat, RankedEntity, lower_first, ranker_for
 from ddx.suggest import Suggester, Suggestion
-
-LIST_READS = frozenset({"contains", "contains_any", "contains_all"})
-
-
-def condition_reads(node: Node, list_paths: frozenset[str]) -> tuple[frozenset[str], dict[str, frozenset[str]]]:
-    """What a condition reads of a case: the fact keys it reads whole, and for list findings the items it
-    names (``reads_nothing`` atoms left out)."""
-    keys: set[str] = set()
-    items: dict[str, set[str]] = {}
-    for atom in atoms(node):
-        if reads_nothing(atom, list_paths):
-            continue
-        if atom.op in LIST_READS:
-            values = atom.value if isinstance(atom.value, (tuple, list, frozenset)) else (atom.value,)
-            items.setdefault(atom.key, set()).update(str(v) for v in values)
-        else:
-            keys.add(atom.key)
-    return frozenset(keys), {k: frozenset(v) for k, v in items.items()}
-
-
-def reads_nothing(atom: Atom, list_paths: frozenset[str]) -> bool:
-    """True for a condition atom that reads none of a list finding's items: ``excludes`` (holds on the items
-    *not* recorded) and ``known`` on a list (recorded or not; what a rule reads of a list is the items its
-    ``contains`` atoms name, and ``not`` of ``not`` over a list adds a ``known: true`` beside them).
-    (``known`` on a stain or a number keeps its read, as before lists could be negated.)"""
-    return atom.op == "excludes" or (atom.op == "known" and atom.path in list_paths)
-
 
 ANCILLARY = ("stains__", "molecular__")
 
@@ -293,7 +266,7 @@ class Analyzer:
         return not any(k in facts for h in halves if h in self.reads for k in self.reads[h][0])
 
     def unused(self, every: dict[str, Any], matched: frozenset[str]) -> list[Unused]:
-        """Recorded findings that no matched scoring rule reads, in case order.
+        """Recorded findings that no matched scoring rule reads (or names in its ``accounts_for``), in case order.
 
         A site counts as read when a rule reads its site group, a stain's result when a rule reads one of
         its details (Ki-67's percent); a list finding (cell types, inflammation ...) is judged item by item.

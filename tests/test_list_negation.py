@@ -105,8 +105,7 @@ def test_satisfiability_knows_a_list_cannot_both_hold_and_lack_an_item(knowledge
 def test_a_negated_list_condition_reads_none_of_the_case_items(knowledge, analyzer):
     """ "Recorded, not used by the ranking" must still list architecture items when the only rule that fired
     on the architecture did so because the items it names are absent."""
-    from ddx.analysis import reads_nothing
-    from ddx.knowledge.conditions import atoms
+    from ddx.knowledge.conditions import atoms, reads_nothing
 
     lists = frozenset(p for p, kind in knowledge.vocab.finding_paths().items() if kind == "list")
     lacks = parse_condition({"not": {ARCH: {"contains_any": ["cords", "nested"]}}}, knowledge.vocab)
@@ -119,8 +118,7 @@ def test_a_negated_list_condition_reads_none_of_the_case_items(knowledge, analyz
 
 def test_double_negation_over_a_list_reads_only_the_items_it_names(knowledge):
     """``not`` of ``not`` adds "recorded" beside the items: the list as a whole is still not read."""
-    from ddx.analysis import reads_nothing
-    from ddx.knowledge.conditions import atoms
+    from ddx.knowledge.conditions import atoms, reads_nothing
 
     lists = frozenset(p for p, kind in knowledge.vocab.finding_paths().items() if kind == "list")
     twice = parse_condition({"not": {"not": {ARCH: {"contains": "cords"}}}}, knowledge.vocab)
@@ -208,3 +206,10 @@ def test_rules_show_gives_what_a_rule_accounts_for():
     assert text.exit_code == 0 and "accounts_for (as read" in text.output and "morphology.stroma includes hyalinized" in text.output
     data = json.loads(CliRunner().invoke(main, ["rules", "show", "morph.stroma.myxoid", "--format", "json"]).output)
     assert data["accounts_for"] is None
+
+
+def test_describe_leaves_out_a_not_recorded_alternative_beside_recorded(knowledge):
+    node = parse_condition({"all": [{ARCH: {"known": True}}, {"not": {ARCH: {"contains_any": ["cords", "nested"]}}}]}, knowledge.vocab)
+    assert describe(node) == f"{ARCH} recorded and {ARCH} includes none of cords, nested"
+    alone = parse_condition({"not": {ARCH: {"contains": "cords"}}}, knowledge.vocab)
+    assert "not recorded" in describe(alone)  # without "recorded" beside it the alternative stays

@@ -62,7 +62,7 @@ from ddx.errors import DdxError, Problem
 from ddx.facts import case_facts
 from ddx.knowledge import Knowledge, Rule, load_knowledge_partial, resolve_rules_dir
 from ddx.knowledge.case import problems_from_validation
-from ddx.knowledge.conditions import ConditionError, branch_count, branches, describe, parse_condition
+from ddx.knowledge.conditions import ConditionError, branch_count, branches, describe, parse_condition, reads_nothing
 from ddx.ranking import ranker_for
 from ddx.yamlio import strip_lines
 
@@ -942,12 +942,13 @@ def _check_unused_terms(k: Knowledge, report: CheckReport) -> None:
     them listed as "recorded, not used by the ranking"."""
     read: set[str] = set()
     groups: set[str] = set()
+    lists = frozenset(p for p, kind in k.vocab.finding_paths().items() if kind == "list")
     for r in k.active_rules:
         if r.spec.likelihood is None:
             continue
         for branch in branches(r.condition):
             for atom in branch:
-                if atom.op == "excludes":  # holds when the items are absent: it scores none of them
+                if reads_nothing(atom, lists):  # holds on what is absent, or reads no item: scores none of them
                     continue
                 read.add(atom.path)
                 if atom.path == "clinical.site_group" and atom.op in ("eq", "in"):

@@ -32,7 +32,16 @@ from ddx.engine_limits import (
 from ddx.errors import KnowledgeError, Problem
 from ddx.knowledge.ancillary import Ancillary, canonical_test, check_classes, load_ancillary, test_paths
 from ddx.knowledge.case import CaseSchema, build_case_schema
-from ddx.knowledge.conditions import ConditionError, Node, Predicate, atoms, branch_count, compile_predicate, parse_condition
+from ddx.knowledge.conditions import (
+    LIST_READS,
+    ConditionError,
+    Node,
+    Predicate,
+    atoms,
+    branch_count,
+    compile_predicate,
+    parse_condition,
+)
 from ddx.knowledge.load import Entry, load_model, load_vocabulary, read_data
 from ddx.knowledge.models import (
     BAND_FIELDS,
@@ -848,7 +857,7 @@ def _load_rule(
             )
         else:
             # items of list findings only: a stain or a term would be hidden whatever its recorded value
-            wrong = sorted({f"{a.path} {a.op}" for a in atoms(accounted) if a.op not in ("contains", "contains_any", "contains_all")})
+            wrong = sorted({f"{a.path} {a.op}" for a in atoms(accounted) if a.op not in LIST_READS})
             if wrong:
                 problems.append(
                     Problem(

@@ -257,9 +257,19 @@ def max_true_branches(nodes: list[Node]) -> int:
 
 
 def describe(node: Node, vocab: Vocabulary | None = None) -> str:
-    """A short human-readable rendering of a condition."""
+    """A short human-readable rendering of a condition. Beside "X recorded", an alternative "X not recorded"
+    (which ``not`` over a list writes) cannot hold and is left out."""
     if isinstance(node, All):
-        return " and ".join(describe(c, vocab) for c in node.items)
+        recorded = {c.path for c in node.items if isinstance(c, Atom) and c.op == "known" and c.value}
+        parts = []
+        for child in node.items:
+            if isinstance(child, AnyOf) and recorded:
+                kept = tuple(
+                    a for a in child.items if not (isinstance(a, Atom) and a.op == "known" and not a.value and a.path in recorded)
+                )
+                child = child if not kept else kept[0] if len(kept) == 1 else AnyOf(kept)
+            parts.append(describe(child, vocab))
+        return " and ".join(parts)
     if isinstance(node, AnyOf):
         return "(" + " or ".join(describe(c, vocab) for c in node.items) + ")"
     words = {
@@ -284,6 +294,36 @@ def describe(node: Node, vocab: Vocabulary | None = None) -> str:
     elif isinstance(value, float) and value.is_integer():
         value = int(value)
     return f"{node.path} {words[node.op]} {value}"
+
+
+# ---------------------------------------------------------------- what a condition reads of a case
+
+
+LIST_READS = frozenset({"contains", "contains_any", "contains_all"})
+
+
+def condition_reads(node: Node, list_paths: frozenset[str]) -> tuple[frozenset[str], dict[str, frozenset[str]]]:
+    """What a condition reads of a case: the fact keys it reads whole, and for list findings the items it
+    names (``reads_nothing`` atoms left out)."""
+    keys: set[str] = set()
+    items: dict[str, set[str]] = {}
+    for atom in atoms(node):
+        if reads_nothing(atom, list_paths):
+            continue
+        if atom.op in LIST_READS:
+            values = atom.value if isinstance(atom.value, (tuple, list, frozenset)) else (atom.value,)
+            items.setdefault(atom.key, set()).update(str(v) for v in values)
+        else:
+            keys.add(atom.key)
+    return frozenset(keys), {k: frozenset(v) for k, v in items.items()}
+
+
+def reads_nothing(atom: Atom, list_paths: frozenset[str]) -> bool:
+    """True for a condition atom that reads none of a list finding's items: ``excludes`` (holds on the items
+    *not* recorded) and ``known`` on a list (recorded or not; what a rule reads of a list is the items its
+    ``contains`` atoms name, and ``not`` of ``not`` over a list adds a ``known: true`` beside them).
+    (``known`` on a stain or a number keeps its read, as before lists could be negated.)"""
+    return atom.op == "excludes" or (atom.op == "known" and atom.path in list_paths)
 
 
 # ---------------------------------------------------------------- oracle
