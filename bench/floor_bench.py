@@ -77,7 +77,7 @@ from ddx.bands import WhatIf, assess  # noqa: E402
 from ddx.batch import BatchSummary  # noqa: E402
 from ddx.engine import DurableMatcher  # noqa: E402
 from ddx.knowledge import Knowledge, load_knowledge  # noqa: E402
-from ddx.knowledge.conditions import condition_reads, parse_condition  # noqa: E402
+from ddx.knowledge.conditions import condition_reads  # noqa: E402
 from ddx.loader import LIST_SEPARATORS, write_sheet  # noqa: E402
 from ddx.ranking import LN10, RankedEntity, ranker_for  # noqa: E402
 from ddx.synthetic import synthetic_case  # noqa: E402
@@ -147,8 +147,8 @@ class MinimalScorer:
             if rule.id not in self.log_lik:
                 continue
             self.reads[rule.id] = condition_reads(rule.condition, list_paths)
-            if rule.spec.accounts_for and not rule.negated:
-                self.accounts[rule.id] = condition_reads(parse_condition(rule.spec.accounts_for, vocab), list_paths)
+            if rule.accounts is not None:
+                self.accounts[rule.id] = condition_reads(rule.accounts, list_paths)
         limit = knowledge.settings.evidence.unexplained_below
         self.unexplained: dict[str, dict[str, Any]] = {}
         self.unexplained_name: dict[str, str] = {}

@@ -12,7 +12,7 @@ from ddx.errors import Problem
 from ddx.facts import case_facts
 from ddx.knowledge import NEGATION_SUFFIX, Knowledge
 from ddx.knowledge.case import CaseModel
-from ddx.knowledge.conditions import condition_reads, parse_condition
+from ddx.knowledge.conditions import condition_reads
 from ddx.ranking import Caveat, RankedEntity, lower_first, ranker_for
 from ddx.suggest import Suggester, Suggestion
 
@@ -142,8 +142,8 @@ class Analyzer:
             if rule.id not in self.ranker.log_lik:
                 continue
             self.reads[rule.id] = condition_reads(rule.condition, list_paths)
-            if rule.spec.accounts_for and not rule.negated:
-                self.accounts[rule.id] = condition_reads(parse_condition(rule.spec.accounts_for, knowledge.vocab), list_paths)
+            if rule.accounts is not None:
+                self.accounts[rule.id] = condition_reads(rule.accounts, list_paths)
         # per scoring rule: the stains and molecular tests it reads ("stains__alk", however many of its keys)
         self.ancillary_reads = {
             rid: frozenset("__".join(k.split("__")[:2]) for k in keys if k.startswith(ANCILLARY))

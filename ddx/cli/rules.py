@@ -279,7 +279,7 @@ def show_cmd(rule_id: str, rules: str | None, fmt: str) -> None:
     from rich.syntax import Syntax
 
     from ddx.authoring.edit import block_text, find_block
-    from ddx.knowledge.conditions import describe, parse_condition
+    from ddx.knowledge.conditions import describe
     from ddx.knowledge.vocabulary import TermSet
     from ddx.yamlio import read_text
 
@@ -319,7 +319,8 @@ def show_cmd(rule_id: str, rules: str | None, fmt: str) -> None:
             "reason": lk.reason,  # an estimate's one line of reasoning (which names what it rests on)
             "derived": list(lk.ratio) if lk.ratio is not None else None,
         }
-    accounts = describe(parse_condition(rule.spec.accounts_for, k.vocab)) if rule.spec.accounts_for else None
+    positive_half = next((h for h in halves if not h.negated), None)
+    accounts = describe(positive_half.accounts) if positive_half is not None and positive_half.accounts is not None else None
     if fmt == "json":
         _emit_json(
             {

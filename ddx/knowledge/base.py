@@ -164,6 +164,8 @@ class Rule:
     file: str
     line: int | None  # the line of this half's condition
     spec_line: int | None = None  # the line where the rule starts (its "- id:")
+    # the positive half's ``accounts_for``, parsed (list items its figures already stand for); None otherwise
+    accounts: Node | None = None
 
     @property
     def title(self) -> str:
@@ -841,24 +843,18 @@ def _load_rule(
                     code="unknown-term",
                 )
             )
+    accounted: Node | None = None
     if spec.accounts_for is not None:
         acc_line = spec.accounts_for.get("__line__", line) if isinstance(spec.accounts_for, dict) else line
         try:
             accounted = parse_condition(spec.accounts_for, vocab)
         except ConditionError as exc:
-            problems.append(
-                Problem(
-                    f"rule {spec.id}: accounts_for: {exc}",
-                    file=file,
-                    line=acc_line,
-                    suggestions=exc.suggestions,
-                    code="unknown-term" if exc.suggestions or "unknown" in str(exc) else "condition",
-                )
-            )
+            problems.append(_condition_problem(f"rule {spec.id}: accounts_for: ", exc, file, acc_line))
         else:
             # items of list findings only: a stain or a term would be hidden whatever its recorded value
             wrong = sorted({f"{a.path} {a.op}" for a in atoms(accounted) if a.op not in LIST_READS})
             if wrong:
+                accounted = None
                 problems.append(
                     Problem(
                         f"rule {spec.id}: accounts_for names items of list findings only "
@@ -876,15 +872,7 @@ def _load_rule(
         try:
             node = parse_condition(cond, vocab)
         except ConditionError as exc:
-            problems.append(
-                Problem(
-                    f"rule {spec.id}: {exc}",
-                    file=file,
-                    line=cond_line,
-                    suggestions=exc.suggestions,
-                    code="unknown-term" if exc.suggestions or "unknown" in str(exc) else "condition",
-                )
-            )
+            problems.append(_condition_problem(f"rule {spec.id}: ", exc, file, cond_line))
             continue
         branches = branch_count(node)
         if branches > MAX_BRANCHES_PER_RULE:
@@ -899,8 +887,19 @@ def _load_rule(
             )
             continue
         rid = spec.id + (NEGATION_SUFFIX if negated else "")
-        out.append(Rule(rid, spec, negated, node, compile_predicate(node), file, cond_line, line))
+        out.append(Rule(rid, spec, negated, node, compile_predicate(node), file, cond_line, line, None if negated else accounted))
     return out
+
+
+def _condition_problem(prefix: str, exc: ConditionError, file: str, line: int | None) -> Problem:
+    """A condition that does not parse, as a problem: an unknown term (with the nearest ones) or a malformed condition."""
+    return Problem(
+        f"{prefix}{exc}",
+        file=file,
+        line=line,
+        suggestions=exc.suggestions,
+        code="unknown-term" if exc.suggestions or "unknown" in str(exc) else "condition",
+    )
 
 
 def derive_ratios(rules: list[Rule], entities: Sequence[Entity], problems: list[Problem]) -> list[Rule]:
