@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from ddx.bands import Confidence, WhatIf, assess
@@ -167,7 +168,25 @@ class Analyzer:
         return case_facts(case, self.knowledge.vocab, self.keys)
 
     def analyze(self, case: CaseModel, *, suggest: bool = True, file: str | None = None) -> Analysis:
-        every = case_facts(case, self.knowledge.vocab)
+        """The cited ranking of a validated case (:class:`Analysis`; ``suggest``: also the next tests)."""
+        return self.analyze_facts(
+            case_facts(case, self.knowledge.vocab), case.id, case.expected, case=case, suggest=suggest, file=file
+        )
+
+    def analyze_facts(
+        self,
+        every: dict[str, Any],
+        case_id: str,
+        expected: str | None = None,
+        *,
+        case: CaseModel | None = None,
+        suggest: bool = True,
+        file: str | None = None,
+    ) -> Analysis:
+        """:meth:`analyze` for a case given as its facts (``every``: :func:`ddx.facts.case_facts`'s dict, every
+        recorded finding), as a batch reads a plainly canonical sheet row (:meth:`ddx.fastcase.FastCase.facts_row`).
+        ``case``: the validated case, when there is one (the :class:`Analysis` keeps it; None leaves
+        ``Analysis.case`` None, which no batch output reads)."""
         facts = {k: v for k, v in every.items() if k in self.keys}
         matched = self.matcher.match(facts)
         profile_probs = self.ranker.profile_posterior(matched)
@@ -213,10 +232,10 @@ class Analyzer:
             suggestions = [*suggestions, separating[0]]
             no_separating = False
         return Analysis(
-            case_id=case.id,
+            case_id=case_id,
             case=case,
             engine=self.engine,
-            expected=case.expected,
+            expected=expected,
             ranking=ranking,
             suggestions=suggestions,
             caveats=caveats,
@@ -271,29 +290,43 @@ class Analyzer:
         A site counts as read when a rule reads its site group, a stain's result when a rule reads one of
         its details (Ki-67's percent); a list finding (cell types, inflammation ...) is judged item by item.
         """
-        keys: set[str] = set()
-        items: dict[str, set[str]] = {}
-        for rid in matched:
-            for reads in (self.reads, self.accounts):
-                if rid in reads:
-                    k, i = reads[rid]
-                    keys |= k
-                    for key, values in i.items():
-                        items.setdefault(key, set()).update(values)
-        if "clinical__site_group" in keys:
-            keys.add("clinical__site")
-        # a stain's detail read (Ki-67's percent, desmin's extent) reads its result too: the detail implies it
-        keys |= {"__".join(k.split("__")[:2]) for k in list(keys) if k.startswith("stains__") and k.count("__") >= 2}
+        key_readers, item_readers = self._readers
         out = []
         for key, value in every.items():
-            if key == "clinical__site_group" or key in keys:
+            if key == "clinical__site_group":
+                continue
+            readers = key_readers.get(key)
+            if readers is not None and not readers.isdisjoint(matched):
                 continue
             path = key.replace("__", ".")
             if isinstance(value, list):
-                out += [Unused(path, v) for v in value if str(v) not in items.get(key, set())]
+                for v in value:
+                    readers = item_readers.get((key, str(v)))
+                    if readers is None or readers.isdisjoint(matched):
+                        out.append(Unused(path, v))
             else:
                 out.append(Unused(path, int(value) if isinstance(value, float) and value.is_integer() else value))
         return out
+
+    @cached_property
+    def _readers(self) -> tuple[dict[str, frozenset[str]], dict[tuple[str, str], frozenset[str]]]:
+        """For :meth:`unused`, built once: the scoring rules that read each fact key (or name it in their
+        ``accounts_for``), a site's key also read by the rules that read its site group and a stain's result
+        by those that read one of its details; and the rules that read each item of a list finding."""
+        keys: dict[str, set[str]] = {}
+        items: dict[tuple[str, str], set[str]] = {}
+        for table in (self.reads, self.accounts):
+            for rid, (plain, listed) in table.items():
+                for key in plain:
+                    keys.setdefault(key, set()).add(rid)
+                    if key == "clinical__site_group":
+                        keys.setdefault("clinical__site", set()).add(rid)
+                    if key.startswith("stains__") and key.count("__") >= 2:
+                        keys.setdefault("__".join(key.split("__")[:2]), set()).add(rid)
+                for key, values in listed.items():
+                    for value in values:
+                        items.setdefault((key, value), set()).add(rid)
+        return {k: frozenset(v) for k, v in keys.items()}, {k: frozenset(v) for k, v in items.items()}
 
     def outside(self, every: dict[str, Any], matched: frozenset[str]) -> OutsideReport:
         """Findings no modelled profile explains (every likelihood below

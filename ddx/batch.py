@@ -20,10 +20,11 @@ from __future__ import annotations
 import multiprocessing
 import signal
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
+from functools import partial
 from itertools import islice
 from typing import Any
 
@@ -93,24 +94,34 @@ class Processor:
         self.analyzer = Analyzer(knowledge, options.engine)
 
     def process(self, raw: RawCase) -> BatchRow:
-        loaded = validate_raw(raw, self.knowledge)
-        if loaded.ok:
-            assert loaded.case is not None
-            try:
-                analysis = self.analyzer.analyze(loaded.case, suggest=self.options.suggest, file=loaded.file)
-            except Exception as exc:  # one case must never stop the batch; say what broke
-                problem = Problem(
-                    f"internal error while ranking ({type(exc).__name__}: {exc}); please report it",
-                    file=loaded.file,
-                    case=loaded.id,
-                    line=loaded.line,
-                    sheet=loaded.sheet,
-                )
-                analysis = Analysis(case_id=loaded.id, case=None, problems=[problem], file=loaded.file)
+        suggest = self.options.suggest
+        rank: Callable[[], Analysis]
+        row = None
+        if not raw.problems and raw.cells is not None and raw.columns is not None:
+            # a plainly canonical sheet row: read straight to its facts (no case model; no batch output reads it)
+            row = self.knowledge.case_schema.fast_row_facts(raw.columns, raw.cells, raw.decimal_comma)
+        if row is not None:
+            case_id, file, line, sheet = row.id, raw.file, raw.line, raw.sheet
+            rank = partial(self.analyzer.analyze_facts, row.facts, row.id, row.expected, suggest=suggest, file=file)
         else:
-            analysis = Analysis(case_id=loaded.id, case=None, problems=loaded.problems, file=loaded.file)
-        analysis.sheet = loaded.sheet
-        return self.result(analysis, loaded.line)
+            loaded = validate_raw(raw, self.knowledge)
+            case_id, file, line, sheet = loaded.id, loaded.file, loaded.line, loaded.sheet
+            if loaded.case is None or not loaded.ok:
+                return self._failed(case_id, file, line, sheet, loaded.problems)
+            rank = partial(self.analyzer.analyze, loaded.case, suggest=suggest, file=file)
+        try:
+            analysis = rank()
+        except Exception as exc:  # one case must never stop the batch; say what broke
+            message = f"internal error while ranking ({type(exc).__name__}: {exc}); please report it"
+            return self._failed(case_id, file, line, sheet, [Problem(message, file=file, case=case_id, line=line, sheet=sheet)])
+        analysis.sheet = sheet
+        return self.result(analysis, line)
+
+    def _failed(self, case_id: str, file: str, line: int | None, sheet: str | None, problems: list[Problem]) -> BatchRow:
+        """The error row of a case that could not be ranked."""
+        analysis = Analysis(case_id=case_id, case=None, problems=problems, file=file)
+        analysis.sheet = sheet
+        return self.result(analysis, line)
 
     def result(self, analysis: Analysis, line: int | None) -> BatchRow:
         if not self.options.want_rows:  # a JSON run: the line, and what the summary and progress read

@@ -12,7 +12,10 @@ model's own.
 
 A sheet row is read the same way straight from its cells (:meth:`FastCase.build_row`), when every
 column of the sheet is one the fast path reads; the case is the one its mapping
-(:meth:`ddx.loader.RawCase.mapping`) gives.
+(:meth:`ddx.loader.RawCase.mapping`) gives. ``ddx batch`` goes one step further for such a row
+(:meth:`FastCase.facts_row`): it reads the cells straight to the flat facts the ranking reads
+(:func:`ddx.facts.case_facts`'s), with the same checks, and never makes the case, which no batch
+output reads.
 
 The case built here is the model's: the same classes, the same field values (numbers as
 floats, defaults filled in, fresh lists), the same ``model_fields_set``; ``tests/test_fastpath.py``
@@ -26,7 +29,7 @@ import math
 import re
 from collections.abc import Callable
 from itertools import compress
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
 from pydantic import BaseModel
 
@@ -43,6 +46,16 @@ _new = object.__new__
 _set = object.__setattr__
 _TOP, _PART, _STAIN, _FINDING, _MOLECULAR = range(5)  # what a sheet column gives (FastCase._plan)
 _TOP_TEXT = {"id", "title", "expected", "source", "notes"}
+_FINDING_FIELDS = ("result", "extent", "intensity", "pattern", "percent")  # a stain's facts, in case_facts' order
+
+
+class RowFacts(NamedTuple):
+    """What ranking reads of a sheet row (:meth:`FastCase.facts_row`): the case's id, its ``expected``
+    (None when not given) and its facts (:func:`ddx.facts.case_facts`'s keys, values and order)."""
+
+    id: str
+    expected: str | None
+    facts: dict[str, Any]
 
 
 class _Decline(Exception):
@@ -265,6 +278,25 @@ class FastCase:
             self.words[word] = (made.__dict__, frozenset(made.model_fields_set))
         self.case = _Part(schema.model, {})
         self.sections = {"patient": self.patient, "clinical": self.clinical, "morphology": self.morphology}
+        # what facts_row needs that case_facts reads from the vocabulary
+        self.site_group_of = vocab.site_group_of
+        self.morphology_keys = [(name, f"morphology__{name}") for name in vocab.morphology]
+        self.implies = list(vocab.molecular_implies.items())
+        self.stain_keys = {
+            stain: tuple(f"stains__{stain}" if f == "result" else f"stains__{stain}__{f}" for f in _FINDING_FIELDS)
+            for stain in self.stains
+        }
+        if tuple(self.finding.defaults) != _FINDING_FIELDS or any(
+            v is not None
+            for f, v in self.finding.defaults.items()
+            if f != "result"  # a result is always given
+        ):
+            raise ValueError("a stain finding's fields are not the fast path's")
+        # a finding written as its result alone: its facts, as (index in _FINDING_FIELDS, value)
+        self.word_facts = {
+            word: tuple((i, v) for i, f in enumerate(_FINDING_FIELDS) if (v := values.get(f)) is not None)
+            for word, (values, _) in self.words.items()
+        }
         self._plans: dict[int, tuple[list[ColumnSpec], list[_Column | None] | None]] = {}
         expected = _term(schema.entities) if schema.entities is not None else _text
         self.top: dict[str, Callable[[Any], Any]] = {
@@ -315,6 +347,86 @@ class FastCase:
         whose columns and cells are all plainly canonical, built without making the row a mapping first;
         None for anything else (make the mapping, :meth:`ddx.loader.RawCase.mapping`, and validate that).
         The case is ``build(mapping)``'s."""
+        read = self._read_row(specs, cells, decimal_comma)
+        if read is None:
+            return None
+        top, parts, stains, molecular = read
+        try:
+            for section, given in parts.items():
+                top[section] = self.sections[section].make(given)
+            if stains:
+                top["stains"] = self._stains(stains)
+            if molecular:
+                top["molecular"] = molecular
+        except _Decline:
+            return None
+        return self.case.make(top)
+
+    def facts_row(self, specs: list[ColumnSpec], cells: list[str], decimal_comma: bool = False) -> RowFacts | None:
+        """A sheet row read straight to what ranking needs, without making the case: its id, its
+        ``expected`` and its facts, equal to ``case_facts(build_row(...))`` (:func:`ddx.facts.case_facts`,
+        every key, in its order); None wherever :meth:`build_row` returns None. ``tests/test_fastpath.py``
+        holds the two equal."""
+        read = self._read_row(specs, cells, decimal_comma)
+        if read is None:
+            return None
+        top, parts, stains, molecular = read
+        facts: dict[str, Any] = {}
+        patient = parts.get("patient")
+        if patient is not None:
+            for name, key in (("age", "patient__age"), ("sex", "patient__sex")):
+                if (value := patient.get(name)) is not None:
+                    facts[key] = value
+        clinical = parts.get("clinical")
+        if clinical is not None:
+            site = clinical.get("site")
+            if site is not None:
+                facts["clinical__site"] = site
+                if (group := self.site_group_of.get(site)) is not None:
+                    facts["clinical__site_group"] = group
+            for name, key in (("depth", "clinical__depth"), ("size_cm", "clinical__size_cm")):
+                if (value := clinical.get(name)) is not None:
+                    facts[key] = value
+            if symptoms := clinical.get("symptoms"):
+                facts["clinical__symptoms"] = sorted(set(symptoms))
+        morphology = parts.get("morphology")
+        if morphology is not None:
+            for name, key in self.morphology_keys:
+                value = morphology.get(name)
+                if value is None or value == []:
+                    continue
+                facts[key] = sorted(set(value)) if type(value) is list else value
+        keys = self.stain_keys
+        try:
+            for stain, value in stains.items():
+                names = keys[stain]
+                if type(value) is str:  # a result or a shorthand alone: its facts are known in advance
+                    known = self.word_facts.get(value)
+                    if known is None:
+                        raise _Decline
+                    for i, found in known:
+                        facts[names[i]] = found
+                else:
+                    given = self._finding_given(stain, value)
+                    for i, name in enumerate(_FINDING_FIELDS):  # the result is given, every other default is None
+                        if (found := given.get(name)) is not None:
+                            facts[names[i]] = found
+        except _Decline:
+            return None
+        if molecular:
+            for test, result in molecular.items():
+                facts[f"molecular__{test}"] = result
+            for test, implied in self.implies:
+                if facts.get(f"molecular__{test}") == "present":
+                    facts[f"molecular__{implied}"] = "present"
+        return RowFacts(top["id"], top.get("expected"), facts)
+
+    def _read_row(
+        self, specs: list[ColumnSpec], cells: list[str], decimal_comma: bool
+    ) -> tuple[dict[str, Any], dict[str, dict[str, Any]], dict[str, Any], dict[str, str]] | None:
+        """A row's cells checked and sorted by where they go: the top-level values, each part's given
+        values (in the model's form), each stain's cell (a result or shorthand, or a mapping of its
+        details) and each molecular result; None for a row that is not plainly canonical."""
         plan = self._plan(specs)
         if plan is None:
             return None
@@ -364,17 +476,11 @@ class FastCase:
                     molecular[key] = value
                 else:
                     top[key] = check(value)
-            if "id" not in top:
-                return None
-            for section, given in parts.items():
-                top[section] = self.sections[section].make(given)
-            if stains:
-                top["stains"] = self._stains(stains)
-            if molecular:
-                top["molecular"] = molecular
         except _Decline:
             return None
-        return self.case.make(top)
+        if "id" not in top:
+            return None
+        return top, parts, stains, molecular
 
     def _plan(self, specs: list[ColumnSpec]) -> list[_Column | None] | None:
         """What each column of a sheet gives (None for a column without a name), or None when some column
@@ -439,6 +545,10 @@ class FastCase:
 
     def _finding(self, stain: str, value: Any) -> BaseModel:
         """A stain's finding given as a mapping (``{result: positive, pattern: nuclear}``)."""
+        return self.finding.make(self._finding_given(stain, value))
+
+    def _finding_given(self, stain: str, value: Any) -> dict[str, Any]:
+        """The fields a stain's finding given as a mapping sets, in the model's form."""
         if type(value) is not dict:
             raise _Decline
         result = value.get("result")
@@ -462,7 +572,7 @@ class FastCase:
             allowed = self.allowed[stain]
             if allowed is not None and pattern not in allowed:
                 raise _Decline
-        return part.make(given)
+        return given
 
     def _molecular(self, data: Any) -> Any:
         if type(data) is not dict:

@@ -550,15 +550,14 @@ class Ranker:
             if i not in best or profile_probs[j] > profile_probs[best[i]]:
                 best[i] = j
         ranked = []
-        for i, slug in enumerate(self.entities):
+        for i, (slug, name, has_subtypes) in enumerate(self._entity_rows):
             j = best[i]
             prof = self.profiles[j]
-            has_subtypes = bool(self.knowledge.entity[slug].subtypes)
             share = profile_probs[j] / probs[i] if probs[i] > 0 else prof.share
             ranked.append(
                 RankedEntity(
                     slug,
-                    self.knowledge.entity[slug].name,
+                    name,
                     probs[i],
                     scores[j],
                     self._evidence_of(ids, j),
@@ -569,6 +568,11 @@ class Ranker:
             )
         ranked.sort(key=lambda r: (-r.probability, r.entity))
         return ranked
+
+    @cached_property
+    def _entity_rows(self) -> list[tuple[str, str, bool]]:
+        """Each entity's slug, name and whether it has subtypes, in entity order."""
+        return [(slug, self.knowledge.entity[slug].name, bool(self.knowledge.entity[slug].subtypes)) for slug in self.entities]
 
     def _evidence_of(self, ids: list[str], j: int) -> Callable[[], list[Evidence]]:
         """The evidence of profile ``j`` for the matched scoring rules ``ids``, built when first read."""

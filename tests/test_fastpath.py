@@ -128,8 +128,14 @@ def same(knowledge: Knowledge, model_only: Knowledge, raw: Any, tally: Tally, *,
     fast = knowledge.case_schema.fast(data)
     if getattr(raw, "cells", None) is not None:  # a sheet row: read from its cells, the same case as its mapping's
         from_row = knowledge.case_schema.fast_row(raw.columns, raw.cells, raw.decimal_comma)
+        row_facts = knowledge.case_schema.fast_row_facts(raw.columns, raw.cells, raw.decimal_comma)
+        assert (row_facts is None) == (from_row is None), where  # read straight to facts exactly where the row is fast
         if from_row is not None:
             assert fast is not None and state(from_row) == state(fast), where
+            # what the batch ranks: the row's facts, read without making the case, are the case's facts
+            assert (row_facts.id, row_facts.expected) == (want.case.id, want.case.expected), where
+            assert list(row_facts.facts.items()) == list(expected.items()), where
+            assert [type(v) for v in row_facts.facts.values()] == [type(v) for v in expected.values()], where
             tally.rows += 1
     if fast is not None:
         tally.fast += 1
@@ -718,3 +724,30 @@ def test_a_model_the_fast_path_does_not_mirror_turns_it_off(knowledge):
         schema.models["case"] = model
         assert schema.fast({"id": "a", "title": "t"}) is None
         assert schema.validate({"id": "a", "title": "t"}).title == ("T" if model is shouted else "t")
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"suggest": False, "lean": True, "want_json": True, "want_rows": False, "evidence_for": 3},
+        {"suggest": True, "lean": True, "want_json": True, "want_rows": False, "evidence_for": 3},
+        {"suggest": True, "lean": False, "want_json": True, "want_rows": True, "evidence_for": None},
+    ],
+    ids=["lean-no-suggest", "lean", "full-rows"],
+)
+def test_a_batch_ranks_a_canonical_row_from_its_facts_as_from_its_case(knowledge, model_only, tmp_path, options):
+    """``ddx batch`` reads a plainly canonical sheet row straight to its facts (no case model): every row it
+    gives (JSON line, leaders, band, next test, unused findings ...) is the one the validated case gives."""
+    from dataclasses import asdict
+
+    from ddx.batch import BatchOptions, run_batch
+
+    sheet = tmp_path / "rows.csv"
+    cases = _synthetic(knowledge, 300, 23)
+    cases[5]["expected"] = "imt"
+    write_sheet(cases, sheet)
+    opts = BatchOptions(top=3, **options)
+    fast = [asdict(r) for r in run_batch([str(sheet)], knowledge, opts)]
+    model = [asdict(r) for r in run_batch([str(sheet)], model_only, opts)]
+    assert len(fast) == len(model) == 300 and fast[5]["expected"] == "imt"
+    assert fast == model

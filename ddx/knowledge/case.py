@@ -487,6 +487,14 @@ class CaseSchema:
             self.fast(None)
         return self._fast.build_row(columns, cells, decimal_comma) if self._fast else None
 
+    def fast_row_facts(self, columns: list[Any], cells: list[str], decimal_comma: bool = False) -> Any:
+        """What ranking reads of a plainly canonical sheet row, without making its case: a
+        :class:`ddx.fastcase.RowFacts` (id, expected, facts equal to ``case_facts(fast_row(...))``), or None
+        wherever :meth:`fast_row` returns None."""
+        if self._fast is None:
+            self.fast(None)
+        return self._fast.facts_row(columns, cells, decimal_comma) if self._fast else None
+
     def homes(self, key: object, here: str = "") -> list[str]:
         """The dotted paths where ``key`` is a valid key: the same key in another part of the case than
         ``here`` (``age`` -> ``patient.age``), else keys that begin with it (``mitoses`` ->
