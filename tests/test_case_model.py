@@ -540,3 +540,14 @@ def test_every_problem_of_one_stain_is_told_at_once_each_at_its_key(knowledge):
     assert any(path == "stains.desmin.pattern" and "'dotty' is not a pattern of Desmin" in message for path, message, _ in found)
     [alone] = problems(knowledge, {"id": "x", "stains": {"desmin": {"result": "positive", "extent": "difuse"}}})
     assert (alone.path, alone.message) == ("stains.desmin", "unknown extent 'difuse'")
+
+
+def test_a_misspelt_shorthand_result_suggests_the_shorthand(knowledge):
+    """{desmin: difuse}: a result field also takes the shorthand words (diffuse: positive, diffuse), so a
+    misspelt one is told its nearest shorthand, not positive/negative/equivocal; a word near nothing lists
+    every word the field takes."""
+    for said, want in (("difuse", ["diffuse"]), ("fokal", ["focal"]), ("pachy", ["patchy"]), ("postive", ["positive"])):
+        [p] = problems(knowledge, {"id": "x", "stains": {"desmin": said}})
+        assert (p.path, p.message, p.suggestions) == ("stains.desmin", f"unknown stain result '{said}'", want), said
+    [far] = problems(knowledge, {"id": "x", "stains": {"desmin": "xyzzy"}})
+    assert far.suggestions == ["positive", "negative", "equivocal", "focal", "patchy", "diffuse"]

@@ -478,3 +478,12 @@ def test_a_mixed_status_at_80_columns_is_said_in_the_finding_cell_not_a_squeezin
     assert "┃ status" not in narrow.output
     wide = CliRunner().invoke(main, ["rules", "list", "--rules", str(rules_copy)], env={"COLUMNS": "160"}, catch_exceptions=False)
     assert "status" in wide.output and "draft: " not in wide.output
+
+
+def test_show_at_80_columns_breaks_a_long_word_in_the_table_instead_of_cutting_it():
+    """Regression: a rule id in an estimate's reasoning ("morph.pleomorphism.marked's") was cut to
+    "morph.pleomorphism.…" in the 80-column table; it now folds across lines, every character kept."""
+    out = CliRunner().invoke(main, ["rules", "show", "morph.giant-cells"], env={"COLUMNS": "80"}, catch_exceptions=False).output
+    table = out.split("source / reasoning", 1)[1]
+    assert "…" not in table
+    assert "marked's" in table  # the tail of the long id, on its own line

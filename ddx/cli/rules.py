@@ -349,7 +349,8 @@ def show_cmd(rule_id: str, rules: str | None, fmt: str) -> None:
     if weights:
         table = Table(pad_edge=False)
         for col in ("entity / subtype", "figure", "p used", "weight", "source / reasoning"):
-            table.add_column(col, justify="right" if col in ("p used", "weight") else "left")
+            # a word longer than its cell (a rule id in the reasoning) breaks across lines, never cut short
+            table.add_column(col, justify="right" if col in ("p used", "weight") else "left", overflow="fold")
         for slug, w in weights.items():
             name = f"└ {slug}" if w["subtype_of"] else slug
             table.add_row(

@@ -15,7 +15,7 @@ gets the full form, and pydantic's own messages are reworded (:func:`error_text`
 import difflib
 import math
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
@@ -58,6 +58,31 @@ def _term(termset: TermSet) -> Callable[[Any], str]:
             ) from None
 
     return normalize
+
+
+def _result_term(results: TermSet, shorthand: Iterable[str]) -> Callable[[Any], str]:
+    """A stain result (as :func:`_term`); an unknown word's suggestions take in the shorthand words that
+    stand for a result and its extent (``difuse`` -> ``diffuse``), which a result field also accepts."""
+    term = _term(results)
+    words = [w for w in shorthand if isinstance(w, str)]
+
+    def check(value: Any) -> str:
+        try:
+            return term(value)
+        except PydanticCustomError as exc:
+            if exc.type != "unknown_term" or not isinstance(value, str) or not words:
+                raise
+            near = difflib.get_close_matches(fold(value), words, n=2, cutoff=0.6)
+            context = dict(exc.context or {})
+            others = list(context.get("suggestions", []))
+            everything = len(others) == len(results.terms)  # nothing near: the small set listed whole
+            if near:
+                context["suggestions"] = near if everything else near + others
+            elif everything:
+                context["suggestions"] = others + words
+            raise PydanticCustomError("unknown_term", exc.message_template, context) from None
+
+    return check
 
 
 def _site(sites: TermSet, sides: Sequence[str], regions: Sequence[str] = ()) -> Callable[[Any], str]:
@@ -545,7 +570,7 @@ def build_case_schema(vocab: Vocabulary, entities: TermSet | None = None) -> Cas
     PresenceT = Annotated[str, BeforeValidator(_term(vocab.presence))]
     stain_key = Annotated[str, BeforeValidator(_term(vocab.stains))]
     molecular_key = Annotated[str, BeforeValidator(_term(vocab.molecular))]
-    result_norm = _term(vocab.stain_results)
+    result_norm = _result_term(vocab.stain_results, vocab.stain_shorthand)
     extent_norm = _term(vocab.stain_extents)
     intensity_norm = _term(vocab.stain_intensities)
     pattern_norm = _term(vocab.stain_patterns)
