@@ -107,7 +107,7 @@ class Processor:
             loaded = validate_raw(raw, self.knowledge)
             case_id, file, line, sheet = loaded.id, loaded.file, loaded.line, loaded.sheet
             if loaded.case is None or not loaded.ok:
-                return self._failed(case_id, file, line, sheet, loaded.problems)
+                return self._failed(case_id, file, line, sheet, loaded.problems, self._expected_of(raw))
             rank = partial(self.analyzer.analyze, loaded.case, suggest=suggest, file=file)
         try:
             analysis = rank()
@@ -117,11 +117,29 @@ class Processor:
         analysis.sheet = sheet
         return self.result(analysis, line)
 
-    def _failed(self, case_id: str, file: str, line: int | None, sheet: str | None, problems: list[Problem]) -> BatchRow:
-        """The error row of a case that could not be ranked."""
-        analysis = Analysis(case_id=case_id, case=None, problems=problems, file=file)
+    def _failed(
+        self, case_id: str, file: str, line: int | None, sheet: str | None, problems: list[Problem], expected: str | None = None
+    ) -> BatchRow:
+        """The error row of a case that could not be ranked (``expected``: its diagnosis, kept where readable)."""
+        analysis = Analysis(case_id=case_id, case=None, expected=expected, problems=problems, file=file)
         analysis.sheet = sheet
         return self.result(analysis, line)
+
+    def _expected_of(self, raw: RawCase) -> str | None:
+        """The ``expected`` diagnosis of a case that failed validation, when it is itself a valid term (an error
+        row keeps it, so a sheet's failing row still shows what it was), else None."""
+        try:
+            data = raw.mapping()
+        except ValueError:
+            return None
+        said = data.get("expected") if isinstance(data, dict) else None
+        terms = self.knowledge.case_schema.entities
+        if not isinstance(said, str) or terms is None:
+            return None
+        try:
+            return terms.normalize(said)
+        except ValueError:
+            return None
 
     def result(self, analysis: Analysis, line: int | None) -> BatchRow:
         if not self.options.want_rows:  # a JSON run: the line, and what the summary and progress read

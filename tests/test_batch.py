@@ -662,3 +662,18 @@ def test_a_table_of_over_a_hundred_cases_at_80_columns_keeps_a_long_id_whole(tmp
     lines = result.output.splitlines()
     assert max(len(line) for line in lines) <= 80
     assert "│ 101 │" in result.output and long_id in result.output
+
+
+def test_an_error_row_keeps_its_expected_diagnosis_when_that_is_valid(tmp_path):
+    """A sheet row that fails validation still shows the diagnosis it was given (csv and jsonl), unless the
+    diagnosis is itself the problem; the summary does not score it."""
+    sheet = tmp_path / "e.csv"
+    sheet.write_text(
+        "id,expected,stains.desmin,stains.alk\na1,ilms,positive,negative\na2,imt,postive,positive\na3,notathing,positive,positive\n",
+        encoding="utf-8",
+    )
+    rows = list(csv.DictReader(run("batch", str(sheet), "--format", "csv", "-q").output.splitlines()))
+    assert [(r["id"], r["status"], r["expected"]) for r in rows] == [("a1", "ok", "ilms"), ("a2", "error", "imt"), ("a3", "error", "")]
+    lines = [json.loads(line) for line in run("batch", str(sheet), "--format", "jsonl", "-q").output.splitlines()]
+    assert [line.get("expected") for line in lines[:3]] == ["ilms", "imt", None]
+    assert lines[-1]["summary"]["scored"] == 1
