@@ -26,12 +26,13 @@ from pydantic import ValidationError
 from ddx.errors import DdxError, Problem
 from ddx.knowledge import Knowledge
 from ddx.knowledge.case import CASE_ID_PATTERN, LIST_SEPARATOR, LIST_SEPARATORS, CaseModel, problems_from_validation
-from ddx.knowledge.vocabulary import Vocabulary
+from ddx.knowledge.vocabulary import Vocabulary, fold
 from ddx.yamlio import (
     REPEATED_KEY,
     ReadError,
     atomic_output,
     atomic_write_text,
+    key_line,
     load_data,
     load_noting_duplicates,
     open_regular,
@@ -221,10 +222,42 @@ def validate_raw(raw: RawCase, knowledge: Knowledge) -> LoadedCase:
             if raw.sheet is not None:  # a workbook row: the sheet, and the column the key path was read from
                 problem.sheet = raw.sheet
                 problem.column = column_of(raw.columns or [], problem.path)
+        if raw.cells is None:  # a YAML case: each problem at the line of its key, where it can be found
+            _key_lines(raw, problems)
         return LoadedCase(raw.file, raw.index, raw.label, problems=raw.read_problems + problems, line=raw.line, sheet=raw.sheet)
     if raw.read_problems:
         return LoadedCase(raw.file, raw.index, raw.label, problems=list(raw.read_problems), line=raw.line, sheet=raw.sheet)
     return LoadedCase(raw.file, raw.index, case.id, case=case, line=raw.line, sheet=raw.sheet)
+
+
+def _key_lines(raw: RawCase, problems: list[Problem]) -> None:
+    """Set each problem of a YAML case to the line of the key it is about (``stains.desmin``: the line of
+    ``desmin:`` under ``stains:``; the nearest enclosing key the file has, when a key was written as a synonym
+    or not at all). The file is read a second time, with lines, only for a case that has problems; a file
+    that cannot be (JSON, or changed since) leaves the lines as they were."""
+    if Path(raw.file).suffix.lower() not in (".yaml", ".yml") or not any(p.path for p in problems):
+        return
+    try:
+        data = load_data(Path(raw.file), with_lines=True)
+    except (ReadError, OSError):
+        return
+    if isinstance(data, dict) and "cases" in data and "id" not in data:
+        items = data["cases"]
+        data = items[raw.index] if isinstance(items, list) and 0 <= raw.index < len(items) else None
+    if not isinstance(data, dict):
+        return
+    for problem in problems:
+        mapping: Any = data
+        for part in (problem.path or "").split("."):
+            part = part.split("[", 1)[0]  # "cell_types[1]": the list's key (its items share its line or follow it)
+            if not isinstance(mapping, dict):
+                break
+            key = part if part in mapping else next((k for k in mapping if isinstance(k, str) and fold(k) == fold(part)), None)
+            line = key_line(mapping, key) if key is not None else None
+            if line is None:
+                break
+            problem.line = line
+            mapping = mapping[key]
 
 
 def iter_cases(path: str | Path, knowledge: Knowledge) -> Iterator[LoadedCase]:

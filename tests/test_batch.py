@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from ddx.batch import BatchOptions, BatchRow, BatchSummary, Processor, _Pool
+from ddx.batch import BatchOptions, BatchRow, BatchSummary, Processor, _Pool, run_batch
 from ddx.cli import main
+from ddx.knowledge import load_knowledge
 from ddx.loader import RawCase, iter_raw, row_to_case, write_sheet
 from ddx.render import to_json, to_json_line
 from ddx.synthetic import synthetic_case
@@ -218,7 +219,7 @@ def test_duplicate_ids_across_files_name_both_files(tmp_path):
 
 def test_cases_of_a_yaml_list_carry_the_line_where_each_starts(tmp_path):
     """Regression: a duplicate id inside one file's `cases:` list said "already used in many.yaml", with no place;
-    each case of the list now carries its first line, in the message, the error's `line` and the CSV column."""
+    each case of the list now carries its first line, and each of its problems the line of its own key."""
     (tmp_path / "many.yaml").write_text(
         "cases:\n  - id: a\n    stains: {desmin: positive}\n  - id: b\n    stains: {desmni: positive}\n"
         "  - id: a\n    stains: {alk: positive}\n",
@@ -227,7 +228,7 @@ def test_cases_of_a_yaml_list_carry_the_line_where_each_starts(tmp_path):
     result = run("batch", str(tmp_path / "many.yaml"), "--format", "jsonl", "-q")
     rows, _ = jsonl(result.output)
     assert [r["id"] for r in rows] == ["a", "b", "a"]
-    assert rows[1]["errors"][0]["line"] == 4 and "many.yaml:4" in rows[1]["errors"][0]["message"]  # the misspelt stain
+    assert rows[1]["errors"][0]["line"] == 5 and "many.yaml:5" in rows[1]["errors"][0]["message"]  # its misspelt stain's line
     duplicate = rows[2]["errors"][0]
     assert duplicate["line"] == 6 and "already used in" in duplicate["message"] and duplicate["message"].endswith("many.yaml:2")
 
@@ -677,3 +678,26 @@ def test_an_error_row_keeps_its_expected_diagnosis_when_that_is_valid(tmp_path):
     lines = [json.loads(line) for line in run("batch", str(sheet), "--format", "jsonl", "-q").output.splitlines()]
     assert [line.get("expected") for line in lines[:3]] == ["ilms", "imt", None]
     assert lines[-1]["summary"]["scored"] == 1
+
+
+def test_a_yaml_cases_problems_point_at_the_lines_of_their_keys(tmp_path):
+    """Regression (a new-user trial): every problem of a YAML case was placed at the case's first line;
+    now each is at its key's line (a list item at its list's line), in a file of one case or of several."""
+    one = tmp_path / "one.yaml"
+    one.write_text(
+        "# a case\nid: broken\npatient:\n  age: 45\nmorphology:\n  cell_types:\n    - spindle\n    - multinucleted_giant\n"
+        "stains:\n  sma: positive\n  desmin: difuse\n  alk: {result: positive, extent: fokal}\n",
+        encoding="utf-8",
+    )
+    several = tmp_path / "several.yaml"
+    several.write_text(
+        "cases:\n  - id: good\n    stains: {desmin: positive}\n  - id: bad\n    patient:\n      age: 345\n", encoding="utf-8"
+    )
+    rows = run_batch([str(one), str(several)], load_knowledge(), BatchOptions(suggest=False))
+    found = {(p.path, p.line) for r in rows for p in r.errors}
+    assert found == {
+        ("morphology.cell_types[1]", 6),
+        ("stains.desmin", 11),
+        ("stains.alk", 12),
+        ("patient.age", 6),
+    }
