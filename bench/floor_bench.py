@@ -77,7 +77,7 @@ from ddx.bands import WhatIf, assess  # noqa: E402
 from ddx.batch import BatchSummary  # noqa: E402
 from ddx.engine import DurableMatcher  # noqa: E402
 from ddx.knowledge import Knowledge, load_knowledge  # noqa: E402
-from ddx.knowledge.conditions import condition_reads  # noqa: E402
+from ddx.knowledge.conditions import condition_reads, requires_unrecorded  # noqa: E402
 from ddx.loader import LIST_SEPARATORS, write_sheet  # noqa: E402
 from ddx.ranking import LN10, RankedEntity, ranker_for  # noqa: E402
 from ddx.synthetic import synthetic_case  # noqa: E402
@@ -149,6 +149,7 @@ class MinimalScorer:
             self.reads[rule.id] = condition_reads(rule.condition, list_paths)
             if rule.accounts is not None:
                 self.accounts[rule.id] = condition_reads(rule.accounts, list_paths)
+        self.needs_unrecorded = {r: needs for r in self.reads if (needs := requires_unrecorded(knowledge.rule[r].condition))}
         limit = knowledge.settings.evidence.unexplained_below
         self.unexplained: dict[str, dict[str, Any]] = {}
         self.unexplained_name: dict[str, str] = {}
@@ -408,8 +409,11 @@ class MinimalScorer:
                 (False, [r + ":not" for r in pending if r + ":not" in self.log_lik]),
             ):
                 if extra:
+                    # a matched rule that holds only while a finding of ``extra`` is unrecorded drops out
+                    recorded = {k for r in extra for k in (*self.reads[r][0], *self.reads[r][1])}
+                    kept = [r for r in ids if not (self.needs_unrecorded.get(r, frozenset()) & recorded)]
                     per = [0.0] * len(self.entities)
-                    for j, p in zip(self.profile_entity, self._profile_probs(sorted(set(ids) | set(extra)))):
+                    for j, p in zip(self.profile_entity, self._profile_probs(sorted(set(kept) | set(extra)))):
                         per[j] += p
                     top = min(range(len(per)), key=lambda i: (-per[i], self.entities[i][0]))
                     if top != leader:

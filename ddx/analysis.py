@@ -13,7 +13,7 @@ from ddx.errors import Problem
 from ddx.facts import case_facts
 from ddx.knowledge import NEGATION_SUFFIX, Knowledge
 from ddx.knowledge.case import CaseModel
-from ddx.knowledge.conditions import condition_reads
+from ddx.knowledge.conditions import condition_reads, requires_unrecorded
 from ddx.ranking import Caveat, RankedEntity, lower_first, ranker_for
 from ddx.suggest import Suggester, Suggestion
 
@@ -145,6 +145,11 @@ class Analyzer:
             self.reads[rule.id] = condition_reads(rule.condition, list_paths)
             if rule.accounts is not None:
                 self.accounts[rule.id] = condition_reads(rule.accounts, list_paths)
+        # per scoring rule: the fact keys it holds only without (a what-if that records one of them drops it)
+        self.needs_unrecorded: dict[str, frozenset[str]] = {}
+        for rule in knowledge.active_rules:
+            if rule.id in self.ranker.log_lik and (needs := requires_unrecorded(rule.condition)):
+                self.needs_unrecorded[rule.id] = needs
         # per scoring rule: the stains and molecular tests it reads ("stains__alk", however many of its keys)
         self.ancillary_reads = {
             rid: frozenset("__".join(k.split("__")[:2]) for k in keys if k.startswith(ANCILLARY))
@@ -271,11 +276,25 @@ class Analyzer:
             (False, [n for r in pending if (n := r + NEGATION_SUFFIX) in scored]),
         ):
             if extra:
-                post = self.ranker.posterior(matched | frozenset(extra))
+                post = self.ranker.posterior(self.what_if_matched(matched, extra))
                 top = min(range(len(post)), key=lambda i: (-post[i], slugs[i]))
                 if slugs[top] != ranking[0].entity:
                     return WhatIf(slugs[top], present, tuple(r.removesuffix(NEGATION_SUFFIX) for r in extra))
         return None
+
+    def what_if_matched(self, matched: frozenset[str], extra: Sequence[str]) -> frozenset[str]:
+        """The rules that would match were the findings of ``extra`` (rule ids) recorded: ``matched`` with them
+        added, less the matched rules that hold only while one of the findings they record is unrecorded
+        (marked pleomorphism recorded, the giant-cell rule that reads giant cells in its absence no longer
+        matches)."""
+        recorded: set[str] = set()
+        for rid in extra:
+            if rid in self.reads:
+                plain, listed = self.reads[rid]
+                recorded |= plain
+                recorded.update(listed)
+        gone = {r for r in matched if r in self.needs_unrecorded and not self.needs_unrecorded[r].isdisjoint(recorded)}
+        return (matched - gone) | frozenset(extra)
 
     def unrecorded(self, rule_id: str, facts: dict[str, Any], matched: frozenset[str]) -> bool:
         """Neither ``rule_id`` nor its negation matched, and no plain finding either reads is recorded."""

@@ -85,6 +85,17 @@ class BatchRow:
         return not self.errors
 
 
+@dataclass(frozen=True)
+class _Where:
+    """Which case a batch row is about: its id, file, line, sheet and ``expected`` diagnosis."""
+
+    id: str
+    file: str
+    line: int | None
+    sheet: str | None
+    expected: str | None
+
+
 class Processor:
     """Validates, ranks and serialises one raw case at a time (one per process)."""
 
@@ -101,29 +112,28 @@ class Processor:
             # a plainly canonical sheet row: read straight to its facts (no case model; no batch output reads it)
             row = self.knowledge.case_schema.fast_row_facts(raw.columns, raw.cells, raw.decimal_comma)
         if row is not None:
-            case_id, file, line, sheet = row.id, raw.file, raw.line, raw.sheet
-            rank = partial(self.analyzer.analyze_facts, row.facts, row.id, row.expected, suggest=suggest, file=file)
+            where = _Where(row.id, raw.file, raw.line, raw.sheet, row.expected)
+            rank = partial(self.analyzer.analyze_facts, row.facts, row.id, row.expected, suggest=suggest, file=raw.file)
         else:
             loaded = validate_raw(raw, self.knowledge)
-            case_id, file, line, sheet = loaded.id, loaded.file, loaded.line, loaded.sheet
             if loaded.case is None or not loaded.ok:
-                return self._failed(case_id, file, line, sheet, loaded.problems, self._expected_of(raw))
-            rank = partial(self.analyzer.analyze, loaded.case, suggest=suggest, file=file)
+                where = _Where(loaded.id, loaded.file, loaded.line, loaded.sheet, self._expected_of(raw))
+                return self._failed(where, loaded.problems)
+            where = _Where(loaded.id, loaded.file, loaded.line, loaded.sheet, loaded.case.expected)
+            rank = partial(self.analyzer.analyze, loaded.case, suggest=suggest, file=loaded.file)
         try:
             analysis = rank()
         except Exception as exc:  # one case must never stop the batch; say what broke
             message = f"internal error while ranking ({type(exc).__name__}: {exc}); please report it"
-            return self._failed(case_id, file, line, sheet, [Problem(message, file=file, case=case_id, line=line, sheet=sheet)])
-        analysis.sheet = sheet
-        return self.result(analysis, line)
+            return self._failed(where, [Problem(message, file=where.file, case=where.id, line=where.line, sheet=where.sheet)])
+        analysis.sheet = where.sheet
+        return self.result(analysis, where.line)
 
-    def _failed(
-        self, case_id: str, file: str, line: int | None, sheet: str | None, problems: list[Problem], expected: str | None = None
-    ) -> BatchRow:
-        """The error row of a case that could not be ranked (``expected``: its diagnosis, kept where readable)."""
-        analysis = Analysis(case_id=case_id, case=None, expected=expected, problems=problems, file=file)
-        analysis.sheet = sheet
-        return self.result(analysis, line)
+    def _failed(self, where: _Where, problems: list[Problem]) -> BatchRow:
+        """The error row of a case that could not be ranked (its ``expected`` kept where readable)."""
+        analysis = Analysis(case_id=where.id, case=None, expected=where.expected, problems=problems, file=where.file)
+        analysis.sheet = where.sheet
+        return self.result(analysis, where.line)
 
     def _expected_of(self, raw: RawCase) -> str | None:
         """The ``expected`` diagnosis of a case that failed validation, when it is itself a valid term (an error

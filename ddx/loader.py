@@ -178,9 +178,8 @@ def _item_lines(path: Path, count: int) -> list[int | None]:
     is parsed a second time, with lines, only when it holds several cases."""
     if path.suffix.lower() not in (".yaml", ".yml"):
         return []
-    try:
-        data = load_data(path, with_lines=True)
-    except (ReadError, OSError):
+    data = _lines_of(path)  # kept: the problems of its cases are placed with it (_key_lines)
+    if data is None:
         return []
     lines = _case_lines(data)
     return lines if lines is not None and len(lines) == count else []
@@ -233,18 +232,16 @@ def validate_raw(raw: RawCase, knowledge: Knowledge) -> LoadedCase:
 def _key_lines(raw: RawCase, problems: list[Problem]) -> None:
     """Set each problem of a YAML case to the line of the key it is about (``stains.desmin``: the line of
     ``desmin:`` under ``stains:``; the nearest enclosing key the file has, when a key was written as a synonym
-    or not at all). The file is read a second time, with lines, only for a case that has problems; a file
-    that cannot be (JSON, or changed since) leaves the lines as they were."""
+    or not at all). The file is read a second time, with lines, only when one of its cases has problems (once
+    for all of them); a file that cannot be, or whose case no longer reads as it did (JSON, or changed since),
+    leaves the lines as they were."""
     if Path(raw.file).suffix.lower() not in (".yaml", ".yml") or not any(p.path for p in problems):
         return
-    try:
-        data = load_data(Path(raw.file), with_lines=True)
-    except (ReadError, OSError):
-        return
+    data = _lines_of(Path(raw.file))
     if isinstance(data, dict) and "cases" in data and "id" not in data:
         items = data["cases"]
         data = items[raw.index] if isinstance(items, list) and 0 <= raw.index < len(items) else None
-    if not isinstance(data, dict):
+    if not isinstance(data, dict) or strip_lines(data) != raw.data:  # not read, or changed since: lines unknown
         return
     for problem in problems:
         mapping: Any = data
@@ -258,6 +255,27 @@ def _key_lines(raw: RawCase, problems: list[Problem]) -> None:
                 break
             problem.line = line
             mapping = mapping[key]
+
+
+_LINES: list[tuple[tuple[str, int, int], Any]] = []  # the last file read with lines: (path, mtime, size), data
+
+
+def _lines_of(path: Path) -> Any:
+    """A YAML file read with line markers (None when it cannot be read), kept for the next case of the same
+    unchanged file: a file of many failing cases is read with lines once, not once a case."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    key = (str(path), st.st_mtime_ns, st.st_size)
+    if _LINES and _LINES[0][0] == key:
+        return _LINES[0][1]
+    try:
+        data = load_data(path, with_lines=True)
+    except (ReadError, OSError):
+        data = None
+    _LINES[:] = [(key, data)]
+    return data
 
 
 def iter_cases(path: str | Path, knowledge: Knowledge) -> Iterator[LoadedCase]:

@@ -701,3 +701,24 @@ def test_a_yaml_cases_problems_point_at_the_lines_of_their_keys(tmp_path):
         ("stains.alk", 12),
         ("patient.age", 6),
     }
+
+
+def test_key_lines_read_a_file_once_and_not_a_changed_one(tmp_path, monkeypatch):
+    """The lines of a YAML file's keys are read once for all its failing cases (not once a case: a file of a
+    thousand bad cases took a minute), and a case that no longer reads as the file now holds keeps the line
+    it had (a key's line from another case would point at the wrong place)."""
+    import ddx.loader as loader
+
+    path = tmp_path / "many.yaml"
+    path.write_text("cases:\n" + "".join(f"  - id: c{i}\n    patient:\n      age: 300\n" for i in range(30)), encoding="utf-8")
+    reads = []
+    real = loader.load_data
+    monkeypatch.setattr(loader, "load_data", lambda p, **kw: reads.append(kw.get("with_lines")) or real(p, **kw))
+    rows = list(run_batch([str(path)], load_knowledge(), BatchOptions(suggest=False)))
+    assert [r.errors[0].line for r in rows] == [4 + 3 * i for i in range(30)]
+    assert reads.count(True) == 1
+    [raw] = [r for r in loader.iter_raw(path, load_knowledge().vocab) if r.label == "c1"]
+    body = path.read_text(encoding="utf-8")[len("cases:\n") :]
+    path.write_text("cases:\n  - id: z\n    stains: {desmin: positive}\n" + body, encoding="utf-8")
+    [problem] = loader.validate_raw(raw, load_knowledge()).problems
+    assert problem.line == raw.line == 5  # where c1 started when read, not a line of the file as it is now

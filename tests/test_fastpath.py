@@ -735,7 +735,7 @@ def test_a_model_the_fast_path_does_not_mirror_turns_it_off(knowledge):
     ],
     ids=["lean-no-suggest", "lean", "full-rows"],
 )
-def test_a_batch_ranks_a_canonical_row_from_its_facts_as_from_its_case(knowledge, model_only, tmp_path, options):
+def test_a_batch_ranks_a_canonical_row_from_its_facts_as_from_its_case(knowledge, model_only, tmp_path, options, monkeypatch):
     """``ddx batch`` reads a plainly canonical sheet row straight to its facts (no case model): every row it
     gives (JSON line, leaders, band, next test, unused findings ...) is the one the validated case gives."""
     from dataclasses import asdict
@@ -747,7 +747,13 @@ def test_a_batch_ranks_a_canonical_row_from_its_facts_as_from_its_case(knowledge
     cases[5]["expected"] = "imt"
     write_sheet(cases, sheet)
     opts = BatchOptions(top=3, **options)
-    fast = [asdict(r) for r in run_batch([str(sheet)], knowledge, opts)]
     model = [asdict(r) for r in run_batch([str(sheet)], model_only, opts)]
+    from ddx.analysis import Analyzer
+
+    def refused(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("a canonical row went through the case model")
+
+    monkeypatch.setattr(Analyzer, "analyze", refused)  # every row must take the facts path
+    fast = [asdict(r) for r in run_batch([str(sheet)], knowledge, opts)]
     assert len(fast) == len(model) == 300 and fast[5]["expected"] == "imt"
     assert fast == model

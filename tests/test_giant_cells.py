@@ -50,3 +50,41 @@ def test_giant_cells_without_a_grade_favour_the_pleomorphic_sarcomas_over_imt_an
     before = {r.entity: r.probability for r in base.ranking}
     after = {r.entity: r.probability for r in giant.ranking}
     assert after["prms"] > before["prms"] and after["imt"] < before["imt"]
+
+
+def test_the_what_if_of_marked_pleomorphism_drops_the_giant_cell_rule_it_would_silence(knowledge, analyzer):
+    """Regression (a review): the band's what-if ("were marked pleomorphism found, X would lead") added the
+    pleomorphism rule but kept morph.giant-cells, which stops matching once a grade is recorded, so it
+    ranked a case that cannot exist. Now, for every published case without a grade given giant cells, the
+    what-if's posterior is the posterior of the case with marked pleomorphism recorded."""
+    from ddx.facts import case_facts
+    from ddx.loader import iter_cases
+    from tests.conftest import CASES
+
+    checked = 0
+    for path in sorted(CASES.glob("*.yaml")):
+        for loaded in iter_cases(path, knowledge):
+            case = loaded.case
+            m = case.morphology if case is not None else None
+            if case is None or (m and (m.pleomorphism or "pleomorphic" in m.cell_types or "touton_giant_cells" in m.inflammation)):
+                continue  # a grade, a pleomorphic cell type or Touton cells: giant cells are not this rule's
+            raw = case.model_dump(exclude_none=True)
+            morphology = raw.setdefault("morphology", {})
+            morphology["cell_types"] = sorted({*morphology.get("cell_types", []), "multinucleated_giant"})
+            before = analyzer.analyze(validate(knowledge, raw), suggest=False)
+            assert GIANT in before.matched
+            morphology["pleomorphism"] = "marked"
+            after = analyzer.analyze(validate(knowledge, raw), suggest=False)
+            assert GIANT not in after.matched and "morph.pleomorphism.marked" in after.matched
+            facts = case_facts(before.case, knowledge.vocab)
+            if not analyzer.unrecorded("morph.pleomorphism.marked", facts, before.matched):
+                continue
+            what_if = analyzer.what_if_matched(before.matched, ["morph.pleomorphism.marked"])
+            assert analyzer.ranker.posterior(what_if) == analyzer.ranker.posterior(after.matched), case.id
+            # and the band's question, "would marked pleomorphism change the leader?", answers as recording it does
+            said = analyzer.overturned(["morph.pleomorphism.marked"], facts, before.matched, before.ranking)
+            leader = after.ranking[0].entity
+            # (it asks "all present" first; an answer for "all absent" means "present" changed nothing)
+            assert (said.entity if said is not None and said.present else before.ranking[0].entity) == leader, case.id
+            checked += 1
+    assert checked >= 20

@@ -233,6 +233,15 @@ def branches(node: Node) -> list[tuple[Atom, ...]]:
     return out
 
 
+def requires_unrecorded(node: Node) -> frozenset[str]:
+    """The fact keys the condition holds only without (``{path: {known: false}}`` on every alternative path):
+    recording any value for one of them stops the rule from matching (``morph.giant-cells`` needs the
+    pleomorphism grade unrecorded)."""
+    paths = branches(node)
+    needed = [{a.key for a in path if a.op == "known" and a.value is False} for path in paths]
+    return frozenset(set.intersection(*needed)) if needed else frozenset()
+
+
 def max_true_branches(nodes: list[Node]) -> int:
     """An upper bound on how many condition paths of these rules one fact can satisfy.
 
