@@ -77,7 +77,7 @@ from ddx.bands import WhatIf, assess  # noqa: E402
 from ddx.batch import BatchSummary  # noqa: E402
 from ddx.engine import DurableMatcher  # noqa: E402
 from ddx.knowledge import Knowledge, load_knowledge  # noqa: E402
-from ddx.knowledge.conditions import condition_reads, requires_unrecorded  # noqa: E402
+from ddx.knowledge.conditions import condition_reads, requires_unrecorded, supposed_keys  # noqa: E402
 from ddx.loader import LIST_SEPARATORS, write_sheet  # noqa: E402
 from ddx.ranking import LN10, RankedEntity, ranker_for  # noqa: E402
 from ddx.synthetic import synthetic_case  # noqa: E402
@@ -150,6 +150,7 @@ class MinimalScorer:
             if rule.accounts is not None:
                 self.accounts[rule.id] = condition_reads(rule.accounts, list_paths)
         self.needs_unrecorded = {r: needs for r in self.reads if (needs := requires_unrecorded(knowledge.rule[r].condition))}
+        self.supposes = {r: supposed_keys(knowledge.rule[r].condition) for r in self.reads}
         limit = knowledge.settings.evidence.unexplained_below
         self.unexplained: dict[str, dict[str, Any]] = {}
         self.unexplained_name: dict[str, str] = {}
@@ -410,7 +411,7 @@ class MinimalScorer:
             ):
                 if extra:
                     # a matched rule that holds only while a finding of ``extra`` is unrecorded drops out
-                    recorded = {k for r in extra for k in (*self.reads[r][0], *self.reads[r][1])}
+                    recorded = {k for r in extra for k in self.supposes[r]}
                     kept = [r for r in ids if not (self.needs_unrecorded.get(r, frozenset()) & recorded)]
                     per = [0.0] * len(self.entities)
                     for j, p in zip(self.profile_entity, self._profile_probs(sorted(set(kept) | set(extra)))):

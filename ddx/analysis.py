@@ -13,7 +13,7 @@ from ddx.errors import Problem
 from ddx.facts import case_facts
 from ddx.knowledge import NEGATION_SUFFIX, Knowledge
 from ddx.knowledge.case import CaseModel
-from ddx.knowledge.conditions import condition_reads, requires_unrecorded
+from ddx.knowledge.conditions import condition_reads, requires_unrecorded, supposed_keys
 from ddx.ranking import Caveat, RankedEntity, lower_first, ranker_for
 from ddx.suggest import Suggester, Suggestion
 
@@ -145,11 +145,15 @@ class Analyzer:
             self.reads[rule.id] = condition_reads(rule.condition, list_paths)
             if rule.accounts is not None:
                 self.accounts[rule.id] = condition_reads(rule.accounts, list_paths)
-        # per scoring rule: the fact keys it holds only without (a what-if that records one of them drops it)
+        # per scoring rule: the fact keys it holds only without (a what-if that records one of them drops it), and
+        # the keys a what-if supposing its finding records (those it reads as a value, not as "not recorded")
         self.needs_unrecorded: dict[str, frozenset[str]] = {}
+        self.supposes: dict[str, frozenset[str]] = {}
         for rule in knowledge.active_rules:
-            if rule.id in self.ranker.log_lik and (needs := requires_unrecorded(rule.condition)):
-                self.needs_unrecorded[rule.id] = needs
+            if rule.id in self.ranker.log_lik:
+                if needs := requires_unrecorded(rule.condition):
+                    self.needs_unrecorded[rule.id] = needs
+                self.supposes[rule.id] = supposed_keys(rule.condition)
         # per scoring rule: the stains and molecular tests it reads ("stains__alk", however many of its keys)
         self.ancillary_reads = {
             rid: frozenset("__".join(k.split("__")[:2]) for k in keys if k.startswith(ANCILLARY))
@@ -287,12 +291,7 @@ class Analyzer:
         added, less the matched rules that hold only while one of the findings they record is unrecorded
         (marked pleomorphism recorded, the giant-cell rule that reads giant cells in its absence no longer
         matches)."""
-        recorded: set[str] = set()
-        for rid in extra:
-            if rid in self.reads:
-                plain, listed = self.reads[rid]
-                recorded |= plain
-                recorded.update(listed)
+        recorded = set().union(*(self.supposes.get(rid, ()) for rid in extra))
         gone = {r for r in matched if r in self.needs_unrecorded and not self.needs_unrecorded[r].isdisjoint(recorded)}
         return (matched - gone) | frozenset(extra)
 

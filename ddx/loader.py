@@ -257,7 +257,9 @@ def _key_lines(raw: RawCase, problems: list[Problem]) -> None:
             mapping = mapping[key]
 
 
-_LINES: list[tuple[tuple[str, int, int], Any]] = []  # the last file read with lines: (path, mtime, size), data
+# the last YAML file read with lines: (path, inode, mtime, ctime, size) and its data. One tuple, read and
+# replaced whole, so threads (the TUI's checks) never see one file's key with another's data.
+_LINES: tuple[tuple[str, int, int, int, int], Any] | None = None
 
 
 def _lines_of(path: Path) -> Any:
@@ -267,14 +269,16 @@ def _lines_of(path: Path) -> Any:
         st = path.stat()
     except OSError:
         return None
-    key = (str(path), st.st_mtime_ns, st.st_size)
-    if _LINES and _LINES[0][0] == key:
-        return _LINES[0][1]
+    global _LINES
+    key = (str(path), st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size)  # ctime: a rewrite that kept the mtime
+    last = _LINES
+    if last is not None and last[0] == key:
+        return last[1]
     try:
         data = load_data(path, with_lines=True)
     except (ReadError, OSError):
         data = None
-    _LINES[:] = [(key, data)]
+    _LINES = (key, data)
     return data
 
 

@@ -722,3 +722,23 @@ def test_key_lines_read_a_file_once_and_not_a_changed_one(tmp_path, monkeypatch)
     path.write_text("cases:\n  - id: z\n    stains: {desmin: positive}\n" + body, encoding="utf-8")
     [problem] = loader.validate_raw(raw, load_knowledge()).problems
     assert problem.line == raw.line == 5  # where c1 started when read, not a line of the file as it is now
+
+
+def test_key_lines_follow_a_file_rewritten_with_its_size_and_mtime_kept(tmp_path):
+    """Regression (a review): the file read with lines was kept by path, mtime and size, so a rewrite that
+    kept both (cp -p, rsync -t, a coarse clock) gave the old layout's lines; the inode change time is in the
+    key now."""
+    import os
+
+    path = tmp_path / "two.yaml"
+    flow = "cases:\n  - {id: c0, stains: {desmin: positive}}\n  - id: c1\n    stains: {desmin: bogus}\n# " + "x" * 20 + "\n"
+    path.write_text(flow, encoding="utf-8")
+    st = path.stat()
+    [first] = [p.line for r in run_batch([str(path)], load_knowledge(), BatchOptions(suggest=False)) for p in r.errors]
+    block = "cases:\n  - id: c0\n    stains:\n      desmin: positive\n  - id: c1\n    stains:\n      desmin: bogus\n"
+    block += "#" * (len(flow) - len(block) - 1) + "\n"  # the same size
+    assert len(block) == len(flow)
+    path.write_text(block, encoding="utf-8")
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    [second] = [p.line for r in run_batch([str(path)], load_knowledge(), BatchOptions(suggest=False)) for p in r.errors]
+    assert (first, second) == (4, 7)

@@ -88,3 +88,19 @@ def test_the_what_if_of_marked_pleomorphism_drops_the_giant_cell_rule_it_would_s
             assert (said.entity if said is not None and said.present else before.ranking[0].entity) == leader, case.id
             checked += 1
     assert checked >= 20
+
+
+def test_what_a_condition_needs_unrecorded_and_what_supposing_it_records(knowledge):
+    """requires_unrecorded: the keys every alternative of a condition needs unrecorded; supposed_keys: the keys
+    supposing the finding found records (not those read only as "not recorded" or as a list's exclusion)."""
+    from ddx.knowledge.conditions import parse_condition, requires_unrecorded, supposed_keys
+
+    giant = knowledge.rule[GIANT].condition
+    assert requires_unrecorded(giant) == {"morphology__pleomorphism"}
+    marked = knowledge.rule["morph.pleomorphism.marked"].condition
+    assert requires_unrecorded(marked) == set() and "morphology__pleomorphism" in supposed_keys(marked)
+    either = parse_condition({"any": [{"morphology.necrosis": {"known": False}}, {"stains.desmin": "positive"}]}, knowledge.vocab)
+    assert requires_unrecorded(either) == set()  # one alternative holds with necrosis recorded
+    assert supposed_keys(either) == {"stains__desmin"}
+    listed = parse_condition({"not": {"morphology.cell_types": {"contains": "pleomorphic"}}}, knowledge.vocab)
+    assert supposed_keys(listed) == set()  # "not recorded, or recorded without it": supposes nothing recorded

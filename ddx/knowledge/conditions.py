@@ -242,6 +242,12 @@ def requires_unrecorded(node: Node) -> frozenset[str]:
     return frozenset(set.intersection(*needed)) if needed else frozenset()
 
 
+def supposed_keys(node: Node) -> frozenset[str]:
+    """The fact keys the condition reads as a value (any atom but ``known: false`` and ``excludes``, which
+    also hold with the finding unrecorded): what supposing the rule's finding found records."""
+    return frozenset(a.key for a in atoms(node) if not (a.op == "known" and a.value is False) and a.op != "excludes")
+
+
 def max_true_branches(nodes: list[Node]) -> int:
     """An upper bound on how many condition paths of these rules one fact can satisfy.
 
