@@ -108,14 +108,16 @@ class Processor:
         suggest = self.options.suggest
         rank: Callable[[], Analysis]
         row = None
+        tried = False
         if not raw.problems and raw.cells is not None and raw.columns is not None:
             # a plainly canonical sheet row: read straight to its facts (no case model; no batch output reads it)
             row = self.knowledge.case_schema.fast_row_facts(raw.columns, raw.cells, raw.decimal_comma)
+            tried = True
         if row is not None:
             where = _Where(row.id, raw.file, raw.line, raw.sheet, row.expected)
             rank = partial(self.analyzer.analyze_facts, row.facts, row.id, row.expected, suggest=suggest, file=raw.file)
         else:
-            loaded = validate_raw(raw, self.knowledge)
+            loaded = validate_raw(raw, self.knowledge, fast=not tried)  # declined there: not the fast path here either
             if loaded.case is None or not loaded.ok:
                 where = _Where(loaded.id, loaded.file, loaded.line, loaded.sheet, self._expected_of(raw))
                 return self._failed(where, loaded.problems)

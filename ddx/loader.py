@@ -193,14 +193,15 @@ def _case_lines(data: Any) -> list[int | None] | None:
     return [item.get("__line__") if isinstance(item, dict) else None for item in items]
 
 
-def validate_raw(raw: RawCase, knowledge: Knowledge) -> LoadedCase:
-    """Validate one raw case against the knowledge base's case schema."""
+def validate_raw(raw: RawCase, knowledge: Knowledge, *, fast: bool = True) -> LoadedCase:
+    """Validate one raw case against the knowledge base's case schema (``fast``: False when the sheet row is
+    known not to take the fast path, :meth:`ddx.knowledge.case.CaseSchema.fast_row_facts` having declined it)."""
     if raw.problems:
         return LoadedCase(raw.file, raw.index, raw.label, problems=list(raw.problems), line=raw.line, sheet=raw.sheet)
-    if raw.cells is not None and raw.columns is not None:  # a plainly canonical row: no mapping, no model
-        fast = knowledge.case_schema.fast_row(raw.columns, raw.cells, raw.decimal_comma)
-        if fast is not None:
-            return LoadedCase(raw.file, raw.index, fast.id, case=fast, line=raw.line, sheet=raw.sheet)
+    if fast and raw.cells is not None and raw.columns is not None:  # a plainly canonical row: no mapping, no model
+        built = knowledge.case_schema.fast_row(raw.columns, raw.cells, raw.decimal_comma)
+        if built is not None:
+            return LoadedCase(raw.file, raw.index, built.id, case=built, line=raw.line, sheet=raw.sheet)
     try:
         data = raw.mapping()
     except ValueError as exc:

@@ -74,12 +74,11 @@ def _result_term(results: TermSet, shorthand: Iterable[str]) -> Callable[[Any], 
                 raise
             near = difflib.get_close_matches(fold(value), words, n=2, cutoff=0.6)
             context = dict(exc.context or {})
-            others = list(context.get("suggestions", []))
-            everything = len(others) == len(results.terms)  # nothing near: the small set listed whole
-            if near:
-                context["suggestions"] = near if everything else near + others
-            elif everything:
-                context["suggestions"] = others + words
+            others = results.near(value)  # the results near it (none: the message listed every result)
+            if near or others:
+                context["suggestions"] = near + others
+            else:
+                context["suggestions"] = list(results.terms) + words  # near nothing: every word a result takes
             raise PydanticCustomError("unknown_term", exc.message_template, context) from None
 
     return check

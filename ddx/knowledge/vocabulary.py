@@ -93,14 +93,20 @@ class TermSet:
             raise UnknownTerm(self.kind, value, self.suggest(key)) from None
 
     def suggest(self, value: str, n: int = 3) -> list[str]:
+        """The terms nearest ``value`` (at most ``n``); for a small closed set with none near, every term."""
+        out = self.near(value, n)
+        if not out and len(self.terms) <= 8:
+            return list(self.terms)  # a small closed set: show every option
+        return out
+
+    def near(self, value: str, n: int = 3) -> list[str]:
+        """The canonical terms whose spelling or a synonym's is close to ``value`` (at most ``n``; maybe none)."""
         close = difflib.get_close_matches(fold(value), list(self._lookup), n=n * 2, cutoff=0.6)
         out: list[str] = []
         for c in close:
             canonical = self._lookup[c]
             if canonical not in out:
                 out.append(canonical)
-        if not out and len(self.terms) <= 8:
-            return list(self.terms)  # a small closed set: show every option
         return out[:n]
 
     def label(self, term: str) -> str:
