@@ -178,8 +178,9 @@ def _item_lines(path: Path, count: int) -> list[int | None]:
     is parsed a second time, with lines, only when it holds several cases."""
     if path.suffix.lower() not in (".yaml", ".yml"):
         return []
-    data = _lines_of(path)  # kept: the problems of its cases are placed with it (_key_lines)
-    if data is None:
+    try:  # not kept (_lines_of): most files have no problem to place, and the data would outlive the file's run
+        data = load_data(path, with_lines=True)
+    except (ReadError, OSError):
         return []
     lines = _case_lines(data)
     return lines if lines is not None and len(lines) == count else []
