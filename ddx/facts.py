@@ -53,7 +53,8 @@ def case_facts(case: CaseModel, vocab: Vocabulary, keys: Iterable[str] | None = 
             else:
                 _put(facts, key, value)
     for stain, finding in case.stains.items():
-        names = _STAIN_KEYS.get(stain) or _stain_keys(stain)
+        names = _STAIN_KEYS.get(stain) or stain_keys(stain)
+        # the fields in STAIN_FIELDS order, read as attributes (this is the hot path)
         for key, value in zip(names, (finding.result, finding.extent, finding.intensity, finding.pattern, finding.percent)):
             if type(value) is str:  # the common case, as _put would put it
                 facts[key] = value
@@ -78,14 +79,21 @@ def case_facts(case: CaseModel, vocab: Vocabulary, keys: Iterable[str] | None = 
 # the fact keys of morphology fields, stains (result, extent, intensity, pattern, percent) and molecular
 # tests, made once per name
 _MORPHOLOGY_KEYS: dict[str, str] = {}
-_STAIN_KEYS: dict[str, tuple[str, str, str, str, str]] = {}
+_STAIN_KEYS: dict[str, tuple[str, ...]] = {}
 _MOLECULAR_KEYS: dict[str, str] = {}
 
 
-def _stain_keys(stain: str) -> tuple[str, str, str, str, str]:
-    base = f"stains__{stain}"
-    names = (base, base + "__extent", base + "__intensity", base + "__pattern", base + "__percent")
-    _STAIN_KEYS[stain] = names
+STAIN_FIELDS = ("result", "extent", "intensity", "pattern", "percent")
+"""A stain finding's fields, in the order its facts are put (the result's key is the stain's own)."""
+
+
+def stain_keys(stain: str) -> tuple[str, ...]:
+    """The fact keys of a stain's fields, in :data:`STAIN_FIELDS` order: ``stains__alk``,
+    ``stains__alk__extent``, ... (made once per stain)."""
+    names = _STAIN_KEYS.get(stain)
+    if names is None:
+        base = f"stains__{stain}"
+        names = _STAIN_KEYS[stain] = tuple(base if f == "result" else f"{base}__{f}" for f in STAIN_FIELDS)
     return names
 
 

@@ -33,6 +33,7 @@ from typing import Any, Generic, NamedTuple, TypeVar
 
 from pydantic import BaseModel
 
+from ddx.facts import STAIN_FIELDS, stain_keys
 from ddx.knowledge.case import CASE_ID_PATTERN, LIST_SEPARATOR, LIST_SEPARATORS, CaseModel, CaseSchema
 from ddx.knowledge.vocabulary import TermSet, Vocabulary
 from ddx.loader import ColumnSpec
@@ -46,7 +47,6 @@ _new = object.__new__
 _set = object.__setattr__
 _TOP, _PART, _STAIN, _FINDING, _MOLECULAR = range(5)  # what a sheet column gives (FastCase._plan)
 _TOP_TEXT = {"id", "title", "expected", "source", "notes"}
-_FINDING_FIELDS = ("result", "extent", "intensity", "pattern", "percent")  # a stain's facts, in case_facts' order
 
 
 class RowFacts(NamedTuple):
@@ -282,19 +282,16 @@ class FastCase:
         self.site_group_of = vocab.site_group_of
         self.morphology_keys = [(name, f"morphology__{name}") for name in vocab.morphology]
         self.implies = list(vocab.molecular_implies.items())
-        self.stain_keys = {
-            stain: tuple(f"stains__{stain}" if f == "result" else f"stains__{stain}__{f}" for f in _FINDING_FIELDS)
-            for stain in self.stains
-        }
-        if tuple(self.finding.defaults) != _FINDING_FIELDS or any(
+        self.stain_keys = {stain: stain_keys(stain) for stain in self.stains}
+        if tuple(self.finding.defaults) != STAIN_FIELDS or any(
             v is not None
             for f, v in self.finding.defaults.items()
             if f != "result"  # a result is always given
         ):
             raise ValueError("a stain finding's fields are not the fast path's")
-        # a finding written as its result alone: its facts, as (index in _FINDING_FIELDS, value)
+        # a finding written as its result alone: its facts, as (index in STAIN_FIELDS, value)
         self.word_facts = {
-            word: tuple((i, v) for i, f in enumerate(_FINDING_FIELDS) if (v := values.get(f)) is not None)
+            word: tuple((i, v) for i, f in enumerate(STAIN_FIELDS) if (v := values.get(f)) is not None)
             for word, (values, _) in self.words.items()
         }
         self._plans: dict[int, tuple[list[ColumnSpec], list[_Column | None] | None]] = {}
@@ -408,7 +405,7 @@ class FastCase:
                         facts[names[i]] = found
                 else:
                     given = self._finding_given(stain, value)
-                    for i, name in enumerate(_FINDING_FIELDS):  # the result is given, every other default is None
+                    for i, name in enumerate(STAIN_FIELDS):  # the result is given, every other default is None
                         if (found := given.get(name)) is not None:
                             facts[names[i]] = found
         except _Decline:

@@ -17,7 +17,7 @@ import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import (
     AfterValidator,
@@ -34,6 +34,9 @@ from pydantic_core import PydanticCustomError
 
 from ddx.errors import Problem
 from ddx.knowledge.vocabulary import TermSet, UnknownTerm, Vocabulary, fold
+
+if TYPE_CHECKING:
+    from ddx.fastcase import RowFacts
 
 CASE_ID_PATTERN = r"^[A-Za-z0-9_.\-]{1,200}$"
 _ID_RE = re.compile(CASE_ID_PATTERN)
@@ -511,7 +514,7 @@ class CaseSchema:
             self.fast(None)
         return self._fast.build_row(columns, cells, decimal_comma) if self._fast else None
 
-    def fast_row_facts(self, columns: list[Any], cells: list[str], decimal_comma: bool = False) -> Any:
+    def fast_row_facts(self, columns: list[Any], cells: list[str], decimal_comma: bool = False) -> "RowFacts | None":
         """What ranking reads of a plainly canonical sheet row, without making its case: a
         :class:`ddx.fastcase.RowFacts` (id, expected, facts equal to ``case_facts(fast_row(...))``), or None
         wherever :meth:`fast_row` returns None."""
