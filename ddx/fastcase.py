@@ -20,7 +20,9 @@ output reads.
 The case built here is the model's: the same classes, the same field values (numbers as
 floats, defaults filled in, fresh lists), the same ``model_fields_set``; ``tests/test_fastpath.py``
 holds the two equal. Where the case model has a validator the fast path does not know, or a
-self-check on canonical probe cases finds the two differ, the fast path is not used at all.
+self-check on canonical probe cases finds the two differ (each probe as a mapping and as a sheet
+row, whose facts read without the case must be :func:`ddx.facts.case_facts`'s of the model's case),
+the fast path is not used at all.
 """
 
 from __future__ import annotations
@@ -33,10 +35,10 @@ from typing import Any, Generic, NamedTuple, TypeVar
 
 from pydantic import BaseModel
 
-from ddx.facts import STAIN_FIELDS, stain_keys
+from ddx.facts import STAIN_FIELDS, case_facts, stain_keys
 from ddx.knowledge.case import CASE_ID_PATTERN, LIST_SEPARATOR, LIST_SEPARATORS, CaseModel, CaseSchema
 from ddx.knowledge.vocabulary import TermSet, Vocabulary
-from ddx.loader import ColumnSpec
+from ddx.loader import ColumnSpec, _column_specs, list_columns, number_columns
 
 Check = Callable[[Any], Any]  # a canonical value -> the model's value; raises _Decline otherwise
 _Column = tuple[int, Any, Check, bool | None]  # a sheet column: what it gives, its key, its check, list/number
@@ -318,10 +320,27 @@ class FastCase:
         ):
             if set(part.defaults) != names or set(part.checks) != names:
                 raise ValueError(f"{part.cls.__name__}: its keys are not the fast path's")
+        specs_of = (list_columns(vocab), number_columns(vocab))
         for probe in _probes(vocab, schema.entities):  # a validator the fast path does not mirror: not used
             fast = self.build(probe)
-            if fast is None or _state(fast) != _state(schema.model.model_validate(probe)):
+            model = schema.model.model_validate(probe)
+            if fast is None or _state(fast) != _state(model):
                 raise ValueError(f"the fast path and the model differ on {probe!r}")
+            # the same probe as a sheet row: the row's case, and its facts read without the case (facts_row,
+            # a second writer of case_facts's facts), must be the model's
+            columns, cells = _probe_row(probe)
+            specs = _column_specs(columns, *specs_of)
+            row_case, row_facts = self.build_row(specs, cells), self.facts_row(specs, cells)
+            want = case_facts(model, vocab)
+            if (
+                row_case is None
+                or row_facts is None
+                or _state(row_case) != _state(model)
+                or (row_facts.id, row_facts.expected) != (model.id, model.expected)
+                or list(row_facts.facts.items()) != list(want.items())
+                or [type(v) for v in row_facts.facts.values()] != [type(v) for v in want.values()]
+            ):
+                raise ValueError(f"the facts path and the model differ on the sheet row of {probe!r}")
 
     def build(self, data: Any) -> CaseModel | None:
         """The case for a plainly canonical mapping, or None (validate it with the model)."""
@@ -596,6 +615,29 @@ def _state(value: Any) -> Any:
     if isinstance(value, list):
         return list, [_state(v) for v in value]
     return type(value), value
+
+
+def _probe_row(probe: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """A probe case as a sheet's columns and one row of cells (dotted column names; a stain's result in its
+    own column ``stains.X``, its other parts in ``stains.X.part``; lists joined with ``;``)."""
+    columns: list[str] = []
+    cells: list[str] = []
+
+    def put(name: str, value: Any) -> None:
+        columns.append(name)
+        cells.append("; ".join(value) if isinstance(value, list) else str(value))
+
+    for key, value in probe.items():
+        if not isinstance(value, dict):
+            put(key, value)
+            continue
+        for name, item in value.items():
+            if not isinstance(item, dict):
+                put(f"{key}.{name}", item)
+                continue
+            for part, given in item.items():
+                put(f"{key}.{name}" if part == "result" else f"{key}.{name}.{part}", given)
+    return columns, cells
 
 
 def _probes(vocab: Vocabulary, entities: TermSet | None) -> list[dict[str, Any]]:

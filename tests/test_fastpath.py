@@ -757,3 +757,48 @@ def test_a_batch_ranks_a_canonical_row_from_its_facts_as_from_its_case(knowledge
     fast = [asdict(r) for r in run_batch([str(sheet)], knowledge, opts)]
     assert len(fast) == len(model) == 300 and fast[5]["expected"] == "imt"
     assert fast == model
+
+
+# --- the start-up self-check ----------------------------------------------------------------------
+
+
+def test_self_check_refuses_a_facts_path_that_differs_from_case_facts(knowledge, monkeypatch):
+    """facts_row writes the facts case_facts writes, from the row's checked values: the start-up self-check
+    reads the probe cases as sheet rows too, so a change to one writer alone turns the fast path off (every
+    row then takes the model) instead of ranking different facts."""
+    import ddx.fastcase as fastcase
+
+    schema = knowledge.case_schema
+    fastcase.FastCase(schema)  # as it stands: accepted
+
+    def one_key_more(case: Any, vocab: Any, *args: Any) -> dict[str, Any]:
+        return {**case_facts(case, vocab, *args), "patient__age_band": "adult"}
+
+    monkeypatch.setattr(fastcase, "case_facts", one_key_more)
+    with pytest.raises(ValueError, match="facts path and the model differ"):
+        fastcase.FastCase(schema)
+    monkeypatch.undo()
+
+    real = fastcase.FastCase.facts_row
+
+    def age_as_text(self: Any, *args: Any) -> Any:
+        got = real(self, *args)
+        if got is not None and "patient__age" in got.facts:
+            got.facts["patient__age"] = str(got.facts["patient__age"])
+        return got
+
+    monkeypatch.setattr(fastcase.FastCase, "facts_row", age_as_text)
+    with pytest.raises(ValueError, match="facts path and the model differ"):
+        fastcase.FastCase(schema)
+
+
+def test_probe_rows_cover_every_column_the_facts_path_reads(knowledge):
+    """The probe rows the self-check reads give every stain, molecular test and morphology field a column."""
+    from ddx.fastcase import _probe_row, _probes
+
+    vocab = knowledge.vocab
+    columns = {c for probe in _probes(vocab, knowledge.case_schema.entities) for c in _probe_row(probe)[0]}
+    assert {f"stains.{s}" for s in vocab.stains.terms} <= columns
+    assert {f"molecular.{t}" for t in vocab.molecular.terms} <= columns
+    assert {f"morphology.{m}" for m in vocab.morphology} <= columns
+    assert {"patient.age", "patient.sex", "clinical.site", "clinical.symptoms", "id"} <= columns
