@@ -1,0 +1,55 @@
+"""ALK-positive histiocytosis has a spindle cell (IMT-like) form whose findings travel together: uniform
+spindle cells, fascicles and storiform growth. They are counted once, inside that form (the alkh_spindle
+profile), instead of three times against the histiocytic form; the entity's figures are unchanged overall."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import validate
+
+SPINDLE_FORM = {"cell_types": ["spindle"], "architecture": ["fascicles", "storiform"]}
+HISTIOCYTIC = {"stains": {"alk": "positive", "cd163": "diffuse"}, "molecular": {"alk_rearrangement": "present"}}
+
+
+def _rank(analyzer, knowledge, **case):
+    analysis = analyzer.analyze(validate(knowledge, {"id": "x", **case}))
+    return {r.entity: r for r in analysis.ranking}
+
+
+def test_the_spindle_cell_form_leads_alkh_when_its_morphology_is_recorded(knowledge, analyzer):
+    spindle = _rank(analyzer, knowledge, morphology=SPINDLE_FORM, **HISTIOCYTIC)
+    assert spindle["alkh"].subtype == "alkh_spindle"
+    sheets = _rank(analyzer, knowledge, morphology={"cell_types": ["epithelioid"], "architecture": ["sheets"]}, **HISTIOCYTIC)
+    assert sheets["alkh"].subtype == "alkh"  # the histiocytic (classic) form, the rest of the entity
+
+
+def test_the_spindle_cell_form_counts_its_morphology_once(knowledge, analyzer):
+    """With ALK and diffuse CD163 in its lesional cells, a spindle cell tumour in fascicles and storiform
+    whorls is ranked ALK-positive histiocytosis before IMT (before the split, when each of the three findings
+    was weighed against the histiocytic form, IMT led such a record)."""
+    ranked = _rank(analyzer, knowledge, morphology=SPINDLE_FORM, **HISTIOCYTIC)
+    assert ranked["alkh"].probability > ranked["imt"].probability
+    no_cd163 = _rank(
+        analyzer, knowledge, morphology=SPINDLE_FORM, stains={"alk": "positive"}, molecular={"alk_rearrangement": "present"}
+    )
+    assert no_cd163["imt"].probability > 0.8  # without a histiocytic marker the spindle tumour stays IMT
+
+
+@pytest.mark.parametrize(
+    "rule", ["morph.cells.spindle", "morph.fascicles", "morph.storiform", "morph.sheets", "morph.cells.epithelioid"]
+)
+def test_the_split_keeps_the_entitys_figure(knowledge, rule):
+    """share x the form's figure + (1 - share) x the classic form's = the entity's figure before the split
+    (0.3, 0.2, 0.1, 0.8, 0.4), within 0.02: the split moves where the findings are counted, not how often
+    ALK-positive histiocytosis shows them."""
+    before = {
+        "morph.cells.spindle": 0.3,
+        "morph.fascicles": 0.2,
+        "morph.storiform": 0.1,
+        "morph.sheets": 0.8,
+        "morph.cells.epithelioid": 0.4,
+    }
+    share = knowledge.subtype["alkh_spindle"].share.p
+    lik = knowledge.rule[rule].spec.likelihood
+    assert share * lik["alkh_spindle"].p + (1 - share) * lik["alkh"].p == pytest.approx(before[rule], abs=0.02)
