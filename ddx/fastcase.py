@@ -30,6 +30,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
+from decimal import Decimal
 from itertools import compress
 from typing import Any, Generic, NamedTuple, TypeVar
 
@@ -38,7 +39,7 @@ from pydantic import BaseModel
 from ddx.facts import STAIN_FIELDS, case_facts, stain_keys
 from ddx.knowledge.case import CASE_ID_PATTERN, LIST_SEPARATOR, LIST_SEPARATORS, CaseModel, CaseSchema
 from ddx.knowledge.vocabulary import TermSet, Vocabulary
-from ddx.loader import ColumnSpec, _column_specs, list_columns, number_columns
+from ddx.loader import ColumnSpec, column_specs, list_columns, number_columns
 
 Check = Callable[[Any], Any]  # a canonical value -> the model's value; raises _Decline otherwise
 _Column = tuple[int, Any, Check, bool | None]  # a sheet column: what it gives, its key, its check, list/number
@@ -327,15 +328,19 @@ class FastCase:
             if fast is None or _state(fast) != _state(model):
                 raise ValueError(f"the fast path and the model differ on {probe!r}")
             # the same probe as a sheet row: the row's case, and its facts read without the case (facts_row,
-            # a second writer of case_facts's facts), must be the model's
+            # a second writer of case_facts's facts), must be the model's. A row the two readers both decline
+            # (a cell the fast path does not read as text, such as a negative number a vocabulary allows) takes
+            # the model like any such row: nothing to compare, and no reason to turn the fast path off.
             columns, cells = _probe_row(probe)
-            specs = _column_specs(columns, *specs_of)
+            specs = column_specs(columns, *specs_of)
             row_case, row_facts = self.build_row(specs, cells), self.facts_row(specs, cells)
+            if (row_case is None) != (row_facts is None):
+                raise ValueError(f"the sheet row readers disagree on taking the sheet row of {probe!r}")
+            if row_case is None or row_facts is None:
+                continue
             want = case_facts(model, vocab)
             if (
-                row_case is None
-                or row_facts is None
-                or _state(row_case) != _state(model)
+                _state(row_case) != _state(model)
                 or (row_facts.id, row_facts.expected) != (model.id, model.expected)
                 or list(row_facts.facts.items()) != list(want.items())
                 or [type(v) for v in row_facts.facts.values()] != [type(v) for v in want.values()]
@@ -625,7 +630,12 @@ def _probe_row(probe: dict[str, Any]) -> tuple[list[str], list[str]]:
 
     def put(name: str, value: Any) -> None:
         columns.append(name)
-        cells.append("; ".join(value) if isinstance(value, list) else str(value))
+        if isinstance(value, list):
+            cells.append("; ".join(value))
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            cells.append(format(Decimal(repr(value)), "f"))  # as a sheet holds it: 0.00001, not 1e-05
+        else:
+            cells.append(str(value))
 
     for key, value in probe.items():
         if not isinstance(value, dict):

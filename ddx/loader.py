@@ -520,7 +520,7 @@ def iter_sheet(path: Path, vocab: Vocabulary) -> Iterator[RawCase]:
         if problem:
             yield _file_problem(file, path.name, problem, 1)
             return
-        specs = _column_specs(columns, list_columns(vocab), number_columns(vocab))
+        specs = column_specs(columns, list_columns(vocab), number_columns(vocab))
         id_column = columns.index("id")
         decimal_comma = delimiter == ";"
         index = 0
@@ -672,10 +672,12 @@ def row_to_case(
     decimal comma (``70,5``) in a number column (``numbers``, and every
     ``stains.X.percent``) is given with a decimal point.
     """
-    return _row_to_case(_column_specs(columns, lists, numbers or set()), row, decimal_comma)
+    return _row_to_case(column_specs(columns, lists, numbers or set()), row, decimal_comma)
 
 
-def _column_specs(columns: list[str], lists: set[str], numbers: set[str]) -> list[ColumnSpec]:
+def column_specs(columns: list[str], lists: set[str], numbers: set[str]) -> list[ColumnSpec]:
+    """A sheet's column specs (:data:`ColumnSpec`) from its header: each column's dotted parts, whether it
+    holds a list (``lists``, :func:`list_columns`) and whether a number (``numbers``, :func:`number_columns`)."""
     specs = []
     for name in columns:
         parts = name.split(".")

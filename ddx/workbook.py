@@ -37,9 +37,9 @@ from ddx.knowledge.vocabulary import Vocabulary
 from ddx.loader import (
     RawCase,
     _check_header,
-    _column_specs,
     _file_problem,
     column_letter,
+    column_specs,
     list_columns,
     number_columns,
     sheet_row,
@@ -174,7 +174,7 @@ def _sheet_cases(file: str, name: str, sheet: str, rows: Sequence[Sequence[CellV
             )
         yield _sheet_problem(file, name, sheet, problem, header_at + 1)
         return
-    specs = _column_specs(columns, list_columns(vocab), number_columns(vocab))
+    specs = column_specs(columns, list_columns(vocab), number_columns(vocab))
     id_column = columns.index("id")
     percent = [i for i, (_, parts, _, _) in enumerate(specs) if len(parts) == 3 and parts[0] == "stains" and parts[2] == "percent"]
     index = 0

@@ -781,15 +781,58 @@ def test_self_check_refuses_a_facts_path_that_differs_from_case_facts(knowledge,
 
     real = fastcase.FastCase.facts_row
 
-    def age_as_text(self: Any, *args: Any) -> Any:
+    def age_as_int(self: Any, *args: Any) -> Any:  # an equal value of another type: only the type check sees it
         got = real(self, *args)
-        if got is not None and "patient__age" in got.facts:
-            got.facts["patient__age"] = str(got.facts["patient__age"])
+        if got is not None and isinstance(got.facts.get("patient__age"), float) and got.facts["patient__age"].is_integer():
+            got.facts["patient__age"] = int(got.facts["patient__age"])
         return got
 
-    monkeypatch.setattr(fastcase.FastCase, "facts_row", age_as_text)
+    monkeypatch.setattr(fastcase.FastCase, "facts_row", age_as_int)
     with pytest.raises(ValueError, match="facts path and the model differ"):
         fastcase.FastCase(schema)
+    monkeypatch.undo()
+
+    def declined(self: Any, *args: Any) -> Any:  # the facts reader declines a row the case reader takes
+        return None
+
+    monkeypatch.setattr(fastcase.FastCase, "facts_row", declined)
+    with pytest.raises(ValueError, match="readers disagree"):
+        fastcase.FastCase(schema)
+
+
+def test_the_fast_path_is_on_for_the_packaged_rules(knowledge):
+    """The start-up self-check turns the fast path off silently (every case then takes the model, ~3x slower):
+    for the packaged rules it must be on, and take every probe row."""
+    from ddx.fastcase import FastCase
+
+    schema = knowledge.case_schema
+    assert schema.fast({"id": "x", "patient": {"age": 35}}) is not None
+    assert isinstance(schema._fast, FastCase)
+
+
+def test_a_vocabulary_whose_numbers_a_sheet_cell_cannot_hold_keeps_the_fast_path(tmp_path):
+    """A --rules vocabulary allowing a negative number or a minimum written 1e-05: its probe row is declined
+    by both row readers (such cells take the model), which is no mismatch, so the fast path stays on."""
+    import shutil
+
+    from ddx.fastcase import FastCase
+    from ddx.knowledge import load_knowledge
+
+    for minimum in ("-5", "0.00001"):
+        rules = tmp_path / f"rules{minimum}"
+        shutil.copytree(REPO / "rules", rules)
+        vocab = rules / "vocabulary.yaml"
+        text = vocab.read_text(encoding="utf-8")
+        assert "  mitoses_per_10hpf:\n    kind: number\n    min: 0\n" in text
+        vocab.write_text(
+            text.replace(
+                "  mitoses_per_10hpf:\n    kind: number\n    min: 0\n", f"  mitoses_per_10hpf:\n    kind: number\n    min: {minimum}\n"
+            ),
+            encoding="utf-8",
+        )
+        schema = load_knowledge(rules).case_schema
+        assert schema.fast({"id": "x", "patient": {"age": 35}}) is not None, minimum
+        assert isinstance(schema._fast, FastCase), minimum
 
 
 def test_probe_rows_cover_every_column_the_facts_path_reads(knowledge):
@@ -802,3 +845,11 @@ def test_probe_rows_cover_every_column_the_facts_path_reads(knowledge):
     assert {f"molecular.{t}" for t in vocab.molecular.terms} <= columns
     assert {f"morphology.{m}" for m in vocab.morphology} <= columns
     assert {"patient.age", "patient.sex", "clinical.site", "clinical.symptoms", "id"} <= columns
+    from ddx.fastcase import FastCase
+    from ddx.loader import column_specs, list_columns, number_columns
+
+    fast = FastCase(knowledge.case_schema)
+    for probe in _probes(vocab, knowledge.case_schema.entities):  # each taken by the row readers, so each is compared
+        columns_, cells = _probe_row(probe)
+        specs = column_specs(columns_, list_columns(vocab), number_columns(vocab))
+        assert fast.build_row(specs, cells) is not None and fast.facts_row(specs, cells) is not None, probe["id"]
