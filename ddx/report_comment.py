@@ -428,6 +428,7 @@ def render_report(analysis: Analysis, knowledge: Knowledge, ranker: Ranker, *, d
         "band": band,
         "subtype": subtype,
         "share": percent_text(leader.subtype_share or 0.0),
+        "kind": sub_template.kind if sub_template else "subtype",
     }
     outside = bool(analysis.outside)
     descriptive = not outside and (
@@ -510,7 +511,9 @@ def render_report(analysis: Analysis, knowledge: Knowledge, ranker: Ranker, *, d
             other_sub = leading_subtype(r)
             if other_sub:
                 short = profile_short(knowledge, r)
-                name = fill(t.other_subtype, diagnosis=name, subtype=short, share=percent_text(r.subtype_share or 0.0))
+                other_template = t.entities.get(other_sub)
+                kind = other_template.kind if other_template else "subtype"
+                name = fill(t.other_subtype, diagnosis=name, subtype=short, share=percent_text(r.subtype_share or 0.0), kind=kind)
             values_r = {"name": name, "probability": percent_text(r.probability), "leader_short": profile_short(knowledge, leader)}
             text = fill(item, why="; ".join(reasons), **values_r) if reasons else fill(t.differential_no_reason, **values_r)
             lines += para(text, "  - ")

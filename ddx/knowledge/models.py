@@ -528,6 +528,9 @@ class EntityReport(Model):
     diagnosis: str  # the diagnosis line as a pathologist writes it
     comment: str = ""  # entity-specific closing sentences, cited
     source: str | None = None
+    # for a subtype: the word the subtype frames name it by ($kind): "subtype", or "form" for a morphological
+    # form that is not a WHO subtype (ALK-positive histiocytosis's spindle cell form)
+    kind: str = Field(default="subtype", pattern=r"^[a-z][a-z -]{0,30}$")
 
 
 # The placeholders each frame of reports.yaml may use (a frame using another is a load error).
@@ -541,9 +544,9 @@ REPORT_FRAMES: dict[str, frozenset[str]] = {
     "favoured_outside": REPORT_FIELDS | {"lesion"},
     "overall_outside": REPORT_FIELDS,
     "outside_heading": REPORT_FIELDS,
-    "favoured_subtype": REPORT_FIELDS | {"subtype", "share"},
-    "subtype": REPORT_FIELDS | {"subtype", "share"},
-    "other_subtype": frozenset({"diagnosis", "subtype", "share"}),
+    "favoured_subtype": REPORT_FIELDS | {"subtype", "share", "kind"},
+    "subtype": REPORT_FIELDS | {"subtype", "share", "kind"},
+    "other_subtype": frozenset({"diagnosis", "subtype", "share", "kind"}),
     "contrast": frozenset({"finding", "leader_p", "leader_short", "leader_figure", "other_p", "other_short", "other_figure"}),
     "evidence_source": frozenset({"finding", "figure", "source"}),
     "unused": frozenset({"findings"}),
@@ -709,9 +712,9 @@ class ReportTemplates(FileModel):
     overall: str = "Overall, these findings favour $diagnosis."
     disclaimer: str = ""
     # the leader's leading subtype, when it is not the entity's conventional / rest profile
-    favoured_subtype: str = "$diagnosis, favouring the $subtype subtype (see comment)"
-    subtype: str = "Of its subtypes, the findings favour the $subtype subtype ($share of the entity's probability)."
-    other_subtype: str = "$diagnosis, mainly the $subtype subtype"
+    favoured_subtype: str = "$diagnosis, favouring the $subtype $kind (see comment)"
+    subtype: str = "Of its subtypes, the findings favour the $subtype $kind ($share of the entity's probability)."
+    other_subtype: str = "$diagnosis, mainly the $subtype $kind"
     # the findings that separate the leader from another candidate, with their figures
     contrast: str = "$finding ($leader_p of $leader_short [$leader_figure] vs $other_p of $other_short [$other_figure])"
     evidence_source: str = "$finding ($figure): $source"
