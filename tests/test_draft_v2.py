@@ -168,10 +168,9 @@ def test_templates_are_validated(field, value, message):
 
 def test_a_broken_frame_in_reports_yaml_names_the_file(rules_copy: Path):
     reports = rules_copy / "reports.yaml"
-    reports.write_text(
-        reports.read_text(encoding="utf-8").replace("favour the $subtype subtype ($share", "favour the $subtype subtype ($shares"),
-        encoding="utf-8",
-    )
+    text = reports.read_text(encoding="utf-8")
+    assert "favour the $subtype $kind ($share" in text  # the frame the test breaks is still there
+    reports.write_text(text.replace("favour the $subtype $kind ($share", "favour the $subtype $kind ($shares"), encoding="utf-8")
     with pytest.raises(KnowledgeError) as exc:
         load_knowledge(rules_copy)
     assert "reports.yaml" in str(exc.value) and "$shares" in str(exc.value)
