@@ -20,9 +20,9 @@ output reads.
 The case built here is the model's: the same classes, the same field values (numbers as
 floats, defaults filled in, fresh lists), the same ``model_fields_set``; ``tests/test_fastpath.py``
 holds the two equal. Where the case model has a validator the fast path does not know, or a
-self-check on canonical probe cases finds the two differ (each probe as a mapping and as a sheet
-row, whose facts read without the case must be :func:`ddx.facts.case_facts`'s of the model's case),
-the fast path is not used at all.
+self-check on canonical probe cases finds the two differ (each probe as a mapping, and as a sheet
+row where the row readers take it: the row's case and its facts read without the case must be the
+model's case and :func:`ddx.facts.case_facts`'s facts), the fast path is not used at all.
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ from ddx.analysis import Analysis, Pointer, provenance_line
 from ddx.citations import split_citations
 from ddx.facts import case_facts
 from ddx.knowledge import Knowledge, ReportTemplates, Rule
+from ddx.knowledge.models import EntityReport
 from ddx.ranking import (
     FIGURE_SPACE,
     Evidence,
@@ -389,6 +390,12 @@ def leading_candidates(analysis: Analysis, *, cover: float = 0.8, most: int = 3)
     return chosen
 
 
+def _kind(t: ReportTemplates, subtype: str | None) -> str:
+    """The word the subtype frames name a subtype by (``$kind``): its reports.yaml ``kind``, else the model's default."""
+    entry = t.entities.get(subtype) if subtype else None
+    return entry.kind if entry is not None else EntityReport.model_fields["kind"].default
+
+
 def lesion_text(case: Any, t: ReportTemplates, knowledge: Knowledge) -> str:
     """The lesion described from its recorded morphology alone (reports.yaml ``lesion`` frames): the
     recorded cell types, and an inflammatory background when an infiltrate is recorded."""
@@ -428,7 +435,7 @@ def render_report(analysis: Analysis, knowledge: Knowledge, ranker: Ranker, *, d
         "band": band,
         "subtype": subtype,
         "share": percent_text(leader.subtype_share or 0.0),
-        "kind": sub_template.kind if sub_template else "subtype",
+        "kind": _kind(t, sub),
     }
     outside = bool(analysis.outside)
     descriptive = not outside and (
@@ -511,9 +518,13 @@ def render_report(analysis: Analysis, knowledge: Knowledge, ranker: Ranker, *, d
             other_sub = leading_subtype(r)
             if other_sub:
                 short = profile_short(knowledge, r)
-                other_template = t.entities.get(other_sub)
-                kind = other_template.kind if other_template else "subtype"
-                name = fill(t.other_subtype, diagnosis=name, subtype=short, share=percent_text(r.subtype_share or 0.0), kind=kind)
+                name = fill(
+                    t.other_subtype,
+                    diagnosis=name,
+                    subtype=short,
+                    share=percent_text(r.subtype_share or 0.0),
+                    kind=_kind(t, other_sub),
+                )
             values_r = {"name": name, "probability": percent_text(r.probability), "leader_short": profile_short(knowledge, leader)}
             text = fill(item, why="; ".join(reasons), **values_r) if reasons else fill(t.differential_no_reason, **values_r)
             lines += para(text, "  - ")
