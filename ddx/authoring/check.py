@@ -169,6 +169,7 @@ def check_rules(
             _check_sources,
             _check_conditions,
             _check_overlaps,
+            _check_narrowed,
             _check_reach,
             _check_limits,
             _check_cofiring,
@@ -354,6 +355,39 @@ def _check_overlaps(k: Knowledge, report: CheckReport) -> None:
             file=file,
             line=line,
         )
+
+
+def _check_narrowed(k: Knowledge, report: CheckReport) -> None:
+    """A rule filled in from another (``likelihood_from``) scores the same finding in a narrower group of cases,
+    so the two must never fire on one case: some case satisfying both conditions is an error (the finding would
+    count twice), and so is a base that is not active while the rule is (its figures would stand for nothing
+    the ranking reads elsewhere: write them out, or activate the base)."""
+    logic = Logic(k.vocab)
+    positive = {r.spec.id: r for r in k.rules if not r.negated}
+    for r in k.active_rules:
+        base_id = r.spec.likelihood_from
+        if r.negated or base_id is None or base_id not in positive:
+            continue  # a base that is not a rule is a load problem, reported there
+        base = positive[base_id]
+        file, line = _where(r)
+        if base.spec.status != "active":
+            report.add(
+                "error",
+                "narrowed",
+                f"rule {r.id} takes its other figures from {base_id}, which is {base.spec.status}",
+                file=file,
+                line=line,
+            )
+        elif logic.jointly(r.condition, base.condition):
+            report.add(
+                "error",
+                "narrowed",
+                f"rule {r.id} and {base_id}, whose figures it takes, can fire on the same case, so the finding "
+                f"would count twice: add the negation of {r.id}'s narrower condition to {base_id}'s "
+                f"(for example not: {{patient.age: {{gte: 18}}}}) ({_at(base)})",
+                file=file,
+                line=line,
+            )
 
 
 def _same_condition(members: Sequence[Rule], weights: Mapping[str, Any], report: CheckReport) -> None:

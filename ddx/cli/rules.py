@@ -331,6 +331,7 @@ def show_cmd(rule_id: str, rules: str | None, fmt: str) -> None:
                 "title": rule.spec.title,
                 "conditions": {("negated_by" if h.negated else "when"): describe(h.condition) for h in halves},
                 "accounts_for": accounts,
+                "likelihood_from": rule.spec.likelihood_from,
                 "weights": weights,
                 "source": rule.spec.source,
                 "text": block,
@@ -346,6 +347,8 @@ def show_cmd(rule_id: str, rules: str | None, fmt: str) -> None:
         _out.print(f"[bold]{'negated_by' if h.negated else 'when'}[/bold] (as read): {escape(describe(h.condition))}")
     if accounts:
         _out.print(f"[bold]accounts_for[/bold] (as read; not listed as unused when the rule scores): {escape(accounts)}")
+    if rule.spec.likelihood_from:
+        _out.print(f"[bold]likelihood_from[/bold]: the figures this rule does not give are {escape(rule.spec.likelihood_from)}'s")
     if weights:
         table = Table(pad_edge=False)
         for col in ("entity / subtype", "figure", "p used", "weight", "source / reasoning"):

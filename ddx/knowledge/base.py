@@ -627,6 +627,7 @@ def _load_parts(root: Path, overrides: Mapping[Path, str] | None) -> tuple[Knowl
             elif rule.error is not None:  # its entities and condition terms are still checked
                 _check_unparsed_rule(rule.raw, rule.error, str(path), rule.line, vocab, set(slugs) | set(sub_slugs), problems)
 
+    rules = inherit_figures(rules, entities, problems)
     rules = derive_ratios(rules, entities, problems)
 
     if anc_data is not None:
@@ -793,7 +794,7 @@ def _load_rule(
             problems.append(
                 Problem(f"rule {spec.id}: unknown entity {slug!r}", file=file, line=lk_line, suggestions=near, code="unknown-term")
             )
-    if spec.likelihood is not None and spec.default is None:
+    if spec.likelihood is not None and spec.default is None and spec.likelihood_from is None:  # else: the base's figures fill it
         missing = sorted(slugs - set(spec.likelihood))
         if missing:
             problems.append(
@@ -900,6 +901,61 @@ def _condition_problem(prefix: str, exc: ConditionError, file: str, line: int | 
         suggestions=exc.suggestions,
         code="unknown-term" if exc.suggestions or "unknown" in str(exc) else "condition",
     )
+
+
+def inherit_figures(rules: list[Rule], entities: Sequence[Entity], problems: list[Problem]) -> list[Rule]:
+    """Fill in each ``likelihood_from`` rule's figures from the rule it names (its base): a profile (an entity or
+    a subtype) the rule gives no figure for takes the base's, and so does its default; a subtype the base gives
+    no figure of its own then reads its entity's, as in any rule (so an entity's figure given here stands for
+    its subtypes unless the base knows better). An inherited estimate's reason says whose figure it is. The
+    base must exist, have figures and not be filled from another rule itself; otherwise a problem is reported
+    and the rule keeps only its own figures.
+    Returns the rules, those filled in given new specs (the specs read from the files are not changed)."""
+    specs: dict[str, RuleSpec] = {}
+    for r in rules:
+        specs.setdefault(r.spec.id, r.spec)
+    resolved: dict[str, RuleSpec] = {}
+    for spec_id, spec in specs.items():
+        if spec.likelihood_from is None:
+            continue
+        base = specs.get(spec.likelihood_from)
+        why = (
+            "is not a rule"
+            if base is None
+            else "gives no figures"
+            if not base.likelihood
+            else f"is itself filled from {base.likelihood_from!r} (name that rule instead)"
+            if base.likelihood_from is not None
+            else None
+        )
+        if why is not None:
+            where = next(r for r in rules if r.spec is spec)
+            problems.append(
+                Problem(
+                    f"rule {spec_id}: likelihood_from names {spec.likelihood_from!r}, which {why}",
+                    file=where.file,
+                    line=where.spec_line,
+                    path=f"{spec_id}.likelihood_from",
+                    suggestions=[] if base is not None else difflib.get_close_matches(spec.likelihood_from, list(specs), n=3),
+                )
+            )
+            continue
+        assert base is not None and base.likelihood is not None
+        own = spec.likelihood or {}
+        cells = dict(own)
+        for slug, cell in base.likelihood.items():
+            if slug in own:
+                continue
+            if cell.estimate and cell.reason and cell.ratio is None:
+                note = f"(the figure of rule {base.id}, taken as not depending on this rule's narrower condition)"
+                cell = cell.model_copy(update={"reason": f"{cell.reason} {note}"})
+            if cell.source is None and cell.pooled is None:
+                cell = cell.model_copy(update={"source": base.source})  # a figure keeps its citation
+            cells[slug] = cell
+        resolved[spec_id] = spec.model_copy(update={"likelihood": cells, "default": spec.default or base.default})
+    if not resolved:
+        return rules
+    return [replace(r, spec=resolved[r.spec.id]) if r.spec.id in resolved else r for r in rules]
 
 
 def derive_ratios(rules: list[Rule], entities: Sequence[Entity], problems: list[Problem]) -> list[Rule]:

@@ -330,6 +330,10 @@ class RuleSpec(Model):
     negated_title: str | None = None
     likelihood: dict[str, Likelihood] | None = None
     default: Likelihood | None = None  # for entities not listed in likelihood
+    # a rule that narrows another's finding to a subgroup of cases (an extremity site in an adult): the figures
+    # its likelihood leaves out are that rule's, read as not depending on the narrower condition; the two
+    # conditions must never hold together (``ddx rules check``), so the finding is scored once
+    likelihood_from: str | None = Field(None, pattern=RULE_ID)
     rationale: str
     source: str = Field(min_length=3)
     caveat: str | None = None
@@ -368,6 +372,10 @@ class RuleSpec(Model):
             raise ValueError("caveat_tests names the tests a caveat asks for: the rule needs a caveat")
         if self.default is not None and self.default.ratio is not None:
             raise ValueError("default: a ratio is worked out for a named profile; write it under likelihood for each")
+        if self.likelihood_from is not None and not self.likelihood:
+            raise ValueError("likelihood_from fills in the figures a likelihood leaves out: give the figures that differ")
+        if self.likelihood_from == self.id:
+            raise ValueError("likelihood_from names the rule itself")
         return self
 
 

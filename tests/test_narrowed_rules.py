@@ -1,0 +1,151 @@
+"""A rule narrowed to a subgroup of cases (``likelihood_from``): a finding whose figures depend on another
+finding (the site of a tumour on the patient's age) is scored once, by the rule for the subgroup the case is in,
+with the figures that differ written there and the rest taken from the broader rule."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ddx.authoring.check import check_rules
+from ddx.errors import KnowledgeError
+from ddx.knowledge import load_knowledge
+from tests.test_rulecheck import add_rules, messages
+
+BASE = """\
+- id: test.site
+  title: test site
+  status: active
+  when: {clinical.site_group: extremity, not: {patient.age: {gte: 18}}}
+  likelihood:
+    ilms: {n: "4/9", source: "Base A 2020;1:1"}
+    imt: {p: ~0.05, reason: "estimate: the base's reasoning"}
+    imt_alkneg: {p: ~0.07, reason: "estimate: the subtype's base reasoning"}
+    srms: 0.3
+  default: ~0.2
+  rationale: a test rule
+  source: Base J 2026;1:1
+- id: test.site.adult
+  title: test site, adult
+  status: active
+  when: {clinical.site_group: extremity, patient.age: {gte: 18}}
+  likelihood_from: test.site
+  likelihood:
+    imt: {n: "1/45", source: "Adult B 2021;2:2"}
+  rationale: a test rule
+  source: Adult J 2026;1:1
+"""
+
+
+def _specs(rules_dir: Path):
+    return {r.spec.id: r.spec for r in load_knowledge(rules_dir).rules}
+
+
+def test_a_narrowed_rule_takes_the_figures_it_does_not_give_from_its_base(rules_copy):
+    add_rules(rules_copy, BASE)
+    spec = _specs(rules_copy)["test.site.adult"]
+    cells = spec.likelihood
+    assert cells["imt"].total == 45  # its own figure
+    assert cells["imt_alkneg"].p == 0.07  # a subtype's own figure in the base is the base's knowledge of it: kept
+    assert (cells["ilms"].k, cells["ilms"].total) == (4, 9)  # the base's count, with the base's citation
+    assert cells["srms"].p == 0.3 and cells["srms"].source == "Base J 2026;1:1"  # a cited figure keeps its source
+    assert spec.default is not None and spec.default.p == 0.2  # and the default
+    base = _specs(rules_copy)["test.site"]
+    assert set(base.likelihood) == {"ilms", "imt", "imt_alkneg", "srms"}  # the base is unchanged
+
+
+def test_an_inherited_estimate_says_whose_figure_it_is(rules_copy):
+    add_rules(
+        rules_copy,
+        BASE.replace('    imt: {n: "1/45", source: "Adult B 2021;2:2"}', '    ilms: {n: "5/9", source: "Adult C 2022;3:3"}'),
+    )
+    cells = _specs(rules_copy)["test.site.adult"].likelihood
+    assert "the figure of rule test.site" in cells["imt"].reason and cells["imt"].reason.startswith("estimate: the base's reasoning")
+    assert "the figure of rule test.site" in cells["imt_alkneg"].reason  # the subtype's own base figure
+    assert cells["ilms"].total == 9 and cells["ilms"].k == 5
+
+
+@pytest.mark.parametrize(
+    ("edit", "words"),
+    [
+        (("likelihood_from: test.site\n", "likelihood_from: test.sit\n"), ["'test.sit'", "is not a rule", "test.site"]),
+        (("  source: Base J 2026;1:1\n", "  source: Base J 2026;1:1\n  likelihood_from: test.other\n"), ["is itself filled from"]),
+        (("likelihood_from: test.site\n", "likelihood_from: test.site.adult\n"), ["names the rule itself"]),
+    ],
+)
+def test_a_base_that_cannot_lend_its_figures_is_a_problem(rules_copy, edit, words):
+    body = BASE.replace(*edit)
+    if "test.other" in body:
+        body += (
+            BASE.split("- id: test.site.adult")[0]
+            .replace("id: test.site\n", "id: test.other\n")
+            .replace("site_group: extremity, not: {patient.age: {gte: 18}}", "site_group: trunk")
+        )
+    add_rules(rules_copy, body)
+    with pytest.raises(KnowledgeError) as info:
+        load_knowledge(rules_copy)
+    for word in words:
+        assert word in str(info.value)
+
+
+def test_a_narrowed_rule_needs_figures_of_its_own(rules_copy):
+    add_rules(
+        rules_copy, BASE.replace('  likelihood:\n    imt: {n: "1/45", source: "Adult B 2021;2:2"}\n', "  caveat: a test caveat\n")
+    )
+    with pytest.raises(KnowledgeError, match="give the figures that differ"):
+        load_knowledge(rules_copy)
+
+
+def test_rules_check_refuses_a_narrowed_rule_that_can_fire_with_its_base(rules_copy):
+    add_rules(
+        rules_copy,
+        BASE.replace(
+            "when: {clinical.site_group: extremity, not: {patient.age: {gte: 18}}}", "when: {clinical.site_group: extremity}"
+        ),
+    )
+    report = check_rules(rules_copy, engine=False)
+    [msg] = messages(report, "narrowed", "error")
+    assert "test.site.adult" in msg and "count twice" in msg and "zz-test.yaml" in msg
+
+
+def test_rules_check_accepts_the_pair_once_the_base_is_narrowed_the_other_way(rules_copy):
+    add_rules(rules_copy, BASE)
+    report = check_rules(rules_copy, engine=False)
+    assert not messages(report, "narrowed"), [str(m) for m in report.messages]
+
+
+def test_rules_check_refuses_a_narrowed_rule_whose_base_is_not_active(rules_copy):
+    add_rules(rules_copy, BASE.replace("  status: active\n", "  status: draft\n", 1))
+    report = check_rules(rules_copy, engine=False)
+    [msg] = messages(report, "narrowed", "error")
+    assert "draft" in msg
+
+
+def test_a_subtype_without_a_figure_in_either_rule_reads_its_entitys_narrowed_figure(rules_copy):
+    add_rules(rules_copy, BASE.replace('    imt_alkneg: {p: ~0.07, reason: "estimate: the subtype\'s base reasoning"}\n', ""))
+    k = load_knowledge(rules_copy)
+    rule = k.rule["test.site.adult"]
+    assert "imt_alkneg" not in rule.spec.likelihood
+    [alkneg] = [p for p in k.profiles if p.subtype == "imt_alkneg"]
+    assert k.profile_likelihood(rule, alkneg).total == 45
+
+
+@pytest.mark.parametrize(
+    ("age", "rule", "srms_k_n"),
+    [(None, "clin.site.viscera", None), (52, "clin.site.viscera.adult", (4, 32)), (6, "clin.site.viscera.child", (13, 34))],
+)
+def test_a_visceral_site_is_scored_once_by_the_rule_for_the_patients_age(knowledge, oracle, age, rule, srms_k_n):
+    """The packaged site rules: one of the three fires, and spindle cell / sclerosing RMS's figure is that of
+    its age group (children's paratesticular tumours; adults' rarely in an organ)."""
+    from tests.conftest import validate
+
+    raw = {"id": "c", "clinical": {"site": "paratesticular"}} | ({"patient": {"age": age}} if age is not None else {})
+    matched = set(oracle.analyze(validate(knowledge, raw)).matched)
+    fired = sorted(r for r in matched if r.startswith("clin.site.viscera"))
+    assert fired == [rule]
+    cell = knowledge.rule[rule].spec.likelihood["srms"]
+    if srms_k_n is not None:
+        assert (cell.k, cell.total) == srms_k_n
+        base = knowledge.rule["clin.site.viscera"].spec.likelihood
+        assert knowledge.rule[rule].spec.likelihood["prms"] == base["prms"]  # no age split known: the base's figure
