@@ -493,6 +493,14 @@ def test_a_sites_side_is_no_error(knowledge, written, site):
     assert validate(knowledge, {"id": "c", "clinical": {"site": written}}).clinical.site == site
 
 
+@pytest.mark.parametrize("written", ["femur", "Left femur", "tibia", "pelvic bone", "sacrum", "zygomatic bone", "rib"])
+def test_a_named_bone_reads_as_the_bone_site(knowledge, written):
+    """Case reports of intraosseous tumours (TFCP2-rearranged RMS, leiomyosarcoma of bone) name the bone; each
+    common one reads as the site term bone, so the bone site rule scores it instead of the case being refused."""
+    case = validate(knowledge, {"id": "c", "clinical": {"site": written}})
+    assert case.clinical.site == "bone" and case.clinical.site_group == "bone"
+
+
 def test_a_file_holding_a_list_of_cases_says_what_to_do_instead(tmp_path, knowledge):
     """A YAML or JSON file holds one case; a list of them gets an error that says so and names the ways to give
     many cases, instead of only "a case must be a mapping"."""
