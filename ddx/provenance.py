@@ -120,7 +120,7 @@ def evidence_split(knowledge: Knowledge, *, core: bool = False) -> list[Split]:
     """One :class:`Split` per profile (entities, then their subtypes) over the active rules' own cells.
 
     ``core`` keeps the core rules only (:func:`is_core`). A subtype counts only the cells it gives itself
-    (the rest it inherits from its entity).
+    (the rest it inherits from its entity), and a rule narrowed with ``likelihood_from`` only those it writes.
     """
     order = [p for e in knowledge.entities for p in (e.slug, *(s.slug for s in e.subtypes))]
     splits = {p: Split(p) for p in order}
@@ -129,7 +129,7 @@ def evidence_split(knowledge: Knowledge, *, core: bool = False) -> list[Split]:
         if core and not is_core(rule, paths):
             continue
         for slug, cell in (rule.spec.likelihood or {}).items():
-            if slug in splits:
+            if slug in splits and slug not in rule.inherited:  # a figure taken from a likelihood_from base counts once
                 splits[slug].add(cell)
     return [splits[p] for p in order if splits[p].total]
 

@@ -149,3 +149,26 @@ def test_a_visceral_site_is_scored_once_by_the_rule_for_the_patients_age(knowled
         assert (cell.k, cell.total) == srms_k_n
         base = knowledge.rule["clin.site.viscera"].spec.likelihood
         assert knowledge.rule[rule].spec.likelihood["prms"] == base["prms"]  # no age split known: the base's figure
+
+
+def test_a_taken_figure_is_counted_and_checked_once_where_it_is_written(rules_copy):
+    """The provenance table counts a narrowed rule's own figures only, and ddx rules check does not report the
+    base's figures a second time at the narrowed rule; ddx rules show says whose figure a row is."""
+    from ddx.provenance import evidence_split
+
+    def totals(k):
+        return {s.profile: s.total for s in evidence_split(k)}
+
+    add_rules(rules_copy, BASE.split("- id: test.site.adult")[0])
+    before = totals(load_knowledge(rules_copy))
+    add_rules(rules_copy, BASE)
+    k = load_knowledge(rules_copy)
+    after = totals(k)
+    assert after["imt"] == before["imt"] + 1 and after["ilms"] == before["ilms"]
+    assert "ilms" in k.rule["test.site.adult"].inherited and "imt" not in k.rule["test.site.adult"].inherited
+    assert "default" in k.rule["test.site.adult"].inherited
+    summary_page = 'source: "Smith J. Inflammatory leiomyosarcoma. PathologyOutlines.com, 2024"'
+    add_rules(rules_copy, BASE.replace('source: "Base A 2020;1:1"', summary_page))
+    report = check_rules(rules_copy, engine=False)
+    summary = [str(m) for m in report.messages if m.code == "summary-source" and "zz-test.yaml" in str(m)]
+    assert len(summary) == 1 and "rule test.site, ilms" in summary[0], summary

@@ -820,8 +820,9 @@ def _cells(k: Knowledge, texts: Mapping[str, str] | None = None) -> Iterable[_Ce
             continue
         start = r.spec_line or r.line
         for slug, cell in (r.spec.likelihood or {}).items():
-            yield _Cell(f"rule {r.spec.id}, {slug}", cell, r.spec.source, r.file, lines.key_line(r.file, start, slug))
-        if r.spec.default is not None:
+            if slug not in r.inherited:  # a figure taken from a likelihood_from base is checked where it is written
+                yield _Cell(f"rule {r.spec.id}, {slug}", cell, r.spec.source, r.file, lines.key_line(r.file, start, slug))
+        if r.spec.default is not None and "default" not in r.inherited:
             yield _Cell(f"rule {r.spec.id}, default", r.spec.default, r.spec.source, r.file, lines.key_line(r.file, start, "default"))
     settings_file = str(k.directory / "settings.yaml")
     for name, chosen in k.settings.prior_sets.items():

@@ -318,6 +318,8 @@ def show_cmd(rule_id: str, rules: str | None, fmt: str) -> None:
             "own_source": lk.source is not None or lk.ratio is not None,
             "reason": lk.reason,  # an estimate's one line of reasoning (which names what it rests on)
             "derived": list(lk.ratio) if lk.ratio is not None else None,
+            # a figure a likelihood_from rule takes from its base: that rule's id (None: written here)
+            "inherited_from": rule.spec.likelihood_from if prof.slug in rule.inherited else None,
         }
     positive_half = next((h for h in halves if not h.negated), None)
     accounts = describe(positive_half.accounts) if positive_half is not None and positive_half.accounts is not None else None
@@ -361,7 +363,7 @@ def show_cmd(rule_id: str, rules: str | None, fmt: str) -> None:
                 escape(w["figure"]),
                 "-" if w["p_used"] is None else f"{w['p_used']:.2f}",
                 "-" if w["weight"] is None else f"{w['weight']:+.2f}",
-                escape(str(w["source"])) if w["own_source"] else escape(str(w["reason"])) if w["reason"] else "(rule source)",
+                _source_cell(w),
             )
         _out.print(table)
         _out.print(
@@ -372,6 +374,14 @@ def show_cmd(rule_id: str, rules: str | None, fmt: str) -> None:
             "figure uses its entity's.[/dim]"
         )
     _out.print(_rules_line(k))
+
+
+def _source_cell(w: dict[str, Any]) -> str:
+    """The 'source / reasoning' cell of ``ddx rules show``: a figure taken from a likelihood_from base says so."""
+    if w["inherited_from"] and w["estimate"] and w["reason"]:
+        return escape(str(w["reason"]))  # the inherited reasoning ends by naming the rule it comes from
+    text = escape(str(w["source"])) if w["own_source"] else escape(str(w["reason"])) if w["reason"] else "(rule source)"
+    return f"[dim]from {escape(w['inherited_from'])}:[/dim] {text}" if w["inherited_from"] else text
 
 
 # ------------------------------------------------------------------ test

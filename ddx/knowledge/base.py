@@ -166,6 +166,9 @@ class Rule:
     spec_line: int | None = None  # the line where the rule starts (its "- id:")
     # the positive half's ``accounts_for``, parsed (list items its figures already stand for); None otherwise
     accounts: Node | None = None
+    # the profiles (and "default") whose figures a ``likelihood_from`` rule took from its base rather than
+    # writing them: counted and checked once, where they are written (:func:`inherit_figures`)
+    inherited: frozenset[str] = frozenset()
 
     @property
     def title(self) -> str:
@@ -915,6 +918,7 @@ def inherit_figures(rules: list[Rule], entities: Sequence[Entity], problems: lis
     for r in rules:
         specs.setdefault(r.spec.id, r.spec)
     resolved: dict[str, RuleSpec] = {}
+    taken: dict[str, frozenset[str]] = {}
     for spec_id, spec in specs.items():
         if spec.likelihood_from is None:
             continue
@@ -953,9 +957,12 @@ def inherit_figures(rules: list[Rule], entities: Sequence[Entity], problems: lis
                 cell = cell.model_copy(update={"source": base.source})  # a figure keeps its citation
             cells[slug] = cell
         resolved[spec_id] = spec.model_copy(update={"likelihood": cells, "default": spec.default or base.default})
+        taken[spec_id] = frozenset(set(cells) - set(own)) | (
+            frozenset({"default"}) if spec.default is None and base.default is not None else frozenset()
+        )
     if not resolved:
         return rules
-    return [replace(r, spec=resolved[r.spec.id]) if r.spec.id in resolved else r for r in rules]
+    return [replace(r, spec=resolved[r.spec.id], inherited=taken[r.spec.id]) if r.spec.id in resolved else r for r in rules]
 
 
 def derive_ratios(rules: list[Rule], entities: Sequence[Entity], problems: list[Problem]) -> list[Rule]:
