@@ -70,7 +70,13 @@ def test_an_inherited_estimate_says_whose_figure_it_is(rules_copy):
     ("edit", "words"),
     [
         (("likelihood_from: test.site\n", "likelihood_from: test.sit\n"), ["'test.sit'", "is not a rule", "test.site"]),
-        (("  source: Base J 2026;1:1\n", "  source: Base J 2026;1:1\n  likelihood_from: test.other\n"), ["is itself filled from"]),
+        (
+            (
+                "  default: ~0.2\n  rationale: a test rule\n  source: Base J 2026;1:1\n",
+                "  rationale: a test rule\n  source: Base J 2026;1:1\n  likelihood_from: test.other\n",
+            ),
+            ["is itself filled from"],
+        ),
         (("likelihood_from: test.site\n", "likelihood_from: test.site.adult\n"), ["names the rule itself"]),
     ],
 )
@@ -172,3 +178,104 @@ def test_a_taken_figure_is_counted_and_checked_once_where_it_is_written(rules_co
     report = check_rules(rules_copy, engine=False)
     summary = [str(m) for m in report.messages if m.code == "summary-source" and "zz-test.yaml" in str(m)]
     assert len(summary) == 1 and "rule test.site, ilms" in summary[0], summary
+
+
+CHILD = """\
+- id: test.site.child
+  title: test site, child
+  status: active
+  when: {clinical.site_group: extremity, patient.age: {lt: 18}}
+  likelihood_from: test.site
+  likelihood:
+    imt: {n: "8/110", source: "Child C 2022;3:3"}
+  rationale: a test rule
+  source: Child J 2026;1:1
+"""
+
+
+def _family(adult_when: str = "{clinical.site_group: extremity, patient.age: {gte: 18}}") -> str:
+    base = BASE.replace("not: {patient.age: {gte: 18}}", "patient.age: {known: false}")
+    return base.replace("when: {clinical.site_group: extremity, patient.age: {gte: 18}}", f"when: {adult_when}") + CHILD
+
+
+def test_rules_check_accepts_a_family_read_three_ways(rules_copy):
+    add_rules(rules_copy, _family())
+    report = check_rules(rules_copy, engine=False)
+    assert not messages(report, "narrowed"), [str(m) for m in report.messages]
+
+
+def test_rules_check_refuses_two_narrowed_rules_of_one_base_that_overlap(rules_copy):
+    """Regression (review): only each narrowed rule against its base was compared, so an adult rule reading
+    age >= 16 and a child rule reading age < 18 both scored a 17-year-old's site."""
+    add_rules(rules_copy, _family("{clinical.site_group: extremity, patient.age: {gte: 16}}"))
+    report = check_rules(rules_copy, engine=False)
+    [msg] = messages(report, "narrowed", "error")
+    assert "test.site.adult" in msg and "test.site.child" in msg and "count twice" in msg
+
+
+def test_rules_check_refuses_negations_of_one_family_that_overlap(rules_copy):
+    """Regression (review): the negated_by halves were not compared, so a base whose negation was not narrowed
+    scored 'site not the extremity' beside its narrowed rule's."""
+    negation = "  negated_by: {clinical.site_group: trunk}\n"
+    body = _family().replace("  likelihood:\n    ilms:", negation + "  likelihood:\n    ilms:", 1)
+    body = body.replace(
+        "  likelihood_from: test.site\n", "  likelihood_from: test.site\n" + negation.replace("}", ", patient.age: {gte: 18}}"), 1
+    )
+    add_rules(rules_copy, body)
+    report = check_rules(rules_copy, engine=False)
+    [msg] = messages(report, "narrowed", "error")
+    assert "test.site:not" in msg and "test.site.adult:not" in msg and "its negation would count twice" in msg
+
+
+def test_a_narrowed_rule_left_inactive_beside_its_active_base_is_a_warning(rules_copy):
+    add_rules(
+        rules_copy,
+        _family().replace(
+            "  status: active\n  when: {clinical.site_group: extremity, patient.age: {lt: 18}}",
+            "  status: draft\n  when: {clinical.site_group: extremity, patient.age: {lt: 18}}",
+        ),
+    )
+    report = check_rules(rules_copy, engine=False)
+    [msg] = messages(report, "narrowed", "warning")
+    assert "test.site.child is draft" in msg and "scored by neither" in msg
+
+
+def test_a_narrowed_rule_gives_no_default_of_its_own(rules_copy):
+    add_rules(rules_copy, BASE.replace("  likelihood_from: test.site\n", "  likelihood_from: test.site\n  default: ~0.6\n"))
+    with pytest.raises(KnowledgeError, match="takes its base's default"):
+        load_knowledge(rules_copy)
+
+
+def test_rules_show_names_the_base_of_each_taken_figure(rules_copy):
+    """`ddx rules show`: a row whose figure the rule writes has no base; a row read from the base names it, the
+    base's default included (with the base's citation, not the narrowed rule's)."""
+    import json
+
+    from click.testing import CliRunner
+
+    from ddx.cli import main
+
+    add_rules(rules_copy, BASE)
+    out = CliRunner().invoke(main, ["rules", "show", "test.site.adult", "--rules", str(rules_copy), "--format", "json"])
+    assert out.exit_code == 0, out.output
+    shown = json.loads(out.output)
+    assert shown["likelihood_from"] == "test.site"
+    weights = shown["weights"]
+    assert weights["imt"]["inherited_from"] is None and weights["ilms"]["inherited_from"] == "test.site"
+    assert weights["prms"]["inherited_from"] == "test.site" and weights["prms"]["source"] == "Base J 2026;1:1"  # the default
+    text = CliRunner().invoke(main, ["rules", "show", "test.site.adult", "--rules", str(rules_copy)], env={"COLUMNS": "200"})
+    assert "from test.site:" in text.output and "likelihood_from" in text.output
+
+
+def test_rules_diff_says_a_narrowed_rules_changed_figure_came_from_its_base(knowledge, rules_copy):
+    from ddx.authoring.diff import rule_changes
+
+    path = rules_copy / "rules" / "clinical.yaml"
+    text = path.read_text(encoding="utf-8")
+    start = text.index("  - id: clin.site.viscera\n")
+    at = text.index("      ilms: {p: ~0.03,", start)
+    end = text.index("\n", at)
+    path.write_text(text[:at] + '      ilms: {p: ~0.05, reason: "estimate: a test"}' + text[end:], encoding="utf-8")
+    changes = {c.rule: c for c in rule_changes(knowledge, load_knowledge(rules_copy))}
+    assert "from" not in str(changes["clin.site.viscera"])
+    assert "likelihood.ilms ~0.03 → ~0.05 (from clin.site.viscera)" in str(changes["clin.site.viscera.adult"])

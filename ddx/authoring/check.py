@@ -358,36 +358,71 @@ def _check_overlaps(k: Knowledge, report: CheckReport) -> None:
 
 
 def _check_narrowed(k: Knowledge, report: CheckReport) -> None:
-    """A rule filled in from another (``likelihood_from``) scores the same finding in a narrower group of cases,
-    so the two must never fire on one case: some case satisfying both conditions is an error (the finding would
-    count twice), and so is a base that is not active while the rule is (its figures would stand for nothing
-    the ranking reads elsewhere: write them out, or activate the base)."""
+    """Rules filled in from another (``likelihood_from``) score the base's finding in narrower groups of cases,
+    so no two of the family (the base and every rule narrowed from it) may fire on one case, neither their
+    findings nor their negations (``negated_by``): some case meeting two of them is an error (the finding, or
+    its negation, would count twice, or both would). A base that is not active while a rule narrowed from it is
+    is an error (write the figures out, or make the base active); a narrowed rule that is not active while its
+    base is, a warning (the cases of its group may go unscored)."""
     logic = Logic(k.vocab)
-    positive = {r.spec.id: r for r in k.rules if not r.negated}
-    for r in k.active_rules:
-        base_id = r.spec.likelihood_from
-        if r.negated or base_id is None or base_id not in positive:
-            continue  # a base that is not a rule is a load problem, reported there
-        base = positive[base_id]
-        file, line = _where(r)
-        if base.spec.status != "active":
-            report.add(
-                "error",
-                "narrowed",
-                f"rule {r.id} takes its other figures from {base_id}, which is {base.spec.status}",
-                file=file,
-                line=line,
-            )
-        elif logic.jointly(r.condition, base.condition):
-            report.add(
-                "error",
-                "narrowed",
-                f"rule {r.id} and {base_id}, whose figures it takes, can fire on the same case, so the finding "
-                f"would count twice: add the negation of {r.id}'s narrower condition to {base_id}'s "
-                f"(for example not: {{patient.age: {{gte: 18}}}}) ({_at(base)})",
-                file=file,
-                line=line,
-            )
+    halves: dict[str, list[Rule]] = {}
+    for r in k.rules:
+        halves.setdefault(r.spec.id, []).append(r)
+    families: dict[str, list[str]] = {}
+    for spec_id, rs in halves.items():
+        base_id = rs[0].spec.likelihood_from
+        if base_id is not None and base_id in halves:  # a base that is not a rule is a load problem, reported there
+            families.setdefault(base_id, []).append(spec_id)
+    for base_id, narrowed in families.items():
+        base = halves[base_id][0]
+        for spec_id in narrowed:
+            r = halves[spec_id][0]
+            file, line = _where(r)
+            if r.spec.status == "active" and base.spec.status != "active":
+                report.add(
+                    "error",
+                    "narrowed",
+                    f"rule {spec_id} takes its other figures from {base_id}, which is {base.spec.status}: write the "
+                    f"figures out in {spec_id} (and drop likelihood_from), or make {base_id} active",
+                    file=file,
+                    line=line,
+                )
+            elif r.spec.status != "active" and base.spec.status == "active":
+                report.add(
+                    "warning",
+                    "narrowed",
+                    f"rule {spec_id} is {r.spec.status} while {base_id}, whose figures it takes, is active: the "
+                    f"cases of its narrower group are scored by neither if {base_id}'s condition leaves them out",
+                    file=file,
+                    line=line,
+                )
+        members = [halves[i] for i in (base_id, *narrowed) if halves[i][0].spec.status == "active"]
+        for i, a_halves in enumerate(members):
+            for b_halves in members[i + 1 :]:
+                clash = next(((a, b) for a in a_halves for b in b_halves if logic.jointly(a.condition, b.condition)), None)
+                if clash is None:
+                    continue
+                a, b = clash
+                first, second = (a, b) if a.spec.id == base_id or b.spec.id != base_id and a.id < b.id else (b, a)
+                file, line = _where(second)
+                what = (
+                    "the finding"
+                    if not a.negated and not b.negated
+                    else "its negation"
+                    if a.negated and b.negated
+                    else "the finding and its negation"
+                )
+                report.add(
+                    "error",
+                    "narrowed",
+                    f"rules {first.id} and {second.id} (one narrowed from the other's family, likelihood_from "
+                    f"{base_id}) can fire on the same case, so {what} would count twice: narrow their conditions so "
+                    "that no case meets both — each narrowed rule's extra condition, and its opposite in the base "
+                    "(the packaged site rules read the age three ways: patient.age {gte: 18}, {lt: 18}, and "
+                    f"{{known: false}} in the base), in negated_by as in when ({_at(first)})",
+                    file=file,
+                    line=line,
+                )
 
 
 def _same_condition(members: Sequence[Rule], weights: Mapping[str, Any], report: CheckReport) -> None:
@@ -955,8 +990,8 @@ def _check_estimate_reasons(k: Knowledge, report: CheckReport) -> None:
     for r in k.active_rules:
         if r.negated:
             continue
-        cells = list((r.spec.likelihood or {}).items())
-        if r.spec.default is not None:
+        cells = [(slug, cell) for slug, cell in (r.spec.likelihood or {}).items() if slug not in r.inherited]
+        if r.spec.default is not None and "default" not in r.inherited:
             cells.append(("(default)", r.spec.default))
         for slug, cell in cells:
             if cell.estimate and not (cell.reason or "").strip():

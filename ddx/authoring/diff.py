@@ -32,11 +32,15 @@ class RuleChange:
     # for a changed likelihood cell: its figure before and after ("likelihood.imt": ("~0.30", "0.45")); a cell
     # whose figure is the same and only its source or reasoning changed is not here
     figures: tuple[tuple[str, str, str], ...] = ()
+    # for a rule narrowed with likelihood_from: the changed cells it takes from its base (not written in it)
+    taken: tuple[str, ...] = ()
+    base: str | None = None
 
     def __str__(self) -> str:
         if self.kind == "changed":
             moved = {f: f"{f} {a} → {b}" for f, a, b in self.figures}
-            return f"{self.rule} ({', '.join(moved.get(f, f) for f in self.fields)})"
+            shown = [moved.get(f, f) + (f" (from {self.base})" if f in self.taken else "") for f in self.fields]
+            return f"{self.rule} ({', '.join(shown)})"
         return f"{self.rule} ({self.kind})"
 
 
@@ -99,7 +103,12 @@ def rule_changes(old: Knowledge, new: Knowledge) -> list[RuleChange]:
                 and (old_figure := _cell_figure(before, f.split(".", 1)[1], old))
                 != (new_figure := _cell_figure(after, f.split(".", 1)[1], new))
             )
-            out.append(RuleChange(rid, "changed", fields, file, line, figures))
+            rule = new.rule.get(rid) or old.rule.get(rid)
+            taken = tuple(
+                f for f in fields if f.startswith("likelihood.") and rule is not None and f.split(".", 1)[1] in rule.inherited
+            )
+            base = rule.spec.likelihood_from if rule is not None and taken else None
+            out.append(RuleChange(rid, "changed", fields, file, line, figures, taken, base))
     for rid, (_, file, line) in a.items():
         if rid not in b:
             out.append(RuleChange(rid, "removed", file=file, line=line))

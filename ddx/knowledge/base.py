@@ -924,7 +924,7 @@ def inherit_figures(rules: list[Rule], entities: Sequence[Entity], problems: lis
             continue
         base = specs.get(spec.likelihood_from)
         why = (
-            "is not a rule"
+            "is not a rule (or one that did not load: see its own error)"
             if base is None
             else "gives no figures"
             if not base.likelihood
@@ -940,7 +940,9 @@ def inherit_figures(rules: list[Rule], entities: Sequence[Entity], problems: lis
                     file=where.file,
                     line=where.spec_line,
                     path=f"{spec_id}.likelihood_from",
-                    suggestions=[] if base is not None else difflib.get_close_matches(spec.likelihood_from, list(specs), n=3),
+                    suggestions=[]
+                    if base is not None
+                    else difflib.get_close_matches(spec.likelihood_from, [i for i in specs if i != spec_id], n=3),
                 )
             )
             continue
@@ -951,15 +953,16 @@ def inherit_figures(rules: list[Rule], entities: Sequence[Entity], problems: lis
             if slug in own:
                 continue
             if cell.estimate and cell.reason and cell.ratio is None:
-                note = f"(the figure of rule {base.id}, taken as not depending on this rule's narrower condition)"
+                note = f"(the figure of rule {base.id}, used here for want of one for this narrower group)"
                 cell = cell.model_copy(update={"reason": f"{cell.reason} {note}"})
             if cell.source is None and cell.pooled is None:
                 cell = cell.model_copy(update={"source": base.source})  # a figure keeps its citation
             cells[slug] = cell
-        resolved[spec_id] = spec.model_copy(update={"likelihood": cells, "default": spec.default or base.default})
-        taken[spec_id] = frozenset(set(cells) - set(own)) | (
-            frozenset({"default"}) if spec.default is None and base.default is not None else frozenset()
-        )
+        default = base.default
+        if default is not None and default.source is None and default.pooled is None:
+            default = default.model_copy(update={"source": base.source})  # the base's default keeps its citation
+        resolved[spec_id] = spec.model_copy(update={"likelihood": cells, "default": default})
+        taken[spec_id] = frozenset(set(cells) - set(own)) | (frozenset({"default"}) if default is not None else frozenset())
     if not resolved:
         return rules
     return [replace(r, spec=resolved[r.spec.id], inherited=taken[r.spec.id]) if r.spec.id in resolved else r for r in rules]

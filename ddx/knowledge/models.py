@@ -376,6 +376,11 @@ class RuleSpec(Model):
             raise ValueError("likelihood_from fills in the figures a likelihood leaves out: give the figures that differ")
         if self.likelihood_from == self.id:
             raise ValueError("likelihood_from names the rule itself")
+        if self.likelihood_from is not None and self.default is not None:
+            raise ValueError(
+                "a rule with likelihood_from takes its base's default (and every figure the base gives): write the "
+                "figures that differ under likelihood, not a default"
+            )
         return self
 
 
