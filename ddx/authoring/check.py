@@ -399,6 +399,8 @@ def _check_narrowed(k: Knowledge, report: CheckReport) -> None:
         members = [halves[i] for i in (base_id, *narrowed) if halves[i][0].spec.status == "active"]
         for i, a_halves in enumerate(members):
             for b_halves in members[i + 1 :]:
+                if logic.signature(a_halves[0].condition) == logic.signature(b_halves[0].condition):
+                    continue  # two copies of one rule: the redundancy checks report them (redundant, conflict)
                 clash = next(((a, b) for a in a_halves for b in b_halves if logic.jointly(a.condition, b.condition)), None)
                 if clash is None:
                     continue
