@@ -128,8 +128,8 @@ def evidence_split(knowledge: Knowledge, *, core: bool = False) -> list[Split]:
     for rule in _scoring(knowledge):
         if core and not is_core(rule, paths):
             continue
-        for slug, cell in (rule.spec.likelihood or {}).items():
-            if slug in splits and slug not in rule.inherited:  # a figure taken from a likelihood_from base counts once
+        for slug, cell in rule.written():  # a figure taken from a likelihood_from base counts once, where written
+            if slug in splits:
                 splits[slug].add(cell)
     return [splits[p] for p in order if splits[p].total]
 

@@ -404,14 +404,13 @@ def _check_narrowed(k: Knowledge, report: CheckReport) -> None:
                 clash = next(((a, b) for a in a_halves for b in b_halves if logic.jointly(a.condition, b.condition)), None)
                 if clash is None:
                     continue
-                a, b = clash
-                first, second = (a, b) if a.spec.id == base_id or b.spec.id != base_id and a.id < b.id else (b, a)
+                first, second = clash  # the members are in order, the base first
                 file, line = _where(second)
                 what = (
                     "the finding"
-                    if not a.negated and not b.negated
+                    if not first.negated and not second.negated
                     else "its negation"
-                    if a.negated and b.negated
+                    if first.negated and second.negated
                     else "the finding and its negation"
                 )
                 report.add(
@@ -856,11 +855,8 @@ def _cells(k: Knowledge, texts: Mapping[str, str] | None = None) -> Iterable[_Ce
         if r.negated:
             continue
         start = r.spec_line or r.line
-        for slug, cell in (r.spec.likelihood or {}).items():
-            if slug not in r.inherited:  # a figure taken from a likelihood_from base is checked where it is written
-                yield _Cell(f"rule {r.spec.id}, {slug}", cell, r.spec.source, r.file, lines.key_line(r.file, start, slug))
-        if r.spec.default is not None and "default" not in r.inherited:
-            yield _Cell(f"rule {r.spec.id}, default", r.spec.default, r.spec.source, r.file, lines.key_line(r.file, start, "default"))
+        for slug, cell in r.written():  # a figure taken from a likelihood_from base is checked where it is written
+            yield _Cell(f"rule {r.spec.id}, {slug}", cell, r.spec.source, r.file, lines.key_line(r.file, start, slug))
     settings_file = str(k.directory / "settings.yaml")
     for name, chosen in k.settings.prior_sets.items():
         for slug, prior in chosen.priors.items():
@@ -992,13 +988,11 @@ def _check_estimate_reasons(k: Knowledge, report: CheckReport) -> None:
     for r in k.active_rules:
         if r.negated:
             continue
-        cells = [(slug, cell) for slug, cell in (r.spec.likelihood or {}).items() if slug not in r.inherited]
-        if r.spec.default is not None and "default" not in r.inherited:
-            cells.append(("(default)", r.spec.default))
-        for slug, cell in cells:
+        for slug, cell in r.written():
             if cell.estimate and not (cell.reason or "").strip():
-                missing.setdefault(slug, []).append(r.id)
-                where.setdefault(slug, (r.file, r.spec_line or r.line))
+                name = "(default)" if slug == "default" else slug
+                missing.setdefault(name, []).append(r.id)
+                where.setdefault(name, (r.file, r.spec_line or r.line))
     main = {e.slug for e in k.entities if e.group == "main"}
     for slug in sorted(missing, key=lambda s: (s not in main, s)):
         ids = missing[slug]

@@ -29,7 +29,6 @@ from ddx.cli.main import CHECK_HINT, engine_option, load_rules, rules_option
 from ddx.engine import durable_problem, engine_label
 from ddx.errors import DdxError, KnowledgeError, did_you_mean
 from ddx.knowledge import Knowledge, Rule, packaged_rules_dir
-from ddx.knowledge.base import Profile
 from ddx.ranking import maybe_probability_text, probability_text, range_text, rate_text
 from ddx.render import markup_text
 from ddx.safetext import json_text
@@ -320,7 +319,7 @@ def show_cmd(rule_id: str, rules: str | None, fmt: str) -> None:
             "reason": lk.reason,  # an estimate's one line of reasoning (which names what it rests on)
             "derived": list(lk.ratio) if lk.ratio is not None else None,
             # a figure a likelihood_from rule takes from its base: that rule's id (None: written here)
-            "inherited_from": rule.spec.likelihood_from if _read_cell(rule, prof) in rule.inherited else None,
+            "inherited_from": rule.spec.likelihood_from if _read_cell(k, rule, prof.slug) in rule.inherited else None,
         }
     positive_half = next((h for h in halves if not h.negated), None)
     accounts = describe(positive_half.accounts) if positive_half is not None and positive_half.accounts is not None else None
@@ -377,13 +376,10 @@ def show_cmd(rule_id: str, rules: str | None, fmt: str) -> None:
     _out.print(_rules_line(k))
 
 
-def _read_cell(rule: Rule, prof: Profile) -> str:
-    """Which of a rule's cells a profile reads: its own slug's, its entity's, or "default"."""
-    cells = rule.spec.likelihood or {}
-    for slug in (prof.subtype, prof.entity):
-        if slug is not None and slug in cells:
-            return str(slug)
-    return "default"
+def _read_cell(k: Knowledge, rule: Rule, slug: str) -> str:
+    """Which of a rule's cells a profile reads: its own, its entity's (:meth:`Knowledge.figure_owner`), or "default"."""
+    owner = k.figure_owner(rule, slug)
+    return owner if owner in (rule.spec.likelihood or {}) else "default"
 
 
 def _source_cell(w: dict[str, Any]) -> str:

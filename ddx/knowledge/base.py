@@ -13,7 +13,7 @@ import gc
 import hashlib
 import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
@@ -169,6 +169,15 @@ class Rule:
     # the profiles (and "default") whose figures a ``likelihood_from`` rule took from its base rather than
     # writing them: counted and checked once, where they are written (:func:`inherit_figures`)
     inherited: frozenset[str] = frozenset()
+
+    def written(self) -> Iterator[tuple[str, Likelihood]]:
+        """The figures this rule's file writes, as (profile slug or "default", cell): a ``likelihood_from`` rule's
+        own, without those it takes from its base (counted and checked where they are written)."""
+        for slug, cell in (self.spec.likelihood or {}).items():
+            if slug not in self.inherited:
+                yield slug, cell
+        if self.spec.default is not None and "default" not in self.inherited:
+            yield "default", self.spec.default
 
     @property
     def title(self) -> str:
@@ -955,17 +964,18 @@ def inherit_figures(rules: list[Rule], entities: Sequence[Entity], problems: lis
             if cell.estimate and cell.reason and cell.ratio is None:
                 note = f"(the figure of rule {base.id}, used here for want of one for this narrower group)"
                 cell = cell.model_copy(update={"reason": f"{cell.reason} {note}"})
-            if cell.source is None and cell.pooled is None:
-                cell = cell.model_copy(update={"source": base.source})  # a figure keeps its citation
-            cells[slug] = cell
-        default = base.default
-        if default is not None and default.source is None and default.pooled is None:
-            default = default.model_copy(update={"source": base.source})  # the base's default keeps its citation
+            cells[slug] = _cited(cell, base.source)
+        default = _cited(base.default, base.source) if base.default is not None else None
         resolved[spec_id] = spec.model_copy(update={"likelihood": cells, "default": default})
         taken[spec_id] = frozenset(set(cells) - set(own)) | (frozenset({"default"}) if default is not None else frozenset())
     if not resolved:
         return rules
     return [replace(r, spec=resolved[r.spec.id], inherited=taken[r.spec.id]) if r.spec.id in resolved else r for r in rules]
+
+
+def _cited(cell: Likelihood, source: str) -> Likelihood:
+    """A figure taken from another rule keeps its citation: the rule's source where the cell names none."""
+    return cell.model_copy(update={"source": source}) if cell.source is None and cell.pooled is None else cell
 
 
 def derive_ratios(rules: list[Rule], entities: Sequence[Entity], problems: list[Problem]) -> list[Rule]:
