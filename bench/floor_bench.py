@@ -25,8 +25,8 @@ the lean line's text (written the way :func:`ddx.render.to_lean_line` writes it)
 * the engine: :class:`ddx.engine.DurableMatcher` over ``knowledge.active_rules`` (its Python glue
   counts as engine);
 * the tables ddx builds once at load: :class:`ddx.ranking.Ranker`'s ``log_lik``, ``log_prior``,
-  ``temperature``, ``profile_entity``, ``weights``, ``place``, ``p_used``, ``evidence`` (each piece's
-  ``listed``), ``lean_text`` (each piece's lean JSON, built once) and ``source_key``; the compiled
+  ``temperature``, ``profile_entity``, ``weights``, ``place``, ``p_used``, ``lean_rows`` (each piece of
+  evidence's lean JSON, or None where it is not listed, built once) and ``source_key``; the compiled
   ``predicate`` of each outside pattern;
 * per case, one ddx function: :func:`ddx.bands.assess` for the confidence band (given
   :class:`ddx.ranking.RankedEntity` objects built for the leader and the runner-up, which is what it reads,
@@ -92,8 +92,7 @@ _STAIN_PARTS = ("extent", "intensity", "pattern", "percent")
 _IGNORED = frozenset({"title", "notes", "source", "clinical.presentation"})  # free text: never a fact
 
 
-def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode  # json.dumps's text, one encoder
 
 
 # a column's reader: (fact key, kind), kind one of "text", "number", "list", "site", "stain"
@@ -120,7 +119,7 @@ class MinimalScorer:
         self.profile_entity = ranker.profile_entity
         self.weights = ranker.weights
         self.place = ranker.place
-        self.evidence = ranker.evidence
+        self.lean_rows = ranker.lean_rows  # each piece of evidence's lean JSON (None: not listed), built once
         self.n_profiles = len(ranker.profiles)
         self.match_keys = knowledge.referenced_keys
         self.entities = [(e.slug, e.name, bool(e.subtypes)) for e in knowledge.entities]
@@ -329,9 +328,9 @@ class MinimalScorer:
                 share = pp[j] / p if p > 0 else self.shares[j]
                 text += f',"subtype":{{"slug":"{self.profiles[j][0]}","share":{round(share, 4)!r}}}'
             if place < 3:
-                where = self.place[j]
-                pieces = [self.evidence[r][j] for r in sorted(ids, key=where.__getitem__)]
-                text += f',"evidence":[{",".join(self.ranker.lean_text(e) for e in pieces if e.listed)}]'
+                rows = self.lean_rows
+                listed = [t for r in sorted(ids, key=self.place[j].__getitem__) if (t := rows[r][j]) is not None]
+                text += f',"evidence":[{",".join(listed)}]'
             entries.append(text + "}")
             # the band reads the leader, the runner-up and a pitfall's look-alike wherever it ranks
             ranked.append(

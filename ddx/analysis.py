@@ -205,7 +205,7 @@ class Analyzer:
         informative = self.ranker.informative(matched, ranking)
         # distinct stains and molecular tests read by matched scoring rules (ALK positive is one, however many
         # rules read it)
-        ancillary = sorted(set().union(*(self.ancillary_reads[r] for r in matched if r in self.ancillary_reads)))
+        ancillary = set().union(*(self.ancillary_reads[r] for r in matched if r in self.ancillary_reads))
         outside = self.outside(every, matched)
         names = [lower_first(p.name.split(" (")[0]) for p in outside.pointers]  # said inside the band's sentence
         names += [f"{lower_first(u.finding)} (explained by no modelled entity)" for u in outside.unexplained]
@@ -309,6 +309,7 @@ class Analyzer:
         its details (Ki-67's percent); a list finding (cell types, inflammation ...) is judged item by item.
         """
         key_readers, item_readers = self._readers
+        made = self._unused_made
         out = []
         for key, value in every.items():
             if key == "clinical__site_group":
@@ -316,15 +317,28 @@ class Analyzer:
             readers = key_readers.get(key)
             if readers is not None and not readers.isdisjoint(matched):
                 continue
-            path = key.replace("__", ".")
             if isinstance(value, list):
                 for v in value:
                     readers = item_readers.get((key, str(v)))
                     if readers is None or readers.isdisjoint(matched):
-                        out.append(Unused(path, v))
+                        out.append(made.get((key, type(v), v)) or self._unused(key, v))
             else:
-                out.append(Unused(path, int(value) if isinstance(value, float) and value.is_integer() else value))
+                out.append(made.get((key, type(value), value)) or self._unused(key, value))
         return out
+
+    def _unused(self, key: str, value: Any) -> Unused:
+        """The :class:`Unused` of a fact key and value (one list item), made once and shared: a batch repeats
+        the same few hundred (it is frozen; the type is in the key because 1, 1.0 and True are one dict key)."""
+        made = self._unused_made
+        if len(made) >= 20_000:
+            made.clear()
+        shown = int(value) if isinstance(value, float) and value.is_integer() else value
+        found = made[(key, type(value), value)] = Unused(key.replace("__", "."), shown)
+        return found
+
+    @cached_property
+    def _unused_made(self) -> dict[tuple[str, type, Any], Unused]:
+        return {}
 
     @cached_property
     def _readers(self) -> tuple[dict[str, frozenset[str]], dict[tuple[str, str], frozenset[str]]]:

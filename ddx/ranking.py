@@ -33,7 +33,7 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, partial
 from string import Template
 
 from ddx.citations import citation_keys
@@ -445,6 +445,23 @@ class Ranker:
             text = self._lean[id(e)] = e.lean_json(self.source_key[e.source])
         return text
 
+    @cached_property
+    def lean_rows(self) -> dict[str, tuple[str | None, ...]]:
+        """Per scoring rule, per profile: its piece of evidence's lean JSON (:meth:`lean_text`), or None for
+        a piece that is not listed (a weight below :data:`MIN_WEIGHT`); built when a lean line first asks."""
+        return {rid: tuple(self.lean_text(e) if e.listed else None for e in row) for rid, row in self.evidence.items()}
+
+    def lean_evidence(self, r: RankedEntity) -> str:
+        """The lean JSON texts of ``r``'s listed evidence, in its order, joined by commas (the inside of a lean
+        line's ``evidence`` list): read from :attr:`lean_rows` when ``r`` was ranked here, without building
+        its :class:`Evidence` list."""
+        lazy = r._evidence
+        if isinstance(lazy, partial) and lazy.func == self._evidence_list:  # not yet built, and ranked here
+            ids, j = lazy.args
+            rows = self.lean_rows
+            return ",".join([t for rid in sorted(ids, key=self.place[j].__getitem__) if (t := rows[rid][j]) is not None])
+        return ",".join([self.lean_text(e) for e in r.evidence if e.listed])
+
     def row(self, rule: Rule) -> tuple[list[Likelihood], tuple[float, ...]]:
         """A rule's figure per profile and the probability the ranker uses for it (after shrinkage,
         clamp and negation); also for a draft or retired rule, to show what it would weigh."""
@@ -483,15 +500,17 @@ class Ranker:
         than two entities are ranked."""
         if len(ranking) < 2:
             return []
-        a, b = (self.profile_index(r.entity, r.subtype if r.subtype not in (None, r.entity) else None) for r in ranking[:2])
+        a, b = (self._profile_at[(r.entity, r.subtype if r.subtype not in (None, r.entity) else None)] for r in ranking[:2])
         limit = self.knowledge.settings.evidence.informative_spread
-        found = sorted(r for r in matched if r in self.log_lik and abs(self.log_lik[r][a] - self.log_lik[r][b]) / LN10 >= limit)
+        log_lik = self.log_lik
+        found = sorted(r for r in matched if r in log_lik and abs(log_lik[r][a] - log_lik[r][b]) / LN10 >= limit)
         # a recorded number is one finding, however many bands read it (the age under 18 and the infant band);
         # the terms of a list (two cell types, two kinds of inflammatory cell) stay separate findings
+        numbers = self._number_reads
         out, seen = [], set()
         for rid in found:
-            keys = self.knowledge.rule[rid].keys
-            if keys <= self._number_keys:
+            keys = numbers.get(rid)
+            if keys is not None:
                 if keys in seen:
                     continue
                 seen.add(keys)
@@ -499,9 +518,19 @@ class Ranker:
         return out
 
     @cached_property
-    def _number_keys(self) -> frozenset[str]:
-        """The fact keys of the vocabulary's numbers (age, size, mitoses, a stain's percent): one value each per case."""
-        return frozenset(path.replace(".", "__") for path, kind in self.knowledge.vocab.finding_paths().items() if kind == "number")
+    def _number_reads(self) -> dict[str, frozenset[str]]:
+        """The scoring rules that read only recorded numbers (age, size, mitoses, a stain's percent: one value
+        each per case), with the keys they read."""
+        numbers = frozenset(path.replace(".", "__") for path, kind in self.knowledge.vocab.finding_paths().items() if kind == "number")
+        return {rid: keys for rid in self.log_lik if (keys := self.knowledge.rule[rid].keys) <= numbers}
+
+    @cached_property
+    def _profile_at(self) -> dict[tuple[str, str | None], int]:
+        """:meth:`profile_index` as a table: (entity, subtype or None) -> profile."""
+        table: dict[tuple[str, str | None], int] = {}
+        for j, prof in enumerate(self.profiles):
+            table.setdefault((prof.entity, prof.subtype), j)
+        return table
 
     def profile_log_posterior(self, matched: frozenset[str] | set[str], temperature: float | None = None) -> list[float]:
         """Unnormalised log posterior per profile: ln prior + temperature × Σ ln likelihood
@@ -560,7 +589,7 @@ class Ranker:
                     name,
                     probs[i],
                     scores[j],
-                    self._evidence_of(ids, j),
+                    partial(self._evidence_list, ids, j),  # built when first read (a lean line need not)
                     subtype=prof.slug if has_subtypes else None,
                     subtype_name=prof.name if has_subtypes else None,
                     subtype_share=share if has_subtypes else None,
@@ -574,9 +603,9 @@ class Ranker:
         """Each entity's slug, name and whether it has subtypes, in entity order."""
         return [(slug, self.knowledge.entity[slug].name, bool(self.knowledge.entity[slug].subtypes)) for slug in self.entities]
 
-    def _evidence_of(self, ids: list[str], j: int) -> Callable[[], list[Evidence]]:
-        """The evidence of profile ``j`` for the matched scoring rules ``ids``, built when first read."""
-        return lambda: [self.evidence[rid][j] for rid in sorted(ids, key=self.place[j].__getitem__)]
+    def _evidence_list(self, ids: list[str], j: int) -> list[Evidence]:
+        """The evidence of profile ``j`` for the matched scoring rules ``ids``, in evidence order."""
+        return [self.evidence[rid][j] for rid in sorted(ids, key=self.place[j].__getitem__)]
 
     def profile_index(self, entity: str, subtype: str | None = None) -> int:
         """The profile of an entity's subtype (None: the entity, or its rest)."""

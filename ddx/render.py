@@ -17,7 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ddx import __version__
-from ddx.analysis import Analysis, provenance_line
+from ddx.analysis import Analysis, Unused, provenance_line
 from ddx.facts import case_facts
 from ddx.knowledge import Knowledge
 from ddx.ranking import FIGURE_SPACE, Evidence, RankedEntity, lower_first, percent_text, probability_text, ranker_for
@@ -37,8 +37,12 @@ _COMPACT = (",", ":")
 _LEAN_TEST_DROP = frozenset({"label", "cost_label", "relative_cost", "turnaround"})
 
 
+# one encoder for every line: json.dumps with these arguments would build one per call (the same text)
+_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=_COMPACT).encode
+
+
 def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=_COMPACT)
+    return _ENCODE(value)
 
 
 def _head_and_tail(analysis: Analysis, knowledge: Knowledge) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -145,7 +149,12 @@ def to_lean_line(analysis: Analysis, knowledge: Knowledge, *, evidence_for: int 
     """
     ranker = ranker_for(knowledge)
     keys = ranker.source_key
-    head, tail = _head_and_tail(analysis, knowledge)
+    head: dict[str, Any] = {"id": analysis.case_id}
+    if analysis.file:
+        head["file"] = analysis.file
+    if analysis.sheet is not None:
+        head["sheet"] = analysis.sheet
+    head["expected"] = analysis.expected
     entries = []
     for place, r in enumerate(analysis.ranking):
         # slugs are [a-z0-9_-] (knowledge validation) and a float's repr is its JSON: no encoder needed
@@ -153,20 +162,84 @@ def to_lean_line(analysis: Analysis, knowledge: Knowledge, *, evidence_for: int 
         if r.subtype is not None:
             text += f',"subtype":{{"slug":"{r.subtype}","share":{round(r.subtype_share or 0.0, 4)!r}}}'
         if evidence_for is None or place < evidence_for:
-            text += f',"evidence":[{",".join([ranker.lean_text(e) for e in r.evidence if e.listed])}]'
+            text += f',"evidence":[{ranker.lean_evidence(r)}]'
         entries.append(text + "}")
-    tail["suggested_tests"] = [{k: v for k, v in s.items() if k not in _LEAN_TEST_DROP} for s in tail["suggested_tests"]]
-    tail["caveats"] = [{"rule": c.rule, "source": keys.get(c.source, c.source)} for c in analysis.caveats]
+    outside = None
     if analysis.outside:
         outside = analysis.outside.to_dict()
         outside["pointers"] = [
             {"entity": p.slug, "findings": list(p.findings), "source": keys.get(p.source, p.source)} for p in analysis.outside.pointers
         ]
-        tail["outside_differential"] = outside
-    if analysis.confidence is not None:
-        tail["confidence"] = {"band": analysis.confidence.band, "label": analysis.confidence.label}
-    tail["detail"] = "lean"
-    return f'{_dumps(head)[:-1]},"ranking":[{",".join(entries)}],{_dumps(tail)[1:]}'
+    confidence = analysis.confidence
+    # the keys of _head_and_tail, in its order, in their lean form; what is the same on every line is written once
+    # and what repeats from line to line (a band, a caveat, a finding not used) is encoded once and kept
+    tail = [
+        f'"confidence":{_kept(("band", confidence.band, confidence.label)) if confidence is not None else "null"}',
+        f'"suggested_tests":{_dumps([_lean_test(s.to_dict()) for s in analysis.suggestions])}',
+        f'"no_separating_test":{_LITERALS[analysis.no_separating_test]}',
+        f'"caveats":[{",".join([_kept(("caveat", c.rule, keys.get(c.source, c.source))) for c in analysis.caveats])}]',
+        f'"unused_findings":[{_unused_texts(analysis.unused)}]',
+        f'"outside_differential":{_dumps(outside)}',
+        f'"informative_findings":{analysis.informative:d}',
+        f'"errors":{_dumps([p.to_dict() for p in analysis.problems])}',
+    ]
+    return f'{_dumps(head)[:-1]},"ranking":[{",".join(entries)}],{",".join(tail)},{_lean_constants(knowledge, analysis.engine)}}}'
+
+
+def _lean_test(test: dict[str, Any]) -> dict[str, Any]:
+    """A suggested test's JSON object without what is the same on every line (:data:`_LEAN_TEST_DROP`)."""
+    return {k: v for k, v in test.items() if k not in _LEAN_TEST_DROP}
+
+
+_LITERALS = {None: "null", True: "true", False: "false"}
+_KEPT: dict[tuple[str, str, str], str] = {}
+
+
+def _kept(key: tuple[str, str, str]) -> str:
+    """The JSON of a lean line's confidence band ``("band", band, label)`` or caveat ``("caveat", rule,
+    source key)``, encoded once (a run has a few dozen of each)."""
+    text = _KEPT.get(key)
+    if text is None:
+        kind, a, b = key
+        if len(_KEPT) >= 4096:
+            _KEPT.clear()
+        text = _KEPT[key] = _dumps({"band": a, "label": b} if kind == "band" else {"rule": a, "source": b})
+    return text
+
+
+_UNUSED: dict[int, tuple[Unused, str]] = {}
+
+
+def _unused_texts(unused: list[Unused]) -> str:
+    """The findings not used, as the inside of a JSON list: each ``u.to_dict()``'s JSON, made once per
+    :class:`Unused` object (the analyzer shares one per finding and value: a batch repeats a few hundred)."""
+    texts = []
+    for u in unused:
+        hit = _UNUSED.get(id(u))
+        if hit is None or hit[0] is not u:  # the object is held with its text, so its id is not reused meanwhile
+            if len(_UNUSED) >= 20_000:
+                _UNUSED.clear()
+            hit = _UNUSED[id(u)] = (u, _dumps(u.to_dict()))
+        texts.append(hit[1])
+    return ",".join(texts)
+
+
+_CONSTANTS: dict[tuple[int, str], tuple[Knowledge, str]] = {}
+
+
+def _lean_constants(knowledge: Knowledge, engine: str) -> str:
+    """The end of a lean line, the same on every line of a run (rules, ddx version, engine, ``detail``):
+    the JSON members of :func:`_head_and_tail`'s last keys, made once per rule set and engine."""
+    hit = _CONSTANTS.get((id(knowledge), engine))
+    if hit is not None and hit[0] is knowledge:
+        return hit[1]
+    _, tail = _head_and_tail(Analysis(case_id="", case=None, engine=engine), knowledge)
+    constants = {k: tail[k] for k in ("rules_version", "rules_hash", "rules_dir", "prior_set", "ddx_version", "engine")}
+    text = _dumps({**constants, "detail": "lean"})[1:-1]
+    if len(_CONSTANTS) >= 8:
+        _CONSTANTS.clear()
+    _CONSTANTS[(id(knowledge), engine)] = (knowledge, text)
+    return text
 
 
 def _bar(p: float, width: int = 20) -> str:
