@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -118,6 +118,11 @@ class Analysis:
         return self.ranking[0] if self.ranking else None
 
 
+# an outside entity as Analyzer.outside reads it: its pattern, its spec, its findings with their fact keys, and the
+# pointer made for each set of those findings recorded
+_OutsideRow = tuple[Callable[[dict[str, Any]], bool], Any, tuple[tuple[str, str], ...], dict[tuple[str, ...], Pointer]]
+
+
 class Analyzer:
     """Matches a case against the rules, ranks the entities, suggests tests."""
 
@@ -207,7 +212,7 @@ class Analyzer:
         # rules read it)
         ancillary = set().union(*(self.ancillary_reads[r] for r in matched if r in self.ancillary_reads))
         outside = self.outside(every, matched)
-        names = [lower_first(p.name.split(" (")[0]) for p in outside.pointers]  # said inside the band's sentence
+        names = [self._said[p.slug] for p in outside.pointers]  # said inside the band's sentence
         names += [f"{lower_first(u.finding)} (explained by no modelled entity)" for u in outside.unexplained]
         caveats = self.ranker.caveats(matched)
         separating: list[Suggestion] = []  # the test a band about two close leaders names, when none shown is it
@@ -368,11 +373,25 @@ class Analyzer:
             for rid in sorted(r for r in matched if r in self.unexplained)
         ]
         pointers = []
-        for o in self.knowledge.outside:
-            if o.predicate(every):
-                recorded = tuple(f for f in o.spec.findings if f.replace(".", "__") in every)
-                pointers.append(Pointer(o.spec.slug, o.spec.name, recorded, o.spec.rationale, o.spec.source))
+        for predicate, spec, findings, made in self._pointers:
+            if predicate(every):
+                recorded = tuple(f for f, key in findings if key in every)
+                pointer = made.get(recorded)  # frozen: one per set of findings recorded, shared
+                if pointer is None:
+                    pointer = made[recorded] = Pointer(spec.slug, spec.name, recorded, spec.rationale, spec.source)
+                pointers.append(pointer)
         return OutsideReport(tuple(unexplained), tuple(pointers))
+
+    @cached_property
+    def _pointers(self) -> list[_OutsideRow]:
+        """Per outside entity, built once: its pattern, its spec, its findings with their fact keys, and the
+        :class:`Pointer` made for each set of them recorded."""
+        return [(o.predicate, o.spec, tuple((f, f.replace(".", "__")) for f in o.spec.findings), {}) for o in self.knowledge.outside]
+
+    @cached_property
+    def _said(self) -> dict[str, str]:
+        """Each outside entity's name as said inside a confidence band's sentence ('melanoma')."""
+        return {o.spec.slug: lower_first(o.spec.name.split(" (")[0]) for o in self.knowledge.outside}
 
     def close(self) -> None:
         self.matcher.close()

@@ -644,7 +644,12 @@ class Ranker:
 
     def caveats(self, matched: frozenset[str]) -> list[Caveat]:
         """The caveats of the matched rules, by rule id."""
-        return [Caveat(r.spec.id, r.spec.caveat or "", r.spec.source) for r in self._caveat_rules if r.id in matched]
+        return [caveat for rid, caveat in self._caveats if rid in matched]
+
+    @cached_property
+    def _caveats(self) -> list[tuple[str, Caveat]]:
+        """Each caveat rule's id and its :class:`Caveat` (frozen: made once, shared by every case)."""
+        return [(r.id, Caveat(r.spec.id, r.spec.caveat or "", r.spec.source)) for r in self._caveat_rules]
 
 
 _RANKERS: dict[int, tuple[Knowledge, Ranker]] = {}
