@@ -314,7 +314,6 @@ class Analyzer:
         its details (Ki-67's percent); a list finding (cell types, inflammation ...) is judged item by item.
         """
         key_readers, item_readers = self._readers
-        made = self._unused_made
         out = []
         for key, value in every.items():
             if key == "clinical__site_group":
@@ -326,23 +325,34 @@ class Analyzer:
                 for v in value:
                     readers = item_readers.get((key, str(v)))
                     if readers is None or readers.isdisjoint(matched):
-                        out.append(made.get((key, type(v), v)) or self._unused(key, v))
+                        out.append(self._unused(key, v, True))
             else:
-                out.append(made.get((key, type(value), value)) or self._unused(key, value))
+                out.append(self._unused(key, value, False))
         return out
 
-    def _unused(self, key: str, value: Any) -> Unused:
-        """The :class:`Unused` of a fact key and value (one list item), made once and shared: a batch repeats
-        the same few hundred (it is frozen; the type is in the key because 1, 1.0 and True are one dict key)."""
+    def _unused(self, key: str, value: Any, item: bool) -> Unused:
+        """The :class:`Unused` of a fact key and its value (``item``: one item of a list finding, kept as it
+        is; a number that is whole is shown as an int), made once and shared, since a batch repeats the same
+        few hundred and it is frozen. The type is in the cache key because 1, 1.0 and True are one dict key;
+        a value that cannot be a key (only :meth:`analyze_facts` given raw facts can pass one) is not kept."""
         made = self._unused_made
-        if len(made) >= 20_000:
-            made.clear()
-        shown = int(value) if isinstance(value, float) and value.is_integer() else value
-        found = made[(key, type(value), value)] = Unused(key.replace("__", "."), shown)
+        cache_key = (key, type(value), value, item)
+        try:
+            found = made.get(cache_key)
+            keep = True
+        except TypeError:
+            found, keep = None, False
+        if found is None:
+            shown = int(value) if not item and isinstance(value, float) and value.is_integer() else value
+            found = Unused(key.replace("__", "."), shown)
+            if keep:
+                if len(made) >= 20_000:
+                    made.clear()
+                made[cache_key] = found
         return found
 
     @cached_property
-    def _unused_made(self) -> dict[tuple[str, type, Any], Unused]:
+    def _unused_made(self) -> dict[tuple[str, type, Any, bool], Unused]:
         return {}
 
     @cached_property

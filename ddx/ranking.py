@@ -396,7 +396,7 @@ class Ranker:
             self.log_ref[rule.id] = math.log(math.fsum(w * p for w, p in zip(self.profile_prior, ps)))
         # every piece of evidence is fixed by (rule, profile): build each once, not per case
         self.evidence: dict[str, tuple[Evidence, ...]] = {}
-        self._lean: dict[int, str] = {}  # id(evidence) -> its lean JSON (lean_text); all held in self.evidence
+        self._lean: dict[int, tuple[Evidence, str]] = {}  # id(evidence) -> (evidence, its lean JSON): lean_text
         for rid, row in figures.items():
             rule = knowledge.rule[rid]
             out = []
@@ -439,11 +439,13 @@ class Ranker:
         return {key: text for text, key in sorted(self.source_key.items(), key=lambda kv: kv[1])}
 
     def lean_text(self, e: Evidence) -> str:
-        """``e``'s lean JSON with its source key, built once per piece of evidence of this ranker."""
-        text = self._lean.get(id(e))
-        if text is None:
-            text = self._lean[id(e)] = e.lean_json(self.source_key[e.source])
-        return text
+        """``e``'s lean JSON with its source key, built once per piece of evidence (a piece of another ranker's,
+        as an analysis ranked before the rules were reloaded holds, is kept with its text, so that its id is
+        not taken by another object while the text is kept)."""
+        hit = self._lean.get(id(e))
+        if hit is None or hit[0] is not e:
+            hit = self._lean[id(e)] = (e, e.lean_json(self.source_key[e.source]))
+        return hit[1]
 
     @cached_property
     def lean_rows(self) -> dict[str, tuple[str | None, ...]]:

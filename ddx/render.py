@@ -236,8 +236,8 @@ def _lean_constants(knowledge: Knowledge, engine: str) -> str:
     _, tail = _head_and_tail(Analysis(case_id="", case=None, engine=engine), knowledge)
     constants = {k: tail[k] for k in ("rules_version", "rules_hash", "rules_dir", "prior_set", "ddx_version", "engine")}
     text = _dumps({**constants, "detail": "lean"})[1:-1]
-    if len(_CONSTANTS) >= 8:
-        _CONSTANTS.clear()
+    if any(held is not knowledge for held, _ in _CONSTANTS.values()):
+        _CONSTANTS.clear()  # another rule set's: keep one rule set alive here, as ranker_for does
     _CONSTANTS[(id(knowledge), engine)] = (knowledge, text)
     return text
 

@@ -96,3 +96,57 @@ def test_batch_writes_lean_lines_by_default_with_the_sources_once(tmp_path):
         _lean_matches_full(json.loads(a), json.loads(b), table)
     # what the lean line leaves out is said once per file, not once per case
     assert sum(map(len, lines)) * 2 < sum(map(len, full[:-1]))
+
+
+def test_a_finding_not_used_keeps_the_value_it_was_recorded_with(analyzer, knowledge):
+    # the analyzer shares one Unused per finding and value, and a lean line encodes each once: 1, 1.0 and True are
+    # one dict key, so each must still come back as itself (a whole number as an int; a list item untouched)
+    from ddx.analysis import Analysis
+
+    def unused(facts):
+        return analyzer.unused(facts, frozenset())
+
+    given = ({"x__n": True}, {"x__n": 1}, {"x__n": 1.0}, {"x__n": 1.5})
+    seen = [(u.path, u.value, type(u.value)) for facts in given for u in unused(facts)]
+    assert seen == [("x.n", True, bool), ("x.n", 1, int), ("x.n", 1, int), ("x.n", 1.5, float)]
+    items = unused({"x__items": [2.0, True, "a"]})
+    assert [(u.value, type(u.value)) for u in items] == [(2.0, float), (True, bool), ("a", str)]
+    assert [u.value for u in unused({"x__raw": [["a"]], "x__map": {"a": 1}})] == [["a"], {"a": 1}]  # not kept, still said
+
+    def said(found):
+        line = to_lean_line(Analysis(case_id="c", case=None, unused=found), knowledge)
+        return line.split('"unused_findings":')[1].split("]", 1)[0] + "]"
+
+    texts = [said(unused(facts)) for facts in ({"x__n": 1}, {"x__n": True}, {"x__n": 1.0}, {"x__items": [2.0]})]
+    assert texts == [
+        '[{"finding":"x.n","value":1}]',
+        '[{"finding":"x.n","value":true}]',
+        '[{"finding":"x.n","value":1}]',
+        '[{"finding":"x.items","value":2.0}]',
+    ]
+    assert [said([u]) for u in items] == [f"[{json.dumps(u.to_dict(), separators=(',', ':'))}]" for u in items]
+
+
+def test_lean_lines_of_two_rule_sets_in_one_process_are_each_their_own(analyzer, knowledge, tmp_path):
+    # what a lean line keeps between lines (its constant end, its evidence table) belongs to one rule set; a line
+    # of rules reloaded in between, and of an analysis ranked before the reload, is the line made fresh
+    import shutil
+
+    from ddx.analysis import Analyzer
+    from ddx.knowledge import load_knowledge
+
+    other = tmp_path / "rules"
+    shutil.copytree(knowledge.directory, other)
+    settings = other / "settings.yaml"
+    settings.write_text(settings.read_text(encoding="utf-8").replace("version:", "version: 'x' # was", 1), encoding="utf-8")
+    second = load_knowledge(other)
+    case = knowledge.case_schema.validate(__import__("yaml").safe_load(SEED.read_text(encoding="utf-8")))
+    ours = analyzer.analyze(case, file="x.yaml")
+    before = to_lean_line(ours, knowledge)
+    with Analyzer(second, analyzer.engine) as theirs:
+        line = to_lean_line(theirs.analyze(case, file="x.yaml"), second)
+    assert json.loads(line)["rules_version"] == "x" != json.loads(before)["rules_version"]
+    assert {k: v for k, v in json.loads(line).items() if k not in ("rules_version", "rules_hash", "rules_dir")} == {
+        k: v for k, v in json.loads(before).items() if k not in ("rules_version", "rules_hash", "rules_dir")
+    }
+    assert to_lean_line(ours, knowledge) == before  # ranked by a ranker since replaced: read from its evidence
