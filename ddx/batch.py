@@ -20,11 +20,10 @@ from __future__ import annotations
 import multiprocessing
 import signal
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
-from functools import partial
 from itertools import islice
 from typing import Any
 
@@ -106,30 +105,34 @@ class Processor:
 
     def process(self, raw: RawCase) -> BatchRow:
         suggest = self.options.suggest
-        rank: Callable[[], Analysis]
-        row = None
         tried = False
         if not raw.problems and raw.cells is not None and raw.columns is not None:
             # a plainly canonical sheet row: read straight to its facts (no case model; no batch output reads it)
             row = self.knowledge.case_schema.fast_row_facts(raw.columns, raw.cells, raw.decimal_comma)
             tried = True
-        if row is not None:
-            where = _Where(row.id, raw.file, raw.line, raw.sheet, row.expected)
-            rank = partial(self.analyzer.analyze_facts, row.facts, row.id, row.expected, suggest=suggest, file=raw.file)
-        else:
-            loaded = validate_raw(raw, self.knowledge, fast=not tried)  # declined there: not the fast path here either
-            if loaded.case is None or not loaded.ok:
-                where = _Where(loaded.id, loaded.file, loaded.line, loaded.sheet, self._expected_of(raw))
-                return self._failed(where, loaded.problems)
-            where = _Where(loaded.id, loaded.file, loaded.line, loaded.sheet, loaded.case.expected)
-            rank = partial(self.analyzer.analyze, loaded.case, suggest=suggest, file=loaded.file)
+            if row is not None:
+                try:
+                    analysis = self.analyzer.analyze_facts(row.facts, row.id, row.expected, suggest=suggest, file=raw.file)
+                except Exception as exc:  # one case must never stop the batch; say what broke
+                    return self._broke(_Where(row.id, raw.file, raw.line, raw.sheet, row.expected), exc)
+                analysis.sheet = raw.sheet
+                return self.result(analysis, raw.line)
+        loaded = validate_raw(raw, self.knowledge, fast=not tried)  # declined there: not the fast path here either
+        if loaded.case is None or not loaded.ok:
+            where = _Where(loaded.id, loaded.file, loaded.line, loaded.sheet, self._expected_of(raw))
+            return self._failed(where, loaded.problems)
+        where = _Where(loaded.id, loaded.file, loaded.line, loaded.sheet, loaded.case.expected)
         try:
-            analysis = rank()
+            analysis = self.analyzer.analyze(loaded.case, suggest=suggest, file=loaded.file)
         except Exception as exc:  # one case must never stop the batch; say what broke
-            message = f"internal error while ranking ({type(exc).__name__}: {exc}); please report it"
-            return self._failed(where, [Problem(message, file=where.file, case=where.id, line=where.line, sheet=where.sheet)])
+            return self._broke(where, exc)
         analysis.sheet = where.sheet
         return self.result(analysis, where.line)
+
+    def _broke(self, where: _Where, exc: Exception) -> BatchRow:
+        """The error row of a case whose ranking raised: an internal error, named, to be reported."""
+        message = f"internal error while ranking ({type(exc).__name__}: {exc}); please report it"
+        return self._failed(where, [Problem(message, file=where.file, case=where.id, line=where.line, sheet=where.sheet)])
 
     def _failed(self, where: _Where, problems: list[Problem]) -> BatchRow:
         """The error row of a case that could not be ranked (its ``expected`` kept where readable)."""

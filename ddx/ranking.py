@@ -396,6 +396,7 @@ class Ranker:
             self.log_ref[rule.id] = math.log(math.fsum(w * p for w, p in zip(self.profile_prior, ps)))
         # every piece of evidence is fixed by (rule, profile): build each once, not per case
         self.evidence: dict[str, tuple[Evidence, ...]] = {}
+        self._last_ids: tuple[frozenset[str], list[str]] | None = None  # scoring_ids' last answer
         self._lean: dict[int, tuple[Evidence, str]] = {}  # id(evidence) -> (evidence, its lean JSON): lean_text
         for rid, row in figures.items():
             rule = knowledge.rule[rid]
@@ -534,10 +535,21 @@ class Ranker:
             table.setdefault((prof.entity, prof.subtype), j)
         return table
 
+    def scoring_ids(self, matched: frozenset[str] | set[str]) -> list[str]:
+        """The matched rules that score (have likelihoods), sorted; the last answer is kept, since the posterior
+        and the ranking of one case both ask (the list is shared: do not change it)."""
+        last = self._last_ids
+        if last is not None and last[0] is matched:
+            return last[1]
+        ids = sorted(r for r in matched if r in self.log_lik)
+        if isinstance(matched, frozenset):  # a set can change under its identity; a frozenset cannot
+            self._last_ids = (matched, ids)
+        return ids
+
     def profile_log_posterior(self, matched: frozenset[str] | set[str], temperature: float | None = None) -> list[float]:
         """Unnormalised log posterior per profile: ln prior + temperature × Σ ln likelihood
         (``temperature`` defaults to the settings' value)."""
-        ids = sorted(r for r in matched if r in self.log_lik)
+        ids = self.scoring_ids(matched)
         t = self.temperature if temperature is None else temperature
         if not ids:
             return list(self.log_prior)
@@ -574,7 +586,7 @@ class Ranker:
             profile_probs = self.profile_posterior(matched)
         if probs is None:
             probs = self.to_entities(profile_probs)
-        ids = sorted(r for r in matched if r in self.log_lik)
+        ids = self.scoring_ids(matched)
         scores = [math.fsum(column) for column in zip(*(self.weights[r] for r in ids))] or [0.0] * len(self.profiles)
         best: dict[int, int] = {}
         for j, i in enumerate(self.profile_entity):

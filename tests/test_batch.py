@@ -743,3 +743,33 @@ def test_key_lines_follow_a_file_rewritten_with_its_size_and_mtime_kept(tmp_path
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
     [second] = [p.line for r in run_batch([str(path)], load_knowledge(), BatchOptions(suggest=False)) for p in r.errors]
     assert (first, second) == (4, 7)
+
+
+def test_a_case_whose_ranking_raises_is_one_error_row_and_the_batch_goes_on(knowledge, tmp_path, monkeypatch):
+    # both ways a case is ranked: a canonical sheet row straight from its facts, and a case file through the model
+    from ddx.analysis import Analyzer
+
+    sheet = tmp_path / "s.csv"
+    sheet.write_text("id,patient.age,stains.desmin\na,40,positive\nb,41,positive\nc,42,positive\n", encoding="utf-8")
+    (tmp_path / "y.yaml").write_text("id: y\npatient: {age: 50}\nstains: {desmin: positive}\n", encoding="utf-8")
+    facts, model = Analyzer.analyze_facts, Analyzer.analyze
+
+    def broken_facts(self, every, case_id, *args, **kwargs):
+        if case_id == "b":
+            raise RuntimeError("boom b")
+        return facts(self, every, case_id, *args, **kwargs)
+
+    def broken_model(self, case, *args, **kwargs):
+        if case.id == "y":
+            raise ValueError("boom y")
+        return model(self, case, *args, **kwargs)
+
+    monkeypatch.setattr(Analyzer, "analyze_facts", broken_facts)
+    monkeypatch.setattr(Analyzer, "analyze", broken_model)
+    rows = list(run_batch([str(sheet), str(tmp_path / "y.yaml")], knowledge, BatchOptions(suggest=False)))
+    assert [(r.id, r.ok) for r in rows] == [("a", True), ("b", False), ("c", True), ("y", False)]
+    b, y = rows[1].errors, rows[3].errors
+    assert len(b) == len(y) == 1
+    assert "internal error while ranking (RuntimeError: boom b); please report it" in str(b[0]) and b[0].line == 3 and b[0].case == "b"
+    assert "internal error while ranking (ValueError: boom y)" in str(y[0]) and y[0].file.endswith("y.yaml")
+    assert rows[1].line == 3 and rows[0].leaders and rows[2].leaders
