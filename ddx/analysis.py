@@ -334,7 +334,9 @@ class Analyzer:
         """The :class:`Unused` of a fact key and its value (``item``: one item of a list finding, kept as it
         is; a number that is whole is shown as an int), made once and shared, since a batch repeats the same
         few hundred and it is frozen. The type is in the cache key because 1, 1.0 and True are one dict key;
-        a value that cannot be a key (only :meth:`analyze_facts` given raw facts can pass one) is not kept."""
+        values of one type that are equal share one object (0.0 and -0.0: a validated case's facts hold whole
+        floats as ints and no float in a list). Only :meth:`analyze_facts` given raw facts can pass a value that
+        cannot be a key: it is not kept."""
         made = self._unused_made
         cache_key = (key, type(value), value, item)
         try:

@@ -746,11 +746,13 @@ def test_key_lines_follow_a_file_rewritten_with_its_size_and_mtime_kept(tmp_path
 
 
 def test_a_case_whose_ranking_raises_is_one_error_row_and_the_batch_goes_on(knowledge, tmp_path, monkeypatch):
-    # both ways a case is ranked: a canonical sheet row straight from its facts, and a case file through the model
+    # both ways a case is ranked: a canonical sheet row straight from its facts (the model is never asked for a
+    # sheet row here, so it fails loudly if asked), and a case file through the model
     from ddx.analysis import Analyzer
 
     sheet = tmp_path / "s.csv"
-    sheet.write_text("id,patient.age,stains.desmin\na,40,positive\nb,41,positive\nc,42,positive\n", encoding="utf-8")
+    rows = "a,40,positive,imt\nb,41,positive,lms\nc,42,positive,\n"
+    sheet.write_text(f"id,patient.age,stains.desmin,expected\n{rows}", encoding="utf-8")
     (tmp_path / "y.yaml").write_text("id: y\npatient: {age: 50}\nstains: {desmin: positive}\n", encoding="utf-8")
     facts, model = Analyzer.analyze_facts, Analyzer.analyze
 
@@ -760,16 +762,17 @@ def test_a_case_whose_ranking_raises_is_one_error_row_and_the_batch_goes_on(know
         return facts(self, every, case_id, *args, **kwargs)
 
     def broken_model(self, case, *args, **kwargs):
-        if case.id == "y":
-            raise ValueError("boom y")
+        if case.id != "z":
+            raise ValueError(f"boom {case.id}")
         return model(self, case, *args, **kwargs)
 
     monkeypatch.setattr(Analyzer, "analyze_facts", broken_facts)
     monkeypatch.setattr(Analyzer, "analyze", broken_model)
-    rows = list(run_batch([str(sheet), str(tmp_path / "y.yaml")], knowledge, BatchOptions(suggest=False)))
-    assert [(r.id, r.ok) for r in rows] == [("a", True), ("b", False), ("c", True), ("y", False)]
-    b, y = rows[1].errors, rows[3].errors
+    out = list(run_batch([str(sheet), str(tmp_path / "y.yaml")], knowledge, BatchOptions(suggest=False)))
+    assert [(r.id, r.ok) for r in out] == [("a", True), ("b", False), ("c", True), ("y", False)]
+    b, y = out[1].errors, out[3].errors
     assert len(b) == len(y) == 1
     assert "internal error while ranking (RuntimeError: boom b); please report it" in str(b[0]) and b[0].line == 3 and b[0].case == "b"
     assert "internal error while ranking (ValueError: boom y)" in str(y[0]) and y[0].file.endswith("y.yaml")
-    assert rows[1].line == 3 and rows[0].leaders and rows[2].leaders
+    assert (out[1].line, out[1].expected, out[1].sheet) == (3, "lms", None)  # the error row keeps where and what it was
+    assert out[0].expected == "imt" and out[0].leaders and out[2].leaders

@@ -112,6 +112,8 @@ def test_a_finding_not_used_keeps_the_value_it_was_recorded_with(analyzer, knowl
     items = unused({"x__items": [2.0, True, "a"]})
     assert [(u.value, type(u.value)) for u in items] == [(2.0, float), (True, bool), ("a", str)]
     assert [u.value for u in unused({"x__raw": [["a"]], "x__map": {"a": 1}})] == [["a"], {"a": 1}]  # not kept, still said
+    # one key read as a value, then as a list item: shown as an int, then kept as given
+    assert [(u.value, type(u.value)) for facts in ({"x__m": 2.0}, {"x__m": [2.0]}) for u in unused(facts)] == [(2, int), (2.0, float)]
 
     def said(found):
         line = to_lean_line(Analysis(case_id="c", case=None, unused=found), knowledge)
