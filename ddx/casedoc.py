@@ -182,6 +182,13 @@ def _sites(vocab: Vocabulary) -> list[str]:
         "Site groups (what rules may test as `clinical.site_group`; a case gives the site, and its group "
         "follows): " + inline_terms(vocab.site_groups) + ".",
     ]
+    if vocab.sites.ambiguous:
+        words = "; ".join(f"`{w}` ({', '.join(f'`{m}`' for m in meant)})" for w, meant in vocab.sites.ambiguous.items())
+        lines += [
+            "",
+            "Words that may name several sites (a region's soft tissue or its bone, a region or its lymph node) are "
+            "refused, the error naming each site the word may mean; write the one the source means: " + words + ".",
+        ]
     return lines
 
 

@@ -7,7 +7,7 @@ from pydantic import ValidationError
 
 from ddx.facts import case_facts
 from ddx.knowledge.case import problems_from_validation
-from ddx.loader import iter_cases
+from ddx.loader import iter_cases, read_cases, validate_raw
 from tests.conftest import validate
 
 
@@ -559,3 +559,28 @@ def test_a_misspelt_shorthand_result_suggests_the_shorthand(knowledge):
         assert (p.path, p.message, p.suggestions) == ("stains.desmin", f"unknown stain result '{said}'", want), said
     [far] = problems(knowledge, {"id": "x", "stains": {"desmin": "xyzzy"}})
     assert far.suggestions == ["positive", "negative", "equivocal", "focal", "patchy", "diffuse"]
+
+
+@pytest.mark.parametrize(
+    "written, meant",
+    [
+        ("femoral", ["thigh", "groin", "bone"]),
+        ("Left tibial", ["lower_leg", "bone"]),
+        ("axillary", ["chest_wall", "shoulder", "lymph_node"]),
+    ],
+)
+def test_a_word_that_may_name_several_sites_is_refused_with_each_of_them(knowledge, written, meant, tmp_path):
+    """'femoral' is the thigh or the groin's soft tissue, or the femur: guessing either would move the ranking
+    (the bone site weighs heavily), and the nearest spelling offered 'bone' alone. The hint names every site it
+    may mean, in a case file and in a sheet row alike."""
+    said = " ".join(str(p) for p in problems(knowledge, {"id": "c", "clinical": {"site": written}}))
+    assert " or ".join(repr(m) for m in meant) in said
+    sheet = tmp_path / "s.csv"
+    sheet.write_text(f"id,clinical.site\nc,{written}\n", encoding="utf-8")
+    [loaded] = [validate_raw(raw, knowledge) for raw in read_cases([str(sheet)], knowledge.vocab)]
+    assert not loaded.ok and " or ".join(repr(m) for m in meant) in " ".join(str(p) for p in loaded.problems)
+
+
+@pytest.mark.parametrize("written, site", [("inguinal", "groin"), ("popliteal", "popliteal_fossa"), ("orbital", "orbit")])
+def test_a_region_adjective_with_one_meaning_reads_as_its_site(knowledge, written, site):
+    assert validate(knowledge, {"id": "c", "clinical": {"site": written}}).clinical.site == site

@@ -422,6 +422,8 @@ def _vocabulary_before(data: dict[str, Any], path: Path) -> Vocabulary:
         for term in group_terms.terms:
             sites.add(term, [s for s, c in group_terms._lookup.items() if c == term and s != term])
             site_group_of[term] = fold(group)
+    # words that may name several sites (added after this parser was the loader): each to the sites it may mean
+    sites.ambiguous = {fold(w): [fold(m) for m in meant] for w, meant in (data.get("ambiguous_sites") or {}).items()}
     morphology: dict[str, MorphologyField] = {}
     fields = TermSet("morphology field")
     for name, spec in data["morphology"].items():
@@ -508,3 +510,20 @@ def test_implies_may_name_the_test_by_a_synonym(tmp_path):
     text = _with_alk_terms("  - {term: kif5b_alk_fusion, implies: ALK fusion}\n", alk=", synonyms: [alk_fusion]")
     vocab = load_vocabulary(write(tmp_path, "vocabulary.yaml", text))
     assert vocab.molecular_implies == {"kif5b_alk_fusion": "alk_rearrangement"}
+
+
+def test_a_word_that_may_name_several_sites_must_name_site_terms_and_not_be_one(tmp_path):
+    base = yaml.safe_load(VOCABULARY)
+    for given, said in (
+        ({"calf": ["thigh", "back"]}, "'calf' is a site term or synonym ('lower_leg')"),
+        ({"femoral": ["thigh", "bone"]}, "not site terms: 'bone'"),
+        ({"femoral": ["thigh"]}, "must name two or more site terms"),
+    ):
+        path = write(tmp_path, "vocabulary.yaml", yaml.safe_dump({**base, "ambiguous_sites": given}))
+        with pytest.raises(KnowledgeError) as exc:
+            load_vocabulary(path)
+        assert said in str(exc.value)
+    path = write(tmp_path, "vocabulary.yaml", yaml.safe_dump({**base, "ambiguous_sites": {"Femoral": ["thigh", "back"]}}))
+    vocab = load_vocabulary(path)
+    assert vocab.sites.ambiguous == {"femoral": ["thigh", "back"]} and "femoral" not in vocab.sites
+    assert vocab.sites.suggest("femoral") == ["thigh", "back"]

@@ -101,6 +101,12 @@ def _site(sites: TermSet, sides: Sequence[str], regions: Sequence[str] = ()) -> 
             bare = side.sub("", re.sub(r"[,()]", "_", fold(value)).strip("_"))
             if bare and bare != fold(value) and bare in sites:
                 return sites.normalize(bare)
+            if bare in sites.ambiguous:  # "left femoral": the sites the word may mean, as for "femoral"
+                raise PydanticCustomError(
+                    "unknown_term",
+                    "unknown {kind} {term}",
+                    {"kind": sites.kind, "term": repr(str(value)), "suggestions": list(sites.ambiguous[bare])},
+                )
         try:
             return term(value)
         except PydanticCustomError as exc:

@@ -1022,6 +1022,8 @@ class VocabularyFile(FileModel):
     stain_results: Terms
     stain_shorthand: dict[str, StainShorthand]
     site_sides: list[str] = []  # a site's side ("left thigh"), read past: no rule reads it
+    # a word that may name several sites ("femoral": thigh, groin or bone): refused, its hint naming each
+    ambiguous_sites: dict[str, list[str]] = {}
     stain_extents: Terms
     stain_intensities: Terms
     stain_patterns: Terms
@@ -1069,6 +1071,25 @@ class VocabularyFile(FileModel):
             for term in group_terms.terms:
                 add(sites, term, group_terms.synonyms(term))
                 site_group_of[term] = fold(group)
+        for word, meant in self.ambiguous_sites.items():
+            key = fold(word)
+            if key in sites:
+                term = sites.normalize(key)
+                said = f"ambiguous_sites: {word!r} is a site term or synonym ({term!r}); give it one meaning"
+                problems.append(Problem(said, file=where))
+                continue
+            unknown = [m for m in meant if fold(m) not in sites.terms]
+            if unknown or len(meant) < 2:
+                problems.append(
+                    Problem(
+                        f"ambiguous_sites: {word!r} must name two or more site terms"
+                        + (f"; not site terms: {', '.join(repr(m) for m in unknown)}" if unknown else ""),
+                        file=where,
+                        suggestions=[n for m in unknown for n in sites.suggest(fold(m))][:3],
+                    )
+                )
+                continue
+            sites.ambiguous[key] = [fold(m) for m in meant]
         morphology: dict[str, MorphologyField] = {}
         fields = TermSet("morphology field")
         for name, field in self.morphology.items():

@@ -47,6 +47,9 @@ class TermSet:
     labels: dict[str, str] = field(default_factory=dict)
     help: dict[str, str] = field(default_factory=dict)
     extra: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # words that are not terms because they may mean several ("femoral": the thigh, the groin or the femur): the
+    # terms a hint offers for each, instead of the nearest spellings (which would offer "bone" alone)
+    ambiguous: dict[str, list[str]] = field(default_factory=dict)
     _lookup: dict[str, str] = field(default_factory=dict)
 
     def add(
@@ -93,7 +96,11 @@ class TermSet:
             raise UnknownTerm(self.kind, value, self.suggest(key)) from None
 
     def suggest(self, value: str, n: int = 3) -> list[str]:
-        """The terms nearest ``value`` (at most ``n``); for a small closed set with none near, every term."""
+        """The terms nearest ``value`` (at most ``n``); for a small closed set with none near, every term; for
+        a word that may mean several terms (:attr:`ambiguous`), each of them."""
+        meant = self.ambiguous.get(fold(value))
+        if meant is not None:
+            return list(meant)
         out = self.near(value, n)
         if not out and len(self.terms) <= 8:
             return list(self.terms)  # a small closed set: show every option
