@@ -186,8 +186,9 @@ def _sites(vocab: Vocabulary) -> list[str]:
         words = "; ".join(f"`{w}` ({', '.join(f'`{m}`' for m in meant)})" for w, meant in vocab.sites.ambiguous.items())
         lines += [
             "",
-            "Words that may name several sites (a region's soft tissue or its bone, a region or its lymph node) are "
-            "refused, the error naming each site the word may mean; write the one the source means: " + words + ".",
+            "Words that may name several sites (a region's soft tissue, its bone, its lymph node or an organ in it) "
+            "are refused, with or without a side, the error naming each site the word may mean (and completion in "
+            "the case editor offering them); write the one the source means: " + words + ".",
         ]
     return lines
 
@@ -218,7 +219,8 @@ def reference_section(knowledge: Knowledge) -> str:
         "model (`ddx/knowledge/case.py`) of the packaged rules; a rules directory of your own (`--rules`) may add terms. "
         "Terms are matched case-insensitively after folding spaces, hyphens and `/` to `_`, so `MyoD1`, "
         "`myod1` and `MYOD1` are one term; synonyms are written here folded (`-` as `_`). A key or term that is not "
-        "listed is an error naming the file, the case, the key and the nearest listed ones.",
+        "listed is an error naming the file, the case, the key and the nearest listed ones (for a site word that "
+        "may mean several sites, each of them: below).",
         "",
         "### Keys",
         "",

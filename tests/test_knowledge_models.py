@@ -515,15 +515,23 @@ def test_implies_may_name_the_test_by_a_synonym(tmp_path):
 def test_a_word_that_may_name_several_sites_must_name_site_terms_and_not_be_one(tmp_path):
     base = yaml.safe_load(VOCABULARY)
     for given, said in (
-        ({"calf": ["thigh", "back"]}, "'calf' is a site term or synonym ('lower_leg')"),
-        ({"femoral": ["thigh", "bone"]}, "not site terms: 'bone'"),
-        ({"femoral": ["thigh"]}, "must name two or more site terms"),
+        ({"calf": ["thigh", "back"]}, "'calf' is a synonym of 'lower_leg'; remove it from one of the two"),
+        ({"Thigh": ["lower_leg", "back"]}, "'Thigh' is a site term; remove it from one of the two"),
+        ({"femoral": ["thigh", "bone"]}, "'bone' is not a site term"),
+        ({"femoral": ["thigh", "calf"]}, "'calf' is a synonym: write its term 'lower_leg'"),
+        ({"femoral": ["thigh", "Thigh"]}, "named twice: 'thigh'"),
+        ({"femoral": ["thigh"]}, "a word with one meaning is a synonym of its site term"),
+        ({"left": ["thigh", "back"]}, "'left' is a side word"),
+        ({"femoral": ["thigh", "back"], "Femoral": ["thigh", "lower_leg"]}, "is given twice"),
     ):
-        path = write(tmp_path, "vocabulary.yaml", yaml.safe_dump({**base, "ambiguous_sites": given}))
+        data = {**base, "site_sides": ["left", "right"], "ambiguous_sites": given}
+        path = write(tmp_path, "vocabulary.yaml", yaml.safe_dump(data))
         with pytest.raises(KnowledgeError) as exc:
             load_vocabulary(path)
-        assert said in str(exc.value)
+        assert said in str(exc.value), str(exc.value)
     path = write(tmp_path, "vocabulary.yaml", yaml.safe_dump({**base, "ambiguous_sites": {"Femoral": ["thigh", "back"]}}))
     vocab = load_vocabulary(path)
     assert vocab.sites.ambiguous == {"femoral": ["thigh", "back"]} and "femoral" not in vocab.sites
     assert vocab.sites.suggest("femoral") == ["thigh", "back"]
+    # completion offers every site the word may mean, named by it, before a synonym that merely contains it
+    assert vocab.sites.complete("femo")[:2] == [("thigh", "femoral"), ("back", "femoral")]

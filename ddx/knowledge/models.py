@@ -27,7 +27,7 @@ from typing import Annotated, Any, ClassVar, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
 
-from ddx.errors import Problem
+from ddx.errors import Problem, did_you_mean
 from ddx.knowledge.vocabulary import MorphologyField, TermSet, Vocabulary, fold
 from ddx.yamlio import key_line
 
@@ -1071,25 +1071,37 @@ class VocabularyFile(FileModel):
             for term in group_terms.terms:
                 add(sites, term, group_terms.synonyms(term))
                 site_group_of[term] = fold(group)
+        sides = {fold(w) for w in self.site_sides}
         for word, meant in self.ambiguous_sites.items():
             key = fold(word)
+            said = f"ambiguous_sites: {word!r}"
             if key in sites:
                 term = sites.normalize(key)
-                said = f"ambiguous_sites: {word!r} is a site term or synonym ({term!r}); give it one meaning"
-                problems.append(Problem(said, file=where))
+                owner = "a site term" if term == key else f"a synonym of {term!r}"
+                problems.append(Problem(f"{said} is {owner}; remove it from one of the two", file=where))
                 continue
-            unknown = [m for m in meant if fold(m) not in sites.terms]
-            if unknown or len(meant) < 2:
-                problems.append(
-                    Problem(
-                        f"ambiguous_sites: {word!r} must name two or more site terms"
-                        + (f"; not site terms: {', '.join(repr(m) for m in unknown)}" if unknown else ""),
-                        file=where,
-                        suggestions=[n for m in unknown for n in sites.suggest(fold(m))][:3],
-                    )
-                )
+            if key in sides or key in sites.ambiguous:
+                problems.append(Problem(f"{said} is " + ("a side word" if key in sides else "given twice"), file=where))
                 continue
-            sites.ambiguous[key] = [fold(m) for m in meant]
+            folded = [fold(m) for m in meant]
+            wrong = []
+            for m, f in zip(meant, folded, strict=True):
+                if f in sites.terms:
+                    continue
+                if f in sites:
+                    wrong.append(f"{m!r} is a synonym: write its term {sites.normalize(f)!r}")
+                else:
+                    near = sites.suggest(f)
+                    wrong.append(f"{m!r} is not a site term" + (f" ({did_you_mean(near)})" if near else ""))
+            twice = sorted({f for f in folded if folded.count(f) > 1})
+            if twice:
+                wrong.append("named twice: " + ", ".join(repr(f) for f in twice))
+            if not wrong and len(folded) < 2:
+                wrong.append("a word with one meaning is a synonym of its site term, not an ambiguous word")
+            if wrong:
+                problems.append(Problem(f"{said}: " + "; ".join(wrong), file=where))
+                continue
+            sites.ambiguous[key] = folded
         morphology: dict[str, MorphologyField] = {}
         fields = TermSet("morphology field")
         for name, field in self.morphology.items():

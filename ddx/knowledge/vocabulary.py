@@ -126,8 +126,9 @@ class TermSet:
     def complete(self, text: str, limit: int = 12) -> list[tuple[str, str | None]]:
         """Terms for what has been typed so far: ``(canonical, synonym matched or None)``.
 
-        Canonical terms that start with ``text`` come first, then terms one of
-        whose synonyms starts with it, then terms containing it anywhere.
+        Canonical terms that start with ``text`` come first, then the terms an
+        ambiguous word that starts with it may mean (:attr:`ambiguous`), then terms
+        one of whose synonyms starts with it, then terms containing it anywhere.
         Each canonical term appears once.
         """
         key = fold(text)
@@ -137,6 +138,10 @@ class TermSet:
         for term in self.terms:
             if term.startswith(key):
                 out.setdefault(term, None)
+        for word, meant in self.ambiguous.items():  # "femoral": the thigh, the groin and the bone, never one alone
+            if word.startswith(key):
+                for term in meant:
+                    out.setdefault(term, word)
         for word, term in self._lookup.items():
             if word != term and word.startswith(key):
                 out.setdefault(term, word)
