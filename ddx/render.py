@@ -45,13 +45,19 @@ def _dumps(value: Any) -> str:
     return _ENCODE(value)
 
 
-def _head_and_tail(analysis: Analysis, knowledge: Knowledge) -> tuple[dict[str, Any], dict[str, Any]]:
+def _head(analysis: Analysis) -> dict[str, Any]:
+    """The keys a case's JSON begins with: ``id``, ``file`` (when known), ``sheet`` (a workbook row's) and ``expected``."""
     head: dict[str, Any] = {"id": analysis.case_id}
     if analysis.file:
         head["file"] = analysis.file
     if analysis.sheet is not None:
         head["sheet"] = analysis.sheet
     head["expected"] = analysis.expected
+    return head
+
+
+def _head_and_tail(analysis: Analysis, knowledge: Knowledge) -> tuple[dict[str, Any], dict[str, Any]]:
+    head = _head(analysis)
     tail: dict[str, Any] = {
         "confidence": analysis.confidence.to_dict() if analysis.confidence else None,
         "suggested_tests": [s.to_dict() for s in analysis.suggestions],
@@ -149,12 +155,7 @@ def to_lean_line(analysis: Analysis, knowledge: Knowledge, *, evidence_for: int 
     """
     ranker = ranker_for(knowledge)
     keys = ranker.source_key
-    head: dict[str, Any] = {"id": analysis.case_id}
-    if analysis.file:
-        head["file"] = analysis.file
-    if analysis.sheet is not None:
-        head["sheet"] = analysis.sheet
-    head["expected"] = analysis.expected
+    head = _head(analysis)
     entries = []
     for place, r in enumerate(analysis.ranking):
         # slugs are [a-z0-9_-] (knowledge validation) and a float's repr is its JSON: no encoder needed
