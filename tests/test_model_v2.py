@@ -284,6 +284,10 @@ def test_rules_check_lists_unused_vocabulary_and_likely_double_counting(rules_co
         ({"hmb45": "positive", "sma": "positive"}, "pecoma"),
         ({"cd45": "positive"}, "lymphoma"),
         ({"cd31": "positive", "erg": "positive"}, "vascular"),
+        ({"stat6": {"result": "positive", "pattern": "nuclear"}}, "sft"),
+        ({"stat6": "positive"}, "sft"),  # an unrecorded pattern counts: reports write "STAT6 positive" for nuclear
+        ({"h3k27me3": "lost", "s100": "focal"}, "mpnst"),
+        ({"langerin": "positive"}, "lch"),
     ],
 )
 def test_findings_pointing_outside_the_differential_are_flagged(knowledge, oracle, stains, pointer):
@@ -292,6 +296,34 @@ def test_findings_pointing_outside_the_differential_are_flagged(knowledge, oracl
     assert a.confidence.band == "outside"
     out = to_json(a, knowledge)["outside_differential"]
     assert out and out["pointers"] and out["pointers"][0]["source"]
+
+
+@pytest.mark.parametrize(
+    "case, pointer",
+    [
+        # DOG1 points to GIST in a visceral or intra-abdominal mass only
+        ({"clinical": {"site": "stomach"}, "stains": {"dog1": "positive"}}, "gist"),
+        ({"clinical": {"site": "thigh"}, "stains": {"dog1": "positive"}}, None),
+        # nuclear STAT6 occurs in some DDLPS (co-amplified with MDM2): MDM2 evidence suppresses SFT
+        ({"stains": {"stat6": "positive"}, "molecular": {"mdm2_amplification": "present"}}, None),
+        ({"stains": {"stat6": {"result": "positive", "pattern": "cytoplasmic"}}}, None),
+        # CD34 alone raises SFT as a prompt to stain STAT6; a recorded negative STAT6 answers the prompt
+        ({"stains": {"cd34": "diffuse", "desmin": "negative", "s100": "negative"}}, "sft"),
+        ({"stains": {"cd34": "diffuse", "desmin": "negative", "s100": "negative", "stat6": "negative"}}, None),
+        # H3K27me3 loss with a nuclear myogenic marker or a melanocytic one is not read as MPNST
+        ({"stains": {"h3k27me3": "negative", "myogenin": "positive"}}, None),
+        ({"stains": {"h3k27me3": "positive"}}, None),
+        # langerin in an ALK-positive histiocytic lesion is not read as LCH
+        ({"stains": {"langerin": "positive", "alk": "positive"}}, None),
+    ],
+)
+def test_the_stains_that_define_a_mimic_point_to_it_and_only_then(knowledge, oracle, case, pointer):
+    a = oracle.analyze(validate(knowledge, {"id": "t", **case}))
+    slugs = [p.slug for p in a.outside.pointers] if a.outside else []
+    if pointer is None:
+        assert not {"gist", "sft", "mpnst", "lch"} & set(slugs), slugs
+    else:
+        assert pointer in slugs, slugs
 
 
 def test_no_published_case_of_a_modelled_entity_is_flagged_outside(knowledge, oracle):
