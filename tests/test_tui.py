@@ -186,6 +186,44 @@ def test_invalid_input_is_refused_at_the_field_with_the_reason(knowledge):
     drive(app, script)
 
 
+def test_the_ranking_names_a_refused_value_and_what_it_ranked_with_instead(knowledge):
+    """Typing 'tibial' passes through 'tibia' (a bone synonym): the case keeps bone while the field shows
+    the refusal, so the ranking panel says it was made with bone, until the field is corrected or cleared."""
+    app = make_app(knowledge, prebuild=True)
+
+    async def script(pilot):
+        note = app.query_one("#held-back", Static)
+        assert not note.display
+        site = app.query_one("#f-clinical--site", Input)
+        age = app.query_one("#f-patient--age", Input)
+        site.focus()
+        for typed in ("tib", "tibi", "tibia", "tibial"):  # ranked as typed: 'tibia' (a bone synonym) is accepted
+            site.value = typed
+            await settle(app, pilot)
+        assert app.entry.get("clinical.site") == "bone" and not note.display  # not explained while typing
+        age.focus()  # leaving the field explains the refusal
+        await settle(app, pilot)
+        assert app.analysis.case.clinical.site == "bone"
+        assert note.display and "Site" in app.differential.held_back_text and "'bone'" in app.differential.held_back_text
+        age.value = "35x"
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert len(app.differential.held_back_text.splitlines()) == 2 and "'35'" in app.differential.held_back_text
+        site.value = ""
+        site.focus()
+        await pilot.press("enter")  # cleared: the case has no site, and nothing is held back for it
+        await settle(app, pilot)
+        assert app.entry.get("clinical.site") is None
+        assert "Site" not in app.differential.held_back_text and note.display
+        age.value = "35"
+        age.focus()
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert not note.display and app.differential.held_back_text == ""
+
+    drive(app, script)
+
+
 def test_a_finding_can_be_chosen_from_lists_changed_and_removed(knowledge):
     app = make_app(knowledge)
 

@@ -35,7 +35,7 @@ from ddx.safetext import printable
 from ddx.startup import resume_collector
 from ddx.tui.differential import WIDE_FROM, DifferentialPanel
 from ddx.tui.form import CaseForm
-from ddx.tui.messages import CaseChanged, NextTestChosen, problem_text
+from ddx.tui.messages import CaseChanged, NextTestChosen, RefusalsChanged, problem_text
 
 
 def _mtime(path: Path | None) -> float | None:
@@ -230,6 +230,10 @@ class DdxApp(App[None]):
         self._update_title()
         self.request_rank()
         self._autosave()
+
+    @on(RefusalsChanged)
+    def _refusals_changed(self, event: RefusalsChanged) -> None:
+        self.differential.show_held_back(self.form.held_back())
 
     @on(NextTestChosen)
     def _test_chosen(self, event: NextTestChosen) -> None:

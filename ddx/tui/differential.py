@@ -222,11 +222,13 @@ class DifferentialPanel(Vertical):
         self._narrow: bool | None = None  # the layout the table and the outside summary were drawn for
         self.detail_text = ""  # what the detail pane shows, as plain text
         self.outside_text = ""  # what the outside-the-differential summary shows, as plain text
+        self.held_back_text = ""  # the refused values on the form the ranking was made without, as plain text
 
     def compose(self) -> ComposeResult:
         yield Static("", id="band")
         yield Static("", id="band-action")
         yield Static("", id="outside")
+        yield Static("", id="held-back")
         table: DataTable[Any] = DataTable(id="ranking", cursor_type="row", zebra_stripes=False)
         yield table
         with VerticalScroll(id="detail"):
@@ -250,6 +252,7 @@ class DifferentialPanel(Vertical):
     def on_mount(self) -> None:
         self._columns(self.query_one("#ranking", DataTable))
         self.query_one("#outside", Static).display = False
+        self.query_one("#held-back", Static).display = False
 
     @staticmethod
     def _columns(table: DataTable[Any]) -> None:
@@ -267,6 +270,13 @@ class DifferentialPanel(Vertical):
     def on_resize(self, event: Resize) -> None:
         if self.analysis is not None and self._narrow is not None and self.narrow != self._narrow:
             self.show(self.analysis)  # the table and the outside summary have a narrow form
+
+    def show_held_back(self, lines: list[str]) -> None:
+        """Say which refused values on the form the ranking was made without (none: hide the note)."""
+        note = self.query_one("#held-back", Static)
+        self.held_back_text = "\n".join(lines)
+        note.update(Text(self.held_back_text, style="bold yellow"))
+        note.display = bool(lines)
 
     def show(self, analysis: Analysis) -> None:
         self.analysis = analysis

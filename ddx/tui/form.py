@@ -30,7 +30,7 @@ from ddx.entry import CaseEntry, InvalidEntry, Refused
 from ddx.knowledge import Knowledge
 from ddx.safetext import printable
 from ddx.tui.findings import FindingsPane, TermComplete
-from ddx.tui.messages import CaseChanged, plain, problem_text, shown_value
+from ddx.tui.messages import CaseChanged, RefusalsChanged, plain, problem_text, shown_value
 
 SECTIONS = ("case", "morphology", "stains", "molecular")
 LATER = ("case", "morphology")  # the tabs built after the first paint
@@ -87,8 +87,18 @@ class Field(Vertical):
         error = self.query_one(".field-error", Static)
         error.update(plain(text))
         error.display = bool(text)
+        was = self.has_class("-invalid")
         self.set_class(bool(text) and blocking, "-invalid")
         self.set_class(bool(text) and not blocking, "-refused")
+        if was != self.has_class("-invalid"):
+            # from the form, like CaseChanged: a message the form sends its own child stops at the form
+            form = next((a for a in self.ancestors if isinstance(a, CaseForm)), None)
+            if form is not None:
+                form.post_message(RefusalsChanged())
+
+    @property
+    def label(self) -> str:
+        return self._label
 
 
 class CaseForm(Vertical):
@@ -347,6 +357,19 @@ class CaseForm(Vertical):
             if problem:
                 return problem
         return None
+
+    def held_back(self) -> list[str]:
+        """One line per field whose value on screen is refused, saying what the ranking used instead: the
+        case keeps a field's last valid value (or none), so the ranking shown is not of what the field says
+        ("Site: 'tibial' is refused; ranked with bone"). Empty when the form and the case agree."""
+        lines = []
+        for field in self.query(Field):
+            if not field.has_class("-invalid") or not field.control.name:
+                continue
+            kept = self.entry.get(field.control.name)
+            used = f"ranked with {shown_value(kept)!r}" if kept not in (None, "", []) else "ranked without it"
+            lines.append(f"{field.label}: the value on screen is refused; {used}")
+        return lines
 
     # ------------------------------------------------------------------ navigation
 

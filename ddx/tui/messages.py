@@ -18,6 +18,10 @@ class CaseChanged(Message):
         self.path = path
 
 
+class RefusalsChanged(Message):
+    """A field's refusal was shown or cleared: the ranking says which values on screen it was made without."""
+
+
 class NextTestChosen(Message):
     """A suggested next test was chosen: put it on the form, ready for its result."""
 
