@@ -310,11 +310,31 @@ def test_findings_pointing_outside_the_differential_are_flagged(knowledge, oracl
         # CD34 alone raises SFT as a prompt to stain STAT6; a recorded negative STAT6 answers the prompt
         ({"stains": {"cd34": "diffuse", "desmin": "negative", "s100": "negative"}}, "sft"),
         ({"stains": {"cd34": "diffuse", "desmin": "negative", "s100": "negative", "stat6": "negative"}}, None),
-        # H3K27me3 loss with a nuclear myogenic marker or a melanocytic one is not read as MPNST
+        # H3K27me3 loss with a myogenic profile, a melanocytic marker or MDM2 evidence is not read as MPNST
         ({"stains": {"h3k27me3": "negative", "myogenin": "positive"}}, None),
+        ({"stains": {"h3k27me3": "negative", "desmin": "diffuse", "sma": "positive"}}, None),
+        ({"stains": {"h3k27me3": "negative"}, "molecular": {"mdm2_amplification": "present"}}, None),
         ({"stains": {"h3k27me3": "positive"}}, None),
-        # langerin in an ALK-positive histiocytic lesion is not read as LCH
+        ({"stains": {"h3k27me3": "equivocal"}}, None),  # partial (mosaic) loss
+        # STAT6 recorded in any way answers the CD34 prompt: cytoplasmic STAT6 beside CD34 is not SFT
+        (
+            {
+                "stains": {
+                    "cd34": "diffuse",
+                    "desmin": "negative",
+                    "s100": "negative",
+                    "stat6": {"result": "positive", "pattern": "cytoplasmic"},
+                }
+            },
+            None,
+        ),
+        # focal DOG1 is not GIST (as focal CD117)
+        ({"clinical": {"site": "stomach"}, "stains": {"dog1": "focal"}}, None),
+        # langerin: not in an ALK-positive lesion, not focal, not beside FDC markers (nodal sinus cells)
         ({"stains": {"langerin": "positive", "alk": "positive"}}, None),
+        ({"stains": {"langerin": "focal"}}, None),
+        ({"stains": {"langerin": "positive", "cd21": "positive"}}, None),
+        ({"stains": {"cd1a": "positive", "langerin": "focal"}}, "lch"),
     ],
 )
 def test_the_stains_that_define_a_mimic_point_to_it_and_only_then(knowledge, oracle, case, pointer):

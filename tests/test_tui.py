@@ -204,7 +204,8 @@ def test_the_ranking_names_a_refused_value_and_what_it_ranked_with_instead(knowl
         age.focus()  # leaving the field explains the refusal
         await settle(app, pilot)
         assert app.analysis.case.clinical.site == "bone"
-        assert note.display and "Site" in app.differential.held_back_text and "'bone'" in app.differential.held_back_text
+        assert app.differential.held_back_text == "Site: value refused; ranked with 'bone'"
+        assert note.display
         age.value = "35x"
         await pilot.press("enter")
         await settle(app, pilot)
@@ -220,6 +221,9 @@ def test_the_ranking_names_a_refused_value_and_what_it_ranked_with_instead(knowl
         await pilot.press("enter")
         await settle(app, pilot)
         assert not note.display and app.differential.held_back_text == ""
+        # many refused values: the note stays three lines, the last saying how many more the form marks
+        app.differential.show_held_back([f"Field {i}: value refused; ranked without it" for i in range(5)])
+        assert app.differential.held_back_text.splitlines()[2] == "… and 3 more refused values on the form"
 
     drive(app, script)
 
@@ -658,6 +662,11 @@ def test_a_case_file_with_errors_opens_with_the_bad_values_marked_to_fix(knowled
         quick = app.query_one("#stains-entry", Input)
         assert quick.value == "desmni positive"
         assert "desmin" in shown_text(app.query_one("#stains-error", Static))
+        # the ranking says what it was made without: the age and the stain, not the depth (a choice, left out)
+        held = app.differential.held_back_text.splitlines()
+        assert app.query_one("#held-back", Static).display and len(held) == 2, held
+        assert held[0].startswith("Age") and held[0].endswith("ranked without it")
+        assert held[1] == "Stains: 'desmni positive' refused; ranked without it"
         # nothing is saved (nor lost) until the typed values are corrected
         before = path.read_text()
         await pilot.press("ctrl+s")
@@ -669,6 +678,7 @@ def test_a_case_file_with_errors_opens_with_the_bad_values_marked_to_fix(knowled
         await pilot.press("enter")
         await settle(app, pilot)
         assert not age.has_class("-invalid") and app.entry.get("patient.age") == 35
+        assert not app.query_one("#held-back", Static).display, app.differential.held_back_text
         await pilot.press("ctrl+s")
         await settle(app, pilot)
         saved = open_case(path, knowledge).entry  # valid now, without the partial mode

@@ -282,7 +282,7 @@ class DdxApp(App[None]):
             origin = Path(draft.origin) if draft.origin else None
             self.path = origin if origin is not None and origin.is_file() else None
             self._disk_mtime = _mtime(self.path)
-            self.form.load_from_entry()
+            self.form.load_from_entry(refused=[])  # the draft is a valid case: the file's refusals go
             self.drafts.discard(draft.path)
             self._case_changed(CaseChanged("*"))
             replaced = f"; it replaces {opened} in the editor" if opened is not None and opened != self.path else ""

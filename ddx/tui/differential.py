@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -206,6 +207,9 @@ class NextTestList(OptionList):
     BINDINGS = [Binding("space", "select", "Add to the form", show=False)]
 
 
+HELD_BACK_LINES = 3  # lines of the note of refused values the ranking was made without (each may wrap once)
+
+
 class DifferentialPanel(Vertical):
     """Re-drawn on every new analysis; keeps the entity the user picked selected."""
 
@@ -255,12 +259,20 @@ class DifferentialPanel(Vertical):
         self.query_one("#held-back", Static).display = False
 
     @staticmethod
-    def _columns(table: DataTable[Any]) -> None:
-        """(Re)create the columns: a column keeps its widest content, and the narrow layout is narrower."""
+    def _columns(table: DataTable[Any], rows: list[tuple[Text, Text, Text]] | None = None) -> None:
+        """(Re)create the columns, each as wide as its widest cell (``rows``: the cells about to be added).
+        The widths are set here, not left to the table: the table measures cells added on a later refresh,
+        so under load a picture could be taken with the columns of the ranking before."""
         table.clear(columns=True)
-        table.add_column("#", key="n")
-        table.add_column("entity", key="entity")
-        table.add_column("probability %", key="p")
+        cells = rows or []
+
+        def width(label: str, column: int) -> int | None:
+            lines = [line for row in cells for line in row[column].plain.split("\n")]
+            return max([cell_len(label), *map(cell_len, lines)]) if cells else None
+
+        table.add_column("#", key="n", width=width("#", 0))
+        table.add_column("entity", key="entity", width=width("entity", 1))
+        table.add_column("probability %", key="p", width=width("probability %", 2))
 
     @property
     def narrow(self) -> bool:
@@ -274,6 +286,8 @@ class DifferentialPanel(Vertical):
     def show_held_back(self, lines: list[str]) -> None:
         """Say which refused values on the form the ranking was made without (none: hide the note)."""
         note = self.query_one("#held-back", Static)
+        if len(lines) > HELD_BACK_LINES:  # the note stays short: the form marks each refused value
+            lines = [*lines[: HELD_BACK_LINES - 1], f"… and {len(lines) - HELD_BACK_LINES + 1} more refused values on the form"]
         self.held_back_text = "\n".join(lines)
         note.update(Text(self.held_back_text, style="bold yellow"))
         note.display = bool(lines)
@@ -293,14 +307,15 @@ class DifferentialPanel(Vertical):
             outside.update(block)
             outside.display = bool(block.plain)
             table = self.query_one("#ranking", DataTable)
-            self._columns(table)
             width = NARROW_BAR_WIDTH if narrow else BAR_WIDTH
+            rows = []
             for n, r in enumerate(analysis.ranking, start=1):
                 pct = f"{probability_text(r.probability, '').replace(' ', ''):>5}"  # ' 89.6', '>99.9', ' <0.1': never 100.0
                 cell = entity_cell(r, self.knowledge, leader=n == 1, narrow=narrow)
-                table.add_row(
-                    str(n), cell, Text(pct + " ") + bar(r.probability, width), key=r.entity, height=len(cell.plain.split("\n"))
-                )
+                rows.append((Text(str(n)), cell, Text(pct + " ") + bar(r.probability, width)))
+            self._columns(table, rows)
+            for r, (n_cell, cell, p_cell) in zip(analysis.ranking, rows, strict=True):
+                table.add_row(n_cell, cell, p_cell, key=r.entity, height=len(cell.plain.split("\n")))
             slugs = [r.entity for r in analysis.ranking]
             row = slugs.index(self.pinned) if self.pinned in slugs else 0
             table.move_cursor(row=row, animate=False)

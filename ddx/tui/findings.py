@@ -24,7 +24,7 @@ from ddx.entry import CaseEntry, InvalidEntry, ParsedFinding, Refused, parse_fin
 from ddx.knowledge import Knowledge
 from ddx.knowledge.vocabulary import TermSet, fold
 from ddx.safetext import printable
-from ddx.tui.messages import CaseChanged, plain, problem_text, shown_value
+from ddx.tui.messages import CaseChanged, RefusalsChanged, plain, problem_text, shown_value
 
 RESULT_STYLES = {
     "positive": "bold green",
@@ -284,9 +284,20 @@ class FindingsPane(Vertical):
 
     def _error(self, text: str | None) -> None:
         error = self.query_one(f"#{self.section}-error", Static)
+        was = bool(error.display)  # (not the entry line's "-invalid": Textual's Input resets it as it is typed in)
         error.update(plain(text))
         error.display = bool(text)
         self.query_one(f"#{self.section}-entry", Input).set_class(bool(text), "-invalid")
+        if was or text:  # shown, changed or cleared: the ranking's note of what it was made without follows
+            self.app.post_message(RefusalsChanged())
+
+    def held_back(self) -> str | None:
+        """The refused value in the entry line, which the case (and so the ranking) is without, or None."""
+        if not self.query_one(f"#{self.section}-error", Static).display:
+            return None
+        typed = self.query_one(f"#{self.section}-entry", Input).value.strip()
+        what = f"{printable(typed, newlines=False)!r} refused" if typed else "a value refused"
+        return f"{self.section.capitalize()}: {what}; ranked without it"
 
     def _apply(self, finding: ParsedFinding) -> bool:
         try:

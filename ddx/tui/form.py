@@ -64,6 +64,10 @@ class CheckList(SelectionList[str]):
         return Strip(segments, strip.cell_length)
 
 
+RANKED_SECTIONS = ("patient", "clinical", "morphology")  # the form's fields the ranking reads (stains and
+# molecular results are entered in their panes)
+
+
 class Field(Vertical):
     """A label, a control and the place where a refusal is explained."""
 
@@ -91,10 +95,8 @@ class Field(Vertical):
         self.set_class(bool(text) and blocking, "-invalid")
         self.set_class(bool(text) and not blocking, "-refused")
         if was != self.has_class("-invalid"):
-            # from the form, like CaseChanged: a message the form sends its own child stops at the form
-            form = next((a for a in self.ancestors if isinstance(a, CaseForm)), None)
-            if form is not None:
-                form.post_message(RefusalsChanged())
+            # to the app itself: posted here while the form handles an event, it would stop at the form
+            self.app.post_message(RefusalsChanged())
 
     @property
     def label(self) -> str:
@@ -359,16 +361,24 @@ class CaseForm(Vertical):
         return None
 
     def held_back(self) -> list[str]:
-        """One line per field whose value on screen is refused, saying what the ranking used instead: the
-        case keeps a field's last valid value (or none), so the ranking shown is not of what the field says
-        ("Site: 'tibial' is refused; ranked with bone"). Empty when the form and the case agree."""
+        """One line per refused value on screen that the ranking could not use, saying what it used instead:
+        the case keeps a field's last valid value (or none), so the ranking shown is not of what the field
+        says ("Site: value refused; ranked with 'bone'"); a stain or molecular value of a file waiting in
+        its entry line is not in the case ("Stains: 'stat6 positive membranous' refused; ranked without
+        it"). Fields the ranking does not read (the id, title, source, notes, expected) are left out: their
+        refusal is shown at the field. Empty when the form and the case agree."""
         lines = []
         for field in self.query(Field):
-            if not field.has_class("-invalid") or not field.control.name:
+            path = field.control.name
+            if not field.has_class("-invalid") or not path or path.split(".")[0] not in RANKED_SECTIONS:
                 continue
-            kept = self.entry.get(field.control.name)
+            kept = self.entry.get(path)
             used = f"ranked with {shown_value(kept)!r}" if kept not in (None, "", []) else "ranked without it"
-            lines.append(f"{field.label}: the value on screen is refused; {used}")
+            lines.append(f"{field.label}: value refused; {used}")
+        for pane in self.query(FindingsPane):
+            line = pane.held_back()
+            if line:
+                lines.append(line)
         return lines
 
     # ------------------------------------------------------------------ navigation
