@@ -71,6 +71,11 @@ def _label_words(knowledge: Knowledge, path: str) -> str:
     return _term(parts[-1])
 
 
+def _cited_as(knowledge: Knowledge, path: str) -> str:
+    """A finding's name as a citation writes it: 'Langerin (CD207)' -> 'Langerin', 'NAB2-STAT6 fusion' -> 'NAB2-STAT6'."""
+    return re.sub(r"\s*\(.*?\)|\s+(?:fusion|rearrangement|mutation)$", "", _label_words(knowledge, path)).strip()
+
+
 def finding_text(knowledge: Knowledge, path: str, value: Any) -> str:
     """One recorded finding in words, from the ``findings`` frames of reports.yaml:
     ('stains.cd68', 'positive') -> 'CD68 positive'; ('morphology.cell_types', 'spindle') -> 'spindle cells'."""
@@ -101,9 +106,17 @@ def pointer_findings(pointer: Pointer, recorded: dict[str, Any], knowledge: Know
 CITATION = re.compile(r"^[A-Z][A-Za-z&'. ]*?\s(?:1[89]|20)\d\d(?:;\s?[\w()]+(?::[\w-]+)?)?")
 
 
-def short_source(source: str, limit: int = 90) -> str:
-    """The first citation of a source, short: 'Nonaka D, et al. Am J Surg Pathol 2008;32:1291'."""
-    first = (split_citations(source) or [source])[0]
+def short_source(source: str, limit: int = 90, *, about: list[str] | None = None) -> str:
+    """The first citation of a source, short: 'Nonaka D, et al. Am J Surg Pathol 2008;32:1291'. ``about``:
+    words to look for (stain labels, in order): the first citation naming the first of them found in any is
+    taken instead, so a caution raised by H3K27me3 cites the H3K27me3 series, not the SOX10 paper before it."""
+    citations = split_citations(source) or [source]
+    first = citations[0]
+    for word in about or []:
+        named = [c for c in citations if word.lower() in c.lower()]
+        if named:
+            first = named[0]
+            break
     if first.startswith("pooled: "):
         first = first[len("pooled: ") :]
     segments = [s.strip() for s in re.split(r"\.\s+", first) if s.strip()]
@@ -365,12 +378,14 @@ def outside_paragraph(analysis: Analysis, knowledge: Knowledge) -> list[str]:
     items = []
     for p in analysis.outside.pointers:
         words = pointer_findings(p, recorded, knowledge)
+        # the citation of the most specific recorded finding: each entry lists its defining findings first
+        about = [_cited_as(knowledge, path) for path in p.findings if recorded.get(path.replace(".", "__")) is not None]
         items.append(
             fill(
                 t.outside_pointer,
                 findings=join_words(words) or "The recorded findings",
                 name=lower_first(p.name),
-                source=short_source(p.source),
+                source=short_source(p.source, about=about),
                 rationale=p.rationale,
             )
         )

@@ -15,7 +15,7 @@ from ddx.cli import main
 from ddx.errors import KnowledgeError
 from ddx.knowledge import load_knowledge
 from ddx.ranking import lower_first
-from ddx.report_comment import describe_morphology, percent_text, render_report, split_citations
+from ddx.report_comment import describe_morphology, outside_paragraph, percent_text, render_report, split_citations
 from tests.conftest import CASES, SEED, validate
 
 
@@ -274,6 +274,24 @@ def test_an_outside_case_names_no_diagnosis_and_sets_no_candidate_aside(knowledg
     leader = knowledge.reports.entities[analysis.ranking[0].entity]
     assert leader.diagnosis not in line and leader.comment.strip()[:40] not in flat(text)
     assert "less likely" not in flat(text) and "ranks below" in flat(text)
+
+
+@pytest.mark.parametrize(
+    "stains, cited",
+    [
+        # each caution cites the paper of the stain that raised it, not the entry's first source
+        ({"h3k27me3": "lost", "sox10": "negative", "s100": "focal"}, "Schaefer IM"),
+        ({"sox10": "focal", "hmb45": "negative", "melan_a": "negative"}, "Nonaka D"),
+        ({"stat6": "diffuse", "cd34": "diffuse"}, "Han Y"),
+        ({"langerin": "diffuse"}, "Chikwava K"),
+        ({"cd1a": "positive"}, "Salari B"),
+    ],
+)
+def test_an_outside_caution_cites_the_source_of_the_stain_that_raised_it(knowledge, analyzer, stains, cited):
+    analysis = analyzer.analyze(validate(knowledge, {"id": "o", "stains": stains}))
+    assert analysis.outside and analysis.outside.pointers
+    cautions = " ".join(outside_paragraph(analysis, knowledge))
+    assert cited in cautions, cautions
 
 
 def test_absent_findings_are_never_listed_with_present_ones(knowledge):

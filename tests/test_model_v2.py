@@ -328,6 +328,25 @@ def test_findings_pointing_outside_the_differential_are_flagged(knowledge, oracl
             },
             None,
         ),
+        # the NAB2-STAT6 fusion defines SFT; weak or focal STAT6, or MDM2 immunostaining without a negative
+        # amplification test, does not raise it; MDM2 immunostaining with amplification recorded absent does not stop it
+        ({"molecular": {"nab2_stat6_fusion": "present"}}, "sft"),
+        ({"stains": {"stat6": {"result": "positive", "extent": "focal"}}}, None),
+        ({"stains": {"stat6": {"result": "positive", "intensity": "weak"}}}, None),
+        ({"stains": {"stat6": "diffuse", "mdm2": "positive"}}, None),
+        ({"stains": {"stat6": "diffuse", "mdm2": "positive"}, "molecular": {"mdm2_amplification": "absent"}}, "sft"),
+        # CD34 beside DOG1 in a gastric mass is GIST, not an SFT prompt
+        (
+            {
+                "clinical": {"site": "gastric"},
+                "stains": {"dog1": "diffuse", "cd34": "positive", "desmin": "negative", "s100": "negative"},
+            },
+            "gist",
+        ),
+        # H3K27me3 'lost' with an extent is partial loss; 'partial loss' and 'mosaic' read as equivocal
+        ({"stains": {"h3k27me3": {"result": "lost", "extent": "focal"}}}, None),
+        ({"stains": {"h3k27me3": "partial loss"}}, None),
+        ({"stains": {"h3k27me3": "complete loss"}}, "mpnst"),
         # focal DOG1 is not GIST (as focal CD117)
         ({"clinical": {"site": "stomach"}, "stains": {"dog1": "focal"}}, None),
         # langerin: not in an ALK-positive lesion, not focal, not beside FDC markers (nodal sinus cells)
@@ -344,6 +363,7 @@ def test_the_stains_that_define_a_mimic_point_to_it_and_only_then(knowledge, ora
         assert not {"gist", "sft", "mpnst", "lch"} & set(slugs), slugs
     else:
         assert pointer in slugs, slugs
+        assert not {"gist", "sft", "mpnst", "lch"} - {pointer} & set(slugs), slugs  # and no other of them
 
 
 def test_no_published_case_of_a_modelled_entity_is_flagged_outside(knowledge, oracle):
