@@ -217,7 +217,7 @@ def reference_section(knowledge: Knowledge) -> str:
     lines = [
         "Generated from `rules/vocabulary.yaml`, `rules/entities.yaml`, `rules/settings.yaml` and the case "
         "model (`ddx/knowledge/case.py`) of the packaged rules; a rules directory of your own (`--rules`) may add terms. "
-        "Terms are matched case-insensitively after folding spaces, hyphens and `/` to `_`, so `MyoD1`, "
+        "Terms are matched case-insensitively after folding spaces, hyphens, slashes and colons to `_`, so `MyoD1`, "
         "`myod1` and `MYOD1` are one term; synonyms are written here folded (`-` as `_`). A key or term that is not "
         "listed is an error naming the file, the case, the key and the nearest listed ones (for a site word that "
         "may mean several sites, each of them: below).",
