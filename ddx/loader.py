@@ -110,6 +110,9 @@ def _file_problem(file: str, label: str, message: str, line: int | None = None, 
     return RawCase(file, 0, label, sheet=sheet, problems=[Problem(message, file=file, line=line, sheet=sheet)])
 
 
+RESULT_KEYS = frozenset({"ranking", "rules_version"})  # keys of ``ddx eval --format json`` output, never of a case
+
+
 def iter_raw(path: str | Path, vocab: Vocabulary) -> Iterator[RawCase]:
     """Yield every case in one file, unvalidated (spreadsheets row by row)."""
     file = str(path)
@@ -169,6 +172,16 @@ def iter_raw(path: str | Path, vocab: Vocabulary) -> Iterator[RawCase]:
             for owner, line, message in duplicates
             if owner == index
         ]
+        if isinstance(item, dict) and RESULT_KEYS <= item.keys():
+            # ddx's own output saved beside the cases: said once, and its id is not taken from the real case
+            raw.problems = [
+                Problem(
+                    "this is a ddx result (it has 'ranking' and 'rules_version'), not a case: leave results out of the inputs",
+                    file=file,
+                    case=raw.label,
+                    line=raw.line,
+                )
+            ]
         yield raw
 
 

@@ -101,6 +101,26 @@ def test_mixed_folder_every_good_case_ranked_every_bad_one_an_error_row(tmp_path
     assert "ddx: " in result.stderr and "posittive" in result.stderr
 
 
+def test_a_saved_result_beside_its_case_is_one_error_and_takes_no_id(tmp_path):
+    """`ddx eval --format json` saved into the cases folder: said to be a result, not eleven unknown keys, and
+    its id is not taken from the case it was made from (which was refused as a duplicate before)."""
+    folder = tmp_path / "cases"
+    folder.mkdir()
+    (folder / "seed.yaml").write_text(SEED.read_text(encoding="utf-8"), encoding="utf-8")
+    saved = run("eval", str(folder / "seed.yaml"), "--format", "json")
+    assert saved.exit_code == 0
+    (folder / "a-result.json").write_text(saved.stdout, encoding="utf-8")  # sorted before the case
+    out = tmp_path / "out.jsonl"
+    result = run("batch", str(folder), "--format", "jsonl", "--output", str(out))
+    assert result.exit_code == 1
+    rows, summary = jsonl(out.read_text(encoding="utf-8"))
+    result_row, case_row = rows
+    assert case_row["file"].endswith("seed.yaml") and not case_row["errors"] and case_row["ranking"]
+    [problem] = result_row["errors"]
+    assert "is a ddx result" in problem["message"] and problem["file"].endswith("a-result.json")
+    assert summary["ranked"] == 1 and summary["errors"] == 1
+
+
 def test_every_format_writes_every_case(tmp_path):
     folder = mixed_folder(tmp_path)
     for fmt in ("table", "json", "csv", "markdown"):
