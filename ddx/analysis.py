@@ -57,14 +57,18 @@ class Pointer:
     findings: tuple[str, ...]  # the recorded findings it accounts for
     rationale: str
     source: str
+    summary: str = ""  # the entry's short sentence for the reader (its rationale when it has none)
+    tests: tuple[str, ...] = ()  # the tests that would answer it and are not recorded yet (stains.x, molecular.x)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "entity": self.slug,
             "name": self.name,
             "findings": list(self.findings),
+            "summary": self.summary,
             "rationale": self.rationale,
             "source": self.source,
+            "tests": list(self.tests),
         }
 
 
@@ -118,9 +122,10 @@ class Analysis:
         return self.ranking[0] if self.ranking else None
 
 
-# an outside entity as Analyzer.outside reads it: its pattern, its spec, its findings with their fact keys, and the
-# pointer made for each set of those findings recorded
-_OutsideRow = tuple[Callable[[dict[str, Any]], bool], Any, tuple[tuple[str, str], ...], dict[tuple[str, ...], Pointer]]
+# an outside entity as Analyzer.outside reads it: its pattern, its spec, its findings and its tests with their fact
+# keys, and the pointer made for each set of those findings recorded and tests pending
+_Keyed = tuple[tuple[str, str], ...]  # (finding path, fact key) pairs
+_OutsideRow = tuple[Callable[[dict[str, Any]], bool], Any, _Keyed, _Keyed, dict[tuple[tuple[str, ...], tuple[str, ...]], Pointer]]
 
 
 class Analyzer:
@@ -206,12 +211,16 @@ class Analyzer:
         profile_probs = self.ranker.profile_posterior(matched)
         posterior = self.ranker.to_entities(profile_probs)
         ranking = self.ranker.rank(matched, posterior, profile_probs)
-        suggestions = self.suggester.suggest(facts, matched, profile_posterior=profile_probs) if suggest else []
+        outside = self.outside(every, matched)
+        pending: dict[str, list[str]] = {}  # the tests the outside pointers ask for, with the pointers asking
+        for pointer in outside.pointers:
+            for test in pointer.tests:
+                pending.setdefault(test, []).append(pointer.slug)
+        suggestions = self.suggester.suggest(facts, matched, profile_posterior=profile_probs, pointers=pending) if suggest else []
         informative = self.ranker.informative(matched, ranking)
         # distinct stains and molecular tests read by matched scoring rules (ALK positive is one, however many
         # rules read it)
         ancillary = set().union(*(self.ancillary_reads[r] for r in matched if r in self.ancillary_reads))
-        outside = self.outside(every, matched)
         names = [self._said[p.slug] for p in outside.pointers]  # said inside the band's sentence
         names += [f"{lower_first(u.finding)} (explained by no modelled entity)" for u in outside.unexplained]
         caveats = self.ranker.caveats(matched)
@@ -385,20 +394,27 @@ class Analyzer:
             for rid in sorted(r for r in matched if r in self.unexplained)
         ]
         pointers = []
-        for predicate, spec, findings, made in self._pointers:
+        for predicate, spec, findings, tests, made in self._pointers:
             if predicate(every):
                 recorded = tuple(f for f, key in findings if key in every)
-                pointer = made.get(recorded)  # frozen: one per set of findings recorded, shared
+                pending = tuple(t for t, key in tests if key not in every)
+                pointer = made.get((recorded, pending))  # frozen: one per set of findings and tests recorded, shared
                 if pointer is None:
-                    pointer = made[recorded] = Pointer(spec.slug, spec.name, recorded, spec.rationale, spec.source)
+                    pointer = made[recorded, pending] = Pointer(
+                        spec.slug, spec.name, recorded, spec.rationale, spec.source, spec.summary or spec.rationale, pending
+                    )
                 pointers.append(pointer)
         return OutsideReport(tuple(unexplained), tuple(pointers))
 
     @cached_property
     def _pointers(self) -> list[_OutsideRow]:
-        """Per outside entity, built once: its pattern, its spec, its findings with their fact keys, and the
-        :class:`Pointer` made for each set of them recorded."""
-        return [(o.predicate, o.spec, tuple((f, f.replace(".", "__")) for f in o.spec.findings), {}) for o in self.knowledge.outside]
+        """Per outside entity, built once: its pattern, its spec, its findings and its tests with their fact
+        keys, and the :class:`Pointer` made for each set of them recorded."""
+
+        def keyed(paths: list[str]) -> tuple[tuple[str, str], ...]:
+            return tuple((p, p.replace(".", "__")) for p in paths)
+
+        return [(o.predicate, o.spec, keyed(o.spec.findings), keyed(o.spec.tests), {}) for o in self.knowledge.outside]
 
     @cached_property
     def _said(self) -> dict[str, str]:

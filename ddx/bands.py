@@ -227,6 +227,9 @@ def assess(
             band, leader.probability, margin, bool(confirm), tested, informative, ancillary, bool(outside), overturned, top_pitfall
         ):
             first = suggestions[0] if suggestions else None
+            if band.when.outside:
+                # the band about findings outside the differential names a test that answers the pointer, or none
+                first = next((s for s in suggestions if s.pointers), None)
             if band.when.pitfall_min is not None and pitfalls:
                 # the band about a pitfall names the test that best separates the leader from the look-alike
                 # (its why compares those two), else one its caveat asks for; else it names none

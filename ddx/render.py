@@ -21,7 +21,7 @@ from ddx.analysis import Analysis, Unused, provenance_line
 from ddx.facts import case_facts
 from ddx.knowledge import Knowledge
 from ddx.ranking import FIGURE_SPACE, Evidence, RankedEntity, lower_first, percent_text, probability_text, ranker_for
-from ddx.report_comment import figure_text, pointer_findings, unused_texts
+from ddx.report_comment import figure_text, pointer_findings, pointer_tests, unused_texts
 from ddx.safetext import markdown_text, printable
 from ddx.suggest import no_test_text
 
@@ -268,7 +268,9 @@ def outside_lines(analysis: Analysis, knowledge: Knowledge) -> list[str]:
     lines = []
     for p in o.pointers:
         found = ", ".join(pointer_findings(p, recorded, knowledge)) or "the recorded findings"
-        lines.append(f"{p.name}: {found}. {p.rationale} ({p.source})")
+        tests = pointer_tests(p, knowledge)
+        test = f" Would test it: {tests}." if tests else ""
+        lines.append(f"{p.name}: {found}. {p.summary}{test} ({p.source})")
     for u in o.unexplained:
         lines.append(f"{u.finding}: no modelled entity shows it often (at most {u.p * 100:.0f} %, {u.best}).")
     return lines

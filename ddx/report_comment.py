@@ -103,6 +103,13 @@ def pointer_findings(pointer: Pointer, recorded: dict[str, Any], knowledge: Know
     return out
 
 
+def pointer_tests(pointer: Pointer, knowledge: Knowledge) -> str:
+    """The tests an outside pointer asks for and the case has not recorded, named: 'CD1a or Langerin (CD207)'
+    ('' when none)."""
+    labels = [knowledge.vocab.test_label(*path.split(".", 1)) for path in pointer.tests]
+    return join_words(labels, "or") if labels else ""
+
+
 CITATION = re.compile(r"^[A-Z][A-Za-z&'. ]*?\s(?:1[89]|20)\d\d(?:;\s?[\w()]+(?::[\w-]+)?)?")
 
 

@@ -56,7 +56,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -97,7 +97,8 @@ class Suggestion:
     posterior); ``cost`` its class (relative cost, a routine immunostain = 1,
     and turnaround); ``leader``/``contrast`` the profile slugs the why line
     compares (``contrast`` None when no other candidate differs);
-    ``asked_by`` the rule ids of shown caveats that ask for the test; ``also``
+    ``asked_by`` the rule ids of shown caveats that ask for the test; ``pointers`` the outside-the-differential
+    entries (``rules/outside.yaml`` slugs) whose pointer it would answer; ``also``
     the (path, label) of the other tests the same order reads (a class with
     ``panel: true`` in ``rules/ancillary.yaml``) that gain at least ``min_gain`` or that a shown caveat asks for.
     """
@@ -112,6 +113,7 @@ class Suggestion:
     contrast: str | None = None
     asked_by: tuple[str, ...] = ()
     also: tuple[tuple[str, str], ...] = ()
+    pointers: tuple[str, ...] = ()
 
     @property
     def path(self) -> str:
@@ -126,11 +128,16 @@ class Suggestion:
     @property
     def detail(self) -> str:
         """'expected gain 0.22 bits; FISH, 2-5 working days' (and who asked for it)."""
-        text = f"expected gain {self.gain:.2f} bits; {self.cost.text}"
+        if self.gain == 0.0 and (self.asked_by or self.pointers):  # asked for, but no rule of the ranking reads it
+            text = f"the ranking does not read it; {self.cost.text}"
+        else:
+            text = f"expected gain {self.gain:.2f} bits; {self.cost.text}"
         if self.also:
             text += f"; the same {self.cost.label} also reads {join_and([lower_first(label) for _, label in self.also])}"
         if self.asked_by:
             text += "; asked for by a caveat" if len(self.asked_by) == 1 else "; asked for by the caveats"
+        if self.pointers and self.gain > 0.0:  # a why about the modelled entities: say what else it answers
+            text += "; also tests the pointer outside the differential"
         return text
 
     def to_dict(self) -> dict[str, object]:
@@ -149,6 +156,7 @@ class Suggestion:
             "contrast": self.contrast,
             "asked_by": list(self.asked_by),
             "also": [path for path, _ in self.also],
+            "pointers": list(self.pointers),
         }
 
 
@@ -218,7 +226,7 @@ class _Table:
     fired: frozenset[str]
     blocks: Any = None  # rows, tempered, powered as numpy arrays (the vectorised pass)
     tiers: list[list[Rule]] | None = None  # the why's rules, built when the test is first shown
-    whys: dict[tuple[int, int | None, tuple[str, ...]], str] = field(default_factory=dict)
+    whys: dict[tuple[int, int | None, tuple[str, ...], tuple[str, ...]], str] = field(default_factory=dict)
     distances: dict[int, list[float]] = field(default_factory=dict)  # per leader, per profile (see _within)
 
 
@@ -404,8 +412,9 @@ class Suggester:
         n: int | None = None,
         profile_posterior: list[float] | None = None,
         min_gain: float | None = None,
+        pointers: Mapping[str, Sequence[str]] | None = None,
     ) -> list[Suggestion]:
-        """The next tests, best first (by gain per unit of cost).
+        """The next tests, best first (by gain per unit of cost), those answering an outside pointer first.
 
         ``facts``: the case's flat facts (they must hold the keys the exclusive
         groups read: ``knowledge.ancillary.keys``); ``matched``: the matched rule
@@ -414,7 +423,10 @@ class Suggester:
         every untested test a matched caveat asks for. Gains are over the
         entities (separating two subtypes of one entity gains nothing);
         ``profile_posterior`` (profile order) may be passed in when the caller
-        already has it.
+        already has it. ``pointers``: test path -> the outside entries
+        (``rules/outside.yaml`` slugs) whose pointer it would answer; each such
+        test not recorded is offered too, ahead of the others (the ranking's gains
+        assume the diagnosis is a modelled entity, which those findings question).
         """
         settings = self.knowledge.settings
         n = settings.suggestions if n is None else n
@@ -475,11 +487,13 @@ class Suggester:
         # what is shown, in the reference's order: the tests chosen, then those a caveat asks for
         shown: list[tuple[int | None, _Test | None, str]] = [(k, candidates[k][0], candidates[k][0].path) for k in chosen]
         merged: dict[int, list[str]] = {}  # a chosen panel line: the caveats asking for another test of its order
-        if asked:
+        pointers = pointers or {}
+        pointed: dict[int, list[str]] = {}  # a chosen panel line: the outside pointers asking for another test of its order
+        if asked or pointers:
             by_path = {test.path: k for k, (test, _) in enumerate(candidates)}
             chosen_paths = {candidates[k][0].path for k in chosen}
             panel_line = {candidates[k][0].cost.assay: k for k in chosen if candidates[k][0].cost.assay is not None}
-            for test_path in asked:
+            for test_path in dict.fromkeys([*asked, *pointers]):
                 if test_path in chosen_paths or test_path in answered:
                     continue
                 section, _, name = test_path.partition(".")
@@ -490,7 +504,8 @@ class Suggester:
                 asked_test = candidates[hit][0] if hit is not None else self.by_path.get(test_path)
                 line = panel_line.get(asked_test.cost.assay) if asked_test is not None else None
                 if line is not None and asked_test is not None:  # the order is offered already: asked for there
-                    merged.setdefault(line, []).extend(asked[test_path])
+                    merged.setdefault(line, []).extend(asked.get(test_path, ()))
+                    pointed.setdefault(line, []).extend(pointers.get(test_path, ()))
                     named = also.get(line, ())
                     if test_path not in {path for path, _ in named}:
                         also[line] = (*named, (test_path, asked_test.label))
@@ -499,7 +514,8 @@ class Suggester:
         out = []
         for index, shown_test, test_path in shown:
             if index is None:
-                out.append(self._suggestion(shown_test, test_path, 0.0, _INERT, None, facts, leader, asked[test_path]))
+                by = (asked.get(test_path, ()), pointers.get(test_path, ()))
+                out.append(self._suggestion(shown_test, test_path, 0.0, _INERT, None, facts, leader, *by))
                 continue
             test, table = candidates[index]
             gain = gains[index]
@@ -511,9 +527,12 @@ class Suggester:
                 else self._vector_contrast(mixing, test, table, pp, posterior, leader)
             )
             asked_by = (*asked.get(test_path, ()), *merged.get(index, ()))
-            made = self._suggestion(test, test_path, gain, table, contrast, facts, leader, asked_by)
+            by_pointer = tuple(dict.fromkeys((*pointers.get(test_path, ()), *pointed.get(index, ()))))
+            made = self._suggestion(test, test_path, gain, table, contrast, facts, leader, asked_by, by_pointer)
             out.append(replace(made, also=also[index]) if index in also else made)
         out.sort(key=_rank_key)
+        if pointers:  # the tests that answer an outside pointer first, in the order they were ranked
+            out.sort(key=lambda s: not s.pointers)
         return out
 
     def _look_alikes_out_of_reach(self, rid: str, posterior: list[float]) -> bool:
@@ -843,6 +862,7 @@ class Suggester:
         facts: dict[str, object],
         leader: int,
         asked_by: Any,
+        pointers: Sequence[str] = (),
     ) -> Suggestion:
         section, _, name = test_path.partition(".")
         kind = "stain" if section == "stains" else "molecular"
@@ -850,7 +870,8 @@ class Suggester:
         label = test.label if test is not None else (vocab.stains if kind == "stain" else vocab.molecular).label(name)
         cost = test.cost if test is not None else self.knowledge.ancillary.cost(test_path)
         asked = tuple(asked_by)
-        why = table.whys.get((leader, contrast, asked))
+        pointing = tuple(pointers)
+        why = table.whys.get((leader, contrast, asked, pointing))
         if why is None:
             tiers: list[list[Rule]] = [[], []]
             if test is not None and table.fired:
@@ -874,13 +895,23 @@ class Suggester:
                 leader,
                 contrast,
                 asked,
+                pointing,
             )
             if table.rows and self._whys < WHY_LIMIT:
-                table.whys[(leader, contrast, asked)] = why
+                table.whys[(leader, contrast, asked, pointing)] = why
                 self._whys += 1
         profiles = self.ranker.profiles
         return Suggestion(
-            name, kind, label, gain, why, cost, profiles[leader].slug, profiles[contrast].slug if contrast is not None else None, asked
+            name,
+            kind,
+            label,
+            gain,
+            why,
+            cost,
+            profiles[leader].slug,
+            profiles[contrast].slug if contrast is not None else None,
+            asked,
+            pointers=pointing,
         )
 
 
@@ -894,6 +925,7 @@ def why_line(
     leader: int,
     contrast: int | None,
     asked_by: tuple[str, ...],
+    pointers: tuple[str, ...] = (),
 ) -> str:
     """'MDM2 (IHC): positive in ~2 % of PRMS [worth ≈10 cases] vs 100 % of DDLPS [12/12]': the leader first.
 
@@ -904,6 +936,10 @@ def why_line(
     two differ most, from the first tier where they differ by at least MIN_QUOTED_DIFFERENCE."""
     candidates = [r for tier in tiers for r in tier]
     if not candidates:
+        if pointers:
+            said = {o.spec.slug: lower_first(o.spec.name.split(" (")[0]) for o in knowledge.outside}
+            names = join_and([said[slug] for slug in pointers])
+            return f"{label}: would test {names}, which ddx does not model"
         if asked_by:
             return f"{label}: asked for by {'a caveat' if len(asked_by) == 1 else 'the caveats'} (see Caveats)"
         return f"{label}: its result changes the ranking of the leading candidates"

@@ -366,6 +366,54 @@ def test_the_stains_that_define_a_mimic_point_to_it_and_only_then(knowledge, ora
         assert not {"gist", "sft", "mpnst", "lch"} - {pointer} & set(slugs), slugs  # and no other of them
 
 
+def test_a_pointer_asks_first_for_the_test_that_would_answer_it_and_the_band_names_it(knowledge, oracle):
+    # CD34 with negative desmin and S100 is a prompt to stain STAT6, which no ranking rule reads: it leads the
+    # next tests (the modelled gains assume a modelled diagnosis), marked as the pointer's, and the band names it
+    stains = {"cd34": "diffuse", "desmin": "negative", "s100": "negative"}
+    a = oracle.analyze(validate(knowledge, {"id": "t", "stains": stains}))
+    first = a.suggestions[0]
+    assert (first.path, first.pointers) == ("stains.stat6", ("sft",))
+    assert "solitary fibrous tumour" in first.why and "expected gain" not in first.detail
+    assert all(not s.pointers for s in a.suggestions[1:])  # the others are the ranking's own
+    assert a.confidence.band == "outside" and "STAT6 would test that" in a.confidence.action
+    out = to_json(a, knowledge)
+    assert out["outside_differential"]["pointers"][0]["tests"] == ["stains.stat6"]
+    assert "59/60" in out["outside_differential"]["pointers"][0]["summary"]
+    assert out["suggested_tests"][0]["pointers"] == ["sft"]
+    # STAT6 recorded (nuclear, diffuse) answers it: nothing is asked, and the band names no test
+    answered = {**stains, "stat6": {"result": "positive", "pattern": "nuclear", "extent": "diffuse"}}
+    b = oracle.analyze(validate(knowledge, {"id": "t", "stains": answered}))
+    assert [p.slug for p in b.outside.pointers] == ["sft"] and b.outside.pointers[0].tests == ()
+    assert not any(s.pointers for s in b.suggestions) and "would test that" not in b.confidence.action
+
+
+def test_a_pointer_test_the_ranking_reads_keeps_its_gain_and_comes_first(knowledge, oracle):
+    # diffuse keratin with EMA points to sarcomatoid carcinoma; myogenin and MyoD1, which would show a
+    # TFCP2-rearranged RMS, are scored by the ranking: offered with their modelled gain, ahead of the rest
+    a = oracle.analyze(validate(knowledge, {"id": "t", "stains": {"keratin": "diffuse", "ema": "positive"}}))
+    assert [p.slug for p in a.outside.pointers] == ["sarcomatoid-carcinoma"]
+    asked = [s for s in a.suggestions if s.pointers]
+    assert asked and a.suggestions[: len(asked)] == asked
+    assert {s.path for s in asked} <= {"stains.myogenin", "stains.myod1"}
+    assert all(s.gain > 0 and "expected gain" in s.detail and "also tests the pointer" in s.detail for s in asked)
+
+
+def test_every_packaged_outside_entry_has_a_short_cited_summary(knowledge):
+    import re
+
+    for o in knowledge.outside:
+        assert o.spec.summary and len(o.spec.summary) < len(o.spec.rationale), o.spec.slug
+        years = re.findall(r"[A-Z][a-z]+ ((?:19|20)\d\d)", o.spec.summary)  # short author-years ('Doyle 2014')
+        assert years and all(y in o.spec.source for y in years), o.spec.slug  # each one of the entry's sources
+
+
+def test_an_outside_test_that_is_not_a_test_is_refused_with_the_nearest(rules_copy: Path):
+    f = rules_copy / "outside.yaml"
+    f.write_text(f.read_text(encoding="utf-8").replace("tests: [stains.stat6]", "tests: [stains.stat7]", 1), encoding="utf-8")
+    with pytest.raises(KnowledgeError, match=r"stat7.*stains\.stat6|stains\.stat6.*stat7"):
+        load_knowledge(rules_copy)
+
+
 def test_no_published_case_of_a_modelled_entity_is_flagged_outside(knowledge, oracle):
     from ddx.analysis import analyze_paths
 

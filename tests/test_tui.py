@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from textual.widgets import DataTable, Input, Select, Static, TabbedContent
+from textual.widgets import DataTable, Input, OptionList, Select, Static, TabbedContent
 
 from ddx.autosave import DraftStore
 from ddx.entry import open_case
@@ -509,6 +509,23 @@ def test_a_melanoma_like_case_shows_the_outside_block_and_the_unused_findings(kn
         await settle(app, pilot)
         assert outside.display and outside.region.height <= 4
         assert "◆ Melanoma" in shown_text(outside)
+
+    drive(app, script)
+
+
+def test_the_tests_an_outside_pointer_asks_for_lead_the_next_tests(knowledge, tmp_path):
+    path = tmp_path / "mel.yaml"
+    path.write_text("id: mel\nstains: {s100: positive, sox10: positive}\n")
+    app = make_app(knowledge, path=path)
+
+    async def script(pilot):
+        assert [p.slug for p in app.analysis.outside.pointers] == ["melanoma"]
+        assert "Would test it: HMB45 or Melan-A." in detail(app)
+        options = app.query_one("#next-tests", OptionList)
+        first = options.get_option_at_index(0)
+        assert first.id == "stain:hmb45", first.id
+        assert "would test melanoma, which ddx does not model" in str(first.prompt)
+        assert "not read by the ranking" in str(first.prompt)  # no bits: no ranking rule reads HMB45
 
     drive(app, script)
 

@@ -751,6 +751,7 @@ def _load_outside(entries: list[Entry[OutsideEntity]], path: Path, vocab: Vocabu
     of its findings and condition are appended to ``problems``."""
     out = []
     paths = vocab.finding_paths()
+    tests = [p for p in paths if p.startswith(("stains.", "molecular.")) and p.count(".") == 1]  # a test, not its extent
     seen: set[str] = set()
     for entry in entries:
         problems += entry.problems
@@ -766,6 +767,18 @@ def _load_outside(entries: list[Entry[OutsideEntity]], path: Path, vocab: Vocabu
                 problems.append(
                     Problem(
                         f"{spec.slug}: {finding!r} is not a finding", file=str(path), line=line, suggestions=near, code="unknown-term"
+                    )
+                )
+        for test in spec.tests:
+            if test not in tests:
+                near = TermSet("path", _lookup={p: p for p in tests}).suggest(test)
+                problems.append(
+                    Problem(
+                        f"{spec.slug}: tests {test!r} is not a stain or molecular test (stains.x or molecular.x)",
+                        file=str(path),
+                        line=line,
+                        suggestions=near,
+                        code="unknown-term",
                     )
                 )
         try:

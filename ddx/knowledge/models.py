@@ -533,7 +533,14 @@ class OutsideEntity(Model):
     name: str
     when: dict[str, Any]
     findings: list[str] = []  # the finding paths it accounts for (e.g. stains.sox10)
-    rationale: str
+    rationale: str  # the whole reasoning, exclusions included (JSON, the TUI's detail pane, rule editors)
+    # one or two sentences for the reader: what points there and the figure that says so, with a short
+    # author-year for each figure (its full citation is in ``source``); shown in text, markdown and the TUI
+    # in place of the rationale (which stands in when there is none)
+    summary: str | None = Field(default=None, min_length=10)
+    # stains.* / molecular.* paths of the tests that would answer the pointer (confirm it or rule it out); those
+    # not recorded are offered first among the next tests, and named by the band
+    tests: list[str] = []
     source: str = Field(min_length=3)
 
 

@@ -28,7 +28,7 @@ from ddx.engine import engine_label
 from ddx.facts import case_facts
 from ddx.knowledge import Knowledge
 from ddx.ranking import Evidence, RankedEntity, percent, percent_text, probability_text
-from ddx.report_comment import figure_text, leading_subtype, pointer_findings, profile_short, short_source, unused_texts
+from ddx.report_comment import figure_text, leading_subtype, pointer_findings, pointer_tests, profile_short, short_source, unused_texts
 from ddx.suggest import no_test_text
 from ddx.tui.chart import EvidenceChartView
 from ddx.tui.messages import NextTestChosen
@@ -138,6 +138,9 @@ def outside_detail(analysis: Analysis, knowledge: Knowledge) -> Text:
         if found:
             text.append(": " + ", ".join(found), style="yellow")
         text.append(f"\n      {p.rationale}", style="yellow")
+        tests = pointer_tests(p, knowledge)
+        if tests:
+            text.append(f"\n      Would test it: {tests}.", style="bold yellow")
         text.append(f"\n      {short_source(p.source)}", style="dim")
     for u in outside.unexplained:
         text.append(f"\n  ◆ {u.finding}", style="bold yellow")
@@ -329,11 +332,13 @@ class DifferentialPanel(Vertical):
                 tests.add_option(Option(Text(text, style="dim"), id="none", disabled=True))
             for s in analysis.suggestions:
                 asked = "; asked for by a caveat" if s.asked_by else ""
+                asked += "; also tests the pointer outside the differential" if s.pointers and s.gain > 0.0 else ""
+                gain = "not read by the ranking" if s.gain == 0.0 and (s.asked_by or s.pointers) else f"{s.gain:.2f} bits"
                 prompt = Text.assemble(
                     (s.label, "bold"),
                     ": ",
                     s.why.removeprefix(s.label + ": "),
-                    (f"  ({s.gain:.2f} bits · {s.cost.text}{asked})", "dim"),
+                    (f"  ({gain} · {s.cost.text}{asked})", "dim"),
                 )
                 tests.add_option(Option(prompt, id=f"{s.kind}:{s.test}"))
         finally:

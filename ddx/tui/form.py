@@ -398,6 +398,10 @@ class CaseForm(Vertical):
         first = next((w for w in pane.query("Input, Select, SelectionList") if w.focusable), None)
         if first is not None:
             first.focus()
+            # the first field is at the top: show the tab from its top, heading included (focusing it scrolls it
+            # into view, by a line more or less depending on whether the tab had been laid out yet)
+            for scroll in pane.query(VerticalScroll):
+                self.call_after_refresh(scroll.scroll_home, animate=False)
 
     def show_findings(self, section: str) -> None:
         """Show the stains or molecular tab (always built) at once."""
