@@ -16,6 +16,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from ddx.knowledge import Knowledge
+from ddx.knowledge.case import NOT_DONE
 from ddx.knowledge.vocabulary import TermSet, Vocabulary
 from ddx.yamlio import section_text
 
@@ -228,8 +229,15 @@ def reference_section(knowledge: Knowledge) -> str:
         "|---|---|",
         *(f"| `{path}` | {_cell(text)} |" for path, text in case_keys(knowledge)),
         "",
-        f"Stain shorthand: {shorthand}. In YAML, unquoted `yes`, `no`, `true` and `false` are booleans, not "
-        "words: write `present` / `absent` (or quote them).",
+        f"Stain shorthand: {shorthand}. A result written as reports write it is read when its words have one "
+        "reading: `focally positive` is `{result: positive, extent: focal}`, `positive (nuclear membrane)` "
+        "`{result: positive, pattern: nuclear_membrane}`, `strong` `{result: positive, intensity: strong}`, `40%` "
+        "`{result: positive, percent: 40}` (`0%` negative); two results, a bare number, an extent, intensity or "
+        "pattern beside a result that is not positive, or words that contradict a key given beside them are "
+        "refused with the mapping to write. A stain, molecular test or morphology finding written as one of "
+        f"{', '.join(f'`{w}`' for w in sorted(NOT_DONE))} (folded: `not done`, `N/A`) is not recorded (unknown, "
+        "as if left out). In YAML, unquoted `yes`, `no`, `true` and `false` are booleans, not words: write "
+        "`present` / `absent` (or quote them).",
         "",
         "### Presence values",
         "",

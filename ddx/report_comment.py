@@ -85,8 +85,13 @@ def finding_text(knowledge: Knowledge, path: str, value: Any) -> str:
 
 
 def unused_texts(analysis: Analysis, knowledge: Knowledge) -> list[str]:
-    """The recorded findings no matched scoring rule reads, in words."""
-    return [finding_text(knowledge, u.path, u.value) for u in analysis.unused]
+    """The recorded findings no matched scoring rule reads, in words; one that a pointer outside the
+    differential reads says so ('SOX10 positive (points outside the differential)')."""
+    pointed = {path for p in analysis.outside.pointers for path in p.findings}
+    return [
+        finding_text(knowledge, u.path, u.value) + (" (points outside the differential)" if u.path in pointed else "")
+        for u in analysis.unused
+    ]
 
 
 def _recorded(analysis: Analysis, knowledge: Knowledge) -> dict[str, Any]:

@@ -387,6 +387,15 @@ def test_a_pointer_asks_first_for_the_test_that_would_answer_it_and_the_band_nam
     assert not any(s.pointers for s in b.suggestions) and "would test that" not in b.confidence.action
 
 
+def test_an_unused_finding_that_points_outside_says_so(knowledge, oracle):
+    from ddx.report_comment import unused_texts
+
+    a = oracle.analyze(validate(knowledge, {"id": "t", "stains": {"s100": "positive", "sox10": "positive", "cd68": "positive"}}))
+    texts = unused_texts(a, knowledge)
+    assert "SOX10 positive (points outside the differential)" in texts  # no ranking rule reads SOX10; melanoma's does
+    assert not any("CD68" in t and "outside" in t for t in texts)  # CD68 is read by neither, or by the ranking
+
+
 def test_a_pointer_test_the_ranking_reads_keeps_its_gain_and_comes_first(knowledge, oracle):
     # diffuse keratin with EMA points to sarcomatoid carcinoma; myogenin and MyoD1, which would show a
     # TFCP2-rearranged RMS, are scored by the ranking: offered with their modelled gain, ahead of the rest

@@ -255,8 +255,11 @@ def stain_form_hint(
     mix of them (``strong``, ``40%``, ``diffuse strong``): None when some word is none of these.
 
     Returns the context of the message: ``said`` (as written), ``what`` (``an intensity``) and
-    ``fix`` (``{result: positive, intensity: strong}``, the mapping to write). ``patterns``: the stain's own
-    patterns, when it has a list (no hint offers one it would refuse); two values for one part: no hint.
+    ``fix`` (``{result: positive, intensity: strong}``, the mapping to write); ``fields``, that mapping, which
+    the case model reads in place of the words; ``clash``, True when a part differs from one given beside the
+    result (then the words are refused with the fix). ``patterns``: the stain's own patterns, when it has a
+    list (no hint offers one it would refuse); two values for one part, two results, or an extent, intensity
+    or pattern beside a result that is not positive: None.
     """
     # "positive (nuclear membrane)": brackets are spaces, and two words that make one term are joined
     raw = [w for w in _HINT_WORDS.split(re.sub(r"[()]", " ", str(said)).strip().replace(" %", "%")) if w]
@@ -284,7 +287,10 @@ def stain_form_hint(
             result = result or expanded["result"]
             parts.update({k: v for k, v in expanded.items() if k != "result"})
         elif word in vocab.stain_results:
-            result, said_result = vocab.stain_results.normalize(word), True
+            said = vocab.stain_results.normalize(word)
+            if said_result and said != result:
+                return None  # 'positive negative': two results, no single reading
+            result, said_result = said, True
         else:
             for name, termset in (
                 ("intensity", vocab.stain_intensities),
@@ -303,12 +309,15 @@ def stain_form_hint(
         return None
     if result is None:
         result = "negative" if parts.get("percent") == 0 else "positive"
+    if result != "positive" and set(parts) - {"percent"}:
+        return None  # 'negative, focal': how a negative stain stained is no reading ddx can take
     fields = {"result": result, **{k: v for k, v in given.items() if k != "result" and v is not None}, **parts}
     named = (["a result"] if said_result else []) + [_PARTS[k] for k in _PARTS if k in parts]
     listed = named[0] if len(named) == 1 else ", ".join(named[:-1]) + " and " + named[-1]
     what = f"gives {listed} in one value" if said_result or len(named) > 1 else f"is {listed}, not a result"
     fix = "{" + ", ".join(f"{k}: {v}" for k, v in fields.items()) + "}"
-    return {"said": repr(str(said)), "what": what, "fix": fix}
+    clash = any(k in given and given[k] is not None and fold(given[k]) != fold(v) for k, v in parts.items())
+    return {"said": repr(str(said)), "what": what, "fix": fix, "fields": fields, "clash": clash}
 
 
 def nearest_first(word: str, options: Sequence[str]) -> list[str]:
@@ -665,12 +674,21 @@ def build_case_schema(vocab: Vocabulary, entities: TermSet | None = None) -> Cas
             out["result"] = result_norm(result)
         else:
             hint = stain_form_hint(result, out, vocab, vocab.stain_patterns_for(stain) if stain else None)
+            bare = isinstance(result, (int, float)) or bool(_PERCENT_WORD.match(str(result).strip()) and "%" not in str(result))
+            if hint is not None and (hint["clash"] or bare):
+                # 'focally positive' beside {extent: diffuse}: which is meant? A bare number: a percentage, or?
+                raise PydanticCustomError(
+                    "stain_form", "{said} {what}; write {fix}", {k: v for k, v in hint.items() if k not in ("fields", "clash")}
+                )
             if hint is not None:
-                raise PydanticCustomError("stain_form", "{said} {what}; write {fix}", hint)
-            try:
-                out["result"] = result_norm(result)
-            except PydanticCustomError as exc:
-                found.append(("", exc))
+                # 'focally positive', 'positive (nuclear membrane)', 'strong', '40%': one reading only, the
+                # mapping the words spell out (a bare intensity, pattern or percentage above 0 reads positive)
+                out.update(hint["fields"])
+            else:
+                try:
+                    out["result"] = result_norm(result)
+                except PydanticCustomError as exc:
+                    found.append(("", exc))
         allowed = vocab.stain_patterns_for(stain) if stain else None
         for name, norm in (("extent", extent_norm), ("intensity", intensity_norm), ("pattern", pattern_norm)):
             if out.get(name) is not None:
@@ -786,6 +804,25 @@ def build_case_schema(vocab: Vocabulary, entities: TermSet | None = None) -> Cas
 
     validators["not_a_mapping"] = model_validator(mode="before")(not_a_mapping)
 
+    def unrecorded(cls: Any, data: Any) -> Any:
+        """A stain, a molecular test or a morphology finding written as not done ('not done', 'not performed',
+        'unknown', 'n/a') is left out: a finding that is not given is unknown (the contract), which is what
+        the words say. Runs after ``not_a_mapping``, on a mapping."""
+        if not isinstance(data, dict):
+            return data
+        out = None
+        for section in ("stains", "molecular", "morphology"):
+            block = data.get(section)
+            if not isinstance(block, dict):
+                continue
+            kept = {k: v for k, v in block.items() if not _not_done(v)}
+            if len(kept) != len(block):
+                out = dict(data) if out is None else out
+                out[section] = kept
+        return data if out is None else out
+
+    validators["unrecorded"] = model_validator(mode="before")(unrecorded)
+
     Case = create_model("Case", __base__=CaseModel, __validators__=validators, __cls_kwargs__={"defer_build": False}, **case_fields)
     keys: dict[str, list[str]] = {"": list(Case.model_fields)}
     for name, model in (("patient", Patient), ("clinical", Clinical), ("morphology", Morphology), ("stains", StainFinding)):
@@ -808,6 +845,17 @@ def build_case_schema(vocab: Vocabulary, entities: TermSet | None = None) -> Cas
         "stains": StainFinding,
     }
     return CaseSchema(vocab=vocab, model=Case, keys=keys, placement=placement, models=models, entities=entities)
+
+
+# what a case may write for a finding that was not looked for (folded): read as not recorded
+NOT_DONE = frozenset({"not_done", "not_performed", "not_tested", "not_assessed", "not_evaluated", "not_available", "n_a", "unknown"})
+
+
+def _not_done(value: Any) -> bool:
+    """Whether a finding's value says it was not done (a stain mapping whose result says so, too)."""
+    if isinstance(value, dict) and set(value) <= {"result", STAIN_NAME}:
+        value = value.get("result")
+    return isinstance(value, str) and fold(value) in NOT_DONE
 
 
 def _case_id(value: Any) -> Any:

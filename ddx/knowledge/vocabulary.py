@@ -126,15 +126,19 @@ class TermSet:
     def complete(self, text: str, limit: int = 12) -> list[tuple[str, str | None]]:
         """Terms for what has been typed so far: ``(canonical, synonym matched or None)``.
 
-        Canonical terms that start with ``text`` come first, then the terms an
-        ambiguous word that starts with it may mean (:attr:`ambiguous`), then terms
-        one of whose synonyms starts with it, then terms containing it anywhere.
-        Each canonical term appears once.
+        The term that ``text`` names exactly (itself or by a synonym: ``ck`` is
+        keratin, before ck7) comes first; then canonical terms that start with
+        ``text``, then the terms an ambiguous word that starts with it may mean
+        (:attr:`ambiguous`), then terms one of whose synonyms starts with it, then
+        terms containing it anywhere. Each canonical term appears once.
         """
         key = fold(text)
         if not key:
             return [(t, None) for t in self.terms[:limit]]
         out: dict[str, str | None] = {}
+        exact = self._lookup.get(key)
+        if exact is not None:
+            out[exact] = None if exact == key else key
         for term in self.terms:
             if term.startswith(key):
                 out.setdefault(term, None)
