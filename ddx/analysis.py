@@ -14,7 +14,7 @@ from ddx.facts import case_facts
 from ddx.knowledge import NEGATION_SUFFIX, Knowledge
 from ddx.knowledge.case import CaseModel
 from ddx.knowledge.conditions import condition_reads, requires_unrecorded, supposed_keys
-from ddx.ranking import Caveat, RankedEntity, lower_first, ranker_for
+from ddx.ranking import Caveat, RankedEntity, lower_first, ranker_for, short_name
 from ddx.suggest import Suggester, Suggestion
 
 ANCILLARY = ("stains__", "molecular__")
@@ -125,7 +125,9 @@ class Analysis:
 # an outside entity as Analyzer.outside reads it: its pattern, its spec, its findings and its tests with their fact
 # keys, and the pointer made for each set of those findings recorded and tests pending
 _Keyed = tuple[tuple[str, str], ...]  # (finding path, fact key) pairs
-_OutsideRow = tuple[Callable[[dict[str, Any]], bool], Any, _Keyed, _Keyed, dict[tuple[tuple[str, ...], tuple[str, ...]], Pointer]]
+_OutsideRow = tuple[
+    Callable[[dict[str, Any]], bool], Any, _Keyed, _Keyed, _Keyed, dict[tuple[tuple[str, ...], tuple[str, ...]], Pointer]
+]
 
 
 class Analyzer:
@@ -394,10 +396,11 @@ class Analyzer:
             for rid in sorted(r for r in matched if r in self.unexplained)
         ]
         pointers = []
-        for predicate, spec, findings, tests, made in self._pointers:
+        for predicate, spec, findings, tests, answers, made in self._pointers:
             if predicate(every):
                 recorded = tuple(f for f, key in findings if key in every)
-                pending = tuple(t for t, key in tests if key not in every)
+                answered = any(key in every for _, key in answers)
+                pending = () if answered else tuple(t for t, key in tests if key not in every)
                 pointer = made.get((recorded, pending))  # frozen: one per set of findings and tests recorded, shared
                 if pointer is None:
                     pointer = made[recorded, pending] = Pointer(
@@ -408,18 +411,21 @@ class Analyzer:
 
     @cached_property
     def _pointers(self) -> list[_OutsideRow]:
-        """Per outside entity, built once: its pattern, its spec, its findings and its tests with their fact
-        keys, and the :class:`Pointer` made for each set of them recorded."""
+        """Per outside entity, built once: its pattern, its spec, its findings, its tests and the findings that
+        answer it, with their fact keys, and the :class:`Pointer` made for each set of them recorded."""
 
         def keyed(paths: list[str]) -> tuple[tuple[str, str], ...]:
             return tuple((p, p.replace(".", "__")) for p in paths)
 
-        return [(o.predicate, o.spec, keyed(o.spec.findings), keyed(o.spec.tests), {}) for o in self.knowledge.outside]
+        return [
+            (o.predicate, o.spec, keyed(o.spec.findings), keyed(o.spec.tests), keyed(o.spec.answered_by), {})
+            for o in self.knowledge.outside
+        ]
 
     @cached_property
     def _said(self) -> dict[str, str]:
         """Each outside entity's name as said inside a confidence band's sentence ('melanoma')."""
-        return {o.spec.slug: lower_first(o.spec.name.split(" (")[0]) for o in self.knowledge.outside}
+        return {o.spec.slug: lower_first(short_name(o.spec.name)) for o in self.knowledge.outside}
 
     def close(self) -> None:
         self.matcher.close()

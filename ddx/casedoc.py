@@ -16,7 +16,6 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from ddx.knowledge import Knowledge
-from ddx.knowledge.case import NOT_DONE
 from ddx.knowledge.vocabulary import TermSet, Vocabulary
 from ddx.yamlio import section_text
 
@@ -82,6 +81,12 @@ def _terms_for(path: str, knowledge: Knowledge) -> TermSet | None:
     return knowledge.vocab.termset_for(path.replace(".STAIN", ".x").replace(".TEST", ""))
 
 
+def _extra_words(wider: TermSet, base: TermSet) -> str:
+    """The synonyms ``wider`` has beyond ``base``, each with its term: '`focal` (present), `rare` (present)'."""
+    extra = [(word, term) for word, term in wider._lookup.items() if word not in base._lookup]
+    return ", ".join(f"`{word}` ({term})" for word, term in extra) or "nothing more"
+
+
 def _presence(vocab: Vocabulary) -> str:
     return " or ".join(f"`{t}`" for t in vocab.presence.terms) + ', or a synonym ("Presence values")'
 
@@ -110,7 +115,7 @@ def _value(path: str, node: dict[str, Any], knowledge: Knowledge) -> str:
     what = "a list of terms (one term is read as a list of one)" if many else "one term"
     if path in _TABLES:
         return f'{what}: "{_TABLES[path]}"'
-    if terms is vocab.presence:
+    if terms is vocab.presence or terms is vocab.morphology_presence:
         return _presence(vocab)
     field = vocab.morphology.get(path.removeprefix("morphology.")) if path.startswith("morphology.") else None
     if field is not None and field.compounds:
@@ -234,14 +239,16 @@ def reference_section(knowledge: Knowledge) -> str:
         "`{result: positive, pattern: nuclear_membrane}`, `strong` `{result: positive, intensity: strong}`, `40%` "
         "`{result: positive, percent: 40}` (`0%` negative); two results, a bare number, an extent, intensity or "
         "pattern beside a result that is not positive, or words that contradict a key given beside them are "
-        "refused with the mapping to write. A stain, molecular test or morphology finding written as one of "
-        f"{', '.join(f'`{w}`' for w in sorted(NOT_DONE))} (folded: `not done`, `N/A`) is not recorded (unknown, "
-        "as if left out). In YAML, unquoted `yes`, `no`, `true` and `false` are booleans, not words: write "
+        "refused with the mapping to write. A clinical, morphology, stain or molecular finding written as one of "
+        f"{', '.join(f'`{w}`' for w in sorted(vocab.not_done))} (vocabulary `not_done`; folded: `not done`, `N/A`) "
+        "is not recorded (unknown, as if left out); so is a stain's extent, intensity or pattern, or an item of a "
+        "list, so written. In YAML, unquoted `yes`, `no`, `true` and `false` are booleans, not words: write "
         "`present` / `absent` (or quote them).",
         "",
         "### Presence values",
         "",
-        f"Morphology fields of the presence kind and molecular results: {inline_terms(vocab.presence)}.",
+        f"Morphology fields of the presence kind and molecular results: {inline_terms(vocab.presence)}. "
+        f"Morphology fields also take, for a finding seen in part: {_extra_words(vocab.morphology_presence, vocab.presence)}.",
         "",
         "### Sites",
         "",

@@ -257,6 +257,12 @@ def join_words(words: list[str], conjunction: str = "and") -> str:
 EPONYMS = frozenset({"Ewing", "Langerhans", "Touton", "Kaposi", "Hodgkin", "Rosai", "Erdheim", "Wilms", "Merkel"})
 
 
+def short_name(name: str) -> str:
+    """A name said inside a sentence, its parentheses dropped: 'Sarcomatoid (spindle cell) carcinoma, or another
+    tumour (synovial sarcoma)' -> 'Sarcomatoid carcinoma, or another tumour'; 'Melanoma (including ...)' -> 'Melanoma'."""
+    return re.sub(r"\s*\([^()]*\)", "", name).strip() or name
+
+
 def lower_first(text: str) -> str:
     """'Desmin positive' -> 'desmin positive' mid-sentence; 'MyoD1', 'SMA', 'Ki-67' and eponyms
     ('Ewing sarcoma', 'Touton giant cells': :data:`EPONYMS`) stay as written."""

@@ -89,7 +89,9 @@ def unused_texts(analysis: Analysis, knowledge: Knowledge) -> list[str]:
     differential reads says so ('SOX10 positive (points outside the differential)')."""
     pointed = {path for p in analysis.outside.pointers for path in p.findings}
     return [
-        finding_text(knowledge, u.path, u.value) + (" (points outside the differential)" if u.path in pointed else "")
+        finding_text(knowledge, u.path, u.value)
+        # 'stains.sox10.extent' is part of the SOX10 finding the pointer reads
+        + (" (points outside the differential)" if ".".join(u.path.split(".")[:2]) in pointed else "")
         for u in analysis.unused
     ]
 

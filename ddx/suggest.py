@@ -63,7 +63,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from ddx.knowledge import Knowledge, Profile, Rule
 from ddx.knowledge.ancillary import UNCLASSED, TestCost
 from ddx.knowledge.conditions import Atom, atoms, compile_predicate
-from ddx.ranking import Ranker, basis_text, given_name, lower_first, percent, strength_of
+from ddx.ranking import Ranker, basis_text, given_name, lower_first, percent, short_name, strength_of
 
 if TYPE_CHECKING:
     import numpy as np
@@ -937,7 +937,7 @@ def why_line(
     candidates = [r for tier in tiers for r in tier]
     if not candidates:
         if pointers:
-            said = {o.spec.slug: lower_first(o.spec.name.split(" (")[0]) for o in knowledge.outside}
+            said = {o.spec.slug: lower_first(short_name(o.spec.name)) for o in knowledge.outside}
             names = join_and([said[slug] for slug in pointers])
             return f"{label}: would test {names}, which ddx does not model"
         if asked_by:

@@ -248,6 +248,14 @@ def test_a_result_given_as_another_part_of_the_stain_is_read_as_its_full_form(kn
         ("scattered", {"result": "positive", "extent": "focal"}),
         ("positive, negative", None),  # two results
         ("negative, focal", None),  # how a negative stain stained
+        ("focal/diffuse", None),  # two extents
+        ("focally diffuse", None),
+        ("negative 40%", None),  # the percentage contradicts the result
+        ("positive 0%", None),
+        ("positive 3", None),  # a number without '%' among the words
+        ("rare", None),  # entrapped muscle, or tumour? record the result
+        ("positive 5%", {"result": "positive", "percent": 5.0}),
+        ("focal weak", {"result": "positive", "extent": "focal", "intensity": "weak"}),
     ],
 )
 def test_what_reports_write_for_a_stain_is_read_when_it_has_one_reading(knowledge, value, fields):
@@ -257,11 +265,15 @@ def test_what_reports_write_for_a_stain_is_read_when_it_has_one_reading(knowledg
         return
     stain = validate(knowledge, {"id": "x", "stains": {"desmin": value}}).stains["desmin"]
     assert {k: v for k, v in stain.model_dump().items() if v is not None} == fields
-    # beside a part it contradicts, the words are refused with the form to write
-    other = "diffuse" if fields.get("extent") == "focal" else "focal"
+    # beside a part it contradicts, the words are refused with the form to write; beside one that agrees
+    # (written another way), read
     if "extent" in fields:
+        other = "diffuse" if fields["extent"] == "focal" else "focal"
         (p,) = problems(knowledge, {"id": "x", "stains": {"desmin": {"result": value, "extent": other}}})
         assert "write {" in str(p)
+        agreeing = {"focal": "focally", "diffuse": "diffusely"}.get(fields["extent"], fields["extent"])
+        stain = validate(knowledge, {"id": "x", "stains": {"desmin": {"result": value, "extent": agreeing}}}).stains["desmin"]
+        assert stain.extent == fields["extent"]
 
 
 def test_a_finding_written_as_not_done_is_not_recorded(knowledge):
@@ -275,6 +287,28 @@ def test_a_finding_written_as_not_done_is_not_recorded(knowledge):
         },
     )
     assert set(case.stains) == {"sma"} and case.molecular == {"myod1_mutation": "absent"} and case.morphology.necrosis is None
+    # a clinical field, a stain's part and a list's item so written are left out too; the sex keeps 'unknown'
+    case = validate(
+        knowledge,
+        {
+            "id": "x",
+            "patient": {"sex": "unknown"},
+            "clinical": {"depth": "N/A", "site": "thigh"},
+            "stains": {"desmin": {"result": "positive", "extent": "not assessed"}},
+            "morphology": {"cell_types": ["spindle", "unknown"]},
+        },
+    )
+    assert case.patient.sex == "unknown" and case.clinical.depth is None and case.clinical.site == "thigh"
+    assert case.stains["desmin"].result == "positive" and case.stains["desmin"].extent is None
+    assert case.morphology.cell_types == ["spindle"]
+
+
+def test_a_morphology_finding_seen_in_part_is_present_but_a_molecular_result_is_not_read_so(knowledge):
+    case = validate(knowledge, {"id": "x", "morphology": {"necrosis": "focal", "rhabdomyoblasts": "rare"}})
+    assert (case.morphology.necrosis, case.morphology.rhabdomyoblasts) == ("present", "present")
+    # rare split signals on FISH are below the cut-off: 'rare' is no molecular result
+    (p,) = problems(knowledge, {"id": "x", "molecular": {"alk_rearrangement": "rare"}})
+    assert p.path == "molecular.alk_rearrangement"
 
 
 def test_a_percentage_may_carry_its_sign_and_an_unknown_result_still_gets_the_nearest(knowledge):

@@ -447,6 +447,19 @@ def _vocabulary_before(data: dict[str, Any], path: Path) -> Vocabulary:
         morphology=morphology,
         morphology_fields=fields,
         presence=_termset_before("result", data["presence"], problems, where),
+        # the keys added since (2026-12-02): presence with the morphology's extra words; the words for not done
+        morphology_presence=_termset_before(
+            "result",
+            [
+                {**item, "synonyms": [*item.get("synonyms", []), *data.get("morphology_presence", {}).get(item["term"], [])]}
+                if isinstance(item, dict)
+                else {"term": item, "synonyms": data.get("morphology_presence", {}).get(item, [])}
+                for item in data["presence"]
+            ],
+            problems,
+            where,
+        ),
+        not_done=frozenset(fold(w) for w in data.get("not_done", [])),
         stain_results=_termset_before("stain result", data["stain_results"], problems, where),
         stain_shorthand={fold(k): v for k, v in data["stain_shorthand"].items()},
         site_sides=tuple(fold(w) for w in data.get("site_sides", [])),

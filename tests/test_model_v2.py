@@ -390,10 +390,32 @@ def test_a_pointer_asks_first_for_the_test_that_would_answer_it_and_the_band_nam
 def test_an_unused_finding_that_points_outside_says_so(knowledge, oracle):
     from ddx.report_comment import unused_texts
 
-    a = oracle.analyze(validate(knowledge, {"id": "t", "stains": {"s100": "positive", "sox10": "positive", "cd68": "positive"}}))
+    stains = {"s100": "positive", "sox10": "diffuse", "vimentin": "positive"}
+    a = oracle.analyze(validate(knowledge, {"id": "t", "stains": stains}))
     texts = unused_texts(a, knowledge)
     assert "SOX10 positive (points outside the differential)" in texts  # no ranking rule reads SOX10; melanoma's does
-    assert not any("CD68" in t and "outside" in t for t in texts)  # CD68 is read by neither, or by the ranking
+    assert any(t.startswith("SOX10 extent diffuse") and "points outside" in t for t in texts), texts  # part of SOX10
+    assert "Vimentin positive" in texts  # read by no rule and no pointer: listed, unmarked
+
+
+def test_a_recorded_defining_result_answers_a_pointer_and_an_ss18_rearrangement_is_synovial_sarcoma(knowledge, oracle):
+    # the NAB2-STAT6 fusion answers the SFT pointer (answered_by): STAT6 is not asked for
+    a = oracle.analyze(
+        validate(
+            knowledge,
+            {
+                "id": "t",
+                "stains": {"cd34": "diffuse", "desmin": "negative", "s100": "negative"},
+                "molecular": {"nab2_stat6": "present"},
+            },
+        )
+    )
+    assert [p.slug for p in a.outside.pointers] == ["sft"] and a.outside.pointers[0].tests == ()
+    assert not any(s.pointers for s in a.suggestions) and "would test that" not in a.confidence.action
+    # an SS18 rearrangement (accepted since 2026-12-02) is not ranked silently among the modelled sarcomas
+    b = oracle.analyze(validate(knowledge, {"id": "t", "molecular": {"SS18-SSX": "detected"}, "stains": {"tle1": "diffuse"}}))
+    assert [p.slug for p in b.outside.pointers] == ["synovial-sarcoma"] and b.confidence.band == "outside"
+    assert "(synovial sarcoma)" in b.confidence.action
 
 
 def test_a_pointer_test_the_ranking_reads_keeps_its_gain_and_comes_first(knowledge, oracle):

@@ -256,8 +256,9 @@ def stain_form_hint(
 
     Returns the context of the message: ``said`` (as written), ``what`` (``an intensity``) and
     ``fix`` (``{result: positive, intensity: strong}``, the mapping to write); ``fields``, that mapping, which
-    the case model reads in place of the words; ``clash``, True when a part differs from one given beside the
-    result (then the words are refused with the fix). ``patterns``: the stain's own patterns, when it has a
+    the case model reads in place of the words; ``clash``, True when the words are in doubt (then refused with
+    the fix): a part differs from one given beside the result, a number has no '%', or the percentage
+    contradicts the result ('negative 40%'). ``patterns``: the stain's own patterns, when it has a
     list (no hint offers one it would refuse); two values for one part, two results, or an extent, intensity
     or pattern beside a result that is not positive: None.
     """
@@ -275,6 +276,7 @@ def stain_form_hint(
     parts: dict[str, Any] = {}
     result = None
     said_result = False
+    bare_number = False  # a number without '%' among the words ('positive 3'): a percentage, or something else?
     for word in words:
         number = _PERCENT_WORD.match(word)
         if number:
@@ -282,15 +284,20 @@ def stain_form_hint(
             if "percent" in parts or not 0 <= value <= 100:
                 return None
             parts["percent"] = int(value) if value.is_integer() else value
+            bare_number = bare_number or "%" not in word
         elif fold(word) in vocab.stain_shorthand:
             expanded = vocab.stain_shorthand[fold(word)]
             result = result or expanded["result"]
-            parts.update({k: v for k, v in expanded.items() if k != "result"})
+            for key, part in expanded.items():
+                if key != "result":
+                    if parts.get(key, part) != part:
+                        return None  # 'focal/diffuse': two extents, no single reading
+                    parts[key] = part
         elif word in vocab.stain_results:
-            said = vocab.stain_results.normalize(word)
-            if said_result and said != result:
+            stated = vocab.stain_results.normalize(word)
+            if said_result and stated != result:
                 return None  # 'positive negative': two results, no single reading
-            result, said_result = said, True
+            result, said_result = stated, True
         else:
             for name, termset in (
                 ("intensity", vocab.stain_intensities),
@@ -312,12 +319,37 @@ def stain_form_hint(
     if result != "positive" and set(parts) - {"percent"}:
         return None  # 'negative, focal': how a negative stain stained is no reading ddx can take
     fields = {"result": result, **{k: v for k, v in given.items() if k != "result" and v is not None}, **parts}
+    # 'negative 40%', 'positive 0%', 'strong' beside {percent: 0}: the result and the percentage disagree
+    try:
+        percent = float(str(fields["percent"]).rstrip("% ")) if "percent" in fields else None
+    except ValueError:
+        percent = None
+    contradicts = percent is not None and result != "equivocal" and (result == "negative") != (percent == 0)
     named = (["a result"] if said_result else []) + [_PARTS[k] for k in _PARTS if k in parts]
     listed = named[0] if len(named) == 1 else ", ".join(named[:-1]) + " and " + named[-1]
     what = f"gives {listed} in one value" if said_result or len(named) > 1 else f"is {listed}, not a result"
     fix = "{" + ", ".join(f"{k}: {v}" for k, v in fields.items()) + "}"
-    clash = any(k in given and given[k] is not None and fold(given[k]) != fold(v) for k, v in parts.items())
-    return {"said": repr(str(said)), "what": what, "fix": fix, "fields": fields, "clash": clash}
+    termsets = {"extent": vocab.stain_extents, "intensity": vocab.stain_intensities, "pattern": vocab.stain_patterns}
+
+    def same(key: str, given_value: Any, read: Any) -> bool:
+        """Whether a key given beside the words says what the words say ('focally' is 'focal'; 40.0 is 40)."""
+        if key == "percent":
+            try:
+                return float(str(given_value).rstrip("% ")) == float(read)
+            except ValueError:
+                return False
+        termset = termsets[key]
+        return str(given_value) in termset and termset.normalize(str(given_value)) == read
+
+    clash = any(k in given and given[k] is not None and not same(k, given[k], v) for k, v in parts.items())
+    return {
+        "said": repr(str(said)),
+        "what": what,
+        "fix": fix,
+        "fields": fields,
+        # read as the fields only when nothing is in doubt; else refused with the fix
+        "clash": clash or bare_number or contradicts,
+    }
 
 
 def nearest_first(word: str, options: Sequence[str]) -> list[str]:
@@ -621,7 +653,7 @@ def build_case_schema(vocab: Vocabulary, entities: TermSet | None = None) -> Cas
         elif mf.kind == "term":
             morph_fields[name] = (Annotated[str, BeforeValidator(_term(mf.terms))] | None, None)  # type: ignore[arg-type]
         elif mf.kind == "presence":
-            morph_fields[name] = (PresenceT | None, None)
+            morph_fields[name] = (Annotated[str, BeforeValidator(_term(vocab.morphology_presence))] | None, None)
         else:
             morph_fields[name] = (Annotated[Number, Field(ge=mf.min, le=mf.max)] | None, None)
     Morphology = create_model("Morphology", __base__=MorphologyModel, __cls_kwargs__={"defer_build": False}, **morph_fields)
@@ -674,9 +706,8 @@ def build_case_schema(vocab: Vocabulary, entities: TermSet | None = None) -> Cas
             out["result"] = result_norm(result)
         else:
             hint = stain_form_hint(result, out, vocab, vocab.stain_patterns_for(stain) if stain else None)
-            bare = isinstance(result, (int, float)) or bool(_PERCENT_WORD.match(str(result).strip()) and "%" not in str(result))
-            if hint is not None and (hint["clash"] or bare):
-                # 'focally positive' beside {extent: diffuse}: which is meant? A bare number: a percentage, or?
+            if hint is not None and (hint["clash"] or isinstance(result, (int, float))):
+                # 'focally positive' beside {extent: diffuse}: which is meant? A number: a percentage, or what?
                 raise PydanticCustomError(
                     "stain_form", "{said} {what}; write {fix}", {k: v for k, v in hint.items() if k not in ("fields", "clash")}
                 )
@@ -804,21 +835,42 @@ def build_case_schema(vocab: Vocabulary, entities: TermSet | None = None) -> Cas
 
     validators["not_a_mapping"] = model_validator(mode="before")(not_a_mapping)
 
+    not_done = vocab.not_done
+
+    def gone(value: Any) -> bool:
+        return isinstance(value, str) and fold(value) in not_done
+
+    def kept(value: Any) -> Any:
+        """``value`` without what says it was not done: a stain mapping's parts, a list's items (None: all of it)."""
+        if gone(value):
+            return None
+        if isinstance(value, dict):  # a stain: {result: positive, extent: n/a} keeps its result
+            if gone(value.get("result")):
+                return None
+            return {k: v for k, v in value.items() if not gone(v)}
+        if isinstance(value, list):
+            items = [v for v in value if not gone(v)]
+            return items if items or not value else None
+        return value
+
     def unrecorded(cls: Any, data: Any) -> Any:
-        """A stain, a molecular test or a morphology finding written as not done ('not done', 'not performed',
-        'unknown', 'n/a') is left out: a finding that is not given is unknown (the contract), which is what
-        the words say. Runs after ``not_a_mapping``, on a mapping."""
-        if not isinstance(data, dict):
+        """A finding written as not done (vocabulary ``not_done``: 'not done', 'n/a', 'unknown' ...) is left out:
+        a finding that is not given is unknown (the contract), which is what the words say. Clinical,
+        morphology, stain and molecular findings; a stain's extent or pattern so written is dropped, its result
+        kept; so is a list's item. The patient's sex keeps its own term 'unknown'."""
+        if not isinstance(data, dict) or not not_done:
             return data
         out = None
-        for section in ("stains", "molecular", "morphology"):
+        for section in ("clinical", "stains", "molecular", "morphology"):
             block = data.get(section)
             if not isinstance(block, dict):
                 continue
-            kept = {k: v for k, v in block.items() if not _not_done(v)}
-            if len(kept) != len(block):
+            read = {k: kept(v) for k, v in block.items()}
+            # dropped: what said it was not done (a key given as null stays, for its own checks)
+            read = {k: v for k, v in read.items() if v is not None or block[k] is None}
+            if read != block:
                 out = dict(data) if out is None else out
-                out[section] = kept
+                out[section] = read
         return data if out is None else out
 
     validators["unrecorded"] = model_validator(mode="before")(unrecorded)
@@ -845,17 +897,6 @@ def build_case_schema(vocab: Vocabulary, entities: TermSet | None = None) -> Cas
         "stains": StainFinding,
     }
     return CaseSchema(vocab=vocab, model=Case, keys=keys, placement=placement, models=models, entities=entities)
-
-
-# what a case may write for a finding that was not looked for (folded): read as not recorded
-NOT_DONE = frozenset({"not_done", "not_performed", "not_tested", "not_assessed", "not_evaluated", "not_available", "n_a", "unknown"})
-
-
-def _not_done(value: Any) -> bool:
-    """Whether a finding's value says it was not done (a stain mapping whose result says so, too)."""
-    if isinstance(value, dict) and set(value) <= {"result", STAIN_NAME}:
-        value = value.get("result")
-    return isinstance(value, str) and fold(value) in NOT_DONE
 
 
 def _case_id(value: Any) -> Any:

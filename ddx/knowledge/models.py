@@ -541,6 +541,9 @@ class OutsideEntity(Model):
     # stains.* / molecular.* paths of the tests that would answer the pointer (confirm it or rule it out); those
     # not recorded are offered first among the next tests, and named by the band
     tests: list[str] = []
+    # finding paths whose recorded result already answers the pointer (the NAB2-STAT6 fusion for SFT): with one
+    # recorded, none of ``tests`` is asked for
+    answered_by: list[str] = []
     source: str = Field(min_length=3)
 
 
@@ -1026,6 +1029,10 @@ class VocabularyFile(FileModel):
     site_groups: dict[str, SiteGroup]
     morphology: dict[str, MorphologySpec]
     presence: Terms
+    # more synonyms for the morphology fields of the presence kind (necrosis "focal", rhabdomyoblasts "rare"):
+    # {present: [...], absent: [...]}; molecular results take ``presence`` alone
+    morphology_presence: dict[str, list[str]] = {}
+    not_done: list[str] = []  # words for a finding not looked for: read as not recorded
     stain_results: Terms
     stain_shorthand: dict[str, StainShorthand]
     site_sides: list[str] = []  # a site's side ("left thigh"), read past: no rule reads it
@@ -1132,7 +1139,15 @@ class VocabularyFile(FileModel):
             morphology=morphology,
             morphology_fields=fields,
             presence=termset("result", self.presence),
+            morphology_presence=termset(
+                "result",
+                [
+                    spec.model_copy(update={"synonyms": [*spec.synonyms, *self.morphology_presence.get(spec.term, [])]})
+                    for spec in _term_list(self.presence)
+                ],
+            ),
             stain_results=termset("stain result", self.stain_results),
+            not_done=frozenset(fold(w) for w in self.not_done),
             stain_shorthand={fold(k): v.model_dump(exclude_none=True) for k, v in self.stain_shorthand.items()},
             site_sides=tuple(fold(w) for w in self.site_sides),
             stain_extents=termset("extent", self.stain_extents),

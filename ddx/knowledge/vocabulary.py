@@ -178,6 +178,7 @@ class Vocabulary:
     morphology: dict[str, MorphologyField]
     morphology_fields: TermSet
     presence: TermSet
+    morphology_presence: TermSet  # presence, with the words reports use for a finding seen in part ("focal")
     stain_results: TermSet
     stain_shorthand: dict[str, dict[str, str]]
     stain_extents: TermSet
@@ -186,6 +187,7 @@ class Vocabulary:
     stains: TermSet
     molecular: TermSet
     site_sides: tuple[str, ...] = ()  # words of a side ("left thigh") read past in a site: no rule reads the side
+    not_done: frozenset[str] = frozenset()  # folded words for a finding not looked for: read as not recorded
     source: Path | None = None
     _paths: dict[str, str] | None = field(default=None, repr=False)
 
@@ -248,7 +250,7 @@ class Vocabulary:
         if section == "morphology" and len(parts) == 2 and parts[1] in self.morphology:
             mf = self.morphology[parts[1]]
             if mf.kind == "presence":
-                return self.presence
+                return self.morphology_presence
             return mf.terms
         if section == "stains":
             if len(parts) == 2:

@@ -27,7 +27,7 @@ from ddx.analysis import Analysis
 from ddx.engine import engine_label
 from ddx.facts import case_facts
 from ddx.knowledge import Knowledge
-from ddx.ranking import Evidence, RankedEntity, percent, percent_text, probability_text
+from ddx.ranking import Evidence, RankedEntity, percent, percent_text, probability_text, short_name
 from ddx.report_comment import figure_text, leading_subtype, pointer_findings, pointer_tests, profile_short, short_source, unused_texts
 from ddx.suggest import no_test_text
 from ddx.tui.chart import EvidenceChartView
@@ -103,7 +103,7 @@ def outside_summary(analysis: Analysis, knowledge: Knowledge, *, narrow: bool = 
     recorded = case_facts(analysis.case, knowledge.vocab) if analysis.case is not None else {}
     items = []
     for p in outside.pointers:
-        item = Text(p.name.split(" (")[0], style="bold yellow")
+        item = Text(short_name(p.name), style="bold yellow")
         found = pointer_findings(p, recorded, knowledge)
         if found and not narrow:
             item.append(": " + ", ".join(found), style="yellow")
