@@ -693,3 +693,18 @@ def test_the_terms_of_a_list_stay_separate_informative_findings(knowledge, oracl
     a = oracle.analyze(validate(knowledge, {**raw, "stains": {"alk": "positive"}}))
     informative = set(oracle.ranker.informative(a.matched, a.ranking))
     assert {"morph.cells.spindle", "morph.cells.round", "infl.plasma-cells", "infl.eosinophils"} <= informative
+
+
+def test_cdk4_amplification_counts_for_ddlps_once_and_only_without_an_mdm2_result(knowledge, oracle):
+    base = {"id": "t", "patient": {"age": 60}, "morphology": {"cell_types": ["pleomorphic"]}}
+    alone = oracle.analyze(validate(knowledge, {**base, "molecular": {"cdk4_amplification": "present"}}))
+    without = oracle.analyze(validate(knowledge, base))
+
+    def ddlps(a):
+        return {r.entity: r.probability for r in a.ranking}["ddlps"]
+
+    assert "mol.cdk4-amp" in alone.matched and ddlps(alone) > ddlps(without)
+    # with MDM2 amplification recorded, that rule reads the amplicon: CDK4 is not counted a second time
+    amplicon = {"cdk4_amplification": "present", "mdm2_amplification": "present"}
+    both = oracle.analyze(validate(knowledge, {**base, "molecular": amplicon}))
+    assert "mol.cdk4-amp" not in both.matched and "mol.mdm2-amp" in both.matched
