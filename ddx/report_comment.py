@@ -232,6 +232,10 @@ def describe_morphology(case: Any, knowledge: Knowledge) -> list[str]:
             phrases.append(" ".join(fill(frame, label=label, value=values, values=values).split()))
             done.add(name)
         if phrases:
+            if sentence.join == "list":
+                # "no pleomorphism and necrosis" would read as no necrosis: what is absent goes last ("necrosis and
+                # no pleomorphism"), each part keeping its own words
+                phrases.sort(key=lambda phrase: phrase.startswith(("no ", "without ")))
             joined = " ".join(phrases) if sentence.join == "words" else join_words(phrases, "or" if sentence.join == "or" else "and")
             text = fill(sentence.sentence, phrases=joined)
             out.append(_articles(re.sub(r"\s+([,;.])", r"\1", text)))
@@ -427,12 +431,13 @@ def _kind(t: ReportTemplates, subtype: str | None) -> str:
 
 def lesion_text(case: Any, t: ReportTemplates, knowledge: Knowledge) -> str:
     """The lesion described from its recorded morphology alone (reports.yaml ``lesion`` frames): the
-    recorded cell types, and an inflammatory background when an infiltrate is recorded."""
+    recorded cell types, and an inflammatory background when a moderate or prominent infiltrate is recorded
+    (or inflammatory cells without a density): a scant infiltrate is no inflammatory background."""
     m = getattr(case, "morphology", None)
     cells = [_value_words(knowledge, "morphology.cell_types", c) for c in (getattr(m, "cell_types", None) or [])]
     cell_words = join_words(cells) + " cell" if cells else t.lesion_cells_unknown
     density = getattr(m, "inflammation_density", None)
-    inflamed = m is not None and density != "none" and (bool(getattr(m, "inflammation", None)) or density is not None)
+    inflamed = m is not None and density not in ("none", "scant") and (bool(getattr(m, "inflammation", None)) or density is not None)
     return fill(t.lesion_inflamed if inflamed else t.lesion, cells=cell_words)
 
 

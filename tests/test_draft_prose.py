@@ -431,3 +431,21 @@ def test_the_article_rule_leaves_a_stain_named_with_an_a_alone():
     assert _articles("There is a inflammatory infiltrate; a edema") == "There is an inflammatory infiltrate; an edema"
     assert _articles("positive for Melan-A and SMA") == "positive for Melan-A and SMA"  # was "Melan-An and SMA"
     assert _articles("A infiltrate") == "An infiltrate"
+
+
+def test_an_absent_finding_beside_a_present_one_is_never_read_as_both_absent(knowledge, analyzer):
+    """'The tumour shows no pleomorphism and necrosis' reads as no necrosis (a new user's trial): what is absent
+    goes last. And a scant infiltrate is no inflammatory background."""
+    from ddx.report_comment import render_report
+
+    case = {
+        "id": "t",
+        "morphology": {"pleomorphism": "none", "necrosis": "focal", "cell_types": ["spindle"], "inflammation_density": "scant"},
+    }
+    a = analyzer.analyze(validate(knowledge, case))
+    text = " ".join(render_report(a, knowledge, analyzer.ranker).split())
+    assert "shows necrosis and no pleomorphism" in text and "no pleomorphism and necrosis" not in text
+    assert "inflammatory background" not in text
+    prominent = {**case, "morphology": {**case["morphology"], "inflammation_density": "prominent"}}
+    text = " ".join(render_report(analyzer.analyze(validate(knowledge, prominent)), knowledge, analyzer.ranker).split())
+    assert "neoplasm with an inflammatory background" in text

@@ -416,6 +416,9 @@ def test_a_recorded_defining_result_answers_a_pointer_and_an_ss18_rearrangement_
     b = oracle.analyze(validate(knowledge, {"id": "t", "molecular": {"SS18-SSX": "detected"}, "stains": {"tle1": "diffuse"}}))
     assert [p.slug for p in b.outside.pointers] == ["synovial-sarcoma"] and b.confidence.band == "outside"
     assert "(synovial sarcoma)" in b.confidence.action
+    from ddx.report_comment import unused_texts
+
+    assert "TLE1 extent diffuse (points outside the differential)" in unused_texts(b, knowledge)  # read beside SS18
 
 
 def test_a_pointer_test_the_ranking_reads_keeps_its_gain_and_comes_first(knowledge, oracle):
@@ -708,3 +711,17 @@ def test_cdk4_amplification_counts_for_ddlps_once_and_only_without_an_mdm2_resul
     amplicon = {"cdk4_amplification": "present", "mdm2_amplification": "present"}
     both = oracle.analyze(validate(knowledge, {**base, "molecular": amplicon}))
     assert "mol.cdk4-amp" not in both.matched and "mol.mdm2-amp" in both.matched
+
+
+def test_an_ewsr1_rearrangement_in_a_round_cell_tumour_without_myogenic_markers_points_to_ewing(knowledge, oracle):
+    round_cells = {"morphology": {"cell_types": ["round"]}, "molecular": {"ewsr1_rearrangement": "present"}}
+    a = oracle.analyze(validate(knowledge, {"id": "t", **round_cells}))
+    assert [p.slug for p in a.outside.pointers] == ["ewing"] and a.confidence.band == "outside"
+    # myogenin (an RMS), or an epithelioid / spindle tumour (TFCP2-rearranged RMS carries EWSR1-TFCP2): not raised
+    b = oracle.analyze(validate(knowledge, {"id": "t", **round_cells, "stains": {"myogenin": "diffuse"}}))
+    c = oracle.analyze(
+        validate(
+            knowledge, {"id": "t", "morphology": {"cell_types": ["epithelioid"]}, "molecular": {"ewsr1_rearrangement": "present"}}
+        )
+    )
+    assert not b.outside.pointers and not c.outside.pointers
