@@ -83,7 +83,7 @@ from ddx.engine import DurableMatcher  # noqa: E402
 from ddx.knowledge import Knowledge, load_knowledge  # noqa: E402
 from ddx.knowledge.conditions import condition_reads, requires_unrecorded, supposed_keys  # noqa: E402
 from ddx.loader import LIST_SEPARATORS, write_sheet  # noqa: E402
-from ddx.ranking import LN10, RankedEntity, ranker_for  # noqa: E402
+from ddx.ranking import LN10, RankedEntity, lower_first, ranker_for, short_name  # noqa: E402
 from ddx.synthetic import synthetic_case  # noqa: E402
 from tools.readme import write_readme_section  # noqa: E402
 
@@ -168,8 +168,9 @@ class MinimalScorer:
             (
                 o.predicate,
                 o.spec.slug,
-                o.spec.name.split(" (")[0],
+                lower_first(short_name(o.spec.name)),
                 [(f, f.replace(".", "__")) for f in o.spec.findings],
+                [(f, f.replace(".", "__")) for f in o.spec.supporting],
                 keys.get(o.spec.source, o.spec.source),
             )
             for o in knowledge.outside
@@ -392,9 +393,10 @@ class MinimalScorer:
         unexplained = [self.unexplained[r] for r in sorted(matched) if r in self.unexplained]
         pointers = []
         names = []
-        for predicate, slug, name, findings, source in self.outside:
+        for predicate, slug, name, findings, supporting, source in self.outside:
             if predicate(every):
-                pointers.append({"entity": slug, "findings": [f for f, k in findings if k in every], "source": source})
+                found = [f for f, k in findings if k in every] + [f for f, k in supporting if every.get(k) in ("positive", "present")]
+                pointers.append({"entity": slug, "findings": found, "source": source})
                 names.append(name)
         names += [self.unexplained_name[u["rule"]] for u in unexplained]
         leader = order[0]

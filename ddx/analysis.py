@@ -126,7 +126,7 @@ class Analysis:
 # keys, and the pointer made for each set of those findings recorded and tests pending
 _Keyed = tuple[tuple[str, str], ...]  # (finding path, fact key) pairs
 _OutsideRow = tuple[
-    Callable[[dict[str, Any]], bool], Any, _Keyed, _Keyed, _Keyed, dict[tuple[tuple[str, ...], tuple[str, ...]], Pointer]
+    Callable[[dict[str, Any]], bool], Any, _Keyed, _Keyed, _Keyed, _Keyed, dict[tuple[tuple[str, ...], tuple[str, ...]], Pointer]
 ]
 
 
@@ -396,9 +396,10 @@ class Analyzer:
             for rid in sorted(r for r in matched if r in self.unexplained)
         ]
         pointers = []
-        for predicate, spec, findings, tests, answers, made in self._pointers:
+        for predicate, spec, findings, tests, answers, support, made in self._pointers:
             if predicate(every):
                 recorded = tuple(f for f, key in findings if key in every)
+                recorded += tuple(f for f, key in support if every.get(key) in ("positive", "present"))
                 answered = any(key in every for _, key in answers)
                 pending = () if answered else tuple(t for t, key in tests if key not in every)
                 pointer = made.get((recorded, pending))  # frozen: one per set of findings and tests recorded, shared
@@ -411,14 +412,14 @@ class Analyzer:
 
     @cached_property
     def _pointers(self) -> list[_OutsideRow]:
-        """Per outside entity, built once: its pattern, its spec, its findings, its tests and the findings that
-        answer it, with their fact keys, and the :class:`Pointer` made for each set of them recorded."""
+        """Per outside entity, built once: its pattern, its spec, its findings, its tests, the findings that answer
+        it and those that support it, with their fact keys, and the :class:`Pointer` made for each set recorded."""
 
         def keyed(paths: list[str]) -> tuple[tuple[str, str], ...]:
             return tuple((p, p.replace(".", "__")) for p in paths)
 
         return [
-            (o.predicate, o.spec, keyed(o.spec.findings), keyed(o.spec.tests), keyed(o.spec.answered_by), {})
+            (o.predicate, o.spec, keyed(o.spec.findings), keyed(o.spec.tests), keyed(o.spec.answered_by), keyed(o.spec.supporting), {})
             for o in self.knowledge.outside
         ]
 

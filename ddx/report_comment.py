@@ -72,8 +72,10 @@ def _label_words(knowledge: Knowledge, path: str) -> str:
 
 
 def _cited_as(knowledge: Knowledge, path: str) -> str:
-    """A finding's name as a citation writes it: 'Langerin (CD207)' -> 'Langerin', 'NAB2-STAT6 fusion' -> 'NAB2-STAT6'."""
-    return re.sub(r"\s*\(.*?\)|\s+(?:fusion|rearrangement|mutation)$", "", _label_words(knowledge, path)).strip()
+    """A finding's name as a citation writes it: 'Langerin (CD207)' -> 'Langerin', 'NAB2-STAT6 fusion' -> 'NAB2-STAT6',
+    'SS18 rearrangement (SS18-SSX)' -> 'SS18' (the brackets first, then the suffix they may have hidden)."""
+    words = re.sub(r"\s*\(.*?\)", "", _label_words(knowledge, path)).strip()
+    return re.sub(r"\s+(?:fusion|rearrangement|mutation|amplification)$", "", words).strip()
 
 
 def finding_text(knowledge: Knowledge, path: str, value: Any) -> str:

@@ -725,3 +725,27 @@ def test_an_ewsr1_rearrangement_in_a_round_cell_tumour_without_myogenic_markers_
         )
     )
     assert not b.outside.pointers and not c.outside.pointers
+
+
+def test_supporting_stains_are_listed_only_when_positive_and_the_caution_cites_the_defining_test(knowledge, oracle):
+    from ddx.report_comment import outside_paragraph
+
+    def pointer(stains):
+        case = {"id": "t", "molecular": {"ss18_rearrangement": "present"}, "stains": stains}
+        a = oracle.analyze(validate(knowledge, case))
+        (p,) = a.outside.pointers
+        return a, p
+
+    a, p = pointer({"tle1": "positive", "bcl2": "negative"})
+    assert p.findings == ("molecular.ss18_rearrangement", "stains.tle1")  # BCL2 negative supports nothing
+    (caution,) = outside_paragraph(a, knowledge)
+    assert "Amary" in caution and "BCL2" not in caution
+    _, p = pointer({"tle1": "negative"})
+    assert p.findings == ("molecular.ss18_rearrangement",)
+
+
+def test_dog1_in_the_mediastinum_is_not_read_as_gist(knowledge, oracle):
+    a = oracle.analyze(validate(knowledge, {"id": "t", "clinical": {"site": "mediastinal"}, "stains": {"dog1": "diffuse"}}))
+    assert "gist" not in [p.slug for p in a.outside.pointers]
+    b = oracle.analyze(validate(knowledge, {"id": "t", "clinical": {"site": "mesentery"}, "stains": {"dog1": "diffuse"}}))
+    assert "gist" in [p.slug for p in b.outside.pointers]

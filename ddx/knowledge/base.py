@@ -761,7 +761,7 @@ def _load_outside(entries: list[Entry[OutsideEntity]], path: Path, vocab: Vocabu
         if spec.slug in seen:
             problems.append(Problem(f"duplicate outside entity {spec.slug!r}", file=str(path), line=line))
         seen.add(spec.slug)
-        for finding in (*spec.findings, *spec.answered_by):
+        for finding in (*spec.findings, *spec.answered_by, *spec.supporting):
             if finding not in paths:
                 near = TermSet("path", _lookup={p: p for p in paths}).suggest(finding)
                 problems.append(

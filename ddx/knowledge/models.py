@@ -533,6 +533,9 @@ class OutsideEntity(Model):
     name: str
     when: dict[str, Any]
     findings: list[str] = []  # the finding paths it accounts for (e.g. stains.sox10)
+    # stains / molecular tests that support the pointer when positive (present) but raise nothing alone (TLE1 beside
+    # an SS18 rearrangement): listed with its findings only when so recorded
+    supporting: list[str] = []
     rationale: str  # the whole reasoning, exclusions included (JSON, the TUI's detail pane, rule editors)
     # one or two sentences for the reader: what points there and the figure that says so, with a short
     # author-year for each figure (its full citation is in ``source``); shown in text, markdown and the TUI
