@@ -13,7 +13,7 @@ import gc
 import hashlib
 import math
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
@@ -761,25 +761,14 @@ def _load_outside(entries: list[Entry[OutsideEntity]], path: Path, vocab: Vocabu
         if spec.slug in seen:
             problems.append(Problem(f"duplicate outside entity {spec.slug!r}", file=str(path), line=line))
         seen.add(spec.slug)
-        for finding in (*spec.findings, *spec.answered_by, *spec.supporting):
-            if finding not in paths:
-                near = TermSet("path", _lookup={p: p for p in paths}).suggest(finding)
+        checks: list[tuple[str, Collection[str], str]]
+        checks = [(f, paths, "is not a finding") for f in (*spec.findings, *spec.answered_by, *spec.supporting)]
+        checks += [(t, tests, "is not a stain or molecular test (stains.x or molecular.x)") for t in spec.tests]
+        for word, among, what in checks:
+            if word not in among:
+                near = TermSet("path", _lookup={p: p for p in among}).suggest(word)
                 problems.append(
-                    Problem(
-                        f"{spec.slug}: {finding!r} is not a finding", file=str(path), line=line, suggestions=near, code="unknown-term"
-                    )
-                )
-        for test in spec.tests:
-            if test not in tests:
-                near = TermSet("path", _lookup={p: p for p in tests}).suggest(test)
-                problems.append(
-                    Problem(
-                        f"{spec.slug}: tests {test!r} is not a stain or molecular test (stains.x or molecular.x)",
-                        file=str(path),
-                        line=line,
-                        suggestions=near,
-                        code="unknown-term",
-                    )
+                    Problem(f"{spec.slug}: {word!r} {what}", file=str(path), line=line, suggestions=near, code="unknown-term")
                 )
         try:
             node = parse_condition(spec.when, vocab)
