@@ -408,7 +408,7 @@ def test_check_reports_weight_errors_unknown_terms_and_other_rules_problems_in_o
     block_end = text.index("\n  - id: ", start + 1)
     block = text[start:block_end]
     edited = block.replace("when: {stains.sma: positive", "when: {stains.smaa: positive", 1)
-    edited = edited.replace("eims: {p: 0.4,", "eims: {p: 1.7,", 1)
+    edited = edited.replace("ups: {p: 0.3,", "ups: {p: 1.7,", 1)
     assert edited.count("smaa") == 1 and "1.7" in edited
     text = text[:start] + edited + text[block_end:]
     other = text.index("  - id: ", block_end + len(edited) - len(block) + 1)
