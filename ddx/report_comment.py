@@ -207,6 +207,11 @@ def _recorded_morphology(case: Any, knowledge: Knowledge) -> dict[str, Any]:
     return out
 
 
+def _frame_key(value: Any) -> str:
+    """The key a recorded morphology value is framed by: a number as written ("10"), a term itself, ``*`` for a list."""
+    return f"{value:g}" if isinstance(value, float) else str(value) if not isinstance(value, list) else "*"
+
+
 def describe_morphology(case: Any, knowledge: Knowledge) -> list[str]:
     """Sentences describing the recorded morphology, from reports.yaml ``morphology_prose``: every
     recorded field is described once, by the first sentence that has a phrase for it."""
@@ -214,7 +219,7 @@ def describe_morphology(case: Any, knowledge: Knowledge) -> list[str]:
     done: set[str] = set()
     out = []
     for sentence in knowledge.reports.morphology_prose:
-        if any(r not in recorded or r in done for r in sentence.requires):
+        if any(r not in recorded or r in done or sentence.frame(r, _frame_key(recorded[r])) is None for r in sentence.requires):
             continue
         named = [f for f in sentence.fields if f != "*"]
         order = [f for f in named if f in recorded] + ([f for f in recorded if f not in named] if "*" in sentence.fields else [])
@@ -224,8 +229,7 @@ def describe_morphology(case: Any, knowledge: Knowledge) -> list[str]:
                 continue
             value = recorded[name]
             path = f"morphology.{name}"
-            key = f"{value:g}" if isinstance(value, float) else str(value) if not isinstance(value, list) else "*"
-            frame = sentence.frame(name, key)
+            frame = sentence.frame(name, _frame_key(value))
             if frame is None:
                 continue
             items = value if isinstance(value, list) else [value]

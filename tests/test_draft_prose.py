@@ -449,3 +449,22 @@ def test_an_absent_finding_beside_a_present_one_is_never_read_as_both_absent(kno
     prominent = {**case, "morphology": {**case["morphology"], "inflammation_density": "prominent"}}
     text = " ".join(render_report(analyzer.analyze(validate(knowledge, prominent)), knowledge, analyzer.ranker).split())
     assert "neoplasm with an inflammatory background" in text
+
+
+def test_cells_recorded_beside_no_infiltrate_are_not_denied(knowledge, analyzer):
+    """'There is no inflammatory infiltrate of eosinophils' read as no eosinophils, when eosinophils were recorded
+    beside a density of none; with another density, or with no cells, the sentence is as before."""
+    from ddx.report_comment import render_report
+
+    def comment(morphology):
+        a = analyzer.analyze(validate(knowledge, {"id": "t", "morphology": {"cell_types": ["spindle"], **morphology}}))
+        return " ".join(render_report(a, knowledge, analyzer.ranker).split())
+
+    text = comment({"inflammation_density": "none", "inflammation": ["eosinophils"]})
+    assert "There is no inflammatory infiltrate apart from eosinophils." in text
+    assert "infiltrate of eosinophils" not in text
+    assert "There is a prominent inflammatory infiltrate of eosinophils." in comment(
+        {"inflammation_density": "prominent", "inflammation": ["eosinophils"]}
+    )
+    none = comment({"inflammation_density": "none"})
+    assert "There is no inflammatory infiltrate." in none and "apart from" not in none

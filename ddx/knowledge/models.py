@@ -610,8 +610,8 @@ class ProseSentence(Model):
     earlier key names) to a phrase frame (``$label``, ``$value``, ``$values``), or to frames by
     recorded value (``present``, ``absent``, a term, a number; ``*`` for any other value); a
     value without a frame, or with an empty one, leaves the field to a later sentence. The sentence is written when
-    every field in ``requires`` is recorded and not yet described. ``join``: ``list`` joins the
-    phrases as "a, b and c", ``or`` as "a, b or c", ``words`` one after the other.
+    every field in ``requires`` is recorded, not yet described and has a frame here for its recorded value.
+    ``join``: ``list`` joins the phrases as "a, b and c", ``or`` as "a, b or c", ``words`` one after the other.
     """
 
     sentence: str
