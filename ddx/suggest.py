@@ -424,9 +424,10 @@ class Suggester:
         entities (separating two subtypes of one entity gains nothing);
         ``profile_posterior`` (profile order) may be passed in when the caller
         already has it. ``pointers``: test path -> the outside entries
-        (``rules/outside.yaml`` slugs) whose pointer it would answer; each such
-        test not recorded is offered too, ahead of the others (the ranking's gains
-        assume the diagnosis is a modelled entity, which those findings question).
+        (``rules/outside.yaml`` slugs) whose pointer it would answer, in the order
+        the entries list their tests; each such test not recorded is offered too,
+        ahead of the others and in that order (the ranking's gains assume the
+        diagnosis is a modelled entity, which those findings question).
         """
         settings = self.knowledge.settings
         n = settings.suggestions if n is None else n
@@ -531,8 +532,9 @@ class Suggester:
             made = self._suggestion(test, test_path, gain, table, contrast, facts, leader, asked_by, by_pointer)
             out.append(replace(made, also=also[index]) if index in also else made)
         out.sort(key=_rank_key)
-        if pointers:  # the tests that answer an outside pointer first, in the order they were ranked
-            out.sort(key=lambda s: not s.pointers)
+        if pointers:  # the tests that answer an outside pointer first, in the order the entries list them
+            listed = {path: i for i, path in enumerate(pointers)}  # rules/outside.yaml `tests`: the defining test first
+            out.sort(key=lambda s: (not s.pointers, listed.get(s.path, len(listed)) if s.pointers else 0))
         return out
 
     def _look_alikes_out_of_reach(self, rid: str, posterior: list[float]) -> bool:

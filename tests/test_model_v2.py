@@ -432,6 +432,19 @@ def test_a_pointer_test_the_ranking_reads_keeps_its_gain_and_comes_first(knowled
     assert all(s.gain > 0 and "expected gain" in s.detail and "also tests the pointer" in s.detail for s in asked)
 
 
+def test_a_pointers_tests_come_in_the_order_its_entry_lists_them(knowledge, oracle):
+    # a Ewing-like round cell tumour: NKX2.2, which no ranking rule reads (gain 0), is the entry's first test and
+    # leads, ahead of myogenin and MyoD1, which gain more for the modelled entities; the band names NKX2.2
+    stains = {"cd99": {"result": "positive", "pattern": "membranous", "extent": "diffuse"}, "desmin": "negative"}
+    a = oracle.analyze(validate(knowledge, {"id": "t", "morphology": {"cell_types": ["round"]}, "stains": stains}))
+    assert [p.slug for p in a.outside.pointers] == ["ewing"]
+    entry = next(e.spec for e in knowledge.outside if e.spec.slug == "ewing")
+    asked = [s.path for s in a.suggestions if s.pointers]
+    assert asked == [t for t in entry.tests if t in asked] and asked[0] == entry.tests[0] == "stains.nkx2_2"
+    assert a.suggestions[0].gain == 0.0 and any(s.gain > 0 for s in a.suggestions[1:3])  # not the gain order
+    assert "NKX2.2 would test that" in a.confidence.action
+
+
 def test_every_packaged_outside_entry_has_a_short_cited_summary(knowledge):
     import re
 
