@@ -286,6 +286,9 @@ EVIDENCE_LEGEND = "for / against: weight, finding (figure; cited or est. → lik
 # pieces of evidence shown for and against each entity in text and markdown (``ddx eval --lines N``: N each)
 FOR_LINES, AGAINST_LINES = 3, 2
 SHARE_LEGEND = "entity · leading subtype (share: that subtype's part of the entity's probability)"
+# above the ranking of a case whose findings point outside the differential (band "outside"): the bars are shares
+# of what ddx models, not of the diagnosis
+OUTSIDE_LEGEND = "probabilities among the modelled entities only: the findings point outside them"
 
 
 _HELD = "\ue000"  # stands in for a figure's inner space while rich wraps: not whitespace, one cell wide
@@ -338,6 +341,8 @@ def ranking_table(analysis: Analysis, knowledge: Knowledge, *, top: int = 6, evi
     grid.add_row("", Text(EVIDENCE_LEGEND, style="dim"))
     if any(r.subtype is not None for r in shown):
         grid.add_row("", Text(SHARE_LEGEND, style="dim"))
+    if analysis.confidence is not None and analysis.confidence.band == "outside":
+        grid.add_row("", Text(OUTSIDE_LEGEND, style="yellow"))
     width = max((len(label) for label in labels), default=0)
     for i, (r, label) in enumerate(zip(shown, labels), start=1):
         head = Table.grid(padding=(0, 2))
@@ -429,6 +434,8 @@ def render_markdown(analysis: Analysis, knowledge: Knowledge, *, top: int = 6, e
         lines += [f"Expected: `{analysis.expected}`", ""]
     if analysis.confidence:
         lines += [f"**{analysis.confidence.label}:** {analysis.confidence.action}", ""]
+        if analysis.confidence.band == "outside":
+            lines += [f"_{OUTSIDE_LEGEND[0].upper()}{OUTSIDE_LEGEND[1:]}._", ""]
     lines += ["| # | entity | probability | score | evidence for | evidence against |", "|---:|---|---:|---:|---|---|"]
     for i, r in enumerate(analysis.ranking[:top], start=1):
         for_ = "<br>".join(_md(_evidence_line(e)) for e in r.supporting[:n_for]) or "-"
@@ -446,8 +453,9 @@ def render_markdown(analysis: Analysis, knowledge: Knowledge, *, top: int = 6, e
         lines += ["", "**Recorded, not used by the ranking:** " + _md("; ".join(unused_texts(analysis, knowledge)))]
     if analysis.no_separating_test:
         lines += ["", f"**Next tests:** {_md(lower_first(no_test_text(knowledge, analysis.confidence)))}."]
-    if analysis.suggestions:
-        lines += ["", "**Next tests** (by information per cost)", ""]
+    if analysis.suggestions:  # with no separating test, what is left is what a caveat or a pointer asks for
+        heading = "**Tests still asked for**" if analysis.no_separating_test else "**Next tests** (by information per cost)"
+        lines += ["", heading, ""]
         lines += [f"{n}. {_md(s.why)} ({_md(s.detail)})" for n, s in enumerate(analysis.suggestions, 1)]
     if analysis.top:
         lines += ["", "**Sources (leading candidate)**", ""]

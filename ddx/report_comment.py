@@ -21,6 +21,7 @@ from ddx.citations import split_citations
 from ddx.facts import case_facts
 from ddx.knowledge import Knowledge, ReportTemplates, Rule
 from ddx.knowledge.models import EntityReport
+from ddx.knowledge.vocabulary import fold
 from ddx.ranking import (
     FIGURE_SPACE,
     Evidence,
@@ -207,6 +208,11 @@ def _recorded_morphology(case: Any, knowledge: Knowledge) -> dict[str, Any]:
     return out
 
 
+# "[worth ≈10 cases]" after an estimate, ", worth ≈20 cases" inside a bracket ("[by definition, worth ≈20 cases]"):
+# what an estimate weighs in the ranking, said in the terminal and JSON, not in a report's list of tests
+_WORTH = re.compile(r" \[worth ≈[0-9.]+ cases\]|, worth ≈[0-9.]+ cases(?=\])")
+
+
 def _frame_key(value: Any) -> str:
     """The key a recorded morphology value is framed by: a number as written ("10"), a term itself, ``*`` for a list."""
     return f"{value:g}" if isinstance(value, float) else str(value) if not isinstance(value, list) else "*"
@@ -279,10 +285,19 @@ def describe_clinical(case: Any, knowledge: Knowledge) -> list[str]:
             parts.append(fill(prose.size_cm, value=f"{clinical.size_cm:g}"))
         if clinical.presentation:
             parts.append(fill(prose.presentation, value=printable(clinical.presentation.strip())))
-        if clinical.symptoms:
-            parts.append(
-                fill(prose.symptoms, value=join_words([_value_words(knowledge, "clinical.symptoms", s) for s in clinical.symptoms]))
+        # a symptom the presentation already says (by its term or a synonym: 'anaemia' for anemia) is not said twice
+        said = fold(clinical.presentation or "")
+        termset = knowledge.vocab.termset_for("clinical.symptoms")
+        unsaid = [
+            s
+            for s in clinical.symptoms
+            if not any(
+                re.search(rf"(?<![a-z0-9]){re.escape(word)}(?![a-z0-9])", said)
+                for word in [fold(s), *(termset.synonyms(s) if termset is not None else [])]
             )
+        ]
+        if unsaid:
+            parts.append(fill(prose.symptoms, value=join_words([_value_words(knowledge, "clinical.symptoms", s) for s in unsaid])))
     return [fill(prose.sentence, parts="; ".join(p for p in parts if p))] if parts else []
 
 
@@ -580,8 +595,8 @@ def render_report(analysis: Analysis, knowledge: Knowledge, ranker: Ranker, *, d
         lines.append(t.tests_heading)
         if analysis.no_separating_test:
             lines += para(no_test_text(knowledge, analysis.confidence) + ".", "  - ")
-        for s in analysis.suggestions:
-            lines += para(f"{s.why} ({s.detail})", "  - ")
+        for s in analysis.suggestions:  # a report's words: no bits, and no estimate's weight in cases ('~' marks it)
+            lines += para(f"{_WORTH.sub('', s.why)} ({s.report_detail})", "  - ")
         lines.append("")
     if analysis.caveats:
         lines.append(t.caveats_heading)

@@ -140,6 +140,19 @@ class Suggestion:
             text += "; also tests the pointer outside the differential"
         return text
 
+    @property
+    def report_detail(self) -> str:
+        """The detail as the draft report gives it: the assay and its turnaround, what else the order reads and
+        who asks for it, without the information gain in bits ('FISH, 2-5 working days; asked for by a caveat')."""
+        text = self.cost.text
+        if self.also:
+            text += f"; the same {self.cost.label} also reads {join_and([lower_first(label) for _, label in self.also])}"
+        if self.asked_by:
+            text += "; asked for by a caveat below" if len(self.asked_by) == 1 else "; asked for by the caveats below"
+        if self.pointers and self.gain > 0.0:
+            text += "; also tests the pointer outside the differential"
+        return text
+
     def to_dict(self) -> dict[str, object]:
         return {
             "test": self.test,

@@ -630,6 +630,9 @@ _YAML_HINTS: dict[str, str] = {
     ),
     "could not find expected ':'": "usually a line without 'key: value', or a key indented differently from those beside it",
     "did not find expected key": "usually a key indented differently from the keys beside it",
+    "block sequence entries are not allowed in this context": (
+        "usually a value written '-' after 'key: ' (YAML reads a dash there as a list item); write 'negative', or quote the sign ('-')"
+    ),
 }
 _YAML_HINTS["mapping values are not allowed here"] = _YAML_HINTS["mapping values are not allowed in this context"]  # PyYAML
 

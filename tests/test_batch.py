@@ -796,3 +796,24 @@ def test_a_case_whose_ranking_raises_is_one_error_row_and_the_batch_goes_on(know
     assert "internal error while ranking (ValueError: boom y)" in str(y[0]) and y[0].file.endswith("y.yaml")
     assert (out[1].line, out[1].expected, out[1].sheet) == (3, "lms", None)  # the error row keeps where and what it was
     assert out[0].expected == "imt" and out[0].leaders and out[2].leaders
+
+
+def test_a_csv_probability_is_never_written_as_certain(tmp_path):
+    """A leader at 0.99998 was written 1.0000 (and shown '100.00%' in a workbook), a runner-up 0.0000; the text
+    says '> 99.9 %'. The csv keeps 4 decimals between 0.0001 and 0.9999 (a new user's trial, 2026-12-02)."""
+    from ddx.cli.writers import probability_cell
+
+    assert (probability_cell(0.99998), probability_cell(0.00002), probability_cell(0.41236)) == (0.9999, 0.0001, 0.4124)
+    raw = {
+        "id": "sure",
+        "patient": {"age": 45, "sex": "male"},
+        "clinical": {"site": "thigh", "depth": "deep"},
+        "morphology": {"cell_types": ["spindle", "epithelioid"], "inflammation": ["foamy_histiocytes"], "nucleoli": "prominent"},
+        "stains": {"desmin": "diffuse", "myod1": "positive", "alk": "negative", "keratin": "negative"},
+        "molecular": {"near_haploidization": "present"},
+    }
+    (tmp_path / "sure.json").write_text(json.dumps(raw), encoding="utf-8")
+    result = run("batch", str(tmp_path / "sure.json"), "--format", "csv", "--top", "13", "-q")
+    [row] = list(csv.DictReader(result.output.splitlines()))
+    shown = [row[f"probability_{i}"] for i in range(1, 14)]
+    assert all(0.0001 <= float(p) <= 0.9999 for p in shown) and "0.0001" in shown  # the far tail, not 0.0000

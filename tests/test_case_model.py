@@ -125,6 +125,7 @@ def test_multi_case_file_keeps_good_cases(tmp_path: Path, knowledge):
         ("", "empty"),
         ("!!python/object/apply:os.system ['echo hacked']\n", "YAML"),
         ("cases: 3\n", "list"),
+        ("id: a\nstains:\n  desmin: -\n", "write 'negative', or quote the sign"),  # a dash read as a list item
     ],
 )
 def test_unreadable_files_become_error_entries(tmp_path: Path, knowledge, content, words):
@@ -242,7 +243,9 @@ def test_a_result_given_as_another_part_of_the_stain_is_read_as_its_full_form(kn
     "value, fields",
     [
         ("focally positive", {"result": "positive", "extent": "focal"}),
-        ("diffusely and strongly positive", None),  # 'and' is no part of a stain: refused
+        ("diffusely and strongly positive", {"result": "positive", "extent": "diffuse", "intensity": "strong"}),  # 'and' joins
+        ("strong and diffuse", {"result": "positive", "extent": "diffuse", "intensity": "strong"}),
+        ("weak and moderate", None),  # two intensities joined: no single reading
         ("strongly positive", {"result": "positive", "intensity": "strong"}),
         ("positive (focal)", {"result": "positive", "extent": "focal"}),
         ("scattered", {"result": "positive", "extent": "focal"}),
@@ -281,7 +284,7 @@ def test_a_finding_written_as_not_done_is_not_recorded(knowledge):
         knowledge,
         {
             "id": "x",
-            "stains": {"desmin": "not done", "alk": {"result": "Not performed"}, "sma": "positive"},
+            "stains": {"desmin": "not done", "alk": {"result": "Not performed"}, "sma": "positive", "myod1": "pending"},
             "molecular": {"alk_rearrangement": "n/a", "myod1_mutation": "absent"},
             "morphology": {"necrosis": "unknown"},
         },
@@ -566,11 +569,29 @@ def test_a_morphology_term_under_another_field_is_sent_where_it_belongs(knowledg
         ("R thigh", "thigh"),
         ("left chest wall", "chest_wall"),
         ("chest wall, left", "chest_wall"),
+        ("posterior thigh", "thigh"),  # a position within the region (a new user's trial, 2026-12-02)
+        ("thigh, posterior", "thigh"),
+        ("proximal medial thigh", "thigh"),
+        ("soft tissue of the thigh", "thigh"),
+        ("thigh soft tissue", "thigh"),
+        ("posterior aspect of the left thigh", "thigh"),
+        ("lower leg", "lower_leg"),  # a site term holding a position word stays whole
+        ("floor of mouth", "floor_of_mouth"),
     ],
 )
 def test_a_sites_side_is_no_error(knowledge, written, site):
-    """Reports give the side; no rule reads it, so the site is read without it (and 'wall' keeps its 'l')."""
+    """Reports give the side and the position within a region; no rule reads them, so the site is read without
+    them (and 'wall' keeps its 'l')."""
     assert validate(knowledge, {"id": "c", "clinical": {"site": written}}).clinical.site == site
+
+
+def test_a_site_word_inside_an_unknown_site_is_offered_and_a_position_never_hides_an_ambiguous_word(knowledge):
+    """'thigh mass' was told that no site term is near it; it holds one. 'left proximal hip' is still refused
+    with every site 'hip' may mean."""
+    [problem] = problems(knowledge, {"id": "c", "clinical": {"site": "thigh mass"}})
+    assert problem.suggestions == ["thigh"] and "no site term is near it" not in str(problem)
+    [hip] = problems(knowledge, {"id": "c", "clinical": {"site": "left proximal hip"}})
+    assert set(hip.suggestions) == {"buttock", "groin", "thigh", "bone"}
 
 
 @pytest.mark.parametrize("written", ["femur", "Left femur", "tibia", "pelvic bone", "sacrum", "zygomatic bone", "rib"])

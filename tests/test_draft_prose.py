@@ -468,3 +468,26 @@ def test_cells_recorded_beside_no_infiltrate_are_not_denied(knowledge, analyzer)
     )
     none = comment({"inflammation_density": "none"})
     assert "There is no inflammatory infiltrate." in none and "apart from" not in none
+
+
+def test_the_reports_tests_and_history_read_as_a_report(knowledge, analyzer):
+    """A new user's trial (2026-12-02): the recommended tests carried 'expected gain 0.11 bits' and '[worth ≈10
+    cases]', and the history said a symptom twice when the presentation had said it ('anaemia' and 'anemia')."""
+    from ddx.report_comment import render_report
+
+    seed = analyzer.analyze(validate(knowledge, yaml.safe_load(SEED.read_text(encoding="utf-8"))))
+    text = render_report(seed, knowledge, analyzer.ranker)
+    tests = text.split("Recommended additional tests:")[1].split("\n\n")[0]
+    assert seed.suggestions and "bits" not in tests and "worth ≈" not in tests
+    assert seed.suggestions[0].cost.text in " ".join(tests.split())  # the assay and turnaround stay
+    case = {
+        "id": "s",
+        "clinical": {
+            "site": "mesentery",
+            "presentation": "abdominal pain, fever and anaemia",
+            "symptoms": ["fever", "anemia", "weight loss"],
+        },
+        "stains": {"alk": "positive"},
+    }
+    history = " ".join(render_report(analyzer.analyze(validate(knowledge, case)), knowledge, analyzer.ranker).split())
+    assert "fever and anaemia; weight loss." in history and "anemia" not in history

@@ -445,6 +445,40 @@ def test_a_pointers_tests_come_in_the_order_its_entry_lists_them(knowledge, orac
     assert "NKX2.2 would test that" in a.confidence.action
 
 
+def test_an_outside_cases_ranking_says_it_is_among_the_modelled_entities_only(knowledge, oracle):
+    """A new user's trial (2026-12-02): an adolescent's Ewing-like tumour showed 'UPS 89.9 %' with a near-full bar
+    and only the band said the ranking may not hold the diagnosis; the ranking now says so where it is shown, the
+    fusion test is asked for after NKX2.2, and markdown's tests heading does not repeat 'Next tests'."""
+    import io
+
+    from rich.console import Console
+
+    from ddx.render import OUTSIDE_LEGEND, render_markdown, render_text
+
+    def plain(renderable):
+        console = Console(width=200, record=True, color_system=None, file=io.StringIO())
+        console.print(renderable)
+        return console.export_text()
+
+    stains = {
+        "cd99": {"result": "positive", "pattern": "membranous", "extent": "diffuse"},
+        "nkx2_2": "positive",
+        "desmin": "negative",
+        "myogenin": "negative",
+        "myod1": "negative",
+    }
+    a = oracle.analyze(validate(knowledge, {"id": "t", "morphology": {"cell_types": ["round"]}, "stains": stains}))
+    assert a.confidence.band == "outside" and a.suggestions[0].path == "molecular.ewsr1_rearrangement"
+    assert OUTSIDE_LEGEND in " ".join(plain(render_text(a, knowledge)).replace("│", " ").split())
+    assert OUTSIDE_LEGEND[1:] in render_markdown(a, knowledge)
+    b = oracle.analyze(validate(knowledge, {"id": "u", "stains": {"desmin": "positive"}}))
+    assert b.confidence.band != "outside" and OUTSIDE_LEGEND not in plain(render_text(b, knowledge))
+    c = oracle.analyze(validate(knowledge, yaml.safe_load((CASES / "hatanaka-2013-ddlps-paratesticular-77m.yaml").read_text())))
+    assert c.no_separating_test and c.suggestions  # what a caveat still asks for
+    md = render_markdown(c, knowledge)
+    assert md.count("**Next tests") == 1 and "**Tests still asked for**" in md
+
+
 def test_every_packaged_outside_entry_has_a_short_cited_summary(knowledge):
     import re
 

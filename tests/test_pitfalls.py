@@ -135,3 +135,30 @@ def test_a_recorded_tfcp2_fusion_is_not_asked_for_again(knowledge, analyzer):
     caveats = {c.rule: c.text for c in analysis.caveats}
     assert "pitfall.tfcp2-keratin-alk" not in caveats and "is recorded" in caveats["pitfall.tfcp2-recorded"]
     assert "tfcp2_rearrangement" not in {s.test for s in analysis.suggestions}
+
+
+def test_caveats_stay_silent_where_they_argue_against_a_settled_reading(knowledge, analyzer):
+    """A new user's trial (2026-12-02): 'consider EIMS' on a spindle cell, ALK-rearranged IMT, with MyoD1 offered
+    at 0.00 bits for it; and 'myogenin alone does not make a tumour rhabdomyosarcoma' on every myogenin-positive
+    case (22 RMS of cases/, an infant's SRMS among them), which pitfall.ilms-myogenin-caldesmon says where a
+    histiocyte-rich infiltrate makes ILMS a contender."""
+    from tests.conftest import validate
+
+    spindle = {
+        "id": "imt",
+        "patient": {"age": 9},
+        "morphology": {"cell_types": ["spindle"]},
+        "stains": {"desmin": "positive", "alk": {"result": "positive", "pattern": "cytoplasmic"}, "myogenin": "negative"},
+        "molecular": {"alk_rearrangement": "present"},
+    }
+    a = analyzer.analyze(validate(knowledge, spindle))
+    assert "pitfall.eims-desmin-alk" not in {c.rule for c in a.caveats}
+    assert not any(s.asked_by for s in a.suggestions)
+    # epithelioid cells, or no cells recorded: the caveat stands (an EIMS in cases/ was reported cytoplasmic)
+    for cells in (["epithelioid"], None):
+        other = {**spindle, "morphology": {"cell_types": cells} if cells else {}}
+        assert "pitfall.eims-desmin-alk" in {c.rule for c in analyzer.analyze(validate(knowledge, other)).caveats}
+    infant = {"id": "inf", "patient": {"age": 0.25}, "stains": {"desmin": "diffuse", "myod1": "positive", "myogenin": "focal"}}
+    assert not analyzer.analyze(validate(knowledge, infant)).caveats
+    rich = {**infant, "patient": {"age": 40}, "morphology": {"inflammation": ["foamy_histiocytes"]}}
+    assert [c.rule for c in analyzer.analyze(validate(knowledge, rich)).caveats] == ["pitfall.ilms-myogenin-caldesmon"]

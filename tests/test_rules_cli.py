@@ -258,6 +258,27 @@ def test_test_against_a_baseline_reports_regressions_and_exits_1(rules_copy, tmp
     assert regressions and all(r["expected"] and (r["after_rank"] or 99) > r["before_rank"] for r in regressions)
 
 
+def test_an_edit_that_costs_the_expected_diagnosis_probability_is_reported_as_weakened(rules_copy, tmp_path):
+    """A new user's trial (2026-12-02): halving MyoD1's support for ILMS cost every ILMS case 12-18 points, yet the
+    baseline comparison reported '0 regression(s), 2 improvement(s)'. Cases that keep their rank but lose 10
+    points or more are listed as weakened, and the log loss of the expected diagnosis is compared."""
+    base = tmp_path / "base.json"
+    assert run("rules", "test", str(rules_copy), "--cases", str(CASES), "--save", str(base)).exit_code == 0
+    saved = json.loads(base.read_text())["cases"]
+    assert all("probability_of_expected" in c for c in saved.values() if c.get("rank_of_expected"))
+    set_weight(rules_copy, "ihc.myod1.with-desmin", "ilms", '{p: ~0.3, reason: "estimate: a trial edit"}')
+    result = CliRunner().invoke(
+        main, ["rules", "test", str(rules_copy), "--cases", str(CASES), "--baseline", str(base), "--format", "json"]
+    )
+    compared = json.loads(result.output)["baseline"]
+    weakened = compared["weakened"]
+    assert weakened and all(r["expected"] == "ilms" and r["before_rank"] == r["after_rank"] for r in weakened)
+    assert all(r["before_probability"] - r["after_probability"] >= 0.10 for r in weakened)
+    assert compared["log_loss"]["cases"] > 90 and compared["log_loss"]["before"] != compared["log_loss"]["after"]
+    text = run("rules", "test", str(rules_copy), "--cases", str(CASES), "--baseline", str(base)).output
+    assert f"{len(weakened)} weakened" in text and "Log loss of the expected diagnosis" in text
+
+
 def test_test_with_an_unreadable_case_exits_1_and_keeps_the_others(tmp_path):
     shutil.copy(CASES / "seed-board-q1-thigh-35m.yaml", tmp_path)
     (tmp_path / "bad.yaml").write_text("id: bad\nstains: {desmni: positive}\n")

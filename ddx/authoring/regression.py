@@ -10,6 +10,7 @@ checked against for regressions.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 from collections.abc import Iterable
@@ -76,6 +77,11 @@ class CaseResult:
     def top_probability(self) -> float | None:
         return self.probabilities[0] if self.probabilities else None
 
+    @property
+    def expected_probability(self) -> float | None:
+        """The probability of the expected diagnosis (its entity, for a subtype), or None without one."""
+        return self.probabilities[self.rank - 1] if self.rank is not None and self.rank <= len(self.probabilities) else None
+
     def rank_of(self, slug: str) -> int | None:
         return self.ranking.index(slug) + 1 if slug in self.ranking else None
 
@@ -89,6 +95,8 @@ class CaseResult:
         }
         if self.ok:
             out["probability"] = round(self.top_probability or 0.0, 4)
+            if self.expected_probability is not None:  # compared with a later run's (--baseline): weakened cases
+                out["probability_of_expected"] = round(self.expected_probability, 6)
             out["ranking"] = list(self.ranking)
             out["matched"] = sorted(self.matched)
         else:
@@ -320,6 +328,7 @@ class BaselineCase:
     expected: str | None
     top: str | None
     rank: int | None
+    expected_probability: float | None = None  # absent from baselines saved before 2026-12-02
 
 
 def load_baseline(path: str | os.PathLike[str]) -> tuple[dict[str, str], dict[str, BaselineCase]]:
@@ -341,7 +350,12 @@ def load_baseline(path: str | os.PathLike[str]) -> tuple[dict[str, str], dict[st
             value = c.get(field_name)
             if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
                 raise DdxError(f"{p}: case {key!r}: {field_name} must be {'a number' if kind is int else 'text'}, got {value!r}")
-        cases[str(key)] = BaselineCase(str(key), c.get("expected"), c.get("top"), c.get("rank_of_expected"))
+        shown = c.get("probability_of_expected")
+        if shown is not None and (isinstance(shown, bool) or not isinstance(shown, (int, float)) or not 0 <= shown <= 1):
+            raise DdxError(f"{p}: case {key!r}: probability_of_expected must be a number from 0 to 1, got {shown!r}")
+        cases[str(key)] = BaselineCase(
+            str(key), c.get("expected"), c.get("top"), c.get("rank_of_expected"), None if shown is None else float(shown)
+        )
     return {str(k): str(v) for k, v in rules.items()}, cases
 
 
@@ -353,6 +367,8 @@ class Regression:
     after_top: str | None
     before_rank: int | None
     after_rank: int | None
+    before_probability: float | None = None  # of the expected diagnosis (None: the baseline did not save it)
+    after_probability: float | None = None
 
     @property
     def worse(self) -> bool:
@@ -363,29 +379,55 @@ class Regression:
         return after > before
 
 
+# a case whose expected diagnosis keeps its rank but loses this much probability (absolute) is listed as weakened
+WEAKENED_BY = 0.10
+
+
 @dataclass
 class BaselineComparison:
     regressions: list[Regression] = field(default_factory=list)  # expected diagnosis ranked lower
+    # expected diagnosis not ranked lower, but its probability fell by WEAKENED_BY or more: an edit can cost
+    # every case of an entity probability without moving a rank, and rank changes alone called it an improvement
+    weakened: list[Regression] = field(default_factory=list)
     improvements: list[Regression] = field(default_factory=list)
     changed_top: list[Regression] = field(default_factory=list)  # leader changed (any case)
     missing: list[str] = field(default_factory=list)  # in the baseline, not in this run
     new: list[str] = field(default_factory=list)  # in this run, not in the baseline
+    # mean -ln P(expected) over the cases with an expected diagnosis in both runs (the baseline saved it): before, after, n
+    log_loss: tuple[float, float, int] | None = None
 
 
 def compare_baseline(run: CaseRun, baseline: dict[str, BaselineCase]) -> BaselineComparison:
     out = BaselineComparison()
     now = run.by_key
+    pairs: list[tuple[float, float]] = []
     for key, old in baseline.items():
         cur = now.get(key)
         if cur is None or not cur.ok:
             out.missing.append(key)
             continue
-        change = Regression(key, cur.expected, old.top, cur.top, old.rank, cur.rank)
+        change = Regression(
+            key, cur.expected, old.top, cur.top, old.rank, cur.rank, old.expected_probability, cur.expected_probability
+        )
         if change.worse:
             out.regressions.append(change)
         elif cur.expected and change.before_rank != change.after_rank:
             out.improvements.append(change)
+        elif (
+            cur.expected
+            and change.before_probability is not None
+            and change.after_probability is not None
+            and change.before_probability - change.after_probability >= WEAKENED_BY
+        ):
+            out.weakened.append(change)
+        if cur.expected and old.expected_probability is not None and cur.expected_probability is not None:
+            pairs.append((old.expected_probability, cur.expected_probability))
         if old.top != cur.top:
             out.changed_top.append(change)
     out.new = [k for k in now if k not in baseline]
+    if pairs:
+        floor = 1e-12  # a probability of 0 would be an infinite loss; ddx never gives one
+        before = sum(-math.log(max(b, floor)) for b, _ in pairs) / len(pairs)
+        after = sum(-math.log(max(a, floor)) for _, a in pairs) / len(pairs)
+        out.log_loss = (before, after, len(pairs))
     return out

@@ -466,7 +466,7 @@ def test_cmd(
     the fitted temperature), rules that matched no case, and regressions against --baseline.
 
     Exit status: 0 done; 1 a case could not be read, or a case regressed against the baseline."""
-    from ddx.authoring.regression import compare_baseline, load_baseline, run_cases, save_run, write_temperature
+    from ddx.authoring.regression import WEAKENED_BY, compare_baseline, load_baseline, run_cases, save_run, write_temperature
     from ddx.calibration import MIN_FIT_CASES
 
     k = load_rules(directory, hint=CHECK_HINT)
@@ -506,7 +506,17 @@ def test_cmd(
             out["baseline"] = {
                 "rules": base[0],
                 "regressions": [r.__dict__ for r in comparison.regressions],
+                "weakened": [r.__dict__ for r in comparison.weakened],
                 "improvements": [r.__dict__ for r in comparison.improvements],
+                "log_loss": (
+                    None
+                    if comparison.log_loss is None
+                    else {
+                        "before": round(comparison.log_loss[0], 4),
+                        "after": round(comparison.log_loss[1], 4),
+                        "cases": comparison.log_loss[2],
+                    }
+                ),
                 "changed_top": [r.__dict__ for r in comparison.changed_top],
                 "missing": comparison.missing,
                 "new": comparison.new,
@@ -581,20 +591,39 @@ def test_cmd(
     if comparison is not None and base is not None:
         _out.print(
             f"Against baseline {escape(baseline or '')} (rules {escape(base[0].get('hash', '?'))}): "
-            f"{len(comparison.regressions)} regression(s), {len(comparison.improvements)} improvement(s), "
-            f"{len(comparison.changed_top)} changed leader(s)."
+            f"{len(comparison.regressions)} regression(s), {len(comparison.weakened)} weakened, "
+            f"{len(comparison.improvements)} improvement(s), {len(comparison.changed_top)} changed leader(s)."
         )
-        for title, items in (("Regressions", comparison.regressions), ("Improvements", comparison.improvements)):
+        if comparison.log_loss is not None:
+            before, after, n = comparison.log_loss
+            verdict = "worse" if after > before + 0.0005 else "better" if after < before - 0.0005 else "unchanged"
+            _out.print(
+                f"Log loss of the expected diagnosis over the {n} case(s) in both runs: {before:.3f} → {after:.3f} ({verdict})."
+            )
+        else:
+            _out.print("Log loss: not compared (the baseline was saved before it kept each expected diagnosis's probability).")
+        weakened_title = f"Weakened (rank kept, probability of the expected down {WEAKENED_BY * 100:.0f} points or more)"
+        for title, items in (
+            ("Regressions", comparison.regressions),
+            (weakened_title, comparison.weakened),
+            ("Improvements", comparison.improvements),
+        ):
             if items:
                 table = Table(title=title, title_justify="left", pad_edge=False)
-                for col in ("case", "expected", "leader before → after", "rank of expected before → after"):
+                for col in ("case", "expected", "leader before → after", "rank of expected before → after", "its probability"):
                     table.add_column(col)
                 for c in items:
+                    moved = (
+                        f"{probability_text(c.before_probability)} → {probability_text(c.after_probability)}"
+                        if c.before_probability is not None and c.after_probability is not None
+                        else "-"
+                    )
                     table.add_row(
                         escape(c.key),
                         escape(c.expected or ""),
                         f"{escape(str(c.before_top))} → {escape(str(c.after_top))}",
                         f"{c.before_rank or '-'} → {c.after_rank or '-'}",
+                        moved,
                     )
                 _out.print(table)
         if comparison.missing:

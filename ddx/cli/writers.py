@@ -102,9 +102,15 @@ def csv_header(top: int) -> list[str]:
     return header + NEXT_TEST_COLUMNS + SOURCE_COLUMNS
 
 
+def probability_cell(p: float) -> float:
+    """A probability as a csv/xlsx number: 4 decimals, never shown as certain (0.9999 at most, 0.0001 at least,
+    as the text's '> 99.9 %' and '< 0.1 %'): a rounded 1.0000 would read as a certain diagnosis."""
+    return min(max(round(p, 4), 0.0001), 0.9999)
+
+
 def result_cells(result: BatchRow, top: int) -> list[str | int | float]:
     """One case's row under :func:`csv_header`, typed: the line and the rank of the expected diagnosis as
-    integers, probabilities and the next test's gain (bits) as floats rounded to 4 decimals, the rest as
+    integers, probabilities (:func:`probability_cell`) and the next test's gain (bits) as floats rounded to 4 decimals, the rest as
     text (``""``: empty). Not yet escaped for a spreadsheet (:func:`ddx.safetext.spreadsheet_cell`)."""
     rank: str | int = ""
     if result.scored is not None:
@@ -120,7 +126,7 @@ def result_cells(result: BatchRow, top: int) -> list[str | int | float]:
     for i in range(top):
         if i < len(result.leaders):
             slug, p = result.leaders[i]
-            row += [slug, round(p, 4)]
+            row += [slug, probability_cell(p)]
         else:
             row += ["", ""]
     row += [

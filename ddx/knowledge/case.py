@@ -88,29 +88,56 @@ def _result_term(results: TermSet, shorthand: Iterable[str]) -> Callable[[Any], 
 
 
 def _site(sites: TermSet, sides: Sequence[str], regions: Sequence[str] = ()) -> Callable[[Any], str]:
-    """A site term (as :func:`_term`); with the vocabulary's ``site_sides``, "left thigh", "thigh, left",
-    "thigh (left)" or "R forearm" read as the site, since the side is not part of the case (no rule reads it):
-    a report's laterality is no error. An unknown site with no site term near it ("hamstring") is told where
-    the site terms are listed and the ``regions`` (site groups that are site terms) it may write instead."""
+    """A site term (as :func:`_term`); with the vocabulary's ``site_sides``, the words a report puts around a
+    site are read past at either end, one at a time, while what is left is no site: the side ("left thigh",
+    "thigh, left", "thigh (left)", "R forearm"), a position within the region ("posterior thigh", "proximal
+    medial thigh") and the words around it ("soft tissue of the thigh", "posterior aspect of the left thigh"),
+    since no rule reads them: a report's laterality or position is no error. A word there that may mean
+    several sites ("left hip") is refused with each. An unknown site with no site term near it by spelling is
+    offered the site terms it contains ("thigh mass": thigh), or else told where the site terms are listed and
+    the ``regions`` (site groups that are site terms) it may write instead."""
     term = _term(sites)
-    words = "|".join(re.escape(w) for w in sides)
-    side = re.compile(rf"^(?:{words})_+(?=[a-z])|(?<=[a-z])_+(?:{words})$") if sides else None  # at either end
+    past = frozenset(sides)
+
+    def bare(value: str) -> str:
+        words = [w for w in fold(re.sub(r"[,()]", " ", value)).split("_") if w]
+        while words and "_".join(words) not in sites:
+            if words[0] in past:
+                words = words[1:]
+            elif words[-1] in past:
+                words = words[:-1]
+            else:
+                break
+        return "_".join(words)
+
+    def contained(value: str) -> list[str]:
+        """The site terms a value holds among its words (one word or two together): "thigh mass" -> thigh."""
+        words = [w for w in fold(re.sub(r"[,()]", " ", value)).split("_") if w]
+        spans = ["_".join(words[i : i + k]) for k in (2, 1) for i in range(len(words) - k + 1)]
+        return list(dict.fromkeys(sites.normalize(w) for w in spans if w in sites))
 
     def check(value: Any) -> str:
-        if side is not None and isinstance(value, str) and value not in sites:
-            bare = side.sub("", re.sub(r"[,()]", "_", fold(value)).strip("_"))
-            if bare and bare != fold(value) and bare in sites:
-                return sites.normalize(bare)
-            if bare in sites.ambiguous:  # "left femoral": the sites the word may mean, as for "femoral"
+        if past and isinstance(value, str) and value not in sites:
+            left = bare(value)
+            if left and left != fold(value) and left in sites:
+                return sites.normalize(left)
+            if left in sites.ambiguous:  # "left femoral": the sites the word may mean, as for "femoral"
                 raise PydanticCustomError(
                     "unknown_term",
                     "unknown {kind} {term}",
-                    {"kind": sites.kind, "term": repr(str(value)), "suggestions": list(sites.ambiguous[bare])},
+                    {"kind": sites.kind, "term": repr(str(value)), "suggestions": list(sites.ambiguous[left])},
                 )
         try:
             return term(value)
         except PydanticCustomError as exc:
-            if exc.type != "unknown_term" or (exc.context or {}).get("suggestions") or not regions:
+            if exc.type != "unknown_term" or (exc.context or {}).get("suggestions"):
+                raise
+            held = contained(value) if isinstance(value, str) else []
+            if held:
+                raise PydanticCustomError(
+                    "unknown_term", "unknown {kind} {term}", {**(exc.context or {}), "suggestions": held}
+                ) from None
+            if not regions:
                 raise
             raise PydanticCustomError(
                 "unknown_term",
@@ -245,6 +272,7 @@ def _percent(value: Any) -> Any:
 
 _HINT_WORDS = re.compile(r"[\s,;/]+")
 _PERCENT_WORD = re.compile(r"^([0-9]+(?:[.,][0-9]+)?)\s*%?$")
+_JOINING = frozenset({"and", "&"})  # words that join the parts of one stain result: read past
 _PARTS = {"extent": "an extent", "intensity": "an intensity", "pattern": "a pattern", "percent": "a percentage"}
 
 
@@ -262,8 +290,10 @@ def stain_form_hint(
     list (no hint offers one it would refuse); two values for one part, two results, or an extent, intensity
     or pattern beside a result that is not positive: None.
     """
-    # "positive (nuclear membrane)": brackets are spaces, and two words that make one term are joined
-    raw = [w for w in _HINT_WORDS.split(re.sub(r"[()]", " ", str(said)).strip().replace(" %", "%")) if w]
+    # "positive (nuclear membrane)": brackets are spaces, and two words that make one term are joined;
+    # "diffuse and strong" reads as "diffuse, strong" (the 'and' joins two parts; two values of one part,
+    # "weak and moderate", still have no single reading below)
+    raw = [w for w in _HINT_WORDS.split(re.sub(r"[()]", " ", str(said)).strip().replace(" %", "%")) if w and w.lower() not in _JOINING]
     details = (vocab.stain_patterns, vocab.stain_extents, vocab.stain_intensities)
     words: list[str] = []
     for word in raw:
