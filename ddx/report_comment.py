@@ -213,6 +213,19 @@ def _recorded_morphology(case: Any, knowledge: Knowledge) -> dict[str, Any]:
 _WORTH = re.compile(r" \[worth ≈[0-9.]+ cases\]|, worth ≈[0-9.]+ cases(?=\])")
 
 
+_DENIED_BEFORE = re.compile(r"(?:^|_)(?:no|not|without|denies|denied|denying|negative_for|absence_of|absent|nor)(?:_[a-z0-9]+){0,2}_$")
+_DENIED_AFTER = re.compile(r"^_?(?:free|less|absent|denied)(?![a-z0-9])")
+
+
+def _says(folded: str, word: str) -> bool:
+    """Whether folded free text names ``word`` (folded) and does not deny it: 'fever and anaemia' says anaemia;
+    'no fever', 'denies weight loss' and 'pain-free' do not say fever, weight loss and pain."""
+    for found in re.finditer(rf"(?<![a-z0-9]){re.escape(word)}(?![a-z0-9])", folded):
+        if not _DENIED_BEFORE.search(folded[: found.start()]) and not _DENIED_AFTER.match(folded[found.end() :]):
+            return True
+    return False
+
+
 def _frame_key(value: Any) -> str:
     """The key a recorded morphology value is framed by: a number as written ("10"), a term itself, ``*`` for a list."""
     return f"{value:g}" if isinstance(value, float) else str(value) if not isinstance(value, list) else "*"
@@ -285,16 +298,14 @@ def describe_clinical(case: Any, knowledge: Knowledge) -> list[str]:
             parts.append(fill(prose.size_cm, value=f"{clinical.size_cm:g}"))
         if clinical.presentation:
             parts.append(fill(prose.presentation, value=printable(clinical.presentation.strip())))
-        # a symptom the presentation already says (by its term or a synonym: 'anaemia' for anemia) is not said twice
+        # a symptom the presentation already says (by its term or a synonym: 'anaemia' for anemia) is not said twice;
+        # one it denies ('no fever', 'pain-free') is kept, so the history shows the conflict with what was ranked
         said = fold(clinical.presentation or "")
         termset = knowledge.vocab.termset_for("clinical.symptoms")
         unsaid = [
             s
             for s in clinical.symptoms
-            if not any(
-                re.search(rf"(?<![a-z0-9]){re.escape(word)}(?![a-z0-9])", said)
-                for word in [fold(s), *(termset.synonyms(s) if termset is not None else [])]
-            )
+            if not any(_says(said, word) for word in [fold(s), *(termset.synonyms(s) if termset is not None else [])])
         ]
         if unsaid:
             parts.append(fill(prose.symptoms, value=join_words([_value_words(knowledge, "clinical.symptoms", s) for s in unsaid])))

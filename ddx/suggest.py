@@ -129,13 +129,17 @@ class Suggestion:
     def detail(self) -> str:
         """'expected gain 0.22 bits; FISH, 2-5 working days' (and who asked for it)."""
         if self.gain == 0.0 and (self.asked_by or self.pointers):  # asked for, but no rule of the ranking reads it
-            text = f"the ranking does not read it; {self.cost.text}"
-        else:
-            text = f"expected gain {self.gain:.2f} bits; {self.cost.text}"
+            return "the ranking does not read it; " + self._order_text("")
+        return f"expected gain {self.gain:.2f} bits; " + self._order_text("")
+
+    def _order_text(self, where: str) -> str:
+        """The assay and its turnaround, what else the order reads and who asks for it ('FISH, 2-5 working days;
+        asked for by a caveat'); ``where`` follows 'caveat' (' below' in the report)."""
+        text = self.cost.text
         if self.also:
             text += f"; the same {self.cost.label} also reads {join_and([lower_first(label) for _, label in self.also])}"
         if self.asked_by:
-            text += "; asked for by a caveat" if len(self.asked_by) == 1 else "; asked for by the caveats"
+            text += f"; asked for by a caveat{where}" if len(self.asked_by) == 1 else f"; asked for by the caveats{where}"
         if self.pointers and self.gain > 0.0:  # a why about the modelled entities: say what else it answers
             text += "; also tests the pointer outside the differential"
         return text
@@ -143,15 +147,9 @@ class Suggestion:
     @property
     def report_detail(self) -> str:
         """The detail as the draft report gives it: the assay and its turnaround, what else the order reads and
-        who asks for it, without the information gain in bits ('FISH, 2-5 working days; asked for by a caveat')."""
-        text = self.cost.text
-        if self.also:
-            text += f"; the same {self.cost.label} also reads {join_and([lower_first(label) for _, label in self.also])}"
-        if self.asked_by:
-            text += "; asked for by a caveat below" if len(self.asked_by) == 1 else "; asked for by the caveats below"
-        if self.pointers and self.gain > 0.0:
-            text += "; also tests the pointer outside the differential"
-        return text
+        who asks for it, without the information gain in bits ('FISH, 2-5 working days; asked for by a caveat
+        below')."""
+        return self._order_text(" below")
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -547,7 +545,11 @@ class Suggester:
         out.sort(key=_rank_key)
         if pointers:  # the tests that answer an outside pointer first, in the order the entries list them
             listed = {path: i for i, path in enumerate(pointers)}  # rules/outside.yaml `tests`: the defining test first
-            out.sort(key=lambda s: (not s.pointers, listed.get(s.path, len(listed)) if s.pointers else 0))
+
+            def place(s: Suggestion) -> int:  # a panel line answers a pointer through any test its order reads
+                return min((listed[p] for p in (s.path, *(path for path, _ in s.also)) if p in listed), default=len(listed))
+
+            out.sort(key=lambda s: (not s.pointers, place(s) if s.pointers else 0))
         return out
 
     def _look_alikes_out_of_reach(self, rid: str, posterior: list[float]) -> bool:

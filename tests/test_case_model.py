@@ -246,6 +246,7 @@ def test_a_result_given_as_another_part_of_the_stain_is_read_as_its_full_form(kn
         ("diffusely and strongly positive", {"result": "positive", "extent": "diffuse", "intensity": "strong"}),  # 'and' joins
         ("strong and diffuse", {"result": "positive", "extent": "diffuse", "intensity": "strong"}),
         ("weak and moderate", None),  # two intensities joined: no single reading
+        ("nuclear and membrane", None),  # two patterns: never joined across 'and' into nuclear_membrane
         ("strongly positive", {"result": "positive", "intensity": "strong"}),
         ("positive (focal)", {"result": "positive", "extent": "focal"}),
         ("scattered", {"result": "positive", "extent": "focal"}),
@@ -577,6 +578,11 @@ def test_a_morphology_term_under_another_field_is_sent_where_it_belongs(knowledg
         ("posterior aspect of the left thigh", "thigh"),
         ("lower leg", "lower_leg"),  # a site term holding a position word stays whole
         ("floor of mouth", "floor_of_mouth"),
+        ("lower leg, left", "lower_leg"),  # the longest site, not 'leg' after 'lower' is read past (a review)
+        ("upper arm (right)", "upper_arm"),
+        ("upper limb, left", "upper_extremity"),
+        ("left-sided thigh", "thigh"),
+        ("posterior abdominal wall", "retroperitoneum"),  # a synonym, not the abdominal wall behind a position
     ],
 )
 def test_a_sites_side_is_no_error(knowledge, written, site):
@@ -592,6 +598,23 @@ def test_a_site_word_inside_an_unknown_site_is_offered_and_a_position_never_hide
     assert problem.suggestions == ["thigh"] and "no site term is near it" not in str(problem)
     [hip] = problems(knowledge, {"id": "c", "clinical": {"site": "left proximal hip"}})
     assert set(hip.suggestions) == {"buttock", "groin", "thigh", "bone"}
+    [hip_mass] = problems(knowledge, {"id": "c", "clinical": {"site": "hip mass"}})  # an ambiguous word inside
+    assert set(hip_mass.suggestions) == {"buttock", "groin", "thigh", "bone"}
+    # the soft tissue of a cavity is its wall or its content: refused with each, not read as the cavity
+    [soft] = problems(knowledge, {"id": "c", "clinical": {"site": "soft tissue of the abdomen"}})
+    assert set(soft.suggestions) == {"abdominal_wall", "abdomen", "retroperitoneum"}
+    for nonsense in ("the", "soft tissue", "upper", "left of"):
+        assert problems(knowledge, {"id": "c", "clinical": {"site": nonsense}}), nonsense
+
+
+def test_a_word_read_past_around_a_site_may_not_be_a_site_itself(rules_copy):
+    """site_sides words are dropped around a site; one that is also a site term or synonym is refused at load."""
+    from ddx.knowledge import load_knowledge_partial
+
+    v = rules_copy / "vocabulary.yaml"
+    v.write_text(v.read_text().replace("site_sides: [left, right,", "site_sides: [calf, left, right,", 1))
+    _, found = load_knowledge_partial(rules_copy)
+    assert any("site_sides: 'calf' is a synonym of 'lower_leg'" in p.message for p in found), found
 
 
 @pytest.mark.parametrize("written", ["femur", "Left femur", "tibia", "pelvic bone", "sacrum", "zygomatic bone", "rib"])

@@ -479,6 +479,18 @@ def test_an_outside_cases_ranking_says_it_is_among_the_modelled_entities_only(kn
     assert md.count("**Next tests") == 1 and "**Tests still asked for**" in md
 
 
+def test_an_organ_no_figure_counts_is_accepted_and_listed_as_not_used(knowledge, oracle):
+    """Cardiac, tracheal and pancreatic IMT are published; such a site was refused, losing the whole case. It
+    is read (site group other_organ, which no rule reads) and listed as recorded, not used by the ranking;
+    an endobronchial tumour reads as the lung."""
+    for written, site in (("cardiac", "heart"), ("trachea", "trachea"), ("pancreas", "pancreas")):
+        a = oracle.analyze(validate(knowledge, {"id": "t", "clinical": {"site": written}, "stains": {"alk": "positive"}}))
+        assert ("clinical.site", site) in {(u.path, u.value) for u in a.unused}
+        assert a.case.clinical.site_group == "other_organ"
+    lung = validate(knowledge, {"id": "t", "clinical": {"site": "endobronchial"}})
+    assert (lung.clinical.site, lung.clinical.site_group) == ("lung", "viscera")
+
+
 def test_every_packaged_outside_entry_has_a_short_cited_summary(knowledge):
     import re
 

@@ -140,7 +140,7 @@ def test_a_stain_outranks_a_molecular_test_of_similar_gain(knowledge, analyzer):
     assert ratios == sorted(ratios, reverse=True)
 
 
-def test_every_display_shows_the_gain_and_the_cost_class(knowledge, analyzer):
+def test_every_display_shows_the_cost_class_and_all_but_the_report_the_gain(knowledge, analyzer):
     """Every display but the draft report gives the gain in bits; the report gives the assay and its turnaround
     without them (a report's words: a new user's trial, 2026-12-02)."""
     a = analyzer.analyze(_case_file(knowledge, "olivier-2023-lms-pelvis-81f"))

@@ -96,7 +96,7 @@ class CaseResult:
         if self.ok:
             out["probability"] = round(self.top_probability or 0.0, 4)
             if self.expected_probability is not None:  # compared with a later run's (--baseline): weakened cases
-                out["probability_of_expected"] = round(self.expected_probability, 6)
+                out["probability_of_expected"] = self.expected_probability  # unrounded: compared as it was computed
             out["ranking"] = list(self.ranking)
             out["matched"] = sorted(self.matched)
         else:
@@ -379,8 +379,11 @@ class Regression:
         return after > before
 
 
-# a case whose expected diagnosis keeps its rank but loses this much probability (absolute) is listed as weakened
+# a case whose expected diagnosis keeps its rank but loses this much probability (absolute), or falls to this
+# share of what it had (from at least WEAKENED_FROM: 0.09 -> 0.01 on a badly ranked case), is listed as weakened
 WEAKENED_BY = 0.10
+WEAKENED_TO = 0.5
+WEAKENED_FROM = 0.02
 
 
 @dataclass
@@ -395,9 +398,17 @@ class BaselineComparison:
     new: list[str] = field(default_factory=list)  # in this run, not in the baseline
     # mean -ln P(expected) over the cases with an expected diagnosis in both runs (the baseline saved it): before, after, n
     log_loss: tuple[float, float, int] | None = None
+    # whether the baseline kept each case's probability of the expected diagnosis (saved since 2026-12-02);
+    # without it nothing can be weakened and no log loss compared
+    probabilities_saved: bool = False
+    changed_expected: list[str] = field(default_factory=list)  # cases whose expected diagnosis was edited: not compared
 
 
 def compare_baseline(run: CaseRun, baseline: dict[str, BaselineCase]) -> BaselineComparison:
+    """This run against a saved one, case by case (keys as :func:`case_key`): the expected diagnosis ranked lower
+    (regressions), kept in rank but weakened (:data:`WEAKENED_BY`, :data:`WEAKENED_TO`), ranked higher, the
+    leaders that changed, and the mean log loss of the expected diagnosis over the cases both runs scored. A case
+    whose expected diagnosis differs between the runs is not compared (``changed_expected``)."""
     out = BaselineComparison()
     now = run.by_key
     pairs: list[tuple[float, float]] = []
@@ -406,6 +417,10 @@ def compare_baseline(run: CaseRun, baseline: dict[str, BaselineCase]) -> Baselin
         if cur is None or not cur.ok:
             out.missing.append(key)
             continue
+        if old.expected != cur.expected:  # the case's expected diagnosis was edited: its ranks are of two diagnoses
+            out.changed_expected.append(key)
+            continue
+        out.probabilities_saved = out.probabilities_saved or old.expected_probability is not None
         change = Regression(
             key, cur.expected, old.top, cur.top, old.rank, cur.rank, old.expected_probability, cur.expected_probability
         )
@@ -417,7 +432,10 @@ def compare_baseline(run: CaseRun, baseline: dict[str, BaselineCase]) -> Baselin
             cur.expected
             and change.before_probability is not None
             and change.after_probability is not None
-            and change.before_probability - change.after_probability >= WEAKENED_BY
+            and (
+                change.before_probability - change.after_probability >= WEAKENED_BY
+                or (change.before_probability >= WEAKENED_FROM and change.after_probability <= WEAKENED_TO * change.before_probability)
+            )
         ):
             out.weakened.append(change)
         if cur.expected and old.expected_probability is not None and cur.expected_probability is not None:

@@ -506,7 +506,8 @@ def test_cmd(
             out["baseline"] = {
                 "rules": base[0],
                 "regressions": [r.__dict__ for r in comparison.regressions],
-                "weakened": [r.__dict__ for r in comparison.weakened],
+                "weakened": [r.__dict__ for r in comparison.weakened] if comparison.probabilities_saved else None,
+                "changed_expected": comparison.changed_expected,
                 "improvements": [r.__dict__ for r in comparison.improvements],
                 "log_loss": (
                     None
@@ -591,8 +592,9 @@ def test_cmd(
     if comparison is not None and base is not None:
         _out.print(
             f"Against baseline {escape(baseline or '')} (rules {escape(base[0].get('hash', '?'))}): "
-            f"{len(comparison.regressions)} regression(s), {len(comparison.weakened)} weakened, "
-            f"{len(comparison.improvements)} improvement(s), {len(comparison.changed_top)} changed leader(s)."
+            f"{len(comparison.regressions)} regression(s), "
+            + (f"{len(comparison.weakened)} weakened, " if comparison.probabilities_saved else "weakened not compared, ")
+            + f"{len(comparison.improvements)} improvement(s), {len(comparison.changed_top)} changed leader(s)."
         )
         if comparison.log_loss is not None:
             before, after, n = comparison.log_loss
@@ -600,9 +602,17 @@ def test_cmd(
             _out.print(
                 f"Log loss of the expected diagnosis over the {n} case(s) in both runs: {before:.3f} → {after:.3f} ({verdict})."
             )
+        elif comparison.probabilities_saved:
+            _out.print("Log loss: not compared (no case with an expected diagnosis was scored in both runs).")
         else:
-            _out.print("Log loss: not compared (the baseline was saved before it kept each expected diagnosis's probability).")
-        weakened_title = f"Weakened (rank kept, probability of the expected down {WEAKENED_BY * 100:.0f} points or more)"
+            _out.print(
+                "Weakened cases and log loss: not compared (the baseline was saved before it kept each expected "
+                "diagnosis's probability; save a new one with --save)."
+            )
+        if comparison.changed_expected:
+            edited = ", ".join(comparison.changed_expected)
+            _out.print("Not compared, their expected diagnosis edited since the baseline: " + escape(edited))
+        weakened_title = f"Weakened (rank kept, probability of the expected down {WEAKENED_BY * 100:.0f} points or more, or halved)"
         for title, items in (
             ("Regressions", comparison.regressions),
             (weakened_title, comparison.weakened),

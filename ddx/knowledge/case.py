@@ -99,22 +99,33 @@ def _site(sites: TermSet, sides: Sequence[str], regions: Sequence[str] = ()) -> 
     term = _term(sites)
     past = frozenset(sides)
 
+    def words_of(value: str) -> list[str]:
+        return [w for w in fold(re.sub(r"[,()]", " ", value)).split("_") if w]
+
     def bare(value: str) -> str:
-        words = [w for w in fold(re.sub(r"[,()]", " ", value)).split("_") if w]
-        while words and "_".join(words) not in sites:
-            if words[0] in past:
-                words = words[1:]
-            elif words[-1] in past:
-                words = words[:-1]
-            else:
-                break
-        return "_".join(words)
+        """The longest run of words that is a site term or an ambiguous site word, every word around it one to
+        read past ("lower leg, left": lower_leg, not lower_extremity; "soft tissue of the abdomen": the
+        ambiguous phrase, not the abdomen); the value itself, folded, when there is none."""
+        words = words_of(value)
+        for size in range(len(words), 0, -1):
+            for start in range(len(words) - size + 1):
+                span = "_".join(words[start : start + size])
+                if (span in sites or span in sites.ambiguous) and past.issuperset(words[:start] + words[start + size :]):
+                    return span
+        return fold(value)
 
     def contained(value: str) -> list[str]:
-        """The site terms a value holds among its words (one word or two together): "thigh mass" -> thigh."""
-        words = [w for w in fold(re.sub(r"[,()]", " ", value)).split("_") if w]
+        """The site terms a value holds among its words (one word or two together), an ambiguous word's
+        meanings among them: "thigh mass" -> thigh, "hip mass" -> buttock, groin, thigh, bone."""
+        words = words_of(value)
         spans = ["_".join(words[i : i + k]) for k in (2, 1) for i in range(len(words) - k + 1)]
-        return list(dict.fromkeys(sites.normalize(w) for w in spans if w in sites))
+        found: list[str] = []
+        for w in spans:
+            if w in sites:
+                found.append(sites.normalize(w))
+            elif w in sites.ambiguous:
+                found.extend(sites.ambiguous[w])
+        return list(dict.fromkeys(found))
 
     def check(value: Any) -> str:
         if past and isinstance(value, str) and value not in sites:
@@ -293,14 +304,24 @@ def stain_form_hint(
     # "positive (nuclear membrane)": brackets are spaces, and two words that make one term are joined;
     # "diffuse and strong" reads as "diffuse, strong" (the 'and' joins two parts; two values of one part,
     # "weak and moderate", still have no single reading below)
-    raw = [w for w in _HINT_WORDS.split(re.sub(r"[()]", " ", str(said)).strip().replace(" %", "%")) if w and w.lower() not in _JOINING]
+    raw = [w for w in _HINT_WORDS.split(re.sub(r"[()]", " ", str(said)).strip().replace(" %", "%")) if w]
     details = (vocab.stain_patterns, vocab.stain_extents, vocab.stain_intensities)
     words: list[str] = []
+    joined = False  # the word before was 'and': never join across it ("nuclear and membrane" is two patterns)
     for word in raw:
-        if words and any(f"{words[-1]}_{word}" in termset for termset in details) and not any(word in t for t in details):
+        if word.lower() in _JOINING:
+            joined = True
+            continue
+        if (
+            words
+            and not joined
+            and any(f"{words[-1]}_{word}" in termset for termset in details)
+            and not any(word in t for t in details)
+        ):
             words[-1] = f"{words[-1]}_{word}"
         else:
             words.append(word)
+        joined = False
     if not words:
         return None
     parts: dict[str, Any] = {}

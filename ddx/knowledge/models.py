@@ -1089,6 +1089,10 @@ class VocabularyFile(FileModel):
                 add(sites, term, group_terms.synonyms(term))
                 site_group_of[term] = fold(group)
         sides = {fold(w) for w in self.site_sides}
+        for word in sorted(w for w in sides if w in sites):  # read past around a site, so never a site itself
+            term = sites.normalize(word)
+            owner = "a site term" if term == word else f"a synonym of {term!r}"
+            problems.append(Problem(f"site_sides: {word!r} is {owner}; remove it from one of the two", file=where))
         for word, meant in self.ambiguous_sites.items():
             key = fold(word)
             said = f"ambiguous_sites: {word!r}"
