@@ -213,15 +213,23 @@ def _recorded_morphology(case: Any, knowledge: Knowledge) -> dict[str, Any]:
 _WORTH = re.compile(r" \[worth ≈[0-9.]+ cases\]|, worth ≈[0-9.]+ cases(?=\])")
 
 
-_DENIED_BEFORE = re.compile(r"(?:^|_)(?:no|not|without|denies|denied|denying|negative_for|absence_of|absent|nor)(?:_[a-z0-9]+){0,2}_$")
-_DENIED_AFTER = re.compile(r"^_?(?:free|less|absent|denied)(?![a-z0-9])")
+# words that deny something in a sentence of free text ("no fever", "denies weight loss", "pain-free",
+# "fever was absent", "neither fever nor pain")
+_DENIAL = frozenset(
+    {"no", "not", "non", "without", "denies", "denied", "denying", "negative", "absence", "absent", "nor", "neither", "never", "free"}
+)
 
 
-def _says(folded: str, word: str) -> bool:
-    """Whether folded free text names ``word`` (folded) and does not deny it: 'fever and anaemia' says anaemia;
-    'no fever', 'denies weight loss' and 'pain-free' do not say fever, weight loss and pain."""
-    for found in re.finditer(rf"(?<![a-z0-9]){re.escape(word)}(?![a-z0-9])", folded):
-        if not _DENIED_BEFORE.search(folded[: found.start()]) and not _DENIED_AFTER.match(folded[found.end() :]):
+def _says(text: str, word: str) -> bool:
+    """Whether free text names ``word`` (folded) in a sentence that denies nothing: 'fever and anaemia' says
+    anaemia; 'no fever, night sweats or weight loss', 'pain-free' and 'fever: no' say neither. A sentence with a
+    denial anywhere is not read as saying it (repeating a symptom is the safe mistake; dropping one the ranking
+    scored would hide a conflict)."""
+    for sentence in re.split(r"[;.!?\n]", text.lower()):
+        folded = fold(sentence)
+        if re.search(rf"(?<![a-z0-9]){re.escape(word)}(?![a-z0-9])", folded) and not _DENIAL.intersection(
+            re.split(r"[^a-z0-9]+", folded)
+        ):
             return True
     return False
 
@@ -300,7 +308,7 @@ def describe_clinical(case: Any, knowledge: Knowledge) -> list[str]:
             parts.append(fill(prose.presentation, value=printable(clinical.presentation.strip())))
         # a symptom the presentation already says (by its term or a synonym: 'anaemia' for anemia) is not said twice;
         # one it denies ('no fever', 'pain-free') is kept, so the history shows the conflict with what was ranked
-        said = fold(clinical.presentation or "")
+        said = clinical.presentation or ""
         termset = knowledge.vocab.termset_for("clinical.symptoms")
         unsaid = [
             s

@@ -583,6 +583,10 @@ def test_a_morphology_term_under_another_field_is_sent_where_it_belongs(knowledg
         ("upper limb, left", "upper_extremity"),
         ("left-sided thigh", "thigh"),
         ("posterior abdominal wall", "retroperitoneum"),  # a synonym, not the abdominal wall behind a position
+        ("abdominal wall, posterior", "retroperitoneum"),
+        ("leg, lower", "lower_leg"),
+        ("left thigh.", "thigh"),
+        ("thigh; left", "thigh"),
     ],
 )
 def test_a_sites_side_is_no_error(knowledge, written, site):
@@ -601,8 +605,9 @@ def test_a_site_word_inside_an_unknown_site_is_offered_and_a_position_never_hide
     [hip_mass] = problems(knowledge, {"id": "c", "clinical": {"site": "hip mass"}})  # an ambiguous word inside
     assert set(hip_mass.suggestions) == {"buttock", "groin", "thigh", "bone"}
     # the soft tissue of a cavity is its wall or its content: refused with each, not read as the cavity
-    [soft] = problems(knowledge, {"id": "c", "clinical": {"site": "soft tissue of the abdomen"}})
-    assert set(soft.suggestions) == {"abdominal_wall", "abdomen", "retroperitoneum"}
+    for written in ("soft tissue of the abdomen", "soft tissues of the lower abdomen", "abdomen soft tissue", "soft tissue, abdomen"):
+        [soft] = problems(knowledge, {"id": "c", "clinical": {"site": written}})
+        assert set(soft.suggestions) == {"abdominal_wall", "abdomen", "retroperitoneum"}, written
     for nonsense in ("the", "soft tissue", "upper", "left of"):
         assert problems(knowledge, {"id": "c", "clinical": {"site": nonsense}}), nonsense
 

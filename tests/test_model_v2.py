@@ -489,6 +489,10 @@ def test_an_organ_no_figure_counts_is_accepted_and_listed_as_not_used(knowledge,
         assert a.case.clinical.site_group == "other_organ"
     lung = validate(knowledge, {"id": "t", "clinical": {"site": "endobronchial"}})
     assert (lung.clinical.site, lung.clinical.site_group) == ("lung", "viscera")
+    from ddx.report_comment import render_report
+
+    heart = oracle.analyze(validate(knowledge, {"id": "t", "clinical": {"site": "heart"}, "stains": {"alk": "positive"}}))
+    assert "Tumour, heart, biopsy" in render_report(heart, knowledge, oracle.ranker)  # not a soft tissue tumour
 
 
 def test_every_packaged_outside_entry_has_a_short_cited_summary(knowledge):

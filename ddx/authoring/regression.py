@@ -237,6 +237,8 @@ class CaseRun:
     def to_dict(self) -> dict[str, Any]:
         return {
             "format": BASELINE_FORMAT,
+            # what each case keeps beyond the format's first keys (a baseline without it is compared by rank only)
+            "keeps": ["probability_of_expected"],
             "rules": self.rules,
             "summary": {
                 "cases": len(self.results),
@@ -331,7 +333,11 @@ class BaselineCase:
     expected_probability: float | None = None  # absent from baselines saved before 2026-12-02
 
 
-def load_baseline(path: str | os.PathLike[str]) -> tuple[dict[str, str], dict[str, BaselineCase]]:
+def load_baseline(path: str | os.PathLike[str]) -> tuple[dict[str, str], dict[str, BaselineCase], bool]:
+    """A run saved by ``ddx rules test --save``: its rules (directory, version, hash), its cases by key, and
+    whether it keeps each case's probability of the expected diagnosis (saved since 2026-12-02).
+
+    Raises DdxError (naming the file and the case) for a file that is not such a run."""
     p = Path(path)
     try:
         data = strip_lines(load_data(p)) if p.suffix.lower() in (".yaml", ".yml") else load_data(p)
@@ -356,7 +362,8 @@ def load_baseline(path: str | os.PathLike[str]) -> tuple[dict[str, str], dict[st
         cases[str(key)] = BaselineCase(
             str(key), c.get("expected"), c.get("top"), c.get("rank_of_expected"), None if shown is None else float(shown)
         )
-    return {str(k): str(v) for k, v in rules.items()}, cases
+    keeps = data.get("keeps") or []
+    return {str(k): str(v) for k, v in rules.items()}, cases, isinstance(keeps, list) and "probability_of_expected" in keeps
 
 
 @dataclass(frozen=True)
@@ -404,12 +411,13 @@ class BaselineComparison:
     changed_expected: list[str] = field(default_factory=list)  # cases whose expected diagnosis was edited: not compared
 
 
-def compare_baseline(run: CaseRun, baseline: dict[str, BaselineCase]) -> BaselineComparison:
+def compare_baseline(run: CaseRun, baseline: dict[str, BaselineCase], probabilities_saved: bool = False) -> BaselineComparison:
     """This run against a saved one, case by case (keys as :func:`case_key`): the expected diagnosis ranked lower
     (regressions), kept in rank but weakened (:data:`WEAKENED_BY`, :data:`WEAKENED_TO`), ranked higher, the
     leaders that changed, and the mean log loss of the expected diagnosis over the cases both runs scored. A case
-    whose expected diagnosis differs between the runs is not compared (``changed_expected``)."""
-    out = BaselineComparison()
+    whose expected diagnosis differs between the runs is not compared (``changed_expected``); its leader change is
+    still listed. ``probabilities_saved``: the baseline says it keeps each case's probability of the expected."""
+    out = BaselineComparison(probabilities_saved=probabilities_saved)
     now = run.by_key
     pairs: list[tuple[float, float]] = []
     for key, old in baseline.items():
@@ -419,6 +427,8 @@ def compare_baseline(run: CaseRun, baseline: dict[str, BaselineCase]) -> Baselin
             continue
         if old.expected != cur.expected:  # the case's expected diagnosis was edited: its ranks are of two diagnoses
             out.changed_expected.append(key)
+            if old.top != cur.top:
+                out.changed_top.append(Regression(key, cur.expected, old.top, cur.top, old.rank, cur.rank))
             continue
         out.probabilities_saved = out.probabilities_saved or old.expected_probability is not None
         change = Regression(

@@ -479,7 +479,7 @@ def test_cmd(
     except DdxError as exc:
         _fail(str(exc))
         raise
-    comparison = compare_baseline(run, base[1]) if base else None
+    comparison = compare_baseline(run, base[1], base[2]) if base else None
     if save:
         save_run(run, save)
     if fit_temperature:

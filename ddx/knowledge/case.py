@@ -100,17 +100,25 @@ def _site(sites: TermSet, sides: Sequence[str], regions: Sequence[str] = ()) -> 
     past = frozenset(sides)
 
     def words_of(value: str) -> list[str]:
-        return [w for w in fold(re.sub(r"[,()]", " ", value)).split("_") if w]
+        return [w for w in fold(re.sub(r"[,;.()]", " ", value)).split("_") if w]
 
     def bare(value: str) -> str:
         """The longest run of words that is a site term or an ambiguous site word, every word around it one to
         read past ("lower leg, left": lower_leg, not lower_extremity; "soft tissue of the abdomen": the
         ambiguous phrase, not the abdomen); the value itself, folded, when there is none."""
         words = words_of(value)
+        if len(words) > _SITE_WORDS:  # no site is that long: a paragraph in the site field is refused as it stands
+            return fold(value)
         for size in range(len(words), 0, -1):
             for start in range(len(words) - size + 1):
                 span = "_".join(words[start : start + size])
-                if (span in sites or span in sites.ambiguous) and past.issuperset(words[:start] + words[start + size :]):
+                around = words[:start] + words[start + size :]
+                if (span in sites or span in sites.ambiguous) and past.issuperset(around):
+                    # "soft tissue" around a cavity may mean its wall: the entry soft_tissue_of_the_<site> stands
+                    # for every way of writing it ("abdomen soft tissue", "soft tissues of the lower abdomen")
+                    cavity = f"soft_tissue_of_the_{sites.normalize(span)}" if span in sites else ""
+                    if cavity in sites.ambiguous and _TISSUE.intersection(around):
+                        return cavity
                     return span
         return fold(value)
 
@@ -283,7 +291,9 @@ def _percent(value: Any) -> Any:
 
 _HINT_WORDS = re.compile(r"[\s,;/]+")
 _PERCENT_WORD = re.compile(r"^([0-9]+(?:[.,][0-9]+)?)\s*%?$")
-_JOINING = frozenset({"and", "&"})  # words that join the parts of one stain result: read past
+_JOINING = frozenset({"and", "&"})
+_SITE_WORDS = 12  # the most words a site is read from (the longest site term and what reports put around it)
+_TISSUE = frozenset({"tissue", "tissues"})  # words that join the parts of one stain result: read past
 _PARTS = {"extent": "an extent", "intensity": "an intensity", "pattern": "a pattern", "percent": "a percentage"}
 
 
