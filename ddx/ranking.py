@@ -136,6 +136,17 @@ def worth_text(strength: float) -> str:
     return f"worth ≈{strength:g} cases"
 
 
+# worth_text where a why line puts it: "[worth ≈10 cases]" after an estimate, ", worth ≈20 cases" inside a
+# bracket ("[by definition, worth ≈20 cases]")
+_WORTH = re.compile(r" \[worth ≈[0-9.]+ cases\]|, worth ≈[0-9.]+ cases(?=\])")
+
+
+def without_worth(text: str) -> str:
+    """``text`` without what its estimates weigh (:func:`worth_text`): a report's list of tests says the figure,
+    marked '~' as an estimate, not its weight in the ranking."""
+    return _WORTH.sub("", text)
+
+
 def figure_text(lk: Likelihood, strength: float, *, negated: bool = False) -> str:
     """A figure with what it is worth in cases: '28/30', '33/33 pooled from 3 series',
     '~0.30, worth ≈10 cases' (estimate) or '0.97, worth ≈20 cases' (cited without a denominator; the

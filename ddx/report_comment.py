@@ -32,6 +32,7 @@ from ddx.ranking import (
     lower_first,
     percent,
     percent_text,
+    without_worth,
     worth_text,
 )
 from ddx.ranking import figure_text as ranking_figure_text
@@ -206,11 +207,6 @@ def _recorded_morphology(case: Any, knowledge: Knowledge) -> dict[str, Any]:
         if value is not None and value != []:
             out[name] = value
     return out
-
-
-# "[worth ≈10 cases]" after an estimate, ", worth ≈20 cases" inside a bracket ("[by definition, worth ≈20 cases]"):
-# what an estimate weighs in the ranking, said in the terminal and JSON, not in a report's list of tests
-_WORTH = re.compile(r" \[worth ≈[0-9.]+ cases\]|, worth ≈[0-9.]+ cases(?=\])")
 
 
 # words that deny something in a sentence of free text ("no fever", "denies weight loss", "pain-free",
@@ -615,7 +611,7 @@ def render_report(analysis: Analysis, knowledge: Knowledge, ranker: Ranker, *, d
         if analysis.no_separating_test:
             lines += para(no_test_text(knowledge, analysis.confidence) + ".", "  - ")
         for s in analysis.suggestions:  # a report's words: no bits, and no estimate's weight in cases ('~' marks it)
-            lines += para(f"{_WORTH.sub('', s.why)} ({s.report_detail})", "  - ")
+            lines += para(f"{without_worth(s.why)} ({s.report_detail})", "  - ")
         lines.append("")
     if analysis.caveats:
         lines.append(t.caveats_heading)

@@ -385,6 +385,15 @@ class Regression:
         after = self.after_rank if self.after_rank is not None else 10**6
         return after > before
 
+    @property
+    def weakened(self) -> bool:
+        """Its expected diagnosis's probability fell by :data:`WEAKENED_BY` or more, or to :data:`WEAKENED_TO` of
+        what it was (from :data:`WEAKENED_FROM`); False where either run's probability is unknown."""
+        if self.expected is None or self.before_probability is None or self.after_probability is None:
+            return False
+        before, after = self.before_probability, self.after_probability
+        return before - after >= WEAKENED_BY or (before >= WEAKENED_FROM and after <= WEAKENED_TO * before)
+
 
 # a case whose expected diagnosis keeps its rank but loses this much probability (absolute), or falls to this
 # share of what it had (from at least WEAKENED_FROM: 0.09 -> 0.01 on a badly ranked case), is listed as weakened
@@ -430,7 +439,6 @@ def compare_baseline(run: CaseRun, baseline: dict[str, BaselineCase], probabilit
             if old.top != cur.top:
                 out.changed_top.append(Regression(key, cur.expected, old.top, cur.top, old.rank, cur.rank))
             continue
-        out.probabilities_saved = out.probabilities_saved or old.expected_probability is not None
         change = Regression(
             key, cur.expected, old.top, cur.top, old.rank, cur.rank, old.expected_probability, cur.expected_probability
         )
@@ -438,15 +446,7 @@ def compare_baseline(run: CaseRun, baseline: dict[str, BaselineCase], probabilit
             out.regressions.append(change)
         elif cur.expected and change.before_rank != change.after_rank:
             out.improvements.append(change)
-        elif (
-            cur.expected
-            and change.before_probability is not None
-            and change.after_probability is not None
-            and (
-                change.before_probability - change.after_probability >= WEAKENED_BY
-                or (change.before_probability >= WEAKENED_FROM and change.after_probability <= WEAKENED_TO * change.before_probability)
-            )
-        ):
+        elif change.weakened:
             out.weakened.append(change)
         if cur.expected and old.expected_probability is not None and cur.expected_probability is not None:
             pairs.append((old.expected_probability, cur.expected_probability))

@@ -88,8 +88,8 @@ def _result_term(results: TermSet, shorthand: Iterable[str]) -> Callable[[Any], 
 
 
 def _site(sites: TermSet, sides: Sequence[str], regions: Sequence[str] = ()) -> Callable[[Any], str]:
-    """A site term (as :func:`_term`); with the vocabulary's ``site_sides``, the words a report puts around a
-    site are read past at either end, one at a time, while what is left is no site: the side ("left thigh",
+    """A site term (as :func:`_term`); with the vocabulary's ``site_sides``, the longest site term among the
+    words is read, every word around it being one a report puts around a site: the side ("left thigh",
     "thigh, left", "thigh (left)", "R forearm"), a position within the region ("posterior thigh", "proximal
     medial thigh") and the words around it ("soft tissue of the thigh", "posterior aspect of the left thigh"),
     since no rule reads them: a report's laterality or position is no error. A word there that may mean
@@ -291,9 +291,9 @@ def _percent(value: Any) -> Any:
 
 _HINT_WORDS = re.compile(r"[\s,;/]+")
 _PERCENT_WORD = re.compile(r"^([0-9]+(?:[.,][0-9]+)?)\s*%?$")
-_JOINING = frozenset({"and", "&"})
+_JOINING = frozenset({"and", "&"})  # words that join the parts of one stain result: read past
 _SITE_WORDS = 12  # the most words a site is read from (the longest site term and what reports put around it)
-_TISSUE = frozenset({"tissue", "tissues"})  # words that join the parts of one stain result: read past
+_TISSUE = frozenset({"tissue", "tissues"})  # "soft tissue" around a cavity's name: its wall, or what lies in it
 _PARTS = {"extent": "an extent", "intensity": "an intensity", "pattern": "a pattern", "percent": "a percentage"}
 
 
