@@ -11,7 +11,8 @@ What it measures, in one run on this machine:
 * throughput: ``ddx batch SHEET --format jsonl|csv --quiet`` as a subprocess
   with 1 and 2 jobs, with and without suggestions. cases/s excludes the fixed
   start-up (import, loading and compiling the rules), measured separately on a
-  one-case sheet and shown in its own row;
+  one-case sheet and shown in its own row; and a sheet whose every row is
+  refused (one misspelt stain column), the cost of an error row;
 * memory: peak RSS of ``ddx batch`` (one job, jsonl to /dev/null) for the small
   and the big run.
 
@@ -22,6 +23,7 @@ the vocabulary, written to CSV sheets. They are not patients.
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
 import platform
@@ -139,6 +141,25 @@ def main() -> int:
                         note += f"; {rate / rates[(fmt, 1, suggest)]:.2f}× one job"
                     rows.append((label, f"{rate:,.0f} cases/s", note))
                     print(rows[-1], file=sys.stderr)
+        # every row an error row: one misspelt stain column across the sheet (the nearest terms are looked up
+        # once per word, not once per row)
+        bad = Path(tmp) / "misspelt-column.csv"
+        with open(sheets[n], newline="", encoding="utf-8") as src, open(bad, "w", newline="", encoding="utf-8") as out:
+            table_rows = list(csv.reader(src))
+            writer = csv.writer(out)
+            writer.writerow([*table_rows[0], "stains.desmine_x"])
+            writer.writerows([*row, "positive"] for row in table_rows[1:])
+        elapsed = timed(base + [str(bad), "--format", "csv", "--no-suggest"])
+        rate = n / max(elapsed - startup, 1e-9)
+        rates[("csv-errors", 1, False)] = rate
+        rows.append(
+            (
+                "`ddx batch --format csv`, every row refused (a misspelt stain column)",
+                f"{rate:,.0f} cases/s",
+                f"{n:,} error rows in {elapsed:.1f} s",
+            )
+        )
+        print(rows[-1], file=sys.stderr)
         mem = {}
         for size in (args.cases, args.big):
             mem[size] = peak_rss_mb(base + [sheets[size], "--format", "jsonl", "--no-suggest"])

@@ -954,8 +954,8 @@ def why_line(
     candidates = [r for tier in tiers for r in tier]
     if not candidates:
         if pointers:
-            said = {o.spec.slug: lower_first(short_name(o.spec.name)) for o in knowledge.outside}
-            names = join_and([said[slug] for slug in pointers])
+            named = {o.spec.slug: o.spec.name for o in knowledge.outside}
+            names = join_and([lower_first(short_name(named[slug])) for slug in pointers])  # only the names said
             return f"{label}: would test {names}, which ddx does not model"
         if asked_by:
             return f"{label}: asked for by {'a caveat' if len(asked_by) == 1 else 'the caveats'} (see Caveats)"

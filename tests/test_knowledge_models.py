@@ -548,3 +548,29 @@ def test_a_word_that_may_name_several_sites_must_name_site_terms_and_not_be_one(
     assert vocab.sites.suggest("femoral") == ["thigh", "back"]
     # completion offers every site the word may mean, named by it, before a synonym that merely contains it
     assert vocab.sites.complete("femo")[:2] == [("thigh", "femoral"), ("back", "femoral")]
+
+
+def test_nearest_terms_are_remembered_until_the_set_grows():
+    """``TermSet.near`` remembers each word's answer (a misspelt sheet column asks it on every row); a term or
+    synonym added later is offered all the same, and an answer's list is the caller's own."""
+    stains = TermSet("stain")
+    stains.add("desmin")
+    assert stains.near("myogenn") == []
+    stains.add("myogenin")
+    assert stains.near("myogenn") == ["myogenin"]
+    stains.add_synonym("myf4", "myogenin")
+    assert stains.near("myf_44") == ["myogenin"]
+    first = stains.near("desmn")
+    first.append("mutated by the caller")
+    assert stains.near("desmn") == ["desmin"]
+
+
+def test_a_misspelt_key_is_placed_the_same_on_every_case(knowledge):
+    """``CaseSchema.homes`` is remembered per key and part: the second case with the same misplaced key gets
+    the same paths, and a caller's change to one answer is not the next."""
+    schema = knowledge.case_schema
+    first = schema.homes("age", here="clinical")
+    assert first == ["patient.age"]
+    first.append("clinical.age")
+    assert schema.homes("age", here="clinical") == ["patient.age"]
+    assert schema.homes("mitosis", here="") == schema.homes("mitosis", here="") != []

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 
 CASE_ID_PATTERN = r"^[A-Za-z0-9_.\-]{1,200}$"
 _ID_RE = re.compile(CASE_ID_PATTERN)
+_HOMES_MEMO = 4096  # keys whose homes a case schema remembers (then it forgets them all and starts again)
 TOP_LEVEL_KEYS = ["id", "title", "expected", "source", "patient", "clinical", "morphology", "stains", "molecular", "notes"]
 
 
@@ -591,6 +592,8 @@ class CaseSchema:
     models: dict[str, type[BaseModel]] = field(default_factory=dict)
     entities: TermSet | None = None  # what ``expected`` takes (None: any text)
     _fast: Any = field(default=None, init=False, repr=False, compare=False)
+    # homes() of each (key, part) asked for: a misspelt sheet column asks the same on every row (bounded)
+    _homes: dict[tuple[str, str], list[str]] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def validate(self, data: Any) -> CaseModel:
         """The case model for ``data`` (a case mapping). Raises pydantic's ``ValidationError``
@@ -637,16 +640,20 @@ class CaseSchema:
         word = fold(key)
         if not word:
             return []
-        exact = [p for p in self.placement.get(word, []) if _parent(p) != here]
-        if exact:
-            return exact
-        words = word.split("_")
-        out: list[str] = []
-        for known, paths in self.placement.items():
-            head = "_".join(known.split("_")[: len(words)])
-            if known.startswith(word + "_") or head != known and difflib.SequenceMatcher(None, word, head).ratio() >= 0.8:
-                out += [p for p in paths if p not in out]
-        return out
+        memo = self._homes.get((word, here))
+        if memo is not None:
+            return list(memo)
+        out = [p for p in self.placement.get(word, []) if _parent(p) != here]
+        if not out:
+            words = word.split("_")
+            for known, paths in self.placement.items():
+                head = "_".join(known.split("_")[: len(words)])
+                if known.startswith(word + "_") or head != known and difflib.SequenceMatcher(None, word, head).ratio() >= 0.8:
+                    out += [p for p in paths if p not in out]
+        if len(self._homes) >= _HOMES_MEMO:
+            self._homes.clear()
+        self._homes[(word, here)] = out
+        return list(out)
 
 
 def _parent(path: str) -> str:

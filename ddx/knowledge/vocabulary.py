@@ -16,6 +16,7 @@ from typing import Any
 from ddx.errors import did_you_mean
 
 _FOLD = re.compile(r"[\s\-/:]+")
+_NEAR_MEMO = 4096  # words whose nearest terms a term set remembers (then it forgets them all and starts again)
 
 
 def fold(text: object) -> str:
@@ -51,6 +52,9 @@ class TermSet:
     # terms a hint offers for each, instead of the nearest spellings (which would offer "bone" alone)
     ambiguous: dict[str, list[str]] = field(default_factory=dict)
     _lookup: dict[str, str] = field(default_factory=dict)
+    # the nearest terms of each word asked for (difflib over every spelling costs ~1 ms; a sheet column that is
+    # misspelt asks the same on every row): dropped whenever a term or synonym is added, bounded
+    _near: dict[tuple[str, int], list[str]] = field(default_factory=dict, repr=False, compare=False)
 
     def add(
         self,
@@ -67,6 +71,7 @@ class TermSet:
             raise ValueError(f"duplicate {self.kind} term {canonical!r}")
         self.terms.append(canonical)
         self._lookup[canonical] = canonical
+        self._near.clear()
         self.labels[canonical] = label or canonical
         if help:
             self.help[canonical] = help
@@ -80,6 +85,7 @@ class TermSet:
         if key in self._lookup and self._lookup[key] != canonical:
             raise ValueError(f"{self.kind} synonym {key!r} maps to both {self._lookup[key]!r} and {canonical!r}")
         self._lookup[key] = canonical
+        self._near.clear()
 
     def __contains__(self, value: object) -> bool:
         return fold(value) in self._lookup
@@ -108,12 +114,19 @@ class TermSet:
 
     def near(self, value: str, n: int = 3) -> list[str]:
         """The canonical terms whose spelling or a synonym's is close to ``value`` (at most ``n``; maybe none)."""
-        close = difflib.get_close_matches(fold(value), list(self._lookup), n=n * 2, cutoff=0.6)
+        word = fold(value)
+        known = self._near.get((word, n))
+        if known is not None:
+            return list(known)
+        close = difflib.get_close_matches(word, list(self._lookup), n=n * 2, cutoff=0.6)
         out: list[str] = []
         for c in close:
             canonical = self._lookup[c]
             if canonical not in out:
                 out.append(canonical)
+        if len(self._near) >= _NEAR_MEMO:
+            self._near.clear()
+        self._near[(word, n)] = out[:n]
         return out[:n]
 
     def label(self, term: str) -> str:
