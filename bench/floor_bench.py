@@ -273,14 +273,15 @@ class MinimalScorer:
                 group = self.site_group.get(value)
                 if group is not None:
                     found["clinical__site_group"] = group
-            else:  # a stain's result, or a shorthand that also gives its extent
+            else:  # a stain's result, or a shorthand that also gives its extent or intensity
                 expanded = self.shorthand.get(value)
                 if expanded is None:
                     found[key] = value
                 else:
                     found[key] = expanded["result"]
-                    if "extent" in expanded:
-                        implied.append((key + "__extent", expanded["extent"]))
+                    for part in ("extent", "intensity"):
+                        if part in expanded:
+                            implied.append((f"{key}__{part}", expanded[part]))
         for key, value in implied:
             found.setdefault(key, value)
         facts = {key: found[key] for key in sorted(found, key=order.__getitem__)}

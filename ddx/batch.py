@@ -106,7 +106,7 @@ class Processor:
     def process(self, raw: RawCase) -> BatchRow:
         suggest = self.options.suggest
         tried = False
-        if not raw.problems and raw.cells is not None and raw.columns is not None:
+        if not raw.problems and not raw.read_problems and raw.cells is not None and raw.columns is not None:
             # a plainly canonical sheet row: read straight to its facts (no case model; no batch output reads it)
             row = self.knowledge.case_schema.fast_row_facts(raw.columns, raw.cells, raw.decimal_comma)
             tried = True

@@ -29,7 +29,10 @@ DOC_END = "<!-- case-format:end -->"
 _NOTES = {
     "id": "required; 1–200 letters, digits, `-`, `_` or `.`; unique within a batch",
     "title": "free text",
-    "expected": 'the confirmed diagnosis: an entity or subtype slug or synonym ("Entities and subtypes")',
+    "expected": 'the confirmed diagnosis: an entity or subtype slug or synonym ("Entities and subtypes"); a '
+    "diagnosis outside them is no `expected` (give it in `notes`)",
+    "clinical.size_cm": "a number of centimetres, > 0 and ≤ 300 (the greatest dimension); `3.5 cm` and `35 mm` "
+    "are read as 3.5; dimensions (`5 x 3 x 2 cm`), other units, ranges and bounds are refused",
     "source": "free text: the citation the case was taken from (ddx extension)",
     "clinical.presentation": "free text, kept for the report",
     "notes": "free text, kept verbatim",
@@ -196,6 +199,11 @@ def _sites(vocab: Vocabulary) -> list[str]:
             "are refused, with or without a side, the error naming each site the word may mean (and completion in "
             "the case editor offering them); write the one the source means: " + words + ".",
         ]
+    lines += [
+        "",
+        "A site written with its depth (`deep thigh`, `subcutaneous left forearm`, `thigh, deep`) is refused, the "
+        "error naming both keys to write: `clinical.site: thigh` and `clinical.depth: deep`.",
+    ]
     return lines
 
 
@@ -248,7 +256,12 @@ def reference_section(knowledge: Knowledge) -> str:
         "### Presence values",
         "",
         f"Morphology fields of the presence kind and molecular results: {inline_terms(vocab.presence)}. "
-        f"Morphology fields also take, for a finding seen in part: {_extra_words(vocab.morphology_presence, vocab.presence)}.",
+        f"Morphology fields also take, for a finding seen in part: {_extra_words(vocab.morphology_presence, vocab.presence)}. "
+        "A word that is said of one kind of alteration suits only a molecular test of that kind (the last word of "
+        "its term) and is refused for the others: "
+        + "; ".join(f"`{w}` ({', '.join(kinds)})" for w, kinds in vocab.alteration_words.items())
+        + " (vocabulary `alteration_words`): an ALK rearrangement written `amplified` is refused, a copy gain not "
+        "being the rearrangement. A test that gave no result (`failed`, `insufficient`) is not recorded, as above.",
         "",
         "### Sites",
         "",

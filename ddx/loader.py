@@ -14,7 +14,7 @@ from __future__ import annotations
 import csv
 import os
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import compress
 from pathlib import Path
@@ -25,7 +25,7 @@ from pydantic import ValidationError
 
 from ddx.errors import DdxError, Problem
 from ddx.knowledge import Knowledge
-from ddx.knowledge.case import CASE_ID_PATTERN, LIST_SEPARATOR, LIST_SEPARATORS, CaseModel, problems_from_validation
+from ddx.knowledge.case import CASE_ID_PATTERN, KEY_WORDS, LIST_SEPARATOR, LIST_SEPARATORS, CaseModel, problems_from_validation
 from ddx.knowledge.vocabulary import Vocabulary, fold
 from ddx.yamlio import (
     REPEATED_KEY,
@@ -111,6 +111,8 @@ def _file_problem(file: str, label: str, message: str, line: int | None = None, 
 
 
 RESULT_KEYS = frozenset({"ranking", "rules_version"})  # keys of ``ddx eval --format json`` output, never of a case
+RESULT_COLUMNS = frozenset({"status", "leader_1"})  # columns of ``ddx batch --format csv/xlsx`` output, never of a case sheet
+RESULT_SHEET = "this is a ddx result (it has 'status' and 'leader_1' columns), not a case sheet: leave results out of the inputs"
 
 
 def iter_raw(path: str | Path, vocab: Vocabulary) -> Iterator[RawCase]:
@@ -212,7 +214,7 @@ def validate_raw(raw: RawCase, knowledge: Knowledge, *, fast: bool = True) -> Lo
     known not to take the fast path, :meth:`ddx.knowledge.case.CaseSchema.fast_row_facts` having declined it)."""
     if raw.problems:
         return LoadedCase(raw.file, raw.index, raw.label, problems=list(raw.problems), line=raw.line, sheet=raw.sheet)
-    if fast and raw.cells is not None and raw.columns is not None:  # a plainly canonical row: no mapping, no model
+    if fast and raw.cells is not None and raw.columns is not None and not raw.read_problems:  # plainly canonical: no model
         built = knowledge.case_schema.fast_row(raw.columns, raw.cells, raw.decimal_comma)
         if built is not None:
             return LoadedCase(raw.file, raw.index, built.id, case=built, line=raw.line, sheet=raw.sheet)
@@ -528,7 +530,7 @@ def iter_sheet(path: Path, vocab: Vocabulary) -> Iterator[RawCase]:
             yield _file_problem(file, path.name, "the sheet is empty (no header row)", 1)
             return
         lines.row_done()
-        columns = [cell.strip() for cell in header]
+        columns = header_names(header)
         problem = _NOT_UTF8 if _BAD_BYTES.search("".join(columns)) else _check_header(columns)
         if problem:
             yield _file_problem(file, path.name, problem, 1)
@@ -657,7 +659,15 @@ def _id_of_line(text: str, delimiter: str, id_column: int) -> str | None:
     return cell if cell and _ID_TEXT.match(cell) else None
 
 
+def header_names(cells: Sequence[str]) -> list[str]:
+    """A sheet's column names as read: stripped and lower case (the keys of a case are lower case; a stain's
+    name is folded anyway), so that ``Stains.Desmin`` and ``ID`` are the columns they look like."""
+    return [cell.strip().lower() for cell in cells]
+
+
 def _check_header(columns: list[str]) -> str | None:
+    """The problem of a header row (``columns`` as :func:`header_names` gives them), or None: a column given
+    twice, no ``id`` column (with the column that may mean it), or ddx's own result sheet."""
     seen: dict[str, int] = {}
     for number, name in enumerate(columns, start=1):
         if not name:
@@ -665,10 +675,12 @@ def _check_header(columns: list[str]) -> str | None:
         if name in seen:
             return f"column {name!r} appears twice (columns {seen[name]} and {number})"
         seen[name] = number
+    if RESULT_COLUMNS <= seen.keys():
+        return RESULT_SHEET
     if "id" not in seen:
         shown = ", ".join(repr(c) for c in columns[:8] if c) + (", ..." if len(columns) > 8 else "")
-        near = next((c for c in seen if c.strip().lower() == "id"), None)
-        hint = f"; did you mean 'id' for the column {near!r}? (column names are lower case)" if near else ""
+        near = next((c for c in seen if KEY_WORDS.get(fold(c)) == "id"), None)
+        hint = f"; did you mean 'id' for the column {near!r}?" if near else ""
         return f"no 'id' column (every case needs one){hint}; the columns are {shown}"
     return None
 

@@ -35,11 +35,13 @@ from python_calamine import CalamineWorkbook, SheetTypeEnum, SheetVisibleEnum
 from ddx.errors import Problem
 from ddx.knowledge.vocabulary import Vocabulary
 from ddx.loader import (
+    RESULT_SHEET,
     RawCase,
     _check_header,
     _file_problem,
     column_letter,
     column_specs,
+    header_names,
     list_columns,
     number_columns,
     sheet_row,
@@ -146,9 +148,13 @@ def iter_workbook(path: Path, vocab: Vocabulary) -> Iterator[RawCase]:
                 found = True
                 yield _file_problem(file, f"{path.name}[{sheet}]", f"cannot read the sheet ({_reason(exc)})", sheet=sheet)
                 continue
+            result = False
             for raw in _sheet_cases(file, path.name, sheet, rows, vocab):
                 found = True
+                result = any(p.message == RESULT_SHEET for p in raw.problems)
                 yield raw
+            if result:
+                break  # ddx's own workbook: said once, not again for its summary sheet
         if not found:
             yield _file_problem(file, path.name, "the workbook holds no case: every visible sheet is empty")
 
@@ -164,7 +170,7 @@ def _sheet_cases(file: str, name: str, sheet: str, rows: Sequence[Sequence[CellV
     header_at = next((i for i, row in enumerate(rows) if any(cell_text(v).strip() for v in row)), None)
     if header_at is None:
         return  # an empty sheet is not a source
-    columns = [cell_text(v).strip() for v in rows[header_at]]
+    columns = header_names([cell_text(v) for v in rows[header_at]])
     problem = _check_header(columns)
     if problem:
         if problem.startswith("no 'id' column"):
@@ -185,31 +191,27 @@ def _sheet_cases(file: str, name: str, sheet: str, rows: Sequence[Sequence[CellV
             continue
         here = at + 1
         label = f"{name}[{sheet}]:{here}"
-        fraction = next((i for i in percent if i < len(values) and _is_fraction(values[i])), None)
-        if fraction is not None:
-            case_id = cells[id_column].strip() if id_column < len(cells) else ""
-            yield RawCase(
-                file,
-                index,
-                case_id or label,
+        fractions = [i for i in percent if i < len(values) and _is_fraction(values[i])]
+        said = [cells[i] for i in fractions]
+        for i in fractions:  # said below, and left out of the row so that its other problems are said beside it
+            cells[i] = ""
+        # decimal commas: a number typed as text in a European locale ("70,5") in a number column is 70.5
+        raw = sheet_row(file, index, label, here, cells, specs, id_column, decimal_comma=True, sheet=sheet)
+        case_id = cells[id_column].strip() if id_column < len(cells) else ""
+        raw.read_problems = [
+            Problem(
+                f"{text} is a fraction in a percentage column: a cell formatted as a percentage holds "
+                f"40 % as 0.4; write the percentage as a number (40), or as text for a value below 1 % ('0.5 %')",
+                file=file,
+                case=case_id or None,
+                path=columns[i],
                 line=here,
                 sheet=sheet,
-                problems=[
-                    Problem(
-                        f"{cells[fraction]} is a fraction in a percentage column: a cell formatted as a percentage holds "
-                        f"40 % as 0.4; write the percentage as a number (40), or as text for a value below 1 % ('0.5 %')",
-                        file=file,
-                        case=case_id or None,
-                        path=columns[fraction],
-                        line=here,
-                        sheet=sheet,
-                        column=column_letter(fraction),
-                    )
-                ],
+                column=column_letter(i),
             )
-        else:
-            # decimal commas: a number typed as text in a European locale ("70,5") in a number column is 70.5
-            yield sheet_row(file, index, label, here, cells, specs, id_column, decimal_comma=True, sheet=sheet)
+            for i, text in zip(fractions, said, strict=True)
+        ]
+        yield raw
         index += 1
     if index == 0:
         yield _sheet_problem(file, name, sheet, "the sheet has a header row but no case rows", header_at + 1)

@@ -501,7 +501,8 @@ UNUSUAL = {  # (where, value): normalised by the model, or refused by it with it
     "extra whitespace": (("clinical", "site"), " thigh"),
     "out of range": (("patient", "age"), 130),
     "out of range, as text": (("patient", "age"), "-1"),
-    "a number as text with its unit": (("clinical", "size_cm"), "6 cm"),
+    "a number as text with its unit": (("morphology", "mitoses_per_10hpf"), "6 per 10 HPF"),
+    "a size in millimetres": (("clinical", "size_cm"), "60 mm"),
     "a number in exponent form": (("patient", "age"), "1e1"),
     "a decimal comma": (("patient", "age"), "35,5"),
     "a percentage with its sign": (("stains", "desmin"), {"result": "positive", "percent": "40%"}),
@@ -550,6 +551,7 @@ def test_unusual_inputs_keep_the_models_normalisations_and_messages(knowledge):
         "<input>: case 'u1': patient.age: must be 120 or less (got 130)"
     ]
     assert "write the number alone (6)" in str(loaded(*UNUSUAL["a number as text with its unit"]).problems[0])
+    assert loaded(*UNUSUAL["a size in millimetres"]).case.clinical.size_cm == 6.0
     assert "write 'present'" in str(loaded(*UNUSUAL["a YAML boolean"]).problems[0])
     assert "patient.age" in loaded(*UNUSUAL["a key of another part"]).problems[0].suggestions
 

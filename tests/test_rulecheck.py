@@ -295,7 +295,7 @@ def test_an_estimate_without_its_reason_is_named_for_a_main_entity(rules_copy):
             "zz.reasoned", "{stains.cd30: positive, stains.s100: positive}", likelihood='{ilms: {p: ~0.6, reason: "estimate: a test"}}'
         ),
     )
-    notes = [m for m in messages(check_rules(rules_copy, engine=False), "estimate-reason", "note") if "main entity ilms" in m]
+    notes = [m for m in messages(check_rules(rules_copy, engine=False), "estimate-reason", "warning") if "main entity ilms" in m]
     assert len(notes) == 1
     assert "zz.bare" in notes[0] and "zz.reasoned" not in notes[0]
 
@@ -306,7 +306,7 @@ def test_an_estimate_without_its_reason_is_named_for_any_profile_and_a_default(r
         rules_copy,
         rule("zz.mimic", "{stains.cd30: positive, stains.cd34: positive}", likelihood="{fdcs: ~0.6}"),  # default: ~0.3
     )
-    notes = messages(check_rules(rules_copy, engine=False), "estimate-reason", "note")
+    notes = messages(check_rules(rules_copy, engine=False), "estimate-reason", "warning")
     assert any("profile fdcs give no reason: zz.mimic" in m for m in notes), notes
     assert any("a rule's default give no reason: zz.mimic" in m for m in notes), notes
 

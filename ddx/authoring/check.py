@@ -155,7 +155,7 @@ def check_rules(
     if problems:
         # the rules that loaded still get the checks of single rules, so one pass reports every problem;
         # the checks of the set as a whole wait for a set that loads (report.knowledge stays None)
-        checks = [_check_sources, _check_summary_sources, _check_reason_figures, _check_conditions]
+        checks = [_check_sources, _check_summary_sources, _check_reason_figures, _check_cell_sources, _check_conditions]
         report.add(
             "note",
             "partial",
@@ -177,6 +177,7 @@ def check_rules(
             _check_estimate_reasons,
             _check_summary_sources,
             _check_reason_figures,
+            _check_cell_sources,
         ]
     for check in checks:
         _guarded(check.__name__, report, lambda c=check: c(knowledge, report))
@@ -979,6 +980,25 @@ def _check_reason_figures(k: Knowledge, report: CheckReport) -> None:
                 break
 
 
+def _check_cell_sources(k: Knowledge, report: CheckReport) -> None:
+    """A rule's count or cited figure written without a citation of its own (warning): it is shown, and weighs,
+    as cited to the rule's ``source``, which may be about another entity (``ilms: 0.3`` meant as "about 30 %"
+    is a cited figure worth ``cited_strength`` cases). Every such cell of the packaged rules gives its own."""
+    for c in _cells(k, report.texts):
+        cell = c.cell
+        if not c.what.startswith("rule ") or cell.estimate or cell.ratio is not None or cell.pooled or cell.source:
+            continue
+        report.add(
+            "warning",
+            "cell-source",
+            f"{c.what}: the figure {cell.n or f'{cell.p:g}'} is cited but gives no source of its own, so it is shown "
+            "under the rule's source; give the cell its citation ({n: ..., source: ...}), or mark it an estimate "
+            "with its reason ({p: ~0.3, reason: ...}) if it is your own judgement or unpublished data",
+            file=c.file,
+            line=c.line,
+        )
+
+
 def _check_estimate_reasons(k: Knowledge, report: CheckReport) -> None:
     """Estimates written without their one line of reasoning (``srms: ~0.5`` rather than ``{p: ~0.5, reason:
     ...}``), a rule's ``default`` included: one note per profile, naming its rules (every estimate of the
@@ -999,7 +1019,12 @@ def _check_estimate_reasons(k: Knowledge, report: CheckReport) -> None:
         file, line = where[slug]
         whose = f"main entity {slug}" if slug in main else ("a rule's default" if slug == "(default)" else f"profile {slug}")
         report.add(
-            "note", "estimate-reason", f"{len(ids)} estimate(s) of {whose} give no reason: {', '.join(ids)}", file=file, line=line
+            "warning",
+            "estimate-reason",
+            f"{len(ids)} estimate(s) of {whose} give no reason: {', '.join(ids)} (an estimate is marked with one line of "
+            "reasoning: {p: ~0.3, reason: ...})",
+            file=file,
+            line=line,
         )
 
 

@@ -277,7 +277,7 @@ def run_batch_command(
             data = summary.to_dict()
             writer.end(None if summary_file else data)
         if summary_file:
-            if summary_file.lower().endswith(".md"):
+            if summary_file.lower().endswith((".md", ".markdown")):
                 atomic_write_text(Path(summary_file), summary_markdown(data))
             else:
                 atomic_write_text(Path(summary_file), json_text(json.dumps(data, ensure_ascii=False, indent=2)) + "\n")

@@ -174,10 +174,11 @@ def engine_option(f: Any) -> Any:
 CHECK_HINT = " (run 'ddx rules check' for details)"  # what 'ddx rules ...' adds to the loader's first line
 
 
-def edited_rules_note(packaged: Path, files: list[Path], local: Path) -> str | None:
-    """A note for a user who edited a checkout's ``rules/`` and ranks with the packaged copy that ``pip
-    install .`` made of them: ``local`` is a rules folder (it has vocabulary.yaml) that is not ``packaged``
-    and whose files differ from it. None otherwise (no such folder, the same folder, the same files)."""
+def edited_rules_note(packaged: Path, files: list[Path], local: Path, doing: str = "ranking with") -> str | None:
+    """A note for a user who edited a checkout's ``rules/`` and ranks with (``doing``: or checks, tests) the
+    packaged copy that ``pip install .`` made of them: ``local`` is a rules folder (it has vocabulary.yaml) that
+    is not ``packaged`` and whose files differ from it. None otherwise (no such folder, the same folder, the
+    same files)."""
     try:
         if not (local / "vocabulary.yaml").is_file() or local.resolve() == packaged.resolve():
             return None
@@ -193,8 +194,8 @@ def edited_rules_note(packaged: Path, files: list[Path], local: Path) -> str | N
     if not differs:
         return None
     return (
-        f"note: ranking with the packaged rules ({packaged}); ./rules here differs from them. "
-        "Pass --rules rules (or set DDX_RULES) to rank with the edited copy."
+        f"note: {doing} the packaged rules ({packaged}); ./rules here differs from them. "
+        "Pass --rules rules (or set DDX_RULES) to use the edited copy."
     )
 
 
@@ -211,12 +212,18 @@ def report_width(output: str | None) -> int:
 
 
 def load_rules(
-    directory: str | None, prior_set: str | None = None, *, hint: str = "", starting_up: bool = False, ranking: bool = False
+    directory: str | None,
+    prior_set: str | None = None,
+    *,
+    hint: str = "",
+    starting_up: bool = False,
+    ranking: bool | str = False,
 ) -> Knowledge:
     """The rules every command ranks or works with: those in ``directory`` (None: $DDX_RULES, else the
     packaged rules), with the priors of ``prior_set`` when one is named. Loading them ends the command's
     start-up (:func:`ddx.startup.resume_collector`) unless ``starting_up`` (the TUI ends it at its first paint).
-    ``ranking`` (eval, batch, tui, serve): a note on stderr when ./rules differs from the packaged rules used.
+    ``ranking`` (eval, batch, tui, serve; a string: what the command does with them, "listing", "showing a rule
+    of"): a note on stderr when ./rules differs from the packaged rules used.
 
     Rules that cannot be loaded end the command with exit status 1: a first line on stderr (``hint``
     added to it) and then each problem (file, line, what is wrong). A prior set the rules do not have is a
@@ -235,7 +242,8 @@ def load_rules(
             err.print(f"  {problem}", markup=False)
         sys.exit(1)
     if ranking and directory is None and not os.environ.get("DDX_RULES"):
-        note = edited_rules_note(knowledge.directory, knowledge.files, Path("rules"))
+        doing = ranking if isinstance(ranking, str) else "ranking with"
+        note = edited_rules_note(knowledge.directory, knowledge.files, Path("rules"), doing)
         if note:
             print(note, file=sys.stderr)
     if not starting_up:
@@ -449,7 +457,12 @@ BATCH_FORMAT_BY_SUFFIX = {".xlsx": "xlsx", ".csv": "csv", ".jsonl": "jsonl", ".j
     help="Also write the citation of every source key (JSON: {key: citation}) to this file.",
 )
 @click.option("--no-suggest", is_flag=True, help="Skip next-test suggestions (faster).")
-@click.option("--quiet", "-q", is_flag=True, help="No progress bar and no closing line on stderr.")
+@click.option(
+    "--quiet",
+    "-q",
+    is_flag=True,
+    help="Nothing on stderr: no progress bar, no error lines, no closing line (the output's error rows keep every problem).",
+)
 @prior_set_option
 @engine_option
 def batch_cmd(
@@ -476,11 +489,20 @@ def batch_cmd(
     """
     from ddx.cli.batch import run_batch_command
 
-    source = click.get_current_context().get_parameter_source("fmt")
-    if output is not None and source == click.core.ParameterSource.DEFAULT:
+    ctx = click.get_current_context()
+    if output is not None and ctx.get_parameter_source("fmt") == click.core.ParameterSource.DEFAULT:
         # -o results.csv: a CSV file, not a text table in a file named .csv (and so for each format's name)
         fmt = BATCH_FORMAT_BY_SUFFIX.get(Path(output).suffix.lower(), fmt)
+    if summary_file is not None and Path(summary_file).suffix.lower() not in SUMMARY_SUFFIXES:
+        raise click.BadParameter(
+            f"{summary_file!r}: the summary is written as JSON (.json) or markdown (.md); name the file so (a "
+            "workbook's summary is its own 'summary' sheet, with --format xlsx)",
+            param_hint="--summary",
+        )
+    if ctx.get_parameter_source("evidence") != click.core.ParameterSource.DEFAULT and fmt not in ("json", "jsonl"):
+        raise click.BadParameter(f"the evidence is written in json and jsonl output only, not {fmt}", param_hint="--evidence")
     knowledge = load_rules(rules, prior_set, ranking=not quiet)
+    top = min(top, len(knowledge.entities))  # no empty leader columns beyond the entities ranked
     sys.exit(
         run_batch_command(
             knowledge,
@@ -497,6 +519,9 @@ def batch_cmd(
             sources_file=sources_file,
         )
     )
+
+
+SUMMARY_SUFFIXES = (".json", ".md", ".markdown")  # what --summary writes: JSON, or markdown
 
 
 def tui_options(f: Any) -> Any:

@@ -52,6 +52,29 @@ def _rules_line(k: Knowledge, engine: str | None = None) -> str:
     return f"[dim]{escape(k.version_line + ranked)}[/dim]"
 
 
+def _folder(directory: str | None, rules: str | None) -> str | None:
+    """The rules folder given as DIR or as --rules DIR (the same meaning; both, naming two folders, is a usage
+    error); None for neither ($DDX_RULES, else the packaged rules)."""
+    if directory is not None and rules is not None and Path(directory).resolve() != Path(rules).resolve():
+        raise click.UsageError(f"two rules folders given: {directory!r} and --rules {rules!r}; give one")
+    return directory if directory is not None else rules
+
+
+def _packaged_note(directory: str | None, doing: str) -> None:
+    """On stderr, when no folder is given and ./rules differs from the packaged rules: which rules were used."""
+    import os
+
+    from ddx.cli.main import edited_rules_note
+
+    if directory is not None or os.environ.get("DDX_RULES"):
+        return
+    packaged = packaged_rules_dir()
+    files = [f for f in packaged.rglob("*.yaml") if not any(part.startswith(".") for part in f.relative_to(packaged).parts)]
+    note = edited_rules_note(packaged, files, Path("rules"), doing)
+    if note:
+        _err.print(note, markup=False)
+
+
 def _emit_json(data: Any) -> None:
     click.echo(json_text(json.dumps(data, indent=2, ensure_ascii=False)))
 
@@ -91,13 +114,17 @@ def init_cmd(directory: str) -> None:
 
 @rules_group.command("check")
 @click.argument("directory", required=False, type=click.Path(file_okay=False))
+@rules_option
 @click.option("--format", "fmt", type=FORMAT, default="text", show_default=True)
 @click.option("--no-engine", is_flag=True, help="Skip compiling into durable-rules (examples run on the oracle only).")
-def check_cmd(directory: str | None, fmt: str, no_engine: bool) -> None:
-    """Check a rules directory: schema, vocabulary terms, duplicate ids, sources, weight ranges,
-    unsatisfiable and conflicting conditions, subsumed rules, unreachable entities, engine
+def check_cmd(directory: str | None, rules: str | None, fmt: str, no_engine: bool) -> None:
+    """Check a rules directory (DIR or --rules DIR): schema, vocabulary terms, duplicate ids, sources, weight
+    ranges, unsatisfiable and conflicting conditions, subsumed rules, unreachable entities, engine
     limits, and every rule's examples. Errors exit 1; warnings alone exit 0."""
     from ddx.authoring.check import check_rules
+
+    directory = _folder(directory, rules)
+    _packaged_note(directory, "checking")
 
     try:
         report = check_rules(directory, engine=not no_engine)
@@ -184,15 +211,17 @@ def _rule_row(rule: Rule, k: Knowledge, entity: str | None) -> dict[str, Any]:
 
 
 @rules_group.command("list")
+@click.argument("directory", required=False, type=click.Path(file_okay=False))
 @rules_option
 @click.option("--entity", "-e", metavar="SLUG", default=None, help="Only rules that weigh this entity, strongest effect first.")
 @click.option("--status", type=click.Choice(["active", "draft", "retired", "all"]), default="all", show_default=True)
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
-def list_cmd(rules: str | None, entity: str | None, status: str, fmt: str) -> None:
-    """List the rules (one row per rule: id, status, title, where, which entity it favours)."""
+def list_cmd(directory: str | None, rules: str | None, entity: str | None, status: str, fmt: str) -> None:
+    """List the rules of DIR or --rules DIR (one row per rule: id, status, title, where, which entity it favours)."""
     from ddx.knowledge.vocabulary import UnknownTerm
 
-    k = load_rules(rules, hint=CHECK_HINT)
+    rules = _folder(directory, rules)
+    k = load_rules(rules, hint=CHECK_HINT, ranking="listing")
     slug = None
     if entity:
         try:
@@ -271,10 +300,11 @@ def list_cmd(rules: str | None, entity: str | None, status: str, fmt: str) -> No
 
 @rules_group.command("show")
 @click.argument("rule_id")
+@click.argument("directory", required=False, type=click.Path(file_okay=False))
 @rules_option
 @click.option("--format", "fmt", type=FORMAT, default="text", show_default=True)
-def show_cmd(rule_id: str, rules: str | None, fmt: str) -> None:
-    """Show one rule: its text in the file (comments included), its conditions as read,
+def show_cmd(rule_id: str, directory: str | None, rules: str | None, fmt: str) -> None:
+    """Show one rule of DIR or --rules DIR: its text in the file (comments included), its conditions as read,
     and its weight for every entity with the source of each figure."""
     from rich.syntax import Syntax
 
@@ -283,12 +313,13 @@ def show_cmd(rule_id: str, rules: str | None, fmt: str) -> None:
     from ddx.knowledge.vocabulary import TermSet
     from ddx.yamlio import read_text
 
-    k = load_rules(rules, hint=CHECK_HINT)
+    rules = _folder(directory, rules)
+    k = load_rules(rules, hint=CHECK_HINT, ranking="showing a rule of")
     halves = [r for r in k.rules if r.spec.id == rule_id]
     if not halves:
         ids = sorted({r.spec.id for r in k.rules})
         near = TermSet("rule", _lookup={i: i for i in ids}).suggest(rule_id)
-        _fail(f"no rule {rule_id!r}" + (f"; {did_you_mean(near)}" if near else ""))
+        _fail(f"no rule {rule_id!r} in {k.directory}" + (f"; {did_you_mean(near)}" if near else ""))
     rule = halves[0]
     text = read_text(Path(rule.file))
     block = block_text(text, find_block(text, rule_id))
@@ -437,6 +468,7 @@ def cases_option(f: Any) -> Any:
 
 @rules_group.command("test")
 @click.argument("directory", required=False, type=click.Path(file_okay=False))
+@rules_option
 @cases_option
 @click.option(
     "--baseline",
@@ -454,6 +486,7 @@ def cases_option(f: Any) -> Any:
 @engine_option
 def test_cmd(
     directory: str | None,
+    rules: str | None,
     cases: tuple[str, ...],
     baseline: str | None,
     save: str | None,
@@ -461,7 +494,7 @@ def test_cmd(
     fit_temperature: bool,
     engine: str | None = None,
 ) -> None:
-    """Run the cases with the rules in DIRECTORY: accuracy, every case whose leader is not its
+    """Run the cases with the rules in DIRECTORY (or --rules DIRECTORY): accuracy, every case whose leader is not its
     expected diagnosis, leave-one-out calibration (reliability table, expected calibration error,
     the fitted temperature), rules that matched no case, and regressions against --baseline.
 
@@ -469,7 +502,8 @@ def test_cmd(
     from ddx.authoring.regression import WEAKENED_BY, compare_baseline, load_baseline, run_cases, save_run, write_temperature
     from ddx.calibration import MIN_FIT_CASES
 
-    k = load_rules(directory, hint=CHECK_HINT)
+    directory = _folder(directory, rules)
+    k = load_rules(directory, hint=CHECK_HINT, ranking="testing")
     paths = _cases_paths(cases)
     refuse_input_target(save, "--save", list(paths))
     try:

@@ -628,6 +628,7 @@ def _load_parts(root: Path, overrides: Mapping[Path, str] | None) -> tuple[Knowl
     if not rule_files:
         problems.append(Problem("no rule files (rules/*.yaml)", file=str(rule_dir)))
     seen: dict[str, str] = {}
+    unloaded: set[str] = set()  # rules written but refused (their own errors said): not "not a rule" again
     for path in rule_files:
         files.append(path)
         found_rules: list[Entry[RuleSpec]] = []
@@ -637,10 +638,12 @@ def _load_parts(root: Path, overrides: Mapping[Path, str] | None) -> tuple[Knowl
             if rule.value is not None:
                 rules += _load_rule(rule.value, rule.raw, path, vocab, set(slugs), seen, problems, set(sub_slugs))
             elif rule.error is not None:  # its entities and condition terms are still checked
+                if isinstance(rule.raw, dict) and isinstance(rule.raw.get("id"), str):
+                    unloaded.add(rule.raw["id"])
                 _check_unparsed_rule(rule.raw, rule.error, str(path), rule.line, vocab, set(slugs) | set(sub_slugs), problems)
 
     rules = inherit_figures(rules, entities, problems)
-    rules = derive_ratios(rules, entities, problems)
+    rules = derive_ratios(rules, entities, problems, unloaded=unloaded)
 
     if anc_data is not None:
         offered = [
@@ -806,7 +809,13 @@ def _load_rule(
             near = TermSet("entity", _lookup={s: s for s in known}).suggest(slug)
             lk_line = key_line(raw.get("likelihood"), slug) or line
             problems.append(
-                Problem(f"rule {spec.id}: unknown entity {slug!r}", file=file, line=lk_line, suggestions=near, code="unknown-term")
+                Problem(
+                    f"rule {spec.id}: unknown entity {slug!r}{_misplaced(slug)}",
+                    file=file,
+                    line=lk_line,
+                    suggestions=near,
+                    code="unknown-term",
+                )
             )
     if spec.likelihood is not None and spec.default is None and spec.likelihood_from is None:  # else: the base's figures fill it
         missing = sorted(slugs - set(spec.likelihood))
@@ -980,7 +989,16 @@ def _cited(cell: Likelihood, source: str) -> Likelihood:
     return cell.model_copy(update={"source": source}) if cell.source is None and cell.pooled is None else cell
 
 
-def derive_ratios(rules: list[Rule], entities: Sequence[Entity], problems: list[Problem]) -> list[Rule]:
+def _misplaced(slug: str) -> str:
+    """What to say of a rule's own key written inside its ``likelihood:`` (``default:`` there), else ""."""
+    if slug in RuleSpec.model_fields:
+        return f" ({slug!r} is a key of the rule itself: write it beside 'likelihood:', at the rule's indentation, not inside it)"
+    return ""
+
+
+def derive_ratios(
+    rules: list[Rule], entities: Sequence[Entity], problems: list[Problem], *, unloaded: Collection[str] = ()
+) -> list[Rule]:
     """Work out every ``ratio`` cell: P(finding | condition, profile) = P(finding)/P(condition), each read from
     its rule's figure for the same profile (a subtype without its own figure reads its entity's, then the
     rule's default), on the assumption that the finding implies the condition. Where the finding's figure
@@ -990,8 +1008,9 @@ def derive_ratios(rules: list[Rule], entities: Sequence[Entity], problems: list[
 
     The derived cell is an estimate whose reason shows the working. A ratio naming a rule that does not exist,
     one that reads none of the findings the conditional rule reads, or one without a figure for the profile, or that is
-    itself a ratio, is a problem. Returns the rules, those with ratio cells given new specs (the specs read from
-    the files are not changed)."""
+    itself a ratio, is a problem; a ratio naming one of ``unloaded`` (rule ids written but refused, whose own
+    errors are reported) is left as it is, unsaid. Returns the rules, those with ratio cells given new specs
+    (the specs read from the files are not changed)."""
     specs: dict[str, RuleSpec] = {}
     keys: dict[str, frozenset[str]] = {}
     for r in rules:
@@ -1023,6 +1042,8 @@ def derive_ratios(rules: list[Rule], entities: Sequence[Entity], problems: list[
         for slug, cell in todo:
             assert cell.ratio is not None
             figures: list[tuple[RuleSpec, Likelihood]] = []
+            if any(rid not in specs and rid in unloaded for rid in cell.ratio):
+                continue  # a rule it names was refused: its own error says why, this one would only echo it
             for rid in cell.ratio:
                 other = specs.get(rid)
                 fig = figure(other, slug) if other is not None else None
@@ -1083,7 +1104,7 @@ def _check_unparsed_rule(
                 near = TermSet("entity", _lookup={s: s for s in known}).suggest(slug)
                 problems.append(
                     Problem(
-                        f"rule {rule_id}: unknown entity {slug!r}",
+                        f"rule {rule_id}: unknown entity {slug!r}{_misplaced(slug)}",
                         file=file,
                         line=key_line(likelihood, slug) or line,
                         suggestions=near,

@@ -41,6 +41,14 @@ if TYPE_CHECKING:
 CASE_ID_PATTERN = r"^[A-Za-z0-9_.\-]{1,200}$"
 _ID_RE = re.compile(CASE_ID_PATTERN)
 _HOMES_MEMO = 4096  # keys whose homes a case schema remembers (then it forgets them all and starts again)
+# a first guess at a top-level key (a sheet's column, a case file's key): the word, folded -> the key to write. A
+# hint only, never read as that key: "Diagnosis" may be the authors' or a referral diagnosis
+KEY_WORDS = {
+    **dict.fromkeys(["case", "case_id", "case_no", "case_number", "patient_id"], "id"),
+    **dict.fromkeys(["diagnosis", "dx", "final_diagnosis", "authors_diagnosis", "true_diagnosis"], "expected"),
+    **dict.fromkeys(["reference", "ref", "citation", "pmid", "doi", "paper"], "source"),
+    **dict.fromkeys(["comment", "comments", "remarks", "note"], "notes"),
+}
 TOP_LEVEL_KEYS = ["id", "title", "expected", "source", "patient", "clinical", "morphology", "stains", "molecular", "notes"]
 
 
@@ -88,7 +96,7 @@ def _result_term(results: TermSet, shorthand: Iterable[str]) -> Callable[[Any], 
     return check
 
 
-def _site(sites: TermSet, sides: Sequence[str], regions: Sequence[str] = ()) -> Callable[[Any], str]:
+def _site(sites: TermSet, sides: Sequence[str], regions: Sequence[str] = (), depths: TermSet | None = None) -> Callable[[Any], str]:
     """A site term (as :func:`_term`); with the vocabulary's ``site_sides``, the longest site term among the
     words is read, every word around it being one a report puts around a site: the side ("left thigh",
     "thigh, left", "thigh (left)", "R forearm"), a position within the region ("posterior thigh", "proximal
@@ -96,7 +104,9 @@ def _site(sites: TermSet, sides: Sequence[str], regions: Sequence[str] = ()) -> 
     since no rule reads them: a report's laterality or position is no error. A word there that may mean
     several sites ("left hip") is refused with each. An unknown site with no site term near it by spelling is
     offered the site terms it contains ("thigh mass": thigh), or else told where the site terms are listed and
-    the ``regions`` (site groups that are site terms) it may write instead."""
+    the ``regions`` (site groups that are site terms) it may write instead. A site written with its depth
+    ("deep thigh", "subcutaneous left forearm": words of ``depths``) is refused with both to write, each in
+    its own key."""
     term = _term(sites)
     past = frozenset(sides)
 
@@ -136,7 +146,34 @@ def _site(sites: TermSet, sides: Sequence[str], regions: Sequence[str] = ()) -> 
                 found.extend(sites.ambiguous[w])
         return list(dict.fromkeys(found))
 
+    def with_depth(value: str) -> PydanticCustomError | None:
+        """The error for a site written with its depth ("deep thigh"), or None when it is not one."""
+        if depths is None:
+            return None
+        words = words_of(value)
+        said = [w for w in words if w in depths]
+        rest = " ".join(w for w in words if w not in depths)
+        site = bare(rest) if said and rest else ""
+        if site not in sites:
+            return None
+        return PydanticCustomError(
+            "unknown_term",
+            "unknown site {term}: {said} is the tumour's depth, not its site; write the site and the depth "
+            "apart: clinical.site: {site} and clinical.depth: {depth}",
+            {
+                "term": repr(value),
+                "said": repr(said[0]),
+                "site": sites.normalize(site),
+                "depth": depths.normalize(said[0]),
+                "suggestions": [sites.normalize(site)],
+            },
+        )
+
     def check(value: Any) -> str:
+        if isinstance(value, str) and value not in sites:
+            mixed = with_depth(value)
+            if mixed is not None:
+                raise mixed
         if past and isinstance(value, str) and value not in sites:
             left = bare(value)
             if left and left != fold(value) and left in sites:
@@ -201,6 +238,10 @@ def kind_of(value: Any) -> str:
 
 
 _LEADING_NUMBER = re.compile(r"^\s*([-+]?\d+(?:[.,]\d+)?)\s*(\S.*)?$")
+_RANGE_OR_BOUND = re.compile(r"\s*(?:[<>≤≥]=?\s*\d+(?:[.,]\d+)?|\d+(?:[.,]\d+)?\s*(?:-|–|to)\s*\d+(?:[.,]\d+)?)(?:\s.*)?", re.DOTALL)
+_LENGTH = re.compile(r"\s*(\d+(?:[.,]\d+)?)\s*(cm|mm)\.?\s*", re.IGNORECASE)
+_DIMENSIONS = re.compile(r"\s*\d+(?:[.,]\d+)?\s*(?:cm|mm)?\s*(?:[x×*]\s*\d+(?:[.,]\d+)?\s*(?:cm|mm)?\s*)+", re.IGNORECASE)
+_DECADE = re.compile(r"decade|\b\d+\s*(?:st|nd|rd|th)\b|\b\d+0\s*'?s\b|ties\b", re.IGNORECASE)
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?")
 
 
@@ -228,6 +269,13 @@ def _not_a_number(text: str) -> PydanticCustomError:
         return PydanticCustomError(
             "number_type",
             "expected a number, got the date '{got}'; this key takes a number (a date cell in a sheet: format the column as a number)",
+            {"got": text},
+        )
+    if _RANGE_OR_BOUND.fullmatch(text):  # "5-10", "<1", "> 20": a range or a bound is not one value
+        return PydanticCustomError(
+            "number_type",
+            "expected one number, got '{got}', a range or a bound; write the value the source gives for this "
+            "case, or leave the key out",
             {"got": text},
         )
     found = _LEADING_NUMBER.match(text)
@@ -272,6 +320,12 @@ def _age(value: Any) -> Any:
             return round(total, 4)
         if _DATE.fullmatch(text) or not re.search(r"[^\W\d_]", text):  # a date, or no word: the number's own messages
             raise _not_a_number(text)
+        if _DECADE.search(text):  # "5th decade", "40s": a span of ten years, not an age
+            raise PydanticCustomError(
+                "number_type",
+                "expected a number of years, got '{got}', a span of years; write the age the source gives, or leave the key out",
+                {"got": value},
+            )
         found = _LEADING_NUMBER.match(text)
         number = f" ({found.group(1).replace(',', '.')})" if found else ""
         raise PydanticCustomError(
@@ -281,6 +335,39 @@ def _age(value: Any) -> Any:
             {"got": value, "number": number},
         )
     return _number(value)
+
+
+def _size_cm(value: Any) -> Any:
+    """A size in centimetres: a number, or text with its unit, ``"3.5 cm"`` or ``"35 mm"`` (read as 3.5).
+    Dimensions (``"5 x 3 x 2 cm"``) and other units are refused: the key takes the greatest dimension in cm."""
+    if isinstance(value, str) and not _number_text(value):
+        length = _LENGTH.fullmatch(value)
+        if length is not None:
+            number = float(length.group(1).replace(",", "."))
+            return _number(number / 10 if length.group(2).lower() == "mm" else number)
+        if _DIMENSIONS.fullmatch(value):
+            raise PydanticCustomError(
+                "number_type",
+                "expected one size, got the dimensions '{got}'; write the greatest dimension in centimetres",
+                {"got": value},
+            )
+        if re.search(r"[^\W\d_]", value) and not _RANGE_OR_BOUND.fullmatch(value) and not _DATE.fullmatch(value.strip()):
+            raise PydanticCustomError(
+                "number_type",
+                "expected a size in centimetres, got '{got}'; write the number of centimetres ('3.5', '3.5 cm'; "
+                "'35 mm' is read as 3.5)",
+                {"got": value},
+            )
+    return _number(value)
+
+
+def _number_text(text: str) -> bool:
+    """Whether text is a plain number (``"3.5"``)."""
+    try:
+        float(text.strip())
+    except ValueError:
+        return False
+    return True
 
 
 def _percent(value: Any) -> Any:
@@ -656,6 +743,11 @@ class CaseSchema:
         return list(out)
 
 
+def _a(noun: str) -> str:
+    """The noun with its indefinite article: "an amplification", "a fusion"."""
+    return ("an " if noun[:1] in "aeiou" else "a ") + noun
+
+
 def _parent(path: str) -> str:
     return path.rpartition(".")[0]
 
@@ -682,7 +774,7 @@ def build_case_schema(vocab: Vocabulary, entities: TermSet | None = None) -> Cas
     # what a site near no term may be written as: its region where the region is a site (extremity, trunk),
     # else a site of its group ("viscera: lung, gastrointestinal, liver ...")
     regions = [group if group in vocab.sites else _some_sites(group, vocab.site_group_of) for group in vocab.site_groups.terms]
-    SiteT = Annotated[str, BeforeValidator(_site(vocab.sites, vocab.site_sides, regions))]
+    SiteT = Annotated[str, BeforeValidator(_site(vocab.sites, vocab.site_sides, regions, vocab.depth))]
     SymptomT = Annotated[str, BeforeValidator(_term(vocab.symptoms))]
     PresenceT = Annotated[str, BeforeValidator(_term(vocab.presence))]
     stain_key = Annotated[str, BeforeValidator(_term(vocab.stains))]
@@ -699,7 +791,7 @@ def build_case_schema(vocab: Vocabulary, entities: TermSet | None = None) -> Cas
     class Clinical(ClinicalModel, defer_build=False):
         site: SiteT | None = None
         depth: DepthT | None = None
-        size_cm: Annotated[Number, Field(gt=0, le=300)] | None = None
+        size_cm: Annotated[float, BeforeValidator(_size_cm), Field(gt=0, le=300)] | None = None
         presentation: str | None = None
         symptoms: Annotated[list[SymptomT], BeforeValidator(_listify)] = []
 
@@ -768,8 +860,9 @@ def build_case_schema(vocab: Vocabulary, entities: TermSet | None = None) -> Cas
         if key in vocab.stain_shorthand:
             expanded = vocab.stain_shorthand[key]
             out["result"] = expanded["result"]
-            if "extent" in expanded and out.get("extent") is None:
-                out["extent"] = expanded["extent"]
+            for part in ("extent", "intensity"):
+                if part in expanded and out.get(part) is None:
+                    out[part] = expanded[part]
         elif result in vocab.stain_results or not isinstance(result, (str, int, float)):
             out["result"] = result_norm(result)
         else:
@@ -865,6 +958,33 @@ def build_case_schema(vocab: Vocabulary, entities: TermSet | None = None) -> Cas
 
         return check
 
+    def alterations_fit(value: Any) -> Any:
+        """Refuse a result word that names another kind of alteration than its test records (an ALK rearrangement
+        written "amplified", an MDM2 amplification "rearranged": ``Vocabulary.alteration_refused``)."""
+        if isinstance(value, dict):
+            for key, word in value.items():
+                try:
+                    test = vocab.molecular.normalize(key)
+                except UnknownTerm:
+                    continue  # reported by the key's own validator
+                kinds = vocab.alteration_refused(test, word)
+                if kinds is not None:
+                    raise PydanticCustomError(
+                        "unknown_term",
+                        "'{word}' is said of {kinds}, and {test} is not one: write present or absent for what the "
+                        "source found by this test; a result of another kind is not this test's",
+                        {
+                            "word": word,
+                            "kinds": " or ".join(_a(kind) for kind in kinds),
+                            "test": vocab.molecular.label(test),
+                            "subpath": str(key),
+                            "suggestions": ["present", "absent"],
+                        },
+                    )
+        return no_duplicates(value)
+
+    no_duplicates = no_duplicate_keys(vocab.molecular)
+
     case_fields: dict[str, Any] = {
         "id": (Annotated[str, BeforeValidator(_case_id)], ...),
         "title": (str | None, None),
@@ -873,7 +993,7 @@ def build_case_schema(vocab: Vocabulary, entities: TermSet | None = None) -> Cas
         "clinical": (Clinical | None, None),
         "morphology": (Morphology | None, None),
         "stains": (Annotated[dict[stain_key, stain], BeforeValidator(name_the_stains)], {}),
-        "molecular": (Annotated[dict[molecular_key, PresenceT], BeforeValidator(no_duplicate_keys(vocab.molecular))], {}),
+        "molecular": (Annotated[dict[molecular_key, PresenceT], BeforeValidator(alterations_fit)], {}),
         "notes": (str | None, None),
         "source": (str | None, None),  # extension: the citation a case was taken from
     }
@@ -884,7 +1004,38 @@ def build_case_schema(vocab: Vocabulary, entities: TermSet | None = None) -> Cas
         expected_norm = _term(entities)
 
         def check_expected(cls: Any, value: str | None) -> str | None:
-            return None if value is None else expected_norm(value)
+            """An entity or subtype term; an unknown one is offered the terms among its words first ("IMT (ALK+)":
+            imt, not the nearest spelling imt_alkneg), else told that only the modelled entities are scored."""
+            if value is None:
+                return None
+            try:
+                return expected_norm(value)
+            except PydanticCustomError as exc:
+                if exc.type != "unknown_term" or not isinstance(value, str):
+                    raise
+                words = [w for w in fold(re.sub(r"[,;.()+]", " ", value)).split("_") if w]
+                spans = ["_".join(words[i : i + k]) for k in (3, 2, 1) for i in range(len(words) - k + 1)]
+                held = list(dict.fromkeys(entities.normalize(w) for w in spans if w in entities))
+                # nearest spellings held closer than other terms' (0.75 for a slug, 0.85 for a name; not 0.6): a
+                # diagnosis outside the differential is no misspelling of one in it (myxofibrosarcoma is not
+                # leiomyosarcoma, rhabdomyosarcoma not infantile_rhabdomyosarcoma)
+                word = fold(value)
+                cutoff = 0.75 if len(word) <= 6 else 0.85
+                close = difflib.get_close_matches(word, list(entities._lookup), n=6, cutoff=cutoff)
+                near = [entities.normalize(c) for c in close]
+                if held or near:
+                    raise PydanticCustomError(
+                        "unknown_term",
+                        "unknown entity {term}",
+                        {**(exc.context or {}), "suggestions": list(dict.fromkeys(held + near))[:3]},
+                    ) from None
+                raise PydanticCustomError(
+                    "unknown_term",
+                    "unknown entity {term}: 'expected' takes the entities ddx ranks (ddx rules list, or docs/"
+                    "case-format.md 'Entities'); for a diagnosis outside them leave 'expected' out and give the "
+                    "diagnosis in 'notes'",
+                    {**(exc.context or {}), "suggestions": []},
+                ) from None
 
         validators["check_expected"] = field_validator("expected")(check_expected)
 
@@ -974,7 +1125,9 @@ def _case_id(value: Any) -> Any:
         value = str(value)
     if not isinstance(value, str) or not _ID_RE.match(value):
         raise PydanticCustomError(
-            "id_pattern", "a case id is 1-200 letters, digits, '-', '_' or '.'; got '{got}'", {"got": str(value)[:80]}
+            "id_pattern",
+            "a case id is 1-200 plain letters (A-Z, a-z: no accents), digits, '-', '_' or '.'; got '{got}'",
+            {"got": str(value)[:80]},
         )
     return value
 
@@ -1012,7 +1165,9 @@ def problems_from_validation(
             section = ".".join(str(p) for p in loc[:-1])
             kind = "stains" if loc and loc[0] == "stains" and len(loc) == 3 else section
             homes = schema.homes(key, here=section)
-            if homes and schema.placement.get(fold(key)):
+            if not section and fold(key) in KEY_WORDS:  # "Diagnosis": the key that holds what it may mean
+                suggestions = [KEY_WORDS[fold(key)]]
+            elif homes and schema.placement.get(fold(key)):
                 suggestions = homes
             else:
                 options = schema.keys.get(kind, [])

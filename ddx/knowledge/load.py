@@ -9,6 +9,8 @@ the terms of conditions).
 
 from __future__ import annotations
 
+import difflib
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,8 +60,10 @@ def located(exc: ValidationError, file: str, data: Any, base_line: int | None, c
         loc = [str(p) for p in parts]
         line = base_line
         node = data
-        for part in parts:  # walk to the deepest key or mapping that carries a line
+        for depth, part in enumerate(parts):  # walk to the deepest key or mapping that carries a line
             line = key_line(node, part) or line
+            if err["type"] == "extra_forbidden" and depth == len(parts) - 1:
+                break  # an unknown key: its own line, not its value's first line
             try:
                 node = node[part]
             except (KeyError, IndexError, TypeError):
@@ -67,12 +71,29 @@ def located(exc: ValidationError, file: str, data: Any, base_line: int | None, c
             if isinstance(node, dict) and "__line__" in node:
                 line = node["__line__"]
         msg = error_text(err)
+        suggestions: list[str] = []
+        if err["type"] == "extra_forbidden" and loc:  # 'likelihod', 'sorce': the keys the rule files use
+            suggestions = difflib.get_close_matches(loc[-1], _known_keys(), n=3, cutoff=0.75)
         if "likelihood" in loc or "default" in loc or loc[-1:] == ["prior"] or "prior" in loc:
             kind = "weight"
         else:
             kind = code
-        problems.append(Problem(msg, file=file, line=line, path=".".join(loc) or None, code=kind))
+        problems.append(Problem(msg, file=file, line=line, path=".".join(loc) or None, code=kind, suggestions=suggestions))
     return problems
+
+
+@functools.cache
+def _known_keys() -> tuple[str, ...]:
+    """Every key a model of the rules folder's files takes (what a misspelt key is offered)."""
+    from pydantic import BaseModel
+
+    from ddx.knowledge import models
+
+    keys: set[str] = set()
+    for value in vars(models).values():
+        if isinstance(value, type) and issubclass(value, BaseModel):
+            keys.update(value.model_fields)
+    return tuple(sorted(keys))
 
 
 def load_model(

@@ -168,6 +168,16 @@ class Likelihood(Model):
             raise ValueError("a likelihood is a number between 0 and 1, a count k/n, or ~0.3 for an estimate")
         return {"p": value}
 
+    @model_validator(mode="after")
+    def _reason_is_an_estimates(self) -> Likelihood:
+        if self.reason is not None and not self.estimate and self.ratio is None:
+            raise ValueError(
+                "'reason' is an estimate's one line of reasoning; a count or a cited figure takes its citation as "
+                "'source:'. For a figure of your own (an audit, unpublished data), write an estimate: {p: ~0.3, "
+                "reason: ...}"
+            )
+        return self
+
     @property
     def counted(self) -> bool:
         """True when the figure is a count (k of total cases)."""
@@ -232,6 +242,10 @@ def _counted(value: dict[str, Any]) -> dict[str, Any]:
 def _parse_p(text: str) -> tuple[float, bool]:
     t = text.strip()
     est = t.startswith("~")
+    percent = re.fullmatch(r"~?\s*(\d+(?:\.\d+)?)\s*%", t)
+    if percent:  # "30%": the proportion it means, to write
+        fix = f"{'~' if est else ''}{float(percent.group(1)) / 100:g}"
+        raise ValueError(f"a likelihood is a proportion between 0 and 1, not a percentage: write {fix} for {text!r}")
     try:
         return float(t.lstrip("~").strip()), est
     except ValueError:
@@ -971,12 +985,14 @@ class MorphologySpec(Model):
 
 
 class StainShorthand(Model):
-    """A word that stands for a stain result and its extent (``focal``: positive, focal)."""
+    """A word that stands for a stain result and its extent or intensity (``focal``: positive, focal; ``3+``:
+    positive, strong)."""
 
     model_config = WORDS
 
     result: str
     extent: str | None = None
+    intensity: str | None = None
 
 
 def _compounds(
@@ -1036,6 +1052,8 @@ class VocabularyFile(FileModel):
     # {present: [...], absent: [...]}; molecular results take ``presence`` alone
     morphology_presence: dict[str, list[str]] = {}
     not_done: list[str] = []  # words for a finding not looked for: read as not recorded
+    # a result word that names one kind of alteration -> the kinds of molecular test (a term's last word) taking it
+    alteration_words: dict[str, list[str]] = {}
     stain_results: Terms
     stain_shorthand: dict[str, StainShorthand]
     site_sides: list[str] = []  # a site's side ("left thigh"), read past: no rule reads it
@@ -1155,6 +1173,7 @@ class VocabularyFile(FileModel):
             ),
             stain_results=termset("stain result", self.stain_results),
             not_done=frozenset(fold(w) for w in self.not_done),
+            alteration_words={fold(w): tuple(fold(k) for k in kinds) for w, kinds in self.alteration_words.items()},
             stain_shorthand={fold(k): v.model_dump(exclude_none=True) for k, v in self.stain_shorthand.items()},
             site_sides=tuple(fold(w) for w in self.site_sides),
             stain_extents=termset("extent", self.stain_extents),
@@ -1164,6 +1183,17 @@ class VocabularyFile(FileModel):
             molecular=termset("molecular test", self.molecular),
             source=source,
         )
+        for word, expands in vocab.stain_shorthand.items():
+            for part, terms in (
+                ("result", vocab.stain_results),
+                ("extent", vocab.stain_extents),
+                ("intensity", vocab.stain_intensities),
+            ):
+                if part in expands and expands[part] not in terms:
+                    problems.append(Problem(f"stain_shorthand: {word!r}: unknown {part} {expands[part]!r}", file=where))
+        for word in vocab.alteration_words:
+            if word not in vocab.presence:
+                problems.append(Problem(f"alteration_words: {word!r} is not a presence word (presence:)", file=where))
         for stain, extra in vocab.stains.extra.items():
             for pat in extra.get("patterns", []):
                 if pat not in vocab.stain_patterns:

@@ -201,8 +201,19 @@ class Vocabulary:
     molecular: TermSet
     site_sides: tuple[str, ...] = ()  # words of a side ("left thigh") read past in a site: no rule reads the side
     not_done: frozenset[str] = frozenset()  # folded words for a finding not looked for: read as not recorded
+    # folded result words that name one kind of alteration ("amplified") -> the kinds of test taking them
+    alteration_words: dict[str, tuple[str, ...]] = field(default_factory=dict)
     source: Path | None = None
     _paths: dict[str, str] | None = field(default=None, repr=False)
+
+    def alteration_refused(self, test: str, word: object) -> tuple[str, ...] | None:
+        """The kinds of test a result word names when molecular ``test`` (canonical) is of none of them — an
+        ALK rearrangement written "amplified" — else None. A test's kind is the last word of its term
+        (``alk_rearrangement``: rearrangement); ``alteration_words`` in vocabulary.yaml."""
+        kinds = self.alteration_words.get(fold(word)) if isinstance(word, str) else None
+        if kinds is None or test.rpartition("_")[2] in kinds:
+            return None
+        return kinds
 
     @cached_property
     def molecular_implies(self) -> dict[str, str]:

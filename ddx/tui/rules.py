@@ -29,7 +29,7 @@ from textual.worker import get_current_worker
 from ddx.authoring.diff import CHANGED_RANKING, RuleSetDiff
 from ddx.authoring.edit import EditCheck, Version
 from ddx.authoring.session import Editing, RuleEditSession, VersionHasErrors
-from ddx.errors import DdxError
+from ddx.errors import DdxError, Problem
 from ddx.knowledge import Knowledge
 from ddx.ranking import maybe_probability_text
 from ddx.tui.dialogs import ChoiceScreen
@@ -335,12 +335,13 @@ class RulesScreen(Screen[None]):
         lines = []
         for m in result.report.messages[:6]:
             at = result.editor_line(m.problem)
-            where = f"line {at}: " if at else (f"{Path(m.problem.file).name}:{m.problem.line}: " if m.problem.file else "")
+            line = f":{m.problem.line}" if m.problem.line else ""  # a problem of a whole file has no line
+            where = f"line {at}: " if at else (f"{Path(m.problem.file).name}{line}: " if m.problem.file else "")
             style = "bold red" if m.severity == "error" else "yellow"
             mark = "✗" if m.severity == "error" else "!"
             lines.append(
                 Text(
-                    f"{mark} {where}{m.problem.message}"
+                    f"{mark} {where}{_keyed(m.problem)}"
                     + (f" (did you mean {' or '.join(m.problem.suggestions)}?)" if m.problem.suggestions else ""),
                     style=style,
                 )
@@ -546,3 +547,12 @@ class RulesScreen(Screen[None]):
 
     def action_close(self) -> None:
         self._after_discard("leave the rule editor", self.app.pop_screen)
+
+
+def _keyed(problem: Problem) -> str:
+    """A problem's message with the key it is about in front ("source: must be at least 3 characters"), unless
+    the message names it already."""
+    key = problem.path or ""
+    if not key or key in problem.message:
+        return problem.message
+    return f"{key}: {problem.message}"

@@ -1,0 +1,189 @@
+"""What a researcher types first, read or refused with the words to write instead (a new user's batch trial,
+2026-12-02): a size in millimetres is not ten times too big, a failed test is not a negative one, a word for
+another kind of alteration is not the test's result, a site written with its depth names both keys, a
+diagnosis outside the differential is not offered a look-alike's slug, and ddx's own result sheets beside the
+cases are not read as cases."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+from pydantic import ValidationError
+
+from ddx.knowledge.case import problems_from_validation
+from tests.conftest import validate
+from tests.test_sheets import run
+
+
+def refused(knowledge, raw):
+    with pytest.raises(ValidationError) as info:
+        validate(knowledge, {"id": "t", **raw})
+    found = problems_from_validation(info.value, knowledge.case_schema, file="t.yaml", case="t")
+    assert len(found) == 1, found
+    return found[0]
+
+
+@pytest.mark.parametrize(("written", "cm"), [("35 mm", 3.5), ("3.5cm", 3.5), ("3,5 cm", 3.5), ("12", 12.0), (6, 6.0)])
+def test_a_size_with_its_unit_is_read_in_centimetres(knowledge, written, cm):
+    assert validate(knowledge, {"id": "t", "clinical": {"size_cm": written}}).clinical.size_cm == cm
+
+
+@pytest.mark.parametrize(
+    ("written", "said"),
+    [
+        ("5 x 3 x 2 cm", "greatest dimension"),
+        ("2 inches", "centimetres"),
+        ("5-7 cm", "a range or a bound"),
+    ],
+)
+def test_a_size_that_is_no_one_length_in_cm_is_refused_without_a_wrong_number(knowledge, written, said):
+    problem = refused(knowledge, {"clinical": {"size_cm": written}})
+    assert problem.path == "clinical.size_cm" and said in problem.message
+    assert "(2)" not in problem.message and "(5)" not in problem.message  # no number offered to copy
+
+
+@pytest.mark.parametrize("written", ["5-10", "<1", "> 20", "3 to 4 per 10 HPF"])
+def test_a_mitotic_range_or_bound_is_no_count(knowledge, written):
+    problem = refused(knowledge, {"morphology": {"mitoses_per_10hpf": written}})
+    assert "a range or a bound" in problem.message and "write the number alone" not in problem.message
+
+
+@pytest.mark.parametrize("written", ["5th decade", "40s", "in her fifties"])
+def test_a_decade_is_no_age(knowledge, written):
+    problem = refused(knowledge, {"patient": {"age": written}})
+    assert problem.path == "patient.age" and "a span of years" in problem.message and "(5)" not in problem.message
+
+
+@pytest.mark.parametrize(
+    ("site", "depth", "where"),
+    [("deep thigh", "deep", "thigh"), ("subcutaneous left forearm", "superficial", "forearm"), ("thigh, deep", "deep", "thigh")],
+)
+def test_a_site_written_with_its_depth_names_both_keys(knowledge, site, depth, where):
+    problem = refused(knowledge, {"clinical": {"site": site}})
+    assert f"clinical.site: {where} and clinical.depth: {depth}" in problem.message
+    assert problem.suggestions == [where]
+
+
+@pytest.mark.parametrize("word", ["failed", "insufficient", "QNS", "NA", "inconclusive"])
+def test_a_test_without_a_result_is_not_recorded(knowledge, word):
+    case = validate(knowledge, {"id": "t", "molecular": {"alk_rearrangement": word}, "stains": {"desmin": word}})
+    assert case.molecular == {} and case.stains == {}
+
+
+@pytest.mark.parametrize("minus", ["−", "–"])
+def test_a_typeset_minus_is_negative(knowledge, minus):
+    assert validate(knowledge, {"id": "t", "stains": {"desmin": minus}}).stains["desmin"].result == "negative"
+
+
+@pytest.mark.parametrize(
+    ("test", "word"),
+    [("alk_rearrangement", "amplified"), ("mdm2_amplification", "rearranged"), ("myod1_mutation", "not amplified")],
+)
+def test_a_word_for_another_kind_of_alteration_is_refused(knowledge, test, word):
+    problem = refused(knowledge, {"molecular": {test: word}})
+    assert problem.path == f"molecular.{test}" and problem.suggestions == ["present", "absent"]
+
+
+def test_a_word_for_the_tests_own_kind_is_read(knowledge):
+    written = {"alk_rearrangement": "rearranged", "pax3_foxo1_fusion": "rearranged", "mdm2_amplification": "not amplified"}
+    case = validate(knowledge, {"id": "t", "molecular": {**written, "myod1_mutation": "wild type"}})
+    assert case.molecular == {
+        "alk_rearrangement": "present",
+        "pax3_foxo1_fusion": "present",
+        "mdm2_amplification": "absent",
+        "myod1_mutation": "absent",
+    }
+
+
+def test_an_expected_diagnosis_is_offered_the_entity_among_its_words(knowledge):
+    assert refused(knowledge, {"expected": "IMT (ALK+)"}).suggestions == ["imt"]
+    assert validate(knowledge, {"id": "t", "expected": "FDC sarcoma"}).expected == "fdcs"
+
+
+def test_a_diagnosis_outside_the_differential_is_offered_no_look_alike(knowledge):
+    problem = refused(knowledge, {"expected": "Myxofibrosarcoma"})
+    assert problem.suggestions == [] and "leave 'expected' out" in problem.message
+
+
+@pytest.mark.parametrize(("key", "meant"), [("Diagnosis", "expected"), ("PMID", "source"), ("Comments", "notes")])
+def test_a_first_guess_key_is_offered_the_key_it_means(knowledge, key, meant):
+    problem = refused(knowledge, {key: "x"})
+    assert problem.suggestions == [meant]
+
+
+def test_a_header_in_capitals_reads_and_a_case_column_is_pointed_to_id(tmp_path):
+    (tmp_path / "upper.csv").write_text("ID,Patient.Age,Stains.Desmin,Expected\nc1,40,positive,ilms\n", encoding="utf-8")
+    (tmp_path / "guess.csv").write_text("Case,patient.age\nc2,40\n", encoding="utf-8")
+    result = run("batch", "--format", "jsonl", "--quiet", str(tmp_path / "upper.csv"), str(tmp_path / "guess.csv"))
+    rows = {r.get("id") or r["file"]: r for r in map(json.loads, result.output.splitlines()) if "summary" not in r}
+    assert rows["c1"]["ranking"] and rows["c1"]["expected"] == "ilms"
+    (error,) = [r for r in rows.values() if r["errors"]]
+    assert "did you mean 'id' for the column 'case'" in error["errors"][0]["message"]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_a_result_sheet_beside_the_cases_is_said_once_and_the_cases_ranked(tmp_path, fmt):
+    folder = tmp_path / "series"
+    folder.mkdir()
+    (folder / "cases.csv").write_text("id,patient.age,stains.desmin\nc1,40,positive\nc2,9,negative\n", encoding="utf-8")
+    assert run("batch", "--quiet", "--format", fmt, str(folder), "-o", str(folder / f"results.{fmt}")).exit_code == 0
+    again = run("batch", "--quiet", "--format", "csv", str(folder), "-o", str(tmp_path / "again.csv"))
+    assert again.exit_code == 1  # the result sheet is one error row
+    with open(tmp_path / "again.csv", encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [r["id"] for r in rows if r["status"] == "ok"] == ["c1", "c2"]
+    (error,) = [r for r in rows if r["status"] == "error"]
+    assert "this is a ddx result" in error["errors"] and f"results.{fmt}" in error["file"]
+
+
+@pytest.mark.parametrize(
+    ("written", "intensity", "extent"),
+    [
+        ("3+", "strong", None),
+        ("+++", "strong", None),
+        ("2+", "moderate", None),
+        ("1+", "weak", None),
+        ("++ diffuse", "moderate", "diffuse"),
+    ],
+)
+def test_an_intensity_grade_is_a_positive_result_of_that_intensity(knowledge, written, intensity, extent):
+    finding = validate(knowledge, {"id": "t", "stains": {"desmin": written}}).stains["desmin"]
+    assert (finding.result, finding.intensity, finding.extent) == ("positive", intensity, extent)
+
+
+def test_a_case_id_with_an_accent_is_refused_saying_why(knowledge):
+    problem = refused(knowledge, {"id": "Müller1"})
+    assert problem.path == "id" and "no accents" in problem.message
+
+
+def test_a_fraction_in_a_percentage_cell_is_said_beside_the_rows_other_problems(tmp_path):
+    import datetime
+
+    import openpyxl
+
+    book = tmp_path / "frac.xlsx"
+    wb = openpyxl.Workbook()
+    wb.active.append(["id", "clinical.size_cm", "stains.ki67", "stains.ki67.percent"])
+    wb.active.append(["c1", datetime.date(2020, 1, 5), "positive", 0.4])
+    wb.active.append(["c2", 5, "positive", 0.4])
+    wb.save(book)
+    data = json.loads(run("batch", str(book), "--format", "json", "--quiet").output)
+    problems = {c["id"]: sorted(e["path"] for e in c["errors"]) for c in data["cases"]}
+    assert problems == {"c1": ["clinical.size_cm", "stains.ki67.percent"], "c2": ["stains.ki67.percent"]}
+
+
+def test_batch_options_that_would_be_ignored_are_refused_or_bounded(tmp_path, knowledge):
+    (tmp_path / "s.csv").write_text("id,patient.age,stains.desmin\nc1,40,positive\n", encoding="utf-8")
+    sheet = str(tmp_path / "s.csv")
+    summary = run("batch", sheet, "--summary", str(tmp_path / "scores.xlsx"))
+    assert summary.exit_code == 2 and "JSON (.json) or markdown (.md)" in summary.output
+    assert not (tmp_path / "scores.xlsx").exists()
+    evidence = run("batch", sheet, "--format", "csv", "--evidence", "all")
+    assert evidence.exit_code == 2 and "json and jsonl output only" in evidence.output
+    wide = run("batch", sheet, "--format", "csv", "--top", "50", "--quiet", "-o", str(tmp_path / "out.csv"))
+    assert wide.exit_code == 0
+    with open(tmp_path / "out.csv", encoding="utf-8", newline="") as handle:
+        header = next(csv.reader(handle))
+    assert sum(name.removeprefix("leader_").isdigit() for name in header) == len(knowledge.entities)
