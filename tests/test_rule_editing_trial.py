@@ -115,3 +115,14 @@ def test_a_default_inside_the_likelihood_says_where_it_belongs(copy):
     target.write_text(moved, encoding="utf-8")
     said = [m.problem.message for m in check_rules(copy, engine=False).messages if "unknown entity 'default'" in m.problem.message]
     assert said and "beside 'likelihood:'" in said[0]
+
+
+def test_the_list_of_an_entitys_rules_shows_the_probability_used_beside_the_figure():
+    """'0.00 (0/6)' read as 'never'; the ranking uses the shrunk figure, which the list now shows beside it."""
+    import json
+
+    out = json.loads(CliRunner().invoke(main, ["rules", "list", "--entity", "imt", "--format", "json"]).output)
+    zero = [row for row in out["items"] if row["p"] and row["p"].startswith("0.00 (0/")]
+    assert zero and all(0 < row["p_used"] < 0.2 for row in zero)
+    table = CliRunner().invoke(main, ["rules", "list", "--entity", "imt"]).output
+    assert "(0/6) → 0.0" in table.replace("\n", "")

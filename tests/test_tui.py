@@ -1080,6 +1080,14 @@ def test_cli_tui_refuses_a_file_that_is_not_a_case_and_plain_ddx_prints_help_wit
     assert plain.returncode == 0 and "tui" in plain.stdout and "batch" in plain.stdout
 
 
+def test_cli_tui_without_a_terminal_says_so_instead_of_waiting():
+    """Run from a script or a pipe, the full-screen app once drew its screen into the pipe and waited for keys
+    that never came; it now exits at once, naming what to use instead."""
+    done = subprocess.run([sys.executable, "-m", "ddx", "tui"], capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=60)
+    assert done.returncode == 1 and "draws on a terminal" in done.stderr and "ddx serve" in done.stderr
+    assert done.stdout == ""
+
+
 def test_values_still_being_typed_are_recorded_or_block_the_save(knowledge, tmp_path):
     path = tmp_path / "case.yaml"
     path.write_text(SEED.read_text())

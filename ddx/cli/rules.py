@@ -202,9 +202,12 @@ def _rule_row(rule: Rule, k: Knowledge, entity: str | None) -> dict[str, Any]:
     if entity:
         from ddx.ranking import ranker_for
 
-        prof = k.profiles[ranker_for(k).profile_of(entity)]
-        lk = k.profile_likelihood(rule, prof)
+        ranker = ranker_for(k)
+        j = ranker.profile_of(entity)
+        lk = k.profile_likelihood(rule, k.profiles[j])
         row["p"] = lk.shown() if lk else None
+        # the probability the ranking uses (after shrinkage and the clamp): 0/6 is not 0
+        row["p_used"] = round(ranker.p_used[rule.id][j], 4) if rule.id in ranker.p_used else None
         effect = entity_effect(rule, k, entity)
         row["effect"] = round(effect, 3) if effect is not None else None
     return row
@@ -280,7 +283,7 @@ def list_cmd(directory: str | None, rules: str | None, entity: str | None, statu
         if slug:
             effect = row["effect"]
             weight = "-" if effect is None else f"{effect:+.2f}"
-            figure = escape(str(row["p"] or "-"))
+            figure = escape(str(row["p"] or "-")) + (f" → {row['p_used']:.2f}" if row["p_used"] is not None else "")
             cells += [f"{weight}\n{figure}"] if stacked else [figure, weight]
         if not stacked:
             cells.append(Text(favours))
@@ -288,8 +291,9 @@ def list_cmd(directory: str | None, rules: str | None, entity: str | None, statu
     _out.print(table)
     note = (
         (
-            " Effect: the finding's weight for it (+ for, - against), log10 of the probability used over its rate "
-            "across the differential (a negated rule: for the finding, not its negation)."
+            " P: the figure as written → the probability used (after shrinkage). Effect: the finding's weight for it "
+            "(+ for, - against), log10 of the probability used over its rate across the differential (a negated "
+            "rule: for the finding, not its negation)."
         )
         if slug
         else ""

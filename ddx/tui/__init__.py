@@ -7,10 +7,13 @@ browser (``ddx serve``). Everything it shows comes from the core; it decides not
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 from ddx.autosave import DraftStore
 from ddx.entry import open_case
+from ddx.errors import DdxError
 from ddx.knowledge import Knowledge
 
 
@@ -28,4 +31,11 @@ def run(
     from ddx.tui.app import DdxApp
 
     opened = open_case(path, knowledge, case_id, partial=True) if path is not None else None
+    if not os.environ.get("TEXTUAL_DRIVER") and not (sys.stdin.isatty() and sys.stdout.isatty()):
+        # a full-screen app with nothing to draw on waits for keys that never come ('ddx serve' runs it with
+        # Textual's web driver, named in TEXTUAL_DRIVER)
+        raise DdxError(
+            "ddx tui draws on a terminal, and its input or output is not one: run it in a terminal, or use "
+            "'ddx serve' for a browser, 'ddx eval' to rank case files from a script"
+        )
     DdxApp(knowledge, opened=opened, drafts=DraftStore(), cases=cases, engine=engine).run()
