@@ -27,7 +27,7 @@ DOC_END = "<!-- case-format:end -->"
 
 # What the schema cannot say about a key: free-text keys and the few keys with a rule of their own.
 _NOTES = {
-    "id": "required; 1–200 letters, digits, `-`, `_` or `.`; unique within a batch",
+    "id": "required; 1–200 plain letters (A–Z, a–z: no accents), digits, `-`, `_` or `.`; unique within a batch",
     "title": "free text",
     "expected": 'the confirmed diagnosis: an entity or subtype slug or synonym ("Entities and subtypes"); a '
     "diagnosis outside them is no `expected` (give it in `notes`)",

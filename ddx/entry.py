@@ -498,7 +498,8 @@ def open_case(path: str | os.PathLike[str], knowledge: Knowledge, case_id: str |
         assert item.case is not None
         case = item.case
     elif partial and not raw.problems and not raw.read_problems and any(p.path for p in item.problems):
-        # a key given twice (read_problems) is never opened with one of its values: the file is refused
+        # a problem found in reading (read_problems: a key given twice) is never opened with one of its values:
+        # the file is refused
         case, refused = salvage_case(raw.mapping(), knowledge, file=str(path), case=item.id)
     else:
         raise DdxError("\n".join(str(p) for p in item.problems))

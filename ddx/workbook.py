@@ -136,6 +136,7 @@ def iter_workbook(path: Path, vocab: Vocabulary) -> Iterator[RawCase]:
         return
     with book:
         found = False
+        result = False  # a sheet of ddx's own batch output was met
         for meta in book.sheets_metadata:
             if meta.visible != SheetVisibleEnum.Visible or meta.typ != SheetTypeEnum.WorkSheet:
                 continue
@@ -148,13 +149,12 @@ def iter_workbook(path: Path, vocab: Vocabulary) -> Iterator[RawCase]:
                 found = True
                 yield _file_problem(file, f"{path.name}[{sheet}]", f"cannot read the sheet ({_reason(exc)})", sheet=sheet)
                 continue
-            result = False
+            if result and sheet == SUMMARY_SHEET:
+                continue  # the summary sheet of ddx's own workbook, said once with its rows' sheet
             for raw in _sheet_cases(file, path.name, sheet, rows, vocab):
                 found = True
-                result = any(p.message == RESULT_SHEET for p in raw.problems)
+                result = result or any(p.message == RESULT_SHEET for p in raw.problems)
                 yield raw
-            if result:
-                break  # ddx's own workbook: said once, not again for its summary sheet
         if not found:
             yield _file_problem(file, path.name, "the workbook holds no case: every visible sheet is empty")
 
@@ -224,6 +224,7 @@ def _is_fraction(value: CellValue) -> bool:
 
 
 BATCH_SHEET = "ddx batch"  # the sheet ddx batch --format xlsx writes its rows to
+SUMMARY_SHEET = "summary"  # and the sheet of its summary
 
 
 def is_batch_result(path: Path, header_start: Sequence[str]) -> bool:

@@ -25,7 +25,7 @@ def refused(knowledge, raw):
     return found[0]
 
 
-@pytest.mark.parametrize(("written", "cm"), [("35 mm", 3.5), ("3.5cm", 3.5), ("3,5 cm", 3.5), ("12", 12.0), (6, 6.0)])
+@pytest.mark.parametrize(("written", "cm"), [("35 mm", 3.5), ("3.5cm", 3.5), (".5 cm", 0.5), ("12", 12.0), (6, 6.0)])
 def test_a_size_with_its_unit_is_read_in_centimetres(knowledge, written, cm):
     assert validate(knowledge, {"id": "t", "clinical": {"size_cm": written}}).clinical.size_cm == cm
 
@@ -36,6 +36,8 @@ def test_a_size_with_its_unit_is_read_in_centimetres(knowledge, written, cm):
         ("5 x 3 x 2 cm", "greatest dimension"),
         ("2 inches", "centimetres"),
         ("5-7 cm", "a range or a bound"),
+        ("1,200 mm", "a decimal point, not a comma"),
+        ("3,5 cm", "a decimal point, not a comma"),
     ],
 )
 def test_a_size_that_is_no_one_length_in_cm_is_refused_without_a_wrong_number(knowledge, written, said):
@@ -44,7 +46,9 @@ def test_a_size_that_is_no_one_length_in_cm_is_refused_without_a_wrong_number(kn
     assert "(2)" not in problem.message and "(5)" not in problem.message  # no number offered to copy
 
 
-@pytest.mark.parametrize("written", ["5-10", "<1", "> 20", "3 to 4 per 10 HPF"])
+@pytest.mark.parametrize(
+    "written", ["5-10", "<1", "> 20", "3 to 4 per 10 HPF", "5-10/10 HPF", "1-2/10hpf", "5 — 10", "5 or more", "5+"]
+)
 def test_a_mitotic_range_or_bound_is_no_count(knowledge, written):
     problem = refused(knowledge, {"morphology": {"mitoses_per_10hpf": written}})
     assert "a range or a bound" in problem.message and "write the number alone" not in problem.message
@@ -187,3 +191,66 @@ def test_batch_options_that_would_be_ignored_are_refused_or_bounded(tmp_path, kn
     with open(tmp_path / "out.csv", encoding="utf-8", newline="") as handle:
         header = next(csv.reader(handle))
     assert sum(name.removeprefix("leader_").isdigit() for name in header) == len(knowledge.entities)
+
+
+def test_an_ordinal_age_is_offered_no_number_of_years(knowledge):
+    problem = refused(knowledge, {"patient": {"age": "3rd week"}})
+    assert "(3)" not in problem.message and "a span of years" not in problem.message
+
+
+def test_two_depths_in_a_site_name_neither_depth_for_the_writer(knowledge):
+    problem = refused(knowledge, {"clinical": {"site": "deep subcutaneous thigh"}})
+    assert "the one the source states (deep or superficial)" in problem.message
+
+
+def test_a_misfit_result_is_said_beside_every_other_problem_of_the_molecular_results(knowledge):
+    with pytest.raises(ValidationError) as info:
+        validate(knowledge, {"id": "t", "molecular": {"alk_rearrangement": "amplified", "alkk": "present", "myod1_mutation": "maybe"}})
+    found = problems_from_validation(info.value, knowledge.case_schema, file="t.yaml", case="t")
+    assert sorted(p.path for p in found) == ["molecular.alk_rearrangement", "molecular.alkk", "molecular.myod1_mutation"]
+
+
+def test_an_alteration_test_takes_every_word_and_a_deletion_its_wild_type(knowledge):
+    case = validate(knowledge, {"id": "t", "molecular": {"nf1_alteration": "rearranged", "cdkn2a_deletion": "wild type"}})
+    assert case.molecular == {"nf1_alteration": "present", "cdkn2a_deletion": "absent"}
+
+
+@pytest.mark.parametrize(
+    ("written", "offered"),
+    [
+        ("uterine LMS", ["lms"]),
+        ("lsm", ["lms"]),
+        ("IMT (ALK-)", ["imt_alkneg", "imt"]),
+        ("ROS1-rearranged IMT", ["imt_alkneg", "imt"]),
+        ("rhabdomyosarcoma", []),
+    ],
+)
+def test_an_expected_diagnosis_is_offered_the_most_specific_entity_it_names(knowledge, written, offered):
+    assert refused(knowledge, {"expected": written}).suggestions == offered
+
+
+def test_an_rms_abbreviation_names_its_entity(knowledge):
+    assert validate(knowledge, {"id": "t", "expected": "embryonal RMS"}).expected == "erms"
+
+
+def test_a_result_sheet_beside_a_case_sheet_in_one_workbook_leaves_the_cases_read(tmp_path):
+    import openpyxl
+
+    book = tmp_path / "mixed.xlsx"
+    wb = openpyxl.Workbook()
+    wb.active.title = "old results"
+    wb.active.append(["id", "status", "leader_1"])
+    wb.active.append(["x", "ok", "imt"])
+    cases = wb.create_sheet("cases")
+    cases.append(["id", "patient.age", "stains.desmin"])
+    cases.append(["c1", 40, "positive"])
+    wb.save(book)
+    data = json.loads(run("batch", str(book), "--format", "json", "--quiet").output)
+    assert [c["id"] for c in data["cases"] if c["ranking"]] == ["c1"]
+    assert any("this is a ddx result" in e["message"] for c in data["cases"] for e in c["errors"])
+
+
+def test_the_default_evidence_and_a_summary_without_a_suffix_are_still_taken(tmp_path):
+    (tmp_path / "s.csv").write_text("id,patient.age\nc1,40\n", encoding="utf-8")
+    done = run("batch", str(tmp_path / "s.csv"), "--format", "csv", "--evidence", "top", "--summary", str(tmp_path / "summary"), "-q")
+    assert done.exit_code == 0 and json.loads((tmp_path / "summary").read_text(encoding="utf-8"))["cases"] == 1

@@ -126,3 +126,14 @@ def test_the_list_of_an_entitys_rules_shows_the_probability_used_beside_the_figu
     assert zero and all(0 < row["p_used"] < 0.2 for row in zero)
     table = CliRunner().invoke(main, ["rules", "list", "--entity", "imt"]).output
     assert "(0/6) → 0.0" in table.replace("\n", "")
+
+
+def test_a_misspelt_key_is_offered_only_keys_of_the_part_it_is_in(copy):
+    add_rule(copy, ilms='{n: "3/10", source: "Smith J 2025;1:1. PMID:2"}', lms='{n: "9/10", source: "Smith J 2025;1:1. PMID:2"}')
+    target = copy / "rules" / "immunohistochemistry.yaml"
+    text = target.read_text(encoding="utf-8")
+    target.write_text(
+        text.replace('    rationale: "a trial rule"', '    rationale: "a trial rule"\n    nam: x\n    sourse: y'), encoding="utf-8"
+    )
+    said = {m.problem.path: m.problem.suggestions for m in check_rules(copy, engine=False).messages if m.severity == "error"}
+    assert said == {"nam": [], "sourse": ["source"]}  # a rule has no 'name' (an entity has)

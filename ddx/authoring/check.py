@@ -1001,7 +1001,7 @@ def _check_cell_sources(k: Knowledge, report: CheckReport) -> None:
 
 def _check_estimate_reasons(k: Knowledge, report: CheckReport) -> None:
     """Estimates written without their one line of reasoning (``srms: ~0.5`` rather than ``{p: ~0.5, reason:
-    ...}``), a rule's ``default`` included: one note per profile, naming its rules (every estimate of the
+    ...}``), a rule's ``default`` included: one warning per profile, naming its rules (every estimate of the
     packaged rules gives its reason since 2026-12-01)."""
     missing: dict[str, list[str]] = {}
     where: dict[str, tuple[str | None, int | None]] = {}

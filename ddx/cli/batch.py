@@ -211,6 +211,9 @@ class _Progress:
             self.bar = None
 
 
+SUMMARY_SUFFIXES = (".json", ".md", ".markdown")  # what --summary writes: JSON (also for a name without a suffix), or markdown
+
+
 def run_batch_command(
     knowledge: Knowledge,
     paths: tuple[str, ...],
@@ -237,6 +240,14 @@ def run_batch_command(
         for b, b_name in named[i + 1 :]:
             if os.path.realpath(a) == os.path.realpath(b):
                 raise click.BadParameter(f"{a_name} and {b_name} name the same file", param_hint=b_name)
+    if summary_file is not None and Path(summary_file).suffix and Path(summary_file).suffix.lower() not in SUMMARY_SUFFIXES:
+        raise click.BadParameter(
+            f"{summary_file!r}: the summary is written as JSON (.json) or markdown (.md); name the file so (a "
+            "workbook's summary is its own 'summary' sheet, with --format xlsx)",
+            param_hint="--summary",
+        )
+    if evidence != "top" and fmt not in ("json", "jsonl"):
+        raise click.BadParameter(f"the evidence is written in json and jsonl output only, not {fmt}", param_hint="--evidence")
     if output is not None and fmt != "xlsx" and output.lower().endswith((".xlsx", ".xls", ".ods")):
         raise click.UsageError(
             f"--format {fmt} writes text, but {output!r} is named as a workbook: use --format "

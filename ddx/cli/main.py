@@ -199,6 +199,16 @@ def edited_rules_note(packaged: Path, files: list[Path], local: Path, doing: str
     )
 
 
+def say_edited_rules(directory: str | None, packaged: Path, files: list[Path], doing: str) -> None:
+    """On stderr, the :func:`edited_rules_note` for a command that was given no rules folder (nor $DDX_RULES)
+    and so works with the rules in ``packaged`` (``files``: theirs), when ./rules differs from them."""
+    if directory is not None or os.environ.get("DDX_RULES"):
+        return
+    note = edited_rules_note(packaged, files, Path("rules"), doing)
+    if note:
+        print(note, file=sys.stderr)
+
+
 def report_width(output: str | None) -> int:
     """The width the draft report is wrapped at: $COLUMNS where set, else a terminal's, when narrower than the
     report's own 96 characters; 96 in a file (``-o``) and in a pipe without $COLUMNS (a text to paste)."""
@@ -241,11 +251,8 @@ def load_rules(
         for problem in exc.problems:
             err.print(f"  {problem}", markup=False)
         sys.exit(1)
-    if ranking and directory is None and not os.environ.get("DDX_RULES"):
-        doing = ranking if isinstance(ranking, str) else "ranking with"
-        note = edited_rules_note(knowledge.directory, knowledge.files, Path("rules"), doing)
-        if note:
-            print(note, file=sys.stderr)
+    if ranking:
+        say_edited_rules(directory, knowledge.directory, knowledge.files, ranking if isinstance(ranking, str) else "ranking with")
     if not starting_up:
         resume_collector()
     if prior_set is None:
@@ -493,14 +500,6 @@ def batch_cmd(
     if output is not None and ctx.get_parameter_source("fmt") == click.core.ParameterSource.DEFAULT:
         # -o results.csv: a CSV file, not a text table in a file named .csv (and so for each format's name)
         fmt = BATCH_FORMAT_BY_SUFFIX.get(Path(output).suffix.lower(), fmt)
-    if summary_file is not None and Path(summary_file).suffix.lower() not in SUMMARY_SUFFIXES:
-        raise click.BadParameter(
-            f"{summary_file!r}: the summary is written as JSON (.json) or markdown (.md); name the file so (a "
-            "workbook's summary is its own 'summary' sheet, with --format xlsx)",
-            param_hint="--summary",
-        )
-    if ctx.get_parameter_source("evidence") != click.core.ParameterSource.DEFAULT and fmt not in ("json", "jsonl"):
-        raise click.BadParameter(f"the evidence is written in json and jsonl output only, not {fmt}", param_hint="--evidence")
     knowledge = load_rules(rules, prior_set, ranking=not quiet)
     top = min(top, len(knowledge.entities))  # no empty leader columns beyond the entities ranked
     sys.exit(
@@ -519,9 +518,6 @@ def batch_cmd(
             sources_file=sources_file,
         )
     )
-
-
-SUMMARY_SUFFIXES = (".json", ".md", ".markdown")  # what --summary writes: JSON, or markdown
 
 
 def tui_options(f: Any) -> Any:

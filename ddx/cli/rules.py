@@ -61,18 +61,15 @@ def _folder(directory: str | None, rules: str | None) -> str | None:
 
 
 def _packaged_note(directory: str | None, doing: str) -> None:
-    """On stderr, when no folder is given and ./rules differs from the packaged rules: which rules were used."""
-    import os
+    """On stderr, when no folder is given and ./rules differs from the packaged rules: which rules were used
+    (for ``check``, which reads the rules itself rather than through :func:`ddx.cli.main.load_rules`)."""
+    from ddx.cli.main import say_edited_rules
 
-    from ddx.cli.main import edited_rules_note
-
-    if directory is not None or os.environ.get("DDX_RULES"):
+    if directory is not None:
         return
     packaged = packaged_rules_dir()
     files = [f for f in packaged.rglob("*.yaml") if not any(part.startswith(".") for part in f.relative_to(packaged).parts)]
-    note = edited_rules_note(packaged, files, Path("rules"), doing)
-    if note:
-        _err.print(note, markup=False)
+    say_edited_rules(directory, packaged, files, doing)
 
 
 def _emit_json(data: Any) -> None:

@@ -251,7 +251,9 @@ class XlsxWriter:
     def end(self, summary: dict[str, Any] | None) -> None:
         self.sheet.autofilter(0, 0, self.row, len(self.header) - 1)
         if summary is not None:
-            sheet = self.sheet = self.book.add_worksheet("summary")
+            from ddx.workbook import SUMMARY_SHEET
+
+            sheet = self.sheet = self.book.add_worksheet(SUMMARY_SHEET)
             sheet.set_column(0, 0, 20)
             sheet.set_column(1, 1, 40)
             row = 0

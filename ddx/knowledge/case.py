@@ -156,15 +156,16 @@ def _site(sites: TermSet, sides: Sequence[str], regions: Sequence[str] = (), dep
         site = bare(rest) if said and rest else ""
         if site not in sites:
             return None
+        meant = list(dict.fromkeys(depths.normalize(w) for w in said))  # "deep subcutaneous": two depths
         return PydanticCustomError(
             "unknown_term",
-            "unknown site {term}: {said} is the tumour's depth, not its site; write the site and the depth "
+            "unknown site {term}: {said} the tumour's depth, not its site; write the site and the depth "
             "apart: clinical.site: {site} and clinical.depth: {depth}",
             {
                 "term": repr(value),
-                "said": repr(said[0]),
+                "said": " and ".join(repr(w) for w in said) + (" is" if len(said) == 1 else " are"),
                 "site": sites.normalize(site),
-                "depth": depths.normalize(said[0]),
+                "depth": meant[0] if len(meant) == 1 else f"the one the source states ({' or '.join(meant)})",
                 "suggestions": [sites.normalize(site)],
             },
         )
@@ -238,17 +239,25 @@ def kind_of(value: Any) -> str:
 
 
 _LEADING_NUMBER = re.compile(r"^\s*([-+]?\d+(?:[.,]\d+)?)\s*(\S.*)?$")
-_RANGE_OR_BOUND = re.compile(r"\s*(?:[<>≤≥]=?\s*\d+(?:[.,]\d+)?|\d+(?:[.,]\d+)?\s*(?:-|–|to)\s*\d+(?:[.,]\d+)?)(?:\s.*)?", re.DOTALL)
-_LENGTH = re.compile(r"\s*(\d+(?:[.,]\d+)?)\s*(cm|mm)\.?\s*", re.IGNORECASE)
-_DIMENSIONS = re.compile(r"\s*\d+(?:[.,]\d+)?\s*(?:cm|mm)?\s*(?:[x×*]\s*\d+(?:[.,]\d+)?\s*(?:cm|mm)?\s*)+", re.IGNORECASE)
-_DECADE = re.compile(r"decade|\b\d+\s*(?:st|nd|rd|th)\b|\b\d+0\s*'?s\b|ties\b", re.IGNORECASE)
+_NUM = r"[+]?(?:\d+(?:[.,]\d+)?|\.\d+)"
+# "5-10", "1-2/10 HPF", "3 to 4", "<1", "> 20", "5+", "5 or more": a range or a bound, not one value
+_RANGE_OR_BOUND = re.compile(
+    rf"\s*(?:{_NUM}\s*(?:-|–|—|to)\s*{_NUM}|[<>≤≥]=?\s*{_NUM}|{_NUM}\s*(?:\+|or more|or less|and above|and over|plus)(?!\w))"
+    r"(?![\d.,]).*",
+    re.DOTALL | re.IGNORECASE,
+)
+# "3.5 cm", "35 mm", ".5 cm": a length with its unit (a decimal comma is refused, as in any number)
+_LENGTH = re.compile(rf"\s*({_NUM})\s*(cm|mm)\.?\s*", re.IGNORECASE)
+_DIMENSIONS = re.compile(rf"\s*{_NUM}\s*(?:cm|mm)?\s*(?:[x×*]\s*{_NUM}\s*(?:cm|mm)?\s*)+", re.IGNORECASE)
+# "5th decade", "40s", "in her fifties": a span of ten years, not an age (an ordinal alone may be exact: "3rd week")
+_DECADE = re.compile(r"decade|\b\d+0\s*'?s\b|ties\b", re.IGNORECASE)
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?")
 
 
 def _number(value: Any) -> Any:
     """Refuse booleans and non-finite numbers; text holding a number is read as it.
 
-    Text that starts with a number and goes on (``"6 cm"``, ``"6,5"``) is refused
+    Text that starts with a number and goes on (``"6 per 10 HPF"``, ``"6,5"``) is refused
     with the number to write.
     """
     if isinstance(value, bool):
@@ -320,6 +329,8 @@ def _age(value: Any) -> Any:
             return round(total, 4)
         if _DATE.fullmatch(text) or not re.search(r"[^\W\d_]", text):  # a date, or no word: the number's own messages
             raise _not_a_number(text)
+        if _RANGE_OR_BOUND.fullmatch(text):  # "35-40 years", "over 50": no one age
+            raise _not_a_number(text)
         if _DECADE.search(text):  # "5th decade", "40s": a span of ten years, not an age
             raise PydanticCustomError(
                 "number_type",
@@ -327,7 +338,8 @@ def _age(value: Any) -> Any:
                 {"got": value},
             )
         found = _LEADING_NUMBER.match(text)
-        number = f" ({found.group(1).replace(',', '.')})" if found else ""
+        ordinal = re.search(r"\d\s*(?:st|nd|rd|th)\b", text, re.IGNORECASE)  # "3rd week": no number of years to copy
+        number = f" ({found.group(1).replace(',', '.')})" if found and not ordinal else ""
         raise PydanticCustomError(
             "number_type",
             "expected a number of years, got '{got}'; write the age in years as a number{number}, or with its units "
@@ -342,8 +354,14 @@ def _size_cm(value: Any) -> Any:
     Dimensions (``"5 x 3 x 2 cm"``) and other units are refused: the key takes the greatest dimension in cm."""
     if isinstance(value, str) and not _number_text(value):
         length = _LENGTH.fullmatch(value)
+        if length is not None and "," in length.group(1):
+            raise PydanticCustomError(
+                "number_type",
+                "expected a number, got '{got}'; write a decimal point, not a comma, and no thousands separator (3.5 cm; 1200 mm)",
+                {"got": value},
+            )
         if length is not None:
-            number = float(length.group(1).replace(",", "."))
+            number = float(length.group(1))
             return _number(number / 10 if length.group(2).lower() == "mm" else number)
         if _DIMENSIONS.fullmatch(value):
             raise PydanticCustomError(
@@ -743,6 +761,16 @@ class CaseSchema:
         return list(out)
 
 
+@dataclass(frozen=True)
+class _Misfit:
+    """A molecular result word said of another kind of alteration than its test's (``alterations_fit``): the
+    word, the test's label and the kinds the word is said of."""
+
+    word: str
+    label: str
+    kinds: tuple[str, ...]
+
+
 def _a(noun: str) -> str:
     """The noun with its indefinite article: "an amplification", "a fusion"."""
     return ("an " if noun[:1] in "aeiou" else "a ") + noun
@@ -776,7 +804,6 @@ def build_case_schema(vocab: Vocabulary, entities: TermSet | None = None) -> Cas
     regions = [group if group in vocab.sites else _some_sites(group, vocab.site_group_of) for group in vocab.site_groups.terms]
     SiteT = Annotated[str, BeforeValidator(_site(vocab.sites, vocab.site_sides, regions, vocab.depth))]
     SymptomT = Annotated[str, BeforeValidator(_term(vocab.symptoms))]
-    PresenceT = Annotated[str, BeforeValidator(_term(vocab.presence))]
     stain_key = Annotated[str, BeforeValidator(_term(vocab.stains))]
     molecular_key = Annotated[str, BeforeValidator(_term(vocab.molecular))]
     result_norm = _result_term(vocab.stain_results, vocab.stain_shorthand)
@@ -959,29 +986,39 @@ def build_case_schema(vocab: Vocabulary, entities: TermSet | None = None) -> Cas
         return check
 
     def alterations_fit(value: Any) -> Any:
-        """Refuse a result word that names another kind of alteration than its test records (an ALK rearrangement
-        written "amplified", an MDM2 amplification "rearranged": ``Vocabulary.alteration_refused``)."""
+        """Mark each result word that is said of another kind of alteration than its test records (an ALK
+        rearrangement written "amplified", an MDM2 amplification "rearranged": ``Vocabulary.alteration_refused``)
+        as a :class:`_Misfit`, which the result's own validator refuses: every other problem of the mapping (an
+        unknown test, another bad result) is still found in the same run."""
         if isinstance(value, dict):
+            marked = {}
             for key, word in value.items():
                 try:
                     test = vocab.molecular.normalize(key)
                 except UnknownTerm:
-                    continue  # reported by the key's own validator
+                    marked[key] = word  # the key's own validator says so
+                    continue
                 kinds = vocab.alteration_refused(test, word)
-                if kinds is not None:
-                    raise PydanticCustomError(
-                        "unknown_term",
-                        "'{word}' is said of {kinds}, and {test} is not one: write present or absent for what the "
-                        "source found by this test; a result of another kind is not this test's",
-                        {
-                            "word": word,
-                            "kinds": " or ".join(_a(kind) for kind in kinds),
-                            "test": vocab.molecular.label(test),
-                            "subpath": str(key),
-                            "suggestions": ["present", "absent"],
-                        },
-                    )
+                marked[key] = word if kinds is None else _Misfit(str(word), vocab.molecular.label(test), kinds)
+            value = marked
         return no_duplicates(value)
+
+    presence_norm = _term(vocab.presence)
+
+    def molecular_result(value: Any) -> str:
+        if isinstance(value, _Misfit):
+            raise PydanticCustomError(
+                "unknown_term",
+                "'{word}' is said of {kinds}, and {test} is not one: write present or absent for what the source "
+                "found by this test; a result of another kind is not this test's",
+                {
+                    "word": value.word,
+                    "kinds": " or ".join(_a(kind) for kind in value.kinds),
+                    "test": value.label,
+                    "suggestions": ["present", "absent"],
+                },
+            )
+        return presence_norm(value)
 
     no_duplicates = no_duplicate_keys(vocab.molecular)
 
@@ -993,7 +1030,10 @@ def build_case_schema(vocab: Vocabulary, entities: TermSet | None = None) -> Cas
         "clinical": (Clinical | None, None),
         "morphology": (Morphology | None, None),
         "stains": (Annotated[dict[stain_key, stain], BeforeValidator(name_the_stains)], {}),
-        "molecular": (Annotated[dict[molecular_key, PresenceT], BeforeValidator(alterations_fit)], {}),
+        "molecular": (
+            Annotated[dict[molecular_key, Annotated[str, BeforeValidator(molecular_result)]], BeforeValidator(alterations_fit)],
+            {},
+        ),
         "notes": (str | None, None),
         "source": (str | None, None),  # extension: the citation a case was taken from
     }
@@ -1013,16 +1053,17 @@ def build_case_schema(vocab: Vocabulary, entities: TermSet | None = None) -> Cas
             except PydanticCustomError as exc:
                 if exc.type != "unknown_term" or not isinstance(value, str):
                     raise
-                words = [w for w in fold(re.sub(r"[,;.()+]", " ", value)).split("_") if w]
-                spans = ["_".join(words[i : i + k]) for k in (3, 2, 1) for i in range(len(words) - k + 1)]
-                held = list(dict.fromkeys(entities.normalize(w) for w in spans if w in entities))
-                # nearest spellings held closer than other terms' (0.75 for a slug, 0.85 for a name; not 0.6): a
+                # the terms whose every word the value holds, the most specific first: 'ALK- IMT' (alk, negative,
+                # imt) holds alk_negative_imt and imt; 'IMT (ALK+)' holds imt only
+                signed = re.sub(r"(\w)\+", r"\1 positive ", re.sub(r"(\w)-(?=[\s,;.()]|$)", r"\1 negative ", value))
+                words = {w for w in fold(re.sub(r"[,;.()]", " ", signed)).split("_") if w}
+                spelt = [(t, set(t.split("_"))) for t in entities.spellings()]
+                held = [t for t, parts in sorted(spelt, key=lambda item: -len(item[1])) if parts <= words]
+                held = list(dict.fromkeys(entities.normalize(t) for t in held))
+                # a name's nearest spellings held closer (0.88) than a short word's (0.6, as for any term): a
                 # diagnosis outside the differential is no misspelling of one in it (myxofibrosarcoma is not
-                # leiomyosarcoma, rhabdomyosarcoma not infantile_rhabdomyosarcoma)
-                word = fold(value)
-                cutoff = 0.75 if len(word) <= 6 else 0.85
-                close = difflib.get_close_matches(word, list(entities._lookup), n=6, cutoff=cutoff)
-                near = [entities.normalize(c) for c in close]
+                # leiomyosarcoma, rhabdomyosarcoma not tfcp2_rhabdomyosarcoma), while 'lsm' may be lms
+                near = entities.near(value) if len(fold(value)) <= 6 else entities.near(value, cutoff=0.88)
                 if held or near:
                     raise PydanticCustomError(
                         "unknown_term",

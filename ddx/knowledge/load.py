@@ -9,14 +9,15 @@ the terms of conditions).
 
 from __future__ import annotations
 
+import collections.abc
 import difflib
-import functools
-from collections.abc import Mapping
+import typing
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, TypeVar, cast
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from ddx.errors import KnowledgeError, Problem
 from ddx.knowledge.case import error_text
@@ -50,10 +51,13 @@ def read_data(path: Path, problems: list[Problem], overrides: Mapping[Path, str]
         return None
 
 
-def located(exc: ValidationError, file: str, data: Any, base_line: int | None, code: str = "schema") -> list[Problem]:
+def located(
+    exc: ValidationError, file: str, data: Any, base_line: int | None, code: str = "schema", model: type[BaseModel] | None = None
+) -> list[Problem]:
     """Each error of ``exc`` as a problem in ``file``: its key path, and the line of the deepest key or
     mapping of ``data`` (as read, with line markers) that the path reaches (``base_line`` when none does).
-    An error in a likelihood or a prior is check ``weight``, any other ``code``."""
+    An error in a likelihood or a prior is check ``weight``, any other ``code``. An unknown key is offered
+    the nearest keys of the part of ``model`` (the model validated) where it was written."""
     problems = []
     for err in exc.errors(include_url=True):
         parts = [p for p in err["loc"] if p not in UNION_TAGS]  # the form of a list of terms is not a key
@@ -72,8 +76,8 @@ def located(exc: ValidationError, file: str, data: Any, base_line: int | None, c
                 line = node["__line__"]
         msg = error_text(err)
         suggestions: list[str] = []
-        if err["type"] == "extra_forbidden" and loc:  # 'likelihod', 'sorce': the keys the rule files use
-            suggestions = difflib.get_close_matches(loc[-1], _known_keys(), n=3, cutoff=0.75)
+        if err["type"] == "extra_forbidden" and loc and model is not None:  # 'likelihod', 'sorce': the keys there
+            suggestions = difflib.get_close_matches(loc[-1], _keys_at(model, parts[:-1]), n=3, cutoff=0.75)
         if "likelihood" in loc or "default" in loc or loc[-1:] == ["prior"] or "prior" in loc:
             kind = "weight"
         else:
@@ -82,18 +86,43 @@ def located(exc: ValidationError, file: str, data: Any, base_line: int | None, c
     return problems
 
 
-@functools.cache
-def _known_keys() -> tuple[str, ...]:
-    """Every key a model of the rules folder's files takes (what a misspelt key is offered)."""
-    from pydantic import BaseModel
+def _keys_at(model: type[BaseModel], path: Sequence[Any]) -> list[str]:
+    """The keys the part of ``model`` at ``path`` (an error's location: field names, list indexes, mapping
+    keys) takes; [] where the path leaves the models (a mapping of free keys, an unknown key's value)."""
+    here: Any = model
+    for part in path:
+        if isinstance(here, type) and issubclass(here, BaseModel):
+            field = here.model_fields.get(str(part))
+            if field is None:
+                return []
+            here = field.annotation
+        else:  # a list index or a mapping's key: the type of its items
+            here = _item_type(here)
+        here = _model_in(here)
+        if here is None:
+            return []
+    return list(here.model_fields) if isinstance(here, type) and issubclass(here, BaseModel) else []
 
-    from ddx.knowledge import models
 
-    keys: set[str] = set()
-    for value in vars(models).values():
-        if isinstance(value, type) and issubclass(value, BaseModel):
-            keys.update(value.model_fields)
-    return tuple(sorted(keys))
+def _model_in(annotation: Any) -> Any:
+    """The model ``annotation`` holds (itself, or inside Optional, a union, list, tuple or dict), else the
+    annotation when it is a container of one, else None."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    args = typing.get_args(annotation)
+    if typing.get_origin(annotation) in (list, tuple, dict, collections.abc.Sequence, collections.abc.Mapping):
+        return annotation
+    for arg in args:  # Optional[X], X | None, Annotated[X, ...]
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _item_type(container: Any) -> Any:
+    """The type of a container annotation's items (a dict's values), or None."""
+    args = [a for a in typing.get_args(container) if a is not Ellipsis]  # tuple[X, ...]: X
+    return args[-1] if args else None
 
 
 def load_model(
@@ -142,7 +171,7 @@ def load_model(
         if not model.line_markers:  # read again, with the markers that locate the errors
             data = read_data(path, [], over) or data
         base = data.get("__line__") if model.root_line and isinstance(data, dict) else None
-        problems += located(exc, file, data, base)
+        problems += located(exc, file, data, base, model=model)
         return None
 
 
@@ -162,7 +191,7 @@ def _items(data: dict[str, Any], model: type[ItemsFile], file: str) -> tuple[lis
             entry.value = item_model.model_validate(_stripped(raw, item_model))
         except ValidationError as exc:
             entry.error = exc
-            entry.problems += located(exc, file, raw, entry.line)
+            entry.problems += located(exc, file, raw, entry.line, model=item_model)
     kept = [entry.value for entry in found if entry.value is not None]
     return found, model.model_construct(None, **{model.list_key: kept})  # its items are validated already
 

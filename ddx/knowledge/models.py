@@ -19,6 +19,7 @@ checked by :mod:`ddx.knowledge` once every file is read.
 
 from __future__ import annotations
 
+import difflib
 import math
 import re
 from pathlib import Path
@@ -1191,9 +1192,19 @@ class VocabularyFile(FileModel):
             ):
                 if part in expands and expands[part] not in terms:
                     problems.append(Problem(f"stain_shorthand: {word!r}: unknown {part} {expands[part]!r}", file=where))
-        for word in vocab.alteration_words:
+        kinds_of_tests = {test.rpartition("_")[2] for test in vocab.molecular.terms}
+        for word, kinds in vocab.alteration_words.items():
             if word not in vocab.presence:
                 problems.append(Problem(f"alteration_words: {word!r} is not a presence word (presence:)", file=where))
+            for kind in kinds:
+                if kind not in kinds_of_tests:
+                    problems.append(
+                        Problem(
+                            f"alteration_words: {word!r}: no molecular test is of the kind {kind!r} (the last word of a term)",
+                            file=where,
+                            suggestions=difflib.get_close_matches(kind, sorted(kinds_of_tests), n=3),
+                        )
+                    )
         for stain, extra in vocab.stains.extra.items():
             for pat in extra.get("patterns", []):
                 if pat not in vocab.stain_patterns:
