@@ -235,6 +235,8 @@ def validate_raw(raw: RawCase, knowledge: Knowledge, *, fast: bool = True) -> Lo
         problems = problems_from_validation(exc, knowledge.case_schema, file=raw.file, case=raw.label)
         for problem in problems:
             problem.line = raw.line
+            if raw.cells is not None and problem.message.startswith("unknown key") and problem.message.endswith("at the top level"):
+                problem.message += f" (a column of your own, not to be read: start its name with {OWN_COLUMN!r})"
             if raw.sheet is not None:  # a workbook row: the sheet, and the column the key path was read from
                 problem.sheet = raw.sheet
                 problem.column = column_of(raw.columns or [], problem.path)
@@ -659,10 +661,14 @@ def _id_of_line(text: str, delimiter: str, id_column: int) -> str | None:
     return cell if cell and _ID_TEXT.match(cell) else None
 
 
+OWN_COLUMN = "#"  # a column whose name starts with it is the sheet owner's (a PMID, a remark): never read
+
+
 def header_names(cells: Sequence[str]) -> list[str]:
     """A sheet's column names as read: stripped and lower case (the keys of a case are lower case; a stain's
-    name is folded anyway), so that ``Stains.Desmin`` and ``ID`` are the columns they look like."""
-    return [cell.strip().lower() for cell in cells]
+    name is folded anyway), so that ``Stains.Desmin`` and ``ID`` are the columns they look like; a column
+    whose name starts with :data:`OWN_COLUMN` is named "" (not read, as a column without a name)."""
+    return ["" if cell.strip().startswith(OWN_COLUMN) else cell.strip().lower() for cell in cells]
 
 
 def _check_header(columns: list[str]) -> str | None:

@@ -254,3 +254,21 @@ def test_the_default_evidence_and_a_summary_without_a_suffix_are_still_taken(tmp
     (tmp_path / "s.csv").write_text("id,patient.age\nc1,40\n", encoding="utf-8")
     done = run("batch", str(tmp_path / "s.csv"), "--format", "csv", "--evidence", "top", "--summary", str(tmp_path / "summary"), "-q")
     assert done.exit_code == 0 and json.loads((tmp_path / "summary").read_text(encoding="utf-8"))["cases"] == 1
+
+
+def test_a_column_of_the_researchers_own_is_not_read_when_its_name_starts_with_a_hash(tmp_path):
+    import openpyxl
+
+    (tmp_path / "own.csv").write_text("id,#PMID,patient.age,#Remarks,stains.desmin\nc1,123,40,see text,positive\n", encoding="utf-8")
+    book = tmp_path / "own.xlsx"
+    wb = openpyxl.Workbook()
+    wb.active.append(["id", "#PMID", "patient.age", "stains.desmin"])
+    wb.active.append(["c2", 123, 40, "positive"])
+    wb.save(book)
+    (tmp_path / "other.csv").write_text("id,Comments\nc3,see text\n", encoding="utf-8")
+    data = json.loads(run("batch", str(tmp_path), "--format", "json", "--quiet").output)
+    by_id = {c["id"]: c for c in data["cases"]}
+    assert by_id["c1"]["ranking"] and by_id["c2"]["ranking"]
+    assert not any(u["finding"].startswith("#") for c in (by_id["c1"], by_id["c2"]) for u in c["unused_findings"])
+    (said,) = by_id["c3"]["errors"]
+    assert "start its name with '#'" in said["message"] and said["suggestions"] == ["notes"]
