@@ -235,7 +235,12 @@ def validate_raw(raw: RawCase, knowledge: Knowledge, *, fast: bool = True) -> Lo
         problems = problems_from_validation(exc, knowledge.case_schema, file=raw.file, case=raw.label)
         for problem in problems:
             problem.line = raw.line
-            if raw.cells is not None and problem.message.startswith("unknown key") and problem.message.endswith("at the top level"):
+            if (
+                raw.cells is not None
+                and problem.message.startswith("unknown key")
+                and problem.message.endswith("at the top level")
+                and (not problem.suggestions or fold(problem.path or "") in KEY_WORDS)
+            ):  # no misspelling of a key: a column kept for oneself ('Comments', 'PMID')
                 problem.message += f" (a column of your own, not to be read: start its name with {OWN_COLUMN!r})"
             if raw.sheet is not None:  # a workbook row: the sheet, and the column the key path was read from
                 problem.sheet = raw.sheet
@@ -681,6 +686,11 @@ def _check_header(columns: list[str]) -> str | None:
         if name in seen:
             return f"column {name!r} appears twice (columns {seen[name]} and {number})"
         seen[name] = number
+    if not seen:  # "# exported from ..." on the first line, or a row of own columns
+        return (
+            "no column to read: every cell of the first row is empty or starts with '#'; the first row must name "
+            "the columns (remove a comment line above them)"
+        )
     if RESULT_COLUMNS <= seen.keys():
         return RESULT_SHEET
     if "id" not in seen:

@@ -149,7 +149,7 @@ def iter_workbook(path: Path, vocab: Vocabulary) -> Iterator[RawCase]:
                 found = True
                 yield _file_problem(file, f"{path.name}[{sheet}]", f"cannot read the sheet ({_reason(exc)})", sheet=sheet)
                 continue
-            if result and sheet == SUMMARY_SHEET:
+            if result and sheet == SUMMARY_SHEET and not _has_id_column(rows):
                 continue  # the summary sheet of ddx's own workbook, said once with its rows' sheet
             for raw in _sheet_cases(file, path.name, sheet, rows, vocab):
                 found = True
@@ -215,6 +215,12 @@ def _sheet_cases(file: str, name: str, sheet: str, rows: Sequence[Sequence[CellV
         index += 1
     if index == 0:
         yield _sheet_problem(file, name, sheet, "the sheet has a header row but no case rows", header_at + 1)
+
+
+def _has_id_column(rows: Sequence[Sequence[CellValue]]) -> bool:
+    """Whether a sheet's first row that holds anything names an ``id`` column (a sheet of cases)."""
+    header = next((row for row in rows if any(cell_text(v).strip() for v in row)), None)
+    return header is not None and "id" in header_names([cell_text(v) for v in header])
 
 
 def _is_fraction(value: CellValue) -> bool:

@@ -219,7 +219,15 @@ def test_an_alteration_test_takes_every_word_and_a_deletion_its_wild_type(knowle
     ("written", "offered"),
     [
         ("uterine LMS", ["lms"]),
-        ("lsm", ["lms"]),
+        ("ilsm", ["ilms"]),
+        ("lsm", []),
+        ("MFS", []),
+        ("GIST", []),
+        ("LPS", []),
+        ("MYOD1 mutant spindle cell RMS", ["srms_myod1", "srms"]),
+        ("ALK(-) IMT", ["imt_alkneg", "imt"]),
+        ("IMT, ALK−", ["imt_alkneg", "imt"]),
+        ("ALK neg IMT", ["imt_alkneg", "imt"]),
         ("IMT (ALK-)", ["imt_alkneg", "imt"]),
         ("ROS1-rearranged IMT", ["imt_alkneg", "imt"]),
         ("rhabdomyosarcoma", []),
@@ -229,8 +237,25 @@ def test_an_expected_diagnosis_is_offered_the_most_specific_entity_it_names(know
     assert refused(knowledge, {"expected": written}).suggestions == offered
 
 
-def test_an_rms_abbreviation_names_its_entity(knowledge):
+def test_an_rms_or_lms_abbreviation_names_its_entity(knowledge):
     assert validate(knowledge, {"id": "t", "expected": "embryonal RMS"}).expected == "erms"
+    assert validate(knowledge, {"id": "t", "expected": "inflammatory LMS"}).expected == "ilms"
+
+
+@pytest.mark.parametrize(("written", "years"), [("6-month-old", 0.5), ("3 months of age", 0.25), ("6 months.", 0.5)])
+def test_an_infants_age_as_reports_write_it_is_read(knowledge, written, years):
+    assert validate(knowledge, {"id": "t", "patient": {"age": written}}).patient.age == years
+
+
+def test_an_age_bound_is_no_age(knowledge):
+    assert "a range or a bound" in refused(knowledge, {"patient": {"age": "over 50"}}).message
+
+
+def test_wild_type_suits_every_test_and_a_refusal_names_only_the_words_own_kind(knowledge):
+    case = validate(knowledge, {"id": "t", "molecular": {"alk_rearrangement": "wild type", "mdm2_amplification": "wild type"}})
+    assert case.molecular == {"alk_rearrangement": "absent", "mdm2_amplification": "absent"}
+    said = refused(knowledge, {"molecular": {"alk_rearrangement": "amplified"}}).message
+    assert "said of an amplification, and" in said and "alteration" not in said
 
 
 def test_a_result_sheet_beside_a_case_sheet_in_one_workbook_leaves_the_cases_read(tmp_path):
@@ -272,3 +297,32 @@ def test_a_column_of_the_researchers_own_is_not_read_when_its_name_starts_with_a
     assert not any(u["finding"].startswith("#") for c in (by_id["c1"], by_id["c2"]) for u in c["unused_findings"])
     (said,) = by_id["c3"]["errors"]
     assert "start its name with '#'" in said["message"] and said["suggestions"] == ["notes"]
+
+
+def test_a_comment_line_above_the_header_is_named(tmp_path):
+    (tmp_path / "c.csv").write_text("# exported from REDCap\nid,patient.age\nc1,40\n", encoding="utf-8")
+    data = json.loads(run("batch", str(tmp_path / "c.csv"), "--format", "json", "--quiet").output)
+    (error,) = data["cases"][0]["errors"]
+    assert "remove a comment line" in error["message"]
+
+
+def test_a_misspelt_column_is_not_told_to_become_ones_own(tmp_path):
+    (tmp_path / "m.csv").write_text("id,expeted\nc1,imt\n", encoding="utf-8")
+    data = json.loads(run("batch", str(tmp_path / "m.csv"), "--format", "json", "--quiet").output)
+    (error,) = data["cases"][0]["errors"]
+    assert error["suggestions"] == ["expected"] and "'#'" not in error["message"]
+
+
+def test_a_summary_sheet_of_cases_beside_a_result_sheet_is_read(tmp_path):
+    import openpyxl
+
+    book = tmp_path / "mixed.xlsx"
+    wb = openpyxl.Workbook()
+    wb.active.append(["id", "status", "leader_1"])
+    wb.active.append(["x", "ok", "imt"])
+    cases = wb.create_sheet("summary")
+    cases.append(["id", "patient.age"])
+    cases.append(["c1", 40])
+    wb.save(book)
+    data = json.loads(run("batch", str(book), "--format", "json", "--quiet").output)
+    assert [c["id"] for c in data["cases"] if c["ranking"]] == ["c1"]

@@ -137,3 +137,12 @@ def test_a_misspelt_key_is_offered_only_keys_of_the_part_it_is_in(copy):
     )
     said = {m.problem.path: m.problem.suggestions for m in check_rules(copy, engine=False).messages if m.severity == "error"}
     assert said == {"nam": [], "sourse": ["source"]}  # a rule has no 'name' (an entity has)
+
+
+def test_a_misspelt_key_in_a_block_of_terms_is_offered_the_blocks_keys(copy):
+    target = copy / "vocabulary.yaml"
+    text = target.read_text(encoding="utf-8")
+    assert "{term: fever}" in text
+    target.write_text(text.replace("{term: fever}", "{term: fever, lable: Fever}", 1), encoding="utf-8")
+    said = [m.problem for m in check_rules(copy, engine=False).messages if m.severity == "error"]
+    assert said and said[0].suggestions == ["label"]

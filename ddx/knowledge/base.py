@@ -271,7 +271,7 @@ class Knowledge:
         for e in self.entities:
             ts.add(e.slug, e.synonyms, label=e.name)
             for s in e.subtypes:
-                ts.add(s.slug, s.synonyms, label=s.name)
+                ts.add(s.slug, s.synonyms, label=s.name, parent=e.slug)
         return ts
 
     @cached_property

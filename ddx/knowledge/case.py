@@ -151,7 +151,7 @@ def _site(sites: TermSet, sides: Sequence[str], regions: Sequence[str] = (), dep
         if depths is None:
             return None
         words = words_of(value)
-        said = [w for w in words if w in depths]
+        said = list(dict.fromkeys(w for w in words if w in depths))
         rest = " ".join(w for w in words if w not in depths)
         site = bare(rest) if said and rest else ""
         if site not in sites:
@@ -242,7 +242,9 @@ _LEADING_NUMBER = re.compile(r"^\s*([-+]?\d+(?:[.,]\d+)?)\s*(\S.*)?$")
 _NUM = r"[+]?(?:\d+(?:[.,]\d+)?|\.\d+)"
 # "5-10", "1-2/10 HPF", "3 to 4", "<1", "> 20", "5+", "5 or more": a range or a bound, not one value
 _RANGE_OR_BOUND = re.compile(
-    rf"\s*(?:{_NUM}\s*(?:-|–|—|to)\s*{_NUM}|[<>≤≥]=?\s*{_NUM}|{_NUM}\s*(?:\+|or more|or less|and above|and over|plus)(?!\w))"
+    rf"\s*(?:{_NUM}\s*(?:-|–|—|‒|−|~|to)\s*{_NUM}|[<>≤≥]=?\s*{_NUM}"
+    rf"|(?:less than|more than|greater than|fewer than|over|under|above|below|up to|at least|at most)\s+{_NUM}"
+    rf"|{_NUM}\s*(?:\+|or more|or less|and above|and over|plus)(?!\w))"
     r"(?![\d.,]).*",
     re.DOTALL | re.IGNORECASE,
 )
@@ -303,7 +305,8 @@ def _not_a_number(text: str) -> PydanticCustomError:
 
 
 _AGE_PART = re.compile(
-    r"\s*(\d+(?:[.,]\d+)?)\s*(years?|yrs?|y|months?|mos?|mo|m|weeks?|wks?|wk|w|days?|d)\b\s*(?:old\b)?\s*,?\s*(?:and\s+)?",
+    r"\s*(\d+(?:[.,]\d+)?)[\s-]*(years?|yrs?|y|months?|mos?|mo|m|weeks?|wks?|wk|w|days?|d)\b[\s-]*(?:old\b|of\s+age\b)?"
+    r"\s*[,.]?\s*(?:and\s+)?",
     re.IGNORECASE,
 )
 _AGE_UNIT_YEARS = {"y": 1.0, "m": 1 / 12, "w": 7 / 365.25, "d": 1 / 365.25}
@@ -761,6 +764,17 @@ class CaseSchema:
         return list(out)
 
 
+_SIGN = re.compile(r"(\w)\s*\(?\s*([-−–+])\s*\)?(?=[\s,;.()]|$)")  # "ALK-", "ALK (−)", "ALK+": the stain's sign
+_SIGN_WORDS = {"-": "negative", "−": "negative", "–": "negative", "+": "positive", "neg": "negative", "pos": "positive"}
+
+
+def _diagnosis_words(value: str) -> set[str]:
+    """The folded words of a diagnosis as written, a stain's sign spelt out: "IMT (ALK-)" -> imt, alk, negative."""
+    signed = _SIGN.sub(lambda m: f"{m.group(1)} {_SIGN_WORDS[m.group(2)]} ", value)
+    words = {w for w in fold(re.sub(r"[,;.()]", " ", signed)).split("_") if w}
+    return {_SIGN_WORDS.get(w, w) for w in words}
+
+
 @dataclass(frozen=True)
 class _Misfit:
     """A molecular result word said of another kind of alteration than its test's (``alterations_fit``): the
@@ -1004,6 +1018,8 @@ def build_case_schema(vocab: Vocabulary, entities: TermSet | None = None) -> Cas
         return no_duplicates(value)
 
     presence_norm = _term(vocab.presence)
+    # kinds every alteration word is said of (an "alteration" test takes them all): not named in a refusal
+    shared_kinds = set.intersection(*(set(k) for k in vocab.alteration_words.values())) if vocab.alteration_words else set()
 
     def molecular_result(value: Any) -> str:
         if isinstance(value, _Misfit):
@@ -1013,7 +1029,7 @@ def build_case_schema(vocab: Vocabulary, entities: TermSet | None = None) -> Cas
                 "found by this test; a result of another kind is not this test's",
                 {
                     "word": value.word,
-                    "kinds": " or ".join(_a(kind) for kind in value.kinds),
+                    "kinds": " or ".join(_a(kind) for kind in value.kinds if kind not in shared_kinds) or "another kind",
                     "test": value.label,
                     "suggestions": ["present", "absent"],
                 },
@@ -1055,15 +1071,22 @@ def build_case_schema(vocab: Vocabulary, entities: TermSet | None = None) -> Cas
                     raise
                 # the terms whose every word the value holds, the most specific first: 'ALK- IMT' (alk, negative,
                 # imt) holds alk_negative_imt and imt; 'IMT (ALK+)' holds imt only
-                signed = re.sub(r"(\w)\+", r"\1 positive ", re.sub(r"(\w)-(?=[\s,;.()]|$)", r"\1 negative ", value))
-                words = {w for w in fold(re.sub(r"[,;.()]", " ", signed)).split("_") if w}
+                words = _diagnosis_words(value)
                 spelt = [(t, set(t.split("_"))) for t in entities.spellings()]
-                held = [t for t, parts in sorted(spelt, key=lambda item: -len(item[1])) if parts <= words]
-                held = list(dict.fromkeys(entities.normalize(t) for t in held))
-                # a name's nearest spellings held closer (0.88) than a short word's (0.6, as for any term): a
-                # diagnosis outside the differential is no misspelling of one in it (myxofibrosarcoma is not
-                # leiomyosarcoma, rhabdomyosarcoma not tfcp2_rhabdomyosarcoma), while 'lsm' may be lms
-                near = entities.near(value) if len(fold(value)) <= 6 else entities.near(value, cutoff=0.88)
+                # more words matched first; on a tie a subtype (its entity's more specific form) first
+                ranked = sorted(
+                    spelt, key=lambda item: (-len(item[1]), "parent" not in entities.extra.get(entities.normalize(item[0]), {}))
+                )
+                held = list(dict.fromkeys(entities.normalize(t) for t, parts in ranked if parts <= words))
+                # nearest spellings held close: a diagnosis outside the differential is no misspelling of one in
+                # it (myxofibrosarcoma is not leiomyosarcoma, GIST not ILMS, LPS not DDLPS). A name within 0.88;
+                # an abbreviation only as a typo of one as long ('ilsm': ilms)
+                word = fold(value)
+                if len(word) <= 6:
+                    same = [sp for sp in entities.spellings() if len(sp) == len(word)]
+                    near = list(dict.fromkeys(entities.normalize(c) for c in difflib.get_close_matches(word, same, n=3, cutoff=0.75)))
+                else:
+                    near = entities.near(value, cutoff=0.88)
                 if held or near:
                     raise PydanticCustomError(
                         "unknown_term",

@@ -88,35 +88,35 @@ def located(
 
 def _keys_at(model: type[BaseModel], path: Sequence[Any]) -> list[str]:
     """The keys the part of ``model`` at ``path`` (an error's location: field names, list indexes, mapping
-    keys) takes; [] where the path leaves the models (a mapping of free keys, an unknown key's value)."""
-    here: Any = model
+    keys) takes; [] where the path leaves the models (a mapping of free keys, an unknown key's value). Where
+    a union allows several forms (a list of terms or a block of them), the keys of every form that fits."""
+    here: list[Any] = [model]
     for part in path:
-        if isinstance(here, type) and issubclass(here, BaseModel):
-            field = here.model_fields.get(str(part))
-            if field is None:
-                return []
-            here = field.annotation
-        else:  # a list index or a mapping's key: the type of its items
-            here = _item_type(here)
-        here = _model_in(here)
-        if here is None:
+        ahead: list[Any] = []
+        for node in here:
+            if isinstance(node, type) and issubclass(node, BaseModel):
+                field = node.model_fields.get(str(part))
+                if field is not None:
+                    ahead += _forms(field.annotation)
+            elif not isinstance(part, str) or typing.get_origin(node) in (dict, collections.abc.Mapping):
+                ahead += _forms(_item_type(node))  # a list index, or a mapping's key: the type of its items
+        here = ahead
+        if not here:
             return []
-    return list(here.model_fields) if isinstance(here, type) and issubclass(here, BaseModel) else []
+    keys: list[str] = []
+    for node in here:
+        if isinstance(node, type) and issubclass(node, BaseModel):
+            keys += [k for k in node.model_fields if k not in keys]
+    return keys
 
 
-def _model_in(annotation: Any) -> Any:
-    """The model ``annotation`` holds (itself, or inside Optional, a union, list, tuple or dict), else the
-    annotation when it is a container of one, else None."""
+def _forms(annotation: Any) -> list[Any]:
+    """The models and containers ``annotation`` allows: itself, or each arm of Optional, a union or Annotated."""
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    args = typing.get_args(annotation)
+        return [annotation]
     if typing.get_origin(annotation) in (list, tuple, dict, collections.abc.Sequence, collections.abc.Mapping):
-        return annotation
-    for arg in args:  # Optional[X], X | None, Annotated[X, ...]
-        found = _model_in(arg)
-        if found is not None:
-            return found
-    return None
+        return [annotation]
+    return [form for arg in typing.get_args(annotation) for form in _forms(arg)]
 
 
 def _item_type(container: Any) -> Any:
