@@ -227,13 +227,13 @@ def load_rules(
     *,
     hint: str = "",
     starting_up: bool = False,
-    ranking: bool | str = False,
+    doing: str | None = None,
 ) -> Knowledge:
     """The rules every command ranks or works with: those in ``directory`` (None: $DDX_RULES, else the
     packaged rules), with the priors of ``prior_set`` when one is named. Loading them ends the command's
     start-up (:func:`ddx.startup.resume_collector`) unless ``starting_up`` (the TUI ends it at its first paint).
-    ``ranking`` (eval, batch, tui, serve; a string: what the command does with them, "listing", "showing a rule
-    of"): a note on stderr when ./rules differs from the packaged rules used.
+    ``doing`` (what the command does with them: "ranking with", "listing", "testing"): a note on stderr when
+    ./rules differs from the packaged rules used (None: no note).
 
     Rules that cannot be loaded end the command with exit status 1: a first line on stderr (``hint``
     added to it) and then each problem (file, line, what is wrong). A prior set the rules do not have is a
@@ -251,8 +251,8 @@ def load_rules(
         for problem in exc.problems:
             err.print(f"  {problem}", markup=False)
         sys.exit(1)
-    if ranking:
-        say_edited_rules(directory, knowledge.directory, knowledge.files, ranking if isinstance(ranking, str) else "ranking with")
+    if doing is not None:
+        say_edited_rules(directory, knowledge.directory, knowledge.files, doing)
     if not starting_up:
         resume_collector()
     if prior_set is None:
@@ -340,7 +340,7 @@ def eval_cmd(
             check_target(target, option)
             refuse_input_target(target, option, files)
     charted = []
-    knowledge = load_rules(rules, prior_set, ranking=True)
+    knowledge = load_rules(rules, prior_set, doing="ranking with")
     failed = False
     results = []
     count = 0
@@ -500,7 +500,7 @@ def batch_cmd(
     if output is not None and ctx.get_parameter_source("fmt") == click.core.ParameterSource.DEFAULT:
         # -o results.csv: a CSV file, not a text table in a file named .csv (and so for each format's name)
         fmt = BATCH_FORMAT_BY_SUFFIX.get(Path(output).suffix.lower(), fmt)
-    knowledge = load_rules(rules, prior_set, ranking=not quiet)
+    knowledge = load_rules(rules, prior_set, doing=None if quiet else "ranking with")
     top = min(top, len(knowledge.entities))  # no empty leader columns beyond the entities ranked
     sys.exit(
         run_batch_command(
@@ -555,7 +555,7 @@ def tui_cmd(
     F9 opens the rule editor. Drafts are autosaved to $DDX_DATA_DIR (else your user data folder)."""
     from ddx.tui import run
 
-    knowledge = load_rules(rules, prior_set, starting_up=True, ranking=True)
+    knowledge = load_rules(rules, prior_set, starting_up=True, doing="ranking with")
     run(knowledge, case_file, case_id=case_id, cases=list(cases) or None, engine=engine)
 
 

@@ -221,7 +221,7 @@ def list_cmd(directory: str | None, rules: str | None, entity: str | None, statu
     from ddx.knowledge.vocabulary import UnknownTerm
 
     rules = _folder(directory, rules)
-    k = load_rules(rules, hint=CHECK_HINT, ranking="listing")
+    k = load_rules(rules, hint=CHECK_HINT, doing="listing")
     slug = None
     if entity:
         try:
@@ -315,7 +315,7 @@ def show_cmd(rule_id: str, directory: str | None, rules: str | None, fmt: str) -
     from ddx.yamlio import read_text
 
     rules = _folder(directory, rules)
-    k = load_rules(rules, hint=CHECK_HINT, ranking="showing a rule of")
+    k = load_rules(rules, hint=CHECK_HINT, doing="showing a rule of")
     halves = [r for r in k.rules if r.spec.id == rule_id]
     if not halves:
         ids = sorted({r.spec.id for r in k.rules})
@@ -504,7 +504,7 @@ def test_cmd(
     from ddx.calibration import MIN_FIT_CASES
 
     directory = _folder(directory, rules)
-    k = load_rules(directory, hint=CHECK_HINT, ranking="testing")
+    k = load_rules(directory, hint=CHECK_HINT, doing="testing")
     paths = _cases_paths(cases)
     refuse_input_target(save, "--save", list(paths))
     try:

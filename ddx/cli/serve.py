@@ -61,7 +61,7 @@ def serve_cmd(
     elif not public_url.startswith(("http://", "https://")):
         raise click.UsageError(f"--public-url {public_url!r}: give a URL starting with http:// or https://")
     # the rules and the case are checked once, here, rather than failing in every browser tab
-    knowledge = load_rules(rules, prior_set, ranking=True)
+    knowledge = load_rules(rules, prior_set, doing="ranking with")
     if case_file is not None:
         from ddx.entry import open_case
 

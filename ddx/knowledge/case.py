@@ -1081,12 +1081,8 @@ def build_case_schema(vocab: Vocabulary, entities: TermSet | None = None) -> Cas
                 # nearest spellings held close: a diagnosis outside the differential is no misspelling of one in
                 # it (myxofibrosarcoma is not leiomyosarcoma, GIST not ILMS, LPS not DDLPS). A name within 0.88;
                 # an abbreviation only as a typo of one as long ('ilsm': ilms)
-                word = fold(value)
-                if len(word) <= 6:
-                    same = [sp for sp in entities.spellings() if len(sp) == len(word)]
-                    near = list(dict.fromkeys(entities.normalize(c) for c in difflib.get_close_matches(word, same, n=3, cutoff=0.75)))
-                else:
-                    near = entities.near(value, cutoff=0.88)
+                short = len(fold(value)) <= 6
+                near = entities.near(value, cutoff=0.75 if short else 0.88, same_length=short)
                 if held or near:
                     raise PydanticCustomError(
                         "unknown_term",

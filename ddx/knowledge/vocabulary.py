@@ -54,7 +54,7 @@ class TermSet:
     _lookup: dict[str, str] = field(default_factory=dict)
     # the nearest terms of each word asked for (difflib over every spelling costs ~1 ms; a sheet column that is
     # misspelt asks the same on every row): dropped whenever a term or synonym is added, bounded
-    _near: dict[tuple[str, int, float], list[str]] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _near: dict[tuple[str, int, float, bool], list[str]] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def add(
         self,
@@ -112,14 +112,16 @@ class TermSet:
             return list(self.terms)  # a small closed set: show every option
         return out
 
-    def near(self, value: str, n: int = 3, cutoff: float = 0.6) -> list[str]:
+    def near(self, value: str, n: int = 3, cutoff: float = 0.6, same_length: bool = False) -> list[str]:
         """The canonical terms whose spelling or a synonym's is close to ``value`` (at most ``n``; maybe none;
-        ``cutoff``: difflib's similarity ratio a spelling must reach)."""
+        ``cutoff``: difflib's similarity ratio a spelling must reach; ``same_length``: only spellings as long as
+        the word, a typo's, not another word that shares its letters)."""
         word = fold(value)
-        known = self._near.get((word, n, cutoff))
+        known = self._near.get((word, n, cutoff, same_length))
         if known is not None:
             return list(known)
-        close = difflib.get_close_matches(word, list(self._lookup), n=n * 2, cutoff=cutoff)
+        spellings = [w for w in self._lookup if len(w) == len(word)] if same_length else list(self._lookup)
+        close = difflib.get_close_matches(word, spellings, n=n * 2, cutoff=cutoff)
         out: list[str] = []
         for c in close:
             canonical = self._lookup[c]
@@ -127,7 +129,7 @@ class TermSet:
                 out.append(canonical)
         if len(self._near) >= _NEAR_MEMO:
             self._near.clear()
-        self._near[(word, n, cutoff)] = out[:n]
+        self._near[(word, n, cutoff, same_length)] = out[:n]
         return out[:n]
 
     def spellings(self) -> list[str]:
