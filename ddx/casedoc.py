@@ -37,6 +37,14 @@ _NOTES = {
     "clinical.presentation": "free text, kept for the report",
     "notes": "free text, kept verbatim",
 }
+# What a number key also reads, after its range (from the schema).
+_READS = {
+    "morphology.mitoses_per_10hpf": "`6/10 HPF` and `6 per 10 high-power fields` are read as 6; a count over "
+    "another number of fields (`5/50 HPF`, `3 per HPF`) is refused with the count per 10 HPF to write, one per mm² "
+    "pointed to `mitoses_per_mm2`; ranges and bounds are refused",
+    "morphology.mitoses_per_mm2": "`2/mm2` and `2 per mm²` are read as 2; a count per HPF is pointed to "
+    "`mitoses_per_10hpf` (the conversion depends on the microscope's field area)",
+}
 # Term sets too long to list inside the keys table: the section that lists them.
 _TABLES = {"clinical.site": "Sites", "clinical.symptoms": "Symptoms", "stains.STAIN": "Stains", "molecular.TEST": "Molecular tests"}
 _PLACEHOLDER = {"stains": "STAIN", "molecular": "TEST"}
@@ -110,7 +118,7 @@ def _value(path: str, node: dict[str, Any], knowledge: Knowledge) -> str:
     if path == "stains.STAIN.pattern":
         return "one of " + inline_terms(vocab.stain_patterns) + '; a stain that lists patterns ("Stains") takes only those'
     if node.get("type") == "number":
-        return _number(node)
+        return _number(node) + (f"; {_READS[path]}" if path in _READS else "")
     terms = _terms_for(path, knowledge)
     many = node.get("type") == "array"
     if terms is None:
@@ -250,7 +258,10 @@ def reference_section(knowledge: Knowledge) -> str:
         "refused with the mapping to write. A clinical, morphology, stain or molecular finding written as one of "
         f"{', '.join(f'`{w}`' for w in sorted(vocab.not_done))} (vocabulary `not_done`; folded: `not done`, `N/A`) "
         "is not recorded (unknown, as if left out); so is a stain's extent, intensity or pattern, or an item of a "
-        "list, so written. In YAML, unquoted `yes`, `no`, `true` and `false` are booleans, not words: write "
+        "list, so written. A stain or molecular result written as "
+        f"{', '.join(f'`{w}`' for w in sorted(vocab.not_done_or_negative))} (vocabulary `not_done_or_negative`) "
+        "is refused: it may mean not done (leave the key out) or not detected (negative, absent). "
+        "In YAML, unquoted `yes`, `no`, `true` and `false` are booleans, not words: write "
         "`present` / `absent` (or quote them).",
         "",
         "### Presence values",

@@ -501,7 +501,7 @@ UNUSUAL = {  # (where, value): normalised by the model, or refused by it with it
     "extra whitespace": (("clinical", "site"), " thigh"),
     "out of range": (("patient", "age"), 130),
     "out of range, as text": (("patient", "age"), "-1"),
-    "a number as text with its unit": (("morphology", "mitoses_per_10hpf"), "6 per 10 HPF"),
+    "a number as text with its unit": (("morphology", "mitoses_per_10hpf"), "6 mitoses"),
     "a size in millimetres": (("clinical", "size_cm"), "60 mm"),
     "a number in exponent form": (("patient", "age"), "1e1"),
     "a decimal comma": (("patient", "age"), "35,5"),

@@ -460,6 +460,7 @@ def _vocabulary_before(data: dict[str, Any], path: Path) -> Vocabulary:
             where,
         ),
         not_done=frozenset(fold(w) for w in data.get("not_done", [])),
+        not_done_or_negative=frozenset(fold(w) for w in data.get("not_done_or_negative", [])),
         alteration_words={fold(w): tuple(fold(k) for k in kinds) for w, kinds in (data.get("alteration_words") or {}).items()},
         stain_results=_termset_before("stain result", data["stain_results"], problems, where),
         stain_shorthand={fold(k): v for k, v in data["stain_shorthand"].items()},

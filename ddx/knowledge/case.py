@@ -96,6 +96,23 @@ def _result_term(results: TermSet, shorthand: Iterable[str]) -> Callable[[Any], 
     return check
 
 
+def _either_reading(words: frozenset[str], negative: str, check: Callable[[Any], str]) -> Callable[[Any], str]:
+    """``check``, refusing first a word that may say the test was not done or that it found nothing
+    (vocabulary ``not_done_or_negative``: "ND"), with both readings: one is unknown, the other ``negative``."""
+
+    def read(value: Any) -> str:
+        if isinstance(value, str) and fold(value) in words:
+            raise PydanticCustomError(
+                "unknown_term",
+                "'{got}' may mean not done or not detected: leave the key out if the test was not done "
+                "(or write 'not done'), write {negative} if it was done and found nothing",
+                {"got": value, "negative": negative},
+            )
+        return check(value)
+
+    return read
+
+
 def _site(sites: TermSet, sides: Sequence[str], regions: Sequence[str] = (), depths: TermSet | None = None) -> Callable[[Any], str]:
     """A site term (as :func:`_term`); with the vocabulary's ``site_sides``, the longest site term among the
     words is read, every word around it being one a report puts around a site: the side ("left thigh",
@@ -238,7 +255,8 @@ def kind_of(value: Any) -> str:
     return repr(text if len(text) <= 60 else text[:57] + "...")
 
 
-_LEADING_NUMBER = re.compile(r"^\s*([-+]?\d+(?:[.,]\d+)?)\s*(\S.*)?$")
+_PLAIN_NUMBER = re.compile(r"\s*[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?\s*")
+_LEADING_NUMBER = re.compile(r"^\s*([-+]?\d+(?:[.,]\d+)?)(?![eE_]\d)\s*(\S.*)?$")
 _NUM = r"[+]?(?:\d+(?:[.,]\d+)?|\.\d+)"
 # "5-10", "1-2/10 HPF", "3 to 4", "<1", "> 20", "5+", "5 or more": a range or a bound, not one value
 _RANGE_OR_BOUND = re.compile(
@@ -265,11 +283,9 @@ def _number(value: Any) -> Any:
     if isinstance(value, bool):
         raise PydanticCustomError("number_type", "expected a number, got {got}", {"got": kind_of(value)})
     if isinstance(value, str):
-        try:
-            number = float(value.strip())
-        except ValueError:
-            raise _not_a_number(value) from None
-        value = number
+        if not _PLAIN_NUMBER.fullmatch(value):  # float() would also take "1_0", "inf", "nan"
+            raise _not_a_number(value)
+        value = float(value)
     if isinstance(value, float) and not math.isfinite(value):
         raise PydanticCustomError("number_finite", "expected a finite number")
     return value
@@ -317,10 +333,8 @@ def _age(value: Any) -> Any:
     its units, as reports give an infant's: "3 months", "1 year 6 months", "10 days", "2 wk" -> years. Text
     that is neither is refused with the number to write in years."""
     if isinstance(value, str) and value.strip():
-        try:
-            return _number(float(value.strip()))
-        except ValueError:
-            pass
+        if _number_text(value):
+            return _number(value)
         text, total, pos = value.strip(), 0.0, 0
         while pos < len(text):
             part = _AGE_PART.match(text, pos)
@@ -382,13 +396,78 @@ def _size_cm(value: Any) -> Any:
     return _number(value)
 
 
+# "6/10 HPF", "6 per 10 high-power fields", "3 mitoses per HPF", "2/mm2", "4 per mm²": a count with its field area
+_AREA_COUNT = re.compile(
+    rf"\s*({_NUM})\s*(?:mitoses|mitotic figures|mitotic|mitosis|mfs?)?\s*(?:/|per|in|every)\s*(?:({_NUM})\s*)?"
+    r"(?:(hpfs?|high[\s-]*power[\s-]*fields?|high[\s-]*power fields?)|(mm2|mm²|mm\^2|sq\.?\s*mm|square\s+millimet(?:er|re)s?))\.?\s*",
+    re.IGNORECASE,
+)
+# a morphology number field that counts per area, by its name: mitoses_per_10hpf, mitoses_per_mm2
+_PER_AREA = re.compile(r".*_per_(?:(\d*)hpf|(mm2))")
+
+
+def _area_of(name: str) -> tuple[str, float] | None:
+    """The area a number field's name says it counts per: ``("hpf", 10.0)``, ``("mm2", 1.0)``, or None."""
+    found = _PER_AREA.fullmatch(name)
+    if found is None:
+        return None
+    return ("mm2", 1.0) if found.group(2) else ("hpf", float(found.group(1) or 1))
+
+
+def _count_per_area(name: str, siblings: dict[str, str]) -> Callable[[Any], Any]:
+    """A count per area for morphology field ``name`` (``mitoses_per_10hpf``): a number, or text giving the
+    field's own area (``"6/10 HPF"``, ``"6 per 10 high-power fields"``: 6). A count over another number of fields
+    (``"5/50 HPF"``) is refused with the count per this field's area to write (1); one per mm² (or per HPF, on a
+    per-mm² key) is refused naming the key that takes it (``siblings``: unit -> field name)."""
+    unit, area = _area_of(name) or ("", 0.0)
+
+    def read(value: Any) -> Any:
+        found = _AREA_COUNT.fullmatch(value) if isinstance(value, str) and unit else None
+        if found is None:
+            return _number(value)
+        if "," in found.group(1) or (found.group(2) and "," in found.group(2)):
+            raise _not_a_number(value)
+        count, over = float(found.group(1)), float(found.group(2) or 1)
+        given = "hpf" if found.group(3) else "mm2"
+        if given == unit and over == area:
+            return _number(count)
+        if given != unit:
+            other = siblings.get(given)
+            where = (
+                f"write it under morphology.{other}"
+                if other
+                else "this key takes a count per " + (f"{area:g} HPF" if unit == "hpf" else "mm²")
+            )
+            raise PydanticCustomError(
+                "number_type",
+                "expected a count per {area}, got '{got}', a count per {given}; {where} (the conversion depends on "
+                "the microscope's field area)",
+                {
+                    "got": value,
+                    "area": f"{area:g} HPF" if unit == "hpf" else "mm²",
+                    "given": "HPF" if given == "hpf" else "mm²",
+                    "where": where,
+                },
+            )
+        per = count * area / over
+        raise PydanticCustomError(
+            "number_type",
+            "expected a count per {area}, got '{got}'; {count} per {over} is {per} per {area}: write {per}",
+            {
+                "got": value,
+                "area": f"{area:g} HPF" if unit == "hpf" else "mm²",
+                "count": f"{count:g}",
+                "over": ("" if over == 1 else f"{over:g} ") + ("HPF" if given == "hpf" else "mm²"),
+                "per": f"{round(per, 2):g}",
+            },
+        )
+
+    return read
+
+
 def _number_text(text: str) -> bool:
-    """Whether text is a plain number (``"3.5"``)."""
-    try:
-        float(text.strip())
-    except ValueError:
-        return False
-    return True
+    """Whether text is a plain number (``"3.5"``, ``"1e-05"`` as a program writes one; not ``"1_0"``)."""
+    return _PLAIN_NUMBER.fullmatch(text) is not None
 
 
 def _percent(value: Any) -> Any:
@@ -820,7 +899,7 @@ def build_case_schema(vocab: Vocabulary, entities: TermSet | None = None) -> Cas
     SymptomT = Annotated[str, BeforeValidator(_term(vocab.symptoms))]
     stain_key = Annotated[str, BeforeValidator(_term(vocab.stains))]
     molecular_key = Annotated[str, BeforeValidator(_term(vocab.molecular))]
-    result_norm = _result_term(vocab.stain_results, vocab.stain_shorthand)
+    result_norm = _either_reading(vocab.not_done_or_negative, "negative", _result_term(vocab.stain_results, vocab.stain_shorthand))
     extent_norm = _term(vocab.stain_extents)
     intensity_norm = _term(vocab.stain_intensities)
     pattern_norm = _term(vocab.stain_patterns)
@@ -841,6 +920,8 @@ def build_case_schema(vocab: Vocabulary, entities: TermSet | None = None) -> Cas
             return vocab.site_group_of.get(self.site) if self.site else None
 
     morph_fields: dict[str, Any] = {}
+    # the number field counting per each kind of area (mitoses_per_10hpf, mitoses_per_mm2): where a count belongs
+    per_area = {area[0]: name for name, mf in vocab.morphology.items() if mf.kind == "number" and (area := _area_of(name))}
     for name, mf in vocab.morphology.items():
         if mf.kind == "list" and mf.terms is not None:
             field_type: Any
@@ -856,7 +937,8 @@ def build_case_schema(vocab: Vocabulary, entities: TermSet | None = None) -> Cas
         elif mf.kind == "presence":
             morph_fields[name] = (Annotated[str, BeforeValidator(_term(vocab.morphology_presence))] | None, None)
         else:
-            morph_fields[name] = (Annotated[Number, Field(ge=mf.min, le=mf.max)] | None, None)
+            counted = Annotated[float, BeforeValidator(_count_per_area(name, per_area)), Field(ge=mf.min, le=mf.max)]
+            morph_fields[name] = (counted | None, None)
     Morphology = create_model("Morphology", __base__=MorphologyModel, __cls_kwargs__={"defer_build": False}, **morph_fields)
 
     def stain_finding(value: Any) -> Any:
@@ -1017,7 +1099,7 @@ def build_case_schema(vocab: Vocabulary, entities: TermSet | None = None) -> Cas
             value = marked
         return no_duplicates(value)
 
-    presence_norm = _term(vocab.presence)
+    presence_norm = _either_reading(vocab.not_done_or_negative, "absent", _term(vocab.presence))
     # kinds every alteration word is said of (an "alteration" test takes them all): not named in a refusal
     shared_kinds = set.intersection(*(set(k) for k in vocab.alteration_words.values())) if vocab.alteration_words else set()
 

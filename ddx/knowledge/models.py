@@ -1053,6 +1053,8 @@ class VocabularyFile(FileModel):
     # {present: [...], absent: [...]}; molecular results take ``presence`` alone
     morphology_presence: dict[str, list[str]] = {}
     not_done: list[str] = []  # words for a finding not looked for: read as not recorded
+    # words that may say a test was not done or that it found nothing ("ND"): refused, the hint giving both
+    not_done_or_negative: list[str] = []
     # a result word that names one kind of alteration -> the kinds of molecular test (a term's last word) taking it
     alteration_words: dict[str, list[str]] = {}
     stain_results: Terms
@@ -1174,6 +1176,7 @@ class VocabularyFile(FileModel):
             ),
             stain_results=termset("stain result", self.stain_results),
             not_done=frozenset(fold(w) for w in self.not_done),
+            not_done_or_negative=frozenset(fold(w) for w in self.not_done_or_negative),
             alteration_words={fold(w): tuple(fold(k) for k in kinds) for w, kinds in self.alteration_words.items()},
             stain_shorthand={fold(k): v.model_dump(exclude_none=True) for k, v in self.stain_shorthand.items()},
             site_sides=tuple(fold(w) for w in self.site_sides),
@@ -1192,6 +1195,9 @@ class VocabularyFile(FileModel):
             ):
                 if part in expands and expands[part] not in terms:
                     problems.append(Problem(f"stain_shorthand: {word!r}: unknown {part} {expands[part]!r}", file=where))
+        for word in sorted(vocab.not_done_or_negative):
+            if word in vocab.not_done or word in vocab.stain_results or word in vocab.presence:
+                problems.append(Problem(f"not_done_or_negative: {word!r} is read as a result or as not done already", file=where))
         kinds_of_tests = {test.rpartition("_")[2] for test in vocab.molecular.terms}
         for word, kinds in vocab.alteration_words.items():
             if word not in vocab.presence:

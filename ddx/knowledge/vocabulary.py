@@ -208,6 +208,8 @@ class Vocabulary:
     molecular: TermSet
     site_sides: tuple[str, ...] = ()  # words of a side ("left thigh") read past in a site: no rule reads the side
     not_done: frozenset[str] = frozenset()  # folded words for a finding not looked for: read as not recorded
+    # folded words that may mean not done or not detected ("ND"): refused with both readings
+    not_done_or_negative: frozenset[str] = frozenset()
     # folded result words that name one kind of alteration ("amplified") -> the kinds of test taking them
     alteration_words: dict[str, tuple[str, ...]] = field(default_factory=dict)
     source: Path | None = None
