@@ -151,7 +151,7 @@ class MinimalScorer:
                 continue
             self.reads[rule.id] = condition_reads(rule.condition, list_paths)
             if rule.accounts is not None:
-                self.accounts[rule.id] = condition_reads(rule.accounts, list_paths)
+                self.accounts[rule.id] = condition_reads(rule.accounts, list_paths, by_value=True)
         self.needs_unrecorded = {r: needs for r in self.reads if (needs := requires_unrecorded(knowledge.rule[r].condition))}
         self.supposes = {r: supposed_keys(knowledge.rule[r].condition) for r in self.reads}
         limit = knowledge.settings.evidence.unexplained_below
@@ -388,7 +388,7 @@ class MinimalScorer:
             if isinstance(value, list):
                 wanted = read_items.get(key, ())
                 unused += [{"finding": path, "value": v} for v in value if v not in wanted]
-            else:
+            elif str(value) not in read_items.get(key, ()):  # a result an accounts_for stands for is used
                 unused.append({"finding": path, "value": int(value) if isinstance(value, float) and value.is_integer() else value})
         # outside the differential
         unexplained = [self.unexplained[r] for r in sorted(matched) if r in self.unexplained]

@@ -156,7 +156,7 @@ class Analyzer:
                 continue
             self.reads[rule.id] = condition_reads(rule.condition, list_paths)
             if rule.accounts is not None:
-                self.accounts[rule.id] = condition_reads(rule.accounts, list_paths)
+                self.accounts[rule.id] = condition_reads(rule.accounts, list_paths, by_value=True)
         # per scoring rule: the fact keys it holds only without (a what-if that records one of them drops it), and
         # the keys a what-if supposing its finding records (those it reads as a value, not as "not recorded")
         self.needs_unrecorded: dict[str, frozenset[str]] = {}
@@ -322,7 +322,8 @@ class Analyzer:
         """Recorded findings that no matched scoring rule reads (or names in its ``accounts_for``), in case order.
 
         A site counts as read when a rule reads its site group, a stain's result when a rule reads one of
-        its details (Ki-67's percent); a list finding (cell types, inflammation ...) is judged item by item.
+        its details (Ki-67's percent); a list finding (cell types, inflammation ...) is judged item by item, and
+        a finding an ``accounts_for`` names with one value (``molecular.ranbp2_alk_fusion: present``) by its value.
         """
         key_readers, item_readers = self._readers
         out = []
@@ -338,7 +339,9 @@ class Analyzer:
                     if readers is None or readers.isdisjoint(matched):
                         out.append(self._unused(key, v, True))
             else:
-                out.append(self._unused(key, value, False))
+                readers = item_readers.get((key, str(value)))  # a result a rule's accounts_for stands for
+                if readers is None or readers.isdisjoint(matched):
+                    out.append(self._unused(key, value, False))
         return out
 
     def _unused(self, key: str, value: Any, item: bool) -> Unused:

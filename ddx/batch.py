@@ -64,7 +64,7 @@ class BatchRow:
     expected: str | None = None
     leaders: list[tuple[str, float]] = field(default_factory=list)  # (slug, probability), best first
     labels: list[str] = field(default_factory=list)  # the leaders as shown, without their figures: "srms · TFCP2-RMS"
-    leader_subtype: str = ""  # the first entity's leading profile, when it has subtypes: "TFCP2-RMS", "conventional IMT"
+    leader_subtype: str = ""  # the first entity's leading profile, when it has subtypes: "TFCP2-RMS", "ALK-rearranged IMT"
     unused: list[str] = field(default_factory=list)  # recorded findings not used by the ranking ("path: value")
     outside: str | None = None  # what the findings point to outside the differential
     scored: ScoredCase | None = None

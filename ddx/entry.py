@@ -209,6 +209,10 @@ def parse_finding(text: str, section: str, vocab: Vocabulary) -> ParsedFinding:
     if section == "stains" and "result" not in found.fields and "percent" in found.fields:
         # "ki67 30%": a percentage of stained cells implies the result
         found.fields["result"] = "positive" if found.fields["percent"] > 0 else "negative"
+    if section == "stains" and "result" not in found.fields and found.fields.keys() & {"intensity", "pattern", "extent"}:
+        # "desmin strong", "alk cytoplasmic": positive, as a case file reads them (the word was dropped and the
+        # focus sent to the result list, where the next line's typing chose a result)
+        found.fields["result"] = "positive"
     return found
 
 

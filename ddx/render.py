@@ -417,6 +417,13 @@ def render_text(analysis: Analysis, knowledge: Knowledge, *, top: int = 6, evide
     return Panel(Group(*parts), title=title, title_align="left")
 
 
+# what the markdown table's score column is (a reader sorting by it would not get the ranking's order)
+SCORE_LEGEND = (
+    "Score: the sum of the evidence weights (log10 likelihood ratios against the whole differential) of the "
+    "entity's leading profile. It leaves out the prior, so it need not fall in the order of the probabilities."
+)
+
+
 def _md(text: str) -> str:
     """Text for a markdown table cell: HTML, pipes, backslashes and control characters escaped."""
     return markdown_text(text)
@@ -445,6 +452,7 @@ def render_markdown(analysis: Analysis, knowledge: Knowledge, *, top: int = 6, e
         )
         shown = probability_text(r.probability)
         lines.append(f"| {i} | {r.entity} ({_md(name)}) | {shown} | {r.score:+.2f} | {for_} | {against} |")
+    lines += ["", f"_{SCORE_LEGEND}_"]
     if analysis.outside:
         lines += ["", "**Outside the differential**", ""] + [f"- {_md(line)}" for line in outside_lines(analysis, knowledge)]
     if analysis.caveats:

@@ -155,7 +155,7 @@ def short_source(source: str, limit: int = 90, *, about: list[str] | None = None
 
 def profile_short(knowledge: Knowledge, r: RankedEntity) -> str:
     """The short name of ``r``'s leading profile, whose figures are quoted: 'TFCP2-RMS' (a subtype),
-    'conventional IMT' (the rest profile of an entity with subtypes), else the slug in capitals ('PRMS')."""
+    'ALK-rearranged IMT' (the rest profile of an entity with subtypes), else the slug in capitals ('PRMS')."""
     return knowledge.profile_short(leading_subtype(r) or r.entity)
 
 

@@ -242,12 +242,12 @@ def test_opening_an_id_two_cases_of_one_file_share_is_refused_naming_both(knowle
 
 
 def test_a_value_refused_twice_is_taken_out_once_with_the_value_as_written(knowledge):
-    """'Ki67 (MIB-1): 40%' is refused for its key and for its value: one refused item, holding '40%' (the
+    """'Ki67 (lab 2): 40%' is refused for its key and for its value: one refused item, holding '40%' (the
     second problem once took out the marker left by the first, which the TUI could not show)."""
     from ddx.entry import salvage_case
 
-    case, refused = salvage_case({"id": "k", "stains": {"Ki67 (MIB-1)": "40%", "desmin": "diffuse"}}, knowledge)
-    assert [(r.path, r.value) for r in refused] == [("stains.Ki67 (MIB-1)", "40%")]
+    case, refused = salvage_case({"id": "k", "stains": {"Ki67 (lab 2)": "40%", "desmin": "diffuse"}}, knowledge)
+    assert [(r.path, r.value) for r in refused] == [("stains.Ki67 (lab 2)", "40%")]
     assert set(case.stains) == {"desmin"}
 
 

@@ -389,8 +389,8 @@ def test_the_model_validates_a_mapping_without_a_file(tmp_path):
 # ------------------------------------------------------------------ the hand parser the model replaced
 
 
-def _termset_before(kind: str, spec: Any, problems: list[Problem], where: str) -> TermSet:
-    ts = TermSet(kind)
+def _termset_before(kind: str, spec: Any, problems: list[Problem], where: str, two_names: bool = False) -> TermSet:
+    ts = TermSet(kind, two_names=two_names)
     items = spec.get("terms", []) if isinstance(spec, dict) else spec
     if not isinstance(items, list):
         problems.append(Problem(f"{kind}: expected a list of terms", file=where))
@@ -468,8 +468,8 @@ def _vocabulary_before(data: dict[str, Any], path: Path) -> Vocabulary:
         stain_extents=_termset_before("extent", data["stain_extents"], problems, where),
         stain_intensities=_termset_before("intensity", data["stain_intensities"], problems, where),
         stain_patterns=_termset_before("pattern", data["stain_patterns"], problems, where),
-        stains=_termset_before("stain", data["stains"], problems, where),
-        molecular=_termset_before("molecular test", data["molecular"], problems, where),
+        stains=_termset_before("stain", data["stains"], problems, where, two_names=True),
+        molecular=_termset_before("molecular test", data["molecular"], problems, where, two_names=True),
         source=path,
     )
     assert problems == []

@@ -180,19 +180,24 @@ def test_accounts_for_is_checked_against_the_vocabulary(rules_copy):
     assert "hyalinized" in problem.suggestions  # the nearest valid terms
 
 
-def test_accounts_for_takes_list_items_only(rules_copy):
-    """A stain under accounts_for would be hidden from "recorded, not used" whatever its recorded result."""
+def test_accounts_for_takes_list_items_and_single_values_only(rules_copy):
+    """A stain named without one value under accounts_for would be hidden from "recorded, not used" whatever its
+    recorded result."""
     from ddx.knowledge import load_knowledge_partial
 
     path = rules_copy / "rules" / "morphology.yaml"
     text = path.read_text(encoding="utf-8")
     old = "accounts_for: {morphology.stroma: {contains: hyalinized}}"
     path.write_text(
-        text.replace(old, "accounts_for: {morphology.stroma: {contains: hyalinized}, stains.cd99: negative}"), encoding="utf-8"
+        text.replace(old, "accounts_for: {morphology.stroma: {contains: hyalinized}, stains.cd99: {known: true}}"), encoding="utf-8"
     )
     _, problems = load_knowledge_partial(rules_copy)
     [problem] = [p for p in problems if "accounts_for" in p.message]
-    assert "list findings only" in problem.message and "stains.cd99" in problem.message and problem.line is not None
+    assert "findings with one value" in problem.message and "stains.cd99" in problem.message and problem.line is not None
+    one_value = "accounts_for: {morphology.stroma: {contains: hyalinized}, stains.cd99: negative}"
+    path.write_text(text.replace(old, one_value), encoding="utf-8")
+    _, problems = load_knowledge_partial(rules_copy)
+    assert not [p for p in problems if "accounts_for" in p.message]
 
 
 def test_rules_show_gives_what_a_rule_accounts_for():

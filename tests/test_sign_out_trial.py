@@ -76,3 +76,110 @@ def test_a_word_read_already_cannot_be_listed_as_either_reading(tmp_path):
         load_vocabulary(path)
     said = [str(p) for p in caught.value.problems]
     assert any("'na'" in s and "not done" in s for s in said) and any("'neg'" in s for s in said), said
+
+
+def _eims(knowledge, pattern, ranbp2):
+    return validate(
+        knowledge,
+        {
+            "id": "eims",
+            "patient": {"age": 38},
+            "morphology": {"cell_types": ["epithelioid"], "inflammation": ["neutrophils"]},
+            "stains": {"alk": {"result": "positive", "pattern": pattern}, "desmin": "positive"},
+            "molecular": {"ranbp2_alk_fusion": ranbp2},
+        },
+    )
+
+
+def test_a_fusion_the_alk_pattern_stands_for_is_not_listed_as_unused(knowledge, analyzer):
+    """The RANBP2 rule is held back when the nuclear-membrane pattern is recorded (the pattern's figures stand
+    for it): the fusion was listed as "recorded, not used by the ranking", read as ignored."""
+    nuclear = analyzer.analyze(_eims(knowledge, "nuclear_membrane", "present"))
+    assert "ihc.alk.nuclear-membrane" in nuclear.matched and "mol.alk-partner.ranbp2" not in nuclear.matched
+    assert not [u for u in nuclear.unused if u.path == "molecular.ranbp2_alk_fusion"]
+    # a fusion found absent is not what the pattern stands for; with a cytoplasmic pattern the fusion's own rule reads it
+    absent = analyzer.analyze(_eims(knowledge, "nuclear_membrane", "absent"))
+    assert [u.value for u in absent.unused if u.path == "molecular.ranbp2_alk_fusion"] == ["absent"]
+    cytoplasmic = analyzer.analyze(_eims(knowledge, "cytoplasmic", "present"))
+    assert "mol.alk-partner.ranbp2" in cytoplasmic.matched
+    assert not [u for u in cytoplasmic.unused if u.path == "molecular.ranbp2_alk_fusion"]
+
+
+@pytest.mark.parametrize("written", ["45 yo", "45 y.o.", "45 y/o", "45yo", "45 yrs old", "45-year-old"])
+def test_an_age_as_a_report_abbreviates_it_is_read(knowledge, written):
+    assert validate(knowledge, {"id": "t", "patient": {"age": written}}).patient.age == 45
+
+
+@pytest.mark.parametrize(
+    ("section", "written", "term"),
+    [
+        ("stains", "ALK (D5F3)", "alk"),
+        ("stains", "keratin AE1/AE3", "keratin"),
+        ("stains", "pan-keratin (AE1/AE3)", "keratin"),
+        ("molecular", "ALK (FISH)", "alk_rearrangement"),
+    ],
+)
+def test_a_name_given_with_its_clone_or_other_name_is_that_term(knowledge, section, written, term):
+    value = "negative" if section == "stains" else "absent"
+    case = validate(knowledge, {"id": "t", section: {written: value}})
+    assert list(getattr(case, section)) == [term]
+
+
+def test_two_names_of_different_terms_are_refused_and_a_repeat_is_a_duplicate(knowledge):
+    problem = refused(knowledge, {"stains": {"ALK (desmin)": "positive"}})
+    assert problem.path == "stains.ALK (desmin)" and "unknown stain" in problem.message
+    problem = refused(knowledge, {"stains": {"ALK (D5F3)": "negative", "alk": "positive"}})
+    assert "both name 'alk'" in problem.message
+
+
+@pytest.mark.parametrize(("key", "meant"), [("IHC", "stains"), ("Immunohistochemistry", "stains"), ("genetics", "molecular")])
+def test_a_section_under_another_name_is_pointed_to_its_key(knowledge, key, meant):
+    problem = refused(knowledge, {key: {"desmin": "positive"}})
+    assert problem.suggestions == [meant]
+
+
+@pytest.mark.parametrize(
+    ("written", "site"), [("uterine corpus", "uterus"), ("myometrium", "uterus"), ("small bowel mesentery", "mesentery")]
+)
+def test_a_site_as_reports_name_it(knowledge, written, site):
+    assert validate(knowledge, {"id": "t", "clinical": {"site": written}}).clinical.site == site
+
+
+def test_the_markdown_table_says_what_its_score_is_and_imt_names_its_alk_rearranged_profile(knowledge, analyzer):
+    from ddx.render import SCORE_LEGEND, render_markdown
+
+    case = validate(
+        knowledge,
+        {
+            "id": "imt",
+            "patient": {"age": 7},
+            "clinical": {"site": "mesentery"},
+            "morphology": {"cell_types": ["spindle"], "inflammation": ["plasma_cells", "lymphocytes"]},
+            "stains": {"alk": {"result": "positive", "pattern": "cytoplasmic"}, "desmin": "positive"},
+        },
+    )
+    analysis = analyzer.analyze(case)
+    text = render_markdown(analysis, knowledge)
+    assert SCORE_LEGEND in text and "leaves out the prior" in SCORE_LEGEND
+    assert analysis.ranking[0].entity == "imt" and knowledge.profile_short("imt") == "ALK-rearranged IMT"
+
+
+@pytest.mark.parametrize(
+    ("typed", "fields"),
+    [
+        ("desmin strong", {"result": "positive", "intensity": "strong"}),
+        ("alk cytoplasmic", {"result": "positive", "pattern": "cytoplasmic"}),
+        ("desmin weak focal", {"result": "positive", "intensity": "weak", "extent": "focal"}),
+    ],
+)
+def test_an_entry_line_with_an_intensity_or_pattern_alone_is_positive_as_in_a_file(knowledge, typed, fields):
+    """'desmin strong' dropped 'strong' and sent the focus to the result list, where the next line's typing
+    ('alk positive') chose Desmin's result; a case file reads the same words as positive."""
+    from ddx.entry import parse_finding
+
+    found = parse_finding(typed, "stains", knowledge.vocab)
+    assert found.complete and found.fields == fields
+    name, _, words = typed.partition(" ")
+    in_file = validate(knowledge, {"id": "t", "stains": {name: words}}).stains[name]
+    assert {k: v for k, v in in_file.model_dump().items() if v is not None and k in fields} == fields
+    assert not parse_finding("desmin", "stains", knowledge.vocab).complete  # a name alone: chosen from the lists

@@ -198,7 +198,7 @@ def test_the_why_contrasts_the_leader_with_the_entity_the_test_separates_it_from
     assert re.match(r"MDM2 \(IHC\): positive in ~?\d+ % of ILMS \[.*\] vs 100 % of DDLPS \[12/12\]$", mdm2.why), mdm2.why
     # ALK separates the leader from IMT, whatever else is in the top three
     assert tests["alk"].contrast == "imt" and "of ILMS [" in tests["alk"].why.split(" vs ")[0]
-    assert "of conventional IMT [8/8]" in tests["alk"].why  # ALK-negative IMT and EIMS give their own ALK figures
+    assert "of ALK-rearranged IMT [8/8]" in tests["alk"].why  # ALK-negative IMT and EIMS give their own ALK figures
 
 
 def test_the_leader_is_named_first_in_every_why(knowledge, analyzer):
@@ -533,12 +533,12 @@ def test_a_figure_of_an_entitys_rest_profile_names_that_profile(knowledge, analy
     # ALK 8/8 is the conventional (ALK-rearranged type) IMT profile's figure, not all IMT's (about 60 % of
     # IMT express ALK): a why that quotes it says whose it is; a subtype or an entity without subtypes keeps
     # its own short name, and an abbreviation follows the entity
-    assert knowledge.profile_short("imt") == "conventional IMT"
+    assert knowledge.profile_short("imt") == "ALK-rearranged IMT"
     assert knowledge.profile_short("srms") == "SRMS NOS"
     assert knowledge.profile_short("eims") == "EIMS" and knowledge.profile_short("prms") == "PRMS"
     a = analyzer.analyze(validate(knowledge, {"id": "i", **IMT_LIKE, "stains": {"sma": "positive"}}))
     whys = [s.why for s in _all(analyzer, a, min_gain=0.0) if s.test == "alk"]
-    assert whys and "of conventional IMT [8/8]" in whys[0], whys
+    assert whys and "of ALK-rearranged IMT [8/8]" in whys[0], whys
 
 
 def test_a_subtype_that_inherits_its_entitys_figure_is_not_named_as_its_source(knowledge):
@@ -556,7 +556,7 @@ def test_a_subtype_that_inherits_its_entitys_figure_is_not_named_as_its_source(k
     assert knowledge.figure_owner(knowledge.rule["ihc.alk"], "srms_tfcp2") == "srms_tfcp2"
     # the entity's cell is named as all of it unless a subtype gives the rule its own (then it is the rest's)
     assert knowledge.figure_name(knowledge.rule["ihc.mdm2"], "ilms") == "ILMS"
-    assert knowledge.figure_name(knowledge.rule["ihc.alk"], "imt") == "conventional IMT"
+    assert knowledge.figure_name(knowledge.rule["ihc.alk"], "imt") == "ALK-rearranged IMT"
     assert knowledge.figure_name(knowledge.rule["ihc.alk"], "eims") == "EIMS"
     text = why_line(knowledge, profiles, sma, [[sma]], "SMA", "stain", slugs.index("ilms_rms"), slugs.index("prms"), ())
     assert "of conventional ILMS [10/12]" in text and "RMS-in-IRMT" not in text, text

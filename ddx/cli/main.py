@@ -142,7 +142,8 @@ def prior_set_option(f: Any) -> Any:
         default=None,
         metavar="NAME",
         help="Rank with the named prior set of the rules' settings.yaml (prior_sets:) instead of the "
-        "priors in entities.yaml, e.g. for a paediatric practice.",
+        "priors in entities.yaml. The packaged rules hold one, 'population'; a practice may add its own "
+        "(a paediatric one, say) in an edited copy (ddx rules init).",
     )(f)
 
 

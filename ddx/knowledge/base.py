@@ -354,7 +354,7 @@ class Knowledge:
 
     def profile_short(self, slug: str) -> str:
         """A likelihood profile's short name: 'EIMS' (a subtype); for the rest profile of an entity with
-        subtypes, its ``other_short`` before the entity ('conventional IMT') or, an abbreviation, after it
+        subtypes, its ``other_short`` before the entity ('ALK-rearranged IMT') or, an abbreviation, after it
         ('SRMS NOS'), so a figure of that profile is not read as the whole entity's; else 'PRMS'."""
         entity = self.entity.get(slug)
         if entity is not None and entity.subtypes and entity.other_short:
@@ -372,7 +372,7 @@ class Knowledge:
     def figure_name(self, rule: Rule, slug: str) -> str:
         """The short name of whose figure profile ``slug`` quotes for ``rule``: a subtype's own cell names the
         subtype ('TFCP2-RMS'); the entity's cell names the entity ('IMT') when it stands for all of it, and its
-        rest profile ('conventional IMT') when a subtype gives the rule a cell of its own, so that the entity's
+        rest profile ('ALK-rearranged IMT') when a subtype gives the rule a cell of its own, so that the entity's
         is the rest's figure (ALK 8/8 in IMT beside ALK-negative IMT's own)."""
         owner = self.figure_owner(rule, slug)
         entity = self.entity.get(owner)
@@ -875,14 +875,19 @@ def _load_rule(
         except ConditionError as exc:
             problems.append(_condition_problem(f"rule {spec.id}: accounts_for: ", exc, file, acc_line))
         else:
-            # items of list findings only: a stain or a term would be hidden whatever its recorded value
-            wrong = sorted({f"{a.path} {a.op}" for a in atoms(accounted) if a.op not in LIST_READS})
+            # items of list findings, or a finding with one value: a finding named without its value would be
+            # hidden whatever its recorded value
+            lists = {path for path, kind in vocab.finding_paths().items() if kind == "list"}
+            wrong = sorted(
+                {f"{a.path} {a.op}" for a in atoms(accounted) if a.op not in LIST_READS and (a.op != "eq" or a.path in lists)}
+            )
             if wrong:
                 accounted = None
                 problems.append(
                     Problem(
-                        f"rule {spec.id}: accounts_for names items of list findings only "
-                        f"({{morphology.stroma: {{contains: hyalinized}}}}), not {', '.join(wrong)}",
+                        f"rule {spec.id}: accounts_for names items of list findings "
+                        f"({{morphology.stroma: {{contains: hyalinized}}}}) or findings with one value "
+                        f"({{molecular.ranbp2_alk_fusion: present}}), not {', '.join(wrong)}",
                         file=file,
                         line=acc_line,
                         code="condition",

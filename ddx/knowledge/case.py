@@ -48,6 +48,10 @@ KEY_WORDS = {
     **dict.fromkeys(["diagnosis", "dx", "final_diagnosis", "authors_diagnosis", "true_diagnosis"], "expected"),
     **dict.fromkeys(["reference", "ref", "citation", "pmid", "doi", "paper"], "source"),
     **dict.fromkeys(["comment", "comments", "remarks", "note"], "notes"),
+    **dict.fromkeys(["ihc", "immunohistochemistry", "immunostains", "immunos", "stain", "markers"], "stains"),
+    **dict.fromkeys(["molecular_tests", "molecular_results", "molecular_pathology", "genetics", "cytogenetics"], "molecular"),
+    **dict.fromkeys(["histology", "microscopy", "morphologic_findings", "histologic_findings"], "morphology"),
+    **dict.fromkeys(["clinical_data", "clinical_history", "history"], "clinical"),
 }
 TOP_LEVEL_KEYS = ["id", "title", "expected", "source", "patient", "clinical", "morphology", "stains", "molecular", "notes"]
 
@@ -321,7 +325,7 @@ def _not_a_number(text: str) -> PydanticCustomError:
 
 
 _AGE_PART = re.compile(
-    r"\s*(\d+(?:[.,]\d+)?)[\s-]*(years?|yrs?|y|months?|mos?|mo|m|weeks?|wks?|wk|w|days?|d)\b[\s-]*(?:old\b|of\s+age\b)?"
+    r"\s*(\d+(?:[.,]\d+)?)[\s-]*(years?|yrs?|y\.?\s*o\.?|y/o|y|months?|mos?|mo|m|weeks?|wks?|wk|w|days?|d)(?!\w)[\s-]*(?:old\b|of\s+age\b)?"
     r"\s*[,.]?\s*(?:and\s+)?",
     re.IGNORECASE,
 )

@@ -317,15 +317,19 @@ def describe(node: Node, vocab: Vocabulary | None = None) -> str:
 LIST_READS = frozenset({"contains", "contains_any", "contains_all"})
 
 
-def condition_reads(node: Node, list_paths: frozenset[str]) -> tuple[frozenset[str], dict[str, frozenset[str]]]:
+def condition_reads(
+    node: Node, list_paths: frozenset[str], by_value: bool = False
+) -> tuple[frozenset[str], dict[str, frozenset[str]]]:
     """What a condition reads of a case: the fact keys it reads whole, and for list findings the items it
-    names (``reads_nothing`` atoms left out)."""
+    names (``reads_nothing`` atoms left out). ``by_value``: a key compared with one value (``eq``) is read for
+    that value alone, as a list's item is (a rule's ``accounts_for``: ``{molecular.ranbp2_alk_fusion:
+    present}`` stands for that result, not for ``absent``)."""
     keys: set[str] = set()
     items: dict[str, set[str]] = {}
     for atom in atoms(node):
         if reads_nothing(atom, list_paths):
             continue
-        if atom.op in LIST_READS:
+        if atom.op in LIST_READS or (by_value and atom.op == "eq"):
             values = atom.value if isinstance(atom.value, (tuple, list, frozenset)) else (atom.value,)
             items.setdefault(atom.key, set()).update(str(v) for v in values)
         else:

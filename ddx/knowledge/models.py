@@ -1079,8 +1079,8 @@ class VocabularyFile(FileModel):
         appended to ``problems`` (the vocabulary is then not to be used)."""
         where = str(source)
 
-        def termset(kind: str, terms: list[TermSpec] | TermBlock) -> TermSet:
-            ts = TermSet(kind)
+        def termset(kind: str, terms: list[TermSpec] | TermBlock, two_names: bool = False) -> TermSet:
+            ts = TermSet(kind, two_names=two_names)
             for spec in _term_list(terms):
                 extra: dict[str, Any] = {} if spec.patterns is None else {"patterns": spec.patterns}
                 if spec.implies is not None:
@@ -1183,8 +1183,8 @@ class VocabularyFile(FileModel):
             stain_extents=termset("extent", self.stain_extents),
             stain_intensities=termset("intensity", self.stain_intensities),
             stain_patterns=termset("pattern", self.stain_patterns),
-            stains=termset("stain", self.stains),
-            molecular=termset("molecular test", self.molecular),
+            stains=termset("stain", self.stains, two_names=True),
+            molecular=termset("molecular test", self.molecular, two_names=True),
             source=source,
         )
         for word, expands in vocab.stain_shorthand.items():

@@ -39,6 +39,9 @@ class UnknownTerm(ValueError):
         super().__init__(msg)
 
 
+_BRACKETED = re.compile(r"\s*(.+?)\s*[(\[]\s*(.+?)\s*[)\]]\s*")
+
+
 @dataclass
 class TermSet:
     """A closed set of canonical terms with synonyms."""
@@ -51,6 +54,9 @@ class TermSet:
     # words that are not terms because they may mean several ("femoral": the thigh, the groin or the femur): the
     # terms a hint offers for each, instead of the nearest spellings (which would offer "bone" alone)
     ambiguous: dict[str, list[str]] = field(default_factory=dict)
+    # a name written with another of the same term's names ("ALK (D5F3)", "keratin AE1/AE3"): that term (stains
+    # and molecular tests, where a report gives the clone or the method beside the name)
+    two_names: bool = False
     _lookup: dict[str, str] = field(default_factory=dict)
     # the nearest terms of each word asked for (difflib over every spelling costs ~1 ms; a sheet column that is
     # misspelt asks the same on every row): dropped whenever a term or synonym is added, bounded
@@ -99,7 +105,30 @@ class TermSet:
         try:
             return self._lookup[key]
         except KeyError:
+            both = self._named_twice(value) if self.two_names else None
+            if both is not None:
+                return both
             raise UnknownTerm(self.kind, value, self.suggest(key)) from None
+
+    def _named_twice(self, value: object) -> str | None:
+        """The term a name gives twice, as two of its names side by side: a name and its clone in brackets
+        (``"ALK (D5F3)"``), a name and another name (``"keratin AE1/AE3"``, ``"pan-keratin (AE1/AE3)"``); or a
+        name in brackets that is one without them (``"ALK (FISH)"``). None when the parts are not both names of
+        one term."""
+        text = str(value)
+        bracketed = _BRACKETED.fullmatch(text)
+        if bracketed is not None:  # "ALK (FISH)": the name the brackets leave ("ALK FISH"), if it is one
+            joined = self._lookup.get(fold(f"{bracketed.group(1)} {bracketed.group(2)}"))
+            if joined is not None:
+                return joined
+        splits = [(bracketed.group(1), bracketed.group(2))] if bracketed else []
+        words = text.split()
+        splits += [(" ".join(words[:i]), " ".join(words[i:])) for i in range(1, len(words))]
+        for first, second in splits:
+            term = self._lookup.get(fold(first))
+            if term is not None and term == self._lookup.get(fold(second)):
+                return term
+        return None
 
     def suggest(self, value: str, n: int = 3) -> list[str]:
         """The terms nearest ``value`` (at most ``n``); for a small closed set with none near, every term; for
