@@ -819,12 +819,43 @@ def case_to_yaml(data: dict[str, Any], *, header: str | None = None) -> str:
     return (f"# {header}\n" if header else "") + text
 
 
-def save_case(entry: CaseEntry, path: str | os.PathLike[str]) -> Path:
+@dataclass(frozen=True)
+class SavedCase:
+    """What :func:`save_case` wrote: the file, the earlier version kept (None: there was none, or it held the
+    same bytes), and whether the file's own layout was kept (comments, order, quoting)."""
+
+    path: Path
+    kept: Path | None
+    in_place: bool
+
+
+def save_case(entry: CaseEntry, path: str | os.PathLike[str], *, in_place: bool = False) -> SavedCase:
     """Write the case being entered (:class:`ddx.entry.CaseEntry`) as ``path`` (.yaml or .yml) atomically: the
-    previous file stays intact until the new one is complete. Raises :class:`DdxError` for another suffix."""
+    previous file stays intact until the new one is complete, and its bytes are first kept in
+    ``<folder>/.history/<file name>/`` (:func:`ddx.yamlio.keep_version`). ``in_place``: ``path`` is the file the
+    case was opened from, so only what changed is written into it, its comments and layout kept
+    (:func:`ddx.casewrite.merged_case_text`; the whole case is written when that cannot be done exactly).
+    Raises :class:`DdxError` for another suffix, OSError when the file or its history cannot be written."""
+    from ddx.casewrite import merged_case_text
+    from ddx.yamlio import keep_version
+
     path = Path(path)
     if path.suffix.lower() not in (".yaml", ".yml"):
         raise DdxError(f"{path}: save cases as .yaml or .yml")
-    atomic_write_text(path, entry.to_yaml())
+    try:
+        before: bytes | None = path.read_bytes()
+    except FileNotFoundError:
+        before = None
+    text = None
+    if in_place and before is not None:
+        try:
+            text = merged_case_text(before.decode("utf-8"), entry)
+        except UnicodeDecodeError:
+            text = None
+    merged = text is not None
+    if text is None:
+        text = entry.to_yaml()
+    kept = keep_version(path, before) if before is not None and before != text.encode("utf-8") else None
+    atomic_write_text(path, text)
     entry.mark_saved()
-    return path
+    return SavedCase(path, kept, merged)

@@ -771,6 +771,35 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         handle.buffer.write(data)
 
 
+HISTORY_DIR = ".history"  # beside a saved file: <folder>/.history/<file name>/ (a batch reads no hidden folder)
+HISTORY_KEEP = 200  # versions kept per file; the oldest go first
+
+
+def history_folder(file: Path) -> Path:
+    """Where the earlier versions of ``file`` are kept: ``<folder>/.history/<file name>/``."""
+    return file.parent / HISTORY_DIR / file.name
+
+
+def keep_version(file: Path, data: bytes, folder: Path | None = None) -> Path:
+    """Keep ``data`` (the bytes ``file`` holds before it is replaced) as ``<µs since the epoch>-<sha256[:8]>.yaml``
+    in ``folder`` (default :func:`history_folder`), atomically; the oldest beyond :data:`HISTORY_KEEP` are
+    removed. Returns the kept file. Raises OSError when the folder cannot be written (then nothing is replaced)."""
+    import hashlib
+    import time
+
+    folder = history_folder(file) if folder is None else folder
+    folder.mkdir(parents=True, exist_ok=True)
+    kept = folder / f"{time.time_ns() // 1000}-{hashlib.sha256(data).hexdigest()[:8]}.yaml"
+    atomic_write_bytes(kept, data)
+    old = sorted((p for p in folder.glob("*.yaml") if re.match(r"^\d+-", p.name)), key=lambda p: int(p.name.split("-")[0]))
+    for stale in old[:-HISTORY_KEEP]:
+        try:
+            os.unlink(stale)
+        except OSError:
+            pass
+    return kept
+
+
 def section_text(text: str, begin: str, end: str) -> str | None:
     """The text between the ``begin`` and ``end`` markers (stripped of blank edges, one final newline), or None."""
     start, stop = text.find(begin), text.find(end)

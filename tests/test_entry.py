@@ -103,7 +103,7 @@ def test_every_sample_case_round_trips_through_save(knowledge, tmp_path):
         for loaded in iter_cases(path, knowledge):
             assert loaded.ok, loaded.problems
             entry = CaseEntry(knowledge, case_to_data(loaded.case, knowledge.vocab))
-            out = save_case(entry, tmp_path / f"{loaded.id}.yaml")
+            out = save_case(entry, tmp_path / f"{loaded.id}.yaml").path
             again = open_case(out, knowledge)
             assert again.entry.case == loaded.case
             assert again.path == out
@@ -142,7 +142,8 @@ def test_save_is_atomic_and_keeps_the_old_file_on_failure(knowledge, tmp_path, m
         save_case(entry, target)
     assert target.read_text() == old
     assert entry.dirty
-    assert [p.name for p in tmp_path.iterdir()] == ["case.yaml"]
+    assert [p.name for p in tmp_path.iterdir() if p.name != ".history"] == ["case.yaml"]
+    assert not [p for p in tmp_path.rglob("*") if p.is_file() and p.name != "case.yaml"]  # no copy half kept
 
 
 def test_completion_offers_terms_and_synonyms(knowledge):

@@ -33,10 +33,7 @@ import yaml
 
 from ddx.authoring.check import CheckReport, check_rules
 from ddx.errors import DdxError, Problem
-from ddx.yamlio import SAFE_LOADER, atomic_write_bytes, atomic_write_text, read_text
-
-HISTORY_DIR = ".history"
-HISTORY_KEEP = 200  # versions kept per file; the oldest go first
+from ddx.yamlio import HISTORY_DIR, SAFE_LOADER, atomic_write_text, keep_version, read_text
 
 
 class EditError(DdxError):
@@ -359,17 +356,8 @@ def save_file(file: Path, new_text: str, opened_digest: str | None, *, check_dir
             )
         kept = None
         if current is not None:
-            folder = history_dir(file)
-            folder.mkdir(parents=True, exist_ok=True)
-            stamp = time.time_ns() // 1000
-            kept_path = folder / f"{stamp}-{hashlib.sha256(current).hexdigest()[:8]}.yaml"
-            atomic_write_bytes(kept_path, current)
-            kept = Version(kept_path, stamp / 1e6)
-            for old in history(file)[HISTORY_KEEP:]:
-                try:
-                    os.unlink(old.path)
-                except OSError:
-                    pass
+            kept_path = keep_version(file, current, history_dir(file))
+            kept = Version(kept_path, int(kept_path.name.split("-")[0]) / 1e6)
         atomic_write_text(file, new_text)
     return kept
 

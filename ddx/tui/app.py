@@ -362,8 +362,9 @@ class DdxApp(App[None]):
         self.push_screen(PathDialog("Save the case as (YAML)", suggestion, confirm_overwrite=True, suffixes=(".yaml", ".yml")), chosen)
 
     def _write(self, path: Path, after: Any = None) -> None:
+        in_place = self.path is not None and path.resolve() == self.path.resolve()
         try:
-            save_case(self.entry, path)
+            saved = save_case(self.entry, path, in_place=in_place)
         except (OSError, DdxError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             self.notify(f"Not saved: {reason}", severity="error", timeout=10)
@@ -372,7 +373,8 @@ class DdxApp(App[None]):
         self._disk_mtime = _mtime(path)
         self._update_title()
         self._autosave()
-        self.notify(f"Saved {path}")
+        kept = f"; the previous version is kept in {saved.kept.parent}" if saved.kept is not None else ""
+        self.notify(f"Saved {path}{kept}")
         if after is not None:
             after()
 

@@ -1,0 +1,114 @@
+"""Saving a case over its own file (a trainee's TUI trial, 2026-12-02: Save rewrote the whole file, dropped its
+comments and kept no previous version). Only what changed is written, the rest of the file kept as it was, and
+the previous bytes go to ``.history/`` first; what cannot be merged exactly is written anew, never wrongly."""
+
+from __future__ import annotations
+
+import textwrap
+
+from ddx.entry import open_case
+from ddx.loader import iter_cases, save_case
+from ddx.yamlio import HISTORY_KEEP, keep_version
+
+WRITTEN = textwrap.dedent(
+    """\
+    # Case 7 of the series; comments are the researcher's own
+    id: s7   # the lab's number
+    title: "45 yo man, deep thigh"
+    patient: {age: 45 yo, sex: M}
+    clinical:
+      site: right thigh
+    stains:
+      ALK (D5F3): negative   # clone D5F3
+      desmin: patchy +
+    molecular:
+      RANBP2::ALK: detected
+    notes: >-
+      A long note that ddx would wrap in its own way, kept on its lines exactly as
+      the researcher wrote it.
+    """
+)
+
+
+def _opened(tmp_path, knowledge, text=WRITTEN):
+    path = tmp_path / "s7.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path, open_case(path, knowledge, partial=True).entry
+
+
+def test_a_save_in_place_changes_only_the_lines_that_changed_and_keeps_the_previous_version(tmp_path, knowledge):
+    path, entry = _opened(tmp_path, knowledge)
+    entry.set("stains.alk", "positive")
+    entry.set("patient.age", 46)
+    entry.set("molecular.ranbp2_alk_fusion", None)
+    entry.set("stains.sma", "negative")
+    saved = save_case(entry, path, in_place=True)
+    assert saved.in_place and not entry.dirty
+    after = path.read_text(encoding="utf-8").splitlines()
+    before = WRITTEN.splitlines()
+    assert after[:3] == before[:3]  # the comments, the id line and the quoted title as written
+    assert "  ALK (D5F3): positive   # clone D5F3" in after and "  desmin: patchy +" in after
+    assert "patient: {age: 46, sex: M}" in after and "  sma: negative" in after
+    assert not any("RANBP2" in line or line == "molecular:" for line in after)
+    assert after[-3:] == before[-3:]  # the note's own line breaks
+    [case] = [c.case for c in iter_cases(path, knowledge)]
+    assert case == entry.case  # the file reads as the case that was saved
+    assert saved.kept is not None and saved.kept.read_text(encoding="utf-8") == WRITTEN
+    assert saved.kept.parent == tmp_path / ".history" / "s7.yaml"
+
+
+def test_a_file_that_cannot_be_merged_exactly_is_written_anew_and_kept(tmp_path, knowledge):
+    """A refused value still in the file (the case opened without it) cannot be kept beside the saved case."""
+    path, entry = _opened(tmp_path, knowledge, WRITTEN.replace("desmin: patchy +", "desmin: postive"))
+    assert "desmin" not in entry.findings("stains")
+    entry.set("stains.desmin", "negative")
+    saved = save_case(entry, path, in_place=True)
+    assert not saved.in_place and "# Case 7" not in path.read_text(encoding="utf-8")
+    [case] = [c.case for c in iter_cases(path, knowledge)]
+    assert case == entry.case
+    assert saved.kept is not None and "desmin: postive" in saved.kept.read_text(encoding="utf-8")
+
+
+def test_save_as_over_another_file_writes_the_case_whole_and_keeps_that_file(tmp_path, knowledge):
+    path, entry = _opened(tmp_path, knowledge)
+    other = tmp_path / "other.yaml"
+    other.write_text("# another case\nid: other\n", encoding="utf-8")
+    saved = save_case(entry, other)
+    assert not saved.in_place and "another case" not in other.read_text(encoding="utf-8")
+    assert saved.kept is not None and saved.kept.read_text(encoding="utf-8") == "# another case\nid: other\n"
+
+
+def test_an_unchanged_save_keeps_no_copy_and_history_is_bounded(tmp_path, knowledge):
+    path, entry = _opened(tmp_path, knowledge)
+    assert save_case(entry, path, in_place=True).kept is None and path.read_text(encoding="utf-8") == WRITTEN
+    for i in range(HISTORY_KEEP + 3):
+        keep_version(path, f"id: v{i}\n".encode())
+    kept = sorted((tmp_path / ".history" / "s7.yaml").iterdir())
+    assert len(kept) == HISTORY_KEEP and kept[-1].read_text(encoding="utf-8") == f"id: v{HISTORY_KEEP + 2}\n"
+
+
+def test_the_tui_saves_in_place_and_says_where_the_previous_version_is(tmp_path, knowledge):
+    from textual.widgets import Input
+
+    from tests.test_tui import drive, make_app, settle, type_text
+
+    path = tmp_path / "s7.yaml"
+    path.write_text(WRITTEN, encoding="utf-8")
+    app = make_app(knowledge, path=path)
+    said: list[str] = []
+    app.notify = lambda message, **kw: said.append(str(message))  # type: ignore[method-assign]
+
+    async def script(pilot):
+        quick = app.query_one("#stains-entry", Input)
+        quick.focus()
+        await settle(app, pilot)
+        await type_text(pilot, "sma negative")
+        await pilot.press("enter")
+        await settle(app, pilot)
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+
+    drive(app, script)
+    text = path.read_text(encoding="utf-8")
+    assert text.startswith("# Case 7 of the series") and "  sma: negative" in text and "# clone D5F3" in text
+    assert any(s.startswith(f"Saved {path}") and ".history" in s for s in said), said
