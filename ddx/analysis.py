@@ -225,7 +225,7 @@ class Analyzer:
         ancillary = set().union(*(self.ancillary_reads[r] for r in matched if r in self.ancillary_reads))
         names = [self._said[p.slug] for p in outside.pointers]  # said inside the band's sentence
         names += [f"{lower_first(u.finding)} (explained by no modelled entity)" for u in outside.unexplained]
-        caveats = self.ranker.caveats(matched)
+        caveats = self._answered(self.ranker.caveats(matched), every)
         separating: list[Suggestion] = []  # the test a band about two close leaders names, when none shown is it
 
         def separate(a: str, b: str) -> Suggestion | None:
@@ -317,6 +317,23 @@ class Analyzer:
         if any(h in matched for h in halves):
             return False
         return not any(k in facts for h in halves if h in self.reads for k in self.reads[h][0])
+
+    def _answered(self, caveats: list[Caveat], every: dict[str, Any]) -> list[Caveat]:
+        """``caveats``, each that asks for a test the case records (its ``caveat_tests``) saying what was
+        recorded, so that it is not read as asking again ("confirm the ALK rearrangement" beside an ALK
+        rearrangement recorded present). A caveat asking for nothing recorded is the shared object as it was."""
+        tests = self.knowledge.caveat_tests
+        out = caveats
+        for i, caveat in enumerate(caveats):
+            recorded = [(t, every[t.replace(".", "__")]) for t in tests.get(caveat.rule, ()) if t.replace(".", "__") in every]
+            if not recorded:
+                continue
+            from ddx.report_comment import finding_text  # the knowledge's words for a finding (reports.yaml)
+
+            said = "; ".join(finding_text(self.knowledge, test, value) for test, value in recorded)
+            out = list(out) if out is caveats else out
+            out[i] = Caveat(caveat.rule, f"{caveat.text} (Recorded: {said}.)", caveat.source)
+        return out
 
     def unused(self, every: dict[str, Any], matched: frozenset[str]) -> list[Unused]:
         """Recorded findings that no matched scoring rule reads (or names in its ``accounts_for``), in case order.

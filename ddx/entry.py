@@ -28,7 +28,7 @@ from pydantic import ValidationError
 
 from ddx.errors import DdxError, Problem
 from ddx.knowledge import Knowledge
-from ddx.knowledge.case import TOP_LEVEL_KEYS, CaseModel, problems_from_validation
+from ddx.knowledge.case import TOP_LEVEL_KEYS, CaseModel, problems_from_validation, report_words
 from ddx.knowledge.vocabulary import TermSet, UnknownTerm, Vocabulary, fold
 
 FINDING_SECTIONS = ("stains", "molecular")
@@ -119,7 +119,7 @@ class ParsedFinding:
 
 
 def _tokens(text: str) -> list[str]:
-    text = re.sub(r"(\d)\s+%", r"\1%", text.strip())  # "15 %" is one word
+    text = re.sub(r"(\d)\s+%", r"\1%", report_words(text.strip()))  # "15 %" is one word; "focal+", "Positive."
     text = re.sub(r"[()\[\]]", " ", text)  # "ALK (D5F3) positive"
     return [t for t in _SPLIT.split(text) if t]
 
@@ -127,7 +127,7 @@ def _tokens(text: str) -> list[str]:
 def _take(tokens: list[str], start: int, termset: TermSet, most: int = 3) -> tuple[str, int] | None:
     """The longest run of tokens from ``start`` that names a term: (canonical, tokens used)."""
     for width in range(min(most, len(tokens) - start), 0, -1):
-        words = "_".join(tokens[start : start + width])
+        words = " ".join(tokens[start : start + width])  # spaces: a name given twice is read apart ("keratin AE1/AE3")
         if words in termset:
             return termset.normalize(words), width
     return None

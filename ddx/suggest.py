@@ -970,13 +970,16 @@ def why_line(
     word = "positive" if kind == "stain" else "present"
 
     def head(rule: Rule) -> str:
-        """The rule's finding without the test's name: 'positive (desmin positive) in'."""
+        """The rule's finding without the test's name: 'positive (desmin positive) in'; for a rule about another
+        finding, what the result would make the case read."""
         if rule is positive_rule:
             return f"{word} in"
         title = rule.title
         if title.lower().startswith(label.lower() + " "):
-            title = title[len(label) + 1 :]
-        return f"{title} in"
+            return f"{title[len(label) + 1 :]} in"
+        # another finding the test's result lets count ('Myogenin positive (desmin positive)' for desmin): said
+        # as such, not as the test's own figure
+        return f"its result would make the case read '{title}', found in"
 
     if contrast is None:
         rule = candidates[0]

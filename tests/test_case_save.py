@@ -112,3 +112,72 @@ def test_the_tui_saves_in_place_and_says_where_the_previous_version_is(tmp_path,
     text = path.read_text(encoding="utf-8")
     assert text.startswith("# Case 7 of the series") and "  sma: negative" in text and "# clone D5F3" in text
     assert any(s.startswith(f"Saved {path}") and ".history" in s for s in said), said
+
+
+def test_a_draft_offer_takes_no_press_at_first_and_asks_before_discarding(knowledge, tmp_path, monkeypatch):
+    """Keys typed for the form as the offer appeared once discarded the draft (Tab, then Enter), unasked."""
+    from ddx.autosave import DraftStore
+    from ddx.tui.dialogs import ConfirmDraftDiscard, DraftOffer
+    from tests.test_tui import drive, make_app, settle, type_text
+
+    monkeypatch.setattr(DraftOffer, "ARMING", 60.0)  # the first moments last until the test says they are over
+    first = make_app(knowledge, drafts=DraftStore(tmp_path))
+
+    async def crash(pilot):
+        await pilot.press("f7")
+        await type_text(pilot, "alk negative")
+        await pilot.press("enter")
+        await settle(app=first, pilot=pilot)
+
+    drive(first, crash)  # no clean quit: the draft stays
+    [left] = DraftStore(tmp_path).orphans()
+    second = make_app(knowledge, drafts=DraftStore(tmp_path))
+
+    async def offer(pilot):
+        screen = second.screen
+        assert isinstance(screen, DraftOffer) and not screen.armed
+        await pilot.press("tab", "enter")  # typed as it appeared: taken by no button
+        assert second.screen is screen and left.path.is_file()
+        screen.armed = True  # the moment has passed
+        await pilot.pause(0.3)  # a button takes no second press while it shows the first (Textual, 0.2 s)
+        await pilot.press("enter")  # on Discard, which the Tab focused
+        await settle(second, pilot)
+        assert isinstance(second.screen, ConfirmDraftDiscard) and left.path.is_file()
+        await pilot.press("enter")  # the default answer keeps it
+        await settle(second, pilot)
+        assert left.path.is_file()  # kept: offered again next time
+
+    drive(second, offer)
+    third = make_app(knowledge, drafts=DraftStore(tmp_path))
+
+    async def discard(pilot):
+        third.screen.armed = True
+        await pilot.click("#discard")
+        await settle(third, pilot)
+        await pilot.click("#discard")
+        await settle(third, pilot)
+        assert not left.path.exists()
+
+    drive(third, discard)
+
+
+def test_a_stain_typed_again_says_which_result_it_replaced(knowledge):
+    from textual.widgets import Input
+
+    from tests.test_tui import drive, make_app, settle, type_text
+
+    app = make_app(knowledge)
+    said: list[str] = []
+    app.notify = lambda message, **kw: said.append(str(message))  # type: ignore[method-assign]
+
+    async def script(pilot):
+        quick = app.query_one("#stains-entry", Input)
+        quick.focus()
+        for line in ("desmin patchy", "desmin diffuse strong"):
+            await type_text(pilot, line)
+            await pilot.press("enter")
+            await settle(app, pilot)
+
+    drive(app, script)
+    assert app.entry.findings("stains")["desmin"] == {"result": "positive", "extent": "diffuse", "intensity": "strong"}
+    assert any(s.startswith("Desmin was positive, ") and s.endswith("now positive, diffuse, strong.") for s in said), said

@@ -15,6 +15,7 @@ from tests.conftest import CASES, SEED, validate
 # Each pitfall of issue 3 and a published case on which it must be shown.
 PITFALL_CASES = [
     ("pitfall.eims-desmin-alk", "singh-2022-eims-lung-m"),
+    ("pitfall.eims-alk-cd30-alcl", "fadl-2023-eims-abdomen-18f"),
     ("pitfall.tfcp2-keratin-alk", "headneckpathol-2022-srms-face-43f"),
     ("pitfall.tfcp2-recorded", "asdp-2023-srms-scalp-50m"),
     ("pitfall.alk-negative-imt", "bruyninckx-2024-imt-lung-6m"),

@@ -183,3 +183,61 @@ def test_an_entry_line_with_an_intensity_or_pattern_alone_is_positive_as_in_a_fi
     in_file = validate(knowledge, {"id": "t", "stains": {name: words}}).stains[name]
     assert {k: v for k, v in in_file.model_dump().items() if v is not None and k in fields} == fields
     assert not parse_finding("desmin", "stains", knowledge.vocab).complete  # a name alone: chosen from the lists
+
+
+def test_a_caveat_says_what_the_case_records_of_the_tests_it_asks_for(knowledge, analyzer):
+    """'confirm the ALK rearrangement' beside an ALK rearrangement recorded present read as a request to do it
+    again; the caveat now says what was recorded. Without it the caveat is the rule's text alone."""
+    case = _eims(knowledge, "nuclear_membrane", "present")
+    shown = {c.rule: c.text for c in analyzer.analyze(case).caveats}
+    assert shown["ihc.alk.nuclear-membrane"].endswith("(Recorded: ALK rearrangement present.)")
+    bare = validate(knowledge, {**case.model_dump(exclude_none=True), "molecular": {}})
+    texts = {c.rule: c.text for c in analyzer.analyze(bare).caveats}
+    assert texts["ihc.alk.nuclear-membrane"] == knowledge.rule["ihc.alk.nuclear-membrane"].spec.caveat
+
+
+def test_alk_with_cd30_names_anaplastic_large_cell_lymphoma_and_asks_for_its_markers(knowledge, analyzer):
+    raw = {
+        "id": "alcl",
+        "patient": {"age": 38},
+        "morphology": {"cell_types": ["epithelioid", "round"]},
+        "stains": {"alk": "positive", "cd30": "positive", "desmin": "positive"},
+    }
+    analysis = analyzer.analyze(validate(knowledge, raw))
+    assert "pitfall.eims-alk-cd30-alcl" in {c.rule for c in analysis.caveats}
+    asked = {s.test for s in analysis.suggestions if "pitfall.eims-alk-cd30-alcl" in s.asked_by}
+    assert {"cd45", "cd3"} <= asked
+    fused = validate(knowledge, {**raw, "molecular": {"ranbp2_alk_fusion": "present"}})
+    assert "pitfall.eims-alk-cd30-alcl" not in {c.rule for c in analyzer.analyze(fused).caveats}
+
+
+@pytest.mark.parametrize(
+    ("written", "fields"),
+    [
+        ("focal+", {"result": "positive", "extent": "focal"}),
+        ("weak+", {"result": "positive", "intensity": "weak"}),
+        ("+ve", {"result": "positive"}),
+        ("-ve", {"result": "negative"}),
+        ("Positive.", {"result": "positive"}),
+    ],
+)
+def test_a_result_as_a_report_sentence_writes_it_is_read_in_a_file_and_in_the_entry_line(knowledge, written, fields):
+    from ddx.entry import parse_finding
+
+    stain = validate(knowledge, {"id": "t", "stains": {"desmin": written}}).stains["desmin"]
+    assert {k: v for k, v in stain.model_dump().items() if v is not None and k in fields} == fields
+    assert parse_finding(f"desmin {written}", "stains", knowledge.vocab).fields == fields
+
+
+@pytest.mark.parametrize(("written", "term"), [("CD 68", "cd68"), ("S 100", "s100"), ("Desmin.", "desmin")])
+def test_a_stain_name_with_a_space_inside_or_a_full_stop_is_its_term(knowledge, written, term):
+    assert written in knowledge.vocab.stains and knowledge.vocab.stains.normalize(written) == term
+    assert "Thigh." in knowledge.vocab.sites and "cd_68" not in knowledge.vocab.sites  # only stains and tests join
+
+
+def test_the_entry_line_reads_a_stain_given_with_its_other_name(knowledge):
+    from ddx.entry import parse_finding
+
+    found = parse_finding("keratin AE1/AE3 negative", "stains", knowledge.vocab)
+    assert (found.name, found.fields) == ("keratin", {"result": "negative"})
+    assert parse_finding("cd 68 positive", "stains", knowledge.vocab).name == "cd68"

@@ -367,6 +367,15 @@ def test_save_refuses_a_file_changed_on_disk_and_discard_quits(knowledge, tmp_pa
     assert "age: 35" in path.read_text()
 
 
+async def armed(offer: DraftOffer, pilot: Any) -> None:
+    """Wait until the draft offer takes a press (it ignores presses for its first moments)."""
+    for _ in range(100):
+        if offer.armed:
+            return
+        await pilot.pause(0.05)
+    raise AssertionError("the draft offer never took a press")
+
+
 def test_autosaved_draft_is_offered_back_and_restored(knowledge, tmp_path):
     first = make_app(knowledge, drafts=DraftStore(tmp_path), prebuild=True)
 
@@ -383,6 +392,7 @@ def test_autosaved_draft_is_offered_back_and_restored(knowledge, tmp_path):
 
     async def restore(pilot):
         assert isinstance(second.screen, DraftOffer)
+        await armed(second.screen, pilot)
         await pilot.click("#restore")
         await settle(second, pilot)
         assert second.entry.case == entered and second.entry.dirty
@@ -414,6 +424,7 @@ def test_a_draft_offered_over_an_opened_file_says_it_would_replace_it(knowledge,
         text = " ".join(shown_text(second.screen.query_one("#draft-text", Static)).split())
         assert f"Restoring it replaces the case now open ({other}) in the editor" in text
         assert f"Save then writes to {SEED}." in text and "Nothing on disk changes until you save." in text
+        await armed(second.screen, pilot)
         await pilot.click("#restore")
         await settle(second, pilot)
         assert second.path == SEED and any(f"it replaces {other} in the editor" in m for m in said), said

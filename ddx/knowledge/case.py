@@ -489,6 +489,16 @@ _TISSUE = frozenset({"tissue", "tissues"})  # "soft tissue" around a cavity's na
 _PARTS = {"extent": "an extent", "intensity": "an intensity", "pattern": "a pattern", "percent": "a percentage"}
 
 
+_SIGN_AFTER = re.compile(r"(?<=[A-Za-z])\+(?=\s|$)")  # "focal+", "weak+": the word, then its sign
+_FULL_STOP = re.compile(r"(?<=[A-Za-z]{2})\.\s*$")  # "Positive.": a sentence's full stop ("n.d." keeps its own)
+
+
+def report_words(text: str) -> str:
+    """A stain result as a report's sentence writes it, read as its words: a sign written on a word ("focal+")
+    apart from it, a final full stop dropped."""
+    return _FULL_STOP.sub("", _SIGN_AFTER.sub(" +", text))
+
+
 def stain_form_hint(
     said: Any, given: dict[str, Any], vocab: Vocabulary, patterns: Sequence[str] | None = None
 ) -> dict[str, Any] | None:
@@ -506,7 +516,7 @@ def stain_form_hint(
     # "positive (nuclear membrane)": brackets are spaces, and two words that make one term are joined;
     # "diffuse and strong" reads as "diffuse, strong" (the 'and' joins two parts; two values of one part,
     # "weak and moderate", still have no single reading below)
-    raw = [w for w in _HINT_WORDS.split(re.sub(r"[()]", " ", str(said)).strip().replace(" %", "%")) if w]
+    raw = [w for w in _HINT_WORDS.split(re.sub(r"[()]", " ", report_words(str(said))).strip().replace(" %", "%")) if w]
     details = (vocab.stain_patterns, vocab.stain_extents, vocab.stain_intensities)
     words: list[str] = []
     joined = False  # the word before was 'and': never join across it ("nuclear and membrane" is two patterns)

@@ -39,6 +39,7 @@ class UnknownTerm(ValueError):
         super().__init__(msg)
 
 
+_FULL_STOP = re.compile(r"(?<=[a-z]{2})\.$")
 _BRACKETED = re.compile(r"\s*(.+?)\s*[(\[]\s*(.+?)\s*[)\]]\s*")
 
 
@@ -94,7 +95,8 @@ class TermSet:
         self._near.clear()
 
     def __contains__(self, value: object) -> bool:
-        return fold(value) in self._lookup
+        key = fold(value)
+        return key in self._lookup or self._resolve(key, value) is not None
 
     def normalize(self, value: object) -> str:
         if isinstance(value, str):
@@ -105,10 +107,24 @@ class TermSet:
         try:
             return self._lookup[key]
         except KeyError:
-            both = self._named_twice(value) if self.two_names else None
-            if both is not None:
-                return both
+            found = self._resolve(key, value)
+            if found is not None:
+                return found
             raise UnknownTerm(self.kind, value, self.suggest(key)) from None
+
+    def _resolve(self, key: str, value: object) -> str | None:
+        """The term of a spelling that is no synonym as written (``key``: ``value`` folded), or None: a sentence's
+        full stop dropped ("Positive.", "thigh."; "n.d." keeps its own); for stains and tests (``two_names``), a
+        name with a space inside ("CD 68") or given twice ("ALK (D5F3)", :meth:`_named_twice`)."""
+        stopped = _FULL_STOP.sub("", key)
+        if stopped != key and stopped in self._lookup:
+            return self._lookup[stopped]
+        if not self.two_names:
+            return None
+        closed = key.replace("_", "")
+        if closed != key and closed in self._lookup:
+            return self._lookup[closed]
+        return self._named_twice(value)
 
     def _named_twice(self, value: object) -> str | None:
         """The term a name gives twice, as two of its names side by side: a name and its clone in brackets

@@ -288,7 +288,14 @@ class DdxApp(App[None]):
             replaced = f"; it replaces {opened} in the editor" if opened is not None and opened != self.path else ""
             self.notify(f"Restored {draft.describe()}{replaced}.", timeout=8)
         elif choice == "discard":
-            self.drafts.discard(draft.path)
+            from ddx.tui.dialogs import ConfirmDraftDiscard
+
+            def confirmed(answer: str | None) -> None:
+                if answer == "discard" and self.drafts is not None:
+                    self.drafts.discard(draft.path)
+                    self.notify(f"Discarded {draft.describe()}.")
+
+            self.push_screen(ConfirmDraftDiscard(draft), confirmed)
 
     # ------------------------------------------------------------------ files
 

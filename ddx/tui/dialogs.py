@@ -52,10 +52,31 @@ class ChoiceScreen(ModalScreen[str]):
 
     @on(Button.Pressed)
     def _pressed(self, event: Button.Pressed) -> None:
-        self.dismiss(str(event.button.id))
+        self.answer(str(event.button.id))
+
+    def answer(self, choice: str) -> None:
+        """A button was pressed: dismissed with its id."""
+        self.dismiss(choice)
 
     def action_cancel(self) -> None:
         self.dismiss("cancel")
+
+
+class ConfirmDraftDiscard(ChoiceScreen):
+    """Discarding a draft is final: returns "discard", or "keep" (the default button; Escape: "cancel")."""
+
+    def __init__(self, draft: Draft) -> None:
+        super().__init__()
+        self.draft = draft
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog", id="confirm-box"):
+            yield Label(
+                plain(f"Discard the unsaved work on {self.draft.describe()}? It cannot be restored afterwards."), id="confirm-text"
+            )
+            with Horizontal(classes="buttons"):
+                yield Button("Keep it", id="keep", variant="primary")
+                yield Button("Discard it", id="discard", variant="error")
 
 
 class ConfirmDiscard(ChoiceScreen):
@@ -221,7 +242,13 @@ class ReportScreen(ModalScreen[None]):
 
 
 class DraftOffer(ChoiceScreen):
-    """A draft left by an editor that did not close cleanly: "restore", "discard" or "later"."""
+    """A draft left by an editor that did not close cleanly: "restore", "discard" or "later".
+
+    It opens by itself a moment after the editor, while the user may already be typing a finding: for
+    :attr:`ARMING` seconds its buttons take no press (an Enter meant for the entry line, a Tab then Enter, once
+    discarded a draft), and "discard" is asked again (:class:`ConfirmDraftDiscard`)."""
+
+    ARMING = 0.6  # seconds after it appears before a button takes a press
 
     def __init__(self, draft: Draft, others: int, showing: Path | None = None) -> None:
         """``showing``: the file the editor was opened on, which restoring the draft replaces on screen."""
@@ -229,6 +256,17 @@ class DraftOffer(ChoiceScreen):
         self.draft = draft
         self.others = others
         self.showing = showing
+        self.armed = False
+
+    def on_mount(self) -> None:
+        self.set_timer(self.ARMING, self._arm)
+
+    def _arm(self) -> None:
+        self.armed = True
+
+    def answer(self, choice: str) -> None:
+        if self.armed:
+            self.dismiss(choice)
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="draft-box"):

@@ -81,6 +81,13 @@ class TermComplete(AutoComplete):
 INPUT_CHROME = 5  # an Input's border and padding, and the cell the cursor takes at the end, in columns
 
 
+def _said(value: Any) -> str:
+    """A recorded stain or test result in a few words: 'positive, patchy, strong'."""
+    if isinstance(value, dict):
+        return ", ".join(str(v).replace("_", " ") for v in value.values())
+    return str(value).replace("_", " ")
+
+
 class FindingsPane(Vertical):
     """Entry, editor and table for one section: ``stains`` or ``molecular``."""
 
@@ -357,8 +364,14 @@ class FindingsPane(Vertical):
             self.prepare(finding.name)
             self._entered()
             return
+        before = self.entry.findings(self.section).get(finding.name)
         if self._apply(finding):
             quick.value = ""
+            after = self.entry.findings(self.section).get(finding.name)
+            if before is not None and after != before:  # typed again: the earlier result is replaced, said so
+                label = self.names.label(finding.name)
+                now = _said(after) if after is not None else "not recorded"
+                self.app.notify(f"{label} was {_said(before)}; now {now}.", timeout=6)
             self._entered()
 
     @on(Input.Changed)
