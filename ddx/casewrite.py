@@ -12,6 +12,8 @@ a batch does not read hidden folders).
 from __future__ import annotations
 
 import io
+import re
+from collections import Counter
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +25,7 @@ if TYPE_CHECKING:
     from ddx.entry import CaseEntry
 
 FINDING_SECTIONS = ("stains", "molecular")
+_NESTED_KEY = re.compile(r"^( +)[^\s#\-][^:\n]*:", re.MULTILINE)  # an indented "key:" line: the mapping indent
 
 
 def merged_case_text(old_text: str, entry: CaseEntry) -> str | None:
@@ -44,11 +47,15 @@ def merged_case_text(old_text: str, entry: CaseEntry) -> str | None:
         baseline = case_to_data(knowledge.case_schema.validate(before), knowledge.vocab)
     except Exception:  # noqa: BLE001 - any file ddx cannot read as one clean case is written anew
         return None
+    from ruamel.yaml.util import load_yaml_guess_indent
+
     rt = YAML(typ="rt")
     rt.preserve_quotes = True
     rt.width = 1_000_000  # an unchanged long line stays one line (ruamel re-wraps every scalar it writes)
-    rt.indent(mapping=2, sequence=4, offset=2)
     try:
+        _, list_indent, list_offset = load_yaml_guess_indent(old_text)  # the file's own indentation, kept
+        nested = [len(m.group(1)) for m in _NESTED_KEY.finditer(old_text)]
+        rt.indent(mapping=min(nested, default=2), sequence=list_indent or 2, offset=list_offset or 0)
         doc = rt.load(old_text)
     except YAMLError:
         return None
@@ -57,11 +64,27 @@ def merged_case_text(old_text: str, entry: CaseEntry) -> str | None:
     out = io.StringIO()
     rt.dump(doc, out)
     text = out.getvalue()
+    if "\r\n" in old_text:  # the file's line endings, kept
+        text = text.replace("\r\n", "\n").replace("\n", "\r\n")
+    if not _comments_kept(old_text, text):
+        return None
     try:
         again = case_to_data(knowledge.case_schema.validate(yaml.safe_load(text)), knowledge.vocab)
     except Exception:  # noqa: BLE001 - not read back: write the case anew
         return None
     return text if again == entry.data else None
+
+
+def _comments_kept(old_text: str, new_text: str) -> bool:
+    """Whether every comment line of the old file (a line holding only a comment) is in the new one."""
+    kept = Counter(line.strip() for line in new_text.splitlines() if line.strip().startswith("#"))
+    for line in old_text.splitlines():
+        said = line.strip()
+        if said.startswith("#"):
+            if kept[said] <= 0:
+                return False
+            kept[said] -= 1
+    return True
 
 
 def _canonical(key: Any, where: tuple[str, ...], entry: CaseEntry) -> str:
@@ -85,9 +108,8 @@ def _apply(node: Any, old: Mapping[str, Any], new: Mapping[str, Any], where: tup
             return False
         keys[name] = key
     for name in [k for k in old if k not in new]:
-        if name not in keys:
+        if name not in keys or not _drop(node, keys[name]):
             return False
-        del node[keys[name]]
     for name, value in new.items():
         if name in old and old[name] == value:
             continue
@@ -102,6 +124,29 @@ def _apply(node: Any, old: Mapping[str, Any], new: Mapping[str, Any], where: tup
                 return False
         else:
             node[keys[name]] = _fresh(value)
+    return True
+
+
+def _drop(node: Any, key: Any) -> bool:
+    """Delete ``key`` from a round-trip mapping, keeping the comment lines ruamel files under it (those below
+    its line) above the next key; its end-of-line comment goes with it. False when the comments cannot be kept
+    so (the key is the mapping's last, or they are held in another place)."""
+    tokens = node.ca.items.get(key)
+    below: list[str] = []
+    if tokens:
+        if any(t is not None for i, t in enumerate(tokens) if i != 2):
+            return False
+        lines = tokens[2].value.split("\n") if tokens[2] is not None else []
+        below = [line.strip() for line in lines[1:] if line.strip()]  # lines[0]: the deleted line's own comment
+    order = list(node)
+    after = order[order.index(key) + 1] if order.index(key) + 1 < len(order) else None
+    if below and after is None:
+        return False
+    del node[key]
+    if below:
+        indent = node.lc.key(after)[1]  # the next key's column
+        text = "\n".join(line.removeprefix("#").removeprefix(" ") for line in below)
+        node.yaml_set_comment_before_after_key(after, before=text, indent=indent)
     return True
 
 

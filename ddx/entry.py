@@ -29,10 +29,11 @@ from pydantic import ValidationError
 from ddx.errors import DdxError, Problem
 from ddx.knowledge import Knowledge
 from ddx.knowledge.case import TOP_LEVEL_KEYS, CaseModel, problems_from_validation, report_words
-from ddx.knowledge.vocabulary import TermSet, UnknownTerm, Vocabulary, fold
+from ddx.knowledge.vocabulary import TermSet, UnknownTerm, Vocabulary, fold, fold_sentence
 
 FINDING_SECTIONS = ("stains", "molecular")
-NOT_DONE = frozenset({"not_done", "nd", "not_performed", "not_tested", "remove", "unknown"})
+# ("nd" is not here: it may also mean not detected; the vocabulary's not_done_or_negative words are refused)
+NOT_DONE = frozenset({"not_done", "not_performed", "not_tested", "remove", "unknown"})
 _NUMBER = re.compile(r"^(\d+(?:\.\d+)?)\s*%?$")
 _SPLIT = re.compile(r"[\s,;:=]+")
 
@@ -151,6 +152,15 @@ def parse_finding(text: str, section: str, vocab: Vocabulary) -> ParsedFinding:
     i = used
     path = f"{section}.{name}"
     while i < len(tokens):
+        if fold_sentence(tokens[i]) in vocab.not_done_or_negative:  # "ND": not done, or not detected?
+            negative = "absent" if section == "molecular" else "negative"
+            raise InvalidEntry(
+                Problem(
+                    f"{tokens[i]!r} may mean not done or not detected: type '{' '.join(tokens[:used])} not done' or "
+                    f"'{' '.join(tokens[:used])} {negative}'",
+                    path=path,
+                )
+            )
         if i + 1 < len(tokens) and fold("_".join(tokens[i : i + 2])) in NOT_DONE or fold(tokens[i]) in NOT_DONE:
             found.not_done = True
             i += 2 if fold(tokens[i]) not in NOT_DONE else 1

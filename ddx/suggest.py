@@ -55,6 +55,7 @@ specification, and ``tests/test_suggest_fast.py`` holds this module equal to it)
 from __future__ import annotations
 
 import math
+import re
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -951,6 +952,10 @@ def why_line(
     ``tiers``: the rules a result of the test makes fire (not negated): those of a plain positive result,
     then the others (both empty for a test no rule reads). The rule quoted is the one whose figures for the
     two differ most, from the first tier where they differ by at least MIN_QUOTED_DIFFERENCE."""
+    # a rule that fires while the test is not recorded ('MSA positive (desmin not recorded)', on an equivocal
+    # result) is no figure of what the test would show: not quoted
+    unread = re.compile(rf"\(\s*{re.escape(label)} not (?:recorded|read)\)", re.IGNORECASE)
+    tiers = [[r for r in tier if not unread.search(r.title)] for tier in tiers]
     candidates = [r for tier in tiers for r in tier]
     if not candidates:
         if pointers:

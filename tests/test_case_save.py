@@ -181,3 +181,100 @@ def test_a_stain_typed_again_says_which_result_it_replaced(knowledge):
     drive(app, script)
     assert app.entry.findings("stains")["desmin"] == {"result": "positive", "extent": "diffuse", "intensity": "strong"}
     assert any(s.startswith("Desmin was positive, ") and s.endswith("now positive, diffuse, strong.") for s in said), said
+
+
+def test_save_with_the_id_cleared_says_an_id_is_required(knowledge):
+    from textual.widgets import Input
+
+    from tests.test_tui import drive, make_app, settle
+
+    app = make_app(knowledge)
+    said: list[str] = []
+    app.notify = lambda message, **kw: said.append(str(message))  # type: ignore[method-assign]
+
+    async def script(pilot):
+        await pilot.press("f5")
+        await settle(app, pilot)
+        box = app.query_one("#f-id", Input)
+        box.value = ""
+        box.focus()
+        await settle(app, pilot)
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+
+    drive(app, script)
+    assert any(s.startswith("Not saved: ") and "is required; type one" in s for s in said), said
+
+
+def test_a_value_refused_in_the_stain_editor_is_named_in_the_rankings_note(knowledge):
+    from textual.widgets import Input
+
+    from tests.test_tui import drive, make_app, settle, type_text
+
+    app = make_app(knowledge)
+
+    async def script(pilot):
+        quick = app.query_one("#stains-entry", Input)
+        quick.focus()
+        await type_text(pilot, "desmin")
+        await pilot.press("enter")  # a name alone: its result and percent in the editor below
+        await settle(app, pilot)
+        box = app.query_one("#stains-percent", Input)
+        box.value = "patchy +"
+        box.focus()
+        await pilot.press("enter")
+        await settle(app, pilot)
+        held = app.differential.held_back_text
+        assert "patchy +" in held and held.startswith("Stains: ") and "a value refused" not in held, held
+
+    drive(app, script)
+
+
+def test_a_deleted_key_keeps_the_comment_below_it_and_the_files_indentation_and_line_endings(tmp_path, knowledge):
+    text = (
+        "id: c1\r\nmorphology:\r\n    cell_types:\r\n        - spindle\r\n        - epithelioid\r\nstains:\r\n"
+        "    desmin: positive   # strong\r\n    # ALK: done at the referring hospital, clone 5A4\r\n"
+        "    alk: negative\r\n    sma: positive\r\n"
+    )
+    path, entry = _opened(tmp_path, knowledge, text)
+    path.write_bytes(text.encode())  # as written, with its CRLF line ends
+    entry.set("stains.desmin", None)
+    entry.set("stains.sma", "negative")
+    saved = save_case(entry, path, in_place=True)
+    after = path.read_bytes().decode()
+    assert saved.in_place and "\r\n" in after and "\n" not in after.replace("\r\n", "")
+    lines = after.split("\r\n")
+    assert "    # ALK: done at the referring hospital, clone 5A4" in lines and "    alk: negative" in lines
+    assert "        - spindle" in lines and "    sma: negative" in lines and not any("desmin" in x for x in lines)
+
+
+def test_a_merge_that_would_lose_a_comment_line_writes_anew(tmp_path, knowledge):
+    """A comment ruamel files under the mapping's last key goes with it when that key is deleted: not merged."""
+    path, entry = _opened(tmp_path, knowledge, "id: c2\nstains:\n  alk: negative\n  desmin: positive\n  # note on desmin\n")
+    entry.set("stains.desmin", None)
+    saved = save_case(entry, path, in_place=True)
+    assert not saved.in_place and saved.kept is not None and "# note on desmin" in saved.kept.read_text(encoding="utf-8")
+
+
+def test_every_case_file_takes_a_one_stain_change_in_place_with_at_most_three_changed_lines(tmp_path, knowledge):
+    import difflib
+    import shutil
+
+    from tests.conftest import CASES
+
+    merged = 0
+    for source in sorted(CASES.rglob("*.yaml")):
+        copy = tmp_path / source.name
+        shutil.copy(source, copy)
+        opened = open_case(copy, knowledge, partial=True) if "cases:" not in source.read_text(encoding="utf-8") else None
+        if opened is None or opened.path is None:
+            continue
+        entry = opened.entry
+        entry.set("stains.pax8", None if "pax8" in entry.findings("stains") else "negative")  # a change either way
+        assert entry.dirty
+        saved = save_case(entry, copy, in_place=True)
+        before, after = source.read_text(encoding="utf-8").splitlines(), copy.read_text(encoding="utf-8").splitlines()
+        changed = [x for x in difflib.unified_diff(before, after, lineterm="", n=0) if x[:1] in "+-" and x[:3] not in ("+++", "---")]
+        assert saved.in_place and len(changed) <= 3, (source.name, changed)
+        merged += 1
+    assert merged >= 100

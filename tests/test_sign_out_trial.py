@@ -207,8 +207,10 @@ def test_alk_with_cd30_names_anaplastic_large_cell_lymphoma_and_asks_for_its_mar
     assert "pitfall.eims-alk-cd30-alcl" in {c.rule for c in analysis.caveats}
     asked = {s.test for s in analysis.suggestions if "pitfall.eims-alk-cd30-alcl" in s.asked_by}
     assert {"cd45", "cd3"} <= asked
+    # the partner is a clue, not proof (Fadl 2023): the caveat stays and says what was found
     fused = validate(knowledge, {**raw, "molecular": {"ranbp2_alk_fusion": "present"}})
-    assert "pitfall.eims-alk-cd30-alcl" not in {c.rule for c in analyzer.analyze(fused).caveats}
+    shown = {c.rule: c.text for c in analyzer.analyze(fused).caveats}
+    assert shown["pitfall.eims-alk-cd30-alcl"].endswith("(Recorded: RANBP2-ALK fusion present.)")
 
 
 @pytest.mark.parametrize(
@@ -232,7 +234,7 @@ def test_a_result_as_a_report_sentence_writes_it_is_read_in_a_file_and_in_the_en
 @pytest.mark.parametrize(("written", "term"), [("CD 68", "cd68"), ("S 100", "s100"), ("Desmin.", "desmin")])
 def test_a_stain_name_with_a_space_inside_or_a_full_stop_is_its_term(knowledge, written, term):
     assert written in knowledge.vocab.stains and knowledge.vocab.stains.normalize(written) == term
-    assert "Thigh." in knowledge.vocab.sites and "cd_68" not in knowledge.vocab.sites  # only stains and tests join
+    assert knowledge.vocab.sites.normalize("Thigh.") == "thigh"
 
 
 def test_the_entry_line_reads_a_stain_given_with_its_other_name(knowledge):
@@ -241,3 +243,52 @@ def test_the_entry_line_reads_a_stain_given_with_its_other_name(knowledge):
     found = parse_finding("keratin AE1/AE3 negative", "stains", knowledge.vocab)
     assert (found.name, found.fields) == ("keratin", {"result": "negative"})
     assert parse_finding("cd 68 positive", "stains", knowledge.vocab).name == "cd68"
+
+
+@pytest.mark.parametrize(
+    ("typed", "name", "fields"),
+    [
+        ("desmin -", "desmin", {"result": "negative"}),  # the sign is the result, not part of the name
+        ("ALK -", "alk", {"result": "negative"}),
+        ("CD3 0", "cd3", {"percent": 0, "result": "negative"}),  # not CD30
+        ("CD3 1 positive", "cd3", {"percent": 1, "result": "positive"}),  # not CD31
+    ],
+)
+def test_only_letters_then_digits_are_joined_into_a_stain_name(knowledge, typed, name, fields):
+    from ddx.entry import parse_finding
+
+    found = parse_finding(typed, "stains", knowledge.vocab)
+    assert (found.name, found.fields) == (name, fields)
+
+
+def test_nd_in_the_entry_line_is_refused_with_both_readings(knowledge):
+    from ddx.entry import InvalidEntry, parse_finding
+
+    for typed, section, negative in (("desmin ND", "stains", "negative"), ("ALK FISH n.d.", "molecular", "absent")):
+        with pytest.raises(InvalidEntry, match=f"not done or not detected.*{negative}"):
+            parse_finding(typed, section, knowledge.vocab)
+    assert parse_finding("desmin not done", "stains", knowledge.vocab).not_done
+
+
+def test_a_count_over_no_field_and_a_python_number_offer_no_number(knowledge):
+    problem = refused(knowledge, {"morphology": {"mitoses_per_10hpf": "5/0 HPF"}})
+    assert "over no field" in problem.message and "(5)" not in problem.message
+    problem = refused(knowledge, {"morphology": {"mitoses_per_10hpf": "12_5"}})
+    assert "(1)" not in problem.message and "(12" not in problem.message
+
+
+def test_not_done_with_a_full_stop_is_not_recorded(knowledge):
+    assert "desmin" not in validate(knowledge, {"id": "t", "stains": {"desmin": "Not done."}}).stains
+
+
+def test_a_next_test_quotes_no_rule_that_fires_without_it(knowledge):
+    """'Desmin: its result would make the case read MSA positive (desmin not recorded)' contradicted itself."""
+    from ddx.ranking import ranker_for
+    from ddx.suggest import why_line
+
+    profiles = ranker_for(knowledge).profiles
+    slugs = [p.slug for p in profiles]
+    msa = knowledge.rule["ihc.msa"]
+    assert "(desmin not recorded)" in msa.title
+    text = why_line(knowledge, profiles, None, [[msa]], "Desmin", "stain", slugs.index("ilms"), slugs.index("prms"), ())
+    assert "not recorded" not in text and text == "Desmin: its result changes the ranking of the leading candidates"

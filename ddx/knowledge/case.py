@@ -33,7 +33,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from ddx.errors import Problem
-from ddx.knowledge.vocabulary import TermSet, UnknownTerm, Vocabulary, fold
+from ddx.knowledge.vocabulary import TermSet, UnknownTerm, Vocabulary, fold, fold_sentence
 
 if TYPE_CHECKING:
     from ddx.fastcase import RowFacts
@@ -105,7 +105,7 @@ def _either_reading(words: frozenset[str], negative: str, check: Callable[[Any],
     (vocabulary ``not_done_or_negative``: "ND"), with both readings: one is unknown, the other ``negative``."""
 
     def read(value: Any) -> str:
-        if isinstance(value, str) and fold(value) in words:
+        if isinstance(value, str) and fold_sentence(value) in words:
             raise PydanticCustomError(
                 "unknown_term",
                 "'{got}' may mean not done or not detected: leave the key out if the test was not done "
@@ -260,7 +260,7 @@ def kind_of(value: Any) -> str:
 
 
 _PLAIN_NUMBER = re.compile(r"\s*[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?\s*")
-_LEADING_NUMBER = re.compile(r"^\s*([-+]?\d+(?:[.,]\d+)?)(?![eE_]\d)\s*(\S.*)?$")
+_LEADING_NUMBER = re.compile(r"^\s*([-+]?\d+(?:[.,]\d+)?)(?![\d_eE]|[.,]\d)\s*(\S.*)?$")
 _NUM = r"[+]?(?:\d+(?:[.,]\d+)?|\.\d+)"
 # "5-10", "1-2/10 HPF", "3 to 4", "<1", "> 20", "5+", "5 or more": a range or a bound, not one value
 _RANGE_OR_BOUND = re.compile(
@@ -432,6 +432,12 @@ def _count_per_area(name: str, siblings: dict[str, str]) -> Callable[[Any], Any]
         if "," in found.group(1) or (found.group(2) and "," in found.group(2)):
             raise _not_a_number(value)
         count, over = float(found.group(1)), float(found.group(2) or 1)
+        if over == 0:  # "5/0 HPF": no area to count over, so no count to offer
+            raise PydanticCustomError(
+                "number_type",
+                "expected a count per {area}, got '{got}', a count over no field",
+                {"got": value, "area": f"{area:g} HPF" if unit == "hpf" else "mm²"},
+            )
         given = "hpf" if found.group(3) else "mm2"
         if given == unit and over == area:
             return _number(count)
@@ -1213,7 +1219,7 @@ def build_case_schema(vocab: Vocabulary, entities: TermSet | None = None) -> Cas
     not_done = vocab.not_done
 
     def gone(value: Any) -> bool:
-        return isinstance(value, str) and fold(value) in not_done
+        return isinstance(value, str) and fold_sentence(value) in not_done
 
     def kept(value: Any) -> Any:
         """``value`` without what says it was not done: a stain mapping's parts, a list's items (None: all of it)."""

@@ -40,7 +40,15 @@ class UnknownTerm(ValueError):
 
 
 _FULL_STOP = re.compile(r"(?<=[a-z]{2})\.$")
-_BRACKETED = re.compile(r"\s*(.+?)\s*[(\[]\s*(.+?)\s*[)\]]\s*")
+
+
+def fold_sentence(value: object) -> str:
+    """:func:`fold`, a sentence's full stop dropped ("Not done." -> "not_done"; "n.d." keeps its own)."""
+    return _FULL_STOP.sub("", fold(value))
+
+
+_BRACKETED = re.compile(r"\s*([^()\[\]]*[^()\[\]\s])\s*[(\[]\s*([^()\[\]]*[^()\[\]\s])\s*[)\]]\s*")
+_SPACED_NAME = re.compile(r"[a-z]+_\d+[a-z]?")
 
 
 @dataclass
@@ -121,9 +129,10 @@ class TermSet:
             return self._lookup[stopped]
         if not self.two_names:
             return None
-        closed = key.replace("_", "")
-        if closed != key and closed in self._lookup:
-            return self._lookup[closed]
+        if _SPACED_NAME.fullmatch(key):  # "cd_68", "s_100", "ck_7": letters, then digits (not "desmin -", "cd3 0")
+            closed = key.replace("_", "")
+            if closed in self._lookup:
+                return self._lookup[closed]
         return self._named_twice(value)
 
     def _named_twice(self, value: object) -> str | None:
@@ -132,6 +141,8 @@ class TermSet:
         name in brackets that is one without them (``"ALK (FISH)"``). None when the parts are not both names of
         one term."""
         text = str(value)
+        if len(text) > 64 or text.count(" ") > 6:  # a stain's name and its clone, not a paragraph
+            return None
         bracketed = _BRACKETED.fullmatch(text)
         if bracketed is not None:  # "ALK (FISH)": the name the brackets leave ("ALK FISH"), if it is one
             joined = self._lookup.get(fold(f"{bracketed.group(1)} {bracketed.group(2)}"))

@@ -381,7 +381,8 @@ class DdxApp(App[None]):
         self._update_title()
         self._autosave()
         kept = f"; the previous version is kept in {saved.kept.parent}" if saved.kept is not None else ""
-        self.notify(f"Saved {path}{kept}")
+        anew = " (written anew: the file could not take the changes with its comments and layout kept)"
+        self.notify(f"Saved {path}{anew if in_place and not saved.in_place else ''}{kept}")
         if after is not None:
             after()
 

@@ -292,6 +292,7 @@ class FindingsPane(Vertical):
     def _error(self, text: str | None) -> None:
         error = self.query_one(f"#{self.section}-error", Static)
         was = bool(error.display)  # (not the entry line's "-invalid": Textual's Input resets it as it is typed in)
+        self._shown_error = text
         error.update(plain(text))
         error.display = bool(text)
         self.query_one(f"#{self.section}-entry", Input).set_class(bool(text), "-invalid")
@@ -303,7 +304,10 @@ class FindingsPane(Vertical):
         if not self.query_one(f"#{self.section}-error", Static).display:
             return None
         typed = self.query_one(f"#{self.section}-entry", Input).value.strip()
-        what = f"{printable(typed, newlines=False)!r} refused" if typed else "a value refused"
+        if typed:
+            what = f"{printable(typed, newlines=False)!r} refused"
+        else:  # refused in the editor below the table (the percent box): the reason names the value
+            what = printable(getattr(self, "_shown_error", None) or "a value refused", newlines=False)
         return f"{self.section.capitalize()}: {what}; ranked without it"
 
     def _apply(self, finding: ParsedFinding) -> bool:

@@ -353,6 +353,9 @@ class CaseForm(Vertical):
         for field in self.query(Field):
             if field.has_class("-invalid"):
                 label = field.query_one(".field-label", Label).content
+                typed = field.query(f"#{field_id('id')}")
+                if typed and isinstance(typed.first(), Input) and not typed.first(Input).value.strip():
+                    return f"{label} is required; type one"  # clearing it is what was refused
                 return f"{label} holds a refused value; correct or clear it"
         for pane in self.query(FindingsPane):
             problem = pane.pending_problem()
