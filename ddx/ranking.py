@@ -176,6 +176,9 @@ def basis_text(lk: Likelihood, strength: float) -> str:
     return f"{lk.n}, {worth_text(strength)}" if lk.n else worth_text(strength)
 
 
+RUNNER_UP_SHARE = 0.25  # a second subtype holding this much of its entity's probability is named beside the first
+
+
 @dataclass
 class RankedEntity:
     entity: str
@@ -188,6 +191,9 @@ class RankedEntity:
     subtype: str | None = None  # the leading profile's slug, for an entity with subtypes
     subtype_name: str | None = None
     subtype_share: float | None = None  # its share of the entity's probability
+    # the next profile of an entity with subtypes, when it holds at least RUNNER_UP_SHARE of the entity's
+    # probability: (slug, share); outputs name it beside the leading one (51 % against 49 % is no lead)
+    runner_up: tuple[str, float] | None = None
 
     @property
     def evidence(self) -> list[Evidence]:
@@ -606,14 +612,23 @@ class Ranker:
         ids = self.scoring_ids(matched)
         scores = [math.fsum(column) for column in zip(*(self.weights[r] for r in ids))] or [0.0] * len(self.profiles)
         best: dict[int, int] = {}
+        second: dict[int, int] = {}
         for j, i in enumerate(self.profile_entity):
             if i not in best or profile_probs[j] > profile_probs[best[i]]:
+                if i in best:
+                    second[i] = best[i]
                 best[i] = j
+            elif i not in second or profile_probs[j] > profile_probs[second[i]]:
+                second[i] = j
         ranked = []
         for i, (slug, name, has_subtypes) in enumerate(self._entity_rows):
             j = best[i]
             prof = self.profiles[j]
             share = profile_probs[j] / probs[i] if probs[i] > 0 else prof.share
+            runner_up = None
+            if i in second and probs[i] > 0:
+                other = profile_probs[second[i]] / probs[i]
+                runner_up = (self.profiles[second[i]].slug, other) if other >= RUNNER_UP_SHARE else None
             ranked.append(
                 RankedEntity(
                     slug,
@@ -624,6 +639,7 @@ class Ranker:
                     subtype=prof.slug if has_subtypes else None,
                     subtype_name=prof.name if has_subtypes else None,
                     subtype_share=share if has_subtypes else None,
+                    runner_up=runner_up,
                 )
             )
         ranked.sort(key=lambda r: (-r.probability, r.entity))

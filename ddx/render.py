@@ -91,16 +91,24 @@ def _entry(r: RankedEntity, knowledge: Knowledge) -> dict[str, Any]:
 
 def entity_label(r: RankedEntity, knowledge: Knowledge, *, share: bool = True) -> str:
     """'lms'; for an entity with subtypes, its leading profile: 'srms · TFCP2-RMS (share 92 %)' or
-    'imt · conventional (share 53 %)' — the share is of the entity's probability (``share=False``:
+    'ilms · conventional (share 51 %; RMS-in-IRMT 49 %)', the next profile named when it holds at least
+    :data:`ddx.ranking.RUNNER_UP_SHARE` — the share is of the entity's probability (``share=False``:
     'srms · TFCP2-RMS')."""
     if r.subtype is None:
         return r.entity
-    if r.subtype == r.entity:
-        short = knowledge.entity[r.entity].other_short
-    else:
-        sub = knowledge.subtype.get(r.subtype)
-        short = sub.short if sub is not None and sub.short else r.subtype.upper()
-    return f"{r.entity} · {short}" + (f" (share {percent_text(r.subtype_share or 0.0)})" if share else "")
+    short = profile_short_label(r.subtype, r.entity, knowledge)
+    if not share:
+        return f"{r.entity} · {short}"
+    also = f"; {profile_short_label(r.runner_up[0], r.entity, knowledge)} {percent_text(r.runner_up[1])}" if r.runner_up else ""
+    return f"{r.entity} · {short} (share {percent_text(r.subtype_share or 0.0)}{also})"
+
+
+def profile_short_label(profile: str, entity: str, knowledge: Knowledge) -> str:
+    """A profile's short name as a ranking line gives it: 'conventional', 'TFCP2-RMS', 'RMS-in-IRMT'."""
+    if profile == entity:
+        return knowledge.entity[entity].other_short or entity
+    sub = knowledge.subtype.get(profile)
+    return sub.short if sub is not None and sub.short else profile.upper()
 
 
 def to_json(analysis: Analysis, knowledge: Knowledge, *, evidence_for: int | None = None) -> dict[str, Any]:
@@ -447,8 +455,13 @@ def render_markdown(analysis: Analysis, knowledge: Knowledge, *, top: int = 6, e
     for i, r in enumerate(analysis.ranking[:top], start=1):
         for_ = "<br>".join(_md(_evidence_line(e)) for e in r.supporting[:n_for]) or "-"
         against = "<br>".join(_md(_evidence_line(e)) for e in r.opposing[:n_against]) or "-"
+        also = ""
+        if r.runner_up is not None:
+            sub = knowledge.subtype.get(r.runner_up[0])
+            runner = sub.name if sub is not None else (knowledge.entity[r.entity].other_name or r.name)
+            also = f"; next: {runner} ({percent_text(r.runner_up[1])})"
         name = r.name + (
-            f"; leading: {r.subtype_name} (share {percent_text(r.subtype_share or 0.0)})" if r.subtype is not None else ""
+            f"; leading: {r.subtype_name} (share {percent_text(r.subtype_share or 0.0)}){also}" if r.subtype is not None else ""
         )
         shown = probability_text(r.probability)
         lines.append(f"| {i} | {r.entity} ({_md(name)}) | {shown} | {r.score:+.2f} | {for_} | {against} |")

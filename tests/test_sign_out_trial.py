@@ -292,3 +292,34 @@ def test_a_next_test_quotes_no_rule_that_fires_without_it(knowledge):
     assert "(desmin not recorded)" in msa.title
     text = why_line(knowledge, profiles, None, [[msa]], "Desmin", "stain", slugs.index("ilms"), slugs.index("prms"), ())
     assert "not recorded" not in text and text == "Desmin: its result changes the ranking of the leading candidates"
+
+
+def test_a_second_subtype_close_to_the_first_is_named_beside_it(knowledge, analyzer):
+    """An inflamed myogenic tumour with marked pleomorphism, brisk mitoses and necrosis: ILMS's conventional and
+    RMS-arising profiles near even; the ranking line named only 'conventional (share 51 %)'."""
+    from ddx.ranking import RUNNER_UP_SHARE
+    from ddx.render import entity_label, render_markdown
+
+    raw = {
+        "id": "grade",
+        "patient": {"age": 48, "sex": "male"},
+        "clinical": {"site": "thigh", "depth": "deep", "size_cm": 9},
+        "morphology": {
+            "cell_types": ["epithelioid", "spindle", "pleomorphic"],
+            "inflammation": ["foamy_histiocytes", "neutrophils"],
+            "inflammation_density": "prominent",
+            "pleomorphism": "marked",
+            "mitoses_per_10hpf": 22,
+            "necrosis": "present",
+        },
+        "stains": {"desmin": "diffuse", "myod1": "positive", "myogenin": "focal", "alk": "negative"},
+    }
+    analysis = analyzer.analyze(validate(knowledge, raw))
+    ilms = next(r for r in analysis.ranking if r.entity == "ilms")
+    assert ilms.runner_up is not None and ilms.runner_up[1] >= RUNNER_UP_SHARE
+    assert ilms.runner_up[1] <= ilms.subtype_share and ilms.subtype_share + ilms.runner_up[1] <= 1 + 1e-9
+    label = entity_label(ilms, knowledge)
+    assert "conventional" in label and "RMS-in-IRMT" in label, label
+    assert "next: Rhabdomyosarcoma arising" in render_markdown(analysis, knowledge, top=13)
+    lone = next(r for r in analysis.ranking if r.subtype is not None and r.runner_up is None)
+    assert ";" not in entity_label(lone, knowledge)  # a clear lead names one profile
