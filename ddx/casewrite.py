@@ -25,7 +25,6 @@ if TYPE_CHECKING:
     from ddx.entry import CaseEntry
 
 FINDING_SECTIONS = ("stains", "molecular")
-_NESTED_KEY = re.compile(r"^( +)[^\s#\-][^:\n]*:", re.MULTILINE)  # an indented "key:" line: the mapping indent
 
 
 def merged_case_text(old_text: str, entry: CaseEntry) -> str | None:
@@ -33,58 +32,124 @@ def merged_case_text(old_text: str, entry: CaseEntry) -> str | None:
     differs; None when that cannot be done exactly (the caller writes the whole case instead): the file is not
     one case ddx reads without a problem, a changed key cannot be found in it, or the merged text does not
     read back as the case."""
+
+    try:
+        return _merged(old_text, entry)
+    except Exception:  # noqa: BLE001 - whatever the round trip trips on (ruamel's own errors included), write anew
+        return None
+
+
+def _merged(old_text: str, entry: CaseEntry) -> str | None:
     from ruamel.yaml import YAML
     from ruamel.yaml.comments import CommentedMap
-    from ruamel.yaml.error import YAMLError
 
     from ddx.entry import case_to_data
 
     knowledge = entry.knowledge
-    try:
-        before = yaml.load(old_text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-        if not isinstance(before, dict) or "cases" in before:
-            return None
-        baseline = case_to_data(knowledge.case_schema.validate(before), knowledge.vocab)
-    except Exception:  # noqa: BLE001 - any file ddx cannot read as one clean case is written anew
+    bom = old_text.startswith("\ufeff")
+    body = old_text.removeprefix("\ufeff")
+    before = yaml.load(body, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    if not isinstance(before, dict) or "cases" in before:
         return None
-    from ruamel.yaml.util import load_yaml_guess_indent
-
+    baseline = case_to_data(knowledge.case_schema.validate(before), knowledge.vocab)
     rt = YAML(typ="rt")
     rt.preserve_quotes = True
     rt.width = 1_000_000  # an unchanged long line stays one line (ruamel re-wraps every scalar it writes)
-    try:
-        _, list_indent, list_offset = load_yaml_guess_indent(old_text)  # the file's own indentation, kept
-        nested = [len(m.group(1)) for m in _NESTED_KEY.finditer(old_text)]
-        rt.indent(mapping=min(nested, default=2), sequence=list_indent or 2, offset=list_offset or 0)
-        doc = rt.load(old_text)
-    except YAMLError:
+    rt.explicit_start = _DOCUMENT_START.match(body) is not None
+    rt.explicit_end = _DOCUMENT_END.search(body) is not None
+    doc = rt.load(body)
+    lines = body.splitlines()
+    layout = _layout(doc, lines) if isinstance(doc, CommentedMap) else None
+    if layout is None:
         return None
-    if not isinstance(doc, CommentedMap) or not _apply(doc, baseline, entry.data, (), entry):
+    rt.indent(mapping=layout[0], sequence=layout[1], offset=layout[2])
+    lost: list[str] = []  # the end-of-line comments of deleted keys' lines: they go with their lines
+    if not _apply(doc, baseline, entry.data, (), entry, lost):
         return None
     out = io.StringIO()
     rt.dump(doc, out)
     text = out.getvalue()
-    if "\r\n" in old_text:  # the file's line endings, kept
+    crlf = body.count("\r\n")
+    if crlf and crlf * 2 >= body.count("\n"):  # the file's line endings, as most of its lines have them
         text = text.replace("\r\n", "\n").replace("\n", "\r\n")
-    if not _comments_kept(old_text, text):
+    if _comments(body) - Counter(lost) - _comments(text):  # a comment of the file would be lost
         return None
-    try:
-        again = case_to_data(knowledge.case_schema.validate(yaml.safe_load(text)), knowledge.vocab)
-    except Exception:  # noqa: BLE001 - not read back: write the case anew
+    again = case_to_data(knowledge.case_schema.validate(yaml.safe_load(text)), knowledge.vocab)
+    if again != entry.data:
         return None
-    return text if again == entry.data else None
+    return ("\ufeff" if bom else "") + text
 
 
-def _comments_kept(old_text: str, new_text: str) -> bool:
-    """Whether every comment line of the old file (a line holding only a comment) is in the new one."""
-    kept = Counter(line.strip() for line in new_text.splitlines() if line.strip().startswith("#"))
-    for line in old_text.splitlines():
-        said = line.strip()
-        if said.startswith("#"):
-            if kept[said] <= 0:
-                return False
-            kept[said] -= 1
-    return True
+def _layout(doc: Any, lines: list[str]) -> tuple[int, int, int] | None:
+    """The file's indentation as ruamel.yaml sets it (mapping, sequence, offset of the dash), read from where
+    its nested block mappings and lists stand; None when the file mixes several (ruamel writes one)."""
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+    maps: set[int] = set()
+    seqs: set[tuple[int, int]] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, CommentedMap):
+            for key, value in node.items():
+                column = node.lc.key(key)[1]
+                if isinstance(value, CommentedMap) and value and not value.fa.flow_style():
+                    maps.add(value.lc.key(next(iter(value)))[1] - column)
+                elif isinstance(value, CommentedSeq) and value and not value.fa.flow_style():
+                    line, at = value.lc.item(0)
+                    seqs.add((at - column, lines[line].rfind("-", 0, at) - column))
+                walk(value)
+        elif isinstance(node, CommentedSeq):
+            for value in node:
+                walk(value)
+
+    walk(doc)
+    if len(maps) > 1 or len(seqs) > 1:
+        return None
+    mapping = maps.pop() if maps else 2
+    sequence, offset = seqs.pop() if seqs else (mapping, 0)
+    if mapping < 1 or offset < 0 or sequence < offset + 2:
+        return None
+    return mapping, sequence, offset
+
+
+_DOCUMENT_START = re.compile(r"(?:%.*\r?\n|#.*\r?\n|\s*\r?\n)*---")
+_DOCUMENT_END = re.compile(r"^\.\.\.\s*$", re.MULTILINE)
+# a key whose value is a block scalar ("notes: >-", "- text: |"): the lines below it, more indented, are text
+_BLOCK_SCALAR = re.compile(r"^(\s*)(?:-\s+)?(?:'[^']*'|\"[^\"]*\"|[^#'\"\s][^#]*?)\s*:\s*[|>][-+0-9]*\s*(?:#.*)?$")
+
+
+def _comments(text: str) -> Counter[str]:
+    """Every comment of a YAML text (a whole comment line or the end of a line), as written, outside quoted
+    strings and block scalars."""
+    found: Counter[str] = Counter()
+    block: int | None = None  # the indent of the key whose block scalar is being read
+    for line in text.splitlines():
+        indent = len(line) - len(line.lstrip())
+        if block is not None:
+            if not line.strip() or indent > block:
+                continue
+            block = None
+        opened = _BLOCK_SCALAR.match(line)
+        if opened is not None:
+            block = len(opened.group(1))
+        comment = _comment_of(line)
+        if comment:
+            found[comment] += 1
+    return found
+
+
+def _comment_of(line: str) -> str | None:
+    """The comment a YAML line ends with (from its '#'), or None; a '#' inside quotes or a word is no comment."""
+    quote = None
+    for i, char in enumerate(line):
+        if quote is not None:
+            if char == quote:
+                quote = None
+        elif char in "'\"" and (i == 0 or line[i - 1] in " \t:[{,-"):
+            quote = char
+        elif char == "#" and (i == 0 or line[i - 1] in " \t"):
+            return line[i:].strip()
+    return None
 
 
 def _canonical(key: Any, where: tuple[str, ...], entry: CaseEntry) -> str:
@@ -98,7 +163,9 @@ def _canonical(key: Any, where: tuple[str, ...], entry: CaseEntry) -> str:
     return str(key)
 
 
-def _apply(node: Any, old: Mapping[str, Any], new: Mapping[str, Any], where: tuple[str, ...], entry: CaseEntry) -> bool:
+def _apply(
+    node: Any, old: Mapping[str, Any], new: Mapping[str, Any], where: tuple[str, ...], entry: CaseEntry, lost: list[str]
+) -> bool:
     """Change ``node`` (a round-trip mapping read as ``old``) so that it reads as ``new``; False when a key that
     changed cannot be found in it once (two spellings of one stain, a value ddx read from another key)."""
     keys: dict[str, Any] = {}
@@ -108,7 +175,7 @@ def _apply(node: Any, old: Mapping[str, Any], new: Mapping[str, Any], where: tup
             return False
         keys[name] = key
     for name in [k for k in old if k not in new]:
-        if name not in keys or not _drop(node, keys[name]):
+        if name not in keys or not _drop(node, keys[name], lost):
             return False
     for name, value in new.items():
         if name in old and old[name] == value:
@@ -120,14 +187,14 @@ def _apply(node: Any, old: Mapping[str, Any], new: Mapping[str, Any], where: tup
             continue
         here = node[keys[name]]
         if isinstance(value, dict) and isinstance(old.get(name), dict) and isinstance(here, dict):
-            if not _apply(here, old[name], value, (*where, name), entry):
+            if not _apply(here, old[name], value, (*where, name), entry, lost):
                 return False
         else:
             node[keys[name]] = _fresh(value)
     return True
 
 
-def _drop(node: Any, key: Any) -> bool:
+def _drop(node: Any, key: Any, lost: list[str]) -> bool:
     """Delete ``key`` from a round-trip mapping, keeping the comment lines ruamel files under it (those below
     its line) above the next key; its end-of-line comment goes with it. False when the comments cannot be kept
     so (the key is the mapping's last, or they are held in another place)."""
@@ -138,6 +205,8 @@ def _drop(node: Any, key: Any) -> bool:
             return False
         lines = tokens[2].value.split("\n") if tokens[2] is not None else []
         below = [line.strip() for line in lines[1:] if line.strip()]  # lines[0]: the deleted line's own comment
+        if lines and lines[0].strip():
+            lost.append(lines[0].strip())
     order = list(node)
     after = order[order.index(key) + 1] if order.index(key) + 1 < len(order) else None
     if below and after is None:

@@ -192,8 +192,8 @@ class RankedEntity:
     subtype_name: str | None = None
     subtype_share: float | None = None  # its share of the entity's probability
     # the next profile of an entity with subtypes, when it holds at least RUNNER_UP_SHARE of the entity's
-    # probability: (slug, share); outputs name it beside the leading one (51 % against 49 % is no lead)
-    runner_up: tuple[str, float] | None = None
+    # probability: (slug, share, name); outputs name it beside the leading one (51 % against 49 % is no lead)
+    runner_up: tuple[str, float, str] | None = None
 
     @property
     def evidence(self) -> list[Evidence]:
@@ -628,7 +628,8 @@ class Ranker:
             runner_up = None
             if i in second and probs[i] > 0:
                 other = profile_probs[second[i]] / probs[i]
-                runner_up = (self.profiles[second[i]].slug, other) if other >= RUNNER_UP_SHARE else None
+                nxt = self.profiles[second[i]]
+                runner_up = (nxt.slug, other, nxt.name) if other >= RUNNER_UP_SHARE else None
             ranked.append(
                 RankedEntity(
                     slug,

@@ -457,9 +457,7 @@ def render_markdown(analysis: Analysis, knowledge: Knowledge, *, top: int = 6, e
         against = "<br>".join(_md(_evidence_line(e)) for e in r.opposing[:n_against]) or "-"
         also = ""
         if r.runner_up is not None:
-            sub = knowledge.subtype.get(r.runner_up[0])
-            runner = sub.name if sub is not None else (knowledge.entity[r.entity].other_name or r.name)
-            also = f"; next: {runner} ({percent_text(r.runner_up[1])})"
+            also = f"; next: {r.runner_up[2]} ({percent_text(r.runner_up[1])})"
         name = r.name + (
             f"; leading: {r.subtype_name} (share {percent_text(r.subtype_share or 0.0)}){also}" if r.subtype is not None else ""
         )

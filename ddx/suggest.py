@@ -954,7 +954,8 @@ def why_line(
     two differ most, from the first tier where they differ by at least MIN_QUOTED_DIFFERENCE."""
     # a rule that fires while the test is not recorded ('MSA positive (desmin not recorded)', on an equivocal
     # result) is no figure of what the test would show: not quoted
-    unread = re.compile(rf"\(\s*{re.escape(label)} not (?:recorded|read)\)", re.IGNORECASE)
+    base = re.sub(r"\s*\(.*?\)", "", label).strip() or label  # 'MDM2 (IHC)' is 'MDM2' in a title's brackets
+    unread = re.compile(rf"\(\s*{re.escape(base)}(?: \(\w+\))? not (?:recorded|read)\)", re.IGNORECASE)
     tiers = [[r for r in tier if not unread.search(r.title)] for tier in tiers]
     candidates = [r for tier in tiers for r in tier]
     if not candidates:

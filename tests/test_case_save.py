@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import textwrap
 
+import pytest
+
 from ddx.entry import open_case
 from ddx.loader import iter_cases, save_case
 from ddx.yamlio import HISTORY_KEEP, keep_version
@@ -278,3 +280,47 @@ def test_every_case_file_takes_a_one_stain_change_in_place_with_at_most_three_ch
         assert saved.in_place and len(changed) <= 3, (source.name, changed)
         merged += 1
     assert merged >= 100
+
+
+@pytest.mark.parametrize(
+    ("text", "in_place"),
+    [
+        # ruamel's indentation guess raised IndexError on a dashes-only line in a block scalar (a crash in the TUI)
+        ("id: c1\nstains: {desmin: positive}\nnotes: |\n  IHC:\n  ----\n", True),
+        # a document start and end, a byte-order mark: kept
+        ("---\n# c\nid: c1\nstains:\n  desmin: positive\n...\n", True),
+        ("\ufeffid: c1\nstains:\n  desmin: positive\n", True),
+        # two indentations in one file: ruamel writes one, so the file is written anew rather than re-indented
+        ("id: c1\nclinical:\n  site: thigh\nstains:\n    desmin: positive\n", False),
+    ],
+)
+def test_odd_files_are_merged_exactly_or_written_anew_never_crash(tmp_path, knowledge, text, in_place):
+    path = tmp_path / "c1.yaml"
+    path.write_bytes(text.encode("utf-8"))
+    entry = open_case(path, knowledge, partial=True).entry
+    entry.set("stains.desmin", "negative")
+    saved = save_case(entry, path, in_place=True)
+    after = path.read_bytes().decode("utf-8")
+    assert saved.in_place is in_place
+    [case] = [c.case for c in iter_cases(path, knowledge)]
+    assert case == entry.case
+    if in_place:  # only the desmin line changed
+        changed = [(a, b) for a, b in zip(text.splitlines(), after.splitlines()) if a != b]
+        assert len(text.splitlines()) == len(after.splitlines()) and len(changed) == 1 and "desmin" in changed[0][1]
+
+
+def test_an_end_of_line_comment_that_would_go_with_a_changed_list_makes_the_file_written_anew(tmp_path, knowledge):
+    text = "id: c1\nmorphology:\n  cell_types:\n    - spindle  # mostly\n    - epithelioid  # focal\n"
+    path, entry = _opened(tmp_path, knowledge, text)
+    entry.set("morphology.cell_types", ["spindle"])
+    saved = save_case(entry, path, in_place=True)
+    assert not saved.in_place and saved.kept is not None and "# mostly" in saved.kept.read_text(encoding="utf-8")
+
+
+def test_a_comment_inside_a_block_scalar_is_text_not_a_comment(tmp_path, knowledge):
+    text = "id: c1\nstains:\n  desmin: positive\nnotes: |\n  # not a comment: the note's first line\n  more\n"
+    path, entry = _opened(tmp_path, knowledge, text)
+    entry.set("notes", "changed")
+    saved = save_case(entry, path, in_place=True)
+    after = path.read_text(encoding="utf-8")
+    assert saved.in_place and "changed" in after and "not a comment" not in after

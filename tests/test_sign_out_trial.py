@@ -323,3 +323,15 @@ def test_a_second_subtype_close_to_the_first_is_named_beside_it(knowledge, analy
     assert "next: Rhabdomyosarcoma arising" in render_markdown(analysis, knowledge, top=13)
     lone = next(r for r in analysis.ranking if r.subtype is not None and r.runner_up is None)
     assert ";" not in entity_label(lone, knowledge)  # a clear lead names one profile
+
+
+def test_a_next_test_with_a_method_in_its_name_quotes_no_rule_that_fires_without_it(knowledge):
+    from ddx.ranking import ranker_for
+    from ddx.suggest import why_line
+
+    profiles = ranker_for(knowledge).profiles
+    slugs = [p.slug for p in profiles]
+    cdk4 = knowledge.rule["ihc.cdk4"]
+    assert "(MDM2 not recorded)" in cdk4.title
+    text = why_line(knowledge, profiles, None, [[cdk4]], "MDM2 (IHC)", "stain", slugs.index("ddlps"), slugs.index("ups"), ())
+    assert "not recorded" not in text, text

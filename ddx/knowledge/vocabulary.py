@@ -48,7 +48,7 @@ def fold_sentence(value: object) -> str:
 
 
 _BRACKETED = re.compile(r"\s*([^()\[\]]*[^()\[\]\s])\s*[(\[]\s*([^()\[\]]*[^()\[\]\s])\s*[)\]]\s*")
-_SPACED_NAME = re.compile(r"[a-z]+_\d+[a-z]?")
+_LETTER_DIGIT_SPACE = re.compile(r"(?<=[a-z])_(?=\d)")
 
 
 @dataclass
@@ -129,10 +129,9 @@ class TermSet:
             return self._lookup[stopped]
         if not self.two_names:
             return None
-        if _SPACED_NAME.fullmatch(key):  # "cd_68", "s_100", "ck_7": letters, then digits (not "desmin -", "cd3 0")
-            closed = key.replace("_", "")
-            if closed in self._lookup:
-                return self._lookup[closed]
+        closed = _LETTER_DIGIT_SPACE.sub("", key)  # "CD 68", "S 100", "CAM 5.2", "AE 1/AE 3": letters, then digits
+        if closed != key and closed in self._lookup:  # (not "desmin -", nor "cd3 0": digits, then digits)
+            return self._lookup[closed]
         return self._named_twice(value)
 
     def _named_twice(self, value: object) -> str | None:
