@@ -30,9 +30,9 @@ FINDING_SECTIONS = ("stains", "molecular")
 def merged_case_text(old_text: str, entry: CaseEntry) -> str | None:
     """``old_text`` (a one-case YAML file) with the case of ``entry`` written into it, changing only what
     differs; None when that cannot be done exactly (the caller writes the whole case instead): the file is not
-    one case ddx reads without a problem, a changed key cannot be found in it, or the merged text does not
-    read back as the case."""
-
+    one case ddx reads without a problem (read first with PyYAML's safe loader), a changed key cannot be found
+    in it, a comment would be lost, the file mixes indentations, or the merged text does not read back as the
+    case. Never raises: whatever the round trip trips on makes the caller write the case anew."""
     try:
         return _merged(old_text, entry)
     except Exception:  # noqa: BLE001 - whatever the round trip trips on (ruamel's own errors included), write anew

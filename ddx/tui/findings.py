@@ -103,6 +103,7 @@ class FindingsPane(Vertical):
         self.current: str | None = None
         self.refused: list[Refused] = []  # values of the opened file still to be fixed, in order
         self._file_text: str | None = None  # the entry line as put there from the file (not typed)
+        self._shown_error: str | None = None  # the refusal shown under the entry line
         self._table_width = 0  # the width the table's columns were laid out for
 
     # ------------------------------------------------------------------ build
@@ -307,7 +308,7 @@ class FindingsPane(Vertical):
         if typed:
             what = f"{printable(typed, newlines=False)!r} refused"
         else:  # refused in the editor below the table (the percent box): the reason names the value
-            what = printable(getattr(self, "_shown_error", None) or "a value refused", newlines=False)
+            what = printable(self._shown_error or "a value refused", newlines=False)
         return f"{self.section.capitalize()}: {what}; ranked without it"
 
     def _apply(self, finding: ParsedFinding) -> bool:
