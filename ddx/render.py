@@ -104,11 +104,8 @@ def entity_label(r: RankedEntity, knowledge: Knowledge, *, share: bool = True) -
 
 
 def profile_short_label(profile: str, entity: str, knowledge: Knowledge) -> str:
-    """A profile's short name as a ranking line gives it: 'conventional', 'TFCP2-RMS', 'RMS-in-IRMT'."""
-    if profile == entity:
-        return knowledge.entity[entity].other_short or entity
-    sub = knowledge.subtype.get(profile)
-    return sub.short if sub is not None and sub.short else profile.upper()
+    """A profile's short name as a ranking line gives it: 'conventional' (the entity's rest), 'TFCP2-RMS'."""
+    return (knowledge.entity[entity].other_short or entity) if profile == entity else knowledge.short_name(profile)
 
 
 def to_json(analysis: Analysis, knowledge: Knowledge, *, evidence_for: int | None = None) -> dict[str, Any]:

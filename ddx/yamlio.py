@@ -791,13 +791,24 @@ def keep_version(file: Path, data: bytes, folder: Path | None = None) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     kept = folder / f"{time.time_ns() // 1000}-{hashlib.sha256(data).hexdigest()[:8]}.yaml"
     atomic_write_bytes(kept, data)
-    old = sorted((p for p in folder.glob("*.yaml") if re.match(r"^\d+-", p.name)), key=lambda p: int(p.name.split("-")[0]))
-    for stale in old[:-HISTORY_KEEP]:
+    for _, stale in kept_versions(folder)[HISTORY_KEEP:]:
         try:
             os.unlink(stale)
         except OSError:
             pass
     return kept
+
+
+def kept_versions(folder: Path) -> list[tuple[float, Path]]:
+    """The versions :func:`keep_version` kept in ``folder``, newest first: (when it was replaced, in seconds
+    since the epoch; the file). A missing folder holds none."""
+    if not folder.is_dir():
+        return []
+    found = [(int(m.group(1)) / 1e6, p) for p in folder.glob("*.yaml") if (m := _KEPT.match(p.name))]
+    return sorted(found, key=lambda item: item[0], reverse=True)
+
+
+_KEPT = re.compile(r"^(\d+)-")  # a kept version's name: microseconds since the epoch, then its digest
 
 
 def section_text(text: str, begin: str, end: str) -> str | None:

@@ -120,18 +120,10 @@ def test_a_draft_offer_takes_no_press_at_first_and_asks_before_discarding(knowle
     """Keys typed for the form as the offer appeared once discarded the draft (Tab, then Enter), unasked."""
     from ddx.autosave import DraftStore
     from ddx.tui.dialogs import ConfirmDraftDiscard, DraftOffer
-    from tests.test_tui import drive, make_app, settle, type_text
+    from tests.test_tui import drive, leave_a_draft, make_app, settle
 
     monkeypatch.setattr(DraftOffer, "ARMING", 60.0)  # the first moments last until the test says they are over
-    first = make_app(knowledge, drafts=DraftStore(tmp_path))
-
-    async def crash(pilot):
-        await pilot.press("f7")
-        await type_text(pilot, "alk negative")
-        await pilot.press("enter")
-        await settle(app=first, pilot=pilot)
-
-    drive(first, crash)  # no clean quit: the draft stays
+    leave_a_draft(knowledge, tmp_path)
     [left] = DraftStore(tmp_path).orphans()
     second = make_app(knowledge, drafts=DraftStore(tmp_path))
 

@@ -5,21 +5,12 @@ mm² is pointed to its own key, and "ND" (not done, or not detected?) is read as
 from __future__ import annotations
 
 import pytest
-from pydantic import ValidationError
 
 from ddx.errors import KnowledgeError
 from ddx.knowledge import packaged_rules_dir
-from ddx.knowledge.case import problems_from_validation
 from ddx.knowledge.load import load_vocabulary
 from tests.conftest import validate
-
-
-def refused(knowledge, raw):
-    with pytest.raises(ValidationError) as info:
-        validate(knowledge, {"id": "t", **raw})
-    found = problems_from_validation(info.value, knowledge.case_schema, file="t.yaml", case="t")
-    assert len(found) == 1, found
-    return found[0]
+from tests.test_first_guess_input import refused
 
 
 @pytest.mark.parametrize(
@@ -281,17 +272,21 @@ def test_not_done_with_a_full_stop_is_not_recorded(knowledge):
     assert "desmin" not in validate(knowledge, {"id": "t", "stains": {"desmin": "Not done."}}).stains
 
 
-def test_a_next_test_quotes_no_rule_that_fires_without_it(knowledge):
+@pytest.mark.parametrize(
+    ("rule", "label", "leader", "contrast"),
+    [("ihc.msa", "Desmin", "ilms", "prms"), ("ihc.cdk4", "MDM2 (IHC)", "ddlps", "ups")],  # a method in the name
+)
+def test_a_next_test_quotes_no_rule_that_fires_without_it(knowledge, rule, label, leader, contrast):
     """'Desmin: its result would make the case read MSA positive (desmin not recorded)' contradicted itself."""
     from ddx.ranking import ranker_for
     from ddx.suggest import why_line
 
     profiles = ranker_for(knowledge).profiles
     slugs = [p.slug for p in profiles]
-    msa = knowledge.rule["ihc.msa"]
-    assert "(desmin not recorded)" in msa.title
-    text = why_line(knowledge, profiles, None, [[msa]], "Desmin", "stain", slugs.index("ilms"), slugs.index("prms"), ())
-    assert "not recorded" not in text and text == "Desmin: its result changes the ranking of the leading candidates"
+    unread = knowledge.rule[rule]
+    assert "not recorded)" in unread.title
+    text = why_line(knowledge, profiles, None, [[unread]], label, "stain", slugs.index(leader), slugs.index(contrast), ())
+    assert text == f"{label}: its result changes the ranking of the leading candidates", text
 
 
 def test_a_second_subtype_close_to_the_first_is_named_beside_it(knowledge, analyzer):
@@ -323,15 +318,3 @@ def test_a_second_subtype_close_to_the_first_is_named_beside_it(knowledge, analy
     assert "next: Rhabdomyosarcoma arising" in render_markdown(analysis, knowledge, top=13)
     lone = next(r for r in analysis.ranking if r.subtype is not None and r.runner_up is None)
     assert ";" not in entity_label(lone, knowledge)  # a clear lead names one profile
-
-
-def test_a_next_test_with_a_method_in_its_name_quotes_no_rule_that_fires_without_it(knowledge):
-    from ddx.ranking import ranker_for
-    from ddx.suggest import why_line
-
-    profiles = ranker_for(knowledge).profiles
-    slugs = [p.slug for p in profiles]
-    cdk4 = knowledge.rule["ihc.cdk4"]
-    assert "(MDM2 not recorded)" in cdk4.title
-    text = why_line(knowledge, profiles, None, [[cdk4]], "MDM2 (IHC)", "stain", slugs.index("ddlps"), slugs.index("ups"), ())
-    assert "not recorded" not in text, text

@@ -402,10 +402,10 @@ def test_autosaved_draft_is_offered_back_and_restored(knowledge, tmp_path):
     drive(second, restore)
 
 
-def test_a_draft_offered_over_an_opened_file_says_it_would_replace_it(knowledge, tmp_path):
-    # a draft of the seed left behind; the editor is then opened on another case file: the offer says that
-    # restoring replaces that file in the editor, and the toast after restoring says so again
-    first = make_app(knowledge, drafts=DraftStore(tmp_path))
+def leave_a_draft(knowledge, folder: Path) -> DdxApp:
+    """An editor on the seed case that records 'alk negative' and ends without a clean quit: its draft stays
+    in ``folder``."""
+    first = make_app(knowledge, drafts=DraftStore(folder))
 
     async def crash(pilot):
         await pilot.press("f7")
@@ -414,6 +414,13 @@ def test_a_draft_offered_over_an_opened_file_says_it_would_replace_it(knowledge,
         await settle(app=first, pilot=pilot)
 
     drive(first, crash)
+    return first
+
+
+def test_a_draft_offered_over_an_opened_file_says_it_would_replace_it(knowledge, tmp_path):
+    # a draft of the seed left behind; the editor is then opened on another case file: the offer says that
+    # restoring replaces that file in the editor, and the toast after restoring says so again
+    leave_a_draft(knowledge, tmp_path)
     other = CASES / "kao-2022-ilms-lung-m.yaml"
     second = make_app(knowledge, path=other, drafts=DraftStore(tmp_path))
     said: list[str] = []

@@ -33,7 +33,7 @@ import yaml
 
 from ddx.authoring.check import CheckReport, check_rules
 from ddx.errors import DdxError, Problem
-from ddx.yamlio import HISTORY_DIR, SAFE_LOADER, atomic_write_text, keep_version, read_text
+from ddx.yamlio import HISTORY_DIR, SAFE_LOADER, atomic_write_text, keep_version, kept_versions, read_text
 
 
 class EditError(DdxError):
@@ -279,15 +279,7 @@ class Version:
 
 def history(file: Path) -> list[Version]:
     """Earlier versions of ``file``, newest first."""
-    folder = history_dir(file)
-    if not folder.is_dir():
-        return []
-    out = []
-    for p in folder.glob("*.yaml"):
-        m = re.match(r"^(\d+)-", p.name)
-        if m:
-            out.append(Version(p, int(m.group(1)) / 1e6))
-    return sorted(out, key=lambda v: v.saved, reverse=True)
+    return [Version(path, saved) for saved, path in kept_versions(history_dir(file))]
 
 
 def read_file(file: Path) -> tuple[str, str]:

@@ -33,7 +33,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from ddx.errors import Problem
-from ddx.knowledge.vocabulary import TermSet, UnknownTerm, Vocabulary, fold, fold_sentence
+from ddx.knowledge.vocabulary import SENTENCE_STOP, TermSet, UnknownTerm, Vocabulary, fold, fold_sentence
 
 if TYPE_CHECKING:
     from ddx.fastcase import RowFacts
@@ -424,6 +424,7 @@ def _count_per_area(name: str, siblings: dict[str, str]) -> Callable[[Any], Any]
     (``"5/50 HPF"``) is refused with the count per this field's area to write (1); one per mm² (or per HPF, on a
     per-mm² key) is refused naming the key that takes it (``siblings``: unit -> field name)."""
     unit, area = _area_of(name) or ("", 0.0)
+    per = f"{area:g} HPF" if unit == "hpf" else "mm²"  # this key's area, as a message names it
 
     def read(value: Any) -> Any:
         found = _AREA_COUNT.fullmatch(value) if isinstance(value, str) and unit else None
@@ -436,39 +437,34 @@ def _count_per_area(name: str, siblings: dict[str, str]) -> Callable[[Any], Any]
             raise PydanticCustomError(
                 "number_type",
                 "expected a count per {area}, got '{got}', a count over no field",
-                {"got": value, "area": f"{area:g} HPF" if unit == "hpf" else "mm²"},
+                {"got": value, "area": per},
             )
         given = "hpf" if found.group(3) else "mm2"
         if given == unit and over == area:
             return _number(count)
         if given != unit:
             other = siblings.get(given)
-            where = (
-                f"write it under morphology.{other}"
-                if other
-                else "this key takes a count per " + (f"{area:g} HPF" if unit == "hpf" else "mm²")
-            )
+            where = f"write it under morphology.{other}" if other else f"this key takes a count per {per}"
             raise PydanticCustomError(
                 "number_type",
                 "expected a count per {area}, got '{got}', a count per {given}; {where} (the conversion depends on "
                 "the microscope's field area)",
                 {
                     "got": value,
-                    "area": f"{area:g} HPF" if unit == "hpf" else "mm²",
+                    "area": per,
                     "given": "HPF" if given == "hpf" else "mm²",
                     "where": where,
                 },
             )
-        per = count * area / over
         raise PydanticCustomError(
             "number_type",
             "expected a count per {area}, got '{got}'; {count} per {over} is {per} per {area}: write {per}",
             {
                 "got": value,
-                "area": f"{area:g} HPF" if unit == "hpf" else "mm²",
+                "area": per,
                 "count": f"{count:g}",
                 "over": ("" if over == 1 else f"{over:g} ") + ("HPF" if given == "hpf" else "mm²"),
-                "per": f"{round(per, 2):g}",
+                "per": f"{round(count * area / over, 2):g}",
             },
         )
 
@@ -496,13 +492,12 @@ _PARTS = {"extent": "an extent", "intensity": "an intensity", "pattern": "a patt
 
 
 _SIGN_AFTER = re.compile(r"(?<=[A-Za-z])\+(?=\s|$)")  # "focal+", "weak+": the word, then its sign
-_FULL_STOP = re.compile(r"(?<=[A-Za-z]{2})\.\s*$")  # "Positive.": a sentence's full stop ("n.d." keeps its own)
 
 
 def report_words(text: str) -> str:
     """A stain result as a report's sentence writes it, read as its words: a sign written on a word ("focal+")
     apart from it, a final full stop dropped."""
-    return _FULL_STOP.sub("", _SIGN_AFTER.sub(" +", text))
+    return SENTENCE_STOP.sub("", _SIGN_AFTER.sub(" +", text))
 
 
 def stain_form_hint(

@@ -39,12 +39,13 @@ class UnknownTerm(ValueError):
         super().__init__(msg)
 
 
-_FULL_STOP = re.compile(r"(?<=[a-z]{2})\.$")
+# a sentence's full stop after a word ("Positive.", "Not done."; "n.d." keeps its own): not part of the term
+SENTENCE_STOP = re.compile(r"(?<=[A-Za-z]{2})\.\s*$")
 
 
 def fold_sentence(value: object) -> str:
-    """:func:`fold`, a sentence's full stop dropped ("Not done." -> "not_done"; "n.d." keeps its own)."""
-    return _FULL_STOP.sub("", fold(value))
+    """:func:`fold`, a sentence's full stop dropped (:data:`SENTENCE_STOP`: "Not done." -> "not_done")."""
+    return SENTENCE_STOP.sub("", fold(value))
 
 
 _BRACKETED = re.compile(r"\s*([^()\[\]]*[^()\[\]\s])\s*[(\[]\s*([^()\[\]]*[^()\[\]\s])\s*[)\]]\s*")
@@ -124,7 +125,7 @@ class TermSet:
         """The term of a spelling that is no synonym as written (``key``: ``value`` folded), or None: a sentence's
         full stop dropped ("Positive.", "thigh."; "n.d." keeps its own); for stains and tests (``two_names``), a
         name with a space inside ("CD 68") or given twice ("ALK (D5F3)", :meth:`_named_twice`)."""
-        stopped = _FULL_STOP.sub("", key)
+        stopped = SENTENCE_STOP.sub("", key)
         if stopped != key and stopped in self._lookup:
             return self._lookup[stopped]
         if not self.two_names:
