@@ -109,3 +109,18 @@ def test_the_floor_writes_exactly_what_ddx_batch_writes(tmp_path: Path) -> None:
     assert len(got) == len(expected) == 401
     for n, (a, b) in enumerate(zip(expected, got), start=1):
         assert a == b, f"line {n} differs"
+
+
+def test_the_suggestion_bench_times_every_case_of_a_batch(tmp_path: Path) -> None:
+    """bench/suggest_bench.py once broke silently: the batch called the reference suggester with arguments it
+    lacks, every case became an error row, and no time was taken. Its batch pass must rank every case and time
+    each suggester's suggest() once per case."""
+    suggest_bench = _bench("suggest_bench")
+    knowledge = load_knowledge()
+    rng = random.Random(23)
+    sheet = tmp_path / "cases.csv"
+    write_sheet((synthetic_case(knowledge.vocab, rng, f"s{i}") for i in range(120)), sheet)
+    raws = list(suggest_bench.read_cases([str(sheet)], knowledge.vocab))
+    per_case = suggest_bench.in_batch(knowledge, raws, rounds=1)
+    assert set(per_case) == {"reference", "ddx"}
+    assert all(us > 0 for us in per_case.values())
