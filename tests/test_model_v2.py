@@ -274,6 +274,59 @@ def test_rules_check_lists_unused_vocabulary_and_likely_double_counting(rules_co
     assert report.ok  # warnings and notes do not fail the check
 
 
+def test_rules_check_names_the_list_items_no_rule_reads_as_a_case_lists_them(knowledge, oracle, rules_copy: Path):
+    """A list finding some rule reads can still hold items none reads (collagenous stroma beside a scored
+    myxoid): the check names them, and they are exactly the items a case records and is told were not used."""
+    from ddx.authoring.check import check_rules
+    from tests.test_rulecheck import add_rules
+
+    report = check_rules(rules_copy, engine=False)
+    (note,) = [str(m) for m in report.notes if "items of list findings" in str(m)]
+    named = {
+        (path, term)
+        for part in note.split("reads: ", 1)[1].split("; ")
+        for path, terms in [part.split(": ", 1)]
+        for term in terms.split(", ")
+    }
+    assert ("morphology.stroma", "collagenous") in named and ("morphology.stroma", "myxoid") not in named
+    lists = {
+        "clinical.symptoms": knowledge.vocab.symptoms.terms,
+        "morphology.cell_types": knowledge.vocab.morphology["cell_types"].terms.terms,
+        "morphology.architecture": knowledge.vocab.morphology["architecture"].terms.terms,
+        "morphology.stroma": knowledge.vocab.morphology["stroma"].terms.terms,
+        "morphology.inflammation": knowledge.vocab.morphology["inflammation"].terms.terms,
+    }
+    for path, terms in lists.items():
+        section, field = path.split(".")
+        a = oracle.analyze(validate(knowledge, {"id": "t", section: {field: list(terms)}}))
+        unused = {(u.path, u.value) for u in a.unused}
+        # an item no rule reads is never used; every item named unused by the check is one
+        assert {(path, t) for t in terms if (path, t) in named} <= unused
+        # and the other way: an item recorded on its own and unused is named by the check
+        for t in terms:
+            alone = oracle.analyze(validate(knowledge, {"id": "t", section: {field: [t]}}))
+            if (path, t) in {(u.path, u.value) for u in alone.unused}:
+                assert (path, t) in named, (path, t)
+
+    # a rule reading a named item takes it off the note
+    add_rules(
+        rules_copy,
+        """
+- id: test.collagenous
+  title: "Collagenous stroma"
+  status: active
+  when: {morphology.stroma: {contains: collagenous}}
+  likelihood: {imt: 0.5}
+  default: ~0.3
+  rationale: "test"
+  source: "Test J 2026;1:1"
+""",
+    )
+    report = check_rules(rules_copy, engine=False)
+    (note,) = [str(m) for m in report.notes if "items of list findings" in str(m)]
+    assert "collagenous" not in note and "edematous" in note
+
+
 # ------------------------------------------------------------------ outside the differential
 
 

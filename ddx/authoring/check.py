@@ -62,7 +62,15 @@ from ddx.errors import DdxError, Problem
 from ddx.facts import case_facts
 from ddx.knowledge import Knowledge, Rule, load_knowledge_partial, resolve_rules_dir
 from ddx.knowledge.case import problems_from_validation
-from ddx.knowledge.conditions import ConditionError, branch_count, branches, describe, parse_condition, reads_nothing
+from ddx.knowledge.conditions import (
+    ConditionError,
+    branch_count,
+    branches,
+    condition_reads,
+    describe,
+    parse_condition,
+    reads_nothing,
+)
 from ddx.ranking import ranker_for
 from ddx.yamlio import strip_lines
 
@@ -1069,3 +1077,31 @@ def _check_unused_terms(k: Knowledge, report: CheckReport) -> None:
         report.add("note", "unused-term", f"findings no active scoring rule reads: {', '.join(other)}", file=vocab_file)
     if missing_groups:
         report.add("note", "unused-term", f"site group(s) no active scoring rule reads: {', '.join(missing_groups)}", file=vocab_file)
+    items = _unread_items(k, lists)
+    if items:
+        listed = "; ".join(f"{path}: {', '.join(terms)}" for path, terms in items.items())
+        report.add("note", "unused-term", f"items of list findings no active scoring rule reads: {listed}", file=vocab_file)
+
+
+def _unread_items(k: Knowledge, lists: frozenset[str]) -> dict[str, list[str]]:
+    """Per list finding that some scoring rule reads (cell types, stroma, inflammation ...), the vocabulary's items
+    that none reads or names in its ``accounts_for``: a case recording one gets it listed as "recorded, not used
+    by the ranking", item by item, as :meth:`ddx.analysis.Analyzer.unused` judges them (``collagenous`` stroma
+    beside a scored ``myxoid``). Lists that no rule reads at all are in the findings note instead."""
+    read: dict[str, set[str]] = {}
+    for r in k.active_rules:
+        if r.spec.likelihood is None:
+            continue
+        for node in (r.condition, r.accounts):
+            if node is None:
+                continue
+            for key, values in condition_reads(node, lists, by_value=node is r.accounts)[1].items():
+                read.setdefault(key.replace("__", "."), set()).update(values)
+    out: dict[str, list[str]] = {}
+    for path in sorted(lists):
+        terms = k.vocab.termset_for(path)
+        if path in read and terms is not None:
+            unread = [t for t in terms.terms if t not in read[path]]
+            if unread:
+                out[path] = unread
+    return out
