@@ -113,8 +113,8 @@ def test_the_floor_writes_exactly_what_ddx_batch_writes(tmp_path: Path) -> None:
 
 def test_the_suggestion_bench_times_every_case_of_a_batch(tmp_path: Path) -> None:
     """bench/suggest_bench.py once broke silently: the batch called the reference suggester with arguments it
-    lacks, every case became an error row, and no time was taken. Its batch pass must rank every case and time
-    each suggester's suggest() once per case."""
+    lacks, every case became an error row, and no time was taken. Its batch pass must rank every case (a case
+    that does not rank stops it) and return a time for each suggester."""
     suggest_bench = _bench("suggest_bench")
     knowledge = load_knowledge()
     rng = random.Random(23)
