@@ -32,8 +32,9 @@ from ddx.knowledge.case import TOP_LEVEL_KEYS, CaseModel, problems_from_validati
 from ddx.knowledge.vocabulary import TermSet, UnknownTerm, Vocabulary, fold, fold_sentence
 
 FINDING_SECTIONS = ("stains", "molecular")
-# ("nd" is not here: it may also mean not detected; the vocabulary's not_done_or_negative words are refused)
-NOT_DONE = frozenset({"not_done", "not_performed", "not_tested", "remove", "unknown"})
+# the entry line's word for taking a finding off, beside the vocabulary's words for a test not done
+# (``not_done``, as a file reads them; "ND" is among its ``not_done_or_negative`` words, which are refused)
+REMOVE = frozenset({"remove"})
 _NUMBER = re.compile(r"^(\d+(?:\.\d+)?)\s*%?$")
 _SPLIT = re.compile(r"[\s,;:=]+")
 
@@ -151,6 +152,7 @@ def parse_finding(text: str, section: str, vocab: Vocabulary) -> ParsedFinding:
     found = ParsedFinding(section, name)
     i = used
     path = f"{section}.{name}"
+    not_done = vocab.not_done | REMOVE
     while i < len(tokens):
         if fold_sentence(tokens[i]) in vocab.not_done_or_negative:  # "ND": not done, or not detected?
             negative = "absent" if section == "molecular" else "negative"
@@ -161,9 +163,10 @@ def parse_finding(text: str, section: str, vocab: Vocabulary) -> ParsedFinding:
                     path=path,
                 )
             )
-        if i + 1 < len(tokens) and fold("_".join(tokens[i : i + 2])) in NOT_DONE or fold(tokens[i]) in NOT_DONE:
+        one, two = fold_sentence(tokens[i]), fold_sentence("_".join(tokens[i : i + 2])) if i + 1 < len(tokens) else None
+        if one in not_done or two in not_done:
             found.not_done = True
-            i += 2 if fold(tokens[i]) not in NOT_DONE else 1
+            i += 1 if one in not_done else 2
             continue
         if section == "molecular":
             hit = _take(tokens, i, vocab.presence)

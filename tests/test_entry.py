@@ -40,6 +40,16 @@ def test_quick_entry_reads_names_synonyms_and_results(knowledge, text, section, 
     assert (found.name, found.fields, found.not_done) == (name, fields, False)
 
 
+@pytest.mark.parametrize("word", ["pending", "insufficient", "Not done.", "n/a"])
+def test_the_entry_line_reads_the_vocabularys_not_done_words_as_a_file_does(knowledge, word):
+    """The entry line once kept its own short list of these words in Python: 'desmin pending', dropped from a
+    file as not done, was refused when typed."""
+    from tests.conftest import validate
+
+    assert parse_finding(f"desmin {word}", "stains", knowledge.vocab).not_done
+    assert "desmin" not in validate(knowledge, {"id": "t", "stains": {"desmin": word}}).stains
+
+
 def test_quick_entry_not_done_and_name_alone(knowledge):
     assert parse_finding("sma not done", "stains", knowledge.vocab).not_done
     alone = parse_finding("myod", "stains", knowledge.vocab)
