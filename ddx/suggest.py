@@ -55,7 +55,6 @@ specification, and ``tests/test_suggest_fast.py`` holds this module equal to it)
 from __future__ import annotations
 
 import math
-import re
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -894,14 +893,9 @@ class Suggester:
             tiers: list[list[Rule]] = [[], []]
             if test is not None and table.fired:
                 if table.tiers is None:
-                    # the rules a plain positive (present) result makes fire come first, the plain positive rule
-                    # first; then those of the other results (an extent, a pattern). The same for every case
-                    # the table serves: beyond the test's result, they read only what its state holds.
-                    plain = {**facts, test.base_key: "positive" if kind == "stain" else "present"}
-                    table.tiers = [[], []]
-                    for r in sorted(test.rules, key=lambda r: r is not test.positive_rule):
-                        if r.id in table.fired and not r.negated:
-                            table.tiers[0 if r.predicate(plain) else 1].append(r)
+                    # the same for every case the table serves: beyond the test's result, the rules read only
+                    # what its state holds (which of them fire already, the conditions they test beyond it)
+                    table.tiers = quotable_rules(test.rules, test.positive_rule, table.fired, facts, test.base_key, kind)
                 tiers = table.tiers
             why = why_line(
                 self.knowledge,
@@ -933,6 +927,29 @@ class Suggester:
         )
 
 
+def quotable_rules(
+    rules: Sequence[Rule],
+    positive_rule: Rule | None,
+    fired: frozenset[str],
+    facts: dict[str, object],
+    base_key: str,
+    kind: str,
+) -> list[list[Rule]]:
+    """The rules a next test's why may quote, in two tiers: those a plain positive (present) result makes fire,
+    the plain positive rule first, then those only another result makes fire (an extent, a pattern).
+
+    ``rules``: the test's rules; ``fired``: the ids of those some outcome makes fire; ``facts``: the case's,
+    without the test; ``base_key``: the test's fact key; ``kind``: 'stain' or 'molecular'. A negated rule is
+    left out, and so is a rule that fires already, while the test is not recorded ('MSA positive (desmin not
+    recorded)', which fires on to an equivocal desmin): it is no figure of what the test would show."""
+    plain = {**facts, base_key: "positive" if kind == "stain" else "present"}
+    tiers: list[list[Rule]] = [[], []]
+    for r in sorted(rules, key=lambda r: r is not positive_rule):
+        if r.id in fired and not r.negated and not r.predicate(facts):
+            tiers[0 if r.predicate(plain) else 1].append(r)
+    return tiers
+
+
 def why_line(
     knowledge: Knowledge,
     profiles: list[Profile],
@@ -949,14 +966,10 @@ def why_line(
 
     ``profiles``: the ranker's; ``leader``/``contrast``: profile indices (``contrast`` None: no other
     candidate differs); ``positive_rule``: the test's plain positive (present) rule, quoted as 'positive in'.
-    ``tiers``: the rules a result of the test makes fire (not negated): those of a plain positive result,
-    then the others (both empty for a test no rule reads). The rule quoted is the one whose figures for the
+    ``tiers``: the rules a result of the test makes fire (not negated) and that do not fire without it (a
+    rule that fires while the test is not recorded is no figure of what the test would show): those of a plain
+    positive result, then the others (both empty for a test no rule reads). The rule quoted is the one whose figures for the
     two differ most, from the first tier where they differ by at least MIN_QUOTED_DIFFERENCE."""
-    # a rule that fires while the test is not recorded ('MSA positive (desmin not recorded)', on an equivocal
-    # result) is no figure of what the test would show: not quoted
-    base = re.sub(r"\s*\(.*?\)", "", label).strip() or label  # 'MDM2 (IHC)' is 'MDM2' in a title's brackets
-    unread = re.compile(rf"\(\s*{re.escape(base)}(?: \(\w+\))? not (?:recorded|read)\)", re.IGNORECASE)
-    tiers = [[r for r in tier if not unread.search(r.title)] for tier in tiers]
     candidates = [r for tier in tiers for r in tier]
     if not candidates:
         if pointers:

@@ -20,7 +20,7 @@ from typing import Any
 from ddx.knowledge import Knowledge, Rule
 from ddx.knowledge.ancillary import TestCost
 from ddx.ranking import Ranker
-from ddx.suggest import SECTION, SUMS_TO_ONE, Suggestion, pick, why_line
+from ddx.suggest import SECTION, SUMS_TO_ONE, Suggestion, pick, quotable_rules, why_line
 
 
 def _entropy(ps: list[float]) -> float:
@@ -243,13 +243,8 @@ class ReferenceSuggester:
         cost = test.cost if test is not None else self.knowledge.ancillary.cost(test_path)
         contrast = self._contrast(rows, pp, leader) if rows else None
         tiers: list[list[Rule]] = [[], []]
-        if test is not None:
-            # the rules a plain positive (present) result makes fire come first, the plain positive rule first;
-            # then those of the other results (an extent, a pattern)
-            plain = {**facts, test.base_key: "positive" if kind == "stain" else "present"}
-            for r in sorted(test.rules, key=lambda r: r is not test.positive_rule):
-                if r.id in fired and not r.negated:
-                    tiers[0 if r.predicate(plain) else 1].append(r)
+        if test is not None:  # which rules the why may quote: shared with ddx/suggest.py, as its wording is
+            tiers = quotable_rules(test.rules, test.positive_rule, fired, facts, test.base_key, kind)
         # the why line's wording is shared with ddx/suggest.py (not what this reference specifies)
         why = why_line(
             self.knowledge,

@@ -4,6 +4,8 @@ mm² is pointed to its own key, and "ND" (not done, or not detected?) is read as
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from ddx.errors import KnowledgeError
@@ -273,20 +275,48 @@ def test_not_done_with_a_full_stop_is_not_recorded(knowledge):
 
 
 @pytest.mark.parametrize(
-    ("rule", "label", "leader", "contrast"),
-    [("ihc.msa", "Desmin", "ilms", "prms"), ("ihc.cdk4", "MDM2 (IHC)", "ddlps", "ups")],  # a method in the name
+    ("recorded", "rule", "test"),
+    [
+        ({"msa": "positive"}, "ihc.msa", "desmin"),
+        ({"cdk4": "positive"}, "ihc.cdk4", "mdm2"),  # 'MDM2 (IHC)': a method in the test's name
+        ({"cd163": "positive"}, "ihc.cd163", "cd68"),  # '(CD68 not read)'
+    ],
 )
-def test_a_next_test_quotes_no_rule_that_fires_without_it(knowledge, rule, label, leader, contrast):
-    """'Desmin: its result would make the case read MSA positive (desmin not recorded)' contradicted itself."""
-    from ddx.ranking import ranker_for
-    from ddx.suggest import why_line
+def test_a_next_test_quotes_no_rule_that_fires_without_it(knowledge, analyzer, recorded, rule, test):
+    """'Desmin: its result would make the case read MSA positive (desmin not recorded)' contradicted itself: the
+    rule fires while desmin is not recorded (and on to an equivocal result), so it is no figure of desmin's."""
+    a = analyzer.analyze(validate(knowledge, {"id": "t", "patient": {"age": 50}, "stains": recorded}))
+    assert rule in a.matched  # the rule that reads the test's absence fires now
+    facts = analyzer.facts(a.case)
+    every = {s.test: s for s in analyzer.suggester.suggest(facts, a.matched, n=100, min_gain=0.0)}
+    assert test in every, sorted(every)
+    assert knowledge.rule[rule].title not in every[test].why, every[test].why
+    # the rule that fires already is offered to no why, whichever rules an outcome makes fire
+    from ddx.suggest import quotable_rules
 
-    profiles = ranker_for(knowledge).profiles
-    slugs = [p.slug for p in profiles]
-    unread = knowledge.rule[rule]
-    assert "not recorded)" in unread.title
-    text = why_line(knowledge, profiles, None, [[unread]], label, "stain", slugs.index(leader), slugs.index(contrast), ())
-    assert text == f"{label}: its result changes the ranking of the leading candidates", text
+    offer = next(t for t in analyzer.suggester.tests if t.name == test)
+    fired = frozenset(r.id for r in offer.rules)
+    tiers = quotable_rules(offer.rules, offer.positive_rule, fired, facts, offer.base_key, "stain")
+    quoted = [r.id for tier in tiers for r in tier]
+    assert rule not in quoted and quoted, quoted
+
+
+def test_no_next_test_quotes_a_rule_the_case_matches_already(knowledge, analyzer):
+    """Over the published cases: a why line quotes what the test's result would add, never a rule in force."""
+    from ddx.loader import iter_cases
+    from tests.conftest import CASES
+
+    quoted = 0
+    for path in sorted(CASES.glob("*.yaml")):
+        for loaded in iter_cases(path, knowledge):
+            a = analyzer.analyze(loaded.case)
+            for s in analyzer.suggester.suggest(analyzer.facts(a.case), a.matched, n=100, min_gain=0.0):
+                reads = re.search(r"would make the case read '(.*)', found in", s.why)
+                if reads:
+                    quoted += 1
+                    titles = {knowledge.rule[r].title for r in a.matched if r in knowledge.rule}
+                    assert reads.group(1) not in titles, (loaded.case.id, s.why)
+    assert quoted  # the check saw such lines
 
 
 def test_a_second_subtype_close_to_the_first_is_named_beside_it(knowledge, analyzer):
