@@ -13,7 +13,7 @@ from ddx.errors import Problem
 from ddx.facts import case_facts
 from ddx.knowledge import NEGATION_SUFFIX, Knowledge
 from ddx.knowledge.case import CaseModel
-from ddx.knowledge.conditions import condition_reads, requires_unrecorded, supposed_keys
+from ddx.knowledge.conditions import Reads, requires_unrecorded, supposed_keys
 from ddx.ranking import Caveat, RankedEntity, lower_first, ranker_for, short_name
 from ddx.suggest import Suggester, Suggestion
 
@@ -145,18 +145,12 @@ class Analyzer:
         confirm = {p.replace(".", "__") for e in knowledge.entities for p in e.confirm_with}
         confirm |= {p.replace(".", "__") for s in knowledge.subtype.values() for p in s.confirm_with or []}
         self.keys = knowledge.referenced_keys | confirm | knowledge.ancillary.keys
-        # per scoring rule: the fact keys it reads, and for list findings the items it reads
-        self.reads: dict[str, tuple[frozenset[str], dict[str, frozenset[str]]]] = {}
-        list_paths = frozenset(p for p, kind in knowledge.vocab.finding_paths().items() if kind == "list")
-        # and the findings a scoring rule's figures stand for (its ``accounts_for``), read only for "recorded, not
-        # used by the ranking"
-        self.accounts: dict[str, tuple[frozenset[str], dict[str, frozenset[str]]]] = {}
-        for rule in knowledge.active_rules:
-            if rule.id not in self.ranker.log_lik:
-                continue
-            self.reads[rule.id] = condition_reads(rule.condition, list_paths)
-            if rule.accounts is not None:
-                self.accounts[rule.id] = condition_reads(rule.accounts, list_paths, by_value=True)
+        # per scoring rule: the fact keys it reads, and for list findings the items it reads; and the findings a
+        # scoring rule's figures stand for (its ``accounts_for``), read only for "recorded, not used by the ranking"
+        self.reads: dict[str, Reads] = {rid: reads for rid, (reads, _) in knowledge.scoring_reads.items()}
+        self.accounts: dict[str, Reads] = {
+            rid: accounts for rid, (_, accounts) in knowledge.scoring_reads.items() if accounts is not None
+        }
         # per scoring rule: the fact keys it holds only without (a what-if that records one of them drops it), and
         # the keys a what-if supposing its finding records (those it reads as a value, not as "not recorded")
         self.needs_unrecorded: dict[str, frozenset[str]] = {}

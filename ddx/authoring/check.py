@@ -66,7 +66,6 @@ from ddx.knowledge.conditions import (
     ConditionError,
     branch_count,
     branches,
-    condition_reads,
     describe,
     parse_condition,
     reads_nothing,
@@ -1089,13 +1088,9 @@ def _unread_items(k: Knowledge, lists: frozenset[str]) -> dict[str, list[str]]:
     by the ranking", item by item, as :meth:`ddx.analysis.Analyzer.unused` judges them (``collagenous`` stroma
     beside a scored ``myxoid``). Lists that no rule reads at all are in the findings note instead."""
     read: dict[str, set[str]] = {}
-    for r in k.active_rules:
-        if r.spec.likelihood is None:
-            continue
-        for node in (r.condition, r.accounts):
-            if node is None:
-                continue
-            for key, values in condition_reads(node, lists, by_value=node is r.accounts)[1].items():
+    for reads, accounts in k.scoring_reads.values():
+        for _, items in filter(None, (reads, accounts)):
+            for key, values in items.items():
                 read.setdefault(key.replace("__", "."), set()).update(values)
     out: dict[str, list[str]] = {}
     for path in sorted(lists):

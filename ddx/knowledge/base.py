@@ -37,9 +37,11 @@ from ddx.knowledge.conditions import (
     ConditionError,
     Node,
     Predicate,
+    Reads,
     atoms,
     branch_count,
     compile_predicate,
+    condition_reads,
     parse_condition,
 )
 from ddx.knowledge.load import Entry, load_model, load_vocabulary, read_data
@@ -305,6 +307,23 @@ class Knowledge:
     @cached_property
     def active_rules(self) -> list[Rule]:
         return [r for r in self.rules if r.spec.status == "active"]
+
+    @cached_property
+    def scoring_reads(self) -> dict[str, tuple[Reads, Reads | None]]:
+        """Per active scoring rule (one with likelihoods), by id: what its condition reads of a case and what
+        its ``accounts_for`` names (None without one), each as :func:`condition_reads` gives it (the fact keys
+        read whole; for list findings, the items named; ``accounts_for`` by value). The one reading of which
+        findings the ranking uses, for "recorded, not used by the ranking" (:meth:`ddx.analysis.Analyzer.unused`)
+        and for ``ddx rules check``'s unused terms."""
+        lists = frozenset(p for p, kind in self.vocab.finding_paths().items() if kind == "list")
+        return {
+            r.id: (
+                condition_reads(r.condition, lists),
+                condition_reads(r.accounts, lists, by_value=True) if r.accounts is not None else None,
+            )
+            for r in self.active_rules
+            if r.spec.likelihood is not None
+        }
 
     @cached_property
     def case_schema(self) -> CaseSchema:

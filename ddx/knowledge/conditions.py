@@ -316,10 +316,11 @@ def describe(node: Node, vocab: Vocabulary | None = None) -> str:
 
 LIST_READS = frozenset({"contains", "contains_any", "contains_all"})
 
+# what a condition reads of a case: the fact keys read whole, and per list finding the items named
+Reads = tuple[frozenset[str], dict[str, frozenset[str]]]
 
-def condition_reads(
-    node: Node, list_paths: frozenset[str], by_value: bool = False
-) -> tuple[frozenset[str], dict[str, frozenset[str]]]:
+
+def condition_reads(node: Node, list_paths: frozenset[str], by_value: bool = False) -> Reads:
     """What a condition reads of a case: the fact keys it reads whole, and for list findings the items it
     names (``reads_nothing`` atoms left out). ``by_value``: a key compared with one value (``eq``) is read for
     that value alone, as a list's item is (a rule's ``accounts_for``: ``{molecular.ranbp2_alk_fusion:
