@@ -938,14 +938,15 @@ def quotable_rules(
     """The rules a next test's why may quote, in two tiers: those a plain positive (present) result makes fire,
     the plain positive rule first, then those only another result makes fire (an extent, a pattern).
 
-    ``rules``: the test's rules; ``fired``: the ids of those some outcome makes fire; ``facts``: the case's,
-    without the test; ``base_key``: the test's fact key; ``kind``: 'stain' or 'molecular'. A negated rule is
-    left out, and so is a rule that fires already, while the test is not recorded ('MSA positive (desmin not
-    recorded)', which fires on to an equivocal desmin): it is no figure of what the test would show."""
+    ``rules``: the test's rules; ``fired``: the ids of those an outcome adds to the rules the case fires
+    already (the outcome tables subtract those, :meth:`Suggester._build`, so a rule that fires while the test
+    is not recorded, 'MSA positive (desmin not recorded)', is no figure of what the test would show and is
+    never quoted); ``facts``: the case's, without the test; ``base_key``: the test's fact key; ``kind``:
+    'stain' or 'molecular'. A negated rule is left out."""
     plain = {**facts, base_key: "positive" if kind == "stain" else "present"}
     tiers: list[list[Rule]] = [[], []]
     for r in sorted(rules, key=lambda r: r is not positive_rule):
-        if r.id in fired and not r.negated and not r.predicate(facts):
+        if r.id in fired and not r.negated:
             tiers[0 if r.predicate(plain) else 1].append(r)
     return tiers
 
