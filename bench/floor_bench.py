@@ -124,6 +124,7 @@ class MinimalScorer:
         self.weights = ranker.weights
         self.place = ranker.place
         self.lean_rows = ranker.lean_rows  # each piece of evidence's lean JSON (None: not listed), built once
+        self.estimated = {r: tuple(e.estimate for e in row) for r, row in ranker.evidence.items()}  # per rule, per profile
         self.n_profiles = len(ranker.profiles)
         self.match_keys = knowledge.referenced_keys
         self.entities = [(e.slug, e.name, bool(e.subtypes)) for e in knowledge.entities]
@@ -352,6 +353,19 @@ class MinimalScorer:
             )
         # findings that separate the two leaders; stains and molecular tests read by matched scoring rules
         a, b = best[order[0]], best[order[1]]
+        # what the lead rests on (ddx.ranking.Ranker.lead_basis): each weight by the kind of its figure
+        cited: list[float] = []
+        estimated: list[float] = []
+        for r in ids:
+            w, est = self.weights[r], self.estimated[r]
+            (estimated if est[a] else cited).append(w[a])
+            (estimated if est[b] else cited).append(-w[b])
+        basis = {
+            "leader": self.entities[order[0]][0],
+            "runner_up": self.entities[order[1]][0],
+            "cited": round(math.fsum(cited), 3),
+            "estimated": round(math.fsum(estimated), 3),
+        }
         informative = 0
         counted: set[frozenset[str]] = set()
         for r in ids:
@@ -448,6 +462,7 @@ class MinimalScorer:
                 "unused_findings": unused,
                 "outside_differential": {"unexplained": unexplained, "pointers": pointers} if unexplained or pointers else None,
                 "informative_findings": informative,
+                "lead_basis": basis,
             }
         )[1:-1]
         return f'{head},"ranking":[{",".join(entries)}],{tail},{self.constant_tail}'

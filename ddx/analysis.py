@@ -14,7 +14,7 @@ from ddx.facts import case_facts
 from ddx.knowledge import NEGATION_SUFFIX, Knowledge
 from ddx.knowledge.case import CaseModel
 from ddx.knowledge.conditions import Reads, requires_unrecorded, supposed_keys
-from ddx.ranking import Caveat, RankedEntity, lower_first, ranker_for, short_name
+from ddx.ranking import Caveat, LeadBasis, RankedEntity, lower_first, ranker_for, short_name
 from ddx.suggest import Suggester, Suggestion
 
 ANCILLARY = ("stains__", "molecular__")
@@ -107,6 +107,8 @@ class Analysis:
     # separates the leaders"); None when they were not computed
     no_separating_test: bool | None = None
     engine: str = ""  # the matcher that ranked it: "durable" or "python" (ddx.engine.ENGINES); "" if none ran
+    # what the lead of the first entity over the second rests on: cited figures or estimates (None: fewer than two)
+    lead_basis: LeadBasis | None = None
 
     @property
     def engine_label(self) -> str:
@@ -266,6 +268,7 @@ class Analyzer:
             informative=len(informative),
             ancillary=len(ancillary),
             no_separating_test=no_separating,
+            lead_basis=self.ranker.lead_basis(matched, ranking),
         )
 
     def overturned(

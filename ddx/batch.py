@@ -78,6 +78,9 @@ class BatchRow:
     errors: list[Problem] = field(default_factory=list)
     json: str | None = None  # the JSON line, terminal-safe (ddx.safetext.json_text)
     sheet: str | None = None  # the workbook sheet the case is a row of
+    # what the first entity's lead over the second rests on (log10; ddx.ranking.LeadBasis): cited figures, estimates
+    lead_cited: float | None = None
+    lead_estimated: float | None = None
 
     @property
     def ok(self) -> bool:
@@ -192,6 +195,8 @@ class Processor:
             errors=list(analysis.problems),
             json=self.json_line(analysis) if self.options.want_json else None,
             sheet=analysis.sheet,
+            lead_cited=analysis.lead_basis.cited if analysis.lead_basis else None,
+            lead_estimated=analysis.lead_basis.estimated if analysis.lead_basis else None,
         )
 
     def json_line(self, analysis: Analysis) -> str:

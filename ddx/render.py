@@ -66,6 +66,7 @@ def _head_and_tail(analysis: Analysis, knowledge: Knowledge) -> tuple[dict[str, 
         "unused_findings": [u.to_dict() for u in analysis.unused],
         "outside_differential": analysis.outside.to_dict() if analysis.outside else None,
         "informative_findings": analysis.informative,
+        "lead_basis": analysis.lead_basis.to_dict() if analysis.lead_basis else None,
         "errors": [p.to_dict() for p in analysis.problems],
         "rules_version": knowledge.settings.version,
         "rules_hash": knowledge.content_hash[:12],
@@ -187,6 +188,7 @@ def to_lean_line(analysis: Analysis, knowledge: Knowledge, *, evidence_for: int 
         f'"unused_findings":[{_unused_texts(analysis.unused)}]',
         f'"outside_differential":{_dumps(outside)}',
         f'"informative_findings":{analysis.informative:d}',
+        f'"lead_basis":{_dumps(analysis.lead_basis.to_dict()) if analysis.lead_basis else "null"}',
         f'"errors":{_dumps([p.to_dict() for p in analysis.problems])}',
     ]
     return f'{_dumps(head)[:-1]},"ranking":[{",".join(entries)}],{",".join(tail)},{_lean_constants(knowledge, analysis.engine)}}}'
@@ -386,6 +388,8 @@ def render_text(analysis: Analysis, knowledge: Knowledge, *, top: int = 6, evide
         # each figure one word ("<0.1"), its sign in the heading, so a wrapped line never parts "<", "0.1" and "%"
         figures = ", ".join(f"{r.entity} {probability_text(r.probability, '').replace(' ', '')}" for r in rest)
         parts.append(Text(f"also considered (%): {figures}", style="dim"))
+    if analysis.lead_basis:
+        parts.append(Text(analysis.lead_basis.sentence(), style="dim"))
     if analysis.outside:
         parts.append(Text("Outside the differential — the findings point beyond the entities ddx models:", style="bold yellow"))
         parts.append(_hanging([("  ◆", Text(line)) for line in outside_lines(analysis, knowledge)], marker_style="bold yellow"))
@@ -461,6 +465,8 @@ def render_markdown(analysis: Analysis, knowledge: Knowledge, *, top: int = 6, e
         shown = probability_text(r.probability)
         lines.append(f"| {i} | {r.entity} ({_md(name)}) | {shown} | {r.score:+.2f} | {for_} | {against} |")
     lines += ["", f"_{SCORE_LEGEND}_"]
+    if analysis.lead_basis:
+        lines += ["", _md(analysis.lead_basis.sentence())]
     if analysis.outside:
         lines += ["", "**Outside the differential**", ""] + [f"- {_md(line)}" for line in outside_lines(analysis, knowledge)]
     if analysis.caveats:

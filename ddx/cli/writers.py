@@ -91,6 +91,8 @@ CSV_HEADER_START = ("id", "file", "line", "status", "expected", "rank_of_expecte
 # and whether no test separates the leaders; then the sheet of a workbook row
 NEXT_TEST_COLUMNS = ["next_test_gain_bits", "next_test_cost_class", "next_test_turnaround", "no_separating_test"]
 SOURCE_COLUMNS = ["sheet"]
+# then what the first leader's lead over the second rests on (log10): cited figures, estimates (ddx.ranking.LeadBasis)
+LEAD_COLUMNS = ["lead_cited", "lead_estimated"]
 
 
 def csv_header(top: int) -> list[str]:
@@ -99,7 +101,7 @@ def csv_header(top: int) -> list[str]:
     for i in range(1, top + 1):
         header += [f"leader_{i}", f"probability_{i}"]
     header += ["leader_subtype", "band", "next_test", "caveats", "unused_findings", "outside_differential", "error_keys", "errors"]
-    return header + NEXT_TEST_COLUMNS + SOURCE_COLUMNS
+    return header + NEXT_TEST_COLUMNS + SOURCE_COLUMNS + LEAD_COLUMNS
 
 
 def probability_cell(p: float) -> float:
@@ -147,6 +149,7 @@ def result_cells(result: BatchRow, top: int) -> list[str | int | float]:
         flag,
     ]
     row += [result.sheet or ""]
+    row += [round(x, 4) if x is not None else "" for x in (result.lead_cited, result.lead_estimated)]
     return row
 
 

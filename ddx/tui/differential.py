@@ -183,6 +183,9 @@ def entity_detail(
         for e in items:
             tag = tags.setdefault(e.grounds, len(tags) + 1)  # an estimate's reasoning, else the citation
             parts.append(Text("  ") + evidence_text(e, tag, full=full))
+    basis = analysis.lead_basis
+    if basis is not None and ranked.entity in (basis.leader, basis.runner_up):  # what the lead of one over the other rests on
+        parts.append(Text(basis.sentence(), style="dim"))
     if knowledge is not None and analysis.unused:
         unused = Text(f"{UNUSED}: ", style="bold dim")
         unused.append(", ".join(unused_texts(analysis, knowledge)), style="dim italic")

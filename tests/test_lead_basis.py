@@ -1,0 +1,111 @@
+"""What the lead rests on (ddx.ranking.LeadBasis): cited figures against estimates, in every output."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from ddx.analysis import Analyzer
+from ddx.cli.main import main
+from ddx.knowledge import Knowledge, load_knowledge
+from ddx.loader import iter_cases
+from ddx.ranking import LeadBasis
+
+REPO = Path(__file__).resolve().parent.parent
+SEED = REPO / "cases" / "seed-board-q1-thigh-35m.yaml"
+
+
+@pytest.fixture(scope="module")
+def knowledge() -> Knowledge:
+    return load_knowledge()
+
+
+@pytest.fixture(scope="module")
+def analyzer(knowledge: Knowledge) -> Analyzer:
+    return Analyzer(knowledge)
+
+
+def sample_analyses(knowledge: Knowledge, analyzer: Analyzer):
+    for path in sorted((REPO / "cases").rglob("*.yaml")):
+        for loaded in iter_cases(path, knowledge):
+            if loaded.case is not None:
+                yield analyzer.analyze(loaded.case, suggest=False)
+
+
+def test_the_parts_sum_to_the_score_difference_and_match_the_evidence_lists(knowledge: Knowledge, analyzer: Analyzer):
+    # the basis comes from the ranker's table of evidence per rule and profile; the entities' own evidence lists
+    # (built another way, per entity) must give the same split, and the two parts the difference of the scores
+    seen = 0
+    for analysis in sample_analyses(knowledge, analyzer):
+        basis = analysis.lead_basis
+        first, second = analysis.ranking[:2]
+        assert basis is not None and (basis.leader, basis.runner_up) == (first.entity, second.entity)
+        assert math.isclose(basis.findings, first.score - second.score, abs_tol=1e-9)
+        cited = math.fsum(
+            [e.weight for e in first.evidence if not e.estimate] + [-e.weight for e in second.evidence if not e.estimate]
+        )
+        estimated = math.fsum([e.weight for e in first.evidence if e.estimate] + [-e.weight for e in second.evidence if e.estimate])
+        assert math.isclose(basis.cited, cited, abs_tol=1e-9) and math.isclose(basis.estimated, estimated, abs_tol=1e-9)
+        seen += 1
+    assert seen > 100
+
+
+def test_the_sentence_says_what_the_lead_rests_on():
+    supported = LeadBasis("ilms", "prms", 0.5, 0.3)
+    assert (
+        supported.sentence() == "The findings favour ilms over prms by +0.80 (log10): +0.50 from cited figures, +0.30 from estimates."
+    )
+    assert not supported.on_estimates
+    on_estimates = LeadBasis("ilms", "prms", -0.46, 1.33)
+    assert on_estimates.on_estimates
+    assert on_estimates.sentence().endswith("The lead rests on estimates: the cited figures alone favour prms.")
+    neither = LeadBasis("ilms", "prms", 0.0, 0.4)
+    assert neither.sentence().endswith("the cited figures alone favour neither.")
+    # the findings favour the runner-up: the sentence is turned round, and the leader leads by its prior
+    by_prior = LeadBasis("imt", "ilms", 1.73, -2.38)
+    assert not by_prior.on_estimates
+    assert by_prior.sentence() == (
+        "The findings favour ilms over imt by +0.65 (log10): -1.73 from cited figures, +2.38 from estimates; imt leads by its prior."
+    )
+
+
+def test_a_single_ranked_entity_has_no_basis(knowledge: Knowledge, analyzer: Analyzer):
+    assert analyzer.ranker.lead_basis(frozenset(), []) is None
+
+
+def run(*args: str) -> str:
+    result = CliRunner().invoke(main, list(args), catch_exceptions=False, env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_every_output_carries_it(knowledge: Knowledge, analyzer: Analyzer):
+    analysis = next(a for a in sample_analyses(knowledge, analyzer) if a.case_id == "seed-board-q1-thigh-35m")
+    basis = analysis.lead_basis
+    assert basis is not None and basis.on_estimates  # the board-review case: a lead that rests on estimates
+    full = json.loads(run("eval", "--format", "json", str(SEED)))
+    assert full["lead_basis"] == basis.to_dict()
+    lean = json.loads(run("batch", "--format", "jsonl", "-q", str(SEED)).splitlines()[0])
+    assert lean["detail"] == "lean" and lean["lead_basis"] == basis.to_dict()
+    assert basis.sentence() in " ".join(run("eval", str(SEED)).replace("│", " ").split())
+    assert basis.sentence() in run("eval", "--format", "markdown", str(SEED))
+    rows = list(csv.DictReader(io.StringIO(run("batch", "--format", "csv", "-q", str(SEED)))))
+    assert float(rows[0]["lead_cited"]) == round(basis.cited, 4)
+    assert float(rows[0]["lead_estimated"]) == round(basis.estimated, 4)
+
+
+def test_an_error_row_has_no_basis(tmp_path: Path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("id: bad\nstains: {desmn: positive}\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["batch", "--format", "csv", "-q", str(bad)], catch_exceptions=False)
+    rows = list(csv.DictReader(io.StringIO(result.output)))
+    assert rows[0]["status"] == "error" and rows[0]["lead_cited"] == "" and rows[0]["lead_estimated"] == ""
+    lean = CliRunner().invoke(main, ["batch", "--format", "jsonl", "-q", str(bad)], catch_exceptions=False).output
+    line = json.loads(lean.splitlines()[0])
+    assert line["errors"] and line["lead_basis"] is None
