@@ -357,9 +357,8 @@ class MinimalScorer:
         cited: list[float] = []
         estimated: list[float] = []
         for r in ids:
-            w, est = self.weights[r], self.estimated[r]
-            (estimated if est[a] else cited).append(w[a])
-            (estimated if est[b] else cited).append(-w[b])
+            est, lik = self.estimated[r], self.log_lik[r]
+            (estimated if est[a] or est[b] else cited).append((lik[a] - lik[b]) / LN10)
         basis = {
             "leader": self.entities[order[0]][0],
             "runner_up": self.entities[order[1]][0],

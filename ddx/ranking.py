@@ -325,19 +325,19 @@ def fill_sentence(frame: str, values: dict[str, str], lower: frozenset[str] = fr
 @dataclass(frozen=True)
 class LeadBasis:
     """What the leader's lead over the runner-up rests on: the difference of the two entities' scores
-    (log10; the scores of their leading profiles, as the ranking shows them), split by the kind of figure
-    behind each matched finding. A finding adds its weight for the leader to the kind of the leader's figure
-    and takes its weight for the runner-up from the kind of the runner-up's figure, so
-    ``cited + estimated`` = leader's score − runner-up's score (the priors are not in it).
-
-    ``cited``: from counts, published percentages and definitions; ``estimated``: from the estimates
-    (figures marked ``~`` with a line of reasoning). Positive favours the leader.
+    (log10; the scores of their leading profiles, as the ranking shows them), split by the figures behind
+    each matched finding. A finding adds log10(p_leader / p_runner-up) (the probabilities used, after
+    shrinkage) to ``cited`` when both figures are cited (a count, a published percentage, a definition) and
+    to ``estimated`` when either is an estimate (a ``~`` figure with a line of reasoning), so
+    ``cited + estimated`` = leader's score − runner-up's score (the priors are not in it). Positive favours
+    the leader.
     """
 
     leader: str  # entity slug
     runner_up: str  # entity slug
     cited: float  # log10
     estimated: float  # log10
+    leader_subtypes: bool = False  # the leader's probability is a sum over subtypes (said when the prior carries it)
 
     @property
     def findings(self) -> float:
@@ -346,9 +346,9 @@ class LeadBasis:
 
     @property
     def on_estimates(self) -> bool:
-        """The findings favour the leader only through estimates: the cited figures alone favour the
-        runner-up or neither."""
-        return self.findings > 0 and self.cited <= 0
+        """The findings favour the leader (by :data:`MIN_WEIGHT` or more) and the findings with cited figures
+        for both do not (they favour the runner-up, or neither by :data:`MIN_WEIGHT`)."""
+        return self.findings >= MIN_WEIGHT and self.cited < MIN_WEIGHT
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -358,24 +358,37 @@ class LeadBasis:
             "estimated": round(self.estimated, 3),
         }
 
-    def sentence(self) -> str:
-        """One or two sentences for a reader: 'The findings favour ilms over prms by +0.87 (log10): +0.25
-        from cited figures, +0.62 from estimates.'; when the findings favour the runner-up, the sentence is
-        turned round and says that the leader leads by its prior; when the lead rests on estimates
-        (:attr:`on_estimates`), a second sentence says so."""
-        first, second, sign = self.leader, self.runner_up, 1.0
-        if self.findings < 0:
-            first, second, sign = self.runner_up, self.leader, -1.0
+    def sentence(self, name: Callable[[str], str] = str.upper) -> str:
+        """One or two sentences for a reader (``name``: an entity's name as the output shows it):
+        'The findings favour ILMS over PRMS by +0.87 (log10, about 7.4-fold): -0.25 from findings cited for
+        both, +1.12 from findings with an estimate for either. The findings' margin rests on estimates: the
+        cited figures alone favour PRMS.' When the findings favour the runner-up the sentence is turned round
+        and says the leader leads on its prior; when they separate neither, it says so."""
+        first, second = name(self.leader), name(self.runner_up)
+        by_prior = f"{first} leads on its prior" + (" and the sum over its subtypes" if self.leader_subtypes else "")
+        if abs(self.findings) < MIN_WEIGHT:
+            return f"The recorded findings do not separate {first} from {second}; {by_prior}."
+        sign = 1.0 if self.findings > 0 else -1.0
+        favoured, other = (first, second) if sign > 0 else (second, first)
         text = (
-            f"The findings favour {first} over {second} by {sign * self.findings:+.2f} (log10): "
-            f"{sign * self.cited:+.2f} from cited figures, {sign * self.estimated:+.2f} from estimates"
+            f"The findings favour {favoured} over {other} by {sign * self.findings:+.2f} (log10, {fold_text(sign * self.findings)}): "
+            f"{sign * self.cited:+.2f} from findings cited for both, "
+            f"{sign * self.estimated:+.2f} from findings with an estimate for either"
         )
-        if self.findings < 0:
-            return text + f"; {self.leader} leads by its prior."
+        if sign < 0:
+            return text + f"; {by_prior}."
         if self.on_estimates:
-            favoured = f"favour {self.runner_up}" if self.cited < 0 else "favour neither"
-            return text + f". The lead rests on estimates: the cited figures alone {favoured}."
+            alone = f"favour {second}" if self.cited <= -MIN_WEIGHT else "separate neither"
+            return text + f". The findings' margin rests on estimates: the cited figures alone {alone}."
         return text + "."
+
+
+def fold_text(log10_ratio: float) -> str:
+    """A positive log10 ratio as a reader weighs it: 'about 7.4-fold', 'about 32-fold', 'over 1,000-fold'."""
+    ratio = 10**log10_ratio
+    if ratio >= 1000:
+        return "over 1,000-fold"
+    return f"about {ratio:.1f}-fold" if ratio < 10 else f"about {ratio:.0f}-fold"
 
 
 @dataclass(frozen=True)
@@ -583,13 +596,15 @@ class Ranker:
         a, b = (self._profile_at[(r.entity, r.subtype if r.subtype not in (None, r.entity) else None)] for r in ranking[:2])
         cited: list[float] = []
         estimated: list[float] = []
+        log_lik = self.log_lik
         for rid in sorted(matched):
             row = self.evidence.get(rid)
             if row is None:  # a caveat or a draft: it scores nothing
                 continue
-            for e, sign in ((row[a], 1.0), (row[b], -1.0)):
-                (estimated if e.estimate else cited).append(sign * e.weight)
-        return LeadBasis(ranking[0].entity, ranking[1].entity, math.fsum(cited), math.fsum(estimated))
+            part = estimated if row[a].estimate or row[b].estimate else cited
+            part.append((log_lik[rid][a] - log_lik[rid][b]) / LN10)
+        subtypes = bool(self.knowledge.entity[ranking[0].entity].subtypes)
+        return LeadBasis(ranking[0].entity, ranking[1].entity, math.fsum(cited), math.fsum(estimated), subtypes)
 
     def informative(self, matched: frozenset[str] | set[str], ranking: list[RankedEntity]) -> list[str]:
         """Matched scoring rules that separate the two leading candidates: their likelihoods under the

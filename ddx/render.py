@@ -389,7 +389,7 @@ def render_text(analysis: Analysis, knowledge: Knowledge, *, top: int = 6, evide
         figures = ", ".join(f"{r.entity} {probability_text(r.probability, '').replace(' ', '')}" for r in rest)
         parts.append(Text(f"also considered (%): {figures}", style="dim"))
     if analysis.lead_basis:
-        parts.append(Text(analysis.lead_basis.sentence(), style="dim"))
+        parts.append(Text(analysis.lead_basis.sentence(knowledge.short_name), style="dim"))
     if analysis.outside:
         parts.append(Text("Outside the differential — the findings point beyond the entities ddx models:", style="bold yellow"))
         parts.append(_hanging([("  ◆", Text(line)) for line in outside_lines(analysis, knowledge)], marker_style="bold yellow"))
@@ -466,7 +466,7 @@ def render_markdown(analysis: Analysis, knowledge: Knowledge, *, top: int = 6, e
         lines.append(f"| {i} | {r.entity} ({_md(name)}) | {shown} | {r.score:+.2f} | {for_} | {against} |")
     lines += ["", f"_{SCORE_LEGEND}_"]
     if analysis.lead_basis:
-        lines += ["", _md(analysis.lead_basis.sentence())]
+        lines += ["", _md(analysis.lead_basis.sentence(knowledge.short_name))]
     if analysis.outside:
         lines += ["", "**Outside the differential**", ""] + [f"- {_md(line)}" for line in outside_lines(analysis, knowledge)]
     if analysis.caveats:

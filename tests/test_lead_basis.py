@@ -39,44 +39,60 @@ def sample_analyses(knowledge: Knowledge, analyzer: Analyzer):
 
 
 def test_the_parts_sum_to_the_score_difference_and_match_the_evidence_lists(knowledge: Knowledge, analyzer: Analyzer):
-    # the basis comes from the ranker's table of evidence per rule and profile; the entities' own evidence lists
-    # (built another way, per entity) must give the same split, and the two parts the difference of the scores
+    # the basis comes from the ranker's tables per rule and profile; the entities' own evidence lists (built
+    # another way, per entity) must give the same split: each finding's log10(p_leader / p_runner-up), cited
+    # only when both figures are cited; and the two parts the difference of the scores
     seen = 0
     for analysis in sample_analyses(knowledge, analyzer):
         basis = analysis.lead_basis
         first, second = analysis.ranking[:2]
         assert basis is not None and (basis.leader, basis.runner_up) == (first.entity, second.entity)
         assert math.isclose(basis.findings, first.score - second.score, abs_tol=1e-9)
-        cited = math.fsum(
-            [e.weight for e in first.evidence if not e.estimate] + [-e.weight for e in second.evidence if not e.estimate]
-        )
-        estimated = math.fsum([e.weight for e in first.evidence if e.estimate] + [-e.weight for e in second.evidence if e.estimate])
-        assert math.isclose(basis.cited, cited, abs_tol=1e-9) and math.isclose(basis.estimated, estimated, abs_tol=1e-9)
+        theirs = {e.rule: e for e in second.evidence}
+        assert {e.rule for e in first.evidence} == set(theirs)  # every matched scoring rule, for each profile
+        cited, estimated = [], []
+        for e in first.evidence:
+            other = theirs[e.rule]
+            (estimated if e.estimate or other.estimate else cited).append(math.log10(e.p_used / other.p_used))
+        assert math.isclose(basis.cited, math.fsum(cited), abs_tol=1e-9)
+        assert math.isclose(basis.estimated, math.fsum(estimated), abs_tol=1e-9)
         seen += 1
     assert seen > 100
 
 
 def test_the_sentence_says_what_the_lead_rests_on():
     supported = LeadBasis("ilms", "prms", 0.5, 0.3)
-    assert (
-        supported.sentence() == "The findings favour ilms over prms by +0.80 (log10): +0.50 from cited figures, +0.30 from estimates."
+    assert supported.sentence() == (
+        "The findings favour ILMS over PRMS by +0.80 (log10, about 6.3-fold): +0.50 from findings cited for both, "
+        "+0.30 from findings with an estimate for either."
     )
     assert not supported.on_estimates
     on_estimates = LeadBasis("ilms", "prms", -0.46, 1.33)
     assert on_estimates.on_estimates
-    assert on_estimates.sentence().endswith("The lead rests on estimates: the cited figures alone favour prms.")
-    neither = LeadBasis("ilms", "prms", 0.0, 0.4)
-    assert neither.sentence().endswith("the cited figures alone favour neither.")
-    # the findings favour the runner-up: the sentence is turned round, and the leader leads by its prior
-    by_prior = LeadBasis("imt", "ilms", 1.73, -2.38)
+    assert on_estimates.sentence().endswith("The findings' margin rests on estimates: the cited figures alone favour PRMS.")
+    neither = LeadBasis("ilms", "prms", 0.003, 0.4)  # +0.00 as shown: the cited figures separate neither
+    assert neither.on_estimates and neither.sentence().endswith("the cited figures alone separate neither.")
+    # the findings favour the runner-up: the sentence is turned round, and the leader leads on its prior
+    by_prior = LeadBasis("imt", "ilms", 1.73, -2.38, leader_subtypes=True)
     assert not by_prior.on_estimates
     assert by_prior.sentence() == (
-        "The findings favour ilms over imt by +0.65 (log10): -1.73 from cited figures, +2.38 from estimates; imt leads by its prior."
+        "The findings favour ILMS over IMT by +0.65 (log10, about 4.5-fold): -1.73 from findings cited for both, "
+        "+2.38 from findings with an estimate for either; IMT leads on its prior and the sum over its subtypes."
+    )
+    # findings that separate neither (nothing scored, or a margin that shows as +0.00)
+    assert (
+        LeadBasis("imt", "lms", 0.0, 0.0).sentence() == "The recorded findings do not separate IMT from LMS; IMT leads on its prior."
+    )
+    assert not LeadBasis("imt", "lms", -0.003, 0.004).on_estimates
+    assert (
+        LeadBasis("a", "b", 0.0, 4.0).sentence(name=str).startswith("The findings favour a over b by +4.00 (log10, over 1,000-fold)")
     )
 
 
-def test_a_single_ranked_entity_has_no_basis(knowledge: Knowledge, analyzer: Analyzer):
-    assert analyzer.ranker.lead_basis(frozenset(), []) is None
+def test_a_single_ranked_entity_has_no_basis(analyzer: Analyzer, knowledge: Knowledge):
+    analysis = next(a for a in sample_analyses(knowledge, analyzer) if a.case_id == "seed-board-q1-thigh-35m")
+    assert analyzer.ranker.lead_basis(analysis.matched, analysis.ranking[:1]) is None
+    assert analyzer.ranker.lead_basis(analysis.matched, analysis.ranking) == analysis.lead_basis
 
 
 def run(*args: str) -> str:
@@ -93,8 +109,15 @@ def test_every_output_carries_it(knowledge: Knowledge, analyzer: Analyzer):
     assert full["lead_basis"] == basis.to_dict()
     lean = json.loads(run("batch", "--format", "jsonl", "-q", str(SEED)).splitlines()[0])
     assert lean["detail"] == "lean" and lean["lead_basis"] == basis.to_dict()
-    assert basis.sentence() in " ".join(run("eval", str(SEED)).replace("│", " ").split())
-    assert basis.sentence() in run("eval", "--format", "markdown", str(SEED))
+    sentence = basis.sentence(knowledge.short_name)
+    assert "The findings' margin rests on estimates: the cited figures alone favour PRMS." in sentence
+    assert sentence in " ".join(run("eval", str(SEED)).replace("│", " ").split())
+    assert sentence in run("eval", "--format", "markdown", str(SEED))
+    # the TUI's detail pane of the leader and of the runner-up, not of a third entity
+    from ddx.tui.differential import entity_detail
+
+    shown = [sentence in " ".join(entity_detail(r, analysis, knowledge).plain.split()) for r in analysis.ranking[:3]]
+    assert shown == [True, True, False]
     rows = list(csv.DictReader(io.StringIO(run("batch", "--format", "csv", "-q", str(SEED)))))
     assert float(rows[0]["lead_cited"]) == round(basis.cited, 4)
     assert float(rows[0]["lead_estimated"]) == round(basis.estimated, 4)

@@ -112,7 +112,8 @@ def probability_cell(p: float) -> float:
 
 def result_cells(result: BatchRow, top: int) -> list[str | int | float]:
     """One case's row under :func:`csv_header`, typed: the line and the rank of the expected diagnosis as
-    integers, probabilities (:func:`probability_cell`) and the next test's gain (bits) as floats rounded to 4 decimals, the rest as
+    integers, probabilities (:func:`probability_cell`), the next test's gain (bits) and the lead's cited and
+    estimated parts (log10) as floats rounded to 4 decimals, the rest as
     text (``""``: empty). Not yet escaped for a spreadsheet (:func:`ddx.safetext.spreadsheet_cell`)."""
     rank: str | int = ""
     if result.scored is not None:

@@ -185,7 +185,7 @@ def entity_detail(
             parts.append(Text("  ") + evidence_text(e, tag, full=full))
     basis = analysis.lead_basis
     if basis is not None and ranked.entity in (basis.leader, basis.runner_up):  # what the lead of one over the other rests on
-        parts.append(Text(basis.sentence(), style="dim"))
+        parts.append(Text(basis.sentence(knowledge.short_name) if knowledge is not None else basis.sentence(), style="dim"))
     if knowledge is not None and analysis.unused:
         unused = Text(f"{UNUSED}: ", style="bold dim")
         unused.append(", ".join(unused_texts(analysis, knowledge)), style="dim italic")
