@@ -353,7 +353,7 @@ class MinimalScorer:
             )
         # findings that separate the two leaders; stains and molecular tests read by matched scoring rules
         a, b = best[order[0]], best[order[1]]
-        # what the lead rests on (ddx.ranking.Ranker.lead_basis): each weight by the kind of its figure
+        # what the lead rests on (ddx.ranking.Ranker.lead_basis): each finding's log10 ratio, cited when both figures are
         cited: list[float] = []
         estimated: list[float] = []
         for r in ids:

@@ -360,9 +360,9 @@ class LeadBasis:
 
     def sentence(self, name: Callable[[str], str] = str.upper) -> str:
         """One or two sentences for a reader (``name``: an entity's name as the output shows it):
-        'The findings favour ILMS over PRMS by +0.87 (log10, about 7.4-fold): -0.25 from findings cited for
-        both, +1.12 from findings with an estimate for either. The findings' margin rests on estimates: the
-        cited figures alone favour PRMS.' When the findings favour the runner-up the sentence is turned round
+        'The findings favour ILMS over PRMS by +0.87 (log10, about 7.5-fold): -0.24 from findings cited for
+        both, +1.11 from findings with an estimate for either. The findings' margin rests on estimates: the
+        cited figures alone favour PRMS.' (the board-review case) When the findings favour the runner-up the sentence is turned round
         and says the leader leads on its prior; when they separate neither, it says so."""
         first, second = name(self.leader), name(self.runner_up)
         by_prior = f"{first} leads on its prior" + (" and the sum over its subtypes" if self.leader_subtypes else "")
