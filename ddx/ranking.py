@@ -588,16 +588,21 @@ class Ranker:
         p = min(max(derived_p(lk, rate, ev), lo), hi)
         return 1.0 - p if negated else p
 
+    def _leading_profiles(self, ranking: list[RankedEntity]) -> tuple[int, int]:
+        """The profile indices of the first two entities' leading profiles (``ranking`` holds at least two)."""
+        a, b = (self._profile_at[(r.entity, r.subtype if r.subtype not in (None, r.entity) else None)] for r in ranking[:2])
+        return a, b
+
     def lead_basis(self, matched: frozenset[str] | set[str], ranking: list[RankedEntity]) -> LeadBasis | None:
         """:class:`LeadBasis` of ``ranking``'s first two entities (their leading profiles) over the matched
         scoring rules; None when fewer than two entities are ranked."""
         if len(ranking) < 2:
             return None
-        a, b = (self._profile_at[(r.entity, r.subtype if r.subtype not in (None, r.entity) else None)] for r in ranking[:2])
+        a, b = self._leading_profiles(ranking)
         cited: list[float] = []
         estimated: list[float] = []
         log_lik = self.log_lik
-        for rid in sorted(matched):
+        for rid in matched:  # math.fsum is exact: the order of the rules does not matter
             row = self.evidence.get(rid)
             if row is None:  # a caveat or a draft: it scores nothing
                 continue
@@ -613,7 +618,7 @@ class Ranker:
         than two entities are ranked."""
         if len(ranking) < 2:
             return []
-        a, b = (self._profile_at[(r.entity, r.subtype if r.subtype not in (None, r.entity) else None)] for r in ranking[:2])
+        a, b = self._leading_profiles(ranking)
         limit = self.knowledge.settings.evidence.informative_spread
         log_lik = self.log_lik
         found = sorted(r for r in matched if r in log_lik and abs(log_lik[r][a] - log_lik[r][b]) / LN10 >= limit)

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from ddx.analysis import Analyzer
+from ddx.analysis import Analysis, Analyzer
 from ddx.cli.main import main
 from ddx.knowledge import Knowledge, load_knowledge
 from ddx.loader import iter_cases
@@ -31,19 +31,27 @@ def analyzer(knowledge: Knowledge) -> Analyzer:
     return Analyzer(knowledge)
 
 
-def sample_analyses(knowledge: Knowledge, analyzer: Analyzer):
+@pytest.fixture(scope="module")
+def analyses(knowledge: Knowledge, analyzer: Analyzer) -> list[Analysis]:
+    """Every sample case ranked once, without next tests."""
+    out = []
     for path in sorted((REPO / "cases").rglob("*.yaml")):
         for loaded in iter_cases(path, knowledge):
             if loaded.case is not None:
-                yield analyzer.analyze(loaded.case, suggest=False)
+                out.append(analyzer.analyze(loaded.case, suggest=False))
+    return out
 
 
-def test_the_parts_sum_to_the_score_difference_and_match_the_evidence_lists(knowledge: Knowledge, analyzer: Analyzer):
+def seed_analysis(analyses: list[Analysis]) -> Analysis:
+    return next(a for a in analyses if a.case_id == "seed-board-q1-thigh-35m")
+
+
+def test_the_parts_sum_to_the_score_difference_and_match_the_evidence_lists(analyses: list[Analysis]):
     # the basis comes from the ranker's tables per rule and profile; the entities' own evidence lists (built
     # another way, per entity) must give the same split: each finding's log10(p_leader / p_runner-up), cited
     # only when both figures are cited; and the two parts the difference of the scores
     seen = 0
-    for analysis in sample_analyses(knowledge, analyzer):
+    for analysis in analyses:
         basis = analysis.lead_basis
         first, second = analysis.ranking[:2]
         assert basis is not None and (basis.leader, basis.runner_up) == (first.entity, second.entity)
@@ -89,8 +97,8 @@ def test_the_sentence_says_what_the_lead_rests_on():
     )
 
 
-def test_a_single_ranked_entity_has_no_basis(analyzer: Analyzer, knowledge: Knowledge):
-    analysis = next(a for a in sample_analyses(knowledge, analyzer) if a.case_id == "seed-board-q1-thigh-35m")
+def test_a_single_ranked_entity_has_no_basis(analyzer: Analyzer, analyses: list[Analysis]):
+    analysis = seed_analysis(analyses)
     assert analyzer.ranker.lead_basis(analysis.matched, analysis.ranking[:1]) is None
     assert analyzer.ranker.lead_basis(analysis.matched, analysis.ranking) == analysis.lead_basis
 
@@ -101,8 +109,8 @@ def run(*args: str) -> str:
     return result.output
 
 
-def test_every_output_carries_it(knowledge: Knowledge, analyzer: Analyzer):
-    analysis = next(a for a in sample_analyses(knowledge, analyzer) if a.case_id == "seed-board-q1-thigh-35m")
+def test_every_output_carries_it(knowledge: Knowledge, analyses: list[Analysis]):
+    analysis = seed_analysis(analyses)
     basis = analysis.lead_basis
     assert basis is not None and basis.on_estimates  # the board-review case: a lead that rests on estimates
     full = json.loads(run("eval", "--format", "json", str(SEED)))
