@@ -430,6 +430,16 @@ def test_json_text_escapes_what_a_terminal_acts_on_and_means_the_same_data(text)
     assert shown == encoded or not encoded.isascii() or "\x7f" in encoded
 
 
+def test_json_text_byte_test_lets_no_unsafe_character_through():
+    """Every code point, beside a non-ASCII character (which takes json_text past its ASCII test to the UTF-8
+    byte test), comes out as the full character-class substitution writes it: escaped exactly when unsafe."""
+    unsafe = re.compile("[\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+    for code in [*range(0x80, 0x10000), 0x10FFFF]:
+        text = f'"\u2248{chr(code)}"'
+        want = unsafe.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+        assert json_text(text) == want, hex(code)
+
+
 @settings(max_examples=300, deadline=None, derandomize=True)
 @given(values=st.lists(ANY_TEXT, min_size=4, max_size=4))
 def test_every_text_cell_of_the_csv_output_is_inert(values):
