@@ -366,6 +366,13 @@ class Suggester:
                 bases.append(f"{section}__{name}")
         self._bases = tuple(dict.fromkeys(bases))
         self._done_by: dict[str, tuple[str, ...]] = {}
+        # the fact keys the exclusive groups and surrogates read, and per state of them the tests answered
+        self._answer_keys = tuple(sorted(knowledge.ancillary.keys)) if knowledge.ancillary.relations else ()
+        self._answered_by: dict[tuple[object, ...], dict[str, str]] = {}
+        self._costs: dict[str, TestCost] = {}
+        # why lines of tests that no table serves (a caveat's or an outside pointer's test no rule reads, or one
+        # whose result changes nothing): they depend on the test and who asks for it alone
+        self._plain_whys: dict[tuple[str, tuple[str, ...], tuple[str, ...]], str] = {}
         self._temperature = ranker.temperature
         # the entities in the order of their first profile, each with its profiles (the contrast's order)
         groups: dict[int, list[int]] = {}
@@ -612,7 +619,7 @@ class Suggester:
     ) -> tuple[list[tuple[_Test, _Table]], dict[str, Any], set[str]]:
         """The tests not yet done nor answered by a recorded result, each with its outcome table for this
         case (an outcome that changes no likelihood leaves a test out); and the answered tests and done keys."""
-        answered = self.knowledge.ancillary.answered(facts) if self.knowledge.ancillary.relations else {}
+        answered = self._answered(facts)
         done = self._done(facts)
         # a test's table is looked up by which of its rules the case matches already and by the truth of the
         # conditions its rules test beyond it (the rest of an outcome's merged facts is the test's own result)
@@ -636,6 +643,30 @@ class Suggester:
             if table.rows:
                 candidates.append((test, table))
         return candidates, answered, done
+
+    def _answered(self, facts: dict[str, object]) -> dict[str, str]:
+        """:meth:`ddx.knowledge.ancillary.Ancillary.answered` for the facts, remembered by the values of the
+        fact keys it reads (``Ancillary.keys``: most cases share the few states of those keys). Read only."""
+        ancillary = self.knowledge.ancillary
+        if not self._answer_keys:
+            return ancillary.answered(facts) if ancillary.relations else {}
+        state = tuple(facts.get(k) for k in self._answer_keys)
+        try:
+            answered = self._answered_by.get(state)
+        except TypeError:  # a value that cannot be a key (never a stain's or test's result): no memo
+            return ancillary.answered(facts)
+        if answered is None:
+            answered = ancillary.answered(facts)
+            if len(self._answered_by) < KEY_LIMIT:
+                self._answered_by[state] = answered
+        return answered
+
+    def _cost(self, test_path: str) -> TestCost:
+        """The cost of a test by its path (``stains.alk``), remembered."""
+        cost = self._costs.get(test_path)
+        if cost is None:
+            cost = self._costs[test_path] = self.knowledge.ancillary.cost(test_path)
+        return cost
 
     def _done(self, facts: dict[str, object]) -> set[str]:
         """The fact keys (``stains__alk``) of the tests the facts record (a result, an extent, a pattern...)."""
@@ -885,10 +916,11 @@ class Suggester:
         kind = "stain" if section == "stains" else "molecular"
         vocab = self.knowledge.vocab
         label = test.label if test is not None else (vocab.stains if kind == "stain" else vocab.molecular).label(name)
-        cost = test.cost if test is not None else self.knowledge.ancillary.cost(test_path)
+        cost = test.cost if test is not None else self._cost(test_path)
         asked = tuple(asked_by)
         pointing = tuple(pointers)
-        why = table.whys.get((leader, contrast, asked, pointing))
+        plain = test is None or not table.fired  # no rule to quote: the why names the test and who asks for it
+        why = self._plain_whys.get((test_path, asked, pointing)) if plain else table.whys.get((leader, contrast, asked, pointing))
         if why is None:
             tiers: list[list[Rule]] = [[], []]
             if test is not None and table.fired:
@@ -909,7 +941,10 @@ class Suggester:
                 asked,
                 pointing,
             )
-            if table.rows and self._whys < WHY_LIMIT:
+            if plain:
+                if len(self._plain_whys) < WHY_LIMIT:
+                    self._plain_whys[(test_path, asked, pointing)] = why
+            elif table.rows and self._whys < WHY_LIMIT:
                 table.whys[(leader, contrast, asked, pointing)] = why
                 self._whys += 1
         profiles = self.ranker.profiles
