@@ -24,11 +24,13 @@ class Confidence:
     # the band's action has a place for a test ($next_test): its choice, even of none, is the report's too
     asks_test: bool = False
     # the defining tests the action names ($confirm_tests), as said mid-sentence: "near-haploidization"; the
-    # next-tests line points to them when no test separates the leaders (not in to_dict)
+    # next-tests line points to them when no test separates the leaders (JSON and CSV: ``confirm_tests``)
     confirm_tests: str | None = None
 
-    def to_dict(self) -> dict[str, str]:
-        return {"band": self.band, "label": self.label, "action": self.action}
+    def to_dict(self) -> dict[str, str | None]:
+        """``{band, label, action, confirm_tests}``: ``confirm_tests`` the defining tests the action asks for to
+        confirm the leader, as it names them ("near-haploidization"), or None when it names none."""
+        return {"band": self.band, "label": self.label, "action": self.action, "confirm_tests": self.confirm_tests}
 
 
 # names put in lower case inside a sentence

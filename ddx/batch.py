@@ -74,6 +74,7 @@ class BatchRow:
     next_test_cost: str | None = None  # its cost class as a laboratory names it ("IHC", "FISH")
     next_test_turnaround: str | None = None
     no_separating_test: bool | None = None  # None: suggestions were not computed
+    confirm_tests: str | None = None  # the defining tests the band asks for to confirm the leader ("near-haploidization")
     caveats: list[str] = field(default_factory=list)  # the rules of the caveats shown (pitfall ids)
     errors: list[Problem] = field(default_factory=list)
     json: str | None = None  # the JSON line, terminal-safe (ddx.safetext.json_text)
@@ -191,6 +192,7 @@ class Processor:
             next_test_cost=analysis.suggestions[0].cost.label if analysis.suggestions else None,
             next_test_turnaround=analysis.suggestions[0].cost.turnaround if analysis.suggestions else None,
             no_separating_test=analysis.no_separating_test,
+            confirm_tests=analysis.confidence.confirm_tests if analysis.confidence else None,
             caveats=[c.rule for c in analysis.caveats],
             errors=list(analysis.problems),
             json=self.json_line(analysis) if self.options.want_json else None,

@@ -247,6 +247,8 @@ def validate_raw(raw: RawCase, knowledge: Knowledge, *, fast: bool = True) -> Lo
                 problem.column = column_of(raw.columns or [], problem.path)
         if raw.cells is None:  # a YAML case: each problem at the line of its key, where it can be found
             _key_lines(raw, problems)
+            # in the order of the file's lines, as an editor shows them (the model reports fields in its own order)
+            problems.sort(key=lambda p: p.line if p.line is not None else 0)
         return LoadedCase(raw.file, raw.index, raw.label, problems=raw.read_problems + problems, line=raw.line, sheet=raw.sheet)
     if raw.read_problems:
         return LoadedCase(raw.file, raw.index, raw.label, problems=list(raw.read_problems), line=raw.line, sheet=raw.sheet)

@@ -630,6 +630,8 @@ _YAML_HINTS: dict[str, str] = {
     ),
     "could not find expected ':'": "usually a line without 'key: value', or a key indented differently from those beside it",
     "did not find expected key": "usually a key indented differently from the keys beside it",
+    "found a tab character that violates indentation": "YAML indents with spaces, not tabs: replace the tab with spaces",
+    "found character '\\t' that cannot start any token": "YAML indents with spaces, not tabs: replace the tab with spaces",
     "block sequence entries are not allowed in this context": (
         "usually a value written '-' after 'key: ' (YAML reads a dash there as a list item); write 'negative', or quote the sign ('-')"
     ),

@@ -659,6 +659,29 @@ def test_the_csv_names_the_leading_subtype_so_it_reads_alone():
     assert rows["olivier-2023-lms-pelvis-81f"]["leader_1"] == "lms" and rows["olivier-2023-lms-pelvis-81f"]["leader_subtype"] == ""
 
 
+def test_the_test_that_confirms_the_leader_is_a_value_not_only_a_sentence():
+    """When no test separates the leaders, the band still asks for the leader's defining test: the JSON's
+    ``confidence.confirm_tests`` and the CSV's last column name it (a spreadsheet user sees an empty next_test
+    otherwise), and they are empty when the band's action names none."""
+    ddlps = CASES / "sawayama-2017-ddlps-colon-52f.yaml"
+    imt = CASES / "arslan-2013-imt-stomach-65f.yaml"
+    lms = CASES / "olivier-2023-lms-pelvis-81f.yaml"
+    result = run("batch", str(SEED), str(ddlps), str(imt), str(lms), "--format", "csv")
+    rows = {r["id"]: r for r in csv.DictReader(result.output.splitlines())}
+    assert list(rows["seed-board-q1-thigh-35m"])[-1] == "confirm_tests"
+    confirming = {"sawayama-2017-ddlps-colon-52f": "MDM2 amplification", "arslan-2013-imt-stomach-65f": "ALK rearrangement"}
+    for case_id, test in confirming.items():
+        assert rows[case_id]["no_separating_test"] == "yes" and rows[case_id]["next_test"] == ""
+        assert rows[case_id]["confirm_tests"] == test
+    assert rows["seed-board-q1-thigh-35m"]["confirm_tests"] == "near-haploidization"
+    assert rows["olivier-2023-lms-pelvis-81f"]["confirm_tests"] == ""
+    for path in (ddlps, lms):
+        confidence = json.loads(run("eval", "--format", "json", str(path)).output)["confidence"]
+        named = confidence["confirm_tests"]
+        assert (named is not None) == (path == ddlps)
+        assert named is None or named in confidence["action"]
+
+
 @pytest.mark.parametrize(("name", "start"), [("out.csv", "id,file,"), ("out.jsonl", '{"id":'), ("out.md", "# ddx batch")])
 def test_an_output_name_gives_the_format_when_none_is_asked_for(tmp_path, name, start):
     """-o out.csv writes CSV (not the text table in a file named .csv), and a second run into the same

@@ -126,6 +126,14 @@ def test_multi_case_file_keeps_good_cases(tmp_path: Path, knowledge):
         ("!!python/object/apply:os.system ['echo hacked']\n", "YAML"),
         ("cases: 3\n", "list"),
         ("id: a\nstains:\n  desmin: -\n", "write 'negative', or quote the sign"),  # a dash read as a list item
+        (
+            "id: a\nstains:\n  desmin: positive\n\tmyod1: positive\n",
+            "bad.yaml:4: YAML syntax error: found a tab character that violates indentation (YAML indents with spaces, not tabs",
+        ),
+        (
+            "id: a\nstains:\n\tdesmin: positive\n",
+            "bad.yaml:3: YAML syntax error: found character that cannot start any token ('\\t'; indent with spaces, not tabs)",
+        ),
     ],
 )
 def test_unreadable_files_become_error_entries(tmp_path: Path, knowledge, content, words):
@@ -729,3 +737,19 @@ def test_completion_offers_each_site_an_ambiguous_word_may_mean_first(knowledge)
         meant = sites.ambiguous[typed]
         assert [t for t, _ in sites.complete(typed)][: len(meant)] == meant
         assert all(word == typed for _, word in sites.complete(typed)[: len(meant)])
+
+
+def test_a_yaml_case_s_problems_come_in_the_order_of_its_lines(tmp_path: Path, knowledge):
+    """The model reports morphology before stains; a reader fixing a file top to bottom wants its lines' order."""
+    f = tmp_path / "multi.yaml"
+    f.write_text(
+        "id: multi\npatient: {age: 40, sex: male}\nstains:\n  desmin: {result: positve, extent: difuse}\n"
+        "  myogenin: postive\nmorphology:\n  cell_types: [spindle]\n  necrosis: yes\n"
+    )
+    (loaded,) = list(iter_cases(f, knowledge))
+    assert [(p.line, p.path) for p in loaded.problems] == [
+        (4, "stains.desmin"),
+        (4, "stains.desmin.extent"),
+        (5, "stains.myogenin"),
+        (8, "morphology.necrosis"),
+    ]

@@ -134,6 +134,15 @@ def test_missing_file_is_exit_1_not_a_traceback(tmp_path: Path):
     assert result.exit_code == 1 and squeezed("no such file") in squeezed(result.output) and "Traceback" not in result.output
 
 
+def test_text_output_redirected_still_names_a_missing_file_on_stderr(tmp_path: Path):
+    """`ddx eval good.yaml nope.yaml > out.txt`: the not-ranked panel goes to the file, so stderr must say it too
+    (the CliRunner's stdout is not a terminal, as a redirected one is)."""
+    result = CliRunner().invoke(main, ["eval", str(SEED), str(tmp_path / "nope.yaml")])
+    assert result.exit_code == 1
+    assert "nope.yaml: no such file" in result.stderr and "seed-board-q1-thigh-35m" not in result.stderr
+    assert "seed-board-q1-thigh-35m" in result.stdout
+
+
 def test_usage_errors_exit_2():
     assert CliRunner().invoke(main, ["eval"]).exit_code == 2
     assert CliRunner().invoke(main, ["eval", "--format", "xml", str(SEED)]).exit_code == 2

@@ -75,6 +75,23 @@ def test_broken_rule_is_reported_with_file_and_line(rules_copy, change, words, l
     assert f"zz-test.yaml:{line}:" in text, text  # the line of the offending key
 
 
+def test_a_missing_likelihood_points_to_the_misspelt_key_that_is_likely_it(rules_copy):
+    """Without a default, a misspelt entity key leaves its entity without a likelihood: the 'no likelihood'
+    error (reported first, at the rule's line) names the key that is likely it, so it does not read as a
+    second mistake; other missing entities are named plainly."""
+    others = ", ".join(f"{e.slug}: 0.1" for e in load_knowledge(rules_copy).entities if e.slug != "ilms")
+    body = GOOD.replace("  default: ~0.1\n", "").replace("{ilms: 0.5}", f"{{ilsm: 0.5, {others}}}")
+    write_rule(rules_copy, body)
+    with pytest.raises(KnowledgeError) as info:
+        load_knowledge(rules_copy)
+    text = str(info.value)
+    assert "no likelihood for ilms ('ilsm' at line 6 may be it)" in text and "add it or a 'default'" in text, text
+    write_rule(rules_copy, GOOD.replace("  default: ~0.1\n", ""))
+    with pytest.raises(KnowledgeError) as info:
+        load_knowledge(rules_copy)
+    assert "may be it" not in str(info.value) and "; add them or a 'default'" in str(info.value)
+
+
 def test_duplicate_rule_id_names_both_places(rules_copy):
     write_rule(rules_copy, GOOD + GOOD)
     with pytest.raises(KnowledgeError, match=r"duplicate rule id 'test.rule' \(first defined at .*zz-test.yaml:2\)"):

@@ -477,7 +477,12 @@ def test_diff_with_one_folder_compares_it_with_the_packaged_rules(rules_copy):
     "change, words",
     [
         (("status: active", "status: live"), "must be one of 'active', 'draft' or 'retired' (got 'live')"),
-        (("{ilms: 0.5}", "{ilms: 1.5}"), "must be 1 or less (got 1.5)"),
+        (
+            ("{ilms: 0.5}", "{ilms: 1.5}"),
+            "must be 1 or less (got 1.5); a probability is a fraction: if 1.5 is a percentage, write 0.015",
+        ),  # noqa: E501
+        (("{ilms: 0.5}", "{ilms: 90}"), "must be 1 or less (got 90); a probability is a fraction: if 90 is a percentage, write 0.9"),
+        (("{ilms: 0.5}", "{ilms: 250}"), "must be 1 or less (got 250)\n"),
         (("title: Test finding", "title: [a, b]"), "expected text"),
         (("likelihood: {ilms: 0.5}", "likelihood: [0.5]"), "expected a mapping (key: value), got a list"),
         (("  rationale: a test\n", ""), "required key 'rationale' is missing"),

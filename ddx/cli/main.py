@@ -109,7 +109,9 @@ ENDS_ITS_OWN_START_UP = frozenset({"eval", "batch", "tui", "serve"})
 @click.pass_context
 def main(ctx: click.Context, version: bool) -> None:
     """ddx: differential-diagnosis support for inflammatory spindle/epithelioid
-    soft-tissue tumours. Decision support only; it never makes a diagnosis."""
+    soft-tissue tumours. Decision support only; it never makes a diagnosis.
+
+    `ddx` alone, in a terminal, opens the case-entry TUI (as `ddx tui`)."""
     if ctx.invoked_subcommand is not None and ctx.invoked_subcommand not in ENDS_ITS_OWN_START_UP:
         resume_collector()  # every other command's start-up ends here (ddx.startup)
     if version:
@@ -372,7 +374,9 @@ def eval_cmd(
                     click.echo(render_report(analysis, knowledge, analyzer.ranker, width=report_width(output)), file=out)
                 else:
                     console.print(render_text(analysis, knowledge, top=top, evidence_lines=lines))
-                if not analysis.ok and (fmt != "text" or output is not None):
+                # the text format shows a problem in its own panel; when that panel goes to a file or a pipe,
+                # the terminal still hears of it on stderr, as with every other format
+                if not analysis.ok and (fmt != "text" or output is not None or not console.is_terminal):
                     for problem in analysis.problems:
                         err.print(f"ddx: {problem}", markup=False)
         if fmt == "json":
@@ -553,7 +557,9 @@ def tui_cmd(
     engine: str | None = None,
 ) -> None:
     """Enter a case and watch the differential re-rank as you type (a new case, or CASE_FILE).
-    F9 opens the rule editor. Drafts are autosaved to $DDX_DATA_DIR (else your user data folder)."""
+    F9 opens the rule editor. Drafts are autosaved to $DDX_DATA_DIR (else your user data folder).
+
+    Laid out for a terminal of 80x24 or more; F1 lists the keys, Ctrl+Q quits."""
     from ddx.tui import run
 
     knowledge = load_rules(rules, prior_set, starting_up=True, doing="ranking with")

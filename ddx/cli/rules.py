@@ -113,7 +113,7 @@ def init_cmd(directory: str) -> None:
 @click.argument("directory", required=False, type=click.Path(file_okay=False))
 @rules_option
 @click.option("--format", "fmt", type=FORMAT, default="text", show_default=True)
-@click.option("--no-engine", is_flag=True, help="Skip compiling into durable-rules (examples run on the oracle only).")
+@click.option("--no-engine", is_flag=True, help="Skip compiling into durable-rules (the examples run on ddx's own matcher only).")
 def check_cmd(directory: str | None, rules: str | None, fmt: str, no_engine: bool) -> None:
     """Check a rules directory (DIR or --rules DIR): schema, vocabulary terms, duplicate ids, sources, weight
     ranges, unsatisfiable and conflicting conditions, subsumed rules, unreachable entities, engine

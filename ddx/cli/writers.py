@@ -93,6 +93,9 @@ NEXT_TEST_COLUMNS = ["next_test_gain_bits", "next_test_cost_class", "next_test_t
 SOURCE_COLUMNS = ["sheet"]
 # then what the first leader's lead over the second rests on (log10): cited figures, estimates (ddx.ranking.LeadBasis)
 LEAD_COLUMNS = ["lead_cited", "lead_estimated"]
+# then the defining tests the confidence band asks for to confirm the leader (JSON ``confidence.confirm_tests``):
+# the test to order when no test separates the leaders
+CONFIRM_COLUMNS = ["confirm_tests"]
 
 
 def csv_header(top: int) -> list[str]:
@@ -101,7 +104,7 @@ def csv_header(top: int) -> list[str]:
     for i in range(1, top + 1):
         header += [f"leader_{i}", f"probability_{i}"]
     header += ["leader_subtype", "band", "next_test", "caveats", "unused_findings", "outside_differential", "error_keys", "errors"]
-    return header + NEXT_TEST_COLUMNS + SOURCE_COLUMNS + LEAD_COLUMNS
+    return header + NEXT_TEST_COLUMNS + SOURCE_COLUMNS + LEAD_COLUMNS + CONFIRM_COLUMNS
 
 
 def probability_cell(p: float) -> float:
@@ -151,6 +154,7 @@ def result_cells(result: BatchRow, top: int) -> list[str | int | float]:
     ]
     row += [result.sheet or ""]
     row += [round(x, 4) if x is not None else "" for x in (result.lead_cited, result.lead_estimated)]
+    row += [result.confirm_tests or ""]
     return row
 
 

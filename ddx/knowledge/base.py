@@ -823,10 +823,13 @@ def _load_rule(
         return []
     seen[spec.id] = where
     known = slugs | (subtypes or set())
+    misspelt: dict[str, str] = {}  # an entity without a likelihood -> the unknown key that is likely it ('lsm' for lms)
     for slug in list((spec.likelihood or {}).keys()):
         if slug not in known:
             near = TermSet("entity", _lookup={s: s for s in known}).suggest(slug)
             lk_line = key_line(raw.get("likelihood"), slug) or line
+            if near:
+                misspelt.setdefault(near[0], f"{slug!r} at line {lk_line}" if lk_line else repr(slug))
             problems.append(
                 Problem(
                     f"rule {spec.id}: unknown entity {slug!r}{_misplaced(slug)}",
@@ -841,7 +844,9 @@ def _load_rule(
         if missing:
             problems.append(
                 Problem(
-                    f"rule {spec.id}: no likelihood for {', '.join(missing)}; add them or a 'default'",
+                    f"rule {spec.id}: no likelihood for "
+                    + ", ".join(f"{m} ({misspelt[m]} may be it)" if m in misspelt else m for m in missing)
+                    + f"; add {'it' if len(missing) == 1 else 'them'} or a 'default'",
                     file=file,
                     line=line,
                     code="weight",

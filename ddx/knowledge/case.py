@@ -1406,8 +1406,13 @@ def _bound(word: str, key: str) -> Callable[[Mapping[str, Any], Any, Sequence[An
     def text(ctx: Mapping[str, Any], given: Any, loc: Sequence[Any]) -> str:
         limit = ctx.get(key)
         shown = f"{limit:g}" if isinstance(limit, float) else str(limit)
-        got = f"{given:g}" if isinstance(given, (int, float)) and not isinstance(given, bool) else kind_of(given)
-        return word.format(limit=shown) + f" (got {got})"
+        number = isinstance(given, (int, float)) and not isinstance(given, bool)
+        got = f"{given:g}" if number else kind_of(given)
+        text = word.format(limit=shown) + f" (got {got})"
+        if key == "le" and limit == 1 and number and 1 < given <= 100:
+            # a probability written as a percentage ('p: 90')
+            text += f"; a probability is a fraction: if {given:g} is a percentage, write {given / 100:g}"
+        return text
 
     return text
 
