@@ -289,7 +289,11 @@ def markup_text(text: str) -> str:
     return escape(printable(str(text), newlines=False))
 
 
-EVIDENCE_LEGEND = "for / against: weight, finding (figure; cited or est. → likelihood used)"
+# the weight is relative: a finding seen in 2 of 12 ILMS and rarer still in the others is shown "for" ILMS
+EVIDENCE_LEGEND = (
+    "for / against: weight (log10, against the whole differential: a minority finding can favour), "
+    "finding (figure; cited or est. → likelihood used)"
+)
 # pieces of evidence shown for and against each entity in text and markdown (``ddx eval --lines N``: N each)
 FOR_LINES, AGAINST_LINES = 3, 2
 SHARE_LEGEND = "entity · leading subtype (share: that subtype's part of the entity's probability)"
