@@ -531,3 +531,23 @@ def test_show_at_80_columns_breaks_a_long_word_in_the_table_instead_of_cutting_i
     table = out.split("source / reasoning", 1)[1]
     assert "…" not in table
     assert "marked's" in table  # the tail of the long id, on its own line
+
+
+def test_diff_says_a_derived_cell_moved_because_its_sources_did(rules_copy):
+    """A ratio cell (ihc.myogenin.with-desmin's eprms: myogenin ÷ desmin) changes when ihc.myogenin's figure
+    does: the diff says it is derived, and from which rules, so no one looks for an edit to it."""
+    from ddx.authoring.diff import rule_changes
+    from ddx.knowledge import load_knowledge
+
+    path = rules_copy / "rules" / "immunohistochemistry.yaml"
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    start = next(i for i, line in enumerate(lines) if line.strip() == "- id: ihc.myogenin")
+    cell = next(i for i in range(start, len(lines)) if lines[i].lstrip().startswith("eprms: {p: ~0.95,"))
+    lines[cell] = lines[cell].replace("eprms: {p: ~0.95,", "eprms: {p: ~0.85,")
+    old = load_knowledge()
+    path.write_text("".join(lines), encoding="utf-8")
+    changes = {str(c).split(" ", 1)[0]: str(c) for c in rule_changes(old, load_knowledge(rules_copy))}
+    assert changes["ihc.myogenin"] == "ihc.myogenin (likelihood.eprms ~0.95 → ~0.85)"
+    assert changes["ihc.myogenin.with-desmin"] == (
+        "ihc.myogenin.with-desmin (likelihood.eprms ~0.95 → ~0.85 (derived: ihc.myogenin ÷ ihc.desmin))"
+    )

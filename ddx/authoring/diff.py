@@ -38,21 +38,35 @@ class RuleChange:
 
     def __str__(self) -> str:
         if self.kind == "changed":
-            moved = {f: f"{f} {a} → {b}" for f, a, b in self.figures}
+            moved = {f: _moved(f, a, b) for f, a, b in self.figures}
             shown = [moved.get(f, f) + (f" (from {self.base})" if f in self.taken else "") for f in self.fields]
             return f"{self.rule} ({', '.join(shown)})"
         return f"{self.rule} ({self.kind})"
 
 
+def _moved(field: str, before: str, after: str) -> str:
+    """'likelihood.prms ~0.95 → ~1.00 (derived: ihc.myogenin ÷ ihc.myod1)': a derivation both figures share is
+    said once, after them."""
+    note = before[before.find(" (derived: ") :] if " (derived: " in before else ""
+    if note and after.endswith(note):
+        return f"{field} {before.removesuffix(note)} → {after.removesuffix(note)}{note}"
+    return f"{field} {before} → {after}"
+
+
 def _figure(cell: dict[str, Any] | None) -> str:
     """A dumped likelihood cell as a figure: '18/22', '~0.30', '0.97', with its strength when the cell sets
-    one ('~0.30 worth 20'); '-' when absent."""
+    one ('~0.30 worth 20') and, for a cell derived from two rules' figures, which ('~0.12 (derived: ihc.myogenin
+    ÷ ihc.myod1)'); '-' when absent."""
     if cell is None:
         return "-"
     if cell.get("k") is not None and cell.get("total") is not None:
         return f"{cell['k']}/{cell['total']}"
     strength = f" worth {cell['strength']:g}" if cell.get("strength") is not None else ""
-    return f"{'~' if cell.get('estimate') else ''}{cell.get('p', 0.0):.2f}{strength}"
+    figure = f"{'~' if cell.get('estimate') else ''}{cell.get('p', 0.0):.2f}{strength}"
+    ratio = cell.get("ratio")
+    if ratio:  # derived from two other rules' cells (ddx.knowledge.base.derive_ratios): it moves when they do
+        figure += f" (derived: {ratio[0]} ÷ {ratio[1]})"
+    return figure
 
 
 def _cell_figure(likelihood: dict[str, Any], slug: str, knowledge: Knowledge) -> str:
