@@ -454,7 +454,9 @@ class MinimalScorer:
         head = _dumps({"id": case_id, "file": file, "expected": None})[:-1]
         tail = _dumps(
             {
-                "confidence": {"band": confidence.band, "label": confidence.label} if confidence else None,
+                "confidence": {"band": confidence.band, "label": confidence.label, "confirm_tests": confidence.confirm_tests}
+                if confidence
+                else None,
                 "suggested_tests": [],
                 "no_separating_test": None,
                 "caveats": [self.caveat[r] for r in sorted(matched) if r in self.caveat],

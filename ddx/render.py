@@ -18,6 +18,7 @@ from rich.text import Text
 
 from ddx import __version__
 from ddx.analysis import Analysis, Unused, provenance_line
+from ddx.bands import Confidence
 from ddx.facts import case_facts
 from ddx.knowledge import Knowledge
 from ddx.ranking import FIGURE_SPACE, Evidence, RankedEntity, lower_first, percent_text, probability_text, ranker_for
@@ -155,7 +156,7 @@ def to_lean_line(analysis: Analysis, knowledge: Knowledge, *, evidence_for: int 
       source}`` with ``source`` a short key (``Merchant1995``) whose citation the batch summary lists once
       under ``sources`` (and ``ddx batch --sources FILE`` writes);
     * caveats ``{rule, source}``; suggested tests without their label, cost label and turnaround; pointers
-      outside the differential ``{entity, findings, source}``; the confidence band ``{band, label}`` (its
+      outside the differential ``{entity, findings, source}``; the confidence band ``{band, label, confirm_tests}`` (its
       action sentence is in the text and report formats);
     * ``"detail": "lean"``. ``ddx batch --evidence all`` writes the full shape of :func:`to_json_line`.
     """
@@ -181,10 +182,10 @@ def to_lean_line(analysis: Analysis, knowledge: Knowledge, *, evidence_for: int 
     # the keys of _head_and_tail, in its order, in their lean form; what is the same on every line is written once
     # and what repeats from line to line (a band, a caveat, a finding not used) is encoded once and kept
     tail = [
-        f'"confidence":{_kept(("band", confidence.band, confidence.label)) if confidence is not None else "null"}',
+        f'"confidence":{_band(confidence) if confidence is not None else "null"}',
         f'"suggested_tests":{_dumps([_lean_test(s.to_dict()) for s in analysis.suggestions])}',
         f'"no_separating_test":{_LITERALS[analysis.no_separating_test]}',
-        f'"caveats":[{",".join([_kept(("caveat", c.rule, keys.get(c.source, c.source))) for c in analysis.caveats])}]',
+        f'"caveats":[{",".join([_kept((c.rule, keys.get(c.source, c.source))) for c in analysis.caveats])}]',
         f'"unused_findings":[{_unused_texts(analysis.unused)}]',
         f'"outside_differential":{_dumps(outside)}',
         f'"informative_findings":{analysis.informative:d}',
@@ -200,18 +201,29 @@ def _lean_test(test: dict[str, Any]) -> dict[str, Any]:
 
 
 _LITERALS = {None: "null", True: "true", False: "false"}
-_KEPT: dict[tuple[str, str, str], str] = {}
+_KEPT: dict[tuple[str, str], str] = {}
+_BANDS: dict[tuple[str, str, str | None], str] = {}
 
 
-def _kept(key: tuple[str, str, str]) -> str:
-    """The JSON of a lean line's confidence band ``("band", band, label)`` or caveat ``("caveat", rule,
-    source key)``, encoded once (a run has a few dozen of each)."""
+def _band(confidence: Confidence) -> str:
+    """The JSON of a lean line's confidence band, ``{band, label, confirm_tests}``, encoded once (a run has a few
+    dozen)."""
+    key = (confidence.band, confidence.label, confidence.confirm_tests)
+    text = _BANDS.get(key)
+    if text is None:
+        if len(_BANDS) >= 4096:
+            _BANDS.clear()
+        text = _BANDS[key] = _dumps({"band": key[0], "label": key[1], "confirm_tests": key[2]})
+    return text
+
+
+def _kept(key: tuple[str, str]) -> str:
+    """The JSON of a lean line's caveat ``(rule, source key)``, encoded once (a run has a few dozen)."""
     text = _KEPT.get(key)
     if text is None:
-        kind, a, b = key
         if len(_KEPT) >= 4096:
             _KEPT.clear()
-        text = _KEPT[key] = _dumps({"band": a, "label": b} if kind == "band" else {"rule": a, "source": b})
+        text = _KEPT[key] = _dumps({"rule": key[0], "source": key[1]})
     return text
 
 
