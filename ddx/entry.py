@@ -97,6 +97,7 @@ def case_to_data(case: CaseModel, vocab: Vocabulary) -> dict[str, Any]:
 
 
 def new_case_id(now: datetime | None = None) -> str:
+    """A case id for a new case, from the local time: ``case-20261204-031658``."""
     return "case-" + (now or datetime.now()).strftime("%Y%m%d-%H%M%S")
 
 

@@ -186,6 +186,9 @@ def scored_case(a: Analysis, knowledge: Knowledge) -> ScoredCase | None:
 
 
 def score(analyses: Iterable[Analysis], knowledge: Knowledge, *, keep_cases: bool = True) -> Evaluation:
+    """Score analyses against their ``expected`` diagnoses at entity level (a subtype counts as its entity):
+    cases that could not be ranked are counted as failed, ranked cases without ``expected`` as unscored.
+    ``keep_cases``: keep each scored case (False keeps only the counts, for large batches)."""
     ev = Evaluation(keep_cases=keep_cases)
     for a in analyses:
         if not a.ok:

@@ -264,6 +264,10 @@ class RuleSetDiff:
 
 
 def diff_runs(old_k: Knowledge, new_k: Knowledge, before: CaseRun, after: CaseRun) -> RuleSetDiff:
+    """What changed between two rule sets and how it moved the cases of two runs over the same files
+    (``before`` ranked with ``old_k``, ``after`` with ``new_k``): the rule and other changes, and each case
+    whose order of entities changed or whose leader's probability moved by ``LEADER_SHIFT`` or more; a case
+    one run could read and the other could not is listed as unreadable."""
     changes = rule_changes(old_k, new_k)
     scoring = {c.rule for c in changes if c.kind != "changed" or any(f.split(".")[0] in SCORING_FIELDS for f in c.fields)}
     other = other_changes(old_k, new_k)
@@ -285,5 +289,8 @@ def diff_runs(old_k: Knowledge, new_k: Knowledge, before: CaseRun, after: CaseRu
 
 
 def diff_rule_sets(old_k: Knowledge, new_k: Knowledge, paths: Iterable[str | os.PathLike[str]]) -> RuleSetDiff:
+    """:func:`diff_runs` for the cases under ``paths`` (files or folders), each rule set ranking them once
+    (without next tests). Raises what :func:`ddx.authoring.regression.run_cases` raises for a path it cannot
+    read."""
     paths = list(paths)
     return diff_runs(old_k, new_k, run_cases(old_k, paths), run_cases(new_k, paths))

@@ -113,6 +113,7 @@ def rule_blocks(text: str) -> list[Block]:
 
 
 def find_block(text: str, rule_id: str) -> Block:
+    """The block of the rule ``rule_id`` in a rule file's ``text``. EditError when the file has no such rule."""
     for block in rule_blocks(text):
         if block.rule_id == rule_id:
             return block
@@ -206,6 +207,8 @@ NEW_RULE_TEMPLATE = """\
 
 
 def new_rule_text(rule_id: str, entities: list[str], title: str = "New finding") -> str:
+    """A new rule's YAML from the template: ``rule_id`` and ``title`` filled in, and a neutral estimate (``~0.5``)
+    for each entity slug of ``entities``, to be replaced with cited figures before the rule can pass a check."""
     likelihood = "\n".join(f"    {slug}: ~0.5" for slug in entities)
     return NEW_RULE_TEMPLATE.format(rule_id=rule_id, title=title, likelihood=likelihood)
 

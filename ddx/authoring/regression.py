@@ -50,6 +50,7 @@ def default_cases_path() -> Path:
 
 
 def rules_info(knowledge: Knowledge) -> dict[str, str]:
+    """``{directory, version, hash}`` of a rule set (the hash's first 12 hex digits), as a saved run records it."""
     return {"directory": str(knowledge.directory), "version": knowledge.settings.version, "hash": knowledge.content_hash[:12]}
 
 
@@ -321,6 +322,8 @@ def write_temperature(knowledge: Knowledge, report: CalibrationReport) -> Path:
 
 
 def save_run(run: CaseRun, path: str | os.PathLike[str]) -> None:
+    """Write a run as JSON (:meth:`CaseRun.to_dict`) to ``path``, atomically: an interrupted save leaves the
+    previous file whole. OSError when the file cannot be written."""
     atomic_write_text(Path(path), json.dumps(run.to_dict(), indent=1, ensure_ascii=False) + "\n")
 
 

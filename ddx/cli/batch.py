@@ -229,6 +229,11 @@ def run_batch_command(
     engine: str | None = None,
     sources_file: str | None = None,
 ) -> int:
+    """``ddx batch``: rank every case under ``paths`` and write the results in ``fmt`` (table, csv, xlsx,
+    markdown, json, jsonl) to ``output`` (stdout when None; a file is replaced atomically when the run ends),
+    with the summary (and ``summary_file``, ``sources_file`` when given). Returns the exit status: 0, 1 when
+    any case could not be ranked, 130 after an interrupt. click.BadParameter / click.UsageError for options
+    that cannot go together (an output that is also an input, evidence asked of a tabular format ...)."""
     check_target(output, "--output")
     check_target(summary_file, "--summary")
     check_target(sources_file, "--sources")

@@ -337,6 +337,9 @@ class MarkdownWriter:
 
 
 def summary_markdown(summary: dict[str, Any]) -> str:
+    """A batch summary (:meth:`ddx.batch.BatchSummary.to_dict`: counts, and for scored cases top-1, top-3, mean
+    reciprocal rank, per-entity recall and precision, the confusion, the subtype table and the calibration bins)
+    as a markdown section. Its cells hold entity slugs and figures only; the provenance line is escaped."""
     lines = [
         "## Summary",
         "",
@@ -550,6 +553,7 @@ def confusion_list(summary: dict[str, Any]) -> Table:
 
 
 def summary_tables(summary: dict[str, Any]) -> list[Any]:
+    """The same summary as :func:`summary_markdown` for a terminal: lines and rich tables, in order."""
     out: list[Any] = [
         f"Cases: {summary['cases']}  ranked: {summary['ranked']}  errors: {summary['errors']}  "
         f"with an expected diagnosis: {summary['with_expected']}"

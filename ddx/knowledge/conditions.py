@@ -51,6 +51,7 @@ class ConditionError(ValueError):
 
 
 def fact_key(path: str) -> str:
+    """The flat fact key of a finding path: ``stains.alk.extent`` -> ``stains__alk__extent``."""
     return path.replace(".", "__")
 
 
@@ -194,6 +195,7 @@ def _parse_value(path: str, kind: str, op: str, value: Any, vocab: Vocabulary) -
 
 
 def atoms(node: Node) -> list[Atom]:
+    """The atoms of a condition tree, left to right (an atom repeated in several branches is listed each time)."""
     if isinstance(node, Atom):
         return [node]
     out: list[Atom] = []

@@ -41,6 +41,8 @@ UNUSED = "Recorded, not used by the ranking"
 
 
 def bar(p: float, width: int = BAR_WIDTH) -> Text:
+    """A probability ``p`` (0-1) as a bar ``width`` cells long, in eighths of a cell: green from 0.5, yellow
+    from 0.15, else dim."""
     cells = p * width
     full = int(cells)
     text = Text("█" * full)
@@ -52,6 +54,7 @@ def bar(p: float, width: int = BAR_WIDTH) -> Text:
 
 
 def share_text(ranked: RankedEntity) -> str:
+    """The leading subtype's share of its entity's probability, as the ranking writes a percentage ('92 %')."""
     return percent_text(ranked.subtype_share or 0.0)
 
 
