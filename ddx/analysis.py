@@ -88,6 +88,10 @@ class OutsideReport:
 
 @dataclass
 class Analysis:
+    """One case's result: the ranking (entities best first, probabilities summing to 1), next tests, caveats, the
+    matched rule ids, the confidence band, findings not used, pointers outside the differential and the lead's
+    basis; or, for a case that could not be ranked, its ``problems`` (and an empty ranking)."""
+
     case_id: str
     case: CaseModel | None
     expected: str | None = None

@@ -57,6 +57,9 @@ def _alive(pid: int) -> bool:
 
 @dataclass
 class Draft:
+    """A case autosaved by the TUI: the file it is kept in, the case mapping, the file it was opened from, when
+    it was saved (ISO 8601) and the process that saved it."""
+
     path: Path
     case: dict[str, Any]
     origin: str | None  # the file the case came from, if any

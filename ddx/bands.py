@@ -17,6 +17,9 @@ from ddx.suggest import NO_SEPARATING_TEST, Suggestion
 
 @dataclass(frozen=True)
 class Confidence:
+    """The confidence band of a ranking (the first band of ``rules/settings.yaml`` whose conditions hold): its
+    id, label and the action sentence with its placeholders filled in."""
+
     band: str
     label: str
     action: str

@@ -43,6 +43,9 @@ IN_FLIGHT_PER_JOB = 4  # chunks queued per worker: enough to keep it busy, bound
 
 @dataclass(frozen=True)
 class BatchOptions:
+    """What a batch run builds for each case (next tests, JSON lines lean or full, table rows) and with which
+    engine."""
+
     suggest: bool = True
     top: int = 3  # leaders kept per case for tables and CSV
     evidence_for: int | None = None  # JSON: list evidence for the first K entities (None: all)

@@ -42,6 +42,9 @@ class Held:
 
 @dataclass(frozen=True)
 class Prediction:
+    """One case's leave-one-out prediction: the temperature fitted without it, its leader and that leader's
+    probability, and whether the leader was the confirmed diagnosis."""
+
     case_id: str
     temperature: float  # fitted without this case
     leader: str
@@ -51,6 +54,9 @@ class Prediction:
 
 @dataclass(frozen=True)
 class CalibrationReport:
+    """The leave-one-out calibration over the scored cases: the temperature fitted on all, each case's
+    prediction, the reliability bins, the expected calibration error, top-1 and the log loss (natural log)."""
+
     temperature: float  # fitted on all cases
     predictions: tuple[Prediction, ...]
     bins: tuple[tuple[float, float, int, float, float], ...]  # lo, hi, cases, mean probability, fraction right

@@ -61,6 +61,8 @@ _ruleset_names = itertools.count(1)
 
 
 class Matcher(Protocol):
+    """A rule matcher: durable-rules or ddx's own, returning the same rule ids for the same facts."""
+
     name: str  # one of ENGINES
 
     def match(self, facts: dict[str, Any]) -> frozenset[str]:

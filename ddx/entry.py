@@ -394,6 +394,9 @@ class Refused:
 
 @dataclass
 class OpenedCase:
+    """A case file opened for editing in the TUI: the entry, where Save writes, a note for the user, and the
+    values left out because they could not be read."""
+
     entry: CaseEntry
     path: Path | None  # where Save writes (None: the file held several cases)
     note: str | None = None  # said to the user on opening

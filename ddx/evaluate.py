@@ -28,6 +28,9 @@ BINS: tuple[tuple[float, float], ...] = ((0.0, 0.5), (0.5, 0.7), (0.7, 0.9), (0.
 
 @dataclass(frozen=True)
 class ScoredCase:
+    """One case scored against its confirmed diagnosis at entity level: the leader, its probability, the rank
+    of the expected entity (1-based; None when not ranked), and the subtypes expected and named."""
+
     case_id: str
     expected: str
     answer: str

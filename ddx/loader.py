@@ -93,6 +93,9 @@ class RawCase:
 
 @dataclass
 class LoadedCase:
+    """A case read and validated: the case, or the problems that kept it from being one, with where it came
+    from (file, position, line, workbook sheet)."""
+
     file: str
     index: int  # position in the file (0 for single-case files)
     id: str  # the case id, or the file name when unknown

@@ -45,6 +45,9 @@ MIN_WEIGHT = 0.005  # evidence that moves an entity by less than this (log10) is
 
 @dataclass(frozen=True)
 class Evidence:
+    """One matched finding's weight for one entity: log10 of its likelihood under the entity's profile over the
+    likelihood across the differential, the figure behind it (cited or estimate) and the probability used."""
+
     rule: str
     finding: str
     entity: str
@@ -181,6 +184,9 @@ RUNNER_UP_SHARE = 0.25  # a second subtype holding this much of its entity's pro
 
 @dataclass
 class RankedEntity:
+    """An entity in a ranking: its probability (the sum over its subtypes), score (log10), leading subtype and
+    that subtype's share, and the evidence of the leading profile."""
+
     entity: str
     name: str
     probability: float
@@ -421,6 +427,8 @@ def given_name(given: str | None, name: str) -> str:
 
 @dataclass(frozen=True)
 class Caveat:
+    """A pitfall's warning shown beside a ranking: the rule that raised it, its text and its source."""
+
     rule: str
     text: str
     source: str

@@ -337,6 +337,8 @@ def strip_lines(value: Any) -> Any:
 
 
 class ReadError(DdxError):
+    """A file that cannot be read as data, with the line where known."""
+
     def __init__(self, message: str, line: int | None = None):
         super().__init__(message)
         self.line = line

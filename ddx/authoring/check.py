@@ -78,6 +78,8 @@ Severity = Literal["error", "warning", "note"]
 
 @dataclass
 class Message:
+    """One finding of ``ddx rules check``: its severity (error, warning, note) and the problem (file, line, code)."""
+
     severity: Severity
     problem: Problem
 
@@ -94,6 +96,9 @@ class Message:
 
 @dataclass
 class CheckReport:
+    """What ``ddx rules check`` found in a rules directory: its messages, how many rule examples ran, and the
+    knowledge loaded (None when the rules could not be loaded)."""
+
     directory: Path
     knowledge: Knowledge | None
     messages: list[Message] = field(default_factory=list)

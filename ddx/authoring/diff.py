@@ -24,6 +24,9 @@ from ddx.yamlio import strip_lines
 
 @dataclass(frozen=True)
 class RuleChange:
+    """A rule added, removed or changed between two rule sets; for a changed rule, which keys and which
+    likelihood figures moved (before and after, as written)."""
+
     rule: str
     kind: str  # added | removed | changed
     fields: tuple[str, ...] = ()  # for "changed": which keys differ (likelihood.imt, when, status, ...)
@@ -187,6 +190,9 @@ CHANGED_RANKING = f"the order, or the leader's probability by {LEADER_SHIFT * 10
 
 @dataclass(frozen=True)
 class CaseChange:
+    """A case whose ranking moved between two rule sets: both results, and what can explain the move (the changed
+    scoring rules it matches under either set, the rules it matches under one set only, and the other changes)."""
+
     key: str
     case_id: str
     file: str | None
@@ -233,6 +239,9 @@ class CaseChange:
 
 @dataclass
 class RuleSetDiff:
+    """What ``ddx rules diff`` reports: the two rule sets (directory, version, hash), the rule and other
+    changes, and the cases they moved."""
+
     old: dict[str, str]
     new: dict[str, str]
     rules: list[RuleChange]

@@ -46,6 +46,8 @@ class ChangedOnDisk(DdxError):
 
 @dataclass(frozen=True)
 class Block:
+    """Where one rule stands in a rule file's text: 0-based lines, the comments directly above it included."""
+
     rule_id: str | None
     start: int  # first line (0-based), including the comment lines directly above the item
     item: int  # the line of the "- id:" item (0-based)
@@ -272,6 +274,8 @@ def history_dir(file: Path) -> Path:
 
 @dataclass(frozen=True)
 class Version:
+    """An earlier version of a rule file kept by a save (the file, and when it was replaced)."""
+
     path: Path
     saved: float  # when it was replaced (seconds since the epoch)
 

@@ -56,6 +56,10 @@ def rules_info(knowledge: Knowledge) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class CaseResult:
+    """One case ranked by ``ddx rules test``: the entities in order with their probabilities, the matched rule
+    ids and the rank of the expected diagnosis (a subtype counts as its entity); or the problems that kept it
+    from being ranked."""
+
     key: str  # "<file name>#<case id>": stable across folders and runs
     case_id: str
     file: str | None
@@ -329,6 +333,9 @@ def save_run(run: CaseRun, path: str | os.PathLike[str]) -> None:
 
 @dataclass(frozen=True)
 class BaselineCase:
+    """One case of a saved baseline run (``ddx rules test --save``): its leader and the expected diagnosis's
+    rank and probability."""
+
     key: str
     expected: str | None
     top: str | None
@@ -371,6 +378,9 @@ def load_baseline(path: str | os.PathLike[str]) -> tuple[dict[str, str], dict[st
 
 @dataclass(frozen=True)
 class Regression:
+    """A case whose expected diagnosis moved between a baseline and this run: leaders, ranks and, where both
+    runs saved it, the expected diagnosis's probability."""
+
     key: str
     expected: str | None
     before_top: str | None
@@ -407,6 +417,9 @@ WEAKENED_FROM = 0.02
 
 @dataclass
 class BaselineComparison:
+    """This run against a saved baseline: cases ranked lower, weakened, improved or with a new leader, cases
+    in one run only, and the log loss before and after."""
+
     regressions: list[Regression] = field(default_factory=list)  # expected diagnosis ranked lower
     # expected diagnosis not ranked lower, but its probability fell by WEAKENED_BY or more: an edit can cost
     # every case of an entity probability without moving a rank, and rank changes alone called it an improvement

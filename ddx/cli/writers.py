@@ -32,6 +32,8 @@ FORMATS = ("table", "jsonl", "json", "csv", "xlsx", "markdown")
 
 
 class Writer(Protocol):
+    """A batch output format: takes each case's row as it is ranked, then the summary."""
+
     def case(self, result: BatchRow) -> None: ...
 
     def end(self, summary: dict[str, Any] | None) -> None:
@@ -306,6 +308,8 @@ def _md(text: str) -> str:
 
 
 class MarkdownWriter:
+    """The markdown batch output: one table row a case (leaders and band), cells escaped, then the summary."""
+
     def __init__(self, out: TextIO, top: int):
         self.out = out
         self.top = top

@@ -88,6 +88,9 @@ class Member(_Model):
 
 
 class ExclusiveGroup(_Model):
+    """Findings that exclude each other (the kinase fusions of IMT): one shown answers the tests that look for
+    the others."""
+
     id: str = Field(pattern=r"^[a-z][a-z0-9_-]*$")
     name: str  # "kinase fusions of inflammatory myofibroblastic tumour"
     members: list[Member] = Field(min_length=2)
@@ -101,6 +104,9 @@ class ExclusiveGroup(_Model):
 
 
 class SurrogateSpec(_Model):
+    """A molecular test answered by stains that stand for it (MDM2 amplification by MDM2 and CDK4
+    immunostaining), with the reason and its source."""
+
     test: str  # molecular.mdm2_amplification
     answers: list[str] = Field(min_length=1)  # [stains.mdm2, stains.cdk4]
     rationale: str

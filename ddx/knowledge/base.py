@@ -248,6 +248,9 @@ def _prose_problems(reports: ReportTemplates, vocab: Vocabulary, file: str) -> l
 
 @dataclass
 class Knowledge:
+    """A loaded, validated rule set: settings, vocabulary, entities and their subtypes, rules, report
+    templates and the outside-the-differential entries, with a hash of its files' content."""
+
     directory: Path
     settings: Settings
     vocab: Vocabulary

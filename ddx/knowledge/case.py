@@ -703,6 +703,8 @@ Percent = Annotated[float, BeforeValidator(_percent)]
 
 
 class StrictModel(BaseModel):
+    """Base of the case models: unknown keys are refused, values are frozen and stripped of white space."""
+
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
 

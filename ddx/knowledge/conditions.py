@@ -45,6 +45,8 @@ Predicate = Callable[[Facts], bool]
 
 
 class ConditionError(ValueError):
+    """A rule condition that cannot be read, with the nearest valid terms or keys."""
+
     def __init__(self, message: str, suggestions: list[str] | None = None):
         super().__init__(message)
         self.suggestions = suggestions or []
@@ -57,6 +59,8 @@ def fact_key(path: str) -> str:
 
 @dataclass(frozen=True)
 class Atom:
+    """One test of a condition: a finding path, an operator and the value it is compared with."""
+
     path: str
     op: str
     value: Any  # a term, a number, a tuple of terms, or a bool for "known"
@@ -68,11 +72,15 @@ class Atom:
 
 @dataclass(frozen=True)
 class All:
+    """A condition that holds when every one of its items holds."""
+
     items: tuple[Node, ...]
 
 
 @dataclass(frozen=True)
 class AnyOf:
+    """A condition that holds when any one of its items holds."""
+
     items: tuple[Node, ...]
 
 

@@ -36,6 +36,8 @@ RULE_ID = r"^[a-z0-9][a-z0-9_.\-]{0,120}$"
 
 
 class Model(BaseModel):
+    """Base of the rules-file models: unknown keys are refused and values are frozen."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     # the keys whose values keep their line markers when the model is read from a file (ddx.knowledge.load)
@@ -254,6 +256,9 @@ def _parse_p(text: str) -> tuple[float, bool]:
 
 
 class Prior(Likelihood):
+    """An entity's prior probability, or a subtype's share of its entity: a cited figure or a marked estimate
+    (never a ratio)."""
+
     p: float = Field(gt=0, le=1)
 
     @model_validator(mode="after")
@@ -283,6 +288,9 @@ class Subtype(Model):
 
 
 class Entity(Model):
+    """A diagnosis of the differential (``rules/entities.yaml``): slug, names, WHO 2020 name, prior, the tests
+    that confirm it and its subtypes."""
+
     slug: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     name: str
     who2020: str | None = None
@@ -450,6 +458,8 @@ def _check_template(text: str, allowed: frozenset[str]) -> str:
 
 
 class Band(Model):
+    """A confidence band (``rules/settings.yaml``): when it applies and the action it says, with placeholders."""
+
     id: str = Field(pattern=r"^[a-z][a-z0-9_-]*$")
     label: str
     when: BandWhen = BandWhen()
@@ -566,6 +576,9 @@ class OutsideEntity(Model):
 
 
 class EntityReport(Model):
+    """How the draft report names an entity: its diagnosis line, a cited closing comment and, for a subtype,
+    the word for it."""
+
     diagnosis: str  # the diagnosis line as a pathologist writes it
     comment: str = ""  # entity-specific closing sentences, cited
     source: str | None = None
@@ -953,10 +966,14 @@ def _term_list(terms: list[TermSpec] | TermBlock) -> list[TermSpec]:
 
 
 class PatientTerms(Model):
+    """The vocabulary's patient terms (sex)."""
+
     sex: Terms
 
 
 class ClinicalTerms(Model):
+    """The vocabulary's clinical terms other than sites (depth, symptoms)."""
+
     depth: Terms
     symptoms: Terms
 

@@ -233,6 +233,9 @@ class TermSet:
 
 @dataclass
 class MorphologyField:
+    """One morphology finding of the vocabulary: its kind (a list of terms, one term, present/absent or a
+    number), its terms or bounds, and the words that stand for several of its terms."""
+
     name: str
     kind: str  # list | term | presence | number
     terms: TermSet | None = None
@@ -245,6 +248,9 @@ class MorphologyField:
 
 @dataclass
 class Vocabulary:
+    """Every term a case may use (``rules/vocabulary.yaml``), with synonyms, as term sets that normalise
+    what a case writes and name the nearest terms when it is not one."""
+
     sex: TermSet
     depth: TermSet
     symptoms: TermSet
