@@ -454,7 +454,12 @@ class MinimalScorer:
         head = _dumps({"id": case_id, "file": file, "expected": None})[:-1]
         tail = _dumps(
             {
-                "confidence": {"band": confidence.band, "label": confidence.label, "confirm_tests": confidence.confirm_tests}
+                "confidence": {
+                    "band": confidence.band,
+                    "label": confidence.label,
+                    "confirm_tests": confidence.confirm_tests,
+                    "confirm_with": list(confidence.confirm_with),
+                }
                 if confidence
                 else None,
                 "suggested_tests": [],

@@ -29,11 +29,27 @@ class Confidence:
     # the defining tests the action names ($confirm_tests), as said mid-sentence: "near-haploidization"; the
     # next-tests line points to them when no test separates the leaders (JSON and CSV: ``confirm_tests``)
     confirm_tests: str | None = None
+    # the same tests as finding paths ("molecular.near_haploidization"), in the order named; () when none
+    confirm_with: tuple[str, ...] = ()
 
-    def to_dict(self) -> dict[str, str | None]:
-        """``{band, label, action, confirm_tests}``: ``confirm_tests`` the defining tests the action asks for to
-        confirm the leader, as it names them ("near-haploidization"), or None when it names none."""
-        return {"band": self.band, "label": self.label, "action": self.action, "confirm_tests": self.confirm_tests}
+    @property
+    def lean_values(self) -> tuple[str, str, str | None, tuple[str, ...]]:
+        """``(band, label, confirm_tests, confirm_with)``: what a lean batch line keeps of the band (not the
+        action sentence)."""
+        return (self.band, self.label, self.confirm_tests, self.confirm_with)
+
+    def to_dict(self) -> dict[str, object]:
+        """``{band, label, action, confirm_tests, confirm_with}``: ``confirm_tests`` the defining tests the action
+        asks for to confirm the leader, as it names them ("near-haploidization"), or None when it names none;
+        ``confirm_with`` the same tests as finding paths (``["molecular.near_haploidization"]``, as
+        ``suggested_tests`` and ``rules/entities.yaml`` name tests), empty when it names none."""
+        return {
+            "band": self.band,
+            "label": self.label,
+            "action": self.action,
+            "confirm_tests": self.confirm_tests,
+            "confirm_with": list(self.confirm_with),
+        }
 
 
 # names put in lower case inside a sentence
@@ -266,6 +282,12 @@ def assess(
             named = first.label if first is not None and "$next_test" in action else None
             confirming = values["confirm_tests"] if confirm and "$confirm_tests" in action else None
             return Confidence(
-                band.id, band.label, fill_sentence(action, values, MID_SENTENCE), named, "$next_test" in band.action, confirming
+                band.id,
+                band.label,
+                fill_sentence(action, values, MID_SENTENCE),
+                named,
+                "$next_test" in band.action,
+                confirming,
+                tuple(confirm) if confirming is not None else (),
             )
     return None

@@ -18,7 +18,6 @@ from rich.text import Text
 
 from ddx import __version__
 from ddx.analysis import Analysis, Unused, provenance_line
-from ddx.bands import Confidence
 from ddx.facts import case_facts
 from ddx.knowledge import Knowledge
 from ddx.ranking import FIGURE_SPACE, Evidence, RankedEntity, lower_first, percent_text, probability_text, ranker_for
@@ -156,8 +155,8 @@ def to_lean_line(analysis: Analysis, knowledge: Knowledge, *, evidence_for: int 
       source}`` with ``source`` a short key (``Merchant1995``) whose citation the batch summary lists once
       under ``sources`` (and ``ddx batch --sources FILE`` writes);
     * caveats ``{rule, source}``; suggested tests without their label, cost label and turnaround; pointers
-      outside the differential ``{entity, findings, source}``; the confidence band ``{band, label, confirm_tests}`` (its
-      action sentence is in the text and report formats);
+      outside the differential ``{entity, findings, source}``; the confidence band ``{band, label,
+      confirm_tests, confirm_with}`` (its action sentence is in the text and report formats);
     * ``"detail": "lean"``. ``ddx batch --evidence all`` writes the full shape of :func:`to_json_line`.
     """
     ranker = ranker_for(knowledge)
@@ -182,10 +181,10 @@ def to_lean_line(analysis: Analysis, knowledge: Knowledge, *, evidence_for: int 
     # the keys of _head_and_tail, in its order, in their lean form; what is the same on every line is written once
     # and what repeats from line to line (a band, a caveat, a finding not used) is encoded once and kept
     tail = [
-        f'"confidence":{_band(confidence) if confidence is not None else "null"}',
+        f'"confidence":{"null" if confidence is None else _kept(_BAND_KEYS, confidence.lean_values)}',
         f'"suggested_tests":{_dumps([_lean_test(s.to_dict()) for s in analysis.suggestions])}',
         f'"no_separating_test":{_LITERALS[analysis.no_separating_test]}',
-        f'"caveats":[{",".join([_kept((c.rule, keys.get(c.source, c.source))) for c in analysis.caveats])}]',
+        f'"caveats":[{",".join([_kept(_CAVEAT_KEYS, (c.rule, keys.get(c.source, c.source))) for c in analysis.caveats])}]',
         f'"unused_findings":[{_unused_texts(analysis.unused)}]',
         f'"outside_differential":{_dumps(outside)}',
         f'"informative_findings":{analysis.informative:d}',
@@ -201,29 +200,21 @@ def _lean_test(test: dict[str, Any]) -> dict[str, Any]:
 
 
 _LITERALS = {None: "null", True: "true", False: "false"}
-_KEPT: dict[tuple[str, str], str] = {}
-_BANDS: dict[tuple[str, str, str | None], str] = {}
+_KEPT: dict[tuple[object, ...], str] = {}
+_BAND_KEYS = ("band", "label", "confirm_tests", "confirm_with")
+_CAVEAT_KEYS = ("rule", "source")
 
 
-def _band(confidence: Confidence) -> str:
-    """The JSON of a lean line's confidence band, ``{band, label, confirm_tests}``, encoded once (a run has a few
-    dozen)."""
-    key = (confidence.band, confidence.label, confidence.confirm_tests)
-    text = _BANDS.get(key)
-    if text is None:
-        if len(_BANDS) >= 4096:
-            _BANDS.clear()
-        text = _BANDS[key] = _dumps({"band": key[0], "label": key[1], "confirm_tests": key[2]})
-    return text
-
-
-def _kept(key: tuple[str, str]) -> str:
-    """The JSON of a lean line's caveat ``(rule, source key)``, encoded once (a run has a few dozen)."""
+def _kept(names: tuple[str, ...], values: tuple[object, ...]) -> str:
+    """The JSON object ``{names[i]: values[i]}`` of a lean line's confidence band ``{band, label, confirm_tests,
+    confirm_with}`` or caveat ``{rule, source}``, encoded once (a run has a few dozen of each); values are
+    strings, None or tuples of strings (JSON lists)."""
+    key = (*names, *values)
     text = _KEPT.get(key)
     if text is None:
         if len(_KEPT) >= 4096:
             _KEPT.clear()
-        text = _KEPT[key] = _dumps({"rule": key[0], "source": key[1]})
+        text = _KEPT[key] = _dumps(dict(zip(names, values, strict=True)))
     return text
 
 
@@ -303,7 +294,7 @@ def markup_text(text: str) -> str:
 
 # the weight is relative: a finding seen in 2 of 12 ILMS and rarer still in the others is shown "for" ILMS
 EVIDENCE_LEGEND = (
-    "for / against: weight (log10, against the whole differential: a minority finding can favour), "
+    "for / against: weight (log10 likelihood ratio against the differential as a whole), "
     "finding (figure; cited or est. → likelihood used)"
 )
 # pieces of evidence shown for and against each entity in text and markdown (``ddx eval --lines N``: N each)

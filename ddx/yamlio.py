@@ -606,25 +606,33 @@ def _parse(path: Path, with_lines: bool, text: str) -> Any:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         line = mark.line + 1 if mark else None
-        syntax = (yaml.scanner.ScannerError, yaml.parser.ParserError, yaml.composer.ComposerError)
-        kind = "YAML syntax error" if isinstance(exc, syntax) else "YAML error"
-        problem = str(exc.problem or exc)
-        if (
-            mark is not None
-            and "cannot start any token" in problem
-            and 0 <= mark.index < len(text)
-            and repr(text[mark.index]) not in problem
-        ):  # libyaml does not name the character
-            problem += f" ({text[mark.index]!r}{'; indent with spaces, not tabs' if text[mark.index] == chr(9) else ''})"
-        hint = _YAML_HINTS.get(problem)
-        raise ReadError(f"{kind}: {problem}" + (f" ({hint})" if hint else ""), line) from None
+        raise ReadError(yaml_problem_text(exc, text), line) from None
     except UnicodeEncodeError:  # libyaml is handed UTF-8: a lone surrogate in text not read from a file
         raise ReadError("text holds a lone surrogate (not a character); write the character itself") from None
     except (yaml.YAMLError, RecursionError) as exc:
         raise ReadError(f"YAML error: {exc}") from None
 
 
-# what libyaml's terse messages usually mean in a hand-written case file
+def yaml_problem_text(exc: yaml.MarkedYAMLError, text: str) -> str:
+    """'YAML syntax error: <the parser's problem> (<what it usually means>)' for a YAML error in ``text``, the
+    same hint from libyaml and from PyYAML's own parser (their messages differ; libyaml's names no character)."""
+    mark = exc.problem_mark
+    syntax = (yaml.scanner.ScannerError, yaml.parser.ParserError, yaml.composer.ComposerError)
+    kind = "YAML syntax error" if isinstance(exc, syntax) else "YAML error"
+    problem = str(exc.problem or exc)
+    if (
+        mark is not None
+        and "cannot start any token" in problem
+        and 0 <= mark.index < len(text)
+        and repr(text[mark.index]) not in problem
+    ):  # libyaml does not name the character
+        problem += f" ({text[mark.index]!r})"
+    hint = _YAML_HINTS.get(problem)
+    return f"{kind}: {problem}" + (f" ({hint})" if hint else "")
+
+
+_TAB_HINT = "a tab: replace it with spaces; YAML indents with spaces only"
+# what libyaml's (and PyYAML's) terse messages usually mean in a hand-written case file
 _YAML_HINTS: dict[str, str] = {
     "mapping values are not allowed in this context": (
         "usually a key indented more or less than the keys beside it, a line above without its ': ', "
@@ -632,8 +640,10 @@ _YAML_HINTS: dict[str, str] = {
     ),
     "could not find expected ':'": "usually a line without 'key: value', or a key indented differently from those beside it",
     "did not find expected key": "usually a key indented differently from the keys beside it",
-    "found a tab character that violates indentation": "YAML indents with spaces, not tabs: replace the tab with spaces",
-    "found character '\\t' that cannot start any token": "YAML indents with spaces, not tabs: replace the tab with spaces",
+    "found a tab character that violates indentation": _TAB_HINT,
+    "found a tab character where an indentation space is expected": _TAB_HINT,  # a tab in a block scalar (notes: |)
+    "found character '\\t' that cannot start any token": _TAB_HINT,  # PyYAML
+    "found character that cannot start any token ('\\t')": _TAB_HINT,  # libyaml, the character named above
     "block sequence entries are not allowed in this context": (
         "usually a value written '-' after 'key: ' (YAML reads a dash there as a list item); write 'negative', or quote the sign ('-')"
     ),

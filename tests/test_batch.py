@@ -680,13 +680,16 @@ def test_the_test_that_confirms_the_leader_is_a_value_not_only_a_sentence():
         named = confidence["confirm_tests"]
         assert (named is not None) == (path == ddlps)
         assert named is None or named in confidence["action"]
-    # the default lean jsonl line carries it too
+        # and as finding paths, to match against suggested tests and the rules
+        assert confidence["confirm_with"] == (["molecular.mdm2_amplification"] if path == ddlps else [])
+    # the default lean jsonl line carries both too
     lines = run("batch", str(SEED), str(ddlps), str(lms), "--format", "jsonl").output.splitlines()
     lean = {line["id"]: line["confidence"] for line in map(json.loads, (t for t in lines if t.startswith("{"))) if "id" in line}
     assert lean["sawayama-2017-ddlps-colon-52f"]["confirm_tests"] == "MDM2 amplification"
     assert lean["seed-board-q1-thigh-35m"]["confirm_tests"] == "near-haploidization"
-    assert sorted(lean["olivier-2023-lms-pelvis-81f"]) == ["band", "confirm_tests", "label"]
-    assert lean["olivier-2023-lms-pelvis-81f"]["confirm_tests"] is None
+    assert lean["seed-board-q1-thigh-35m"]["confirm_with"] == ["molecular.near_haploidization"]
+    assert sorted(lean["olivier-2023-lms-pelvis-81f"]) == ["band", "confirm_tests", "confirm_with", "label"]
+    assert lean["olivier-2023-lms-pelvis-81f"]["confirm_tests"] is None and lean["olivier-2023-lms-pelvis-81f"]["confirm_with"] == []
 
 
 @pytest.mark.parametrize(("name", "start"), [("out.csv", "id,file,"), ("out.jsonl", '{"id":'), ("out.md", "# ddx batch")])

@@ -141,6 +141,9 @@ def test_text_output_redirected_still_names_a_missing_file_on_stderr(tmp_path: P
     assert result.exit_code == 1
     assert "nope.yaml: no such file" in result.stderr and "seed-board-q1-thigh-35m" not in result.stderr
     assert "seed-board-q1-thigh-35m" in result.stdout
+    # FORCE_COLOR makes rich take any stream for a terminal; the stream itself is not one
+    forced = CliRunner().invoke(main, ["eval", str(tmp_path / "nope.yaml")], env={"FORCE_COLOR": "1", "TTY_COMPATIBLE": "1"})
+    assert "nope.yaml: no such file" in forced.stderr
 
 
 def test_usage_errors_exit_2():

@@ -7,6 +7,7 @@ import pytest
 
 from ddx.errors import KnowledgeError
 from ddx.knowledge import load_knowledge
+from ddx.knowledge.base import packaged_rules_dir
 
 
 def test_packaged_rules_load_and_every_weight_has_a_source(knowledge):
@@ -90,6 +91,12 @@ def test_a_missing_likelihood_points_to_the_misspelt_key_that_is_likely_it(rules
     with pytest.raises(KnowledgeError) as info:
         load_knowledge(rules_copy)
     assert "may be it" not in str(info.value) and "; add them or a 'default'" in str(info.value)
+    # 'rms' is nearest to srms, which the rule gives: the hint names the nearest entity it lacks, prms
+    given = ", ".join(f"{e.slug}: 0.1" for e in load_knowledge(packaged_rules_dir()).entities if e.slug not in ("ilms", "prms"))
+    write_rule(rules_copy, GOOD.replace("  default: ~0.1\n", "").replace("{ilms: 0.5}", f"{{ilms: 0.5, rms: 0.5, {given}}}"))
+    with pytest.raises(KnowledgeError) as info:
+        load_knowledge(rules_copy)
+    assert "no likelihood for prms ('rms' at line 6 may be it)" in str(info.value), str(info.value)
 
 
 def test_duplicate_rule_id_names_both_places(rules_copy):

@@ -65,7 +65,7 @@ def _lean_matches_full(lean: dict, full: dict, table: dict[str, str]) -> None:
     assert [(c["rule"], table[c["source"]]) for c in lean["caveats"]] == [(c["rule"], c["source"]) for c in full["caveats"]]
     same = ("id", "expected", "unused_findings", "informative_findings", "errors", "no_separating_test", "rules_hash", "engine")
     assert {k: lean[k] for k in same} == {k: full[k] for k in same}
-    assert lean["confidence"] == {k: full["confidence"][k] for k in ("band", "label", "confirm_tests")}
+    assert lean["confidence"] == {k: full["confidence"][k] for k in ("band", "label", "confirm_tests", "confirm_with")}
 
 
 def test_a_lean_line_says_what_the_full_line_says(analyzer, knowledge):

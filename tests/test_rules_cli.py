@@ -477,10 +477,7 @@ def test_diff_with_one_folder_compares_it_with_the_packaged_rules(rules_copy):
     "change, words",
     [
         (("status: active", "status: live"), "must be one of 'active', 'draft' or 'retired' (got 'live')"),
-        (
-            ("{ilms: 0.5}", "{ilms: 1.5}"),
-            "must be 1 or less (got 1.5); a probability is a fraction: if 1.5 is a percentage, write 0.015",
-        ),  # noqa: E501
+        (("{ilms: 0.5}", "{ilms: 1.5}"), "must be 1 or less (got 1.5)\n"),  # a slip for 0.15 as likely as 1.5 %
         (("{ilms: 0.5}", "{ilms: 90}"), "must be 1 or less (got 90); a probability is a fraction: if 90 is a percentage, write 0.9"),
         (("{ilms: 0.5}", "{ilms: 250}"), "must be 1 or less (got 250)\n"),
         (("title: Test finding", "title: [a, b]"), "expected text"),
@@ -495,6 +492,17 @@ def test_rule_file_errors_are_in_ddx_words(rules_copy, change, words):
     result = run("rules", "check", str(rules_copy), "--no-engine")
     assert result.exit_code == 1 and words in result.output, result.output
     assert not any(w in result.output for w in ("Input should", "Field required", "Extra inputs", "valid dictionary"))
+
+
+def test_a_temperature_above_1_gets_no_percentage_hint(rules_copy):
+    """The calibration temperature is bounded by 1 but is no probability: 5 is not '5 %'."""
+    path = rules_copy / "settings.yaml"
+    text = path.read_text(encoding="utf-8")
+    assert "  temperature: 1\n" in text
+    path.write_text(text.replace("  temperature: 1\n", "  temperature: 5\n"), encoding="utf-8")
+    result = run("rules", "check", str(rules_copy), "--no-engine")
+    assert result.exit_code == 1 and "must be 1 or less (got 5)" in result.output, result.output
+    assert "percentage" not in result.output
 
 
 def test_diff_shows_the_figure_a_subtype_inherits_when_its_own_cell_goes(rules_copy):
@@ -551,3 +559,25 @@ def test_diff_says_a_derived_cell_moved_because_its_sources_did(rules_copy):
     assert changes["ihc.myogenin.with-desmin"] == (
         "ihc.myogenin.with-desmin (likelihood.eprms ~0.95 → ~0.85 (derived: ihc.myogenin ÷ ihc.desmin))"
     )
+
+
+def test_diff_leaves_out_a_derived_cell_whose_figure_did_not_move(rules_copy):
+    """MyoD1 in EPRMS ~0.85 -> ~0.90: ihc.myogenin.with-myod1's eprms cell (myogenin ÷ MyoD1) stays at the
+    figure it is kept at, only its working changes, so that rule is not listed (it was listed bare, with no
+    figure, and read as an edit to look for)."""
+    from ddx.authoring.diff import rule_changes
+    from ddx.knowledge import load_knowledge
+
+    path = rules_copy / "rules" / "immunohistochemistry.yaml"
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    start = next(i for i, line in enumerate(lines) if line.strip() == "- id: ihc.myod1")
+    cell = next(i for i in range(start, len(lines)) if lines[i].lstrip().startswith("eprms: {p: ~0.85,"))
+    lines[cell] = lines[cell].replace("eprms: {p: ~0.85,", "eprms: {p: ~0.90,")
+    old = load_knowledge()
+    path.write_text("".join(lines), encoding="utf-8")
+    new = load_knowledge(rules_copy)
+    derived = new.rule["ihc.myogenin.with-myod1"].spec.likelihood["eprms"]
+    assert derived.ratio and derived.p == old.rule["ihc.myogenin.with-myod1"].spec.likelihood["eprms"].p
+    changes = {c.rule: str(c) for c in rule_changes(old, new)}
+    assert changes["ihc.myod1"] == "ihc.myod1 (likelihood.eprms ~0.85 → ~0.90)"
+    assert "ihc.myogenin.with-myod1" not in changes, changes

@@ -25,7 +25,9 @@ from ddx.yamlio import strip_lines
 @dataclass(frozen=True)
 class RuleChange:
     """A rule added, removed or changed between two rule sets; for a changed rule, which keys and which
-    likelihood figures moved (before and after, as written)."""
+    likelihood figures moved (before and after, as shown: '18/22', '~0.30', with '(srms's)' for a subtype's
+    inherited figure and '(derived: A ÷ B)' for a cell derived from two rules' figures). A derived cell
+    whose figure did not move is no change of its rule."""
 
     rule: str
     kind: str  # added | removed | changed
@@ -70,6 +72,12 @@ def _figure(cell: dict[str, Any] | None) -> str:
     if ratio:  # derived from two other rules' cells (ddx.knowledge.base.derive_ratios): it moves when they do
         figure += f" (derived: {ratio[0]} ÷ {ratio[1]})"
     return figure
+
+
+def _derived(likelihood: dict[str, Any], field: str) -> bool:
+    """Whether the cell of ``field`` ('likelihood.eprms') is derived from two rules' figures (``ratio``)."""
+    cell = likelihood.get(field.split(".", 1)[1])
+    return isinstance(cell, dict) and bool(cell.get("ratio"))
 
 
 def _cell_figure(likelihood: dict[str, Any], slug: str, knowledge: Knowledge) -> str:
@@ -120,6 +128,14 @@ def rule_changes(old: Knowledge, new: Knowledge) -> list[RuleChange]:
                 and (old_figure := _cell_figure(before, f.split(".", 1)[1], old))
                 != (new_figure := _cell_figure(after, f.split(".", 1)[1], new))
             )
+            # a derived cell (ratio) whose figure did not move changed only its working (a base figure moved, and
+            # the derived one stayed where it was kept): no change of this rule, which would be listed bare
+            moved = {f for f, _, _ in figures}
+            fields = tuple(
+                f for f in fields if f in moved or not f.startswith("likelihood.") or not (_derived(before, f) or _derived(after, f))
+            )
+            if not fields:
+                continue
             rule = new.rule.get(rid) or old.rule.get(rid)
             taken = tuple(
                 f for f in fields if f.startswith("likelihood.") and rule is not None and f.split(".", 1)[1] in rule.inherited

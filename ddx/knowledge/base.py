@@ -827,12 +827,14 @@ def _load_rule(
     seen[spec.id] = where
     known = slugs | (subtypes or set())
     misspelt: dict[str, str] = {}  # an entity without a likelihood -> the unknown key that is likely it ('lsm' for lms)
+    absent = slugs - set(spec.likelihood or {})
     for slug in list((spec.likelihood or {}).keys()):
         if slug not in known:
             near = TermSet("entity", _lookup={s: s for s in known}).suggest(slug)
             lk_line = key_line(raw.get("likelihood"), slug) or line
-            if near:
-                misspelt.setdefault(near[0], f"{slug!r} at line {lk_line}" if lk_line else repr(slug))
+            likely = next((n for n in near if n in absent), None)  # the nearest entity the rule does not give
+            if likely is not None:
+                misspelt.setdefault(likely, f"{slug!r} at line {lk_line}" if lk_line else repr(slug))
             problems.append(
                 Problem(
                     f"rule {spec.id}: unknown entity {slug!r}{_misplaced(slug)}",

@@ -1404,6 +1404,10 @@ def error_text(err: Mapping[str, Any]) -> str:
     return f"this value cannot be used here (got {kind_of(given)})"
 
 
+# fields bounded by 1 that are not probabilities (rules/settings.yaml's calibration temperature): no percentage hint
+_NOT_PROBABILITIES = frozenset({"temperature"})
+
+
 def _bound(word: str, key: str) -> Callable[[Mapping[str, Any], Any, Sequence[Any]], str]:
     def text(ctx: Mapping[str, Any], given: Any, loc: Sequence[Any]) -> str:
         limit = ctx.get(key)
@@ -1411,8 +1415,8 @@ def _bound(word: str, key: str) -> Callable[[Mapping[str, Any], Any, Sequence[An
         number = isinstance(given, (int, float)) and not isinstance(given, bool)
         got = f"{given:g}" if number else kind_of(given)
         text = word.format(limit=shown) + f" (got {got})"
-        if key == "le" and limit == 1 and number and 1 < given <= 100:
-            # a probability written as a percentage ('p: 90')
+        if key == "le" and limit == 1 and number and 2 <= given <= 100 and not (loc and loc[-1] in _NOT_PROBABILITIES):
+            # a probability written as a percentage ('p: 90'); 1.5 is likelier a slip for 0.15 than 1.5 %
             text += f"; a probability is a fraction: if {given:g} is a percentage, write {given / 100:g}"
         return text
 
