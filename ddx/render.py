@@ -292,7 +292,7 @@ def markup_text(text: str) -> str:
     return escape(printable(str(text), newlines=False))
 
 
-# the weight is relative: a finding seen in 2 of 12 ILMS and rarer still in the others is shown "for" ILMS
+# the weight is relative: a finding seen in a minority of ILMS and rarer still in the others is shown "for" ILMS
 EVIDENCE_LEGEND = (
     "for / against: weight (log10 likelihood ratio against the differential as a whole), "
     "finding (figure; cited or est. → likelihood used)"
