@@ -27,7 +27,7 @@ class RuleChange:
     """A rule added, removed or changed between two rule sets; for a changed rule, which keys and which
     likelihood figures moved (before and after, as shown: '18/22', '~0.30', with '(srms's)' for a subtype's
     inherited figure and '(derived: A ÷ B)' for a cell derived from two rules' figures). A derived cell
-    whose figure did not move is no change of its rule."""
+    whose derivation and figure did not change is no change of its rule."""
 
     rule: str
     kind: str  # added | removed | changed
@@ -74,10 +74,12 @@ def _figure(cell: dict[str, Any] | None) -> str:
     return figure
 
 
-def _derived(likelihood: dict[str, Any], field: str) -> bool:
-    """Whether the cell of ``field`` ('likelihood.eprms') is derived from two rules' figures (``ratio``)."""
-    cell = likelihood.get(field.split(".", 1)[1])
-    return isinstance(cell, dict) and bool(cell.get("ratio"))
+def _same_derivation(before: dict[str, Any], after: dict[str, Any], field: str) -> bool:
+    """Whether the cell of ``field`` ('likelihood.eprms') is derived from the same two rules' figures (``ratio``)
+    in both rule sets: then only its working can differ, not what the rule file says."""
+    slug = field.split(".", 1)[1]
+    a, b = before.get(slug), after.get(slug)
+    return isinstance(a, dict) and isinstance(b, dict) and bool(a.get("ratio")) and a.get("ratio") == b.get("ratio")
 
 
 def _cell_figure(likelihood: dict[str, Any], slug: str, knowledge: Knowledge) -> str:
@@ -128,11 +130,11 @@ def rule_changes(old: Knowledge, new: Knowledge) -> list[RuleChange]:
                 and (old_figure := _cell_figure(before, f.split(".", 1)[1], old))
                 != (new_figure := _cell_figure(after, f.split(".", 1)[1], new))
             )
-            # a derived cell (ratio) whose figure did not move changed only its working (a base figure moved, and
-            # the derived one stayed where it was kept): no change of this rule, which would be listed bare
+            # a derived cell (the same ratio) whose figure did not move changed only its working (a base figure
+            # moved, and the derived one stayed where it was kept): no change of this rule, which would be listed bare
             moved = {f for f, _, _ in figures}
             fields = tuple(
-                f for f in fields if f in moved or not f.startswith("likelihood.") or not (_derived(before, f) or _derived(after, f))
+                f for f in fields if f in moved or not f.startswith("likelihood.") or not _same_derivation(before, after, f)
             )
             if not fields:
                 continue
