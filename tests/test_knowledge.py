@@ -7,7 +7,6 @@ import pytest
 
 from ddx.errors import KnowledgeError
 from ddx.knowledge import load_knowledge
-from ddx.knowledge.base import packaged_rules_dir
 
 
 def test_packaged_rules_load_and_every_weight_has_a_source(knowledge):
@@ -92,7 +91,7 @@ def test_a_missing_likelihood_points_to_the_misspelt_key_that_is_likely_it(rules
         load_knowledge(rules_copy)
     assert "may be it" not in str(info.value) and "; add them or a 'default'" in str(info.value)
     # 'rms' is nearest to srms, which the rule gives: the hint names the nearest entity it lacks, prms
-    given = ", ".join(f"{e.slug}: 0.1" for e in load_knowledge(packaged_rules_dir()).entities if e.slug not in ("ilms", "prms"))
+    given = ", ".join(f"{e.slug}: 0.1" for e in load_knowledge().entities if e.slug not in ("ilms", "prms"))
     write_rule(rules_copy, GOOD.replace("  default: ~0.1\n", "").replace("{ilms: 0.5}", f"{{ilms: 0.5, rms: 0.5, {given}}}"))
     with pytest.raises(KnowledgeError) as info:
         load_knowledge(rules_copy)

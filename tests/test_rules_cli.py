@@ -547,13 +547,9 @@ def test_diff_says_a_derived_cell_moved_because_its_sources_did(rules_copy):
     from ddx.authoring.diff import rule_changes
     from ddx.knowledge import load_knowledge
 
-    path = rules_copy / "rules" / "immunohistochemistry.yaml"
-    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
-    start = next(i for i, line in enumerate(lines) if line.strip() == "- id: ihc.myogenin")
-    cell = next(i for i in range(start, len(lines)) if lines[i].lstrip().startswith("eprms: {p: ~0.95,"))
-    lines[cell] = lines[cell].replace("eprms: {p: ~0.95,", "eprms: {p: ~0.85,")
     old = load_knowledge()
-    path.write_text("".join(lines), encoding="utf-8")
+    assert old.rule["ihc.myogenin"].spec.likelihood["eprms"].p == 0.95
+    set_weight(rules_copy, "ihc.myogenin", "eprms", "{p: ~0.85, reason: a test}")
     changes = {str(c).split(" ", 1)[0]: str(c) for c in rule_changes(old, load_knowledge(rules_copy))}
     assert changes["ihc.myogenin"] == "ihc.myogenin (likelihood.eprms ~0.95 → ~0.85)"
     assert changes["ihc.myogenin.with-desmin"] == (
@@ -568,13 +564,9 @@ def test_diff_leaves_out_a_derived_cell_whose_figure_did_not_move(rules_copy):
     from ddx.authoring.diff import rule_changes
     from ddx.knowledge import load_knowledge
 
-    path = rules_copy / "rules" / "immunohistochemistry.yaml"
-    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
-    start = next(i for i, line in enumerate(lines) if line.strip() == "- id: ihc.myod1")
-    cell = next(i for i in range(start, len(lines)) if lines[i].lstrip().startswith("eprms: {p: ~0.85,"))
-    lines[cell] = lines[cell].replace("eprms: {p: ~0.85,", "eprms: {p: ~0.90,")
     old = load_knowledge()
-    path.write_text("".join(lines), encoding="utf-8")
+    assert old.rule["ihc.myod1"].spec.likelihood["eprms"].p == 0.85
+    set_weight(rules_copy, "ihc.myod1", "eprms", "{p: ~0.90, reason: a test}")
     new = load_knowledge(rules_copy)
     derived = new.rule["ihc.myogenin.with-myod1"].spec.likelihood["eprms"]
     assert derived.ratio and derived.p == old.rule["ihc.myogenin.with-myod1"].spec.likelihood["eprms"].p

@@ -268,12 +268,6 @@ def load_rules(
         raise click.UsageError(f"--prior-set: {problem.message}{hint}") from None
 
 
-def _is_terminal(stream: TextIO) -> bool:
-    """Whether ``stream`` is a terminal (a stream without ``isatty`` is not)."""
-    isatty = getattr(stream, "isatty", None)
-    return bool(isatty and isatty())
-
-
 @main.command("eval")
 @click.argument("files", nargs=-1, required=True, metavar="FILE...")
 @click.option(
@@ -383,7 +377,7 @@ def eval_cmd(
                 # the text format shows a problem in its own panel; when that panel goes to a file or a pipe,
                 # the terminal still hears of it on stderr, as with every other format (the stream is asked, not
                 # rich, which takes FORCE_COLOR for a terminal)
-                if not analysis.ok and (fmt != "text" or output is not None or not _is_terminal(out)):
+                if not analysis.ok and (fmt != "text" or output is not None or not sys.stdout.isatty()):
                     for problem in analysis.problems:
                         err.print(f"ddx: {problem}", markup=False)
         if fmt == "json":
