@@ -372,8 +372,8 @@ def test_lines_shows_more_evidence_for_and_against_each_entity():
         return sum(1 for line in block.splitlines() if re.match(r"^│ +(for +)?[+-]\d\.\d\d ", line) and "against" not in line)
 
     default = run("eval", str(SEED), "--top", "2").output
-    more = run("eval", str(SEED), "--top", "2", "--lines", "6").output
-    assert for_lines(default) == 3 and for_lines(more) == 6
+    more = run("eval", str(SEED), "--top", "2", "--lines", "8").output
+    assert for_lines(default) == 3 and for_lines(more) == 8
     assert "MyoD1 positive" in more.split("│ 2 ", 1)[0] and "MyoD1 positive" not in default.split("│ 2 ", 1)[0]
     markdown = run("eval", str(SEED), "--format", "markdown", "--lines", "6").output
     assert markdown.split("\n| 1 |", 1)[1].split("\n", 1)[0].count("<br>") >= 5
