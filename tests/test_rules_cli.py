@@ -357,17 +357,28 @@ def test_diff_with_one_changed_weight_lists_exactly_the_affected_cases(rules_cop
     assert all(c["responsible"] == ["ihc.alk"] for c in data["changed_cases"])
 
 
-def test_diff_lists_a_case_whose_leader_only_moves(rules_copy):
+def test_diff_lists_a_case_whose_leader_only_moves(rules_copy, tmp_path):
     """Regression: a figure halved moved a case's leader from 76.9 % to 68.7 % with the same order, and the diff
-    said no case changed."""
-    set_weight(rules_copy, "infl.dense", "ilms", "0.5")
+    said no case changed. The cases so moved are found here from two saved runs, not named: which case a trial
+    edit moves without reordering depends on the figures of the day (rules 2026.12.04.2 made one case's two
+    smallest entities a tie that any edit reorders)."""
+    before, after = tmp_path / "before.json", tmp_path / "after.json"
+    assert run("rules", "test", str(rules_copy), "--cases", str(CASES), "--save", str(before)).exit_code == 0
+    set_weight(rules_copy, "infl.dense", "prms", "0.05")  # lowers PRMS under a dense infiltrate: ILMS leaders gain
+    run("rules", "test", str(rules_copy), "--cases", str(CASES), "--save", str(after))
+    old, new = (json.loads(f.read_text())["cases"] for f in (before, after))
+    expected = {
+        old[k]["case"]
+        for k in old
+        if old[k]["ranking"] == new[k]["ranking"] and abs(old[k]["probability"] - new[k]["probability"]) >= 0.0101
+    }
     data = json.loads(
         run("rules", "diff", str(packaged_rules_dir()), str(rules_copy), "--cases", str(CASES), "--format", "json").output
     )
     only_moved = [c for c in data["changed_cases"] if not c["order_changed"]]
     # the JSON rounds to four places: a move of exactly one point may read 0.0099 or 0.0101
     assert only_moved and all(abs(c["probability_before"] - c["probability_after"]) >= 0.0099 for c in only_moved)
-    assert {c["case"] for c in only_moved} == {"med2021-hrrmt-thigh-58m"}  # 76.9 -> 68.7 %, the same order
+    assert expected and expected <= {c["case"] for c in only_moved}
 
 
 def test_diff_text_names_both_rule_sets_and_the_change(rules_copy):
