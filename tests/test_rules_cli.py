@@ -295,9 +295,10 @@ def test_an_edit_that_costs_the_expected_diagnosis_probability_is_reported_as_we
     assert compared["log_loss"]["cases"] > 90
     assert compared["log_loss"]["before"] == log_loss(saved) and compared["log_loss"]["after"] == log_loss(after_cases)
     ilms = [k for k, c in saved.items() if c.get("expected") == "ilms" and c.get("probability_of_expected")]
-    # no ILMS case gains from the cut; those that record MyoD1 lose
+    # no ILMS case gains from the cut, and every one the cut rule scores (MyoD1 and desmin positive) loses
+    scored = [k for k in ilms if "ihc.myod1.with-desmin" in saved[k]["matched"]]
     assert ilms and all(after_cases[k]["probability_of_expected"] <= saved[k]["probability_of_expected"] for k in ilms)
-    assert sum(after_cases[k]["probability_of_expected"] < saved[k]["probability_of_expected"] for k in ilms) >= len(weakened)
+    assert scored and all(after_cases[k]["probability_of_expected"] < saved[k]["probability_of_expected"] for k in scored)
     text = run("rules", "test", str(rules_copy), "--cases", str(CASES), "--baseline", str(base)).output
     assert f"{len(weakened)} weakened" in text and "Log loss of the expected diagnosis" in text
     # a baseline saved before the probabilities were kept is compared by rank only, and says so
@@ -349,8 +350,15 @@ def test_diff_with_one_changed_weight_lists_exactly_the_affected_cases(rules_cop
         after = {a.case_id: a.ranking for a in analyze_paths([str(CASES)], new, suggest=False)}
         fired = {a.case_id for a in analyze_paths([str(CASES)], old, suggest=False) if {"ihc.alk", "ihc.alk:not"} & a.matched}
 
-    def changed(a: list, b: list) -> bool:  # the order, or the leader's probability by a point or more
-        return [r.entity for r in a] != [r.entity for r in b] or abs(a[0].probability - b[0].probability) >= 0.01
+    def changed(a: list, b: list) -> bool:  # the order (ties within 0.001 aside), or the leader's probability by a point
+        pa, pb = ({r.entity: r.probability for r in x} for x in (a, b))
+        rank_b = {r.entity: i for i, r in enumerate(b)}
+        swapped = any(
+            rank_b[x.entity] > rank_b[y.entity] and max(abs(pa[x.entity] - pa[y.entity]), abs(pb[x.entity] - pb[y.entity])) >= 0.001
+            for i, x in enumerate(a)
+            for y in a[i + 1 :]
+        )
+        return swapped or abs(a[0].probability - b[0].probability) >= 0.01
 
     expected = {cid for cid in before if before[cid] and changed(before[cid], after[cid])}
     assert listed == expected and expected and expected <= fired
@@ -379,6 +387,26 @@ def test_diff_lists_a_case_whose_leader_only_moves(rules_copy, tmp_path):
     # the JSON rounds to four places: a move of exactly one point may read 0.0099 or 0.0101
     assert only_moved and all(abs(c["probability_before"] - c["probability_after"]) >= 0.0099 for c in only_moved)
     assert expected and expected <= {c["case"] for c in only_moved}
+
+
+def test_a_swap_of_two_tied_entities_is_not_an_order_change_but_any_other_swap_is():
+    """A maintainer's stumble (review, 2026-12-04): a case's two smallest entities were exactly tied (1.48 % each),
+    so any edit reordered them and ``ddx rules diff`` called the case's order changed."""
+    from ddx.authoring.diff import TIE, CaseChange, same_order
+    from ddx.authoring.regression import CaseResult
+
+    def result(*pairs: tuple[str, float]) -> CaseResult:
+        return CaseResult("f.yaml#c", "c", "f.yaml", "ilms", tuple(e for e, _ in pairs), tuple(p for _, p in pairs))
+
+    before = result(("ilms", 0.80), ("prms", 0.125), ("eprms", 0.0148), ("ddlps", 0.0148), ("ups", 0.005))
+    tied_swap = result(("ilms", 0.72), ("prms", 0.20), ("ddlps", 0.0149), ("eprms", 0.0146), ("ups", 0.005))
+    real_swap = result(("ilms", 0.72), ("prms", 0.20), ("ddlps", 0.0148 + 2 * TIE), ("eprms", 0.0148), ("ups", 0.005))
+    leader_swap = result(("prms", 0.50), ("ilms", 0.45), ("eprms", 0.0148), ("ddlps", 0.0148), ("ups", 0.005))
+    assert same_order(before, before) and same_order(before, tied_swap)
+    assert not same_order(before, real_swap) and not same_order(before, leader_swap)
+    assert not same_order(before, result(("ilms", 0.9), ("prms", 0.1)))  # another set of entities
+    change = CaseChange("f.yaml#c", "c", "f.yaml", "ilms", before, tied_swap, ())
+    assert not change.order_changed and change.moves  # the swap is still shown among the moves, not as a new order
 
 
 def test_diff_text_names_both_rule_sets_and_the_change(rules_copy):

@@ -204,6 +204,28 @@ SCORING_FIELDS = ("when", "negated_by", "likelihood", "default", "status")
 # (one percentage point: the bands' thresholds are whole percentages, and smaller moves are rounding)
 LEADER_SHIFT = 0.01
 CHANGED_RANKING = f"the order, or the leader's probability by {LEADER_SHIFT * 100:g} point or more"  # as outputs say it
+# two entities within this of each other in both runs are tied: their swap is not an order change (outputs print
+# probabilities to a tenth of a point, and the smallest entities of a case are often exactly equal)
+TIE = 0.001
+
+
+def same_order(before: CaseResult, after: CaseResult) -> bool:
+    """Whether two results rank the entities in the same order, ties aside: a pair that swaps counts only when
+    its two probabilities are :data:`TIE` or more apart in one of the runs. Shapes: each result's ``ranking``
+    and ``probabilities`` are parallel tuples, highest first."""
+    if before.ranking == after.ranking:
+        return True
+    if set(before.ranking) != set(after.ranking) or any(len(r.probabilities) != len(r.ranking) for r in (before, after)):
+        return False  # other entities, or a result without its probabilities: any difference counts
+    p_before = dict(zip(before.ranking, before.probabilities, strict=True))
+    p_after = dict(zip(after.ranking, after.probabilities, strict=True))
+    rank_after = {e: i for i, e in enumerate(after.ranking)}
+    order = before.ranking
+    for i, x in enumerate(order):
+        for y in order[i + 1 :]:
+            if rank_after[x] > rank_after[y] and max(abs(p_before[x] - p_before[y]), abs(p_after[x] - p_after[y])) >= TIE:
+                return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -225,8 +247,9 @@ class CaseChange:
 
     @property
     def order_changed(self) -> bool:
-        """The entities' order changed (else only the leader's probability moved, by :data:`LEADER_SHIFT` or more)."""
-        return self.before.ranking != self.after.ranking
+        """The entities' order changed, ties aside (:func:`same_order`); else only the leader's probability moved,
+        by :data:`LEADER_SHIFT` or more."""
+        return not same_order(self.before, self.after)
 
     @property
     def moves(self) -> list[tuple[str, int, int]]:
@@ -307,7 +330,7 @@ def diff_runs(old_k: Knowledge, new_k: Knowledge, before: CaseRun, after: CaseRu
                 unreadable.append(b.key)
             continue
         compared += 1
-        if a.ranking == b.ranking and abs((a.top_probability or 0.0) - (b.top_probability or 0.0)) < LEADER_SHIFT:
+        if same_order(b, a) and abs((a.top_probability or 0.0) - (b.top_probability or 0.0)) < LEADER_SHIFT:
             continue
         # changed rules that fired here, and rules that fire in one run only (a vocabulary change)
         responsible = sorted((scoring & (a.matched | b.matched)) | (a.matched ^ b.matched)) + other
