@@ -323,18 +323,38 @@ class Analyzer:
         """``caveats``, each that asks for a test the case records (its ``caveat_tests``) saying what was
         recorded, so that it is not read as asking again ("confirm the ALK rearrangement" beside an ALK
         rearrangement recorded present). A caveat asking for nothing recorded is the shared object as it was."""
-        tests = self.knowledge.caveat_tests
+        keys = self._caveat_keys
         out = caveats
         for i, caveat in enumerate(caveats):
-            recorded = [(t, every[t.replace(".", "__")]) for t in tests.get(caveat.rule, ()) if t.replace(".", "__") in every]
+            recorded = tuple((t, every[key]) for t, key in keys.get(caveat.rule, ()) if key in every)
             if not recorded:
                 continue
-            from ddx.report_comment import finding_text  # the knowledge's words for a finding (reports.yaml)
+            memo = self._recorded_caveats
+            try:
+                said_so = memo.get((caveat, recorded))
+                keep = True
+            except TypeError:  # a value that cannot be a key: made, not kept
+                said_so, keep = None, False
+            if said_so is None:
+                from ddx.report_comment import finding_text  # the knowledge's words for a finding (reports.yaml)
 
-            said = "; ".join(finding_text(self.knowledge, test, value) for test, value in recorded)
+                said = "; ".join(finding_text(self.knowledge, test, value) for test, value in recorded)
+                said_so = Caveat(caveat.rule, f"{caveat.text} (Recorded: {said}.)", caveat.source)
+                if keep and len(memo) < 4096:
+                    memo[caveat, recorded] = said_so
             out = list(out) if out is caveats else out
-            out[i] = Caveat(caveat.rule, f"{caveat.text} (Recorded: {said}.)", caveat.source)
+            out[i] = said_so
         return out
+
+    @cached_property
+    def _caveat_keys(self) -> dict[str, tuple[tuple[str, str], ...]]:
+        """Per caveat rule id: the tests it asks for (``caveat_tests``), each with its fact key."""
+        return {rid: tuple((t, t.replace(".", "__")) for t in tests) for rid, tests in self.knowledge.caveat_tests.items()}
+
+    @cached_property
+    def _recorded_caveats(self) -> dict[tuple[Caveat, tuple[tuple[str, Any], ...]], Caveat]:
+        """:meth:`_answered`'s caveats that say what was recorded, by caveat and recorded results (frozen, shared)."""
+        return {}
 
     def unused(self, every: dict[str, Any], matched: frozenset[str]) -> list[Unused]:
         """Recorded findings that no matched scoring rule reads (or names in its ``accounts_for``), in case order.

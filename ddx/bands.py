@@ -121,10 +121,14 @@ def open_pitfalls(
     return sorted(out, key=lambda p: (-p.probability, p.entity, p.rule))
 
 
-def _shared_with_look_alike(knowledge: Knowledge, test: str, caveats: Sequence[str], leader: str) -> bool:
-    """Whether a look-alike named by a shown caveat's ``consider`` (not the leader's own entity) shows ``test``
-    present or positive in at least half its cases, by the rule that scores exactly that finding."""
-    look_alikes = {slug for rid in caveats for slug in knowledge.rule[rid].spec.consider if knowledge.parent(slug) != leader}
+def _look_alikes(knowledge: Knowledge, caveats: Sequence[str], leader: str) -> set[str]:
+    """The slugs the shown caveats' ``consider`` names, other than the leader's own entity and its subtypes."""
+    return {slug for rid in caveats for slug in knowledge.rule[rid].spec.consider if knowledge.parent(slug) != leader}
+
+
+def _shared_with_look_alike(knowledge: Knowledge, test: str, look_alikes: set[str]) -> bool:
+    """Whether a look-alike (:func:`_look_alikes`) shows ``test`` present or positive in at least half its
+    cases, by the rule that scores exactly that finding."""
     rule = knowledge.test_rule.get(test) if look_alikes else None
     if rule is None or not rule.spec.likelihood:
         return False
@@ -154,19 +158,18 @@ def _holds(
     pitfall: float,
 ) -> bool:
     w = band.when
-    checks = [
-        w.pitfall_min is None or pitfall >= w.pitfall_min,
-        w.outside is None or w.outside == outside,
-        w.min_informative is None or informative >= w.min_informative,
-        w.max_ancillary is None or ancillary <= w.max_ancillary,
-        w.leader_min is None or leader >= w.leader_min,
-        w.leader_max is None or leader < w.leader_max,
-        w.margin_min is None or margin >= w.margin_min,
-        w.margin_max is None or margin < w.margin_max,
-        w.has_confirmatory_test is None or w.has_confirmatory_test == has_test,
-        w.confirm_tested is None or w.confirm_tested == tested,
-    ]
-    if not all(checks):
+    if not (
+        (w.pitfall_min is None or pitfall >= w.pitfall_min)
+        and (w.outside is None or w.outside == outside)
+        and (w.min_informative is None or informative >= w.min_informative)
+        and (w.max_ancillary is None or ancillary <= w.max_ancillary)
+        and (w.leader_min is None or leader >= w.leader_min)
+        and (w.leader_max is None or leader < w.leader_max)
+        and (w.margin_min is None or margin >= w.margin_min)
+        and (w.margin_max is None or margin < w.margin_max)
+        and (w.has_confirmatory_test is None or w.has_confirmatory_test == has_test)
+        and (w.confirm_tested is None or w.confirm_tested == tested)
+    ):
         return False
     # the what-if ranking last, and only when every cheaper bound holds
     return w.unrecorded_could_overturn is None or (overturned is not None and overturned(w.unrecorded_could_overturn) is not None)
@@ -216,7 +219,9 @@ def assess(
     confirm = [p for p in confirm if p not in answered]
     # nor one that the look-alike a shown caveat names (consider:) shows as often: the ALK fusion does not confirm
     # IMT against ALK-positive histiocytosis, which carries one too
-    confirm = [p for p in confirm if not _shared_with_look_alike(knowledge, p, caveats, leader.entity)]
+    if confirm and caveats:
+        look_alikes = _look_alikes(knowledge, caveats, leader.entity)
+        confirm = [p for p in confirm if not _shared_with_look_alike(knowledge, p, look_alikes)]
     if overturned is not None:  # one what-if ranking per list of rule ids, however many bands ask
         asked: dict[tuple[str, ...], WhatIf | None] = {}
         ask = overturned

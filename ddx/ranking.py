@@ -610,14 +610,20 @@ class Ranker:
         cited: list[float] = []
         estimated: list[float] = []
         log_lik = self.log_lik
+        estimate = self._estimate
         for rid in matched:  # math.fsum is exact: the order of the rules does not matter
-            row = self.evidence.get(rid)
+            row = estimate.get(rid)
             if row is None:  # a caveat or a draft: it scores nothing
                 continue
-            part = estimated if row[a].estimate or row[b].estimate else cited
+            part = estimated if row[a] or row[b] else cited
             part.append((log_lik[rid][a] - log_lik[rid][b]) / LN10)
         subtypes = bool(self.knowledge.entity[ranking[0].entity].subtypes)
         return LeadBasis(ranking[0].entity, ranking[1].entity, math.fsum(cited), math.fsum(estimated), subtypes)
+
+    @cached_property
+    def _estimate(self) -> dict[str, tuple[bool, ...]]:
+        """Per scoring rule, per profile: whether its figure is an estimate (:attr:`Evidence.estimate`)."""
+        return {rid: tuple(e.estimate for e in row) for rid, row in self.evidence.items()}
 
     def informative(self, matched: frozenset[str] | set[str], ranking: list[RankedEntity]) -> list[str]:
         """Matched scoring rules that separate the two leading candidates: their likelihoods under the

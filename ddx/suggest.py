@@ -242,6 +242,7 @@ class _Table:
 
 
 _INERT = _Table([], [], [], frozenset())
+_ABSENT = object()  # a fact key the case does not record
 _NONE: frozenset[str] = frozenset()
 
 
@@ -356,7 +357,14 @@ class Suggester:
             for rid in t.rule_ids:
                 t.rule_mask |= self._rule_bit[rid]
         self._rule_ids = frozenset(self._rule_bit)
-        self._condition_bits = [(1 << i, compile_predicate(atom)) for atom, i in self._conditions.items()]
+        # the conditions grouped by the one fact key each reads (an atom reads one key), so that the bits that
+        # hold for a key's value are worked out once per value met and then looked up
+        by_key: dict[str, list[tuple[int, Callable[[dict[str, object]], bool]]]] = {}
+        for atom, i in self._conditions.items():
+            by_key.setdefault(atom.key, []).append((1 << i, compile_predicate(atom)))
+        self._condition_keys: list[tuple[str, tuple[tuple[int, Callable[[dict[str, object]], bool]], ...], dict[object, int]]] = [
+            (key, tuple(conditions), {}) for key, conditions in by_key.items()
+        ]
         self._whys = 0  # why lines kept (at most WHY_LIMIT)
         # the fact key of every test that can be offered; per fact key seen, those it says are done
         bases = [t.base_key for t in self.tests]
@@ -366,9 +374,6 @@ class Suggester:
                 bases.append(f"{section}__{name}")
         self._bases = tuple(dict.fromkeys(bases))
         self._done_by: dict[str, tuple[str, ...]] = {}
-        # the fact keys the exclusive groups and surrogates read, and per state of them the tests answered
-        self._answer_keys = tuple(sorted(knowledge.ancillary.keys)) if knowledge.ancillary.relations else ()
-        self._answered_by: dict[tuple[object, ...], dict[str, str]] = {}
         self._costs: dict[str, TestCost] = {}
         # why lines of tests that no table serves (a caveat's or an outside pointer's test no rule reads, or one
         # whose result changes nothing): they depend on the test and who asks for it alone
@@ -624,9 +629,17 @@ class Suggester:
         # a test's table is looked up by which of its rules the case matches already and by the truth of the
         # conditions its rules test beyond it (the rest of an outcome's merged facts is the test's own result)
         holding = 0
-        for bit, condition in self._condition_bits:
-            if condition(facts):
-                holding |= bit
+        for key, conditions, memo in self._condition_keys:
+            value = facts.get(key, _ABSENT)
+            bits = memo.get(value) if type(value) is str or value is _ABSENT else None
+            if bits is None:
+                bits = 0
+                for bit, condition in conditions:
+                    if condition(facts):
+                        bits |= bit
+                if (type(value) is str or value is _ABSENT) and len(memo) < KEY_LIMIT:
+                    memo[value] = bits
+            holding |= bits
         matching = 0
         for rid in matched & self._rule_ids:
             matching |= self._rule_bit[rid]
@@ -645,21 +658,10 @@ class Suggester:
         return candidates, answered, done
 
     def _answered(self, facts: dict[str, object]) -> dict[str, str]:
-        """:meth:`ddx.knowledge.ancillary.Ancillary.answered` for the facts, remembered by the values of the
-        fact keys it reads (``Ancillary.keys``: most cases share the few states of those keys). Read only."""
+        """:meth:`ddx.knowledge.ancillary.Ancillary.answered` for the facts (kept there per state of the keys it
+        reads). Read only."""
         ancillary = self.knowledge.ancillary
-        if not self._answer_keys:
-            return ancillary.answered(facts) if ancillary.relations else {}
-        state = tuple(facts.get(k) for k in self._answer_keys)
-        try:
-            answered = self._answered_by.get(state)
-        except TypeError:  # a value that cannot be a key (never a stain's or test's result): no memo
-            return ancillary.answered(facts)
-        if answered is None:
-            answered = ancillary.answered(facts)
-            if len(self._answered_by) < KEY_LIMIT:
-                self._answered_by[state] = answered
-        return answered
+        return ancillary.answered(facts) if ancillary.relations else {}
 
     def _cost(self, test_path: str) -> TestCost:
         """The cost of a test by its path (``stains.alk``), remembered."""

@@ -150,6 +150,9 @@ class TestCost:
         return f"{self.label}, {self.turnaround}"
 
 
+ANSWER_LIMIT = 10_000  # states of the answering keys kept by Ancillary.answered
+_MISSING = object()
+
 # When a Knowledge is built without load_knowledge (tests that assemble one by hand), a test has no class:
 # it is treated as one routine stain's worth, so that ranking still works.
 UNCLASSED = TestCost("", "unclassed", "unclassed", "no cost class in ancillary.yaml", 1.0, "turnaround unknown")
@@ -182,6 +185,9 @@ class Ancillary:
     surrogates: list[Surrogate] = field(default_factory=list)
     file: str | None = None
     rejected: set[str] = field(default_factory=set)  # tests whose class entry was refused (reported)
+    # answered()'s results by the values of the keys it reads (a batch meets a few states of them)
+    _answers: dict[tuple[object, ...], dict[str, str]] = field(default_factory=dict, repr=False, compare=False)
+    _answer_keys: tuple[str, ...] | None = field(default=None, repr=False, compare=False)
 
     def cost(self, test: str) -> TestCost:
         """The cost of ``test`` (a finding path, ``stains.alk``); :data:`UNCLASSED` when it has no class."""
@@ -211,7 +217,25 @@ class Ancillary:
         exclusive group shown by the facts answers the tests of every other member:
         ``{"molecular.ntrk_rearrangement": "ALK rearrangement shown (ALK positive); kinase fusions of
         inflammatory myofibroblastic tumour exclude one another"}``.
+
+        The result depends on the facts' values of :attr:`keys` alone and is kept per state of them
+        (at most ``ANSWER_LIMIT``), so callers share it: read it, never change it.
         """
+        keys = self._answer_keys
+        if keys is None:  # after loading: the groups and surrogates are complete by the first call
+            keys = self._answer_keys = tuple(sorted(self.keys))
+        try:
+            state = tuple(facts.get(k, _MISSING) for k in keys)
+            out = self._answers.get(state)
+        except TypeError:  # a value that cannot be a key (never a stain's or a test's result): not kept
+            return self._answer(facts)
+        if out is None:
+            out = self._answer(facts)
+            if len(self._answers) < ANSWER_LIMIT:
+                self._answers[state] = out
+        return out
+
+    def _answer(self, facts: dict[str, Any]) -> dict[str, str]:
         out: dict[str, str] = {}
         for group in self.exclusive:
             shown = [m for m in group.members if m.shown(facts)]

@@ -363,6 +363,15 @@ class Knowledge:
 
     def parent(self, slug: str) -> str:
         """The entity a slug is scored as: a subtype's entity, a variant's parent, else the slug."""
+        found = self._parents.get(slug)
+        return found if found is not None else self._parent(slug)
+
+    @cached_property
+    def _parents(self) -> dict[str, str]:
+        """:meth:`parent` of every entity and subtype slug, worked out once (as :attr:`subtype` is)."""
+        return {slug: self._parent(slug) for slug in [*self.entity, *self.subtype]}
+
+    def _parent(self, slug: str) -> str:
         for entity in self.entities:
             if any(s.slug == slug for s in entity.subtypes):
                 return entity.slug
