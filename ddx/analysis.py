@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -33,6 +34,11 @@ class Unused:
 
     def to_dict(self) -> dict[str, Any]:
         return {"finding": self.path, "value": self.value}
+
+    @cached_property
+    def json_text(self) -> str:
+        """``to_dict()`` as compact JSON, built once (the analyzer shares one object per finding and value)."""
+        return json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":"))
 
 
 @dataclass(frozen=True)

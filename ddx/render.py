@@ -23,7 +23,7 @@ from ddx.knowledge import Knowledge
 from ddx.ranking import FIGURE_SPACE, Evidence, RankedEntity, lower_first, percent_text, probability_text, ranker_for
 from ddx.report_comment import figure_text, pointer_findings, pointer_tests, unused_texts
 from ddx.safetext import markdown_text, printable
-from ddx.suggest import no_test_text
+from ddx.suggest import Suggestion, no_test_text
 
 DISCLAIMER = (
     "Decision support only: ddx ranks candidates from the findings entered and its cited rules. "
@@ -182,7 +182,7 @@ def to_lean_line(analysis: Analysis, knowledge: Knowledge, *, evidence_for: int 
     # and what repeats from line to line (a band, a caveat, a finding not used) is encoded once and kept
     tail = [
         f'"confidence":{"null" if confidence is None else _kept(_BAND_KEYS, confidence.lean_values)}',
-        f'"suggested_tests":{_dumps([_lean_test(s.to_dict()) for s in analysis.suggestions])}',
+        f'"suggested_tests":[{",".join([_lean_test_text(s) for s in analysis.suggestions])}]',
         f'"no_separating_test":{_LITERALS[analysis.no_separating_test]}',
         f'"caveats":[{",".join([_kept(_CAVEAT_KEYS, (c.rule, keys.get(c.source, c.source))) for c in analysis.caveats])}]',
         f'"unused_findings":[{_unused_texts(analysis.unused)}]',
@@ -218,21 +218,32 @@ def _kept(names: tuple[str, ...], values: tuple[object, ...]) -> str:
     return text
 
 
-_UNUSED: dict[int, tuple[Unused, str]] = {}
-
-
 def _unused_texts(unused: list[Unused]) -> str:
     """The findings not used, as the inside of a JSON list: each ``u.to_dict()``'s JSON, made once per
     :class:`Unused` object (the analyzer shares one per finding and value: a batch repeats a few hundred)."""
-    texts = []
-    for u in unused:
-        hit = _UNUSED.get(id(u))
-        if hit is None or hit[0] is not u:  # the object is held with its text, so its id is not reused meanwhile
-            if len(_UNUSED) >= 20_000:
-                _UNUSED.clear()
-            hit = _UNUSED[id(u)] = (u, _dumps(u.to_dict()))
-        texts.append(hit[1])
-    return ",".join(texts)
+    return ",".join([u.json_text for u in unused])
+
+
+_LEAN_TESTS: dict[tuple[object, ...], tuple[str, str, str]] = {}
+
+
+def _lean_test_text(s: Suggestion) -> str:
+    """``_dumps(_lean_test(s.to_dict()))``, from three pieces kept per test, why, cost class, leader,
+    contrast and askers (a batch meets a few hundred): only the two gains are written per case."""
+    key = (s.test, s.kind, s.why, s.cost.cls, s.leader, s.contrast, s.asked_by, s.also, s.pointers)
+    pieces = _LEAN_TESTS.get(key)
+    if pieces is None:
+        whole = _lean_test(s.to_dict())
+        names = list(whole)
+        cut, per_cost = names.index("gain_bits"), names.index("gain_per_cost")
+        head = _dumps({k: whole[k] for k in names[:cut]})[:-1] + ',"gain_bits":'
+        middle = "," + _dumps({k: whole[k] for k in names[cut + 1 : per_cost]})[1:-1] + ',"gain_per_cost":'
+        tail = "," + _dumps({k: whole[k] for k in names[per_cost + 1 :]})[1:]
+        if len(_LEAN_TESTS) >= 4096:
+            _LEAN_TESTS.clear()
+        pieces = _LEAN_TESTS[key] = (head, middle, tail)
+    head, middle, tail = pieces
+    return f"{head}{round(s.gain, 4)!r}{middle}{round(s.gain_per_cost, 4)!r}{tail}"
 
 
 _CONSTANTS: dict[tuple[int, str], tuple[Knowledge, str]] = {}

@@ -152,3 +152,19 @@ def test_lean_lines_of_two_rule_sets_in_one_process_are_each_their_own(analyzer,
         k: v for k, v in json.loads(before).items() if k not in ("rules_version", "rules_hash", "rules_dir")
     }
     assert to_lean_line(ours, knowledge) == before  # ranked by a ranker since replaced: read from its evidence
+
+
+def test_a_lean_suggested_test_is_the_text_its_dict_encodes_to(analyzer, knowledge):
+    """The lean line writes a suggested test from pieces kept per test and why, with only its gains written
+    per case: the text must be the one its dict encodes to, key order and float form included."""
+    from ddx.render import _dumps, _lean_test, _lean_test_text
+
+    rng = random.Random(23)
+    seen = 0
+    for i in range(80):
+        case = knowledge.case_schema.validate(synthetic_case(knowledge.vocab, rng, f"t{i}"))
+        for s in analyzer.analyze(case).suggestions:
+            for _ in range(2):  # made, then from the kept pieces
+                assert _lean_test_text(s) == _dumps(_lean_test(s.to_dict()))
+            seen += 1
+    assert seen > 40
