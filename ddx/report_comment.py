@@ -513,6 +513,9 @@ def render_report(analysis: Analysis, knowledge: Knowledge, ranker: Ranker, *, d
         or leader.probability < t.descriptive_below
     )
     values["lesion"] = lesion_text(case, t, knowledge)
+    # no diagnosis favoured only because the leader is not probable enough (its band would favour one)
+    low = descriptive and not (analysis.confidence is not None and analysis.confidence.band in t.descriptive_bands)
+    values["threshold"] = percent_text(t.descriptive_below)
     if descriptive:
         leaders = leading_candidates(analysis)
         names = [lower_first(t.entities[r.entity].diagnosis if r.entity in t.entities else r.name) for r in leaders]
@@ -557,7 +560,10 @@ def render_report(analysis: Analysis, knowledge: Knowledge, ranker: Ranker, *, d
     lines += para("Comment: " + comment)
     lines.append("")
     if descriptive:
-        closing = frame(t.overall_descriptive if values["next_test"] else t.overall_descriptive_no_test)
+        if low:
+            closing = frame(t.overall_low if values["next_test"] else t.overall_low_no_test)
+        else:
+            closing = frame(t.overall_descriptive if values["next_test"] else t.overall_descriptive_no_test)
     else:
         closing = frame(t.overall_outside if outside else t.overall)
     if sub:
@@ -581,7 +587,10 @@ def render_report(analysis: Analysis, knowledge: Knowledge, ranker: Ranker, *, d
         item = t.differential_item_descriptive if ranking_only else t.differential_item
         if descriptive:  # none is favoured: the first-ranked is a candidate like the others, listed first
             first = t.entities[leader.entity].diagnosis if leader.entity in t.entities else leader.name
-            lines += para(fill(t.differential_leader_descriptive, name=first, probability=percent_text(leader.probability)), "  - ")
+            frame_first = t.differential_leader_low if low else t.differential_leader_descriptive
+            lines += para(
+                fill(frame_first, name=first, probability=percent_text(leader.probability), threshold=values["threshold"]), "  - "
+            )
         for r in others:
             reasons = _contrast_text(t, analysis, ranker, knowledge, leader, r)
             name = t.entities[r.entity].diagnosis if r.entity in t.entities else r.name

@@ -55,6 +55,28 @@ def test_an_open_band_favours_no_diagnosis(knowledge, analyzer):
     assert candidates.split(" - ")[1].startswith(first) and "ranked first, by too little to be favoured" in candidates
 
 
+def test_a_leader_favoured_by_its_band_but_below_the_threshold_is_said_to_be_too_improbable(knowledge, analyzer):
+    """A published laryngeal IMT with its ALK rearrangement and no H&E finding: the leader at ~65 % stands well
+    clear of the rest, in a band that is not one of the descriptive bands; no diagnosis is favoured because it
+    is below ``descriptive_below``, and the report says that, not that the findings do not separate them."""
+    from tests.test_draft_v2 import load
+
+    analysis = analyzer.analyze(load(CASES / "ajmal-2024-imt-larynx-24m.yaml", knowledge))
+    t = knowledge.reports
+    leader, runner = analysis.ranking[:2]
+    assert analysis.confidence.band not in t.descriptive_bands and leader.probability < t.descriptive_below
+    assert leader.probability - runner.probability > 0.3  # not a close call
+    body = flat(render_report(analysis, knowledge, analyzer.ranker))
+    threshold = percent_text(t.descriptive_below)
+    assert f"no diagnosis is favoured below {threshold}" in body and "do not yet separate" not in body
+    assert f"ranked first, but below the {threshold} at which a diagnosis is favoured" in body
+    assert "by too little to be favoured" not in body
+    # a leader below the threshold in a descriptive band keeps that band's wording
+    case = validate(knowledge, {"id": "open", "patient": {"age": 30}, "stains": {"desmin": "positive"}})
+    open_body = flat(render_report(analyzer.analyze(case), knowledge, analyzer.ranker))
+    assert "ranked first, by too little to be favoured" in open_body and "do not yet separate" in open_body
+
+
 def test_a_settled_band_names_the_diagnosis(knowledge, analyzer):
     from tests.test_draft_v2 import load
 

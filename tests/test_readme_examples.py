@@ -118,3 +118,31 @@ def test_version_still_says_where_the_packaged_rules_are():
     """'ddx rules diff PACKAGED_DIR myrules' needs the path; 'ddx --version' gives it."""
     result = CliRunner().invoke(main, ["--version"])
     assert result.exit_code == 0 and f"packaged rules in {packaged_rules_dir()}" in result.output
+
+
+def test_the_tui_worked_example_quotes_the_figures_ddx_shows_now():
+    """The README's worked example (seed case, then ALK positive cytoplasmic) is prose, not a generated block:
+    its leader's percentage and the IMT figures it quotes are checked against the ranking here."""
+    import yaml
+
+    from ddx.analysis import Analyzer
+    from tests.conftest import SEED, validate
+
+    text = " ".join(README.read_text(encoding="utf-8").split())
+    said = re.search(r"On the seed case ILMS leads at (\d+) %\. Typing `alk positive cytoplasmic` raises IMT \(ALK positive, (\d+/\d+) of IMT", text)
+    site = re.search(r"deep extremity site \((\d+/\d+) pooled\) and MyoD1 with desmin \(~(\d+) % of desmin-positive IMT\)", text)
+    assert said and site, "the worked example's wording changed: update this test with it"
+    knowledge = load_knowledge()
+    raw = yaml.safe_load(SEED.read_text(encoding="utf-8"))
+    with Analyzer(knowledge) as analyzer:
+        seed = analyzer.analyze(validate(knowledge, raw))
+        raw["stains"]["alk"] = {"result": "positive", "pattern": "cytoplasmic"}
+        with_alk = analyzer.analyze(validate(knowledge, raw))
+    assert seed.ranking[0].entity == "ilms" and f"{seed.ranking[0].probability * 100:.0f}" == said[1]
+    assert with_alk.ranking[0].entity == "ilms"  # "but keeps ILMS first"
+    imt = next(r for r in with_alk.ranking if r.entity == "imt")
+    figures = {e.rule: e for e in imt.evidence}
+    alk, extremity, myod1 = figures["ihc.alk"], figures["clin.site.extremity"], figures["ihc.myod1.with-desmin"]
+    assert f"{alk.likelihood.k}/{alk.likelihood.total}" == said[2]
+    assert f"{extremity.likelihood.k}/{extremity.likelihood.total}" == site[1] and extremity.weight < 0
+    assert myod1.likelihood.estimate and f"{myod1.likelihood.p * 100:.0f}" == site[2] and myod1.weight < 0

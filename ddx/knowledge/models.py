@@ -625,6 +625,9 @@ REPORT_FRAMES: dict[str, frozenset[str]] = {
     "favoured_descriptive": REPORT_FIELDS | {"lesion"},
     "overall_descriptive": REPORT_FIELDS | {"lesion", "leaders", "probabilities", "next_test"},
     "overall_descriptive_no_test": REPORT_FIELDS | {"lesion", "leaders", "probabilities"},
+    "differential_leader_low": frozenset({"name", "probability", "threshold"}),
+    "overall_low": REPORT_FIELDS | {"lesion", "leaders", "probabilities", "next_test", "threshold"},
+    "overall_low_no_test": REPORT_FIELDS | {"lesion", "leaders", "probabilities", "threshold"},
 }
 
 
@@ -798,6 +801,17 @@ class ReportTemplates(FileModel):
     overall_descriptive_no_test: str = (
         "The findings entered do not separate $leaders (ddx: $probabilities; $band), "
         "and no further test that ddx models separates them; no diagnosis is favoured."
+    )
+    # ... when no diagnosis is favoured because the leader is below descriptive_below ($threshold) while its band
+    # is not one of descriptive_bands (the leader may stand well clear of the others; it is only not probable enough)
+    differential_leader_low: str = "$name ($probability): ranked first, but below the $threshold at which a diagnosis is favoured."
+    overall_low: str = (
+        "The findings entered rank $leaders in that order (ddx: $probabilities; $band); no diagnosis is favoured "
+        "below $threshold. $next_test would best separate them."
+    )
+    overall_low_no_test: str = (
+        "The findings entered rank $leaders in that order (ddx: $probabilities; $band); no diagnosis is favoured "
+        "below $threshold, and no further test that ddx models separates them."
     )
     # the comment's description of the case (the default writes every recorded field plainly)
     morphology_prose: list[ProseSentence] = [ProseSentence(sentence="Recorded morphology: $phrases.", fields={"*": "$label $value"})]
