@@ -850,3 +850,22 @@ def test_a_csv_probability_is_never_written_as_certain(tmp_path):
     [row] = list(csv.DictReader(result.output.splitlines()))
     shown = [row[f"probability_{i}"] for i in range(1, 14)]
     assert all(0.0001 <= float(p) <= 0.9999 for p in shown) and "0.0001" in shown  # the far tail, not 0.0000
+
+
+def test_the_closing_line_gives_the_scores_of_the_cases_with_an_expected_diagnosis(tmp_path):
+    """Without --summary the scores were nowhere on screen (new-user trial): the closing line on stderr gives
+    top-1 and top-3 over the cases with ``expected``, the same counts as the summary, and names a summary file."""
+    out, summary_file = tmp_path / "out.csv", tmp_path / "scores.json"
+    result = run("batch", str(mixed_folder(tmp_path)), "-o", str(out), "--summary", str(summary_file))
+    summary = json.loads(summary_file.read_text(encoding="utf-8"))
+    n = summary["with_expected"]
+    assert 0 < n < summary["ranked"]  # some cases have no expected diagnosis: they are not counted
+    top1, top3 = round(summary["top1"] * n), round(summary["top3"] * n)
+    closing = result.stderr.strip().splitlines()[-1]
+    assert f"top-1 {top1}/{n} ({100 * top1 / n:.1f} %), top-3 {top3}/{n} ({100 * top3 / n:.1f} %)" in closing
+    assert closing.endswith(f"written to {out}; summary in {summary_file}")
+    # with no expected diagnosis anywhere, no scores are claimed
+    (tmp_path / "plain").mkdir()
+    (tmp_path / "plain" / "one.yaml").write_text("id: plain-1\nstains: {desmin: positive}\n", encoding="utf-8")
+    plain = run("batch", str(tmp_path / "plain"), "-o", str(tmp_path / "plain.csv"))
+    assert "top-1" not in plain.stderr and "1 case, 1 ranked, 0 errors" in plain.stderr

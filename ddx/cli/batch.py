@@ -322,7 +322,15 @@ def run_batch_command(
             f"ddx: {summary.cases:,} {'case' if summary.cases == 1 else 'cases'}, {summary.ranked:,} ranked, {summary.failed:,} "
             f"{'error' if summary.failed == 1 else 'errors'} in {elapsed:.1f} s"
         )
+        scored = summary.evaluation
+        if scored.n:  # the cases with an expected diagnosis: the scores the summary holds, in short
+            line += (
+                f"; top-1 {scored.top1_hits:,}/{scored.n:,} ({scored.top1 * 100:.1f} %),"
+                f" top-3 {scored.top3_hits:,}/{scored.n:,} ({scored.top3 * 100:.1f} %)"
+            )
         if output:
             line += f"; written to {output}"
+        if summary_file:
+            line += f"; summary in {summary_file}"
         err.print(line)
     return 1 if summary.failed else 0
