@@ -326,3 +326,23 @@ def test_a_summary_sheet_of_cases_beside_a_result_sheet_is_read(tmp_path):
     wb.save(book)
     data = json.loads(run("batch", str(book), "--format", "json", "--quiet").output)
     assert [c["id"] for c in data["cases"] if c["ranking"]] == ["c1"]
+
+
+@pytest.mark.parametrize(
+    "part, key, meant",
+    [("patient", "gender", "patient.sex"), ("patient", "age_years", "patient.age"), ("clinical", "location", "clinical.site")],
+)
+def test_a_report_word_for_a_key_of_a_part_is_offered_the_key(knowledge, part, key, meant):
+    """New-user trial: ``patient: {gender: female}`` said only "unknown key 'gender'"; a report's word for a key
+    of the part is offered the key the case format names."""
+    problem = refused(knowledge, {part: {key: "x"}})
+    assert problem.path == f"{part}.{key}" and "unknown key" in problem.message and problem.suggestions == [meant]
+
+
+def test_a_list_in_a_field_of_one_term_says_so_and_offers_the_term_it_holds(knowledge):
+    """New-user trial: ``inflammation_density: [dense]`` said only "got a list"; it now says the field takes one
+    term and offers the term the list holds (a synonym read as its term), else the field's terms."""
+    one = refused(knowledge, {"morphology": {"inflammation_density": ["dense"]}})
+    assert "takes one term, without brackets" in one.message and one.suggestions == ["prominent"]
+    two = refused(knowledge, {"morphology": {"inflammation_density": ["dense", "mild"]}})
+    assert two.suggestions == knowledge.vocab.morphology["inflammation_density"].terms.terms

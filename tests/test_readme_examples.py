@@ -129,7 +129,9 @@ def test_the_tui_worked_example_quotes_the_figures_ddx_shows_now():
     from tests.conftest import SEED, validate
 
     text = " ".join(README.read_text(encoding="utf-8").split())
-    said = re.search(r"On the seed case ILMS leads at (\d+) %\. Typing `alk positive cytoplasmic` raises IMT \(ALK positive, (\d+/\d+) of IMT", text)
+    said = re.search(
+        r"On the seed case ILMS leads at (\d+) %\. Typing `alk positive cytoplasmic` raises IMT \(ALK positive, (\d+/\d+) of IMT", text
+    )
     site = re.search(r"deep extremity site \((\d+/\d+) pooled\) and MyoD1 with desmin \(~(\d+) % of desmin-positive IMT\)", text)
     assert said and site, "the worked example's wording changed: update this test with it"
     knowledge = load_knowledge()

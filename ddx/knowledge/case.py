@@ -53,6 +53,14 @@ KEY_WORDS = {
     **dict.fromkeys(["histology", "microscopy", "morphologic_findings", "histologic_findings"], "morphology"),
     **dict.fromkeys(["clinical_data", "clinical_history", "history"], "clinical"),
 }
+# the same within a part: a word a report uses for a key the case format names otherwise
+SECTION_KEY_WORDS = {
+    "patient": {"gender": "sex", **dict.fromkeys(["age_years", "age_at_diagnosis", "years"], "age")},
+    "clinical": {
+        **dict.fromkeys(["location", "anatomic_site", "site_of_tumour", "site_of_tumor", "localisation", "localization"], "site"),
+        **dict.fromkeys(["size", "tumour_size", "tumor_size", "diameter", "largest_dimension"], "size_cm"),
+    },
+}
 TOP_LEVEL_KEYS = ["id", "title", "expected", "source", "patient", "clinical", "morphology", "stains", "molecular", "notes"]
 
 
@@ -62,7 +70,19 @@ def _term(termset: TermSet) -> Callable[[Any], str]:
             raise _yes_no(value, termset)
         if value is None or isinstance(value, (dict, list)):
             kind = termset.kind.removesuffix(" term")  # "morphology.pleomorphism term" names itself a term already
-            raise PydanticCustomError("term_type", "expected a {kind} term, got {got}", {"kind": kind, "got": kind_of(value)})
+            hint, suggestions = "", list(termset.terms)[:6]  # a field of one term: its terms are few
+            if isinstance(value, list):
+                hint = "; this field takes one term, without brackets"
+                if len(value) == 1 and isinstance(value[0], str):  # [dense]: the term it holds, if it is one
+                    try:
+                        suggestions = [termset.normalize(value[0])]
+                    except UnknownTerm:
+                        pass
+            raise PydanticCustomError(
+                "term_type",
+                "expected a {kind} term, got {got}{hint}",
+                {"kind": kind, "got": kind_of(value), "hint": hint, "suggestions": suggestions},
+            )
         try:
             return termset.normalize(value)
         except UnknownTerm as exc:
@@ -1326,6 +1346,8 @@ def problems_from_validation(
             homes = schema.homes(key, here=section)
             if not section and fold(key) in KEY_WORDS:  # "Diagnosis": the key that holds what it may mean
                 suggestions = [KEY_WORDS[fold(key)]]
+            elif fold(key) in SECTION_KEY_WORDS.get(section, {}):  # patient.gender: the key the format names
+                suggestions = [f"{section}.{SECTION_KEY_WORDS[section][fold(key)]}"]
             elif homes and schema.placement.get(fold(key)):
                 suggestions = homes
             else:
