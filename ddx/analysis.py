@@ -15,7 +15,7 @@ from ddx.facts import case_facts
 from ddx.knowledge import NEGATION_SUFFIX, Knowledge
 from ddx.knowledge.case import CaseModel
 from ddx.knowledge.conditions import Reads, requires_unrecorded, supposed_keys
-from ddx.ranking import Caveat, LeadBasis, RankedEntity, lower_first, ranker_for, short_name
+from ddx.ranking import Caveat, LeadBasis, RankedEntity, join_words, lower_first, ranker_for, short_name
 from ddx.suggest import Suggester, Suggestion
 
 ANCILLARY = ("stains__", "molecular__")
@@ -328,29 +328,63 @@ class Analyzer:
     def _answered(self, caveats: list[Caveat], every: dict[str, Any]) -> list[Caveat]:
         """``caveats``, each that asks for a test the case records (its ``caveat_tests``) saying what was
         recorded, so that it is not read as asking again ("confirm the ALK rearrangement" beside an ALK
-        rearrangement recorded present). A caveat asking for nothing recorded is the shared object as it was."""
+        rearrangement recorded present), and each asking for a test that the recorded findings answer
+        (``rules/ancillary.yaml``: exclusive groups, surrogates) saying so ("stain ROS1 and pan-TRK" beside an
+        ALK rearrangement: the kinase fusions of IMT exclude one another). A caveat asking for nothing recorded
+        or answered is the shared object as it was."""
         keys = self._caveat_keys
+        ancillary = self.knowledge.ancillary
+        answered: dict[str, str] | None = None
         out = caveats
         for i, caveat in enumerate(caveats):
-            recorded = tuple((t, every[key]) for t, key in keys.get(caveat.rule, ()) if key in every)
-            if not recorded:
+            asked = keys.get(caveat.rule, ())
+            if not asked:
+                continue
+            recorded = tuple((t, every[key]) for t, key in asked if key in every)
+            if answered is None:
+                answered = ancillary.answered(every) if ancillary.relations else {}
+            implied = tuple(t for t, key in asked if key not in every and t in answered)
+            if not recorded and not implied:
                 continue
             memo = self._recorded_caveats
             try:
-                said_so = memo.get((caveat, recorded))
+                said_so = memo.get((caveat, recorded, implied))
                 keep = True
             except TypeError:  # a value that cannot be a key: made, not kept
                 said_so, keep = None, False
             if said_so is None:
-                from ddx.report_comment import finding_text  # the knowledge's words for a finding (reports.yaml)
+                text = caveat.text
+                if recorded:
+                    from ddx.report_comment import finding_text  # the knowledge's words for a finding (reports.yaml)
 
-                said = "; ".join(finding_text(self.knowledge, test, value) for test, value in recorded)
-                said_so = Caveat(caveat.rule, f"{caveat.text} (Recorded: {said}.)", caveat.source)
+                    text += f" (Recorded: {'; '.join(finding_text(self.knowledge, test, value) for test, value in recorded)}.)"
+                if implied:
+                    text += f" ({self._answered_note(implied, every)})"
+                said_so = Caveat(caveat.rule, text, caveat.source)
                 if keep and len(memo) < 4096:
-                    memo[caveat, recorded] = said_so
+                    memo[caveat, recorded, implied] = said_so
             out = list(out) if out is caveats else out
             out[i] = said_so
         return out
+
+    def _answered_note(self, tests: tuple[str, ...], every: dict[str, Any]) -> str:
+        """'Not needed here: ROS1 and pan-TRK are answered by the findings recorded: the kinase fusions of
+        inflammatory myofibroblastic tumour exclude one another.': why a caveat's tests are not offered."""
+        vocab, ancillary = self.knowledge.vocab, self.knowledge.ancillary
+
+        def label(path: str) -> str:
+            section, _, name = path.partition(".")
+            return vocab.stains.label(name) if section == "stains" else vocab.molecular.label(name)
+
+        asked = set(tests)
+        why = [f"the {g.spec.name} exclude one another" for g in ancillary.exclusive if any(asked & set(m.tests) for m in g.members)]
+        why += [
+            f"{label(s.test)} is recorded"
+            for s in ancillary.surrogates
+            if s.test.replace(".", "__") in every and asked & set(s.answers)
+        ]
+        verb = "is" if len(tests) == 1 else "are"
+        return f"Not needed here: {join_words([label(t) for t in tests])} {verb} answered by the findings recorded: {'; '.join(why)}."
 
     @cached_property
     def _caveat_keys(self) -> dict[str, tuple[tuple[str, str], ...]]:
@@ -358,8 +392,9 @@ class Analyzer:
         return {rid: tuple((t, t.replace(".", "__")) for t in tests) for rid, tests in self.knowledge.caveat_tests.items()}
 
     @cached_property
-    def _recorded_caveats(self) -> dict[tuple[Caveat, tuple[tuple[str, Any], ...]], Caveat]:
-        """:meth:`_answered`'s caveats that say what was recorded, by caveat and recorded results (frozen, shared)."""
+    def _recorded_caveats(self) -> dict[tuple[Caveat, tuple[tuple[str, Any], ...], tuple[str, ...]], Caveat]:
+        """:meth:`_answered`'s caveats that say what was recorded or answered, by caveat, recorded results and
+        answered tests (frozen, shared)."""
         return {}
 
     def unused(self, every: dict[str, Any], matched: frozenset[str]) -> list[Unused]:

@@ -163,3 +163,27 @@ def test_caveats_stay_silent_where_they_argue_against_a_settled_reading(knowledg
     assert not analyzer.analyze(validate(knowledge, infant)).caveats
     rich = {**infant, "patient": {"age": 40}, "morphology": {"inflammation": ["foamy_histiocytes"]}}
     assert [c.rule for c in analyzer.analyze(validate(knowledge, rich)).caveats] == ["pitfall.ilms-myogenin-caldesmon"]
+
+
+def test_a_caveat_whose_tests_the_recorded_findings_answer_says_so(knowledge, analyzer):
+    """New-user trial: ALK negative by IHC with an ALK rearrangement recorded showed the ALK-negative IMT caveat
+    asking for ROS1 and pan-TRK, which the suggester rightly does not offer (the kinase fusions of IMT exclude
+    one another: rules/ancillary.yaml). The caveat now says they are answered, and only when they are."""
+    raw = {
+        "id": "alk-discordant",
+        "patient": {"age": 40},
+        "clinical": {"site": "thigh", "depth": "deep"},
+        "stains": {"desmin": "positive", "alk": "negative"},
+        "molecular": {"alk_rearrangement": "present"},
+    }
+    analysis = analyzer.analyze(validate(knowledge, raw))
+    (caveat,) = [c for c in analysis.caveats if c.rule == "pitfall.alk-negative-imt"]
+    assert "(Not needed here: ROS1 and pan-TRK are answered by the findings recorded: the kinase fusions" in caveat.text
+    offered = {s.path for s in analysis.suggestions} | {p for s in analysis.suggestions for p, _ in s.also}
+    assert not offered & {"stains.ros1", "stains.pan_trk"}
+    # without the rearrangement nothing answers them: the caveat asks as written, and they are offered
+    del raw["molecular"]
+    plain = analyzer.analyze(validate(knowledge, raw))
+    (caveat,) = [c for c in plain.caveats if c.rule == "pitfall.alk-negative-imt"]
+    assert "Not needed here" not in caveat.text and caveat.text == knowledge.rule["pitfall.alk-negative-imt"].spec.caveat
+    assert {s.path for s in plain.suggestions} & {"stains.ros1", "stains.pan_trk"}
