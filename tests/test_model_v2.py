@@ -856,3 +856,19 @@ def test_dog1_in_the_mediastinum_is_not_read_as_gist(knowledge, oracle):
     assert "gist" not in [p.slug for p in a.outside.pointers]
     b = oracle.analyze(validate(knowledge, {"id": "t", "clinical": {"site": "mesentery"}, "stains": {"dog1": "diffuse"}}))
     assert "gist" in [p.slug for p in b.outside.pointers]
+
+
+def test_a_misspelt_finding_in_a_rule_is_one_error_not_one_per_ratio_that_names_the_rule(rules_copy: Path):
+    """New-user trial: one typo in infl.dense's condition (its negation, spelt right, still loaded) gave nine
+    errors, eight of them ratios naming infl.dense "which reads no finding this rule reads"; the typo's own
+    error is the only one."""
+    path = rules_copy / "rules" / "inflammation.yaml"
+    text = path.read_text(encoding="utf-8")
+    written = "    when: {morphology.inflammation_density: prominent}\n"
+    assert written in text
+    path.write_text(text.replace(written, "    when: {morphology.inflamation_density: prominent}\n", 1), encoding="utf-8")
+    with pytest.raises(KnowledgeError) as info:
+        load_knowledge(rules_copy)
+    problems = info.value.problems
+    assert len(problems) == 1 and "inflamation_density" in problems[0].message and "did you mean" in str(problems[0])
+    assert "infl.dense" in problems[0].message

@@ -1085,8 +1085,10 @@ def derive_ratios(
         for slug, cell in todo:
             assert cell.ratio is not None
             figures: list[tuple[RuleSpec, Likelihood]] = []
-            if any(rid not in specs and rid in unloaded for rid in cell.ratio):
-                continue  # a rule it names was refused: its own error says why, this one would only echo it
+            if any((rid not in specs and rid in unloaded) or (rid in specs and rid not in keys) for rid in cell.ratio):
+                # a rule it names was refused, or its condition was (a half-loaded rule keeps only its negation):
+                # its own error says why, this one would only echo it
+                continue
             for rid in cell.ratio:
                 other = specs.get(rid)
                 fig = figure(other, slug) if other is not None else None
