@@ -383,7 +383,23 @@ def show_cmd(rule_id: str, directory: str | None, rules: str | None, fmt: str) -
         _out.print(f"[bold]accounts_for[/bold] (as read; not listed as unused when the rule scores): {escape(accounts)}")
     if rule.spec.likelihood_from:
         _out.print(f"[bold]likelihood_from[/bold]: the figures this rule does not give are {escape(rule.spec.likelihood_from)}'s")
-    if weights:
+    if weights and _out.width < NARROW_SHOW:
+        # a narrow screen: one line per entity and its source or reasoning beneath it at full width (a fifth
+        # column there would be ~20 characters wide and one rule would run to hundreds of lines)
+        import textwrap
+
+        from rich.text import Text
+
+        _out.print("[bold]entity / subtype · figure · p used · weight[/bold], then the source or reasoning")
+        for slug, w in weights.items():
+            name = f"└ {slug}" if w["subtype_of"] else slug
+            used = "-" if w["p_used"] is None else f"{w['p_used']:.2f}"
+            weight = "-" if w["weight"] is None else f"{w['weight']:+.2f}"
+            _out.print(f"[bold]{escape(name)}[/bold] · {escape(w['figure'])} · p used {used} · weight {weight}")
+            said = Text.from_markup(_source_cell(w)).plain
+            wrapped = textwrap.fill(said, max(_out.width, 40), initial_indent="    ", subsequent_indent="    ", break_on_hyphens=False)
+            _out.print(wrapped, markup=False, highlight=False, soft_wrap=True)
+    elif weights:
         table = Table(pad_edge=False)
         for col in ("entity / subtype", "figure", "p used", "weight", "source / reasoning"):
             # a word longer than its cell (a rule id in the reasoning) breaks across lines, never cut short
@@ -398,6 +414,7 @@ def show_cmd(rule_id: str, directory: str | None, rules: str | None, fmt: str) -
                 _source_cell(w),
             )
         _out.print(table)
+    if weights:
         _out.print(
             "[dim]~ marks an estimate; worth ≈N cases: a figure without a count is shrunk as if it rested on N cases "
             "(not a series of N); p used = after "
@@ -406,6 +423,9 @@ def show_cmd(rule_id: str, directory: str | None, rules: str | None, fmt: str) -
             "figure uses its entity's.[/dim]"
         )
     _out.print(_rules_line(k))
+
+
+NARROW_SHOW = 110  # columns under which `ddx rules show` writes each entity's source beneath it, not in a column
 
 
 def _read_cell(k: Knowledge, rule: Rule, slug: str) -> str:
