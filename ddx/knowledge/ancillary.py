@@ -150,8 +150,7 @@ class TestCost:
         return f"{self.label}, {self.turnaround}"
 
 
-ANSWER_LIMIT = 10_000  # states of the answering keys kept by Ancillary.answered
-_MISSING = object()
+ANSWER_LIMIT = 4096  # answers kept by Ancillary.answered (one per set of members shown; a rule set has a few dozen)
 
 # When a Knowledge is built without load_knowledge (tests that assemble one by hand), a test has no class:
 # it is treated as one routine stain's worth, so that ranking still works.
@@ -185,9 +184,10 @@ class Ancillary:
     surrogates: list[Surrogate] = field(default_factory=list)
     file: str | None = None
     rejected: set[str] = field(default_factory=set)  # tests whose class entry was refused (reported)
-    # answered()'s results by the values of the keys it reads (a batch meets a few states of them)
-    _answers: dict[tuple[object, ...], dict[str, str]] = field(default_factory=dict, repr=False, compare=False)
-    _answer_keys: tuple[str, ...] | None = field(default=None, repr=False, compare=False)
+    # answered()'s results by which members are shown and which surrogates recorded (a bit each), and the
+    # members' predicates and the surrogates' fact keys in that order (made on the first call, after loading)
+    _answers: dict[int, dict[str, str]] = field(default_factory=dict, repr=False, compare=False)
+    _answer_reads: tuple[int, int, tuple[Predicate, ...], tuple[str, ...]] | None = field(default=None, repr=False, compare=False)
 
     def cost(self, test: str) -> TestCost:
         """The cost of ``test`` (a finding path, ``stains.alk``); :data:`UNCLASSED` when it has no class."""
@@ -218,17 +218,25 @@ class Ancillary:
         ``{"molecular.ntrk_rearrangement": "ALK rearrangement shown (ALK positive); kinase fusions of
         inflammatory myofibroblastic tumour exclude one another"}``.
 
-        The result depends on the facts' values of :attr:`keys` alone and is kept per state of them
-        (at most ``ANSWER_LIMIT``), so callers share it: read it, never change it.
+        The result depends only on which members are shown and which surrogate tests are recorded, and is
+        kept per such set (at most ``ANSWER_LIMIT``), so callers share it: read it, never change it.
         """
-        keys = self._answer_keys
-        if keys is None:  # after loading: the groups and surrogates are complete by the first call
-            keys = self._answer_keys = tuple(sorted(self.keys))
-        try:
-            state = tuple(facts.get(k, _MISSING) for k in keys)
-            out = self._answers.get(state)
-        except TypeError:  # a value that cannot be a key (never a stain's or a test's result): not kept
-            return self._answer(facts)
+        reads = self._answer_reads
+        if reads is None or reads[:2] != (len(self.exclusive), len(self.surrogates)):  # made anew if groups were added
+            shown_by = tuple(m.shown for g in self.exclusive for m in g.members)
+            keys = tuple(s.test.replace(".", "__") for s in self.surrogates)
+            reads = self._answer_reads = (len(self.exclusive), len(self.surrogates), shown_by, keys)
+            self._answers.clear()
+        state, bit = 0, 1
+        for shown in reads[2]:
+            if shown(facts):
+                state |= bit
+            bit <<= 1
+        for key in reads[3]:
+            if facts.get(key) is not None:
+                state |= bit
+            bit <<= 1
+        out = self._answers.get(state)
         if out is None:
             out = self._answer(facts)
             if len(self._answers) < ANSWER_LIMIT:
