@@ -346,9 +346,12 @@ class Analyzer:
             implied = tuple(t for t, key in asked if key not in every and t in answered)
             if not recorded and not implied:
                 continue
+            # the note is worked out first (rare: a caveat whose tests are answered), so that the memo's key holds
+            # everything the text says
+            note = self._answered_note(implied, every) if implied else ""
             memo = self._recorded_caveats
             try:
-                said_so = memo.get((caveat, recorded, implied))
+                said_so = memo.get((caveat, recorded, note))
                 keep = True
             except TypeError:  # a value that cannot be a key: made, not kept
                 said_so, keep = None, False
@@ -358,11 +361,11 @@ class Analyzer:
                     from ddx.report_comment import finding_text  # the knowledge's words for a finding (reports.yaml)
 
                     text += f" (Recorded: {'; '.join(finding_text(self.knowledge, test, value) for test, value in recorded)}.)"
-                if implied:
-                    text += f" ({self._answered_note(implied, every)})"
+                if note:
+                    text += f" ({note})"
                 said_so = Caveat(caveat.rule, text, caveat.source)
                 if keep and len(memo) < 4096:
-                    memo[caveat, recorded, implied] = said_so
+                    memo[caveat, recorded, note] = said_so
             out = list(out) if out is caveats else out
             out[i] = said_so
         return out
@@ -377,12 +380,14 @@ class Analyzer:
             return vocab.stains.label(name) if section == "stains" else vocab.molecular.label(name)
 
         asked = set(tests)
-        why = [f"the {g.spec.name} exclude one another" for g in ancillary.exclusive if any(asked & set(m.tests) for m in g.members)]
-        why += [
-            f"{label(s.test)} is recorded"
-            for s in ancillary.surrogates
-            if s.test.replace(".", "__") in every and asked & set(s.answers)
-        ]
+        why = []
+        for g in ancillary.exclusive:  # a group answers the tests of its members not shown, once one member is shown
+            shown = [m for m in g.members if m.shown(every)]
+            if shown and any(asked & set(m.tests) for m in g.members if m not in shown):
+                why.append(f"the {g.spec.name} exclude one another")
+        for sur in ancillary.surrogates:  # a surrogate test recorded answers the stains that stand for it
+            if sur.test.replace(".", "__") in every and asked & set(sur.answers):
+                why.append(f"{label(sur.test)} is recorded")
         verb = "is" if len(tests) == 1 else "are"
         return f"Not needed here: {join_words([label(t) for t in tests])} {verb} answered by the findings recorded: {'; '.join(why)}."
 
@@ -392,9 +397,9 @@ class Analyzer:
         return {rid: tuple((t, t.replace(".", "__")) for t in tests) for rid, tests in self.knowledge.caveat_tests.items()}
 
     @cached_property
-    def _recorded_caveats(self) -> dict[tuple[Caveat, tuple[tuple[str, Any], ...], tuple[str, ...]], Caveat]:
+    def _recorded_caveats(self) -> dict[tuple[Caveat, tuple[tuple[str, Any], ...], str], Caveat]:
         """:meth:`_answered`'s caveats that say what was recorded or answered, by caveat, recorded results and
-        answered tests (frozen, shared)."""
+        the note on the answered tests (frozen, shared)."""
         return {}
 
     def unused(self, every: dict[str, Any], matched: frozenset[str]) -> list[Unused]:

@@ -515,13 +515,20 @@ def render_report(analysis: Analysis, knowledge: Knowledge, ranker: Ranker, *, d
     values["lesion"] = lesion_text(case, t, knowledge)
     # no diagnosis favoured only because the leader is not probable enough (its band would favour one)
     low = descriptive and not (analysis.confidence is not None and analysis.confidence.band in t.descriptive_bands)
-    values["threshold"] = percent_text(t.descriptive_below)
+    # the setting as written (0.75 -> "75 %"), not as a probability is shown (never "> 99 %")
+    values["threshold"] = f"{t.descriptive_below * 100:g} %"
+
+    def below(p: float) -> str:
+        """A leader's probability said beside "below the threshold": 74.96 % is not rounded up to "75 %"."""
+        shown = percent_text(p)
+        return f"{math.floor(p * 1000) / 10:.1f} %" if low and shown == values["threshold"] else shown
+
     if descriptive:
         leaders = leading_candidates(analysis)
         names = [lower_first(t.entities[r.entity].diagnosis if r.entity in t.entities else r.name) for r in leaders]
         values.update(
             leaders=join_words(names),
-            probabilities=join_words([percent_text(r.probability) for r in leaders]),
+            probabilities=join_words([below(r.probability) if k == 0 else percent_text(r.probability) for k, r in enumerate(leaders)]),
             # the test the band's action names (for two close candidates, the one that separates those two),
             # else the first suggested; mid-sentence
             next_test=lower_first(chosen) if (chosen := _named_test(analysis)) else "",
@@ -588,9 +595,7 @@ def render_report(analysis: Analysis, knowledge: Knowledge, ranker: Ranker, *, d
         if descriptive:  # none is favoured: the first-ranked is a candidate like the others, listed first
             first = t.entities[leader.entity].diagnosis if leader.entity in t.entities else leader.name
             frame_first = t.differential_leader_low if low else t.differential_leader_descriptive
-            lines += para(
-                fill(frame_first, name=first, probability=percent_text(leader.probability), threshold=values["threshold"]), "  - "
-            )
+            lines += para(fill(frame_first, name=first, probability=below(leader.probability), threshold=values["threshold"]), "  - ")
         for r in others:
             reasons = _contrast_text(t, analysis, ranker, knowledge, leader, r)
             name = t.entities[r.entity].diagnosis if r.entity in t.entities else r.name

@@ -345,4 +345,12 @@ def test_a_list_in_a_field_of_one_term_says_so_and_offers_the_term_it_holds(know
     one = refused(knowledge, {"morphology": {"inflammation_density": ["dense"]}})
     assert "takes one term, without brackets" in one.message and one.suggestions == ["prominent"]
     two = refused(knowledge, {"morphology": {"inflammation_density": ["dense", "mild"]}})
-    assert two.suggestions == knowledge.vocab.morphology["inflammation_density"].terms.terms
+    assert two.suggestions == ["prominent", "scant"]  # the terms it holds, in its order
+    # a field of many terms offers the terms the list holds, never an arbitrary few of its terms (review)
+    sites = refused(knowledge, {"clinical": {"site": ["thigh", "arm"]}})
+    assert "thigh" in sites.suggestions and "head_neck" not in sites.suggestions
+    # nothing the list holds is a term: the terms nearest its words; a short field's terms when none is near
+    near = refused(knowledge, {"morphology": {"inflammation_density": ["promient"]}})
+    assert near.suggestions == ["prominent"]
+    whole = refused(knowledge, {"morphology": {"inflammation_density": {"a": 1}}})
+    assert whole.suggestions == knowledge.vocab.morphology["inflammation_density"].terms.terms

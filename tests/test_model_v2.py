@@ -872,3 +872,18 @@ def test_a_misspelt_finding_in_a_rule_is_one_error_not_one_per_ratio_that_names_
     problems = info.value.problems
     assert len(problems) == 1 and "inflamation_density" in problems[0].message and "did you mean" in str(problems[0])
     assert "infl.dense" in problems[0].message
+
+
+def test_a_misspelt_finding_in_a_rule_that_holds_a_ratio_is_one_error(rules_copy: Path):
+    """The other direction of the test above (review): a typo in the condition of the rule that holds the
+    ratio (ihc.myod1.with-desmin, its negation spelt right) is its own error only, not also "the ratio of eprms
+    names 'ihc.myod1', which reads no finding this rule reads"."""
+    path = rules_copy / "rules" / "immunohistochemistry.yaml"
+    text = path.read_text(encoding="utf-8")
+    written = "    when: {stains.myod1: positive, stains.desmin: positive}\n"
+    assert text.count(written) == 1
+    path.write_text(text.replace(written, "    when: {stains.myod1: positive, stains.desmni: positive}\n"), encoding="utf-8")
+    with pytest.raises(KnowledgeError) as info:
+        load_knowledge(rules_copy)
+    problems = info.value.problems
+    assert len(problems) == 1 and "desmni" in problems[0].message and "ihc.myod1.with-desmin" in problems[0].message

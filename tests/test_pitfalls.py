@@ -166,24 +166,40 @@ def test_caveats_stay_silent_where_they_argue_against_a_settled_reading(knowledg
 
 
 def test_a_caveat_whose_tests_the_recorded_findings_answer_says_so(knowledge, analyzer):
-    """New-user trial: ALK negative by IHC with an ALK rearrangement recorded showed the ALK-negative IMT caveat
-    asking for ROS1 and pan-TRK, which the suggester rightly does not offer (the kinase fusions of IMT exclude
-    one another: rules/ancillary.yaml). The caveat now says they are answered, and only when they are."""
-    raw = {
-        "id": "alk-discordant",
-        "patient": {"age": 40},
-        "clinical": {"site": "thigh", "depth": "deep"},
-        "stains": {"desmin": "positive", "alk": "negative"},
-        "molecular": {"alk_rearrangement": "present"},
-    }
-    analysis = analyzer.analyze(validate(knowledge, raw))
-    (caveat,) = [c for c in analysis.caveats if c.rule == "pitfall.alk-negative-imt"]
-    assert "(Not needed here: ROS1 and pan-TRK are answered by the findings recorded: the kinase fusions" in caveat.text
-    offered = {s.path for s in analysis.suggestions} | {p for s in analysis.suggestions for p, _ in s.also}
+    """New-user trial: the ALK-negative IMT caveat asked for ROS1 and pan-TRK beside findings that answer them
+    (rules/ancillary.yaml), which the suggester rightly does not offer. The caveat now says which are answered
+    and why, naming only the reasons that hold for the case (review: a group none of whose members is shown
+    answers nothing), the same whatever cases came before (review: the memo once kept another case's note)."""
+    base = {"id": "c", "patient": {"age": 40}, "clinical": {"site": "thigh"}, "stains": {"desmin": "positive", "alk": "negative"}}
+    fusion = {**base, "molecular": {"ros1_rearrangement": "present"}}  # the ROS1 member shown; the surrogate recorded
+    no_fusion = {**base, "molecular": {"ros1_rearrangement": "absent"}}  # the surrogate recorded, no member shown
+
+    def caveat_and_offered(raw):
+        analysis = analyzer.analyze(validate(knowledge, raw))
+        (caveat,) = [c for c in analysis.caveats if c.rule == "pitfall.alk-negative-imt"]
+        offered = {s.path for s in analysis.suggestions} | {p for s in analysis.suggestions for p, _ in s.also}
+        return caveat.text, offered
+
+    group = "the kinase fusions of inflammatory myofibroblastic tumour exclude one another"
+    first, offered = caveat_and_offered(fusion)
+    said = f"(Not needed here: ROS1 and pan-TRK are answered by the findings recorded: {group}; ROS1 rearrangement is recorded.)"
+    assert said in first
     assert not offered & {"stains.ros1", "stains.pan_trk"}
-    # without the rearrangement nothing answers them: the caveat asks as written, and they are offered
-    del raw["molecular"]
-    plain = analyzer.analyze(validate(knowledge, raw))
-    (caveat,) = [c for c in plain.caveats if c.rule == "pitfall.alk-negative-imt"]
-    assert "Not needed here" not in caveat.text and caveat.text == knowledge.rule["pitfall.alk-negative-imt"].spec.caveat
-    assert {s.path for s in plain.suggestions} & {"stains.ros1", "stains.pan_trk"}
+    text, offered = caveat_and_offered(no_fusion)
+    assert "(Not needed here: ROS1 is answered by the findings recorded: ROS1 rearrangement is recorded.)" in text
+    assert group not in text and "stains.ros1" not in offered
+    assert caveat_and_offered(fusion)[0] == first  # the same text after another case
+    # nothing recorded answers them: the caveat asks as written, and both are offered
+    plain, offered = caveat_and_offered(base)
+    assert plain == knowledge.rule["pitfall.alk-negative-imt"].spec.caveat and {"stains.ros1", "stains.pan_trk"} <= offered
+
+
+def test_discordant_alk_results_raise_their_own_caveat_not_the_alk_negative_one(knowledge, analyzer):
+    """An ALK stain negative beside an ALK rearrangement recorded: the discordance caveat, not the one about
+    ALK-negative IMT (the tumour carries the rearrangement); either result alone raises neither."""
+    raw = {"id": "c", "stains": {"desmin": "positive", "alk": "negative"}, "molecular": {"alk_rearrangement": "present"}}
+    rules = {c.rule for c in analyzer.analyze(validate(knowledge, raw)).caveats}
+    assert "pitfall.alk-stain-fusion-discordant" in rules and "pitfall.alk-negative-imt" not in rules
+    for one in ({"stains": {"alk": "negative"}}, {"molecular": {"alk_rearrangement": "present"}}):
+        rules = {c.rule for c in analyzer.analyze(validate(knowledge, {"id": "c", **one})).caveats}
+        assert "pitfall.alk-stain-fusion-discordant" not in rules

@@ -1085,9 +1085,10 @@ def derive_ratios(
         for slug, cell in todo:
             assert cell.ratio is not None
             figures: list[tuple[RuleSpec, Likelihood]] = []
-            if any((rid not in specs and rid in unloaded) or (rid in specs and rid not in keys) for rid in cell.ratio):
-                # a rule it names was refused, or its condition was (a half-loaded rule keeps only its negation):
-                # its own error says why, this one would only echo it
+            refused = [rid for rid in cell.ratio if (rid not in specs and rid in unloaded) or (rid in specs and rid not in keys)]
+            if spec_id not in keys or refused:
+                # this rule's condition was refused, or a rule it names was, or that rule's condition was (a
+                # half-loaded rule keeps only its negation): their own errors say why, this one would only echo them
                 continue
             for rid in cell.ratio:
                 other = specs.get(rid)

@@ -70,14 +70,21 @@ def _term(termset: TermSet) -> Callable[[Any], str]:
             raise _yes_no(value, termset)
         if value is None or isinstance(value, (dict, list)):
             kind = termset.kind.removesuffix(" term")  # "morphology.pleomorphism term" names itself a term already
-            hint, suggestions = "", list(termset.terms)[:6]  # a field of one term: its terms are few
+            terms = list(termset.terms)
+            hint, suggestions = "", terms if len(terms) <= 8 else []  # a short list of terms is offered whole
             if isinstance(value, list):
                 hint = "; this field takes one term, without brackets"
-                if len(value) == 1 and isinstance(value[0], str):  # [dense]: the term it holds, if it is one
-                    try:
-                        suggestions = [termset.normalize(value[0])]
-                    except UnknownTerm:
-                        pass
+                held: list[str] = []  # the terms the list holds ([dense] -> prominent), else those nearest its words
+                for item in value:
+                    if isinstance(item, str):
+                        try:
+                            held.append(termset.normalize(item))
+                        except UnknownTerm:
+                            pass
+                if not held:
+                    held = [near for item in value if isinstance(item, str) for near in termset.suggest(item)]
+                if held:
+                    suggestions = list(dict.fromkeys(held))[:3]
             raise PydanticCustomError(
                 "term_type",
                 "expected a {kind} term, got {got}{hint}",

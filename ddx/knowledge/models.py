@@ -807,7 +807,7 @@ class ReportTemplates(FileModel):
     differential_leader_low: str = "$name ($probability): ranked first, but below the $threshold at which a diagnosis is favoured."
     overall_low: str = (
         "The findings entered rank $leaders in that order (ddx: $probabilities; $band); no diagnosis is favoured "
-        "below $threshold. $next_test would best separate them."
+        "below $threshold; $next_test would best separate them."
     )
     overall_low_no_test: str = (
         "The findings entered rank $leaders in that order (ddx: $probabilities; $band); no diagnosis is favoured "
