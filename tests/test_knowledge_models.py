@@ -482,6 +482,9 @@ def _vocabulary_before(data: dict[str, Any], path: Path) -> Vocabulary:
         ({"p": 0.8, "n": "4/5x"}, "looks like a count but is not written k/n"),
         ({"n": "4 / 5 cases"}, "looks like a count but is not written k/n"),
         ({"n": "by definition"}, "is not a count k/n, so the figure needs its p"),
+        # an estimated count (rule-editing trial): the count or the estimate, not "p: 1.0, n: 'by definition'"
+        ({"n": "~26/30"}, 'a count cannot be an estimate; write the count as k/n (n: "26/30") or the estimate as a share'),
+        ({"n": "~26/30"}, "{p: ~0.87, reason:"),
     ],
 )
 def test_a_mistyped_count_or_a_figure_without_its_p_is_refused_in_ddx_words(cell, said):

@@ -887,3 +887,25 @@ def test_a_misspelt_finding_in_a_rule_that_holds_a_ratio_is_one_error(rules_copy
         load_knowledge(rules_copy)
     problems = info.value.problems
     assert len(problems) == 1 and "desmni" in problems[0].message and "ihc.myod1.with-desmin" in problems[0].message
+
+
+def test_a_rule_on_a_pattern_its_stain_never_shows_is_refused(rules_copy: Path):
+    """Rule-editing trial: ``stains.alk.pattern: membranous`` passed the check, though a case is refused that
+    pattern for ALK, so the rule could never fire. The condition is now held to the stain's own patterns."""
+    path = rules_copy / "rules" / "immunohistochemistry.yaml"
+    text = path.read_text(encoding="utf-8")
+    rule = (
+        "  - id: ihc.alk.membranous-test\n"
+        '    title: "ALK membranous"\n'
+        "    status: active\n"
+        "    when: {stains.alk.pattern: membranous}\n"
+        '    source: "Test T, et al. Test J 2020;1:1"\n'
+        "    likelihood:\n"
+        "      imt: ~0.5\n"
+        "    default: ~0.1\n"
+    )
+    path.write_text(text.replace("rules:\n", "rules:\n" + rule, 1), encoding="utf-8")
+    with pytest.raises(KnowledgeError) as info:
+        load_knowledge(rules_copy)
+    message = str(info.value)
+    assert "'membranous' is not a pattern of ALK" in message and "cytoplasmic" in message

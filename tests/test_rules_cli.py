@@ -257,6 +257,16 @@ def test_test_against_a_baseline_reports_regressions_and_exits_1(rules_copy, tmp
     assert worse.exit_code == 1
     regressions = json.loads(worse.output)["baseline"]["regressions"]
     assert regressions and all(r["expected"] and (r["after_rank"] or 99) > r["before_rank"] for r in regressions)
+    # the text lists every case whose leader changed, not only their number (rule-editing trial)
+    changed = json.loads(worse.output)["baseline"]["changed_top"]
+    text = (
+        CliRunner()
+        .invoke(main, ["rules", "test", str(rules_copy), "--cases", str(CASES), "--baseline", str(base)], env={"COLUMNS": "250"})
+        .output
+    )
+    listed = text.split("Changed leaders", 1)[1]
+    assert changed and f"{len(changed)} changed leader(s)" in text
+    assert all(c["key"] in listed and f"{c['before_top']} → {c['after_top']}" in listed for c in changed)
 
 
 def test_an_edit_that_costs_the_expected_diagnosis_probability_is_reported_as_weakened(rules_copy, tmp_path):
@@ -643,3 +653,18 @@ def test_diff_leaves_out_a_derived_cell_whose_figure_did_not_move(rules_copy):
     changes = {c.rule: str(c) for c in rule_changes(old, new)}
     assert changes["ihc.myod1"] == "ihc.myod1 (likelihood.eprms ~0.85 → ~0.90)"
     assert "ihc.myogenin.with-myod1" not in changes, changes
+
+
+def test_retiring_a_rule_is_said_by_diff_and_show(rules_copy):
+    """Rule-editing trial: `rules diff` said only "changed ihc.cd34 (status)" and `rules show` printed "-" for
+    every weight with no word why; both now name the status."""
+    path = rules_copy / "rules" / "immunohistochemistry.yaml"
+    text = path.read_text(encoding="utf-8")
+    start = text.index("  - id: ihc.cd34\n")
+    at = text.index("status: active", start)
+    path.write_text(text[:at] + "status: retired" + text[at + len("status: active") :], encoding="utf-8")
+    diff = run("rules", "diff", str(rules_copy)).output
+    assert "ihc.cd34 (status active → retired)" in " ".join(diff.split())
+    shown = run("rules", "show", "ihc.cd34", "--rules", str(rules_copy)).output
+    assert "status retired: the ranking does not read it" in " ".join(shown.split())
+    assert "status retired" not in run("rules", "show", "ihc.desmin").output

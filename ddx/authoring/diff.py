@@ -35,7 +35,8 @@ class RuleChange:
     file: str | None = None
     line: int | None = None
     # for a changed likelihood cell: its figure before and after ("likelihood.imt": ("~0.30", "0.45")); a cell
-    # whose figure is the same and only its source or reasoning changed is not here
+    # whose figure is the same and only its source or reasoning changed is not here; a changed status too
+    # ("status": ("active", "retired"))
     figures: tuple[tuple[str, str, str], ...] = ()
     # for a rule narrowed with likelihood_from: the changed cells it takes from its base (not written in it)
     taken: tuple[str, ...] = ()
@@ -143,6 +144,8 @@ def rule_changes(old: Knowledge, new: Knowledge) -> list[RuleChange]:
                 f for f in fields if f.startswith("likelihood.") and rule is not None and f.split(".", 1)[1] in rule.inherited
             )
             base = rule.spec.likelihood_from if rule is not None and taken else None
+            if "status" in fields:  # 'status active → retired': what a retirement or a draft did, said
+                figures += (("status", str(a[rid][0].get("status", "active")), str(spec.get("status", "active"))),)
             out.append(RuleChange(rid, "changed", fields, file, line, figures, taken, base))
     for rid, (_, file, line) in a.items():
         if rid not in b:

@@ -373,6 +373,11 @@ def show_cmd(rule_id: str, directory: str | None, rules: str | None, fmt: str) -
         )
         return
     _out.print(f"[bold]{escape(rule_id)}[/bold]  {escape(rule.file)}:{rule.spec_line}")
+    if rule.spec.status != "active":  # its cells show p used and weight "-": say why before the table does
+        _out.print(
+            f"[bold]status {escape(str(rule.spec.status))}[/bold]: the ranking does not read it, so its figures "
+            "below have no p used or weight (set status: active to score it)"
+        )
     if _out.is_terminal:
         _out.print(Syntax(block, "yaml", word_wrap=True, background_color="default"), soft_wrap=False)
     else:
@@ -672,6 +677,7 @@ def test_cmd(
             ("Regressions", comparison.regressions),
             (weakened_title, comparison.weakened),
             ("Improvements", comparison.improvements),
+            ("Changed leaders (every case whose first entity changed, with or without an expected diagnosis)", comparison.changed_top),
         ):
             if items:
                 table = Table(title=title, title_justify="left", pad_edge=False)

@@ -185,12 +185,23 @@ def _parse_value(path: str, kind: str, op: str, value: Any, vocab: Vocabulary) -
         return float(value)
     termset = vocab.termset_for(path)
     assert termset is not None
+    parts = path.split(".")
+    # a stain's pattern: only the patterns the vocabulary allows for that stain, as a case is held to (a rule
+    # on another pattern could never fire)
+    allowed = vocab.stain_patterns_for(parts[1]) if parts[0] == "stains" and parts[2:] == ["pattern"] else None
 
     def term(v: Any) -> str:
         try:
-            return termset.normalize(v)
+            found = termset.normalize(v)
         except UnknownTerm as exc:
             raise ConditionError(f"{path}: {exc}", exc.suggestions) from None
+        if allowed is not None and found not in allowed:
+            label = vocab.stains.label(parts[1])
+            raise ConditionError(
+                f"{path}: {found!r} is not a pattern of {label} (its patterns: {', '.join(allowed)}); no case could meet it",
+                allowed,
+            )
+        return found
 
     if op in ("in", "not_in", "contains_any", "contains_all"):
         if not isinstance(value, list) or not value:

@@ -227,6 +227,13 @@ def _counted(value: dict[str, Any]) -> dict[str, Any]:
         raise ValueError(f"n {value['n']!r} looks like a count but is not written k/n (e.g. '4/5')")
     if k is None or total is None:
         if value.get("p") is None and isinstance(value.get("n"), str) and value.get("pooled") is None:
+            estimated = re.fullmatch(r"\s*~\s*(\d+)\s*/\s*(\d+)\s*", value["n"])
+            if estimated and 0 < int(estimated[2]) and int(estimated[1]) <= int(estimated[2]):  # "~26/30"
+                share = int(estimated[1]) / int(estimated[2])
+                raise ValueError(
+                    f'n {value["n"]!r}: a count cannot be an estimate; write the count as k/n (n: "{estimated[1]}/{estimated[2]}") '
+                    f'or the estimate as a share with its reason ({{p: ~{share:.2f}, reason: "estimate: ..."}})'
+                )
             raise ValueError(f'n {value["n"]!r} is not a count k/n, so the figure needs its p (e.g. p: 1.0, n: "by definition")')
         return value
     if total == 0 or k > total:
