@@ -311,6 +311,20 @@ def test_an_estimate_without_its_reason_is_named_for_any_profile_and_a_default(r
     assert any("a rule's default give no reason: zz.mimic" in m for m in notes), notes
 
 
+def test_an_estimate_without_its_reason_is_located_at_its_own_cell(rules_copy):
+    """Rule-editing trial: the warning pointed at the rule's ``- id:`` line, not at the cell (the README promises
+    the line of the offending key)."""
+    path = rules_copy / "rules" / "immunohistochemistry.yaml"
+    lines = path.read_text(encoding="utf-8").split("\n")
+    start = lines.index("  - id: ihc.cd34")
+    at = next(i for i in range(start, len(lines)) if lines[i].startswith("      lms:"))
+    lines[at] = "      lms: ~0.1"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    (found,) = [m for m in check_rules(rules_copy, engine=False).messages if m.code == "estimate-reason"]
+    assert "profile lms" in str(found) and "ihc.cd34" in str(found)
+    assert found.problem.file == str(path) and found.problem.line == at + 1
+
+
 def test_every_estimate_gives_its_reason():
     """The standard: an estimate is marked and gives one line of reasoning, for every profile and every
     rule's default (the main entities' since 2026-11-30, the others' since 2026-12-01)."""

@@ -1017,14 +1017,15 @@ def _check_estimate_reasons(k: Knowledge, report: CheckReport) -> None:
     packaged rules gives its reason since 2026-12-01)."""
     missing: dict[str, list[str]] = {}
     where: dict[str, tuple[str | None, int | None]] = {}
-    for r in k.active_rules:
-        if r.negated:
+    active = {r.spec.id for r in k.active_rules}
+    for c in _cells(k, report.texts):  # each cell with the line of its own key (the first one's is named)
+        if not c.what.startswith("rule "):
             continue
-        for slug, cell in r.written():
-            if cell.estimate and not (cell.reason or "").strip():
-                name = "(default)" if slug == "default" else slug
-                missing.setdefault(name, []).append(r.id)
-                where.setdefault(name, (r.file, r.spec_line or r.line))
+        rule_id, _, slug = c.what.removeprefix("rule ").rpartition(", ")
+        if rule_id in active and c.cell.estimate and not (c.cell.reason or "").strip():
+            name = "(default)" if slug == "default" else slug
+            missing.setdefault(name, []).append(rule_id)
+            where.setdefault(name, (c.file, c.line))
     main = {e.slug for e in k.entities if e.group == "main"}
     for slug in sorted(missing, key=lambda s: (s not in main, s)):
         ids = missing[slug]

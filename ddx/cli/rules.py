@@ -682,7 +682,7 @@ def test_cmd(
             if items:
                 table = Table(title=title, title_justify="left", pad_edge=False)
                 for col in ("case", "expected", "leader before → after", "rank of expected before → after", "its probability"):
-                    table.add_column(col)
+                    table.add_column(col, overflow="fold")  # a case id is never cut to "…"
                 for c in items:
                     moved = (
                         f"{probability_text(c.before_probability)} → {probability_text(c.after_probability)}"
