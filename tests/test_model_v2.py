@@ -909,3 +909,28 @@ def test_a_rule_on_a_pattern_its_stain_never_shows_is_refused(rules_copy: Path):
         load_knowledge(rules_copy)
     message = str(info.value)
     assert "'membranous' is not a pattern of ALK" in message and "cytoplasmic" in message
+
+
+@pytest.mark.parametrize(
+    ("condition", "refused"),
+    [
+        ({"stains.alk.pattern": "membranous"}, True),
+        ({"stains.alk.pattern": {"in": ["membranous", "nuclear"]}}, True),
+        ({"any": [{"stains.alk.pattern": "membranous"}]}, True),
+        ({"not": {"not": {"stains.alk.pattern": "membranous"}}}, True),
+        # review: these can hold (or always hold), so they are not refused
+        ({"stains.alk.pattern": {"in": ["cytoplasmic", "membranous"]}}, False),
+        ({"stains.alk.pattern": {"ne": "membranous"}}, False),
+        ({"stains.alk.pattern": {"not_in": ["membranous", "nuclear"]}}, False),
+        ({"not": {"stains.alk.pattern": "membranous"}}, False),
+        ({"stains.cd99.pattern": "membranous"}, False),  # a stain without a pattern list takes any pattern term
+    ],
+)
+def test_only_a_pattern_test_that_can_never_hold_is_refused(knowledge, condition, refused):
+    from ddx.knowledge.conditions import ConditionError, parse_condition
+
+    if refused:
+        with pytest.raises(ConditionError, match="is not a pattern of ALK"):
+            parse_condition(condition, knowledge.vocab)
+    else:
+        parse_condition(condition, knowledge.vocab)

@@ -90,8 +90,9 @@ Node = Union[Atom, All, AnyOf]  # noqa: UP007 - a runtime alias of forward refer
 # ---------------------------------------------------------------- parsing
 
 
-def parse_condition(spec: Any, vocab: Vocabulary) -> Node:
-    """Parse and validate a condition against the vocabulary."""
+def parse_condition(spec: Any, vocab: Vocabulary, _negated: bool = False) -> Node:
+    """Parse and validate a condition against the vocabulary (``_negated``: inside an odd number of ``not:``,
+    where a test of a pattern the stain never shows always holds instead of never)."""
     if not isinstance(spec, dict) or not spec:
         raise ConditionError("a condition must be a non-empty mapping")
     spec = {k: v for k, v in spec.items() if k != "__line__"}
@@ -100,12 +101,12 @@ def parse_condition(spec: Any, vocab: Vocabulary) -> Node:
         if key in ("all", "any"):
             if not isinstance(value, list) or not value:
                 raise ConditionError(f"'{key}' needs a non-empty list of conditions")
-            children = tuple(parse_condition(v, vocab) for v in value)
+            children = tuple(parse_condition(v, vocab, _negated) for v in value)
             items.append(All(children) if key == "all" else AnyOf(children))
         elif key == "not":
-            items.append(negate(parse_condition(value, vocab)))
+            items.append(negate(parse_condition(value, vocab, not _negated)))
         else:
-            items.extend(_parse_path(str(key), value, vocab))
+            items.extend(_parse_path(str(key), value, vocab, _negated))
     return items[0] if len(items) == 1 else All(tuple(items))
 
 
@@ -139,7 +140,7 @@ def negate(node: Node) -> Node:
     return AnyOf((missing, Atom(node.path, _OPPOSITE[node.op], node.value)))
 
 
-def _parse_path(path: str, spec: Any, vocab: Vocabulary) -> list[Atom]:
+def _parse_path(path: str, spec: Any, vocab: Vocabulary, negated: bool = False) -> list[Atom]:
     paths = vocab.finding_paths()
     path = _normalize_path(path, vocab)
     if path not in paths:
@@ -156,7 +157,7 @@ def _parse_path(path: str, spec: Any, vocab: Vocabulary) -> list[Atom]:
     for op, value in spec.items():
         if op not in allowed:
             raise ConditionError(f"{path}: operator {op!r} does not apply to a {kind}; use one of " + ", ".join(sorted(allowed)))
-        atoms.append(Atom(path, op, _parse_value(path, kind, op, value, vocab)))
+        atoms.append(Atom(path, op, _parse_value(path, kind, op, value, vocab, negated)))
     if not atoms:
         raise ConditionError(f"{path}: no operator given")
     return atoms
@@ -174,7 +175,7 @@ def _normalize_path(path: str, vocab: Vocabulary) -> str:
     return ".".join(parts)
 
 
-def _parse_value(path: str, kind: str, op: str, value: Any, vocab: Vocabulary) -> Any:
+def _parse_value(path: str, kind: str, op: str, value: Any, vocab: Vocabulary, negated: bool = False) -> Any:
     if op == "known":
         if not isinstance(value, bool):
             raise ConditionError(f"{path}: 'known' takes true or false")
@@ -195,19 +196,38 @@ def _parse_value(path: str, kind: str, op: str, value: Any, vocab: Vocabulary) -
             found = termset.normalize(v)
         except UnknownTerm as exc:
             raise ConditionError(f"{path}: {exc}", exc.suggestions) from None
-        if allowed is not None and found not in allowed:
+        return found
+
+    def refuse_patterns(values: list[str]) -> None:
+        """A condition that holds only on patterns the stain never shows could never fire: refused, naming its
+        patterns (``ne`` and ``not_in`` hold on any other pattern, and ``in`` with one allowed pattern can hold)."""
+        if allowed is None:
+            return
+        shown = set()
+        for a in allowed:  # the vocabulary may list a pattern by a synonym
+            try:
+                shown.add(termset.normalize(a))
+            except UnknownTerm:
+                shown.add(a)
+        if not shown.intersection(values):
             label = vocab.stains.label(parts[1])
+            said = values[0] if len(values) == 1 else ", ".join(values)
             raise ConditionError(
-                f"{path}: {found!r} is not a pattern of {label} (its patterns: {', '.join(allowed)}); no case could meet it",
+                f"{path}: {said!r} is not a pattern of {label} (its patterns: {', '.join(allowed)}); no case could meet it",
                 allowed,
             )
-        return found
 
     if op in ("in", "not_in", "contains_any", "contains_all"):
         if not isinstance(value, list) or not value:
             raise ConditionError(f"{path}: {op} needs a non-empty list")
-        return tuple(sorted({term(v) for v in value}))
-    return term(value)
+        values = tuple(sorted({term(v) for v in value}))
+        if op == "in" and not negated:
+            refuse_patterns(list(values))
+        return values
+    found = term(value)
+    if op == "eq" and not negated:
+        refuse_patterns([found])
+    return found
 
 
 # ---------------------------------------------------------------- analysis
