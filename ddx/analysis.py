@@ -376,8 +376,7 @@ class Analyzer:
         vocab, ancillary = self.knowledge.vocab, self.knowledge.ancillary
 
         def label(path: str) -> str:
-            section, _, name = path.partition(".")
-            return vocab.stains.label(name) if section == "stains" else vocab.molecular.label(name)
+            return vocab.test_label(*path.split(".", 1))
 
         asked = set(tests)
         why = []

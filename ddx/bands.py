@@ -57,12 +57,7 @@ MID_SENTENCE = frozenset({"leader", "runner_up", "next_test", "confirm_tests", "
 
 
 def _labels(knowledge: Knowledge, paths: list[str]) -> str:
-    names = []
-    for path in paths:
-        section, _, term = path.partition(".")
-        termset = {"molecular": knowledge.vocab.molecular, "stains": knowledge.vocab.stains}.get(section)
-        names.append(lower_first(termset.label(term)) if termset is not None else path)  # said mid-sentence
-    return join_words(names, "or")
+    return join_words([lower_first(knowledge.vocab.test_label(*path.split(".", 1))) for path in paths], "or")  # said mid-sentence
 
 
 @dataclass(frozen=True)

@@ -917,7 +917,7 @@ class Suggester:
         section, _, name = test_path.partition(".")
         kind = "stain" if section == "stains" else "molecular"
         vocab = self.knowledge.vocab
-        label = test.label if test is not None else (vocab.stains if kind == "stain" else vocab.molecular).label(name)
+        label = test.label if test is not None else vocab.test_label(section, name)
         cost = test.cost if test is not None else self._cost(test_path)
         asked = tuple(asked_by)
         pointing = tuple(pointers)

@@ -816,6 +816,8 @@ class _Cell:
     fallback: str | None  # the source it rests on when it gives none of its own (the rule's, the entity's)
     file: str
     line: int | None
+    rule: str | None = None  # a rule's cell: the rule's id and the profile (or "default") it is written for
+    slug: str | None = None
 
 
 _RULE_START = re.compile(r"^\s*- id\s*:")
@@ -869,7 +871,7 @@ def _cells(k: Knowledge, texts: Mapping[str, str] | None = None) -> Iterable[_Ce
             continue
         start = r.spec_line or r.line
         for slug, cell in r.written():  # a figure taken from a likelihood_from base is checked where it is written
-            yield _Cell(f"rule {r.spec.id}, {slug}", cell, r.spec.source, r.file, lines.key_line(r.file, start, slug))
+            yield _Cell(f"rule {r.spec.id}, {slug}", cell, r.spec.source, r.file, lines.key_line(r.file, start, slug), r.spec.id, slug)
     settings_file = str(k.directory / "settings.yaml")
     for name, chosen in k.settings.prior_sets.items():
         for slug, prior in chosen.priors.items():
@@ -1019,12 +1021,9 @@ def _check_estimate_reasons(k: Knowledge, report: CheckReport) -> None:
     where: dict[str, tuple[str | None, int | None]] = {}
     active = {r.spec.id for r in k.active_rules}
     for c in _cells(k, report.texts):  # each cell with the line of its own key (the first one's is named)
-        if not c.what.startswith("rule "):
-            continue
-        rule_id, _, slug = c.what.removeprefix("rule ").rpartition(", ")
-        if rule_id in active and c.cell.estimate and not (c.cell.reason or "").strip():
-            name = "(default)" if slug == "default" else slug
-            missing.setdefault(name, []).append(rule_id)
+        if c.rule in active and c.cell.estimate and not (c.cell.reason or "").strip():
+            name = "(default)" if c.slug == "default" else str(c.slug)
+            missing.setdefault(name, []).append(c.rule)
             where.setdefault(name, (c.file, c.line))
     main = {e.slug for e in k.entities if e.group == "main"}
     for slug in sorted(missing, key=lambda s: (s not in main, s)):

@@ -193,10 +193,9 @@ def _parse_value(path: str, kind: str, op: str, value: Any, vocab: Vocabulary, n
 
     def term(v: Any) -> str:
         try:
-            found = termset.normalize(v)
+            return termset.normalize(v)
         except UnknownTerm as exc:
             raise ConditionError(f"{path}: {exc}", exc.suggestions) from None
-        return found
 
     def refuse_patterns(values: list[str]) -> None:
         """A condition that holds only on patterns the stain never shows could never fire: refused, naming its
