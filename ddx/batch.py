@@ -8,23 +8,30 @@ The CLI's ``ddx batch`` is a thin layer over :func:`run_batch` and
   with the number of cases.
 * A case id seen before is an error that names the first file.
 * ``jobs > 1`` ranks in worker processes, each loading the same rules (checked
-  by content hash) and compiling its own durable-rules rulesets. Work goes out
-  in chunks with a bounded number in flight, and results come back in input
-  order, so the output is the same for any number of jobs.
+  by content hash) and compiling its own durable-rules rulesets. Each worker
+  reads the inputs itself and ranks its own chunks of 64 cases (chunk ``c`` in
+  worker ``c % jobs``), at most a few chunks ahead of the writing parent, which
+  reads and sends no case; results come back in input order, so the output is
+  the same for any number of jobs.
 * A case that makes a worker die (a crash in the C engine) becomes an error
-  row; the chunk it was in is re-run one case at a time in a fresh pool.
+  row: the parent reads the rest itself and hands it to a pool that re-runs the
+  chunk one case at a time.
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import os
 import signal
+import threading
+import time
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from itertools import islice
+from multiprocessing.connection import wait
 from typing import Any
 
 from ddx import __version__
@@ -225,9 +232,10 @@ def json_line(analysis: Analysis, knowledge: Knowledge, options: BatchOptions) -
 def run_batch(
     paths: Iterable[str], knowledge: Knowledge, options: BatchOptions, *, jobs: int = 1, exclude: Iterable[str] = ()
 ) -> Iterator[BatchRow]:
-    """One :class:`BatchRow` per case, in input order, for any ``jobs``."""
-    raws = read_cases(paths, knowledge.vocab, exclude=exclude)
+    """One :class:`BatchRow` per case, in input order, for any ``jobs``. With ``jobs > 1`` every worker reads
+    the inputs itself and ranks its own chunks (:class:`_Readers`)."""
     if jobs <= 1:
+        raws = read_cases(paths, knowledge.vocab, exclude=exclude)
         processor = Processor(knowledge, options)
         try:
             for raw in raws:
@@ -235,7 +243,7 @@ def run_batch(
         finally:
             processor.close()
     else:
-        yield from _Pool(knowledge, options, jobs).run(raws)
+        yield from _Readers(knowledge, options, jobs).run(list(paths), list(exclude))
 
 
 _inherited: Knowledge | None = None  # the parent's rules, inherited by forked workers
@@ -360,6 +368,163 @@ class _Pool:
                 except BrokenProcessPool:
                     yield _crashed(raw, self.knowledge, self.options)
                     executor = self._restart()
+
+
+class _Readers:
+    """``jobs`` worker processes that read the inputs themselves: each reads every case through
+    :func:`ddx.loader.read_cases` (so ids are checked against every earlier case, exactly as in one process)
+    and ranks only its own chunks, chunk ``c`` (cases ``c * CHUNK`` to ``(c + 1) * CHUNK - 1``) in worker
+    ``c % jobs``. The parent reads and sends no case: it takes the chunks' rows from every worker's pipe as
+    they come and hands them on in input order. A worker runs at most :data:`IN_FLIGHT_PER_JOB` chunks ahead
+    of what the parent has handed on (a semaphore each), so memory stays bounded.
+
+    * A worker that dies (a crash in the C engine) leaves the chunks not yet taken to :class:`_Pool`, which
+      reads them in this process and re-runs the failed chunk one case at a time: the case that killed the
+      worker becomes one error row, and the rest of the batch is ranked. A worker sends from the thread that
+      ranks, so it never dies half-way through a message it was sending; each pipe has one writer, so the
+      parent sees a dead worker's pipe end.
+    * Every worker counts the cases it read; when the counts differ (an input file changed while the
+      workers read it), the run stops with an error rather than write results of two versions of a file.
+    * Workers ignore Ctrl-C (the parent stops them) and end themselves when the parent is gone.
+    """
+
+    POLL = 0.5  # seconds between checks that the workers are alive
+
+    def __init__(self, knowledge: Knowledge, options: BatchOptions, jobs: int):
+        self.knowledge = knowledge
+        self.options = options
+        self.jobs = jobs
+        methods = multiprocessing.get_all_start_methods()
+        self.context: Any = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+
+    def run(self, paths: list[str], exclude: list[str]) -> Iterator[BatchRow]:
+        global _inherited
+        k = self.knowledge
+        pipes = [self.context.Pipe(duplex=False) for _ in range(self.jobs)]  # (read end, write end)
+        slots = [self.context.Semaphore(IN_FLIGHT_PER_JOB) for _ in range(self.jobs)]
+        workers = []
+        _inherited = k if self.context.get_start_method() == "fork" else None
+        try:
+            for w in range(self.jobs):
+                others = [end for o, pair in enumerate(pipes) for end in pair if o != w] + [pipes[w][0]]
+                workers.append(
+                    self.context.Process(
+                        target=_read_and_rank,
+                        args=(paths, exclude, w, self.jobs, pipes[w][1], slots[w], others, os.getpid()),
+                        kwargs={
+                            "directory": str(k.directory),
+                            "content_hash": k.content_hash,
+                            "options": self.options,
+                            "prior_set": k.prior_set,
+                        },
+                        daemon=True,
+                    )
+                )
+                workers[-1].start()
+        finally:
+            _inherited = None
+            for _, write_end in pipes:
+                write_end.close()  # the worker holds the only other copy: its end is seen here
+        readers: dict[Any, int] = {pipes[w][0]: w for w in range(self.jobs)}
+        waiting: dict[int, list[BatchRow]] = {}  # chunks received, not yet handed on
+        ended: dict[int, int] = {}  # worker -> cases it read
+        dead: set[int] = set()
+        chunk = 0
+        try:
+            while True:
+                w = chunk % self.jobs
+                if chunk in waiting:
+                    rows = waiting.pop(chunk)
+                    slots[w].release()
+                    yield from rows
+                    chunk += 1
+                    continue
+                if w in ended and len(ended) + len(dead) == self.jobs:  # no chunk numbered `chunk`: the end
+                    if len(set(ended.values())) != 1:
+                        raise DdxError(
+                            "an input file changed while the batch read it (the worker processes read different "
+                            "numbers of cases); run it again"
+                        )
+                    return
+                if w in dead:  # it died before sending this chunk: the rest in this process's pool, from here
+                    for worker in workers:
+                        worker.kill()
+                    rest = islice(read_cases(paths, k.vocab, exclude=exclude), chunk * CHUNK, None)
+                    yield from _Pool(k, self.options, self.jobs).run(rest)
+                    return
+                ready: list[Any] = wait([r for r, o in readers.items() if o not in ended and o not in dead], timeout=self.POLL)
+                for reader in ready:
+                    o = readers[reader]
+                    try:
+                        message: tuple[Any, ...] = reader.recv()
+                    except EOFError:
+                        dead.add(o)
+                        continue
+                    if message[0] == "rows":
+                        waiting[message[1]] = message[2]
+                    elif message[0] == "end":
+                        ended[o] = message[1]
+                    else:
+                        raise EngineError(f"a worker process could not start: {message[1]}")
+        finally:
+            for worker in workers:
+                if worker.is_alive():
+                    worker.kill()
+                worker.join()
+            for reader, _ in pipes:
+                reader.close()
+
+
+def _read_and_rank(
+    paths: list[str],
+    exclude: list[str],
+    index: int,
+    jobs: int,
+    pipe: Any,
+    slots: Any,
+    others: list[Any],
+    parent: int,
+    *,
+    directory: str,
+    content_hash: str,
+    options: BatchOptions,
+    prior_set: str | None,
+) -> None:
+    """A :class:`_Readers` worker: read every case, rank chunk ``c`` when ``c % jobs == index``, send each
+    such chunk as ``("rows", c, rows)`` once a slot is free; then ``("end", cases read)``, or
+    ``("error", why)`` when it cannot start. ``others``: the pipe ends this process inherited and must not
+    hold."""
+    for end in others:
+        end.close()
+    threading.Thread(target=_end_with, args=(parent,), daemon=True).start()
+    _init_worker(directory, content_hash, options, prior_set)
+    if _processor is None:
+        pipe.send(("error", _init_error or "not initialised"))
+        return
+    processor = _processor
+    rows: list[BatchRow] = []
+    count = 0
+    for raw in read_cases(paths, processor.knowledge.vocab, exclude=exclude):
+        chunk = count // CHUNK
+        if chunk % jobs == index:
+            rows.append(processor.process(raw))
+        count += 1
+        if count % CHUNK == 0 and rows:
+            slots.acquire()
+            pipe.send(("rows", chunk, rows))
+            rows = []
+    if rows:
+        slots.acquire()
+        pipe.send(("rows", count // CHUNK, rows))
+    pipe.send(("end", count))
+    pipe.close()
+
+
+def _end_with(parent: int) -> None:
+    """End this worker when the process that started it is gone (killed with no chance to stop it)."""
+    while os.getppid() == parent:
+        time.sleep(1)
+    os._exit(1)
 
 
 # --- summary ------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from click.testing import CliRunner
 
 from ddx.batch import BatchOptions, BatchRow, BatchSummary, Processor, _Pool, run_batch
 from ddx.cli import main
+from ddx.errors import DdxError, EngineError
 from ddx.knowledge import load_knowledge
 from ddx.loader import RawCase, iter_raw, row_to_case, write_sheet
 from ddx.render import to_json, to_json_line
@@ -384,6 +385,112 @@ def test_a_worker_that_dies_costs_one_error_row_not_the_batch(knowledge, monkeyp
     assert [r.id for r in got if not r.ok] == ["boom"]
     assert "worker process died" in got[70].errors[0].message
     assert json.loads(got[70].json)["errors"][0]["case"] == "boom"  # jsonl still gets its error row
+
+
+def _sheet_with_a_duplicate_across_chunks(tmp_path, knowledge, n=200):
+    """A sheet whose row 150 (chunk 2) repeats the id of row 70 (chunk 1): with two jobs, two workers."""
+    rng = random.Random(17)
+    cases = [synthetic_case(knowledge.vocab, rng, f"d{i}") for i in range(n)]
+    cases[150]["id"] = "d70"
+    path = tmp_path / "dup.csv"
+    write_sheet(cases, path)
+    return path
+
+
+def _rows(paths, knowledge, jobs):
+    from dataclasses import asdict
+
+    rows = [asdict(r) for r in run_batch([str(p) for p in paths], knowledge, BatchOptions(suggest=True, lean=True), jobs=jobs)]
+    for row in rows:  # a gain is summed in an order that depends on which cases a process ranked before (last bits)
+        row["next_test_gain"] = None if row["next_test_gain"] is None else round(row["next_test_gain"], 12)
+    return rows
+
+
+def test_workers_that_read_their_own_chunks_give_what_one_process_gives(tmp_path, knowledge, monkeypatch):
+    import ddx.batch
+
+    sheet = _sheet_with_a_duplicate_across_chunks(tmp_path, knowledge)
+    mixed = mixed_folder(tmp_path)
+    one = _rows([sheet, mixed], knowledge, 1)
+    assert [e["message"] for e in one[150]["errors"]] == [f"duplicate case id 'd70': already used in {sheet}:72"]
+    parent_reads = []  # read_cases called in this process (the workers' calls happen in theirs)
+    real = ddx.batch.read_cases
+    monkeypatch.setattr(ddx.batch, "read_cases", lambda *a, **k: parent_reads.append(a) or real(*a, **k))
+    for jobs in (2, 3):
+        assert _rows([sheet, mixed], knowledge, jobs) == one
+    assert parent_reads == []
+
+
+def test_a_worker_reading_its_own_chunks_that_dies_costs_one_error_row(tmp_path, knowledge, monkeypatch):
+    sheet = _sheet_with_a_duplicate_across_chunks(tmp_path, knowledge)
+    one = _rows([sheet], knowledge, 1)
+    real = Processor.process
+
+    def process(self, raw):
+        if raw.label == "d100":  # chunk 1: the second worker's
+            os._exit(3)  # what a crash in the C engine looks like from the parent
+        return real(self, raw)
+
+    monkeypatch.setattr(Processor, "process", process)  # inherited by the forked workers
+    two = _rows([sheet], knowledge, 2)
+    assert [r["id"] for r in two] == [r["id"] for r in one]
+    assert [r["id"] for r in two if r["errors"]] == ["d100", "d70"]  # the crash, and the duplicate as before
+    assert "worker process died" in two[100]["errors"][0]["message"]
+    assert [r for i, r in enumerate(two) if i != 100] == [r for i, r in enumerate(one) if i != 100]
+
+
+def test_workers_that_read_different_inputs_stop_the_run(tmp_path, knowledge, monkeypatch):
+    import ddx.batch
+
+    sheet = _sheet_with_a_duplicate_across_chunks(tmp_path, knowledge, n=160)
+    flag = tmp_path / "first"
+    real = ddx.batch.read_cases
+
+    def changing(*args, **kwargs):  # the first worker to read sees the file one row shorter
+        try:
+            os.close(os.open(flag, os.O_CREAT | os.O_EXCL))
+        except FileExistsError:
+            return real(*args, **kwargs)
+        return islice(real(*args, **kwargs), 159)
+
+    monkeypatch.setattr(ddx.batch, "read_cases", changing)
+    with pytest.raises(DdxError, match="an input file changed while the batch read it"):
+        list(run_batch([str(sheet)], knowledge, BatchOptions(suggest=False), jobs=2))
+
+
+def test_a_worker_that_cannot_start_stops_the_run_with_its_reason(tmp_path, knowledge, monkeypatch):
+    def broken(self, *args, **kwargs):
+        raise RuntimeError("no engine here")
+
+    monkeypatch.setattr(Processor, "__init__", broken)  # inherited by the forked workers
+    with pytest.raises(EngineError, match="could not start: RuntimeError: no engine here"):
+        list(run_batch([str(SEED)], knowledge, BatchOptions(suggest=False), jobs=2))
+
+
+@pytest.mark.slow
+def test_workers_end_when_the_batch_process_is_killed(tmp_path, knowledge):
+    rng = random.Random(3)
+    write_sheet([synthetic_case(knowledge.vocab, rng, f"k{i}") for i in range(20_000)], tmp_path / "big.csv")
+    proc = _ddx("batch", str(tmp_path / "big.csv"), "--jobs", "2", "--format", "jsonl", "-o", str(tmp_path / "out.jsonl"), "-q")
+    deadline = time.monotonic() + 30
+    children: list[int] = []
+    while time.monotonic() < deadline and len(children) < 2:
+        time.sleep(0.2)
+        children = [int(c) for t in Path(f"/proc/{proc.pid}/task").iterdir() for c in (t / "children").read_text().split()]
+    assert len(children) == 2
+    proc.kill()
+    proc.wait()
+
+    def running(pid):
+        try:
+            return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] not in ("Z", "X")
+        except FileNotFoundError:
+            return False
+
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(running(c) for c in children):
+        time.sleep(0.2)
+    assert not any(running(c) for c in children)
 
 
 def test_summary_counts_and_scores(knowledge):
