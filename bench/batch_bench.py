@@ -9,7 +9,10 @@ What it measures, in one run on this machine:
 * matching: the per-case cost of durable-rules (``DurableMatcher.match``)
   against the plain-Python oracle (``PythonMatcher.match``) on the same facts;
 * throughput: ``ddx batch SHEET --format jsonl|csv --quiet`` as a subprocess
-  with 1 and 2 jobs, with and without suggestions. cases/s excludes the fixed
+  with 1 and 2 jobs, with and without suggestions, alternating (``--rounds``,
+  medians; the two-job ratio is the median of the rounds' ratios), and beside
+  two jobs, the sheet's two halves ranked at once by two separate one-job runs:
+  what two cores of this host give with no coordination at all. cases/s excludes the fixed
   start-up (import, loading and compiling the rules), measured separately on a
   one-case sheet and shown in its own row; and a sheet whose every row is
   refused (one misspelt stain column), the cost of an error row;
@@ -69,6 +72,17 @@ def timed(args: list[str]) -> float:
     return elapsed
 
 
+def timed_together(commands: list[list[str]]) -> float:
+    """Wall time of several commands started at once, until the last ends."""
+    start = time.perf_counter()
+    procs = [subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for args in commands]
+    for args, proc in zip(commands, procs):
+        _, err = proc.communicate()
+        if proc.returncode not in (0, 1):
+            raise SystemExit(f"{' '.join(args)} failed:\n{err[-2000:]}")
+    return time.perf_counter() - start
+
+
 def peak_rss_mb(args: list[str]) -> float:
     out = subprocess.run([sys.executable, "-c", _RSS, *args], capture_output=True, text=True, check=True)
     return int(out.stdout.strip()) / 1024
@@ -98,6 +112,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cases", type=int, default=10_000)
     parser.add_argument("--big", type=int, default=100_000)
+    parser.add_argument("--rounds", type=int, default=3, help="alternating runs of one and two jobs (medians)")
     parser.add_argument("--write", action="store_true", help="replace the table in README.md")
     args = parser.parse_args()
 
@@ -110,6 +125,14 @@ def main() -> int:
             write_sheet((synthetic_case(knowledge.vocab, rng, f"syn-{n}-{i}") for i in range(n)), path)
             sheets[n] = str(path)
         print(f"sheets written: {', '.join(f'{n:,}' for n in sheets)} cases", file=sys.stderr)
+        # the 10,000-case sheet's two halves: what two jobs could do with no coordination at all
+        with open(sheets[args.cases], newline="", encoding="utf-8") as src:
+            header, *body = src.readlines()
+        halves = []
+        for i, part in enumerate((body[: len(body) // 2], body[len(body) // 2 :])):
+            half = Path(tmp) / f"half-{i}.csv"
+            half.write_text(header + "".join(part), encoding="utf-8")
+            halves.append(str(half))
 
         d_us, o_us, shards = matching(knowledge, 2000)
         rows = [
@@ -125,20 +148,38 @@ def main() -> int:
         startup = min(timed(base + [sheets[1], "--format", "jsonl", "--no-suggest"]) for _ in range(3))
         rows.append(("start-up (import, load and compile the rules)", f"{startup:.2f} s", "subtracted below"))
         rates: dict[tuple[str, int, bool], float] = {}
+        jobs_ratio: dict[str, float] = {}  # two jobs against one, median of the rounds
         n = args.cases
         for fmt in ("jsonl", "csv"):
             for suggest in (False, True):
                 if fmt == "csv" and suggest:
                     continue
+                extra = [] if suggest else ["--no-suggest"]
+                # one job and two alternate, so that a slow minute of this host falls on both (the ratio is
+                # the median of the per-round ratios)
+                elapsed: dict[int, list[float]] = {1: [], 2: []}
+                apart: list[float] = []  # the two halves as two separate one-job runs at once
+                for _ in range(args.rounds):
+                    for jobs in (1, 2):
+                        elapsed[jobs].append(timed(base + [sheets[n], "--format", fmt, "--jobs", str(jobs), *extra]))
+                    apart.append(timed_together([base + [half, "--format", fmt, *extra] for half in halves]))
+                ratios = [(one - startup) / max(two - startup, 1e-9) for one, two in zip(elapsed[1], elapsed[2])]
+                ceilings = [(one - startup) / max(two - startup, 1e-9) for one, two in zip(elapsed[1], apart)]
                 for jobs in (1, 2):
-                    extra = [] if suggest else ["--no-suggest"]
-                    elapsed = timed(base + [sheets[n], "--format", fmt, "--jobs", str(jobs), *extra])
-                    rate = n / max(elapsed - startup, 1e-9)
+                    middle = statistics.median(elapsed[jobs])
+                    rate = n / max(middle - startup, 1e-9)
                     rates[(fmt, jobs, suggest)] = rate
                     label = f"`ddx batch --format {fmt} --jobs {jobs}`" + ("" if suggest else " `--no-suggest`")
-                    note = f"{n:,} cases in {elapsed:.1f} s"
+                    note = f"{n:,} cases in {middle:.1f} s"
+                    if args.rounds > 1:
+                        note += f" (median of {args.rounds})"
                     if jobs == 2:
-                        note += f"; {rate / rates[(fmt, 1, suggest)]:.2f}× one job"
+                        note += f"; {statistics.median(ratios):.2f}× one job"
+                        if args.rounds > 1:
+                            note += f" ({min(ratios):.2f}–{max(ratios):.2f})"
+                        note += f"; two separate one-job runs on the halves at once: {statistics.median(ceilings):.2f}×"
+                        jobs_ratio[f"{fmt}-{suggest}"] = statistics.median(ratios)
+                        jobs_ratio[f"{fmt}-{suggest}-apart"] = statistics.median(ceilings)
                     rows.append((label, f"{rate:,.0f} cases/s", note))
                     print(rows[-1], file=sys.stderr)
         # every row an error row: one misspelt stain column across the sheet (the nearest terms are looked up
@@ -187,6 +228,7 @@ def main() -> int:
             {
                 "startup_s": startup,
                 "rates": {f"{k[0]}-{k[1]}-{k[2]}": v for k, v in rates.items()},
+                "jobs_ratio": jobs_ratio,
                 "matching_us": {"durable": d_us, "python": o_us},
                 "peak_mb": mem,
             }
