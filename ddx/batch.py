@@ -257,7 +257,7 @@ def _init_worker(directory: str, content_hash: str, options: BatchOptions, prior
     """Set up a worker. It never raises: an initializer that raises makes the pool print a traceback and
     break; the reason is kept instead and every task of this worker raises it as one clear error."""
     global _processor, _init_error
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops the pool
+    _worker_signals()
     try:
         knowledge = _inherited if _inherited is not None else load_knowledge(directory).with_prior_set(prior_set)
         if knowledge.content_hash != content_hash:
@@ -265,6 +265,15 @@ def _init_worker(directory: str, content_hash: str, options: BatchOptions, prior
         _processor = Processor(knowledge, options)
     except Exception as exc:  # noqa: BLE001 - reported to the parent by _work, as one line
         _init_error = str(exc) if isinstance(exc, DdxError) else f"{type(exc).__name__}: {exc}"
+
+
+def _worker_signals() -> None:
+    """A worker ignores Ctrl-C (the parent handles it and stops the workers) and dies of SIGTERM as a process
+    does by default: a handler inherited from the parent (``ddx batch`` turns SIGTERM into an exception, to
+    leave its output file as it was) would run only when the worker's main thread returns to Python, never
+    while it is blocked writing its results to a pool that is being torn down, which then waits for it forever."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _work(chunk: list[RawCase]) -> list[BatchRow]:
@@ -494,6 +503,7 @@ def _read_and_rank(
     such chunk as ``("rows", c, rows)`` once a slot is free; then ``("end", cases read)``, or
     ``("error", why)`` when it cannot start. ``others``: the pipe ends this process inherited and must not
     hold."""
+    _worker_signals()
     for end in others:
         end.close()
     threading.Thread(target=_end_with, args=(parent,), daemon=True).start()

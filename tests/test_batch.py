@@ -439,6 +439,41 @@ def test_a_worker_reading_its_own_chunks_that_dies_costs_one_error_row(tmp_path,
     assert [r for i, r in enumerate(two) if i != 100] == [r for i, r in enumerate(one) if i != 100]
 
 
+_CRASH_IN_CLI = """
+import os, sys
+from ddx.batch import Processor
+real, crash = Processor.process, sys.argv[1]
+def process(self, raw):
+    if raw.label == crash:
+        os._exit(3)  # a crash in the C engine
+    return real(self, raw)
+Processor.process = process
+from ddx.cli.main import main
+sys.argv = ["ddx", *sys.argv[2:]]
+main()
+"""
+
+
+@pytest.mark.parametrize("crash", ["d0", "d100", "d299"])
+def test_a_crash_under_ddx_batch_ends_the_run_with_one_error_row(tmp_path, knowledge, crash):
+    # ddx batch turns SIGTERM into an exception; a pool worker that kept that handler could not be stopped
+    # while it was blocked sending its results, and the run hung at exit (found by a review, 2026-12-04)
+    sheet = _sheet_with_a_duplicate_across_chunks(tmp_path, knowledge, n=300)
+    out = tmp_path / "out.jsonl"
+    proc = subprocess.run(
+        [sys.executable, "-c", _CRASH_IN_CLI, crash, "batch", str(sheet), "--jobs", "2", "--format", "jsonl", "-o", str(out), "-q"],
+        env=dict(os.environ, PYTHONPATH=str(REPO)),
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    lines = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()][:-1]  # the last: the summary
+    assert len(lines) == 300
+    died = [line["id"] for line in lines if "worker process died" in json.dumps(line)]
+    assert died == [crash]
+
+
 def test_workers_that_read_different_inputs_stop_the_run(tmp_path, knowledge, monkeypatch):
     import ddx.batch
 
