@@ -782,11 +782,12 @@ def test_a_worker_that_cannot_start_is_one_clear_error(knowledge, monkeypatch, c
         raise RuntimeError("no engine here")
 
     monkeypatch.setattr(Processor, "__init__", broken)  # inherited by the forked workers
-    previous = signal.getsignal(signal.SIGINT)
+    previous = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
     try:
         _init_worker(str(knowledge.directory), knowledge.content_hash, BatchOptions())  # a worker ignores Ctrl-C
-    finally:
-        signal.signal(signal.SIGINT, previous)  # ... this process must not, nor its children after it
+    finally:  # ... this process must not, nor its children after it; nor keep a worker's SIGTERM
+        signal.signal(signal.SIGINT, previous[0])
+        signal.signal(signal.SIGTERM, previous[1])
     with pytest.raises(EngineError, match="could not start: RuntimeError: no engine here"):
         _work([])
     raws = [RawCase("f", 0, "a", {"id": "a"})]
