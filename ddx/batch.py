@@ -301,6 +301,17 @@ def _crashed(raw: RawCase, knowledge: Knowledge, options: BatchOptions) -> Batch
     )
 
 
+def _submit(executor: ProcessPoolExecutor, chunk: list[RawCase]) -> Future[list[BatchRow]]:
+    """The chunk's future; when the pool broke before it could be sent (a worker died meanwhile), a future
+    that raises as a sent chunk of a broken pool does, so the caller re-runs it with the others."""
+    try:
+        return executor.submit(_work, chunk)
+    except BrokenProcessPool as exc:
+        future: Future[list[BatchRow]] = Future()
+        future.set_exception(exc)
+        return future
+
+
 class _Pool:
     def __init__(self, knowledge: Knowledge, options: BatchOptions, jobs: int):
         self.knowledge = knowledge
@@ -350,7 +361,7 @@ class _Pool:
                     chunk = list(islice(source, CHUNK))
                     if not chunk:
                         break
-                    pending.append((chunk, executor.submit(_work, chunk)))
+                    pending.append((chunk, _submit(executor, chunk)))
                 if not pending:
                     return
                 chunk, future = pending.popleft()

@@ -528,6 +528,25 @@ def test_workers_end_when_the_batch_process_is_killed(tmp_path, knowledge):
     assert not any(running(c) for c in children)
 
 
+def test_a_pool_that_breaks_between_two_chunks_sent_re_runs_the_rest(knowledge, monkeypatch):
+    # a worker may die while the parent is still sending chunks: then submit() itself raises
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    real, calls = ProcessPoolExecutor.submit, []
+
+    def submit(self, fn, *args):
+        calls.append(args)
+        if len(calls) == 4:  # the pool's start-up sends two empty chunks first; this is the second real one
+            raise BrokenProcessPool("a child process terminated abruptly")
+        return real(self, fn, *args)
+
+    monkeypatch.setattr(ProcessPoolExecutor, "submit", submit)
+    raws = [RawCase("f", i, f"c{i}", {"id": f"c{i}", "stains": {"desmin": "positive"}}) for i in range(150)]
+    got = list(_Pool(knowledge, BatchOptions(suggest=False), 2).run(raws))
+    assert [r.id for r in got] == [r.label for r in raws] and all(r.ok for r in got)
+
+
 def test_summary_counts_and_scores(knowledge):
     summary = BatchSummary(knowledge)
     from ddx.evaluate import ScoredCase
