@@ -390,6 +390,9 @@ class _Pool:
                     executor = self._restart()
 
 
+CHANGED_INPUT = "an input file changed while the batch read it (the worker processes read different numbers of cases); run it again"
+
+
 class _Readers:
     """``jobs`` worker processes that read the inputs themselves: each reads every case through
     :func:`ddx.loader.read_cases` (so ids are checked against every earlier case, exactly as in one process)
@@ -408,7 +411,7 @@ class _Readers:
     * Workers ignore Ctrl-C (the parent stops them) and end themselves when the parent is gone.
     """
 
-    POLL = 0.5  # seconds between checks that the workers are alive
+    POLL = 0.5  # seconds a wait for the workers' pipes lasts before it is renewed (a dead worker's pipe ends)
 
     def __init__(self, knowledge: Knowledge, options: BatchOptions, jobs: int):
         self.knowledge = knowledge
@@ -459,12 +462,9 @@ class _Readers:
                     yield from rows
                     chunk += 1
                     continue
-                if w in ended and len(ended) + len(dead) == self.jobs:  # no chunk numbered `chunk`: the end
-                    if len(set(ended.values())) != 1:
-                        raise DdxError(
-                            "an input file changed while the batch read it (the worker processes read different "
-                            "numbers of cases); run it again"
-                        )
+                if w in ended and (waiting or len(ended) + len(dead) == self.jobs):  # no chunk `chunk`: the end
+                    if waiting or len(set(ended.values())) != 1:  # another worker sent chunks past this end
+                        raise DdxError(CHANGED_INPUT)
                     return
                 if w in dead:  # it died before sending this chunk: the rest in this process's pool, from here
                     for worker in workers:
@@ -477,13 +477,15 @@ class _Readers:
                     o = readers[reader]
                     try:
                         message: tuple[Any, ...] = reader.recv()
-                    except EOFError:
+                    except (EOFError, OSError):  # it ended, or was killed part-way through a message
                         dead.add(o)
                         continue
                     if message[0] == "rows":
                         waiting[message[1]] = message[2]
                     elif message[0] == "end":
                         ended[o] = message[1]
+                        if len(set(ended.values())) != 1:
+                            raise DdxError(CHANGED_INPUT)
                     else:
                         raise EngineError(f"a worker process could not start: {message[1]}")
         finally:
@@ -525,20 +527,23 @@ def _read_and_rank(
     processor = _processor
     rows: list[BatchRow] = []
     count = 0
-    for raw in read_cases(paths, processor.knowledge.vocab, exclude=exclude):
-        chunk = count // CHUNK
-        if chunk % jobs == index:
-            rows.append(processor.process(raw))
-        count += 1
-        if count % CHUNK == 0 and rows:
+    try:
+        for raw in read_cases(paths, processor.knowledge.vocab, exclude=exclude):
+            chunk = count // CHUNK
+            if chunk % jobs == index:
+                rows.append(processor.process(raw))
+            count += 1
+            if count % CHUNK == 0 and rows:
+                slots.acquire()
+                pipe.send(("rows", chunk, rows))
+                rows = []
+        if rows:
             slots.acquire()
-            pipe.send(("rows", chunk, rows))
-            rows = []
-    if rows:
-        slots.acquire()
-        pipe.send(("rows", count // CHUNK, rows))
-    pipe.send(("end", count))
-    pipe.close()
+            pipe.send(("rows", count // CHUNK, rows))
+        pipe.send(("end", count))
+        pipe.close()
+    except OSError:  # the parent is gone (its pipe end closed): nothing to say, nobody to say it to
+        os._exit(1)
 
 
 def _end_with(parent: int) -> None:

@@ -474,10 +474,11 @@ def test_a_crash_under_ddx_batch_ends_the_run_with_one_error_row(tmp_path, knowl
     assert died == [crash]
 
 
-def test_workers_that_read_different_inputs_stop_the_run(tmp_path, knowledge, monkeypatch):
+@pytest.mark.parametrize("n, short", [(160, 159), (1000, 100)])  # the second: the other worker runs ahead and waits
+def test_workers_that_read_different_inputs_stop_the_run(tmp_path, knowledge, monkeypatch, n, short):
     import ddx.batch
 
-    sheet = _sheet_with_a_duplicate_across_chunks(tmp_path, knowledge, n=160)
+    sheet = _sheet_with_a_duplicate_across_chunks(tmp_path, knowledge, n=n)
     flag = tmp_path / "first"
     real = ddx.batch.read_cases
 
@@ -486,7 +487,7 @@ def test_workers_that_read_different_inputs_stop_the_run(tmp_path, knowledge, mo
             os.close(os.open(flag, os.O_CREAT | os.O_EXCL))
         except FileExistsError:
             return real(*args, **kwargs)
-        return islice(real(*args, **kwargs), 159)
+        return islice(real(*args, **kwargs), short)
 
     monkeypatch.setattr(ddx.batch, "read_cases", changing)
     with pytest.raises(DdxError, match="an input file changed while the batch read it"):
