@@ -301,6 +301,12 @@ def _crashed(raw: RawCase, knowledge: Knowledge, options: BatchOptions) -> Batch
     )
 
 
+def _context() -> Any:
+    """The way worker processes start: fork where the system has it (they inherit the loaded rules), else
+    spawn (they load them)."""
+    return multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+
+
 def _submit(executor: ProcessPoolExecutor, chunk: list[RawCase]) -> Future[list[BatchRow]]:
     """The chunk's future; when the pool broke before it could be sent (a worker died meanwhile), a future
     that raises as a sent chunk of a broken pool does, so the caller re-runs it with the others."""
@@ -317,8 +323,7 @@ class _Pool:
         self.knowledge = knowledge
         self.options = options
         self.jobs = jobs
-        methods = multiprocessing.get_all_start_methods()
-        self.context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+        self.context = _context()
         self.executor: ProcessPoolExecutor | None = None
 
     def _start(self) -> ProcessPoolExecutor:
@@ -417,8 +422,7 @@ class _Readers:
         self.knowledge = knowledge
         self.options = options
         self.jobs = jobs
-        methods = multiprocessing.get_all_start_methods()
-        self.context: Any = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+        self.context: Any = _context()
 
     def run(self, paths: list[str], exclude: list[str]) -> Iterator[BatchRow]:
         global _inherited
@@ -516,7 +520,6 @@ def _read_and_rank(
     such chunk as ``("rows", c, rows)`` once a slot is free; then ``("end", cases read)``, or
     ``("error", why)`` when it cannot start. ``others``: the pipe ends this process inherited and must not
     hold."""
-    _worker_signals()
     for end in others:
         end.close()
     threading.Thread(target=_end_with, args=(parent,), daemon=True).start()
