@@ -1,4 +1,4 @@
-"""The duplicate-id register of ddx batch: exact answers in ~20 bytes a case."""
+"""The duplicate-id register of ddx batch: exact answers in ~16 bytes a case."""
 
 from __future__ import annotations
 
@@ -34,3 +34,47 @@ def test_sheets_files_without_lines_and_odd_ids_are_kept_exactly():
 def test_distinct_ids_are_never_taken_for_duplicates():
     seen = SeenIds()
     assert all(seen.first(f"{i:x}", "big.csv", i) is None for i in range(150_000))
+
+
+def test_a_dict_of_ids_and_the_register_agree_through_many_merges(monkeypatch):
+    """Every answer equals a plain dict's, with merges after every few ids (ranges empty, one id, many)."""
+    import ddx.seenids as seenids
+
+    monkeypatch.setattr(seenids, "_MIN_BUFFER", 3)
+    rng = random.Random(11)
+    seen, model = SeenIds(), {}
+    for step in range(4_000):
+        case_id = f"id{rng.randrange(1_500)}"
+        file, line = f"f{step % 7}.csv", step + 2
+        expected = model.get(case_id)
+        assert seen.first(case_id, file, line) == expected, (step, case_id)
+        model.setdefault(case_id, f"{file}:{line}")
+    assert len(seen) == len(model)
+
+
+def test_two_ids_whose_keys_agree_are_both_new(monkeypatch):
+    """Ids whose 64-bit keys agree but whose checks do not are different ids, before a merge and after."""
+    import ddx.seenids as seenids
+
+    monkeypatch.setattr(seenids, "_digest", lambda case_id: (12345, {"a": 1, "b": 2}[case_id]))
+    seen = SeenIds()
+    assert seen.first("a", "x.csv", 2) is None
+    assert seen.first("b", "x.csv", 3) is None
+    assert seen.first("a", "y.csv", 4) == "x.csv:2"
+    seen._merge()
+    assert seen.first("a", "y.csv", 5) == "x.csv:2"
+
+
+def test_places_past_sixteen_bits_and_lines_past_thirty_two_are_kept(monkeypatch):
+    """A run of more files than the packed place field holds keeps the later ones' places exactly."""
+    import ddx.seenids as seenids
+
+    monkeypatch.setattr(seenids, "_MANY_PLACES", 4)  # as if the 16-bit field were full after 4 files
+    monkeypatch.setattr(seenids, "_MIN_BUFFER", 2)
+    seen = SeenIds()
+    for i in range(10):
+        assert seen.first(f"case-{i}", f"file{i}.yaml", None if i % 2 else i + 1) is None
+    assert seen.first("huge", "big.csv", 2**32 + 5) is None
+    for i in range(10):
+        assert seen.first(f"case-{i}", "again.yaml") == (f"file{i}.yaml" if i % 2 else f"file{i}.yaml:{i + 1}")
+    assert seen.first("huge", "again.yaml") == "big.csv"  # a line past the field is kept as no line
