@@ -3,7 +3,7 @@
 A run of a million cases must not hold a million id strings and location strings (~190 bytes a case in
 a dict). Each id is kept as an 80-bit BLAKE2b digest (a 64-bit key and a 16-bit check) with where it was
 first seen (an index into the files and sheets of the run, and the line), packed into two 64-bit words.
-New ids go to a small dict; when it holds more than 1/64 of the rest (and at least 4,096 ids), it is
+New ids go to a small dict; when it holds more than 1/64 of the rest (and at least 32,768 ids), it is
 merged into sorted numpy arrays, one pair for each of 64 ranges of the key. A merge rewrites one range
 at a time, so the old and new arrays held at once are a 64th of the register, not all of it: peak memory
 grows with the register itself (measured in ``bench/seenids_bench.py``, table in the README).
@@ -20,7 +20,9 @@ from typing import Any
 
 from ddx.errors import location
 
-_MIN_BUFFER = 4096  # ids held in the dict before the first merge
+# ids held in the dict before the first merge (~3.6 MB at most): a batch of fewer cases never imports numpy
+# (130-170 ms of CPU, as much as ranking ~300 cases; with next tests ddx imports it anyway)
+_MIN_BUFFER = 32768
 _BUFFER_SHARE = 64  # merge when the dict holds more than 1/64 of the merged ids
 _RANGE_BITS = 6  # the key's top 6 bits choose one of 64 ranges, each its own pair of sorted arrays
 _NO_LINE = 0xFFFFFFFF  # the line field of a case without a line (a YAML file's only case)

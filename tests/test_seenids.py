@@ -7,7 +7,10 @@ import random
 from ddx.seenids import SeenIds
 
 
-def test_a_repeated_id_names_where_it_was_first_seen_across_merges():
+def test_a_repeated_id_names_where_it_was_first_seen_across_merges(monkeypatch):
+    import ddx.seenids as seenids
+
+    monkeypatch.setattr(seenids, "_MIN_BUFFER", 1024)
     seen = SeenIds()
     rng = random.Random(5)
     ids = [f"case-{i}" for i in range(60_000)]  # enough for many merges of the dict into the arrays
@@ -78,3 +81,15 @@ def test_places_past_sixteen_bits_and_lines_past_thirty_two_are_kept(monkeypatch
     for i in range(10):
         assert seen.first(f"case-{i}", "again.yaml") == (f"file{i}.yaml" if i % 2 else f"file{i}.yaml:{i + 1}")
     assert seen.first("huge", "again.yaml") == "big.csv"  # a line past the field is kept as no line
+
+
+def test_a_batch_below_the_first_merge_needs_no_numpy():
+    """Fewer ids than the dict holds before its first merge are answered without numpy's arrays."""
+    import ddx.seenids as seenids
+
+    seen = SeenIds()
+    for i in range(seenids._MIN_BUFFER):
+        assert seen.first(f"c{i}", "a.csv", i + 2) is None
+    assert seen._keys == [] and seen.first("c7", "b.csv", 3) == "a.csv:9"
+    seen.first("one more", "a.csv", 1)
+    assert len(seen._keys) == 64 and sum(k.size for k in seen._keys) == seenids._MIN_BUFFER + 1
