@@ -37,17 +37,21 @@ class Problem:
     code: str | None = None  # which check found it (``ddx rules check``), e.g. "unknown-term"
     sheet: str | None = None  # a workbook's sheet; ``line`` is then the row number the spreadsheet shows
     column: str | None = None  # a workbook's column letter(s) the key path was read from ("C")
+    item: str | None = None  # the rule or entity of a rules file the problem is in ("rule infl.dense")
 
     def __str__(self) -> str:
         """One line naming where and what; control characters from the input are shown escaped.
 
         ``cases.csv:3: case 's1': stains.desmni: unknown stain ...``; a workbook row is named in
-        words: ``series.xlsx, sheet 'Thigh', row 5: case 's1': stains.desmni (column C): ...``."""
+        words: ``series.xlsx, sheet 'Thigh', row 5: case 's1': stains.desmni (column C): ...``; a rule
+        by its id: ``inflammation.yaml:12: rule infl.dense: rationale: required key is missing``."""
         where = []
         if self.file:
             where.append(location(self.file, self.line, self.sheet))
         if self.case:
             where.append(f"case {self.case!r}")
+        if self.item:
+            where.append(self.item)
         if self.path:
             where.append(self.path + (f" (column {self.column})" if self.column else ""))
         elif self.column:
@@ -64,7 +68,7 @@ class Problem:
 
     def to_dict(self) -> dict[str, object]:
         out: dict[str, object] = {"message": str(self)}
-        for key in ("file", "sheet", "case", "path", "column", "line"):
+        for key in ("file", "sheet", "case", "item", "path", "column", "line"):
             value = getattr(self, key)
             if value is not None:
                 out[key] = value

@@ -59,7 +59,17 @@ def test_missing_source_and_weights_out_of_range_are_errors_at_their_line(rules_
     add_rules(rules_copy, rule("test.bad", "{stains.desmin: positive}").replace(*change))
     report = check_rules(rules_copy)
     found = messages(report, code, "error")
-    assert found and all(f"zz-test.yaml:{line}:" in m for m in found), [str(m) for m in report.messages]
+    assert found and all(f"zz-test.yaml:{line}: rule test.bad: " in m for m in found), [str(m) for m in report.messages]
+
+
+def test_a_misspelt_key_names_its_rule_and_the_key_meant(rules_copy):
+    """A rule that does not validate is named by its id as well as its line, in text and in JSON."""
+    add_rules(rules_copy, rule("test.typo", "{stains.desmin: positive}").replace("rationale:", "rationle:"))
+    found = [m for m in check_rules(rules_copy).messages if m.code == "schema" and m.severity == "error"]
+    texts = [str(m) for m in found]
+    assert any("rule test.typo: rationle: unknown key 'rationle'; did you mean 'rationale'?" in t for t in texts), texts
+    assert any("rule test.typo: rationale: required key" in t for t in texts), texts
+    assert {m.problem.to_dict().get("item") for m in found} == {"rule test.typo"}
 
 
 def test_duplicate_id_is_an_error(rules_copy):
@@ -441,3 +451,18 @@ def test_an_estimate_whose_reason_suggests_another_figure_is_warned(rules_copy):
 
 def test_no_packaged_estimate_contradicts_its_own_reason():
     assert messages(check_rules(engine=False), "reason-figure") == []
+
+
+def test_a_misspelt_key_in_an_entity_is_one_error_not_one_per_reference(rules_copy):
+    """An entity refused for a typo is reported with its key and once as not loaded; the rules, prior sets and
+    reports that name it (and its subtypes) are not each reported as naming an unknown entity."""
+    path = rules_copy / "entities.yaml"
+    text = path.read_text()
+    path.write_text(text.replace("    who2020: Inflammatory leiomyosarcoma\n", "    who2O20: Inflammatory leiomyosarcoma\n", 1))
+    report = check_rules(rules_copy)
+    errors = [str(m) for m in report.messages if m.severity == "error"]
+    assert any("entity ilms: who2O20: unknown key 'who2O20'; did you mean 'who2020'?" in e for e in errors), errors
+    [not_loaded] = [e for e in errors if "not loaded" in e]
+    assert "entity ilms:" in not_loaded and "ilms_rms" in not_loaded and "ilms_lung" in not_loaded
+    assert not [e for e in errors if "unknown entit" in e], errors
+    assert len(errors) == 2, errors

@@ -543,12 +543,31 @@ def _load_parts(root: Path, overrides: Mapping[Path, str] | None) -> tuple[Knowl
     ent_file = root / "entities.yaml"
     found: list[Entry[Entity]] = []
     load_model(ent_file, EntitiesFile, problems, over, entries=found)
+    # entities written but refused (their own errors said), with their subtypes: the references to them
+    # elsewhere are not reported again as unknown entities, one problem says they were not checked
+    refused: set[str] = set()
     for entry in found:
         problems += entry.problems
         if entry.value is not None:
             entities.append(entry.value)
             if entry.line:
                 entity_lines[entry.value.slug] = entry.line
+        elif entry.error is not None and isinstance(entry.raw, dict) and isinstance(entry.raw.get("slug"), str):
+            written = [entry.raw["slug"]] + [
+                sub["slug"] for sub in entry.raw.get("subtypes") or [] if isinstance(sub, dict) and isinstance(sub.get("slug"), str)
+            ]
+            refused.update(written)
+            subtypes = f" and to its subtypes {', '.join(written[1:])}" if written[1:] else ""
+            problems.append(
+                Problem(
+                    f"not loaded (see its own errors), so the references to it{subtypes} in the rules, priors and"
+                    " reports were not checked",
+                    file=str(ent_file),
+                    line=entry.line,
+                    code="schema",
+                    item=EntitiesFile.item_name(entry.raw),
+                )
+            )
     slugs = [e.slug for e in entities]
     sub_slugs = [s.slug for e in entities for s in e.subtypes]
     paths = vocab.finding_paths()
@@ -596,7 +615,7 @@ def _load_parts(root: Path, overrides: Mapping[Path, str] | None) -> tuple[Knowl
         if loaded is not None:
             reports = loaded
             for slug in reports.entities:
-                if slug not in slugs and slug not in sub_slugs:
+                if slug not in slugs and slug not in sub_slugs and slug not in refused:
                     problems.append(
                         Problem(
                             f"report template for unknown entity {slug!r}",
@@ -667,11 +686,12 @@ def _load_parts(root: Path, overrides: Mapping[Path, str] | None) -> tuple[Knowl
         for rule in found_rules:
             problems += rule.problems
             if rule.value is not None:
-                rules += _load_rule(rule.value, rule.raw, path, vocab, set(slugs), seen, problems, set(sub_slugs))
+                rules += _load_rule(rule.value, rule.raw, path, vocab, set(slugs), seen, problems, set(sub_slugs), refused)
             elif rule.error is not None:  # its entities and condition terms are still checked
                 if isinstance(rule.raw, dict) and isinstance(rule.raw.get("id"), str):
                     unloaded.add(rule.raw["id"])
-                _check_unparsed_rule(rule.raw, rule.error, str(path), rule.line, vocab, set(slugs) | set(sub_slugs), problems)
+                known = set(slugs) | set(sub_slugs) | refused
+                _check_unparsed_rule(rule.raw, rule.error, str(path), rule.line, vocab, known, problems)
 
     rules = inherit_figures(rules, entities, problems)
     rules = derive_ratios(rules, entities, problems, unloaded=unloaded)
@@ -735,7 +755,7 @@ def _load_parts(root: Path, overrides: Mapping[Path, str] | None) -> tuple[Knowl
             )
     for name, chosen in settings.prior_sets.items():
         missing = sorted(set(slugs) - set(chosen.priors))
-        unknown = sorted(set(chosen.priors) - set(slugs))
+        unknown = sorted(set(chosen.priors) - set(slugs) - refused)
         if missing:
             problems.append(Problem(f"prior set {name!r}: no prior for {', '.join(missing)}", file=str(root / "settings.yaml")))
         if unknown:
@@ -822,9 +842,11 @@ def _load_rule(
     seen: dict[str, str],
     problems: list[Problem],
     subtypes: set[str] | None = None,
+    refused: set[str] | None = None,
 ) -> list[Rule]:
     """The compiled halves of a valid rule (``raw``: as read, with its line markers); its checks against the
-    other files (entities, vocabulary, ids seen before) append to ``problems``."""
+    other files (entities, vocabulary, ids seen before) append to ``problems`` (``refused``: entities and
+    subtypes written but refused, which are not reported as unknown again)."""
     file = str(path)
     line = raw.get("__line__")
     where = f"{file}:{line}" if line else file
@@ -834,7 +856,7 @@ def _load_rule(
         )
         return []
     seen[spec.id] = where
-    known = slugs | (subtypes or set())
+    known = slugs | (subtypes or set()) | (refused or set())
     misspelt: dict[str, str] = {}  # an entity without a likelihood -> the unknown key that is likely it ('lsm' for lms)
     absent = slugs - set(spec.likelihood or {})
     for slug in list((spec.likelihood or {}).keys()):

@@ -52,9 +52,16 @@ def read_data(path: Path, problems: list[Problem], overrides: Mapping[Path, str]
 
 
 def located(
-    exc: ValidationError, file: str, data: Any, base_line: int | None, code: str = "schema", model: type[BaseModel] | None = None
+    exc: ValidationError,
+    file: str,
+    data: Any,
+    base_line: int | None,
+    code: str = "schema",
+    model: type[BaseModel] | None = None,
+    item: str | None = None,
 ) -> list[Problem]:
-    """Each error of ``exc`` as a problem in ``file``: its key path, and the line of the deepest key or
+    """Each error of ``exc`` as a problem in ``file`` (and in ``item``, the rule or entity named, when given):
+    its key path, and the line of the deepest key or
     mapping of ``data`` (as read, with line markers) that the path reaches (``base_line`` when none does).
     An error in a likelihood or a prior is check ``weight``, any other ``code``. An unknown key is offered
     the nearest keys of the part of ``model`` (the model validated) where it was written."""
@@ -82,7 +89,7 @@ def located(
             kind = "weight"
         else:
             kind = code
-        problems.append(Problem(msg, file=file, line=line, path=".".join(loc) or None, code=kind, suggestions=suggestions))
+        problems.append(Problem(msg, file=file, line=line, path=".".join(loc) or None, code=kind, suggestions=suggestions, item=item))
     return problems
 
 
@@ -191,7 +198,7 @@ def _items(data: dict[str, Any], model: type[ItemsFile], file: str) -> tuple[lis
             entry.value = item_model.model_validate(_stripped(raw, item_model))
         except ValidationError as exc:
             entry.error = exc
-            entry.problems += located(exc, file, raw, entry.line, model=item_model)
+            entry.problems += located(exc, file, raw, entry.line, model=item_model, item=model.item_name(raw))
     kept = [entry.value for entry in found if entry.value is not None]
     return found, model.model_construct(None, **{model.list_key: kept})  # its items are validated already
 

@@ -90,6 +90,14 @@ class ItemsFile(FileModel):
         return None
 
     @classmethod
+    def item_name(cls, raw: Any) -> str | None:
+        """How a problem names the item ``raw`` as read ("rule infl.dense", "entity ilms"); None when it
+        has no usable id."""
+        key, kind = {"rules": ("id", "rule"), "outside": ("slug", "outside entity")}.get(cls.list_key, ("slug", "entity"))
+        value = raw.get(key) if isinstance(raw, dict) else None
+        return f"{kind} {value}" if isinstance(value, str) and value.strip() else None
+
+    @classmethod
     def item_model(cls) -> type[Model]:
         """The model of one item (the type of the list's elements)."""
         item: type[Model] = get_args(cls.model_fields[cls.list_key].annotation)[0]
