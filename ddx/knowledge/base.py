@@ -8,6 +8,7 @@ the rules.
 
 from __future__ import annotations
 
+import copy
 import difflib
 import gc
 import hashlib
@@ -44,7 +45,7 @@ from ddx.knowledge.conditions import (
     condition_reads,
     parse_condition,
 )
-from ddx.knowledge.load import Entry, load_model, load_vocabulary, read_data
+from ddx.knowledge.load import Entry, load_model, load_vocabulary, read_data, stripped
 from ddx.knowledge.models import (
     BAND_FIELDS,
     COUNT,
@@ -687,6 +688,10 @@ def _load_parts(root: Path, overrides: Mapping[Path, str] | None) -> tuple[Knowl
             problems += rule.problems
             if rule.value is not None:
                 rules += _load_rule(rule.value, rule.raw, path, vocab, set(slugs), seen, problems, set(sub_slugs), refused)
+            elif rule.error is not None and (salvaged := _salvaged_rule(rule.raw, rule.error)) is not None:
+                # refused for a misspelt or unknown key only: read without it, it gets every check of a single
+                # rule in this pass (the knowledge is partial, so it ranks nothing)
+                rules += _load_rule(salvaged[0], salvaged[1], path, vocab, set(slugs), seen, problems, set(sub_slugs), refused)
             elif rule.error is not None:  # its entities and condition terms are still checked
                 if isinstance(rule.raw, dict) and isinstance(rule.raw.get("id"), str):
                     unloaded.add(rule.raw["id"])
@@ -1156,6 +1161,38 @@ def derive_ratios(
     if not resolved:
         return rules
     return [replace(r, spec=resolved[r.spec.id]) if r.spec.id in resolved else r for r in rules]
+
+
+def _salvaged_rule(raw: Any, exc: ValidationError) -> tuple[RuleSpec, dict[str, Any]] | None:
+    """A rule refused only for unknown keys at its top level, read again without them: the spec and the
+    mapping read (with its key lines), or None when another error remains.
+
+    An unknown key whose nearest key is one reported missing is read as that key (``rationle`` as
+    ``rationale``); any other unknown key is left out. Its own errors are reported already; this lets the
+    other checks of the rule (sources, cells, examples, a duplicate id) run in the same pass."""
+    errors = exc.errors()
+    missing = {str(e["loc"][0]) for e in errors if e["type"] == "missing" and len(e["loc"]) == 1}
+    unknown = [str(e["loc"][0]) for e in errors if e["type"] == "extra_forbidden" and len(e["loc"]) == 1]
+    if not isinstance(raw, dict) or not unknown or len(unknown) + len(missing) != len(errors):
+        return None
+    fixed = copy.copy(raw)
+    lines = dict(getattr(raw, "key_lines", None) or {})
+    for key in unknown:
+        value = fixed.pop(key)
+        meant = difflib.get_close_matches(key, sorted(missing), n=1, cutoff=0.75)
+        if meant:
+            fixed[meant[0]] = value
+            missing.discard(meant[0])
+            if key in lines:
+                lines[meant[0]] = lines[key]
+    if missing:
+        return None
+    if hasattr(fixed, "key_lines"):
+        fixed.key_lines = lines
+    try:
+        return RuleSpec.model_validate(stripped(fixed, RuleSpec)), fixed
+    except ValidationError:
+        return None
 
 
 def _check_unparsed_rule(

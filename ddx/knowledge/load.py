@@ -66,8 +66,20 @@ def located(
     An error in a likelihood or a prior is check ``weight``, any other ``code``. An unknown key is offered
     the nearest keys of the part of ``model`` (the model validated) where it was written."""
     problems = []
-    for err in exc.errors(include_url=True):
+    errors = exc.errors(include_url=True)
+    # a key reported missing that an unknown key beside it is nearest to: that key's error says it ('rationle':
+    # did you mean 'rationale'?), so the missing key is not reported again
+    meant = set()
+    if model is not None:
+        for err in errors:
+            parts = [p for p in err["loc"] if p not in UNION_TAGS]
+            if err["type"] == "extra_forbidden" and parts:
+                near = difflib.get_close_matches(str(parts[-1]), _keys_at(model, parts[:-1]), n=1, cutoff=0.75)
+                meant.update((tuple(map(str, parts[:-1])), key) for key in near)
+    for err in errors:
         parts = [p for p in err["loc"] if p not in UNION_TAGS]  # the form of a list of terms is not a key
+        if err["type"] == "missing" and parts and (tuple(map(str, parts[:-1])), str(parts[-1])) in meant:
+            continue
         loc = [str(p) for p in parts]
         line = base_line
         node = data
@@ -173,7 +185,7 @@ def load_model(
                 problems += entry.problems
         return cast(M, whole)
     try:
-        return model.model_validate(_stripped(data, model) if model.line_markers else data)
+        return model.model_validate(stripped(data, model) if model.line_markers else data)
     except ValidationError as exc:
         if not model.line_markers:  # read again, with the markers that locate the errors
             data = read_data(path, [], over) or data
@@ -195,7 +207,7 @@ def _items(data: dict[str, Any], model: type[ItemsFile], file: str) -> tuple[lis
             entry.problems.append(problem)
             continue
         try:
-            entry.value = item_model.model_validate(_stripped(raw, item_model))
+            entry.value = item_model.model_validate(stripped(raw, item_model))
         except ValidationError as exc:
             entry.error = exc
             entry.problems += located(exc, file, raw, entry.line, model=item_model, item=model.item_name(raw))
@@ -203,7 +215,7 @@ def _items(data: dict[str, Any], model: type[ItemsFile], file: str) -> tuple[lis
     return found, model.model_construct(None, **{model.list_key: kept})  # its items are validated already
 
 
-def _stripped(value: Any, model: type[Model]) -> Any:
+def stripped(value: Any, model: type[Model]) -> Any:
     """``value`` without line markers, except in the values of ``model.keep_lines`` (conditions)."""
     keep = model.keep_lines
     if not keep:
