@@ -69,7 +69,7 @@ def located(
     errors = exc.errors(include_url=True)
     # a key reported missing that an unknown key beside it is nearest to: that key's error says it ('rationle':
     # did you mean 'rationale'?), so the missing key is not reported again
-    meant = set()
+    meant: set[tuple[tuple[str, ...], str]] = set()
     if model is not None:
         for err in errors:
             parts = [p for p in err["loc"] if p not in UNION_TAGS]
