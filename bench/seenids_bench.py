@@ -10,7 +10,7 @@ What it measures: ``ddx.seenids.SeenIds`` alone, each variant in a fresh process
 the peak's growth per 100,000 ids from 100,000 on (past the first merges), the resident size at the end
 less that at 100,000, and the time an id. Beside the register it runs a plain ``dict`` of id to
 (file, line): what a register would cost without digests. numpy is imported before the first mark, so
-its import is in neither figure.
+its import is in neither figure. Linux only: it reads ``/proc/self/status``, and ``ru_maxrss`` in KiB.
 """
 
 from __future__ import annotations
@@ -77,6 +77,8 @@ def main() -> int:
     parser.add_argument("--ids", type=int, default=1_000_000, help="ids fed to each variant (at least 200,000)")
     parser.add_argument("--write", action="store_true", help="replace the table in README.md")
     args = parser.parse_args()
+    if not Path("/proc/self/status").exists():
+        parser.error("this benchmark reads /proc/self/status (Linux only)")
     if args.ids < 200_000:
         parser.error("--ids must be at least 200,000 (growth is measured from 100,000 on)")
     rows = []

@@ -9,7 +9,8 @@ at a time, so the old and new arrays held at once are a 64th of the register, no
 grows with the register itself (measured in ``bench/seenids_bench.py``, table in the README).
 
 Two different ids are taken for one when their 80-bit digests agree: with n ids the chance that any
-pair does is below n² / 2^81 (under 10^-12 for a million cases).
+pair does is below n² / 2^81 (under 10^-12 for a million cases). Two ids whose 64-bit keys agree and whose
+checks do not (a chance of about n² / 2^65) are both kept, the second in a dict of its own.
 """
 
 from __future__ import annotations
@@ -39,15 +40,16 @@ class SeenIds:
 
     :meth:`first` returns the location of an earlier case with the same id (``cases.csv:3``,
     ``series.xlsx, sheet 'Thigh', row 5``; :func:`ddx.errors.location`) and records the id when it is new.
-    Memory: 16 bytes an id in the arrays, plus a dict of at most 1/64 of them (about 100 bytes an entry);
-    a run of more than 65,534 files or sheets keeps the place of each id past that in a dict as well.
+    Memory: 16 bytes an id in the arrays, plus a dict of at most 1/64 of them or 32,768 (about 100 bytes an
+    entry); a run of more than 65,534 files or sheets keeps the place of each id past that in a dict as well.
     """
 
     def __init__(self) -> None:
         self._places: list[tuple[str, str | None]] = []  # (file, sheet), one entry per run of cases
         self._place_index: dict[tuple[str, str | None], int] = {}
         self._recent: dict[int, int] = {}  # key -> packed value (see _pack)
-        self._far_places: dict[int, int] = {}  # key -> place index, for places past _MANY_PLACES
+        self._far_places: dict[tuple[int, int], int] = {}  # (key, check) -> place index, for places past _MANY_PLACES
+        self._clashes: dict[tuple[int, int], int] = {}  # (key, check) -> packed value: an id whose key another has
         self._merged = 0
         # per range of the key, numpy arrays from the first merge on (numpy is imported then: a run of a few
         # cases never needs it): sorted uint64 keys and their uint64 packed values
@@ -66,27 +68,34 @@ class SeenIds:
             i = int(keys.searchsorted(keys.dtype.type(key)))
             if i < keys.size and keys.item(i) == key:
                 held = int(self._values[key >> (64 - _RANGE_BITS)].item(i))
+        if held is not None and held >> 48 != check:  # the 64-bit keys agree, the ids do not: kept apart
+            held = self._clashes.get((key, check))
+            if held is None:
+                self._clashes[(key, check)] = self._packed(key, check, file, line, sheet)
+                return None
         if held is not None:
-            if held >> 48 != check:  # the 64-bit keys agree, the ids do not: the new id is not recorded
-                return None  # (a second such id in a run is beyond any realistic chance)
             place = (held >> 32) & 0xFFFF
             if place == _MANY_PLACES:
-                place = self._far_places[key]
+                place = self._far_places[key, check]
             held_line = held & 0xFFFFFFFF
             place_file, place_sheet = self._places[place]
             return location(place_file, None if held_line == _NO_LINE else held_line, place_sheet)
+        self._recent[key] = self._packed(key, check, file, line, sheet)
+        if len(self._recent) > max(_MIN_BUFFER, self._merged // _BUFFER_SHARE):
+            self._merge()
+        return None
+
+    def _packed(self, key: int, check: int, file: str, line: int | None, sheet: str | None) -> int:
+        """The check, place and line of a new id in one 64-bit word (a place past 16 bits kept apart)."""
         place = self._place_index.get((file, sheet), len(self._places))
         if place == len(self._places):
             self._place_index[(file, sheet)] = place
             self._places.append((file, sheet))
         if place >= _MANY_PLACES:
-            self._far_places[key] = place
+            self._far_places[key, check] = place
             place = _MANY_PLACES
         stored_line = line if line is not None and 0 <= line < _NO_LINE else _NO_LINE
-        self._recent[key] = check << 48 | place << 32 | stored_line
-        if len(self._recent) > max(_MIN_BUFFER, self._merged // _BUFFER_SHARE):
-            self._merge()
-        return None
+        return check << 48 | place << 32 | stored_line
 
     def _merge(self) -> None:
         import numpy as np
@@ -129,7 +138,8 @@ def _array(size: int) -> Any:
     import numpy as np
 
     length = max(size, 1) * 8
-    # private where the system has the flag (the default map is shared: a forked worker would see its writes)
+    # private where the system has the flag: nothing writes to an array once it is built, but a shared map
+    # is not what a process's own array should be
     if hasattr(mmap, "MAP_PRIVATE") and hasattr(mmap, "MAP_ANONYMOUS"):
         memory = mmap.mmap(-1, length, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
     else:  # Windows: no flags (a map there is not shared with a child process)

@@ -55,21 +55,29 @@ def test_a_dict_of_ids_and_the_register_agree_through_many_merges(monkeypatch):
     assert len(seen) == len(model)
 
 
-def test_two_ids_whose_keys_agree_are_both_new(monkeypatch):
-    """Ids whose 64-bit keys agree but whose checks do not are different ids, before a merge and after."""
+def test_two_ids_whose_keys_agree_are_both_kept(monkeypatch):
+    """Ids whose 64-bit keys agree but whose checks do not (here only in their top bit) are different ids,
+    and each is found again, before a merge and after."""
     import ddx.seenids as seenids
 
-    monkeypatch.setattr(seenids, "_digest", lambda case_id: (12345, {"a": 1, "b": 2}[case_id]))
+    monkeypatch.setattr(seenids, "_digest", lambda case_id: (12345, {"a": 0x7FFF, "b": 0xFFFF, "c": 0x8001}[case_id]))
     seen = SeenIds()
     assert seen.first("a", "x.csv", 2) is None
     assert seen.first("b", "x.csv", 3) is None
     assert seen.first("a", "y.csv", 4) == "x.csv:2"
+    assert seen.first("b", "y.csv", 5) == "x.csv:3"
     seen._merge()
-    assert seen.first("a", "y.csv", 5) == "x.csv:2"
+    assert seen.first("c", "z.csv", 6) is None
+    assert (seen.first("a", "y.csv", 7), seen.first("b", "y.csv", 8), seen.first("c", "y.csv", 9)) == (
+        "x.csv:2",
+        "x.csv:3",
+        "z.csv:6",
+    )
 
 
-def test_places_past_sixteen_bits_and_lines_past_thirty_two_are_kept(monkeypatch):
-    """A run of more files than the packed place field holds keeps the later ones' places exactly."""
+def test_places_past_sixteen_bits_are_kept_and_lines_past_32_bits_dropped(monkeypatch):
+    """A run of more files than the packed place field holds keeps the later ones' places exactly; a line
+    past the 32-bit field is reported without a line."""
     import ddx.seenids as seenids
 
     monkeypatch.setattr(seenids, "_MANY_PLACES", 4)  # as if the 16-bit field were full after 4 files
@@ -93,3 +101,12 @@ def test_a_batch_below_the_first_merge_needs_no_numpy():
     assert seen._keys == [] and seen.first("c7", "b.csv", 3) == "a.csv:9"
     seen.first("one more", "a.csv", 1)
     assert len(seen._keys) == 64 and sum(k.size for k in seen._keys) == seenids._MIN_BUFFER + 1
+
+
+def test_the_place_field_holds_every_place_up_to_its_last_value():
+    """With the real field, places around 2^15 and 2^16 (one file each) come back exact."""
+    seen = SeenIds()
+    for place in range(70_000):
+        assert seen.first(f"case-{place}", f"f{place}.yaml", 3) is None
+    for place in (0, 32_767, 32_768, 65_534, 65_535, 65_536, 69_999):
+        assert seen.first(f"case-{place}", "again.yaml") == f"f{place}.yaml:3"
