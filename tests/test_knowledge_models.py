@@ -116,8 +116,8 @@ def test_entities_wrong_type_at_a_nested_key_refuses_that_entity_alone(tmp_path)
     path = write(tmp_path, "entities.yaml", "entities:\n" + ENTITY.format(slug="aa") + broken)
     model, problems = load(path, EntitiesFile)
     p = only(problems)
-    # the path starts inside the refused entity, the line is its key's
-    assert (p.file, p.line, p.path) == (str(path), line_of(path, "name: [One]"), "subtypes.0.name")
+    # the path starts inside the refused entity (a subtype named by its slug), the line is its key's
+    assert (p.file, p.line, p.path) == (str(path), line_of(path, "name: [One]"), "subtypes.bb_one.name")
     assert p.message.startswith("expected text")
     assert [e.slug for e in model.entities] == ["aa"]  # the valid entity is kept
 

@@ -475,8 +475,46 @@ def test_a_misspelt_key_in_an_entity_is_one_error_not_one_per_reference(rules_co
     path.write_text(text.replace("    who2020: Inflammatory leiomyosarcoma\n", "    who2O20: Inflammatory leiomyosarcoma\n", 1))
     report = check_rules(rules_copy)
     errors = [str(m) for m in report.messages if m.severity == "error"]
-    assert any("entity ilms: who2O20: unknown key 'who2O20'; did you mean 'who2020'?" in e for e in errors), errors
-    [not_loaded] = [e for e in errors if "not loaded" in e]
+    assert errors == [e for e in errors if "entity ilms: who2O20: unknown key 'who2O20'; did you mean 'who2020'?" in e]
+    assert len(errors) == 1, errors
+    [not_loaded] = [str(m) for m in report.messages if m.severity == "note" and "not loaded" in str(m)]
     assert "entity ilms:" in not_loaded and "ilms_rms" in not_loaded and "ilms_lung" in not_loaded
-    assert not [e for e in errors if "unknown entit" in e], errors
+
+
+def test_a_yaml_error_in_the_entities_is_one_error(rules_copy):
+    """entities.yaml that cannot be read is its syntax error and a note, not an unknown entity at every rule."""
+    path = rules_copy / "entities.yaml"
+    path.write_text(path.read_text().replace("\n    prior: {p: ~0.08", "\n     prior: {p: ~0.08", 1))
+    report = check_rules(rules_copy)
+    errors = [str(m) for m in report.messages if m.severity == "error"]
+    assert len(errors) == 1 and "entities.yaml:" in errors[0] and "YAML syntax error" in errors[0], errors
+    assert any("not read" in str(m) for m in report.messages if m.severity == "note")
+
+
+def test_a_mistyped_entity_slug_is_one_error_naming_both_names(rules_copy):
+    """An entity whose slug no rule names, beside a near slug many rules name, is one error at the entity."""
+    path = rules_copy / "entities.yaml"
+    path.write_text(path.read_text().replace("  - slug: ilms\n", "  - slug: ilsm\n", 1))
+    report = check_rules(rules_copy)
+    errors = [str(m) for m in report.messages if m.severity == "error"]
+    assert len(errors) == 1, errors
+    assert "entities.yaml:" in errors[0] and "'ilsm'" in errors[0] and "'ilms'" in errors[0] and "mistyped" in errors[0]
+
+
+def test_a_misspelt_key_in_a_cell_or_a_subtype_is_named_once_where_it_is(rules_copy):
+    """A misspelt key of a pooled cell is not also its form's required key missing; a subtype is named by its
+    slug, not its position in the list."""
+    path = rules_copy / "rules" / "immunohistochemistry.yaml"
+    path.write_text(path.read_text().replace("        pooled:\n", "        poold:\n", 1))
+    entities = rules_copy / "entities.yaml"
+    entities.write_text(entities.read_text().replace("        share: {p: ~0.1", "        shre: {p: ~0.1", 1))
+    errors = [str(m) for m in check_rules(rules_copy).messages if m.severity == "error"]
     assert len(errors) == 2, errors
+    assert any("poold: unknown key 'poold'; did you mean 'pooled'?" in e for e in errors), errors
+    assert any("entity ilms: subtypes.ilms_rms.shre: unknown key 'shre'; did you mean 'share'?" in e for e in errors), errors
+
+
+def test_a_rule_source_that_is_no_citation_is_reported_at_its_own_line(rules_copy):
+    add_rules(rules_copy, rule("test.notes", "{stains.desmin: positive}").replace("source: Test J 2026;1:1", "source: my notes"))
+    [msg] = [m for m in messages(check_rules(rules_copy), "source", "error") if "test.notes" in m]
+    assert "zz-test.yaml:9:" in msg, msg

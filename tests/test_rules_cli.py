@@ -267,6 +267,12 @@ def test_test_against_a_baseline_reports_regressions_and_exits_1(rules_copy, tmp
     listed = text.split("Changed leaders", 1)[1]
     assert changed and f"{len(changed)} changed leader(s)" in text
     assert all(c["key"] in listed and f"{c['before_top']} → {c['after_top']}" in listed for c in changed)
+    # the cases ranked first before and after, counted over the cases both runs scored (rule-editing trial)
+    top1 = json.loads(worse.output)["baseline"]["top1"]
+    lost = sum(1 for r in regressions if r["before_rank"] == 1)
+    gained = sum(1 for r in json.loads(worse.output)["baseline"]["improvements"] if r["after_rank"] == 1)
+    assert top1["after"] == top1["before"] - lost + gained and (lost or gained)
+    assert f"ranked first, over the {top1['cases']} case(s) scored in both runs: {top1['before']} → {top1['after']}." in text
 
 
 def test_an_edit_that_costs_the_expected_diagnosis_probability_is_reported_as_weakened(rules_copy, tmp_path):

@@ -161,7 +161,8 @@ def check_rules(
     root = resolve_rules_dir(directory)
     report = CheckReport(root, None, texts={str(Path(f)): t for f, t in (overrides or {}).items()})
     knowledge, problems = load_knowledge_partial(root, overrides=overrides)
-    report.messages += [Message("error", p) for p in problems]
+    # a part not read or refused says once what it leaves unchecked (a note: its own error is the error)
+    report.messages += [Message("note" if p.code == "not-checked" else "error", p) for p in problems]
     if knowledge is None:
         return report
     if problems:
@@ -854,6 +855,25 @@ class _Lines:
                 return index + 1
         return start
 
+    def rule_key_line(self, path: str, start: int | None, key: str) -> int | None:
+        """The line of the rule's own ``key:`` (at the indent of its ``id:``, not a cell's ``source:``) inside
+        the rule that starts at line ``start`` (else ``start``)."""
+        if start is None:
+            return None
+        lines = self.of(path)
+        if not 0 < start <= len(lines):
+            return start
+        head = re.match(r"^(\s*)-(\s*)id\s*:", lines[start - 1])
+        if head is None:
+            return start
+        pattern = re.compile(rf"^ {{{len(head.group(1)) + 1 + len(head.group(2))}}}{re.escape(key)}\s*:")
+        for index in range(start, len(lines)):
+            if _RULE_START.match(lines[index]):
+                break
+            if pattern.match(lines[index]):
+                return index + 1
+        return start
+
 
 def _cells(k: Knowledge, texts: Mapping[str, str] | None = None) -> Iterable[_Cell]:
     """Every figure cell of the rules, once (a negated rule shares its cells with the rule it negates), each
@@ -888,9 +908,10 @@ def _sources(k: Knowledge, texts: Mapping[str, str] | None = None) -> Iterable[t
         for s in e.subtypes:
             yield f"subtype {s.slug}: source", s.source, ent_file, line
             yield f"subtype {s.slug}: confirm_source", s.confirm_source, ent_file, line
+    lines = _Lines(texts)
     for r in k.rules:
         if not r.negated:
-            yield f"rule {r.spec.id}: source", r.spec.source, r.file, r.spec_line or r.line
+            yield f"rule {r.spec.id}: source", r.spec.source, r.file, lines.rule_key_line(r.file, r.spec_line or r.line, "source")
     settings_file = str(k.directory / "settings.yaml")
     for name, chosen in k.settings.prior_sets.items():
         yield f"prior set {name}: source", chosen.source, settings_file, None

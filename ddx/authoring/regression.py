@@ -430,6 +430,8 @@ class BaselineComparison:
     new: list[str] = field(default_factory=list)  # in this run, not in the baseline
     # mean -ln P(expected) over the cases with an expected diagnosis in both runs (the baseline saved it): before, after, n
     log_loss: tuple[float, float, int] | None = None
+    # the cases whose expected diagnosis ranked first, over those with one in both runs: before, after, n
+    top1: tuple[int, int, int] | None = None
     # whether the baseline kept each case's probability of the expected diagnosis (saved since 2026-12-02);
     # without it nothing can be weakened and no log loss compared
     probabilities_saved: bool = False
@@ -445,6 +447,7 @@ def compare_baseline(run: CaseRun, baseline: dict[str, BaselineCase], probabilit
     out = BaselineComparison(probabilities_saved=probabilities_saved)
     now = run.by_key
     pairs: list[tuple[float, float]] = []
+    firsts = [0, 0, 0]  # expected ranked first before, after; cases with an expected diagnosis in both
     for key, old in baseline.items():
         cur = now.get(key)
         if cur is None or not cur.ok:
@@ -466,9 +469,15 @@ def compare_baseline(run: CaseRun, baseline: dict[str, BaselineCase], probabilit
             out.weakened.append(change)
         if cur.expected and old.expected_probability is not None and cur.expected_probability is not None:
             pairs.append((old.expected_probability, cur.expected_probability))
+        if cur.expected:
+            firsts[0] += old.rank == 1
+            firsts[1] += cur.rank == 1
+            firsts[2] += 1
         if old.top != cur.top:
             out.changed_top.append(change)
     out.new = [k for k in now if k not in baseline]
+    if firsts[2]:
+        out.top1 = (firsts[0], firsts[1], firsts[2])
     if pairs:
         floor = 1e-12  # a probability of 0 would be an infinite loss; ddx never gives one
         before = sum(-math.log(max(b, floor)) for b, _ in pairs) / len(pairs)

@@ -99,7 +99,8 @@ def init_cmd(directory: str) -> None:
     k = load_rules(str(target), hint=CHECK_HINT)
     _out.print(f"Copied the packaged rules ({k.settings.version}, {k.content_hash[:12]}) to {target}.")
     _out.print(
-        f"Next: edit {target}/rules/*.yaml, then\n  ddx rules check {target}\n  ddx rules test {target}\n"
+        f"Next: ddx rules test {target} --save baseline.json   (today's results, to compare with after editing)\n"
+        f"edit {target}/rules/*.yaml, then\n  ddx rules check {target}\n  ddx rules test {target} --baseline baseline.json\n"
         f"  ddx rules diff {target}   (against the packaged rules)\nand use them with --rules {target} "
         f"(or: export DDX_RULES={target}; ddx tui --rules {target} edits them on screen).",
         markup=False,
@@ -578,6 +579,11 @@ def test_cmd(
                         "cases": comparison.log_loss[2],
                     }
                 ),
+                "top1": (
+                    None
+                    if comparison.top1 is None
+                    else {"before": comparison.top1[0], "after": comparison.top1[1], "cases": comparison.top1[2]}
+                ),
                 "changed_top": [r.__dict__ for r in comparison.changed_top],
                 "missing": comparison.missing,
                 "new": comparison.new,
@@ -585,8 +591,11 @@ def test_cmd(
         _emit_json(out)
         sys.exit(1 if failed else 0)
     ev = run.evaluation
+    unscored = sum(1 for r in run.results if r.ok and not r.expected)
     _out.print(
-        f"[bold]{len(run.results)} case(s)[/bold] from {escape(', '.join(_cases_label(p) for p in paths))}; scored {ev.n}: "
+        f"[bold]{len(run.results)} case(s)[/bold] from {escape(', '.join(_cases_label(p) for p in paths))}; scored {ev.n}"
+        + (f" ({unscored} without an expected diagnosis)" if unscored else "")
+        + ": "
         f"top-1 {ev.top1_hits}/{ev.n} ({rate_text(ev.top1)}), top-3 {ev.top3_hits}/{ev.n} ({rate_text(ev.top3)})."
     )
     if run.mismatches:
@@ -656,11 +665,15 @@ def test_cmd(
             + (f"{len(comparison.weakened)} weakened, " if comparison.probabilities_saved else "weakened not compared, ")
             + f"{len(comparison.improvements)} improvement(s), {len(comparison.changed_top)} changed leader(s)."
         )
+        if comparison.top1 is not None:
+            before1, after1, n1 = comparison.top1
+            _out.print(f"Expected diagnosis ranked first, over the {n1} case(s) scored in both runs: {before1} → {after1}.")
         if comparison.log_loss is not None:
             before, after, n = comparison.log_loss
-            verdict = "worse" if after > before + 0.0005 else "better" if after < before - 0.0005 else "unchanged"
+            verdict = "worse" if after > before + 0.0005 else "better" if after < before - 0.0005 else "about the same"
             _out.print(
-                f"Log loss of the expected diagnosis over the {n} case(s) in both runs: {before:.3f} → {after:.3f} ({verdict})."
+                f"Log loss of the expected diagnosis over the {n} case(s) in both runs: {before:.3f} → {after:.3f} "
+                f"({after - before:+.4f}, {verdict})."
             )
         elif comparison.probabilities_saved:
             _out.print("Log loss: not compared (no case with an expected diagnosis was scored in both runs).")

@@ -531,6 +531,62 @@ def load_knowledge_partial(
             gc.enable()
 
 
+def _renamed_entities(
+    read_rules: list[tuple[Path, list[Entry[RuleSpec]]]],
+    slugs: list[str],
+    sub_slugs: list[str],
+    entity_lines: Mapping[str, int],
+    ent_file: str,
+    unchecked: _Unchecked,
+    problems: list[Problem],
+) -> None:
+    """An entity whose slug no rule's likelihood names, while a near slug that is no entity is named by two or
+    more: most likely the entity's slug was mistyped (or the rules' was), so one problem says so at the entity,
+    and neither slug is reported again at every rule (no likelihood for one, an unknown entity in the other)."""
+    named: dict[str, int] = {}
+    for _, entries in read_rules:
+        for entry in entries:
+            cells = entry.raw.get("likelihood") if isinstance(entry.raw, dict) else None
+            for slug in cells if isinstance(cells, dict) else ():
+                if isinstance(slug, str) and slug != "__line__":
+                    named[slug] = named.get(slug, 0) + 1
+    defined = set(slugs) | set(sub_slugs)
+    strays = {slug: n for slug, n in named.items() if slug not in defined and slug not in unchecked and n >= 2}
+    for slug in slugs:
+        if named.get(slug) or not strays:
+            continue
+        near = difflib.get_close_matches(slug, sorted(strays), n=1, cutoff=0.75)
+        if not near:
+            continue
+        written = near[0]
+        unchecked.slugs.add(written)
+        unchecked.renamed[slug] = written
+        problems.append(
+            Problem(
+                f"no rule gives a likelihood for {slug!r}, and {strays[written]} give one for {written!r}, which is not"
+                f" an entity: is one of the two names mistyped? (the rules' likelihoods for either were not checked)",
+                file=ent_file,
+                line=entity_lines.get(slug),
+                item=f"entity {slug}",
+                suggestions=[written],
+                code="unknown-term",
+            )
+        )
+
+
+class _Unchecked:
+    """Entity slugs whose references are not checked against entities.yaml: entities (and their subtypes)
+    written but refused, whose own errors are reported, or every slug when the file could not be read."""
+
+    def __init__(self) -> None:
+        self.slugs: set[str] = set()
+        self.every = False
+        self.renamed: dict[str, str] = {}  # an entity's slug -> the near slug the rules name instead (mistyped)
+
+    def __contains__(self, slug: object) -> bool:
+        return self.every or slug in self.slugs
+
+
 def _load_parts(root: Path, overrides: Mapping[Path, str] | None) -> tuple[Knowledge, list[Problem]]:
     over = {Path(k): v for k, v in (overrides or {}).items()}
     problems: list[Problem] = []
@@ -543,10 +599,20 @@ def _load_parts(root: Path, overrides: Mapping[Path, str] | None) -> tuple[Knowl
     entity_lines: dict[str, int] = {}
     ent_file = root / "entities.yaml"
     found: list[Entry[Entity]] = []
-    load_model(ent_file, EntitiesFile, problems, over, entries=found)
+    before = len(problems)
+    read = load_model(ent_file, EntitiesFile, problems, over, entries=found)
     # entities written but refused (their own errors said), with their subtypes: the references to them
-    # elsewhere are not reported again as unknown entities, one problem says they were not checked
-    refused: set[str] = set()
+    # elsewhere are not reported again as unknown entities, one note says they were not checked
+    refused = _Unchecked()
+    if read is None and len(problems) > before:  # the file could not be read (a YAML error): no slug is known
+        refused.every = True
+        problems.append(
+            Problem(
+                "not read (see its error), so the rules', priors' and reports' references to entities were not checked",
+                file=str(ent_file),
+                code="not-checked",
+            )
+        )
     for entry in found:
         problems += entry.problems
         if entry.value is not None:
@@ -557,7 +623,7 @@ def _load_parts(root: Path, overrides: Mapping[Path, str] | None) -> tuple[Knowl
             written = [entry.raw["slug"]] + [
                 sub["slug"] for sub in entry.raw.get("subtypes") or [] if isinstance(sub, dict) and isinstance(sub.get("slug"), str)
             ]
-            refused.update(written)
+            refused.slugs.update(written)
             subtypes = f" and to its subtypes {', '.join(written[1:])}" if written[1:] else ""
             problems.append(
                 Problem(
@@ -565,7 +631,7 @@ def _load_parts(root: Path, overrides: Mapping[Path, str] | None) -> tuple[Knowl
                     " reports were not checked",
                     file=str(ent_file),
                     line=entry.line,
-                    code="schema",
+                    code="not-checked",
                     item=EntitiesFile.item_name(entry.raw),
                 )
             )
@@ -615,16 +681,6 @@ def _load_parts(root: Path, overrides: Mapping[Path, str] | None) -> tuple[Knowl
         loaded = load_model(rep_file, ReportTemplates, problems, over)
         if loaded is not None:
             reports = loaded
-            for slug in reports.entities:
-                if slug not in slugs and slug not in sub_slugs and slug not in refused:
-                    problems.append(
-                        Problem(
-                            f"report template for unknown entity {slug!r}",
-                            file=str(rep_file),
-                            path=f"entities.{slug}",
-                            suggestions=sorted(slugs),
-                        )
-                    )
             problems += _prose_problems(reports, vocab, str(rep_file))
             for group in reports.organ_site_groups:
                 if group not in vocab.site_groups:
@@ -680,10 +736,27 @@ def _load_parts(root: Path, overrides: Mapping[Path, str] | None) -> tuple[Knowl
         problems.append(Problem("no rule files (rules/*.yaml)", file=str(rule_dir)))
     seen: dict[str, str] = {}
     unloaded: set[str] = set()  # rules written but refused (their own errors said): not "not a rule" again
+    read_rules: list[tuple[Path, list[Entry[RuleSpec]]]] = []
     for path in rule_files:
         files.append(path)
         found_rules: list[Entry[RuleSpec]] = []
         load_model(path, RulesFile, problems, over, entries=found_rules)
+        read_rules.append((path, found_rules))
+    _renamed_entities(read_rules, slugs, sub_slugs, entity_lines, str(ent_file), refused, problems)
+    rep_lines = read_data(rep_file, [], over) if reports.entities else None  # the lines of its entity keys
+    rep_entities = rep_lines.get("entities") if isinstance(rep_lines, dict) else None
+    for slug in reports.entities:
+        if slug not in slugs and slug not in sub_slugs and slug not in refused:
+            problems.append(
+                Problem(
+                    f"report template for unknown entity {slug!r}",
+                    file=str(rep_file),
+                    line=key_line(rep_entities, slug),
+                    path=f"entities.{slug}",
+                    suggestions=TermSet("entity", _lookup={s: s for s in [*slugs, *sub_slugs]}).suggest(slug),
+                )
+            )
+    for path, found_rules in read_rules:
         for rule in found_rules:
             problems += rule.problems
             if rule.value is not None:
@@ -695,8 +768,8 @@ def _load_parts(root: Path, overrides: Mapping[Path, str] | None) -> tuple[Knowl
             elif rule.error is not None:  # its entities and condition terms are still checked
                 if isinstance(rule.raw, dict) and isinstance(rule.raw.get("id"), str):
                     unloaded.add(rule.raw["id"])
-                known = set(slugs) | set(sub_slugs) | refused
-                _check_unparsed_rule(rule.raw, rule.error, str(path), rule.line, vocab, known, problems)
+                known = set(slugs) | set(sub_slugs)
+                _check_unparsed_rule(rule.raw, rule.error, str(path), rule.line, vocab, known, problems, refused)
 
     rules = inherit_figures(rules, entities, problems)
     rules = derive_ratios(rules, entities, problems, unloaded=unloaded)
@@ -759,8 +832,8 @@ def _load_parts(root: Path, overrides: Mapping[Path, str] | None) -> tuple[Knowl
                 )
             )
     for name, chosen in settings.prior_sets.items():
-        missing = sorted(set(slugs) - set(chosen.priors))
-        unknown = sorted(set(chosen.priors) - set(slugs) - refused)
+        missing = sorted(set(slugs) - set(chosen.priors) - set(refused.renamed))
+        unknown = sorted(slug for slug in set(chosen.priors) - set(slugs) if slug not in refused)
         if missing:
             problems.append(Problem(f"prior set {name!r}: no prior for {', '.join(missing)}", file=str(root / "settings.yaml")))
         if unknown:
@@ -847,7 +920,7 @@ def _load_rule(
     seen: dict[str, str],
     problems: list[Problem],
     subtypes: set[str] | None = None,
-    refused: set[str] | None = None,
+    refused: _Unchecked | None = None,
 ) -> list[Rule]:
     """The compiled halves of a valid rule (``raw``: as read, with its line markers); its checks against the
     other files (entities, vocabulary, ids seen before) append to ``problems`` (``refused``: entities and
@@ -861,11 +934,12 @@ def _load_rule(
         )
         return []
     seen[spec.id] = where
-    known = slugs | (subtypes or set()) | (refused or set())
+    known = slugs | (subtypes or set())
+    unchecked = refused if refused is not None else _Unchecked()
     misspelt: dict[str, str] = {}  # an entity without a likelihood -> the unknown key that is likely it ('lsm' for lms)
     absent = slugs - set(spec.likelihood or {})
     for slug in list((spec.likelihood or {}).keys()):
-        if slug not in known:
+        if slug not in known and slug not in unchecked:
             near = TermSet("entity", _lookup={s: s for s in known}).suggest(slug)
             lk_line = key_line(raw.get("likelihood"), slug) or line
             likely = next((n for n in near if n in absent), None)  # the nearest entity the rule does not give
@@ -881,7 +955,7 @@ def _load_rule(
                 )
             )
     if spec.likelihood is not None and spec.default is None and spec.likelihood_from is None:  # else: the base's figures fill it
-        missing = sorted(slugs - set(spec.likelihood))
+        missing = sorted(slugs - set(spec.likelihood) - set(unchecked.renamed))
         if missing:
             problems.append(
                 Problem(
@@ -894,7 +968,7 @@ def _load_rule(
                 )
             )
     for slug in spec.consider:
-        if slug not in known:
+        if slug not in known and slug not in unchecked:
             near = TermSet("entity", _lookup={s: s for s in known}).suggest(slug)
             problems.append(
                 Problem(
@@ -1196,7 +1270,14 @@ def _salvaged_rule(raw: Any, exc: ValidationError) -> tuple[RuleSpec, dict[str, 
 
 
 def _check_unparsed_rule(
-    raw: dict[str, Any], exc: ValidationError, file: str, line: int | None, vocab: Vocabulary, known: set[str], problems: list[Problem]
+    raw: dict[str, Any],
+    exc: ValidationError,
+    file: str,
+    line: int | None,
+    vocab: Vocabulary,
+    known: set[str],
+    problems: list[Problem],
+    unchecked: _Unchecked,
 ) -> None:
     """The checks of a rule that does not validate (a weight out of range, a key missing) which do not
     need it to: its entities and its conditions' terms, so one pass reports all its problems."""
@@ -1205,7 +1286,7 @@ def _check_unparsed_rule(
     likelihood = raw.get("likelihood")
     if isinstance(likelihood, dict):
         for slug in likelihood:
-            if slug != "__line__" and isinstance(slug, str) and slug not in known:
+            if slug != "__line__" and isinstance(slug, str) and slug not in known and slug not in unchecked:
                 near = TermSet("entity", _lookup={s: s for s in known}).suggest(slug)
                 problems.append(
                     Problem(

@@ -67,20 +67,21 @@ def located(
     the nearest keys of the part of ``model`` (the model validated) where it was written."""
     problems = []
     errors = exc.errors(include_url=True)
-    # a key reported missing that an unknown key beside it is nearest to: that key's error says it ('rationle':
-    # did you mean 'rationale'?), so the missing key is not reported again
-    meant: set[tuple[tuple[str, ...], str]] = set()
+    # where an unknown key is near a key the model takes ('rationle': did you mean 'rationale'?), a key reported
+    # missing beside it is most likely that one (or, in a cell of several forms, one of another form that the
+    # misspelt key kept from being chosen: 'poold' leaves 'p' missing): only the unknown key is reported
+    mistyped: set[tuple[str, ...]] = set()
     if model is not None:
         for err in errors:
             parts = [p for p in err["loc"] if p not in UNION_TAGS]
             if err["type"] == "extra_forbidden" and parts:
-                near = difflib.get_close_matches(str(parts[-1]), _keys_at(model, parts[:-1]), n=1, cutoff=0.75)
-                meant.update((tuple(map(str, parts[:-1])), key) for key in near)
+                if difflib.get_close_matches(str(parts[-1]), _keys_at(model, parts[:-1]), n=1, cutoff=0.75):
+                    mistyped.add(tuple(map(str, parts[:-1])))
     for err in errors:
         parts = [p for p in err["loc"] if p not in UNION_TAGS]  # the form of a list of terms is not a key
-        if err["type"] == "missing" and parts and (tuple(map(str, parts[:-1])), str(parts[-1])) in meant:
+        if err["type"] == "missing" and parts and tuple(map(str, parts[:-1])) in mistyped:
             continue
-        loc = [str(p) for p in parts]
+        loc = _named_path(data, parts)
         line = base_line
         node = data
         for depth, part in enumerate(parts):  # walk to the deepest key or mapping that carries a line
@@ -103,6 +104,23 @@ def located(
             kind = code
         problems.append(Problem(msg, file=file, line=line, path=".".join(loc) or None, code=kind, suggestions=suggestions, item=item))
     return problems
+
+
+def _named_path(data: Any, parts: Sequence[Any]) -> list[str]:
+    """The key path ``parts`` as shown: an item of a list by its ``slug`` or ``id`` where it has one
+    (``subtypes.ilms_rms.share``, not ``subtypes.0.share``), else by its index."""
+    shown = []
+    node = data
+    for part in parts:
+        item = None
+        try:
+            node = node[part]
+            if isinstance(part, int) and isinstance(node, dict):
+                item = next((node[k] for k in ("slug", "id") if isinstance(node.get(k), str)), None)
+        except (KeyError, IndexError, TypeError):
+            node = None
+        shown.append(item if item is not None else str(part))
+    return shown
 
 
 def _keys_at(model: type[BaseModel], path: Sequence[Any]) -> list[str]:
