@@ -518,3 +518,12 @@ def test_a_rule_source_that_is_no_citation_is_reported_at_its_own_line(rules_cop
     add_rules(rules_copy, rule("test.notes", "{stains.desmin: positive}").replace("source: Test J 2026;1:1", "source: my notes"))
     [msg] = [m for m in messages(check_rules(rules_copy), "source", "error") if "test.notes" in m]
     assert "zz-test.yaml:9:" in msg, msg
+
+
+def test_a_rule_key_indented_into_the_likelihoods_is_one_error_saying_so(rules_copy):
+    """'rationale:' indented under 'likelihood:' is not also the rationale missing and a cell that is no figure."""
+    body = rule("test.indent", "{stains.desmin: positive}").replace("  rationale: a test rule\n", "")
+    body = body.replace("  likelihood: {ilms: 0.6}\n", "  likelihood:\n    ilms: 0.6\n    rationale: a test rule\n")
+    add_rules(rules_copy, body)
+    errors = [str(m) for m in check_rules(rules_copy).messages if m.severity == "error"]
+    assert len(errors) == 1 and "'rationale' is a key of the rule itself" in errors[0], errors

@@ -758,7 +758,7 @@ def _load_parts(root: Path, overrides: Mapping[Path, str] | None) -> tuple[Knowl
             )
     for path, found_rules in read_rules:
         for rule in found_rules:
-            problems += rule.problems
+            problems += _without_misplaced_keys(rule.raw, rule.problems)
             if rule.value is not None:
                 rules += _load_rule(rule.value, rule.raw, path, vocab, set(slugs), seen, problems, set(sub_slugs), refused)
             elif rule.error is not None and (salvaged := _salvaged_rule(rule.raw, rule.error)) is not None:
@@ -1235,6 +1235,18 @@ def derive_ratios(
     if not resolved:
         return rules
     return [replace(r, spec=resolved[r.spec.id]) if r.spec.id in resolved else r for r in rules]
+
+
+def _without_misplaced_keys(raw: Any, found: list[Problem]) -> list[Problem]:
+    """A rule's problems without those a key of the rule written inside its likelihoods causes (``rationale:``
+    indented under ``likelihood:``): the key missing, and the key as a cell that is no figure; the check of its
+    entities says what happened ("'rationale' is a key of the rule itself")."""
+    cells = raw.get("likelihood") if isinstance(raw, dict) else None
+    misplaced = {k for k in cells if isinstance(k, str) and k in RuleSpec.model_fields} if isinstance(cells, dict) else set()
+    if not misplaced:
+        return found
+    inside = tuple(f"likelihood.{k}" for k in misplaced)
+    return [p for p in found if not (p.path in misplaced or (p.path or "").startswith(inside))]
 
 
 def _salvaged_rule(raw: Any, exc: ValidationError) -> tuple[RuleSpec, dict[str, Any]] | None:
