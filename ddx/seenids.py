@@ -41,7 +41,7 @@ class SeenIds:
     :meth:`first` returns the location of an earlier case with the same id (``cases.csv:3``,
     ``series.xlsx, sheet 'Thigh', row 5``; :func:`ddx.errors.location`) and records the id when it is new.
     Memory: 16 bytes an id in the arrays, plus a dict of at most 1/64 of them or 32,768 (about 100 bytes an
-    entry); a run of more than 65,534 files or sheets keeps the place of each id past that in a dict as well.
+    entry); a run of more than 65,535 files or sheets keeps the place of each id past that in a dict as well.
     """
 
     def __init__(self) -> None:

@@ -527,3 +527,40 @@ def test_a_rule_key_indented_into_the_likelihoods_is_one_error_saying_so(rules_c
     add_rules(rules_copy, body)
     errors = [str(m) for m in check_rules(rules_copy).messages if m.severity == "error"]
     assert len(errors) == 1 and "'rationale' is a key of the rule itself" in errors[0], errors
+
+
+def test_a_misspelt_key_hides_no_other_key_missing_and_a_salvaged_rule_no_false_error(rules_copy):
+    """Review: 'exmaples' beside a rationale left out still reports the rationale missing; 'likelihood_form' for
+    'likelihood_from' is not read without it (which would report every entity's likelihood missing)."""
+    add_rules(rules_copy, rule("test.two", "{stains.desmin: positive}").replace("  rationale: a test rule\n", "  exmaples: []\n"))
+    base = rule("test.base", "{stains.sma: positive}")
+    narrowed = (
+        "- id: test.narrow\n  title: t\n  status: active\n  when: {stains.sma: positive, stains.desmin: positive}\n"
+        "  likelihood_form: test.base\n  likelihood: {ilms: 0.6}\n  rationale: r\n  source: Test J 2026;1:1\n"
+    )
+    add_rules(rules_copy, base + narrowed, name="zz-more.yaml")
+    errors = [str(m) for m in check_rules(rules_copy).messages if m.severity == "error"]
+    assert any("rule test.two: rationale: required key 'rationale' is missing" in e for e in errors), errors
+    assert any("rule test.two: exmaples: unknown key" in e for e in errors), errors
+    assert any("rule test.narrow: likelihood_form: unknown key" in e for e in errors), errors
+    assert not [e for e in errors if "test.narrow" in e and "no likelihood for" in e], errors
+
+
+def test_a_new_entity_beside_a_typo_in_two_rules_is_not_taken_for_a_rename(rules_copy):
+    """Review: a new entity no rule names yet, and 'dlps' written for 'ddlps' in two rules, are reported as what
+    they are, not as one entity renamed."""
+    path = rules_copy / "entities.yaml"
+    new = (
+        "entities:\n  - slug: wdlps\n    name: Well-differentiated liposarcoma\n    group: main\n"
+        '    prior: {p: ~0.02, reason: "estimate: test"}\n    source: "Test J 2026;1:1"\n'
+    )
+    path.write_text(path.read_text().replace("entities:\n", new, 1))
+    add_rules(
+        rules_copy,
+        rule("test.a", "{stains.sma: positive}", likelihood="{dlps: 0.6}")
+        + rule("test.b", "{stains.desmin: positive}", likelihood="{dlps: 0.6}"),
+    )
+    errors = [str(m) for m in check_rules(rules_copy).messages if m.severity == "error"]
+    assert not [e for e in errors if "mistyped" in e], errors[:3]
+    assert any("rule test.a: unknown entity 'dlps'" in e for e in errors), errors[:5]
+    assert any("no prior for wdlps" in e for e in errors) or any("no likelihood for" in e and "wdlps" in e for e in errors)

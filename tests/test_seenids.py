@@ -91,8 +91,8 @@ def test_places_past_sixteen_bits_are_kept_and_lines_past_32_bits_dropped(monkey
     assert seen.first("huge", "again.yaml") == "big.csv"  # a line past the field is kept as no line
 
 
-def test_a_batch_below_the_first_merge_needs_no_numpy():
-    """Fewer ids than the dict holds before its first merge are answered without numpy's arrays."""
+def test_a_batch_below_the_first_merge_holds_no_arrays():
+    """Fewer ids than the dict holds before its first merge are answered from the dict (no numpy arrays made)."""
     import ddx.seenids as seenids
 
     seen = SeenIds()

@@ -591,11 +591,10 @@ def test_cmd(
         _emit_json(out)
         sys.exit(1 if failed else 0)
     ev = run.evaluation
-    unscored = sum(1 for r in run.results if r.ok and not r.expected)
     _out.print(
-        f"[bold]{len(run.results)} case(s)[/bold] from {escape(', '.join(_cases_label(p) for p in paths))}; scored {ev.n}"
-        + (f" ({unscored} without an expected diagnosis)" if unscored else "")
-        + ": "
+        f"[bold]{len(run.results)} case(s)[/bold] from {escape(', '.join(_cases_label(p) for p in paths))}"
+        + (f" ({ev.n_unscored} without an expected diagnosis)" if ev.n_unscored else "")
+        + f"; scored {ev.n}: "
         f"top-1 {ev.top1_hits}/{ev.n} ({rate_text(ev.top1)}), top-3 {ev.top3_hits}/{ev.n} ({rate_text(ev.top3)})."
     )
     if run.mismatches:

@@ -551,7 +551,11 @@ def _renamed_entities(
                 if isinstance(slug, str) and slug != "__line__":
                     named[slug] = named.get(slug, 0) + 1
     defined = set(slugs) | set(sub_slugs)
-    strays = {slug: n for slug, n in named.items() if slug not in defined and slug not in unchecked and n >= 2}
+    # a slug mistyped in entities.yaml leaves its old name in about as many rules as name any main entity; a
+    # stray named by a few rules is a typo there (reported at each rule), not a renamed entity
+    counts = sorted(named.get(slug, 0) for slug in slugs if named.get(slug))
+    typical = counts[len(counts) // 2] if counts else 0
+    strays = {slug: n for slug, n in named.items() if slug not in defined and slug not in unchecked and n >= max(2, typical // 2)}
     for slug in slugs:
         if named.get(slug) or not strays:
             continue
@@ -939,7 +943,7 @@ def _load_rule(
     misspelt: dict[str, str] = {}  # an entity without a likelihood -> the unknown key that is likely it ('lsm' for lms)
     absent = slugs - set(spec.likelihood or {})
     for slug in list((spec.likelihood or {}).keys()):
-        if slug not in known and slug not in unchecked:
+        if slug not in known and (slug not in unchecked or slug in RuleSpec.model_fields):
             near = TermSet("entity", _lookup={s: s for s in known}).suggest(slug)
             lk_line = key_line(raw.get("likelihood"), slug) or line
             likely = next((n for n in near if n in absent), None)  # the nearest entity the rule does not give
@@ -1245,32 +1249,40 @@ def _without_misplaced_keys(raw: Any, found: list[Problem]) -> list[Problem]:
     misplaced = {k for k in cells if isinstance(k, str) and k in RuleSpec.model_fields} if isinstance(cells, dict) else set()
     if not misplaced:
         return found
-    inside = tuple(f"likelihood.{k}" for k in misplaced)
-    return [p for p in found if not (p.path in misplaced or (p.path or "").startswith(inside))]
+    inside = {f"likelihood.{k}" for k in misplaced}
+    return [
+        p for p in found if not (p.path in misplaced or p.path in inside or (p.path or "").startswith(tuple(f"{i}." for i in inside)))
+    ]
 
 
 def _salvaged_rule(raw: Any, exc: ValidationError) -> tuple[RuleSpec, dict[str, Any]] | None:
     """A rule refused only for unknown keys at its top level, read again without them: the spec and the
     mapping read (with its key lines), or None when another error remains.
 
-    An unknown key whose nearest key is one reported missing is read as that key (``rationle`` as
-    ``rationale``); any other unknown key is left out. Its own errors are reported already; this lets the
-    other checks of the rule (sources, cells, examples, a duplicate id) run in the same pass."""
+    An unknown key near a key of a rule that the rule does not write is read as that key (``rationle`` as
+    ``rationale``, ``defualt`` as ``default``); one near a key it writes already (``sources`` beside
+    ``source``) leaves the rule refused, since what it meant is unclear; any other is left out. Its own errors
+    are reported already; this lets the other checks of the rule (sources, cells, examples, a duplicate id)
+    run in the same pass."""
     errors = exc.errors()
     missing = {str(e["loc"][0]) for e in errors if e["type"] == "missing" and len(e["loc"]) == 1}
     unknown = [str(e["loc"][0]) for e in errors if e["type"] == "extra_forbidden" and len(e["loc"]) == 1]
     if not isinstance(raw, dict) or not unknown or len(unknown) + len(missing) != len(errors):
         return None
+    fields = sorted(RuleSpec.model_fields)
     fixed = copy.copy(raw)
     lines = dict(getattr(raw, "key_lines", None) or {})
     for key in unknown:
         value = fixed.pop(key)
-        meant = difflib.get_close_matches(key, sorted(missing), n=1, cutoff=0.75)
-        if meant:
-            fixed[meant[0]] = value
-            missing.discard(meant[0])
-            if key in lines:
-                lines[meant[0]] = lines[key]
+        near = difflib.get_close_matches(key, fields, n=1, cutoff=0.75)
+        if not near:
+            continue  # no key of a rule is like it: left out
+        if near[0] in fixed or near[0] in unknown:
+            return None  # like a key written already: not clear what it meant
+        fixed[near[0]] = value
+        missing.discard(near[0])
+        if key in lines:
+            lines[near[0]] = lines[key]
     if missing:
         return None
     if hasattr(fixed, "key_lines"):
@@ -1298,7 +1310,12 @@ def _check_unparsed_rule(
     likelihood = raw.get("likelihood")
     if isinstance(likelihood, dict):
         for slug in likelihood:
-            if slug != "__line__" and isinstance(slug, str) and slug not in known and slug not in unchecked:
+            if (
+                slug != "__line__"
+                and isinstance(slug, str)
+                and slug not in known
+                and (slug not in unchecked or slug in RuleSpec.model_fields)
+            ):
                 near = TermSet("entity", _lookup={s: s for s in known}).suggest(slug)
                 problems.append(
                     Problem(

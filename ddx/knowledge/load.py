@@ -10,6 +10,7 @@ the terms of conditions).
 from __future__ import annotations
 
 import collections.abc
+import copy
 import difflib
 import typing
 from collections.abc import Mapping, Sequence
@@ -67,20 +68,14 @@ def located(
     the nearest keys of the part of ``model`` (the model validated) where it was written."""
     problems = []
     errors = exc.errors(include_url=True)
-    # where an unknown key is near a key the model takes ('rationle': did you mean 'rationale'?), a key reported
-    # missing beside it is most likely that one (or, in a cell of several forms, one of another form that the
-    # misspelt key kept from being chosen: 'poold' leaves 'p' missing): only the unknown key is reported
-    mistyped: set[tuple[str, ...]] = set()
-    if model is not None:
-        for err in errors:
-            parts = [p for p in err["loc"] if p not in UNION_TAGS]
-            if err["type"] == "extra_forbidden" and parts:
-                if difflib.get_close_matches(str(parts[-1]), _keys_at(model, parts[:-1]), n=1, cutoff=0.75):
-                    mistyped.add(tuple(map(str, parts[:-1])))
+    # a key reported missing because a key beside it is misspelt ('rationle' for 'rationale'; in a likelihood
+    # cell, 'poold' leaves the form with 'p' to be tried): each misspelt key is read as its nearest key (where
+    # that key is not written), the data validated again, and a key missing only before is not reported; the
+    # misspelt key's own error says it (did you mean)
+    caused = _caused_by_typos(errors, data, model)
+    errors = [err for err in errors if err["type"] != "missing" or _missing_key(err) not in caused]
     for err in errors:
         parts = [p for p in err["loc"] if p not in UNION_TAGS]  # the form of a list of terms is not a key
-        if err["type"] == "missing" and parts and tuple(map(str, parts[:-1])) in mistyped:
-            continue
         loc = _named_path(data, parts)
         line = base_line
         node = data
@@ -106,6 +101,65 @@ def located(
     return problems
 
 
+def _missing_key(err: Any) -> tuple[str, ...]:
+    return tuple(str(p) for p in err["loc"] if p not in UNION_TAGS)
+
+
+def _caused_by_typos(errors: list[Any], data: Any, model: type[BaseModel] | None) -> set[tuple[str, ...]]:
+    """The missing keys (as key paths) of ``errors`` that reading each unknown key as its nearest key of
+    ``model`` (one not written beside it) makes present: they are the misspelt keys, not missing ones."""
+    missing = {_missing_key(err) for err in errors if err["type"] == "missing"}
+    if model is None or not missing or not isinstance(data, dict):
+        return set()
+    fixed = data
+    renamed = False
+    for err in errors:
+        parts = [p for p in err["loc"] if p not in UNION_TAGS]
+        if err["type"] != "extra_forbidden" or not parts:
+            continue
+        node = _at(fixed, parts[:-1])
+        if not isinstance(node, dict):
+            continue
+        near = [k for k in difflib.get_close_matches(str(parts[-1]), _keys_at(model, parts[:-1]), n=3, cutoff=0.75) if k not in node]
+        if near:
+            fixed = _with_key_renamed(fixed, parts[:-1], parts[-1], near[0])
+            renamed = True
+    if not renamed:
+        return set()
+    try:
+        model.model_validate(stripped(fixed, model) if issubclass(model, Model) else strip_lines(fixed))
+    except ValidationError as again:
+        still = {_missing_key(err) for err in again.errors() if err["type"] == "missing"}
+        return missing - still
+    except (TypeError, ValueError):
+        return set()
+    return missing
+
+
+def _at(data: Any, parts: Sequence[Any]) -> Any:
+    node = data
+    for part in parts:
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return node
+
+
+def _with_key_renamed(data: Any, parts: Sequence[Any], old: Any, new: str) -> Any:
+    """A copy of ``data`` (copied along ``parts`` only, line markers kept) with key ``old`` of the mapping at
+    ``parts`` renamed ``new``."""
+    copied = copy.copy(data)
+    if not parts:
+        copied[new] = copied.pop(old)
+        lines = getattr(data, "key_lines", None)
+        if lines is not None and old in lines:
+            copied.key_lines = {**lines, new: lines[old]}
+        return copied
+    copied[parts[0]] = _with_key_renamed(data[parts[0]], parts[1:], old, new)
+    return copied
+
+
 def _named_path(data: Any, parts: Sequence[Any]) -> list[str]:
     """The key path ``parts`` as shown: an item of a list by its ``slug`` or ``id`` where it has one
     (``subtypes.ilms_rms.share``, not ``subtypes.0.share``), else by its index."""
@@ -114,9 +168,13 @@ def _named_path(data: Any, parts: Sequence[Any]) -> list[str]:
     for part in parts:
         item = None
         try:
+            siblings = node if isinstance(node, list) else None
             node = node[part]
-            if isinstance(part, int) and isinstance(node, dict):
+            if isinstance(part, int) and isinstance(node, dict) and siblings is not None:
                 item = next((node[k] for k in ("slug", "id") if isinstance(node.get(k), str)), None)
+                names = [s.get("slug", s.get("id")) if isinstance(s, dict) else None for s in siblings]
+                if not item or "." in item or names.count(item) > 1:  # an index says more than an odd name
+                    item = None
         except (KeyError, IndexError, TypeError):
             node = None
         shown.append(item if item is not None else str(part))
