@@ -540,9 +540,10 @@ def _renamed_entities(
     unchecked: _Unchecked,
     problems: list[Problem],
 ) -> None:
-    """An entity whose slug no rule's likelihood names, while a near slug that is no entity is named by two or
-    more: most likely the entity's slug was mistyped (or the rules' was), so one problem says so at the entity,
-    and neither slug is reported again at every rule (no likelihood for one, an unknown entity in the other)."""
+    """An entity whose slug no rule's likelihood names, while a near slug that is no entity is named by at least
+    half as many rules as a main entity typically is (and by two or more): most likely the entity's slug was
+    mistyped (or the rules' was), so one problem says so at the entity, and neither slug is reported again at
+    every rule (no likelihood for one, an unknown entity in the other)."""
     named: dict[str, int] = {}
     for _, entries in read_rules:
         for entry in entries:
