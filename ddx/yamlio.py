@@ -640,6 +640,10 @@ _YAML_HINTS: dict[str, str] = {
     ),
     "could not find expected ':'": "usually a line without 'key: value', or a key indented differently from those beside it",
     "did not find expected key": "usually a key indented differently from the keys beside it",
+    "did not find expected '-' indicator": (
+        "usually a line indented less than the list items around it, or a key of the item above indented too "
+        "little: check this line and the one above"
+    ),
     "found a tab character that violates indentation": _TAB_HINT,
     "found a tab character where an indentation space is expected": _TAB_HINT,  # a tab in a block scalar (notes: |)
     "found character '\\t' that cannot start any token": _TAB_HINT,  # PyYAML

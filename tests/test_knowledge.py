@@ -106,7 +106,7 @@ def test_duplicate_rule_id_names_both_places(rules_copy):
 
 def test_yaml_syntax_error_in_rules_names_line(rules_copy):
     (rules_copy / "rules" / "zz-test.yaml").write_text("rules:\n  - id: x\n    when: {a: [\n")
-    with pytest.raises(KnowledgeError, match=r"zz-test.yaml:\d+: YAML syntax error"):
+    with pytest.raises(KnowledgeError, match=r"zz-test.yaml:\d+: rule x: YAML syntax error"):
         load_knowledge(rules_copy)
 
 

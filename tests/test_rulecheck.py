@@ -564,3 +564,11 @@ def test_a_new_entity_beside_a_typo_in_two_rules_is_not_taken_for_a_rename(rules
     assert not [e for e in errors if "mistyped" in e], errors[:3]
     assert any("rule test.a: unknown entity 'dlps'" in e for e in errors), errors[:5]
     assert any("no prior for wdlps" in e for e in errors) or any("no likelihood for" in e and "wdlps" in e for e in errors)
+
+
+def test_a_yaml_error_in_a_rule_file_names_the_rule_it_is_in(rules_copy):
+    """A key outdented below its rule's keys is a YAML error at its line, in that rule, with what to check."""
+    body = rule("test.yaml", "{stains.desmin: positive}").replace("  rationale: a test rule\n", "rationale: a test rule\n")
+    add_rules(rules_copy, rule("test.before", "{stains.sma: positive}") + body)
+    [msg] = messages(check_rules(rules_copy), "syntax", "error")
+    assert "zz-test.yaml:" in msg and "rule test.yaml: YAML syntax error" in msg, msg

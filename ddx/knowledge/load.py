@@ -12,6 +12,7 @@ from __future__ import annotations
 import collections.abc
 import copy
 import difflib
+import re
 import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -48,8 +49,29 @@ def read_data(path: Path, problems: list[Problem], overrides: Mapping[Path, str]
     try:
         return load_data(path, with_lines=lines, text=overrides.get(path), plain=True, cache=True)
     except ReadError as exc:
-        problems.append(Problem(str(exc), file=str(path), line=exc.line, code="syntax"))
+        problems.append(Problem(str(exc), file=str(path), line=exc.line, code="syntax", item=_item_at(path, overrides, exc.line)))
         return None
+
+
+_ITEM_START = re.compile(r"^\s*-\s*(id|slug)\s*:\s*['\"]?([^\s'\"#]+)")
+
+
+def _item_at(path: Path, overrides: Mapping[Path, str], line: int | None) -> str | None:
+    """The rule or entity a line of a rules file is in ("rule infl.dense"): the last '- id:' or '- slug:' at or
+    above it; None when there is none, or the text cannot be read."""
+    if not line:
+        return None
+    try:
+        text = overrides.get(path)
+        if text is None:
+            text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    for row in reversed(text.splitlines()[:line]):
+        found = _ITEM_START.match(row)
+        if found:
+            return f"{'rule' if found.group(1) == 'id' else 'entity'} {found.group(2)}"
+    return None
 
 
 def located(
