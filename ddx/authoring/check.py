@@ -842,35 +842,22 @@ class _Lines:
             self.read[path] = text.splitlines()
         return self.read[path]
 
-    def key_line(self, path: str, start: int | None, key: str) -> int | None:
-        """The line of ``key:`` inside the rule that starts at line ``start`` (else ``start``)."""
+    def key_line(self, path: str, start: int | None, key: str, *, own: bool = False) -> int | None:
+        """The line of ``key:`` inside the rule that starts at line ``start`` (else ``start``); ``own``: the
+        rule's own key, at the indent of its ``id:`` (its ``source:``, not a cell's)."""
         if start is None:
             return None
         lines = self.of(path)
         pattern = re.compile(rf"(^\s+|[{{,]\s*){re.escape(key)}\s*:")  # block or flow style
+        if own:
+            head = re.match(r"^(\s*)-(\s*)id\s*:", lines[start - 1]) if 0 < start <= len(lines) else None
+            if head is None:
+                return start
+            pattern = re.compile(rf"^ {{{len(head.group(1)) + 1 + len(head.group(2))}}}{re.escape(key)}\s*:")
         for index in range(start, len(lines)):  # lines[start - 1] is the rule's "- id:" line
             if _RULE_START.match(lines[index]):
                 break  # the next rule
             if pattern.search(lines[index]):
-                return index + 1
-        return start
-
-    def rule_key_line(self, path: str, start: int | None, key: str) -> int | None:
-        """The line of the rule's own ``key:`` (at the indent of its ``id:``, not a cell's ``source:``) inside
-        the rule that starts at line ``start`` (else ``start``)."""
-        if start is None:
-            return None
-        lines = self.of(path)
-        if not 0 < start <= len(lines):
-            return start
-        head = re.match(r"^(\s*)-(\s*)id\s*:", lines[start - 1])
-        if head is None:
-            return start
-        pattern = re.compile(rf"^ {{{len(head.group(1)) + 1 + len(head.group(2))}}}{re.escape(key)}\s*:")
-        for index in range(start, len(lines)):
-            if _RULE_START.match(lines[index]):
-                break
-            if pattern.match(lines[index]):
                 return index + 1
         return start
 
@@ -911,7 +898,7 @@ def _sources(k: Knowledge, texts: Mapping[str, str] | None = None) -> Iterable[t
     lines = _Lines(texts)
     for r in k.rules:
         if not r.negated:
-            yield f"rule {r.spec.id}: source", r.spec.source, r.file, lines.rule_key_line(r.file, r.spec_line or r.line, "source")
+            yield f"rule {r.spec.id}: source", r.spec.source, r.file, lines.key_line(r.file, r.spec_line or r.line, "source", own=True)
     settings_file = str(k.directory / "settings.yaml")
     for name, chosen in k.settings.prior_sets.items():
         yield f"prior set {name}: source", chosen.source, settings_file, None

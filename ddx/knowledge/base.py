@@ -45,7 +45,7 @@ from ddx.knowledge.conditions import (
     condition_reads,
     parse_condition,
 )
-from ddx.knowledge.load import Entry, load_model, load_vocabulary, read_data, stripped
+from ddx.knowledge.load import Entry, as_meant, load_model, load_vocabulary, read_data, stripped
 from ddx.knowledge.models import (
     BAND_FIELDS,
     COUNT,
@@ -1261,33 +1261,21 @@ def _salvaged_rule(raw: Any, exc: ValidationError) -> tuple[RuleSpec, dict[str, 
     mapping read (with its key lines), or None when another error remains.
 
     An unknown key near a key of a rule that the rule does not write is read as that key (``rationle`` as
-    ``rationale``, ``defualt`` as ``default``); one near a key it writes already (``sources`` beside
-    ``source``) leaves the rule refused, since what it meant is unclear; any other is left out. Its own errors
-    are reported already; this lets the other checks of the rule (sources, cells, examples, a duplicate id)
-    run in the same pass."""
+    ``rationale``, ``defualt`` as ``default``: :func:`~ddx.knowledge.load.as_meant`); one near a key it writes
+    already (``sources`` beside ``source``) leaves the rule refused, since what it meant is unclear; any other
+    is left out. Its own errors are reported already; this lets the other checks of the rule (sources, cells,
+    examples, a duplicate id) run in the same pass."""
     errors = exc.errors()
-    missing = {str(e["loc"][0]) for e in errors if e["type"] == "missing" and len(e["loc"]) == 1}
-    unknown = [str(e["loc"][0]) for e in errors if e["type"] == "extra_forbidden" and len(e["loc"]) == 1]
-    if not isinstance(raw, dict) or not unknown or len(unknown) + len(missing) != len(errors):
+    if not isinstance(raw, dict) or any(len(e["loc"]) != 1 or e["type"] not in ("missing", "extra_forbidden") for e in errors):
         return None
-    fields = sorted(RuleSpec.model_fields)
-    fixed = copy.copy(raw)
-    lines = dict(getattr(raw, "key_lines", None) or {})
-    for key in unknown:
-        value = fixed.pop(key)
-        near = difflib.get_close_matches(key, fields, n=1, cutoff=0.75)
-        if not near:
-            continue  # no key of a rule is like it: left out
-        if near[0] in fixed or near[0] in unknown:
-            return None  # like a key written already: not clear what it meant
-        fixed[near[0]] = value
-        missing.discard(near[0])
-        if key in lines:
-            lines[near[0]] = lines[key]
-    if missing:
+    if not any(e["type"] == "extra_forbidden" for e in errors):
         return None
-    if hasattr(fixed, "key_lines"):
-        fixed.key_lines = lines
+    fixed, left = as_meant(raw, errors, RuleSpec)
+    if any(near for _, _, near in left):
+        return None
+    fixed = copy.copy(fixed)
+    for _, key, _ in left:  # like no key of a rule: left out
+        del fixed[key]
     try:
         return RuleSpec.model_validate(stripped(fixed, RuleSpec)), fixed
     except ValidationError:

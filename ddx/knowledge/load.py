@@ -133,20 +133,8 @@ def _caused_by_typos(errors: list[Any], data: Any, model: type[BaseModel] | None
     missing = {_missing_key(err) for err in errors if err["type"] == "missing"}
     if model is None or not missing or not isinstance(data, dict):
         return set()
-    fixed = data
-    renamed = False
-    for err in errors:
-        parts = [p for p in err["loc"] if p not in UNION_TAGS]
-        if err["type"] != "extra_forbidden" or not parts:
-            continue
-        node = _at(fixed, parts[:-1])
-        if not isinstance(node, dict):
-            continue
-        near = [k for k in difflib.get_close_matches(str(parts[-1]), _keys_at(model, parts[:-1]), n=3, cutoff=0.75) if k not in node]
-        if near:
-            fixed = _with_key_renamed(fixed, parts[:-1], parts[-1], near[0])
-            renamed = True
-    if not renamed:
+    fixed, _ = as_meant(data, errors, model)
+    if fixed is data:
         return set()
     try:
         model.model_validate(stripped(fixed, model) if issubclass(model, Model) else strip_lines(fixed))
@@ -156,6 +144,29 @@ def _caused_by_typos(errors: list[Any], data: Any, model: type[BaseModel] | None
     except (TypeError, ValueError):
         return set()
     return missing
+
+
+def as_meant(data: Any, errors: list[Any], model: type[BaseModel]) -> tuple[Any, list[tuple[list[Any], Any, bool]]]:
+    """``data`` with each unknown key of ``errors`` (a validation's errors) read as its nearest key of ``model``
+    that is not written beside it (``rationle`` as ``rationale``), copied along the way with its line markers
+    (``data`` itself when no key is read so), and the unknown keys it could not read so: (the path of their
+    mapping, the key, whether a key written beside it is near: ``sources`` beside ``source``)."""
+    fixed = data
+    left: list[tuple[list[Any], Any, bool]] = []
+    for err in errors:
+        parts = [p for p in err["loc"] if p not in UNION_TAGS]
+        if err["type"] != "extra_forbidden" or not parts:
+            continue
+        node = _at(fixed, parts[:-1])
+        if not isinstance(node, dict):
+            continue
+        near = difflib.get_close_matches(str(parts[-1]), _keys_at(model, parts[:-1]), n=3, cutoff=0.75)
+        absent = [k for k in near if k not in node]
+        if absent:
+            fixed = _with_key_renamed(fixed, parts[:-1], parts[-1], absent[0])
+        else:
+            left.append((parts[:-1], parts[-1], bool(near)))
+    return fixed, left
 
 
 def _at(data: Any, parts: Sequence[Any]) -> Any:
