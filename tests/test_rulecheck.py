@@ -572,3 +572,23 @@ def test_a_yaml_error_in_a_rule_file_names_the_rule_it_is_in(rules_copy):
     add_rules(rules_copy, rule("test.before", "{stains.sma: positive}") + body)
     [msg] = messages(check_rules(rules_copy), "syntax", "error")
     assert "zz-test.yaml:" in msg and "rule test.yaml: YAML syntax error" in msg, msg
+
+
+@pytest.mark.parametrize(
+    ("file", "anchor", "named"),
+    [
+        ("entities.yaml", "        short: RMS-in-IRMT\n", "subtype ilms_rms"),
+        ("outside.yaml", None, "outside entity"),
+    ],
+)
+def test_a_yaml_error_names_a_subtype_or_an_outside_entity_as_such(rules_copy, file, anchor, named):
+    """A '- slug:' indented under an entity is a subtype's; one in outside.yaml is an outside entity's."""
+    path = rules_copy / file
+    text = path.read_text()
+    if anchor is None:  # the line after the first outside entity's slug
+        start = text.index("- slug:")
+        anchor = text[text.index("\n", start) + 1 : text.index("\n", text.index("\n", start) + 1) + 1]
+    # a key outdented to column 0 inside the item: a syntax error there
+    path.write_text(text.replace(anchor, anchor + "stray: [\n", 1))
+    [msg] = messages(check_rules(rules_copy), "syntax", "error")
+    assert f": {named}" in msg, msg

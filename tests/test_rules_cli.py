@@ -81,6 +81,20 @@ def test_check_warnings_alone_exit_0_and_json_lists_them(rules_copy):
     assert data["rules"]["hash"] and data["rules"]["directory"] == str(rules_copy)
 
 
+def test_a_failed_check_still_names_the_version_and_hash_it_read(rules_copy, knowledge):
+    f = rules_copy / "rules" / "inflammation.yaml"
+    f.write_text(f.read_text().replace("status: active", "status: activ", 1))
+    data = json.loads(run("rules", "check", str(rules_copy), "--format", "json").output)
+    assert data["errors"] >= 1
+    assert data["rules"]["version"] == knowledge.settings.version
+    assert data["rules"]["hash"] and data["rules"]["hash"] != knowledge.content_hash[:12]  # the files as read
+    # with settings.yaml itself refused, its version is not taken from a default
+    s = rules_copy / "settings.yaml"
+    s.write_text(s.read_text().replace("clamp: [0.01, 0.99]", "clamp: [0.01, 0.99, 3]", 1))
+    data = json.loads(run("rules", "check", str(rules_copy), "--format", "json").output)
+    assert data["rules"]["version"] is None and data["rules"]["hash"]
+
+
 def test_check_on_a_folder_that_is_not_rules_exits_1(tmp_path):
     result = CliRunner().invoke(main, ["rules", "check", str(tmp_path)])
     assert result.exit_code == 1 and "not a ddx rules directory" in result.output
@@ -266,7 +280,17 @@ def test_test_against_a_baseline_reports_regressions_and_exits_1(rules_copy, tmp
     )
     listed = text.split("Changed leaders", 1)[1]
     assert changed and f"{len(changed)} changed leader(s)" in text
-    assert all(c["key"] in listed and f"{c['before_top']} → {c['after_top']}" in listed for c in changed)
+    # each case by its id, not 'file.yaml#id' when the file is named after it
+    assert all(c["key"].rpartition("#")[2] in listed and f"{c['before_top']} → {c['after_top']}" in listed for c in changed)
+    assert ".yaml#" not in listed
+    # at 80 columns the short columns' headers break, so a case id folds over two lines at most
+    narrow = CliRunner().invoke(
+        main, ["rules", "test", str(rules_copy), "--cases", str(CASES), "--baseline", str(base)], env={"COLUMNS": "80"}
+    )
+    rows = narrow.output.split("Changed leaders", 1)[1].split("\n")
+    cells = [row.split("│")[1].strip() for row in rows if row.count("│") == 6]
+    starts = [i for i, cell in enumerate(cells) if any(cell and c["key"].rpartition("#")[2].startswith(cell) for c in changed)]
+    assert len(starts) == len(changed) and all(b - a <= 2 for a, b in zip(starts, [*starts[1:], len(cells)]))
     # the cases ranked first before and after, counted over the cases both runs scored (rule-editing trial)
     top1 = json.loads(worse.output)["baseline"]["top1"]
     lost = sum(1 for r in regressions if r["before_rank"] == 1)

@@ -105,6 +105,10 @@ class CheckReport:
     examples_run: int = 0
     shards: int = 0  # durable-rules rulesets the active rules are split into
     texts: Mapping[str, str] = field(default_factory=dict)  # unsaved file texts checked (for line numbers)
+    # what a rule set that failed still says of itself: its settings' version (None when settings.yaml was not
+    # read) and the hash of its files as read, so a failed check's report names the rules it checked
+    read_version: str | None = None
+    read_hash: str | None = None
 
     @property
     def errors(self) -> list[Message]:
@@ -139,8 +143,8 @@ class CheckReport:
         return {
             "rules": {
                 "directory": str(self.directory),
-                "version": k.settings.version if k else None,
-                "hash": k.content_hash[:12] if k else None,
+                "version": k.settings.version if k else self.read_version,
+                "hash": k.content_hash[:12] if k else self.read_hash,
             },
             "errors": len(self.errors),
             "warnings": len(self.warnings),
@@ -165,6 +169,10 @@ def check_rules(
     report.messages += [Message("note" if p.code == "not-checked" else "error", p) for p in problems]
     if knowledge is None:
         return report
+    settings_file = str(root / "settings.yaml")
+    if not any(p.file == settings_file for p in problems):
+        report.read_version = knowledge.settings.version
+    report.read_hash = knowledge.content_hash[:12]
     if problems:
         # the rules that loaded still get the checks of single rules, so one pass reports every problem;
         # the checks of the set as a whole wait for a set that loads (report.knowledge stays None)

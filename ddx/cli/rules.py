@@ -693,8 +693,10 @@ def test_cmd(
         ):
             if items:
                 table = Table(title=title, title_justify="left", pad_edge=False)
-                for col in ("case", "expected", "leader before → after", "rank of expected before → after", "its probability"):
-                    table.add_column(col, overflow="fold")  # a case id is never cut to "…"
+                # headers broken where their values are narrow, so the case id gets the width left; it folds, never
+                # ends in '…'
+                for col in ("case", "expected", "leader\nbefore → after", "rank of\nexpected", "probability of\nexpected"):
+                    table.add_column(col, overflow="fold")
                 for c in items:
                     moved = (
                         f"{probability_text(c.before_probability)} → {probability_text(c.after_probability)}"
@@ -702,8 +704,8 @@ def test_cmd(
                         else "-"
                     )
                     table.add_row(
-                        escape(c.key),
-                        escape(c.expected or ""),
+                        Text(_case_label(c.key)),
+                        Text(c.expected or ""),
                         f"{escape(str(c.before_top))} → {escape(str(c.after_top))}",
                         f"{c.before_rank or '-'} → {c.after_rank or '-'}",
                         moved,

@@ -57,8 +57,9 @@ _ITEM_START = re.compile(r"^\s*-\s*(id|slug)\s*:\s*['\"]?([^\s'\"#]+)")
 
 
 def _item_at(path: Path, overrides: Mapping[Path, str], line: int | None) -> str | None:
-    """The rule or entity a line of a rules file is in ("rule infl.dense"): the last '- id:' or '- slug:' at or
-    above it; None when there is none, or the text cannot be read."""
+    """The rule, entity, subtype or outside entity a line of a rules file is in ("rule infl.dense", "subtype
+    ilms_rms"): the last '- id:' or '- slug:' at or above it (a '- slug:' indented deeper than the file's first
+    items is a subtype's); None when there is none, or the text cannot be read."""
     if not line:
         return None
     try:
@@ -67,10 +68,16 @@ def _item_at(path: Path, overrides: Mapping[Path, str], line: int | None) -> str
             text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
         return None
-    for row in reversed(text.splitlines()[:line]):
-        found = _ITEM_START.match(row)
-        if found:
-            return f"{'rule' if found.group(1) == 'id' else 'entity'} {found.group(2)}"
+    rows = text.splitlines()
+    starts = [(i, m) for i, m in enumerate(map(_ITEM_START.match, rows)) if m]
+    top = min((len(m.group(0)) - len(m.group(0).lstrip()) for _, m in starts), default=0)
+    for i, found in reversed(starts):
+        if i < line:
+            if found.group(1) == "id":
+                return f"rule {found.group(2)}"
+            indent = len(found.group(0)) - len(found.group(0).lstrip())
+            kind = "subtype" if indent > top else "outside entity" if path.name == "outside.yaml" else "entity"
+            return f"{kind} {found.group(2)}"
     return None
 
 
