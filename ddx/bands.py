@@ -268,7 +268,7 @@ def assess(
                 elif pair is not None:
                     first = pair
             values = {
-                "leader": leader.name,
+                "leader": _with_subtype(knowledge, leader),
                 "runner_up": runner.name if runner else "the other candidates",
                 "next_test": first.label if first else "a further discriminating stain",
                 "next_why": first.why if first else NO_SEPARATING_TEST.lower(),
@@ -291,3 +291,12 @@ def assess(
                 tuple(confirm) if confirming is not None else (),
             )
     return None
+
+
+def _with_subtype(knowledge: Knowledge, r: RankedEntity) -> str:
+    """The leader as a band names it: the entity, with its leading subtype when that is not the entity's rest
+    profile and holds most of it ('inflammatory myofibroblastic tumour (EIMS)'; a trial: a band naming only the
+    parent read as the benign-sounding entity where EIMS held > 99 % of it)."""
+    if r.subtype is None or r.subtype == r.entity or (r.subtype_share or 0.0) < 0.5:
+        return r.name
+    return f"{r.name} ({knowledge.profile_short(r.subtype)})"

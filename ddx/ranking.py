@@ -41,6 +41,9 @@ from ddx.knowledge import EvidenceSettings, Knowledge, Likelihood, Profile, Rule
 
 LN10 = math.log(10.0)
 MIN_WEIGHT = 0.005  # evidence that moves an entity by less than this (log10) is not listed in JSON
+# a lead's cited part for the runner-up smaller than this (log10, ~1.26-fold) is said to separate neither, not to
+# favour the runner-up (a ddx convention of wording; no probability depends on it)
+NAMED_MARGIN = 0.1
 
 
 @dataclass(frozen=True)
@@ -384,16 +387,22 @@ class LeadBasis:
         if sign < 0:
             return text + f"; {by_prior}."
         if self.on_estimates:
-            alone = f"favour {second}" if self.cited <= -MIN_WEIGHT else "separate neither"
+            # a cited margin for the runner-up under NAMED_MARGIN is not called favouring it (a trial: 'the cited
+            # figures alone favour ALKH' on -0.02 beside a lead of +7.22 overstated it)
+            alone = f"favour {second}" if self.cited <= -NAMED_MARGIN else "separate neither"
             return text + f". The findings' margin rests on estimates: the cited figures alone {alone}."
         return text + "."
 
 
+_SUPERSCRIPT = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
 def fold_text(log10_ratio: float) -> str:
-    """A positive log10 ratio as a reader weighs it: 'about 7.4-fold', 'about 32-fold', 'over 1,000-fold'."""
+    """A positive log10 ratio as a reader weighs it: 'about 7.4-fold', 'about 32-fold', 'about 740-fold' and,
+    from 1,000-fold, its power of ten: 'about 10⁷-fold' for +7.22 (not 'over 1,000-fold', which hid it)."""
     ratio = 10**log10_ratio
-    if ratio >= 1000:
-        return "over 1,000-fold"
+    if ratio >= 999.5:
+        return f"about 10{str(round(log10_ratio)).translate(_SUPERSCRIPT)}-fold"
     return f"about {ratio:.1f}-fold" if ratio < 10 else f"about {ratio:.0f}-fold"
 
 

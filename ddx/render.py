@@ -306,7 +306,8 @@ def markup_text(text: str) -> str:
 # the weight is relative: a finding seen in a minority of ILMS and rarer still in the others is shown "for" ILMS
 EVIDENCE_LEGEND = (
     "for / against: weight (log10 likelihood ratio against the differential as a whole), "
-    "finding (figure; cited or est. → likelihood used)"
+    "finding (figure; cited or est. → likelihood used; 'worth ≈N cases': how many cases a figure without a "
+    "count weighs as)"
 )
 # pieces of evidence shown for and against each entity in text and markdown (``ddx eval --lines N``: N each)
 FOR_LINES, AGAINST_LINES = 3, 2

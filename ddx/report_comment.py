@@ -166,13 +166,14 @@ def leading_subtype(r: RankedEntity) -> str | None:
 
 def count_text(e: Evidence) -> str:
     """A figure's count, or the cases it weighs, for the finding as scored:
-    '25/25 pooled from 5 series', '48/84' (a negated 36/84), 'worth ≈10 cases'."""
+    '25/25 pooled from 5 series', '48/84' (a negated 36/84), 'worth ≈10 cases', after the source's own words
+    when it gives them ('by definition, worth ≈20 cases', as :func:`ddx.ranking.basis_text` writes it)."""
     lk = e.likelihood
     if lk.k is not None and lk.total is not None:
         if e.negated:
             return e.figure.replace(f"{lk.k}/{lk.total}", f"{lk.total - lk.k}/{lk.total}", 1)
         return e.figure
-    return worth_text(e.strength)
+    return f"{lk.n}, {worth_text(e.strength)}" if lk.n else worth_text(e.strength)
 
 
 def figure_text(e: Evidence) -> str:
@@ -367,8 +368,9 @@ def describe_molecular(case: Any, knowledge: Knowledge) -> list[str]:
     mol = getattr(case, "molecular", None) or {}
     prose = knowledge.reports.molecular_prose
     label = knowledge.vocab.molecular.label
-    found = [label(t) for t, v in mol.items() if v == "present"]
-    absent = [label(t) for t, v in mol.items() if v == "absent"]
+    # mid-sentence after "Molecular studies:": 'near-haploidization detected', 'ALK rearrangement detected'
+    found = [lower_first(label(t)) for t, v in mol.items() if v == "present"]
+    absent = [lower_first(label(t)) for t, v in mol.items() if v == "absent"]
     parts = []
     if found:
         parts.append(fill(prose.present, tests=join_words(found)))
@@ -614,14 +616,18 @@ def render_report(analysis: Analysis, knowledge: Knowledge, ranker: Ranker, *, d
             lines += para(text, "  - ")
         lines.append("")
     if analysis.confidence:
-        lines += para(fill(t.confidence, label=analysis.confidence.label, action=analysis.confidence.action))
+        text = fill(t.confidence, label=analysis.confidence.label, action=analysis.confidence.action)
+        basis = analysis.lead_basis
+        if basis is not None and basis.on_estimates:  # the hedge the other formats give is not left out here
+            text += " " + basis.sentence(knowledge.short_name)
+        lines += para(text)
         lines.append("")
     unused = unused_texts(analysis, knowledge)
     if unused:
         lines += para(fill(t.unused, findings=join_words(unused)))
         lines.append("")
     if analysis.suggestions or analysis.no_separating_test:
-        lines.append(t.tests_heading)
+        lines += para(t.tests_heading)  # a heading long enough to wrap at a narrow width
         if analysis.no_separating_test:
             lines += para(no_test_text(knowledge, analysis.confidence) + ".", "  - ")
         for s in analysis.suggestions:  # a report's words: no bits, and no estimate's weight in cases ('~' marks it)

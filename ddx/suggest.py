@@ -210,7 +210,7 @@ SCORE_SLACK = 1e-11
 # way about 1 ms a case): `ddx eval` on a few cases never imports it; a batch switches after this many cases.
 VECTORISE_AFTER = 50
 # The other outcomes of a test leave its no-finding outcome a share only when their likelihoods sum to less
-# than 1 by more than rounding: a conditional pair (ihc.cd163.diffuse and its negation, both "given positive")
+# than 1 by more than rounding: a conditional pair (ihc.cd163.diffuse and its negation, both "if positive")
 # sums to 1 only up to the last bit, which once differed between Python 3.11 and 3.13 (their sum() of the
 # priors differed; it is math.fsum now); within this margin the sum counts as 1 and the outcomes are
 # normalised together, so the table does not turn on the last bit.
@@ -1020,9 +1020,15 @@ def why_line(
     ev = knowledge.settings.evidence
     lead = profiles[leader]
 
-    def short(prof: Profile, rule: Rule) -> str:
-        """Whose figure it is: the subtype's own, else its entity's (the rest profile's), which it inherits."""
-        return knowledge.figure_name(rule, prof.slug)
+    def of(prof: Profile, rule: Rule) -> str:
+        """'desmin-positive ALK-rearranged IMT': whose figure it is (the subtype's own, else its entity's, which
+        it inherits), under the rule's condition; for a subtype quoting its entity's rest profile (no cell of its
+        own, while another subtype has one), also the candidate it stands for ('ALK-rearranged IMT, the figure
+        used for ALK-neg IMT'), so the sentence names the candidate the test separates."""
+        whose = knowledge.figure_name(rule, prof.slug)
+        own = knowledge.profile_short(prof.slug)
+        name = given_name(rule.spec.given, whose)
+        return name if whose in (own, knowledge.short_name(prof.entity)) else f"{name}, the figure used for {own}"
 
     word = "positive" if kind == "stain" else "present"
 
@@ -1043,10 +1049,7 @@ def why_line(
         lk = knowledge.profile_likelihood(rule, lead)
         if lk is None:
             return f"{label}: {rule.title}"
-        return (
-            f"{label}: {head(rule)} {percent(lk.p, lk.estimate)} of {given_name(rule.spec.given, short(lead, rule))} "
-            f"[{basis_text(lk, strength_of(lk, ev))}]"
-        )
+        return f"{label}: {head(rule)} {percent(lk.p, lk.estimate)} of {of(lead, rule)} [{basis_text(lk, strength_of(lk, ev))}]"
     other = profiles[contrast]
     best = None
     for tier in tiers:
@@ -1062,11 +1065,9 @@ def why_line(
     if best is None:
         return f"{label}: {candidates[0].title}"
     _, rule, pa, pb = best
-    given = rule.spec.given
     return (
-        f"{label}: {head(rule)} {percent(pa.p, pa.estimate)} of {given_name(given, short(lead, rule))} "
-        f"[{basis_text(pa, strength_of(pa, ev))}] vs {percent(pb.p, pb.estimate)} of "
-        f"{given_name(given, short(other, rule))} "
+        f"{label}: {head(rule)} {percent(pa.p, pa.estimate)} of {of(lead, rule)} "
+        f"[{basis_text(pa, strength_of(pa, ev))}] vs {percent(pb.p, pb.estimate)} of {of(other, rule)} "
         f"[{basis_text(pb, strength_of(pb, ev))}]"
     )
 

@@ -15,7 +15,7 @@ from ddx.analysis import Analysis, Analyzer
 from ddx.cli.main import main
 from ddx.knowledge import Knowledge, load_knowledge
 from ddx.loader import iter_cases
-from ddx.ranking import LeadBasis
+from ddx.ranking import LeadBasis, fold_text
 
 REPO = Path(__file__).resolve().parent.parent
 SEED = REPO / "cases" / "seed-board-q1-thigh-35m.yaml"
@@ -92,9 +92,12 @@ def test_the_sentence_says_what_the_lead_rests_on():
         LeadBasis("imt", "lms", 0.0, 0.0).sentence() == "The recorded findings do not separate IMT from LMS; IMT leads on its prior."
     )
     assert not LeadBasis("imt", "lms", -0.003, 0.004).on_estimates
-    assert (
-        LeadBasis("a", "b", 0.0, 4.0).sentence(name=str).startswith("The findings favour a over b by +4.00 (log10, over 1,000-fold)")
-    )
+    assert LeadBasis("a", "b", 0.0, 4.0).sentence(name=str).startswith("The findings favour a over b by +4.00 (log10, about 10⁴-fold)")
+    # a large lead says its power of ten; a cited margin of -0.02 beside it is not 'favour' (a trial)
+    big = LeadBasis("imt", "alkh", -0.02, 7.24).sentence()
+    assert "(log10, about 10⁷-fold)" in big and big.endswith("the cited figures alone separate neither."), big
+    assert LeadBasis("imt", "alkh", -0.12, 7.24).sentence().endswith("the cited figures alone favour ALKH.")
+    assert fold_text(2.99) == "about 977-fold" and fold_text(3.0) == "about 10³-fold"
 
 
 def test_a_single_ranked_entity_has_no_basis(analyzer: Analyzer, analyses: list[Analysis]):

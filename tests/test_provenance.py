@@ -115,12 +115,13 @@ def test_split_counts_every_cell_of_every_scoring_rule_once(knowledge):
 
 
 def test_core_cells_of_the_main_entities_do_not_fall_back_to_estimates(knowledge):
-    # A regression guard at today's level (22 of 52, 42 %: rules 2026.12.04.2 made PRMS's myogenin an estimate,
-    # Stock 2009 having required it; docs/evaluation.md, the count audit);
+    # A regression guard at today's level (21 of 52, 40 %: rules 2026.12.04.2 made PRMS's myogenin an estimate,
+    # Stock 2009 having required it; docs/evaluation.md, the count audit; rules 2026.12.04.8 made IMT's ALK
+    # rearrangement its profile's definition, the pooled 32/36 being FISH in ALK-immunopositive tumours);
     # issue 15 asks for half, which the stored abstracts did not support (README, "Status and known gaps").
     # Raise it as counts are added.
     count, total = core_counted_share(knowledge)
-    assert total >= 50 and count / total >= 0.42, f"{count}/{total}"
+    assert total >= 50 and count / total >= 0.40, f"{count}/{total}"
 
 
 # ------------------------------------------------------------------ prior sets

@@ -265,7 +265,7 @@ def test_report_on_the_seed_reads_like_the_sample_report():
     assert "diffusely positive for desmin and MyoD1" in text
     assert "Mod Pathol 2021;34:758" in text  # the template's cited closing sentence
     assert "Differential diagnosis considered:" in text and "less likely because of" in text
-    assert "Recommended additional tests:" in text
+    assert "Recommended additional tests (ordered by expected information for their cost):" in text
     assert "not a diagnosis" in text
     body = text.split("Differential diagnosis considered:")[0]
     for absent in ("necrosis", "ALK", "myogenin"):  # nothing the case does not record
@@ -515,3 +515,50 @@ def test_tests_found_absent_are_joined_with_or_so_none_reads_as_found(tmp_path: 
     assert result.exit_code == 0, result.output
     text = " ".join(result.output.split())
     assert "no FOXO1 rearrangement or NCOA2 rearrangement" in text and "rearrangement and NCOA2" not in text
+
+
+def test_the_report_says_what_stained_without_naming_the_cells_and_keeps_a_test_name_in_case(knowledge):
+    """A case records CD68 positive whichever cells it marked (docs/case-format.md), so the stain sentence names
+    no cells (a trial: 'the tumour cells are ... positive for CD68' was wrong for an ILMS, whose CD68-positive
+    cells are histiocytes); a molecular test's name is lower case mid-sentence unless a symbol starts it."""
+    from ddx.report_comment import describe_molecular, describe_stains
+
+    case = validate(
+        knowledge,
+        {
+            "id": "r",
+            "stains": {"desmin": "diffuse", "cd68": "positive", "alk": "negative"},
+            "molecular": {"near_haploidization": "present", "alk_rearrangement": "absent"},
+        },
+    )
+    [stains] = describe_stains(case, knowledge)
+    assert stains.startswith("Immunohistochemistry: diffusely positive for desmin") and "tumour cells" not in stains
+    assert "positive for CD68" in stains and "negative for ALK" in stains
+    [molecular] = describe_molecular(case, knowledge)
+    assert molecular == "Molecular studies: near-haploidization detected; no ALK rearrangement.", molecular
+
+
+def test_the_report_keeps_the_hedge_when_the_lead_rests_on_estimates(knowledge, analyzer):
+    """The text and markdown say when the leader's margin rests on estimates; the draft comment said nothing
+    (a trial), so a sign-out read more certain than the ranking."""
+    from ddx.report_comment import render_report
+
+    analysis = analyzer.analyze(next(iter_cases(SEED, knowledge)).case)
+    assert analysis.lead_basis is not None and analysis.lead_basis.on_estimates
+    report = " ".join(render_report(analysis, knowledge, analyzer.ranker).split())
+    assert "The findings' margin rests on estimates: the cited figures alone favour PRMS." in report, report
+    confidence = report.split("Confidence: ", 1)[1]
+    assert confidence.index("rests on estimates") < confidence.index("Recommended additional tests")
+
+
+def test_a_figure_by_definition_says_so_in_the_report_as_in_the_text(knowledge, analyzer):
+    """'100 % of PRMS [worth ≈20 cases]' hid that the figure is a definition, which the text output says."""
+    from ddx.report_comment import count_text
+
+    case = validate(
+        knowledge, {"id": "p", "patient": {"age": 70}, "morphology": {"pleomorphism": "marked"}, "stains": {"desmin": "positive"}}
+    )
+    prms = next(r for r in analyzer.analyze(case).ranking if r.entity == "prms")
+    [marked] = [e for e in prms.evidence if e.rule == "morph.pleomorphism.marked"]
+    assert marked.likelihood.n == "by definition" and "by definition" in marked.figure
+    assert count_text(marked).startswith("by definition, worth ≈"), count_text(marked)

@@ -186,6 +186,31 @@ def test_invalid_input_is_refused_at_the_field_with_the_reason(knowledge):
     drive(app, script)
 
 
+def test_a_completion_taken_with_tab_or_enter_is_what_the_ranking_uses(knowledge):
+    """The completion list fills the field with its Changed message held back (textual-autocomplete): the
+    case must still take the completed value (a trial: 'tibial' completed to 'lower_leg' was ranked as bone
+    until another key; 'thig' + Enter showed 'thigh' with no site in the case until a second Enter)."""
+    app = make_app(knowledge, prebuild=True)
+
+    async def script(pilot):
+        site = app.query_one("#f-clinical--site", Input)
+        site.focus()
+        await pilot.press(*"tibial")
+        await settle(app, pilot)
+        assert app.entry.get("clinical.site") == "bone"  # kept from 'tibia', and said (the test above)
+        await pilot.press("tab")
+        await settle(app, pilot)
+        assert site.value.strip() == "lower_leg" and app.entry.get("clinical.site") == "lower_leg"
+        assert app.analysis.case.clinical.site == "lower_leg" and app.differential.held_back_text == ""
+        await pilot.press("end", *["backspace"] * 12, *"thig")
+        await settle(app, pilot)
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert site.value.strip() == "thigh" and app.analysis.case.clinical.site == "thigh"
+
+    drive(app, script)
+
+
 def test_the_ranking_names_a_refused_value_and_what_it_ranked_with_instead(knowledge):
     """Typing 'tibial' passes through 'tibia' (a bone synonym): the case keeps bone while the field shows
     the refusal, so the ranking panel says it was made with bone, until the field is corrected or cleared."""
@@ -200,7 +225,13 @@ def test_the_ranking_names_a_refused_value_and_what_it_ranked_with_instead(knowl
         for typed in ("tib", "tibi", "tibia", "tibial"):  # ranked as typed: 'tibia' (a bone synonym) is accepted
             site.value = typed
             await settle(app, pilot)
-        assert app.entry.get("clinical.site") == "bone" and not note.display  # not explained while typing
+        # said at once while typing, since the ranking uses a value the field no longer shows (a trial)
+        assert app.entry.get("clinical.site") == "bone" and note.display
+        assert app.differential.held_back_text == "Site: value refused; ranked with 'bone'"
+        from ddx.tui.form import Field
+
+        site_field = next(a for a in site.ancestors if isinstance(a, Field))
+        assert site_field.has_class("-typing-refused") and not site_field.has_class("-invalid")  # no error until left
         age.focus()  # leaving the field explains the refusal
         await settle(app, pilot)
         assert app.analysis.case.clinical.site == "bone"
@@ -483,7 +514,7 @@ def test_the_leading_subtype_is_shown_in_the_ranking_and_the_detail(knowledge):
         leader = app.analysis.ranking[0]
         assert (leader.entity, leader.subtype) == ("srms", "srms_tfcp2")
         table = app.query_one("#ranking", DataTable)
-        assert str(table.get_row_at(0)[1]) == f"SRMS · TFCP2-RMS {percent_text(leader.subtype_share)}"
+        assert str(table.get_row_at(0)[1]) == f"SRMS · TFCP2-RMS (share {percent_text(leader.subtype_share)})"
         shown = detail(app)
         assert "subtype: TFCP2-rearranged rhabdomyosarcoma" in shown
         keratin = next(e for e in leader.supporting if e.finding == "Keratin positive")

@@ -700,7 +700,7 @@ class StainProse(Model):
     (``ki67.percent``).
     """
 
-    sentence: str = "Immunohistochemistry shows that the tumour cells are $groups."
+    sentence: str = "Immunohistochemistry: $groups."
     group: str = "$result for $stains"
     results: dict[str, str] = {
         "diffuse": "diffusely positive",
@@ -845,7 +845,7 @@ class ReportTemplates(FileModel):
     # in the descriptive bands the list opens with the first-ranked candidate, since none is set above the others
     differential_leader_descriptive: str = "$name ($probability): ranked first, by too little to be favoured."
     confidence: str = "Confidence: $label. $action"
-    tests_heading: str = "Recommended additional tests:"
+    tests_heading: str = "Recommended additional tests (ordered by expected information for their cost):"
     caveats_heading: str = "Caveats:"
     caveat: str = "$text ($source)"
     sources_heading: str = "Sources of the leading evidence:"

@@ -59,12 +59,14 @@ def share_text(ranked: RankedEntity) -> str:
 
 
 def entity_cell(ranked: RankedEntity, knowledge: Knowledge, *, leader: bool, narrow: bool) -> Text:
-    """'SRMS · TFCP2-RMS 92 %' (wide) or 'SRMS' over 'TFCP2-RMS' (narrow): the entity and, when
-    its conventional / rest profile does not lead, its leading subtype."""
+    """'SRMS · TFCP2-RMS (share 92 %)' (wide) or 'SRMS' over 'TFCP2-RMS' (narrow): the entity and, when
+    its conventional / rest profile does not lead, its leading subtype, with its share of the entity's
+    probability marked as a share, as the text output writes it (a bare '92 %' beside it was read as the
+    probability)."""
     cell = Text(ranked.entity.upper(), style="bold" if leader else "")
     if leading_subtype(ranked):
         short = profile_short(knowledge, ranked)
-        cell.append("\n" + short if narrow else f" · {short} {share_text(ranked)}", style="italic")
+        cell.append("\n" + short if narrow else f" · {short} (share {share_text(ranked)})", style="italic")
     return cell
 
 

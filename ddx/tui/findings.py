@@ -77,6 +77,15 @@ class TermComplete(AutoComplete):
         target.value = f"{term} {rest}".rstrip() + " "
         target.cursor_position = len(target.value)
 
+    def post_completion(self) -> None:
+        """Hide the list, and tell the input's listeners its value changed: the completion is applied with
+        the input's Changed message held back (textual-autocomplete), so a form that records a field as it
+        is typed would otherwise keep the value typed before it (a trial: 'tibial' completed to 'lower_leg'
+        while the ranking went on with 'bone')."""
+        super().post_completion()
+        target = self.target
+        target.post_message(Input.Changed(target, target.value))
+
 
 INPUT_CHROME = 5  # an Input's border and padding, and the cell the cursor takes at the end, in columns
 

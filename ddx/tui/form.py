@@ -290,7 +290,12 @@ class CaseForm(Vertical):
     # ------------------------------------------------------------------ form -> entry
 
     def commit(self, control: Widget, value: Any, *, final: bool = True) -> None:
-        """Send one control's value to the entry; show the refusal (only when ``final``)."""
+        """Send one control's value to the entry; show the refusal (only when ``final``).
+
+        A ranked field refused while it is typed (not ``final``) keeps its last valid value without an
+        error beneath it, but is marked ``-typing-refused`` so :meth:`held_back` says at once what the
+        ranking used instead when that is a value (a trial: typing 'tibial' passes through 'tibia', bone,
+        and the ranking went on with bone while nothing said so until the field was left)."""
         path = control.name
         if not path:
             return
@@ -300,8 +305,14 @@ class CaseForm(Vertical):
         except InvalidEntry as exc:
             if field is not None and final:
                 field.show_error(problem_text(exc))
+            elif field is not None and not field.has_class("-typing-refused"):
+                field.add_class("-typing-refused")
+                self.app.post_message(RefusalsChanged())
             return
         if field is not None:
+            if field.has_class("-typing-refused"):
+                field.remove_class("-typing-refused")
+                self.app.post_message(RefusalsChanged())
             field.show_error(None)
         if changed:
             self.post_message(CaseChanged(path))
@@ -368,15 +379,22 @@ class CaseForm(Vertical):
         the case keeps a field's last valid value (or none), so the ranking shown is not of what the field
         says ("Site: value refused; ranked with 'bone'"); a stain or molecular value of a file waiting in
         its entry line is not in the case ("Stains: 'stat6 positive membranous' refused; ranked without
-        it"). Fields the ranking does not read (the id, title, source, notes, expected) are left out: their
-        refusal is shown at the field. Empty when the form and the case agree."""
+        it"). A field refused as it is typed counts once the ranking uses another value for it (its last
+        valid one), not while an unfinished word leaves it not given. Fields the ranking does not read (the
+        id, title, source, notes, expected) are left out: their refusal is shown at the field. Empty when the
+        form and the case agree."""
         lines = []
         for field in self.query(Field):
             path = field.control.name
-            if not field.has_class("-invalid") or not path or path.split(".")[0] not in RANKED_SECTIONS:
+            if not path or path.split(".")[0] not in RANKED_SECTIONS:
                 continue
             kept = self.entry.get(path)
-            used = f"ranked with {shown_value(kept)!r}" if kept not in (None, "", []) else "ranked without it"
+            given = kept not in (None, "", [])
+            # a field refused while typed says so only when the ranking uses another value: an unfinished
+            # word with nothing kept is simply not given yet
+            if not (field.has_class("-invalid") or (field.has_class("-typing-refused") and given)):
+                continue
+            used = f"ranked with {shown_value(kept)!r}" if given else "ranked without it"
             lines.append(f"{field.label}: value refused; {used}")
         for pane in self.query(FindingsPane):
             line = pane.held_back()
