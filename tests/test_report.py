@@ -562,3 +562,20 @@ def test_a_figure_by_definition_says_so_in_the_report_as_in_the_text(knowledge, 
     [marked] = [e for e in prms.evidence if e.rule == "morph.pleomorphism.marked"]
     assert marked.likelihood.n == "by definition" and "by definition" in marked.figure
     assert count_text(marked).startswith("by definition, worth ≈"), count_text(marked)
+
+
+def test_a_band_names_the_leading_subtype_that_holds_most_of_its_entity(knowledge, analyzer):
+    """'clearly favour inflammatory myofibroblastic tumour' read as the benign-sounding parent where EIMS held
+    > 99 % of it (a trial): the band names the subtype; a rest profile leading keeps the entity's name alone."""
+    eims = {
+        "id": "e",
+        "patient": {"age": 40, "sex": "male"},
+        "clinical": {"site": "mesentery"},
+        "morphology": {"cell_types": ["epithelioid", "round"], "inflammation": ["neutrophils"], "nucleoli": "prominent"},
+        "stains": {"alk": {"result": "positive", "pattern": "nuclear_membrane"}, "desmin": "diffuse", "cd30": "positive"},
+    }
+    a = analyzer.analyze(validate(knowledge, eims))
+    assert (a.top.entity, a.top.subtype) == ("imt", "eims") and (a.top.subtype_share or 0) >= 0.5
+    assert a.confidence is not None and "inflammatory myofibroblastic tumour (EIMS)" in a.confidence.action
+    seed = analyzer.analyze(next(iter_cases(SEED, knowledge)).case)
+    assert seed.top.subtype == seed.top.entity and "(conventional" not in seed.confidence.action
