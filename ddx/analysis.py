@@ -534,7 +534,7 @@ def provenance_line(knowledge: Knowledge, analysis: Analysis) -> str:
 def analyze_paths(paths: Iterable[str], analyzer: Analyzer, *, suggest: bool = True) -> Iterator[Analysis]:
     """Every case under ``paths`` (files or folders), read by :func:`ddx.loader.read_cases` (its policy:
     unreadable cases, folders without case files and repeated ids carry their problems) and analysed."""
-    from ddx.loader import read_cases, validate_raw
+    from ddx.loader import read_cases, readable_expected, validate_raw
 
     knowledge = analyzer.knowledge
     for raw in read_cases(paths, knowledge.vocab):
@@ -545,4 +545,11 @@ def analyze_paths(paths: Iterable[str], analyzer: Analyzer, *, suggest: bool = T
             analysis.sheet = loaded.sheet
             yield analysis
         else:
-            yield Analysis(case_id=loaded.id, case=None, problems=loaded.problems, file=loaded.file, sheet=loaded.sheet)
+            yield Analysis(
+                case_id=loaded.id,
+                case=None,
+                expected=readable_expected(raw, knowledge),
+                problems=loaded.problems,
+                file=loaded.file,
+                sheet=loaded.sheet,
+            )

@@ -212,6 +212,23 @@ def _case_lines(data: Any) -> list[int | None] | None:
     return [item.get("__line__") if isinstance(item, dict) else None for item in items]
 
 
+def readable_expected(raw: RawCase, knowledge: Knowledge) -> str | None:
+    """The ``expected`` diagnosis of a case that failed validation, when it is itself a valid term (an error
+    row keeps it, so a failing case still shows what it was, in ``ddx eval`` as in ``ddx batch``), else None."""
+    try:
+        data = raw.mapping()
+    except ValueError:
+        return None
+    said = data.get("expected") if isinstance(data, dict) else None
+    terms = knowledge.case_schema.entities
+    if not isinstance(said, str) or terms is None:
+        return None
+    try:
+        return terms.normalize(said)
+    except ValueError:
+        return None
+
+
 def validate_raw(raw: RawCase, knowledge: Knowledge, *, fast: bool = True) -> LoadedCase:
     """Validate one raw case against the knowledge base's case schema (``fast``: False when the sheet row is
     known not to take the fast path, :meth:`ddx.knowledge.case.CaseSchema.fast_row_facts` having declined it)."""

@@ -430,8 +430,12 @@ class Contrast:
 
 
 def given_name(given: str | None, name: str) -> str:
-    """'ILMS', or 'desmin-positive ILMS' for a figure taken among the tumours of a conditional rule."""
-    return f"{given} {name}" if given else name
+    """'ILMS', or 'desmin-positive ILMS' for a figure taken among the tumours of a conditional rule; a name
+    that already says the condition keeps it once ('ALK-rearranged IMT', not 'ALK-rearranged ALK-rearranged
+    IMT', a trial)."""
+    if not given or name.lower().startswith(given.lower() + " "):
+        return name
+    return f"{given} {name}"
 
 
 @dataclass(frozen=True)

@@ -609,6 +609,15 @@ def _parse(path: Path, with_lines: bool, text: str) -> Any:
         raise ReadError(yaml_problem_text(exc, text), line) from None
     except UnicodeEncodeError:  # libyaml is handed UTF-8: a lone surrogate in text not read from a file
         raise ReadError("text holds a lone surrogate (not a character); write the character itself") from None
+    except yaml.reader.ReaderError as exc:  # a control character: its own words, at its line (not the parser's)
+        position = exc.position if isinstance(exc.position, int) and 0 <= exc.position <= len(text) else None
+        line = text[:position].count("\n") + 1 if position is not None else None
+        said = f"U+{exc.character:04X}" if isinstance(exc.character, int) else repr(exc.character)
+        raise ReadError(
+            f"YAML error: the text holds a control character ({said}), which YAML does not allow; "
+            "if this is not a text file, leave it out of the cases, else remove the character",
+            line,
+        ) from None
     except (yaml.YAMLError, RecursionError) as exc:
         raise ReadError(f"YAML error: {exc}") from None
 

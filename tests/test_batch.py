@@ -893,6 +893,13 @@ def test_an_error_row_keeps_its_expected_diagnosis_when_that_is_valid(tmp_path):
     lines = [json.loads(line) for line in run("batch", str(sheet), "--format", "jsonl", "-q").output.splitlines()]
     assert [line.get("expected") for line in lines[:3]] == ["ilms", "imt", None]
     assert lines[-1]["summary"]["scored"] == 1
+    # the error row with a diagnosis is counted beside the scores, not silently left out (a trial)
+    assert lines[-1]["summary"]["expected_not_ranked"] == 1
+    result = CliRunner().invoke(main, ["batch", str(sheet), "--format", "jsonl", "-o", str(tmp_path / "o.jsonl")])
+    assert "1 error row with an expected diagnosis not scored" in " ".join(result.output.split())
+    # ddx eval's JSON keeps it too, as the batch row does (a trial: it was null there)
+    evaluated = json.loads(run("eval", str(sheet), "--format", "json").stdout)
+    assert [(c["id"], c["expected"]) for c in evaluated] == [("a1", "ilms"), ("a2", "imt"), ("a3", None)]
 
 
 def test_a_yaml_cases_problems_point_at_the_lines_of_their_keys(tmp_path):
@@ -1031,3 +1038,30 @@ def test_the_closing_line_gives_the_scores_of_the_cases_with_an_expected_diagnos
     (tmp_path / "plain" / "one.yaml").write_text("id: plain-1\nstains: {desmin: positive}\n", encoding="utf-8")
     plain = run("batch", str(tmp_path / "plain"), "-o", str(tmp_path / "plain.csv"))
     assert "top-1" not in plain.stderr and "1 case, 1 ranked, 0 errors" in plain.stderr
+
+
+def test_a_control_character_in_a_case_file_is_told_in_words_at_its_line(tmp_path):
+    """A binary file or a stray control character gave libyaml's 'unacceptable character #x0000 ... in
+    "<unicode string>", position 0', with a literal newline (a trial); now the character and its line."""
+    junk = tmp_path / "junk.yaml"
+    junk.write_bytes(b"id: a\nnotes: x\x07y\n")
+    result = CliRunner().invoke(main, ["eval", str(junk)])
+    assert result.exit_code == 1
+    said = " ".join(result.output.split())
+    assert "junk.yaml:2: YAML error: the text holds a control character (U+0007)" in said, said
+    assert "<unicode string>" not in said
+
+
+def test_the_table_says_where_every_problem_is_listed(tmp_path):
+    """The table's footer said every problem was on stderr, and stderr (after 20) that the output's error rows
+    listed every problem, while the table shows one a row (a trial): both now name the formats that list all."""
+    sheet = tmp_path / "many.csv"
+    rows = "".join(f"b{i},postive,difuse\n" for i in range(25))  # two problems a row
+    sheet.write_text("id,stains.desmin,stains.sma\n" + rows, encoding="utf-8")
+    result = CliRunner().invoke(main, ["batch", str(sheet)], env={"COLUMNS": "120"})
+    said = " ".join(result.output.split())
+    assert "(+1 more)" in said
+    assert "Error rows show their first problem; --format csv, xlsx, markdown, jsonl or json lists every problem" in said
+    assert "ddx: ... --format csv, xlsx, markdown, jsonl or json lists every problem (25 cases)" in said
+    csv_rows = list(csv.DictReader(run("batch", str(sheet), "--format", "csv", "-q").output.splitlines()))
+    assert all("postive" in r["errors"] and "difuse" in r["errors"] for r in csv_rows)

@@ -706,6 +706,14 @@ def test_every_problem_of_one_stain_is_told_at_once_each_at_its_key(knowledge):
     assert any(path == "stains.desmin.pattern" and "'dotty' is not a pattern of Desmin" in message for path, message, _ in found)
     [alone] = problems(knowledge, {"id": "x", "stains": {"desmin": {"result": "positive", "extent": "difuse"}}})
     assert (alone.path, alone.message) == ("stains.desmin", "unknown extent 'difuse'")
+    # a percentage out of bounds beside another problem is told too (a trial: it waited for the next run)
+    both = problems(knowledge, {"id": "x", "stains": {"desmin": {"result": "positive", "extent": "difuse", "percent": 150}}})
+    assert [(p.path, p.message) for p in both] == [
+        ("stains.desmin", "unknown extent 'difuse'"),
+        ("stains.desmin.percent", "must be 100 or less (got 150)"),
+    ]
+    [bound] = problems(knowledge, {"id": "x", "stains": {"desmin": {"result": "positive", "percent": 150}}})
+    assert (bound.path, bound.message) == ("stains.desmin.percent", "must be 100 or less (got 150)")
 
 
 def test_a_misspelt_shorthand_result_suggests_the_shorthand(knowledge):
@@ -770,3 +778,27 @@ def test_a_yaml_case_s_problems_come_in_the_order_of_its_lines(tmp_path: Path, k
         (5, "stains.myogenin"),
         (8, "morphology.necrosis"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("field", "written", "told"),
+    [
+        ("patient.age", "1/2/1980", "expected a number, got '1/2/1980', a date; write the number itself"),
+        ("patient.age", "\u22123", "must be 0 or more"),  # a typeset minus is a minus, told by the bound
+        ("clinical.size_cm", "\u22126", "must be more than 0"),
+    ],
+)
+def test_a_written_date_or_a_typeset_minus_is_told_as_such(knowledge, field, written, told):
+    """A trial: '1/2/1980' was told 'write the number alone (1)', and '−6' (U+2212) 'expected a number' where
+    '-6' gets the field's bound."""
+    section, key = field.split(".")
+    [p] = problems(knowledge, {"id": "x", section: {key: written}})
+    assert p.path == field and p.message.startswith(told), p.message
+
+
+def test_a_stain_detail_without_a_result_names_the_sheet_column_to_add(knowledge):
+    """A lone stains.ki67.percent column was told a YAML mapping to write (a trial): the message also names
+    the column a sheet needs."""
+    [p] = problems(knowledge, {"id": "x", "stains": {"ki67": {"percent": 10}}})
+    assert p.path == "stains.ki67" and "write {result: positive, percent: 10}" in p.message
+    assert p.message.endswith("in a sheet, a stains.ki67 column with the result beside it"), p.message

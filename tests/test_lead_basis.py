@@ -143,3 +143,13 @@ def test_an_error_row_has_no_basis(tmp_path: Path):
     lean = CliRunner().invoke(main, ["batch", "--format", "jsonl", "-q", str(bad)], catch_exceptions=False).output
     line = json.loads(lean.splitlines()[0])
     assert line["errors"] and line["lead_basis"] is None
+
+
+def test_a_figure_s_condition_is_named_once():
+    """'~3 % of ALK-rearranged ALK-rearranged IMT' (a trial): a name that already says the condition keeps it
+    once; other names are prefixed as before."""
+    from ddx.ranking import given_name
+
+    assert given_name("ALK-rearranged", "ALK-rearranged IMT") == "ALK-rearranged IMT"
+    assert given_name("ALK-rearranged", "ALKH") == "ALK-rearranged ALKH"
+    assert given_name("desmin-positive", "ILMS") == "desmin-positive ILMS" and given_name(None, "ILMS") == "ILMS"

@@ -316,7 +316,13 @@ def run_batch_command(
         for message in errors:
             err.print(f"ddx: {message}", markup=False)
         if summary.failed > len(errors):
-            err.print(f"ddx: ... the error rows of the output list every problem ({summary.failed:,} cases)")
+            # the table shows each error row's first problem only: point to a format that lists every one
+            where = (
+                "--format csv, xlsx, markdown, jsonl or json lists every problem"
+                if fmt == "table"
+                else "the error rows of the output list every problem"
+            )
+            err.print(f"ddx: ... {where} ({summary.failed:,} cases)")
         elapsed = time.monotonic() - started
         line = (
             f"ddx: {summary.cases:,} {'case' if summary.cases == 1 else 'cases'}, {summary.ranked:,} ranked, {summary.failed:,} "
@@ -328,6 +334,9 @@ def run_batch_command(
                 f"; top-1 {scored.top1_hits:,}/{scored.n:,} ({scored.top1 * 100:.1f} %),"
                 f" top-3 {scored.top3_hits:,}/{scored.n:,} ({scored.top3 * 100:.1f} %)"
             )
+        if summary.failed_expected:  # left out of those scores: said beside them
+            n = summary.failed_expected
+            line += f"; {n:,} {'error row' if n == 1 else 'error rows'} with an expected diagnosis not scored"
         if output:
             line += f"; written to {output}"
         if summary_file:

@@ -340,6 +340,13 @@ class MarkdownWriter:
             self.out.write("\n" + summary_markdown(summary))
 
 
+def _not_ranked_text(summary: dict[str, Any]) -> str:
+    """' (and 21 error rows with one, not scored)': the cases with an expected diagnosis that could not be
+    ranked, which the scores leave out; '' when there are none."""
+    n = summary.get("expected_not_ranked") or 0
+    return f" (and {n} error {'row' if n == 1 else 'rows'} with one, not scored)" if n else ""
+
+
 def summary_markdown(summary: dict[str, Any]) -> str:
     """A batch summary (:meth:`ddx.batch.BatchSummary.to_dict`: counts, and for scored cases top-1, top-3, mean
     reciprocal rank, per-entity recall and precision, the confusion, the subtype table and the calibration bins)
@@ -348,7 +355,7 @@ def summary_markdown(summary: dict[str, Any]) -> str:
         "## Summary",
         "",
         f"Cases: {summary['cases']}; ranked: {summary['ranked']}; errors: {summary['errors']}; "
-        f"with an expected diagnosis: {summary['with_expected']}.",
+        f"with an expected diagnosis: {summary['with_expected']}{_not_ranked_text(summary)}.",
         "",
     ]
     if summary.get("scored"):
@@ -513,7 +520,8 @@ class TableWriter:
         self.console.print(table)
         if any(row.error is not None for row in self.rows):
             self.console.print(
-                "Error rows show their first problem; every problem is on stderr and in the jsonl, json and csv formats."
+                "Error rows show their first problem; --format csv, xlsx, markdown, jsonl or json lists every problem "
+                "(stderr repeats the first 20)."
             )
         if summary is not None:
             for renderable in summary_tables(summary):
@@ -560,7 +568,7 @@ def summary_tables(summary: dict[str, Any]) -> list[Any]:
     """The same summary as :func:`summary_markdown` for a terminal: lines and rich tables, in order."""
     out: list[Any] = [
         f"Cases: {summary['cases']}  ranked: {summary['ranked']}  errors: {summary['errors']}  "
-        f"with an expected diagnosis: {summary['with_expected']}"
+        f"with an expected diagnosis: {summary['with_expected']}{_not_ranked_text(summary)}"
     ]
     if not summary.get("scored"):
         return out

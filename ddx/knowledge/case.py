@@ -25,6 +25,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    TypeAdapter,
     ValidationError,
     create_model,
     field_validator,
@@ -303,6 +304,7 @@ _DIMENSIONS = re.compile(rf"\s*{_NUM}\s*(?:cm|mm)?\s*(?:[x×*]\s*{_NUM}\s*(?:cm|
 # "5th decade", "40s", "in her fifties": a span of ten years, not an age (an ordinal alone may be exact: "3rd week")
 _DECADE = re.compile(r"decade|\b\d+0\s*'?s\b|ties\b", re.IGNORECASE)
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?")
+_WRITTEN_DATE = re.compile(r"\d{1,2}[/.]\d{1,2}[/.](?:\d{2}|\d{4})")  # 1/2/1980, 01.02.80
 
 
 def _number(value: Any) -> Any:
@@ -314,6 +316,7 @@ def _number(value: Any) -> Any:
     if isinstance(value, bool):
         raise PydanticCustomError("number_type", "expected a number, got {got}", {"got": kind_of(value)})
     if isinstance(value, str):
+        value = value.replace("\u2212", "-")  # a typeset minus ('−6', from a word processor) is a minus
         if not _PLAIN_NUMBER.fullmatch(value):  # float() would also take "1_0", "inf", "nan"
             raise _not_a_number(value)
         value = float(value)
@@ -334,6 +337,12 @@ def _not_a_number(text: str) -> PydanticCustomError:
             "number_type",
             "expected one number, got '{got}', a range or a bound; write the value the source gives for this "
             "case, or leave the key out",
+            {"got": text},
+        )
+    if _WRITTEN_DATE.fullmatch(text.strip()):  # '1/2/1980': a date of birth or of diagnosis, not a number
+        return PydanticCustomError(
+            "number_type",
+            "expected a number, got '{got}', a date; write the number itself (an age: the years at diagnosis)",
             {"got": text},
         )
     found = _LEADING_NUMBER.match(text)
@@ -364,6 +373,7 @@ def _age(value: Any) -> Any:
     its units, as reports give an infant's: "3 months", "1 year 6 months", "10 days", "2 wk" -> years. Text
     that is neither is refused with the number to write in years."""
     if isinstance(value, str) and value.strip():
+        value = value.replace("\u2212", "-")  # a typeset minus, as in _number
         if _number_text(value):
             return _number(value)
         text, total, pos = value.strip(), 0.0, 0
@@ -727,6 +737,8 @@ VALUE = object()  # ... and a value that is not a mapping is wrapped under this 
 
 Number = Annotated[float, BeforeValidator(_number)]
 Percent = Annotated[float, BeforeValidator(_percent)]
+# a stain's percentage as StainFinding bounds it (checked apart when another part of the stain is refused)
+_STAIN_PERCENT: TypeAdapter[float] = TypeAdapter(Annotated[Percent, Field(ge=0, le=100)])
 
 
 class StrictModel(BaseModel):
@@ -1013,10 +1025,13 @@ def build_case_schema(vocab: Vocabulary, entities: TermSet | None = None) -> Cas
                 zero = set(given) == {"percent"} and str(given["percent"]).rstrip("% ") in ("0", "0.0")
                 details = ", ".join(f"{k}: {v}" for k, v in given.items())
                 fix = "{result: " + ("negative" if zero else "positive") + ", " + details + "}"
+                # in a sheet the mapping is columns: the result goes in the stain's own column (a trial: a lone
+                # stains.ki67.percent column was told a YAML mapping to write)
+                column = f"; in a sheet, a stains.{stain} column with the result beside it" if stain else ""
                 raise PydanticCustomError(
                     "stain_result",
-                    "a stain needs a 'result' beside its details; write {fix} (with the result the source gives)",
-                    {"fix": fix},
+                    "a stain needs a 'result' beside its details; write {fix} (with the result the source gives){column}",
+                    {"fix": fix, "column": column},
                 )
             raise PydanticCustomError("stain_result", "a stain needs a 'result' (positive, negative, equivocal)")
         if isinstance(result, bool):
@@ -1076,6 +1091,16 @@ def build_case_schema(vocab: Vocabulary, entities: TermSet | None = None) -> Cas
                     ),
                 )
             )
+        if found and out.get("percent") is not None:
+            # the percentage is checked by the model only once the rest is valid: checked here too, so a stain
+            # with two problems tells both in one run (a trial: 'extent: difuse, percent: 150' told the second
+            # only after the first was fixed)
+            try:
+                _STAIN_PERCENT.validate_python(out["percent"])
+            except ValidationError as exc:
+                for err in exc.errors(include_url=True):
+                    text = error_text({**err, "loc": ("percent",)})
+                    found.append(("percent", PydanticCustomError("stain_percent", "{text}", {"text": text, "subpath": "percent"})))
         if found:
             first = found[0][1]
             more = [
