@@ -186,6 +186,29 @@ def test_invalid_input_is_refused_at_the_field_with_the_reason(knowledge):
     drive(app, script)
 
 
+def test_a_case_opened_afresh_holds_nothing_back_from_a_value_refused_while_typed(knowledge):
+    """A field marked as refused while typed is shown afresh when another case is loaded: the line above the
+    ranking must not go on naming it (the mark is cleared with the field's error)."""
+    from ddx.tui.form import Field
+
+    app = make_app(knowledge, prebuild=True)
+
+    async def script(pilot):
+        site = app.query_one("#f-clinical--site", Input)
+        site.focus()
+        for typed in ("tibia", "tibial"):
+            site.value = typed
+            await settle(app, pilot)
+        assert app.differential.held_back_text == "Site: value refused; ranked with 'bone'"
+        app._replace_case({"id": "fresh", "clinical": {"site": "thigh"}}, None)
+        await settle(app, pilot)
+        field = next(a for a in site.ancestors if isinstance(a, Field))
+        assert not field.has_class("-typing-refused") and site.value == "thigh"
+        assert app.differential.held_back_text == ""
+
+    drive(app, script)
+
+
 def test_a_completion_taken_with_tab_or_enter_is_what_the_ranking_uses(knowledge):
     """The completion list fills the field with its Changed message held back (textual-autocomplete): the
     case must still take the completed value (a trial: 'tibial' completed to 'lower_leg' was ranked as bone

@@ -91,10 +91,12 @@ class Field(Vertical):
         error = self.query_one(".field-error", Static)
         error.update(plain(text))
         error.display = bool(text)
-        was = self.has_class("-invalid")
+        was = (self.has_class("-invalid"), self.has_class("-typing-refused"))
         self.set_class(bool(text) and blocking, "-invalid")
         self.set_class(bool(text) and not blocking, "-refused")
-        if was != self.has_class("-invalid"):
+        if not text:  # a value taken, or the field shown afresh (a case opened): nothing held back while typed
+            self.remove_class("-typing-refused")
+        if was != (self.has_class("-invalid"), self.has_class("-typing-refused")):
             # to the app itself: posted here while the form handles an event, it would stop at the form
             self.app.post_message(RefusalsChanged())
 
@@ -310,10 +312,7 @@ class CaseForm(Vertical):
                 self.app.post_message(RefusalsChanged())
             return
         if field is not None:
-            if field.has_class("-typing-refused"):
-                field.remove_class("-typing-refused")
-                self.app.post_message(RefusalsChanged())
-            field.show_error(None)
+            field.show_error(None)  # also ends a refusal while typed
         if changed:
             self.post_message(CaseChanged(path))
 
