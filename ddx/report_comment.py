@@ -618,7 +618,9 @@ def render_report(analysis: Analysis, knowledge: Knowledge, ranker: Ranker, *, d
     if analysis.confidence:
         text = fill(t.confidence, label=analysis.confidence.label, action=analysis.confidence.action)
         basis = analysis.lead_basis
-        if basis is not None and basis.on_estimates:  # the hedge the other formats give is not left out here
+        # the hedge the other formats give, where the report favours a leader (in a descriptive band no
+        # diagnosis is favoured, and 'the findings favour X' beside it would contradict that)
+        if basis is not None and basis.on_estimates and not descriptive:
             text += " " + basis.sentence(knowledge.short_name)
         lines += para(text)
         lines.append("")

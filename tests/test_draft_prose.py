@@ -495,7 +495,7 @@ def test_the_reports_tests_and_history_read_as_a_report(knowledge, analyzer):
 
     seed = analyzer.analyze(validate(knowledge, yaml.safe_load(SEED.read_text(encoding="utf-8"))))
     text = render_report(seed, knowledge, analyzer.ranker)
-    tests = text.split("Recommended additional tests (")[1].split("\n\n")[0]
+    tests = text.split("Recommended additional tests:")[1].split("\n\n")[0]
     assert seed.suggestions and "bits" not in tests and "worth ≈" not in tests
     assert seed.suggestions[0].cost.text in " ".join(tests.split())  # the assay and turnaround stay
     case = {

@@ -845,7 +845,7 @@ class ReportTemplates(FileModel):
     # in the descriptive bands the list opens with the first-ranked candidate, since none is set above the others
     differential_leader_descriptive: str = "$name ($probability): ranked first, by too little to be favoured."
     confidence: str = "Confidence: $label. $action"
-    tests_heading: str = "Recommended additional tests (ordered by expected information for their cost):"
+    tests_heading: str = "Recommended additional tests:"
     caveats_heading: str = "Caveats:"
     caveat: str = "$text ($source)"
     sources_heading: str = "Sources of the leading evidence:"
