@@ -27,13 +27,13 @@ from ddx.ranking import (
     Evidence,
     RankedEntity,
     Ranker,
+    basis_text,
     given_name,
     join_words,
     lower_first,
     percent,
     percent_text,
     without_worth,
-    worth_text,
 )
 from ddx.ranking import figure_text as ranking_figure_text
 from ddx.safetext import printable
@@ -173,7 +173,7 @@ def count_text(e: Evidence) -> str:
         if e.negated:
             return e.figure.replace(f"{lk.k}/{lk.total}", f"{lk.total - lk.k}/{lk.total}", 1)
         return e.figure
-    return f"{lk.n}, {worth_text(e.strength)}" if lk.n else worth_text(e.strength)
+    return basis_text(lk, e.strength)
 
 
 def figure_text(e: Evidence) -> str:
@@ -629,7 +629,7 @@ def render_report(analysis: Analysis, knowledge: Knowledge, ranker: Ranker, *, d
         lines += para(fill(t.unused, findings=join_words(unused)))
         lines.append("")
     if analysis.suggestions or analysis.no_separating_test:
-        lines += para(t.tests_heading)  # a heading long enough to wrap at a narrow width
+        lines += para(t.tests_heading)  # wrapped like the rest: reports.yaml may give a long heading
         if analysis.no_separating_test:
             lines += para(no_test_text(knowledge, analysis.confidence) + ".", "  - ")
         for s in analysis.suggestions:  # a report's words: no bits, and no estimate's weight in cases ('~' marks it)
